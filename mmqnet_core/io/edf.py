@@ -1,0 +1,292 @@
+"""Open EDF, EDF+, BDF and BDF+ files lazily through mne.
+
+The header is read and checked first (:mod:`.edf_header`), then mne opens the file with ``preload=False``:
+samples stay on disk until :meth:`Recording.get_data` asks for a span. What the loader finds worth knowing
+(channels stored at other rates, inverted ranges, trigger events, a truncated file) goes into
+:attr:`Recording.notes`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, MMQNetError, RecordingError
+from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled
+from ..recording import Annotation, ChannelInfo, Modality, Recording
+from .edf_header import EdfHeader, read_edf_header
+from .modality import MNE_CH_TYPE, infer_modality
+
+__all__ = ["load_edf", "TriggerPulse", "find_trigger_pulses", "PRELOAD_MIXED_RATE_BYTES"]
+
+log = logging.getLogger(__name__)
+
+#: Files with channels at mixed rates are preloaded when the resampled data fit in this many bytes: mne
+#: resamples lazily read spans one by one, which leaves edge artefacts at span borders (mne issue #10635).
+PRELOAD_MIXED_RATE_BYTES = 256 * 1024**2
+
+_MICRO = ("uV", "µV", "μV", "\x83\xcaV")
+_TRIGGER_CHUNK_S = 300.0  # s of trigger channel read per step when scanning for events
+
+
+@dataclass(frozen=True)
+class TriggerPulse:
+    """A non-zero level on a trigger channel."""
+
+    onset: float  # s from the recording start
+    duration: float  # s the code stays on the channel
+    code: int  # the trigger value (lower 16 bits for BioSemi Status channels)
+
+
+def _unit_of(header_unit: str, modality: Modality) -> str:
+    """Unit of the values mne returns for a channel whose header says ``header_unit``."""
+    if modality == Modality.STIM:
+        return ""
+    if header_unit in _MICRO or header_unit in ("mV", "V"):
+        return "V"  # mne scales µV and mV to V
+    if header_unit in ("°C", "\xb0C", "degC", "DegC", "deg C"):
+        return "degC"
+    return header_unit
+
+
+def find_trigger_pulses(
+    raw,
+    ch_name: str,
+    *,
+    bdf: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> list[TriggerPulse]:
+    """Find the pulses (runs of a non-zero code) on a trigger channel.
+
+    The channel is read in chunks of 300 s so that long files can be cancelled; events are found by mne
+    (:func:`mne.find_events` with ``output='step'``), which reports every change of value.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        The recording.
+    ch_name : str
+        Trigger channel name.
+    bdf : bool
+        True for BioSemi files: only the lower 16 bits carry trigger codes (bits 16-23 are system status).
+    progress, cancel
+        See :mod:`mmqnet_core.progress`.
+
+    Returns
+    -------
+    list of TriggerPulse
+        In time order.
+    """
+    import mne
+
+    sfreq = float(raw.info["sfreq"])
+    n = int(raw.n_times)
+    chunk = max(1, int(_TRIGGER_CHUNK_S * sfreq))
+    parts = []
+    pick = raw.ch_names.index(ch_name)
+    for start in range(0, n, chunk):
+        check_cancel(cancel)
+        parts.append(raw.get_data(picks=[pick], start=start, stop=min(n, start + chunk))[0])
+        report(progress, min(n, start + chunk) / n, f"scanning {ch_name}")
+    values = np.rint(np.concatenate(parts)).astype(np.int64)
+    if bdf:
+        values &= 0xFFFF
+    if not values.any():
+        return []
+    info = mne.create_info([ch_name], sfreq, ["stim"], verbose="error")
+    stim = mne.io.RawArray(values[np.newaxis].astype(np.float64), info, verbose="error")
+    steps = mne.find_events(
+        stim, stim_channel=ch_name, output="step", consecutive=True, shortest_event=1, initial_event=True,
+        verbose="error",
+    )  # (n_steps, 3): sample, value before, value after
+    pulses = []
+    for k, (sample, _before, after) in enumerate(steps):
+        if after == 0:
+            continue
+        end = steps[k + 1, 0] if k + 1 < len(steps) else n
+        pulses.append(TriggerPulse(float(sample) / sfreq, float(end - sample) / sfreq, int(after)))
+    return pulses
+
+
+def _open_raw(header: EdfHeader, stim_names: Sequence[str], preload: bool):
+    """Open ``header.path`` with mne; mne's warnings are returned, its errors become RecordingError."""
+    import mne
+
+    reader = mne.io.read_raw_bdf if header.kind == "bdf" else mne.io.read_raw_edf
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raw = reader(
+            header.path, preload=preload, stim_channel=list(stim_names) or None, infer_types=False,
+            verbose="error",
+        )
+    return raw, [str(w.message).replace("\n", " ") for w in caught]
+
+
+def load_edf(
+    path: str | os.PathLike,
+    *,
+    modalities: Mapping[str, Modality | str] | None = None,
+    scan_triggers: bool = True,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Recording:
+    """Open an EDF/EDF+/BDF/BDF+ file lazily.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; opened read-only. EDF or BDF is decided from the file's version field.
+    modalities : Mapping or None
+        User overrides of the inferred modalities, e.g. ``{"EXG4": "EOG"}``.
+    scan_triggers : bool
+        Read the trigger (STIM) channels and add their pulses as annotations ``"trigger <code>"``. This
+        reads those channels completely.
+    progress, cancel
+        See :mod:`mmqnet_core.progress`.
+
+    Returns
+    -------
+    Recording
+        With ``raw`` opened with ``preload=False`` (except small files with mixed rates, see
+        :data:`PRELOAD_MIXED_RATE_BYTES`), channel rates from the header and notes on what was found.
+
+    Raises
+    ------
+    RecordingError
+        For any unreadable file, with the file name and the problem.
+    """
+    path = Path(path)
+    name = path.name
+    report(progress, 0.0, f"reading header of {name}")
+    header = read_edf_header(path)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in ("edf", "bdf") and suffix != header.kind:
+        raise RecordingError(
+            f"Cannot read {name}: the file is named .{suffix} but holds {header.kind.upper()} data (24-bit BDF and "
+            f"16-bit EDF samples differ). Rename it to {path.stem}.{header.kind} and open it again."
+        )
+    check_cancel(cancel)
+    sig = header.signal_indices
+    labels = [header.labels[i] for i in sig]
+    mods = [infer_modality(lab) for lab in labels]
+    if modalities:
+        unknown = [k for k in modalities if k not in labels]
+        if unknown:
+            raise ConfigError(f"Cannot set modality of unknown channel(s) {unknown} in {name}; channels are "
+                              f"{labels}.")
+        mods = [Modality.parse(modalities[lab]) if lab in modalities else m for lab, m in zip(labels, mods)]
+    notes: list[str] = []
+
+    rates = [header.sfreq(i) for i in sig]
+    nonstim_rates = [r for r, m in zip(rates, mods) if m != Modality.STIM] or rates
+    top = max(nonstim_rates)
+    mixed = len(set(rates)) > 1
+    preload = False
+    if mixed:
+        slower = [f"{lab} ({r:g} Hz)" for lab, r in zip(labels, rates) if r != top]
+        notes.append(
+            f"Channels are stored at different rates; all are shown at {top:g} Hz (the highest). Resampled by "
+            f"mne: {', '.join(slower)}."
+        )
+        n_bytes = len(sig) * header.n_records * round(top * header.record_s) * 8
+        if n_bytes <= PRELOAD_MIXED_RATE_BYTES:
+            preload = True  # avoids mne's edge artefacts at the borders of lazily resampled spans
+            notes.append("Loaded into memory because of the mixed rates (exact resampling of whole channels).")
+        else:
+            notes.append("Mixed rates in a large file: spans read lazily may show small resampling artefacts "
+                         "at their borders.")
+
+    stim_names = [lab for lab, m in zip(labels, mods) if m == Modality.STIM]
+    report(progress, 0.05, f"opening {name}")
+    try:
+        raw, mne_warnings = _open_raw(header, stim_names, preload)
+    except MMQNetError:
+        raise
+    except Exception as exc:  # mne raises ValueError, IndexError, RuntimeError... on damaged files
+        raise RecordingError(f"Cannot read {name}: mne could not open it ({type(exc).__name__}: {exc}).") from None
+    check_cancel(cancel)
+    if len(raw.ch_names) != len(labels):
+        raise RecordingError(
+            f"Cannot read {name}: the header lists {len(labels)} signals but mne found {len(raw.ch_names)}."
+        )
+    renamed = [f"{a!r} -> {b!r}" for a, b in zip(labels, raw.ch_names) if a != b]
+    if renamed:
+        notes.append(f"Duplicate channel names made unique: {', '.join(renamed)}.")
+    # mne types follow our modalities so that mne tools (filters, plots) treat channels right.
+    types = {ch: MNE_CH_TYPE[m] for ch, m in zip(raw.ch_names, mods) if MNE_CH_TYPE[m] != "eeg"}
+    if types:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw.set_channel_types(types, on_unit_change="ignore", verbose="error")
+
+    units = [_unit_of(header.units[i], m) for i, m in zip(sig, mods)]
+    channels = tuple(ChannelInfo(ch, m, r, u) for ch, m, r, u in zip(raw.ch_names, mods, rates, units))
+
+    inverted = [lab for i, lab in zip(sig, labels) if header.physical_min[i] > header.physical_max[i]]
+    if inverted:
+        notes.append(f"Inverted physical range (min > max, legal in EDF; sign handled) in: {', '.join(inverted)}.")
+    if header.n_records_header not in (-1, header.n_records):
+        notes.append(
+            f"The header declares {header.n_records_header} data records but the file holds {header.n_records} "
+            f"complete records ({header.duration_s:g} s); the file was probably not closed properly."
+        )
+    elif header.n_records_header == -1:
+        notes.append(f"The header does not give the number of data records; {header.n_records} found.")
+    if header.variant.endswith("+D"):
+        notes.append(f"{header.variant} (discontinuous) file: gaps between data records are not shown; times "
+                     "after a gap are shifted.")
+    for w in mne_warnings:
+        if "Number of records from the header" in w or "mixed sampling" in w:
+            continue  # already said above, in our words
+        notes.append(f"mne: {w}")
+
+    # trigger channels
+    ann_list: list[Annotation] = []
+    for ch in (c.name for c in channels if c.modality == Modality.STIM):
+        if not scan_triggers:
+            notes.append(f"Trigger channel {ch} not scanned.")
+            continue
+        try:
+            pulses = find_trigger_pulses(raw, ch, bdf=header.kind == "bdf",
+                                         progress=scaled(progress, 0.1, 0.95), cancel=cancel)
+        except MMQNetError:
+            raise
+        except Exception as exc:  # a damaged data section shows up only when read
+            raise RecordingError(f"Cannot read {name}: reading trigger channel {ch!r} failed "
+                                 f"({type(exc).__name__}: {exc}).") from None
+        codes = sorted({p.code for p in pulses})
+        notes.append(f"Trigger channel {ch}: {len(pulses)} events"
+                     + (f", codes {', '.join(map(str, codes[:12]))}{'...' if len(codes) > 12 else ''}."
+                        if codes else "."))
+        ann_list += [Annotation(p.onset, p.duration, f"trigger {p.code}", (ch,)) for p in pulses]
+    n_file_ann = len(raw.annotations)
+    if ann_list:
+        import mne
+
+        raw.set_annotations(raw.annotations + mne.Annotations(
+            [a.onset for a in ann_list], [a.duration for a in ann_list], [a.description for a in ann_list],
+            orig_time=raw.annotations.orig_time, ch_names=[list(a.ch_names) for a in ann_list],
+        ))
+    if header.annotation_indices or n_file_ann:
+        notes.append(f"{n_file_ann} annotations read from the file.")
+    if not any(m == Modality.EEG for m in mods):
+        notes.append("No EEG channel found (emotion analysis needs EEG; set modalities if a channel is EEG).")
+    synthetic = header.is_synthetic or "synthetic" in name.lower()
+    for note in notes:
+        log.info("%s: %s", name, note)
+    report(progress, 1.0, f"opened {name}")
+    return Recording(
+        raw=raw,
+        channels=channels,
+        source=path,
+        source_format=header.kind,
+        is_synthetic=synthetic,
+        notes=tuple(notes),
+    )
