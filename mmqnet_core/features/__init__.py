@@ -1,0 +1,45 @@
+"""Window features of physiological signals: the tokens the MMQ-Net model reads.
+
+Signals are cut into windows (default 1 s, optional overlap). Every *token* (one channel slot of a layout such
+as :data:`DEAP_LAYOUT`) gets a feature vector per window:
+
+- EEG: differential entropy and PSD in theta/alpha/beta/gamma (optionally delta), vectorised over all
+  windows and channels (:func:`eeg_band_features`, definitions in :mod:`.spectral`);
+- EOG: blink rate/amplitude and band power; EMG: log RMS and mean frequency;
+- PPG/ECG: heart rate, RMSSD, beat amplitude; RESP: breathing rate and depth; GSR: level, slope, SCR rate and
+  amplitude; TEMP: level and slope; GSR, RESP and TEMP also keep a downsampled waveform (``wave_i``).
+
+Typical use::
+
+    result = preprocess(recording)
+    fs = extract_features(result.cleaned, layout=DEAP_LAYOUT, interference=result.interference)
+    fs.values   # (T windows, N tokens, F features), fs.missing (T, N), fs.interference (T,)
+"""
+
+from __future__ import annotations
+
+from .config import DEFAULT_BANDS, DELTA_BAND, FeatureConfig
+from .extract import extract_features
+from .featureset import FeatureSet
+from .layout import DEAP_CHANNEL_NAMES, DEAP_LAYOUT, Token, bind_layout, layout_for, normalise_name
+from .peripheral import CANONICAL_UNITS, EXTRACTORS, ModalityExtractor
+from .spectral import WindowGrid, eeg_band_features
+
+__all__ = [
+    "CANONICAL_UNITS",
+    "DEAP_CHANNEL_NAMES",
+    "DEAP_LAYOUT",
+    "DEFAULT_BANDS",
+    "DELTA_BAND",
+    "EXTRACTORS",
+    "FeatureConfig",
+    "FeatureSet",
+    "ModalityExtractor",
+    "Token",
+    "WindowGrid",
+    "bind_layout",
+    "eeg_band_features",
+    "extract_features",
+    "layout_for",
+    "normalise_name",
+]

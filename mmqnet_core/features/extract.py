@@ -1,0 +1,187 @@
+"""Feature extraction of a whole recording: signals in, :class:`FeatureSet` out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..progress import CancelToken, ProgressCallback, check_cancel, report
+from ..recording import Annotation, Modality, Signals
+from .config import FeatureConfig
+from .featureset import FeatureSet
+from .layout import Token, bind_layout, layout_for
+from .peripheral import EXTRACTORS, flat_windows, to_canonical
+from .spectral import WindowGrid
+
+log = logging.getLogger(__name__)
+
+#: Interference annotations that are *not* interference: user masks (handled by the token mask instead).
+_NOT_INTERFERENCE = {"bad_mask"}
+
+
+def extract_features(
+    signals: Signals,
+    config: FeatureConfig = FeatureConfig(),
+    *,
+    layout: Sequence[Token] | None = None,
+    interference: Sequence[Annotation] = (),
+    t0_s: float = 0.0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> FeatureSet:
+    """Cut ``signals`` into windows and compute the features of every token in every window.
+
+    Parameters
+    ----------
+    signals : Signals
+        Signals on one grid (usually ``preprocess(...).cleaned``), in the units of their ChannelInfo (volts for
+        EEG/EOG/EMG/ECG, uS or Ohm for GSR, degC for TEMP); they are converted to the canonical units of
+        :data:`~mmqnet_core.features.peripheral.CANONICAL_UNITS` first.
+    config : FeatureConfig
+        Window length/step (s), EEG bands (Hz) and options.
+    layout : sequence of Token, optional
+        Tokens to fill (e.g. :data:`~mmqnet_core.features.DEAP_LAYOUT`), bound to the channels by
+        :func:`~mmqnet_core.features.layout.bind_layout`; None = one token per physiological channel.
+    interference : sequence of Annotation
+        Interference spans (e.g. ``PreprocessResult.interference``); those whose description starts with
+        "BAD" (except "BAD_mask") count, on the recording clock.
+    t0_s : float
+        Time of the first sample of ``signals`` on the recording clock, s (when the signals are a span of a
+        longer recording); window starts are reported on that clock.
+    progress, cancel
+        See :mod:`mmqnet_core.progress`.
+
+    Returns
+    -------
+    FeatureSet
+        ``missing[t, n]`` is True when token n has no channel, or its window holds NaN, is flat, or a feature
+        cannot be computed there (e.g. no heart beat nearby); those values are 0.
+        ``interference[t]`` in [0, 1] is the larger of (a) the fraction of the window covered by BAD spans,
+        taking the union of the spans per channel (spans without channels apply to all) and the maximum over
+        channels, and (b) an EEG high-band score: the robust z-score (median/MAD over windows) of the median
+        over EEG tokens of the highest band's DE, mapped linearly from 0 at ``hf_z_threshold`` to 1 at twice
+        it (muscle artefacts raise high-frequency power); (b) is skipped with fewer than 8 windows or no EEG.
+    """
+    check_cancel(cancel)
+    grid = WindowGrid.make(signals.sfreq, signals.n_times, config.window_s, config.step_s)
+    tokens = bind_layout(layout if layout is not None else layout_for(signals.channels), signals.channels)
+    if not tokens:
+        raise ConfigError(
+            "No token to featurise: the signals have no physiological channel "
+            f"(channels: {', '.join(signals.ch_names) or 'none'}); set channel modalities or pass a layout."
+        )
+    modalities = list(dict.fromkeys(t.modality for t in tokens))
+    no_extractor = [m.value for m in modalities if m not in EXTRACTORS]
+    if no_extractor:
+        raise ConfigError(
+            f"No feature extractor for modality {', '.join(no_extractor)}; drop those tokens from the layout "
+            f"or set the channel modality to one of {', '.join(m.value for m in EXTRACTORS)}."
+        )
+    names = {m: EXTRACTORS[m].names(config) for m in modalities}
+    units = {m: EXTRACTORS[m].units(config) for m in modalities}
+    waveform = {m: s for m in modalities if (s := EXTRACTORS[m].waveform_slice(config)) is not None}
+    n_feat = max(len(v) for v in names.values())
+    t_count, n_tok = grid.n_windows, len(tokens)
+
+    values = np.zeros((t_count, n_tok, n_feat), dtype=np.float32)
+    valid = np.zeros((n_tok, n_feat), dtype=bool)
+    missing = np.ones((t_count, n_tok), dtype=bool)
+    index = {name: i for i, name in enumerate(signals.ch_names)}
+    for n, tok in enumerate(tokens):
+        valid[n, : len(names[tok.modality])] = True
+
+    for k, m in enumerate(modalities):
+        check_cancel(cancel)
+        report(progress, k / len(modalities), f"{m.value} features")
+        tok_idx = [n for n, t in enumerate(tokens) if t.modality == m and t.channel is not None]
+        if not tok_idx:
+            continue
+        rows = [index[tokens[n].channel] for n in tok_idx]
+        raw = np.stack(
+            [to_canonical(m, signals.data[r], signals.channels[r].unit) for r in rows]
+        )  # (C, n_times) canonical units
+        nan = ~np.isfinite(raw)
+        if nan.any():
+            fill = np.nan_to_num(np.nanmean(np.where(nan, np.nan, raw), axis=1, keepdims=True)) if (~nan).any() else 0.0
+            raw = np.where(nan, fill, raw)
+        ex = EXTRACTORS[m]
+        feats = ex.compute(raw, grid, config)  # (C, T, F_m)
+        assert feats.shape == (len(rows), t_count, len(names[m])), (m, feats.shape)
+        bad = (
+            grid.window_any(nan)
+            | flat_windows(raw, grid, config, slow=ex.slow)
+            | ~np.isfinite(feats).all(axis=-1)
+        )  # (C, T)
+        feats = np.where(bad[..., None], 0.0, feats)
+        values[:, tok_idx, : feats.shape[-1]] = feats.transpose(1, 0, 2)
+        missing[:, tok_idx] = bad.T
+
+    report(progress, 0.95, "interference")
+    score = _annotation_coverage(interference, grid, signals.n_times, t0_s)
+    hf = _hf_score(values, missing, tokens, names, config)
+    if hf is not None:
+        score = np.maximum(score, hf)
+    report(progress, 1.0, "features done")
+    return FeatureSet(
+        values=values,
+        valid=valid,
+        missing=missing,
+        tokens=tokens,
+        feature_names=names,
+        feature_units=units,
+        waveform=waveform,
+        window_starts=grid.starts_s + t0_s,
+        window_s=grid.n / grid.sfreq,
+        sfreq=signals.sfreq,
+        config=config,
+        interference=score.astype(np.float32),
+    )
+
+
+def _annotation_coverage(anns: Sequence[Annotation], grid: WindowGrid, n_times: int, t0_s: float) -> np.ndarray:
+    """Fraction of each window covered by BAD spans: union per channel, max over channels, (T,)."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for a in anns:
+        desc = a.description.lower()
+        if not desc.startswith("bad") or desc in _NOT_INTERFERENCE:
+            continue
+        i0 = int(np.floor((a.onset - t0_s) * grid.sfreq))
+        i1 = int(np.ceil((a.onset + a.duration - t0_s) * grid.sfreq))
+        i0, i1 = max(i0, 0), min(i1, n_times)
+        if i1 <= i0:
+            continue
+        for ch in a.ch_names or ("*",):
+            spans.setdefault(ch, []).append((i0, i1))
+    if not spans:
+        return np.zeros(grid.n_windows)
+    common = spans.pop("*", [])
+    keys = list(spans) or ["*"]
+    flags = np.zeros((len(keys), n_times), dtype=bool)
+    for i, key in enumerate(keys):
+        for i0, i1 in spans.get(key, []) + common:
+            flags[i, i0:i1] = True
+    return grid.window_mean(flags.astype(np.float64)).max(axis=0)
+
+
+def _hf_score(values, missing, tokens, names, config: FeatureConfig) -> np.ndarray | None:
+    """Robust z-score of EEG high-band DE mapped to [0, 1] (see :func:`extract_features`), or None."""
+    if config.hf_z_threshold is None or Modality.EEG not in names or values.shape[0] < 8:
+        return None
+    eeg = [n for n, t in enumerate(tokens) if t.modality == Modality.EEG]
+    col = max(range(len(config.all_bands)), key=lambda b: config.all_bands[b][1])  # DE of the highest band
+    de = np.where(missing[:, eeg], np.nan, values[:, eeg, col].astype(np.float64))  # (T, C_eeg)
+    ok = ~np.isnan(de).all(axis=1)
+    if ok.sum() < 8:
+        return None
+    hf = np.full(values.shape[0], np.nan)
+    hf[ok] = np.nanmedian(de[ok], axis=1)
+    med = np.nanmedian(hf)
+    mad = 1.4826 * np.nanmedian(np.abs(hf - med))
+    if not mad > 0:
+        return None
+    z = (hf - med) / mad
+    thr = config.hf_z_threshold
+    return np.nan_to_num(np.clip((z - thr) / thr, 0.0, 1.0))

@@ -1,0 +1,423 @@
+"""Per-window features of every modality, computed over the whole signal and aggregated per window.
+
+Each extractor takes signals of one modality in its canonical unit (see :data:`CANONICAL_UNITS`), shape
+(C, n_times), a :class:`~mmqnet_core.features.spectral.WindowGrid` and the :class:`FeatureConfig`, and returns
+(C, T, F) float64. NaN marks a value that cannot be computed (e.g. no heart beat near the window); the caller
+then marks the token missing in that window.
+
+Filters run once over the whole signal (``scipy.signal.sosfiltfilt``, zero phase), events are found once with
+``scipy.signal.find_peaks``, and per-window values come from cumulative sums, ``searchsorted`` on event
+times or a matrix product on a strided window view: there is no Python loop over windows (only over
+channels, of which there are few per peripheral modality).
+
+Event-based features (rates, RMSSD, amplitudes) use a *context* of ``config.context_s`` seconds centred on the
+window, clipped to the signal, because a 1 s window holds at most one heart beat and rarely a breath.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.signal
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+from ..recording import Modality
+from .config import FeatureConfig
+from .spectral import WindowGrid, _de_psd, band_variance, one_sided_weights, window_spectrum
+
+log = logging.getLogger(__name__)
+
+#: Unit every modality is converted to before feature extraction.
+CANONICAL_UNITS: dict[Modality, str] = {
+    Modality.EEG: "uV", Modality.EOG: "uV", Modality.EMG: "uV", Modality.ECG: "uV",
+    Modality.GSR: "uS", Modality.TEMP: "degC", Modality.RESP: "a.u.", Modality.PPG: "a.u.",
+}  # fmt: skip
+
+#: Smallest skin conductance response counted, uS (the usual 0.01-0.05 uS criterion of the EDA literature).
+SCR_MIN_AMPLITUDE_US = 0.02
+#: Smallest blink counted on EOG, uV (blinks are typically 100-400 uV on vEOG).
+BLINK_MIN_AMPLITUDE_UV = 20.0
+#: Physiological limits of the inter-beat interval (30-200 bpm) and the breath interval (3-60 /min), s.
+IBI_RANGE_S = (0.3, 2.0)
+BREATH_RANGE_S = (1.0, 20.0)
+_TINY_POWER_UV2 = 1e-12  # floor before log10 of a power in uV^2 (-> -120 dB)
+
+_VOLT_SCALE = {"v": 1e6, "": 1e6, "mv": 1e3, "uv": 1.0, "µv": 1.0, "μv": 1.0, "nv": 1e-3}
+_SIEMENS_SCALE = {"us": 1.0, "µs": 1.0, "μs": 1.0, "": 1.0, "s": 1e6, "ms": 1e3, "ns": 1e-3}
+_OHM_SCALE = {"ohm": 1.0, "ω": 1.0, "kohm": 1e3, "kω": 1e3, "mohm": 1e6, "mω": 1e6}
+
+
+def to_canonical(modality: Modality, data: np.ndarray, unit: str) -> np.ndarray:
+    """Convert ``data`` (C, n_times) from ``unit`` to the modality's canonical unit.
+
+    Volts (and "" for electrical channels: the recording contract says mne returns volts) -> uV; skin
+    conductance in S/mS/nS -> uS; skin *resistance* in Ohm/kOhm/MOhm -> conductance in uS (1e6 / R[Ohm]);
+    temperature in K or degF -> degC. Unknown units are kept as they are (logged).
+    """
+    u = unit.strip().lower().replace("°", "deg")
+    data = np.asarray(data, dtype=np.float64)
+    if modality in (Modality.EEG, Modality.EOG, Modality.EMG, Modality.ECG):
+        if u in _VOLT_SCALE:
+            return data * _VOLT_SCALE[u]
+    elif modality == Modality.GSR:
+        if u in _SIEMENS_SCALE:
+            return data * _SIEMENS_SCALE[u]
+        if u in _OHM_SCALE:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = data * _OHM_SCALE[u]
+                return np.where(r > 0, 1e6 / r, np.nan)
+    elif modality == Modality.TEMP:
+        if u in ("degc", "c", "", "celsius"):
+            return data
+        if u == "k":
+            return data - 273.15
+        if u in ("degf", "f"):
+            return (data - 32.0) * 5.0 / 9.0
+    else:
+        return data
+    log.warning("Unknown unit %r for a %s channel: values used as they are.", unit, modality.value)
+    return data
+
+
+# --- helpers on the whole signal -------------------------------------------------------------------------------
+def _filter(data: np.ndarray, sfreq: float, low: float | None, high: float | None, order: int = 2) -> np.ndarray:
+    """Zero-phase Butterworth band/low/high-pass along the last axis (cut-offs clipped below 0.45 sfreq)."""
+    nyq_safe = 0.45 * sfreq
+    high = None if high is None or high >= nyq_safe else high
+    if low is None and high is None:
+        return data
+    if low is None:
+        sos = scipy.signal.butter(order, high, btype="lowpass", fs=sfreq, output="sos")
+    elif high is None:
+        sos = scipy.signal.butter(order, low, btype="highpass", fs=sfreq, output="sos")
+    else:
+        sos = scipy.signal.butter(order, [low, high], btype="bandpass", fs=sfreq, output="sos")
+    padlen = min(3 * (2 * len(sos) + 1), data.shape[-1] - 1)
+    return scipy.signal.sosfiltfilt(sos, data, axis=-1, padlen=max(padlen, 0))
+
+
+def _polarity(y: np.ndarray) -> float:
+    """+1 if the signal's large excursions point up (positive skew), else -1."""
+    d = y - np.median(y)
+    return 1.0 if np.mean(d**3) >= 0 else -1.0
+
+
+def _robust_sigma(y: np.ndarray) -> float:
+    return float(1.4826 * np.median(np.abs(y - np.median(y))))
+
+
+@dataclass(frozen=True)
+class Events:
+    """Events (peaks) found in one channel: times in s and amplitudes (prominences) in signal units."""
+
+    times: np.ndarray  # (E,) s, increasing
+    amplitudes: np.ndarray  # (E,)
+
+
+def find_events(
+    y: np.ndarray, sfreq: float, *, min_interval_s: float, min_prominence: float, min_height: float | None = None
+) -> Events:
+    """Peaks of ``y`` at least ``min_interval_s`` apart with prominence >= ``min_prominence`` (signal units)
+    and, if given, height >= ``min_height``."""
+    peaks, props = scipy.signal.find_peaks(
+        y, distance=max(1, int(round(min_interval_s * sfreq))), prominence=max(min_prominence, 1e-300),
+        height=min_height,
+    )
+    # sub-sample peak times by parabolic interpolation: at 128 Hz a sample is 7.8 ms, as large as a typical
+    # RMSSD, so integer peak times would add several ms of spurious beat-to-beat variability
+    inner = (peaks > 0) & (peaks < y.size - 1)
+    p = peaks[inner]
+    a, b, c = y[p - 1], y[p], y[p + 1]
+    den = a - 2 * b + c
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta = np.where(den < 0, 0.5 * (a - c) / den, 0.0)
+    times = peaks.astype(float)
+    times[inner] += np.clip(delta, -0.5, 0.5)
+    return Events(times / sfreq, props["prominences"])
+
+
+def _context(grid: WindowGrid, context_s: float, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) s of the context centred on each window, clipped to [0, duration]."""
+    c = grid.centres_s
+    return np.clip(c - context_s / 2, 0, duration_s), np.clip(c + context_s / 2, 0, duration_s)
+
+
+def context_sum(times: np.ndarray, values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Count and sum of ``values`` at event ``times`` falling in [lo, hi) of each window, vectorised."""
+    i0 = np.searchsorted(times, lo, side="left")
+    i1 = np.searchsorted(times, hi, side="left")
+    cs = np.concatenate([[0.0], np.cumsum(values)])
+    return (i1 - i0).astype(float), cs[i1] - cs[i0]
+
+
+def event_rate(ev: Events, grid: WindowGrid, context_s: float, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Events per minute and mean amplitude (0 when none) in the context of each window."""
+    lo, hi = _context(grid, context_s, duration_s)
+    count, amp_sum = context_sum(ev.times, ev.amplitudes, lo, hi)
+    span = np.maximum(hi - lo, 1e-9)
+    rate = count * 60.0 / span
+    amp = np.where(count > 0, amp_sum / np.maximum(count, 1), 0.0)
+    return rate, amp
+
+
+def interval_rate(ev: Events, grid: WindowGrid, valid_range_s: tuple[float, float], max_gap_s: float) -> np.ndarray:
+    """Instantaneous rate 60 / interval (per min) interpolated to window centres.
+
+    Intervals outside ``valid_range_s`` are dropped; each interval is placed at the middle of its two events.
+    Windows farther than ``max_gap_s`` from any kept interval get NaN (no rhythm there).
+    """
+    t = ev.times
+    iv = np.diff(t)
+    keep = (iv >= valid_range_s[0]) & (iv <= valid_range_s[1])
+    if keep.sum() < 2:
+        return np.full(grid.n_windows, np.nan)
+    tm = ((t[1:] + t[:-1]) / 2)[keep]
+    rate = 60.0 / iv[keep]
+    c = grid.centres_s
+    out = np.interp(c, tm, rate)
+    j = np.clip(np.searchsorted(tm, c), 1, tm.size - 1)
+    gap = np.minimum(np.abs(c - tm[j - 1]), np.abs(c - tm[j]))
+    out[gap > max_gap_s] = np.nan
+    return out
+
+
+def rmssd(ev: Events, grid: WindowGrid, context_s: float, duration_s: float) -> np.ndarray:
+    """RMSSD of inter-beat intervals (ms) over the context of each window; NaN with fewer than 3 beats there."""
+    t = ev.times
+    iv = np.diff(t)
+    ok = (iv >= IBI_RANGE_S[0]) & (iv <= IBI_RANGE_S[1])
+    d2 = np.diff(iv) ** 2
+    pair_ok = ok[1:] & ok[:-1]
+    lo, hi = _context(grid, context_s, duration_s)
+    count, s = context_sum(t[2:][pair_ok], d2[pair_ok], lo, hi)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, 1000.0 * np.sqrt(s / np.maximum(count, 1)), np.nan)
+
+
+def window_slope(data: np.ndarray, grid: WindowGrid) -> np.ndarray:
+    """Least-squares slope of each window, units per s, (C, T)."""
+    j = np.arange(grid.n) - (grid.n - 1) / 2
+    w = j / np.sum(j**2) * grid.sfreq
+    return grid.view(data) @ w
+
+
+def window_waveform(data: np.ndarray, grid: WindowGrid, points: int) -> np.ndarray:
+    """Mean of ``points`` equal sub-bins of each window (the downsampled waveform), (C, T, points)."""
+    edges = np.round(np.linspace(0, grid.n, points + 1)).astype(int)
+    b = np.zeros((grid.n, points))
+    for p in range(points):
+        lo, hi = edges[p], max(edges[p + 1], edges[p] + 1)
+        b[lo:hi, p] = 1.0 / (hi - lo)
+    return grid.view(data) @ b
+
+
+def _db(power_uv2: np.ndarray) -> np.ndarray:
+    return 10.0 * np.log10(np.maximum(power_uv2, _TINY_POWER_UV2))
+
+
+# --- extractors --------------------------------------------------------------------------------------------------
+def eeg_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
+    """DE and PSD per band (data in uV): ``de_<band>`` in nats, ``psd_<band>`` in dB re 1 uV^2/Hz or V^2/Hz."""
+    de, psd = _de_psd(window_spectrum(data, grid), grid, [(lo, hi) for _, lo, hi in config.all_bands])
+    de, psd = de.transpose(1, 0, 2), psd.transpose(1, 0, 2)  # (C, T, B)
+    psd = _db(psd.astype(np.float64)) if config.log_psd else psd.astype(np.float64) * 1e-12  # uV^2 -> V^2
+    return np.concatenate([de.astype(np.float64), psd], axis=-1)
+
+
+def eog_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
+    """Blink rate (1/min) and amplitude (uV) over the context; 1-4 Hz and total power (dB re 1 uV^2)."""
+    sfreq = grid.sfreq
+    y = _filter(data, sfreq, 0.5, 10.0)
+    out = np.empty((data.shape[0], grid.n_windows, 4))
+    for c in range(data.shape[0]):
+        yc = y[c] * _polarity(y[c])
+        thr = max(4.0 * _robust_sigma(yc), BLINK_MIN_AMPLITUDE_UV)
+        ev = find_events(yc, sfreq, min_interval_s=0.3, min_prominence=thr)
+        out[c, :, 0], out[c, :, 1] = event_rate(ev, grid, config.context_s, data.shape[1] / sfreq)
+    spec = window_spectrum(data, grid)  # (C, T, K)
+    power = (spec.real**2 + spec.imag**2).astype(np.float64)
+    freqs = np.fft.rfftfreq(grid.n, 1 / sfreq)
+    low = (freqs >= 1.0) & (freqs < 4.0)
+    m = np.stack([low if low.any() else freqs == freqs[1], freqs > 0], axis=1).astype(float)
+    out[..., 2:] = _db(band_variance(power, grid.n, m))
+    return out
+
+
+def emg_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
+    """log10 RMS (uV) and mean frequency (Hz, power-weighted, DC excluded) of each window."""
+    spec = window_spectrum(data, grid)
+    power = (spec.real**2 + spec.imag**2).astype(np.float64) * one_sided_weights(grid.n) / grid.n**2
+    freqs = np.fft.rfftfreq(grid.n, 1 / grid.sfreq)
+    total = power.sum(-1)
+    out = np.empty(total.shape + (2,))
+    out[..., 0] = 0.5 * np.log10(np.maximum(total, _TINY_POWER_UV2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[..., 1] = np.where(total > 0, (power @ freqs) / total, np.nan)
+    return out
+
+
+def heart_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, ecg: bool = False) -> np.ndarray:
+    """Heart rate (bpm), RMSSD (ms) and beat amplitude (signal units) from PPG pulses or ECG R peaks.
+
+    PPG is band-passed 0.5-8 Hz, ECG 5-30 Hz, and flipped so that beats point up; beats are peaks at least
+    0.3 s apart (200 bpm) whose prominence and height above the median are >= 0.4 x (99th percentile -
+    median); peak times are refined to sub-sample precision; intervals outside 0.3-2 s are dropped.
+    """
+    sfreq = grid.sfreq
+    y = _filter(data, sfreq, *((5.0, 30.0) if ecg else (0.5, 8.0)))
+    dur = data.shape[1] / sfreq
+    out = np.empty((data.shape[0], grid.n_windows, 3))
+    for c in range(data.shape[0]):
+        yc = y[c] * _polarity(y[c])
+        med = np.median(yc)
+        thr = 0.4 * (np.percentile(yc, 99) - med)
+        # a height criterion as well: between beats, a noise ripple next to the deep trough that follows a
+        # band-passed R peak can be as *prominent* as a beat, but it is not as high
+        ev = find_events(yc, sfreq, min_interval_s=IBI_RANGE_S[0], min_prominence=thr, min_height=med + thr)
+        out[c, :, 0] = interval_rate(ev, grid, IBI_RANGE_S, max_gap_s=max(config.context_s / 2, 2 * IBI_RANGE_S[1]))
+        out[c, :, 1] = rmssd(ev, grid, config.context_s, dur)
+        out[c, :, 2] = event_rate(ev, grid, config.context_s, dur)[1]
+    return out
+
+
+def resp_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
+    """Breathing rate (1/min) from peak intervals, depth (peak prominence) and the waveform.
+
+    The belt signal is band-passed 0.05-1 Hz; breaths are at least 1 s apart and 0.3 x (99th percentile -
+    median) prominent; intervals outside 1-20 s are dropped.
+    """
+    sfreq = grid.sfreq
+    y = _filter(data, sfreq, 0.05, 1.0)
+    dur = data.shape[1] / sfreq
+    out = np.empty((data.shape[0], grid.n_windows, 2 + config.waveform_points))
+    for c in range(data.shape[0]):
+        thr = 0.3 * (np.percentile(y[c], 99) - np.median(y[c]))
+        ev = find_events(y[c], sfreq, min_interval_s=BREATH_RANGE_S[0], min_prominence=thr)
+        out[c, :, 0] = interval_rate(ev, grid, BREATH_RANGE_S, max_gap_s=max(config.context_s, 2 * BREATH_RANGE_S[1]))
+        out[c, :, 1] = event_rate(ev, grid, max(config.context_s, 2 * BREATH_RANGE_S[1]), dur)[1]
+    out[..., 2:] = window_waveform(data, grid, config.waveform_points)
+    return out
+
+
+def gsr_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
+    """Skin conductance level (uS), slope (uS/s), SCR rate (1/min) and amplitude (uS), and the waveform.
+
+    Phasic component = (signal low-passed at 1 Hz) - (tonic: signal low-passed at 0.05 Hz); SCRs are its peaks
+    at least 1 s apart with prominence >= :data:`SCR_MIN_AMPLITUDE_US`; the amplitude is the prominence.
+    """
+    sfreq = grid.sfreq
+    phasic = _filter(data, sfreq, None, 1.0) - _filter(data, sfreq, None, 0.05)
+    dur = data.shape[1] / sfreq
+    out = np.empty((data.shape[0], grid.n_windows, 4 + config.waveform_points))
+    out[..., 0] = grid.window_mean(data)
+    out[..., 1] = window_slope(data, grid)
+    for c in range(data.shape[0]):
+        ev = find_scr(phasic[c], sfreq)
+        out[c, :, 2], out[c, :, 3] = event_rate(ev, grid, config.context_s, dur)
+    out[..., 4:] = window_waveform(data, grid, config.waveform_points)
+    return out
+
+
+def find_scr(phasic: np.ndarray, sfreq: float) -> Events:
+    """Skin conductance responses in a phasic signal (uS): peaks >= 1 s apart, prominence >= 0.02 uS."""
+    return find_events(phasic, sfreq, min_interval_s=1.0, min_prominence=SCR_MIN_AMPLITUDE_US)
+
+
+def temp_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
+    """Skin temperature level (degC), slope (degC/s) and the waveform."""
+    out = np.empty((data.shape[0], grid.n_windows, 2 + config.waveform_points))
+    out[..., 0] = grid.window_mean(data)
+    out[..., 1] = window_slope(data, grid)
+    out[..., 2:] = window_waveform(data, grid, config.waveform_points)
+    return out
+
+
+# --- registry ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModalityExtractor:
+    """How one modality is featurised: column names/units and the function computing them."""
+
+    modality: Modality  # the modality handled
+    scalar_names: Callable[[FeatureConfig], tuple[str, ...]]  # names of the non-waveform columns
+    scalar_units: Callable[[FeatureConfig], tuple[str, ...]]  # their units
+    compute: Callable[[np.ndarray, WindowGrid, FeatureConfig], np.ndarray]  # (C, n_times) -> (C, T, F)
+    has_waveform: bool = False  # True: ``waveform_points`` columns "wave_i" follow the scalar columns
+    slow: bool = False  # slow signal: flatness is judged over the context, not over one window
+
+    def names(self, config: FeatureConfig) -> tuple[str, ...]:
+        """All column names, in order."""
+        wave = tuple(f"wave_{i}" for i in range(config.waveform_points)) if self.has_waveform else ()
+        return self.scalar_names(config) + wave
+
+    def units(self, config: FeatureConfig) -> tuple[str, ...]:
+        """All column units, in order."""
+        n = config.waveform_points if self.has_waveform else 0
+        return self.scalar_units(config) + (CANONICAL_UNITS[self.modality],) * n
+
+    def waveform_slice(self, config: FeatureConfig) -> slice | None:
+        """Columns holding the downsampled waveform, or None."""
+        if not self.has_waveform:
+            return None
+        k = len(self.scalar_names(config))
+        return slice(k, k + config.waveform_points)
+
+
+def _eeg_names(cfg: FeatureConfig) -> tuple[str, ...]:
+    return tuple(f"de_{b[0]}" for b in cfg.all_bands) + tuple(f"psd_{b[0]}" for b in cfg.all_bands)
+
+
+def _eeg_units(cfg: FeatureConfig) -> tuple[str, ...]:
+    nb = len(cfg.all_bands)
+    return ("nat (uV)",) * nb + (("dB re 1 uV^2/Hz",) if cfg.log_psd else ("V^2/Hz",)) * nb
+
+
+def _const(*values: str) -> Callable[[FeatureConfig], tuple[str, ...]]:
+    return lambda cfg: values
+
+
+_HEART_NAMES = _const("hr", "rmssd", "beat_amp")
+
+#: The feature extractor of every modality that has one (STIM and MISC have none).
+EXTRACTORS: dict[Modality, ModalityExtractor] = {
+    Modality.EEG: ModalityExtractor(Modality.EEG, _eeg_names, _eeg_units, eeg_features),
+    Modality.EOG: ModalityExtractor(
+        Modality.EOG, _const("blink_rate", "blink_amp", "pow_1_4hz", "pow_total"),
+        _const("1/min", "uV", "dB re 1 uV^2", "dB re 1 uV^2"), eog_features),
+    Modality.EMG: ModalityExtractor(Modality.EMG, _const("log_rms", "mean_freq"), _const("log10 uV", "Hz"),
+                                    emg_features),
+    Modality.PPG: ModalityExtractor(Modality.PPG, _HEART_NAMES, _const("bpm", "ms", "a.u."), heart_features),
+    Modality.ECG: ModalityExtractor(Modality.ECG, _HEART_NAMES, _const("bpm", "ms", "uV"),
+                                    lambda d, g, c: heart_features(d, g, c, ecg=True)),
+    Modality.RESP: ModalityExtractor(Modality.RESP, _const("rate", "depth"), _const("1/min", "a.u."),
+                                     resp_features, has_waveform=True, slow=True),
+    Modality.GSR: ModalityExtractor(Modality.GSR, _const("level", "slope", "scr_rate", "scr_amp"),
+                                    _const("uS", "uS/s", "1/min", "uS"), gsr_features, has_waveform=True, slow=True),
+    Modality.TEMP: ModalityExtractor(Modality.TEMP, _const("level", "slope"), _const("degC", "degC/s"),
+                                     temp_features, has_waveform=True, slow=True),
+}  # fmt: skip
+
+
+def flat_windows(data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, slow: bool) -> np.ndarray:
+    """True where a window is flat, (C, T).
+
+    Fast signals: the window is constant (peak-to-peak 0) or its std is <= ``flat_rel_tol`` x the channel's
+    median window std. Slow signals (GSR, RESP, TEMP), whose 1 s windows may be legitimately constant after
+    quantisation: the context of ``context_s`` centred on the window is constant.
+    """
+    n_times = data.shape[1]
+    size = grid.n if not slow else max(grid.n, int(round(config.context_s * grid.sfreq)))
+    idx = np.clip(grid.starts + grid.n // 2, 0, n_times - 1)
+    ptp = maximum_filter1d(data, size, axis=1, mode="nearest")[:, idx] - minimum_filter1d(
+        data, size, axis=1, mode="nearest"
+    )[:, idx]
+    flat = ptp <= 0
+    if not slow and config.flat_rel_tol > 0:
+        d = data - data.mean(axis=1, keepdims=True)
+        var = np.maximum(grid.window_mean(d**2) - grid.window_mean(d) ** 2, 0)
+        std = np.sqrt(var)
+        ref = np.median(std, axis=1, keepdims=True)
+        flat |= std <= config.flat_rel_tol * ref
+    return flat
