@@ -1,0 +1,218 @@
+"""Configuration of MMQ-Net: one frozen dataclass, saved as JSON beside the weights.
+
+The token layout (which modality each token carries, which feature columns it defines) is part of the
+configuration: a model only makes sense for the feature layout it was trained on, and
+:func:`mmqnet_core.model.checkpoint.check_compatible` compares the two before analysis.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..recording import Modality
+
+#: Artifact types the interference head predicts (the synthetic corpus injects these, "ART_<type>").
+ARTIFACT_TYPES: tuple[str, ...] = ("blink", "emg", "motion", "pop", "flat", "line")
+
+
+def _as_tuple(value: Any) -> tuple:
+    """Lists from JSON back to tuples (frozen dataclasses keep tuples only)."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+@dataclass(frozen=True)
+class MMQNetConfig:
+    """Everything needed to build an :class:`~mmqnet_core.model.MMQNet` (shapes, widths, switches).
+
+    Build it from a feature layout with :meth:`for_layout`; save it with :meth:`to_json` and rebuild the
+    model with ``MMQNet.from_config(MMQNetConfig.from_json(text))``.
+    """
+
+    # --- token layout (from features.FeatureSet) ----------------------------------------------------------
+    token_groups: tuple[str, ...]  # N entries: modality name of each token ("EEG", "GSR", ...); tokens of one
+    #                                modality share the embedding / reconstruction weights and modality query
+    feature_valid: tuple[tuple[bool, ...], ...]  # (N, F): feature column f is defined for token n
+    token_names: tuple[str, ...] = ()  # N names (features.Token.name) for compatibility checks; () = "t0".."tN-1"
+    n_windows: int = 8  # T: windows per sample (the context the model sees at once)
+    # --- widths -------------------------------------------------------------------------------------------
+    d_model: int = 64  # D: width of every token and query
+    n_heads: int = 4  # attention heads (d_model must be divisible by it)
+    n_enc_layers: int = 2  # pre-norm self-attention layers over the L = T*N tokens
+    n_dec_layers: int = 1  # query-decoder layers (cross-attention + in-window self-attention) per family
+    mlp_ratio: float = 2.0  # hidden width of the feed-forward blocks = mlp_ratio * d_model
+    dropout: float = 0.1  # dropout on residual branches during training (0-0.9)
+    # --- queries and heads --------------------------------------------------------------------------------
+    targets: tuple[str, ...] = ("valence", "arousal")  # emotion dimensions, one binary (high/low) head each
+    n_queries_per_target: int = 2  # category queries per target (their outputs are averaged)
+    n_interference_queries: int = 2  # interference queries per window (their outputs are averaged)
+    artifact_types: tuple[str, ...] = ARTIFACT_TYPES  # multi-label artifact classes of the interference head
+    context_windows: int = 1  # category/interference queries of window t see tokens of windows t-k..t+k
+    recon_context_windows: int | None = None  # same for modality queries; None = all T windows
+    regression: bool = False  # also regress the 1-9 score of each target (besides the binary logits)
+    label_threshold: float = 5.0  # a score >= this is the "high" class (index 1) of the binary heads
+    # --- ablation switches --------------------------------------------------------------------------------
+    use_modality_queries: bool = True  # False: no reconstruction; missing tokens stay the learned mask token
+    use_category_queries: bool = True  # False: heads read the mean of the window's visible encoder tokens
+    use_interference_queries: bool = True  # False: no interference family (no interference outputs / loss)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # JSON gives lists: store tuples (hashable, immutable)
+            object.__setattr__(self, f.name, _as_tuple(getattr(self, f.name)))
+        object.__setattr__(self, "feature_valid", tuple(tuple(bool(v) for v in row) for row in self.feature_valid))
+        groups = []
+        for g in self.token_groups:
+            try:
+                groups.append(Modality.parse(g).value)
+            except ConfigError as exc:
+                raise ConfigError(f"Invalid token group {g!r} in 'token_groups': {exc}") from None
+        object.__setattr__(self, "token_groups", tuple(groups))
+        object.__setattr__(self, "token_names", tuple(str(n) for n in self.token_names))
+
+        n = len(self.token_groups)
+        if n < 1:
+            raise ConfigError("Invalid value for 'token_groups': at least one token is needed, got none.")
+        if len(self.feature_valid) != n:
+            raise ConfigError(
+                f"'feature_valid' must have one row per token (N={n}), got {len(self.feature_valid)} rows."
+            )
+        widths = {len(row) for row in self.feature_valid}
+        if len(widths) != 1 or 0 in widths:
+            raise ConfigError(
+                f"Every row of 'feature_valid' must have the same number F >= 1 of columns, got {sorted(widths)}."
+            )
+        if self.token_names and len(self.token_names) != n:
+            raise ConfigError(f"'token_names' must have N={n} entries (or none), got {len(self.token_names)}.")
+        if self.token_names and len(set(self.token_names)) != n:
+            dup = sorted({t for t in self.token_names if self.token_names.count(t) > 1})
+            raise ConfigError(f"'token_names' must be unique, got duplicates {dup}.")
+        for name in ("n_windows", "d_model", "n_heads", "n_enc_layers", "n_dec_layers", "n_queries_per_target",
+                     "n_interference_queries"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"Invalid value for {name!r}: must be an integer >= 1, got {value!r}.")
+        if self.d_model % self.n_heads:
+            raise ConfigError(
+                f"Invalid value for 'n_heads': d_model={self.d_model} must be divisible by it, got {self.n_heads}."
+            )
+        if not 0.0 <= self.dropout < 0.9:
+            raise ConfigError(f"Invalid value for 'dropout': allowed 0 <= dropout < 0.9, got {self.dropout}.")
+        if not self.mlp_ratio > 0:
+            raise ConfigError(f"Invalid value for 'mlp_ratio': must be > 0, got {self.mlp_ratio}.")
+        if not self.targets or len(set(self.targets)) != len(self.targets):
+            raise ConfigError(f"Invalid value for 'targets': need one or more distinct names, got {self.targets}.")
+        if len(set(self.artifact_types)) != len(self.artifact_types) or not self.artifact_types:
+            raise ConfigError(
+                f"Invalid value for 'artifact_types': need one or more distinct names, got {self.artifact_types}."
+            )
+        if not isinstance(self.context_windows, int) or self.context_windows < 0:
+            raise ConfigError(
+                f"Invalid value for 'context_windows': must be an integer >= 0, got {self.context_windows!r}."
+            )
+        if self.recon_context_windows is not None and (
+            not isinstance(self.recon_context_windows, int) or self.recon_context_windows < 0
+        ):
+            raise ConfigError(
+                "Invalid value for 'recon_context_windows': must be None (all windows) or an integer >= 0, "
+                f"got {self.recon_context_windows!r}."
+            )
+        if not 1.0 < float(self.label_threshold) < 9.0:
+            raise ConfigError(
+                f"Invalid value for 'label_threshold': must lie inside the 1-9 scale, got {self.label_threshold}."
+            )
+
+    # --- derived shapes -----------------------------------------------------------------------------------
+    @property
+    def n_tokens(self) -> int:
+        """N, tokens per window."""
+        return len(self.token_groups)
+
+    @property
+    def n_features(self) -> int:
+        """F, feature columns per token."""
+        return len(self.feature_valid[0])
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Distinct modality groups in order of first appearance."""
+        return tuple(dict.fromkeys(self.token_groups))
+
+    @property
+    def group_index(self) -> tuple[int, ...]:
+        """Index into :attr:`groups` of every token."""
+        lookup = {g: i for i, g in enumerate(self.groups)}
+        return tuple(lookup[g] for g in self.token_groups)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Token names (``token_names`` or "t0".."tN-1")."""
+        return self.token_names or tuple(f"t{i}" for i in range(self.n_tokens))
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.targets)
+
+    @property
+    def n_category_queries(self) -> int:
+        """Category queries per window (n_targets * n_queries_per_target)."""
+        return self.n_targets * self.n_queries_per_target
+
+    # --- construction -------------------------------------------------------------------------------------
+    @classmethod
+    def for_layout(
+        cls, tokens: Sequence[Any], feature_valid: np.ndarray | Sequence[Sequence[bool]], **kwargs: Any
+    ) -> "MMQNetConfig":
+        """Config for a feature layout: ``tokens`` are ``features.Token`` objects (``name``, ``modality``).
+
+        Parameters
+        ----------
+        tokens
+            One entry per token, with ``.name`` and ``.modality`` (a :class:`Modality` or its name).
+        feature_valid
+            (N, F) bool, ``FeatureSet.valid``.
+        **kwargs
+            Any other field of :class:`MMQNetConfig` (``n_windows``, ``d_model``...).
+        """
+        groups = tuple(Modality.parse(t.modality).value for t in tokens)
+        names = tuple(str(t.name) for t in tokens)
+        valid = tuple(tuple(bool(v) for v in row) for row in np.asarray(feature_valid, dtype=bool))
+        return cls(token_groups=groups, feature_valid=valid, token_names=names, **kwargs)
+
+    @classmethod
+    def for_feature_set(cls, features: Any, **kwargs: Any) -> "MMQNetConfig":
+        """Config for the layout of a ``features.FeatureSet`` (its ``tokens`` and ``valid``)."""
+        return cls.for_layout(features.tokens, features.valid, **kwargs)
+
+    # --- serialisation ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples become lists)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "MMQNetConfig":
+        """Rebuild from :meth:`to_dict`; unknown keys are an error (a config from another program)."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"A model config must be a JSON object, got {type(data).__name__}.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"Unknown model config field(s) {unknown}; known fields are {sorted(known)}.")
+        try:
+            return cls(**data)
+        except TypeError as exc:  # a required field missing
+            raise ConfigError(f"Incomplete model config: {exc}.") from None
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "MMQNetConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"Model config is not valid JSON: {exc}.") from None
+        return cls.from_dict(data)

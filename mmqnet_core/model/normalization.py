@@ -1,0 +1,124 @@
+"""Per-(token, feature) normalisation of model inputs, stored with the checkpoint.
+
+The model sees z-scored features; the statistics come from the training data and travel in the checkpoint's
+``config.json`` so that inference normalises exactly as training did and reconstructions can be shown in the
+features' own units (:meth:`Normalizer.invert`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, TypeVar
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+
+@dataclass(frozen=True, eq=False)
+class Normalizer:
+    """Mean and standard deviation of every (token, feature) column, in the features' units."""
+
+    mean: np.ndarray  # (N, F) float32 mean over the training windows where the token is present
+    std: np.ndarray  # (N, F) float32 standard deviation (> 0; 1 where a column is constant or never seen)
+
+    def __post_init__(self) -> None:
+        mean = np.asarray(self.mean, dtype=np.float32)
+        std = np.asarray(self.std, dtype=np.float32)
+        if mean.ndim != 2 or mean.shape != std.shape:
+            raise ConfigError(
+                f"Normalizer mean and std must both be (tokens, features) arrays, got {mean.shape} and {std.shape}."
+            )
+        if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            raise ConfigError("Normalizer statistics must be finite with std > 0; refit them on the training data.")
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "std", std)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(N, F)."""
+        return self.mean.shape  # type: ignore[return-value]
+
+    @classmethod
+    def fit(
+        cls, values: np.ndarray, missing: np.ndarray | None = None, *, min_std: float = 1e-6
+    ) -> "Normalizer":
+        """Statistics of ``values`` over all leading axes, ignoring missing tokens and non-finite values.
+
+        Parameters
+        ----------
+        values
+            (..., N, F) features, e.g. ``FeatureSet.values`` (T, N, F) or a stack (S, T, N, F).
+        missing
+            (..., N) bool, True = token absent (ignored); None = use every finite value.
+        min_std
+            Columns whose std is below this (constant or undefined columns) get std 1.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim < 2:
+            raise ConfigError(f"Normalizer.fit needs (..., tokens, features) values, got shape {values.shape}.")
+        use = np.isfinite(values)
+        if missing is not None:
+            missing = np.asarray(missing, dtype=bool)
+            if missing.shape != values.shape[:-1]:
+                raise ConfigError(
+                    f"Normalizer.fit: 'missing' must have shape {values.shape[:-1]}, got {missing.shape}."
+                )
+            use &= ~missing[..., None]
+        n_f = values.shape[-2:]
+        v = np.where(use, values, 0.0).reshape(-1, *n_f)  # (S, N, F)
+        w = use.reshape(-1, *n_f).astype(np.float64)  # (S, N, F)
+        count = w.sum(0)
+        mean = v.sum(0) / np.maximum(count, 1)
+        var = (w * (v - mean) ** 2).sum(0) / np.maximum(count, 1)
+        std = np.sqrt(var)
+        std = np.where((count > 1) & (std >= min_std), std, 1.0)
+        return cls(mean=mean.astype(np.float32), std=std.astype(np.float32))
+
+    @staticmethod
+    def identity(n_tokens: int, n_features: int) -> "Normalizer":
+        """A normaliser that changes nothing (mean 0, std 1)."""
+        return Normalizer(np.zeros((n_tokens, n_features), np.float32), np.ones((n_tokens, n_features), np.float32))
+
+    def _stats(self, like: ArrayT) -> tuple[Any, Any]:
+        if like.shape[-2:] != self.mean.shape:
+            raise ConfigError(
+                f"Features of shape {tuple(like.shape)} do not match the normaliser's (tokens, features) "
+                f"{self.mean.shape}: use the checkpoint made for this feature layout."
+            )
+        if isinstance(like, torch.Tensor):
+            return (torch.as_tensor(self.mean, device=like.device, dtype=like.dtype),
+                    torch.as_tensor(self.std, device=like.device, dtype=like.dtype))
+        return self.mean, self.std
+
+    def apply(self, values: ArrayT, missing: ArrayT | None = None) -> ArrayT:
+        """(values - mean) / std for (..., N, F) numpy arrays or tensors; tokens marked missing become 0.
+
+        NaN in tokens that are not marked missing stay NaN (the model then refuses them with a clear error).
+        """
+        mean, std = self._stats(values)
+        out = (values - mean) / std
+        if isinstance(out, torch.Tensor):
+            return out.masked_fill(missing[..., None], 0.0) if missing is not None else out
+        out = out.astype(np.float32, copy=False)
+        if missing is not None:
+            out[np.asarray(missing, dtype=bool)] = 0.0
+        return out
+
+    def invert(self, values: ArrayT) -> ArrayT:
+        """Back to the features' units: values * std + mean."""
+        mean, std = self._stats(values)
+        return values * std + mean
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Normalizer":
+        try:
+            return cls(mean=np.asarray(data["mean"], np.float32), std=np.asarray(data["std"], np.float32))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"Invalid normaliser statistics ({exc}): expected 'mean' and 'std' lists.") from None
