@@ -1,0 +1,73 @@
+"""``mmqnet preprocess FILE -o OUT``: clean a recording and write the cleaned signals plus a JSON sidecar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..preprocessing import PreprocessConfig, preprocess, save_cleaned, sidecar_path
+from ..preprocessing.export import FORMATS
+from ..recording import Recording
+from ._progress import progress_bar
+
+
+def _load_recording(path: str, trial: int | None = None) -> Recording:
+    """Open ``path`` with :func:`mmqnet_core.io.load_recording` (imported on use, keeps ``--help`` fast)."""
+    from ..io import load_recording
+
+    return load_recording(path, trial=trial)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``preprocess`` sub-command."""
+    p = subparsers.add_parser(
+        "preprocess",
+        help="remove line noise and EOG, band-pass per modality, detect interference; write cleaned signals",
+        description="Clean a recording (EDF/BDF, DEAP .dat, MAHNOB session folder) and write the cleaned signals "
+        f"to OUT ({', '.join(FORMATS)}, chosen by extension) with a JSON sidecar OUT.json listing the steps "
+        "and the interference spans (muscle, flat, jumps, NaN).",
+    )
+    p.add_argument("file", metavar="FILE", help="recording to clean")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (.fif, .npz, .edf or .bdf)")
+    p.add_argument("--line-freq", type=float, choices=(50.0, 60.0), default=None, metavar="{50,60}",
+                   help="power-line frequency in Hz (default: detected from the spectrum)")
+    p.add_argument("--no-notch", action="store_true", help="do not remove power-line noise")
+    p.add_argument("--sfreq", type=float, default=128.0, metavar="HZ",
+                   help="output sampling rate in Hz (default 128; slower input keeps its rate)")
+    p.add_argument("--eog", choices=("regression", "ica", "none"), default="regression",
+                   help="EOG artifact removal (default regression)")
+    p.add_argument("--filter", choices=("fir", "iir"), default="fir", dest="filter_method",
+                   help="filter design (default fir)")
+    p.add_argument("--start", type=float, default=0.0, metavar="S", help="start of the span, seconds")
+    p.add_argument("--stop", type=float, default=None, metavar="S", help="end of the span, seconds (default: end)")
+    p.add_argument("--trial", type=int, default=None, metavar="N", help="DEAP trial to clean (0-39, default 0)")
+    p.add_argument("--raw", action="store_true", help="write the resampled but uncleaned signals instead")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.suffix.lower() not in FORMATS:
+        raise ConfigError(
+            f"Cannot write {out.name!r}: unknown extension {out.suffix!r}; use one of {', '.join(FORMATS)}."
+        )
+    config = PreprocessConfig(line_freq=args.line_freq, notch=not args.no_notch, target_sfreq=args.sfreq,
+                              eog_method=args.eog, filter_method=args.filter_method)
+    recording = _load_recording(args.file, args.trial)
+    with progress_bar(f"preprocess {Path(args.file).name}") as cb:
+        result = preprocess(recording, config, start_s=args.start, stop_s=args.stop, progress=cb)
+    save_cleaned(result, out, recording=recording, which="raw" if args.raw else "cleaned")
+    kinds: dict[str, int] = {}
+    for a in result.interference:
+        kinds[a.description] = kinds.get(a.description, 0) + 1
+    found = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
+    synthetic = " (SYNTHETIC data)" if recording.is_synthetic else ""
+    print(f"{recording.title}: {result.cleaned.n_channels} channels, {result.cleaned.duration_s:.1f} s at "
+          f"{result.sfreq:g} Hz{synthetic}")
+    for step in result.steps:
+        print(f"  - {step}")
+    print(f"interference spans: {found}")
+    print(f"wrote {out} and {sidecar_path(out)}", file=sys.stdout)
+    return 0

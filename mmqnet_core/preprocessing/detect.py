@@ -1,0 +1,215 @@
+"""Simple, vectorised detectors of interference: NaN spans, flat spans, abrupt jumps, power-line frequency.
+
+mne has no detectors for these peripheral-signal faults (its ``annotate_amplitude`` flags whole channels or
+needs absolute thresholds in the unit of each channel type, which our GSR/PPG/RESP channels do not share), so
+they are written here as a few numpy/scipy operations over the whole (n_channels, n_times) array. The rules:
+
+NaN (``BAD_nan``)
+    every run of NaN samples of a channel.
+Flat (``BAD_flat``)
+    a sample is flat when a window of ``flat_window_s`` containing it has a peak-to-peak amplitude of at most
+    ``flat_rel_threshold`` times the channel's median window peak-to-peak (so an exactly constant signal is
+    always flat, a recording's normal quiet periods never are); runs shorter than ``flat_min_s`` are dropped.
+    Temperature is exempt: it legitimately stays constant for minutes.
+Jump (``BAD_jump``, GSR and PPG)
+    the change over ``jump_lag_s`` exceeds both ``jump_threshold`` robust standard deviations of such changes
+    (1.4826 x median absolute deviation) and ``jump_min_fraction`` of the channel's 1-99 % percentile range
+    (the second condition keeps fast but genuine skin-conductance responses and pulse upstrokes); the span is
+    widened by ``jump_pad_s`` on both sides.
+Line frequency
+    Welch spectrum (0.5 Hz resolution) of the electrophysiological channels; for 50 and 60 Hz the peak power
+    within +-1 Hz is compared with the median power 2-6 Hz away on both sides; the largest ratio over channels
+    must reach ``ratio`` (line noise may hit only a few electrodes; a notch on clean channels costs nothing)
+    and the larger of the two candidates wins.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Sequence
+
+import numpy as np
+from scipy import ndimage, signal
+
+from ..recording import Annotation
+
+
+def runs(mask: np.ndarray) -> np.ndarray:
+    """Start/stop indices of the runs of True in a 1-D boolean array, shape (n_runs, 2), stop exclusive."""
+    padded = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return edges.reshape(-1, 2)
+
+
+def spans_to_annotations(
+    masks: np.ndarray,
+    ch_names: Sequence[str],
+    sfreq: float,
+    description: str,
+    *,
+    offset_s: float = 0.0,
+    min_samples: int = 1,
+) -> list[Annotation]:
+    """Turn per-channel sample masks (n_channels, n_times) into annotations, one per distinct span.
+
+    A span found on several channels at exactly the same samples becomes a single annotation that names all
+    of them. Onsets are ``offset_s`` plus the sample time, seconds.
+    """
+    by_span: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for name, mask in zip(ch_names, masks):
+        if not mask.any():
+            continue
+        for start, stop in runs(mask):
+            if stop - start >= min_samples:
+                by_span[(int(start), int(stop))].append(name)
+    return [
+        Annotation(offset_s + start / sfreq, (stop - start) / sfreq, description, tuple(names))
+        for (start, stop), names in sorted(by_span.items())
+    ]
+
+
+def fill_nan(data: np.ndarray) -> np.ndarray:
+    """Replace NaN samples in place by linear interpolation along time (all-NaN rows become 0); return data."""
+    for row in np.flatnonzero(np.isnan(data).any(axis=1)):
+        x = data[row]
+        bad = np.isnan(x)
+        if bad.all():
+            x[:] = 0.0
+            continue
+        idx = np.arange(x.size)
+        x[bad] = np.interp(idx[bad], idx[~bad], x[~bad])
+    return data
+
+
+def flat_mask(
+    data: np.ndarray,
+    sfreq: float,
+    *,
+    window_s: float,
+    rel_threshold: float,
+    min_s: float,
+    nan_mask: np.ndarray | None = None,
+) -> np.ndarray:
+    """Samples that lie in a flat stretch, per channel (see module docstring). Returns (n_channels, n_times) bool."""
+    n_ch, n = data.shape
+    w = max(2, int(round(window_s * sfreq)))
+    out = np.zeros((n_ch, n), dtype=bool)
+    if n < w:
+        return out
+    # Peak-to-peak of the window starting at every sample (van Herk max/min filters, O(n) per channel).
+    origin = -(w // 2)  # window [i, i + w) instead of centred
+    hi = ndimage.maximum_filter1d(data, w, axis=1, origin=origin, mode="nearest")
+    lo = ndimage.minimum_filter1d(data, w, axis=1, origin=origin, mode="nearest")
+    ptp = hi[:, : n - w + 1] - lo[:, : n - w + 1]  # (C, n - w + 1), full windows only
+    del hi, lo
+    scale = np.median(ptp[:, ::w], axis=1, keepdims=True)  # (C, 1) typical window peak-to-peak
+    flat_start = ptp <= rel_threshold * scale
+    if nan_mask is not None and nan_mask.any():
+        has_nan = ndimage.maximum_filter1d(nan_mask.astype(np.uint8), w, axis=1, origin=origin, mode="constant")
+        flat_start &= ~has_nan[:, : n - w + 1].astype(bool)
+    # A sample is flat when any flat window covers it: dilate the window starts by w samples forward
+    # (sample j takes the maximum over window starts j - w + 1 .. j).
+    out[:, : n - w + 1] = flat_start
+    out = ndimage.maximum_filter1d(out.astype(np.uint8), w, axis=1, origin=(w - 1) // 2, mode="constant")
+    out = out.astype(bool)
+    min_samples = int(round(min_s * sfreq))
+    for c in range(n_ch):
+        for start, stop in runs(out[c]):
+            if stop - start < min_samples:
+                out[c, start:stop] = False
+    return out
+
+
+def jump_mask(
+    data: np.ndarray,
+    sfreq: float,
+    *,
+    lag_s: float,
+    threshold: float,
+    min_fraction: float,
+    pad_s: float,
+) -> np.ndarray:
+    """Samples around abrupt jumps, per channel (see module docstring). Returns (n_channels, n_times) bool."""
+    n_ch, n = data.shape
+    lag = max(1, int(round(lag_s * sfreq)))
+    out = np.zeros((n_ch, n), dtype=bool)
+    if n <= lag + 1:
+        return out
+    d = data[:, lag:] - data[:, :-lag]  # (C, n - lag) change over the lag
+    med = np.median(d, axis=1, keepdims=True)
+    sigma = 1.4826 * np.median(np.abs(d - med), axis=1, keepdims=True)
+    p1, p99 = np.percentile(data, [1, 99], axis=1, keepdims=True)
+    limit = np.maximum(threshold * sigma, min_fraction * (p99 - p1))  # (C, 1)
+    hit = (np.abs(d - med) > limit) & (limit > 0)
+    if not hit.any():
+        return out
+    # The jump lies somewhere in [i, i + lag]; widen by the pad on both sides.
+    out[:, : n - lag] |= hit
+    out[:, lag:] |= hit
+    pad = int(round(pad_s * sfreq))
+    if pad > 0:
+        out = ndimage.maximum_filter1d(out.astype(np.uint8), 2 * pad + 1, axis=1, mode="constant").astype(bool)
+    return out
+
+
+def detect_line_freq(
+    data: np.ndarray,
+    sfreq: float,
+    *,
+    ratio: float,
+    picks: Sequence[int] | None = None,
+    candidates: Sequence[float] = (50.0, 60.0),
+    max_s: float = 300.0,
+) -> tuple[float | None, dict[float, float]]:
+    """Find the power-line frequency of electrophysiological data (see module docstring).
+
+    Parameters
+    ----------
+    data : np.ndarray, shape (n_channels, n_times)
+        Signals, any unit, no NaN.
+    sfreq : float
+        Sampling rate, Hz.
+    ratio : float
+        Smallest median peak-to-neighbour power ratio that counts as line noise.
+    picks : sequence of int, optional
+        Rows of ``data`` to analyse (the electrophysiological channels); all rows if None.
+    candidates : sequence of float
+        Frequencies tried, Hz.
+    max_s : float
+        At most this many seconds are analysed, taken as 10 chunks spread over the recording.
+
+    Returns
+    -------
+    freq : float or None
+        The detected line frequency (Hz), or None when no candidate stands out.
+    ratios : dict
+        Largest peak-to-neighbour power ratio over channels per candidate below the Nyquist frequency.
+    """
+    rows = list(range(data.shape[0])) if picks is None else list(picks)
+    n = data.shape[1]
+    nperseg = int(round(2 * sfreq))  # 0.5 Hz resolution
+    if not rows or n < nperseg:
+        return None, {}
+    max_n = int(max_s * sfreq)
+    if n > max_n:  # slice time first, then channels, so that only max_s seconds are copied
+        chunk = max_n // 10
+        starts = np.linspace(0, n - chunk, 10).astype(int)
+        data = np.concatenate([data[rows, s:s + chunk] for s in starts], axis=1)
+    else:
+        data = data[rows]
+    freqs, psd = signal.welch(data, fs=sfreq, nperseg=nperseg, axis=-1)
+    nyq = sfreq / 2
+    ratios: dict[float, float] = {}
+    for f0 in candidates:
+        if f0 + 6 >= nyq:
+            continue
+        peak = psd[:, np.abs(freqs - f0) <= 1.0].max(axis=1)
+        dist = np.abs(freqs - f0)
+        neigh = np.median(psd[:, (dist >= 2.0) & (dist <= 6.0)], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(neigh > 0, peak / neigh, np.where(peak > 0, np.inf, 1.0))
+        ratios[float(f0)] = float(np.max(r))
+    best = max(ratios, key=ratios.get, default=None)
+    if best is None or not ratios[best] >= ratio:
+        return None, ratios
+    return best, ratios
