@@ -1,0 +1,169 @@
+"""ChannelPanel: the channels of the recording grouped by modality.
+
+Per channel: a visibility checkbox (first column), its modality (a combo box; changing it calls
+``AppModel.set_modality``, which makes a new Recording through ``Recording.with_modalities``) and a mask
+checkbox (whole-channel mask, undoable). A modality group's checkbox shows or hides all its channels. The
+selected channels are those a drawn segment mask applies to; selecting a group selects its channels.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmqnet_core.recording import Modality, Recording
+
+from .model import AppModel
+from .qt_compat import single_shot_timer
+
+NAME, MODALITY, MASK = 0, 1, 2
+_ROLE_CHANNEL = Qt.ItemDataRole.UserRole  # channel name on channel items, None on group items
+
+
+class ChannelPanel(QWidget):
+    """Tree of channels by modality with visibility, modality and mask per channel."""
+
+    def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.tree = QTreeWidget(self)
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderLabels(["Channel", "Modality", "Mask"])
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setUniformRowHeights(True)
+        header = self.tree.header()
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(MODALITY, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(MASK, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree)
+
+        self._items: dict[str, QTreeWidgetItem] = {}
+        self._updating = False
+        # A group checkbox changes all its children, one itemChanged each: gather them into one model update.
+        self._visibility_timer = single_shot_timer(self, 0)
+        self._visibility_timer.timeout.connect(self._push_visibility)
+        self._mask_timer = single_shot_timer(self, 0)  # same for a group's mask checkbox
+        self._mask_timer.timeout.connect(self._push_masks)
+        self.tree.itemChanged.connect(self._on_item_changed)
+        self.tree.itemSelectionChanged.connect(self._on_selection)
+        model.recordingLoaded.connect(self._rebuild)
+        model.recordingChanged.connect(self._rebuild)
+        model.masksChanged.connect(lambda _m: self._sync_states())
+        model.visibilityChanged.connect(lambda _h: self._sync_states())
+
+    def item(self, ch_name: str) -> QTreeWidgetItem:
+        """The tree item of channel ``ch_name``."""
+        return self._items[ch_name]
+
+    def group(self, modality: Modality | str) -> QTreeWidgetItem | None:
+        """The group item of a modality, ``None`` if no channel has it."""
+        label = Modality.parse(modality).value
+        for i in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(i)
+            if top.data(NAME, _ROLE_CHANNEL) is None and top.data(MODALITY, _ROLE_CHANNEL) == label:
+                return top
+        return None
+
+    def combo(self, ch_name: str) -> QComboBox:
+        return self.tree.itemWidget(self._items[ch_name], MODALITY)
+
+    # --- building -------------------------------------------------------------------------------------------
+    def _rebuild(self, recording: Recording) -> None:
+        self._updating = True
+        expanded = {self.tree.topLevelItem(i).data(MODALITY, _ROLE_CHANNEL)
+                    for i in range(self.tree.topLevelItemCount()) if self.tree.topLevelItem(i).isExpanded()}
+        self.tree.clear()
+        self._items = {}
+        groups: dict[Modality, QTreeWidgetItem] = {}
+        order = [m for m in Modality if any(c.modality == m for c in recording.channels)]
+        for m in order:
+            n = sum(c.modality == m for c in recording.channels)
+            top = QTreeWidgetItem(self.tree, [f"{m.value} ({n})"])
+            top.setData(MODALITY, _ROLE_CHANNEL, m.value)
+            top.setFlags(top.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsAutoTristate)
+            top.setToolTip(NAME, f"Show or hide all {m.value} channels")
+            groups[m] = top
+        for ch in recording.channels:
+            item = QTreeWidgetItem(groups[ch.modality], [ch.name])
+            item.setData(NAME, _ROLE_CHANNEL, ch.name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(NAME, Qt.CheckState.Checked)
+            item.setCheckState(MASK, Qt.CheckState.Unchecked)
+            unit = f", {ch.unit}" if ch.unit else ""
+            item.setToolTip(NAME, f"{ch.name}: {ch.modality.value}, {ch.sfreq:g} Hz in the file{unit}")
+            item.setToolTip(MASK, "Mask the whole channel (treated as missing by the analysis)")
+            self._items[ch.name] = item
+            combo = QComboBox(self.tree)
+            combo.addItems([m.value for m in Modality])
+            combo.setCurrentText(ch.modality.value)
+            combo.setToolTip("Modality of this channel (inferred from its name; correct it here)")
+            combo.currentTextChanged.connect(lambda text, name=ch.name: self._on_modality(name, text))
+            self.tree.setItemWidget(item, MODALITY, combo)
+        for m, top in groups.items():
+            top.setExpanded(not expanded or m.value in expanded)
+        self._updating = False
+        self._sync_states()
+
+    def _sync_states(self) -> None:
+        """Show the model's visibility and masks in the check boxes."""
+        self._updating = True
+        masks = self.model.masks
+        masked = set(masks.channels) if masks is not None else set()
+        for name, item in self._items.items():
+            item.setCheckState(NAME, Qt.CheckState.Unchecked if name in self.model.hidden
+                               else Qt.CheckState.Checked)
+            item.setCheckState(MASK, Qt.CheckState.Checked if name in masked else Qt.CheckState.Unchecked)
+        self._updating = False
+
+    # --- user actions ---------------------------------------------------------------------------------------
+    def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if self._updating:
+            return
+        if column == NAME:
+            self._visibility_timer.start()
+        elif column == MASK:
+            self._mask_timer.start()
+
+    def _push_visibility(self) -> None:
+        hidden = {n for n, it in self._items.items() if it.checkState(NAME) == Qt.CheckState.Unchecked}
+        self.model.set_hidden(hidden)
+
+    def _push_masks(self) -> None:
+        """Make the model's whole-channel masks match the checkboxes, as one undo step."""
+        masks = self.model.masks
+        if masks is None:
+            return
+        checked = {n for n, it in self._items.items() if it.checkState(MASK) == Qt.CheckState.Checked}
+        changed = sorted(checked ^ set(masks.channels))
+        for name in changed:
+            masks = masks.with_channel(name, name in checked)
+        if changed:
+            verb = "Mask" if changed[0] in checked else "Unmask"
+            what = changed[0] if len(changed) == 1 else f"{len(changed)} channels"
+            self.model.edit_masks(masks, f"{verb} {what}")
+
+    def _on_modality(self, name: str, text: str) -> None:
+        if not self._updating:
+            # Deferred: the change rebuilds the tree, which deletes this combo box; not inside its own signal.
+            QTimer.singleShot(0, lambda: self.model.set_modality(name, text))
+
+    def _on_selection(self) -> None:
+        names: list[str] = []
+        for item in self.tree.selectedItems():
+            name = item.data(NAME, _ROLE_CHANNEL)
+            if name is None:
+                names += [item.child(i).data(NAME, _ROLE_CHANNEL) for i in range(item.childCount())]
+            else:
+                names.append(name)
+        self.model.set_selection(dict.fromkeys(names))

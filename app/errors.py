@@ -1,0 +1,128 @@
+"""The one path by which errors reach the user.
+
+Every error of the application (a worker's failure, a bad file, a failed autosave, an exception escaping a Qt
+slot) ends in :func:`notify_error`:
+
+* a :class:`~mmqnet_core.errors.MMQNetError` is a user error: its message (which names the file or value) is
+  shown in a dialog with a line saying what to do, and logged as a warning;
+* :class:`~mmqnet_core.errors.Cancelled` is not an error: it is logged and nothing is shown;
+* anything else is a bug: the dialog gives a generic message and the full traceback goes to the log (shown in
+  the log panel).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from dataclasses import dataclass
+from types import TracebackType
+
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from mmqnet_core.errors import (
+    Cancelled,
+    CheckpointError,
+    ConfigError,
+    MaskError,
+    MMQNetError,
+    RecordingError,
+)
+
+log = logging.getLogger(__name__)
+
+#: What the user can do about each kind of error (the most specific class wins).
+WHAT_TO_DO: tuple[tuple[type[BaseException], str], ...] = (
+    (RecordingError, "Check that the file is a complete EDF/EDF+/BDF/BDF+ file, a DEAP sNN.dat file or a "
+                     "MAHNOB-HCI session folder, then open it again."),
+    (MaskError, "Delete or fix the mask file named above; the masks shown in the window are kept in memory."),
+    (CheckpointError, "Choose a checkpoint trained with MMQ-Net Studio in Edit > Preferences."),
+    (ConfigError, "Change the value in Edit > Preferences and try again."),
+    (MMQNetError, "See the log panel (View > Log) for details."),
+)
+
+#: False in the self-test and other unattended runs: errors are logged, no dialog waits for a click.
+dialogs_enabled = True
+
+#: Shown for unexpected exceptions (bugs); the traceback is in the log.
+GENERIC_MESSAGE = "An unexpected error occurred{context}."
+GENERIC_WHAT_TO_DO = (
+    "The details are in the log panel (View > Log). Please report them with the steps that led to the error."
+)
+
+
+@dataclass(frozen=True)
+class ErrorMessage:
+    """What is shown to the user for one error."""
+
+    title: str  # window title of the dialog
+    text: str  # the main message
+    what_to_do: str  # the informative line under it
+    details: str = ""  # traceback, for unexpected errors only
+
+
+def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None:
+    """Build the message for ``exc``; ``None`` when nothing should be shown (cancellation).
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error.
+    context : str
+        What was being done, e.g. ``"opening recording.bdf"``.
+    """
+    if isinstance(exc, Cancelled):
+        return None
+    if isinstance(exc, MMQNetError):
+        todo = next(t for cls, t in WHAT_TO_DO if isinstance(exc, cls))
+        title = f"Error while {context}" if context else "Error"
+        return ErrorMessage(title=title, text=str(exc), what_to_do=todo)
+    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    text = GENERIC_MESSAGE.format(context=f" while {context}" if context else "")
+    return ErrorMessage(title="Unexpected error", text=text, what_to_do=GENERIC_WHAT_TO_DO, details=details)
+
+
+def show_message(message: ErrorMessage, parent: QWidget | None = None) -> None:
+    """Show ``message`` in a modal QMessageBox (tests replace ``QMessageBox.exec``)."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Critical if message.details else QMessageBox.Icon.Warning)
+    box.setWindowTitle(message.title)
+    box.setText(message.text)
+    box.setInformativeText(message.what_to_do)
+    if message.details:
+        box.setDetailedText(message.details)
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    box.exec()
+
+
+def notify_error(exc: BaseException, parent: QWidget | None = None, context: str = "") -> ErrorMessage | None:
+    """Log ``exc`` and show it to the user; return what was shown (``None`` for a cancellation)."""
+    message = describe_error(exc, context)
+    if message is None:
+        log.info("%s: cancelled", context or "task")
+        return None
+    if message.details:
+        log.error("Unexpected error%s", f" while {context}" if context else "",
+                  exc_info=(type(exc), exc, exc.__traceback__))
+    else:
+        log.warning("%s: %s", message.title, message.text)
+    if dialogs_enabled and QApplication.instance() is not None:
+        show_message(message, parent)
+    return message
+
+
+def install_excepthook(parent_getter=lambda: None) -> None:
+    """Send exceptions that escape Qt slots to :func:`notify_error` instead of only printing them.
+
+    ``parent_getter`` returns the widget to parent the dialog to (the main window), or ``None``.
+    """
+    previous = sys.excepthook
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            previous(exc_type, exc, tb)
+            return
+        exc.__traceback__ = tb
+        notify_error(exc, parent_getter())
+
+    sys.excepthook = hook

@@ -1,0 +1,108 @@
+"""MaskTable: the masks of the recording as a list (whole channels first, then segments).
+
+Double-clicking a segment asks to show it; Delete (key or button) removes the selected masks as one undoable
+step.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .model import AppModel
+
+COLUMNS = ("What", "Start (s)", "End (s)", "Channels", "Source")
+
+
+class MaskTable(QWidget):
+    """Table of the current MaskSet; ``jumpRequested(t)`` asks to show time ``t`` (s)."""
+
+    jumpRequested = Signal(float)
+
+    def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)  # the channel list takes the rest
+        header.setStretchLastSection(False)
+        self.table.cellDoubleClicked.connect(self._on_double_click)
+        self.table.installEventFilter(self)
+        self.summary = QLabel(self)
+        self.delete_button = QPushButton("Delete", self)
+        self.delete_button.setToolTip("Remove the selected masks (Delete)")
+        self.delete_button.clicked.connect(self.delete_selected)
+        row = QHBoxLayout()
+        row.addWidget(self.summary, 1)
+        row.addWidget(self.delete_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.table)
+        layout.addLayout(row)
+        self._rows: list[tuple[str, object]] = []  # ("channel", name) or ("segment", index)
+        model.masksChanged.connect(lambda _m: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the model's masks."""
+        masks = self.model.masks
+        self._rows = []
+        if masks is not None:
+            self._rows += [("channel", name) for name in sorted(masks.channels)]
+            self._rows += [("segment", i) for i in range(len(masks.segments))]
+        self.table.setRowCount(len(self._rows))
+        for r, (kind, key) in enumerate(self._rows):
+            if kind == "channel":
+                cells = ("whole channel", "", "", str(key), "user")
+            else:
+                seg = masks.segments[key]
+                cells = ("segment", f"{seg.start_s:.2f}", f"{seg.end_s:.2f}",
+                         ", ".join(seg.channels) if seg.channels else "all", seg.source)
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c in (1, 2):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+        n_ch = sum(k == "channel" for k, _ in self._rows)
+        self.summary.setText(f"{n_ch} channel(s), {len(self._rows) - n_ch} segment(s) masked")
+        self.delete_button.setEnabled(bool(self._rows))
+
+    def delete_selected(self) -> None:
+        """Remove the selected masks (one undo step)."""
+        masks = self.model.masks
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        if masks is None or not rows:
+            return
+        # Segments go from the last index down so that earlier indices stay valid.
+        for r in sorted(rows, key=lambda r: (0, -self._rows[r][1]) if self._rows[r][0] == "segment" else (1, 0)):
+            kind, key = self._rows[r]
+            masks = masks.with_channel(key, False) if kind == "channel" else masks.without_segment(key)
+        self.model.edit_masks(masks, f"Delete {len(rows)} mask(s)")
+
+    def _on_double_click(self, row: int, _column: int) -> None:
+        kind, key = self._rows[row]
+        if kind == "segment" and self.model.masks is not None:
+            self.jumpRequested.emit(self.model.masks.segments[key].start_s)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
+        if obj is self.table and isinstance(event, QKeyEvent) and event.type() == QKeyEvent.Type.KeyPress:
+            if event.matches(QKeySequence.StandardKey.Delete) or event.key() == Qt.Key.Key_Backspace:
+                self.delete_selected()
+                return True
+        return super().eventFilter(obj, event)

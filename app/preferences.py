@@ -1,0 +1,244 @@
+"""User preferences: a frozen dataclass, its storage in QSettings, and the Preferences dialog.
+
+Settings live in the platform's usual place under organisation "MMQNet", application "Studio". When the
+environment variable ``MMQNET_STUDIO_SETTINGS`` names a file, an INI file there is used instead (tests and
+portable installs; ``mmqnet-studio --settings FILE`` sets it), so tests never touch the user's settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+from mmqnet_core.errors import ConfigError
+
+ORGANISATION = "MMQNet"
+APPLICATION = "Studio"
+SETTINGS_ENV = "MMQNET_STUDIO_SETTINGS"
+
+LINE_FREQ_CHOICES = ("auto", "50", "60")
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+MAX_RECENT = 10
+
+
+def make_settings() -> QSettings:
+    """The QSettings of the app (an INI file named by ``$MMQNET_STUDIO_SETTINGS`` if set)."""
+    path = os.environ.get(SETTINGS_ENV)
+    if path:
+        return QSettings(path, QSettings.Format.IniFormat)
+    return QSettings(ORGANISATION, APPLICATION)
+
+
+def _valid_colour(value: str) -> bool:
+    return QColor(value).isValid()
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What the user can set in Edit > Preferences."""
+
+    line_freq: str = "auto"  # power-line frequency: "auto" (found from the spectrum), "50" or "60" Hz
+    eeg_low_hz: float = 1.0  # EEG band-pass lower edge, Hz
+    eeg_high_hz: float = 45.0  # EEG band-pass upper edge, Hz
+    window_s: float = 1.0  # feature/analysis window length, s
+    device: str = "auto"  # compute device for the model: "auto", "cpu", "cuda" or "mps"
+    checkpoint: str = ""  # model checkpoint file; "" = the checkpoint shipped with the app
+    raw_colour: str = "#1f4e9c"  # colour of raw traces (any Qt colour name or #rrggbb)
+    cleaned_colour: str = "#e0600b"  # colour of cleaned traces
+
+    def __post_init__(self) -> None:
+        if self.line_freq not in LINE_FREQ_CHOICES:
+            raise ConfigError(
+                f"Invalid value for 'line_freq': allowed {', '.join(LINE_FREQ_CHOICES)}, got {self.line_freq!r}."
+            )
+        if not 0 <= self.eeg_low_hz < self.eeg_high_hz:
+            raise ConfigError(
+                f"Invalid EEG band-pass {self.eeg_low_hz}-{self.eeg_high_hz} Hz: the low edge must be >= 0 and "
+                "below the high edge."
+            )
+        if not self.window_s > 0:
+            raise ConfigError(f"Invalid value for 'window_s': must be > 0 s, got {self.window_s}.")
+        if self.device not in DEVICE_CHOICES:
+            raise ConfigError(
+                f"Invalid value for 'device': allowed {', '.join(DEVICE_CHOICES)}, got {self.device!r}."
+            )
+        for name in ("raw_colour", "cleaned_colour"):
+            if not _valid_colour(getattr(self, name)):
+                raise ConfigError(f"Invalid colour for {name!r}: {getattr(self, name)!r} (use e.g. '#1f4e9c').")
+
+    @property
+    def line_freq_hz(self) -> float | None:
+        """The line frequency in Hz, ``None`` for automatic detection."""
+        return None if self.line_freq == "auto" else float(self.line_freq)
+
+
+def load_preferences(settings: QSettings | None = None) -> Preferences:
+    """Read :class:`Preferences` from ``settings``; values that are missing or invalid fall back to defaults."""
+    settings = settings or make_settings()
+    defaults = Preferences()
+    values: dict[str, Any] = {}
+    for f in fields(Preferences):
+        default = getattr(defaults, f.name)
+        raw = settings.value(f"preferences/{f.name}", default)
+        try:
+            values[f.name] = type(default)(raw)
+        except (TypeError, ValueError):
+            values[f.name] = default
+    try:
+        return Preferences(**values)
+    except ConfigError:
+        # One bad stored value must not make the app unusable: keep the valid ones.
+        prefs = defaults
+        for name, value in values.items():
+            try:
+                prefs = replace(prefs, **{name: value})
+            except ConfigError:
+                pass
+        return prefs
+
+
+def save_preferences(prefs: Preferences, settings: QSettings | None = None) -> None:
+    """Store ``prefs`` in ``settings``."""
+    settings = settings or make_settings()
+    for f in fields(Preferences):
+        settings.setValue(f"preferences/{f.name}", getattr(prefs, f.name))
+    settings.sync()
+
+
+def recent_files(settings: QSettings | None = None) -> list[str]:
+    """Recently opened files, most recent first (files that no longer exist are skipped)."""
+    settings = settings or make_settings()
+    value = settings.value("recent_files", [])
+    if isinstance(value, str):  # QSettings returns a single-item list as a string
+        value = [value]
+    return [p for p in (value or []) if Path(p).exists()]
+
+
+def add_recent_file(path: str | os.PathLike, settings: QSettings | None = None) -> list[str]:
+    """Put ``path`` first in the recent files list and return the list."""
+    settings = settings or make_settings()
+    path = str(Path(path).resolve())
+    files = [path] + [p for p in recent_files(settings) if p != path]
+    files = files[:MAX_RECENT]
+    settings.setValue("recent_files", files)
+    settings.sync()
+    return files
+
+
+def _spin_box(parent: QWidget, decimals: int, minimum: float, maximum: float, suffix: str) -> QDoubleSpinBox:
+    # Setters, not constructor keywords: see app.qt_compat (PySide6 6.12 loses a reference per keyword).
+    box = QDoubleSpinBox(parent)
+    box.setDecimals(decimals)
+    box.setRange(minimum, maximum)
+    box.setSuffix(suffix)
+    return box
+
+
+class _ColourButton(QPushButton):
+    """A button showing a colour; clicking it opens a colour dialog."""
+
+    def __init__(self, colour: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.set_colour(colour)
+        self.clicked.connect(self._choose)
+
+    def set_colour(self, colour: str) -> None:
+        self.colour = QColor(colour).name()
+        self.setText(self.colour)
+        self.setStyleSheet(f"background-color: {self.colour}; color: white;")
+
+    def _choose(self) -> None:
+        colour = QColorDialog.getColor(QColor(self.colour), self, "Trace colour")
+        if colour.isValid():
+            self.set_colour(colour.name())
+
+
+class PreferencesDialog(QDialog):
+    """Edit > Preferences: edits a :class:`Preferences` value; :meth:`preferences` returns the result."""
+
+    def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        form = QFormLayout(self)
+
+        self.line_freq = QComboBox(self)
+        self.line_freq.addItems(["auto", "50 Hz", "60 Hz"])
+        self.line_freq.setCurrentIndex(LINE_FREQ_CHOICES.index(prefs.line_freq))
+        form.addRow("Power-line frequency", self.line_freq)
+
+        self.eeg_low = _spin_box(self, 2, 0.0, 100.0, " Hz")
+        self.eeg_low.setValue(prefs.eeg_low_hz)
+        self.eeg_high = _spin_box(self, 1, 1.0, 500.0, " Hz")
+        self.eeg_high.setValue(prefs.eeg_high_hz)
+        band = QHBoxLayout()
+        band.addWidget(self.eeg_low)
+        band.addWidget(self.eeg_high)
+        form.addRow("EEG band-pass", band)
+
+        self.window_s = _spin_box(self, 2, 0.25, 30.0, " s")
+        self.window_s.setSingleStep(0.25)
+        self.window_s.setValue(prefs.window_s)
+        form.addRow("Window length", self.window_s)
+
+        self.device = QComboBox(self)
+        self.device.addItems(list(DEVICE_CHOICES))
+        self.device.setCurrentText(prefs.device)
+        form.addRow("Compute device", self.device)
+
+        self.checkpoint = QLineEdit(prefs.checkpoint, self)
+        self.checkpoint.setPlaceholderText("shipped checkpoint")
+        browse = QPushButton("Browse...", self)
+        browse.clicked.connect(self._browse_checkpoint)
+        row = QHBoxLayout()
+        row.addWidget(self.checkpoint)
+        row.addWidget(browse)
+        form.addRow("Model checkpoint", row)
+
+        self.raw_colour = _ColourButton(prefs.raw_colour, self)
+        form.addRow("Raw trace colour", self.raw_colour)
+        self.cleaned_colour = _ColourButton(prefs.cleaned_colour, self)
+        form.addRow("Cleaned trace colour", self.cleaned_colour)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def _browse_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Model checkpoint", self.checkpoint.text(),
+                                              "Checkpoints (*.safetensors *.pt *.json);;All files (*)")
+        if path:
+            self.checkpoint.setText(path)
+
+    def preferences(self) -> Preferences:
+        """The values shown in the dialog (raises ConfigError if they are inconsistent)."""
+        return Preferences(
+            line_freq=LINE_FREQ_CHOICES[self.line_freq.currentIndex()],
+            eeg_low_hz=self.eeg_low.value(),
+            eeg_high_hz=self.eeg_high.value(),
+            window_s=self.window_s.value(),
+            device=self.device.currentText(),
+            checkpoint=self.checkpoint.text().strip(),
+            raw_colour=self.raw_colour.colour,
+            cleaned_colour=self.cleaned_colour.colour,
+        )

@@ -1,0 +1,73 @@
+"""Preferences: validated dataclass, stored in a QSettings file that tests point to a temporary path."""
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from app.preferences import (
+    Preferences,
+    PreferencesDialog,
+    add_recent_file,
+    load_preferences,
+    make_settings,
+    recent_files,
+    save_preferences,
+)
+from mmqnet_core.errors import ConfigError
+
+
+def test_settings_go_to_the_file_named_by_the_environment(settings_file):
+    settings = make_settings()
+    assert settings.fileName() == str(settings_file)
+    assert settings.format() == QSettings.Format.IniFormat
+
+
+def test_round_trip(settings_file):
+    prefs = Preferences(line_freq="60", eeg_low_hz=4.0, eeg_high_hz=40.0, window_s=2.0, device="cpu",
+                        checkpoint="/tmp/x.safetensors", raw_colour="#000000", cleaned_colour="#ff0000")
+    save_preferences(prefs, make_settings())
+    assert load_preferences(make_settings()) == prefs
+    assert prefs.line_freq_hz == 60.0 and Preferences().line_freq_hz is None
+
+
+def test_invalid_stored_values_fall_back_to_defaults(settings_file):
+    settings = make_settings()
+    settings.setValue("preferences/line_freq", "55")
+    settings.setValue("preferences/window_s", "abc")
+    settings.setValue("preferences/device", "cpu")
+    settings.sync()
+    prefs = load_preferences(make_settings())
+    assert prefs.line_freq == "auto" and prefs.window_s == 1.0 and prefs.device == "cpu"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"line_freq": "55"}, r"Invalid value for 'line_freq': allowed auto, 50, 60, got '55'"),
+    ({"eeg_low_hz": 50.0, "eeg_high_hz": 40.0}, r"Invalid EEG band-pass 50.0-40.0 Hz"),
+    ({"window_s": 0.0}, r"'window_s': must be > 0 s, got 0.0"),
+    ({"device": "tpu"}, r"'device': allowed auto, cpu, cuda, mps, got 'tpu'"),
+    ({"raw_colour": "not a colour"}, r"Invalid colour for 'raw_colour'"),
+])
+def test_invalid_preferences_are_refused(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        Preferences(**kwargs)
+
+
+def test_recent_files_most_recent_first_without_duplicates(tmp_path):
+    a, b = tmp_path / "a.bdf", tmp_path / "b.bdf"
+    a.write_bytes(b"x")
+    b.write_bytes(b"x")
+    add_recent_file(a)
+    add_recent_file(b)
+    add_recent_file(a)
+    assert recent_files() == [str(a), str(b)]
+    b.unlink()
+    assert recent_files() == [str(a)]
+
+
+def test_dialog_returns_the_values_shown(qtbot):
+    dialog = PreferencesDialog(Preferences(line_freq="50", device="cpu"))
+    qtbot.addWidget(dialog)
+    assert dialog.preferences() == Preferences(line_freq="50", device="cpu")
+    dialog.line_freq.setCurrentIndex(2)
+    dialog.eeg_high.setValue(30.0)
+    prefs = dialog.preferences()
+    assert prefs.line_freq == "60" and prefs.eeg_high_hz == 30.0

@@ -1,0 +1,260 @@
+"""SignalBrowser: paging, page length, amplitude, raw/cleaned display, spans and mask gestures."""
+
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QInputDialog
+from PySide6.QtTest import QTest
+
+from app.signal_browser import PAGE_LENGTHS, SCALE_STEP
+from mmqnet_core.recording import Modality
+
+from .conftest import DURATION_S, wait_loaded
+
+
+@pytest.fixture
+def browser(window, recording, tmp_path, qtbot):
+    window.set_recording(recording, tmp_path / "synthetic_rec.bdf")
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(10.0)
+    b.setFocus()
+    qtbot.wait(80)  # let the first resize settle
+    return b
+
+
+def viewport_point(browser, t_s: float, row: float) -> QPoint:
+    """Pixel of the plot viewport at time ``t_s`` (s) and channel row ``row``."""
+    scene = browser.view_box().mapViewToScene(QPointF(t_s, row))
+    return browser.plot_widget.mapFromScene(scene)
+
+
+def label_point(browser, ch_name: str) -> QPoint:
+    axis = browser.plot.getAxis("left")
+    y = browser.view_box().mapViewToScene(QPointF(0, browser.row_of(ch_name))).y()
+    return browser.plot_widget.mapFromScene(QPointF(axis.sceneBoundingRect().center().x(), y))
+
+
+def drag(widget, p0: QPoint, p1: QPoint, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    """Press, move in steps and release the left button, with ``modifiers`` held on every event."""
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+    def send(kind, pos, button, buttons):
+        pos = QPointF(pos)
+        event = QMouseEvent(kind, pos, QPointF(widget.mapToGlobal(pos.toPoint())), button, buttons, modifiers)
+        QApplication.sendEvent(widget, event)
+
+    send(QEvent.Type.MouseButtonPress, p0, left, left)
+    for f in np.linspace(0.1, 1.0, 6):
+        send(QEvent.Type.MouseMove, QPoint(int(p0.x() + f * (p1.x() - p0.x())), p0.y()), none, left)
+    send(QEvent.Type.MouseButtonRelease, p1, left, none)
+
+
+def x_range(curve):
+    x, _ = curve.getData()
+    return float(x.min()), float(x.max())
+
+
+def test_paging_keys_move_the_visible_window(browser, qtbot):
+    assert browser.visible_range() == (0.0, 10.0)
+    steps = [(Qt.Key.Key_PageDown, (10.0, 20.0)), (Qt.Key.Key_Right, (12.5, 22.5)),
+             (Qt.Key.Key_Left, (10.0, 20.0)), (Qt.Key.Key_PageUp, (0.0, 10.0)),
+             (Qt.Key.Key_PageUp, (0.0, 10.0)),  # clamped at the start
+             (Qt.Key.Key_End, (DURATION_S - 10, DURATION_S)), (Qt.Key.Key_PageDown, (DURATION_S - 10, DURATION_S)),
+             (Qt.Key.Key_Home, (0.0, 10.0))]
+    for key, expected in steps:
+        qtbot.keyClick(browser, key)
+        assert browser.visible_range() == pytest.approx(expected), key
+    # Only the page is drawn: the raw curves span the page, not the recording.
+    qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+    lo, hi = x_range(browser.curves("Fz")[0])
+    assert 10.0 <= lo < 10.1 and 19.9 < hi <= 20.0
+    assert browser.view_box().viewRange()[0] == pytest.approx([10.0, 20.0])
+
+
+def test_page_length_keys_and_ctrl_wheel(browser, qtbot):
+    qtbot.keyClick(browser, Qt.Key.Key_Comma)
+    assert browser.page_s == 5.0
+    qtbot.keyClick(browser, Qt.Key.Key_Period)
+    qtbot.keyClick(browser, Qt.Key.Key_Period)
+    assert browser.page_s == 20.0
+    browser._on_wheel(-120, Qt.KeyboardModifier.ControlModifier)
+    assert browser.page_s == 30.0
+    browser._on_wheel(-120, Qt.KeyboardModifier.NoModifier)  # plain wheel towards the user: next page
+    assert browser.visible_range() == (30.0, 60.0)
+    browser.set_page_length(7.0)  # between two entries: ',' goes to the lower one, '.' to the higher one
+    browser.step_page_length(-1)
+    assert browser.page_s == 5.0
+    for _ in range(len(PAGE_LENGTHS) + 2):
+        qtbot.keyClick(browser, Qt.Key.Key_Period)
+    assert browser.page_s == PAGE_LENGTHS[-1]
+    assert browser.visible_range() == (0.0, PAGE_LENGTHS[-1])  # longer than the recording: starts at 0
+
+
+def _amplitude(browser, name):
+    _, y = browser.curves(name)[0].getData()
+    return float(np.ptp(y))
+
+
+def test_amplitude_keys_scale_one_modality_or_all(browser, qtbot):
+    eeg0, gsr0 = browser.scale(Modality.EEG), browser.scale(Modality.GSR)
+    fz0, gsr_amp0 = _amplitude(browser, "Fz"), _amplitude(browser, "GSR")
+    qtbot.keyClick(browser, Qt.Key.Key_Plus)
+    assert browser.scale(Modality.EEG) == pytest.approx(eeg0 / SCALE_STEP)
+    assert browser.scale(Modality.GSR) == pytest.approx(gsr0 / SCALE_STEP)
+    assert _amplitude(browser, "Fz") == pytest.approx(fz0 * SCALE_STEP, rel=1e-6)
+    browser.set_scale_target(Modality.GSR)
+    qtbot.keyClick(browser, Qt.Key.Key_Minus)
+    qtbot.keyClick(browser, Qt.Key.Key_Minus)
+    assert browser.scale(Modality.EEG) == pytest.approx(eeg0 / SCALE_STEP)
+    assert browser.scale(Modality.GSR) == pytest.approx(gsr0 * SCALE_STEP)
+    assert _amplitude(browser, "GSR") == pytest.approx(gsr_amp0 / SCALE_STEP, rel=1e-6)
+
+
+def test_initial_scale_comes_from_the_data(browser):
+    # EEG is ~20 uV alpha + noise: a row spacing of the order of its 1-99 % range, not a unit-less 1.0.
+    assert 30e-6 < browser.scale(Modality.EEG) < 120e-6
+    assert 0.05 < browser.scale(Modality.GSR) < 2.0
+
+
+def test_long_page_is_decimated_but_keeps_the_spikes(browser, qtbot, recording):
+    browser.set_page_length(60.0)
+    x, y = browser.curves("Fz")[0].getData()
+    width = int(browser.view_box().width())
+    assert len(x) <= 2 * max(200, width) < recording.n_times
+    data = recording.get_data(0.0, 60.0, picks=[recording.index("Fz")])[0]
+    row, scale = browser.row_of("Fz"), browser.scale(Modality.EEG)
+    # The 50 uV spikes are the maxima: the drawn minimum (y points down) is exactly the spike's position.
+    assert y.min() == pytest.approx(row - (data.max() - data.mean()) / scale)
+    assert y.max() == pytest.approx(row - (data.min() - data.mean()) / scale)
+
+
+def test_c_cycles_raw_cleaned_and_both(window, browser, qtbot):
+    wait_loaded(qtbot, window, cleaned=True)
+    raw, clean = browser.curves("Cz")
+
+    def n_points(curve):
+        x = curve.getData()[0]
+        return 0 if x is None else x.size
+
+    assert browser.mode == "raw" and n_points(raw) > 0 and n_points(clean) == 0
+    qtbot.keyClick(browser, Qt.Key.Key_C)
+    assert browser.mode == "cleaned"
+    assert n_points(raw) == 0 and n_points(clean) > 0
+    lo, hi = x_range(clean)
+    assert 0.0 <= lo < 0.1 and 9.9 < hi <= 10.0
+    qtbot.keyClick(browser, Qt.Key.Key_C)
+    assert browser.mode == "both"
+    assert n_points(raw) > 0 and n_points(clean) > 0
+    assert window.mode_combo.currentText() == "both"
+    # The cleaned EEG lost its spikes' DC and noise: it differs from the raw trace drawn with it.
+    assert not np.allclose(raw.getData()[1][:50], clean.getData()[1][:50])
+    assert clean.opts["pen"].color().name() != raw.opts["pen"].color().name()
+    qtbot.keyClick(browser, Qt.Key.Key_C)
+    assert browser.mode == "raw"
+
+
+def test_cleaned_mode_before_cleaning_shows_raw(window, recording, tmp_path, qtbot, monkeypatch):
+    # Cleaning never finishes here: the browser says so and keeps drawing raw data.
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.set_recording(recording, tmp_path / "r.bdf")
+    window.browser.set_mode("cleaned")
+    assert window.browser.curves("Fz")[0].getData()[0].size > 0
+    assert "not ready" in window.browser.status
+
+
+def test_annotations_on_the_page_are_shaded(browser, qtbot):
+    assert browser.shown_annotation_count() == 1  # the 5-15 s stimulus; the 30 s button press is later
+    labels = [item.textItem.toPlainText() for item in browser._labels.shown()]
+    assert labels == ["SYNTHETIC stimulus"]
+    browser.set_start(25.0)
+    assert browser.shown_annotation_count() == 1  # the 30 s button press
+    browser.set_start(40.0)
+    assert browser.shown_annotation_count() == 0
+
+
+def test_clicking_a_label_toggles_the_channel_mask(window, browser, qtbot):
+    QTest.mouseClick(browser.plot_widget.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     label_point(browser, "Cz"))
+    assert window.model.masks.channels == {"Cz"}
+    assert browser._axis.masked == {"Cz"}
+    rects = browser.shown_mask_rects()
+    assert len(rects) == 1 and rects[0].top() == pytest.approx(browser.row_of("Cz") - 0.5)
+    QTest.mouseClick(browser.plot_widget.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     label_point(browser, "Cz"))
+    assert window.model.masks.channels == frozenset()
+    assert window.model.undo_stack.count() == 2
+
+
+def test_shift_drag_masks_a_segment_on_the_selected_channels(window, browser, qtbot):
+    window.model.set_selection(["Fz", "Cz"])
+    viewport = browser.plot_widget.viewport()
+    drag(viewport, viewport_point(browser, 2.0, 1.0), viewport_point(browser, 4.0, 1.0),
+         Qt.KeyboardModifier.ShiftModifier)
+    segments = window.model.masks.segments
+    assert len(segments) == 1
+    seg = segments[0]
+    px = 10.0 / browser.view_box().width()  # one pixel in seconds
+    assert seg.start_s == pytest.approx(2.0, abs=2 * px) and seg.end_s == pytest.approx(4.0, abs=2 * px)
+    assert seg.channels == ("Cz", "Fz") and seg.source == "user"
+    assert len(browser.shown_mask_rects()) == 2
+    assert not browser._drag_region.isVisible()
+
+
+def test_plain_drag_does_nothing_outside_mask_mode(window, browser):
+    viewport = browser.plot_widget.viewport()
+    drag(viewport, viewport_point(browser, 2.0, 1.0), viewport_point(browser, 4.0, 1.0))
+    assert window.model.masks.segments == ()
+    assert browser.visible_range() == (0.0, 10.0)  # no panning either
+
+
+def test_mask_mode_drag_then_right_click_deletes(window, browser, qtbot):
+    qtbot.keyClick(browser, Qt.Key.Key_M)
+    assert browser.mask_mode and window.mask_mode_action.isChecked()
+    viewport = browser.plot_widget.viewport()
+    drag(viewport, viewport_point(browser, 6.0, 2.0), viewport_point(browser, 8.0, 2.0))
+    assert len(window.model.masks.segments) == 1
+    assert window.model.masks.segments[0].channels == ()  # nothing selected: all channels
+    assert len(browser.shown_mask_rects()) == 1
+    QTest.mouseClick(viewport, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier,
+                     viewport_point(browser, 1.0, 3.0))  # outside the mask: nothing happens
+    assert len(window.model.masks.segments) == 1
+    QTest.mouseClick(viewport, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier,
+                     viewport_point(browser, 7.0, 3.0))
+    assert window.model.masks.segments == ()
+    assert browser.shown_mask_rects() == []
+
+
+def test_left_click_moves_the_cursor(window, browser):
+    QTest.mouseClick(browser.plot_widget.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     viewport_point(browser, 3.0, 1.0))
+    assert window.model.cursor_s == pytest.approx(3.0, abs=0.05)
+    assert browser._cursor.isVisible()
+
+
+def test_ctrl_g_jumps_to_the_time_entered(window, browser, qtbot, monkeypatch):
+    monkeypatch.setattr(QInputDialog, "getDouble", lambda *a, **k: (33.0, True))
+    qtbot.keyClick(browser, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert browser.visible_range() == (33.0, 43.0)
+    assert window.model.cursor_s == 33.0
+
+
+def test_hidden_channels_are_not_drawn(window, browser):
+    window.model.set_channel_visible("GSR", False)
+    assert "GSR" not in browser.visible_channels
+    assert len(browser._raw_curves) == len(browser.visible_channels) == 6
+    window.model.set_channel_visible("GSR", True)
+    assert browser.visible_channels[-2:] == ["GSR", "Resp"]
+
+
+def test_page_step_reuses_the_curve_items(browser, qtbot):
+    curves = list(browser._raw_curves)
+    n_items = len(browser.view_box().addedItems)
+    for _ in range(4):
+        qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+    assert browser._raw_curves == curves
+    assert len(browser.view_box().addedItems) <= n_items + 2  # at most the pooled span items of a new page
+    assert math.isclose(browser.start_s, 40.0)

@@ -1,0 +1,111 @@
+"""Workers run core functions off the GUI thread; results, errors, progress and cancellation come back as signals."""
+
+import threading
+import time
+
+import pytest
+
+from app.workers import TaskRunner, Worker
+from mmqnet_core.errors import RecordingError
+from mmqnet_core.progress import check_cancel, report
+
+
+def add(a, b, *, progress=None, cancel=None):
+    report(progress, 0.5, "half")
+    check_cancel(cancel)
+    return a + b
+
+
+def fail(path):
+    raise RecordingError(f"{path} is corrupt")
+
+
+def wait_for_cancel(started: threading.Event, *, cancel=None):
+    started.set()
+    while not cancel.is_set():
+        time.sleep(0.005)
+    check_cancel(cancel)
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = TaskRunner(max_threads=2)
+    yield r
+    assert r.shutdown(5)
+    qtbot.wait(5)
+
+
+def test_result_and_progress_arrive_in_the_gui_thread(qtbot, runner):
+    got, progress, threads = [], [], []
+    gui = threading.get_ident()
+    with qtbot.waitSignal(runner.busyChanged, timeout=5000, check_params_cb=lambda busy: not busy):
+        w = runner.submit(add, 2, 3, name="adding", on_result=lambda r: (got.append(r),
+                                                                       threads.append(threading.get_ident())))
+        w.signals.progress.connect(lambda f, m: progress.append((f, m)))
+    assert got == [5]
+    assert threads == [gui]
+    assert progress == [(0.5, "half")]
+    assert not runner.busy
+
+
+def test_errors_come_back_as_the_exception(qtbot, runner):
+    errors = []
+    with qtbot.waitSignal(runner.busyChanged, timeout=5000, check_params_cb=lambda busy: not busy):
+        runner.submit(fail, "x.bdf", on_error=errors.append, on_result=lambda r: pytest.fail("no result"))
+    assert len(errors) == 1 and isinstance(errors[0], RecordingError)
+    assert "x.bdf is corrupt" in str(errors[0])
+
+
+def test_shutdown_cancels_and_joins_a_running_task(qtbot, runner):
+    started = threading.Event()
+    cancelled, results = [], []
+    w = runner.submit(wait_for_cancel, started, on_cancelled=lambda: cancelled.append(True),
+                      on_result=results.append)
+    assert started.wait(5)
+    assert runner.busy
+    assert runner.shutdown(5)
+    assert w.is_done
+    qtbot.waitUntil(lambda: cancelled == [True], timeout=2000)
+    assert results == []
+    assert not runner.busy
+
+
+def test_same_key_cancels_the_previous_task_and_drops_its_result(qtbot, runner):
+    started = threading.Event()
+    first_results, second_results = [], []
+    first = runner.submit(wait_for_cancel, started, key="load", on_result=first_results.append)
+    assert started.wait(5)
+    with qtbot.waitSignal(runner.busyChanged, timeout=5000, check_params_cb=lambda busy: not busy):
+        runner.submit(add, 1, 1, key="load", on_result=second_results.append)
+    assert first.cancel_event.is_set()
+    assert first_results == [] and second_results == [2]
+
+
+def test_a_result_returned_after_cancel_is_dropped(qtbot):
+    # A function that ignores the cancel flag: its late result must not reach the application.
+    gate = threading.Event()
+    w = Worker(lambda: gate.wait(5) and "late")
+    results, cancelled = [], []
+    w.signals.finished.connect(results.append)
+    w.signals.cancelled.connect(lambda: cancelled.append(True))
+    runner = TaskRunner(max_threads=1)
+    runner.pool.start(w)
+    w.cancel()
+    gate.set()
+    assert w.wait(5)
+    qtbot.waitUntil(lambda: cancelled == [True], timeout=2000)
+    assert results == []
+    runner.shutdown(5)
+
+
+def test_queued_tasks_are_dropped_on_shutdown(qtbot):
+    runner = TaskRunner(max_threads=1)
+    started = threading.Event()
+    ran = []
+    runner.submit(wait_for_cancel, started)
+    queued = runner.submit(lambda: ran.append(True))
+    assert started.wait(5)
+    assert runner.shutdown(5)
+    qtbot.wait(20)
+    assert ran == [] and queued.is_done
+    assert not runner.busy
