@@ -1,7 +1,11 @@
 """Entry point of MMQ-Net Studio: ``mmqnet-studio [FILE] [--device DEV] [--settings INI] [--selftest]``.
 
 ``--selftest`` opens FILE (or the bundled synthetic sample), waits until it is read and cleaned, pages through
-it, prints one line and exits: 0 when everything worked, 1 otherwise. No dialog is shown (errors are printed).
+it, masks a segment, runs MMQ-Net on it (the shipped checkpoint if there is one, else a small untrained model
+built in-process, and says which), renders every analysis view off-screen, writes the results
+(``AnalysisResult.save`` + view PNGs + the one-page report as PNG and PDF) to a temporary folder, checks them
+(files exist and are not empty, trajectories are finite), prints one line and exits: 0 when everything worked,
+1 otherwise. No dialog is shown (errors are printed).
 ``--time-to-first-paint`` prints the seconds from start to the first painted window and exits (packaging
 smoke test).
 """
@@ -15,7 +19,9 @@ _T0 = time.perf_counter()  # as early as possible, for --time-to-first-paint
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
@@ -50,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--selftest", action="store_true",
                         help="open FILE or the bundled sample, check that it is read and cleaned, then exit")
     parser.add_argument("--time-to-first-paint", action="store_true", help=argparse.SUPPRESS)
+    # Self-test options: always use the untrained in-process model; keep the written files in DIR.
+    parser.add_argument("--untrained", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--selftest-dir", metavar="DIR", help=argparse.SUPPRESS)
     return parser
 
 
@@ -64,35 +73,101 @@ class _FirstPaint(QObject):
         return False
 
 
-def _run_selftest(window, path: Path | None) -> None:
-    """Drive the window through open -> clean -> page, then exit the event loop with 0 or 1."""
+def _check_outputs(window, folder: Path) -> str:
+    """Write the analysis results into ``folder`` and check them; returns a summary, raises RuntimeError."""
+    import numpy as np
+
+    result = window.model.analysis
+    files = list(window.save_analysis(folder / "analysis").values())
+    files += window.export_views(folder / "views")
+    files += [window.export_report(folder / "report.png"), window.export_report(folder / "report.pdf")]
+    if window.last_error is not None:
+        raise RuntimeError(window.last_error.text)
+    bad = [str(f) for f in files if f is None or not Path(f).is_file() or Path(f).stat().st_size == 0]
+    if bad or len(files) < 11:
+        raise RuntimeError(f"missing or empty output files: {bad or len(files)}")
+    if not np.isfinite(result.probabilities).all() or not np.isfinite(result.uncertainty).all():
+        raise RuntimeError("the trajectories contain NaN or infinite values")
+    views = window.analysis_views()
+    if window.attention_view.image_data is None or window.circumplex_view.n_points != result.n_windows:
+        raise RuntimeError("an analysis view shows no data")
+    return f"{len(files)} files for {len(views)} views"
+
+
+def _run_selftest(window, path: Path | None, *, untrained: bool = False, keep_dir: str | None = None) -> None:
+    """Drive the window through open -> clean -> page -> mask -> analyse -> export, then exit with 0 or 1."""
     app = QApplication.instance()
     errors.dialogs_enabled = False
+    window.model.autosave = False  # the test mask must not be saved beside the (possibly read-only) sample
     start = time.perf_counter()
+    state = {"stage": "open", "page": "", "model": ""}
 
     def finish(code: int, message: str) -> None:
         print(f"selftest {'ok' if code == 0 else 'FAILED'}: {message}", flush=True)
         app.exit(code)
+
+    def choose_model() -> None:
+        from dataclasses import replace
+
+        from .analysis import build_untrained_model, resolve_checkpoint
+
+        shipped = None
+        if not untrained:
+            try:
+                shipped = resolve_checkpoint("")
+            except Exception:  # noqa: BLE001 - no shipped checkpoint: fall back to the untrained model
+                shipped = None
+        if shipped is None:
+            window.use_model(factory=build_untrained_model)
+            state["model"] = "no checkpoint used: an UNTRAINED model built in-process"
+        else:
+            window.prefs = replace(window.prefs, checkpoint=str(shipped))
+            window.use_model(None)
+            state["model"] = f"shipped checkpoint {shipped}"
 
     def poll() -> None:
         if window.last_error is not None:
             finish(1, f"{window.last_error.text}")
             return
         if time.perf_counter() - start > SELFTEST_TIMEOUT_S:
-            finish(1, f"timeout after {SELFTEST_TIMEOUT_S:.0f} s")
+            finish(1, f"timeout after {SELFTEST_TIMEOUT_S:.0f} s ({state['stage']})")
             return
         rec = window.model.recording
         if path is None:
             finish(0, "window opened (no sample file to open)")
             return
-        if rec is None or window.model.preprocess_result is None or window.runner.busy:
-            QTimer.singleShot(100, poll)
-            return
-        window.browser.scroll_pages(1)
-        window.browser.set_mode("both")
-        start_s, stop_s = window.browser.visible_range()
-        finish(0, f"{rec.title}: {rec.n_channels} channels, {rec.duration_s:.1f} s, cleaned, page "
-                  f"{start_s:.1f}-{stop_s:.1f} s drawn in {time.perf_counter() - start:.1f} s")
+        if state["stage"] == "open":
+            if rec is None or window.model.preprocess_result is None or window.runner.busy:
+                QTimer.singleShot(100, poll)
+                return
+            window.browser.scroll_pages(1)
+            window.browser.set_mode("both")
+            start_s, stop_s = window.browser.visible_range()
+            state["page"] = (f"{rec.title}: {rec.n_channels} channels, {rec.duration_s:.1f} s, cleaned, page "
+                             f"{start_s:.1f}-{stop_s:.1f} s drawn")
+            names = [c.name for c in rec.channels][:2]
+            window.model.add_segment(0.3 * rec.duration_s, 0.4 * rec.duration_s, names)
+            choose_model()
+            state["stage"] = "analyse"
+            if not window.run_analysis():
+                finish(1, f"the analysis did not start ({state['model']})")
+                return
+        if state["stage"] == "analyse":
+            if window.model.analysis is None or window.runner.busy:
+                QTimer.singleShot(100, poll)
+                return
+            folder = Path(keep_dir) if keep_dir else Path(tempfile.mkdtemp(prefix="mmqnet-selftest-"))
+            try:
+                written = _check_outputs(window, folder)
+            except Exception as exc:  # noqa: BLE001 - reported as the self-test's failure
+                finish(1, f"{state['page']}; analysis outputs: {exc}")
+                return
+            finally:
+                if not keep_dir:
+                    shutil.rmtree(folder, ignore_errors=True)
+            result = window.model.analysis
+            finish(0, f"{state['page']}; analysed {result.n_windows} windows with {state['model']}; wrote and "
+                      f"checked {written} in {time.perf_counter() - start:.1f} s")
 
     if path is not None:
         window.open_file(path)
@@ -131,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.selftest:
         if path is None and (resources_dir() / SAMPLE).exists():
             path = resources_dir() / SAMPLE
-        _run_selftest(window, path)
+        _run_selftest(window, path, untrained=args.untrained, keep_dir=args.selftest_dir)
     elif path is not None:
         window.open_file(path)
     try:

@@ -1,7 +1,9 @@
 """MainWindow: menus, toolbar, docks and status bar around the SignalBrowser.
 
 The window wires the widgets to the :class:`~app.model.AppModel` and runs the long work (opening a file,
-cleaning it) through a :class:`~app.workers.TaskRunner`. It holds no signal processing: it calls
+cleaning it, analysing it with MMQ-Net) through a :class:`~app.workers.TaskRunner`. The analysis views
+(trajectory, circumplex, attention map, reconstruction) live in tabbed docks whose layout is restored from
+QSettings. It holds no signal processing: it calls
 ``mmqnet_core.io.load_recording`` and ``mmqnet_core.preprocessing.preprocess``, imported when first used so
 that the window opens even when a core module is missing (the action then reports the missing module).
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -30,11 +32,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmqnet_core.errors import MMQNetError, RecordingError
+from mmqnet_core.errors import CheckpointError, MMQNetError, RecordingError
 from mmqnet_core.progress import CancelToken, ProgressCallback
 from mmqnet_core.recording import Modality, Recording
 
+from .analysis import AnalysisRun, atomic_write, resolve_checkpoint, run_analysis, write_trajectories_csv
+from .attention_map_view import AttentionMapView
 from .channel_panel import ChannelPanel
+from .circumplex_view import CircumplexView
 from .errors import notify_error
 from .log_panel import LogPanel
 from .mask_table import MaskTable
@@ -43,13 +48,26 @@ from .overview_bar import OverviewBar
 from .preferences import Preferences, PreferencesDialog, add_recent_file, load_preferences, make_settings, \
     recent_files, save_preferences
 from .qt_compat import install_refcount_guard, top_up_refcounts
+from .reconstruction_view import ReconstructionView
+from .report import ReportInfo, save_report_pdf, save_report_png
+from .shortcuts_dialog import BROWSER_KEYS, ShortcutsDialog, action_rows
 from .signal_browser import MODES, PAGE_LENGTHS, SCALE_STEP, SignalBrowser
+from .simulate_dialog import SimulateMissingDialog
+from .trajectory_view import TrajectoryView
 from .workers import TaskRunner
 
 log = logging.getLogger(__name__)
 
 #: File dialog filter for recordings.
 OPEN_FILTER = "Recordings (*.bdf *.edf *.BDF *.EDF *.dat);;All files (*)"
+#: Version of the dock layout saved in QSettings (bump when docks are added or renamed).
+STATE_VERSION = 2
+#: Size (px) of an analysis view exported while its dock is hidden.
+VIEW_SIZES = {"trajectory": (1100, 380), "circumplex": (620, 560), "attention": (1000, 520),
+              "reconstruction": (1000, 560)}
+#: Size (px) of the views drawn for the report (close to the boxes they fill).
+REPORT_VIEW_SIZES = {"trajectory": (1100, 450), "circumplex": (540, 600), "attention": (540, 600),
+                     "reconstruction": (1000, 560)}
 
 
 # --- core calls run in workers (module level: no widget or model is reachable from a worker) -----------------
@@ -133,7 +151,25 @@ class MainWindow(QMainWindow):
         self.mask_dock = self._dock("Masks", self.mask_table, Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.resizeDocks([self.channel_dock, self.mask_dock], [220, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [110], Qt.Orientation.Vertical)
+        self.trajectory_view = TrajectoryView(self.model, self)
+        self.circumplex_view = CircumplexView(self.model, self)
+        self.attention_view = AttentionMapView(self.model, self)
+        self.reconstruction_view = ReconstructionView(self.model, self)
+        self.trajectory_dock = self._dock("Trajectory", self.trajectory_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.circumplex_dock = self._dock("Circumplex", self.circumplex_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.attention_dock = self._dock("Attention", self.attention_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.reconstruction_dock = self._dock("Reconstruction", self.reconstruction_view,
+                                              Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.analysis_docks = (self.trajectory_dock, self.circumplex_dock, self.attention_dock,
+                               self.reconstruction_dock)
+        for dock in self.analysis_docks:
+            self.tabifyDockWidget(self.log_dock, dock)
+        self.log_dock.raise_()
+        self.resizeDocks([self.log_dock], [250], Qt.Orientation.Vertical)
+        self._analysis_model: Any = None  # LoadedModel cached between runs
+        self._analysis_model_key: Any = None  # (checkpoint, device) it was loaded for
+        self._model_factory: Callable[[Recording], Any] | None = None  # builds a model when none is set
+        self._simulate_values = (0.3, 0)  # last rate and seed of Edit > Simulate missing data
 
         self._build_actions()
         self._build_menus()
@@ -150,12 +186,20 @@ class MainWindow(QMainWindow):
         self.browser.maskModeChanged.connect(self.mask_mode_action.setChecked)
         self.overview.jumpRequested.connect(self.browser.center_on)
         self.mask_table.jumpRequested.connect(self.browser.jump_to)
+        for view in (self.trajectory_view, self.circumplex_view, self.attention_view):
+            view.jumpRequested.connect(self.browser.center_on)
+        self.model.analysisFinished.connect(lambda _r: self._update_analysis_actions())
+        self.model.analysisStaleChanged.connect(lambda _s: self._update_analysis_actions())
         self.runner.busyChanged.connect(self._on_busy)
         self.runner.taskProgress.connect(self._on_progress)
         self.resize(1280, 800)
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state, STATE_VERSION)
+        self._update_analysis_actions()
         self._update_status()
         self.device_label.setText("Device: ...")
         QTimer.singleShot(300, self._update_device_label)
@@ -204,11 +248,35 @@ class MainWindow(QMainWindow):
                                               "Show raw, cleaned or both overlaid; key C")
         self.clean_action = self._action("&Clean again", self.start_cleaning,
                                          tip="Run the cleaning again with the current preferences")
-        self.cancel_action = self._action("Cancel running tasks", self.runner.cancel_all, None)
-        for a in (self.export_masks_action, self.clean_action):
+        self.cancel_action = self._action("Cancel running tasks", self.runner.cancel_all, "Ctrl+.",
+                                          "Stop loading, cleaning or analysing")
+        self.run_action = self._action("&Run MMQ-Net", self.run_analysis, "F5",
+                                       "Analyse the recording with MMQ-Net (valence/arousal, reconstructions, "
+                                       "attention)")
+        self.run_action.setShortcuts([QKeySequence("F5"), QKeySequence("Ctrl+R")])
+        self.run_action.setToolTip("Analyse the recording with MMQ-Net (F5 or Ctrl+R)")
+        self.simulate_action = self._action("&Simulate missing data...", self.ask_simulate_missing, "Ctrl+Shift+M",
+                                            "Mask a share of the channel-time at random, as failing sensors would")
+        self.clear_simulated_action = self._action("C&lear simulated masks", self.clear_simulated_masks,
+                                                   "Ctrl+Shift+L", "Remove the masks made by a simulation")
+        self.export_csv_action = self._action("Export &trajectories (CSV)...", self.ask_export_trajectories,
+                                              "Ctrl+Shift+T", "Save valence/arousal probabilities per window")
+        self.export_png_action = self._action("Export analysis &views (PNG)...", self.ask_export_views,
+                                              "Ctrl+Shift+P", "Save every analysis view as a PNG image")
+        self.export_report_action = self._action("Export &report (PNG/PDF)...", self.ask_export_report,
+                                                 "Ctrl+Shift+R", "Save a one-page report of the analysis")
+        self.save_analysis_action = self._action("Save &analysis folder...", self.ask_save_analysis,
+                                                 "Ctrl+Shift+S", "Write trajectories, reconstructions, attention "
+                                                 "and a summary into a folder")
+        self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1",
+                                             "List every keyboard shortcut")
+        self.analysis_output_actions = (self.export_csv_action, self.export_png_action, self.export_report_action,
+                                        self.save_analysis_action)
+        for a in (self.export_masks_action, self.clean_action, self.run_action, self.simulate_action,
+                  self.clear_simulated_action) + self.analysis_output_actions:
             a.setEnabled(False)
         # These actions live in the window so that their shortcuts work whatever widget has the focus.
-        for a in (self.undo_action, self.redo_action, self.jump_action):
+        for a in (self.undo_action, self.redo_action, self.jump_action, self.run_action, self.shortcuts_action):
             self.addAction(a)
 
     def _build_menus(self) -> None:
@@ -220,6 +288,10 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.export_masks_action)
+        file_menu.addAction(self.export_csv_action)
+        file_menu.addAction(self.export_png_action)
+        file_menu.addAction(self.export_report_action)
+        file_menu.addAction(self.save_analysis_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -228,6 +300,8 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.redo_action)
         edit_menu.addSeparator()
         edit_menu.addAction(self.mask_mode_action)
+        edit_menu.addAction(self.simulate_action)
+        edit_menu.addAction(self.clear_simulated_action)
         edit_menu.addSeparator()
         edit_menu.addAction(self.prefs_action)
 
@@ -235,12 +309,26 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.cycle_mode_action)
         view_menu.addAction(self.jump_action)
         view_menu.addSeparator()
-        for dock in (self.channel_dock, self.mask_dock, self.log_dock):
+        for dock in (self.channel_dock, self.mask_dock, self.log_dock) + self.analysis_docks:
             view_menu.addAction(dock.toggleViewAction())
+        self.show_dock_actions: list[QAction] = []
+        shortcuts = {self.trajectory_dock: "Alt+1", self.circumplex_dock: "Alt+2", self.attention_dock: "Alt+3",
+                     self.reconstruction_dock: "Alt+4", self.log_dock: "Alt+5"}
+        for dock, key in shortcuts.items():
+            action = QAction(f"Show {dock.windowTitle().lower()}", self)
+            action.setShortcut(QKeySequence(key))
+            action.triggered.connect(lambda _=False, d=dock: self.show_dock(d))
+            view_menu.addAction(action)
+            self.addAction(action)
+            self.show_dock_actions.append(action)
 
         analysis_menu = bar.addMenu("&Analysis")
+        analysis_menu.addAction(self.run_action)
         analysis_menu.addAction(self.clean_action)
         analysis_menu.addAction(self.cancel_action)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
 
     def _build_toolbar(self) -> None:
         tb = self.addToolBar("Main")
@@ -286,6 +374,8 @@ class MainWindow(QMainWindow):
             action.triggered.connect(slot)
             signal.connect(action.setEnabled)
             tb.addAction(action)
+        tb.addSeparator()
+        tb.addAction(self.run_action)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -303,6 +393,8 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.file_label)
         bar.addWidget(self.info_label)
         bar.addWidget(self.page_label)
+        self.analysis_label = QLabel(self)
+        bar.addWidget(self.analysis_label)
         bar.addPermanentWidget(self.progress_bar)
         bar.addPermanentWidget(self.cancel_button)
         bar.addPermanentWidget(self.device_label)
@@ -346,6 +438,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{recording.title} - MMQ-Net Studio")
         self.export_masks_action.setEnabled(self.model.masks is not None)
         self.clean_action.setEnabled(True)
+        self.run_action.setEnabled(True)
+        self.simulate_action.setEnabled(self.model.masks is not None)
+        self.clear_simulated_action.setEnabled(self.model.masks is not None)
         self._fill_scale_combo(recording)
         self.mode_combo.setCurrentText(self.browser.mode)
         self._update_status()
@@ -412,6 +507,250 @@ class MainWindow(QMainWindow):
         log.info("masks exported to %s", path)
         return path
 
+    def ask_simulate_missing(self) -> None:
+        """Edit > Simulate missing data...: ask for rate and seed, then mask (one undoable step)."""
+        if self.model.recording is None or self.model.masks is None:
+            return
+        dialog = SimulateMissingDialog(*self._simulate_values, parent=self)
+        if dialog.exec():
+            self.simulate_missing(*dialog.values())
+
+    def simulate_missing(self, rate: float, seed: int) -> bool:
+        """Replace the simulated masks by a new simulation at ``rate`` (0-0.9 of channel-time) as one undo step."""
+        rec, masks = self.model.recording, self.model.masks
+        if rec is None or masks is None:
+            return False
+        self._simulate_values = (rate, seed)
+        try:
+            from mmqnet_core.masking import simulate_missing
+
+            simulated = simulate_missing(rec.channels, rec.duration_s, rate, seed=seed)
+        except Exception as exc:  # noqa: BLE001 - one error path
+            self.report_error(exc, "simulating missing data")
+            return False
+        new = masks.without_source("simulated").union(simulated)
+        done = self.model.edit_masks(new, f"Simulate {100 * rate:.0f} % missing data (seed {seed})")
+        log.info("simulated %.0f %% missing data (seed %d): %d segment(s)", 100 * rate, seed,
+                 len(simulated.segments))
+        return done
+
+    def clear_simulated_masks(self) -> bool:
+        """Edit > Clear simulated masks (one undoable step)."""
+        masks = self.model.masks
+        if masks is None:
+            return False
+        return self.model.edit_masks(masks.without_source("simulated"), "Clear simulated masks")
+
+    # --- analysis -------------------------------------------------------------------------------------------
+    def use_model(self, model: Any = None, *, factory: Callable[[Recording], Any] | None = None) -> None:
+        """Analyse with ``model`` (a LoadedModel) or with one built by ``factory(recording)`` instead of the
+        checkpoint of the preferences (self-test, tests). ``use_model()`` goes back to the checkpoint."""
+        self._analysis_model = model
+        self._analysis_model_key = "given" if model is not None else None
+        self._model_factory = factory
+
+    def run_analysis(self) -> bool:
+        """Analyse the open recording with its masks in the background (F5); False if it could not start."""
+        rec = self.model.recording
+        if rec is None:
+            return False
+        kwargs: dict[str, Any] = {"device": self.prefs.device}
+        key = (self.prefs.checkpoint, self.prefs.device)
+        if self._analysis_model_key == "given" or (self._analysis_model is not None
+                                                   and self._analysis_model_key == key):
+            kwargs["model"] = self._analysis_model
+        elif self._model_factory is not None and not self.prefs.checkpoint:
+            kwargs["model_factory"] = self._model_factory
+        else:
+            try:
+                kwargs["checkpoint"] = resolve_checkpoint(self.prefs.checkpoint)
+            except CheckpointError as exc:
+                self.report_error(exc, "running MMQ-Net")
+                return False
+        generation = self._generation
+
+        def done(run: AnalysisRun) -> None:
+            if kwargs.get("model") is None:
+                self._analysis_model = run.model
+                self._analysis_model_key = key if self._model_factory is None else None
+            if generation != self._generation:
+                log.info("analysis of a previous recording dropped")
+                return
+            self.model.set_analysis(run.result, run.label)
+            log.info("analysis of %s finished: %d windows (%s)", run.result.title, run.result.n_windows,
+                     ", ".join(f"{k} {v:.2f} s" for k, v in run.result.timings.items()))
+            self.show_dock(self.trajectory_dock)
+
+        log.info("running MMQ-Net on %s", rec.title)
+        self.runner.submit(run_analysis, rec, self.model.masks, key="analysis", name=f"Analysing {rec.title}",
+                           on_result=done, on_error=lambda exc: self.report_error(exc, f"analysing {rec.title}"),
+                           **kwargs)
+        return True
+
+    def show_dock(self, dock: Any) -> None:
+        """Show a dock and bring its tab to the front."""
+        dock.show()
+        dock.raise_()
+
+    def _update_analysis_actions(self) -> None:
+        result = self.model.analysis
+        for action in self.analysis_output_actions:
+            action.setEnabled(result is not None)
+        if result is None:
+            self.analysis_label.setText("")
+        elif self.model.analysis_stale:
+            self.analysis_label.setText("| <b style='color:#7a4f00'>analysis stale: F5 to re-run</b>")
+        else:
+            self.analysis_label.setText(f"| analysed ({result.n_windows} windows)")
+
+    @staticmethod
+    def _write_error(exc: BaseException, path: str | os.PathLike) -> BaseException:
+        """A file-system error as a user error that names the file and says what to do."""
+        if isinstance(exc, OSError):
+            return MMQNetError(f"Cannot write {path}: {exc.strerror or exc}. Choose another file or folder, or "
+                               "check that it is writable and that the disk is not full.")
+        return exc
+
+    def analysis_views(self) -> dict[str, QWidget]:
+        """The analysis views by name (also the PNG file names of File > Export analysis views)."""
+        return {"trajectory": self.trajectory_view, "circumplex": self.circumplex_view,
+                "attention": self.attention_view, "reconstruction": self.reconstruction_view}
+
+    def render_view(self, name: str, size: tuple[int, int] | None = None) -> QImage:
+        """One analysis view as an image.
+
+        A view shown large enough is grabbed as it is on screen. Otherwise (hidden tab, or a fixed ``size`` as
+        the report wants) an off-screen copy is drawn at ``size`` (default :data:`VIEW_SIZES`): it follows a
+        snapshot of the model, so it keeps no connection to the window once it is deleted.
+        """
+        view = self.analysis_views()[name]
+        if size is None and view.isVisible() and view.width() >= 400 and view.height() >= 200:
+            return view.grab().toImage()
+        snapshot = AppModel()
+        snapshot.recording, snapshot.masks = self.model.recording, self.model.masks
+        snapshot.cursor_s, snapshot.mask_focus = self.model.cursor_s, self.model.mask_focus
+        snapshot.analysis = self.model.analysis
+        snapshot.analysis_stale = self.model.analysis_stale
+        snapshot.analysis_model_label = self.model.analysis_model_label
+        copy = type(view)(snapshot)
+        copy.copy_state_from(view)
+        copy.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
+        copy.resize(*(size or VIEW_SIZES[name]))
+        copy.show()
+        QApplication.sendPostedEvents()
+        try:
+            return copy.grab().toImage()
+        finally:
+            copy.close()
+            copy.deleteLater()
+            snapshot.deleteLater()
+
+    def view_images(self, sizes: dict[str, tuple[int, int]] | None = None) -> dict[str, QImage]:
+        """Every analysis view as an image (see :meth:`render_view`)."""
+        return {name: self.render_view(name, (sizes or {}).get(name)) for name in self.analysis_views()}
+
+    def _ask_save(self, title: str, suffix: str, filters: str) -> Path | None:
+        base = self.model.path.with_suffix("") if self.model.path is not None else Path("analysis")
+        path, _ = QFileDialog.getSaveFileName(self, title, str(base) + suffix, filters)
+        return Path(path) if path else None
+
+    def ask_export_trajectories(self) -> None:
+        path = self._ask_save("Export trajectories", ".trajectories.csv", "CSV (*.csv)")
+        if path is not None:
+            self.export_trajectories(path)
+
+    def export_trajectories(self, path: str | os.PathLike) -> Path | None:
+        """Write the trajectories of the analysis as CSV (atomic); None after reporting an error."""
+        if self.model.analysis is None:
+            return None
+        try:
+            out = write_trajectories_csv(self.model.analysis, path)
+        except Exception as exc:  # noqa: BLE001 - one error path
+            self.report_error(self._write_error(exc, path), f"exporting the trajectories to {Path(path).name}")
+            return None
+        log.info("trajectories exported to %s", out)
+        return out
+
+    def ask_export_views(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the view images")
+        if folder:
+            self.export_views(folder)
+
+    def export_views(self, folder: str | os.PathLike, prefix: str = "") -> list[Path]:
+        """Save every analysis view as ``<prefix><view>.png`` in ``folder``; [] after reporting an error."""
+        folder = Path(folder)
+        written = []
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, image in self.view_images().items():
+                path = folder / f"{prefix}{name}.png"
+
+                def write(tmp: str, image: QImage = image, path: Path = path) -> None:
+                    if not image.save(tmp, "PNG"):
+                        raise OSError(f"cannot write {path}")
+
+                written.append(atomic_write(path, write))
+        except Exception as exc:  # noqa: BLE001 - one error path
+            self.report_error(self._write_error(exc, folder), f"saving the view images in {folder}")
+            return []
+        log.info("view images saved in %s", folder)
+        return written
+
+    def ask_export_report(self) -> None:
+        path = self._ask_save("Export report", ".report.png", "PNG image (*.png);;PDF (*.pdf)")
+        if path is not None:
+            self.export_report(path)
+
+    def report_info(self) -> ReportInfo:
+        return ReportInfo.from_analysis(self.model.analysis, self.model.masks,
+                                        model_label=self.model.analysis_model_label,
+                                        stale=self.model.analysis_stale)
+
+    def export_report(self, path: str | os.PathLike) -> Path | None:
+        """Write the one-page report as PNG, or PDF when ``path`` ends in .pdf; None after reporting an error."""
+        if self.model.analysis is None:
+            return None
+        path = Path(path)
+        try:
+            save = save_report_pdf if path.suffix.lower() == ".pdf" else save_report_png
+            out = save(path, self.report_info(), self.view_images(REPORT_VIEW_SIZES))
+        except Exception as exc:  # noqa: BLE001 - one error path
+            self.report_error(self._write_error(exc, path), f"writing the report {path.name}")
+            return None
+        log.info("report written to %s", out)
+        return out
+
+    def ask_save_analysis(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the analysis results")
+        if folder:
+            self.save_analysis(folder)
+
+    def save_analysis(self, folder: str | os.PathLike) -> dict[str, Path] | None:
+        """``AnalysisResult.save(folder)`` (trajectories, reconstructions, attention, summary)."""
+        if self.model.analysis is None:
+            return None
+        try:
+            files = self.model.analysis.save(folder)
+        except Exception as exc:  # noqa: BLE001 - one error path
+            self.report_error(self._write_error(exc, folder), f"saving the analysis in {folder}")
+            return None
+        log.info("analysis saved in %s", folder)
+        return files
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """Every keyboard shortcut: the window's actions, then the browser's keys."""
+        actions = [self.open_action, self.quit_action, self.undo_action, self.redo_action, self.jump_action,
+                   self.run_action, self.cancel_action, self.simulate_action, self.clear_simulated_action,
+                   self.export_csv_action, self.export_png_action, self.export_report_action,
+                   self.save_analysis_action, self.prefs_action, self.shortcuts_action]
+        actions += self.show_dock_actions
+        return action_rows(actions) + list(BROWSER_KEYS)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.shortcut_rows(), self)
+        dialog.show()
+        return dialog
+
     # --- preferences ----------------------------------------------------------------------------------------
     def ask_preferences(self) -> None:
         dialog = PreferencesDialog(self.prefs, self)
@@ -429,6 +768,9 @@ class MainWindow(QMainWindow):
         self._update_status()
         if old.device != prefs.device:
             self._update_device_label()
+        if (old.checkpoint, old.device) != (prefs.checkpoint, prefs.device):
+            if self._analysis_model_key != "given":  # the cached model was loaded for the old settings
+                self._analysis_model, self._analysis_model_key = None, None
         cleaning = ("line_freq", "eeg_low_hz", "eeg_high_hz")
         if any(getattr(old, f) != getattr(prefs, f) for f in cleaning):
             self.start_cleaning()
@@ -524,6 +866,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(STATE_VERSION))
         self.settings.sync()
         self.shutdown()
         super().closeEvent(event)

@@ -1,6 +1,7 @@
 """MaskTable: the masks of the recording as a list (whole channels first, then segments).
 
-Double-clicking a segment asks to show it; Delete (key or button) removes the selected masks as one undoable
+Selecting a row focuses that mask (the reconstruction view shows it, the browser gives a segment edge handles);
+double-clicking a segment asks to show it; Delete (key or button) removes the selected masks as one undoable
 step.
 """
 
@@ -43,6 +44,7 @@ class MaskTable(QWidget):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)  # the channel list takes the rest
         header.setStretchLastSection(False)
         self.table.cellDoubleClicked.connect(self._on_double_click)
+        self.table.itemSelectionChanged.connect(self._on_selection_changed)
         self.table.installEventFilter(self)
         self.summary = QLabel(self)
         self.delete_button = QPushButton("Delete", self)
@@ -94,6 +96,17 @@ class MaskTable(QWidget):
             kind, key = self._rows[r]
             masks = masks.with_channel(key, False) if kind == "channel" else masks.without_segment(key)
         self.model.edit_masks(masks, f"Delete {len(rows)} mask(s)")
+
+    def _on_selection_changed(self) -> None:
+        """Focus the mask of the current row (the reconstruction view and the browser's handles follow)."""
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        if len(rows) != 1 or self.model.masks is None:
+            return
+        kind, key = self._rows[rows[0]]
+        if kind == "segment":
+            self.model.focus_segment(key)
+        else:
+            self.model.focus_channel(key)
 
     def _on_double_click(self, row: int, _column: int) -> None:
         kind, key = self._rows[row]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -33,6 +34,16 @@ def _masking():
     from mmqnet_core import masking
 
     return masking
+
+
+@dataclass(frozen=True)
+class MaskFocus:
+    """The mask the user picked: its channel and span; the reconstruction view shows it."""
+
+    channel: str | None  # recording channel whose reconstruction to show (None: the view's current choice)
+    start_s: float  # start of the masked span, s
+    end_s: float  # end of the masked span, s
+    segment: int | None = None  # index in MaskSet.segments; None for a whole-channel mask
 
 
 class MaskEditCommand(QUndoCommand):
@@ -61,7 +72,9 @@ class AppModel(QObject):
     selectionChanged = Signal(object)  # tuple[str, ...] of selected channel names
     visibilityChanged = Signal(object)  # frozenset[str] of hidden channel names
     cursorMoved = Signal(float)  # time cursor, s
-    analysisFinished = Signal(object)  # result of an analysis
+    analysisFinished = Signal(object)  # AnalysisResult of a finished analysis (or None when cleared)
+    analysisStaleChanged = Signal(bool)  # True: masks or channels changed since the analysis was run
+    maskFocusChanged = Signal(object)  # MaskFocus | None: the mask the user picked (table row, click on a mask)
     errorOccurred = Signal(object, str)  # exception, what was being done
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -73,7 +86,10 @@ class AppModel(QObject):
         self.selection: tuple[str, ...] = ()
         self.hidden: frozenset[str] = frozenset()
         self.cursor_s: float = 0.0
-        self.analysis: Any = None
+        self.analysis: Any = None  # mmqnet_core.inference.AnalysisResult of the last analysis, or None
+        self.analysis_stale: bool = False  # the masks or channels changed after the analysis was run
+        self.analysis_model_label: str = ""  # e.g. "model trained on SYNTHETIC data" (shown on every view)
+        self.mask_focus: MaskFocus | None = None
         self.autosave: bool = True  # save masks beside the recording on every change
         self.undo_stack = QUndoStack(self)
 
@@ -84,6 +100,8 @@ class AppModel(QObject):
         self.path = Path(path) if path is not None else recording.source
         self.preprocess_result = None
         self.analysis = None
+        self.analysis_stale = False
+        self.mask_focus = None
         self.selection = ()
         self.hidden = frozenset()
         self.cursor_s = 0.0
@@ -92,6 +110,8 @@ class AppModel(QObject):
         log.info("opened %s: %d channels, %.1f s at %g Hz", recording.title, recording.n_channels,
                  recording.duration_s, recording.sfreq)
         self.recordingLoaded.emit(recording)
+        self.analysisFinished.emit(None)
+        self.maskFocusChanged.emit(None)
         self.masksChanged.emit(self.masks)
         self.selectionChanged.emit(self.selection)
         self.visibilityChanged.emit(self.hidden)
@@ -106,15 +126,49 @@ class AppModel(QObject):
         self.recording = self.recording.with_modalities({ch_name: modality})
         log.info("channel %s set to %s", ch_name, modality.value)
         self.recordingChanged.emit(self.recording)
+        self.mark_analysis_stale()
 
     def set_preprocess_result(self, result: Any) -> None:
         """Store the cleaned signals of the open recording."""
         self.preprocess_result = result
         self.cleanedReady.emit(result)
 
-    def set_analysis(self, result: Any) -> None:
+    # --- analysis -------------------------------------------------------------------------------------------
+    def set_analysis(self, result: Any, model_label: str = "") -> None:
+        """Store a finished analysis (``AnalysisResult``); ``model_label`` is shown on every analysis view."""
         self.analysis = result
+        self.analysis_model_label = model_label
+        was_stale, self.analysis_stale = self.analysis_stale, False
         self.analysisFinished.emit(result)
+        if was_stale:
+            self.analysisStaleChanged.emit(False)
+
+    def mark_analysis_stale(self) -> None:
+        """Say that the analysis no longer matches the masks/channels (it is kept and shown, marked stale)."""
+        if self.analysis is not None and not self.analysis_stale:
+            self.analysis_stale = True
+            log.info("masks changed since the analysis: press F5 to run it again")
+            self.analysisStaleChanged.emit(True)
+
+    def set_mask_focus(self, focus: "MaskFocus | None") -> None:
+        """Pick the mask whose reconstruction is shown (``None``: none)."""
+        if focus != self.mask_focus:
+            self.mask_focus = focus
+            self.maskFocusChanged.emit(focus)
+
+    def focus_segment(self, index: int, ch_name: str | None = None) -> None:
+        """Focus segment mask ``index`` (on channel ``ch_name``, default: its first channel or the selection)."""
+        if self.masks is None or not 0 <= index < len(self.masks.segments):
+            return
+        seg = self.masks.segments[index]
+        if ch_name is None:
+            ch_name = seg.channels[0] if seg.channels else (self.selection[0] if self.selection else None)
+        self.set_mask_focus(MaskFocus(channel=ch_name, start_s=seg.start_s, end_s=seg.end_s, segment=index))
+
+    def focus_channel(self, ch_name: str) -> None:
+        """Focus the whole-channel mask of ``ch_name`` (or just that channel)."""
+        end = self.recording.duration_s if self.recording is not None else 0.0
+        self.set_mask_focus(MaskFocus(channel=ch_name, start_s=0.0, end_s=end, segment=None))
 
     # --- view state -----------------------------------------------------------------------------------------
     def set_selection(self, names: Iterable[str]) -> None:
@@ -176,7 +230,18 @@ class AppModel(QObject):
         """Replace the masks without an undo step (used by the undo commands); saves them."""
         self.masks = masks
         self._autosave()
+        focus = self.mask_focus
+        if focus is not None and focus.segment is not None:
+            # Keep the focus on the segment if it is still there (an adjusted edge), else drop it.
+            if focus.segment < len(masks.segments):
+                seg = masks.segments[focus.segment]
+                if (seg.start_s, seg.end_s) != (focus.start_s, focus.end_s):
+                    focus = MaskFocus(focus.channel, seg.start_s, seg.end_s, focus.segment)
+            else:
+                focus = None
+            self.set_mask_focus(focus)
         self.masksChanged.emit(masks)
+        self.mark_analysis_stale()
 
     def _autosave(self) -> None:
         if not self.autosave or self.masks is None:
@@ -231,6 +296,23 @@ class AppModel(QObject):
             return
         seg = self.masks.segments[index]
         self.edit_masks(self.masks.without_segment(index), f"Unmask {seg.start_s:.2f}-{seg.end_s:.2f} s")
+
+    def adjust_segment(self, index: int, start_s: float, end_s: float) -> bool:
+        """Move the edges of segment mask ``index`` to [start_s, end_s] (s) as one undoable step.
+
+        Returns ``False`` when nothing changed or the new span is empty.
+        """
+        if self.masks is None or not 0 <= index < len(self.masks.segments):
+            return False
+        start_s, end_s = sorted((float(start_s), float(end_s)))
+        if self.recording is not None:
+            start_s, end_s = max(0.0, start_s), min(self.recording.duration_s, end_s)
+        if end_s - start_s < 1e-3:
+            return False
+        seg = self.masks.segments[index]
+        new = _masking().SegmentMask(start_s=start_s, end_s=end_s, channels=seg.channels, source=seg.source)
+        return self.edit_masks(self.masks.replace_segment(index, new),
+                               f"Adjust mask to {start_s:.2f}-{end_s:.2f} s")
 
     def segment_at(self, t_s: float, ch_name: str | None) -> int | None:
         """Index of the last-drawn segment mask covering time ``t_s`` on channel ``ch_name``, or ``None``."""

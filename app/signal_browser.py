@@ -14,6 +14,8 @@ Ctrl+G                 jump to a time
 =====================  ==========================================================================
 
 Clicking a channel label masks (or unmasks) the whole channel; a right click on a masked segment deletes it.
+Clicking a masked segment focuses it (the reconstruction view shows it) and gives it handles: dragging its edges
+(or its body) adjusts it as one undoable edit when the mouse is released.
 
 Speed: one PlotItem holds every trace at its own vertical offset (one scene, one ViewBox, as MNE's Qt browser
 does: cheaper than one PlotItem per channel). Curves are created once per recording and only get ``setData`` on
@@ -59,6 +61,8 @@ MASK_FILL = QColor(220, 30, 30, 45)
 MASK_HATCH = QColor(200, 0, 0, 140)
 MASKED_LABEL = QColor("#c62828")
 SELECTED_LABEL = QColor("#1565c0")
+EDIT_EDGE = QColor("#b71c1c")
+EDIT_EDGE_HOVER = QColor("#ff5252")
 
 
 class _ChannelAxis(pg.AxisItem):
@@ -258,6 +262,17 @@ class SignalBrowser(QWidget):
         self._drag_region.setZValue(30)
         self._drag_region.hide()
         self._vb.addItem(self._drag_region, ignoreBounds=True)
+        # Handles of the focused segment mask: drag an edge (or the body) to adjust it.
+        self._edit_region = pg.LinearRegionItem(movable=True, brush=pg.mkBrush(0, 0, 0, 0),
+                                                hoverBrush=pg.mkBrush(200, 0, 0, 30),
+                                                pen=pg.mkPen(EDIT_EDGE, width=3),
+                                                hoverPen=pg.mkPen(EDIT_EDGE_HOVER, width=5))
+        self._edit_region.setZValue(40)
+        self._edit_region.hide()
+        self._edit_index: int | None = None  # segment index the handles belong to
+        self._setting_region = False
+        self._edit_region.sigRegionChangeFinished.connect(self._on_edit_region_finished)
+        self._vb.addItem(self._edit_region, ignoreBounds=True)
         self._cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#2e7d32", width=1))
         self._cursor.hide()
         self._vb.addItem(self._cursor, ignoreBounds=True)
@@ -278,6 +293,7 @@ class SignalBrowser(QWidget):
         model.visibilityChanged.connect(lambda _hidden: self._rebuild_rows())
         model.selectionChanged.connect(self._on_selection_changed)
         model.cursorMoved.connect(self._on_cursor_moved)
+        model.maskFocusChanged.connect(lambda _f: self._show_edit_region())
 
     # --- graphics factories --------------------------------------------------------------------------------
     @staticmethod
@@ -496,8 +512,46 @@ class SignalBrowser(QWidget):
             self.model.toggle_channel_mask(names[row])
 
     def _on_click(self, x: float, y: float) -> None:
-        if self._rec is not None:
-            self.model.set_cursor(min(max(x, 0.0), self._rec.duration_s))
+        if self._rec is None:
+            return
+        self.model.set_cursor(min(max(x, 0.0), self._rec.duration_s))
+        name = self._row_name(y)
+        index = self.model.segment_at(x, name)
+        if index is not None:
+            self.model.focus_segment(index, name)
+        elif name is not None and self.model.masks is not None and name in self.model.masks.channels:
+            self.model.focus_channel(name)
+        else:
+            self.model.set_mask_focus(None)
+
+    # --- adjusting a segment mask ----------------------------------------------------------------------------
+    @property
+    def edit_region(self) -> pg.LinearRegionItem:
+        """The handles of the focused segment mask (hidden when no segment is focused)."""
+        return self._edit_region
+
+    def _show_edit_region(self) -> None:
+        focus = self.model.mask_focus
+        masks = self.model.masks
+        if focus is None or focus.segment is None or masks is None or focus.segment >= len(masks.segments):
+            self._edit_index = None
+            self._edit_region.hide()
+            return
+        seg = masks.segments[focus.segment]
+        self._edit_index = focus.segment
+        self._setting_region = True
+        try:
+            self._edit_region.setRegion((seg.start_s, seg.end_s))
+        finally:
+            self._setting_region = False
+        self._edit_region.show()
+
+    def _on_edit_region_finished(self, _region=None) -> None:
+        if self._setting_region or self._edit_index is None:
+            return
+        lo, hi = self._edit_region.getRegion()
+        if not self.model.adjust_segment(self._edit_index, lo, hi):
+            self._show_edit_region()  # refused (empty span): put the handles back on the mask
 
     def _on_right_click(self, x: float, y: float) -> None:
         index = self.model.segment_at(x, self._row_name(y))
@@ -531,6 +585,7 @@ class SignalBrowser(QWidget):
         self._axis.picture = None  # repaint the labels
         self._axis.update()
         self._draw_spans()
+        self._show_edit_region()
 
     def _on_selection_changed(self, names: tuple[str, ...]) -> None:
         self._axis.selected = set(names)

@@ -139,3 +139,19 @@ def wait_loaded(qtbot, win, *, cleaned: bool = False, timeout: int = 20000) -> N
     qtbot.waitUntil(lambda: win.model.recording is not None, timeout=timeout)
     if cleaned:
         qtbot.waitUntil(lambda: win.model.preprocess_result is not None, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """A small UNTRAINED MMQ-Net on the test recording's channels (built once per session, ~1 s)."""
+    import torch
+
+    from app.analysis import build_untrained_model
+
+    torch.set_num_threads(1)  # 2 busy cores: OpenMP spinning makes 2 threads slower
+    return build_untrained_model(make_recording(), span_s=20.0, n_windows=4)
+
+
+def wait_analysis(qtbot, win, timeout: int = 30000) -> None:
+    """Wait until the window's analysis finished and no task runs."""
+    qtbot.waitUntil(lambda: win.model.analysis is not None and not win.runner.busy, timeout=timeout)

@@ -241,12 +241,19 @@ def test_preferences_change_colours_and_clean_again(window, recording, tmp_path,
     assert stored.value("preferences/line_freq") == "50"
 
 
+@pytest.mark.slow  # opens, cleans, analyses and exports twice (about 5 s)
 def test_selftest_opens_cleans_and_exits(bdf_path, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # main() installs its own: restore it afterwards
     monkeypatch.setattr(errors, "dialogs_enabled", True)
-    assert main(["--selftest", str(bdf_path)]) == 0
+    keep = tmp_path / "selftest"
+    assert main(["--selftest", "--untrained", "--selftest-dir", str(keep), str(bdf_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("selftest ok: synthetic_test.bdf") and "7 channels, 60.0 s, cleaned" in out
+    assert "analysed 60 windows with no checkpoint used: an UNTRAINED model built in-process" in out
+    assert (keep / "analysis" / "trajectories.csv").stat().st_size > 0 and (keep / "report.pdf").exists()
+    assert sorted(p.name for p in (keep / "views").iterdir()) == ["attention.png", "circumplex.png",
+                                                                  "reconstruction.png", "trajectory.png"]
+    assert not sidecar_path(bdf_path).exists()  # the self-test's mask is not saved beside the recording
     bad = tmp_path / "bad.edf"
     bad.write_bytes(b"garbage")
     assert main(["--selftest", str(bad)]) == 1

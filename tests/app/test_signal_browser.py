@@ -166,7 +166,11 @@ def test_cleaned_mode_before_cleaning_shows_raw(window, recording, tmp_path, qtb
     assert "not ready" in window.browser.status
 
 
-def test_annotations_on_the_page_are_shaded(browser, qtbot):
+def test_annotations_on_the_page_are_shaded(browser, window, qtbot):
+    # Cleaning adds interference spans (muscle) when it finishes: wait for it, then count annotations only.
+    assert window.runner.wait_for_all(20)
+    qtbot.wait(20)
+    window.model.set_preprocess_result(None)
     assert browser.shown_annotation_count() == 1  # the 5-15 s stimulus; the 30 s button press is later
     labels = [item.textItem.toPlainText() for item in browser._labels.shown()]
     assert labels == ["SYNTHETIC stimulus"]

@@ -1,0 +1,191 @@
+"""The analysis task of the app: find or build the model, run ``mmqnet_core.inference.analyze``, write results.
+
+Everything here is Qt-free and runs in a worker thread (:class:`app.workers.TaskRunner`); the main window only
+submits :func:`run_analysis` and receives an :class:`AnalysisRun`. ``mmqnet_core.inference`` imports torch, so
+it is imported when first used, never at start-up (the window must paint fast).
+
+Without a checkpoint the app asks the user to set one (:func:`resolve_checkpoint`); the self-test and the tests
+instead build a small *untrained* model in-process (:func:`build_untrained_model`) and say so on every view.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from mmqnet_core.errors import CheckpointError
+from mmqnet_core.progress import CancelToken, ProgressCallback, check_cancel, report, scaled
+
+log = logging.getLogger(__name__)
+
+#: Shown on every analysis view when the model was trained on synthetic data.
+SYNTHETIC_MODEL_LABEL = "model trained on SYNTHETIC data"
+#: Shown on every analysis view when the model is the untrained in-process one.
+UNTRAINED_MODEL_LABEL = "UNTRAINED demo model (no checkpoint): outputs are meaningless"
+#: Text of the model description for the untrained in-process model.
+UNTRAINED_DESCRIPTION = "MMQ-Net, UNTRAINED demo model built in-process (no checkpoint was available)"
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisRun:
+    """What one run of the analysis gives back to the window."""
+
+    result: Any  # mmqnet_core.inference.AnalysisResult
+    model: Any  # the LoadedModel used (cached by the window for the next run)
+    label: str  # what every analysis view says about the model ("" for a model trained on real data)
+
+
+def model_label(model: Any) -> str:
+    """The warning shown on the analysis views for ``model`` (a LoadedModel); "" when none is needed."""
+    if (getattr(model.meta, "extra", None) or {}).get("untrained"):
+        return UNTRAINED_MODEL_LABEL
+    return SYNTHETIC_MODEL_LABEL if model.is_synthetic else ""
+
+
+def resolve_checkpoint(setting: str) -> Path:
+    """The checkpoint to load: the one set in Preferences, else the shipped one.
+
+    Parameters
+    ----------
+    setting : str
+        ``Preferences.checkpoint`` ("" = the checkpoint shipped with the app).
+
+    Raises
+    ------
+    CheckpointError
+        Nothing usable there; the message names the place looked at and says to set one in Preferences.
+    """
+    if setting:
+        path = Path(setting).expanduser()
+        if path.exists():
+            return path
+        raise CheckpointError(f"No MMQ-Net checkpoint found at {path}: set one in Preferences "
+                              "(Edit > Preferences > Model checkpoint).")
+    from mmqnet_core.inference.model_loading import CHECKPOINT_SUBDIR, default_checkpoint_path
+
+    found = default_checkpoint_path()
+    if found is None:
+        raise CheckpointError(f"No MMQ-Net checkpoint found at {CHECKPOINT_SUBDIR / 'model.safetensors'} (the "
+                              "shipped one): set one in Preferences (Edit > Preferences > Model checkpoint).")
+    return Path(found)
+
+
+def build_untrained_model(recording: Any, *, span_s: float = 30.0, n_windows: int = 8, seed: int = 0,
+                          device: str | None = "cpu") -> Any:
+    """A small untrained MMQ-Net on the recording's own channels, as a LoadedModel (self-test and tests).
+
+    The normaliser is fitted on the features of the first ``span_s`` seconds so that inputs and
+    reconstructions have sensible scales; the outputs mean nothing.
+
+    Parameters
+    ----------
+    recording : Recording
+        Its physiological channels become the model's tokens.
+    span_s : float
+        Seconds of the recording used to fit the normaliser.
+    n_windows : int
+        Context length T of the model, windows.
+    seed : int
+        Seed of the weights.
+    device : str, optional
+        Torch device of the model.
+    """
+    import torch
+
+    from mmqnet_core.features import FeatureConfig, extract_features, layout_for
+    from mmqnet_core.inference import model_from_parts
+    from mmqnet_core.model import CheckpointMeta, MMQNet, MMQNetConfig, Normalizer
+    from mmqnet_core.preprocessing import preprocess
+
+    pre = preprocess(recording, stop_s=min(recording.duration_s, span_s))
+    fs = extract_features(pre.cleaned, layout=layout_for(recording.channels), interference=pre.interference)
+    torch.manual_seed(seed)
+    cfg = MMQNetConfig.for_feature_set(fs, n_windows=max(1, min(n_windows, fs.n_windows)), d_model=32,
+                                       n_heads=2, n_enc_layers=1)
+    meta = CheckpointMeta(config=cfg, normalizer=Normalizer.fit(fs.values, fs.missing),
+                          extra={"training_data": "none (untrained)", "untrained": True,
+                                 "feature_config": FeatureConfig().to_dict()})
+    return model_from_parts(MMQNet(cfg).eval(), meta, device=device)
+
+
+def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: str | os.PathLike | None = None,
+                 device: str | None = None, model_factory: Callable[[Any], Any] | None = None,
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> AnalysisRun:
+    """Analyse ``recording`` with its ``masks`` (worker function).
+
+    Parameters
+    ----------
+    recording : Recording
+        The open recording.
+    masks : MaskSet or None
+        The user's masks.
+    model : LoadedModel, optional
+        A model already loaded (the window's cache); else one is loaded from ``checkpoint`` or built by
+        ``model_factory(recording)``.
+    checkpoint : path, optional
+        Checkpoint folder or file to load when ``model`` is None.
+    device : str, optional
+        "auto"/None, "cpu", "cuda", "mps".
+    model_factory : callable, optional
+        Builds a model for the recording when there is neither ``model`` nor ``checkpoint``.
+    progress, cancel
+        Progress callback and cancel token.
+    """
+    from mmqnet_core.inference import analyze, load_model
+
+    check_cancel(cancel)
+    if model is None:
+        report(progress, 0.0, "loading the model")
+        if checkpoint is not None:
+            model = load_model(checkpoint, device=None if device in (None, "auto") else device)
+        elif model_factory is not None:
+            model = model_factory(recording)
+        else:
+            raise CheckpointError("No MMQ-Net model to run: set a checkpoint in Preferences "
+                                  "(Edit > Preferences > Model checkpoint).")
+    check_cancel(cancel)
+    result = analyze(recording, masks, model, progress=scaled(progress, 0.05, 1.0), cancel=cancel)
+    label = model_label(model)
+    if label == UNTRAINED_MODEL_LABEL:
+        result = dataclasses.replace(result, model_description=UNTRAINED_DESCRIPTION)
+    return AnalysisRun(result=result, model=model, label=label)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
+    """Call ``write(tmp_path)`` then move the temporary file onto ``path`` (no half-written file on a crash)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_trajectories_csv(result: Any, path: str | os.PathLike) -> Path:
+    """Write ``result.trajectories()`` (one row per window) as CSV, atomically."""
+    table = result.trajectories()
+    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
+
+
+def runs(flags: Any) -> list[tuple[int, int]]:
+    """Runs of True in a 1-D boolean array as ``[(first, stop), ...]`` (stop exclusive)."""
+    import numpy as np
+
+    f = np.asarray(flags, bool).astype(np.int8)
+    if f.size == 0:
+        return []
+    edges = np.diff(np.concatenate([[0], f, [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))

@@ -1,0 +1,52 @@
+"""AnalysisBanner: the line above every analysis view (which model, synthetic/untrained warning, stale result)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QWidget
+
+from .model import AppModel
+
+#: Text shown before any analysis was run.
+NO_ANALYSIS_TEXT = "No analysis yet: Analysis > Run MMQ-Net (F5)."
+#: Appended when the masks changed after the analysis.
+STALE_TEXT = "Masks changed since this analysis: press F5 to re-run."
+
+
+class AnalysisBanner(QLabel):
+    """One rich-text line that follows the AppModel's analysis state."""
+
+    def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setWordWrap(True)
+        self.setContentsMargins(4, 2, 4, 2)
+        model.analysisFinished.connect(lambda _r: self.refresh())
+        model.analysisStaleChanged.connect(lambda _s: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        result = self.model.analysis
+        if result is None:
+            self.setText(f"<span style='color:#555'>{NO_ANALYSIS_TEXT}</span>")
+            self.setToolTip("")
+            return
+        parts = []
+        if self.model.analysis_model_label:
+            parts.append(f"<b style='color:#b71c1c'>{self.model.analysis_model_label}</b>")
+        if result.is_synthetic:
+            parts.append("<b style='color:#b71c1c'>SYNTHETIC recording</b>")
+        if self.model.analysis_stale:
+            parts.append(f"<span style='background:#fff3c4;color:#7a4f00'>&nbsp;{STALE_TEXT}&nbsp;</span>")
+        self.setText(" &middot; ".join(parts) if parts else "")
+        self.setToolTip(result.model_description)
+
+    @property
+    def plain_text(self) -> str:
+        """The banner without markup (for tests and the report)."""
+        from PySide6.QtGui import QTextDocument
+
+        doc = QTextDocument()
+        doc.setHtml(self.text())
+        return doc.toPlainText()

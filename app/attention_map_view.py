@@ -1,0 +1,196 @@
+"""AttentionMapView: where one query family of MMQ-Net looked, token by token, window by window.
+
+A heatmap (rows = tokens grouped by modality, columns = windows on the time axis) of
+``AnalysisResult.attention[family]``: for window t, the share of the family's attention that went to token n
+(each column sums to 1 over all tokens). The family is chosen in a combo: *modality* queries (reconstruction),
+*category* queries (emotion) or *interference* queries. Token names are on the left axis, modality groups on the
+right with separators. A green line follows the app's time cursor; a left click moves the cursor and browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .analysis_banner import AnalysisBanner
+from .model import AppModel
+from .plot_helpers import CURSOR_PEN, on_left_click, style_plot
+
+#: What each query family is, for the combo.
+FAMILY_TEXT = {
+    "modality": "modality queries (reconstruction)",
+    "category": "category queries (emotion)",
+    "interference": "interference queries",
+}
+#: Least vertical distance between two row labels, px (denser labels are thinned out).
+LABEL_SPACING_PX = 12
+#: Colour map of attention.
+ATTENTION_COLOURMAP = "inferno"
+
+
+class AttentionMapView(QWidget):
+    """Attention heatmap of one query family; ``jumpRequested(t)`` asks the browser to show time ``t`` (s)."""
+
+    jumpRequested = Signal(float)
+
+    def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.banner = AnalysisBanner(model, self)
+        self.family_combo = QComboBox(self)
+        self.family_combo.setToolTip("Query family whose attention is shown")
+        self.family_combo.currentIndexChanged.connect(lambda _i: self.redraw())
+        self.present_only = QCheckBox("Only channels in the recording", self)
+        self.present_only.setChecked(True)
+        self.present_only.setToolTip("Hide the model's tokens that have no channel in this recording")
+        self.present_only.toggled.connect(lambda _on: self.redraw())
+        controls = QHBoxLayout()
+        controls.setContentsMargins(4, 0, 4, 0)
+        controls.addWidget(QLabel("Family", self))
+        controls.addWidget(self.family_combo)
+        controls.addWidget(self.present_only)
+        controls.addStretch(1)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plot = self.graphics.addPlot(row=0, col=0)
+        style_plot(self.plot)
+        self.plot.showGrid(x=False, y=False)
+        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.showAxis("right")
+        self.plot.getAxis("right").setStyle(tickLength=0)
+        self.plot.getAxis("right").setTextPen(pg.mkPen("#5d4037"))
+        self.plot.getAxis("left").setStyle(tickLength=0)
+        view = self.plot.getViewBox()
+        view.invertY(True)  # first token on top
+        view.setMouseEnabled(x=True, y=False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(ATTENTION_COLOURMAP),
+                                          interactive=False, label="attention share", width=14)
+        self.colour_bar.setImageItem(self.image, insert_in=self.plot)
+        self.separators: list[pg.InfiniteLine] = []
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
+        self.cursor.setZValue(30)
+        self.plot.addItem(self.cursor, ignoreBounds=True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.banner)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+        self.rows: list[int] = []  # token index of each image row, top to bottom
+        self._labels: tuple[list, list] = ([], [])  # (row centre, text) for the left and right axes
+        view.sigResized.connect(lambda _v: self._apply_ticks())
+        on_left_click(self.plot, lambda x, _y: self._on_click(x))
+        model.analysisFinished.connect(self.set_result)
+        model.cursorMoved.connect(self.cursor.setValue)
+        self.set_result(model.analysis)
+
+    @property
+    def family(self) -> str | None:
+        """The query family shown."""
+        return self.family_combo.currentData()
+
+    def set_family(self, family: str) -> None:
+        i = self.family_combo.findData(family)
+        if i < 0:
+            have = [self.family_combo.itemData(j) for j in range(self.family_combo.count())]
+            raise ValueError(f"no attention family {family!r}; have {have}")
+        self.family_combo.setCurrentIndex(i)
+
+    def set_result(self, result: Any) -> None:
+        """Show an AnalysisResult (``None`` clears the view)."""
+        current = self.family
+        self.family_combo.blockSignals(True)
+        self.family_combo.clear()
+        for fam in (result.attention if result is not None else {}):
+            self.family_combo.addItem(FAMILY_TEXT.get(fam, fam), fam)
+        i = self.family_combo.findData(current if current is not None else "category")
+        self.family_combo.setCurrentIndex(max(i, 0))
+        self.family_combo.blockSignals(False)
+        self.redraw()
+
+    def _row_order(self, result: Any) -> list[int]:
+        """Tokens to show, grouped by modality in order of first appearance."""
+        keep = [n for n in range(len(result.token_names))
+                if not self.present_only.isChecked() or result.token_channels[n] is not None]
+        first = {}
+        for n in keep:
+            first.setdefault(result.token_modalities[n], len(first))
+        return sorted(keep, key=lambda n: (first[result.token_modalities[n]], n))
+
+    def redraw(self) -> None:
+        result = self.model.analysis
+        family = self.family
+        for line in self.separators:
+            self.plot.removeItem(line)
+        self.separators = []
+        if result is None or family is None or family not in result.attention:
+            self.rows = []
+            self.image.clear()
+            self._labels = ([], [])
+            self._apply_ticks()
+            return
+        self.rows = self._row_order(result)
+        att = np.asarray(result.attention[family], np.float32)  # (T, N)
+        img = att[:, self.rows].T if self.rows else np.zeros((0, att.shape[0]), np.float32)  # (N_shown, T)
+        self.image.setImage(img, autoLevels=False)
+        hi = float(np.nanmax(img)) if img.size else 1.0
+        self.colour_bar.setLevels((0.0, max(hi, 1e-6)))
+        t0 = float(result.window_starts[0]) if result.n_windows else 0.0
+        width = result.n_windows * result.window_s
+        self.image.setRect(QRectF(t0, 0.0, width, float(len(self.rows))))
+        names = [result.token_names[n] for n in self.rows]
+        left = [(i + 0.5, name) for i, name in enumerate(names)]
+        groups: list[tuple[str, int, int]] = []  # modality, first row, stop row
+        for i, n in enumerate(self.rows):
+            mod = result.token_modalities[n]
+            if groups and groups[-1][0] == mod:
+                groups[-1] = (mod, groups[-1][1], i + 1)
+            else:
+                groups.append((mod, i, i + 1))
+        self._labels = (left, [((a + b) / 2, mod) for mod, a, b in groups])
+        self._apply_ticks()
+        for _mod, a, _b in groups[1:]:
+            line = pg.InfiniteLine(a, angle=0, pen=pg.mkPen(255, 255, 255, 200, width=1))
+            self.plot.addItem(line, ignoreBounds=True)
+            self.separators.append(line)
+        self.plot.setYRange(0, max(1, len(self.rows)), padding=0)
+        self.plot.setXRange(t0, t0 + width, padding=0)
+        self.cursor.setValue(self.model.cursor_s)
+
+    def _apply_ticks(self) -> None:
+        """Put the row labels on the axes, skipping those closer than LABEL_SPACING_PX to the previous one."""
+        px_per_row = self.plot.getViewBox().height() / max(1, len(self.rows))
+        for axis, labels in zip(("left", "right"), self._labels):
+            shown, last = [], -1e9
+            for pos, text in labels:
+                if (pos - last) * px_per_row >= LABEL_SPACING_PX:
+                    shown.append((pos, text))
+                    last = pos
+            self.plot.getAxis(axis).setTicks([shown])
+
+    @property
+    def image_data(self) -> np.ndarray | None:
+        """The array shown, shape (tokens shown, windows)."""
+        return self.image.image
+
+    def _on_click(self, x: float) -> None:
+        result = self.model.analysis
+        if result is None or result.n_windows == 0:
+            return
+        t = float(np.clip(x, result.window_starts[0], result.window_starts[-1] + result.window_s))
+        self.model.set_cursor(t)
+        self.jumpRequested.emit(t)
+
+    def copy_state_from(self, other: "AttentionMapView") -> None:
+        """Show what ``other`` shows (family, token filter) -- for off-screen copies used by exports."""
+        self.present_only.setChecked(other.present_only.isChecked())
+        if other.family is not None:
+            self.set_family(other.family)

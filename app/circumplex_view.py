@@ -1,0 +1,146 @@
+"""CircumplexView: the analysis as a path in the valence-arousal plane (Russell's circumplex).
+
+x = probability of high valence, y = probability of high arousal, one point per window coloured by time (colour
+bar: seconds). The quadrants are labelled happy/excited (high V, high A), angry/stressed (low V, high A),
+sad/bored (low V, low A) and calm/relaxed (high V, low A). The window under the time cursor is ringed; clicking
+near a point moves the cursor and the browser to that window.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .analysis_banner import AnalysisBanner
+from .model import AppModel
+from .plot_helpers import style_plot
+
+#: (label, x, y, anchor) of the quadrant labels, in the plane's coordinates.
+QUADRANTS = (
+    ("happy / excited", 0.98, 0.98, (1, 0)),
+    ("angry / stressed", 0.02, 0.98, (0, 0)),
+    ("sad / bored", 0.02, 0.02, (0, 1)),
+    ("calm / relaxed", 0.98, 0.02, (1, 1)),
+)
+#: Colour map of time along the path.
+TIME_COLOURMAP = "viridis"
+#: A click counts on a point when it is this close, as a fraction of the plane's side.
+PICK_RADIUS = 0.06
+
+
+class CircumplexView(QWidget):
+    """Valence-arousal path; ``jumpRequested(t)`` asks the browser to show time ``t`` (s)."""
+
+    jumpRequested = Signal(float)
+
+    def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.banner = AnalysisBanner(model, self)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plot = self.graphics.addPlot(row=0, col=0)
+        style_plot(self.plot)
+        self.plot.setLabel("bottom", "P(high valence)")
+        self.plot.setLabel("left", "P(high arousal)")
+        self.plot.setXRange(0, 1, padding=0.02)
+        self.plot.setYRange(0, 1, padding=0.02)
+        self.plot.getViewBox().setMouseEnabled(x=False, y=False)
+        dash = pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine)
+        self.plot.addItem(pg.InfiniteLine(0.5, angle=90, pen=dash))
+        self.plot.addItem(pg.InfiniteLine(0.5, angle=0, pen=dash))
+        self.quadrant_labels = []
+        for text, x, y, anchor in QUADRANTS:
+            label = pg.TextItem(text, color="#5d4037", anchor=anchor)
+            label.setPos(x, y)
+            self.plot.addItem(label, ignoreBounds=True)
+            self.quadrant_labels.append(label)
+        self.colourmap = pg.colormap.get(TIME_COLOURMAP)
+        self.path = pg.PlotCurveItem(pen=pg.mkPen(150, 150, 150, 120, width=1))
+        self.points = pg.ScatterPlotItem(size=7, pen=pg.mkPen(None))
+        self.marker = pg.ScatterPlotItem(size=16, pen=pg.mkPen("#2e7d32", width=2.5), brush=pg.mkBrush(None))
+        self.marker.setZValue(20)
+        for item in (self.path, self.points, self.marker):
+            self.plot.addItem(item)
+        self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=self.colourmap, interactive=False,
+                                          label="time (s)", width=14)
+        self.graphics.addItem(self.colour_bar, row=0, col=1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.graphics, 1)
+        self._xy = np.zeros((0, 2))
+        self._centres = np.zeros(0)
+        self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
+        model.analysisFinished.connect(self.set_result)
+        model.cursorMoved.connect(self._show_cursor)
+        self.set_result(model.analysis)
+
+    @property
+    def n_points(self) -> int:
+        """Number of windows drawn."""
+        return int(self._xy.shape[0])
+
+    def set_result(self, result: Any) -> None:
+        """Show an AnalysisResult (``None`` clears the view)."""
+        if result is None or len(result.targets) < 2:
+            self._xy, self._centres = np.zeros((0, 2)), np.zeros(0)
+            self.path.setData([], [])
+            self.points.setData([], [])
+            self.marker.setData([], [])
+            return
+        kv = result.targets.index("valence") if "valence" in result.targets else 0
+        ka = result.targets.index("arousal") if "arousal" in result.targets else 1
+        xy = np.column_stack([result.probabilities[:, kv], result.probabilities[:, ka]]).astype(float)
+        centres = np.asarray(result.window_starts, float) + result.window_s / 2
+        self._xy, self._centres = xy, centres
+        t0, t1 = (float(centres[0]), float(centres[-1])) if centres.size else (0.0, 1.0)
+        frac = (centres - t0) / max(t1 - t0, 1e-9)
+        brushes = [pg.mkBrush(c) for c in self.colourmap.map(frac, mode="qcolor")]
+        self.path.setData(xy[:, 0], xy[:, 1])
+        self.points.setData(x=xy[:, 0], y=xy[:, 1], brush=brushes, data=np.arange(len(xy)))
+        self.colour_bar.setLevels((t0, max(t1, t0 + 1e-6)))
+        self._show_cursor(self.model.cursor_s)
+
+    def window_at_time(self, t_s: float) -> int | None:
+        """Index of the window containing ``t_s`` (the nearest one), or None without a result."""
+        result = self.model.analysis
+        if result is None or self._centres.size == 0:
+            return None
+        return int(np.argmin(np.abs(self._centres - t_s)))
+
+    def _show_cursor(self, t_s: float) -> None:
+        i = self.window_at_time(t_s)
+        if i is None:
+            self.marker.setData([], [])
+        else:
+            self.marker.setData([self._xy[i, 0]], [self._xy[i, 1]])
+
+    def point_near(self, x: float, y: float) -> int | None:
+        """Index of the window whose point is nearest to (x, y), if within :data:`PICK_RADIUS`."""
+        if self._xy.shape[0] == 0:
+            return None
+        d = np.hypot(self._xy[:, 0] - x, self._xy[:, 1] - y)
+        i = int(np.argmin(d))
+        return i if d[i] <= PICK_RADIUS else None
+
+    def _on_scene_click(self, ev) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        view = self.plot.getViewBox()
+        if not view.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        p = view.mapSceneToView(ev.scenePos())
+        i = self.point_near(p.x(), p.y())
+        if i is not None:
+            t = float(self._centres[i])
+            self.model.set_cursor(t)
+            self.jumpRequested.emit(t)
+
+    def copy_state_from(self, other: "CircumplexView") -> None:
+        """Show what ``other`` shows (nothing to copy: the plane is fixed)."""

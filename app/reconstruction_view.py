@@ -1,0 +1,270 @@
+"""ReconstructionView: what MMQ-Net's modality queries reconstructed for a masked channel, beside the original.
+
+Pick a channel (or select a mask in the Masks table, or click a masked segment in the browser) and a feature:
+
+* top: the feature per window (EEG band power / differential entropy, EOG blink rate, GSR level, heart rate,
+  ...) -- the original where the channel has data (solid, dark) and the reconstruction (dashed, orange) in every
+  window; windows the model did not see are shaded red, the picked mask darker;
+* bottom, for slow signals (GSR, respiration, temperature): the downsampled waveform the features carry -- the
+  original and, inside hidden windows, the reconstructed waveform.
+
+Reconstruction quality is summarised as the RMSE between reconstruction and original over the hidden windows
+that have an original (user-masked windows of a recorded channel).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .analysis import runs
+from .analysis_banner import AnalysisBanner
+from .model import AppModel, MaskFocus
+from .plot_helpers import CURSOR_PEN, FOCUS_SPAN, MASKED_SPAN, ORIGINAL_COLOUR, RECON_COLOUR, SpanPool, style_plot
+
+#: Feature shown first for each modality (the most familiar one); otherwise the first defined column.
+PREFERRED_FEATURE = {"EEG": "psd_alpha", "EOG": "blink_rate", "EMG": "log_rms", "GSR": "level", "RESP": "rate",
+                     "PPG": "hr", "ECG": "hr", "TEMP": "level"}
+
+
+class ReconstructionView(QWidget):
+    """Original vs reconstructed features (and waveform) of one token of the analysis."""
+
+    def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.banner = AnalysisBanner(model, self)
+        self.token_combo = QComboBox(self)
+        self.token_combo.setToolTip("Channel (model token) to show")
+        self.token_combo.currentIndexChanged.connect(lambda _i: self._on_token_changed())
+        self.feature_combo = QComboBox(self)
+        self.feature_combo.setToolTip("Feature to show")
+        self.feature_combo.currentIndexChanged.connect(lambda _i: self.redraw())
+        self.info = QLabel(self)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        controls = QHBoxLayout()
+        controls.setContentsMargins(4, 0, 4, 0)
+        controls.addWidget(QLabel("Channel", self))
+        controls.addWidget(self.token_combo)
+        controls.addWidget(QLabel("Feature", self))
+        controls.addWidget(self.feature_combo)
+        controls.addWidget(self.info, 1)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.feature_plot = self.graphics.addPlot(row=0, col=0)
+        self.wave_plot = self.graphics.addPlot(row=1, col=0)
+        for plot in (self.feature_plot, self.wave_plot):
+            style_plot(plot)
+            plot.setLabel("bottom", "time", units="s")
+            plot.getViewBox().setMouseEnabled(x=True, y=False)
+            plot.addLegend(offset=(8, 4), labelTextColor="#202020", brush=pg.mkBrush(255, 255, 255, 200))
+        self.wave_plot.setXLink(self.feature_plot)
+        self.original_curve = self.feature_plot.plot(pen=pg.mkPen(ORIGINAL_COLOUR, width=2), name="original",
+                                                     connect="finite")
+        self.recon_curve = self.feature_plot.plot(pen=pg.mkPen(RECON_COLOUR, width=2, style=Qt.PenStyle.DashLine),
+                                                  name="reconstruction", connect="finite")
+        self.wave_original = self.wave_plot.plot(pen=pg.mkPen(ORIGINAL_COLOUR, width=1.5), name="original waveform",
+                                                 connect="finite")
+        self.wave_recon = self.wave_plot.plot(pen=pg.mkPen(RECON_COLOUR, width=2), name="reconstructed waveform",
+                                              connect="finite")
+        self.hidden_spans = [SpanPool(p, MASKED_SPAN, z=-12) for p in (self.feature_plot, self.wave_plot)]
+        self.focus_spans = [SpanPool(p, FOCUS_SPAN, z=-11) for p in (self.feature_plot, self.wave_plot)]
+        self.cursors = [pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN) for _ in range(2)]
+        for plot, cursor in zip((self.feature_plot, self.wave_plot), self.cursors):
+            plot.addItem(cursor, ignoreBounds=True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.banner)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+        self.rmse: float | None = None  # of the shown feature over hidden windows with an original
+        model.analysisFinished.connect(self.set_result)
+        model.maskFocusChanged.connect(self.show_focus)
+        model.cursorMoved.connect(lambda t: [c.setValue(t) for c in self.cursors])
+        self.set_result(model.analysis)
+
+    # --- state ----------------------------------------------------------------------------------------------
+    @property
+    def token(self) -> str | None:
+        """Name of the token shown."""
+        return self.token_combo.currentData()
+
+    @property
+    def feature(self) -> str | None:
+        """Name of the feature shown."""
+        return self.feature_combo.currentData()
+
+    def set_token(self, name: str) -> None:
+        i = self.token_combo.findData(name)
+        if i >= 0:
+            self.token_combo.setCurrentIndex(i)
+
+    def set_feature(self, name: str) -> None:
+        i = self.feature_combo.findData(name)
+        if i >= 0:
+            self.feature_combo.setCurrentIndex(i)
+
+    def set_result(self, result: Any) -> None:
+        """Show an AnalysisResult (``None`` clears the view)."""
+        current = self.token
+        self.token_combo.blockSignals(True)
+        self.token_combo.clear()
+        if result is not None:
+            for n, name in enumerate(result.token_names):
+                channel = result.token_channels[n]
+                masked = bool(result.user_masked[:, n].any())
+                text = f"{name} ({result.token_modalities[n]})"
+                if channel is None:
+                    text += " - absent"
+                elif masked:
+                    text += " - masked"
+                self.token_combo.addItem(text, name)
+        self.token_combo.blockSignals(False)
+        if result is None:
+            self.feature_combo.clear()
+            self.redraw()
+            return
+        focus = self.model.mask_focus
+        pick = self._token_for_channel(result, focus.channel) if focus is not None else None
+        if pick is None and current is not None and current in result.token_names:
+            pick = current
+        if pick is None:
+            masked = np.flatnonzero(np.asarray(result.user_masked).any(axis=0))
+            present = [n for n, c in enumerate(result.token_channels) if c is not None]
+            first = int(masked[0]) if masked.size else (present[0] if present else 0)
+            pick = result.token_names[first]
+        self.token_combo.setCurrentIndex(max(0, self.token_combo.findData(pick)))
+        self._on_token_changed()
+
+    @staticmethod
+    def _token_for_channel(result: Any, channel: str | None) -> str | None:
+        if channel is None:
+            return None
+        for n, c in enumerate(result.token_channels):
+            if c == channel:
+                return result.token_names[n]
+        return None
+
+    def show_focus(self, focus: MaskFocus | None) -> None:
+        """Show the token of the focused mask's channel, with the masked span highlighted."""
+        result = self.model.analysis
+        if result is not None and focus is not None:
+            token = self._token_for_channel(result, focus.channel)
+            if token is not None and token != self.token:
+                self.set_token(token)
+                return  # set_token redraws
+        self.redraw()
+
+    def _on_token_changed(self) -> None:
+        result = self.model.analysis
+        current = self.feature
+        self.feature_combo.blockSignals(True)
+        self.feature_combo.clear()
+        if result is not None and self.token is not None:
+            n = result.token_index(self.token)
+            mod = result.token_modalities[n]
+            names = result.feature_names.get(mod, ())
+            units = result.feature_units.get(mod, ())
+            wave = result.waveform.get(mod)
+            wave_cols = set(range(*wave.indices(len(names)))) if wave is not None else set()
+            for f, name in enumerate(names):
+                if f in wave_cols or not result.valid[n, f]:
+                    continue
+                unit = units[f] if f < len(units) else ""
+                self.feature_combo.addItem(f"{name} [{unit}]" if unit else name, name)
+            pick = current if self.feature_combo.findData(current) >= 0 else PREFERRED_FEATURE.get(mod)
+            self.feature_combo.setCurrentIndex(max(0, self.feature_combo.findData(pick)))
+        self.feature_combo.blockSignals(False)
+        self.redraw()
+
+    # --- drawing --------------------------------------------------------------------------------------------
+    def redraw(self) -> None:
+        result = self.model.analysis
+        curves = (self.original_curve, self.recon_curve, self.wave_original, self.wave_recon)
+        if result is None or self.token is None or self.feature is None:
+            for curve in curves:
+                curve.setData([], [])
+            for pool in self.hidden_spans + self.focus_spans:
+                pool.set_spans([])
+            self.info.setText("")
+            self.rmse = None
+            return
+        n = result.token_index(self.token)
+        mod = result.token_modalities[n]
+        names = result.feature_names[mod]
+        f = names.index(self.feature)
+        unit = result.feature_units[mod][f] if f < len(result.feature_units[mod]) else ""
+        starts = np.asarray(result.window_starts, float)
+        centres = starts + result.window_s / 2
+        missing = np.asarray(result.data_missing[:, n], bool)
+        hidden = np.asarray(result.hidden[:, n], bool)
+        original = np.where(missing, np.nan, result.features[:, n, f]).astype(float)
+        recon = None if result.recon is None else np.asarray(result.recon[:, n, f], float)
+        self.original_curve.setData(centres, original)
+        if recon is None:
+            self.recon_curve.setData([], [])
+        else:
+            self.recon_curve.setData(centres, recon)
+        self.feature_plot.getAxis("left").setLabel(f"{self.feature} [{unit}]" if unit else self.feature)
+        spans = [(starts[a], starts[b - 1] + result.window_s) for a, b in runs(hidden)]
+        focus = self.model.mask_focus
+        focus_spans = [(focus.start_s, focus.end_s)] if focus is not None and (
+            focus.channel is None or focus.channel == result.token_channels[n]) else []
+        scored = hidden & ~missing
+        self.rmse = (float(np.sqrt(np.mean((recon[scored] - original[scored]) ** 2)))
+                     if recon is not None and scored.any() else None)
+
+        wave = result.waveform.get(mod)
+        self.wave_plot.setVisible(wave is not None)
+        if wave is not None:
+            cols = result.features[:, n, wave].astype(float)  # (T, P)
+            p = cols.shape[1]
+            times = (starts[:, None] + (np.arange(p) + 0.5) * result.window_s / p)  # (T, P)
+            # NaN in windows without data breaks the lines (connect="finite"); neighbouring windows join.
+            self.wave_original.setData(times.ravel(), np.where(missing[:, None], np.nan, cols).ravel())
+            if result.recon is not None:
+                rec_w = np.where(hidden[:, None], result.recon[:, n, wave].astype(float), np.nan)
+                self.wave_recon.setData(times.ravel(), rec_w.ravel())
+            else:
+                self.wave_recon.setData([], [])
+            wunit = result.feature_units[mod][wave.start] if wave.start < len(result.feature_units[mod]) else ""
+            self.wave_plot.getAxis("left").setLabel(f"{mod} waveform [{wunit}]" if wunit else f"{mod} waveform")
+        else:
+            self.wave_original.setData([], [])
+            self.wave_recon.setData([], [])
+        for pool in self.hidden_spans:
+            pool.set_spans(spans)
+        for pool in self.focus_spans:
+            pool.set_spans(focus_spans)
+        for cursor in self.cursors:
+            cursor.setValue(self.model.cursor_s)
+        if starts.size:
+            self.feature_plot.setXRange(starts[0], starts[-1] + result.window_s, padding=0.01)
+            finite = np.concatenate([original[np.isfinite(original)],
+                                     recon[np.isfinite(recon)] if recon is not None else []])
+            if finite.size:
+                lo, hi = float(finite.min()), float(finite.max())
+                pad = 0.05 * (hi - lo) or 0.5
+                self.feature_plot.setYRange(lo - pad, hi + pad, padding=0)
+            self.wave_plot.enableAutoRange(axis="y")
+        channel = result.token_channels[n]
+        parts = [f"{channel or 'absent channel'}: {int(hidden.sum())}/{len(hidden)} windows hidden"]
+        if focus_spans:
+            parts.append(f"mask {focus.start_s:.1f}-{focus.end_s:.1f} s")
+        if self.rmse is not None:
+            parts.append(f"RMSE over masked windows {self.rmse:.3g} {unit}".rstrip())
+        self.info.setText(" | ".join(parts))
+
+    def copy_state_from(self, other: "ReconstructionView") -> None:
+        """Show what ``other`` shows (channel, feature) -- for off-screen copies used by exports."""
+        if other.token is not None:
+            self.set_token(other.token)
+        if other.feature is not None:
+            self.set_feature(other.feature)

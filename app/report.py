@@ -1,0 +1,183 @@
+"""One-page analysis report, painted with QPainter onto a PNG image or a PDF page (same layout for both).
+
+The page holds: the recording's title (with a SYNTHETIC label when it is), the model's description and its
+warning label, a masking summary, the mean probabilities, and thumbnails of the trajectory, circumplex and
+attention views (images grabbed from the widgets).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from PySide6.QtCore import QMarginsF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPageSize, QPainter, QPdfWriter
+
+from .analysis import atomic_write
+
+#: Page size in pixels: A4 at 150 dpi.
+PAGE_W, PAGE_H = 1240, 1754
+MARGIN = 70
+#: Order and captions of the thumbnails.
+THUMBNAILS = (("trajectory", "Valence / arousal probability over time"),
+              ("circumplex", "Valence-arousal plane"),
+              ("attention", "Attention over tokens"))
+WARNING_COLOUR = QColor("#b71c1c")
+
+
+@dataclass(frozen=True)
+class ReportInfo:
+    """The text of the report."""
+
+    title: str  # recording title
+    synthetic_recording: bool  # the recording is synthetic
+    model_description: str  # which model produced the analysis
+    model_label: str  # warning about the model ("model trained on SYNTHETIC data", ...), "" if none
+    stale: bool  # the masks changed after the analysis
+    n_windows: int  # analysed windows
+    window_s: float  # window length, s
+    means: Mapping[str, float | None]  # target -> mean probability of the high class
+    masking: str  # one-line masking summary
+    hidden_fraction: float  # share of (window, token) pairs the model did not see
+
+    @classmethod
+    def from_analysis(cls, result: Any, masks: Any = None, *, model_label: str = "", stale: bool = False
+                      ) -> "ReportInfo":
+        """Build the text from an AnalysisResult and the MaskSet it was run with."""
+        summary = result.summary()
+        if masks is not None:
+            by_source: dict[str, int] = {}
+            for seg in masks.segments:
+                by_source[seg.source] = by_source.get(seg.source, 0) + 1
+            segs = ", ".join(f"{n} {src}" for src, n in sorted(by_source.items())) or "none"
+            masking = (f"{len(masks.channels)} whole channel(s) masked; segments: {segs}; "
+                       f"{100 * summary['user_masked_fraction']:.1f} % of tokens masked by the user")
+        else:
+            masking = "no masks"
+        return cls(title=result.title, synthetic_recording=bool(result.is_synthetic),
+                   model_description=result.model_description, model_label=model_label, stale=stale,
+                   n_windows=result.n_windows, window_s=result.window_s,
+                   means=dict(summary["mean_probability_high"]), masking=masking,
+                   hidden_fraction=float(summary["hidden_fraction"]))
+
+
+def _font(px: int, bold: bool = False) -> QFont:
+    font = QFont()
+    font.setPixelSize(px)
+    font.setBold(bold)
+    return font
+
+
+def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImage]) -> None:
+    """Paint the report on a PAGE_W x PAGE_H logical page (the caller scales the painter to the device)."""
+    painter.fillRect(QRectF(0, 0, PAGE_W, PAGE_H), QColor("white"))
+    width = PAGE_W - 2 * MARGIN
+    y = float(MARGIN)
+
+    def text(line: str, px: int, *, bold: bool = False, colour: QColor | str = "#202020", gap: float = 8) -> None:
+        nonlocal y
+        painter.setFont(_font(px, bold))
+        painter.setPen(QColor(colour))
+        rect = painter.boundingRect(QRectF(MARGIN, y, width, PAGE_H), int(Qt.TextFlag.TextWordWrap), line)
+        painter.drawText(QRectF(MARGIN, y, width, rect.height()), int(Qt.TextFlag.TextWordWrap), line)
+        y += rect.height() + gap
+
+    text("MMQ-Net Studio - analysis report", 40, bold=True, gap=14)
+    text(f"Recording: {info.title}", 26, bold=True)
+    if info.synthetic_recording:
+        text("SYNTHETIC recording: generated data, not recorded from a person.", 22, bold=True,
+             colour=WARNING_COLOUR)
+    text(f"Model: {info.model_description}", 20)
+    if info.model_label:
+        text(info.model_label, 22, bold=True, colour=WARNING_COLOUR)
+    if info.stale:
+        text("The masks changed after this analysis was run: the results below do not reflect them.", 20,
+             bold=True, colour="#7a4f00")
+    text(f"Analysed {info.n_windows} windows of {info.window_s:g} s "
+         f"({info.n_windows * info.window_s / 60:.1f} min).", 20)
+    text(f"Masking: {info.masking}. The model did not see {100 * info.hidden_fraction:.1f} % of (window, token) "
+         "pairs (masked or no data).", 20)
+    means = "; ".join("{}: n/a".format(k) if v is None else f"{k}: {v:.2f} ({'high' if v >= 0.5 else 'low'})"
+                      for k, v in info.means.items())
+    text(f"Mean probability of the high class - {means}", 22, bold=True, gap=18)
+
+    # Thumbnails: the trajectory across the page, circumplex and attention side by side below it.
+    boxes = {"trajectory": QRectF(MARGIN, y, width, 480)}
+    y2 = y + 480 + 50
+    half = (width - 30) / 2
+    boxes["circumplex"] = QRectF(MARGIN, y2, half, PAGE_H - MARGIN - 60 - y2)
+    boxes["attention"] = QRectF(MARGIN + half + 30, y2, half, PAGE_H - MARGIN - 60 - y2)
+    for key, caption in THUMBNAILS:
+        box = boxes[key]
+        painter.setFont(_font(18, True))
+        painter.setPen(QColor("#303030"))
+        painter.drawText(QRectF(box.left(), box.top(), box.width(), 26), int(Qt.AlignmentFlag.AlignLeft), caption)
+        area = box.adjusted(0, 30, 0, 0)
+        image = images.get(key)
+        if image is None or image.isNull():
+            painter.setPen(QColor("#9e9e9e"))
+            painter.drawRect(area)
+            painter.drawText(area, int(Qt.AlignmentFlag.AlignCenter), "(not available)")
+            continue
+        scaled = image.size().scaled(area.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRectF(area.left(), area.top(), scaled.width(), scaled.height())
+        painter.drawImage(target, image)
+        painter.setPen(QColor("#bdbdbd"))
+        painter.drawRect(target)
+    painter.setFont(_font(15))
+    painter.setPen(QColor("#616161"))
+    painter.drawText(QRectF(MARGIN, PAGE_H - MARGIN, width, 24), int(Qt.AlignmentFlag.AlignLeft),
+                     f"Generated {_dt.datetime.now():%Y-%m-%d %H:%M} by MMQ-Net Studio. Uncertainty bands: binary "
+                     "entropy of the window's prediction (bits). Not a medical device.")
+
+
+def render_report(info: ReportInfo, images: Mapping[str, QImage]) -> QImage:
+    """The report page as a PAGE_W x PAGE_H image."""
+    image = QImage(PAGE_W, PAGE_H, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+    try:
+        paint_report(painter, info, images)
+    finally:
+        painter.end()
+    return image
+
+
+def save_report_png(path: str | os.PathLike, info: ReportInfo, images: Mapping[str, QImage]) -> Path:
+    """Write the report as a PNG (atomically)."""
+    image = render_report(info, images)
+
+    def write(tmp: str) -> None:
+        if not image.save(tmp, "PNG"):
+            raise OSError(f"cannot write {path}")
+
+    return atomic_write(path, write)
+
+
+def save_report_pdf(path: str | os.PathLike, info: ReportInfo, images: Mapping[str, QImage]) -> Path:
+    """Write the report as a one-page A4 PDF (atomically)."""
+
+    def write(tmp: str) -> None:
+        writer = QPdfWriter(tmp)
+        writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+        writer.setPageMargins(QMarginsF(0, 0, 0, 0))
+        writer.setResolution(150)
+        writer.setTitle(f"MMQ-Net analysis of {info.title}")
+        painter = QPainter(writer)
+        try:
+            scale = min(writer.width() / PAGE_W, writer.height() / PAGE_H)
+            painter.scale(scale, scale)
+            paint_report(painter, info, images)
+        finally:
+            painter.end()
+
+    return atomic_write(path, write)
+
+
+__all__ = ["PAGE_H", "PAGE_W", "ReportInfo", "paint_report", "render_report", "save_report_pdf",
+           "save_report_png"]

@@ -1,0 +1,148 @@
+"""TrajectoryView: probability of high valence and high arousal over time, with an uncertainty band.
+
+One curve per target at the window centres. The band around each curve is ``p ± u / 2`` (clipped to [0, 1])
+where ``u`` is the analysis' uncertainty: the binary entropy of the window's prediction in bits (0 = certain,
+1 = chance), so the band is widest where the model is least sure. Windows in which the user masked every
+channel of the recording are shaded red over the full height; a red strip along the bottom shows the share of
+the recording's channels masked in each window. Spans with detected interference are shaded orange, windows
+whose context had no visible token grey. A green line is the app's
+time cursor; a left click moves the cursor and the browser there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .analysis import runs
+from .analysis_banner import AnalysisBanner
+from .model import AppModel
+from .plot_helpers import (
+    CURSOR_PEN,
+    INTERFERENCE_SPAN,
+    MASKED_SPAN,
+    NO_CONTEXT_SPAN,
+    SpanPool,
+    TARGET_COLOURS,
+    on_left_click,
+    with_alpha,
+    style_plot,
+)
+
+#: Interference score (0-1) from which a window is shaded as disturbed.
+INTERFERENCE_THRESHOLD = 0.5
+#: Height (in probability units) of the masked-share strip when every channel is masked.
+STRIP_HEIGHT = 0.12
+MASKED_STRIP = (200, 30, 30, 150)
+
+
+class TrajectoryView(QWidget):
+    """Valence/arousal probability over time; ``jumpRequested(t)`` asks the browser to show time ``t`` (s)."""
+
+    jumpRequested = Signal(float)
+
+    def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.banner = AnalysisBanner(model, self)
+        self.plot_widget = pg.PlotWidget(background="w")
+        self.plot = self.plot_widget.getPlotItem()
+        style_plot(self.plot)
+        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.setLabel("left", "P(high)")
+        self.plot.setYRange(0.0, 1.0, padding=0.02)
+        self.plot.getViewBox().setMouseEnabled(x=True, y=False)
+        self.legend = self.plot.addLegend(offset=(8, 4), labelTextColor="#202020",
+                                          brush=pg.mkBrush(255, 255, 255, 200))
+        self.plot.addItem(pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine)))
+        self.masked_spans = SpanPool(self.plot, MASKED_SPAN, z=-12)
+        self.interference_spans = SpanPool(self.plot, INTERFERENCE_SPAN, z=-11)
+        self.no_context_spans = SpanPool(self.plot, NO_CONTEXT_SPAN, z=-13)
+        self.masked_share = pg.PlotDataItem(stepMode="center", fillLevel=0.0, pen=pg.mkPen(None),
+                                            brush=pg.mkBrush(MASKED_STRIP))
+        self.masked_share.setZValue(-5)
+        self.plot.addItem(self.masked_share)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.bands: dict[str, pg.FillBetweenItem] = {}
+        self._band_edges: dict[str, tuple[pg.PlotCurveItem, pg.PlotCurveItem]] = {}
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
+        self.cursor.setZValue(30)
+        self.plot.addItem(self.cursor, ignoreBounds=True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.plot_widget, 1)
+        on_left_click(self.plot, lambda x, _y: self._on_click(x))
+        model.analysisFinished.connect(self.set_result)
+        model.cursorMoved.connect(self.cursor.setValue)
+        self.set_result(model.analysis)
+
+    def _curve(self, name: str) -> pg.PlotDataItem:
+        if name not in self.curves:
+            colour = pg.mkColor(TARGET_COLOURS.get(name, "#6a1b9a"))
+            curve = self.plot.plot(pen=pg.mkPen(colour, width=2), name=f"{name}")
+            curve.setZValue(10)
+            lo, hi = pg.PlotCurveItem(), pg.PlotCurveItem()
+            fill = with_alpha(colour, 35)
+            band = pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(fill))
+            band.setZValue(5)
+            self.plot.addItem(band)
+            self.curves[name], self.bands[name], self._band_edges[name] = curve, band, (lo, hi)
+        return self.curves[name]
+
+    def set_result(self, result: Any) -> None:
+        """Show an AnalysisResult (``None`` clears the view)."""
+        if result is None:
+            for curve in self.curves.values():
+                curve.setData([], [])
+            for lo, hi in self._band_edges.values():
+                lo.setData([], [])
+                hi.setData([], [])
+            for pool in (self.masked_spans, self.interference_spans, self.no_context_spans):
+                pool.set_spans([])
+            self.masked_share.setData([], [])
+            return
+        starts = np.asarray(result.window_starts, float)
+        centres = starts + result.window_s / 2
+        for k, name in enumerate(result.targets):
+            p = np.asarray(result.probabilities[:, k], float)
+            half = np.asarray(result.uncertainty[:, k], float) / 2
+            self._curve(name).setData(centres, p)
+            lo, hi = self._band_edges[name]
+            lo.setData(centres, np.clip(p - half, 0, 1))
+            hi.setData(centres, np.clip(p + half, 0, 1))
+
+        def spans(flags: np.ndarray) -> list[tuple[float, float]]:
+            return [(starts[a], starts[b - 1] + result.window_s) for a, b in runs(flags)]
+
+        present = np.array([c is not None for c in result.token_channels], bool)
+        masked = np.asarray(result.user_masked)[:, present] if present.any() else np.asarray(result.user_masked)
+        share = masked.mean(axis=1) if masked.shape[1] else np.zeros(len(starts))
+        self.masked_spans.set_spans(spans(share >= 1.0))
+        edges = np.append(starts, starts[-1] + result.window_s) if starts.size else np.zeros(0)
+        if share.any():
+            self.masked_share.setData(edges, share * STRIP_HEIGHT)
+        else:
+            self.masked_share.setData([], [])
+        self.interference_spans.set_spans(spans(np.asarray(result.interference_detected) >= INTERFERENCE_THRESHOLD))
+        self.no_context_spans.set_spans(spans(np.asarray(result.no_context)))
+        if starts.size:
+            self.plot.setXRange(starts[0], starts[-1] + result.window_s, padding=0.01)
+        self.cursor.setValue(self.model.cursor_s)
+
+    def _on_click(self, x: float) -> None:
+        result = self.model.analysis
+        if result is None or result.n_windows == 0:
+            return
+        t = float(np.clip(x, result.window_starts[0], result.window_starts[-1] + result.window_s))
+        self.model.set_cursor(t)
+        self.jumpRequested.emit(t)
+
+    def copy_state_from(self, other: "TrajectoryView") -> None:
+        """Show what ``other`` shows (for off-screen copies used by exports)."""
+        self.plot.setXRange(*other.plot.getViewBox().viewRange()[0], padding=0)

@@ -1,0 +1,183 @@
+"""``mmqnet train --data synthetic|deap:DIR|mahnob:DIR -o RUN_DIR``: build the corpus and train MMQ-Net.
+
+The run folder gets ``config.json`` (training options), ``data.json`` (which corpus), ``metrics.csv`` (one row
+per epoch), ``train.log`` and ``checkpoint/`` (``model.safetensors`` + ``config.json``, loadable by
+``mmqnet analyze --checkpoint RUN_DIR/checkpoint``). Under ``torchrun --nproc_per_node K -m mmqnet_core.cli
+train ...`` it trains with DistributedDataParallel (rank 0 builds the corpus cache and writes the run folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..progress import scaled
+from ._progress import progress_bar
+
+
+def add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Options that choose and size the training corpus (shared with ``mmqnet evaluate``)."""
+    g = p.add_argument_group("data")
+    g.add_argument("--data", required=required, metavar="SOURCE",
+                   help="'synthetic', 'deap:DIR' (DEAP preprocessed-python sNN.dat files) or 'mahnob:DIR' "
+                        "(MAHNOB-HCI session folders)")
+    g.add_argument("--subjects", type=int, default=32, metavar="N", help="synthetic: subjects (default 32)")
+    g.add_argument("--trials", type=int, default=40, metavar="N", help="synthetic: trials per subject (default 40)")
+    g.add_argument("--trial-s", type=float, default=60.0, metavar="S", help="synthetic: trial length, s (default 60)")
+    g.add_argument("--data-seed", type=int, default=0, metavar="N", help="synthetic: generator seed (default 0)")
+    g.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="folder of cached corpora (default $MMQNET_CACHE or ~/.cache/mmqnet/corpus)")
+    g.add_argument("--no-cache", action="store_true", help="rebuild the corpus and do not cache it")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes that build the corpus (default: CPU cores)")
+
+
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    """Training options (shared with ``mmqnet evaluate --train``)."""
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
+    g.add_argument("--seed", type=int, default=0, help="seed of torch, numpy and augmentation (default 0)")
+    g.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+    g.add_argument("--batch-size", type=int, default=64, help="samples per step (default 64)")
+    g.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    g.add_argument("--windows", type=int, default=8, metavar="T", help="context windows per sample (default 8)")
+    g.add_argument("--d-model", type=int, default=64, help="model width (default 64)")
+    g.add_argument("--context-windows", type=int, default=1, metavar="K",
+                   help="category/interference queries of window t see windows t-K..t+K (default 1)")
+    g.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs (0 = off)")
+    g.add_argument("--crops", type=int, default=None, metavar="N",
+                   help="samples per training trial and epoch (default: windows // T)")
+    g.add_argument("--split", choices=("subject", "trial"), default="subject",
+                   help="subject-independent (leave-subjects-out) or subject-dependent (by trial) folds")
+    g.add_argument("--folds", type=int, default=5, help="K folds (default 5)")
+    g.add_argument("--fold", type=int, default=0, help="fold whose test side is held out (default 0)")
+    g.add_argument("--val-subjects", type=int, default=None, metavar="N",
+                   help="validation subjects for early stopping (default about 10 %% of the training subjects)")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    g.add_argument("--no-modality-queries", action="store_true", help="ablation: no reconstruction queries")
+    g.add_argument("--no-category-queries", action="store_true", help="ablation: mean-pooled category head")
+    g.add_argument("--no-interference-queries", action="store_true", help="ablation: no interference queries")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` sub-command to ``sub``."""
+    p = sub.add_parser(
+        "train",
+        help="train MMQ-Net on a corpus",
+        description="Build (or read from the cache) the feature corpus of a data source and train MMQ-Net with "
+        "simulated missing data, writing a run folder with the checkpoint. Example (the shipped model): "
+        "mmqnet train --data synthetic --seed 0 -o runs/default",
+    )
+    add_data_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder to write")
+    add_train_args(p)
+    p.set_defaults(func=run)
+
+
+def synth_config_from_args(args: argparse.Namespace) -> Any:
+    from ..datasets.synthetic import SynthConfig
+
+    return SynthConfig(n_subjects=args.subjects, n_trials=args.trials, trial_s=args.trial_s, seed=args.data_seed)
+
+
+def data_spec(args: argparse.Namespace) -> dict:
+    """What ``data.json`` records about the corpus (enough for ``mmqnet evaluate --run`` to rebuild it)."""
+    spec = {"data": args.data}
+    if str(args.data).strip().lower() == "synthetic":
+        spec.update(subjects=args.subjects, trials=args.trials, trial_s=args.trial_s, data_seed=args.data_seed)
+    return spec
+
+
+def load_corpus(args: argparse.Namespace, progress=None) -> Any:
+    """Build or read the corpus chosen by the data options."""
+    from ..datasets.corpus import build_corpus, parse_source
+
+    kind, _ = parse_source(args.data)
+    return build_corpus(
+        args.data,
+        synth_config=synth_config_from_args(args) if kind == "synthetic" else None,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        workers=args.workers,
+        progress=progress,
+    )
+
+
+def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
+    from ..training import TrainConfig
+
+    values = dict(
+        epochs=args.epochs, seed=args.seed, device=args.device, batch_size=args.batch_size, lr=args.lr,
+        n_windows=args.windows, d_model=args.d_model, context_windows=args.context_windows,
+        patience=args.patience, crops_per_trial=args.crops,
+        split=args.split, folds=args.folds, fold=args.fold, val_subjects=args.val_subjects,
+        num_threads=args.threads, use_modality_queries=not args.no_modality_queries,
+        use_category_queries=not args.no_category_queries,
+        use_interference_queries=not args.no_interference_queries,
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def _init_distributed() -> tuple[int, bool]:
+    """Under torchrun: start the process group here so that rank 0 builds the corpus first."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, False
+    import torch
+    import torch.distributed as tdist
+
+    if not tdist.is_initialized():
+        tdist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return tdist.get_rank(), True
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the corpus, train, print where the checkpoint went."""
+    from ..training import train
+
+    cfg = train_config_from_args(args)
+    out = Path(args.output)
+    rank, distributed = _init_distributed()
+    try:
+        if distributed:
+            import torch.distributed as tdist
+
+            if rank == 0:
+                corpus = load_corpus(args)
+            tdist.barrier()
+            if rank != 0:
+                corpus = load_corpus(args)
+            result = train(corpus, cfg, run_dir=out)
+        else:
+            with progress_bar("train") as bar:
+                corpus = load_corpus(args, progress=scaled(bar, 0.0, 0.1))
+                if corpus.max_windows < cfg.n_windows:
+                    raise ConfigError(
+                        f"Trials have {corpus.max_windows} windows, fewer than --windows {cfg.n_windows}: use "
+                        "longer trials or a shorter context."
+                    )
+                result = train(corpus, cfg, run_dir=out, progress=scaled(bar, 0.1, 1.0))
+        if rank == 0:
+            spec = {**data_spec(args), "corpus_file": corpus.config.get("cache_file"), "corpus": corpus.describe()}
+            (out / "data.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+            best = result.history[result.best_epoch - 1] if result.history else {}
+            val = ", ".join(f"{k}={best[k]:.3f}" for k in ("val_acc_valence", "val_acc_arousal") if k in best)
+            print(f"{corpus.describe()}")
+            print(f"trained {cfg.variant} in {result.seconds:.0f} s ({result.windows_per_s:.0f} windows/s), best epoch "
+                  f"{result.best_epoch}/{len(result.history)}; validation ({result.split.describe()}, simulated "
+                  f"missing 0-{cfg.mask_rate_max:.0%}): {val or 'n/a'}")
+            print(f"checkpoint: {result.checkpoint_dir}")
+            if corpus.is_synthetic:
+                print("[trained on SYNTHETIC data]")
+    finally:
+        if distributed:
+            import torch.distributed as tdist
+
+            if tdist.is_initialized():
+                tdist.destroy_process_group()
+    return 0

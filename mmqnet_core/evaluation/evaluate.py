@@ -1,0 +1,285 @@
+"""Robustness evaluation: accuracy / macro-F1 of valence and arousal at simulated missing rates.
+
+For every fold and every method the test trials are analysed with test-time masks drawn by
+``masking.random_token_mask`` with a fixed seed per rate (the same masks for every method), on top of the
+data's own missing tokens. Methods:
+
+``MMQ-Net`` and its ablations
+    the model with all query families, and with ``use_modality_queries`` / ``use_category_queries`` /
+    ``use_interference_queries`` switched off (each trained with the same data, seed and augmentation);
+``zero-fill encoder`` / ``mean-impute encoder``
+    the same encoder without modality queries, trained and tested on features whose masked tokens are
+    filled (0 in original units / the training mean) and fed as present (``missing=False``);
+``logistic regression``
+    a linear classifier on mean-imputed window features (torch, :mod:`.baselines`).
+
+Reconstruction error (MSE in normalised units, on the valid feature columns of tokens hidden by the test mask
+that have ground truth) is reported for MMQ-Net (modality queries), mean imputation and linear interpolation
+along time (rows ``mean imputation`` and ``linear interpolation``). Classification figures are per *window*
+(every window of a test trial is a sample) and per
+*trial* (probabilities averaged over the trial's windows); the ``split`` column names the split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..errors import ConfigError
+from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled
+from .baselines import fit_logistic_regression, interpolate_time, predict_logistic_regression
+from .metrics import accuracy, macro_f1, masked_mse
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATES = (0.0, 0.1, 0.3, 0.5, 0.7)
+
+#: Trained variants: name -> TrainConfig overrides.
+MODEL_VARIANTS: dict[str, dict[str, Any]] = {
+    "MMQ-Net": {},
+    "w/o modality queries": {"use_modality_queries": False},
+    "w/o category queries": {"use_category_queries": False},
+    "w/o interference queries": {"use_interference_queries": False},
+    "zero-fill encoder": {"use_modality_queries": False, "impute": "zero"},
+    "mean-impute encoder": {"use_modality_queries": False, "impute": "mean"},
+}
+LOGREG = "logistic regression"
+#: Reconstruction-only rows (no classification): imputation rules compared with the modality queries.
+MEAN_RECON = "mean imputation"
+INTERP = "linear interpolation"
+RECON_ONLY = (MEAN_RECON, INTERP)
+#: Every method, in table order.
+ALL_METHODS = (*MODEL_VARIANTS, LOGREG)
+
+COLUMNS = ("split", "fold", "method", "missing_rate", "achieved_rate", "valence_acc", "valence_f1",
+           "arousal_acc", "arousal_f1", "valence_acc_trial", "arousal_acc_trial", "recon_mse",
+           "n_test_trials", "n_test_windows")
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model ready for evaluation (from :func:`~mmqnet_core.training.train` or a checkpoint)."""
+
+    model: torch.nn.Module  # MMQNet in eval mode
+    normalizer: Any  # its Normalizer (fitted on the training side of the same split)
+    config: Any  # its TrainConfig (impute mode)
+
+
+def masks_for_rate(data: Any, idx: np.ndarray, rate: float, seed: int, dropout_share: float = 0.3) -> np.ndarray:
+    """Test-time masks (n_test, Tt, N) for ``rate``: the same for every method (seed fixed per rate)."""
+    from ..training.loop import draw_masks
+
+    rng = np.random.default_rng([seed, int(round(rate * 1000)), 104729])
+    n, tt = len(idx), data.x.shape[1]
+    if rate <= 0:
+        return np.zeros((n, tt, data.x.shape[2]), bool)
+    drop, _ = draw_masks(n, tt, data.groups, rng, rate_max=rate, dropout_share=dropout_share,
+                         rates=np.full(n, rate))
+    return drop
+
+
+def _scores(probs: np.ndarray, labels: np.ndarray, windows: np.ndarray) -> dict[str, float]:
+    """Window- and trial-level accuracy / macro-F1 from probabilities (n, Tt, K) and labels (n, K)."""
+    pred = (probs >= 0.5).astype(np.int64)
+    out: dict[str, float] = {}
+    trial_p = np.where(windows[..., None], probs, 0).sum(1) / np.maximum(windows.sum(1), 1)[:, None]
+    for k, name in enumerate(("valence", "arousal")):
+        y = np.broadcast_to(labels[:, None, k], windows.shape)[windows]
+        p = pred[..., k][windows]
+        out[f"{name}_acc"] = accuracy(y, p)
+        out[f"{name}_f1"] = macro_f1(y, p)
+        out[f"{name}_acc_trial"] = accuracy(labels[:, k], (trial_p[:, k] >= 0.5).astype(np.int64))
+    return out
+
+
+def _train_variants(corpus: Any, base: Any, names: Sequence[str], split: Any, run_dir: Path | None,
+                    progress: ProgressCallback | None, cancel: CancelToken | None) -> dict[str, TrainedModel]:
+    from ..training import train
+
+    out = {}
+    for i, name in enumerate(names):
+        cfg = dataclasses.replace(base, **MODEL_VARIANTS[name])
+        folder = None if run_dir is None else run_dir / f"fold{split.fold}" / _slug(name)
+        res = train(corpus, cfg, run_dir=folder, split=split,
+                    progress=scaled(progress, i / len(names), (i + 1) / len(names)), cancel=cancel)
+        out[name] = TrainedModel(res.model, res.normalizer, cfg)
+        log.info("trained %s (fold %d): best epoch %d", name, split.fold, res.best_epoch)
+    return out
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_").lower()
+
+
+def evaluate(
+    corpus: Any,
+    *,
+    train_config: Any = None,
+    methods: Sequence[str] = ALL_METHODS,
+    missing_rates: Sequence[float] = DEFAULT_RATES,
+    folds: Sequence[int] | None = None,
+    trained: Mapping[str, TrainedModel] | None = None,
+    run_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+    batch_size: int = 128,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> pd.DataFrame:
+    """Evaluate MMQ-Net, its ablations and baselines on held-out trials at several missing rates.
+
+    Parameters
+    ----------
+    corpus : Corpus
+        Feature corpus (``build_corpus``).
+    train_config : TrainConfig, optional
+        Base training configuration (split kind, K, seed, epochs...) for the variants that are trained here.
+    methods : sequence of str
+        Names from :data:`ALL_METHODS`.
+    missing_rates : sequence of float
+        Simulated test-time missing rates (0-0.9 of the tokens).
+    folds : sequence of int, optional
+        Folds to evaluate (indices into ``train_config.folds``); default ``[train_config.fold]``.
+    trained : mapping, optional
+        Already trained models for the first fold in ``folds`` (e.g. ``{"MMQ-Net": TrainedModel(...)}``
+        loaded from a run folder); they are not retrained.
+    run_dir : path, optional
+        Where the runs of trained variants are written (``fold<k>/<method>/``); None = not written.
+    seed : int
+        Seed of the test-time masks.
+    batch_size : int
+        Contexts per forward pass.
+    progress, cancel
+        Progress callback and cancel token.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (fold, method, missing rate) with the columns :data:`COLUMNS`, plus reconstruction-only
+        rows ``mean imputation`` and ``linear interpolation`` for every rate > 0.
+    """
+    from ..training import TrainConfig, make_folds, prepare
+
+    base = train_config if train_config is not None else TrainConfig()
+    unknown = [m for m in methods if m not in ALL_METHODS and m not in (trained or {})]
+    if unknown:
+        raise ConfigError(f"Unknown evaluation method(s) {unknown}; allowed: {', '.join(ALL_METHODS)}.")
+    for r in missing_rates:
+        if not 0.0 <= float(r) <= 0.9:
+            raise ConfigError(f"Invalid value for 'missing_rates': each rate must be 0 to 0.9, got {r}.")
+    fold_ids = [base.fold] if folds is None else list(folds)
+    splits = make_folds(base.split, corpus.subjects, base.folds, seed=base.split_seed,
+                        val_subjects=base.val_subjects)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    rows: list[dict[str, Any]] = []
+    for fi, fold in enumerate(fold_ids):
+        if not 0 <= fold < len(splits):
+            raise ConfigError(f"Invalid fold {fold}: allowed 0..{len(splits) - 1}.")
+        split = splits[fold]
+        p_fold = scaled(progress, fi / len(fold_ids), (fi + 1) / len(fold_ids))
+        given = dict(trained or {}) if fi == 0 else {}
+        to_train = [m for m in methods if m in MODEL_VARIANTS and m not in given]
+        models = dict(given)
+        models.update(_train_variants(corpus, base, to_train, split, run_dir, scaled(p_fold, 0.0, 0.85), cancel))
+        check_cancel(cancel)
+        rows += _evaluate_fold(corpus, split, models, methods, missing_rates, seed, batch_size,
+                               scaled(p_fold, 0.85, 1.0), cancel, prepare)
+    report(progress, 1.0, "evaluation done")
+    df = pd.DataFrame(rows)
+    return df.reindex(columns=list(COLUMNS))
+
+
+def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, progress, cancel, prepare):
+    from ..inference.engine import run_contexts
+    from ..model.normalization import Normalizer
+    from ..training.loop import impute
+
+    rows = []
+    test = np.asarray(split.test)
+    if len(test) == 0:
+        raise ConfigError(f"The split {split.describe()} has no test trial.")
+    normalizer = next(iter(models.values())).normalizer if models else Normalizer.fit(
+        corpus.X[split.train], corpus.missing[split.train])
+    data_all = prepare(corpus, normalizer)
+    data = dataclasses.replace(
+        data_all, **{k: getattr(data_all, k)[test] for k in ("x", "missing", "labels", "scores", "interference",
+                                                               "artifacts", "artifact_known", "n_windows")})
+    windows = np.arange(data.x.shape[1])[None, :] < data.n_windows[:, None]  # (n, Tt) real windows
+    logreg = None
+    if LOGREG in methods:
+        logreg = _fit_logreg(data_all, np.asarray(split.train), seed)
+    common = {"split": split.describe(), "fold": split.fold, "n_test_trials": len(test),
+              "n_test_windows": int(windows.sum())}
+    steps = len(rates) * max(1, len(methods))
+    done = 0
+    for rate in rates:
+        drop = masks_for_rate(data, test, float(rate), seed)
+        hidden = data.missing | drop
+        empty = hidden.reshape(len(hidden), -1).all(1)
+        hidden[empty] = data.missing[empty]
+        present = ~data.missing & windows[..., None]
+        achieved = float((hidden & present).sum() / max(present.sum(), 1))
+        scored = (hidden & ~data.missing)[..., None] & data.valid & windows[..., None, None]  # (n, Tt, N, F)
+        base_row = {**common, "missing_rate": float(rate), "achieved_rate": achieved}
+        for method in methods:
+            check_cancel(cancel)
+            row = {**base_row, "method": method, "recon_mse": np.nan}
+            if method == LOGREG:
+                x_in = np.where(hidden[..., None], 0.0, data.x).astype(np.float32)
+                probs = predict_logistic_regression(logreg, x_in.reshape(-1, *x_in.shape[2:]))
+                probs = probs.reshape(*x_in.shape[:2], -1)
+            else:
+                tm = models[method]
+                if tm.config.impute != "none":
+                    x_in = impute(data.x, hidden, tm.config.impute, data.zero_normalised)
+                    m_in = np.zeros_like(hidden)
+                else:
+                    x_in, m_in = data.x, hidden
+                out = run_contexts(tm.model, x_in, m_in, n_valid=data.n_windows, batch_size=batch_size,
+                                   return_recon=tm.config.use_modality_queries and tm.config.impute == "none")
+                probs = out.probabilities
+                if out.recon is not None:
+                    row["recon_mse"] = masked_mse(out.recon, data.x, scored)
+            row.update(_scores(probs, data.labels, windows))
+            rows.append(row)
+            done += 1
+            report(progress, done / steps, f"{method} at {rate:.0%} missing")
+        if rate > 0:
+            rows.append({**base_row, "method": MEAN_RECON,
+                         "recon_mse": masked_mse(np.zeros_like(data.x), data.x, scored)})
+            interp = np.stack([interpolate_time(data.x[i], hidden[i]) for i in range(len(test))])
+            rows.append({**base_row, "method": INTERP, "recon_mse": masked_mse(interp, data.x, scored)})
+    return rows
+
+
+def _fit_logreg(data_all: Any, train_idx: np.ndarray, seed: int) -> Any:
+    """Logistic regression on mean-imputed training windows, with the same simulated missingness as MMQ-Net."""
+    from ..training.loop import draw_masks
+
+    rng = np.random.default_rng([seed, 31337])
+    x = data_all.x[train_idx]
+    miss = data_all.missing[train_idx]
+    drop, _ = draw_masks(len(train_idx), x.shape[1], data_all.groups, rng, rate_max=0.7, dropout_share=0.3)
+    hidden = miss | drop
+    win = np.arange(x.shape[1])[None, :] < data_all.n_windows[train_idx][:, None]
+    x_in = np.where(hidden[..., None], 0.0, x).astype(np.float32)[win]  # (windows, N, F)
+    y = np.broadcast_to(data_all.labels[train_idx][:, None, :], (*win.shape, 2))[win]
+    return fit_logistic_regression(x_in, y, seed=seed)
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean over folds of every metric per (method, missing rate); the split column is kept."""
+    metrics = [c for c in table.columns if c not in ("split", "fold", "method", "missing_rate", "n_test_trials",
+                                                     "n_test_windows")]
+    kind = table["split"].str.split(",").str[0]
+    out = (table.assign(split=kind).groupby(["split", "method", "missing_rate"], sort=False)[metrics]
+           .mean().reset_index())
+    out.insert(1, "folds", int(table["fold"].nunique()))
+    return out

@@ -1,0 +1,104 @@
+"""Writing an evaluation table: CSV, a PNG plot (matplotlib, Agg backend) and a text table for the terminal."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .evaluate import RECON_ONLY, summarize
+
+
+def _atomic(path: Path, write) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """Fold-averaged accuracy / F1 per method and missing rate as text, headed by the split."""
+    s = summarize(table)
+    lines = []
+    for split, part in s.groupby("split", sort=False):
+        n_folds = int(part["folds"].iloc[0])
+        lines.append(f"Split: {split}, mean over {n_folds} fold(s); accuracy/F1 per window, "
+                     "trial accuracy = probabilities averaged over the trial's windows")
+        cls = part[~part["method"].isin(RECON_ONLY)]
+        wide = cls.pivot_table(index="method", columns="missing_rate", values=["valence_acc", "arousal_acc"],
+                               sort=False)
+        rates = sorted(cls["missing_rate"].unique())
+        header = f"{'method':<28}" + "".join(f"  V@{r:.0%}  A@{r:.0%}".rjust(15) for r in rates)
+        lines.append(header)
+        for method in dict.fromkeys(cls["method"]):
+            cells = "".join(
+                f"{wide.loc[method, ('valence_acc', r)]:7.3f}{wide.loc[method, ('arousal_acc', r)]:7.3f}".rjust(15)
+                for r in rates
+            )
+            lines.append(f"{method:<28}{cells}")
+        rec = part[part["recon_mse"].notna() & (part["missing_rate"] > 0)]
+        if len(rec):
+            lines.append("Reconstruction MSE of hidden tokens (normalised units):")
+            wide_r = rec.pivot_table(index="method", columns="missing_rate", values="recon_mse", sort=False)
+            lines.append(f"{'method':<28}" + "".join(f"@{r:.0%}".rjust(9) for r in wide_r.columns))
+            for method, vals in wide_r.iterrows():
+                lines.append(f"{method:<28}" + "".join(f"{v:9.3f}" for v in vals))
+    return "\n".join(lines)
+
+
+def plot_table(table: pd.DataFrame, path: str | os.PathLike, *, title: str = "") -> Path:
+    """Accuracy vs missing rate (valence, arousal) and reconstruction MSE, one line per method, as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    s = summarize(table)
+    fig = Figure(figsize=(13, 4), constrained_layout=True)
+    axes = fig.subplots(1, 3)
+    for ax, metric, label in ((axes[0], "valence_acc", "valence accuracy"),
+                              (axes[1], "arousal_acc", "arousal accuracy"),
+                              (axes[2], "recon_mse", "reconstruction MSE (normalised)")):
+        for method, part in s.groupby("method", sort=False):
+            part = part.dropna(subset=[metric])
+            if metric == "recon_mse":
+                part = part[part["missing_rate"] > 0]
+            if len(part):
+                ax.plot(part["missing_rate"] * 100, part[metric], marker="o", label=method)
+        ax.set_xlabel("simulated missing rate (%)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if metric != "recon_mse":
+            ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    axes[0].legend(fontsize=7)
+    axes[2].legend(fontsize=7)
+    split = "; ".join(dict.fromkeys(s["split"]))
+    fig.suptitle(f"{title} - split: {split}" if title else f"split: {split}", fontsize=10)
+    path = Path(path)
+    return _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+
+
+def write_report(table: pd.DataFrame, out_dir: str | os.PathLike, *, title: str = "") -> dict[str, Path]:
+    """Write ``evaluation.csv`` (every fold), ``summary.csv`` (fold means), ``evaluation.png`` and
+    ``evaluation.txt`` into ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    paths = {
+        "csv": _atomic(out / "evaluation.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g")),
+        "summary": _atomic(out / "summary.csv",
+                           lambda tmp: summarize(table).to_csv(tmp, index=False, float_format="%.5g")),
+        "png": plot_table(table, out / "evaluation.png", title=title),
+    }
+    text = format_table(table)
+    paths["txt"] = _atomic(out / "evaluation.txt", lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
+    return paths
+
+
+__all__ = ["format_table", "plot_table", "write_report"]

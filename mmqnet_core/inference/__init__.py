@@ -1,0 +1,29 @@
+"""Analysis of recordings with a trained MMQ-Net: load a checkpoint, run it over a whole recording, save results.
+
+Typical use::
+
+    model = load_model()                     # the shipped checkpoint (resources/checkpoint/)
+    result = analyze(recording, masks, model, progress=cb, cancel=event)
+    result.save("out/")                      # trajectories CSV/Parquet, reconstructions, attention, summary
+"""
+
+from __future__ import annotations
+
+from .analyze import AnalysisResult, analyze, analyze_features, binary_entropy
+from .engine import ContextOutputs, attention_to_tokens, context_starts, run_contexts
+from .model_loading import LoadedModel, default_checkpoint_path, load_model, model_from_parts
+
+__all__ = [
+    "AnalysisResult",
+    "ContextOutputs",
+    "LoadedModel",
+    "analyze",
+    "analyze_features",
+    "attention_to_tokens",
+    "binary_entropy",
+    "context_starts",
+    "default_checkpoint_path",
+    "load_model",
+    "model_from_parts",
+    "run_contexts",
+]

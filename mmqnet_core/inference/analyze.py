@@ -1,0 +1,378 @@
+"""Analysis of a whole recording with MMQ-Net: trajectories, reconstructions, attention maps, interference.
+
+Pipeline (each step Qt-free, with progress and cancel between steps and between model batches)::
+
+    recording -> preprocess -> features on the model's token layout -> token mask
+              (user masks.to_token_mask  OR  features.missing) -> sliding contexts of T windows -> outputs
+
+Outputs per window ``t`` (see :class:`AnalysisResult`):
+
+* probability of high valence / arousal and its *uncertainty*: the binary entropy of that probability in bits
+  (0 = certain, 1 = p = 0.5). We use entropy rather than MC-dropout because it costs no extra passes and is
+  deterministic; windows whose context had no visible token are flagged ``no_context`` (prediction = prior);
+* reconstructions of hidden tokens (modality queries) in the features' own units (``Normalizer.invert``),
+  including the downsampled waveform columns of slow signals (GSR, RESP, TEMP);
+* attention maps per query family, aggregated to (T, N): for window t, the share of the family's attention
+  (mean over that window's queries, summed over key windows) that went to token n;
+* predicted interference score and artifact-type probabilities, beside the interference detected by
+  preprocessing/features.
+
+Contexts are cut at stride T; windows covered by two contexts (only at the end) get the mean of both.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, MaskError, MMQNetError
+from ..progress import CancelToken, ProgressCallback, check_cancel, scaled
+from .engine import run_contexts
+from .model_loading import LoadedModel
+
+log = logging.getLogger(__name__)
+
+
+def binary_entropy(p: np.ndarray) -> np.ndarray:
+    """Entropy in bits of a Bernoulli(p) prediction: 0 when p is 0 or 1, 1 when p = 0.5."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return (-(p * np.log2(p) + (1 - p) * np.log2(1 - p))).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisResult:
+    """Everything the analysis of one recording produced (T windows, N tokens, F features, K targets)."""
+
+    title: str  # the recording's title (marked SYNTHETIC when it is)
+    is_synthetic: bool  # the recording is synthetic
+    model_description: str  # which checkpoint, and whether it was trained on synthetic data
+    window_starts: np.ndarray  # (T,) s on the recording clock
+    window_s: float  # window length, s
+    targets: tuple[str, ...]  # (K,) "valence", "arousal"
+    probabilities: np.ndarray  # (T, K) probability of the high class (score >= 5)
+    uncertainty: np.ndarray  # (T, K) binary entropy of the probability, bits in [0, 1]
+    no_context: np.ndarray  # (T,) bool: no visible token in the window's context (prediction = prior)
+    token_names: tuple[str, ...]  # (N,)
+    token_modalities: tuple[str, ...]  # (N,) modality names
+    token_channels: tuple[str | None, ...]  # (N,) recording channel feeding each token (None = absent)
+    features: np.ndarray  # (T, N, F) float32 features in their own units (0 where missing / undefined)
+    valid: np.ndarray  # (N, F) bool defined feature columns
+    feature_names: Mapping[str, tuple[str, ...]]  # modality -> column names
+    feature_units: Mapping[str, tuple[str, ...]]  # modality -> column units
+    waveform: Mapping[str, slice]  # modality -> columns of the downsampled waveform (slow signals)
+    data_missing: np.ndarray  # (T, N) bool: no usable data (absent channel, NaN, flat)
+    user_masked: np.ndarray  # (T, N) bool: masked by the user's MaskSet
+    hidden: np.ndarray  # (T, N) bool: data_missing | user_masked (what the model did not see)
+    recon: np.ndarray | None  # (T, N, F) reconstructed features in their own units (None: no modality queries)
+    attention: Mapping[str, np.ndarray]  # family -> (T, N) attention mass over tokens
+    interference_pred: np.ndarray | None  # (T,) predicted interference score in [0, 1]
+    artifact_probs: np.ndarray | None  # (T, A) predicted artifact-type probabilities
+    artifact_types: tuple[str, ...]  # (A,)
+    interference_detected: np.ndarray  # (T,) interference score from preprocessing/features, [0, 1]
+    interference_spans: tuple[Any, ...]  # Annotation spans found by preprocessing ("BAD_muscle", ...)
+    steps: tuple[str, ...]  # what was done (preprocessing log + analysis)
+    timings: Mapping[str, float] = field(default_factory=dict)  # seconds per stage
+
+    @property
+    def n_windows(self) -> int:
+        return int(self.window_starts.shape[0])
+
+    def token_index(self, name: str) -> int:
+        try:
+            return self.token_names.index(name)
+        except ValueError:
+            raise ConfigError(f"No token named {name!r}; tokens are: {', '.join(self.token_names)}.") from None
+
+    def reconstructed_waveform(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """Times (s) and values of a slow signal's downsampled waveform, reconstructed where it was hidden.
+
+        Returns the original waveform samples in visible windows and the reconstruction in hidden windows
+        (NaN where neither exists), in the feature's units.
+        """
+        n = self.token_index(token)
+        mod = self.token_modalities[n]
+        if mod not in self.waveform:
+            raise ConfigError(f"Token {token!r} ({mod}) has no waveform columns; only "
+                              f"{', '.join(self.waveform)} do.")
+        cols = self.waveform[mod]
+        vals = self.features[:, n, cols].astype(np.float64)  # (T, P)
+        hidden = self.hidden[:, n]
+        vals[self.data_missing[:, n]] = np.nan
+        if self.recon is not None:
+            vals[hidden] = self.recon[hidden, n, cols]
+        else:
+            vals[hidden] = np.nan
+        p = vals.shape[1]
+        times = self.window_starts[:, None] + (np.arange(p) + 0.5) * self.window_s / p  # (T, P)
+        return times.ravel(), vals.ravel()
+
+    def trajectories(self) -> pd.DataFrame:
+        """One row per window: probabilities, uncertainties, masking share, interference."""
+        df = pd.DataFrame({"window_start_s": self.window_starts, "window_end_s": self.window_starts + self.window_s})
+        for k, name in enumerate(self.targets):
+            df[f"{name}_prob"] = self.probabilities[:, k]
+            df[f"{name}_uncertainty"] = self.uncertainty[:, k]
+        df["no_context"] = self.no_context
+        df["hidden_fraction"] = self.hidden.mean(1)
+        df["user_masked_fraction"] = self.user_masked.mean(1)
+        df["interference_detected"] = self.interference_detected
+        if self.interference_pred is not None:
+            df["interference_pred"] = self.interference_pred
+            for a, name in enumerate(self.artifact_types):
+                df[f"artifact_{name}_prob"] = self.artifact_probs[:, a]
+        return df
+
+    def summary(self) -> dict:
+        """JSON-able summary: recording, model, mean probabilities, masking, steps, timings."""
+        means = {name: float(np.mean(self.probabilities[~self.no_context, k])) if (~self.no_context).any()
+                 else None for k, name in enumerate(self.targets)}
+        return {
+            "recording": self.title,
+            "synthetic_recording": self.is_synthetic,
+            "model": self.model_description,
+            "n_windows": self.n_windows,
+            "window_s": self.window_s,
+            "duration_s": float(self.n_windows * self.window_s),
+            "mean_probability_high": means,
+            "predicted_class": {k: (None if v is None else ("high" if v >= 0.5 else "low")) for k, v in means.items()},
+            "hidden_fraction": float(self.hidden.mean()),
+            "user_masked_fraction": float(self.user_masked.mean()),
+            "windows_without_context": int(self.no_context.sum()),
+            "tokens": [{"name": n, "modality": m, "channel": c} for n, m, c in
+                       zip(self.token_names, self.token_modalities, self.token_channels)],
+            "uncertainty": "binary entropy of the window's probability, bits (0 certain, 1 = chance)",
+            "steps": list(self.steps),
+            "timings_s": dict(self.timings),
+        }
+
+    def save(self, folder: str | os.PathLike) -> dict[str, Path]:
+        """Write ``trajectories.csv``/``.parquet``, ``reconstructions.npz``, ``attention.npz`` and
+        ``summary.json`` into ``folder`` (each file atomically: temp file + os.replace)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        traj = self.trajectories()
+        names = np.array(self.token_names)
+        rec = {"features": self.features, "valid": self.valid, "hidden": self.hidden,
+               "data_missing": self.data_missing, "user_masked": self.user_masked,
+               "window_starts": self.window_starts, "token_names": names}
+        if self.recon is not None:
+            rec["recon"] = self.recon
+        att = {f"attention_{k}": v for k, v in self.attention.items()}
+        att.update(window_starts=self.window_starts, token_names=names)
+        return {
+            "csv": _atomic(folder / "trajectories.csv", lambda p: traj.to_csv(p, index=False, float_format="%.6g")),
+            "parquet": _atomic(folder / "trajectories.parquet", lambda p: traj.to_parquet(p, index=False)),
+            "reconstructions": _atomic(folder / "reconstructions.npz", lambda p: _savez(p, rec)),
+            "attention": _atomic(folder / "attention.npz", lambda p: _savez(p, att)),
+            "summary": _atomic(folder / "summary.json",
+                               lambda p: Path(p).write_text(json.dumps(self.summary(), indent=1), encoding="utf-8")),
+        }
+
+
+def _savez(path: str, arrays: dict) -> None:
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def _atomic(path: Path, write) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def analyze(
+    recording: Any,
+    masks: Any,
+    model: LoadedModel,
+    *,
+    window_s: float | None = None,
+    preprocess_config: Any = None,
+    start_s: float = 0.0,
+    stop_s: float | None = None,
+    batch_size: int = 64,
+    attention: bool = True,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> AnalysisResult:
+    """Analyse a whole recording (or the span ``start_s``-``stop_s``) with a loaded model.
+
+    Parameters
+    ----------
+    recording : Recording
+        The recording (any channels; those of the model's layout are used, absent ones become missing tokens).
+    masks : MaskSet or None
+        The user's masks (whole channels and segments); None = nothing masked.
+    model : LoadedModel
+        From :func:`load_model`.
+    window_s : float, optional
+        Window length, s; must equal the model's (default: the model's).
+    preprocess_config : PreprocessConfig, optional
+        Cleaning settings (default: those the model was trained with).
+    start_s, stop_s : float
+        Span to analyse, s (default: everything).
+    batch_size : int
+        Contexts per forward pass.
+    attention : bool
+        Also compute the attention maps (about a third of the model time on the CPU).
+    progress, cancel
+        Progress callback and cancel token (checked between stages and model batches).
+
+    Raises
+    ------
+    MMQNetError
+        No channel of the recording matches the model's layout, everything is masked, NaN in the features.
+    Cancelled
+        ``cancel`` was set.
+    """
+    from ..features import extract_features
+    from ..preprocessing import preprocess
+
+    timings: dict[str, float] = {}
+    if window_s is not None and abs(float(window_s) - model.feature_config.window_s) > 1e-9:
+        raise ConfigError(
+            f"Invalid value for 'window_s': this model was trained on {model.feature_config.window_s:g}-s windows, "
+            f"got {window_s:g} s; use {model.feature_config.window_s:g} or another checkpoint."
+        )
+    check_cancel(cancel)
+    t0 = time.perf_counter()
+    pre = preprocess(recording, preprocess_config if preprocess_config is not None else model.preprocess_config,
+                     start_s=start_s, stop_s=stop_s, progress=scaled(progress, 0.0, 0.45), cancel=cancel)
+    timings["preprocess"] = time.perf_counter() - t0
+    check_cancel(cancel)
+    t0 = time.perf_counter()
+    fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
+                          progress=scaled(progress, 0.45, 0.6), cancel=cancel)
+    if float(start_s) > 0 and fs.n_windows and fs.window_starts[0] < float(start_s) - 1e-9:
+        # features of a span are on the span's clock: move them onto the recording's
+        import dataclasses
+
+        fs = dataclasses.replace(fs, window_starts=fs.window_starts + float(start_s))
+    timings["features"] = time.perf_counter() - t0
+    if all(t.channel is None for t in fs.tokens):
+        wanted = ", ".join(f"{t.name} ({t.modality.value})" for t in model.layout[:6])
+        raise MMQNetError(
+            f"No channel of {recording.title} matches the model's layout (expects e.g. {wanted}, ...; the recording "
+            f"has {', '.join(recording.ch_names[:8])}{'...' if recording.n_channels > 8 else ''}): rename the "
+            "channels or set their modality, or use a checkpoint trained on this layout."
+        )
+    result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
+                              progress=scaled(progress, 0.6, 1.0),
+                              cancel=cancel, title=recording.title, is_synthetic=recording.is_synthetic,
+                              steps=tuple(pre.steps), interference_spans=tuple(pre.interference))
+    timings.update(result.timings)
+    import dataclasses
+
+    return dataclasses.replace(result, timings=timings)
+
+
+def analyze_features(
+    features: Any,
+    masks: Any,
+    model: LoadedModel,
+    *,
+    token_mask: np.ndarray | None = None,
+    batch_size: int = 64,
+    attention: bool = True,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    title: str = "features",
+    is_synthetic: bool = False,
+    steps: Sequence[str] = (),
+    interference_spans: Sequence[Any] = (),
+) -> AnalysisResult:
+    """Run the model on an existing :class:`~mmqnet_core.features.FeatureSet` (the last stage of :func:`analyze`).
+
+    ``masks`` (a MaskSet) and/or ``token_mask`` ((T, N) bool) say what the user masked.
+    """
+    from ..model.checkpoint import check_compatible
+
+    t0 = time.perf_counter()
+    check_compatible(model.meta, features)
+    n_t, n_tok, _ = features.values.shape
+    if n_t == 0:
+        raise MMQNetError(f"{title} is shorter than one {features.window_s:g}-s window: nothing to analyse.")
+    user = np.zeros((n_t, n_tok), bool)
+    if masks is not None:
+        user |= np.asarray(masks.to_token_mask(features), bool)
+    if token_mask is not None:
+        tm = np.asarray(token_mask, bool)
+        if tm.shape != (n_t, n_tok):
+            raise ConfigError(f"Invalid value for 'token_mask': expected shape {(n_t, n_tok)}, got {tm.shape}.")
+        user |= tm
+    data_missing = np.asarray(features.missing, bool)
+    hidden = data_missing | user
+    if hidden.all():
+        raise MaskError(
+            f"Every token of {title} is masked or missing: nothing to analyse -- unmask at least one channel "
+            "(or check that the recording's channels match the model's layout)."
+        )
+    values = np.asarray(features.values, np.float32)
+    bad = ~np.isfinite(values) & ~hidden[..., None] & np.asarray(features.valid, bool)
+    if bad.any():
+        t, n, f = (int(v) for v in np.argwhere(bad)[0])
+        raise MMQNetError(
+            f"Features of {title} contain {int(bad.sum())} NaN/infinite value(s) in visible tokens (first: window "
+            f"{t} at {features.window_starts[t]:.1f} s, token {features.tokens[n].name!r}, column {f}): mask that "
+            "channel or span, or check the recording."
+        )
+    x = model.normalizer.apply(np.where(hidden[..., None], 0.0, values).astype(np.float32), hidden)
+    x = np.where(features.valid, x, 0.0).astype(np.float32)
+    out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
+                       return_recon=True, return_attention=attention, progress=progress, cancel=cancel)
+    probs = out.probabilities[0]
+    recon = None
+    if out.recon is not None:
+        recon = model.normalizer.invert(out.recon[0])
+        recon = np.where(features.valid, recon, 0.0).astype(np.float32)
+    cfg = model.model.config
+    has_int = out.interference is not None
+    mods = tuple(t.modality.value if hasattr(t.modality, "value") else str(t.modality) for t in features.tokens)
+    key = (lambda m: m.value if hasattr(m, "value") else str(m))
+    return AnalysisResult(
+        title=title,
+        is_synthetic=bool(is_synthetic),
+        model_description=model.describe(),
+        window_starts=np.asarray(features.window_starts, np.float64),
+        window_s=float(features.window_s),
+        targets=tuple(cfg.targets),
+        probabilities=probs,
+        uncertainty=binary_entropy(probs),
+        no_context=out.no_context[0],
+        token_names=tuple(t.name for t in features.tokens),
+        token_modalities=mods,
+        token_channels=tuple(t.channel for t in features.tokens),
+        features=np.where(data_missing[..., None], 0.0, np.nan_to_num(values)).astype(np.float32),
+        valid=np.asarray(features.valid, bool),
+        feature_names={key(k): tuple(v) for k, v in features.feature_names.items()},
+        feature_units={key(k): tuple(v) for k, v in features.feature_units.items()},
+        waveform={key(k): v for k, v in features.waveform.items()},
+        data_missing=data_missing,
+        user_masked=user,
+        hidden=hidden,
+        recon=recon,
+        attention={k: v[0] for k, v in (out.attention or {}).items()},
+        interference_pred=out.interference[0] if has_int else None,
+        artifact_probs=out.artifacts[0] if has_int else None,
+        artifact_types=tuple(cfg.artifact_types),
+        interference_detected=np.asarray(features.interference, np.float32),
+        interference_spans=tuple(interference_spans),
+        steps=tuple(steps) + (f"analysed {n_t} windows with {model.describe()}",),
+        timings={"inference": time.perf_counter() - t0},
+    )

@@ -1,0 +1,124 @@
+"""Training configuration: one frozen dataclass, saved as ``config.json`` in the run folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+
+IMPUTE_MODES = ("none", "zero", "mean")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train MMQ-Net (or one of its ablations / baselines) on a :class:`~mmqnet_core.datasets.corpus.Corpus`."""
+
+    # --- model (see mmqnet_core.model.MMQNetConfig) -------------------------------------------------------------
+    n_windows: int = 8  # T: windows per training sample (a random crop of T consecutive windows of a trial)
+    d_model: int = 64  # width of tokens and queries
+    n_heads: int = 4  # attention heads
+    n_enc_layers: int = 2  # encoder layers
+    n_dec_layers: int = 1  # query-decoder layers per family
+    dropout: float = 0.1  # dropout in the model during training
+    context_windows: int = 1  # category/interference queries of window t see windows t-k..t+k
+    use_modality_queries: bool = True  # ablation switch: reconstruction family
+    use_category_queries: bool = True  # ablation switch: category family (False = mean-pooled tokens)
+    use_interference_queries: bool = True  # ablation switch: interference family
+    impute: str = "none"  # baselines: "zero" / "mean" fill masked tokens and feed them as present (missing=False)
+    # --- optimisation ---------------------------------------------------------------------------------------------
+    epochs: int = 30  # maximum number of epochs
+    batch_size: int = 64  # samples per step (per process under DDP)
+    lr: float = 1e-3  # peak learning rate of AdamW
+    weight_decay: float = 0.05  # AdamW weight decay
+    warmup_steps: int = 100  # linear warm-up steps before the cosine decay
+    grad_clip: float = 1.0  # max gradient norm (0 = no clipping)
+    crops_per_trial: int | None = None  # samples drawn per training trial and epoch; None = windows // n_windows
+    patience: int = 5  # early stopping: epochs without a better validation loss before stopping (0 = never)
+    # --- augmentation ---------------------------------------------------------------------------------------------
+    mask_rate_max: float = 0.7  # each sample's simulated missing rate ~ U(0, mask_rate_max) (masking.random_token_mask)
+    dropout_share: float = 0.3  # share of the simulated missing data as whole-modality drop-outs
+    extra_mask_rate: float = 0.15  # extra random masking of visible tokens, reconstructed (masked-autoencoder style)
+    # --- loss weights ----------------------------------------------------------------------------------------------
+    w_classification: float = 1.0  # cross-entropy of binary valence / arousal
+    w_reconstruction: float = 1.0  # MSE on masked tokens that have ground truth
+    w_interference: float = 0.5  # BCE of the per-window interference score
+    w_artifact: float = 0.5  # multi-label BCE of the artifact types (trials with known artifacts only)
+    w_decorrelation: float = 0.1  # decorrelation of interference and category query outputs
+    # --- data split --------------------------------------------------------------------------------------------------
+    split: str = "subject"  # "subject" (leave-subjects-out) or "trial" (subject-dependent)
+    folds: int = 5  # K of the split
+    fold: int = 0  # which fold's test side is held out (0..folds-1)
+    val_subjects: int | None = None  # validation subjects per fold (subject split); None = about 10 %
+    split_seed: int = 0  # seed of the subject / trial shuffle
+    # --- run ---------------------------------------------------------------------------------------------------------
+    seed: int = 0  # seed of torch, numpy and the augmentation
+    device: str | None = None  # "cpu", "cuda", "cuda:1", "mps" or None (best available)
+    num_threads: int | None = None  # torch CPU threads (None = torch's default)
+
+    def __post_init__(self) -> None:
+        for name in ("n_windows", "d_model", "n_heads", "n_enc_layers", "n_dec_layers", "epochs", "batch_size",
+                     "folds"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"Invalid value for {name!r}: must be an integer >= 1, got {v!r}.")
+        if self.impute not in IMPUTE_MODES:
+            raise ConfigError(f"Invalid value for 'impute': allowed {', '.join(IMPUTE_MODES)}, got {self.impute!r}.")
+        if self.impute != "none" and self.use_modality_queries:
+            raise ConfigError(
+                f"impute={self.impute!r} feeds filled-in tokens as present, so there is nothing to reconstruct: "
+                "set use_modality_queries=False for imputation baselines."
+            )
+        if self.split not in ("subject", "trial"):
+            raise ConfigError(f"Invalid value for 'split': allowed subject, trial, got {self.split!r}.")
+        if not 0 <= self.fold < self.folds:
+            raise ConfigError(f"Invalid value for 'fold': allowed 0..{self.folds - 1}, got {self.fold}.")
+        if not self.lr > 0:
+            raise ConfigError(f"Invalid value for 'lr': must be > 0, got {self.lr}.")
+        for name in ("mask_rate_max", "dropout_share", "extra_mask_rate"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 0.9:
+                raise ConfigError(f"Invalid value for {name!r}: allowed 0 to 0.9, got {v}.")
+        for f in fields(self):
+            if f.name.startswith("w_") and not getattr(self, f.name) >= 0:
+                raise ConfigError(
+                    f"Invalid value for {f.name!r}: loss weights must be >= 0, got {getattr(self, f.name)}."
+                )
+        if self.crops_per_trial is not None and self.crops_per_trial < 1:
+            raise ConfigError(f"Invalid value for 'crops_per_trial': must be None or >= 1, got {self.crops_per_trial}.")
+        if self.patience < 0 or self.warmup_steps < 0 or self.grad_clip < 0:
+            raise ConfigError("Invalid value: 'patience', 'warmup_steps' and 'grad_clip' must be >= 0.")
+
+    @property
+    def variant(self) -> str:
+        """Name of the model variant as in the evaluation table: "MMQ-Net", "w/o modality queries",
+        "zero-fill encoder", "mean-impute encoder"..."""
+        off = [n for n, on in (("modality", self.use_modality_queries), ("category", self.use_category_queries),
+                                ("interference", self.use_interference_queries)) if not on]
+        if self.impute != "none":
+            name = {"zero": "zero-fill encoder", "mean": "mean-impute encoder"}[self.impute]
+            off = [n for n in off if n != "modality"]
+            return name if not off else f"{name} w/o " + "+".join(off) + " queries"
+        return "MMQ-Net" if not off else "w/o " + "+".join(off) + " queries"
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``MMQNetConfig.for_layout``."""
+        return {
+            "n_windows": self.n_windows, "d_model": self.d_model, "n_heads": self.n_heads,
+            "n_enc_layers": self.n_enc_layers, "n_dec_layers": self.n_dec_layers, "dropout": self.dropout,
+            "context_windows": self.context_windows, "use_modality_queries": self.use_modality_queries,
+            "use_category_queries": self.use_category_queries,
+            "use_interference_queries": self.use_interference_queries,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"Unknown training option(s) {unknown}; known options are {sorted(known)}.")
+        return cls(**data)

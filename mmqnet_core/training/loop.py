@@ -1,0 +1,582 @@
+"""Training of MMQ-Net on a feature corpus (single process, or DistributedDataParallel under torchrun).
+
+One *sample* is a random crop of ``T`` consecutive windows of one training trial. Per sample:
+
+1. simulated missingness: ``masking.random_token_mask`` at a rate drawn from U(0, ``mask_rate_max``)
+   (group drop-outs + token runs) on top of the data's own missing tokens;
+2. extra random masking of ``extra_mask_rate`` of the still-visible tokens (masked-autoencoder style);
+3. loss = CE(valence, arousal high/low at >= 5) + MSE of the modality-query reconstructions on every token
+   hidden in 1-2 that has ground truth (normalised units) + BCE(interference score) + multi-label BCE of the
+   known artifact types + decorrelation of category vs interference query outputs.
+
+Features are z-scored with a :class:`~mmqnet_core.model.normalization.Normalizer` fitted on the training side
+of the split only. AdamW with linear warm-up and cosine decay; early stopping on the validation loss
+(classification CE at simulated missing rates, fixed masks); the best epoch's weights are kept.
+
+Distributed: when ``WORLD_SIZE`` > 1 in the environment (torchrun), the process group is initialised (gloo on
+CPU, nccl on CUDA), each rank trains on its share of the samples (DistributedSampler) and gradients are
+averaged by DDP; validation runs on every rank over the whole validation set (so early-stopping decisions
+agree); only rank 0 writes the run folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import io
+import json
+import logging
+import math
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DistributedSampler
+
+from ..errors import ConfigError
+from ..progress import CancelToken, ProgressCallback, check_cancel, report
+from .config import TrainConfig
+from .splits import Split, make_folds
+
+log = logging.getLogger(__name__)
+
+
+# --- helpers -------------------------------------------------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _select_device(preferred: str | None) -> torch.device:
+    from ..device import select_device
+
+    return select_device(preferred)
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    from ..device import autocast
+
+    return autocast(device)
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands in a distributed run."""
+
+    rank: int = 0  # global rank
+    world_size: int = 1  # number of processes
+    local_rank: int = 0  # rank on this machine (selects the GPU)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def dist_info_from_env() -> DistInfo:
+    """Read RANK / WORLD_SIZE / LOCAL_RANK as set by torchrun (defaults: a single process)."""
+    try:
+        return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                        int(os.environ.get("LOCAL_RANK", 0)))
+    except ValueError as exc:
+        raise ConfigError(f"Invalid torchrun environment (RANK/WORLD_SIZE/LOCAL_RANK): {exc}.") from None
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
+    """Linear warm-up to ``peak`` over ``warmup`` steps, then cosine decay to 5 % of ``peak`` at ``total``."""
+    if warmup > 0 and step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+# --- data on the token grid ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PreparedData:
+    """Normalised arrays of a corpus for one split (shared by training and evaluation)."""
+
+    x: np.ndarray  # (n, Tt, N, F) float32 normalised features; missing tokens and invalid columns = 0
+    missing: np.ndarray  # (n, Tt, N) bool
+    labels: np.ndarray  # (n, K) int64 high/low classes
+    scores: np.ndarray  # (n, K) float32 1-9 scores
+    interference: np.ndarray  # (n, Tt) float32 [0, 1]
+    artifacts: np.ndarray  # (n, Tt, A) float32
+    artifact_known: np.ndarray  # (n,) bool
+    n_windows: np.ndarray  # (n,) int64
+    groups: np.ndarray  # (N,) int group id per token (for random_token_mask)
+    valid: np.ndarray  # (N, F) bool
+    zero_normalised: np.ndarray  # (N, F) float32: the normalised value of 0 in original units (zero-fill)
+
+
+def prepare(corpus: Any, normalizer: Any, threshold: float = 5.0) -> PreparedData:
+    """Normalise a corpus' features with ``normalizer`` and collect the training targets."""
+    valid = np.asarray(corpus.valid, bool)
+    x = normalizer.apply(corpus.X, corpus.missing)
+    x = np.where(valid, x, np.float32(0.0)).astype(np.float32)
+    x = np.nan_to_num(x, copy=False)
+    mods = list(corpus.token_modalities)
+    groups = np.array([list(dict.fromkeys(mods)).index(m) for m in mods], dtype=np.int64)
+    zero = normalizer.apply(np.zeros((1, *valid.shape), np.float32))[0]
+    return PreparedData(
+        x=x, missing=np.asarray(corpus.missing, bool), labels=(corpus.labels >= threshold).astype(np.int64),
+        scores=corpus.labels.astype(np.float32), interference=corpus.interference.astype(np.float32),
+        artifacts=corpus.artifacts.astype(np.float32), artifact_known=np.asarray(corpus.artifact_known, bool),
+        n_windows=np.asarray(corpus.n_windows, np.int64), groups=groups, valid=valid,
+        zero_normalised=np.where(valid, zero, 0.0).astype(np.float32),
+    )
+
+
+def impute(x: np.ndarray, hidden: np.ndarray, mode: str, zero_normalised: np.ndarray) -> np.ndarray:
+    """Fill hidden tokens for the imputation baselines: "mean" -> 0 (training mean), "zero" -> the normalised
+    value of 0 in original units."""
+    if mode == "mean":
+        return np.where(hidden[..., None], np.float32(0.0), x)
+    if mode == "zero":
+        return np.where(hidden[..., None], zero_normalised, x).astype(np.float32)
+    return x
+
+
+def draw_masks(
+    n: int, t: int, groups: np.ndarray, rng: np.random.Generator, *, rate_max: float, dropout_share: float,
+    extra_rate: float = 0.0, rates: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated missingness for ``n`` samples of ``t`` windows: (drop (n, t, N), extra (n, t, N)) bool.
+
+    ``drop`` follows ``masking.random_token_mask`` at a rate per sample (``rates`` or U(0, ``rate_max``));
+    ``extra`` hides a further ``extra_rate`` of the tokens at random (independent of ``drop``).
+    """
+    from ..masking import random_token_mask
+
+    rates = rng.uniform(0.0, rate_max, size=n) if rates is None else np.asarray(rates, float)
+    drop = np.stack([random_token_mask(t, groups, float(r), rng, dropout_share=dropout_share) for r in rates])
+    extra = rng.random(drop.shape) < extra_rate if extra_rate > 0 else np.zeros_like(drop)
+    return drop, extra
+
+
+def make_batch(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t: int, cfg: TrainConfig,
+               rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Crop, mask and (for baselines) impute one batch; numpy arrays ready for torch."""
+    win = starts[:, None] + np.arange(t)  # (B, T)
+    win = np.minimum(win, data.x.shape[1] - 1)
+    sel = (trial_idx[:, None], win)
+    x = data.x[sel]  # (B, T, N, F)
+    orig = data.missing[sel]  # (B, T, N)
+    drop, extra = draw_masks(len(trial_idx), t, data.groups, rng, rate_max=cfg.mask_rate_max,
+                             dropout_share=cfg.dropout_share,
+                             extra_rate=cfg.extra_mask_rate if cfg.use_modality_queries else 0.0)
+    hidden = orig | drop | extra
+    # never hide every token of a sample (the model refuses it): fall back to the data's own mask
+    empty = hidden.reshape(len(hidden), -1).all(1)
+    hidden[empty] = orig[empty]
+    recon_mask = hidden & ~orig
+    if cfg.impute != "none":  # baselines: hidden (and absent) tokens are filled in and fed as present
+        x = impute(x, hidden, cfg.impute, data.zero_normalised)
+        model_missing = np.zeros_like(hidden)
+    else:
+        model_missing = hidden
+    return {
+        "x": np.ascontiguousarray(x, np.float32),
+        "missing": model_missing,
+        "target": data.x[sel],
+        "recon_mask": recon_mask,
+        "labels": data.labels[trial_idx],
+        "interference": data.interference[sel],
+        "artifacts": data.artifacts[sel],
+        "artifact_known": np.broadcast_to(data.artifact_known[trial_idx][:, None], win.shape).copy(),
+    }
+
+
+# --- losses -----------------------------------------------------------------------------------------------------
+def compute_loss(out: Any, batch: dict[str, torch.Tensor], cfg: TrainConfig,
+                 feature_valid: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted loss of one batch and its unweighted terms (floats, for logging)."""
+    from ..model.losses import classification_loss, decorrelation_loss, interference_loss, reconstruction_loss
+
+    terms: dict[str, torch.Tensor] = {
+        "classification": classification_loss(out.logits.float(), batch["labels"], (~out.no_context).float())
+    }
+    total = cfg.w_classification * terms["classification"]
+    if out.recon is not None and cfg.w_reconstruction > 0:
+        terms["reconstruction"] = reconstruction_loss(out.recon.float(), batch["target"], batch["recon_mask"],
+                                                      feature_valid)
+        total = total + cfg.w_reconstruction * terms["reconstruction"]
+    if out.interference is not None:
+        terms["interference"] = interference_loss(out.interference.float(), batch["interference"])
+        total = total + cfg.w_interference * terms["interference"]
+        known = batch["artifact_known"]  # (B, T) bool: artifact ground truth exists (synthetic data)
+        if out.artifact_logits is not None:
+            bce = F.binary_cross_entropy_with_logits(out.artifact_logits.float(), batch["artifacts"],
+                                                     reduction="none").mean(-1)  # (B, T)
+            mask = known.float()
+            terms["artifact"] = (bce * mask).sum() / mask.sum().clamp(min=1.0)
+            total = total + cfg.w_artifact * terms["artifact"]
+        if out.interference_features is not None and cfg.w_decorrelation > 0:
+            terms["decorrelation"] = decorrelation_loss(out.category_features.float(),
+                                                        out.interference_features.float())
+            total = total + cfg.w_decorrelation * terms["decorrelation"]
+    return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+# --- validation ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ValidationSet:
+    """Fixed contexts and masks of the validation trials (the same every epoch)."""
+
+    batches: list[dict[str, np.ndarray]]
+
+
+def make_validation_set(data: PreparedData, idx: np.ndarray, cfg: TrainConfig, *, seed: int,
+                        batch_size: int = 256) -> ValidationSet:
+    """Every validation trial cut into contexts of T windows (stride T); masks at rates U(0, mask_rate_max)
+    drawn once with ``seed``."""
+    from ..inference.engine import context_starts
+
+    t = cfg.n_windows
+    items = [(i, s) for i in idx for s in context_starts(int(data.n_windows[i]), t)]
+    rng = np.random.default_rng([seed, 7919])
+    batches = []
+    for b in range(0, len(items), batch_size):
+        chunk = items[b:b + batch_size]
+        trial_idx = np.array([c[0] for c in chunk], dtype=np.int64)
+        starts = np.array([c[1] for c in chunk], dtype=np.int64)
+        batches.append(make_batch(data, trial_idx, starts, t, cfg, rng))
+    return ValidationSet(batches)
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, vset: ValidationSet, cfg: TrainConfig, device: torch.device,
+             feature_valid: torch.Tensor) -> dict[str, float]:
+    """Validation losses and window-level accuracies (the model is put in eval mode and back)."""
+    was_training = model.training
+    model.eval()
+    sums: dict[str, float] = {}
+    n_total = 0
+    correct = np.zeros(2)
+    n_windows = 0
+    for batch in vset.batches:
+        tb = _to_torch(batch, device)
+        with _autocast(device):
+            out = model(tb["x"], tb["missing"], allow_empty=True)
+        _, terms = compute_loss(out, tb, cfg, feature_valid)
+        bsz = len(batch["x"])
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + v * bsz
+        n_total += bsz
+        pred = out.logits.argmax(-1).cpu().numpy()  # (B, T, K)
+        correct += (pred == batch["labels"][:, None, :]).sum((0, 1))
+        n_windows += pred.shape[0] * pred.shape[1]
+    model.train(was_training)
+    res = {f"val_{k}": v / max(n_total, 1) for k, v in sums.items()}
+    res["val_loss"] = res.get("val_classification", float("nan"))
+    res["val_acc_valence"], res["val_acc_arousal"] = (correct / max(n_windows, 1)).tolist()
+    return res
+
+
+def _to_torch(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)).to(device, non_blocking=True) for k, v in batch.items()}
+
+
+# --- the run ---------------------------------------------------------------------------------------------------------
+@dataclass
+class TrainResult:
+    """What :func:`train` returns."""
+
+    model: torch.nn.Module  # the trained model (best validation epoch), in eval mode, on the CPU
+    normalizer: Any  # the Normalizer fitted on the training split
+    config: TrainConfig  # the configuration used
+    split: Split  # the split (train/val/test trial indices)
+    history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch (as in metrics.csv)
+    best_epoch: int = 0  # 1-based epoch whose weights were kept
+    run_dir: Path | None = None  # run folder (None when not written)
+    checkpoint_dir: Path | None = None  # folder of the saved checkpoint
+    seconds: float = 0.0  # wall time of the training, s
+    windows_per_s: float = 0.0  # training throughput (windows of all samples seen per second, this process)
+    metadata: dict = field(default_factory=dict)  # the checkpoint's extra metadata
+
+
+def checkpoint_metadata(corpus: Any, cfg: TrainConfig, split: Split) -> dict:
+    """What inference needs besides the weights: token layout, features, preprocessing, normaliser, data."""
+    return {
+        "format": "mmqnet-checkpoint-meta",
+        "training_data": corpus.source,
+        "synthetic": bool(corpus.is_synthetic),
+        "corpus": corpus.describe(),
+        "layout": {"token_names": list(corpus.token_names), "token_modalities": list(corpus.token_modalities)},
+        "feature_names": {k: list(v) for k, v in corpus.feature_names.items()},
+        "feature_units": {k: list(v) for k, v in corpus.feature_units.items()},
+        "waveform": {k: list(v) for k, v in corpus.waveform.items()},
+        "window_s": corpus.window_s,
+        "step_s": corpus.step_s,
+        "feature_config": dict(corpus.config.get("features") or {}),
+        "preprocess_config": dict(corpus.config.get("preprocess") or {}),
+        "train_config": cfg.to_dict(),
+        "split": {"description": split.describe(), "kind": split.kind, "fold": split.fold,
+                  "n_folds": split.n_folds, "test_subjects": sorted({int(s) for s in corpus.subjects[split.test]})},
+    }
+
+
+def train(
+    corpus: Any,
+    config: TrainConfig = TrainConfig(),
+    *,
+    run_dir: str | os.PathLike | None = None,
+    split: Split | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> TrainResult:
+    """Train MMQ-Net (or an ablation / baseline chosen by ``config``) on a corpus.
+
+    Parameters
+    ----------
+    corpus : Corpus
+        Feature arrays (``mmqnet_core.datasets.corpus.build_corpus``).
+    config : TrainConfig
+        Model size, optimisation, augmentation, split and seed.
+    run_dir : path, optional
+        Run folder to write (config.json, metrics.csv, train.log, checkpoint/); None = write nothing.
+    split : Split, optional
+        Train/val/test trial indices; default: fold ``config.fold`` of ``config.split`` folds.
+    progress, cancel
+        Progress callback and cancel token (checked between steps).
+
+    Returns
+    -------
+    TrainResult
+    """
+    from ..model import MMQNet, MMQNetConfig
+    from ..model.normalization import Normalizer
+
+    t_start = time.perf_counter()
+    cfg = config
+    dist = dist_info_from_env()
+    if split is None:
+        split = make_folds(cfg.split, corpus.subjects, cfg.folds, seed=cfg.split_seed,
+                           val_subjects=cfg.val_subjects)[cfg.fold]
+    if len(split.train) == 0:
+        raise ConfigError(f"The split {split.describe()} has no training trial; use more subjects or fewer folds.")
+    if corpus.max_windows < 1:
+        raise ConfigError("The corpus has no windows.")
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    seed_everything(cfg.seed)
+    device = _select_device(cfg.device if not dist.distributed or cfg.device != "cuda"
+                            else f"cuda:{dist.local_rank}")
+    pg_started = False
+    if dist.distributed:
+        import torch.distributed as tdist
+
+        if not tdist.is_initialized():
+            tdist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            pg_started = True
+        if device.type == "cuda":
+            device = torch.device(f"cuda:{dist.local_rank}")
+            torch.cuda.set_device(device)
+
+    writer = _RunWriter(Path(run_dir), cfg) if (run_dir is not None and dist.is_main) else None
+    try:
+        return _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start,
+                      MMQNet, MMQNetConfig, Normalizer)
+    finally:
+        if writer is not None:
+            writer.close()
+        if pg_started:
+            import torch.distributed as tdist
+
+            tdist.destroy_process_group()
+
+
+def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, MMQNet, MMQNetConfig, Normalizer):
+    t = cfg.n_windows
+    if writer is not None:
+        writer.log(f"device {device}; world size {dist.world_size}; {corpus.describe()}")
+        writer.log(f"split: {split.describe()}: {len(split.train)} train / {len(split.val)} val / "
+                   f"{len(split.test)} test trials")
+    normalizer = Normalizer.fit(corpus.X[split.train], corpus.missing[split.train])
+    data = prepare(corpus, normalizer)
+    mcfg = MMQNetConfig.for_layout(
+        [_Tok(n, m) for n, m in zip(corpus.token_names, corpus.token_modalities)], corpus.valid, **cfg.model_kwargs()
+    )
+    model = MMQNet.from_config(mcfg).to(device)
+    feature_valid = torch.as_tensor(corpus.valid, device=device)
+    ddp_model: torch.nn.Module = model
+    if dist.distributed:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ddp_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
+                        find_unused_parameters=True)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "embedding" in name or "queries" in name or "mask_token" in name
+         else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+
+    train_idx = np.asarray(split.train)
+    crops = cfg.crops_per_trial or max(1, int(np.median(data.n_windows[train_idx])) // t)
+    n_samples = len(train_idx) * crops
+    per_rank = math.ceil(n_samples / dist.world_size)
+    steps_per_epoch = max(1, math.ceil(per_rank / cfg.batch_size))
+    total_steps = steps_per_epoch * cfg.epochs
+    vset = make_validation_set(data, np.asarray(split.val), cfg, seed=cfg.seed) if len(split.val) else None
+    meta = checkpoint_metadata(corpus, cfg, split)
+    if writer is not None:
+        writer.log(f"model {cfg.variant}: {model.n_parameters} parameters; {n_samples} samples of {t} windows "
+                   f"per epoch, {steps_per_epoch} steps/epoch per process")
+
+    history: list[dict[str, float]] = []
+    best = (math.inf, 0, copy.deepcopy(model.state_dict()))
+    bad_epochs = 0
+    step = 0
+    windows_seen = 0
+    train_seconds = 0.0
+    ddp_model.train()
+    for epoch in range(1, cfg.epochs + 1):
+        t_epoch = time.perf_counter()
+        rng_epoch = np.random.default_rng([cfg.seed, epoch])  # identical on every rank
+        order = rng_epoch.permutation(n_samples)
+        sample_trials = train_idx[order % len(train_idx)]
+        max_start = np.maximum(data.n_windows[sample_trials] - t, 0)
+        sample_starts = (rng_epoch.random(n_samples) * (max_start + 1)).astype(np.int64)
+        # this rank's share of the (already shuffled) samples; padded so that every rank does the same steps
+        sampler = DistributedSampler(range(n_samples), num_replicas=dist.world_size, rank=dist.rank, shuffle=False)
+        ids = np.fromiter(iter(sampler), dtype=np.int64, count=len(sampler))
+        rng_aug = np.random.default_rng([cfg.seed, epoch, dist.rank, 1])
+        sums: dict[str, float] = {}
+        n_seen = 0
+        for b in range(steps_per_epoch):
+            check_cancel(cancel)
+            sel = ids[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            batch = _to_torch(make_batch(data, sample_trials[sel], sample_starts[sel], t, cfg, rng_aug), device)
+            lr = lr_at(step, total_steps, cfg.lr, min(cfg.warmup_steps, total_steps // 5))
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with _autocast(device):
+                out = ddp_model(batch["x"], batch["missing"])
+            loss, terms = compute_loss(out, batch, cfg, feature_valid)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            step += 1
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise ConfigError(f"Training diverged (loss {loss_value}) at epoch {epoch}; lower 'lr' (now {cfg.lr}).")
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v * len(sel)
+            sums["loss"] = sums.get("loss", 0.0) + loss_value * len(sel)
+            n_seen += len(sel)
+            windows_seen += len(sel) * t
+            report(progress, ((epoch - 1) + (b + 1) / steps_per_epoch) / cfg.epochs,
+                   f"epoch {epoch}/{cfg.epochs} loss {sums['loss'] / n_seen:.3f}")
+        train_seconds += time.perf_counter() - t_epoch
+        row: dict[str, float] = {"epoch": epoch, "lr": lr}
+        row.update({f"train_{k}": v / max(n_seen, 1) for k, v in sums.items()})
+        if vset is not None:
+            row.update(validate(model, vset, cfg, device, feature_valid))
+        row["epoch_s"] = time.perf_counter() - t_epoch
+        history.append(row)
+        score = row.get("val_loss", row["train_loss"])
+        if score < best[0] - 1e-4:
+            best = (score, epoch, copy.deepcopy(model.state_dict()))
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+        if writer is not None:
+            writer.epoch(row)
+        if cfg.patience and vset is not None and bad_epochs >= cfg.patience:
+            if writer is not None:
+                writer.log(f"early stop after epoch {epoch}: no better validation loss for {cfg.patience} epochs")
+            break
+
+    model.load_state_dict(best[2])
+    model = model.to("cpu").eval()
+    meta["best_epoch"] = best[1]
+    meta["history"] = history
+    result = TrainResult(model=model, normalizer=normalizer, config=cfg, split=split, history=history,
+                         best_epoch=best[1], seconds=time.perf_counter() - t_start,
+                         windows_per_s=windows_seen / max(train_seconds, 1e-9), metadata=meta)
+    if writer is not None:
+        result.run_dir = writer.folder
+        result.checkpoint_dir = writer.save_checkpoint(model, meta, normalizer)
+        writer.log(f"best epoch {best[1]} (validation loss {best[0]:.4f}); {result.seconds:.1f} s; "
+                   f"{result.windows_per_s:.0f} windows/s")
+    report(progress, 1.0, "training done")
+    return result
+
+
+@dataclass(frozen=True)
+class _Tok:
+    name: str
+    modality: str
+
+
+class _RunWriter:
+    """Writes the run folder: config.json, metrics.csv (rewritten every epoch), train.log, checkpoint/."""
+
+    def __init__(self, folder: Path, cfg: TrainConfig) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write_text(folder / "config.json", json.dumps(cfg.to_dict(), indent=1))
+        self.rows: list[dict[str, float]] = []
+        self.handler = logging.FileHandler(folder / "train.log", mode="w", encoding="utf-8")
+        self.handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(self.handler)
+        if log.getEffectiveLevel() > logging.INFO:
+            self._level = log.level
+            log.setLevel(logging.INFO)
+        else:
+            self._level = None
+
+    def log(self, message: str) -> None:
+        log.info(message)
+
+    def epoch(self, row: dict[str, float]) -> None:
+        self.rows.append(row)
+        keys = list(dict.fromkeys(k for r in self.rows for k in r))
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys)
+        w.writeheader()
+        for r in self.rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+        _atomic_write_text(self.folder / "metrics.csv", buf.getvalue())
+        self.log("epoch " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+    def save_checkpoint(self, model: torch.nn.Module, meta: dict, normalizer: Any) -> Path:
+        from ..model.checkpoint import save_checkpoint
+
+        out = self.folder / "checkpoint"
+        save_checkpoint(model, out, extra=meta, normalizer=normalizer)
+        return out
+
+    def close(self) -> None:
+        log.removeHandler(self.handler)
+        self.handler.close()
+        if self._level is not None:
+            log.setLevel(self._level)

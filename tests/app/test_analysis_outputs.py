@@ -1,0 +1,97 @@
+"""Exports of an analysis (CSV, view PNGs, one-page report as PNG/PDF, analysis folder), shortcuts, layout."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
+
+from app.main_window import MainWindow
+from app.report import PAGE_H, PAGE_W, ReportInfo
+
+from .conftest import DURATION_S, wait_analysis
+
+
+@pytest.fixture
+def analysed(window, recording, tmp_path, qtbot, tiny_model):
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.model.add_segment(10.0, 20.0, ["GSR"])
+    window.use_model(tiny_model)
+    window.run_analysis()
+    wait_analysis(qtbot, window)
+    return window
+
+
+def test_exports_write_files(analysed, tmp_path, dialogs):
+    win = analysed
+    result = win.model.analysis
+    assert all(a.isEnabled() for a in win.analysis_output_actions)
+    csv = win.export_trajectories(tmp_path / "out" / "traj.csv")
+    table = pd.read_csv(csv)
+    assert len(table) == result.n_windows == int(DURATION_S)
+    assert np.allclose(table["valence_prob"], result.probabilities[:, 0], atol=1e-5)
+    assert list(tmp_path.joinpath("out").iterdir()) == [csv]  # no temporary file left behind
+    pngs = win.export_views(tmp_path / "views", prefix="rec_")
+    assert sorted(p.name for p in pngs) == ["rec_attention.png", "rec_circumplex.png", "rec_reconstruction.png",
+                                            "rec_trajectory.png"]
+    for p in pngs:
+        image = QImage(str(p))
+        assert image.width() >= 400 and image.height() >= 200
+        grid = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+        assert len(grid) > 10  # drawn, not blank
+    report = win.export_report(tmp_path / "report.png")
+    image = QImage(str(report))
+    assert (image.width(), image.height()) == (PAGE_W, PAGE_H)
+    pdf = win.export_report(tmp_path / "report.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 10_000
+    files = win.save_analysis(tmp_path / "folder")
+    summary = json.loads(files["summary"].read_text())
+    assert summary["n_windows"] == result.n_windows and "UNTRAINED" in summary["model"]
+    assert not dialogs
+
+
+def test_export_error_goes_to_the_dialog(analysed, tmp_path, dialogs):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert analysed.export_trajectories(blocker / "traj.csv") is None  # a file where a folder should be
+    assert len(dialogs) == 1 and dialogs[0]["title"] == "Error while exporting the trajectories to traj.csv"
+    assert dialogs[0]["text"].startswith(f"Cannot write {blocker / 'traj.csv'}") and not dialogs[0]["details"]
+
+
+def test_report_text(analysed):
+    info = analysed.report_info()
+    assert isinstance(info, ReportInfo)
+    assert info.synthetic_recording and "UNTRAINED" in info.model_label and not info.stale
+    assert "1 user" in info.masking and set(info.means) == {"valence", "arousal"}
+    analysed.model.add_segment(30.0, 32.0)
+    assert analysed.report_info().stale
+
+
+def test_shortcuts_dialog_lists_the_analysis_keys(window, qtbot):
+    dialog = window.show_shortcuts()
+    qtbot.addWidget(dialog)
+    rows = dict((what, keys) for keys, what in dialog.rows())
+    assert rows["Run MMQ-Net"] == "F5 / Ctrl+R"
+    assert rows["Keyboard shortcuts"] == "F1"
+    assert rows["Simulate missing data"] == "Ctrl+Shift+M"
+    assert "Show trajectory" in rows and "Mask mode on/off (Esc leaves it)" in rows
+    keys = [k for k, _ in dialog.rows()]
+    assert len(keys) == len(set(keys)), "two actions share a shortcut"
+
+
+def test_dock_layout_is_restored(qtbot, settings_file):
+    settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    assert [d.toggleViewAction() in win.menuBar().actions()[2].menu().actions() for d in win.analysis_docks]
+    win.circumplex_dock.toggleViewAction().trigger()  # View menu: hide it
+    assert not win.circumplex_dock.isVisible()
+    win.close()
+    again = MainWindow(settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.show()
+    assert not again.circumplex_dock.isVisible() and again.tabifiedDockWidgets(again.log_dock)
+    again.close()

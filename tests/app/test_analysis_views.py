@@ -1,0 +1,176 @@
+"""Running MMQ-Net from the window: every analysis view shows the result, cancel, stale results, navigation."""
+
+import importlib
+import threading
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+
+from app.analysis import SYNTHETIC_MODEL_LABEL, UNTRAINED_MODEL_LABEL, model_label
+from app.analysis_banner import NO_ANALYSIS_TEXT, STALE_TEXT
+from mmqnet_core.progress import check_cancel
+
+from .conftest import CHANNELS, DURATION_S, wait_analysis
+
+
+@pytest.fixture
+def analysed(window, recording, tmp_path, qtbot, tiny_model):
+    """The window with the test recording, a mask on Fz+GSR at 10-20 s, analysed with the tiny model."""
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.model.add_segment(10.0, 20.0, ["Fz", "GSR"])
+    window.use_model(tiny_model)
+    assert window.run_action.isEnabled()
+    window.run_action.trigger()
+    assert window.runner.busy and window.progress_bar.isVisibleTo(window)
+    wait_analysis(qtbot, window)
+    return window
+
+
+def _click_view(qtbot, plot_widget, plot_item, x, y):
+    """Left click at data coordinates (x, y) of ``plot_item`` inside ``plot_widget``."""
+    scene = plot_item.getViewBox().mapViewToScene(QPointF(x, y))
+    pos = plot_widget.mapFromScene(scene)
+    qtbot.mouseClick(plot_widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def test_every_view_shows_the_analysis(analysed, dialogs):
+    win = analysed
+    result = win.model.analysis
+    n_t = int(DURATION_S)  # 1-s windows
+    assert result.n_windows == n_t and not dialogs
+    assert win.trajectory_dock.isVisible()  # raised when the analysis finished
+    # Trajectory: one point per window per target, probabilities in [0, 1], band around them.
+    for k, name in enumerate(("valence", "arousal")):
+        x, y = win.trajectory_view.curves[name].getData()
+        assert len(x) == n_t and np.allclose(y, result.probabilities[:, k])
+        lo, hi = (c.getData()[1] for c in win.trajectory_view._band_edges[name])
+        assert np.all(lo <= y + 1e-6) and np.all(hi >= y - 1e-6) and np.any(hi > lo)
+    # The masked span (2 of 7 channels) is in the bottom strip, not shaded full height.
+    x, share = win.trajectory_view.masked_share.getData()
+    assert share.max() == pytest.approx(2 / 7 * 0.12, rel=1e-3)
+    assert win.trajectory_view.masked_spans.shown == []
+    # Circumplex: one point per window.
+    assert win.circumplex_view.n_points == n_t
+    # Attention: (tokens present, windows); columns of the category family are attention shares.
+    img = win.attention_view.image_data
+    assert img.shape == (len(CHANNELS), n_t)
+    assert win.attention_view.family == "category"
+    assert np.all(img >= 0) and np.all(img.sum(axis=0) <= 1 + 1e-4)
+    win.attention_view.set_family("modality")
+    assert not np.allclose(win.attention_view.image_data, img)
+    win.attention_view.present_only.setChecked(False)
+    assert win.attention_view.image_data.shape == (len(result.token_names), n_t)
+    # Reconstruction: selecting the mask in the Masks table shows its first channel with the span highlighted.
+    view = win.reconstruction_view
+    win.mask_table.table.selectRow(0)
+    assert win.model.mask_focus.segment == 0
+    assert view.token == "Fz" and view.feature == "psd_alpha" and not view.wave_plot.isVisible()
+    assert view.focus_spans[0].shown == [(10.0, 20.0)]
+    assert len(view.original_curve.getData()[0]) == n_t and np.isfinite(view.recon_curve.getData()[1]).all()
+    view.set_token("GSR")  # a slow signal: level feature and the waveform plot
+    assert view.feature == "level" and view.wave_plot.isVisible() and view.rmse is not None
+    t, w = view.wave_recon.getData()
+    inside = np.isfinite(w)
+    assert inside.any() and t[inside].min() >= 10.0 and t[inside].max() <= 20.0
+    t, w = view.wave_original.getData()
+    assert np.isfinite(w).all()  # the user masked GSR, its original data exists everywhere
+    # Every view says which model made it.
+    for v in (win.trajectory_view, win.circumplex_view, win.attention_view, view):
+        assert UNTRAINED_MODEL_LABEL in v.banner.plain_text and "SYNTHETIC recording" in v.banner.plain_text
+
+
+def test_masks_change_marks_the_analysis_stale(analysed, qtbot):
+    win = analysed
+    first = win.model.analysis
+    assert not win.model.analysis_stale and "analysed" in win.analysis_label.text()
+    win.model.add_segment(30.0, 31.0, ["Cz"])
+    assert win.model.analysis_stale and win.model.analysis is first  # kept, marked stale
+    assert STALE_TEXT in win.trajectory_view.banner.plain_text and "re-run" in win.analysis_label.text()
+    win.run_analysis()
+    qtbot.waitUntil(lambda: win.model.analysis is not first and not win.runner.busy, timeout=20000)
+    assert not win.model.analysis_stale and STALE_TEXT not in win.trajectory_view.banner.plain_text
+    assert win.model.analysis.user_masked[30, win.model.analysis.token_index("Cz")]
+
+
+def test_clicks_in_the_views_move_the_cursor_and_browser(analysed, qtbot):
+    win = analysed
+    win.show_dock(win.trajectory_dock)
+    win.browser.set_page_length(10.0)
+    view = win.trajectory_view
+    _click_view(qtbot, view.plot_widget, view.plot, 42.0, 0.5)
+    assert win.model.cursor_s == pytest.approx(42.0, abs=0.5)
+    start, stop = win.browser.visible_range()
+    assert (start + stop) / 2 == pytest.approx(42.0, abs=0.5)
+    assert view.cursor.value() == pytest.approx(win.model.cursor_s)
+    # Circumplex: a click on the point of window 7 moves to its centre.
+    win.show_dock(win.circumplex_dock)
+    qtbot.waitUntil(lambda: win.circumplex_view.isVisible())
+    cv = win.circumplex_view
+    p = win.model.analysis.probabilities[7]
+    _click_view(qtbot, cv.graphics, cv.plot, float(p[0]), float(p[1]))
+    target = win.model.analysis.window_starts[cv.point_near(float(p[0]), float(p[1]))] + 0.5
+    assert win.model.cursor_s == pytest.approx(target)
+    # Attention: a click at 25 s.
+    win.show_dock(win.attention_dock)
+    qtbot.waitUntil(lambda: win.attention_view.isVisible())
+    av = win.attention_view
+    _click_view(qtbot, av.graphics, av.plot, 25.0, 1.0)
+    assert win.model.cursor_s == pytest.approx(25.0, abs=0.5) and av.cursor.value() == pytest.approx(win.model.cursor_s)
+
+
+def _slow_run_contexts(started, *args, cancel=None, **kwargs):
+    started.set()
+    while not cancel.is_set():
+        time.sleep(0.005)
+    check_cancel(cancel)
+
+
+def test_cancel_an_analysis_midway(window, recording, tmp_path, qtbot, tiny_model, monkeypatch, dialogs):
+    started = threading.Event()
+    core_analyze = importlib.import_module("mmqnet_core.inference.analyze")  # the package exports analyze()
+    monkeypatch.setattr(core_analyze, "run_contexts", lambda *a, **k: _slow_run_contexts(started, *a, **k))
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.use_model(tiny_model)
+    QTest.keyClick(window, Qt.Key.Key_F5)  # the shortcut
+    assert started.wait(20)
+    assert window.cancel_button.isVisibleTo(window)
+    qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=5000)
+    assert window.runner.wait_for_all(5) and window.runner.pool.activeThreadCount() == 0
+    assert window.model.analysis is None and not dialogs
+    assert NO_ANALYSIS_TEXT in window.trajectory_view.banner.plain_text
+    assert "cancelled" in window.log_panel.contents()
+
+
+def test_no_checkpoint_shows_a_dialog(window, recording, tmp_path, dialogs, monkeypatch):
+    from dataclasses import replace
+
+    import mmqnet_core.inference.model_loading as loading
+
+    monkeypatch.setattr(loading, "default_checkpoint_path", lambda: None)
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    assert window.run_analysis() is False
+    assert len(dialogs) == 1
+    assert dialogs[0]["text"].startswith("No MMQ-Net checkpoint found at resources/checkpoint/model.safetensors")
+    assert "set one in Preferences" in dialogs[0]["text"] and "Preferences" in dialogs[0]["informative"]
+    window.apply_preferences(replace(window.prefs, checkpoint=str(tmp_path / "gone.safetensors")))
+    assert window.run_analysis() is False
+    assert f"No MMQ-Net checkpoint found at {tmp_path / 'gone.safetensors'}" in dialogs[1]["text"]
+    assert not any(w.name.startswith("Analysing") for w in window.runner.workers)
+
+
+def test_model_label():
+    class Meta:
+        def __init__(self, extra):
+            self.extra = extra
+
+    class Model:
+        def __init__(self, extra, synthetic):
+            self.meta, self.is_synthetic = Meta(extra), synthetic
+
+    assert model_label(Model({"untrained": True}, False)) == UNTRAINED_MODEL_LABEL
+    assert model_label(Model({"training_data": "synthetic"}, True)) == SYNTHETIC_MODEL_LABEL
+    assert model_label(Model({"training_data": "DEAP"}, False)) == ""

@@ -1,0 +1,115 @@
+"""Evaluation: metrics, baselines, the robustness table and its report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmqnet_core.errors import ConfigError
+from mmqnet_core.evaluation import (
+    COLUMNS,
+    accuracy,
+    evaluate,
+    format_table,
+    interpolate_time,
+    macro_f1,
+    masked_mse,
+    write_report,
+)
+from mmqnet_core.evaluation.baselines import fit_logistic_regression, predict_logistic_regression
+from mmqnet_core.training import TrainConfig
+
+from .conftest import toy_corpus
+
+TINY = dict(d_model=32, n_heads=2, n_enc_layers=1, n_windows=4, batch_size=16, folds=2, epochs=1)
+
+
+def test_metrics_by_hand():
+    y = np.array([1, 1, 0, 0, 1])
+    p = np.array([1, 0, 0, 1, 1])
+    assert accuracy(y, p) == pytest.approx(3 / 5)
+    # class 1: tp 2 fp 1 fn 1 -> F1 2/3; class 0: tp 1 fp 1 fn 1 -> 1/2
+    assert macro_f1(y, p) == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert macro_f1(np.ones(4), np.ones(4)) == pytest.approx(0.5)  # absent class scores 0
+    assert masked_mse(np.ones((2, 2)), np.zeros((2, 2)), np.array([[True, False], [False, False]])) == 1.0
+    assert np.isnan(accuracy([], []))
+
+
+def test_interpolation_is_exact_on_linear_series():
+    t = np.arange(10.0)
+    x = np.stack([t, 2 * t + 1], -1)[:, None, :].repeat(3, 1).astype(np.float32)  # (T, N=3, F=2)
+    miss = np.zeros((10, 3), bool)
+    miss[3:7, 0] = True  # interior gap: exact
+    miss[:, 2] = True  # never visible: mean (0)
+    miss[8:, 1] = True  # end gap: held constant
+    out = interpolate_time(np.where(miss[..., None], 99.0, x), miss)
+    np.testing.assert_allclose(out[:, 0], x[:, 0], atol=1e-5)
+    assert (out[:, 2] == 0).all()
+    np.testing.assert_allclose(out[8:, 1], np.repeat(x[7:8, 1], 2, 0))
+
+
+def test_logistic_regression_learns_a_linear_rule():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 3, 2)).astype(np.float32)
+    y = np.stack([x[:, 0, 0] > 0, x[:, 2, 1] > 0], 1).astype(np.float32)
+    model = fit_logistic_regression(x, y, epochs=40)
+    acc = ((predict_logistic_regression(model, x) > 0.5) == y).mean(0)
+    assert (acc > 0.95).all()
+
+
+@pytest.mark.slow
+def test_evaluation_table_rows_and_columns(tmp_path):
+    corpus = toy_corpus(n_subjects=4, n_trials=10, n_windows=12)
+    methods = ("MMQ-Net", "w/o modality queries", "mean-impute encoder", "logistic regression")
+    table = evaluate(corpus, train_config=TrainConfig(**TINY), methods=methods, missing_rates=(0.0, 0.5))
+    assert list(table.columns) == list(COLUMNS)
+    cls = table[table["valence_acc"].notna()]
+    assert len(cls) == len(methods) * 2
+    assert set(table["method"]) == set(methods) | {"mean imputation", "linear interpolation"}
+    assert table["split"].str.startswith("subject-independent (leave-subjects-out), fold 1/2").all()
+    assert cls[["valence_acc", "arousal_acc", "valence_f1"]].apply(lambda c: c.between(0, 1)).all().all()
+    half = table[table["missing_rate"] == 0.5]
+    assert half["achieved_rate"].between(0.35, 0.55).all()
+    # reconstruction error only where something is reconstructed
+    assert table.loc[(table["method"] == "MMQ-Net") & (table["missing_rate"] == 0.5), "recon_mse"].notna().all()
+    assert table.loc[table["method"] == "w/o modality queries", "recon_mse"].isna().all()
+    assert table.loc[table["missing_rate"] == 0.0, "recon_mse"].isna().all()
+    # the logistic regression sees the signal of the toy corpus on complete data
+    assert cls.loc[(cls["method"] == "logistic regression") & (cls["missing_rate"] == 0), "valence_acc"].item() > 0.6
+    text = format_table(table)
+    assert "Split: subject-independent (leave-subjects-out), mean over 1 fold(s)" in text
+    assert "mean imputation" in text and "MMQ-Net" in text
+    paths = write_report(table, tmp_path / "out", title="test")
+    assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+    back = pd.read_csv(paths["csv"])
+    assert len(back) == len(table)
+
+
+def test_test_masks_are_the_same_for_every_method():
+    from mmqnet_core.evaluation.evaluate import masks_for_rate
+    from mmqnet_core.model.normalization import Normalizer
+    from mmqnet_core.training import prepare
+
+    c = toy_corpus()
+    data = prepare(c, Normalizer.fit(c.X, c.missing))
+    a = masks_for_rate(data, np.arange(c.n_trials), 0.3, seed=0)
+    b = masks_for_rate(data, np.arange(c.n_trials), 0.3, seed=0)
+    np.testing.assert_array_equal(a, b)
+    assert 0.2 < a.mean() < 0.35
+    assert not masks_for_rate(data, np.arange(c.n_trials), 0.0, seed=0).any()
+
+
+def test_evaluate_errors():
+    c = toy_corpus()
+    with pytest.raises(ConfigError, match=r"Unknown evaluation method\(s\) \['svm'\]"):
+        evaluate(c, methods=("svm",))
+    with pytest.raises(ConfigError, match="each rate must be 0 to 0.9, got 0.95"):
+        evaluate(c, missing_rates=(0.95,))
+
+
+def test_variant_names_match_the_table():
+    from mmqnet_core.evaluation import MODEL_VARIANTS
+
+    for name, overrides in MODEL_VARIANTS.items():
+        assert TrainConfig(**overrides).variant == name

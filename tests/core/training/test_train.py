@@ -1,0 +1,117 @@
+"""End-to-end training: run folder, loadable checkpoint, reproducibility, options, cancel."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mmqnet_core.errors import Cancelled, ConfigError
+from mmqnet_core.model.checkpoint import load_checkpoint
+from mmqnet_core.training import TrainConfig, prepare, train
+from mmqnet_core.training.loop import draw_masks, lr_at, make_batch
+
+from .conftest import toy_corpus
+
+TINY = dict(d_model=32, n_heads=2, n_enc_layers=1, n_windows=4, batch_size=16, folds=2)
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_run_writes_a_loadable_checkpoint(tmp_path, synthetic_corpus):
+    run = tmp_path / "run"
+    cfg = TrainConfig(epochs=2, **{**TINY, "split": "trial"})  # 2 subjects: subject-dependent split has val trials
+    res = train(synthetic_corpus, cfg, run_dir=run)
+    assert (run / "config.json").is_file() and (run / "train.log").is_file()
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert list(metrics["epoch"]) == [1, 2] and {"train_loss", "val_loss", "train_reconstruction"} <= set(metrics)
+    assert np.isfinite(metrics["train_loss"]).all()
+    assert "subject-dependent" in (run / "train.log").read_text()
+    model, meta = load_checkpoint(run / "checkpoint")
+    assert meta.is_synthetic and meta.extra["layout"]["token_names"][0] == "Fp1"
+    assert meta.normalizer is not None and meta.normalizer.shape == (40, synthetic_corpus.n_features)
+    assert meta.extra["split"]["kind"] == "trial"
+    x = torch.randn(2, 4, 40, synthetic_corpus.n_features)
+    m = torch.zeros(2, 4, 40, dtype=torch.bool)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, m).logits, res.model(x, m).logits)
+    assert TrainConfig.from_dict(json.loads((run / "config.json").read_text())) == res.config
+
+
+def test_same_seed_same_run_other_seed_differs(corpus):
+    cfg = TrainConfig(epochs=1, **TINY)
+    a, b = train(corpus, cfg), train(corpus, cfg)
+    c = train(corpus, TrainConfig(epochs=1, seed=1, **TINY))
+    assert a.history[0]["train_loss"] == b.history[0]["train_loss"]
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        torch.testing.assert_close(va, vb, msg=k)
+    assert a.history[0]["train_loss"] != c.history[0]["train_loss"]
+
+
+def test_normaliser_is_fitted_on_training_trials_only(corpus):
+    res = train(corpus, TrainConfig(epochs=1, **TINY))
+    tr = res.split.train
+    np.testing.assert_allclose(res.normalizer.mean[0, 0], corpus.X[tr][:, :, 0, 0].mean(), rtol=1e-4)
+    assert not np.isclose(res.normalizer.mean[0, 0], corpus.X[:, :, 0, 0].mean(), rtol=1e-4)
+
+
+def test_batches_hide_tokens_and_keep_targets(corpus):
+    data = prepare(corpus, train(corpus, TrainConfig(epochs=1, **TINY)).normalizer)
+    cfg = TrainConfig(mask_rate_max=0.7, extra_mask_rate=0.2, n_windows=4)
+    rng = np.random.default_rng(0)
+    b = make_batch(data, np.arange(16) % corpus.n_trials, np.zeros(16, int), 4, cfg, rng)
+    assert b["missing"].mean() > 0.2  # simulated missingness + extra masking
+    np.testing.assert_array_equal(b["recon_mask"], b["missing"] & ~data.missing[np.arange(16) % 24, :4])
+    assert not b["missing"].reshape(16, -1).all(1).any()
+    np.testing.assert_array_equal(b["target"], data.x[np.arange(16) % 24, :4])
+    mean_cfg = TrainConfig(use_modality_queries=False, impute="mean", n_windows=4)
+    bm = make_batch(data, np.arange(4), np.zeros(4, int), 4, mean_cfg, np.random.default_rng(1))
+    assert not bm["missing"].any()  # imputed tokens are fed as present
+
+
+def test_draw_masks_rate():
+    groups = np.array([0] * 32 + [1, 1, 2, 2, 3, 4, 5, 6])
+    drop, extra = draw_masks(200, 8, groups, np.random.default_rng(0), rate_max=0.6, dropout_share=0.3,
+                             extra_rate=0.1)
+    assert 0.2 < drop.mean() < 0.4  # mean of U(0, 0.6)
+    assert 0.07 < extra.mean() < 0.13
+
+
+def test_lr_schedule():
+    assert lr_at(0, 100, 1.0, 10) == pytest.approx(0.1)
+    assert lr_at(9, 100, 1.0, 10) == pytest.approx(1.0)
+    assert lr_at(99, 100, 1.0, 10) == pytest.approx(0.05, abs=1e-3)
+
+
+def test_cancel_between_steps(corpus):
+    ev = threading.Event()
+
+    def progress(fraction, message):
+        if fraction > 0.2:
+            ev.set()
+
+    with pytest.raises(Cancelled):
+        train(corpus, TrainConfig(epochs=3, **TINY), progress=progress, cancel=ev)
+
+
+def test_config_errors():
+    with pytest.raises(ConfigError, match="'impute': allowed none, zero, mean, got 'median'"):
+        TrainConfig(impute="median")
+    with pytest.raises(ConfigError, match="set use_modality_queries=False for imputation baselines"):
+        TrainConfig(impute="zero")
+    with pytest.raises(ConfigError, match="'fold': allowed 0..1, got 2"):
+        TrainConfig(folds=2, fold=2)
+    with pytest.raises(ConfigError, match="'mask_rate_max': allowed 0 to 0.9, got 0.95"):
+        TrainConfig(mask_rate_max=0.95)
+    with pytest.raises(ConfigError, match=r"Unknown training option\(s\) \['lr_max'\]"):
+        TrainConfig.from_dict({"lr_max": 1})
+
+
+@pytest.mark.parametrize("switch", ["use_modality_queries", "use_category_queries", "use_interference_queries"])
+def test_ablations_train(switch):
+    res = train(toy_corpus(n_subjects=3, n_trials=3), TrainConfig(epochs=1, **{switch: False}, **TINY))
+    assert np.isfinite(res.history[0]["train_loss"])
+    assert getattr(res.model.config, switch) is False
