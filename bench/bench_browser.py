@@ -1,0 +1,263 @@
+"""Benchmark: first painted page and page steps of our browser vs MNE's Qt browser on a 1 h, 40-channel BDF.
+
+Both browsers run offscreen in the same process and on the same synthetic file (1 h, 40 channels, 512 Hz,
+written once with edfio by :func:`bench.bench_open.write_long_bdf` into a cache folder; the name says
+SYNTHETIC). Both read the file lazily (ours: ``mmqnet_core.io.load_recording``; MNE:
+``read_raw_bdf(preload=False)``), show all 40 channels and 10 s per page in a 1280 x 800 window.
+
+* first paint: from "open this file" to the first paint of the page of traces (ours: ``MainWindow.open_file``
+  on the open, empty window, whose reading runs in a worker thread; MNE: ``read_raw_bdf`` + ``raw.plot``, which
+  makes its window too: the time to make and show our empty window is printed as well, and a second ratio
+  counts it). The automatic cleaning that our window starts after opening is switched off
+  (``--with-cleaning`` keeps it): MNE's browser cleans nothing.
+* page step: one key press (ours: PageDown; MNE: Shift+Right, its "full page" step) until the traces are
+  painted again; median over ``--steps`` steps, as wall time and as CPU time of the GUI thread (steadier on a
+  machine shared with other work, and blind to the cleaning worker of ``--with-cleaning``).
+
+A page is "painted" when the graphics view's viewport received its Paint event, waited for by spinning the Qt
+event loop (what a user would see on screen). Prints the numbers and the ratios. Targets: first paint
+< 0.5 s and >= 3x faster than MNE's browser; median page step < 16 ms.
+
+MNE's Qt browser is not a project dependency. Install it into a private folder (never into the project
+environment)::
+
+    .venv/bin/pip install --no-deps --target /tmp/mneqt_pkgs mne-qt-browser qtpy scooby
+
+and this script puts that folder on ``sys.path`` (``--mne-qt-path``). Without it, only our numbers are printed.
+
+Usage::
+
+    QT_QPA_PLATFORM=offscreen python bench/bench_browser.py [--cache DIR] [--steps N] [--mne-qt-path DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: import the writer of bench_open and the app from the checkout
+    sys.path.insert(0, str(ROOT))
+
+from bench.bench_open import write_long_bdf  # noqa: E402
+
+DURATION_S = 3600  # length of the benchmark file, s
+PAGE_S = 10.0  # page length shown by both browsers, s
+WINDOW_SIZE = (1280, 800)  # window size of both browsers, pixels
+PAINT_TIMEOUT_S = 30.0  # give up waiting for one paint after this, s
+
+
+class PaintWatcher:
+    """Counts the Paint events of one widget (an event filter; installed by :meth:`watch`)."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QEvent, QObject
+
+        class _Filter(QObject):
+            def __init__(self, owner: "PaintWatcher") -> None:
+                super().__init__()
+                self.owner = owner
+
+            def eventFilter(self, obj, event):  # noqa: N802 (Qt API)
+                if event.type() == QEvent.Type.Paint:
+                    self.owner.count += 1
+                return False
+
+        self.count = 0
+        self._filter = _Filter(self)
+        self._widget = None
+
+    def watch(self, widget) -> None:
+        """Count the Paint events of ``widget`` from now on."""
+        if self._widget is not None:
+            self._widget.removeEventFilter(self._filter)
+        self._widget = widget
+        widget.installEventFilter(self._filter)
+
+    def wait(self, after: int, ready: Callable[[], bool] = lambda: True) -> None:
+        """Spin the event loop until ``ready()`` holds and the count of Paint events exceeds ``after``."""
+        from PySide6.QtWidgets import QApplication
+
+        deadline = time.perf_counter() + PAINT_TIMEOUT_S
+        while not (ready() and self.count > after):
+            QApplication.processEvents()
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"no paint within {PAINT_TIMEOUT_S:.0f} s")
+
+
+def _time_steps(watcher: PaintWatcher, press: Callable[[], None], steps: int) -> tuple[list[float], list[float]]:
+    """Wall and main-thread CPU times, s, of ``steps`` repeats of ``press`` followed by the next paint."""
+    wall, cpu = [], []
+    for _ in range(steps):
+        before = watcher.count
+        t, c = time.perf_counter(), time.thread_time()
+        press()
+        watcher.wait(before)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
+    return wall, cpu
+
+
+def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bool) -> dict[str, float]:
+    """First paint and median page step of ``app.main_window.MainWindow`` on ``path``; times in s.
+
+    ``settings_file`` is a throw-away INI file: the benchmark must not touch the user's recent files or window
+    geometry.
+    """
+    import pyqtgraph as pg
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtTest import QTest
+
+    from app.main_window import MainWindow
+
+    pg.setConfigOptions(antialias=False, background="w", foreground="k")  # as app.main does
+    settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
+    t_window = time.perf_counter()
+    window = MainWindow(settings=settings)
+    if not with_cleaning:
+        window.start_cleaning = lambda: None  # MNE's browser cleans nothing: compare like with like
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    browser = window.browser
+    viewport = browser.plot_widget.viewport()
+    watcher = PaintWatcher()
+    watcher.watch(viewport)
+    watcher.wait(0)  # the first paint of the empty window
+    t_window = time.perf_counter() - t_window
+    # The empty window is on screen and its deferred start-up work (the device label) is done: opening starts here.
+    watcher.wait(0, ready=lambda: window.device_label.text() != "Device: ...")
+
+    # The traces' first paint is the first Paint event after the model announced the recording (the reading runs
+    # in a worker thread; a repaint of the still empty view before that must not count).
+    paints_at_load: list[int] = []
+    window.model.recordingLoaded.connect(lambda _rec: paints_at_load.append(watcher.count))
+    t0 = time.perf_counter()
+    window.open_file(path)
+    watcher.wait(-1, ready=lambda: bool(paints_at_load) and watcher.count > paints_at_load[0])
+    first_paint = time.perf_counter() - t0
+    if window.last_error is not None:
+        raise RuntimeError(f"our browser failed to open {path}: {window.last_error.text}")
+    assert browser.recording.n_channels == 40, browser.recording.n_channels
+    assert abs(browser.page_s - PAGE_S) < 1e-9, browser.page_s
+
+    times, cpu = _time_steps(watcher, lambda: QTest.keyClick(browser, Qt.Key.Key_PageDown), steps)
+    moved = browser.start_s
+    window.shutdown()
+    window.close()
+    window.deleteLater()
+    if moved < steps * PAGE_S * 0.99:
+        raise RuntimeError(f"our browser did not page: start {moved:.1f} s after {steps} PageDown")
+    return {"first_paint": first_paint, "window": t_window, "step": statistics.median(times),
+            "step_max": max(times), "step_cpu": statistics.median(cpu)}
+
+
+def bench_mne(path: Path, steps: int) -> dict[str, float]:
+    """First paint and median page step of MNE's Qt browser (``raw.plot``) on ``path``; times in s."""
+    import mne
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    mne.viz.set_browser_backend("qt", verbose="error")
+    watcher = PaintWatcher()
+    t0 = time.perf_counter()
+    raw = mne.io.read_raw_bdf(path, preload=False, verbose="error")
+    fig = raw.plot(duration=PAGE_S, n_channels=40, show=False, block=False, verbose="error")
+    fig.resize(*WINDOW_SIZE)
+    view = fig.mne.view
+    watcher.watch(view.viewport())
+    fig.show()
+    watcher.wait(0)
+    first_paint = time.perf_counter() - t0
+
+    # Shift+Right is MNE's "full page forward" (its PageDown changes the number of channels shown).
+    times, cpu = _time_steps(
+        watcher, lambda: QTest.keyClick(fig, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier), steps)
+    moved = fig.mne.viewbox.viewRange()[0][0]
+    fig.close()
+    fig.deleteLater()
+    if moved < steps * PAGE_S * 0.99:
+        raise RuntimeError(f"MNE's browser did not page: start {moved:.1f} s after {steps} Shift+Right")
+    return {"first_paint": first_paint, "step": statistics.median(times), "step_max": max(times),
+            "step_cpu": statistics.median(cpu)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mmqnet_bench",
+                        help="folder of the cached benchmark file (written once)")
+    parser.add_argument("--steps", type=int, default=50, help="page steps timed per browser")
+    parser.add_argument("--mne-qt-path", type=Path, default=Path("/tmp/mneqt_pkgs"),
+                        help="private folder where mne-qt-browser, qtpy and scooby are installed")
+    parser.add_argument("--with-cleaning", action="store_true",
+                        help="let our window clean the recording in the background as it does for the user")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    args.cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mmqnet_bench_browser_") as scratch:
+        # MNE's browser saves its window size in MNE's config file when closed: point MNE at a throw-away home
+        # folder (the variable MNE's own test suite uses) so that the benchmark leaves ~/.mne alone.
+        os.environ["_MNE_FAKE_HOME_DIR"] = scratch
+        return _run(args, Path(scratch))
+
+
+def _run(args: argparse.Namespace, scratch: Path) -> int:
+    """Write (once) the file, time both browsers, print the figures; ``scratch`` is a throw-away folder."""
+    t = time.perf_counter()
+    path = write_long_bdf(args.cache / f"bench_{DURATION_S}s_40ch_512Hz_SYNTHETIC.bdf", DURATION_S)
+    print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB, ready in {time.perf_counter() - t:.1f} s)")
+
+    from PySide6.QtWidgets import QApplication
+
+    qapp = QApplication.instance() or QApplication(["bench_browser"])  # noqa: F841 (kept alive)
+    # Warm both browsers' imports and the page cache alike, so that neither pays for them in its timing.
+    import mne
+    import pyqtgraph  # noqa: F401
+    import torch  # noqa: F401 (our window imports it for its device label)
+
+    import app.main_window  # noqa: F401
+    from mmqnet_core.io import load_recording
+
+    load_recording(path).get_data(0.0, PAGE_S)
+    mne.set_log_level("ERROR")
+
+    ours = bench_ours(path, args.steps, settings_file=scratch / "settings.ini", with_cleaning=args.with_cleaning)
+    cleaning = " (cleaning running in the background)" if args.with_cleaning else ""
+    print(f"ours{cleaning}: first paint {ours['first_paint'] * 1000:.0f} ms (empty window made and shown before: "
+          f"{ours['window'] * 1000:.0f} ms) | page step median "
+          f"{ours['step'] * 1000:.1f} ms (max {ours['step_max'] * 1000:.1f} ms; "
+          f"CPU {ours['step_cpu'] * 1000:.1f} ms) over {args.steps} steps")
+
+    theirs = None
+    if args.mne_qt_path.is_dir():
+        sys.path.insert(0, str(args.mne_qt_path))
+    try:
+        import mne_qt_browser  # noqa: F401
+    except ImportError as exc:
+        print(f"MNE's Qt browser not importable ({exc}): only our numbers are shown. Install it privately with "
+              f"'.venv/bin/pip install --no-deps --target {args.mne_qt_path} mne-qt-browser qtpy scooby'.")
+    else:
+        theirs = bench_mne(path, args.steps)
+        print(f"MNE Qt browser {mne_qt_browser.__version__}: first paint {theirs['first_paint'] * 1000:.0f} ms | "
+              f"page step median {theirs['step'] * 1000:.1f} ms (max {theirs['step_max'] * 1000:.1f} ms; "
+              f"CPU {theirs['step_cpu'] * 1000:.1f} ms)")
+        with_window = ours["first_paint"] + ours["window"]
+        print(f"ratio MNE / ours: first paint {theirs['first_paint'] / ours['first_paint']:.1f}x "
+              f"({theirs['first_paint'] / with_window:.1f}x counting the making of our window, as MNE's "
+              f"raw.plot makes its own), "
+              f"page step {theirs['step'] / ours['step']:.1f}x (CPU {theirs['step_cpu'] / ours['step_cpu']:.1f}x)")
+
+    ok_first = ours["first_paint"] < 0.5 and (theirs is None or theirs["first_paint"] >= 3 * ours["first_paint"])
+    ok_step = ours["step"] < 0.016
+    print(f"targets: first paint < 500 ms and >= 3x faster than MNE: {'OK' if ok_first else 'MISSED'}; "
+          f"page step < 16 ms: {'OK' if ok_step else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
