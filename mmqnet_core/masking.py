@@ -26,7 +26,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 import numpy as np
 
 from .errors import MaskError
+from .fileio import atomic_write_text
 from .recording import PHYSIOLOGICAL, Annotation, ChannelInfo, Modality
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -473,20 +473,7 @@ class MaskSet:
         text = json.dumps(self.to_dict(recording=recording), indent=1, allow_nan=False) + "\n"
         if not path.parent.is_dir():
             raise MaskError(f"Cannot save masks to {path}: folder {path.parent} does not exist.")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        _fsync_dir(path.parent)
+        atomic_write_text(path, text)
         log.debug("saved %d mask segment(s), %d masked channel(s) to %s", len(self.segments), len(self.channels), path)
         return path
 
@@ -695,18 +682,6 @@ def _check_identity(saved: Any, recording_path: Path, path: Path, on_mismatch: s
         log.warning(msg)
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..fileio import atomic_path
 from ..recording import Modality
 
 #: The 32 EEG channels of DEAP, in file order.
@@ -83,13 +83,7 @@ def write_deap_pickle(data: np.ndarray, labels: np.ndarray, path: str | os.PathL
         )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # Protocol 4 reads with pickle.load(f, encoding="latin1") like the original Python 2 files.
-            pickle.dump({"data": data, "labels": labels}, f, protocol=4)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        # Protocol 4 reads with pickle.load(f, encoding="latin1") like the original Python 2 files.
+        pickle.dump({"data": data, "labels": labels}, f, protocol=4)
     return path

@@ -54,6 +54,7 @@ import numpy as np
 from scipy import signal as sps
 
 from ..errors import ConfigError
+from ..fileio import atomic_path
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import Annotation, ChannelInfo, Modality, Recording
 from .deap_format import (
@@ -979,12 +980,8 @@ def write_bdf(trial_or_recording: SyntheticTrial | Recording, path: str | os.Pat
     edf = writer(signals, patient=patient, recording=recording, starttime=datetime.time(0, 0, 0),
                  annotations=edf_annotations)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_path(path) as tmp:
         edf.write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..errors import CheckpointError, ConfigError
+from ..fileio import atomic_path
 from ..recording import Modality
 from .config import MMQNetConfig
 from .mmqnet import MMQNet
@@ -69,14 +69,8 @@ class CheckpointMeta:
 
 def _atomic_write(path: Path, write: Any) -> None:
     """Write through a temporary file in the same folder, then os.replace (no half-written file on a crash)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        write(str(tmp))
 
 
 def save_checkpoint(

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import mne
 import numpy as np
 
 from ..errors import ConfigError, RecordingError
+from ..fileio import atomic_path
 from ..recording import Recording, Signals
 from .pipeline import MNE_CH_TYPES, PreprocessResult
 
@@ -27,21 +26,6 @@ FORMATS = {".fif": "fif", ".npz": "npz", ".edf": "edf", ".bdf": "bdf"}
 def sidecar_path(path: str | os.PathLike) -> Path:
     """The JSON sidecar written beside an output file: ``<output file>.json``."""
     return Path(f"{os.fspath(path)}.json")
-
-
-@contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` (same extension); move it over ``path`` when the block succeeds."""
-    # The temporary name keeps the real extension: mne picks the format from it.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
 
 
 def save_cleaned(
@@ -86,7 +70,7 @@ def save_cleaned(
         raise ConfigError(f"Cannot write {path}: folder {path.parent} does not exist.")
     signals: Signals = getattr(result, which)
     synthetic = bool(recording is not None and recording.is_synthetic)
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         if fmt == "npz":
             with open(tmp, "wb") as fh:
                 np.savez(
@@ -114,7 +98,7 @@ def save_cleaned(
         summary["recording"] = _json_safe(recording.describe())
         summary["source"] = str(recording.source) if recording.source is not None else None
     side = sidecar_path(path)
-    with _atomic_path(side) as tmp:
+    with atomic_path(side) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, allow_nan=False), encoding="utf-8")
     return path
 

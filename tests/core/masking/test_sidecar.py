@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
+from pathlib import Path
 
 import pytest
 
-from mmqnet_core import masking
+from mmqnet_core import fileio
 from mmqnet_core.errors import MaskError
 from mmqnet_core.masking import MaskSet, MaskWarning, SegmentMask, sidecar_path
 
@@ -50,15 +49,6 @@ def test_save_leaves_no_temp_files(tmp_path):
     assert MaskSet.load(tmp_path / "m.json") == MaskSet()
 
 
-class _DiesMidWrite(io.TextIOWrapper):
-    """A file that writes half of what it is given, then fails (a full disk, a crash)."""
-
-    def write(self, text):
-        super().write(text[: len(text) // 2])
-        super().flush()
-        raise OSError(28, "No space left on device")
-
-
 @pytest.mark.parametrize("failure", ["mid_write", "fsync", "replace"])
 def test_failed_save_keeps_old_file(tmp_path, monkeypatch, failure):
     path = tmp_path / "rec.bdf.masks.json"
@@ -69,14 +59,17 @@ def test_failed_save_keeps_old_file(tmp_path, monkeypatch, failure):
         raise OSError(5, "Input/output error")
 
     if failure == "mid_write":
-        real_fdopen = os.fdopen
-        monkeypatch.setattr(
-            masking.os, "fdopen", lambda fd, *a, **k: _DiesMidWrite(real_fdopen(fd, "wb"), encoding="utf-8")
-        )
+        real_write_text = Path.write_text
+
+        def half_then_fail(self, text, *args, **kwargs):
+            real_write_text(self, text[: len(text) // 2], *args, **kwargs)
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(Path, "write_text", half_then_fail)
     elif failure == "fsync":
-        monkeypatch.setattr(masking.os, "fsync", boom)
+        monkeypatch.setattr(fileio.os, "fsync", boom)
     else:
-        monkeypatch.setattr(masking.os, "replace", boom)
+        monkeypatch.setattr(fileio.os, "replace", boom)
     with pytest.raises(OSError):
         MaskSet(segments=(SegmentMask(7, 8),)).save(path)
     monkeypatch.undo()

@@ -1,0 +1,37 @@
+"""Atomic writes: the destination is the old or the complete new file, with ordinary permissions."""
+
+import os
+import stat
+
+import pytest
+
+from mmqnet_core.fileio import atomic_path, atomic_write_text
+
+
+def test_atomic_write_gives_umask_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(old)
+    assert path.read_text() == "{}"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_failure_keeps_old_content_and_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "b.csv"
+    path.write_text("old")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_path(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("disk full")
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["b.csv"]
+
+
+def test_temporary_path_keeps_the_extension(tmp_path):
+    with atomic_path(tmp_path / "x.fif") as tmp:
+        assert tmp.suffix == ".fif" and tmp.parent == tmp_path
+        tmp.write_bytes(b"1")
+    assert (tmp_path / "x.fif").read_bytes() == b"1"
