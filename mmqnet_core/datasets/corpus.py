@@ -28,7 +28,6 @@ import logging
 import multiprocessing as mp
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import ConfigError, MMQNetError, RecordingError
+from ..fileio import atomic_path
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import Annotation, Modality, Recording
 
@@ -157,21 +157,13 @@ class Corpus:
             "is_synthetic": self.is_synthetic,
             "config": self.config,
         }
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh, X=self.X, missing=self.missing, interference=self.interference, artifacts=self.artifacts,
-                    artifact_known=self.artifact_known, labels=self.labels, subjects=self.subjects,
-                    trials=self.trials, n_windows=self.n_windows, valid=self.valid,
-                    meta=np.array(json.dumps(meta)),
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(
+                fh, X=self.X, missing=self.missing, interference=self.interference, artifacts=self.artifacts,
+                artifact_known=self.artifact_known, labels=self.labels, subjects=self.subjects,
+                trials=self.trials, n_windows=self.n_windows, valid=self.valid,
+                meta=np.array(json.dumps(meta)),
+            )
         return path
 
     @classmethod
