@@ -31,13 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wide", action="store_true", help="one row per window instead of the long table")
     p.add_argument("--no-preprocess", action="store_true", help="featurise the signals as loaded")
     p.add_argument("--trial", type=int, default=None, metavar="N", help="DEAP trial (0-39)")
+    p.add_argument("--allow-no-eeg", action="store_true",
+                   help="featurise a recording without EEG channels (peripheral features only)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the pipeline and write the table; errors propagate to :func:`mmqnet_core.cli.main`."""
     from ..features import DEAP_LAYOUT, FeatureConfig, extract_features
-    from ..io import load_recording
+    from ..fileio import atomic_path
+    from ..io import check_has_eeg, load_recording
     from ..recording import Signals
 
     out = Path(args.output)
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     config = FeatureConfig(window_s=args.window, step_s=args.step, include_delta=args.delta)
     with progress_bar("features") as bar:
         rec = load_recording(args.path, trial=args.trial, progress=scaled(bar, 0.0, 0.2))
+        if not args.allow_no_eeg:
+            check_has_eeg(rec)
         if args.no_preprocess:
             signals = Signals(rec.get_data(), rec.sfreq, rec.channels)
             interference = ()
@@ -65,10 +70,11 @@ def run(args: argparse.Namespace) -> int:
         df = fs.to_dataframe(wide=args.wide)
         df["synthetic"] = bool(rec.is_synthetic)
         out.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "parquet":
-            df.to_parquet(out, engine="pyarrow", index=False)
-        else:
-            df.to_csv(out, index=False)
+        with atomic_path(out) as tmp:
+            if fmt == "parquet":
+                df.to_parquet(tmp, engine="pyarrow", index=False)
+            else:
+                df.to_csv(tmp, index=False)
     n_present = sum(t.channel is not None for t in fs.tokens)
     print(
         f"wrote {len(df)} rows to {out}: {fs.n_windows} windows x {fs.n_tokens} tokens "

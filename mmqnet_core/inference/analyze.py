@@ -242,6 +242,10 @@ def analyze(
             f"Invalid value for 'window_s': this model was trained on {model.feature_config.window_s:g}-s windows, "
             f"got {window_s:g} s; use {model.feature_config.window_s:g} or another checkpoint."
         )
+    if any(t.modality.value == "EEG" for t in model.layout):
+        from ..io import check_has_eeg
+
+        check_has_eeg(recording)  # a clear error instead of an analysis of nothing but missing EEG tokens
     check_cancel(cancel)
     t0 = time.perf_counter()
     pre = preprocess(recording, preprocess_config if preprocess_config is not None else model.preprocess_config,

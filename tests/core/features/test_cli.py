@@ -54,3 +54,24 @@ def test_features_full_pipeline_to_csv(edf_file, tmp_path):
 def test_bad_output_suffix(edf_file, tmp_path, capsys):
     assert main(["features", str(edf_file), "-o", str(tmp_path / "x.xlsx")]) == 2
     assert "use a .parquet or .csv extension" in capsys.readouterr().err
+
+
+@pytest.fixture
+def gsr_only_file(tmp_path):
+    edfio = pytest.importorskip("edfio")
+    t = times(20)
+    sig = edfio.EdfSignal(5 + 0.1 * np.sin(2 * np.pi * 0.05 * t), FS, label="GSR", physical_dimension="uS",
+                          physical_range=(0, 20))
+    path = tmp_path / "synthetic_gsr_only.edf"
+    edfio.Edf([sig]).write(path)
+    return path
+
+
+def test_recording_without_eeg_is_refused_unless_allowed(gsr_only_file, tmp_path, capsys):
+    out = tmp_path / "feat.csv"
+    assert main(["features", str(gsr_only_file), "-o", str(out), "--no-preprocess"]) == 2
+    err = capsys.readouterr().err
+    assert "has no EEG channel (channels: GSR)" in err and "Traceback" not in err
+    assert not out.exists()
+    assert main(["features", str(gsr_only_file), "-o", str(out), "--no-preprocess", "--allow-no-eeg"]) == 0
+    assert set(pd.read_csv(out).modality) == {"GSR"}

@@ -98,14 +98,24 @@ def test_nan_features_are_refused(features, model):
     assert analyze_features(bad, None, model, token_mask=masked).hidden[3, 5]
 
 
-def test_no_matching_channel_is_a_clear_error(model):
+def _two_channel_recording(modality):
     import mne
 
     info = mne.create_info(["Foo", "Bar"], 128.0, "misc")
-    raw = mne.io.RawArray(np.random.default_rng(0).normal(size=(2, 128 * 20)), info, verbose="error")
-    chans = (ChannelInfo("Foo", Modality.MISC, 128.0), ChannelInfo("Bar", Modality.MISC, 128.0))
-    rec = Recording(raw=raw, channels=chans)
+    raw = mne.io.RawArray(np.random.default_rng(0).normal(size=(2, 128 * 20)) * 1e-5, info, verbose="error")
+    chans = (ChannelInfo("Foo", modality, 128.0), ChannelInfo("Bar", modality, 128.0))
+    return Recording(raw=raw, channels=chans)
+
+
+def test_no_matching_channel_is_a_clear_error(model):
+    rec = _two_channel_recording(Modality.EEG)  # EEG, but not named like any electrode of the layout
     with pytest.raises(MMQNetError, match="No channel of recording matches the model's layout"):
+        analyze(rec, None, model)
+
+
+def test_recording_without_eeg_is_a_clear_error(model):
+    rec = _two_channel_recording(Modality.MISC)
+    with pytest.raises(MMQNetError, match=r"recording has no EEG channel \(channels: Foo, Bar\); MMQ-Net needs EEG"):
         analyze(rec, None, model)
 
 
