@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..progress import scaled
 from ._progress import progress_bar
+from ._recording_args import add_modality_option, parse_modalities
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-masks", action="store_true", help="ignore the sidecar mask file")
     p.add_argument("--checkpoint", default=None, metavar="DIR", help="checkpoint folder (default: the shipped one)")
     p.add_argument("--trial", type=int, default=None, metavar="N", help="DEAP trial (0-39)")
+    add_modality_option(p)
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="analyse from this time, s")
     p.add_argument("--stop", type=float, default=None, metavar="S", help="analyse up to this time, s")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     with progress_bar("analyze") as bar:
         model = load_model(args.checkpoint, device=args.device)
-        rec = load_recording(args.path, trial=args.trial, progress=scaled(bar, 0.0, 0.1))
+        rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.1))
         masks, mask_note = None, "no masks"
         if args.masks:
             masks, mask_note = MaskSet.load(args.masks), f"masks from {args.masks}"
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
           f"{s['hidden_fraction']:.0%} of tokens hidden")
     print(f"model: {result.model_description}")
     print(f"mean probability of high {probs}")
-    print(f"timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()))
+    print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     if result.is_synthetic or model.is_synthetic:
         print("[SYNTHETIC: " + ("recording is synthetic; " if result.is_synthetic else "")

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
+from ._recording_args import add_modality_option, parse_modalities
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wide", action="store_true", help="one row per window instead of the long table")
     p.add_argument("--no-preprocess", action="store_true", help="featurise the signals as loaded")
     p.add_argument("--trial", type=int, default=None, metavar="N", help="DEAP trial (0-39)")
+    add_modality_option(p)
     p.add_argument("--allow-no-eeg", action="store_true",
                    help="featurise a recording without EEG channels (peripheral features only)")
     p.set_defaults(func=run)
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"Invalid output file {str(out)!r}: use a .parquet or .csv extension.")
     config = FeatureConfig(window_s=args.window, step_s=args.step, include_delta=args.delta)
     with progress_bar("features") as bar:
-        rec = load_recording(args.path, trial=args.trial, progress=scaled(bar, 0.0, 0.2))
+        rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.2))
         if not args.allow_no_eeg:
             check_has_eeg(rec)
         if args.no_preprocess:

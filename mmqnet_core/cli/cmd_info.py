@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..recording import Recording
+from ._recording_args import add_modality_option, parse_modalities
 
 #: Annotations listed in the text output (all are counted).
 _SHOWN_ANNOTATIONS = 10
@@ -22,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("path", metavar="FILE", help="EDF/BDF file, DEAP sNN.dat file or MAHNOB-HCI session folder")
     p.add_argument("--json", action="store_true", help="print a JSON document instead of text")
     p.add_argument("--trial", type=int, default=None, metavar="N", help="DEAP trial to describe (0-39)")
+    add_modality_option(p)
     p.set_defaults(func=run)
 
 
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     """Load ``args.path`` and print its summary; errors propagate to :func:`mmqnet_core.cli.main`."""
     from ..io import load_recording
 
-    rec = load_recording(args.path, trial=args.trial)
+    rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality))
     info = summary(rec)
     if args.json:
         print(json.dumps(info, indent=2, ensure_ascii=False))

@@ -11,13 +11,14 @@ from ..preprocessing import PreprocessConfig, preprocess, save_cleaned, sidecar_
 from ..preprocessing.export import FORMATS
 from ..recording import Recording
 from ._progress import progress_bar
+from ._recording_args import add_modality_option, parse_modalities
 
 
-def _load_recording(path: str, trial: int | None = None) -> Recording:
+def _load_recording(path: str, trial: int | None = None, modalities=None) -> Recording:
     """Open ``path`` with :func:`mmqnet_core.io.load_recording` (imported on use, keeps ``--help`` fast)."""
     from ..io import load_recording
 
-    return load_recording(path, trial=trial)
+    return load_recording(path, trial=trial, modalities=modalities)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="start of the span, seconds")
     p.add_argument("--stop", type=float, default=None, metavar="S", help="end of the span, seconds (default: end)")
     p.add_argument("--trial", type=int, default=None, metavar="N", help="DEAP trial to clean (0-39, default 0)")
+    add_modality_option(p)
     p.add_argument("--raw", action="store_true", help="write the resampled but uncleaned signals instead")
     p.set_defaults(func=run)
 
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         )
     config = PreprocessConfig(line_freq=args.line_freq, notch=not args.no_notch, target_sfreq=args.sfreq,
                               eog_method=args.eog, filter_method=args.filter_method)
-    recording = _load_recording(args.file, args.trial)
+    recording = _load_recording(args.file, args.trial, parse_modalities(args.modality))
     with progress_bar(f"preprocess {Path(args.file).name}") as cb:
         result = preprocess(recording, config, start_s=args.start, stop_s=args.stop, progress=cb)
     save_cleaned(result, out, recording=recording, which="raw" if args.raw else "cleaned")

@@ -1,0 +1,28 @@
+"""Command-line options shared by the commands that open one recording (info, preprocess, features, analyze)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigError
+from ..recording import Modality
+
+
+def add_modality_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--modality CH=MOD`` (repeatable): override the modality inferred for a channel."""
+    parser.add_argument(
+        "--modality", action="append", default=[], metavar="CH=MOD",
+        help="set a channel's modality, e.g. --modality EXG1=ECG (repeatable; modalities: "
+        + ", ".join(m.value for m in Modality) + ")",
+    )
+
+
+def parse_modalities(items: list[str]) -> dict[str, Modality] | None:
+    """Turn ``["EXG1=ECG", ...]`` into ``{"EXG1": Modality.ECG}``; a clear error for a malformed item."""
+    out: dict[str, Modality] = {}
+    for item in items or ():
+        name, sep, mod = item.partition("=")
+        if not sep or not name.strip() or not mod.strip():
+            raise ConfigError(f"Invalid value for '--modality': expected CHANNEL=MODALITY (e.g. EXG1=ECG), got {item!r}.")
+        out[name.strip()] = Modality.parse(mod)
+    return out or None
