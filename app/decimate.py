@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Up to this many samples per bin, bins are reduced column by column (see :func:`peak_decimate`).
+_LOOP_MAX_K = 64
+
 
 def peak_decimate(
     data: np.ndarray, start_s: float, sfreq: float, n_bins: int
@@ -54,8 +57,17 @@ def peak_decimate(
         data = np.concatenate([data, np.repeat(data[:, -1:], pad, axis=1)], axis=1)
     blocks = data.reshape(n_ch, n_full, k)  # (C, bins, k)
     # fmin/fmax ignore NaN unless the whole bin is NaN (then NaN, drawn as a gap), without warnings.
-    lo = np.fmin.reduce(blocks, axis=2)  # (C, bins)
-    hi = np.fmax.reduce(blocks, axis=2)  # (C, bins)
+    if k <= _LOOP_MAX_K:
+        # A reduction over a short last axis runs numpy's inner loop k times per output: for a few samples per
+        # bin, k whole-array fmin/fmax calls over the strided columns are ~7x faster (0.4 vs 3 ms, 40 x 5120).
+        lo = blocks[:, :, 0].copy()  # (C, bins)
+        hi = lo.copy()  # (C, bins)
+        for j in range(1, k):
+            np.fmin(lo, blocks[:, :, j], out=lo)
+            np.fmax(hi, blocks[:, :, j], out=hi)
+    else:
+        lo = np.fmin.reduce(blocks, axis=2)  # (C, bins)
+        hi = np.fmax.reduce(blocks, axis=2)  # (C, bins)
     values = np.empty((n_ch, 2 * n_full), dtype=data.dtype)
     values[:, 0::2] = lo
     values[:, 1::2] = hi

@@ -29,18 +29,13 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from . import errors  # noqa: E402
 from .preferences import APPLICATION, DEVICE_CHOICES, ORGANISATION, SETTINGS_ENV  # noqa: E402
+from .resources import app_icon, resources_dir  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 #: Bundled sample opened by --selftest when no FILE is given (relative to the resources folder).
 SAMPLE = Path("sample") / "synthetic_sample.bdf"
 SELFTEST_TIMEOUT_S = 180.0
-
-
-def resources_dir() -> Path:
-    """The ``resources`` folder (inside the PyInstaller bundle when frozen)."""
-    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[1]))
-    return base / "resources"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("MMQ-Net Studio")
+    app.setWindowIcon(app_icon())
     pg.setConfigOptions(antialias=False, background="w", foreground="k")
 
     window = MainWindow(device=args.device)

@@ -50,6 +50,7 @@ from .preferences import Preferences, PreferencesDialog, add_recent_file, load_p
 from .qt_compat import install_refcount_guard, top_up_refcounts
 from .reconstruction_view import ReconstructionView
 from .report import ReportInfo, save_report_pdf, save_report_png
+from .resources import app_icon
 from .shortcuts_dialog import BROWSER_KEYS, ShortcutsDialog, action_rows
 from .signal_browser import MODES, PAGE_LENGTHS, SCALE_STEP, SignalBrowser
 from .simulate_dialog import SimulateMissingDialog
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         install_refcount_guard(QApplication.instance())
         self.setWindowTitle("MMQ-Net Studio")
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.settings = settings or make_settings()
         self.prefs = load_preferences(self.settings)
@@ -150,7 +152,6 @@ class MainWindow(QMainWindow):
         self.channel_dock = self._dock("Channels", self.channel_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.mask_dock = self._dock("Masks", self.mask_table, Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.channel_dock, self.mask_dock], [220, 330], Qt.Orientation.Horizontal)
         self.trajectory_view = TrajectoryView(self.model, self)
         self.circumplex_view = CircumplexView(self.model, self)
         self.attention_view = AttentionMapView(self.model, self)
@@ -165,7 +166,7 @@ class MainWindow(QMainWindow):
         for dock in self.analysis_docks:
             self.tabifyDockWidget(self.log_dock, dock)
         self.log_dock.raise_()
-        self.resizeDocks([self.log_dock], [250], Qt.Orientation.Vertical)
+        self._size_docks()
         self._analysis_model: Any = None  # LoadedModel cached between runs
         self._analysis_model_key: Any = None  # (checkpoint, device) it was loaded for
         self._model_factory: Callable[[Recording], Any] | None = None  # builds a model when none is set
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self._default_state = self.saveState(STATE_VERSION)  # View > Reset layout goes back to this
 
         self.model.recordingLoaded.connect(self._on_recording_loaded)
         self.model.recordingChanged.connect(self._on_recording_changed)
@@ -202,10 +204,26 @@ class MainWindow(QMainWindow):
         self._update_analysis_actions()
         self._update_status()
         self.device_label.setText("Device: ...")
-        QTimer.singleShot(300, self._update_device_label)
+        QTimer.singleShot(300, self._deferred_start_up)
         self.browser.setFocus()
 
     # --- construction ---------------------------------------------------------------------------------------
+    def _size_docks(self) -> None:
+        """Default sizes of the docks, px."""
+        self.resizeDocks([self.channel_dock, self.mask_dock], [220, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [250], Qt.Orientation.Vertical)
+
+    def reset_layout(self) -> None:
+        """View > Reset layout: every dock and the toolbar back where a first start puts them."""
+        self.restoreState(self._default_state, STATE_VERSION)
+        for dock in (self.channel_dock, self.mask_dock, self.log_dock) + self.analysis_docks:
+            dock.setFloating(False)
+        for dock in (self.channel_dock, self.mask_dock, self.log_dock):
+            dock.show()
+        self.log_dock.raise_()
+        self._size_docks()
+        log.info("window layout reset")
+
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{title}Dock")
@@ -270,6 +288,8 @@ class MainWindow(QMainWindow):
                                                  "and a summary into a folder")
         self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1",
                                              "List every keyboard shortcut")
+        self.reset_layout_action = self._action("&Reset layout", self.reset_layout,
+                                                tip="Put the docks and the toolbar back where they were at first start")
         self.analysis_output_actions = (self.export_csv_action, self.export_png_action, self.export_report_action,
                                         self.save_analysis_action)
         for a in (self.export_masks_action, self.clean_action, self.run_action, self.simulate_action,
@@ -321,6 +341,8 @@ class MainWindow(QMainWindow):
             view_menu.addAction(action)
             self.addAction(action)
             self.show_dock_actions.append(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.reset_layout_action)
 
         analysis_menu = bar.addMenu("&Analysis")
         analysis_menu.addAction(self.run_action)
@@ -390,6 +412,10 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setToolTip("Stop the running task")
         self.cancel_button.clicked.connect(self.runner.cancel_all)
+        self.synthetic_label = QLabel("<b style='color:#b71c1c'>SYNTHETIC data</b>", self)
+        self.synthetic_label.setToolTip("This recording was generated, not recorded from a person")
+        self.synthetic_label.hide()
+        bar.addWidget(self.synthetic_label)
         bar.addWidget(self.file_label)
         bar.addWidget(self.info_label)
         bar.addWidget(self.page_label)
@@ -424,6 +450,10 @@ class MainWindow(QMainWindow):
 
     def _on_file_loaded(self, path: Path, recording: Recording) -> None:
         self.model.set_recording(recording, path)
+        # Writing the settings file (QSettings.sync) waits for the disk: after the first page is painted.
+        QTimer.singleShot(0, lambda: self._remember_recent(path))
+
+    def _remember_recent(self, path: Path) -> None:
         try:
             add_recent_file(path, self.settings)
         except OSError as exc:  # a read-only settings file must not stop the recording from opening
@@ -473,7 +503,7 @@ class MainWindow(QMainWindow):
                 self.model.set_preprocess_result(result)  # the core has logged each step
                 log.info("cleaned %s", recording.title)
 
-        self.runner.submit(clean_recording, recording, self.prefs, key="clean",
+        self.runner.submit(clean_recording, recording, self.prefs, key="clean", background=True,
                            name=f"Cleaning {recording.title}", on_result=done,
                            on_error=lambda exc: self.report_error(exc, f"cleaning {recording.title}"))
 
@@ -583,6 +613,7 @@ class MainWindow(QMainWindow):
 
         log.info("running MMQ-Net on %s", rec.title)
         self.runner.submit(run_analysis, rec, self.model.masks, key="analysis", name=f"Analysing {rec.title}",
+                           background=True,
                            on_result=done, on_error=lambda exc: self.report_error(exc, f"analysing {rec.title}"),
                            **kwargs)
         return True
@@ -783,6 +814,7 @@ class MainWindow(QMainWindow):
     # --- status ---------------------------------------------------------------------------------------------
     def _update_status(self) -> None:
         rec = self.model.recording
+        self.synthetic_label.setVisible(rec is not None and rec.is_synthetic)
         if rec is None:
             self.file_label.setText("No recording: File > Open or drop a file here")
             self.info_label.setText("")
@@ -795,6 +827,14 @@ class MainWindow(QMainWindow):
             self.info_label.setText(f"| {int(minutes)}:{seconds:04.1f} min | {rec.n_channels} ch | "
                                     f"{rate_text} Hz (shown at {rec.sfreq:g} Hz) | {cleaned}")
         self._update_page_label()
+
+    def _deferred_start_up(self) -> None:
+        """Work kept out of the first paint of the window: import what opening a file needs, describe the device."""
+        try:
+            import mmqnet_core.masking  # noqa: F401 (read at the first open: mask sidecars)
+        except ImportError:
+            pass  # reported when a recording is opened (masking disabled)
+        self._update_device_label()
 
     def _update_device_label(self) -> None:
         # Deferred after the window shows: describing the device imports torch (a second or two).
@@ -860,6 +900,7 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Cancel running tasks and wait for them; detach the log handler. Safe to call twice."""
         ok = self.runner.shutdown(timeout_s)
+        self.browser.shutdown()
         self.log_panel.detach()
         top_up_refcounts()
         return ok

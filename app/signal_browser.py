@@ -18,23 +18,38 @@ Clicking a masked segment focuses it (the reconstruction view shows it) and give
 (or its body) adjusts it as one undoable edit when the mouse is released.
 
 Speed: one PlotItem holds every trace at its own vertical offset (one scene, one ViewBox, as MNE's Qt browser
-does: cheaper than one PlotItem per channel). Curves are created once per recording and only get ``setData`` on
-a page step. A page reads only its own span (``Recording.get_data``; cleaned signals are in memory) and is
-decimated to the plot width with :func:`app.decimate.peak_decimate`. Spans (annotations, interference, masks)
-are drawn with pooled graphics items: only those on the page are shown, and the items are reused.
+does: cheaper than one PlotItem per channel). All rows of one kind (raw, cleaned) are ONE curve item: the rows are
+laid end to end and a ``connect`` array breaks the line at each row end and at gaps (NaN), so a page step is two
+``setData`` calls instead of one per channel, and pyqtgraph computes two bounding boxes instead of 80 (the curve
+item is told its bounds, which the page layout knows). Pens are set only when the mode or the colours change, and
+the trace set not shown is hidden, not cleared. A page reads only its own span (``Recording.get_data``; cleaned
+signals are in memory) and is decimated to the plot width with :func:`app.decimate.peak_decimate`.
+
+Pages are prepared (read, decimated, scaled, laid out) by :func:`layout_page` in a one-thread prefetcher
+(:class:`_PagePrefetcher`): after each page is drawn, the next page in the direction of travel and the one
+before it are prepared in the background, so that a page step usually only hands ready arrays to Qt. The work
+is pure numpy on read-only inputs (the recording reads its file with a fresh handle per call; cleaned signals are
+not modified), and the results are picked up by the GUI thread; a failed prefetch is simply redone in the GUI
+thread, where its error is reported as usual. Spans (annotations, interference, masks) are drawn with pooled
+graphics items: only those on the page are shown, and the items are reused. The channel-name axis is cached as
+a pixmap (it only changes when the channels, masks or selection change).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, Iterable, Sequence
+import warnings
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QKeyEvent, QPen, QWheelEvent
-from PySide6.QtWidgets import QGraphicsRectItem, QInputDialog, QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QColor, QKeyEvent, QPainterPath, QPen, QWheelEvent
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QInputDialog, QVBoxLayout, QWidget
 
 from mmqnet_core.recording import Modality, Recording
 
@@ -52,6 +67,10 @@ SCALE_STEP = math.sqrt(2.0)
 FALLBACK_SCALE: dict[Modality, float] = {Modality.EEG: 100e-6, Modality.EOG: 400e-6, Modality.EMG: 200e-6,
                                          Modality.ECG: 2e-3}
 MODES = ("raw", "cleaned", "both")
+#: Spacings of the vertical grid lines, s (the smallest giving at most ~12 lines per page is used).
+GRID_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+#: Prepared pages kept (shown and prefetched ones); a page of 40 channels at 1280 px is about 2 MB.
+PAGE_CACHE_SIZE = 8
 
 RAW_COLOUR = "#1f4e9c"
 CLEANED_COLOUR = "#e0600b"
@@ -78,6 +97,9 @@ class _ChannelAxis(pg.AxisItem):
         self.selected: set[str] = set()
         self.setStyle(tickLength=0)
         self.setWidth(64)
+        # The labels change only with the channels, masks or selection (update() redraws the cache then); as a
+        # pixmap they cost a blit instead of 40 drawText calls whenever the traces beside them are repainted.
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def set_names(self, names: Sequence[str]) -> None:
         self.setTicks([[(float(i), n) for i, n in enumerate(names)], []])
@@ -208,6 +230,249 @@ class _Pool:
         return self.items[: self.used]
 
 
+@dataclass(frozen=True)
+class PageTraces:
+    """One page of one trace set laid out for drawing: row ``i`` centred on y = i (the y axis points down)."""
+
+    times: np.ndarray  # (P,) times of the drawn points, s
+    y: np.ndarray  # (R, P) view y of each row's points; NaN where the signal is missing
+    x_flat: np.ndarray  # (R * P,) the rows' times laid end to end (the x of the single curve item)
+    y_flat: np.ndarray  # (R * P,) the rows' y laid end to end, gaps filled with the row offset (not drawn)
+    connect: np.ndarray  # (R * P,) bool: point k is joined to point k + 1 (False at row ends and gaps)
+    x_bounds: tuple[float, float]  # (min, max) of x_flat, s
+    y_bounds: tuple[float, float]  # (min, max) of the finite y, rows
+    path: QPainterPath  # the polyline of x_flat, y_flat, connect, built where the page is prepared
+
+    @property
+    def n_rows(self) -> int:
+        return self.y.shape[0]
+
+
+def layout_page(data: np.ndarray, t0: float, sfreq: float, n_bins: int, scales: np.ndarray) -> PageTraces:
+    """Remove each row's page mean, scale, offset and peak-decimate one page of signals.
+
+    Parameters
+    ----------
+    data : np.ndarray, shape (n_rows, n_times)
+        The page's samples in each channel's unit; NaN for missing samples (or a whole missing row).
+    t0 : float
+        Time of the first sample, s.
+    sfreq : float
+        Sampling rate of ``data``, Hz.
+    n_bins : int
+        Number of decimation bins (the plot width in pixels).
+    scales : np.ndarray, shape (n_rows,)
+        Amplitude per row spacing of each row, in the row's unit.
+
+    Returns
+    -------
+    PageTraces
+        The rows as one polyline with breaks (for a single ``PlotCurveItem`` with a ``connect`` array).
+    """
+    n_rows = data.shape[0]
+    # Per-page mean removal (MNE's remove_dc): slow signals (GSR, temperature) stay centred on their row.
+    with warnings.catch_warnings():  # an all-NaN row (channel absent from the cleaned signals) has no mean
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nan_to_num(np.nanmean(data, axis=1, keepdims=True)) if data.shape[1] else 0.0
+    # The y axis points down (row 0 on top), hence the minus: positive values are drawn upwards.
+    offsets = np.arange(n_rows, dtype=np.float64)[:, None]
+    y = offsets - (data - centre) / np.asarray(scales, dtype=np.float64)[:, None]
+    times, y = peak_decimate(y, t0, sfreq, n_bins)
+    n_points = times.size
+    finite = np.isfinite(y)
+    connect = np.zeros((n_rows, n_points), dtype=bool)
+    connect[:, :-1] = finite[:, :-1] & finite[:, 1:]  # never across a row end (last column stays False)
+    all_finite = bool(finite.all())
+    y_flat = (y if all_finite else np.where(finite, y, offsets)).ravel()
+    with np.errstate(all="ignore"):
+        lo, hi = (float(np.nanmin(y)), float(np.nanmax(y))) if finite.any() else (0.0, float(max(n_rows - 1, 0)))
+    x_bounds = (float(times[0]), float(times[-1])) if n_points else (t0, t0)
+    x_flat, connect = np.tile(times, n_rows), connect.ravel()
+    path = rows_path(times, y)
+    return PageTraces(times=times, y=y, x_flat=x_flat, y_flat=y_flat, connect=connect, x_bounds=x_bounds,
+                      y_bounds=(lo, hi), path=path)
+
+
+def rows_path(times: np.ndarray, y: np.ndarray) -> QPainterPath:
+    """The rows of ``y`` (n_rows, n_points) against ``times`` as one QPainterPath, one sub-path per row.
+
+    This is the path pyqtgraph would build from the laid-out page and its ``connect`` array, built here where
+    the page is prepared (a QPainterPath is a Qt value type, safe to build in any thread) instead of in the GUI
+    thread at the page's first paint. Rows go in through one reused QPolygonF (``addPolygon``: native floats,
+    a sub-path per row) -- about 5x faster than pyqtgraph's general ``connect``-array path, which byte-swaps
+    every point through a QDataStream; rows with gaps (NaN) go through pyqtgraph's ``connect="finite"``.
+    """
+    path = QPainterPath()
+    n_points = times.size
+    if n_points < 2:
+        return path
+    finite = np.isfinite(y)
+    poly = pg.functions.create_qpolygonf(n_points)
+    xy = pg.functions.ndarray_from_qpolygonf(poly)  # (n_points, 2) view of the polygon's memory
+    xy[:, 0] = times
+    for row, ok in zip(y, finite):
+        if ok.all():
+            xy[:, 1] = row
+            path.addPolygon(poly)  # copied into the path: the polygon can be refilled
+        elif ok.any():
+            path.addPath(pg.functions.arrayToQPath(times, row, connect="finite"))
+    return path
+
+
+class _PageCurve(pg.PlotCurveItem):
+    """A curve item told its data bounds by the page layout, so that pyqtgraph does not scan the data for them
+    after every setData and every view change (it asks for them on each range change)."""
+
+    def __init__(self) -> None:
+        super().__init__(skipFiniteCheck=True)
+        self._known: tuple[tuple[float, float], tuple[float, float]] | None = None
+
+    def set_page(self, page: PageTraces) -> None:
+        self._known = (page.x_bounds, page.y_bounds)
+        self.setData(page.x_flat, page.y_flat, connect=page.connect)
+        self.path = page.path  # what getPath() would build from these data (pyqtgraph keeps it until setData)
+
+    def dataBounds(self, ax, frac=1.0, orthoRange=None):  # noqa: N802 (pyqtgraph API)
+        if self._known is not None and frac == 1.0 and orthoRange is None:
+            return self._known[ax]
+        return super().dataBounds(ax, frac, orthoRange)
+
+
+class TraceRow:
+    """One channel's row of a trace set, for code that wants one channel's curve (tests, exports).
+
+    ``getData`` gives the row's points in view coordinates (empty when the trace set is hidden); ``opts`` are
+    the curve item's options (its pen).
+    """
+
+    def __init__(self, traces: "_TraceSet", row: int) -> None:
+        self._traces = traces
+        self.row = row
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802 (pyqtgraph's name)
+        page = self._traces.page
+        if page is None or not self._traces.curve.isVisible():
+            return np.zeros(0), np.zeros(0)
+        return page.times, page.y[self.row]
+
+    @property
+    def opts(self) -> dict:
+        return self._traces.curve.opts
+
+    def isVisible(self) -> bool:  # noqa: N802 (Qt's name)
+        return self._traces.curve.isVisible() and self._traces.page is not None
+
+
+class _TraceSet:
+    """All rows of one kind (raw or cleaned) as one curve item; the pen is set only when it changes."""
+
+    def __init__(self, view: pg.ViewBox, z: float) -> None:
+        self.curve = _PageCurve()
+        self.curve.setZValue(z)
+        self.curve.hide()
+        view.addItem(self.curve, ignoreBounds=True)  # the view range is set by the browser, never from the data
+        self.page: PageTraces | None = None
+        self._pen_key: tuple | None = None
+
+    def set_pen(self, colour: QColor) -> None:
+        key = colour.rgba()
+        if key != self._pen_key:
+            self._pen_key = key
+            self.curve.setPen(pg.mkPen(colour, width=1))
+
+    def show(self, page: PageTraces) -> None:
+        if page is not self.page:
+            self.page = page
+            self.curve.set_page(page)
+        self.curve.show()
+
+    def hide(self) -> None:
+        self.curve.hide()
+
+
+class _PagePrefetcher:
+    """Prepared pages by key, computed in the GUI thread on demand or ahead of time in one background thread.
+
+    Keys name everything a page depends on (source, span, rows, bins, scales), so an entry is never stale; the
+    cache keeps the :data:`PAGE_CACHE_SIZE` most recently used pages.
+    """
+
+    def __init__(self, size: int = PAGE_CACHE_SIZE) -> None:
+        self.size = size
+        self._pages: OrderedDict[Hashable, Future] = OrderedDict()
+        self._executor: ThreadPoolExecutor | None = None
+        self._closed = False  # after shutdown(): pages are computed on demand only, no thread is started
+        self.hits = 0  # pages found ready or under way (for tests and the benchmark)
+        self.misses = 0
+
+    def get(self, key: Hashable, compute: Callable[[], PageTraces]) -> PageTraces:
+        """The page ``key``: from the cache (waiting for a prefetch under way), else computed here."""
+        future = self._pages.get(key)
+        if future is not None:
+            self._pages.move_to_end(key)
+            try:
+                page = future.result()
+            except Exception as exc:  # noqa: BLE001 - redone below in the GUI thread, where errors are reported
+                log.debug("prefetch of %s failed (%s): done again", key, exc)
+            else:
+                self.hits += 1
+                return page
+        self.misses += 1
+        future = Future()
+        future.set_result(compute())
+        self._store(key, future)
+        return future.result()
+
+    def prefetch(self, key: Hashable, compute: Callable[[], PageTraces]) -> None:
+        """Start computing page ``key`` in the background unless it is cached or under way."""
+        if key in self._pages or self._closed:
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-prefetch")
+        self._store(key, self._executor.submit(compute))
+
+    def _store(self, key: Hashable, future: Future) -> None:
+        self._pages[key] = future
+        self._pages.move_to_end(key)
+        while len(self._pages) > self.size:
+            _, old = self._pages.popitem(last=False)
+            old.cancel()  # not started yet: dropped
+
+    def clear(self) -> None:
+        for future in self._pages.values():
+            future.cancel()
+        self._pages.clear()
+
+    def shutdown(self) -> None:
+        """Drop the cache and stop the background thread (waits for a page under way, a few ms) for good."""
+        self._closed = True
+        self.clear()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+def _read_page(source: Any, picks: Sequence[int | None], start_s: float, stop_s: float,
+               offset_s: float = 0.0) -> tuple[np.ndarray, float]:
+    """Samples of one page from a Recording (``picks``: channel indices) or from cleaned Signals (``picks``:
+    row indices, ``None`` for a channel the cleaned signals lack, drawn as a gap); returns (data, t0 in s).
+
+    ``offset_s`` is the recording time of the cleaned signals' first sample.
+    """
+    if isinstance(source, Recording):
+        first = int(round(start_s * source.sfreq))
+        return source.get_data(start_s, stop_s, picks=list(picks)), first / source.sfreq
+    sfreq = float(source.sfreq)
+    first = max(0, int(round((start_s - offset_s) * sfreq)))
+    last = min(int(source.n_times), int(round((stop_s - offset_s) * sfreq)))
+    n = max(0, last - first)
+    present = [i for i, r in enumerate(picks) if r is not None]
+    data = np.full((len(picks), n), np.nan)
+    if present and n:
+        data[present] = np.asarray(source.data[[picks[i] for i in present], first:last], dtype=np.float64)
+    return data, offset_s + first / sfreq
+
+
 class SignalBrowser(QWidget):
     """Stacked traces of the open recording, one page at a time (see the module docstring for the keys)."""
 
@@ -241,7 +506,9 @@ class SignalBrowser(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
-        self.plot.showGrid(x=True, y=False, alpha=0.25)
+        # Vertical grid lines are our own item (see _draw_grid): the axis' own grid costs ~3 ms per page step.
+        self._grid = pg.PlotCurveItem(pen=pg.mkPen(0, 0, 0, 50, width=1), connect="pairs", skipFiniteCheck=True)
+        self._grid.setZValue(-40)
         bottom = self.plot.getAxis("bottom")
         bottom.setLabel("time", units="s")
         for axis in (bottom, self._axis):
@@ -249,9 +516,13 @@ class SignalBrowser(QWidget):
             axis.setPen(pg.mkPen("#808080"))
         self._vb.invertY(True)
         self._vb.setDefaultPadding(0.0)
+        self._vb.disableAutoRange()  # ranges are set by the browser (page, rows), never from the data
+        self._vb.addItem(self._grid, ignoreBounds=True)
 
-        self._raw_curves: list[pg.PlotCurveItem] = []
-        self._clean_curves: list[pg.PlotCurveItem] = []
+        self._raw = _TraceSet(self._vb, z=1)
+        self._clean = _TraceSet(self._vb, z=2)
+        self._pages = _PagePrefetcher()
+        self._direction = 1  # +1 after a step forward, -1 after a step back: the page to prefetch first
         self._annotation_regions = _Pool(self._vb, lambda: self._make_region(ANNOTATION_COLOUR))
         self._interference_regions = _Pool(self._vb, lambda: self._make_region(INTERFERENCE_COLOUR))
         self._row_spans = _Pool(self._vb, lambda: _SpanRect(INTERFERENCE_COLOUR))
@@ -288,9 +559,9 @@ class SignalBrowser(QWidget):
 
         model.recordingLoaded.connect(self._on_recording_loaded)
         model.recordingChanged.connect(self._on_recording_changed)
-        model.cleanedReady.connect(lambda _result: self.refresh())
+        model.cleanedReady.connect(self._on_cleaned_ready)
         model.masksChanged.connect(self._on_masks_changed)
-        model.visibilityChanged.connect(lambda _hidden: self._rebuild_rows())
+        model.visibilityChanged.connect(self._on_visibility_changed)
         model.selectionChanged.connect(self._on_selection_changed)
         model.cursorMoved.connect(self._on_cursor_moved)
         model.maskFocusChanged.connect(lambda _f: self._show_edit_region())
@@ -356,10 +627,23 @@ class SignalBrowser(QWidget):
         """Row (0 = top) of a shown channel, in view coordinates."""
         return self.visible_channels.index(ch_name)
 
-    def curves(self, ch_name: str) -> tuple[pg.PlotCurveItem, pg.PlotCurveItem]:
-        """The raw and cleaned curve items of a shown channel."""
+    def curves(self, ch_name: str) -> tuple[TraceRow, TraceRow]:
+        """The raw and cleaned rows of a shown channel (``getData()`` in view coordinates, ``opts["pen"]``)."""
         row = self.row_of(ch_name)
-        return self._raw_curves[row], self._clean_curves[row]
+        return TraceRow(self._raw, row), TraceRow(self._clean, row)
+
+    def trace_items(self) -> tuple[pg.PlotCurveItem, pg.PlotCurveItem]:
+        """The two curve items that draw every raw and every cleaned row."""
+        return self._raw.curve, self._clean.curve
+
+    @property
+    def page_cache(self) -> "_PagePrefetcher":
+        """The prepared pages (``hits``/``misses`` count page steps served ready / computed on demand)."""
+        return self._pages
+
+    def shutdown(self) -> None:
+        """Stop the page prefetching thread (the window calls this when it closes)."""
+        self._pages.shutdown()
 
     def view_box(self) -> pg.ViewBox:
         return self._vb
@@ -401,12 +685,16 @@ class SignalBrowser(QWidget):
             self.maskModeChanged.emit(on)
 
     # --- navigation ----------------------------------------------------------------------------------------
+    def _clamp_start(self, start_s: float) -> float:
+        """``start_s`` moved so that the page lies within the recording, s."""
+        duration = self._rec.duration_s if self._rec is not None else 0.0
+        return max(0.0, min(float(start_s), max(0.0, duration - self._page_s)))
+
     def set_start(self, start_s: float) -> None:
         """Show the page that starts at ``start_s`` (clamped to the recording), s."""
-        duration = self._rec.duration_s if self._rec is not None else 0.0
-        start_s = min(float(start_s), max(0.0, duration - self._page_s))
-        start_s = max(0.0, start_s)
+        start_s = self._clamp_start(start_s)
         if start_s != self._start_s:
+            self._direction = 1 if start_s > self._start_s else -1
             self._start_s = start_s
         self.refresh()
 
@@ -570,6 +858,8 @@ class SignalBrowser(QWidget):
     # --- model updates -------------------------------------------------------------------------------------
     def _on_recording_loaded(self, recording: Recording) -> None:
         self._rec = recording
+        self._pages.clear()
+        self._rows = []
         self._start_s = 0.0
         self._page_s = min(self._page_s, max(PAGE_LENGTHS[0], recording.duration_s))
         self._scales = {}
@@ -577,7 +867,18 @@ class SignalBrowser(QWidget):
 
     def _on_recording_changed(self, recording: Recording) -> None:
         self._rec = recording
+        self._pages.clear()  # same file, other modalities: other scales
+        self._rows = []
         self._rebuild_rows(autoscale=True)
+
+    def _on_cleaned_ready(self, _result: Any) -> None:
+        self._pages.clear()  # pages are keyed by the id() of their source: a new result may reuse an old id
+        self.refresh()
+
+    def _on_visibility_changed(self, _hidden: Any) -> None:
+        # set_recording announces the (empty) hidden set right after the recording: nothing to rebuild then.
+        if self._rec is not None and self._shown_rows() != self._rows:
+            self._rebuild_rows()
 
     def _on_masks_changed(self, _masks: Any) -> None:
         masked = set(self.model.masks.channels) if self.model.masks is not None else set()
@@ -596,25 +897,17 @@ class SignalBrowser(QWidget):
         self._cursor.setValue(t_s)
         self._cursor.show()
 
+    def _shown_rows(self) -> list[int]:
+        """Recording channel indices of the channels not hidden, top to bottom."""
+        hidden = self.model.hidden
+        return [i for i, c in enumerate(self._rec.channels) if c.name not in hidden]
+
     def _rebuild_rows(self, autoscale: bool = False) -> None:
-        """Create the curve items for the shown channels (only when the channel list changes)."""
+        """Lay out the rows for the shown channels (when the recording or the channel list changes)."""
         rec = self._rec
         if rec is None:
             return
-        hidden = self.model.hidden
-        self._rows = [i for i, c in enumerate(rec.channels) if c.name not in hidden]
-        for curve in self._raw_curves + self._clean_curves:
-            self._vb.removeItem(curve)
-        self._raw_curves, self._clean_curves = [], []
-        for _ in self._rows:
-            raw = pg.PlotCurveItem(skipFiniteCheck=True)
-            clean = pg.PlotCurveItem(skipFiniteCheck=True)
-            raw.setZValue(1)
-            clean.setZValue(2)
-            self._vb.addItem(raw)
-            self._vb.addItem(clean)
-            self._raw_curves.append(raw)
-            self._clean_curves.append(clean)
+        self._rows = self._shown_rows()
         self._apply_pens()
         self._axis.set_names(self.visible_channels)
         n = max(1, len(self._rows))
@@ -626,16 +919,12 @@ class SignalBrowser(QWidget):
         self.refresh()
 
     def _apply_pens(self) -> None:
-        raw_pen = pg.mkPen(self._raw_colour, width=1)
         # In "both" mode the raw trace is drawn lighter so that the cleaned trace on top stays readable.
-        raw_both = QColor(self._raw_colour)
-        raw_both.setAlpha(110)
-        raw_pen_both = pg.mkPen(raw_both, width=1)
-        clean_pen = pg.mkPen(self._cleaned_colour, width=1)
-        for curve in self._raw_curves:
-            curve.setPen(raw_pen_both if self._mode == "both" else raw_pen)
-        for curve in self._clean_curves:
-            curve.setPen(clean_pen)
+        raw = QColor(self._raw_colour)
+        if self._mode == "both":
+            raw.setAlpha(110)
+        self._raw.set_pen(raw)
+        self._clean.set_pen(self._cleaned_colour)
 
     def _autoscale(self, modalities: Iterable[Modality] | None = None) -> None:
         """Set each modality's amplitude from the robust peak-to-peak range of its channels on the first page.
@@ -673,7 +962,6 @@ class SignalBrowser(QWidget):
         start, stop = self.visible_range()
         self._vb.setXRange(start, stop, padding=0)
         self._apply_pens()
-        n_bins = self._n_bins()
         draw_raw = self._mode in ("raw", "both")
         draw_clean = self._mode in ("cleaned", "both")
         cleaned = getattr(self.model.preprocess_result, "cleaned", None)
@@ -681,58 +969,64 @@ class SignalBrowser(QWidget):
         if draw_clean and cleaned is None:
             draw_raw = True  # nothing else to show yet
             self.status = "cleaned signals not ready: showing raw"
-        if draw_raw and self._rows:
-            data = rec.get_data(start, stop, picks=self._rows)
-            first = int(round(start * rec.sfreq))
-            self._set_curves(self._raw_curves, data, first / rec.sfreq, rec.sfreq, n_bins,
-                             [rec.channels[i].modality for i in self._rows])
-        else:
-            for curve in self._raw_curves:
-                curve.setData([], [])
-        if draw_clean and cleaned is not None and self._rows:
-            offset = float(getattr(self.model.preprocess_result, "start_s", 0.0))
-            self._draw_cleaned(cleaned, start - offset, stop - offset, offset, n_bins)
-        else:
-            for curve in self._clean_curves:
-                curve.setData([], [])
+        for traces, kind, wanted in ((self._raw, "raw", draw_raw), (self._clean, "cleaned", draw_clean)):
+            job = self._page_job(kind, start) if wanted and self._rows else None
+            if job is None:
+                traces.hide()
+            else:
+                traces.show(self._pages.get(*job))
+        self._draw_grid(start, stop)
         self._draw_spans()
         self.pageChanged.emit(start, stop)
+        self._prefetch_neighbours(draw_raw, draw_clean)
 
-    def _draw_cleaned(self, cleaned: Any, start: float, stop: float, offset: float, n_bins: int) -> None:
-        """Draw cleaned signals (in memory); ``start``/``stop`` are relative to their sample 0 at ``offset`` s."""
-        index = {name: i for i, name in enumerate(cleaned.ch_names)}
-        rows = [index.get(self._rec.channels[i].name) for i in self._rows]
-        present = [r for r in rows if r is not None]
-        first = max(0, int(round(start * cleaned.sfreq)))
-        last = min(cleaned.n_times, int(round(stop * cleaned.sfreq)))
-        block = np.asarray(cleaned.data[present, first:last], dtype=np.float64) if present else np.zeros((0, 0))
-        data = np.full((len(rows), block.shape[1] if present else 0), np.nan)
-        k = 0
-        for j, r in enumerate(rows):
-            if r is not None:
-                data[j] = block[k]
-                k += 1
-        self._set_curves(self._clean_curves, data, offset + first / cleaned.sfreq, cleaned.sfreq, n_bins,
-                         [self._rec.channels[i].modality for i in self._rows])
+    def _draw_grid(self, start: float, stop: float) -> None:
+        """Vertical lines at round times (at most ~12 per page), as one line-pairs item."""
+        span = max(stop - start, 1e-9)
+        step = next((s for s in GRID_STEPS if span / s <= 12), GRID_STEPS[-1])
+        ticks = np.arange(math.ceil(start / step), math.floor(stop / step) + 1) * step
+        top, bottom = -0.7, max(1, len(self._rows)) - 0.3
+        self._grid.setData(np.repeat(ticks, 2), np.tile([top, bottom], ticks.size), connect="pairs")
 
-    def _set_curves(self, curves: list[pg.PlotCurveItem], data: np.ndarray, t0: float, sfreq: float,
-                    n_bins: int, modalities: list[Modality]) -> None:
-        """Offset, scale, decimate and hand one page to the curve items (row ``i`` at y = i)."""
-        if data.shape[1] == 0:
-            for curve in curves:
-                curve.setData([], [])
+    def _page_job(self, kind: str, start_s: float) -> tuple[Hashable, Callable[[], PageTraces]] | None:
+        """Key and computation of the page of ``kind`` ("raw"/"cleaned") that starts at ``start_s`` (s).
+
+        The computation captures plain values only (no widget state): it may run in the prefetching thread.
+        """
+        rec = self._rec
+        stop_s = start_s + self._page_s
+        n_bins = self._n_bins()
+        scales = np.array([self._scales.get(rec.channels[i].modality, 1.0) for i in self._rows])
+        if kind == "raw":
+            source, picks, sfreq, offset = rec, tuple(self._rows), rec.sfreq, 0.0
+        else:
+            result = self.model.preprocess_result
+            source = getattr(result, "cleaned", None)
+            if source is None:
+                return None
+            index = {name: i for i, name in enumerate(source.ch_names)}
+            picks = tuple(index.get(rec.channels[i].name) for i in self._rows)
+            sfreq, offset = float(source.sfreq), float(getattr(result, "start_s", 0.0))
+        key = (kind, id(source), start_s, stop_s, picks, n_bins, tuple(scales))
+
+        def compute() -> PageTraces:
+            data, t0 = _read_page(source, picks, start_s, stop_s, offset)
+            return layout_page(data, t0, sfreq, n_bins, scales)
+
+        return key, compute
+
+    def _prefetch_neighbours(self, draw_raw: bool, draw_clean: bool) -> None:
+        """Prepare the next page in the direction of travel, then the one on the other side, in the background."""
+        if not self._rows:
             return
-        # Per-page mean removal (MNE's remove_dc): slow signals (GSR, temperature) stay centred on their row.
-        with np.errstate(all="ignore"):
-            centre = np.nanmean(data, axis=1, keepdims=True)
-        centre = np.nan_to_num(centre)
-        scales = np.array([self._scales.get(m, 1.0) for m in modalities])[:, None]
-        # The y axis points down (row 0 on top), hence the minus: positive values are drawn upwards.
-        y = np.arange(len(curves))[:, None] - (data - centre) / scales
-        times, y = peak_decimate(y, t0, sfreq, n_bins)
-        finite = bool(np.isfinite(y).all())
-        for curve, row in zip(curves, y):
-            curve.setData(times, row, connect="all" if finite else "finite")
+        for step in (self._direction, -self._direction):
+            start = self._clamp_start(self._start_s + step * self._page_s)
+            if start == self._start_s:
+                continue
+            for kind, wanted in (("raw", draw_raw), ("cleaned", draw_clean)):
+                job = self._page_job(kind, start) if wanted else None
+                if job is not None:
+                    self._pages.prefetch(*job)
 
     def _draw_spans(self) -> None:
         """Show the annotations, interference spans and masks that fall on the page."""

@@ -1,8 +1,13 @@
-"""TrajectoryView: probability of high valence and high arousal over time, with an uncertainty band.
+"""TrajectoryView: probability of high valence and high arousal over time, with the prediction's entropy.
 
-One curve per target at the window centres. The band around each curve is ``p ± u / 2`` (clipped to [0, 1])
-where ``u`` is the analysis' uncertainty: the binary entropy of the window's prediction in bits (0 = certain,
-1 = chance), so the band is widest where the model is least sure. Windows in which the user masked every
+One thick curve per target at the window centres: ``p``, the probability of the high class. Beside it, a thin
+dashed curve of the same colour: the analysis' uncertainty ``u``, the binary entropy of ``p`` in bits (0 = certain,
+1 = chance), on the same 0-1 axis and named in the legend ("valence entropy (bits)").
+
+Why no band around ``p``: ``u`` is a function of ``p`` alone (``H(p)``), not a spread estimated from the data
+(no sampling, no ensemble), so no interval around ``p`` follows from it. A band such as ``p ± u / 2`` (the former
+drawing) looked like a confidence interval, and covered most of the plot wherever ``p`` was near 0.5. The separate
+entropy trace shows the same information without claiming an interval. Windows in which the user masked every
 channel of the recording are shaded red over the full height; a red strip along the bottom shows the share of
 the recording's channels masked in each window. Spans with detected interference are shaded orange, windows
 whose context had no visible token grey. A green line is the app's
@@ -53,7 +58,7 @@ class TrajectoryView(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         style_plot(self.plot)
         self.plot.setLabel("bottom", "time", units="s")
-        self.plot.setLabel("left", "P(high)")
+        self.plot.setLabel("left", "P(high) | entropy (bits)")
         self.plot.setYRange(0.0, 1.0, padding=0.02)
         self.plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.legend = self.plot.addLegend(offset=(8, 4), labelTextColor="#202020",
@@ -66,9 +71,8 @@ class TrajectoryView(QWidget):
                                             brush=pg.mkBrush(MASKED_STRIP))
         self.masked_share.setZValue(-5)
         self.plot.addItem(self.masked_share)
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        self.bands: dict[str, pg.FillBetweenItem] = {}
-        self._band_edges: dict[str, tuple[pg.PlotCurveItem, pg.PlotCurveItem]] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}  # P(high) per target
+        self.entropy_curves: dict[str, pg.PlotDataItem] = {}  # binary entropy of P(high) per target, bits
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
         self.cursor.setZValue(30)
         self.plot.addItem(self.cursor, ignoreBounds=True)
@@ -85,24 +89,19 @@ class TrajectoryView(QWidget):
     def _curve(self, name: str) -> pg.PlotDataItem:
         if name not in self.curves:
             colour = pg.mkColor(TARGET_COLOURS.get(name, "#6a1b9a"))
-            curve = self.plot.plot(pen=pg.mkPen(colour, width=2), name=f"{name}")
+            curve = self.plot.plot(pen=pg.mkPen(colour, width=2), name=f"{name} P(high)")
             curve.setZValue(10)
-            lo, hi = pg.PlotCurveItem(), pg.PlotCurveItem()
-            fill = with_alpha(colour, 35)
-            band = pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(fill))
-            band.setZValue(5)
-            self.plot.addItem(band)
-            self.curves[name], self.bands[name], self._band_edges[name] = curve, band, (lo, hi)
+            entropy = self.plot.plot(pen=pg.mkPen(with_alpha(colour, 170), width=1, style=Qt.PenStyle.DashLine),
+                                     name=f"{name} entropy (bits)")
+            entropy.setZValue(6)
+            self.curves[name], self.entropy_curves[name] = curve, entropy
         return self.curves[name]
 
     def set_result(self, result: Any) -> None:
         """Show an AnalysisResult (``None`` clears the view)."""
         if result is None:
-            for curve in self.curves.values():
+            for curve in list(self.curves.values()) + list(self.entropy_curves.values()):
                 curve.setData([], [])
-            for lo, hi in self._band_edges.values():
-                lo.setData([], [])
-                hi.setData([], [])
             for pool in (self.masked_spans, self.interference_spans, self.no_context_spans):
                 pool.set_spans([])
             self.masked_share.setData([], [])
@@ -110,12 +109,8 @@ class TrajectoryView(QWidget):
         starts = np.asarray(result.window_starts, float)
         centres = starts + result.window_s / 2
         for k, name in enumerate(result.targets):
-            p = np.asarray(result.probabilities[:, k], float)
-            half = np.asarray(result.uncertainty[:, k], float) / 2
-            self._curve(name).setData(centres, p)
-            lo, hi = self._band_edges[name]
-            lo.setData(centres, np.clip(p - half, 0, 1))
-            hi.setData(centres, np.clip(p + half, 0, 1))
+            self._curve(name).setData(centres, np.asarray(result.probabilities[:, k], float))
+            self.entropy_curves[name].setData(centres, np.asarray(result.uncertainty[:, k], float))
 
         def spans(flags: np.ndarray) -> list[tuple[float, float]]:
             return [(starts[a], starts[b - 1] + result.window_s) for a, b in runs(flags)]

@@ -42,12 +42,14 @@ def test_every_view_shows_the_analysis(analysed, dialogs):
     n_t = int(DURATION_S)  # 1-s windows
     assert result.n_windows == n_t and not dialogs
     assert win.trajectory_dock.isVisible()  # raised when the analysis finished
-    # Trajectory: one point per window per target, probabilities in [0, 1], band around them.
+    # Trajectory: one point per window per target, probabilities in [0, 1], and their entropy as its own trace.
+    legend = [label.text for _, label in win.trajectory_view.legend.items]
     for k, name in enumerate(("valence", "arousal")):
         x, y = win.trajectory_view.curves[name].getData()
         assert len(x) == n_t and np.allclose(y, result.probabilities[:, k])
-        lo, hi = (c.getData()[1] for c in win.trajectory_view._band_edges[name])
-        assert np.all(lo <= y + 1e-6) and np.all(hi >= y - 1e-6) and np.any(hi > lo)
+        xe, u = win.trajectory_view.entropy_curves[name].getData()
+        assert np.array_equal(xe, x) and np.allclose(u, result.uncertainty[:, k])
+        assert np.all((u >= 0) & (u <= 1)) and f"{name} entropy (bits)" in legend
     # The masked span (2 of 7 channels) is in the bottom strip, not shaded full height.
     x, share = win.trajectory_view.masked_share.getData()
     assert share.max() == pytest.approx(2 / 7 * 0.12, rel=1e-3)

@@ -6,7 +6,8 @@ import pytest
 from app.decimate import peak_decimate
 
 
-@pytest.mark.parametrize("n_times, n_bins", [(10_000, 300), (10_001, 300), (1_280, 97), (999, 400)])
+# k = samples per bin: 34, 34, 14, 3 (column-wise loop) and 334 (numpy reduction over the bin axis).
+@pytest.mark.parametrize("n_times, n_bins", [(10_000, 300), (10_001, 300), (1_280, 97), (999, 400), (100_000, 300)])
 def test_min_max_of_every_bin_are_kept(n_times, n_bins):
     rng = np.random.default_rng(n_times)
     data = rng.standard_normal((3, n_times))
@@ -51,3 +52,32 @@ def test_bad_arguments_are_refused():
         peak_decimate(np.zeros(10), 0.0, 1.0, 5)
     with pytest.raises(ValueError, match="n_bins must be >= 1"):
         peak_decimate(np.zeros((1, 10)), 0.0, 1.0, 0)
+
+
+def test_page_layout_breaks_the_single_polyline_at_row_ends_and_gaps():
+    from app.signal_browser import layout_page
+
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((3, 50))
+    data[1, 10:20] = np.nan  # a gap inside a row
+    data[2] = np.nan  # a channel the cleaned signals lack
+    page = layout_page(data, 5.0, 10.0, 200, np.array([20.0, 20.0, 20.0]))  # 50 samples: not decimated
+    n = 50
+    assert page.x_flat.shape == page.y_flat.shape == page.connect.shape == (3 * n,)
+    np.testing.assert_allclose(page.x_flat[:n], 5.0 + np.arange(n) / 10.0)
+    np.testing.assert_allclose(page.y[0], 0 - (data[0] - data[0].mean()) / 20.0)
+    assert np.isfinite(page.y_flat).all()  # gaps are filled (and never connected)
+    connect = page.connect.reshape(3, n)
+    assert connect[0, :-1].all() and not connect[:, -1].any()  # never joined across a row end
+    assert not connect[1, 9:20].any() and connect[1, 20:-1].all()  # the gap is not bridged
+    assert not connect[2].any()
+    # The path holds the drawn rows only: row 0 whole, row 1 in two pieces, row 2 nothing.
+    from PySide6.QtGui import QPainterPath
+
+    elements = [page.path.elementAt(i) for i in range(page.path.elementCount())]
+    lines = [e for i, e in enumerate(elements) if e.type == QPainterPath.ElementType.LineToElement
+             and (e.x, e.y) != (elements[i - 1].x, elements[i - 1].y)]  # drawn segments (not zero-length)
+    assert len(lines) == (n - 1) + (10 - 1) + (n - 20 - 1)  # row 0, row 1 before and after its gap
+    assert all(np.isfinite([e.x, e.y]).all() for e in elements)
+    assert max(e.y for e in lines) < 1.5  # nothing drawn on row 2
+    assert page.y_bounds[0] <= np.nanmin(page.y) and page.y_bounds[1] >= np.nanmax(page.y)

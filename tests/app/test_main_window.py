@@ -258,3 +258,42 @@ def test_selftest_opens_cleans_and_exits(bdf_path, tmp_path, monkeypatch, capsys
     bad.write_bytes(b"garbage")
     assert main(["--selftest", str(bad)]) == 1
     assert "selftest FAILED" in capsys.readouterr().out
+
+
+def test_window_has_the_application_icon_and_shows_synthetic(window, recording, tmp_path, qtbot):
+    assert not window.windowIcon().isNull()
+    assert not window.windowIcon().pixmap(32, 32).toImage().isNull()
+    assert not window.synthetic_label.isVisibleTo(window)  # no recording yet
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    assert recording.is_synthetic
+    assert "SYNTHETIC" in window.windowTitle() and "SYNTHETIC" in window.file_label.text()
+    assert window.synthetic_label.isVisibleTo(window) and "SYNTHETIC" in window.synthetic_label.text()
+
+
+def test_reset_layout_brings_the_docks_back(window, qtbot):
+    window.channel_dock.hide()
+    window.mask_dock.setFloating(True)
+    window.show_dock(window.trajectory_dock)
+    window.reset_layout_action.trigger()
+    assert window.channel_dock.isVisible() and not window.mask_dock.isFloating()
+    assert window.dockWidgetArea(window.mask_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert window.trajectory_dock in window.tabifiedDockWidgets(window.log_dock)
+    assert not window.log_dock.visibleRegion().isEmpty()  # the log tab is in front again
+    assert window.reset_layout_action in window.menuBar().actions()[2].menu().actions()  # in the View menu
+
+
+def test_opening_lays_out_the_rows_once_and_saves_recent_files_after_the_paint(window, bdf_path, qtbot,
+                                                                               monkeypatch, settings_file):
+    rebuilt = []
+    original = window.browser._rebuild_rows
+    monkeypatch.setattr(window.browser, "_rebuild_rows", lambda *a, **k: (rebuilt.append(1), original(*a, **k)))
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    synced = []
+    monkeypatch.setattr(window, "_remember_recent", lambda path: synced.append(path))
+    window.open_file(bdf_path)
+    wait_loaded(qtbot, window)
+    assert rebuilt == [1]  # not again for the (unchanged) hidden set announced after the recording
+    qtbot.waitUntil(lambda: synced == [bdf_path], timeout=2000)
+    window._on_file_loaded(bdf_path, window.model.recording)  # what the loading worker's result does
+    assert synced == [bdf_path]  # the settings file is written at the next turn of the event loop, not now
+    qtbot.waitUntil(lambda: synced == [bdf_path, bdf_path], timeout=2000)

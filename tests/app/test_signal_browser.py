@@ -249,16 +249,42 @@ def test_ctrl_g_jumps_to_the_time_entered(window, browser, qtbot, monkeypatch):
 def test_hidden_channels_are_not_drawn(window, browser):
     window.model.set_channel_visible("GSR", False)
     assert "GSR" not in browser.visible_channels
-    assert len(browser._raw_curves) == len(browser.visible_channels) == 6
+    assert len(browser.visible_channels) == 6
+    raw_item = browser.trace_items()[0]
+    x, y = raw_item.getData()
+    assert x.size == 6 * browser.curves("Fz")[0].getData()[0].size  # 6 rows laid end to end in one item
+    assert not raw_item.opts["connect"][browser.curves("Fz")[0].getData()[0].size - 1]  # broken at a row end
     window.model.set_channel_visible("GSR", True)
     assert browser.visible_channels[-2:] == ["GSR", "Resp"]
 
 
 def test_page_step_reuses_the_curve_items(browser, qtbot):
-    curves = list(browser._raw_curves)
+    items = browser.trace_items()
     n_items = len(browser.view_box().addedItems)
+    n_children = len(browser.view_box().childGroup.childItems())
     for _ in range(4):
         qtbot.keyClick(browser, Qt.Key.Key_PageDown)
-    assert browser._raw_curves == curves
+    assert browser.trace_items() == items
     assert len(browser.view_box().addedItems) <= n_items + 2  # at most the pooled span items of a new page
+    assert len(browser.view_box().childGroup.childItems()) <= n_children + 2
     assert math.isclose(browser.start_s, 40.0)
+
+
+def test_next_page_is_prefetched_and_matches_a_fresh_read(browser, qtbot, recording):
+    browser.set_page_length(2.0)  # 256 samples: not decimated, so every sample can be compared
+    cache = browser.page_cache
+    hits = cache.hits
+    qtbot.keyClick(browser, Qt.Key.Key_PageDown)  # prepared in the background after the first page
+    assert cache.hits == hits + 1
+    qtbot.keyClick(browser, Qt.Key.Key_PageUp)  # the page shown before is still cached
+    assert cache.hits == hits + 2
+    qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+    # What the cache served is what a fresh read of the file gives.
+    x, y = browser.curves("Cz")[0].getData()
+    data = recording.get_data(2.0, 4.0, picks=[recording.index("Cz")])[0]
+    row, scale = browser.row_of("Cz"), browser.scale(Modality.EEG)
+    assert x[0] == pytest.approx(2.0) and y.size == data.size
+    np.testing.assert_allclose(y, row - (data - data.mean()) / scale)
+    browser.change_scale(2.0)  # a new scale is a new page: not served from the cache
+    _, y2 = browser.curves("Cz")[0].getData()
+    np.testing.assert_allclose(y2 - row, 2.0 * (y - row))

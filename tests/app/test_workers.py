@@ -1,11 +1,13 @@
 """Workers run core functions off the GUI thread; results, errors, progress and cancellation come back as signals."""
 
+import os
+import sys
 import threading
 import time
 
 import pytest
 
-from app.workers import TaskRunner, Worker
+from app.workers import BACKGROUND_NICE, BUSY_SWITCH_INTERVAL_S, TaskRunner, Worker
 from mmqnet_core.errors import RecordingError
 from mmqnet_core.progress import check_cancel, report
 
@@ -109,3 +111,21 @@ def test_queued_tasks_are_dropped_on_shutdown(qtbot):
     qtbot.wait(20)
     assert ran == [] and queued.is_done
     assert not runner.busy
+
+
+def _niceness_and_switch_interval():
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), sys.getswitchinterval()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is a Linux feature")
+def test_background_tasks_run_at_lower_priority_and_the_gui_gets_the_gil_sooner(qtbot, runner):
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    interval = sys.getswitchinterval()
+    seen = {}
+    runner.submit(_niceness_and_switch_interval, background=True, on_result=lambda v: seen.__setitem__("bg", v))
+    runner.submit(_niceness_and_switch_interval, on_result=lambda v: seen.__setitem__("fg", v))
+    qtbot.waitUntil(lambda: len(seen) == 2 and not runner.busy, timeout=5000)
+    assert seen["bg"] == (max(base, BACKGROUND_NICE), min(interval, BUSY_SWITCH_INTERVAL_S))
+    assert seen["fg"][0] == base  # tasks the user waits for keep the normal priority
+    assert sys.getswitchinterval() == interval  # restored when no task runs
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the GUI thread is untouched
