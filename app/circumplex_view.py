@@ -98,6 +98,8 @@ class CircumplexView(QWidget):
         ka = result.targets.index("arousal") if "arousal" in result.targets else 1
         xy = np.column_stack([result.probabilities[:, kv], result.probabilities[:, ka]]).astype(float)
         centres = np.asarray(result.window_starts, float) + result.window_s / 2
+        seen = ~np.asarray(result.no_context, bool)  # windows with no visible data hold only the prior: left out
+        xy, centres = xy[seen], centres[seen]
         self._xy, self._centres = xy, centres
         t0, t1 = (float(centres[0]), float(centres[-1])) if centres.size else (0.0, 1.0)
         frac = (centres - t0) / max(t1 - t0, 1e-9)

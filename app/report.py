@@ -130,7 +130,7 @@ def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImag
     painter.setFont(_font(15))
     painter.setPen(QColor("#616161"))
     painter.drawText(QRectF(MARGIN, PAGE_H - MARGIN, width, 24), int(Qt.AlignmentFlag.AlignLeft),
-                     f"Generated {_dt.datetime.now():%Y-%m-%d %H:%M} by MMQ-Net Studio. Uncertainty bands: binary "
+                     f"Generated {_dt.datetime.now():%Y-%m-%d %H:%M} by MMQ-Net Studio. Uncertainty: binary "
                      "entropy of the window's prediction (bits). Not a medical device.")
 
 

@@ -108,9 +108,13 @@ class TrajectoryView(QWidget):
             return
         starts = np.asarray(result.window_starts, float)
         centres = starts + result.window_s / 2
+        # Windows whose context had no visible token carry only the model's prior: drawn as gaps, not values.
+        blind = np.asarray(result.no_context, bool)
         for k, name in enumerate(result.targets):
-            self._curve(name).setData(centres, np.asarray(result.probabilities[:, k], float))
-            self.entropy_curves[name].setData(centres, np.asarray(result.uncertainty[:, k], float))
+            prob = np.where(blind, np.nan, np.asarray(result.probabilities[:, k], float))
+            ent = np.where(blind, np.nan, np.asarray(result.uncertainty[:, k], float))
+            self._curve(name).setData(centres, prob, connect="finite")
+            self.entropy_curves[name].setData(centres, ent, connect="finite")
 
         def spans(flags: np.ndarray) -> list[tuple[float, float]]:
             return [(starts[a], starts[b - 1] + result.window_s) for a, b in runs(flags)]

@@ -84,6 +84,21 @@ def test_every_view_shows_the_analysis(analysed, dialogs):
         assert UNTRAINED_MODEL_LABEL in v.banner.plain_text and "SYNTHETIC recording" in v.banner.plain_text
 
 
+def test_windows_without_visible_data_are_gaps_not_predictions(window, recording, tmp_path, qtbot, tiny_model):
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.model.add_segment(8.0, 16.0, [])  # every channel: the middle windows see nothing
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    result = window.model.analysis
+    blind = np.asarray(result.no_context, bool)
+    assert blind.any() and not blind.all()
+    for name in ("valence", "arousal"):
+        _, y = window.trajectory_view.curves[name].getData()
+        assert np.isnan(y[blind]).all() and np.isfinite(y[~blind]).all()
+    assert window.circumplex_view.n_points == int((~blind).sum())
+
+
 def test_masks_change_marks_the_analysis_stale(analysed, qtbot):
     win = analysed
     first = win.model.analysis
