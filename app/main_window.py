@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
         self.model.analysisStaleChanged.connect(lambda _s: self._update_analysis_actions())
         self.runner.busyChanged.connect(self._on_busy)
         self.runner.taskProgress.connect(self._on_progress)
-        self.resize(1280, 800)
+        self._default_size()
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -208,10 +208,22 @@ class MainWindow(QMainWindow):
         self.browser.setFocus()
 
     # --- construction ---------------------------------------------------------------------------------------
+    def _default_size(self) -> None:
+        """First start: 90 % of the screen's free area (at least 1280 x 800 where it fits), centred."""
+        screen = QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1280, 800)
+            return
+        area = screen.availableGeometry()
+        w = max(min(1280, area.width()), int(area.width() * 0.9))
+        h = max(min(800, area.height()), int(area.height() * 0.9))
+        self.resize(w, h)
+        self.move(area.x() + (area.width() - w) // 2, area.y() + (area.height() - h) // 2)
+
     def _size_docks(self) -> None:
         """Default sizes of the docks, px."""
         self.resizeDocks([self.channel_dock, self.mask_dock], [220, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [250], Qt.Orientation.Vertical)
+        self.resizeDocks([self.log_dock], [200], Qt.Orientation.Vertical)
 
     def reset_layout(self) -> None:
         """View > Reset layout: every dock and the toolbar back where a first start puts them."""
