@@ -41,6 +41,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
     g.add_argument("--seed", type=int, default=0, help="seed of torch, numpy and augmentation (default 0)")
+    g.add_argument("--normalization", choices=("subject", "global", "recording"), default="subject",
+                   help="feature z-scoring: per subject, held-out subjects and analysed recordings with their own "
+                   "statistics (default); one global set; or per trial")
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     g.add_argument("--batch-size", type=int, default=64, help="samples per step (default 64)")
     g.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
@@ -111,7 +114,7 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
     from ..training import TrainConfig
 
     values = dict(
-        epochs=args.epochs, seed=args.seed, device=args.device, batch_size=args.batch_size, lr=args.lr,
+        epochs=args.epochs, seed=args.seed, normalization=args.normalization, device=args.device, batch_size=args.batch_size, lr=args.lr,
         n_windows=args.windows, d_model=args.d_model, context_windows=args.context_windows,
         patience=args.patience, crops_per_trial=args.crops,
         split=args.split, folds=args.folds, fold=args.fold, val_subjects=args.val_subjects,

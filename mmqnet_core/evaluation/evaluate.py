@@ -17,7 +17,11 @@ Reconstruction error (MSE in normalised units, on the valid feature columns of t
 that have ground truth) is reported for MMQ-Net (modality queries), mean imputation and linear interpolation
 along time (rows ``mean imputation`` and ``linear interpolation``). Classification figures are per *window*
 (every window of a test trial is a sample) and per
-*trial* (probabilities averaged over the trial's windows); the ``split`` column names the split.
+*trial* (probabilities averaged over the trial's windows); the ``split`` column names the split and the
+feature normalisation (``TrainConfig.normalization``): with ``"subject"`` every subject, the held-out test
+subjects included, is z-scored with its own statistics (transductive but unsupervised: no label of a test
+subject is used, as is standard in cross-subject EEG). Every method of a fold, the logistic regression
+included, sees the same normalised features.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -190,16 +195,17 @@ def evaluate(
         models.update(_train_variants(corpus, base, to_train, split, run_dir, scaled(p_fold, 0.0, 0.85), cancel))
         check_cancel(cancel)
         rows += _evaluate_fold(corpus, split, models, methods, missing_rates, seed, batch_size,
-                               scaled(p_fold, 0.85, 1.0), cancel, prepare)
+                               scaled(p_fold, 0.85, 1.0), cancel, prepare, base.normalization)
     report(progress, 1.0, "evaluation done")
     df = pd.DataFrame(rows)
     return df.reindex(columns=list(COLUMNS))
 
 
-def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, progress, cancel, prepare):
+def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, progress, cancel, prepare,
+                   normalization="global"):
     from ..inference.engine import run_contexts
     from ..model.normalization import Normalizer
-    from ..training.loop import impute
+    from ..training.loop import NORMALIZATION_NOTES, impute
 
     rows = []
     test = np.asarray(split.test)
@@ -207,16 +213,24 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
         raise ConfigError(f"The split {split.describe()} has no test trial.")
     normalizer = next(iter(models.values())).normalizer if models else Normalizer.fit(
         corpus.X[split.train], corpus.missing[split.train])
-    data_all = prepare(corpus, normalizer)
-    data = dataclasses.replace(
-        data_all, **{k: getattr(data_all, k)[test] for k in ("x", "missing", "labels", "scores", "interference",
-                                                               "artifacts", "artifact_known", "n_windows")})
+    other = sorted({f"{name}: {getattr(tm.config, 'normalization', 'global')!r}" for name, tm in models.items()
+                    if getattr(tm.config, "normalization", "global") != normalization})
+    if other:
+        raise ConfigError(
+            f"Models trained with another feature normalisation than {normalization!r} ({', '.join(other)}) cannot "
+            "share one evaluation: evaluate them separately, each with its own training configuration."
+        )
+    data_all = prepare(corpus, normalizer, normalization=normalization)
+    per_trial = ["x", "missing", "labels", "scores", "interference", "artifacts", "artifact_known", "n_windows"]
+    if data_all.trial_zero is not None:
+        per_trial.append("trial_zero")
+    data = dataclasses.replace(data_all, **{k: getattr(data_all, k)[test] for k in per_trial})
     windows = np.arange(data.x.shape[1])[None, :] < data.n_windows[:, None]  # (n, Tt) real windows
     logreg = None
     if LOGREG in methods:
         logreg = _fit_logreg(data_all, np.asarray(split.train), seed)
-    common = {"split": split.describe(), "fold": split.fold, "n_test_trials": len(test),
-              "n_test_windows": int(windows.sum())}
+    common = {"split": f"{split.describe()}; {NORMALIZATION_NOTES[normalization]}", "fold": split.fold,
+              "n_test_trials": len(test), "n_test_windows": int(windows.sum())}
     steps = len(rates) * max(1, len(methods))
     done = 0
     for rate in rates:
@@ -238,7 +252,7 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
             else:
                 tm = models[method]
                 if tm.config.impute != "none":
-                    x_in = impute(data.x, hidden, tm.config.impute, data.zero_normalised)
+                    x_in = impute(data.x, hidden, tm.config.impute, data.zero_for(np.arange(len(test))))
                     m_in = np.zeros_like(hidden)
                 else:
                     x_in, m_in = data.x, hidden
@@ -278,7 +292,7 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Mean over folds of every metric per (method, missing rate); the split column is kept."""
     metrics = [c for c in table.columns if c not in ("split", "fold", "method", "missing_rate", "n_test_trials",
                                                      "n_test_windows")]
-    kind = table["split"].str.split(",").str[0]
+    kind = table["split"].map(lambda s: re.sub(r", fold \d+/\d+", "", str(s)))  # fold-free split name
     out = (table.assign(split=kind).groupby(["split", "method", "missing_rate"], sort=False)[metrics]
            .mean().reset_index())
     out.insert(1, "folds", int(table["fold"].nunique()))

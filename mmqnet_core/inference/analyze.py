@@ -10,12 +10,20 @@ Outputs per window ``t`` (see :class:`AnalysisResult`):
 * probability of high valence / arousal and its *uncertainty*: the binary entropy of that probability in bits
   (0 = certain, 1 = p = 0.5). We use entropy rather than MC-dropout because it costs no extra passes and is
   deterministic; windows whose context had no visible token are flagged ``no_context`` (prediction = prior);
-* reconstructions of hidden tokens (modality queries) in the features' own units (``Normalizer.invert``),
+* reconstructions of hidden tokens (modality queries) in the features' own units (inverted with the same
+  statistics the input was normalised with),
   including the downsampled waveform columns of slow signals (GSR, RESP, TEMP);
 * attention maps per query family, aggregated to (T, N): for window t, the share of the family's attention
   (mean over that window's queries, summed over key windows) that went to token n;
 * predicted interference score and artifact-type probabilities, beside the interference detected by
   preprocessing/features.
+
+Normalisation follows the checkpoint (``LoadedModel.normalization``): a model trained with ``"global"`` statistics
+applies them; one trained per subject / per trial z-scores the recording with its own statistics over its
+visible windows (transductive, unsupervised), falling back to the stored training statistics when the recording
+has fewer than ``LoadedModel.min_windows`` windows (said in ``steps``). The recording then stands for a subject:
+its own mean is removed, so a recording should span several states (a single 60-s trial of one emotion loses
+the level that distinguishes it from the subject's other trials).
 
 Contexts are cut at stride T; windows covered by two contexts (only at the end) get the mean of both.
 """
@@ -200,6 +208,7 @@ def analyze(
     stop_s: float | None = None,
     batch_size: int = 64,
     attention: bool = True,
+    subject_statistics: Any = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> AnalysisResult:
@@ -223,6 +232,11 @@ def analyze(
         Contexts per forward pass.
     attention : bool
         Also compute the attention maps (about a third of the model time on the CPU).
+    subject_statistics : Normalizer, optional
+        For a model trained with per-subject normalisation: the subject's feature statistics from more of
+        their recordings (e.g. every trial of a DEAP subject file), used instead of this recording's own. Worth
+        it for a short recording of one emotional state, whose own mean would remove the state's level.
+        Ignored by a globally normalised model.
     progress, cancel
         Progress callback and cancel token (checked between stages and model batches).
 
@@ -269,13 +283,43 @@ def analyze(
             "channels or set their modality, or use a checkpoint trained on this layout."
         )
     result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
-                              progress=scaled(progress, 0.6, 1.0),
+                              subject_statistics=subject_statistics, progress=scaled(progress, 0.6, 1.0),
                               cancel=cancel, title=recording.title, is_synthetic=recording.is_synthetic,
                               steps=tuple(pre.steps), interference_spans=tuple(pre.interference))
     timings.update(result.timings)
     import dataclasses
 
     return dataclasses.replace(result, timings=timings)
+
+
+def _input_normalizer(model: LoadedModel, values: np.ndarray, hidden: np.ndarray,
+                      subject_statistics: Any = None) -> tuple[Any, str]:
+    """The Normalizer for this recording's features (T, N, F) and a line for ``steps`` saying which."""
+    from ..model.normalization import Normalizer
+
+    mode = getattr(model, "normalization", "global")
+    if mode == "global":
+        return model.normalizer, "features z-scored with the training subjects' statistics (global normalisation)"
+    if subject_statistics is not None:
+        if subject_statistics.shape != model.normalizer.shape:
+            raise ConfigError(
+                f"Invalid value for 'subject_statistics': (tokens, features) {subject_statistics.shape}, the model "
+                f"expects {model.normalizer.shape}; compute them on this model's feature layout."
+            )
+        return subject_statistics, (f"features z-scored with the subject's statistics given by the caller ({mode} "
+                                    "normalisation, as in training)")
+    n_visible = int((~hidden).any(1).sum())
+    if n_visible < model.min_windows:
+        return model.normalizer, (
+            f"features z-scored with the training subjects' statistics: the model normalises each recording with "
+            f"its own statistics ({mode} normalisation), but only {n_visible} window(s) are visible, fewer than "
+            f"{model.min_windows}; predictions are less reliable than on a longer recording"
+        )
+    norm = Normalizer.fit(values, hidden, fallback=model.normalizer, min_count=model.min_windows)
+    return norm, (f"features z-scored with this recording's own statistics over {n_visible} visible windows "
+                  f"({mode} normalisation, as in training; channels with fewer than {model.min_windows} visible "
+                  "windows keep the training statistics; a recording of a single emotional state loses its level: "
+                  "analyse whole sessions or pass the subject's statistics)")
 
 
 def analyze_features(
@@ -286,6 +330,7 @@ def analyze_features(
     token_mask: np.ndarray | None = None,
     batch_size: int = 64,
     attention: bool = True,
+    subject_statistics: Any = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     title: str = "features",
@@ -295,7 +340,8 @@ def analyze_features(
 ) -> AnalysisResult:
     """Run the model on an existing :class:`~mmqnet_core.features.FeatureSet` (the last stage of :func:`analyze`).
 
-    ``masks`` (a MaskSet) and/or ``token_mask`` ((T, N) bool) say what the user masked.
+    ``masks`` (a MaskSet) and/or ``token_mask`` ((T, N) bool) say what the user masked;
+    ``subject_statistics`` as in :func:`analyze`.
     """
     from ..model.checkpoint import check_compatible
 
@@ -328,14 +374,15 @@ def analyze_features(
             f"{t} at {features.window_starts[t]:.1f} s, token {features.tokens[n].name!r}, column {f}): mask that "
             "channel or span, or check the recording."
         )
-    x = model.normalizer.apply(np.where(hidden[..., None], 0.0, values).astype(np.float32), hidden)
+    norm, norm_step = _input_normalizer(model, values, hidden, subject_statistics)
+    x = norm.apply(np.where(hidden[..., None], 0.0, values).astype(np.float32), hidden)
     x = np.where(features.valid, x, 0.0).astype(np.float32)
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
                        return_recon=True, return_attention=attention, progress=progress, cancel=cancel)
     probs = out.probabilities[0]
     recon = None
     if out.recon is not None:
-        recon = model.normalizer.invert(out.recon[0])
+        recon = norm.invert(out.recon[0])
         recon = np.where(features.valid, recon, 0.0).astype(np.float32)
     cfg = model.model.config
     has_int = out.interference is not None
@@ -369,6 +416,6 @@ def analyze_features(
         artifact_types=tuple(cfg.artifact_types),
         interference_detected=np.asarray(features.interference, np.float32),
         interference_spans=tuple(interference_spans),
-        steps=tuple(steps) + (f"analysed {n_t} windows with {model.describe()}",),
+        steps=tuple(steps) + (norm_step, f"analysed {n_t} windows with {model.describe()}"),
         timings={"inference": time.perf_counter() - t0},
     )

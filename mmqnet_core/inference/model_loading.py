@@ -45,6 +45,8 @@ class LoadedModel:
     feature_config: Any  # features.FeatureConfig the model was trained with
     preprocess_config: Any  # preprocessing.PreprocessConfig the model was trained with
     device: Any  # torch.device of the model
+    normalization: str = "global"  # "global": apply `normalizer`; "subject"/"recording": the recording's own stats
+    min_windows: int = 30  # per-recording statistics need this many windows, else `normalizer` is used
 
     @property
     def is_synthetic(self) -> bool:
@@ -82,12 +84,24 @@ def model_from_parts(model: Any, meta: Any, *, normalizer: Any = None, device: A
                 else PreprocessConfig())
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"Checkpoint {getattr(meta, 'path', '')} has invalid feature settings: {exc}") from None
+    from ..model.normalization import MIN_GROUP_WINDOWS, NORMALIZATION_MODES
+
+    # checkpoints written before the option existed carry no "normalization": they were trained globally
+    nmeta = extra.get("normalization") or {}
+    mode = str(nmeta.get("mode", "global")) if isinstance(nmeta, dict) else "global"
+    if mode not in NORMALIZATION_MODES:
+        raise CheckpointError(
+            f"Checkpoint {getattr(meta, 'path', '')} asks for feature normalisation {mode!r}; this version knows "
+            f"{', '.join(NORMALIZATION_MODES)}: update MMQ-Net Studio or retrain the checkpoint."
+        )
+    min_windows = int(nmeta.get("min_windows", MIN_GROUP_WINDOWS)) if isinstance(nmeta, dict) else MIN_GROUP_WINDOWS
     norm = normalizer if normalizer is not None else getattr(meta, "normalizer", None)
     if norm is None:
         norm = Normalizer.identity(cfg.n_tokens, cfg.n_features)
     dev = device if device is not None else next(model.parameters()).device
     return LoadedModel(model=model.eval(), meta=meta, normalizer=norm, layout=layout, feature_config=fcfg,
-                       preprocess_config=pcfg, device=torch.device(dev))
+                       preprocess_config=pcfg, device=torch.device(dev), normalization=mode,
+                       min_windows=max(2, min_windows))
 
 
 def load_model(path: str | os.PathLike | None = None, *, device: str | None = None) -> LoadedModel:

@@ -3,6 +3,21 @@
 The model sees z-scored features; the statistics come from the training data and travel in the checkpoint's
 ``config.json`` so that inference normalises exactly as training did and reconstructions can be shown in the
 features' own units (:meth:`Normalizer.invert`).
+
+Three normalisation *modes* exist (:data:`NORMALIZATION_MODES`, chosen by ``TrainConfig.normalization``):
+
+``"global"``
+    one :class:`Normalizer` fitted on the training side of the split, applied to everything;
+``"subject"``
+    every subject's windows z-scored with that subject's own statistics (training and evaluation), every
+    analysed recording with its own statistics (inference). This removes per-subject offsets (gains, baseline
+    alpha frequency, heart rate, skin-conductance level) that a global z-score keeps. Held-out subjects use
+    their own statistics too: transductive, but unsupervised (no labels), as is standard in cross-subject EEG;
+``"recording"``
+    the same per trial (each trial its own statistics).
+
+In the per-group modes a (token, feature) column with fewer than :data:`MIN_GROUP_WINDOWS` usable values in a
+group falls back to the global statistics (:func:`group_normalizers`).
 """
 
 from __future__ import annotations
@@ -16,6 +31,12 @@ import torch
 from ..errors import ConfigError
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+#: Normalisation modes (see the module docstring).
+NORMALIZATION_MODES = ("global", "subject", "recording")
+#: A group (subject / recording) needs at least this many usable windows of a (token, feature) column for its
+#: own statistics; below, the column keeps the global statistics (a 30-s recording at 1-s windows).
+MIN_GROUP_WINDOWS = 30
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,7 +65,8 @@ class Normalizer:
 
     @classmethod
     def fit(
-        cls, values: np.ndarray, missing: np.ndarray | None = None, *, min_std: float = 1e-6
+        cls, values: np.ndarray, missing: np.ndarray | None = None, *, min_std: float = 1e-6,
+        fallback: "Normalizer | None" = None, min_count: int = MIN_GROUP_WINDOWS,
     ) -> "Normalizer":
         """Statistics of ``values`` over all leading axes, ignoring missing tokens and non-finite values.
 
@@ -56,6 +78,11 @@ class Normalizer:
             (..., N) bool, True = token absent (ignored); None = use every finite value.
         min_std
             Columns whose std is below this (constant or undefined columns) get std 1.
+        fallback
+            Statistics for columns with fewer than ``min_count`` usable values (e.g. the global normaliser
+            when fitting one subject or recording); None = use whatever values there are.
+        min_count
+            Usable values a column needs for its own statistics (only with ``fallback``).
         """
         values = np.asarray(values, dtype=np.float64)
         if values.ndim < 2:
@@ -76,6 +103,13 @@ class Normalizer:
         var = (w * (v - mean) ** 2).sum(0) / np.maximum(count, 1)
         std = np.sqrt(var)
         std = np.where((count > 1) & (std >= min_std), std, 1.0)
+        if fallback is not None:
+            if fallback.shape != tuple(n_f):
+                raise ConfigError(f"Normalizer.fit: fallback statistics {fallback.shape} do not match the "
+                                  f"(tokens, features) {tuple(n_f)} of the values.")
+            few = count < max(int(min_count), 2)
+            mean = np.where(few, fallback.mean, mean)
+            std = np.where(few, fallback.std, std)
         return cls(mean=mean.astype(np.float32), std=std.astype(np.float32))
 
     @staticmethod
@@ -122,3 +156,68 @@ class Normalizer:
             return cls(mean=np.asarray(data["mean"], np.float32), std=np.asarray(data["std"], np.float32))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"Invalid normaliser statistics ({exc}): expected 'mean' and 'std' lists.") from None
+
+
+def check_mode(mode: str) -> str:
+    """Return ``mode`` when it is one of :data:`NORMALIZATION_MODES`, else raise :class:`ConfigError`."""
+    if mode not in NORMALIZATION_MODES:
+        raise ConfigError(
+            f"Invalid value for 'normalization': allowed {', '.join(NORMALIZATION_MODES)}, got {mode!r}."
+        )
+    return mode
+
+
+def group_normalizers(
+    values: np.ndarray, missing: np.ndarray, groups: np.ndarray, fallback: Normalizer, *,
+    min_count: int = MIN_GROUP_WINDOWS,
+) -> dict[int, Normalizer]:
+    """One :class:`Normalizer` per group (subject or trial) of a stack of trials.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n, T, N, F)
+        Features of ``n`` trials in their own units.
+    missing : ndarray, shape (n, T, N)
+        True = token absent in that window (ignored, like padding windows).
+    groups : ndarray, shape (n,)
+        Group id of every trial (subject ids for ``"subject"``, ``arange(n)`` for ``"recording"``).
+    fallback : Normalizer
+        Statistics for the columns a group has fewer than ``min_count`` usable values of.
+    min_count : int
+        Usable windows a column needs in a group for the group's own statistics.
+
+    Returns
+    -------
+    dict
+        group id -> its Normalizer (statistics over all of the group's trials).
+    """
+    groups = np.asarray(groups)
+    if groups.shape != (len(values),):
+        raise ConfigError(f"group_normalizers: 'groups' must have shape ({len(values)},), got {groups.shape}.")
+    return {int(g): Normalizer.fit(values[groups == g], missing[groups == g], fallback=fallback,
+                                   min_count=min_count)
+            for g in np.unique(groups)}
+
+
+def normalize_groups(
+    values: np.ndarray, missing: np.ndarray, groups: np.ndarray, fallback: Normalizer, *,
+    min_count: int = MIN_GROUP_WINDOWS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Z-score every trial with its group's statistics (:func:`group_normalizers`).
+
+    Returns
+    -------
+    x : ndarray, shape (n, T, N, F)
+        float32 normalised features; missing tokens are 0.
+    mean, std : ndarray, shape (n, N, F)
+        The statistics used for every trial (to invert reconstructions: ``x * std + mean``).
+    """
+    groups = np.asarray(groups)
+    norms = group_normalizers(values, missing, groups, fallback, min_count=min_count)
+    mean = np.stack([norms[int(g)].mean for g in groups]) if len(groups) else np.zeros((0, *fallback.shape))
+    std = np.stack([norms[int(g)].std for g in groups]) if len(groups) else np.ones((0, *fallback.shape))
+    x = np.empty(np.shape(values), np.float32)
+    for g, norm in norms.items():  # one group at a time: no (n, T, N, F) float64 temporaries
+        sel = groups == g
+        x[sel] = norm.apply(values[sel], missing[sel])
+    return x, mean.astype(np.float32), std.astype(np.float32)

@@ -10,7 +10,9 @@ One *sample* is a random crop of ``T`` consecutive windows of one training trial
    known artifact types + decorrelation of category vs interference query outputs.
 
 Features are z-scored with a :class:`~mmqnet_core.model.normalization.Normalizer` fitted on the training side
-of the split only. AdamW with linear warm-up and cosine decay; early stopping on the validation loss
+of the split only (``normalization="global"``), or per subject / per trial with the group's own statistics
+(``"subject"`` / ``"recording"``; the global statistics are the fallback and are stored in the checkpoint).
+AdamW with linear warm-up and cosine decay; early stopping on the validation loss
 (classification CE at simulated missing rates, fixed masks); the best epoch's weights are kept.
 
 Distributed: when ``WORLD_SIZE`` > 1 in the environment (torchrun), the process group is initialised (gloo on
@@ -132,12 +134,52 @@ class PreparedData:
     groups: np.ndarray  # (N,) int group id per token (for random_token_mask)
     valid: np.ndarray  # (N, F) bool
     zero_normalised: np.ndarray  # (N, F) float32: the normalised value of 0 in original units (zero-fill)
+    normalization: str = "global"  # how x was normalised (TrainConfig.normalization)
+    trial_zero: np.ndarray | None = None  # (n, N, F) per-trial zero_normalised in the per-group modes, else None
+
+    def zero_for(self, trial_idx: np.ndarray) -> np.ndarray:
+        """Normalised value of 0 in original units for trials ``trial_idx``: (B, 1, N, F) or (N, F)."""
+        if self.trial_zero is None:
+            return self.zero_normalised
+        return self.trial_zero[np.asarray(trial_idx)][:, None]
 
 
-def prepare(corpus: Any, normalizer: Any, threshold: float = 5.0) -> PreparedData:
-    """Normalise a corpus' features with ``normalizer`` and collect the training targets."""
+#: What the evaluation text says about each normalisation mode (stated beside every figure).
+NORMALIZATION_NOTES = {
+    "global": "features z-scored with the training subjects' statistics",
+    "subject": ("features z-scored per subject, held-out subjects with their own statistics "
+                "(transductive, unsupervised)"),
+    "recording": "features z-scored per trial with the trial's own statistics (transductive, unsupervised)",
+}
+
+
+def prepare(corpus: Any, normalizer: Any, threshold: float = 5.0, *, normalization: str = "global") -> PreparedData:
+    """Normalise a corpus' features and collect the training targets.
+
+    Parameters
+    ----------
+    corpus : Corpus
+        Feature arrays.
+    normalizer : Normalizer
+        Statistics of the training side of the split: applied to everything in the ``"global"`` mode, the
+        fallback of columns a subject / trial has too few values of in the other modes.
+    threshold : float
+        Scores >= ``threshold`` are the high class.
+    normalization : str
+        ``"global"``, ``"subject"`` (every subject z-scored with its own statistics, held-out ones included:
+        transductive, unsupervised) or ``"recording"`` (every trial with its own).
+    """
+    from ..model.normalization import check_mode, normalize_groups
+
+    check_mode(normalization)
     valid = np.asarray(corpus.valid, bool)
-    x = normalizer.apply(corpus.X, corpus.missing)
+    trial_zero = None
+    if normalization == "global":
+        x = normalizer.apply(corpus.X, corpus.missing)
+    else:
+        groups = corpus.subjects if normalization == "subject" else np.arange(corpus.n_trials)
+        x, mean, std = normalize_groups(corpus.X, corpus.missing, groups, normalizer)
+        trial_zero = np.where(valid, -mean / std, 0.0).astype(np.float32)  # (n, N, F)
     x = np.where(valid, x, np.float32(0.0)).astype(np.float32)
     x = np.nan_to_num(x, copy=False)
     mods = list(corpus.token_modalities)
@@ -148,13 +190,14 @@ def prepare(corpus: Any, normalizer: Any, threshold: float = 5.0) -> PreparedDat
         scores=corpus.labels.astype(np.float32), interference=corpus.interference.astype(np.float32),
         artifacts=corpus.artifacts.astype(np.float32), artifact_known=np.asarray(corpus.artifact_known, bool),
         n_windows=np.asarray(corpus.n_windows, np.int64), groups=groups, valid=valid,
-        zero_normalised=np.where(valid, zero, 0.0).astype(np.float32),
+        zero_normalised=np.where(valid, zero, 0.0).astype(np.float32), normalization=normalization,
+        trial_zero=trial_zero,
     )
 
 
 def impute(x: np.ndarray, hidden: np.ndarray, mode: str, zero_normalised: np.ndarray) -> np.ndarray:
-    """Fill hidden tokens for the imputation baselines: "mean" -> 0 (training mean), "zero" -> the normalised
-    value of 0 in original units."""
+    """Fill hidden tokens for the imputation baselines: "mean" -> 0 (the normalisation mean), "zero" -> the
+    normalised value of 0 in original units (``zero_normalised`` (N, F), or (B, 1, N, F) per sample)."""
     if mode == "mean":
         return np.where(hidden[..., None], np.float32(0.0), x)
     if mode == "zero":
@@ -196,7 +239,7 @@ def make_batch(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t:
     hidden[empty] = orig[empty]
     recon_mask = hidden & ~orig
     if cfg.impute != "none":  # baselines: hidden (and absent) tokens are filled in and fed as present
-        x = impute(x, hidden, cfg.impute, data.zero_normalised)
+        x = impute(x, hidden, cfg.impute, data.zero_for(trial_idx))
         model_missing = np.zeros_like(hidden)
     else:
         model_missing = hidden
@@ -322,6 +365,8 @@ class TrainResult:
 
 def checkpoint_metadata(corpus: Any, cfg: TrainConfig, split: Split) -> dict:
     """What inference needs besides the weights: token layout, features, preprocessing, normaliser, data."""
+    from ..model.normalization import MIN_GROUP_WINDOWS
+
     return {
         "format": "mmqnet-checkpoint-meta",
         "training_data": corpus.source,
@@ -336,6 +381,10 @@ def checkpoint_metadata(corpus: Any, cfg: TrainConfig, split: Split) -> dict:
         "feature_config": dict(corpus.config.get("features") or {}),
         "preprocess_config": dict(corpus.config.get("preprocess") or {}),
         "train_config": cfg.to_dict(),
+        # how inference must normalise (inference.analyze): the "normalizer" stored beside it holds the
+        # training subjects' global statistics (the fallback of the per-recording mode)
+        "normalization": {"mode": cfg.normalization, "min_windows": MIN_GROUP_WINDOWS,
+                          "description": NORMALIZATION_NOTES[cfg.normalization]},
         "split": {"description": split.describe(), "kind": split.kind, "fold": split.fold,
                   "n_folds": split.n_folds, "test_subjects": sorted({int(s) for s in corpus.subjects[split.test]})},
     }
@@ -418,7 +467,9 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
         writer.log(f"split: {split.describe()}: {len(split.train)} train / {len(split.val)} val / "
                    f"{len(split.test)} test trials")
     normalizer = Normalizer.fit(corpus.X[split.train], corpus.missing[split.train])
-    data = prepare(corpus, normalizer)
+    data = prepare(corpus, normalizer, normalization=cfg.normalization)
+    if writer is not None:
+        writer.log(f"normalisation: {NORMALIZATION_NOTES[cfg.normalization]}")
     mcfg = MMQNetConfig.for_layout(
         [_Tok(n, m) for n, m in zip(corpus.token_names, corpus.token_modalities)], corpus.valid, **cfg.model_kwargs()
     )

@@ -78,7 +78,8 @@ def test_evaluation_table_rows_and_columns(tmp_path):
     # the logistic regression sees the signal of the toy corpus on complete data
     assert cls.loc[(cls["method"] == "logistic regression") & (cls["missing_rate"] == 0), "valence_acc"].item() > 0.6
     text = format_table(table)
-    assert "Split: subject-independent (leave-subjects-out), mean over 1 fold(s)" in text
+    assert ("Split: subject-independent (leave-subjects-out); features z-scored per subject, held-out subjects with "
+            "their own statistics (transductive, unsupervised), mean over 1 fold(s)") in text
     assert "mean imputation" in text and "MMQ-Net" in text
     paths = write_report(table, tmp_path / "out", title="test")
     assert paths["png"].read_bytes()[:4] == b"\x89PNG"
