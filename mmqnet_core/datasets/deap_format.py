@@ -84,6 +84,6 @@ def write_deap_pickle(data: np.ndarray, labels: np.ndarray, path: str | os.PathL
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        # Protocol 4 reads with pickle.load(f, encoding="latin1") like the original Python 2 files.
+        # Protocol 4: readable with encoding="latin1" exactly like the original Python 2 DEAP files.
         pickle.dump({"data": data, "labels": labels}, f, protocol=4)
     return path
