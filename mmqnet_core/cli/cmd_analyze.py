@@ -30,13 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="analyse from this time, s")
     p.add_argument("--stop", type=float, default=None, metavar="S", help="analyse up to this time, s")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    p.add_argument("--own-statistics", action="store_true",
+                   help="DEAP file with a per-subject model: normalise the trial with its own statistics instead of "
+                   "those of all the subject's trials in the file")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Analyse and save; errors propagate to :func:`mmqnet_core.cli.main`."""
-    from ..inference import analyze, load_model
-    from ..io import load_recording
+    from ..inference import analyze, load_model, subject_statistics
+    from ..io import load_deap_subject, load_recording
     from ..masking import MaskSet, sidecar_path
 
     with progress_bar("analyze") as bar:
@@ -49,8 +52,14 @@ def run(args: argparse.Namespace) -> int:
             side = sidecar_path(args.path)
             if side.is_file():
                 masks, mask_note = MaskSet.load(side), f"masks from {side}"
-        result = analyze(rec, masks, model, start_s=args.start, stop_s=args.stop,
-                         progress=scaled(bar, 0.1, 0.97))
+        stats = None
+        if rec.source_format == "deap" and model.normalization != "global" and not args.own_statistics:
+            # One DEAP trial is one emotional state: normalise it with the statistics of all the subject's
+            # trials in the file, as the model was trained (per subject), not with its own.
+            trials = load_deap_subject(args.path, modalities=parse_modalities(args.modality))
+            stats = subject_statistics(trials, model, progress=scaled(bar, 0.1, 0.5))
+        result = analyze(rec, masks, model, start_s=args.start, stop_s=args.stop, subject_statistics=stats,
+                         progress=scaled(bar, 0.5 if stats is not None else 0.1, 0.97))
         paths = result.save(Path(args.output))
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)

@@ -9,11 +9,12 @@ Typical use::
 
 from __future__ import annotations
 
-from .analyze import AnalysisResult, analyze, analyze_features, binary_entropy
+from .analyze import AnalysisResult, analyze, analyze_features, binary_entropy, subject_statistics
 from .engine import ContextOutputs, attention_to_tokens, context_starts, run_contexts
 from .model_loading import LoadedModel, default_checkpoint_path, load_model, model_from_parts
 
 __all__ = [
+    "subject_statistics",
     "AnalysisResult",
     "ContextOutputs",
     "LoadedModel",

@@ -43,7 +43,7 @@ import pandas as pd
 
 from ..errors import ConfigError, MaskError, MMQNetError
 from ..fileio import atomic_path
-from ..progress import CancelToken, ProgressCallback, check_cancel, scaled
+from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled
 from .engine import run_contexts
 from .model_loading import LoadedModel
 
@@ -290,6 +290,40 @@ def analyze(
     import dataclasses
 
     return dataclasses.replace(result, timings=timings)
+
+
+def subject_statistics(
+    recordings: Sequence[Any],
+    model: LoadedModel,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Any:
+    """Feature statistics of one subject from several of their recordings (e.g. the 40 trials of a DEAP file).
+
+    For a model trained with per-subject normalisation, pass the result to :func:`analyze` as
+    ``subject_statistics`` so that a short recording of one emotional state keeps its level relative to the
+    subject's other recordings (its own statistics would remove it). Each recording is cleaned and featurised
+    exactly as :func:`analyze` does; statistics are taken over every visible window of all of them, with the
+    model's training statistics as the fallback for columns with too few values.
+    """
+    from ..features import extract_features
+    from ..model.normalization import Normalizer
+    from ..preprocessing import preprocess
+
+    if not recordings:
+        raise ConfigError("Invalid value for 'recordings': give at least one recording of the subject.")
+    values, missing = [], []
+    for i, rec in enumerate(recordings):
+        check_cancel(cancel)
+        pre = preprocess(rec, model.preprocess_config, cancel=cancel)
+        fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
+                              cancel=cancel)
+        values.append(fs.values.reshape(-1, fs.n_tokens, fs.n_features))  # (T_i, N, F)
+        missing.append(fs.missing.reshape(-1, fs.n_tokens))  # (T_i, N)
+        report(progress, (i + 1) / len(recordings), f"subject statistics {i + 1}/{len(recordings)}")
+    return Normalizer.fit(np.concatenate(values), np.concatenate(missing), fallback=model.normalizer,
+                          min_count=model.min_windows)
 
 
 def _input_normalizer(model: LoadedModel, values: np.ndarray, hidden: np.ndarray,
