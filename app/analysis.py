@@ -149,7 +149,20 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
             raise CheckpointError("No MMQ-Net model to run: set a checkpoint in Preferences "
                                   "(Edit > Preferences > Model checkpoint).")
     check_cancel(cancel)
-    result = analyze(recording, masks, model, progress=scaled(progress, 0.05, 1.0), cancel=cancel)
+    stats, start = None, 0.05
+    if (getattr(recording, "source_format", None) == "deap" and recording.source is not None
+            and getattr(model, "normalization", "global") != "global"):
+        # One DEAP trial is one emotional state: a per-subject model normalises it with the statistics of
+        # all the subject's trials in the file (as in training), not with its own.
+        from mmqnet_core.inference import subject_statistics
+        from mmqnet_core.io import load_deap_subject
+
+        trials = load_deap_subject(recording.source, modalities={c.name: c.modality for c in recording.channels},
+                                   cancel=cancel)
+        stats = subject_statistics(trials, model, progress=scaled(progress, 0.05, 0.5), cancel=cancel)
+        start = 0.5
+    result = analyze(recording, masks, model, subject_statistics=stats, progress=scaled(progress, start, 1.0),
+                     cancel=cancel)
     label = model_label(model)
     if label == UNTRAINED_MODEL_LABEL:
         result = dataclasses.replace(result, model_description=UNTRAINED_DESCRIPTION)
