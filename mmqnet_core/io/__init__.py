@@ -127,5 +127,6 @@ def check_has_eeg(recording: Recording) -> None:
     if not recording.picks(Modality.EEG):
         raise RecordingError(
             f"{recording.title} has no EEG channel (channels: {', '.join(recording.ch_names)}); MMQ-Net needs "
-            "EEG. If some channels are EEG, set their modality (e.g. modalities={'Ch1': 'EEG'})."
+            "EEG. If some channels are EEG, set their modality (command line: --modality NAME=EEG; app: the Modality "
+            "column of the channel panel; API: modalities={'NAME': 'EEG'})."
         )
