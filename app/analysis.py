@@ -13,12 +13,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from mmqnet_core.errors import CheckpointError
+from mmqnet_core.fileio import atomic_write  # noqa: F401 (re-exported for the views' exports)
 from mmqnet_core.progress import CancelToken, ProgressCallback, check_cancel, report, scaled
 
 log = logging.getLogger(__name__)
@@ -167,24 +167,6 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
     if label == UNTRAINED_MODEL_LABEL:
         result = dataclasses.replace(result, model_description=UNTRAINED_DESCRIPTION)
     return AnalysisRun(result=result, model=model, label=label)
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
-    """Call ``write(tmp_path)`` then move the temporary file onto ``path`` (no half-written file on a crash)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_trajectories_csv(result: Any, path: str | os.PathLike) -> Path:

@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..fileio import atomic_path
+from ..fileio import atomic_write
 from .evaluate import RECON_ONLY, summarize
-
-
-def _atomic(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        write(str(tmp))
-    return path
 
 
 def format_table(table: pd.DataFrame) -> str:
@@ -77,7 +70,7 @@ def plot_table(table: pd.DataFrame, path: str | os.PathLike, *, title: str = "")
     split = "; ".join(dict.fromkeys(s["split"]))
     fig.suptitle(f"{title} - split: {split}" if title else f"split: {split}", fontsize=10)
     path = Path(path)
-    return _atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
 
 
 def write_report(table: pd.DataFrame, out_dir: str | os.PathLike, *, title: str = "") -> dict[str, Path]:
@@ -85,13 +78,13 @@ def write_report(table: pd.DataFrame, out_dir: str | os.PathLike, *, title: str 
     ``evaluation.txt`` into ``out_dir``; returns their paths."""
     out = Path(out_dir)
     paths = {
-        "csv": _atomic(out / "evaluation.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g")),
-        "summary": _atomic(out / "summary.csv",
+        "csv": atomic_write(out / "evaluation.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g")),
+        "summary": atomic_write(out / "summary.csv",
                            lambda tmp: summarize(table).to_csv(tmp, index=False, float_format="%.5g")),
         "png": plot_table(table, out / "evaluation.png", title=title),
     }
     text = format_table(table)
-    paths["txt"] = _atomic(out / "evaluation.txt", lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
+    paths["txt"] = atomic_write(out / "evaluation.txt", lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
     return paths
 
 

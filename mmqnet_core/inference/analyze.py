@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, MaskError, MMQNetError
-from ..fileio import atomic_path
+from ..fileio import atomic_write
 from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled
 from .engine import run_contexts
 from .model_loading import LoadedModel
@@ -177,11 +177,11 @@ class AnalysisResult:
         att = {f"attention_{k}": v for k, v in self.attention.items()}
         att.update(window_starts=self.window_starts, token_names=names)
         return {
-            "csv": _atomic(folder / "trajectories.csv", lambda p: traj.to_csv(p, index=False, float_format="%.6g")),
-            "parquet": _atomic(folder / "trajectories.parquet", lambda p: traj.to_parquet(p, index=False)),
-            "reconstructions": _atomic(folder / "reconstructions.npz", lambda p: _savez(p, rec)),
-            "attention": _atomic(folder / "attention.npz", lambda p: _savez(p, att)),
-            "summary": _atomic(folder / "summary.json",
+            "csv": atomic_write(folder / "trajectories.csv", lambda p: traj.to_csv(p, index=False, float_format="%.6g")),
+            "parquet": atomic_write(folder / "trajectories.parquet", lambda p: traj.to_parquet(p, index=False)),
+            "reconstructions": atomic_write(folder / "reconstructions.npz", lambda p: _savez(p, rec)),
+            "attention": atomic_write(folder / "attention.npz", lambda p: _savez(p, att)),
+            "summary": atomic_write(folder / "summary.json",
                                lambda p: Path(p).write_text(json.dumps(self.summary(), indent=1), encoding="utf-8")),
         }
 
@@ -189,12 +189,6 @@ class AnalysisResult:
 def _savez(path: str, arrays: dict) -> None:
     with open(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
-
-
-def _atomic(path: Path, write) -> Path:
-    with atomic_path(path) as tmp:
-        write(str(tmp))
-    return path
 
 
 def analyze(

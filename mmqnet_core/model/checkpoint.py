@@ -33,7 +33,7 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..errors import CheckpointError, ConfigError
-from ..fileio import atomic_path
+from ..fileio import atomic_write
 from ..recording import Modality
 from .config import MMQNetConfig
 from .mmqnet import MMQNet
@@ -65,12 +65,6 @@ class CheckpointMeta:
 
 
 # ------------------------------------------------------------------------------------------------- saving
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temporary file in the same folder, then os.replace (no half-written file on a crash)."""
-    with atomic_path(path) as tmp:
-        write(str(tmp))
 
 
 def save_checkpoint(
@@ -123,8 +117,8 @@ def save_checkpoint(
     st_meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(tensors, tmp, metadata=st_meta))
-        _atomic_write(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(meta_json, encoding="utf-8"))
+        atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(tensors, tmp, metadata=st_meta))
+        atomic_write(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(meta_json, encoding="utf-8"))
     except OSError as exc:
         raise CheckpointError(f"Cannot write a checkpoint to {folder}: {exc}. Choose a writable folder.") from None
     log.info("saved checkpoint to %s (%d tensors)", folder, len(tensors))

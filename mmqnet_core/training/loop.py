@@ -32,7 +32,6 @@ import logging
 import math
 import os
 import random
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 
 from ..errors import ConfigError
+from ..fileio import atomic_write_text
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from .config import TrainConfig
 from .splits import Split, make_folds
@@ -95,19 +95,6 @@ def dist_info_from_env() -> DistInfo:
                         int(os.environ.get("LOCAL_RANK", 0)))
     except ValueError as exc:
         raise ConfigError(f"Invalid torchrun environment (RANK/WORLD_SIZE/LOCAL_RANK): {exc}.") from None
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
@@ -594,7 +581,7 @@ class _RunWriter:
     def __init__(self, folder: Path, cfg: TrainConfig) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(folder / "config.json", json.dumps(cfg.to_dict(), indent=1))
+        atomic_write_text(folder / "config.json", json.dumps(cfg.to_dict(), indent=1))
         self.rows: list[dict[str, float]] = []
         self.handler = logging.FileHandler(folder / "train.log", mode="w", encoding="utf-8")
         self.handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -616,7 +603,7 @@ class _RunWriter:
         w.writeheader()
         for r in self.rows:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-        _atomic_write_text(self.folder / "metrics.csv", buf.getvalue())
+        atomic_write_text(self.folder / "metrics.csv", buf.getvalue())
         self.log("epoch " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
 
     def save_checkpoint(self, model: torch.nn.Module, meta: dict, normalizer: Any) -> Path:

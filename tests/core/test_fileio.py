@@ -35,3 +35,15 @@ def test_temporary_path_keeps_the_extension(tmp_path):
         assert tmp.suffix == ".fif" and tmp.parent == tmp_path
         tmp.write_bytes(b"1")
     assert (tmp_path / "x.fif").read_bytes() == b"1"
+
+
+def test_atomic_write_by_file_name_creates_the_folder(tmp_path):
+    from mmqnet_core.fileio import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "run" / "metrics.csv", lambda tmp: open(tmp, "w").write("a,b\n"))
+    finally:
+        os.umask(old)
+    assert path.read_text() == "a,b\n" and stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in path.parent.iterdir()] == ["metrics.csv"]
