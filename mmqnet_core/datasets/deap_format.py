@@ -19,19 +19,13 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..fileio import atomic_path
+from ..io.deap import DEAP_CHANNEL_NAMES, DEAP_LABELS, DEAP_SFREQ  # noqa: F401 (DEAP_SFREQ re-exported)
 from ..recording import Modality
 
-#: The 32 EEG channels of DEAP, in file order.
-DEAP_EEG_CHANNELS: tuple[str, ...] = (
-    "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1", "Oz", "Pz",
-    "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2",
-)  # fmt: skip
-
-#: The 8 peripheral channels of DEAP, in file order (channels 33-40).
-DEAP_PERIPHERAL_CHANNELS: tuple[str, ...] = ("hEOG", "vEOG", "zEMG", "tEMG", "GSR", "Resp", "Plet", "Temp")
-
-#: All 40 DEAP channel names in file order.
-DEAP_CHANNELS: tuple[str, ...] = DEAP_EEG_CHANNELS + DEAP_PERIPHERAL_CHANNELS
+#: All 40 DEAP channel names in file order, the 32 EEG channels, and the 8 peripheral channels (channels 33-40).
+DEAP_CHANNELS: tuple[str, ...] = DEAP_CHANNEL_NAMES
+DEAP_EEG_CHANNELS: tuple[str, ...] = DEAP_CHANNEL_NAMES[:32]
+DEAP_PERIPHERAL_CHANNELS: tuple[str, ...] = DEAP_CHANNEL_NAMES[32:]
 
 #: Modality of each DEAP channel (zEMG: zygomaticus major, tEMG: trapezius, Plet: plethysmograph).
 DEAP_MODALITIES: dict[str, Modality] = {
@@ -46,11 +40,9 @@ DEAP_MODALITIES: dict[str, Modality] = {
     "Temp": Modality.TEMP,
 }
 
-DEAP_SFREQ = 128.0  # Hz, sampling rate of the preprocessed release
 DEAP_BASELINE_S = 3.0  # s, pre-trial baseline at the start of every trial
 DEAP_TRIAL_S = 60.0  # s, stimulus (music video) duration
 DEAP_N_TIMES = 8064  # samples per trial: 63 s x 128 Hz
-DEAP_LABELS: tuple[str, ...] = ("valence", "arousal", "dominance", "liking")  # columns of 'labels'
 
 
 def write_deap_pickle(data: np.ndarray, labels: np.ndarray, path: str | os.PathLike) -> Path:

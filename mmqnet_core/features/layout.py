@@ -24,14 +24,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Sequence
 
+from ..io.deap import DEAP_CHANNEL_NAMES  # the 40 DEAP channels in file order (defined once, by the reader)
 from ..recording import PHYSIOLOGICAL, ChannelInfo, Modality
-
-#: The 40 channels of DEAP's preprocessed files, in file order.
-DEAP_CHANNEL_NAMES: tuple[str, ...] = (
-    "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1", "Oz", "Pz",
-    "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2",
-    "hEOG", "vEOG", "zEMG", "tEMG", "GSR", "Resp", "Plet", "Temp",
-)  # fmt: skip
 
 _DEAP_MODALITIES: tuple[Modality, ...] = (Modality.EEG,) * 32 + (
     Modality.EOG, Modality.EOG, Modality.EMG, Modality.EMG, Modality.GSR, Modality.RESP, Modality.PPG, Modality.TEMP,
