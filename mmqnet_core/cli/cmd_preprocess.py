@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..preprocessing import PreprocessConfig, preprocess, save_cleaned, sidecar_path
+from ..preprocessing import PreprocessConfig, preprocess, save_cleaned, steps_path
 from ..preprocessing.export import FORMATS
 from ..recording import Recording
 from ._progress import progress_bar
@@ -71,5 +71,5 @@ def run(args: argparse.Namespace) -> int:
     for step in result.steps:
         print(f"  - {step}")
     print(f"interference spans: {found}")
-    print(f"wrote {out} and {sidecar_path(out)}", file=sys.stdout)
+    print(f"wrote {out} and {steps_path(out)}", file=sys.stdout)
     return 0

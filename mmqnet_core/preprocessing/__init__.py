@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .config import DEFAULT_BANDS, ELECTROPHYSIOLOGICAL, PreprocessConfig
 from .detect import detect_line_freq
-from .export import save_cleaned, sidecar_path
+from .export import save_cleaned, steps_path
 from .pipeline import MNE_CH_TYPES, PreprocessResult, preprocess
 
 __all__ = [
@@ -23,5 +23,5 @@ __all__ = [
     "detect_line_freq",
     "preprocess",
     "save_cleaned",
-    "sidecar_path",
+    "steps_path",
 ]

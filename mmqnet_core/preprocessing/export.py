@@ -23,7 +23,7 @@ from .pipeline import MNE_CH_TYPES, PreprocessResult
 FORMATS = {".fif": "fif", ".npz": "npz", ".edf": "edf", ".bdf": "bdf"}
 
 
-def sidecar_path(path: str | os.PathLike) -> Path:
+def steps_path(path: str | os.PathLike) -> Path:
     """The JSON sidecar written beside an output file: ``<output file>.json``."""
     return Path(f"{os.fspath(path)}.json")
 
@@ -55,7 +55,7 @@ def save_cleaned(
     Returns
     -------
     Path
-        The output path. The sidecar (:func:`sidecar_path`) holds the steps, the interference spans (recording
+        The output path. The sidecar (:func:`steps_path`) holds the steps, the interference spans (recording
         time, seconds), the configuration and the recording description.
     """
     path = Path(path)
@@ -97,7 +97,7 @@ def save_cleaned(
     if recording is not None:
         summary["recording"] = _json_safe(recording.describe())
         summary["source"] = str(recording.source) if recording.source is not None else None
-    side = sidecar_path(path)
+    side = steps_path(path)
     with atomic_path(side) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, allow_nan=False), encoding="utf-8")
     return path

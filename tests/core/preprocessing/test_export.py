@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mmqnet_core.errors import ConfigError
-from mmqnet_core.preprocessing import preprocess, save_cleaned, sidecar_path
+from mmqnet_core.preprocessing import preprocess, save_cleaned, steps_path
 
 from ._helpers import full_recording
 
@@ -28,7 +28,7 @@ def test_npz_round_trip_and_sidecar(tmp_path, processed):
         np.testing.assert_array_equal(z["data"], res.cleaned.data)
         assert float(z["sfreq"]) == 128.0 and list(z["ch_names"]) == rec.ch_names
         assert list(z["modalities"])[:3] == ["EEG", "EEG", "EEG"] and bool(z["is_synthetic"])
-    side = json.loads(sidecar_path(out).read_text())
+    side = json.loads(steps_path(out).read_text())
     assert side["steps"] == list(res.steps) and side["line_freq"] == 50.0
     assert side["interference"][0]["description"] == "BAD_nan" and side["interference"][0]["ch_names"] == ["C3"]
     assert side["recording"]["synthetic"] is True and side["signals"] == "cleaned"
