@@ -67,7 +67,9 @@ class ReconstructionView(QWidget):
         self.original_curve = self.feature_plot.plot(pen=pg.mkPen(ORIGINAL_COLOUR, width=2), name="original",
                                                      connect="finite")
         self.recon_curve = self.feature_plot.plot(pen=pg.mkPen(RECON_COLOUR, width=2, style=Qt.PenStyle.DashLine),
-                                                  name="reconstruction", connect="finite")
+                                                  name="reconstruction", connect="finite", symbol="o",
+                                                  symbolSize=5, symbolPen=None, symbolBrush=RECON_COLOUR)
+        # (only hidden windows are reconstructed: dots keep a single hidden window visible between the gaps)
         self.wave_original = self.wave_plot.plot(pen=pg.mkPen(ORIGINAL_COLOUR, width=1.5), name="original waveform",
                                                  connect="finite")
         self.wave_recon = self.wave_plot.plot(pen=pg.mkPen(RECON_COLOUR, width=2), name="reconstructed waveform",

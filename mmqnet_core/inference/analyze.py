@@ -11,10 +11,11 @@ Outputs per window ``t`` (see :class:`AnalysisResult`):
   (0 = certain, 1 = p = 0.5). We use entropy rather than MC-dropout because it costs no extra passes and is
   deterministic; windows whose context had no visible token are flagged ``no_context`` (prediction = prior);
 * reconstructions of hidden tokens (modality queries) in the features' own units (inverted with the same
-  statistics the input was normalised with),
+  statistics the input was normalised with); visible tokens are not reconstructed (NaN),
   including the downsampled waveform columns of slow signals (GSR, RESP, TEMP);
 * attention maps per query family, aggregated to (T, N): for window t, the share of the family's attention
-  (mean over that window's queries, summed over key windows) that went to token n;
+  (mean over that window's active queries, summed over key windows) that went to token n -- for the modality
+  family only the queries of hidden tokens are active, so windows without hidden tokens have an empty column;
 * predicted interference score and artifact-type probabilities, beside the interference detected by
   preprocessing/features.
 
@@ -80,7 +81,8 @@ class AnalysisResult:
     data_missing: np.ndarray  # (T, N) bool: no usable data (absent channel, NaN, flat)
     user_masked: np.ndarray  # (T, N) bool: masked by the user's MaskSet
     hidden: np.ndarray  # (T, N) bool: data_missing | user_masked (what the model did not see)
-    recon: np.ndarray | None  # (T, N, F) reconstructed features in their own units (None: no modality queries)
+    recon: np.ndarray | None  # (T, N, F) reconstructed features of hidden tokens in their own units, NaN where the
+    #                          token was visible (not reconstructed), 0 in undefined columns; None: no modality queries
     attention: Mapping[str, np.ndarray]  # family -> (T, N) attention mass over tokens
     interference_pred: np.ndarray | None  # (T,) predicted interference score in [0, 1]
     artifact_probs: np.ndarray | None  # (T, A) predicted artifact-type probabilities
@@ -410,8 +412,8 @@ def analyze_features(
     probs = out.probabilities[0]
     recon = None
     if out.recon is not None:
-        recon = norm.invert(out.recon[0])
-        recon = np.where(features.valid, recon, 0.0).astype(np.float32)
+        recon = np.where(features.valid, norm.invert(out.recon[0]), 0.0)
+        recon = np.where(hidden[..., None], recon, np.nan).astype(np.float32)  # only hidden tokens are reconstructed
     cfg = model.model.config
     has_int = out.interference is not None
     mods = tuple(t.modality.value if hasattr(t.modality, "value") else str(t.modality) for t in features.tokens)

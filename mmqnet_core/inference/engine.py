@@ -41,14 +41,17 @@ class ContextOutputs:
 def attention_to_tokens(weights: torch.Tensor, t: int, n: int) -> torch.Tensor:
     """Aggregate (B, Q, L) attention weights (L = t*n keys, Q = t*q queries, window-major) to (B, t, n).
 
-    For window t: the mean over that window's q queries of the attention mass they put on token n summed over
-    all key windows, i.e. how much the window's output relied on channel n. Each row sums to 1 (or 0 when
-    the window had no visible key).
+    For window t: the mean over that window's *active* queries of the attention mass they put on token n summed
+    over all key windows, i.e. how much the window's output relied on channel n. A query is active when its row
+    has mass (category and interference queries whenever the window's context has a visible key; modality
+    queries only for the tokens that were reconstructed, see ``recon_tokens``). Each row sums to 1 (or 0 when
+    no query of the window was active).
     """
     b, q_total, l_total = weights.shape
     q = q_total // t
     w = weights.reshape(b, t, q, t, n)  # (B, T, q, T', N)
-    return w.mean(2).sum(2)  # (B, T, N)
+    active = (w.sum((3, 4)) > 0).sum(2).clamp(min=1)  # (B, T) queries with attention mass
+    return w.sum((2, 3)) / active[..., None]  # (B, T, N)
 
 
 @torch.no_grad()
@@ -82,7 +85,10 @@ def run_contexts(
     device
         Device of the model.
     return_recon, return_attention : bool
-        Also collect reconstructions / attention maps (more memory).
+        Also collect reconstructions / attention maps (more memory). Only the ``missing`` tokens are
+        reconstructed (the modality queries' job; a visible token's own value would reach its reconstruction
+        through the encoder), the others get 0, and the modality family's attention map covers those
+        reconstructions only. Without ``return_recon`` nothing is reconstructed (much faster on the CPU).
     progress, cancel
         Progress per batch; cancel checked between batches.
     """
@@ -110,7 +116,10 @@ def run_contexts(
         wi = np.array([c[1] for c in chunk])[:, None] + offs  # (B, T)
         xb = torch.from_numpy(np.ascontiguousarray(x[si[:, None], wi])).to(device)  # (B, T, N, F)
         mb = torch.from_numpy(np.ascontiguousarray(missing[si[:, None], wi])).to(device)  # (B, T, N)
-        out = model(xb, mb, return_attention=return_attention, allow_empty=True)
+        recon_tokens = None
+        if cfg.use_modality_queries:  # reconstruct what is missing, or nothing when no reconstruction is wanted
+            recon_tokens = mb if want_recon else torch.zeros_like(mb)
+        out = model(xb, mb, return_attention=return_attention, allow_empty=True, recon_tokens=recon_tokens)
         sl = (si[:, None], wi)
         np.add.at(probs, sl, out.probabilities.float().cpu().numpy())
         np.add.at(count, sl, 1.0)

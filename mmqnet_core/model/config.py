@@ -45,7 +45,8 @@ class MMQNetConfig:
     n_enc_layers: int = 2  # pre-norm self-attention layers over the L = T*N tokens
     n_dec_layers: int = 1  # query-decoder layers (cross-attention + in-window self-attention) per family
     mlp_ratio: float = 2.0  # hidden width of the feed-forward blocks = mlp_ratio * d_model
-    dropout: float = 0.1  # dropout on residual branches during training (0-0.9)
+    dropout: float = 0.1  # element-wise dropout on residual branches during training (0-0.9)
+    drop_path: float = 0.0  # stochastic depth: whole residual branches dropped per sample in training (0-0.9)
     # --- queries and heads --------------------------------------------------------------------------------
     targets: tuple[str, ...] = ("valence", "arousal")  # emotion dimensions, one binary (high/low) head each
     n_queries_per_target: int = 2  # category queries per target (their outputs are averaged)
@@ -99,8 +100,9 @@ class MMQNetConfig:
             raise ConfigError(
                 f"Invalid value for 'n_heads': d_model={self.d_model} must be divisible by it, got {self.n_heads}."
             )
-        if not 0.0 <= self.dropout < 0.9:
-            raise ConfigError(f"Invalid value for 'dropout': allowed 0 <= dropout < 0.9, got {self.dropout}.")
+        for name in ("dropout", "drop_path"):
+            if not 0.0 <= getattr(self, name) < 0.9:
+                raise ConfigError(f"Invalid value for {name!r}: allowed 0 <= {name} < 0.9, got {getattr(self, name)}.")
         if not self.mlp_ratio > 0:
             raise ConfigError(f"Invalid value for 'mlp_ratio': must be > 0, got {self.mlp_ratio}.")
         if not self.targets or len(set(self.targets)) != len(self.targets):

@@ -146,7 +146,8 @@ class MMQNet(nn.Module):
         self.mask_token = nn.Parameter(torch.randn(d) * 0.02)
 
         def layers(kind: type[nn.Module], count: int, **kwargs: bool) -> nn.ModuleList:
-            return nn.ModuleList(kind(d, c.n_heads, c.mlp_ratio, c.dropout, **kwargs) for _ in range(count))
+            return nn.ModuleList(kind(d, c.n_heads, c.mlp_ratio, c.dropout, c.drop_path, **kwargs)
+                                 for _ in range(count))
 
         self.encoder = layers(EncoderLayer, c.n_enc_layers)
         self.encoder_norm = nn.LayerNorm(d)

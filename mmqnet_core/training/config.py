@@ -21,7 +21,8 @@ class TrainConfig:
     n_heads: int = 4  # attention heads
     n_enc_layers: int = 2  # encoder layers
     n_dec_layers: int = 1  # query-decoder layers per family
-    dropout: float = 0.1  # dropout in the model during training
+    dropout: float = 0.0  # element-wise dropout on the model's residual branches during training
+    drop_path: float = 0.1  # stochastic depth (whole residual branches per sample): same regularisation, far cheaper
     context_windows: int = 1  # category/interference queries of window t see windows t-k..t+k
     use_modality_queries: bool = True  # ablation switch: reconstruction family
     use_category_queries: bool = True  # ablation switch: category family (False = mean-pooled tokens)
@@ -44,6 +45,9 @@ class TrainConfig:
     mask_rate_max: float = 0.7  # each sample's simulated missing rate ~ U(0, mask_rate_max) (masking.random_token_mask)
     dropout_share: float = 0.3  # share of the simulated missing data as whole-modality drop-outs
     extra_mask_rate: float = 0.15  # extra random masking of visible tokens, reconstructed (masked-autoencoder style)
+    # the reconstruction loss of a sample uses at most this many of its hidden tokens, drawn at random (0 = all):
+    # an unbiased estimate of the loss over all of them, and the modality decoder only runs on those tokens
+    recon_tokens_max: int = 64
     # --- loss weights ----------------------------------------------------------------------------------------------
     w_classification: float = 1.0  # cross-entropy of binary valence / arousal
     w_reconstruction: float = 1.0  # MSE on masked tokens that have ground truth
@@ -92,6 +96,12 @@ class TrainConfig:
                 raise ConfigError(
                     f"Invalid value for {f.name!r}: loss weights must be >= 0, got {getattr(self, f.name)}."
                 )
+        for name in ("dropout", "drop_path"):
+            if not 0.0 <= getattr(self, name) < 0.9:
+                raise ConfigError(f"Invalid value for {name!r}: allowed 0 <= {name} < 0.9, got {getattr(self, name)}.")
+        if not isinstance(self.recon_tokens_max, int) or self.recon_tokens_max < 0:
+            raise ConfigError(f"Invalid value for 'recon_tokens_max': must be an integer >= 0, got "
+                              f"{self.recon_tokens_max!r}.")
         if self.crops_per_trial is not None and self.crops_per_trial < 1:
             raise ConfigError(f"Invalid value for 'crops_per_trial': must be None or >= 1, got {self.crops_per_trial}.")
         if self.patience < 0 or self.warmup_steps < 0 or self.grad_clip < 0:
@@ -114,6 +124,7 @@ class TrainConfig:
         return {
             "n_windows": self.n_windows, "d_model": self.d_model, "n_heads": self.n_heads,
             "n_enc_layers": self.n_enc_layers, "n_dec_layers": self.n_dec_layers, "dropout": self.dropout,
+            "drop_path": self.drop_path,
             "context_windows": self.context_windows, "use_modality_queries": self.use_modality_queries,
             "use_category_queries": self.use_category_queries,
             "use_interference_queries": self.use_interference_queries,
@@ -128,5 +139,6 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"Unknown training option(s) {unknown}; known options are {sorted(known)}.")
-        # configurations written before the option existed were trained with one global normaliser
-        return cls(**{"normalization": "global", **data})
+        # configurations written before an option existed were trained with one global normaliser, element-wise
+        # dropout 0.1 and no stochastic depth, and reconstructed every hidden token
+        return cls(**{"normalization": "global", "dropout": 0.1, "drop_path": 0.0, "recon_tokens_max": 0, **data})

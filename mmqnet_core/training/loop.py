@@ -5,9 +5,10 @@ One *sample* is a random crop of ``T`` consecutive windows of one training trial
 1. simulated missingness: ``masking.random_token_mask`` at a rate drawn from U(0, ``mask_rate_max``)
    (group drop-outs + token runs) on top of the data's own missing tokens;
 2. extra random masking of ``extra_mask_rate`` of the still-visible tokens (masked-autoencoder style);
-3. loss = CE(valence, arousal high/low at >= 5) + MSE of the modality-query reconstructions on every token
-   hidden in 1-2 that has ground truth (normalised units) + BCE(interference score) + multi-label BCE of the
-   known artifact types + decorrelation of category vs interference query outputs.
+3. loss = CE(valence, arousal high/low at >= 5) + MSE of the modality-query reconstructions on the tokens
+   hidden in 1-2 that have ground truth (normalised units; at most ``recon_tokens_max`` of them per sample, at
+   random, and only those are decoded) + BCE(interference score) + multi-label BCE of the known artifact
+   types + decorrelation of category vs interference query outputs.
 
 Features are z-scored with a :class:`~mmqnet_core.model.normalization.Normalizer` fitted on the training side
 of the split only (``normalization="global"``), or per subject / per trial with the group's own statistics
@@ -225,6 +226,8 @@ def make_batch(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t:
     empty = hidden.reshape(len(hidden), -1).all(1)
     hidden[empty] = orig[empty]
     recon_mask = hidden & ~orig
+    if cfg.recon_tokens_max and cfg.use_modality_queries:
+        recon_mask = _cap_per_sample(recon_mask, cfg.recon_tokens_max, rng)
     if cfg.impute != "none":  # baselines: hidden (and absent) tokens are filled in and fed as present
         x = impute(x, hidden, cfg.impute, data.zero_for(trial_idx))
         model_missing = np.zeros_like(hidden)
@@ -240,6 +243,16 @@ def make_batch(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t:
         "artifacts": data.artifacts[sel],
         "artifact_known": np.broadcast_to(data.artifact_known[trial_idx][:, None], win.shape).copy(),
     }
+
+
+def _cap_per_sample(chosen: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Keep at most ``k`` True entries of each sample of ``chosen`` (B, ...), drawn uniformly at random."""
+    flat = chosen.reshape(len(chosen), -1)
+    if flat.shape[1] <= k or int(flat.sum(1).max(initial=0)) <= k:
+        return chosen
+    score = np.where(flat, rng.random(flat.shape), 2.0)  # chosen entries in [0, 1), the rest after them
+    kth = np.partition(score, k - 1, axis=1)[:, k - 1:k]  # (B, 1) k-th smallest score
+    return (flat & (score <= kth)).reshape(chosen.shape)
 
 
 # --- losses -----------------------------------------------------------------------------------------------------
@@ -312,7 +325,7 @@ def validate(model: torch.nn.Module, vset: ValidationSet, cfg: TrainConfig, devi
     for batch in vset.batches:
         tb = _to_torch(batch, device)
         with _autocast(device):
-            out = model(tb["x"], tb["missing"], allow_empty=True)
+            out = model(tb["x"], tb["missing"], allow_empty=True, recon_tokens=_recon_tokens(tb, cfg))
         _, terms = compute_loss(out, tb, cfg, feature_valid)
         bsz = len(batch["x"])
         for k, v in terms.items():
@@ -326,6 +339,11 @@ def validate(model: torch.nn.Module, vset: ValidationSet, cfg: TrainConfig, devi
     res["val_loss"] = res.get("val_classification", float("nan"))
     res["val_acc_valence"], res["val_acc_arousal"] = (correct / max(n_windows, 1)).tolist()
     return res
+
+
+def _recon_tokens(batch: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor | None:
+    """The tokens the modality queries must reconstruct: those the loss scores (None: no modality queries)."""
+    return batch["recon_mask"] if cfg.use_modality_queries else None
 
 
 def _to_torch(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
@@ -515,7 +533,7 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
             for group in opt.param_groups:
                 group["lr"] = lr
             with _autocast(device):
-                out = ddp_model(batch["x"], batch["missing"])
+                out = ddp_model(batch["x"], batch["missing"], recon_tokens=_recon_tokens(batch, cfg))
             loss, terms = compute_loss(out, batch, cfg, feature_valid)
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -71,7 +71,8 @@ def test_every_view_shows_the_analysis(analysed, dialogs):
     assert win.model.mask_focus.segment == 0
     assert view.token == "Fz" and view.feature == "psd_alpha" and not view.wave_plot.isVisible()
     assert view.focus_spans[0].shown == [(10.0, 20.0)]
-    assert len(view.original_curve.getData()[0]) == n_t and np.isfinite(view.recon_curve.getData()[1]).all()
+    assert len(view.original_curve.getData()[0]) == n_t and np.array_equal(
+        np.isfinite(view.recon_curve.getData()[1]), result.hidden[:, result.token_index("Fz")])  # hidden only
     view.set_token("GSR")  # a slow signal: level feature and the waveform plot
     assert view.feature == "level" and view.wave_plot.isVisible() and view.rmse is not None
     t, w = view.wave_recon.getData()

@@ -150,3 +150,30 @@ def test_model_without_modality_queries_has_no_reconstruction(features):
     assert r.recon is None and "modality" not in r.attention
     with pytest.raises(Exception, match="Cz|no waveform"):
         r.reconstructed_waveform("Cz")
+
+
+def test_only_hidden_tokens_are_reconstructed_and_attended_by_modality_queries(features, model):
+    import torch
+
+    from mmqnet_core.inference import run_contexts
+
+    r = analyze_features(features, MaskSet().with_segment(SegmentMask(10.0, 20.0, ("GSR",))), model)
+    gsr = r.token_index("GSR")
+    windows_hidden = r.hidden.any(1)
+    assert windows_hidden[10:20].all()
+    # visible tokens carry no reconstruction; hidden ones do (finite)
+    assert np.isnan(r.recon[~r.hidden]).all() and np.isfinite(r.recon[r.hidden]).all()
+    # the modality map covers the reconstructions only: empty columns where nothing was hidden, mass 1 elsewhere
+    att = r.attention["modality"]
+    np.testing.assert_allclose(att[windows_hidden].sum(1), 1.0, atol=1e-4)
+    assert np.abs(att[~windows_hidden]).max() == 0
+    assert (~windows_hidden).sum() >= 20
+    # reconstructing only the hidden tokens gives what a full reconstruction gives for them
+    x = np.nan_to_num(np.asarray(features.values, np.float32))
+    m = r.hidden[None, 8:12]  # one context (T = 4) with hidden GSR
+    xb, mb = torch.from_numpy(x[None, 8:12]), torch.from_numpy(m)
+    with torch.no_grad():
+        full = model.model(xb, mb, recon_tokens=None).recon
+    sub = run_contexts(model.model, x[None, 8:12], m, return_recon=True).recon
+    np.testing.assert_allclose(sub[m], full.numpy()[m], rtol=1e-4, atol=1e-5)
+    assert (sub[~m] == 0).all()

@@ -39,8 +39,10 @@ def test_subject_model_uses_the_recordings_own_statistics(features, model):
     out = run_contexts(subj.model, x[None].astype(np.float32), r.hidden[None], return_recon=True)
     np.testing.assert_allclose(r.probabilities, out.probabilities[0], rtol=1e-5, atol=1e-6)
     # reconstructions come back in the features' own units, inverted with the same statistics
-    expected = np.where(features.valid, own.invert(out.recon[0]), 0)
+    # (hidden tokens only; visible ones are not reconstructed: NaN)
+    expected = np.where(r.hidden[..., None], np.where(features.valid, own.invert(out.recon[0]), 0), np.nan)
     np.testing.assert_allclose(r.recon, expected, rtol=1e-4, atol=1e-5)
+    assert np.isnan(r.recon[~r.hidden]).all() and np.isfinite(r.recon[r.hidden]).all()
 
 
 def test_short_recording_falls_back_to_the_training_statistics_and_says_so(features, model):
@@ -62,7 +64,9 @@ def test_caller_given_subject_statistics_replace_the_recordings_own(features, mo
     x = np.where(short.valid, subject.apply(short.values, short.missing), 0).astype(np.float32)
     out = run_contexts(subj.model, x[None], np.asarray(short.missing)[None], return_recon=True)
     np.testing.assert_allclose(r.probabilities, out.probabilities[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(r.recon, np.where(short.valid, subject.invert(out.recon[0]), 0), rtol=1e-4, atol=1e-5)
+    expected = np.where(np.asarray(short.missing)[..., None], np.where(short.valid, subject.invert(out.recon[0]), 0),
+                        np.nan)
+    np.testing.assert_allclose(r.recon, expected, rtol=1e-4, atol=1e-5)
     g = analyze_features(short, None, model, attention=False, subject_statistics=subject)  # global model: ignored
     assert not any("given by the caller" in s for s in g.steps)
     with pytest.raises(ConfigError, match=r"'subject_statistics': \(tokens, features\) \(3, 2\), the model expects"):

@@ -65,3 +65,23 @@ def test_decoder_self_attention_stays_within_a_window():
     out2, _ = layer(changed, memory)
     torch.testing.assert_close(out[0, :2], out2[0, :2])
     assert not torch.allclose(out[0, 2], out2[0, 2])
+
+
+def test_drop_path_drops_whole_samples_in_training_only():
+    from mmqnet_core.model.blocks import DropPath, residual_dropout
+
+    torch.manual_seed(0)
+    layer = DropPath(0.25)
+    x = torch.ones(4000, 3, 5)
+    y = layer(x)
+    per_sample = y.reshape(4000, -1)
+    kept = per_sample[:, 0] > 0
+    # every sample is either dropped entirely or kept entirely and scaled by 1 / (1 - p)
+    assert torch.equal(per_sample[kept], torch.full_like(per_sample[kept], 1 / 0.75))
+    assert (per_sample[~kept] == 0).all()
+    assert abs((~kept).float().mean().item() - 0.25) < 0.03 and abs(y.mean().item() - 1.0) < 0.05
+    layer.eval()
+    assert torch.equal(layer(x), x)
+    assert isinstance(residual_dropout(0.0, 0.0), torch.nn.Identity)
+    assert isinstance(residual_dropout(0.0, 0.1), DropPath)
+    assert isinstance(residual_dropout(0.1, 0.1), torch.nn.Sequential)

@@ -92,3 +92,17 @@ def test_evaluation_states_the_normalisation_and_refuses_mixed_modes():
     with pytest.raises(ConfigError, match=r"another feature normalisation than 'subject' \(MMQ-Net: 'global'\)"):
         evaluate(c, train_config=cfg, methods=("MMQ-Net",), missing_rates=(0.0,),
                  trained={"MMQ-Net": TrainedModel(res.model, res.normalizer, res.config)})
+
+
+def test_old_configs_read_with_the_regularisation_they_were_trained_with():
+    assert (TrainConfig().dropout, TrainConfig().drop_path, TrainConfig().recon_tokens_max) == (0.0, 0.1, 64)
+    old = TrainConfig().to_dict()
+    for key in ("drop_path", "recon_tokens_max", "dropout"):
+        del old[key]  # written before stochastic depth and the reconstruction cap existed
+    cfg = TrainConfig.from_dict(old)
+    assert (cfg.dropout, cfg.drop_path, cfg.recon_tokens_max) == (0.1, 0.0, 0)
+    assert cfg.model_kwargs()["drop_path"] == 0.0
+    with pytest.raises(ConfigError, match="'drop_path': allowed 0 <= drop_path < 0.9, got 0.95"):
+        TrainConfig(drop_path=0.95)
+    with pytest.raises(ConfigError, match="'recon_tokens_max': must be an integer >= 0, got -1"):
+        TrainConfig(recon_tokens_max=-1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import threading
 
@@ -67,6 +69,14 @@ def test_batches_hide_tokens_and_keep_targets(corpus):
     np.testing.assert_array_equal(b["recon_mask"], b["missing"] & ~data.missing[np.arange(16) % 24, :4])
     assert not b["missing"].reshape(16, -1).all(1).any()
     np.testing.assert_array_equal(b["target"], data.x[np.arange(16) % 24, :4])
+    # the reconstruction loss of a sample scores at most recon_tokens_max of its hidden tokens, drawn at random
+    capped = make_batch(data, np.arange(16) % corpus.n_trials, np.zeros(16, int), 4,
+                        dataclasses.replace(cfg, recon_tokens_max=3), np.random.default_rng(0))
+    np.testing.assert_array_equal(capped["missing"], b["missing"])  # same draw, only the scored subset differs
+    available = b["recon_mask"].reshape(16, -1).sum(1)
+    assert (capped["recon_mask"] <= b["recon_mask"]).all()
+    np.testing.assert_array_equal(capped["recon_mask"].reshape(16, -1).sum(1), np.minimum(available, 3))
+    assert available.max() > 3
     mean_cfg = TrainConfig(use_modality_queries=False, impute="mean", n_windows=4)
     bm = make_batch(data, np.arange(4), np.zeros(4, int), 4, mean_cfg, np.random.default_rng(1))
     assert not bm["missing"].any()  # imputed tokens are fed as present
