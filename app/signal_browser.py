@@ -6,12 +6,25 @@ Conventions follow EDFbrowser and MNE's browser:
 PageDown / PageUp      next / previous page; the mouse wheel does the same
 Right / Left           a quarter page forward / back
 Home / End             start / end of the recording
+Down / Up              the channel page one channel down / up (Shift+wheel: three channels)
+Shift+Down / Shift+Up  the next / previous page of channels
+Ctrl+Shift+Down / Up   more / fewer channels per page (steps of :data:`CHANNELS_PER_PAGE`)
 ``,`` / ``.``          shorter / longer page (also Ctrl+wheel); lengths in :data:`PAGE_LENGTHS`
 ``+`` / ``-``          larger / smaller amplitude of the modality chosen by :meth:`set_scale_target`
 C                      raw -> cleaned -> both overlaid (cleaned in a second colour)
 M                      mask mode: a drag across the traces masks a segment (or Shift+drag)
 Ctrl+G                 jump to a time
 =====================  ==========================================================================
+
+Channel paging (EDFbrowser's "channels per page", MNE's Up/Down): the rows of a page are all the channels the
+channel panel does not hide, but only a window of them is in view, ``channels_per_page`` rows from
+``first_channel``. By default the window holds every channel that fits at :data:`MIN_ROW_PX` pixels per row at the
+current height (all of them when they fit); a number chosen with :meth:`SignalBrowser.set_channels_per_page` or
+Ctrl+Shift+Up/Down overrides that. A scroll bar beside the traces shows and moves the window. Moving the window
+only changes the view's y range (the page's traces are laid out for every row already), so it reads nothing.
+
+Annotation labels are stacked over up to :data:`LABEL_ROWS` lines by :func:`stack_labels` so that they do not
+overlap; a label that finds no room is shortened (or hidden), and the span's tooltip gives the full text.
 
 Clicking a channel label masks (or unmasks) the whole channel; a right click on a masked segment deletes it.
 Clicking a masked segment focuses it (the reconstruction view shows it) and gives it handles: dragging its edges
@@ -39,6 +52,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import warnings
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,10 +62,10 @@ from typing import Any, Callable, Hashable, Iterable, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QKeyEvent, QPainterPath, QPen, QWheelEvent
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QInputDialog, QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QKeyEvent, QPainterPath, QPen, QWheelEvent
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QInputDialog, QScrollBar, QWidget
 
-from mmqnet_core.recording import Modality, Recording
+from mmqnet_core.recording import Annotation, Modality, Recording
 
 from .decimate import peak_decimate
 from .model import AppModel
@@ -69,6 +83,18 @@ FALLBACK_SCALE: dict[Modality, float] = {Modality.EEG: 100e-6, Modality.EOG: 400
 MODES = ("raw", "cleaned", "both")
 #: Spacings of the vertical grid lines, s (the smallest giving at most ~12 lines per page is used).
 GRID_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+#: Smallest row spacing, px, at which the automatic channel page still shows a channel more.
+MIN_ROW_PX = 22.0
+#: Channels per page offered by Ctrl+Shift+Up / Ctrl+Shift+Down (capped at the number of channels shown).
+CHANNELS_PER_PAGE: tuple[int, ...] = (1, 2, 4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128)
+#: Channels moved by one notch of Shift+wheel.
+WHEEL_CHANNELS = 3
+#: Lines over which annotation labels are stacked at the top of the view (fewer when they would fill half of it).
+LABEL_ROWS = 3
+#: Space kept between two labels on one line, px.
+LABEL_GAP_PX = 4.0
+#: A label shortened to less than this is hidden instead, px.
+LABEL_MIN_PX = 48.0
 #: Prepared pages kept (shown and prefetched ones); a page of 40 channels at 1280 px is about 2 MB.
 PAGE_CACHE_SIZE = 8
 
@@ -319,6 +345,72 @@ def rows_path(times: np.ndarray, y: np.ndarray) -> QPainterPath:
     return path
 
 
+def auto_channels_per_page(height_px: float, n_channels: int, min_row_px: float = MIN_ROW_PX) -> int:
+    """Channels that fit in a plot ``height_px`` tall at ``min_row_px`` or more per row (at least 1, at most all).
+
+    The page shows its rows with 0.2 row of margin above and below (0.4 row in all). A height not known yet
+    (0 before the widget is laid out) gives every channel.
+    """
+    if n_channels <= 0:
+        return 0
+    if height_px <= 0:
+        return n_channels
+    return max(1, min(n_channels, int(height_px / min_row_px - 0.4)))
+
+
+def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_ROWS, *, gap: float = LABEL_GAP_PX,
+                 min_width: float = LABEL_MIN_PX, right: float = math.inf) -> list[tuple[int, float] | None]:
+    """Lines and widths for labels that must not overlap, placed greedily from left to right.
+
+    Each label goes on the first line (0 = top) where it starts at least ``gap`` after the previous label's end.
+    When no line has room, the last label of the line where that label starts earliest is shortened to end
+    ``gap`` before this one (kept only if at least ``min_width`` remains); if even that leaves too little, this
+    label is hidden. A label is also cut at ``right``.
+
+    Parameters
+    ----------
+    extents : sequence of (x, width)
+        Left edge and full width of each label, px.
+    n_lines : int
+        Number of lines the labels may use (< 1: none is shown).
+    gap : float
+        Space kept between two labels on one line, px.
+    min_width : float
+        A label shortened to less than this is hidden instead, px (a label narrower than this is shown whole).
+    right : float
+        Right edge of the plot, px.
+
+    Returns
+    -------
+    list of (line, width) or None, in the order of ``extents``
+        The line and the width to draw each label at (less than its full width: draw it elided), or ``None``
+        for a label with no room.
+    """
+    placed: list[tuple[int, float] | None] = [None] * len(extents)
+    if n_lines < 1:
+        return placed
+    ends = [-math.inf] * n_lines  # right edge of the last label on each line, px
+    last: list[int | None] = [None] * n_lines  # index of that label
+    for i in sorted(range(len(extents)), key=lambda k: extents[k][0]):
+        x, full = extents[i]
+        width = min(full, right - x)
+        if width < min(full, min_width):
+            continue  # cut at the right edge to nothing useful
+        line = next((k for k in range(n_lines) if ends[k] + gap <= x), None)
+        if line is None:
+            # Make room on the line whose last label starts earliest: that label keeps the most of itself.
+            line = min(range(n_lines), key=lambda k: extents[last[k]][0])
+            j = last[line]
+            room = x - gap - extents[j][0]
+            if room < min_width:
+                continue
+            placed[j] = (line, room)
+        placed[i] = (line, width)
+        ends[line] = x + width
+        last[line] = i
+    return placed
+
+
 class _PageCurve(pg.PlotCurveItem):
     """A curve item told its data bounds by the page layout, so that pyqtgraph does not scan the data for them
     after every setData and every view change (it asks for them on each range change)."""
@@ -481,13 +573,17 @@ class SignalBrowser(QWidget):
     scaleChanged = Signal()
     maskModeChanged = Signal(bool)
     channelLabelClicked = Signal(str)  # channel name
+    channelPageChanged = Signal(int, int, int)  # first row in view, rows in view, rows in all
 
     def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._rec: Recording | None = None
+        self._annotations: tuple[Annotation, ...] = ()  # the recording's, read once
         self._rows: list[int] = []  # recording channel index shown on each row, top to bottom
+        self._first_row = 0  # row at the top of the view (channel paging)
+        self._per_page_choice: int | None = None  # channels per page chosen by the user; None = as many as fit
         self._start_s = 0.0
         self._page_s = 10.0
         self._mode = "raw"
@@ -527,6 +623,8 @@ class SignalBrowser(QWidget):
         self._interference_regions = _Pool(self._vb, lambda: self._make_region(INTERFERENCE_COLOUR))
         self._row_spans = _Pool(self._vb, lambda: _SpanRect(INTERFERENCE_COLOUR))
         self._labels = _Pool(self._vb, self._make_label)
+        self._label_probe = self._make_label()  # measures label texts; never added to the scene
+        self._label_sizes: dict[str, tuple[float, float]] = {}
         self._mask_rects = _Pool(self._vb, _MaskRect)
         self._drag_region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(MASK_FILL),
                                                 pen=pg.mkPen(MASK_HATCH, width=1))
@@ -548,14 +646,24 @@ class SignalBrowser(QWidget):
         self._cursor.hide()
         self._vb.addItem(self._cursor, ignoreBounds=True)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot_widget)
+        # The channel window: shown only when some channels are out of view; it never takes the keyboard focus.
+        self.channel_scroll_bar = QScrollBar(Qt.Orientation.Vertical, self)
+        self.channel_scroll_bar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.channel_scroll_bar.setSingleStep(1)
+        self.channel_scroll_bar.hide()
+        self.channel_scroll_bar.valueChanged.connect(self.set_first_channel)
 
-        # A resize changes the number of pixels, hence the decimation: redraw once the resizing settles.
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.channel_scroll_bar)
+
+        # A resize changes the number of pixels, hence the decimation: redraw once the resizing settles. The
+        # channel window follows the height at once (it only sets the view's y range).
         self._resize_timer = single_shot_timer(self, 60)
         self._resize_timer.timeout.connect(self.refresh)
-        self._vb.sigResized.connect(self._resize_timer.start)
+        self._vb.sigResized.connect(self._on_view_resized)
 
         model.recordingLoaded.connect(self._on_recording_loaded)
         model.recordingChanged.connect(self._on_recording_changed)
@@ -610,10 +718,34 @@ class SignalBrowser(QWidget):
 
     @property
     def visible_channels(self) -> list[str]:
-        """Names of the channels shown, top to bottom."""
+        """Names of the channels not hidden, top to bottom: the rows of the page (see :attr:`page_channels`)."""
         if self._rec is None:
             return []
         return [self._rec.channels[i].name for i in self._rows]
+
+    @property
+    def first_channel(self) -> int:
+        """Row (index in :attr:`visible_channels`) at the top of the view."""
+        return self._first_row
+
+    @property
+    def channels_per_page(self) -> int:
+        """Number of rows in view: the user's choice (capped at the rows there are), else as many as fit."""
+        n = len(self._rows)
+        if self._per_page_choice is not None:
+            return min(self._per_page_choice, n)
+        return auto_channels_per_page(self._vb.height(), n)
+
+    @property
+    def channels_per_page_choice(self) -> int | None:
+        """Channels per page chosen by the user, ``None`` when it follows the height."""
+        return self._per_page_choice
+
+    @property
+    def page_channels(self) -> list[str]:
+        """Names of the channels in view (the channel page), top to bottom."""
+        first = self._first_row
+        return self.visible_channels[first:first + self.channels_per_page]
 
     def scale(self, modality: Modality | str) -> float:
         """Amplitude shown per row spacing for ``modality``, in the channel's unit (e.g. V for EEG)."""
@@ -684,6 +816,70 @@ class SignalBrowser(QWidget):
             self._mask_mode = on
             self.maskModeChanged.emit(on)
 
+    # --- channel paging ------------------------------------------------------------------------------------
+    def set_channels_per_page(self, n: int | None) -> None:
+        """Show ``n`` channels at a time (the top row stays where it is), or as many as fit (``None``)."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
+            raise ValueError(f"channels per page must be a whole number >= 1 (or None for automatic), got {n!r}")
+        self._per_page_choice = None if n is None else int(n)
+        self._apply_channel_window()
+
+    def step_channels_per_page(self, steps: int) -> None:
+        """Go ``steps`` entries along :data:`CHANNELS_PER_PAGE` from the current count (negative: fewer)."""
+        n_rows = len(self._rows)
+        if n_rows == 0 or steps == 0:
+            return
+        current = self.channels_per_page
+        if steps > 0:
+            larger = [c for c in CHANNELS_PER_PAGE if c > current]
+            i = min(steps, len(larger)) - 1
+            n = larger[i] if larger else current
+        else:
+            smaller = [c for c in CHANNELS_PER_PAGE if c < current][::-1]
+            i = min(-steps, len(smaller)) - 1
+            n = smaller[i] if smaller else current
+        self.set_channels_per_page(max(1, min(n, n_rows)))
+
+    def set_first_channel(self, row: int) -> None:
+        """Put row ``row`` (index in :attr:`visible_channels`) at the top of the view, clamped to the rows."""
+        self._first_row = int(row)
+        self._apply_channel_window()
+
+    def scroll_channels(self, rows: int) -> None:
+        """Move the channel window by ``rows`` rows (negative: up)."""
+        self.set_first_channel(self._first_row + rows)
+
+    def scroll_channel_pages(self, pages: int) -> None:
+        """Move the channel window by ``pages`` windows (negative: up)."""
+        self.scroll_channels(pages * max(1, self.channels_per_page))
+
+    def _apply_channel_window(self, *, redraw: bool = True) -> None:
+        """Clamp the channel window, show it (the view's y range, the scroll bar) and move the labels with it."""
+        n_rows = len(self._rows)
+        per_page = max(1, self.channels_per_page)
+        first = max(0, min(self._first_row, n_rows - per_page))
+        self._first_row = first
+        self._vb.setYRange(first - 0.7, first + per_page - 0.3, padding=0)
+        bar = self.channel_scroll_bar
+        bar.blockSignals(True)
+        try:
+            bar.setRange(0, max(0, n_rows - per_page))
+            bar.setPageStep(per_page)
+            bar.setValue(first)
+        finally:
+            bar.blockSignals(False)
+        bar.setVisible(n_rows > per_page)
+        bar.setToolTip(f"Channels {first + 1}-{min(first + per_page, n_rows)} of {n_rows}: Up/Down one channel, "
+                       f"Shift+Up/Down a page of channels, Ctrl+Shift+Up/Down fewer/more per page")
+        if redraw:
+            self._draw_spans()  # the labels at the top of the view move with it
+        self.channelPageChanged.emit(first, min(per_page, n_rows), n_rows)
+
+    def _on_view_resized(self) -> None:
+        if self._per_page_choice is None and self._rows:
+            self._apply_channel_window(redraw=False)  # the labels are drawn again by the refresh below
+        self._resize_timer.start()
+
     # --- navigation ----------------------------------------------------------------------------------------
     def _clamp_start(self, start_s: float) -> float:
         """``start_s`` moved so that the page lies within the recording, s."""
@@ -741,8 +937,20 @@ class SignalBrowser(QWidget):
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
         key, mods = event.key(), event.modifiers()
         ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
         target = self._scale_target
-        if key == Qt.Key.Key_PageDown:
+        if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            step = -1 if key == Qt.Key.Key_Up else 1
+            if ctrl and shift:
+                self.step_channels_per_page(step)
+            elif shift:
+                self.scroll_channel_pages(step)
+            elif not ctrl:
+                self.scroll_channels(step)
+            else:
+                super().keyPressEvent(event)
+                return
+        elif key == Qt.Key.Key_PageDown:
             self.scroll_pages(1)
         elif key == Qt.Key.Key_PageUp:
             self.scroll_pages(-1)
@@ -778,9 +986,11 @@ class SignalBrowser(QWidget):
     def _on_wheel(self, delta: int, modifiers: Qt.KeyboardModifier) -> None:
         if delta == 0:
             return
-        step = -1 if delta > 0 else 1  # wheel away from the user = back in time / shorter page
+        step = -1 if delta > 0 else 1  # wheel away from the user = back in time / shorter page / channels above
         if modifiers & Qt.KeyboardModifier.ControlModifier:
             self.step_page_length(step)
+        elif modifiers & Qt.KeyboardModifier.ShiftModifier:
+            self.scroll_channels(step * WHEEL_CHANNELS)
         else:
             self.scroll_pages(step)
 
@@ -789,15 +999,17 @@ class SignalBrowser(QWidget):
         event.accept()
 
     def _row_name(self, y: float) -> str | None:
+        """The channel of the row at view ``y``; ``None`` outside the rows in view (the margins, no channel)."""
         row = int(round(y))
         names = self.visible_channels
-        return names[row] if 0 <= row < len(names) else None
+        first = self._first_row
+        return names[row] if first <= row < min(len(names), first + self.channels_per_page) else None
 
     def _on_label_click(self, row: int) -> None:
-        names = self.visible_channels
-        if 0 <= row < len(names):
-            self.channelLabelClicked.emit(names[row])
-            self.model.toggle_channel_mask(names[row])
+        name = self._row_name(row)
+        if name is not None:
+            self.channelLabelClicked.emit(name)
+            self.model.toggle_channel_mask(name)
 
     def _on_click(self, x: float, y: float) -> None:
         if self._rec is None:
@@ -858,15 +1070,18 @@ class SignalBrowser(QWidget):
     # --- model updates -------------------------------------------------------------------------------------
     def _on_recording_loaded(self, recording: Recording) -> None:
         self._rec = recording
+        self._annotations = recording.annotations  # built from the file's list on each access: keep them
         self._pages.clear()
         self._rows = []
         self._start_s = 0.0
+        self._first_row = 0
         self._page_s = min(self._page_s, max(PAGE_LENGTHS[0], recording.duration_s))
         self._scales = {}
         self._rebuild_rows(autoscale=True)
 
     def _on_recording_changed(self, recording: Recording) -> None:
         self._rec = recording
+        self._annotations = recording.annotations
         self._pages.clear()  # same file, other modalities: other scales
         self._rows = []
         self._rebuild_rows(autoscale=True)
@@ -907,11 +1122,13 @@ class SignalBrowser(QWidget):
         rec = self._rec
         if rec is None:
             return
+        old_top = self._rows[self._first_row] if self._first_row < len(self._rows) else None
         self._rows = self._shown_rows()
+        if old_top in self._rows:  # hiding or showing channels keeps the top channel in view where it can
+            self._first_row = self._rows.index(old_top)
         self._apply_pens()
         self._axis.set_names(self.visible_channels)
-        n = max(1, len(self._rows))
-        self._vb.setYRange(-0.7, n - 0.3, padding=0)
+        self._apply_channel_window(redraw=False)  # drawn by refresh() below
         missing = {c.modality for c in rec.channels} - set(self._scales)
         if autoscale or missing:
             self._autoscale(missing if not autoscale else None)
@@ -1035,8 +1252,11 @@ class SignalBrowser(QWidget):
             return
         start, stop = self.visible_range()
         names = self.visible_channels
-        row = {n: i for i, n in enumerate(names)}
+        first, per_page = self._first_row, max(1, self.channels_per_page)
+        # Rows out of view get no span items (moving the channel window draws the spans again).
+        row = {n: i for i, n in enumerate(names) if first <= i < first + per_page}
         top, bottom = -0.7, len(names) - 0.3
+        labels: list[tuple[float, str]] = []  # (time, text) of the labels to lay out at the top of the view
         for pool in (self._annotation_regions, self._interference_regions, self._row_spans, self._labels,
                      self._mask_rects):
             pool.begin()
@@ -1045,25 +1265,28 @@ class SignalBrowser(QWidget):
             return end >= start and onset <= stop
 
         interference = getattr(self.model.preprocess_result, "interference", ()) or ()
-        for spans, regions, kind in ((rec.annotations, self._annotation_regions, "annotation"),
+        for spans, regions, kind in ((self._annotations, self._annotation_regions, "annotation"),
                                      (interference, self._interference_regions, "interference")):
             for ann in spans:
                 if not on_page(ann.onset, ann.end):
                     continue
                 rows = [row[c] for c in ann.ch_names if c in row]
                 if ann.ch_names and not rows:
-                    continue  # only on hidden channels
+                    continue  # only on hidden channels or on channels out of view
+                text = ann.description
                 if rows:
+                    brush = QBrush(ANNOTATION_COLOUR if kind == "annotation" else INTERFERENCE_COLOUR)
                     for r in rows:
                         item = self._row_spans.take()
-                        item.setBrush(QBrush(ANNOTATION_COLOUR if kind == "annotation" else INTERFERENCE_COLOUR))
+                        item.setBrush(brush)
                         item.setRect(QRectF(ann.onset, r - 0.5, max(ann.duration, 1e-3), 1.0))
+                        item.setToolTip(text)
                 else:
                     region = regions.take()
                     region.setRegion((ann.onset, ann.end))
-                label = self._labels.take()
-                label.setText(ann.description)
-                label.setPos(QPointF(max(ann.onset, start), top if not rows else rows[0] - 0.5))
+                    region.setToolTip(text)
+                labels.append((max(ann.onset, start), text))
+        self._place_labels(labels, start, stop)
 
         masks = self.model.masks
         if masks is not None:
@@ -1084,6 +1307,48 @@ class SignalBrowser(QWidget):
         for pool in (self._annotation_regions, self._interference_regions, self._row_spans, self._labels,
                      self._mask_rects):
             pool.end()
+
+    def _label_size(self, text: str) -> tuple[float, float]:
+        """(width, height) in px of a label showing ``text`` whole (cached: the font never changes)."""
+        size = self._label_sizes.get(text)
+        if size is None:
+            self._label_probe.setText(text)
+            rect = self._label_probe.textItem.boundingRect()
+            size = self._label_sizes[text] = (rect.width(), rect.height())
+            if len(self._label_sizes) > 4096:  # many distinct descriptions: start again rather than grow
+                self._label_sizes.clear()
+        return size
+
+    def _place_labels(self, labels: Sequence[tuple[float, str]], start: float, stop: float) -> None:
+        """Lay out the labels ((time in s, text)) at the top of the view over up to :data:`LABEL_ROWS` lines."""
+        width_px, height_px = self._vb.width(), self._vb.height()
+        if not labels or width_px <= 0 or height_px <= 0:
+            return
+        px_per_s = width_px / max(stop - start, 1e-9)
+        rows_per_px = (max(1, self.channels_per_page) + 0.4) / height_px  # view y units per pixel
+        sizes = [self._label_size(text) for _, text in labels]
+        line_px = max(h for _, h in sizes)
+        n_lines = max(1, min(LABEL_ROWS, int(height_px // (2 * line_px))))  # never more than half the view
+        extents = [((t - start) * px_per_s, w) for (t, _), (w, _) in zip(labels, sizes)]
+        top = self._first_row - 0.7
+        for (t, text), (full, _), place in zip(labels, sizes, stack_labels(extents, n_lines, right=width_px)):
+            if place is None:
+                continue  # no room: the span's tooltip still names it
+            line, width = place
+            label = self._labels.take()
+            shown = text
+            if width < full - 0.5:
+                metrics = QFontMetricsF(label.textItem.font())
+                margin = full - metrics.horizontalAdvance(text)
+                shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(width - margin, 0.0))
+            if label.textItem.toPlainText() != shown:
+                label.setText(shown)
+            label.setToolTip(text)
+            label.setPos(QPointF(t, top + line * line_px * rows_per_px))
+
+    def shown_labels(self) -> list[tuple[str, float, float]]:
+        """(text drawn, time in s, view y) of the annotation labels on the page (for tests)."""
+        return [(item.textItem.toPlainText(), item.pos().x(), item.pos().y()) for item in self._labels.shown()]
 
     def shown_mask_rects(self) -> list[QRectF]:
         """Rectangles (view coordinates: s, rows) of the masks drawn on the page (for tests)."""

@@ -2,6 +2,7 @@
 
 import math
 
+import mne
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
@@ -9,7 +10,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QInputDialog
 from PySide6.QtTest import QTest
 
-from app.signal_browser import PAGE_LENGTHS, SCALE_STEP
+from app.signal_browser import LABEL_GAP_PX, PAGE_LENGTHS, SCALE_STEP, stack_labels
 from mmqnet_core.recording import Modality
 
 from .conftest import DURATION_S, wait_loaded
@@ -288,3 +289,59 @@ def test_next_page_is_prefetched_and_matches_a_fresh_read(browser, qtbot, record
     browser.change_scale(2.0)  # a new scale is a new page: not served from the cache
     _, y2 = browser.curves("Cz")[0].getData()
     np.testing.assert_allclose(y2 - row, 2.0 * (y - row))
+
+
+def test_overlapping_labels_go_to_different_lines():
+    # (x, width) in px: three labels over each other, then one clear of the first line's label.
+    placed = stack_labels([(0, 50), (10, 50), (20, 50), (60, 30)], 3)
+    assert placed == [(0, 50), (1, 50), (2, 50), (0, 30)]
+    # Labels clear of each other share the first line; the order of the input is kept.
+    assert stack_labels([(100, 40), (0, 40), (50, 40)], 3) == [(0, 40), (0, 40), (0, 40)]
+
+
+def test_a_label_with_no_free_line_shortens_the_earliest_or_is_hidden():
+    # All three lines are taken at x = 60: the label starting earliest (x = 0) is cut to end a gap before.
+    placed = stack_labels([(0, 100), (10, 100), (20, 100), (60, 40)], 3)
+    assert placed == [(0, 60 - LABEL_GAP_PX), (1, 100), (2, 100), (0, 40)]
+    # No room even then (the earliest starts 6 px before): hidden.
+    assert stack_labels([(0, 100), (2, 100), (4, 100), (6, 100)], 3)[3] is None
+    # Cut at the right edge: kept when enough is left, hidden otherwise.
+    assert stack_labels([(550, 100), (590, 100)], 3, right=600) == [(0, 50), None]
+    assert stack_labels([(0, 10)], 0) == [None]
+
+
+def test_stacked_labels_never_overlap_on_a_line():
+    rng = np.random.default_rng(0)
+    extents = [(float(x), float(w)) for x, w in zip(rng.uniform(0, 800, 60), rng.uniform(20, 160, 60))]
+    placed = stack_labels(extents, 3, right=900)
+    assert any(p is None for p in placed) and sum(p is not None for p in placed) > 15
+    for line in range(3):
+        spans = sorted((x, x + p[1]) for (x, _), p in zip(extents, placed) if p is not None and p[0] == line)
+        assert all(a_end + LABEL_GAP_PX <= b_start + 1e-9 for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+        assert all(end <= 900 for _, end in spans)
+
+
+def test_dense_annotation_labels_are_stacked_on_the_page(window, recording, tmp_path, qtbot):
+    onsets = np.arange(0.0, 10.0, 0.25)  # 40 events on a 10 s page: far more than one line can hold
+    recording.raw.set_annotations(mne.Annotations(onsets, 0.1, [f"SYNTHETIC event {i}" for i in range(40)]))
+    window.set_recording(recording, tmp_path / "dense.bdf")
+    wait_loaded(qtbot, window)
+    browser = window.browser
+    browser.set_page_length(10.0)
+    qtbot.wait(80)
+    assert window.runner.wait_for_all(20)
+    window.model.set_preprocess_result(None)  # annotations only (no interference spans)
+    labels = browser.shown_labels()
+    lines = sorted({y for _, _, y in labels})
+    assert len(lines) == 3 and lines[0] == pytest.approx(-0.7)
+    # On each line, a label ends before the next one starts (pixels of the drawn text items).
+    for y in lines:
+        items = sorted((item for item in browser._labels.shown() if item.pos().y() == y),
+                       key=lambda item: item.pos().x())
+        rects = [item.mapRectToScene(item.boundingRect()) for item in items]
+        assert all(a.right() <= b.left() + 1 for a, b in zip(rects, rects[1:]))
+    # Labels were cut short (elided with "…") or hidden where no room was left; all start at their event.
+    texts = [text for text, _, _ in sorted(labels, key=lambda label: label[1])]
+    assert 10 < len(texts) < 40 and any(t.endswith("…") for t in texts)
+    assert all(t.startswith("SYNT") for t in texts)
+    assert all(item.toolTip().startswith("SYNTHETIC event") for item in browser._labels.shown())
