@@ -15,7 +15,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from mmqnet_core.errors import CheckpointError
 from mmqnet_core.fileio import atomic_write  # noqa: F401 (re-exported for the views' exports)
@@ -115,6 +115,7 @@ def build_untrained_model(recording: Any, *, span_s: float = 30.0, n_windows: in
 
 def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: str | os.PathLike | None = None,
                  device: str | None = None, model_factory: Callable[[Any], Any] | None = None,
+                 subject_files: Sequence[str | os.PathLike] = (), find_subject_recordings: bool = True,
                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> AnalysisRun:
     """Analyse ``recording`` with its ``masks`` (worker function).
 
@@ -133,6 +134,12 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
         "auto"/None, "cpu", "cuda", "mps".
     model_factory : callable, optional
         Builds a model for the recording when there is neither ``model`` nor ``checkpoint``.
+    subject_files : sequence of path
+        Other recordings of the recording's subject chosen by the user (EDF/BDF/DEAP files, MAHNOB-HCI session
+        folders; :class:`app.subject_files_dialog.SubjectFilesDialog`).
+    find_subject_recordings : bool
+        Also use the recordings the format ties to the subject: a DEAP file's other trials, the MAHNOB-HCI
+        sessions of the same subject beside the open one.
     progress, cancel
         Progress callback and cancel token.
     """
@@ -149,20 +156,25 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
             raise CheckpointError("No MMQ-Net model to run: set a checkpoint in Preferences "
                                   "(Edit > Preferences > Model checkpoint).")
     check_cancel(cancel)
-    stats, start = None, 0.05
-    if (getattr(recording, "source_format", None) == "deap" and recording.source is not None
-            and getattr(model, "normalization", "global") != "global"):
-        # One DEAP trial is one emotional state: a per-subject model normalises it with the statistics of
-        # all the subject's trials in the file (as in training), not with its own.
-        from mmqnet_core.inference import subject_statistics
-        from mmqnet_core.io import load_deap_subject
+    stats, start, found = None, 0.05, None
+    if getattr(model, "normalization", "global") != "global":
+        # A recording is often a single emotional state: a per-subject model normalises it with the statistics
+        # of the subject's other recordings too (as in training), not with its own alone.
+        from mmqnet_core.inference import subject_recordings_for, subject_statistics
 
-        trials = load_deap_subject(recording.source, modalities={c.name: c.modality for c in recording.channels},
-                                   cancel=cancel)
-        stats = subject_statistics(trials, model, progress=scaled(progress, 0.05, 0.5), cancel=cancel)
-        start = 0.5
+        found = subject_recordings_for(recording, subject_files, discover=find_subject_recordings,
+                                       progress=scaled(progress, 0.05, 0.1), cancel=cancel)
+        if found is not None:
+            stats = subject_statistics(found.recordings, model, progress=scaled(progress, 0.1, 0.5), cancel=cancel)
+            start = 0.5
+    elif subject_files:
+        log.info("subject recordings not used: the model normalises globally")
     result = analyze(recording, masks, model, subject_statistics=stats, progress=scaled(progress, start, 1.0),
                      cancel=cancel)
+    if found is not None:
+        used = ", ".join(p.name for p in found.sources)
+        result = dataclasses.replace(result, steps=tuple(result.steps) + (f"{found.description} ({used})",)
+                                     + tuple(found.notes))
     label = model_label(model)
     if label == UNTRAINED_MODEL_LABEL:
         result = dataclasses.replace(result, model_description=UNTRAINED_DESCRIPTION)

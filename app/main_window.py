@@ -52,8 +52,9 @@ from .reconstruction_view import ReconstructionView
 from .report import ReportInfo, save_report_pdf, save_report_png
 from .resources import app_icon
 from .shortcuts_dialog import BROWSER_KEYS, ShortcutsDialog, action_rows
-from .signal_browser import MODES, PAGE_LENGTHS, SCALE_STEP, SignalBrowser
+from .signal_browser import CHANNELS_PER_PAGE, MODES, PAGE_LENGTHS, SCALE_STEP, SignalBrowser
 from .simulate_dialog import SimulateMissingDialog
+from .subject_files_dialog import SubjectFilesDialog
 from .trajectory_view import TrajectoryView
 from .workers import TaskRunner
 
@@ -285,6 +286,9 @@ class MainWindow(QMainWindow):
                                        "attention)")
         self.run_action.setShortcuts([QKeySequence("F5"), QKeySequence("Ctrl+R")])
         self.run_action.setToolTip("Analyse the recording with MMQ-Net (F5 or Ctrl+R)")
+        self.subject_files_action = self._action(
+            "Subject &recordings...", self.ask_subject_files,
+            tip="Other recordings of this subject, whose statistics a per-subject model normalises with")
         self.simulate_action = self._action("&Simulate missing data...", self.ask_simulate_missing, "Ctrl+Shift+M",
                                             "Mask a share of the channel-time at random, as failing sensors would")
         self.clear_simulated_action = self._action("C&lear simulated masks", self.clear_simulated_masks,
@@ -304,7 +308,8 @@ class MainWindow(QMainWindow):
                                                 tip="Put the docks and the toolbar back where they were at first start")
         self.analysis_output_actions = (self.export_csv_action, self.export_png_action, self.export_report_action,
                                         self.save_analysis_action)
-        for a in (self.export_masks_action, self.clean_action, self.run_action, self.simulate_action,
+        for a in (self.export_masks_action, self.clean_action, self.run_action, self.subject_files_action,
+                  self.simulate_action,
                   self.clear_simulated_action) + self.analysis_output_actions:
             a.setEnabled(False)
         # These actions live in the window so that their shortcuts work whatever widget has the focus.
@@ -358,6 +363,7 @@ class MainWindow(QMainWindow):
 
         analysis_menu = bar.addMenu("&Analysis")
         analysis_menu.addAction(self.run_action)
+        analysis_menu.addAction(self.subject_files_action)
         analysis_menu.addAction(self.clean_action)
         analysis_menu.addAction(self.cancel_action)
 
@@ -382,6 +388,14 @@ class MainWindow(QMainWindow):
         self.page_combo.setToolTip("Page length (keys , and . or Ctrl+wheel)")
         self.page_combo.activated.connect(lambda i: self.browser.set_page_length(PAGE_LENGTHS[i]))
         tb.addWidget(self.page_combo)
+        tb.addWidget(QLabel(" Channels ", self))
+        self.channels_combo = QComboBox(self)
+        self.channels_combo.addItems(["auto"] + [str(n) for n in CHANNELS_PER_PAGE])
+        self.channels_combo.setToolTip("Channels per page (Ctrl+Shift+Up / Ctrl+Shift+Down); auto: as many as fit")
+        self.channels_combo.activated.connect(
+            lambda i: self.browser.set_channels_per_page(None if i == 0 else CHANNELS_PER_PAGE[i - 1]))
+        self.browser.channelPageChanged.connect(self._sync_channels_combo)
+        tb.addWidget(self.channels_combo)
         tb.addWidget(QLabel(" Scale ", self))
         self.scale_combo = QComboBox(self)
         self.scale_combo.addItem("all")
@@ -481,6 +495,7 @@ class MainWindow(QMainWindow):
         self.export_masks_action.setEnabled(self.model.masks is not None)
         self.clean_action.setEnabled(True)
         self.run_action.setEnabled(True)
+        self.subject_files_action.setEnabled(True)
         self.simulate_action.setEnabled(self.model.masks is not None)
         self.clear_simulated_action.setEnabled(self.model.masks is not None)
         self._fill_scale_combo(recording)
@@ -596,7 +611,8 @@ class MainWindow(QMainWindow):
         rec = self.model.recording
         if rec is None:
             return False
-        kwargs: dict[str, Any] = {"device": self.prefs.device}
+        kwargs: dict[str, Any] = {"device": self.prefs.device, "subject_files": self.model.subject_files,
+                                  "find_subject_recordings": self.model.find_subject_recordings}
         key = (self.prefs.checkpoint, self.prefs.device)
         if self._analysis_model_key == "given" or (self._analysis_model is not None
                                                    and self._analysis_model_key == key):
@@ -629,6 +645,25 @@ class MainWindow(QMainWindow):
                            on_result=done, on_error=lambda exc: self.report_error(exc, f"analysing {rec.title}"),
                            **kwargs)
         return True
+
+    def ask_subject_files(self) -> None:
+        """Let the user name other recordings of this subject (Analysis > Subject recordings...)."""
+        if self.model.recording is None:
+            return
+        dialog = SubjectFilesDialog(self.model.subject_files, self.model.find_subject_recordings,
+                                    recording_source=self.model.path, parent=self)
+        if dialog.exec():
+            files, auto = dialog.values()
+            if (tuple(files), auto) != (self.model.subject_files, self.model.find_subject_recordings):
+                self.model.subject_files, self.model.find_subject_recordings = tuple(files), auto
+                self.model.mark_analysis_stale()
+
+    def _sync_channels_combo(self, first: int, count: int, total: int) -> None:
+        """Keep the channels-per-page combo in step with the keys (Ctrl+Shift+Up/Down)."""
+        choice = self.browser.channels_per_page_choice
+        index = 0 if choice is None or choice not in CHANNELS_PER_PAGE else CHANNELS_PER_PAGE.index(choice) + 1
+        if self.channels_combo.currentIndex() != index:
+            self.channels_combo.setCurrentIndex(index)
 
     def show_dock(self, dock: Any) -> None:
         """Show a dock and bring its tab to the front."""

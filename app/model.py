@@ -90,6 +90,8 @@ class AppModel(QObject):
         self.analysis_stale: bool = False  # the masks or channels changed after the analysis was run
         self.analysis_model_label: str = ""  # e.g. "model trained on SYNTHETIC data" (shown on every view)
         self.mask_focus: MaskFocus | None = None
+        self.subject_files: tuple[Path, ...] = ()  # other recordings of the subject (per-subject statistics)
+        self.find_subject_recordings: bool = True  # also use the subject's sessions / trials found automatically
         self.autosave: bool = True  # save masks beside the recording on every change
         self.undo_stack = QUndoStack(self)
 
@@ -102,6 +104,8 @@ class AppModel(QObject):
         self.analysis = None
         self.analysis_stale = False
         self.mask_focus = None
+        self.subject_files = ()
+        self.find_subject_recordings = True
         self.selection = ()
         self.hidden = frozenset()
         self.cursor_s = 0.0

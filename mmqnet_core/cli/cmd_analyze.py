@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
 from ._recording_args import add_modality_option, parse_modalities
@@ -30,18 +32,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="analyse from this time, s")
     p.add_argument("--stop", type=float, default=None, metavar="S", help="analyse up to this time, s")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    p.add_argument("--subject-files", nargs="+", default=[], metavar="FILE",
+                   help="other recordings of the same subject (EDF/BDF files, DEAP .dat files, MAHNOB-HCI session "
+                   "folders; put this option after FILE): a per-subject model then normalises FILE with the "
+                   "statistics of all of them. A DEAP file's trials and the MAHNOB-HCI sessions of the same subject "
+                   "beside a session folder are used without it (a cap on their number is printed when reached)")
     p.add_argument("--own-statistics", action="store_true",
-                   help="DEAP file with a per-subject model: normalise the trial with its own statistics instead of "
-                   "those of all the subject's trials in the file")
+                   help="per-subject model: normalise the recording with its own statistics instead of those of the "
+                   "subject's other trials/sessions (no DEAP trials, no MAHNOB sibling sessions, no --subject-files)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Analyse and save; errors propagate to :func:`mmqnet_core.cli.main`."""
-    from ..inference import analyze, load_model, subject_statistics
-    from ..io import load_deap_subject, load_recording
+    from ..inference import analyze, load_model, subject_recordings_for, subject_statistics
+    from ..io import load_recording
     from ..masking import MaskSet, sidecar_path
 
+    if args.subject_files and args.own_statistics:
+        raise ConfigError("Invalid options: --subject-files and --own-statistics contradict each other (the first "
+                          "adds the subject's other recordings to the statistics, the second uses none); give one.")
+    lines: list[str] = []
     with progress_bar("analyze") as bar:
         model = load_model(args.checkpoint, device=args.device)
         rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.1))
@@ -52,20 +63,35 @@ def run(args: argparse.Namespace) -> int:
             side = sidecar_path(args.path)
             if side.is_file():
                 masks, mask_note = MaskSet.load(side), f"masks from {side}"
-        stats = None
-        if rec.source_format == "deap" and model.normalization != "global" and not args.own_statistics:
-            # One DEAP trial is one emotional state: normalise it with the statistics of all the subject's
-            # trials in the file, as the model was trained (per subject), not with its own.
-            trials = load_deap_subject(args.path, modalities=parse_modalities(args.modality))
-            stats = subject_statistics(trials, model, progress=scaled(bar, 0.1, 0.5))
+        stats, found = None, None
+        if model.normalization != "global" and not args.own_statistics:
+            # A short recording is often one emotional state: a per-subject model normalises it with the
+            # statistics of the subject's other recordings too (a DEAP file's trials, the MAHNOB sessions of the
+            # subject beside it, --subject-files), as it was trained, not with its own alone.
+            found = subject_recordings_for(rec, args.subject_files, progress=scaled(bar, 0.1, 0.15))
+            if found is not None:
+                stats = subject_statistics(found.recordings, model, progress=scaled(bar, 0.15, 0.5))
+                lines.append(found.description)
+                lines += [f"note: {n}" for n in found.notes]
+            elif rec.source_format == "mahnob":
+                lines.append(f"no other rated session of subject {rec.subject or '?'} beside {rec.source}: "
+                             "normalised with the session's own statistics")
+        elif args.subject_files:
+            lines.append("note: --subject-files not used: the model normalises every recording with the training "
+                         "subjects' statistics (global normalisation)")
         result = analyze(rec, masks, model, start_s=args.start, stop_s=args.stop, subject_statistics=stats,
                          progress=scaled(bar, 0.5 if stats is not None else 0.1, 0.97))
+        if found is not None:
+            used = ", ".join(p.name for p in found.sources)
+            result = dataclasses.replace(result, steps=tuple(result.steps) + (f"{found.description} ({used})",))
         paths = result.save(Path(args.output))
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)
     print(f"{result.title}: {result.n_windows} windows of {result.window_s:g} s, {mask_note}, "
           f"{s['hidden_fraction']:.0%} of tokens hidden")
     print(f"model: {result.model_description}")
+    for line in lines:
+        print(line)
     print(f"mean probability of high {probs}")
     print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")

@@ -12,9 +12,16 @@ from __future__ import annotations
 from .analyze import AnalysisResult, analyze, analyze_features, binary_entropy, subject_statistics
 from .engine import ContextOutputs, attention_to_tokens, context_starts, run_contexts
 from .model_loading import LoadedModel, default_checkpoint_path, load_model, model_from_parts
+from .subject import (MAX_SUBJECT_SOURCES, SubjectRecordings, find_subject_sessions, session_subject,
+                      subject_recordings_for)
 
 __all__ = [
     "subject_statistics",
+    "subject_recordings_for",
+    "MAX_SUBJECT_SOURCES",
+    "SubjectRecordings",
+    "find_subject_sessions",
+    "session_subject",
     "AnalysisResult",
     "ContextOutputs",
     "LoadedModel",

@@ -192,3 +192,56 @@ def test_model_label():
     assert model_label(Model({"untrained": True}, False)) == UNTRAINED_MODEL_LABEL
     assert model_label(Model({"training_data": "synthetic"}, True)) == SYNTHETIC_MODEL_LABEL
     assert model_label(Model({"training_data": "DEAP"}, False)) == ""
+
+
+def test_subject_recordings_chosen_in_the_dialog_reach_the_analysis(window, recording, tmp_path, qtbot,
+                                                                    tiny_model, monkeypatch):
+    import app.main_window as main_window
+
+    other = tmp_path / "other.bdf"
+    chosen: dict = {}
+
+    class FakeDialog:  # stands in for SubjectFilesDialog: the user adds a file and unticks the automatic search
+        def __init__(self, paths, auto, *, recording_source=None, parent=None):
+            chosen["shown_with"] = (tuple(paths), auto, recording_source)
+
+        def exec(self):
+            return True
+
+        def values(self):
+            return (other,), False
+
+    monkeypatch.setattr(main_window, "SubjectFilesDialog", FakeDialog)
+    assert not window.subject_files_action.isEnabled()  # nothing open yet
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    assert window.subject_files_action.isEnabled()
+    window.subject_files_action.trigger()
+    assert chosen["shown_with"] == ((), True, tmp_path / "rec.bdf")
+    assert window.model.subject_files == (other,) and window.model.find_subject_recordings is False
+    seen: dict = {}
+
+    def spy(rec, masks, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(main_window, "run_analysis", spy)
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    qtbot.waitUntil(lambda: "subject_files" in seen and not window.runner.busy)
+    assert seen["subject_files"] == (other,) and seen["find_subject_recordings"] is False
+    # another recording starts with no subject files and the automatic search on
+    window.set_recording(recording, tmp_path / "rec2.bdf")
+    assert window.model.subject_files == () and window.model.find_subject_recordings is True
+
+
+def test_channels_per_page_combo_follows_the_keys(window, recording, tmp_path, qtbot):
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    assert window.channels_combo.currentText() == "auto"
+    window.channels_combo.setCurrentIndex(3)
+    window.channels_combo.activated.emit(3)
+    before = window.browser.channels_per_page_choice
+    assert before == int(window.channels_combo.currentText())
+    QTest.keyClick(window.browser, Qt.Key.Key_Down, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)
+    assert window.browser.channels_per_page_choice > before  # more channels per page
+    qtbot.waitUntil(lambda: window.channels_combo.currentText() == str(window.browser.channels_per_page_choice))
