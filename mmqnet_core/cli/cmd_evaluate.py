@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", metavar="RUN_DIR", help="a run folder written by 'mmqnet train'")
     which.add_argument("--train", action="store_true", help="train every method here (slow)")
+    which.add_argument("--reuse", metavar="OUT_DIR",
+                       help="evaluate again the models an earlier 'evaluate --train -o OUT_DIR' trained "
+                       "(OUT_DIR/runs/fold<K>/<method>/), without training; give the same --data")
     p.add_argument("--rates", type=_floats, default=DEFAULT_RATES, metavar="R,R,...",
                    help="simulated missing rates (default 0,0.1,0.3,0.5,0.7)")
     p.add_argument("--eval-folds", type=_ints, default=None, metavar="K,K,...",
@@ -97,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
         methods = (base.variant, "logistic regression")
         # ablations trained here reuse the run's options but may get other epochs from the command line
         base = dataclasses.replace(base, epochs=args.epochs if args.epochs != 30 else base.epochs)
+    elif args.reuse:
+        if args.data is None:
+            raise ConfigError("Give --data with --reuse (the data the models were trained on, e.g. --data synthetic).")
+        trained, base = _reuse_runs(Path(args.reuse), args.eval_folds[0] if args.eval_folds else args.fold)
+        methods = (*trained, "logistic regression")
     else:
         if args.data is None:
             raise ConfigError("Give --data with --train (e.g. --data synthetic).")
@@ -124,3 +132,28 @@ def run(args: argparse.Namespace) -> int:
     if corpus.is_synthetic:
         print("[SYNTHETIC DATA: figures measure the method on the synthetic benchmark, not on real recordings]")
     return 0
+
+
+def _reuse_runs(out_dir: Path, fold: int):
+    """The models of an earlier ``evaluate --train -o out_dir`` for ``fold``: ({method: TrainedModel}, base config)."""
+    from ..evaluation import MODEL_VARIANTS, TrainedModel
+    from ..evaluation.evaluate import _slug
+    from ..model.checkpoint import load_checkpoint
+    from ..training import TrainConfig
+
+    folder = out_dir / "runs" / f"fold{fold}"
+    trained, configs = {}, {}
+    for name in MODEL_VARIANTS:
+        run = folder / _slug(name)
+        if not (run / "config.json").is_file() or not (run / "checkpoint").exists():
+            continue
+        cfg = TrainConfig.from_dict(json.loads((run / "config.json").read_text(encoding="utf-8")))
+        model, meta = load_checkpoint(run / "checkpoint")
+        if meta.normalizer is None:
+            raise ConfigError(f"The checkpoint in {run} has no feature normaliser; train it again.")
+        trained[name], configs[name] = TrainedModel(model, meta.normalizer, cfg), cfg
+    if not trained:
+        raise ConfigError(f"No trained model found under {folder} (expected e.g. {folder / _slug('MMQ-Net')}/"
+                          "checkpoint): give the -o folder of an earlier 'mmqnet evaluate --train' and its fold.")
+    base = configs.get("MMQ-Net", next(iter(configs.values())))
+    return trained, base

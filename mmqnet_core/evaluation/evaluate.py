@@ -13,6 +13,10 @@ data's own missing tokens. Methods:
 ``logistic regression``
     a linear classifier on mean-imputed window features (torch, :mod:`.baselines`).
 
+Uncertainty: ``*_acc_se`` is the standard error of the window accuracy over the test *subjects* (the unit that
+varies most in cross-subject EEG), ``*_acc_diff_se`` the paired standard error of a method's accuracy minus
+MMQ-Net's over the same subjects (what decides whether an ablation really differs).
+
 Reconstruction error (MSE in normalised units, on the valid feature columns of tokens hidden by the test mask
 that have ground truth) is reported for MMQ-Net (modality queries), mean imputation and linear interpolation
 along time (rows ``mean imputation`` and ``linear interpolation``). Classification figures are per *window*
@@ -65,8 +69,11 @@ RECON_ONLY = (MEAN_RECON, INTERP)
 ALL_METHODS = (*MODEL_VARIANTS, LOGREG)
 
 COLUMNS = ("split", "fold", "method", "missing_rate", "achieved_rate", "valence_acc", "valence_f1",
-           "arousal_acc", "arousal_f1", "valence_acc_trial", "arousal_acc_trial", "recon_mse",
-           "n_test_trials", "n_test_windows")
+           "arousal_acc", "arousal_f1", "valence_acc_trial", "arousal_acc_trial", "valence_acc_se",
+           "arousal_acc_se", "valence_acc_diff_se", "arousal_acc_diff_se", "recon_mse", "n_test_trials",
+           "n_test_windows", "n_test_subjects")
+#: The reference of the paired ``*_diff_se`` columns (standard error of a method's difference to it).
+REFERENCE = "MMQ-Net"
 
 
 @dataclass(frozen=True)
@@ -91,17 +98,41 @@ def masks_for_rate(data: Any, idx: np.ndarray, rate: float, seed: int, dropout_s
     return drop
 
 
-def _scores(probs: np.ndarray, labels: np.ndarray, windows: np.ndarray) -> dict[str, float]:
-    """Window- and trial-level accuracy / macro-F1 from probabilities (n, Tt, K) and labels (n, K)."""
+def subject_accuracy(probs: np.ndarray, labels: np.ndarray, windows: np.ndarray,
+                     subjects: np.ndarray) -> np.ndarray:
+    """Per-window accuracy of every test subject: (S, K) for the sorted unique ``subjects`` (n,)."""
+    correct = ((probs >= 0.5).astype(np.int64) == labels[:, None, :]) & windows[..., None]  # (n, Tt, K)
+    ids = np.unique(subjects)
+    return np.stack([correct[subjects == s].sum((0, 1)) / max(int(windows[subjects == s].sum()), 1)
+                     for s in ids])  # (S, K)
+
+
+def _standard_error(per_subject: np.ndarray) -> np.ndarray:
+    """Standard error of the mean over subjects (axis 0); NaN with fewer than two subjects."""
+    if len(per_subject) < 2:
+        return np.full(per_subject.shape[1:], np.nan)
+    return per_subject.std(0, ddof=1) / np.sqrt(len(per_subject))
+
+
+def _scores(probs: np.ndarray, labels: np.ndarray, windows: np.ndarray, subjects: np.ndarray,
+            reference: np.ndarray | None = None) -> dict[str, float]:
+    """Window- and trial-level accuracy / macro-F1 from probabilities (n, Tt, K) and labels (n, K), with the
+    standard error of the window accuracy over test subjects and, given the reference method's per-subject
+    accuracies (S, K), the paired standard error of the difference to it."""
     pred = (probs >= 0.5).astype(np.int64)
     out: dict[str, float] = {}
     trial_p = np.where(windows[..., None], probs, 0).sum(1) / np.maximum(windows.sum(1), 1)[:, None]
+    per_subject = subject_accuracy(probs, labels, windows, subjects)  # (S, K)
+    se = _standard_error(per_subject)
+    diff_se = _standard_error(per_subject - reference) if reference is not None else np.full(2, np.nan)
     for k, name in enumerate(("valence", "arousal")):
         y = np.broadcast_to(labels[:, None, k], windows.shape)[windows]
         p = pred[..., k][windows]
         out[f"{name}_acc"] = accuracy(y, p)
         out[f"{name}_f1"] = macro_f1(y, p)
         out[f"{name}_acc_trial"] = accuracy(labels[:, k], (trial_p[:, k] >= 0.5).astype(np.int64))
+        out[f"{name}_acc_se"] = float(se[k])
+        out[f"{name}_acc_diff_se"] = float(diff_se[k])
     return out
 
 
@@ -229,8 +260,12 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
     logreg = None
     if LOGREG in methods:
         logreg = _fit_logreg(data_all, np.asarray(split.train), seed)
+    subjects = np.asarray(corpus.subjects)[test]
     common = {"split": f"{split.describe()}; {NORMALIZATION_NOTES[normalization]}", "fold": split.fold,
-              "n_test_trials": len(test), "n_test_windows": int(windows.sum())}
+              "n_test_trials": len(test), "n_test_windows": int(windows.sum()),
+              "n_test_subjects": int(len(np.unique(subjects)))}
+    # the reference method first, so that the others' paired differences to it can be computed
+    methods = sorted(methods, key=lambda m: m != REFERENCE)
     steps = len(rates) * max(1, len(methods))
     done = 0
     for rate in rates:
@@ -242,6 +277,7 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
         achieved = float((hidden & present).sum() / max(present.sum(), 1))
         scored = (hidden & ~data.missing)[..., None] & data.valid & windows[..., None, None]  # (n, Tt, N, F)
         base_row = {**common, "missing_rate": float(rate), "achieved_rate": achieved}
+        reference = None
         for method in methods:
             check_cancel(cancel)
             row = {**base_row, "method": method, "recon_mse": np.nan}
@@ -261,7 +297,9 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
                 probs = out.probabilities
                 if out.recon is not None:
                     row["recon_mse"] = masked_mse(out.recon, data.x, scored)
-            row.update(_scores(probs, data.labels, windows))
+            row.update(_scores(probs, data.labels, windows, subjects, reference))
+            if method == REFERENCE:
+                reference = subject_accuracy(probs, data.labels, windows, subjects)
             rows.append(row)
             done += 1
             report(progress, done / steps, f"{method} at {rate:.0%} missing")
@@ -291,7 +329,7 @@ def _fit_logreg(data_all: Any, train_idx: np.ndarray, seed: int) -> Any:
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
     """Mean over folds of every metric per (method, missing rate); the split column is kept."""
     metrics = [c for c in table.columns if c not in ("split", "fold", "method", "missing_rate", "n_test_trials",
-                                                     "n_test_windows")]
+                                                     "n_test_windows", "n_test_subjects")]
     kind = table["split"].map(lambda s: re.sub(r", fold \d+/\d+", "", str(s)))  # fold-free split name
     out = (table.assign(split=kind).groupby(["split", "method", "missing_rate"], sort=False)[metrics]
            .mean().reset_index())

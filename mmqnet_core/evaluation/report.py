@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..fileio import atomic_write
-from .evaluate import RECON_ONLY, summarize
+from .evaluate import RECON_ONLY, REFERENCE, summarize
 
 
 def format_table(table: pd.DataFrame) -> str:
@@ -31,6 +31,25 @@ def format_table(table: pd.DataFrame) -> str:
                 for r in rates
             )
             lines.append(f"{method:<28}{cells}")
+        if "valence_acc_se" in cls and cls["valence_acc_se"].notna().any():
+            n_subj = table["n_test_subjects"].iloc[0] if "n_test_subjects" in table else "?"
+            lines.append(f"Standard error over the {n_subj} test subjects (accuracy points), median over methods "
+                         f"and rates: valence {100 * cls['valence_acc_se'].median():.1f}, arousal "
+                         f"{100 * cls['arousal_acc_se'].median():.1f}")
+        others = [m for m in dict.fromkeys(cls["method"]) if m != REFERENCE]
+        if REFERENCE in set(cls["method"]) and others and "valence_acc_diff_se" in cls:
+            lines.append(f"Difference to {REFERENCE} in accuracy points, +- paired standard error over test subjects:")
+            lines.append(f"{'method':<28}" + "".join(f"V@{r:.0%}".rjust(13) + f"A@{r:.0%}".rjust(13) for r in rates))
+            ref = cls[cls["method"] == REFERENCE].set_index("missing_rate")
+            for method in others:
+                row = cls[cls["method"] == method].set_index("missing_rate")
+                cells = ""
+                for r in rates:
+                    for t in ("valence", "arousal"):
+                        d = 100 * (row.loc[r, f"{t}_acc"] - ref.loc[r, f"{t}_acc"])
+                        e = 100 * row.loc[r, f"{t}_acc_diff_se"]
+                        cells += f"{d:+6.1f}+-{e:4.1f}".rjust(13)
+                lines.append(f"{method:<28}{cells}")
         rec = part[part["recon_mse"].notna() & (part["missing_rate"] > 0)]
         if len(rec):
             lines.append("Reconstruction MSE of hidden tokens (normalised units):")

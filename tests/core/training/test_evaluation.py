@@ -114,3 +114,68 @@ def test_variant_names_match_the_table():
 
     for name, overrides in MODEL_VARIANTS.items():
         assert TrainConfig(**overrides).variant == name
+
+
+def test_subject_standard_errors_by_hand():
+    from mmqnet_core.evaluation.evaluate import _scores, subject_accuracy
+
+    # 3 subjects x 1 trial x 4 windows, one target pair; labels all high (1)
+    labels = np.ones((3, 2), np.int64)
+    windows = np.ones((3, 4), bool)
+    probs = np.zeros((3, 4, 2))
+    probs[0, :4] = 0.9  # subject 0: 4/4 right
+    probs[1, :2] = 0.9  # subject 1: 2/4
+    probs[2, :1] = 0.9  # subject 2: 1/4
+    subjects = np.array([5, 7, 9])
+    per = subject_accuracy(probs, labels, windows, subjects)
+    np.testing.assert_allclose(per[:, 0], [1.0, 0.5, 0.25])
+    out = _scores(probs, labels, windows, subjects)
+    assert out["valence_acc"] == pytest.approx(7 / 12)
+    assert out["valence_acc_se"] == pytest.approx(np.std([1.0, 0.5, 0.25], ddof=1) / np.sqrt(3))
+    assert np.isnan(out["valence_acc_diff_se"])  # no reference given
+    # paired: a method that is 0.25 worse on every subject has a difference SE of 0
+    worse = probs.copy()
+    worse[:, :, :] = 0.0
+    worse[0, :3] = 0.9
+    worse[1, :1] = 0.9
+    ref = per.copy()
+    ref[2] = [0.5, 0.5]  # reference 0.5 on subject 2: differences -0.25, -0.25, -0.5
+    out = _scores(worse, labels, windows, subjects, ref)
+    assert out["valence_acc_diff_se"] == pytest.approx(np.std([-0.25, -0.25, -0.5], ddof=1) / np.sqrt(3))
+    one = _scores(probs[:1], labels[:1], windows[:1], subjects[:1])
+    assert np.isnan(one["valence_acc_se"])  # a single subject has no spread
+
+
+@pytest.mark.slow
+def test_evaluate_train_then_reuse_without_training(tmp_path, capsys, monkeypatch):
+    from mmqnet_core.cli import main
+
+    small = ["--subjects", "3", "--trials", "2", "--trial-s", "12", "--cache-dir", str(tmp_path / "cache"),
+             "--workers", "1"]
+    tiny = ["--epochs", "1", "--windows", "4", "--d-model", "32", "--folds", "3", "--batch-size", "8",
+            "--threads", "1"]
+    methods = ["--methods", "MMQ-Net,w/o interference queries,logistic regression", "--rates", "0,0.5"]
+    first = tmp_path / "ev"
+    assert main(["evaluate", "--train", "--data", "synthetic", "-o", str(first), *small, *tiny, *methods]) == 0
+    out = capsys.readouterr().out
+    assert "Difference to MMQ-Net in accuracy points" in out and "w/o interference queries" in out
+    assert (first / "runs" / "fold0" / "mmq_net" / "checkpoint").exists()
+    trained = pd.read_csv(first / "evaluation.csv")
+
+    import mmqnet_core.training as training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("--reuse must not train")
+
+    monkeypatch.setattr(training, "train", no_training)
+    again = tmp_path / "again"
+    assert main(["evaluate", "--reuse", str(first), "--data", "synthetic", "-o", str(again), *small,
+                 "--rates", "0,0.5"]) == 0
+    reused = pd.read_csv(again / "evaluation.csv")
+    key = ["method", "missing_rate"]
+    merged = trained.merge(reused, on=key, suffixes=("", "_again"))
+    assert set(merged["method"]) >= {"MMQ-Net", "w/o interference queries", "logistic regression"}
+    np.testing.assert_allclose(merged["valence_acc"], merged["valence_acc_again"])
+    assert main(["evaluate", "--reuse", str(tmp_path / "nothing"), "--data", "synthetic", "-o",
+                 str(tmp_path / "x"), *small]) == 2
+    assert "No trained model found under" in capsys.readouterr().err
