@@ -2,7 +2,8 @@
 
 A heatmap (rows = tokens grouped by modality, columns = windows on the time axis) of
 ``AnalysisResult.attention[family]``: for window t, the share of the family's attention that went to token n
-(each column sums to 1 over all tokens). The family is chosen in a combo: *modality* queries (reconstruction),
+(each column sums to 1 over all tokens; for modality queries only windows with hidden tokens have a column, as
+only hidden tokens are reconstructed -- a note under the controls says so). The family is chosen in a combo: *modality* queries (reconstruction),
 *category* queries (emotion) or *interference* queries. Token names are on the left axis, modality groups on the
 right with separators. A green line follows the app's time cursor; a left click moves the cursor and browser.
 """
@@ -54,6 +55,9 @@ class AttentionMapView(QWidget):
         controls.addWidget(self.family_combo)
         controls.addWidget(self.present_only)
         controls.addStretch(1)
+        self.note = QLabel(self)  # what the family's map covers (modality: only windows with hidden tokens)
+        self.note.setStyleSheet("color: #404040;")
+        self.note.setWordWrap(True)
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -83,6 +87,7 @@ class AttentionMapView(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.banner)
         layout.addLayout(controls)
+        layout.addWidget(self.note)
         layout.addWidget(self.graphics, 1)
         self.rows: list[int] = []  # token index of each image row, top to bottom
         self._labels: tuple[list, list] = ([], [])  # (row centre, text) for the left and right axes
@@ -131,6 +136,7 @@ class AttentionMapView(QWidget):
         for line in self.separators:
             self.plot.removeItem(line)
         self.separators = []
+        self.note.setText("")
         if result is None or family is None or family not in result.attention:
             self.rows = []
             self.image.clear()
@@ -139,6 +145,11 @@ class AttentionMapView(QWidget):
             return
         self.rows = self._row_order(result)
         att = np.asarray(result.attention[family], np.float32)  # (T, N)
+        if family == "modality":
+            n_hidden = int(np.asarray(result.hidden, bool).any(1).sum())
+            self.note.setText(
+                f"Modality queries reconstruct hidden tokens only: {n_hidden} of {result.n_windows} windows have "
+                "hidden tokens and a map; the other columns are empty." if n_hidden < result.n_windows else "")
         img = att[:, self.rows].T if self.rows else np.zeros((0, att.shape[0]), np.float32)  # (N_shown, T)
         self.image.setImage(img, autoLevels=False)
         hi = float(np.nanmax(img)) if img.size else 1.0

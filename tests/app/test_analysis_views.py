@@ -61,8 +61,17 @@ def test_every_view_shows_the_analysis(analysed, dialogs):
     assert img.shape == (len(CHANNELS), n_t)
     assert win.attention_view.family == "category"
     assert np.all(img >= 0) and np.all(img.sum(axis=0) <= 1 + 1e-4)
+    assert win.attention_view.note.text() == ""
     win.attention_view.set_family("modality")
     assert not np.allclose(win.attention_view.image_data, img)
+    hidden_windows = result.hidden.any(1)
+    modality = win.attention_view.image_data
+    if hidden_windows.all():
+        assert win.attention_view.note.text() == ""
+    else:  # only windows with hidden tokens are reconstructed, so only they have a modality map; the note says so
+        assert f"{int(hidden_windows.sum())} of {n_t} windows have hidden tokens" in win.attention_view.note.text()
+        assert np.abs(modality[:, ~hidden_windows]).max() == 0
+    np.testing.assert_allclose(modality[:, hidden_windows].sum(0), 1.0, atol=1e-4)
     win.attention_view.present_only.setChecked(False)
     assert win.attention_view.image_data.shape == (len(result.token_names), n_t)
     # Reconstruction: selecting the mask in the Masks table shows its first channel with the span highlighted.
