@@ -116,7 +116,8 @@ def build_untrained_model(recording: Any, *, span_s: float = 30.0, n_windows: in
 def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: str | os.PathLike | None = None,
                  device: str | None = None, model_factory: Callable[[Any], Any] | None = None,
                  subject_files: Sequence[str | os.PathLike] = (), find_subject_recordings: bool = True,
-                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> AnalysisRun:
+                 mc_samples: int = 0, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> AnalysisRun:
     """Analyse ``recording`` with its ``masks`` (worker function).
 
     Parameters
@@ -140,6 +141,9 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
     find_subject_recordings : bool
         Also use the recordings the format ties to the subject: a DEAP file's other trials, the MAHNOB-HCI
         sessions of the same subject beside the open one.
+    mc_samples : int
+        Monte-Carlo samples for the uncertainty (``Preferences.mc_samples``; 0 = off, entropy only): see
+        :func:`mmqnet_core.inference.analyze`.
     progress, cancel
         Progress callback and cancel token.
     """
@@ -169,8 +173,8 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
             start = 0.5
     elif subject_files:
         log.info("subject recordings not used: the model normalises globally")
-    result = analyze(recording, masks, model, subject_statistics=stats, progress=scaled(progress, start, 1.0),
-                     cancel=cancel)
+    result = analyze(recording, masks, model, subject_statistics=stats, mc_samples=mc_samples,
+                     progress=scaled(progress, start, 1.0), cancel=cancel)
     if found is not None:
         used = ", ".join(p.name for p in found.sources)
         result = dataclasses.replace(result, steps=tuple(result.steps) + (f"{found.description} ({used})",)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QWidget,
 )
 
@@ -37,6 +38,8 @@ SETTINGS_ENV = "MMQNET_STUDIO_SETTINGS"
 LINE_FREQ_CHOICES = ("auto", "50", "60")
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 MAX_RECENT = 10
+#: Most Monte-Carlo samples offered in the dialog (each is one more pass of the model over the recording).
+MAX_MC_SAMPLES = 100
 
 
 def make_settings() -> QSettings:
@@ -63,6 +66,7 @@ class Preferences:
     checkpoint: str = ""  # model checkpoint file; "" = the checkpoint shipped with the app
     raw_colour: str = "#1f4e9c"  # colour of raw traces (any Qt colour name or #rrggbb)
     cleaned_colour: str = "#e0600b"  # colour of cleaned traces
+    mc_samples: int = 0  # Monte-Carlo (MC dropout) samples for the uncertainty band: 0 = off, else 2-MAX_MC_SAMPLES
 
     def __post_init__(self) -> None:
         if self.line_freq not in LINE_FREQ_CHOICES:
@@ -80,6 +84,10 @@ class Preferences:
             raise ConfigError(
                 f"Invalid value for 'device': allowed {', '.join(DEVICE_CHOICES)}, got {self.device!r}."
             )
+        if (isinstance(self.mc_samples, bool) or not isinstance(self.mc_samples, int)
+                or not (self.mc_samples == 0 or 2 <= self.mc_samples <= MAX_MC_SAMPLES)):
+            raise ConfigError(f"Invalid value for 'mc_samples' (Uncertainty samples): 0 (off) or 2-{MAX_MC_SAMPLES}, "
+                              f"got {self.mc_samples!r}.")
         for name in ("raw_colour", "cleaned_colour"):
             if not _valid_colour(getattr(self, name)):
                 raise ConfigError(f"Invalid colour for {name!r}: {getattr(self, name)!r} (use e.g. '#1f4e9c').")
@@ -152,6 +160,30 @@ def _spin_box(parent: QWidget, decimals: int, minimum: float, maximum: float, su
     return box
 
 
+class _McSpinBox(QSpinBox):
+    """Monte-Carlo samples: 0 ("off") or 2-MAX_MC_SAMPLES; 1 is skipped (one sample gives no spread)."""
+
+    def __init__(self, value: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRange(0, MAX_MC_SAMPLES)
+        self.setSpecialValueText("off")
+        self.setKeyboardTracking(False)  # typing "12" must not stop at 1
+        self.setValue(value)
+        self.setToolTip("Run the model this many more times with its dropout layers on (MC dropout) and draw the "
+                        "spread of the probability as a band (mean ± std) on the trajectory; each sample costs "
+                        "one more pass over the recording. Needs a model trained with dropout or drop-path.")
+
+    def stepBy(self, steps: int) -> None:
+        target = self.value() + steps
+        if target == 1:  # over the value that means nothing
+            target = 2 if steps > 0 else 0
+        self.setValue(max(self.minimum(), min(self.maximum(), target)))
+
+    def valueFromText(self, text: str) -> int:
+        value = super().valueFromText(text)
+        return 2 if value == 1 else value
+
+
 class _ColourButton(QPushButton):
     """A button showing a colour; clicking it opens a colour dialog."""
 
@@ -212,6 +244,9 @@ class PreferencesDialog(QDialog):
         row.addWidget(browse)
         form.addRow("Model checkpoint", row)
 
+        self.mc_samples = _McSpinBox(prefs.mc_samples, self)
+        form.addRow("Uncertainty samples (MC)", self.mc_samples)
+
         self.raw_colour = _ColourButton(prefs.raw_colour, self)
         form.addRow("Raw trace colour", self.raw_colour)
         self.cleaned_colour = _ColourButton(prefs.cleaned_colour, self)
@@ -241,4 +276,5 @@ class PreferencesDialog(QDialog):
             checkpoint=self.checkpoint.text().strip(),
             raw_colour=self.raw_colour.colour,
             cleaned_colour=self.cleaned_colour.colour,
+            mc_samples=self.mc_samples.value(),
         )

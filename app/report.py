@@ -26,6 +26,15 @@ THUMBNAILS = (("trajectory", "Valence / arousal probability over time"),
               ("circumplex", "Valence-arousal plane"),
               ("attention", "Attention over tokens"))
 WARNING_COLOUR = QColor("#b71c1c")
+#: Footer note on the uncertainty of an analysis without Monte-Carlo samples.
+ENTROPY_NOTE = "binary entropy of the window's prediction (bits)"
+
+
+def uncertainty_note(result: Any) -> str:
+    """The footer's note on how ``result`` (an AnalysisResult) measured uncertainty."""
+    if getattr(result, "probability_std", None) is None:
+        return ENTROPY_NOTE
+    return f"mean ± std of {result.mc_samples} MC-dropout samples (band), entropy of the mean (bits)"
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class ReportInfo:
     means: Mapping[str, float | None]  # target -> mean probability of the high class
     masking: str  # one-line masking summary
     hidden_fraction: float  # share of (window, token) pairs the model did not see
+    uncertainty: str = ENTROPY_NOTE  # how the uncertainty was computed (footer line)
 
     @classmethod
     def from_analysis(cls, result: Any, masks: Any = None, *, model_label: str = "", stale: bool = False
@@ -61,7 +71,7 @@ class ReportInfo:
                    model_description=result.model_description, model_label=model_label, stale=stale,
                    n_windows=result.n_windows, window_s=result.window_s,
                    means=dict(summary["mean_probability_high"]), masking=masking,
-                   hidden_fraction=float(summary["hidden_fraction"]))
+                   hidden_fraction=float(summary["hidden_fraction"]), uncertainty=uncertainty_note(result))
 
 
 def _font(px: int, bold: bool = False) -> QFont:
@@ -129,9 +139,10 @@ def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImag
         painter.drawRect(target)
     painter.setFont(_font(15))
     painter.setPen(QColor("#616161"))
-    painter.drawText(QRectF(MARGIN, PAGE_H - MARGIN, width, 24), int(Qt.AlignmentFlag.AlignLeft),
-                     f"Generated {_dt.datetime.now():%Y-%m-%d %H:%M} by MMQ-Net Studio. Uncertainty: binary "
-                     "entropy of the window's prediction (bits). Not a medical device.")
+    painter.drawText(QRectF(MARGIN, PAGE_H - MARGIN - 10, width, 44),  # two lines when the note is long
+                     int(Qt.AlignmentFlag.AlignLeft) | int(Qt.TextFlag.TextWordWrap),
+                     f"Generated {_dt.datetime.now():%Y-%m-%d %H:%M} by MMQ-Net Studio. Uncertainty: "
+                     f"{info.uncertainty}. Not a medical device.")
 
 
 def render_report(info: ReportInfo, images: Mapping[str, QImage]) -> QImage:

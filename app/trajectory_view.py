@@ -4,10 +4,12 @@ One thick curve per target at the window centres: ``p``, the probability of the 
 dashed curve of the same colour: the analysis' uncertainty ``u``, the binary entropy of ``p`` in bits (0 = certain,
 1 = chance), on the same 0-1 axis and named in the legend ("valence entropy (bits)").
 
-Why no band around ``p``: ``u`` is a function of ``p`` alone (``H(p)``), not a spread estimated from the data
-(no sampling, no ensemble), so no interval around ``p`` follows from it. A band such as ``p ± u / 2`` (the former
-drawing) looked like a confidence interval, and covered most of the plot wherever ``p`` was near 0.5. The separate
-entropy trace shows the same information without claiming an interval. Windows in which the user masked every
+A band around ``p`` only when the analysis measured a spread: with Monte-Carlo samples (Preferences >
+Uncertainty samples; ``result.probability_std`` not None) ``p`` is the mean over the samples and a light band of
+the same colour spans ``p - std`` to ``p + std`` (legend: "valence ± std (MC, N samples)"). Without them there is
+no band: ``u`` is a function of ``p`` alone (``H(p)``), not a spread estimated from the data, so no interval around
+``p`` follows from it (a band such as ``p ± u / 2``, the former drawing, looked like a confidence interval, and
+covered most of the plot wherever ``p`` was near 0.5). Windows in which the user masked every
 channel of the recording are shaded red over the full height; a red strip along the bottom shows the share of
 the recording's channels masked in each window. Spans with detected interference are shaded orange, windows
 whose context had no visible token grey. A green line is the app's
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from .analysis import runs
@@ -43,6 +45,22 @@ INTERFERENCE_THRESHOLD = 0.5
 #: Height (in probability units) of the masked-share strip when every channel is masked.
 STRIP_HEIGHT = 0.12
 MASKED_STRIP = (200, 30, 30, 150)
+
+
+class _BandSample(pg.ItemSample):
+    """Legend swatch of a band: a rectangle filled with the band's brush, only outlined while the band is hidden
+    (a click on the swatch toggles it, as for the curves). pyqtgraph's own sample reads a curve's pen options,
+    which a FillBetweenItem does not have."""
+
+    def paint(self, p, *args) -> None:
+        brush = self.item.brush()
+        if self.item.isVisible():
+            p.setPen(pg.mkPen(None))
+            p.setBrush(brush)
+        else:
+            p.setPen(pg.mkPen(brush.color().darker(150)))
+            p.setBrush(pg.mkBrush(None))
+        p.drawRect(QRectF(0, 5, 20, 12))
 
 
 class TrajectoryView(QWidget):
@@ -73,6 +91,9 @@ class TrajectoryView(QWidget):
         self.plot.addItem(self.masked_share)
         self.curves: dict[str, pg.PlotDataItem] = {}  # P(high) per target
         self.entropy_curves: dict[str, pg.PlotDataItem] = {}  # binary entropy of P(high) per target, bits
+        self.band_edges: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}  # (P - std, P + std) per target
+        self.bands: dict[str, pg.FillBetweenItem] = {}  # the fill between the band edges (MC results only)
+        self._band_in_legend: set[str] = set()
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
         self.cursor.setZValue(30)
         self.plot.addItem(self.cursor, ignoreBounds=True)
@@ -95,13 +116,48 @@ class TrajectoryView(QWidget):
                                      name=f"{name} entropy (bits)")
             entropy.setZValue(6)
             self.curves[name], self.entropy_curves[name] = curve, entropy
+            edge_pen = pg.mkPen(with_alpha(colour, 70), width=1)  # faint edges (pen=None would leave no path)
+            lower, upper = pg.PlotDataItem(pen=edge_pen), pg.PlotDataItem(pen=edge_pen)
+            for edge in (lower, upper):
+                edge.setZValue(5)
+                self.plot.addItem(edge)
+            band = pg.FillBetweenItem(lower, upper, brush=pg.mkBrush(with_alpha(colour, 55)))
+            self.plot.addItem(band)  # z 4: under the entropy trace and the curve
+            self.band_edges[name], self.bands[name] = (lower, upper), band
         return self.curves[name]
+
+    def _set_band(self, name: str, centres: np.ndarray, mean: np.ndarray | None, std: np.ndarray | None,
+                  n_samples: int) -> None:
+        """Band ``mean ± std`` around the curve of ``name`` (NaN = gap); ``std`` None hides it."""
+        lower, upper = self.band_edges[name]
+        band = self.bands[name]
+        if std is None or mean is None:
+            lower.setData([], [])
+            upper.setData([], [])
+            band.setVisible(False)
+            if name in self._band_in_legend:
+                self.legend.removeItem(band)
+                self._band_in_legend.discard(name)
+            return
+        lower.setData(centres, mean - std, connect="finite")
+        upper.setData(centres, mean + std, connect="finite")
+        band.setVisible(True)
+        text = f"{name} ± std (MC, {n_samples} samples)"
+        if name in self._band_in_legend:  # keep its place in the legend; the sample count may have changed
+            for sample, label in self.legend.items:
+                if sample.item is band:
+                    label.setText(text)
+        else:
+            self.legend.addItem(_BandSample(band), text)
+            self._band_in_legend.add(name)
 
     def set_result(self, result: Any) -> None:
         """Show an AnalysisResult (``None`` clears the view)."""
         if result is None:
             for curve in list(self.curves.values()) + list(self.entropy_curves.values()):
                 curve.setData([], [])
+            for name in self.bands:
+                self._set_band(name, np.zeros(0), None, None, 0)
             for pool in (self.masked_spans, self.interference_spans, self.no_context_spans):
                 pool.set_spans([])
             self.masked_share.setData([], [])
@@ -115,6 +171,9 @@ class TrajectoryView(QWidget):
             ent = np.where(blind, np.nan, np.asarray(result.uncertainty[:, k], float))
             self._curve(name).setData(centres, prob, connect="finite")
             self.entropy_curves[name].setData(centres, ent, connect="finite")
+            std = getattr(result, "probability_std", None)
+            self._set_band(name, centres, prob, None if std is None else np.asarray(std[:, k], float),
+                           int(getattr(result, "mc_samples", 0)))
 
         def spans(flags: np.ndarray) -> list[tuple[float, float]]:
             return [(starts[a], starts[b - 1] + result.window_s) for a, b in runs(flags)]

@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="analyse from this time, s")
     p.add_argument("--stop", type=float, default=None, metavar="S", help="analyse up to this time, s")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    p.add_argument("--mc-samples", type=int, default=0, metavar="N",
+                   help="Monte-Carlo uncertainty: also run the model N times (N >= 2) with its dropout / "
+                   "stochastic-depth layers on and write the mean probability and its standard deviation "
+                   "(<target>_std columns); N times slower. Default 0: one deterministic pass, entropy only")
+    p.add_argument("--mc-seed", type=int, default=0, metavar="SEED",
+                   help="seed of the Monte-Carlo samples (default 0; the same seed gives the same result)")
     p.add_argument("--subject-files", nargs="+", default=[], metavar="FILE",
                    help="other recordings of the same subject (EDF/BDF files, DEAP .dat files, MAHNOB-HCI session "
                    "folders; put this option after FILE): a per-subject model then normalises FILE with the "
@@ -46,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Analyse and save; errors propagate to :func:`mmqnet_core.cli.main`."""
     from ..inference import analyze, load_model, subject_recordings_for, subject_statistics
+    from ..inference.engine import check_mc_samples
     from ..io import load_recording
     from ..masking import MaskSet, sidecar_path
 
@@ -55,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     lines: list[str] = []
     with progress_bar("analyze") as bar:
         model = load_model(args.checkpoint, device=args.device)
+        check_mc_samples(model.model, args.mc_samples)  # a clear error before the recording is loaded
         rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.1))
         masks, mask_note = None, "no masks"
         if args.masks:
@@ -80,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             lines.append("note: --subject-files not used: the model normalises every recording with the training "
                          "subjects' statistics (global normalisation)")
         result = analyze(rec, masks, model, start_s=args.start, stop_s=args.stop, subject_statistics=stats,
+                         mc_samples=args.mc_samples, mc_seed=args.mc_seed,
                          progress=scaled(bar, 0.5 if stats is not None else 0.1, 0.97))
         if found is not None:
             used = ", ".join(p.name for p in found.sources)
@@ -93,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     print(f"mean probability of high {probs}")
+    if result.probability_std is not None:
+        spread = ", ".join(f"{k} {v:.3f}" for k, v in s["mean_probability_std"].items() if v is not None)
+        print(f"uncertainty: {result.mc_samples} Monte-Carlo samples (seed {args.mc_seed}); mean std of the "
+              f"probability {spread}")
     print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     if result.is_synthetic or model.is_synthetic:

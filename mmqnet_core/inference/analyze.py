@@ -8,8 +8,12 @@ Pipeline (each step Qt-free, with progress and cancel between steps and between 
 Outputs per window ``t`` (see :class:`AnalysisResult`):
 
 * probability of high valence / arousal and its *uncertainty*: the binary entropy of that probability in bits
-  (0 = certain, 1 = p = 0.5). We use entropy rather than MC-dropout because it costs no extra passes and is
-  deterministic; windows whose context had no visible token are flagged ``no_context`` (prediction = prior);
+  (0 = certain, 1 = p = 0.5); windows whose context had no visible token are flagged ``no_context`` (prediction
+  = prior). The entropy is a function of ``p`` alone. With ``mc_samples`` = N > 0 the model is also run N times
+  with its dropout / stochastic-depth layers on (MC dropout, Gal & Ghahramani 2016; see
+  :mod:`mmqnet_core.inference.engine`): the probability is then the mean over the samples, the entropy that of
+  this mean, and ``probability_std`` the samples' standard deviation -- a spread the entropy cannot show (N
+  more passes over the recording, reproducible with ``mc_seed``);
 * reconstructions of hidden tokens (modality queries) in the features' own units (inverted with the same
   statistics the input was normalised with); visible tokens are not reconstructed (NaN),
   including the downsampled waveform columns of slow signals (GSR, RESP, TEMP);
@@ -45,7 +49,7 @@ import pandas as pd
 from ..errors import ConfigError, MaskError, MMQNetError
 from ..fileio import atomic_write
 from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled
-from .engine import run_contexts
+from .engine import check_mc_samples, run_contexts
 from .model_loading import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -67,8 +71,8 @@ class AnalysisResult:
     window_starts: np.ndarray  # (T,) s on the recording clock
     window_s: float  # window length, s
     targets: tuple[str, ...]  # (K,) "valence", "arousal"
-    probabilities: np.ndarray  # (T, K) probability of the high class (score >= 5)
-    uncertainty: np.ndarray  # (T, K) binary entropy of the probability, bits in [0, 1]
+    probabilities: np.ndarray  # (T, K) probability of the high class (score >= 5); the MC mean when mc_samples > 0
+    uncertainty: np.ndarray  # (T, K) binary entropy of ``probabilities``, bits in [0, 1]
     no_context: np.ndarray  # (T,) bool: no visible token in the window's context (prediction = prior)
     token_names: tuple[str, ...]  # (N,)
     token_modalities: tuple[str, ...]  # (N,) modality names
@@ -91,6 +95,18 @@ class AnalysisResult:
     interference_spans: tuple[Any, ...]  # Annotation spans found by preprocessing ("BAD_muscle", ...)
     steps: tuple[str, ...]  # what was done (preprocessing log + analysis)
     timings: Mapping[str, float] = field(default_factory=dict)  # seconds per stage
+    probability_std: np.ndarray | None = None  # (T, K) std of the probability over the MC samples; None: no MC
+    mc_samples: int = 0  # Monte-Carlo samples behind ``probabilities`` / ``probability_std`` (0 = deterministic)
+
+    @property
+    def uncertainty_method(self) -> str:
+        """How ``uncertainty`` (and ``probability_std``) were computed, in one sentence."""
+        if self.probability_std is None:
+            return ("binary entropy of the window's probability, bits (0 certain, 1 = chance); a function of the "
+                    "probability alone, no sampling")
+        return (f"binary entropy (bits) of the mean probability over {self.mc_samples} Monte-Carlo samples with "
+                "the model's dropout / stochastic-depth layers on (MC dropout); <target>_std: standard deviation "
+                "of the probability over those samples")
 
     @property
     def n_windows(self) -> int:
@@ -131,6 +147,8 @@ class AnalysisResult:
         for k, name in enumerate(self.targets):
             df[f"{name}_prob"] = self.probabilities[:, k]
             df[f"{name}_uncertainty"] = self.uncertainty[:, k]
+            if self.probability_std is not None:
+                df[f"{name}_std"] = self.probability_std[:, k]
         df["no_context"] = self.no_context
         df["hidden_fraction"] = self.hidden.mean(1)
         df["user_masked_fraction"] = self.user_masked.mean(1)
@@ -159,7 +177,11 @@ class AnalysisResult:
             "windows_without_context": int(self.no_context.sum()),
             "tokens": [{"name": n, "modality": m, "channel": c} for n, m, c in
                        zip(self.token_names, self.token_modalities, self.token_channels)],
-            "uncertainty": "binary entropy of the window's probability, bits (0 certain, 1 = chance)",
+            "uncertainty": self.uncertainty_method,
+            "mc_samples": int(self.mc_samples),
+            "mean_probability_std": (None if self.probability_std is None else
+                                     {name: float(np.mean(self.probability_std[~self.no_context, k]))
+                                      if (~self.no_context).any() else None for k, name in enumerate(self.targets)}),
             "steps": list(self.steps),
             "timings_s": dict(self.timings),
         }
@@ -205,6 +227,8 @@ def analyze(
     batch_size: int = 64,
     attention: bool = True,
     subject_statistics: Any = None,
+    mc_samples: int | None = 0,
+    mc_seed: int = 0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> AnalysisResult:
@@ -233,11 +257,19 @@ def analyze(
         their recordings (e.g. every trial of a DEAP subject file), used instead of this recording's own. Worth
         it for a short recording of one emotional state, whose own mean would remove the state's level.
         Ignored by a globally normalised model.
+    mc_samples : int, optional
+        0 or None (default): deterministic prediction, ``probability_std`` None. N >= 2: N Monte-Carlo passes
+        with the model's dropout / DropPath layers on; ``probabilities`` is their mean and ``probability_std``
+        their standard deviation (N times the model time).
+    mc_seed : int
+        Seed of the Monte-Carlo draws (same seed, same result).
     progress, cancel
-        Progress callback and cancel token (checked between stages and model batches).
+        Progress callback and cancel token (checked between stages, model batches and Monte-Carlo samples).
 
     Raises
     ------
+    ConfigError
+        Bad ``mc_samples``, or ``mc_samples`` > 0 for a model without dropout / stochastic depth.
     MMQNetError
         No channel of the recording matches the model's layout, everything is masked, NaN in the features.
     Cancelled
@@ -252,6 +284,7 @@ def analyze(
             f"Invalid value for 'window_s': this model was trained on {model.feature_config.window_s:g}-s windows, "
             f"got {window_s:g} s; use {model.feature_config.window_s:g} or another checkpoint."
         )
+    check_mc_samples(model.model, mc_samples)  # before the preprocessing, not after it
     if any(t.modality.value == "EEG" for t in model.layout):
         from ..io import check_has_eeg
 
@@ -279,7 +312,8 @@ def analyze(
             "channels or set their modality, or use a checkpoint trained on this layout."
         )
     result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
-                              subject_statistics=subject_statistics, progress=scaled(progress, 0.6, 1.0),
+                              subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
+                              progress=scaled(progress, 0.6, 1.0),
                               cancel=cancel, title=recording.title, is_synthetic=recording.is_synthetic,
                               steps=tuple(pre.steps), interference_spans=tuple(pre.interference))
     timings.update(result.timings)
@@ -361,6 +395,8 @@ def analyze_features(
     batch_size: int = 64,
     attention: bool = True,
     subject_statistics: Any = None,
+    mc_samples: int | None = 0,
+    mc_seed: int = 0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     title: str = "features",
@@ -371,11 +407,12 @@ def analyze_features(
     """Run the model on an existing :class:`~mmqnet_core.features.FeatureSet` (the last stage of :func:`analyze`).
 
     ``masks`` (a MaskSet) and/or ``token_mask`` ((T, N) bool) say what the user masked;
-    ``subject_statistics`` as in :func:`analyze`.
+    ``subject_statistics``, ``mc_samples`` and ``mc_seed`` as in :func:`analyze`.
     """
     from ..model.checkpoint import check_compatible
 
     t0 = time.perf_counter()
+    n_mc = check_mc_samples(model.model, mc_samples)
     check_compatible(model.meta, features)
     n_t, n_tok, _ = features.values.shape
     if n_t == 0:
@@ -408,7 +445,8 @@ def analyze_features(
     x = norm.apply(np.where(hidden[..., None], 0.0, values).astype(np.float32), hidden)
     x = np.where(features.valid, x, 0.0).astype(np.float32)
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
-                       return_recon=True, return_attention=attention, progress=progress, cancel=cancel)
+                       return_recon=True, return_attention=attention, mc_samples=n_mc, mc_seed=mc_seed,
+                       progress=progress, cancel=cancel)
     probs = out.probabilities[0]
     recon = None
     if out.recon is not None:
@@ -418,6 +456,8 @@ def analyze_features(
     has_int = out.interference is not None
     mods = tuple(t.modality.value if hasattr(t.modality, "value") else str(t.modality) for t in features.tokens)
     key = (lambda m: m.value if hasattr(m, "value") else str(m))
+    mc_step = ((f"uncertainty: {n_mc} Monte-Carlo samples (seed {mc_seed}) with the dropout / stochastic-depth "
+                "layers on; probabilities are their mean",) if n_mc else ())
     return AnalysisResult(
         title=title,
         is_synthetic=bool(is_synthetic),
@@ -446,6 +486,8 @@ def analyze_features(
         artifact_types=tuple(cfg.artifact_types),
         interference_detected=np.asarray(features.interference, np.float32),
         interference_spans=tuple(interference_spans),
-        steps=tuple(steps) + (norm_step, f"analysed {n_t} windows with {model.describe()}"),
+        steps=tuple(steps) + (norm_step, f"analysed {n_t} windows with {model.describe()}") + mc_step,
         timings={"inference": time.perf_counter() - t0},
+        probability_std=None if out.probability_std is None else out.probability_std[0],
+        mc_samples=n_mc,
     )

@@ -4,16 +4,37 @@ A sequence of ``n_total`` windows is cut into contexts of the model's ``T`` wind
 ``n_total`` is not a multiple of ``T`` one last context is aligned to the end, and the windows it shares with
 the previous context get the mean of both predictions. Shared by :mod:`mmqnet_core.inference`,
 :mod:`mmqnet_core.evaluation` and the validation step of :mod:`mmqnet_core.training`.
+
+Monte-Carlo uncertainty (MC dropout, Gal & Ghahramani 2016; ``mc_samples`` > 0): after the deterministic pass
+of each batch, the batch is run ``mc_samples`` more times with only the stochastic layers (``nn.Dropout`` and
+friends, :class:`~mmqnet_core.model.blocks.DropPath`) switched to training mode -- every other module keeps its
+mode, whatever its type -- and the probabilities become the mean over those samples, with their standard
+deviation beside them. Each sample averages the contexts covering a window first (as the deterministic pass
+does), so the spread is that of the per-window prediction. The random draws come from torch's default
+generators seeded with ``mc_seed`` inside :func:`torch.random.fork_rng` (DropPath and ``nn.Dropout`` take no
+generator argument), so the result depends only on the seed and the batch composition (``batch_size``), and the
+caller's global RNG state is the same afterwards.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
+from torch import nn
 
+from ..errors import ConfigError
+from ..model.blocks import DropPath
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
+
+#: Module types switched to training mode for Monte-Carlo sampling (by type: never normalisation layers).
+STOCHASTIC_TYPES: tuple[type[nn.Module], ...] = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+                                                  nn.AlphaDropout, nn.FeatureAlphaDropout, DropPath)
+#: Most Monte-Carlo samples accepted (each is a full pass over the recording).
+MAX_MC_SAMPLES = 1000
 
 
 def context_starts(n_total: int, t: int) -> np.ndarray:
@@ -36,6 +57,8 @@ class ContextOutputs:
     artifacts: np.ndarray | None  # (S, n, A) artifact-type probabilities, or None
     recon: np.ndarray | None  # (S, n, N, F) reconstructed normalised features, or None
     attention: dict[str, np.ndarray] | None  # family -> (S, n, N) attention mass over tokens (see below)
+    probability_std: np.ndarray | None = None  # (S, n, K) std of the probabilities over MC samples; None: no MC
+    #                                            (``probabilities`` is then the deterministic prediction)
 
 
 def attention_to_tokens(weights: torch.Tensor, t: int, n: int) -> torch.Tensor:
@@ -54,6 +77,73 @@ def attention_to_tokens(weights: torch.Tensor, t: int, n: int) -> torch.Tensor:
     return w.sum((2, 3)) / active[..., None]  # (B, T, N)
 
 
+def stochastic_modules(model: nn.Module) -> list[nn.Module]:
+    """The modules of ``model`` that Monte-Carlo sampling switches on: dropout layers and DropPath with p > 0."""
+    return [m for m in model.modules() if isinstance(m, STOCHASTIC_TYPES) and float(getattr(m, "p", 0.0)) > 0]
+
+
+def check_mc_samples(model: nn.Module, mc_samples: int | None) -> int:
+    """``mc_samples`` as an int (None = 0) after checking it against ``model``.
+
+    Raises
+    ------
+    ConfigError
+        Not 0 or an integer in [2, MAX_MC_SAMPLES], or > 0 for a model without any stochastic layer (its
+        samples would all equal the deterministic prediction).
+    """
+    n = 0 if mc_samples is None else mc_samples
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0 or n == 1 or n > MAX_MC_SAMPLES:
+        raise ConfigError(f"Invalid value for 'mc_samples': 0 (off) or an integer from 2 to {MAX_MC_SAMPLES}, "
+                          f"got {mc_samples!r}.")
+    n = int(n)
+    if n and not stochastic_modules(model):
+        cfg = getattr(model, "config", None)
+        rates = (f" (dropout = {cfg.dropout:g}, drop_path = {cfg.drop_path:g} in its config)"
+                 if cfg is not None and hasattr(cfg, "dropout") and hasattr(cfg, "drop_path") else "")
+        raise ConfigError(
+            f"Invalid value for 'mc_samples': {n} Monte-Carlo samples need a model with dropout or stochastic depth, "
+            f"but this model has no stochastic layer{rates}, so every sample would equal the deterministic "
+            "prediction; use 0 (entropy only) or a checkpoint trained with dropout or drop_path > 0."
+        )
+    return n
+
+
+@contextmanager
+def mc_sampling_mode(model: nn.Module) -> Iterator[list[nn.Module]]:
+    """Switch only the stochastic layers of ``model`` to training mode; restore every one's flag on exit
+    (also on an error or a cancel)."""
+    mods = stochastic_modules(model)
+    before = [m.training for m in mods]
+    try:
+        for m in mods:
+            m.training = True  # the flag only: these are leaves, and nothing else may change mode
+        yield mods
+    finally:
+        for m, flag in zip(mods, before):
+            m.training = flag
+
+
+@contextmanager
+def seeded_rng(device: torch.device | str, seed: int) -> Iterator[None]:
+    """Seed torch's default generators of the CPU and ``device`` with ``seed`` inside; restore them on exit."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        idx = dev.index if dev.index is not None else torch.cuda.current_device()
+        with torch.random.fork_rng(devices=[idx], device_type="cuda"):
+            torch.default_generator.manual_seed(seed)
+            with torch.cuda.device(idx):
+                torch.cuda.manual_seed(seed)  # this device only: the others keep their state
+            yield
+    elif dev.type == "mps":
+        with torch.random.fork_rng(device_type="mps"):
+            torch.manual_seed(seed)  # CPU and MPS generators (fork_rng restores both)
+            yield
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            yield
+
+
 @torch.no_grad()
 def run_contexts(
     model: torch.nn.Module,
@@ -65,6 +155,8 @@ def run_contexts(
     device: torch.device | str = "cpu",
     return_recon: bool = False,
     return_attention: bool = False,
+    mc_samples: int | None = 0,
+    mc_seed: int = 0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> ContextOutputs:
@@ -89,10 +181,25 @@ def run_contexts(
         reconstructed (the modality queries' job; a visible token's own value would reach its reconstruction
         through the encoder), the others get 0, and the modality family's attention map covers those
         reconstructions only. Without ``return_recon`` nothing is reconstructed (much faster on the CPU).
+    mc_samples : int, optional
+        0 or None: one deterministic pass (``probability_std`` is None). Otherwise 2 or more Monte-Carlo
+        passes per batch with the dropout / DropPath layers on (see the module docstring): ``probabilities``
+        becomes their mean and ``probability_std`` their standard deviation (ddof = 1). Reconstructions,
+        attention maps and interference outputs stay those of the deterministic pass.
+    mc_seed : int
+        Seed of the Monte-Carlo draws (same seed and batch size: same result).
     progress, cancel
-        Progress per batch; cancel checked between batches.
+        Progress per batch; cancel checked between batches and between Monte-Carlo samples.
+
+    Raises
+    ------
+    ConfigError
+        Bad ``mc_samples``, or ``mc_samples`` > 0 for a model without stochastic layers.
+    Cancelled
+        ``cancel`` was set (the layers' modes are restored).
     """
     cfg = model.config
+    n_mc = check_mc_samples(model, mc_samples)
     s_total, n_total, n_tok, n_feat = x.shape
     t = min(cfg.n_windows, n_total)
     n_valid = np.full(s_total, n_total) if n_valid is None else np.asarray(n_valid)
@@ -107,37 +214,53 @@ def run_contexts(
     want_recon = return_recon and cfg.use_modality_queries
     recon = np.zeros((s_total, n_total, n_tok, n_feat), np.float32) if want_recon else None
     att: dict[str, np.ndarray] | None = {} if return_attention else None
+    mc = np.zeros((n_mc, s_total, n_total, k), np.float32) if n_mc else None  # per-sample sums over contexts
     offs = np.arange(t)
     n_batches = max(1, -(-len(items) // batch_size))
-    for bi in range(n_batches):
-        check_cancel(cancel)
-        chunk = items[bi * batch_size:(bi + 1) * batch_size]
-        si = np.array([c[0] for c in chunk])
-        wi = np.array([c[1] for c in chunk])[:, None] + offs  # (B, T)
-        xb = torch.from_numpy(np.ascontiguousarray(x[si[:, None], wi])).to(device)  # (B, T, N, F)
-        mb = torch.from_numpy(np.ascontiguousarray(missing[si[:, None], wi])).to(device)  # (B, T, N)
-        recon_tokens = None
-        if cfg.use_modality_queries:  # reconstruct what is missing, or nothing when no reconstruction is wanted
-            recon_tokens = mb if want_recon else torch.zeros_like(mb)
-        out = model(xb, mb, return_attention=return_attention, allow_empty=True, recon_tokens=recon_tokens)
-        sl = (si[:, None], wi)
-        np.add.at(probs, sl, out.probabilities.float().cpu().numpy())
-        np.add.at(count, sl, 1.0)
-        no_ctx[sl] |= out.no_context.cpu().numpy()
-        if inter is not None and out.interference is not None:
-            np.add.at(inter, sl, torch.sigmoid(out.interference).float().cpu().numpy())
-            np.add.at(arts, sl, torch.sigmoid(out.artifact_logits).float().cpu().numpy())
-        if recon is not None and out.recon is not None:
-            np.add.at(recon, sl, out.recon.float().cpu().numpy())
-        if att is not None and out.attention:
-            for family, w in out.attention.items():
-                agg = attention_to_tokens(w.float(), t, n_tok).cpu().numpy()  # (B, T, N)
-                if family not in att:
-                    att[family] = np.zeros((s_total, n_total, n_tok), np.float32)
-                np.add.at(att[family], sl, agg)
-        report(progress, (bi + 1) / n_batches, f"batch {bi + 1}/{n_batches}")
+    with seeded_rng(device, int(mc_seed)) if n_mc else nullcontext():
+        for bi in range(n_batches):
+            check_cancel(cancel)
+            chunk = items[bi * batch_size:(bi + 1) * batch_size]
+            si = np.array([c[0] for c in chunk])
+            wi = np.array([c[1] for c in chunk])[:, None] + offs  # (B, T)
+            xb = torch.from_numpy(np.ascontiguousarray(x[si[:, None], wi])).to(device)  # (B, T, N, F)
+            mb = torch.from_numpy(np.ascontiguousarray(missing[si[:, None], wi])).to(device)  # (B, T, N)
+            recon_tokens = no_recon = None
+            if cfg.use_modality_queries:  # reconstruct what is missing, or nothing when no reconstruction is wanted
+                no_recon = torch.zeros_like(mb)
+                recon_tokens = mb if want_recon else no_recon
+            out = model(xb, mb, return_attention=return_attention, allow_empty=True, recon_tokens=recon_tokens)
+            sl = (si[:, None], wi)
+            np.add.at(probs, sl, out.probabilities.float().cpu().numpy())
+            np.add.at(count, sl, 1.0)
+            no_ctx[sl] |= out.no_context.cpu().numpy()
+            if inter is not None and out.interference is not None:
+                np.add.at(inter, sl, torch.sigmoid(out.interference).float().cpu().numpy())
+                np.add.at(arts, sl, torch.sigmoid(out.artifact_logits).float().cpu().numpy())
+            if recon is not None and out.recon is not None:
+                np.add.at(recon, sl, out.recon.float().cpu().numpy())
+            if att is not None and out.attention:
+                for family, w in out.attention.items():
+                    agg = attention_to_tokens(w.float(), t, n_tok).cpu().numpy()  # (B, T, N)
+                    if family not in att:
+                        att[family] = np.zeros((s_total, n_total, n_tok), np.float32)
+                    np.add.at(att[family], sl, agg)
+            if mc is not None:  # Monte-Carlo passes: probabilities only (no reconstruction, no attention)
+                with mc_sampling_mode(model):
+                    for i in range(n_mc):
+                        check_cancel(cancel)
+                        out = model(xb, mb, allow_empty=True, recon_tokens=no_recon)
+                        np.add.at(mc[i], sl, out.probabilities.float().cpu().numpy())
+                        report(progress, (bi + (i + 1) / (n_mc + 1)) / n_batches,
+                               f"batch {bi + 1}/{n_batches}, sample {i + 1}/{n_mc}")
+            report(progress, (bi + 1) / n_batches, f"batch {bi + 1}/{n_batches}")
     c = np.maximum(count, 1.0)
     probs /= c[..., None]
+    std = None
+    if mc is not None:
+        mc /= c[..., None]  # (n_mc, S, n, K): each sample's per-window prediction (contexts averaged)
+        probs = mc.mean(0).astype(np.float32)
+        std = mc.std(0, ddof=1).astype(np.float32)
     if inter is not None:
         inter /= c
         arts /= c[..., None]
@@ -146,4 +269,4 @@ def run_contexts(
     if att is not None:
         for family in att:
             att[family] /= c[..., None]
-    return ContextOutputs(probs, no_ctx, inter, arts, recon, att)
+    return ContextOutputs(probs, no_ctx, inter, arts, recon, att, std)
