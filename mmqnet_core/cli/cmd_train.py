@@ -64,6 +64,8 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-modality-queries", action="store_true", help="ablation: no reconstruction queries")
     g.add_argument("--no-category-queries", action="store_true", help="ablation: mean-pooled category head")
     g.add_argument("--no-interference-queries", action="store_true", help="ablation: no interference queries")
+    g.add_argument("--regression", action="store_true",
+                   help="also regress the 1-9 valence/arousal scores (beside the high/low classes)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -121,6 +123,7 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
         num_threads=args.threads, use_modality_queries=not args.no_modality_queries,
         use_category_queries=not args.no_category_queries,
         use_interference_queries=not args.no_interference_queries,
+        regression=bool(getattr(args, "regression", False)),
     )
     values.update(overrides)
     return TrainConfig(**values)

@@ -97,6 +97,7 @@ class AnalysisResult:
     timings: Mapping[str, float] = field(default_factory=dict)  # seconds per stage
     probability_std: np.ndarray | None = None  # (T, K) std of the probability over the MC samples; None: no MC
     mc_samples: int = 0  # Monte-Carlo samples behind ``probabilities`` / ``probability_std`` (0 = deterministic)
+    scores: np.ndarray | None = None  # (T, K) predicted 1-9 scores (a model trained with ``regression``), else None
 
     @property
     def uncertainty_method(self) -> str:
@@ -149,6 +150,8 @@ class AnalysisResult:
             df[f"{name}_uncertainty"] = self.uncertainty[:, k]
             if self.probability_std is not None:
                 df[f"{name}_std"] = self.probability_std[:, k]
+            if self.scores is not None:
+                df[f"{name}_score"] = self.scores[:, k]
         df["no_context"] = self.no_context
         df["hidden_fraction"] = self.hidden.mean(1)
         df["user_masked_fraction"] = self.user_masked.mean(1)
@@ -179,6 +182,9 @@ class AnalysisResult:
                        zip(self.token_names, self.token_modalities, self.token_channels)],
             "uncertainty": self.uncertainty_method,
             "mc_samples": int(self.mc_samples),
+            "mean_predicted_score": (None if self.scores is None else
+                                     {name: float(np.mean(self.scores[~self.no_context, k]))
+                                      if (~self.no_context).any() else None for k, name in enumerate(self.targets)}),
             "mean_probability_std": (None if self.probability_std is None else
                                      {name: float(np.mean(self.probability_std[~self.no_context, k]))
                                       if (~self.no_context).any() else None for k, name in enumerate(self.targets)}),
@@ -489,5 +495,6 @@ def analyze_features(
         steps=tuple(steps) + (norm_step, f"analysed {n_t} windows with {model.describe()}") + mc_step,
         timings={"inference": time.perf_counter() - t0},
         probability_std=None if out.probability_std is None else out.probability_std[0],
+        scores=None if out.scores is None else out.scores[0],
         mc_samples=n_mc,
     )

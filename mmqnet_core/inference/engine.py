@@ -59,6 +59,7 @@ class ContextOutputs:
     attention: dict[str, np.ndarray] | None  # family -> (S, n, N) attention mass over tokens (see below)
     probability_std: np.ndarray | None = None  # (S, n, K) std of the probabilities over MC samples; None: no MC
     #                                            (``probabilities`` is then the deterministic prediction)
+    scores: np.ndarray | None = None  # (S, n, K) predicted 1-9 scores (deterministic pass), or None (no regression)
 
 
 def attention_to_tokens(weights: torch.Tensor, t: int, n: int) -> torch.Tensor:
@@ -215,6 +216,7 @@ def run_contexts(
     recon = np.zeros((s_total, n_total, n_tok, n_feat), np.float32) if want_recon else None
     att: dict[str, np.ndarray] | None = {} if return_attention else None
     mc = np.zeros((n_mc, s_total, n_total, k), np.float32) if n_mc else None  # per-sample sums over contexts
+    scores = np.zeros((s_total, n_total, k), np.float32) if cfg.regression else None
     offs = np.arange(t)
     n_batches = max(1, -(-len(items) // batch_size))
     with seeded_rng(device, int(mc_seed)) if n_mc else nullcontext():
@@ -234,6 +236,8 @@ def run_contexts(
             np.add.at(probs, sl, out.probabilities.float().cpu().numpy())
             np.add.at(count, sl, 1.0)
             no_ctx[sl] |= out.no_context.cpu().numpy()
+            if scores is not None and out.regression is not None:
+                np.add.at(scores, sl, out.regression.float().cpu().numpy())
             if inter is not None and out.interference is not None:
                 np.add.at(inter, sl, torch.sigmoid(out.interference).float().cpu().numpy())
                 np.add.at(arts, sl, torch.sigmoid(out.artifact_logits).float().cpu().numpy())
@@ -261,6 +265,8 @@ def run_contexts(
         mc /= c[..., None]  # (n_mc, S, n, K): each sample's per-window prediction (contexts averaged)
         probs = mc.mean(0).astype(np.float32)
         std = mc.std(0, ddof=1).astype(np.float32)
+    if scores is not None:
+        scores /= c[..., None]
     if inter is not None:
         inter /= c
         arts /= c[..., None]
@@ -269,4 +275,4 @@ def run_contexts(
     if att is not None:
         for family in att:
             att[family] /= c[..., None]
-    return ContextOutputs(probs, no_ctx, inter, arts, recon, att, std)
+    return ContextOutputs(probs, no_ctx, inter, arts, recon, att, std, scores)

@@ -27,6 +27,7 @@ class TrainConfig:
     use_modality_queries: bool = True  # ablation switch: reconstruction family
     use_category_queries: bool = True  # ablation switch: category family (False = mean-pooled tokens)
     use_interference_queries: bool = True  # ablation switch: interference family
+    regression: bool = False  # also regress the 1-9 score of each target (beside the binary high/low heads)
     # features z-scored with each subject's own statistics ("subject", the default: held-out subjects and analysed
     # recordings use their own, transductive but unsupervised; +5 points arousal on held-out synthetic subjects),
     # one global Normalizer of the training subjects ("global") or each trial's own statistics ("recording")
@@ -54,6 +55,7 @@ class TrainConfig:
     w_interference: float = 0.5  # BCE of the per-window interference score
     w_artifact: float = 0.5  # multi-label BCE of the artifact types (trials with known artifacts only)
     w_decorrelation: float = 0.1  # decorrelation of interference and category query outputs
+    w_regression: float = 0.5  # MSE of the 1-9 scores / 16 (only with ``regression``)
     # --- data split --------------------------------------------------------------------------------------------------
     split: str = "subject"  # "subject" (leave-subjects-out) or "trial" (subject-dependent)
     folds: int = 5  # K of the split
@@ -127,7 +129,7 @@ class TrainConfig:
             "drop_path": self.drop_path,
             "context_windows": self.context_windows, "use_modality_queries": self.use_modality_queries,
             "use_category_queries": self.use_category_queries,
-            "use_interference_queries": self.use_interference_queries,
+            "use_interference_queries": self.use_interference_queries, "regression": self.regression,
         }
 
     def to_dict(self) -> dict[str, Any]:

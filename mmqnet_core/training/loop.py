@@ -5,7 +5,7 @@ One *sample* is a random crop of ``T`` consecutive windows of one training trial
 1. simulated missingness: ``masking.random_token_mask`` at a rate drawn from U(0, ``mask_rate_max``)
    (group drop-outs + token runs) on top of the data's own missing tokens;
 2. extra random masking of ``extra_mask_rate`` of the still-visible tokens (masked-autoencoder style);
-3. loss = CE(valence, arousal high/low at >= 5) + MSE of the modality-query reconstructions on the tokens
+3. loss = CE(valence, arousal high/low at >= 5) [+ MSE of the 1-9 scores with ``regression``] + MSE of the modality-query reconstructions on the tokens
    hidden in 1-2 that have ground truth (normalised units; at most ``recon_tokens_max`` of them per sample, at
    random, and only those are decoded) + BCE(interference score) + multi-label BCE of the known artifact
    types + decorrelation of category vs interference query outputs.
@@ -239,6 +239,7 @@ def make_batch(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t:
         "target": data.x[sel],
         "recon_mask": recon_mask,
         "labels": data.labels[trial_idx],
+        "scores": data.scores[trial_idx],
         "interference": data.interference[sel],
         "artifacts": data.artifacts[sel],
         "artifact_known": np.broadcast_to(data.artifact_known[trial_idx][:, None], win.shape).copy(),
@@ -259,12 +260,21 @@ def _cap_per_sample(chosen: np.ndarray, k: int, rng: np.random.Generator) -> np.
 def compute_loss(out: Any, batch: dict[str, torch.Tensor], cfg: TrainConfig,
                  feature_valid: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
     """Weighted loss of one batch and its unweighted terms (floats, for logging)."""
-    from ..model.losses import classification_loss, decorrelation_loss, interference_loss, reconstruction_loss
+    from ..model.losses import (
+        classification_loss,
+        decorrelation_loss,
+        interference_loss,
+        reconstruction_loss,
+        regression_loss,
+    )
 
     terms: dict[str, torch.Tensor] = {
         "classification": classification_loss(out.logits.float(), batch["labels"], (~out.no_context).float())
     }
     total = cfg.w_classification * terms["classification"]
+    if out.regression is not None and "scores" in batch:
+        terms["regression"] = regression_loss(out.regression.float(), batch["scores"])
+        total = total + cfg.w_regression * terms["regression"]
     if out.recon is not None and cfg.w_reconstruction > 0:
         terms["reconstruction"] = reconstruction_loss(out.recon.float(), batch["target"], batch["recon_mask"],
                                                       feature_valid)

@@ -177,3 +177,15 @@ def test_only_hidden_tokens_are_reconstructed_and_attended_by_modality_queries(f
     sub = run_contexts(model.model, x[None, 8:12], m, return_recon=True).recon
     np.testing.assert_allclose(sub[m], full.numpy()[m], rtol=1e-4, atol=1e-5)
     assert (sub[~m] == 0).all()
+
+
+def test_a_regression_model_adds_predicted_scores(features, model):
+    reg = make_model(features, regression=True)
+    r = analyze_features(features, None, reg, attention=False)
+    assert r.scores.shape == (r.n_windows, 2) and ((r.scores >= 1) & (r.scores <= 9)).all()
+    table = r.trajectories()
+    np.testing.assert_allclose(table["arousal_score"], r.scores[:, 1])
+    assert set(r.summary()["mean_predicted_score"]) == {"valence", "arousal"}
+    plain = analyze_features(features, None, model, attention=False)
+    assert plain.scores is None and "valence_score" not in plain.trajectories()
+    assert plain.summary()["mean_predicted_score"] is None

@@ -125,3 +125,22 @@ def test_ablations_train(switch):
     res = train(toy_corpus(n_subjects=3, n_trials=3), TrainConfig(epochs=1, **{switch: False}, **TINY))
     assert np.isfinite(res.history[0]["train_loss"])
     assert getattr(res.model.config, switch) is False
+
+
+def test_regression_option_trains_the_score_heads_and_analysis_reports_scores(corpus):
+    from mmqnet_core.inference.engine import run_contexts
+
+    res = train(corpus, TrainConfig(epochs=3, regression=True, lr=3e-3, **TINY))
+    assert res.model.config.regression and res.config.model_kwargs()["regression"]
+    losses = [row["train_regression"] for row in res.history]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]  # the 1-9 score term is trained
+    plain = train(corpus, TrainConfig(epochs=1, **TINY))
+    assert "train_regression" not in plain.history[0] and not plain.model.config.regression
+    data = prepare(corpus, res.normalizer)
+    out = run_contexts(res.model, data.x, data.missing)
+    assert out.scores.shape == (corpus.n_trials, corpus.max_windows, 2)
+    assert ((out.scores >= 1) & (out.scores <= 9)).all()
+    # the scores follow the true ones (the toy corpus encodes valence in EEG column 0, arousal in the GSR level)
+    r = np.corrcoef(out.scores[:, :, 0].mean(1), corpus.labels[:, 0])[0, 1]
+    assert r > 0.3
+    assert run_contexts(plain.model, data.x, data.missing).scores is None
