@@ -8,7 +8,7 @@ from __future__ import annotations
 from .baselines import LogisticRegression, interpolate_time, mean_impute, zero_fill
 from .evaluate import ALL_METHODS, COLUMNS, DEFAULT_RATES, MODEL_VARIANTS, TrainedModel, evaluate, summarize
 from .metrics import accuracy, binarise, macro_f1, masked_mse
-from .report import format_table, plot_table, write_report
+from .report import format_table, markdown_table, plot_table, write_report
 
 __all__ = [
     "ALL_METHODS",
@@ -21,6 +21,7 @@ __all__ = [
     "binarise",
     "evaluate",
     "format_table",
+    "markdown_table",
     "interpolate_time",
     "macro_f1",
     "masked_mse",

@@ -1,4 +1,5 @@
-"""Writing an evaluation table: CSV, a PNG plot (matplotlib, Agg backend) and a text table for the terminal."""
+"""Writing an evaluation table: CSV, a PNG plot (matplotlib, Agg backend), a text table for the terminal and a
+Markdown table for model cards."""
 
 from __future__ import annotations
 
@@ -60,6 +61,55 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(table: pd.DataFrame) -> str:
+    """The fold-averaged table as Markdown (for model cards): per-window accuracy of valence / arousal per method
+    and rate with the standard error over test subjects, each method's paired difference to MMQ-Net, and the
+    reconstruction error. Generated from the evaluation itself so that a card cannot drift from its CSV."""
+    s = summarize(table)
+    out = []
+    for split, part in s.groupby("split", sort=False):
+        cls = part[~part["method"].isin(RECON_ONLY)]
+        rates = sorted(cls["missing_rate"].unique())
+        n_subj = int(table["n_test_subjects"].iloc[0]) if "n_test_subjects" in table else None
+        out.append(f"Split: {split}; mean over {int(part['folds'].iloc[0])} fold(s); per-window accuracy"
+                   + (f" ± standard error over the {n_subj} test subjects" if n_subj else "") + ".")
+        out.append("")
+        head = "| method | " + " | ".join(f"V@{r:.0%} | A@{r:.0%}" for r in rates) + " |"
+        out += [head, "|---|" + "---|" * (2 * len(rates))]
+
+        def cell(row: pd.Series, t: str) -> str:
+            se = row.get(f"{t}_acc_se", float("nan"))
+            return f"{row[f'{t}_acc']:.3f}" + ("" if pd.isna(se) else f" ± {se:.3f}")
+
+        for method in dict.fromkeys(cls["method"]):
+            rows = cls[cls["method"] == method].set_index("missing_rate")
+            out.append(f"| {method} | " + " | ".join(f"{cell(rows.loc[r], 'valence')} | {cell(rows.loc[r], 'arousal')}"
+                                                    for r in rates) + " |")
+        others = [m for m in dict.fromkeys(cls["method"]) if m != REFERENCE]
+        if REFERENCE in set(cls["method"]) and others and "valence_acc_diff_se" in cls:
+            out += ["", f"Difference to {REFERENCE} (accuracy points, ± paired standard error over test subjects; "
+                    "negative = below MMQ-Net):", "", head, "|---|" + "---|" * (2 * len(rates))]
+            ref = cls[cls["method"] == REFERENCE].set_index("missing_rate")
+            for method in others:
+                rows = cls[cls["method"] == method].set_index("missing_rate")
+                cells = []
+                for r in rates:
+                    for t in ("valence", "arousal"):
+                        d = 100 * (rows.loc[r, f"{t}_acc"] - ref.loc[r, f"{t}_acc"])
+                        e = 100 * rows.loc[r, f"{t}_acc_diff_se"]
+                        cells.append(f"{d:+.1f}" + ("" if pd.isna(e) else f" ± {e:.1f}"))
+                out.append(f"| {method} | " + " | ".join(cells) + " |")
+        rec = part[part["recon_mse"].notna() & (part["missing_rate"] > 0)]
+        if len(rec):
+            wide = rec.pivot_table(index="method", columns="missing_rate", values="recon_mse", sort=False)
+            out += ["", "Reconstruction MSE of hidden tokens (normalised units):", "",
+                    "| method | " + " | ".join(f"{r:.0%}" for r in wide.columns) + " |",
+                    "|---|" + "---|" * len(wide.columns)]
+            out += [f"| {m} | " + " | ".join(f"{v:.3f}" for v in vals) + " |" for m, vals in wide.iterrows()]
+        out.append("")
+    return "\n".join(out)
+
+
 def plot_table(table: pd.DataFrame, path: str | os.PathLike, *, title: str = "") -> Path:
     """Accuracy vs missing rate (valence, arousal) and reconstruction MSE, one line per method, as PNG."""
     import matplotlib
@@ -93,8 +143,8 @@ def plot_table(table: pd.DataFrame, path: str | os.PathLike, *, title: str = "")
 
 
 def write_report(table: pd.DataFrame, out_dir: str | os.PathLike, *, title: str = "") -> dict[str, Path]:
-    """Write ``evaluation.csv`` (every fold), ``summary.csv`` (fold means), ``evaluation.png`` and
-    ``evaluation.txt`` into ``out_dir``; returns their paths."""
+    """Write ``evaluation.csv`` (every fold), ``summary.csv`` (fold means), ``evaluation.png``, ``evaluation.md``
+    and ``evaluation.txt`` into ``out_dir``; returns their paths."""
     out = Path(out_dir)
     paths = {
         "csv": atomic_write(out / "evaluation.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g")),
@@ -102,9 +152,11 @@ def write_report(table: pd.DataFrame, out_dir: str | os.PathLike, *, title: str 
                            lambda tmp: summarize(table).to_csv(tmp, index=False, float_format="%.5g")),
         "png": plot_table(table, out / "evaluation.png", title=title),
     }
+    paths["md"] = atomic_write(out / "evaluation.md",
+                               lambda tmp: Path(tmp).write_text(markdown_table(table), encoding="utf-8"))
     text = format_table(table)
     paths["txt"] = atomic_write(out / "evaluation.txt", lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"))
     return paths
 
 
-__all__ = ["format_table", "plot_table", "write_report"]
+__all__ = ["format_table", "markdown_table", "plot_table", "write_report"]

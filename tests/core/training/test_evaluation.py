@@ -83,6 +83,10 @@ def test_evaluation_table_rows_and_columns(tmp_path):
     assert "mean imputation" in text and "MMQ-Net" in text
     paths = write_report(table, tmp_path / "out", title="test")
     assert paths["png"].read_bytes()[:4] == b"\x89PNG"
+    md = paths["md"].read_text()
+    mmq = table[(table["method"] == "MMQ-Net") & (table["missing_rate"] == 0.5)].iloc[0]
+    assert f"| MMQ-Net | " in md and f"{mmq['valence_acc']:.3f} ± {mmq['valence_acc_se']:.3f}" in md
+    assert "Difference to MMQ-Net" in md and "| mean-impute encoder |" in md and "| linear interpolation |" in md
     back = pd.read_csv(paths["csv"])
     assert len(back) == len(table)
 
