@@ -660,7 +660,8 @@ class MainWindow(QMainWindow):
                 self.model.mark_analysis_stale()
 
     def _sync_channels_combo(self, first: int, count: int, total: int) -> None:
-        """Keep the channels-per-page combo in step with the keys (Ctrl+Shift+Up/Down)."""
+        """Keep the channels-per-page combo (and the status bar's channel range) in step with the keys."""
+        self._update_page_label()
         choice = self.browser.channels_per_page_choice
         index = 0 if choice is None or choice not in CHANNELS_PER_PAGE else CHANNELS_PER_PAGE.index(choice) + 1
         if self.channels_combo.currentIndex() != index:
@@ -894,7 +895,11 @@ class MainWindow(QMainWindow):
             return
         start, stop = self.browser.visible_range()
         note = f" | {self.browser.status}" if self.browser.status else ""
-        self.page_label.setText(f"| {start:.1f}-{stop:.1f} s | {self.browser.mode}{note}")
+        shown = self.browser.page_channels
+        total = len(self.browser.visible_channels)
+        channels = (f" | ch {self.browser.first_channel + 1}-{self.browser.first_channel + len(shown)}/{total}"
+                    if shown and len(shown) < total else "")
+        self.page_label.setText(f"| {start:.1f}-{stop:.1f} s{channels} | {self.browser.mode}{note}")
         if self.page_combo.currentText() != f"{self.browser.page_s:g} s":
             self.page_combo.setCurrentText(f"{self.browser.page_s:g} s")
 

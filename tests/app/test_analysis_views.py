@@ -254,3 +254,14 @@ def test_channels_per_page_combo_follows_the_keys(window, recording, tmp_path, q
                    | Qt.KeyboardModifier.ShiftModifier)
     assert window.browser.channels_per_page_choice > before  # more channels per page
     qtbot.waitUntil(lambda: window.channels_combo.currentText() == str(window.browser.channels_per_page_choice))
+
+
+def test_status_bar_names_the_channels_in_view(window, recording, tmp_path, qtbot):
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.browser.set_channels_per_page(3)
+    qtbot.waitUntil(lambda: f"ch 1-3/{len(CHANNELS)}" in window.page_label.text())
+    window.browser.scroll_channels(2)
+    qtbot.waitUntil(lambda: f"ch 3-5/{len(CHANNELS)}" in window.page_label.text())
+    window.browser.set_channels_per_page(None)  # everything fits: no channel range
+    window.resize(1400, 1000)
+    qtbot.waitUntil(lambda: " ch " not in window.page_label.text())
