@@ -48,9 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", metavar="RUN_DIR", help="a run folder written by 'mmqnet train'")
     which.add_argument("--train", action="store_true", help="train every method here (slow)")
-    which.add_argument("--reuse", metavar="OUT_DIR",
-                       help="evaluate again the models an earlier 'evaluate --train -o OUT_DIR' trained "
-                       "(OUT_DIR/runs/fold<K>/<method>/), without training; give the same --data")
+    which.add_argument("--reuse", metavar="OUT_DIR", nargs="+",
+                       help="evaluate again the models earlier 'evaluate --train -o OUT_DIR' runs trained "
+                       "(OUT_DIR/runs/fold<K>/<method>/; several folders, e.g. one per fold, are merged), without "
+                       "training; give the same --data")
     p.add_argument("--rates", type=_floats, default=DEFAULT_RATES, metavar="R,R,...",
                    help="simulated missing rates (default 0,0.1,0.3,0.5,0.7)")
     p.add_argument("--eval-folds", type=_ints, default=None, metavar="K,K,...",
@@ -103,8 +104,15 @@ def run(args: argparse.Namespace) -> int:
     elif args.reuse:
         if args.data is None:
             raise ConfigError("Give --data with --reuse (the data the models were trained on, e.g. --data synthetic).")
-        trained, base = _reuse_runs(Path(args.reuse), args.eval_folds[0] if args.eval_folds else args.fold)
-        methods = (*trained, "logistic regression")
+        trained_folds, base = _reuse_runs([Path(d) for d in args.reuse])
+        if args.eval_folds is None:
+            args.eval_folds = tuple(sorted(trained_folds))
+        missing = [k for k in args.eval_folds if k not in trained_folds]
+        if missing:
+            raise ConfigError(f"No trained models for fold(s) {missing} in {', '.join(args.reuse)} (found folds "
+                              f"{sorted(trained_folds)}); train them with 'mmqnet evaluate --train --fold K'.")
+        names = list(dict.fromkeys(m for k in args.eval_folds for m in trained_folds[k]))
+        methods = (*names, "logistic regression")
     else:
         if args.data is None:
             raise ConfigError("Give --data with --train (e.g. --data synthetic).")
@@ -122,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             corpus = load_corpus(args, progress=scaled(bar, 0.0, 0.1))
         table = evaluate(corpus, train_config=base, methods=methods, missing_rates=args.rates, folds=folds,
-                         trained=trained, run_dir=out / "runs" if args.train else None, seed=args.mask_seed,
+                         trained=trained, trained_folds=trained_folds if args.reuse else None,
+                         run_dir=out / "runs" if args.train else None, seed=args.mask_seed,
                          progress=scaled(bar, 0.1, 1.0))
     title = f"{corpus.describe()}"
     paths = write_report(table, out, title=("SYNTHETIC " if corpus.is_synthetic else "") + "evaluation")
@@ -134,26 +143,40 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reuse_runs(out_dir: Path, fold: int):
-    """The models of an earlier ``evaluate --train -o out_dir`` for ``fold``: ({method: TrainedModel}, base config)."""
+def _reuse_runs(out_dirs: list[Path]):
+    """The models earlier ``evaluate --train -o DIR`` runs trained, per fold: ({fold: {method: TrainedModel}},
+    base config — MMQ-Net's when there is one)."""
+    import re
+
     from ..evaluation import MODEL_VARIANTS, TrainedModel
     from ..evaluation.evaluate import _slug
     from ..model.checkpoint import load_checkpoint
     from ..training import TrainConfig
 
-    folder = out_dir / "runs" / f"fold{fold}"
-    trained, configs = {}, {}
-    for name in MODEL_VARIANTS:
-        run = folder / _slug(name)
-        if not (run / "config.json").is_file() or not (run / "checkpoint").exists():
-            continue
-        cfg = TrainConfig.from_dict(json.loads((run / "config.json").read_text(encoding="utf-8")))
-        model, meta = load_checkpoint(run / "checkpoint")
-        if meta.normalizer is None:
-            raise ConfigError(f"The checkpoint in {run} has no feature normaliser; train it again.")
-        trained[name], configs[name] = TrainedModel(model, meta.normalizer, cfg), cfg
-    if not trained:
-        raise ConfigError(f"No trained model found under {folder} (expected e.g. {folder / _slug('MMQ-Net')}/"
-                          "checkpoint): give the -o folder of an earlier 'mmqnet evaluate --train' and its fold.")
+    by_fold: dict[int, dict] = {}
+    configs = {}
+    for out_dir in out_dirs:
+        for folder in sorted((out_dir / "runs").glob("fold*")):
+            m = re.fullmatch(r"fold(\d+)", folder.name)
+            if not m or not folder.is_dir():
+                continue
+            fold = int(m.group(1))
+            for name in MODEL_VARIANTS:
+                run = folder / _slug(name)
+                if not (run / "config.json").is_file() or not (run / "checkpoint").exists():
+                    continue
+                cfg = TrainConfig.from_dict(json.loads((run / "config.json").read_text(encoding="utf-8")))
+                model, meta = load_checkpoint(run / "checkpoint")
+                if meta.normalizer is None:
+                    raise ConfigError(f"The checkpoint in {run} has no feature normaliser; train it again.")
+                if name in by_fold.get(fold, {}):
+                    raise ConfigError(f"Two trained {name!r} models for fold {fold} (the second in {run}); "
+                                      "give each fold's folder once.")
+                by_fold.setdefault(fold, {})[name] = TrainedModel(model, meta.normalizer, cfg)
+                configs.setdefault(name, cfg)
+    if not by_fold:
+        where = ", ".join(str(d / "runs" / "fold0" / _slug("MMQ-Net") / "checkpoint") for d in out_dirs)
+        raise ConfigError(f"No trained model found (expected e.g. {where}): give the -o folder of an earlier "
+                          "'mmqnet evaluate --train'.")
     base = configs.get("MMQ-Net", next(iter(configs.values())))
-    return trained, base
+    return by_fold, base

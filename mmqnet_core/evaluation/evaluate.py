@@ -163,6 +163,7 @@ def evaluate(
     missing_rates: Sequence[float] = DEFAULT_RATES,
     folds: Sequence[int] | None = None,
     trained: Mapping[str, TrainedModel] | None = None,
+    trained_folds: Mapping[int, Mapping[str, TrainedModel]] | None = None,
     run_dir: str | os.PathLike | None = None,
     seed: int = 0,
     batch_size: int = 128,
@@ -186,6 +187,8 @@ def evaluate(
     trained : mapping, optional
         Already trained models for the first fold in ``folds`` (e.g. ``{"MMQ-Net": TrainedModel(...)}``
         loaded from a run folder); they are not retrained.
+    trained_folds : mapping, optional
+        Already trained models per fold, ``{fold: {method: TrainedModel}}`` (overrides ``trained``).
     run_dir : path, optional
         Where the runs of trained variants are written (``fold<k>/<method>/``); None = not written.
     seed : int
@@ -220,7 +223,10 @@ def evaluate(
             raise ConfigError(f"Invalid fold {fold}: allowed 0..{len(splits) - 1}.")
         split = splits[fold]
         p_fold = scaled(progress, fi / len(fold_ids), (fi + 1) / len(fold_ids))
-        given = dict(trained or {}) if fi == 0 else {}
+        if trained_folds is not None:
+            given = dict(trained_folds.get(fold, {}))
+        else:
+            given = dict(trained or {}) if fi == 0 else {}
         to_train = [m for m in methods if m in MODEL_VARIANTS and m not in given]
         models = dict(given)
         models.update(_train_variants(corpus, base, to_train, split, run_dir, scaled(p_fold, 0.0, 0.85), cancel))
@@ -331,7 +337,11 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
     metrics = [c for c in table.columns if c not in ("split", "fold", "method", "missing_rate", "n_test_trials",
                                                      "n_test_windows", "n_test_subjects")]
     kind = table["split"].map(lambda s: re.sub(r", fold \d+/\d+", "", str(s)))  # fold-free split name
-    out = (table.assign(split=kind).groupby(["split", "method", "missing_rate"], sort=False)[metrics]
-           .mean().reset_index())
+    grouped = table.assign(split=kind).groupby(["split", "method", "missing_rate"], sort=False)
+    out = grouped[metrics].mean().reset_index()
+    # the standard error of a mean over folds (independent test subjects): sqrt(sum of squared SEs) / folds
+    for col in [c for c in metrics if c.endswith("_se")]:
+        out[col] = grouped[col].apply(lambda v: float(np.sqrt((v ** 2).sum()) / len(v)) if v.notna().all()
+                                      else float("nan")).to_numpy()
     out.insert(1, "folds", int(table["fold"].nunique()))
     return out

@@ -182,4 +182,21 @@ def test_evaluate_train_then_reuse_without_training(tmp_path, capsys, monkeypatc
     np.testing.assert_allclose(merged["valence_acc"], merged["valence_acc_again"])
     assert main(["evaluate", "--reuse", str(tmp_path / "nothing"), "--data", "synthetic", "-o",
                  str(tmp_path / "x"), *small]) == 2
-    assert "No trained model found under" in capsys.readouterr().err
+    assert "No trained model found (expected e.g." in capsys.readouterr().err
+    assert main(["evaluate", "--reuse", str(first), "--data", "synthetic", "-o", str(tmp_path / "y"), *small,
+                 "--eval-folds", "0,1"]) == 2
+    assert "No trained models for fold(s) [1]" in capsys.readouterr().err
+
+
+def test_fold_means_combine_standard_errors_of_independent_folds():
+    from mmqnet_core.evaluation import summarize
+
+    rows = [dict(split="subject-independent (leave-subjects-out), fold 1/5; x", fold=0, method="MMQ-Net",
+                 missing_rate=0.0, valence_acc=0.7, valence_acc_se=0.03, arousal_acc=0.8, arousal_acc_se=0.04),
+            dict(split="subject-independent (leave-subjects-out), fold 2/5; x", fold=1, method="MMQ-Net",
+                 missing_rate=0.0, valence_acc=0.6, valence_acc_se=0.04, arousal_acc=0.6, arousal_acc_se=float("nan"))]
+    s = summarize(pd.DataFrame(rows))
+    assert len(s) == 1 and s["folds"].item() == 2
+    assert s["valence_acc"].item() == pytest.approx(0.65)
+    assert s["valence_acc_se"].item() == pytest.approx(np.sqrt(0.03 ** 2 + 0.04 ** 2) / 2)
+    assert np.isnan(s["arousal_acc_se"].item())
