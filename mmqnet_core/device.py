@@ -87,3 +87,10 @@ def autocast(device: torch.device | str, *, enabled: bool = True) -> ContextMana
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.autocast("cuda", dtype=dtype)
     return contextlib.nullcontext()
+
+
+def needs_grad_scaler(device: torch.device | str) -> bool:
+    """True where :func:`autocast` falls back to float16 (a CUDA GPU without bf16): float16 gradients underflow
+    without loss scaling, so training then uses :class:`torch.amp.GradScaler`. bf16 and float32 need none."""
+    device = torch.device(device)
+    return device.type == "cuda" and not torch.cuda.is_bf16_supported()

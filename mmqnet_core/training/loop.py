@@ -515,6 +515,10 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
         writer.log(f"model {cfg.variant}: {model.n_parameters} parameters; {n_samples} samples of {t} windows "
                    f"per epoch, {steps_per_epoch} steps/epoch per process")
 
+    from ..device import needs_grad_scaler
+
+    # float16 autocast (a CUDA GPU without bf16) needs loss scaling; elsewhere the scaler passes everything through
+    scaler = torch.amp.GradScaler(device.type, enabled=needs_grad_scaler(device))
     history: list[dict[str, float]] = []
     best = (math.inf, 0, copy.deepcopy(model.state_dict()))
     bad_epochs = 0
@@ -546,10 +550,12 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
                 out = ddp_model(batch["x"], batch["missing"], recon_tokens=_recon_tokens(batch, cfg))
             loss, terms = compute_loss(out, batch, cfg, feature_valid)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()
             if cfg.grad_clip > 0:
+                scaler.unscale_(opt)  # clip the true gradients (a no-op without float16 loss scaling)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            scaler.step(opt)
+            scaler.update()
             step += 1
             loss_value = loss.item()
             if not math.isfinite(loss_value):
