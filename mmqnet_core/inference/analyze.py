@@ -340,8 +340,9 @@ def subject_statistics(
     For a model trained with per-subject normalisation, pass the result to :func:`analyze` as
     ``subject_statistics`` so that a short recording of one emotional state keeps its level relative to the
     subject's other recordings (its own statistics would remove it). Each recording is cleaned and featurised
-    exactly as :func:`analyze` does; statistics are taken over every visible window of all of them, with the
-    model's training statistics as the fallback for columns with too few values.
+    exactly as :func:`analyze` does; statistics are taken over every visible window of all of them -- only the
+    windows inside a recording's stimulus span when it has one (DEAP trials, MAHNOB-HCI sessions), as in
+    training -- with the model's training statistics as the fallback for columns with too few values.
     """
     from ..features import extract_features
     from ..model.normalization import Normalizer
@@ -355,8 +356,13 @@ def subject_statistics(
         pre = preprocess(rec, model.preprocess_config, cancel=cancel)
         fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
                               cancel=cancel)
-        values.append(fs.values.reshape(-1, fs.n_tokens, fs.n_features))  # (T_i, N, F)
-        missing.append(fs.missing.reshape(-1, fs.n_tokens))  # (T_i, N)
+        keep = np.ones(fs.n_windows, dtype=bool)
+        span = getattr(rec, "stim_span", None)
+        if span is not None:  # as in training (datasets.corpus): only the stimulus, not the pre-trial baseline
+            inside = (fs.window_starts >= span[0] - 1e-6) & (fs.window_starts + fs.window_s <= span[1] + 1e-6)
+            keep = inside if inside.any() else keep
+        values.append(fs.values[keep].reshape(-1, fs.n_tokens, fs.n_features))  # (T_i, N, F)
+        missing.append(fs.missing[keep].reshape(-1, fs.n_tokens))  # (T_i, N)
         report(progress, (i + 1) / len(recordings), f"subject statistics {i + 1}/{len(recordings)}")
     return Normalizer.fit(np.concatenate(values), np.concatenate(missing), fallback=model.normalizer,
                           min_count=model.min_windows)

@@ -28,15 +28,22 @@ def trials():
 def test_statistics_pool_every_recording_of_the_subject(trials, model):
     recs = [t.to_recording() for t in trials]
     stats = subject_statistics(recs, model)
-    feats = []
+    feats, spans = [], []
     for rec in recs:
         pre = preprocess(rec, model.preprocess_config)
-        feats.append(extract_features(pre.cleaned, model.feature_config, layout=model.layout,
-                                      interference=pre.interference))
-    pooled = Normalizer.fit(np.concatenate([f.values for f in feats]), np.concatenate([f.missing for f in feats]),
+        fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference)
+        feats.append(fs)
+        on, off = rec.stim_span  # 3 s baseline, then the stimulus: only the stimulus counts, as in training
+        spans.append((fs.window_starts >= on) & (fs.window_starts + fs.window_s <= off))
+    assert all(0 < k.sum() < len(k) for k in spans)
+    pooled = Normalizer.fit(np.concatenate([f.values[k] for f, k in zip(feats, spans)]),
+                            np.concatenate([f.missing[k] for f, k in zip(feats, spans)]),
                             fallback=model.normalizer, min_count=model.min_windows)
     np.testing.assert_allclose(stats.mean, pooled.mean, rtol=1e-6)
     np.testing.assert_allclose(stats.std, pooled.std, rtol=1e-6)
+    whole = Normalizer.fit(np.concatenate([f.values for f in feats]), np.concatenate([f.missing for f in feats]),
+                           fallback=model.normalizer, min_count=model.min_windows)
+    assert not np.allclose(stats.mean, whole.mean)  # the baselines are left out
     one = subject_statistics(recs[:1], model)
     assert not np.allclose(one.mean, stats.mean)  # the second trial counts
     with pytest.raises(ConfigError, match="give at least one recording"):
