@@ -210,7 +210,7 @@ class ReconstructionView(QWidget):
         original = np.where(missing, np.nan, result.features[:, n, f]).astype(float)
         recon = None if result.recon is None else np.asarray(result.recon[:, n, f], float)
         self.original_curve.setData(centres, original)
-        if recon is None:
+        if recon is None or not np.isfinite(recon).any():  # nothing hidden here: nothing reconstructed
             self.recon_curve.setData([], [])
         else:
             self.recon_curve.setData(centres, recon)

@@ -14,6 +14,10 @@ channel of the recording are shaded red over the full height; a red strip along 
 the recording's channels masked in each window. Spans with detected interference are shaded orange, windows
 whose context had no visible token grey. A green line is the app's
 time cursor; a left click moves the cursor and the browser there.
+
+A model trained with ``regression`` also predicts the 1-9 score of each target (``result.scores``): a dotted
+curve per target on a right-hand axis labelled 1-9, placed so that score 5 (the high/low threshold) sits on
+the P = 0.5 line (``(score - 1) / 8`` on the left axis). Without scores that axis and the curves are hidden.
 """
 
 from __future__ import annotations
@@ -94,6 +98,10 @@ class TrajectoryView(QWidget):
         self.band_edges: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}  # (P - std, P + std) per target
         self.bands: dict[str, pg.FillBetweenItem] = {}  # the fill between the band edges (MC results only)
         self._band_in_legend: set[str] = set()
+        self.score_curves: dict[str, pg.PlotDataItem] = {}  # predicted 1-9 score, drawn as (score - 1) / 8
+        right = self.plot.getAxis("right")
+        right.setTicks([[((v - 1) / 8, f"{v}") for v in (1, 3, 5, 7, 9)]])
+        right.setLabel("predicted score (1-9)")
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
         self.cursor.setZValue(30)
         self.plot.addItem(self.cursor, ignoreBounds=True)
@@ -151,6 +159,31 @@ class TrajectoryView(QWidget):
             self.legend.addItem(_BandSample(band), text)
             self._band_in_legend.add(name)
 
+    def _set_scores(self, result: Any, centres: np.ndarray, blind: np.ndarray) -> None:
+        """Dotted predicted-score curves on the right-hand 1-9 axis (regression models), else hidden."""
+        scores = None if result is None else getattr(result, "scores", None)
+        self.plot.showAxis("right", scores is not None)
+        for name, curve in self.score_curves.items():
+            if scores is None or name not in result.targets:
+                curve.setData([], [])
+                curve.setVisible(False)
+                self.legend.removeItem(curve)  # no legend entry for a curve that is not drawn
+        if scores is None:
+            return
+        for k, name in enumerate(result.targets):
+            if name not in self.score_curves:
+                colour = pg.mkColor(TARGET_COLOURS.get(name, "#6a1b9a"))
+                curve = self.plot.plot(pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DotLine),
+                                       name=f"{name} score (right axis)")
+                curve.setZValue(8)
+                self.score_curves[name] = curve
+            value = np.where(blind, np.nan, (np.asarray(scores[:, k], float) - 1.0) / 8.0)
+            curve = self.score_curves[name]
+            curve.setData(centres, value, connect="finite")
+            if not curve.isVisible():
+                curve.setVisible(True)
+                self.legend.addItem(curve, f"{name} score (right axis)")
+
     def set_result(self, result: Any) -> None:
         """Show an AnalysisResult (``None`` clears the view)."""
         if result is None:
@@ -161,6 +194,7 @@ class TrajectoryView(QWidget):
             for pool in (self.masked_spans, self.interference_spans, self.no_context_spans):
                 pool.set_spans([])
             self.masked_share.setData([], [])
+            self._set_scores(None, np.zeros(0), np.zeros(0, bool))
             return
         starts = np.asarray(result.window_starts, float)
         centres = starts + result.window_s / 2
@@ -174,6 +208,8 @@ class TrajectoryView(QWidget):
             std = getattr(result, "probability_std", None)
             self._set_band(name, centres, prob, None if std is None else np.asarray(std[:, k], float),
                            int(getattr(result, "mc_samples", 0)))
+
+        self._set_scores(result, centres, blind)
 
         def spans(flags: np.ndarray) -> list[tuple[float, float]]:
             return [(starts[a], starts[b - 1] + result.window_s) for a, b in runs(flags)]

@@ -111,3 +111,27 @@ def test_window_runs_with_the_preference(window, recording, tmp_path, qtbot, tin
     _, yu = view.band_edges["valence"][1].getData()
     np.testing.assert_allclose(yu, result.probabilities[:, 0] + result.probability_std[:, 0], equal_nan=True)
     assert "valence ± std (MC, 3 samples)" in _legend(view)
+
+
+def test_predicted_scores_are_drawn_on_a_right_hand_1_to_9_axis(qtbot, mc_result):
+    model = AppModel()
+    view = TrajectoryView(model)
+    qtbot.addWidget(view)
+    model.set_analysis(mc_result, "")  # no regression: no score axis, no score curve
+    assert not view.plot.getAxis("right").isVisible() and not view.score_curves
+    scores = np.linspace(1.0, 9.0, mc_result.n_windows)[:, None].repeat(2, 1)
+    model.set_analysis(dataclasses.replace(mc_result, scores=scores), "")
+    assert view.plot.getAxis("right").isVisible()
+    blind = np.asarray(mc_result.no_context, bool)
+    for name in mc_result.targets:
+        x, y = view.score_curves[name].getData()
+        np.testing.assert_allclose(y, np.where(blind, np.nan, (scores[:, 0] - 1) / 8), equal_nan=True)
+        assert f"{name} score (right axis)" in _legend(view)
+    # score 5 (the high/low threshold) sits on P = 0.5
+    assert (0.5, "5") in view.plot.getAxis("right")._tickLevels[0]
+    model.set_analysis(mc_result, "")
+    assert not view.plot.getAxis("right").isVisible()
+    assert not any(c.isVisible() for c in view.score_curves.values())
+    assert not any("score (right axis)" in t for t in _legend(view))
+    model.set_analysis(dataclasses.replace(mc_result, scores=scores), "")  # back: one legend entry each
+    assert sum("score (right axis)" in t for t in _legend(view)) == len(mc_result.targets)
