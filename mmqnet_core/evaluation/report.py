@@ -12,6 +12,18 @@ from ..fileio import atomic_write
 from .evaluate import RECON_ONLY, REFERENCE, summarize
 
 
+def _test_subjects(table: pd.DataFrame) -> str:
+    """"7 test subjects" (one fold) or "14 test subjects (7 per fold, 2 folds)"."""
+    if "n_test_subjects" not in table:
+        return "test subjects"
+    per_fold = table.groupby("fold")["n_test_subjects"].first()
+    if len(per_fold) == 1:
+        return f"{int(per_fold.iloc[0])} test subjects"
+    each = sorted({int(v) for v in per_fold})
+    return (f"{int(per_fold.sum())} test subjects ({'/'.join(map(str, each))} per fold, {len(per_fold)} folds; "
+            "the SE of the fold mean)")
+
+
 def format_table(table: pd.DataFrame) -> str:
     """Fold-averaged accuracy / F1 per method and missing rate as text, headed by the split."""
     s = summarize(table)
@@ -33,8 +45,7 @@ def format_table(table: pd.DataFrame) -> str:
             )
             lines.append(f"{method:<28}{cells}")
         if "valence_acc_se" in cls and cls["valence_acc_se"].notna().any():
-            n_subj = table["n_test_subjects"].iloc[0] if "n_test_subjects" in table else "?"
-            lines.append(f"Standard error over the {n_subj} test subjects (accuracy points), median over methods "
+            lines.append(f"Standard error over the {_test_subjects(table)} (accuracy points), median over methods "
                          f"and rates: valence {100 * cls['valence_acc_se'].median():.1f}, arousal "
                          f"{100 * cls['arousal_acc_se'].median():.1f}")
         others = [m for m in dict.fromkeys(cls["method"]) if m != REFERENCE]
@@ -70,9 +81,9 @@ def markdown_table(table: pd.DataFrame) -> str:
     for split, part in s.groupby("split", sort=False):
         cls = part[~part["method"].isin(RECON_ONLY)]
         rates = sorted(cls["missing_rate"].unique())
-        n_subj = int(table["n_test_subjects"].iloc[0]) if "n_test_subjects" in table else None
         out.append(f"Split: {split}; mean over {int(part['folds'].iloc[0])} fold(s); per-window accuracy"
-                   + (f" ± standard error over the {n_subj} test subjects" if n_subj else "") + ".")
+                   + (f" ± standard error over the {_test_subjects(table)}" if "n_test_subjects" in table else "")
+                   + ".")
         out.append("")
         head = "| method | " + " | ".join(f"V@{r:.0%} | A@{r:.0%}" for r in rates) + " |"
         out += [head, "|---|" + "---|" * (2 * len(rates))]

@@ -200,3 +200,20 @@ def test_fold_means_combine_standard_errors_of_independent_folds():
     assert s["valence_acc"].item() == pytest.approx(0.65)
     assert s["valence_acc_se"].item() == pytest.approx(np.sqrt(0.03 ** 2 + 0.04 ** 2) / 2)
     assert np.isnan(s["arousal_acc_se"].item())
+
+
+def test_two_fold_tables_name_every_test_subject():
+    from mmqnet_core.evaluation import markdown_table
+
+    rows = []
+    for fold in (0, 1):
+        for method, acc in (("MMQ-Net", 0.7), ("logistic regression", 0.6)):
+            rows.append(dict(split=f"subject-independent (leave-subjects-out), fold {fold + 1}/5; x", fold=fold,
+                             method=method, missing_rate=0.0, valence_acc=acc, arousal_acc=acc, valence_acc_se=0.02,
+                             arousal_acc_se=0.02, valence_acc_diff_se=0.01, arousal_acc_diff_se=0.01,
+                             recon_mse=float("nan"), n_test_subjects=7))
+    table = pd.DataFrame(rows)
+    md = markdown_table(table)
+    assert "14 test subjects (7 per fold, 2 folds; the SE of the fold mean)" in md
+    assert "| logistic regression | -10.0 ± 0.7 | -10.0 ± 0.7 |" in md  # paired SE of the fold mean
+    assert "14 test subjects" in format_table(table)
