@@ -176,9 +176,7 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
     result = analyze(recording, masks, model, subject_statistics=stats, mc_samples=mc_samples,
                      progress=scaled(progress, start, 1.0), cancel=cancel)
     if found is not None:
-        used = ", ".join(p.name for p in found.sources)
-        result = dataclasses.replace(result, steps=tuple(result.steps) + (f"{found.description} ({used})",)
-                                     + tuple(found.notes))
+        result = dataclasses.replace(result, steps=tuple(result.steps) + found.steps)
     label = model_label(model)
     if label == UNTRAINED_MODEL_LABEL:
         result = dataclasses.replace(result, model_description=UNTRAINED_DESCRIPTION)

@@ -91,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
                          mc_samples=args.mc_samples, mc_seed=args.mc_seed,
                          progress=scaled(bar, 0.5 if stats is not None else 0.1, 0.97))
         if found is not None:
-            used = ", ".join(p.name for p in found.sources)
-            result = dataclasses.replace(result, steps=tuple(result.steps) + (f"{found.description} ({used})",))
+            result = dataclasses.replace(result, steps=tuple(result.steps) + found.steps)
         paths = result.save(Path(args.output))
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)

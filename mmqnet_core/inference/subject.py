@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -54,7 +53,6 @@ log = logging.getLogger(__name__)
 #: file counts once. MAHNOB-HCI has 20 emotion sessions per subject and DEAP 40 trials per file.
 MAX_SUBJECT_SOURCES = 40
 
-_MAX_XML_BYTES = 1024**2  # a session.xml is a few kB
 _PART = re.compile(r"^Part_(\d+)_", re.IGNORECASE)  # MAHNOB BDF names: Part_<subject>_<N|S>_Trial<k>_emotion.bdf
 _RATINGS = ("feltVlnc", "feltArsl")  # session.xml attributes of the felt valence and arousal
 _AUTO_TEXT = "Also use the subject's other sessions and trials found automatically"  # the app's check box
@@ -77,6 +75,12 @@ class SubjectRecordings:
         where = f" in {len(self.sources)} files/folders" if self.unit == "recordings" and len(self.sources) > 1 else ""
         return f"subject statistics from {len(self.recordings)} {self.unit}{who}{where}"
 
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """Lines for ``AnalysisResult.steps``: what the statistics came from (sources named), then the notes."""
+        used = ", ".join(p.name for p in self.sources)
+        return (f"{self.description} ({used})",) + tuple(self.notes)
+
 
 # --- MAHNOB-HCI sessions of one subject (session.xml only) -------------------------------------------------------
 def _canonical(subject: str | None) -> str | None:
@@ -91,28 +95,17 @@ def _read_session(folder: Path) -> tuple[str | None, bool]:
     """(subject, has felt valence and arousal) of a session folder, from its session.xml (and BDF names).
 
     The subject is the ``id`` of the ``<subject>`` element (MAHNOB-HCI's layout), else a ``subject``
-    attribute of the root, else the ``Part_<p>`` of the folder's BDF file name. Nothing but the XML is read.
+    attribute of the root, else the ``Part_<p>`` of the folder's BDF file name. Nothing but the XML is read
+    (by the MAHNOB reader's :func:`~mmqnet_core.io.mahnob.read_session`).
     """
-    xml = folder / "session.xml"
-    size = xml.stat().st_size
-    if size > _MAX_XML_BYTES:
-        raise RecordingError(f"Cannot read {xml}: {size} bytes is too large for a session.xml.")
-    root_attrs: dict[str, str] | None = None
-    subject = None
-    try:
-        for _, elem in ET.iterparse(xml, events=("start",)):
-            if root_attrs is None:
-                root_attrs = dict(elem.attrib)
-                subject = root_attrs.get("subject")
-            elif elem.tag == "subject" and elem.get("id"):
-                subject = elem.get("id")
-                break
-    except ET.ParseError as exc:
-        raise RecordingError(f"Cannot read {xml}: not valid XML ({exc}).") from None
+    from ..io.mahnob import read_session
+
+    root_attrs, subject = read_session(folder / "session.xml")
+    subject = subject or root_attrs.get("subject")
     if not subject:
         bdfs = sorted(p.name for p in folder.iterdir() if p.suffix.lower() == ".bdf" and _PART.match(p.name))
         subject = _PART.match(bdfs[0]).group(1) if bdfs else None
-    rated = root_attrs is not None and all(a in root_attrs for a in _RATINGS)
+    rated = all(a in root_attrs for a in _RATINGS)
     return _canonical(subject), rated
 
 

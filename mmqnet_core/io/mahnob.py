@@ -24,7 +24,7 @@ from ..progress import CancelToken, ProgressCallback, scaled
 from ..recording import Annotation, Modality, Recording
 from .edf import find_trigger_pulses, load_edf
 
-__all__ = ["MAHNOB_LABELS", "is_mahnob_session", "read_session_xml", "load_mahnob_session"]
+__all__ = ["MAHNOB_LABELS", "is_mahnob_session", "read_session", "read_session_xml", "load_mahnob_session"]
 
 #: session.xml attribute -> label name in :attr:`Recording.labels`.
 MAHNOB_LABELS: dict[str, str] = {
@@ -48,8 +48,8 @@ def is_mahnob_session(folder: str | os.PathLike) -> bool:
     return folder.is_dir() and (folder / "session.xml").is_file() and bool(_bdf_files(folder))
 
 
-def read_session_xml(path: str | os.PathLike) -> dict[str, str]:
-    """Attributes of the root element of a MAHNOB ``session.xml``.
+def read_session(path: str | os.PathLike) -> tuple[dict[str, str], str | None]:
+    """Attributes of the root element of a MAHNOB ``session.xml`` and the ``id`` of its ``<subject>`` element.
 
     Parameters
     ----------
@@ -59,8 +59,10 @@ def read_session_xml(path: str | os.PathLike) -> dict[str, str]:
 
     Returns
     -------
-    dict
+    attributes : dict
         Attribute name -> value, e.g. ``{"feltVlnc": "7", ...}``.
+    subject_id : str or None
+        ``<subject id="...">`` when the file has one.
     """
     path = Path(path)
     if path.stat().st_size > _MAX_XML_BYTES:
@@ -69,7 +71,13 @@ def read_session_xml(path: str | os.PathLike) -> dict[str, str]:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise RecordingError(f"Cannot read {path}: not valid XML ({exc}). Check the session folder.") from None
-    return dict(root.attrib)
+    subject = root.find("subject")
+    return dict(root.attrib), (subject.get("id") or None) if subject is not None else None
+
+
+def read_session_xml(path: str | os.PathLike) -> dict[str, str]:
+    """Attributes of the root element of a MAHNOB ``session.xml`` (see :func:`read_session`)."""
+    return read_session(path)[0]
 
 
 def load_mahnob_session(

@@ -79,3 +79,14 @@ def test_broken_xml_and_missing_bdf(tmp_path):
     (folder / "Part_3_S_Trial12_emotion.bdf").unlink()
     with pytest.raises(RecordingError, match=r"it is not a MAHNOB-HCI session \(it lacks a .bdf file\)"):
         load_recording(folder)
+
+
+def test_read_session_gives_root_attributes_and_the_subject_element(tmp_path):
+    from mmqnet_core.io.mahnob import read_session, read_session_xml
+
+    folder = tmp_path / "10"
+    make_session(folder)
+    attrs, subject = read_session(folder / "session.xml")
+    assert subject == "3" and attrs["feltVlnc"] == "7" and read_session_xml(folder / "session.xml") == attrs
+    (folder / "session.xml").write_text('<session feltVlnc="1" />')
+    assert read_session(folder / "session.xml") == ({"feltVlnc": "1"}, None)
