@@ -24,6 +24,21 @@ def _test_subjects(table: pd.DataFrame) -> str:
             "the SE of the fold mean)")
 
 
+def _differences(cls: pd.DataFrame, rates: list) -> dict[str, list[tuple[float, float]]]:
+    """Per method other than the reference: (difference to it, paired SE) in accuracy points, valence then arousal
+    for each rate; empty when the reference or the paired SE columns are missing."""
+    others = [m for m in dict.fromkeys(cls["method"]) if m != REFERENCE]
+    if REFERENCE not in set(cls["method"]) or not others or "valence_acc_diff_se" not in cls:
+        return {}
+    ref = cls[cls["method"] == REFERENCE].set_index("missing_rate")
+    out = {}
+    for method in others:
+        rows = cls[cls["method"] == method].set_index("missing_rate")
+        out[method] = [(100 * (rows.loc[r, f"{t}_acc"] - ref.loc[r, f"{t}_acc"]), 100 * rows.loc[r, f"{t}_acc_diff_se"])
+                       for r in rates for t in ("valence", "arousal")]
+    return out
+
+
 def format_table(table: pd.DataFrame) -> str:
     """Fold-averaged accuracy / F1 per method and missing rate as text, headed by the split."""
     s = summarize(table)
@@ -48,20 +63,12 @@ def format_table(table: pd.DataFrame) -> str:
             lines.append(f"Standard error over the {_test_subjects(table)} (accuracy points), median over methods "
                          f"and rates: valence {100 * cls['valence_acc_se'].median():.1f}, arousal "
                          f"{100 * cls['arousal_acc_se'].median():.1f}")
-        others = [m for m in dict.fromkeys(cls["method"]) if m != REFERENCE]
-        if REFERENCE in set(cls["method"]) and others and "valence_acc_diff_se" in cls:
+        diffs = _differences(cls, rates)
+        if diffs:
             lines.append(f"Difference to {REFERENCE} in accuracy points, +- paired standard error over test subjects:")
             lines.append(f"{'method':<28}" + "".join(f"V@{r:.0%}".rjust(13) + f"A@{r:.0%}".rjust(13) for r in rates))
-            ref = cls[cls["method"] == REFERENCE].set_index("missing_rate")
-            for method in others:
-                row = cls[cls["method"] == method].set_index("missing_rate")
-                cells = ""
-                for r in rates:
-                    for t in ("valence", "arousal"):
-                        d = 100 * (row.loc[r, f"{t}_acc"] - ref.loc[r, f"{t}_acc"])
-                        e = 100 * row.loc[r, f"{t}_acc_diff_se"]
-                        cells += f"{d:+6.1f}+-{e:4.1f}".rjust(13)
-                lines.append(f"{method:<28}{cells}")
+            for method, pairs in diffs.items():
+                lines.append(f"{method:<28}" + "".join(f"{d:+6.1f}+-{e:4.1f}".rjust(13) for d, e in pairs))
         rec = part[part["recon_mse"].notna() & (part["missing_rate"] > 0)]
         if len(rec):
             lines.append("Reconstruction MSE of hidden tokens (normalised units):")
@@ -96,19 +103,12 @@ def markdown_table(table: pd.DataFrame) -> str:
             rows = cls[cls["method"] == method].set_index("missing_rate")
             out.append(f"| {method} | " + " | ".join(f"{cell(rows.loc[r], 'valence')} | {cell(rows.loc[r], 'arousal')}"
                                                     for r in rates) + " |")
-        others = [m for m in dict.fromkeys(cls["method"]) if m != REFERENCE]
-        if REFERENCE in set(cls["method"]) and others and "valence_acc_diff_se" in cls:
+        diffs = _differences(cls, rates)
+        if diffs:
             out += ["", f"Difference to {REFERENCE} (accuracy points, ± paired standard error over test subjects; "
                     "negative = below MMQ-Net):", "", head, "|---|" + "---|" * (2 * len(rates))]
-            ref = cls[cls["method"] == REFERENCE].set_index("missing_rate")
-            for method in others:
-                rows = cls[cls["method"] == method].set_index("missing_rate")
-                cells = []
-                for r in rates:
-                    for t in ("valence", "arousal"):
-                        d = 100 * (rows.loc[r, f"{t}_acc"] - ref.loc[r, f"{t}_acc"])
-                        e = 100 * rows.loc[r, f"{t}_acc_diff_se"]
-                        cells.append(f"{d:+.1f}" + ("" if pd.isna(e) else f" ± {e:.1f}"))
+            for method, pairs in diffs.items():
+                cells = [f"{d:+.1f}" + ("" if pd.isna(e) else f" ± {e:.1f}") for d, e in pairs]
                 out.append(f"| {method} | " + " | ".join(cells) + " |")
         rec = part[part["recon_mse"].notna() & (part["missing_rate"] > 0)]
         if len(rec):
