@@ -97,6 +97,9 @@ class Recording:
     subject: str | None = None  # subject identifier, when known
     trial: str | None = None  # trial identifier, when known
     notes: tuple[str, ...] = ()  # what the loader reported (resampled channels, trigger channels found...)
+    # Damage found while reading, said loudly (CLI `warning:` lines, the app's banner): a truncated file, records
+    # beyond the declared end, a corrected header, data or labels dropped. Each says what was read and what not.
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.channels) != len(self.raw.ch_names):
@@ -221,6 +224,7 @@ class Recording:
             "labels": dict(self.labels),
             "stim_span": self.stim_span,
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
 
 

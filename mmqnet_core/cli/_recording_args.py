@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from ..check import safe_text
 from ..errors import ConfigError
-from ..recording import Modality
+from ..recording import Modality, Recording
 
 
 def add_modality_option(parser: argparse.ArgumentParser) -> None:
@@ -26,3 +28,11 @@ def parse_modalities(items: list[str]) -> dict[str, Modality] | None:
             raise ConfigError(f"Invalid value for '--modality': expected CHANNEL=MODALITY (e.g. EXG1=ECG), got {item!r}.")
         out[name.strip()] = Modality.parse(mod)
     return out or None
+
+
+def print_warnings(recording: Recording) -> None:
+    """Say loudly what was wrong with the file: one ``warning: ...`` line on stderr per :attr:`Recording.warnings`
+    (truncated data, records beyond the end, a corrected header, dropped labels), each with what was read and
+    what was not."""
+    for w in recording.warnings:
+        print(f"warning: {safe_text(w)}", file=sys.stderr)

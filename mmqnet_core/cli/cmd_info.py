@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..recording import Recording
-from ._recording_args import add_modality_option, parse_modalities
+from ._recording_args import add_modality_option, parse_modalities, print_warnings
 
 #: Annotations listed in the text output (all are counted).
 _SHOWN_ANNOTATIONS = 10
@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io import load_recording
 
     rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality))
+    print_warnings(rec)
     info = summary(rec)
     if args.json:
         print(json.dumps(info, indent=2, ensure_ascii=False))
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if rec.subject or rec.trial:
         lines.append(f"subject: {rec.subject or '-'}  trial: {rec.trial or '-'}")
     lines.append("channels:")
-    width = max(len(c["name"]) for c in info["channels"])
+    width = max((len(c["name"]) for c in info["channels"]), default=4)
     for c in info["channels"]:
         lines.append(f"  {c['name']:<{width}}  {c['modality']:<4}  {c['sfreq']:>8g} Hz  {c['unit'] or '-'}")
     anns = info["annotations"]
@@ -73,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         lines.append("labels: " + ", ".join(f"{k}={v:g}" for k, v in info["labels"].items()))
     if info["stim_span"]:
         lines.append(f"stimulus: {info['stim_span'][0]:.3f} s to {info['stim_span'][1]:.3f} s")
+    if info["warnings"]:
+        lines.append("warnings (damaged file):")
+        lines += [f"  ! {w}" for w in info["warnings"]]
     if info["notes"]:
         lines.append("notes:")
         lines += [f"  - {n}" for n in info["notes"]]

@@ -11,7 +11,7 @@ from ..preprocessing import PreprocessConfig, preprocess, save_cleaned, steps_pa
 from ..preprocessing.export import FORMATS
 from ..recording import Recording
 from ._progress import progress_bar
-from ._recording_args import add_modality_option, parse_modalities
+from ._recording_args import add_modality_option, parse_modalities, print_warnings
 
 
 def _load_recording(path: str, trial: int | None = None, modalities=None) -> Recording:
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     config = PreprocessConfig(line_freq=args.line_freq, notch=not args.no_notch, target_sfreq=args.sfreq,
                               eog_method=args.eog, filter_method=args.filter_method)
     recording = _load_recording(args.file, args.trial, parse_modalities(args.modality))
+    print_warnings(recording)
     with progress_bar(f"preprocess {Path(args.file).name}") as cb:
         result = preprocess(recording, config, start_s=args.start, stop_s=args.stop, progress=cb)
     save_cleaned(result, out, recording=recording, which="raw" if args.raw else "cleaned")

@@ -14,6 +14,7 @@ Optional keys written by ``mmqnet_core.datasets.synthetic.write_deap_subject`` a
 
 from __future__ import annotations
 
+import _compat_pickle
 import importlib
 import os
 import pickle
@@ -23,6 +24,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..check import (check_int, check_range, check_regular_file, check_size, check_str_list, invalid,
+                     safe_text)
 from ..errors import ConfigError, MMQNetError, RecordingError
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import Annotation, ChannelInfo, Modality, Recording
@@ -54,6 +57,9 @@ DEAP_BASELINE_S = 3.0  # s of pre-trial baseline at the start of each trial
 # Modalities stored in microvolts in DEAP; converted to volts (the core's unit for electrophysiology).
 _MICROVOLT = (Modality.EEG, Modality.EOG, Modality.EMG, Modality.ECG)
 _MAX_PICKLE_BYTES = 2 * 1024**3  # refuse anything larger than 2 GiB (a real DEAP file is ~100 MB)
+_MAX_SFREQ = 100_000.0  # Hz, highest 'sfreq' accepted (DEAP is 128 Hz)
+_MIN_SFREQ = 0.01  # Hz, lowest 'sfreq' accepted
+_LABEL_RANGE = (1.0, 9.0)  # self-assessment scores (SAM scale)
 
 
 def _numpy_attr(names: tuple[str, ...], attr: str) -> Callable[..., Any] | None:
@@ -112,6 +118,10 @@ class SafeUnpickler(pickle.Unpickler):
     _ALLOWED: dict[tuple[str, str], Any] | None = None
 
     def find_class(self, module: str, name: str) -> Any:  # noqa: D102 (pickle API)
+        if module in _compat_pickle.IMPORT_MAPPING:  # Python 2 names (__builtin__.bytearray), as pickle maps them
+
+            module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         if SafeUnpickler._ALLOWED is None:
             SafeUnpickler._ALLOWED = _allowed_globals()
         try:
@@ -140,26 +150,55 @@ def safe_load_pickle(path: str | os.PathLike) -> Any:
         the file is empty, truncated or not a pickle.
     """
     path = Path(path)
-    size = path.stat().st_size
+    size = check_regular_file(path, "recording", max_bytes=_MAX_PICKLE_BYTES, error=RecordingError)
+    name = safe_text(path.name, 200)
     if size == 0:
-        raise RecordingError(f"Cannot read {path.name}: the file is empty (0 bytes). Choose another file.")
-    if size > _MAX_PICKLE_BYTES:
-        raise RecordingError(f"Cannot read {path.name}: {size / 1024**3:.1f} GiB is too large for a DEAP file.")
+        raise RecordingError(f"Cannot read {name}: the file is empty (0 bytes). Choose another file.")
     with open(path, "rb") as fid:
         try:
-            return SafeUnpickler(fid, encoding="latin1").load()
+            obj = SafeUnpickler(fid, encoding="latin1").load()
         except _Refused as exc:
             raise RecordingError(
-                f"Refusing to load {path.name}: the pickle asks to run {exc}, which is not part of a numpy "
-                "array. Only DEAP-style pickles of numpy arrays are read; this file may be malicious."
+                f"Refusing to load {name}: the pickle asks to run {safe_text(exc, 120)}, which is not part of a "
+                "numpy array. Only DEAP-style pickles of numpy arrays are read; this file may be malicious."
             ) from None
         except MMQNetError:
             raise
-        except Exception as exc:  # EOFError, ValueError, MemoryError... from a damaged or foreign file
+        except (Exception, RecursionError, MemoryError) as exc:  # EOFError, ValueError... from a damaged file
             raise RecordingError(
-                f"Cannot read {path.name}: it is not a valid DEAP pickle ({type(exc).__name__}: {exc}). "
-                "Check that the file is a complete data_preprocessed_python/sNN.dat file."
+                f"Cannot read {name}: it is not a valid DEAP pickle ({type(exc).__name__}: "
+                f"{safe_text(exc, 200)}). Check that the file is a complete data_preprocessed_python/sNN.dat file."
             ) from None
+    _check_backed(obj, size, name)
+    return obj
+
+
+def _check_backed(obj: Any, size: int, name: str) -> None:
+    """Refuse arrays whose data the file does not hold.
+
+    A pickle may call ``numpy.ndarray(shape, dtype, buffer, offset, strides)`` with a few bytes and strides of 0,
+    or ask for a huge uninitialised array: a 200-byte file would then "hold" hours of data. Every array reached
+    from ``obj`` must be no larger than the file and own its data or view a buffer at least as large.
+    """
+    stack, seen = [obj], 0
+    while stack:
+        o = stack.pop()
+        seen += 1
+        if seen > 100_000:
+            raise RecordingError(f"Cannot read {name}: the pickle holds more than 100000 objects; not a DEAP file.")
+        if isinstance(o, Mapping):
+            stack.extend(o.values())
+        elif isinstance(o, (list, tuple)):
+            stack.extend(o)
+        elif isinstance(o, np.ndarray):
+            if o.dtype.hasobject:
+                raise RecordingError(f"Cannot read {name}: it holds an array of Python objects; DEAP arrays are "
+                                     "numeric.")
+            if o.nbytes > size or (o.size > 1 and 0 in o.strides):
+                raise RecordingError(
+                    f"Cannot read {name}: an array of shape {o.shape} ({o.nbytes} bytes) is not backed by the "
+                    f"file ({size} bytes): its data are not in the file. The file is damaged or forged."
+                )
 
 
 def read_deap_file(path: str | os.PathLike) -> dict[str, Any]:
@@ -205,25 +244,36 @@ def read_deap_file(path: str | os.PathLike) -> dict[str, Any]:
         )
     if n_trials == 0 or data.shape[2] == 0:
         raise RecordingError(f"Cannot read {path.name}: DEAP 'data' {data.shape} holds no samples.")
-    if not np.issubdtype(data.dtype, np.number) or not np.issubdtype(labels.dtype, np.number):
-        raise RecordingError(
-            f"Cannot read {path.name}: DEAP arrays must be numeric, got {data.dtype} and {labels.dtype}."
-        )
-    ch_names = tuple(str(c) for c in obj.get("ch_names", DEAP_CHANNEL_NAMES))
+    for key, arr in (("data", data), ("labels", labels)):
+        if arr.dtype.kind not in "biuf":  # complex numbers, strings, booleans are not samples or scores
+            raise invalid(key, "must be an array of real numbers (DEAP stores float64)", arr, where=path,
+                          error=RecordingError)
+    # One trial is copied to float64 when opened: refuse before allocating what no recording needs.
+    check_size("DEAP trial in memory", data.shape[1] * data.shape[2] * 8, 4 * 1024**3, where=path,
+               error=RecordingError)
+    ch_names = DEAP_CHANNEL_NAMES
+    if obj.get("ch_names") is not None:
+        ch_names = check_str_list("ch_names", obj["ch_names"], n=data.shape[1], max_len=64, where=path,
+                                  error=RecordingError)
+        if len(set(ch_names)) != len(ch_names) or any(not c.strip() for c in ch_names):
+            raise invalid("ch_names", "must be distinct, non-empty channel names", list(ch_names), where=path,
+                          error=RecordingError)
     units = obj.get("units")
-    if len(ch_names) != data.shape[1] or (units is not None and len(units) != data.shape[1]):
-        raise RecordingError(
-            f"Cannot read {path.name}: 'ch_names'/'units' must list {data.shape[1]} channels."
-        )
-    sfreq = float(obj.get("sfreq", DEAP_SFREQ))
-    if not sfreq > 0:
-        raise RecordingError(f"Cannot read {path.name}: 'sfreq' must be > 0 Hz, got {sfreq}.")
-    synthetic = bool(obj.get("synthetic", False)) or "synthetic" in path.name.lower()
+    if units is not None:
+        units = check_str_list("units", units, n=data.shape[1], max_len=16, where=path, error=RecordingError)
+    sfreq = obj.get("sfreq", DEAP_SFREQ)
+    if isinstance(sfreq, np.ndarray) and sfreq.shape == ():
+        sfreq = sfreq.item()
+    sfreq = check_range("sfreq", sfreq, _MIN_SFREQ, _MAX_SFREQ, unit="Hz", where=path, error=RecordingError)
+    synthetic_flag = obj.get("synthetic", False)
+    if not isinstance(synthetic_flag, (bool, np.bool_, int, np.integer)):
+        raise invalid("synthetic", "must be true or false", synthetic_flag, where=path, error=RecordingError)
+    synthetic = bool(synthetic_flag) or "synthetic" in path.name.lower()
     return {
         "data": data,
         "labels": labels,
         "ch_names": ch_names,
-        "units": None if units is None else tuple(str(u) for u in units),
+        "units": units,
         "sfreq": sfreq,
         "synthetic": synthetic,
     }
@@ -314,17 +364,26 @@ def deap_trial_recording(
     if data.shape[2] != 8064 or n_trials != 40:
         notes.append(f"Non-standard DEAP shape {data.shape} (the real dataset has (40, 40, 8064)).")
     notes.insert(0, f"DEAP trial {trial} of {n_trials} ({x.shape[1]} samples at {sfreq:g} Hz).")
+    trial_labels, damage = {}, []
+    for key, value in zip(DEAP_LABELS, labels[trial]):
+        v = float(value)
+        if np.isfinite(v) and _LABEL_RANGE[0] <= v <= _LABEL_RANGE[1]:
+            trial_labels[key] = v
+        else:
+            damage.append(f"{name} trial {trial}: label {key} = {v:g} is not a 1-9 rating; it was dropped "
+                          "(the trial has no such label).")
     return Recording(
         raw=raw,
         channels=tuple(ChannelInfo(c, m, sfreq, u) for c, m, u in zip(ch_names, mods, units)),
         source=path,
         source_format="deap",
         is_synthetic=content["synthetic"],
-        labels={k: float(v) for k, v in zip(DEAP_LABELS, labels[trial])},
+        labels=trial_labels,
         stim_span=stim_span,
         subject=_subject_of(path) if path is not None else None,
         trial=str(trial),
         notes=tuple(notes),
+        warnings=tuple(damage),
     )
 
 

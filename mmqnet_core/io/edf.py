@@ -239,6 +239,29 @@ def load_edf(
         )
     elif header.n_records_header == -1:
         notes.append(f"The header does not give the number of data records; {header.n_records} found.")
+    damage: list[str] = []
+    held = f"{header.n_records} complete data records ({header.duration_s:g} s)"
+    if header.n_records_header > header.n_records:
+        missing_s = (header.n_records_header - header.n_records) * header.record_s
+        damage.append(
+            f"{name} is truncated: the header declares {header.n_records_header} data records, the file holds "
+            f"{held}; read {header.duration_s:g} s, the last {missing_s:g} s declared are missing."
+        )
+    elif header.n_records_header not in (-1, header.n_records):
+        damage.append(
+            f"{name} has records beyond the declared end: the header declares {header.n_records_header} data "
+            f"records, the file holds {held}; all {header.n_records} were read (the header was corrected)."
+        )
+    elif header.n_records_header == -1:
+        damage.append(
+            f"{name}: the header does not give the number of data records (-1, recording not closed); "
+            f"corrected from the file size to {held}, all read."
+        )
+    if header.trailing_bytes:
+        damage.append(
+            f"{name} ends with an incomplete data record: {header.trailing_bytes} bytes after the last complete "
+            f"record were not read (one record is {header.record_bytes} bytes)."
+        )
     if header.variant.endswith("+D"):
         notes.append(f"{header.variant} (discontinuous) file: gaps between data records are not shown; times "
                      "after a gap are shifted.")
@@ -281,6 +304,8 @@ def load_edf(
     synthetic = header.is_synthetic or "synthetic" in name.lower()
     for note in notes:
         log.info("%s: %s", name, note)
+    for warning in damage:
+        log.info("damaged file: %s", warning)
     report(progress, 1.0, f"opened {name}")
     return Recording(
         raw=raw,
@@ -289,4 +314,5 @@ def load_edf(
         source_format=header.kind,
         is_synthetic=synthetic,
         notes=tuple(notes),
+        warnings=tuple(damage),
     )

@@ -13,9 +13,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..check import check_range, check_regular_file, invalid, safe_text
 from ..errors import RecordingError
 
-__all__ = ["EdfHeader", "read_edf_header"]
+__all__ = ["EdfHeader", "read_edf_header", "MAX_SFREQ", "MAX_RECORD_S"]
+
+#: Highest per-signal sampling rate accepted, Hz (BioSemi ActiveTwo records at most 16 kHz).
+MAX_SFREQ = 100_000.0
+#: Longest data record accepted, s (EDF allows fractional durations; real files use 0.1-60 s).
+MAX_RECORD_S = 3600.0
 
 _ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
 
@@ -54,6 +60,7 @@ class EdfHeader:
     digital_min: tuple[int, ...]  # per signal
     digital_max: tuple[int, ...]  # per signal
     n_samples: tuple[int, ...]  # samples per data record, per signal
+    trailing_bytes: int = 0  # bytes after the last complete data record (an incomplete record, not read)
 
     @property
     def bytes_per_sample(self) -> int:
@@ -115,8 +122,8 @@ def read_edf_header(path: str | os.PathLike) -> EdfHeader:
         physical or digital range is empty, or no complete data record.
     """
     path = Path(path)
-    name = path.name
-    size = path.stat().st_size
+    name = safe_text(path.name, 200)
+    size = check_regular_file(path, "recording", error=RecordingError)
     if size == 0:
         raise RecordingError(f"Cannot read {name}: the file is empty (0 bytes). Choose another file.")
     with open(path, "rb") as fid:
@@ -152,6 +159,10 @@ def read_edf_header(path: str | os.PathLike) -> EdfHeader:
         n_records_header = number(main[236:244], "number of data records")
         record_s = number(main[244:252], "duration of a data record", float)
         ns = number(main[252:256], "number of signals")
+        record_s = check_range("duration of a data record", record_s, 0.0, MAX_RECORD_S, lo_open=True, unit="s",
+                               where=path, error=RecordingError,
+                               hint="The header is damaged (EDF allows fractional durations, not zero, negative "
+                               "or infinite ones).")
         if ns <= 0:
             raise RecordingError(f"Cannot read {name}: the header declares {ns} signals; the file holds no signal.")
         if header_bytes != 256 * (ns + 1):
@@ -181,7 +192,7 @@ def read_edf_header(path: str | os.PathLike) -> EdfHeader:
             except ValueError:
                 raise RecordingError(
                     f"Cannot read {name}: corrupt header, {field.replace('_', ' ')} of signal {lab!r} is "
-                    f"{text!r}, which is not a number. The file is damaged; re-export it."
+                    f"{safe_text(repr(text))}, which is not a number. The file is damaged; re-export it."
                 ) from None
         return tuple(out)
 
@@ -190,13 +201,23 @@ def read_edf_header(path: str | os.PathLike) -> EdfHeader:
     n_samples = numbers("n_samples", int)
 
     for i, lab in enumerate(labels):
-        if lab in _ANNOTATION_LABELS:
-            continue
         if n_samples[i] <= 0:
             raise RecordingError(
-                f"Cannot read {name}: corrupt header, signal {lab!r} has {n_samples[i]} samples per data record "
-                "(must be > 0)."
+                f"Cannot read {name}: corrupt header, signal {safe_text(repr(lab))} has {n_samples[i]} samples per "
+                "data record (must be > 0)."
             )
+        if lab in _ANNOTATION_LABELS:
+            continue
+        rate = n_samples[i] / record_s
+        if rate > MAX_SFREQ:
+            raise RecordingError(
+                f"Cannot read {name}: signal {safe_text(repr(lab))} would be sampled at {rate:.4g} Hz ({n_samples[i]} "
+                f"samples per {record_s:g}-s record), above the {MAX_SFREQ:g} Hz any recorder uses. The header "
+                "is damaged."
+            )
+        for field, values in (("physical minimum", pmin), ("physical maximum", pmax)):
+            check_range(f"{field} of signal {lab}", values[i], where=path, error=RecordingError,
+                        hint="The header is damaged; re-export the file.")
         if pmin[i] == pmax[i]:
             raise RecordingError(
                 f"Cannot read {name}: signal {lab!r} has physical minimum == physical maximum ({pmin[i]:g} "
@@ -207,15 +228,16 @@ def read_edf_header(path: str | os.PathLike) -> EdfHeader:
                 f"Cannot read {name}: signal {lab!r} has digital minimum {dmin[i]} >= digital maximum "
                 f"{dmax[i]}, so its values cannot be scaled. The header is corrupt."
             )
-    if not record_s > 0:
+    if not any(lab not in _ANNOTATION_LABELS for lab in labels):
         raise RecordingError(
-            f"Cannot read {name}: the duration of a data record is {record_s:g} s (must be > 0). The file holds "
-            "no signal data (annotation-only files are not recordings)."
+            f"Cannot read {name}: the file holds only annotation signals ({', '.join(map(repr, labels))}) and no "
+            "signal data; annotation-only files are not recordings."
         )
 
     bps = 3 if kind == "bdf" else 2
     record_bytes = sum(n_samples) * bps
     n_records = max(0, (size - header_bytes) // record_bytes)
+    trailing = max(0, size - header_bytes - n_records * record_bytes)
     if n_records_header == 0 or n_records == 0:
         raise RecordingError(
             f"Cannot read {name}: the recording has zero length (the header declares {n_records_header} data "
@@ -225,6 +247,9 @@ def read_edf_header(path: str | os.PathLike) -> EdfHeader:
         raise RecordingError(
             f"Cannot read {name}: corrupt header, the number of data records is {n_records_header}."
         )
+    if n_records * record_s > 366 * 86400:
+        raise invalid("duration", "must be at most a year of data", f"{n_records} records of {record_s:g} s",
+                      where=path, error=RecordingError, hint="The header is damaged.")
     return EdfHeader(
         path=path,
         kind=kind,
@@ -242,4 +267,5 @@ def read_edf_header(path: str | os.PathLike) -> EdfHeader:
         digital_min=dmin,
         digital_max=dmax,
         n_samples=n_samples,
+        trailing_bytes=trailing,
     )

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Mapping
 
+from ..check import check_regular_file, safe_text
 from ..errors import RecordingError
 from ..progress import CancelToken, ProgressCallback, scaled
 from ..recording import Annotation, Modality, Recording
@@ -65,12 +66,19 @@ def read_session(path: str | os.PathLike) -> tuple[dict[str, str], str | None]:
         ``<subject id="...">`` when the file has one.
     """
     path = Path(path)
-    if path.stat().st_size > _MAX_XML_BYTES:
-        raise RecordingError(f"Cannot read {path}: {path.stat().st_size} bytes is too large for a session.xml.")
+    check_regular_file(path, "session file", max_bytes=_MAX_XML_BYTES, error=RecordingError)
     try:
-        root = ET.parse(path).getroot()
+        root = ET.fromstring(path.read_bytes())
     except ET.ParseError as exc:
         raise RecordingError(f"Cannot read {path}: not valid XML ({exc}). Check the session folder.") from None
+    except (LookupError, ValueError, UnicodeError) as exc:  # unknown or multi-byte encoding declaration
+        raise RecordingError(
+            f"Cannot read {path}: its XML encoding cannot be read ({type(exc).__name__}: {safe_text(exc, 120)}). "
+            "Save session.xml as UTF-8 (or another single-byte encoding Python knows)."
+        ) from None
+    except RecursionError:
+        raise RecordingError(f"Cannot read {path}: the XML is nested too deeply. Check the session folder.") \
+            from None
     subject = root.find("subject")
     return dict(root.attrib), (subject.get("id") or None) if subject is not None else None
 
@@ -128,12 +136,19 @@ def load_mahnob_session(
                    cancel=cancel)
     notes = [n for n in rec.notes if not n.startswith("Trigger channel")]
     labels: dict[str, float] = {}
+    damage = list(rec.warnings)
     for attr, key in MAHNOB_LABELS.items():
         if attr in attrs:
             try:
-                labels[key] = float(attrs[attr])
+                value = float(attrs[attr])
             except ValueError:
-                notes.append(f"session.xml: {attr}={attrs[attr]!r} is not a number; ignored.")
+                value = None
+            lo, hi = (0.0, 12.0) if key == "emotion_tag" else (1.0, 9.0)
+            if value is None or not (lo <= value <= hi):  # NaN fails both comparisons
+                damage.append(f"session.xml: {attr}={safe_text(repr(attrs[attr]), 40)} is not a rating in "
+                              f"{lo:g}-{hi:g}; the label {key} was dropped.")
+                continue
+            labels[key] = value
     if "valence" not in labels or "arousal" not in labels:
         notes.append("session.xml has no feltVlnc/feltArsl ratings: this session has no valence/arousal labels.")
 
@@ -177,4 +192,5 @@ def load_mahnob_session(
         subject=subject,
         trial=trial,
         notes=tuple([f"MAHNOB-HCI session, signals from {bdf.name}."] + notes),
+        warnings=tuple(damage),
     )
