@@ -331,7 +331,7 @@ def _depth(obj: Any, limit: int) -> int:
 
 
 def read_json_file(path: str | os.PathLike, what: str, *, max_bytes: int = 64 * 1024**2,
-                   error: type[Exception] = ConfigError) -> Any:
+                   error: type[Exception] = ConfigError, advice: str = "fix or delete it") -> Any:
     """Read a small JSON file that cannot hang, recurse without bound or hold absurd numbers.
 
     Refused with ``error``: a path that is not a regular file (FIFO...), more than ``max_bytes``, text that is
@@ -348,6 +348,8 @@ def read_json_file(path: str | os.PathLike, what: str, *, max_bytes: int = 64 * 
         Largest accepted size, bytes.
     error : type
         Exception class raised.
+    advice : str
+        What to do, ending the message.
     """
     p = Path(path)
     check_regular_file(p, what, max_bytes=max_bytes, error=error)
@@ -358,7 +360,7 @@ def read_json_file(path: str | os.PathLike, what: str, *, max_bytes: int = 64 * 
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise error(f"{what} {safe_text(p)} is not valid JSON (not UTF-8 text); fix or delete it.") from None
+        raise error(f"{what} {safe_text(p)} is not valid JSON (not UTF-8 text); {advice}.") from None
     # Cheap bound on nesting before the (recursive) C parser sees it: brackets can only nest this deep if
     # there are this many of them.
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH:
@@ -383,14 +385,14 @@ def read_json_file(path: str | os.PathLike, what: str, *, max_bytes: int = 64 * 
                 cur -= 1
         if depth > MAX_JSON_DEPTH:
             raise error(f"{what} {safe_text(p)} is not valid here: JSON nested more than {MAX_JSON_DEPTH} levels "
-                        "deep; fix or delete it.")
+                        f"deep; {advice}.")
     try:
         data = json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         raise error(f"{what} {safe_text(p)} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                    f"{safe_text(exc.msg)}); fix or delete it.") from None
+                    f"{safe_text(exc.msg)}); {advice}.") from None
     except (ValueError, RecursionError) as exc:
-        raise error(f"{what} {safe_text(p)} is not valid here: {safe_text(exc, 200)}; fix or delete it.") from None
+        raise error(f"{what} {safe_text(p)} is not valid here: {safe_text(exc, 200)}; {advice}.") from None
     if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:  # pragma: no cover - caught by the scan above
         raise error(f"{what} {safe_text(p)}: JSON nested more than {MAX_JSON_DEPTH} levels deep.")
     return data

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
+from .check import read_json_file
 from .errors import MaskError
 from .fileio import atomic_write_text
 from .recording import PHYSIOLOGICAL, Annotation, ChannelInfo, Modality
@@ -447,7 +448,8 @@ class MaskSet:
                 if missing:
                     raise MaskError(f"missing key(s) {', '.join(missing)}")
                 for key in ("start_s", "end_s"):
-                    if isinstance(item[key], bool) or not isinstance(item[key], (int, float)):
+                    if isinstance(item[key], bool) or not isinstance(item[key], (int, float)) \
+                            or not math.isfinite(item[key]):
                         raise MaskError(f"'{key}' must be a number of seconds, got {item[key]!r}")
                 ch = item.get("channels", [])
                 if not isinstance(ch, list):
@@ -500,21 +502,9 @@ class MaskSet:
         if on_mismatch not in ("raise", "warn", "ignore"):
             raise MaskError(f"Invalid value for 'on_mismatch': allowed raise, warn, ignore, got {on_mismatch!r}.")
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise MaskError(f"Mask file {path} does not exist.") from None
-        except UnicodeDecodeError:
-            raise MaskError(f"Mask file {path} is not valid JSON (not UTF-8 text); fix or delete it.") from None
-        except OSError as exc:
-            raise MaskError(f"Cannot read mask file {path}: {exc.strerror or exc}.") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MaskError(
-                f"Mask file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-                "fix or delete it."
-            ) from None
+        # A regular file of at most 16 MiB, UTF-8, no deep nesting or 5000-digit numbers, never a FIFO
+        # (opening one would hang): see mmqnet_core.check.read_json_file.
+        data = read_json_file(path, "Mask file", max_bytes=16 * 1024**2, error=MaskError)
         masks = cls.from_dict(data, origin=f"Mask file {path}")
         if recording_path is not None and on_mismatch != "ignore":
             _check_identity(data.get("recording"), Path(recording_path), path, on_mismatch)

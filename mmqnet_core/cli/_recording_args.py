@@ -36,3 +36,14 @@ def print_warnings(recording: Recording) -> None:
     what was not."""
     for w in recording.warnings:
         print(f"warning: {safe_text(w)}", file=sys.stderr)
+
+
+#: Preprocessing steps that mean data were left out: said as ``warning:`` lines too.
+_LOUD_STEPS = ("channel(s) flat or NaN", "no usable EEG channel")
+
+
+def print_step_warnings(steps) -> None:
+    """A ``warning:`` line for each preprocessing step that left data out (flat channels, no usable EEG)."""
+    for step in steps:
+        if str(step).startswith(_LOUD_STEPS):
+            print(f"warning: {safe_text(step)}", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
-from ._recording_args import add_modality_option, parse_modalities, print_warnings
+from ._recording_args import add_modality_option, parse_modalities, print_step_warnings, print_warnings
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
             result = preprocess(rec, progress=scaled(bar, 0.2, 0.8))
             signals, interference = result.cleaned, result.interference
+            print_step_warnings(result.steps)
         fs = extract_features(
             signals,
             config,

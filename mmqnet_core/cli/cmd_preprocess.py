@@ -11,7 +11,7 @@ from ..preprocessing import PreprocessConfig, preprocess, save_cleaned, steps_pa
 from ..preprocessing.export import FORMATS
 from ..recording import Recording
 from ._progress import progress_bar
-from ._recording_args import add_modality_option, parse_modalities, print_warnings
+from ._recording_args import add_modality_option, parse_modalities, print_step_warnings, print_warnings
 
 
 def _load_recording(path: str, trial: int | None = None, modalities=None) -> Recording:
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     print_warnings(recording)
     with progress_bar(f"preprocess {Path(args.file).name}") as cb:
         result = preprocess(recording, config, start_s=args.start, stop_s=args.stop, progress=cb)
+    print_step_warnings(result.steps)
     save_cleaned(result, out, recording=recording, which="raw" if args.raw else "cleaned")
     kinds: dict[str, int] = {}
     for a in result.interference:

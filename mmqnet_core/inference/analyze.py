@@ -456,10 +456,17 @@ def analyze_features(
     norm, norm_step = _input_normalizer(model, values, hidden, subject_statistics)
     x = norm.apply(np.where(hidden[..., None], 0.0, values).astype(np.float32), hidden)
     x = np.where(features.valid, x, 0.0).astype(np.float32)
+    if not np.isfinite(x).all():  # a zero/NaN std in the statistics: never a silent NaN trajectory
+        raise MMQNetError(f"Normalising the features of {title} gave NaN/infinite values ({norm_step}): the "
+                          "normalisation statistics are invalid (zero or NaN spread); check the checkpoint or the "
+                          "subject's recordings.")
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
                        return_recon=True, return_attention=attention, mc_samples=n_mc, mc_seed=mc_seed,
                        progress=progress, cancel=cancel)
     probs = out.probabilities[0]
+    if not np.isfinite(probs).all():
+        raise MMQNetError(f"{model.describe()} gave NaN/infinite outputs on {title}: the model is broken (diverged "
+                          "training or damaged weights); choose another checkpoint.")
     recon = None
     if out.recon is not None:
         recon = np.where(features.valid, norm.invert(out.recon[0]), 0.0)

@@ -32,6 +32,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .. import __version__
+from ..check import check_finite, check_int, check_option, check_str_list, check_type, read_json_file, safe_text
 from ..errors import CheckpointError, ConfigError
 from ..fileio import atomic_write
 from ..recording import Modality
@@ -134,10 +135,8 @@ def _read_meta(config_path: Path, origin: Path) -> dict[str, Any]:
             f"Checkpoint {origin} has no {CONFIG_NAME} beside its weights: it is needed to rebuild the model. "
             f"Copy the {CONFIG_NAME} that was saved with these weights into {config_path.parent}."
         )
-    try:
-        meta = json.loads(config_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{config_path} is not valid JSON ({exc}): the checkpoint is corrupt.") from None
+    # a regular file (never a FIFO) of at most 64 MiB, no deep nesting, no absurd numbers (check.read_json_file)
+    meta = read_json_file(config_path, "Checkpoint config", error=CheckpointError, advice="the checkpoint is corrupt")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise CheckpointError(
@@ -153,6 +152,62 @@ def _read_meta(config_path: Path, origin: Path) -> dict[str, Any]:
             f"(up to {FORMAT_VERSION}): update MMQ-Net Studio."
         )
     return meta
+
+
+def _check_extra(extra: Any, origin: Path) -> dict[str, Any]:
+    """Validate the training metadata that analysis reads (layout, normalisation, feature/preprocess settings).
+
+    A checkpoint is input like any other file: every field used later is checked here, with the field named,
+    so that a damaged or hand-edited config.json ends in one :class:`CheckpointError` instead of an
+    AttributeError deep in analysis.
+    """
+    if extra is None:
+        return {}
+    where = f"checkpoint {origin}"
+    kw = {"where": where, "error": CheckpointError}
+    check_type("extra", extra, dict, "an object", **kw)
+    layout = extra.get("layout")
+    if layout is not None:
+        check_type("extra.layout", layout, dict, "an object with token_names and token_modalities", **kw)
+        for key in ("token_names", "token_modalities"):
+            if layout.get(key) is not None:
+                check_str_list(f"extra.layout.{key}", layout[key], max_len=64, **kw)
+        for m in layout.get("token_modalities") or ():
+            check_option("extra.layout.token_modalities", m, [x.value for x in Modality], **kw)
+    norm = extra.get("normalization")
+    if norm is not None:
+        check_type("extra.normalization", norm, dict, "an object with mode and min_windows", **kw)
+        if "mode" in norm:
+            check_type("extra.normalization.mode", norm["mode"], str, "a text", **kw)
+        if "min_windows" in norm:
+            check_int("extra.normalization.min_windows", norm["min_windows"], min=1, max=1_000_000, **kw)
+    for key, build in (("feature_config", "FeatureConfig"), ("preprocess_config", "PreprocessConfig")):
+        value = extra.get(key)
+        if value is None:
+            continue
+        check_type(f"extra.{key}", value, dict, "an object", **kw)
+        try:  # the settings classes validate their fields; anything they trip over is a damaged checkpoint
+            if build == "FeatureConfig":
+                from ..features import FeatureConfig
+
+                FeatureConfig.from_dict(value)
+            else:
+                from ..preprocessing import PreprocessConfig
+
+                PreprocessConfig.from_dict(value)
+        except (ConfigError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            raise CheckpointError(f"Invalid value for 'extra.{key}' in {where}: {safe_text(exc, 300)}") from None
+    return extra
+
+
+def _check_weights(state: Mapping[str, torch.Tensor], origin: Path) -> None:
+    """Refuse weights holding NaN or infinity: such a model writes NaN probabilities without a word."""
+    bad = [name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(
+            f"Invalid weights in checkpoint {origin}: tensor(s) {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''} "
+            "hold NaN or infinite values (training diverged or the file is damaged). Choose another checkpoint."
+        )
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -270,8 +325,15 @@ def load_checkpoint(
     try:
         config = MMQNetConfig.from_dict(meta.get("model_config"))
         normalizer = None if meta.get("normalizer") is None else Normalizer.from_dict(meta["normalizer"])
-    except ConfigError as exc:
-        raise CheckpointError(f"Invalid model config in checkpoint {origin}: {exc}") from None
+    except (ConfigError, TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        raise CheckpointError(f"Invalid model config in checkpoint {origin}: {safe_text(exc, 300)}") from None
+    if normalizer is not None:
+        check_finite("normalizer.mean", normalizer.mean, where=f"checkpoint {origin}", error=CheckpointError)
+        check_finite("normalizer.std", normalizer.std, where=f"checkpoint {origin}", error=CheckpointError)
+        if not bool((normalizer.std > 0).all()):
+            raise CheckpointError(f"Invalid value for 'normalizer.std' in checkpoint {origin}: must be > 0 "
+                                  "everywhere (features are divided by it), got zeros or negative values.")
+    extra = _check_extra(meta.get("extra"), origin)
     if normalizer is not None and normalizer.shape != (config.n_tokens, config.n_features):
         raise CheckpointError(
             f"Normalizer of checkpoint {origin} has shape {normalizer.shape}, expected "
@@ -279,13 +341,13 @@ def load_checkpoint(
         )
     model = MMQNet(config)
     _check_state(state, model, origin)
+    _check_weights(state, origin)
     model.load_state_dict(state)
     if device is not None:
         from ..device import select_device  # local: device.py is optional for plain loading
 
         model = model.to(select_device(device))
     model.eval()
-    extra = meta.get("extra") or {}
     return model, CheckpointMeta(
         config=config,
         normalizer=normalizer,

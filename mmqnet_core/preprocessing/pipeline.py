@@ -298,11 +298,14 @@ def preprocess(
             work.set_eeg_reference("average", projection=False, verbose="error")
             car = True
             note(f"common average reference over {len(eeg_good)} EEG channels")
-        else:
+        elif eeg_good:
             work.set_eeg_reference([], verbose="error")  # keep the recorded reference
-            if config.eeg_reference == "average":
-                note(f"average reference skipped: {len(eeg_good)} usable EEG channel(s), at least "
-                     f"{config.min_channels_average_ref} needed")
+        if not eeg_good:  # mne refuses a reference over no channel (hardening, issue 13)
+            note(f"no usable EEG channel: all {len(eeg)} are flat or bad ({', '.join(names[i] for i in eeg)}); "
+                 "EEG left unreferenced")
+        elif not car and config.eeg_reference == "average":
+            note(f"average reference skipped: {len(eeg_good)} usable EEG channel(s), at least "
+                 f"{config.min_channels_average_ref} needed")
         _band_pass(work, config, Modality.EEG, eeg, names, nyq, note)
     check_cancel(cancel)
     if config.eog_method == "none":
