@@ -441,7 +441,13 @@ class MainWindow(QMainWindow):
         self.synthetic_label = QLabel("<b style='color:#b71c1c'>SYNTHETIC data</b>", self)
         self.synthetic_label.setToolTip("This recording was generated, not recorded from a person")
         self.synthetic_label.hide()
+        # Damaged file (truncated, records beyond the end, corrected header, dropped labels): said loudly, with
+        # what was read and what was not in the tooltip (Recording.warnings).
+        self.damage_label = QLabel(self)
+        self.damage_label.setStyleSheet("QLabel { background: #fff3cd; color: #7a4b00; padding: 0 6px; }")
+        self.damage_label.hide()
         bar.addWidget(self.synthetic_label)
+        bar.addWidget(self.damage_label)
         bar.addWidget(self.file_label)
         bar.addWidget(self.info_label)
         bar.addWidget(self.page_label)
@@ -491,6 +497,8 @@ class MainWindow(QMainWindow):
 
     def _on_recording_loaded(self, recording: Recording) -> None:
         self._generation += 1
+        for warning in recording.warnings:
+            log.warning("damaged file: %s", warning)
         self.setWindowTitle(f"{recording.title} - MMQ-Net Studio")
         self.export_masks_action.setEnabled(self.model.masks is not None)
         self.clean_action.setEnabled(True)
@@ -864,6 +872,12 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         rec = self.model.recording
         self.synthetic_label.setVisible(rec is not None and rec.is_synthetic)
+        damage = tuple(rec.warnings) if rec is not None else ()
+        self.damage_label.setVisible(bool(damage))
+        if damage:
+            self.damage_label.setText(f"\u26a0 Damaged file: {damage[0]}" + (f" (+{len(damage) - 1} more)"
+                                                                              if len(damage) > 1 else ""))
+            self.damage_label.setToolTip("\n".join(damage))
         if rec is None:
             self.file_label.setText("No recording: File > Open or drop a file here")
             self.info_label.setText("")

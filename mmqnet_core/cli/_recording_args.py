@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from ..check import safe_text
+from ..check import check_size, safe_text
 from ..errors import ConfigError
 from ..recording import Modality, Recording
 
@@ -47,3 +48,33 @@ def print_step_warnings(steps) -> None:
     for step in steps:
         if str(step).startswith(_LOUD_STEPS):
             print(f"warning: {safe_text(step)}", file=sys.stderr)
+
+
+#: Copies of the signals that cleaning and featurising hold at once (raw, working copy, filtered, resampled).
+_COPIES_IN_MEMORY = 4
+
+
+def _available_bytes() -> int:
+    """Memory available to this process now, bytes (the whole memory if the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 8 * 1024**3
+
+
+def check_fits_memory(recording: Recording, start_s: float = 0.0, stop_s: float | None = None) -> None:
+    """Refuse, before reading, a span whose cleaning would not fit in the memory available.
+
+    A sparse or forged file can declare billions of records; cleaning reads the span at once (in float64), so
+    it is bounded here with a message that says how long a span fits.
+    """
+    stop = recording.duration_s if stop_s is None else min(stop_s, recording.duration_s)
+    span = max(0.0, stop - max(0.0, start_s))
+    per_s = recording.n_channels * recording.sfreq * 8 * _COPIES_IN_MEMORY
+    budget = _available_bytes() // 2
+    fits_s = budget / per_s if per_s else float("inf")
+    check_size(
+        "span to clean", span * per_s, budget, where=recording.title, error=ConfigError,
+        hint=f"{span:g} s of {recording.n_channels} channels at {recording.sfreq:g} Hz; about {fits_s:.0f} s fit. "
+        "Choose a shorter span with --start/--stop.",
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
-from ._recording_args import add_modality_option, parse_modalities, print_warnings
+from ._recording_args import add_modality_option, check_fits_memory, parse_modalities, print_warnings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         check_mc_samples(model.model, args.mc_samples)  # a clear error before the recording is loaded
         rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.1))
         print_warnings(rec)
+        check_fits_memory(rec, args.start, args.stop)
         masks, mask_note = None, "no masks"
         if args.masks:
             masks, mask_note = MaskSet.load(args.masks), f"masks from {args.masks}"

@@ -8,7 +8,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
-from ._recording_args import add_modality_option, parse_modalities, print_step_warnings, print_warnings
+from ._recording_args import (add_modality_option, check_fits_memory, parse_modalities, print_step_warnings,
+                              print_warnings)
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar("features") as bar:
         rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.2))
         print_warnings(rec)
+        check_fits_memory(rec)
         if not args.allow_no_eeg:
             check_has_eeg(rec)
         if args.no_preprocess:

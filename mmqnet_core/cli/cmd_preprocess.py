@@ -11,7 +11,8 @@ from ..preprocessing import PreprocessConfig, preprocess, save_cleaned, steps_pa
 from ..preprocessing.export import FORMATS
 from ..recording import Recording
 from ._progress import progress_bar
-from ._recording_args import add_modality_option, parse_modalities, print_step_warnings, print_warnings
+from ._recording_args import (add_modality_option, check_fits_memory, parse_modalities, print_step_warnings,
+                              print_warnings)
 
 
 def _load_recording(path: str, trial: int | None = None, modalities=None) -> Recording:
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
                               eog_method=args.eog, filter_method=args.filter_method)
     recording = _load_recording(args.file, args.trial, parse_modalities(args.modality))
     print_warnings(recording)
+    check_fits_memory(recording, args.start, args.stop)
     with progress_bar(f"preprocess {Path(args.file).name}") as cb:
         result = preprocess(recording, config, start_s=args.start, stop_s=args.stop, progress=cb)
     print_step_warnings(result.steps)

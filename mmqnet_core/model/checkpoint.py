@@ -136,7 +136,8 @@ def _read_meta(config_path: Path, origin: Path) -> dict[str, Any]:
             f"Copy the {CONFIG_NAME} that was saved with these weights into {config_path.parent}."
         )
     # a regular file (never a FIFO) of at most 64 MiB, no deep nesting, no absurd numbers (check.read_json_file)
-    meta = read_json_file(config_path, "Checkpoint config", error=CheckpointError, advice="the checkpoint is corrupt")
+    meta = read_json_file(config_path, "Checkpoint config", error=CheckpointError,
+                          advice="the checkpoint is corrupt")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
         raise CheckpointError(
