@@ -210,6 +210,16 @@ def predict_classifier(model: torch.nn.Module, x: np.ndarray, batch_size: int = 
 
 
 # --- reconstruction baselines --------------------------------------------------------------------------------------
+def standard_montage():  # noqa: ANN201 (mne.channels.DigMontage; mne is imported lazily)
+    """MNE's 10-20 template montage ("colin27_1020"; "standard_1020" on MNE versions before that name)."""
+    import mne
+
+    try:
+        return mne.channels.make_standard_montage("colin27_1020")
+    except ValueError:
+        return mne.channels.make_standard_montage("standard_1020")
+
+
 def spherical_spline(x: np.ndarray, hidden: np.ndarray, eeg_names: list[str], *, min_visible: int = 4,
                      max_patterns: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Spherical-spline interpolation (MNE's ``interpolate_bads``) of hidden EEG tokens from the visible ones,
@@ -223,7 +233,7 @@ def spherical_spline(x: np.ndarray, hidden: np.ndarray, eeg_names: list[str], *,
     hidden : ndarray, shape (W, C)
         True where the token is hidden.
     eeg_names : list of str
-        The C channel names (positions from MNE's ``standard_1020`` montage).
+        The C channel names (positions from :func:`standard_montage`).
     min_visible : int
         Windows with fewer visible EEG channels are not interpolated.
     max_patterns : int, optional
@@ -245,7 +255,7 @@ def spherical_spline(x: np.ndarray, hidden: np.ndarray, eeg_names: list[str], *,
     if not some.any():
         return recon, done
     info = mne.create_info(list(eeg_names), 128.0, "eeg")
-    montage = mne.channels.make_standard_montage("standard_1005")
+    montage = standard_montage()
     info.set_montage(montage, on_missing="raise", verbose="error")
     patterns, inverse = np.unique(hidden[some], axis=0, return_inverse=True)
     inverse = inverse.ravel()

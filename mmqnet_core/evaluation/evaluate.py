@@ -452,12 +452,10 @@ def _spline_row(corpus: Any, data: Any, hidden: np.ndarray, scored: np.ndarray, 
                 mmq_recon: np.ndarray | None, seed: int, max_patterns: int = 300) -> dict[str, float] | None:
     """Spherical-spline row: its EEG reconstruction error and MMQ-Net's on the same entries (None when the EEG
     tokens have no standard 10-20 positions or nothing can be interpolated)."""
-    import mne
-
-    from .baselines import spherical_spline
+    from .baselines import spherical_spline, standard_montage
 
     names = [str(n) for n in np.asarray(corpus.token_names)[eeg]]
-    positions = mne.channels.make_standard_montage("standard_1005").ch_names
+    positions = standard_montage().ch_names
     if len(names) < 5 or not set(names) <= set(positions):
         return None
     n, tt = hidden.shape[:2]
