@@ -40,8 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="evaluate MMQ-Net, ablations and baselines under simulated missing data",
         description="Accuracy and macro-F1 of valence/arousal at simulated missing rates on held-out trials, for "
         "a trained run (--run) or for models trained here (--train): MMQ-Net, its ablations, zero-fill / "
-        "mean-impute encoders and a logistic regression, plus reconstruction error vs mean imputation and "
-        "linear interpolation. Every figure states its split.",
+        "mean-impute encoders, a logistic regression, a linear model on 8-s context features and late fusion of "
+        "per-modality classifiers, under random missingness, whole modalities missing and long gaps; calibration "
+        "(ECE, Brier); reconstruction error vs mean imputation, linear interpolation and MNE's spherical splines. "
+        "Every figure states its split.",
     )
     add_data_args(p, required=False)
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for the CSV, PNG and text table")
@@ -54,10 +56,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "training; give the same --data")
     p.add_argument("--rates", type=_floats, default=DEFAULT_RATES, metavar="R,R,...",
                    help="simulated missing rates (default 0,0.1,0.3,0.5,0.7)")
+    p.add_argument("--scenarios", default="modalities,gaps", metavar="NAME,...",
+                   help="further conditions: 'modalities' (EEG missing, every peripheral channel missing, each "
+                   "peripheral modality missing) and 'gaps' (contiguous 10-60 s gaps of one modality); 'none' for "
+                   "random missingness only (default modalities,gaps)")
     p.add_argument("--eval-folds", type=_ints, default=None, metavar="K,K,...",
                    help="folds to evaluate (default: the run's fold / --fold)")
     p.add_argument("--methods", default=None, metavar="NAME,NAME,...",
-                   help="methods (default with --run: MMQ-Net and logistic regression; with --train: all): "
+                   help="methods (default with --run and --reuse: the trained models and the fitted baselines; with "
+                   "--train: all): "
                    + ", ".join(ALL_METHODS))
     p.add_argument("--mask-seed", type=int, default=0, help="seed of the test-time masks (default 0)")
     add_train_args(p)
@@ -67,7 +74,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the corpus, get the models, evaluate, print and save the table."""
     from ..evaluation import ALL_METHODS, TrainedModel, evaluate, format_table, write_report
+    from ..evaluation.evaluate import FITTED_BASELINES, SCENARIOS
     from ..training import TrainConfig
+
+    scenarios = tuple(v.strip() for v in str(args.scenarios).split(",") if v.strip() and v.strip() != "none")
+    bad = [v for v in scenarios if v not in SCENARIOS]
+    if bad:
+        raise ConfigError(f"Invalid value for '--scenarios': allowed {', '.join(SCENARIOS)} or none, got {bad}.")
 
     if args.threads:
         import torch
@@ -98,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         if meta.normalizer is None:
             raise ConfigError(f"The checkpoint in {run_dir} has no feature normaliser; retrain it with 'mmqnet train'.")
         trained[base.variant] = TrainedModel(model, meta.normalizer, base)
-        methods = (base.variant, "logistic regression")
+        methods = (base.variant, *FITTED_BASELINES)
         # ablations trained here reuse the run's options but may get other epochs from the command line
         base = dataclasses.replace(base, epochs=args.epochs if args.epochs != 30 else base.epochs)
     elif args.reuse:
@@ -112,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"No trained models for fold(s) {missing} in {', '.join(args.reuse)} (found folds "
                               f"{sorted(trained_folds)}); train them with 'mmqnet evaluate --train --fold K'.")
         names = list(dict.fromkeys(m for k in args.eval_folds for m in trained_folds[k]))
-        methods = (*names, "logistic regression")
+        methods = (*names, *FITTED_BASELINES)
     else:
         if args.data is None:
             raise ConfigError("Give --data with --train (e.g. --data synthetic).")
@@ -129,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
             corpus = Corpus.load(corpus_file)
         else:
             corpus = load_corpus(args, progress=scaled(bar, 0.0, 0.1))
-        table = evaluate(corpus, train_config=base, methods=methods, missing_rates=args.rates, folds=folds,
+        table = evaluate(corpus, train_config=base, methods=methods, missing_rates=args.rates, scenarios=scenarios,
+                         folds=folds,
                          trained=trained, trained_folds=trained_folds if args.reuse else None,
                          run_dir=out / "runs" if args.train else None, seed=args.mask_seed,
                          progress=scaled(bar, 0.1, 1.0))

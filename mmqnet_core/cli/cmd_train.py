@@ -64,6 +64,17 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-modality-queries", action="store_true", help="ablation: no reconstruction queries")
     g.add_argument("--no-category-queries", action="store_true", help="ablation: mean-pooled category head")
     g.add_argument("--no-interference-queries", action="store_true", help="ablation: no interference queries")
+    g.add_argument("--fusion", choices=("mmq", "legacy"), default="mmq",
+                   help="how the query families interact: 'mmq' (reconstructions feed the category read-out, "
+                   "interference queries compete for tokens; default) or 'legacy' (category queries alone)")
+    g.add_argument("--modality-dropout", type=float, default=0.5, metavar="P",
+                   help="share of training samples that lose all EEG, all peripheral channels or one modality "
+                   "(whole sample or a long span; default 0.5)")
+    g.add_argument("--consistency", type=float, default=1.0, metavar="W",
+                   help="weight of the consistency loss between predictions with and without a modality "
+                   "(0 = off; default 1)")
+    g.add_argument("--no-calibrate", action="store_true",
+                   help="do not fit a temperature on the validation subjects after training")
     g.add_argument("--regression", action="store_true",
                    help="also regress the 1-9 valence/arousal scores (beside the high/low classes)")
 
@@ -124,6 +135,8 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
         use_category_queries=not args.no_category_queries,
         use_interference_queries=not args.no_interference_queries,
         regression=bool(getattr(args, "regression", False)),
+        fusion=args.fusion, modality_dropout=args.modality_dropout, w_consistency=args.consistency,
+        calibrate=not args.no_calibrate,
     )
     values.update(overrides)
     return TrainConfig(**values)

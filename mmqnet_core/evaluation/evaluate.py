@@ -11,7 +11,25 @@ data's own missing tokens. Methods:
     the same encoder without modality queries, trained and tested on features whose masked tokens are
     filled (0 in original units / the training mean) and fed as present (``missing=False``);
 ``logistic regression``
-    a linear classifier on mean-imputed window features (torch, :mod:`.baselines`).
+    a linear classifier on mean-imputed window features (torch, :mod:`.baselines`);
+``linear model (8-s context)``
+    a linear classifier on each token's features averaged over a centred 8-window context (8 s) plus its visible
+    share (:func:`.baselines.context_features`);
+``late fusion``
+    per-modality linear classifiers on the same context features, their logits averaged with learned weights over
+    the modalities present (:class:`.baselines.LateFusion`).
+The three baselines are trained on the training trials with the masks MMQ-Net trains with (random 0-70 % plus
+whole-modality drop-outs), so that they too have seen every modality missing.
+
+Conditions (rows; the ``condition`` column): random missingness at each rate of ``missing_rates`` ("30 %"), and
+with ``scenarios``: "EEG missing", "peripheral missing" (every non-EEG channel), "<modality> missing" for each
+peripheral modality, and "gaps 10-60 s" (two contiguous gaps per trial, each of one modality -- all EEG or one
+peripheral modality -- lasting 10-60 s). Each condition's masks are drawn once with a fixed seed and are the
+same for every method.
+
+Calibration: ``*_ece`` (expected calibration error, 10 equal-width bins of the predicted class' confidence) and
+``*_brier`` (Brier score of the high-class probability), per window. ``*_acc_min_subject`` is the worst test
+subject's window accuracy (a subject far below 0.5 is confidently inverted).
 
 Uncertainty: ``*_acc_se`` is the standard error of the window accuracy over the test *subjects* (the unit that
 varies most in cross-subject EEG), ``*_acc_diff_se`` the paired standard error of a method's accuracy minus
@@ -19,7 +37,11 @@ MMQ-Net's over the same subjects (what decides whether an ablation really differ
 
 Reconstruction error (MSE in normalised units, on the valid feature columns of tokens hidden by the test mask
 that have ground truth) is reported for MMQ-Net (modality queries), mean imputation and linear interpolation
-along time (rows ``mean imputation`` and ``linear interpolation``). Classification figures are per *window*
+along time (rows ``mean imputation`` and ``linear interpolation``), overall (``recon_mse``), on EEG tokens
+(``recon_mse_eeg``) and on the slow signals GSR, respiration and temperature (``recon_mse_slow``). Row
+``spherical spline (mne)`` interpolates hidden EEG channels from the visible ones with MNE's ``interpolate_bads``
+(applied to the feature columns; at most 300 hidden-channel patterns per condition, windows with at least 4 visible
+EEG channels) and reports in ``recon_mse_mmqnet_same`` MMQ-Net's error on exactly the same entries. Classification figures are per *window*
 (every window of a test trial is a sample) and per
 *trial* (probabilities averaged over the trial's windows); the ``split`` column names the split and the
 feature normalisation (``TrainConfig.normalization``): with ``"subject"`` every subject, the held-out test
@@ -50,6 +72,11 @@ from .metrics import accuracy, macro_f1, masked_mse
 log = logging.getLogger(__name__)
 
 DEFAULT_RATES = (0.0, 0.1, 0.3, 0.5, 0.7)
+#: Whole-modality and long-gap conditions (``evaluate(scenarios=...)``; "modalities" expands to EEG missing,
+#: peripheral missing and each peripheral modality missing).
+SCENARIOS = ("modalities", "gaps")
+#: Slow peripheral signals whose reconstruction is compared with linear interpolation along time.
+SLOW_MODALITIES = ("GSR", "RESP", "TEMP")
 
 #: Trained variants: name -> TrainConfig overrides.
 MODEL_VARIANTS: dict[str, dict[str, Any]] = {
@@ -61,17 +88,24 @@ MODEL_VARIANTS: dict[str, dict[str, Any]] = {
     "mean-impute encoder": {"use_modality_queries": False, "impute": "mean"},
 }
 LOGREG = "logistic regression"
+LINEAR_CONTEXT = "linear model (8-s context)"
+LATE_FUSION = "late fusion"
+#: Classifiers fitted here (no neural network): name -> kind.
+FITTED_BASELINES = (LOGREG, LINEAR_CONTEXT, LATE_FUSION)
+SPLINE = "spherical spline (mne)"
 #: Reconstruction-only rows (no classification): imputation rules compared with the modality queries.
 MEAN_RECON = "mean imputation"
 INTERP = "linear interpolation"
-RECON_ONLY = (MEAN_RECON, INTERP)
+RECON_ONLY = (MEAN_RECON, INTERP, SPLINE)
 #: Every method, in table order.
-ALL_METHODS = (*MODEL_VARIANTS, LOGREG)
+ALL_METHODS = (*MODEL_VARIANTS, *FITTED_BASELINES)
 
-COLUMNS = ("split", "fold", "method", "missing_rate", "achieved_rate", "valence_acc", "valence_f1",
+COLUMNS = ("split", "fold", "method", "condition", "missing_rate", "achieved_rate", "valence_acc", "valence_f1",
            "arousal_acc", "arousal_f1", "valence_acc_trial", "arousal_acc_trial", "valence_acc_se",
-           "arousal_acc_se", "valence_acc_diff_se", "arousal_acc_diff_se", "recon_mse", "n_test_trials",
-           "n_test_windows", "n_test_subjects")
+           "arousal_acc_se", "valence_acc_diff_se", "arousal_acc_diff_se", "valence_acc_min_subject",
+           "arousal_acc_min_subject", "valence_ece", "arousal_ece", "valence_brier", "arousal_brier", "recon_mse",
+           "recon_mse_eeg", "recon_mse_slow", "recon_mse_mmqnet_same", "n_test_trials", "n_test_windows",
+           "n_test_subjects")
 #: The reference of the paired ``*_diff_se`` columns (standard error of a method's difference to it).
 REFERENCE = "MMQ-Net"
 
@@ -96,6 +130,79 @@ def masks_for_rate(data: Any, idx: np.ndarray, rate: float, seed: int, dropout_s
     drop, _ = draw_masks(n, tt, data.groups, rng, rate_max=rate, dropout_share=dropout_share,
                          rates=np.full(n, rate))
     return drop
+
+
+def rate_condition(rate: float) -> str:
+    """Name of the random-missingness condition at ``rate``: "30 %"."""
+    return f"{100 * float(rate):.0f} %"
+
+
+def conditions(data: Any, missing_rates: Sequence[float], scenarios: Sequence[str],
+               modalities: Sequence[str]) -> list[tuple[str, float]]:
+    """(name, rate) of every condition, in table order; rate is NaN for the scenario conditions."""
+    out = [(rate_condition(r), float(r)) for r in missing_rates]
+    groups = list(dict.fromkeys(modalities))
+    if "modalities" in scenarios:
+        if "EEG" in groups:
+            out.append(("EEG missing", float("nan")))
+            if len(groups) > 1:
+                out.append(("peripheral missing", float("nan")))
+        out += [(f"{g} missing", float("nan")) for g in groups if g != "EEG"]
+    if "gaps" in scenarios:
+        out.append(("gaps 10-60 s", float("nan")))
+    return out
+
+
+def masks_for_condition(data: Any, idx: np.ndarray, condition: str, rate: float, seed: int,
+                        modalities: Sequence[str], step_s: float = 1.0) -> np.ndarray:
+    """Test-time masks (n_test, Tt, N) of a condition (see the module docstring), the same for every method."""
+    if not np.isnan(rate):
+        return masks_for_rate(data, idx, rate, seed)
+    mods = np.asarray(list(modalities))
+    n, tt, n_tok = len(idx), data.x.shape[1], data.x.shape[2]
+    drop = np.zeros((n, tt, n_tok), bool)
+    if condition == "EEG missing":
+        drop[:, :, mods == "EEG"] = True
+    elif condition == "peripheral missing":
+        drop[:, :, mods != "EEG"] = True
+    elif condition.endswith(" missing"):
+        drop[:, :, mods == condition[: -len(" missing")]] = True
+    elif condition == "gaps 10-60 s":
+        rng = np.random.default_rng([seed, 60, 104729])
+        groups = list(dict.fromkeys(mods))
+        n_win = np.asarray(data.n_windows)
+        for i in range(n):
+            for _ in range(2):
+                g = groups[int(rng.integers(len(groups)))]
+                length = int(round(rng.uniform(10.0, 60.0) / step_s))
+                length = min(length, int(n_win[i]))
+                start = int(rng.integers(0, int(n_win[i]) - length + 1))
+                drop[i, start:start + length][:, mods == g] = True
+    else:
+        raise ConfigError(f"Unknown evaluation condition {condition!r}.")
+    return drop
+
+
+def calibration(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> tuple[float, float]:
+    """(ECE, Brier score) of high-class probabilities ``probs`` (n,) against binary ``labels`` (n,).
+
+    ECE: the predicted class' confidence max(p, 1 - p) in ``n_bins`` equal-width bins; the mean over bins of
+    |accuracy - mean confidence| weighted by the bin's share of samples. NaN for no samples.
+    """
+    probs = np.asarray(probs, np.float64).ravel()
+    labels = np.asarray(labels).ravel()
+    if probs.size == 0:
+        return float("nan"), float("nan")
+    brier = float(np.mean((probs - labels) ** 2))
+    conf = np.maximum(probs, 1 - probs)
+    correct = ((probs >= 0.5).astype(np.int64) == labels).astype(np.float64)
+    bins = np.minimum(((conf - 0.5) * 2 * n_bins).astype(np.int64), n_bins - 1)  # confidence lies in [0.5, 1]
+    ece = 0.0
+    for b in range(n_bins):
+        sel = bins == b
+        if sel.any():
+            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(ece), brier
 
 
 def subject_accuracy(probs: np.ndarray, labels: np.ndarray, windows: np.ndarray,
@@ -133,6 +240,8 @@ def _scores(probs: np.ndarray, labels: np.ndarray, windows: np.ndarray, subjects
         out[f"{name}_acc_trial"] = accuracy(labels[:, k], (trial_p[:, k] >= 0.5).astype(np.int64))
         out[f"{name}_acc_se"] = float(se[k])
         out[f"{name}_acc_diff_se"] = float(diff_se[k])
+        out[f"{name}_acc_min_subject"] = float(per_subject[:, k].min())
+        out[f"{name}_ece"], out[f"{name}_brier"] = calibration(probs[..., k][windows], y)
     return out
 
 
@@ -161,6 +270,7 @@ def evaluate(
     train_config: Any = None,
     methods: Sequence[str] = ALL_METHODS,
     missing_rates: Sequence[float] = DEFAULT_RATES,
+    scenarios: Sequence[str] = (),
     folds: Sequence[int] | None = None,
     trained: Mapping[str, TrainedModel] | None = None,
     trained_folds: Mapping[int, Mapping[str, TrainedModel]] | None = None,
@@ -182,6 +292,9 @@ def evaluate(
         Names from :data:`ALL_METHODS`.
     missing_rates : sequence of float
         Simulated test-time missing rates (0-0.9 of the tokens).
+    scenarios : sequence of str
+        Further conditions from :data:`SCENARIOS`: "modalities" (EEG / peripheral / each peripheral modality
+        missing) and "gaps" (contiguous 10-60 s gaps of one modality).
     folds : sequence of int, optional
         Folds to evaluate (indices into ``train_config.folds``); default ``[train_config.fold]``.
     trained : mapping, optional
@@ -213,6 +326,9 @@ def evaluate(
     for r in missing_rates:
         if not 0.0 <= float(r) <= 0.9:
             raise ConfigError(f"Invalid value for 'missing_rates': each rate must be 0 to 0.9, got {r}.")
+    bad = [sc for sc in scenarios if sc not in SCENARIOS]
+    if bad:
+        raise ConfigError(f"Unknown evaluation scenario(s) {bad}; allowed: {', '.join(SCENARIOS)}.")
     fold_ids = [base.fold] if folds is None else list(folds)
     splits = make_folds(base.split, corpus.subjects, base.folds, seed=base.split_seed,
                         val_subjects=base.val_subjects)
@@ -232,14 +348,14 @@ def evaluate(
         models.update(_train_variants(corpus, base, to_train, split, run_dir, scaled(p_fold, 0.0, 0.85), cancel))
         check_cancel(cancel)
         rows += _evaluate_fold(corpus, split, models, methods, missing_rates, seed, batch_size,
-                               scaled(p_fold, 0.85, 1.0), cancel, prepare, base.normalization)
+                               scaled(p_fold, 0.85, 1.0), cancel, prepare, base.normalization, scenarios)
     report(progress, 1.0, "evaluation done")
     df = pd.DataFrame(rows)
     return df.reindex(columns=list(COLUMNS))
 
 
 def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, progress, cancel, prepare,
-                   normalization="global"):
+                   normalization="global", scenarios=()):
     from ..inference.engine import run_contexts
     from ..model.normalization import Normalizer
     from ..training.loop import NORMALIZATION_NOTES, impute
@@ -263,34 +379,36 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
         per_trial.append("trial_zero")
     data = dataclasses.replace(data_all, **{k: getattr(data_all, k)[test] for k in per_trial})
     windows = np.arange(data.x.shape[1])[None, :] < data.n_windows[:, None]  # (n, Tt) real windows
-    logreg = None
-    if LOGREG in methods:
-        logreg = _fit_logreg(data_all, np.asarray(split.train), seed)
+    fitted = {m: _fit_baseline(m, data_all, np.asarray(split.train), seed) for m in methods if m in FITTED_BASELINES}
     subjects = np.asarray(corpus.subjects)[test]
+    mods = np.asarray(corpus.token_modalities)
+    eeg_tok = mods == "EEG"
+    slow_tok = np.isin(mods, SLOW_MODALITIES)
     common = {"split": f"{split.describe()}; {NORMALIZATION_NOTES[normalization]}", "fold": split.fold,
               "n_test_trials": len(test), "n_test_windows": int(windows.sum()),
               "n_test_subjects": int(len(np.unique(subjects)))}
     # the reference method first, so that the others' paired differences to it can be computed
     methods = sorted(methods, key=lambda m: m != REFERENCE)
-    steps = len(rates) * max(1, len(methods))
+    conds = conditions(data, rates, scenarios, corpus.token_modalities)
+    steps = len(conds) * max(1, len(methods))
     done = 0
-    for rate in rates:
-        drop = masks_for_rate(data, test, float(rate), seed)
+    for condition, rate in conds:
+        drop = masks_for_condition(data, test, condition, rate, seed, corpus.token_modalities,
+                                   float(getattr(corpus, "step_s", 1.0) or 1.0))
         hidden = data.missing | drop
         empty = hidden.reshape(len(hidden), -1).all(1)
         hidden[empty] = data.missing[empty]
         present = ~data.missing & windows[..., None]
         achieved = float((hidden & present).sum() / max(present.sum(), 1))
         scored = (hidden & ~data.missing)[..., None] & data.valid & windows[..., None, None]  # (n, Tt, N, F)
-        base_row = {**common, "missing_rate": float(rate), "achieved_rate": achieved}
+        base_row = {**common, "condition": condition, "missing_rate": rate, "achieved_rate": achieved}
         reference = None
+        mmq_recon = None
         for method in methods:
             check_cancel(cancel)
             row = {**base_row, "method": method, "recon_mse": np.nan}
-            if method == LOGREG:
-                x_in = np.where(hidden[..., None], 0.0, data.x).astype(np.float32)
-                probs = predict_logistic_regression(logreg, x_in.reshape(-1, *x_in.shape[2:]))
-                probs = probs.reshape(*x_in.shape[:2], -1)
+            if method in FITTED_BASELINES:
+                probs = _predict_baseline(method, fitted[method], data.x, hidden)
             else:
                 tm = models[method]
                 if tm.config.impute != "none":
@@ -302,46 +420,125 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
                                    return_recon=tm.config.use_modality_queries and tm.config.impute == "none")
                 probs = out.probabilities
                 if out.recon is not None:
-                    row["recon_mse"] = masked_mse(out.recon, data.x, scored)
+                    row.update(_recon_errors(out.recon, data.x, scored, eeg_tok, slow_tok))
+                    if method == REFERENCE:
+                        mmq_recon = out.recon
             row.update(_scores(probs, data.labels, windows, subjects, reference))
             if method == REFERENCE:
                 reference = subject_accuracy(probs, data.labels, windows, subjects)
             rows.append(row)
             done += 1
-            report(progress, done / steps, f"{method} at {rate:.0%} missing")
-        if rate > 0:
+            report(progress, done / steps, f"{method} at {condition}")
+        if scored.any():
             rows.append({**base_row, "method": MEAN_RECON,
-                         "recon_mse": masked_mse(np.zeros_like(data.x), data.x, scored)})
+                         **_recon_errors(np.zeros_like(data.x), data.x, scored, eeg_tok, slow_tok)})
             interp = np.stack([interpolate_time(data.x[i], hidden[i]) for i in range(len(test))])
-            rows.append({**base_row, "method": INTERP, "recon_mse": masked_mse(interp, data.x, scored)})
+            rows.append({**base_row, "method": INTERP, **_recon_errors(interp, data.x, scored, eeg_tok, slow_tok)})
+            spline = _spline_row(corpus, data, hidden, scored, eeg_tok, mmq_recon, seed)
+            if spline is not None:
+                rows.append({**base_row, "method": SPLINE, **spline})
     return rows
 
 
-def _fit_logreg(data_all: Any, train_idx: np.ndarray, seed: int) -> Any:
-    """Logistic regression on mean-imputed training windows, with the same simulated missingness as MMQ-Net."""
-    from ..training.loop import draw_masks
+def _recon_errors(recon: np.ndarray, target: np.ndarray, scored: np.ndarray, eeg: np.ndarray,
+                  slow: np.ndarray) -> dict[str, float]:
+    """MSE over all scored entries, over those of EEG tokens and over those of slow-signal tokens."""
+    return {"recon_mse": masked_mse(recon, target, scored),
+            "recon_mse_eeg": masked_mse(recon, target, scored & eeg[:, None]),
+            "recon_mse_slow": masked_mse(recon, target, scored & slow[:, None])}
+
+
+def _spline_row(corpus: Any, data: Any, hidden: np.ndarray, scored: np.ndarray, eeg: np.ndarray,
+                mmq_recon: np.ndarray | None, seed: int, max_patterns: int = 300) -> dict[str, float] | None:
+    """Spherical-spline row: its EEG reconstruction error and MMQ-Net's on the same entries (None when the EEG
+    tokens have no standard 10-20 positions or nothing can be interpolated)."""
+    from .baselines import spherical_spline, standard_montage
+
+    names = [str(n) for n in np.asarray(corpus.token_names)[eeg]]
+    positions = standard_montage().ch_names
+    if len(names) < 5 or not set(names) <= set(positions):
+        return None
+    n, tt = hidden.shape[:2]
+    x_eeg = data.x[:, :, eeg].reshape(n * tt, len(names), -1)  # (W, C, F)
+    h_eeg = (hidden[:, :, eeg] & ~data.missing[:, :, eeg]).reshape(n * tt, len(names))  # hidden with ground truth
+    avail = ~hidden[:, :, eeg].reshape(n * tt, len(names))
+    recon, done = spherical_spline(np.where(avail[..., None], x_eeg, 0.0), ~avail, names,
+                                   max_patterns=max_patterns, seed=seed)
+    mask = scored[:, :, eeg].reshape(n * tt, len(names), -1) & done[:, None, None] & h_eeg[..., None]
+    if not mask.any():
+        return None
+    row = {"recon_mse_eeg": masked_mse(recon, x_eeg, mask)}
+    if mmq_recon is not None:
+        row["recon_mse_mmqnet_same"] = masked_mse(mmq_recon[:, :, eeg].reshape(n * tt, len(names), -1), x_eeg, mask)
+    return row
+
+
+def _baseline_training_set(data_all: Any, train_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training trials with the masks MMQ-Net trains with: random 0-70 % plus whole-modality drop-outs."""
+    from ..training.loop import draw_masks, modality_dropout
 
     rng = np.random.default_rng([seed, 31337])
     x = data_all.x[train_idx]
     miss = data_all.missing[train_idx]
     drop, _ = draw_masks(len(train_idx), x.shape[1], data_all.groups, rng, rate_max=0.7, dropout_share=0.3)
-    hidden = miss | drop
-    win = np.arange(x.shape[1])[None, :] < data_all.n_windows[train_idx][:, None]
-    x_in = np.where(hidden[..., None], 0.0, x).astype(np.float32)[win]  # (windows, N, F)
+    drop |= modality_dropout(len(train_idx), x.shape[1], data_all.groups, data_all.eeg_tokens, rng, 0.5)
+    return x, miss | drop
+
+
+def _fit_baseline(method: str, data_all: Any, train_idx: np.ndarray, seed: int) -> Any:
+    """Fit one of :data:`FITTED_BASELINES` on the training trials (windows of real data only)."""
+    from .baselines import LateFusion, context_features, fit_classifier
+
+    x, hidden = _baseline_training_set(data_all, train_idx, seed)
+    win = np.arange(x.shape[1])[None, :] < data_all.n_windows[train_idx][:, None]  # (n, Tt)
     y = np.broadcast_to(data_all.labels[train_idx][:, None, :], (*win.shape, 2))[win]
-    return fit_logistic_regression(x_in, y, seed=seed)
+    if method == LOGREG:
+        x_in = np.where(hidden[..., None], 0.0, x).astype(np.float32)[win]  # (windows, N, F)
+        return fit_logistic_regression(x_in, y, seed=seed)
+    feats = context_features(x, hidden)[win]  # (windows, N, F + 1)
+    if method == LINEAR_CONTEXT:
+        model = torch.nn.Sequential(torch.nn.Flatten(1), torch.nn.Linear(feats.shape[1] * feats.shape[2], 2))
+    else:
+        model = LateFusion(data_all.groups, feats.shape[2])
+    return fit_classifier(model, feats, y, seed=seed)
+
+
+def _predict_baseline(method: str, model: Any, x: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """High-class probabilities (n, Tt, K) of a fitted baseline on trials ``x`` with ``hidden`` tokens."""
+    from .baselines import context_features, predict_classifier
+
+    if method == LOGREG:
+        x_in = np.where(hidden[..., None], 0.0, x).astype(np.float32)
+        probs = predict_logistic_regression(model, x_in.reshape(-1, *x_in.shape[2:]))
+    else:
+        feats = context_features(x, hidden)
+        probs = predict_classifier(model, feats.reshape(-1, *feats.shape[2:]))
+    return probs.reshape(*x.shape[:2], -1)
+
+
+def with_conditions(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with a ``condition`` column (tables written before it existed: from ``missing_rate``)."""
+    if "condition" in table and table["condition"].notna().all():
+        return table
+    named = table["missing_rate"].map(rate_condition)
+    if "condition" in table:
+        named = table["condition"].fillna(named)
+    return table.assign(condition=named)
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean over folds of every metric per (method, missing rate); the split column is kept."""
-    metrics = [c for c in table.columns if c not in ("split", "fold", "method", "missing_rate", "n_test_trials",
+    """Mean over folds of every metric per (method, condition); the split column is kept."""
+    table = with_conditions(table)
+    metrics = [c for c in table.columns if c not in ("split", "fold", "method", "condition", "n_test_trials",
                                                      "n_test_windows", "n_test_subjects")]
     kind = table["split"].map(lambda s: re.sub(r", fold \d+/\d+", "", str(s)))  # fold-free split name
-    grouped = table.assign(split=kind).groupby(["split", "method", "missing_rate"], sort=False)
+    grouped = table.assign(split=kind).groupby(["split", "method", "condition"], sort=False)
     out = grouped[metrics].mean().reset_index()
     # the standard error of a mean over folds (independent test subjects): sqrt(sum of squared SEs) / folds
     for col in [c for c in metrics if c.endswith("_se")]:
         out[col] = grouped[col].apply(lambda v: float(np.sqrt((v ** 2).sum()) / len(v)) if v.notna().all()
                                       else float("nan")).to_numpy()
+    for col in [c for c in metrics if c.endswith("_min_subject")]:  # the worst subject over all folds
+        out[col] = grouped[col].min().to_numpy()
     out.insert(1, "folds", int(table["fold"].nunique()))
     return out

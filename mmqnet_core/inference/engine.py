@@ -152,6 +152,7 @@ def run_contexts(
     missing: np.ndarray,
     *,
     n_valid: np.ndarray | None = None,
+    feature_valid: np.ndarray | None = None,
     batch_size: int = 64,
     device: torch.device | str = "cpu",
     return_recon: bool = False,
@@ -173,6 +174,8 @@ def run_contexts(
         True = token missing or masked.
     n_valid : ndarray, shape (S,), optional
         Real windows per sequence (the rest is padding); default all ``n``.
+    feature_valid : ndarray, shape (S, n, N, F), optional
+        bool, True = this feature of a visible token is present (``MMQNet.forward``); None = all of them.
     batch_size : int
         Contexts per forward pass.
     device
@@ -227,11 +230,14 @@ def run_contexts(
             wi = np.array([c[1] for c in chunk])[:, None] + offs  # (B, T)
             xb = torch.from_numpy(np.ascontiguousarray(x[si[:, None], wi])).to(device)  # (B, T, N, F)
             mb = torch.from_numpy(np.ascontiguousarray(missing[si[:, None], wi])).to(device)  # (B, T, N)
+            fv = None if feature_valid is None else torch.from_numpy(
+                np.ascontiguousarray(feature_valid[si[:, None], wi])).to(device)  # (B, T, N, F)
             recon_tokens = no_recon = None
             if cfg.use_modality_queries:  # reconstruct what is missing, or nothing when no reconstruction is wanted
                 no_recon = torch.zeros_like(mb)
                 recon_tokens = mb if want_recon else no_recon
-            out = model(xb, mb, return_attention=return_attention, allow_empty=True, recon_tokens=recon_tokens)
+            out = model(xb, mb, return_attention=return_attention, allow_empty=True, recon_tokens=recon_tokens,
+                        feature_valid=fv)
             sl = (si[:, None], wi)
             np.add.at(probs, sl, out.probabilities.float().cpu().numpy())
             np.add.at(count, sl, 1.0)
@@ -253,7 +259,7 @@ def run_contexts(
                 with mc_sampling_mode(model):
                     for i in range(n_mc):
                         check_cancel(cancel)
-                        out = model(xb, mb, allow_empty=True, recon_tokens=no_recon)
+                        out = model(xb, mb, allow_empty=True, recon_tokens=no_recon, feature_valid=fv)
                         np.add.at(mc[i], sl, out.probabilities.float().cpu().numpy())
                         report(progress, (bi + (i + 1) / (n_mc + 1)) / n_batches,
                                f"batch {bi + 1}/{n_batches}, sample {i + 1}/{n_mc}")

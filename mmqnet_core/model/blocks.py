@@ -34,7 +34,8 @@ def allowed_keys(
 
 
 def masked_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor | None, *, need_weights: bool = False
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor | None, *, need_weights: bool = False,
+    bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Scaled dot-product attention that stays finite when a query has no allowed key.
 
@@ -47,6 +48,9 @@ def masked_attention(
     need_weights
         Also return the attention weights (computed explicitly; otherwise the fused
         :func:`torch.nn.functional.scaled_dot_product_attention` kernel is used).
+    bias
+        float, broadcastable to (B, H, Lq, Lk): added to the attention logits of allowed keys (e.g. the log of
+        a per-key gate in (0, 1], which scales that key's share before the softmax renormalises); None = 0.
 
     Returns
     -------
@@ -67,13 +71,20 @@ def masked_attention(
             has_key = None
     if need_weights:
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, H, Lq, Lk)
+        if bias is not None:
+            scores = scores + bias
         if allowed is not None:
             scores = scores.masked_fill(~allowed, float("-inf"))
         weights = scores.softmax(dim=-1)
         if has_key is not None:
             weights = weights * has_key
         return weights @ v, weights
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)  # (B, H, Lq, Dh)
+    mask = allowed
+    if bias is not None:  # a float mask: the bias on allowed keys, -inf on excluded ones
+        mask = bias.to(q.dtype)
+        if allowed is not None:
+            mask = torch.where(allowed, mask, torch.full((), float("-inf"), dtype=q.dtype, device=q.device))
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, Lq, Dh)
     if has_key is not None:
         out = out * has_key
     return out, None
@@ -149,9 +160,10 @@ class FeedForward(nn.Sequential):
 class MultiHeadAttention(nn.Module):
     """Multi-head attention with key-padding / attention masks and optional returned weights.
 
-    ``forward(x, context=None, *, key_padding_mask=None, attn_mask=None, need_weights=False)``:
+    ``forward(x, context=None, *, key_padding_mask=None, attn_mask=None, need_weights=False, key_bias=None)``:
     x (B, Lq, D) queries, context (B, Lk, D) keys/values (default: x, self-attention) ->
-    (out (B, Lq, D), weights (B, H, Lq, Lk) or None). Masks: True = key excluded (see module docstring).
+    (out (B, Lq, D), weights (B, H, Lq, Lk) or None). Masks: True = key excluded (see module docstring);
+    ``key_bias`` (B, Lk) float is added to every query's attention logit of that key.
     """
 
     def __init__(self, dim: int, n_heads: int) -> None:
@@ -171,6 +183,7 @@ class MultiHeadAttention(nn.Module):
         key_padding_mask: torch.Tensor | None = None,
         attn_mask: torch.Tensor | None = None,
         need_weights: bool = False,
+        key_bias: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         context = x if context is None else context
         b, lq, d = x.shape
@@ -180,7 +193,8 @@ class MultiHeadAttention(nn.Module):
         k = self.to_k(context).view(b, lk, h, d // h).transpose(1, 2)  # (B, H, Lk, Dh)
         v = self.to_v(context).view(b, lk, h, d // h).transpose(1, 2)  # (B, H, Lk, Dh)
         allowed = allowed_keys(key_padding_mask, attn_mask, b, lq, lk)
-        out, weights = masked_attention(q, k, v, allowed, need_weights=need_weights)
+        bias = None if key_bias is None else key_bias[:, None, None, :]  # (B, 1, 1, Lk)
+        out, weights = masked_attention(q, k, v, allowed, need_weights=need_weights, bias=bias)
         out = out.transpose(1, 2).reshape(b, lq, d)  # (B, Lq, D)
         return self.to_out(out), weights
 
@@ -230,8 +244,10 @@ class QueryDecoderLayer(nn.Module):
         key_padding_mask: torch.Tensor | None = None,
         attn_mask: torch.Tensor | None = None,
         need_weights: bool = False,
+        key_bias: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """queries (B, T, Q, D), memory (B, L, D), key_padding_mask (B, L), attn_mask (T*Q, L) or (B, T*Q, L).
+        """queries (B, T, Q, D), memory (B, L, D), key_padding_mask (B, L), attn_mask (T*Q, L) or (B, T*Q, L),
+        key_bias (B, L) float added to the cross-attention logits of each key (None = 0).
 
         Without in-window self-attention T may be 1 and Q any number of queries (e.g. a gathered subset).
 
@@ -241,7 +257,7 @@ class QueryDecoderLayer(nn.Module):
         x = queries.reshape(b, t * nq, d)  # (B, T*Q, D)
         a, weights = self.cross(
             self.norm_cross(x), memory, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
-            need_weights=need_weights,
+            need_weights=need_weights, key_bias=key_bias,
         )
         x = (x + self.drop(a)).reshape(b * t, nq, d)  # (B*T, Q, D): one row per window
         if self.self_attention:

@@ -16,6 +16,11 @@ import numpy as np
 from ..errors import ConfigError
 from ..recording import Modality
 
+#: How the query families are combined (see the model docstring): "mmq" (reconstructions feed the category
+#: read-out, interference queries compete for tokens) or "legacy" (format of checkpoints written before: the
+#: prediction comes from the category queries alone).
+FUSION_MODES: tuple[str, ...] = ("mmq", "legacy")
+
 #: Artifact types the interference head predicts (the synthetic corpus injects these, "ART_<type>").
 ARTIFACT_TYPES: tuple[str, ...] = ("blink", "emg", "motion", "pop", "flat", "line")
 
@@ -60,6 +65,11 @@ class MMQNetConfig:
     use_modality_queries: bool = True  # False: no reconstruction; missing tokens stay the learned mask token
     use_category_queries: bool = True  # False: heads read the mean of the window's visible encoder tokens
     use_interference_queries: bool = True  # False: no interference family (no interference outputs / loss)
+    # --- fusion and calibration ---------------------------------------------------------------------------
+    fusion: str = "mmq"  # "mmq": the families interact (model docstring); "legacy": checkpoints from before
+    #                      (configs without this field are read as "legacy", see from_dict)
+    temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on
+    #                                      validation subjects after training); () = 1 for every target
 
     def __post_init__(self) -> None:
         for f in fields(self):  # JSON gives lists: store tuples (hashable, immutable)
@@ -121,6 +131,15 @@ class MMQNetConfig:
             raise ConfigError(
                 "Invalid value for 'recon_context_windows': must be None (all windows) or an integer >= 0, "
                 f"got {self.recon_context_windows!r}."
+            )
+        if self.fusion not in FUSION_MODES:
+            raise ConfigError(f"Invalid value for 'fusion': allowed {', '.join(FUSION_MODES)}, got {self.fusion!r}.")
+        object.__setattr__(self, "temperature", tuple(float(v) for v in self.temperature))
+        if self.temperature and (len(self.temperature) != len(self.targets)
+                                 or not all(0.05 <= v <= 20.0 for v in self.temperature)):
+            raise ConfigError(
+                f"Invalid value for 'temperature': expected () or one value in 0.05-20 per target "
+                f"({len(self.targets)}), got {self.temperature}."
             )
         if not 1.0 < float(self.label_threshold) < 9.0:
             raise ConfigError(
@@ -203,6 +222,8 @@ class MMQNetConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"Unknown model config field(s) {unknown}; known fields are {sorted(known)}.")
+        # configs written before the fields existed were trained with the legacy fusion and no calibration
+        data = {"fusion": "legacy", **data}
         try:
             return cls(**data)
         except TypeError as exc:  # a required field missing

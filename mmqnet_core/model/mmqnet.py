@@ -15,37 +15,68 @@ architecture below is **our design**, following what the abstract states:
   reconstruct missing data from the signals that are present, **category queries** gather the features of
   the emotional state (valence, arousal), **interference queries** separate artifact/noise content from the
   relevant information; inputs are band features (DE, PSD) of EEG plus peripheral features; missing data are
-  whole sensors or segments inside a modality.
-* *Ours*: one token per (window, channel) built by a per-modality linear embedding of the window's
-  features, plus learned token, time and modality-group embeddings. "Multi-masked" is read as three masks:
-  (a) the **data mask** -- missing or user-masked tokens are replaced by a learned ``mask_token`` and are
-  excluded as keys from *every* attention, so nothing of their values reaches any output; (b) random extra
-  masking during training (done by the training code) so modality queries learn to reconstruct; (c)
-  **attention masks that keep each query family to its role**: category and interference queries of window
-  t see only visible tokens of windows t-k..t+k; the modality query of token (t, n) sees the visible tokens
-  of its context but never (t, n) itself; each family has its own decoder layers, and category and
-  interference queries self-attend only among the queries of their own family and window, so category queries
-  never read interference outputs (modality queries do not self-attend: each reconstructs its token on its
-  own, which lets a subset of tokens be reconstructed alone, see ``recon_tokens``). A transformer encoder
-  contextualises all tokens first (mask tokens are queries there, so they receive a representation, but never
-  keys). The interference family predicts a per-window interference score and artifact types; a
-  decorrelation loss between its outputs and the category outputs (``losses.py``) pushes artifact content
-  out of the emotion features.
-* *Ours, ablations*: ``use_modality_queries=False`` drops reconstruction (missing tokens stay mask tokens:
-  the "mask/zero-fill" baseline on the same encoder); ``use_category_queries=False`` reads the mean of the
-  window's visible encoder tokens instead of category queries; ``use_interference_queries=False`` drops the
-  interference family (its outputs are then None).
+  whole sensors or segments inside a modality. The paper's ablation removes each query type and the
+  accuracy drops, so each family must be able to change the prediction: a family that only adds a training
+  loss is a regulariser, not a component.
+* *Ours, tokens*: one token per (window, channel) built by a per-modality linear embedding of the window's
+  features, plus learned token, time and modality-group embeddings. Features can also be missing one by one
+  inside a visible token (``feature_valid`` of :meth:`MMQNet.forward`, e.g. a detector that rejects one band):
+  those values are zeroed and a learned per-(modality, feature) vector ``feature_missing`` is added for each
+  of them, so the embedding knows which features it lacks instead of reading a zero as a measurement.
+* *Ours, "multi-masked"* is read as three masks: (a) the **data mask** -- missing or user-masked tokens are
+  never keys of the encoder, so nothing of their values reaches any output; (b) random extra masking during
+  training (done by the training code: whole modalities over whole samples or long spans, token runs and
+  a masked-autoencoder share) so the modality queries learn to reconstruct and no single modality can carry
+  the prediction; (c) **attention masks that keep each query family to its role without cutting the
+  families off from one another**. How the families interact (``fusion="mmq"``, the default):
+
+  1. A transformer encoder contextualises the visible tokens (missing tokens are never keys).
+  2. **Modality queries** (one learned query per modality group, plus the token's position) decode every
+     missing token from the visible tokens of its context (never from itself). Their output states -- the
+     reconstructed hidden states -- *replace the missing tokens in the memory that the other families read*,
+     marked by the learned ``mask_token`` (added to a reconstructed state, so a key says "inferred, not
+     measured"). A missing EEG channel thus contributes what its neighbours and the other modalities imply
+     instead of contributing nothing, and a reconstruction head decodes the same states into features (MSE
+     on hidden tokens with ground truth). Windows with no visible token in their context keep their learned
+     prior (reconstructed keys are not read there; ``no_context``).
+  3. **Interference queries** read the same memory, predict the interference score and artifact types, and
+     then **compete with the category queries for every token** (slot-attention style): for token (t, n)
+     the competition is a softmax over the interference and category queries of window t of the scaled
+     dot products between a shared projection of the queries and of the token; the share the interference
+     queries win, ``interference_gate`` (B, T, N), gates the token for the category read-out: log(1 - gate)
+     is added to every category query's attention logit of that key. Tokens the interference family claims
+     (artifact-laden ones, as far as the classification and interference losses teach it) are down-weighted
+     before the softmax over keys renormalises, so artifacts do not reach the classifier.
+  4. **Category queries** (``n_queries_per_target`` per target) read the memory of steps 2-3 within windows
+     t-k..t+k and feed one binary head per target (optional 1-9 regression). They never read the
+     interference queries' outputs directly (only through the gate), and a decorrelation loss between the
+     two families' outputs (``losses.py``) keeps artifact content out of the emotion features.
+
+  So scrambling any family's weights changes the logits; the per-family perturbation tests check this.
+  Logits are divided by ``config.temperature`` (temperature scaling fitted on validation subjects after
+  training, 1 when not fitted).
+* *Ours, ablations*: ``use_modality_queries=False`` drops reconstruction (missing tokens are not keys at
+  all: the "mask/zero-fill" baseline on the same encoder); ``use_category_queries=False`` reads the mean of
+  the window's keys (visible or reconstructed, gated by the interference share) instead of category
+  queries; ``use_interference_queries=False`` drops the interference family and its gate (its outputs are
+  then None).
+* *Legacy* (``fusion="legacy"``, how checkpoints written before this design are read): predictions come from
+  the category queries alone, which read only visible tokens; reconstructions and the interference family
+  are side outputs trained by their losses, and ``mask_token`` fills the encoder input of missing tokens
+  (whose encoder outputs are never read, so it is never trained). Kept so that those checkpoints load and
+  give the results they were evaluated with.
 
 Note on (c): the encoder mixes visible tokens, so for a token that is *visible* its own value reaches its
-modality query indirectly; reconstruction is only trained and used on tokens that are missing, where no path
-from their values exists.
+modality query indirectly; reconstruction is only trained on tokens that are hidden, and only the missing
+tokens' reconstructed states join the memory, where no path from their values exists.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Collection
+import math
+from dataclasses import dataclass, replace
+from typing import Collection, Sequence
 
 import torch
 from torch import nn
@@ -105,7 +136,10 @@ class MMQNetOutput:
     attention: dict[str, torch.Tensor] | None  # family -> (B, Q_family, L) head-averaged weights, or None:
     #   rows are window-major (row = t * Q + q), keys are tokens (column = t * N + n); Q_family = T*N for
     #   "modality", T*n_category_queries for "category" (T with the pooled ablation: the pooling weights),
-    #   T*n_interference_queries for "interference". Rows sum to 1 over visible keys, 0 where none is visible.
+    #   T*n_interference_queries for "interference". Rows sum to 1 over the keys the family may read (visible
+    #   tokens; with fusion "mmq" also reconstructed ones for category/interference), 0 where there is none.
+    interference_gate: torch.Tensor | None = None  # (B, T, N) share of each token claimed by the interference
+    #   queries (fusion "mmq"; it scales the token's weight in the category read-out by 1 - gate), or None
 
     @property
     def probabilities(self) -> torch.Tensor:
@@ -135,15 +169,21 @@ class MMQNet(nn.Module):
         super().__init__()
         self.config = c = config
         d, g, n, f, t = c.d_model, len(c.groups), c.n_tokens, c.n_features, c.n_windows
+        self.fused = c.fusion == "mmq"
         self.register_buffer("group_index", torch.tensor(c.group_index, dtype=torch.long), persistent=False)
         self.register_buffer("feature_valid", torch.tensor(c.feature_valid, dtype=torch.bool), persistent=False)
+        self.register_buffer("temperature", torch.tensor(c.temperature or (1.0,) * c.n_targets), persistent=False)
 
         # tokens
         self.embed = GroupedLinear(g, f, d)  # per-modality Linear(F -> D)
         self.token_embedding = nn.Parameter(torch.randn(n, d) * 0.02)
         self.time_embedding = nn.Parameter(torch.randn(t, d) * 0.02)
         self.group_embedding = nn.Parameter(torch.randn(g, d) * 0.02)
-        self.mask_token = nn.Parameter(torch.randn(d) * 0.02)
+        if not self.fused or c.use_modality_queries:
+            # legacy: encoder input of missing tokens; mmq: marks a reconstructed state in the memory
+            self.mask_token = nn.Parameter(torch.randn(d) * 0.02)
+        if self.fused:
+            self.feature_missing = nn.Parameter(torch.randn(g, f, d) * 0.02)  # added per missing feature
 
         def layers(kind: type[nn.Module], count: int, **kwargs: bool) -> nn.ModuleList:
             return nn.ModuleList(kind(d, c.n_heads, c.mlp_ratio, c.dropout, c.drop_path, **kwargs)
@@ -173,6 +213,9 @@ class MMQNet(nn.Module):
             self.interference_norm = nn.LayerNorm(d)
             self.interference_head = nn.Linear(d, 1)
             self.artifact_head = nn.Linear(d, len(c.artifact_types))
+            if self.fused:  # the shared projections of the competition for tokens (module docstring, step 3)
+                self.compete_query = nn.Linear(d, d)
+                self.compete_key = nn.Linear(d, d)
 
     # --- config round trip --------------------------------------------------------------------------------
     @classmethod
@@ -182,12 +225,17 @@ class MMQNet(nn.Module):
     def get_config(self) -> MMQNetConfig:
         return self.config
 
+    def set_temperature(self, temperature: Sequence[float]) -> None:
+        """Store a fitted temperature per target (in the config, so that a saved checkpoint keeps it)."""
+        self.config = replace(self.config, temperature=tuple(float(v) for v in temperature))
+        self.temperature.copy_(torch.tensor(self.config.temperature, dtype=self.temperature.dtype))
+
     @property
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
     # --- input checks -------------------------------------------------------------------------------------
-    def _check_inputs(self, x: torch.Tensor, missing: torch.Tensor, allow_empty: bool) -> None:
+    def _check_inputs(self, x: torch.Tensor, missing: torch.Tensor, feature_valid: torch.Tensor | None) -> None:
         c = self.config
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or not x.is_floating_point():
             raise ConfigError(
@@ -206,20 +254,64 @@ class MMQNet(nn.Module):
                 f"Invalid value for 'missing': expected a bool tensor of shape {(b, t, n)}, got "
                 f"{getattr(missing, 'dtype', type(missing).__name__)} {tuple(getattr(missing, 'shape', ()))}."
             )
-        bad = ~torch.isfinite(x) & ~missing[..., None] & self.feature_valid  # (B, T, N, F)
+        if feature_valid is not None and (not isinstance(feature_valid, torch.Tensor)
+                                          or feature_valid.dtype != torch.bool or feature_valid.shape != x.shape):
+            raise ConfigError(
+                f"Invalid value for 'feature_valid': expected None or a bool tensor of shape {tuple(x.shape)} "
+                f"(True = feature present), got {getattr(feature_valid, 'dtype', type(feature_valid).__name__)} "
+                f"{tuple(getattr(feature_valid, 'shape', ()))}."
+            )
+        used = ~missing[..., None] & self.feature_valid  # (B, T, N, F)
+        if feature_valid is not None:
+            used = used & feature_valid
+        bad = ~torch.isfinite(x) & used
         if bool(bad.any()):
             i, w, tok, col = (int(v) for v in bad.nonzero()[0])
             raise ConfigError(
                 f"Features contain {int(bad.sum())} NaN/infinite value(s) in visible tokens (first: sample {i}, "
-                f"window {w}, token {c.names[tok]!r}, feature {col}): mark those tokens as missing."
+                f"window {w}, token {c.names[tok]!r}, feature {col}): mark those tokens as missing, or those "
+                "features as invalid with 'feature_valid'."
             )
-        if not allow_empty:
-            empty = missing.reshape(b, -1).all(-1)  # (B,)
-            if bool(empty.any()):
-                raise MaskError(
-                    f"Every token of sample {int(empty.nonzero()[0])} is missing or masked: nothing to analyse "
-                    "-- unmask at least one channel."
-                )
+
+    def _check_not_empty(self, missing: torch.Tensor) -> None:
+        empty = missing.reshape(missing.shape[0], -1).all(-1)  # (B,)
+        if bool(empty.any()):
+            raise MaskError(
+                f"Every token of sample {int(empty.nonzero()[0])} is missing or masked: nothing to analyse "
+                "-- unmask at least one channel."
+            )
+
+    def _wanted(self, return_attention: bool | Collection[str]) -> set[str]:
+        if isinstance(return_attention, bool):
+            return set(FAMILIES) if return_attention else set()
+        wanted = set(return_attention)
+        if wanted - set(FAMILIES):
+            raise ConfigError(
+                f"Invalid value for 'return_attention': unknown famil(ies) {sorted(wanted - set(FAMILIES))}; "
+                f"allowed {list(FAMILIES)} or True/False."
+            )
+        return wanted
+
+    # --- steps of forward ---------------------------------------------------------------------------------
+    def _embed(self, x: torch.Tensor, missing: torch.Tensor, feature_valid: torch.Tensor | None) -> torch.Tensor:
+        """Token states before the encoder (B, L, D): embedded features, missing-feature vectors, positions."""
+        b, t, n, f = x.shape
+        x = x.to(self.embed.weight.dtype)  # float64 features from numpy work too
+        used = ~missing[..., None] & self.feature_valid  # (B, T, N, F)
+        if feature_valid is not None:
+            used = used & feature_valid
+        x = torch.where(used, x, torch.zeros((), dtype=x.dtype, device=x.device))
+        h = self.embed(x, self.group_index)  # (B, T, N, D)
+        if self.fused:
+            lacking = (self.feature_valid & ~used).to(h.dtype)  # (B, T, N, F) defined but absent features
+            h = h + torch.einsum("btnf,nfd->btnd", lacking, self.feature_missing[self.group_index])
+            # missing tokens: their encoder outputs are replaced by reconstructions, the input does not matter
+            h = torch.where(missing[..., None], torch.zeros((), dtype=h.dtype, device=h.device), h)
+        else:
+            h = torch.where(missing[..., None], self.mask_token.to(h.dtype), h)
+        token_pos = self.token_embedding + self.group_embedding[self.group_index]  # (N, D)
+        time_pos = self.time_embedding[:t, None, :]  # (T, 1, D)
+        return (h + token_pos + time_pos).reshape(b, t * n, -1)  # (B, L, D)
 
     def _decode_subset(
         self,
@@ -232,11 +324,6 @@ class MMQNet(nn.Module):
         """Run the modality decoder on the queries of ``recon_tokens`` only; scatter back to (B, T, N, D)."""
         t, n, d = queries.shape
         b = recon_tokens.shape[0]
-        if recon_tokens.dtype != torch.bool or recon_tokens.shape != (b, t, n):
-            raise ConfigError(
-                f"Invalid value for 'recon_tokens': expected a bool tensor of shape {(b, t, n)}, got "
-                f"{recon_tokens.dtype} {tuple(recon_tokens.shape)}."
-            )
         chosen = recon_tokens.reshape(b, t * n)  # (B, L)
         m = max(1, int(chosen.sum(1).max()))
         order = torch.argsort((~chosen).to(torch.uint8), dim=1, stable=True)[:, :m]  # (B, M) chosen first
@@ -251,12 +338,28 @@ class MMQNet(nn.Module):
             attention["modality"] = rows[:, : t * n]  # (B, L, L)
         return full[:, : t * n].reshape(b, t, n, d)  # (B, T, N, D)
 
+    def _competition(self, interference_q: torch.Tensor, category_q: torch.Tensor,
+                     memory: torch.Tensor) -> torch.Tensor:
+        """Share of each token won by the interference queries of its window (B, T, N).
+
+        interference_q (B, T, I, D) decoded interference queries; category_q (T, C, D) category queries with
+        their time embedding; memory (B, T, N, D). A softmax over all I + C queries of a window, per token.
+        """
+        b, t = memory.shape[:2]
+        scale = 1.0 / math.sqrt(memory.shape[-1])
+        key = self.compete_key(memory)  # (B, T, N, D)
+        q_int = self.compete_query(interference_q)  # (B, T, I, D)
+        q_cat = self.compete_query(category_q)[None].expand(b, -1, -1, -1)  # (B, T, C, D)
+        scores = torch.einsum("btqd,btnd->btqn", torch.cat([q_int, q_cat], 2), key) * scale  # (B, T, I+C, N)
+        return scores.softmax(2)[:, :, : q_int.shape[2]].sum(2)  # (B, T, N)
+
     # --- forward ------------------------------------------------------------------------------------------
     def forward(
         self,
         x: torch.Tensor,
         missing: torch.Tensor,
         *,
+        feature_valid: torch.Tensor | None = None,
         return_attention: bool | Collection[str] = False,
         allow_empty: bool = False,
         recon_tokens: torch.Tensor | None = None,
@@ -266,10 +369,15 @@ class MMQNet(nn.Module):
         Parameters
         ----------
         x
-            (B, T, N, F) float normalised features. Values of missing tokens and invalid columns are ignored
-            (they may be NaN).
+            (B, T, N, F) float normalised features. Values of missing tokens, invalid columns and features
+            marked invalid in ``feature_valid`` are ignored (they may be NaN).
         missing
-            (B, T, N) bool, True = token missing or masked; such tokens never influence any output.
+            (B, T, N) bool, True = token missing or masked; such tokens' values never influence any output.
+        feature_valid
+            (B, T, N, F) bool, True = this feature of this (visible) token is present; None = every defined
+            feature of the visible tokens is. Invalid features are zeroed and (fusion "mmq") announced to the
+            embedding by a learned per-feature vector; a visible token without any valid feature is treated
+            as missing.
         return_attention
             Also return the head-averaged cross-attention weights of the last decoder layer of each family
             (True), or of the families named (e.g. ``("category", "interference")``: the modality family's
@@ -278,105 +386,133 @@ class MMQNet(nn.Module):
             Accept samples whose tokens are all missing (their outputs are the learned priors and
             ``no_context`` is True); by default they raise :class:`~mmqnet_core.errors.MaskError`.
         recon_tokens
-            (B, T, N) bool: reconstruct only these tokens (e.g. the missing ones, or the extra-masked ones in
-            training); the others get 0 in ``recon`` and zero attention rows. Their values are identical to a
-            full reconstruction; only the time differs. None = reconstruct every token. Ignored without
-            modality queries.
+            (B, T, N) bool: return reconstructions of these tokens only (e.g. the missing ones, or the
+            extra-masked ones in training); the others get 0 in ``recon`` and zero attention rows. Their values
+            are identical to a full reconstruction; only the time differs. None = reconstruct every token.
+            With fusion "mmq" the missing tokens are always decoded as well (the prediction reads them).
+            Ignored without modality queries.
 
         Returns
         -------
         MMQNetOutput
         """
-        self._check_inputs(x, missing, allow_empty)
-        if isinstance(return_attention, bool):
-            wanted = set(FAMILIES) if return_attention else set()
-        else:
-            wanted = set(return_attention)
-            if wanted - set(FAMILIES):
-                raise ConfigError(
-                    f"Invalid value for 'return_attention': unknown famil(ies) {sorted(wanted - set(FAMILIES))}; "
-                    f"allowed {list(FAMILIES)} or True/False."
-                )
+        self._check_inputs(x, missing, feature_valid)
+        if feature_valid is not None:  # a visible token without any valid feature carries no data
+            missing = missing | ~(feature_valid & self.feature_valid).any(-1)
+        if not allow_empty:
+            self._check_not_empty(missing)
+        wanted = self._wanted(return_attention)
         c = self.config
         b, t, n, f = x.shape
         d = c.d_model
         visible = ~missing  # (B, T, N)
-
-        # tokens: embed visible features, swap missing tokens for the learned mask token, add positions
-        x = x.to(self.embed.weight.dtype)  # float64 features from numpy work too
-        x = torch.where(visible[..., None] & self.feature_valid, x, torch.zeros((), dtype=x.dtype, device=x.device))
-        h = self.embed(x, self.group_index)  # (B, T, N, D)
-        h = torch.where(missing[..., None], self.mask_token.to(h.dtype), h)
-        token_pos = self.token_embedding + self.group_embedding[self.group_index]  # (N, D)
-        time_pos = self.time_embedding[:t, None, :]  # (T, 1, D)
-        h = (h + token_pos + time_pos).reshape(b, t * n, d)  # (B, L, D)
+        if recon_tokens is not None and (recon_tokens.dtype != torch.bool or recon_tokens.shape != (b, t, n)):
+            raise ConfigError(
+                f"Invalid value for 'recon_tokens': expected a bool tensor of shape {(b, t, n)}, got "
+                f"{recon_tokens.dtype} {tuple(recon_tokens.shape)}."
+            )
 
         # encoder: every token is a query, only visible tokens are keys
+        h = self._embed(x, missing, feature_valid)  # (B, L, D)
         key_missing = missing.reshape(b, t * n)  # (B, L)
         for layer in self.encoder:
             h = layer(h, key_padding_mask=key_missing)
         memory = self.encoder_norm(h)  # (B, L, D)
+        token_pos = self.token_embedding + self.group_embedding[self.group_index]  # (N, D)
+        time_pos = self.time_embedding[:t, None, :]  # (T, 1, D)
 
         attention: dict[str, torch.Tensor] | None = {} if wanted else None
 
-        def decode(family: str, queries: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        def decode(family: str, queries: torch.Tensor, mask: torch.Tensor | None, source: torch.Tensor = memory,
+                   keys_out: torch.Tensor | None = key_missing, key_bias: torch.Tensor | None = None
+                   ) -> torch.Tensor:
             q = queries.expand(b, -1, -1, -1)  # (B, T, Q, D)
             decoder = getattr(self, f"{family}_decoder")
             for i, layer in enumerate(decoder):
                 last = i == len(decoder) - 1
-                q, w = layer(
-                    q, memory, key_padding_mask=key_missing, attn_mask=mask, need_weights=family in wanted and last
-                )
+                q, w = layer(q, source, key_padding_mask=keys_out, attn_mask=mask,
+                             need_weights=family in wanted and last, key_bias=key_bias)
                 if w is not None:
                     attention[family] = w.mean(1)  # (B, T*Q, L)
             return q
 
         # modality queries: one per token, reconstruct its features from the visible tokens around it
         recon = None
+        read, read_missing = memory, key_missing  # what category / interference queries read, and its excluded keys
         if c.use_modality_queries:
             queries = (self.modality_queries[self.group_index] + token_pos)[None] + time_pos  # (T, N, D)
             mask = context_block_mask(t, n, n, c.recon_context_windows, exclude_self=True, device=x.device)
-            if recon_tokens is None:
+            decoded = recon_tokens if not self.fused or recon_tokens is None else recon_tokens | missing
+            if decoded is None:
                 q = decode("modality", queries[None], mask)  # (B, T, N, D)
             else:
-                q = self._decode_subset(decode, queries, mask, recon_tokens, attention)  # (B, T, N, D)
-            recon = self.recon_head(self.modality_norm(q), self.group_index) * self.feature_valid  # (B, T, N, F)
+                q = self._decode_subset(decode, queries, mask, decoded, attention)  # (B, T, N, D)
+            state = self.modality_norm(q)  # (B, T, N, D) reconstructed hidden states
+            recon = self.recon_head(state, self.group_index) * self.feature_valid  # (B, T, N, F)
             if recon_tokens is not None:
                 recon = recon * recon_tokens[..., None]
+                if attention is not None and "modality" in attention and self.fused:
+                    attention["modality"] = attention["modality"] * recon_tokens.reshape(b, t * n, 1)
+            if self.fused:  # reconstructed states take the missing tokens' place in the memory (step 2)
+                filled = torch.where(missing[..., None], state + self.mask_token, memory.reshape(b, t, n, d))
+                read = filled.reshape(b, t * n, d)  # (B, L, D)
+                read_missing = None
 
-        # category queries (or the ablation: mean of the window's visible encoder tokens)
+        k_ctx = c.context_windows
+        no_context = ~window_context(visible, k_ctx) if c.use_category_queries else ~visible.any(-1)  # (B, T)
+
+        def read_mask(queries_per_window: int) -> torch.Tensor | None:
+            """Keys excluded for the queries of each window: outside the context, and (fusion "mmq")
+            reconstructed keys for windows without any visible token in their context (they keep the prior)."""
+            base = context_block_mask(t, n, queries_per_window, k_ctx, device=x.device)  # (T*Q, L) or None
+            if read_missing is not None:
+                return base
+            blind = ~window_context(visible, k_ctx)  # (B, T)
+            recon_key = missing.reshape(b, 1, t * n)  # (B, 1, L)
+            per_sample = blind.repeat_interleave(queries_per_window, 1)[..., None] & recon_key  # (B, T*Q, L)
+            return per_sample if base is None else per_sample | base[None]
+
+        # interference queries: absorb artifact content of the window's context
+        interference = artifact_logits = interference_features = gate = None
+        key_bias = None
+        if c.use_interference_queries:
+            queries = self.interference_queries[None] + time_pos  # (T, I, D)
+            q = decode("interference", queries[None], read_mask(c.n_interference_queries), read, read_missing)
+            interference_q = self.interference_norm(q)  # (B, T, I, D)
+            interference_features = interference_q.mean(2)  # (B, T, D)
+            interference = self.interference_head(interference_features)[..., 0]  # (B, T)
+            artifact_logits = self.artifact_head(interference_features)  # (B, T, A)
+            if self.fused:  # competition for tokens (step 3): gate each key of the category read-out
+                cat_q = (self.category_queries[None] if c.use_category_queries
+                         else torch.zeros(1, c.n_category_queries, d, device=x.device)) + time_pos  # (T, C, D)
+                gate = self._competition(interference_q, cat_q, read.reshape(b, t, n, d))  # (B, T, N)
+                key_bias = torch.log1p(-gate.clamp(max=1.0 - 1e-4)).reshape(b, t * n)  # (B, L) log(1 - gate)
+
+        # category queries (or the ablation: mean of the window's keys)
         k_targets = c.n_targets
         if c.use_category_queries:
             queries = self.category_queries[None] + time_pos  # (T, K*P, D)
-            mask = context_block_mask(t, n, c.n_category_queries, c.context_windows, device=x.device)
-            q = decode("category", queries[None], mask)  # (B, T, K*P, D)
+            q = decode("category", queries[None], read_mask(c.n_category_queries), read, read_missing, key_bias)
             q = q.reshape(b, t, k_targets, c.n_queries_per_target, d).mean(3)  # (B, T, K, D)
-            no_context = ~window_context(visible, c.context_windows)  # (B, T)
         else:
-            pool = visible.to(memory.dtype)  # (B, T, N)
-            pool = pool / pool.sum(-1, keepdim=True).clamp(min=1.0)  # mean over visible tokens of the window
-            pooled = torch.einsum("btn,btnd->btd", pool, memory.reshape(b, t, n, d))  # (B, T, D)
+            readable = visible if read_missing is not None else torch.ones_like(visible)
+            pool = readable.to(read.dtype)  # (B, T, N)
+            if gate is not None:
+                pool = pool * (1.0 - gate)
+            pool = pool / pool.sum(-1, keepdim=True).clamp(min=1e-6)  # weighted mean over the window's keys
+            pool = pool * visible.any(-1, keepdim=True)  # no visible token: no evidence, the prior
+            pooled = torch.einsum("btn,btnd->btd", pool, read.reshape(b, t, n, d))  # (B, T, D)
             q = pooled[:, :, None, :].expand(b, t, k_targets, d)  # (B, T, K, D)
-            no_context = ~visible.any(-1)  # (B, T)
             if attention is not None and "category" in wanted:
                 eye = torch.eye(t, dtype=pool.dtype, device=pool.device)  # (T, T)
                 attention["category"] = (eye[None, :, :, None] * pool[:, None]).reshape(b, t, t * n)  # (B, T, L)
         category_features = self.category_norm(q)  # (B, T, K, D)
         logits = self.class_head(category_features, self.target_index)  # (B, T, K, 2)
+        logits = logits / self.temperature.to(logits.dtype)[:, None]
         regression = None
         if c.regression:
             z = self.regression_head(category_features, self.target_index)[..., 0]  # (B, T, K)
             regression = 1.0 + 8.0 * torch.sigmoid(z)  # on the 1-9 scale
-
-        # interference queries: absorb artifact content of the window's context
-        interference = artifact_logits = interference_features = None
-        if c.use_interference_queries:
-            queries = self.interference_queries[None] + time_pos  # (T, I, D)
-            mask = context_block_mask(t, n, c.n_interference_queries, c.context_windows, device=x.device)
-            q = decode("interference", queries[None], mask)  # (B, T, I, D)
-            interference_features = self.interference_norm(q).mean(2)  # (B, T, D)
-            interference = self.interference_head(interference_features)[..., 0]  # (B, T)
-            artifact_logits = self.artifact_head(interference_features)  # (B, T, A)
 
         return MMQNetOutput(
             logits=logits,
@@ -388,4 +524,5 @@ class MMQNet(nn.Module):
             interference_features=interference_features,
             no_context=no_context,
             attention=attention,
+            interference_gate=gate,
         )

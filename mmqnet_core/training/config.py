@@ -28,6 +28,7 @@ class TrainConfig:
     use_category_queries: bool = True  # ablation switch: category family (False = mean-pooled tokens)
     use_interference_queries: bool = True  # ablation switch: interference family
     regression: bool = False  # also regress the 1-9 score of each target (beside the binary high/low heads)
+    fusion: str = "mmq"  # how the query families interact (MMQNetConfig.fusion): "mmq" or "legacy"
     # features z-scored with each subject's own statistics ("subject", the default: held-out subjects and analysed
     # recordings use their own, transductive but unsupervised; +5 points arousal on held-out synthetic subjects),
     # one global Normalizer of the training subjects ("global") or each trial's own statistics ("recording")
@@ -46,6 +47,10 @@ class TrainConfig:
     mask_rate_max: float = 0.7  # each sample's simulated missing rate ~ U(0, mask_rate_max) (masking.random_token_mask)
     dropout_share: float = 0.3  # share of the simulated missing data as whole-modality drop-outs
     extra_mask_rate: float = 0.15  # extra random masking of visible tokens, reconstructed (masked-autoencoder style)
+    # share of samples that also lose whole modalities: all EEG, all peripheral channels or one random modality,
+    # over the whole sample (half of them) or a long span of at least half its windows (training.loop)
+    modality_dropout: float = 0.5
+    feature_drop_rate: float = 0.05  # share of visible tokens that lose a random half of their features (one by one)
     # the reconstruction loss of a sample uses at most this many of its hidden tokens, drawn at random (0 = all):
     # an unbiased estimate of the loss over all of them, and the modality decoder only runs on those tokens
     recon_tokens_max: int = 64
@@ -56,6 +61,10 @@ class TrainConfig:
     w_artifact: float = 0.5  # multi-label BCE of the artifact types (trials with known artifacts only)
     w_decorrelation: float = 0.1  # decorrelation of interference and category query outputs
     w_regression: float = 0.5  # MSE of the 1-9 scores / 16 (only with ``regression``)
+    # consistency: half of every batch is the other half with one more modality hidden (all EEG, all peripheral or
+    # one modality); KL(prediction with it || prediction without it), the former not back-propagated (0 = off)
+    w_consistency: float = 1.0
+    calibrate: bool = True  # fit a temperature per target on the validation subjects after training (stored)
     # --- data split --------------------------------------------------------------------------------------------------
     split: str = "subject"  # "subject" (leave-subjects-out) or "trial" (subject-dependent)
     folds: int = 5  # K of the split
@@ -89,7 +98,11 @@ class TrainConfig:
             raise ConfigError(f"Invalid value for 'fold': allowed 0..{self.folds - 1}, got {self.fold}.")
         if not self.lr > 0:
             raise ConfigError(f"Invalid value for 'lr': must be > 0, got {self.lr}.")
-        for name in ("mask_rate_max", "dropout_share", "extra_mask_rate"):
+        from ..model.config import FUSION_MODES
+
+        if self.fusion not in FUSION_MODES:
+            raise ConfigError(f"Invalid value for 'fusion': allowed {', '.join(FUSION_MODES)}, got {self.fusion!r}.")
+        for name in ("mask_rate_max", "dropout_share", "extra_mask_rate", "modality_dropout", "feature_drop_rate"):
             v = getattr(self, name)
             if not 0.0 <= v <= 0.9:
                 raise ConfigError(f"Invalid value for {name!r}: allowed 0 to 0.9, got {v}.")
@@ -130,6 +143,7 @@ class TrainConfig:
             "context_windows": self.context_windows, "use_modality_queries": self.use_modality_queries,
             "use_category_queries": self.use_category_queries,
             "use_interference_queries": self.use_interference_queries, "regression": self.regression,
+            "fusion": self.fusion,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,5 +156,8 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"Unknown training option(s) {unknown}; known options are {sorted(known)}.")
         # configurations written before an option existed were trained with one global normaliser, element-wise
-        # dropout 0.1 and no stochastic depth, and reconstructed every hidden token
-        return cls(**{"normalization": "global", "dropout": 0.1, "drop_path": 0.0, "recon_tokens_max": 0, **data})
+        # dropout 0.1 and no stochastic depth, and reconstructed every hidden token; before the interacting
+        # families, with the legacy fusion, no modality dropout, feature dropout, consistency or calibration
+        return cls(**{"normalization": "global", "dropout": 0.1, "drop_path": 0.0, "recon_tokens_max": 0,
+                      "fusion": "legacy", "modality_dropout": 0.0, "feature_drop_rate": 0.0, "w_consistency": 0.0,
+                      "calibrate": False, **data})

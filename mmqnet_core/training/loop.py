@@ -124,6 +124,7 @@ class PreparedData:
     zero_normalised: np.ndarray  # (N, F) float32: the normalised value of 0 in original units (zero-fill)
     normalization: str = "global"  # how x was normalised (TrainConfig.normalization)
     trial_zero: np.ndarray | None = None  # (n, N, F) per-trial zero_normalised in the per-group modes, else None
+    eeg_tokens: np.ndarray | None = None  # (N,) bool: EEG tokens (the rest is "peripheral"); None = unknown
 
     def zero_for(self, trial_idx: np.ndarray) -> np.ndarray:
         """Normalised value of 0 in original units for trials ``trial_idx``: (B, 1, N, F) or (N, F)."""
@@ -179,7 +180,7 @@ def prepare(corpus: Any, normalizer: Any, threshold: float = 5.0, *, normalizati
         artifacts=corpus.artifacts.astype(np.float32), artifact_known=np.asarray(corpus.artifact_known, bool),
         n_windows=np.asarray(corpus.n_windows, np.int64), groups=groups, valid=valid,
         zero_normalised=np.where(valid, zero, 0.0).astype(np.float32), normalization=normalization,
-        trial_zero=trial_zero,
+        trial_zero=trial_zero, eeg_tokens=np.array([str(m).upper() == "EEG" for m in mods], bool),
     )
 
 
@@ -210,21 +211,81 @@ def draw_masks(
     return drop, extra
 
 
+def modality_choice(groups: np.ndarray, eeg: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """Tokens (N,) bool of one modality-level drop-out: all EEG, all peripheral channels (a third each) or the
+    tokens of one random modality group."""
+    r = rng.random()
+    if eeg is not None and eeg.any() and (~eeg).any() and r < 2 / 3:
+        return eeg.copy() if r < 1 / 3 else ~eeg
+    return groups == rng.choice(np.unique(groups))
+
+
+def modality_dropout(n: int, t: int, groups: np.ndarray, eeg: np.ndarray | None, rng: np.random.Generator,
+                     rate: float) -> np.ndarray:
+    """Whole-modality drop-outs (n, t, N) bool: a share ``rate`` of the samples loses the tokens of
+    :func:`modality_choice` over all ``t`` windows (half of them) or over a run of at least ``t / 2`` windows."""
+    out = np.zeros((n, t, groups.size), bool)
+    for i in np.flatnonzero(rng.random(n) < rate):
+        tokens = modality_choice(groups, eeg, rng)
+        if rng.random() < 0.5:
+            out[i][:, tokens] = True
+        else:
+            length = int(rng.integers(-(-t // 2), t + 1))
+            start = int(rng.integers(0, t - length + 1))
+            out[i, start:start + length][:, tokens] = True
+    return out
+
+
+def feature_dropout(shape: tuple[int, ...], valid: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:
+    """Feature-level missingness (B, T, N, F) bool, True = feature present: a share ``rate`` of the tokens loses
+    a random half of its valid features (at least one feature of every token stays)."""
+    present = np.ones(shape, bool)
+    if rate <= 0:
+        return present
+    hit = rng.random(shape[:-1]) < rate  # (B, T, N)
+    lose = (rng.random(shape) < 0.5) & hit[..., None] & valid  # (B, T, N, F)
+    keep_one = lose.sum(-1) >= valid.sum(-1)  # every valid feature lost: give them back
+    lose[keep_one] = False
+    return ~lose
+
+
 def make_batch(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t: int, cfg: TrainConfig,
-               rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Crop, mask and (for baselines) impute one batch; numpy arrays ready for torch."""
+               rng: np.random.Generator, *, pairs: bool = True) -> dict[str, np.ndarray]:
+    """Crop, mask and (for baselines) impute one batch; numpy arrays ready for torch.
+
+    Masks: the data's own missing tokens, random missingness (:func:`draw_masks`), whole-modality drop-outs
+    (:func:`modality_dropout`) and the extra masked-autoencoder share, the same for every variant (ablations differ
+    only in the component removed). With ``pairs`` and ``cfg.w_consistency`` > 0 the first half of the samples
+    comes twice: rows ``n_pairs:`` repeat rows ``:n_pairs`` with one more modality (:func:`modality_choice`) hidden
+    over the whole sample, for the consistency loss.
+    """
+    n_pairs = 0
+    if pairs and cfg.w_consistency > 0 and len(trial_idx) >= 2:
+        n_pairs = len(trial_idx) // 2
+        trial_idx = np.concatenate([trial_idx[:n_pairs]] * 2)
+        starts = np.concatenate([starts[:n_pairs]] * 2)
+    n = len(trial_idx)
     win = starts[:, None] + np.arange(t)  # (B, T)
     win = np.minimum(win, data.x.shape[1] - 1)
     sel = (trial_idx[:, None], win)
     x = data.x[sel]  # (B, T, N, F)
     orig = data.missing[sel]  # (B, T, N)
-    drop, extra = draw_masks(len(trial_idx), t, data.groups, rng, rate_max=cfg.mask_rate_max,
-                             dropout_share=cfg.dropout_share,
-                             extra_rate=cfg.extra_mask_rate if cfg.use_modality_queries else 0.0)
+    drop, extra = draw_masks(n, t, data.groups, rng, rate_max=cfg.mask_rate_max, dropout_share=cfg.dropout_share,
+                             extra_rate=cfg.extra_mask_rate)
+    drop |= modality_dropout(n, t, data.groups, data.eeg_tokens, rng, cfg.modality_dropout)
     hidden = orig | drop | extra
     # never hide every token of a sample (the model refuses it): fall back to the data's own mask
-    empty = hidden.reshape(len(hidden), -1).all(1)
+    empty = hidden.reshape(n, -1).all(1)
     hidden[empty] = orig[empty]
+    if n_pairs:
+        hidden[n_pairs:] = hidden[:n_pairs]
+        more = np.stack([modality_choice(data.groups, data.eeg_tokens, rng) for _ in range(n_pairs)])  # (P, N)
+        view = hidden[n_pairs:] | more[:, None, :]
+        ok = ~view.reshape(n_pairs, -1).all(1)  # a view that would hide everything keeps the first one's mask
+        hidden[n_pairs:][ok] = view[ok]
+    feature_valid = feature_dropout(x.shape, data.valid, rng, cfg.feature_drop_rate)
+    if n_pairs:
+        feature_valid[n_pairs:] = feature_valid[:n_pairs]
     recon_mask = hidden & ~orig
     if cfg.recon_tokens_max and cfg.use_modality_queries:
         recon_mask = _cap_per_sample(recon_mask, cfg.recon_tokens_max, rng)
@@ -236,6 +297,8 @@ def make_batch(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t:
     return {
         "x": np.ascontiguousarray(x, np.float32),
         "missing": model_missing,
+        "feature_valid": feature_valid,
+        "n_pairs": np.array(n_pairs, np.int64),
         "target": data.x[sel],
         "recon_mask": recon_mask,
         "labels": data.labels[trial_idx],
@@ -293,7 +356,22 @@ def compute_loss(out: Any, batch: dict[str, torch.Tensor], cfg: TrainConfig,
             terms["decorrelation"] = decorrelation_loss(out.category_features.float(),
                                                         out.interference_features.float())
             total = total + cfg.w_decorrelation * terms["decorrelation"]
+    n_pairs = int(batch["n_pairs"]) if "n_pairs" in batch else 0
+    if n_pairs and cfg.w_consistency > 0:
+        terms["consistency"] = consistency_loss(out.logits.float(), out.no_context, n_pairs)
+        total = total + cfg.w_consistency * terms["consistency"]
     return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+def consistency_loss(logits: torch.Tensor, no_context: torch.Tensor, n_pairs: int) -> torch.Tensor:
+    """KL(p_full || p_less) between the predictions of rows ``:n_pairs`` (more evidence; not back-propagated) and
+    rows ``n_pairs:2*n_pairs`` (the same samples with one more modality hidden), averaged over the windows both
+    predict from data. logits (B, T, K, 2), no_context (B, T) bool."""
+    teacher = logits[:n_pairs].detach().log_softmax(-1)  # (P, T, K, 2)
+    student = logits[n_pairs:2 * n_pairs].log_softmax(-1)  # (P, T, K, 2)
+    kl = (teacher.exp() * (teacher - student)).sum(-1).mean(-1)  # (P, T)
+    use = (~no_context[:n_pairs] & ~no_context[n_pairs:2 * n_pairs]).to(kl.dtype)
+    return (kl * use).sum() / use.sum().clamp(min=1.0)
 
 
 # --- validation ------------------------------------------------------------------------------------------------------
@@ -318,7 +396,7 @@ def make_validation_set(data: PreparedData, idx: np.ndarray, cfg: TrainConfig, *
         chunk = items[b:b + batch_size]
         trial_idx = np.array([c[0] for c in chunk], dtype=np.int64)
         starts = np.array([c[1] for c in chunk], dtype=np.int64)
-        batches.append(make_batch(data, trial_idx, starts, t, cfg, rng))
+        batches.append(make_batch(data, trial_idx, starts, t, cfg, rng, pairs=False))
     return ValidationSet(batches)
 
 
@@ -335,7 +413,8 @@ def validate(model: torch.nn.Module, vset: ValidationSet, cfg: TrainConfig, devi
     for batch in vset.batches:
         tb = _to_torch(batch, device)
         with _autocast(device):
-            out = model(tb["x"], tb["missing"], allow_empty=True, recon_tokens=_recon_tokens(tb, cfg))
+            out = model(tb["x"], tb["missing"], allow_empty=True, recon_tokens=_recon_tokens(tb, cfg),
+                        feature_valid=tb["feature_valid"])
         _, terms = compute_loss(out, tb, cfg, feature_valid)
         bsz = len(batch["x"])
         for k, v in terms.items():
@@ -349,6 +428,41 @@ def validate(model: torch.nn.Module, vset: ValidationSet, cfg: TrainConfig, devi
     res["val_loss"] = res.get("val_classification", float("nan"))
     res["val_acc_valence"], res["val_acc_arousal"] = (correct / max(n_windows, 1)).tolist()
     return res
+
+
+@torch.no_grad()
+def fit_temperature(model: torch.nn.Module, vset: ValidationSet, device: torch.device) -> list[float]:
+    """Temperature scaling (Guo et al. 2017): per target, the T in [0.05, 20] minimising the negative log-likelihood
+    of the validation windows' logits / T (golden-section search on log T; the NLL is convex in 1/T)."""
+    was_training = model.training
+    model.eval()
+    raw, labels = [], []
+    for batch in vset.batches:
+        tb = _to_torch(batch, device)
+        out = model(tb["x"], tb["missing"], allow_empty=True, feature_valid=tb["feature_valid"])
+        logits = (out.logits.float() * model.temperature.float()[:, None])  # undo a temperature already set
+        keep = ~out.no_context  # (B, T)
+        raw.append(logits[keep].cpu())  # (M, K, 2)
+        labels.append(tb["labels"][:, None, :].expand(*keep.shape, -1)[keep].cpu())  # (M, K)
+    model.train(was_training)
+    z, y = torch.cat(raw), torch.cat(labels)
+    out = []
+    for k in range(z.shape[1]):
+        known = y[:, k] >= 0
+
+        def nll(log_t: float, k: int = k, known: torch.Tensor = known) -> float:
+            return float(F.cross_entropy(z[known, k] / math.exp(log_t), y[known, k]))
+
+        lo, hi = math.log(0.05), math.log(20.0)
+        phi = (math.sqrt(5) - 1) / 2
+        for _ in range(60):
+            a, b = hi - phi * (hi - lo), lo + phi * (hi - lo)
+            if nll(a) < nll(b):
+                hi = b
+            else:
+                lo = a
+        out.append(float(math.exp((lo + hi) / 2)) if int(known.sum()) else 1.0)
+    return out
 
 
 def _recon_tokens(batch: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor | None:
@@ -547,7 +661,8 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
             for group in opt.param_groups:
                 group["lr"] = lr
             with _autocast(device):
-                out = ddp_model(batch["x"], batch["missing"], recon_tokens=_recon_tokens(batch, cfg))
+                out = ddp_model(batch["x"], batch["missing"], recon_tokens=_recon_tokens(batch, cfg),
+                                feature_valid=batch["feature_valid"])
             loss, terms = compute_loss(out, batch, cfg, feature_valid)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -588,6 +703,13 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
             break
 
     model.load_state_dict(best[2])
+    if cfg.calibrate and vset is not None:
+        temperature = fit_temperature(model, vset, device)
+        model.set_temperature(temperature)
+        meta["temperature"] = {"values": temperature, "fitted_on": "validation subjects, simulated missingness as "
+                               "in validation (random 0-70 % + whole-modality drop-outs)"}
+        if writer is not None:
+            writer.log(f"temperature fitted on the validation subjects: {', '.join(f'{v:.3f}' for v in temperature)}")
     model = model.to("cpu").eval()
     meta["best_epoch"] = best[1]
     meta["history"] = history

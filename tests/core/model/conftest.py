@@ -24,6 +24,7 @@ VARIANTS = {
     "no-interference-queries": {"use_interference_queries": False},
     "regression": {"regression": True},
     "full-context-decoder2": {"context_windows": 3, "recon_context_windows": 1, "n_dec_layers": 2},
+    "legacy": {"fusion": "legacy"},  # how checkpoints written before the interacting families are read
 }
 
 

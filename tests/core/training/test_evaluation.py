@@ -176,7 +176,7 @@ def test_evaluate_train_then_reuse_without_training(tmp_path, capsys, monkeypatc
     assert main(["evaluate", "--reuse", str(first), "--data", "synthetic", "-o", str(again), *small,
                  "--rates", "0,0.5"]) == 0
     reused = pd.read_csv(again / "evaluation.csv")
-    key = ["method", "missing_rate"]
+    key = ["method", "condition"]
     merged = trained.merge(reused, on=key, suffixes=("", "_again"))
     assert set(merged["method"]) >= {"MMQ-Net", "w/o interference queries", "logistic regression"}
     np.testing.assert_allclose(merged["valence_acc"], merged["valence_acc_again"])

@@ -64,14 +64,14 @@ def test_batches_hide_tokens_and_keep_targets(corpus):
     data = prepare(corpus, train(corpus, TrainConfig(epochs=1, **TINY)).normalizer)
     cfg = TrainConfig(mask_rate_max=0.7, extra_mask_rate=0.2, n_windows=4)
     rng = np.random.default_rng(0)
-    b = make_batch(data, np.arange(16) % corpus.n_trials, np.zeros(16, int), 4, cfg, rng)
+    b = make_batch(data, np.arange(16) % corpus.n_trials, np.zeros(16, int), 4, cfg, rng, pairs=False)
     assert b["missing"].mean() > 0.2  # simulated missingness + extra masking
     np.testing.assert_array_equal(b["recon_mask"], b["missing"] & ~data.missing[np.arange(16) % 24, :4])
     assert not b["missing"].reshape(16, -1).all(1).any()
     np.testing.assert_array_equal(b["target"], data.x[np.arange(16) % 24, :4])
     # the reconstruction loss of a sample scores at most recon_tokens_max of its hidden tokens, drawn at random
     capped = make_batch(data, np.arange(16) % corpus.n_trials, np.zeros(16, int), 4,
-                        dataclasses.replace(cfg, recon_tokens_max=3), np.random.default_rng(0))
+                        dataclasses.replace(cfg, recon_tokens_max=3), np.random.default_rng(0), pairs=False)
     np.testing.assert_array_equal(capped["missing"], b["missing"])  # same draw, only the scored subset differs
     available = b["recon_mask"].reshape(16, -1).sum(1)
     assert (capped["recon_mask"] <= b["recon_mask"]).all()
@@ -80,6 +80,54 @@ def test_batches_hide_tokens_and_keep_targets(corpus):
     mean_cfg = TrainConfig(use_modality_queries=False, impute="mean", n_windows=4)
     bm = make_batch(data, np.arange(4), np.zeros(4, int), 4, mean_cfg, np.random.default_rng(1))
     assert not bm["missing"].any()  # imputed tokens are fed as present
+
+
+def test_paired_views_hide_one_more_modality_and_keep_the_rest(corpus):
+    data = prepare(corpus, train(corpus, TrainConfig(epochs=1, **TINY)).normalizer)
+    cfg = TrainConfig(n_windows=4, modality_dropout=0.5, feature_drop_rate=0.3)
+    b = make_batch(data, np.arange(16) % corpus.n_trials, np.arange(16) % 3, 4, cfg, np.random.default_rng(2))
+    p = int(b["n_pairs"])
+    assert p == 8 and len(b["x"]) == 16
+    np.testing.assert_array_equal(b["x"][p:], b["x"][:p])  # the same crops...
+    np.testing.assert_array_equal(b["feature_valid"][p:], b["feature_valid"][:p])
+    assert (b["missing"][p:] >= b["missing"][:p]).all()  # ...with everything hidden in the first view hidden too
+    more = b["missing"][p:] & ~b["missing"][:p]  # (P, T, N): what the second view hides in addition
+    assert more.any()
+    groups = data.groups
+    for i in np.flatnonzero(more.any((1, 2))):  # whole tokens over every window, of one modality or EEG/peripheral
+        tokens = more[i].any(0)
+        assert (b["missing"][p + i][:, tokens]).all()
+        chosen = np.unique(groups[tokens])
+        assert len(chosen) == 1 or set(tokens.nonzero()[0]) <= set((~data.eeg_tokens).nonzero()[0])
+    # feature-level missingness never removes every feature of a token
+    kept = (b["feature_valid"] & data.valid).sum(-1)
+    assert (kept >= 1).all() and (~b["feature_valid"]).any()
+    off = make_batch(data, np.arange(16) % corpus.n_trials, np.zeros(16, int), 4,
+                     dataclasses.replace(cfg, w_consistency=0.0), np.random.default_rng(2))
+    assert int(off["n_pairs"]) == 0
+
+
+def test_modality_dropout_hides_whole_modalities_for_long_spans():
+    from mmqnet_core.training.loop import modality_dropout
+
+    groups = np.array([0] * 6 + [1, 2])
+    eeg = groups == 0
+    drop = modality_dropout(400, 8, groups, eeg, np.random.default_rng(0), 0.5)
+    hit = drop.any((1, 2))
+    assert 0.4 < hit.mean() < 0.6
+    for d in drop[hit]:
+        tokens = d.any(0)
+        assert tokens.tolist() in (eeg.tolist(), (~eeg).tolist()) or len(np.unique(groups[tokens])) == 1
+        assert d[:, tokens].all(1).sum() >= 4  # at least half the windows, whole modality at once
+    assert (drop[hit].all(1).any(1)).mean() > 0.3  # about half over the whole sample
+
+
+def test_ablations_keep_the_same_augmentation(corpus):
+    data = prepare(corpus, train(corpus, TrainConfig(epochs=1, **TINY)).normalizer)
+    full = make_batch(data, np.arange(8), np.zeros(8, int), 4, TrainConfig(n_windows=4), np.random.default_rng(3))
+    ablated = make_batch(data, np.arange(8), np.zeros(8, int), 4,
+                         TrainConfig(n_windows=4, use_modality_queries=False), np.random.default_rng(3))
+    np.testing.assert_array_equal(full["missing"], ablated["missing"])  # extra masking included
 
 
 def test_draw_masks_rate():
