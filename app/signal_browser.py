@@ -896,7 +896,7 @@ class SignalBrowser(QWidget):
         self._scale_label.setZValue(45)
         self._vb.addItem(self._scale_label, ignoreBounds=True)
         self.scale_bar_text = ""
-        self._legend = pg.TextItem(anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 220))
+        self._legend = pg.TextItem(color="#202020", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 220))
         self._legend.setParentItem(self._vb)
         self._legend.setZValue(50)
         self._readout_item = pg.TextItem(color="#202020", anchor=(0, 1), fill=pg.mkBrush(255, 255, 240, 220))
