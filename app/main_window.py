@@ -38,6 +38,7 @@ from mmqnet_core.recording import Modality, Recording
 
 from .analysis import AnalysisRun, atomic_write, resolve_checkpoint, run_analysis, write_trajectories_csv
 from .attention_map_view import AttentionMapView
+from .browser_controls import BrowserControls, return_focus
 from .channel_panel import ChannelPanel
 from .circumplex_view import CircumplexView
 from .errors import notify_error
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
 
         self.browser = SignalBrowser(self.model, self)
         self.browser.set_colours(self.prefs.raw_colour, self.prefs.cleaned_colour)
+        self.browser_controls = BrowserControls(self.browser, self.settings, self)
         self.overview = OverviewBar(self.model, self)
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -268,7 +270,11 @@ class MainWindow(QMainWindow):
         self.undo_action = stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo_action = stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        # Ctrl+Y and Ctrl+Shift+Z on every platform, each once: listing Ctrl+Shift+Z and StandardKey.Redo (which is
+        # Ctrl+Shift+Z on Linux) made the shortcut ambiguous there, and an ambiguous shortcut does nothing.
+        redo_keys = [QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")]
+        redo_keys += [k for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Redo) if k not in redo_keys]
+        self.redo_action.setShortcuts(redo_keys)
         self.prefs_action = self._action("&Preferences...", self.ask_preferences,
                                          QKeySequence.StandardKey.Preferences)
         self.mask_mode_action = self._action("&Mask mode", self.browser.set_mask_mode, None,
@@ -346,6 +352,8 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.cycle_mode_action)
         view_menu.addAction(self.jump_action)
         view_menu.addSeparator()
+        self.browser_controls.add_to_menu(view_menu)
+        view_menu.addSeparator()
         for dock in (self.channel_dock, self.mask_dock, self.log_dock) + self.analysis_docks:
             view_menu.addAction(dock.toggleViewAction())
         self.show_dock_actions: list[QAction] = []
@@ -409,7 +417,11 @@ class MainWindow(QMainWindow):
             button.setText(text)
             button.setToolTip(tip)
             button.clicked.connect(lambda _=False, f=factor: self.browser.change_scale(f, self.browser.scale_target))
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             tb.addWidget(button)
+        for control in (self.mode_combo, self.page_combo, self.channels_combo, self.scale_combo):
+            return_focus(control, self.browser)  # the browser's keys work again at once
+        self.browser_controls.add_to_toolbar(tb)
         tb.addSeparator()
         tb.addAction(self.mask_mode_action)
         # The menu's undo/redo actions carry the name of the edit ("Undo Mask Fz"): too long for a toolbar.
@@ -451,6 +463,8 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.file_label)
         bar.addWidget(self.info_label)
         bar.addWidget(self.page_label)
+        bar.addWidget(self.browser_controls.display_label)
+        bar.addWidget(self.browser_controls.readout_label)
         self.analysis_label = QLabel(self)
         bar.addWidget(self.analysis_label)
         bar.addPermanentWidget(self.progress_bar)
@@ -827,7 +841,8 @@ class MainWindow(QMainWindow):
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         """Every keyboard shortcut: the window's actions, then the browser's keys."""
-        actions = [self.open_action, self.quit_action, self.undo_action, self.redo_action, self.jump_action,
+        # Go to time (Ctrl+G) is listed with the browser's keys.
+        actions = [self.open_action, self.quit_action, self.undo_action, self.redo_action,
                    self.run_action, self.cancel_action, self.simulate_action, self.clear_simulated_action,
                    self.export_csv_action, self.export_png_action, self.export_report_action,
                    self.save_analysis_action, self.prefs_action, self.shortcuts_action]
@@ -913,7 +928,8 @@ class MainWindow(QMainWindow):
         total = len(self.browser.visible_channels)
         channels = (f" | ch {self.browser.first_channel + 1}-{self.browser.first_channel + len(shown)}/{total}"
                     if shown and len(shown) < total else "")
-        self.page_label.setText(f"| {start:.1f}-{stop:.1f} s{channels} | {self.browser.mode}{note}")
+        fmt = self.browser.state.format_time
+        self.page_label.setText(f"| {fmt(start, 1)}-{fmt(stop, 1)}{channels} | {self.browser.mode}{note}")
         if self.page_combo.currentText() != f"{self.browser.page_s:g} s":
             self.page_combo.setCurrentText(f"{self.browser.page_s:g} s")
 

@@ -1,4 +1,5 @@
-"""ShortcutsDialog: Help > Keyboard shortcuts, built from the window's actions and the browser's keys."""
+"""ShortcutsDialog: Help > Keyboard shortcuts, built from the window's actions and the browser's key table
+(:data:`app.key_bindings.BINDINGS`)."""
 
 from __future__ import annotations
 
@@ -16,25 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-#: Keys handled by the signal browser itself (not menu actions).
-BROWSER_KEYS: tuple[tuple[str, str], ...] = (
-    ("PageDown / PageUp, mouse wheel", "Next / previous page"),
-    ("Right / Left", "A quarter page forward / back"),
-    ("Home / End", "Start / end of the recording"),
-    ("Down / Up", "Channels: one row down / up"),
-    ("Shift+Down / Shift+Up", "Next / previous page of channels"),
-    ("Shift+wheel", "Channels: three rows down / up"),
-    ("Ctrl+Shift+Down / Ctrl+Shift+Up", "More / fewer channels per page"),
-    (", / .  (Ctrl+wheel)", "Shorter / longer page"),
-    ("+ / -", "Larger / smaller traces"),
-    ("C", "Raw -> cleaned -> both overlaid"),
-    ("M", "Mask mode on/off (Esc leaves it)"),
-    ("Shift+drag on the traces", "Mask a segment on the selected channels (all when none)"),
-    ("Click a channel name", "Mask / unmask the whole channel"),
-    ("Click a masked segment", "Show its reconstruction; drag its edges to adjust it"),
-    ("Right click a masked segment", "Remove it"),
-    ("Click in an analysis view", "Move the time cursor and the browser there"),
-)
+from . import key_bindings
+
+#: Keys and gestures of the signal browser itself (not menu actions), from its one key-binding table.
+BROWSER_KEYS: tuple[tuple[str, str], ...] = tuple(key_bindings.rows())
 
 
 def action_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:

@@ -1,95 +1,97 @@
-"""SignalBrowser: a page of stacked traces, one row per channel, with annotations, interference and masks.
+"""SignalBrowser: draws a :class:`~app.browser_state.BrowserState` -- a page of stacked traces, one row per channel
+(or montage derivation), with annotations, interference, masks, a scale bar and measurement cursors.
 
-Conventions follow EDFbrowser and MNE's browser:
+The state (page, channel window, scales, montage, display filters, mode) lives in :class:`BrowserState`, which is
+Qt-free and tested without a window; the keys are the table :data:`app.key_bindings.BINDINGS` (also the shortcuts
+dialog and the README). This widget subscribes to the state's events and draws; key presses and mouse gestures
+call the state's methods through the browser's commands.
 
-=====================  ==========================================================================
-PageDown / PageUp      next / previous page; the mouse wheel does the same
-Right / Left           a quarter page forward / back
-Home / End             start / end of the recording
-Down / Up              the channel page one channel down / up (Shift+wheel: three channels)
-Shift+Down / Shift+Up  the next / previous page of channels
-Ctrl+Shift+Down / Up   more / fewer channels per page (steps of :data:`CHANNELS_PER_PAGE`)
-``,`` / ``.``          shorter / longer page (also Ctrl+wheel); lengths in :data:`PAGE_LENGTHS`
-``+`` / ``-``          larger / smaller amplitude of the modality chosen by :meth:`set_scale_target`
-C                      raw -> cleaned -> both overlaid (cleaned in a second colour)
-M                      mask mode: a drag across the traces masks a segment (or Shift+drag)
-Ctrl+G                 jump to a time
-=====================  ==========================================================================
+Rows: the montage (:mod:`mmqnet_core.montage`) turns the channels not hidden into rows (as recorded: one per
+channel). A montage and display filters change only what is drawn; the model reads its own (cleaned) input.
+Display filters (:mod:`mmqnet_core.preprocessing.display_filter`) run on the page being prepared, with padding
+read on both sides so that the filter's transient stays off the page.
 
-Channel paging (EDFbrowser's "channels per page", MNE's Up/Down): the rows of a page are all the channels the
-channel panel does not hide, but only a window of them is in view, ``channels_per_page`` rows from
-``first_channel``. By default the window holds every channel that fits at :data:`MIN_ROW_PX` pixels per row at the
-current height (all of them when they fit); a number chosen with :meth:`SignalBrowser.set_channels_per_page` or
-Ctrl+Shift+Up/Down overrides that. A scroll bar beside the traces shows and moves the window. Moving the window
-only changes the view's y range (the page's traces are laid out for every row already), so it reads nothing.
+Channel paging (EDFbrowser's "channels per page", MNE's Up/Down): only a window of the rows is in view,
+``channels_per_page`` rows from ``first_channel``; by default as many as fit at :data:`MIN_ROW_PX` px per row.
+Moving the window only changes the view's y range (the page's traces are laid out for every row already).
 
-Annotation labels are stacked over up to :data:`LABEL_ROWS` lines by :func:`stack_labels` so that they do not
-overlap; a label that finds no room is shortened (or hidden), and the span's tooltip gives the full text.
+Annotation labels sit in their own strip above the traces, stacked over up to :data:`LABEL_ROWS` lines by
+:func:`stack_labels` so that they do not overlap; the drawing of annotations is one object
+(:class:`SpanLayer`) that a richer annotation layer can replace.
 
-Clicking a channel label masks (or unmasks) the whole channel; a right click on a masked segment deletes it.
-Clicking a masked segment focuses it (the reconstruction view shows it) and gives it handles: dragging its edges
-(or its body) adjusts it as one undoable edit when the mouse is released.
-
-Speed: one PlotItem holds every trace at its own vertical offset (one scene, one ViewBox, as MNE's Qt browser
-does: cheaper than one PlotItem per channel). All rows of one kind (raw, cleaned) are ONE curve item: the rows are
-laid end to end and a ``connect`` array breaks the line at each row end and at gaps (NaN), so a page step is two
-``setData`` calls instead of one per channel, and pyqtgraph computes two bounding boxes instead of 80 (the curve
-item is told its bounds, which the page layout knows). Pens are set only when the mode or the colours change, and
-the trace set not shown is hidden, not cleared. A page reads only its own span (``Recording.get_data``; cleaned
-signals are in memory) and is decimated to the plot width with :func:`app.decimate.peak_decimate`.
-
-Pages are prepared (read, decimated, scaled, laid out) by :func:`layout_page` in a one-thread prefetcher
-(:class:`_PagePrefetcher`): after each page is drawn, the next page in the direction of travel and the one
-before it are prepared in the background, so that a page step usually only hands ready arrays to Qt. The work
-is pure numpy on read-only inputs (the recording reads its file with a fresh handle per call; cleaned signals are
-not modified), and the results are picked up by the GUI thread; a failed prefetch is simply redone in the GUI
-thread, where its error is reported as usual. Spans (annotations, interference, masks) are drawn with pooled
-graphics items: only those on the page are shown, and the items are reused. The channel-name axis is cached as
-a pixmap (it only changes when the channels, masks or selection change).
+Speed: one PlotItem holds every trace at its own vertical offset; all rows of one kind (raw, cleaned) are ONE
+curve item (rows laid end to end, a ``connect`` array breaks the line at row ends and gaps), so a page step is two
+``setData`` calls. Pages are prepared (read, montage, display filter, decimated, scaled, clipped, laid out) by
+:func:`layout_page` in a one-thread prefetcher (:class:`_PagePrefetcher`): after each page is drawn, the next page
+in the direction of travel and the one before it are prepared in the background. Spans are drawn with pooled
+graphics items; the channel-name axis is cached as a pixmap.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import numbers
 import warnings
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QKeyEvent, QPainterPath, QPen, QWheelEvent
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QInputDialog, QScrollBar, QWidget
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFontMetricsF,
+    QKeyEvent,
+    QKeySequence,
+    QPainterPath,
+    QPen,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QMessageBox,
+    QScrollBar,
+    QWidget,
+)
 
+from mmqnet_core.montage import BUILTIN, AS_RECORDED, Derivation, Montage, derivation_matrix
+from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import Annotation, Modality, Recording
 
+from .browser_state import (  # noqa: F401 (re-exported: the constants' historical home)
+    CHANNELS_PER_PAGE,
+    MIN_ROW_PX,
+    MODES,
+    PAGE_LENGTHS,
+    ROW_MARGIN,
+    SCALE_STEP,
+    BrowserState,
+    auto_channels_per_page,
+    display_unit,
+)
 from .decimate import peak_decimate
+from .key_bindings import BINDINGS, Binding
 from .model import AppModel
 from .qt_compat import single_shot_timer
 
 log = logging.getLogger(__name__)
 
-#: Page lengths offered by ',' / '.' and Ctrl+wheel, s.
-PAGE_LENGTHS: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
-#: One '+' or '-' press multiplies or divides the amplitude by this.
-SCALE_STEP = math.sqrt(2.0)
 #: Amplitude per row spacing used when a page gives no usable range (flat or empty), in the channel's unit.
 FALLBACK_SCALE: dict[Modality, float] = {Modality.EEG: 100e-6, Modality.EOG: 400e-6, Modality.EMG: 200e-6,
                                          Modality.ECG: 2e-3}
-MODES = ("raw", "cleaned", "both")
-#: Spacings of the vertical grid lines, s (the smallest giving at most ~12 lines per page is used).
-GRID_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-#: Smallest row spacing, px, at which the automatic channel page still shows a channel more.
-MIN_ROW_PX = 22.0
-#: Channels per page offered by Ctrl+Shift+Up / Ctrl+Shift+Down (capped at the number of channels shown).
-CHANNELS_PER_PAGE: tuple[int, ...] = (1, 2, 4, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 96, 128)
+#: Spacings of the grid lines and time ticks, s (the smallest giving at most ~12 lines per page is used).
+GRID_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+                                 900.0, 1800.0, 3600.0, 7200.0)
 #: Channels moved by one notch of Shift+wheel.
 WHEEL_CHANNELS = 3
-#: Lines over which annotation labels are stacked at the top of the view (fewer when they would fill half of it).
+#: Lines over which annotation labels are stacked in the strip above the traces.
 LABEL_ROWS = 3
 #: Space kept between two labels on one line, px.
 LABEL_GAP_PX = 4.0
@@ -97,6 +99,10 @@ LABEL_GAP_PX = 4.0
 LABEL_MIN_PX = 48.0
 #: Prepared pages kept (shown and prefetched ones); a page of 40 channels at 1280 px is about 2 MB.
 PAGE_CACHE_SIZE = 8
+#: A trace clipped to its row (the default) stays within this many row spacings of its centre line.
+CLIP_ROWS = 0.5
+#: Width of the channel-name gutter, px: at least the first, at most the second (longer names are elided).
+GUTTER_PX = (48.0, 180.0)
 
 RAW_COLOUR = "#1f4e9c"
 CLEANED_COLOUR = "#e0600b"
@@ -108,44 +114,117 @@ MASKED_LABEL = QColor("#c62828")
 SELECTED_LABEL = QColor("#1565c0")
 EDIT_EDGE = QColor("#b71c1c")
 EDIT_EDGE_HOVER = QColor("#ff5252")
+MEASURE_COLOUR = QColor("#6a1b9a")
+STRIP_FILL = QColor(245, 245, 245)
+
+
+def nice_value(limit: float) -> float:
+    """The largest 1, 2 or 5 x 10^k not above ``limit`` (> 0): the length of a scale bar."""
+    if not limit > 0 or not math.isfinite(limit):
+        return 0.0
+    exp = math.floor(math.log10(limit))
+    for m in (5.0, 2.0, 1.0):
+        if m * 10 ** exp <= limit * (1 + 1e-9):
+            return m * 10 ** exp
+    return 10 ** exp
+
+
+def format_value(value: float, unit: str) -> str:
+    """E.g. "50 µV", "0.2 µS", "1.5 a.u." (up to 3 significant digits)."""
+    return f"{value:.3g} {unit}".strip()
+
+
+def key_map() -> dict[tuple[int, int], Binding]:
+    """(Qt key, modifiers) of every key of :data:`BINDINGS` -> its binding."""
+    out: dict[tuple[int, int], Binding] = {}
+    for binding in BINDINGS:
+        for text in binding.keys:
+            combo = QKeySequence(text)[0]
+            out[(int(combo.key().value), int(combo.keyboardModifiers().value))] = binding
+    return out
 
 
 class _ChannelAxis(pg.AxisItem):
-    """Left axis that shows channel names at the row offsets; masked ones red, selected ones blue.
+    """Left axis that names every row in view; masked channels red, selected ones blue.
 
-    Clicking a label emits :attr:`SignalBrowser.channelLabelClicked` through ``on_click``.
+    The gutter widens to the longest name (up to :data:`GUTTER_PX`); a longer name is elided and its full text is
+    the tooltip. Clicking a name calls ``on_click(row)``.
     """
 
     def __init__(self, on_click: Callable[[int], None]) -> None:
         super().__init__("left")
         self._on_click = on_click
+        self.names: list[str] = []
         self.masked: set[str] = set()
         self.selected: set[str] = set()
-        self.setStyle(tickLength=0)
+        self.setStyle(tickLength=0, showValues=False)
         self.setWidth(64)
-        # The labels change only with the channels, masks or selection (update() redraws the cache then); as a
-        # pixmap they cost a blit instead of 40 drawText calls whenever the traces beside them are repainted.
+        self.setAcceptHoverEvents(True)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def set_names(self, names: Sequence[str]) -> None:
-        self.setTicks([[(float(i), n) for i, n in enumerate(names)], []])
+        self.names = list(names)
+        metrics = QFontMetricsF(self.font())
+        longest = max((metrics.horizontalAdvance(n) for n in names), default=0.0)
+        bold_extra = 1.12  # selected names are drawn bold
+        self.setWidth(int(min(max(longest * bold_extra + 12, GUTTER_PX[0]), GUTTER_PX[1])))
+        self.picture = None
+        self.update()
+
+    def row_rect(self, row: int) -> QRectF | None:
+        """The rectangle (item coordinates) where row ``row``'s name is drawn; ``None`` when out of view."""
+        view = self.linkedView()
+        if view is None:
+            return None
+        y = self.mapFromScene(view.mapViewToScene(QPointF(0, row))).y()
+        h = abs(self.mapFromScene(view.mapViewToScene(QPointF(0, row + 1))).y() - y)
+        rect = self.boundingRect()
+        if not rect.top() - h / 2 <= y <= rect.bottom() + h / 2:
+            return None
+        return QRectF(rect.left() + 2, y - min(h, 20) / 2, self.width() - 8, min(h, 20))
+
+    def drawn_text(self, row: int) -> str:
+        """The text drawn for row ``row`` (elided when the gutter is too narrow)."""
+        font = self.font()
+        metrics = QFontMetricsF(font)
+        return metrics.elidedText(self.names[row], Qt.TextElideMode.ElideRight, self.width() - 8)
 
     def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):  # noqa: N802 (pyqtgraph API)
         super().drawPicture(p, axisSpec, tickSpecs, [])
-        font = p.font()
-        for rect, flags, text in textSpecs:
-            if text in self.masked:
+        view = self.linkedView()
+        if view is None:
+            return
+        (_, _), (y0, y1) = view.viewRange()
+        font = self.font()
+        for row in range(max(0, math.ceil(y0)), min(len(self.names), math.floor(y1) + 1)):
+            rect = self.row_rect(row)
+            if rect is None:
+                continue
+            name = self.names[row]
+            if name in self.masked:
                 p.setPen(MASKED_LABEL)
                 font.setStrikeOut(True)
-            elif text in self.selected:
+            elif name in self.selected:
                 p.setPen(SELECTED_LABEL)
                 font.setStrikeOut(False)
             else:
                 p.setPen(self.textPen())
                 font.setStrikeOut(False)
-            font.setBold(text in self.selected)
+            font.setBold(name in self.selected)
             p.setFont(font)
-            p.drawText(rect, int(flags), text)
+            text = QFontMetricsF(font).elidedText(name, Qt.TextElideMode.ElideRight, rect.width())
+            p.drawText(rect, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), text)
+
+    def _row_at(self, pos) -> int | None:
+        view = self.linkedView()
+        if view is None:
+            return None
+        return int(round(view.mapSceneToView(self.mapToScene(pos)).y()))
+
+    def hoverMoveEvent(self, ev):  # noqa: N802 (Qt API): the full name of an elided label
+        row = self._row_at(ev.pos())
+        full = self.names[row] if row is not None and 0 <= row < len(self.names) else ""
+        self.setToolTip(full if full and self.drawn_text(row) != full else "")
 
     def mouseClickEvent(self, ev):  # noqa: N802 (pyqtgraph API)
         if ev.button() != Qt.MouseButton.LeftButton:
@@ -162,6 +241,33 @@ class _ChannelAxis(pg.AxisItem):
 
     def wheelEvent(self, ev):  # noqa: N802 - let the browser page
         ev.ignore()
+
+
+class _TimeAxis(pg.AxisItem):
+    """Bottom axis in h:mm:ss from the start (or clock time), ticks at :data:`GRID_STEPS`: never "ks"."""
+
+    def __init__(self, state: BrowserState) -> None:
+        super().__init__("bottom")
+        self.state = state
+        self.enableAutoSIPrefix(False)
+
+    @staticmethod
+    def step_for(span: float) -> float:
+        return next((s for s in GRID_STEPS if span / s <= 12), GRID_STEPS[-1])
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
+        step = self.step_for(max(maxVal - minVal, 1e-9))
+        return [(step, 0.0)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+        decimals = 0 if spacing >= 1 else 1
+        return [self.state.format_time(v, decimals) for v in values]
+
+    def update_label(self) -> None:
+        if self.state.clock_time and self.state.start_time is not None:
+            self.setLabel(f"clock time (recording started {self.state.start_time:%Y-%m-%d %H:%M:%S})")
+        else:
+            self.setLabel("time from start (h:mm:ss)")
 
 
 class _BrowserViewBox(pg.ViewBox):
@@ -268,19 +374,30 @@ class PageTraces:
     x_bounds: tuple[float, float]  # (min, max) of x_flat, s
     y_bounds: tuple[float, float]  # (min, max) of the finite y, rows
     path: QPainterPath  # the polyline of x_flat, y_flat, connect, built where the page is prepared
+    values: np.ndarray | None = None  # (R, N) the page's samples as drawn (montage, filter), row units
+    t0: float = 0.0  # time of values[:, 0], s
+    sfreq: float = 1.0  # sampling rate of values, Hz
 
     @property
     def n_rows(self) -> int:
         return self.y.shape[0]
 
+    def value_at(self, row: int, t_s: float) -> float:
+        """The drawn signal of ``row`` at ``t_s`` (nearest sample), in the row's unit; NaN off the page."""
+        if self.values is None or not 0 <= row < self.values.shape[0]:
+            return math.nan
+        k = int(round((t_s - self.t0) * self.sfreq))
+        return float(self.values[row, k]) if 0 <= k < self.values.shape[1] else math.nan
 
-def layout_page(data: np.ndarray, t0: float, sfreq: float, n_bins: int, scales: np.ndarray) -> PageTraces:
-    """Remove each row's page mean, scale, offset and peak-decimate one page of signals.
+
+def layout_page(data: np.ndarray, t0: float, sfreq: float, n_bins: int, scales: np.ndarray, *,
+                clip: float | None = None) -> PageTraces:
+    """Remove each row's page mean, scale, clip, offset and peak-decimate one page of signals.
 
     Parameters
     ----------
     data : np.ndarray, shape (n_rows, n_times)
-        The page's samples in each channel's unit; NaN for missing samples (or a whole missing row).
+        The page's samples in each row's unit; NaN for missing samples (or a whole missing row).
     t0 : float
         Time of the first sample, s.
     sfreq : float
@@ -289,6 +406,8 @@ def layout_page(data: np.ndarray, t0: float, sfreq: float, n_bins: int, scales: 
         Number of decimation bins (the plot width in pixels).
     scales : np.ndarray, shape (n_rows,)
         Amplitude per row spacing of each row, in the row's unit.
+    clip : float or None
+        Keep each trace within ``clip`` row spacings of its centre line (``None``: no clipping).
 
     Returns
     -------
@@ -302,7 +421,10 @@ def layout_page(data: np.ndarray, t0: float, sfreq: float, n_bins: int, scales: 
         centre = np.nan_to_num(np.nanmean(data, axis=1, keepdims=True)) if data.shape[1] else 0.0
     # The y axis points down (row 0 on top), hence the minus: positive values are drawn upwards.
     offsets = np.arange(n_rows, dtype=np.float64)[:, None]
-    y = offsets - (data - centre) / np.asarray(scales, dtype=np.float64)[:, None]
+    deflection = (data - centre) / np.asarray(scales, dtype=np.float64)[:, None]
+    if clip is not None:
+        np.clip(deflection, -clip, clip, out=deflection)  # NaN stays NaN
+    y = offsets - deflection
     times, y = peak_decimate(y, t0, sfreq, n_bins)
     n_points = times.size
     finite = np.isfinite(y)
@@ -316,7 +438,7 @@ def layout_page(data: np.ndarray, t0: float, sfreq: float, n_bins: int, scales: 
     x_flat, connect = np.tile(times, n_rows), connect.ravel()
     path = rows_path(times, y)
     return PageTraces(times=times, y=y, x_flat=x_flat, y_flat=y_flat, connect=connect, x_bounds=x_bounds,
-                      y_bounds=(lo, hi), path=path)
+                      y_bounds=(lo, hi), path=path, values=data, t0=t0, sfreq=sfreq)
 
 
 def rows_path(times: np.ndarray, y: np.ndarray) -> QPainterPath:
@@ -345,17 +467,6 @@ def rows_path(times: np.ndarray, y: np.ndarray) -> QPainterPath:
     return path
 
 
-def auto_channels_per_page(height_px: float, n_channels: int, min_row_px: float = MIN_ROW_PX) -> int:
-    """Channels that fit in a plot ``height_px`` tall at ``min_row_px`` or more per row (at least 1, at most all).
-
-    The page shows its rows with 0.2 row of margin above and below (0.4 row in all). A height not known yet
-    (0 before the widget is laid out) gives every channel.
-    """
-    if n_channels <= 0:
-        return 0
-    if height_px <= 0:
-        return n_channels
-    return max(1, min(n_channels, int(height_px / min_row_px - 0.4)))
 
 
 def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_ROWS, *, gap: float = LABEL_GAP_PX,
@@ -565,8 +676,137 @@ def _read_page(source: Any, picks: Sequence[int | None], start_s: float, stop_s:
     return data, offset_s + first / sfreq
 
 
+def apply_montage(data: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
+    """Rows of a montage from the picked channels' samples (``matrix``: (n_rows, n_picks); ``None``: as they are).
+
+    A row that uses a channel with a missing sample (NaN) is missing there too; other rows are not affected.
+    """
+    if matrix is None:
+        return data
+    missing = ~np.isfinite(data)
+    rows = matrix @ np.where(missing, 0.0, data)
+    if missing.any():
+        rows[(np.abs(matrix) > 0).astype(np.float64) @ missing.astype(np.float64) > 0] = np.nan
+    return rows
+
+
+@dataclass(frozen=True)
+class PageView:
+    """Where the current page is on screen: what a span layer needs to draw annotations."""
+
+    start: float  # page start, s
+    stop: float  # page end, s
+    rows_of: dict[str, list[int]]  # recording channel -> rows in view that show it
+    strip_top: float  # view y of the top of the label strip (rows)
+    rows_per_px: float  # view y units per pixel
+    width_px: float  # plot width, px
+    label_right_px: float  # labels end before this x, px (the legend sits beyond)
+    strip_lines: int  # label lines that fit the strip
+
+
+class SpanLayer:
+    """Annotations and interference spans of the page: shaded spans and their labels in the strip.
+
+    Kept apart from the browser so that a richer annotation layer (editing, an event list) can take its place:
+    the browser calls :meth:`draw` with a :class:`PageView` after each page or channel-window change.
+    """
+
+    def __init__(self, vb: pg.ViewBox, spans: Callable[[], Sequence[tuple[Sequence[Annotation], str]]]) -> None:
+        self.vb = vb
+        self.spans = spans  # -> ((annotations, "annotation" | "interference"), ...)
+        self.regions = {"annotation": _Pool(vb, lambda: self._make_region(ANNOTATION_COLOUR)),
+                        "interference": _Pool(vb, lambda: self._make_region(INTERFERENCE_COLOUR))}
+        self.row_spans = _Pool(vb, lambda: _SpanRect(INTERFERENCE_COLOUR))
+        self.labels = _Pool(vb, self._make_label)
+        self._label_probe = self._make_label()  # measures label texts; never added to the scene
+        self._label_sizes: dict[str, tuple[float, float]] = {}
+
+    @staticmethod
+    def _make_region(colour: QColor) -> pg.LinearRegionItem:
+        region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(colour), pen=pg.mkPen(None))
+        region.setZValue(-30)
+        return region
+
+    @staticmethod
+    def _make_label() -> pg.TextItem:
+        label = pg.TextItem(color="#3a3a3a", anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 170))
+        label.setZValue(25)
+        return label
+
+    def line_px(self) -> float:
+        """Height of one label line, px."""
+        return self.label_size("Xg")[1]
+
+    def count(self) -> int:
+        return self.regions["annotation"].used + self.regions["interference"].used + self.row_spans.used
+
+    def draw(self, view: PageView) -> None:
+        pools = (*self.regions.values(), self.row_spans, self.labels)
+        for pool in pools:
+            pool.begin()
+        labels: list[tuple[float, str]] = []
+        for spans, kind in self.spans():
+            brush = QBrush(ANNOTATION_COLOUR if kind == "annotation" else INTERFERENCE_COLOUR)
+            for ann in spans:
+                if ann.end < view.start or ann.onset > view.stop:
+                    continue
+                rows = sorted({r for c in ann.ch_names for r in view.rows_of.get(c, ())})
+                if ann.ch_names and not rows:
+                    continue  # only on hidden channels or on channels out of view
+                text = ann.description
+                if rows:
+                    for r in rows:
+                        item = self.row_spans.take()
+                        item.setBrush(brush)
+                        item.setRect(QRectF(ann.onset, r - 0.5, max(ann.duration, 1e-3), 1.0))
+                        item.setToolTip(text)
+                else:
+                    region = self.regions[kind].take()
+                    region.setRegion((ann.onset, ann.end))
+                    region.setToolTip(text)
+                labels.append((max(ann.onset, view.start), text))
+        self._place_labels(labels, view)
+        for pool in pools:
+            pool.end()
+
+    def label_size(self, text: str) -> tuple[float, float]:
+        """(width, height) in px of a label showing ``text`` whole (cached: the font never changes)."""
+        size = self._label_sizes.get(text)
+        if size is None:
+            self._label_probe.setText(text)
+            rect = self._label_probe.textItem.boundingRect()
+            size = self._label_sizes[text] = (rect.width(), rect.height())
+            if len(self._label_sizes) > 4096:  # many distinct descriptions: start again rather than grow
+                self._label_sizes.clear()
+        return size
+
+    def _place_labels(self, labels: Sequence[tuple[float, str]], view: PageView) -> None:
+        """Lay out the labels ((time in s, text)) in the strip over up to ``view.strip_lines`` lines."""
+        if not labels or view.width_px <= 0 or view.strip_lines < 1:
+            return
+        px_per_s = view.width_px / max(view.stop - view.start, 1e-9)
+        sizes = [self.label_size(text) for _, text in labels]
+        line_px = self.line_px()
+        extents = [((t - view.start) * px_per_s, w) for (t, _), (w, _) in zip(labels, sizes)]
+        placed = stack_labels(extents, view.strip_lines, right=view.label_right_px)
+        for (t, text), (full, _), place in zip(labels, sizes, placed):
+            if place is None:
+                continue  # no room: the span's tooltip still names it
+            line, width = place
+            label = self.labels.take()
+            shown = text
+            if width < full - 0.5:
+                metrics = QFontMetricsF(label.textItem.font())
+                margin = full - metrics.horizontalAdvance(text)
+                shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(width - margin, 0.0))
+            if label.textItem.toPlainText() != shown:
+                label.setText(shown)
+            label.setToolTip(text)
+            label.setPos(QPointF(t, view.strip_top + line * line_px * view.rows_per_px))
+
+
 class SignalBrowser(QWidget):
-    """Stacked traces of the open recording, one page at a time (see the module docstring for the keys)."""
+    """Draws a :class:`BrowserState` of the open recording (see the module docstring; keys in app.key_bindings)."""
 
     pageChanged = Signal(float, float)  # start, stop of the page, s
     modeChanged = Signal(str)  # "raw", "cleaned" or "both"
@@ -574,29 +814,33 @@ class SignalBrowser(QWidget):
     maskModeChanged = Signal(bool)
     channelLabelClicked = Signal(str)  # channel name
     channelPageChanged = Signal(int, int, int)  # first row in view, rows in view, rows in all
+    displayChanged = Signal()  # montage, display filters, calibration, clipping or time format changed
+    readoutChanged = Signal(str)  # crosshair / measurement read-out text
 
     def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
+        self.state = BrowserState()
+        self.montages: list[Montage] = list(BUILTIN)  # built-in, then the user's (set by the window)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._rec: Recording | None = None
         self._annotations: tuple[Annotation, ...] = ()  # the recording's, read once
-        self._rows: list[int] = []  # recording channel index shown on each row, top to bottom
-        self._first_row = 0  # row at the top of the view (channel paging)
-        self._per_page_choice: int | None = None  # channels per page chosen by the user; None = as many as fit
-        self._start_s = 0.0
-        self._page_s = 10.0
-        self._mode = "raw"
-        self._scales: dict[Modality, float] = {}  # amplitude per row spacing, in the channel's unit
-        self._scale_target: Modality | None = None  # modality changed by +/-; None = all
-        self._mask_mode = False
+        self._shown: list[int] = []  # recording channel indices not hidden, top to bottom
+        self._row_defs: list[Derivation] = []  # what each row draws, top to bottom
+        self._row_mods: list[Modality] = []
+        self._row_units: list[str] = []
+        self._updating = False  # a new recording is being laid out: state events wait for _rebuild_rows
         self._raw_colour = QColor(RAW_COLOUR)
         self._cleaned_colour = QColor(CLEANED_COLOUR)
+        self._keys = key_map()
         self.status = ""  # what the page shows when something is not available (for the status bar)
+        self.readout = ""  # the last crosshair / measurement read-out
 
         self._vb = _BrowserViewBox(self)
         self._axis = _ChannelAxis(self._on_label_click)
-        self.plot_widget = pg.PlotWidget(viewBox=self._vb, axisItems={"left": self._axis}, background="w")
+        self._time_axis = _TimeAxis(self.state)
+        self.plot_widget = pg.PlotWidget(viewBox=self._vb, axisItems={"left": self._axis, "bottom": self._time_axis},
+                                         background="w")
         self.plot_widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.plot_widget.setAcceptDrops(False)  # files dropped here go to the main window
         self.plot = self.plot_widget.getPlotItem()
@@ -605,26 +849,24 @@ class SignalBrowser(QWidget):
         # Vertical grid lines are our own item (see _draw_grid): the axis' own grid costs ~3 ms per page step.
         self._grid = pg.PlotCurveItem(pen=pg.mkPen(0, 0, 0, 50, width=1), connect="pairs", skipFiniteCheck=True)
         self._grid.setZValue(-40)
-        bottom = self.plot.getAxis("bottom")
-        bottom.setLabel("time", units="s")
-        for axis in (bottom, self._axis):
+        self._time_axis.update_label()
+        for axis in (self._time_axis, self._axis):
             axis.setTextPen(pg.mkPen("#303030"))
             axis.setPen(pg.mkPen("#808080"))
         self._vb.invertY(True)
         self._vb.setDefaultPadding(0.0)
         self._vb.disableAutoRange()  # ranges are set by the browser (page, rows), never from the data
         self._vb.addItem(self._grid, ignoreBounds=True)
+        self._strip = QGraphicsRectItem()  # the label strip's background, above the traces
+        self._strip.setPen(QPen(Qt.PenStyle.NoPen))
+        self._strip.setBrush(QBrush(STRIP_FILL))
+        self._strip.setZValue(-35)
+        self._vb.addItem(self._strip, ignoreBounds=True)
 
         self._raw = _TraceSet(self._vb, z=1)
         self._clean = _TraceSet(self._vb, z=2)
         self._pages = _PagePrefetcher()
-        self._direction = 1  # +1 after a step forward, -1 after a step back: the page to prefetch first
-        self._annotation_regions = _Pool(self._vb, lambda: self._make_region(ANNOTATION_COLOUR))
-        self._interference_regions = _Pool(self._vb, lambda: self._make_region(INTERFERENCE_COLOUR))
-        self._row_spans = _Pool(self._vb, lambda: _SpanRect(INTERFERENCE_COLOUR))
-        self._labels = _Pool(self._vb, self._make_label)
-        self._label_probe = self._make_label()  # measures label texts; never added to the scene
-        self._label_sizes: dict[str, tuple[float, float]] = {}
+        self.span_layer = SpanLayer(self._vb, self._span_sources)
         self._mask_rects = _Pool(self._vb, _MaskRect)
         self._drag_region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(MASK_FILL),
                                                 pen=pg.mkPen(MASK_HATCH, width=1))
@@ -646,6 +888,34 @@ class SignalBrowser(QWidget):
         self._cursor.hide()
         self._vb.addItem(self._cursor, ignoreBounds=True)
 
+        # Scale bar (the first row in view's modality, or the one +/- change), legend and read-out.
+        self._scale_bar = pg.PlotCurveItem(pen=pg.mkPen("#000000", width=2))
+        self._scale_bar.setZValue(45)
+        self._vb.addItem(self._scale_bar, ignoreBounds=True)
+        self._scale_label = pg.TextItem(color="#000000", anchor=(1, 0.5), fill=pg.mkBrush(255, 255, 255, 200))
+        self._scale_label.setZValue(45)
+        self._vb.addItem(self._scale_label, ignoreBounds=True)
+        self.scale_bar_text = ""
+        self._legend = pg.TextItem(color="#202020", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 220))
+        self._legend.setParentItem(self._vb)
+        self._legend.setZValue(50)
+        self._readout_item = pg.TextItem(color="#202020", anchor=(0, 1), fill=pg.mkBrush(255, 255, 240, 220))
+        self._readout_item.setParentItem(self._vb)
+        self._readout_item.setZValue(50)
+        self._readout_item.hide()
+        self._measure = [pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(MEASURE_COLOUR, width=1.5),
+                                         hoverPen=pg.mkPen(MEASURE_COLOUR, width=3), label=name,
+                                         labelOpts={"position": 0.97, "color": MEASURE_COLOUR})
+                         for name in ("A", "B")]
+        for line in self._measure:
+            line.setZValue(46)
+            line.hide()
+            line.sigPositionChanged.connect(lambda *_: self._update_readout())
+            self._vb.addItem(line, ignoreBounds=True)
+        self._hover: tuple[float, int] | None = None  # (time s, row) under the mouse
+        self._measure_row: int | None = None  # row whose amplitude the cursors measure
+        self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
         # The channel window: shown only when some channels are out of view; it never takes the keyboard focus.
         self.channel_scroll_bar = QScrollBar(Qt.Orientation.Vertical, self)
         self.channel_scroll_bar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -665,6 +935,16 @@ class SignalBrowser(QWidget):
         self._resize_timer.timeout.connect(self.refresh)
         self._vb.sigResized.connect(self._on_view_resized)
 
+        events = self.state.events
+        events.connect("page", self._on_state_page)
+        events.connect("channels", self._on_state_channels)
+        events.connect("scale", self._on_state_scale)
+        events.connect("mode", self._on_state_mode)
+        events.connect("mask_mode", lambda: self.maskModeChanged.emit(self.state.mask_mode))
+        events.connect("montage", self._on_state_montage)
+        events.connect("filters", self._on_state_display)
+        events.connect("display", self._on_state_display)
+
         model.recordingLoaded.connect(self._on_recording_loaded)
         model.recordingChanged.connect(self._on_recording_changed)
         model.cleanedReady.connect(self._on_cleaned_ready)
@@ -674,20 +954,39 @@ class SignalBrowser(QWidget):
         model.cursorMoved.connect(self._on_cursor_moved)
         model.maskFocusChanged.connect(lambda _f: self._show_edit_region())
 
-    # --- graphics factories --------------------------------------------------------------------------------
-    @staticmethod
-    def _make_region(colour: QColor) -> pg.LinearRegionItem:
-        region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(colour), pen=pg.mkPen(None))
-        region.setZValue(-30)
-        return region
+    # --- state events ---------------------------------------------------------------------------------------
+    def _on_state_page(self) -> None:
+        if not self._updating:
+            self.refresh()
 
-    @staticmethod
-    def _make_label() -> pg.TextItem:
-        label = pg.TextItem(color="#3a3a3a", anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 170))
-        label.setZValue(25)
-        return label
+    def _on_state_channels(self) -> None:
+        if not self._updating:
+            self._apply_channel_window()
 
-    # --- public state --------------------------------------------------------------------------------------
+    def _on_state_scale(self) -> None:
+        if not self._updating:
+            self.refresh()
+        self.scaleChanged.emit()
+
+    def _on_state_mode(self) -> None:
+        self._apply_pens()
+        self.modeChanged.emit(self.state.mode)
+        self.refresh()
+
+    def _on_state_montage(self) -> None:
+        if not self._updating:
+            self._rebuild_rows()
+        self.displayChanged.emit()
+
+    def _on_state_display(self) -> None:
+        self._time_axis.update_label()
+        self._time_axis.picture = None
+        self._time_axis.update()
+        if not self._updating:
+            self.refresh()
+        self.displayChanged.emit()
+
+    # --- public state ---------------------------------------------------------------------------------------
     @property
     def recording(self) -> Recording | None:
         return self._rec
@@ -695,71 +994,78 @@ class SignalBrowser(QWidget):
     @property
     def start_s(self) -> float:
         """Start of the page, s."""
-        return self._start_s
+        return self.state.start_s
 
     @property
     def page_s(self) -> float:
         """Length of the page, s."""
-        return self._page_s
+        return self.state.page_s
 
     def visible_range(self) -> tuple[float, float]:
         """(start, stop) of the page, s."""
-        return self._start_s, self._start_s + self._page_s
+        return self.state.start_s, self.state.stop_s
 
     @property
     def mode(self) -> str:
         """What is drawn: "raw", "cleaned" or "both"."""
-        return self._mode
+        return self.state.mode
 
     @property
     def mask_mode(self) -> bool:
         """Whether a plain drag masks a segment (else only Shift+drag does)."""
-        return self._mask_mode
+        return self.state.mask_mode
+
+    @property
+    def measuring(self) -> bool:
+        """Whether the two measurement cursors are shown."""
+        return self._measure[0].isVisible()
 
     @property
     def visible_channels(self) -> list[str]:
-        """Names of the channels not hidden, top to bottom: the rows of the page (see :attr:`page_channels`)."""
-        if self._rec is None:
-            return []
-        return [self._rec.channels[i].name for i in self._rows]
+        """Names of the rows, top to bottom (the channels not hidden, or the montage's derivations)."""
+        return [d.name for d in self._row_defs]
 
     @property
     def first_channel(self) -> int:
         """Row (index in :attr:`visible_channels`) at the top of the view."""
-        return self._first_row
+        return self.state.first_row
 
     @property
     def channels_per_page(self) -> int:
         """Number of rows in view: the user's choice (capped at the rows there are), else as many as fit."""
-        n = len(self._rows)
-        if self._per_page_choice is not None:
-            return min(self._per_page_choice, n)
-        return auto_channels_per_page(self._vb.height(), n)
+        return self.state.channels_per_page
 
     @property
     def channels_per_page_choice(self) -> int | None:
         """Channels per page chosen by the user, ``None`` when it follows the height."""
-        return self._per_page_choice
+        return self.state.per_page_choice
 
     @property
     def page_channels(self) -> list[str]:
-        """Names of the channels in view (the channel page), top to bottom."""
-        first = self._first_row
+        """Names of the rows in view (the channel page), top to bottom."""
+        first = self.state.first_row
         return self.visible_channels[first:first + self.channels_per_page]
 
     def scale(self, modality: Modality | str) -> float:
         """Amplitude shown per row spacing for ``modality``, in the channel's unit (e.g. V for EEG)."""
-        return self._scales.get(Modality.parse(modality), 1.0)
+        return self.state.scale(modality)
 
     @property
     def scale_target(self) -> Modality | None:
-        return self._scale_target
+        return self.state.scale_target
 
     def row_of(self, ch_name: str) -> int:
-        """Row (0 = top) of a shown channel, in view coordinates."""
+        """Row (0 = top) of a shown channel or derivation, in view coordinates."""
         return self.visible_channels.index(ch_name)
 
-    def curves(self, ch_name: str) -> tuple[TraceRow, TraceRow]:
+    def row_modality(self, row: int) -> Modality:
+        return self._row_mods[row]
+
+    def row_unit(self, row: int) -> tuple[str, float]:
+        """(unit shown, factor from the data's unit) of a row: µV for volts."""
+        return display_unit(self._row_units[row])
+
+    def curves(self, ch_name: str) -> tuple["TraceRow", "TraceRow"]:
         """The raw and cleaned rows of a shown channel (``getData()`` in view coordinates, ``opts["pen"]``)."""
         row = self.row_of(ch_name)
         return TraceRow(self._raw, row), TraceRow(self._clean, row)
@@ -780,6 +1086,36 @@ class SignalBrowser(QWidget):
     def view_box(self) -> pg.ViewBox:
         return self._vb
 
+    def display_summary(self) -> str:
+        """Montage and display filters in words for the status bar ("" when the data are drawn as recorded)."""
+        parts = []
+        montage = self.state.montage
+        if montage.kind != "recorded":
+            shown = self._rec is not None and montage.available(self._channel_list())
+            parts.append(f"montage: {montage.name}" if shown else f"montage: {montage.name} (not possible with "
+                                                                   "these channels: as recorded)")
+        filters = self.state.filters_text()
+        if filters:
+            parts.append(f"display filter: {filters}")
+        elif self.state.filters and not self.state.filters_on:
+            parts.append("display filters off (F)")
+        if parts:
+            parts.append("model input unchanged")
+        return " | ".join(parts)
+
+    def calibration_text(self) -> str:
+        """Sensitivity of the scale modality (or EEG) and timebase, e.g. "EEG 7.1 µV/mm, 30 mm/s"."""
+        if self._rec is None or not self._row_mods:
+            return ""
+        mod = self._scale_modality()
+        row = self._row_mods.index(mod) if mod in self._row_mods else 0
+        unit, factor = self.row_unit(row)
+        sens = self.state.sensitivity(mod) * factor
+        tb = self.state.timebase_mm_s
+        if not math.isfinite(sens) or not math.isfinite(tb):
+            return ""
+        return f"{mod.value} {sens:.3g} {unit}/mm, {tb:.3g} mm/s"
+
     # --- settings ------------------------------------------------------------------------------------------
     def set_colours(self, raw: str | QColor, cleaned: str | QColor) -> None:
         """Colours of raw and cleaned traces."""
@@ -788,78 +1124,105 @@ class SignalBrowser(QWidget):
 
     def set_scale_target(self, modality: Modality | str | None) -> None:
         """Modality whose amplitude '+'/'-' change (``None``: all)."""
-        self._scale_target = None if modality is None else Modality.parse(modality)
+        self.state.set_scale_target(modality)
+        self._draw_scale_bar()
+        self.scaleChanged.emit()
 
     def change_scale(self, factor: float, modality: Modality | str | None = None) -> None:
         """Multiply the amplitude shown by ``factor`` (> 1 = larger traces) for one modality or all."""
-        targets = [Modality.parse(modality)] if modality is not None else list(self._scales)
-        for m in targets:
-            if m in self._scales:
-                self._scales[m] /= factor
-        self.scaleChanged.emit()
-        self.refresh()
+        self.state.change_scale(factor, modality)
+
+    def change_scale_target(self, larger: bool) -> None:
+        """'+'/'-': larger or smaller traces of the scale target (all modalities when none is chosen)."""
+        self.change_scale(SCALE_STEP if larger else 1 / SCALE_STEP, self.state.scale_target)
+
+    def change_selected_gain(self, larger: bool) -> None:
+        """']'/'[': larger or smaller traces of the selected channels only (their rows in a montage)."""
+        selected = set(self.model.selection)
+        rows = [d.name for d in self._row_defs if d.anode in selected or d.name in selected]
+        if not rows:
+            self.status = "select channels (click in the channel list) to change their gain"
+            self.displayChanged.emit()
+            return
+        self.state.change_gain(rows, SCALE_STEP if larger else 1 / SCALE_STEP)
+
+    def reset_gains(self) -> None:
+        self.state.reset_gains()
+
+    def set_sensitivity(self, per_mm_shown: float, modality: Modality | str | None = None) -> None:
+        """Set the sensitivity of a modality (default: the scale modality) in its shown unit per mm (µV/mm)."""
+        mod = Modality.parse(modality) if modality is not None else self._scale_modality()
+        row = self._row_mods.index(mod) if mod in self._row_mods else None
+        factor = self.row_unit(row)[1] if row is not None else 1.0
+        self.state.set_sensitivity(mod, per_mm_shown / factor)
+
+    def set_timebase(self, mm_per_s: float) -> None:
+        self.state.set_timebase(mm_per_s)
 
     def set_mode(self, mode: str) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if mode != self._mode:
-            self._mode = mode
-            self.modeChanged.emit(mode)
-            self.refresh()
+        self.state.set_mode(mode)
 
     def cycle_mode(self) -> None:
         """raw -> cleaned -> both -> raw."""
-        self.set_mode(MODES[(MODES.index(self._mode) + 1) % len(MODES)])
+        self.state.cycle_mode()
 
     def set_mask_mode(self, on: bool) -> None:
-        if on != self._mask_mode:
-            self._mask_mode = on
-            self.maskModeChanged.emit(on)
+        self.state.set_mask_mode(on)
+
+    def toggle_mask_mode(self) -> None:
+        self.state.set_mask_mode(not self.state.mask_mode)
+
+    def toggle_clip(self) -> None:
+        self.state.set_clip(not self.state.clip)
+
+    def toggle_clock_time(self) -> None:
+        if self.state.start_time is None and not self.state.clock_time:
+            self.status = "the recording has no start time: the axis shows the time from its start"
+            self.displayChanged.emit()
+            return
+        self.state.set_clock_time(not self.state.clock_time)
+
+    def toggle_filters(self) -> None:
+        self.state.set_filters_on(not self.state.filters_on)
+
+    def set_montage(self, montage: Montage) -> None:
+        self.state.set_montage(montage)
+
+    def set_montage_index(self, index: int) -> None:
+        """Ctrl+1..Ctrl+5: the built-in montages (and the user's after them) by position."""
+        if 0 <= index < len(self.montages):
+            self.set_montage(self.montages[index])
 
     # --- channel paging ------------------------------------------------------------------------------------
     def set_channels_per_page(self, n: int | None) -> None:
         """Show ``n`` channels at a time (the top row stays where it is), or as many as fit (``None``)."""
-        if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
-            raise ValueError(f"channels per page must be a whole number >= 1 (or None for automatic), got {n!r}")
-        self._per_page_choice = None if n is None else int(n)
-        self._apply_channel_window()
+        self.state.set_channels_per_page(n)
 
     def step_channels_per_page(self, steps: int) -> None:
-        """Go ``steps`` entries along :data:`CHANNELS_PER_PAGE` from the current count (negative: fewer)."""
-        n_rows = len(self._rows)
-        if n_rows == 0 or steps == 0:
-            return
-        current = self.channels_per_page
-        if steps > 0:
-            larger = [c for c in CHANNELS_PER_PAGE if c > current]
-            i = min(steps, len(larger)) - 1
-            n = larger[i] if larger else current
-        else:
-            smaller = [c for c in CHANNELS_PER_PAGE if c < current][::-1]
-            i = min(-steps, len(smaller)) - 1
-            n = smaller[i] if smaller else current
-        self.set_channels_per_page(max(1, min(n, n_rows)))
+        self.state.step_channels_per_page(steps)
 
     def set_first_channel(self, row: int) -> None:
         """Put row ``row`` (index in :attr:`visible_channels`) at the top of the view, clamped to the rows."""
-        self._first_row = int(row)
-        self._apply_channel_window()
+        self.state.set_first_channel(row)
 
     def scroll_channels(self, rows: int) -> None:
-        """Move the channel window by ``rows`` rows (negative: up)."""
-        self.set_first_channel(self._first_row + rows)
+        self.state.scroll_channels(rows)
 
     def scroll_channel_pages(self, pages: int) -> None:
-        """Move the channel window by ``pages`` windows (negative: up)."""
-        self.scroll_channels(pages * max(1, self.channels_per_page))
+        self.state.scroll_channel_pages(pages)
+
+    def _strip_rows(self) -> float:
+        row_px = self.state.row_px
+        return self.state.strip_px / row_px if row_px > 0 else 0.0
 
     def _apply_channel_window(self, *, redraw: bool = True) -> None:
-        """Clamp the channel window, show it (the view's y range, the scroll bar) and move the labels with it."""
-        n_rows = len(self._rows)
-        per_page = max(1, self.channels_per_page)
-        first = max(0, min(self._first_row, n_rows - per_page))
-        self._first_row = first
-        self._vb.setYRange(first - 0.7, first + per_page - 0.3, padding=0)
+        """Show the channel window (the view's y range, the scroll bar) and move the labels with it."""
+        state = self.state
+        n_rows = state.n_rows
+        per_page = max(1, state.channels_per_page)
+        first = state.first_row
+        top = first - 0.5 - ROW_MARGIN - self._strip_rows()
+        self._vb.setYRange(top, first + per_page - 0.5 + ROW_MARGIN, padding=0)
         bar = self.channel_scroll_bar
         bar.blockSignals(True)
         try:
@@ -871,36 +1234,54 @@ class SignalBrowser(QWidget):
         bar.setVisible(n_rows > per_page)
         bar.setToolTip(f"Channels {first + 1}-{min(first + per_page, n_rows)} of {n_rows}: Up/Down one channel, "
                        f"Shift+Up/Down a page of channels, Ctrl+Shift+Up/Down fewer/more per page")
+        self._axis.picture = None
+        self._axis.update()
         if redraw:
             self._draw_spans()  # the labels at the top of the view move with it
+            self._draw_scale_bar()
         self.channelPageChanged.emit(first, min(per_page, n_rows), n_rows)
 
+    def _strip_px(self) -> float:
+        """Height of the label strip, px: room for the label lines when the recording has spans to label."""
+        has_spans = bool(self._annotations) or bool(getattr(self.model.preprocess_result, "interference", ()))
+        if not has_spans:
+            return 0.0
+        height = self._vb.height()
+        line_px = self.span_layer.line_px()
+        n_lines = max(1, min(LABEL_ROWS, int(height // (4 * line_px)))) if height > 0 else LABEL_ROWS
+        return n_lines * line_px + 2.0
+
+    def _update_geometry(self) -> None:
+        self.state.set_view_size(self._vb.width(), self._vb.height(), self._strip_px())
+
     def _on_view_resized(self) -> None:
-        if self._per_page_choice is None and self._rows:
-            self._apply_channel_window(redraw=False)  # the labels are drawn again by the refresh below
+        self._position_overlays()
+        if self._rows_ready():
+            self._updating = True  # the y range is set just below; the traces are redrawn when resizing settles
+            try:
+                self._update_geometry()
+            finally:
+                self._updating = False
+            self._apply_channel_window(redraw=False)
         self._resize_timer.start()
 
-    # --- navigation ----------------------------------------------------------------------------------------
-    def _clamp_start(self, start_s: float) -> float:
-        """``start_s`` moved so that the page lies within the recording, s."""
-        duration = self._rec.duration_s if self._rec is not None else 0.0
-        return max(0.0, min(float(start_s), max(0.0, duration - self._page_s)))
+    def _position_overlays(self) -> None:
+        w, h = self._vb.width(), self._vb.height()
+        self._legend.setPos(w - 4, 1)
+        self._readout_item.setPos(4, h - 2)
 
+    # --- navigation ----------------------------------------------------------------------------------------
     def set_start(self, start_s: float) -> None:
         """Show the page that starts at ``start_s`` (clamped to the recording), s."""
-        start_s = self._clamp_start(start_s)
-        if start_s != self._start_s:
-            self._direction = 1 if start_s > self._start_s else -1
-            self._start_s = start_s
-        self.refresh()
+        self.state.set_start(start_s)
 
     def scroll_pages(self, pages: float) -> None:
         """Move by ``pages`` pages (negative: back)."""
-        self.set_start(self._start_s + pages * self._page_s)
+        self.state.scroll_pages(pages)
 
     def center_on(self, t_s: float) -> None:
         """Show the page centred on ``t_s``, s."""
-        self.set_start(t_s - self._page_s / 2)
+        self.state.center_on(t_s)
 
     def jump_to(self, t_s: float) -> None:
         """Show the page that starts at ``t_s`` and put the cursor there."""
@@ -909,78 +1290,46 @@ class SignalBrowser(QWidget):
 
     def set_page_length(self, page_s: float) -> None:
         """Set the page length, s (the page keeps its start)."""
-        if not page_s > 0:
-            raise ValueError(f"page length must be > 0 s, got {page_s}")
-        self._page_s = float(page_s)
-        self.set_start(self._start_s)
+        self.state.set_page_length(page_s)
 
     def step_page_length(self, steps: int) -> None:
         """Go ``steps`` entries along :data:`PAGE_LENGTHS` (negative: shorter)."""
-        lengths = PAGE_LENGTHS
-        i = int(np.searchsorted(lengths, self._page_s - 1e-9))
-        if steps < 0 and (i >= len(lengths) or lengths[i] > self._page_s + 1e-9):
-            i -= 1  # from a length between two entries, '<' goes to the lower one
-            steps += 1
-        i = min(max(i + steps, 0), len(lengths) - 1)
-        self.set_page_length(lengths[i])
+        self.state.step_page_length(steps)
 
     def ask_jump(self) -> None:
-        """Ctrl+G: ask for a time and go there."""
+        """Ctrl+G: ask for a time (h:mm:ss, mm:ss, seconds or @clock time) and go there."""
         if self._rec is None:
             return
-        t, ok = QInputDialog.getDouble(self, "Go to time", "Time (s):", self._start_s, 0.0,
-                                       self._rec.duration_s, 2)
-        if ok:
-            self.jump_to(t)
+        clock = " or a clock time" if self.state.clock_time else ", or @hh:mm:ss for a clock time"
+        text, ok = QInputDialog.getText(self, "Go to time", f"Time (hh:mm:ss, mm:ss, seconds{clock}):",
+                                        QLineEdit.EchoMode.Normal, self.state.format_time(self.state.start_s))
+        if not ok or not text.strip():
+            return
+        try:
+            t = self.state.parse_time(text)
+        except ValueError as exc:
+            self.model.errorOccurred.emit(exc, "going to a time")
+            return
+        self.jump_to(t)
 
-    # --- events --------------------------------------------------------------------------------------------
+    # --- keys --------------------------------------------------------------------------------------------------
+    def binding_for(self, event: QKeyEvent) -> Binding | None:
+        """The key binding of a key press (character keys match whatever Shift typing them needed)."""
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        key = int(event.key().value) if hasattr(event.key(), "value") else int(event.key())
+        binding = self._keys.get((key, int(mods.value)))
+        if binding is None and event.text().isprintable() and event.text() and mods == Qt.KeyboardModifier.ShiftModifier:
+            binding = self._keys.get((key, 0))
+        if binding is not None and binding.when and not getattr(self, binding.when):
+            return None
+        return binding
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
-        key, mods = event.key(), event.modifiers()
-        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
-        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
-        target = self._scale_target
-        if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
-            step = -1 if key == Qt.Key.Key_Up else 1
-            if ctrl and shift:
-                self.step_channels_per_page(step)
-            elif shift:
-                self.scroll_channel_pages(step)
-            elif not ctrl:
-                self.scroll_channels(step)
-            else:
-                super().keyPressEvent(event)
-                return
-        elif key == Qt.Key.Key_PageDown:
-            self.scroll_pages(1)
-        elif key == Qt.Key.Key_PageUp:
-            self.scroll_pages(-1)
-        elif key == Qt.Key.Key_Right:
-            self.scroll_pages(0.25)
-        elif key == Qt.Key.Key_Left:
-            self.scroll_pages(-0.25)
-        elif key == Qt.Key.Key_Home:
-            self.set_start(0.0)
-        elif key == Qt.Key.Key_End:
-            self.set_start(math.inf)
-        elif key in (Qt.Key.Key_Comma, Qt.Key.Key_Less):
-            self.step_page_length(-1)
-        elif key in (Qt.Key.Key_Period, Qt.Key.Key_Greater):
-            self.step_page_length(1)
-        elif key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
-            self.change_scale(SCALE_STEP, target)
-        elif key in (Qt.Key.Key_Minus, Qt.Key.Key_Underscore):
-            self.change_scale(1 / SCALE_STEP, target)
-        elif key == Qt.Key.Key_C and not ctrl:
-            self.cycle_mode()
-        elif key == Qt.Key.Key_M and not ctrl:
-            self.set_mask_mode(not self._mask_mode)
-        elif key == Qt.Key.Key_G and ctrl:
-            self.ask_jump()
-        elif key == Qt.Key.Key_Escape and self._mask_mode:
-            self.set_mask_mode(False)
-        else:
+        binding = self.binding_for(event)
+        if binding is None or not binding.command:
             super().keyPressEvent(event)
             return
+        getattr(self, binding.command)(*binding.args)
         event.accept()
 
     def _on_wheel(self, delta: int, modifiers: Qt.KeyboardModifier) -> None:
@@ -998,24 +1347,39 @@ class SignalBrowser(QWidget):
         self._on_wheel(event.angleDelta().y(), event.modifiers())
         event.accept()
 
-    def _row_name(self, y: float) -> str | None:
-        """The channel of the row at view ``y``; ``None`` outside the rows in view (the margins, no channel)."""
+    # --- rows and mouse --------------------------------------------------------------------------------------
+    def _row_at(self, y: float) -> int | None:
+        """The row at view ``y``; ``None`` outside the rows in view (the margins, the strip, no channel)."""
         row = int(round(y))
-        names = self.visible_channels
-        first = self._first_row
-        return names[row] if first <= row < min(len(names), first + self.channels_per_page) else None
+        first = self.state.first_row
+        return row if first <= row < min(len(self._row_defs), first + self.channels_per_page) else None
+
+    def _row_name(self, y: float) -> str | None:
+        """The recording channel of the row at view ``y`` (a derivation's first channel); ``None`` off the rows."""
+        row = self._row_at(y)
+        return None if row is None else self._row_defs[row].anode
 
     def _on_label_click(self, row: int) -> None:
-        name = self._row_name(row)
-        if name is not None:
-            self.channelLabelClicked.emit(name)
-            self.model.toggle_channel_mask(name)
+        row = self._row_at(row)
+        if row is None:
+            return
+        d = self._row_defs[row]
+        if d.reference:
+            self.status = "masks are per recorded channel: show the montage 'As recorded' (Ctrl+1) to mask one"
+            self.displayChanged.emit()
+            return
+        self.channelLabelClicked.emit(d.anode)
+        self.model.toggle_channel_mask(d.anode)
 
     def _on_click(self, x: float, y: float) -> None:
         if self._rec is None:
             return
         self.model.set_cursor(min(max(x, 0.0), self._rec.duration_s))
         name = self._row_name(y)
+        row = self._row_at(y)
+        if row is not None:
+            self._measure_row = row
+            self._update_readout()
         index = self.model.segment_at(x, name)
         if index is not None:
             self.model.focus_segment(index, name)
@@ -1023,6 +1387,425 @@ class SignalBrowser(QWidget):
             self.model.focus_channel(name)
         else:
             self.model.set_mask_focus(None)
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self._rec is None or not self._vb.sceneBoundingRect().contains(scene_pos):
+            return
+        p = self._vb.mapSceneToView(scene_pos)
+        row = self._row_at(p.y())
+        self._hover = None if row is None else (p.x(), row)
+        self._update_readout()
+
+    def _current_page(self) -> PageTraces | None:
+        traces = self._clean if self.state.mode == "cleaned" and self._clean.curve.isVisible() else self._raw
+        if not traces.curve.isVisible():
+            traces = self._clean
+        return traces.page if traces.curve.isVisible() else None
+
+    def _update_readout(self) -> None:
+        """Crosshair (time and value under the mouse) and measurement (dt, 1/dt, d-amplitude) read-out."""
+        page = self._current_page()
+        parts = []
+        if self._hover is not None and page is not None:
+            t, row = self._hover
+            unit, factor = self.row_unit(row)
+            v = page.value_at(row, t)
+            value = f"{v * factor:.4g} {unit}" if math.isfinite(v) else "-"
+            parts.append(f"{self.state.format_time(t, 3)}  {self._row_defs[row].name} {value}")
+        if self.measuring:
+            ta, tb = (line.value() for line in self._measure)
+            dt = abs(tb - ta)
+            text = f"A-B: \u0394t {dt:.3f} s"
+            if dt > 0:
+                text += f" ({1 / dt:.3g} Hz)"
+            row = self._measure_row
+            if row is None or not 0 <= row < len(self._row_defs):
+                row = self.state.first_row if self._row_defs else None
+            if row is not None and page is not None:
+                unit, factor = self.row_unit(row)
+                va, vb = page.value_at(row, ta), page.value_at(row, tb)
+                if math.isfinite(va) and math.isfinite(vb):
+                    text += f", \u0394{self._row_defs[row].name} {(vb - va) * factor:.4g} {unit}"
+            parts.append(text)
+        self.readout = "   |   ".join(parts)
+        self._readout_item.setText(self.readout)
+        self._readout_item.setVisible(bool(self.readout))
+        self.readoutChanged.emit(self.readout)
+
+    def toggle_measure(self) -> None:
+        """Q: show the two measurement cursors at a third and two thirds of the page, or hide them."""
+        on = not self.measuring
+        start, stop = self.visible_range()
+        for line, f in zip(self._measure, (1 / 3, 2 / 3)):
+            if on:
+                line.setValue(start + f * (stop - start))
+            line.setVisible(on)
+        self._update_readout()
+
+    def set_measure(self, t_a: float, t_b: float, row: int | None = None) -> None:
+        """Put the measurement cursors at ``t_a`` and ``t_b`` (s), measuring row ``row`` (shows them)."""
+        self._measure_row = row
+        for line, t in zip(self._measure, (t_a, t_b)):
+            line.setValue(t)
+            line.show()
+        self._update_readout()
+
+    # --- model updates -------------------------------------------------------------------------------------
+    def _on_recording_loaded(self, recording: Recording) -> None:
+        self._rec = recording
+        self._annotations = recording.annotations  # built from the file's list on each access: keep them
+        self._pages.clear()
+        self._updating = True
+        try:
+            start = recording.raw.info.get("meas_date") if recording.raw is not None else None
+            self.state.reset(recording.duration_s, start)
+            self.state.set_clock_time(self.state.clock_time)  # off when the new recording has no start time
+        finally:
+            self._updating = False
+        self._shown = []
+        self._row_defs = []
+        self._rebuild_rows(autoscale=True)
+
+    def _on_recording_changed(self, recording: Recording) -> None:
+        self._rec = recording
+        self._annotations = recording.annotations
+        self._pages.clear()  # same file, other modalities: other scales
+        self._shown = []
+        self._row_defs = []
+        self._rebuild_rows(autoscale=True)
+
+    def _on_cleaned_ready(self, _result: Any) -> None:
+        self._pages.clear()  # pages are keyed by the id() of their source: a new result may reuse an old id
+        if self._rows_ready():
+            self._update_geometry()  # interference spans may need the label strip
+        self.refresh()
+
+    def _on_visibility_changed(self, _hidden: Any) -> None:
+        # set_recording announces the (empty) hidden set right after the recording: nothing to rebuild then.
+        if self._rec is not None and self._shown_rows() != self._shown:
+            self._rebuild_rows()
+
+    def _on_masks_changed(self, _masks: Any) -> None:
+        masked = set(self.model.masks.channels) if self.model.masks is not None else set()
+        self._axis.masked = {d.name for d in self._row_defs if d.anode in masked and not d.reference}
+        self._axis.picture = None  # repaint the labels
+        self._axis.update()
+        self._draw_spans()
+        self._show_edit_region()
+
+    def _on_selection_changed(self, names: tuple[str, ...]) -> None:
+        selected = set(names)
+        self._axis.selected = {d.name for d in self._row_defs if d.anode in selected}
+        self._axis.picture = None
+        self._axis.update()
+
+    def _on_cursor_moved(self, t_s: float) -> None:
+        self._cursor.setValue(t_s)
+        self._cursor.show()
+
+    def _shown_rows(self) -> list[int]:
+        """Recording channel indices of the channels not hidden, top to bottom."""
+        hidden = self.model.hidden
+        return [i for i, c in enumerate(self._rec.channels) if c.name not in hidden]
+
+    def _channel_list(self) -> list[tuple[str, Modality]]:
+        return [(self._rec.channels[i].name, self._rec.channels[i].modality) for i in self._shown]
+
+    def _rows_ready(self) -> bool:
+        return self._rec is not None and bool(self._row_defs)
+
+    def _rebuild_rows(self, autoscale: bool = False) -> None:
+        """Lay out the rows for the shown channels and the montage (the recording, channel list or montage changed)."""
+        rec = self._rec
+        if rec is None:
+            return
+        old = self._row_defs
+        old_top = old[self.state.first_row].name if self.state.first_row < len(old) else None
+        self._shown = self._shown_rows()
+        self._row_defs = self.state.montage.derive(self._channel_list())
+        by_name = {c.name: c for c in rec.channels}
+        self._row_mods = [by_name[d.anode].modality for d in self._row_defs]
+        self._row_units = [by_name[d.anode].unit for d in self._row_defs]
+        names = self.visible_channels
+        self._rows_of = {}
+        for r, d in enumerate(self._row_defs):
+            for c in d.channels[:1] if len(d.reference) > 2 else d.channels:  # an average's reference: not drawn
+                self._rows_of.setdefault(c, []).append(r)
+        self._updating = True
+        try:
+            self.state.set_rows(len(names), names.index(old_top) if old_top in names else None)
+            self._update_geometry()
+        finally:
+            self._updating = False
+        self._apply_pens()
+        self._axis.set_names(names)
+        self._apply_channel_window(redraw=False)  # drawn by refresh() below
+        missing = {c.modality for c in rec.channels} - set(self.state.scales)
+        if autoscale or missing:
+            self._autoscale(missing if not autoscale else None)
+        self._on_masks_changed(self.model.masks)
+        self._on_selection_changed(self.model.selection)
+        self.refresh()
+
+    def _apply_pens(self) -> None:
+        # In "both" mode the raw trace is drawn lighter so that the cleaned trace on top stays readable.
+        raw = QColor(self._raw_colour)
+        if self.state.mode == "both":
+            raw.setAlpha(110)
+        self._raw.set_pen(raw)
+        self._clean.set_pen(self._cleaned_colour)
+
+    def _autoscale(self, modalities: set[Modality] | None = None) -> None:
+        """Set each modality's amplitude from the robust peak-to-peak range of its channels on the first page.
+
+        A fixed µV default only suits EEG in volts; other channels come in the file's own units (µS, a.u.), so
+        the scale is taken from the data (median over the modality's channels of the 1st-99th percentile range).
+        """
+        rec = self._rec
+        if rec is None:
+            return
+        wanted = set(modalities) if modalities is not None else {c.modality for c in rec.channels}
+        data = rec.get_data(0.0, min(rec.duration_s, max(self.state.page_s, 10.0)))
+        by_mod: dict[Modality, list[float]] = {}
+        for row, ch in zip(data, rec.channels):
+            if ch.modality not in wanted:
+                continue
+            finite = row[np.isfinite(row)]
+            if finite.size:
+                lo, hi = np.percentile(finite, [1, 99])
+                by_mod.setdefault(ch.modality, []).append(float(hi - lo))
+        scales = {}
+        for m in wanted:
+            ranges = [r for r in by_mod.get(m, []) if r > 0]
+            scales[m] = float(np.median(ranges)) if ranges else FALLBACK_SCALE.get(m, 1.0)
+        self._updating = True
+        try:
+            self.state.set_scales(scales)
+        finally:
+            self._updating = False
+
+    # --- drawing -------------------------------------------------------------------------------------------
+    def _n_bins(self) -> int:
+        return max(200, int(self._vb.width()))
+
+    def refresh(self) -> None:
+        """Draw the current page."""
+        rec = self._rec
+        if rec is None or self._updating:
+            return
+        start, stop = self.visible_range()
+        self._vb.setXRange(start, stop, padding=0)
+        self._apply_pens()
+        mode = self.state.mode
+        draw_raw = mode in ("raw", "both")
+        draw_clean = mode in ("cleaned", "both")
+        cleaned = getattr(self.model.preprocess_result, "cleaned", None)
+        self.status = ""
+        if draw_clean and cleaned is None:
+            draw_raw = True  # nothing else to show yet
+            self.status = "cleaned signals not ready: showing raw"
+        for traces, kind, wanted in ((self._raw, "raw", draw_raw), (self._clean, "cleaned", draw_clean)):
+            job = self._page_job(kind, start) if wanted and self._row_defs else None
+            if job is None:
+                traces.hide()
+            else:
+                traces.show(self._pages.get(*job))
+        self._draw_grid(start, stop)
+        self._draw_spans()
+        self._draw_scale_bar()
+        self._draw_legend(draw_raw, draw_clean)
+        self._update_readout() if (self.measuring or self._hover) else None
+        self.pageChanged.emit(start, stop)
+        self._prefetch_neighbours(draw_raw, draw_clean)
+
+    def _draw_grid(self, start: float, stop: float) -> None:
+        """Vertical lines at the time axis' ticks, as one line-pairs item."""
+        step = _TimeAxis.step_for(max(stop - start, 1e-9))
+        ticks = np.arange(math.ceil(start / step), math.floor(stop / step) + 1) * step
+        top, bottom = -0.5 - ROW_MARGIN, max(1, len(self._row_defs)) - 0.5 + ROW_MARGIN
+        self._grid.setData(np.repeat(ticks, 2), np.tile([top, bottom], ticks.size), connect="pairs")
+
+    def _draw_legend(self, raw: bool, cleaned: bool) -> None:
+        """Which colour is which (raw, cleaned = the model's input), and the display filter when one is on."""
+        items = []
+        if raw:
+            alpha = "opacity:0.55;" if cleaned else ""
+            items.append(f"<span style='color:{self._raw_colour.name()};{alpha}'>&#9644;</span> raw")
+        if cleaned:
+            items.append(f"<span style='color:{self._cleaned_colour.name()}'>&#9644;</span> cleaned (model input)")
+        filters = self.state.filters_text()
+        if filters:
+            items.append(f"<i>display filter: {filters}</i>")
+        self._legend.setHtml("<span style='font-size:8pt'>" + " &nbsp; ".join(items) + "</span>")
+        self._position_overlays()
+
+    def legend_text(self) -> str:
+        """The legend as plain text (for tests)."""
+        return self._legend.textItem.toPlainText()
+
+    def _scale_modality(self) -> Modality:
+        """The modality the scale bar and the toolbar's sensitivity show: the +/- target, else the top row's."""
+        if self.state.scale_target is not None and self.state.scale_target in self._row_mods:
+            return self.state.scale_target
+        first = self.state.first_row
+        if first < len(self._row_mods):
+            return self._row_mods[first]
+        return Modality.EEG
+
+    def _draw_scale_bar(self) -> None:
+        """A vertical bar of a round amplitude at the right of the first row in view, with its value."""
+        if not self._row_defs:
+            self._scale_bar.hide()
+            self._scale_label.hide()
+            self.scale_bar_text = ""
+            return
+        mod = self._scale_modality()
+        row = next((r for r in range(self.state.first_row, len(self._row_mods)) if self._row_mods[r] == mod),
+                   self.state.first_row)
+        unit, factor = self.row_unit(row)
+        scale = self.state.scale(mod) / self.state.gain(self._row_defs[row].name)
+        value = nice_value(0.8 * scale * factor)
+        if value <= 0:
+            self._scale_bar.hide()
+            self._scale_label.hide()
+            return
+        height = value / factor / scale  # rows
+        start, stop = self.visible_range()
+        x = stop - 0.012 * (stop - start)
+        y0 = row + height / 2
+        self._scale_bar.setData([x, x], [y0, y0 - height])
+        self._scale_bar.show()
+        self.scale_bar_text = format_value(value, unit)
+        self._scale_label.setText(self.scale_bar_text)
+        self._scale_label.setPos(x, row)
+        self._scale_label.show()
+
+    def _row_scales(self) -> np.ndarray:
+        state = self.state
+        return np.array([state.scale(m) / state.gain(d.name) for m, d in zip(self._row_mods, self._row_defs)])
+
+    def _page_job(self, kind: str, start_s: float) -> tuple[Hashable, Callable[[], PageTraces]] | None:
+        """Key and computation of the page of ``kind`` ("raw"/"cleaned") that starts at ``start_s`` (s).
+
+        The computation captures plain values only (no widget state): it may run in the prefetching thread.
+        """
+        rec = self._rec
+        state = self.state
+        stop_s = start_s + state.page_s
+        n_bins = self._n_bins()
+        scales = self._row_scales()
+        rows = tuple(self._row_defs)
+        as_recorded = all(not d.reference for d in rows)
+        picks_rec, matrix = derivation_matrix(rows, rec.ch_names) if not as_recorded else (
+            [rec.index(d.anode) for d in rows], None)
+        if kind == "raw":
+            source, picks, sfreq, offset = rec, tuple(picks_rec), rec.sfreq, 0.0
+        else:
+            result = self.model.preprocess_result
+            source = getattr(result, "cleaned", None)
+            if source is None:
+                return None
+            index = {name: i for i, name in enumerate(source.ch_names)}
+            picks = tuple(index.get(rec.channels[i].name) for i in picks_rec)
+            sfreq, offset = float(source.sfreq), float(getattr(result, "start_s", 0.0))
+        active = state.active_filters()
+        filters: tuple[DisplayFilter | None, ...] = tuple(active.get(m) for m in self._row_mods)
+        pad = max((f.padding_s() for f in filters if f is not None), default=0.0)
+        clip = CLIP_ROWS if state.clip else None
+        duration = rec.duration_s
+        key = (kind, id(source), start_s, stop_s, rows, n_bins, tuple(scales), filters, clip)
+
+        def compute() -> PageTraces:
+            if pad > 0:
+                lo, hi = max(0.0, start_s - pad), min(duration, stop_s + pad)
+                data, t0 = _read_page(source, picks, lo, hi, offset)
+                data = filter_rows(apply_montage(data, matrix), sfreq, filters)
+                page, page_t0 = _read_span(data, t0, sfreq, start_s, stop_s)
+            else:
+                data, page_t0 = _read_page(source, picks, start_s, stop_s, offset)
+                page = apply_montage(data, matrix)
+            return layout_page(page, page_t0, sfreq, n_bins, scales, clip=clip)
+
+        return key, compute
+
+    def _prefetch_neighbours(self, draw_raw: bool, draw_clean: bool) -> None:
+        """Prepare the next page in the direction of travel, then the one on the other side, in the background."""
+        if not self._row_defs:
+            return
+        state = self.state
+        for step in (state.direction, -state.direction):
+            start = state.clamp_start(state.start_s + step * state.page_s)
+            if start == state.start_s:
+                continue
+            for kind, wanted in (("raw", draw_raw), ("cleaned", draw_clean)):
+                job = self._page_job(kind, start) if wanted else None
+                if job is not None:
+                    self._pages.prefetch(*job)
+
+    def _span_sources(self) -> tuple[tuple[Sequence[Annotation], str], ...]:
+        interference = getattr(self.model.preprocess_result, "interference", ()) or ()
+        return ((self._annotations, "annotation"), (interference, "interference"))
+
+    def page_view(self) -> PageView:
+        """Where the page is on screen (for the span layer)."""
+        start, stop = self.visible_range()
+        first, per_page = self.state.first_row, max(1, self.channels_per_page)
+        rows_of = {c: [r for r in rows if first <= r < first + per_page] for c, rows in self._rows_of.items()}
+        row_px = self.state.row_px
+        line_px = self.span_layer.line_px()
+        strip_px = self.state.strip_px
+        width = self._vb.width()
+        legend_w = self._legend.boundingRect().width() if self._legend.isVisible() else 0.0
+        return PageView(start=start, stop=stop, rows_of={c: r for c, r in rows_of.items() if r},
+                        strip_top=first - 0.5 - ROW_MARGIN - self._strip_rows(),
+                        rows_per_px=1.0 / row_px if row_px > 0 else 0.0, width_px=width,
+                        label_right_px=max(0.0, width - legend_w - 8),
+                        strip_lines=int((strip_px - 1) // line_px) if line_px > 0 else 0)
+
+    def _draw_spans(self) -> None:
+        """Show the annotations, interference spans and masks that fall on the page."""
+        rec = self._rec
+        if rec is None or not self._row_defs:
+            return
+        view = self.page_view()
+        start, stop = view.start, view.stop
+        self._strip.setRect(QRectF(start, view.strip_top, stop - start, self._strip_rows()))
+        self.span_layer.draw(view)
+        self._mask_rects.begin()
+        masks = self.model.masks
+        if masks is not None:
+            rows_of = view.rows_of
+            top, bottom = -0.5 - ROW_MARGIN, len(self._row_defs) - 0.5 + ROW_MARGIN
+            for name in masks.channels:
+                for r in rows_of.get(name, ()):
+                    self._mask_rects.take().setRect(QRectF(start, r - 0.5, stop - start, 1.0))
+            for seg in masks.segments:
+                if seg.end_s < start or seg.start_s > stop:
+                    continue
+                if not seg.channels:
+                    self._mask_rects.take().setRect(QRectF(seg.start_s, top, seg.end_s - seg.start_s,
+                                                           bottom - top))
+                    continue
+                for r in sorted({r for c in seg.channels for r in rows_of.get(c, ())}):
+                    self._mask_rects.take().setRect(QRectF(seg.start_s, r - 0.5, seg.end_s - seg.start_s, 1.0))
+        self._mask_rects.end()
+
+    def shown_labels(self) -> list[tuple[str, float, float]]:
+        """(text drawn, time in s, view y) of the annotation labels on the page (for tests)."""
+        return [(item.textItem.toPlainText(), item.pos().x(), item.pos().y()) for item in self.span_layer.labels.shown()]
+
+    def shown_mask_rects(self) -> list[QRectF]:
+        """Rectangles (view coordinates: s, rows) of the masks drawn on the page (for tests)."""
+        return [item.rect() for item in self._mask_rects.shown()]
+
+    def shown_annotation_count(self) -> int:
+        """Number of annotation and interference spans drawn on the page (for tests)."""
+        return self.span_layer.count()
+
+    @property
+    def _labels(self) -> "_Pool":
+        """The pooled label items (kept for tests written before the span layer)."""
+        return self.span_layer.labels
 
     # --- adjusting a segment mask ----------------------------------------------------------------------------
     @property
@@ -1067,293 +1850,13 @@ class SignalBrowser(QWidget):
         self._drag_region.hide()
         self.model.add_segment(lo, hi, self.model.selection)
 
-    # --- model updates -------------------------------------------------------------------------------------
-    def _on_recording_loaded(self, recording: Recording) -> None:
-        self._rec = recording
-        self._annotations = recording.annotations  # built from the file's list on each access: keep them
-        self._pages.clear()
-        self._rows = []
-        self._start_s = 0.0
-        self._first_row = 0
-        self._page_s = min(self._page_s, max(PAGE_LENGTHS[0], recording.duration_s))
-        self._scales = {}
-        self._rebuild_rows(autoscale=True)
 
-    def _on_recording_changed(self, recording: Recording) -> None:
-        self._rec = recording
-        self._annotations = recording.annotations
-        self._pages.clear()  # same file, other modalities: other scales
-        self._rows = []
-        self._rebuild_rows(autoscale=True)
-
-    def _on_cleaned_ready(self, _result: Any) -> None:
-        self._pages.clear()  # pages are keyed by the id() of their source: a new result may reuse an old id
-        self.refresh()
-
-    def _on_visibility_changed(self, _hidden: Any) -> None:
-        # set_recording announces the (empty) hidden set right after the recording: nothing to rebuild then.
-        if self._rec is not None and self._shown_rows() != self._rows:
-            self._rebuild_rows()
-
-    def _on_masks_changed(self, _masks: Any) -> None:
-        masked = set(self.model.masks.channels) if self.model.masks is not None else set()
-        self._axis.masked = masked
-        self._axis.picture = None  # repaint the labels
-        self._axis.update()
-        self._draw_spans()
-        self._show_edit_region()
-
-    def _on_selection_changed(self, names: tuple[str, ...]) -> None:
-        self._axis.selected = set(names)
-        self._axis.picture = None
-        self._axis.update()
-
-    def _on_cursor_moved(self, t_s: float) -> None:
-        self._cursor.setValue(t_s)
-        self._cursor.show()
-
-    def _shown_rows(self) -> list[int]:
-        """Recording channel indices of the channels not hidden, top to bottom."""
-        hidden = self.model.hidden
-        return [i for i, c in enumerate(self._rec.channels) if c.name not in hidden]
-
-    def _rebuild_rows(self, autoscale: bool = False) -> None:
-        """Lay out the rows for the shown channels (when the recording or the channel list changes)."""
-        rec = self._rec
-        if rec is None:
-            return
-        old_top = self._rows[self._first_row] if self._first_row < len(self._rows) else None
-        self._rows = self._shown_rows()
-        if old_top in self._rows:  # hiding or showing channels keeps the top channel in view where it can
-            self._first_row = self._rows.index(old_top)
-        self._apply_pens()
-        self._axis.set_names(self.visible_channels)
-        self._apply_channel_window(redraw=False)  # drawn by refresh() below
-        missing = {c.modality for c in rec.channels} - set(self._scales)
-        if autoscale or missing:
-            self._autoscale(missing if not autoscale else None)
-        self._on_masks_changed(self.model.masks)
-        self.refresh()
-
-    def _apply_pens(self) -> None:
-        # In "both" mode the raw trace is drawn lighter so that the cleaned trace on top stays readable.
-        raw = QColor(self._raw_colour)
-        if self._mode == "both":
-            raw.setAlpha(110)
-        self._raw.set_pen(raw)
-        self._clean.set_pen(self._cleaned_colour)
-
-    def _autoscale(self, modalities: Iterable[Modality] | None = None) -> None:
-        """Set each modality's amplitude from the robust peak-to-peak range of its channels on the first page.
-
-        A fixed µV default only suits EEG in volts; other channels come in the file's own units (µS, a.u.), so
-        the scale is taken from the data (median over the modality's channels of the 1st-99th percentile range).
-        """
-        rec = self._rec
-        if rec is None:
-            return
-        wanted = set(modalities) if modalities is not None else {c.modality for c in rec.channels}
-        data = rec.get_data(0.0, min(rec.duration_s, max(self._page_s, 10.0)))
-        by_mod: dict[Modality, list[float]] = {}
-        for row, ch in zip(data, rec.channels):
-            if ch.modality not in wanted:
-                continue
-            finite = row[np.isfinite(row)]
-            if finite.size:
-                lo, hi = np.percentile(finite, [1, 99])
-                by_mod.setdefault(ch.modality, []).append(float(hi - lo))
-        for m in wanted:
-            ranges = [r for r in by_mod.get(m, []) if r > 0]
-            self._scales[m] = float(np.median(ranges)) if ranges else FALLBACK_SCALE.get(m, 1.0)
-        self.scaleChanged.emit()
-
-    # --- drawing -------------------------------------------------------------------------------------------
-    def _n_bins(self) -> int:
-        return max(200, int(self._vb.width()))
-
-    def refresh(self) -> None:
-        """Draw the current page."""
-        rec = self._rec
-        if rec is None:
-            return
-        start, stop = self.visible_range()
-        self._vb.setXRange(start, stop, padding=0)
-        self._apply_pens()
-        draw_raw = self._mode in ("raw", "both")
-        draw_clean = self._mode in ("cleaned", "both")
-        cleaned = getattr(self.model.preprocess_result, "cleaned", None)
-        self.status = ""
-        if draw_clean and cleaned is None:
-            draw_raw = True  # nothing else to show yet
-            self.status = "cleaned signals not ready: showing raw"
-        for traces, kind, wanted in ((self._raw, "raw", draw_raw), (self._clean, "cleaned", draw_clean)):
-            job = self._page_job(kind, start) if wanted and self._rows else None
-            if job is None:
-                traces.hide()
-            else:
-                traces.show(self._pages.get(*job))
-        self._draw_grid(start, stop)
-        self._draw_spans()
-        self.pageChanged.emit(start, stop)
-        self._prefetch_neighbours(draw_raw, draw_clean)
-
-    def _draw_grid(self, start: float, stop: float) -> None:
-        """Vertical lines at round times (at most ~12 per page), as one line-pairs item."""
-        span = max(stop - start, 1e-9)
-        step = next((s for s in GRID_STEPS if span / s <= 12), GRID_STEPS[-1])
-        ticks = np.arange(math.ceil(start / step), math.floor(stop / step) + 1) * step
-        top, bottom = -0.7, max(1, len(self._rows)) - 0.3
-        self._grid.setData(np.repeat(ticks, 2), np.tile([top, bottom], ticks.size), connect="pairs")
-
-    def _page_job(self, kind: str, start_s: float) -> tuple[Hashable, Callable[[], PageTraces]] | None:
-        """Key and computation of the page of ``kind`` ("raw"/"cleaned") that starts at ``start_s`` (s).
-
-        The computation captures plain values only (no widget state): it may run in the prefetching thread.
-        """
-        rec = self._rec
-        stop_s = start_s + self._page_s
-        n_bins = self._n_bins()
-        scales = np.array([self._scales.get(rec.channels[i].modality, 1.0) for i in self._rows])
-        if kind == "raw":
-            source, picks, sfreq, offset = rec, tuple(self._rows), rec.sfreq, 0.0
-        else:
-            result = self.model.preprocess_result
-            source = getattr(result, "cleaned", None)
-            if source is None:
-                return None
-            index = {name: i for i, name in enumerate(source.ch_names)}
-            picks = tuple(index.get(rec.channels[i].name) for i in self._rows)
-            sfreq, offset = float(source.sfreq), float(getattr(result, "start_s", 0.0))
-        key = (kind, id(source), start_s, stop_s, picks, n_bins, tuple(scales))
-
-        def compute() -> PageTraces:
-            data, t0 = _read_page(source, picks, start_s, stop_s, offset)
-            return layout_page(data, t0, sfreq, n_bins, scales)
-
-        return key, compute
-
-    def _prefetch_neighbours(self, draw_raw: bool, draw_clean: bool) -> None:
-        """Prepare the next page in the direction of travel, then the one on the other side, in the background."""
-        if not self._rows:
-            return
-        for step in (self._direction, -self._direction):
-            start = self._clamp_start(self._start_s + step * self._page_s)
-            if start == self._start_s:
-                continue
-            for kind, wanted in (("raw", draw_raw), ("cleaned", draw_clean)):
-                job = self._page_job(kind, start) if wanted else None
-                if job is not None:
-                    self._pages.prefetch(*job)
-
-    def _draw_spans(self) -> None:
-        """Show the annotations, interference spans and masks that fall on the page."""
-        rec = self._rec
-        if rec is None:
-            return
-        start, stop = self.visible_range()
-        names = self.visible_channels
-        first, per_page = self._first_row, max(1, self.channels_per_page)
-        # Rows out of view get no span items (moving the channel window draws the spans again).
-        row = {n: i for i, n in enumerate(names) if first <= i < first + per_page}
-        top, bottom = -0.7, len(names) - 0.3
-        labels: list[tuple[float, str]] = []  # (time, text) of the labels to lay out at the top of the view
-        for pool in (self._annotation_regions, self._interference_regions, self._row_spans, self._labels,
-                     self._mask_rects):
-            pool.begin()
-
-        def on_page(onset: float, end: float) -> bool:
-            return end >= start and onset <= stop
-
-        interference = getattr(self.model.preprocess_result, "interference", ()) or ()
-        for spans, regions, kind in ((self._annotations, self._annotation_regions, "annotation"),
-                                     (interference, self._interference_regions, "interference")):
-            for ann in spans:
-                if not on_page(ann.onset, ann.end):
-                    continue
-                rows = [row[c] for c in ann.ch_names if c in row]
-                if ann.ch_names and not rows:
-                    continue  # only on hidden channels or on channels out of view
-                text = ann.description
-                if rows:
-                    brush = QBrush(ANNOTATION_COLOUR if kind == "annotation" else INTERFERENCE_COLOUR)
-                    for r in rows:
-                        item = self._row_spans.take()
-                        item.setBrush(brush)
-                        item.setRect(QRectF(ann.onset, r - 0.5, max(ann.duration, 1e-3), 1.0))
-                        item.setToolTip(text)
-                else:
-                    region = regions.take()
-                    region.setRegion((ann.onset, ann.end))
-                    region.setToolTip(text)
-                labels.append((max(ann.onset, start), text))
-        self._place_labels(labels, start, stop)
-
-        masks = self.model.masks
-        if masks is not None:
-            for name in masks.channels:
-                if name in row:
-                    self._mask_rects.take().setRect(QRectF(start, row[name] - 0.5, stop - start, 1.0))
-            for seg in masks.segments:
-                if not on_page(seg.start_s, seg.end_s):
-                    continue
-                if not seg.channels:
-                    self._mask_rects.take().setRect(QRectF(seg.start_s, top, seg.end_s - seg.start_s,
-                                                           bottom - top))
-                    continue
-                for c in seg.channels:
-                    if c in row:
-                        self._mask_rects.take().setRect(
-                            QRectF(seg.start_s, row[c] - 0.5, seg.end_s - seg.start_s, 1.0))
-        for pool in (self._annotation_regions, self._interference_regions, self._row_spans, self._labels,
-                     self._mask_rects):
-            pool.end()
-
-    def _label_size(self, text: str) -> tuple[float, float]:
-        """(width, height) in px of a label showing ``text`` whole (cached: the font never changes)."""
-        size = self._label_sizes.get(text)
-        if size is None:
-            self._label_probe.setText(text)
-            rect = self._label_probe.textItem.boundingRect()
-            size = self._label_sizes[text] = (rect.width(), rect.height())
-            if len(self._label_sizes) > 4096:  # many distinct descriptions: start again rather than grow
-                self._label_sizes.clear()
-        return size
-
-    def _place_labels(self, labels: Sequence[tuple[float, str]], start: float, stop: float) -> None:
-        """Lay out the labels ((time in s, text)) at the top of the view over up to :data:`LABEL_ROWS` lines."""
-        width_px, height_px = self._vb.width(), self._vb.height()
-        if not labels or width_px <= 0 or height_px <= 0:
-            return
-        px_per_s = width_px / max(stop - start, 1e-9)
-        rows_per_px = (max(1, self.channels_per_page) + 0.4) / height_px  # view y units per pixel
-        sizes = [self._label_size(text) for _, text in labels]
-        line_px = max(h for _, h in sizes)
-        n_lines = max(1, min(LABEL_ROWS, int(height_px // (2 * line_px))))  # never more than half the view
-        extents = [((t - start) * px_per_s, w) for (t, _), (w, _) in zip(labels, sizes)]
-        top = self._first_row - 0.7
-        for (t, text), (full, _), place in zip(labels, sizes, stack_labels(extents, n_lines, right=width_px)):
-            if place is None:
-                continue  # no room: the span's tooltip still names it
-            line, width = place
-            label = self._labels.take()
-            shown = text
-            if width < full - 0.5:
-                metrics = QFontMetricsF(label.textItem.font())
-                margin = full - metrics.horizontalAdvance(text)
-                shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(width - margin, 0.0))
-            if label.textItem.toPlainText() != shown:
-                label.setText(shown)
-            label.setToolTip(text)
-            label.setPos(QPointF(t, top + line * line_px * rows_per_px))
-
-    def shown_labels(self) -> list[tuple[str, float, float]]:
-        """(text drawn, time in s, view y) of the annotation labels on the page (for tests)."""
-        return [(item.textItem.toPlainText(), item.pos().x(), item.pos().y()) for item in self._labels.shown()]
-
-    def shown_mask_rects(self) -> list[QRectF]:
-        """Rectangles (view coordinates: s, rows) of the masks drawn on the page (for tests)."""
-        return [item.rect() for item in self._mask_rects.shown()]
-
-    def shown_annotation_count(self) -> int:
-        """Number of annotation and interference spans drawn on the page (for tests)."""
-        return self._annotation_regions.used + self._interference_regions.used + self._row_spans.used
+def _read_span(data: np.ndarray, t0: float, sfreq: float, start_s: float, stop_s: float) -> tuple[np.ndarray, float]:
+    """The samples of ``start_s``-``stop_s`` out of a padded read starting at ``t0`` (same rounding as a plain
+    read of the page), and the time of the first one."""
+    first = int(round(start_s * sfreq))
+    stop = int(round(stop_s * sfreq))
+    k0 = first - int(round(t0 * sfreq))
+    k0 = max(0, min(k0, data.shape[1]))
+    k1 = max(k0, min(k0 + (stop - first), data.shape[1]))
+    return data[:, k0:k1], t0 + k0 / sfreq

@@ -101,6 +101,7 @@ def _amplitude(browser, name):
 
 
 def test_amplitude_keys_scale_one_modality_or_all(browser, qtbot):
+    browser.state.set_clip(False)  # compare whole traces; clipping to the row has its own test
     eeg0, gsr0 = browser.scale(Modality.EEG), browser.scale(Modality.GSR)
     fz0, gsr_amp0 = _amplitude(browser, "Fz"), _amplitude(browser, "GSR")
     qtbot.keyClick(browser, Qt.Key.Key_Plus)
@@ -122,6 +123,7 @@ def test_initial_scale_comes_from_the_data(browser):
 
 
 def test_long_page_is_decimated_but_keeps_the_spikes(browser, qtbot, recording):
+    browser.state.set_clip(False)  # the spikes go beyond the row: compare them unclipped
     browser.set_page_length(60.0)
     x, y = browser.curves("Fz")[0].getData()
     width = int(browser.view_box().width())
@@ -240,11 +242,21 @@ def test_left_click_moves_the_cursor(window, browser):
     assert browser._cursor.isVisible()
 
 
-def test_ctrl_g_jumps_to_the_time_entered(window, browser, qtbot, monkeypatch):
-    monkeypatch.setattr(QInputDialog, "getDouble", lambda *a, **k: (33.0, True))
+@pytest.mark.parametrize("typed, expected", [("33", 33.0), ("0:33", 33.0), ("00:00:33.5", 33.5), ("33 s", 33.0)])
+def test_ctrl_g_jumps_to_the_time_entered(window, browser, qtbot, monkeypatch, typed, expected):
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (typed, True))
     qtbot.keyClick(browser, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
-    assert browser.visible_range() == (33.0, 43.0)
-    assert window.model.cursor_s == 33.0
+    assert browser.visible_range() == pytest.approx((expected, expected + 10.0))
+    assert window.model.cursor_s == pytest.approx(expected)
+
+
+def test_ctrl_g_refuses_a_time_beyond_the_recording(window, browser, qtbot, monkeypatch):
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("2:05", True))  # 125 s of a 60 s recording
+    errors = []
+    window.model.errorOccurred.connect(lambda exc, what: errors.append(str(exc)))
+    qtbot.keyClick(browser, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert browser.visible_range() == (0.0, 10.0)
+    assert errors and "outside the recording" in errors[0]
 
 
 def test_hidden_channels_are_not_drawn(window, browser):
@@ -273,6 +285,7 @@ def test_page_step_reuses_the_curve_items(browser, qtbot):
 
 def test_next_page_is_prefetched_and_matches_a_fresh_read(browser, qtbot, recording):
     browser.set_page_length(2.0)  # 256 samples: not decimated, so every sample can be compared
+    browser.state.set_clip(False)  # every sample as read (clipping to the row has its own test)
     cache = browser.page_cache
     hits = cache.hits
     qtbot.keyClick(browser, Qt.Key.Key_PageDown)  # prepared in the background after the first page
@@ -333,7 +346,11 @@ def test_dense_annotation_labels_are_stacked_on_the_page(window, recording, tmp_
     window.model.set_preprocess_result(None)  # annotations only (no interference spans)
     labels = browser.shown_labels()
     lines = sorted({y for _, _, y in labels})
-    assert len(lines) == 3 and lines[0] == pytest.approx(-0.7)
+    assert len(lines) == 3
+    # The labels have their own strip above the traces: every label ends above the first row's margin.
+    first_row_top = browser.view_box().mapViewToScene(QPointF(0, -0.7)).y()
+    assert all(item.mapRectToScene(item.boundingRect()).bottom() <= first_row_top + 1
+               for item in browser._labels.shown())
     # On each line, a label ends before the next one starts (pixels of the drawn text items).
     for y in lines:
         items = sorted((item for item in browser._labels.shown() if item.pos().y() == y),

@@ -1,0 +1,268 @@
+"""Display montages: the EEG rows a reader looks at, as linear combinations of the recorded channels.
+
+A montage never changes the data the model reads: it only says which rows the signal browser draws. Each row is
+a :class:`Derivation` ``anode - mean(reference)``:
+
+* as recorded (referential): every channel as it is in the file;
+* average reference: each EEG channel minus the mean of all EEG channels;
+* linked ears: each EEG channel minus the mean of A1/A2 (or M1/M2), where both exist;
+* bipolar longitudinal ("double banana") and bipolar transverse chains of the 10-20 system, keeping the pairs
+  whose two electrodes exist (old and new names: T3/T7, T4/T8, T5/P7, T6/P8);
+* custom: derivations typed as ``A - B`` (or ``A`` alone), saved as JSON.
+
+Channels that are not EEG (EOG, ECG, GSR...) are always appended below the EEG rows as recorded.
+
+Example
+-------
+>>> m = bipolar_longitudinal()
+>>> rows = m.derive([("Fp1", "EEG"), ("F7", "EEG"), ("ECG", "ECG")])
+>>> [r.label for r in rows]
+['Fp1-F7', 'ECG']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .errors import ConfigError
+from .fileio import atomic_write_text
+from .recording import Modality
+
+#: Kinds of montage: those built from the recording's channels, and "custom" (explicit derivations).
+KINDS = ("recorded", "average", "linked_ears", "bipolar_longitudinal", "bipolar_transverse", "custom")
+
+#: 10-20 names that changed between the old and the new nomenclature (old -> new).
+_ALIASES = {"t3": "t7", "t4": "t8", "t5": "p7", "t6": "p8"}
+
+#: Double banana: left temporal, right temporal, left parasagittal, right parasagittal, midline chains.
+LONGITUDINAL_PAIRS: tuple[tuple[str, str], ...] = (
+    ("Fp1", "F7"), ("F7", "T7"), ("T7", "P7"), ("P7", "O1"),
+    ("Fp2", "F8"), ("F8", "T8"), ("T8", "P8"), ("P8", "O2"),
+    ("Fp1", "F3"), ("F3", "C3"), ("C3", "P3"), ("P3", "O1"),
+    ("Fp2", "F4"), ("F4", "C4"), ("C4", "P4"), ("P4", "O2"),
+    ("Fz", "Cz"), ("Cz", "Pz"),
+)
+#: Transverse chains, front to back, left to right.
+TRANSVERSE_PAIRS: tuple[tuple[str, str], ...] = (
+    ("Fp1", "Fp2"),
+    ("F7", "F3"), ("F3", "Fz"), ("Fz", "F4"), ("F4", "F8"),
+    ("T7", "C3"), ("C3", "Cz"), ("Cz", "C4"), ("C4", "T8"),
+    ("P7", "P3"), ("P3", "Pz"), ("Pz", "P4"), ("P4", "P8"),
+    ("O1", "O2"),
+)
+#: Ear (or mastoid) pairs used by the linked-ears reference, in order of preference.
+EAR_PAIRS: tuple[tuple[str, str], ...] = (("A1", "A2"), ("M1", "M2"), ("TP9", "TP10"))
+
+
+def electrode_key(name: str) -> str:
+    """A channel name reduced to its 10-20 electrode for matching: "EEG FP1-REF" -> "fp1", "T3" -> "t7"."""
+    key = name.strip().lower()
+    key = re.sub(r"^(eeg)[\s_:-]+", "", key)
+    key = re.sub(r"[\s_:-]+(ref|le|ar|avg|cz)$", "", key)
+    return _ALIASES.get(key, key)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """One row of a montage: ``anode - mean(reference)`` (``reference`` empty: the anode as recorded)."""
+
+    anode: str  # channel name as in the recording
+    reference: tuple[str, ...] = ()  # channel names averaged and subtracted
+    label: str = ""  # name drawn for the row; "" = built from the channels ("Fp1-F7")
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        if not self.reference:
+            return self.anode
+        if len(self.reference) == 1:
+            return f"{self.anode}-{self.reference[0]}"
+        return f"{self.anode}-avg({len(self.reference)})"
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return (self.anode,) + tuple(r for r in self.reference if r != self.anode)
+
+    def to_text(self) -> str:
+        """``"A - B"`` (or ``"A"``) as typed in the montage editor; only for 0 or 1 reference channel."""
+        if len(self.reference) > 1:
+            raise ConfigError(f"Derivation {self.name!r} has {len(self.reference)} reference channels; only "
+                              "'A - B' derivations can be written as text.")
+        return self.anode if not self.reference else f"{self.anode} - {self.reference[0]}"
+
+
+def parse_derivation(text: str) -> Derivation:
+    """A derivation typed as ``"A - B"`` or ``"A"`` (spaces around the minus are required if names hold '-').
+
+    Raises
+    ------
+    ConfigError
+        When the text is empty or has more than one minus between names.
+    """
+    raw = text.strip()
+    if not raw:
+        raise ConfigError("Empty derivation: write it as 'A - B' (e.g. 'Fp1 - F7') or a single channel name.")
+    parts = [p.strip() for p in re.split(r"\s+-\s+", raw)]
+    if len(parts) == 1 and raw.count("-") == 1 and " " not in raw:
+        parts = [p.strip() for p in raw.split("-")]
+    if len(parts) > 2 or any(not p for p in parts):
+        raise ConfigError(f"Invalid derivation {text!r}: write it as 'A - B' (e.g. 'Fp1 - F7') or a single channel "
+                          "name.")
+    return Derivation(parts[0], tuple(parts[1:]))
+
+
+@dataclass(frozen=True)
+class Montage:
+    """A named way to draw the EEG channels (see the module docstring for the kinds)."""
+
+    name: str  # shown in the status bar and the menu
+    kind: str = "recorded"  # one of KINDS
+    derivations: tuple[Derivation, ...] = ()  # the rows of a "custom" montage
+    eeg: tuple[Modality, ...] = field(default=(Modality.EEG,), repr=False)  # modalities the montage applies to
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"Invalid montage kind {self.kind!r}: allowed {', '.join(KINDS)}.")
+        if self.kind == "custom" and not self.derivations:
+            raise ConfigError(f"Custom montage {self.name!r} has no derivations: add lines such as 'Fp1 - F7'.")
+        if not self.name.strip():
+            raise ConfigError("A montage needs a name.")
+
+    def derive(self, channels: Sequence[tuple[str, Modality | str]]) -> list[Derivation]:
+        """The rows to draw for a recording with ``channels`` ((name, modality), top to bottom).
+
+        EEG rows come first (the montage's), then every other channel as recorded. Derivations naming a channel
+        that is not in ``channels`` are left out.
+        """
+        mods = [(n, Modality.parse(m)) for n, m in channels]
+        eeg = [n for n, m in mods if m in self.eeg]
+        others = [Derivation(n) for n, m in mods if m not in self.eeg]
+        by_key = {electrode_key(n): n for n in eeg}
+        present = {n for n, _ in mods}
+        if self.kind == "recorded":
+            return [Derivation(n) for n, _ in mods]
+        if self.kind == "average":
+            if len(eeg) < 2:
+                return [Derivation(n) for n, _ in mods]
+            return [Derivation(n, tuple(eeg), label=f"{n}-avg") for n in eeg] + others
+        if self.kind == "linked_ears":
+            ears = next(((by_key[a.lower()], by_key[b.lower()]) for a, b in EAR_PAIRS
+                         if a.lower() in by_key and b.lower() in by_key), None)
+            if ears is None:
+                return [Derivation(n) for n, _ in mods]
+            return [Derivation(n, ears, label=f"{n}-{ears[0]}{ears[1]}") for n in eeg if n not in ears] + others
+        if self.kind in ("bipolar_longitudinal", "bipolar_transverse"):
+            pairs = LONGITUDINAL_PAIRS if self.kind == "bipolar_longitudinal" else TRANSVERSE_PAIRS
+            rows = []
+            for a, b in pairs:
+                ka, kb = electrode_key(a), electrode_key(b)
+                if ka in by_key and kb in by_key:
+                    rows.append(Derivation(by_key[ka], (by_key[kb],)))
+            return rows + others
+        # custom: the derivations whose channels exist, then the channels not of the montage's modalities
+        rows = [d for d in self.derivations if all(c in present for c in d.channels)]
+        return rows + others
+
+    def available(self, channels: Sequence[tuple[str, Modality | str]]) -> bool:
+        """Whether the montage draws anything other than the channels as recorded for these channels."""
+        if self.kind == "recorded":
+            return True
+        return self.derive(channels) != [Derivation(n) for n, _ in channels]
+
+    # --- JSON ------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        out: dict = {"name": self.name, "kind": self.kind}
+        if self.kind == "custom":
+            out["derivations"] = [d.to_text() for d in self.derivations]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Montage":
+        if not isinstance(d, dict) or "name" not in d:
+            raise ConfigError(f"Invalid montage {d!r}: expected an object with 'name' and 'derivations'.")
+        kind = str(d.get("kind", "custom"))
+        derivations = d.get("derivations", [])
+        if not isinstance(derivations, list):
+            raise ConfigError(f"Invalid montage {d['name']!r}: 'derivations' must be a list of 'A - B' strings.")
+        return cls(str(d["name"]), kind, tuple(parse_derivation(str(t)) for t in derivations))
+
+
+def montage_from_text(name: str, text: str) -> Montage:
+    """A custom montage from one derivation per line (``A - B``); blank lines and ``#`` comments are skipped."""
+    lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+    return Montage(name, "custom", tuple(parse_derivation(ln) for ln in lines if ln))
+
+
+def save_montages(path: str | Path, montages: Iterable[Montage]) -> Path:
+    """Write custom montages as JSON (atomically): ``{"montages": [{"name", "kind", "derivations"}, ...]}``."""
+    data = {"montages": [m.to_dict() for m in montages]}
+    return atomic_write_text(path, json.dumps(data, indent=2))
+
+
+def load_montages(path: str | Path) -> list[Montage]:
+    """Read montages written by :func:`save_montages` (a missing file gives none).
+
+    Raises
+    ------
+    ConfigError
+        When the file is not valid JSON or a montage in it is invalid (the message names the file).
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    if path.stat().st_size > 10_000_000:
+        raise ConfigError(f"Montage file {path} is larger than 10 MB: not a montage file; remove or rename it.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        items = data["montages"] if isinstance(data, dict) else data
+        return [Montage.from_dict(d) for d in items]
+    except (json.JSONDecodeError, KeyError, TypeError, ConfigError) as exc:
+        raise ConfigError(f"Cannot read montages from {path}: {exc}. Fix or remove the file.") from None
+
+
+def derivation_matrix(rows: Sequence[Derivation], ch_names: Sequence[str]) -> tuple[list[int], np.ndarray]:
+    """Channel indices to read and the (n_rows, n_picks) matrix that turns them into the rows.
+
+    ``data_rows = matrix @ data[picks]``. Each row has +1 on its anode and -1/len(reference) on each reference
+    channel (a reference channel that is also the anode is counted as such).
+    """
+    index = {n: i for i, n in enumerate(ch_names)}
+    needed: list[int] = []
+    for d in rows:
+        for c in d.channels:
+            if c not in index:
+                raise ConfigError(f"Derivation {d.name!r} needs channel {c!r}, which the recording lacks.")
+            if index[c] not in needed:
+                needed.append(index[c])
+    picks = sorted(needed)
+    col = {ch: k for k, ch in enumerate(picks)}
+    matrix = np.zeros((len(rows), len(picks)))
+    for r, d in enumerate(rows):
+        matrix[r, col[index[d.anode]]] += 1.0
+        for c in d.reference:
+            matrix[r, col[index[c]]] -= 1.0 / len(d.reference)
+    return picks, matrix
+
+
+AS_RECORDED = Montage("As recorded", "recorded")
+AVERAGE = Montage("Average reference", "average")
+LINKED_EARS = Montage("Linked ears", "linked_ears")
+
+
+def bipolar_longitudinal() -> Montage:
+    return Montage("Bipolar longitudinal (double banana)", "bipolar_longitudinal")
+
+
+def bipolar_transverse() -> Montage:
+    return Montage("Bipolar transverse", "bipolar_transverse")
+
+
+#: The built-in montages, in menu order (hotkeys Ctrl+1..Ctrl+5 in the browser).
+BUILTIN: tuple[Montage, ...] = (AS_RECORDED, AVERAGE, LINKED_EARS, bipolar_longitudinal(), bipolar_transverse())

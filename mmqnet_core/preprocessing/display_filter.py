@@ -1,0 +1,147 @@
+"""Display filters: zero-phase high-pass, low-pass and notch of the page being looked at, for reading only.
+
+A display filter is what a reader sets in the viewer (EDFbrowser's and Persyst's "filters"): it changes how a
+page is drawn, never the signals the model reads (those are the *cleaned* signals of
+:func:`mmqnet_core.preprocessing.preprocess`). Each page is filtered on its own, forwards and backwards
+(``scipy.signal.sosfiltfilt``, zero phase: no shift of spikes or onsets), after reading :func:`padding_s` seconds
+of signal on both sides so that the filter's start-up transient falls outside the page.
+
+Butterworth second-order sections are used instead of MNE's long FIR filters: a 0.5 Hz FIR high-pass at 512 Hz
+has ~3,400 taps and would need as much padding and time for every page step; a 2nd-order IIR run both ways
+settles within a few time constants (:func:`padding_s`) and costs a few ms per page.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import signal
+
+from ..errors import ConfigError
+
+#: Butterworth orders (each run twice by filtfilt, so the effective order is doubled).
+HIGHPASS_ORDER = 2
+LOWPASS_ORDER = 4
+#: Quality factor of the notch (bandwidth = notch_hz / NOTCH_Q).
+NOTCH_Q = 30.0
+#: Longest padding read on each side of a page, s.
+MAX_PADDING_S = 30.0
+
+
+@dataclass(frozen=True)
+class DisplayFilter:
+    """High-pass, low-pass and notch frequencies of a display filter, Hz (``None``: that part is off)."""
+
+    highpass_hz: float | None = None  # e.g. 0.5 for EEG
+    lowpass_hz: float | None = None  # e.g. 35 for EEG
+    notch_hz: float | None = None  # 50 or 60 (power line)
+
+    def __post_init__(self) -> None:
+        for name in ("highpass_hz", "lowpass_hz", "notch_hz"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ConfigError(f"Invalid value for {name!r}: a frequency > 0 Hz or None (off), got {v!r}.")
+        if self.highpass_hz and self.lowpass_hz and self.highpass_hz >= self.lowpass_hz:
+            raise ConfigError(f"Invalid display filter: high-pass {self.highpass_hz:g} Hz must be below low-pass "
+                              f"{self.lowpass_hz:g} Hz.")
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.highpass_hz, self.lowpass_hz, self.notch_hz))
+
+    def describe(self) -> str:
+        """E.g. "0.5-35 Hz, notch 50 Hz", "HP 0.5 Hz", "LP 35 Hz" ("off" when nothing is set)."""
+        parts = []
+        if self.highpass_hz and self.lowpass_hz:
+            parts.append(f"{self.highpass_hz:g}-{self.lowpass_hz:g} Hz")
+        elif self.highpass_hz:
+            parts.append(f"HP {self.highpass_hz:g} Hz")
+        elif self.lowpass_hz:
+            parts.append(f"LP {self.lowpass_hz:g} Hz")
+        if self.notch_hz:
+            parts.append(f"notch {self.notch_hz:g} Hz")
+        return ", ".join(parts) if parts else "off"
+
+    def padding_s(self) -> float:
+        """Signal to read on each side of a page so that the transient settles outside it, s.
+
+        Three time constants of the slowest part: 3 / high-pass (6 s at 0.5 Hz), at least 1 s for a notch
+        (Q = 30: the notch rings ~Q / (pi f) s) and 3 / low-pass for a low-pass; at most :data:`MAX_PADDING_S`.
+        """
+        pad = 0.0
+        if self.highpass_hz:
+            pad = max(pad, 3.0 / self.highpass_hz)
+        if self.notch_hz:
+            pad = max(pad, 1.0, NOTCH_Q / (math.pi * self.notch_hz))
+        if self.lowpass_hz:
+            pad = max(pad, 3.0 / self.lowpass_hz)
+        return min(pad, MAX_PADDING_S)
+
+
+@functools.lru_cache(maxsize=64)
+def _sos(display_filter: DisplayFilter, sfreq: float) -> np.ndarray | None:
+    """Second-order sections of the filter at ``sfreq``; parts at or above Nyquist are left out."""
+    nyq = sfreq / 2.0
+    sections = []
+    if display_filter.highpass_hz and display_filter.highpass_hz < nyq * 0.95:
+        sections.append(signal.butter(HIGHPASS_ORDER, display_filter.highpass_hz, "highpass", fs=sfreq,
+                                      output="sos"))
+    if display_filter.lowpass_hz and display_filter.lowpass_hz < nyq * 0.95:
+        sections.append(signal.butter(LOWPASS_ORDER, display_filter.lowpass_hz, "lowpass", fs=sfreq, output="sos"))
+    if display_filter.notch_hz and display_filter.notch_hz < nyq * 0.95:
+        b, a = signal.iirnotch(display_filter.notch_hz, NOTCH_Q, fs=sfreq)
+        sections.append(signal.tf2sos(b, a))
+    return np.vstack(sections) if sections else None
+
+
+def filter_rows(data: np.ndarray, sfreq: float, filters: Sequence[DisplayFilter | None]) -> np.ndarray:
+    """Zero-phase filter each row of ``data`` with its own display filter (``None``: left as it is).
+
+    Parameters
+    ----------
+    data : np.ndarray, shape (n_rows, n_times)
+        Signals in any unit (the filter is linear); NaN marks missing samples. A row with missing samples is
+        filtered with them set to the row's mean and NaN put back afterwards; an all-NaN row stays NaN.
+    sfreq : float
+        Sampling rate, Hz.
+    filters : sequence of DisplayFilter or None, one per row
+
+    Returns
+    -------
+    np.ndarray, shape (n_rows, n_times), float64
+        A new array (``data`` is not modified).
+    """
+    if len(filters) != data.shape[0]:
+        raise ValueError(f"filter_rows needs one filter per row: {data.shape[0]} rows, {len(filters)} filters")
+    out = np.array(data, dtype=np.float64, copy=True)
+    n_times = out.shape[1]
+    groups: dict[DisplayFilter, list[int]] = {}
+    for i, f in enumerate(filters):
+        if f is not None and f.active:
+            groups.setdefault(f, []).append(i)
+    for f, rows in groups.items():
+        sos = _sos(f, float(sfreq))
+        if sos is None or n_times < 2:
+            continue
+        block = out[rows]
+        missing = ~np.isfinite(block)
+        any_missing = bool(missing.any())
+        if any_missing:
+            with np.errstate(all="ignore"):
+                fill = np.nan_to_num(np.nanmean(np.where(missing, np.nan, block), axis=1, keepdims=True))
+            block = np.where(missing, fill, block)
+        padlen = min(n_times - 1, 3 * (2 * len(sos) + 1))
+        filtered = signal.sosfiltfilt(sos, block, axis=1, padlen=padlen)
+        if any_missing:
+            filtered[missing] = np.nan
+        out[rows] = filtered
+    return out
+
+
+def padded_span(start_s: float, stop_s: float, pad_s: float, duration_s: float) -> tuple[float, float]:
+    """The span to read for a page ``start_s``-``stop_s`` with ``pad_s`` on each side, within the recording, s."""
+    return max(0.0, start_s - pad_s), min(duration_s, stop_s + pad_s)

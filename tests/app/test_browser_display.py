@@ -1,0 +1,254 @@
+"""What the browser draws for a reader: names, time axis, legend, clipping, scale bar, calibration, montages,
+display filters, measurement; and the window's shortcuts and focus."""
+
+import datetime as dt
+
+import mne
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+from mmqnet_core.montage import electrode_key, montage_from_text
+from mmqnet_core.preprocessing.display_filter import DisplayFilter
+from mmqnet_core.recording import ChannelInfo, Modality, Recording
+
+from .conftest import wait_loaded
+
+SFREQ = 128.0
+EEG_1020 = ("Fp1", "F7", "T7", "P7", "O1", "Fp2", "F8", "T8", "P8", "O2", "F3", "C3", "P3", "F4", "C4", "P4",
+            "Fz", "Cz", "Pz", "A1", "A2")
+LONG_NAME = "a channel with a very long name that no gutter can hold in full"
+
+
+def make_1020_recording(duration_s: float = 60.0) -> Recording:
+    """SYNTHETIC 10-20 EEG (each electrode its own sine + a common 10 Hz), respiration, a 15 Hz sine, GSR."""
+    n = int(duration_s * SFREQ)
+    t = np.arange(n) / SFREQ
+    common = 10e-6 * np.sin(2 * np.pi * 10 * t)
+    eeg = [common + (5 + i) * 1e-6 * np.sin(2 * np.pi * (1 + 0.5 * i) * t) for i in range(len(EEG_1020))]
+    names = list(EEG_1020) + ["Respiration", "sine 15 Hz", "GSR", LONG_NAME]
+    data = np.vstack(eeg + [np.sin(2 * np.pi * 0.25 * t), np.sin(2 * np.pi * 15 * t),
+                            5.0 + 2.0 * np.sin(2 * np.pi * 0.01 * t), np.sin(2 * np.pi * 1 * t)])
+    mods = [Modality.EEG] * len(EEG_1020) + [Modality.RESP, Modality.MISC, Modality.GSR, Modality.MISC]
+    info = mne.create_info(names, SFREQ, ["eeg"] * len(EEG_1020) + ["misc"] * 4)
+    raw = mne.io.RawArray(data, info, verbose=False)
+    raw.set_meas_date(dt.datetime(2024, 3, 1, 14, 0, 0, tzinfo=dt.timezone.utc))
+    channels = tuple(ChannelInfo(nm, m, SFREQ, "V" if m == Modality.EEG else ("uS" if m == Modality.GSR else ""))
+                     for nm, m in zip(names, mods))
+    return Recording(raw=raw, channels=channels, is_synthetic=True)
+
+
+@pytest.fixture
+def rec1020() -> Recording:
+    return make_1020_recording()
+
+
+@pytest.fixture
+def browser(window, rec1020, tmp_path, qtbot, monkeypatch):
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.set_recording(rec1020, tmp_path / "synthetic_1020.bdf")
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(10.0)
+    b.set_channels_per_page(len(b.visible_channels))
+    b.setFocus()
+    qtbot.wait(80)
+    return b
+
+
+def drawn(browser, name):
+    """(times, values in the row's unit) drawn on the page for one row, before decimation."""
+    row = browser.row_of(name)
+    page = browser.trace_items()[0]  # noqa: F841 (the raw trace set is drawn)
+    values = browser._raw.page.values[row]
+    return browser._raw.page, values
+
+
+def test_every_channel_name_is_drawn_and_the_gutter_widens(browser):
+    axis = browser._axis
+    rows = {n: browser.row_of(n) for n in ("Respiration", "sine 15 Hz", "Fp1")}
+    for name, row in rows.items():
+        assert axis.drawn_text(row) == name  # drawn whole: the gutter widened to the longest short name
+    long_row = browser.row_of(LONG_NAME)
+    assert axis.drawn_text(long_row).endswith("\u2026") and len(axis.drawn_text(long_row)) < len(LONG_NAME)
+    assert axis.width() <= 180  # the gutter's limit
+
+
+def test_time_axis_is_hh_mm_ss_and_never_kiloseconds(window, tmp_path, qtbot, monkeypatch):
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.set_recording(make_1020_recording(3100.0), tmp_path / "long.bdf")
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(60.0)
+    b.set_start(3000.0)
+    axis = b.plot.getAxis("bottom")
+    assert axis.autoSIPrefixScale == 1.0 and "ks" not in axis.labelString()
+    assert axis.tickStrings([3000.0, 3030.0], 1.0, 30.0) == ["50:00", "50:30"]
+    qtbot.keyClick(b, Qt.Key.Key_T)  # clock time from the recording's start (14:00:00)
+    assert b.state.clock_time
+    assert axis.tickStrings([3000.0], 1.0, 30.0) == ["14:50:00"]
+    assert "clock time" in axis.labelString()
+    assert "14:50:00" in window.page_label.text()
+
+
+def test_legend_names_raw_and_the_cleaned_model_input(browser):
+    assert "raw" in browser.legend_text() and "cleaned" not in browser.legend_text()
+    browser.set_mode("both")  # cleaning never ran here: raw only, said in the status
+    assert "not ready" in browser.status
+
+
+def test_slow_signals_stay_in_their_row_unless_clipping_is_off(browser, qtbot):
+    browser.change_scale(8.0, Modality.GSR)  # GSR 8x larger: it would cross its neighbours' rows
+    row = browser.row_of("GSR")
+    _, y = browser.curves("GSR")[0].getData()
+    assert np.nanmax(np.abs(y - row)) <= 0.5 + 1e-9
+    qtbot.keyClick(browser, Qt.Key.Key_K)
+    assert not browser.state.clip
+    _, y = browser.curves("GSR")[0].getData()
+    assert np.nanmax(np.abs(y - row)) > 1.0
+
+
+def test_scale_bar_and_sensitivity_match_the_scale(window, browser):
+    browser.state.set_px_per_mm(4.0)
+    browser.set_sensitivity(7.0)  # µV/mm for the top row's modality (EEG)
+    assert browser.state.sensitivity(Modality.EEG) * 1e6 == pytest.approx(7.0)
+    assert browser.calibration_text().startswith("EEG 7 \u00b5V/mm")
+    assert window.browser_controls.sens_combo.currentText() == "7"
+    value = float(browser.scale_bar_text.split()[0])
+    assert browser.scale_bar_text.endswith("\u00b5V")
+    x, y = browser._scale_bar.getData()
+    assert abs(y[1] - y[0]) * browser.scale(Modality.EEG) * 1e6 == pytest.approx(value)
+    browser.set_timebase(30.0)
+    assert browser.state.timebase_mm_s == pytest.approx(30.0)
+    assert browser.page_s == pytest.approx(browser.view_box().width() / 4.0 / 30.0)
+
+
+def test_selected_channels_get_their_own_gain(window, browser, qtbot):
+    browser.state.set_clip(False)
+    fz0 = np.ptp(browser.curves("Fz")[0].getData()[1])
+    cz0 = np.ptp(browser.curves("Cz")[0].getData()[1])
+    window.model.set_selection(["Fz"])
+    qtbot.keyClick(browser, Qt.Key.Key_BracketRight)
+    assert np.ptp(browser.curves("Fz")[0].getData()[1]) == pytest.approx(fz0 * np.sqrt(2), rel=1e-6)
+    assert np.ptp(browser.curves("Cz")[0].getData()[1]) == pytest.approx(cz0, rel=1e-6)
+    qtbot.keyClick(browser, Qt.Key.Key_Backslash)
+    assert browser.state.gains == {}
+
+
+def test_bipolar_montage_draws_differences_and_leaves_the_model_input_alone(window, browser, qtbot, rec1020):
+    qtbot.keyClick(browser, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)  # double banana
+    names = browser.visible_channels
+    assert names[:4] == ["Fp1-F7", "F7-T7", "T7-P7", "P7-O1"] and "Fz-Cz" in names
+    assert names[-4:] == ["Respiration", "sine 15 Hz", "GSR", LONG_NAME]  # other modalities as recorded
+    page, values = drawn(browser, "Fp1-F7")
+    data = rec1020.get_data(0.0, 10.0, picks=[rec1020.index("Fp1"), rec1020.index("F7")])
+    np.testing.assert_allclose(values, data[0] - data[1])
+    assert "Bipolar longitudinal" in browser.display_summary() and "model input unchanged" in browser.display_summary()
+    assert "Bipolar longitudinal" in window.browser_controls.display_label.text()
+    assert window.model.recording is rec1020  # the model reads the recording as it was
+    # A mask on F7 is drawn on every row that uses F7.
+    window.model.toggle_channel_mask("F7")
+    tops = sorted(r.top() + 0.5 for r in browser.shown_mask_rects())
+    assert tops == [browser.row_of("Fp1-F7"), browser.row_of("F7-T7")]
+
+
+def test_average_and_linked_ears_references(browser, rec1020, qtbot):
+    qtbot.keyClick(browser, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    _, values = drawn(browser, "Fz-avg")
+    eeg = rec1020.get_data(0.0, 10.0, picks=[rec1020.index(n) for n in EEG_1020])
+    np.testing.assert_allclose(values, eeg[EEG_1020.index("Fz")] - eeg.mean(axis=0), atol=1e-12)
+    qtbot.keyClick(browser, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert "Cz-A1A2" in browser.visible_channels and "A1-A1A2" not in browser.visible_channels
+    qtbot.keyClick(browser, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert browser.visible_channels[0] == "Fp1" and browser.display_summary() == ""
+
+
+def test_custom_montage_is_saved_as_json_and_read_by_the_next_window(window, browser, settings_file):
+    controls = window.browser_controls
+    controls.add_montage(montage_from_text("Temporal chain", "T7 - P7\nT8 - P8\n# comment\nCz"))
+    assert browser.visible_channels[:3] == ["T7-P7", "T8-P8", "Cz"]
+    saved = (settings_file.parent / "montages.json").read_text()
+    assert '"T7 - P7"' in saved
+    from PySide6.QtCore import QSettings
+    from app.browser_controls import BrowserControls
+
+    again = BrowserControls(browser, QSettings(str(settings_file), QSettings.Format.IniFormat), window)
+    assert [m.name for m in again.user_montages] == ["Temporal chain"]
+
+
+def test_display_filter_acts_on_the_drawn_page_only(window, browser, rec1020):
+    window.browser_controls.set_filters({Modality.MISC: DisplayFilter(lowpass_hz=5.0)})
+    browser.set_start(20.0)  # padding on both sides (the file's first page has none before it)
+    page, values = drawn(browser, "sine 15 Hz")
+    assert np.ptp(values) < 0.05  # the 15 Hz sine (peak-to-peak 2) is gone from the drawn page
+    raw = rec1020.get_data(20.0, 30.0, picks=[rec1020.index("sine 15 Hz")])[0]
+    assert np.ptp(raw) > 1.9  # the recording is untouched
+    assert "display filter: MISC LP 5 Hz" in browser.display_summary()
+    assert "display filter" in browser.legend_text()
+    _, eeg = drawn(browser, "Fz")
+    np.testing.assert_allclose(eeg, rec1020.get_data(20.0, 30.0, picks=[rec1020.index("Fz")])[0])  # not EEG
+    browser.toggle_filters()
+    _, values = drawn(browser, "sine 15 Hz")
+    assert np.ptp(values) > 1.9
+
+
+def test_display_filter_has_no_edge_transient_thanks_to_the_padding(window, browser, rec1020):
+    window.browser_controls.set_filters({Modality.EEG: DisplayFilter(highpass_hz=5.0)})
+    browser.set_start(20.0)
+    _, values = drawn(browser, "Fz")
+    t = 20.0 + np.arange(values.size) / SFREQ
+    # Fz = 10 uV at 10 Hz (kept) + 21 uV at 9.5 Hz (kept) -- compare with the same filter over the whole file.
+    from mmqnet_core.preprocessing.display_filter import filter_rows
+
+    whole = filter_rows(rec1020.get_data(picks=[rec1020.index("Fz")]), SFREQ, [DisplayFilter(highpass_hz=5.0)])[0]
+    np.testing.assert_allclose(values, whole[int(20 * SFREQ):int(20 * SFREQ) + values.size], atol=0.2e-6)
+    assert t[0] == pytest.approx(20.0)
+
+
+def test_measurement_cursors_give_dt_frequency_and_amplitude(browser, qtbot):
+    row = browser.row_of("sine 15 Hz")
+    browser.set_measure(1.0, 1.5, row)
+    page, values = drawn(browser, "sine 15 Hz")
+    a, b = values[int(1.0 * SFREQ)], values[int(1.5 * SFREQ)]
+    assert "\u0394t 0.500 s (2 Hz)" in browser.readout
+    assert f"\u0394sine 15 Hz {b - a:.4g} a.u." in browser.readout
+    qtbot.keyClick(browser, Qt.Key.Key_Q)
+    assert not browser.measuring
+    qtbot.keyClick(browser, Qt.Key.Key_Q)
+    assert browser.measuring
+
+
+def test_crosshair_reads_time_and_value_under_the_mouse(window, browser):
+    row = browser.row_of("Cz")
+    scene = browser.view_box().mapViewToScene(QPointF(2.0, row))
+    browser._on_mouse_moved(scene)
+    assert "Cz" in browser.readout and "\u00b5V" in browser.readout and "00:02" in browser.readout
+    assert window.browser_controls.readout_label.text() == browser.readout
+
+
+def test_no_window_shortcut_is_ambiguous_and_redo_has_ctrl_y(window):
+    keys = [k.toString() for a in window.findChildren(QAction) for k in a.shortcuts() if not k.isEmpty()]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    redo = [k.toString() for k in window.redo_action.shortcuts()]
+    assert redo[:2] == ["Ctrl+Y", "Ctrl+Shift+Z"]
+    browser_keys = {QKeySequence(k).toString() for b in __import__("app.key_bindings").key_bindings.BINDINGS
+                    for k in b.keys}
+    # The browser's own keys never collide with a window shortcut (Ctrl+G is both: the same "Go to time").
+    assert browser_keys & set(keys) == {"Ctrl+G"}
+
+
+def test_toolbar_controls_hand_the_focus_back_to_the_browser(window, browser, qtbot):
+    combo = window.page_combo
+    combo.setFocus()
+    qtbot.waitUntil(combo.hasFocus)
+    combo.activated.emit(2)
+    assert browser.hasFocus()
+    montage = window.browser_controls.montage_combo
+    montage.setFocus()
+    montage.activated.emit(3)
+    assert browser.hasFocus() and browser.visible_channels[0] == "Fp1-F7"
+
+
+def test_electrode_names_match_old_and_new_10_20_names():
+    assert electrode_key("EEG FP1-REF") == "fp1" and electrode_key("T3") == "t7" == electrode_key("T7")

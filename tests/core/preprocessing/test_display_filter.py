@@ -1,0 +1,51 @@
+"""Display filters: zero-phase, per row, NaN-safe, padding long enough for the transient."""
+
+import numpy as np
+import pytest
+
+from mmqnet_core.errors import ConfigError
+from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows, padded_span
+
+FS = 256.0
+
+
+def test_band_and_notch_remove_what_they_should_without_phase_shift():
+    t = np.arange(int(20 * FS)) / FS
+    alpha = np.sin(2 * np.pi * 10 * t)
+    data = np.vstack([alpha + 3 * t / 20 + np.sin(2 * np.pi * 50 * t), alpha])
+    out = filter_rows(data, FS, [DisplayFilter(0.5, 35.0, 50.0), None])
+    mid = slice(int(5 * FS), int(15 * FS))
+    np.testing.assert_allclose(out[0, mid], alpha[mid], atol=0.05)  # drift and line noise gone, alpha in phase
+    np.testing.assert_array_equal(out[1], data[1])  # no filter: untouched
+    assert data[0, 0] != out[0, 0]  # a new array; the input is not modified
+    np.testing.assert_allclose(data[1], alpha)
+
+
+def test_missing_samples_stay_missing_and_do_not_spread():
+    data = np.sin(2 * np.pi * 5 * np.arange(int(10 * FS)) / FS)[None].repeat(2, axis=0)
+    data[0, 100:200] = np.nan
+    data[1] = np.nan
+    out = filter_rows(data, FS, [DisplayFilter(lowpass_hz=20.0)] * 2)
+    assert np.isnan(out[0, 100:200]).all() and np.isfinite(out[0, 400:]).all()
+    assert np.isnan(out[1]).all()
+
+
+def test_padding_covers_the_slowest_part():
+    assert DisplayFilter(0.5, 35.0).padding_s() == pytest.approx(6.0)
+    assert DisplayFilter(notch_hz=50.0).padding_s() == pytest.approx(1.0)
+    assert DisplayFilter(highpass_hz=0.01).padding_s() == 30.0
+    assert padded_span(2.0, 12.0, 6.0, 15.0) == (0.0, 15.0)
+
+
+def test_a_frequency_above_nyquist_is_left_out():
+    data = np.random.default_rng(0).standard_normal((1, 1000))
+    np.testing.assert_allclose(filter_rows(data, 100.0, [DisplayFilter(lowpass_hz=70.0)]), data)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"highpass_hz": -1.0}, "highpass_hz"),
+                                           ({"highpass_hz": 40.0, "lowpass_hz": 30.0}, "must be below"),
+                                           ({"notch_hz": float("nan")}, "notch_hz")])
+def test_bad_filters_are_refused(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        DisplayFilter(**kwargs)
+    assert DisplayFilter(0.5, 35.0, 50.0).describe() == "0.5-35 Hz, notch 50 Hz"
