@@ -341,7 +341,8 @@ def heart_features(
     so that beats point up. Beats are peaks at least 0.3 s apart (200 bpm) whose prominence and height above
     the median are >= 0.4 x the local beat amplitude (:func:`local_scale`, "peak": block maximum - block
     median over 5-s blocks, running median over 7 blocks), so a movement artefact many times a beat's size
-    blinds the detector only in its own blocks. Peak times are refined to sub-sample precision; intervals
+    blinds the detector only in its own blocks; a second pass keeps beats at least half the median beat
+    interval apart. Peak times are refined to sub-sample precision; intervals
     outside 0.3-2 s or more than 30 % off the median of their 5 neighbours are dropped.
     """
     sfreq = grid.sfreq
@@ -355,6 +356,13 @@ def heart_features(
         # a height criterion as well: between beats, a noise ripple next to the deep trough that follows a
         # band-passed R peak can be as *prominent* as a beat, but it is not as high
         ev = find_events(yc, sfreq, min_interval_s=IBI_RANGE_S[0], min_prominence=thr, min_height=med + thr)
+        iv = np.diff(ev.times)
+        iv = iv[(iv >= IBI_RANGE_S[0]) & (iv <= IBI_RANGE_S[1])]
+        if iv.size >= 5 and 0.5 * np.median(iv) > IBI_RANGE_S[0]:
+            # rate-aware second pass: beats at least half the median interval apart (the heart rate may double
+            # within a recording, not more), which drops a PPG's dicrotic peak or an ECG's tall T wave
+            ev = find_events(yc, sfreq, min_interval_s=0.5 * float(np.median(iv)), min_prominence=thr,
+                             min_height=med + thr)
         out[c, :, 0] = interval_rate(ev, grid, IBI_RANGE_S, max_gap_s=max(config.context_s / 2, 2 * IBI_RANGE_S[1]),
                                      max_rel_deviation=0.3)
         out[c, :, 1] = rmssd(ev, grid, config.context_s, dur)
