@@ -55,6 +55,10 @@ IBI_RANGE_S = (0.3, 2.0)
 BREATH_RANGE_S = (1.0, 20.0)
 #: Smallest breath counted, as a fraction of the local breath depth (see :func:`resp_features`).
 RESP_REL_PROMINENCE = 0.2
+#: Smallest event (breath, beat) counted anywhere, as a fraction of the channel's typical event size (75th
+#: percentile over the recording of the local scale): a belt or sensor that is present but records no
+#: breathing/pulse for a while (apnoea, detached sensor) then yields "not found", not noise counted as events.
+EVENT_FLOOR = 0.1
 _TINY_POWER_UV2 = 1e-12  # floor before log10 of a power in uV^2 (-> -120 dB)
 
 _VOLT_SCALE = {"v": 1e6, "": 1e6, "mv": 1e3, "uv": 1.0, "µv": 1.0, "μv": 1.0, "nv": 1e-3}
@@ -341,7 +345,8 @@ def heart_features(
     so that beats point up. Beats are peaks at least 0.3 s apart (200 bpm) whose prominence and height above
     the median are >= 0.4 x the local beat amplitude (:func:`local_scale`, "peak": block maximum - block
     median over 5-s blocks, running median over 7 blocks), so a movement artefact many times a beat's size
-    blinds the detector only in its own blocks; a second pass keeps beats at least half the median beat
+    blinds the detector only in its own blocks (and >= :data:`EVENT_FLOOR` x the typical beat amplitude, so
+    the noise of a detached sensor is not counted); a second pass keeps beats at least half the median beat
     interval apart. Peak times are refined to sub-sample precision; intervals
     outside 0.3-2 s or more than 30 % off the median of their 5 neighbours are dropped.
     """
@@ -352,7 +357,8 @@ def heart_features(
     for c in range(data.shape[0]):
         yc = y[c] * _polarity(y[c])
         med = np.median(yc)
-        thr = 0.4 * local_scale(yc - med, sfreq, block_s=5.0, context_blocks=7, stat="peak")
+        scale = local_scale(yc - med, sfreq, block_s=5.0, context_blocks=7, stat="peak")
+        thr = np.maximum(0.4 * scale, EVENT_FLOOR * np.percentile(scale, 75))
         # a height criterion as well: between beats, a noise ripple next to the deep trough that follows a
         # band-passed R peak can be as *prominent* as a beat, but it is not as high
         ev = find_events(yc, sfreq, min_interval_s=IBI_RANGE_S[0], min_prominence=thr, min_height=med + thr)
@@ -377,7 +383,8 @@ def resp_features(
 
     The belt signal is band-passed 0.05-1 Hz; breaths are peaks at least 1 s apart whose prominence is >=
     RESP_REL_PROMINENCE (0.2) x the local breath depth (:func:`local_scale`, "range": block max - min over 15-s blocks, running
-    median over 5 blocks = 75 s), so one large movement does not raise the threshold of the whole recording;
+    median over 5 blocks = 75 s), so one large movement does not raise the threshold of the whole recording,
+    and >= :data:`EVENT_FLOOR` x the channel's typical depth (so noise on a still belt is not counted);
     intervals outside 1-20 s are dropped. No breath found near a window: rate and depth are NaN there.
     """
     sfreq = grid.sfreq
@@ -386,7 +393,8 @@ def resp_features(
     ctx = max(config.context_s, 2 * BREATH_RANGE_S[1])
     out = np.empty((data.shape[0], grid.n_windows, 2 + config.waveform_points))
     for c in range(data.shape[0]):
-        thr = RESP_REL_PROMINENCE * local_scale(y[c], sfreq, block_s=15.0, context_blocks=5, stat="range")
+        scale = local_scale(y[c], sfreq, block_s=15.0, context_blocks=5, stat="range")
+        thr = np.maximum(RESP_REL_PROMINENCE * scale, EVENT_FLOOR * np.percentile(scale, 75))
         ev = find_events(y[c], sfreq, min_interval_s=BREATH_RANGE_S[0], min_prominence=thr)
         out[c, :, 0] = interval_rate(ev, grid, BREATH_RANGE_S, max_gap_s=ctx)
         count = context_sum(ev.times, ev.amplitudes, *_context(grid, ctx, dur))[0]

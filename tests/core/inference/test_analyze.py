@@ -204,3 +204,21 @@ def test_a_regression_model_adds_predicted_scores(features, model):
     plain = analyze_features(features, None, model, attention=False)
     assert plain.scores is None and "valence_score" not in plain.trajectories()
     assert plain.summary()["mean_predicted_score"] is None
+
+
+def test_summary_counts_hidden_windows_by_reason(features, model, tmp_path):
+    fc1 = features.tokens[5]
+    masks = (MaskSet()
+             .with_segment(SegmentMask(2.0, 4.0, (fc1.channel,)))  # drawn by the user
+             .with_segment(SegmentMask(6.0, 9.0, (fc1.channel,), source="simulated")))
+    r = analyze_features(features, masks, model)
+    n = features.tokens.index(fc1)
+    hidden = r.hidden[:, n]
+    entry = r.summary()["missing"]["tokens"][fc1.name]
+    assert entry["hidden_windows"] == int(hidden.sum())
+    assert entry["reasons"]["user mask"] == int((r.reason[:, n] == 6).sum()) >= 2
+    assert entry["reasons"]["simulated missing"] == int((r.reason[:, n] == 5).sum()) >= 3
+    assert set(np.unique(r.reason[~r.hidden])) == {0} and (r.reason[r.hidden] > 0).all()
+    saved = json.loads(r.save(tmp_path)["summary"].read_text())
+    assert saved["missing"]["tokens"][fc1.name]["reasons"] == entry["reasons"]
+    assert saved["missing"]["reason_codes"]["user mask"] == 6
