@@ -16,6 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from mmqnet_core.features.missing import describe_hidden
 
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
@@ -150,6 +151,12 @@ class AttentionMapView(QWidget):
             self.note.setText(
                 f"Modality queries reconstruct hidden tokens only: {n_hidden} of {result.n_windows} windows have "
                 "hidden tokens and a map; the other columns are empty." if n_hidden < result.n_windows else "")
+        reason = getattr(result, "reason", None)
+        if reason is not None and np.any(reason):  # why tokens are hidden (zero attention there), from the core
+            why = [describe_hidden(result.token_names[n], reason[:, n], result.token_modalities[n])
+                   for n in range(reason.shape[1]) if np.any(reason[:, n])]
+            self.note.setText("\n".join(filter(None, [self.note.text()] + why[:6]
+                                                 + ([f"... and {len(why) - 6} more"] if len(why) > 6 else []))))
         img = att[:, self.rows].T if self.rows else np.zeros((0, att.shape[0]), np.float32)  # (N_shown, T)
         self.image.setImage(img, autoLevels=False)
         hi = float(np.nanmax(img)) if img.size else 1.0

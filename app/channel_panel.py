@@ -4,6 +4,8 @@ Per channel: a visibility checkbox (first column), its modality (a combo box; ch
 ``AppModel.set_modality``, which makes a new Recording through ``Recording.with_modalities``) and a mask
 checkbox (whole-channel mask, undoable). A modality group's checkbox shows or hides all its channels. The
 selected channels are those a drawn segment mask applies to; selecting a group selects its channels.
+After an analysis, a channel's tooltip says how many windows the model did not see and why (user mask,
+simulated, no data, detector found nothing), and which features could not be computed in visible windows.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mmqnet_core.features.missing import NOT_DETECTED_TEXT, describe_hidden
 from mmqnet_core.recording import Modality, Recording
 
 from .model import AppModel
@@ -26,6 +29,7 @@ from .qt_compat import single_shot_timer
 
 NAME, MODALITY, MASK = 0, 1, 2
 _ROLE_CHANNEL = Qt.ItemDataRole.UserRole  # channel name on channel items, None on group items
+_ROLE_TIP = Qt.ItemDataRole.UserRole + 1  # the channel's own tooltip, before analysis lines are added
 
 
 class ChannelPanel(QWidget):
@@ -61,6 +65,7 @@ class ChannelPanel(QWidget):
         model.recordingChanged.connect(self._rebuild)
         model.masksChanged.connect(lambda _m: self._sync_states())
         model.visibilityChanged.connect(lambda _h: self._sync_states())
+        model.analysisFinished.connect(self.show_missing)
 
     def item(self, ch_name: str) -> QTreeWidgetItem:
         """The tree item of channel ``ch_name``."""
@@ -102,6 +107,7 @@ class ChannelPanel(QWidget):
             item.setCheckState(MASK, Qt.CheckState.Unchecked)
             unit = f", {ch.unit}" if ch.unit else ""
             item.setToolTip(NAME, f"{ch.name}: {ch.modality.value}, {ch.sfreq:g} Hz in the file{unit}")
+            item.setData(NAME, _ROLE_TIP, item.toolTip(NAME))
             item.setToolTip(MASK, "Mask the whole channel (treated as missing by the analysis)")
             self._items[ch.name] = item
             combo = QComboBox(self.tree)
@@ -125,6 +131,36 @@ class ChannelPanel(QWidget):
                                else Qt.CheckState.Checked)
             item.setCheckState(MASK, Qt.CheckState.Checked if name in masked else Qt.CheckState.Unchecked)
         self._updating = False
+
+    def missing_text(self, result, ch_name: str) -> str:
+        """Lines saying why the analysis hid the tokens fed by ``ch_name``, '' when none feeds on it."""
+        lines = []
+        reason = getattr(result, "reason", None)
+        fvalid = getattr(result, "feature_valid", None)
+        for n, channel in enumerate(result.token_channels):
+            if channel != ch_name:
+                continue
+            mod = result.token_modalities[n]
+            name = result.token_names[n]
+            if reason is not None:
+                lines.append(describe_hidden(name, reason[:, n], mod))
+            else:
+                lines.append(f"{name}: {int(result.hidden[:, n].sum())}/{result.n_windows} windows hidden")
+            if fvalid is not None:
+                seen = ~result.hidden[:, n]
+                cols = result.feature_names.get(mod, ())
+                nan = [f"{c} in {k}" for f, c in enumerate(cols) if (k := int((seen & ~fvalid[:, n, f]).sum()))]
+                if nan:
+                    why = NOT_DETECTED_TEXT.get(mod, "not computable")
+                    lines.append(f"  not computed in visible windows ({why}): " + ", ".join(nan))
+        return "\n".join(lines)
+
+    def show_missing(self, result) -> None:
+        """Add the analysis' missing-data lines to each channel's tooltip (none when ``result`` is None)."""
+        for name, item in self._items.items():
+            base = item.data(NAME, _ROLE_TIP) or ""
+            extra = self.missing_text(result, name) if result is not None else ""
+            item.setToolTip(NAME, base + ("\n" + extra if extra else ""))
 
     # --- user actions ---------------------------------------------------------------------------------------
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from mmqnet_core.features.missing import describe_hidden
 
 from .analysis import runs
 from .analysis_banner import AnalysisBanner
@@ -257,7 +258,11 @@ class ReconstructionView(QWidget):
                 self.feature_plot.setYRange(lo - pad, hi + pad, padding=0)
             self.wave_plot.enableAutoRange(axis="y")
         channel = result.token_channels[n]
-        parts = [f"{channel or 'absent channel'}: {int(hidden.sum())}/{len(hidden)} windows hidden"]
+        reason = getattr(result, "reason", None)
+        if reason is not None:  # why each window is hidden (user mask, no breath found, ...), from the core
+            parts = [describe_hidden(channel or "absent channel", reason[:, n], result.token_modalities[n])]
+        else:
+            parts = [f"{channel or 'absent channel'}: {int(hidden.sum())}/{len(hidden)} windows hidden"]
         if focus_spans:
             parts.append(f"mask {focus.start_s:.1f}-{focus.end_s:.1f} s")
         if self.rmse is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from .config import DEFAULT_BANDS, DELTA_BAND, FeatureConfig
 from .extract import extract_features
 from .featureset import FeatureSet
+from .missing import MissingReason, describe_hidden, reason_counts
 from .layout import DEAP_CHANNEL_NAMES, DEAP_LAYOUT, Token, bind_layout, layout_for, normalise_name
 from .peripheral import CANONICAL_UNITS, EXTRACTORS, ModalityExtractor
 from .spectral import WindowGrid, eeg_band_features
@@ -34,12 +35,15 @@ __all__ = [
     "EXTRACTORS",
     "FeatureConfig",
     "FeatureSet",
+    "MissingReason",
     "ModalityExtractor",
     "Token",
     "WindowGrid",
     "bind_layout",
+    "describe_hidden",
     "eeg_band_features",
     "extract_features",
     "layout_for",
     "normalise_name",
+    "reason_counts",
 ]

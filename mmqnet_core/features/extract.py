@@ -13,6 +13,7 @@ from ..recording import Annotation, Modality, Signals
 from .config import FeatureConfig
 from .featureset import FeatureSet
 from .layout import Token, bind_layout, layout_for
+from .missing import MissingReason
 from .peripheral import EXTRACTORS, flat_windows, to_canonical
 from .spectral import WindowGrid
 
@@ -57,8 +58,10 @@ def extract_features(
     Returns
     -------
     FeatureSet
-        ``missing[t, n]`` is True when token n has no channel, or its window holds NaN, is flat, or a feature
-        cannot be computed there (e.g. no heart beat nearby); those values are 0.
+        ``missing[t, n]`` is True when token n has no channel, or its window holds NaN, is flat, or *none* of
+        its features can be computed there; ``reason[t, n]`` says which (:class:`MissingReason`). A feature
+        that alone cannot be computed (e.g. the breathing rate with no breath nearby) is False in
+        ``feature_valid[t, n, f]`` and the token stays present. Values that are not valid are 0.
         ``interference[t]`` in [0, 1] is the larger of (a) the fraction of the window covered by BAD spans,
         taking the union of the spans per channel (spans without channels apply to all) and the maximum over
         channels, and (b) an EEG high-band score: the robust z-score (median/MAD over windows) of the median
@@ -89,6 +92,8 @@ def extract_features(
     values = np.zeros((t_count, n_tok, n_feat), dtype=np.float32)
     valid = np.zeros((n_tok, n_feat), dtype=bool)
     missing = np.ones((t_count, n_tok), dtype=bool)
+    reason = np.full((t_count, n_tok), MissingReason.NO_CHANNEL, dtype=np.uint8)
+    fvalid = np.zeros((t_count, n_tok, n_feat), dtype=bool)
     index = {name: i for i, name in enumerate(signals.ch_names)}
     for n, tok in enumerate(tokens):
         valid[n, : len(names[tok.modality])] = True
@@ -108,20 +113,23 @@ def extract_features(
             fill = np.nan_to_num(np.nanmean(np.where(nan, np.nan, raw), axis=1, keepdims=True)) if (~nan).any() else 0.0
             raw = np.where(nan, fill, raw)
         ex = EXTRACTORS[m]
-        feats = ex.compute(raw, grid, config)  # (C, T, F_m)
+        orig = np.array([signals.channels[r].sfreq for r in rows], dtype=float)  # (C,) rates in the file, Hz
+        feats = ex.compute(raw, grid, config, orig_sfreq=orig)  # (C, T, F_m), NaN = not computable
         assert feats.shape == (len(rows), t_count, len(names[m])), (m, feats.shape)
-        bad = (
-            grid.window_any(nan)
-            | flat_windows(raw, grid, config, slow=ex.slow)
-            | ~np.isfinite(feats).all(axis=-1)
-        )  # (C, T)
-        feats = np.where(bad[..., None], 0.0, feats)
+        no_data = grid.window_any(nan) | flat_windows(raw, grid, config, slow=ex.slow)  # (C, T)
+        ok = np.isfinite(feats) & ~no_data[..., None]  # (C, T, F_m) feature-level validity
+        not_detected = ~no_data & ~ok.any(axis=-1)  # present signal, but no feature computable
+        code = np.where(no_data, MissingReason.NO_DATA,
+                        np.where(not_detected, MissingReason.NOT_DETECTED, MissingReason.PRESENT))
+        feats = np.where(ok, feats, 0.0)
         values[:, tok_idx, : feats.shape[-1]] = feats.transpose(1, 0, 2)
-        missing[:, tok_idx] = bad.T
+        fvalid[:, tok_idx, : feats.shape[-1]] = ok.transpose(1, 0, 2)
+        missing[:, tok_idx] = (no_data | not_detected).T
+        reason[:, tok_idx] = code.T
 
     report(progress, 0.95, "interference")
     score = _annotation_coverage(interference, grid, signals.n_times, t0_s)
-    hf = _hf_score(values, missing, tokens, names, config)
+    hf = _hf_score(values, ~fvalid, tokens, names, config)
     if hf is not None:
         score = np.maximum(score, hf)
     report(progress, 1.0, "features done")
@@ -138,6 +146,8 @@ def extract_features(
         sfreq=signals.sfreq,
         config=config,
         interference=score.astype(np.float32),
+        feature_valid=fvalid & valid[None] & ~missing[..., None],
+        reason=reason,
     )
 
 
@@ -166,13 +176,13 @@ def _annotation_coverage(anns: Sequence[Annotation], grid: WindowGrid, n_times: 
     return grid.window_mean(flags.astype(np.float64)).max(axis=0)
 
 
-def _hf_score(values, missing, tokens, names, config: FeatureConfig) -> np.ndarray | None:
+def _hf_score(values, invalid, tokens, names, config: FeatureConfig) -> np.ndarray | None:
     """Robust z-score of EEG high-band DE mapped to [0, 1] (see :func:`extract_features`), or None."""
     if config.hf_z_threshold is None or Modality.EEG not in names or values.shape[0] < 8:
         return None
     eeg = [n for n, t in enumerate(tokens) if t.modality == Modality.EEG]
     col = max(range(len(config.all_bands)), key=lambda b: config.all_bands[b][1])  # DE of the highest band
-    de = np.where(missing[:, eeg], np.nan, values[:, eeg, col].astype(np.float64))  # (T, C_eeg)
+    de = np.where(invalid[:, eeg, col], np.nan, values[:, eeg, col].astype(np.float64))  # (T, C_eeg)
     ok = ~np.isnan(de).all(axis=1)
     if ok.sum() < 8:
         return None

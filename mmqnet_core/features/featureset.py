@@ -11,6 +11,7 @@ from ..errors import ConfigError
 from ..recording import Modality
 from .config import FeatureConfig
 from .layout import Token
+from .missing import MissingReason
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -22,9 +23,14 @@ class FeatureSet:
 
     Shapes: T windows, N tokens, F = the largest number of features of any modality in the layout. Token n of
     modality m uses columns ``0 .. len(feature_names[m]) - 1``; the rest are 0 and ``valid[n, f]`` is False.
+
+    Missingness has two levels. ``missing[t, n]``: the whole token is unusable in window t, ``reason[t, n]``
+    says why (:class:`~mmqnet_core.features.missing.MissingReason`). ``feature_valid[t, n, f]``: feature f of
+    a present token could be computed there (False e.g. for the breathing rate of a window with no breath in
+    its context, while the belt's depth and waveform stay valid).
     """
 
-    values: np.ndarray  # (T, N, F) float32; undefined columns and missing token-windows hold 0
+    values: np.ndarray  # (T, N, F) float32; 0 where feature_valid is False (undefined, missing or not computable)
     valid: np.ndarray  # (N, F) bool: column f is defined for token n
     missing: np.ndarray  # (T, N) bool: token n has no usable data in window t (absent, NaN, flat, not computable)
     tokens: tuple[Token, ...]  # (N,) the bound layout; channel None = absent from the recording
@@ -36,9 +42,32 @@ class FeatureSet:
     sfreq: float  # sampling rate of the signals the features came from, Hz
     config: FeatureConfig  # the configuration used
     interference: np.ndarray  # (T,) float in [0, 1]: per-window interference score (see extract_features)
+    feature_valid: np.ndarray | None = None  # (T, N, F) bool: feature computed; None = valid & ~missing
+    reason: np.ndarray | None = None  # (T, N) uint8 MissingReason; None = NO_CHANNEL / NO_DATA from missing
 
     def __post_init__(self) -> None:
         t, n, f = self.values.shape
+        # derived again when absent, or when dataclasses.replace gave new values/missing of another length
+        # (a slice of windows) but kept the old per-window arrays
+        if self.feature_valid is not None and np.shape(self.feature_valid) != (t, n, f):
+            object.__setattr__(self, "feature_valid", None)
+        if self.reason is not None and np.shape(self.reason) != (t, n):
+            object.__setattr__(self, "reason", None)
+        if self.feature_valid is None:
+            derived = np.asarray(self.valid, bool)[None] & ~np.asarray(self.missing, bool)[..., None]
+            if derived.shape == (t, n, f):
+                derived = derived & np.isfinite(self.values)
+            object.__setattr__(self, "feature_valid", derived)
+        if self.reason is None:
+            absent = np.array([tok.channel is None for tok in self.tokens], dtype=bool)
+            code = np.where(absent, MissingReason.NO_CHANNEL, MissingReason.NO_DATA).astype(np.uint8)
+            reason = np.where(np.asarray(self.missing, bool), code[None, :], MissingReason.PRESENT)
+            object.__setattr__(self, "reason", reason.astype(np.uint8))
+        if self.feature_valid.shape != (t, n, f) or self.reason.shape != (t, n):
+            raise ConfigError(
+                f"Inconsistent FeatureSet: values {self.values.shape}, feature_valid {self.feature_valid.shape}, "
+                f"reason {self.reason.shape}."
+            )
         if self.valid.shape != (n, f) or self.missing.shape != (t, n) or len(self.tokens) != n:
             raise ConfigError(
                 f"Inconsistent FeatureSet: values {self.values.shape}, valid {self.valid.shape}, "
@@ -85,7 +114,8 @@ class FeatureSet:
             ``window_start`` (s), ``token``, ``channel``, ``modality``, ``feature``, ``unit``, ``value``,
             ``missing``, ``interference``. True: one row per window, columns ``window_start``,
             ``interference``, ``<token>:<feature>`` and ``<token>:missing``.
-            In both, values of missing token-windows are NaN (they are 0 in :attr:`values`).
+            In both, values of missing token-windows and features that could not be computed are NaN (they
+            are 0 in :attr:`values`).
 
         Returns
         -------
@@ -98,7 +128,7 @@ class FeatureSet:
             cols: dict[str, np.ndarray] = {"window_start": self.window_starts, "interference": self.interference}
             for n, tok in enumerate(self.tokens):
                 for f, name in enumerate(self.columns(n)):
-                    cols[f"{tok.name}:{name}"] = np.where(self.missing[:, n], np.nan, self.values[:, n, f])
+                    cols[f"{tok.name}:{name}"] = np.where(self.feature_valid[:, n, f], self.values[:, n, f], np.nan)
                 cols[f"{tok.name}:missing"] = self.missing[:, n]
             return pd.DataFrame(cols)
         parts = []
@@ -106,7 +136,7 @@ class FeatureSet:
             names = self.columns(n)
             units = self.feature_units[tok.modality]
             k = len(names)
-            vals = np.where(self.missing[:, n, None], np.nan, self.values[:, n, :k])  # (T, k)
+            vals = np.where(self.feature_valid[:, n, :k], self.values[:, n, :k], np.nan)  # (T, k)
             parts.append(
                 {
                     "window_start": np.repeat(self.window_starts, k),

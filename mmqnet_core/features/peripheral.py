@@ -2,8 +2,17 @@
 
 Each extractor takes signals of one modality in its canonical unit (see :data:`CANONICAL_UNITS`), shape
 (C, n_times), a :class:`~mmqnet_core.features.spectral.WindowGrid` and the :class:`FeatureConfig`, and returns
-(C, T, F) float64. NaN marks a value that cannot be computed (e.g. no heart beat near the window); the caller
-then marks the token missing in that window.
+(C, T, F) float64. NaN marks a value that cannot be computed (e.g. no heart beat near the window, or an EEG band
+above what the channel's recorded rate holds): that *feature* is missing in that window, the token's other
+features stay valid (see :func:`~mmqnet_core.features.extract.extract_features`).
+
+Every extractor also takes ``orig_sfreq`` ((C,) Hz, optional): each channel's rate in the file
+(``ChannelInfo.sfreq``). A channel recorded at 32 Hz and resampled to 128 Hz holds nothing above 16 Hz, so
+filter bands are clipped to 0.45 x the smaller of the analysis and the original rate.
+
+Event detectors (breaths, beats, blinks, SCRs) take their thresholds from robust *local* statistics
+(:func:`~mmqnet_core.preprocessing.detect.local_scale`: a running median over blocks of a few seconds), never
+from a global extreme: one large movement artefact then only blinds the detector where it happens.
 
 Filters run once over the whole signal (``scipy.signal.sosfiltfilt``, zero phase), events are found once with
 ``scipy.signal.find_peaks``, and per-window values come from cumulative sums, ``searchsorted`` on event
@@ -22,8 +31,9 @@ from typing import Callable
 
 import numpy as np
 import scipy.signal
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
+from scipy.ndimage import maximum_filter1d, median_filter, minimum_filter1d
 
+from ..preprocessing.detect import local_scale
 from ..recording import Modality
 from .config import FeatureConfig
 from .spectral import WindowGrid, _de_psd, band_variance, one_sided_weights, window_spectrum
@@ -43,6 +53,12 @@ BLINK_MIN_AMPLITUDE_UV = 20.0
 #: Physiological limits of the inter-beat interval (30-200 bpm) and the breath interval (3-60 /min), s.
 IBI_RANGE_S = (0.3, 2.0)
 BREATH_RANGE_S = (1.0, 20.0)
+#: Smallest breath counted, as a fraction of the local breath depth (see :func:`resp_features`).
+RESP_REL_PROMINENCE = 0.2
+#: Smallest event (breath, beat) counted anywhere, as a fraction of the channel's typical event size (75th
+#: percentile over the recording of the local scale): a belt or sensor that is present but records no
+#: breathing/pulse for a while (apnoea, detached sensor) then yields "not found", not noise counted as events.
+EVENT_FLOOR = 0.1
 _TINY_POWER_UV2 = 1e-12  # floor before log10 of a power in uV^2 (-> -120 dB)
 
 _VOLT_SCALE = {"v": 1e6, "": 1e6, "mv": 1e3, "uv": 1.0, "µv": 1.0, "μv": 1.0, "nv": 1e-3}
@@ -83,8 +99,27 @@ def to_canonical(modality: Modality, data: np.ndarray, unit: str) -> np.ndarray:
 
 
 # --- helpers on the whole signal -------------------------------------------------------------------------------
-def _filter(data: np.ndarray, sfreq: float, low: float | None, high: float | None, order: int = 2) -> np.ndarray:
-    """Zero-phase Butterworth band/low/high-pass along the last axis (cut-offs clipped below 0.45 sfreq)."""
+def _filter(
+    data: np.ndarray, sfreq: float, low: float | None, high: float | None, order: int = 2,
+    orig_sfreq: np.ndarray | float | None = None,
+) -> np.ndarray:
+    """Zero-phase Butterworth band/low/high-pass along the last axis.
+
+    The upper cut-off is clipped below 0.45 x the analysis rate and 0.45 x each row's original rate
+    (``orig_sfreq``, Hz, scalar or one per row): rows recorded at different rates are filtered separately.
+    A band whose low edge is not well below the clipped upper edge becomes a low-pass at that edge.
+    """
+    if orig_sfreq is not None:
+        orig = np.broadcast_to(np.asarray(orig_sfreq, dtype=float), data.shape[:1])
+        orig = np.where(np.isfinite(orig) & (orig > 0), np.minimum(orig, sfreq), sfreq)
+        if np.any(orig < sfreq):
+            out = np.empty(data.shape, dtype=np.float64)
+            for rate in np.unique(orig):
+                rows = orig == rate
+                h = high if high is None else min(high, 0.45 * rate)
+                lo = low if (low is None or h is None or low < 0.8 * h) else None
+                out[rows] = _filter(data[rows], sfreq, lo, h, order)
+            return out
     nyq_safe = 0.45 * sfreq
     high = None if high is None or high >= nyq_safe else high
     if low is None and high is None:
@@ -118,13 +153,24 @@ class Events:
 
 
 def find_events(
-    y: np.ndarray, sfreq: float, *, min_interval_s: float, min_prominence: float, min_height: float | None = None
+    y: np.ndarray,
+    sfreq: float,
+    *,
+    min_interval_s: float,
+    min_prominence: float | np.ndarray,
+    min_height: float | np.ndarray | None = None,
 ) -> Events:
     """Peaks of ``y`` at least ``min_interval_s`` apart with prominence >= ``min_prominence`` (signal units)
-    and, if given, height >= ``min_height``."""
+    and, if given, height >= ``min_height``.
+
+    Both limits may be scalars or per-sample arrays shaped like ``y`` (local thresholds, e.g. from
+    :func:`~mmqnet_core.preprocessing.detect.local_scale`); ``scipy.signal.find_peaks`` takes the same arrays
+    and compares each peak with the limit at its own sample.
+    """
+    prom = np.maximum(min_prominence, 1e-300)
     peaks, props = scipy.signal.find_peaks(
-        y, distance=max(1, int(round(min_interval_s * sfreq))), prominence=max(min_prominence, 1e-300),
-        height=min_height,
+        y, distance=max(1, int(round(min_interval_s * sfreq))), prominence=(prom, None),
+        height=None if min_height is None else (min_height, None),
     )
     # sub-sample peak times by parabolic interpolation: at 128 Hz a sample is 7.8 ms, as large as a typical
     # RMSSD, so integer peak times would add several ms of spurious beat-to-beat variability
@@ -163,15 +209,25 @@ def event_rate(ev: Events, grid: WindowGrid, context_s: float, duration_s: float
     return rate, amp
 
 
-def interval_rate(ev: Events, grid: WindowGrid, valid_range_s: tuple[float, float], max_gap_s: float) -> np.ndarray:
+def interval_rate(
+    ev: Events, grid: WindowGrid, valid_range_s: tuple[float, float], max_gap_s: float, *,
+    max_rel_deviation: float | None = None,
+) -> np.ndarray:
     """Instantaneous rate 60 / interval (per min) interpolated to window centres.
 
     Intervals outside ``valid_range_s`` are dropped; each interval is placed at the middle of its two events.
-    Windows farther than ``max_gap_s`` from any kept interval get NaN (no rhythm there).
+    With ``max_rel_deviation``, intervals farther than that fraction from the median of the 5 intervals around
+    them are dropped too (a missed beat doubles an interval, an extra one halves it: the usual
+    median-deviation artefact rule of heart-rate-variability software). Windows farther than ``max_gap_s``
+    from any kept interval get NaN (no rhythm there).
     """
     t = ev.times
     iv = np.diff(t)
     keep = (iv >= valid_range_s[0]) & (iv <= valid_range_s[1])
+    if max_rel_deviation is not None and keep.sum() >= 5:
+        ref = np.full(iv.shape, np.nan)
+        ref[keep] = median_filter(iv[keep], size=5, mode="nearest")
+        keep &= np.abs(iv - ref) <= max_rel_deviation * ref
     if keep.sum() < 2:
         return np.full(grid.n_windows, np.nan)
     tm = ((t[1:] + t[:-1]) / 2)[keep]
@@ -219,18 +275,36 @@ def _db(power_uv2: np.ndarray) -> np.ndarray:
 
 
 # --- extractors --------------------------------------------------------------------------------------------------
-def eeg_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
-    """DE and PSD per band (data in uV): ``de_<band>`` in nats, ``psd_<band>`` in dB re 1 uV^2/Hz or V^2/Hz."""
+def eeg_features(
+    data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, orig_sfreq: np.ndarray | None = None
+) -> np.ndarray:
+    """DE and PSD per band (data in uV): ``de_<band>`` in nats, ``psd_<band>`` in dB re 1 uV^2/Hz or V^2/Hz.
+
+    A band reaching above half a channel's recorded rate (``orig_sfreq``) holds only resampling residue: its
+    two columns are NaN for that channel (feature-level missing).
+    """
     de, psd = _de_psd(window_spectrum(data, grid), grid, [(lo, hi) for _, lo, hi in config.all_bands])
     de, psd = de.transpose(1, 0, 2), psd.transpose(1, 0, 2)  # (C, T, B)
     psd = _db(psd.astype(np.float64)) if config.log_psd else psd.astype(np.float64) * 1e-12  # uV^2 -> V^2
-    return np.concatenate([de.astype(np.float64), psd], axis=-1)
+    out = np.concatenate([de.astype(np.float64), psd], axis=-1)  # (C, T, 2B)
+    if orig_sfreq is not None:
+        his = np.array([hi for _, _, hi in config.all_bands])
+        above = his[None, :] > 0.5 * np.asarray(orig_sfreq, dtype=float)[:, None] + 1e-9  # (C, B)
+        out[np.concatenate([above, above], axis=1)[:, None, :].repeat(out.shape[1], axis=1)] = np.nan
+    return out
 
 
-def eog_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
-    """Blink rate (1/min) and amplitude (uV) over the context; 1-4 Hz and total power (dB re 1 uV^2)."""
+def eog_features(
+    data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, orig_sfreq: np.ndarray | None = None
+) -> np.ndarray:
+    """Blink rate (1/min) and amplitude (uV) over the context; 1-4 Hz and total power (dB re 1 uV^2).
+
+    Blinks: the 0.5-10 Hz band (upper edge clipped to the recorded rate), flipped so that large excursions
+    point up, peaks >= 0.3 s apart with prominence >= max(4 robust SD (median/MAD of the whole channel, which
+    blinks, ~5 % of the time, do not move), 20 uV).
+    """
     sfreq = grid.sfreq
-    y = _filter(data, sfreq, 0.5, 10.0)
+    y = _filter(data, sfreq, 0.5, 10.0, orig_sfreq=orig_sfreq)
     out = np.empty((data.shape[0], grid.n_windows, 4))
     for c in range(data.shape[0]):
         yc = y[c] * _polarity(y[c])
@@ -246,7 +320,9 @@ def eog_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> n
     return out
 
 
-def emg_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
+def emg_features(
+    data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, orig_sfreq: np.ndarray | None = None
+) -> np.ndarray:
     """log10 RMS (uV) and mean frequency (Hz, power-weighted, DC excluded) of each window."""
     spec = window_spectrum(data, grid)
     power = (spec.real**2 + spec.imag**2).astype(np.float64) * one_sided_weights(grid.n) / grid.n**2
@@ -259,57 +335,87 @@ def emg_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> n
     return out
 
 
-def heart_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, ecg: bool = False) -> np.ndarray:
+def heart_features(
+    data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, ecg: bool = False,
+    orig_sfreq: np.ndarray | None = None,
+) -> np.ndarray:
     """Heart rate (bpm), RMSSD (ms) and beat amplitude (signal units) from PPG pulses or ECG R peaks.
 
-    PPG is band-passed 0.5-8 Hz, ECG 5-30 Hz, and flipped so that beats point up; beats are peaks at least
-    0.3 s apart (200 bpm) whose prominence and height above the median are >= 0.4 x (99th percentile -
-    median); peak times are refined to sub-sample precision; intervals outside 0.3-2 s are dropped.
+    PPG is band-passed 0.5-8 Hz, ECG 5-30 Hz (upper edges clipped to the channel's recorded rate), and flipped
+    so that beats point up. Beats are peaks at least 0.3 s apart (200 bpm) whose prominence and height above
+    the median are >= 0.4 x the local beat amplitude (:func:`local_scale`, "peak": block maximum - block
+    median over 5-s blocks, running median over 7 blocks), so a movement artefact many times a beat's size
+    blinds the detector only in its own blocks (and >= :data:`EVENT_FLOOR` x the typical beat amplitude, so
+    the noise of a detached sensor is not counted); a second pass keeps beats at least half the median beat
+    interval apart. Peak times are refined to sub-sample precision; intervals
+    outside 0.3-2 s or more than 30 % off the median of their 5 neighbours are dropped.
     """
     sfreq = grid.sfreq
-    y = _filter(data, sfreq, *((5.0, 30.0) if ecg else (0.5, 8.0)))
+    y = _filter(data, sfreq, *((5.0, 30.0) if ecg else (0.5, 8.0)), orig_sfreq=orig_sfreq)
     dur = data.shape[1] / sfreq
     out = np.empty((data.shape[0], grid.n_windows, 3))
     for c in range(data.shape[0]):
         yc = y[c] * _polarity(y[c])
         med = np.median(yc)
-        thr = 0.4 * (np.percentile(yc, 99) - med)
+        scale = local_scale(yc - med, sfreq, block_s=5.0, context_blocks=7, stat="peak")
+        thr = np.maximum(0.4 * scale, EVENT_FLOOR * np.percentile(scale, 75))
         # a height criterion as well: between beats, a noise ripple next to the deep trough that follows a
         # band-passed R peak can be as *prominent* as a beat, but it is not as high
         ev = find_events(yc, sfreq, min_interval_s=IBI_RANGE_S[0], min_prominence=thr, min_height=med + thr)
-        out[c, :, 0] = interval_rate(ev, grid, IBI_RANGE_S, max_gap_s=max(config.context_s / 2, 2 * IBI_RANGE_S[1]))
+        iv = np.diff(ev.times)
+        iv = iv[(iv >= IBI_RANGE_S[0]) & (iv <= IBI_RANGE_S[1])]
+        if iv.size >= 5 and 0.5 * np.median(iv) > IBI_RANGE_S[0]:
+            # rate-aware second pass: beats at least half the median interval apart (the heart rate may double
+            # within a recording, not more), which drops a PPG's dicrotic peak or an ECG's tall T wave
+            ev = find_events(yc, sfreq, min_interval_s=0.5 * float(np.median(iv)), min_prominence=thr,
+                             min_height=med + thr)
+        out[c, :, 0] = interval_rate(ev, grid, IBI_RANGE_S, max_gap_s=max(config.context_s / 2, 2 * IBI_RANGE_S[1]),
+                                     max_rel_deviation=0.3)
         out[c, :, 1] = rmssd(ev, grid, config.context_s, dur)
         out[c, :, 2] = event_rate(ev, grid, config.context_s, dur)[1]
     return out
 
 
-def resp_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
+def resp_features(
+    data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, orig_sfreq: np.ndarray | None = None
+) -> np.ndarray:
     """Breathing rate (1/min) from peak intervals, depth (peak prominence) and the waveform.
 
-    The belt signal is band-passed 0.05-1 Hz; breaths are at least 1 s apart and 0.3 x (99th percentile -
-    median) prominent; intervals outside 1-20 s are dropped.
+    The belt signal is band-passed 0.05-1 Hz; breaths are peaks at least 1 s apart whose prominence is >=
+    RESP_REL_PROMINENCE (0.2) x the local breath depth (:func:`local_scale`, "range": block max - min over 15-s blocks, running
+    median over 5 blocks = 75 s), so one large movement does not raise the threshold of the whole recording,
+    and >= :data:`EVENT_FLOOR` x the channel's typical depth (so noise on a still belt is not counted);
+    intervals outside 1-20 s are dropped. No breath found near a window: rate and depth are NaN there.
     """
     sfreq = grid.sfreq
-    y = _filter(data, sfreq, 0.05, 1.0)
+    y = _filter(data, sfreq, 0.05, 1.0, orig_sfreq=orig_sfreq)
     dur = data.shape[1] / sfreq
+    ctx = max(config.context_s, 2 * BREATH_RANGE_S[1])
     out = np.empty((data.shape[0], grid.n_windows, 2 + config.waveform_points))
     for c in range(data.shape[0]):
-        thr = 0.3 * (np.percentile(y[c], 99) - np.median(y[c]))
+        scale = local_scale(y[c], sfreq, block_s=15.0, context_blocks=5, stat="range")
+        thr = np.maximum(RESP_REL_PROMINENCE * scale, EVENT_FLOOR * np.percentile(scale, 75))
         ev = find_events(y[c], sfreq, min_interval_s=BREATH_RANGE_S[0], min_prominence=thr)
-        out[c, :, 0] = interval_rate(ev, grid, BREATH_RANGE_S, max_gap_s=max(config.context_s, 2 * BREATH_RANGE_S[1]))
-        out[c, :, 1] = event_rate(ev, grid, max(config.context_s, 2 * BREATH_RANGE_S[1]), dur)[1]
+        out[c, :, 0] = interval_rate(ev, grid, BREATH_RANGE_S, max_gap_s=ctx)
+        count = context_sum(ev.times, ev.amplitudes, *_context(grid, ctx, dur))[0]
+        depth = event_rate(ev, grid, ctx, dur)[1]
+        out[c, :, 1] = np.where(count > 0, depth, np.nan)  # no breath in the context: depth unknown, not 0
     out[..., 2:] = window_waveform(data, grid, config.waveform_points)
     return out
 
 
-def gsr_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
+def gsr_features(
+    data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, orig_sfreq: np.ndarray | None = None
+) -> np.ndarray:
     """Skin conductance level (uS), slope (uS/s), SCR rate (1/min) and amplitude (uS), and the waveform.
 
     Phasic component = (signal low-passed at 1 Hz) - (tonic: signal low-passed at 0.05 Hz); SCRs are its peaks
-    at least 1 s apart with prominence >= :data:`SCR_MIN_AMPLITUDE_US`; the amplitude is the prominence.
+    at least 1 s apart with prominence >= :data:`SCR_MIN_AMPLITUDE_US`; the amplitude is the prominence. The
+    threshold is the absolute physiological criterion of the EDA literature, so an electrode movement cannot
+    raise it.
     """
     sfreq = grid.sfreq
-    phasic = _filter(data, sfreq, None, 1.0) - _filter(data, sfreq, None, 0.05)
+    phasic = _filter(data, sfreq, None, 1.0, orig_sfreq=orig_sfreq) - _filter(data, sfreq, None, 0.05)
     dur = data.shape[1] / sfreq
     out = np.empty((data.shape[0], grid.n_windows, 4 + config.waveform_points))
     out[..., 0] = grid.window_mean(data)
@@ -326,7 +432,9 @@ def find_scr(phasic: np.ndarray, sfreq: float) -> Events:
     return find_events(phasic, sfreq, min_interval_s=1.0, min_prominence=SCR_MIN_AMPLITUDE_US)
 
 
-def temp_features(data: np.ndarray, grid: WindowGrid, config: FeatureConfig) -> np.ndarray:
+def temp_features(
+    data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, orig_sfreq: np.ndarray | None = None
+) -> np.ndarray:
     """Skin temperature level (degC), slope (degC/s) and the waveform."""
     out = np.empty((data.shape[0], grid.n_windows, 2 + config.waveform_points))
     out[..., 0] = grid.window_mean(data)
@@ -343,7 +451,7 @@ class ModalityExtractor:
     modality: Modality  # the modality handled
     scalar_names: Callable[[FeatureConfig], tuple[str, ...]]  # names of the non-waveform columns
     scalar_units: Callable[[FeatureConfig], tuple[str, ...]]  # their units
-    compute: Callable[[np.ndarray, WindowGrid, FeatureConfig], np.ndarray]  # (C, n_times) -> (C, T, F)
+    compute: Callable[..., np.ndarray]  # (data (C, n_times), grid, config, *, orig_sfreq=(C,) Hz) -> (C, T, F)
     has_waveform: bool = False  # True: ``waveform_points`` columns "wave_i" follow the scalar columns
     slow: bool = False  # slow signal: flatness is judged over the context, not over one window
 
@@ -390,7 +498,7 @@ EXTRACTORS: dict[Modality, ModalityExtractor] = {
                                     emg_features),
     Modality.PPG: ModalityExtractor(Modality.PPG, _HEART_NAMES, _const("bpm", "ms", "a.u."), heart_features),
     Modality.ECG: ModalityExtractor(Modality.ECG, _HEART_NAMES, _const("bpm", "ms", "uV"),
-                                    lambda d, g, c: heart_features(d, g, c, ecg=True)),
+                                    lambda d, g, c, **kw: heart_features(d, g, c, ecg=True, **kw)),
     Modality.RESP: ModalityExtractor(Modality.RESP, _const("rate", "depth"), _const("1/min", "a.u."),
                                      resp_features, has_waveform=True, slow=True),
     Modality.GSR: ModalityExtractor(Modality.GSR, _const("level", "slope", "scr_rate", "scr_amp"),

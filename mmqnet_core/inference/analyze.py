@@ -35,6 +35,7 @@ Contexts are cut at stride T; windows covered by two contexts (only at the end) 
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -47,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, MaskError, MMQNetError
+from ..features.missing import MissingReason, NOT_DETECTED_TEXT, combine, reason_counts
 from ..fileio import atomic_write
 from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled
 from .engine import check_mc_samples, run_contexts
@@ -98,6 +100,8 @@ class AnalysisResult:
     probability_std: np.ndarray | None = None  # (T, K) std of the probability over the MC samples; None: no MC
     mc_samples: int = 0  # Monte-Carlo samples behind ``probabilities`` / ``probability_std`` (0 = deterministic)
     scores: np.ndarray | None = None  # (T, K) predicted 1-9 scores (a model trained with ``regression``), else None
+    reason: np.ndarray | None = None  # (T, N) uint8 MissingReason of each hidden token (PRESENT = visible)
+    feature_valid: np.ndarray | None = None  # (T, N, F) bool: feature computed and seen by the model
 
     @property
     def uncertainty_method(self) -> str:
@@ -188,9 +192,29 @@ class AnalysisResult:
             "mean_probability_std": (None if self.probability_std is None else
                                      {name: float(np.mean(self.probability_std[~self.no_context, k]))
                                       if (~self.no_context).any() else None for k, name in enumerate(self.targets)}),
+            "missing": self._missing_summary(),
             "steps": list(self.steps),
             "timings_s": dict(self.timings),
         }
+
+    def _missing_summary(self) -> dict:
+        """Per token: windows hidden by reason, and windows where a feature of a visible token was not computed."""
+        tokens = {}
+        for n, (name, mod) in enumerate(zip(self.token_names, self.token_modalities)):
+            entry: dict[str, Any] = {"hidden_windows": int(self.hidden[:, n].sum())}
+            if self.reason is not None:
+                entry["reasons"] = reason_counts(self.reason[:, n])
+            if self.feature_valid is not None:
+                cols = self.feature_names.get(mod, ())
+                seen = ~self.hidden[:, n]
+                nan = {c: int((seen & ~self.feature_valid[:, n, f]).sum()) for f, c in enumerate(cols)}
+                entry["features_not_computed"] = {c: k for c, k in nan.items() if k}
+                if entry["features_not_computed"] and mod in NOT_DETECTED_TEXT:
+                    entry["features_not_computed_why"] = NOT_DETECTED_TEXT[mod]
+            tokens[name] = entry
+        total = reason_counts(self.reason) if self.reason is not None else {}
+        return {"n_windows": self.n_windows, "reasons_total": total, "tokens": tokens,
+                "reason_codes": {r.label: int(r) for r in MissingReason}}
 
     def save(self, folder: str | os.PathLike) -> dict[str, Path]:
         """Write ``trajectories.csv``/``.parquet``, ``reconstructions.npz``, ``attention.npz`` and
@@ -200,6 +224,8 @@ class AnalysisResult:
         traj = self.trajectories()
         names = np.array(self.token_names)
         rec = {"features": self.features, "valid": self.valid, "hidden": self.hidden,
+               **({} if self.reason is None else {"reason": self.reason}),
+               **({} if self.feature_valid is None else {"feature_valid": self.feature_valid}),
                "data_missing": self.data_missing, "user_masked": self.user_masked,
                "window_starts": self.window_starts, "token_names": names}
         if self.recon is not None:
@@ -430,8 +456,12 @@ def analyze_features(
     if n_t == 0:
         raise MMQNetError(f"{title} is shorter than one {features.window_s:g}-s window: nothing to analyse.")
     user = np.zeros((n_t, n_tok), bool)
+    simulated = np.zeros((n_t, n_tok), bool)
     if masks is not None:
         user |= np.asarray(masks.to_token_mask(features), bool)
+        if hasattr(masks, "without_source") and any(getattr(s, "source", "") == "simulated"
+                                                    for s in getattr(masks, "segments", ())):
+            simulated = user & ~np.asarray(masks.without_source("simulated").to_token_mask(features), bool)
     if token_mask is not None:
         tm = np.asarray(token_mask, bool)
         if tm.shape != (n_t, n_tok):
@@ -445,24 +475,41 @@ def analyze_features(
             "(or check that the recording's channels match the model's layout)."
         )
     values = np.asarray(features.values, np.float32)
-    bad = ~np.isfinite(values) & ~hidden[..., None] & np.asarray(features.valid, bool)
+    bad = np.isinf(values) & ~hidden[..., None] & np.asarray(features.valid, bool)
     if bad.any():
         t, n, f = (int(v) for v in np.argwhere(bad)[0])
         raise MMQNetError(
-            f"Features of {title} contain {int(bad.sum())} NaN/infinite value(s) in visible tokens (first: window "
+            f"Features of {title} contain {int(bad.sum())} infinite value(s) in visible tokens (first: window "
             f"{t} at {features.window_starts[t]:.1f} s, token {features.tokens[n].name!r}, column {f}): mask that "
             "channel or span, or check the recording."
         )
+    # feature-level missingness: a NaN (or a feature the extractor could not compute) is missing on its own;
+    # the token stays visible unless none of its features is left
+    fv = getattr(features, "feature_valid", None)
+    fv = np.asarray(features.valid, bool)[None] & np.isfinite(values) & (True if fv is None else np.asarray(fv, bool))
+    none_left = ~hidden & ~fv.any(axis=-1)
+    if none_left.any():
+        data_missing = data_missing | none_left
+        hidden = hidden | none_left
+    fv &= ~hidden[..., None]
+    base = getattr(features, "reason", None)
+    base = np.where(data_missing, MissingReason.NO_DATA, MissingReason.PRESENT) if base is None else base
+    # one code per token-window, the larger wins: user mask > simulated > no channel > no data > not detected
+    reason = combine(base, np.where(none_left, MissingReason.NOT_DETECTED, 0),
+                     np.where(simulated, MissingReason.SIMULATED, 0),
+                     np.where(user & ~simulated, MissingReason.USER_MASK, 0))
+    values = np.where(fv, values, np.nan).astype(np.float32)  # the normaliser's statistics ignore NaN
     norm, norm_step = _input_normalizer(model, values, hidden, subject_statistics)
     x = norm.apply(np.where(hidden[..., None], 0.0, values).astype(np.float32), hidden)
-    x = np.where(features.valid, x, 0.0).astype(np.float32)
+    x = np.where(fv, x, 0.0).astype(np.float32)  # a missing feature reads as the mean after normalisation
     if not np.isfinite(x).all():  # a zero/NaN std in the statistics: never a silent NaN trajectory
         raise MMQNetError(f"Normalising the features of {title} gave NaN/infinite values ({norm_step}): the "
                           "normalisation statistics are invalid (zero or NaN spread); check the checkpoint or the "
                           "subject's recordings.")
+    extra = {"feature_valid": fv[None]} if "feature_valid" in inspect.signature(run_contexts).parameters else {}
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
                        return_recon=True, return_attention=attention, mc_samples=n_mc, mc_seed=mc_seed,
-                       progress=progress, cancel=cancel)
+                       progress=progress, cancel=cancel, **extra)
     probs = out.probabilities[0]
     if not np.isfinite(probs).all():
         raise MMQNetError(f"{model.describe()} gave NaN/infinite outputs on {title}: the model is broken (diverged "
@@ -491,6 +538,8 @@ def analyze_features(
         token_modalities=mods,
         token_channels=tuple(t.channel for t in features.tokens),
         features=np.where(data_missing[..., None], 0.0, np.nan_to_num(values)).astype(np.float32),
+        reason=reason,
+        feature_valid=fv,
         valid=np.asarray(features.valid, bool),
         feature_names={key(k): tuple(v) for k, v in features.feature_names.items()},
         feature_units={key(k): tuple(v) for k, v in features.feature_units.items()},

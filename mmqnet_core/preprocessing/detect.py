@@ -12,10 +12,12 @@ Flat (``BAD_flat``)
     always flat, a recording's normal quiet periods never are); runs shorter than ``flat_min_s`` are dropped.
     Temperature is exempt: it legitimately stays constant for minutes.
 Jump (``BAD_jump``, GSR and PPG)
-    the change over ``jump_lag_s`` exceeds both ``jump_threshold`` robust standard deviations of such changes
-    (1.4826 x median absolute deviation) and ``jump_min_fraction`` of the channel's 1-99 % percentile range
-    (the second condition keeps fast but genuine skin-conductance responses and pulse upstrokes); the span is
-    widened by ``jump_pad_s`` on both sides.
+    the change over ``jump_lag_s`` exceeds ``jump_threshold`` robust standard deviations of such changes
+    (1.4826 x median absolute deviation), ``jump_min_fraction`` of the channel's 1-99 % percentile range (keeps
+    fast but genuine skin-conductance responses) and ``rhythm_factor`` times the 99th percentile of the absolute
+    changes (keeps pulse upstrokes: in a PPG every beat is a fast rise, ~10 % of all samples, so the MAD of the
+    changes, set by the slow parts, calls each upstroke a 10-SD outlier; a movement step is several times
+    steeper than the steepest usual upstroke); the span is widened by ``jump_pad_s`` on both sides.
 Line frequency
     Welch spectrum (0.5 Hz resolution) of the electrophysiological channels; for 50 and 60 Hz the peak power
     within +-1 Hz is compared with the median power 2-6 Hz away on both sides; the largest ratio over channels
@@ -128,8 +130,13 @@ def jump_mask(
     threshold: float,
     min_fraction: float,
     pad_s: float,
+    rhythm_factor: float = 3.0,
 ) -> np.ndarray:
-    """Samples around abrupt jumps, per channel (see module docstring). Returns (n_channels, n_times) bool."""
+    """Samples around abrupt jumps, per channel (see module docstring). Returns (n_channels, n_times) bool.
+
+    ``rhythm_factor`` (keyword, default 3): a jump must also exceed this many times the 99th percentile of the
+    absolute changes over the lag; 0 turns the criterion off (the rule before it was added).
+    """
     n_ch, n = data.shape
     lag = max(1, int(round(lag_s * sfreq)))
     out = np.zeros((n_ch, n), dtype=bool)
@@ -140,6 +147,8 @@ def jump_mask(
     sigma = 1.4826 * np.median(np.abs(d - med), axis=1, keepdims=True)
     p1, p99 = np.percentile(data, [1, 99], axis=1, keepdims=True)
     limit = np.maximum(threshold * sigma, min_fraction * (p99 - p1))  # (C, 1)
+    if rhythm_factor > 0:
+        limit = np.maximum(limit, rhythm_factor * np.percentile(np.abs(d - med), 99, axis=1, keepdims=True))
     hit = (np.abs(d - med) > limit) & (limit > 0)
     if not hit.any():
         return out
@@ -213,3 +222,52 @@ def detect_line_freq(
     if best is None or not ratios[best] >= ratio:
         return None, ratios
     return best, ratios
+
+
+def local_scale(
+    y: np.ndarray, sfreq: float, *, block_s: float, context_blocks: int = 5, stat: str = "range"
+) -> np.ndarray:
+    """Robust local amplitude of a 1-D signal, one value per sample (signal units).
+
+    ``y`` is cut into blocks of ``block_s`` seconds; each block gets ``stat`` ("range": max - min, "peak":
+    max - median); each block's value is then the *median* over the ``context_blocks`` blocks centred on it,
+    and values are interpolated linearly between block centres. A movement artefact that dominates one or two
+    blocks therefore does not move the scale of its neighbours, unlike a global percentile or maximum, which
+    one large artefact sets for the whole recording. Written here because scipy has no blockwise running
+    median; ``scipy.ndimage.median_filter`` over every sample costs O(n x window) and is far too slow for an
+    hour at 128 Hz with a 60-s window.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_times,)
+        Signal, finite.
+    sfreq : float
+        Sampling rate, Hz.
+    block_s : float
+        Block length, s (a few periods of the rhythm measured).
+    context_blocks : int
+        Blocks in the running median (odd; rounded up).
+    stat : {"range", "peak"}
+        Per-block amplitude.
+
+    Returns
+    -------
+    np.ndarray, shape (n_times,)
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n = y.size
+    if n == 0:
+        return np.zeros(0)
+    b = max(2, int(round(block_s * sfreq)))
+    nb = max(1, n // b)
+    blocks = y[: nb * b].reshape(nb, b) if n >= b else y[None, :]
+    top = blocks.max(axis=1)
+    v = top - (blocks.min(axis=1) if stat == "range" else np.median(blocks, axis=1))  # (nb,)
+    k = max(0, int(context_blocks) // 2)
+    if k and nb > 1:
+        padded = np.pad(v, k, constant_values=np.nan)
+        v = np.nanmedian(np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1), axis=1)
+    if nb == 1:
+        return np.full(n, v[0])
+    centres = (np.arange(nb) + 0.5) * blocks.shape[1]
+    return np.interp(np.arange(n), centres, v)

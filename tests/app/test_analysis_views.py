@@ -61,13 +61,15 @@ def test_every_view_shows_the_analysis(analysed, dialogs):
     assert img.shape == (len(CHANNELS), n_t)
     assert win.attention_view.family == "category"
     assert np.all(img >= 0) and np.all(img.sum(axis=0) <= 1 + 1e-4)
-    assert win.attention_view.note.text() == ""
+    # the note says why tokens are hidden (issue 9), here the user's mask on Fz and GSR
+    assert win.attention_view.note.text() == ("Fz: 10/60 windows hidden: 10 user mask\n"
+                                              "GSR: 10/60 windows hidden: 10 user mask")
     win.attention_view.set_family("modality")
     assert not np.allclose(win.attention_view.image_data, img)
     hidden_windows = result.hidden.any(1)
     modality = win.attention_view.image_data
     if hidden_windows.all():
-        assert win.attention_view.note.text() == ""
+        assert "windows have hidden tokens" not in win.attention_view.note.text()
     else:  # only windows with hidden tokens are reconstructed, so only they have a modality map; the note says so
         assert f"{int(hidden_windows.sum())} of {n_t} windows have hidden tokens" in win.attention_view.note.text()
         assert np.abs(modality[:, ~hidden_windows]).max() == 0
@@ -80,6 +82,9 @@ def test_every_view_shows_the_analysis(analysed, dialogs):
     assert win.model.mask_focus.segment == 0
     assert view.token == "Fz" and view.feature == "psd_alpha" and not view.wave_plot.isVisible()
     assert view.focus_spans[0].shown == [(10.0, 20.0)]
+    assert view.info.text().startswith("Fz: 10/60 windows hidden: 10 user mask")
+    tip = win.channel_panel.item("GSR").toolTip(0)
+    assert tip.startswith("GSR: GSR") and "\nGSR: 10/60 windows hidden: 10 user mask" in tip
     assert len(view.original_curve.getData()[0]) == n_t and np.array_equal(
         np.isfinite(view.recon_curve.getData()[1]), result.hidden[:, result.token_index("Fz")])  # hidden only
     view.set_token("GSR")  # a slow signal: level feature and the waveform plot

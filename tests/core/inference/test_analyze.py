@@ -85,17 +85,32 @@ def test_every_channel_masked_is_a_clear_error(recording, model):
         analyze(recording, masks, model)
 
 
-def test_nan_features_are_refused(features, model):
+def test_infinite_features_are_refused(features, model):
     values = features.values.copy()
-    values[3, 5, 0] = np.nan
+    values[3, 5, 0] = np.inf
     bad = dataclasses.replace(features, values=values)
-    with pytest.raises(MMQNetError, match=r"contain 1 NaN/infinite value\(s\) in visible tokens \(first: window 3 "
+    with pytest.raises(MMQNetError, match=r"contain 1 infinite value\(s\) in visible tokens \(first: window 3 "
                                           r"at 3.0 s, token 'FC1', column 0\)"):
         analyze_features(bad, None, model)
-    # the same NaN in a masked token is fine
+    # the same value in a masked token is fine
     masked = np.zeros(features.missing.shape, bool)
     masked[3, 5] = True
     assert analyze_features(bad, None, model, token_mask=masked).hidden[3, 5]
+
+
+def test_a_nan_feature_is_missing_on_its_own(features, model):
+    # issue 9: one feature that could not be computed no longer hides the token nor stops the analysis
+    values = features.values.copy()
+    values[3, 5, 0] = np.nan
+    r = analyze_features(dataclasses.replace(features, values=values), None, model)
+    assert not r.hidden[3, 5] and not r.feature_valid[3, 5, 0] and r.feature_valid[3, 5, 1]
+    assert np.isfinite(r.probabilities).all()
+    fc1 = r.summary()["missing"]["tokens"]["FC1"]
+    assert fc1["features_not_computed"] == {features.columns(5)[0]: 1}
+    # every feature NaN: the token is hidden, and the summary says the detector found nothing
+    values[4, 5, :] = np.nan
+    r = analyze_features(dataclasses.replace(features, values=values), None, model)
+    assert r.hidden[4, 5] and r.summary()["missing"]["tokens"]["FC1"]["reasons"] == {"detector found nothing": 1}
 
 
 def _two_channel_recording(modality):
@@ -189,3 +204,21 @@ def test_a_regression_model_adds_predicted_scores(features, model):
     plain = analyze_features(features, None, model, attention=False)
     assert plain.scores is None and "valence_score" not in plain.trajectories()
     assert plain.summary()["mean_predicted_score"] is None
+
+
+def test_summary_counts_hidden_windows_by_reason(features, model, tmp_path):
+    fc1 = features.tokens[5]
+    masks = (MaskSet()
+             .with_segment(SegmentMask(2.0, 4.0, (fc1.channel,)))  # drawn by the user
+             .with_segment(SegmentMask(6.0, 9.0, (fc1.channel,), source="simulated")))
+    r = analyze_features(features, masks, model)
+    n = features.tokens.index(fc1)
+    hidden = r.hidden[:, n]
+    entry = r.summary()["missing"]["tokens"][fc1.name]
+    assert entry["hidden_windows"] == int(hidden.sum())
+    assert entry["reasons"]["user mask"] == int((r.reason[:, n] == 6).sum()) >= 2
+    assert entry["reasons"]["simulated missing"] == int((r.reason[:, n] == 5).sum()) >= 3
+    assert set(np.unique(r.reason[~r.hidden])) == {0} and (r.reason[r.hidden] > 0).all()
+    saved = json.loads(r.save(tmp_path)["summary"].read_text())
+    assert saved["missing"]["tokens"][fc1.name]["reasons"] == entry["reasons"]
+    assert saved["missing"]["reason_codes"]["user mask"] == 6

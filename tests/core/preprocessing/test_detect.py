@@ -98,3 +98,28 @@ def test_line_noise_on_few_channels_for_a_short_time_is_found():
     x[3, int(50 * sf):int(62 * sf)] += 2.0 * np.sin(2 * np.pi * 50.0 * t)  # one electrode, 10 % of the time
     found, ratios = detect_line_freq(x, sf, ratio=5.0)
     assert found == 50.0 and ratios[60.0] < 2
+
+
+def test_jump_spares_pulse_upstrokes_but_flags_a_step_on_a_pulse_wave():
+    # a PPG-like wave: fast 60-ms upstroke and slow decay every 0.8 s; every upstroke is a 10-robust-SD change
+    t = np.arange(int(60 * SF)) / SF
+    phase = (t % 0.8)
+    x = np.where(phase < 0.06, phase / 0.06, np.exp(-(phase - 0.06) / 0.3))[None, :]
+    kw = dict(lag_s=0.05, threshold=10, min_fraction=0.25, pad_s=0.5)
+    assert jump_mask(x, SF, rhythm_factor=0, **kw).mean() > 0.5  # the rule before issue 9: the whole row
+    assert not jump_mask(x, SF, **kw).any()
+    y = x.copy()
+    y[0, int(30.1 * SF):] += 4.0  # sensor moved: the level steps by 4 pulse heights
+    (start, stop), = runs(jump_mask(y, SF, **kw)[0])
+    assert start / SF < 30.1 < stop / SF and stop - start < 1.2 * SF
+
+
+def test_local_scale_ignores_one_large_artefact():
+    from mmqnet_core.preprocessing.detect import local_scale
+
+    t = np.arange(int(120 * SF)) / SF
+    y = np.sin(2 * np.pi * 0.25 * t)  # range 2
+    y[int(60 * SF):int(63 * SF)] += 50.0
+    s = local_scale(y, SF, block_s=10.0, context_blocks=5)
+    assert s.shape == y.shape and np.allclose(s, 2.0, atol=0.05)
+    assert np.allclose(local_scale(y[:50], SF, block_s=10.0), np.ptp(y[:50]))  # shorter than one block

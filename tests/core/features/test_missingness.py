@@ -1,0 +1,94 @@
+"""Feature-level missingness and robust detectors (issue 9) on synthetic signals with known answers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from mmqnet_core.features import FeatureConfig, MissingReason, describe_hidden, extract_features, reason_counts
+from mmqnet_core.features.layout import Token
+from mmqnet_core.features.peripheral import heart_features, resp_features
+from mmqnet_core.features.spectral import WindowGrid
+from mmqnet_core.recording import ChannelInfo, Modality, Signals
+
+from .helpers import FS, pulse_train, signals, times
+
+CFG = FeatureConfig()
+
+
+def _belt(duration_s: float, rate_per_min: float, seed: int = 0) -> np.ndarray:
+    t = times(duration_s)
+    rng = np.random.default_rng(seed)
+    return np.sin(2 * np.pi * rate_per_min / 60 * t) + 0.02 * rng.standard_normal(t.size)
+
+
+def test_one_big_movement_no_longer_hides_the_breathing_rate():
+    # issue 9: a movement 30x the breath depth set the global threshold; now only its neighbourhood is affected
+    x = _belt(180.0, 15.0)
+    i = int(90 * FS)
+    x[i:i + int(3 * FS)] += 30 * np.hanning(int(3 * FS))
+    grid = WindowGrid.make(FS, x.size, 1.0, None)
+    rate = resp_features(x[None], grid, CFG)[0, :, 0]
+    far = np.abs(grid.centres_s - 91.5) > 40
+    assert np.isfinite(rate[far]).all() and np.abs(rate[far] - 15.0).max() < 1.0
+
+
+def test_heart_rate_survives_a_large_artefact_elsewhere():
+    t = times(120.0)
+    x = pulse_train(t, np.arange(0.5, 120, 60 / 72), 0.05)
+    x[int(60 * FS):int(62 * FS)] += 25.0 * np.hanning(int(2 * FS))  # 25x a pulse
+    grid = WindowGrid.make(FS, x.size, 1.0, None)
+    hr = heart_features(x[None], grid, CFG)[0, :, 0]
+    far = np.abs(grid.centres_s - 61) > 10
+    assert np.abs(hr[far] - 72).max() < 1.0
+
+
+def test_band_clipped_to_the_recorded_rate():
+    # an EEG channel recorded at 64 Hz and resampled to 128 Hz holds nothing above 32 Hz: its gamma band
+    # (31-45 Hz) is missing on its own, theta..beta stay valid
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((2, int(20 * FS))) * 1e-5
+    chans = (ChannelInfo("Fz", Modality.EEG, FS, "V"), ChannelInfo("Cz", Modality.EEG, 64.0, "V"))
+    fs = extract_features(Signals(data, FS, chans), CFG)
+    gamma = list(fs.columns(0)).index("de_gamma")
+    assert fs.feature_valid[:, 0].all()
+    assert not fs.feature_valid[:, 1, gamma].any() and fs.feature_valid[:, 1, :gamma].all()
+    assert not fs.missing.any() and (fs.reason == MissingReason.PRESENT).all()
+
+
+def test_a_feature_that_cannot_be_computed_is_missing_on_its_own():
+    # belt breathing for 60 s, then 60 s of a present but breathless (shallow noise) belt, then 30 s flat
+    x = np.concatenate([_belt(60.0, 15.0), 0.02 * np.random.default_rng(2).standard_normal(int(60 * FS)),
+                        np.zeros(int(30 * FS))])
+    sig = signals([("Resp", Modality.RESP, "", x)])
+    layout = (Token("Resp", Modality.RESP, "Resp"), Token("ECG", Modality.ECG, "ECG"))
+    fs = extract_features(sig, CFG, layout=layout)
+    rate, depth = fs.columns(0).index("rate"), fs.columns(0).index("depth")
+    c = fs.window_centres
+    breathing, flat = c < 45, c > 125
+    assert fs.feature_valid[breathing, 0, rate].all() and not fs.missing[breathing, 0].any()
+    # somewhere in the breathless stretch no breath is found: the rate is invalid but the token stays present
+    gap = ~fs.feature_valid[:, 0, rate] & ~fs.missing[:, 0]
+    assert gap.any() and fs.feature_valid[gap, 0, fs.waveform[Modality.RESP]].all()
+    assert (fs.reason[gap, 0] == MissingReason.PRESENT).all()
+    assert np.all(fs.values[gap, 0, rate] == 0) and not fs.feature_valid[gap, 0, depth].any()
+    # the flat end: no data; the absent ECG token: no channel
+    assert (fs.reason[flat, 0] == MissingReason.NO_DATA).all() and fs.missing[flat, 0].all()
+    assert (fs.reason[:, 1] == MissingReason.NO_CHANNEL).all()
+    df = fs.to_dataframe(wide=True)
+    assert df["Resp:rate"].isna().sum() == int((~fs.feature_valid[:, 0, rate]).sum())
+    assert reason_counts(fs.reason[:, 0]) == {"no data (NaN or flat)": int(fs.missing[:, 0].sum())}
+    assert fs.missing[:, 0].sum() >= flat.sum()
+    # a slice made with dataclasses.replace gets per-window arrays derived again, of the right length
+    part = dataclasses.replace(fs, values=fs.values[:10], missing=fs.missing[:10], window_starts=fs.window_starts[:10],
+                               interference=fs.interference[:10])
+    assert part.feature_valid.shape == (10,) + fs.values.shape[1:] and part.reason.shape == (10, 2)
+
+
+def test_describe_hidden_names_each_reason():
+    r = np.zeros(120, np.uint8)
+    r[:2] = MissingReason.USER_MASK
+    r[5] = MissingReason.NOT_DETECTED
+    assert describe_hidden("Resp", r, "RESP") == "Resp: 3/120 windows hidden: 2 user mask, 1 no breath found"
+    assert describe_hidden("Fz", np.zeros(4, np.uint8)) == "Fz: all 4 windows visible"

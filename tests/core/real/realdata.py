@@ -1,0 +1,126 @@
+"""Real physiological recordings shipped inside installed PyPI packages, and independent reference values.
+
+Nothing here was recorded or written by this project: the signals come from
+
+- ``pyphysio`` (``pyphysio/test_data/medical.txt.bz2``): 120 s of ECG, EDA, BVP (PPG) and a respiration belt
+  recorded together at 2048 Hz (pyphysio's own loader, ``pyphysio.TestData``, uses 2048 Hz; the file's
+  ``info_medical`` says 1024, which would give a resting heart rate of 35 bpm);
+- ``heartpy`` (``heartpy/data/data.csv``, ``data2.csv``): finger PPG at 100 Hz and ~117 Hz.
+
+The packages are not imported to find their files (``importlib.util.find_spec`` only locates them), so their
+own dependencies are not needed to read the data. The reference heart beats come from heartpy's own peak
+detector (``heartpy.process``: moving-average threshold, a different algorithm from ours). Both packages are in
+the ``dev`` extra; the tests are skipped when they are not installed.
+"""
+
+from __future__ import annotations
+
+import bz2
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+
+#: Sampling rate of pyphysio's medical.txt.bz2, Hz (see the module docstring).
+MEDICAL_SFREQ = 2048.0
+
+
+def package_file(package: str, *parts: str) -> Path | None:
+    """Path of a data file inside an installed package, or None when the package is not installed."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0], *parts)
+    return path if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class RealRecording:
+    """One real recording: channels (name -> 1-D array) at ``sfreq`` Hz."""
+
+    name: str
+    sfreq: float
+    channels: dict[str, np.ndarray]
+
+    @property
+    def duration_s(self) -> float:
+        return next(iter(self.channels.values())).size / self.sfreq
+
+    def resampled(self, sfreq: float) -> "RealRecording":
+        """Polyphase resampling (scipy), edges padded with the median so that no edge spike appears."""
+        from fractions import Fraction
+
+        fr = Fraction(sfreq / self.sfreq).limit_denominator(1000)
+        return RealRecording(self.name, sfreq, {k: scipy.signal.resample_poly(v, fr.numerator, fr.denominator,
+                                                                               padtype="median")
+                                                for k, v in self.channels.items()})
+
+
+def medical() -> RealRecording | None:
+    """pyphysio's 120-s ECG (mV), EDA (uS), BVP (a.u.) and belt (a.u.) recording, or None."""
+    path = package_file("pyphysio", "test_data", "medical.txt.bz2")
+    if path is None:
+        return None
+    with bz2.open(path, "rt") as fh:
+        a = np.loadtxt(fh)  # (n_times, 4)
+    return RealRecording("pyphysio medical", MEDICAL_SFREQ,
+                         {"ECG": a[:, 0], "EDA": a[:, 1], "BVP": a[:, 2], "RESP": a[:, 3]})
+
+
+def heartpy_ppg(which: str) -> RealRecording | None:
+    """heartpy's PPG ``data.csv`` (100 Hz) or ``data2.csv`` (rate from its ``timer`` column, ms), or None."""
+    path = package_file("heartpy", "data", which)
+    if path is None:
+        return None
+    if which == "data.csv":
+        return RealRecording("heartpy data.csv", 100.0, {"PPG": np.loadtxt(path)})
+    a = np.genfromtxt(path, delimiter=",", names=True)
+    sfreq = 1000.0 / float(np.median(np.diff(a["timer"])))
+    return RealRecording(f"heartpy {which}", round(sfreq, 3), {"PPG": a["hr"].astype(float)})
+
+
+def _import_heartpy() -> None:
+    """heartpy 1.2.7 (its latest release) imports ``pkg_resources.resource_filename`` for ``get_data``; setuptools
+    >= 81 no longer ships ``pkg_resources``. Only that one function is used, so a stand-in built on
+    importlib.resources is registered when the real module is missing (test-time only)."""
+    import sys
+    import types
+
+    if "pkg_resources" in sys.modules or importlib.util.find_spec("pkg_resources") is not None:
+        return
+    from importlib.resources import files
+
+    shim = types.ModuleType("pkg_resources")
+    shim.resource_filename = lambda package, name: str(files(package) / name)  # type: ignore[attr-defined]
+    sys.modules["pkg_resources"] = shim
+
+
+def heartpy_beats(x: np.ndarray, sfreq: float) -> np.ndarray:
+    """Beat times (s) accepted by heartpy's own detector (``heartpy.process``); rejected beats dropped."""
+    _import_heartpy()
+    import heartpy
+
+    wd, _ = heartpy.process(np.asarray(x, dtype=float), sample_rate=sfreq)
+    peaks = np.asarray(wd["peaklist"])
+    rejected = set(np.asarray(wd.get("removed_beats", []), dtype=int).tolist())
+    keep = np.array([p not in rejected for p in peaks], dtype=bool)
+    return peaks[keep] / sfreq
+
+
+#: Breaths of the medical belt hand-annotated from a plot of the raw signal (s): 20-40 s is the only stretch
+#: with a clear, regular rhythm (the belt is shallow and irregular elsewhere; a large movement at 40-42 s).
+MEDICAL_HAND_BREATHS_S = np.array([23.0, 26.5, 29.3, 31.7, 34.5, 36.6, 39.2])
+
+
+def splice_movement(x: np.ndarray, sfreq: float, at_s: float, *, size: float, duration_s: float = 3.0,
+                    step: float = 0.0) -> np.ndarray:
+    """A copy of ``x`` with a movement artefact: a large smooth swing of ``size`` (signal units) lasting
+    ``duration_s`` from ``at_s``, with a superimposed 2-Hz wobble, then (if ``step``) a level step that stays."""
+    y = np.array(x, dtype=float)
+    i0, m = int(at_s * sfreq), int(duration_s * sfreq)
+    t = np.arange(m) / sfreq
+    y[i0:i0 + m] += size * np.hanning(m) * (1 + 0.5 * np.sin(2 * np.pi * 2.0 * t))
+    y[i0 + m:] += step
+    return y
