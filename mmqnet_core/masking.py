@@ -685,6 +685,58 @@ def _check_identity(saved: Any, recording_path: Path, path: Path, on_mismatch: s
 
 
 # --------------------------------------------------------------------------------------------------------
+# masks on the signals (what preprocessing treats as missing)
+# --------------------------------------------------------------------------------------------------------
+def mask_samples(
+    masks: MaskSet,
+    ch_names: Sequence[str],
+    sfreq: float,
+    n_times: int,
+    *,
+    offset_s: float = 0.0,
+) -> np.ndarray:
+    """Which samples of a signal array the masks hide: ``(n_channels, n_times)`` bool, True = masked.
+
+    Sample ``k`` of a row lies at ``offset_s + k / sfreq`` seconds of the recording and is masked when that
+    time falls in a masked interval ``[start_s, end_s)`` of the row's channel (or the channel is masked
+    whole). This is how masks reach :func:`~mmqnet_core.preprocessing.preprocess`, where masked samples are
+    missing data.
+
+    Parameters
+    ----------
+    masks : MaskSet
+        The masks (user-drawn, simulated, imported).
+    ch_names : sequence of str
+        Channel of each row; names the masks do not mention are never masked.
+    sfreq : float
+        Sampling rate of the array, Hz.
+    n_times : int
+        Number of samples per row.
+    offset_s : float
+        Recording time of sample 0, s.
+    """
+    if not isinstance(masks, MaskSet):
+        raise MaskError(f"Expected a MaskSet, got {type(masks).__name__}.")
+    if not (isinstance(sfreq, (int, float)) and math.isfinite(sfreq) and sfreq > 0):
+        raise MaskError(f"Invalid value for 'sfreq': must be a rate > 0 Hz, got {sfreq!r}.")
+    n = int(n_times)
+    out = np.zeros((len(ch_names), n), dtype=bool)
+    for row, name in enumerate(ch_names):
+        if name in masks.channels:
+            out[row] = True
+            continue
+        us, ue = masks._intervals(name)
+        if us.size == 0:
+            continue
+        # first sample at or after each edge: k >= (t - offset) * sfreq
+        lo = np.clip(np.ceil((us - offset_s) * sfreq - 1e-9), 0, n).astype(np.int64)
+        hi = np.clip(np.ceil((ue - offset_s) * sfreq - 1e-9), 0, n).astype(np.int64)
+        for a, b in zip(lo, hi):
+            out[row, a:b] = True
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------
 # simulated missingness
 # --------------------------------------------------------------------------------------------------------
 def _check_fraction(name: str, value: float, hi: float, meaning: str) -> float:
@@ -958,6 +1010,7 @@ __all__ = [
     "SOURCES",
     "SegmentMask",
     "random_token_mask",
+    "mask_samples",
     "sidecar_path",
     "simulate_missing",
 ]
