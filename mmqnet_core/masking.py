@@ -715,24 +715,42 @@ def mask_samples(
     offset_s : float
         Recording time of sample 0, s.
     """
+    out = np.zeros((len(ch_names), int(n_times)), dtype=bool)
+    for row, spans in enumerate(mask_sample_spans(masks, ch_names, sfreq, n_times, offset_s=offset_s)):
+        for a, b in spans:
+            out[row, a:b] = True
+    return out
+
+
+def mask_sample_spans(
+    masks: MaskSet,
+    ch_names: Sequence[str],
+    sfreq: float,
+    n_times: int,
+    *,
+    offset_s: float = 0.0,
+) -> list[np.ndarray]:
+    """The masked samples of each row as ``(K, 2)`` int arrays of ``[start, stop)`` sample indices.
+
+    Same rule and arguments as :func:`mask_samples`, without allocating the (n_channels, n_times) array: two
+    mask sets with the same spans hide the same samples (used to fingerprint masks for the cleaning cache).
+    """
     if not isinstance(masks, MaskSet):
         raise MaskError(f"Expected a MaskSet, got {type(masks).__name__}.")
     if not (isinstance(sfreq, (int, float)) and math.isfinite(sfreq) and sfreq > 0):
         raise MaskError(f"Invalid value for 'sfreq': must be a rate > 0 Hz, got {sfreq!r}.")
     n = int(n_times)
-    out = np.zeros((len(ch_names), n), dtype=bool)
-    for row, name in enumerate(ch_names):
+    out = []
+    for name in ch_names:
         if name in masks.channels:
-            out[row] = True
+            out.append(np.array([[0, n]], dtype=np.int64) if n else np.zeros((0, 2), np.int64))
             continue
         us, ue = masks._intervals(name)
-        if us.size == 0:
-            continue
         # first sample at or after each edge: k >= (t - offset) * sfreq
         lo = np.clip(np.ceil((us - offset_s) * sfreq - 1e-9), 0, n).astype(np.int64)
         hi = np.clip(np.ceil((ue - offset_s) * sfreq - 1e-9), 0, n).astype(np.int64)
-        for a, b in zip(lo, hi):
-            out[row, a:b] = True
+        keep = hi > lo
+        out.append(np.column_stack([lo[keep], hi[keep]]) if keep.any() else np.zeros((0, 2), np.int64))
     return out
 
 
@@ -1010,6 +1028,7 @@ __all__ = [
     "SOURCES",
     "SegmentMask",
     "random_token_mask",
+    "mask_sample_spans",
     "mask_samples",
     "sidecar_path",
     "simulate_missing",
