@@ -339,6 +339,7 @@ def subject_statistics(
     recordings: Sequence[Any],
     model: LoadedModel,
     *,
+    masks: Sequence[Any] | None = None,
     cache: Any = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
@@ -351,8 +352,12 @@ def subject_statistics(
     exactly as :func:`analyze` does; statistics are taken over every visible window of all of them -- only the
     windows inside a recording's stimulus span when it has one (DEAP trials, MAHNOB-HCI sessions), as in
     training -- with the model's training statistics as the fallback for columns with too few values. With
-    ``cache`` (a :class:`~mmqnet_core.preprocessing.CleaningCache`) each cleaning is taken from / kept there.
+    ``cache`` (a :class:`~mmqnet_core.preprocessing.CleaningCache`) each cleaning is taken from / kept there;
+    ``masks`` (one MaskSet or None per recording) makes masked data missing in the statistics too.
     """
+    if masks is not None and len(masks) != len(recordings):
+        raise ConfigError(f"Invalid value for 'masks': one MaskSet or None per recording ({len(recordings)}), "
+                          f"got {len(masks)}.")
     from ..features import extract_features
     from ..model.normalization import Normalizer
     from ..preprocessing import preprocess
@@ -362,8 +367,9 @@ def subject_statistics(
     values, missing = [], []
     for i, rec in enumerate(recordings):
         check_cancel(cancel)
-        pre = (preprocess(rec, model.preprocess_config, cancel=cancel) if cache is None
-               else cache.get_or_clean(rec, model.preprocess_config, cancel=cancel))
+        rec_masks = None if masks is None else masks[i]
+        pre = (preprocess(rec, model.preprocess_config, masks=rec_masks, cancel=cancel) if cache is None
+               else cache.get_or_clean(rec, model.preprocess_config, masks=rec_masks, cancel=cancel))
         fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
                               cancel=cancel)
         keep = np.ones(fs.n_windows, dtype=bool)
