@@ -1,4 +1,4 @@
-"""The analysis task of the app: find or build the model, run ``mmqnet_core.inference.analyze``, write results.
+"""The analysis task of the app: a thin call of ``mmqnet_core.inference.analyze_recording``, plus model labels.
 
 Everything here is Qt-free and runs in a worker thread (:class:`app.workers.TaskRunner`); the main window only
 submits :func:`run_analysis` and receives an :class:`AnalysisRun`. ``mmqnet_core.inference`` imports torch, so
@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from mmqnet_core.errors import CheckpointError
 from mmqnet_core.fileio import atomic_write  # noqa: F401 (re-exported for the views' exports)
-from mmqnet_core.progress import CancelToken, ProgressCallback, check_cancel, report, scaled
+from mmqnet_core.progress import CancelToken, ProgressCallback, check_cancel
 
 log = logging.getLogger(__name__)
 
@@ -147,40 +147,25 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
     progress, cancel
         Progress callback and cancel token.
     """
-    from mmqnet_core.inference import analyze, load_model
+    from mmqnet_core.inference import analyze_recording
 
     check_cancel(cancel)
-    if model is None:
-        report(progress, 0.0, "loading the model")
-        if checkpoint is not None:
-            model = load_model(checkpoint, device=None if device in (None, "auto") else device)
-        elif model_factory is not None:
-            model = model_factory(recording)
-        else:
-            raise CheckpointError("No MMQ-Net model to run: set a checkpoint in Preferences "
-                                  "(Edit > Preferences > Model checkpoint).")
-    check_cancel(cancel)
-    stats, start, found = None, 0.05, None
-    if getattr(model, "normalization", "global") != "global":
-        # A recording is often a single emotional state: a per-subject model normalises it with the statistics
-        # of the subject's other recordings too (as in training), not with its own alone.
-        from mmqnet_core.inference import subject_recordings_for, subject_statistics
-
-        found = subject_recordings_for(recording, subject_files, discover=find_subject_recordings,
-                                       progress=scaled(progress, 0.05, 0.1), cancel=cancel)
-        if found is not None:
-            stats = subject_statistics(found.recordings, model, progress=scaled(progress, 0.1, 0.5), cancel=cancel)
-            start = 0.5
-    elif subject_files:
-        log.info("subject recordings not used: the model normalises globally")
-    result = analyze(recording, masks, model, subject_statistics=stats, mc_samples=mc_samples,
-                     progress=scaled(progress, start, 1.0), cancel=cancel)
-    if found is not None:
-        result = dataclasses.replace(result, steps=tuple(result.steps) + found.steps)
-    label = model_label(model)
+    if model is None and checkpoint is None and model_factory is None:
+        raise CheckpointError("No MMQ-Net model to run: set a checkpoint in Preferences "
+                              "(Edit > Preferences > Model checkpoint).")
+    # The core's use case does everything (model, subject statistics, masks, the cleaning shared with the
+    # display through the cleaning cache, analysis); the app only shows the result.
+    run = analyze_recording(recording, masks, model=model, checkpoint=checkpoint, device=device,
+                            model_factory=model_factory, subject_files=subject_files,
+                            find_subject_recordings=find_subject_recordings, mc_samples=mc_samples,
+                            progress=progress, cancel=cancel)
+    for note in run.notes:
+        log.info("%s", note)
+    result = run.result
+    label = model_label(run.model)
     if label == UNTRAINED_MODEL_LABEL:
         result = dataclasses.replace(result, model_description=UNTRAINED_DESCRIPTION)
-    return AnalysisRun(result=result, model=model, label=label)
+    return AnalysisRun(result=result, model=run.model, label=label)
 
 
 def write_trajectories_csv(result: Any, path: str | os.PathLike) -> Path:

@@ -85,11 +85,15 @@ def load_file(path: Path, *, progress: ProgressCallback | None = None,
     return load_recording(path, progress=progress, cancel=cancel)
 
 
-def clean_recording(recording: Recording, prefs: Preferences, *, progress: ProgressCallback | None = None,
-                    cancel: CancelToken | None = None) -> Any:
-    """Clean the whole recording with ``mmqnet_core.preprocessing.preprocess`` using the preferences."""
+def clean_recording(recording: Recording, prefs: Preferences, masks: Any = None, *,
+                    progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> Any:
+    """Clean the whole recording with its masks (missing data) using the preferences.
+
+    Goes through the core's cleaning cache (``mmqnet_core.preprocessing.cached_preprocess``), which the analysis
+    also uses: running MMQ-Net after the display cleaning does not clean again.
+    """
     try:
-        from mmqnet_core.preprocessing import PreprocessConfig, preprocess
+        from mmqnet_core.preprocessing import PreprocessConfig, cached_preprocess
     except ImportError as exc:
         raise RecordingError(f"Cannot clean {recording.title}: the module mmqnet_core.preprocessing is not "
                              f"available ({exc}). Reinstall MMQ-Net Studio.") from exc
@@ -99,7 +103,13 @@ def clean_recording(recording: Recording, prefs: Preferences, *, progress: Progr
         bands = tuple((m, prefs.eeg_low_hz or None, prefs.eeg_high_hz) if m == Modality.EEG else (m, lo, hi)
                       for m, lo, hi in bands)
         config = replace(config, bands=bands)
-    return preprocess(recording, config, progress=progress, cancel=cancel)
+    return cached_preprocess(recording, config, masks=masks, progress=progress, cancel=cancel)
+
+
+def _display_masks(masks: Any) -> Any:
+    """The masks the display cleaning uses: all but the simulated ones, so that the data a simulation hides stay
+    visible (and are the truth the analysis compares its reconstructions with; the analysis cleans with all)."""
+    return None if masks is None else masks.without_source("simulated")
 
 
 def describe_device(device: str) -> str:
@@ -184,6 +194,11 @@ class MainWindow(QMainWindow):
         self.model.recordingLoaded.connect(self._on_recording_loaded)
         self.model.recordingChanged.connect(self._on_recording_changed)
         self.model.cleanedReady.connect(lambda _r: self._update_status())
+        # Masks are missing data for the cleaning: a mask edit re-cleans (once the edits pause).
+        self._cleaning_masks: Any = None
+        self._reclean_timer = QTimer(self, singleShot=True, interval=500)
+        self._reclean_timer.timeout.connect(self._reclean_for_masks)
+        self.model.masksChanged.connect(lambda _m: self._reclean_timer.start())
         self.model.errorOccurred.connect(self.report_error)
         self.browser.pageChanged.connect(self.overview.set_page)
         self.browser.pageChanged.connect(lambda *_: self._update_page_label())
@@ -552,9 +567,14 @@ class MainWindow(QMainWindow):
                 self.model.set_preprocess_result(result)  # the core has logged each step
                 log.info("cleaned %s", recording.title)
 
-        self.runner.submit(clean_recording, recording, self.prefs, key="clean", background=True,
+        masks = self._cleaning_masks = _display_masks(self.model.masks)
+        self.runner.submit(clean_recording, recording, self.prefs, masks, key="clean", background=True,
                            name=f"Cleaning {recording.title}", on_result=done,
                            on_error=lambda exc: self.report_error(exc, f"cleaning {recording.title}"))
+
+    def _reclean_for_masks(self) -> None:
+        if self.model.recording is not None and _display_masks(self.model.masks) != self._cleaning_masks:
+            self.start_cleaning()
 
     # --- masks ----------------------------------------------------------------------------------------------
     def ask_export_masks(self) -> None:

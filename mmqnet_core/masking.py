@@ -675,6 +675,76 @@ def _check_identity(saved: Any, recording_path: Path, path: Path, on_mismatch: s
 
 
 # --------------------------------------------------------------------------------------------------------
+# masks on the signals (what preprocessing treats as missing)
+# --------------------------------------------------------------------------------------------------------
+def mask_samples(
+    masks: MaskSet,
+    ch_names: Sequence[str],
+    sfreq: float,
+    n_times: int,
+    *,
+    offset_s: float = 0.0,
+) -> np.ndarray:
+    """Which samples of a signal array the masks hide: ``(n_channels, n_times)`` bool, True = masked.
+
+    Sample ``k`` of a row lies at ``offset_s + k / sfreq`` seconds of the recording and is masked when that
+    time falls in a masked interval ``[start_s, end_s)`` of the row's channel (or the channel is masked
+    whole). This is how masks reach :func:`~mmqnet_core.preprocessing.preprocess`, where masked samples are
+    missing data.
+
+    Parameters
+    ----------
+    masks : MaskSet
+        The masks (user-drawn, simulated, imported).
+    ch_names : sequence of str
+        Channel of each row; names the masks do not mention are never masked.
+    sfreq : float
+        Sampling rate of the array, Hz.
+    n_times : int
+        Number of samples per row.
+    offset_s : float
+        Recording time of sample 0, s.
+    """
+    out = np.zeros((len(ch_names), int(n_times)), dtype=bool)
+    for row, spans in enumerate(mask_sample_spans(masks, ch_names, sfreq, n_times, offset_s=offset_s)):
+        for a, b in spans:
+            out[row, a:b] = True
+    return out
+
+
+def mask_sample_spans(
+    masks: MaskSet,
+    ch_names: Sequence[str],
+    sfreq: float,
+    n_times: int,
+    *,
+    offset_s: float = 0.0,
+) -> list[np.ndarray]:
+    """The masked samples of each row as ``(K, 2)`` int arrays of ``[start, stop)`` sample indices.
+
+    Same rule and arguments as :func:`mask_samples`, without allocating the (n_channels, n_times) array: two
+    mask sets with the same spans hide the same samples (used to fingerprint masks for the cleaning cache).
+    """
+    if not isinstance(masks, MaskSet):
+        raise MaskError(f"Expected a MaskSet, got {type(masks).__name__}.")
+    if not (isinstance(sfreq, (int, float)) and math.isfinite(sfreq) and sfreq > 0):
+        raise MaskError(f"Invalid value for 'sfreq': must be a rate > 0 Hz, got {sfreq!r}.")
+    n = int(n_times)
+    out = []
+    for name in ch_names:
+        if name in masks.channels:
+            out.append(np.array([[0, n]], dtype=np.int64) if n else np.zeros((0, 2), np.int64))
+            continue
+        us, ue = masks._intervals(name)
+        # first sample at or after each edge: k >= (t - offset) * sfreq
+        lo = np.clip(np.ceil((us - offset_s) * sfreq - 1e-9), 0, n).astype(np.int64)
+        hi = np.clip(np.ceil((ue - offset_s) * sfreq - 1e-9), 0, n).astype(np.int64)
+        keep = hi > lo
+        out.append(np.column_stack([lo[keep], hi[keep]]) if keep.any() else np.zeros((0, 2), np.int64))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------
 # simulated missingness
 # --------------------------------------------------------------------------------------------------------
 def _check_fraction(name: str, value: float, hi: float, meaning: str) -> float:
@@ -948,6 +1018,8 @@ __all__ = [
     "SOURCES",
     "SegmentMask",
     "random_token_mask",
+    "mask_sample_spans",
+    "mask_samples",
     "sidecar_path",
     "simulate_missing",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -51,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse and save; errors propagate to :func:`mmqnet_core.cli.main`."""
-    from ..inference import analyze, load_model, subject_recordings_for, subject_statistics
+    from ..inference import analyze_recording, load_model
     from ..inference.engine import check_mc_samples
     from ..io import load_recording
     from ..masking import MaskSet, sidecar_path
@@ -59,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
     if args.subject_files and args.own_statistics:
         raise ConfigError("Invalid options: --subject-files and --own-statistics contradict each other (the first "
                           "adds the subject's other recordings to the statistics, the second uses none); give one.")
-    lines: list[str] = []
     with progress_bar("analyze") as bar:
         model = load_model(args.checkpoint, device=args.device)
         check_mc_samples(model.model, args.mc_samples)  # a clear error before the recording is loaded
@@ -73,28 +71,13 @@ def run(args: argparse.Namespace) -> int:
             side = sidecar_path(args.path)
             if side.is_file():
                 masks, mask_note = MaskSet.load(side), f"masks from {side}"
-        stats, found = None, None
-        if model.normalization != "global" and not args.own_statistics:
-            # A short recording is often one emotional state: a per-subject model normalises it with the
-            # statistics of the subject's other recordings too (a DEAP file's trials, the MAHNOB sessions of the
-            # subject beside it, --subject-files), as it was trained, not with its own alone.
-            found = subject_recordings_for(rec, args.subject_files, progress=scaled(bar, 0.1, 0.15))
-            if found is not None:
-                stats = subject_statistics(found.recordings, model, progress=scaled(bar, 0.15, 0.5))
-                lines.append(found.description)
-                lines += [f"note: {n}" for n in found.notes]
-            elif rec.source_format == "mahnob":
-                lines.append(f"no other rated session of subject {rec.subject or '?'} beside {rec.source}: "
-                             "normalised with the session's own statistics")
-        elif args.subject_files:
-            lines.append("note: --subject-files not used: the model normalises every recording with the training "
-                         "subjects' statistics (global normalisation)")
-        result = analyze(rec, masks, model, start_s=args.start, stop_s=args.stop, subject_statistics=stats,
-                         mc_samples=args.mc_samples, mc_seed=args.mc_seed,
-                         progress=scaled(bar, 0.5 if stats is not None else 0.1, 0.97))
-        if found is not None:
-            result = dataclasses.replace(result, steps=tuple(result.steps) + found.steps)
-        paths = result.save(Path(args.output))
+        # the core's one analysis use case (the app runs the same): subject statistics, masks, cleaning, saving
+        run_ = analyze_recording(rec, masks, model=model, subject_files=args.subject_files,
+                                 own_statistics=args.own_statistics, start_s=args.start, stop_s=args.stop,
+                                 mc_samples=args.mc_samples, mc_seed=args.mc_seed, output=Path(args.output),
+                                 progress=scaled(bar, 0.1, 1.0))
+        result, paths = run_.result, run_.paths
+        lines = list(run_.notes)
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)
     print(f"{result.title}: {result.n_windows} windows of {result.window_s:g} s, {mask_note}, "

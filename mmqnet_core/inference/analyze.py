@@ -2,7 +2,7 @@
 
 Pipeline (each step Qt-free, with progress and cancel between steps and between model batches)::
 
-    recording -> preprocess -> features on the model's token layout -> token mask
+    recording (+ masks: missing data) -> preprocess -> features on the model's token layout -> token mask
               (user masks.to_token_mask  OR  features.missing) -> sliding contexts of T windows -> outputs
 
 Outputs per window ``t`` (see :class:`AnalysisResult`):
@@ -261,6 +261,7 @@ def analyze(
     subject_statistics: Any = None,
     mc_samples: int | None = 0,
     mc_seed: int = 0,
+    cache: Any = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> AnalysisResult:
@@ -271,7 +272,9 @@ def analyze(
     recording : Recording
         The recording (any channels; those of the model's layout are used, absent ones become missing tokens).
     masks : MaskSet or None
-        The user's masks (whole channels and segments); None = nothing masked.
+        The user's (and simulated) masks, whole channels and segments; None = nothing masked. They enter the
+        cleaning (:func:`~mmqnet_core.preprocessing.preprocess` treats masked samples as missing data: nothing
+        under a mask reaches a visible channel) and the model's token mask.
     model : LoadedModel
         From :func:`load_model`.
     window_s : float, optional
@@ -295,6 +298,9 @@ def analyze(
         their standard deviation (N times the model time).
     mc_seed : int
         Seed of the Monte-Carlo draws (same seed, same result).
+    cache : CleaningCache, optional
+        Take the cleaning from this cache (:mod:`mmqnet_core.preprocessing.cache`) and store it there; None =
+        clean without a cache.
     progress, cancel
         Progress callback and cancel token (checked between stages, model batches and Monte-Carlo samples).
 
@@ -323,8 +329,9 @@ def analyze(
         check_has_eeg(recording)  # a clear error instead of an analysis of nothing but missing EEG tokens
     check_cancel(cancel)
     t0 = time.perf_counter()
-    pre = preprocess(recording, preprocess_config if preprocess_config is not None else model.preprocess_config,
-                     start_s=start_s, stop_s=stop_s, progress=scaled(progress, 0.0, 0.45), cancel=cancel)
+    clean = preprocess if cache is None else cache.get_or_clean
+    pre = clean(recording, preprocess_config if preprocess_config is not None else model.preprocess_config,
+                masks=masks, start_s=start_s, stop_s=stop_s, progress=scaled(progress, 0.0, 0.45), cancel=cancel)
     timings["preprocess"] = time.perf_counter() - t0
     check_cancel(cancel)
     t0 = time.perf_counter()
@@ -358,6 +365,8 @@ def subject_statistics(
     recordings: Sequence[Any],
     model: LoadedModel,
     *,
+    masks: Sequence[Any] | None = None,
+    cache: Any = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Any:
@@ -368,8 +377,13 @@ def subject_statistics(
     subject's other recordings (its own statistics would remove it). Each recording is cleaned and featurised
     exactly as :func:`analyze` does; statistics are taken over every visible window of all of them -- only the
     windows inside a recording's stimulus span when it has one (DEAP trials, MAHNOB-HCI sessions), as in
-    training -- with the model's training statistics as the fallback for columns with too few values.
+    training -- with the model's training statistics as the fallback for columns with too few values. With
+    ``cache`` (a :class:`~mmqnet_core.preprocessing.CleaningCache`) each cleaning is taken from / kept there;
+    ``masks`` (one MaskSet or None per recording) makes masked data missing in the statistics too.
     """
+    if masks is not None and len(masks) != len(recordings):
+        raise ConfigError(f"Invalid value for 'masks': one MaskSet or None per recording ({len(recordings)}), "
+                          f"got {len(masks)}.")
     from ..features import extract_features
     from ..model.normalization import Normalizer
     from ..preprocessing import preprocess
@@ -379,7 +393,9 @@ def subject_statistics(
     values, missing = [], []
     for i, rec in enumerate(recordings):
         check_cancel(cancel)
-        pre = preprocess(rec, model.preprocess_config, cancel=cancel)
+        rec_masks = None if masks is None else masks[i]
+        pre = (preprocess(rec, model.preprocess_config, masks=rec_masks, cancel=cancel) if cache is None
+               else cache.get_or_clean(rec, model.preprocess_config, masks=rec_masks, cancel=cancel))
         fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
                               cancel=cancel)
         keep = np.ones(fs.n_windows, dtype=bool)
