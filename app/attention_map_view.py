@@ -151,7 +151,7 @@ class AttentionMapView(QWidget):
             self.note.setText(
                 f"Modality queries reconstruct hidden tokens only: {n_hidden} of {result.n_windows} windows have "
                 "hidden tokens and a map; the other columns are empty." if n_hidden < result.n_windows else "")
-        reason = getattr(result, "reason", None)
+        reason = result.reason
         if reason is not None and np.any(reason):  # why tokens are hidden (zero attention there), from the core
             why = [describe_hidden(result.token_names[n], reason[:, n], result.token_modalities[n])
                    for n in range(reason.shape[1]) if np.any(reason[:, n])]

@@ -135,8 +135,7 @@ class ChannelPanel(QWidget):
     def missing_text(self, result, ch_name: str) -> str:
         """Lines saying why the analysis hid the tokens fed by ``ch_name``, '' when none feeds on it."""
         lines = []
-        reason = getattr(result, "reason", None)
-        fvalid = getattr(result, "feature_valid", None)
+        reason, fvalid = result.reason, result.feature_valid
         for n, channel in enumerate(result.token_channels):
             if channel != ch_name:
                 continue

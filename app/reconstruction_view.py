@@ -258,7 +258,7 @@ class ReconstructionView(QWidget):
                 self.feature_plot.setYRange(lo - pad, hi + pad, padding=0)
             self.wave_plot.enableAutoRange(axis="y")
         channel = result.token_channels[n]
-        reason = getattr(result, "reason", None)
+        reason = result.reason
         if reason is not None:  # why each window is hidden (user mask, no breath found, ...), from the core
             parts = [describe_hidden(channel or "absent channel", reason[:, n], result.token_modalities[n])]
         else:

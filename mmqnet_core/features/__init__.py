@@ -14,6 +14,8 @@ Typical use::
     result = preprocess(recording)
     fs = extract_features(result.cleaned, layout=DEAP_LAYOUT, interference=result.interference)
     fs.values   # (T windows, N tokens, F features), fs.missing (T, N), fs.interference (T,)
+    fs.feature_valid  # (T, N, F): the feature could be computed (a breathing rate needs a breath nearby)
+    fs.reason   # (T, N) MissingReason: why a token is missing (no channel, no data, detector found nothing)
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class FeatureSet:
 
     values: np.ndarray  # (T, N, F) float32; 0 where feature_valid is False (undefined, missing or not computable)
     valid: np.ndarray  # (N, F) bool: column f is defined for token n
-    missing: np.ndarray  # (T, N) bool: token n has no usable data in window t (absent, NaN, flat, not computable)
+    missing: np.ndarray  # (T, N) bool: token n has no usable data in window t (absent, NaN, flat, no feature computable)
     tokens: tuple[Token, ...]  # (N,) the bound layout; channel None = absent from the recording
     feature_names: Mapping[Modality, tuple[str, ...]]  # column names per modality present in the layout
     feature_units: Mapping[Modality, tuple[str, ...]]  # column units per modality, same order

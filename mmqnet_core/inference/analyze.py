@@ -475,8 +475,7 @@ def analyze_features(
     simulated = np.zeros((n_t, n_tok), bool)
     if masks is not None:
         user |= np.asarray(masks.to_token_mask(features), bool)
-        if hasattr(masks, "without_source") and any(getattr(s, "source", "") == "simulated"
-                                                    for s in getattr(masks, "segments", ())):
+        if any(seg.source == "simulated" for seg in masks.segments):
             simulated = user & ~np.asarray(masks.without_source("simulated").to_token_mask(features), bool)
     if token_mask is not None:
         tm = np.asarray(token_mask, bool)
@@ -501,17 +500,14 @@ def analyze_features(
         )
     # feature-level missingness: a NaN (or a feature the extractor could not compute) is missing on its own;
     # the token stays visible unless none of its features is left
-    fv = getattr(features, "feature_valid", None)
-    fv = np.asarray(features.valid, bool)[None] & np.isfinite(values) & (True if fv is None else np.asarray(fv, bool))
+    fv = np.asarray(features.valid, bool)[None] & np.isfinite(values) & np.asarray(features.feature_valid, bool)
     none_left = ~hidden & ~fv.any(axis=-1)
     if none_left.any():
         data_missing = data_missing | none_left
         hidden = hidden | none_left
     fv &= ~hidden[..., None]
-    base = getattr(features, "reason", None)
-    base = np.where(data_missing, MissingReason.NO_DATA, MissingReason.PRESENT) if base is None else base
     # one code per token-window, the larger wins: user mask > simulated > no channel > no data > not detected
-    reason = combine(base, np.where(none_left, MissingReason.NOT_DETECTED, 0),
+    reason = combine(features.reason, np.where(none_left, MissingReason.NOT_DETECTED, 0),
                      np.where(simulated, MissingReason.SIMULATED, 0),
                      np.where(user & ~simulated, MissingReason.USER_MASK, 0))
     values = np.where(fv, values, np.nan).astype(np.float32)  # the normaliser's statistics ignore NaN

@@ -222,3 +222,25 @@ def test_summary_counts_hidden_windows_by_reason(features, model, tmp_path):
     saved = json.loads(r.save(tmp_path)["summary"].read_text())
     assert saved["missing"]["tokens"][fc1.name]["reasons"] == entry["reasons"]
     assert saved["missing"]["reason_codes"]["user mask"] == 6
+
+
+def test_feature_validity_reaches_the_model_when_the_engine_takes_it(features, model, monkeypatch):
+    # the model side (MMQNet.forward(feature_valid=...)) may or may not be merged: analyze passes the (S, T, N, F)
+    # validity only when run_contexts has the parameter
+    import importlib
+
+    mod = importlib.import_module("mmqnet_core.inference.analyze")
+
+    seen = {}
+    real = mod.run_contexts
+
+    def with_validity(model_, x, missing, *, feature_valid=None, **kw):
+        seen["fv"] = feature_valid
+        return real(model_, x, missing, **kw)
+
+    monkeypatch.setattr(mod, "run_contexts", with_validity)
+    values = features.values.copy()
+    values[3, 5, 0] = np.nan
+    analyze_features(dataclasses.replace(features, values=values), None, model, attention=False)
+    fv = seen["fv"]
+    assert fv.shape == (1,) + features.values.shape and not fv[0, 3, 5, 0] and fv[0, 3, 5, 1]

@@ -3,7 +3,8 @@
 Heart rate: our beats vs heartpy's own detector (a different algorithm), on clean signals and with a large
 movement artefact spliced in (windows within 5 s of the artefact have no visible rhythm and are left out).
 Breathing: vs breaths hand-annotated on the only regular stretch of the belt (``MEDICAL_HAND_BREATHS_S``).
-Jumps: no clean PPG/EDA row is flagged; a spliced electrode step is. No real EOG recording (blinks) and no
+Jumps: no clean PPG/EDA row is flagged; a spliced electrode step is. Flat: the real 7-s sensor dropout in
+heartpy's data2.csv is found, nothing on the clean channels. No real EOG recording (blinks) and no
 independent SCR reference ships in a package installed here, so blinks and SCRs are checked on synthetic data
 only (tests/core/features).
 """
@@ -113,3 +114,22 @@ def test_clean_real_ppg_and_eda_have_no_jump_but_a_spliced_step_is_found(source,
     y[k:] += 2.0 * amp  # electrode moved: the level steps by twice the signal's range
     (start, stop), = runs(_jump_defaults(y, r.sfreq))
     assert start / r.sfreq <= k / r.sfreq <= stop / r.sfreq and (stop - start) / r.sfreq < 2.0
+
+
+def test_flat_finds_the_real_sensor_dropout_and_nothing_on_clean_channels():
+    from mmqnet_core.preprocessing.detect import flat_mask
+
+    c = PreprocessConfig()
+
+    def flat(x, sfreq):
+        return runs(flat_mask(np.asarray(x, float)[None], sfreq, window_s=c.flat_window_s,
+                              rel_threshold=c.flat_rel_threshold, min_s=c.flat_min_s)[0])
+
+    m = medical()
+    for key in ("ECG", "EDA", "BVP", "RESP"):
+        assert len(flat(m.channels[key], m.sfreq)) == 0, key
+    assert len(flat(heartpy_ppg("data.csv").channels["PPG"], 100.0)) == 0
+    r = heartpy_ppg("data2.csv")  # the PPG reads 0 for ~7 s after 18 s: the sensor lost contact
+    (start, stop), = flat(r.channels["PPG"], r.sfreq)
+    assert abs(start / r.sfreq - 18.0) < 0.2 and abs(stop / r.sfreq - 25.2) < 0.2
+    assert np.all(r.channels["PPG"][start:stop] == 0)
