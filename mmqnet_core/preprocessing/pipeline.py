@@ -2,22 +2,33 @@
 
 Steps, in order (each one logged in :attr:`PreprocessResult.steps` with its numbers):
 
-1. read the span; NaN/inf samples are reported as ``BAD_nan`` and interpolated for filtering;
+1. read the span; masks (``masks=``, a :class:`~mmqnet_core.masking.MaskSet`) and NaN/inf samples are missing
+   data: bridged by a straight line between the visible samples around them for filtering (so nothing under a
+   mask can reach a visible sample), left out of every fit and statistic below, NaN in ``cleaned`` at the end;
+   NaN outside masks is reported as ``BAD_nan``;
 2. flat spans (``BAD_flat``) and abrupt GSR/PPG jumps (``BAD_jump``) on the input data (rules in
-   :mod:`.detect`);
-3. power-line frequency: from the configuration, or detected from the spectrum (50 vs 60 Hz);
-4. muscle artifacts (``BAD_muscle``) with :func:`mne.preprocessing.annotate_muscle_zscore` on the input
-   data, at 110-140 Hz when its rate allows, else in the top 30 Hz below its Nyquist frequency;
-5. resampling of every channel to ``target_sfreq`` (mne's anti-aliased FFT method) - this is ``raw``;
-   everything below works on a copy at that rate, so ``raw`` and ``cleaned`` are aligned sample for sample;
-6. notch at the line frequency and its harmonics below the Nyquist frequency on EEG/EOG/EMG/ECG (harmonics
+   :mod:`.detect`), not on masked channels or samples;
+3. power-line frequency: from the configuration, or detected from the spectrum (50 vs 60 Hz) of the unmasked
+   channels at the input rate (60 Hz and its neighbours need more than 128 Hz);
+4. resampling of every channel to ``target_sfreq`` (mne's anti-aliased polyphase method) - this is ``raw``
+   (which keeps what is under the masks); everything below works at that rate, so ``raw`` and ``cleaned`` are
+   aligned sample for sample;
+5. notch at the line frequency and its harmonics below the Nyquist frequency on EEG/EOG/EMG/ECG (harmonics
    above it were removed by the anti-aliasing filter);
-7. EEG common average reference; EEG band-pass; EOG removal by regression
-   (:class:`mne.preprocessing.EOGRegression`) or ICA (:class:`mne.preprocessing.ICA`, infomax, components
-   correlated with the EOG removed); the EOG is band-passed like the EEG for this so that the fitted
-   propagation factors match the EEG's band;
+6. muscle artifacts (``BAD_muscle``, the rule of :func:`mne.preprocessing.annotate_muscle_zscore`) at the
+   analysis rate, at 110-140 Hz when the channels hold it, else in the top 30 Hz below what they hold -
+   each channel's OWN recorded rate counts (``ChannelInfo.sfreq``), not the rate it is stored at;
+7. EEG common average reference (at each sample over the EEG channels visible there); EEG band-pass; EOG
+   removal by regression (fitted per EEG channel on the samples where it and the EOG are visible, as
+   :class:`mne.preprocessing.EOGRegression` computes it) or ICA (:class:`mne.preprocessing.ICA`, infomax,
+   fitted off the masks, components correlated with the EOG removed); the EOG is band-passed like the EEG
+   for this so that the fitted propagation factors match the EEG's band;
 8. band-pass of the other modalities (:attr:`PreprocessConfig.bands`), clipped to the Nyquist frequency;
-9. NaN put back where the input was NaN.
+9. NaN put back under the masks, and where the input was NaN (``restore_nan``).
+
+Masked whole channels are left out exactly as if the recording did not have them. Changing a mask changes the
+global fits (reference, regression, ICA, detections), so a cleaning is redone whole, never in part
+(:mod:`.cache` keeps one per recording, configuration and mask state).
 
 Filters are mne's defaults: zero-phase FIR (``filter_method="fir"``, firwin design, overlap-add) or a 4th-order
 Butterworth applied forward-backward (``"iir"``). FIR costs about 5 s for 1 h of 40 channels at 128 Hz on one
@@ -234,14 +245,22 @@ def preprocess(
         picks = [i for i, m in enumerate(mods) if m in PHYSIOLOGICAL and m != Modality.TEMP
                  and names[i] not in masked_ch]
         ann: list[Annotation] = []
-        for i in picks:  # one channel at a time keeps the temporary arrays small
+
+        def flat_row(i: int) -> np.ndarray | None:  # one channel at a time keeps the temporary arrays small
             if not _may_be_flat(data[i], sfreq_in, config):
-                continue  # no flat window possible: skip the sliding-window detector (most of its cost)
+                return None  # no flat window possible: skip the sliding-window detector (most of its cost)
             m = flat_mask(data[i:i + 1], sfreq_in, window_s=config.flat_window_s,
                           rel_threshold=config.flat_rel_threshold, min_s=config.flat_min_s,
                           nan_mask=None if missing is None or not missing[i].any() else missing[i:i + 1])
             if mask_in is not None:
                 m &= ~mask_in[i:i + 1]
+            return m
+
+        with ThreadPoolExecutor(_THREADS) as pool:  # channels are independent (scipy.ndimage releases the GIL)
+            flat_rows = list(pool.map(flat_row, picks))
+        for i, m in zip(picks, flat_rows):
+            if m is None:
+                continue
             bad_share[i] = max(bad_share[i], m.mean())
             ann += spans_to_annotations(m, [names[i]], sfreq_in, "BAD_flat", offset_s=offset)
         interference += _group_channels(ann)
