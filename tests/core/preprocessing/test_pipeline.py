@@ -173,7 +173,7 @@ def test_muscle_burst_found_at_the_right_time(sfreq, target, band):
     assert len(muscle) == 1, res.interference
     assert abs(muscle[0].onset - 20.0) < 0.2 and abs(muscle[0].end - 21.0) < 0.2
     assert muscle[0].ch_names == ()
-    assert any(s.startswith(f"muscle detection (mne annotate_muscle_zscore, {band}") for s in res.steps)
+    assert any(s.startswith(f"muscle detection (mne annotate_muscle_zscore's rule, {band}") for s in res.steps)
 
 
 def test_muscle_band_respects_each_channels_own_rate():
@@ -186,7 +186,7 @@ def test_muscle_band_respects_each_channels_own_rate():
     rec = make_recording(up, sf, [f"E{i}" for i in range(8)], ["EEG"] * 8)
     rec = dataclasses.replace(rec, channels=tuple(dataclasses.replace(c, sfreq=128.0) for c in rec.channels))
     res = preprocess(rec, PreprocessConfig(target_sfreq=512.0))
-    assert any(s.startswith("muscle detection (mne annotate_muscle_zscore, 30.8-60.8 Hz") for s in res.steps), \
+    assert any(s.startswith("muscle detection (mne annotate_muscle_zscore's rule, 30.8-60.8 Hz") for s in res.steps), \
         res.steps
     assert not [a for a in res.interference if a.description == "BAD_muscle"]
     # with half the channels recorded fast, the fast ones are searched in 110-140 Hz and the slow ones left out
@@ -344,5 +344,23 @@ def test_muscle_detection_on_fast_input_is_decimated():
     res = preprocess(_muscle_recording(1024.0), PreprocessConfig(target_sfreq=1024.0))
     muscle = [a for a in res.interference if a.description == "BAD_muscle"]
     assert len(muscle) == 1 and abs(muscle[0].onset - 20.0) < 0.2 and abs(muscle[0].end - 21.0) < 0.2
-    assert any(s.startswith("muscle detection (mne annotate_muscle_zscore, 110-140 Hz envelope at 512 Hz")
+    assert any(s.startswith("muscle detection (mne annotate_muscle_zscore's rule, 110-140 Hz envelope at 512 Hz")
                for s in res.steps)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_flat_prescreen_never_skips_a_flat_window(seed):
+    """The cheap block test says "may be flat" whenever the sliding-window detector finds something."""
+    from mmqnet_core.preprocessing.detect import flat_mask
+    from mmqnet_core.preprocessing.pipeline import _may_be_flat
+
+    rng = np.random.default_rng(seed)
+    sf = float(rng.choice([128.0, 256.0, 500.0]))
+    x = rng.standard_normal(int(sf * 30))
+    a = int(rng.integers(0, x.size - int(sf)))
+    x[a:a + int(rng.integers(int(0.5 * sf), int(3 * sf)))] = 1.0  # a flat stretch of 0.5-3 s
+    cfg = PreprocessConfig(flat_min_s=0.1)
+    found = flat_mask(x[None], sf, window_s=cfg.flat_window_s, rel_threshold=cfg.flat_rel_threshold,
+                      min_s=cfg.flat_min_s).any()
+    assert found and _may_be_flat(x, sf, cfg)
+    assert not _may_be_flat(rng.standard_normal(int(sf * 30)), sf, cfg)
