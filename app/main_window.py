@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QToolButton,
@@ -40,6 +41,7 @@ from .analysis import AnalysisRun, atomic_write, resolve_checkpoint, run_analysi
 from .attention_map_view import AttentionMapView
 from .channel_panel import ChannelPanel
 from .circumplex_view import CircumplexView
+from . import errors as errors_module
 from .errors import notify_error
 from .log_panel import LogPanel
 from .mask_table import MaskTable
@@ -67,6 +69,9 @@ STATE_VERSION = 2
 #: Size (px) of an analysis view exported while its dock is hidden.
 VIEW_SIZES = {"trajectory": (1100, 380), "circumplex": (620, 560), "attention": (1000, 520),
               "reconstruction": (1000, 560)}
+#: On quit, how long running tasks get to stop after being cancelled before they are abandoned, s (the window
+#: must be gone within 2 s of the user's answer).
+QUIT_WAIT_S = 1.5
 #: Size (px) of the views drawn for the report (close to the boxes they fill).
 REPORT_VIEW_SIZES = {"trajectory": (1100, 450), "circumplex": (540, 600), "attention": (540, 600),
                      "reconstruction": (1000, 560)}
@@ -950,15 +955,35 @@ class MainWindow(QMainWindow):
             self.open_file(path)
 
     # --- closing --------------------------------------------------------------------------------------------
-    def shutdown(self, timeout_s: float = 10.0) -> bool:
-        """Cancel running tasks and wait for them; detach the log handler. Safe to call twice."""
+    def shutdown(self, timeout_s: float = QUIT_WAIT_S) -> bool:
+        """Cancel running tasks and wait up to ``timeout_s`` for them; abandon those still running (see
+        :meth:`TaskRunner.abandon`); detach the log handler. Safe to call twice. False if a task was abandoned."""
         ok = self.runner.shutdown(timeout_s)
+        if not ok:
+            self.runner.abandon()
         self.browser.shutdown()
         self.log_panel.detach()
         top_up_refcounts()
         return ok
 
+    def confirm_quit(self) -> bool:
+        """While tasks run, ask whether to stop them and quit (True) or keep working (False)."""
+        names = [w.name for w in self.runner.workers]
+        if not names or not errors_module.dialogs_enabled:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit MMQ-Net Studio",
+                          f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} still running.", parent=self)
+        box.setInformativeText("Stop and quit now (what is not finished is lost), or keep working?")
+        box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
+        box.button(QMessageBox.StandardButton.Ok).setText("Stop and quit")
+        box.button(QMessageBox.StandardButton.Cancel).setText("Keep working")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Ok
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        if self.runner.busy and not self.confirm_quit():
+            event.ignore()
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(STATE_VERSION))
         self.settings.sync()
