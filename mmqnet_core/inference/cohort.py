@@ -486,9 +486,13 @@ def _marker_entry(o: RecordingOutcome) -> dict:
 
 
 def _init_worker(torch_threads: int) -> None:
-    """Process-pool initializer: share the cores between the workers instead of each taking all of them."""
+    """Process-pool initializer: share the cores between the workers instead of each taking all of them; leave
+    Ctrl+C to the parent, which stops the workers itself (no traceback from every worker)."""
+    import signal
+
     import torch
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(max(1, torch_threads))
 
 
