@@ -195,7 +195,12 @@ def cancel_latency(args) -> int:
     model = load_model(device="cpu")
     events: list[tuple[float, str]] = []
 
+    last_batch_message = ""
+
     def progress(fraction: float, message: str = "") -> None:
+        nonlocal last_batch_message
+        if message.startswith("batch"):
+            last_batch_message = message
         name = _stage_name(message)
         if message and (not events or events[-1][1] != name):
             events.append((time.perf_counter(), name))
@@ -220,28 +225,33 @@ def cancel_latency(args) -> int:
         flag = "  > 1 s" if worst > 1.0 else ""
         print(f"{name[:34]:<34} {dur:8.2f} {worst:8.2f} {mean:8.2f} {n:7d}{flag}")
 
-    # one real cancel, half-way through the model stage
+    # one real cancel, half-way through the second model batch of a second run
+    batches = [n for _, n in events if n == "model batches"]
     model_start = next((t for t, n in events if n == "model batches"), None)
     if model_start is not None:
-        delay = (model_start - t0) + 0.5 * (end - model_start)
+        n_batches = max(1, int(last_batch_message.split("/")[-1].split(",")[0])) if last_batch_message else 1
+        half_batch = 0.5 * (end - model_start) / n_batches
         cancel = threading.Event()
         box: dict = {}
 
-        def work() -> None:
-            try:
-                analyze(load_recording(path), None, model, cancel=cancel)
-            except Cancelled:
-                box["stopped"] = time.perf_counter()
+        def set_cancel() -> None:
+            box["set"] = time.perf_counter()
+            cancel.set()
 
-        th = threading.Thread(target=work)
-        t1 = time.perf_counter()
-        th.start()
-        time.sleep(delay)
-        t_set = time.perf_counter()
-        cancel.set()
-        th.join()
-        print(f"real cancel {t_set - t1:.1f} s into the analysis (model stage): stopped after "
-              f"{box.get('stopped', float('nan')) - t_set:.2f} s")
+        def progress2(fraction: float, message: str = "") -> None:
+            if message.startswith("batch 1/") and "timer" not in box:
+                box["timer"] = threading.Timer(half_batch, set_cancel)
+                box["timer"].start()
+
+        try:
+            analyze(load_recording(path), None, model, progress=progress2, cancel=cancel)
+        except Cancelled:
+            box["stopped"] = time.perf_counter()
+        if "timer" in box:
+            box["timer"].cancel()
+        print(f"real cancel {half_batch:.2f} s into the second model batch: stopped "
+              f"{box.get('stopped', float('nan')) - box.get('set', float('nan')):.2f} s later ({len(batches)} stage "
+              f"entries, {n_batches} batches of {2 * half_batch:.2f} s)")
     return 0
 
 

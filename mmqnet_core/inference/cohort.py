@@ -274,6 +274,7 @@ def _search(folder: Path, exclude: Path | None) -> list[Path]:
     """Recordings under ``folder``: files with a recording suffix and MAHNOB-HCI session folders (whose files
     are not listed again); hidden entries and ``exclude`` are left out."""
     found: list[Path] = []
+    folder = folder.resolve()  # ``exclude`` is resolved too
     for root, dirs, files in os.walk(folder):
         here = Path(root)
         if exclude is not None and (here == exclude or exclude in here.parents):
