@@ -159,7 +159,7 @@ class MainWindow(QMainWindow):
         self.channel_dock = self._dock("Channels", self.channel_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.mask_dock = self._dock("Masks", self.mask_table, Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        # The analysis views are built when their dock is first shown or a view is first used (lazy_views below):
+        # The analysis views are built when their dock is first shown or a view is first used (see _view below):
         # the four plots took about three quarters of the window's creation time.
         self._views: dict[str, QWidget] = {}
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
@@ -215,7 +215,8 @@ class MainWindow(QMainWindow):
 
     # --- lazy analysis views ---------------------------------------------------------------------------------
     def _view_specs(self) -> dict[str, tuple[QDockWidget, type]]:
-        return {"trajectory": (self.trajectory_dock, TrajectoryView), "circumplex": (self.circumplex_dock, CircumplexView),
+        return {"trajectory": (self.trajectory_dock, TrajectoryView),
+                "circumplex": (self.circumplex_dock, CircumplexView),
                 "attention": (self.attention_dock, AttentionMapView),
                 "reconstruction": (self.reconstruction_dock, ReconstructionView)}
 
