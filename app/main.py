@@ -208,8 +208,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app.exec()
     finally:
-        window.shutdown()
+        window.shutdown()  # cancels what still runs and waits at most QUIT_WAIT_S; what does not stop is abandoned
         logging.getLogger().removeHandler(stderr)
+    if window.runner.abandoned:
+        # A task is inside a step that cannot be interrupted (a long filter in a library). Its thread belongs to a
+        # QThreadPool, whose destructor would wait for it at interpreter exit: end the process now instead, as
+        # if the thread were a daemon. Settings and mask sidecars are already written (atomically).
+        log.info("exiting without waiting for %s", [w.name for w in window.runner.abandoned])
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(int(code))
     return int(code)
 
 

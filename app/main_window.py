@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QToolButton,
@@ -41,6 +43,7 @@ from .attention_map_view import AttentionMapView
 from .browser_controls import BrowserControls, return_focus
 from .channel_panel import ChannelPanel
 from .circumplex_view import CircumplexView
+from . import errors as errors_module
 from .errors import notify_error
 from .log_panel import LogPanel
 from .mask_table import MaskTable
@@ -68,6 +71,9 @@ STATE_VERSION = 2
 #: Size (px) of an analysis view exported while its dock is hidden.
 VIEW_SIZES = {"trajectory": (1100, 380), "circumplex": (620, 560), "attention": (1000, 520),
               "reconstruction": (1000, 560)}
+#: On quit, how long running tasks get to stop after being cancelled before they are abandoned, s (the window
+#: must be gone within 2 s of the user's answer).
+QUIT_WAIT_S = 1.5
 #: Size (px) of the views drawn for the report (close to the boxes they fill).
 REPORT_VIEW_SIZES = {"trajectory": (1100, 450), "circumplex": (540, 600), "attention": (540, 600),
                      "reconstruction": (1000, 560)}
@@ -165,15 +171,16 @@ class MainWindow(QMainWindow):
         self.channel_dock = self._dock("Channels", self.channel_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.mask_dock = self._dock("Masks", self.mask_table, Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.trajectory_view = TrajectoryView(self.model, self)
-        self.circumplex_view = CircumplexView(self.model, self)
-        self.attention_view = AttentionMapView(self.model, self)
-        self.reconstruction_view = ReconstructionView(self.model, self)
-        self.trajectory_dock = self._dock("Trajectory", self.trajectory_view, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.circumplex_dock = self._dock("Circumplex", self.circumplex_view, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.attention_dock = self._dock("Attention", self.attention_view, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.reconstruction_dock = self._dock("Reconstruction", self.reconstruction_view,
-                                              Qt.DockWidgetArea.BottomDockWidgetArea)
+        # The analysis views are built when their dock is first shown or a view is first used (see _view below):
+        # the four plots took about three quarters of the window's creation time.
+        self._views: dict[str, QWidget] = {}
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.trajectory_dock = self._dock("Trajectory", QWidget(self), bottom)
+        self.circumplex_dock = self._dock("Circumplex", QWidget(self), bottom)
+        self.attention_dock = self._dock("Attention", QWidget(self), bottom)
+        self.reconstruction_dock = self._dock("Reconstruction", QWidget(self), bottom)
+        for name, (dock, _cls) in self._view_specs().items():
+            dock.visibilityChanged.connect(lambda visible, n=name: self._view(n) if visible else None)
         self.analysis_docks = (self.trajectory_dock, self.circumplex_dock, self.attention_dock,
                                self.reconstruction_dock)
         for dock in self.analysis_docks:
@@ -206,8 +213,6 @@ class MainWindow(QMainWindow):
         self.browser.maskModeChanged.connect(self.mask_mode_action.setChecked)
         self.overview.jumpRequested.connect(self.browser.center_on)
         self.mask_table.jumpRequested.connect(self.browser.jump_to)
-        for view in (self.trajectory_view, self.circumplex_view, self.attention_view):
-            view.jumpRequested.connect(self.browser.center_on)
         self.model.analysisFinished.connect(lambda _r: self._update_analysis_actions())
         self.model.analysisStaleChanged.connect(lambda _s: self._update_analysis_actions())
         self.runner.busyChanged.connect(self._on_busy)
@@ -224,6 +229,43 @@ class MainWindow(QMainWindow):
         self.device_label.setText("Device: ...")
         QTimer.singleShot(300, self._deferred_start_up)
         self.browser.setFocus()
+
+    # --- lazy analysis views ---------------------------------------------------------------------------------
+    def _view_specs(self) -> dict[str, tuple[QDockWidget, type]]:
+        return {"trajectory": (self.trajectory_dock, TrajectoryView),
+                "circumplex": (self.circumplex_dock, CircumplexView),
+                "attention": (self.attention_dock, AttentionMapView),
+                "reconstruction": (self.reconstruction_dock, ReconstructionView)}
+
+    def _view(self, name: str) -> QWidget:
+        """The analysis view ``name``, built (from the model's current state) and put in its dock on first use."""
+        view = self._views.get(name)
+        if view is None:
+            dock, cls = self._view_specs()[name]
+            view = self._views[name] = cls(self.model, self)
+            if hasattr(view, "jumpRequested"):
+                view.jumpRequested.connect(self.browser.center_on)
+            placeholder = dock.widget()
+            dock.setWidget(view)
+            if placeholder is not None:
+                placeholder.deleteLater()
+        return view
+
+    @property
+    def trajectory_view(self) -> TrajectoryView:
+        return self._view("trajectory")
+
+    @property
+    def circumplex_view(self) -> CircumplexView:
+        return self._view("circumplex")
+
+    @property
+    def attention_view(self) -> AttentionMapView:
+        return self._view("attention")
+
+    @property
+    def reconstruction_view(self) -> ReconstructionView:
+        return self._view("reconstruction")
 
     # --- construction ---------------------------------------------------------------------------------------
     def _default_size(self) -> None:
@@ -927,12 +969,21 @@ class MainWindow(QMainWindow):
         self._update_page_label()
 
     def _deferred_start_up(self) -> None:
-        """Work kept out of the first paint of the window: import what opening a file needs, describe the device."""
+        """Work kept out of the first paint of the window: import what opening a file needs.
+
+        The compute device is described once torch is imported anyway (by the first analysis): importing it
+        here only to fill the status bar held the GUI thread for a second or two just after start-up.
+        """
         try:
             import mmqnet_core.masking  # noqa: F401 (read at the first open: mask sidecars)
         except ImportError:
             pass  # reported when a recording is opened (masking disabled)
-        self._update_device_label()
+        self.model.analysisFinished.connect(lambda _r: self._update_device_label())
+        if "torch" in sys.modules:
+            self._update_device_label()
+        else:
+            self.device_label.setText(f"Device: {self.prefs.device or 'auto'}")
+            self.device_label.setToolTip("Compute device of the model (checked at the first analysis)")
 
     def _update_device_label(self) -> None:
         # Deferred after the window shows: describing the device imports torch (a second or two).
@@ -1000,15 +1051,35 @@ class MainWindow(QMainWindow):
             self.open_file(path)
 
     # --- closing --------------------------------------------------------------------------------------------
-    def shutdown(self, timeout_s: float = 10.0) -> bool:
-        """Cancel running tasks and wait for them; detach the log handler. Safe to call twice."""
+    def shutdown(self, timeout_s: float = QUIT_WAIT_S) -> bool:
+        """Cancel running tasks and wait up to ``timeout_s`` for them; abandon those still running (see
+        :meth:`TaskRunner.abandon`); detach the log handler. Safe to call twice. False if a task was abandoned."""
         ok = self.runner.shutdown(timeout_s)
+        if not ok:
+            self.runner.abandon()
         self.browser.shutdown()
         self.log_panel.detach()
         top_up_refcounts()
         return ok
 
+    def confirm_quit(self) -> bool:
+        """While tasks run, ask whether to stop them and quit (True) or keep working (False)."""
+        names = [w.name for w in self.runner.workers]
+        if not names or not errors_module.dialogs_enabled:
+            return True
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit MMQ-Net Studio",
+                          f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} still running.", parent=self)
+        box.setInformativeText("Stop and quit now (what is not finished is lost), or keep working?")
+        box.setStandardButtons(QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
+        box.button(QMessageBox.StandardButton.Ok).setText("Stop and quit")
+        box.button(QMessageBox.StandardButton.Cancel).setText("Keep working")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Ok
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        if self.runner.busy and not self.confirm_quit():
+            event.ignore()
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(STATE_VERSION))
         self.settings.sync()

@@ -5,7 +5,10 @@ arguments of :mod:`mmqnet_core.progress`. It runs in a :class:`QThreadPool`; its
 cancellation come back as Qt signals delivered in the GUI thread. A worker never touches a widget.
 
 A :class:`TaskRunner` owns the pools, keeps every running worker alive, tells the status bar what is running, and
-can cancel and wait for all of them (on close, and in tests so that no thread outlives a test).
+can cancel and wait for all of them (on close, and in tests so that no thread outlives a test). On quit, a task
+that does not stop within the wait is abandoned (:meth:`TaskRunner.abandon`) instead of holding the window up:
+core functions check their cancel token between steps, but a step inside a library (a long filter) cannot be
+interrupted.
 
 Background priority: work the user is not waiting for (cleaning, analysis) is submitted with
 ``background=True`` and runs in a second pool whose threads lower their own scheduling priority
@@ -23,6 +26,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
@@ -168,6 +172,7 @@ class TaskRunner(QObject):
         self.background_pool.setMaxThreadCount(max_threads)
         self._workers: dict[int, Worker] = {}
         self._keys: dict[str, Worker] = {}
+        self._abandoned: list[Worker] = []  # cancelled but still running when the application quit
         self._switch_interval = sys.getswitchinterval()  # restored when the last task is done
 
     @property
@@ -260,17 +265,46 @@ class TaskRunner(QObject):
                 worker.signals.done.emit()
 
     def wait_for_all(self, timeout_s: float = 10.0) -> bool:
-        """Block until every pool thread is idle; ``False`` if some task still runs after ``timeout_s``.
+        """Block until every pool thread is idle; ``False`` if some task still runs after ``timeout_s`` (both
+        pools together: the deadline is shared).
 
         Signals already emitted by finished workers are delivered at the next turn of the event loop.
         """
-        deadline_ms = int(timeout_s * 1000)
-        return bool(self.pool.waitForDone(deadline_ms)) and bool(self.background_pool.waitForDone(deadline_ms))
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        if not self.pool.waitForDone(int(timeout_s * 1000)):
+            return False
+        left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        return bool(self.background_pool.waitForDone(left_ms))
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Cancel all tasks and wait for the pool threads to finish (on close and in tests)."""
         self.cancel_all()
+        if self._abandoned and all(w.is_done for w in self._workers.values()):
+            return True  # only abandoned tasks hold pool threads: waiting for the pools would wait for them
         ok = self.wait_for_all(timeout_s)
         if not ok:
-            log.warning("tasks still running after %.0f s: %s", timeout_s, [w.name for w in self.workers])
+            log.warning("tasks still running after %.1f s: %s", timeout_s, [w.name for w in self.workers])
         return ok
+
+    @property
+    def abandoned(self) -> list[Worker]:
+        """Workers given up by :meth:`abandon` that are still running."""
+        return [w for w in self._abandoned if not w.is_done]
+
+    def abandon(self) -> list[Worker]:
+        """Give up the tasks that did not stop after being cancelled (on quit): their signals are blocked, so
+        nothing they finish reaches the application, and the runner is no longer busy. Their threads cannot be
+        stopped from outside; the application then exits without waiting for them (``app.main`` ends the
+        process with ``os._exit`` when :attr:`abandoned` is not empty). Returns the workers given up."""
+        left = [w for w in self._workers.values() if not w.is_done]
+        for worker in left:
+            worker.cancel()
+            worker.signals.blockSignals(True)
+            self._abandoned.append(worker)
+            log.warning("%s did not stop in time after cancel: abandoned", worker.name)
+        if self._workers:
+            self._workers.clear()
+            self._keys.clear()
+            sys.setswitchinterval(self._switch_interval)
+            self.busyChanged.emit(False)
+        return left

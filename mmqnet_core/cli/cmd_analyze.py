@@ -1,14 +1,17 @@
-"""``mmqnet analyze FILE [--masks masks.json] [--checkpoint DIR] -o OUT``: analyse a recording with MMQ-Net."""
+"""``mmqnet analyze FILE [FILE|FOLDER ...] [--masks masks.json] [--checkpoint DIR] [--jobs N] [--scheduler ADDR] -o OUT``:
+analyse a recording, or a cohort of recordings, with MMQ-Net."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..progress import scaled
 from ._progress import progress_bar
 from ._recording_args import add_modality_option, check_fits_memory, parse_modalities, print_warnings
+
+if TYPE_CHECKING:
+    from ..inference.cohort import AnalysisOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,15 +21,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="valence/arousal trajectories, reconstructions and attention maps of a recording",
         description="Load a recording, preprocess it, extract features on the model's token layout, apply the "
         "masks and run MMQ-Net over the whole recording. Writes trajectories.csv/.parquet, reconstructions.npz, "
-        "attention.npz and summary.json into OUT.",
+        "attention.npz and summary.json into OUT. Several recordings or folders: one such folder per recording "
+        "under OUT (OUT/<name>, OUT/<name>/trial_NN for DEAP files), analysed in parallel, and the cohort table "
+        "OUT/cohort.parquet + .csv; recordings finished earlier (marker analysis.done.json) are skipped, so a stopped "
+        "run resumes; a recording that fails is listed in the table with its error and the exit code is 1.",
     )
-    p.add_argument("path", metavar="FILE", help="EDF/BDF file, DEAP sNN.dat file or MAHNOB-HCI session folder")
+    p.add_argument("path", metavar="FILE", nargs="+",
+                   help="EDF/BDF file, DEAP sNN.dat file or MAHNOB-HCI session folder; several of them, or folders "
+                   "(searched for .edf/.bdf/.dat files and session folders), analyse a cohort: one result folder "
+                   "per recording under OUT plus OUT/cohort.parquet and OUT/cohort.csv (one row per window)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="cohort: recordings analysed at once in local worker processes (default: one per CPU core, "
+                   "at most one per recording); each holds its own model and recording in memory")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="cohort: run on an existing Dask distributed cluster (e.g. tcp://host:8786; needs "
+                   "`pip install mmqnet-studio[cluster]`, and the recordings and OUT at the same paths on every "
+                   "worker)")
     p.add_argument("--masks", default=None, metavar="JSON",
                    help="mask file (default: the recording's sidecar <FILE>.masks.json when it exists)")
     p.add_argument("--no-masks", action="store_true", help="ignore the sidecar mask file")
     p.add_argument("--checkpoint", default=None, metavar="DIR", help="checkpoint folder (default: the shipped one)")
-    p.add_argument("--trial", type=int, default=None, metavar="N", help="DEAP trial (0-39)")
+    p.add_argument("--trial", type=int, default=None, metavar="N",
+                   help="DEAP trial (0-39; default: trial 0 of one file, every trial of each file in a cohort)")
     add_modality_option(p)
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="analyse from this time, s")
     p.add_argument("--stop", type=float, default=None, metavar="S", help="analyse up to this time, s")
@@ -48,42 +65,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _options(args: argparse.Namespace) -> "AnalysisOptions":
+    from ..inference.cohort import AnalysisOptions
+
+    mods = parse_modalities(args.modality)
+    return AnalysisOptions(
+        checkpoint=args.checkpoint, device=args.device, masks=args.masks, no_masks=args.no_masks,
+        modalities={k: v.value for k, v in mods.items()} if mods else None, trial=args.trial,
+        start_s=args.start, stop_s=args.stop, mc_samples=args.mc_samples, mc_seed=args.mc_seed,
+        subject_files=tuple(args.subject_files), own_statistics=args.own_statistics,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Analyse and save; errors propagate to :func:`mmqnet_core.cli.main`."""
-    from ..inference import analyze_recording, load_model
-    from ..inference.engine import check_mc_samples
-    from ..io import load_recording
-    from ..masking import MaskSet, sidecar_path
+    from ..inference.cohort import is_single_recording
 
-    if args.subject_files and args.own_statistics:
-        raise ConfigError("Invalid options: --subject-files and --own-statistics contradict each other (the first "
-                          "adds the subject's other recordings to the statistics, the second uses none); give one.")
+    options = _options(args)
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"Invalid value for '--jobs': a whole number of processes >= 1, got {args.jobs}.")
+    if len(args.path) == 1 and is_single_recording(args.path[0]) and not args.scheduler:
+        return _run_one(args, options)
+    return _run_cohort(args, options)
+
+
+def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
+    """One recording into OUT (the layout of a single-file analysis)."""
+    from ..inference import load_model
+    from ..inference.cohort import analyze_file
+    from ..inference.engine import check_mc_samples
+
     with progress_bar("analyze") as bar:
         model = load_model(args.checkpoint, device=args.device)
         check_mc_samples(model.model, args.mc_samples)  # a clear error before the recording is loaded
-        rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.1))
-        print_warnings(rec)
-        check_fits_memory(rec, args.start, args.stop)
-        masks, mask_note = None, "no masks"
-        if args.masks:
-            masks, mask_note = MaskSet.load(args.masks), f"masks from {args.masks}"
-        elif not args.no_masks:
-            side = sidecar_path(args.path)
-            if side.is_file():
-                masks, mask_note = MaskSet.load(side), f"masks from {side}"
-        # the core's one analysis use case (the app runs the same): subject statistics, masks, cleaning, saving
-        run_ = analyze_recording(rec, masks, model=model, subject_files=args.subject_files,
-                                 own_statistics=args.own_statistics, start_s=args.start, stop_s=args.stop,
-                                 mc_samples=args.mc_samples, mc_seed=args.mc_seed, output=Path(args.output),
-                                 progress=scaled(bar, 0.1, 1.0))
-        result, paths = run_.result, run_.paths
-        lines = list(run_.notes)
+
+        def check_recording(rec) -> None:  # a damaged file is said loudly; a span must fit in memory
+            print_warnings(rec)
+            check_fits_memory(rec, args.start, args.stop)
+
+        fa = analyze_file(args.path[0], args.output, options, model=model, check_recording=check_recording,
+                          progress=bar)
+    result, paths = fa.result, fa.paths
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)
-    print(f"{result.title}: {result.n_windows} windows of {result.window_s:g} s, {mask_note}, "
+    print(f"{result.title}: {result.n_windows} windows of {result.window_s:g} s, {fa.mask_note}, "
           f"{s['hidden_fraction']:.0%} of tokens hidden")
     print(f"model: {result.model_description}")
-    for line in lines:
+    for line in fa.lines:
         print(line)
     print(f"mean probability of high {probs}")
     if result.probability_std is not None:
@@ -95,4 +123,48 @@ def run(args: argparse.Namespace) -> int:
     if result.is_synthetic or model.is_synthetic:
         print("[SYNTHETIC: " + ("recording is synthetic; " if result.is_synthetic else "")
               + ("model trained on synthetic data]" if model.is_synthetic else "]"))
+    return 0
+
+
+def _run_cohort(args: argparse.Namespace, options: "AnalysisOptions") -> int:
+    """Several recordings: one folder each under OUT, the cohort table, exit 1 when any failed."""
+    import sys
+
+    from tqdm import tqdm
+
+    from ..inference.cohort import ANALYSED, FAILED, default_jobs, find_sources, run_cohort
+
+    if options.subject_files:
+        raise ConfigError("Invalid option '--subject-files' for several recordings: it names the other recordings "
+                          "of one subject; analyse that subject's recording alone, or leave it out (DEAP trials and "
+                          "MAHNOB-HCI sibling sessions are still found).")
+    sources = find_sources(args.path, exclude=args.output)
+    jobs = args.jobs if args.jobs is not None else default_jobs(len(sources))
+    where = f"on the Dask cluster at {args.scheduler}" if args.scheduler else (
+        f"in {jobs} process{'es' if jobs > 1 else ''}")
+    print(f"cohort: {len(sources)} source(s) into {args.output}, {where}", flush=True)
+    failed = 0
+    with tqdm(total=len(sources), desc="recordings", unit="file", file=sys.stderr, dynamic_ncols=True) as bar:
+        def on_outcome(source, outcomes) -> None:
+            nonlocal failed
+            for o in outcomes:
+                if o.status == FAILED:
+                    failed += 1
+                    bar.write(f"FAILED {o.recording} ({o.source}): {o.error}", file=sys.stderr)
+                elif o.status == ANALYSED:
+                    bar.write(f"analysed {o.recording}: {o.n_windows} windows in {o.seconds:.1f} s")
+            bar.set_postfix_str(f"failed {failed}", refresh=False)
+            bar.update(1)
+
+        result = run_cohort(sources, args.output, options, jobs=jobs, scheduler=args.scheduler,
+                            on_outcome=on_outcome)
+    counts = result.counts()
+    print(f"cohort: {len(result.outcomes)} recording(s): {counts['analysed']} analysed, {counts['already done']} "
+          f"already done, {counts['failed']} failed, in {result.seconds:.1f} s")
+    print(f"wrote {result.paths['parquet']}, {result.paths['csv']}")
+    if result.n_failed:
+        print(f"error: {result.n_failed} recording(s) failed (their errors are in the table's 'error' column); "
+              "fix or remove them and run the same command again: finished recordings are skipped",
+              file=sys.stderr)
+        return 1
     return 0

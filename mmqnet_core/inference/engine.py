@@ -18,6 +18,7 @@ caller's global RNG state is the same afterwards.
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Iterator
@@ -145,6 +146,29 @@ def seeded_rng(device: torch.device | str, seed: int) -> Iterator[None]:
             yield
 
 
+@contextmanager
+def cancel_inside_forward(model: nn.Module, cancel: CancelToken | None) -> Iterator[None]:
+    """Check ``cancel`` before the forward of every submodule of ``model`` (forward pre-hooks), so that a cancel
+    stops a batch within one layer instead of at its end (a batch of 64 contexts with reconstructions and
+    attention takes seconds on a busy CPU). Only calls from the thread that entered are checked: the app may run
+    a new analysis with the same model while a cancelled one is still unwinding."""
+    if cancel is None:
+        yield
+        return
+    owner = threading.get_ident()
+
+    def hook(_module: nn.Module, _inputs: tuple) -> None:
+        if threading.get_ident() == owner:
+            check_cancel(cancel)
+
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules()]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
 @torch.no_grad()
 def run_contexts(
     model: torch.nn.Module,
@@ -193,7 +217,8 @@ def run_contexts(
     mc_seed : int
         Seed of the Monte-Carlo draws (same seed and batch size: same result).
     progress, cancel
-        Progress per batch; cancel checked between batches and between Monte-Carlo samples.
+        Progress per batch; cancel checked between batches, between Monte-Carlo samples and before every
+        submodule's forward (:func:`cancel_inside_forward`).
 
     Raises
     ------
@@ -222,7 +247,7 @@ def run_contexts(
     scores = np.zeros((s_total, n_total, k), np.float32) if cfg.regression else None
     offs = np.arange(t)
     n_batches = max(1, -(-len(items) // batch_size))
-    with seeded_rng(device, int(mc_seed)) if n_mc else nullcontext():
+    with seeded_rng(device, int(mc_seed)) if n_mc else nullcontext(), cancel_inside_forward(model, cancel):
         for bi in range(n_batches):
             check_cancel(cancel)
             chunk = items[bi * batch_size:(bi + 1) * batch_size]

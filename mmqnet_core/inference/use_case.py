@@ -58,6 +58,7 @@ def analyze_recording(
     batch_size: int = 64,
     attention: bool = True,
     cache: Any = None,
+    statistics_cache: dict | None = None,
     output: str | os.PathLike | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
@@ -92,6 +93,10 @@ def analyze_recording(
     cache : CleaningCache, optional
         Where cleanings are taken from and kept; None = the process-wide
         :func:`~mmqnet_core.preprocessing.default_cache` (which the app's display cleaning also uses).
+    statistics_cache : dict, optional
+        Subject statistics kept between calls (a cohort's DEAP file: every trial has the same subject, so the
+        statistics of its trials are computed once); filled here, keyed by the DEAP file. Only used for DEAP
+        recordings without ``subject_files``.
     output : path, optional
         Folder to save the result into (:meth:`AnalysisResult.save`); None = not saved.
     progress, cancel
@@ -121,12 +126,22 @@ def analyze_recording(
     check_cancel(cancel)
 
     notes: list[str] = []
-    stats, found, start = None, None, 0.05
+    stats, found, start, steps_from_cache = None, None, 0.05, ()
     if model.normalization != "global" and not own_statistics:
         # A recording is often a single emotional state: a per-subject model normalises it with the statistics of
         # the subject's other recordings too (as in training), not with its own alone.
-        found = subject_recordings_for(recording, subject_files, discover=find_subject_recordings,
-                                       progress=scaled(progress, 0.05, 0.1), cancel=cancel)
+        key = None
+        if statistics_cache is not None and recording.source_format == "deap" and not subject_files:
+            key = ("deap", str(Path(recording.source).resolve()))  # every trial of a DEAP file: one subject
+        if key is not None and key in statistics_cache:
+            (description, subject_notes, subject_steps), stats = statistics_cache[key]
+            start = 0.5
+            notes.append(description)
+            notes += [f"note: {n}" for n in subject_notes]
+            steps_from_cache = tuple(subject_steps)
+        else:
+            found = subject_recordings_for(recording, subject_files, discover=find_subject_recordings,
+                                           progress=scaled(progress, 0.05, 0.1), cancel=cancel)
         if found is not None:
             own = [masks if r is recording else None for r in found.recordings]
             stats = subject_statistics(found.recordings, model, masks=own, cache=cache,
@@ -134,6 +149,8 @@ def analyze_recording(
             start = 0.5
             notes.append(found.description)
             notes += [f"note: {n}" for n in found.notes]
+            if key is not None:  # keep what the notes need, not the recordings
+                statistics_cache[key] = ((found.description, tuple(found.notes), tuple(found.steps)), stats)
         elif recording.source_format == "mahnob":
             notes.append(f"no other rated session of subject {recording.subject or '?'} beside {recording.source}: "
                          "normalised with the session's own statistics")
@@ -147,8 +164,9 @@ def analyze_recording(
                      attention=attention, subject_statistics=stats, mc_samples=mc_samples, mc_seed=mc_seed,
                      cache=cache, progress=scaled(progress, start, 0.97 if output is not None else 1.0),
                      cancel=cancel)
-    if found is not None:
-        result = dataclasses.replace(result, steps=tuple(result.steps) + found.steps)
+    if found is not None or steps_from_cache:
+        result = dataclasses.replace(result, steps=tuple(result.steps)
+                                     + (found.steps if found is not None else steps_from_cache))
     result = _with_simulated_truth(result, recording, masks, model, cache, start_s, stop_s, cancel)
     if reused:
         result = dataclasses.replace(result, steps=tuple(result.steps) + (

@@ -1,0 +1,310 @@
+"""Benchmark: ``mmqnet analyze`` on recordings of 1, 4 and 24 h -- wall time, time per recorded hour, peak memory.
+
+Writes (once, cached) SYNTHETIC 40-channel BDF files (DEAP channel names: EEG, EOG, EMG, GSR, respiration,
+plethysmograph, temperature) of each length and rate, then analyses each in a fresh subprocess
+(``python -m mmqnet_core.cli analyze FILE -o OUT --no-masks``, the shipped checkpoint) and prints its wall time,
+its time per recorded hour and its peak resident memory (``ru_maxrss`` of that child from ``os.wait4``), then
+the ratio of the longest recording to the 1-h one at the same rate (time per hour and peak memory: 1.0 means
+constant per hour / memory bounded independently of length).
+
+Targets (issue #12, 2 cores): peak memory <= 1.5 GB at any length; 1 h at 512 Hz in <= 10 s; 24 h at 256 Hz in
+<= 3 min; time per recorded hour constant within 20 % from 1 h to 24 h.
+
+A long file is the 10-minute SYNTHETIC session of :func:`mmqnet_core.datasets.synthetic.make_sample_recording`
+repeated: its BDF data records are copied over and over into a plain BDF (its annotation signal dropped), so
+writing 24 h needs no more memory than the 10-minute block. Longer recordings than the memory of this machine
+allows (extrapolated linearly from the 1-h run's peak) are skipped with a note unless ``--force``.
+
+``--cancel-latency``: instead, how long a cancel takes to stop ``analyze`` in each stage of the 1-h analysis
+(the first ``--sfreq``). One analysis runs in this process with a cancel token that records the time of every
+check and never fires; for each stage (the text of the progress message) the worst case is the longest time
+from a moment in that stage to the next check, and the mean is that over a uniformly random moment. Then one
+real cancel is sent half-way through the model stage and timed (target: <= 1 s everywhere).
+
+Usage::
+
+    python bench/bench_scale.py [--hours 1 4] [--sfreq 256 512] [--cache DIR] [--threads N] [--force]
+    python bench/bench_scale.py --cancel-latency [--sfreq 512]
+
+Default ``--hours 1 4`` keeps the run short; ``--hours 1 4 24`` is the full benchmark (24 h at 512 Hz is a
+5.3 GB file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BLOCK_S = 600  # the repeated block, s
+HEADER_FIELDS = ((16, "label"), (80, "transducer"), (8, "dimension"), (8, "physical_min"), (8, "physical_max"),
+                 (8, "digital_min"), (8, "digital_max"), (80, "prefilter"), (8, "n_samples"), (32, "reserved"))
+
+
+def _block(cache: Path, sfreq: int) -> Path:
+    """The 10-minute SYNTHETIC BDF+ session repeated into long files (written once)."""
+    from mmqnet_core.datasets.synthetic import make_sample_recording
+
+    path = cache / f"synthetic_block_{BLOCK_S}s_{sfreq}hz.bdf"
+    if not path.is_file():
+        make_sample_recording(path, duration_s=float(BLOCK_S), sfreq=float(sfreq), seed=0)
+    return path
+
+
+def write_long_bdf(path: Path, hours: float, sfreq: int, cache: Path) -> Path:
+    """Write a plain BDF of ``hours`` by repeating the block's data records (skipped if it exists).
+
+    Byte copying written by hand: edfio and pyedflib write a file from whole arrays, which for 24 h at 512 Hz
+    would need several GB of memory; here only one block is held.
+    """
+    if path.is_file():
+        return path
+    block = _block(cache, sfreq).read_bytes()
+    ns = int(block[252:256])
+    header_bytes = int(block[184:192])
+    fields, off = {}, 256
+    for width, name in HEADER_FIELDS:  # the signal header is stored field by field, every signal each time
+        fields[name] = [block[off + i * width: off + (i + 1) * width] for i in range(ns)]
+        off += ns * width
+    n_samples = [int(x) for x in fields["n_samples"]]
+    keep = [i for i in range(ns) if fields["label"][i].strip() != b"BDF Annotations"]
+    record_bytes = 3 * sum(n_samples)
+    n_block = (len(block) - header_bytes) // record_bytes
+    starts = [3 * sum(n_samples[:i]) for i in range(ns)]
+    n_records = int(round(hours * 3600))  # 1-s records
+    head = bytearray(block[:256])
+    head[184:192] = f"{256 * (len(keep) + 1):<8d}".encode()
+    head[192:236] = b"24BIT".ljust(44)  # plain BDF: no annotation signal
+    head[236:244] = f"{n_records:<8d}".encode()
+    head[252:256] = f"{len(keep):<4d}".encode()
+    for _, name in HEADER_FIELDS:
+        head += b"".join(fields[name][i] for i in keep)
+    records = []
+    for r in range(n_block):
+        rec = block[header_bytes + r * record_bytes: header_bytes + (r + 1) * record_bytes]
+        records.append(b"".join(rec[starts[i]: starts[i] + 3 * n_samples[i]] for i in keep))
+    chunk = b"".join(records)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(head)
+        for _ in range(n_records // n_block):
+            fh.write(chunk)
+        fh.write(b"".join(records[: n_records % n_block]))
+    os.replace(tmp, path)
+    return path
+
+
+def mem_available_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def analyse(path: Path, out: Path, threads: int | None) -> tuple[float, float, int, str]:
+    """Analyse in a subprocess: (wall s, peak RSS of the child in bytes, exit code, last lines of its output)."""
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    cmd = [sys.executable, "-m", "mmqnet_core.cli", "analyze", str(path), "-o", str(out), "--no-masks",
+           "--device", "cpu"]
+    with tempfile.TemporaryFile() as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (RUSAGE_CHILDREN would mix children)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+    peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # kB on Linux, bytes on macOS
+    tail = " | ".join(line.strip() for line in text.replace("\r", "\n").splitlines()
+                      if line.startswith(("timings", "error")))
+    return wall, peak, proc.returncode, tail
+
+
+class RecordingToken:
+    """A cancel token that is never set and records when it was asked (``check_cancel`` calls ``is_set``)."""
+
+    def __init__(self) -> None:
+        self.checks: list[float] = []
+
+    def is_set(self) -> bool:
+        self.checks.append(time.perf_counter())
+        return False
+
+
+def stage_latencies(events: list[tuple[float, str]], checks: list[float], end: float) -> list[tuple[str, float, float, float, int]]:
+    """(stage, duration s, worst s, mean s, checks) per stage from the progress events and the check times.
+
+    A cancel at time t takes effect at the first check after t: worst = max over t in the stage, mean = the
+    average over t (uniform), both counted to the next check even when it lies in a later stage.
+    """
+    import bisect
+
+    checks = sorted(checks) + [end]
+    out = []
+    for i, (start, name) in enumerate(events):
+        stop = events[i + 1][0] if i + 1 < len(events) else end
+        if stop - start <= 0:
+            continue
+        worst, area, t = 0.0, 0.0, start
+        k = bisect.bisect_right(checks, start)
+        n = 0
+        while t < stop and k < len(checks):
+            nxt = checks[k]
+            seg_end = min(nxt, stop)
+            worst = max(worst, nxt - t)
+            area += (seg_end - t) * ((nxt - t) + (nxt - seg_end)) / 2  # integral of (nxt - tau) over [t, seg_end]
+            n += nxt < stop
+            t, k = nxt, k + 1
+        out.append((name, stop - start, worst, area / (stop - start), n))
+    return out
+
+
+def _stage_name(message: str) -> str:
+    if message.startswith("batch"):
+        return "model batches" if "sample" not in message else "model batches (Monte-Carlo)"
+    if message.startswith("subject statistics"):
+        return "subject statistics"
+    return message
+
+
+def cancel_latency(args) -> int:
+    import threading
+
+    import torch
+
+    from mmqnet_core.errors import Cancelled
+    from mmqnet_core.inference import analyze, load_model
+    from mmqnet_core.io import load_recording
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sfreq = args.sfreq[0]
+    path = write_long_bdf(args.cache / f"synthetic_scale_1h_{sfreq}hz.bdf", 1.0, sfreq, args.cache)
+    model = load_model(device="cpu")
+    events: list[tuple[float, str]] = []
+
+    last_batch_message = ""
+
+    def progress(fraction: float, message: str = "") -> None:
+        nonlocal last_batch_message
+        if message.startswith("batch"):
+            last_batch_message = message
+        name = _stage_name(message)
+        if message and (not events or events[-1][1] != name):
+            events.append((time.perf_counter(), name))
+
+    token = RecordingToken()
+    t0 = time.perf_counter()
+    events.append((t0, "load"))
+    rec = load_recording(path, cancel=token)
+    analyze(rec, None, model, progress=progress, cancel=token)
+    end = time.perf_counter()
+    print(f"cancel latency, 1 h x 40 channels at {sfreq} Hz (analysis {end - t0:.1f} s, {len(token.checks)} "
+          "cancel checks); per stage: time in the stage, worst and mean time from a cancel to the next check")
+    print(f"{'stage':<34} {'stage s':>8} {'worst s':>8} {'mean s':>8} {'checks':>7}")
+    merged: dict[str, list[float]] = {}
+    for name, dur, worst, mean, n in stage_latencies(events, token.checks, end):
+        m = merged.setdefault(name, [0.0, 0.0, 0.0, 0])
+        m[2] = (m[2] * m[0] + mean * dur) / (m[0] + dur)
+        m[0] += dur
+        m[1] = max(m[1], worst)
+        m[3] += n
+    for name, (dur, worst, mean, n) in merged.items():
+        flag = "  > 1 s" if worst > 1.0 else ""
+        print(f"{name[:34]:<34} {dur:8.2f} {worst:8.2f} {mean:8.2f} {n:7d}{flag}")
+
+    # one real cancel, half-way through the second model batch of a second run
+    batches = [n for _, n in events if n == "model batches"]
+    model_start = next((t for t, n in events if n == "model batches"), None)
+    if model_start is not None:
+        n_batches = max(1, int(last_batch_message.split("/")[-1].split(",")[0])) if last_batch_message else 1
+        half_batch = 0.5 * (end - model_start) / n_batches
+        cancel = threading.Event()
+        box: dict = {}
+
+        def set_cancel() -> None:
+            box["set"] = time.perf_counter()
+            cancel.set()
+
+        def progress2(fraction: float, message: str = "") -> None:
+            if message.startswith("batch 1/") and "timer" not in box:
+                box["timer"] = threading.Timer(half_batch, set_cancel)
+                box["timer"].start()
+
+        try:
+            analyze(load_recording(path), None, model, progress=progress2, cancel=cancel)
+        except Cancelled:
+            box["stopped"] = time.perf_counter()
+        if "timer" in box:
+            box["timer"].cancel()
+        print(f"real cancel {half_batch:.2f} s into the second model batch: stopped "
+              f"{box.get('stopped', float('nan')) - box.get('set', float('nan')):.2f} s later ({len(batches)} stage "
+              f"entries, {n_batches} batches of {2 * half_batch:.2f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--hours", type=float, nargs="+", default=[1.0, 4.0], help="recording lengths, h (1 4 24)")
+    p.add_argument("--sfreq", type=int, nargs="+", default=[256, 512], help="sampling rates, Hz")
+    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mmqnet_bench",
+                   help="folder for the (large) synthetic files")
+    p.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of the analysis (default: torch's)")
+    p.add_argument("--force", action="store_true", help="also run lengths whose extrapolated memory exceeds what "
+                   "is available")
+    p.add_argument("--cancel-latency", action="store_true", help="time from a cancel to the stop in each stage of "
+                   "the 1-h analysis at the first --sfreq (in this process)")
+    args = p.parse_args(argv)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    if args.cancel_latency:
+        return cancel_latency(args)
+    hours = sorted(set(args.hours))
+    if 1.0 not in hours:
+        hours = [1.0] + hours  # the reference of the ratios
+    print(f"mmqnet analyze, 40 channels, SYNTHETIC; {os.cpu_count()} CPU(s); lengths {hours} h; rates {args.sfreq} Hz")
+    print(f"{'length':>7} {'rate':>6} {'file MB':>8} {'wall s':>8} {'s per h':>8} {'peak MB':>8}  stages")
+    failed = False
+    for sfreq in args.sfreq:
+        rows: dict[float, tuple[float, float]] = {}
+        for h in hours:
+            if 1.0 in rows and not args.force:
+                need = rows[1.0][1] * h  # memory linear in length: the worst case
+                avail = mem_available_bytes()
+                if avail is not None and need > 0.8 * avail:
+                    print(f"{h:>6g}h {sfreq:>5d}Hz  skipped: ~{need / 1e9:.1f} GB extrapolated from 1 h, "
+                          f"{avail / 1e9:.1f} GB available (--force to run anyway)")
+                    continue
+            path = write_long_bdf(args.cache / f"synthetic_scale_{h:g}h_{sfreq}hz.bdf", h, sfreq, args.cache)
+            with tempfile.TemporaryDirectory() as out:
+                wall, peak, code, tail = analyse(path, Path(out), args.threads)
+            if code != 0:
+                failed = True
+                print(f"{h:>6g}h {sfreq:>5d}Hz  FAILED (exit {code}): {tail}")
+                continue
+            rows[h] = (wall / h, peak)
+            print(f"{h:>6g}h {sfreq:>5d}Hz {path.stat().st_size / 1e6:8.0f} {wall:8.1f} {wall / h:8.1f} "
+                  f"{peak / 1e6:8.0f}  {tail.removeprefix('timings: ')}", flush=True)
+        longest = max(rows) if rows else None
+        if longest is not None and longest > 1.0 and 1.0 in rows:
+            t_ratio = rows[longest][0] / rows[1.0][0]
+            m_ratio = rows[longest][1] / rows[1.0][1]
+            print(f"  {sfreq} Hz, {longest:g} h vs 1 h: time per recorded hour x{t_ratio:.2f} (target within "
+                  f"1.2), peak memory x{m_ratio:.2f} (bounded: ~1)")
+    print("peak = ru_maxrss of the analysing process (includes Python, torch and the model, ~0.5 GB on its own)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

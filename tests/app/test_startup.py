@@ -1,0 +1,75 @@
+"""Start-up: the window opens without torch and without building the analysis views; they come when needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from app.attention_map_view import AttentionMapView
+from app.trajectory_view import TrajectoryView
+
+from .conftest import wait_analysis
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_window_opens_without_torch_or_analysis_views(tmp_path):
+    """In a fresh process (other tests import torch): create, show and idle past the deferred start-up."""
+    code = textwrap.dedent(f"""
+        import json, os, sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtCore import QSettings
+        from PySide6.QtWidgets import QApplication
+        from app.main_window import MainWindow
+        app = QApplication([])
+        t0 = time.perf_counter()
+        win = MainWindow(settings=QSettings({str(tmp_path / "s.ini")!r}, QSettings.Format.IniFormat))
+        created = time.perf_counter() - t0
+        win.show()
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:  # the deferred start-up runs 300 ms after creation
+            app.processEvents()
+            time.sleep(0.01)
+        print(json.dumps({{"torch": "torch" in sys.modules, "views": sorted(win._views),
+                          "device": win.device_label.text(), "created_ms": 1000 * created}}))
+        win.close()
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["torch"] is False
+    assert out["views"] == []
+    assert out["device"] == "Device: auto"
+    print(f"MainWindow() took {out['created_ms']:.0f} ms")  # bench/bench_startup.py measures it properly
+
+
+def test_an_analysis_view_is_built_when_its_dock_is_first_shown(qtbot, window, recording):
+    window.set_recording(recording)
+    assert window._views == {}
+    placeholder = window.trajectory_dock.widget()
+    window.show_dock(window.trajectory_dock)
+    qtbot.waitUntil(lambda: "trajectory" in window._views, timeout=2000)
+    view = window.trajectory_dock.widget()
+    assert isinstance(view, TrajectoryView) and view is window.trajectory_view and view is not placeholder
+    assert set(window._views) == {"trajectory"}  # the others wait until they are shown
+    assert not window.browser.visible_range()[0] <= 42.0 <= window.browser.visible_range()[1]
+    view.jumpRequested.emit(42.0)  # wired to the browser like the views built with the window were
+    start, stop = window.browser.visible_range()
+    assert start <= 42.0 <= stop
+
+
+def test_a_view_built_after_the_analysis_shows_it(qtbot, window, recording, tiny_model):
+    window.set_recording(recording)
+    window.use_model(tiny_model)
+    assert window.run_analysis()
+    wait_analysis(qtbot, window)
+    assert "attention" not in window._views
+    view = window.attention_view  # first use: built from the model's current state
+    assert isinstance(view, AttentionMapView) and window.attention_dock.widget() is view
+    assert view.image_data is not None and view.image_data.shape[1] == window.model.analysis.n_windows
+    # the device is described once torch is there (the analysis imported it)
+    assert window.device_label.text().startswith("Device: ") and window.device_label.text() != "Device: auto"
