@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 
-from ..check import check_size, safe_text
+from pathlib import Path
+
+from ..check import check_range, check_size, invalid, safe_text
 from ..errors import ConfigError
 from ..recording import Modality, Recording
 
@@ -62,6 +64,13 @@ def _available_bytes() -> int:
         return 8 * 1024**3
 
 
+def check_span(start_s: float, stop_s: float | None) -> None:
+    """``--start``/``--stop``: finite seconds, start >= 0 and stop after start (checked before any reading)."""
+    check_range("--start", start_s, 0.0, unit="s")
+    if stop_s is not None:
+        check_range("--stop", stop_s, start_s, lo_open=True, unit="s")
+
+
 def check_fits_memory(recording: Recording, start_s: float = 0.0, stop_s: float | None = None) -> None:
     """Refuse, before reading, a span whose cleaning would not fit in the memory available.
 
@@ -78,3 +87,26 @@ def check_fits_memory(recording: Recording, start_s: float = 0.0, stop_s: float 
         hint=f"{span:g} s of {recording.n_channels} channels at {recording.sfreq:g} Hz; about {fits_s:.0f} s fit. "
         "Choose a shorter span with --start/--stop.",
     )
+
+
+def check_output(output: str | os.PathLike, source: str | os.PathLike, option: str = "--output") -> Path:
+    """Refuse an output path that is the input recording (or one of a session folder's files), before anything
+    is read: source recordings are never written, even by a typo such as ``-o rec.edf`` for ``rec.edf``.
+
+    Symbolic and hard links to the source are caught too (the paths are resolved and compared by inode).
+    """
+    out, src = Path(output), Path(source)
+    sources = [src]
+    if src.is_dir():
+        sources += [p for p in src.iterdir() if p.is_file()]
+    for s in sources:
+        same = out.resolve() == s.resolve()
+        if not same and out.exists() and s.exists():
+            try:
+                same = os.path.samefile(out, s)
+            except OSError:
+                same = False
+        if same:
+            raise invalid(option, "must not be the input recording (source files are never written)", str(out),
+                          hint="Choose another output file.")
+    return out

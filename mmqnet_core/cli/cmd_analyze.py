@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
-from ._recording_args import add_modality_option, check_fits_memory, parse_modalities, print_warnings
+from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
+                              print_warnings)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if args.subject_files and args.own_statistics:
         raise ConfigError("Invalid options: --subject-files and --own-statistics contradict each other (the first "
                           "adds the subject's other recordings to the statistics, the second uses none); give one.")
+    check_output(args.output, args.path)
+    check_span(args.start, args.stop)
     lines: list[str] = []
     with progress_bar("analyze") as bar:
         model = load_model(args.checkpoint, device=args.device)

@@ -8,8 +8,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
-from ._recording_args import (add_modality_option, check_fits_memory, parse_modalities, print_step_warnings,
-                              print_warnings)
+from ._recording_args import (add_modality_option, check_fits_memory, check_output, parse_modalities,
+                              print_step_warnings, print_warnings)
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io import check_has_eeg, load_recording
     from ..recording import Signals
 
-    out = Path(args.output)
+    out = check_output(args.output, args.path)
     fmt = _FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise ConfigError(f"Invalid output file {str(out)!r}: use a .parquet or .csv extension.")
