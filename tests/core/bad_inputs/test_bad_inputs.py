@@ -95,6 +95,8 @@ def test_generated_bad_inputs(tmp_path):
             failures.append(f"{case.name}: {'; '.join(problems)} | {last}")
     n = len(cases)
     print(f"\n{n} generated cases, {n - len(failures)} as expected")
+    slow = sorted(zip((r.seconds for r in results), (c.name for c in cases)), reverse=True)[:12]
+    print("slowest: " + ", ".join(f"{name} {s:.1f} s" for s, name in slow))
     assert not failures, f"{len(failures)} of {n} cases failed:\n" + "\n".join(failures)
 
 
