@@ -155,3 +155,25 @@ def test_debug_prints_the_traceback(tmp_path, monkeypatch, capsys):
     assert cli.main(["--debug", "info", str(tmp_path / "x.edf")]) == 2
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and err.strip().splitlines()[-1].startswith("error: info of")
+
+
+def test_info_json_stays_valid_json_with_control_characters_in_labels(tmp_path, capsys):
+    import json
+
+    from mmqnet_core.cli import main
+
+    (tmp_path / "l.edf").write_bytes(edf_bytes(labels=("Fp1", "C\x7fz\x1b", "P\xe9z", "GSR")))
+    assert main(["info", str(tmp_path / "l.edf"), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert out.isascii() and "\x1b" not in out and "\x7f" not in out
+    assert [c["name"] for c in json.loads(out)["channels"]] == ["Fp1", "C\x7fz\x1b", "P\xe9z", "GSR"]
+
+
+def test_argparse_errors_are_one_error_line(capsys):
+    from mmqnet_core.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["features", "x.edf", "-o", "o.csv", "--step", "-inf"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == ("error: mmqnet features: argument --step: expected one argument (see 'mmqnet "
+                                       "features --help').\n")
