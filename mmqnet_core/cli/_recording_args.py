@@ -57,9 +57,17 @@ _COPIES_IN_MEMORY = 4
 
 
 def _available_bytes() -> int:
-    """Memory available to this process now, bytes (the whole memory if the OS does not say)."""
+    """Memory available to this process now, bytes: MemAvailable (free memory plus reclaimable cache) on Linux,
+    else the physical memory."""
     try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        with open("/proc/meminfo", encoding="ascii") as fid:
+            for line in fid:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         return 8 * 1024**3
 
@@ -80,7 +88,7 @@ def check_fits_memory(recording: Recording, start_s: float = 0.0, stop_s: float 
     stop = recording.duration_s if stop_s is None else min(stop_s, recording.duration_s)
     span = max(0.0, stop - max(0.0, start_s))
     per_s = recording.n_channels * recording.sfreq * 8 * _COPIES_IN_MEMORY
-    budget = _available_bytes() // 2
+    budget = _available_bytes()
     fits_s = budget / per_s if per_s else float("inf")
     check_size(
         "span to clean", span * per_s, budget, where=recording.title, error=ConfigError,
