@@ -56,7 +56,7 @@ def print_step_warnings(steps) -> None:
 _COPIES_IN_MEMORY = 4
 
 
-def _available_bytes() -> int:
+def available_bytes() -> int:
     """Memory available to this process now, bytes: MemAvailable (free memory plus reclaimable cache) on Linux,
     else the physical memory."""
     try:
@@ -88,7 +88,7 @@ def check_fits_memory(recording: Recording, start_s: float = 0.0, stop_s: float 
     stop = recording.duration_s if stop_s is None else min(stop_s, recording.duration_s)
     span = max(0.0, stop - max(0.0, start_s))
     per_s = recording.n_channels * recording.sfreq * 8 * _COPIES_IN_MEMORY
-    budget = _available_bytes()
+    budget = available_bytes()
     fits_s = budget / per_s if per_s else float("inf")
     check_size(
         "span to clean", span * per_s, budget, where=recording.title, error=ConfigError,

@@ -199,6 +199,10 @@ def edf_cases() -> list[Case]:
                               ["info", "o.edf", "--modality", "Cz=\x1bEEG"],
                               ["info", "o.edf", "--trial", "3"])):
         cases.append(Case(f"options/{k}_{opts[0]}", opts, "error", _write("o.edf", edf_bytes())))
+    for k, opts in enumerate((["--sample", "--duration-s", "1e12"], ["--trial-s", "nan"], ["--subjects", "0"],
+                              ["--sfreq", "inf", "--sample"], ["--format", "deap", "--trials", "10000",
+                                                                 "--trial-s", "3600"])):
+        cases.append(Case(f"options/synth_{k}", ["synth", "-o", "syn", *opts], "error", lambda folder: None))
     # random header fuzz: any field may become anything; exit 0 or 2, never a traceback or a hang
     base = edf_bytes(n_records=6)
     for seed in range(24):
