@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.2))
         print_warnings(rec)
         check_fits_memory(rec)
+        if config.window_s > rec.duration_s:  # said before cleaning, not after
+            raise ConfigError(f"Invalid value for '--window': must be at most the recording's duration "
+                              f"({rec.duration_s:g} s), got {config.window_s:g}.")
         if not args.allow_no_eeg:
             check_has_eeg(rec)
         if args.no_preprocess:
