@@ -193,6 +193,16 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow(device=args.device)
     errors.install_excepthook(lambda: window)
+    _previous_hook = sys.excepthook
+
+    def _last_line_of_defence(exc_type, exc, tb):  # an exception escaping a slot: one dialog naming the file
+        if issubclass(exc_type, KeyboardInterrupt):
+            _previous_hook(exc_type, exc, tb)
+            return
+        exc.__traceback__ = tb
+        window.report_error(exc, "handling a window event")
+
+    sys.excepthook = _last_line_of_defence
     if args.time_to_first_paint:
         painter = _FirstPaint(window)
         window.installEventFilter(painter)

@@ -942,7 +942,12 @@ class MainWindow(QMainWindow):
 
     # --- errors ---------------------------------------------------------------------------------------------
     def report_error(self, exc: BaseException, context: str = "") -> None:
-        """Show an error through the one notification path (app.errors)."""
+        """Show an error through the one notification path (app.errors); the dialog names the step and the open
+        file (the last line of defence: also for exceptions escaping a slot, see app.main)."""
+        rec = self.model.recording
+        if rec is not None and context in ("", "handling a window event", "running MMQ-Net",
+                                           "simulating missing data"):  # steps that do not name the file
+            context = f"{context or 'working'} on {rec.title}"
         self.last_error = notify_error(exc, self, context) or self.last_error
 
     # --- status ---------------------------------------------------------------------------------------------

@@ -31,8 +31,15 @@ COMMANDS = ("info", "preprocess", "features", "synth", "train", "evaluate", "ana
 log = logging.getLogger(__name__)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error shape: one ``error: ...`` line, exit 2 (argparse prints its usage first)."""
+
+    def error(self, message: str):  # noqa: D102 (argparse API)
+        self.exit(2, f"error: {safe_text(self.prog)}: {safe_text(message)} (see '{safe_text(self.prog)} --help').\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mmqnet",
         description="MMQ-Net Studio command line: inspect, clean and featurise physiological recordings, "
         "train and run MMQ-Net.",

@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 
-from ..check import check_size, safe_text
+from pathlib import Path
+
+from ..check import check_range, check_size, invalid, safe_text
 from ..errors import ConfigError
 from ..recording import Modality, Recording
 
@@ -54,12 +56,27 @@ def print_step_warnings(steps) -> None:
 _COPIES_IN_MEMORY = 4
 
 
-def _available_bytes() -> int:
-    """Memory available to this process now, bytes (the whole memory if the OS does not say)."""
+def available_bytes() -> int:
+    """Memory available to this process now, bytes: MemAvailable (free memory plus reclaimable cache) on Linux,
+    else the physical memory."""
     try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        with open("/proc/meminfo", encoding="ascii") as fid:
+            for line in fid:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         return 8 * 1024**3
+
+
+def check_span(start_s: float, stop_s: float | None) -> None:
+    """``--start``/``--stop``: finite seconds, start >= 0 and stop after start (checked before any reading)."""
+    check_range("--start", start_s, 0.0, unit="s")
+    if stop_s is not None:
+        check_range("--stop", stop_s, start_s, lo_open=True, unit="s")
 
 
 def check_fits_memory(recording: Recording, start_s: float = 0.0, stop_s: float | None = None) -> None:
@@ -71,10 +88,33 @@ def check_fits_memory(recording: Recording, start_s: float = 0.0, stop_s: float 
     stop = recording.duration_s if stop_s is None else min(stop_s, recording.duration_s)
     span = max(0.0, stop - max(0.0, start_s))
     per_s = recording.n_channels * recording.sfreq * 8 * _COPIES_IN_MEMORY
-    budget = _available_bytes() // 2
+    budget = available_bytes()
     fits_s = budget / per_s if per_s else float("inf")
     check_size(
         "span to clean", span * per_s, budget, where=recording.title, error=ConfigError,
         hint=f"{span:g} s of {recording.n_channels} channels at {recording.sfreq:g} Hz; about {fits_s:.0f} s fit. "
         "Choose a shorter span with --start/--stop.",
     )
+
+
+def check_output(output: str | os.PathLike, source: str | os.PathLike, option: str = "--output") -> Path:
+    """Refuse an output path that is the input recording (or one of a session folder's files), before anything
+    is read: source recordings are never written, even by a typo such as ``-o rec.edf`` for ``rec.edf``.
+
+    Symbolic and hard links to the source are caught too (the paths are resolved and compared by inode).
+    """
+    out, src = Path(output), Path(source)
+    sources = [src]
+    if src.is_dir():
+        sources += [p for p in src.iterdir() if p.is_file()]
+    for s in sources:
+        same = out.resolve() == s.resolve()
+        if not same and out.exists() and s.exists():
+            try:
+                same = os.path.samefile(out, s)
+            except OSError:
+                same = False
+        if same:
+            raise invalid(option, "must not be the input recording (source files are never written)", str(out),
+                          hint="Choose another output file.")
+    return out

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ._progress import progress_bar
-from ._recording_args import add_modality_option, check_fits_memory, parse_modalities, print_warnings
+from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
+                              print_warnings)
 
 if TYPE_CHECKING:
     from ..inference.cohort import AnalysisOptions
@@ -81,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
     """Analyse and save; errors propagate to :func:`mmqnet_core.cli.main`."""
     from ..inference.cohort import is_single_recording
 
+    if args.subject_files and args.own_statistics:
+        raise ConfigError("Invalid options: --subject-files and --own-statistics contradict each other (the first "
+                          "adds the subject's other recordings to the statistics, the second uses none); give one.")
+    for source in args.path:  # source recordings are never written, even by a typo
+        check_output(args.output, source)
+    check_span(args.start, args.stop)
     options = _options(args)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"Invalid value for '--jobs': a whole number of processes >= 1, got {args.jobs}.")

@@ -8,8 +8,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
-from ._recording_args import (add_modality_option, check_fits_memory, parse_modalities, print_step_warnings,
-                              print_warnings)
+from ._recording_args import (add_modality_option, check_fits_memory, check_output, parse_modalities,
+                              print_step_warnings, print_warnings)
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io import check_has_eeg, load_recording
     from ..recording import Signals
 
-    out = Path(args.output)
+    out = check_output(args.output, args.path)
     fmt = _FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise ConfigError(f"Invalid output file {str(out)!r}: use a .parquet or .csv extension.")
@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.2))
         print_warnings(rec)
         check_fits_memory(rec)
+        if config.window_s > rec.duration_s:  # said before cleaning, not after
+            raise ConfigError(f"Invalid value for '--window': must be at most the recording's duration "
+                              f"({rec.duration_s:g} s), got {config.window_s:g}.")
         if not args.allow_no_eeg:
             check_has_eeg(rec)
         if args.no_preprocess:

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     print_warnings(rec)
     info = summary(rec)
     if args.json:
-        print(json.dumps(info, indent=2, ensure_ascii=False))
+        print(json.dumps(info, indent=2, ensure_ascii=True))  # escapes every control and non-ASCII character
         return 0
     lines = [
         f"{info['title']}  [{info['format']}]" + ("  SYNTHETIC DATA" if info["synthetic"] else ""),

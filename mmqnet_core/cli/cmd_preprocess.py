@@ -11,8 +11,8 @@ from ..preprocessing import PreprocessConfig, preprocess, save_cleaned, steps_pa
 from ..preprocessing.export import FORMATS
 from ..recording import Recording
 from ._progress import progress_bar
-from ._recording_args import (add_modality_option, check_fits_memory, parse_modalities, print_step_warnings,
-                              print_warnings)
+from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
+                              print_step_warnings, print_warnings)
 
 
 def _load_recording(path: str, trial: int | None = None, modalities=None) -> Recording:
@@ -51,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.output)
+    out = check_output(args.output, args.file)
+    check_output(steps_path(out), args.file)
+    check_span(args.start, args.stop)
     if out.suffix.lower() not in FORMATS:
         raise ConfigError(
             f"Cannot write {out.name!r}: unknown extension {out.suffix!r}; use one of {', '.join(FORMATS)}."

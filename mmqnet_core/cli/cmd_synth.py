@@ -12,8 +12,10 @@ from ..datasets.synthetic import (
     write_bdf,
     write_deap_subject,
 )
+from ..check import check_range, check_size
 from ..errors import ConfigError
 from ._progress import progress_bar
+from ._recording_args import available_bytes
 
 _README = """SYNTHETIC DATA - NOT RECORDED FROM ANY PERSON
 
@@ -82,8 +84,14 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.output
     if out.exists() and not out.is_dir():
         raise ConfigError(f"Output {out} exists and is not a folder; give a folder for -o/--output.")
+    # Bounds before anything is generated: one trial or the sample session is made in memory at once.
+    if args.sfreq is not None:
+        check_range("--sfreq", args.sfreq, 0.0, 4096.0, lo_open=True, unit="Hz")
     if args.sample:
         args.sfreq = 256.0 if args.sfreq is None else args.sfreq
+        duration = check_range("--duration-s", args.duration_s, 0.0, 6 * 3600.0, lo_open=True, unit="s")
+        check_size("sample session in memory", duration * args.sfreq * 48 * 8 * 4, available_bytes(),
+                   hint="Choose a shorter --duration-s or a lower --sfreq.")
         out.mkdir(parents=True, exist_ok=True)
         with progress_bar("synth") as cb:
             cb(0.0, "sample session")
@@ -94,6 +102,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     args.sfreq = 128.0 if args.sfreq is None else args.sfreq
+    check_range("--trial-s", args.trial_s, 0.0, 3600.0, lo_open=True, unit="s")
+    check_range("--baseline-s", args.baseline_s, 0.0, 600.0, unit="s")
+    check_range("--artifact-rate", args.artifact_rate, 0.0, 100.0)
+    check_range("--label-noise", args.label_noise, 0.0, 100.0)
+    if args.format == "deap":
+        check_size("DEAP subject in memory", args.trials * 40 * (args.trial_s + args.baseline_s) * 128.0 * 8 * 3,
+                   available_bytes(), hint="Choose fewer --trials or a shorter --trial-s.")
     if args.format == "deap" and args.sfreq != 128.0:
         raise ConfigError(
             f"Invalid value for '--sfreq' with --format deap: DEAP's preprocessed format is 128 Hz, "

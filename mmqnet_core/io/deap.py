@@ -315,9 +315,7 @@ def deap_trial_recording(
     data, labels = content["data"], content["labels"]
     name = path.name if path is not None else "DEAP data"
     n_trials = data.shape[0]
-    if isinstance(trial, bool) or not isinstance(trial, (int, np.integer)) or not 0 <= trial < n_trials:
-        raise ConfigError(f"Invalid value for 'trial': {name} has trials 0-{n_trials - 1}, got {trial!r}.")
-    trial = int(trial)
+    trial = check_int("trial", trial, min=0, max=n_trials - 1, where=name)
     ch_names = list(content["ch_names"])
     mods = [infer_modality(c) for c in ch_names]
     if modalities:

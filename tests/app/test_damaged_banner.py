@@ -21,3 +21,15 @@ def test_damaged_file_banner(window, recording, tmp_path, qtbot):
     assert text.endswith("(+1 more)")
     assert "100 bytes after the last complete record were not read" in window.damage_label.toolTip()
     assert "damaged file: t.bdf is truncated" in window.log_panel.contents()
+
+
+def test_unexpected_error_dialog_names_the_step_and_the_file(window, recording, tmp_path, qtbot, dialogs):
+    window.set_recording(recording, tmp_path / "ok.bdf")
+    qtbot.waitUntil(lambda: window.model.recording is not None)
+    try:
+        raise ZeroDivisionError("float division by zero")
+    except ZeroDivisionError as exc:
+        window.report_error(exc, "handling a window event")
+    assert len(dialogs) == 1
+    assert dialogs[0]["text"] == f"An unexpected error occurred while handling a window event on {recording.title}."
+    assert "ZeroDivisionError" in window.log_panel.contents()

@@ -154,13 +154,14 @@ def edf_cases() -> list[Case]:
     for keep in (0, 100, 255, 700):
         cases.append(Case(f"edf/truncated_header_{keep}", ["info", "t.edf"], "error", _write("t.edf", good[:keep])))
 
-    # 5. a sparse file declaring ~2 GB of records: cleaning it would not fit in memory
+    # 5. a sparse file holding ~16 GB of records (holes on disk): cleaning it (float64, several copies: ~260 GB)
+    # would not fit in memory on any machine that runs this suite
     def sparse(folder: Path) -> None:
         head = edf_bytes(n_records=1)[:hdr]
         with open(folder / "big.edf", "wb") as fid:
             fid.write(head)
-            fid.truncate(hdr + rec_bytes * 4_000_000)  # 2 GB of records, holes on disk
-    cases.append(Case("memory/sparse_2gb_features", ["features", "big.edf", "-o", "o.csv"], "error", sparse))
+            fid.truncate(hdr + rec_bytes * 32_000_000)
+    cases.append(Case("memory/sparse_16gb_features", ["features", "big.edf", "-o", "o.csv"], "error", sparse))
 
     # 9. output safety: control characters in labels, odd file names, strict ASCII output
     for k, label in enumerate(("Fp1\x1b[31m", "C\x00z", "P\nz", "Cz\x7f\x9b")):
@@ -172,6 +173,36 @@ def edf_cases() -> list[Case]:
                                "caf\u00e9\u2603.edf")):
         cases.append(Case(f"output/filename_{k}", ["info", fname], "error",
                           _write(fname, edf_bytes(record_s="nan")), strict_ascii=True))
+    # output safety: an output path that is the source (directly, by a symbolic or a hard link) is refused
+    def linked(kind: str) -> Callable[[Path], None]:
+        def make(folder: Path) -> None:
+            (folder / "src.edf").write_bytes(edf_bytes())
+            if kind == "symlink":
+                (folder / "out.edf").symlink_to(folder / "src.edf")
+            elif kind == "hardlink":
+                os.link(folder / "src.edf", folder / "out.edf")
+        return make
+    for kind, out in (("same", "src.edf"), ("dotted", "./sub/../src.edf"), ("symlink", "out.edf"),
+                      ("hardlink", "out.edf")):
+        cases.append(Case(f"output/preprocess_over_source_{kind}", ["preprocess", "src.edf", "-o", out], "error",
+                          linked(kind)))
+    cases.append(Case("output/analyze_into_source", ["analyze", "src.edf", "-o", "src.edf"], "error",
+                      linked("same")))
+    # absurd options
+    for k, opts in enumerate((["features", "o.edf", "-o", "o.csv", "--window", "nan"],
+                              ["features", "o.edf", "-o", "o.csv", "--step", "-inf"],
+                              ["preprocess", "o.edf", "-o", "c.fif", "--start", "nan"],
+                              ["preprocess", "o.edf", "-o", "c.fif", "--start", "5", "--stop", "5"],
+                              ["preprocess", "o.edf", "-o", "c.fif", "--sfreq", "inf"],
+                              ["analyze", "o.edf", "-o", "out", "--stop", "-1"],
+                              ["analyze", "o.edf", "-o", "out", "--mc-samples", "-3"],
+                              ["info", "o.edf", "--modality", "Cz=\x1bEEG"],
+                              ["info", "o.edf", "--trial", "3"])):
+        cases.append(Case(f"options/{k}_{opts[0]}", opts, "error", _write("o.edf", edf_bytes())))
+    for k, opts in enumerate((["--sample", "--duration-s", "1e12"], ["--trial-s", "nan"], ["--subjects", "0"],
+                              ["--sfreq", "inf", "--sample"], ["--format", "deap", "--trials", "10000",
+                                                                 "--trial-s", "3600"])):
+        cases.append(Case(f"options/synth_{k}", ["synth", "-o", "syn", *opts], "error", lambda folder: None))
     # random header fuzz: any field may become anything; exit 0 or 2, never a traceback or a hang
     base = edf_bytes(n_records=6)
     for seed in range(24):
@@ -285,10 +316,10 @@ def deap_cases() -> list[Case]:
         cases.append(Case(f"deap/shape_{k}", ["info", "s01.dat"], "error", _write("s01.dat", _pickle(o))))
     cases.append(Case("deap/not_a_dict", ["info", "s01.dat"], "error", _write("s01.dat", _pickle([1, 2, 3]))))
     # data not backed by the file: strides of 0, an uninitialised huge array
-    for k, (shape, strides) in enumerate((((40, 40, 2_000_000), (0, 0, 0)), ((40, 40, 8064), (0, 0, 0)),
-                                          ((2, 40, 100), (0, 8, 0)))):
+    for k, (shape, strides, nbuf) in enumerate((((40, 40, 2_000_000), (0, 0, 0), 8), ((40, 40, 8064), (0, 0, 0), 8),
+                                                ((2, 40, 100), (0, 8, 0), 320))):
         cases.append(Case(f"deap/forged_strides_{k}", ["info", "s01.dat"], "error", _write(
-            "s01.dat", _pickle({"data": _Forged(shape, strides), "labels": np.full((shape[0], 4), 5.0)}))))
+            "s01.dat", _pickle({"data": _Forged(shape, strides, nbuf), "labels": np.full((shape[0], 4), 5.0)}))))
     for k, shape in enumerate(((40, 40, 10**9), (10**6, 40, 10**6))):
         cases.append(Case(f"deap/huge_array_{k}", ["info", "s01.dat"], "error", _write(
             "s01.dat", _pickle({"data": _Huge(shape), "labels": np.full((40, 4), 5.0)}))))
@@ -357,7 +388,9 @@ def _small_recording(folder: Path) -> None:
 def _ckpt_from(source: Path, edit: Callable[[Path], None]) -> Callable[[Path], None]:
     def make(folder: Path) -> None:
         _small_recording(folder)
-        shutil.copytree(source, folder / "ckpt")
+        (folder / "ckpt").mkdir()
+        for name in ("config.json", "model.safetensors"):  # what a checkpoint is made of
+            shutil.copy2(source / name, folder / "ckpt" / name)
         edit(folder / "ckpt")
     return make
 

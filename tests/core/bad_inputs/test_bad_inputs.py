@@ -29,7 +29,16 @@ def _snapshot(folder: Path, names: list[str] | None) -> dict[str, tuple[str, int
     paths = [folder / n for n in names] if names else [p for p in folder.rglob("*") if p.is_file()]
     for p in paths:
         if p.is_file():
-            out[str(p)] = (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            st = p.stat()
+            h = hashlib.sha256(str(st.st_size).encode())
+            with open(p, "rb") as fid:
+                if st.st_size <= 64 * 1024**2:
+                    h.update(fid.read())
+                else:  # a sparse file of many GB: its header, head and tail (plus size and mtime)
+                    h.update(fid.read(1024**2))
+                    fid.seek(-1024**2, os.SEEK_END)
+                    h.update(fid.read())
+            out[str(p)] = (h.hexdigest(), st.st_mtime_ns)
     return out
 
 
@@ -95,6 +104,8 @@ def test_generated_bad_inputs(tmp_path):
             failures.append(f"{case.name}: {'; '.join(problems)} | {last}")
     n = len(cases)
     print(f"\n{n} generated cases, {n - len(failures)} as expected")
+    slow = sorted(zip((r.seconds for r in results), (c.name for c in cases)), reverse=True)[:12]
+    print("slowest: " + ", ".join(f"{name} {s:.1f} s" for s, name in slow))
     assert not failures, f"{len(failures)} of {n} cases failed:\n" + "\n".join(failures)
 
 
@@ -153,3 +164,25 @@ def test_debug_prints_the_traceback(tmp_path, monkeypatch, capsys):
     assert cli.main(["--debug", "info", str(tmp_path / "x.edf")]) == 2
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and err.strip().splitlines()[-1].startswith("error: info of")
+
+
+def test_info_json_stays_valid_json_with_control_characters_in_labels(tmp_path, capsys):
+    import json
+
+    from mmqnet_core.cli import main
+
+    (tmp_path / "l.edf").write_bytes(edf_bytes(labels=("Fp1", "C\x7fz\x1b", "P\xe9z", "GSR")))
+    assert main(["info", str(tmp_path / "l.edf"), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert out.isascii() and "\x1b" not in out and "\x7f" not in out
+    assert [c["name"] for c in json.loads(out)["channels"]] == ["Fp1", "C\x7fz\x1b", "P\xe9z", "GSR"]
+
+
+def test_argparse_errors_are_one_error_line(capsys):
+    from mmqnet_core.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["features", "x.edf", "-o", "o.csv", "--step", "-inf"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == ("error: mmqnet features: argument --step: expected one argument (see 'mmqnet "
+                                       "features --help').\n")

@@ -56,7 +56,7 @@ def test_default_trial_is_zero_and_subject_loader_returns_all(tmp_path):
     recs = load_deap_subject(path)
     assert [r.trial for r in recs] == ["0", "1", "2", "3"]
     np.testing.assert_allclose([r.labels["arousal"] for r in recs], content["labels"][:, 1])
-    with pytest.raises(ConfigError, match=r"Invalid value for 'trial': s01.dat has trials 0-3, got 4"):
+    with pytest.raises(ConfigError, match=r"Invalid value for 'trial' in s01.dat: must be an integer in \[0, 3\], got 4\.$"):
         load_recording(path, trial=4)
 
 
