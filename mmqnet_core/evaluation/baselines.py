@@ -185,15 +185,17 @@ def fit_classifier(
     batch_size: int = 512,
     lr: float = 1e-2,
     seed: int = 0,
+    min_steps: int = 300,
 ) -> torch.nn.Module:
     """Fit a (B, ...) -> (B, K) logit model with AdamW and binary cross-entropy on samples ``x`` and targets ``y``
-    (n, K) in {0, 1}."""
+    (n, K) in {0, 1}: ``epochs`` passes, or more until ``min_steps`` steps (small data sets)."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     yt = torch.from_numpy(np.asarray(y, dtype=np.float32))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    for _ in range(epochs):
+    steps_per_epoch = -(-len(xt) // batch_size)
+    for _ in range(max(epochs, -(-min_steps // max(steps_per_epoch, 1)))):
         for idx in torch.randperm(len(xt), generator=gen).split(batch_size):
             loss = torch.nn.functional.binary_cross_entropy_with_logits(model(xt[idx]), yt[idx])
             opt.zero_grad()

@@ -96,3 +96,38 @@ def test_spherical_spline_recovers_a_smooth_field_better_than_the_mean():
     err = np.mean((recon[hidden] - x[hidden]) ** 2)
     assert err < 0.25 * np.mean(x[hidden] ** 2)
     np.testing.assert_array_equal(recon[~hidden], x[~hidden])
+
+
+@pytest.mark.slow
+def test_evaluation_with_scenarios_baselines_and_spline(tmp_path):
+    import dataclasses
+
+    from mmqnet_core.evaluation import evaluate, markdown_table, write_report
+    from mmqnet_core.evaluation.evaluate import FITTED_BASELINES, SPLINE
+    from mmqnet_core.training import TrainConfig
+
+    c = toy_corpus(n_subjects=4, n_trials=6, n_windows=24)
+    c = dataclasses.replace(c, token_names=("Fp1", "F3", "C3", "P3", "O1", "Cz", "hEOG", "GSR"))
+    cfg = TrainConfig(d_model=32, n_heads=2, n_enc_layers=1, n_windows=4, batch_size=16, folds=2, epochs=1)
+    table = evaluate(c, train_config=cfg, methods=("MMQ-Net", *FITTED_BASELINES), missing_rates=(0.0, 0.5),
+                     scenarios=("modalities", "gaps"))
+    conds = list(dict.fromkeys(table["condition"]))
+    assert conds == ["0 %", "50 %", "EEG missing", "peripheral missing", "EOG missing", "GSR missing",
+                     "gaps 10-60 s"]
+    cls = table[table["valence_acc"].notna()]
+    assert len(cls) == 4 * len(conds)
+    assert cls[["valence_ece", "arousal_brier", "valence_acc_min_subject"]].notna().all().all()
+    assert (cls["valence_acc_min_subject"] <= cls["valence_acc"] + 1e-9).all()
+    # the toy corpus' valence lives in EEG column 0: without EEG a linear model falls to chance
+    lin = cls[cls["method"] == "logistic regression"].set_index("condition")
+    assert lin.loc["0 %", "valence_acc"] > 0.6 and lin.loc["EEG missing", "valence_acc"] < 0.6
+    spline = table[table["method"] == SPLINE]
+    assert len(spline) and spline["recon_mse_eeg"].notna().all() and spline["recon_mse_mmqnet_same"].notna().all()
+    assert table.loc[(table["method"] == "linear interpolation") & (table["condition"] == "GSR missing"),
+                     "recon_mse_slow"].notna().all()
+    md = markdown_table(table)
+    assert "| V@0% | A@0% | V@50% | A@50% | V@-EEG | A@-EEG | V@-periph |" in md
+    assert "Calibration per window" in md and "spherical spline (mne) | MMQ-Net" in md
+    assert "Worst test subject" in md
+    paths = write_report(table, tmp_path, title="t")
+    assert paths["png"].read_bytes()[:4] == b"\x89PNG"

@@ -192,3 +192,22 @@ def test_regression_option_trains_the_score_heads_and_analysis_reports_scores(co
     r = np.corrcoef(out.scores[:, :, 0].mean(1), corpus.labels[:, 0])[0, 1]
     assert r > 0.3
     assert run_contexts(plain.model, data.x, data.missing).scores is None
+
+
+def test_temperature_is_fitted_on_validation_and_stored(tmp_path, corpus):
+    from mmqnet_core.training.loop import fit_temperature, make_validation_set
+
+    cfg = TrainConfig(epochs=1, val_subjects=1, **TINY)
+    res = train(corpus, cfg, run_dir=tmp_path / "run")
+    t = res.model.config.temperature
+    assert len(t) == 2 and all(0.05 <= v <= 20 for v in t)
+    assert res.metadata["temperature"]["values"] == list(t)
+    model, meta = load_checkpoint(tmp_path / "run" / "checkpoint")
+    assert meta.config.temperature == t and model.config.fusion == "mmq"
+    # fitting again on the calibrated model finds the same temperature (its raw logits are recovered first)
+    data = prepare(corpus, res.normalizer, normalization=cfg.normalization)
+    vset = make_validation_set(data, np.asarray(res.split.val), cfg, seed=cfg.seed)
+    again = fit_temperature(res.model, vset, torch.device("cpu"))
+    np.testing.assert_allclose(again, t, rtol=1e-3)
+    off = train(corpus, dataclasses.replace(cfg, calibrate=False))
+    assert off.model.config.temperature == ()
