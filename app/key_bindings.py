@@ -68,8 +68,8 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("F",), "toggle_filters", (), "Display filters on/off (set them in View > Display filters)"),
     # measuring and masking
     Binding(("Q",), "toggle_measure", (), "Measurement cursors on/off: drag the two lines; dt, 1/dt, d-amplitude"),
-    Binding(("M",), "toggle_mask_mode", (), "Mask mode on/off: a drag masks a segment"),
-    Binding(("Esc",), "set_mask_mode", (False,), "Leave mask mode", when="mask_mode"),
+    Binding(("M",), "toggle_mask_mode", (), "Mask mode on/off (Esc leaves it)", group="mask"),
+    Binding(("Esc",), "set_mask_mode", (False,), when="mask_mode", group="mask"),
     Binding((), "", (), "Mask a segment on the selected channels (all when none)", "Shift+drag on the traces"),
     Binding((), "", (), "Mask / unmask the whole channel (as recorded)", "Click a channel name"),
     Binding((), "", (), "Show its reconstruction; drag its edges to adjust it", "Click a masked segment"),

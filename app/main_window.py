@@ -155,15 +155,13 @@ class MainWindow(QMainWindow):
         self.channel_dock = self._dock("Channels", self.channel_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.mask_dock = self._dock("Masks", self.mask_table, Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.trajectory_view = TrajectoryView(self.model, self)
-        self.circumplex_view = CircumplexView(self.model, self)
-        self.attention_view = AttentionMapView(self.model, self)
-        self.reconstruction_view = ReconstructionView(self.model, self)
-        self.trajectory_dock = self._dock("Trajectory", self.trajectory_view, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.circumplex_dock = self._dock("Circumplex", self.circumplex_view, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.attention_dock = self._dock("Attention", self.attention_view, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.reconstruction_dock = self._dock("Reconstruction", self.reconstruction_view,
-                                              Qt.DockWidgetArea.BottomDockWidgetArea)
+        # The analysis views are made after the window's first paint (_make_analysis_views): together they take
+        # longer to make than the rest of the window, and a first start shows them behind the log anyway.
+        self._views: dict[str, QWidget] | None = None
+        self.trajectory_dock = self._dock("Trajectory", QWidget(self), Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.circumplex_dock = self._dock("Circumplex", QWidget(self), Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.attention_dock = self._dock("Attention", QWidget(self), Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.reconstruction_dock = self._dock("Reconstruction", QWidget(self), Qt.DockWidgetArea.BottomDockWidgetArea)
         self.analysis_docks = (self.trajectory_dock, self.circumplex_dock, self.attention_dock,
                                self.reconstruction_dock)
         for dock in self.analysis_docks:
@@ -191,8 +189,6 @@ class MainWindow(QMainWindow):
         self.browser.maskModeChanged.connect(self.mask_mode_action.setChecked)
         self.overview.jumpRequested.connect(self.browser.center_on)
         self.mask_table.jumpRequested.connect(self.browser.jump_to)
-        for view in (self.trajectory_view, self.circumplex_view, self.attention_view):
-            view.jumpRequested.connect(self.browser.center_on)
         self.model.analysisFinished.connect(lambda _r: self._update_analysis_actions())
         self.model.analysisStaleChanged.connect(lambda _s: self._update_analysis_actions())
         self.runner.busyChanged.connect(self._on_busy)
@@ -211,6 +207,38 @@ class MainWindow(QMainWindow):
         self.browser.setFocus()
 
     # --- construction ---------------------------------------------------------------------------------------
+    def _make_analysis_views(self) -> dict[str, QWidget]:
+        """The analysis views, made once: after the first paint (deferred start-up) or when first asked for."""
+        if self._views is None:
+            self._views = {"trajectory": TrajectoryView(self.model, self),
+                           "circumplex": CircumplexView(self.model, self),
+                           "attention": AttentionMapView(self.model, self),
+                           "reconstruction": ReconstructionView(self.model, self)}
+            for dock, view in zip(self.analysis_docks, self._views.values()):
+                dock.setWidget(view)
+            for name in ("trajectory", "circumplex", "attention"):
+                self._views[name].jumpRequested.connect(self.browser.center_on)
+            if self.model.analysis is not None:  # an analysis ran before the views were made
+                for view in self._views.values():
+                    view.set_result(self.model.analysis)
+        return self._views
+
+    @property
+    def trajectory_view(self) -> TrajectoryView:
+        return self._make_analysis_views()["trajectory"]
+
+    @property
+    def circumplex_view(self) -> CircumplexView:
+        return self._make_analysis_views()["circumplex"]
+
+    @property
+    def attention_view(self) -> AttentionMapView:
+        return self._make_analysis_views()["attention"]
+
+    @property
+    def reconstruction_view(self) -> ReconstructionView:
+        return self._make_analysis_views()["reconstruction"]
+
     def _default_size(self) -> None:
         """First start: 90 % of the screen's free area (at least 1280 x 800 where it fits), centred."""
         screen = QGuiApplication.primaryScreen()
@@ -272,9 +300,7 @@ class MainWindow(QMainWindow):
         self.redo_action = stack.createRedoAction(self, "&Redo")
         # Ctrl+Y and Ctrl+Shift+Z on every platform, each once: listing Ctrl+Shift+Z and StandardKey.Redo (which is
         # Ctrl+Shift+Z on Linux) made the shortcut ambiguous there, and an ambiguous shortcut does nothing.
-        redo_keys = [QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")]
-        redo_keys += [k for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Redo) if k not in redo_keys]
-        self.redo_action.setShortcuts(redo_keys)
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")])
         self.prefs_action = self._action("&Preferences...", self.ask_preferences,
                                          QKeySequence.StandardKey.Preferences)
         self.mask_mode_action = self._action("&Mask mode", self.browser.set_mask_mode, None,
@@ -893,7 +919,9 @@ class MainWindow(QMainWindow):
         self._update_page_label()
 
     def _deferred_start_up(self) -> None:
-        """Work kept out of the first paint of the window: import what opening a file needs, describe the device."""
+        """Work kept out of the first paint of the window: the analysis views, import what opening a file needs,
+        describe the device."""
+        self._make_analysis_views()
         try:
             import mmqnet_core.masking  # noqa: F401 (read at the first open: mask sidecars)
         except ImportError:
