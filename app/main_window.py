@@ -484,7 +484,6 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.info_label)
         bar.addWidget(self.page_label)
         bar.addWidget(self.browser_controls.display_label)
-        bar.addWidget(self.browser_controls.readout_label)
         self.analysis_label = QLabel(self)
         bar.addWidget(self.analysis_label)
         bar.addPermanentWidget(self.progress_bar)

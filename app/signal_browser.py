@@ -56,12 +56,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLineEdit,
-    QMessageBox,
     QScrollBar,
     QWidget,
 )
 
-from mmqnet_core.montage import BUILTIN, AS_RECORDED, Derivation, Montage, derivation_matrix
+from mmqnet_core.montage import BUILTIN, Derivation, DerivationPlan, Montage, plan
 from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import Annotation, Modality, Recording
 
@@ -676,18 +675,12 @@ def _read_page(source: Any, picks: Sequence[int | None], start_s: float, stop_s:
     return data, offset_s + first / sfreq
 
 
-def apply_montage(data: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
-    """Rows of a montage from the picked channels' samples (``matrix``: (n_rows, n_picks); ``None``: as they are).
+def apply_montage(data: np.ndarray, derivations: DerivationPlan | None) -> np.ndarray:
+    """Rows of a montage from the picked channels' samples (``None``: the channels as they are).
 
     A row that uses a channel with a missing sample (NaN) is missing there too; other rows are not affected.
     """
-    if matrix is None:
-        return data
-    missing = ~np.isfinite(data)
-    rows = matrix @ np.where(missing, 0.0, data)
-    if missing.any():
-        rows[(np.abs(matrix) > 0).astype(np.float64) @ missing.astype(np.float64) > 0] = np.nan
-    return rows
+    return data if derivations is None else derivations.apply(data)
 
 
 @dataclass(frozen=True)
@@ -1696,8 +1689,8 @@ class SignalBrowser(QWidget):
         scales = self._row_scales()
         rows = tuple(self._row_defs)
         as_recorded = all(not d.reference for d in rows)
-        picks_rec, matrix = derivation_matrix(rows, rec.ch_names) if not as_recorded else (
-            [rec.index(d.anode) for d in rows], None)
+        derivations = None if as_recorded else plan(rows, rec.ch_names)
+        picks_rec = [rec.index(d.anode) for d in rows] if as_recorded else list(derivations.picks)
         if kind == "raw":
             source, picks, sfreq, offset = rec, tuple(picks_rec), rec.sfreq, 0.0
         else:
@@ -1719,11 +1712,11 @@ class SignalBrowser(QWidget):
             if pad > 0:
                 lo, hi = max(0.0, start_s - pad), min(duration, stop_s + pad)
                 data, t0 = _read_page(source, picks, lo, hi, offset)
-                data = filter_rows(apply_montage(data, matrix), sfreq, filters)
+                data = filter_rows(apply_montage(data, derivations), sfreq, filters)
                 page, page_t0 = _read_span(data, t0, sfreq, start_s, stop_s)
             else:
                 data, page_t0 = _read_page(source, picks, start_s, stop_s, offset)
-                page = apply_montage(data, matrix)
+                page = apply_montage(data, derivations)
             return layout_page(page, page_t0, sfreq, n_bins, scales, clip=clip)
 
         return key, compute
