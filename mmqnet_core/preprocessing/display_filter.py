@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -132,8 +133,9 @@ def filter_rows(data: np.ndarray, sfreq: float, filters: Sequence[DisplayFilter 
         missing = ~np.isfinite(block)
         any_missing = bool(missing.any())
         if any_missing:
-            with np.errstate(all="ignore"):
-                fill = np.nan_to_num(np.nanmean(np.where(missing, np.nan, block), axis=1, keepdims=True))
+            with warnings.catch_warnings():  # an all-NaN row has no mean: it stays NaN below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                fill = np.nan_to_num(np.nanmean(block, axis=1, keepdims=True))
             block = np.where(missing, fill, block)
         padlen = min(n_times - 1, 3 * (2 * len(sos) + 1))
         filtered = signal.sosfiltfilt(sos, block, axis=1, padlen=padlen)
