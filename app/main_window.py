@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -118,6 +118,22 @@ def describe_device(device: str) -> str:
         return "CPU"
 
 
+class _FirstPaint(QObject):
+    """Calls ``then`` once, when ``widget`` receives its first Paint event."""
+
+    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._then = then
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.Paint and self._then is not None:
+            then, self._then = self._then, None
+            obj.removeEventFilter(self)
+            then()
+        return False
+
+
 class MainWindow(QMainWindow):
     """The MMQ-Net Studio main window."""
 
@@ -203,7 +219,12 @@ class MainWindow(QMainWindow):
         self._update_analysis_actions()
         self._update_status()
         self.device_label.setText("Device: ...")
-        QTimer.singleShot(300, self._deferred_start_up)
+        # Deferred start-up runs once the window has been painted (the traces' viewport got its first Paint),
+        # or after 300 ms when the window is not shown: on a busy machine a fixed delay could come before the paint.
+        self._started_up = False
+        self._first_paint = _FirstPaint(self.browser.plot_widget.viewport(),
+                                        lambda: QTimer.singleShot(0, self._deferred_start_up))
+        QTimer.singleShot(300, lambda: None if self.isVisible() else self._deferred_start_up())
         self.browser.setFocus()
 
     # --- construction ---------------------------------------------------------------------------------------
@@ -920,6 +941,9 @@ class MainWindow(QMainWindow):
     def _deferred_start_up(self) -> None:
         """Work kept out of the first paint of the window: the analysis views, import what opening a file needs,
         describe the device."""
+        if self._started_up:
+            return
+        self._started_up = True
         self._make_analysis_views()
         try:
             import mmqnet_core.masking  # noqa: F401 (read at the first open: mask sidecars)
