@@ -896,15 +896,7 @@ class SignalBrowser(QWidget):
         self._readout_item.setParentItem(self._vb)
         self._readout_item.setZValue(50)
         self._readout_item.hide()
-        self._measure = [pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(MEASURE_COLOUR, width=1.5),
-                                         hoverPen=pg.mkPen(MEASURE_COLOUR, width=3), label=name,
-                                         labelOpts={"position": 0.97, "color": MEASURE_COLOUR})
-                         for name in ("A", "B")]
-        for line in self._measure:
-            line.setZValue(46)
-            line.hide()
-            line.sigPositionChanged.connect(lambda *_: self._update_readout())
-            self._vb.addItem(line, ignoreBounds=True)
+        self._measure: list[pg.InfiniteLine] = []  # the two measurement cursors, made when first shown
         self._hover: tuple[float, int] | None = None  # (time s, row) under the mouse
         self._measure_row: int | None = None  # row whose amplitude the cursors measure
         self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -1011,7 +1003,7 @@ class SignalBrowser(QWidget):
     @property
     def measuring(self) -> bool:
         """Whether the two measurement cursors are shown."""
-        return self._measure[0].isVisible()
+        return bool(self._measure) and self._measure[0].isVisible()
 
     @property
     def visible_channels(self) -> list[str]:
@@ -1425,11 +1417,24 @@ class SignalBrowser(QWidget):
         self._readout_item.setVisible(bool(self.readout))
         self.readoutChanged.emit(self.readout)
 
+    def _measure_lines(self) -> list[pg.InfiniteLine]:
+        if not self._measure:
+            for name in ("A", "B"):
+                line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(MEASURE_COLOUR, width=1.5),
+                                       hoverPen=pg.mkPen(MEASURE_COLOUR, width=3), label=name,
+                                       labelOpts={"position": 0.97, "color": MEASURE_COLOUR})
+                line.setZValue(46)
+                line.hide()
+                line.sigPositionChanged.connect(lambda *_: self._update_readout())
+                self._vb.addItem(line, ignoreBounds=True)
+                self._measure.append(line)
+        return self._measure
+
     def toggle_measure(self) -> None:
         """Q: show the two measurement cursors at a third and two thirds of the page, or hide them."""
         on = not self.measuring
         start, stop = self.visible_range()
-        for line, f in zip(self._measure, (1 / 3, 2 / 3)):
+        for line, f in zip(self._measure_lines(), (1 / 3, 2 / 3)):
             if on:
                 line.setValue(start + f * (stop - start))
             line.setVisible(on)
@@ -1438,7 +1443,7 @@ class SignalBrowser(QWidget):
     def set_measure(self, t_a: float, t_b: float, row: int | None = None) -> None:
         """Put the measurement cursors at ``t_a`` and ``t_b`` (s), measuring row ``row`` (shows them)."""
         self._measure_row = row
-        for line, t in zip(self._measure, (t_a, t_b)):
+        for line, t in zip(self._measure_lines(), (t_a, t_b)):
             line.setValue(t)
             line.show()
         self._update_readout()
