@@ -222,9 +222,8 @@ class MainWindow(QMainWindow):
         # Deferred start-up runs once the window has been painted (the traces' viewport got its first Paint),
         # or after 300 ms when the window is not shown: on a busy machine a fixed delay could come before the paint.
         self._started_up = False
-        self._first_paint = _FirstPaint(self.browser.plot_widget.viewport(),
-                                        lambda: QTimer.singleShot(0, self._deferred_start_up))
-        QTimer.singleShot(300, lambda: None if self.isVisible() else self._deferred_start_up())
+        self._first_paint = _FirstPaint(self.browser.plot_widget.viewport(), self._after_first_paint)
+        QTimer.singleShot(300, self, self._start_up_if_hidden)
         self.browser.setFocus()
 
     # --- construction ---------------------------------------------------------------------------------------
@@ -937,6 +936,13 @@ class MainWindow(QMainWindow):
             self.info_label.setText(f"| {int(minutes)}:{seconds:04.1f} min | {rec.n_channels} ch | "
                                     f"{rate_text} Hz (shown at {rec.sfreq:g} Hz) | {cleaned}")
         self._update_page_label()
+
+    def _after_first_paint(self) -> None:
+        QTimer.singleShot(0, self, self._deferred_start_up)
+
+    def _start_up_if_hidden(self) -> None:
+        if not self.isVisible():
+            self._deferred_start_up()
 
     def _deferred_start_up(self) -> None:
         """Work kept out of the first paint of the window: the analysis views, import what opening a file needs,
