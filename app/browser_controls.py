@@ -69,13 +69,11 @@ class BrowserControls:
         self.reported_px_per_mm = screen_px_per_mm()
         self._load()
         self.display_label = QLabel(parent)
-        self.readout_label = QLabel(parent)
         self.build_actions()
         browser.displayChanged.connect(self.sync)
         browser.scaleChanged.connect(self.sync)
         browser.pageChanged.connect(lambda *_: self.sync())
         browser.channelPageChanged.connect(lambda *_: self.sync())
-        browser.readoutChanged.connect(self.readout_label.setText)
 
     # --- settings ------------------------------------------------------------------------------------------
     @property
@@ -276,6 +274,7 @@ class BrowserControls:
         self.clock_action.setEnabled(state.start_time is not None)
         summary = browser.display_summary()
         self.display_label.setText(f"| {summary}" if summary else "")
+        self.display_label.setToolTip(summary)
         if not hasattr(self, "sens_combo"):
             return
         text = browser.calibration_text()

@@ -40,9 +40,9 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("Ctrl+G",), "ask_jump", (), "Go to a time (hh:mm:ss, mm:ss, seconds, or @clock time)"),
     Binding(("T",), "toggle_clock_time", (), "Time axis: from the start / clock time"),
     # channels
-    Binding(("Down",), "scroll_channels", (1,), "Channels: one row down / up", "Shift+wheel: three rows",
-            group="row"),
+    Binding(("Down",), "scroll_channels", (1,), "Channels: one row down / up", group="row"),
     Binding(("Up",), "scroll_channels", (-1,), group="row"),
+    Binding((), "", (), "Channels: three rows down / up", "Shift+wheel"),
     Binding(("Shift+Down",), "scroll_channel_pages", (1,), "Next / previous page of channels", group="chpage"),
     Binding(("Shift+Up",), "scroll_channel_pages", (-1,), group="chpage"),
     Binding(("Ctrl+Shift+Down",), "step_channels_per_page", (1,), "More / fewer channels per page",
@@ -68,8 +68,8 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("F",), "toggle_filters", (), "Display filters on/off (set them in View > Display filters)"),
     # measuring and masking
     Binding(("Q",), "toggle_measure", (), "Measurement cursors on/off: drag the two lines; dt, 1/dt, d-amplitude"),
-    Binding(("M",), "toggle_mask_mode", (), "Mask mode on/off: a drag masks a segment"),
-    Binding(("Esc",), "set_mask_mode", (False,), "Leave mask mode", when="mask_mode"),
+    Binding(("M",), "toggle_mask_mode", (), "Mask mode on/off (Esc leaves it)", group="mask"),
+    Binding(("Esc",), "set_mask_mode", (False,), when="mask_mode", group="mask"),
     Binding((), "", (), "Mask a segment on the selected channels (all when none)", "Shift+drag on the traces"),
     Binding((), "", (), "Mask / unmask the whole channel (as recorded)", "Click a channel name"),
     Binding((), "", (), "Show its reconstruction; drag its edges to adjust it", "Click a masked segment"),
@@ -94,12 +94,11 @@ def _grouped() -> list[list[Binding]]:
 
 
 #: How key names are written for people (Qt's portable names are terse: "PgDown", "Esc").
-_PRETTY = {"PgDown": "PageDown", "PgUp": "PageUp", "Right": "\u2192", "Left": "\u2190", "Down": "\u2193",
-           "Up": "\u2191", "\\": "\\"}
+_PRETTY = {"PgDown": "PageDown", "PgUp": "PageUp"}
 
 
 def pretty_key(key: str) -> str:
-    """A key text for people: "Shift+Down" -> "Shift+↓"."""
+    """A key text for people: "PgDown" -> "PageDown"."""
     if key in ("+", "-"):
         return key
     parts = key.split("+")

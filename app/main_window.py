@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -134,6 +134,22 @@ def describe_device(device: str) -> str:
         return "CPU"
 
 
+class _FirstPaint(QObject):
+    """Calls ``then`` once, when ``widget`` receives its first Paint event."""
+
+    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._then = then
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.Paint and self._then is not None:
+            then, self._then = self._then, None
+            obj.removeEventFilter(self)
+            then()
+        return False
+
+
 class MainWindow(QMainWindow):
     """The MMQ-Net Studio main window."""
 
@@ -227,7 +243,11 @@ class MainWindow(QMainWindow):
         self._update_analysis_actions()
         self._update_status()
         self.device_label.setText("Device: ...")
-        QTimer.singleShot(300, self._deferred_start_up)
+        # Deferred start-up runs once the window has been painted (the traces' viewport got its first Paint),
+        # or after 300 ms when the window is not shown: on a busy machine a fixed delay could come before the paint.
+        self._started_up = False
+        self._first_paint = _FirstPaint(self.browser.plot_widget.viewport(), self._after_first_paint)
+        QTimer.singleShot(300, self, self._start_up_if_hidden)
         self.browser.setFocus()
 
     # --- lazy analysis views ---------------------------------------------------------------------------------
@@ -329,9 +349,7 @@ class MainWindow(QMainWindow):
         self.redo_action = stack.createRedoAction(self, "&Redo")
         # Ctrl+Y and Ctrl+Shift+Z on every platform, each once: listing Ctrl+Shift+Z and StandardKey.Redo (which is
         # Ctrl+Shift+Z on Linux) made the shortcut ambiguous there, and an ambiguous shortcut does nothing.
-        redo_keys = [QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")]
-        redo_keys += [k for k in QKeySequence.keyBindings(QKeySequence.StandardKey.Redo) if k not in redo_keys]
-        self.redo_action.setShortcuts(redo_keys)
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")])
         self.prefs_action = self._action("&Preferences...", self.ask_preferences,
                                          QKeySequence.StandardKey.Preferences)
         self.mask_mode_action = self._action("&Mask mode", self.browser.set_mask_mode, None,
@@ -521,7 +539,6 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.info_label)
         bar.addWidget(self.page_label)
         bar.addWidget(self.browser_controls.display_label)
-        bar.addWidget(self.browser_controls.readout_label)
         self.analysis_label = QLabel(self)
         bar.addWidget(self.analysis_label)
         bar.addPermanentWidget(self.progress_bar)
@@ -973,12 +990,22 @@ class MainWindow(QMainWindow):
                                     f"{rate_text} Hz (shown at {rec.sfreq:g} Hz) | {cleaned}")
         self._update_page_label()
 
+    def _after_first_paint(self) -> None:
+        QTimer.singleShot(0, self, self._deferred_start_up)
+
+    def _start_up_if_hidden(self) -> None:
+        if not self.isVisible():
+            self._deferred_start_up()
+
     def _deferred_start_up(self) -> None:
         """Work kept out of the first paint of the window: import what opening a file needs.
 
         The compute device is described once torch is imported anyway (by the first analysis): importing it
         here only to fill the status bar held the GUI thread for a second or two just after start-up.
         """
+        if self._started_up:
+            return
+        self._started_up = True
         try:
             import mmqnet_core.masking  # noqa: F401 (read at the first open: mask sidecars)
         except ImportError:

@@ -56,12 +56,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLineEdit,
-    QMessageBox,
     QScrollBar,
     QWidget,
 )
 
-from mmqnet_core.montage import BUILTIN, AS_RECORDED, Derivation, Montage, derivation_matrix
+from mmqnet_core.montage import BUILTIN, Derivation, DerivationPlan, Montage, plan
 from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import Annotation, Modality, Recording
 
@@ -676,18 +675,12 @@ def _read_page(source: Any, picks: Sequence[int | None], start_s: float, stop_s:
     return data, offset_s + first / sfreq
 
 
-def apply_montage(data: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
-    """Rows of a montage from the picked channels' samples (``matrix``: (n_rows, n_picks); ``None``: as they are).
+def apply_montage(data: np.ndarray, derivations: DerivationPlan | None) -> np.ndarray:
+    """Rows of a montage from the picked channels' samples (``None``: the channels as they are).
 
     A row that uses a channel with a missing sample (NaN) is missing there too; other rows are not affected.
     """
-    if matrix is None:
-        return data
-    missing = ~np.isfinite(data)
-    rows = matrix @ np.where(missing, 0.0, data)
-    if missing.any():
-        rows[(np.abs(matrix) > 0).astype(np.float64) @ missing.astype(np.float64) > 0] = np.nan
-    return rows
+    return data if derivations is None else derivations.apply(data)
 
 
 @dataclass(frozen=True)
@@ -903,15 +896,7 @@ class SignalBrowser(QWidget):
         self._readout_item.setParentItem(self._vb)
         self._readout_item.setZValue(50)
         self._readout_item.hide()
-        self._measure = [pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(MEASURE_COLOUR, width=1.5),
-                                         hoverPen=pg.mkPen(MEASURE_COLOUR, width=3), label=name,
-                                         labelOpts={"position": 0.97, "color": MEASURE_COLOUR})
-                         for name in ("A", "B")]
-        for line in self._measure:
-            line.setZValue(46)
-            line.hide()
-            line.sigPositionChanged.connect(lambda *_: self._update_readout())
-            self._vb.addItem(line, ignoreBounds=True)
+        self._measure: list[pg.InfiniteLine] = []  # the two measurement cursors, made when first shown
         self._hover: tuple[float, int] | None = None  # (time s, row) under the mouse
         self._measure_row: int | None = None  # row whose amplitude the cursors measure
         self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -1018,7 +1003,7 @@ class SignalBrowser(QWidget):
     @property
     def measuring(self) -> bool:
         """Whether the two measurement cursors are shown."""
-        return self._measure[0].isVisible()
+        return bool(self._measure) and self._measure[0].isVisible()
 
     @property
     def visible_channels(self) -> list[str]:
@@ -1432,11 +1417,24 @@ class SignalBrowser(QWidget):
         self._readout_item.setVisible(bool(self.readout))
         self.readoutChanged.emit(self.readout)
 
+    def _measure_lines(self) -> list[pg.InfiniteLine]:
+        if not self._measure:
+            for name in ("A", "B"):
+                line = pg.InfiniteLine(angle=90, movable=True, pen=pg.mkPen(MEASURE_COLOUR, width=1.5),
+                                       hoverPen=pg.mkPen(MEASURE_COLOUR, width=3), label=name,
+                                       labelOpts={"position": 0.97, "color": MEASURE_COLOUR})
+                line.setZValue(46)
+                line.hide()
+                line.sigPositionChanged.connect(lambda *_: self._update_readout())
+                self._vb.addItem(line, ignoreBounds=True)
+                self._measure.append(line)
+        return self._measure
+
     def toggle_measure(self) -> None:
         """Q: show the two measurement cursors at a third and two thirds of the page, or hide them."""
         on = not self.measuring
         start, stop = self.visible_range()
-        for line, f in zip(self._measure, (1 / 3, 2 / 3)):
+        for line, f in zip(self._measure_lines(), (1 / 3, 2 / 3)):
             if on:
                 line.setValue(start + f * (stop - start))
             line.setVisible(on)
@@ -1445,7 +1443,7 @@ class SignalBrowser(QWidget):
     def set_measure(self, t_a: float, t_b: float, row: int | None = None) -> None:
         """Put the measurement cursors at ``t_a`` and ``t_b`` (s), measuring row ``row`` (shows them)."""
         self._measure_row = row
-        for line, t in zip(self._measure, (t_a, t_b)):
+        for line, t in zip(self._measure_lines(), (t_a, t_b)):
             line.setValue(t)
             line.show()
         self._update_readout()
@@ -1696,8 +1694,8 @@ class SignalBrowser(QWidget):
         scales = self._row_scales()
         rows = tuple(self._row_defs)
         as_recorded = all(not d.reference for d in rows)
-        picks_rec, matrix = derivation_matrix(rows, rec.ch_names) if not as_recorded else (
-            [rec.index(d.anode) for d in rows], None)
+        derivations = None if as_recorded else plan(rows, rec.ch_names)
+        picks_rec = [rec.index(d.anode) for d in rows] if as_recorded else list(derivations.picks)
         if kind == "raw":
             source, picks, sfreq, offset = rec, tuple(picks_rec), rec.sfreq, 0.0
         else:
@@ -1719,11 +1717,11 @@ class SignalBrowser(QWidget):
             if pad > 0:
                 lo, hi = max(0.0, start_s - pad), min(duration, stop_s + pad)
                 data, t0 = _read_page(source, picks, lo, hi, offset)
-                data = filter_rows(apply_montage(data, matrix), sfreq, filters)
+                data = filter_rows(apply_montage(data, derivations), sfreq, filters)
                 page, page_t0 = _read_span(data, t0, sfreq, start_s, stop_s)
             else:
                 data, page_t0 = _read_page(source, picks, start_s, stop_s, offset)
-                page = apply_montage(data, matrix)
+                page = apply_montage(data, derivations)
             return layout_page(page, page_t0, sfreq, n_bins, scales, clip=clip)
 
         return key, compute

@@ -14,10 +14,13 @@ SYNTHETIC). Both read the file lazily (ours: ``mmqnet_core.io.load_recording``; 
 * page step: one key press (ours: PageDown; MNE: Shift+Right, its "full page" step) until the traces are
   painted again; median over ``--steps`` steps, as wall time and as CPU time of the GUI thread (steadier on a
   machine shared with other work, and blind to the cleaning worker of ``--with-cleaning``).
+* page step with a reader's display: ours again with the bipolar longitudinal montage ("double banana") and
+  display filters (EEG 0.5-35 Hz + 50 Hz notch, zero-phase with 3 s of padding read on each side of the page).
 
 A page is "painted" when the graphics view's viewport received its Paint event, waited for by spinning the Qt
 event loop (what a user would see on screen). Prints the numbers and the ratios. Targets: first paint
-< 0.5 s and >= 3x faster than MNE's browser; median page step < 16 ms.
+< 0.5 s and >= 3x faster than MNE's browser counting the making of our window; median page step < 16 ms,
+also with the bipolar montage and display filters.
 
 MNE's Qt browser is not a project dependency. Install it into a private folder (never into the project
 environment)::
@@ -105,7 +108,8 @@ def _time_steps(watcher: PaintWatcher, press: Callable[[], None], steps: int) ->
     return wall, cpu
 
 
-def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bool) -> dict[str, float]:
+def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bool,
+               reader_display: bool = False) -> dict[str, float]:
     """First paint and median page step of ``app.main_window.MainWindow`` on ``path``; times in s.
 
     ``settings_file`` is a throw-away INI file: the benchmark must not touch the user's recent files or window
@@ -146,6 +150,16 @@ def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bo
         raise RuntimeError(f"our browser failed to open {path}: {window.last_error.text}")
     assert browser.recording.n_channels == 40, browser.recording.n_channels
     assert abs(browser.page_s - PAGE_S) < 1e-9, browser.page_s
+    if reader_display:
+        from mmqnet_core.montage import bipolar_longitudinal
+        from mmqnet_core.preprocessing.display_filter import DisplayFilter
+        from mmqnet_core.recording import Modality
+
+        before = watcher.count
+        browser.set_montage(bipolar_longitudinal())
+        browser.state.set_filters({Modality.EEG: DisplayFilter(0.5, 35.0, 50.0)})
+        watcher.wait(before)
+        assert "-" in browser.visible_channels[0], browser.visible_channels[:3]
 
     times, cpu = _time_steps(watcher, lambda: QTest.keyClick(browser, Qt.Key.Key_PageDown), steps)
     cleaning_ran = with_cleaning and window.runner.busy  # still cleaning at the last step: every step overlapped
@@ -234,6 +248,11 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
           f"{ours['window'] * 1000:.0f} ms) | page step median "
           f"{ours['step'] * 1000:.1f} ms (max {ours['step_max'] * 1000:.1f} ms; "
           f"CPU {ours['step_cpu'] * 1000:.1f} ms) over {args.steps} steps")
+    shown = bench_ours(path, args.steps, settings_file=scratch / "settings_display.ini", with_cleaning=False,
+                       reader_display=True)
+    print(f"ours, bipolar montage + display filters (EEG 0.5-35 Hz, notch 50 Hz): page step median "
+          f"{shown['step'] * 1000:.1f} ms (max {shown['step_max'] * 1000:.1f} ms; "
+          f"CPU {shown['step_cpu'] * 1000:.1f} ms)")
     if args.with_cleaning:
         busy = bench_ours(path, args.steps, settings_file=scratch / "settings_cleaning.ini", with_cleaning=True)
         still = "still running after the last step" if busy["cleaning_ran"] else "finished before the last step"
@@ -260,10 +279,12 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
               f"raw.plot makes its own), "
               f"page step {theirs['step'] / ours['step']:.1f}x (CPU {theirs['step_cpu'] / ours['step_cpu']:.1f}x)")
 
-    ok_first = ours["first_paint"] < 0.5 and (theirs is None or theirs["first_paint"] >= 3 * ours["first_paint"])
-    ok_step = ours["step"] < 0.016
-    print(f"targets: first paint < 500 ms and >= 3x faster than MNE: {'OK' if ok_first else 'MISSED'}; "
-          f"page step < 16 ms: {'OK' if ok_step else 'MISSED'}")
+    with_window = ours["first_paint"] + ours["window"]
+    ok_first = ours["first_paint"] < 0.5 and (theirs is None or theirs["first_paint"] >= 3 * with_window)
+    ok_step = ours["step"] < 0.016 and shown["step"] < 0.016
+    print(f"targets: first paint < 500 ms and >= 3x faster than MNE counting our window's creation: "
+          f"{'OK' if ok_first else 'MISSED'}; page step < 16 ms (plain and with montage + filters): "
+          f"{'OK' if ok_step else 'MISSED'}")
     return 0
 
 

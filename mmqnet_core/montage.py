@@ -251,6 +251,44 @@ def derivation_matrix(rows: Sequence[Derivation], ch_names: Sequence[str]) -> tu
     return picks, matrix
 
 
+@dataclass(frozen=True)
+class DerivationPlan:
+    """How to compute montage rows from a read of some channels, without a matrix product (see :func:`plan`)."""
+
+    picks: tuple[int, ...]  # recording channel indices to read, in this order
+    anodes: tuple[int, ...]  # (R,) for each row, the position of its anode in ``picks``
+    references: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]  # (positions in picks, rows using them)
+
+    def apply(self, data: np.ndarray) -> np.ndarray:
+        """The rows (R, n_times) from ``data`` (len(picks), n_times): anode minus the mean of its reference.
+
+        A missing sample (NaN) of a channel makes only the rows that use that channel missing there.
+        """
+        out = data[list(self.anodes)]
+        for cols, rows in self.references:
+            ref = data[cols[0]] if len(cols) == 1 else data[list(cols)].mean(axis=0)
+            out[list(rows)] -= ref
+        return out
+
+
+def plan(rows: Sequence[Derivation], ch_names: Sequence[str]) -> DerivationPlan:
+    """A :class:`DerivationPlan` for ``rows`` of a recording with channels ``ch_names``.
+
+    Equivalent to ``matrix @ data[picks]`` of :func:`derivation_matrix` but with gathers and one subtraction per
+    distinct reference: a page of a bipolar montage costs a copy, not a matrix product (whose BLAS threads fight
+    the GUI for the CPU).
+    """
+    picks, _ = derivation_matrix(rows, ch_names)
+    index = {n: i for i, n in enumerate(ch_names)}
+    col = {ch: k for k, ch in enumerate(picks)}
+    anodes = tuple(col[index[d.anode]] for d in rows)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for r, d in enumerate(rows):
+        if d.reference:
+            groups.setdefault(tuple(col[index[c]] for c in d.reference), []).append(r)
+    return DerivationPlan(tuple(picks), anodes, tuple((cols, tuple(rs)) for cols, rs in groups.items()))
+
+
 AS_RECORDED = Montage("As recorded", "recorded")
 AVERAGE = Montage("Average reference", "average")
 LINKED_EARS = Montage("Linked ears", "linked_ears")

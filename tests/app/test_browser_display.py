@@ -59,10 +59,8 @@ def browser(window, rec1020, tmp_path, qtbot, monkeypatch):
 
 def drawn(browser, name):
     """(times, values in the row's unit) drawn on the page for one row, before decimation."""
-    row = browser.row_of(name)
-    page = browser.trace_items()[0]  # noqa: F841 (the raw trace set is drawn)
-    values = browser._raw.page.values[row]
-    return browser._raw.page, values
+    page = browser._raw.page  # the raw trace set's page as drawn (montage and display filter applied)
+    return page, page.values[browser.row_of(name)]
 
 
 def test_every_channel_name_is_drawn_and_the_gutter_widens(browser):
@@ -224,7 +222,7 @@ def test_crosshair_reads_time_and_value_under_the_mouse(window, browser):
     scene = browser.view_box().mapViewToScene(QPointF(2.0, row))
     browser._on_mouse_moved(scene)
     assert "Cz" in browser.readout and "\u00b5V" in browser.readout and "00:02" in browser.readout
-    assert window.browser_controls.readout_label.text() == browser.readout
+    assert browser._readout_item.isVisible() and browser._readout_item.textItem.toPlainText() == browser.readout
 
 
 def test_no_window_shortcut_is_ambiguous_and_redo_has_ctrl_y(window):
@@ -252,3 +250,34 @@ def test_toolbar_controls_hand_the_focus_back_to_the_browser(window, browser, qt
 
 def test_electrode_names_match_old_and_new_10_20_names():
     assert electrode_key("EEG FP1-REF") == "fp1" and electrode_key("T3") == "t7" == electrode_key("T7")
+
+
+def test_calibration_dialog_scales_pixels_per_mm_by_the_measured_length(window, qtbot):
+    from app.browser_dialogs import CalibrationDialog
+
+    dialog = CalibrationDialog(4.0, None, window)
+    qtbot.addWidget(dialog)
+    dialog.measured.setValue(80.0)  # the "100 mm" bar measured 80 mm: the screen has more pixels per mm
+    assert dialog.px_per_mm() == pytest.approx(5.0)
+    window.browser_controls.set_px_per_mm(dialog.px_per_mm())
+    assert window.browser.state.px_per_mm == 5.0
+    assert float(window.settings.value("browser/px_per_mm")) == 5.0
+
+
+def test_filter_dialog_presets_and_montage_editor_errors(window, qtbot):
+    from app.browser_dialogs import DisplayFilterDialog, MontageEditor
+
+    dialog = DisplayFilterDialog([Modality.EEG, Modality.GSR], {}, 256.0, 60.0, window)
+    qtbot.addWidget(dialog)
+    assert dialog.filters() == {}
+    dialog.apply_presets(60.0)
+    assert dialog.filters() == {Modality.EEG: DisplayFilter(0.5, 35.0, 60.0), Modality.GSR: DisplayFilter(None, 1.0)}
+    hp, lp, _ = dialog.boxes[Modality.EEG]
+    hp.setValue(40.0)
+    dialog._accept()
+    assert "must be below low-pass" in dialog.error_label.text() and dialog.result() == 0
+    editor = MontageEditor(None, ["Fz", "Cz"], window)
+    qtbot.addWidget(editor)
+    editor.text_edit.setPlainText("Fz - Cz - Pz")
+    editor._accept()
+    assert "Invalid derivation" in editor.error_label.text()

@@ -17,6 +17,7 @@ from mmqnet_core.montage import (
     load_montages,
     montage_from_text,
     parse_derivation,
+    plan,
     save_montages,
 )
 
@@ -64,6 +65,13 @@ def test_derivation_matrix_computes_the_rows():
     np.testing.assert_allclose(out[2], data[3])
     with pytest.raises(ConfigError, match="needs channel 'O1'"):
         derivation_matrix([Derivation("O1")], names)
+    # The plan used for drawing gives the same rows, and a missing sample spreads only to the rows using it.
+    p = plan(rows, names)
+    assert list(p.picks) == picks
+    np.testing.assert_allclose(p.apply(data[picks]), out)
+    data[3, 2] = np.nan  # ECG
+    with_gap = p.apply(data[list(p.picks)])
+    assert np.isnan(with_gap[2, 2]) and np.isfinite(with_gap[:2]).all()
 
 
 @pytest.mark.parametrize("text, anode, ref", [("Fp1 - F7", "Fp1", ("F7",)), ("Fp1-F7", "Fp1", ("F7",)),
