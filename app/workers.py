@@ -29,6 +29,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from shiboken6 import isValid
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 
 from mmqnet_core.errors import Cancelled
@@ -223,8 +224,10 @@ class TaskRunner(QObject):
         if on_cancelled is not None:
             sig.cancelled.connect(on_cancelled)
         sig.cancelled.connect(lambda w=worker: log.info("%s cancelled", w.name))
-        sig.progress.connect(lambda f, m, w=worker: self.taskProgress.emit(w.name, f, m))
-        sig.done.connect(lambda w=worker, k=key: self._on_done(w, k))
+        # A queued signal can arrive after this runner was destroyed (its window closed while a task it had
+        # abandoned still reported): such signals are dropped, never delivered to a deleted object.
+        sig.progress.connect(lambda f, m, w=worker: isValid(self) and self.taskProgress.emit(w.name, f, m))
+        sig.done.connect(lambda w=worker, k=key: isValid(self) and self._on_done(w, k))
         was_busy = self.busy
         self._workers[worker.id] = worker
         if key is not None:
