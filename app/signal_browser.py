@@ -890,6 +890,7 @@ class SignalBrowser(QWidget):
         self._vb.addItem(self._scale_label, ignoreBounds=True)
         self.scale_bar_text = ""
         self._legend = pg.TextItem(color="#202020", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 220))
+        self._legend_html = ""
         self._legend.setParentItem(self._vb)
         self._legend.setZValue(50)
         self._readout_item = pg.TextItem(color="#202020", anchor=(0, 1), fill=pg.mkBrush(255, 255, 240, 220))
@@ -1634,8 +1635,11 @@ class SignalBrowser(QWidget):
         filters = self.state.filters_text()
         if filters:
             items.append(f"<i>display filter: {filters}</i>")
-        self._legend.setHtml("<span style='font-size:8pt'>" + " &nbsp; ".join(items) + "</span>")
-        self._position_overlays()
+        html = "<span style='font-size:8pt'>" + " &nbsp; ".join(items) + "</span>"
+        if html != self._legend_html:  # setHtml lays the text out again: only when it changes
+            self._legend_html = html
+            self._legend.setHtml(html)
+            self._position_overlays()
 
     def legend_text(self) -> str:
         """The legend as plain text (for tests)."""
@@ -1673,8 +1677,10 @@ class SignalBrowser(QWidget):
         y0 = row + height / 2
         self._scale_bar.setData([x, x], [y0, y0 - height])
         self._scale_bar.show()
-        self.scale_bar_text = format_value(value, unit)
-        self._scale_label.setText(self.scale_bar_text)
+        text = format_value(value, unit)
+        if text != self.scale_bar_text:
+            self.scale_bar_text = text
+            self._scale_label.setText(text)
         self._scale_label.setPos(x, row)
         self._scale_label.show()
 
