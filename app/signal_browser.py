@@ -67,6 +67,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QHBoxLayout, QIn
 
 from mmqnet_core.recording import Annotation, Modality, Recording
 
+from .annotation_layer import AnnotationLayer
 from .decimate import peak_decimate
 from .model import AppModel
 from .qt_compat import single_shot_timer
@@ -673,6 +674,7 @@ class SignalBrowser(QWidget):
         model.selectionChanged.connect(self._on_selection_changed)
         model.cursorMoved.connect(self._on_cursor_moved)
         model.maskFocusChanged.connect(lambda _f: self._show_edit_region())
+        self.annotation_layer = AnnotationLayer(self)  # the user's annotations (app/annotation_layer.py)
 
     # --- graphics factories --------------------------------------------------------------------------------
     @staticmethod

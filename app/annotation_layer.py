@@ -1,0 +1,416 @@
+"""AnnotationLayer: the user's annotations drawn into the SignalBrowser's plot, and the ways to edit them.
+
+=====================  ==========================================================================
+A                      annotate mode: a drag across the traces creates an annotation (MNE's key)
+Shift+A                annotate the cursor (the green line; the page start when it is off the page)
+double-click a span    edit its text, type, onset, duration and channels in a small dialog
+right-click a span     (annotate mode) Edit... / Delete
+=====================  ==========================================================================
+
+Every edit goes through the :class:`~app.annotation_model.AnnotationModel` as one undo step. Only the
+annotations that overlap the page are drawn (:meth:`AnnotationSet.overlapping`, two binary searches) with pooled
+graphics items, so a page step costs the same with 10 or 10,000 annotations. The recording's own annotations are
+drawn by the browser itself (``draw_recording`` = False); the layer draws the user's, each type in its colour,
+with their labels in a strip along the bottom of the traces (stacked over two lines by the browser's
+``stack_labels``) so that they never cover the recording's labels at the top.
+
+The layer asks the browser only for public things: ``view_box()``, ``visible_range()``, ``visible_channels``,
+``page_channels``, ``first_channel``, ``recording``, ``model`` and the ``pageChanged``/``channelPageChanged`` signals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Callable
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGraphicsRectItem,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QWidget,
+)
+
+from mmqnet_core.annotations import USER_KINDS, AnnotationEntry, AnnotationError
+
+from .annotation_model import AnnotationModel, annotation_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .signal_browser import SignalBrowser
+
+log = logging.getLogger(__name__)
+
+#: Fill colour of each annotation type (others: OTHER_COLOUR); alpha is set where drawn.
+KIND_COLOURS: dict[str, str] = {"note": "#2e7d32", "event": "#1565c0", "artifact": "#c62828", "stimulus": "#6a1b9a",
+                                "sleep": "#00838f", "seizure": "#ad1457", "recording": "#5a8cdc"}
+OTHER_COLOUR = "#6d6d6d"
+#: Lines of the label strip at the bottom of the traces.
+STRIP_LINES = 2
+#: Text given to an annotation created by a drag or a key before the user types one (then the last one used).
+DEFAULT_TEXT = "event"
+
+
+def kind_colour(kind: str, alpha: int = 255) -> QColor:
+    colour = QColor(KIND_COLOURS.get(kind, OTHER_COLOUR))
+    colour.setAlpha(alpha)
+    return colour
+
+
+class AnnotationDialog(QDialog):
+    """Text, type, onset, duration (s) and channels of one annotation; the values are checked on OK."""
+
+    def __init__(self, entry: AnnotationEntry, duration_s: float, texts: list[str], title: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        form = QFormLayout(self)
+        self.text_edit = QComboBox(self)
+        self.text_edit.setEditable(True)
+        self.text_edit.addItems(texts)
+        self.text_edit.setCurrentText(entry.text)
+        self.kind_edit = QComboBox(self)
+        self.kind_edit.setEditable(True)
+        self.kind_edit.addItems(list(USER_KINDS))
+        self.kind_edit.setCurrentText(entry.kind)
+        self.onset_edit = QDoubleSpinBox(self)
+        self.duration_edit = QDoubleSpinBox(self)
+        for box, value in ((self.onset_edit, entry.onset), (self.duration_edit, entry.duration)):
+            box.setDecimals(3)
+            box.setRange(0.0, max(duration_s, value))
+            box.setSuffix(" s")
+            box.setValue(value)
+        self.channels_edit = QLineEdit(", ".join(entry.channels), self)
+        self.channels_edit.setPlaceholderText("all channels")
+        self.channels_edit.setToolTip("Channel names separated by commas; empty for all channels")
+        self.error_label = QLabel(self)
+        self.error_label.setStyleSheet("color: #b71c1c")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+        form.addRow("Text", self.text_edit)
+        form.addRow("Type", self.kind_edit)
+        form.addRow("Onset", self.onset_edit)
+        form.addRow("Duration", self.duration_edit)
+        form.addRow("Channels", self.channels_edit)
+        form.addRow(self.error_label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.text_edit.setFocus()
+        self.text_edit.lineEdit().selectAll()
+
+    def values(self) -> dict[str, Any]:
+        """onset, duration (s), text, kind, channels as typed."""
+        channels = tuple(c.strip() for c in self.channels_edit.text().split(",") if c.strip())
+        return {"onset": self.onset_edit.value(), "duration": self.duration_edit.value(),
+                "text": self.text_edit.currentText(), "kind": self.kind_edit.currentText(), "channels": channels}
+
+    def accept(self) -> None:  # noqa: D102 (Qt API): refuse invalid values with the reason, keep the dialog open
+        try:
+            entry = AnnotationEntry(**self.values())
+        except AnnotationError as exc:
+            self.error_label.setText(str(exc))
+            self.error_label.show()
+            return
+        if entry.read_only:
+            self.error_label.setText(f"The type {entry.kind!r} is reserved for the recording's own annotations; "
+                                     "choose another.")
+            self.error_label.show()
+            return
+        super().accept()
+
+
+class _Span(QGraphicsRectItem):
+    """One annotation (or its part on one row): translucent fill in its type's colour and a 1-px outline."""
+
+    def __init__(self, layer: "AnnotationLayer") -> None:
+        super().__init__()
+        self.layer = layer
+        self.entry_id = -1
+        self.setZValue(-25)
+        self._kind: str | None = None
+
+    def set_entry(self, entry: AnnotationEntry, rect: QRectF) -> None:
+        self.entry_id = entry.id
+        if entry.kind != self._kind:
+            self._kind = entry.kind
+            self.setBrush(QBrush(kind_colour(entry.kind, 40)))
+            pen = QPen(kind_colour(entry.kind, 200))
+            pen.setCosmetic(True)
+            pen.setWidthF(1.5)
+            self.setPen(pen)
+        self.setRect(rect)
+        self.setToolTip(f"{entry.text} ({entry.kind}, {entry.onset:.2f} s, {entry.duration:.2f} s)")
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph's scene calls this)
+        if ev.button() == Qt.MouseButton.LeftButton and ev.double():
+            ev.accept()
+            self.layer.edit(self.entry_id)
+        elif ev.button() == Qt.MouseButton.RightButton and self.layer.annotate_mode:
+            ev.accept()
+            self.layer.show_menu(self.entry_id, ev.screenPos().toPoint())
+        else:
+            ev.ignore()
+
+
+class _DragCatcher(pg.GraphicsObject):
+    """An invisible item over the page that turns a left drag into a new annotation in annotate mode.
+
+    Outside annotate mode it ignores every event, so the browser's own clicks and drags (masking) are unchanged.
+    """
+
+    def __init__(self, layer: "AnnotationLayer") -> None:
+        super().__init__()
+        self.layer = layer
+        self._rect = QRectF()
+        self.setFlag(self.GraphicsItemFlag.ItemHasNoContents, True)
+        self.setZValue(35)
+
+    def set_rect(self, rect: QRectF) -> None:
+        self.prepareGeometryChange()
+        self._rect = rect
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._rect
+
+    def paint(self, painter, option, widget=None) -> None:  # noqa: D102 (Qt API): nothing to draw
+        pass
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
+        if not self.layer.annotate_mode or ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        view = self.layer.view
+        x0 = view.mapSceneToView(ev.buttonDownScenePos()).x()
+        x1 = view.mapSceneToView(ev.scenePos()).x()
+        self.layer.drag(x0, x1, finished=ev.isFinish())
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
+        ev.ignore()
+
+
+class _Pool:
+    """Reusable graphics items: a page step shows, moves and hides items instead of creating them."""
+
+    def __init__(self, view: pg.ViewBox, factory: Callable[[], Any]) -> None:
+        self.view, self.factory, self.items, self.used = view, factory, [], 0
+
+    def begin(self) -> None:
+        self.used = 0
+
+    def take(self) -> Any:
+        if self.used == len(self.items):
+            item = self.factory()
+            self.view.addItem(item, ignoreBounds=True)
+            self.items.append(item)
+        item = self.items[self.used]
+        self.used += 1
+        item.show()
+        return item
+
+    def end(self) -> None:
+        for item in self.items[self.used:]:
+            item.hide()
+
+    def shown(self) -> list[Any]:
+        return self.items[: self.used]
+
+
+class AnnotationLayer(QObject):
+    """The user's annotations in a :class:`~app.signal_browser.SignalBrowser` (see the module docstring)."""
+
+    annotateModeChanged = Signal(bool)
+
+    def __init__(self, browser: "SignalBrowser") -> None:
+        super().__init__(browser)
+        self.browser = browser
+        self.store: AnnotationModel = annotation_model(browser.model)
+        self.view: pg.ViewBox = browser.view_box()
+        self.annotate_mode = False
+        self.draw_recording = False  # the browser draws the recording's own annotations
+        self.last_text = DEFAULT_TEXT
+        self.last_kind = USER_KINDS[0]
+        self._spans = _Pool(self.view, lambda: _Span(self))
+        self._labels = _Pool(self.view, self._make_label)
+        self._metrics: QFontMetricsF | None = None
+        self._catcher = _DragCatcher(self)
+        self.view.addItem(self._catcher, ignoreBounds=True)
+        self._preview = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(kind_colour("note", 50)),
+                                            pen=pg.mkPen(kind_colour("note"), width=1))
+        self._preview.setZValue(30)
+        self._preview.hide()
+        self.view.addItem(self._preview, ignoreBounds=True)
+        browser.pageChanged.connect(lambda *_: self.redraw())
+        browser.channelPageChanged.connect(lambda *_: self.redraw())
+        self.store.annotationsChanged.connect(lambda _a: self.redraw())
+
+    @staticmethod
+    def _make_label() -> pg.TextItem:
+        label = pg.TextItem(color="#202020", anchor=(0, 1), fill=pg.mkBrush(255, 255, 255, 200))
+        label.setZValue(26)
+        return label
+
+    # --- modes and commands -------------------------------------------------------------------------------
+    def set_annotate_mode(self, on: bool) -> None:
+        """In annotate mode a left drag across the traces creates an annotation."""
+        on = bool(on)
+        if on != self.annotate_mode:
+            self.annotate_mode = on
+            self.annotateModeChanged.emit(on)
+            log.info("annotate mode %s", "on: drag across the traces to annotate" if on else "off")
+
+    def _recording_duration(self) -> float:
+        rec = self.browser.recording
+        return rec.duration_s if rec is not None else 0.0
+
+    def _ask(self, entry: AnnotationEntry, title: str) -> dict[str, Any] | None:
+        """Open the annotation dialog; the values typed, or ``None`` when cancelled."""
+        texts = sorted({e.text for e in self.store.annotations.user_entries} | {self.last_text})
+        dialog = AnnotationDialog(entry, self._recording_duration(), texts, title, self.browser)
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return dialog.values()
+        finally:
+            dialog.deleteLater()
+            self.browser.setFocus()
+
+    def create(self, onset: float, duration: float) -> int | None:
+        """Ask for the text of a new annotation over [onset, onset + duration] (s); its id, or None."""
+        if self.browser.recording is None:
+            return None
+        channels = tuple(self.browser.model.selection)
+        draft = AnnotationEntry(max(0.0, onset), max(0.0, duration), self.last_text, self.last_kind, channels)
+        values = self._ask(draft, "New annotation")
+        if values is None:
+            return None
+        self.last_text, self.last_kind = values["text"].strip() or self.last_text, values["kind"]
+        return self.store.add(values["onset"], values["duration"], values["text"], values["kind"],
+                              values["channels"])
+
+    def create_at_cursor(self) -> int | None:
+        """Annotate the cursor (an instant); the page start when the cursor is off the page."""
+        start, stop = self.browser.visible_range()
+        t = self.browser.model.cursor_s
+        return self.create(t if start <= t <= stop else start, 0.0)
+
+    def edit(self, entry_id: int) -> bool:
+        """Edit annotation ``entry_id`` in the dialog (a read-only one is reported, not opened)."""
+        if entry_id not in self.store.annotations:
+            return False
+        entry = self.store.annotations.get(entry_id)
+        if entry.read_only:
+            self.browser.model.errorOccurred.emit(
+                AnnotationError(f"Annotation {entry.text!r} belongs to the recording file and cannot be edited; "
+                                "add an annotation of your own instead."), "editing an annotation")
+            return False
+        values = self._ask(entry, "Edit annotation")
+        if values is None:
+            return False
+        return self.store.change(entry_id, **values)
+
+    def delete(self, entry_id: int) -> bool:
+        return self.store.delete(entry_id)
+
+    def show_menu(self, entry_id: int, screen_pos) -> QMenu:
+        menu = QMenu(self.browser)
+        menu.addAction("Edit...", lambda: self.edit(entry_id))
+        menu.addAction("Delete", lambda: self.delete(entry_id))
+        menu.popup(screen_pos)
+        return menu
+
+    def drag(self, x0: float, x1: float, *, finished: bool) -> None:
+        """A drag from x0 to x1 (s): a preview while it lasts, a new annotation when released."""
+        lo, hi = sorted((x0, x1))
+        if not finished:
+            self._preview.setRegion((lo, hi))
+            self._preview.show()
+            return
+        self._preview.hide()
+        self.create(lo, hi - lo)
+
+    # --- drawing ------------------------------------------------------------------------------------------
+    def visible_entries(self) -> tuple[AnnotationEntry, ...]:
+        """The annotations the layer draws on the page."""
+        start, stop = self.browser.visible_range()
+        entries = self.store.annotations.overlapping(start, stop)
+        return entries if self.draw_recording else tuple(e for e in entries if not e.read_only)
+
+    def redraw(self) -> None:
+        """Draw the annotations on the page (pooled items; only the visible ones)."""
+        start, stop = self.browser.visible_range()
+        (_, _), (y_top, y_bottom) = self.view.viewRange()
+        self._catcher.set_rect(QRectF(start, y_top, stop - start, y_bottom - y_top))
+        self._spans.begin()
+        self._labels.begin()
+        names = self.browser.visible_channels
+        rows = {n: i for i, n in enumerate(self.browser.page_channels, start=self.browser.first_channel)}
+        top, bottom = -0.7, max(len(names), 1) - 0.3
+        labels: list[tuple[float, AnnotationEntry]] = []
+        if self.browser.recording is not None:
+            for entry in self.visible_entries():
+                if entry.channels:
+                    shown = [rows[c] for c in entry.channels if c in rows]
+                    if not shown and any(c in names for c in entry.channels):
+                        continue  # its channels are out of view
+                    for r in shown:
+                        self._spans.take().set_entry(entry, QRectF(entry.onset, r - 0.5, entry.duration, 1.0))
+                    if not shown:  # channels not in the recording: draw it across all rows
+                        self._spans.take().set_entry(entry, QRectF(entry.onset, top, entry.duration, bottom - top))
+                else:
+                    self._spans.take().set_entry(entry, QRectF(entry.onset, top, entry.duration, bottom - top))
+                labels.append((max(entry.onset, start), entry))
+        self._place_labels(labels, start, stop, y_bottom, y_bottom - y_top)
+        self._spans.end()
+        self._labels.end()
+
+    def _place_labels(self, labels: list[tuple[float, AnnotationEntry]], start: float, stop: float,
+                      y_bottom: float, y_span: float) -> None:
+        from .signal_browser import stack_labels  # the browser's label stacking (imported here: no cycle)
+
+        width_px, height_px = self.view.width(), self.view.height()
+        if not labels or width_px <= 0 or height_px <= 0:
+            return
+        if self._metrics is None:
+            self._probe = self._make_label()  # kept: its text item dies with it
+            self._metrics = QFontMetricsF(self._probe.textItem.font())
+        metrics = self._metrics
+        pad = 6.0  # TextItem's margins, px
+        px_per_s = width_px / max(stop - start, 1e-9)
+        line_px = metrics.height() + pad
+        extents = [((t - start) * px_per_s, metrics.horizontalAdvance(e.text) + pad) for t, e in labels]
+        y_per_px = y_span / height_px
+        for (t, entry), (_, full), place in zip(labels, extents, stack_labels(extents, STRIP_LINES, right=width_px)):
+            if place is None:
+                continue  # no room: the span's tooltip names it
+            line, width = place
+            text = entry.text if width >= full - 0.5 else metrics.elidedText(
+                entry.text, Qt.TextElideMode.ElideRight, max(width - pad, 0.0))
+            label = self._labels.take()
+            if label.textItem.toPlainText() != text:
+                label.setText(text)
+            if getattr(label, "kind", None) != entry.kind:
+                label.kind = entry.kind
+                label.setColor(kind_colour(entry.kind).darker(130))
+            label.setToolTip(entry.text)
+            label.setPos(QPointF(t, y_bottom - line * line_px * y_per_px))
+
+    # --- for tests ----------------------------------------------------------------------------------------
+    def shown_entry_ids(self) -> list[int]:
+        """Ids of the annotations drawn (one per span item; an annotation on several rows repeats)."""
+        return [item.entry_id for item in self._spans.shown()]
+
+    def shown_labels(self) -> list[str]:
+        return [item.textItem.toPlainText() for item in self._labels.shown()]
+
+    def span_items(self) -> list[_Span]:
+        return self._spans.shown()
