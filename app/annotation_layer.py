@@ -150,16 +150,6 @@ class _Span(QGraphicsRectItem):
         self.setRect(rect)
         self.setToolTip(f"{entry.text} ({entry.kind}, {entry.onset:.2f} s, {entry.duration:.2f} s)")
 
-    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph's scene calls this)
-        if ev.button() == Qt.MouseButton.LeftButton and ev.double():
-            ev.accept()
-            self.layer.edit(self.entry_id)
-        elif ev.button() == Qt.MouseButton.RightButton and self.layer.annotate_mode:
-            ev.accept()
-            self.layer.show_menu(self.entry_id, ev.screenPos().toPoint())
-        else:
-            ev.ignore()
-
 
 class _DragCatcher(pg.GraphicsObject):
     """An invisible item over the page that turns a left drag into a new annotation in annotate mode.
@@ -175,8 +165,9 @@ class _DragCatcher(pg.GraphicsObject):
         self.setZValue(35)
 
     def set_rect(self, rect: QRectF) -> None:
-        self.prepareGeometryChange()
-        self._rect = rect
+        if rect != self._rect:  # changes only with the recording: the scene re-indexes it rarely
+            self.prepareGeometryChange()
+            self._rect = rect
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         return self._rect
@@ -195,7 +186,18 @@ class _DragCatcher(pg.GraphicsObject):
         self.layer.drag(x0, x1, finished=ev.isFinish())
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
-        ev.ignore()
+        # The spans lie under the traces (and so under the ViewBox, which takes every click): this item, above
+        # them all, finds the annotation under the mouse instead.
+        p = self.layer.view.mapSceneToView(ev.scenePos())
+        entry_id = self.layer.entry_at(p.x(), p.y())
+        if entry_id is not None and ev.button() == Qt.MouseButton.LeftButton and ev.double():
+            ev.accept()
+            self.layer.edit(entry_id)
+        elif entry_id is not None and ev.button() == Qt.MouseButton.RightButton and self.layer.annotate_mode:
+            ev.accept()
+            self.layer.show_menu(entry_id, ev.screenPos().toPoint())
+        else:
+            ev.ignore()
 
 
 class _Pool:
@@ -318,6 +320,14 @@ class AnnotationLayer(QObject):
             return False
         return self.store.change(entry_id, **values)
 
+    def entry_at(self, t_s: float, y: float) -> int | None:
+        """Id of the drawn annotation under time ``t_s`` (s) and view row ``y`` (the shortest), or ``None``."""
+        tol = 3.0 * (self.view.viewRange()[0][1] - self.view.viewRange()[0][0]) / max(self.view.width(), 1.0)
+        hits = [item for item in self._spans.shown()
+                if item.rect().left() - tol <= t_s <= item.rect().right() + tol
+                and item.rect().top() <= y <= item.rect().bottom()]
+        return min(hits, key=lambda item: item.rect().width()).entry_id if hits else None
+
     def delete(self, entry_id: int) -> bool:
         return self.store.delete(entry_id)
 
@@ -349,7 +359,8 @@ class AnnotationLayer(QObject):
         """Draw the annotations on the page (pooled items; only the visible ones)."""
         start, stop = self.browser.visible_range()
         (_, _), (y_top, y_bottom) = self.view.viewRange()
-        self._catcher.set_rect(QRectF(start, y_top, stop - start, y_bottom - y_top))
+        # The whole recording and far beyond the rows: the view can change (a resize) without a redraw here.
+        self._catcher.set_rect(QRectF(-1.0, -1e4, self._recording_duration() + 2.0, 2e4))
         self._spans.begin()
         self._labels.begin()
         names = self.browser.visible_channels
