@@ -21,18 +21,18 @@ The layer asks the browser only for public things: ``view_box()``, ``visible_ran
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
-    QGraphicsRectItem,
     QLabel,
     QLineEdit,
     QMenu,
@@ -54,6 +54,8 @@ KIND_COLOURS: dict[str, str] = {"note": "#2e7d32", "event": "#1565c0", "artifact
 OTHER_COLOUR = "#6d6d6d"
 #: Lines of the label strip at the bottom of the traces.
 STRIP_LINES = 2
+#: More annotations across all channels than this on one page are drawn as outlines (no fill).
+DENSE_SPANS = 12
 #: Text given to an annotation created by a drag or a key before the user types one (then the last one used).
 DEFAULT_TEXT = "event"
 
@@ -128,27 +130,65 @@ class AnnotationDialog(QDialog):
         super().accept()
 
 
-class _Span(QGraphicsRectItem):
-    """One annotation (or its part on one row): translucent fill in its type's colour and a 1-px outline."""
+@dataclass(frozen=True)
+class SpanShape:
+    """One drawn annotation (or its part on one row), in view coordinates (s, rows)."""
 
-    def __init__(self, layer: "AnnotationLayer") -> None:
+    entry_id: int
+    rect: QRectF
+    kind: str
+    filled: bool
+
+
+class _SpanLayer(pg.GraphicsObject):
+    """Every annotation span of the page in one item: translucent fills in their type's colour, 1.5-px edges.
+
+    One item instead of one QGraphicsRectItem per span: moving 30 items costs the scene 30 index updates per page
+    step, this costs one. Painted in screen pixels, so the edges stay sharp at any zoom.
+    """
+
+    def __init__(self) -> None:
         super().__init__()
-        self.layer = layer
-        self.entry_id = -1
+        self.shapes: list[SpanShape] = []
+        self._rect = QRectF()
         self.setZValue(-25)
-        self._kind: str | None = None
+        self._brushes: dict[str, QBrush] = {}
+        self._pens: dict[str, QPen] = {}
 
-    def set_entry(self, entry: AnnotationEntry, rect: QRectF) -> None:
-        self.entry_id = entry.id
-        if entry.kind != self._kind:
-            self._kind = entry.kind
-            self.setBrush(QBrush(kind_colour(entry.kind, 40)))
-            pen = QPen(kind_colour(entry.kind, 200))
-            pen.setCosmetic(True)
+    def set_shapes(self, shapes: list[SpanShape], rect: QRectF) -> None:
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+        self.shapes = shapes
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._rect
+
+    def _style(self, kind: str) -> tuple[QBrush, QPen]:
+        if kind not in self._pens:
+            self._brushes[kind] = QBrush(kind_colour(kind, 40))
+            pen = QPen(kind_colour(kind, 200))
             pen.setWidthF(1.5)
-            self.setPen(pen)
-        self.setRect(rect)
-        self.setToolTip(f"{entry.text} ({entry.kind}, {entry.onset:.2f} s, {entry.duration:.2f} s)")
+            self._pens[kind] = pen
+        return self._brushes[kind], self._pens[kind]
+
+    def paint(self, painter, option, widget=None) -> None:  # noqa: D102 (Qt API)
+        if not self.shapes:
+            return
+        transform = painter.transform()
+        painter.save()
+        painter.resetTransform()
+        for shape in self.shapes:
+            brush, pen = self._style(shape.kind)
+            box = transform.mapRect(shape.rect)
+            if shape.filled:
+                painter.fillRect(box, brush)
+            painter.setPen(pen)
+            painter.drawLine(QPointF(box.left(), box.top()), QPointF(box.left(), box.bottom()))
+            if box.width() >= 1.0:
+                painter.drawLine(QPointF(box.right(), box.top()), QPointF(box.right(), box.bottom()))
+        painter.restore()
 
 
 class _DragCatcher(pg.GraphicsObject):
@@ -200,31 +240,50 @@ class _DragCatcher(pg.GraphicsObject):
             ev.ignore()
 
 
-class _Pool:
-    """Reusable graphics items: a page step shows, moves and hides items instead of creating them."""
+class _LabelStrip(pg.GraphicsObject):
+    """Every label of the page in one item, drawn with ``drawText`` in screen pixels.
 
-    def __init__(self, view: pg.ViewBox, factory: Callable[[], Any]) -> None:
-        self.view, self.factory, self.items, self.used = view, factory, [], 0
+    One QGraphicsTextItem per label costs ~0.3 ms per new text (layout); a page step changes most labels, so
+    the strip keeps plain (time, line, text, colour) tuples and paints them itself (~20 us each).
+    """
 
-    def begin(self) -> None:
-        self.used = 0
+    def __init__(self, font) -> None:
+        super().__init__()
+        self.font = font
+        self.labels: list[tuple[float, int, str, QColor]] = []  # (time s, line from the bottom, text, colour)
+        self._rect = QRectF()
+        self.bottom = 0.0  # view y of the strip's bottom edge
+        self.line_px = 16.0
+        self.setZValue(26)
 
-    def take(self) -> Any:
-        if self.used == len(self.items):
-            item = self.factory()
-            self.view.addItem(item, ignoreBounds=True)
-            self.items.append(item)
-        item = self.items[self.used]
-        self.used += 1
-        item.show()
-        return item
+    def set_labels(self, labels: list[tuple[float, int, str, QColor]], rect: QRectF, bottom: float,
+                   line_px: float) -> None:
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+        self.labels, self.bottom, self.line_px = labels, bottom, line_px
+        self.update()
 
-    def end(self) -> None:
-        for item in self.items[self.used:]:
-            item.hide()
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._rect
 
-    def shown(self) -> list[Any]:
-        return self.items[: self.used]
+    def paint(self, painter, option, widget=None) -> None:  # noqa: D102 (Qt API)
+        if not self.labels:
+            return
+        transform = painter.transform()
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(self.font)
+        metrics = QFontMetricsF(self.font)
+        fill = QColor(255, 255, 255, 210)
+        for t, line, text, colour in self.labels:
+            corner = transform.map(QPointF(t, self.bottom))
+            box = QRectF(corner.x(), corner.y() - (line + 1) * self.line_px, metrics.horizontalAdvance(text) + 6,
+                         self.line_px - 1)
+            painter.fillRect(box, fill)
+            painter.setPen(colour)
+            painter.drawText(box.adjusted(3, 0, 0, 0), int(Qt.AlignmentFlag.AlignVCenter), text)
+        painter.restore()
 
 
 class AnnotationLayer(QObject):
@@ -241,9 +300,14 @@ class AnnotationLayer(QObject):
         self.draw_recording = False  # the browser draws the recording's own annotations
         self.last_text = DEFAULT_TEXT
         self.last_kind = USER_KINDS[0]
-        self._spans = _Pool(self.view, lambda: _Span(self))
-        self._labels = _Pool(self.view, self._make_label)
+        self._span_layer = _SpanLayer()
+        self.view.addItem(self._span_layer, ignoreBounds=True)
+        probe = self._make_label()  # the font of pyqtgraph's text items (the browser's labels use them)
+        label_font = QFont(probe.textItem.font())
+        self._strip = _LabelStrip(label_font)
+        self.view.addItem(self._strip, ignoreBounds=True)
         self._metrics: QFontMetricsF | None = None
+        self._widths: dict[str, float] = {}  # label widths by text, px (the font never changes)
         self._catcher = _DragCatcher(self)
         self.view.addItem(self._catcher, ignoreBounds=True)
         self._preview = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(kind_colour("note", 50)),
@@ -323,10 +387,10 @@ class AnnotationLayer(QObject):
     def entry_at(self, t_s: float, y: float) -> int | None:
         """Id of the drawn annotation under time ``t_s`` (s) and view row ``y`` (the shortest), or ``None``."""
         tol = 3.0 * (self.view.viewRange()[0][1] - self.view.viewRange()[0][0]) / max(self.view.width(), 1.0)
-        hits = [item for item in self._spans.shown()
-                if item.rect().left() - tol <= t_s <= item.rect().right() + tol
-                and item.rect().top() <= y <= item.rect().bottom()]
-        return min(hits, key=lambda item: item.rect().width()).entry_id if hits else None
+        hits = [shape for shape in self._span_layer.shapes
+                if shape.rect.left() - tol <= t_s <= shape.rect.right() + tol
+                and shape.rect.top() <= y <= shape.rect.bottom()]
+        return min(hits, key=lambda shape: shape.rect.width()).entry_id if hits else None
 
     def delete(self, entry_id: int) -> bool:
         return self.store.delete(entry_id)
@@ -361,67 +425,76 @@ class AnnotationLayer(QObject):
         (_, _), (y_top, y_bottom) = self.view.viewRange()
         # The whole recording and far beyond the rows: the view can change (a resize) without a redraw here.
         self._catcher.set_rect(QRectF(-1.0, -1e4, self._recording_duration() + 2.0, 2e4))
-        self._spans.begin()
-        self._labels.begin()
+        shapes: list[SpanShape] = []
         names = self.browser.visible_channels
         rows = {n: i for i, n in enumerate(self.browser.page_channels, start=self.browser.first_channel)}
         top, bottom = -0.7, max(len(names), 1) - 0.3
         labels: list[tuple[float, AnnotationEntry]] = []
         if self.browser.recording is not None:
-            for entry in self.visible_entries():
+            entries = self.visible_entries()
+            # Full-height translucent fills cost a blend of the whole plot height each; a crowded page (more
+            # than DENSE_SPANS of them) draws their outlines only, which keeps a page step cheap at 10,000.
+            filled = sum(1 for e in entries if not e.channels) <= DENSE_SPANS
+            for entry in entries:
                 if entry.channels:
                     shown = [rows[c] for c in entry.channels if c in rows]
                     if not shown and any(c in names for c in entry.channels):
                         continue  # its channels are out of view
                     for r in shown:
-                        self._spans.take().set_entry(entry, QRectF(entry.onset, r - 0.5, entry.duration, 1.0))
+                        shapes.append(SpanShape(entry.id, QRectF(entry.onset, r - 0.5, entry.duration, 1.0),
+                                                entry.kind, True))
                     if not shown:  # channels not in the recording: draw it across all rows
-                        self._spans.take().set_entry(entry, QRectF(entry.onset, top, entry.duration, bottom - top))
+                        shapes.append(SpanShape(entry.id, QRectF(entry.onset, top, entry.duration, bottom - top),
+                                                entry.kind, filled))
                 else:
-                    self._spans.take().set_entry(entry, QRectF(entry.onset, top, entry.duration, bottom - top))
+                    shapes.append(SpanShape(entry.id, QRectF(entry.onset, top, entry.duration, bottom - top),
+                                            entry.kind, filled))
                 labels.append((max(entry.onset, start), entry))
         self._place_labels(labels, start, stop, y_bottom, y_bottom - y_top)
-        self._spans.end()
-        self._labels.end()
+        self._span_layer.set_shapes(shapes, QRectF(start, top, stop - start, bottom - top))
 
     def _place_labels(self, labels: list[tuple[float, AnnotationEntry]], start: float, stop: float,
                       y_bottom: float, y_span: float) -> None:
         from .signal_browser import stack_labels  # the browser's label stacking (imported here: no cycle)
 
         width_px, height_px = self.view.width(), self.view.height()
-        if not labels or width_px <= 0 or height_px <= 0:
-            return
+        rect = QRectF(start, y_bottom - y_span, stop - start, y_span)
         if self._metrics is None:
-            self._probe = self._make_label()  # kept: its text item dies with it
-            self._metrics = QFontMetricsF(self._probe.textItem.font())
+            self._metrics = QFontMetricsF(self._strip.font)
         metrics = self._metrics
-        pad = 6.0  # TextItem's margins, px
+        pad = 6.0  # margins of a label, px
+        line_px = metrics.height() + 2.0
+        if not labels or width_px <= 0 or height_px <= 0:
+            self._strip.set_labels([], rect, y_bottom, line_px)
+            return
         px_per_s = width_px / max(stop - start, 1e-9)
-        line_px = metrics.height() + pad
-        extents = [((t - start) * px_per_s, metrics.horizontalAdvance(e.text) + pad) for t, e in labels]
-        y_per_px = y_span / height_px
+        widths = self._widths
+        if len(widths) > 4096:  # many distinct texts: start again rather than grow
+            widths.clear()
+        extents = []
+        for t, e in labels:
+            w = widths.get(e.text)
+            if w is None:
+                w = widths[e.text] = metrics.horizontalAdvance(e.text) + pad
+            extents.append(((t - start) * px_per_s, w))
+        shown = []
         for (t, entry), (_, full), place in zip(labels, extents, stack_labels(extents, STRIP_LINES, right=width_px)):
             if place is None:
                 continue  # no room: the span's tooltip names it
             line, width = place
             text = entry.text if width >= full - 0.5 else metrics.elidedText(
                 entry.text, Qt.TextElideMode.ElideRight, max(width - pad, 0.0))
-            label = self._labels.take()
-            if label.textItem.toPlainText() != text:
-                label.setText(text)
-            if getattr(label, "kind", None) != entry.kind:
-                label.kind = entry.kind
-                label.setColor(kind_colour(entry.kind).darker(130))
-            label.setToolTip(entry.text)
-            label.setPos(QPointF(t, y_bottom - line * line_px * y_per_px))
+            shown.append((t, line, text, kind_colour(entry.kind).darker(130)))
+        self._strip.set_labels(shown, rect, y_bottom, line_px)
 
     # --- for tests ----------------------------------------------------------------------------------------
     def shown_entry_ids(self) -> list[int]:
         """Ids of the annotations drawn (one per span item; an annotation on several rows repeats)."""
-        return [item.entry_id for item in self._spans.shown()]
+        return [shape.entry_id for shape in self._span_layer.shapes]
 
     def shown_labels(self) -> list[str]:
-        return [item.textItem.toPlainText() for item in self._labels.shown()]
+        """Texts of the labels in the strip (elided ones end in an ellipsis)."""
+        return [text for _, _, text, _ in self._strip.labels]
 
-    def span_items(self) -> list[_Span]:
-        return self._spans.shown()
+    def span_shapes(self) -> list[SpanShape]:
+        return list(self._span_layer.shapes)

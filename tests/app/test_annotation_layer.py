@@ -194,10 +194,10 @@ def test_broken_sidecar_is_reported_and_the_recording_still_opens(window, record
 def test_channel_annotation_is_drawn_on_its_row_only(window, recording, tmp_path):
     window.set_recording(recording, tmp_path / "rec.bdf")
     entry_id = window.review.store.add(1.0, 2.0, "electrode pop", "artifact", ["Cz"])
-    (item,) = window.browser.annotation_layer.span_items()
-    assert item.entry_id == entry_id
+    (shape,) = window.browser.annotation_layer.span_shapes()
+    assert shape.entry_id == entry_id and shape.kind == "artifact"
     row = window.browser.row_of("Cz")
-    assert item.rect().top() == pytest.approx(row - 0.5) and item.rect().height() == pytest.approx(1.0)
+    assert shape.rect.top() == pytest.approx(row - 0.5) and shape.rect.height() == pytest.approx(1.0)
 
 
 def test_only_the_annotations_of_the_page_are_drawn_with_10000(window, recording, tmp_path):
