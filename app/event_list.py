@@ -29,7 +29,7 @@ from .annotation_layer import kind_colour
 from .annotation_model import AnnotationModel
 
 ALL_TYPES = "all types"
-COLUMNS = ("onset", "duration", "type", "text", "channels")
+COLUMNS = ("onset", "duration", "type", "text", "channels")  # text is stretched (see EventList)
 
 
 def format_time(t_s: float) -> str:
@@ -104,7 +104,11 @@ class EventList(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)
-        self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        # Fixed widths (ResizeToContents would measure all 10,000 rows); the text takes the rest.
+        for col, width in ((0, 64), (1, 58), (2, 66), (4, 56)):
+            header.resizeSection(col, width)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.table.setAlternatingRowColors(True)
         self.table.doubleClicked.connect(self._on_activated)
         self.table.activated.connect(self._on_activated)
