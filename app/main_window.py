@@ -55,6 +55,7 @@ from .qt_compat import install_refcount_guard, top_up_refcounts
 from .reconstruction_view import ReconstructionView
 from .report import ReportInfo, save_report_pdf, save_report_png
 from .resources import app_icon
+from .review_tools import ReviewTools
 from .shortcuts_dialog import BROWSER_KEYS, ShortcutsDialog, action_rows
 from .signal_browser import CHANNELS_PER_PAGE, MODES, PAGE_LENGTHS, SCALE_STEP, SignalBrowser
 from .simulate_dialog import SimulateMissingDialog
@@ -212,6 +213,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
+        self.review = ReviewTools(self)  # annotations, event list, spectrum, recording info (app/review_tools.py)
         self._default_state = self.saveState(STATE_VERSION)  # View > Reset layout goes back to this
 
         self.model.recordingLoaded.connect(self._on_recording_loaded)
@@ -925,7 +927,7 @@ class MainWindow(QMainWindow):
                    self.run_action, self.cancel_action, self.simulate_action, self.clear_simulated_action,
                    self.export_csv_action, self.export_png_action, self.export_report_action,
                    self.save_analysis_action, self.prefs_action, self.shortcuts_action]
-        actions += self.show_dock_actions
+        actions += self.show_dock_actions + self.review.shortcut_actions
         return action_rows(actions) + list(BROWSER_KEYS)
 
     def show_shortcuts(self) -> ShortcutsDialog:

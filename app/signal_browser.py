@@ -75,6 +75,7 @@ from .browser_state import (  # noqa: F401 (re-exported: the constants' historic
     auto_channels_per_page,
     display_unit,
 )
+from .annotation_layer import AnnotationLayer
 from .decimate import peak_decimate
 from .key_bindings import BINDINGS, Binding
 from .model import AppModel
@@ -939,6 +940,7 @@ class SignalBrowser(QWidget):
         model.selectionChanged.connect(self._on_selection_changed)
         model.cursorMoved.connect(self._on_cursor_moved)
         model.maskFocusChanged.connect(lambda _f: self._show_edit_region())
+        self.annotation_layer = AnnotationLayer(self)  # the user's annotations (app/annotation_layer.py)
 
     # --- state events ---------------------------------------------------------------------------------------
     def _on_state_page(self) -> None:

@@ -1,0 +1,500 @@
+"""AnnotationLayer: the user's annotations drawn into the SignalBrowser's plot, and the ways to edit them.
+
+=====================  ==========================================================================
+A                      annotate mode: a drag across the traces creates an annotation (MNE's key)
+Shift+A                annotate the cursor (the green line; the page start when it is off the page)
+double-click a span    edit its text, type, onset, duration and channels in a small dialog
+right-click a span     (annotate mode) Edit... / Delete
+=====================  ==========================================================================
+
+Every edit goes through the :class:`~app.annotation_model.AnnotationModel` as one undo step. Only the
+annotations that overlap the page are drawn (:meth:`AnnotationSet.overlapping`, two binary searches) with pooled
+graphics items, so a page step costs the same with 10 or 10,000 annotations. The recording's own annotations are
+drawn by the browser itself (``draw_recording`` = False); the layer draws the user's, each type in its colour,
+with their labels in a strip along the bottom of the traces (stacked over two lines by the browser's
+``stack_labels``) so that they never cover the recording's labels at the top.
+
+The layer asks the browser only for public things: ``view_box()``, ``visible_range()``, ``visible_channels``,
+``page_channels``, ``first_channel``, ``recording``, ``model`` and the ``pageChanged``/``channelPageChanged`` signals.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QWidget,
+)
+
+from mmqnet_core.annotations import USER_KINDS, AnnotationEntry, AnnotationError
+
+from .annotation_model import AnnotationModel, annotation_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .signal_browser import SignalBrowser
+
+log = logging.getLogger(__name__)
+
+#: Fill colour of each annotation type (others: OTHER_COLOUR); alpha is set where drawn.
+KIND_COLOURS: dict[str, str] = {"note": "#2e7d32", "event": "#1565c0", "artifact": "#c62828", "stimulus": "#6a1b9a",
+                                "sleep": "#00838f", "seizure": "#ad1457", "recording": "#5a8cdc"}
+OTHER_COLOUR = "#6d6d6d"
+#: Lines of the label strip at the bottom of the traces.
+STRIP_LINES = 2
+#: More annotations across all channels than this on one page are drawn as outlines (no fill).
+DENSE_SPANS = 12
+#: Text given to an annotation created by a drag or a key before the user types one (then the last one used).
+DEFAULT_TEXT = "event"
+
+
+def kind_colour(kind: str, alpha: int = 255) -> QColor:
+    colour = QColor(KIND_COLOURS.get(kind, OTHER_COLOUR))
+    colour.setAlpha(alpha)
+    return colour
+
+
+class AnnotationDialog(QDialog):
+    """Text, type, onset, duration (s) and channels of one annotation; the values are checked on OK."""
+
+    def __init__(self, entry: AnnotationEntry, duration_s: float, texts: list[str], title: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        form = QFormLayout(self)
+        self.text_edit = QComboBox(self)
+        self.text_edit.setEditable(True)
+        self.text_edit.addItems(texts)
+        self.text_edit.setCurrentText(entry.text)
+        self.kind_edit = QComboBox(self)
+        self.kind_edit.setEditable(True)
+        self.kind_edit.addItems(list(USER_KINDS))
+        self.kind_edit.setCurrentText(entry.kind)
+        self.onset_edit = QDoubleSpinBox(self)
+        self.duration_edit = QDoubleSpinBox(self)
+        for box, value in ((self.onset_edit, entry.onset), (self.duration_edit, entry.duration)):
+            box.setDecimals(3)
+            box.setRange(0.0, max(duration_s, value))
+            box.setSuffix(" s")
+            box.setValue(value)
+        self.channels_edit = QLineEdit(", ".join(entry.channels), self)
+        self.channels_edit.setPlaceholderText("all channels")
+        self.channels_edit.setToolTip("Channel names separated by commas; empty for all channels")
+        self.error_label = QLabel(self)
+        self.error_label.setStyleSheet("color: #b71c1c")
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+        form.addRow("Text", self.text_edit)
+        form.addRow("Type", self.kind_edit)
+        form.addRow("Onset", self.onset_edit)
+        form.addRow("Duration", self.duration_edit)
+        form.addRow("Channels", self.channels_edit)
+        form.addRow(self.error_label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+        self.text_edit.setFocus()
+        self.text_edit.lineEdit().selectAll()
+
+    def values(self) -> dict[str, Any]:
+        """onset, duration (s), text, kind, channels as typed."""
+        channels = tuple(c.strip() for c in self.channels_edit.text().split(",") if c.strip())
+        return {"onset": self.onset_edit.value(), "duration": self.duration_edit.value(),
+                "text": self.text_edit.currentText(), "kind": self.kind_edit.currentText(), "channels": channels}
+
+    def accept(self) -> None:  # noqa: D102 (Qt API): refuse invalid values with the reason, keep the dialog open
+        try:
+            entry = AnnotationEntry(**self.values())
+        except AnnotationError as exc:
+            self.error_label.setText(str(exc))
+            self.error_label.show()
+            return
+        if entry.read_only:
+            self.error_label.setText(f"The type {entry.kind!r} is reserved for the recording's own annotations; "
+                                     "choose another.")
+            self.error_label.show()
+            return
+        super().accept()
+
+
+@dataclass(frozen=True)
+class SpanShape:
+    """One drawn annotation (or its part on one row), in view coordinates (s, rows)."""
+
+    entry_id: int
+    rect: QRectF
+    kind: str
+    filled: bool
+
+
+class _SpanLayer(pg.GraphicsObject):
+    """Every annotation span of the page in one item: translucent fills in their type's colour, 1.5-px edges.
+
+    One item instead of one QGraphicsRectItem per span: moving 30 items costs the scene 30 index updates per page
+    step, this costs one. Painted in screen pixels, so the edges stay sharp at any zoom.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shapes: list[SpanShape] = []
+        self._rect = QRectF()
+        self.setZValue(-25)
+        self._brushes: dict[str, QBrush] = {}
+        self._pens: dict[str, QPen] = {}
+
+    def set_shapes(self, shapes: list[SpanShape], rect: QRectF) -> None:
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+        self.shapes = shapes
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._rect
+
+    def _style(self, kind: str) -> tuple[QBrush, QPen]:
+        if kind not in self._pens:
+            self._brushes[kind] = QBrush(kind_colour(kind, 40))
+            pen = QPen(kind_colour(kind, 200))
+            pen.setWidthF(1.5)
+            self._pens[kind] = pen
+        return self._brushes[kind], self._pens[kind]
+
+    def paint(self, painter, option, widget=None) -> None:  # noqa: D102 (Qt API)
+        if not self.shapes:
+            return
+        transform = painter.transform()
+        painter.save()
+        painter.resetTransform()
+        for shape in self.shapes:
+            brush, pen = self._style(shape.kind)
+            box = transform.mapRect(shape.rect)
+            if shape.filled:
+                painter.fillRect(box, brush)
+            painter.setPen(pen)
+            painter.drawLine(QPointF(box.left(), box.top()), QPointF(box.left(), box.bottom()))
+            if box.width() >= 1.0:
+                painter.drawLine(QPointF(box.right(), box.top()), QPointF(box.right(), box.bottom()))
+        painter.restore()
+
+
+class _DragCatcher(pg.GraphicsObject):
+    """An invisible item over the page that turns a left drag into a new annotation in annotate mode.
+
+    Outside annotate mode it ignores every event, so the browser's own clicks and drags (masking) are unchanged.
+    """
+
+    def __init__(self, layer: "AnnotationLayer") -> None:
+        super().__init__()
+        self.layer = layer
+        self._rect = QRectF()
+        self.setFlag(self.GraphicsItemFlag.ItemHasNoContents, True)
+        self.setZValue(35)
+
+    def set_rect(self, rect: QRectF) -> None:
+        if rect != self._rect:  # changes only with the recording: the scene re-indexes it rarely
+            self.prepareGeometryChange()
+            self._rect = rect
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._rect
+
+    def paint(self, painter, option, widget=None) -> None:  # noqa: D102 (Qt API): nothing to draw
+        pass
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
+        if not self.layer.annotate_mode or ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        view = self.layer.view
+        x0 = view.mapSceneToView(ev.buttonDownScenePos()).x()
+        x1 = view.mapSceneToView(ev.scenePos()).x()
+        self.layer.drag(x0, x1, finished=ev.isFinish())
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
+        # The spans lie under the traces (and so under the ViewBox, which takes every click): this item, above
+        # them all, finds the annotation under the mouse instead.
+        p = self.layer.view.mapSceneToView(ev.scenePos())
+        entry_id = self.layer.entry_at(p.x(), p.y())
+        if entry_id is not None and ev.button() == Qt.MouseButton.LeftButton and ev.double():
+            ev.accept()
+            self.layer.edit(entry_id)
+        elif entry_id is not None and ev.button() == Qt.MouseButton.RightButton and self.layer.annotate_mode:
+            ev.accept()
+            self.layer.show_menu(entry_id, ev.screenPos().toPoint())
+        else:
+            ev.ignore()
+
+
+class _LabelStrip(pg.GraphicsObject):
+    """Every label of the page in one item, drawn with ``drawText`` in screen pixels.
+
+    One QGraphicsTextItem per label costs ~0.3 ms per new text (layout); a page step changes most labels, so
+    the strip keeps plain (time, line, text, colour) tuples and paints them itself (~20 us each).
+    """
+
+    def __init__(self, font) -> None:
+        super().__init__()
+        self.font = font
+        self.labels: list[tuple[float, int, str, QColor]] = []  # (time s, line from the bottom, text, colour)
+        self._rect = QRectF()
+        self.bottom = 0.0  # view y of the strip's bottom edge
+        self.line_px = 16.0
+        self.setZValue(26)
+
+    def set_labels(self, labels: list[tuple[float, int, str, QColor]], rect: QRectF, bottom: float,
+                   line_px: float) -> None:
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+        self.labels, self.bottom, self.line_px = labels, bottom, line_px
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._rect
+
+    def paint(self, painter, option, widget=None) -> None:  # noqa: D102 (Qt API)
+        if not self.labels:
+            return
+        transform = painter.transform()
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(self.font)
+        metrics = QFontMetricsF(self.font)
+        fill = QColor(255, 255, 255, 210)
+        for t, line, text, colour in self.labels:
+            corner = transform.map(QPointF(t, self.bottom))
+            box = QRectF(corner.x(), corner.y() - (line + 1) * self.line_px, metrics.horizontalAdvance(text) + 6,
+                         self.line_px - 1)
+            painter.fillRect(box, fill)
+            painter.setPen(colour)
+            painter.drawText(box.adjusted(3, 0, 0, 0), int(Qt.AlignmentFlag.AlignVCenter), text)
+        painter.restore()
+
+
+class AnnotationLayer(QObject):
+    """The user's annotations in a :class:`~app.signal_browser.SignalBrowser` (see the module docstring)."""
+
+    annotateModeChanged = Signal(bool)
+
+    def __init__(self, browser: "SignalBrowser") -> None:
+        super().__init__(browser)
+        self.browser = browser
+        self.store: AnnotationModel = annotation_model(browser.model)
+        self.view: pg.ViewBox = browser.view_box()
+        self.annotate_mode = False
+        self.draw_recording = False  # the browser draws the recording's own annotations
+        self.last_text = DEFAULT_TEXT
+        self.last_kind = USER_KINDS[0]
+        self._span_layer = _SpanLayer()
+        self.view.addItem(self._span_layer, ignoreBounds=True)
+        probe = self._make_label()  # the font of pyqtgraph's text items (the browser's labels use them)
+        label_font = QFont(probe.textItem.font())
+        self._strip = _LabelStrip(label_font)
+        self.view.addItem(self._strip, ignoreBounds=True)
+        self._metrics: QFontMetricsF | None = None
+        self._widths: dict[str, float] = {}  # label widths by text, px (the font never changes)
+        self._catcher = _DragCatcher(self)
+        self.view.addItem(self._catcher, ignoreBounds=True)
+        self._preview = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(kind_colour("note", 50)),
+                                            pen=pg.mkPen(kind_colour("note"), width=1))
+        self._preview.setZValue(30)
+        self._preview.hide()
+        self.view.addItem(self._preview, ignoreBounds=True)
+        browser.pageChanged.connect(lambda *_: self.redraw())
+        browser.channelPageChanged.connect(lambda *_: self.redraw())
+        self.store.annotationsChanged.connect(lambda _a: self.redraw())
+
+    @staticmethod
+    def _make_label() -> pg.TextItem:
+        label = pg.TextItem(color="#202020", anchor=(0, 1), fill=pg.mkBrush(255, 255, 255, 200))
+        label.setZValue(26)
+        return label
+
+    # --- modes and commands -------------------------------------------------------------------------------
+    def set_annotate_mode(self, on: bool) -> None:
+        """In annotate mode a left drag across the traces creates an annotation."""
+        on = bool(on)
+        if on != self.annotate_mode:
+            self.annotate_mode = on
+            self.annotateModeChanged.emit(on)
+            log.info("annotate mode %s", "on: drag across the traces to annotate" if on else "off")
+
+    def _recording_duration(self) -> float:
+        rec = self.browser.recording
+        return rec.duration_s if rec is not None else 0.0
+
+    def _ask(self, entry: AnnotationEntry, title: str) -> dict[str, Any] | None:
+        """Open the annotation dialog; the values typed, or ``None`` when cancelled."""
+        texts = sorted({e.text for e in self.store.annotations.user_entries} | {self.last_text})
+        dialog = AnnotationDialog(entry, self._recording_duration(), texts, title, self.browser)
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return dialog.values()
+        finally:
+            dialog.deleteLater()
+            self.browser.setFocus()
+
+    def create(self, onset: float, duration: float) -> int | None:
+        """Ask for the text of a new annotation over [onset, onset + duration] (s); its id, or None."""
+        if self.browser.recording is None:
+            return None
+        channels = tuple(self.browser.model.selection)
+        draft = AnnotationEntry(max(0.0, onset), max(0.0, duration), self.last_text, self.last_kind, channels)
+        values = self._ask(draft, "New annotation")
+        if values is None:
+            return None
+        self.last_text, self.last_kind = values["text"].strip() or self.last_text, values["kind"]
+        return self.store.add(values["onset"], values["duration"], values["text"], values["kind"],
+                              values["channels"])
+
+    def create_at_cursor(self) -> int | None:
+        """Annotate the cursor (an instant); the page start when the cursor is off the page."""
+        start, stop = self.browser.visible_range()
+        t = self.browser.model.cursor_s
+        return self.create(t if start <= t <= stop else start, 0.0)
+
+    def edit(self, entry_id: int) -> bool:
+        """Edit annotation ``entry_id`` in the dialog (a read-only one is reported, not opened)."""
+        if entry_id not in self.store.annotations:
+            return False
+        entry = self.store.annotations.get(entry_id)
+        if entry.read_only:
+            self.browser.model.errorOccurred.emit(
+                AnnotationError(f"Annotation {entry.text!r} belongs to the recording file and cannot be edited; "
+                                "add an annotation of your own instead."), "editing an annotation")
+            return False
+        values = self._ask(entry, "Edit annotation")
+        if values is None:
+            return False
+        return self.store.change(entry_id, **values)
+
+    def entry_at(self, t_s: float, y: float) -> int | None:
+        """Id of the drawn annotation under time ``t_s`` (s) and view row ``y`` (the shortest), or ``None``."""
+        tol = 3.0 * (self.view.viewRange()[0][1] - self.view.viewRange()[0][0]) / max(self.view.width(), 1.0)
+        hits = [shape for shape in self._span_layer.shapes
+                if shape.rect.left() - tol <= t_s <= shape.rect.right() + tol
+                and shape.rect.top() <= y <= shape.rect.bottom()]
+        return min(hits, key=lambda shape: shape.rect.width()).entry_id if hits else None
+
+    def delete(self, entry_id: int) -> bool:
+        return self.store.delete(entry_id)
+
+    def show_menu(self, entry_id: int, screen_pos) -> QMenu:
+        menu = QMenu(self.browser)
+        menu.addAction("Edit...", lambda: self.edit(entry_id))
+        menu.addAction("Delete", lambda: self.delete(entry_id))
+        menu.popup(screen_pos)
+        return menu
+
+    def drag(self, x0: float, x1: float, *, finished: bool) -> None:
+        """A drag from x0 to x1 (s): a preview while it lasts, a new annotation when released."""
+        lo, hi = sorted((x0, x1))
+        if not finished:
+            self._preview.setRegion((lo, hi))
+            self._preview.show()
+            return
+        self._preview.hide()
+        self.create(lo, hi - lo)
+
+    # --- drawing ------------------------------------------------------------------------------------------
+    def visible_entries(self) -> tuple[AnnotationEntry, ...]:
+        """The annotations the layer draws on the page."""
+        start, stop = self.browser.visible_range()
+        entries = self.store.annotations.overlapping(start, stop)
+        return entries if self.draw_recording else tuple(e for e in entries if not e.read_only)
+
+    def redraw(self) -> None:
+        """Draw the annotations on the page (pooled items; only the visible ones)."""
+        start, stop = self.browser.visible_range()
+        (_, _), (y_top, y_bottom) = self.view.viewRange()
+        # The whole recording and far beyond the rows: the view can change (a resize) without a redraw here.
+        self._catcher.set_rect(QRectF(-1.0, -1e4, self._recording_duration() + 2.0, 2e4))
+        shapes: list[SpanShape] = []
+        names = self.browser.visible_channels
+        rows = {n: i for i, n in enumerate(self.browser.page_channels, start=self.browser.first_channel)}
+        top, bottom = -0.7, max(len(names), 1) - 0.3
+        labels: list[tuple[float, AnnotationEntry]] = []
+        if self.browser.recording is not None:
+            entries = self.visible_entries()
+            # Full-height translucent fills cost a blend of the whole plot height each; a crowded page (more
+            # than DENSE_SPANS of them) draws their outlines only, which keeps a page step cheap at 10,000.
+            filled = sum(1 for e in entries if not e.channels) <= DENSE_SPANS
+            for entry in entries:
+                if entry.channels:
+                    shown = [rows[c] for c in entry.channels if c in rows]
+                    if not shown and any(c in names for c in entry.channels):
+                        continue  # its channels are out of view
+                    for r in shown:
+                        shapes.append(SpanShape(entry.id, QRectF(entry.onset, r - 0.5, entry.duration, 1.0),
+                                                entry.kind, True))
+                    if not shown:  # channels not in the recording: draw it across all rows
+                        shapes.append(SpanShape(entry.id, QRectF(entry.onset, top, entry.duration, bottom - top),
+                                                entry.kind, filled))
+                else:
+                    shapes.append(SpanShape(entry.id, QRectF(entry.onset, top, entry.duration, bottom - top),
+                                            entry.kind, filled))
+                labels.append((max(entry.onset, start), entry))
+        self._place_labels(labels, start, stop, y_bottom, y_bottom - y_top)
+        self._span_layer.set_shapes(shapes, QRectF(start, top, stop - start, bottom - top))
+
+    def _place_labels(self, labels: list[tuple[float, AnnotationEntry]], start: float, stop: float,
+                      y_bottom: float, y_span: float) -> None:
+        from .signal_browser import stack_labels  # the browser's label stacking (imported here: no cycle)
+
+        width_px, height_px = self.view.width(), self.view.height()
+        rect = QRectF(start, y_bottom - y_span, stop - start, y_span)
+        if self._metrics is None:
+            self._metrics = QFontMetricsF(self._strip.font)
+        metrics = self._metrics
+        pad = 6.0  # margins of a label, px
+        line_px = metrics.height() + 2.0
+        if not labels or width_px <= 0 or height_px <= 0:
+            self._strip.set_labels([], rect, y_bottom, line_px)
+            return
+        px_per_s = width_px / max(stop - start, 1e-9)
+        widths = self._widths
+        if len(widths) > 4096:  # many distinct texts: start again rather than grow
+            widths.clear()
+        extents = []
+        for t, e in labels:
+            w = widths.get(e.text)
+            if w is None:
+                w = widths[e.text] = metrics.horizontalAdvance(e.text) + pad
+            extents.append(((t - start) * px_per_s, w))
+        shown = []
+        for (t, entry), (_, full), place in zip(labels, extents, stack_labels(extents, STRIP_LINES, right=width_px)):
+            if place is None:
+                continue  # no room: the span's tooltip names it
+            line, width = place
+            text = entry.text if width >= full - 0.5 else metrics.elidedText(
+                entry.text, Qt.TextElideMode.ElideRight, max(width - pad, 0.0))
+            shown.append((t, line, text, kind_colour(entry.kind).darker(130)))
+        self._strip.set_labels(shown, rect, y_bottom, line_px)
+
+    # --- for tests ----------------------------------------------------------------------------------------
+    def shown_entry_ids(self) -> list[int]:
+        """Ids of the annotations drawn (one per span item; an annotation on several rows repeats)."""
+        return [shape.entry_id for shape in self._span_layer.shapes]
+
+    def shown_labels(self) -> list[str]:
+        """Texts of the labels in the strip (elided ones end in an ellipsis)."""
+        return [text for _, _, text, _ in self._strip.labels]
+
+    def span_shapes(self) -> list[SpanShape]:
+        return list(self._span_layer.shapes)

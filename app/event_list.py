@@ -1,0 +1,171 @@
+"""EventList: a dock table of every annotation, with a search box and a type filter.
+
+Double-click (or Enter on) a row to show that time in the browser (:attr:`EventList.jumpRequested`); Delete
+removes the selected user annotations (one undo step each); the recording's own annotations are listed but
+read-only. The table is a Qt model over the filtered tuple of entries, so 10,000 rows cost nothing to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmqnet_core.annotations import AnnotationEntry, AnnotationSet
+
+from .annotation_layer import kind_colour
+from .annotation_model import AnnotationModel
+
+ALL_TYPES = "all types"
+COLUMNS = ("onset", "duration", "type", "text", "channels")  # text is stretched (see EventList)
+
+
+def format_time(t_s: float) -> str:
+    """``h:mm:ss.s`` (or ``m:ss.s`` under an hour) of a time in s."""
+    minutes, seconds = divmod(max(t_s, 0.0), 60.0)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{seconds:04.1f}" if hours else f"{minutes}:{seconds:04.1f}"
+
+
+class EventTableModel(QAbstractTableModel):
+    """The filtered annotations as rows (onset, duration, type, text, channels)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.entries: tuple[AnnotationEntry, ...] = ()
+
+    def set_entries(self, entries: tuple[AnnotationEntry, ...]) -> None:
+        self.beginResetModel()
+        self.entries = entries
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.entries)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        e = self.entries[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (format_time(e.onset), f"{e.duration:.2f} s" if e.duration else "-", e.kind, e.text,
+                    ", ".join(e.channels) or "all")[col]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            ro = " (from the recording file: read-only)" if e.read_only else ""
+            return f"{e.text} at {e.onset:.3f} s{ro}"
+        if role == Qt.ItemDataRole.ForegroundRole and col == 2:
+            return kind_colour(e.kind).darker(120)
+        if role == Qt.ItemDataRole.ForegroundRole and e.read_only:
+            return QColor("#606060")
+        if role == Qt.ItemDataRole.UserRole:
+            return e.id
+        return None
+
+
+class EventList(QWidget):
+    """Search box, type filter and the table of annotations."""
+
+    jumpRequested = Signal(float)  # onset of the annotation to show, s
+
+    def __init__(self, store: AnnotationModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setPlaceholderText("Search text...")
+        self.search_edit.setClearButtonEnabled(True)
+        self.type_combo = QComboBox(self)
+        self.type_combo.addItem(ALL_TYPES)
+        self.type_combo.setToolTip("Show one type of annotation")
+        self.count_label = QLabel(self)
+        self.table_model = EventTableModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.table_model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(20)
+        header = self.table.horizontalHeader()
+        # Fixed widths (ResizeToContents would measure all 10,000 rows); the text takes the rest.
+        for col, width in ((0, 64), (1, 58), (2, 66), (4, 56)):
+            header.resizeSection(col, width)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.setAlternatingRowColors(True)
+        self.table.doubleClicked.connect(self._on_activated)
+        self.table.activated.connect(self._on_activated)
+        delete = QAction("Delete annotation", self.table)
+        delete.setShortcut(QKeySequence.StandardKey.Delete)
+        delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.triggered.connect(self.delete_selected)
+        self.table.addAction(delete)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+        top = QHBoxLayout()
+        top.addWidget(self.search_edit, 1)
+        top.addWidget(self.type_combo)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.count_label)
+
+        self.search_edit.textChanged.connect(lambda _t: self.refresh())
+        self.type_combo.currentTextChanged.connect(lambda _t: self.refresh())
+        store.annotationsChanged.connect(self._on_annotations_changed)
+        self._on_annotations_changed(store.annotations)
+
+    def _on_annotations_changed(self, annotations: AnnotationSet) -> None:
+        kinds = list(annotations.kinds)
+        current = self.type_combo.currentText()
+        if [self.type_combo.itemText(i) for i in range(1, self.type_combo.count())] != kinds:
+            self.type_combo.blockSignals(True)
+            self.type_combo.clear()
+            self.type_combo.addItems([ALL_TYPES] + kinds)
+            self.type_combo.setCurrentText(current if current in kinds else ALL_TYPES)
+            self.type_combo.blockSignals(False)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Fill the table with the annotations matching the search text and the type."""
+        kind = self.type_combo.currentText()
+        entries = self.store.annotations.search(self.search_edit.text(), None if kind == ALL_TYPES else [kind])
+        self.table_model.set_entries(entries)
+        total = len(self.store.annotations)
+        self.count_label.setText(f"{len(entries)} of {total} annotations" if len(entries) != total
+                                 else f"{total} annotations")
+
+    def shown_entries(self) -> tuple[AnnotationEntry, ...]:
+        return self.table_model.entries
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.jumpRequested.emit(self.table_model.entries[index.row()].onset)
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.table_model.entries[r].id for r in rows]
+
+    def delete_selected(self) -> None:
+        """Delete the selected user annotations (read-only ones are skipped)."""
+        for entry_id in self.selected_ids():
+            if not self.store.annotations.get(entry_id).read_only:
+                self.store.delete(entry_id)

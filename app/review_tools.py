@@ -1,0 +1,198 @@
+"""ReviewTools: the window's annotation and inspection commands, menus and the event list dock.
+
+Built by the main window with one call (``ReviewTools(window)``) so that the window keeps only hook lines:
+
+- **Annotations** menu: annotate mode (A), annotate the cursor (Shift+A), export as mne CSV or EDF+;
+- **View > Event list** (Alt+6): the :class:`~app.event_list.EventList` dock; double-click a row to jump there;
+- **Tools > Power spectrum...** (Ctrl+Shift+F): :class:`~app.spectrum_dialog.SpectrumDialog` over the page;
+- **File > Recording info...** (Ctrl+I): :class:`~app.header_dialog.HeaderDialog`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu
+
+from mmqnet_core.errors import MMQNetError
+from mmqnet_core.recording import Modality
+
+from .event_list import EventList
+from .header_dialog import HeaderDialog
+from .spectrum_dialog import SpectrumDialog
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+class ReviewTools:
+    """Annotation, spectrum and header commands of a :class:`~app.main_window.MainWindow`."""
+
+    def __init__(self, window: "MainWindow") -> None:
+        self.window = window
+        self.layer = window.browser.annotation_layer
+        self.store = self.layer.store
+        self.event_list = EventList(self.store, window)
+        self.event_list.jumpRequested.connect(window.browser.center_on)
+        self.event_list.jumpRequested.connect(window.model.set_cursor)
+        self.event_dock = QDockWidget("Event list", window)
+        self.event_dock.setObjectName("Event listDock")
+        self.event_dock.setWidget(self.event_list)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.event_dock)
+        window.tabifyDockWidget(window.mask_dock, self.event_dock)
+        window.mask_dock.raise_()
+        self.spectrum_dialog: SpectrumDialog | None = None
+        self.header_dialog: HeaderDialog | None = None
+
+        def action(text: str, slot, shortcut: str | None = None, tip: str = "", checkable: bool = False) -> QAction:
+            a = QAction(text, window)
+            if shortcut:
+                a.setShortcut(QKeySequence(shortcut))
+            a.setStatusTip(tip)
+            a.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
+            a.setCheckable(checkable)
+            (a.toggled if checkable else a.triggered).connect(slot)
+            window.addAction(a)  # shortcuts work whatever widget has the focus
+            return a
+
+        self.annotate_mode_action = action("&Annotate mode", self.layer.set_annotate_mode, "A",
+                                           "Drag across the traces to create an annotation", checkable=True)
+        self.layer.annotateModeChanged.connect(self.annotate_mode_action.setChecked)
+        self.annotate_cursor_action = action("Annotate the &cursor...", self.layer.create_at_cursor, "Shift+A",
+                                             "Add an annotation at the cursor (the green line)")
+        self.export_csv_action = action("Export annotations as &CSV (mne)...", self.ask_export_csv,
+                                        tip="Save every annotation as an mne CSV file (mne.read_annotations)")
+        self.export_edf_action = action("Export recording with annotations as &EDF+...", self.ask_export_edf,
+                                        tip="Write a new EDF+ file with the signals and every annotation")
+        self.show_events_action = action("Show event list", lambda: window.show_dock(self.event_dock), "Alt+6",
+                                         "Show the table of annotations")
+        self.spectrum_action = action("Power &spectrum...", self.show_spectrum, "Ctrl+Shift+F",
+                                      "Welch power spectrum of the selected channels over the page")
+        self.info_action = action("Recording &info...", self.show_header, "Ctrl+I",
+                                  "Header, patient and recording information, channels as recorded")
+        self.recording_actions = (self.annotate_mode_action, self.annotate_cursor_action, self.export_csv_action,
+                                  self.export_edf_action, self.spectrum_action, self.info_action)
+        for a in self.recording_actions:
+            a.setEnabled(False)
+        window.model.recordingLoaded.connect(self._on_recording_loaded)
+        self._build_menus()
+
+    @property
+    def shortcut_actions(self) -> list[QAction]:
+        """The actions with a keyboard shortcut (for the shortcuts dialog)."""
+        return [self.annotate_mode_action, self.annotate_cursor_action, self.show_events_action,
+                self.spectrum_action, self.info_action]
+
+    def _menu(self, title: str) -> QMenu | None:
+        for a in self.window.menuBar().actions():
+            if a.menu() is not None and a.text().replace("&", "") == title:
+                return a.menu()
+        return None
+
+    def _build_menus(self) -> None:
+        bar = self.window.menuBar()
+        file_menu, view_menu = self._menu("File"), self._menu("View")
+        analysis, help_menu = self._menu("Analysis"), self._menu("Help")
+        if file_menu is not None:
+            quit_action = self.window.quit_action
+            file_menu.insertAction(quit_action, self.info_action)
+            file_menu.insertSeparator(quit_action)
+        if view_menu is not None:
+            before = self.window.reset_layout_action
+            view_menu.insertAction(before, self.event_dock.toggleViewAction())
+            view_menu.insertAction(before, self.show_events_action)
+            view_menu.insertSeparator(before)
+        self.annotations_menu = QMenu("A&nnotations", bar)
+        for a in (self.annotate_mode_action, self.annotate_cursor_action, None, self.show_events_action, None,
+                  self.export_csv_action, self.export_edf_action):
+            self.annotations_menu.addSeparator() if a is None else self.annotations_menu.addAction(a)
+        self.tools_menu = QMenu("&Tools", bar)
+        self.tools_menu.addAction(self.spectrum_action)
+        self.tools_menu.addAction(self.info_action)
+        bar.insertMenu(analysis.menuAction() if analysis is not None else None, self.annotations_menu)
+        bar.insertMenu(help_menu.menuAction() if help_menu is not None else None, self.tools_menu)
+
+    def _on_recording_loaded(self, _recording) -> None:
+        for a in self.recording_actions:
+            a.setEnabled(True)
+        if self.spectrum_dialog is not None:
+            self.spectrum_dialog.close()
+            self.spectrum_dialog = None
+
+    # --- commands -----------------------------------------------------------------------------------------
+    def show_spectrum(self) -> SpectrumDialog | None:
+        """Spectrum of the selected channels (else the EEG channels of the page, else the page's) over the page."""
+        rec = self.window.model.recording
+        if rec is None:
+            return None
+        browser = self.window.browser
+        channels = list(self.window.model.selection)
+        if not channels:
+            page = browser.page_channels or rec.ch_names
+            eeg = [n for n in page if rec.channels[rec.index(n)].modality == Modality.EEG]
+            channels = (eeg or page)[:8]
+        start, stop = browser.visible_range()
+        if self.spectrum_dialog is not None:
+            self.spectrum_dialog.close()
+        self.spectrum_dialog = SpectrumDialog(rec, channels, start, min(stop, rec.duration_s), self.window)
+        self.spectrum_dialog.show()
+        return self.spectrum_dialog
+
+    def show_header(self) -> HeaderDialog | None:
+        rec = self.window.model.recording
+        if rec is None:
+            return None
+        try:
+            self.header_dialog = HeaderDialog(rec, self.window)
+        except (MMQNetError, OSError) as exc:
+            self.window.report_error(exc, f"reading the header of {rec.title}")
+            return None
+        self.header_dialog.show()
+        return self.header_dialog
+
+    def _ask_path(self, title: str, suffix: str, filters: str) -> Path | None:
+        base = self.window.model.path.with_suffix("") if self.window.model.path is not None else Path("annotations")
+        path, _ = QFileDialog.getSaveFileName(self.window, title, str(base) + suffix, filters)
+        return Path(path) if path else None
+
+    def ask_export_csv(self) -> None:
+        path = self._ask_path("Export annotations", ".annotations.csv", "mne CSV (*.csv)")
+        if path is not None:
+            self.export_csv(path)
+
+    def ask_export_edf(self) -> None:
+        path = self._ask_path("Export recording with annotations", ".annotated.edf", "EDF+ (*.edf)")
+        if path is not None:
+            self.export_edf(path)
+
+    def export_csv(self, path: str | os.PathLike) -> Path | None:
+        """Every annotation as an mne CSV file (dated from the recording start when it is known)."""
+        rec = self.window.model.recording
+        orig_time = rec.raw.info.get("meas_date") if rec is not None else None
+        try:
+            out = self.store.annotations.export_csv(path, orig_time=orig_time)
+        except Exception as exc:  # noqa: BLE001 - one error path
+            self.window.report_error(self.window._write_error(exc, path), f"exporting the annotations to {path}")
+            return None
+        log.info("annotations exported to %s", out)
+        return out
+
+    def export_edf(self, path: str | os.PathLike) -> Path | None:
+        """The recording's signals with every annotation as a new EDF+ file (the recording is not written)."""
+        rec = self.window.model.recording
+        if rec is None:
+            return None
+        try:
+            out = self.store.annotations.export_edf(path, rec)
+        except Exception as exc:  # noqa: BLE001 - one error path
+            self.window.report_error(self.window._write_error(exc, path), f"exporting the annotations to {path}")
+            return None
+        log.info("recording with annotations exported to %s", out)
+        return out

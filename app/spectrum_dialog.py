@@ -1,0 +1,203 @@
+"""SpectrumDialog: Welch power spectrum of the chosen channels over a span, log scale, EEG bands shaded.
+
+The spectrum is computed by :func:`mmqnet_core.features.psd.welch_spectrum` (mne's Welch estimate); the dialog
+only draws it. The span starts as the browser's page and the channels as the selection (else the EEG channels on
+the page). A second tab shows the spectrogram of one channel over the whole recording
+(:func:`~mmqnet_core.features.psd.spectrogram`), on the same time axis (s from the recording start) as the
+trajectory view.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mmqnet_core.errors import MMQNetError
+from mmqnet_core.features.config import DEFAULT_BANDS, DELTA_BAND
+from mmqnet_core.features.psd import Spectrogram, Spectrum, spectrogram, welch_spectrum
+from mmqnet_core.recording import Recording
+
+log = logging.getLogger(__name__)
+
+#: Bands shaded on the spectrum (name, low Hz, high Hz): delta and the feature bands of the model.
+BANDS: tuple[tuple[str, float, float], ...] = (DELTA_BAND,) + DEFAULT_BANDS
+BAND_COLOURS = ("#fff3e0", "#e8f5e9", "#e3f2fd", "#f3e5f5", "#fffde7")
+#: Highest frequency drawn by default, Hz (the EEG range of interest; the Nyquist frequency if lower).
+FMAX_HZ = 60.0
+#: pyqtgraph's default colour cycle is hard to read on white: these are the first curve colours.
+CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+
+
+class SpectrumDialog(QDialog):
+    """Power spectrum of channels over a span (s), and a spectrogram of one channel."""
+
+    def __init__(self, recording: Recording, channels: Sequence[str], start_s: float, stop_s: float,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.recording = recording
+        self.setWindowTitle(f"Power spectrum - {recording.title}")
+        self.resize(900, 560)
+        self.spectrum: Spectrum | None = None
+        self.spectrogram: Spectrogram | None = None
+        self.error = ""
+
+        self.channel_list = QListWidget(self)
+        self.channel_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.channel_list.addItems(recording.ch_names)
+        self.channel_list.setMaximumWidth(160)
+        wanted = set(channels)
+        for i in range(self.channel_list.count()):
+            item = self.channel_list.item(i)
+            item.setSelected(item.text() in wanted)
+        self.start_edit, self.stop_edit = QDoubleSpinBox(self), QDoubleSpinBox(self)
+        for box, value in ((self.start_edit, start_s), (self.stop_edit, stop_s)):
+            box.setRange(0.0, recording.duration_s)
+            box.setDecimals(2)
+            box.setSuffix(" s")
+            box.setValue(value)
+        self.log_x = QPushButton("log frequency", self)
+        self.log_x.setCheckable(True)
+        self.log_x.toggled.connect(lambda on: self.plot.setLogMode(x=on, y=True))
+        self.message = QLabel(self)
+        self.message.setStyleSheet("color: #b71c1c")
+
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLogMode(x=False, y=True)
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setLabel("bottom", "frequency", units="Hz")
+        self.plot.addLegend(offset=(-10, 10))
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTextPen("#303030")
+
+        self.sg_channel = QComboBox(self)
+        self.sg_channel.addItems(recording.ch_names)
+        first = next((c for c in recording.ch_names if c in wanted), recording.ch_names[0])
+        self.sg_channel.setCurrentText(first)
+        self.sg_plot = pg.PlotWidget(background="w")
+        self.sg_plot.setLabel("bottom", "time", units="s")
+        self.sg_plot.setLabel("left", "frequency", units="Hz")
+        self.sg_image = pg.ImageItem(axisOrder="row-major")
+        self.sg_plot.addItem(self.sg_image)
+        self.sg_bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), label="log10 power")
+        self.sg_bar.setImageItem(self.sg_image, insert_in=self.sg_plot.getPlotItem())
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("from", self))
+        controls.addWidget(self.start_edit)
+        controls.addWidget(QLabel("to", self))
+        controls.addWidget(self.stop_edit)
+        controls.addWidget(self.log_x)
+        controls.addStretch(1)
+        spectrum_tab = QWidget(self)
+        body = QHBoxLayout(spectrum_tab)
+        body.addWidget(self.channel_list)
+        right = QVBoxLayout()
+        right.addLayout(controls)
+        right.addWidget(self.plot, 1)
+        right.addWidget(self.message)
+        body.addLayout(right, 1)
+        sg_tab = QWidget(self)
+        sg_layout = QVBoxLayout(sg_tab)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("channel", self))
+        top.addWidget(self.sg_channel)
+        top.addStretch(1)
+        sg_layout.addLayout(top)
+        sg_layout.addWidget(self.sg_plot, 1)
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(spectrum_tab, "Spectrum")
+        self.tabs.addTab(sg_tab, "Spectrogram")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+
+        self.channel_list.itemSelectionChanged.connect(self.update_spectrum)
+        self.start_edit.editingFinished.connect(self.update_spectrum)
+        self.stop_edit.editingFinished.connect(self.update_spectrum)
+        self.sg_channel.currentTextChanged.connect(lambda _t: self.update_spectrogram())
+        self.tabs.currentChanged.connect(lambda i: self.update_spectrogram() if i == 1 and
+                                         self.spectrogram is None else None)
+        self.update_spectrum()
+
+    def selected_channels(self) -> list[str]:
+        return [self.channel_list.item(i).text() for i in range(self.channel_list.count())
+                if self.channel_list.item(i).isSelected()]
+
+    def update_spectrum(self) -> None:
+        """Compute and draw the spectrum of the selected channels over the span."""
+        names = self.selected_channels()
+        self.plot.clear()
+        self.message.setText("")
+        fmax = min(FMAX_HZ, self.recording.sfreq / 2)
+        for (name, lo, hi), colour in zip(BANDS, BAND_COLOURS):
+            if lo >= fmax:
+                continue
+            region = pg.LinearRegionItem((lo, min(hi, fmax)), movable=False, brush=pg.mkBrush(colour),
+                                         pen=pg.mkPen(None))
+            region.setZValue(-10)
+            self.plot.addItem(region, ignoreBounds=True)
+            label = pg.TextItem(name, color="#707070", anchor=(0.5, 0))
+            label.setParentItem(region)
+            self.plot.addItem(label, ignoreBounds=True)
+            region.label = label  # kept for positioning below
+        try:
+            self.spectrum = welch_spectrum(self.recording, [self.recording.index(n) for n in names],
+                                           self.start_edit.value(), self.stop_edit.value(), fmax=fmax)
+        except MMQNetError as exc:
+            self.spectrum, self.error = None, str(exc)
+            self.message.setText(str(exc))
+            return
+        self.error = ""
+        spec = self.spectrum
+        with np.errstate(divide="ignore"):
+            power = np.where(spec.power > 0, spec.power, np.nan)
+        for k, (name, row) in enumerate(zip(spec.ch_names, power)):
+            self.plot.plot(spec.freqs, row, pen=pg.mkPen(CURVE_COLOURS[k % len(CURVE_COLOURS)], width=1.5),
+                           name=name)
+        units = sorted(set(spec.units))
+        self.plot.setLabel("left", "power (" + ", ".join(f"{u}\u00b2/Hz" for u in units) + ")")
+        self.plot.setXRange(0, fmax, padding=0)
+        top = np.nanmax(np.log10(power)) if np.isfinite(power).any() else 0.0
+        for item in self.plot.getPlotItem().items:
+            if isinstance(item, pg.LinearRegionItem):
+                lo, hi = item.getRegion()
+                item.label.setPos((lo + hi) / 2, top)
+        self.setWindowTitle(f"Power spectrum - {self.recording.title} - {spec.start_s:.1f}-{spec.stop_s:.1f} s")
+
+    def update_spectrogram(self) -> None:
+        """Compute and draw the spectrogram of the chosen channel over the whole recording."""
+        name = self.sg_channel.currentText()
+        try:
+            self.spectrogram = spectrogram(self.recording, self.recording.index(name),
+                                           fmax=min(FMAX_HZ, self.recording.sfreq / 2))
+        except MMQNetError as exc:
+            self.message.setText(str(exc))
+            return
+        sg = self.spectrogram
+        with np.errstate(divide="ignore"):
+            image = np.log10(np.maximum(sg.power, 1e-30))
+        self.sg_image.setImage(image)
+        dt = sg.times[1] - sg.times[0] if sg.times.size > 1 else 1.0
+        df = sg.freqs[1] - sg.freqs[0] if sg.freqs.size > 1 else 1.0
+        self.sg_image.setRect(float(sg.times[0] - dt / 2), float(sg.freqs[0]), float(dt * sg.times.size),
+                              float(df * sg.freqs.size))
+        finite = image[np.isfinite(image)]
+        if finite.size:
+            self.sg_bar.setLevels((float(np.percentile(finite, 5)), float(np.percentile(finite, 99))))
+        self.sg_plot.setTitle(f"{name} ({sg.unit}\u00b2/Hz)")
