@@ -110,7 +110,9 @@ def extract_features(
         )  # (C, n_times) canonical units
         nan = ~np.isfinite(raw)
         if nan.any():
-            fill = np.nan_to_num(np.nanmean(np.where(nan, np.nan, raw), axis=1, keepdims=True)) if (~nan).any() else 0.0
+            # a row with no finite sample at all (a channel masked whole) is filled with 0: it is missing anyway
+            n_ok = (~nan).sum(axis=1, keepdims=True)
+            fill = np.where(n_ok > 0, np.where(nan, 0.0, raw).sum(axis=1, keepdims=True) / np.maximum(n_ok, 1), 0.0)
             raw = np.where(nan, fill, raw)
         ex = EXTRACTORS[m]
         orig = np.array([signals.channels[r].sfreq for r in rows], dtype=float)  # (C,) rates in the file, Hz
