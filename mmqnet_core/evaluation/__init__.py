@@ -5,8 +5,18 @@ Every figure states its split (subject-independent or subject-dependent) in the 
 
 from __future__ import annotations
 
-from .baselines import LogisticRegression, interpolate_time, mean_impute, zero_fill
-from .evaluate import ALL_METHODS, COLUMNS, DEFAULT_RATES, MODEL_VARIANTS, TrainedModel, evaluate, summarize
+from .baselines import LateFusion, LogisticRegression, context_features, interpolate_time, mean_impute, zero_fill
+from .evaluate import (
+    ALL_METHODS,
+    COLUMNS,
+    DEFAULT_RATES,
+    MODEL_VARIANTS,
+    SCENARIOS,
+    TrainedModel,
+    calibration,
+    evaluate,
+    summarize,
+)
 from .metrics import accuracy, binarise, macro_f1, masked_mse
 from .report import format_table, markdown_table, plot_table, write_report
 
@@ -15,10 +25,14 @@ __all__ = [
     "COLUMNS",
     "DEFAULT_RATES",
     "MODEL_VARIANTS",
+    "SCENARIOS",
+    "LateFusion",
     "LogisticRegression",
     "TrainedModel",
     "accuracy",
     "binarise",
+    "calibration",
+    "context_features",
     "evaluate",
     "format_table",
     "markdown_table",

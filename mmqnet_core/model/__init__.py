@@ -2,7 +2,7 @@
 
 Read from small to large: :mod:`.config` (frozen configuration), :mod:`.blocks` (masked attention, encoder and
 query-decoder layers), :mod:`.mmqnet` (the model), :mod:`.losses` (loss terms), :mod:`.normalization`
-(feature statistics), :mod:`.checkpoint` (save/load).
+(feature statistics), :mod:`.checkpoint` (save/load), :mod:`.attribution` (occlusion maps).
 
 Example
 -------
@@ -16,8 +16,9 @@ Example
 
 from __future__ import annotations
 
+from .attribution import Occlusion, occlusion, occlusion_contexts, occlusion_units
 from .checkpoint import CheckpointMeta, check_compatible, load_checkpoint, save_checkpoint
-from .config import ARTIFACT_TYPES, MMQNetConfig
+from .config import ARTIFACT_TYPES, FUSION_MODES, MMQNetConfig
 from .losses import (
     LossWeights,
     binarize,
@@ -34,6 +35,8 @@ from .normalization import Normalizer
 __all__ = [
     "ARTIFACT_TYPES",
     "FAMILIES",
+    "FUSION_MODES",
+    "Occlusion",
     "CheckpointMeta",
     "LossWeights",
     "MMQNet",
@@ -47,6 +50,9 @@ __all__ = [
     "interference_loss",
     "load_checkpoint",
     "mmqnet_loss",
+    "occlusion",
+    "occlusion_contexts",
+    "occlusion_units",
     "reconstruction_loss",
     "regression_loss",
     "save_checkpoint",
