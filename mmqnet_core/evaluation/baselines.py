@@ -85,19 +85,10 @@ def fit_logistic_regression(
     seed: int = 0,
 ) -> LogisticRegression:
     """Fit :class:`LogisticRegression` with AdamW on windows ``x`` (n, N, F) and binary targets ``y`` (n, 2)."""
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).flatten(1)
-    yt = torch.from_numpy(np.asarray(y, dtype=np.float32))
-    model = LogisticRegression(xt.shape[1], yt.shape[1])
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(xt), generator=gen).split(batch_size):
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval()
+    torch.manual_seed(seed)  # the initial weights
+    model = LogisticRegression(int(np.prod(np.shape(x)[1:])), np.shape(y)[1])
+    return fit_classifier(model, x, y, weight_decay=weight_decay, epochs=epochs, batch_size=batch_size, lr=lr,
+                          seed=seed, min_steps=0)
 
 
 @torch.no_grad()
