@@ -217,12 +217,15 @@ class TaskRunner(QObject):
             self._keys.pop(key).cancel()
         worker = Worker(fn, *args, name=name, background=background, **kwargs)
         sig = worker.signals
+        # Callbacks belong to the runner's owner (the window): a result that arrives after the owner was
+        # destroyed (a window closed while a task it had abandoned still ran) is dropped, never delivered to
+        # deleted objects.
         if on_result is not None:
-            sig.finished.connect(on_result)
+            sig.finished.connect(lambda r, f=on_result: isValid(self) and f(r))
         if on_error is not None:
-            sig.failed.connect(on_error)
+            sig.failed.connect(lambda e, f=on_error: isValid(self) and f(e))
         if on_cancelled is not None:
-            sig.cancelled.connect(on_cancelled)
+            sig.cancelled.connect(lambda f=on_cancelled: isValid(self) and f())
         sig.cancelled.connect(lambda w=worker: log.info("%s cancelled", w.name))
         # A queued signal can arrive after this runner was destroyed (its window closed while a task it had
         # abandoned still reported): such signals are dropped, never delivered to a deleted object.

@@ -129,3 +129,27 @@ def test_background_tasks_run_at_lower_priority_and_the_gui_gets_the_gil_sooner(
     assert seen["fg"][0] == base  # tasks the user waits for keep the normal priority
     assert sys.getswitchinterval() == interval  # restored when no task runs
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the GUI thread is untouched
+
+
+def test_a_result_arriving_after_the_owner_was_destroyed_is_dropped(qtbot):
+    """A window closed while a task it had abandoned still ran: the late result, progress and done signals reach
+    no deleted object (no 'Signal source has been deleted' in the event loop) and no callback runs."""
+    from PySide6.QtCore import QObject
+
+    owner = QObject()
+    runner = TaskRunner(owner)
+    release, called = threading.Event(), []
+
+    def task(progress=None):
+        release.wait(5)
+        report(progress, 0.5, "late")
+        return 42
+
+    worker = runner.submit(task, on_result=called.append, on_error=called.append,
+                           on_cancelled=lambda: called.append("cancelled"))
+    threading.Timer(0.3, release.set).start()  # the task ends after its owner is gone
+    owner.deleteLater()  # destroys the runner with it
+    qtbot.waitUntil(lambda: not __import__("shiboken6").isValid(runner), timeout=2000)
+    assert worker.wait(5)
+    qtbot.wait(100)  # deliver the queued signals
+    assert called == []
