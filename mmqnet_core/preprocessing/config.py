@@ -178,14 +178,13 @@ def _normalise_bands(bands: Any) -> tuple[tuple[Modality, float | None, float | 
         raise invalid("bands", "must be (modality, low, high) triples", bands) from None
     for item in items:
         if not isinstance(item, (tuple, list)) or len(item) != 3:
-            raise ConfigError(f"Invalid entry in 'bands': must be (modality, low Hz, high Hz), got {item!r}.")
+            raise invalid("bands", "each entry must be (modality, low Hz, high Hz)", item)
         mod = Modality.parse(item[0])
         low, high = item[1], item[2]
         for edge in (low, high):
             if edge is not None and (not _is_number(edge) or edge <= 0):
-                raise ConfigError(
-                    f"Invalid band for {mod.value}: edges must be None or numbers > 0 Hz, got {item[1]!r}-{item[2]!r}."
-                )
+                raise invalid("bands", f"the edges of the {mod.value} band must be None or numbers > 0 Hz",
+                              (item[1], item[2]))
         if low is None and high is None:
             raise ConfigError(f"Invalid band for {mod.value}: give a low or a high edge (or leave the modality out).")
         if low is not None and high is not None and low >= high:
