@@ -6,20 +6,20 @@ slot) ends in :func:`notify_error`:
 * a :class:`~mmqnet_core.errors.MMQNetError` is a user error: its message (which names the file or value) is
   shown in a dialog with a line saying what to do, and logged as a warning;
 * :class:`~mmqnet_core.errors.Cancelled` is not an error: it is logged and nothing is shown;
-* anything else is a bug: the dialog gives a generic message and the full traceback goes to the log (shown in
-  the log panel).
+* anything else is a bug: the one dialog names the step and the file (``context``) and the exception in one
+  line; the full traceback goes ONLY to the log (shown in the log panel), never into the dialog.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import traceback
 from dataclasses import dataclass
 from types import TracebackType
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from mmqnet_core.check import safe_text
 from mmqnet_core.errors import (
     Cancelled,
     CheckpointError,
@@ -44,10 +44,11 @@ WHAT_TO_DO: tuple[tuple[type[BaseException], str], ...] = (
 #: False in the self-test and other unattended runs: errors are logged, no dialog waits for a click.
 dialogs_enabled = True
 
-#: Shown for unexpected exceptions (bugs); the traceback is in the log.
+#: Shown for unexpected exceptions (bugs); the traceback is only in the log.
 GENERIC_MESSAGE = "An unexpected error occurred{context}."
 GENERIC_WHAT_TO_DO = (
-    "The details are in the log panel (View > Log). Please report them with the steps that led to the error."
+    "The error was {error}. The full traceback is in the log panel (View > Log); please report it with the "
+    "steps that led to the error."
 )
 
 
@@ -58,7 +59,7 @@ class ErrorMessage:
     title: str  # window title of the dialog
     text: str  # the main message
     what_to_do: str  # the informative line under it
-    details: str = ""  # traceback, for unexpected errors only
+    unexpected: bool = False  # a bug (not an MMQNetError): its traceback was logged, never shown here
 
 
 def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None:
@@ -77,20 +78,19 @@ def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None
         todo = next(t for cls, t in WHAT_TO_DO if isinstance(exc, cls))
         title = f"Error while {context}" if context else "Error"
         return ErrorMessage(title=title, text=str(exc), what_to_do=todo)
-    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     text = GENERIC_MESSAGE.format(context=f" while {context}" if context else "")
-    return ErrorMessage(title="Unexpected error", text=text, what_to_do=GENERIC_WHAT_TO_DO, details=details)
+    summary = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+    return ErrorMessage(title="Unexpected error", text=text,
+                        what_to_do=GENERIC_WHAT_TO_DO.format(error=safe_text(summary, 300)), unexpected=True)
 
 
 def show_message(message: ErrorMessage, parent: QWidget | None = None) -> None:
-    """Show ``message`` in a modal QMessageBox (tests replace ``QMessageBox.exec``)."""
+    """Show ``message`` in one modal QMessageBox, without a details pane (tests replace ``QMessageBox.exec``)."""
     box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Critical if message.details else QMessageBox.Icon.Warning)
+    box.setIcon(QMessageBox.Icon.Critical if message.unexpected else QMessageBox.Icon.Warning)
     box.setWindowTitle(message.title)
     box.setText(message.text)
     box.setInformativeText(message.what_to_do)
-    if message.details:
-        box.setDetailedText(message.details)
     box.setStandardButtons(QMessageBox.StandardButton.Ok)
     box.exec()
 
@@ -101,7 +101,7 @@ def notify_error(exc: BaseException, parent: QWidget | None = None, context: str
     if message is None:
         log.info("%s: cancelled", context or "task")
         return None
-    if message.details:
+    if message.unexpected:
         log.error("Unexpected error%s", f" while {context}" if context else "",
                   exc_info=(type(exc), exc, exc.__traceback__))
     else:

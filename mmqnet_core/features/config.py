@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..check import invalid, safe_text
 from ..errors import ConfigError
 
 #: EEG bands (name, low Hz, high Hz) used by default: TorchEEG's bands with gamma stopped at 45 Hz, the upper
@@ -39,29 +40,29 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.window_s, (int, float)) and math.isfinite(self.window_s) and self.window_s > 0):
-            raise ConfigError(f"Invalid value for 'window_s': must be a positive number of seconds, got {self.window_s!r}.")
+            raise invalid("window_s", "must be a positive number of seconds", self.window_s)
         if self.step_s is not None and not (math.isfinite(self.step_s) and self.step_s > 0):
-            raise ConfigError(f"Invalid value for 'step_s': must be > 0 s or None (= window_s), got {self.step_s!r}.")
+            raise invalid("step_s", "must be > 0 s or None (= window_s)", self.step_s)
         if not self.bands:
-            raise ConfigError("Invalid value for 'bands': give at least one (name, low_hz, high_hz) band.")
+            raise invalid("bands", "must hold at least one (name, low_hz, high_hz) band", self.bands)
         names = []
         for band in self.all_bands:
             if len(band) != 3:
-                raise ConfigError(f"Invalid EEG band {band!r}: expected (name, low_hz, high_hz).")
+                raise invalid("bands", "each EEG band must be (name, low_hz, high_hz)", band)
             name, lo, hi = band
             if not (0 <= float(lo) < float(hi)):
-                raise ConfigError(f"Invalid EEG band {name!r}: need 0 <= low < high Hz, got {lo}-{hi} Hz.")
+                raise invalid("bands", f"EEG band {safe_text(repr(name), 60)}: need 0 <= low < high Hz", (lo, hi))
             names.append(name)
         if len(set(names)) != len(names):
-            raise ConfigError(f"Invalid value for 'bands': band names must be unique, got {names}.")
+            raise invalid("bands", "band names must be unique", names)
         if not (isinstance(self.waveform_points, int) and self.waveform_points >= 0):
-            raise ConfigError(f"Invalid value for 'waveform_points': must be an integer >= 0, got {self.waveform_points!r}.")
+            raise invalid("waveform_points", "must be an integer >= 0", self.waveform_points)
         if not (math.isfinite(self.context_s) and self.context_s > 0):
-            raise ConfigError(f"Invalid value for 'context_s': must be > 0 s, got {self.context_s!r}.")
+            raise invalid("context_s", "must be > 0 s", self.context_s)
         if self.hf_z_threshold is not None and not self.hf_z_threshold > 0:
-            raise ConfigError(f"Invalid value for 'hf_z_threshold': must be > 0 or None, got {self.hf_z_threshold!r}.")
+            raise invalid("hf_z_threshold", "must be > 0 or None", self.hf_z_threshold)
         if not 0 <= self.flat_rel_tol < 1:
-            raise ConfigError(f"Invalid value for 'flat_rel_tol': must be in [0, 1), got {self.flat_rel_tol!r}.")
+            raise invalid("flat_rel_tol", "must be in [0, 1)", self.flat_rel_tol)
 
     @property
     def hop_s(self) -> float:

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..check import check_int, check_option, invalid
 from ..errors import ConfigError
 from ..recording import Modality
 
@@ -86,65 +87,49 @@ class MMQNetConfig:
 
         n = len(self.token_groups)
         if n < 1:
-            raise ConfigError("Invalid value for 'token_groups': at least one token is needed, got none.")
+            raise invalid("token_groups", "at least one token is needed", self.token_groups)
         if len(self.feature_valid) != n:
             raise ConfigError(
                 f"'feature_valid' must have one row per token (N={n}), got {len(self.feature_valid)} rows."
             )
         widths = {len(row) for row in self.feature_valid}
         if len(widths) != 1 or 0 in widths:
-            raise ConfigError(
-                f"Every row of 'feature_valid' must have the same number F >= 1 of columns, got {sorted(widths)}."
-            )
+            raise invalid("feature_valid", "every row must have the same number F >= 1 of columns",
+                          sorted(widths))
         if self.token_names and len(self.token_names) != n:
-            raise ConfigError(f"'token_names' must have N={n} entries (or none), got {len(self.token_names)}.")
+            raise invalid("token_names", f"must have N={n} entries (or none)", self.token_names)
         if self.token_names and len(set(self.token_names)) != n:
             dup = sorted({t for t in self.token_names if self.token_names.count(t) > 1})
             raise ConfigError(f"'token_names' must be unique, got duplicates {dup}.")
         for name in ("n_windows", "d_model", "n_heads", "n_enc_layers", "n_dec_layers", "n_queries_per_target",
                      "n_interference_queries"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"Invalid value for {name!r}: must be an integer >= 1, got {value!r}.")
+            check_int(name, getattr(self, name), min=1)
         if self.d_model % self.n_heads:
-            raise ConfigError(
-                f"Invalid value for 'n_heads': d_model={self.d_model} must be divisible by it, got {self.n_heads}."
-            )
+            raise invalid("n_heads", f"d_model={self.d_model} must be divisible by it", self.n_heads)
         for name in ("dropout", "drop_path"):
             if not 0.0 <= getattr(self, name) < 0.9:
-                raise ConfigError(f"Invalid value for {name!r}: allowed 0 <= {name} < 0.9, got {getattr(self, name)}.")
+                raise invalid(name, f"allowed 0 <= {name} < 0.9", getattr(self, name))
         if not self.mlp_ratio > 0:
-            raise ConfigError(f"Invalid value for 'mlp_ratio': must be > 0, got {self.mlp_ratio}.")
+            raise invalid("mlp_ratio", "must be > 0", self.mlp_ratio)
         if not self.targets or len(set(self.targets)) != len(self.targets):
-            raise ConfigError(f"Invalid value for 'targets': need one or more distinct names, got {self.targets}.")
+            raise invalid("targets", "need one or more distinct names", self.targets)
         if len(set(self.artifact_types)) != len(self.artifact_types) or not self.artifact_types:
-            raise ConfigError(
-                f"Invalid value for 'artifact_types': need one or more distinct names, got {self.artifact_types}."
-            )
+            raise invalid("artifact_types", "need one or more distinct names", self.artifact_types)
         if not isinstance(self.context_windows, int) or self.context_windows < 0:
-            raise ConfigError(
-                f"Invalid value for 'context_windows': must be an integer >= 0, got {self.context_windows!r}."
-            )
+            raise invalid("context_windows", "must be an integer >= 0", self.context_windows)
         if self.recon_context_windows is not None and (
             not isinstance(self.recon_context_windows, int) or self.recon_context_windows < 0
         ):
-            raise ConfigError(
-                "Invalid value for 'recon_context_windows': must be None (all windows) or an integer >= 0, "
-                f"got {self.recon_context_windows!r}."
-            )
-        if self.fusion not in FUSION_MODES:
-            raise ConfigError(f"Invalid value for 'fusion': allowed {', '.join(FUSION_MODES)}, got {self.fusion!r}.")
+            raise invalid("recon_context_windows", "must be None (all windows) or an integer >= 0",
+                          self.recon_context_windows)
+        check_option("fusion", self.fusion, FUSION_MODES)
         object.__setattr__(self, "temperature", tuple(float(v) for v in self.temperature))
         if self.temperature and (len(self.temperature) != len(self.targets)
                                  or not all(0.05 <= v <= 20.0 for v in self.temperature)):
-            raise ConfigError(
-                f"Invalid value for 'temperature': expected () or one value in 0.05-20 per target "
-                f"({len(self.targets)}), got {self.temperature}."
-            )
+            raise invalid("temperature", f"expected () or one value in 0.05-20 per target ({len(self.targets)})",
+                          self.temperature)
         if not 1.0 < float(self.label_threshold) < 9.0:
-            raise ConfigError(
-                f"Invalid value for 'label_threshold': must lie inside the 1-9 scale, got {self.label_threshold}."
-            )
+            raise invalid("label_threshold", "must lie inside the 1-9 scale", self.label_threshold)
 
     # --- derived shapes -----------------------------------------------------------------------------------
     @property

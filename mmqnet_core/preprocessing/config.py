@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
+from ..check import invalid
 from ..errors import ConfigError
 from ..recording import Modality
 
@@ -109,35 +110,30 @@ class PreprocessConfig:
     def __post_init__(self) -> None:
         if self.line_freq is not None:
             if not _is_number(self.line_freq) or float(self.line_freq) not in (50.0, 60.0):
-                raise ConfigError(f"Invalid value for 'line_freq': allowed 50 or 60, got {self.line_freq!r}.")
+                raise invalid("line_freq", "allowed 50 or 60", self.line_freq)
             object.__setattr__(self, "line_freq", float(self.line_freq))
         for name in ("line_detect_ratio", "target_sfreq", "muscle_threshold", "flat_window_s", "flat_min_s",
                      "flat_rel_threshold", "jump_threshold", "jump_min_fraction", "jump_lag_s", "ica_eog_threshold"):
             value = getattr(self, name)
             if not _is_number(value) or value <= 0:
-                raise ConfigError(f"Invalid value for {name!r}: must be a number > 0, got {value!r}.")
+                raise invalid(name, "must be a number > 0", value)
         for name in ("jump_pad_s", "muscle_min_gap_s"):
             value = getattr(self, name)
             if not _is_number(value) or value < 0:
-                raise ConfigError(f"Invalid value for {name!r}: must be a number >= 0, got {value!r}.")
+                raise invalid(name, "must be a number >= 0", value)
         for name, allowed in (("eog_method", _EOG_METHODS), ("filter_method", _FILTER_METHODS),
                               ("eeg_reference", _REFERENCES)):
             value = getattr(self, name)
             if value not in allowed:
-                raise ConfigError(
-                    f"Invalid value for {name!r}: allowed {', '.join(repr(a) for a in allowed)}, got {value!r}."
-                )
+                raise invalid(name, "allowed " + ", ".join(repr(a) for a in allowed), value)
         for name, low in (("ica_n_components", 1), ("ica_max_samples", 1000), ("min_channels_average_ref", 2)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ConfigError(f"Invalid value for {name!r}: must be an integer >= {low}, got {value!r}.")
+                raise invalid(name, f"must be an integer >= {low}", value)
         if self.muscle_band is not None:
             band = tuple(self.muscle_band)
             if len(band) != 2 or not all(_is_number(b) for b in band) or not 0 < band[0] < band[1]:
-                raise ConfigError(
-                    f"Invalid value for 'muscle_band': must be (low, high) Hz with 0 < low < high, "
-                    f"got {self.muscle_band!r}."
-                )
+                raise invalid("muscle_band", "must be (low, high) Hz with 0 < low < high", self.muscle_band)
             object.__setattr__(self, "muscle_band", (float(band[0]), float(band[1])))
         object.__setattr__(self, "bands", _normalise_bands(self.bands))
 
@@ -179,17 +175,16 @@ def _normalise_bands(bands: Any) -> tuple[tuple[Modality, float | None, float | 
     try:
         items = list(bands)
     except TypeError:
-        raise ConfigError(f"Invalid value for 'bands': must be (modality, low, high) triples, got {bands!r}.") from None
+        raise invalid("bands", "must be (modality, low, high) triples", bands) from None
     for item in items:
         if not isinstance(item, (tuple, list)) or len(item) != 3:
-            raise ConfigError(f"Invalid entry in 'bands': must be (modality, low Hz, high Hz), got {item!r}.")
+            raise invalid("bands", "each entry must be (modality, low Hz, high Hz)", item)
         mod = Modality.parse(item[0])
         low, high = item[1], item[2]
         for edge in (low, high):
             if edge is not None and (not _is_number(edge) or edge <= 0):
-                raise ConfigError(
-                    f"Invalid band for {mod.value}: edges must be None or numbers > 0 Hz, got {item[1]!r}-{item[2]!r}."
-                )
+                raise invalid("bands", f"the edges of the {mod.value} band must be None or numbers > 0 Hz",
+                              (item[1], item[2]))
         if low is None and high is None:
             raise ConfigError(f"Invalid band for {mod.value}: give a low or a high edge (or leave the modality out).")
         if low is not None and high is not None and low >= high:

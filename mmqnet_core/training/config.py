@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
+from ..check import check_option, invalid
 from ..errors import ConfigError
 
 IMPUTE_MODES = ("none", "zero", "mean")
@@ -81,46 +82,41 @@ class TrainConfig:
                      "folds"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"Invalid value for {name!r}: must be an integer >= 1, got {v!r}.")
+                raise invalid(name, "must be an integer >= 1", v)
         from ..model.normalization import check_mode
 
         check_mode(self.normalization)
-        if self.impute not in IMPUTE_MODES:
-            raise ConfigError(f"Invalid value for 'impute': allowed {', '.join(IMPUTE_MODES)}, got {self.impute!r}.")
+        check_option("impute", self.impute, IMPUTE_MODES)
         if self.impute != "none" and self.use_modality_queries:
             raise ConfigError(
                 f"impute={self.impute!r} feeds filled-in tokens as present, so there is nothing to reconstruct: "
                 "set use_modality_queries=False for imputation baselines."
             )
-        if self.split not in ("subject", "trial"):
-            raise ConfigError(f"Invalid value for 'split': allowed subject, trial, got {self.split!r}.")
+        check_option("split", self.split, ("subject", "trial"))
         if not 0 <= self.fold < self.folds:
-            raise ConfigError(f"Invalid value for 'fold': allowed 0..{self.folds - 1}, got {self.fold}.")
+            raise invalid("fold", f"allowed 0..{self.folds - 1}", self.fold)
         if not self.lr > 0:
-            raise ConfigError(f"Invalid value for 'lr': must be > 0, got {self.lr}.")
+            raise invalid("lr", "must be > 0", self.lr)
         from ..model.config import FUSION_MODES
 
-        if self.fusion not in FUSION_MODES:
-            raise ConfigError(f"Invalid value for 'fusion': allowed {', '.join(FUSION_MODES)}, got {self.fusion!r}.")
+        check_option("fusion", self.fusion, FUSION_MODES)
         for name in ("mask_rate_max", "dropout_share", "extra_mask_rate", "modality_dropout", "feature_drop_rate"):
             v = getattr(self, name)
             if not 0.0 <= v <= 0.9:
-                raise ConfigError(f"Invalid value for {name!r}: allowed 0 to 0.9, got {v}.")
+                raise invalid(name, "allowed 0 to 0.9", v)
         for f in fields(self):
             if f.name.startswith("w_") and not getattr(self, f.name) >= 0:
-                raise ConfigError(
-                    f"Invalid value for {f.name!r}: loss weights must be >= 0, got {getattr(self, f.name)}."
-                )
+                raise invalid(f.name, "loss weights must be >= 0", getattr(self, f.name))
         for name in ("dropout", "drop_path"):
             if not 0.0 <= getattr(self, name) < 0.9:
-                raise ConfigError(f"Invalid value for {name!r}: allowed 0 <= {name} < 0.9, got {getattr(self, name)}.")
+                raise invalid(name, f"allowed 0 <= {name} < 0.9", getattr(self, name))
         if not isinstance(self.recon_tokens_max, int) or self.recon_tokens_max < 0:
-            raise ConfigError(f"Invalid value for 'recon_tokens_max': must be an integer >= 0, got "
-                              f"{self.recon_tokens_max!r}.")
+            raise invalid("recon_tokens_max", "must be an integer >= 0", self.recon_tokens_max)
         if self.crops_per_trial is not None and self.crops_per_trial < 1:
-            raise ConfigError(f"Invalid value for 'crops_per_trial': must be None or >= 1, got {self.crops_per_trial}.")
-        if self.patience < 0 or self.warmup_steps < 0 or self.grad_clip < 0:
-            raise ConfigError("Invalid value: 'patience', 'warmup_steps' and 'grad_clip' must be >= 0.")
+            raise invalid("crops_per_trial", "must be None or >= 1", self.crops_per_trial)
+        for name in ("patience", "warmup_steps", "grad_clip"):
+            if getattr(self, name) < 0:
+                raise invalid(name, "must be >= 0", getattr(self, name))
 
     @property
     def variant(self) -> str:

@@ -28,14 +28,26 @@ def test_most_specific_advice_wins():
     assert "mask file" in errors.describe_error(MaskError("bad")).what_to_do
 
 
-def test_unexpected_error_is_generic_with_traceback_in_the_log(qapp, dialogs, caplog):
+def test_unexpected_error_is_one_dialog_with_traceback_only_in_the_log(qapp, dialogs, caplog):
     exc = _raised(ZeroDivisionError("division by zero"))
     with caplog.at_level(logging.ERROR, logger="app.errors"):
-        shown = errors.notify_error(exc, context="drawing the page")
-    assert dialogs[0]["text"] == "An unexpected error occurred while drawing the page."
-    assert "log panel" in dialogs[0]["informative"]
-    assert "ZeroDivisionError" in dialogs[0]["details"] and "_raised" in shown.details
-    assert "Traceback" in caplog.text and "ZeroDivisionError" in caplog.text
+        shown = errors.notify_error(exc, context="drawing the page of broken.bdf")
+    assert len(dialogs) == 1 and shown.unexpected
+    # the dialog names the step and the file, says what was wrong (one line) and what to do ...
+    assert dialogs[0]["text"] == "An unexpected error occurred while drawing the page of broken.bdf."
+    assert "ZeroDivisionError: division by zero" in dialogs[0]["informative"]
+    assert "log panel" in dialogs[0]["informative"] and "report" in dialogs[0]["informative"]
+    # ... and carries no traceback: no details pane, no frame in any of its texts
+    assert dialogs[0]["details"] == ""
+    assert not any("Traceback" in v or "_raised" in v for v in dialogs[0].values())
+    # the traceback is in the log
+    assert "Traceback" in caplog.text and "ZeroDivisionError" in caplog.text and "_raised" in caplog.text
+
+
+def test_unexpected_error_text_is_one_printable_line(qapp, dialogs):
+    errors.notify_error(_raised(ValueError("bad\nname\x1b[2J")), context="opening x.edf")
+    assert "ValueError: bad\\nname\\x1b[2J." in dialogs[0]["informative"]
+    assert "\n" not in dialogs[0]["informative"] and "\x1b" not in dialogs[0]["informative"]
 
 
 def test_cancellation_is_not_an_error(qapp, dialogs):
