@@ -49,7 +49,7 @@ def test_every_view_shows_the_analysis(analysed, dialogs):
         assert len(x) == n_t and np.allclose(y, result.probabilities[:, k])
         xe, u = win.trajectory_view.entropy_curves[name].getData()
         assert np.array_equal(xe, x) and np.allclose(u, result.uncertainty[:, k])
-        assert np.all((u >= 0) & (u <= 1)) and f"{name} entropy (bits)" in legend
+        assert np.all((u >= 0) & (u <= 1)) and f"{name} entropy (bits, lower plot)" in legend
     # The masked span (2 of 7 channels) is in the bottom strip, not shaded full height.
     x, share = win.trajectory_view.masked_share.getData()
     assert share.max() == pytest.approx(2 / 7 * 0.12, rel=1e-3)
@@ -114,6 +114,31 @@ def test_windows_without_visible_data_are_gaps_not_predictions(window, recording
         _, y = window.trajectory_view.curves[name].getData()
         assert np.isnan(y[blind]).all() and np.isfinite(y[~blind]).all()
     assert window.circumplex_view.n_points == int((~blind).sum())
+
+
+def test_probability_and_entropy_are_on_separate_time_aligned_axes(analysed, qtbot):
+    win = analysed
+    win.show_dock(win.trajectory_dock)
+    view = win.trajectory_view
+    qtbot.waitUntil(lambda: view.plot_widget.isVisible())
+    for name in ("valence", "arousal"):
+        assert view.curves[name] in view.plot.listDataItems()
+        assert view.entropy_curves[name] in view.entropy_plot.listDataItems()
+        assert view.entropy_curves[name] not in view.plot.listDataItems()
+    assert view.plot.getAxis("left").labelText == "P(high)"
+    assert view.entropy_plot.getAxis("left").labelText == "entropy (bits)"
+    # One time axis: panning the probability row pans the entropy row, and the two view boxes line up in x.
+    view.plot.setXRange(20.0, 30.0, padding=0)
+    x0, x1 = view.entropy_plot.getViewBox().viewRange()[0]
+    assert (x0, x1) == pytest.approx((20.0, 30.0))
+    QTest.qWait(50)
+    top, bottom = view.plot.getViewBox().sceneBoundingRect(), view.entropy_plot.getViewBox().sceneBoundingRect()
+    assert (top.left(), top.right()) == pytest.approx((bottom.left(), bottom.right()), abs=1.0)
+    assert bottom.top() >= top.bottom() and bottom.height() < top.height()
+    # The cursor is drawn on both rows; a click in the entropy row moves it too.
+    _click_view(qtbot, view.plot_widget, view.entropy_plot, 25.0, 0.5)
+    assert win.model.cursor_s == pytest.approx(25.0, abs=0.5)
+    assert view.entropy_cursor.value() == pytest.approx(view.cursor.value())
 
 
 def test_masks_change_marks_the_analysis_stale(analysed, qtbot):
