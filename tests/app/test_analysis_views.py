@@ -141,6 +141,36 @@ def test_probability_and_entropy_are_on_separate_time_aligned_axes(analysed, qtb
     assert view.entropy_cursor.value() == pytest.approx(view.cursor.value())
 
 
+def test_clicking_a_masked_span_zooms_the_reconstruction_to_it(analysed, qtbot):
+    win = analysed
+    win.show_dock(win.reconstruction_dock)
+    view = win.reconstruction_view
+    view.set_token("Fz")  # masked 10-20 s
+    qtbot.waitUntil(lambda: view.graphics.isVisible())
+    QTest.qWait(50)
+    full = view.feature_plot.getViewBox().viewRange()[0]
+    assert full[0] < 1.0 and full[1] > DURATION_S - 1.0 and view.zoomed is None
+    assert not view.reset_zoom_button.isEnabled()
+    y = float(np.mean(view.feature_plot.getViewBox().viewRange()[1]))
+    _click_view(qtbot, view.graphics, view.feature_plot, 40.0, y)  # outside the masked span: no zoom
+    assert view.zoomed is None and view.feature_plot.getViewBox().viewRange()[0] == pytest.approx(full)
+    _click_view(qtbot, view.graphics, view.feature_plot, 15.0, y)
+    assert view.zoomed == (10.0, 20.0)
+    x0, x1 = view.feature_plot.getViewBox().viewRange()[0]
+    assert x0 == pytest.approx(10.0 - 2.5) and x1 == pytest.approx(20.0 + 2.5)  # 25 % margin each side
+    assert view.reset_zoom_button.isEnabled()
+    # Esc (focus in the plot after the click) shows everything again; so does the button.
+    view.graphics.setFocus()
+    QTest.keyClick(view.graphics, Qt.Key.Key_Escape)
+    assert view.zoomed is None and view.feature_plot.getViewBox().viewRange()[0] == pytest.approx(full)
+    assert view.zoom_to_span_at(12.0) and view.zoomed == (10.0, 20.0)
+    view.reset_zoom_button.click()
+    assert view.zoomed is None and view.feature_plot.getViewBox().viewRange()[0] == pytest.approx(full)
+    # A channel without masked windows has no span to zoom to.
+    view.set_token("Cz")
+    assert not view.zoom_to_span_at(15.0) and view.zoomed is None
+
+
 def test_masks_change_marks_the_analysis_stale(analysed, qtbot):
     win = analysed
     first = win.model.analysis
