@@ -336,6 +336,12 @@ class ReconstructionView(QWidget):
         self.zoomed = span
         self.reset_zoom_button.setEnabled(span is not None)
 
+    def export_parts(self) -> list:
+        """What an exported image shows: the banner, what the channel/feature boxes chose, the plots."""
+        chosen = f"Channel {self.token_combo.currentText()}, feature {self.feature_combo.currentText()}"
+        info = self.info.text()
+        return [self.banner, f"{chosen}. {info}" if info else chosen, self.graphics]
+
     def copy_state_from(self, other: "ReconstructionView") -> None:
         """Show what ``other`` shows (channel, feature) -- for off-screen copies used by exports."""
         if other.token is not None:

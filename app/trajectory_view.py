@@ -280,6 +280,10 @@ class TrajectoryView(QWidget):
         self.model.set_cursor(t)
         self.jumpRequested.emit(t)
 
+    def export_parts(self) -> list:
+        """What an exported image shows: the banner and the plots (see :mod:`app.view_export`)."""
+        return [self.banner, self.plot_widget]
+
     def copy_state_from(self, other: "TrajectoryView") -> None:
         """Show what ``other`` shows (for off-screen copies used by exports)."""
         self.plot.setXRange(*other.plot.getViewBox().viewRange()[0], padding=0)

@@ -140,3 +140,36 @@ def test_dock_layout_is_restored(qtbot, settings_file):
     again.show()
     assert not again.circumplex_dock.isVisible() and again.tabifiedDockWidgets(again.log_dock)
     again.close()
+
+
+def _rows(image: QImage, top: int, height: int) -> QImage:
+    return image.copy(0, top, image.width(), height).convertToFormat(QImage.Format.Format_RGB32)
+
+
+def test_view_images_show_the_plots_without_the_controls(analysed, qtbot):
+    from app.view_export import _caption_image
+
+    win = analysed
+    for name, dock in (("trajectory", win.trajectory_dock), ("reconstruction", win.reconstruction_dock)):
+        win.show_dock(dock)
+        dock.setFloating(True)
+        dock.resize(1000, 420)
+        view = win.analysis_views()[name]
+        qtbot.waitUntil(lambda v=view: v.isVisible() and v.width() >= 400 and v.height() >= 200)
+        qtbot.wait(50)
+        image = win.render_view(name)  # grabbed from the window, as File > Export analysis views does
+        plot = view.plot_widget if name == "trajectory" else view.graphics
+        banner, graphics = view.banner.grab().toImage(), plot.grab().toImage()
+        assert image.width() == graphics.width()
+        # The banner (it labels synthetic data and the model) on top, the plots at the bottom, pixel for pixel.
+        assert _rows(image, 0, banner.height()) == _rows(banner, 0, banner.height())
+        assert _rows(image, image.height() - graphics.height(), graphics.height()) == _rows(
+            graphics, 0, graphics.height())
+        middle = image.height() - banner.height() - graphics.height()
+        if name == "trajectory":
+            assert middle == 0  # nothing else
+        else:  # the combo boxes and the Reset zoom button are replaced by one caption saying what they chose
+            caption = view.export_parts()[1]
+            assert caption.startswith("Channel GSR") and "feature level" in caption
+            assert middle == _caption_image(caption, image.width(), 1.0).height()
+        dock.setFloating(False)
