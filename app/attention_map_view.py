@@ -207,6 +207,13 @@ class AttentionMapView(QWidget):
         self.model.set_cursor(t)
         self.jumpRequested.emit(t)
 
+    def export_parts(self) -> list:
+        """What an exported image shows: the banner, the family chosen, its note, the map (no controls)."""
+        family = f"Family: {self.family_combo.currentText()}"
+        if self.present_only.isChecked():
+            family += " (only channels in the recording)"
+        return [self.banner, family, self.note.text(), self.graphics]
+
     def copy_state_from(self, other: "AttentionMapView") -> None:
         """Show what ``other`` shows (family, token filter) -- for off-screen copies used by exports."""
         self.present_only.setChecked(other.present_only.isChecked())

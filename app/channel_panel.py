@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHeaderView,
+    QStyle,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -30,6 +31,9 @@ from .qt_compat import single_shot_timer
 NAME, MODALITY, MASK = 0, 1, 2
 _ROLE_CHANNEL = Qt.ItemDataRole.UserRole  # channel name on channel items, None on group items
 _ROLE_TIP = Qt.ItemDataRole.UserRole + 1  # the channel's own tooltip, before analysis lines are added
+#: Widest the name column grows to fit the longest channel name, in average character widths of the font;
+#: longer names are elided (the tooltip gives the full name).
+NAME_LIMIT_CHARS = 28
 
 
 class ChannelPanel(QWidget):
@@ -44,7 +48,9 @@ class ChannelPanel(QWidget):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setUniformRowHeights(True)
         header = self.tree.header()
-        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        # Sized to the longest name by _fit_name_column (a stretched column was squeezed by the modality
+        # combo boxes in the narrow dock: "hE...", "Respi..."); the user may still drag it.
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(MODALITY, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(MASK, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
@@ -120,6 +126,39 @@ class ChannelPanel(QWidget):
             top.setExpanded(not expanded or m.value in expanded)
         self._updating = False
         self._sync_states()
+        self._fit_name_column()
+
+    def name_width_needed(self, item: QTreeWidgetItem) -> int:
+        """Width (px) of the name column that shows ``item``'s text unelided: indent, check box, text, margins."""
+        depth, parent = 0, item.parent()
+        while parent is not None:
+            depth, parent = depth + 1, parent.parent()
+        style = self.tree.style()
+        check = style.pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth, None, self.tree)
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self.tree) + 1
+        indent = self.tree.indentation() * (depth + int(self.tree.rootIsDecorated()))
+        return indent + check + 4 * margin + self.tree.fontMetrics().horizontalAdvance(item.text(NAME))
+
+    def name_width_limit(self) -> int:
+        """Widest (px) the name column is made; beyond it names are elided and the tooltip shows them."""
+        return self.tree.fontMetrics().averageCharWidth() * NAME_LIMIT_CHARS
+
+    def _fit_name_column(self) -> None:
+        """Widen the name column to the longest channel or group name (up to the limit), and the panel with it.
+
+        Qt's ResizeToContents would fit the column too, but without a limit, and it re-measures every row on
+        each change; one measurement per rebuild is enough here.
+        """
+        items = list(self._items.values()) + [self.tree.topLevelItem(i)
+                                               for i in range(self.tree.topLevelItemCount())]
+        if not items:
+            return
+        width = min(max(self.name_width_needed(it) for it in items), self.name_width_limit())
+        header = self.tree.header()
+        header.resizeSection(NAME, width)
+        others = sum(max(header.sectionSize(c), self.tree.sizeHintForColumn(c)) for c in (MODALITY, MASK))
+        scroll = self.tree.verticalScrollBar().sizeHint().width()
+        self.tree.setMinimumWidth(width + others + scroll + 2 * self.tree.frameWidth())
 
     def _sync_states(self) -> None:
         """Show the model's visibility and masks in the check boxes."""

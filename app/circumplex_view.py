@@ -144,5 +144,9 @@ class CircumplexView(QWidget):
             self.model.set_cursor(t)
             self.jumpRequested.emit(t)
 
+    def export_parts(self) -> list:
+        """What an exported image shows: the banner and the plot (see :mod:`app.view_export`)."""
+        return [self.banner, self.graphics]
+
     def copy_state_from(self, other: "CircumplexView") -> None:
         """Show what ``other`` shows (nothing to copy: the plane is fixed)."""

@@ -54,6 +54,7 @@ from .preferences import Preferences, PreferencesDialog, add_recent_file, load_p
 from .qt_compat import install_refcount_guard, top_up_refcounts
 from .reconstruction_view import ReconstructionView
 from .report import ReportInfo, save_report_pdf, save_report_png
+from .view_export import view_image
 from .resources import app_icon
 from .review_tools import ReviewTools
 from .shortcuts_dialog import BROWSER_KEYS, ShortcutsDialog, action_rows
@@ -800,7 +801,7 @@ class MainWindow(QMainWindow):
                 "attention": self.attention_view, "reconstruction": self.reconstruction_view}
 
     def render_view(self, name: str, size: tuple[int, int] | None = None) -> QImage:
-        """One analysis view as an image.
+        """One analysis view as an image: its plots without the UI controls (see :func:`app.view_export.view_image`).
 
         A view shown large enough is grabbed as it is on screen. Otherwise (hidden tab, or a fixed ``size`` as
         the report wants) an off-screen copy is drawn at ``size`` (default :data:`VIEW_SIZES`): it follows a
@@ -808,7 +809,7 @@ class MainWindow(QMainWindow):
         """
         view = self.analysis_views()[name]
         if size is None and view.isVisible() and view.width() >= 400 and view.height() >= 200:
-            return view.grab().toImage()
+            return view_image(view)
         snapshot = AppModel()
         snapshot.recording, snapshot.masks = self.model.recording, self.model.masks
         snapshot.cursor_s, snapshot.mask_focus = self.model.cursor_s, self.model.mask_focus
@@ -822,7 +823,7 @@ class MainWindow(QMainWindow):
         copy.show()
         QApplication.sendPostedEvents()
         try:
-            return copy.grab().toImage()
+            return view_image(copy)
         finally:
             copy.close()
             copy.deleteLater()

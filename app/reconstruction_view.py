@@ -8,6 +8,9 @@ Pick a channel (or select a mask in the Masks table, or click a masked segment i
 * bottom, for slow signals (GSR, respiration, temperature): the downsampled waveform the features carry -- the
   original and, inside hidden windows, the reconstructed waveform.
 
+A left click inside a shaded (hidden) span zooms both plots to that span with a margin on each side
+(:data:`ZOOM_MARGIN`); "Reset zoom" or Esc shows the whole recording again.
+
 Reconstruction quality is summarised as the RMSE between reconstruction and original over the hidden windows
 that have an original (user-masked windows of a recorded channel).
 """
@@ -19,17 +22,30 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from mmqnet_core.features.missing import describe_hidden
 
 from .analysis import runs
 from .analysis_banner import AnalysisBanner
 from .model import AppModel, MaskFocus
-from .plot_helpers import CURSOR_PEN, FOCUS_SPAN, MASKED_SPAN, ORIGINAL_COLOUR, RECON_COLOUR, SpanPool, style_plot
+from .plot_helpers import (
+    CURSOR_PEN,
+    FOCUS_SPAN,
+    MASKED_SPAN,
+    ORIGINAL_COLOUR,
+    RECON_COLOUR,
+    SpanPool,
+    on_left_click,
+    style_plot,
+)
 
 #: Feature shown first for each modality (the most familiar one); otherwise the first defined column.
 PREFERRED_FEATURE = {"EEG": "psd_alpha", "EOG": "blink_rate", "EMG": "log_rms", "GSR": "level", "RESP": "rate",
                      "PPG": "hr", "ECG": "hr", "TEMP": "level"}
+#: Margin shown on each side of a span zoomed to by a click, as a fraction of the span's length (at least one
+#: analysis window, so the windows next to the span are visible for comparison).
+ZOOM_MARGIN = 0.25
 
 
 class ReconstructionView(QWidget):
@@ -54,6 +70,12 @@ class ReconstructionView(QWidget):
         controls.addWidget(QLabel("Feature", self))
         controls.addWidget(self.feature_combo)
         controls.addWidget(self.info, 1)
+        self.reset_zoom_button = QPushButton("Reset zoom", self)
+        self.reset_zoom_button.setToolTip("Show the whole recording again (Esc); click a shaded span to zoom to it")
+        self.reset_zoom_button.setEnabled(False)
+        self.reset_zoom_button.clicked.connect(self.reset_zoom)
+        controls.addWidget(self.reset_zoom_button)
+        self.controls = controls
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -80,6 +102,15 @@ class ReconstructionView(QWidget):
         self.cursors = [pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN) for _ in range(2)]
         for plot, cursor in zip((self.feature_plot, self.wave_plot), self.cursors):
             plot.addItem(cursor, ignoreBounds=True)
+
+        for plot in (self.feature_plot, self.wave_plot):
+            on_left_click(plot, lambda x, _y: self.zoom_to_span_at(x))
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # so that Esc reaches the view after a click
+        self.reset_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.reset_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.reset_shortcut.activated.connect(self.reset_zoom)
+        self.zoomed: tuple[float, float] | None = None  # the span zoomed to (s), None when showing everything
+        self._spans: list[tuple[float, float]] = []  # hidden spans of the token shown (s)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -166,6 +197,7 @@ class ReconstructionView(QWidget):
         self.redraw()
 
     def _on_token_changed(self) -> None:
+        self._set_zoom(None)  # another channel has other spans: show all of it
         result = self.model.analysis
         current = self.feature
         self.feature_combo.blockSignals(True)
@@ -196,6 +228,8 @@ class ReconstructionView(QWidget):
                 curve.setData([], [])
             for pool in self.hidden_spans + self.focus_spans:
                 pool.set_spans([])
+            self._spans = []
+            self._set_zoom(None)
             self.info.setText("")
             self.rmse = None
             return
@@ -244,12 +278,14 @@ class ReconstructionView(QWidget):
             self.wave_recon.setData([], [])
         for pool in self.hidden_spans:
             pool.set_spans(spans)
+        self._spans = spans + [sp for sp in focus_spans if not any(a <= sp[0] and sp[1] <= b for a, b in spans)]
         for pool in self.focus_spans:
             pool.set_spans(focus_spans)
         for cursor in self.cursors:
             cursor.setValue(self.model.cursor_s)
-        if starts.size:
+        if starts.size and self.zoomed is None:
             self.feature_plot.setXRange(starts[0], starts[-1] + result.window_s, padding=0.01)
+        if starts.size:
             finite = np.concatenate([original[np.isfinite(original)],
                                      recon[np.isfinite(recon)] if recon is not None else []])
             if finite.size:
@@ -269,9 +305,49 @@ class ReconstructionView(QWidget):
             parts.append(f"RMSE over masked windows {self.rmse:.3g} {unit}".rstrip())
         self.info.setText(" | ".join(parts))
 
+    # --- zoom -----------------------------------------------------------------------------------------------
+    def span_at(self, t: float) -> tuple[float, float] | None:
+        """The shaded (hidden or picked-mask) span containing time ``t`` (s), None outside every span."""
+        for a, b in self._spans:
+            if a <= t <= b:
+                return (a, b)
+        return None
+
+    def zoom_to_span_at(self, t: float) -> bool:
+        """Zoom both plots to the span containing ``t`` (s) with a margin; False (no change) outside spans."""
+        span = self.span_at(t)
+        result = self.model.analysis
+        if span is None or result is None:
+            return False
+        a, b = span
+        margin = max(ZOOM_MARGIN * (b - a), float(result.window_s))
+        self._set_zoom(span)
+        self.feature_plot.setXRange(a - margin, b + margin, padding=0)
+        return True
+
+    def reset_zoom(self) -> None:
+        """Show the whole recording again."""
+        if self.zoomed is None:
+            return
+        self._set_zoom(None)
+        self.redraw()
+
+    def _set_zoom(self, span: tuple[float, float] | None) -> None:
+        self.zoomed = span
+        self.reset_zoom_button.setEnabled(span is not None)
+
+    def export_parts(self) -> list:
+        """What an exported image shows: the banner, what the channel/feature boxes chose, the plots."""
+        chosen = f"Channel {self.token_combo.currentText()}, feature {self.feature_combo.currentText()}"
+        info = self.info.text()
+        return [self.banner, f"{chosen}. {info}" if info else chosen, self.graphics]
+
     def copy_state_from(self, other: "ReconstructionView") -> None:
         """Show what ``other`` shows (channel, feature) -- for off-screen copies used by exports."""
         if other.token is not None:
             self.set_token(other.token)
         if other.feature is not None:
             self.set_feature(other.feature)
+        if other.zoomed is not None:
+            self._set_zoom(other.zoomed)
+            self.feature_plot.setXRange(*other.feature_plot.getViewBox().viewRange()[0], padding=0)

@@ -1,7 +1,8 @@
 """One-page analysis report, painted with QPainter onto a PNG image or a PDF page (same layout for both).
 
 The page holds: the recording's title (with a SYNTHETIC label when it is), the model's description and its
-warning label, a masking summary, the mean probabilities, and thumbnails of the trajectory, circumplex and
+warning label, a masking summary with the list of masks (channels, times, source: user, simulated or imported),
+the mean probabilities, and thumbnails of the trajectory, circumplex and
 attention views (images grabbed from the widgets).
 """
 
@@ -28,6 +29,22 @@ THUMBNAILS = (("trajectory", "Valence / arousal probability over time"),
 WARNING_COLOUR = QColor("#b71c1c")
 #: Footer note on the uncertainty of an analysis without Monte-Carlo samples.
 ENTROPY_NOTE = "binary entropy of the window's prediction (bits)"
+#: Most masks listed on the page; the rest are counted (File > Export masks writes them all).
+MAX_MASK_LINES = 12
+
+
+def mask_lines(masks: Any) -> tuple[str, ...]:
+    """One line per mask of a MaskSet: whole-channel masks first, then segments in time order.
+
+    ``"Fz, GSR: 10.0-20.0 s (user)"``; a segment without channels applies to all of them.
+    """
+    if masks is None:
+        return ()
+    lines = [f"{name}: whole recording (user)" for name in sorted(masks.channels)]
+    for seg in sorted(masks.segments, key=lambda m: (m.start_s, m.end_s)):
+        chans = ", ".join(seg.channels) if seg.channels else "all channels"
+        lines.append(f"{chans}: {seg.start_s:.1f}-{seg.end_s:.1f} s ({seg.source})")
+    return tuple(lines)
 
 
 def uncertainty_note(result: Any) -> str:
@@ -52,6 +69,7 @@ class ReportInfo:
     masking: str  # one-line masking summary
     hidden_fraction: float  # share of (window, token) pairs the model did not see
     uncertainty: str = ENTROPY_NOTE  # how the uncertainty was computed (footer line)
+    masks: tuple[str, ...] = ()  # one line per mask (see :func:`mask_lines`)
 
     @classmethod
     def from_analysis(cls, result: Any, masks: Any = None, *, model_label: str = "", stale: bool = False
@@ -71,7 +89,8 @@ class ReportInfo:
                    model_description=result.model_description, model_label=model_label, stale=stale,
                    n_windows=result.n_windows, window_s=result.window_s,
                    means=dict(summary["mean_probability_high"]), masking=masking,
-                   hidden_fraction=float(summary["hidden_fraction"]), uncertainty=uncertainty_note(result))
+                   hidden_fraction=float(summary["hidden_fraction"]), uncertainty=uncertainty_note(result),
+                   masks=mask_lines(masks))
 
 
 def _font(px: int, bold: bool = False) -> QFont:
@@ -110,6 +129,14 @@ def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImag
          f"({info.n_windows * info.window_s / 60:.1f} min).", 20)
     text(f"Masking: {info.masking}. The model did not see {100 * info.hidden_fraction:.1f} % of (window, token) "
          "pairs (masked or no data).", 20)
+    if info.masks:
+        shown = info.masks[:MAX_MASK_LINES]
+        for line in shown:
+            text(f"  \u2022 {line}", 17, gap=2)
+        if len(info.masks) > len(shown):
+            text(f"  ... and {len(info.masks) - len(shown)} more (File > Export masks lists them all)", 17,
+                 colour="#616161", gap=2)
+        y += 10
     means = "; ".join("{}: n/a".format(k) if v is None else f"{k}: {v:.2f} ({'high' if v >= 0.5 else 'low'})"
                       for k, v in info.means.items())
     text(f"Mean probability of the high class - {means}", 22, bold=True, gap=18)
@@ -190,5 +217,5 @@ def save_report_pdf(path: str | os.PathLike, info: ReportInfo, images: Mapping[s
     return atomic_write(path, write)
 
 
-__all__ = ["PAGE_H", "PAGE_W", "ReportInfo", "paint_report", "render_report", "save_report_pdf",
+__all__ = ["MAX_MASK_LINES", "PAGE_H", "PAGE_W", "ReportInfo", "mask_lines", "paint_report", "render_report", "save_report_pdf",
            "save_report_png"]

@@ -1,8 +1,10 @@
 """TrajectoryView: probability of high valence and high arousal over time, with the prediction's entropy.
 
-One thick curve per target at the window centres: ``p``, the probability of the high class. Beside it, a thin
-dashed curve of the same colour: the analysis' uncertainty ``u``, the binary entropy of ``p`` in bits (0 = certain,
-1 = chance), on the same 0-1 axis and named in the legend ("valence entropy (bits)").
+One thick curve per target at the window centres: ``p``, the probability of the high class, on the upper plot
+(left axis "P(high)"). Below it, in its own smaller plot row on the same time axis (x-linked, left axes of equal
+width so the two line up), a dashed curve of the same colour: the analysis' uncertainty ``u``, the binary entropy
+of ``p`` in bits (0 = certain, 1 = chance), axis "entropy (bits)". The legend names both ("valence P(high)",
+"valence entropy (bits, lower plot)"). Sharing one 0-1 axis made the two unreadable wherever they crossed.
 
 A band around ``p`` only when the analysis measured a spread: with Monte-Carlo samples (Preferences >
 Uncertainty samples; ``result.probability_std`` not None) ``p`` is the mean over the samples and a light band of
@@ -49,6 +51,11 @@ INTERFERENCE_THRESHOLD = 0.5
 #: Height (in probability units) of the masked-share strip when every channel is masked.
 STRIP_HEIGHT = 0.12
 MASKED_STRIP = (200, 30, 30, 150)
+#: Share of the plot height given to the entropy row (with the time axis under it), and its least height (px).
+ENTROPY_ROW_SHARE = 0.35
+ENTROPY_ROW_MIN_PX = 70
+#: Width (px) of the left axes of both rows, so that their time axes line up.
+LEFT_AXIS_WIDTH = 52
 
 
 class _BandSample(pg.ItemSample):
@@ -76,15 +83,26 @@ class TrajectoryView(QWidget):
         super().__init__(parent)
         self.model = model
         self.banner = AnalysisBanner(model, self)
-        self.plot_widget = pg.PlotWidget(background="w")
-        self.plot = self.plot_widget.getPlotItem()
-        style_plot(self.plot)
-        self.plot.setLabel("bottom", "time", units="s")
-        self.plot.setLabel("left", "P(high) | entropy (bits)")
-        self.plot.setYRange(0.0, 1.0, padding=0.02)
-        self.plot.getViewBox().setMouseEnabled(x=True, y=False)
+        self.plot_widget = pg.GraphicsLayoutWidget()
+        self.plot_widget.setBackground("w")
+        self.plot = self.plot_widget.addPlot(row=0, col=0)
+        self.entropy_plot = self.plot_widget.addPlot(row=1, col=0)
+        for plot in (self.plot, self.entropy_plot):
+            style_plot(plot)
+            # Room above 1 and below 0 for the labels of those ticks (pyqtgraph drops a label that would
+            # stick out of the plot).
+            plot.setYRange(0.0, 1.0, padding=0.05 if plot is self.plot else 0.12)
+            plot.getViewBox().setMouseEnabled(x=True, y=False)
+            plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+        self.entropy_plot.setXLink(self.plot)
+        self.plot.getAxis("bottom").setStyle(showValues=False)  # the time labels are under the entropy row
+        self.entropy_plot.setLabel("bottom", "time", units="s")
+        self.plot.setLabel("left", "P(high)")
+        self.entropy_plot.setLabel("left", "entropy (bits)")
+        self.entropy_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self.legend = self.plot.addLegend(offset=(8, 4), labelTextColor="#202020",
                                           brush=pg.mkBrush(255, 255, 255, 200))
+        self.legend.setColumnCount(2)  # "<target> P(high)" beside "<target> entropy": half the height
         self.plot.addItem(pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine)))
         self.masked_spans = SpanPool(self.plot, MASKED_SPAN, z=-12)
         self.interference_spans = SpanPool(self.plot, INTERFERENCE_SPAN, z=-11)
@@ -103,26 +121,42 @@ class TrajectoryView(QWidget):
         right.setTicks([[((v - 1) / 8, f"{v}") for v in (1, 3, 5, 7, 9)]])
         right.setLabel("predicted score (1-9)")
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
-        self.cursor.setZValue(30)
-        self.plot.addItem(self.cursor, ignoreBounds=True)
+        self.entropy_cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
+        for plot, line in ((self.plot, self.cursor), (self.entropy_plot, self.entropy_cursor)):
+            line.setZValue(30)
+            plot.addItem(line, ignoreBounds=True)
+        self.cursor.sigPositionChanged.connect(lambda line: self.entropy_cursor.setValue(line.value()))
+        # Spans the reader needs to read the entropy too: no visible context (gaps) and fully masked windows.
+        self.entropy_masked_spans = SpanPool(self.entropy_plot, MASKED_SPAN, z=-12)
+        self.entropy_no_context_spans = SpanPool(self.entropy_plot, NO_CONTEXT_SPAN, z=-13)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.banner)
         layout.addWidget(self.plot_widget, 1)
         on_left_click(self.plot, lambda x, _y: self._on_click(x))
+        on_left_click(self.entropy_plot, lambda x, _y: self._on_click(x))
         model.analysisFinished.connect(self.set_result)
         model.cursorMoved.connect(self.cursor.setValue)
         self.set_result(model.analysis)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Give the entropy row its share of the height (a grid layout's stretch factors apply only to the
+        space left over by the plots' minimum heights, which left the probability row a thin strip)."""
+        super().resizeEvent(event)
+        height = max(ENTROPY_ROW_MIN_PX, round(self.plot_widget.height() * ENTROPY_ROW_SHARE))
+        self.entropy_plot.setMinimumHeight(height)
+        self.entropy_plot.setMaximumHeight(height)
 
     def _curve(self, name: str) -> pg.PlotDataItem:
         if name not in self.curves:
             colour = pg.mkColor(TARGET_COLOURS.get(name, "#6a1b9a"))
             curve = self.plot.plot(pen=pg.mkPen(colour, width=2), name=f"{name} P(high)")
             curve.setZValue(10)
-            entropy = self.plot.plot(pen=pg.mkPen(with_alpha(colour, 170), width=1, style=Qt.PenStyle.DashLine),
-                                     name=f"{name} entropy (bits)")
+            entropy = self.entropy_plot.plot(pen=pg.mkPen(with_alpha(colour, 200), width=1.5,
+                                                          style=Qt.PenStyle.DashLine))
             entropy.setZValue(6)
+            self.legend.addItem(entropy, f"{name} entropy (bits, lower plot)")
             self.curves[name], self.entropy_curves[name] = curve, entropy
             edge_pen = pg.mkPen(with_alpha(colour, 70), width=1)  # faint edges (pen=None would leave no path)
             lower, upper = pg.PlotDataItem(pen=edge_pen), pg.PlotDataItem(pen=edge_pen)
@@ -163,6 +197,12 @@ class TrajectoryView(QWidget):
         """Dotted predicted-score curves on the right-hand 1-9 axis (regression models), else hidden."""
         scores = None if result is None else getattr(result, "scores", None)
         self.plot.showAxis("right", scores is not None)
+        # An empty right axis of the same width keeps the entropy row's time axis under the probability row's.
+        self.entropy_plot.showAxis("right", scores is not None)
+        if scores is not None:
+            self.entropy_plot.getAxis("right").setStyle(showValues=False)
+            for plot in (self.plot, self.entropy_plot):
+                plot.getAxis("right").setWidth(LEFT_AXIS_WIDTH)
         for name, curve in self.score_curves.items():
             if scores is None or name not in result.targets:
                 curve.setData([], [])
@@ -191,7 +231,8 @@ class TrajectoryView(QWidget):
                 curve.setData([], [])
             for name in self.bands:
                 self._set_band(name, np.zeros(0), None, None, 0)
-            for pool in (self.masked_spans, self.interference_spans, self.no_context_spans):
+            for pool in (self.masked_spans, self.interference_spans, self.no_context_spans,
+                         self.entropy_masked_spans, self.entropy_no_context_spans):
                 pool.set_spans([])
             self.masked_share.setData([], [])
             self._set_scores(None, np.zeros(0), np.zeros(0, bool))
@@ -218,6 +259,7 @@ class TrajectoryView(QWidget):
         masked = np.asarray(result.user_masked)[:, present] if present.any() else np.asarray(result.user_masked)
         share = masked.mean(axis=1) if masked.shape[1] else np.zeros(len(starts))
         self.masked_spans.set_spans(spans(share >= 1.0))
+        self.entropy_masked_spans.set_spans(self.masked_spans.shown)
         edges = np.append(starts, starts[-1] + result.window_s) if starts.size else np.zeros(0)
         if share.any():
             self.masked_share.setData(edges, share * STRIP_HEIGHT)
@@ -225,6 +267,7 @@ class TrajectoryView(QWidget):
             self.masked_share.setData([], [])
         self.interference_spans.set_spans(spans(np.asarray(result.interference_detected) >= INTERFERENCE_THRESHOLD))
         self.no_context_spans.set_spans(spans(np.asarray(result.no_context)))
+        self.entropy_no_context_spans.set_spans(self.no_context_spans.shown)
         if starts.size:
             self.plot.setXRange(starts[0], starts[-1] + result.window_s, padding=0.01)
         self.cursor.setValue(self.model.cursor_s)
@@ -236,6 +279,10 @@ class TrajectoryView(QWidget):
         t = float(np.clip(x, result.window_starts[0], result.window_starts[-1] + result.window_s))
         self.model.set_cursor(t)
         self.jumpRequested.emit(t)
+
+    def export_parts(self) -> list:
+        """What an exported image shows: the banner and the plots (see :mod:`app.view_export`)."""
+        return [self.banner, self.plot_widget]
 
     def copy_state_from(self, other: "TrajectoryView") -> None:
         """Show what ``other`` shows (for off-screen copies used by exports)."""

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage, QPainter
 
 from app.main_window import MainWindow
-from app.report import PAGE_H, PAGE_W, ReportInfo
+from app.report import MAX_MASK_LINES, PAGE_H, PAGE_W, ReportInfo, mask_lines, paint_report
+from mmqnet_core.masking import MaskSet, SegmentMask
 
 from .conftest import DURATION_S, wait_analysis
 
@@ -69,6 +70,50 @@ def test_report_text(analysed):
     assert analysed.report_info().stale
 
 
+class _TextRecorder(QPainter):
+    """A painter that remembers every string drawn (the report is painted by Python code)."""
+
+    def __init__(self, device) -> None:
+        super().__init__(device)
+        self.texts: list[str] = []
+
+    def drawText(self, *args) -> None:  # noqa: N802 - Qt API
+        self.texts.append(args[-1])
+        super().drawText(*args)
+
+
+def _painted_text(info: ReportInfo) -> list[str]:
+    image = QImage(PAGE_W, PAGE_H, QImage.Format.Format_RGB32)
+    image.fill(QColor("white"))
+    painter = _TextRecorder(image)
+    try:
+        paint_report(painter, info, {})
+    finally:
+        painter.end()
+    return painter.texts
+
+
+def test_report_lists_the_masks_with_channels_times_and_source(analysed):
+    win = analysed
+    masks = win.model.masks.with_channel("Cz").with_segment(
+        SegmentMask(start_s=40.0, end_s=45.5, channels=("Fz", "Pz"), source="simulated"))
+    win.model.edit_masks(masks, "test masks")
+    lines = win.report_info().masks
+    assert lines == ("Cz: whole recording (user)", "GSR: 10.0-20.0 s (user)",
+                     "Fz, Pz: 40.0-45.5 s (simulated)")
+    painted = "\n".join(_painted_text(win.report_info()))
+    for line in lines:
+        assert line in painted
+    # Without masks nothing is listed; past MAX_MASK_LINES the rest is counted, not drawn.
+    assert mask_lines(None) == () and mask_lines(MaskSet()) == ()
+    many = MaskSet(segments=tuple(SegmentMask(start_s=float(i), end_s=i + 0.5) for i in range(MAX_MASK_LINES + 3)))
+    info = ReportInfo.from_analysis(win.model.analysis, many)
+    assert len(info.masks) == MAX_MASK_LINES + 3 and info.masks[0] == "all channels: 0.0-0.5 s (user)"
+    painted = _painted_text(info)
+    assert sum("all channels:" in t for t in painted) == MAX_MASK_LINES
+    assert any("and 3 more" in t for t in painted)
+
+
 def test_shortcuts_dialog_lists_the_analysis_keys(window, qtbot):
     dialog = window.show_shortcuts()
     qtbot.addWidget(dialog)
@@ -95,3 +140,36 @@ def test_dock_layout_is_restored(qtbot, settings_file):
     again.show()
     assert not again.circumplex_dock.isVisible() and again.tabifiedDockWidgets(again.log_dock)
     again.close()
+
+
+def _rows(image: QImage, top: int, height: int) -> QImage:
+    return image.copy(0, top, image.width(), height).convertToFormat(QImage.Format.Format_RGB32)
+
+
+def test_view_images_show_the_plots_without_the_controls(analysed, qtbot):
+    from app.view_export import _caption_image
+
+    win = analysed
+    for name, dock in (("trajectory", win.trajectory_dock), ("reconstruction", win.reconstruction_dock)):
+        win.show_dock(dock)
+        dock.setFloating(True)
+        dock.resize(1000, 420)
+        view = win.analysis_views()[name]
+        qtbot.waitUntil(lambda v=view: v.isVisible() and v.width() >= 400 and v.height() >= 200)
+        qtbot.wait(50)
+        image = win.render_view(name)  # grabbed from the window, as File > Export analysis views does
+        plot = view.plot_widget if name == "trajectory" else view.graphics
+        banner, graphics = view.banner.grab().toImage(), plot.grab().toImage()
+        assert image.width() == graphics.width()
+        # The banner (it labels synthetic data and the model) on top, the plots at the bottom, pixel for pixel.
+        assert _rows(image, 0, banner.height()) == _rows(banner, 0, banner.height())
+        assert _rows(image, image.height() - graphics.height(), graphics.height()) == _rows(
+            graphics, 0, graphics.height())
+        middle = image.height() - banner.height() - graphics.height()
+        if name == "trajectory":
+            assert middle == 0  # nothing else
+        else:  # the combo boxes and the Reset zoom button are replaced by one caption saying what they chose
+            caption = view.export_parts()[1]
+            assert caption.startswith("Channel GSR") and "feature level" in caption
+            assert middle == _caption_image(caption, image.width(), 1.0).height()
+        dock.setFloating(False)

@@ -49,7 +49,7 @@ def test_every_view_shows_the_analysis(analysed, dialogs):
         assert len(x) == n_t and np.allclose(y, result.probabilities[:, k])
         xe, u = win.trajectory_view.entropy_curves[name].getData()
         assert np.array_equal(xe, x) and np.allclose(u, result.uncertainty[:, k])
-        assert np.all((u >= 0) & (u <= 1)) and f"{name} entropy (bits)" in legend
+        assert np.all((u >= 0) & (u <= 1)) and f"{name} entropy (bits, lower plot)" in legend
     # The masked span (2 of 7 channels) is in the bottom strip, not shaded full height.
     x, share = win.trajectory_view.masked_share.getData()
     assert share.max() == pytest.approx(2 / 7 * 0.12, rel=1e-3)
@@ -114,6 +114,61 @@ def test_windows_without_visible_data_are_gaps_not_predictions(window, recording
         _, y = window.trajectory_view.curves[name].getData()
         assert np.isnan(y[blind]).all() and np.isfinite(y[~blind]).all()
     assert window.circumplex_view.n_points == int((~blind).sum())
+
+
+def test_probability_and_entropy_are_on_separate_time_aligned_axes(analysed, qtbot):
+    win = analysed
+    win.show_dock(win.trajectory_dock)
+    view = win.trajectory_view
+    qtbot.waitUntil(lambda: view.plot_widget.isVisible())
+    for name in ("valence", "arousal"):
+        assert view.curves[name] in view.plot.listDataItems()
+        assert view.entropy_curves[name] in view.entropy_plot.listDataItems()
+        assert view.entropy_curves[name] not in view.plot.listDataItems()
+    assert view.plot.getAxis("left").labelText == "P(high)"
+    assert view.entropy_plot.getAxis("left").labelText == "entropy (bits)"
+    # One time axis: panning the probability row pans the entropy row, and the two view boxes line up in x.
+    view.plot.setXRange(20.0, 30.0, padding=0)
+    x0, x1 = view.entropy_plot.getViewBox().viewRange()[0]
+    assert (x0, x1) == pytest.approx((20.0, 30.0))
+    QTest.qWait(50)
+    top, bottom = view.plot.getViewBox().sceneBoundingRect(), view.entropy_plot.getViewBox().sceneBoundingRect()
+    assert (top.left(), top.right()) == pytest.approx((bottom.left(), bottom.right()), abs=1.0)
+    assert bottom.top() >= top.bottom() and bottom.height() < top.height()
+    # The cursor is drawn on both rows; a click in the entropy row moves it too.
+    _click_view(qtbot, view.plot_widget, view.entropy_plot, 25.0, 0.5)
+    assert win.model.cursor_s == pytest.approx(25.0, abs=0.5)
+    assert view.entropy_cursor.value() == pytest.approx(view.cursor.value())
+
+
+def test_clicking_a_masked_span_zooms_the_reconstruction_to_it(analysed, qtbot):
+    win = analysed
+    win.show_dock(win.reconstruction_dock)
+    view = win.reconstruction_view
+    view.set_token("Fz")  # masked 10-20 s
+    qtbot.waitUntil(lambda: view.graphics.isVisible())
+    QTest.qWait(50)
+    full = view.feature_plot.getViewBox().viewRange()[0]
+    assert full[0] < 1.0 and full[1] > DURATION_S - 1.0 and view.zoomed is None
+    assert not view.reset_zoom_button.isEnabled()
+    y = float(np.mean(view.feature_plot.getViewBox().viewRange()[1]))
+    _click_view(qtbot, view.graphics, view.feature_plot, 40.0, y)  # outside the masked span: no zoom
+    assert view.zoomed is None and view.feature_plot.getViewBox().viewRange()[0] == pytest.approx(full)
+    _click_view(qtbot, view.graphics, view.feature_plot, 15.0, y)
+    assert view.zoomed == (10.0, 20.0)
+    x0, x1 = view.feature_plot.getViewBox().viewRange()[0]
+    assert x0 == pytest.approx(10.0 - 2.5) and x1 == pytest.approx(20.0 + 2.5)  # 25 % margin each side
+    assert view.reset_zoom_button.isEnabled()
+    # Esc (focus in the plot after the click) shows everything again; so does the button.
+    view.graphics.setFocus()
+    QTest.keyClick(view.graphics, Qt.Key.Key_Escape)
+    assert view.zoomed is None and view.feature_plot.getViewBox().viewRange()[0] == pytest.approx(full)
+    assert view.zoom_to_span_at(12.0) and view.zoomed == (10.0, 20.0)
+    view.reset_zoom_button.click()
+    assert view.zoomed is None and view.feature_plot.getViewBox().viewRange()[0] == pytest.approx(full)
+    # A channel without masked windows has no span to zoom to.
+    view.set_token("Cz")
+    assert not view.zoom_to_span_at(15.0) and view.zoomed is None
 
 
 def test_masks_change_marks_the_analysis_stale(analysed, qtbot):
