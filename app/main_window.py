@@ -66,6 +66,9 @@ from .workers import TaskRunner
 
 log = logging.getLogger(__name__)
 
+ANALYSIS_DOCK_MIN_PX = 280  # an analysis view shown is at least this tall (where the window allows it), px
+ANALYSIS_DOCK_SHARE = 0.38  # ... or this share of the window's height, whichever is more
+
 #: File dialog filter for recordings.
 OPEN_FILTER = "Recordings (*.bdf *.edf *.BDF *.EDF *.dat);;All files (*)"
 #: Version of the dock layout saved in QSettings (bump when docks are added or renamed).
@@ -772,9 +775,14 @@ class MainWindow(QMainWindow):
             self.channels_combo.setCurrentIndex(index)
 
     def show_dock(self, dock: Any) -> None:
-        """Show a dock and bring its tab to the front."""
+        """Show a dock and bring its tab to the front; an analysis view gets enough height to be read (its
+        plots were squeezed to ~140 px under the log's default height)."""
         dock.show()
         dock.raise_()
+        if dock in self.analysis_docks and not dock.isFloating():
+            want = max(ANALYSIS_DOCK_MIN_PX, int(self.height() * ANALYSIS_DOCK_SHARE))
+            if dock.height() < want:
+                self.resizeDocks([dock], [want], Qt.Orientation.Vertical)
 
     def _update_analysis_actions(self) -> None:
         result = self.model.analysis

@@ -42,6 +42,10 @@ def test_every_view_shows_the_analysis(analysed, dialogs):
     n_t = int(DURATION_S)  # 1-s windows
     assert result.n_windows == n_t and not dialogs
     assert win.trajectory_dock.isVisible()  # raised when the analysis finished
+    from app.main_window import ANALYSIS_DOCK_MIN_PX
+
+    # tall enough to read (it was squeezed to ~140 px under the log's default height), where the window allows it
+    assert win.trajectory_dock.height() >= min(ANALYSIS_DOCK_MIN_PX, win.height() // 2) - 20  # less the tab bar
     # Trajectory: one point per window per target, probabilities in [0, 1], and their entropy as its own trace.
     legend = [label.text for _, label in win.trajectory_view.legend.items]
     for k, name in enumerate(("valence", "arousal")):
