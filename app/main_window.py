@@ -10,6 +10,8 @@ that the window opens even when a core module is missing (the action then report
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 import os
 import sys
@@ -39,10 +41,8 @@ from mmqnet_core.progress import CancelToken, ProgressCallback
 from mmqnet_core.recording import Modality, Recording
 
 from .analysis import AnalysisRun, atomic_write, resolve_checkpoint, run_analysis, write_trajectories_csv
-from .attention_map_view import AttentionMapView
 from .browser_controls import BrowserControls, return_focus
 from .channel_panel import ChannelPanel
-from .circumplex_view import CircumplexView
 from . import errors as errors_module
 from .errors import notify_error
 from .log_panel import LogPanel
@@ -52,7 +52,6 @@ from .overview_bar import OverviewBar
 from .preferences import Preferences, PreferencesDialog, add_recent_file, load_preferences, make_settings, \
     recent_files, save_preferences
 from .qt_compat import install_refcount_guard, top_up_refcounts
-from .reconstruction_view import ReconstructionView
 from .report import ReportInfo, save_report_pdf, save_report_png
 from .view_export import view_image
 from .resources import app_icon
@@ -61,8 +60,14 @@ from .shortcuts_dialog import BROWSER_KEYS, ShortcutsDialog, action_rows
 from .signal_browser import CHANNELS_PER_PAGE, MODES, PAGE_LENGTHS, SCALE_STEP, SignalBrowser
 from .simulate_dialog import SimulateMissingDialog
 from .subject_files_dialog import SubjectFilesDialog
-from .trajectory_view import TrajectoryView
 from .workers import TaskRunner
+
+
+if TYPE_CHECKING:  # the analysis views are imported when first built (see _view_specs)
+    from .attention_map_view import AttentionMapView
+    from .circumplex_view import CircumplexView
+    from .reconstruction_view import ReconstructionView
+    from .trajectory_view import TrajectoryView
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +263,13 @@ class MainWindow(QMainWindow):
 
     # --- lazy analysis views ---------------------------------------------------------------------------------
     def _view_specs(self) -> dict[str, tuple[QDockWidget, type]]:
+        # imported here, not at the top: the views pull in the features package (scipy.signal), about 1.5 s
+        # of start-up before the first paint
+        from .attention_map_view import AttentionMapView
+        from .circumplex_view import CircumplexView
+        from .reconstruction_view import ReconstructionView
+        from .trajectory_view import TrajectoryView
+
         return {"trajectory": (self.trajectory_dock, TrajectoryView),
                 "circumplex": (self.circumplex_dock, CircumplexView),
                 "attention": (self.attention_dock, AttentionMapView),

@@ -23,10 +23,10 @@ from mmqnet_core.errors import MMQNetError
 from mmqnet_core.recording import Modality
 
 from .event_list import EventList
-from .header_dialog import HeaderDialog
-from .spectrum_dialog import SpectrumDialog
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .header_dialog import HeaderDialog
+    from .spectrum_dialog import SpectrumDialog
     from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,8 @@ class ReviewTools:
         start, stop = browser.visible_range()
         if self.spectrum_dialog is not None:
             self.spectrum_dialog.close()
+        from .spectrum_dialog import SpectrumDialog  # on first use: it pulls in scipy.signal (start-up)
+
         self.spectrum_dialog = SpectrumDialog(rec, channels, start, min(stop, rec.duration_s), self.window)
         self.spectrum_dialog.show()
         return self.spectrum_dialog
@@ -150,6 +152,8 @@ class ReviewTools:
         if rec is None:
             return None
         try:
+            from .header_dialog import HeaderDialog  # on first use
+
             self.header_dialog = HeaderDialog(rec, self.window)
         except (MMQNetError, OSError) as exc:
             self.window.report_error(exc, f"reading the header of {rec.title}")

@@ -20,13 +20,48 @@ Typical use::
 
 from __future__ import annotations
 
-from .config import DEFAULT_BANDS, DELTA_BAND, FeatureConfig
-from .extract import extract_features
-from .featureset import FeatureSet
-from .missing import MissingReason, describe_hidden, reason_counts
-from .layout import DEAP_CHANNEL_NAMES, DEAP_LAYOUT, Token, bind_layout, layout_for, normalise_name
-from .peripheral import CANONICAL_UNITS, EXTRACTORS, ModalityExtractor
-from .spectral import WindowGrid, eeg_band_features
+import importlib
+from typing import Any
+
+# Exported names and the submodule of each, imported on first use: the app's views import features.missing
+# without pulling in the extractors (scipy.signal) at start-up.
+_EXPORTS = {
+    "DEFAULT_BANDS": "config",
+    "DELTA_BAND": "config",
+    "FeatureConfig": "config",
+    "extract_features": "extract",
+    "FeatureSet": "featureset",
+    "MissingReason": "missing",
+    "describe_hidden": "missing",
+    "reason_counts": "missing",
+    "DEAP_CHANNEL_NAMES": "layout",
+    "DEAP_LAYOUT": "layout",
+    "Token": "layout",
+    "bind_layout": "layout",
+    "layout_for": "layout",
+    "normalise_name": "layout",
+    "CANONICAL_UNITS": "peripheral",
+    "EXTRACTORS": "peripheral",
+    "ModalityExtractor": "peripheral",
+    "WindowGrid": "spectral",
+    "eeg_band_features": "spectral",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` when it is first used (PEP 562)."""
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "CANONICAL_UNITS",

@@ -11,11 +11,41 @@ each (recording, configuration, masks) once per process.
 
 from __future__ import annotations
 
-from .cache import CleaningCache, cached_preprocess, default_cache
-from .config import DEFAULT_BANDS, ELECTROPHYSIOLOGICAL, PreprocessConfig
-from .detect import detect_line_freq
-from .export import save_cleaned, steps_path
-from .pipeline import MNE_CH_TYPES, PreprocessResult, preprocess
+import importlib
+from typing import Any
+
+# Exported names and the submodule of each, imported on first use: the display code (app start-up) imports
+# display_filter and cache without paying for scipy.signal and mne's filters here.
+_EXPORTS = {
+    "CleaningCache": "cache",
+    "cached_preprocess": "cache",
+    "default_cache": "cache",
+    "DEFAULT_BANDS": "config",
+    "ELECTROPHYSIOLOGICAL": "config",
+    "PreprocessConfig": "config",
+    "detect_line_freq": "detect",
+    "save_cleaned": "export",
+    "steps_path": "export",
+    "MNE_CH_TYPES": "pipeline",
+    "PreprocessResult": "pipeline",
+    "preprocess": "pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` when it is first used (PEP 562)."""
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "CleaningCache",

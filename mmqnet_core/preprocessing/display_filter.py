@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import signal
 
 from ..errors import ConfigError
 
@@ -87,6 +86,8 @@ class DisplayFilter:
 @functools.lru_cache(maxsize=64)
 def _sos(display_filter: DisplayFilter, sfreq: float) -> np.ndarray | None:
     """Second-order sections of the filter at ``sfreq``; parts at or above Nyquist are left out."""
+    from scipy import signal  # here, not at the top: the browser imports this module at start-up
+
     nyq = sfreq / 2.0
     sections = []
     if display_filter.highpass_hz and display_filter.highpass_hz < nyq * 0.95:
@@ -117,6 +118,8 @@ def filter_rows(data: np.ndarray, sfreq: float, filters: Sequence[DisplayFilter 
     np.ndarray, shape (n_rows, n_times), float64
         A new array (``data`` is not modified).
     """
+    from scipy import signal  # lazily, as in _sos
+
     if len(filters) != data.shape[0]:
         raise ValueError(f"filter_rows needs one filter per row: {data.shape[0]} rows, {len(filters)} filters")
     out = np.array(data, dtype=np.float64, copy=True)
