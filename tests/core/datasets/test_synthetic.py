@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -327,14 +326,3 @@ def test_generate_corpus_reports_progress_and_honours_cancel():
     with pytest.raises(Cancelled):
         next(it)
 
-
-def test_generate_trial_is_fast():
-    cfg = SynthConfig()
-    generate_trial(cfg, 9, 0)  # warm the subject cache
-    times = []
-    for t in range(5):
-        t0 = time.perf_counter()
-        generate_trial(cfg, 9, t + 1)
-        times.append(time.perf_counter() - t0)
-    # about 25 ms on an idle core; the bound leaves room for a busy CI machine
-    assert np.median(times) < 0.15, times

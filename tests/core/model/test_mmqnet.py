@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import torch
@@ -199,7 +198,6 @@ def test_tiny_overfit_loss_drops_clearly():
     artifacts = torch.rand(8, N_WINDOWS, len(cfg.artifact_types), generator=torch.Generator().manual_seed(7)) > 0.7
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     history = []
-    start = time.perf_counter()
     for _ in range(60):
         out = model(x, missing | hidden)
         total, terms = mmqnet_loss(
@@ -210,7 +208,6 @@ def test_tiny_overfit_loss_drops_clearly():
         total.backward()
         opt.step()
         history.append({k: float(v) for k, v in terms.items()})
-    assert time.perf_counter() - start < 10
     first, last = history[0], history[-1]
     assert set(first) == {"classification", "regression", "reconstruction", "interference", "decorrelation"}
     for term in ("classification", "regression", "reconstruction", "interference"):
