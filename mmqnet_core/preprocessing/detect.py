@@ -181,17 +181,22 @@ def jump_mask(
     pad = max(0, int(round(pad_s * sfreq)))
     for c in range(n_ch):  # one row at a time: the temporaries stay one row long
         x = data[c]
-        d = x[lag:] - x[:-lag]  # change over the lag
-        med = np.median(d)
-        ad = np.abs(d - med)  # computed once, used for the MAD, the 99th percentile and the test
-        sigma = 1.4826 * np.median(ad)
+        # order statistics of the changes over the lag, in one scratch array partitioned in place (the values are
+        # those of the sorted changes, so reordering them changes nothing; no copies of an hour-long row)
+        scratch = x[lag:] - x[:-lag]
+        med = np.median(scratch, overwrite_input=True)
+        np.subtract(scratch, med, out=scratch)
+        np.abs(scratch, out=scratch)  # |change - median|, in partition order
+        sigma = 1.4826 * np.median(scratch, overwrite_input=True)
+        p99_change = np.percentile(scratch, 99, overwrite_input=True) if rhythm_factor > 0 else 0.0
+        del scratch
         p1, p99 = np.percentile(x, [1, 99])
         limit = max(threshold * sigma, min_fraction * (p99 - p1))
         if rhythm_factor > 0:
-            limit = max(limit, rhythm_factor * np.percentile(ad, 99))
+            limit = max(limit, rhythm_factor * p99_change)
         if not limit > 0:
             continue
-        hit = np.flatnonzero(ad > limit)
+        hit = np.flatnonzero(np.abs(x[lag:] - x[:-lag] - med) > limit)  # in time order again
         if hit.size == 0:
             continue
         # the jump lies somewhere in [i, i + lag]: both ends are marked, then widened by the pad on both sides
