@@ -148,6 +148,10 @@ def main() -> None:
     for which in ("data.csv", "data2.csv"):
         r = heartpy_ppg(which)
         rows.append(heart_row(f"heartpy {which} PPG", r.channels["PPG"], r.channels["PPG"], r.sfreq, False))
+    b = biopeaks_belt()
+    if b is not None:  # 85 min of real ECG (heartpy's reference takes ~20 s here)
+        x = b.channels["ECG"]
+        rows.append(heart_row("biopeaks OSmontage0J ECG", x, x, b.sfreq, True))
     belt = m.channels["RESP"]
     rows.append(resp_row("medical RESP", belt, m.sfreq))
     amp = np.percentile(belt, 99) - np.percentile(belt, 1)
