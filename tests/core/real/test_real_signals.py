@@ -135,6 +135,13 @@ def test_breath_references_are_the_stored_neurokit2_breaths():
             t = reference_breaths(name, method)
             assert np.all(np.diff(t) > 0) and 0 <= t[0] and t[-1] <= dur
             assert 6 <= 60 * (t.size - 1) / (t[-1] - t[0]) <= 30, (name, method)
+    b = biopeaks_belt()
+    if b is not None:
+        grid = WindowGrid.make(ANALYSIS_SFREQ, int(b.duration_s * ANALYSIS_SFREQ), 1.0, None)
+        ref = breath_rate_reference(b.name, grid)
+        share, n = agreement(ref["khodadad2018"], ref["biosppy"], 2.0)
+        assert n >= 5000 and 0.4 <= share <= 0.8, share  # related but different methods
+        assert 0.5 <= np.isfinite(ref["consensus"]).mean() <= 0.75
 
 
 def _jump_defaults(x, sfreq):
