@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -100,6 +100,9 @@ class Recording:
     # Damage found while reading, said loudly (CLI `warning:` lines, the app's banner): a truncated file, records
     # beyond the declared end, a corrected header, data or labels dropped. Each says what was read and what not.
     warnings: tuple[str, ...] = ()
+    # Fast span reader of the file behind ``raw`` ((picks, start, stop) -> float64 (n_picks, stop - start), the
+    # same values as ``raw.get_data``), set by the EDF/BDF loader (io.edf_reader); None: mne reads.
+    reader: Callable[[Sequence[int], int, int], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.channels) != len(self.raw.ch_names):
@@ -180,6 +183,8 @@ class Recording:
             n = self.n_channels if picks is None else len(picks)
             return np.zeros((n, 0))
         p = list(range(self.n_channels)) if picks is None else list(picks)
+        if self.reader is not None and not self.raw.preload:
+            return self.reader(p, start, stop)
         return self.raw.get_data(picks=p, start=start, stop=stop)
 
     @property

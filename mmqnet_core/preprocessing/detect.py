@@ -92,34 +92,70 @@ def flat_mask(
     min_s: float,
     nan_mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Samples that lie in a flat stretch, per channel (see module docstring). Returns (n_channels, n_times) bool."""
+    """Samples that lie in a flat stretch, per channel (see module docstring). Returns (n_channels, n_times) bool.
+
+    Exact, but computed only where a flat window can be: every window of ``w`` samples contains a whole block of
+    ``w // 2`` samples of the block grid, whose peak-to-peak is at most the window's; so a window can be flat only
+    around a block that is itself that flat. The sliding peak-to-peak (van Herk max/min filters) is evaluated on
+    the stretches around such blocks only, and flat samples are assembled from runs of flat window starts, so a
+    channel with no near-flat block costs two reshapes (the whole-signal filters cost ~20x more).
+    """
     n_ch, n = data.shape
     w = max(2, int(round(window_s * sfreq)))
     out = np.zeros((n_ch, n), dtype=bool)
     if n < w:
         return out
-    # Peak-to-peak of the window starting at every sample (van Herk max/min filters, O(n) per channel).
-    origin = -(w // 2)  # window [i, i + w) instead of centred
-    hi = ndimage.maximum_filter1d(data, w, axis=1, origin=origin, mode="nearest")
-    lo = ndimage.minimum_filter1d(data, w, axis=1, origin=origin, mode="nearest")
-    ptp = hi[:, : n - w + 1] - lo[:, : n - w + 1]  # (C, n - w + 1), full windows only
-    del hi, lo
-    scale = np.median(ptp[:, ::w], axis=1, keepdims=True)  # (C, 1) typical window peak-to-peak
-    flat_start = ptp <= rel_threshold * scale
-    if nan_mask is not None and nan_mask.any():
-        has_nan = ndimage.maximum_filter1d(nan_mask.astype(np.uint8), w, axis=1, origin=origin, mode="constant")
-        flat_start &= ~has_nan[:, : n - w + 1].astype(bool)
-    # A sample is flat when any flat window covers it: dilate the window starts by w samples forward
-    # (sample j takes the maximum over window starts j - w + 1 .. j).
-    out[:, : n - w + 1] = flat_start
-    out = ndimage.maximum_filter1d(out.astype(np.uint8), w, axis=1, origin=(w - 1) // 2, mode="constant")
-    out = out.astype(bool)
     min_samples = int(round(min_s * sfreq))
+    h = max(1, w // 2)
     for c in range(n_ch):
-        for start, stop in runs(out[c]):
-            if stop - start < min_samples:
-                out[c, start:stop] = False
+        x = data[c]
+        half = x[: (n // h) * h].reshape(-1, h)
+        hmax, hmin = half.max(axis=1), half.min(axis=1)
+        m = n // w
+        if w == 2 * h:  # a block of w is two half-blocks: its extremes come from theirs
+            fmax = np.maximum(hmax[0:2 * m:2], hmax[1:2 * m:2])
+            fmin = np.minimum(hmin[0:2 * m:2], hmin[1:2 * m:2])
+        else:
+            full = x[: m * w].reshape(-1, w)
+            fmax, fmin = full.max(axis=1), full.min(axis=1)
+        # typical window peak-to-peak: the windows starting at 0, w, 2w... (the blocks of w samples)
+        limit = rel_threshold * np.median(fmax - fmin)
+        cand = (hmax - hmin) <= limit  # half-blocks that may lie in a flat window
+        if not cand.any():
+            continue
+        nan_c = None if nan_mask is None or not nan_mask[c].any() else nan_mask[c]
+        starts = []  # runs [a, b) of flat window starts
+        for k0, k1 in runs(cand):
+            # windows containing half-block k start in [(k + 1) h - w, k h]; they reach (k1 h) - 1 + w at most
+            a = max(0, (k0 + 1) * h - w)
+            b = min(n - w + 1, (k1 - 1) * h + 1)
+            if b <= a:
+                continue
+            seg = x[a: b + w - 1]  # every sample of windows starting in [a, b)
+            hi = ndimage.maximum_filter1d(seg, w, origin=-(w // 2), mode="nearest")[: b - a]
+            lo = ndimage.minimum_filter1d(seg, w, origin=-(w // 2), mode="nearest")[: b - a]
+            flat_start = (hi - lo) <= limit
+            if nan_c is not None:
+                has_nan = ndimage.maximum_filter1d(nan_c[a: b + w - 1].astype(np.uint8), w, origin=-(w // 2),
+                                                   mode="constant")[: b - a]
+                flat_start &= ~has_nan.astype(bool)
+            starts += [(a + r0, a + r1) for r0, r1 in runs(flat_start)]
+        # a sample is flat when a flat window covers it: starts [r0, r1) cover samples [r0, r1 - 1 + w)
+        for r0, r1 in _merge_spans([(r0, r1 - 1 + w) for r0, r1 in starts]):
+            if r1 - r0 >= min_samples:
+                out[c, r0:r1] = True
     return out
+
+
+def _merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of half-open [start, stop) spans, as sorted disjoint spans (touching spans are joined)."""
+    merged: list[list[int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged]
 
 
 def jump_mask(
@@ -142,22 +178,34 @@ def jump_mask(
     out = np.zeros((n_ch, n), dtype=bool)
     if n <= lag + 1:
         return out
-    d = data[:, lag:] - data[:, :-lag]  # (C, n - lag) change over the lag
-    med = np.median(d, axis=1, keepdims=True)
-    sigma = 1.4826 * np.median(np.abs(d - med), axis=1, keepdims=True)
-    p1, p99 = np.percentile(data, [1, 99], axis=1, keepdims=True)
-    limit = np.maximum(threshold * sigma, min_fraction * (p99 - p1))  # (C, 1)
-    if rhythm_factor > 0:
-        limit = np.maximum(limit, rhythm_factor * np.percentile(np.abs(d - med), 99, axis=1, keepdims=True))
-    hit = (np.abs(d - med) > limit) & (limit > 0)
-    if not hit.any():
-        return out
-    # The jump lies somewhere in [i, i + lag]; widen by the pad on both sides.
-    out[:, : n - lag] |= hit
-    out[:, lag:] |= hit
-    pad = int(round(pad_s * sfreq))
-    if pad > 0:
-        out = ndimage.maximum_filter1d(out.astype(np.uint8), 2 * pad + 1, axis=1, mode="constant").astype(bool)
+    pad = max(0, int(round(pad_s * sfreq)))
+    for c in range(n_ch):  # one row at a time: the temporaries stay one row long
+        x = data[c]
+        # order statistics of the changes over the lag, in one scratch array partitioned in place (the values are
+        # those of the sorted changes, so reordering them changes nothing; no copies of an hour-long row)
+        scratch = x[lag:] - x[:-lag]
+        med = np.median(scratch, overwrite_input=True)
+        np.subtract(scratch, med, out=scratch)
+        np.abs(scratch, out=scratch)  # |change - median|, in partition order
+        sigma = 1.4826 * np.median(scratch, overwrite_input=True)
+        p99_change = np.percentile(scratch, 99, overwrite_input=True) if rhythm_factor > 0 else 0.0
+        del scratch
+        p1, p99 = np.percentile(x, [1, 99])
+        limit = max(threshold * sigma, min_fraction * (p99 - p1))
+        if rhythm_factor > 0:
+            limit = max(limit, rhythm_factor * p99_change)
+        if not limit > 0:
+            continue
+        hit = np.flatnonzero(np.abs(x[lag:] - x[:-lag] - med) > limit)  # in time order again
+        if hit.size == 0:
+            continue
+        # the jump lies somewhere in [i, i + lag]: both ends are marked, then widened by the pad on both sides
+        # (runs of marked samples, not a sliding maximum over the whole row: hits are rare)
+        pts = np.union1d(hit, hit + lag)
+        brk = np.flatnonzero(np.diff(pts) > 1)
+        firsts, lasts = pts[np.r_[0, brk + 1]], pts[np.r_[brk, pts.size - 1]]
+        for a, b in _merge_spans([(max(0, a - pad), min(n, b + pad + 1)) for a, b in zip(firsts, lasts)]):
+            out[c, a:b] = True
     return out
 
 

@@ -5,18 +5,25 @@ Nothing here was recorded or written by this project: the signals come from
 - ``pyphysio`` (``pyphysio/test_data/medical.txt.bz2``): 120 s of ECG, EDA, BVP (PPG) and a respiration belt
   recorded together at 2048 Hz (pyphysio's own loader, ``pyphysio.TestData``, uses 2048 Hz; the file's
   ``info_medical`` says 1024, which would give a resting heart rate of 35 bpm);
-- ``heartpy`` (``heartpy/data/data.csv``, ``data2.csv``): finger PPG at 100 Hz and ~117 Hz.
+- ``heartpy`` (``heartpy/data/data.csv``, ``data2.csv``): finger PPG at 100 Hz and ~117 Hz;
+- ``biopeaks`` (``biopeaks/tests/testdata/OSmontage0J.txt``, GPL-3.0, so fetched from PyPI, not copied here):
+  85 min of a BITalino respiration belt (RESPBIT, column A2) and ECG (A3) at 1000 Hz, OpenSignals text, with
+  real movement artefacts (e.g. 138-160 s).
 
 The packages are not imported to find their files (``importlib.util.find_spec`` only locates them), so their
 own dependencies are not needed to read the data. The reference heart beats come from heartpy's own peak
 detector (``heartpy.process``: moving-average threshold, a different algorithm from ours). Both packages are in
-the ``dev`` extra; the tests are skipped when they are not installed.
+the ``dev`` extra; the tests are skipped when they are not installed. Reference breaths of the belts come from
+two published methods of neurokit2, run once by ``make_breath_reference.py`` (neurokit2 is never a dependency)
+and stored in ``breaths_neurokit2.json``.
 """
 
 from __future__ import annotations
 
 import bz2
+import functools
 import importlib.util
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +74,24 @@ def medical() -> RealRecording | None:
         a = np.loadtxt(fh)  # (n_times, 4)
     return RealRecording("pyphysio medical", MEDICAL_SFREQ,
                          {"ECG": a[:, 0], "EDA": a[:, 1], "BVP": a[:, 2], "RESP": a[:, 3]})
+
+
+@functools.lru_cache(maxsize=1)
+def biopeaks_belt() -> RealRecording | None:
+    """biopeaks' 85-min OpenSignals recording: ``RESP`` (belt) and ``ECG`` at 1000 Hz (raw 10-bit ADC), or None."""
+    path = package_file("biopeaks", "tests", "testdata", "OSmontage0J.txt")
+    if path is None:
+        return None
+    import pandas as pd  # a C parser: np.loadtxt takes ~20 s on these 5.1 million lines
+
+    a = pd.read_csv(path, sep="\t", comment="#", header=None, usecols=[5, 6]).to_numpy(float)
+    return RealRecording("biopeaks OSmontage0J", 1000.0, {"RESP": a[:, 0], "ECG": a[:, 1]})
+
+
+def reference_breaths(recording: str, method: str) -> np.ndarray:
+    """Breath times (s) that neurokit2's ``method`` found in ``recording`` (see make_breath_reference.py)."""
+    data = json.loads(Path(__file__).with_name("breaths_neurokit2.json").read_text())
+    return np.asarray(data["recordings"][recording][method], dtype=float)
 
 
 def heartpy_ppg(which: str) -> RealRecording | None:
@@ -124,3 +149,32 @@ def splice_movement(x: np.ndarray, sfreq: float, at_s: float, *, size: float, du
     y[i0:i0 + m] += size * np.hanning(m) * (1 + 0.5 * np.sin(2 * np.pi * 2.0 * t))
     y[i0 + m:] += step
     return y
+
+
+def breath_rate_reference(recording: str, grid) -> dict[str, np.ndarray]:
+    """Reference breathing rates (1/min) at the window centres of ``grid``, from neurokit2's two methods.
+
+    Each method's breaths become an instantaneous rate exactly as our own breaths do (60 / interval, at the
+    interval's middle, interpolated; NaN more than 20 s from an interval), so estimate and reference are
+    defined alike. ``"consensus"``: the mean of the two where they agree within 2/min, else NaN - the windows
+    where two independent published methods see the same rhythm ("windows that have a rhythm").
+    """
+    from mmqnet_core.features.peripheral import BREATH_RANGE_S, Events, interval_rate
+
+    out = {}
+    for method in ("khodadad2018", "biosppy"):
+        t = reference_breaths(recording, method)
+        out[method] = interval_rate(Events(t, np.ones(t.size)), grid, BREATH_RANGE_S, max_gap_s=20.0)
+    a, b = out["khodadad2018"], out["biosppy"]
+    with np.errstate(invalid="ignore"):
+        out["consensus"] = np.where(np.abs(a - b) <= 2.0, (a + b) / 2, np.nan)
+    return out
+
+
+def agreement(estimate: np.ndarray, reference: np.ndarray, tolerance: float, keep: np.ndarray | None = None
+              ) -> tuple[float, int]:
+    """Share of windows with a finite reference (and ``keep``) where ``estimate`` is within ``tolerance``."""
+    ok = np.isfinite(reference) if keep is None else np.isfinite(reference) & keep
+    if not ok.any():
+        return float("nan"), 0
+    return float(np.mean(np.abs(estimate[ok] - reference[ok]) <= tolerance)), int(ok.sum())

@@ -2,7 +2,9 @@
 
 Heart rate: our beats vs heartpy's own detector (a different algorithm), on clean signals and with a large
 movement artefact spliced in (windows within 5 s of the artefact have no visible rhythm and are left out).
-Breathing: vs breaths hand-annotated on the only regular stretch of the belt (``MEDICAL_HAND_BREATHS_S``).
+Breathing: vs breaths hand-annotated on the only regular stretch of the short belt (``MEDICAL_HAND_BREATHS_S``),
+and on biopeaks' 85-min belt (real movement artefacts, plus spliced ones) vs the breaths of two published methods
+of neurokit2 (stored in ``breaths_neurokit2.json``).
 Jumps: no clean PPG/EDA row is flagged; a spliced electrode step is. Flat: the real 7-s sensor dropout in
 heartpy's data2.csv is found, nothing on the clean channels. No real EOG recording (blinks) and no
 independent SCR reference ships in a package installed here, so blinks and SCRs are checked on synthetic data
@@ -23,8 +25,8 @@ from mmqnet_core.preprocessing.config import PreprocessConfig
 from mmqnet_core.preprocessing.detect import jump_mask, runs
 
 from .realdata import (
-    MEDICAL_HAND_BREATHS_S, MEDICAL_SFREQ, RealRecording, heartpy_beats, heartpy_ppg, medical, package_file,
-    splice_movement,
+    MEDICAL_HAND_BREATHS_S, MEDICAL_SFREQ, RealRecording, agreement, biopeaks_belt, breath_rate_reference,
+    heartpy_beats, heartpy_ppg, medical, package_file, reference_breaths, splice_movement,
 )
 
 pytestmark = pytest.mark.skipif(package_file("pyphysio", "test_data", "medical.txt.bz2") is None
@@ -94,6 +96,52 @@ def test_real_belt_keeps_a_breathing_rate_and_one_movement_does_not_blind_it():
     amp = np.percentile(belt, 99) - np.percentile(belt, 1)
     _, f2 = _breath_rate(splice_movement(belt, m.sfreq, 100.0, size=10 * amp, step=2 * amp), m.sfreq)
     np.testing.assert_allclose(f2[stretch, 0], rate[stretch], atol=0.5)
+
+
+def _long_belt_rate(y, sfreq):
+    z = RealRecording("x", sfreq, {"x": y}).resampled(ANALYSIS_SFREQ).channels["x"]
+    grid = WindowGrid.make(ANALYSIS_SFREQ, z.size, 1.0, None)
+    return grid, resp_features(z[None], grid, CFG, orig_sfreq=np.array([sfreq]))[0, :, 0]
+
+
+@pytest.mark.skipif(package_file("biopeaks", "tests", "testdata", "OSmontage0J.txt") is None,
+                    reason="biopeaks' 85-min belt comes with the dev extra")
+def test_breathing_rate_of_a_long_real_belt_agrees_where_two_reference_methods_see_a_rhythm():
+    b = biopeaks_belt()
+    x = b.channels["RESP"]
+    grid, rate = _long_belt_rate(x, b.sfreq)
+    ref = breath_rate_reference(b.name, grid)
+    share, n = agreement(rate, ref["consensus"], 2.0)
+    assert n >= 3000 and share >= 0.9, (share, n)
+    assert np.isfinite(rate).mean() >= 0.95  # the belt is worn throughout: the rate is nearly never "not found"
+    # three movements 10x the belt's range with a lasting level step: outside +-20 s of them nothing changes
+    amp = np.percentile(x, 99) - np.percentile(x, 1)
+    y, starts = x, (1200.0, 2600.0, 4000.0)
+    for s in starts:
+        y = splice_movement(y, b.sfreq, s, size=10 * amp, step=2 * amp)
+    _, rate2 = _long_belt_rate(y, b.sfreq)
+    far = np.ones(grid.n_windows, bool)
+    for s in starts:
+        far &= (grid.centres_s < s - 20) | (grid.centres_s > s + 23)
+    share2, n2 = agreement(rate2, ref["consensus"], 2.0, far)
+    assert n2 >= 2900 and share2 >= 0.9, (share2, n2)
+
+
+def test_breath_references_are_the_stored_neurokit2_breaths():
+    # the stored references are plausible breaths of these belts: 6-30/min on average, increasing, and the two
+    # methods are not copies of each other (they disagree on a third of the windows of the long belt)
+    for name, dur in (("pyphysio medical", 120.0), ("biopeaks OSmontage0J", 5100.0)):
+        for method in ("khodadad2018", "biosppy"):
+            t = reference_breaths(name, method)
+            assert np.all(np.diff(t) > 0) and 0 <= t[0] and t[-1] <= dur
+            assert 6 <= 60 * (t.size - 1) / (t[-1] - t[0]) <= 30, (name, method)
+    b = biopeaks_belt()
+    if b is not None:
+        grid = WindowGrid.make(ANALYSIS_SFREQ, int(b.duration_s * ANALYSIS_SFREQ), 1.0, None)
+        ref = breath_rate_reference(b.name, grid)
+        share, n = agreement(ref["khodadad2018"], ref["biosppy"], 2.0)
+        assert n >= 5000 and 0.4 <= share <= 0.8, share  # related but different methods
+        assert 0.5 <= np.isfinite(ref["consensus"]).mean() <= 0.75
 
 
 def _jump_defaults(x, sfreq):

@@ -1,0 +1,101 @@
+"""The fast span reader (io.edf_reader) returns exactly what mne returns, reads only the span asked for, and
+leaves to mne what it does not handle (issue 9: reading was the slowest step of cleaning an hour)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmqnet_core.io import load_recording
+from mmqnet_core.io import edf_reader
+from mmqnet_core.io.edf_reader import EdfSpanReader
+
+from .helpers import PMAX, PMIN, PYEDFLIB_DATA, patch_main_field, patch_signal_field, write_edf
+
+SPANS = [(0, None), (0, 1), (255, 257), (1000, 1001), (3, 2049), (511, 1537), (2000, None)]
+
+
+def _check_equal(rec, picks_list=None):
+    assert rec.reader is not None
+    n = rec.n_times
+    for picks in picks_list or [None, [0], [rec.n_channels - 1, 0]]:
+        p = list(range(rec.n_channels)) if picks is None else picks
+        for a, b in SPANS:
+            b = n if b is None else min(b, n)
+            got = rec.reader(p, a, b)
+            want = rec.raw.get_data(picks=p, start=a, stop=b)
+            assert got.dtype == np.float64 and got.shape == want.shape
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kind", ["bdf", "edf"])
+def test_reader_is_bit_identical_to_mne(tmp_path, kind, monkeypatch):
+    path = write_edf(tmp_path / f"x.{kind}", (("Fp1", 256.0, "uV"), ("EXG1", 256.0, "mV"), ("GSR", 256.0, "uS"),
+                                              ("Temp", 256.0, "degC")),
+                     duration_s=37.0, kind=kind, annotations=[(1.5, 0.0, "a"), (20.0, 1.0, "b")])
+    rec = load_recording(path)
+    _check_equal(rec)
+    monkeypatch.setattr(edf_reader, "_CHUNK_SAMPLES", 300)  # many chunks, spans across chunk borders, 2 threads
+    _check_equal(rec)
+
+
+def test_inverted_physical_range_and_stim_channel_are_identical(tmp_path):
+    sfreq = 128.0
+    status = np.zeros(int(sfreq * 30))
+    status[300:340] = 5
+    status += 0x10000 * 3  # system bits: mne keeps 17 bits of a stim channel
+    path = write_edf(tmp_path / "s.bdf", (("Fp1", sfreq, "uV"), ("Cz", sfreq, "uV"), ("Status", sfreq, "")),
+                     duration_s=30.0, kind="bdf", data={"Status": status})
+    patch_signal_field(path, PMIN, 8, 1, "200")  # Cz: min > max (legal, the sign flips)
+    patch_signal_field(path, PMAX, 8, 1, "-200")
+    rec = load_recording(path)
+    _check_equal(rec)
+    assert rec.get_data(picks=[2]).max() > 0
+
+
+def test_hour_long_file_through_recording_get_data(tmp_path):
+    path = write_edf(tmp_path / "h.bdf", (("Fp1", 512.0, "uV"), ("Resp", 512.0, "")), duration_s=400.0, kind="bdf")
+    rec = load_recording(path)
+    np.testing.assert_array_equal(rec.get_data(), rec.raw.get_data())
+    np.testing.assert_array_equal(rec.get_data(100.25, 133.7, picks=[1]),
+                                  rec.raw.get_data(picks=[1], start=51328, stop=68454))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in PYEDFLIB_DATA.iterdir() if p.suffix in (".edf", ".bdf")))
+def test_real_files_are_identical_or_left_to_mne(name):
+    rec = load_recording(PYEDFLIB_DATA / name)
+    if rec.reader is None:  # e.g. channels at several rates: mne reads (and resamples)
+        assert len({c.sfreq for c in rec.channels}) > 1 or rec.raw.preload
+        return
+    _check_equal(rec, [None])
+
+
+def test_mixed_rates_and_truncated_files_are_left_to_mne(tmp_path):
+    path = write_edf(tmp_path / "m.edf", (("Fp1", 256.0, "uV"), ("GSR", 32.0, "uS")), duration_s=20.0)
+    assert load_recording(path).reader is None
+    path = write_edf(tmp_path / "t.bdf", kind="bdf", duration_s=20.0)
+    path.write_bytes(path.read_bytes()[:-1000])  # the last record is incomplete
+    rec = load_recording(path)
+    if rec.reader is not None:
+        _check_equal(rec, [None])
+    patch_main_field(path, 236, 8, "40")  # the header declares more records than the file holds
+    rec = load_recording(path)
+    if rec.reader is not None:
+        _check_equal(rec, [None])
+
+
+def test_only_the_records_of_the_span_are_read(tmp_path, monkeypatch):
+    path = write_edf(tmp_path / "long.bdf", duration_s=120.0, kind="bdf")
+    rec = load_recording(path)
+    assert isinstance(rec.reader, EdfSpanReader) and rec.raw.preload is False
+    chunks = []
+    original = EdfSpanReader._read_chunks
+
+    def spy(self, out, picks, ch, start, stop):
+        chunks.extend(ch)
+        return original(self, out, picks, ch, start, stop)
+
+    monkeypatch.setattr(EdfSpanReader, "_read_chunks", spy)
+    x = rec.get_data(50.0, 60.0)
+    assert x.shape == (3, 2560)
+    assert chunks and min(a for a, _ in chunks) == 50 and max(b for _, b in chunks) == 60  # 1-s records
