@@ -57,6 +57,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLineEdit,
     QScrollBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -76,8 +77,9 @@ from .browser_state import (  # noqa: F401 (re-exported: the constants' historic
     display_unit,
 )
 from .annotation_layer import AnnotationLayer
+from .browser_heart_rate import MIN_AXIS_PX, HeartRateRow
 from .decimate import peak_decimate
-from .key_bindings import BINDINGS, Binding
+from .key_bindings import Binding, browser_bindings
 from .model import AppModel
 from .qt_compat import single_shot_timer
 
@@ -139,9 +141,10 @@ def format_value(value: float, unit: str) -> str:
 
 
 def key_map() -> dict[tuple[int, int], Binding]:
-    """(Qt key, modifiers) of every key of :data:`BINDINGS` -> its binding."""
+    """(Qt key, modifiers) of every key the browser dispatches (:func:`app.key_bindings.browser_bindings`: the
+    rows of :data:`BINDINGS` that no window action owns) -> its binding."""
     out: dict[tuple[int, int], Binding] = {}
-    for binding in BINDINGS:
+    for binding in browser_bindings():
         for text in binding.keys:
             combo = QKeySequence(text)[0]
             out[(int(combo.key().value), int(combo.keyboardModifiers().value))] = binding
@@ -973,10 +976,19 @@ class SignalBrowser(QWidget):
         self.channel_scroll_bar.hide()
         self.channel_scroll_bar.valueChanged.connect(self.set_first_channel)
 
+        # The heart-rate row (H): its own small plot under the traces, time-linked to them (app/browser_heart_rate.py).
+        self.heart_rate_row = HeartRateRow(lambda exc, what: self.model.errorOccurred.emit(exc, what), self)
+        self.heart_rate_row.statusChanged.connect(self._on_row_status)
+
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.plot_widget, 1)
+        column.addWidget(self.heart_rate_row.widget)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.plot_widget, 1)
+        layout.addLayout(column, 1)
         layout.addWidget(self.channel_scroll_bar)
 
         # A resize changes the number of pixels, hence the decimation: redraw once the resizing settles. The
@@ -1035,6 +1047,7 @@ class SignalBrowser(QWidget):
         self._time_axis.update()
         if not self._updating:
             self.refresh()
+        self._apply_heart_rate()  # after refresh(), which clears the status this may set
         self.displayChanged.emit()
 
     # --- public state ---------------------------------------------------------------------------------------
@@ -1131,8 +1144,9 @@ class SignalBrowser(QWidget):
         return self._pages
 
     def shutdown(self) -> None:
-        """Stop the page prefetching thread (the window calls this when it closes)."""
+        """Stop the page prefetching and heart-rate threads (the window calls this when it closes)."""
         self._pages.shutdown()
+        self.heart_rate_row.shutdown()
 
     def view_box(self) -> pg.ViewBox:
         return self._vb
@@ -1232,6 +1246,32 @@ class SignalBrowser(QWidget):
             self.displayChanged.emit()
             return
         self.state.set_clock_time(not self.state.clock_time)
+
+    def toggle_heart_rate(self) -> None:
+        """H: the heart-rate row (bpm from the first ECG, else PPG channel) under the traces on/off."""
+        self.state.set_heart_rate(not self.state.heart_rate)
+
+    def _apply_heart_rate(self) -> None:
+        """Show the heart-rate row when it is wanted and the recording has a heart channel, else hide it."""
+        row = self.heart_rate_row
+        if self.state.heart_rate and self._rec is not None:
+            if row.show_for(self._rec):
+                self._align_heart_rate_axis()
+                row.set_page(*self.visible_range())
+        else:
+            row.hide()
+
+    def _align_heart_rate_axis(self) -> None:
+        """The channel-name gutter and the heart-rate row's bpm axis equally wide, so that their times line up."""
+        width = self._axis.fixedWidth or self._axis.width()  # the width asked for (laid out on the next paint)
+        if self.heart_rate_row.shown and width < MIN_AXIS_PX:
+            width = MIN_AXIS_PX
+            self._axis.setWidth(width)
+        self.heart_rate_row.set_left_width(width)
+
+    def _on_row_status(self, text: str) -> None:
+        self.status = text
+        self.displayChanged.emit()
 
     def toggle_filters(self) -> None:
         self.state.set_filters_on(not self.state.filters_on)
@@ -1517,6 +1557,7 @@ class SignalBrowser(QWidget):
     # --- model updates -------------------------------------------------------------------------------------
     def _on_recording_loaded(self, recording: Recording) -> None:
         self._rec = recording
+        self.heart_rate_row.clear()
         self._annotations = recording.annotations  # built from the file's list on each access: keep them
         self._pages.clear()
         self._updating = True
@@ -1529,14 +1570,17 @@ class SignalBrowser(QWidget):
         self._shown = []
         self._row_defs = []
         self._rebuild_rows(autoscale=True)
+        self._apply_heart_rate()
 
     def _on_recording_changed(self, recording: Recording) -> None:
         self._rec = recording
+        self.heart_rate_row.clear()
         self._annotations = recording.annotations
         self._pages.clear()  # same file, other modalities: other scales
         self._shown = []
         self._row_defs = []
         self._rebuild_rows(autoscale=True)
+        self._apply_heart_rate()
 
     def _on_cleaned_ready(self, _result: Any) -> None:
         self._pages.clear()  # pages are keyed by the id() of their source: a new result may reuse an old id
@@ -1604,6 +1648,7 @@ class SignalBrowser(QWidget):
             self._updating = False
         self._apply_pens()
         self._axis.set_names(names)
+        self._align_heart_rate_axis()
         self._apply_channel_window(redraw=False)  # drawn by refresh() below
         missing = {c.modality for c in rec.channels} - set(self.state.scales)
         if autoscale or missing:
@@ -1679,6 +1724,8 @@ class SignalBrowser(QWidget):
         self._draw_spans()
         self._draw_scale_bar()
         self._draw_legend(draw_raw, draw_clean)
+        if self.heart_rate_row.shown:
+            self.heart_rate_row.set_page(start, stop)
         self._update_readout() if (self.measuring or self._hover) else None
         self.pageChanged.emit(start, stop)
         self._prefetch_neighbours(draw_raw, draw_clean)
