@@ -910,7 +910,8 @@ class MainWindow(QMainWindow):
     def report_info(self) -> ReportInfo:
         return ReportInfo.from_analysis(self.model.analysis, self.model.masks,
                                         model_label=self.model.analysis_model_label,
-                                        stale=self.model.analysis_stale)
+                                        stale=self.model.analysis_stale,
+                                        display="; ".join(self.browser.display_parts()))
 
     def export_report(self, path: str | os.PathLike) -> Path | None:
         """Write the one-page report as PNG, or PDF when ``path`` ends in .pdf; None after reporting an error."""

@@ -6,7 +6,9 @@ Built by the main window with one call (``ReviewTools(window)``) so that the win
 - **View > Event list** (Alt+6): the :class:`~app.event_list.EventList` dock; double-click a row to jump there;
 - **View > Heart-rate row** (H): the browser's heart-rate row (:mod:`app.browser_heart_rate`);
 - **Tools > Power spectrum...** (Ctrl+Shift+F): :class:`~app.spectrum_dialog.SpectrumDialog` over the page;
-- **File > Recording info...** (Ctrl+I): :class:`~app.header_dialog.HeaderDialog`.
+- **File > Recording info...** (Ctrl+I): :class:`~app.header_dialog.HeaderDialog`;
+- **File > Export page (PNG/PDF)...**: the page as shown, captioned with its montage and display filters
+  (:mod:`app.browser_export`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class ReviewTools:
                                         tip="Save every annotation as an mne CSV file (mne.read_annotations)")
         self.export_edf_action = action("Export recording with annotations as &EDF+...", self.ask_export_edf,
                                         tip="Write a new EDF+ file with the signals and every annotation")
+        self.export_page_action = action("Export &page (PNG/PDF)...", self.ask_export_page,
+                                         tip="Save the page of traces as shown, with a caption naming the montage "
+                                             "and display filters")
         self.show_events_action = action("Show event list", lambda: window.show_dock(self.event_dock),
                                          shortcuts("event_list"),
                                          "Show the table of annotations")
@@ -87,7 +92,8 @@ class ReviewTools:
                                             "the traces", checkable=True)
         window.browser.displayChanged.connect(self._sync_heart_rate_action)
         self.recording_actions = (self.annotate_mode_action, self.annotate_cursor_action, self.export_csv_action,
-                                  self.export_edf_action, self.spectrum_action, self.info_action)
+                                  self.export_edf_action, self.spectrum_action, self.info_action,
+                                  self.export_page_action)
         for a in self.recording_actions:
             a.setEnabled(False)
         window.model.recordingLoaded.connect(self._on_recording_loaded)
@@ -119,6 +125,7 @@ class ReviewTools:
         analysis, help_menu = self._menu("Analysis"), self._menu("Help")
         if file_menu is not None:
             quit_action = self.window.quit_action
+            file_menu.insertAction(quit_action, self.export_page_action)
             file_menu.insertAction(quit_action, self.info_action)
             file_menu.insertSeparator(quit_action)
         if view_menu is not None:
@@ -200,6 +207,26 @@ class ReviewTools:
         path = self._ask_path("Export recording with annotations", ".annotated.edf", "EDF+ (*.edf)")
         if path is not None:
             self.export_edf(path)
+
+    def ask_export_page(self) -> None:
+        path = self._ask_path("Export page", ".page.png", "PNG image (*.png);;PDF (*.pdf)")
+        if path is not None:
+            self.export_page(path)
+
+    def export_page(self, path: str | os.PathLike) -> Path | None:
+        """The browser's page as PNG (or PDF for .pdf) with its montage and display filters named; None after
+        reporting an error."""
+        if self.window.model.recording is None:
+            return None
+        from .browser_export import save_page
+
+        try:
+            out = save_page(self.window.browser, path)
+        except Exception as exc:  # noqa: BLE001 - one error path
+            self.window.report_error(self.window._write_error(exc, path), f"exporting the page to {path}")
+            return None
+        log.info("page exported to %s", out)
+        return out
 
     def export_csv(self, path: str | os.PathLike) -> Path | None:
         """Every annotation as an mne CSV file (dated from the recording start when it is known)."""

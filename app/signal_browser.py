@@ -1151,8 +1151,24 @@ class SignalBrowser(QWidget):
     def view_box(self) -> pg.ViewBox:
         return self._vb
 
+    def export_parts(self) -> list:
+        """What an exported page shows (:func:`app.view_export.view_image`): caption lines naming the page, the
+        traces, the montage and the display filters (:func:`app.browser_export.page_caption`), then the plot and
+        the heart-rate row when it is shown."""
+        from .browser_export import page_caption
+
+        return [*page_caption(self), self.plot_widget, self.heart_rate_row.widget]
+
     def display_summary(self) -> str:
         """Montage and display filters in words for the status bar ("" when the data are drawn as recorded)."""
+        parts = self.display_parts()
+        if parts:
+            parts.append("model input unchanged")
+        return " | ".join(parts)
+
+    def display_parts(self) -> list[str]:
+        """What the display changes, e.g. ["montage: double banana", "display filter: EEG 0.5-35 Hz"] ([] when
+        the data are drawn as recorded, unfiltered)."""
         parts = []
         montage = self.state.montage
         if montage.kind != "recorded":
@@ -1164,9 +1180,7 @@ class SignalBrowser(QWidget):
             parts.append(f"display filter: {filters}")
         elif self.state.filters and not self.state.filters_on:
             parts.append("display filters off (F)")
-        if parts:
-            parts.append("model input unchanged")
-        return " | ".join(parts)
+        return parts
 
     def calibration_text(self) -> str:
         """Sensitivity of the scale modality (or EEG) and timebase, e.g. "EEG 7.1 µV/mm, 30 mm/s"."""
