@@ -63,8 +63,10 @@ def page_caption(browser: SignalBrowser) -> list[str]:
 
 
 def page_image(browser: SignalBrowser) -> QImage:
-    """The page as an image: the caption lines over the plot (and the heart-rate row when shown)."""
-    return view_image(browser)
+    """The page as an image: the caption lines over the plot (and the heart-rate row when shown), without the
+    mouse read-out or the handles of a focused mask."""
+    with browser.without_overlays():
+        return view_image(browser)
 
 
 def save_page_png(path: str | os.PathLike, image: QImage) -> Path:

@@ -33,9 +33,10 @@ import logging
 import math
 import warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Hashable, Iterator, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -1150,6 +1151,19 @@ class SignalBrowser(QWidget):
 
     def view_box(self) -> pg.ViewBox:
         return self._vb
+
+    @contextmanager
+    def without_overlays(self) -> Iterator[None]:
+        """Hide what belongs to the mouse, not the page -- the read-out, the handles of a focused mask -- while
+        the block runs (an exported page)."""
+        items = [i for i in (self._readout_item, self._edit_region) if i.isVisible()]
+        for item in items:
+            item.hide()
+        try:
+            yield
+        finally:
+            for item in items:
+                item.show()
 
     def export_parts(self) -> list:
         """What an exported page shows (:func:`app.view_export.view_image`): caption lines naming the page, the

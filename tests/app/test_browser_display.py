@@ -299,7 +299,18 @@ def test_exported_page_names_montage_and_display_filters(window, browser, qtbot,
     assert "display filters EEG 0.5-35 Hz, notch 50 Hz" in caption[1]
     assert "the cleaned signal used by the model is neither re-referenced nor filtered" in caption[1]
     assert "mm/s" in caption[2]
+    browser.set_measure(2.0, 3.0)  # the read-out is shown on screen, not in the exported page
+    assert browser._readout_item.isVisible()
+    shown = []
+    monkey_grab = browser.plot_widget.grab
+
+    def grab():
+        shown.append(browser._readout_item.isVisible())
+        return monkey_grab()
+
+    browser.plot_widget.grab = grab
     png = window.review.export_page(tmp_path / "page.png")
+    assert shown == [False] and browser._readout_item.isVisible()
     image = QImage(str(png))
     plot_h = browser.plot_widget.height()
     assert image.width() >= browser.plot_widget.width() and image.height() > plot_h + 20  # caption above the plot
