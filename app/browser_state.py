@@ -21,7 +21,7 @@ Events (``state.events.connect(name, callback)``; callbacks take no arguments):
 ``mask_mode`` mask mode switched
 ``montage``   the montage changed
 ``filters``   the display filters changed
-``display``   clipping, time format or calibration changed
+``display``   clipping, time format, calibration or the heart-rate row changed
 ============  =================================================================
 """
 
@@ -211,6 +211,7 @@ class BrowserState:
         self.filters_on = True  # F switches them all off and on without forgetting them
         self.clip = True  # traces clipped to their row
         self.clock_time = False  # the time axis shows clock time (needs a start time)
+        self.heart_rate = False  # the heart-rate row (from an ECG/PPG channel) is wanted under the traces
         self.start_time: _dt.datetime | None = None  # the recording's start (clock time of t = 0)
         # Geometry told by the view, px; px_per_mm from the screen or the calibration dialog.
         self.view_width_px = 0.0
@@ -477,6 +478,12 @@ class BrowserState:
     def set_clip(self, on: bool) -> None:
         if bool(on) != self.clip:
             self.clip = bool(on)
+            self.events.emit("display")
+
+    def set_heart_rate(self, on: bool) -> None:
+        """Want the heart-rate row under the traces (shown when the recording has an ECG or PPG channel)."""
+        if bool(on) != self.heart_rate:
+            self.heart_rate = bool(on)
             self.events.emit("display")
 
     def set_clock_time(self, on: bool) -> None:

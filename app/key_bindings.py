@@ -3,7 +3,10 @@
 Each :class:`Binding` names keys (Qt's portable key-sequence text, e.g. ``"Shift+Down"``), the browser command
 they run (a method name of :class:`app.signal_browser.SignalBrowser`, with arguments) and what it does in words.
 Rows without keys but with ``gesture`` text are mouse gestures: listed in the dialog and the README, not
-dispatched. The module is Qt-free (napari keeps its key bindings as plain functions in one table too); the browser
+dispatched. Rows with an ``action`` name keys that a window action owns (a menu item whose shortcut works
+whatever widget has the focus: annotate, event list, spectrum, undo/redo, go to time): the window sets that
+action's shortcut from this table (:func:`shortcuts`) and the browser does not dispatch them, so each key is
+bound once. The module is Qt-free (napari keeps its key bindings as plain functions in one table too); the browser
 turns the key texts into key combinations once (:func:`app.signal_browser.key_map`).
 
 Character keys ("+", ",") match whatever Shift the keyboard layout needs to type them.
@@ -19,12 +22,13 @@ class Binding:
     """Keys (or a mouse gesture) and the browser command they run."""
 
     keys: tuple[str, ...]  # key sequences in Qt's portable text ("PgDown", "Shift+Down", "+")
-    command: str  # SignalBrowser method run on a key press ("" for a gesture only listed)
+    command: str = ""  # SignalBrowser method run on a key press ("" for a gesture or a window action)
     args: tuple = ()  # arguments of the command
     text: str = ""  # what it does, for the dialog and the README
     gesture: str = ""  # mouse gesture that does the same (shown with the keys)
     group: str = ""  # keys shown together on one line of the dialog/README share a group name
     when: str = ""  # only while this browser property is true (e.g. "mask_mode")
+    action: str = ""  # the window action that owns these keys (its shortcut comes from here); "" = a browser key
 
 
 BINDINGS: tuple[Binding, ...] = (
@@ -37,7 +41,7 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("End",), "set_start", (float("inf"),), group="ends"),
     Binding((",",), "step_page_length", (-1,), "Shorter / longer page", "Ctrl+wheel", group="length"),
     Binding((".",), "step_page_length", (1,), group="length"),
-    Binding(("Ctrl+G",), "ask_jump", (), "Go to a time (hh:mm:ss, mm:ss, seconds, or @clock time)"),
+    Binding(("Ctrl+G",), "", (), "Go to a time (hh:mm:ss, mm:ss, seconds, or @clock time)", action="go_to_time"),
     Binding(("T",), "toggle_clock_time", (), "Time axis: from the start / clock time"),
     # channels
     Binding(("Down",), "scroll_channels", (1,), "Channels: one row down / up", group="row"),
@@ -66,6 +70,7 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("Ctrl+4",), "set_montage_index", (3,), group="montage"),
     Binding(("Ctrl+5",), "set_montage_index", (4,), group="montage"),
     Binding(("F",), "toggle_filters", (), "Display filters on/off (set them in View > Display filters)"),
+    Binding(("H",), "toggle_heart_rate", (), "Heart-rate row (bpm, from the ECG/PPG beats) on/off"),
     # measuring and masking
     Binding(("Q",), "toggle_measure", (), "Measurement cursors on/off: drag the two lines; dt, 1/dt, d-amplitude"),
     Binding(("M",), "toggle_mask_mode", (), "Mask mode on/off (Esc leaves it)", group="mask"),
@@ -75,7 +80,41 @@ BINDINGS: tuple[Binding, ...] = (
     Binding((), "", (), "Show its reconstruction; drag its edges to adjust it", "Click a masked segment"),
     Binding((), "", (), "Remove it", "Right click a masked segment"),
     Binding((), "", (), "Move the time cursor and the browser there", "Click in an analysis view"),
+    # annotations and inspection (window actions: menu items whose keys work wherever the focus is)
+    Binding(("A",), text="Annotate mode: drag across the traces to annotate", action="annotate_mode"),
+    Binding(("Shift+A",), text="Annotate at the cursor", action="annotate_cursor"),
+    Binding((), "", (), "Edit its text, type, onset, duration (right-click in annotate mode: Edit / Delete)",
+            "double-click an annotation"),
+    Binding(("Alt+6",), text="Event list (search, filter by type, double-click to jump)", action="event_list"),
+    Binding(("Ctrl+Shift+F",), text="Power spectrum (Welch, EEG bands shaded) and spectrogram of the selected "
+            "channels", action="spectrum"),
+    Binding(("Ctrl+I",), text="Recording information (header, patient/recording fields, channels as recorded)",
+            action="recording_info"),
+    # Ctrl+Y and Ctrl+Shift+Z on every platform, each once: listing Ctrl+Shift+Z and Qt's StandardKey.Redo (which
+    # is Ctrl+Shift+Z on Linux) made the shortcut ambiguous there, and an ambiguous shortcut does nothing.
+    Binding(("Ctrl+Z",), text="Undo / redo mask and annotation edits", group="undo", action="undo"),
+    Binding(("Ctrl+Y", "Ctrl+Shift+Z"), group="undo", action="redo"),
 )
+
+
+def shortcuts(action: str) -> tuple[str, ...]:
+    """The keys of the window action ``action`` (e.g. ``"undo"``), in Qt's portable text.
+
+    Raises
+    ------
+    KeyError
+        When the table has no row for ``action`` (a programming error: the action name is misspelt).
+    """
+    keys = tuple(k for b in BINDINGS if b.action == action for k in b.keys)
+    if not keys:
+        raise KeyError(f"no key binding for the window action {action!r}; known: "
+                       f"{sorted({b.action for b in BINDINGS if b.action})}")
+    return keys
+
+
+def browser_bindings() -> tuple[Binding, ...]:
+    """The rows the browser dispatches itself (keys, no window action)."""
+    return tuple(b for b in BINDINGS if b.keys and not b.action)
 
 
 def _grouped() -> list[list[Binding]]:
@@ -97,6 +136,10 @@ def _grouped() -> list[list[Binding]]:
 _PRETTY = {"PgDown": "PageDown", "PgUp": "PageUp"}
 
 
+#: Keys bound but not listed: "=" is "+" on layouts where "+" needs a Shift that Qt reports as another key.
+_UNLISTED = {"="}
+
+
 def pretty_key(key: str) -> str:
     """A key text for people: "PgDown" -> "PageDown"."""
     if key in ("+", "-"):
@@ -106,10 +149,14 @@ def pretty_key(key: str) -> str:
 
 
 def rows() -> list[tuple[str, str]]:
-    """(keys, what they do) per line, for the shortcuts dialog; related keys share a line ("A / B")."""
+    """(keys, what they do) per line, for the shortcuts dialog; related keys share a line ("A / B"), further keys
+    of one binding follow in brackets ("Ctrl+Z / Ctrl+Y (or Ctrl+Shift+Z)")."""
     out = []
     for line in _grouped():
         keys = " / ".join(pretty_key(b.keys[0]) for b in line if b.keys)
+        more = [pretty_key(k) for b in line for k in b.keys[1:] if k not in _UNLISTED]
+        if more:
+            keys = f"{keys} (or {', '.join(more)})"
         gesture = line[0].gesture
         if keys and gesture:
             keys = f"{keys} ({gesture})"

@@ -44,6 +44,7 @@ from .analysis import AnalysisRun, atomic_write, resolve_checkpoint, run_analysi
 from .browser_controls import BrowserControls, return_focus
 from .channel_panel import ChannelPanel
 from . import errors as errors_module
+from . import key_bindings
 from .errors import notify_error
 from .log_panel import LogPanel
 from .mask_table import MaskTable
@@ -363,17 +364,18 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         stack = self.model.undo_stack
         self.undo_action = stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo_action = stack.createRedoAction(self, "&Redo")
-        # Ctrl+Y and Ctrl+Shift+Z on every platform, each once: listing Ctrl+Shift+Z and StandardKey.Redo (which is
-        # Ctrl+Shift+Z on Linux) made the shortcut ambiguous there, and an ambiguous shortcut does nothing.
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")])
+        # Undo, redo and go-to-time keys come from the one key table (app/key_bindings.py: Ctrl+Y and Ctrl+Shift+Z
+        # for redo on every platform, each once, so that no shortcut is ambiguous).
+        self.undo_action.setShortcuts([QKeySequence(k) for k in key_bindings.shortcuts("undo")])
+        self.redo_action.setShortcuts([QKeySequence(k) for k in key_bindings.shortcuts("redo")])
         self.prefs_action = self._action("&Preferences...", self.ask_preferences,
                                          QKeySequence.StandardKey.Preferences)
         self.mask_mode_action = self._action("&Mask mode", self.browser.set_mask_mode, None,
                                              "Drag across the traces to mask a segment (or Shift+drag); key M",
                                              checkable=True)
-        self.jump_action = self._action("&Go to time...", self.browser.ask_jump, "Ctrl+G", "Jump to a time")
+        self.jump_action = self._action("&Go to time...", self.browser.ask_jump,
+                                        key_bindings.shortcuts("go_to_time")[0], "Jump to a time")
         self.cycle_mode_action = self._action("Raw / cleaned / both", self.browser.cycle_mode, None,
                                               "Show raw, cleaned or both overlaid; key C")
         self.clean_action = self._action("&Clean again", self.start_cleaning,
@@ -908,7 +910,8 @@ class MainWindow(QMainWindow):
     def report_info(self) -> ReportInfo:
         return ReportInfo.from_analysis(self.model.analysis, self.model.masks,
                                         model_label=self.model.analysis_model_label,
-                                        stale=self.model.analysis_stale)
+                                        stale=self.model.analysis_stale,
+                                        display="; ".join(self.browser.display_parts()))
 
     def export_report(self, path: str | os.PathLike) -> Path | None:
         """Write the one-page report as PNG, or PDF when ``path`` ends in .pdf; None after reporting an error."""

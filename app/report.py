@@ -70,10 +70,11 @@ class ReportInfo:
     hidden_fraction: float  # share of (window, token) pairs the model did not see
     uncertainty: str = ENTROPY_NOTE  # how the uncertainty was computed (footer line)
     masks: tuple[str, ...] = ()  # one line per mask (see :func:`mask_lines`)
+    display: str = ""  # montage and display filters of the signal browser at export ("" = as recorded, none)
 
     @classmethod
-    def from_analysis(cls, result: Any, masks: Any = None, *, model_label: str = "", stale: bool = False
-                      ) -> "ReportInfo":
+    def from_analysis(cls, result: Any, masks: Any = None, *, model_label: str = "", stale: bool = False,
+                      display: str = "") -> "ReportInfo":
         """Build the text from an AnalysisResult and the MaskSet it was run with."""
         summary = result.summary()
         if masks is not None:
@@ -90,7 +91,7 @@ class ReportInfo:
                    n_windows=result.n_windows, window_s=result.window_s,
                    means=dict(summary["mean_probability_high"]), masking=masking,
                    hidden_fraction=float(summary["hidden_fraction"]), uncertainty=uncertainty_note(result),
-                   masks=mask_lines(masks))
+                   masks=mask_lines(masks), display=display)
 
 
 def _font(px: int, bold: bool = False) -> QFont:
@@ -137,6 +138,9 @@ def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImag
             text(f"  ... and {len(info.masks) - len(shown)} more (File > Export masks lists them all)", 17,
                  colour="#616161", gap=2)
         y += 10
+    if info.display:
+        text(f"Signal display at export: {info.display} (display only: the model read the cleaned signals).", 17,
+             colour="#424242")
     means = "; ".join("{}: n/a".format(k) if v is None else f"{k}: {v:.2f} ({'high' if v >= 0.5 else 'low'})"
                       for k, v in info.means.items())
     text(f"Mean probability of the high class - {means}", 22, bold=True, gap=18)

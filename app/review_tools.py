@@ -4,8 +4,11 @@ Built by the main window with one call (``ReviewTools(window)``) so that the win
 
 - **Annotations** menu: annotate mode (A), annotate the cursor (Shift+A), export as mne CSV or EDF+;
 - **View > Event list** (Alt+6): the :class:`~app.event_list.EventList` dock; double-click a row to jump there;
+- **View > Heart-rate row** (H): the browser's heart-rate row (:mod:`app.browser_heart_rate`);
 - **Tools > Power spectrum...** (Ctrl+Shift+F): :class:`~app.spectrum_dialog.SpectrumDialog` over the page;
-- **File > Recording info...** (Ctrl+I): :class:`~app.header_dialog.HeaderDialog`.
+- **File > Recording info...** (Ctrl+I): :class:`~app.header_dialog.HeaderDialog`;
+- **File > Export page (PNG/PDF)...**: the page as shown, captioned with its montage and display filters
+  (:mod:`app.browser_export`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from mmqnet_core.errors import MMQNetError
 from mmqnet_core.recording import Modality
 
 from .event_list import EventList
+from .key_bindings import shortcuts
 
 if TYPE_CHECKING:  # pragma: no cover
     from .header_dialog import HeaderDialog
@@ -51,38 +55,57 @@ class ReviewTools:
         self.spectrum_dialog: SpectrumDialog | None = None
         self.header_dialog: HeaderDialog | None = None
 
-        def action(text: str, slot, shortcut: str | None = None, tip: str = "", checkable: bool = False) -> QAction:
+        def action(text: str, slot, keys: tuple[str, ...] = (), tip: str = "", checkable: bool = False) -> QAction:
             a = QAction(text, window)
-            if shortcut:
-                a.setShortcut(QKeySequence(shortcut))
+            a.setShortcuts([QKeySequence(k) for k in keys])
             a.setStatusTip(tip)
-            a.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
+            a.setToolTip(f"{tip} ({' or '.join(keys)})" if keys else tip)
             a.setCheckable(checkable)
             (a.toggled if checkable else a.triggered).connect(slot)
             window.addAction(a)  # shortcuts work whatever widget has the focus
             return a
 
-        self.annotate_mode_action = action("&Annotate mode", self.layer.set_annotate_mode, "A",
+        # The keys come from the one key table (app/key_bindings.py), which also lists them in the dialog and README.
+        self.annotate_mode_action = action("&Annotate mode", self.layer.set_annotate_mode, shortcuts("annotate_mode"),
                                            "Drag across the traces to create an annotation", checkable=True)
         self.layer.annotateModeChanged.connect(self.annotate_mode_action.setChecked)
-        self.annotate_cursor_action = action("Annotate the &cursor...", self.layer.create_at_cursor, "Shift+A",
+        self.annotate_cursor_action = action("Annotate the &cursor...", self.layer.create_at_cursor,
+                                             shortcuts("annotate_cursor"),
                                              "Add an annotation at the cursor (the green line)")
         self.export_csv_action = action("Export annotations as &CSV (mne)...", self.ask_export_csv,
                                         tip="Save every annotation as an mne CSV file (mne.read_annotations)")
         self.export_edf_action = action("Export recording with annotations as &EDF+...", self.ask_export_edf,
                                         tip="Write a new EDF+ file with the signals and every annotation")
-        self.show_events_action = action("Show event list", lambda: window.show_dock(self.event_dock), "Alt+6",
+        self.export_page_action = action("Export &page (PNG/PDF)...", self.ask_export_page,
+                                         tip="Save the page of traces as shown, with a caption naming the montage "
+                                             "and display filters")
+        self.show_events_action = action("Show event list", lambda: window.show_dock(self.event_dock),
+                                         shortcuts("event_list"),
                                          "Show the table of annotations")
-        self.spectrum_action = action("Power &spectrum...", self.show_spectrum, "Ctrl+Shift+F",
+        self.spectrum_action = action("Power &spectrum...", self.show_spectrum, shortcuts("spectrum"),
                                       "Welch power spectrum of the selected channels over the page")
-        self.info_action = action("Recording &info...", self.show_header, "Ctrl+I",
+        self.info_action = action("Recording &info...", self.show_header, shortcuts("recording_info"),
                                   "Header, patient and recording information, channels as recorded")
+        # The heart-rate row's key (H) is the browser's (the key table); the menu shows it without binding it twice.
+        self.heart_rate_action = action("&Heart-rate row\tH", window.browser.state.set_heart_rate,
+                                        tip="Heart rate (bpm) from the first ECG, else PPG channel, in a row under "
+                                            "the traces", checkable=True)
+        window.browser.displayChanged.connect(self._sync_heart_rate_action)
         self.recording_actions = (self.annotate_mode_action, self.annotate_cursor_action, self.export_csv_action,
-                                  self.export_edf_action, self.spectrum_action, self.info_action)
+                                  self.export_edf_action, self.spectrum_action, self.info_action,
+                                  self.export_page_action)
         for a in self.recording_actions:
             a.setEnabled(False)
         window.model.recordingLoaded.connect(self._on_recording_loaded)
         self._build_menus()
+
+    def table_actions(self) -> dict[str, QAction]:
+        """The window actions whose keys the key table owns, by their name there (``Binding.action``)."""
+        w = self.window
+        return {"annotate_mode": self.annotate_mode_action, "annotate_cursor": self.annotate_cursor_action,
+                "event_list": self.show_events_action, "spectrum": self.spectrum_action,
+                "recording_info": self.info_action, "undo": w.undo_action, "redo": w.redo_action,
+                "go_to_time": w.jump_action}
 
     @property
     def shortcut_actions(self) -> list[QAction]:
@@ -102,10 +125,12 @@ class ReviewTools:
         analysis, help_menu = self._menu("Analysis"), self._menu("Help")
         if file_menu is not None:
             quit_action = self.window.quit_action
+            file_menu.insertAction(quit_action, self.export_page_action)
             file_menu.insertAction(quit_action, self.info_action)
             file_menu.insertSeparator(quit_action)
         if view_menu is not None:
             before = self.window.reset_layout_action
+            view_menu.insertAction(before, self.heart_rate_action)
             view_menu.insertAction(before, self.event_dock.toggleViewAction())
             view_menu.insertAction(before, self.show_events_action)
             view_menu.insertSeparator(before)
@@ -118,6 +143,13 @@ class ReviewTools:
         self.tools_menu.addAction(self.info_action)
         bar.insertMenu(analysis.menuAction() if analysis is not None else None, self.annotations_menu)
         bar.insertMenu(help_menu.menuAction() if help_menu is not None else None, self.tools_menu)
+
+    def _sync_heart_rate_action(self) -> None:
+        a = self.heart_rate_action
+        if a.isChecked() != self.window.browser.state.heart_rate:
+            a.blockSignals(True)
+            a.setChecked(self.window.browser.state.heart_rate)
+            a.blockSignals(False)
 
     def _on_recording_loaded(self, _recording) -> None:
         for a in self.recording_actions:
@@ -175,6 +207,26 @@ class ReviewTools:
         path = self._ask_path("Export recording with annotations", ".annotated.edf", "EDF+ (*.edf)")
         if path is not None:
             self.export_edf(path)
+
+    def ask_export_page(self) -> None:
+        path = self._ask_path("Export page", ".page.png", "PNG image (*.png);;PDF (*.pdf)")
+        if path is not None:
+            self.export_page(path)
+
+    def export_page(self, path: str | os.PathLike) -> Path | None:
+        """The browser's page as PNG (or PDF for .pdf) with its montage and display filters named; None after
+        reporting an error."""
+        if self.window.model.recording is None:
+            return None
+        from .browser_export import save_page
+
+        try:
+            out = save_page(self.window.browser, path)
+        except Exception as exc:  # noqa: BLE001 - one error path
+            self.window.report_error(self.window._write_error(exc, path), f"exporting the page to {path}")
+            return None
+        log.info("page exported to %s", out)
+        return out
 
     def export_csv(self, path: str | os.PathLike) -> Path | None:
         """Every annotation as an mne CSV file (dated from the recording start when it is known)."""

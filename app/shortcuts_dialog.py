@@ -24,10 +24,15 @@ BROWSER_KEYS: tuple[tuple[str, str], ...] = tuple(key_bindings.rows())
 
 
 def action_rows(actions: Iterable[QAction]) -> list[tuple[str, str]]:
-    """(shortcut, what it does) of the actions that have a shortcut, in the given order."""
+    """(shortcut, what it does) of the actions that have a shortcut, in the given order; actions whose keys the
+    key table owns (:func:`app.key_bindings.shortcuts`) are left out: the table's rows list them once."""
+    table = {k for b in key_bindings.BINDINGS if b.action for k in b.keys}
     rows = []
     for action in actions:
-        keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts() if not k.isEmpty()]
+        shortcuts = [k for k in action.shortcuts() if not k.isEmpty()]
+        if shortcuts and all(k.toString(QKeySequence.SequenceFormat.PortableText) in table for k in shortcuts):
+            continue
+        keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in shortcuts]
         if keys:
             text = action.text().replace("&", "").rstrip(".").rstrip("\u2026")
             rows.append((" / ".join(keys), text))

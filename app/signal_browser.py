@@ -33,9 +33,10 @@ import logging
 import math
 import warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Hashable, Iterator, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -57,6 +58,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLineEdit,
     QScrollBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -76,8 +78,9 @@ from .browser_state import (  # noqa: F401 (re-exported: the constants' historic
     display_unit,
 )
 from .annotation_layer import AnnotationLayer
+from .browser_heart_rate import MIN_AXIS_PX, HeartRateRow
 from .decimate import peak_decimate
-from .key_bindings import BINDINGS, Binding
+from .key_bindings import Binding, browser_bindings
 from .model import AppModel
 from .qt_compat import single_shot_timer
 
@@ -98,7 +101,11 @@ LABEL_GAP_PX = 4.0
 #: A label shortened to less than this is hidden instead, px.
 LABEL_MIN_PX = 48.0
 #: Prepared pages kept (shown and prefetched ones); a page of 40 channels at 1280 px is about 2 MB.
-PAGE_CACHE_SIZE = 8
+PAGE_CACHE_SIZE = 10
+#: Padding of a curve's bounding rectangle, as a share of its data extent (see ``_DataBoundsCurve``).
+BOUNDS_PAD = 0.01
+#: Pages prepared ahead in the direction of travel (and one behind).
+PREFETCH_AHEAD = 2
 #: A trace clipped to its row (the default) stays within this many row spacings of its centre line.
 CLIP_ROWS = 0.5
 #: Width of the channel-name gutter, px: at least the first, at most the second (longer names are elided).
@@ -135,9 +142,10 @@ def format_value(value: float, unit: str) -> str:
 
 
 def key_map() -> dict[tuple[int, int], Binding]:
-    """(Qt key, modifiers) of every key of :data:`BINDINGS` -> its binding."""
+    """(Qt key, modifiers) of every key the browser dispatches (:func:`app.key_bindings.browser_bindings`: the
+    rows of :data:`BINDINGS` that no window action owns) -> its binding."""
     out: dict[tuple[int, int], Binding] = {}
-    for binding in BINDINGS:
+    for binding in browser_bindings():
         for text in binding.keys:
             combo = QKeySequence(text)[0]
             out[(int(combo.key().value), int(combo.keyboardModifiers().value))] = binding
@@ -522,12 +530,38 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
     return placed
 
 
-class _PageCurve(pg.PlotCurveItem):
+class _DataBoundsCurve(pg.PlotCurveItem):
+    """A curve item whose bounding rectangle is padded in data units, not in pixels.
+
+    pyqtgraph pads a curve's bounding rectangle by its pen width in pixels, so every change of the view range
+    (each page step) throws the rectangle away and measures the pixel size again (``pixelVectors``: ~0.1-0.3 ms
+    per item and step). Here the padding is a small share of the data's extent (:data:`BOUNDS_PAD`, at least
+    one pixel at any usable zoom for a 1-px pen), so the rectangle changes only with the data.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(skipFiniteCheck=True, **kwargs)
+
+    def viewTransformChanged(self) -> None:  # noqa: N802 (pyqtgraph API): the rectangle does not depend on it
+        pass
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        if self._boundingRect is None:
+            (x0, x1), (y0, y1) = self.dataBounds(0), self.dataBounds(1)
+            if None in (x0, x1, y0, y1):
+                return QRectF()
+            px = BOUNDS_PAD * (x1 - x0) + 1e-6
+            py = BOUNDS_PAD * (y1 - y0) + 0.05
+            self._boundingRect = QRectF(x0 - px, y0 - py, x1 - x0 + 2 * px, y1 - y0 + 2 * py)
+        return self._boundingRect
+
+
+class _PageCurve(_DataBoundsCurve):
     """A curve item told its data bounds by the page layout, so that pyqtgraph does not scan the data for them
     after every setData and every view change (it asks for them on each range change)."""
 
     def __init__(self) -> None:
-        super().__init__(skipFiniteCheck=True)
+        super().__init__()
         self._known: tuple[tuple[float, float], tuple[float, float]] | None = None
 
     def set_page(self, page: PageTraces) -> None:
@@ -799,6 +833,37 @@ class SpanLayer:
             label.setPos(QPointF(t, view.strip_top + line * line_px * view.rows_per_px))
 
 
+@dataclass(frozen=True)
+class _PagePlan:
+    """How the pages of one trace set are read and drawn (everything but the span): see ``_page_plan``."""
+
+    key: tuple  # the display state it was made for
+    page_key: tuple  # the part of a page's cache key that is not the span
+    source: Any  # the Recording (raw) or the cleaned Signals
+    picks: tuple  # channel indices (raw) or rows of the cleaned signals (None: channel absent, drawn as a gap)
+    derivations: DerivationPlan | None  # the montage (None: as recorded)
+    sfreq: float  # sampling rate of the source, Hz
+    offset: float  # recording time of the source's first sample, s
+    filters: tuple  # display filter of each row (None: none)
+    pad: float  # data read on each side of the page for the filters, s
+    scales: np.ndarray  # (R,) amplitude per row spacing of each row, in the row's unit
+    clip: float | None  # clip traces to this many row spacings (None: no clipping)
+    n_bins: int  # decimation bins (the plot width, px)
+    duration_s: float  # length of the recording, s
+
+    def compute(self, start_s: float, stop_s: float) -> PageTraces:
+        """The page from ``start_s`` to ``stop_s`` (s), laid out (runs in any thread: plain values only)."""
+        if self.pad > 0:
+            lo, hi = max(0.0, start_s - self.pad), min(self.duration_s, stop_s + self.pad)
+            data, t0 = _read_page(self.source, self.picks, lo, hi, self.offset)
+            data = filter_rows(apply_montage(data, self.derivations), self.sfreq, self.filters)
+            page, page_t0 = _read_span(data, t0, self.sfreq, start_s, stop_s)
+        else:
+            data, page_t0 = _read_page(self.source, self.picks, start_s, stop_s, self.offset)
+            page = apply_montage(data, self.derivations)
+        return layout_page(page, page_t0, self.sfreq, self.n_bins, self.scales, clip=self.clip)
+
+
 class SignalBrowser(QWidget):
     """Draws a :class:`BrowserState` of the open recording (see the module docstring; keys in app.key_bindings)."""
 
@@ -823,6 +888,8 @@ class SignalBrowser(QWidget):
         self._row_defs: list[Derivation] = []  # what each row draws, top to bottom
         self._row_mods: list[Modality] = []
         self._row_units: list[str] = []
+        self._rows_version = 0  # counts the row layouts (a page's cache key names the layout it was drawn for)
+        self._plans: dict[str, _PagePlan] = {}  # per trace kind, for the display state it was made for
         self._updating = False  # a new recording is being laid out: state events wait for _rebuild_rows
         self._raw_colour = QColor(RAW_COLOUR)
         self._cleaned_colour = QColor(CLEANED_COLOUR)
@@ -841,7 +908,7 @@ class SignalBrowser(QWidget):
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         # Vertical grid lines are our own item (see _draw_grid): the axis' own grid costs ~3 ms per page step.
-        self._grid = pg.PlotCurveItem(pen=pg.mkPen(0, 0, 0, 50, width=1), connect="pairs", skipFiniteCheck=True)
+        self._grid = _DataBoundsCurve(pen=pg.mkPen(0, 0, 0, 50, width=1), connect="pairs")
         self._grid.setZValue(-40)
         self._time_axis.update_label()
         for axis in (self._time_axis, self._axis):
@@ -910,10 +977,19 @@ class SignalBrowser(QWidget):
         self.channel_scroll_bar.hide()
         self.channel_scroll_bar.valueChanged.connect(self.set_first_channel)
 
+        # The heart-rate row (H): its own small plot under the traces, time-linked to them (app/browser_heart_rate.py).
+        self.heart_rate_row = HeartRateRow(lambda exc, what: self.model.errorOccurred.emit(exc, what), self)
+        self.heart_rate_row.statusChanged.connect(self._on_row_status)
+
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.plot_widget, 1)
+        column.addWidget(self.heart_rate_row.widget)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.plot_widget, 1)
+        layout.addLayout(column, 1)
         layout.addWidget(self.channel_scroll_bar)
 
         # A resize changes the number of pixels, hence the decimation: redraw once the resizing settles. The
@@ -972,6 +1048,7 @@ class SignalBrowser(QWidget):
         self._time_axis.update()
         if not self._updating:
             self.refresh()
+        self._apply_heart_rate()  # after refresh(), which clears the status this may set
         self.displayChanged.emit()
 
     # --- public state ---------------------------------------------------------------------------------------
@@ -1068,14 +1145,44 @@ class SignalBrowser(QWidget):
         return self._pages
 
     def shutdown(self) -> None:
-        """Stop the page prefetching thread (the window calls this when it closes)."""
+        """Stop the page prefetching and heart-rate threads (the window calls this when it closes)."""
         self._pages.shutdown()
+        self.heart_rate_row.shutdown()
 
     def view_box(self) -> pg.ViewBox:
         return self._vb
 
+    @contextmanager
+    def without_overlays(self) -> Iterator[None]:
+        """Hide what belongs to the mouse, not the page -- the read-out, the handles of a focused mask -- while
+        the block runs (an exported page)."""
+        items = [i for i in (self._readout_item, self._edit_region) if i.isVisible()]
+        for item in items:
+            item.hide()
+        try:
+            yield
+        finally:
+            for item in items:
+                item.show()
+
+    def export_parts(self) -> list:
+        """What an exported page shows (:func:`app.view_export.view_image`): caption lines naming the page, the
+        traces, the montage and the display filters (:func:`app.browser_export.page_caption`), then the plot and
+        the heart-rate row when it is shown."""
+        from .browser_export import page_caption
+
+        return [*page_caption(self), self.plot_widget, self.heart_rate_row.widget]
+
     def display_summary(self) -> str:
         """Montage and display filters in words for the status bar ("" when the data are drawn as recorded)."""
+        parts = self.display_parts()
+        if parts:
+            parts.append("model input unchanged")
+        return " | ".join(parts)
+
+    def display_parts(self) -> list[str]:
+        """What the display changes, e.g. ["montage: double banana", "display filter: EEG 0.5-35 Hz"] ([] when
+        the data are drawn as recorded, unfiltered)."""
         parts = []
         montage = self.state.montage
         if montage.kind != "recorded":
@@ -1087,9 +1194,7 @@ class SignalBrowser(QWidget):
             parts.append(f"display filter: {filters}")
         elif self.state.filters and not self.state.filters_on:
             parts.append("display filters off (F)")
-        if parts:
-            parts.append("model input unchanged")
-        return " | ".join(parts)
+        return parts
 
     def calibration_text(self) -> str:
         """Sensitivity of the scale modality (or EEG) and timebase, e.g. "EEG 7.1 µV/mm, 30 mm/s"."""
@@ -1169,6 +1274,32 @@ class SignalBrowser(QWidget):
             self.displayChanged.emit()
             return
         self.state.set_clock_time(not self.state.clock_time)
+
+    def toggle_heart_rate(self) -> None:
+        """H: the heart-rate row (bpm from the first ECG, else PPG channel) under the traces on/off."""
+        self.state.set_heart_rate(not self.state.heart_rate)
+
+    def _apply_heart_rate(self) -> None:
+        """Show the heart-rate row when it is wanted and the recording has a heart channel, else hide it."""
+        row = self.heart_rate_row
+        if self.state.heart_rate and self._rec is not None:
+            if row.show_for(self._rec):
+                self._align_heart_rate_axis()
+                row.set_page(*self.visible_range())
+        else:
+            row.hide()
+
+    def _align_heart_rate_axis(self) -> None:
+        """The channel-name gutter and the heart-rate row's bpm axis equally wide, so that their times line up."""
+        width = self._axis.fixedWidth or self._axis.width()  # the width asked for (laid out on the next paint)
+        if self.heart_rate_row.shown and width < MIN_AXIS_PX:
+            width = MIN_AXIS_PX
+            self._axis.setWidth(width)
+        self.heart_rate_row.set_left_width(width)
+
+    def _on_row_status(self, text: str) -> None:
+        self.status = text
+        self.displayChanged.emit()
 
     def toggle_filters(self) -> None:
         self.state.set_filters_on(not self.state.filters_on)
@@ -1454,6 +1585,7 @@ class SignalBrowser(QWidget):
     # --- model updates -------------------------------------------------------------------------------------
     def _on_recording_loaded(self, recording: Recording) -> None:
         self._rec = recording
+        self.heart_rate_row.clear()
         self._annotations = recording.annotations  # built from the file's list on each access: keep them
         self._pages.clear()
         self._updating = True
@@ -1466,14 +1598,17 @@ class SignalBrowser(QWidget):
         self._shown = []
         self._row_defs = []
         self._rebuild_rows(autoscale=True)
+        self._apply_heart_rate()
 
     def _on_recording_changed(self, recording: Recording) -> None:
         self._rec = recording
+        self.heart_rate_row.clear()
         self._annotations = recording.annotations
         self._pages.clear()  # same file, other modalities: other scales
         self._shown = []
         self._row_defs = []
         self._rebuild_rows(autoscale=True)
+        self._apply_heart_rate()
 
     def _on_cleaned_ready(self, _result: Any) -> None:
         self._pages.clear()  # pages are keyed by the id() of their source: a new result may reuse an old id
@@ -1524,6 +1659,7 @@ class SignalBrowser(QWidget):
         old_top = old[self.state.first_row].name if self.state.first_row < len(old) else None
         self._shown = self._shown_rows()
         self._row_defs = self.state.montage.derive(self._channel_list())
+        self._rows_version += 1
         by_name = {c.name: c for c in rec.channels}
         self._row_mods = [by_name[d.anode].modality for d in self._row_defs]
         self._row_units = [by_name[d.anode].unit for d in self._row_defs]
@@ -1540,6 +1676,7 @@ class SignalBrowser(QWidget):
             self._updating = False
         self._apply_pens()
         self._axis.set_names(names)
+        self._align_heart_rate_axis()
         self._apply_channel_window(redraw=False)  # drawn by refresh() below
         missing = {c.modality for c in rec.channels} - set(self.state.scales)
         if autoscale or missing:
@@ -1615,6 +1752,8 @@ class SignalBrowser(QWidget):
         self._draw_spans()
         self._draw_scale_bar()
         self._draw_legend(draw_raw, draw_clean)
+        if self.heart_rate_row.shown:
+            self.heart_rate_row.set_page(start, stop)
         self._update_readout() if (self.measuring or self._hover) else None
         self.pageChanged.emit(start, stop)
         self._prefetch_neighbours(draw_raw, draw_clean)
@@ -1690,56 +1829,74 @@ class SignalBrowser(QWidget):
         state = self.state
         return np.array([state.scale(m) / state.gain(d.name) for m, d in zip(self._row_mods, self._row_defs)])
 
-    def _page_job(self, kind: str, start_s: float) -> tuple[Hashable, Callable[[], PageTraces]] | None:
-        """Key and computation of the page of ``kind`` ("raw"/"cleaned") that starts at ``start_s`` (s).
+    def _page_plan(self, kind: str) -> "_PagePlan | None":
+        """What every page of ``kind`` ("raw"/"cleaned") is read and drawn with, made once per display state.
 
-        The computation captures plain values only (no widget state): it may run in the prefetching thread.
+        The picks, montage plan, scales and filters depend on the rows, the scales, the display filters and the
+        source, not on the page: a page step reuses them (building them took ~0.5 ms per page job, three jobs
+        per step). ``None`` when the cleaned signals are not there yet.
         """
         rec = self._rec
         state = self.state
-        stop_s = start_s + state.page_s
-        n_bins = self._n_bins()
-        scales = self._row_scales()
-        rows = tuple(self._row_defs)
-        as_recorded = all(not d.reference for d in rows)
-        derivations = None if as_recorded else plan(rows, rec.ch_names)
-        picks_rec = [rec.index(d.anode) for d in rows] if as_recorded else list(derivations.picks)
         if kind == "raw":
-            source, picks, sfreq, offset = rec, tuple(picks_rec), rec.sfreq, 0.0
+            result, source = None, rec
         else:
             result = self.model.preprocess_result
             source = getattr(result, "cleaned", None)
             if source is None:
                 return None
+        key = (kind, self._rows_version, id(source), self._n_bins(), tuple(state.scales.items()),
+               tuple(state.gains.items()), state.filters_on, tuple(state.filters.items()), state.clip)
+        cached = self._plans.get(kind)
+        if cached is not None and cached.key == key:
+            return cached
+        rows = tuple(self._row_defs)
+        as_recorded = all(not d.reference for d in rows)
+        derivations = None if as_recorded else plan(rows, rec.ch_names)
+        index_of = {name: i for i, name in enumerate(rec.ch_names)}
+        picks_rec = [index_of[d.anode] for d in rows] if as_recorded else list(derivations.picks)
+        if kind == "raw":
+            picks, sfreq, offset = tuple(picks_rec), float(rec.sfreq), 0.0
+        else:
             index = {name: i for i, name in enumerate(source.ch_names)}
             picks = tuple(index.get(rec.channels[i].name) for i in picks_rec)
             sfreq, offset = float(source.sfreq), float(getattr(result, "start_s", 0.0))
         active = state.active_filters()
         filters: tuple[DisplayFilter | None, ...] = tuple(active.get(m) for m in self._row_mods)
-        pad = max((f.padding_s() for f in filters if f is not None), default=0.0)
-        clip = CLIP_ROWS if state.clip else None
-        duration = rec.duration_s
-        key = (kind, id(source), start_s, stop_s, rows, n_bins, tuple(scales), filters, clip)
+        scales = self._row_scales()
+        page_key = (kind, id(source), self._rows_version, key[3], tuple(scales.tolist()), filters, state.clip)
+        made = _PagePlan(key=key, page_key=page_key, source=source, picks=picks, derivations=derivations,
+                         sfreq=sfreq, offset=offset, filters=filters,
+                         pad=max((f.padding_s() for f in filters if f is not None), default=0.0),
+                         scales=scales, clip=CLIP_ROWS if state.clip else None, n_bins=key[3],
+                         duration_s=rec.duration_s)
+        self._plans[kind] = made
+        return made
 
-        def compute() -> PageTraces:
-            if pad > 0:
-                lo, hi = max(0.0, start_s - pad), min(duration, stop_s + pad)
-                data, t0 = _read_page(source, picks, lo, hi, offset)
-                data = filter_rows(apply_montage(data, derivations), sfreq, filters)
-                page, page_t0 = _read_span(data, t0, sfreq, start_s, stop_s)
-            else:
-                data, page_t0 = _read_page(source, picks, start_s, stop_s, offset)
-                page = apply_montage(data, derivations)
-            return layout_page(page, page_t0, sfreq, n_bins, scales, clip=clip)
+    def _page_job(self, kind: str, start_s: float) -> tuple[Hashable, Callable[[], PageTraces]] | None:
+        """Key and computation of the page of ``kind`` ("raw"/"cleaned") that starts at ``start_s`` (s).
 
-        return key, compute
+        The computation captures plain values only (no widget state): it may run in the prefetching thread.
+        """
+        page_plan = self._page_plan(kind)
+        if page_plan is None:
+            return None
+        stop_s = start_s + self.state.page_s
+        return (page_plan.page_key, start_s, stop_s), lambda: page_plan.compute(start_s, stop_s)
 
     def _prefetch_neighbours(self, draw_raw: bool, draw_clean: bool) -> None:
-        """Prepare the next page in the direction of travel, then the one on the other side, in the background."""
+        """Prepare the next :data:`PREFETCH_AHEAD` pages in the direction of travel, then the one on the other
+        side, in the background.
+
+        Two pages ahead, not one: a page asked for at the previous step has had a whole step to be prepared, so
+        paging at key-repeat speed finds it ready instead of waiting for it (its preparation ran beside the
+        paint of the page before).
+        """
         if not self._row_defs:
             return
         state = self.state
-        for step in (state.direction, -state.direction):
+        steps = [state.direction * k for k in range(1, PREFETCH_AHEAD + 1)] + [-state.direction]
+        for step in steps:
             start = state.clamp_start(state.start_s + step * state.page_s)
             if start == state.start_s:
                 continue

@@ -17,6 +17,11 @@ the recording's channels masked in each window. Spans with detected interference
 whose context had no visible token grey. A green line is the app's
 time cursor; a left click moves the cursor and the browser there.
 
+A spectrogram track of one channel (the "Spectrogram track" box above the plots; off by default) adds a third
+row on the same time axis: power in dB up to 45 Hz over the whole recording, computed in the core
+(:func:`mmqnet_core.features.spectrogram_track.spectrogram_track`, chunked, at most 4000 columns) in a
+background thread on first choice; scipy loads then, never before the first paint. Exports name the channel.
+
 A model trained with ``regression`` also predicts the 1-9 score of each target (``result.scores``): a dotted
 curve per target on a right-hand axis labelled 1-9, placed so that score 5 (the high/low threshold) sits on
 the P = 0.5 line (``(score - 1) / 8`` on the left axis). Without scores that axis and the curves are hidden.
@@ -24,12 +29,14 @@ the P = 0.5 line (``(score - 1) / 8`` on the left axis). Without scores that axi
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .analysis import runs
 from .analysis_banner import AnalysisBanner
@@ -56,6 +63,10 @@ ENTROPY_ROW_SHARE = 0.35
 ENTROPY_ROW_MIN_PX = 70
 #: Width (px) of the left axes of both rows, so that their time axes line up.
 LEFT_AXIS_WIDTH = 52
+#: Share of the plot height given to the spectrogram row when it is shown.
+SPECTROGRAM_ROW_SHARE = 0.3
+#: Text of the spectrogram box's first entry (no track).
+SPECTROGRAM_OFF = "off"
 
 
 class _BandSample(pg.ItemSample):
@@ -129,11 +140,52 @@ class TrajectoryView(QWidget):
         # Spans the reader needs to read the entropy too: no visible context (gaps) and fully masked windows.
         self.entropy_masked_spans = SpanPool(self.entropy_plot, MASKED_SPAN, z=-12)
         self.entropy_no_context_spans = SpanPool(self.entropy_plot, NO_CONTEXT_SPAN, z=-13)
+        # The spectrogram track: a third row on the same time axis, made when a channel is chosen.
+        self.spectrogram_box = QComboBox(self)
+        self.spectrogram_box.setToolTip("Spectrogram of one channel over the whole recording, under the "
+                                        "trajectory on the same time axis")
+        self.spectrogram_box.addItem(SPECTROGRAM_OFF)
+        self.spectrogram_box.currentTextChanged.connect(self.set_spectrogram_channel)
+        self.spectrogram_label = QLabel(self)
+        self.spectrogram_plot = pg.PlotItem()
+        style_plot(self.spectrogram_plot)
+        self.spectrogram_plot.showGrid(x=True, y=False)
+        self.spectrogram_plot.getViewBox().setMouseEnabled(x=True, y=False)
+        self.spectrogram_plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+        self.spectrogram_plot.setLabel("left", "Hz")
+        self.spectrogram_plot.setLabel("bottom", "time", units="s")
+        self.spectrogram_plot.setXLink(self.plot)
+        self.spectrogram_image = pg.ImageItem()
+        self.spectrogram_image.setZValue(-20)
+        self.spectrogram_plot.addItem(self.spectrogram_image)
+        self.spectrogram_cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
+        self.spectrogram_cursor.setZValue(30)
+        self.spectrogram_plot.addItem(self.spectrogram_cursor, ignoreBounds=True)
+        self.cursor.sigPositionChanged.connect(lambda line: self.spectrogram_cursor.setValue(line.value()))
+        self.spectrogram_track: Any = None  # the SpectrogramTrack drawn (None: no track)
+        self._spectrogram_future: Future | None = None
+        self._spectrogram_poll = QTimer(self)
+        self._spectrogram_poll.setInterval(40)
+        self._spectrogram_poll.timeout.connect(self._check_spectrogram)
+        controls = QHBoxLayout()
+        controls.setContentsMargins(6, 2, 6, 2)
+        controls.addWidget(QLabel("Spectrogram track:", self))
+        controls.addWidget(self.spectrogram_box)
+        controls.addWidget(self.spectrogram_label, 1)
+        self.controls = QWidget(self)
+        self.controls.setLayout(controls)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.banner)
+        layout.addWidget(self.controls)
         layout.addWidget(self.plot_widget, 1)
+        self.plot_widget.scene().sigMouseClicked.connect(self._on_spectrogram_click)  # the row joins the scene later
+        model.recordingLoaded.connect(self._on_recording)
+        model.recordingChanged.connect(self._on_recording)
+        if model.recording is not None:
+            self._fill_channels(model.recording)
         on_left_click(self.plot, lambda x, _y: self._on_click(x))
         on_left_click(self.entropy_plot, lambda x, _y: self._on_click(x))
         model.analysisFinished.connect(self.set_result)
@@ -144,9 +196,139 @@ class TrajectoryView(QWidget):
         """Give the entropy row its share of the height (a grid layout's stretch factors apply only to the
         space left over by the plots' minimum heights, which left the probability row a thin strip)."""
         super().resizeEvent(event)
-        height = max(ENTROPY_ROW_MIN_PX, round(self.plot_widget.height() * ENTROPY_ROW_SHARE))
+        self._size_rows()
+
+    def _size_rows(self) -> None:
+        share = ENTROPY_ROW_SHARE * (0.75 if self.spectrogram_shown else 1.0)
+        height = max(ENTROPY_ROW_MIN_PX, round(self.plot_widget.height() * share))
         self.entropy_plot.setMinimumHeight(height)
         self.entropy_plot.setMaximumHeight(height)
+        if self.spectrogram_shown:
+            height = max(ENTROPY_ROW_MIN_PX, round(self.plot_widget.height() * SPECTROGRAM_ROW_SHARE))
+            self.spectrogram_plot.setMinimumHeight(height)
+            self.spectrogram_plot.setMaximumHeight(height)
+
+    # --- spectrogram track ------------------------------------------------------------------------------------
+    @property
+    def spectrogram_shown(self) -> bool:
+        """Whether the spectrogram row is in the layout."""
+        return self.spectrogram_plot.scene() is not None
+
+    def _fill_channels(self, recording: Any) -> None:
+        box = self.spectrogram_box
+        box.blockSignals(True)
+        try:
+            box.clear()
+            box.addItem(SPECTROGRAM_OFF)
+            box.addItems(list(recording.ch_names))
+        finally:
+            box.blockSignals(False)
+        self.set_spectrogram_channel(SPECTROGRAM_OFF)
+
+    def _on_spectrogram_click(self, ev) -> None:
+        if not self.spectrogram_shown or ev.button() != Qt.MouseButton.LeftButton or ev.double():
+            return
+        view = self.spectrogram_plot.getViewBox()
+        if view.sceneBoundingRect().contains(ev.scenePos()):
+            self._on_click(float(view.mapSceneToView(ev.scenePos()).x()))
+
+    def _on_recording(self, recording: Any) -> None:
+        self._fill_channels(recording)
+
+    def set_spectrogram_channel(self, channel: str | None) -> None:
+        """Show the spectrogram track of ``channel`` (computed in the background), or none (``None``/"off")."""
+        if channel in (None, "", SPECTROGRAM_OFF):
+            self._spectrogram_future = None
+            self._spectrogram_poll.stop()
+            self._set_track(None)
+            if self.spectrogram_box.currentText() != SPECTROGRAM_OFF:
+                self.spectrogram_box.setCurrentIndex(0)
+            return
+        recording = self.model.recording
+        if recording is None or channel not in recording.ch_names:
+            return
+        if self.spectrogram_box.currentText() != channel:
+            self.spectrogram_box.blockSignals(True)
+            self.spectrogram_box.setCurrentText(channel)
+            self.spectrogram_box.blockSignals(False)
+        from mmqnet_core.features.spectrogram_track import spectrogram_track  # light; scipy loads in the thread
+
+        future: Future = Future()
+
+        def run() -> None:  # one short-lived thread per track (~0.3 s for an hour): no pool to shut down
+            try:
+                future.set_result(spectrogram_track(recording, channel))
+            except BaseException as exc:  # noqa: BLE001 - handed to the GUI thread, reported there
+                future.set_exception(exc)
+
+        self._spectrogram_future = future
+        threading.Thread(target=run, name="spectrogram-track", daemon=True).start()
+        self.spectrogram_label.setText(f"computing the spectrogram of {channel}...")
+        self._spectrogram_poll.start()
+
+    def wait_spectrogram(self, timeout_s: float = 30.0) -> None:
+        """Block until a spectrogram under way is computed and drawn (tests, exports)."""
+        future = self._spectrogram_future
+        if future is not None:
+            try:
+                future.result(timeout=timeout_s)
+            except Exception:  # noqa: BLE001 - reported by _check_spectrogram
+                pass
+            self._check_spectrogram()
+
+    def _check_spectrogram(self) -> None:
+        future = self._spectrogram_future
+        if future is None or not future.done():
+            if future is None:
+                self._spectrogram_poll.stop()
+            return
+        self._spectrogram_poll.stop()
+        self._spectrogram_future = None
+        try:
+            track = future.result()
+        except Exception as exc:  # noqa: BLE001 - one error path: the window's error dialog
+            self.spectrogram_label.setText("spectrogram failed")
+            self.model.errorOccurred.emit(exc, "computing the spectrogram track")
+            return
+        self._set_track(track)
+
+    def _set_track(self, track: Any) -> None:
+        """Draw ``track`` (a SpectrogramTrack) in the third row, or take the row away (``None``)."""
+        self.spectrogram_track = track
+        layout = self.plot_widget.ci
+        if track is None:
+            if self.spectrogram_shown:
+                layout.removeItem(self.spectrogram_plot)
+            self.entropy_plot.getAxis("bottom").setStyle(showValues=True)
+            self.entropy_plot.setLabel("bottom", "time", units="s")
+            self.spectrogram_label.setText("")
+            self._size_rows()
+            return
+        if not self.spectrogram_shown:
+            layout.addItem(self.spectrogram_plot, row=2, col=0)
+            self.entropy_plot.getAxis("bottom").setStyle(showValues=False)  # the time labels go under the track
+            self.entropy_plot.setLabel("bottom", "")
+        times, freqs = track.times_s, track.freqs_hz
+        df = float(freqs[1] - freqs[0]) if freqs.size > 1 else 1.0
+        self.spectrogram_image.setImage(track.power_db, levels=track.levels(), autoLevels=False)
+        self.spectrogram_image.setColorMap(pg.colormap.get("viridis"))
+        self.spectrogram_image.setRect(QRectF(float(times[0]) - track.column_s / 2, float(freqs[0]) - df / 2,
+                                              times.size * track.column_s, freqs.size * df))
+        self.spectrogram_plot.setYRange(float(freqs[0]), float(freqs[-1]), padding=0)
+        self.spectrogram_plot.setLabel("left", f"{track.ch_name} (Hz)")
+        self.spectrogram_cursor.setValue(self.model.cursor_s)
+        self.spectrogram_label.setText(self.spectrogram_caption())
+        self._size_rows()
+
+    def spectrogram_caption(self) -> str:
+        """What the track shows, for the view and its exports ("" without a track)."""
+        track = self.spectrogram_track
+        if track is None:
+            return ""
+        lo, hi = track.levels()
+        unit = track.unit or "unit"
+        return (f"Spectrogram track: {track.ch_name}, 0-{track.freqs_hz[-1]:g} Hz, power {lo:.0f} to {hi:.0f} dB "
+                f"re 1 {unit}\u00b2/Hz (2-s segments, columns of {track.column_s:g} s; as recorded)")
 
     def _curve(self, name: str) -> pg.PlotDataItem:
         if name not in self.curves:
@@ -281,9 +463,16 @@ class TrajectoryView(QWidget):
         self.jumpRequested.emit(t)
 
     def export_parts(self) -> list:
-        """What an exported image shows: the banner and the plots (see :mod:`app.view_export`)."""
-        return [self.banner, self.plot_widget]
+        """What an exported image shows: the banner, the spectrogram track's caption (when shown) and the plots
+        (see :mod:`app.view_export`); the track's channel box is left out, the caption names the channel."""
+        return [self.banner, self.spectrogram_caption(), self.plot_widget]
 
     def copy_state_from(self, other: "TrajectoryView") -> None:
         """Show what ``other`` shows (for off-screen copies used by exports)."""
+        if other.spectrogram_track is not None:
+            self._fill_channels(other.model.recording) if other.model.recording is not None else None
+            self.spectrogram_box.blockSignals(True)
+            self.spectrogram_box.setCurrentText(other.spectrogram_track.ch_name)
+            self.spectrogram_box.blockSignals(False)
+            self._set_track(other.spectrogram_track)
         self.plot.setXRange(*other.plot.getViewBox().viewRange()[0], padding=0)

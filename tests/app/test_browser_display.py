@@ -230,10 +230,11 @@ def test_no_window_shortcut_is_ambiguous_and_redo_has_ctrl_y(window):
     assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
     redo = [k.toString() for k in window.redo_action.shortcuts()]
     assert redo[:2] == ["Ctrl+Y", "Ctrl+Shift+Z"]
-    browser_keys = {QKeySequence(k).toString() for b in __import__("app.key_bindings").key_bindings.BINDINGS
+    browser_keys = {QKeySequence(k).toString() for b in __import__("app.key_bindings").key_bindings.browser_bindings()
                     for k in b.keys}
-    # The browser's own keys never collide with a window shortcut (Ctrl+G is both: the same "Go to time").
-    assert browser_keys & set(keys) == {"Ctrl+G"}
+    # The browser's own keys never collide with a window shortcut (the window's keys, Ctrl+G included, are the
+    # key table's rows with an action: bound once, by the window).
+    assert browser_keys & set(keys) == set()
 
 
 def test_toolbar_controls_hand_the_focus_back_to_the_browser(window, browser, qtbot):
@@ -281,3 +282,59 @@ def test_filter_dialog_presets_and_montage_editor_errors(window, qtbot):
     editor.text_edit.setPlainText("Fz - Cz - Pz")
     editor._accept()
     assert "Invalid derivation" in editor.error_label.text()
+
+
+def test_exported_page_names_montage_and_display_filters(window, browser, qtbot, tmp_path, dialogs):
+    from PySide6.QtGui import QImage
+
+    from app.browser_export import page_caption
+
+    plain = page_caption(browser)
+    assert "Montage: as recorded; no display filter" in plain[1]
+    qtbot.keyClick(browser, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)  # double banana
+    window.browser_controls.set_filters({Modality.EEG: DisplayFilter(0.5, 35.0, 50.0)})
+    caption = page_caption(browser)
+    assert "(SYNTHETIC)" in caption[0] and "page 00:00.0 to 00:10.0 (10 s): raw signals" in caption[0]
+    assert "Montage: Bipolar longitudinal" in caption[1]
+    assert "display filters EEG 0.5-35 Hz, notch 50 Hz" in caption[1]
+    assert "the cleaned signal used by the model is neither re-referenced nor filtered" in caption[1]
+    assert "mm/s" in caption[2]
+    browser.set_measure(2.0, 3.0)  # the read-out is shown on screen, not in the exported page
+    assert browser._readout_item.isVisible()
+    shown = []
+    monkey_grab = browser.plot_widget.grab
+
+    def grab():
+        shown.append(browser._readout_item.isVisible())
+        return monkey_grab()
+
+    browser.plot_widget.grab = grab
+    png = window.review.export_page(tmp_path / "page.png")
+    assert shown == [False] and browser._readout_item.isVisible()
+    image = QImage(str(png))
+    plot_h = browser.plot_widget.height()
+    assert image.width() >= browser.plot_widget.width() and image.height() > plot_h + 20  # caption above the plot
+    top = {image.pixel(x, y) for x in range(0, image.width(), 3) for y in range(0, image.height() - plot_h, 2)}
+    assert len(top) > 2  # the caption is drawn (text, not a blank strip)
+    pdf = window.review.export_page(tmp_path / "page.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 10_000
+    assert sorted(p.name for p in tmp_path.glob("page*")) == ["page.pdf", "page.png"]  # no temporary file left
+    browser.toggle_filters()  # F: off, remembered
+    assert "display filters off" in page_caption(browser)[1]
+    assert not dialogs
+
+
+def test_report_says_which_display_was_shown():
+    from app.report import ReportInfo
+
+    from .test_analysis_outputs import _painted_text
+
+    info = ReportInfo(title="rec (SYNTHETIC)", synthetic_recording=True, model_description="m", model_label="",
+                      stale=False, n_windows=10, window_s=1.0, means={"valence": 0.5}, masking="no masks",
+                      hidden_fraction=0.0, display="montage: Bipolar longitudinal; display filter: EEG 0.5-35 Hz")
+    painted = " ".join(_painted_text(info))
+    assert "Signal display at export: montage: Bipolar longitudinal; display filter: EEG 0.5-35 Hz" in painted
+    assert "the model read the cleaned signals" in painted
+    from dataclasses import replace
+
+    assert "Signal display" not in " ".join(_painted_text(replace(info, display="")))

@@ -20,7 +20,51 @@ def test_every_binding_runs_a_browser_command():
 def test_no_key_is_bound_twice(qapp):
     keys = [k for b in BINDINGS for k in b.keys]
     assert len(keys) == len(set(keys))
-    assert len(key_map()) == len(keys)  # distinct key combinations too
+    browser_keys = [k for b in key_bindings.browser_bindings() for k in b.keys]
+    assert len(key_map()) == len(browser_keys)  # distinct key combinations too
+
+
+def _combo(sequence) -> tuple[int, int]:
+    combo = sequence[0]
+    return int(combo.key().value), int(combo.keyboardModifiers().value)
+
+
+def test_window_actions_take_their_keys_from_the_table(window):
+    from PySide6.QtGui import QKeySequence
+
+    actions = window.review.table_actions()
+    for b in BINDINGS:
+        if b.action:
+            shown = [k.toString(QKeySequence.SequenceFormat.PortableText) for k in actions[b.action].shortcuts()]
+            assert shown == list(b.keys), b.action
+    assert {b.action for b in BINDINGS if b.action} == set(actions)
+    with pytest.raises(KeyError, match="no key binding for the window action 'undoo'"):
+        key_bindings.shortcuts("undoo")
+
+
+def test_no_key_combination_is_bound_twice_in_the_window(window):
+    """A key both a window action and the browser answer to (or two actions) is ambiguous: Qt then runs neither
+    or only the action. Every combination of the window's actions and the browser's table is bound once."""
+    from PySide6.QtGui import QAction
+
+    seen: dict[tuple[int, int], str] = {}
+    for action in window.findChildren(QAction):
+        for seq in action.shortcuts():
+            if not seq.isEmpty():
+                combo = _combo(seq)
+                assert combo not in seen, f"{seq.toString()} is bound to {seen[combo]!r} and {action.text()!r}"
+                seen[combo] = action.text()
+    for combo, binding in key_map().items():
+        assert combo not in seen, f"browser key {binding.keys} is also the shortcut of {seen[combo]!r}"
+
+
+def test_shortcuts_dialog_lists_each_key_once(window):
+    dialog = window.show_shortcuts()
+    keys = [k for k, _ in dialog.rows()]
+    assert len(keys) == len(set(keys)), [k for k in keys if keys.count(k) > 1]
+    assert ("Ctrl+Z / Ctrl+Y (or Ctrl+Shift+Z)", "Undo / redo mask and annotation edits") in dialog.rows()
+    assert ("A", "Annotate mode: drag across the traces to annotate") in dialog.rows()
+    dialog.close()
 
 
 def test_dialog_and_readme_list_every_binding():

@@ -304,6 +304,23 @@ def test_next_page_is_prefetched_and_matches_a_fresh_read(browser, qtbot, record
     np.testing.assert_allclose(y2 - row, 2.0 * (y - row))
 
 
+def test_two_pages_ahead_are_prepared_and_the_page_plan_is_reused(browser, qtbot):
+    browser.set_page_length(5.0)
+    browser.set_start(0.0)
+    cache = browser.page_cache
+    plan = browser._page_plan("raw")
+    qtbot.keyClick(browser, Qt.Key.Key_PageDown)  # now at 5 s: 10 s and 15 s (ahead) and 0 s (behind) asked for
+    keys = [k for k in cache._pages if k[0] == plan.page_key]
+    assert {k[1] for k in keys} >= {0.0, 5.0, 10.0, 15.0}
+    hits = cache.hits
+    for _ in range(3):  # each of these pages was asked for two steps before it is shown
+        qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+    assert cache.hits == hits + 3
+    assert browser._page_plan("raw") is plan  # paging does not rebuild picks, montage plan, scales
+    browser.change_scale(2.0)
+    assert browser._page_plan("raw") is not plan  # a display change does
+
+
 def test_overlapping_labels_go_to_different_lines():
     # (x, width) in px: three labels over each other, then one clear of the first line's label.
     placed = stack_labels([(0, 50), (10, 50), (20, 50), (60, 30)], 3)
