@@ -138,3 +138,115 @@ def occlusion_contexts(
             deltas[i - 1] = run(occluded, i) - base
     report(progress, 1.0, "occlusion done")
     return Occlusion(tuple(n for n, _ in units), deltas, base)
+
+
+@dataclass(frozen=True)
+class AnalysisAttribution:
+    """Per-window occlusion of every unit over whole sequences, and the restoration of the hidden ones
+    (:func:`analysis_attribution`)."""
+
+    by: str  # "modality" or "token"
+    units: tuple[str, ...]  # U unit names
+    occlusion: np.ndarray  # (U, S, n, K) P(high) with the unit hidden minus P(high) as analysed; 0 where the
+    #                        unit was hidden in the window already (nothing to take away)
+    restoration: np.ndarray  # (U, S, n, K) logit of P(high) with the unit's hidden tokens restored (filled with the
+    #                          model's reconstruction, or the normalised mean, and shown) minus the analysed logit;
+    #                          0 where none of the unit's tokens was hidden in the window
+    base: np.ndarray  # (S, n, K) P(high) of the deterministic pass with what was visible
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
+def analysis_attribution(
+    model: torch.nn.Module,
+    x: np.ndarray,
+    missing: np.ndarray,
+    *,
+    by: str = "modality",
+    base: np.ndarray | None = None,
+    fill: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+    n_valid: np.ndarray | None = None,
+    feature_valid: np.ndarray | None = None,
+    batch_size: int = 64,
+    device: torch.device | str = "cpu",
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> AnalysisAttribution:
+    """Occlusion and restoration of every unit, with the analysis' sliding contexts and batches.
+
+    Two kinds of probability-only passes of ``inference.engine.run_contexts`` (no reconstruction, no attention,
+    so each costs a fraction of the analysis' own pass), one per unit and kind where it changes anything:
+
+    * *occlusion*: the unit's visible tokens are hidden (a missing sensor, through the data mask) -- what the
+      unit's evidence did to the prediction;
+    * *restoration*: the unit's hidden tokens are shown with ``fill`` (the model's own reconstruction of them, or
+      the normalised mean 0) -- how far the prediction moves when the missing evidence takes its most likely
+      value. :func:`mmqnet_core.inference.evidence.missing_evidence_sd` turns this into the spread of the
+      prediction owed to missing evidence.
+
+    Parameters
+    ----------
+    model : MMQNet
+        In eval mode.
+    x : ndarray, shape (S, n, N, F)
+        Normalised features (values of hidden tokens ignored).
+    missing : ndarray, shape (S, n, N)
+        Data mask (missing or masked by the user).
+    by : {"modality", "token"}
+        Unit: a modality group (U = groups, a few passes) or a token (U = N passes).
+    base : ndarray, shape (S, n, K), optional
+        P(high) of the deterministic pass on ``x``/``missing`` when the caller has it (saves one pass).
+    fill : ndarray, shape (S, n, N, F), optional
+        Normalised values shown for restored tokens (the model's reconstruction); None = 0 (the mean).
+    valid : ndarray, shape (N, F), optional
+        Defined feature columns (restored tokens show these); default ``model.config.feature_valid``.
+    n_valid, feature_valid, batch_size, device
+        As for ``run_contexts``.
+    progress, cancel
+        Progress over the passes; cancel checked between passes, between batches and inside the forward.
+
+    Returns
+    -------
+    AnalysisAttribution
+    """
+    from ..inference.engine import run_contexts  # the analysis' own sliding-context pass
+
+    units = occlusion_units(model.config, by)
+    missing = np.asarray(missing, bool)
+    valid = np.asarray(model.config.feature_valid if valid is None else valid, bool)  # (N, F)
+    todo_occ = [(u, tokens) for u, (_, tokens) in enumerate(units) if (~missing[..., tokens]).any()]
+    todo_res = [(u, tokens) for u, (_, tokens) in enumerate(units) if missing[..., tokens].any()]
+    passes = len(todo_occ) + len(todo_res) + (base is None)
+    done = 0
+
+    def run(xx: np.ndarray, mask: np.ndarray, fv: np.ndarray | None) -> np.ndarray:
+        nonlocal done
+        check_cancel(cancel)
+        fv = None if fv is None else fv & ~mask[..., None]  # a hidden token has no valid feature
+        p = run_contexts(model, xx, mask, n_valid=n_valid, feature_valid=fv, batch_size=batch_size, device=device,
+                         progress=scaled(progress, done / passes, (done + 1) / passes), cancel=cancel).probabilities
+        done += 1
+        return p
+
+    if base is None:
+        base = run(x, missing, feature_valid)
+    base = np.asarray(base, np.float32)
+    occ = np.zeros((len(units), *base.shape), np.float32)
+    res = np.zeros((len(units), *base.shape), np.float32)
+    for u, tokens in todo_occ:
+        occ[u] = run(x, missing | tokens[None, None, :], feature_valid) - base
+        occ[u][(~missing[..., tokens]).sum(-1) == 0] = 0.0  # windows where the unit was hidden already
+    base_logit = _logit(base)
+    for u, tokens in todo_res:
+        restore = missing & tokens[None, None, :]  # (S, n, N) the unit's hidden tokens
+        shown = np.zeros_like(x) if fill is None else np.asarray(fill, np.float32)
+        xr = np.where(restore[..., None], np.where(valid, shown, 0.0), x).astype(np.float32)
+        fv = None if feature_valid is None else (np.asarray(feature_valid, bool) | (restore[..., None] & valid))
+        p = run(xr, missing & ~restore, fv)
+        res[u] = np.where(restore.any(-1)[..., None], _logit(p) - base_logit, 0.0)
+    report(progress, 1.0, "attribution done")
+    return AnalysisAttribution(by, tuple(n for n, _ in units), occ, res, base)
