@@ -116,8 +116,8 @@ def build_untrained_model(recording: Any, *, span_s: float = 30.0, n_windows: in
 def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: str | os.PathLike | None = None,
                  device: str | None = None, model_factory: Callable[[Any], Any] | None = None,
                  subject_files: Sequence[str | os.PathLike] = (), find_subject_recordings: bool = True,
-                 mc_samples: int = 0, progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> AnalysisRun:
+                 mc_samples: int = 0, attribution: str | None = "modality",
+                 progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> AnalysisRun:
     """Analyse ``recording`` with its ``masks`` (worker function).
 
     Parameters
@@ -144,6 +144,9 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
     mc_samples : int
         Monte-Carlo samples for the uncertainty (``Preferences.mc_samples``; 0 = off, entropy only): see
         :func:`mmqnet_core.inference.analyze`.
+    attribution : {"modality", "token"} or None
+        Occlusion maps (shown in the attention view) and the missing-evidence term of the uncertainty (shown in
+        the trajectory view); one fast probability-only pass per modality. None: neither.
     progress, cancel
         Progress callback and cancel token.
     """
@@ -158,7 +161,7 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
     run = analyze_recording(recording, masks, model=model, checkpoint=checkpoint, device=device,
                             model_factory=model_factory, subject_files=subject_files,
                             find_subject_recordings=find_subject_recordings, mc_samples=mc_samples,
-                            progress=progress, cancel=cancel)
+                            attribution=attribution, progress=progress, cancel=cancel)
     for note in run.notes:
         log.info("%s", note)
     result = run.result

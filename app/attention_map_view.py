@@ -6,6 +6,13 @@ A heatmap (rows = tokens grouped by modality, columns = windows on the time axis
 only hidden tokens are reconstructed -- a note under the controls says so). The family is chosen in a combo: *modality* queries (reconstruction),
 *category* queries (emotion) or *interference* queries. Token names are on the left axis, modality groups on the
 right with separators. A green line follows the app's time cursor; a left click moves the cursor and browser.
+
+Under it, time-aligned, the **occlusion map** (``AnalysisResult.occlusion``, computed by the core in the same
+sliding-context passes as the analysis): for each modality (or token) and window, the change of P(high) of the
+target chosen in the second combo when that unit is hidden -- what actually moved the prediction. Blue: hiding
+the unit lowers P(high) (it was evidence for "high"); red: it raises it. Grey: the unit was hidden already in
+that window (nothing to take away). The right axis gives each unit's mean |change| over the windows where it was
+visible. A line above the plots says plainly that attention is not attribution.
 """
 
 from __future__ import annotations
@@ -32,6 +39,14 @@ FAMILY_TEXT = {
 LABEL_SPACING_PX = 12
 #: Colour map of attention.
 ATTENTION_COLOURMAP = "inferno"
+#: Diverging colour map of the occlusion map (blue: hiding lowers P(high), red: hiding raises it).
+OCCLUSION_COLOURMAP = "CET-D1"
+#: What the view says about attention and attribution, above the plots.
+NOT_ATTRIBUTION_TEXT = ("Attention is not attribution: the heatmap shows where the queries looked, not what moved "
+                        "the prediction. The occlusion map below shows that: the change of P(high) when each "
+                        "modality is hidden.")
+#: Share of the plot height given to the occlusion map (by modality: a few rows).
+OCCLUSION_SHARE = 0.3
 
 
 class AttentionMapView(QWidget):
@@ -50,12 +65,20 @@ class AttentionMapView(QWidget):
         self.present_only.setChecked(True)
         self.present_only.setToolTip("Hide the model's tokens that have no channel in this recording")
         self.present_only.toggled.connect(lambda _on: self.redraw())
+        self.target_combo = QComboBox(self)
+        self.target_combo.setToolTip("Output whose change is shown in the occlusion map")
+        self.target_combo.currentIndexChanged.connect(lambda _i: self.redraw())
         controls = QHBoxLayout()
         controls.setContentsMargins(4, 0, 4, 0)
         controls.addWidget(QLabel("Family", self))
         controls.addWidget(self.family_combo)
         controls.addWidget(self.present_only)
+        controls.addWidget(QLabel("Occlusion of", self))
+        controls.addWidget(self.target_combo)
         controls.addStretch(1)
+        self.statement = QLabel(NOT_ATTRIBUTION_TEXT, self)
+        self.statement.setWordWrap(True)
+        self.statement.setStyleSheet("color: #202020; font-weight: bold;")
         self.note = QLabel(self)  # what the family's map covers (modality: only windows with hidden tokens)
         self.note.setStyleSheet("color: #404040;")
         self.note.setWordWrap(True)
@@ -83,19 +106,48 @@ class AttentionMapView(QWidget):
         self.cursor.setZValue(30)
         self.plot.addItem(self.cursor, ignoreBounds=True)
 
+        # the occlusion map: rows = occluded units, columns = windows, time-linked to the attention map
+        self.occ_plot = self.graphics.addPlot(row=1, col=0)
+        style_plot(self.occ_plot)
+        self.occ_plot.showGrid(x=False, y=False)
+        self.occ_plot.setLabel("bottom", "time", units="s")
+        self.occ_plot.showAxis("right")
+        for side in ("left", "right"):
+            self.occ_plot.getAxis(side).setStyle(tickLength=0)
+        self.occ_plot.getAxis("right").setTextPen(pg.mkPen("#5d4037"))
+        self.occ_plot.setXLink(self.plot)
+        occ_view = self.occ_plot.getViewBox()
+        occ_view.invertY(True)
+        occ_view.setMouseEnabled(x=True, y=False)
+        occ_view.setBackgroundColor("#bdbdbd")  # grey where the unit was hidden already (NaN: transparent)
+        self.occ_image = pg.ImageItem(axisOrder="row-major")
+        self.occ_plot.addItem(self.occ_image)
+        self.occ_bar = pg.ColorBarItem(values=(-0.1, 0.1), colorMap=pg.colormap.get(OCCLUSION_COLOURMAP),
+                                       interactive=False, label="change of P(high) when hidden", width=14)
+        self.occ_bar.setImageItem(self.occ_image, insert_in=self.occ_plot)
+        self.occ_cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
+        self.occ_cursor.setZValue(30)
+        self.occ_plot.addItem(self.occ_cursor, ignoreBounds=True)
+        self.occ_rows: list[str] = []  # unit name of each occlusion row, top to bottom
+        self._occ_labels: tuple[list, list] = ([], [])
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addWidget(self.banner)
         layout.addLayout(controls)
+        layout.addWidget(self.statement)
         layout.addWidget(self.note)
         layout.addWidget(self.graphics, 1)
         self.rows: list[int] = []  # token index of each image row, top to bottom
         self._labels: tuple[list, list] = ([], [])  # (row centre, text) for the left and right axes
         view.sigResized.connect(lambda _v: self._apply_ticks())
+        occ_view.sigResized.connect(lambda _v: self._apply_ticks())
         on_left_click(self.plot, lambda x, _y: self._on_click(x))
+        on_left_click(self.occ_plot, lambda x, _y: self._on_click(x))
         model.analysisFinished.connect(self.set_result)
         model.cursorMoved.connect(self.cursor.setValue)
+        model.cursorMoved.connect(self.occ_cursor.setValue)
         self.set_result(model.analysis)
 
     @property
@@ -120,7 +172,26 @@ class AttentionMapView(QWidget):
         i = self.family_combo.findData(current if current is not None else "category")
         self.family_combo.setCurrentIndex(max(i, 0))
         self.family_combo.blockSignals(False)
+        target = self.target_combo.currentData()
+        self.target_combo.blockSignals(True)
+        self.target_combo.clear()
+        for name in (result.targets if result is not None and result.occlusion is not None else ()):
+            self.target_combo.addItem(f"P(high {name})", name)
+        self.target_combo.setCurrentIndex(max(self.target_combo.findData(target), 0))
+        self.target_combo.setEnabled(self.target_combo.count() > 0)
+        self.target_combo.blockSignals(False)
         self.redraw()
+
+    @property
+    def target(self) -> str | None:
+        """The output whose occlusion is shown."""
+        return self.target_combo.currentData()
+
+    def set_target(self, target: str) -> None:
+        i = self.target_combo.findData(target)
+        if i < 0:
+            raise ValueError(f"no occlusion target {target!r}")
+        self.target_combo.setCurrentIndex(i)
 
     def _row_order(self, result: Any) -> list[int]:
         """Tokens to show, grouped by modality in order of first appearance."""
@@ -132,6 +203,11 @@ class AttentionMapView(QWidget):
         return sorted(keep, key=lambda n: (first[result.token_modalities[n]], n))
 
     def redraw(self) -> None:
+        self._redraw_attention()
+        self._redraw_occlusion()
+        self._apply_ticks()
+
+    def _redraw_attention(self) -> None:
         result = self.model.analysis
         family = self.family
         for line in self.separators:
@@ -183,21 +259,77 @@ class AttentionMapView(QWidget):
         self.plot.setXRange(t0, t0 + width, padding=0)
         self.cursor.setValue(self.model.cursor_s)
 
+    def occlusion_matrix(self, result: Any) -> tuple[list[str], np.ndarray]:
+        """Units shown and their (U_shown, T) change of P(high) of the chosen target when hidden, NaN where the
+        unit was hidden already in the window (nothing to take away)."""
+        if result is None or result.occlusion is None or self.target not in result.targets:
+            return [], np.zeros((0, 0), np.float32)
+        k = result.targets.index(self.target)
+        hidden = np.asarray(result.hidden, bool)
+        present = [c is not None for c in result.token_channels]
+        rows, values = [], []
+        for u, unit in enumerate(result.occlusion_units):
+            if result.occlusion_by == "token":
+                tokens = np.array([name == unit for name in result.token_names])
+            else:
+                tokens = np.array([m == unit for m in result.token_modalities])
+            if self.present_only.isChecked() and not any(p for p, t in zip(present, tokens) if t):
+                continue  # no channel of this unit in the recording
+            seen = (~hidden[:, tokens]).any(1)  # (T,) windows where the unit had something to hide
+            rows.append(unit)
+            values.append(np.where(seen, result.occlusion[:, u, k], np.nan))
+        return rows, (np.asarray(values, np.float32) if values else np.zeros((0, result.n_windows), np.float32))
+
+    def _redraw_occlusion(self) -> None:
+        result = self.model.analysis
+        have = result is not None and result.occlusion is not None
+        self.occ_plot.setVisible(have)
+        self.statement.setText(NOT_ATTRIBUTION_TEXT if have or result is None else (
+            "Attention is not attribution: the heatmap shows where the queries looked, not what moved the "
+            "prediction (no occlusion map was computed for this analysis)."))
+        self.graphics.ci.layout.setRowStretchFactor(0, 7)
+        self.graphics.ci.layout.setRowStretchFactor(1, 3 if have else 0)
+        if not have:
+            self.occ_rows = []
+            self.occ_image.clear()
+            self._occ_labels = ([], [])
+            return
+        self.occ_rows, img = self.occlusion_matrix(result)
+        self.occ_image.setImage(img, autoLevels=False)
+        hi = float(np.nanmax(np.abs(img))) if np.isfinite(img).any() else 0.0
+        self.occ_bar.setLevels((-max(hi, 1e-3), max(hi, 1e-3)))  # symmetric: white is "no change"
+        self.occ_bar.axis.setLabel(f"change of P(high {self.target}) when hidden")
+        t0 = float(result.window_starts[0]) if result.n_windows else 0.0
+        self.occ_image.setRect(QRectF(t0, 0.0, result.n_windows * result.window_s, float(len(self.occ_rows))))
+        mean = [float(np.nanmean(np.abs(row))) if np.isfinite(row).any() else float("nan") for row in img]
+        self._occ_labels = ([(i + 0.5, u) for i, u in enumerate(self.occ_rows)],
+                            [(i + 0.5, f"{m:.3f}" if np.isfinite(m) else "hidden") for i, m in enumerate(mean)])
+        self.occ_plot.setYRange(0, max(1, len(self.occ_rows)), padding=0)
+        self.occ_plot.getAxis("right").setLabel("mean |change|")
+        self.occ_cursor.setValue(self.model.cursor_s)
+
     def _apply_ticks(self) -> None:
         """Put the row labels on the axes, skipping those closer than LABEL_SPACING_PX to the previous one."""
-        px_per_row = self.plot.getViewBox().height() / max(1, len(self.rows))
-        for axis, labels in zip(("left", "right"), self._labels):
-            shown, last = [], -1e9
-            for pos, text in labels:
-                if (pos - last) * px_per_row >= LABEL_SPACING_PX:
-                    shown.append((pos, text))
-                    last = pos
-            self.plot.getAxis(axis).setTicks([shown])
+        for plot, rows, labels in ((self.plot, self.rows, self._labels),
+                                   (self.occ_plot, self.occ_rows, self._occ_labels)):
+            px_per_row = plot.getViewBox().height() / max(1, len(rows))
+            for axis, lab in zip(("left", "right"), labels):
+                shown, last = [], -1e9
+                for pos, text in lab:
+                    if (pos - last) * px_per_row >= LABEL_SPACING_PX:
+                        shown.append((pos, text))
+                        last = pos
+                plot.getAxis(axis).setTicks([shown])
 
     @property
     def image_data(self) -> np.ndarray | None:
-        """The array shown, shape (tokens shown, windows)."""
+        """The attention array shown, shape (tokens shown, windows)."""
         return self.image.image
+
+    @property
+    def occlusion_data(self) -> np.ndarray | None:
+        """The occlusion array shown, shape (units shown, windows); None when there is none."""
+        return self.occ_image.image
 
     def _on_click(self, x: float) -> None:
         result = self.model.analysis
@@ -212,10 +344,14 @@ class AttentionMapView(QWidget):
         family = f"Family: {self.family_combo.currentText()}"
         if self.present_only.isChecked():
             family += " (only channels in the recording)"
-        return [self.banner, family, self.note.text(), self.graphics]
+        if self.target is not None:
+            family += f"; occlusion of {self.target_combo.currentText()}"
+        return [self.banner, family, self.statement.text(), self.note.text(), self.graphics]
 
     def copy_state_from(self, other: "AttentionMapView") -> None:
         """Show what ``other`` shows (family, token filter) -- for off-screen copies used by exports."""
         self.present_only.setChecked(other.present_only.isChecked())
         if other.family is not None:
             self.set_family(other.family)
+        if other.target is not None:
+            self.set_target(other.target)

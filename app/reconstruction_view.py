@@ -12,7 +12,11 @@ A left click inside a shaded (hidden) span zooms both plots to that span with a 
 (:data:`ZOOM_MARGIN`); "Reset zoom" or Esc shows the whole recording again.
 
 Reconstruction quality is summarised as the RMSE between reconstruction and original over the hidden windows
-that have an original (user-masked windows of a recorded channel).
+that have an original (simulated missingness of a recorded channel), beside the RMSE of the baseline a reviewer
+expects on the same windows, both computed in the core (:func:`mmqnet_core.inference.recon_baseline.
+reconstruction_errors`): spherical-spline interpolation (MNE's ``interpolate_bads``) from the visible EEG channels
+for an EEG channel, linear interpolation across the gap for a slow signal (GSR, respiration, temperature). The
+baseline is drawn too (grey, dotted).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from .plot_helpers import (
 )
 
 #: Feature shown first for each modality (the most familiar one); otherwise the first defined column.
+#: Colour of the baseline reconstruction (spherical splines / linear interpolation).
+BASELINE_COLOUR = "#757575"
 PREFERRED_FEATURE = {"EEG": "psd_alpha", "EOG": "blink_rate", "EMG": "log_rms", "GSR": "level", "RESP": "rate",
                      "PPG": "hr", "ECG": "hr", "TEMP": "level"}
 #: Margin shown on each side of a span zoomed to by a click, as a fraction of the span's length (at least one
@@ -93,10 +99,16 @@ class ReconstructionView(QWidget):
                                                   name="reconstruction", connect="finite", symbol="o",
                                                   symbolSize=5, symbolPen=None, symbolBrush=RECON_COLOUR)
         # (only hidden windows are reconstructed: dots keep a single hidden window visible between the gaps)
+        self.baseline_curve = self.feature_plot.plot(pen=pg.mkPen(BASELINE_COLOUR, width=2,
+                                                                  style=Qt.PenStyle.DotLine),
+                                                     name="baseline", connect="finite", symbol="t", symbolSize=5,
+                                                     symbolPen=None, symbolBrush=BASELINE_COLOUR)
         self.wave_original = self.wave_plot.plot(pen=pg.mkPen(ORIGINAL_COLOUR, width=1.5), name="original waveform",
                                                  connect="finite")
         self.wave_recon = self.wave_plot.plot(pen=pg.mkPen(RECON_COLOUR, width=2), name="reconstructed waveform",
                                               connect="finite")
+        self.wave_baseline = self.wave_plot.plot(pen=pg.mkPen(BASELINE_COLOUR, width=1.5, style=Qt.PenStyle.DotLine),
+                                                 name="linear interpolation", connect="finite")
         self.hidden_spans = [SpanPool(p, MASKED_SPAN, z=-12) for p in (self.feature_plot, self.wave_plot)]
         self.focus_spans = [SpanPool(p, FOCUS_SPAN, z=-11) for p in (self.feature_plot, self.wave_plot)]
         self.cursors = [pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN) for _ in range(2)]
@@ -119,6 +131,7 @@ class ReconstructionView(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.graphics, 1)
         self.rmse: float | None = None  # of the shown feature over hidden windows with an original
+        self.errors = None  # ReconstructionErrors of the token and feature shown (model vs baseline), or None
         model.analysisFinished.connect(self.set_result)
         model.maskFocusChanged.connect(self.show_focus)
         model.cursorMoved.connect(lambda t: [c.setValue(t) for c in self.cursors])
@@ -222,7 +235,8 @@ class ReconstructionView(QWidget):
     # --- drawing --------------------------------------------------------------------------------------------
     def redraw(self) -> None:
         result = self.model.analysis
-        curves = (self.original_curve, self.recon_curve, self.wave_original, self.wave_recon)
+        curves = (self.original_curve, self.recon_curve, self.wave_original, self.wave_recon, self.baseline_curve,
+                  self.wave_baseline)
         if result is None or self.token is None or self.feature is None:
             for curve in curves:
                 curve.setData([], [])
@@ -232,6 +246,7 @@ class ReconstructionView(QWidget):
             self._set_zoom(None)
             self.info.setText("")
             self.rmse = None
+            self.errors = None
             return
         n = result.token_index(self.token)
         mod = result.token_modalities[n]
@@ -249,14 +264,21 @@ class ReconstructionView(QWidget):
             self.recon_curve.setData([], [])
         else:
             self.recon_curve.setData(centres, recon)
+        baseline = (None if result.baseline_recon is None
+                    else np.asarray(result.baseline_recon[:, n, f], float))
+        if baseline is None or not np.isfinite(baseline).any():
+            self.baseline_curve.setData([], [])
+        else:
+            self.baseline_curve.setData(centres, baseline)
         self.feature_plot.getAxis("left").setLabel(f"{self.feature} [{unit}]" if unit else self.feature)
         spans = [(starts[a], starts[b - 1] + result.window_s) for a, b in runs(hidden)]
         focus = self.model.mask_focus
         focus_spans = [(focus.start_s, focus.end_s)] if focus is not None and (
             focus.channel is None or focus.channel == result.token_channels[n]) else []
-        scored = hidden & ~missing
-        self.rmse = (float(np.sqrt(np.mean((recon[scored] - original[scored]) ** 2)))
-                     if recon is not None and scored.any() else None)
+        from mmqnet_core.inference.recon_baseline import reconstruction_errors
+
+        self.errors = reconstruction_errors(result, self.token, self.feature)  # model vs baseline, in the core
+        self.rmse = self.errors.model_rmse
 
         wave = result.waveform.get(mod)
         self.wave_plot.setVisible(wave is not None)
@@ -271,11 +293,17 @@ class ReconstructionView(QWidget):
                 self.wave_recon.setData(times.ravel(), rec_w.ravel())
             else:
                 self.wave_recon.setData([], [])
+            if result.baseline_recon is not None and np.isfinite(result.baseline_recon[:, n, wave]).any():
+                base_w = np.where(hidden[:, None], result.baseline_recon[:, n, wave].astype(float), np.nan)
+                self.wave_baseline.setData(times.ravel(), base_w.ravel())
+            else:
+                self.wave_baseline.setData([], [])
             wunit = result.feature_units[mod][wave.start] if wave.start < len(result.feature_units[mod]) else ""
             self.wave_plot.getAxis("left").setLabel(f"{mod} waveform [{wunit}]" if wunit else f"{mod} waveform")
         else:
             self.wave_original.setData([], [])
             self.wave_recon.setData([], [])
+            self.wave_baseline.setData([], [])
         for pool in self.hidden_spans:
             pool.set_spans(spans)
         self._spans = spans + [sp for sp in focus_spans if not any(a <= sp[0] and sp[1] <= b for a, b in spans)]
@@ -287,7 +315,8 @@ class ReconstructionView(QWidget):
             self.feature_plot.setXRange(starts[0], starts[-1] + result.window_s, padding=0.01)
         if starts.size:
             finite = np.concatenate([original[np.isfinite(original)],
-                                     recon[np.isfinite(recon)] if recon is not None else []])
+                                     recon[np.isfinite(recon)] if recon is not None else [],
+                                     baseline[np.isfinite(baseline)] if baseline is not None else []])
             if finite.size:
                 lo, hi = float(finite.min()), float(finite.max())
                 pad = 0.05 * (hi - lo) or 0.5
@@ -301,8 +330,8 @@ class ReconstructionView(QWidget):
             parts = [f"{channel or 'absent channel'}: {int(hidden.sum())}/{len(hidden)} windows hidden"]
         if focus_spans:
             parts.append(f"mask {focus.start_s:.1f}-{focus.end_s:.1f} s")
-        if self.rmse is not None:
-            parts.append(f"RMSE over masked windows {self.rmse:.3g} {unit}".rstrip())
+        if self.errors.text():
+            parts.append(self.errors.text())
         self.info.setText(" | ".join(parts))
 
     # --- zoom -----------------------------------------------------------------------------------------------

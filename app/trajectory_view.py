@@ -423,6 +423,9 @@ class TrajectoryView(QWidget):
         centres = starts + result.window_s / 2
         # Windows whose context had no visible token carry only the model's prior: drawn as gaps, not values.
         blind = np.asarray(result.no_context, bool)
+        # with the missing-evidence term the row is the entropy of P(high) marginalised over what the hidden
+        # modalities could change (mmqnet_core.inference.evidence); the tooltip says which
+        self.entropy_plot.getAxis("left").setToolTip(result.uncertainty_method)
         for k, name in enumerate(result.targets):
             prob = np.where(blind, np.nan, np.asarray(result.probabilities[:, k], float))
             ent = np.where(blind, np.nan, np.asarray(result.uncertainty[:, k], float))

@@ -55,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(<target>_std columns); N times slower. Default 0: one deterministic pass, entropy only")
     p.add_argument("--mc-seed", type=int, default=0, metavar="SEED",
                    help="seed of the Monte-Carlo samples (default 0; the same seed gives the same result)")
+    p.add_argument("--attribution", nargs="?", const="modality", default=None, choices=("modality", "token"),
+                   help="also write occlusion maps (attribution.npz: the change of P(high) of every window when each "
+                   "modality, or each token, is hidden; one fast pass per unit) and add the missing-evidence term to "
+                   "the uncertainty (<target>_missing_evidence columns). Default unit: modality")
     p.add_argument("--subject-files", nargs="+", default=[], metavar="FILE",
                    help="other recordings of the same subject (EDF/BDF files, DEAP .dat files, MAHNOB-HCI session "
                    "folders; put this option after FILE): a per-subject model then normalises FILE with the "
@@ -74,7 +78,7 @@ def _options(args: argparse.Namespace) -> "AnalysisOptions":
         checkpoint=args.checkpoint, device=args.device, masks=args.masks, no_masks=args.no_masks,
         modalities={k: v.value for k, v in mods.items()} if mods else None, trial=args.trial,
         start_s=args.start, stop_s=args.stop, mc_samples=args.mc_samples, mc_seed=args.mc_seed,
-        subject_files=tuple(args.subject_files), own_statistics=args.own_statistics,
+        subject_files=tuple(args.subject_files), own_statistics=args.own_statistics, attribution=args.attribution,
     )
 
 
@@ -125,6 +129,12 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
         spread = ", ".join(f"{k} {v:.3f}" for k, v in s["mean_probability_std"].items() if v is not None)
         print(f"uncertainty: {result.mc_samples} Monte-Carlo samples (seed {args.mc_seed}); mean std of the "
               f"probability {spread}")
+    if result.occlusion is not None:
+        moved = s["attribution"]["mean_abs_change_of_probability"]
+        for target, units in moved.items():
+            top = sorted(((v, u) for u, v in units.items() if v is not None), reverse=True)[:4]
+            print(f"occlusion ({target}): " + ", ".join(f"{u} {v:.3f}" for v, u in top)
+                  + " (mean |change of P(high)| when hidden)")
     print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()))
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     if result.is_synthetic or model.is_synthetic:

@@ -102,16 +102,32 @@ class AnalysisResult:
     scores: np.ndarray | None = None  # (T, K) predicted 1-9 scores (a model trained with ``regression``), else None
     reason: np.ndarray | None = None  # (T, N) uint8 MissingReason of each hidden token (PRESENT = visible)
     feature_valid: np.ndarray | None = None  # (T, N, F) bool: feature computed and seen by the model
+    # occlusion attribution (``attribution`` option; :func:`mmqnet_core.model.attribution.analysis_attribution`)
+    occlusion: np.ndarray | None = None  # (T, U, K) P(high) with unit u hidden minus P(high) as analysed; 0 where
+    #                                      the unit was hidden already; None: not computed
+    occlusion_units: tuple[str, ...] = ()  # (U,) occluded units: modality groups or token names
+    occlusion_by: str = ""  # "modality" or "token" ("" when not computed)
+    missing_evidence: np.ndarray | None = None  # (T, K) SD (logit units) of the prediction's shift owed to hidden
+    #                 evidence (:mod:`mmqnet_core.inference.evidence`); included in ``uncertainty``; None: not computed
+    baseline_recon: np.ndarray | None = None  # (T, N, F) baseline reconstruction of hidden EEG (spherical splines)
+    #   and slow-signal (linear interpolation) tokens in their own units, NaN elsewhere; None: nothing to do
+    #   (:mod:`mmqnet_core.inference.recon_baseline`)
 
     @property
     def uncertainty_method(self) -> str:
         """How ``uncertainty`` (and ``probability_std``) were computed, in one sentence."""
         if self.probability_std is None:
-            return ("binary entropy of the window's probability, bits (0 certain, 1 = chance); a function of the "
+            text = ("binary entropy of the window's probability, bits (0 certain, 1 = chance); a function of the "
                     "probability alone, no sampling")
-        return (f"binary entropy (bits) of the mean probability over {self.mc_samples} Monte-Carlo samples with "
-                "the model's dropout / stochastic-depth layers on (MC dropout); <target>_std: standard deviation "
-                "of the probability over those samples")
+        else:
+            text = (f"binary entropy (bits) of the mean probability over {self.mc_samples} Monte-Carlo samples "
+                    "with the model's dropout / stochastic-depth layers on (MC dropout); <target>_std: standard "
+                    "deviation of the probability over those samples")
+        if self.missing_evidence is not None:
+            text += ("; with missing evidence: the probability is first marginalised over a logit shift of SD "
+                     "<target>_missing_evidence, the change when the hidden modalities are restored with the model's "
+                     "reconstruction (0 where nothing is hidden)")
+        return text
 
     @property
     def n_windows(self) -> int:
@@ -154,6 +170,8 @@ class AnalysisResult:
             df[f"{name}_uncertainty"] = self.uncertainty[:, k]
             if self.probability_std is not None:
                 df[f"{name}_std"] = self.probability_std[:, k]
+            if self.missing_evidence is not None:
+                df[f"{name}_missing_evidence"] = self.missing_evidence[:, k]
             if self.scores is not None:
                 df[f"{name}_score"] = self.scores[:, k]
         df["no_context"] = self.no_context
@@ -193,9 +211,27 @@ class AnalysisResult:
                                      {name: float(np.mean(self.probability_std[~self.no_context, k]))
                                       if (~self.no_context).any() else None for k, name in enumerate(self.targets)}),
             "missing": self._missing_summary(),
+            "attribution": self.attribution_summary(),
             "steps": list(self.steps),
             "timings_s": dict(self.timings),
         }
+
+    def attribution_summary(self) -> dict | None:
+        """Per target and occluded unit, the mean absolute change of P(high) over the windows where the unit was
+        visible (None when no occlusion was computed)."""
+        if self.occlusion is None:
+            return None
+        moved = np.abs(self.occlusion)  # (T, U, K)
+        units = list(self.occlusion_units)
+        if self.occlusion_by == "token":
+            seen = ~self.hidden  # (T, N): tokens are the units
+        else:
+            seen = np.stack([(~self.hidden[:, [m == u for m in self.token_modalities]]).any(1) for u in units], 1)
+        mean = {name: {u: (float(moved[seen[:, i], i, k].mean()) if seen[:, i].any() else None)
+                       for i, u in enumerate(units)} for k, name in enumerate(self.targets)}
+        return {"by": self.occlusion_by, "units": units, "mean_abs_change_of_probability": mean,
+                "note": "occlusion: P(high) with the unit hidden minus P(high) as analysed (attention is not "
+                        "attribution: see attribution.npz for the per-window map)"}
 
     def _missing_summary(self) -> dict:
         """Per token: windows hidden by reason, and windows where a feature of a visible token was not computed."""
@@ -217,8 +253,9 @@ class AnalysisResult:
                 "reason_codes": {r.label: int(r) for r in MissingReason}}
 
     def save(self, folder: str | os.PathLike) -> dict[str, Path]:
-        """Write ``trajectories.csv``/``.parquet``, ``reconstructions.npz``, ``attention.npz`` and
-        ``summary.json`` into ``folder`` (each file atomically: temp file + os.replace)."""
+        """Write ``trajectories.csv``/``.parquet``, ``reconstructions.npz``, ``attention.npz``, ``summary.json``
+        and, with occlusion maps, ``attribution.npz`` into ``folder`` (each file atomically: temp file +
+        os.replace)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         traj = self.trajectories()
@@ -230,9 +267,11 @@ class AnalysisResult:
                "window_starts": self.window_starts, "token_names": names}
         if self.recon is not None:
             rec["recon"] = self.recon
+        if self.baseline_recon is not None:
+            rec["baseline_recon"] = self.baseline_recon
         att = {f"attention_{k}": v for k, v in self.attention.items()}
         att.update(window_starts=self.window_starts, token_names=names)
-        return {
+        paths = {
             "csv": atomic_write(folder / "trajectories.csv", lambda p: traj.to_csv(p, index=False, float_format="%.6g")),
             "parquet": atomic_write(folder / "trajectories.parquet", lambda p: traj.to_parquet(p, index=False)),
             "reconstructions": atomic_write(folder / "reconstructions.npz", lambda p: _savez(p, rec)),
@@ -240,6 +279,32 @@ class AnalysisResult:
             "summary": atomic_write(folder / "summary.json",
                                lambda p: Path(p).write_text(json.dumps(self.summary(), indent=1), encoding="utf-8")),
         }
+        if self.occlusion is not None:  # read back with read_attribution
+            occ = {"occlusion": self.occlusion, "units": np.array(self.occlusion_units),
+                   "by": np.array(self.occlusion_by), "targets": np.array(self.targets),
+                   "window_starts": self.window_starts}
+            if self.missing_evidence is not None:
+                occ["missing_evidence"] = self.missing_evidence
+            paths["attribution"] = atomic_write(folder / "attribution.npz", lambda p: _savez(p, occ))
+        return paths
+
+
+def read_attribution(folder: str | os.PathLike) -> dict[str, Any] | None:
+    """The occlusion map saved by :meth:`AnalysisResult.save` (``attribution.npz``), None when there is none.
+
+    Returns
+    -------
+    dict
+        ``occlusion`` (T, U, K), ``units`` (U,) str, ``by`` str, ``targets`` (K,) str, ``window_starts`` (T,) s,
+        ``missing_evidence`` (T, K) logit SD or None. Read without pickle.
+    """
+    path = Path(folder) / "attribution.npz"
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        return {"occlusion": z["occlusion"], "units": tuple(str(u) for u in z["units"]), "by": str(z["by"]),
+                "targets": tuple(str(t) for t in z["targets"]), "window_starts": z["window_starts"],
+                "missing_evidence": z["missing_evidence"] if "missing_evidence" in z.files else None}
 
 
 def _savez(path: str, arrays: dict) -> None:
@@ -264,6 +329,7 @@ def analyze(
     cache: Any = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    attribution: str | bool | None = None,
 ) -> AnalysisResult:
     """Analyse a whole recording (or the span ``start_s``-``stop_s``) with a loaded model.
 
@@ -303,6 +369,10 @@ def analyze(
         clean without a cache.
     progress, cancel
         Progress callback and cancel token (checked between stages, model batches and Monte-Carlo samples).
+    attribution : {"modality", "token"}, bool or None
+        Also compute per-window occlusion maps (``AnalysisResult.occlusion``: the change of P(high) when each
+        modality -- True or "modality", one probability-only pass per modality -- or each token is hidden) and
+        the missing-evidence term of the uncertainty (:mod:`mmqnet_core.inference.evidence`). None/False: not.
 
     Raises
     ------
@@ -352,7 +422,7 @@ def analyze(
         )
     result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
                               subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
-                              progress=scaled(progress, 0.6, 1.0),
+                              attribution=attribution, progress=scaled(progress, 0.6, 1.0),
                               cancel=cancel, title=recording.title, is_synthetic=recording.is_synthetic,
                               steps=tuple(pre.steps), interference_spans=tuple(pre.interference))
     timings.update(result.timings)
@@ -457,16 +527,18 @@ def analyze_features(
     is_synthetic: bool = False,
     steps: Sequence[str] = (),
     interference_spans: Sequence[Any] = (),
+    attribution: str | bool | None = None,
 ) -> AnalysisResult:
     """Run the model on an existing :class:`~mmqnet_core.features.FeatureSet` (the last stage of :func:`analyze`).
 
     ``masks`` (a MaskSet) and/or ``token_mask`` ((T, N) bool) say what the user masked;
-    ``subject_statistics``, ``mc_samples`` and ``mc_seed`` as in :func:`analyze`.
+    ``subject_statistics``, ``mc_samples``, ``mc_seed`` and ``attribution`` as in :func:`analyze`.
     """
     from ..model.checkpoint import check_compatible
 
     t0 = time.perf_counter()
     n_mc = check_mc_samples(model.model, mc_samples)
+    by = _attribution_unit(attribution)
     check_compatible(model.meta, features)
     n_t, n_tok, _ = features.values.shape
     if n_t == 0:
@@ -521,7 +593,7 @@ def analyze_features(
     extra = {"feature_valid": fv[None]} if "feature_valid" in inspect.signature(run_contexts).parameters else {}
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
                        return_recon=True, return_attention=attention, mc_samples=n_mc, mc_seed=mc_seed,
-                       progress=progress, cancel=cancel, **extra)
+                       progress=scaled(progress, 0.0, 0.6) if by else progress, cancel=cancel, **extra)
     probs = out.probabilities[0]
     if not np.isfinite(probs).all():
         raise MMQNetError(f"{model.describe()} gave NaN/infinite outputs on {title}: the model is broken (diverged "
@@ -533,9 +605,32 @@ def analyze_features(
     cfg = model.model.config
     has_int = out.interference is not None
     mods = tuple(t.modality.value if hasattr(t.modality, "value") else str(t.modality) for t in features.tokens)
+    from .recon_baseline import baseline_reconstruction
+
+    t1 = time.perf_counter()  # the baselines a reviewer expects, beside the model's reconstruction
+    baseline = baseline_reconstruction(values, hidden, [t.name for t in features.tokens], mods,
+                                       np.asarray(features.valid, bool))
+    baseline_step = () if baseline is None else (
+        f"reconstruction baselines (spherical splines for EEG, linear interpolation for slow signals) in "
+        f"{time.perf_counter() - t1:.2f} s",)
     key = (lambda m: m.value if hasattr(m, "value") else str(m))
     mc_step = ((f"uncertainty: {n_mc} Monte-Carlo samples (seed {mc_seed}) with the dropout / stochastic-depth "
-                "layers on; probabilities are their mean",) if n_mc else ())
+                "layers on; probabilities are their mean",) if n_mc else ()) + baseline_step
+    occ = evidence_sd = None
+    uncertainty = binary_entropy(probs)
+    if by:  # occlusion maps and the missing-evidence term: probability-only passes with the same contexts
+        from ..model.attribution import analysis_attribution
+        from .evidence import marginal_probability, missing_evidence_sd
+
+        t1 = time.perf_counter()
+        occ = analysis_attribution(model.model, x[None], hidden[None], by=by, fill=out.recon,
+                                   base=None if n_mc else out.probabilities, valid=np.asarray(features.valid, bool),
+                                   feature_valid=fv[None], batch_size=batch_size, device=model.device,
+                                   progress=scaled(progress, 0.6, 1.0), cancel=cancel)
+        evidence_sd = missing_evidence_sd(occ.restoration)[0]  # (T, K)
+        uncertainty = binary_entropy(marginal_probability(probs, evidence_sd))
+        mc_step += (f"occlusion of {len(occ.units)} {by} unit(s) and the missing-evidence term of the uncertainty in "
+                    f"{time.perf_counter() - t1:.2f} s",)
     return AnalysisResult(
         title=title,
         is_synthetic=bool(is_synthetic),
@@ -544,7 +639,7 @@ def analyze_features(
         window_s=float(features.window_s),
         targets=tuple(cfg.targets),
         probabilities=probs,
-        uncertainty=binary_entropy(probs),
+        uncertainty=uncertainty,
         no_context=out.no_context[0],
         token_names=tuple(t.name for t in features.tokens),
         token_modalities=mods,
@@ -567,8 +662,27 @@ def analyze_features(
         interference_detected=np.asarray(features.interference, np.float32),
         interference_spans=tuple(interference_spans),
         steps=tuple(steps) + (norm_step, f"analysed {n_t} windows with {model.describe()}") + mc_step,
-        timings={"inference": time.perf_counter() - t0},
+        timings={"inference": time.perf_counter() - t0},  # including the reconstruction baselines
         probability_std=None if out.probability_std is None else out.probability_std[0],
         scores=None if out.scores is None else out.scores[0],
         mc_samples=n_mc,
+        occlusion=None if occ is None else np.moveaxis(occ.occlusion[:, 0], 0, 1),  # (T, U, K)
+        occlusion_units=() if occ is None else occ.units,
+        occlusion_by=by or "",
+        missing_evidence=evidence_sd,
+        baseline_recon=baseline,
     )
+
+
+def _attribution_unit(attribution: str | bool | None) -> str | None:
+    """The occlusion unit of the ``attribution`` option ("modality", "token") or None (off)."""
+    from ..model.attribution import OCCLUSION_UNITS
+
+    if attribution is None or attribution is False:
+        return None
+    if attribution is True:
+        return "modality"
+    if attribution not in OCCLUSION_UNITS:
+        raise ConfigError(f"Invalid value for 'attribution': allowed {', '.join(OCCLUSION_UNITS)} (or True for "
+                          f"modality, False/None for none), got {attribution!r}.")
+    return str(attribution)

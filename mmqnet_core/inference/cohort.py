@@ -79,6 +79,7 @@ class AnalysisOptions:
     mc_seed: int = 0  # seed of the Monte-Carlo samples
     subject_files: tuple[str, ...] = ()  # other recordings of the same subject (one-recording analyses only)
     own_statistics: bool = False  # per-subject model: the recording's own statistics only
+    attribution: str | None = None  # occlusion maps + missing-evidence uncertainty: "modality", "token" or None
 
     def __post_init__(self) -> None:
         if self.subject_files and self.own_statistics:
@@ -93,6 +94,8 @@ class AnalysisOptions:
         d.pop("device")  # the device does not change what is computed (beyond float rounding)
         d["modalities"] = sorted((self.modalities or {}).items())
         d["masks_stamp"] = masks_stamp
+        if d["attribution"] is None:  # results finished before the option existed stay done
+            d.pop("attribution")
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -226,6 +229,7 @@ def analyze_file(
     run = analyze_recording(rec, masks, model=model, subject_files=options.subject_files,
                             own_statistics=options.own_statistics, start_s=options.start_s, stop_s=options.stop_s,
                             mc_samples=options.mc_samples, mc_seed=options.mc_seed, statistics_cache=subject_cache,
+                            attribution=options.attribution,
                             output=Path(output), progress=scaled(progress, 0.1, 1.0), cancel=cancel)
     lines += list(run.notes)
     cache_key = ("deap", str(path.resolve())) if subject_cache is not None and rec.source_format == "deap" else None

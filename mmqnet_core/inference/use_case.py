@@ -62,6 +62,7 @@ def analyze_recording(
     output: str | os.PathLike | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    attribution: str | bool | None = None,
 ) -> RecordingAnalysis:
     """Analyse one recording with MMQ-Net, from the model to the saved result.
 
@@ -101,6 +102,8 @@ def analyze_recording(
         Folder to save the result into (:meth:`AnalysisResult.save`); None = not saved.
     progress, cancel
         Progress callback and cancel token.
+    attribution : {"modality", "token"}, bool or None
+        Occlusion maps and the missing-evidence uncertainty, as in :func:`~mmqnet_core.inference.analyze`.
 
     Raises
     ------
@@ -163,7 +166,7 @@ def analyze_recording(
     result = analyze(recording, masks, model, start_s=start_s, stop_s=stop_s, batch_size=batch_size,
                      attention=attention, subject_statistics=stats, mc_samples=mc_samples, mc_seed=mc_seed,
                      cache=cache, progress=scaled(progress, start, 0.97 if output is not None else 1.0),
-                     cancel=cancel)
+                     cancel=cancel, attribution=attribution)
     if found is not None or steps_from_cache:
         result = dataclasses.replace(result, steps=tuple(result.steps)
                                      + (found.steps if found is not None else steps_from_cache))

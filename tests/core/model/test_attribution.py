@@ -56,3 +56,40 @@ def test_recording_level_occlusion_matches_the_batch_level_one_for_a_single_cont
     assert rec.units == ctx.units
     np.testing.assert_allclose(rec.delta, ctx.delta, atol=1e-5)
     np.testing.assert_allclose(rec.base, ctx.base, atol=1e-5)
+
+
+def test_analysis_attribution_runs_only_the_contexts_it_needs_and_matches_full_passes():
+    from mmqnet_core.inference.engine import run_contexts
+    from mmqnet_core.model.attribution import analysis_attribution
+
+    cfg = small_config()
+    model = _model(cfg)
+    rng = np.random.default_rng(3)
+    n = 4 * cfg.n_windows + 2  # the last context overlaps the one before it
+    x = rng.standard_normal((2, n, cfg.n_tokens, cfg.n_features)).astype(np.float32)
+    missing = np.zeros((2, n, cfg.n_tokens), bool)
+    missing[0, 5:7, 8] = True  # GSR hidden in a short span of sequence 0 ...
+    missing[1, n - 3:, 8] = True  # ... and at the end of sequence 1 (windows covered by two contexts)
+    fill = rng.standard_normal(x.shape).astype(np.float32)
+    calls = []
+
+    def progress(fraction, message=""):
+        calls.append(message)
+
+    att = analysis_attribution(model, x, missing, fill=fill, progress=progress)
+    u = att.units.index("GSR")
+    full_missing = missing.copy()
+    full_missing[..., 8] = False
+    xr = np.where(missing[..., None], np.where(np.asarray(cfg.feature_valid)[None, None], fill, 0.0), x)
+    p = run_contexts(model, xr.astype(np.float32), full_missing).probabilities
+    base = run_contexts(model, x, missing).probabilities
+    need = missing[..., 8]
+    logit = lambda q: np.log(q) - np.log1p(-q)  # noqa: E731
+    np.testing.assert_allclose(att.restoration[u][need], (logit(p) - logit(base))[need], atol=1e-4)
+    assert (att.restoration[u][~need] == 0).all() and (att.restoration[att.units.index("EOG")] == 0).all()
+    hide = missing.copy()
+    hide[..., 6:8] = True
+    np.testing.assert_allclose(att.occlusion[att.units.index("EOG")], run_contexts(model, x, hide).probabilities
+                               - base, atol=1e-5)
+    np.testing.assert_allclose(att.base, base, atol=1e-6)
+    assert calls and calls[-1] == "attribution done"
