@@ -247,6 +247,11 @@ def _savez(path: str, arrays: dict) -> None:
         np.savez_compressed(fh, **arrays)
 
 
+#: :func:`analyze` cleans in pieces (bounded memory) above this many bytes of float64 input samples in the span
+#: (64 MB: 40 channels at 512 Hz for 6.5 minutes, at 128 Hz for 26 minutes), unless the cleaning is cached.
+STREAM_ABOVE_BYTES = 64 * 2**20
+
+
 def analyze(
     recording: Any,
     masks: Any,
@@ -262,6 +267,7 @@ def analyze(
     mc_samples: int | None = 0,
     mc_seed: int = 0,
     cache: Any = None,
+    streaming: bool | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> AnalysisResult:
@@ -301,6 +307,11 @@ def analyze(
     cache : CleaningCache, optional
         Take the cleaning from this cache (:mod:`mmqnet_core.preprocessing.cache`) and store it there; None =
         clean without a cache.
+    streaming : bool, optional
+        Clean and featurise in pieces, in memory bounded independently of the length
+        (:func:`~mmqnet_core.inference.streaming.analyze_streaming`; same cleaning, the cache is not used).
+        None (default): when the cleaning is not in ``cache`` and the span holds more than
+        :data:`STREAM_ABOVE_BYTES` of input samples (float64).
     progress, cancel
         Progress callback and cancel token (checked between stages, model batches and Monte-Carlo samples).
 
@@ -328,6 +339,17 @@ def analyze(
 
         check_has_eeg(recording)  # a clear error instead of an analysis of nothing but missing EEG tokens
     check_cancel(cancel)
+    cfg = preprocess_config if preprocess_config is not None else model.preprocess_config
+    if streaming is None:
+        span_s = (recording.duration_s if stop_s is None else min(float(stop_s), recording.duration_s)) - start_s
+        streaming = (span_s * recording.sfreq * recording.n_channels * 8 > STREAM_ABOVE_BYTES
+                     and (cache is None or cache.lookup(recording, cfg, masks, start_s=start_s, stop_s=stop_s) is None))
+    if streaming:
+        from .streaming import analyze_streaming
+
+        return analyze_streaming(recording, masks, model, preprocess_config=cfg, start_s=start_s, stop_s=stop_s,
+                                 batch_size=batch_size, attention=attention, subject_statistics=subject_statistics,
+                                 mc_samples=mc_samples, mc_seed=mc_seed, progress=progress, cancel=cancel)
     t0 = time.perf_counter()
     clean = preprocess if cache is None else cache.get_or_clean
     pre = clean(recording, preprocess_config if preprocess_config is not None else model.preprocess_config,
