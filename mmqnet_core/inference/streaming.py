@@ -43,6 +43,45 @@ FEATURE_BLOCK_S = 3600.0
 FEATURE_PAD_S = 60.0
 
 
+#: Spans holding more than this many bytes of float64 input samples are analysed in pieces (64 MB: 40 channels at
+#: 512 Hz for 6.5 minutes, at 128 Hz for 26 minutes); shorter ones go through the cleaning cache whole (the app's
+#: display cleaning is reused).
+STREAM_ABOVE_BYTES = 64 * 2**20
+
+
+def should_stream(recording: Any, config: Any, masks: Any = None, cache: Any = None, *, start_s: float = 0.0,
+                  stop_s: float | None = None) -> bool:
+    """True when the span is above :data:`STREAM_ABOVE_BYTES` and its cleaning is not in ``cache``."""
+    stop = recording.duration_s if stop_s is None else min(float(stop_s), recording.duration_s)
+    big = (stop - float(start_s)) * recording.sfreq * recording.n_channels * 8 > STREAM_ABOVE_BYTES
+    return big and (cache is None or cache.lookup(recording, config, masks, start_s=start_s, stop_s=stop_s) is None)
+
+
+def recording_features(recording: Any, model: Any, masks: Any = None, *, cache: Any = None, start_s: float = 0.0,
+                       stop_s: float | None = None, cancel: CancelToken | None = None) -> Any:
+    """The features of a span on the model's layout, as :func:`analyze` computes them (in pieces when
+    :func:`should_stream`, else from ``cache`` / a whole cleaning); windows on the recording clock."""
+    from ..features import extract_features
+    from ..preprocessing import preprocess
+    from ..preprocessing.streaming import fit_cleaning
+
+    config = model.preprocess_config
+    if should_stream(recording, config, masks, cache, start_s=start_s, stop_s=stop_s):
+        fit = fit_cleaning(recording, config, masks=masks, start_s=start_s, stop_s=stop_s, cancel=cancel)
+        return stream_features(recording, fit, model.feature_config, model.layout, cancel=cancel)[0]
+    pre = (preprocess(recording, config, masks=masks, start_s=start_s, stop_s=stop_s, cancel=cancel) if cache is None
+           else cache.get_or_clean(recording, config, masks=masks, start_s=start_s, stop_s=stop_s, cancel=cancel))
+    fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
+                          cancel=cancel)
+    if float(start_s) > 0 and fs.n_windows and fs.window_starts[0] < float(start_s) - 1e-9:
+        fs = dataclasses.replace(fs, window_starts=fs.window_starts + float(start_s))  # onto the recording clock
+    return fs
+
+
+#: FeatureSet fields with one entry per window.
+_WINDOW_FIELDS = ("values", "missing", "window_starts", "interference", "feature_valid", "reason")
+
+
 class _Buffer:
     """Cleaned pieces kept in order until the feature blocks that need them are done (output samples)."""
 
@@ -105,6 +144,7 @@ def stream_features(
     spans = SpanCollector(fit, recording)
     buf = _Buffer()
     parts: list[Any] = []
+    whole: dict[str, np.ndarray] = {}
     notes: list[str] = []
     next_block = 0
     n_blocks = -(-t_total // per_block)
@@ -121,11 +161,18 @@ def stream_features(
         sig = Signals(buf.take(s0, s1), sf, recording.channels)
         fs = extract_features(sig, cfg, layout=layout, interference=spans.annotations(), t0_s=offset + s0 / sf,
                               cancel=cancel)
+        if one_block:
+            parts.append(fs)
+            return
         lo = w0 - s0 // step
         keep = slice(lo, lo + (w1 - w0))
-        parts.append(fs if one_block else dataclasses.replace(
-            fs, values=fs.values[keep], missing=fs.missing[keep], window_starts=fs.window_starts[keep],
-            interference=fs.interference[keep], feature_valid=fs.feature_valid[keep], reason=fs.reason[keep]))
+        if not parts:  # the whole recording's arrays, allocated once and filled block by block
+            parts.append(fs)
+            for name in _WINDOW_FIELDS:
+                part = getattr(fs, name)
+                whole[name] = np.empty((t_total,) + part.shape[1:], part.dtype)
+        for name in _WINDOW_FIELDS:
+            whole[name][w0:w1] = getattr(fs, name)[keep]
 
     pieces = iter_clean(recording, fit, chunk_s=CHUNK_S if chunk_s is None else chunk_s, collector=spans,
                         notes=notes, progress=progress, cancel=cancel)
@@ -145,16 +192,10 @@ def stream_features(
     buf.parts = []
     if one_block:
         return parts[0], spans, notes
-    first = parts[0]
-    values = np.concatenate([p.values for p in parts])
-    fvalid = np.concatenate([p.feature_valid for p in parts])
-    fs = dataclasses.replace(
-        first, values=values, missing=np.concatenate([p.missing for p in parts]),
-        window_starts=np.concatenate([p.window_starts for p in parts]),
-        interference=np.concatenate([p.interference for p in parts]), feature_valid=fvalid,
-        reason=np.concatenate([p.reason for p in parts]), config=feature_config)
+    fs = dataclasses.replace(parts[0], config=feature_config, **whole)
+    parts.clear()
     # the EEG high-band score is a robust z-score over every window of the recording: once, over all of them
-    hf = _hf_score(values, ~fvalid, fs.tokens, fs.feature_names, feature_config)
+    hf = _hf_score(fs.values, ~fs.feature_valid, fs.tokens, fs.feature_names, feature_config)
     if hf is not None:
         fs = dataclasses.replace(fs, interference=np.maximum(fs.interference, hf).astype(np.float32))
     return fs, spans, notes

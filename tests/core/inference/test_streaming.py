@@ -54,7 +54,7 @@ def test_feature_blocks_keep_the_window_grid_and_the_eeg_features(long_recording
 
 
 def test_analyze_streams_long_spans_by_itself(long_recording, model, monkeypatch):
-    monkeypatch.setattr(importlib.import_module("mmqnet_core.inference.analyze"), "STREAM_ABOVE_BYTES", 0)
+    monkeypatch.setattr(importlib.import_module("mmqnet_core.inference.streaming"), "STREAM_ABOVE_BYTES", 0)
     r = analyze(long_recording, None, model)
     assert any("(bounded memory)" in s for s in r.steps)
     assert not any("(bounded memory)" in s for s in analyze(long_recording, None, model, streaming=False).steps)
@@ -72,3 +72,20 @@ def test_cancel_during_the_pieces(long_recording, model):
     with pytest.raises(Cancelled):
         analyze_streaming(long_recording, None, model, chunk_s=60.0, progress=progress, cancel=cancel)
     assert not any(m.startswith("cleaning piece 3/") for m in seen)
+
+
+def test_blockwise_normaliser_fit_equals_normalizer_fit():
+    from mmqnet_core.inference.analyze import _fit_normalizer
+    from mmqnet_core.model.normalization import Normalizer
+
+    rng = np.random.default_rng(0)
+    values = (rng.standard_normal((10_000, 5, 3)) * [1.0, 10.0, 1e-9] + 3.0).astype(np.float32)  # (T, N, F)
+    values[rng.random(values.shape) < 0.05] = np.nan
+    hidden = rng.random((10_000, 5)) < 0.1
+    hidden[:9_990, 4] = True  # token 4: too few windows -> the fallback's statistics
+    fallback = Normalizer(np.full((5, 3), 7.0, np.float32), np.full((5, 3), 2.0, np.float32))
+    want = Normalizer.fit(values, hidden, fallback=fallback, min_count=30)
+    got = _fit_normalizer(values, hidden, fallback, 30)
+    np.testing.assert_allclose(got.mean, want.mean, rtol=1e-6)
+    np.testing.assert_allclose(got.std, want.std, rtol=1e-6)
+    assert got.mean[4, 0] == 7.0 and got.std[0, 2] == 1.0  # fallback, and SD below 1e-6 -> 1

@@ -137,3 +137,34 @@ def test_cancel_between_pieces():
             seen.append(piece)
             cancel.set()
     assert len(seen) == 1
+
+
+def test_display_cleaning_on_demand_equals_the_whole_span(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mmqnet_core.preprocessing.cache import CleaningCache
+
+    rec = _recording(9)
+    config = PreprocessConfig()
+    whole = preprocess(rec, config, masks=MASKS)
+    assert not isinstance(streaming.clean_for_display(rec, config, masks=MASKS, cache=CleaningCache()),
+                          streaming.OnDemandCleaning)  # 5 min: cleaned whole (through the cache)
+    monkeypatch.setattr(streaming, "ON_DEMAND_ABOVE_BYTES", 0)
+    lazy = streaming.clean_for_display(rec, config, masks=MASKS)
+    assert isinstance(lazy, streaming.OnDemandCleaning) and lazy.data.cleaned_tiles == 0  # only the fit so far
+    assert lazy.cleaned.data.shape == whole.cleaned.data.shape and lazy.sfreq == whole.sfreq
+    assert lazy.interference == ()
+    sf = whole.sfreq
+    rows = [0, 2, 11, 12]
+    with ThreadPoolExecutor(2) as pool:  # a page and its prefetched neighbour across a tile edge, at once
+        pages = list(pool.map(lambda a: lazy.cleaned.data[rows, int(a * sf):int((a + 10) * sf)], [115.0, 115.0]))
+    assert lazy.data.cleaned_tiles == 2  # each tile cleaned once although asked for twice at the same time
+    ref = whole.cleaned.data[rows, int(115 * sf):int(125 * sf)]
+    for page in pages:
+        np.testing.assert_array_equal(np.isnan(page), np.isnan(ref))
+        np.testing.assert_allclose(page, ref, atol=1e-4 * np.nanmax(np.abs(ref)))
+    assert {a.description for a in lazy.interference} >= {"BAD_flat"}  # spans of the tiles cleaned so far
+    full = np.asarray(lazy.cleaned.data)
+    np.testing.assert_allclose(full, whole.cleaned.data, atol=1e-4 * np.nanmax(np.abs(whole.cleaned.data)))
+    assert [(round(a.onset, 6), a.description) for a in lazy.interference] == \
+        [(round(a.onset, 6), a.description) for a in whole.interference]
