@@ -107,10 +107,12 @@ def clean_recording(recording: Recording, prefs: Preferences, masks: Any = None,
     """Clean the whole recording with its masks (missing data) using the preferences.
 
     Goes through the core's cleaning cache (``mmqnet_core.preprocessing.cached_preprocess``), which the analysis
-    also uses: running MMQ-Net after the display cleaning does not clean again.
+    also uses: running MMQ-Net after the display cleaning does not clean again. A long recording is cleaned on
+    demand, page by page (``mmqnet_core.preprocessing.streaming.clean_for_display``: only the fit here).
     """
     try:
-        from mmqnet_core.preprocessing import PreprocessConfig, cached_preprocess
+        from mmqnet_core.preprocessing import PreprocessConfig
+        from mmqnet_core.preprocessing.streaming import clean_for_display
     except ImportError as exc:
         raise RecordingError(f"Cannot clean {recording.title}: the module mmqnet_core.preprocessing is not "
                              f"available ({exc}). Reinstall MMQ-Net Studio.") from exc
@@ -120,7 +122,7 @@ def clean_recording(recording: Recording, prefs: Preferences, masks: Any = None,
         bands = tuple((m, prefs.eeg_low_hz or None, prefs.eeg_high_hz) if m == Modality.EEG else (m, lo, hi)
                       for m, lo, hi in bands)
         config = replace(config, bands=bands)
-    return cached_preprocess(recording, config, masks=masks, progress=progress, cancel=cancel)
+    return clean_for_display(recording, config, masks=masks, progress=progress, cancel=cancel)
 
 
 def _display_masks(masks: Any) -> Any:

@@ -327,6 +327,7 @@ def analyze(
     mc_samples: int | None = 0,
     mc_seed: int = 0,
     cache: Any = None,
+    streaming: bool | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     attribution: str | bool | None = None,
@@ -367,6 +368,11 @@ def analyze(
     cache : CleaningCache, optional
         Take the cleaning from this cache (:mod:`mmqnet_core.preprocessing.cache`) and store it there; None =
         clean without a cache.
+    streaming : bool, optional
+        Clean and featurise in pieces, in memory bounded independently of the length
+        (:func:`~mmqnet_core.inference.streaming.analyze_streaming`; same cleaning, the cache is not used).
+        None (default): :func:`~mmqnet_core.inference.streaming.should_stream` (the cleaning is not in ``cache``
+        and the span holds more than ``STREAM_ABOVE_BYTES`` of input samples).
     progress, cancel
         Progress callback and cancel token (checked between stages, model batches and Monte-Carlo samples).
     attribution : {"modality", "token"}, bool or None
@@ -398,6 +404,16 @@ def analyze(
 
         check_has_eeg(recording)  # a clear error instead of an analysis of nothing but missing EEG tokens
     check_cancel(cancel)
+    cfg = preprocess_config if preprocess_config is not None else model.preprocess_config
+    from .streaming import analyze_streaming, should_stream
+
+    if streaming is None:
+        streaming = should_stream(recording, cfg, masks, cache, start_s=start_s, stop_s=stop_s)
+    if streaming:
+
+        return analyze_streaming(recording, masks, model, preprocess_config=cfg, start_s=start_s, stop_s=stop_s,
+                                 batch_size=batch_size, attention=attention, subject_statistics=subject_statistics,
+                                 mc_samples=mc_samples, mc_seed=mc_seed, progress=progress, cancel=cancel)
     t0 = time.perf_counter()
     clean = preprocess if cache is None else cache.get_or_clean
     pre = clean(recording, preprocess_config if preprocess_config is not None else model.preprocess_config,
@@ -454,9 +470,8 @@ def subject_statistics(
     if masks is not None and len(masks) != len(recordings):
         raise ConfigError(f"Invalid value for 'masks': one MaskSet or None per recording ({len(recordings)}), "
                           f"got {len(masks)}.")
-    from ..features import extract_features
     from ..model.normalization import Normalizer
-    from ..preprocessing import preprocess
+    from .streaming import recording_features
 
     if not recordings:
         raise ConfigError("Invalid value for 'recordings': give at least one recording of the subject.")
@@ -464,10 +479,7 @@ def subject_statistics(
     for i, rec in enumerate(recordings):
         check_cancel(cancel)
         rec_masks = None if masks is None else masks[i]
-        pre = (preprocess(rec, model.preprocess_config, masks=rec_masks, cancel=cancel) if cache is None
-               else cache.get_or_clean(rec, model.preprocess_config, masks=rec_masks, cancel=cancel))
-        fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
-                              cancel=cancel)
+        fs = recording_features(rec, model, rec_masks, cache=cache, cancel=cancel)
         keep = np.ones(fs.n_windows, dtype=bool)
         span = getattr(rec, "stim_span", None)
         if span is not None:  # as in training (datasets.corpus): only the stimulus, not the pre-trial baseline
@@ -480,11 +492,45 @@ def subject_statistics(
                           min_count=model.min_windows)
 
 
+def _window_blocks(n_windows: int, size: int = 4096):
+    """Slices of ``size`` windows covering ``n_windows`` (element-wise steps over (T, N, F) arrays)."""
+    return [slice(a, min(a + size, n_windows)) for a in range(0, max(n_windows, 1), size)]
+
+
+def _fit_normalizer(values: np.ndarray, hidden: np.ndarray, fallback: Any, min_count: int) -> Any:
+    """:meth:`Normalizer.fit` of (T, N, F) ``values`` with ``hidden`` (T, N) missing, over blocks of windows.
+
+    The same rule (mean and population SD per column over the finite values of visible tokens; SD 1 below 1e-6 or
+    with fewer than 2 values; the fallback's statistics with fewer than ``min_count``), computed with float64
+    sums over blocks instead of float64 copies of the whole array (24 h: ~1.5 GB less). Short recordings call
+    :meth:`Normalizer.fit` itself.
+    """
+    from ..model.normalization import Normalizer
+
+    if values.shape[0] <= 4096:
+        return Normalizer.fit(values, hidden, fallback=fallback, min_count=min_count)
+    count = np.zeros(values.shape[1:])
+    total = np.zeros(values.shape[1:])
+    for sl in _window_blocks(values.shape[0]):
+        use = np.isfinite(values[sl]) & ~hidden[sl, :, None]
+        count += use.sum(0)
+        total += np.where(use, values[sl], 0.0).sum(0, dtype=np.float64)
+    mean = total / np.maximum(count, 1)
+    sq = np.zeros(values.shape[1:])
+    for sl in _window_blocks(values.shape[0]):
+        use = np.isfinite(values[sl]) & ~hidden[sl, :, None]
+        sq += np.where(use, (values[sl].astype(np.float64) - mean) ** 2, 0.0).sum(0)
+    std = np.sqrt(sq / np.maximum(count, 1))
+    std = np.where((count > 1) & (std >= 1e-6), std, 1.0)
+    few = count < max(int(min_count), 2)
+    mean = np.where(few, fallback.mean, mean)
+    std = np.where(few, fallback.std, std)
+    return Normalizer(mean=mean.astype(np.float32), std=std.astype(np.float32))
+
+
 def _input_normalizer(model: LoadedModel, values: np.ndarray, hidden: np.ndarray,
                       subject_statistics: Any = None) -> tuple[Any, str]:
     """The Normalizer for this recording's features (T, N, F) and a line for ``steps`` saying which."""
-    from ..model.normalization import Normalizer
-
     mode = getattr(model, "normalization", "global")
     if mode == "global":
         return model.normalizer, "features z-scored with the training subjects' statistics (global normalisation)"
@@ -503,7 +549,7 @@ def _input_normalizer(model: LoadedModel, values: np.ndarray, hidden: np.ndarray
             f"its own statistics ({mode} normalisation), but only {n_visible} window(s) are visible, fewer than "
             f"{model.min_windows}; predictions are less reliable than on a longer recording"
         )
-    norm = Normalizer.fit(values, hidden, fallback=model.normalizer, min_count=model.min_windows)
+    norm = _fit_normalizer(values, hidden, model.normalizer, model.min_windows)
     return norm, (f"features z-scored with this recording's own statistics over {n_visible} visible windows "
                   f"({mode} normalisation, as in training; channels with fewer than {model.min_windows} visible "
                   "windows keep the training statistics; a recording of a single emotional state loses its level: "
@@ -562,17 +608,27 @@ def analyze_features(
             "(or check that the recording's channels match the model's layout)."
         )
     values = np.asarray(features.values, np.float32)
-    bad = np.isinf(values) & ~hidden[..., None] & np.asarray(features.valid, bool)
-    if bad.any():
-        t, n, f = (int(v) for v in np.argwhere(bad)[0])
-        raise MMQNetError(
-            f"Features of {title} contain {int(bad.sum())} infinite value(s) in visible tokens (first: window "
-            f"{t} at {features.window_starts[t]:.1f} s, token {features.tokens[n].name!r}, column {f}): mask that "
-            "channel or span, or check the recording."
-        )
+    valid = np.asarray(features.valid, bool)
+    feature_valid = np.asarray(features.feature_valid, bool)
+    # Element-wise steps run over blocks of windows into arrays allocated once (_window_blocks): 24 h of features
+    # (T x N x F = 86,400 x 40 x 12) is 166 MB in float32, and a few whole-array temporaries per step would
+    # take the analysis past its memory budget.
+    for sl in _window_blocks(n_t):
+        bad = np.isinf(values[sl]) & ~hidden[sl, :, None] & valid
+        if bad.any():
+            t, n, f = (int(v) for v in np.argwhere(bad)[0])
+            t += sl.start
+            n_bad = sum(int((np.isinf(values[b]) & ~hidden[b, :, None] & valid).sum()) for b in _window_blocks(n_t))
+            raise MMQNetError(
+                f"Features of {title} contain {n_bad} infinite value(s) in visible tokens "
+                f"(first: window {t} at {features.window_starts[t]:.1f} s, token {features.tokens[n].name!r}, column "
+                f"{f}): mask that channel or span, or check the recording."
+            )
     # feature-level missingness: a NaN (or a feature the extractor could not compute) is missing on its own;
     # the token stays visible unless none of its features is left
-    fv = np.asarray(features.valid, bool)[None] & np.isfinite(values) & np.asarray(features.feature_valid, bool)
+    fv = np.empty(values.shape, bool)
+    for sl in _window_blocks(n_t):
+        np.logical_and(valid[None] & np.isfinite(values[sl]), feature_valid[sl], out=fv[sl])
     none_left = ~hidden & ~fv.any(axis=-1)
     if none_left.any():
         data_missing = data_missing | none_left
@@ -582,26 +638,38 @@ def analyze_features(
     reason = combine(features.reason, np.where(none_left, MissingReason.NOT_DETECTED, 0),
                      np.where(simulated, MissingReason.SIMULATED, 0),
                      np.where(user & ~simulated, MissingReason.USER_MASK, 0))
-    values = np.where(fv, values, np.nan).astype(np.float32)  # the normaliser's statistics ignore NaN
-    norm, norm_step = _input_normalizer(model, values, hidden, subject_statistics)
-    x = norm.apply(np.where(hidden[..., None], 0.0, values).astype(np.float32), hidden)
-    x = np.where(fv, x, 0.0).astype(np.float32)  # a missing feature reads as the mean after normalisation
-    if not np.isfinite(x).all():  # a zero/NaN std in the statistics: never a silent NaN trajectory
-        raise MMQNetError(f"Normalising the features of {title} gave NaN/infinite values ({norm_step}): the "
-                          "normalisation statistics are invalid (zero or NaN spread); check the checkpoint or the "
-                          "subject's recordings.")
+    vals = np.empty(values.shape, np.float32)  # NaN where a feature is missing: the normaliser's statistics ignore it
+    for sl in _window_blocks(n_t):
+        np.copyto(vals[sl], np.where(fv[sl], values[sl], np.float32(np.nan)))
+    norm, norm_step = _input_normalizer(model, vals, hidden, subject_statistics)
+    x = np.empty(values.shape, np.float32)
+    for sl in _window_blocks(n_t):
+        xs = norm.apply(np.where(hidden[sl, :, None], np.float32(0.0), vals[sl]), hidden[sl])
+        np.copyto(x[sl], np.where(fv[sl], xs, 0.0))  # a missing feature reads as the mean after normalisation
+        if not np.isfinite(x[sl]).all():  # a zero/NaN std in the statistics: never a silent NaN trajectory
+            raise MMQNetError(f"Normalising the features of {title} gave NaN/infinite values ({norm_step}): the "
+                              "normalisation statistics are invalid (zero or NaN spread); check the checkpoint or "
+                              "the subject's recordings.")
     extra = {"feature_valid": fv[None]} if "feature_valid" in inspect.signature(run_contexts).parameters else {}
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
                        return_recon=True, return_attention=attention, mc_samples=n_mc, mc_seed=mc_seed,
                        progress=scaled(progress, 0.0, 0.6) if by else progress, cancel=cancel, **extra)
+    if not by:
+        del x  # the attribution passes below read the model's input again
+    recon = None
+    if out.recon is not None:
+        # (T, N, F) float32, ours: inverted in place, block by block (a copy when the attribution passes still
+        # need the model-space reconstruction as their fill)
+        recon = out.recon[0].copy() if by else out.recon[0]
+        for sl in _window_blocks(n_t):
+            r = np.where(valid, norm.invert(recon[sl]), 0.0)
+            np.copyto(recon[sl], np.where(hidden[sl, :, None], r, np.nan))  # only hidden tokens are reconstructed
+    for sl in _window_blocks(n_t):  # the features as the model saw them, 0 where the data are missing
+        np.copyto(vals[sl], np.where(data_missing[sl, :, None], 0.0, np.nan_to_num(vals[sl])))
     probs = out.probabilities[0]
     if not np.isfinite(probs).all():
         raise MMQNetError(f"{model.describe()} gave NaN/infinite outputs on {title}: the model is broken (diverged "
                           "training or damaged weights); choose another checkpoint.")
-    recon = None
-    if out.recon is not None:
-        recon = np.where(features.valid, norm.invert(out.recon[0]), 0.0)
-        recon = np.where(hidden[..., None], recon, np.nan).astype(np.float32)  # only hidden tokens are reconstructed
     cfg = model.model.config
     has_int = out.interference is not None
     mods = tuple(t.modality.value if hasattr(t.modality, "value") else str(t.modality) for t in features.tokens)
@@ -644,7 +712,7 @@ def analyze_features(
         token_names=tuple(t.name for t in features.tokens),
         token_modalities=mods,
         token_channels=tuple(t.channel for t in features.tokens),
-        features=np.where(data_missing[..., None], 0.0, np.nan_to_num(values)).astype(np.float32),
+        features=vals,
         reason=reason,
         feature_valid=fv,
         valid=np.asarray(features.valid, bool),

@@ -195,19 +195,16 @@ def _with_simulated_truth(result: AnalysisResult, recording: Any, masks: Any, mo
     """
     import numpy as np
 
-    from ..features import extract_features
     from ..masking import MaskSet
+    from .streaming import recording_features
 
     if masks is None or not any(s.source == "simulated" for s in masks.segments):
         return result
     check_cancel(cancel)
     truth_masks = masks.without_source("simulated")
-    ref = cache.get_or_clean(recording, model.preprocess_config, masks=None if truth_masks.is_empty else truth_masks,
-                             start_s=start_s, stop_s=stop_s, cancel=cancel)
-    fs = extract_features(ref.cleaned, model.feature_config, layout=model.layout, interference=ref.interference,
-                          cancel=cancel)
-    if float(start_s) > 0 and fs.n_windows and fs.window_starts[0] < float(start_s) - 1e-9:
-        fs = dataclasses.replace(fs, window_starts=fs.window_starts + float(start_s))
+    # the app's display cleaning (a cache hit), or the bounded-memory path for a long recording
+    fs = recording_features(recording, model, None if truth_masks.is_empty else truth_masks, cache=cache,
+                            start_s=start_s, stop_s=stop_s, cancel=cancel)
     if fs.values.shape != result.features.shape:  # pragma: no cover - same recording, span and layout
         return result
     simulated = MaskSet(segments=tuple(s for s in masks.segments if s.source == "simulated"))

@@ -1,0 +1,263 @@
+"""Analysis of a recording of any length in bounded memory: fit -> pieces -> feature blocks -> model.
+
+:func:`analyze_streaming` is :func:`~mmqnet_core.inference.analyze` without ever holding the whole recording:
+
+1. the cleaning's global quantities are fitted once (:func:`~mmqnet_core.preprocessing.streaming.fit_cleaning`:
+   the whole span up to 10 minutes, else 5 minutes of blocks spread over it);
+2. the span is read and cleaned in pieces of ``chunk_s`` (10 min) with the context the filters need, resampled to
+   the analysis rate first (:func:`~mmqnet_core.preprocessing.streaming.iter_clean`); only the cleaned signals at
+   the analysis rate (float32) are kept, and only until their features are computed;
+3. features are computed on blocks of ``feature_block_s`` (1 h) of cleaned signal plus
+   :data:`FEATURE_PAD_S` of context on each side, keeping the windows whose start lies in the block; the EEG
+   high-band interference score (a robust z-score over all windows) is computed once over the whole recording;
+4. the model runs on the features (T x N x F: ~0.15 GB for 24 h) exactly as in :func:`analyze`.
+
+Equality with the whole-recording path: the cleaning is identical within float rounding (same fit, exact
+context; ``tests/core/preprocessing/test_streaming.py``). A recording no longer than one feature block gets
+exactly the whole path's features and predictions (``tests/core/inference/test_streaming.py``). Longer ones
+differ only in the few peripheral features whose thresholds are statistics over the signal they are computed on
+(the 75th percentile of the local beat/breath size, the median beat interval, the EOG channel's robust SD, the
+per-channel median window SD of the flat-window rule): those are taken per hour instead of over the whole
+recording -- the right scale for a recording of many hours anyway.
+
+Cancel is checked between pieces, between the steps of each piece, between modalities of each feature block and
+between model batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from ..progress import CancelToken, ProgressCallback, check_cancel, scaled
+
+log = logging.getLogger(__name__)
+
+#: Feature blocks: this much cleaned signal at a time, s (1 h of 40 channels at 128 Hz: 74 MB float32).
+FEATURE_BLOCK_S = 3600.0
+#: Context on each side of a feature block, s (event-rate contexts and running medians of the local scale).
+FEATURE_PAD_S = 60.0
+
+
+#: Spans holding more than this many bytes of float64 input samples are analysed in pieces (64 MB: 40 channels at
+#: 512 Hz for 6.5 minutes, at 128 Hz for 26 minutes); shorter ones go through the cleaning cache whole (the app's
+#: display cleaning is reused).
+STREAM_ABOVE_BYTES = 64 * 2**20
+
+
+def should_stream(recording: Any, config: Any, masks: Any = None, cache: Any = None, *, start_s: float = 0.0,
+                  stop_s: float | None = None) -> bool:
+    """True when the span is above :data:`STREAM_ABOVE_BYTES` and its cleaning is not in ``cache``."""
+    stop = recording.duration_s if stop_s is None else min(float(stop_s), recording.duration_s)
+    big = (stop - float(start_s)) * recording.sfreq * recording.n_channels * 8 > STREAM_ABOVE_BYTES
+    return big and (cache is None or cache.lookup(recording, config, masks, start_s=start_s, stop_s=stop_s) is None)
+
+
+def recording_features(recording: Any, model: Any, masks: Any = None, *, cache: Any = None, start_s: float = 0.0,
+                       stop_s: float | None = None, cancel: CancelToken | None = None) -> Any:
+    """The features of a span on the model's layout, as :func:`analyze` computes them (in pieces when
+    :func:`should_stream`, else from ``cache`` / a whole cleaning); windows on the recording clock."""
+    from ..features import extract_features
+    from ..preprocessing import preprocess
+    from ..preprocessing.streaming import fit_cleaning
+
+    config = model.preprocess_config
+    if should_stream(recording, config, masks, cache, start_s=start_s, stop_s=stop_s):
+        fit = fit_cleaning(recording, config, masks=masks, start_s=start_s, stop_s=stop_s, cancel=cancel)
+        return stream_features(recording, fit, model.feature_config, model.layout, cancel=cancel)[0]
+    pre = (preprocess(recording, config, masks=masks, start_s=start_s, stop_s=stop_s, cancel=cancel) if cache is None
+           else cache.get_or_clean(recording, config, masks=masks, start_s=start_s, stop_s=stop_s, cancel=cancel))
+    fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
+                          cancel=cancel)
+    if float(start_s) > 0 and fs.n_windows and fs.window_starts[0] < float(start_s) - 1e-9:
+        fs = dataclasses.replace(fs, window_starts=fs.window_starts + float(start_s))  # onto the recording clock
+    return fs
+
+
+#: FeatureSet fields with one entry per window.
+_WINDOW_FIELDS = ("values", "missing", "window_starts", "interference", "feature_valid", "reason")
+
+
+class _Buffer:
+    """Cleaned pieces kept in order until the feature blocks that need them are done (output samples)."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[int, np.ndarray]] = []
+
+    @property
+    def end(self) -> int:
+        return self.parts[-1][0] + self.parts[-1][1].shape[1] if self.parts else 0
+
+    def add(self, start: int, data: np.ndarray) -> None:
+        self.parts.append((start, data))
+
+    def take(self, a: int, b: int) -> np.ndarray:
+        """Samples [a, b) (must be held)."""
+        out = [d[:, max(a, s) - s: min(b, s + d.shape[1]) - s] for s, d in self.parts if s < b and s + d.shape[1] > a]
+        return out[0] if len(out) == 1 else np.concatenate(out, axis=1)
+
+    def drop_before(self, a: int) -> None:
+        self.parts = [(s, d) for s, d in self.parts if s + d.shape[1] > a]
+
+
+def stream_features(
+    recording: Any,
+    fit: Any,
+    feature_config: Any,
+    layout: Any,
+    *,
+    chunk_s: float | None = None,
+    feature_block_s: float = FEATURE_BLOCK_S,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[Any, Any, list[str]]:
+    """Clean the span of ``fit`` piece by piece and compute its features block by block.
+
+    Returns
+    -------
+    features : FeatureSet
+        Windows on the recording clock.
+    spans : SpanCollector
+        The joined detections (``spans.annotations()``: the interference spans).
+    notes : list of str
+        Step-log lines of the first piece (filters, reference, EOG removal).
+    """
+    from ..features import extract_features
+    from ..features.extract import _hf_score
+    from ..features.spectral import WindowGrid
+    from ..preprocessing.streaming import CHUNK_S, SpanCollector, iter_clean
+    from ..recording import Signals
+
+    sf = fit.sfreq_out
+    n_total = fit.n_out
+    offset = fit.start / fit.sfreq_in
+    grid = WindowGrid.make(sf, n_total, feature_config.window_s, feature_config.step_s)  # the whole span's grid
+    step, n_win, t_total = grid.step, grid.n, grid.n_windows
+    per_block = max(1, int(round(feature_block_s * sf / step)))  # windows per block
+    one_block = per_block >= t_total
+    pad_w = int(np.ceil(FEATURE_PAD_S * sf / step))
+    cfg = feature_config if one_block else dataclasses.replace(feature_config, hf_z_threshold=None)
+    spans = SpanCollector(fit, recording)
+    buf = _Buffer()
+    parts: list[Any] = []
+    whole: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    next_block = 0
+    n_blocks = -(-t_total // per_block)
+
+    def block_range(k: int) -> tuple[int, int, int, int]:
+        w0, w1 = k * per_block, min(t_total, (k + 1) * per_block)
+        s0 = max(0, w0 - pad_w) * step
+        s1 = n_total if w1 + pad_w >= t_total else (w1 + pad_w - 1) * step + n_win
+        return w0, w1, s0, s1
+
+    def run_block(k: int) -> None:
+        w0, w1, s0, s1 = block_range(k)
+        check_cancel(cancel)
+        sig = Signals(buf.take(s0, s1), sf, recording.channels)
+        fs = extract_features(sig, cfg, layout=layout, interference=spans.annotations(), t0_s=offset + s0 / sf,
+                              cancel=cancel)
+        if one_block:
+            parts.append(fs)
+            return
+        lo = w0 - s0 // step
+        keep = slice(lo, lo + (w1 - w0))
+        if not parts:  # the whole recording's arrays, allocated once and filled block by block
+            parts.append(fs)
+            for name in _WINDOW_FIELDS:
+                part = getattr(fs, name)
+                whole[name] = np.empty((t_total,) + part.shape[1:], part.dtype)
+        for name in _WINDOW_FIELDS:
+            whole[name][w0:w1] = getattr(fs, name)[keep]
+
+    pieces = iter_clean(recording, fit, chunk_s=CHUNK_S if chunk_s is None else chunk_s, collector=spans,
+                        notes=notes, progress=progress, cancel=cancel)
+    for piece in pieces:
+        buf.add(piece.out_start, piece.cleaned)
+        # a block runs once its signal and the detections around it are complete (joined runs may still grow
+        # at the end of what has been cleaned, hence the margin)
+        while (not one_block and next_block < n_blocks
+               and buf.end >= min(n_total, block_range(next_block)[3] + int(FEATURE_PAD_S * sf))):
+            run_block(next_block)
+            next_block += 1
+            if next_block < n_blocks:
+                buf.drop_before(block_range(next_block)[2])
+    while next_block < n_blocks:  # the last block(s), once the detections are complete
+        run_block(next_block)
+        next_block += 1
+    buf.parts = []
+    if one_block:
+        return parts[0], spans, notes
+    fs = dataclasses.replace(parts[0], config=feature_config, **whole)
+    parts.clear()
+    # the EEG high-band score is a robust z-score over every window of the recording: once, over all of them
+    hf = _hf_score(fs.values, ~fs.feature_valid, fs.tokens, fs.feature_names, feature_config)
+    if hf is not None:
+        fs = dataclasses.replace(fs, interference=np.maximum(fs.interference, hf).astype(np.float32))
+    return fs, spans, notes
+
+
+def analyze_streaming(
+    recording: Any,
+    masks: Any,
+    model: Any,
+    *,
+    preprocess_config: Any = None,
+    start_s: float = 0.0,
+    stop_s: float | None = None,
+    batch_size: int = 64,
+    attention: bool = True,
+    subject_statistics: Any = None,
+    mc_samples: int | None = 0,
+    mc_seed: int = 0,
+    chunk_s: float | None = None,
+    feature_block_s: float = FEATURE_BLOCK_S,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Any:
+    """:func:`~mmqnet_core.inference.analyze` in bounded memory (see the module docstring).
+
+    Arguments as :func:`~mmqnet_core.inference.analyze` (the cleaning cache is not used: nothing whole is kept),
+    plus ``chunk_s`` (cleaning piece, s; default 600) and ``feature_block_s`` (s; default 3600).
+    """
+    from ..errors import MMQNetError
+    from ..preprocessing.streaming import fit_cleaning
+    from .analyze import analyze_features
+
+    timings: dict[str, float] = {}
+    check_cancel(cancel)
+    t0 = time.perf_counter()
+    config = preprocess_config if preprocess_config is not None else model.preprocess_config
+    fit = fit_cleaning(recording, config, masks=masks, start_s=start_s, stop_s=stop_s,
+                       progress=scaled(progress, 0.0, 0.08), cancel=cancel)
+    timings["fit"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fs, spans, notes = stream_features(recording, fit, model.feature_config, model.layout, chunk_s=chunk_s,
+                                       feature_block_s=feature_block_s, progress=scaled(progress, 0.08, 0.6),
+                                       cancel=cancel)
+    timings["preprocess+features"] = time.perf_counter() - t0
+    if all(t.channel is None for t in fs.tokens):
+        wanted = ", ".join(f"{t.name} ({t.modality.value})" for t in model.layout[:6])
+        raise MMQNetError(
+            f"No channel of {recording.title} matches the model's layout (expects e.g. {wanted}, ...; the recording "
+            f"has {', '.join(recording.ch_names[:8])}{'...' if recording.n_channels > 8 else ''}): rename the "
+            "channels or set their modality, or use a checkpoint trained on this layout."
+        )
+    from ..preprocessing.streaming import piece_bounds
+
+    n_pieces = len(piece_bounds(fit, chunk_s if chunk_s is not None else 600.0))
+    steps = ([f"read and cleaned {recording.n_channels} channels, {fit.n_in / fit.sfreq_in:.3f} s at "
+              f"{fit.sfreq_in:g} Hz from {fit.start / fit.sfreq_in:.3f} s, in {n_pieces} piece(s) (bounded memory)"]
+             + list(fit.steps) + spans.notes() + notes)
+    interference = tuple(spans.annotations())
+    result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
+                              subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
+                              progress=scaled(progress, 0.6, 1.0), cancel=cancel, title=recording.title,
+                              is_synthetic=recording.is_synthetic, steps=tuple(steps),
+                              interference_spans=interference)
+    timings.update(result.timings)
+    return dataclasses.replace(result, timings=timings)

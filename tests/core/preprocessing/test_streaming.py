@@ -1,0 +1,170 @@
+"""Cleaning in pieces (bounded memory) equals the whole-span cleaning: same fit, same samples, same spans."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from mmqnet_core.errors import Cancelled, ConfigError
+from mmqnet_core.masking import MaskSet, SegmentMask
+from mmqnet_core.preprocessing import PreprocessConfig, preprocess
+from mmqnet_core.preprocessing import streaming
+from mmqnet_core.preprocessing.streaming import SpanCollector, clean_window, fit_cleaning, iter_clean
+
+from ._helpers import UV, blinks, full_recording, make_recording
+
+SFREQ = 512.0
+DURATION = 300.0
+CHUNK = 60.0
+
+
+def _recording(seed: int = 3):
+    """Five minutes with line noise, blinks leaking into the EEG, a flat GSR span, a PPG jump, a muscle burst and
+    NaN in the respiration -- each placed across a piece boundary (every 60 s)."""
+    rng = np.random.default_rng(seed)
+    rec = full_recording(rng, SFREQ, DURATION, line_freq=50.0)
+    data = rec.raw.get_data()
+    n = data.shape[1]
+    t = np.arange(n) / SFREQ
+    blink = blinks(rng, n, SFREQ)
+    data[8] += blink
+    data[:8] += 0.3 * blink  # propagation to the EEG: the regression has something to remove
+    data[11, (t >= 55) & (t < 70)] = 5.0  # flat GSR across the 60-s boundary
+    data[13, t >= 119.9] += 8.0  # a PPG step near the 120-s boundary
+    burst = (t >= 178) & (t < 183)
+    data[:8, burst] += 60 * UV * rng.standard_normal((8, int(burst.sum())))  # muscle across 180 s
+    data[12, (t >= 238) & (t < 243)] = np.nan  # NaN respiration across 240 s
+    return make_recording(data, SFREQ, rec.ch_names, [c.modality for c in rec.channels],
+                          units=[c.unit for c in rec.channels])
+
+
+MASKS = MaskSet(segments=(SegmentMask(50.0, 75.0, ("Fp2",)), SegmentMask(70.0, 205.0, ("F3",)))).with_channel("O1")
+
+
+def _pieces(rec, config, masks, chunk_s=CHUNK):
+    fit = fit_cleaning(rec, config, masks=masks)
+    spans = SpanCollector(fit, rec)
+    pieces = list(iter_clean(rec, fit, chunk_s=chunk_s, collector=spans, with_raw=True))
+    return fit, pieces, spans
+
+
+def _assert_same(whole, pieces, spans):
+    assert len(pieces) > 3
+    cleaned = np.concatenate([p.cleaned for p in pieces], axis=1)
+    raw = np.concatenate([p.raw for p in pieces], axis=1)
+    assert cleaned.shape == whole.cleaned.data.shape
+    np.testing.assert_array_equal(np.isnan(cleaned), np.isnan(whole.cleaned.data))
+    vis = ~np.isnan(cleaned)
+    scale = np.where(vis, np.abs(whole.cleaned.data), 0).max(axis=1, keepdims=True)  # (C, 1)
+    err = np.where(vis, np.abs(cleaned - whole.cleaned.data), 0).max(axis=1) / np.where(scale[:, 0] > 0, scale[:, 0], 1)
+    assert err.max() < 1e-4, dict(zip(whole.cleaned.ch_names, err))
+    np.testing.assert_allclose(raw, whole.raw.data, rtol=1e-5, atol=1e-6 * np.nanmax(np.abs(raw)))
+    got = [(round(a.onset, 6), round(a.duration, 6), a.description, a.ch_names) for a in spans.annotations()]
+    want = [(round(a.onset, 6), round(a.duration, 6), a.description, a.ch_names) for a in whole.interference]
+    assert got == want
+
+
+@pytest.mark.parametrize("masks", [None, MASKS], ids=["no masks", "channel and segment masks"])
+def test_pieces_equal_the_whole_span(masks):
+    rec = _recording()
+    config = PreprocessConfig()
+    whole = preprocess(rec, config, masks=masks)
+    kinds = {a.description for a in whole.interference}
+    assert {"BAD_flat", "BAD_jump", "BAD_muscle", "BAD_nan"} <= kinds  # every detector has a span to join
+    assert whole.line_freq == 50.0
+    fit, pieces, spans = _pieces(rec, config, masks)
+    assert fit.whole and fit.line_freq == 50.0
+    _assert_same(whole, pieces, spans)
+    # the fit equals the one the whole-span cleaning made inline
+    assert any(s.startswith("EOG regression") for s in whole.steps)
+
+
+def test_pieces_equal_the_whole_span_with_a_subsampled_fit(monkeypatch):
+    monkeypatch.setattr(streaming, "FIT_WHOLE_S", 100.0)
+    monkeypatch.setattr(streaming, "FIT_BLOCK_S", 15.0)
+    monkeypatch.setattr(streaming, "FIT_BLOCKS", 6)
+    rec = _recording(4)
+    whole = preprocess(rec, PreprocessConfig(), masks=MASKS)
+    assert any(s.startswith("global quantities") and "6 blocks" in s for s in whole.steps)
+    fit, pieces, spans = _pieces(rec, PreprocessConfig(), MASKS)
+    assert not fit.whole and len(fit.fit_blocks) == 6
+    _assert_same(whole, pieces, spans)
+
+
+def test_pieces_with_ica_and_resampling_ratio():
+    rec = _recording(5)
+    config = PreprocessConfig(eog_method="ica", target_sfreq=100.0)  # 512 -> 100 Hz: up 25, down 128
+    whole = preprocess(rec, config)
+    fit, pieces, spans = _pieces(rec, config, None)
+    assert (fit.up, fit.down) == (25, 128)
+    _assert_same(whole, pieces, spans)
+
+
+def test_a_window_is_cleaned_like_the_whole_span():
+    rec = _recording(6)
+    config = PreprocessConfig()
+    whole = preprocess(rec, config, masks=MASKS)
+    fit = fit_cleaning(rec, config, masks=MASKS)
+    t0, page = clean_window(rec, fit, 100.0, 110.0)
+    i0 = int(round(t0 * whole.sfreq))
+    assert t0 <= 100.0 and t0 + page.shape[1] / whole.sfreq >= 110.0
+    ref = whole.cleaned.data[:, i0:i0 + page.shape[1]]
+    np.testing.assert_array_equal(np.isnan(page), np.isnan(ref))
+    np.testing.assert_allclose(page, ref, atol=1e-4 * np.nanmax(np.abs(ref)))
+
+
+def test_inline_fit_cleans_only_the_whole_span_and_bad_pieces_are_refused():
+    rec = _recording(7)
+    fit = fit_cleaning(rec, PreprocessConfig(), inline=True)
+    with pytest.raises(ConfigError, match="inline=False"):
+        streaming.clean_piece(rec, fit, 0, 60 * 512)
+    fit = fit_cleaning(rec, PreprocessConfig())
+    with pytest.raises(ConfigError, match="multiples of"):
+        streaming.clean_piece(rec, fit, 3, 60 * 512)
+    with pytest.raises(ConfigError, match="chunk_s"):
+        list(iter_clean(rec, fit, chunk_s=0))
+
+
+def test_cancel_between_pieces():
+    rec = _recording(8)
+    fit = fit_cleaning(rec, PreprocessConfig())
+    cancel = threading.Event()
+    seen = []
+    with pytest.raises(Cancelled):
+        for piece in iter_clean(rec, fit, chunk_s=CHUNK, cancel=cancel):
+            seen.append(piece)
+            cancel.set()
+    assert len(seen) == 1
+
+
+def test_display_cleaning_on_demand_equals_the_whole_span(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mmqnet_core.preprocessing.cache import CleaningCache
+
+    rec = _recording(9)
+    config = PreprocessConfig()
+    whole = preprocess(rec, config, masks=MASKS)
+    assert not isinstance(streaming.clean_for_display(rec, config, masks=MASKS, cache=CleaningCache()),
+                          streaming.OnDemandCleaning)  # 5 min: cleaned whole (through the cache)
+    monkeypatch.setattr(streaming, "ON_DEMAND_ABOVE_BYTES", 0)
+    lazy = streaming.clean_for_display(rec, config, masks=MASKS)
+    assert isinstance(lazy, streaming.OnDemandCleaning) and lazy.data.cleaned_tiles == 0  # only the fit so far
+    assert lazy.cleaned.data.shape == whole.cleaned.data.shape and lazy.sfreq == whole.sfreq
+    assert lazy.interference == ()
+    sf = whole.sfreq
+    rows = [0, 2, 11, 12]
+    with ThreadPoolExecutor(2) as pool:  # a page and its prefetched neighbour across a tile edge, at once
+        pages = list(pool.map(lambda a: lazy.cleaned.data[rows, int(a * sf):int((a + 10) * sf)], [115.0, 115.0]))
+    assert lazy.data.cleaned_tiles == 2  # each tile cleaned once although asked for twice at the same time
+    ref = whole.cleaned.data[rows, int(115 * sf):int(125 * sf)]
+    for page in pages:
+        np.testing.assert_array_equal(np.isnan(page), np.isnan(ref))
+        np.testing.assert_allclose(page, ref, atol=1e-4 * np.nanmax(np.abs(ref)))
+    assert {a.description for a in lazy.interference} >= {"BAD_flat"}  # spans of the tiles cleaned so far
+    full = np.asarray(lazy.cleaned.data)
+    np.testing.assert_allclose(full, whole.cleaned.data, atol=1e-4 * np.nanmax(np.abs(whole.cleaned.data)))
+    assert [(round(a.onset, 6), a.description) for a in lazy.interference] == \
+        [(round(a.onset, 6), a.description) for a in whole.interference]
