@@ -73,6 +73,14 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--consistency", type=float, default=1.0, metavar="W",
                    help="weight of the consistency loss between predictions with and without a modality "
                    "(0 = off; default 1)")
+    g.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="warm start: copy the weights of this checkpoint folder whose name and shape match "
+                   "(e.g. a legacy-fusion checkpoint into fusion 'mmq'); default: from scratch")
+    g.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
+                   help="learning rate after the warm-up: cosine decay (default) or constant")
+    g.add_argument("--augment-ramp", type=int, default=0, metavar="STEPS",
+                   help="curriculum: modality drop-outs and consistency weight ramp up from 0 over STEPS steps "
+                   "(default 0: full from the start)")
     g.add_argument("--no-calibrate", action="store_true",
                    help="do not fit a temperature on the validation subjects after training")
     g.add_argument("--regression", action="store_true",
@@ -136,7 +144,8 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
         use_interference_queries=not args.no_interference_queries,
         regression=bool(getattr(args, "regression", False)),
         fusion=args.fusion, modality_dropout=args.modality_dropout, w_consistency=args.consistency,
-        calibrate=not args.no_calibrate,
+        calibrate=not args.no_calibrate, init_from=getattr(args, "init_from", None),
+        lr_schedule=getattr(args, "lr_schedule", "cosine"), augment_ramp_steps=getattr(args, "augment_ramp", 0),
     )
     values.update(overrides)
     return TrainConfig(**values)

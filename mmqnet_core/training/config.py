@@ -10,6 +10,7 @@ from ..check import check_option, invalid
 from ..errors import ConfigError
 
 IMPUTE_MODES = ("none", "zero", "mean")
+LR_SCHEDULES = ("cosine", "constant")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class TrainConfig:
     grad_clip: float = 1.0  # max gradient norm (0 = no clipping)
     crops_per_trial: int | None = None  # samples drawn per training trial and epoch; None = windows // n_windows
     patience: int = 5  # early stopping: epochs without a better validation loss before stopping (0 = never)
+    lr_schedule: str = "cosine"  # after the warm-up: "cosine" decay to 5 % of lr, or "constant"
+    # warm start: a checkpoint folder whose weights are copied where name and shape match (e.g. a legacy-fusion
+    # checkpoint into fusion "mmq": the new parts keep their initialisation); None = train from scratch
+    init_from: str | None = None
     # --- augmentation ---------------------------------------------------------------------------------------------
     mask_rate_max: float = 0.7  # each sample's simulated missing rate ~ U(0, mask_rate_max) (masking.random_token_mask)
     dropout_share: float = 0.3  # share of the simulated missing data as whole-modality drop-outs
@@ -51,6 +56,9 @@ class TrainConfig:
     # share of samples that also lose whole modalities: all EEG, all peripheral channels or one random modality,
     # over the whole sample (half of them) or a long span of at least half its windows (training.loop)
     modality_dropout: float = 0.5
+    # curriculum: the modality drop-outs and the consistency weight ramp linearly from 0 to their values over the
+    # first this many steps (0 = from the first step)
+    augment_ramp_steps: int = 0
     feature_drop_rate: float = 0.05  # share of visible tokens that lose a random half of their features (one by one)
     # the reconstruction loss of a sample uses at most this many of its hidden tokens, drawn at random (0 = all):
     # an unbiased estimate of the loss over all of them, and the modality decoder only runs on those tokens
@@ -114,7 +122,10 @@ class TrainConfig:
             raise invalid("recon_tokens_max", "must be an integer >= 0", self.recon_tokens_max)
         if self.crops_per_trial is not None and self.crops_per_trial < 1:
             raise invalid("crops_per_trial", "must be None or >= 1", self.crops_per_trial)
-        for name in ("patience", "warmup_steps", "grad_clip"):
+        check_option("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if self.init_from is not None and not (isinstance(self.init_from, str) and self.init_from.strip()):
+            raise invalid("init_from", "must be a checkpoint folder path or None", self.init_from)
+        for name in ("patience", "warmup_steps", "grad_clip", "augment_ramp_steps"):
             if getattr(self, name) < 0:
                 raise invalid(name, "must be >= 0", getattr(self, name))
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import csv
 import io
 import json
@@ -98,10 +99,13 @@ def dist_info_from_env() -> DistInfo:
         raise ConfigError(f"Invalid torchrun environment (RANK/WORLD_SIZE/LOCAL_RANK): {exc}.") from None
 
 
-def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
-    """Linear warm-up to ``peak`` over ``warmup`` steps, then cosine decay to 5 % of ``peak`` at ``total``."""
+def lr_at(step: int, total: int, peak: float, warmup: int, schedule: str = "cosine") -> float:
+    """Linear warm-up to ``peak`` over ``warmup`` steps, then cosine decay to 5 % of ``peak`` at ``total``
+    (``schedule="cosine"``) or ``peak`` until the end (``"constant"``)."""
     if warmup > 0 and step < warmup:
         return peak * (step + 1) / warmup
+    if schedule == "constant":
+        return peak
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return peak * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
@@ -602,7 +606,13 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
     mcfg = MMQNetConfig.for_layout(
         [_Tok(n, m) for n, m in zip(corpus.token_names, corpus.token_modalities)], corpus.valid, **cfg.model_kwargs()
     )
-    model = MMQNet.from_config(mcfg).to(device)
+    model = MMQNet.from_config(mcfg)
+    if cfg.init_from is not None:
+        copied, kept = warm_start(model, cfg.init_from)
+        if writer is not None:
+            writer.log(f"warm start from {cfg.init_from}: {len(copied)} tensors copied, {len(kept)} at initialisation "
+                       f"({', '.join(kept) or 'none'})")
+    model = model.to(device)
     feature_valid = torch.as_tensor(corpus.valid, device=device)
     ddp_model: torch.nn.Module = model
     if dist.distributed:
@@ -656,14 +666,15 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
         for b in range(steps_per_epoch):
             check_cancel(cancel)
             sel = ids[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            batch = _to_torch(make_batch(data, sample_trials[sel], sample_starts[sel], t, cfg, rng_aug), device)
-            lr = lr_at(step, total_steps, cfg.lr, min(cfg.warmup_steps, total_steps // 5))
+            step_cfg = ramped(cfg, step)
+            batch = _to_torch(make_batch(data, sample_trials[sel], sample_starts[sel], t, step_cfg, rng_aug), device)
+            lr = lr_at(step, total_steps, cfg.lr, min(cfg.warmup_steps, total_steps // 5), cfg.lr_schedule)
             for group in opt.param_groups:
                 group["lr"] = lr
             with _autocast(device):
                 out = ddp_model(batch["x"], batch["missing"], recon_tokens=_recon_tokens(batch, cfg),
                                 feature_valid=batch["feature_valid"])
-            loss, terms = compute_loss(out, batch, cfg, feature_valid)
+            loss, terms = compute_loss(out, batch, step_cfg, feature_valid)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.grad_clip > 0:
@@ -723,6 +734,41 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
                    f"{result.windows_per_s:.0f} windows/s")
     report(progress, 1.0, "training done")
     return result
+
+
+def ramped(cfg: TrainConfig, step: int) -> TrainConfig:
+    """The configuration of training step ``step`` (0-based) under the ``augment_ramp_steps`` curriculum: modality
+    drop-outs and the consistency weight scaled by min(1, step / augment_ramp_steps)."""
+    if cfg.augment_ramp_steps <= 0 or step >= cfg.augment_ramp_steps:
+        return cfg
+    share = step / cfg.augment_ramp_steps
+    return dataclasses.replace(cfg, modality_dropout=cfg.modality_dropout * share,
+                               w_consistency=cfg.w_consistency * share)
+
+
+def warm_start(model: torch.nn.Module, checkpoint: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """Copy into ``model`` every weight of a checkpoint folder whose name and shape match (loaded with
+    safetensors / weights-only); returns (copied names, names left at their initialisation).
+
+    Used to start ``fusion="mmq"`` from a ``fusion="legacy"`` checkpoint: the encoder, the three decoders and the
+    heads have the same names and shapes; the competition projections and ``feature_missing`` are new.
+    """
+    from ..model.checkpoint import load_checkpoint
+
+    source, _ = load_checkpoint(checkpoint)
+    a, b = source.config, model.config
+    if (a.token_groups, a.feature_valid, a.d_model, a.n_heads) != (b.token_groups, b.feature_valid, b.d_model,
+                                                                  b.n_heads):
+        raise ConfigError(f"Invalid value for 'init_from': no weight of {checkpoint} fits this model (token layout "
+                          f"or width differ: d_model {a.d_model} vs {b.d_model}, {len(a.token_groups)} vs "
+                          f"{len(b.token_groups)} tokens); train from scratch or choose a compatible checkpoint.")
+    theirs = source.state_dict()
+    mine = model.state_dict()
+    copied = [k for k, v in mine.items() if k in theirs and theirs[k].shape == v.shape]
+    with torch.no_grad():
+        for k in copied:
+            mine[k].copy_(theirs[k])
+    return copied, [k for k in mine if k not in copied]
 
 
 @dataclass(frozen=True)
