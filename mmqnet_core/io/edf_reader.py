@@ -100,12 +100,22 @@ class EdfSpanReader:
             return None
 
     # --- reading --------------------------------------------------------------------------------------------
-    def __call__(self, picks: Sequence[int], start: int, stop: int) -> np.ndarray:
+    def __call__(self, picks: Sequence[int], start: int, stop: int, *, out: np.ndarray | None = None) -> np.ndarray:
         """Samples ``start`` to ``stop`` (exclusive) of raw channels ``picks``, float64 (n_picks, stop - start),
-        in the units mne returns (volts for electrical channels)."""
+        in the units mne returns (volts for electrical channels); never NaN or infinite (integer samples).
+
+        ``out`` (optional): a C-contiguous float64 array of that shape to fill and return, e.g. one buffer reused
+        for every chunk of a streamed recording (a fresh array per chunk costs page faults, which on a virtual
+        machine can exceed the decoding itself).
+        """
         picks = [int(p) for p in picks]
         start, stop = max(0, int(start)), min(int(stop), self.n_records * self.spr)
-        out = np.empty((len(picks), max(0, stop - start)), dtype=np.float64)
+        shape = (len(picks), max(0, stop - start))
+        if out is None:
+            out = np.empty(shape, dtype=np.float64)
+        elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float64 array of shape {shape}; got {out.dtype} "
+                             f"{out.shape}{'' if out.flags.c_contiguous else ' (not contiguous)'}.")
         if out.size == 0:
             return out
         r0, r1 = start // self.spr, (stop - 1) // self.spr + 1

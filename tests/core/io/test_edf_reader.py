@@ -99,3 +99,15 @@ def test_only_the_records_of_the_span_are_read(tmp_path, monkeypatch):
     x = rec.get_data(50.0, 60.0)
     assert x.shape == (3, 2560)
     assert chunks and min(a for a, _ in chunks) == 50 and max(b for _, b in chunks) == 60  # 1-s records
+
+
+def test_reader_fills_a_reused_buffer(tmp_path):
+    path = write_edf(tmp_path / "b.bdf", duration_s=30.0, kind="bdf")
+    rec = load_recording(path)
+    buf = np.full((2, 2560), np.nan)
+    for a in (0, 2560, 5000):
+        got = rec.reader([2, 0], a, a + 2560, out=buf)
+        assert got is buf
+        np.testing.assert_array_equal(buf, rec.raw.get_data(picks=[2, 0], start=a, stop=a + 2560))
+    with pytest.raises(ValueError, match="shape \\(2, 100\\)"):
+        rec.reader([2, 0], 0, 100, out=buf)
