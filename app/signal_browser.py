@@ -890,6 +890,8 @@ class SignalBrowser(QWidget):
         self._row_units: list[str] = []
         self._rows_version = 0  # counts the row layouts (a page's cache key names the layout it was drawn for)
         self._plans: dict[str, _PagePlan] = {}  # per trace kind, for the display state it was made for
+        self._rows_of: dict[str, list[int]] = {}  # recording channel -> the rows that draw it
+        self._rows_in_view: tuple[tuple | None, dict[str, list[int]]] = (None, {})  # (channel window, rows of each)
         self._updating = False  # a new recording is being laid out: state events wait for _rebuild_rows
         self._raw_colour = QColor(RAW_COLOUR)
         self._cleaned_colour = QColor(CLEANED_COLOUR)
@@ -1913,13 +1915,17 @@ class SignalBrowser(QWidget):
         """Where the page is on screen (for the span layer)."""
         start, stop = self.visible_range()
         first, per_page = self.state.first_row, max(1, self.channels_per_page)
-        rows_of = {c: [r for r in rows if first <= r < first + per_page] for c, rows in self._rows_of.items()}
+        key = (self._rows_version, first, per_page)
+        if self._rows_in_view[0] != key:  # the channel window changed: which rows of each channel are in view
+            in_view = {c: [r for r in rows if first <= r < first + per_page] for c, rows in self._rows_of.items()}
+            self._rows_in_view = (key, {c: r for c, r in in_view.items() if r})
+        rows_of = self._rows_in_view[1]
         row_px = self.state.row_px
         line_px = self.span_layer.line_px()
         strip_px = self.state.strip_px
         width = self._vb.width()
         legend_w = self._legend.boundingRect().width() if self._legend.isVisible() else 0.0
-        return PageView(start=start, stop=stop, rows_of={c: r for c, r in rows_of.items() if r},
+        return PageView(start=start, stop=stop, rows_of=rows_of,
                         strip_top=first - 0.5 - ROW_MARGIN - self._strip_rows(),
                         rows_per_px=1.0 / row_px if row_px > 0 else 0.0, width_px=width,
                         label_right_px=max(0.0, width - legend_w - 8),
