@@ -1575,6 +1575,7 @@ class SignalBrowser(QWidget):
                 line.setValue(start + f * (stop - start))
             line.setVisible(on)
         self._update_readout()
+        self.displayChanged.emit()  # the toolbar's Measure button follows
 
     def set_measure(self, t_a: float, t_b: float, row: int | None = None) -> None:
         """Put the measurement cursors at ``t_a`` and ``t_b`` (s), measuring row ``row`` (shows them)."""

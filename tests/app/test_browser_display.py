@@ -338,3 +338,12 @@ def test_report_says_which_display_was_shown():
     from dataclasses import replace
 
     assert "Signal display" not in " ".join(_painted_text(replace(info, display="")))
+
+
+def test_measure_button_follows_the_q_key_without_a_page_step(window, browser, qtbot):
+    action = window.browser_controls.measure_action
+    assert not action.isChecked()
+    qtbot.keyClick(browser, Qt.Key.Key_Q)
+    assert browser.measuring and action.isChecked()
+    qtbot.keyClick(browser, Qt.Key.Key_Q)
+    assert not browser.measuring and not action.isChecked()
