@@ -1360,6 +1360,7 @@ class SignalBrowser(QWidget):
         if redraw:
             self._draw_spans()  # the labels at the top of the view move with it
             self._draw_scale_bar()
+            self._draw_legend(self._raw.curve.isVisible(), self._clean.curve.isVisible())  # the top row's filter
         self.channelPageChanged.emit(first, min(per_page, n_rows), n_rows)
 
     def _strip_px(self) -> float:
@@ -1776,7 +1777,7 @@ class SignalBrowser(QWidget):
             items.append(f"<span style='color:{self._raw_colour.name()};{alpha}'>&#9644;</span> raw")
         if cleaned:
             items.append(f"<span style='color:{self._cleaned_colour.name()}'>&#9644;</span> cleaned (model input)")
-        filters = self.state.filters_text()
+        filters = self.legend_filters_text()
         if filters:
             items.append(f"<i>display filter: {filters}</i>")
         html = "<span style='font-size:8pt'>" + " &nbsp; ".join(items) + "</span>"
@@ -1784,6 +1785,18 @@ class SignalBrowser(QWidget):
             self._legend_html = html
             self._legend.setHtml(html)
             self._position_overlays()
+
+    def legend_filters_text(self) -> str:
+        """The display filters for the legend: those of the modality of the top row in view, and how many other
+        modalities are filtered ("EEG 0.5-35 Hz, notch 50 Hz; +6 more"). The whole list would take the label
+        strip's width and hide the annotation labels; the status bar and exported pages give it whole."""
+        active = self.state.active_filters()
+        if not active:
+            return ""
+        first = self._row_mods[self.state.first_row] if self.state.first_row < len(self._row_mods) else None
+        shown = first if first in active else sorted(active, key=lambda m: m.value)[0]
+        text = f"{shown.value} {active[shown].describe()}"
+        return text + (f"; +{len(active) - 1} more" if len(active) > 1 else "")
 
     def legend_text(self) -> str:
         """The legend as plain text (for tests)."""

@@ -347,3 +347,13 @@ def test_measure_button_follows_the_q_key_without_a_page_step(window, browser, q
     assert browser.measuring and action.isChecked()
     qtbot.keyClick(browser, Qt.Key.Key_Q)
     assert not browser.measuring and not action.isChecked()
+
+
+def test_legend_names_the_top_rows_filter_and_counts_the_others(window, browser):
+    window.browser_controls.set_filters({Modality.EEG: DisplayFilter(0.5, 35.0, 50.0),
+                                         Modality.MISC: DisplayFilter(lowpass_hz=5.0),
+                                         Modality.GSR: DisplayFilter(lowpass_hz=1.0)})
+    assert browser.row_modality(browser.first_channel) == Modality.EEG
+    assert "display filter: EEG 0.5-35 Hz, notch 50 Hz; +2 more" in browser.legend_text()
+    assert "MISC" not in browser.legend_text()  # the whole list is in the status bar, not over the labels
+    assert "MISC LP 5 Hz" in browser.display_summary()
