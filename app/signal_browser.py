@@ -979,15 +979,14 @@ class SignalBrowser(QWidget):
         self.channel_scroll_bar.hide()
         self.channel_scroll_bar.valueChanged.connect(self.set_first_channel)
 
-        # The heart-rate row (H): its own small plot under the traces, time-linked to them (app/browser_heart_rate.py).
-        self.heart_rate_row = HeartRateRow(lambda exc, what: self.model.errorOccurred.emit(exc, what), self)
-        self.heart_rate_row.statusChanged.connect(self._on_row_status)
-
         column = QVBoxLayout()
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.plot_widget, 1)
-        column.addWidget(self.heart_rate_row.widget)
+        # The heart-rate row (H): its own small plot under the traces, on the page's time range, made when first
+        # shown (app/browser_heart_rate.py).
+        self.heart_rate_row = HeartRateRow(lambda exc, what: self.model.errorOccurred.emit(exc, what), column, self)
+        self.heart_rate_row.statusChanged.connect(self._on_row_status)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -1173,7 +1172,8 @@ class SignalBrowser(QWidget):
         the heart-rate row when it is shown."""
         from .browser_export import page_caption
 
-        return [*page_caption(self), self.plot_widget, self.heart_rate_row.widget]
+        row = self.heart_rate_row.widget
+        return [*page_caption(self), self.plot_widget] + ([row] if row is not None else [])
 
     def display_summary(self) -> str:
         """Montage and display filters in words for the status bar ("" when the data are drawn as recorded)."""
