@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import warnings
 from collections import OrderedDict
 from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterator, Sequence
 
 import numpy as np
@@ -106,6 +107,9 @@ PAGE_CACHE_SIZE = 10
 BOUNDS_PAD = 0.01
 #: Pages prepared ahead in the direction of travel (and one behind).
 PREFETCH_AHEAD = 2
+#: Pages display-filtered together (see ``_PagePlan._filtered``), and such blocks kept per trace kind.
+FILTER_BLOCK_PAGES = 3
+FILTER_BLOCKS_KEPT = 3
 #: A trace clipped to its row (the default) stays within this many row spacings of its centre line.
 CLIP_ROWS = 0.5
 #: Width of the channel-name gutter, px: at least the first, at most the second (longer names are elided).
@@ -850,18 +854,49 @@ class _PagePlan:
     clip: float | None  # clip traces to this many row spacings (None: no clipping)
     n_bins: int  # decimation bins (the plot width, px)
     duration_s: float  # length of the recording, s
+    # Filtered blocks of FILTER_BLOCK_PAGES pages: (block start, block stop) s -> (data, time of data[:, 0] in s).
+    blocks: OrderedDict = field(default_factory=OrderedDict, compare=False, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def compute(self, start_s: float, stop_s: float) -> PageTraces:
         """The page from ``start_s`` to ``stop_s`` (s), laid out (runs in any thread: plain values only)."""
         if self.pad > 0:
-            lo, hi = max(0.0, start_s - self.pad), min(self.duration_s, stop_s + self.pad)
-            data, t0 = _read_page(self.source, self.picks, lo, hi, self.offset)
-            data = filter_rows(apply_montage(data, self.derivations), self.sfreq, self.filters)
+            data, t0 = self._filtered(start_s, stop_s)
             page, page_t0 = _read_span(data, t0, self.sfreq, start_s, stop_s)
         else:
             data, page_t0 = _read_page(self.source, self.picks, start_s, stop_s, self.offset)
             page = apply_montage(data, self.derivations)
         return layout_page(page, page_t0, self.sfreq, self.n_bins, self.scales, clip=self.clip)
+
+    def _filtered(self, start_s: float, stop_s: float) -> tuple[np.ndarray, float]:
+        """Montage rows, display-filtered, over a span that holds the page and its padding.
+
+        A page that lies in one block of :data:`FILTER_BLOCK_PAGES` pages (blocks start at multiples of that
+        length from 0 s: every page reached by page steps) is cut out of the block's filtered data, made once for
+        all its pages: reading and filtering 3 pages with one padding costs about half of 3 pages filtered apart
+        (the padding, 3 s on each side of a 10-s page at 0.5 Hz high-pass, is read once instead of three times).
+        Other pages (after a quarter-page step) are filtered alone.
+        """
+        length = stop_s - start_s
+        block_s = FILTER_BLOCK_PAGES * length
+        first = math.floor(start_s / block_s + 1e-9) * block_s if block_s > 0 else start_s
+        span = (first, first + block_s)
+        if not (block_s > 0 and stop_s <= span[1] + 1e-9):
+            span = (start_s, stop_s)
+        with self.lock:
+            done = self.blocks.get(span)
+            if done is not None:
+                self.blocks.move_to_end(span)
+                return done
+        lo, hi = max(0.0, span[0] - self.pad), min(self.duration_s, span[1] + self.pad)
+        data, t0 = _read_page(self.source, self.picks, lo, hi, self.offset)
+        done = filter_rows(apply_montage(data, self.derivations), self.sfreq, self.filters), t0
+        if span[1] - span[0] > length + 1e-9:  # a block: kept for its other pages
+            with self.lock:
+                self.blocks[span] = done
+                while len(self.blocks) > FILTER_BLOCKS_KEPT:
+                    self.blocks.popitem(last=False)
+        return done
 
 
 class SignalBrowser(QWidget):
