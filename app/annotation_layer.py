@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPen
+from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -56,6 +56,9 @@ OTHER_COLOUR = "#6d6d6d"
 STRIP_LINES = 2
 #: More annotations across all channels than this on one page are drawn as outlines (no fill).
 DENSE_SPANS = 12
+#: Width of an annotation's edges, px, and the opacity they are drawn with (on white).
+EDGE_PX = 2
+EDGE_ALPHA = 200
 #: Text given to an annotation created by a drag or a key before the user types one (then the last one used).
 DEFAULT_TEXT = "event"
 
@@ -153,7 +156,7 @@ class _SpanLayer(pg.GraphicsObject):
         self._rect = QRectF()
         self.setZValue(-25)
         self._brushes: dict[str, QBrush] = {}
-        self._pens: dict[str, QPen] = {}
+        self._pens: dict[str, QColor] = {}  # edge colour per type
 
     def set_shapes(self, shapes: list[SpanShape], rect: QRectF) -> None:
         if rect != self._rect:
@@ -165,29 +168,33 @@ class _SpanLayer(pg.GraphicsObject):
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         return self._rect
 
-    def _style(self, kind: str) -> tuple[QBrush, QPen]:
+    def _style(self, kind: str) -> tuple[QBrush, QColor]:
+        """(fill brush, edge colour) of a type; the edge is opaque: its translucent colour laid on white."""
         if kind not in self._pens:
             self._brushes[kind] = QBrush(kind_colour(kind, 40))
-            pen = QPen(kind_colour(kind, 200))
-            pen.setWidthF(1.5)
-            self._pens[kind] = pen
+            c, a = kind_colour(kind), EDGE_ALPHA / 255
+            self._pens[kind] = QColor(*(round(a * v + (1 - a) * 255) for v in (c.red(), c.green(), c.blue())))
         return self._brushes[kind], self._pens[kind]
 
     def paint(self, painter, option, widget=None) -> None:  # noqa: D102 (Qt API)
+        # Edges are opaque EDGE_PX-wide rectangles in whole pixels, in the colour a translucent edge has on the
+        # white plot (they lie under the traces, over the background only): an opaque fill is a plain memory
+        # fill, ~20x cheaper than blending, and a 1.5-px pen went through Qt's general stroker (together ~8 ms
+        # per page step with 10,000 annotations, 34 of them on the page).
         if not self.shapes:
             return
         transform = painter.transform()
         painter.save()
         painter.resetTransform()
         for shape in self.shapes:
-            brush, pen = self._style(shape.kind)
+            fill, edge = self._style(shape.kind)
             box = transform.mapRect(shape.rect)
             if shape.filled:
-                painter.fillRect(box, brush)
-            painter.setPen(pen)
-            painter.drawLine(QPointF(box.left(), box.top()), QPointF(box.left(), box.bottom()))
+                painter.fillRect(box, fill)
+            top, height = round(box.top()), max(1, round(box.height()))
+            painter.fillRect(QRect(round(box.left() - EDGE_PX / 2), top, EDGE_PX, height), edge)
             if box.width() >= 1.0:
-                painter.drawLine(QPointF(box.right(), box.top()), QPointF(box.right(), box.bottom()))
+                painter.fillRect(QRect(round(box.right() - EDGE_PX / 2), top, EDGE_PX, height), edge)
         painter.restore()
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QVBoxLayout
 
 if TYPE_CHECKING:  # pragma: no cover
     from mmqnet_core.features.heart_rate import HeartRateTrace
@@ -40,7 +41,8 @@ HR_COLOUR = "#b71c1c"
 
 
 class HeartRateRow(QObject):
-    """The heart-rate row of a browser: a plot widget (``widget``) showing the page the browser gives it.
+    """The heart-rate row of a browser: a plot widget (``widget``, made when first shown, at the bottom of the
+    browser's ``column`` layout) showing the page the browser gives it.
 
     The time range is set by the browser on each page (:meth:`set_page`), not by pyqtgraph's view linking, which
     maps ranges through the two views' screen positions and drifts while the row is being laid out."""
@@ -50,9 +52,29 @@ class HeartRateRow(QObject):
     #: Emitted when a trace is ready (or cleared).
     traceChanged = Signal()
 
-    def __init__(self, report_error: Callable[[BaseException, str], None], parent: QObject | None = None) -> None:
+    def __init__(self, report_error: Callable[[BaseException, str], None], column: QVBoxLayout,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._report_error = report_error
+        self._column = column  # the browser's layout the row's plot joins (at the bottom) when first shown
+        # The plot is made when the row is first shown: a PlotWidget costs ~40 ms, too much for the window's
+        # start-up for a row most readings never show.
+        self.widget: pg.PlotWidget | None = None
+        self.plot: pg.PlotItem | None = None
+        self.curve: pg.PlotCurveItem | None = None
+        self.caption: pg.TextItem | None = None
+        self._left_width = 0.0
+        self.trace: HeartRateTrace | None = None
+        self._key: tuple | None = None  # (id(recording), channel) the trace or the computation is for
+        self._future: Future | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._check_future)
+        self._span = (0.0, 0.0)
+
+    def _build(self) -> None:
+        """Make the row's plot and put it under the traces."""
         self.widget = pg.PlotWidget(background="w")
         self.widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.widget.setFixedHeight(ROW_HEIGHT_PX)
@@ -68,6 +90,8 @@ class HeartRateRow(QObject):
         left.setLabel("HR", units="bpm")
         left.enableAutoSIPrefix(False)
         left.setStyle(autoExpandTextSpace=False, tickTextWidth=24)  # the width is the gutter's (set_left_width)
+        if self._left_width:
+            left.setWidth(int(self._left_width))
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).setTextPen(pg.mkPen("#303030"))
             self.plot.getAxis(axis).setPen(pg.mkPen("#808080"))
@@ -76,20 +100,16 @@ class HeartRateRow(QObject):
         self.caption = pg.TextItem(color="#202020", anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 200))
         self.caption.setParentItem(self.plot.getViewBox())
         self.caption.setPos(4, 1)
-        self.widget.hide()
-        self.trace: HeartRateTrace | None = None
-        self._key: tuple | None = None  # (id(recording), channel) the trace or the computation is for
-        self._future: Future | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        self._poll = QTimer(self)
-        self._poll.setInterval(POLL_MS)
-        self._poll.timeout.connect(self._check_future)
-        self._span = (0.0, 0.0)
+        self._column.addWidget(self.widget)
+
+    def _set_caption(self, text: str) -> None:
+        if self.caption is not None:
+            self.caption.setText(text)
 
     # --- state ----------------------------------------------------------------------------------------------
     @property
     def shown(self) -> bool:
-        return not self.widget.isHidden()
+        return self.widget is not None and not self.widget.isHidden()
 
     @property
     def busy(self) -> bool:
@@ -97,12 +117,14 @@ class HeartRateRow(QObject):
         return self._future is not None
 
     def caption_text(self) -> str:
-        return self.caption.textItem.toPlainText()
+        return self.caption.textItem.toPlainText() if self.caption is not None else ""
 
     def set_left_width(self, width: float) -> None:
         """Make the bpm axis as wide as the traces' channel-name gutter, so that the time axes line up (the
         browser makes the gutter at least :data:`MIN_AXIS_PX` wide while the row is shown)."""
-        self.plot.getAxis("left").setWidth(int(width))
+        self._left_width = float(width)
+        if self.plot is not None:
+            self.plot.getAxis("left").setWidth(int(width))
 
     # --- showing --------------------------------------------------------------------------------------------
     def show_for(self, recording: Recording | None) -> bool:
@@ -112,9 +134,11 @@ class HeartRateRow(QObject):
 
         channel = heart_rate_channel(recording.channels) if recording is not None else None
         if channel is None:
-            self.widget.hide()
+            self.hide()
             self.statusChanged.emit("no ECG or PPG channel in this recording: no heart rate to show")
             return False
+        if self.widget is None:
+            self._build()
         self.widget.show()
         key = (id(recording), channel.name)
         if key != self._key:
@@ -122,7 +146,8 @@ class HeartRateRow(QObject):
         return True
 
     def hide(self) -> None:
-        self.widget.hide()
+        if self.widget is not None:
+            self.widget.hide()
 
     def clear(self) -> None:
         """Forget the trace (a new recording); a computation under way is dropped when it ends."""
@@ -130,8 +155,9 @@ class HeartRateRow(QObject):
         self.trace = None
         self._future = None
         self._poll.stop()
-        self.curve.setData([], [])
-        self.caption.setText("")
+        if self.curve is not None:
+            self.curve.setData([], [])
+        self._set_caption("")
         self.traceChanged.emit()
 
     def _start(self, recording: Recording, channel: str, key: tuple) -> None:
@@ -143,7 +169,7 @@ class HeartRateRow(QObject):
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heart-rate")
         self._future = self._executor.submit(recording_heart_rate, recording, channel)
         self._future.key = key  # type: ignore[attr-defined]
-        self.caption.setText(f"heart rate from {channel}: computing...")
+        self._set_caption(f"heart rate from {channel}: computing...")
         self.statusChanged.emit(f"computing the heart rate from {channel}...")
         self._poll.start()
 
@@ -161,16 +187,16 @@ class HeartRateRow(QObject):
         try:
             trace = future.result()
         except Exception as exc:  # noqa: BLE001 - one error path: the window's error dialog
-            self.caption.setText("heart rate: failed")
+            self._set_caption("heart rate: failed")
             self._report_error(exc, "computing the heart rate")
             return
         self.trace = trace
         if trace is None or not trace.found:
-            self.caption.setText(f"heart rate from {self._key[1]}: no beats found")
+            self._set_caption(f"heart rate from {self._key[1]}: no beats found")
             self.statusChanged.emit(f"no heart beats found in {self._key[1]}")
         else:
             lo, hi = trace.range_bpm()
-            self.caption.setText(f"heart rate (bpm) from {trace.modality.value} {trace.channel}")
+            self._set_caption(f"heart rate (bpm) from {trace.modality.value} {trace.channel}")
             self.statusChanged.emit(f"heart rate from {trace.channel}: {lo:.0f}-{hi:.0f} bpm")
         self.set_page(*self._span)
         self.traceChanged.emit()
@@ -216,5 +242,7 @@ class HeartRateRow(QObject):
 
     def page_values(self) -> tuple[np.ndarray, np.ndarray]:
         """(times s, bpm) drawn on the page (for tests)."""
+        if self.curve is None:
+            return np.zeros(0), np.zeros(0)
         x, y = self.curve.getData()
         return (np.zeros(0), np.zeros(0)) if x is None else (x, y)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: import the app and the other benchmarks from the checkout
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_browser import PAGE_S, WINDOW_SIZE, PaintWatcher, _time_steps  # noqa: E402
+from bench.bench_browser import PAGE_S, WINDOW_SIZE, PaintWatcher, _time_steps, load_text  # noqa: E402
 from bench.bench_open import write_long_bdf  # noqa: E402
 
 N_ANNOTATIONS = 10_000
@@ -100,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([])  # noqa: F841 (kept alive)
     args.cache.mkdir(parents=True, exist_ok=True)
     path = write_long_bdf(args.cache / f"bench_{DURATION_S}s_40ch_512Hz_SYNTHETIC.bdf", DURATION_S)
+    print(f"load average at start (1/5/15 min): {load_text()}")
     with tempfile.TemporaryDirectory() as tmp:
         r = run(path, args.steps, Path(tmp) / "settings.ini")
+    print(f"load average at the end: {load_text()} (wall times are inflated above the number of CPUs)")
     print(f"page step, no user annotation: median {r['step_none'] * 1000:.1f} ms (max {r['max_none'] * 1000:.1f}; "
           f"GUI-thread CPU {r['cpu_none'] * 1000:.1f} ms)")
     print(f"page step, {N_ANNOTATIONS} annotations: median {r['step_10k'] * 1000:.1f} ms (max "

@@ -95,6 +95,14 @@ class PaintWatcher:
                 raise TimeoutError(f"no paint within {PAINT_TIMEOUT_S:.0f} s")
 
 
+def load_text() -> str:
+    """The system's load average over 1, 5 and 15 minutes, e.g. "3.2 / 2.9 / 2.1" ("n/a" where unknown)."""
+    try:
+        return " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def _time_steps(watcher: PaintWatcher, press: Callable[[], None], steps: int) -> tuple[list[float], list[float]]:
     """Wall and main-thread CPU times, s, of ``steps`` repeats of ``press`` followed by the next paint."""
     wall, cpu = [], []
@@ -225,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, scratch: Path) -> int:
     """Write (once) the file, time both browsers, print the figures; ``scratch`` is a throw-away folder."""
+    print(f"load average at start (1/5/15 min): {load_text()} on {os.cpu_count()} CPUs")
     t = time.perf_counter()
     path = write_long_bdf(args.cache / f"bench_{DURATION_S}s_40ch_512Hz_SYNTHETIC.bdf", DURATION_S)
     print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB, ready in {time.perf_counter() - t:.1f} s)")
@@ -282,6 +291,8 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     with_window = ours["first_paint"] + ours["window"]
     ok_first = ours["first_paint"] < 0.5 and (theirs is None or theirs["first_paint"] >= 3 * with_window)
     ok_step = ours["step"] < 0.016 and shown["step"] < 0.016
+    print(f"load average at the end: {load_text()} (a load above the number of CPUs inflates wall times: compare "
+          "the CPU times)")
     print(f"targets: first paint < 500 ms and >= 3x faster than MNE counting our window's creation: "
           f"{'OK' if ok_first else 'MISSED'}; page step < 16 ms (plain and with montage + filters): "
           f"{'OK' if ok_step else 'MISSED'}")

@@ -338,3 +338,42 @@ def test_report_says_which_display_was_shown():
     from dataclasses import replace
 
     assert "Signal display" not in " ".join(_painted_text(replace(info, display="")))
+
+
+def test_measure_button_follows_the_q_key_without_a_page_step(window, browser, qtbot):
+    action = window.browser_controls.measure_action
+    assert not action.isChecked()
+    qtbot.keyClick(browser, Qt.Key.Key_Q)
+    assert browser.measuring and action.isChecked()
+    qtbot.keyClick(browser, Qt.Key.Key_Q)
+    assert not browser.measuring and not action.isChecked()
+
+
+def test_legend_names_the_top_rows_filter_and_counts_the_others(window, browser):
+    window.browser_controls.set_filters({Modality.EEG: DisplayFilter(0.5, 35.0, 50.0),
+                                         Modality.MISC: DisplayFilter(lowpass_hz=5.0),
+                                         Modality.GSR: DisplayFilter(lowpass_hz=1.0)})
+    assert browser.row_modality(browser.first_channel) == Modality.EEG
+    assert "display filter: EEG 0.5-35 Hz, notch 50 Hz; +2 more" in browser.legend_text()
+    assert "MISC" not in browser.legend_text()  # the whole list is in the status bar, not over the labels
+    assert "MISC LP 5 Hz" in browser.display_summary()
+
+
+def test_pages_of_one_filter_block_are_filtered_once_and_match_the_whole_file(window, browser, rec1020):
+    from mmqnet_core.preprocessing.display_filter import filter_rows
+
+    window.browser_controls.set_filters({Modality.EEG: DisplayFilter(highpass_hz=5.0, lowpass_hz=40.0)})
+    whole = filter_rows(rec1020.get_data(picks=[rec1020.index("Fz")]), SFREQ,
+                        [DisplayFilter(highpass_hz=5.0, lowpass_hz=40.0)])[0]
+    plan = browser._page_plan("raw")
+    for start in (30.0, 40.0, 50.0):  # one block of three pages (30-60 s)
+        browser.set_start(start)
+        _, values = drawn(browser, "Fz")
+        k = int(start * SFREQ)
+        np.testing.assert_allclose(values, whole[k:k + values.size], atol=0.2e-6)
+    assert list(plan.blocks) == [(0.0, 30.0), (30.0, 60.0)][-len(plan.blocks):]  # the prefetch may hold 0-30 s
+    assert (30.0, 60.0) in plan.blocks
+    browser.set_start(42.5)  # not in step with the blocks: filtered alone, still right
+    _, values = drawn(browser, "Fz")
+    k = int(42.5 * SFREQ)
+    np.testing.assert_allclose(values, whole[k:k + values.size], atol=0.2e-6)

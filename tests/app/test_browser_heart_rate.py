@@ -23,6 +23,7 @@ def test_h_shows_the_heart_rate_row_in_bpm(heart_browser, qtbot, window):
     b = heart_browser
     row = b.heart_rate_row
     assert not row.shown and not window.review.heart_rate_action.isChecked()
+    assert row.widget is None  # made when first shown: nothing to build at start-up
     qtbot.keyClick(b, Qt.Key.Key_H)
     assert b.state.heart_rate and row.shown
     assert window.review.heart_rate_action.isChecked()  # the View menu item follows the key
