@@ -43,8 +43,9 @@ ATTENTION_COLOURMAP = "inferno"
 OCCLUSION_COLOURMAP = "CET-D1"
 #: What the view says about attention and attribution, above the plots.
 NOT_ATTRIBUTION_TEXT = ("Attention is not attribution: the heatmap shows where the queries looked, not what moved "
-                        "the prediction. The occlusion map below shows that: the change of P(high) when each "
-                        "modality is hidden.")
+                        "the prediction. The occlusion map below shows that: ΔP(high), the change of P(high) when "
+                        "each modality is hidden (blue: lowers it, red: raises it, grey: hidden already; right: "
+                        "mean |Δ|).")
 #: Share of the plot height given to the occlusion map (by modality: a few rows).
 OCCLUSION_SHARE = 0.3
 
@@ -123,8 +124,9 @@ class AttentionMapView(QWidget):
         self.occ_image = pg.ImageItem(axisOrder="row-major")
         self.occ_plot.addItem(self.occ_image)
         self.occ_bar = pg.ColorBarItem(values=(-0.1, 0.1), colorMap=pg.colormap.get(OCCLUSION_COLOURMAP),
-                                       interactive=False, label="change of P(high) when hidden", width=14)
+                                       interactive=False, label="ΔP(high)", width=14)
         self.occ_bar.setImageItem(self.occ_image, insert_in=self.occ_plot)
+        self.occ_bar.axis.enableAutoSIPrefix(False)  # probabilities: no "x0.001" scaling
         self.occ_cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
         self.occ_cursor.setZValue(30)
         self.occ_plot.addItem(self.occ_cursor, ignoreBounds=True)
@@ -287,25 +289,30 @@ class AttentionMapView(QWidget):
         self.statement.setText(NOT_ATTRIBUTION_TEXT if have or result is None else (
             "Attention is not attribution: the heatmap shows where the queries looked, not what moved the "
             "prediction (no occlusion map was computed for this analysis)."))
-        self.graphics.ci.layout.setRowStretchFactor(0, 7)
-        self.graphics.ci.layout.setRowStretchFactor(1, 3 if have else 0)
         if not have:
             self.occ_rows = []
             self.occ_image.clear()
             self._occ_labels = ([], [])
             return
         self.occ_rows, img = self.occlusion_matrix(result)
+        # at most what shows every unit's name (rows of LABEL_SPACING_PX + 1 px); in a short dock the attention
+        # map keeps three quarters of the extra height (stretch 3 : 1)
+        height = (LABEL_SPACING_PX + 1) * max(1, len(self.occ_rows)) + 34
+        self.occ_plot.setMinimumHeight(min(height, 70))
+        self.occ_plot.setMaximumHeight(height)
+        self.graphics.ci.layout.setRowStretchFactor(0, 3)
+        self.graphics.ci.layout.setRowStretchFactor(1, 1)
         self.occ_image.setImage(img, autoLevels=False)
         hi = float(np.nanmax(np.abs(img))) if np.isfinite(img).any() else 0.0
         self.occ_bar.setLevels((-max(hi, 1e-3), max(hi, 1e-3)))  # symmetric: white is "no change"
-        self.occ_bar.axis.setLabel(f"change of P(high {self.target}) when hidden")
+        self.occ_bar.getAxis("left").setLabel(f"ΔP(high {self.target})")  # where ColorBarItem puts its label
         t0 = float(result.window_starts[0]) if result.n_windows else 0.0
         self.occ_image.setRect(QRectF(t0, 0.0, result.n_windows * result.window_s, float(len(self.occ_rows))))
         mean = [float(np.nanmean(np.abs(row))) if np.isfinite(row).any() else float("nan") for row in img]
         self._occ_labels = ([(i + 0.5, u) for i, u in enumerate(self.occ_rows)],
                             [(i + 0.5, f"{m:.3f}" if np.isfinite(m) else "hidden") for i, m in enumerate(mean)])
         self.occ_plot.setYRange(0, max(1, len(self.occ_rows)), padding=0)
-        self.occ_plot.getAxis("right").setLabel("mean |change|")
+        self.occ_plot.getAxis("right").setLabel("mean |Δ|")
         self.occ_cursor.setValue(self.model.cursor_s)
 
     def _apply_ticks(self) -> None:

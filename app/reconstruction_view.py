@@ -82,6 +82,10 @@ class ReconstructionView(QWidget):
         self.reset_zoom_button.clicked.connect(self.reset_zoom)
         controls.addWidget(self.reset_zoom_button)
         self.controls = controls
+        self.errors_label = QLabel(self)  # model vs baseline RMSE of the feature shown (from the core)
+        self.errors_label.setWordWrap(True)
+        self.errors_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.errors_label.setStyleSheet("color: #202020;")
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -129,6 +133,7 @@ class ReconstructionView(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.banner)
         layout.addLayout(controls)
+        layout.addWidget(self.errors_label)
         layout.addWidget(self.graphics, 1)
         self.rmse: float | None = None  # of the shown feature over hidden windows with an original
         self.errors = None  # ReconstructionErrors of the token and feature shown (model vs baseline), or None
@@ -245,6 +250,7 @@ class ReconstructionView(QWidget):
             self._spans = []
             self._set_zoom(None)
             self.info.setText("")
+            self.errors_label.setText("")
             self.rmse = None
             self.errors = None
             return
@@ -330,9 +336,9 @@ class ReconstructionView(QWidget):
             parts = [f"{channel or 'absent channel'}: {int(hidden.sum())}/{len(hidden)} windows hidden"]
         if focus_spans:
             parts.append(f"mask {focus.start_s:.1f}-{focus.end_s:.1f} s")
-        if self.errors.text():
-            parts.append(self.errors.text())
         self.info.setText(" | ".join(parts))
+        self.errors_label.setText(self.errors.text())
+        self.errors_label.setVisible(bool(self.errors.text()))
 
     # --- zoom -----------------------------------------------------------------------------------------------
     def span_at(self, t: float) -> tuple[float, float] | None:
@@ -369,7 +375,8 @@ class ReconstructionView(QWidget):
         """What an exported image shows: the banner, what the channel/feature boxes chose, the plots."""
         chosen = f"Channel {self.token_combo.currentText()}, feature {self.feature_combo.currentText()}"
         info = self.info.text()
-        return [self.banner, f"{chosen}. {info}" if info else chosen, self.graphics]
+        parts = [self.banner, f"{chosen}. {info}" if info else chosen]
+        return parts + ([self.errors_label.text()] if self.errors_label.text() else []) + [self.graphics]
 
     def copy_state_from(self, other: "ReconstructionView") -> None:
         """Show what ``other`` shows (channel, feature) -- for off-screen copies used by exports."""

@@ -6,6 +6,12 @@ effect directly: the model is run again with one unit hidden -- through the data
 sensor, with the same forward pass and the same sliding contexts as the analysis -- and the change of the
 high-class probability of every window and target is reported.
 
+:func:`analysis_attribution` is the analysis' version (``analyze(..., attribution=...)``, ``mmqnet analyze
+--attribution``): one probability-only pass per unit, in the analysis' sliding contexts and in batches (cancel
+checked between batches and inside the forward), run only on the contexts that cover the windows the unit changes;
+it also *restores* hidden units with the model's reconstruction, which gives the missing-evidence term of the
+uncertainty (:mod:`mmqnet_core.inference.evidence`).
+
 Shape legend: S sequences (trials / recordings), n windows per sequence, B batch of contexts, T windows per
 context, N tokens, F features, K targets, U occluded units.
 """

@@ -61,7 +61,8 @@ def test_the_reconstruction_view_shows_the_baseline_error_next_to_the_model(wind
     err = view.errors
     assert err.n_windows == 15 and err.model_rmse is not None and err.baseline_rmse is not None
     assert f"RMSE over 15 masked windows: MMQ-Net {err.model_rmse:.3g} uS, linear interpolation across the gap " \
-           f"{err.baseline_rmse:.3g} uS" in view.info.text()
+           f"{err.baseline_rmse:.3g} uS" == view.errors_label.text()
+    assert view.errors_label.text() in view.export_parts()
     _, wave = view.wave_baseline.getData()
     assert np.isfinite(wave).any()
     assert view.rmse == pytest.approx(err.model_rmse)

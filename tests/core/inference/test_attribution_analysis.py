@@ -98,3 +98,14 @@ def test_evidence_formulas():
     assert (np.abs(marginal_probability(p, np.full(4, 4.0)) - 0.5) < np.abs(q - 0.5) + 1e-7).all()
     r = np.array([[[1.0]], [[2.0]]])  # two units, one window, one target
     np.testing.assert_allclose(missing_evidence_sd(r), np.sqrt(np.pi / 2 * 5.0), rtol=1e-6)
+
+
+def test_with_monte_carlo_the_occlusion_is_that_of_the_deterministic_pass(features):
+    from .conftest import make_model
+
+    mc_model = make_model(features, drop_path=0.2, dropout=0.0)
+    det = analyze_features(features, None, mc_model, attention=False, attribution=True)
+    mc = analyze_features(features, None, mc_model, attention=False, attribution=True, mc_samples=3)
+    np.testing.assert_allclose(mc.occlusion, det.occlusion, atol=1e-5)  # against its own deterministic base
+    assert mc.probability_std is not None and not np.allclose(mc.probabilities, det.probabilities)
+    assert "Monte-Carlo" in mc.uncertainty_method and "missing evidence" in mc.uncertainty_method
