@@ -62,13 +62,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="write the multi-minute sample session synthetic_sample.bdf instead of a corpus")
     p.add_argument("--duration-s", type=float, default=240.0, metavar="S",
                    help="length of the --sample session, s (default 240)")
+    p.add_argument("--subject", type=int, default=0, metavar="K",
+                   help="subject of the --sample session: the same person as subject K of a corpus with the same "
+                   "--seed (default 0; the shipped sample uses 2, a test subject of fold 1)")
     p.set_defaults(func=run)
 
 
 def _command_line(args: argparse.Namespace) -> str:
     parts = ["mmqnet synth", f"-o {args.output}"]
     if args.sample:
-        parts += ["--sample", f"--duration-s {args.duration_s:g}"]
+        parts += ["--sample", f"--duration-s {args.duration_s:g}", f"--subject {args.subject}"]
     else:
         parts += [f"--subjects {args.subjects}", f"--trials {args.trials}", f"--trial-s {args.trial_s:g}",
                   f"--baseline-s {args.baseline_s:g}", f"--format {args.format}",
@@ -90,13 +93,15 @@ def run(args: argparse.Namespace) -> int:
     if args.sample:
         args.sfreq = 256.0 if args.sfreq is None else args.sfreq
         duration = check_range("--duration-s", args.duration_s, 0.0, 6 * 3600.0, lo_open=True, unit="s")
+        if args.subject < 0:
+            raise ConfigError(f"Invalid value for '--subject': must be >= 0, got {args.subject}.")
         check_size("sample session in memory", duration * args.sfreq * 48 * 8 * 4, available_bytes(),
                    hint="Choose a shorter --duration-s or a lower --sfreq.")
         out.mkdir(parents=True, exist_ok=True)
         with progress_bar("synth") as cb:
             cb(0.0, "sample session")
             path = make_sample_recording(out / "synthetic_sample.bdf", duration_s=args.duration_s,
-                                         sfreq=args.sfreq, seed=args.seed)
+                                         sfreq=args.sfreq, seed=args.seed, subject=args.subject)
             cb(1.0, path.name)
         print(path)
         return 0

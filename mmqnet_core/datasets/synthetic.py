@@ -1055,7 +1055,8 @@ def make_sample_session(
     order = rng.permutation(len(_SAMPLE_QUADRANTS))
     n = int(round(duration_s * sfreq))
     lv, la = np.zeros(n), np.zeros(n)
-    events = [Annotation(0.0, 0.0, f"SYNTHETIC session (mmqnet synth --sample seed={seed})"),
+    events = [Annotation(0.0, 0.0, f"SYNTHETIC session (mmqnet synth --sample seed={seed}"
+                         + (f" subject={subject})" if subject else ")")),
               Annotation(0.0, rest0, "SYNTHETIC rest")]
     vs, as_ = [], []
     for k in range(n_ep):
@@ -1085,7 +1086,7 @@ def make_sample_session(
 
 
 def make_sample_recording(
-    path: str | os.PathLike, *, duration_s: float = 240.0, sfreq: float = 256.0, seed: int = 0
+    path: str | os.PathLike, *, duration_s: float = 240.0, sfreq: float = 256.0, seed: int = 0, subject: int = 0
 ) -> Path:
     """Write a multi-minute synthetic BDF session (see :func:`make_sample_session`).
 
@@ -1100,6 +1101,9 @@ def make_sample_recording(
         Sampling rate, Hz (whole number).
     seed : int
         Seed; the same seed gives the same bytes.
+    subject : int
+        Which simulated person: the same as subject ``subject`` of a corpus generated with the same ``seed``
+        (e.g. a subject held out of a model's training fold).
     """
     path = Path(path)
     if path.is_dir():
@@ -1109,6 +1113,6 @@ def make_sample_recording(
             f"Invalid file name {path.name!r} for a synthetic recording: the name must contain 'synthetic' so "
             "that synthetic data are never mistaken for real data (e.g. 'synthetic_sample.bdf')."
         )
-    session = make_sample_session(duration_s=duration_s, sfreq=sfreq, seed=seed)
+    session = make_sample_session(duration_s=duration_s, sfreq=sfreq, seed=seed, subject=subject)
     return write_bdf(session, path, fmt="bdf")
 

@@ -119,6 +119,19 @@ def test_sample_recording_is_a_labelled_session(tmp_path):
         make_sample_recording(tmp_path / "session.bdf", duration_s=60.0, sfreq=128.0)
 
 
+def test_sample_session_of_a_chosen_subject_is_that_corpus_subject():
+    """The sample can be made of a subject held out of a model's training fold: the same simulated person
+    (effect sizes and signs) as subject K of a corpus with the same seed, with a different signal."""
+    from mmqnet_core.datasets.synthetic import SynthConfig, _subject
+
+    s2 = make_sample_session(duration_s=60.0, sfreq=128.0, seed=0, subject=2)
+    s0 = make_sample_session(duration_s=60.0, sfreq=128.0, seed=0)
+    assert s2.subject == 2 and not np.array_equal(s2.data, s0.data)
+    assert "subject=2" in s2.events[0].description and "subject" not in s0.events[0].description
+    assert _subject(SynthConfig(seed=0, sfreq=128.0, trial_s=60.0, baseline_s=0.0), 2).effects == \
+        _subject(SynthConfig(seed=0), 2).effects
+
+
 def test_sample_session_epochs_differ_in_arousal():
     s = make_sample_session(duration_s=240.0, sfreq=128.0, seed=0)
     stims = [e for e in s.events if e.description.startswith("SYNTHETIC stimulus")]
