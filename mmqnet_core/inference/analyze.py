@@ -556,6 +556,7 @@ def analyze_features(
     # the token stays visible unless none of its features is left
     fv = np.empty(values.shape, bool)
     for sl in _window_blocks(n_t):
+        check_cancel(cancel)
         np.logical_and(valid[None] & np.isfinite(values[sl]), feature_valid[sl], out=fv[sl])
     none_left = ~hidden & ~fv.any(axis=-1)
     if none_left.any():
@@ -572,6 +573,7 @@ def analyze_features(
     norm, norm_step = _input_normalizer(model, vals, hidden, subject_statistics)
     x = np.empty(values.shape, np.float32)
     for sl in _window_blocks(n_t):
+        check_cancel(cancel)
         xs = norm.apply(np.where(hidden[sl, :, None], np.float32(0.0), vals[sl]), hidden[sl])
         np.copyto(x[sl], np.where(fv[sl], xs, 0.0))  # a missing feature reads as the mean after normalisation
         if not np.isfinite(x[sl]).all():  # a zero/NaN std in the statistics: never a silent NaN trajectory

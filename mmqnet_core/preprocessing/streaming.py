@@ -67,6 +67,7 @@ FIT_BLOCK_S = 30.0
 CHUNK_S = 600.0
 _BAD_CHANNEL_SHARE = 0.5  # as in .pipeline
 _FIT_PAD_S = 10.0  # context of the fit's blocks, s
+_READ_S = 120.0  # a piece is read in parts of this many seconds (cancel checked between them)
 
 
 # --- the fit ------------------------------------------------------------------------------------------------
@@ -246,7 +247,7 @@ def fit_cleaning(
     kept = []
     for a, b in blocks:
         check_cancel(cancel)
-        data, mask_in, nan_mask, missing = read_piece(recording, fit, a, b)
+        data, mask_in, nan_mask, missing = read_piece(recording, fit, a, b, cancel)
         kept.append((data, mask_in, nan_mask, missing))
     check_cancel(cancel)
     w = max(2, int(round(config.flat_window_s * sfreq_in)))
@@ -434,14 +435,20 @@ def _visible_beyond(recording: Recording, fit: CleaningFit, row: int, pos: int, 
     return None
 
 
-def read_piece(recording: Recording, fit: CleaningFit, ra: int, rb: int):
+def read_piece(recording: Recording, fit: CleaningFit, ra: int, rb: int, cancel: CancelToken | None = None):
     """Input samples [ra, rb) of the span: (data filled for filtering, mask_in, nan_mask, missing).
 
     ``data`` is float64 with every missing sample (masked or NaN) bridged by a straight line between the visible
     samples around the gap -- found beyond the piece when the gap crosses its edge, so that a piece is bridged as
-    the whole span is; a channel masked whole is 0. The masks are None when nothing is set.
+    the whole span is; a channel masked whole is 0. The masks are None when nothing is set. Read in parts of
+    :data:`_READ_S` with ``cancel`` checked between them.
     """
-    data = np.asarray(recording.get_data(ra / fit.sfreq_in, rb / fit.sfreq_in), dtype=np.float64)
+    step = max(1, int(_READ_S * fit.sfreq_in))
+    data = np.empty((len(recording.ch_names), rb - ra))
+    for a in range(ra, rb, step):
+        check_cancel(cancel)
+        b = min(rb, a + step)
+        data[:, a - ra: b - ra] = recording.get_data(a / fit.sfreq_in, b / fit.sfreq_in)
     n = data.shape[1]
     mask_in = _mask_piece(fit, data.shape[0], ra, rb)
     nan_mask = ~np.isfinite(data)
@@ -691,7 +698,7 @@ def clean_piece(
     names, mods = recording.ch_names, recording.modalities
     pad = fit.pad if pad is None else pad
     ra, rb = max(fit.start, a - pad), min(fit.stop, b + pad)
-    data, mask_in, nan_mask, missing = read_piece(recording, fit, ra, rb)
+    data, mask_in, nan_mask, missing = read_piece(recording, fit, ra, rb, cancel)
     n = data.shape[1]
     ca, cb = a - ra, b - ra  # the core in piece samples
     out: dict[str, list[np.ndarray]] = {}
