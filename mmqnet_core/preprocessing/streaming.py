@@ -420,6 +420,13 @@ def _mask_piece(fit: CleaningFit, n_rows: int, ra: int, rb: int) -> np.ndarray |
 def _visible_beyond(recording: Recording, fit: CleaningFit, row: int, pos: int, step: int) -> tuple[int, float] | None:
     """The first visible (finite, unmasked) sample of ``row`` from ``pos`` on in direction ``step`` (+-1)."""
     block = 1 << 16
+    if fit.mask_runs is not None and fit.mask_runs[row].size:  # jump over masked runs without reading them
+        moved = True
+        while moved:
+            moved = False
+            for lo, hi in fit.mask_runs[row] + fit.start:
+                if lo <= pos < hi:
+                    pos, moved = (lo - 1 if step < 0 else hi), True
     while fit.start <= pos < fit.stop:
         a, b = (max(fit.start, pos - block + 1), pos + 1) if step < 0 else (pos, min(fit.stop, pos + block))
         x = recording.get_data(a / fit.sfreq_in, b / fit.sfreq_in, picks=[row])[0]
