@@ -80,7 +80,6 @@ _IIR_PARAMS = {"order": 4, "ftype": "butter", "output": "sos"}
 _MUSCLE_BAND_HIGH = (110.0, 140.0)  # Hz, Muthukumaraswamy (2013), mne's default
 #: Threads for the row-wise heavy steps (resampling, muscle envelope): the 2 cores of the target machine.
 _THREADS = max(1, min(2, os.cpu_count() or 1))
-_BAD_CHANNEL_SHARE = 0.5  # a channel flat or NaN for more than this share of the span is left out of CAR/EOG
 
 
 @dataclass(frozen=True)

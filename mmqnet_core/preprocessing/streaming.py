@@ -65,7 +65,7 @@ FIT_BLOCKS = 10
 FIT_BLOCK_S = 30.0
 #: Default piece length of :func:`iter_clean`, s (10 minutes of 40 channels at 512 Hz: ~100 MB of float64).
 CHUNK_S = 600.0
-_BAD_CHANNEL_SHARE = 0.5  # as in .pipeline
+_BAD_CHANNEL_SHARE = 0.5  # a channel flat or NaN for more than this share of the span: out of CAR/EOG/muscle
 _FIT_PAD_S = 10.0  # context of the fit's blocks, s
 _READ_S = 120.0  # a piece is read in parts of this many seconds (cancel checked between them)
 
