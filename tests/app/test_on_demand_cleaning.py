@@ -9,13 +9,13 @@ from .conftest import wait_loaded
 
 def test_a_long_recording_is_cleaned_on_demand_like_the_whole_cleaning(window, recording, tmp_path, qtbot,
                                                                        monkeypatch):
-    from mmqnet_core.preprocessing import preprocess, streaming
+    from mmqnet_core.preprocessing import on_demand, preprocess
 
-    monkeypatch.setattr(streaming, "ON_DEMAND_ABOVE_BYTES", 0)  # the 60-s test recording counts as long
+    monkeypatch.setattr(on_demand, "ON_DEMAND_ABOVE_BYTES", 0)  # the 60-s test recording counts as long
     window.set_recording(recording, tmp_path / "rec.bdf")
     wait_loaded(qtbot, window, cleaned=True)
     result = window.model.preprocess_result
-    assert isinstance(result, streaming.OnDemandCleaning)
+    assert isinstance(result, on_demand.OnDemandCleaning)
     window.browser.set_mode("cleaned")
     qtbot.waitUntil(lambda: result.data.cleaned_tiles >= 1, timeout=20000)  # the page asked for its tile
     _, y = window.browser.curves("Fz")[1].getData()
