@@ -580,19 +580,21 @@ def analyze_features(
             raise MMQNetError(f"Normalising the features of {title} gave NaN/infinite values ({norm_step}): the "
                               "normalisation statistics are invalid (zero or NaN spread); check the checkpoint or "
                               "the subject's recordings.")
+    del vals  # the model's input is x; the features returned are rebuilt below into x's memory
     extra = {"feature_valid": fv[None]} if "feature_valid" in inspect.signature(run_contexts).parameters else {}
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
                        return_recon=True, return_attention=attention, mc_samples=n_mc, mc_seed=mc_seed,
                        progress=progress, cancel=cancel, **extra)
-    del x
     recon = None
     if out.recon is not None:
         recon = out.recon[0]  # (T, N, F) float32, ours: inverted in place, block by block
         for sl in _window_blocks(n_t):
             r = np.where(valid, norm.invert(recon[sl]), 0.0)
             np.copyto(recon[sl], np.where(hidden[sl, :, None], r, np.nan))  # only hidden tokens are reconstructed
-    for sl in _window_blocks(n_t):  # the features as the model saw them, 0 where the data are missing
-        np.copyto(vals[sl], np.where(data_missing[sl, :, None], 0.0, np.nan_to_num(vals[sl])))
+    feats = x  # (T, N, F) the features as the model saw them (before normalisation), 0 where missing
+    for sl in _window_blocks(n_t):
+        np.copyto(feats[sl], np.where(fv[sl] & ~data_missing[sl, :, None], values[sl], 0.0))
+    del x
     probs = out.probabilities[0]
     if not np.isfinite(probs).all():
         raise MMQNetError(f"{model.describe()} gave NaN/infinite outputs on {title}: the model is broken (diverged "
@@ -616,7 +618,7 @@ def analyze_features(
         token_names=tuple(t.name for t in features.tokens),
         token_modalities=mods,
         token_channels=tuple(t.channel for t in features.tokens),
-        features=vals,
+        features=feats,
         reason=reason,
         feature_valid=fv,
         valid=np.asarray(features.valid, bool),
