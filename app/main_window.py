@@ -108,11 +108,11 @@ def clean_recording(recording: Recording, prefs: Preferences, masks: Any = None,
 
     Goes through the core's cleaning cache (``mmqnet_core.preprocessing.cached_preprocess``), which the analysis
     also uses: running MMQ-Net after the display cleaning does not clean again. A long recording is cleaned on
-    demand, page by page (``mmqnet_core.preprocessing.streaming.clean_for_display``: only the fit here).
+    demand, page by page (``mmqnet_core.preprocessing.on_demand.clean_for_display``: only the fit here).
     """
     try:
         from mmqnet_core.preprocessing import PreprocessConfig
-        from mmqnet_core.preprocessing.streaming import clean_for_display
+        from mmqnet_core.preprocessing.on_demand import clean_for_display
     except ImportError as exc:
         raise RecordingError(f"Cannot clean {recording.title}: the module mmqnet_core.preprocessing is not "
                              f"available ({exc}). Reinstall MMQ-Net Studio.") from exc

@@ -10,6 +10,11 @@ constant per hour / memory bounded independently of length).
 Targets (issue #12, 2 cores): peak memory <= 1.5 GB at any length; 1 h at 512 Hz in <= 10 s; 24 h at 256 Hz in
 <= 3 min; time per recorded hour constant within 20 % from 1 h to 24 h.
 
+The analysis of a long span is bounded in memory (:mod:`mmqnet_core.inference.streaming`: the cleaning is fitted
+once on a subsample, the recording is cleaned in 10-minute pieces with the context its filters need and featurised
+in 1-hour blocks), so the peak should not grow with the length and the time per hour should stay constant. The
+load column is the 1-minute load average at the end of each run (a loaded machine slows everything).
+
 A long file is the 10-minute SYNTHETIC session of :func:`mmqnet_core.datasets.synthetic.make_sample_recording`
 repeated: its BDF data records are copied over and over into a plain BDF (its annotation signal dropped), so
 writing 24 h needs no more memory than the 10-minute block. Longer recordings than the memory of this machine
@@ -99,6 +104,14 @@ def write_long_bdf(path: Path, hours: float, sfreq: int, cache: Path) -> Path:
         fh.write(b"".join(records[: n_records % n_block]))
     os.replace(tmp, path)
     return path
+
+
+def _load() -> str:
+    """The 1-minute load average now (how busy the machine was: other processes slow every number here)."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "?"
 
 
 def mem_available_bytes() -> int | None:
@@ -274,16 +287,21 @@ def main(argv: list[str] | None = None) -> int:
     if 1.0 not in hours:
         hours = [1.0] + hours  # the reference of the ratios
     print(f"mmqnet analyze, 40 channels, SYNTHETIC; {os.cpu_count()} CPU(s); lengths {hours} h; rates {args.sfreq} Hz")
-    print(f"{'length':>7} {'rate':>6} {'file MB':>8} {'wall s':>8} {'s per h':>8} {'peak MB':>8}  stages")
+    print(f"load average before: {_load()} (1 min; a quiet machine has about 0; the targets are for 2 free cores)")
+    print(f"{'length':>7} {'rate':>6} {'file MB':>8} {'wall s':>8} {'s per h':>8} {'peak MB':>8} {'load':>9}  stages")
     failed = False
     for sfreq in args.sfreq:
         rows: dict[float, tuple[float, float]] = {}
         for h in hours:
             if 1.0 in rows and not args.force:
-                need = rows[1.0][1] * h  # memory linear in length: the worst case
+                # extrapolated from the shortest and longest runs so far (linear growth: the worst case)
+                done = sorted(rows)
+                slope = 0.0 if len(done) < 2 else max(0.0, (rows[done[-1]][1] - rows[done[0]][1])
+                                                      / (done[-1] - done[0]))
+                need = rows[done[-1]][1] + slope * (h - done[-1])
                 avail = mem_available_bytes()
                 if avail is not None and need > 0.8 * avail:
-                    print(f"{h:>6g}h {sfreq:>5d}Hz  skipped: ~{need / 1e9:.1f} GB extrapolated from 1 h, "
+                    print(f"{h:>6g}h {sfreq:>5d}Hz  skipped: ~{need / 1e9:.1f} GB extrapolated from {done} h, "
                           f"{avail / 1e9:.1f} GB available (--force to run anyway)")
                     continue
             path = write_long_bdf(args.cache / f"synthetic_scale_{h:g}h_{sfreq}hz.bdf", h, sfreq, args.cache)
@@ -295,14 +313,15 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             rows[h] = (wall / h, peak)
             print(f"{h:>6g}h {sfreq:>5d}Hz {path.stat().st_size / 1e6:8.0f} {wall:8.1f} {wall / h:8.1f} "
-                  f"{peak / 1e6:8.0f}  {tail.removeprefix('timings: ')}", flush=True)
+                  f"{peak / 1e6:8.0f} {_load():>9}  {tail.removeprefix('timings: ')}", flush=True)
         longest = max(rows) if rows else None
         if longest is not None and longest > 1.0 and 1.0 in rows:
             t_ratio = rows[longest][0] / rows[1.0][0]
             m_ratio = rows[longest][1] / rows[1.0][1]
             print(f"  {sfreq} Hz, {longest:g} h vs 1 h: time per recorded hour x{t_ratio:.2f} (target within "
                   f"1.2), peak memory x{m_ratio:.2f} (bounded: ~1)")
-    print("peak = ru_maxrss of the analysing process (includes Python, torch and the model, ~0.5 GB on its own)")
+    print("peak = ru_maxrss of the analysing process (includes Python, torch and the model, ~0.35 GB on its own)")
+    print(f"load average after: {_load()}")
     return 1 if failed else 0
 
 

@@ -79,14 +79,18 @@ def check_span(start_s: float, stop_s: float | None) -> None:
         check_range("--stop", stop_s, start_s, lo_open=True, unit="s")
 
 
-def check_fits_memory(recording: Recording, start_s: float = 0.0, stop_s: float | None = None) -> None:
+def check_fits_memory(recording: Recording, start_s: float = 0.0, stop_s: float | None = None, *,
+                      streamed_s: float | None = None) -> None:
     """Refuse, before reading, a span whose cleaning would not fit in the memory available.
 
     A sparse or forged file can declare billions of records; cleaning reads the span at once (in float64), so
-    it is bounded here with a message that says how long a span fits.
+    it is bounded here with a message that says how long a span fits. ``streamed_s``: the span is cleaned in
+    pieces of at most this many seconds (with their context) instead (the bounded-memory analysis).
     """
     stop = recording.duration_s if stop_s is None else min(stop_s, recording.duration_s)
     span = max(0.0, stop - max(0.0, start_s))
+    if streamed_s is not None:
+        span = min(span, streamed_s)
     per_s = recording.n_channels * recording.sfreq * 8 * _COPIES_IN_MEMORY
     budget = available_bytes()
     fits_s = budget / per_s if per_s else float("inf")

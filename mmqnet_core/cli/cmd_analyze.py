@@ -11,6 +11,9 @@ from ._progress import progress_bar
 from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
                               print_warnings)
 
+#: Seconds of input the bounded-memory analysis holds at once (a piece and its context, with margin).
+_STREAMED_S = 900.0
+
 if TYPE_CHECKING:
     from ..inference.cohort import AnalysisOptions
 
@@ -112,7 +115,8 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
 
         def check_recording(rec) -> None:  # a damaged file is said loudly; a span must fit in memory
             print_warnings(rec)
-            check_fits_memory(rec, args.start, args.stop)
+            # a long span is analysed in pieces (mmqnet_core.inference.streaming): 10 minutes + context at a time
+            check_fits_memory(rec, args.start, args.stop, streamed_s=_STREAMED_S)
 
         fa = analyze_file(args.path[0], args.output, options, model=model, check_recording=check_recording,
                           progress=bar)

@@ -413,7 +413,8 @@ def analyze(
 
         return analyze_streaming(recording, masks, model, preprocess_config=cfg, start_s=start_s, stop_s=stop_s,
                                  batch_size=batch_size, attention=attention, subject_statistics=subject_statistics,
-                                 mc_samples=mc_samples, mc_seed=mc_seed, progress=progress, cancel=cancel)
+                                 mc_samples=mc_samples, mc_seed=mc_seed, attribution=attribution,
+                                 progress=progress, cancel=cancel)
     t0 = time.perf_counter()
     clean = preprocess if cache is None else cache.get_or_clean
     pre = clean(recording, preprocess_config if preprocess_config is not None else model.preprocess_config,
@@ -628,6 +629,7 @@ def analyze_features(
     # the token stays visible unless none of its features is left
     fv = np.empty(values.shape, bool)
     for sl in _window_blocks(n_t):
+        check_cancel(cancel)
         np.logical_and(valid[None] & np.isfinite(values[sl]), feature_valid[sl], out=fv[sl])
     none_left = ~hidden & ~fv.any(axis=-1)
     if none_left.any():
@@ -644,12 +646,14 @@ def analyze_features(
     norm, norm_step = _input_normalizer(model, vals, hidden, subject_statistics)
     x = np.empty(values.shape, np.float32)
     for sl in _window_blocks(n_t):
+        check_cancel(cancel)
         xs = norm.apply(np.where(hidden[sl, :, None], np.float32(0.0), vals[sl]), hidden[sl])
         np.copyto(x[sl], np.where(fv[sl], xs, 0.0))  # a missing feature reads as the mean after normalisation
         if not np.isfinite(x[sl]).all():  # a zero/NaN std in the statistics: never a silent NaN trajectory
             raise MMQNetError(f"Normalising the features of {title} gave NaN/infinite values ({norm_step}): the "
                               "normalisation statistics are invalid (zero or NaN spread); check the checkpoint or "
                               "the subject's recordings.")
+    del vals  # the model's input is x; the features returned are rebuilt below into x's memory
     extra = {"feature_valid": fv[None]} if "feature_valid" in inspect.signature(run_contexts).parameters else {}
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
                        return_recon=True, return_attention=attention, mc_samples=n_mc, mc_seed=mc_seed,
@@ -672,15 +676,16 @@ def analyze_features(
         evidence_sd = missing_evidence_sd(occ.restoration)[0]  # (T, K)
         attribution_step = (f"occlusion of {len(occ.units)} {by} unit(s) and the missing-evidence term of the "
                             f"uncertainty in {time.perf_counter() - t1:.2f} s",)
-    del x
     recon = None
     if out.recon is not None:
         recon = out.recon[0]  # (T, N, F) float32, ours: inverted in place, block by block (after the attribution
         for sl in _window_blocks(n_t):  # passes above, which need it in the model's units as their fill)
             r = np.where(valid, norm.invert(recon[sl]), 0.0)
             np.copyto(recon[sl], np.where(hidden[sl, :, None], r, np.nan))  # only hidden tokens are reconstructed
-    for sl in _window_blocks(n_t):  # the features as the model saw them, 0 where the data are missing
-        np.copyto(vals[sl], np.where(data_missing[sl, :, None], 0.0, np.nan_to_num(vals[sl])))
+    feats = x  # (T, N, F) the features as the model saw them (before normalisation), 0 where missing
+    for sl in _window_blocks(n_t):
+        np.copyto(feats[sl], np.where(fv[sl] & ~data_missing[sl, :, None], values[sl], 0.0))
+    del x
     probs = out.probabilities[0]
     if not np.isfinite(probs).all():
         raise MMQNetError(f"{model.describe()} gave NaN/infinite outputs on {title}: the model is broken (diverged "
@@ -715,7 +720,7 @@ def analyze_features(
         token_names=tuple(t.name for t in features.tokens),
         token_modalities=mods,
         token_channels=tuple(t.channel for t in features.tokens),
-        features=vals,
+        features=feats,
         reason=reason,
         feature_valid=fv,
         valid=np.asarray(features.valid, bool),

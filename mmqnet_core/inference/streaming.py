@@ -78,8 +78,32 @@ def recording_features(recording: Any, model: Any, masks: Any = None, *, cache: 
     return fs
 
 
-#: FeatureSet fields with one entry per window.
-_WINDOW_FIELDS = ("values", "missing", "window_starts", "interference", "feature_valid", "reason")
+#: Tokens featurised per call (one modality): small temporaries, and a cancel check every fraction of a second.
+TOKEN_GROUP = 8
+
+
+def release_memory() -> None:
+    """Give the heap memory freed by a piece or block back to the system (glibc ``malloc_trim``; no-op elsewhere).
+
+    Each piece and feature block allocates and frees arrays of a few MB to tens of MB; glibc keeps such freed
+    blocks in its heap (below its mmap threshold) and later large allocations (the model stage) come from new
+    mappings, so the peak would be the sum of the stages instead of the largest. Written with ctypes because
+    neither numpy nor the standard library exposes it.
+    """
+    global _TRIM
+    if _TRIM is None:
+        try:
+            import ctypes
+            import ctypes.util
+
+            _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
 
 
 class _Buffer:
@@ -117,6 +141,12 @@ def stream_features(
 ) -> tuple[Any, Any, list[str]]:
     """Clean the span of ``fit`` piece by piece and compute its features block by block.
 
+    Each block's features are computed for groups of at most :data:`TOKEN_GROUP` tokens of one modality at a
+    time (every feature of a token depends on its own channel only), so that a cancel is seen within a fraction
+    of a second and the temporaries stay small; the tokens are bound to channels once, on the whole layout. The
+    EEG high-band interference score (a robust z-score over windows and EEG tokens) is computed at the end over
+    every window, as :func:`~mmqnet_core.features.extract_features` computes it over the whole recording.
+
     Returns
     -------
     features : FeatureSet
@@ -128,6 +158,10 @@ def stream_features(
     """
     from ..features import extract_features
     from ..features.extract import _hf_score
+    from ..features.featureset import FeatureSet
+    from ..features.layout import bind_layout, layout_for
+    from ..features.missing import MissingReason
+    from ..features.peripheral import EXTRACTORS
     from ..features.spectral import WindowGrid
     from ..preprocessing.streaming import CHUNK_S, SpanCollector, iter_clean
     from ..recording import Signals
@@ -140,11 +174,32 @@ def stream_features(
     per_block = max(1, int(round(feature_block_s * sf / step)))  # windows per block
     one_block = per_block >= t_total
     pad_w = int(np.ceil(FEATURE_PAD_S * sf / step))
-    cfg = feature_config if one_block else dataclasses.replace(feature_config, hf_z_threshold=None)
+    cfg = dataclasses.replace(feature_config, hf_z_threshold=None)  # the high-band score: once, at the end
+    tokens = bind_layout(layout if layout is not None else layout_for(recording.channels), recording.channels)
+    modalities = list(dict.fromkeys(t.modality for t in tokens))
+    if not tokens or any(m not in EXTRACTORS for m in modalities):  # extract_features says what is wrong
+        extract_features(Signals(np.zeros((recording.n_channels, n_win), np.float32), sf, recording.channels),
+                         feature_config, layout=layout)
+    names = {m: EXTRACTORS[m].names(feature_config) for m in modalities}
+    units = {m: EXTRACTORS[m].units(feature_config) for m in modalities}
+    waveform = {m: w for m in modalities if (w := EXTRACTORS[m].waveform_slice(feature_config)) is not None}
+    n_feat = max(len(v) for v in names.values())
+    groups = []
+    for m in modalities:
+        idx = [i for i, t in enumerate(tokens) if t.modality == m and t.channel is not None]
+        groups += [idx[k:k + TOKEN_GROUP] for k in range(0, len(idx), TOKEN_GROUP)]
+    absent_only = not groups
+    if absent_only:  # no token has a channel: one call gives the (missing) tokens and the interference coverage
+        groups = [list(range(len(tokens)))]
+    n_tok = len(tokens)
+    values = np.zeros((t_total, n_tok, n_feat), np.float32)
+    fvalid = np.zeros((t_total, n_tok, n_feat), bool)
+    missing = np.ones((t_total, n_tok), bool)
+    reason = np.full((t_total, n_tok), MissingReason.NO_CHANNEL, np.uint8)
+    coverage = np.zeros(t_total, np.float32)
+    starts = np.zeros(t_total)
     spans = SpanCollector(fit, recording)
     buf = _Buffer()
-    parts: list[Any] = []
-    whole: dict[str, np.ndarray] = {}
     notes: list[str] = []
     next_block = 0
     n_blocks = -(-t_total // per_block)
@@ -157,27 +212,31 @@ def stream_features(
 
     def run_block(k: int) -> None:
         w0, w1, s0, s1 = block_range(k)
-        check_cancel(cancel)
         sig = Signals(buf.take(s0, s1), sf, recording.channels)
-        fs = extract_features(sig, cfg, layout=layout, interference=spans.annotations(), t0_s=offset + s0 / sf,
-                              cancel=cancel)
-        if one_block:
-            parts.append(fs)
-            return
+        ann = spans.annotations()
         lo = w0 - s0 // step
         keep = slice(lo, lo + (w1 - w0))
-        if not parts:  # the whole recording's arrays, allocated once and filled block by block
-            parts.append(fs)
-            for name in _WINDOW_FIELDS:
-                part = getattr(fs, name)
-                whole[name] = np.empty((t_total,) + part.shape[1:], part.dtype)
-        for name in _WINDOW_FIELDS:
-            whole[name][w0:w1] = getattr(fs, name)[keep]
+        for gi, g in enumerate(groups):
+            check_cancel(cancel)
+            fs = extract_features(sig, cfg, layout=[tokens[i] for i in g], interference=ann, t0_s=offset + s0 / sf,
+                                  cancel=cancel)
+            f = fs.values.shape[2]
+            values[w0:w1, g, :f] = fs.values[keep]
+            fvalid[w0:w1, g, :f] = fs.feature_valid[keep]
+            missing[w0:w1, g] = fs.missing[keep]
+            reason[w0:w1, g] = fs.reason[keep]
+            if gi == 0:
+                coverage[w0:w1] = fs.interference[keep]
+                starts[w0:w1] = fs.window_starts[keep]
+            del fs
+        release_memory()
 
     pieces = iter_clean(recording, fit, chunk_s=CHUNK_S if chunk_s is None else chunk_s, collector=spans,
                         notes=notes, progress=progress, cancel=cancel)
     for piece in pieces:
         buf.add(piece.out_start, piece.cleaned)
+        piece = None
+        release_memory()
         # a block runs once its signal and the detections around it are complete (joined runs may still grow
         # at the end of what has been cleaned, hence the margin)
         while (not one_block and next_block < n_blocks
@@ -190,14 +249,17 @@ def stream_features(
         run_block(next_block)
         next_block += 1
     buf.parts = []
-    if one_block:
-        return parts[0], spans, notes
-    fs = dataclasses.replace(parts[0], config=feature_config, **whole)
-    parts.clear()
-    # the EEG high-band score is a robust z-score over every window of the recording: once, over all of them
-    hf = _hf_score(fs.values, ~fs.feature_valid, fs.tokens, fs.feature_names, feature_config)
+    release_memory()
+    valid = np.zeros((n_tok, n_feat), bool)
+    for n, tok in enumerate(tokens):
+        valid[n, : len(names[tok.modality])] = True
+    interference = coverage
+    hf = _hf_score(values, ~fvalid, tokens, names, feature_config)
     if hf is not None:
-        fs = dataclasses.replace(fs, interference=np.maximum(fs.interference, hf).astype(np.float32))
+        interference = np.maximum(coverage, hf).astype(np.float32)
+    fs = FeatureSet(values=values, valid=valid, missing=missing, tokens=tokens, feature_names=names,
+                    feature_units=units, waveform=waveform, window_starts=starts, window_s=grid.n / grid.sfreq,
+                    sfreq=sf, config=feature_config, interference=interference, feature_valid=fvalid, reason=reason)
     return fs, spans, notes
 
 
@@ -214,6 +276,7 @@ def analyze_streaming(
     subject_statistics: Any = None,
     mc_samples: int | None = 0,
     mc_seed: int = 0,
+    attribution: Any = None,
     chunk_s: float | None = None,
     feature_block_s: float = FEATURE_BLOCK_S,
     progress: ProgressCallback | None = None,
@@ -256,7 +319,8 @@ def analyze_streaming(
     interference = tuple(spans.annotations())
     result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
                               subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
-                              progress=scaled(progress, 0.6, 1.0), cancel=cancel, title=recording.title,
+                              attribution=attribution, progress=scaled(progress, 0.6, 1.0), cancel=cancel,
+                              title=recording.title,
                               is_synthetic=recording.is_synthetic, steps=tuple(steps),
                               interference_spans=interference)
     timings.update(result.timings)

@@ -4,7 +4,9 @@
 
     model (given, loaded from a checkpoint, or built by a factory)
       -> the subject's statistics (a per-subject model: the subject's other recordings, cleaned through the cache)
-      -> cleaning with the masks (missing data) through the cleaning cache: the app's display cleaning is reused
+      -> cleaning with the masks (missing data) through the cleaning cache: the app's display cleaning is reused;
+         a long span (above ``inference.streaming.STREAM_ABOVE_BYTES``) is cleaned in pieces and featurised in
+         blocks instead, in memory bounded independently of its length (:mod:`mmqnet_core.inference.streaming`)
       -> features -> MMQ-Net -> AnalysisResult (-> saved into a folder when asked)
 
 and returns a plain :class:`RecordingAnalysis`. Callers only choose the inputs and show the outputs: the CLI prints

@@ -16,6 +16,10 @@ Key
 
 Bounded by number of entries and by bytes (raw + cleaned arrays), least recently used first out.
 
+Long recordings are not cleaned whole: the display cleans them page by page
+(:func:`~.on_demand.clean_for_display`) and the analysis in pieces (:mod:`mmqnet_core.inference.streaming`), with
+the same fitted global quantities; this cache holds whole cleanings of short spans only.
+
 Partial re-cleaning is not done: the common average reference, the EOG regression or ICA, line-noise detection
 and muscle detection are fitted over the whole span, so a mask edit changes the fits and with them every
 sample of every channel; a mask edit re-cleans the whole span (a few seconds for an hour at 128 Hz).

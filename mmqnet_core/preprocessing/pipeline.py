@@ -30,6 +30,13 @@ Masked whole channels are left out exactly as if the recording did not have them
 global fits (reference, regression, ICA, detections), so a cleaning is redone whole, never in part
 (:mod:`.cache` keeps one per recording, configuration and mask state).
 
+Two passes (:mod:`.streaming`): the global quantities above (channels left out, the flat scale and jump statistics
+of each channel, the line frequency, the muscle-envelope z-scoring, the EOG regression or ICA) are fitted first
+(:func:`~.streaming.fit_cleaning`: the whole span when it is at most 10 minutes long, else 5 minutes of blocks
+spread over it), then the span is cleaned as one piece with them (:func:`~.streaming.clean_piece`). A long span
+cleaned in pieces with the same fit (bounded memory: the analysis of long recordings, the display's on-demand
+pages) equals this function's output within float rounding.
+
 Filters are mne's defaults: zero-phase FIR (``filter_method="fir"``, firwin design, overlap-add) or a 4th-order
 Butterworth applied forward-backward (``"iir"``). FIR costs about 5 s for 1 h of 40 channels at 128 Hz on one
 core, well within budget, and has no phase distortion or IIR instability at 0.05 Hz, hence the default.
@@ -73,7 +80,6 @@ _IIR_PARAMS = {"order": 4, "ftype": "butter", "output": "sos"}
 _MUSCLE_BAND_HIGH = (110.0, 140.0)  # Hz, Muthukumaraswamy (2013), mne's default
 #: Threads for the row-wise heavy steps (resampling, muscle envelope): the 2 cores of the target machine.
 _THREADS = max(1, min(2, os.cpu_count() or 1))
-_BAD_CHANNEL_SHARE = 0.5  # a channel flat or NaN for more than this share of the span is left out of CAR/EOG
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ Memory
     A piece holds ``(chunk_s + 2 pad_s) x sfreq_in`` samples per channel in float64 plus the mne filter
     temporaries: about 0.3-0.5 GB for 10 minutes of 40 channels at 512 Hz, whatever the recording's length.
 
+The display of a long recording cleans its pages with the same fit and :func:`clean_piece` (:mod:`.on_demand`).
+
 Masks and NaN are handled exactly as in :mod:`.pipeline` (missing data, bridged by a straight line for
 filtering, out of every fit, NaN in the cleaned output).
 """
@@ -65,8 +67,9 @@ FIT_BLOCKS = 10
 FIT_BLOCK_S = 30.0
 #: Default piece length of :func:`iter_clean`, s (10 minutes of 40 channels at 512 Hz: ~100 MB of float64).
 CHUNK_S = 600.0
-_BAD_CHANNEL_SHARE = 0.5  # as in .pipeline
+_BAD_CHANNEL_SHARE = 0.5  # a channel flat or NaN for more than this share of the span: out of CAR/EOG/muscle
 _FIT_PAD_S = 10.0  # context of the fit's blocks, s
+_READ_S = 120.0  # a piece is read in parts of this many seconds (cancel checked between them)
 
 
 # --- the fit ------------------------------------------------------------------------------------------------
@@ -246,7 +249,7 @@ def fit_cleaning(
     kept = []
     for a, b in blocks:
         check_cancel(cancel)
-        data, mask_in, nan_mask, missing = read_piece(recording, fit, a, b)
+        data, mask_in, nan_mask, missing = read_piece(recording, fit, a, b, cancel)
         kept.append((data, mask_in, nan_mask, missing))
     check_cancel(cancel)
     w = max(2, int(round(config.flat_window_s * sfreq_in)))
@@ -419,6 +422,13 @@ def _mask_piece(fit: CleaningFit, n_rows: int, ra: int, rb: int) -> np.ndarray |
 def _visible_beyond(recording: Recording, fit: CleaningFit, row: int, pos: int, step: int) -> tuple[int, float] | None:
     """The first visible (finite, unmasked) sample of ``row`` from ``pos`` on in direction ``step`` (+-1)."""
     block = 1 << 16
+    if fit.mask_runs is not None and fit.mask_runs[row].size:  # jump over masked runs without reading them
+        moved = True
+        while moved:
+            moved = False
+            for lo, hi in fit.mask_runs[row] + fit.start:
+                if lo <= pos < hi:
+                    pos, moved = (lo - 1 if step < 0 else hi), True
     while fit.start <= pos < fit.stop:
         a, b = (max(fit.start, pos - block + 1), pos + 1) if step < 0 else (pos, min(fit.stop, pos + block))
         x = recording.get_data(a / fit.sfreq_in, b / fit.sfreq_in, picks=[row])[0]
@@ -434,14 +444,20 @@ def _visible_beyond(recording: Recording, fit: CleaningFit, row: int, pos: int, 
     return None
 
 
-def read_piece(recording: Recording, fit: CleaningFit, ra: int, rb: int):
+def read_piece(recording: Recording, fit: CleaningFit, ra: int, rb: int, cancel: CancelToken | None = None):
     """Input samples [ra, rb) of the span: (data filled for filtering, mask_in, nan_mask, missing).
 
     ``data`` is float64 with every missing sample (masked or NaN) bridged by a straight line between the visible
     samples around the gap -- found beyond the piece when the gap crosses its edge, so that a piece is bridged as
-    the whole span is; a channel masked whole is 0. The masks are None when nothing is set.
+    the whole span is; a channel masked whole is 0. The masks are None when nothing is set. Read in parts of
+    :data:`_READ_S` with ``cancel`` checked between them.
     """
-    data = np.asarray(recording.get_data(ra / fit.sfreq_in, rb / fit.sfreq_in), dtype=np.float64)
+    step = max(1, int(_READ_S * fit.sfreq_in))
+    data = np.empty((len(recording.ch_names), rb - ra))
+    for a in range(ra, rb, step):
+        check_cancel(cancel)
+        b = min(rb, a + step)
+        data[:, a - ra: b - ra] = recording.get_data(a / fit.sfreq_in, b / fit.sfreq_in)
     n = data.shape[1]
     mask_in = _mask_piece(fit, data.shape[0], ra, rb)
     nan_mask = ~np.isfinite(data)
@@ -691,7 +707,7 @@ def clean_piece(
     names, mods = recording.ch_names, recording.modalities
     pad = fit.pad if pad is None else pad
     ra, rb = max(fit.start, a - pad), min(fit.stop, b + pad)
-    data, mask_in, nan_mask, missing = read_piece(recording, fit, ra, rb)
+    data, mask_in, nan_mask, missing = read_piece(recording, fit, ra, rb, cancel)
     n = data.shape[1]
     ca, cb = a - ra, b - ra  # the core in piece samples
     out: dict[str, list[np.ndarray]] = {}
@@ -1139,156 +1155,3 @@ def clean_window(
     piece = clean_piece(recording, fit, a, b, cancel=cancel)
     return fit.start / fit.sfreq_in + piece.out_start / fit.sfreq_out, piece.cleaned
 
-
-# --- on-demand cleaning for display -------------------------------------------------------------------------
-#: Spans above this many bytes of float64 input samples are cleaned for display on demand (64 MB: 40 channels
-#: at 512 Hz for 6.5 minutes); shorter ones are cleaned whole (through the cache, shared with the analysis).
-ON_DEMAND_ABOVE_BYTES = 64 * 2**20
-#: Length of the tiles the display cleans on demand, s (a 10-s page and its neighbours lie in one or two).
-TILE_S = 120.0
-#: Most bytes of cleaned tiles kept (least recently used first out).
-TILE_CACHE_BYTES = 256 * 2**20
-
-
-class _LazyCleaned:
-    """An array-like (C, n_out) float32 whose samples are cleaned when indexed (``data[rows, a:b]``).
-
-    Tiles of :data:`TILE_S` are cleaned with the fit (:func:`clean_piece`) on first use and kept in a bounded LRU
-    store; thread-safe (the browser prefetches neighbouring pages in a thread): a tile asked for twice at once is
-    cleaned once.
-    """
-
-    ndim = 2
-    dtype = np.dtype(np.float32)
-
-    def __init__(self, recording: Recording, fit: CleaningFit, collector: SpanCollector,
-                 tile_s: float = TILE_S, max_bytes: int = TILE_CACHE_BYTES) -> None:
-        import threading
-        from collections import OrderedDict
-
-        self.recording, self.fit, self.collector = recording, fit, collector
-        self.bounds = piece_bounds(fit, tile_s)
-        self.starts = np.array([fit.out_index(a) for a, _ in self.bounds] + [fit.n_out])
-        self.shape = (len(recording.ch_names), fit.n_out)
-        self.max_bytes = max_bytes
-        self._tiles: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._busy: dict[int, threading.Event] = {}
-        self._lock = threading.Lock()
-        self._seen: set[int] = set()
-        self.cleaned_tiles = 0  # tiles cleaned (for tests and the log)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def tile(self, k: int) -> np.ndarray:
-        """Tile ``k`` (C, n) cleaned, from the store or now."""
-        import threading
-
-        while True:
-            with self._lock:
-                if k in self._tiles:
-                    self._tiles.move_to_end(k)
-                    return self._tiles[k]
-                event = self._busy.get(k)
-                if event is None:
-                    event = self._busy[k] = threading.Event()
-                    break
-            event.wait()
-        try:
-            a, b = self.bounds[k]
-            piece = clean_piece(self.recording, self.fit, a, b)
-            with self._lock:
-                self.cleaned_tiles += 1
-                if k not in self._seen:  # detections of each tile once
-                    self._seen.add(k)
-                    self.collector.add(piece)
-                self._tiles[k] = piece.cleaned
-                total = sum(t.nbytes for t in self._tiles.values())
-                while total > self.max_bytes and len(self._tiles) > 1:
-                    _, old = self._tiles.popitem(last=False)
-                    total -= old.nbytes
-            return piece.cleaned
-        finally:
-            with self._lock:
-                self._busy.pop(k, None)
-            event.set()
-
-    def __getitem__(self, index) -> np.ndarray:
-        rows, cols = index if isinstance(index, tuple) else (index, slice(None))
-        if not isinstance(cols, slice) or cols.step not in (None, 1):
-            raise IndexError("on-demand cleaned signals are indexed as data[rows, start:stop]")
-        a, b, _ = cols.indices(self.shape[1])
-        b = max(a, b)
-        n_rows = len(np.arange(self.shape[0])[rows]) if not isinstance(rows, (int, np.integer)) else None
-        out = np.full((self.shape[0] if n_rows is None else n_rows, b - a), np.nan, np.float32) \
-            if n_rows is not None else np.full(b - a, np.nan, np.float32)
-        first = int(np.searchsorted(self.starts, a, side="right")) - 1
-        k = max(first, 0)
-        while k < len(self.bounds) and self.starts[k] < b:
-            lo, hi = max(a, self.starts[k]), min(b, self.starts[k + 1])
-            t = self.tile(k)
-            out[..., lo - a: hi - a] = t[rows, lo - self.starts[k]: hi - self.starts[k]]
-            k += 1
-        return out
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = self[:, :]
-        return out if dtype is None else out.astype(dtype)
-
-
-class OnDemandCleaning:
-    """A cleaning whose samples are computed when read: what the display of a long recording uses.
-
-    Looks like a :class:`~.pipeline.PreprocessResult` to a reader of pages: ``cleaned`` is a
-    :class:`~mmqnet_core.recording.Signals` whose ``data[rows, a:b]`` cleans the tiles it covers with the fit
-    (the same code and fit as the bounded-memory analysis; equal to the whole-span cleaning within float
-    rounding). ``interference`` holds the spans found in the tiles cleaned so far; ``raw`` is None (the
-    recording itself is the raw view).
-    """
-
-    def __init__(self, recording: Recording, fit: CleaningFit, tile_s: float = TILE_S) -> None:
-        from ..recording import Signals
-
-        self.fit = fit
-        self.config = fit.config
-        self.line_freq = fit.line_freq
-        self.start_s = fit.start / fit.sfreq_in
-        self._spans = SpanCollector(fit, recording)
-        self.data = _LazyCleaned(recording, fit, self._spans, tile_s)
-        self.cleaned = Signals(self.data, fit.sfreq_out, recording.channels)  # type: ignore[arg-type]
-        self.raw = None
-        self.steps = tuple(fit.steps) + (
-            f"cleaned on demand for display in tiles of {tile_s:g} s (long recording: bounded memory)",)
-
-    @property
-    def sfreq(self) -> float:
-        return self.fit.sfreq_out
-
-    @property
-    def interference(self) -> tuple[Annotation, ...]:
-        """Interference spans of the tiles cleaned so far (recording time)."""
-        with self.data._lock:
-            return tuple(self._spans.annotations())
-
-    def interference_relative(self) -> tuple[Annotation, ...]:
-        return tuple(Annotation(a.onset - self.start_s, a.duration, a.description, a.ch_names)
-                     for a in self.interference)
-
-
-def clean_for_display(
-    recording: Recording,
-    config: PreprocessConfig = PreprocessConfig(),
-    *,
-    masks: MaskSet | None = None,
-    cache: Any = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-) -> Any:
-    """The display's cleaning: whole through the cache for a short recording, :class:`OnDemandCleaning` (only the
-    fit now: ~1-3 s for hours at 512 Hz) for one above :data:`ON_DEMAND_ABOVE_BYTES`."""
-    from .cache import cached_preprocess
-
-    if recording.n_times * recording.n_channels * 8 <= ON_DEMAND_ABOVE_BYTES:
-        return cached_preprocess(recording, config, masks=masks, cache=cache, progress=progress, cancel=cancel)
-    fit = fit_cleaning(recording, config, masks=masks, progress=progress, cancel=cancel)
-    return OnDemandCleaning(recording, fit)

@@ -60,6 +60,16 @@ def test_analyze_streams_long_spans_by_itself(long_recording, model, monkeypatch
     assert not any("(bounded memory)" in s for s in analyze(long_recording, None, model, streaming=False).steps)
 
 
+def test_streamed_analysis_keeps_the_occlusion_maps(long_recording, model, monkeypatch):
+    """A long recording (streamed) gets the same attribution as a short one: the option is not dropped."""
+    monkeypatch.setattr(importlib.import_module("mmqnet_core.inference.streaming"), "STREAM_ABOVE_BYTES", 0)
+    streamed = analyze(long_recording, MASKS, model, attribution=True)
+    whole = analyze(long_recording, MASKS, model, attribution=True, streaming=False)
+    assert any("(bounded memory)" in s for s in streamed.steps)
+    assert streamed.occlusion is not None and streamed.occlusion.shape == whole.occlusion.shape
+    np.testing.assert_allclose(streamed.occlusion, whole.occlusion, atol=1e-4)
+
+
 def test_cancel_during_the_pieces(long_recording, model):
     cancel = threading.Event()
     seen = []

@@ -10,7 +10,7 @@ import pytest
 from mmqnet_core.errors import Cancelled, ConfigError
 from mmqnet_core.masking import MaskSet, SegmentMask
 from mmqnet_core.preprocessing import PreprocessConfig, preprocess
-from mmqnet_core.preprocessing import streaming
+from mmqnet_core.preprocessing import on_demand, streaming
 from mmqnet_core.preprocessing.streaming import SpanCollector, clean_window, fit_cleaning, iter_clean
 
 from ._helpers import UV, blinks, full_recording, make_recording
@@ -147,11 +147,11 @@ def test_display_cleaning_on_demand_equals_the_whole_span(monkeypatch):
     rec = _recording(9)
     config = PreprocessConfig()
     whole = preprocess(rec, config, masks=MASKS)
-    assert not isinstance(streaming.clean_for_display(rec, config, masks=MASKS, cache=CleaningCache()),
-                          streaming.OnDemandCleaning)  # 5 min: cleaned whole (through the cache)
-    monkeypatch.setattr(streaming, "ON_DEMAND_ABOVE_BYTES", 0)
-    lazy = streaming.clean_for_display(rec, config, masks=MASKS)
-    assert isinstance(lazy, streaming.OnDemandCleaning) and lazy.data.cleaned_tiles == 0  # only the fit so far
+    assert not isinstance(on_demand.clean_for_display(rec, config, masks=MASKS, cache=CleaningCache()),
+                          on_demand.OnDemandCleaning)  # 5 min: cleaned whole (through the cache)
+    monkeypatch.setattr(on_demand, "ON_DEMAND_ABOVE_BYTES", 0)
+    lazy = on_demand.clean_for_display(rec, config, masks=MASKS)
+    assert isinstance(lazy, on_demand.OnDemandCleaning) and lazy.data.cleaned_tiles == 0  # only the fit so far
     assert lazy.cleaned.data.shape == whole.cleaned.data.shape and lazy.sfreq == whole.sfreq
     assert lazy.interference == ()
     sf = whole.sfreq
