@@ -69,6 +69,9 @@ class MMQNetConfig:
     # --- fusion and calibration ---------------------------------------------------------------------------
     fusion: str = "mmq"  # "mmq": the families interact (model docstring); "legacy": checkpoints from before
     #                      (configs without this field are read as "legacy", see from_dict)
+    channel_embedding: bool = True  # True: each token (channel) also has its own Linear(F -> D) input map, added
+    #                                 to its modality's; lets the read-out weigh one feature with opposite signs on
+    #                                 different channels (frontal alpha asymmetry). Configs without it: False
     temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on
     #                                      validation subjects after training); () = 1 for every target
 
@@ -208,7 +211,7 @@ class MMQNetConfig:
         if unknown:
             raise ConfigError(f"Unknown model config field(s) {unknown}; known fields are {sorted(known)}.")
         # configs written before the fields existed were trained with the legacy fusion and no calibration
-        data = {"fusion": "legacy", **data}
+        data = {"fusion": "legacy", "channel_embedding": False, **data}
         try:
             return cls(**data)
         except TypeError as exc:  # a required field missing

@@ -176,6 +176,17 @@ class MMQNet(nn.Module):
 
         # tokens
         self.embed = GroupedLinear(g, f, d)  # per-modality Linear(F -> D)
+        if c.channel_embedding:
+            # per-channel Linear(F -> D) added to the modality's map, zero at initialisation (a warm start from a
+            # checkpoint without it begins exactly where that checkpoint was). Why: with one shared map per
+            # modality, a feature enters every EEG token's state through the same matrix, and the read-out (a
+            # convex, softmax-weighted sum over tokens) cannot give F3 alpha and F4 alpha opposite signs; frontal
+            # alpha asymmetry, the EEG's valence marker, is exactly such a signed difference. The per-modality
+            # EMG token has no such problem, which made it the easy (shortcut) route to valence.
+            self.channel_embed = GroupedLinear(n, f, d)
+            nn.init.zeros_(self.channel_embed.weight)
+            nn.init.zeros_(self.channel_embed.bias)
+            self.register_buffer("token_index", torch.arange(n), persistent=False)
         self.token_embedding = nn.Parameter(torch.randn(n, d) * 0.02)
         self.time_embedding = nn.Parameter(torch.randn(t, d) * 0.02)
         self.group_embedding = nn.Parameter(torch.randn(g, d) * 0.02)
@@ -302,6 +313,8 @@ class MMQNet(nn.Module):
             used = used & feature_valid
         x = torch.where(used, x, torch.zeros((), dtype=x.dtype, device=x.device))
         h = self.embed(x, self.group_index)  # (B, T, N, D)
+        if self.config.channel_embedding:
+            h = h + self.channel_embed(x, self.token_index)
         if self.fused:
             lacking = (self.feature_valid & ~used).to(h.dtype)  # (B, T, N, F) defined but absent features
             h = h + torch.einsum("btnf,nfd->btnd", lacking, self.feature_missing[self.group_index])
