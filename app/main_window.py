@@ -737,6 +737,7 @@ class MainWindow(QMainWindow):
         kwargs: dict[str, Any] = {"device": self.prefs.device, "subject_files": self.model.subject_files,
                                   "find_subject_recordings": self.model.find_subject_recordings}
         kwargs["mc_samples"] = self.prefs.mc_samples
+        kwargs["attribution"] = "modality" if self.prefs.occlusion else None
         key = (self.prefs.checkpoint, self.prefs.device)
         if self._analysis_model_key == "given" or (self._analysis_model is not None
                                                    and self._analysis_model_key == key):

@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QCheckBox,
     QColorDialog,
     QComboBox,
     QDialog,
@@ -67,6 +68,9 @@ class Preferences:
     raw_colour: str = "#1f4e9c"  # colour of raw traces (any Qt colour name or #rrggbb)
     cleaned_colour: str = "#e0600b"  # colour of cleaned traces
     mc_samples: int = 0  # Monte-Carlo (MC dropout) samples for the uncertainty band: 0 = off, else 2-MAX_MC_SAMPLES
+    # occlusion maps (attention view) and the missing-evidence term of the uncertainty: one probability-only pass
+    # per modality, about 3-4x the model stage's time; off = faster analyses of long recordings
+    occlusion: bool = True
 
     def __post_init__(self) -> None:
         if self.line_freq not in LINE_FREQ_CHOICES:
@@ -107,7 +111,10 @@ def load_preferences(settings: QSettings | None = None) -> Preferences:
         default = getattr(defaults, f.name)
         raw = settings.value(f"preferences/{f.name}", default)
         try:
-            values[f.name] = type(default)(raw)
+            if isinstance(default, bool):  # QSettings gives "true"/"false" strings from INI files
+                values[f.name] = raw if isinstance(raw, bool) else str(raw).strip().lower() in ("true", "1", "yes")
+            else:
+                values[f.name] = type(default)(raw)
         except (TypeError, ValueError):
             values[f.name] = default
     try:
@@ -246,6 +253,10 @@ class PreferencesDialog(QDialog):
 
         self.mc_samples = _McSpinBox(prefs.mc_samples, self)
         form.addRow("Uncertainty samples (MC)", self.mc_samples)
+        self.occlusion = QCheckBox("Occlusion maps and missing-evidence uncertainty (about 3-4x the model time)",
+                                   self)
+        self.occlusion.setChecked(prefs.occlusion)
+        form.addRow("Attribution", self.occlusion)
 
         self.raw_colour = _ColourButton(prefs.raw_colour, self)
         form.addRow("Raw trace colour", self.raw_colour)
@@ -277,4 +288,5 @@ class PreferencesDialog(QDialog):
             raw_colour=self.raw_colour.colour,
             cleaned_colour=self.cleaned_colour.colour,
             mc_samples=self.mc_samples.value(),
+            occlusion=self.occlusion.isChecked(),
         )

@@ -188,6 +188,18 @@ def test_masks_change_marks_the_analysis_stale(analysed, qtbot):
     assert win.model.analysis.user_masked[30, win.model.analysis.token_index("Cz")]
 
 
+def test_the_occlusion_preference_switches_the_attribution_passes(analysed, qtbot):
+    from dataclasses import replace
+
+    win = analysed
+    assert win.prefs.occlusion and win.model.analysis.occlusion is not None  # on by default
+    first = win.model.analysis
+    win.apply_preferences(replace(win.prefs, occlusion=False))
+    assert win.run_analysis()
+    qtbot.waitUntil(lambda: win.model.analysis is not first and not win.runner.busy, timeout=20000)
+    assert win.model.analysis.occlusion is None and win.model.analysis.missing_evidence is None
+
+
 def test_clicks_in_the_views_move_the_cursor_and_browser(analysed, qtbot):
     win = analysed
     win.show_dock(win.trajectory_dock)

@@ -29,6 +29,13 @@ def test_round_trip(settings_file):
     assert prefs.line_freq_hz == 60.0 and Preferences().line_freq_hz is None
 
 
+@pytest.mark.parametrize("occlusion", [False, True])
+def test_the_occlusion_switch_survives_the_ini_file(settings_file, occlusion):
+    """QSettings hands booleans back from an INI file as "true"/"false" strings: "false" must stay False."""
+    save_preferences(Preferences(occlusion=occlusion), make_settings())
+    assert load_preferences(make_settings()).occlusion is occlusion
+
+
 def test_invalid_stored_values_fall_back_to_defaults(settings_file):
     settings = make_settings()
     settings.setValue("preferences/line_freq", "55")
@@ -69,5 +76,6 @@ def test_dialog_returns_the_values_shown(qtbot):
     assert dialog.preferences() == Preferences(line_freq="50", device="cpu")
     dialog.line_freq.setCurrentIndex(2)
     dialog.eeg_high.setValue(30.0)
+    dialog.occlusion.setChecked(False)
     prefs = dialog.preferences()
-    assert prefs.line_freq == "60" and prefs.eeg_high_hz == 30.0
+    assert prefs.line_freq == "60" and prefs.eeg_high_hz == 30.0 and prefs.occlusion is False
