@@ -203,3 +203,25 @@ def test_shipped_legacy_checkpoint_still_loads():
     missing = torch.zeros(1, 2, meta.config.n_tokens, dtype=torch.bool)
     assert torch.isfinite(model(x, missing).logits).all()
     assert VALID and N_FEATURES  # the shared layout of the other tests is untouched
+
+
+@pytest.mark.parametrize("family", list(FAMILY_PARAMETERS))
+def test_every_family_of_the_shipped_checkpoint_shapes_its_prediction(family):
+    """The checkpoint the app loads is fused: scrambling any family's weights moves its logits (the legacy
+    checkpoint shipped before session 4 gave exactly 0.0 for the modality and interference families)."""
+    from pathlib import Path
+
+    from mmqnet_core.model import load_checkpoint
+
+    model, meta = load_checkpoint(Path(__file__).resolve().parents[3] / "resources" / "checkpoint")
+    model = model.eval()
+    assert meta.config.fusion == "mmq" and meta.config.channel_embedding
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 4, meta.config.n_tokens, meta.config.n_features, generator=g)
+    missing = torch.rand(2, 4, meta.config.n_tokens, generator=g) < 0.4
+    missing[:, :, 0] = True  # a hidden token for the modality family to reconstruct
+    with torch.no_grad():
+        ref = model(x, missing).logits
+        assert _scramble(model, family)
+        delta = (model(x, missing).logits - ref).abs().max().item()
+    assert delta > 1e-3, (family, delta)
