@@ -168,3 +168,27 @@ def test_display_cleaning_on_demand_equals_the_whole_span(monkeypatch):
     np.testing.assert_allclose(full, whole.cleaned.data, atol=1e-4 * np.nanmax(np.abs(whole.cleaned.data)))
     assert [(round(a.onset, 6), a.description) for a in lazy.interference] == \
         [(round(a.onset, 6), a.description) for a in whole.interference]
+
+
+def test_a_long_span_is_cleaned_in_pieces_equal_to_one_piece():
+    """preprocess() cleans spans longer than a piece in pieces into arrays allocated once: the same values as
+    one piece over the whole span (and the same interference spans)."""
+    from mmqnet_core.datasets.synthetic import SynthConfig, generate_trial
+
+    st = streaming
+    rec = generate_trial(SynthConfig(trial_s=1500.0), 0, 1).to_recording()
+    masks = MaskSet(segments=(SegmentMask(500.0, 700.0, ("Fp1",)), SegmentMask(100.0, 1290.0, ("GSR",))))
+    masks = masks.with_channel("O1")
+    pieced = preprocess(rec, masks=masks)
+    fit = st.fit_cleaning(rec, PreprocessConfig(), masks=masks)
+    assert len(st.piece_bounds(fit)) == 3
+    whole = st.clean_piece(rec, fit, fit.start, fit.stop, with_raw=True)
+    a, b = pieced.cleaned.data, whole.cleaned
+    assert a.shape == b.shape
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    assert np.nanmax(np.abs(a - b)) <= 1e-6 * np.nanmax(np.abs(b))
+    np.testing.assert_allclose(pieced.raw.data, whole.raw, rtol=0, atol=1e-6 * np.nanmax(np.abs(whole.raw)))
+    spans = st.SpanCollector(fit, rec)
+    spans.add(whole)
+    assert [(s.onset, s.duration, s.description, s.ch_names) for s in pieced.interference] == \
+        [(s.onset, s.duration, s.description, s.ch_names) for s in spans.annotations()]
