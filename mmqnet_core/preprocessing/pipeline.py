@@ -394,7 +394,7 @@ def _by_rows(fn, x: np.ndarray) -> np.ndarray:
 
 
 
-def _may_be_flat(x: np.ndarray, sfreq: float, config: PreprocessConfig) -> bool:
+def _may_be_flat(x: np.ndarray, sfreq: float, config: PreprocessConfig, scale: float | None = None) -> bool:
     """False when :func:`.detect.flat_mask` cannot find a flat window in the row ``x`` (no NaN), cheaply.
 
     The detector calls a sliding window of ``w`` samples flat when its peak-to-peak is at most
@@ -408,8 +408,9 @@ def _may_be_flat(x: np.ndarray, sfreq: float, config: PreprocessConfig) -> bool:
     w = max(2, int(round(config.flat_window_s * sfreq)))
     if n < w:
         return False
-    full = x[: (n // w) * w].reshape(-1, w)
-    scale = float(np.median(full.max(axis=1) - full.min(axis=1)))  # the detector's scale, exactly
+    if scale is None:  # the detector's own scale, exactly (a fitted one is given by the streamed cleaning)
+        full = x[: (n // w) * w].reshape(-1, w)
+        scale = float(np.median(full.max(axis=1) - full.min(axis=1)))
     h = w // 2
     if h < 1:
         return True

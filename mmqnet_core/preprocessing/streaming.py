@@ -374,19 +374,20 @@ def flat_premin(x: np.ndarray, sfreq: float, config: PreprocessConfig, scale: fl
 
     Same windows, dilation and NaN rule as :func:`.detect.flat_mask`, whose scale is the row's own median window
     peak-to-peak; here the scale is the fitted one (:attr:`CleaningFit.flat_scale`), so that a piece of the
-    span gets the same answer as the whole span. The cheap block test of ``pipeline._may_be_flat`` skips rows
-    that cannot hold a flat window.
+    span gets the same answer as the whole span. A cheap test on blocks of ``w // 2`` samples first skips rows
+    that cannot hold a flat window (every sliding window contains such a block, whose peak-to-peak is at most
+    the window's).
     """
     n = x.size
     w = max(2, int(round(config.flat_window_s * sfreq)))
     out = np.zeros(n, dtype=bool)
     if n < w or not np.isfinite(scale):
         return out
-    thr = config.flat_rel_threshold * scale
-    h = w // 2
-    half = x[: (n // h) * h].reshape(-1, h)
-    if not ((half.max(axis=1) - half.min(axis=1)) <= thr).any():
+    from .pipeline import _may_be_flat
+
+    if not _may_be_flat(x, sfreq, config, scale):
         return out
+    thr = config.flat_rel_threshold * scale
     origin = -(w // 2)
     hi = ndimage.maximum_filter1d(x, w, origin=origin, mode="nearest")
     lo = ndimage.minimum_filter1d(x, w, origin=origin, mode="nearest")
