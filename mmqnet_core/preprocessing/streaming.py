@@ -56,6 +56,7 @@ from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import PHYSIOLOGICAL, Annotation, Modality, Recording
 from .config import ELECTROPHYSIOLOGICAL, PreprocessConfig
 from .detect import detect_line_freq, runs
+from .pipeline import with_small_pages
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ def pad_s(config: PreprocessConfig, sfreq_out: float) -> float:
     return math.ceil(notch + max(bands + [2 * eeg_reach, 0.0]) + 4.0)
 
 
+@with_small_pages
 def fit_cleaning(
     recording: Recording,
     config: PreprocessConfig = PreprocessConfig(),
@@ -673,6 +675,7 @@ def _core_runs(m: np.ndarray, offset: int) -> np.ndarray:
     return r + offset if r.size else r
 
 
+@with_small_pages
 def clean_piece(
     recording: Recording,
     fit: CleaningFit,
