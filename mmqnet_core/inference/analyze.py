@@ -367,7 +367,9 @@ def analyze(
         Seed of the Monte-Carlo draws (same seed, same result).
     cache : CleaningCache, optional
         Take the cleaning from this cache (:mod:`mmqnet_core.preprocessing.cache`) and store it there; None =
-        clean without a cache.
+        clean without a cache. A long recording the app cleans on demand for display
+        (:func:`~mmqnet_core.preprocessing.on_demand.clean_for_display` registers it there) is analysed with
+        the display's fit and the tiles it has cleaned, and the pieces cleaned here fill the display's store.
     streaming : bool, optional
         Clean and featurise in pieces, in memory bounded independently of the length
         (:func:`~mmqnet_core.inference.streaming.analyze_streaming`; same cleaning, the cache is not used).
@@ -407,14 +409,17 @@ def analyze(
     cfg = preprocess_config if preprocess_config is not None else model.preprocess_config
     from .streaming import analyze_streaming, should_stream
 
+    # the app's on-demand display cleaning of this recording (long recordings): its fit and tiles are reused
+    display = (cache.lookup_on_demand(recording, cfg, masks, start_s=start_s, stop_s=stop_s)
+               if cache is not None and hasattr(cache, "lookup_on_demand") and streaming is not False else None)
     if streaming is None:
-        streaming = should_stream(recording, cfg, masks, cache, start_s=start_s, stop_s=stop_s)
+        streaming = display is not None or should_stream(recording, cfg, masks, cache, start_s=start_s,
+                                                         stop_s=stop_s)
     if streaming:
-
         return analyze_streaming(recording, masks, model, preprocess_config=cfg, start_s=start_s, stop_s=stop_s,
                                  batch_size=batch_size, attention=attention, subject_statistics=subject_statistics,
                                  mc_samples=mc_samples, mc_seed=mc_seed, attribution=attribution,
-                                 progress=progress, cancel=cancel)
+                                 display=display, progress=progress, cancel=cancel)
     t0 = time.perf_counter()
     clean = preprocess if cache is None else cache.get_or_clean
     pre = clean(recording, preprocess_config if preprocess_config is not None else model.preprocess_config,
