@@ -499,8 +499,7 @@ def analyze_streaming(
     result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
                               subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
                               attribution=attribution, progress=scaled(progress, 0.6, 1.0), cancel=cancel,
-                              title=recording.title,
-                              is_synthetic=recording.is_synthetic, steps=tuple(steps),
-                              interference_spans=interference)
+                              title=recording.title, is_synthetic=recording.is_synthetic, steps=tuple(steps),
+                              interference_spans=interference, reuse_features=True)  # fs is ours
     timings.update(result.timings)
     return dataclasses.replace(result, timings=timings)
