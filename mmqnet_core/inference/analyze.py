@@ -367,7 +367,9 @@ def analyze(
         Seed of the Monte-Carlo draws (same seed, same result).
     cache : CleaningCache, optional
         Take the cleaning from this cache (:mod:`mmqnet_core.preprocessing.cache`) and store it there; None =
-        clean without a cache.
+        clean without a cache. A long recording the app cleans on demand for display
+        (:func:`~mmqnet_core.preprocessing.on_demand.clean_for_display` registers it there) is analysed with
+        the display's fit and the tiles it has cleaned, and the pieces cleaned here fill the display's store.
     streaming : bool, optional
         Clean and featurise in pieces, in memory bounded independently of the length
         (:func:`~mmqnet_core.inference.streaming.analyze_streaming`; same cleaning, the cache is not used).
@@ -407,14 +409,17 @@ def analyze(
     cfg = preprocess_config if preprocess_config is not None else model.preprocess_config
     from .streaming import analyze_streaming, should_stream
 
+    # the app's on-demand display cleaning of this recording (long recordings): its fit and tiles are reused
+    display = (cache.lookup_on_demand(recording, cfg, masks, start_s=start_s, stop_s=stop_s)
+               if cache is not None and hasattr(cache, "lookup_on_demand") and streaming is not False else None)
     if streaming is None:
-        streaming = should_stream(recording, cfg, masks, cache, start_s=start_s, stop_s=stop_s)
+        streaming = display is not None or should_stream(recording, cfg, masks, cache, start_s=start_s,
+                                                         stop_s=stop_s)
     if streaming:
-
         return analyze_streaming(recording, masks, model, preprocess_config=cfg, start_s=start_s, stop_s=stop_s,
                                  batch_size=batch_size, attention=attention, subject_statistics=subject_statistics,
                                  mc_samples=mc_samples, mc_seed=mc_seed, attribution=attribution,
-                                 progress=progress, cancel=cancel)
+                                 display=display, progress=progress, cancel=cancel)
     t0 = time.perf_counter()
     clean = preprocess if cache is None else cache.get_or_clean
     pre = clean(recording, preprocess_config if preprocess_config is not None else model.preprocess_config,
@@ -441,7 +446,8 @@ def analyze(
                               subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
                               attribution=attribution, progress=scaled(progress, 0.6, 1.0),
                               cancel=cancel, title=recording.title, is_synthetic=recording.is_synthetic,
-                              steps=tuple(pre.steps), interference_spans=tuple(pre.interference))
+                              steps=tuple(pre.steps), interference_spans=tuple(pre.interference),
+                              reuse_features=True)  # fs is ours: the result's features are written into it
     timings.update(result.timings)
     import dataclasses
 
@@ -498,29 +504,37 @@ def _window_blocks(n_windows: int, size: int = 4096):
     return [slice(a, min(a + size, n_windows)) for a in range(0, max(n_windows, 1), size)]
 
 
-def _fit_normalizer(values: np.ndarray, hidden: np.ndarray, fallback: Any, min_count: int) -> Any:
+def _fit_normalizer(values: np.ndarray, hidden: np.ndarray, fallback: Any, min_count: int,
+                    use: np.ndarray | None = None) -> Any:
     """:meth:`Normalizer.fit` of (T, N, F) ``values`` with ``hidden`` (T, N) missing, over blocks of windows.
 
     The same rule (mean and population SD per column over the finite values of visible tokens; SD 1 below 1e-6 or
     with fewer than 2 values; the fallback's statistics with fewer than ``min_count``), computed with float64
     sums over blocks instead of float64 copies of the whole array (24 h: ~1.5 GB less). Short recordings call
-    :meth:`Normalizer.fit` itself.
+    :meth:`Normalizer.fit` itself. ``use`` ((T, N, F) bool, optional): the values to use, instead of the finite
+    values of visible tokens (the same statistics as ``values`` set to NaN outside ``use``, without that copy).
     """
     from ..model.normalization import Normalizer
 
     if values.shape[0] <= 4096:
+        if use is not None:
+            values = np.where(use, values, np.float32(np.nan))
         return Normalizer.fit(values, hidden, fallback=fallback, min_count=min_count)
+
+    def used(sl: slice) -> np.ndarray:
+        return use[sl] & ~hidden[sl, :, None] if use is not None else np.isfinite(values[sl]) & ~hidden[sl, :, None]
+
     count = np.zeros(values.shape[1:])
     total = np.zeros(values.shape[1:])
     for sl in _window_blocks(values.shape[0]):
-        use = np.isfinite(values[sl]) & ~hidden[sl, :, None]
-        count += use.sum(0)
-        total += np.where(use, values[sl], 0.0).sum(0, dtype=np.float64)
+        u = used(sl)
+        count += u.sum(0)
+        total += np.where(u, values[sl], 0.0).sum(0, dtype=np.float64)
     mean = total / np.maximum(count, 1)
     sq = np.zeros(values.shape[1:])
     for sl in _window_blocks(values.shape[0]):
-        use = np.isfinite(values[sl]) & ~hidden[sl, :, None]
-        sq += np.where(use, (values[sl].astype(np.float64) - mean) ** 2, 0.0).sum(0)
+        u = used(sl)
+        sq += np.where(u, (values[sl].astype(np.float64) - mean) ** 2, 0.0).sum(0)
     std = np.sqrt(sq / np.maximum(count, 1))
     std = np.where((count > 1) & (std >= 1e-6), std, 1.0)
     few = count < max(int(min_count), 2)
@@ -530,8 +544,9 @@ def _fit_normalizer(values: np.ndarray, hidden: np.ndarray, fallback: Any, min_c
 
 
 def _input_normalizer(model: LoadedModel, values: np.ndarray, hidden: np.ndarray,
-                      subject_statistics: Any = None) -> tuple[Any, str]:
-    """The Normalizer for this recording's features (T, N, F) and a line for ``steps`` saying which."""
+                      subject_statistics: Any = None, use: np.ndarray | None = None) -> tuple[Any, str]:
+    """The Normalizer for this recording's features (T, N, F) and a line for ``steps`` saying which (``use``: the
+    values the statistics are taken over, see :func:`_fit_normalizer`)."""
     mode = getattr(model, "normalization", "global")
     if mode == "global":
         return model.normalizer, "features z-scored with the training subjects' statistics (global normalisation)"
@@ -550,7 +565,7 @@ def _input_normalizer(model: LoadedModel, values: np.ndarray, hidden: np.ndarray
             f"its own statistics ({mode} normalisation), but only {n_visible} window(s) are visible, fewer than "
             f"{model.min_windows}; predictions are less reliable than on a longer recording"
         )
-    norm = _fit_normalizer(values, hidden, model.normalizer, model.min_windows)
+    norm = _fit_normalizer(values, hidden, model.normalizer, model.min_windows, use)
     return norm, (f"features z-scored with this recording's own statistics over {n_visible} visible windows "
                   f"({mode} normalisation, as in training; channels with fewer than {model.min_windows} visible "
                   "windows keep the training statistics; a recording of a single emotional state loses its level: "
@@ -575,11 +590,16 @@ def analyze_features(
     steps: Sequence[str] = (),
     interference_spans: Sequence[Any] = (),
     attribution: str | bool | None = None,
+    reuse_features: bool = False,
 ) -> AnalysisResult:
     """Run the model on an existing :class:`~mmqnet_core.features.FeatureSet` (the last stage of :func:`analyze`).
 
     ``masks`` (a MaskSet) and/or ``token_mask`` ((T, N) bool) say what the user masked;
     ``subject_statistics``, ``mc_samples``, ``mc_seed`` and ``attribution`` as in :func:`analyze`.
+    ``reuse_features``: the caller hands ``features`` over (it made them and does not use them afterwards): the
+    result's ``features`` and ``feature_valid`` are written into its ``values`` and ``feature_valid`` arrays
+    instead of new ones (24 h: ~200 MB less at the peak). The model's normalised input is computed batch by
+    batch (never whole) unless ``attribution`` needs it whole.
     """
     from ..model.checkpoint import check_compatible
 
@@ -611,6 +631,7 @@ def analyze_features(
     values = np.asarray(features.values, np.float32)
     valid = np.asarray(features.valid, bool)
     feature_valid = np.asarray(features.feature_valid, bool)
+    own = reuse_features and values is features.values and feature_valid is features.feature_valid
     # Element-wise steps run over blocks of windows into arrays allocated once (_window_blocks): 24 h of features
     # (T x N x F = 86,400 x 40 x 12) is 166 MB in float32, and a few whole-array temporaries per step would
     # take the analysis past its memory budget.
@@ -627,7 +648,7 @@ def analyze_features(
             )
     # feature-level missingness: a NaN (or a feature the extractor could not compute) is missing on its own;
     # the token stays visible unless none of its features is left
-    fv = np.empty(values.shape, bool)
+    fv = feature_valid if own else np.empty(values.shape, bool)
     for sl in _window_blocks(n_t):
         check_cancel(cancel)
         np.logical_and(valid[None] & np.isfinite(values[sl]), feature_valid[sl], out=fv[sl])
@@ -635,25 +656,28 @@ def analyze_features(
     if none_left.any():
         data_missing = data_missing | none_left
         hidden = hidden | none_left
-    fv &= ~hidden[..., None]
+    for sl in _window_blocks(n_t):
+        fv[sl] &= ~hidden[sl, :, None]
     # one code per token-window, the larger wins: user mask > simulated > no channel > no data > not detected
     reason = combine(features.reason, np.where(none_left, MissingReason.NOT_DETECTED, 0),
                      np.where(simulated, MissingReason.SIMULATED, 0),
                      np.where(user & ~simulated, MissingReason.USER_MASK, 0))
-    vals = np.empty(values.shape, np.float32)  # NaN where a feature is missing: the normaliser's statistics ignore it
-    for sl in _window_blocks(n_t):
-        np.copyto(vals[sl], np.where(fv[sl], values[sl], np.float32(np.nan)))
-    norm, norm_step = _input_normalizer(model, vals, hidden, subject_statistics)
-    x = np.empty(values.shape, np.float32)
+    # the statistics over the features the model sees (``fv``: finite, defined, computed, visible)
+    norm, norm_step = _input_normalizer(model, values, hidden, subject_statistics, use=fv)
+    x = _NormalisedInput(values, fv, hidden, norm)  # the model's input, computed batch by batch
     for sl in _window_blocks(n_t):
         check_cancel(cancel)
-        xs = norm.apply(np.where(hidden[sl, :, None], np.float32(0.0), vals[sl]), hidden[sl])
-        np.copyto(x[sl], np.where(fv[sl], xs, 0.0))  # a missing feature reads as the mean after normalisation
-        if not np.isfinite(x[sl]).all():  # a zero/NaN std in the statistics: never a silent NaN trajectory
+        if not np.isfinite(x.block(sl)).all():  # a zero/NaN std in the statistics: never a silent NaN trajectory
             raise MMQNetError(f"Normalising the features of {title} gave NaN/infinite values ({norm_step}): the "
                               "normalisation statistics are invalid (zero or NaN spread); check the checkpoint or "
                               "the subject's recordings.")
-    del vals  # the model's input is x; the features returned are rebuilt below into x's memory
+    if by:  # the occlusion passes take the input whole
+        x = x.block(slice(0, n_t))
+    # the features as the model saw them (before normalisation), 0 where missing: where the model sees a value
+    # (``fv``) it is ``values``' own, so they can be written over ``values`` when the caller handed them over
+    feats = values if own else np.empty(values.shape, np.float32)
+    for sl in _window_blocks(n_t):
+        np.copyto(feats[sl], np.where(fv[sl] & ~data_missing[sl, :, None], values[sl], np.float32(0.0)))
     extra = {"feature_valid": fv[None]} if "feature_valid" in inspect.signature(run_contexts).parameters else {}
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
                        return_recon=True, return_attention=attention, mc_samples=n_mc, mc_seed=mc_seed,
@@ -676,16 +700,13 @@ def analyze_features(
         evidence_sd = missing_evidence_sd(occ.restoration)[0]  # (T, K)
         attribution_step = (f"occlusion of {len(occ.units)} {by} unit(s) and the missing-evidence term of the "
                             f"uncertainty in {time.perf_counter() - t1:.2f} s",)
+    del x
     recon = None
     if out.recon is not None:
         recon = out.recon[0]  # (T, N, F) float32, ours: inverted in place, block by block (after the attribution
         for sl in _window_blocks(n_t):  # passes above, which need it in the model's units as their fill)
             r = np.where(valid, norm.invert(recon[sl]), 0.0)
             np.copyto(recon[sl], np.where(hidden[sl, :, None], r, np.nan))  # only hidden tokens are reconstructed
-    feats = x  # (T, N, F) the features as the model saw them (before normalisation), 0 where missing
-    for sl in _window_blocks(n_t):
-        np.copyto(feats[sl], np.where(fv[sl] & ~data_missing[sl, :, None], values[sl], 0.0))
-    del x
     probs = out.probabilities[0]
     if not np.isfinite(probs).all():
         raise MMQNetError(f"{model.describe()} gave NaN/infinite outputs on {title}: the model is broken (diverged "
@@ -697,7 +718,7 @@ def analyze_features(
     from .recon_baseline import baseline_reconstruction
 
     t1 = time.perf_counter()  # the baselines a reviewer expects, beside the model's reconstruction
-    baseline = baseline_reconstruction(values, hidden, [t.name for t in features.tokens], mods,
+    baseline = baseline_reconstruction(feats, hidden, [t.name for t in features.tokens], mods,
                                        np.asarray(features.valid, bool))
     baseline_step = () if baseline is None else (
         f"reconstruction baselines (spherical splines for EEG, linear interpolation for slow signals) in "
@@ -748,6 +769,47 @@ def analyze_features(
         missing_evidence=evidence_sd,
         baseline_recon=baseline,
     )
+
+
+class _NormalisedInput:
+    """The model's input (T, N, F) float32 -- the features normalised, 0 where the model does not see them --
+    computed for the windows asked for (``x[s, w]`` with the (S=1, T, N, F) shape that
+    :func:`~mmqnet_core.inference.engine.run_contexts` indexes, or :meth:`block`) instead of held whole (24 h:
+    166 MB). Element-wise, so any block equals the same rows of the whole array exactly."""
+
+    def __init__(self, values: np.ndarray, use: np.ndarray, hidden: np.ndarray, norm: Any) -> None:
+        self.values, self.use, self.hidden, self.norm = values, use, hidden, norm
+        self.shape = values.shape
+        self.dtype = np.dtype(np.float32)
+        self.ndim = values.ndim
+
+    def _make(self, v: np.ndarray, use: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+        xs = self.norm.apply(np.where(hidden[..., None] | ~use, np.float32(0.0), v), hidden)
+        return np.where(use, xs, np.float32(0.0)).astype(np.float32, copy=False)
+
+    def block(self, sl: slice) -> np.ndarray:
+        return self._make(self.values[sl], self.use[sl], self.hidden[sl])
+
+    def __getitem__(self, index: Any) -> Any:
+        if index is None:
+            return _Batched(self)
+        return self._make(self.values[index], self.use[index], self.hidden[index])
+
+
+class _Batched:
+    """``x[None]`` of a :class:`_NormalisedInput`: indexed as ``[s, w]`` with s all 0 (one sequence)."""
+
+    def __init__(self, inner: _NormalisedInput) -> None:
+        self.inner = inner
+        self.shape = (1,) + inner.shape
+        self.dtype = inner.dtype
+        self.ndim = inner.ndim + 1
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        s, w = index
+        if np.any(np.asarray(s) != 0):
+            raise IndexError("one sequence only")
+        return self.inner[np.broadcast_to(w, np.broadcast_shapes(np.shape(s), np.shape(w)))]
 
 
 def _attribution_unit(attribution: str | bool | None) -> str | None:

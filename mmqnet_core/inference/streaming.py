@@ -29,11 +29,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-from ..progress import CancelToken, ProgressCallback, check_cancel, scaled
+from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,15 @@ def recording_features(recording: Any, model: Any, masks: Any = None, *, cache: 
     return fs
 
 
-#: Tokens featurised per call (one modality): small temporaries, and a cancel check every fraction of a second.
-TOKEN_GROUP = 8
+#: Tokens featurised per call (one modality): small temporaries, and a cancel check every fraction of a second
+#: (an hour of 4 EEG tokens: ~0.15 s of CPU).
+TOKEN_GROUP = 4
+#: Threads cleaning pieces at once, and threads computing a feature block's token groups at once. Most of a
+#: piece's cleaning (reading, detectors, resampling, the reference and EOG steps) runs on one core; two pieces at
+#: once keep both cores of the target machine busy, and numpy/scipy/mne release the GIL in their loops. Each
+#: piece is cleaned exactly as alone, so the result does not depend on the number of threads.
+CLEAN_THREADS = 2
+FEATURE_THREADS = 2
 
 
 def release_memory() -> None:
@@ -128,6 +135,146 @@ class _Buffer:
         self.parts = [(s, d) for s, d in self.parts if s + d.shape[1] > a]
 
 
+class _Either:
+    """A cancel token set when either the caller's token or an internal stop is set (stops the helper threads
+    when the consumer of the pieces stops)."""
+
+    def __init__(self, cancel: CancelToken | None) -> None:
+        import threading
+
+        self.cancel = cancel
+        self.stop = threading.Event()
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+
+def _wait(future: Any, cancel: CancelToken | None) -> Any:
+    """``future.result()``, checking ``cancel`` every 0.05 s while waiting."""
+    import concurrent.futures
+
+    while True:
+        check_cancel(cancel)
+        try:
+            return future.result(timeout=0.05)
+        except concurrent.futures.TimeoutError:
+            continue
+
+
+def _jobs(fit: Any, chunk_s: float, display: Any) -> list[tuple[str, Any]]:
+    """What to do for the span in order: ``("clean", (a, b), tiles)`` (clean the input samples [a, b); ``tiles``:
+    the display tiles it covers, filled afterwards) or ``("tile", k)`` (the display has cleaned tile ``k``)."""
+    from ..preprocessing.streaming import piece_bounds
+
+    if display is None:
+        return [("clean", ab, ()) for ab in piece_bounds(fit, chunk_s)]
+    lazy = display.data
+    per = max(1, int(round(chunk_s / lazy.tile_s)))  # tiles per piece cleaned here (5 by default)
+    jobs: list[tuple[str, Any]] = []
+    run: list[int] = []
+
+    def flush() -> None:
+        for i in range(0, len(run), per):
+            ks = run[i:i + per]
+            jobs.append(("clean", (lazy.bounds[ks[0]][0], lazy.bounds[ks[-1]][1]), tuple(ks)))
+        run.clear()
+
+    for k in range(len(lazy.bounds)):
+        if lazy.has_tile(k):
+            flush()
+            jobs.append(("tile", k))
+        else:
+            run.append(k)
+    flush()
+    return jobs
+
+
+def iter_pieces(
+    recording: Any,
+    fit: Any,
+    *,
+    chunk_s: float | None = None,
+    display: Any = None,
+    collector: Any = None,
+    notes: list[str] | None = None,
+    threads: int | None = None,
+    stats: dict | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Any]:
+    """The cleaned pieces of the span of ``fit`` in order, :data:`CLEAN_THREADS` cleaned at once.
+
+    As :func:`~mmqnet_core.preprocessing.streaming.iter_clean` (same pieces, same samples), with two
+    differences: pieces are cleaned ahead in helper threads (at most ``threads`` in flight, so memory stays
+    bounded), and with ``display`` (the app's :class:`~mmqnet_core.preprocessing.on_demand.OnDemandCleaning` of
+    the same recording, configuration, masks and span, whose ``fit`` is ``fit``) the tiles the display has
+    already cleaned are taken from its store instead of being cleaned again, and the pieces cleaned here are
+    put into that store (the display then shows them without cleaning). Detections go into ``collector`` (in
+    order). ``notes`` receives the step log of the first piece cleaned here (of the display's first tile when
+    every piece comes from the display). ``stats`` (a dict), when given, receives the counts ``"cleaned"``
+    (pieces cleaned here) and ``"reused"`` (display tiles taken from its store).
+    """
+    import collections
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..preprocessing.streaming import CHUNK_S, clean_piece
+
+    chunk = CHUNK_S if chunk_s is None else chunk_s
+    jobs = _jobs(fit, chunk, display)
+    counts = stats if stats is not None else {}
+    counts["cleaned"] = sum(j[0] == "clean" for j in jobs)
+    counts["reused"] = len(jobs) - counts["cleaned"]
+    n_threads = max(1, CLEAN_THREADS if threads is None else int(threads))
+    stop = _Either(cancel)
+    pool = ThreadPoolExecutor(n_threads, thread_name_prefix="mmqnet-clean")
+    pending: collections.deque = collections.deque()  # (job, future or None), in order
+    first_note = [True]
+    done_ok = False
+
+    def submit(job: tuple[str, Any]) -> Any:
+        if job[0] == "tile":
+            return None
+        (a, b), _ = job[1], job[2]
+        want = notes if (notes is not None and first_note[0]) else None
+        first_note[0] = False
+        return pool.submit(clean_piece, recording, fit, a, b, notes=want, cancel=stop)
+
+    try:
+        n = len(jobs)
+        nxt = 0
+        while nxt < n or pending:
+            # keep up to n_threads pieces in flight (tiles from the display's store cost nothing)
+            while nxt < n and sum(f is not None for _, f in pending) < n_threads:
+                check_cancel(cancel)
+                report(progress, nxt / n, f"cleaning piece {nxt + 1}/{n}")
+                pending.append((jobs[nxt], submit(jobs[nxt])))
+                nxt += 1
+            job, fut = pending.popleft()
+            if job[0] == "tile":
+                pieces = [display.data.tile_piece(job[1])]
+            else:
+                piece = _wait(fut, cancel)
+                pieces = [piece]
+                if display is not None:
+                    display.data.put_piece(piece, job[2])
+            for piece in pieces:
+                if collector is not None:
+                    collector.add(piece)
+                yield piece
+            del pieces, job, fut
+        if notes is not None and first_note[0] and display is not None:  # nothing cleaned here
+            notes.extend(display.data.notes)
+        report(progress, 1.0, "cleaned")
+        done_ok = True
+    finally:
+        if not done_ok:  # cancelled, failed or abandoned: the helper threads stop at their next check
+            stop.stop.set()
+            for _, f in pending:
+                if f is not None:
+                    f.cancel()
+        pool.shutdown(wait=done_ok, cancel_futures=not done_ok)
+
+
 def stream_features(
     recording: Any,
     fit: Any,
@@ -136,6 +283,8 @@ def stream_features(
     *,
     chunk_s: float | None = None,
     feature_block_s: float = FEATURE_BLOCK_S,
+    display: Any = None,
+    stats: dict | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[Any, Any, list[str]]:
@@ -146,6 +295,9 @@ def stream_features(
     of a second and the temporaries stay small; the tokens are bound to channels once, on the whole layout. The
     EEG high-band interference score (a robust z-score over windows and EEG tokens) is computed at the end over
     every window, as :func:`~mmqnet_core.features.extract_features` computes it over the whole recording.
+    Pieces come from :func:`iter_pieces` (cleaned ahead in helper threads; with ``display``, the tiles the app's
+    on-demand display cleaning already holds are reused, and the pieces cleaned here fill its store); a block's
+    token groups run in :data:`FEATURE_THREADS` threads, while the next pieces are being cleaned.
 
     Returns
     -------
@@ -163,7 +315,7 @@ def stream_features(
     from ..features.missing import MissingReason
     from ..features.peripheral import EXTRACTORS
     from ..features.spectral import WindowGrid
-    from ..preprocessing.streaming import CHUNK_S, SpanCollector, iter_clean
+    from ..preprocessing.streaming import SpanCollector
     from ..recording import Signals
 
     sf = fit.sfreq_out
@@ -210,33 +362,52 @@ def stream_features(
         s1 = n_total if w1 + pad_w >= t_total else (w1 + pad_w - 1) * step + n_win
         return w0, w1, s0, s1
 
-    def run_block(k: int) -> None:
-        w0, w1, s0, s1 = block_range(k)
-        sig = Signals(buf.take(s0, s1), sf, recording.channels)
-        ann = spans.annotations()
+    def run_group(sig: Any, ann: Any, k: int, gi: int, token: CancelToken | None) -> None:
+        check_cancel(token)
+        w0, w1, s0, _ = block_range(k)
         lo = w0 - s0 // step
         keep = slice(lo, lo + (w1 - w0))
-        for gi, g in enumerate(groups):
-            check_cancel(cancel)
-            fs = extract_features(sig, cfg, layout=[tokens[i] for i in g], interference=ann, t0_s=offset + s0 / sf,
-                                  cancel=cancel)
-            f = fs.values.shape[2]
-            values[w0:w1, g, :f] = fs.values[keep]
-            fvalid[w0:w1, g, :f] = fs.feature_valid[keep]
-            missing[w0:w1, g] = fs.missing[keep]
-            reason[w0:w1, g] = fs.reason[keep]
-            if gi == 0:
-                coverage[w0:w1] = fs.interference[keep]
-                starts[w0:w1] = fs.window_starts[keep]
-            del fs
+        g = groups[gi]
+        fs = extract_features(sig, cfg, layout=[tokens[i] for i in g], interference=ann if gi == 0 else (),
+                              t0_s=offset + s0 / sf, cancel=token)
+        f = fs.values.shape[2]
+        values[w0:w1, g, :f] = fs.values[keep]  # disjoint tokens per group: threads never write the same cells
+        fvalid[w0:w1, g, :f] = fs.feature_valid[keep]
+        missing[w0:w1, g] = fs.missing[keep]
+        reason[w0:w1, g] = fs.reason[keep]
+        if gi == 0:  # the interference coverage: the same for every group, computed by the first
+            coverage[w0:w1] = fs.interference[keep]
+            starts[w0:w1] = fs.window_starts[keep]
+
+    def run_block(k: int) -> None:
+        _, _, s0, s1 = block_range(k)
+        sig = Signals(buf.take(s0, s1), sf, recording.channels)
+        ann = spans.annotations()
+        if FEATURE_THREADS < 2 or len(groups) < 2:
+            for gi in range(len(groups)):
+                run_group(sig, ann, k, gi, cancel)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            stop = _Either(cancel)
+            pool = ThreadPoolExecutor(FEATURE_THREADS, thread_name_prefix="mmqnet-features")
+            futures = [pool.submit(run_group, sig, ann, k, gi, stop) for gi in range(len(groups))]
+            try:
+                for fut in futures:
+                    _wait(fut, cancel)
+            except BaseException:  # cancelled or failed: the other groups stop at their next check
+                stop.stop.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
+        del sig
         release_memory()
 
-    pieces = iter_clean(recording, fit, chunk_s=CHUNK_S if chunk_s is None else chunk_s, collector=spans,
-                        notes=notes, progress=progress, cancel=cancel)
+    pieces = iter_pieces(recording, fit, chunk_s=chunk_s, display=display, collector=spans, notes=notes,
+                         stats=stats, progress=progress, cancel=cancel)
     for piece in pieces:
         buf.add(piece.out_start, piece.cleaned)
         piece = None
-        release_memory()
         # a block runs once its signal and the detections around it are complete (joined runs may still grow
         # at the end of what has been cleaned, hence the margin)
         while (not one_block and next_block < n_blocks
@@ -279,13 +450,16 @@ def analyze_streaming(
     attribution: Any = None,
     chunk_s: float | None = None,
     feature_block_s: float = FEATURE_BLOCK_S,
+    display: Any = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Any:
     """:func:`~mmqnet_core.inference.analyze` in bounded memory (see the module docstring).
 
     Arguments as :func:`~mmqnet_core.inference.analyze` (the cleaning cache is not used: nothing whole is kept),
-    plus ``chunk_s`` (cleaning piece, s; default 600) and ``feature_block_s`` (s; default 3600).
+    plus ``chunk_s`` (cleaning piece, s; default 600), ``feature_block_s`` (s; default 3600) and ``display``:
+    the app's on-demand display cleaning of the same recording, configuration, masks and span
+    (:meth:`~mmqnet_core.preprocessing.CleaningCache.lookup_on_demand`), whose fit and cleaned tiles are reused.
     """
     from ..errors import MMQNetError
     from ..preprocessing.streaming import fit_cleaning
@@ -295,13 +469,18 @@ def analyze_streaming(
     check_cancel(cancel)
     t0 = time.perf_counter()
     config = preprocess_config if preprocess_config is not None else model.preprocess_config
-    fit = fit_cleaning(recording, config, masks=masks, start_s=start_s, stop_s=stop_s,
-                       progress=scaled(progress, 0.0, 0.08), cancel=cancel)
+    if display is not None and display.fit.config != config:
+        raise MMQNetError("The display's cleaning was made with another preprocessing configuration than the "
+                          "analysis': look it up with the analysis' configuration (CleaningCache.lookup_on_demand).")
+    fit = display.fit if display is not None else fit_cleaning(
+        recording, config, masks=masks, start_s=start_s, stop_s=stop_s, progress=scaled(progress, 0.0, 0.08),
+        cancel=cancel)
     timings["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    stats: dict = {}
     fs, spans, notes = stream_features(recording, fit, model.feature_config, model.layout, chunk_s=chunk_s,
-                                       feature_block_s=feature_block_s, progress=scaled(progress, 0.08, 0.6),
-                                       cancel=cancel)
+                                       feature_block_s=feature_block_s, display=display, stats=stats,
+                                       progress=scaled(progress, 0.08, 0.6), cancel=cancel)
     timings["preprocess+features"] = time.perf_counter() - t0
     if all(t.channel is None for t in fs.tokens):
         wanted = ", ".join(f"{t.name} ({t.modality.value})" for t in model.layout[:6])
@@ -310,18 +489,17 @@ def analyze_streaming(
             f"has {', '.join(recording.ch_names[:8])}{'...' if recording.n_channels > 8 else ''}): rename the "
             "channels or set their modality, or use a checkpoint trained on this layout."
         )
-    from ..preprocessing.streaming import piece_bounds
-
-    n_pieces = len(piece_bounds(fit, chunk_s if chunk_s is not None else 600.0))
+    reuse = ([] if display is None else [
+        f"the display's cleaning reused: its fit, and {stats['reused']} {display.data.tile_s:g}-s tile(s) it had "
+        f"cleaned (the {stats['cleaned']} piece(s) cleaned here were kept for the display)"])
     steps = ([f"read and cleaned {recording.n_channels} channels, {fit.n_in / fit.sfreq_in:.3f} s at "
-              f"{fit.sfreq_in:g} Hz from {fit.start / fit.sfreq_in:.3f} s, in {n_pieces} piece(s) (bounded memory)"]
-             + list(fit.steps) + spans.notes() + notes)
+              f"{fit.sfreq_in:g} Hz from {fit.start / fit.sfreq_in:.3f} s, in {stats['cleaned']} piece(s) "
+              "(bounded memory)"] + reuse + list(fit.steps) + spans.notes() + notes)
     interference = tuple(spans.annotations())
     result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
                               subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
                               attribution=attribution, progress=scaled(progress, 0.6, 1.0), cancel=cancel,
-                              title=recording.title,
-                              is_synthetic=recording.is_synthetic, steps=tuple(steps),
-                              interference_spans=interference)
+                              title=recording.title, is_synthetic=recording.is_synthetic, steps=tuple(steps),
+                              interference_spans=interference, reuse_features=True)  # fs is ours
     timings.update(result.timings)
     return dataclasses.replace(result, timings=timings)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,6 +112,7 @@ class CleaningCache:
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._pending: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
+        self._on_demand: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # key -> OnDemandCleaning
         self.hits = 0  # results returned from the cache (or from a cleaning another caller was running)
         self.misses = 0  # cleanings run
 
@@ -145,6 +147,24 @@ class CleaningCache:
                 return None
             self._entries.move_to_end(key)
             return entry.result
+
+    def register_on_demand(self, recording: Recording, config: PreprocessConfig, masks: MaskSet | None,
+                           cleaning: Any, *, start_s: float = 0.0, stop_s: float | None = None) -> None:
+        """Make the display's on-demand cleaning of a long recording (:class:`~.on_demand.OnDemandCleaning`)
+        findable by the analysis (:meth:`lookup_on_demand`). Held weakly: the entry goes when the display drops
+        the cleaning (another recording, a mask edit)."""
+        key = self.key(recording, config, masks, start_s=start_s, stop_s=stop_s)
+        with self._lock:
+            self._on_demand[key] = cleaning
+
+    def lookup_on_demand(self, recording: Recording, config: PreprocessConfig, masks: MaskSet | None = None, *,
+                         start_s: float = 0.0, stop_s: float | None = None) -> Any:
+        """The registered on-demand cleaning of exactly this recording, configuration, masks and span, or None."""
+        if not self._on_demand:
+            return None
+        key = self.key(recording, config, masks, start_s=start_s, stop_s=stop_s)
+        with self._lock:
+            return self._on_demand.get(key)
 
     # --- use -------------------------------------------------------------------------------------------------
     def get_or_clean(
@@ -198,6 +218,7 @@ class CleaningCache:
         """Forget every result (running cleanings still finish and are stored)."""
         with self._lock:
             self._entries.clear()
+            self._on_demand.clear()
 
     def _store(self, key: Hashable, entry: _Entry) -> None:  # called with the lock held
         if entry.nbytes > self.max_bytes:

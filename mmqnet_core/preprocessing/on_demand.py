@@ -7,6 +7,12 @@ the page covers with :func:`~.streaming.clean_piece` -- the same code and fit as
 a page equals the whole-span cleaning within float rounding. The browser reads pages (and prefetches the next
 one) in its own threads; tiles are kept in a bounded least-recently-used store. Short recordings are cleaned
 whole through the cleaning cache, as before (the analysis reuses that cleaning).
+
+The analysis shares this cleaning: :func:`clean_for_display` registers it in the cleaning cache
+(:meth:`~.cache.CleaningCache.register_on_demand`, held weakly: it lives as long as the display holds it), and
+:func:`~mmqnet_core.inference.analyze` with that cache takes its fit, the tiles it holds (not cleaned again) and
+puts the pieces it cleans into the store (:meth:`_LazyCleaned.put_piece`: pages shown afterwards are not cleaned
+again either).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from ..masking import MaskSet
 from ..progress import CancelToken, ProgressCallback
 from ..recording import Annotation, Recording
 from .config import PreprocessConfig
-from .streaming import CleaningFit, SpanCollector, clean_piece, fit_cleaning, piece_bounds
+from .streaming import CleaningFit, Piece, SpanCollector, clean_piece, fit_cleaning, piece_bounds
 
 #: Spans above this many bytes of float64 input samples are cleaned for display on demand (64 MB: 40 channels
 #: at 512 Hz for 6.5 minutes); shorter ones are cleaned whole (through the cache, shared with the analysis).
@@ -30,6 +36,16 @@ ON_DEMAND_ABOVE_BYTES = 64 * 2**20
 TILE_S = 120.0
 #: Most bytes of cleaned tiles kept (least recently used first out).
 TILE_CACHE_BYTES = 256 * 2**20
+
+
+def _clip(runs: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """The (K, 2) runs ``runs`` cut to [lo, hi) (empty runs dropped)."""
+    if not runs.size:
+        return runs
+    s = np.maximum(runs[:, 0], lo)
+    e = np.minimum(runs[:, 1], hi)
+    keep = e > s
+    return np.column_stack([s[keep], e[keep]]).astype(runs.dtype).reshape(-1, 2)
 
 
 class _LazyCleaned:
@@ -46,6 +62,7 @@ class _LazyCleaned:
     def __init__(self, recording: Recording, fit: CleaningFit, collector: SpanCollector,
                  tile_s: float = TILE_S, max_bytes: int = TILE_CACHE_BYTES) -> None:
         self.recording, self.fit, self.collector = recording, fit, collector
+        self.tile_s = float(tile_s)
         self.bounds = piece_bounds(fit, tile_s)
         self.starts = np.array([fit.out_index(a) for a, _ in self.bounds] + [fit.n_out])
         self.shape = (len(recording.ch_names), fit.n_out)
@@ -54,7 +71,59 @@ class _LazyCleaned:
         self._busy: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
         self._seen: set[int] = set()
-        self.cleaned_tiles = 0  # tiles cleaned (for tests and the log)
+        self._found: dict[int, tuple[dict, Any]] = {}  # tile -> its detections (runs, muscle runs): small, all kept
+        self.notes: list[str] = []  # step log of the first tile cleaned (filters, reference, EOG removal)
+        self.cleaned_tiles = 0  # tiles cleaned here (for tests and the log)
+        self.put_tiles = 0  # tiles put into the store by the analysis' cleaning
+
+    def has_tile(self, k: int) -> bool:
+        """True when tile ``k`` is in the store (cleaned and not yet dropped)."""
+        with self._lock:
+            return k in self._tiles
+
+    def tile_piece(self, k: int) -> Piece:
+        """Tile ``k`` as a cleaned :class:`~.streaming.Piece` (samples and detections), from the store or now."""
+        cleaned = self.tile(k)
+        with self._lock:
+            runs, muscle = self._found[k]
+        return Piece(out_start=int(self.starts[k]), cleaned=cleaned, raw=None, runs=runs, muscle=muscle)
+
+    def put_piece(self, piece: Piece, tiles: "tuple[int, ...] | list[int]") -> None:
+        """Keep the tiles ``tiles`` of a piece cleaned elsewhere with the same fit (the analysis' pieces span whole
+        tiles): their samples go into the store, their detections into the display's spans. The piece must start
+        at the first tile and end at the last one."""
+        fit = self.fit
+        if not tiles:
+            return
+        first, last = tiles[0], tiles[-1]
+        if piece.out_start != self.starts[first] or piece.out_start + piece.cleaned.shape[1] != self.starts[last + 1]:
+            raise ValueError(f"piece at output sample {piece.out_start} does not span tiles {first}-{last}")
+        q = fit.muscle_q
+        for k in tiles:
+            lo, hi = self.bounds[k][0] - fit.start, self.bounds[k][1] - fit.start  # input samples from the start
+            mlo = -np.inf if k == first else fit.out_index(self.bounds[k][0]) // q
+            mhi = np.inf if k == last else fit.out_index(self.bounds[k][1]) // q
+            runs = {key: [_clip(r, lo if k != first else -np.inf, hi if k != last else np.inf) for r in rows]
+                    for key, rows in piece.runs.items()}
+            muscle = None if piece.muscle is None else _clip(piece.muscle, mlo, mhi)
+            a, b = int(self.starts[k] - piece.out_start), int(self.starts[k + 1] - piece.out_start)
+            tile = Piece(out_start=int(self.starts[k]), cleaned=piece.cleaned[:, a:b].copy(), raw=None, runs=runs,
+                         muscle=muscle)
+            with self._lock:
+                self._found.setdefault(k, (runs, muscle))
+                if k not in self._seen:
+                    self._seen.add(k)
+                    self.collector.add(tile)
+                if k not in self._tiles:
+                    self._tiles[k] = tile.cleaned
+                    self.put_tiles += 1
+                    self._trim()
+
+    def _trim(self) -> None:  # called with the lock held
+        total = sum(t.nbytes for t in self._tiles.values())
+        while total > self.max_bytes and len(self._tiles) > 1:
+            _, old = self._tiles.popitem(last=False)
+            total -= old.nbytes
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -73,17 +142,18 @@ class _LazyCleaned:
             event.wait()
         try:
             a, b = self.bounds[k]
-            piece = clean_piece(self.recording, self.fit, a, b)
+            notes: list[str] = []
+            piece = clean_piece(self.recording, self.fit, a, b, notes=notes)
             with self._lock:
                 self.cleaned_tiles += 1
+                if not self.notes:
+                    self.notes = notes
+                self._found.setdefault(k, (piece.runs, piece.muscle))
                 if k not in self._seen:  # detections of each tile once
                     self._seen.add(k)
                     self.collector.add(piece)
                 self._tiles[k] = piece.cleaned
-                total = sum(t.nbytes for t in self._tiles.values())
-                while total > self.max_bytes and len(self._tiles) > 1:
-                    _, old = self._tiles.popitem(last=False)
-                    total -= old.nbytes
+                self._trim()
             return piece.cleaned
         finally:
             with self._lock:
@@ -168,4 +238,9 @@ def clean_for_display(
     if recording.n_times * recording.n_channels * 8 <= ON_DEMAND_ABOVE_BYTES:
         return cached_preprocess(recording, config, masks=masks, cache=cache, progress=progress, cancel=cancel)
     fit = fit_cleaning(recording, config, masks=masks, progress=progress, cancel=cancel)
-    return OnDemandCleaning(recording, fit)
+    cleaning = OnDemandCleaning(recording, fit)
+    from .cache import default_cache
+
+    # the analysis of the same recording, configuration and masks finds it there and reuses its fit and tiles
+    (cache if cache is not None else default_cache()).register_on_demand(recording, config, masks, cleaning)
+    return cleaning

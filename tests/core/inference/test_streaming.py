@@ -99,3 +99,59 @@ def test_blockwise_normaliser_fit_equals_normalizer_fit():
     np.testing.assert_allclose(got.mean, want.mean, rtol=1e-6)
     np.testing.assert_allclose(got.std, want.std, rtol=1e-6)
     assert got.mean[4, 0] == 7.0 and got.std[0, 2] == 1.0  # fallback, and SD below 1e-6 -> 1
+
+
+def test_blockwise_normaliser_fit_over_the_values_the_model_sees():
+    """``use`` gives the statistics of the values set to NaN outside it, without that copy (long recordings)."""
+    from mmqnet_core.inference.analyze import _fit_normalizer
+    from mmqnet_core.model.normalization import Normalizer
+
+    rng = np.random.default_rng(1)
+    values = (rng.standard_normal((9_000, 4, 3)) * [1.0, 5.0, 0.1] - 2.0).astype(np.float32)
+    use = rng.random(values.shape) > 0.2
+    hidden = rng.random((9_000, 4)) < 0.1
+    fallback = Normalizer(np.zeros((4, 3), np.float32), np.ones((4, 3), np.float32))
+    want = Normalizer.fit(np.where(use, values, np.nan), hidden, fallback=fallback, min_count=30)
+    for n in (9_000, 4_000):  # blockwise and whole
+        got = _fit_normalizer(values[:n], hidden[:n], fallback, 30, use=use[:n])
+        ref = want if n == 9_000 else Normalizer.fit(np.where(use[:n], values[:n], np.nan), hidden[:n],
+                                                      fallback=fallback, min_count=30)
+        np.testing.assert_allclose(got.mean, ref.mean, rtol=1e-6)
+        np.testing.assert_allclose(got.std, ref.std, rtol=1e-6)
+
+
+def test_the_model_input_computed_per_batch_equals_the_whole_array():
+    from mmqnet_core.inference.analyze import _NormalisedInput
+    from mmqnet_core.model.normalization import Normalizer
+
+    rng = np.random.default_rng(2)
+    values = rng.standard_normal((500, 5, 3)).astype(np.float32)
+    use = rng.random(values.shape) > 0.3
+    hidden = rng.random((500, 5)) < 0.2
+    use &= ~hidden[..., None]
+    norm = Normalizer(rng.standard_normal((5, 3)).astype(np.float32), (1 + rng.random((5, 3))).astype(np.float32))
+    whole = np.where(use, norm.apply(np.where(hidden[..., None], 0, np.where(use, values, np.nan)), hidden), 0)
+    x = _NormalisedInput(values, use, hidden, norm)
+    np.testing.assert_array_equal(x.block(slice(0, 500)), whole)
+    np.testing.assert_array_equal(x.block(slice(100, 230)), whole[100:230])
+    w = np.array([[3, 4, 5], [497, 498, 499]])
+    np.testing.assert_array_equal(x[None][np.zeros((2, 1), int), w], whole[w])
+
+
+def test_analyze_features_leaves_a_callers_features_alone(long_recording, model):
+    from mmqnet_core.features import extract_features
+    from mmqnet_core.inference import analyze_features
+    from mmqnet_core.preprocessing import preprocess
+
+    pre = preprocess(long_recording, model.preprocess_config, masks=MASKS)
+    fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference)
+    values, fvalid = fs.values.copy(), fs.feature_valid.copy()
+    r = analyze_features(fs, MASKS, model)
+    np.testing.assert_array_equal(fs.values, values)  # not written over (only with reuse_features=True)
+    np.testing.assert_array_equal(fs.feature_valid, fvalid)
+    assert r.features is not fs.values
+    handed = analyze_features(fs, MASKS, model, reuse_features=True)
+    assert handed.features is fs.values  # handed over: the result's features live in the caller's array
+    np.testing.assert_array_equal(handed.features, r.features)
+    np.testing.assert_array_equal(handed.feature_valid, r.feature_valid)
+    np.testing.assert_array_equal(handed.probabilities, r.probabilities)
