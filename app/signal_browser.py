@@ -61,8 +61,10 @@ from PySide6.QtWidgets import (
     QGraphicsRectItem,
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QLineEdit,
     QScrollBar,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -133,6 +135,8 @@ EDIT_EDGE = QColor("#b71c1c")
 EDIT_EDGE_HOVER = QColor("#ff5252")
 MEASURE_COLOUR = QColor("#6a1b9a")
 STRIP_FILL = QColor(245, 245, 245)
+#: What the read-out strip under the plot says while there is nothing to read out (greyed).
+READOUT_HINT = "Time and value under the mouse; Q: measurement cursors"
 
 
 def nice_value(limit: float) -> float:
@@ -1152,10 +1156,13 @@ class SignalBrowser(QWidget):
         self._legend_html = ""
         self._legend.setParentItem(self._vb)
         self._legend.setZValue(50)
-        self._readout_item = pg.TextItem(color="#202020", anchor=(0, 1), fill=pg.mkBrush(255, 255, 240, 220))
-        self._readout_item.setParentItem(self._vb)
-        self._readout_item.setZValue(50)
-        self._readout_item.hide()
+        # The read-out has a strip of its own under the plot (over the plot it covered the bottom traces and
+        # annotation labels); always there, so that showing a value never resizes the plot. Greyed hint when idle.
+        self.readout_label = QLabel(READOUT_HINT, self)
+        self.readout_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.readout_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.readout_label.setContentsMargins(6, 1, 6, 1)
+        self.readout_label.setEnabled(False)
         self._measure: list[pg.InfiniteLine] = []  # the two measurement cursors, made when first shown
         self._hover: tuple[float, int] | None = None  # (time s, row) under the mouse
         self._measure_row: int | None = None  # row whose amplitude the cursors measure
@@ -1172,6 +1179,7 @@ class SignalBrowser(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.plot_widget, 1)
+        column.addWidget(self.readout_label)
         # The heart-rate row (H): its own small plot under the traces, on the page's time range, made when first
         # shown (app/browser_heart_rate.py).
         self.heart_rate_row = HeartRateRow(lambda exc, what: self.model.errorOccurred.emit(exc, what), column, self)
@@ -1344,9 +1352,9 @@ class SignalBrowser(QWidget):
 
     @contextmanager
     def without_overlays(self) -> Iterator[None]:
-        """Hide what belongs to the mouse, not the page -- the read-out, the handles of a focused mask -- while
-        the block runs (an exported page)."""
-        items = [i for i in (self._readout_item, self._edit_region) if i.isVisible()]
+        """Hide what belongs to the mouse, not the page -- the handles of a focused mask -- while the block runs
+        (an exported page; the read-out is outside the plot)."""
+        items = [i for i in (self._edit_region,) if i.isVisible()]
         for item in items:
             item.hide()
         try:
@@ -1577,9 +1585,7 @@ class SignalBrowser(QWidget):
         self._resize_timer.start()
 
     def _position_overlays(self) -> None:
-        w, h = self._vb.width(), self._vb.height()
-        self._legend.setPos(w - 4, 1)
-        self._readout_item.setPos(4, h - 2)
+        self._legend.setPos(self._vb.width() - 4, 1)
 
     # --- navigation ----------------------------------------------------------------------------------------
     def set_start(self, start_s: float) -> None:
@@ -1738,10 +1744,13 @@ class SignalBrowser(QWidget):
                 if math.isfinite(va) and math.isfinite(vb):
                     text += f", \u0394{self._row_defs[row].name} {(vb - va) * factor:.4g} {unit}"
             parts.append(text)
-        self.readout = "   |   ".join(parts)
-        self._readout_item.setText(self.readout)
-        self._readout_item.setVisible(bool(self.readout))
-        self.readoutChanged.emit(self.readout)
+        readout = "   |   ".join(parts)
+        if readout == self.readout:
+            return
+        self.readout = readout
+        self.readout_label.setText(readout or READOUT_HINT)
+        self.readout_label.setEnabled(bool(readout))
+        self.readoutChanged.emit(readout)
 
     def _measure_lines(self) -> list[pg.InfiniteLine]:
         if not self._measure:
