@@ -222,7 +222,15 @@ def test_crosshair_reads_time_and_value_under_the_mouse(window, browser):
     scene = browser.view_box().mapViewToScene(QPointF(2.0, row))
     browser._on_mouse_moved(scene)
     assert "Cz" in browser.readout and "\u00b5V" in browser.readout and "00:02" in browser.readout
-    assert browser._readout_item.isVisible() and browser._readout_item.textItem.toPlainText() == browser.readout
+    label = browser.readout_label
+    assert label.isVisible() and label.isEnabled() and label.text() == browser.readout
+    # The read-out is a strip of its own under the plot: it covers no trace and no annotation label.
+    assert not browser.plot_widget.isAncestorOf(label)
+    assert not label.geometry().intersects(browser.plot_widget.geometry())
+    assert label.geometry().top() >= browser.plot_widget.geometry().bottom()
+    browser._hover = None  # the mouse left the traces: the strip keeps its place and shows the (greyed) hint
+    browser._update_readout()
+    assert browser.readout == "" and label.isVisible() and not label.isEnabled() and label.text()
 
 
 def test_no_window_shortcut_is_ambiguous_and_redo_has_ctrl_y(window):
@@ -300,17 +308,18 @@ def test_exported_page_names_montage_and_display_filters(window, browser, qtbot,
     assert "the cleaned signal used by the model is neither re-referenced nor filtered" in caption[1]
     assert "mm/s" in caption[2]
     browser.set_measure(2.0, 3.0)  # the read-out is shown on screen, not in the exported page
-    assert browser._readout_item.isVisible()
-    shown = []
+    assert browser.readout and browser.readout_label.text() == browser.readout
+    grabbed = []
     monkey_grab = browser.plot_widget.grab
 
     def grab():
-        shown.append(browser._readout_item.isVisible())
+        grabbed.append(browser.plot_widget)
         return monkey_grab()
 
     browser.plot_widget.grab = grab
     png = window.review.export_page(tmp_path / "page.png")
-    assert shown == [False] and browser._readout_item.isVisible()
+    # The exported image is the plot widget's, and the read-out strip is not inside it.
+    assert grabbed == [browser.plot_widget] and not browser.plot_widget.isAncestorOf(browser.readout_label)
     image = QImage(str(png))
     plot_h = browser.plot_widget.height()
     assert image.width() >= browser.plot_widget.width() and image.height() > plot_h + 20  # caption above the plot

@@ -81,3 +81,27 @@ def test_page_layout_breaks_the_single_polyline_at_row_ends_and_gaps():
     assert all(np.isfinite([e.x, e.y]).all() for e in elements)
     assert max(e.y for e in lines) < 1.5  # nothing drawn on row 2
     assert page.y_bounds[0] <= np.nanmin(page.y) and page.y_bounds[1] >= np.nanmax(page.y)
+
+
+@pytest.mark.parametrize("n_times, clip", [(5120, 0.5), (5121, None), (999, 0.5), (2000, None)])
+def test_page_layout_decimates_first_and_equals_the_sample_wise_layout(n_times, clip):
+    """layout_page scales, clips and offsets the decimated extremes; the result is bit-identical to doing so on
+    every sample and decimating after (the mapping is monotonic, also for a negative scale), with NaN gaps."""
+    from app.signal_browser import layout_page
+
+    rng = np.random.default_rng(n_times)
+    data = rng.standard_normal((5, n_times)) * [[1.0], [30.0], [1e-5], [2.0], [1.0]]
+    data[1, 10:300] = np.nan  # a gap inside a row
+    data[3] = np.nan  # a row absent from the cleaned signals
+    data[4, 7] = 40.0  # one peak
+    scales = np.array([1.0, 20.0, 2e-5, 1.0, -0.5])
+    page = layout_page(data, 3.0, 512.0, 400, scales, clip=clip)
+    # Reference: the layout sample by sample (the previous implementation), then peak decimation.
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        centre = np.nan_to_num(np.nanmean(data, axis=1, keepdims=True))
+    deflection = (data - centre) / scales[:, None]
+    if clip is not None:
+        deflection = np.clip(deflection, -clip, clip)
+    times, y = peak_decimate(np.arange(5.0)[:, None] - deflection, 3.0, 512.0, 400)
+    np.testing.assert_array_equal(page.times, times)
+    np.testing.assert_array_equal(page.y, y)

@@ -379,3 +379,32 @@ def test_dense_annotation_labels_are_stacked_on_the_page(window, recording, tmp_
     assert 10 < len(texts) < 40 and any(t.endswith("…") for t in texts)
     assert all(t.startswith("SYNT") for t in texts)
     assert all(item.toolTip().startswith("SYNTHETIC event") for item in browser._labels.shown())
+
+
+def test_prefetched_pages_are_copied_from_images_drawn_as_the_path_would_be(browser, qtbot, monkeypatch):
+    """A page prepared ahead is drawn into an image in the prefetching thread; on screen that image gives the
+    same pixels as stroking the page's path, and a page whose image no longer fits the view (rows scrolled) is
+    stroked again."""
+    from app.signal_browser import RasterTarget
+
+    browser.set_page_length(5.0)
+    browser.set_start(0.0)
+    curve = browser.trace_items()[0]
+    viewport = browser.plot_widget.viewport()
+    for _ in range(3):  # the first paint gives the geometry: pages prefetched after it have their image
+        qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+        viewport.repaint()
+    assert curve.raster_paints >= 1
+    copied = browser.plot_widget.grab().toImage()
+    assert curve.raster_paints >= 2  # the grab painted the page from its image too
+    paths = curve.path_paints
+    with monkeypatch.context() as m:
+        m.setattr(RasterTarget, "matches", lambda *_a, **_k: False)  # force stroking the path
+        stroked = browser.plot_widget.grab().toImage()
+    assert curve.path_paints == paths + 1
+    assert copied == stroked
+    # Scrolling the rows moves the view: the page's image is for the old rows and is not used.
+    browser.set_channels_per_page(4)
+    rasters, paths = curve.raster_paints, curve.path_paints
+    browser.plot_widget.grab()
+    assert (curve.raster_paints, curve.path_paints) == (rasters, paths + 1)
