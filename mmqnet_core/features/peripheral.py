@@ -59,6 +59,9 @@ RESP_REL_PROMINENCE = 0.2
 #: percentile over the recording of the local scale): a belt or sensor that is present but records no
 #: breathing/pulse for a while (apnoea, detached sensor) then yields "not found", not noise counted as events.
 EVENT_FLOOR = 0.1
+#: Span of the running median that gives a belt's mid-level (the resting lung volume), s: the longest breath
+#: interval counted (:data:`BREATH_RANGE_S`), so it always spans at least one whole breath.
+RESP_MIDLEVEL_S = 20.0
 _TINY_POWER_UV2 = 1e-12  # floor before log10 of a power in uV^2 (-> -120 dB)
 
 _VOLT_SCALE = {"v": 1e6, "": 1e6, "mv": 1e3, "uv": 1.0, "µv": 1.0, "μv": 1.0, "nv": 1e-3}
@@ -376,6 +379,20 @@ def heart_features(
     return out
 
 
+def _midlevel(y: np.ndarray, sfreq: float, span_s: float) -> np.ndarray:
+    """Running median of ``y`` over ``span_s`` seconds, one value per sample (signal units).
+
+    Computed on a 4-Hz subsample (breathing lies below 1 Hz, and the median of a slow signal barely depends on
+    which samples of a 20-s span it takes) and interpolated back: ``scipy.ndimage.median_filter`` over every
+    sample at 128 Hz would cost O(n x 2560). Edges use the nearest full value ("nearest" padding).
+    """
+    step = max(1, int(sfreq // 4))
+    sub = y[::step]
+    size = max(1, int(round(span_s * sfreq / step))) | 1
+    med = median_filter(sub, size=min(size, sub.size if sub.size % 2 else max(sub.size - 1, 1)), mode="nearest")
+    return np.interp(np.arange(y.size), np.arange(sub.size) * step, med)
+
+
 def resp_features(
     data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, orig_sfreq: np.ndarray | None = None
 ) -> np.ndarray:
@@ -383,9 +400,13 @@ def resp_features(
 
     The belt signal is band-passed 0.05-1 Hz; breaths are peaks at least 1 s apart whose prominence is >=
     RESP_REL_PROMINENCE (0.2) x the local breath depth (:func:`local_scale`, "range": block max - min over 15-s blocks, running
-    median over 5 blocks = 75 s), so one large movement does not raise the threshold of the whole recording,
-    and >= :data:`EVENT_FLOOR` x the channel's typical depth (so noise on a still belt is not counted);
-    intervals outside 1-20 s are dropped. No breath found near a window: rate and depth are NaN there.
+    median over 5 blocks = 75 s, also at the recording's ends), so one large movement does not raise the
+    threshold of the whole recording, and >= :data:`EVENT_FLOOR` x the channel's typical depth (so noise on a still belt is not counted), and
+    that lie above the belt's local mid-level (:func:`_midlevel`: running median over
+    :data:`RESP_MIDLEVEL_S`): an inhalation rises above the resting level, whereas a ripple on the exhalation
+    limb or in the trough between two breaths does not (the zero-crossing rule of the breath detectors of
+    Khodadad et al. 2018 and BioSPPy); intervals outside 1-20 s are dropped. No breath found near a window:
+    rate and depth are NaN there.
     """
     sfreq = grid.sfreq
     y = _filter(data, sfreq, 0.05, 1.0, orig_sfreq=orig_sfreq)
@@ -393,9 +414,10 @@ def resp_features(
     ctx = max(config.context_s, 2 * BREATH_RANGE_S[1])
     out = np.empty((data.shape[0], grid.n_windows, 2 + config.waveform_points))
     for c in range(data.shape[0]):
-        scale = local_scale(y[c], sfreq, block_s=15.0, context_blocks=5, stat="range")
+        scale = local_scale(y[c], sfreq, block_s=15.0, context_blocks=5, stat="range", full_edges=True)
         thr = np.maximum(RESP_REL_PROMINENCE * scale, EVENT_FLOOR * np.percentile(scale, 75))
-        ev = find_events(y[c], sfreq, min_interval_s=BREATH_RANGE_S[0], min_prominence=thr)
+        ev = find_events(y[c], sfreq, min_interval_s=BREATH_RANGE_S[0], min_prominence=thr,
+                         min_height=_midlevel(y[c], sfreq, RESP_MIDLEVEL_S))
         out[c, :, 0] = interval_rate(ev, grid, BREATH_RANGE_S, max_gap_s=ctx)
         count = context_sum(ev.times, ev.amplitudes, *_context(grid, ctx, dur))[0]
         depth = event_rate(ev, grid, ctx, dur)[1]

@@ -273,7 +273,8 @@ def detect_line_freq(
 
 
 def local_scale(
-    y: np.ndarray, sfreq: float, *, block_s: float, context_blocks: int = 5, stat: str = "range"
+    y: np.ndarray, sfreq: float, *, block_s: float, context_blocks: int = 5, stat: str = "range",
+    full_edges: bool = False,
 ) -> np.ndarray:
     """Robust local amplitude of a 1-D signal, one value per sample (signal units).
 
@@ -297,6 +298,10 @@ def local_scale(
         Blocks in the running median (odd; rounded up).
     stat : {"range", "peak"}
         Per-block amplitude.
+    full_edges : bool
+        If True (and the signal holds ``context_blocks`` blocks), the blocks within half a context of either
+        end take the median of the first / last full context instead of a median over the fewer blocks that
+        exist there, so the scale at the edges is as robust to one large block as anywhere else.
 
     Returns
     -------
@@ -315,6 +320,8 @@ def local_scale(
     if k and nb > 1:
         padded = np.pad(v, k, constant_values=np.nan)
         v = np.nanmedian(np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1), axis=1)
+        if full_edges and nb >= 2 * k + 1:
+            v[:k], v[nb - k:] = v[k], v[nb - k - 1]
     if nb == 1:
         return np.full(n, v[0])
     centres = (np.arange(nb) + 0.5) * blocks.shape[1]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from mmqnet_core.features import FeatureConfig, MissingReason, describe_hidden, extract_features, reason_counts
 from mmqnet_core.features.layout import Token
 from mmqnet_core.features.peripheral import heart_features, resp_features
 from mmqnet_core.features.spectral import WindowGrid
+from mmqnet_core.preprocessing.detect import local_scale
 from mmqnet_core.recording import ChannelInfo, Modality, Signals
 
 from .helpers import FS, pulse_train, signals, times
@@ -92,3 +94,30 @@ def test_describe_hidden_names_each_reason():
     r[5] = MissingReason.NOT_DETECTED
     assert describe_hidden("Resp", r, "RESP") == "Resp: 3/120 windows hidden: 2 user mask, 1 no breath found"
     assert describe_hidden("Fz", np.zeros(4, np.uint8)) == "Fz: all 4 windows visible"
+
+
+def test_a_ripple_below_the_belt_mid_level_is_not_a_breath():
+    # a real belt's exhalation limb or trough often carries a ripple as prominent as a shallow breath; a breath
+    # rises above the resting level, the ripple does not (the zero-crossing rule of published breath detectors)
+    t = times(120.0)
+    x = np.sin(2 * np.pi * 12.0 / 60 * t)  # 12 breaths/min, troughs at 3.75 + 5 k s
+    for k in range(24):  # a 0.8-high ripple in every trough, more prominent than 0.2 x the breath depth
+        x += 0.8 * np.exp(-0.5 * ((t - (3.75 + 5 * k)) / 0.25) ** 2)
+    grid = WindowGrid.make(FS, x.size, 1.0, None)
+    rate = resp_features(x[None], grid, CFG)[0, :, 0]
+    inner = (grid.centres_s > 10) & (grid.centres_s < 110)
+    assert np.abs(rate[inner] - 12.0).max() < 0.5, np.round(rate[inner], 1)
+
+
+
+def test_the_breath_depth_at_the_recording_ends_is_as_robust_as_elsewhere():
+    # local_scale(full_edges=True), used by the breath detector: the first blocks take the median of the first
+    # full context (5 blocks), not of the 3 that exist around them, so two deep blocks near the start (one deep
+    # breath in each) do not raise the threshold above the shallow breaths there
+    fs = 10.0
+    v = np.array([8.0, 1.0, 8.0, 1.0, 1.0, 1.0, 1.0, 1.0])  # block ranges, 15-s blocks
+    y = np.concatenate([np.linspace(0, r, 150) for r in v])
+    shrunk = local_scale(y, fs, block_s=15.0, context_blocks=5, stat="range")
+    full = local_scale(y, fs, block_s=15.0, context_blocks=5, stat="range", full_edges=True)
+    assert shrunk[0] == pytest.approx(8.0) and full[0] == pytest.approx(1.0)
+    np.testing.assert_allclose(full[375:826], shrunk[375:826])  # between the 3rd and 6th block centres: the same
