@@ -73,6 +73,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--consistency", type=float, default=1.0, metavar="W",
                    help="weight of the consistency loss between predictions with and without a modality "
                    "(0 = off; default 1)")
+    g.add_argument("--unimodal", type=float, default=0.5, metavar="W",
+                   help="weight of the auxiliary loss that makes each modality's evidence read-out predict alone "
+                   "(default 0.5)")
+    g.add_argument("--no-modality-evidence", action="store_true",
+                   help="no per-modality evidence read-outs (the prediction is the fused read-out alone)")
     g.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                    help="warm start: copy the weights of this checkpoint folder whose name and shape match "
                    "(e.g. a legacy-fusion checkpoint into fusion 'mmq'); default: from scratch")
@@ -144,6 +149,7 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
         use_interference_queries=not args.no_interference_queries,
         regression=bool(getattr(args, "regression", False)),
         fusion=args.fusion, modality_dropout=args.modality_dropout, w_consistency=args.consistency,
+        w_unimodal=getattr(args, "unimodal", 0.5), modality_evidence=not getattr(args, "no_modality_evidence", False),
         calibrate=not args.no_calibrate, init_from=getattr(args, "init_from", None),
         lr_schedule=getattr(args, "lr_schedule", "cosine"), augment_ramp_steps=getattr(args, "augment_ramp", 0),
     )

@@ -72,6 +72,9 @@ class MMQNetConfig:
     channel_embedding: bool = True  # True: each token (channel) also has its own Linear(F -> D) input map, added
     #                                 to its modality's; lets the read-out weigh one feature with opposite signs on
     #                                 different channels (frontal alpha asymmetry). Configs without it: False
+    modality_evidence: bool = True  # True: each modality group also has its own linear evidence read-out whose
+    #                                 logits are added to the fused read-out's (product of experts; EEG reads
+    #                                 left/right channel-pair differences). Configs without it: False
     temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on
     #                                      validation subjects after training); () = 1 for every target
 
@@ -211,7 +214,7 @@ class MMQNetConfig:
         if unknown:
             raise ConfigError(f"Unknown model config field(s) {unknown}; known fields are {sorted(known)}.")
         # configs written before the fields existed were trained with the legacy fusion and no calibration
-        data = {"fusion": "legacy", "channel_embedding": False, **data}
+        data = {"fusion": "legacy", "channel_embedding": False, "modality_evidence": False, **data}
         try:
             return cls(**data)
         except TypeError as exc:  # a required field missing

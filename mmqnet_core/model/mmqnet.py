@@ -55,6 +55,26 @@ architecture below is **our design**, following what the abstract states:
   So scrambling any family's weights changes the logits; the per-family perturbation tests check this.
   Logits are divided by ``config.temperature`` (temperature scaling fitted on validation subjects after
   training, 1 when not fitted).
+* *Ours, per-modality evidence* (``modality_evidence``, new models): every modality group also has its
+  own **evidence read-out** -- a linear map of the group's measured features averaged over the same context
+  windows t-k..t+k the category queries read -- whose per-target logits are **added to the fused read-out's**
+  (a product of experts: the class probabilities multiply). Training adds an auxiliary unimodal loss: each
+  group's read-out must predict the labels alone wherever its modality is present (the idea of
+  OGM-GE / "balanced multimodal learning": a modality whose own classifier is trained cannot be left lazy
+  behind an easier one). Why: trained jointly, the fused read-out learned valence from the zygomatic EMG
+  token and ignored EEG even when whole-modality drop-outs forced it (EEG-only valence 0.50-0.52 on held-out
+  subjects), while a linear probe shows the EEG evidence is there **as hemispheric differences**: on fold 1's
+  held-out subjects, a logistic regression on per-subject-normalised EEG features (8-window context means, as
+  the model sees them) reaches 0.60 valence on the raw channel features but 0.71 on the right-minus-left
+  differences of the 14 homologous 10-20 pairs (0.745 on the four frontal pairs' alpha); adding the
+  left+right sums back drops it to 0.60 (their variance across subjects swamps the asymmetry). So the EEG
+  read-out reads pair differences (``hemisphere_pairs``: F4-F3, Fp2-Fp1, ..., found from the token names; the
+  raw EEG tokens when no pair exists), every other group its tokens' features. An absent modality
+  contributes **nothing** (logit 0, not its reconstruction: the reconstructions are close to a constant,
+  R^2 ~0.2, and a reconstructed EMG would bring the EMG shortcut back through the EEG); its reconstruction
+  still reaches the fused read-out (step 2), which keeps the query families' roles and their perturbation
+  tests. The read-outs have no bias (per-subject-normalised features are 0 on average: no evidence), start at
+  zero (a warm start begins where its checkpoint was), and ``MMQNetOutput.modality_logits`` exposes them.
 * *Ours, ablations*: ``use_modality_queries=False`` drops reconstruction (missing tokens are not keys at
   all: the "mask/zero-fill" baseline on the same encoder); ``use_category_queries=False`` reads the mean of
   the window's keys (visible or reconstructed, gated by the interference share) instead of category
@@ -75,6 +95,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass, replace
 from typing import Collection, Sequence
 
@@ -113,6 +134,23 @@ def context_block_mask(
     return mask.reshape(t * queries_per_window, t * keys_per_window)  # (T*Q, L)
 
 
+_SITE = re.compile(r"^([A-Za-z]+)(\d+)$")
+
+
+def hemisphere_pairs(names: Sequence[str], groups: Sequence[str], modality: str = "EEG") -> list[tuple[int, int]]:
+    """(left, right) token indices of homologous 10-20 sites of ``modality``: an odd number is the left
+    hemisphere and the next even number its mirror (Fp1/Fp2, F3/F4, T7/T8, PO3/PO4); midline sites (Fz) have none."""
+    index = {str(n).upper(): i for i, (n, g) in enumerate(zip(names, groups)) if g == modality}
+    pairs = []
+    for name, i in index.items():
+        m = _SITE.match(name)
+        if m and int(m.group(2)) % 2 == 1:
+            j = index.get(f"{m.group(1)}{int(m.group(2)) + 1}")
+            if j is not None:
+                pairs.append((i, j))
+    return sorted(pairs)
+
+
 def window_context(visible: torch.Tensor, k: int) -> torch.Tensor:
     """visible (B, T, N) bool -> (B, T) bool: some token of windows t-k..t+k is visible."""
     t = visible.shape[1]
@@ -138,6 +176,10 @@ class MMQNetOutput:
     #   "modality", T*n_category_queries for "category" (T with the pooled ablation: the pooling weights),
     #   T*n_interference_queries for "interference". Rows sum to 1 over the keys the family may read (visible
     #   tokens; with fusion "mmq" also reconstructed ones for category/interference), 0 where there is none.
+    modality_logits: torch.Tensor | None = None  # (B, T, G, K, 2) each modality group's own evidence logits
+    #   (``modality_evidence``; before temperature scaling; 0 where the group has no measured data in the
+    #   window's context), summed into ``logits``; None without per-modality evidence
+    modality_present: torch.Tensor | None = None  # (B, T, G) bool: the group has measured data in the context
     interference_gate: torch.Tensor | None = None  # (B, T, N) share of each token claimed by the interference
     #   queries (fusion "mmq"; it scales the token's weight in the category read-out by 1 - gate), or None
 
@@ -215,6 +257,8 @@ class MMQNet(nn.Module):
             self.category_decoder = layers(QueryDecoderLayer, c.n_dec_layers)
         self.category_norm = nn.LayerNorm(d)
         self.register_buffer("target_index", torch.arange(c.n_targets), persistent=False)
+        if c.modality_evidence:  # per-modality evidence read-outs (module docstring)
+            self._init_evidence(c)
         self.class_head = GroupedLinear(c.n_targets, d, 2)  # per-target Linear(D -> 2)
         if c.regression:
             self.regression_head = GroupedLinear(c.n_targets, d, 1)  # per-target Linear(D -> 1)
@@ -232,6 +276,44 @@ class MMQNet(nn.Module):
     @classmethod
     def from_config(cls, config: MMQNetConfig) -> "MMQNet":
         return cls(config)
+
+    def _init_evidence(self, c: MMQNetConfig) -> None:
+        """Evidence units: (first, second) tokens whose difference is read (EEG pairs), or (token, -1)."""
+        eeg = "EEG"
+        pairs = hemisphere_pairs(c.names, c.token_groups, eeg)
+        units = [(right, left) for left, right in pairs]  # right minus left
+        units += [(i, -1) for i, g in enumerate(c.token_groups) if g != eeg or not pairs]
+        first = torch.tensor([u[0] for u in units], dtype=torch.long)
+        second = torch.tensor([max(u[1], 0) for u in units], dtype=torch.long)
+        self.register_buffer("evidence_first", first, persistent=False)  # (M,)
+        self.register_buffer("evidence_second", second, persistent=False)  # (M,)
+        self.register_buffer("evidence_pair", torch.tensor([u[1] >= 0 for u in units]), persistent=False)  # (M,)
+        self.register_buffer("evidence_group", self.group_index[first].clone(), persistent=False)  # (M,)
+        # (M, F, K) linear evidence per unit feature and target; zero = no evidence (warm starts begin there)
+        self.evidence_weight = nn.Parameter(torch.zeros(len(units), c.n_features, c.n_targets))
+
+    def _evidence(self, x: torch.Tensor, used: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-modality evidence logits (B, T, G, K, 2) and presence (B, T, G) from the measured features.
+
+        x (B, T, N, F) with unused entries zeroed, used (B, T, N, F) bool (measured and valid).
+        """
+        b, t = x.shape[:2]
+        g = len(self.config.groups)
+        pair = self.evidence_pair[:, None]  # (M, 1)
+        xa, ua = x[:, :, self.evidence_first], used[:, :, self.evidence_first]  # (B, T, M, F)
+        xb, ub = x[:, :, self.evidence_second], used[:, :, self.evidence_second]
+        ok = ua & (ub | ~pair)  # (B, T, M, F)
+        value = torch.where(ok, torch.where(pair, xa - xb, xa), torch.zeros((), dtype=x.dtype, device=x.device))
+        win = torch.arange(t, device=x.device)
+        near = ((win[:, None] - win[None, :]).abs() <= self.config.context_windows).to(x.dtype)  # (T, T)
+        total = torch.einsum("st,btmf->bsmf", near, value)  # (B, T, M, F)
+        count = torch.einsum("st,btmf->bsmf", near, ok.to(x.dtype))
+        mean = total / count.clamp(min=1.0)  # context mean of the measured values, 0 where none
+        z = torch.einsum("btmf,mfk->btmk", mean, self.evidence_weight.to(x.dtype))  # (B, T, M, K)
+        per_group = z.new_zeros(b, t, g, z.shape[-1]).index_add(2, self.evidence_group, z)  # (B, T, G, K)
+        has = (count.sum(-1) > 0).to(x.dtype)  # (B, T, M)
+        present = has.new_zeros(b, t, g).index_add(2, self.evidence_group, has) > 0  # (B, T, G)
+        return torch.stack([-0.5 * per_group, 0.5 * per_group], -1), present  # (B, T, G, K, 2)
 
     def get_config(self) -> MMQNetConfig:
         return self.config
@@ -521,6 +603,14 @@ class MMQNet(nn.Module):
                 attention["category"] = (eye[None, :, :, None] * pool[:, None]).reshape(b, t, t * n)  # (B, T, L)
         category_features = self.category_norm(q)  # (B, T, K, D)
         logits = self.class_head(category_features, self.target_index)  # (B, T, K, 2)
+        modality_logits = modality_present = None
+        if c.modality_evidence:  # product of experts: each modality's own evidence adds to the fused logits
+            used = ~missing[..., None] & self.feature_valid  # (B, T, N, F)
+            if feature_valid is not None:
+                used = used & feature_valid
+            xe = torch.where(used, x.to(logits.dtype), torch.zeros((), dtype=logits.dtype, device=x.device))
+            modality_logits, modality_present = self._evidence(xe, used)
+            logits = logits + modality_logits.sum(2)
         logits = logits / self.temperature.to(logits.dtype)[:, None]
         regression = None
         if c.regression:
@@ -538,4 +628,6 @@ class MMQNet(nn.Module):
             no_context=no_context,
             attention=attention,
             interference_gate=gate,
+            modality_logits=modality_logits,
+            modality_present=modality_present,
         )

@@ -31,6 +31,7 @@ class TrainConfig:
     use_interference_queries: bool = True  # ablation switch: interference family
     regression: bool = False  # also regress the 1-9 score of each target (beside the binary high/low heads)
     fusion: str = "mmq"  # how the query families interact (MMQNetConfig.fusion): "mmq" or "legacy"
+    modality_evidence: bool = True  # per-modality evidence read-outs added to the fused logits (MMQNetConfig)
     # features z-scored with each subject's own statistics ("subject", the default: held-out subjects and analysed
     # recordings use their own, transductive but unsupervised; +5 points arousal on held-out synthetic subjects),
     # one global Normalizer of the training subjects ("global") or each trial's own statistics ("recording")
@@ -73,6 +74,11 @@ class TrainConfig:
     # consistency: half of every batch is the other half with one more modality hidden (all EEG, all peripheral or
     # one modality); KL(prediction with it || prediction without it), the former not back-propagated (0 = off)
     w_consistency: float = 1.0
+    # auxiliary unimodal loss: each modality's evidence read-out must predict the labels alone where the modality
+    # is present (cross-entropy averaged over the groups; only with ``modality_evidence``)
+    w_unimodal: float = 0.5
+    # the evidence read-outs (linear, started at zero) learn at this multiple of ``lr``
+    evidence_lr_scale: float = 10.0
     calibrate: bool = True  # fit a temperature per target on the validation subjects after training (stored)
     # --- data split --------------------------------------------------------------------------------------------------
     split: str = "subject"  # "subject" (leave-subjects-out) or "trial" (subject-dependent)
@@ -125,6 +131,8 @@ class TrainConfig:
         check_option("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.init_from is not None and not (isinstance(self.init_from, str) and self.init_from.strip()):
             raise invalid("init_from", "must be a checkpoint folder path or None", self.init_from)
+        if not self.evidence_lr_scale > 0:
+            raise invalid("evidence_lr_scale", "must be > 0", self.evidence_lr_scale)
         for name in ("patience", "warmup_steps", "grad_clip", "augment_ramp_steps"):
             if getattr(self, name) < 0:
                 raise invalid(name, "must be >= 0", getattr(self, name))
@@ -150,7 +158,7 @@ class TrainConfig:
             "context_windows": self.context_windows, "use_modality_queries": self.use_modality_queries,
             "use_category_queries": self.use_category_queries,
             "use_interference_queries": self.use_interference_queries, "regression": self.regression,
-            "fusion": self.fusion,
+            "fusion": self.fusion, "modality_evidence": self.modality_evidence,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,4 +175,4 @@ class TrainConfig:
         # families, with the legacy fusion, no modality dropout, feature dropout, consistency or calibration
         return cls(**{"normalization": "global", "dropout": 0.1, "drop_path": 0.0, "recon_tokens_max": 0,
                       "fusion": "legacy", "modality_dropout": 0.0, "feature_drop_rate": 0.0, "w_consistency": 0.0,
-                      "calibrate": False, **data})
+                      "calibrate": False, "modality_evidence": False, "w_unimodal": 0.0, **data})

@@ -360,11 +360,25 @@ def compute_loss(out: Any, batch: dict[str, torch.Tensor], cfg: TrainConfig,
             terms["decorrelation"] = decorrelation_loss(out.category_features.float(),
                                                         out.interference_features.float())
             total = total + cfg.w_decorrelation * terms["decorrelation"]
+    if getattr(out, "modality_logits", None) is not None and cfg.w_unimodal > 0:
+        terms["unimodal"] = unimodal_loss(out.modality_logits.float(), out.modality_present, batch["labels"])
+        total = total + cfg.w_unimodal * terms["unimodal"]
     n_pairs = int(batch["n_pairs"]) if "n_pairs" in batch else 0
     if n_pairs and cfg.w_consistency > 0:
         terms["consistency"] = consistency_loss(out.logits.float(), out.no_context, n_pairs)
         total = total + cfg.w_consistency * terms["consistency"]
     return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+def unimodal_loss(modality_logits: torch.Tensor, present: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each modality group's evidence read-out on its own, over the windows where the group has
+    measured data, averaged over the groups present in the batch. modality_logits (B, T, G, K, 2), present
+    (B, T, G) bool, labels (B, K)."""
+    from ..model.losses import classification_loss
+
+    losses = [classification_loss(modality_logits[:, :, g], labels, present[:, :, g].to(modality_logits.dtype))
+              for g in range(modality_logits.shape[2]) if bool(present[:, :, g].any())]
+    return torch.stack(losses).mean() if losses else modality_logits.sum() * 0.0
 
 
 def consistency_loss(logits: torch.Tensor, no_context: torch.Tensor, n_pairs: int) -> torch.Tensor:
@@ -441,13 +455,16 @@ def fit_temperature(model: torch.nn.Module, vset: ValidationSet, device: torch.d
     was_training = model.training
     model.eval()
     raw, labels = [], []
+    fitted = model.temperature.clone()
+    model.temperature.fill_(1.0)  # the raw logits, exactly (multiplying back by a temperature already set rounds)
     for batch in vset.batches:
         tb = _to_torch(batch, device)
         out = model(tb["x"], tb["missing"], allow_empty=True, feature_valid=tb["feature_valid"])
-        logits = (out.logits.float() * model.temperature.float()[:, None])  # undo a temperature already set
+        logits = out.logits.float()
         keep = ~out.no_context  # (B, T)
         raw.append(logits[keep].cpu())  # (M, K, 2)
         labels.append(tb["labels"][:, None, :].expand(*keep.shape, -1)[keep].cpu())  # (M, K)
+    model.temperature.copy_(fitted)
     model.train(was_training)
     z, y = torch.cat(raw), torch.cat(labels)
     out = []
@@ -620,12 +637,16 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
 
         ddp_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
                         find_unused_parameters=True)
-    decay, no_decay = [], []
+    decay, no_decay, evidence = [], [], []
     for name, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or "embedding" in name or "queries" in name or "mask_token" in name
+        (evidence if name.startswith("evidence_")
+         else no_decay if p.ndim < 2 or "embedding" in name or "queries" in name or "mask_token" in name
          else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
+              {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0}]
+    if evidence:  # linear read-outs started at zero: a larger step (TrainConfig.evidence_lr_scale)
+        groups.append({"params": evidence, "weight_decay": cfg.weight_decay, "lr_scale": cfg.evidence_lr_scale})
+    opt = torch.optim.AdamW(groups, lr=cfg.lr)
 
     train_idx = np.asarray(split.train)
     crops = cfg.crops_per_trial or max(1, int(np.median(data.n_windows[train_idx])) // t)
@@ -670,7 +691,7 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
             batch = _to_torch(make_batch(data, sample_trials[sel], sample_starts[sel], t, step_cfg, rng_aug), device)
             lr = lr_at(step, total_steps, cfg.lr, min(cfg.warmup_steps, total_steps // 5), cfg.lr_schedule)
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             with _autocast(device):
                 out = ddp_model(batch["x"], batch["missing"], recon_tokens=_recon_tokens(batch, cfg),
                                 feature_valid=batch["feature_valid"])

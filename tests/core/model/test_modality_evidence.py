@@ -1,0 +1,109 @@
+"""Per-modality evidence read-outs (``modality_evidence``): what each one reads, and that it reaches the logits."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from mmqnet_core.model import MMQNet, MMQNetConfig
+from mmqnet_core.model.mmqnet import hemisphere_pairs
+from mmqnet_core.training.loop import unimodal_loss
+
+from .conftest import GROUPS, make_batch, small_config
+
+DEAP_EEG = ("Fp1 AF3 F3 F7 FC5 FC1 C3 T7 CP5 CP1 P3 P7 PO3 O1 Oz Pz Fp2 AF4 Fz F4 F8 FC6 FC2 Cz C4 T8 CP6 CP2 P4 "
+            "P8 PO4 O2").split()
+
+
+def _model(cfg, seed=0):
+    torch.manual_seed(seed)
+    return MMQNet.from_config(cfg).eval()
+
+
+def _with_weights(model: MMQNet, seed: int = 4) -> MMQNet:
+    with torch.no_grad():
+        model.evidence_weight.copy_(torch.randn(model.evidence_weight.shape, generator=torch.Generator().manual_seed(seed)))
+    return model
+
+
+def test_hemisphere_pairs_of_the_deap_montage():
+    pairs = hemisphere_pairs(DEAP_EEG, ["EEG"] * len(DEAP_EEG))
+    named = {(DEAP_EEG[a], DEAP_EEG[b]) for a, b in pairs}
+    assert len(pairs) == 14  # 32 channels minus the 4 midline sites, in pairs
+    assert {("F3", "F4"), ("Fp1", "Fp2"), ("T7", "T8"), ("PO3", "PO4"), ("O1", "O2")} <= named
+    assert not any("z" in a or "z" in b for a, b in named)
+    # a non-EEG token never pairs, whatever its name
+    assert hemisphere_pairs(["F3", "F4"], ["EEG", "EMG"]) == []
+
+
+def test_evidence_starts_at_zero_and_adds_to_the_fused_logits():
+    cfg = small_config()
+    assert cfg.modality_evidence
+    model = _model(cfg)
+    x, missing = make_batch(3, seed=1, rate=0.3, config=cfg)
+    out = model(x, missing)
+    assert out.modality_logits.shape == (3, cfg.n_windows, len(cfg.groups), cfg.n_targets, 2)
+    assert float(out.modality_logits.detach().abs().max()) == 0.0  # a warm start begins where its checkpoint was
+    fused = out.logits
+    _with_weights(model)
+    out = model(x, missing)
+    torch.testing.assert_close(out.logits, fused + out.modality_logits.sum(2))
+    assert float(out.modality_logits.detach().abs().max()) > 1e-3
+
+
+def test_eeg_evidence_reads_right_minus_left_differences():
+    """F3/F4-like pairs: adding the same value to both sides of a pair changes nothing; one side does."""
+    names = ("F3", "F4", "Fp1", "Fp2", "Oz", "GSR")
+    groups = ("EEG",) * 5 + ("GSR",)
+    cfg = small_config(token_groups=groups, token_names=names, feature_valid=((True,) * 6,) * 6)
+    model = _with_weights(_model(cfg))
+    x, missing = make_batch(2, seed=2, rate=0.0, config=cfg)
+    eeg = cfg.groups.index("EEG")
+    ref = model(x, missing).modality_logits[:, :, eeg]
+    both = x.clone()
+    both[:, :, [0, 1]] += 1.5  # common mode of the F3/F4 pair
+    torch.testing.assert_close(model(both, missing).modality_logits[:, :, eeg], ref)
+    one = x.clone()
+    one[:, :, 1] += 1.5  # right side only
+    with torch.no_grad():
+        assert float((model(one, missing).modality_logits[:, :, eeg] - ref).abs().max()) > 1e-3
+    # a pair with one side missing is no evidence: its other side's value does not matter
+    missing[:, :, 0] = True
+    ref = model(x, missing).modality_logits[:, :, eeg]
+    torch.testing.assert_close(model(one, missing).modality_logits[:, :, eeg], ref)
+
+
+def test_an_absent_modality_contributes_nothing():
+    cfg = small_config()
+    model = _with_weights(_model(cfg))
+    x, missing = make_batch(2, seed=3, rate=0.0, config=cfg)
+    gsr = cfg.groups.index("GSR")
+    missing[:, :, [i for i, g in enumerate(GROUPS) if g == "GSR"]] = True
+    out = model(x, missing)
+    assert not bool(out.modality_present[..., gsr].any())
+    assert float(out.modality_logits[:, :, gsr].abs().max()) == 0.0
+    assert bool(out.modality_present[..., cfg.groups.index("EEG")].all())
+
+
+def test_configs_without_the_field_have_no_evidence_and_old_weights_load():
+    data = json.loads(small_config().to_json())
+    del data["modality_evidence"]
+    old = MMQNetConfig.from_dict(data)
+    assert not old.modality_evidence
+    model = _model(old)
+    assert not hasattr(model, "evidence_weight")
+    x, missing = make_batch(2, seed=3, config=old)
+    assert model(x, missing).modality_logits is None
+
+
+def test_unimodal_loss_uses_only_present_groups():
+    logits = torch.zeros(2, 3, 2, 1, 2)
+    logits[:, :, 1, :, 1] = 5.0  # group 1 confidently "high"
+    labels = torch.ones(2, 1, dtype=torch.long)
+    present = torch.zeros(2, 3, 2, dtype=torch.bool)
+    present[..., 1] = True
+    only_1 = unimodal_loss(logits, present, labels)
+    assert float(only_1) < 0.01  # group 0 (absent, chance logits) is not counted
+    present[..., 0] = True
+    assert abs(float(unimodal_loss(logits, present, labels)) - (float(only_1) + 0.6931) / 2) < 1e-3
