@@ -417,11 +417,7 @@ def _rows_in_place(x: np.ndarray, rows: list[int], fn, cancel: CancelToken | Non
     rows = [int(r) for r in rows]
     if not rows:
         return
-    size = 8
-    groups = [rows[k:k + size] for k in range(0, len(rows), size)]
-    if len(groups) < _THREADS and len(rows) >= 2 * _THREADS:  # too few groups to keep both threads busy
-        cut = np.linspace(0, len(rows), _THREADS + 1).astype(int)
-        groups = [rows[a:b] for a, b in zip(cut[:-1], cut[1:])]
+    groups = [rows[a:b] for a, b in _row_groups(len(rows))]
 
     def one(group: list[int]) -> None:
         check_cancel(cancel)
@@ -538,20 +534,36 @@ def _average_reference(x: np.ndarray, ref_to: list[int], ref_from: list[int], mi
         x[i] -= ref
 
 
-def _by_rows(fn, x: np.ndarray) -> np.ndarray:
-    """``fn`` applied to blocks of rows of ``x`` in :data:`_THREADS` threads, results stacked by rows.
+def _row_groups(n: int, size: int = 8) -> list[tuple[int, int]]:
+    """[a, b) groups of at most ``size`` of ``n`` rows (evenly spread; at least one per thread when possible)."""
+    k = max(-(-n // size), min(n, _THREADS), 1)
+    cut = np.linspace(0, n, k + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(cut[:-1], cut[1:])]
+
+
+def _by_rows(fn, x: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
+    """``fn`` applied to groups of rows of ``x`` in :data:`_THREADS` threads, results stacked by rows.
 
     The heavy loops below (polyphase filtering, IIR filtering, FFTs) run in scipy's compiled code, which
     releases the GIL: two threads use the two cores of the target machine. Each row is processed exactly as
-    in one call, so the result does not depend on the number of threads.
+    in one call, so the result does not depend on the number of threads or groups. ``cancel`` is checked before
+    each group (at most 8 rows: a fraction of a second).
     """
-    if _THREADS < 2 or x.shape[0] < 2:
+    if x.shape[0] < 2:
+        check_cancel(cancel)
         return fn(x)
-    bounds = np.linspace(0, x.shape[0], _THREADS + 1).astype(int)
-    with ThreadPoolExecutor(_THREADS) as pool:
-        parts = list(pool.map(lambda ab: fn(x[ab[0]:ab[1]]), zip(bounds[:-1], bounds[1:])))
-    return np.concatenate(parts, axis=0)
+    groups = _row_groups(x.shape[0])
 
+    def one(ab: tuple[int, int]) -> np.ndarray:
+        check_cancel(cancel)
+        return fn(x[ab[0]:ab[1]])
+
+    if _THREADS < 2 or len(groups) < 2:
+        parts = [one(g) for g in groups]
+    else:
+        with ThreadPoolExecutor(_THREADS) as pool:
+            parts = list(pool.map(one, groups))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 
 def _may_be_flat(x: np.ndarray, sfreq: float, config: PreprocessConfig, scale: float | None = None) -> bool:

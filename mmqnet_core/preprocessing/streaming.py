@@ -248,14 +248,14 @@ def fit_cleaning(
              f"{n_in / sfreq_in:.0f} s); the span is cleaned in pieces with them")
 
     # round 1: input-rate statistics on the block cores -----------------------------------------------------
-    check_cancel(cancel)
-    report(progress, 0.0, "fitting the cleaning")
     kept = []
-    for a, b in blocks:
+    for k, (a, b) in enumerate(blocks):
         check_cancel(cancel)
+        report(progress, 0.2 * k / len(blocks), f"fitting the cleaning: reading block {k + 1}/{len(blocks)}")
         data, mask_in, nan_mask, missing = read_piece(recording, fit, a, b, cancel)
         kept.append((data, mask_in, nan_mask, missing))
     check_cancel(cancel)
+    report(progress, 0.2, "fitting the cleaning: flat, jump and line-noise statistics")
     w = max(2, int(round(config.flat_window_s * sfreq_in)))
     real_nan_n = np.zeros(len(names))
     for data, mask_in, nan_mask, _ in kept:
@@ -288,6 +288,7 @@ def fit_cleaning(
         for i, m in enumerate(mods):
             if m not in (Modality.GSR, Modality.PPG) or names[i] in masked_ch:
                 continue
+            check_cancel(cancel)
             x = [d[i] for d, *_ in kept if d.shape[1] > lag + 1]
             if not x:
                 continue
@@ -318,6 +319,8 @@ def fit_cleaning(
     elif not line_picks:
         note("every EEG/EOG/EMG/ECG channel is masked: no line-noise detection, no notch")
     else:
+        check_cancel(cancel)
+        report(progress, 0.25, "fitting the cleaning: line frequency")
         data = kept[0][0] if len(kept) == 1 else np.concatenate([d[line_picks] for d, *_ in kept], axis=1)
         found, ratios = detect_line_freq(data, sfreq_in, ratio=config.line_detect_ratio,
                                          picks=line_picks if len(kept) == 1 else None, max_s=120.0)
@@ -357,7 +360,7 @@ def fit_cleaning(
         buffer = _input_buffer(recording, fit, blocks, fit_pad)
         for k, (a, b) in enumerate(blocks):
             check_cancel(cancel)
-            report(progress, 0.3 + 0.6 * k / len(blocks), "fitting the cleaning")
+            report(progress, 0.3 + 0.7 * k / len(blocks), f"fitting the cleaning: block {k + 1}/{len(blocks)}")
             clean_piece(recording, fit, a, b, acc=acc, pad=fit_pad, cancel=cancel, buffer=buffer)
         acc.finish(fit, recording, note)
     object.__setattr__(fit, "steps", tuple(steps))
@@ -675,15 +678,16 @@ def _out_mask(mask: np.ndarray, fit: CleaningFit, ra: int, j0: int, n_out: int) 
     return out
 
 
-def _resample(rows: np.ndarray, up: int, down: int) -> np.ndarray:
-    """Rows resampled by up/down with scipy's polyphase filter (what mne's "polyphase" method runs)."""
+def _resample(rows: np.ndarray, up: int, down: int, cancel: CancelToken | None = None) -> np.ndarray:
+    """Rows resampled by up/down with scipy's polyphase filter (what mne's "polyphase" method runs); ``cancel``
+    checked between groups of rows."""
     from scipy import signal
 
     from .pipeline import _by_rows
 
     if up == down:
         return rows
-    return _by_rows(lambda r: signal.resample_poly(r, up, down, axis=-1, padtype="reflect"), rows)
+    return _by_rows(lambda r: signal.resample_poly(r, up, down, axis=-1, padtype="reflect"), rows, cancel)
 
 
 def _core_runs(m: np.ndarray, offset: int) -> np.ndarray:
@@ -788,7 +792,7 @@ def clean_piece(
     # resample first: every later step runs at the analysis rate ------------------------------------------------
     report(progress, 0.2, "resampling")
     j0 = fit.out_index(ra)  # output sample of piece column 0
-    data = _resample(data, fit.up, fit.down)
+    data = _resample(data, fit.up, fit.down, cancel)
     n_out = data.shape[1]
     check_cancel(cancel)
     work = data  # (C, n_out) float64 at the analysis rate, cleaned in place below
@@ -797,7 +801,7 @@ def clean_piece(
     if acc is None and with_raw:
         raw_data = work.astype(np.float32)
         if raw_keep is not None:
-            raw_data[raw_rows] = _resample(raw_keep, fit.up, fit.down)
+            raw_data[raw_rows] = _resample(raw_keep, fit.up, fit.down, cancel)
             del raw_keep
     miss_out = None if missing is None else _out_mask(missing, fit, ra, j0, n_out)
     oa, ob = fit.out_index(a) - j0, fit.out_index(b) - j0  # the core at the output rate
@@ -822,7 +826,7 @@ def clean_piece(
     report(progress, 0.5, "muscle detection")
     muscle_runs = None
     if fit.muscle_plan is not None:
-        env, q = _muscle_envelope(work, fit)
+        env, q = _muscle_envelope(work, fit, cancel)
         ma, mb = -(-oa // q), -(-ob // q)  # the core at the muscle rate
         if acc is not None:
             acc.add_envelope(env[:, ma:mb])
@@ -894,7 +898,7 @@ def clean_piece(
     return Piece(out_start=j0 + oa, cleaned=clean, raw=raw_core, runs=out, muscle=muscle_runs)
 
 
-def _muscle_envelope(work: np.ndarray, fit: CleaningFit) -> tuple[np.ndarray, int]:
+def _muscle_envelope(work: np.ndarray, fit: CleaningFit, cancel: CancelToken | None = None) -> tuple[np.ndarray, int]:
     """(P, n / q) float32 Hilbert envelope of the muscle band of the planned channels, and q (decimation).
 
     mne's :func:`~mne.preprocessing.annotate_muscle_zscore` rule computed on one array with a zero-phase
@@ -909,7 +913,7 @@ def _muscle_envelope(work: np.ndarray, fit: CleaningFit) -> tuple[np.ndarray, in
     x = work[picks]
     q = fit.muscle_q
     if q >= 2:
-        x = _resample(x, 1, q)
+        x = _resample(x, 1, q, cancel)
     n = x.shape[1]
     sos = signal.butter(4, band, btype="bandpass", fs=fit.muscle_sfreq, output="sos")
     n_fft = fft.next_fast_len(n, real=False)
@@ -918,7 +922,7 @@ def _muscle_envelope(work: np.ndarray, fit: CleaningFit) -> tuple[np.ndarray, in
         y = signal.sosfiltfilt(sos, rows, axis=1).astype(np.float32)
         return np.abs(signal.hilbert(y, N=n_fft, axis=1)[:, :n])
 
-    return _by_rows(envelope, x), q
+    return _by_rows(envelope, x, cancel), q
 
 
 def _eog_step(work: np.ndarray, fit: CleaningFit, recording: Recording, eeg: list[int], eog: list[int], missing, core,

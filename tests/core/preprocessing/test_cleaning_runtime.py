@@ -131,3 +131,61 @@ def test_filter_rows_checks_cancel_between_row_groups():
         filter_rows(x, list(range(40)), 128.0, 1.0, 45.0, PreprocessConfig(), cancel=Token())
     assert len(seen) >= 2
     assert (x != before).any(axis=1).sum() < 40  # stopped before every row was filtered
+
+
+# --- cancel inside the fit ------------------------------------------------------------------------------------
+from mmqnet_core.preprocessing import streaming  # noqa: E402
+
+from ._helpers import full_recording  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def long_recording():
+    """Longer than FIT_WHOLE_S, so that the fit reads FIT_BLOCKS blocks spread over it."""
+    rec = full_recording(np.random.default_rng(7), 128.0, streaming.FIT_WHOLE_S + 120.0, line_freq=50.0)
+    assert rec.duration_s > streaming.FIT_WHOLE_S
+    return rec
+
+
+def _count_reads(monkeypatch):
+    calls = []
+    original = streaming.read_piece
+
+    def counting(recording, fit, ra, rb, *args, **kwargs):
+        calls.append((ra, rb))
+        return original(recording, fit, ra, rb, *args, **kwargs)
+
+    monkeypatch.setattr(streaming, "read_piece", counting)
+    return calls
+
+
+@pytest.mark.parametrize("stage, block", [("reading block", 3), ("block", 4)], ids=["round 1", "round 3"])
+def test_cancel_during_the_fit_stops_before_the_next_block(long_recording, monkeypatch, stage, block):
+    reads = _count_reads(monkeypatch)
+    cancel = threading.Event()
+    messages = []
+
+    def progress(fraction, message):
+        messages.append(message)
+        if message == f"fitting the cleaning: {stage} {block}/{streaming.FIT_BLOCKS}":
+            cancel.set()  # the user presses Cancel while this block is being worked on
+
+    with pytest.raises(Cancelled):
+        streaming.fit_cleaning(long_recording, PreprocessConfig(), progress=progress, cancel=cancel)
+    assert cancel.is_set()
+    if stage == "reading block":  # round 1 reads one block after each progress message: block k, then stop
+        assert len(reads) == block
+    else:  # round 3 cleans each block after its message: that block starts and is stopped at its first check
+        assert len(reads) <= streaming.FIT_BLOCKS + block
+    assert f"fitting the cleaning: {stage} {block + 1}/{streaming.FIT_BLOCKS}" not in messages
+    assert "cleaning fitted" not in messages
+
+
+def test_fit_reports_progress_for_every_block(long_recording):
+    seen = []
+    streaming.fit_cleaning(long_recording, PreprocessConfig(), progress=lambda f, m: seen.append((f, m)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    for k in range(1, streaming.FIT_BLOCKS + 1):
+        assert f"fitting the cleaning: reading block {k}/{streaming.FIT_BLOCKS}" in [m for _, m in seen]
+        assert f"fitting the cleaning: block {k}/{streaming.FIT_BLOCKS}" in [m for _, m in seen]
