@@ -49,7 +49,7 @@ import logging
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -123,10 +123,10 @@ def small_pages():
 
 
 def with_small_pages(fn):
-    """Decorator: ``fn`` runs inside :func:`small_pages`."""
+    """Decorator: ``fn`` runs inside :func:`small_pages`, with its worker threads (``_worker_scope``)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with small_pages():
+        with small_pages(), _worker_scope():
             return fn(*args, **kwargs)
     return wrapper
 
@@ -411,6 +411,41 @@ def _fir_apply(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     return signal.fftconvolve(x, h[None, :], mode="full", axes=1)[:, shift:shift + n]
 
 
+_SCOPE = threading.local()  # .pool: the worker threads of the cleaning call running in this thread
+
+
+@contextmanager
+def _worker_scope():
+    """Worker threads for every row-group step of one cleaning call (:func:`with_small_pages` opens it): a pool
+    per step would start 2 threads ~15 times per piece, and on a loaded machine each start waits for the
+    scheduler (~10 ms at load 7). Re-entrant; the threads are joined when the outermost call returns."""
+    if getattr(_SCOPE, "pool", None) is not None or _THREADS < 2:
+        yield
+        return
+    with ThreadPoolExecutor(_THREADS, thread_name_prefix="mmqnet-rows") as pool:
+        _SCOPE.pool = pool
+        try:
+            yield
+        finally:
+            _SCOPE.pool = None
+
+
+def _map_groups(fn, groups: list) -> list:
+    """``[fn(g) for g in groups]`` on :data:`_THREADS` threads (those of the current cleaning call, else a pool of
+    its own). Every group has finished when this returns or raises (the first error, e.g. Cancelled, is
+    re-raised), so no worker writes into the caller's arrays afterwards."""
+    if _THREADS < 2 or len(groups) < 2:
+        return [fn(g) for g in groups]
+    pool = getattr(_SCOPE, "pool", None)
+    if pool is None:
+        with ThreadPoolExecutor(_THREADS) as own:
+            futures = [own.submit(fn, g) for g in groups]
+    else:
+        futures = [pool.submit(fn, g) for g in groups]
+        wait(futures)
+    return [f.result() for f in futures]
+
+
 def _rows_in_place(x: np.ndarray, rows: list[int], fn, cancel: CancelToken | None) -> None:
     """``x[rows] = fn(x[rows])`` in groups of rows spread over :data:`_THREADS` threads, ``cancel`` checked
     between groups (a group is at most 8 rows: a fraction of a second)."""
@@ -423,13 +458,7 @@ def _rows_in_place(x: np.ndarray, rows: list[int], fn, cancel: CancelToken | Non
         check_cancel(cancel)
         x[group] = fn(x[group])
 
-    if _THREADS < 2 or len(groups) < 2:
-        for g in groups:
-            one(g)
-        return
-    with ThreadPoolExecutor(_THREADS) as pool:
-        for _ in pool.map(one, groups):  # re-raises the first error (e.g. Cancelled)
-            pass
+    _map_groups(one, groups)
 
 
 def filter_rows(x: np.ndarray, rows: list[int], sfreq: float, l_freq: float | None, h_freq: float | None,
@@ -558,11 +587,7 @@ def _by_rows(fn, x: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray
         check_cancel(cancel)
         return fn(x[ab[0]:ab[1]])
 
-    if _THREADS < 2 or len(groups) < 2:
-        parts = [one(g) for g in groups]
-    else:
-        with ThreadPoolExecutor(_THREADS) as pool:
-            parts = list(pool.map(one, groups))
+    parts = _map_groups(one, groups)
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 
