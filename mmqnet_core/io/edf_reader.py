@@ -104,18 +104,21 @@ class EdfSpanReader:
         """Samples ``start`` to ``stop`` (exclusive) of raw channels ``picks``, float64 (n_picks, stop - start),
         in the units mne returns (volts for electrical channels); never NaN or infinite (integer samples).
 
-        ``out`` (optional): a C-contiguous float64 array of that shape to fill and return, e.g. one buffer reused
-        for every chunk of a streamed recording (a fresh array per chunk costs page faults, which on a virtual
-        machine can exceed the decoding itself).
+        ``out`` (optional): a float64 array of that shape whose rows are contiguous (C-contiguous, or a block of
+        columns of a larger C-contiguous array) to fill and return, e.g. one buffer reused for every chunk of a
+        streamed recording (a fresh array per chunk costs page faults, which on a virtual machine can exceed the
+        decoding itself).
         """
         picks = [int(p) for p in picks]
         start, stop = max(0, int(start)), min(int(stop), self.n_records * self.spr)
         shape = (len(picks), max(0, stop - start))
         if out is None:
             out = np.empty(shape, dtype=np.float64)
-        elif out.shape != shape or out.dtype != np.float64 or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous float64 array of shape {shape}; got {out.dtype} "
-                             f"{out.shape}{'' if out.flags.c_contiguous else ' (not contiguous)'}.")
+        elif (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.float64
+              or (out.size and out.strides[1] != out.itemsize) or not out.flags.writeable):
+            what = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+            raise ValueError(f"out must be a writeable float64 array of shape {shape} with contiguous rows; "
+                             f"got {what}.")
         if out.size == 0:
             return out
         r0, r1 = start // self.spr, (stop - 1) // self.spr + 1

@@ -49,7 +49,7 @@ import logging
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -123,10 +123,10 @@ def small_pages():
 
 
 def with_small_pages(fn):
-    """Decorator: ``fn`` runs inside :func:`small_pages`."""
+    """Decorator: ``fn`` runs inside :func:`small_pages`, with its worker threads (``_worker_scope``)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with small_pages():
+        with small_pages(), _worker_scope():
             return fn(*args, **kwargs)
     return wrapper
 
@@ -330,9 +330,10 @@ def _describe_band(low: float | None, high: float | None) -> str:
     return f"high-pass {low:g} Hz" if low is not None else f"low-pass {high:g} Hz"
 
 
-def _band_pass(work: mne.io.BaseRaw, config: PreprocessConfig, mod: Modality, picks: list[int],
-               names: list[str], nyq: float, note) -> None:
-    """Filter the ``picks`` of modality ``mod`` with its configured band, clipped to the Nyquist frequency."""
+def _band_pass(x: np.ndarray, sfreq: float, config: PreprocessConfig, mod: Modality, picks: list[int],
+               names: list[str], nyq: float, note, cancel: CancelToken | None = None) -> None:
+    """Filter the rows ``picks`` of ``x`` ((C, n) float64, in place; modality ``mod``) with its configured band,
+    clipped to the Nyquist frequency."""
     band = config.band_for(mod)
     if not picks or band is None:
         return
@@ -352,12 +353,146 @@ def _band_pass(work: mne.io.BaseRaw, config: PreprocessConfig, mod: Modality, pi
     if low is None and high is None:
         note(f"{mod.value}: not filtered{clip}")
         return
-    work.filter(low, high, picks=picks, h_trans_bandwidth=h_trans, **_filter_kwargs(config))
-    span_s = work.n_times / work.info["sfreq"]
+    filter_rows(x, picks, sfreq, low, high, config, h_trans=h_trans, cancel=cancel)
+    span_s = x.shape[1] / sfreq
     short = ""
     if low is not None and span_s < 3.3 / min(max(0.25 * low, 2.0), low):
         short = f"; span {span_s:.1f} s is shorter than the filter, content below ~{2 * low:g} Hz is unreliable"
     note(f"{_describe_band(low, high)} on {len(picks)} {mod.value} channel(s){clip}{short}")
+
+
+# --- zero-phase filtering -----------------------------------------------------------------------------------
+# The FIR filters are mne's (designed by mne.filter.create_filter with the defaults of Raw.filter and
+# Raw.notch_filter: firwin, Hamming window, zero phase, "reflect_limited" edge padding), but applied here rather
+# than by mne.filter.filter_data, which re-designs the filter and checks its attenuation (freqz) on every call and
+# then convolves one row and one FFT block at a time in Python (~10 000 FFT calls per 10-minute piece of 40
+# channels). The taps are designed once per rate and band (cached), and the convolution of the padded rows is one
+# scipy.signal.fftconvolve per group of rows, in two threads: the same numbers as mne's overlap-add within FFT
+# rounding (relative 1e-14, tests/core/preprocessing/test_cleaning_runtime.py) for about half the CPU time.
+# IIR filters (filter_method="iir") stay with mne.
+
+_NOTCH_TRANS = 1.0  # Hz, mne's default transition band of Raw.notch_filter
+
+
+@functools.lru_cache(maxsize=128)
+def _fir_taps(sfreq: float, l_freq, h_freq, l_trans, h_trans) -> np.ndarray:
+    """The zero-phase FIR taps mne designs for ``filter_data(x, sfreq, l_freq, h_freq, ...)`` (read-only).
+
+    mne's FIR design does not depend on the data (its length only triggers a warning), so it is cached.
+    ``l_freq``/``h_freq`` are floats, None or tuples (mne's band-stop lists, for the notch).
+    """
+    as_arg = (lambda f: list(f) if isinstance(f, tuple) else f)
+    h = mne.filter.create_filter(None, sfreq, as_arg(l_freq), as_arg(h_freq), filter_length="auto",
+                                 l_trans_bandwidth=l_trans, h_trans_bandwidth=h_trans, method="fir",
+                                 phase="zero", fir_window="hamming", fir_design="firwin", verbose="error")
+    h = np.asarray(h, dtype=np.float64)
+    h.setflags(write=False)
+    return h
+
+
+def _fir_apply(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` filtered with the zero-phase FIR ``h`` exactly as mne's overlap-add does it (see above).
+
+    mne pads each row with ``min(len(h), n) - 1`` samples on each side, point-reflected about the edge sample and
+    zero beyond the row's own length ("reflect_limited"), convolves, and keeps the samples delayed by half the
+    filter.
+    """
+    from scipy import signal
+
+    n, n_h = x.shape[1], len(h)
+    if n_h == 1:
+        return x * h[0]
+    n_edge = max(min(n_h, n) - 1, 0)
+    if n_edge:
+        zeros = np.zeros((x.shape[0], max(n_edge - n + 1, 0)))
+        x = np.concatenate([zeros, 2 * x[:, :1] - x[:, n_edge:0:-1], x, 2 * x[:, -1:] - x[:, -2:-n_edge - 2:-1],
+                            zeros], axis=1)
+    shift = (n_h - 1) // 2 + n_edge
+    return signal.fftconvolve(x, h[None, :], mode="full", axes=1)[:, shift:shift + n]
+
+
+_SCOPE = threading.local()  # .pool: the worker threads of the cleaning call running in this thread
+
+
+@contextmanager
+def _worker_scope():
+    """Worker threads for every row-group step of one cleaning call (:func:`with_small_pages` opens it): a pool
+    per step would start 2 threads ~15 times per piece, and on a loaded machine each start waits for the
+    scheduler (~10 ms at load 7). Re-entrant; the threads are joined when the outermost call returns."""
+    if getattr(_SCOPE, "pool", None) is not None or _THREADS < 2:
+        yield
+        return
+    with ThreadPoolExecutor(_THREADS, thread_name_prefix="mmqnet-rows") as pool:
+        _SCOPE.pool = pool
+        try:
+            yield
+        finally:
+            _SCOPE.pool = None
+
+
+def _map_groups(fn, groups: list) -> list:
+    """``[fn(g) for g in groups]`` on :data:`_THREADS` threads (those of the current cleaning call, else a pool of
+    its own). Every group has finished when this returns or raises (the first error, e.g. Cancelled, is
+    re-raised), so no worker writes into the caller's arrays afterwards."""
+    if _THREADS < 2 or len(groups) < 2:
+        return [fn(g) for g in groups]
+    pool = getattr(_SCOPE, "pool", None)
+    if pool is None:
+        with ThreadPoolExecutor(_THREADS) as own:
+            futures = [own.submit(fn, g) for g in groups]
+    else:
+        futures = [pool.submit(fn, g) for g in groups]
+        wait(futures)
+    return [f.result() for f in futures]
+
+
+def _rows_in_place(x: np.ndarray, rows: list[int], fn, cancel: CancelToken | None) -> None:
+    """``x[rows] = fn(x[rows])`` in groups of rows spread over :data:`_THREADS` threads, ``cancel`` checked
+    between groups (a group is at most 8 rows: a fraction of a second)."""
+    rows = [int(r) for r in rows]
+    if not rows:
+        return
+    groups = [rows[a:b] for a, b in _row_groups(len(rows))]
+
+    def one(group: list[int]) -> None:
+        check_cancel(cancel)
+        x[group] = fn(x[group])
+
+    _map_groups(one, groups)
+
+
+def filter_rows(x: np.ndarray, rows: list[int], sfreq: float, l_freq: float | None, h_freq: float | None,
+                config: PreprocessConfig, *, l_trans: float | str = "auto", h_trans: float | str = "auto",
+                cancel: CancelToken | None = None) -> None:
+    """Zero-phase filter of the ``rows`` of ``x`` ((C, n) float64) in place, as
+    ``mne.filter.filter_data(x, sfreq, l_freq, h_freq, picks=rows, method=config.filter_method, ...)``.
+
+    ``cancel`` is checked between groups of rows.
+    """
+    if config.filter_method == "iir":
+        check_cancel(cancel)
+        mne.filter.filter_data(x, sfreq, l_freq, h_freq, picks=list(rows), l_trans_bandwidth=l_trans,
+                               h_trans_bandwidth=h_trans, copy=False, **_filter_kwargs(config))
+        return
+    h = _fir_taps(float(sfreq), l_freq, h_freq, l_trans, h_trans)
+    _rows_in_place(x, rows, lambda r: _fir_apply(r, h), cancel)
+
+
+def notch_rows(x: np.ndarray, rows: list[int], sfreq: float, freqs: list[float], config: PreprocessConfig, *,
+               cancel: CancelToken | None = None) -> None:
+    """Notch at ``freqs`` of the ``rows`` of ``x`` in place, as ``mne.io.Raw.notch_filter(freqs, picks=rows)``
+    (mne's default widths: band-stops of freq / 200 + 1 Hz of transition, Hz)."""
+    if config.filter_method == "iir":
+        check_cancel(cancel)
+        mne.filter.notch_filter(x, sfreq, freqs, picks=list(rows), copy=False, **_filter_kwargs(config))
+        return
+    # what mne.filter.notch_filter hands to filter_data: band-stops [f - w/2 - tb/2, f + w/2 + tb/2], w = f / 200
+    tb_2 = _NOTCH_TRANS / 2.0
+    widths = [f / 200.0 for f in freqs]
+    lows = tuple(f - w / 2.0 - tb_2 for f, w in zip(freqs, widths))
+    highs = tuple(f + w / 2.0 + tb_2 for f, w in zip(freqs, widths))
+    h = _fir_taps(float(sfreq), highs, lows, tb_2, tb_2)
+    _rows_in_place(x, rows, lambda r: _fir_apply(r, h), cancel)
 
 
 def _muscle_plan(config: PreprocessConfig, mods: list[Modality], names: list[str], left_out: set[str],
@@ -405,43 +540,55 @@ def _muscle_plan(config: PreprocessConfig, mods: list[Modality], names: list[str
 
 
 
-def _average_reference(work: mne.io.BaseRaw, ref_to: list[int], ref_from: list[int],
-                       missing: np.ndarray | None) -> None:
-    """Common average reference of ``work`` in place: the mean of ``ref_from`` subtracted from ``ref_to``.
+def _average_reference(x: np.ndarray, ref_to: list[int], ref_from: list[int], missing: np.ndarray | None) -> None:
+    """Common average reference of ``x`` ((C, n_times) float64) in place: the mean of rows ``ref_from``
+    subtracted from rows ``ref_to``.
 
     With ``missing`` ((C, n_times) bool), the mean at each sample is over the ``ref_from`` channels visible
     there, so a masked or NaN sample never enters the reference of the others. Written by hand because
     :meth:`mne.io.Raw.set_eeg_reference` can only leave a channel out for the whole recording.
     """
-    x = work._data  # the RawArray's own (preloaded) data
     total = np.zeros(x.shape[1])
-    count = np.zeros(x.shape[1])
+    count: np.ndarray | int = np.zeros(x.shape[1])
     for i in ref_from:  # one channel at a time: no (C, n_times) temporary
-        if missing is None:
+        if missing is None or not missing[i].any():  # the same sums as below, without boolean indexing
             total += x[i]
+            count += 1
         else:
             vis = ~missing[i]
             total[vis] += x[i, vis]
             count += vis
     ref = total / len(ref_from) if missing is None else total / np.maximum(count, 1)
-    x[ref_to] -= ref
+    for i in ref_to:
+        x[i] -= ref
 
 
+def _row_groups(n: int, size: int = 8) -> list[tuple[int, int]]:
+    """[a, b) groups of at most ``size`` of ``n`` rows (evenly spread; at least one per thread when possible)."""
+    k = max(-(-n // size), min(n, _THREADS), 1)
+    cut = np.linspace(0, n, k + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(cut[:-1], cut[1:])]
 
-def _by_rows(fn, x: np.ndarray) -> np.ndarray:
-    """``fn`` applied to blocks of rows of ``x`` in :data:`_THREADS` threads, results stacked by rows.
+
+def _by_rows(fn, x: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
+    """``fn`` applied to groups of rows of ``x`` in :data:`_THREADS` threads, results stacked by rows.
 
     The heavy loops below (polyphase filtering, IIR filtering, FFTs) run in scipy's compiled code, which
     releases the GIL: two threads use the two cores of the target machine. Each row is processed exactly as
-    in one call, so the result does not depend on the number of threads.
+    in one call, so the result does not depend on the number of threads or groups. ``cancel`` is checked before
+    each group (at most 8 rows: a fraction of a second).
     """
-    if _THREADS < 2 or x.shape[0] < 2:
+    if x.shape[0] < 2:
+        check_cancel(cancel)
         return fn(x)
-    bounds = np.linspace(0, x.shape[0], _THREADS + 1).astype(int)
-    with ThreadPoolExecutor(_THREADS) as pool:
-        parts = list(pool.map(lambda ab: fn(x[ab[0]:ab[1]]), zip(bounds[:-1], bounds[1:])))
-    return np.concatenate(parts, axis=0)
+    groups = _row_groups(x.shape[0])
 
+    def one(ab: tuple[int, int]) -> np.ndarray:
+        check_cancel(cancel)
+        return fn(x[ab[0]:ab[1]])
+
+    parts = _map_groups(one, groups)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 
 def _may_be_flat(x: np.ndarray, sfreq: float, config: PreprocessConfig, scale: float | None = None) -> bool:

@@ -56,7 +56,7 @@ from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import PHYSIOLOGICAL, Annotation, Modality, Recording
 from .config import ELECTROPHYSIOLOGICAL, PreprocessConfig
 from .detect import detect_line_freq, runs
-from .pipeline import with_small_pages
+from .pipeline import filter_rows, with_small_pages
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ CHUNK_S = 600.0
 _BAD_CHANNEL_SHARE = 0.5  # a channel flat or NaN for more than this share of the span: out of CAR/EOG/muscle
 _FIT_PAD_S = 10.0  # context of the fit's blocks, s
 _READ_S = 120.0  # a piece is read in parts of this many seconds (cancel checked between them)
+#: the muscle score's 4-Hz low-pass is mne's default FIR whatever the configured filter method (as before)
+_MUSCLE_SCORE_FILTER = PreprocessConfig(filter_method="fir")
 
 
 # --- the fit ------------------------------------------------------------------------------------------------
@@ -246,14 +248,14 @@ def fit_cleaning(
              f"{n_in / sfreq_in:.0f} s); the span is cleaned in pieces with them")
 
     # round 1: input-rate statistics on the block cores -----------------------------------------------------
-    check_cancel(cancel)
-    report(progress, 0.0, "fitting the cleaning")
     kept = []
-    for a, b in blocks:
+    for k, (a, b) in enumerate(blocks):
         check_cancel(cancel)
+        report(progress, 0.2 * k / len(blocks), f"fitting the cleaning: reading block {k + 1}/{len(blocks)}")
         data, mask_in, nan_mask, missing = read_piece(recording, fit, a, b, cancel)
         kept.append((data, mask_in, nan_mask, missing))
     check_cancel(cancel)
+    report(progress, 0.2, "fitting the cleaning: flat, jump and line-noise statistics")
     w = max(2, int(round(config.flat_window_s * sfreq_in)))
     real_nan_n = np.zeros(len(names))
     for data, mask_in, nan_mask, _ in kept:
@@ -286,6 +288,7 @@ def fit_cleaning(
         for i, m in enumerate(mods):
             if m not in (Modality.GSR, Modality.PPG) or names[i] in masked_ch:
                 continue
+            check_cancel(cancel)
             x = [d[i] for d, *_ in kept if d.shape[1] > lag + 1]
             if not x:
                 continue
@@ -316,6 +319,8 @@ def fit_cleaning(
     elif not line_picks:
         note("every EEG/EOG/EMG/ECG channel is masked: no line-noise detection, no notch")
     else:
+        check_cancel(cancel)
+        report(progress, 0.25, "fitting the cleaning: line frequency")
         data = kept[0][0] if len(kept) == 1 else np.concatenate([d[line_picks] for d, *_ in kept], axis=1)
         found, ratios = detect_line_freq(data, sfreq_in, ratio=config.line_detect_ratio,
                                          picks=line_picks if len(kept) == 1 else None, max_s=120.0)
@@ -352,10 +357,11 @@ def fit_cleaning(
         # band): a shorter context than the slow peripheral band-passes of a piece
         fit_pad = min(pad, math.ceil(_FIT_PAD_S * sfreq_in / align) * align)
         acc = _StatsAccumulator()
+        buffer = _input_buffer(recording, fit, blocks, fit_pad)
         for k, (a, b) in enumerate(blocks):
             check_cancel(cancel)
-            report(progress, 0.3 + 0.6 * k / len(blocks), "fitting the cleaning")
-            clean_piece(recording, fit, a, b, acc=acc, pad=fit_pad, cancel=cancel)
+            report(progress, 0.3 + 0.7 * k / len(blocks), f"fitting the cleaning: block {k + 1}/{len(blocks)}")
+            clean_piece(recording, fit, a, b, acc=acc, pad=fit_pad, cancel=cancel, buffer=buffer)
         acc.finish(fit, recording, note)
     object.__setattr__(fit, "steps", tuple(steps))
     check_cancel(cancel)
@@ -447,20 +453,33 @@ def _visible_beyond(recording: Recording, fit: CleaningFit, row: int, pos: int, 
     return None
 
 
-def read_piece(recording: Recording, fit: CleaningFit, ra: int, rb: int, cancel: CancelToken | None = None):
+def read_piece(recording: Recording, fit: CleaningFit, ra: int, rb: int, cancel: CancelToken | None = None,
+               buffer: np.ndarray | None = None):
     """Input samples [ra, rb) of the span: (data filled for filtering, mask_in, nan_mask, missing).
 
     ``data`` is float64 with every missing sample (masked or NaN) bridged by a straight line between the visible
     samples around the gap -- found beyond the piece when the gap crosses its edge, so that a piece is bridged as
     the whole span is; a channel masked whole is 0. The masks are None when nothing is set. Read in parts of
-    :data:`_READ_S` with ``cancel`` checked between them.
+    :data:`_READ_S` with ``cancel`` checked between them. ``buffer`` (optional): a 1-D float64 array of at least
+    ``n_channels x (rb - ra)`` elements that ``data`` is written into (reused from piece to piece: see
+    :func:`iter_clean`); EDF/BDF files are decoded straight into it.
     """
+    from ..io.edf_reader import EdfSpanReader
+
+    n_ch = len(recording.ch_names)
+    if buffer is not None and buffer.dtype == np.float64 and buffer.ndim == 1 and buffer.size >= n_ch * (rb - ra):
+        data = buffer[: n_ch * (rb - ra)].reshape(n_ch, rb - ra)
+    else:
+        data = np.empty((n_ch, rb - ra))
+    direct = isinstance(recording.reader, EdfSpanReader) and not recording.raw.preload  # as Recording.get_data
     step = max(1, int(_READ_S * fit.sfreq_in))
-    data = np.empty((len(recording.ch_names), rb - ra))
     for a in range(ra, rb, step):
         check_cancel(cancel)
         b = min(rb, a + step)
-        data[:, a - ra: b - ra] = recording.get_data(a / fit.sfreq_in, b / fit.sfreq_in)
+        if direct:  # the same samples as recording.get_data, without a temporary copy
+            recording.reader(range(n_ch), a, b, out=data[:, a - ra: b - ra])
+        else:
+            data[:, a - ra: b - ra] = recording.get_data(a / fit.sfreq_in, b / fit.sfreq_in)
     n = data.shape[1]
     mask_in = _mask_piece(fit, data.shape[0], ra, rb)
     nan_mask = ~np.isfinite(data)
@@ -659,15 +678,16 @@ def _out_mask(mask: np.ndarray, fit: CleaningFit, ra: int, j0: int, n_out: int) 
     return out
 
 
-def _resample(rows: np.ndarray, up: int, down: int) -> np.ndarray:
-    """Rows resampled by up/down with scipy's polyphase filter (what mne's "polyphase" method runs)."""
+def _resample(rows: np.ndarray, up: int, down: int, cancel: CancelToken | None = None) -> np.ndarray:
+    """Rows resampled by up/down with scipy's polyphase filter (what mne's "polyphase" method runs); ``cancel``
+    checked between groups of rows."""
     from scipy import signal
 
     from .pipeline import _by_rows
 
     if up == down:
         return rows
-    return _by_rows(lambda r: signal.resample_poly(r, up, down, axis=-1, padtype="reflect"), rows)
+    return _by_rows(lambda r: signal.resample_poly(r, up, down, axis=-1, padtype="reflect"), rows, cancel)
 
 
 def _core_runs(m: np.ndarray, offset: int) -> np.ndarray:
@@ -688,15 +708,18 @@ def clean_piece(
     notes: list[str] | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    buffer: np.ndarray | None = None,
 ) -> Piece | None:
     """Clean the input samples [a, b) of the span with ``fit`` (see the module docstring).
 
     ``a`` and ``b`` are absolute input samples; ``a - fit.start`` must be a multiple of ``fit.align`` and so must
     ``b - fit.start`` unless ``b`` is the span end. The piece is read with ``fit.pad`` samples of context on each
     side (clipped to the span; ``pad``: another context, a multiple of ``fit.align``). With ``acc`` (the fit's
-    third round) the muscle-envelope and EOG statistics of the piece are added to it and None is returned. ``notes`` collects the step log of a whole-span cleaning.
+    third round) the muscle-envelope and EOG statistics of the piece are added to it and None is returned. ``notes``
+    collects the step log of a whole-span cleaning. ``buffer``: scratch memory for the input (see
+    :func:`read_piece`), reused by consecutive pieces; nothing returned refers to it.
     """
-    from .pipeline import MNE_CH_TYPES, _average_reference, _band_pass, _filter_kwargs
+    from .pipeline import _average_reference, _band_pass, notch_rows
 
     config = fit.config
     if (a - fit.start) % fit.align or ((b - fit.start) % fit.align and b != fit.stop) or not fit.start <= a < b <= fit.stop:
@@ -711,7 +734,7 @@ def clean_piece(
     names, mods = recording.ch_names, recording.modalities
     pad = fit.pad if pad is None else pad
     ra, rb = max(fit.start, a - pad), min(fit.stop, b + pad)
-    data, mask_in, nan_mask, missing = read_piece(recording, fit, ra, rb, cancel)
+    data, mask_in, nan_mask, missing = read_piece(recording, fit, ra, rb, cancel, buffer)
     n = data.shape[1]
     ca, cb = a - ra, b - ra  # the core in piece samples
     out: dict[str, list[np.ndarray]] = {}
@@ -769,18 +792,16 @@ def clean_piece(
     # resample first: every later step runs at the analysis rate ------------------------------------------------
     report(progress, 0.2, "resampling")
     j0 = fit.out_index(ra)  # output sample of piece column 0
-    data = _resample(data, fit.up, fit.down)
+    data = _resample(data, fit.up, fit.down, cancel)
     n_out = data.shape[1]
     check_cancel(cancel)
-    info = mne.create_info(names, sfreq_out, [MNE_CH_TYPES[m] for m in mods], verbose=False)
-    work = mne.io.RawArray(data, info, verbose=False)
-    work.info["bads"] = list(fit.bads)
+    work = data  # (C, n_out) float64 at the analysis rate, cleaned in place below
     del data
     raw_data = None
     if acc is None and with_raw:
-        raw_data = work.get_data().astype(np.float32)
+        raw_data = work.astype(np.float32)
         if raw_keep is not None:
-            raw_data[raw_rows] = _resample(raw_keep, fit.up, fit.down)
+            raw_data[raw_rows] = _resample(raw_keep, fit.up, fit.down, cancel)
             del raw_keep
     miss_out = None if missing is None else _out_mask(missing, fit, ra, j0, n_out)
     oa, ob = fit.out_index(a) - j0, fit.out_index(b) - j0  # the core at the output rate
@@ -793,7 +814,7 @@ def clean_piece(
         freqs = [k * fit.line_freq for k in range(1, int(nyq // fit.line_freq) + 1) if k * fit.line_freq + 1.5 < nyq]
         above = "" if sfreq_in / 2 <= nyq + 1e-9 else f"; content above {nyq:g} Hz removed by resampling"
         if freqs:
-            work.notch_filter(freqs, picks=ephys, **_filter_kwargs(config))
+            notch_rows(work, ephys, sfreq_out, freqs, config, cancel=cancel)
             harm = f" + {len(freqs) - 1} harmonic(s)" if len(freqs) > 1 else ""
             note(f"notch {fit.line_freq:g} Hz{harm} on {len(ephys)} channels ({config.filter_method.upper()}){above}")
         else:
@@ -805,7 +826,7 @@ def clean_piece(
     report(progress, 0.5, "muscle detection")
     muscle_runs = None
     if fit.muscle_plan is not None:
-        env, q = _muscle_envelope(work, fit)
+        env, q = _muscle_envelope(work, fit, cancel)
         ma, mb = -(-oa // q), -(-ob // q)  # the core at the muscle rate
         if acc is not None:
             acc.add_envelope(env[:, ma:mb])
@@ -818,7 +839,9 @@ def clean_piece(
             env /= np.where(sd > 0, sd, 1.0)[:, None].astype(np.float32)
             score = env.sum(axis=0, dtype=np.float64) / np.sqrt(env.shape[0])
             del env
-            score = mne.filter.filter_data(score[None], fit.muscle_sfreq, None, 4.0, verbose="error")[0]
+            score = score[None]
+            filter_rows(score, [0], fit.muscle_sfreq, None, 4.0, _MUSCLE_SCORE_FILTER)
+            score = score[0]
             muscle_runs = _core_runs(score[ma:mb] > config.muscle_threshold, fit.out_index(a) // q)
     check_cancel(cancel)
 
@@ -839,10 +862,10 @@ def clean_piece(
         elif config.eeg_reference == "average":
             note(f"average reference skipped: {len(eeg_good)} usable EEG channel(s), at least "
                  f"{config.min_channels_average_ref} needed")
-        _band_pass(work, config, Modality.EEG, eeg, names, nyq, note)
+        _band_pass(work, sfreq_out, config, Modality.EEG, eeg, names, nyq, note, cancel)
     check_cancel(cancel)
     if fit.eog is None or fit.eog[0] != "none":
-        _eog_step(work, fit, recording, eeg_good, eog, miss_out, (oa, ob), acc, note)
+        _eog_step(work, fit, recording, eeg_good, eog, miss_out, (oa, ob), acc, note, cancel)
     elif config.eog_method == "none":
         note("EOG removal off (configuration)")
     elif not eeg_good:
@@ -857,8 +880,9 @@ def clean_piece(
     report(progress, 0.8, "band-pass filters")
     for mod in dict.fromkeys(mods):
         if mod != Modality.EEG:
-            _band_pass(work, config, mod, [i for i, m in enumerate(mods) if m == mod], names, nyq, note)
-    clean = work._data[:, oa:ob].astype(np.float32)
+            _band_pass(work, sfreq_out, config, mod, [i for i, m in enumerate(mods) if m == mod], names, nyq,
+                       note, cancel)
+    clean = work[:, oa:ob].astype(np.float32)
     raw_core = None if raw_data is None else raw_data[:, oa:ob].copy()
     del work, raw_data
     if nan_mask is not None and config.restore_nan:
@@ -874,7 +898,7 @@ def clean_piece(
     return Piece(out_start=j0 + oa, cleaned=clean, raw=raw_core, runs=out, muscle=muscle_runs)
 
 
-def _muscle_envelope(work: mne.io.BaseRaw, fit: CleaningFit) -> tuple[np.ndarray, int]:
+def _muscle_envelope(work: np.ndarray, fit: CleaningFit, cancel: CancelToken | None = None) -> tuple[np.ndarray, int]:
     """(P, n / q) float32 Hilbert envelope of the muscle band of the planned channels, and q (decimation).
 
     mne's :func:`~mne.preprocessing.annotate_muscle_zscore` rule computed on one array with a zero-phase
@@ -886,10 +910,10 @@ def _muscle_envelope(work: mne.io.BaseRaw, fit: CleaningFit) -> tuple[np.ndarray
     from .pipeline import _by_rows
 
     picks, band, _ = fit.muscle_plan
-    x = work.get_data(picks=picks)
+    x = work[picks]
     q = fit.muscle_q
     if q >= 2:
-        x = _resample(x, 1, q)
+        x = _resample(x, 1, q, cancel)
     n = x.shape[1]
     sos = signal.butter(4, band, btype="bandpass", fs=fit.muscle_sfreq, output="sos")
     n_fft = fft.next_fast_len(n, real=False)
@@ -898,25 +922,23 @@ def _muscle_envelope(work: mne.io.BaseRaw, fit: CleaningFit) -> tuple[np.ndarray
         y = signal.sosfiltfilt(sos, rows, axis=1).astype(np.float32)
         return np.abs(signal.hilbert(y, N=n_fft, axis=1)[:, :n])
 
-    return _by_rows(envelope, x), q
+    return _by_rows(envelope, x, cancel), q
 
 
-def _eog_step(work, fit: CleaningFit, recording: Recording, eeg: list[int], eog: list[int], missing, core,
-              acc: _StatsAccumulator | None, note) -> None:
-    """EOG removal of the piece in ``work`` (fit, accumulate or apply; see ``pipeline._remove_eog``'s rule)."""
-    from .pipeline import _filter_kwargs
-
+def _eog_step(work: np.ndarray, fit: CleaningFit, recording: Recording, eeg: list[int], eog: list[int], missing, core,
+              acc: _StatsAccumulator | None, note, cancel: CancelToken | None = None) -> None:
+    """EOG removal of the piece in ``work`` ((C, n) float64, in place; fit, accumulate or apply; see ``pipeline._remove_eog``'s rule)."""
     config = fit.config
     sfreq = fit.sfreq_out
-    eog_data = work.get_data(picks=eog)
+    eog_data = work[eog]
     band = config.band_for(Modality.EEG)
     if band is not None:  # the EOG in the EEG's band, so that the propagation factors refer to the same band
         low, high = band
         nyq = sfreq / 2
         high = high if high is not None and high < 0.9 * nyq else None
         if low is not None or high is not None:
-            eog_data = mne.filter.filter_data(eog_data, sfreq, low, high, **_filter_kwargs(config))
-    x = work._data
+            filter_rows(eog_data, list(range(len(eog_data))), sfreq, low, high, config, cancel=cancel)
+    x = work
     oa, ob = core
     eog_vis = np.ones(eog_data.shape[1], bool) if missing is None else ~missing[eog].any(axis=0)
     if config.eog_method == "regression":
@@ -1091,6 +1113,14 @@ def _subtract(r: np.ndarray, cut: np.ndarray) -> np.ndarray:
 
 
 # --- iterating over a span ----------------------------------------------------------------------------------
+def _input_buffer(recording: Recording, fit: CleaningFit, bounds, pad: int) -> np.ndarray:
+    """One float64 buffer for the input of every piece in ``bounds`` (with ``pad`` context), reused piece after
+    piece: the same memory is written each time instead of a fresh array per piece, whose first touch costs page
+    faults (about a tenth of a piece's CPU time at 512 Hz)."""
+    longest = max(min(fit.stop, b + pad) - max(fit.start, a - pad) for a, b in bounds)
+    return np.empty(len(recording.ch_names) * longest)
+
+
 def piece_bounds(fit: CleaningFit, chunk_s: float = CHUNK_S) -> list[tuple[int, int]]:
     """The pieces [a, b) (absolute input samples) of about ``chunk_s`` seconds that tile the span."""
     if not (isinstance(chunk_s, (int, float)) and math.isfinite(chunk_s) and chunk_s > 0):
@@ -1120,10 +1150,12 @@ def iter_clean(
     receives the step log of the first piece (filters, reference, EOG removal).
     """
     bounds = piece_bounds(fit, chunk_s)
+    buffer = _input_buffer(recording, fit, bounds, fit.pad)
     for k, (a, b) in enumerate(bounds):
         check_cancel(cancel)
         report(progress, k / len(bounds), f"cleaning piece {k + 1}/{len(bounds)}")
-        piece = clean_piece(recording, fit, a, b, with_raw=with_raw, notes=notes if k == 0 else None, cancel=cancel)
+        piece = clean_piece(recording, fit, a, b, with_raw=with_raw, notes=notes if k == 0 else None, cancel=cancel,
+                            buffer=buffer)
         if collector is not None:
             collector.add(piece)
         yield piece

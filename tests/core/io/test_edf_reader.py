@@ -111,3 +111,15 @@ def test_reader_fills_a_reused_buffer(tmp_path):
         np.testing.assert_array_equal(buf, rec.raw.get_data(picks=[2, 0], start=a, stop=a + 2560))
     with pytest.raises(ValueError, match="shape \\(2, 100\\)"):
         rec.reader([2, 0], 0, 100, out=buf)
+
+
+def test_reader_fills_a_block_of_columns_of_a_larger_buffer(tmp_path):
+    path = write_edf(tmp_path / "c.bdf", duration_s=30.0, kind="bdf")
+    rec = load_recording(path)
+    big = np.full((2, 6000), np.nan)
+    got = rec.reader([2, 0], 700, 3200, out=big[:, 1000:3500])  # rows contiguous, not C-contiguous as a whole
+    assert got.base is big
+    np.testing.assert_array_equal(big[:, 1000:3500], rec.raw.get_data(picks=[2, 0], start=700, stop=3200))
+    assert np.isnan(big[:, :1000]).all() and np.isnan(big[:, 3500:]).all()  # nothing written outside the block
+    with pytest.raises(ValueError, match="contiguous rows"):
+        rec.reader([2, 0], 0, 100, out=np.empty((100, 2)).T)  # columns contiguous, rows strided
