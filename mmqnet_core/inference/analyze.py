@@ -308,8 +308,25 @@ def read_attribution(folder: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def _savez(path: str, arrays: dict) -> None:
-    with open(path, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    """``np.savez_compressed`` (same file), writing arrays spilled to a temp file (:mod:`.spill`) block by block
+    with their pages dropped from resident memory after each block, so that saving a long analysis does not
+    bring its per-window arrays back into memory whole. No pickled objects."""
+    import zipfile
+
+    from .spill import is_spilled, trim
+
+    with open(path, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            arr = np.asanyarray(value)
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
+                if is_spilled(arr) and arr.flags.c_contiguous and arr.ndim >= 1:
+                    np.lib.format.write_array_header_1_0(out, np.lib.format.header_data_from_array_1_0(arr))
+                    step = max(1, (16 * 2**20) // max(1, arr[:1].nbytes))
+                    for a in range(0, arr.shape[0], step):
+                        out.write(arr[a:a + step].tobytes())
+                        trim()
+                else:
+                    np.lib.format.write_array(out, arr, allow_pickle=False)
 
 
 def analyze(
@@ -500,8 +517,13 @@ def subject_statistics(
 
 
 def _window_blocks(n_windows: int, size: int = 4096):
-    """Slices of ``size`` windows covering ``n_windows`` (element-wise steps over (T, N, F) arrays)."""
-    return [slice(a, min(a + size, n_windows)) for a in range(0, max(n_windows, 1), size)]
+    """Slices of ``size`` windows covering ``n_windows`` (element-wise steps over (T, N, F) arrays); after each
+    block the pages of spilled arrays touched so far leave the resident memory (:func:`.spill.trim`)."""
+    from .spill import trim
+
+    for a in range(0, max(n_windows, 1), size):
+        yield slice(a, min(a + size, n_windows))
+        trim()
 
 
 def _fit_normalizer(values: np.ndarray, hidden: np.ndarray, fallback: Any, min_count: int,
@@ -652,7 +674,9 @@ def analyze_features(
     for sl in _window_blocks(n_t):
         check_cancel(cancel)
         np.logical_and(valid[None] & np.isfinite(values[sl]), feature_valid[sl], out=fv[sl])
-    none_left = ~hidden & ~fv.any(axis=-1)
+    none_left = np.zeros(hidden.shape, bool)
+    for sl in _window_blocks(n_t):
+        none_left[sl] = ~hidden[sl] & ~fv[sl].any(axis=-1)
     if none_left.any():
         data_missing = data_missing | none_left
         hidden = hidden | none_left

@@ -155,3 +155,29 @@ def test_analyze_features_leaves_a_callers_features_alone(long_recording, model)
     np.testing.assert_array_equal(handed.features, r.features)
     np.testing.assert_array_equal(handed.feature_valid, r.feature_valid)
     np.testing.assert_array_equal(handed.probabilities, r.probabilities)
+
+
+def test_long_analyses_keep_their_per_window_arrays_in_a_temp_file(long_recording, model, monkeypatch, tmp_path):
+    """Above the spill size the (T, N, F) arrays live in a deleted temp file mapped into memory: same values,
+    saved the same, and no file left behind."""
+    from mmqnet_core.inference import spill
+
+    plain = analyze_streaming(long_recording, MASKS, model, chunk_s=60.0)
+    assert not spill.is_spilled(plain.features) and not spill.is_spilled(plain.recon)
+    monkeypatch.setattr(spill, "SPILL_ABOVE_BYTES", 0)
+    spilled = analyze_streaming(long_recording, MASKS, model, chunk_s=60.0)
+    assert spill.is_spilled(spilled.features) and spill.is_spilled(spilled.recon)
+    assert spill.is_spilled(spilled.feature_valid)
+    for name in ("features", "feature_valid", "recon", "probabilities", "interference_detected", "hidden"):
+        np.testing.assert_array_equal(getattr(spilled, name), getattr(plain, name), err_msg=name)
+    spill.trim()  # pages dropped from memory: the data stay
+    np.testing.assert_array_equal(spilled.features, plain.features)
+    spilled.save(tmp_path / "s")
+    plain.save(tmp_path / "p")
+    with np.load(tmp_path / "s" / "reconstructions.npz") as a, np.load(tmp_path / "p" / "reconstructions.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    big = spill.zeros((1000, 3), np.float64)
+    assert spill.is_spilled(big) and not big.any()
+    assert spill.full((10, 2), 7, np.uint8).sum() == 140
