@@ -124,8 +124,9 @@ def mem_available_bytes() -> int | None:
     return None
 
 
-def analyse(path: Path, out: Path, threads: int | None) -> tuple[float, float, int, str]:
-    """Analyse in a subprocess: (wall s, peak RSS of the child in bytes, exit code, last lines of its output)."""
+def analyse(path: Path, out: Path, threads: int | None) -> tuple[float, float, int, str, float]:
+    """Analyse in a subprocess: (wall s, peak RSS of the child in bytes, exit code, last lines of its output,
+    CPU s of the child: user + system, all threads)."""
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
@@ -142,7 +143,7 @@ def analyse(path: Path, out: Path, threads: int | None) -> tuple[float, float, i
     peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # kB on Linux, bytes on macOS
     tail = " | ".join(line.strip() for line in text.replace("\r", "\n").splitlines()
                       if line.startswith(("timings", "error")))
-    return wall, peak, proc.returncode, tail
+    return wall, peak, proc.returncode, tail, usage.ru_utime + usage.ru_stime
 
 
 class RecordingToken:
@@ -288,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         hours = [1.0] + hours  # the reference of the ratios
     print(f"mmqnet analyze, 40 channels, SYNTHETIC; {os.cpu_count()} CPU(s); lengths {hours} h; rates {args.sfreq} Hz")
     print(f"load average before: {_load()} (1 min; a quiet machine has about 0; the targets are for 2 free cores)")
-    print(f"{'length':>7} {'rate':>6} {'file MB':>8} {'wall s':>8} {'s per h':>8} {'peak MB':>8} {'load':>9}  stages")
+    print(f"{'length':>7} {'rate':>6} {'file MB':>8} {'wall s':>8} {'s per h':>8} {'CPU s':>8} {'peak MB':>8} "
+          f"{'load':>9}  stages")
     failed = False
     for sfreq in args.sfreq:
         rows: dict[float, tuple[float, float]] = {}
@@ -306,13 +308,13 @@ def main(argv: list[str] | None = None) -> int:
                     continue
             path = write_long_bdf(args.cache / f"synthetic_scale_{h:g}h_{sfreq}hz.bdf", h, sfreq, args.cache)
             with tempfile.TemporaryDirectory() as out:
-                wall, peak, code, tail = analyse(path, Path(out), args.threads)
+                wall, peak, code, tail, cpu = analyse(path, Path(out), args.threads)
             if code != 0:
                 failed = True
                 print(f"{h:>6g}h {sfreq:>5d}Hz  FAILED (exit {code}): {tail}")
                 continue
             rows[h] = (wall / h, peak)
-            print(f"{h:>6g}h {sfreq:>5d}Hz {path.stat().st_size / 1e6:8.0f} {wall:8.1f} {wall / h:8.1f} "
+            print(f"{h:>6g}h {sfreq:>5d}Hz {path.stat().st_size / 1e6:8.0f} {wall:8.1f} {wall / h:8.1f} {cpu:8.1f} "
                   f"{peak / 1e6:8.0f} {_load():>9}  {tail.removeprefix('timings: ')}", flush=True)
         longest = max(rows) if rows else None
         if longest is not None and longest > 1.0 and 1.0 in rows:

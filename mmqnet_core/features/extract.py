@@ -182,13 +182,26 @@ def _hf_score(values, invalid, tokens, names, config: FeatureConfig) -> np.ndarr
     """Robust z-score of EEG high-band DE mapped to [0, 1] (see :func:`extract_features`), or None."""
     if config.hf_z_threshold is None or Modality.EEG not in names or values.shape[0] < 8:
         return None
+    eeg, col = hf_column(tokens, config)
+    de = np.where(invalid[:, eeg, col], np.nan, values[:, eeg, col].astype(np.float64))  # (T, C_eeg)
+    return hf_score_from_de(de, config)
+
+
+def hf_column(tokens, config: FeatureConfig) -> tuple[list[int], int]:
+    """The EEG tokens and the feature column (DE of the highest band) of the high-band score."""
     eeg = [n for n, t in enumerate(tokens) if t.modality == Modality.EEG]
     col = max(range(len(config.all_bands)), key=lambda b: config.all_bands[b][1])  # DE of the highest band
-    de = np.where(invalid[:, eeg, col], np.nan, values[:, eeg, col].astype(np.float64))  # (T, C_eeg)
+    return eeg, col
+
+
+def hf_score_from_de(de: np.ndarray, config: FeatureConfig) -> np.ndarray | None:
+    """The high-band score of :func:`_hf_score` from the (T, C_eeg) float64 DE column (NaN where invalid)."""
+    if config.hf_z_threshold is None or de.shape[0] < 8 or de.shape[1] == 0:
+        return None
     ok = ~np.isnan(de).all(axis=1)
     if ok.sum() < 8:
         return None
-    hf = np.full(values.shape[0], np.nan)
+    hf = np.full(de.shape[0], np.nan)
     hf[ok] = np.nanmedian(de[ok], axis=1)
     med = np.nanmedian(hf)
     mad = 1.4826 * np.nanmedian(np.abs(hf - med))

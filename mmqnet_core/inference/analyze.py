@@ -308,8 +308,25 @@ def read_attribution(folder: str | os.PathLike) -> dict[str, Any] | None:
 
 
 def _savez(path: str, arrays: dict) -> None:
-    with open(path, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    """``np.savez_compressed`` (same file), writing arrays spilled to a temp file (:mod:`.spill`) block by block
+    with their pages dropped from resident memory after each block, so that saving a long analysis does not
+    bring its per-window arrays back into memory whole. No pickled objects."""
+    import zipfile
+
+    from .spill import is_spilled, trim
+
+    with open(path, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            arr = np.asanyarray(value)
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
+                if is_spilled(arr) and arr.flags.c_contiguous and arr.ndim >= 1:
+                    np.lib.format.write_array_header_1_0(out, np.lib.format.header_data_from_array_1_0(arr))
+                    step = max(1, (16 * 2**20) // max(1, arr[:1].nbytes))
+                    for a in range(0, arr.shape[0], step):
+                        out.write(arr[a:a + step].tobytes())
+                        trim()
+                else:
+                    np.lib.format.write_array(out, arr, allow_pickle=False)
 
 
 def analyze(
@@ -500,8 +517,13 @@ def subject_statistics(
 
 
 def _window_blocks(n_windows: int, size: int = 4096):
-    """Slices of ``size`` windows covering ``n_windows`` (element-wise steps over (T, N, F) arrays)."""
-    return [slice(a, min(a + size, n_windows)) for a in range(0, max(n_windows, 1), size)]
+    """Slices of ``size`` windows covering ``n_windows`` (element-wise steps over (T, N, F) arrays); after each
+    block the pages of spilled arrays touched so far leave the resident memory (:func:`.spill.trim`)."""
+    from .spill import trim
+
+    for a in range(0, max(n_windows, 1), size):
+        yield slice(a, min(a + size, n_windows))
+        trim()
 
 
 def _fit_normalizer(values: np.ndarray, hidden: np.ndarray, fallback: Any, min_count: int,
@@ -652,7 +674,9 @@ def analyze_features(
     for sl in _window_blocks(n_t):
         check_cancel(cancel)
         np.logical_and(valid[None] & np.isfinite(values[sl]), feature_valid[sl], out=fv[sl])
-    none_left = ~hidden & ~fv.any(axis=-1)
+    none_left = np.zeros(hidden.shape, bool)
+    for sl in _window_blocks(n_t):
+        none_left[sl] = ~hidden[sl] & ~fv[sl].any(axis=-1)
     if none_left.any():
         data_missing = data_missing | none_left
         hidden = hidden | none_left
@@ -715,11 +739,9 @@ def analyze_features(
     has_int = out.interference is not None
     mods = tuple(t.modality.value if hasattr(t.modality, "value") else str(t.modality) for t in features.tokens)
     from .evidence import marginal_probability
-    from .recon_baseline import baseline_reconstruction
-
     t1 = time.perf_counter()  # the baselines a reviewer expects, beside the model's reconstruction
-    baseline = baseline_reconstruction(feats, hidden, [t.name for t in features.tokens], mods,
-                                       np.asarray(features.valid, bool))
+    baseline = _baseline_in_blocks(feats, hidden, [t.name for t in features.tokens], mods,
+                                   np.asarray(features.valid, bool))
     baseline_step = () if baseline is None else (
         f"reconstruction baselines (spherical splines for EEG, linear interpolation for slow signals) in "
         f"{time.perf_counter() - t1:.2f} s",)
@@ -769,6 +791,59 @@ def analyze_features(
         missing_evidence=evidence_sd,
         baseline_recon=baseline,
     )
+
+
+#: Windows per call of the EEG spline baseline on a long recording (16,384 x 32 tokens x 12 features: 25 MB).
+BASELINE_BLOCK = 16384
+
+
+def _baseline_in_blocks(values: np.ndarray, hidden: np.ndarray, names: Sequence[str], mods: Sequence[str],
+                        valid: np.ndarray) -> np.ndarray | None:
+    """:func:`~.recon_baseline.baseline_reconstruction` without its whole-array temporaries on long recordings.
+
+    Up to :data:`BASELINE_BLOCK` windows: that function itself. Longer: the slow-signal tokens (interpolation
+    across gaps: their whole series, a few tokens) in one call, the EEG tokens (spherical splines, window by
+    window) in blocks of windows, into a result allocated once (:mod:`.spill`). The same values: each token's
+    interpolation only uses its own series, and the spline of a window only that window -- unless there are more
+    hidden-channel patterns than the function interpolates (``MAX_SPLINE_PATTERNS``, a random draw over the
+    whole recording), in which case the EEG tokens go in one call.
+    """
+    from .recon_baseline import MAX_SPLINE_PATTERNS, SLOW_MODALITIES, baseline_reconstruction
+    from .spill import full
+
+    n_t = values.shape[0]
+    if n_t <= BASELINE_BLOCK:
+        return baseline_reconstruction(values, hidden, names, mods, valid)
+    mods_a = np.asarray(mods)
+    eeg = np.flatnonzero(mods_a == "EEG")
+    slow = np.flatnonzero(np.isin(mods_a, SLOW_MODALITIES))
+    if not (hidden[:, np.concatenate([eeg, slow])]).any():
+        return None
+    out = full(values.shape, np.nan, np.float32)
+    names_a = np.asarray(names)
+
+    def part(rows: slice, cols: np.ndarray) -> None:
+        sub = np.empty((rows.stop - rows.start, len(cols), values.shape[2]), np.float32)
+        for sl in _window_blocks(sub.shape[0]):  # gathered block by block (spilled values: pages trimmed)
+            sub[sl] = values[rows.start + sl.start: rows.start + sl.stop][:, cols]
+        r = baseline_reconstruction(sub, hidden[rows][:, cols], list(names_a[cols]), list(mods_a[cols]),
+                                    valid[cols])
+        del sub
+        if r is not None:
+            for sl in _window_blocks(r.shape[0]):
+                out[rows.start + sl.start: rows.start + sl.stop, cols] = r[sl]
+
+    if slow.size and hidden[:, slow].any():
+        part(slice(0, n_t), slow)
+    if eeg.size and hidden[:, eeg].any():
+        h = hidden[:, eeg]
+        some = h.any(1) & ((~h).sum(1) >= 4)  # spherical_spline's windows (min_visible=4)
+        if len(np.unique(h[some], axis=0)) > MAX_SPLINE_PATTERNS:
+            part(slice(0, n_t), eeg)  # the random draw of patterns is over the whole recording
+        else:
+            for sl in _window_blocks(n_t, BASELINE_BLOCK):
+                part(sl, eeg)
+    return out
 
 
 class _NormalisedInput:

@@ -241,7 +241,10 @@ def run_contexts(
     inter = np.zeros((s_total, n_total), np.float32) if has_int else None
     arts = np.zeros((s_total, n_total, len(cfg.artifact_types)), np.float32) if has_int else None
     want_recon = return_recon and cfg.use_modality_queries
-    recon = np.zeros((s_total, n_total, n_tok, n_feat), np.float32) if want_recon else None
+    from .spill import trim, zeros as spill_zeros
+
+    # (S, n, N, F): a temp-file mapping for long recordings, its touched pages trimmed every few batches
+    recon = spill_zeros((s_total, n_total, n_tok, n_feat), np.float32) if want_recon else None
     att: dict[str, np.ndarray] | None = {} if return_attention else None
     mc = np.zeros((n_mc, s_total, n_total, k), np.float32) if n_mc else None  # per-sample sums over contexts
     scores = np.zeros((s_total, n_total, k), np.float32) if cfg.regression else None
@@ -289,6 +292,8 @@ def run_contexts(
                         report(progress, (bi + (i + 1) / (n_mc + 1)) / n_batches,
                                f"batch {bi + 1}/{n_batches}, sample {i + 1}/{n_mc}")
             report(progress, (bi + 1) / n_batches, f"batch {bi + 1}/{n_batches}")
+            if bi % 8 == 7:
+                trim()
     c = np.maximum(count, 1.0)
     probs /= c[..., None]
     std = None
@@ -302,7 +307,9 @@ def run_contexts(
         inter /= c
         arts /= c[..., None]
     if recon is not None:
-        recon /= c[..., None, None]
+        for a in range(0, n_total, 4096):  # in blocks of windows (spilled: pages trimmed after each)
+            recon[:, a:a + 4096] /= c[:, a:a + 4096, None, None]
+            trim()
     if att is not None:
         for family in att:
             att[family] /= c[..., None]

@@ -108,6 +108,9 @@ def release_memory() -> None:
             _TRIM = False
     if _TRIM:
         _TRIM(0)
+    from . import spill
+
+    spill.trim()  # and the pages of the spilled per-window arrays touched so far
 
 
 _TRIM: Any = None
@@ -309,7 +312,7 @@ def stream_features(
         Step-log lines of the first piece (filters, reference, EOG removal).
     """
     from ..features import extract_features
-    from ..features.extract import _hf_score
+    from ..features.extract import hf_column, hf_score_from_de
     from ..features.featureset import FeatureSet
     from ..features.layout import bind_layout, layout_for
     from ..features.missing import MissingReason
@@ -344,8 +347,10 @@ def stream_features(
     if absent_only:  # no token has a channel: one call gives the (missing) tokens and the interference coverage
         groups = [list(range(len(tokens)))]
     n_tok = len(tokens)
-    values = np.zeros((t_total, n_tok, n_feat), np.float32)
-    fvalid = np.zeros((t_total, n_tok, n_feat), bool)
+    from . import spill
+
+    values = spill.zeros((t_total, n_tok, n_feat), np.float32)  # in a temp file for long recordings
+    fvalid = spill.zeros((t_total, n_tok, n_feat), bool)
     missing = np.ones((t_total, n_tok), bool)
     reason = np.full((t_total, n_tok), MissingReason.NO_CHANNEL, np.uint8)
     coverage = np.zeros(t_total, np.float32)
@@ -425,7 +430,16 @@ def stream_features(
     for n, tok in enumerate(tokens):
         valid[n, : len(names[tok.modality])] = True
     interference = coverage
-    hf = _hf_score(values, ~fvalid, tokens, names, feature_config)
+    hf = None
+    eeg, col = hf_column(tokens, feature_config)
+    if eeg and feature_config.hf_z_threshold is not None:  # the DE column block by block (spilled arrays)
+        de = np.empty((t_total, len(eeg)))
+        for a in range(0, t_total, 4096):
+            sl = slice(a, a + 4096)
+            de[sl] = np.where(fvalid[sl][:, eeg, col], values[sl][:, eeg, col].astype(np.float64), np.nan)
+            spill.trim()
+        hf = hf_score_from_de(de, feature_config)
+        del de
     if hf is not None:
         interference = np.maximum(coverage, hf).astype(np.float32)
     fs = FeatureSet(values=values, valid=valid, missing=missing, tokens=tokens, feature_names=names,

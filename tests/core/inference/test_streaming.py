@@ -155,3 +155,57 @@ def test_analyze_features_leaves_a_callers_features_alone(long_recording, model)
     np.testing.assert_array_equal(handed.features, r.features)
     np.testing.assert_array_equal(handed.feature_valid, r.feature_valid)
     np.testing.assert_array_equal(handed.probabilities, r.probabilities)
+
+
+def test_long_analyses_keep_their_per_window_arrays_in_a_temp_file(long_recording, model, monkeypatch, tmp_path):
+    """Above the spill size the (T, N, F) arrays live in a deleted temp file mapped into memory: same values,
+    saved the same, and no file left behind."""
+    from mmqnet_core.inference import spill
+
+    plain = analyze_streaming(long_recording, MASKS, model, chunk_s=60.0)
+    assert not spill.is_spilled(plain.features) and not spill.is_spilled(plain.recon)
+    monkeypatch.setattr(spill, "SPILL_ABOVE_BYTES", 0)
+    spilled = analyze_streaming(long_recording, MASKS, model, chunk_s=60.0)
+    assert spill.is_spilled(spilled.features) and spill.is_spilled(spilled.recon)
+    assert spill.is_spilled(spilled.feature_valid)
+    for name in ("features", "feature_valid", "recon", "probabilities", "interference_detected", "hidden"):
+        np.testing.assert_array_equal(getattr(spilled, name), getattr(plain, name), err_msg=name)
+    spill.trim()  # pages dropped from memory: the data stay
+    np.testing.assert_array_equal(spilled.features, plain.features)
+    spilled.save(tmp_path / "s")
+    plain.save(tmp_path / "p")
+    with np.load(tmp_path / "s" / "reconstructions.npz") as a, np.load(tmp_path / "p" / "reconstructions.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    big = spill.zeros((1000, 3), np.float64)
+    assert spill.is_spilled(big) and not big.any()
+    assert spill.full((10, 2), 7, np.uint8).sum() == 140
+
+
+def test_the_baselines_in_blocks_equal_one_call(monkeypatch):
+    """Long recordings: slow tokens in one call, EEG splines in blocks of windows -- the same values."""
+    from mmqnet_core.inference.recon_baseline import baseline_reconstruction
+
+    analyze_mod = importlib.import_module("mmqnet_core.inference.analyze")
+
+    names = ["Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "GSR", "Resp", "EMG1"]
+    mods = ["EEG"] * 7 + ["GSR", "RESP", "EMG"]
+    rng = np.random.default_rng(3)
+    n_t = 3000
+    values = rng.standard_normal((n_t, len(names), 4)).astype(np.float32)
+    hidden = np.zeros((n_t, len(names)), bool)
+    hidden[100:900, 0] = True  # Fp1 masked across a block edge
+    hidden[1500:1800, 2] = True
+    hidden[1600:1700, 5] = True  # a second pattern overlapping
+    hidden[400:2600, 7] = True  # GSR gap across blocks
+    hidden[2990:, 8] = True  # Resp to the end
+    hidden[:, 9] = rng.random(n_t) < 0.1  # EMG: no baseline
+    valid = np.ones((len(names), 4), bool)
+    valid[7:, 3] = False
+    want = baseline_reconstruction(values, hidden, names, mods, valid)
+    monkeypatch.setattr(analyze_mod, "BASELINE_BLOCK", 700)  # 5 blocks
+    got = analyze_mod._baseline_in_blocks(values, hidden, names, mods, valid)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert analyze_mod._baseline_in_blocks(values, np.zeros_like(hidden), names, mods, valid) is None
