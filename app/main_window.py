@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
         self.circumplex_dock = self._dock("Circumplex", QWidget(self), bottom)
         self.attention_dock = self._dock("Attention", QWidget(self), bottom)
         self.reconstruction_dock = self._dock("Reconstruction", QWidget(self), bottom)
-        for name, (dock, _cls) in self._view_specs().items():
+        for name, dock in self._view_docks().items():  # the views' modules are not imported here
             dock.visibilityChanged.connect(lambda visible, n=name: self._view(n) if visible else None)
         self.analysis_docks = (self.trajectory_dock, self.circumplex_dock, self.attention_dock,
                                self.reconstruction_dock)
@@ -265,9 +265,13 @@ class MainWindow(QMainWindow):
         self.browser.setFocus()
 
     # --- lazy analysis views ---------------------------------------------------------------------------------
+    def _view_docks(self) -> dict[str, QDockWidget]:
+        return {"trajectory": self.trajectory_dock, "circumplex": self.circumplex_dock,
+                "attention": self.attention_dock, "reconstruction": self.reconstruction_dock}
+
     def _view_specs(self) -> dict[str, tuple[QDockWidget, type]]:
         # imported here, not at the top: the views pull in the features package (scipy.signal), about 1.5 s
-        # of start-up before the first paint
+        # of start-up before the first paint (and their own modules, ~60 ms, when the window is made)
         from .attention_map_view import AttentionMapView
         from .circumplex_view import CircumplexView
         from .reconstruction_view import ReconstructionView

@@ -175,6 +175,7 @@ class _ChannelAxis(pg.AxisItem):
 
     def __init__(self, on_click: Callable[[int], None]) -> None:
         super().__init__("left")
+        self.enableAutoSIPrefix(False)  # names only: no label to re-lay out at each range change
         self._on_click = on_click
         self.names: list[str] = []
         self.masked: set[str] = set()
@@ -263,6 +264,14 @@ class _ChannelAxis(pg.AxisItem):
 
     def wheelEvent(self, ev):  # noqa: N802 - let the browser page
         ev.ignore()
+
+
+def _hidden_axis(orientation: str) -> pg.AxisItem:
+    """The plot's unused top/right axis: pyqtgraph keeps it linked to the view, and with the automatic SI
+    prefix on, every change of the view range (each page step) lays its (empty, hidden) label out again."""
+    axis = pg.AxisItem(orientation)
+    axis.enableAutoSIPrefix(False)
+    return axis
 
 
 class _TimeAxis(pg.AxisItem):
@@ -1095,8 +1104,9 @@ class SignalBrowser(QWidget):
         self._vb = _BrowserViewBox(self)
         self._axis = _ChannelAxis(self._on_label_click)
         self._time_axis = _TimeAxis(self.state)
-        self.plot_widget = pg.PlotWidget(viewBox=self._vb, axisItems={"left": self._axis, "bottom": self._time_axis},
-                                         background="w")
+        axes = {"left": self._axis, "bottom": self._time_axis, "top": _hidden_axis("top"),
+                "right": _hidden_axis("right")}
+        self.plot_widget = pg.PlotWidget(viewBox=self._vb, axisItems=axes, background="w")
         self.plot_widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.plot_widget.setAcceptDrops(False)  # files dropped here go to the main window
         self.plot = self.plot_widget.getPlotItem()
