@@ -180,10 +180,14 @@ class ChannelPanel(QWidget):
         self._updating = True
         masks = self.model.masks
         masked = set(masks.channels) if masks is not None else set()
-        for name, item in self._items.items():
-            item.setCheckState(NAME, Qt.CheckState.Unchecked if name in self.model.hidden
-                               else Qt.CheckState.Checked)
-            item.setCheckState(MASK, Qt.CheckState.Checked if name in masked else Qt.CheckState.Unchecked)
+        hidden = self.model.hidden
+        for name, item in self._items.items():  # only the boxes that change (each set repaints its row)
+            shown = Qt.CheckState.Unchecked if name in hidden else Qt.CheckState.Checked
+            if item.checkState(NAME) != shown:
+                item.setCheckState(NAME, shown)
+            mask = Qt.CheckState.Checked if name in masked else Qt.CheckState.Unchecked
+            if item.checkState(MASK) != mask:
+                item.setCheckState(MASK, mask)
         self._updating = False
 
     def missing_text(self, result, ch_name: str) -> str:

@@ -147,12 +147,17 @@ def describe_device(device: str) -> str:
         return "CPU"
 
 
+#: Work kept for after the first page's paint runs at the latest this long after it was asked for, ms.
+AFTER_PAINT_LIMIT_MS = 1000
+
+
 class _FirstPaint(QObject):
     """Calls ``then`` once, when ``widget`` receives its first Paint event."""
 
-    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
+    def __init__(self, widget: QWidget, then: Callable[[], None], *, delete: bool = False) -> None:
         super().__init__(widget)
         self._then = then
+        self._delete = delete  # deleted once it has called ``then``
         widget.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
@@ -160,6 +165,8 @@ class _FirstPaint(QObject):
             then, self._then = self._then, None
             obj.removeEventFilter(self)
             then()
+            if self._delete:
+                self.deleteLater()
         return False
 
 
@@ -597,7 +604,20 @@ class MainWindow(QMainWindow):
     def _on_file_loaded(self, path: Path, recording: Recording) -> None:
         self.model.set_recording(recording, path)
         # Writing the settings file (QSettings.sync) waits for the disk: after the first page is painted.
-        QTimer.singleShot(0, lambda: self._remember_recent(path))
+        self._after_next_paint(lambda: self._remember_recent(path))
+
+    def _after_next_paint(self, then: Callable[[], None]) -> None:
+        """Call ``then`` once the traces' viewport has been painted (at the next turn of the event loop after its
+        next Paint event), at the latest after :data:`AFTER_PAINT_LIMIT_MS`. A zero-delay timer alone can fire
+        before the window's pending paint, holding the first page back by the work of ``then``."""
+        pending = [then]
+
+        def once() -> None:
+            if pending:
+                pending.pop()()
+
+        _FirstPaint(self.browser.plot_widget.viewport(), lambda: QTimer.singleShot(0, self, once), delete=True)
+        QTimer.singleShot(AFTER_PAINT_LIMIT_MS if self.isVisible() else 0, self, once)
 
     def _remember_recent(self, path: Path) -> None:
         try:
