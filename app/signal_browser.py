@@ -1110,6 +1110,8 @@ class SignalBrowser(QWidget):
         self.plot_widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.plot_widget.setAcceptDrops(False)  # files dropped here go to the main window
         self.plot = self.plot_widget.getPlotItem()
+        for side in ("top", "right"):  # given axes are shown by pyqtgraph: these two stay hidden, as by default
+            self.plot.hideAxis(side)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         # Vertical grid lines are our own item (see _draw_grid): the axis' own grid costs ~3 ms per page step.
