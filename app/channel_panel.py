@@ -10,7 +10,7 @@ simulated, no data, detector found nothing), and which features could not be com
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QStringListModel, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -60,6 +60,9 @@ class ChannelPanel(QWidget):
 
         self._items: dict[str, QTreeWidgetItem] = {}
         self._updating = False
+        # One list of modalities shared by every channel's combo box (each keeps its own current row): filling
+        # 40 combo boxes with their own items was a third of the panel's rebuild, before the first page is shown.
+        self._modalities = QStringListModel([m.value for m in Modality], self)
         # A group checkbox changes all its children, one itemChanged each: gather them into one model update.
         self._visibility_timer = single_shot_timer(self, 0)
         self._visibility_timer.timeout.connect(self._push_visibility)
@@ -94,8 +97,23 @@ class ChannelPanel(QWidget):
         self._updating = True
         expanded = {self.tree.topLevelItem(i).data(MODALITY, _ROLE_CHANNEL)
                     for i in range(self.tree.topLevelItemCount()) if self.tree.topLevelItem(i).isExpanded()}
+        # Built with the tree's signals blocked: each check state set would call _on_item_changed (ignored while
+        # updating) -- ~200 Python calls for 40 channels.
+        blocked = self.tree.blockSignals(True)
+        try:
+            self._build_items(recording, expanded)
+        finally:
+            self.tree.blockSignals(blocked)
+            self._updating = False
+        self._fit_name_column()
+
+    def _build_items(self, recording: Recording, expanded: set) -> None:
         self.tree.clear()
         self._items = {}
+        masks = self.model.masks
+        masked = set(masks.channels) if masks is not None else set()
+        hidden = self.model.hidden
+        checked, unchecked = Qt.CheckState.Checked, Qt.CheckState.Unchecked
         groups: dict[Modality, QTreeWidgetItem] = {}
         order = [m for m in Modality if any(c.modality == m for c in recording.channels)]
         for m in order:
@@ -109,24 +127,21 @@ class ChannelPanel(QWidget):
             item = QTreeWidgetItem(groups[ch.modality], [ch.name])
             item.setData(NAME, _ROLE_CHANNEL, ch.name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(NAME, Qt.CheckState.Checked)
-            item.setCheckState(MASK, Qt.CheckState.Unchecked)
+            item.setCheckState(NAME, unchecked if ch.name in hidden else checked)
+            item.setCheckState(MASK, checked if ch.name in masked else unchecked)
             unit = f", {ch.unit}" if ch.unit else ""
             item.setToolTip(NAME, f"{ch.name}: {ch.modality.value}, {ch.sfreq:g} Hz in the file{unit}")
             item.setData(NAME, _ROLE_TIP, item.toolTip(NAME))
             item.setToolTip(MASK, "Mask the whole channel (treated as missing by the analysis)")
             self._items[ch.name] = item
             combo = QComboBox(self.tree)
-            combo.addItems([m.value for m in Modality])
+            combo.setModel(self._modalities)
             combo.setCurrentText(ch.modality.value)
             combo.setToolTip("Modality of this channel (inferred from its name; correct it here)")
             combo.currentTextChanged.connect(lambda text, name=ch.name: self._on_modality(name, text))
             self.tree.setItemWidget(item, MODALITY, combo)
         for m, top in groups.items():
             top.setExpanded(not expanded or m.value in expanded)
-        self._updating = False
-        self._sync_states()
-        self._fit_name_column()
 
     def name_width_needed(self, item: QTreeWidgetItem) -> int:
         """Width (px) of the name column that shows ``item``'s text unelided: indent, check box, text, margins."""
@@ -165,10 +180,14 @@ class ChannelPanel(QWidget):
         self._updating = True
         masks = self.model.masks
         masked = set(masks.channels) if masks is not None else set()
-        for name, item in self._items.items():
-            item.setCheckState(NAME, Qt.CheckState.Unchecked if name in self.model.hidden
-                               else Qt.CheckState.Checked)
-            item.setCheckState(MASK, Qt.CheckState.Checked if name in masked else Qt.CheckState.Unchecked)
+        hidden = self.model.hidden
+        for name, item in self._items.items():  # only the boxes that change (each set repaints its row)
+            shown = Qt.CheckState.Unchecked if name in hidden else Qt.CheckState.Checked
+            if item.checkState(NAME) != shown:
+                item.setCheckState(NAME, shown)
+            mask = Qt.CheckState.Checked if name in masked else Qt.CheckState.Unchecked
+            if item.checkState(MASK) != mask:
+                item.setCheckState(MASK, mask)
         self._updating = False
 
     def missing_text(self, result, ch_name: str) -> str:

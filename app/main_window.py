@@ -147,12 +147,17 @@ def describe_device(device: str) -> str:
         return "CPU"
 
 
+#: Work kept for after the first page's paint runs at the latest this long after it was asked for, ms.
+AFTER_PAINT_LIMIT_MS = 1000
+
+
 class _FirstPaint(QObject):
     """Calls ``then`` once, when ``widget`` receives its first Paint event."""
 
-    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
+    def __init__(self, widget: QWidget, then: Callable[[], None], *, delete: bool = False) -> None:
         super().__init__(widget)
         self._then = then
+        self._delete = delete  # deleted once it has called ``then``
         widget.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
@@ -160,6 +165,8 @@ class _FirstPaint(QObject):
             then, self._then = self._then, None
             obj.removeEventFilter(self)
             then()
+            if self._delete:
+                self.deleteLater()
         return False
 
 
@@ -208,7 +215,7 @@ class MainWindow(QMainWindow):
         self.circumplex_dock = self._dock("Circumplex", QWidget(self), bottom)
         self.attention_dock = self._dock("Attention", QWidget(self), bottom)
         self.reconstruction_dock = self._dock("Reconstruction", QWidget(self), bottom)
-        for name, (dock, _cls) in self._view_specs().items():
+        for name, dock in self._view_docks().items():  # the views' modules are not imported here
             dock.visibilityChanged.connect(lambda visible, n=name: self._view(n) if visible else None)
         self.analysis_docks = (self.trajectory_dock, self.circumplex_dock, self.attention_dock,
                                self.reconstruction_dock)
@@ -265,9 +272,13 @@ class MainWindow(QMainWindow):
         self.browser.setFocus()
 
     # --- lazy analysis views ---------------------------------------------------------------------------------
+    def _view_docks(self) -> dict[str, QDockWidget]:
+        return {"trajectory": self.trajectory_dock, "circumplex": self.circumplex_dock,
+                "attention": self.attention_dock, "reconstruction": self.reconstruction_dock}
+
     def _view_specs(self) -> dict[str, tuple[QDockWidget, type]]:
         # imported here, not at the top: the views pull in the features package (scipy.signal), about 1.5 s
-        # of start-up before the first paint
+        # of start-up before the first paint (and their own modules, ~60 ms, when the window is made)
         from .attention_map_view import AttentionMapView
         from .circumplex_view import CircumplexView
         from .reconstruction_view import ReconstructionView
@@ -593,7 +604,20 @@ class MainWindow(QMainWindow):
     def _on_file_loaded(self, path: Path, recording: Recording) -> None:
         self.model.set_recording(recording, path)
         # Writing the settings file (QSettings.sync) waits for the disk: after the first page is painted.
-        QTimer.singleShot(0, lambda: self._remember_recent(path))
+        self._after_next_paint(lambda: self._remember_recent(path))
+
+    def _after_next_paint(self, then: Callable[[], None]) -> None:
+        """Call ``then`` once the traces' viewport has been painted (at the next turn of the event loop after its
+        next Paint event), at the latest after :data:`AFTER_PAINT_LIMIT_MS`. A zero-delay timer alone can fire
+        before the window's pending paint, holding the first page back by the work of ``then``."""
+        pending = [then]
+
+        def once() -> None:
+            if pending:
+                pending.pop()()
+
+        _FirstPaint(self.browser.plot_widget.viewport(), lambda: QTimer.singleShot(0, self, once), delete=True)
+        QTimer.singleShot(AFTER_PAINT_LIMIT_MS if self.isVisible() else 0, self, once)
 
     def _remember_recent(self, path: Path) -> None:
         try:

@@ -175,6 +175,7 @@ class _ChannelAxis(pg.AxisItem):
 
     def __init__(self, on_click: Callable[[int], None]) -> None:
         super().__init__("left")
+        self.enableAutoSIPrefix(False)  # names only: no label to re-lay out at each range change
         self._on_click = on_click
         self.names: list[str] = []
         self.masked: set[str] = set()
@@ -263,6 +264,14 @@ class _ChannelAxis(pg.AxisItem):
 
     def wheelEvent(self, ev):  # noqa: N802 - let the browser page
         ev.ignore()
+
+
+def _hidden_axis(orientation: str) -> pg.AxisItem:
+    """The plot's unused top/right axis: pyqtgraph keeps it linked to the view, and with the automatic SI
+    prefix on, every change of the view range (each page step) lays its (empty, hidden) label out again."""
+    axis = pg.AxisItem(orientation)
+    axis.enableAutoSIPrefix(False)
+    return axis
 
 
 class _TimeAxis(pg.AxisItem):
@@ -1095,11 +1104,14 @@ class SignalBrowser(QWidget):
         self._vb = _BrowserViewBox(self)
         self._axis = _ChannelAxis(self._on_label_click)
         self._time_axis = _TimeAxis(self.state)
-        self.plot_widget = pg.PlotWidget(viewBox=self._vb, axisItems={"left": self._axis, "bottom": self._time_axis},
-                                         background="w")
+        axes = {"left": self._axis, "bottom": self._time_axis, "top": _hidden_axis("top"),
+                "right": _hidden_axis("right")}
+        self.plot_widget = pg.PlotWidget(viewBox=self._vb, axisItems=axes, background="w")
         self.plot_widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.plot_widget.setAcceptDrops(False)  # files dropped here go to the main window
         self.plot = self.plot_widget.getPlotItem()
+        for side in ("top", "right"):  # given axes are shown by pyqtgraph: these two stay hidden, as by default
+            self.plot.hideAxis(side)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         # Vertical grid lines are our own item (see _draw_grid): the axis' own grid costs ~3 ms per page step.
@@ -1907,13 +1919,19 @@ class SignalBrowser(QWidget):
         wanted = set(modalities) if modalities is not None else {c.modality for c in rec.channels}
         data = rec.get_data(0.0, min(rec.duration_s, max(self.state.page_s, 10.0)))
         by_mod: dict[Modality, list[float]] = {}
-        for row, ch in zip(data, rec.channels):
-            if ch.modality not in wanted:
-                continue
-            finite = row[np.isfinite(row)]
-            if finite.size:
+        rows = [i for i, ch in enumerate(rec.channels) if ch.modality in wanted]
+        whole = [i for i in rows if np.isfinite(data[i]).all()] if data.shape[1] else []
+        # Rows without a missing sample in one call (the same percentiles as row by row, ~10x faster for 40 rows).
+        ranges = dict(zip(whole, np.diff(np.percentile(data[whole], [1, 99], axis=1), axis=0)[0].tolist())) \
+            if whole else {}
+        for i in rows:
+            if i not in ranges:
+                finite = data[i][np.isfinite(data[i])]
+                if not finite.size:
+                    continue
                 lo, hi = np.percentile(finite, [1, 99])
-                by_mod.setdefault(ch.modality, []).append(float(hi - lo))
+                ranges[i] = float(hi - lo)
+            by_mod.setdefault(rec.channels[i].modality, []).append(ranges[i])
         scales = {}
         for m in wanted:
             ranges = [r for r in by_mod.get(m, []) if r > 0]

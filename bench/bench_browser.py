@@ -1,14 +1,19 @@
 """Benchmark: first painted page and page steps of our browser vs MNE's Qt browser on a 1 h, 40-channel BDF.
 
-Both browsers run offscreen in the same process and on the same synthetic file (1 h, 40 channels, 512 Hz,
-written once with edfio by :func:`bench.bench_open.write_long_bdf` into a cache folder; the name says
-SYNTHETIC). Both read the file lazily (ours: ``mmqnet_core.io.load_recording``; MNE:
+Each measurement runs offscreen in a fresh process of its own, in the same state for both browsers: the same
+modules imported beforehand (PySide6, pyqtgraph, mne, torch, our window's module and MNE's browser), a
+QApplication made, and the first 10 s of the file read once (so that both find it in the OS page cache); then
+one browser is timed, from cold for everything else (no window, font or item of either was made before). The
+file is the same synthetic one (1 h, 40 channels, 512 Hz, written once with edfio by
+:func:`bench.bench_open.write_long_bdf` into a cache folder; the name says SYNTHETIC). Both read the file lazily (ours: ``mmqnet_core.io.load_recording``; MNE:
 ``read_raw_bdf(preload=False)``), show all 40 channels and 10 s per page in a 1280 x 800 window.
 
 * first paint: from "open this file" to the first paint of the page of traces (ours: ``MainWindow.open_file``
   on the open, empty window, whose reading runs in a worker thread; MNE: ``read_raw_bdf`` + ``raw.plot``, which
-  makes its window too: the time to make and show our empty window is printed as well, and a second ratio
-  counts it). The automatic cleaning that our window starts after opening is switched off: MNE's browser
+  makes its window too: the time to make and show our empty window -- ``MainWindow()``, resize, show, its
+  first paint -- is printed as well, and a second ratio counts it). Ours includes reading the header, the
+  channel panel, the overview bar, the autoscale and the first page; the recent-files entry is written just
+  after the page's paint (as the user sees it); the automatic cleaning is off (below). The automatic cleaning that our window starts after opening is switched off: MNE's browser
   cleans nothing. ``--with-cleaning`` times our window a second time with the cleaning running in the background
   as it does for the user, and prints both figures (and whether the cleaning was still running at the last step).
 * page step: one key press (ours: PageDown; MNE: Shift+Right, its "full page" step) until the traces are
@@ -31,7 +36,10 @@ and this script puts that folder on ``sys.path`` (``--mne-qt-path``). Without it
 
 Usage::
 
-    QT_QPA_PLATFORM=offscreen python bench/bench_browser.py [--cache DIR] [--steps N] [--mne-qt-path DIR]
+    QT_QPA_PLATFORM=offscreen python bench/bench_browser.py [--cache DIR] [--steps N] [--rounds R]
+                                                           [--mne-qt-path DIR]
+
+``--rounds R`` repeats every measurement in R fresh processes and prints medians.
 """
 
 from __future__ import annotations
@@ -171,6 +179,8 @@ def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bo
 
     times, cpu = _time_steps(watcher, lambda: QTest.keyClick(browser, Qt.Key.Key_PageDown), steps)
     cleaning_ran = with_cleaning and window.runner.busy  # still cleaning at the last step: every step overlapped
+    curve = browser.trace_items()[0]
+    raster_share = curve.raster_paints / max(1, curve.raster_paints + curve.path_paints)
     moved = browser.start_s
     window.shutdown()
     window.close()
@@ -178,7 +188,8 @@ def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bo
     if moved < steps * PAGE_S * 0.99:
         raise RuntimeError(f"our browser did not page: start {moved:.1f} s after {steps} PageDown")
     return {"first_paint": first_paint, "window": t_window, "step": statistics.median(times),
-            "step_max": max(times), "step_cpu": statistics.median(cpu), "cleaning_ran": cleaning_ran}
+            "step_max": max(times), "step_cpu": statistics.median(cpu), "cleaning_ran": cleaning_ran,
+            "raster_share": float(raster_share)}
 
 
 def bench_mne(path: Path, steps: int) -> dict[str, float]:
@@ -211,16 +222,21 @@ def bench_mne(path: Path, steps: int) -> dict[str, float]:
             "step_cpu": statistics.median(cpu)}
 
 
+CASES = ("ours", "ours_display", "ours_cleaning", "mne")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mmqnet_bench",
                         help="folder of the cached benchmark file (written once)")
     parser.add_argument("--steps", type=int, default=50, help="page steps timed per browser")
+    parser.add_argument("--rounds", type=int, default=1, help="fresh processes per measurement (medians printed)")
     parser.add_argument("--mne-qt-path", type=Path, default=Path("/tmp/mneqt_pkgs"),
                         help="private folder where mne-qt-browser, qtpy and scooby are installed")
     parser.add_argument("--with-cleaning", action="store_true",
                         help="also time our window while it cleans the recording in the background, as it does "
                              "for the user")
+    parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # one measurement, in this process
     args = parser.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -228,58 +244,113 @@ def main(argv: list[str] | None = None) -> int:
         # MNE's browser saves its window size in MNE's config file when closed: point MNE at a throw-away home
         # folder (the variable MNE's own test suite uses) so that the benchmark leaves ~/.mne alone.
         os.environ["_MNE_FAKE_HOME_DIR"] = scratch
+        if args.case:
+            return _run_case(args, Path(scratch))
         return _run(args, Path(scratch))
 
 
-def _run(args: argparse.Namespace, scratch: Path) -> int:
-    """Write (once) the file, time both browsers, print the figures; ``scratch`` is a throw-away folder."""
-    print(f"load average at start (1/5/15 min): {load_text()} on {os.cpu_count()} CPUs")
-    t = time.perf_counter()
-    path = write_long_bdf(args.cache / f"bench_{DURATION_S}s_40ch_512Hz_SYNTHETIC.bdf", DURATION_S)
-    print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB, ready in {time.perf_counter() - t:.1f} s)")
+def _bench_path(cache: Path) -> Path:
+    return cache / f"bench_{DURATION_S}s_40ch_512Hz_SYNTHETIC.bdf"
 
+
+def _run_case(args: argparse.Namespace, scratch: Path) -> int:
+    """One measurement in this (fresh) process; prints one JSON line."""
+    import json
+
+    path = _bench_path(args.cache)
+    if args.mne_qt_path.is_dir():
+        sys.path.insert(0, str(args.mne_qt_path))
     from PySide6.QtWidgets import QApplication
 
     qapp = QApplication.instance() or QApplication(["bench_browser"])  # noqa: F841 (kept alive)
-    # Warm both browsers' imports and the page cache alike, so that neither pays for them in its timing.
+    # The same modules for both browsers, imported before any timing; neither browser has made anything yet.
     import mne
     import pyqtgraph  # noqa: F401
-    import torch  # noqa: F401 (our window imports it for its device label)
+    import torch  # noqa: F401 (imported by our window's first analysis; here so that neither side pays it)
 
     import app.main_window  # noqa: F401
     from mmqnet_core.io import load_recording
 
-    load_recording(path).get_data(0.0, PAGE_S)
+    try:
+        import mne_qt_browser  # noqa: F401
+    except ImportError:
+        mne_qt_browser = None
+    load_recording(path).get_data(0.0, PAGE_S)  # the file's first page in the OS page cache, for both
     mne.set_log_level("ERROR")
+    if args.case == "mne":
+        if mne_qt_browser is None:
+            print(json.dumps({"missing": True}))
+            return 0
+        out = bench_mne(path, args.steps)
+        out["version"] = mne_qt_browser.__version__
+    else:
+        out = bench_ours(path, args.steps, settings_file=scratch / "settings.ini",
+                         with_cleaning=args.case == "ours_cleaning", reader_display=args.case == "ours_display")
+    out["load"] = os.getloadavg()[0]
+    print(json.dumps(out), flush=True)
+    # MNE's browser may leave its loading thread running: leave without tearing Qt down (Qt aborts then).
+    os._exit(0)
 
-    ours = bench_ours(path, args.steps, settings_file=scratch / "settings.ini", with_cleaning=False)
-    print(f"ours: first paint {ours['first_paint'] * 1000:.0f} ms (empty window made and shown before: "
-          f"{ours['window'] * 1000:.0f} ms) | page step median "
-          f"{ours['step'] * 1000:.1f} ms (max {ours['step_max'] * 1000:.1f} ms; "
-          f"CPU {ours['step_cpu'] * 1000:.1f} ms) over {args.steps} steps")
-    shown = bench_ours(path, args.steps, settings_file=scratch / "settings_display.ini", with_cleaning=False,
-                       reader_display=True)
+
+def _child(args: argparse.Namespace, case: str) -> dict:
+    """Run ``case`` in ``args.rounds`` fresh processes; the median of each number (and the first of others)."""
+    import json
+    import subprocess
+
+    runs = []
+    for _ in range(args.rounds):
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--case", case, "--cache", str(args.cache),
+               "--steps", str(args.steps), "--mne-qt-path", str(args.mne_qt_path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{case} failed:\n{proc.stderr[-3000:]}")
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    out = {}
+    for key, value in runs[0].items():
+        values = [r[key] for r in runs]
+        out[key] = statistics.median(values) if isinstance(value, float) else value
+        if isinstance(value, float):
+            out[key + "_runs"] = values
+    return out
+
+
+def _ms(values: list[float]) -> str:
+    return "/".join(f"{1000 * v:.0f}" for v in values)
+
+
+def _run(args: argparse.Namespace, scratch: Path) -> int:
+    """Write (once) the file, time both browsers (each measurement in fresh processes), print the figures."""
+    print(f"load average at start (1/5/15 min): {load_text()} on {os.cpu_count()} CPUs")
+    t = time.perf_counter()
+    path = write_long_bdf(_bench_path(args.cache), DURATION_S)
+    print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB, ready in {time.perf_counter() - t:.1f} s); "
+          f"each measurement in {args.rounds} fresh process(es), medians")
+
+    ours = _child(args, "ours")
+    print(f"ours: first paint {ours['first_paint'] * 1000:.0f} ms (runs {_ms(ours['first_paint_runs'])}; empty "
+          f"window made and shown before: {ours['window'] * 1000:.0f} ms, runs {_ms(ours['window_runs'])}) | "
+          f"page step median {ours['step'] * 1000:.1f} ms (max {ours['step_max'] * 1000:.1f} ms; "
+          f"CPU {ours['step_cpu'] * 1000:.1f} ms) over {args.steps} steps; pages copied from prefetched images "
+          f"{ours['raster_share']:.0%}")
+    shown = _child(args, "ours_display")
     print(f"ours, bipolar montage + display filters (EEG 0.5-35 Hz, notch 50 Hz): page step median "
           f"{shown['step'] * 1000:.1f} ms (max {shown['step_max'] * 1000:.1f} ms; "
           f"CPU {shown['step_cpu'] * 1000:.1f} ms)")
     if args.with_cleaning:
-        busy = bench_ours(path, args.steps, settings_file=scratch / "settings_cleaning.ini", with_cleaning=True)
+        busy = _child(args, "ours_cleaning")
         still = "still running after the last step" if busy["cleaning_ran"] else "finished before the last step"
         print(f"ours, cleaning in the background ({still}): first paint {busy['first_paint'] * 1000:.0f} ms | "
               f"page step median {busy['step'] * 1000:.1f} ms (max {busy['step_max'] * 1000:.1f} ms; "
               f"CPU {busy['step_cpu'] * 1000:.1f} ms)")
 
-    theirs = None
-    if args.mne_qt_path.is_dir():
-        sys.path.insert(0, str(args.mne_qt_path))
-    try:
-        import mne_qt_browser  # noqa: F401
-    except ImportError as exc:
-        print(f"MNE's Qt browser not importable ({exc}): only our numbers are shown. Install it privately with "
+    theirs = _child(args, "mne")
+    if theirs.get("missing"):
+        print(f"MNE's Qt browser not importable: only our numbers are shown. Install it privately with "
               f"'.venv/bin/pip install --no-deps --target {args.mne_qt_path} mne-qt-browser qtpy scooby'.")
+        theirs = None
     else:
-        theirs = bench_mne(path, args.steps)
-        print(f"MNE Qt browser {mne_qt_browser.__version__}: first paint {theirs['first_paint'] * 1000:.0f} ms | "
+        print(f"MNE Qt browser {theirs['version']}: first paint {theirs['first_paint'] * 1000:.0f} ms (runs "
+              f"{_ms(theirs['first_paint_runs'])}; read_raw_bdf + raw.plot, which makes its window) | "
               f"page step median {theirs['step'] * 1000:.1f} ms (max {theirs['step_max'] * 1000:.1f} ms; "
               f"CPU {theirs['step_cpu'] * 1000:.1f} ms)")
         with_window = ours["first_paint"] + ours["window"]

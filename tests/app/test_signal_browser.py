@@ -408,3 +408,9 @@ def test_prefetched_pages_are_copied_from_images_drawn_as_the_path_would_be(brow
     rasters, paths = curve.raster_paints, curve.path_paints
     browser.plot_widget.grab()
     assert (curve.raster_paints, curve.path_paints) == (rasters, paths + 1)
+
+
+def test_only_the_channel_and_time_axes_are_shown(browser):
+    plot = browser.plot
+    assert plot.getAxis("left").isVisible() and plot.getAxis("bottom").isVisible()
+    assert not plot.getAxis("top").isVisible() and not plot.getAxis("right").isVisible()

@@ -30,6 +30,8 @@ def test_window_opens_without_torch_or_analysis_views(tmp_path):
         win = MainWindow(settings=QSettings({str(tmp_path / "s.ini")!r}, QSettings.Format.IniFormat))
         created = time.perf_counter() - t0
         heavy_before_paint = sorted(m for m in ("scipy.signal", "torch", "mne.filter") if m in sys.modules)
+        view_modules = sorted(m for m in ("app.trajectory_view", "app.circumplex_view", "app.attention_map_view",
+                                          "app.reconstruction_view") if m in sys.modules)
         win.show()
         end = time.monotonic() + 1.0
         while time.monotonic() < end:  # the deferred start-up runs 300 ms after creation
@@ -37,7 +39,7 @@ def test_window_opens_without_torch_or_analysis_views(tmp_path):
             time.sleep(0.01)
         print(json.dumps({{"torch": "torch" in sys.modules, "views": sorted(win._views),
                           "device": win.device_label.text(), "created_ms": 1000 * created,
-                          "heavy_before_paint": heavy_before_paint}}))
+                          "heavy_before_paint": heavy_before_paint, "view_modules": view_modules}}))
         win.close()
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
@@ -47,6 +49,7 @@ def test_window_opens_without_torch_or_analysis_views(tmp_path):
     assert out["views"] == []
     # nothing that costs a second or more to import (scipy.signal ~1.5 s) before the first paint
     assert out["heavy_before_paint"] == []
+    assert out["view_modules"] == []  # not even the analysis views' modules are imported to make the window
     assert out["device"] == "Device: auto"
     print(f"MainWindow() took {out['created_ms']:.0f} ms")  # bench/bench_startup.py measures it properly
 
