@@ -47,6 +47,37 @@ def model_label(model: Any) -> str:
     return SYNTHETIC_MODEL_LABEL if model.is_synthetic else ""
 
 
+def checkpoint_summary(model: Any) -> str:
+    """What the views and the report say about ``model`` (a LoadedModel): the checkpoint's name and version,
+    its fusion, training data and size, never its path (which goes to the log: a report is shared, and an
+    absolute path names the user's folders).
+
+    ``"MMQ-Net checkpoint 'checkpoint' (shipped; format 1, MMQ-Net Studio 0.1.0), fusion mmq, SYNTHETIC
+    training data, 40 tokens, T=8"``; the untrained in-process model gives :data:`UNTRAINED_DESCRIPTION`.
+    """
+    meta = model.meta
+    extra = getattr(meta, "extra", None) or {}
+    if extra.get("untrained"):
+        return UNTRAINED_DESCRIPTION
+    name, about = "unnamed", [f"format {getattr(meta, 'format_version', '?')}"]
+    if getattr(meta, "mmqnet_version", ""):
+        about.append(f"MMQ-Net Studio {meta.mmqnet_version}")
+    path = getattr(meta, "path", None)
+    if path is not None:
+        folder = Path(path).parent if Path(path).suffix else Path(path)  # a folder or its model.safetensors
+        name = folder.name or name
+        from mmqnet_core.inference.model_loading import default_checkpoint_path
+
+        shipped = default_checkpoint_path()
+        if shipped is not None and folder.resolve() == Path(shipped).resolve():
+            about.insert(0, "shipped")
+    data = ("SYNTHETIC training data" if model.is_synthetic
+            else f"trained on {extra.get('training_data', 'unknown data')}")
+    cfg = model.model.config
+    return (f"MMQ-Net checkpoint '{name}' ({', '.join(about)}), fusion {getattr(cfg, 'fusion', '?')}, {data}, "
+            f"{len(model.layout)} tokens, T={cfg.n_windows}")
+
+
 def resolve_checkpoint(setting: str) -> Path:
     """The checkpoint to load: the one set in Preferences, else the shipped one.
 
@@ -164,11 +195,11 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
                             attribution=attribution, progress=progress, cancel=cancel)
     for note in run.notes:
         log.info("%s", note)
-    result = run.result
-    label = model_label(run.model)
-    if label == UNTRAINED_MODEL_LABEL:
-        result = dataclasses.replace(result, model_description=UNTRAINED_DESCRIPTION)
-    return AnalysisRun(result=result, model=run.model, label=label)
+    # the views, the report and the saved summary name the checkpoint without its path; the path is logged
+    result = dataclasses.replace(run.result, model_description=checkpoint_summary(run.model))
+    if getattr(run.model.meta, "path", None) is not None:
+        log.info("MMQ-Net checkpoint used: %s", run.model.meta.path)
+    return AnalysisRun(result=result, model=run.model, label=model_label(run.model))
 
 
 def write_trajectories_csv(result: Any, path: str | os.PathLike) -> Path:

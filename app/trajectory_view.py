@@ -17,7 +17,8 @@ the recording's channels masked in each window. Spans with detected interference
 whose context had no visible token grey. A green line is the app's
 time cursor; a left click moves the cursor and the browser there.
 
-A spectrogram track of one channel (the "Spectrogram track" box above the plots; off by default) adds a third
+A spectrogram track of one channel (the "Spectrogram track" box above the plots; off by default, then the
+channel last chosen, stored in the settings, when the recording has it) adds a third
 row on the same time axis: power in dB up to 45 Hz over the whole recording, computed in the core
 (:func:`mmqnet_core.features.spectrogram_track.spectrogram_track`, chunked, at most 4000 columns) in a
 background thread on first choice; scipy loads then, never before the first paint. Exports name the channel.
@@ -52,7 +53,10 @@ from .plot_helpers import (
     with_alpha,
     style_plot,
 )
+from .preferences import make_settings
 
+#: Settings key of the spectrogram track's channel last chosen: a recording that has it opens with its track.
+SPECTROGRAM_CHANNEL_KEY = "trajectory/spectrogram_channel"
 #: Interference score (0-1) from which a window is shaded as disturbed.
 INTERFERENCE_THRESHOLD = 0.5
 #: Height (in probability units) of the masked-share strip when every channel is masked.
@@ -84,6 +88,11 @@ class _BandSample(pg.ItemSample):
             p.setBrush(pg.mkBrush(None))
         p.drawRect(QRectF(0, 5, 20, 12))
 
+
+
+def _remember_spectrogram_channel(channel: str) -> None:
+    """Store the spectrogram track channel the user chose ("off" included) for the next recordings."""
+    make_settings().setValue(SPECTROGRAM_CHANNEL_KEY, "" if channel == SPECTROGRAM_OFF else channel)
 
 class TrajectoryView(QWidget):
     """Valence/arousal probability over time; ``jumpRequested(t)`` asks the browser to show time ``t`` (s)."""
@@ -146,6 +155,7 @@ class TrajectoryView(QWidget):
                                         "trajectory on the same time axis")
         self.spectrogram_box.addItem(SPECTROGRAM_OFF)
         self.spectrogram_box.currentTextChanged.connect(self.set_spectrogram_channel)
+        self.spectrogram_box.textActivated.connect(_remember_spectrogram_channel)  # the user's choice only
         self.spectrogram_label = QLabel(self)
         self.spectrogram_plot = pg.PlotItem()
         style_plot(self.spectrogram_plot)
@@ -223,7 +233,8 @@ class TrajectoryView(QWidget):
             box.addItems(list(recording.ch_names))
         finally:
             box.blockSignals(False)
-        self.set_spectrogram_channel(SPECTROGRAM_OFF)
+        remembered = str(make_settings().value(SPECTROGRAM_CHANNEL_KEY, "") or "")
+        self.set_spectrogram_channel(remembered if remembered in recording.ch_names else SPECTROGRAM_OFF)
 
     def _on_spectrogram_click(self, ev) -> None:
         if not self.spectrogram_shown or ev.button() != Qt.MouseButton.LeftButton or ev.double():

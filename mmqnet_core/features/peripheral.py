@@ -62,6 +62,15 @@ EVENT_FLOOR = 0.1
 #: Span of the running median that gives a belt's mid-level (the resting lung volume), s: the longest breath
 #: interval counted (:data:`BREATH_RANGE_S`), so it always spans at least one whole breath.
 RESP_MIDLEVEL_S = 20.0
+#: A beat stands out of its channel's noise (see :func:`_drop_noise_peaks`): the running median, over
+#: NOISE_TEST_PEAKS peaks, of each peak's height above the median in local robust SDs (:func:`local_scale`,
+#: "mad") is >= BEAT_MIN_SD. Peaks that a detector finds in Gaussian noise reach 1.5-3 SD; PPG pulses 4-10 SD
+#: and ECG R peaks 20-30 SD on the real recordings of tests/core/real. A sinusoid-like PPG stands only ~1 SD
+#: above its median, so a PPG peak also counts where the signal repeats: autocorrelation >= MIN_PERIODICITY
+#: at a beat lag (band-passed noise: 0.1-0.4). Noise then reads "no beat found", not a rate of 100-190 bpm.
+BEAT_MIN_SD = {"ppg": 4.0, "ecg": 4.0}
+NOISE_TEST_PEAKS = 9
+MIN_PERIODICITY = 0.5
 _TINY_POWER_UV2 = 1e-12  # floor before log10 of a power in uV^2 (-> -120 dB)
 
 _VOLT_SCALE = {"v": 1e6, "": 1e6, "mv": 1e3, "uv": 1.0, "µv": 1.0, "μv": 1.0, "nv": 1e-3}
@@ -338,6 +347,65 @@ def emg_features(
     return out
 
 
+def _periodicity(y: np.ndarray, sfreq: float, block_s: float, lags_s: tuple[float, float]) -> np.ndarray:
+    """Per-sample periodicity of ``y``: in each block of ``block_s`` s, the largest normalised autocorrelation
+    (unbiased estimate, Wiener-Khinchin via ``numpy.fft``) over lags ``lags_s`` (s); blocks do not overlap,
+    a partial last block joins the previous one. 1 for a pure rhythm, ~0.1-0.4 for band-passed noise."""
+    n = y.size
+    b = int(round(block_s * sfreq))
+    lo, hi = int(round(lags_s[0] * sfreq)), int(round(lags_s[1] * sfreq))
+    if n < 2 * hi or b <= hi:
+        return np.zeros(n)
+    nb = max(1, n // b)
+    edges = np.append(np.arange(nb) * b, n)
+    out = np.empty(n)
+    for i in range(nb):  # a few blocks per minute, each one FFT
+        s = y[edges[i]:edges[i + 1]]
+        s = s - s.mean()
+        f = np.fft.rfft(s, 2 * s.size)
+        ac = np.fft.irfft(f * np.conj(f))[: s.size]
+        if ac[0] <= 0:
+            out[edges[i]:edges[i + 1]] = 0.0
+            continue
+        ac = ac / ac[0] * s.size / (s.size - np.arange(s.size))
+        out[edges[i]:edges[i + 1]] = ac[lo:hi + 1].max()
+    return out
+
+
+def _drop_noise_peaks(
+    ev: Events, y: np.ndarray, sfreq: float, min_sd: float, *, periodic_ok: bool, raw: np.ndarray | None = None
+) -> Events:
+    """``ev`` without the peaks that neither stand out of the noise of ``y`` (median-centred, signal units)
+    nor belong to a periodic signal.
+
+    Each peak's height is divided by the robust local SD (:func:`local_scale`, "mad"); the running median of
+    these ratios over :data:`NOISE_TEST_PEAKS` consecutive peaks (``scipy.ndimage.median_filter``) must reach
+    ``min_sd`` (the median over neighbouring peaks keeps a low beat inside a clear rhythm and rejects the
+    occasional tall noise peak, whose neighbours are noise too). With ``periodic_ok``, a peak in a 10-s block
+    whose autocorrelation at a beat lag (0.3-2 s) reaches :data:`MIN_PERIODICITY` is kept as well: a
+    sinusoid-like pulse wave stands no higher above its median than noise does, but it repeats. With ``raw``
+    (the unfiltered channel), peaks where the raw signal spans at most two quantisation steps (the smallest
+    change between its samples) over the surrounding second are dropped too: a flat line ticking by one step.
+    """
+    if ev.times.size == 0:
+        return ev
+    sd = local_scale(y, sfreq, block_s=5.0, context_blocks=7, stat="mad", full_edges=True)
+    idx = np.clip(np.round(ev.times * sfreq).astype(int), 0, y.size - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(sd[idx] > 0, y[idx] / sd[idx], np.inf)
+    keep = median_filter(ratio, size=NOISE_TEST_PEAKS, mode="nearest") >= min_sd
+    if periodic_ok:
+        keep |= _periodicity(y, sfreq, 10.0, IBI_RANGE_S)[idx] >= MIN_PERIODICITY
+    if raw is not None:
+        d = np.abs(np.diff(raw))
+        d = d[d > 0]
+        if d.size:  # a flat line ticking by one quantisation step (the smallest change of the channel)
+            size = max(1, int(round(1.0 * sfreq)))
+            ptp = (maximum_filter1d(raw, size, mode="nearest") - minimum_filter1d(raw, size, mode="nearest"))[idx]
+            keep &= ptp > 2.0 * d.min()
+    return Events(ev.times[keep], ev.amplitudes[keep])
+
+
 def heart_features(
     data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, ecg: bool = False,
     orig_sfreq: np.ndarray | None = None,
@@ -350,8 +418,12 @@ def heart_features(
     median over 5-s blocks, running median over 7 blocks), so a movement artefact many times a beat's size
     blinds the detector only in its own blocks (and >= :data:`EVENT_FLOOR` x the typical beat amplitude, so
     the noise of a detached sensor is not counted); a second pass keeps beats at least half the median beat
-    interval apart. Peak times are refined to sub-sample precision; intervals
-    outside 0.3-2 s or more than 30 % off the median of their 5 neighbours are dropped.
+    interval apart. Peaks that do not stand out of the noise (:data:`BEAT_MIN_SD` local robust SDs; for PPG
+    also a periodic signal) or lie on a flat line ticking by one quantisation step are dropped
+    (:func:`_drop_noise_peaks`): a channel with no beats (noise, a flat-ish line) gives NaN for all three
+    features ("detector found nothing"), not a rate. Peak times are refined to sub-sample precision; intervals
+    outside 0.3-2 s or more than 30 % off the median of their 5 neighbours are dropped. Fewer than two beats
+    in a window's context: its beat amplitude is NaN too.
     """
     sfreq = grid.sfreq
     y = _filter(data, sfreq, *((5.0, 30.0) if ecg else (0.5, 8.0)), orig_sfreq=orig_sfreq)
@@ -372,10 +444,14 @@ def heart_features(
             # within a recording, not more), which drops a PPG's dicrotic peak or an ECG's tall T wave
             ev = find_events(yc, sfreq, min_interval_s=0.5 * float(np.median(iv)), min_prominence=thr,
                              min_height=med + thr)
+        ev = _drop_noise_peaks(ev, yc - med, sfreq, BEAT_MIN_SD["ecg" if ecg else "ppg"], periodic_ok=not ecg,
+                               raw=data[c])
         out[c, :, 0] = interval_rate(ev, grid, IBI_RANGE_S, max_gap_s=max(config.context_s / 2, 2 * IBI_RANGE_S[1]),
                                      max_rel_deviation=0.3)
         out[c, :, 1] = rmssd(ev, grid, config.context_s, dur)
-        out[c, :, 2] = event_rate(ev, grid, config.context_s, dur)[1]
+        count = context_sum(ev.times, ev.amplitudes, *_context(grid, config.context_s, dur))[0]
+        # fewer than two beats near the window (no rhythm there): the beat amplitude is unknown, not 0
+        out[c, :, 2] = np.where(count >= 2, event_rate(ev, grid, config.context_s, dur)[1], np.nan)
     return out
 
 
@@ -399,10 +475,11 @@ def resp_features(
     """Breathing rate (1/min) from peak intervals, depth (peak prominence) and the waveform.
 
     The belt signal is band-passed 0.05-1 Hz; breaths are peaks at least 1 s apart whose prominence is >=
-    RESP_REL_PROMINENCE (0.2) x the local breath depth (:func:`local_scale`, "range": block max - min over 15-s blocks, running
-    median over 5 blocks = 75 s, also at the recording's ends), so one large movement does not raise the
-    threshold of the whole recording, and >= :data:`EVENT_FLOOR` x the channel's typical depth (so noise on a still belt is not counted), and
-    that lie above the belt's local mid-level (:func:`_midlevel`: running median over
+    RESP_REL_PROMINENCE (0.2) x the local breath depth (:func:`local_scale`, "range": block max - min over
+    15-s blocks, running median over 5 blocks = 75 s, also at the recording's ends), so one large movement
+    does not raise the threshold of the whole recording, and >= :data:`EVENT_FLOOR` x the channel's typical
+    depth (so noise on a still belt is not counted), and that lie above the belt's local mid-level
+    (:func:`_midlevel`: running median over
     :data:`RESP_MIDLEVEL_S`): an inhalation rises above the resting level, whereas a ripple on the exhalation
     limb or in the trough between two breaths does not (the zero-crossing rule of the breath detectors of
     Khodadad et al. 2018 and BioSPPy); intervals outside 1-20 s are dropped. No breath found near a window:

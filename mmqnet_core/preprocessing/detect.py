@@ -296,8 +296,8 @@ def local_scale(
         Block length, s (a few periods of the rhythm measured).
     context_blocks : int
         Blocks in the running median (odd; rounded up).
-    stat : {"range", "peak"}
-        Per-block amplitude.
+    stat : {"range", "peak", "mad"}
+        Per-block amplitude ("mad": 1.4826 x the median absolute deviation, a robust SD).
     full_edges : bool
         If True (and the signal holds ``context_blocks`` blocks), the blocks within half a context of either
         end take the median of the first / last full context instead of a median over the fewer blocks that
@@ -315,7 +315,10 @@ def local_scale(
     nb = max(1, n // b)
     blocks = y[: nb * b].reshape(nb, b) if n >= b else y[None, :]
     top = blocks.max(axis=1)
-    v = top - (blocks.min(axis=1) if stat == "range" else np.median(blocks, axis=1))  # (nb,)
+    if stat == "mad":  # robust SD of each block (1.4826 x median absolute deviation)
+        v = 1.4826 * np.median(np.abs(blocks - np.median(blocks, axis=1, keepdims=True)), axis=1)
+    else:
+        v = top - (blocks.min(axis=1) if stat == "range" else np.median(blocks, axis=1))  # (nb,)
     k = max(0, int(context_blocks) // 2)
     if k and nb > 1:
         padded = np.pad(v, k, constant_values=np.nan)

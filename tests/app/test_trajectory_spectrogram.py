@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QSettings
 from PySide6.QtTest import QTest
 
 from .test_analysis_views import analysed  # noqa: F401 (fixture)
@@ -42,3 +43,25 @@ def test_spectrogram_track_under_the_trajectory(analysed, qtbot, dialogs):  # no
     view.spectrogram_box.setCurrentText("off")
     assert not view.spectrogram_shown and view.spectrogram_track is None
     assert not dialogs
+
+
+def test_the_chosen_spectrogram_channel_is_remembered_for_the_next_recording(window, recording, tmp_path,
+                                                                             settings_file):
+    from app.trajectory_view import SPECTROGRAM_CHANNEL_KEY
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    view = window.trajectory_view
+    assert view.spectrogram_box.currentText() == "off"  # off by default
+    view.spectrogram_box.setCurrentText("Cz")
+    view.spectrogram_box.textActivated.emit("Cz")  # what a user's choice in the box sends
+    view.wait_spectrogram()
+    window.set_recording(recording, tmp_path / "again.bdf")  # the next recording that has Cz opens with its track
+    assert view.spectrogram_box.currentText() == "Cz"
+    view.wait_spectrogram()
+    assert view.spectrogram_shown and view.spectrogram_track.ch_name == "Cz"
+    settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
+    assert settings.value(SPECTROGRAM_CHANNEL_KEY) == "Cz"  # stored with the user's settings
+    view.spectrogram_box.setCurrentText("off")
+    view.spectrogram_box.textActivated.emit("off")
+    window.set_recording(recording, tmp_path / "third.bdf")
+    assert view.spectrogram_box.currentText() == "off" and not view.spectrogram_shown

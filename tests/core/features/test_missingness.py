@@ -109,7 +109,6 @@ def test_a_ripple_below_the_belt_mid_level_is_not_a_breath():
     assert np.abs(rate[inner] - 12.0).max() < 0.5, np.round(rate[inner], 1)
 
 
-
 def test_the_breath_depth_at_the_recording_ends_is_as_robust_as_elsewhere():
     # local_scale(full_edges=True), used by the breath detector: the first blocks take the median of the first
     # full context (5 blocks), not of the 3 that exist around them, so two deep blocks near the start (one deep
@@ -121,3 +120,43 @@ def test_the_breath_depth_at_the_recording_ends_is_as_robust_as_elsewhere():
     full = local_scale(y, fs, block_s=15.0, context_blocks=5, stat="range", full_edges=True)
     assert shrunk[0] == pytest.approx(8.0) and full[0] == pytest.approx(1.0)
     np.testing.assert_allclose(full[375:826], shrunk[375:826])  # between the 3rd and 6th block centres: the same
+
+
+def _noise_channels():
+    rng = np.random.default_rng(3)
+    n = int(120 * FS)
+    return {
+        "white noise": rng.standard_normal(n) * 20.0,
+        "flat-ish": 500.0 + 1e-3 * rng.standard_normal(n),  # a near-constant line with a trace of noise
+        "quantised flat line": np.round(0.3 * rng.standard_normal(n)),  # +-1 LSB ticks on a constant
+    }
+
+
+def test_a_channel_with_no_beats_gives_no_heart_rate_but_detector_found_nothing():
+    # issue 9: peaks found in noise were read as 95-186 bpm; a channel with no beats has no rate
+    grid = WindowGrid.make(FS, int(120 * FS), 1.0, None)
+    for name, x in _noise_channels().items():
+        for ecg in (False, True):
+            f = heart_features(x[None], grid, CFG, ecg=ecg)[0]
+            assert np.isnan(f).all(), (name, ecg, np.nanmedian(f[:, 0]), np.isfinite(f).mean(axis=0))
+    # through feature extraction: the tokens are present but "detector found nothing", with that reason
+    x = _noise_channels()["white noise"]
+    sig = signals([("PPG", Modality.PPG, "", x), ("ECG", Modality.ECG, "uV", x)])
+    fs = extract_features(sig, CFG, layout=(Token("PPG", Modality.PPG, "PPG"), Token("ECG", Modality.ECG, "ECG")))
+    assert (fs.reason == MissingReason.NOT_DETECTED).all() and not fs.feature_valid[:, :, :3].any()
+    assert describe_hidden("ECG", fs.reason[:, 1], "ECG") == "ECG: 120/120 windows hidden: 120 no R peak found"
+
+
+def test_beats_in_noise_are_still_found():
+    # the noise test keeps beats: pulse trains with noise of 1/30-1/10 their size, and a sinusoid-like pulse wave
+    # (which stands no higher above its median than noise does, but repeats)
+    t = times(120.0)
+    rng = np.random.default_rng(4)
+    grid = WindowGrid.make(FS, t.size, 1.0, None)
+    beats = np.arange(0.5, 120, 60 / 75)
+    spiky = pulse_train(t, beats, 0.02) + 0.1 * rng.standard_normal(t.size)  # ECG-like
+    pulse = pulse_train(t, beats, 0.1) + 0.03 * rng.standard_normal(t.size)  # PPG-like
+    smooth = np.sin(2 * np.pi * 1.25 * t) + 0.03 * rng.standard_normal(t.size)
+    for x, ecg in ((spiky, True), (pulse, False), (smooth, False)):
+        hr = heart_features(x[None], grid, CFG, ecg=ecg)[0, :, 0]
+        assert np.abs(hr[3:-3] - 75.0).max() < 1.5, (ecg, np.round(hr, 1))
