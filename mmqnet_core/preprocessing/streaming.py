@@ -321,9 +321,8 @@ def fit_cleaning(
     else:
         check_cancel(cancel)
         report(progress, 0.25, "fitting the cleaning: line frequency")
-        data = kept[0][0] if len(kept) == 1 else np.concatenate([d[line_picks] for d, *_ in kept], axis=1)
-        found, ratios = detect_line_freq(data, sfreq_in, ratio=config.line_detect_ratio,
-                                         picks=line_picks if len(kept) == 1 else None, max_s=120.0)
+        found, ratios = detect_line_freq([d for d, *_ in kept], sfreq_in, ratio=config.line_detect_ratio,
+                                         picks=line_picks, max_s=120.0)
         detail = ", ".join(f"{f:g} Hz: {r:.1f}" for f, r in ratios.items()) or "no candidate below Nyquist"
         if found is None:
             note(f"no line noise detected (peak/neighbour power ratio {detail}; threshold "
