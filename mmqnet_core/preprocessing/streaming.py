@@ -481,9 +481,11 @@ def read_piece(recording: Recording, fit: CleaningFit, ra: int, rb: int, cancel:
             data[:, a - ra: b - ra] = recording.get_data(a / fit.sfreq_in, b / fit.sfreq_in)
     n = data.shape[1]
     mask_in = _mask_piece(fit, data.shape[0], ra, rb)
-    nan_mask = ~np.isfinite(data)
-    if not nan_mask.any():
-        nan_mask = None
+    nan_mask = None
+    if not np.isfinite(data.sum(axis=1)).all():  # a row holding NaN/inf has a non-finite sum: only then the mask
+        nan_mask = ~np.isfinite(data)
+        if not nan_mask.any():
+            nan_mask = None
     missing = nan_mask if mask_in is None else (mask_in if nan_mask is None else nan_mask | mask_in)
     if missing is not None:
         names = recording.ch_names
@@ -952,7 +954,9 @@ def _eog_step(work: np.ndarray, fit: CleaningFit, recording: Recording, eeg: lis
             _note_regression(model, fit, recording, note)
         _, coef, mean = fit.eog
         ref = np.where(eog_vis, eog_data - mean, 0.0)  # nothing subtracted where the EOG is missing
-        x[eeg] -= coef @ ref
+        removed = coef @ ref
+        for k, i in enumerate(eeg):  # row by row: no (E, n) copy of the EEG rows
+            x[i] -= removed[k]
         if not eog_vis.all():
             note(f"EOG regression not applied at {int((~eog_vis).sum())} samples where the EOG is masked")
         return
