@@ -111,6 +111,36 @@ def bench_analysis(args) -> dict:
     return {"total": total, "clean": t_clean, **stages, "inference_no_attention": lean.timings["inference"]}
 
 
+def bench_clean_files(paths: list[str]) -> None:
+    """The streamed cleaning of whole files as the analysis runs it (fit, then 10-minute pieces without the raw
+    copy): wall and CPU time per recorded hour, and per piece (constant when nothing grows with the length)."""
+    from mmqnet_core.io import load_recording
+    from mmqnet_core.preprocessing import PreprocessConfig
+    from mmqnet_core.preprocessing.streaming import SpanCollector, fit_cleaning, iter_clean
+
+    print("\n== streamed cleaning (fit + 10-min pieces, as in the analysis) ==")
+    for path in paths:
+        rec = load_recording(path)
+        hours = rec.duration_s / 3600
+        t0, c0 = time.perf_counter(), time.process_time()
+        fit = fit_cleaning(rec, PreprocessConfig())
+        t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
+        spans, per = SpanCollector(fit, rec), []
+        t1, c1 = time.perf_counter(), time.process_time()
+        for _ in iter_clean(rec, fit, collector=spans):
+            t2, c2 = time.perf_counter(), time.process_time()
+            per.append((t2 - t1, c2 - c1))
+            t1, c1 = t2, c2
+        spans.annotations()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        w = np.asarray(per)
+        print(f"  {Path(path).name}: {hours:.2f} h, {rec.n_channels} ch at {rec.sfreq:g} Hz: {wall:.1f} s wall "
+              f"({wall / hours:.2f} s per recorded hour), CPU {cpu:.1f} s ({cpu / hours:.2f} s/h); fit {t_fit:.2f} s "
+              f"(CPU {c_fit:.2f}); {len(per)} pieces: wall {w[:, 0].mean():.2f} s each ({w[:, 0].min():.2f}-"
+              f"{w[:, 0].max():.2f}), CPU {w[:, 1].mean():.2f} s ({w[:, 1].min():.2f}-{w[:, 1].max():.2f}); "
+              f"load {os.getloadavg()[0]:.1f}; peak memory so far {_peak_mb():.0f} MB")
+
+
 def _peak_mb() -> float:
     """Peak resident memory of this process, MB (Linux reports ru_maxrss in KiB)."""
     import resource
@@ -149,10 +179,16 @@ def main(argv=None) -> int:
     p.add_argument("--skip-analysis", action="store_true")
     p.add_argument("--skip-train", action="store_true")
     p.add_argument("--clean-only", action="store_true", help="analysis part: only time the cleaning")
+    p.add_argument("--clean-files", nargs="+", default=None, metavar="FILE",
+                   help="instead: time the streamed cleaning of these recordings per recorded hour (e.g. the 1-h "
+                        "and 4-h files bench/bench_scale.py writes)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     np.seterr(all="ignore")
+    if args.clean_files:
+        bench_clean_files(args.clean_files)
+        return 0
     if not args.skip_analysis:
         bench_analysis(args)
     if not args.skip_train:

@@ -222,8 +222,9 @@ def detect_line_freq(
 
     Parameters
     ----------
-    data : np.ndarray, shape (n_channels, n_times)
-        Signals, any unit, no NaN.
+    data : np.ndarray, shape (n_channels, n_times), or a sequence of them
+        Signals, any unit, no NaN; a sequence of blocks (same channels) is read as their concatenation in time
+        without building it (only the analysed seconds are copied).
     sfreq : float
         Sampling rate, Hz.
     ratio : float
@@ -242,18 +243,25 @@ def detect_line_freq(
     ratios : dict
         Largest peak-to-neighbour power ratio over channels per candidate below the Nyquist frequency.
     """
-    rows = list(range(data.shape[0])) if picks is None else list(picks)
-    n = data.shape[1]
+    blocks = list(data) if isinstance(data, (list, tuple)) else [data]
+    rows = list(range(blocks[0].shape[0])) if picks is None else list(picks)
+    n = sum(b.shape[1] for b in blocks)
     nperseg = int(round(2 * sfreq))  # 0.5 Hz resolution
     if not rows or n < nperseg:
         return None, {}
+    edges = np.cumsum([0] + [b.shape[1] for b in blocks])
+
+    def span(a: int, b: int) -> list[np.ndarray]:  # rows x samples [a, b) of the blocks' concatenation
+        return [blk[rows, max(a, lo) - lo:min(b, hi) - lo]
+                for blk, lo, hi in zip(blocks, edges[:-1], edges[1:]) if hi > a and lo < b]
+
     max_n = int(max_s * sfreq)
     if n > max_n:  # slice time first, then channels, so that only max_s seconds are copied
         chunk = max_n // 10
         starts = np.linspace(0, n - chunk, 10).astype(int)
-        data = np.concatenate([data[rows, s:s + chunk] for s in starts], axis=1)
+        data = np.concatenate([p for s in starts for p in span(s, s + chunk)], axis=1)
     else:
-        data = data[rows]
+        data = np.concatenate(span(0, n), axis=1)
     freqs, psd = signal.welch(data, fs=sfreq, nperseg=nperseg, axis=-1)
     nyq = sfreq / 2
     ratios: dict[float, float] = {}

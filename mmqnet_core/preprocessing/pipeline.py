@@ -37,9 +37,15 @@ spread over it), then the span is cleaned as one piece with them (:func:`~.strea
 cleaned in pieces with the same fit (bounded memory: the analysis of long recordings, the display's on-demand
 pages) equals this function's output within float rounding.
 
-Filters are mne's defaults: zero-phase FIR (``filter_method="fir"``, firwin design, overlap-add) or a 4th-order
-Butterworth applied forward-backward (``"iir"``). FIR costs about 5 s for 1 h of 40 channels at 128 Hz on one
-core, well within budget, and has no phase distortion or IIR instability at 0.05 Hz, hence the default.
+Filters are mne's defaults: zero-phase FIR (``filter_method="fir"``, firwin design; the taps designed once by
+:func:`mne.filter.create_filter` and applied here as mne applies them, see :func:`filter_rows`) or a 4th-order
+Butterworth applied forward-backward (``"iir"``, by mne). FIR has no phase distortion or IIR instability at
+0.05 Hz, hence the default.
+
+Speed (1 h x 40 channels at 512 Hz, ``bench/bench_model.py --sfreq 512 --clean-only``): about 6 s of CPU on the
+2-core target. The row-wise heavy steps (reading, resampling, filters, muscle envelope) run on two threads in
+groups of at most 8 rows (``cancel`` is checked between groups); arrays of a cleaning call are allocated without
+transparent-huge-page advice (:func:`small_pages`).
 """
 
 from __future__ import annotations
@@ -94,15 +100,15 @@ _PAGES_BEFORE = True
 def small_pages():
     """Within this block numpy does not ask the kernel for transparent huge pages for new large arrays.
 
-    numpy advises huge pages (``madvise(MADV_HUGEPAGE)``) for every array of 4 MB or more. Where the kernel's THP
-    ``defrag`` setting is ``madvise`` (Ubuntu's and Debian's default), each such first touch may have to *compact*
-    memory in the faulting thread until a free 2-MB page exists, which on a machine whose memory is full of page
-    cache costs far more than the work: the cleaning of 1 h x 40 channels at 512 Hz measured 11.6 s of CPU with
-    the advice (pieces 1 and 2 at 2-2.7 s each, half of it kernel time) and 7.7 s without it (every piece ~1 s).
-    The cleaning's arrays live for one 10-minute piece, so huge pages buy little here. numpy has no public switch
-    for this at run time (only the ``NUMPY_MADVISE_HUGEPAGE`` variable read at import), so its documented
-    ``_set_madvise_hugepage`` is used when present; re-entrant and thread-safe (a counter; the previous setting is
-    restored when the last user leaves). It changes speed only, never a value.
+    numpy advises huge pages (``madvise(MADV_HUGEPAGE)``) for every array of 4 MB or more. On the 2-core virtual
+    target machine (THP ``enabled``/``defrag`` = ``madvise``) the first touch of such memory cost far more kernel
+    time than the work: cleaning 1 h x 40 channels at 512 Hz took 11.6 s of CPU with the advice, pieces 1 and 2
+    at 2-2.7 s each of which ~1.5 s in the kernel, and 7.7 s without it (every piece ~1 s, ~0.1 s in the kernel;
+    measured with getrusage per piece). A fresh process's first pieces are the ones that grow its memory, hence
+    the slow first pieces. The cleaning's arrays live for one 10-minute piece, so huge pages buy little here.
+    numpy has no public switch for this at run time (only the ``NUMPY_MADVISE_HUGEPAGE`` variable read at
+    import), so its documented ``_set_madvise_hugepage`` is used when present; re-entrant and thread-safe (a
+    counter; the previous setting is restored when the last user leaves). It changes speed only, never a value.
     """
     global _PAGES_USERS, _PAGES_BEFORE
     setter = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)

@@ -321,9 +321,8 @@ def fit_cleaning(
     else:
         check_cancel(cancel)
         report(progress, 0.25, "fitting the cleaning: line frequency")
-        data = kept[0][0] if len(kept) == 1 else np.concatenate([d[line_picks] for d, *_ in kept], axis=1)
-        found, ratios = detect_line_freq(data, sfreq_in, ratio=config.line_detect_ratio,
-                                         picks=line_picks if len(kept) == 1 else None, max_s=120.0)
+        found, ratios = detect_line_freq([d for d, *_ in kept], sfreq_in, ratio=config.line_detect_ratio,
+                                         picks=line_picks, max_s=120.0)
         detail = ", ".join(f"{f:g} Hz: {r:.1f}" for f, r in ratios.items()) or "no candidate below Nyquist"
         if found is None:
             note(f"no line noise detected (peak/neighbour power ratio {detail}; threshold "
@@ -482,9 +481,11 @@ def read_piece(recording: Recording, fit: CleaningFit, ra: int, rb: int, cancel:
             data[:, a - ra: b - ra] = recording.get_data(a / fit.sfreq_in, b / fit.sfreq_in)
     n = data.shape[1]
     mask_in = _mask_piece(fit, data.shape[0], ra, rb)
-    nan_mask = ~np.isfinite(data)
-    if not nan_mask.any():
-        nan_mask = None
+    nan_mask = None
+    if not np.isfinite(data.sum(axis=1)).all():  # a row holding NaN/inf has a non-finite sum: only then the mask
+        nan_mask = ~np.isfinite(data)
+        if not nan_mask.any():
+            nan_mask = None
     missing = nan_mask if mask_in is None else (mask_in if nan_mask is None else nan_mask | mask_in)
     if missing is not None:
         names = recording.ch_names
@@ -953,7 +954,9 @@ def _eog_step(work: np.ndarray, fit: CleaningFit, recording: Recording, eeg: lis
             _note_regression(model, fit, recording, note)
         _, coef, mean = fit.eog
         ref = np.where(eog_vis, eog_data - mean, 0.0)  # nothing subtracted where the EOG is missing
-        x[eeg] -= coef @ ref
+        removed = coef @ ref
+        for k, i in enumerate(eeg):  # row by row: no (E, n) copy of the EEG rows
+            x[i] -= removed[k]
         if not eog_vis.all():
             note(f"EOG regression not applied at {int((~eog_vis).sum())} samples where the EOG is masked")
         return

@@ -189,3 +189,19 @@ def test_fit_reports_progress_for_every_block(long_recording):
     for k in range(1, streaming.FIT_BLOCKS + 1):
         assert f"fitting the cleaning: reading block {k}/{streaming.FIT_BLOCKS}" in [m for _, m in seen]
         assert f"fitting the cleaning: block {k}/{streaming.FIT_BLOCKS}" in [m for _, m in seen]
+
+
+@pytest.mark.parametrize("seconds", [100.0, 400.0])  # below and above the 120 s analysed
+def test_line_frequency_of_blocks_equals_that_of_their_concatenation(seconds):
+    from mmqnet_core.preprocessing.detect import detect_line_freq
+
+    sf = 256.0
+    rng = np.random.default_rng(3)
+    n = int(seconds * sf)
+    t = np.arange(n) / sf
+    x = rng.standard_normal((4, n)) + 0.5 * np.sin(2 * np.pi * 60.0 * t)
+    cuts = [0, n // 7, n // 3, n // 3 + 5, n]
+    blocks = [x[:, a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+    want = detect_line_freq(x, sf, ratio=5.0, picks=[0, 2, 3], max_s=120.0)
+    got = detect_line_freq(blocks, sf, ratio=5.0, picks=[0, 2, 3], max_s=120.0)
+    assert want[0] == 60.0 and got == want
