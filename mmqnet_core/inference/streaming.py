@@ -20,8 +20,22 @@ differ only in the few peripheral features whose thresholds are statistics over 
 per-channel median window SD of the flat-window rule): those are taken per hour instead of over the whole
 recording -- the right scale for a recording of many hours anyway.
 
-Cancel is checked between pieces, between the steps of each piece, between modalities of each feature block and
-between model batches.
+Work in parallel (2 cores): pieces are cleaned two at a time in helper threads, ahead of the feature blocks, and
+a block's token groups (4 tokens of one modality) run in two threads while the next pieces are cleaned; each
+piece and group is computed exactly as alone, so the result does not depend on the threads.
+
+The app's display cleaning is reused: when the cleaning cache holds the on-demand display cleaning of the same
+recording, configuration, masks and span (:func:`~mmqnet_core.preprocessing.on_demand.clean_for_display`
+registers it), the analysis takes its fit and the tiles it has cleaned, and puts the pieces it cleans into the
+display's store (:func:`iter_pieces`).
+
+Memory: the per-window arrays of a long recording (features, their validity, reconstructions) live in a deleted
+memory-mapped temp file whose pages are dropped from resident memory between blocks (:mod:`.spill`), so the
+peak does not grow with the length.
+
+Cancel: the caller's thread waits on the helpers while checking the token every 0.05 s (the fit too, whose own
+checks can be seconds apart: :func:`run_cancellable`), so a cancel raises at once in every stage before the
+model; the helpers stop at their next own check. The model checks between batches and before each layer.
 """
 
 from __future__ import annotations
