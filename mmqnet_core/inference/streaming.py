@@ -20,8 +20,22 @@ differ only in the few peripheral features whose thresholds are statistics over 
 per-channel median window SD of the flat-window rule): those are taken per hour instead of over the whole
 recording -- the right scale for a recording of many hours anyway.
 
-Cancel is checked between pieces, between the steps of each piece, between modalities of each feature block and
-between model batches.
+Work in parallel (2 cores): pieces are cleaned two at a time in helper threads, ahead of the feature blocks, and
+a block's token groups (4 tokens of one modality) run in two threads while the next pieces are cleaned; each
+piece and group is computed exactly as alone, so the result does not depend on the threads.
+
+The app's display cleaning is reused: when the cleaning cache holds the on-demand display cleaning of the same
+recording, configuration, masks and span (:func:`~mmqnet_core.preprocessing.on_demand.clean_for_display`
+registers it), the analysis takes its fit and the tiles it has cleaned, and puts the pieces it cleans into the
+display's store (:func:`iter_pieces`).
+
+Memory: the per-window arrays of a long recording (features, their validity, reconstructions) live in a deleted
+memory-mapped temp file whose pages are dropped from resident memory between blocks (:mod:`.spill`), so the
+peak does not grow with the length.
+
+Cancel: the caller's thread waits on the helpers while checking the token every 0.05 s (the fit too, whose own
+checks can be seconds apart: :func:`run_cancellable`), so a cancel raises at once in every stage before the
+model; the helpers stop at their next own check. The model checks between batches and before each layer.
 """
 
 from __future__ import annotations
@@ -152,6 +166,28 @@ class _Either:
         return self.stop.is_set() or (self.cancel is not None and self.cancel.is_set())
 
 
+def _start(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn(*args, **kwargs)`` in a new daemon thread; returns its :class:`concurrent.futures.Future`.
+
+    Daemon threads (not a ThreadPoolExecutor, whose threads the interpreter joins at exit): a cancelled step
+    still running until its own next check must not hold up quitting the app."""
+    import threading
+    from concurrent.futures import Future
+
+    fut: Future = Future()
+
+    def run() -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the waiting thread
+            fut.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True, name="mmqnet-worker").start()
+    return fut
+
+
 def _wait(future: Any, cancel: CancelToken | None) -> Any:
     """``future.result()``, checking ``cancel`` every 0.05 s while waiting."""
     import concurrent.futures
@@ -162,6 +198,18 @@ def _wait(future: Any, cancel: CancelToken | None) -> Any:
             return future.result(timeout=0.05)
         except concurrent.futures.TimeoutError:
             continue
+
+
+def run_cancellable(fn: Any, *args: Any, cancel: CancelToken | None = None, **kwargs: Any) -> Any:
+    """``fn(*args, cancel=cancel, **kwargs)`` in a helper thread, this thread checking ``cancel`` every 0.05 s.
+
+    For a step whose own cancel checks can be seconds apart on a busy machine (the cleaning's fit): a cancel
+    raises :class:`~mmqnet_core.errors.Cancelled` here at once, and the helper stops at its next own check (it
+    is given the same token) in the background. Without a token, ``fn`` runs here.
+    """
+    if cancel is None:
+        return fn(*args, cancel=cancel, **kwargs)
+    return _wait(_start(fn, *args, cancel=cancel, **kwargs), cancel)
 
 
 def _jobs(fit: Any, chunk_s: float, display: Any) -> list[tuple[str, Any]]:
@@ -218,7 +266,6 @@ def iter_pieces(
     (pieces cleaned here) and ``"reused"`` (display tiles taken from its store).
     """
     import collections
-    from concurrent.futures import ThreadPoolExecutor
 
     from ..preprocessing.streaming import CHUNK_S, clean_piece
 
@@ -229,7 +276,6 @@ def iter_pieces(
     counts["reused"] = len(jobs) - counts["cleaned"]
     n_threads = max(1, CLEAN_THREADS if threads is None else int(threads))
     stop = _Either(cancel)
-    pool = ThreadPoolExecutor(n_threads, thread_name_prefix="mmqnet-clean")
     pending: collections.deque = collections.deque()  # (job, future or None), in order
     first_note = [True]
     done_ok = False
@@ -240,7 +286,7 @@ def iter_pieces(
         (a, b), _ = job[1], job[2]
         want = notes if (notes is not None and first_note[0]) else None
         first_note[0] = False
-        return pool.submit(clean_piece, recording, fit, a, b, notes=want, cancel=stop)
+        return _start(clean_piece, recording, fit, a, b, notes=want, cancel=stop)
 
     try:
         n = len(jobs)
@@ -272,10 +318,6 @@ def iter_pieces(
     finally:
         if not done_ok:  # cancelled, failed or abandoned: the helper threads stop at their next check
             stop.stop.set()
-            for _, f in pending:
-                if f is not None:
-                    f.cancel()
-        pool.shutdown(wait=done_ok, cancel_futures=not done_ok)
 
 
 def stream_features(
@@ -392,19 +434,27 @@ def stream_features(
             for gi in range(len(groups)):
                 run_group(sig, ann, k, gi, cancel)
         else:
-            from concurrent.futures import ThreadPoolExecutor
+            import threading
 
             stop = _Either(cancel)
-            pool = ThreadPoolExecutor(FEATURE_THREADS, thread_name_prefix="mmqnet-features")
-            futures = [pool.submit(run_group, sig, ann, k, gi, stop) for gi in range(len(groups))]
+            todo = iter(range(len(groups)))
+            lock = threading.Lock()
+
+            def worker() -> None:  # takes the next group until none is left or the block is stopped
+                while not stop.is_set():
+                    with lock:
+                        gi = next(todo, None)
+                    if gi is None:
+                        return
+                    run_group(sig, ann, k, gi, stop)
+
+            futures = [_start(worker) for _ in range(FEATURE_THREADS)]
             try:
                 for fut in futures:
                     _wait(fut, cancel)
             except BaseException:  # cancelled or failed: the other groups stop at their next check
                 stop.stop.set()
-                pool.shutdown(wait=False, cancel_futures=True)
                 raise
-            pool.shutdown(wait=True)
         del sig
         release_memory()
 
@@ -486,9 +536,9 @@ def analyze_streaming(
     if display is not None and display.fit.config != config:
         raise MMQNetError("The display's cleaning was made with another preprocessing configuration than the "
                           "analysis': look it up with the analysis' configuration (CleaningCache.lookup_on_demand).")
-    fit = display.fit if display is not None else fit_cleaning(
-        recording, config, masks=masks, start_s=start_s, stop_s=stop_s, progress=scaled(progress, 0.0, 0.08),
-        cancel=cancel)
+    fit = display.fit if display is not None else run_cancellable(  # its checks can be seconds apart
+        fit_cleaning, recording, config, masks=masks, start_s=start_s, stop_s=stop_s,
+        progress=scaled(progress, 0.0, 0.08), cancel=cancel)
     timings["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stats: dict = {}

@@ -90,8 +90,9 @@ class _LazyCleaned:
 
     def put_piece(self, piece: Piece, tiles: "tuple[int, ...] | list[int]") -> None:
         """Keep the tiles ``tiles`` of a piece cleaned elsewhere with the same fit (the analysis' pieces span whole
-        tiles): their samples go into the store, their detections into the display's spans. The piece must start
-        at the first tile and end at the last one."""
+        tiles): their samples go into the store while it has room (at the least recently used end: they never
+        push out a tile the display cleaned), their detections into the display's spans. The piece must start at
+        the first tile and end at the last one."""
         fit = self.fit
         if not tiles:
             return
@@ -114,13 +115,17 @@ class _LazyCleaned:
                 if k not in self._seen:
                     self._seen.add(k)
                     self.collector.add(tile)
-                if k not in self._tiles:
+                # kept while the store has room: the analysis never pushes out the tiles of the pages on screen
+                if k not in self._tiles and self._nbytes() + tile.cleaned.nbytes <= self.max_bytes:
                     self._tiles[k] = tile.cleaned
+                    self._tiles.move_to_end(k, last=False)  # and its tiles are the first to go for a new page
                     self.put_tiles += 1
-                    self._trim()
+
+    def _nbytes(self) -> int:  # called with the lock held
+        return sum(t.nbytes for t in self._tiles.values())
 
     def _trim(self) -> None:  # called with the lock held
-        total = sum(t.nbytes for t in self._tiles.values())
+        total = self._nbytes()
         while total > self.max_bytes and len(self._tiles) > 1:
             _, old = self._tiles.popitem(last=False)
             total -= old.nbytes

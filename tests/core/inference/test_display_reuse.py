@@ -120,3 +120,14 @@ def test_clean_for_display_registers_in_the_cache(long_recording, model, monkeyp
     od = on_demand.clean_for_display(long_recording, model.preprocess_config, masks=MASKS, cache=cache)
     assert isinstance(od, on_demand.OnDemandCleaning)
     assert cache.lookup_on_demand(long_recording, model.preprocess_config, MASKS) is od
+
+
+def test_the_analysis_never_pushes_the_pages_on_screen_out_of_the_store(long_recording, model, calls):
+    cache = CleaningCache()
+    od = _display(long_recording, model, cache, calls)
+    sf = od.sfreq
+    od.cleaned.data[:, int(95 * sf):int(105 * sf)]  # the page on screen: tile 3 (90-120 s)
+    od.data.max_bytes = 3 * od.data.tile(3).nbytes  # room for two more tiles
+    analyze(long_recording, MASKS, model, cache=cache)
+    assert od.data.has_tile(3) and od.data.put_tiles == 2
+    assert sum(od.data.has_tile(k) for k in range(len(od.data.bounds))) == 3

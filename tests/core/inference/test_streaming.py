@@ -209,3 +209,30 @@ def test_the_baselines_in_blocks_equal_one_call(monkeypatch):
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert analyze_mod._baseline_in_blocks(values, np.zeros_like(hidden), names, mods, valid) is None
+
+
+def test_a_cancel_during_a_slow_step_returns_at_once():
+    """run_cancellable: the caller gets Cancelled within a fraction of a second although the step itself only
+    checks its token every 2 s; the step gets the same token and stops at its own next check."""
+    import time
+
+    from mmqnet_core.inference.streaming import run_cancellable
+
+    cancel = threading.Event()
+    stopped = threading.Event()
+
+    def slow_step(x, *, cancel=None):
+        for _ in range(10):
+            time.sleep(2.0)
+            if cancel is not None and cancel.is_set():
+                stopped.set()
+                raise Cancelled("stop")
+        return x
+
+    assert run_cancellable(lambda x, cancel=None: x + 1, 1, cancel=cancel) == 2
+    threading.Timer(0.3, cancel.set).start()
+    t0 = time.perf_counter()
+    with pytest.raises(Cancelled):
+        run_cancellable(slow_step, 1, cancel=cancel)
+    assert time.perf_counter() - t0 < 1.0
+    assert stopped.wait(5.0)  # the helper thread saw the token too
