@@ -643,7 +643,10 @@ class MainWindow(QMainWindow):
         self._fill_scale_combo(recording)
         self.mode_combo.setCurrentText(self.browser.mode)
         self._update_status()
-        self.start_cleaning()
+        # The cleaning starts once the first page is on screen: started now, its thread held the GUI thread's
+        # interpreter lock while the page was being drawn (a 1-h file's first page took seconds instead of ms).
+        generation = self._generation
+        self._after_next_paint(lambda: self.start_cleaning() if generation == self._generation else None)
 
     def _on_recording_changed(self, recording: Recording) -> None:
         self._generation += 1
@@ -1063,7 +1066,9 @@ class MainWindow(QMainWindow):
             import mmqnet_core.masking  # noqa: F401 (read at the first open: mask sidecars)
         except ImportError:
             pass  # reported when a recording is opened (masking disabled)
-        self.model.analysisFinished.connect(lambda _r: self._update_device_label())
+        # After an analysis (torch is imported then); opening a recording announces "no analysis" (None) and
+        # must not import torch before its first page.
+        self.model.analysisFinished.connect(lambda r: self._update_device_label() if r is not None else None)
         if "torch" in sys.modules:
             self._update_device_label()
         else:

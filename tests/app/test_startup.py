@@ -11,13 +11,15 @@ from pathlib import Path
 from app.attention_map_view import AttentionMapView
 from app.trajectory_view import TrajectoryView
 
-from .conftest import wait_analysis
+from .conftest import wait_analysis, write_test_bdf
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_window_opens_without_torch_or_analysis_views(tmp_path):
-    """In a fresh process (other tests import torch): create, show and idle past the deferred start-up."""
+    """In a fresh process (other tests import torch): create, show and idle past the deferred start-up, then
+    open a recording."""
+    bdf = write_test_bdf(tmp_path / "synthetic_startup.bdf")
     code = textwrap.dedent(f"""
         import json, os, sys, time
         sys.path.insert(0, {str(ROOT)!r})
@@ -37,15 +39,27 @@ def test_window_opens_without_torch_or_analysis_views(tmp_path):
         while time.monotonic() < end:  # the deferred start-up runs 300 ms after creation
             app.processEvents()
             time.sleep(0.01)
-        print(json.dumps({{"torch": "torch" in sys.modules, "views": sorted(win._views),
+        torch_at_start = "torch" in sys.modules
+        win.open_file({str(bdf)!r})  # opening a recording and drawing its first page do not import torch
+        end = time.monotonic() + 20.0
+        while win.model.recording is None and time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.01)
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.01)
+        torch_after_open = "torch" in sys.modules
+        print(json.dumps({{"torch": torch_at_start, "torch_after_open": torch_after_open,
+                          "opened": win.model.recording is not None, "views": sorted(win._views),
                           "device": win.device_label.text(), "created_ms": 1000 * created,
-                          "heavy_before_paint": heavy_before_paint, "view_modules": view_modules}}))
-        win.close()
+                          "heavy_before_paint": heavy_before_paint, "view_modules": view_modules}}), flush=True)
+        os._exit(0)  # the cleaning started by the open may still run: closing would ask first
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["torch"] is False
+    assert out["opened"] and out["torch_after_open"] is False
     assert out["views"] == []
     # nothing that costs a second or more to import (scipy.signal ~1.5 s) before the first paint
     assert out["heavy_before_paint"] == []
