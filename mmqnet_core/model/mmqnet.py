@@ -291,6 +291,9 @@ class MMQNet(nn.Module):
         self.register_buffer("evidence_group", self.group_index[first].clone(), persistent=False)  # (M,)
         # (M, F, K) linear evidence per unit feature and target; zero = no evidence (warm starts begin there)
         self.evidence_weight = nn.Parameter(torch.zeros(len(units), c.n_features, c.n_targets))
+        if c.evidence_gate:  # reliability of the fused read-out given the modalities present; scale 1 at zero
+            self.evidence_gate_weight = nn.Parameter(torch.zeros(len(c.groups), c.n_targets))
+            self.evidence_gate_bias = nn.Parameter(torch.zeros(c.n_targets))
 
     def _evidence(self, x: torch.Tensor, used: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-modality evidence logits (B, T, G, K, 2) and presence (B, T, G) from the measured features.
@@ -314,6 +317,20 @@ class MMQNet(nn.Module):
         has = (count.sum(-1) > 0).to(x.dtype)  # (B, T, M)
         present = has.new_zeros(b, t, g).index_add(2, self.evidence_group, has) > 0  # (B, T, G)
         return torch.stack([-0.5 * per_group, 0.5 * per_group], -1), present  # (B, T, G, K, 2)
+
+    def _fused_reliability(self, visible: torch.Tensor) -> torch.Tensor:
+        """Scale (B, T, K) of the fused read-out's logits: 2 * sigmoid(bias + sum_g w_g * share_g), share_g the
+        visible share of group g's tokens over the window's context (``evidence_gate``)."""
+        t = visible.shape[1]
+        win = torch.arange(t, device=visible.device)
+        near = ((win[:, None] - win[None, :]).abs() <= self.config.context_windows).to(torch.float32)  # (T, T)
+        seen = torch.einsum("st,btn->bsn", near, visible.to(torch.float32)) / near.sum(1)[None, :, None]
+        g = len(self.config.groups)
+        size = torch.zeros(g, device=visible.device).index_add(0, self.group_index, torch.ones_like(
+            self.group_index, dtype=torch.float32))
+        share = seen.new_zeros(*seen.shape[:2], g).index_add(2, self.group_index, seen) / size  # (B, T, G)
+        z = self.evidence_gate_bias + share @ self.evidence_gate_weight.to(share.dtype)  # (B, T, K)
+        return 2.0 * torch.sigmoid(z)
 
     def get_config(self) -> MMQNetConfig:
         return self.config
@@ -610,6 +627,8 @@ class MMQNet(nn.Module):
                 used = used & feature_valid
             xe = torch.where(used, x.to(logits.dtype), torch.zeros((), dtype=logits.dtype, device=x.device))
             modality_logits, modality_present = self._evidence(xe, used)
+            if c.evidence_gate:
+                logits = logits * self._fused_reliability(visible)[..., None]
             logits = logits + modality_logits.sum(2)
         logits = logits / self.temperature.to(logits.dtype)[:, None]
         regression = None
