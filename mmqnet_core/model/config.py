@@ -75,7 +75,7 @@ class MMQNetConfig:
     modality_evidence: bool = True  # True: each modality group also has its own linear evidence read-out whose
     #                                 logits are added to the fused read-out's (product of experts; EEG reads
     #                                 left/right channel-pair differences). Configs without it: False
-    evidence_gate: bool = False  # with modality_evidence: the fused read-out's logits are scaled by a learned
+    evidence_gate: bool = True  # with modality_evidence: the fused read-out's logits are scaled by a learned
     #                             reliability of the modalities present (2 * sigmoid(a + w . present share)); 1 at
     #                             initialisation. Configs without it: False
     temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on

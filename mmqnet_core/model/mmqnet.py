@@ -75,6 +75,12 @@ architecture below is **our design**, following what the abstract states:
   still reaches the fused read-out (step 2), which keeps the query families' roles and their perturbation
   tests. The read-outs have no bias (per-subject-normalised features are 0 on average: no evidence), start at
   zero (a warm start begins where its checkpoint was), and ``MMQNetOutput.modality_logits`` exposes them.
+  With the read-outs alone the fused read-out still spoke as loudly without the peripheral channels as with
+  them (its valence is near chance with EEG only, 0.51-0.53, but not less confident), which pulled the sum
+  back to 0.60; so (``evidence_gate``) its logits are scaled by a learned **reliability** of the modalities
+  present, 2 * sigmoid(a + sum_g w_g * share_g), share_g the visible share of group g over the context
+  (1 at initialisation): a reliability-weighted product of experts, where the fused expert may learn to
+  whisper when the modality it leans on is gone and the EEG read-out then carries the prediction.
 * *Ours, ablations*: ``use_modality_queries=False`` drops reconstruction (missing tokens are not keys at
   all: the "mask/zero-fill" baseline on the same encoder); ``use_category_queries=False`` reads the mean of
   the window's keys (visible or reconstructed, gated by the interference share) instead of category

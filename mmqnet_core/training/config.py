@@ -31,7 +31,7 @@ class TrainConfig:
     use_interference_queries: bool = True  # ablation switch: interference family
     regression: bool = False  # also regress the 1-9 score of each target (beside the binary high/low heads)
     fusion: str = "mmq"  # how the query families interact (MMQNetConfig.fusion): "mmq" or "legacy"
-    evidence_gate: bool = False  # learned reliability scale of the fused read-out (MMQNetConfig.evidence_gate)
+    evidence_gate: bool = True  # learned reliability scale of the fused read-out (MMQNetConfig.evidence_gate)
     modality_evidence: bool = True  # per-modality evidence read-outs added to the fused logits (MMQNetConfig)
     # features z-scored with each subject's own statistics ("subject", the default: held-out subjects and analysed
     # recordings use their own, transductive but unsupervised; +5 points arousal on held-out synthetic subjects),

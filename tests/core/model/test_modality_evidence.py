@@ -88,9 +88,9 @@ def test_an_absent_modality_contributes_nothing():
 
 def test_configs_without_the_field_have_no_evidence_and_old_weights_load():
     data = json.loads(small_config().to_json())
-    del data["modality_evidence"]
+    del data["modality_evidence"], data["evidence_gate"]
     old = MMQNetConfig.from_dict(data)
-    assert not old.modality_evidence
+    assert not old.modality_evidence and not old.evidence_gate
     model = _model(old)
     assert not hasattr(model, "evidence_weight")
     x, missing = make_batch(2, seed=3, config=old)
@@ -113,7 +113,7 @@ def test_evidence_gate_scales_the_fused_read_out_by_the_modalities_present():
     cfg = small_config(evidence_gate=True)
     model = _model(cfg)
     x, missing = make_batch(2, seed=5, rate=0.0, config=cfg)
-    plain = MMQNet.from_config(small_config())
+    plain = MMQNet.from_config(small_config(evidence_gate=False))
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("evidence_gate")})
     plain.eval()
     with torch.no_grad():
