@@ -76,6 +76,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--unimodal", type=float, default=0.5, metavar="W",
                    help="weight of the auxiliary loss that makes each modality's evidence read-out predict alone "
                    "(default 0.5)")
+    g.add_argument("--evidence-lr-scale", type=float, default=10.0, metavar="X",
+                   help="the evidence read-outs learn at X times --lr (default 10)")
+    g.add_argument("--no-evidence-gate", action="store_true",
+                   help="do not scale the fused read-out by a learned reliability of the modalities present")
     g.add_argument("--no-modality-evidence", action="store_true",
                    help="no per-modality evidence read-outs (the prediction is the fused read-out alone)")
     g.add_argument("--init-from", default=None, metavar="CHECKPOINT",
@@ -150,6 +154,8 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
         regression=bool(getattr(args, "regression", False)),
         fusion=args.fusion, modality_dropout=args.modality_dropout, w_consistency=args.consistency,
         w_unimodal=getattr(args, "unimodal", 0.5), modality_evidence=not getattr(args, "no_modality_evidence", False),
+        evidence_lr_scale=getattr(args, "evidence_lr_scale", 10.0),
+        evidence_gate=not getattr(args, "no_evidence_gate", False),
         calibrate=not args.no_calibrate, init_from=getattr(args, "init_from", None),
         lr_schedule=getattr(args, "lr_schedule", "cosine"), augment_ramp_steps=getattr(args, "augment_ramp", 0),
     )

@@ -75,6 +75,9 @@ class MMQNetConfig:
     modality_evidence: bool = True  # True: each modality group also has its own linear evidence read-out whose
     #                                 logits are added to the fused read-out's (product of experts; EEG reads
     #                                 left/right channel-pair differences). Configs without it: False
+    evidence_gate: bool = True  # with modality_evidence: the fused read-out's logits are scaled by a learned
+    #                             reliability of the modalities present (2 * sigmoid(a + w . present share)); 1 at
+    #                             initialisation. Configs without it: False
     temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on
     #                                      validation subjects after training); () = 1 for every target
 
@@ -214,7 +217,7 @@ class MMQNetConfig:
         if unknown:
             raise ConfigError(f"Unknown model config field(s) {unknown}; known fields are {sorted(known)}.")
         # configs written before the fields existed were trained with the legacy fusion and no calibration
-        data = {"fusion": "legacy", "channel_embedding": False, "modality_evidence": False, **data}
+        data = {"fusion": "legacy", "channel_embedding": False, "modality_evidence": False, "evidence_gate": False, **data}
         try:
             return cls(**data)
         except TypeError as exc:  # a required field missing

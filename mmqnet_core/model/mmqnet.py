@@ -75,6 +75,12 @@ architecture below is **our design**, following what the abstract states:
   still reaches the fused read-out (step 2), which keeps the query families' roles and their perturbation
   tests. The read-outs have no bias (per-subject-normalised features are 0 on average: no evidence), start at
   zero (a warm start begins where its checkpoint was), and ``MMQNetOutput.modality_logits`` exposes them.
+  With the read-outs alone the fused read-out still spoke as loudly without the peripheral channels as with
+  them (its valence is near chance with EEG only, 0.51-0.53, but not less confident), which pulled the sum
+  back to 0.60; so (``evidence_gate``) its logits are scaled by a learned **reliability** of the modalities
+  present, 2 * sigmoid(a + sum_g w_g * share_g), share_g the visible share of group g over the context
+  (1 at initialisation): a reliability-weighted product of experts, where the fused expert may learn to
+  whisper when the modality it leans on is gone and the EEG read-out then carries the prediction.
 * *Ours, ablations*: ``use_modality_queries=False`` drops reconstruction (missing tokens are not keys at
   all: the "mask/zero-fill" baseline on the same encoder); ``use_category_queries=False`` reads the mean of
   the window's keys (visible or reconstructed, gated by the interference share) instead of category
@@ -291,6 +297,9 @@ class MMQNet(nn.Module):
         self.register_buffer("evidence_group", self.group_index[first].clone(), persistent=False)  # (M,)
         # (M, F, K) linear evidence per unit feature and target; zero = no evidence (warm starts begin there)
         self.evidence_weight = nn.Parameter(torch.zeros(len(units), c.n_features, c.n_targets))
+        if c.evidence_gate:  # reliability of the fused read-out given the modalities present; scale 1 at zero
+            self.evidence_gate_weight = nn.Parameter(torch.zeros(len(c.groups), c.n_targets))
+            self.evidence_gate_bias = nn.Parameter(torch.zeros(c.n_targets))
 
     def _evidence(self, x: torch.Tensor, used: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-modality evidence logits (B, T, G, K, 2) and presence (B, T, G) from the measured features.
@@ -314,6 +323,20 @@ class MMQNet(nn.Module):
         has = (count.sum(-1) > 0).to(x.dtype)  # (B, T, M)
         present = has.new_zeros(b, t, g).index_add(2, self.evidence_group, has) > 0  # (B, T, G)
         return torch.stack([-0.5 * per_group, 0.5 * per_group], -1), present  # (B, T, G, K, 2)
+
+    def _fused_reliability(self, visible: torch.Tensor) -> torch.Tensor:
+        """Scale (B, T, K) of the fused read-out's logits: 2 * sigmoid(bias + sum_g w_g * share_g), share_g the
+        visible share of group g's tokens over the window's context (``evidence_gate``)."""
+        t = visible.shape[1]
+        win = torch.arange(t, device=visible.device)
+        near = ((win[:, None] - win[None, :]).abs() <= self.config.context_windows).to(torch.float32)  # (T, T)
+        seen = torch.einsum("st,btn->bsn", near, visible.to(torch.float32)) / near.sum(1)[None, :, None]
+        g = len(self.config.groups)
+        size = torch.zeros(g, device=visible.device).index_add(0, self.group_index, torch.ones_like(
+            self.group_index, dtype=torch.float32))
+        share = seen.new_zeros(*seen.shape[:2], g).index_add(2, self.group_index, seen) / size  # (B, T, G)
+        z = self.evidence_gate_bias + share @ self.evidence_gate_weight.to(share.dtype)  # (B, T, K)
+        return 2.0 * torch.sigmoid(z)
 
     def get_config(self) -> MMQNetConfig:
         return self.config
@@ -610,6 +633,8 @@ class MMQNet(nn.Module):
                 used = used & feature_valid
             xe = torch.where(used, x.to(logits.dtype), torch.zeros((), dtype=logits.dtype, device=x.device))
             modality_logits, modality_present = self._evidence(xe, used)
+            if c.evidence_gate:
+                logits = logits * self._fused_reliability(visible)[..., None]
             logits = logits + modality_logits.sum(2)
         logits = logits / self.temperature.to(logits.dtype)[:, None]
         regression = None

@@ -31,6 +31,7 @@ class TrainConfig:
     use_interference_queries: bool = True  # ablation switch: interference family
     regression: bool = False  # also regress the 1-9 score of each target (beside the binary high/low heads)
     fusion: str = "mmq"  # how the query families interact (MMQNetConfig.fusion): "mmq" or "legacy"
+    evidence_gate: bool = True  # learned reliability scale of the fused read-out (MMQNetConfig.evidence_gate)
     modality_evidence: bool = True  # per-modality evidence read-outs added to the fused logits (MMQNetConfig)
     # features z-scored with each subject's own statistics ("subject", the default: held-out subjects and analysed
     # recordings use their own, transductive but unsupervised; +5 points arousal on held-out synthetic subjects),
@@ -159,6 +160,7 @@ class TrainConfig:
             "use_category_queries": self.use_category_queries,
             "use_interference_queries": self.use_interference_queries, "regression": self.regression,
             "fusion": self.fusion, "modality_evidence": self.modality_evidence,
+            "evidence_gate": self.evidence_gate and self.modality_evidence,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,4 +177,4 @@ class TrainConfig:
         # families, with the legacy fusion, no modality dropout, feature dropout, consistency or calibration
         return cls(**{"normalization": "global", "dropout": 0.1, "drop_path": 0.0, "recon_tokens_max": 0,
                       "fusion": "legacy", "modality_dropout": 0.0, "feature_drop_rate": 0.0, "w_consistency": 0.0,
-                      "calibrate": False, "modality_evidence": False, "w_unimodal": 0.0, **data})
+                      "calibrate": False, "modality_evidence": False, "w_unimodal": 0.0, "evidence_gate": False, **data})

@@ -82,15 +82,15 @@ def test_an_absent_modality_contributes_nothing():
     missing[:, :, [i for i, g in enumerate(GROUPS) if g == "GSR"]] = True
     out = model(x, missing)
     assert not bool(out.modality_present[..., gsr].any())
-    assert float(out.modality_logits[:, :, gsr].abs().max()) == 0.0
+    assert float(out.modality_logits[:, :, gsr].detach().abs().max()) == 0.0
     assert bool(out.modality_present[..., cfg.groups.index("EEG")].all())
 
 
 def test_configs_without_the_field_have_no_evidence_and_old_weights_load():
     data = json.loads(small_config().to_json())
-    del data["modality_evidence"]
+    del data["modality_evidence"], data["evidence_gate"]
     old = MMQNetConfig.from_dict(data)
-    assert not old.modality_evidence
+    assert not old.modality_evidence and not old.evidence_gate
     model = _model(old)
     assert not hasattr(model, "evidence_weight")
     x, missing = make_batch(2, seed=3, config=old)
@@ -107,3 +107,21 @@ def test_unimodal_loss_uses_only_present_groups():
     assert float(only_1) < 0.01  # group 0 (absent, chance logits) is not counted
     present[..., 0] = True
     assert abs(float(unimodal_loss(logits, present, labels)) - (float(only_1) + 0.6931) / 2) < 1e-3
+
+
+def test_evidence_gate_scales_the_fused_read_out_by_the_modalities_present():
+    cfg = small_config(evidence_gate=True)
+    model = _model(cfg)
+    x, missing = make_batch(2, seed=5, rate=0.0, config=cfg)
+    plain = MMQNet.from_config(small_config(evidence_gate=False))
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("evidence_gate")})
+    plain.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, missing).logits, plain(x, missing).logits)  # scale 1 at zero
+        eeg = cfg.groups.index("EEG")
+        model.evidence_gate_weight[eeg] = 3.0  # the fused read-out trusted more the more EEG is present
+        full = model._fused_reliability(~missing)
+        hidden = missing.clone()
+        hidden[:, :, [i for i, g in enumerate(GROUPS) if g == "EEG"]] = True
+        less = model._fused_reliability(~hidden)
+    assert bool((full > 1.9).all()) and torch.allclose(less, torch.ones_like(less))
