@@ -664,7 +664,7 @@ def analyze_features(
     attribution_step: tuple[str, ...] = ()
     if by:
         from ..model.attribution import analysis_attribution
-        from .evidence import missing_evidence_sd
+        from .evidence import hidden_readout_variance, missing_evidence_sd
 
         t1 = time.perf_counter()
         occ = analysis_attribution(model.model, x[None], hidden[None], by=by, fill=out.recon,
@@ -673,7 +673,8 @@ def analyze_features(
                                    # probability-only passes: bigger batches cost ~35 % less CPU per window
                                    batch_size=max(4 * batch_size, 256),
                                    progress=scaled(progress, 0.6, 1.0), cancel=cancel)
-        evidence_sd = missing_evidence_sd(occ.restoration)[0]  # (T, K)
+        evidence_sd = missing_evidence_sd(occ.restoration,  # (T, K) + the hidden groups' read-outs, if fitted
+                                          hidden_readout_variance(model.model.config, hidden[None]))[0]
         attribution_step = (f"occlusion of {len(occ.units)} {by} unit(s) and the missing-evidence term of the "
                             f"uncertainty in {time.perf_counter() - t1:.2f} s",)
     recon = None

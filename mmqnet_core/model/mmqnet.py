@@ -346,6 +346,11 @@ class MMQNet(nn.Module):
         self.config = replace(self.config, temperature=tuple(float(v) for v in temperature))
         self.temperature.copy_(torch.tensor(self.config.temperature, dtype=self.temperature.dtype))
 
+    def set_evidence_spread(self, spread: Sequence[Sequence[float]]) -> None:
+        """Store the fitted spread (G, K) of each modality group's evidence logit (in the config, saved with the
+        checkpoint; ``MMQNetConfig.evidence_spread``)."""
+        self.config = replace(self.config, evidence_spread=tuple(tuple(float(v) for v in row) for row in spread))
+
     @property
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
