@@ -245,3 +245,24 @@ def test_evidence_spread_is_fitted_with_the_temperature_and_refitted_for_a_check
     np.testing.assert_allclose(meta.config.evidence_spread, spread, rtol=1e-5)
     assert meta.config.temperature == res.model.config.temperature
     np.testing.assert_allclose(fit_evidence_spread(model, vset, torch.device("cpu")), spread, rtol=1e-5)
+
+
+def test_cli_fits_the_evidence_spread_of_an_existing_checkpoint(tmp_path, corpus, monkeypatch, capsys):
+    import mmqnet_core.cli.cmd_train as cmd_train
+    from mmqnet_core.cli import main
+
+    cfg = TrainConfig(epochs=1, val_subjects=1, calibrate=False, **TINY)  # no spread fitted in training
+    train(corpus, cfg, run_dir=tmp_path / "run")
+    assert load_checkpoint(tmp_path / "run" / "checkpoint")[1].config.evidence_spread == ()
+    monkeypatch.setattr(cmd_train, "load_corpus", lambda args, progress=None: corpus)
+    assert main(["train", "--data", "synthetic", "--fit-evidence-spread", str(tmp_path / "run" / "checkpoint"),
+                 "-o", str(tmp_path / "refit")]) == 0
+    model, meta = load_checkpoint(tmp_path / "refit" / "checkpoint")
+    assert len(meta.config.evidence_spread) == len(model.config.groups)
+    assert "evidence spread" in capsys.readouterr().out
+    # a checkpoint without read-outs: one error line, exit 2
+    plain = train(corpus, dataclasses.replace(cfg, modality_evidence=False), run_dir=tmp_path / "plain")
+    assert not plain.model.config.modality_evidence
+    assert main(["train", "--data", "synthetic", "--fit-evidence-spread", str(tmp_path / "plain" / "checkpoint"),
+                 "-o", str(tmp_path / "x")]) == 2
+    assert "no per-modality evidence read-outs" in capsys.readouterr().err
