@@ -126,7 +126,8 @@ class AnalysisResult:
         if self.missing_evidence is not None:
             text += ("; with missing evidence: the probability is first marginalised over a logit shift of SD "
                      "<target>_missing_evidence, the change when the hidden modalities are restored with the model's "
-                     "reconstruction (0 where nothing is hidden)")
+                     "reconstruction, plus the spread of their own evidence read-outs where the checkpoint stores it "
+                     "(0 where nothing is hidden)")
         return text
 
     @property
