@@ -96,3 +96,32 @@ def test_hidden_readout_variance_counts_the_hidden_share_of_each_group_over_the_
     d = np.full((1, 5, 2), 0.4)
     np.testing.assert_allclose(missing_evidence_sd(d, var), np.sqrt(np.pi / 2 * 0.16 + var), rtol=1e-6)
     np.testing.assert_allclose(missing_evidence_sd(d), np.sqrt(np.pi / 2 * 0.16), rtol=1e-6)
+
+
+def test_analysis_adds_the_hidden_readout_variance_in_quadrature(shipped, monkeypatch):
+    """The analysis passes its hidden tokens and the model's config to ``hidden_readout_variance`` and adds what it
+    returns to the restoration's variance (the shipped checkpoint has no read-outs: None, nothing added)."""
+    import mmqnet_core.inference.evidence as evidence
+    from mmqnet_core.datasets.synthetic import make_sample_session
+
+    rec = make_sample_session(duration_s=40.0, sfreq=128.0, seed=5, subject=41).to_recording()
+    masks = MaskSet()
+    for t in shipped.layout:
+        if t.modality.value == "EEG":
+            masks = masks.with_channel(t.name)
+    cache = CleaningCache()
+    plain = analyze_recording(rec, masks, model=shipped, cache=cache, own_statistics=True, attribution=True).result
+    assert evidence.hidden_readout_variance(shipped.model.config, plain.hidden[None]) is None
+    seen = {}
+
+    def fake(config, hidden, valid=None):
+        seen["hidden"] = np.asarray(hidden)
+        return np.asarray(hidden).mean(-1, keepdims=True) * np.array([1.0, 0.25])  # (1, T, K)
+
+    monkeypatch.setattr(evidence, "hidden_readout_variance", fake)
+    more = analyze_recording(rec, masks, model=shipped, cache=cache, own_statistics=True, attribution=True).result
+    np.testing.assert_array_equal(seen["hidden"][0], plain.hidden)
+    share = plain.hidden.mean(-1, keepdims=True)  # 0.8: the 32 EEG of 40 tokens
+    np.testing.assert_allclose(more.missing_evidence ** 2, plain.missing_evidence ** 2 + share * [1.0, 0.25],
+                               rtol=1e-4, atol=1e-6)
+    assert (more.uncertainty >= plain.uncertainty - 1e-6).all()
