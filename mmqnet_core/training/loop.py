@@ -555,7 +555,8 @@ def fit_checkpoint_evidence_spread(corpus: Any, checkpoint: str | os.PathLike, t
     if meta.normalizer is None:
         raise ConfigError(f"The checkpoint {checkpoint} stores no normaliser: its features cannot be prepared; "
                           "use a checkpoint written by `mmqnet train`.")
-    split = make_folds(cfg.split, corpus.subjects, cfg.folds, seed=cfg.split_seed, val_subjects=cfg.val_subjects)[cfg.fold]
+    folds = make_folds(cfg.split, corpus.subjects, cfg.folds, seed=cfg.split_seed, val_subjects=cfg.val_subjects)
+    split = folds[cfg.fold]
     if len(split.val) == 0:
         raise ConfigError(f"The split {split.describe()} has no validation subject to fit the evidence spread on.")
     dev = _select_device(device)

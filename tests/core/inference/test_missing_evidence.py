@@ -86,7 +86,8 @@ def test_hidden_readout_variance_counts_the_hidden_share_of_each_group_over_the_
     assert var.shape == (5, 2)
     g0 = 0.5 * np.array([(1.0 / 0.5) ** 2, 0.25])  # 0.5 hidden share x (s / temperature)^2
     np.testing.assert_allclose(var[:3], np.broadcast_to(g0, (3, 2)))  # window 2's context 1..3 sees nothing of g1
-    np.testing.assert_allclose(var[3], g0 + [1 / 3 * (2.0 / 0.5) ** 2, 0.0])  # context 2..4: 1 of 3 token-windows of g1 hidden
+    # context 2..4: 1 of its 3 token-windows of g1 hidden
+    np.testing.assert_allclose(var[3], g0 + [1 / 3 * (2.0 / 0.5) ** 2, 0.0])
     np.testing.assert_allclose(var[4], g0 + [1 / 2 * (2.0 / 0.5) ** 2, 0.0])  # context 3..4 (the end): 1 of 2
     # nothing hidden: nothing added; no read-outs or no fitted spread: None (the term is the restoration's alone)
     assert (hidden_readout_variance(cfg, np.zeros((5, 3), bool)) == 0).all()
