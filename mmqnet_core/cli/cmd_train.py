@@ -108,6 +108,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_args(p)
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder to write")
     add_train_args(p)
+    p.add_argument("--fit-evidence-spread", default=None, metavar="CHECKPOINT",
+                   help="train nothing: fit the spread of each modality's evidence read-out (the missing-evidence "
+                        "term of the uncertainty) for an existing checkpoint on the validation subjects of its own "
+                        "split and seed, and write the checkpoint with it to RUN_DIR/checkpoint")
     p.set_defaults(func=run)
 
 
@@ -180,8 +184,10 @@ def run(args: argparse.Namespace) -> int:
     """Build the corpus, train, print where the checkpoint went."""
     from ..training import train
 
-    cfg = train_config_from_args(args)
     out = Path(args.output)
+    if getattr(args, "fit_evidence_spread", None):
+        return _fit_evidence_spread(args, out)
+    cfg = train_config_from_args(args)
     rank, distributed = _init_distributed()
     try:
         if distributed:
@@ -220,4 +226,23 @@ def run(args: argparse.Namespace) -> int:
 
             if tdist.is_initialized():
                 tdist.destroy_process_group()
+    return 0
+
+
+def _fit_evidence_spread(args: argparse.Namespace, out: Path) -> int:
+    """``--fit-evidence-spread CHECKPOINT``: refit the evidence spread of a checkpoint without retraining."""
+    from ..model.checkpoint import load_checkpoint
+    from ..training import fit_checkpoint_evidence_spread
+
+    src = Path(args.fit_evidence_spread)
+    model, _ = load_checkpoint(src)
+    if not getattr(model.config, "modality_evidence", False):
+        raise ConfigError(f"The checkpoint {src} has no per-modality evidence read-outs: there is no spread to fit; "
+                          "train a model with them (the default) first.")
+    with progress_bar("evidence spread") as bar:
+        corpus = load_corpus(args, progress=scaled(bar, 0.0, 0.5))
+        spread, folder = fit_checkpoint_evidence_spread(corpus, src, out=out / "checkpoint", device=args.device)
+    for group, row in zip(model.config.groups, spread):
+        print(f"{group}: " + ", ".join(f"{t} {v:.3f}" for t, v in zip(model.config.targets, row)))
+    print(f"checkpoint with the fitted evidence spread: {folder}")
     return 0

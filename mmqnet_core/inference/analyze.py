@@ -126,7 +126,8 @@ class AnalysisResult:
         if self.missing_evidence is not None:
             text += ("; with missing evidence: the probability is first marginalised over a logit shift of SD "
                      "<target>_missing_evidence, the change when the hidden modalities are restored with the model's "
-                     "reconstruction (0 where nothing is hidden)")
+                     "reconstruction, plus the spread of their own evidence read-outs where the checkpoint stores it "
+                     "(0 where nothing is hidden)")
         return text
 
     @property
@@ -712,7 +713,7 @@ def analyze_features(
     attribution_step: tuple[str, ...] = ()
     if by:
         from ..model.attribution import analysis_attribution
-        from .evidence import missing_evidence_sd
+        from .evidence import hidden_readout_variance, missing_evidence_sd
 
         t1 = time.perf_counter()
         occ = analysis_attribution(model.model, x[None], hidden[None], by=by, fill=out.recon,
@@ -721,7 +722,8 @@ def analyze_features(
                                    # probability-only passes: bigger batches cost ~35 % less CPU per window
                                    batch_size=max(4 * batch_size, 256),
                                    progress=scaled(progress, 0.6, 1.0), cancel=cancel)
-        evidence_sd = missing_evidence_sd(occ.restoration)[0]  # (T, K)
+        evidence_sd = missing_evidence_sd(occ.restoration,  # (T, K) + the hidden groups' read-outs, if fitted
+                                          hidden_readout_variance(model.model.config, hidden[None]))[0]
         attribution_step = (f"occlusion of {len(occ.units)} {by} unit(s) and the missing-evidence term of the "
                             f"uncertainty in {time.perf_counter() - t1:.2f} s",)
     del x

@@ -8,6 +8,7 @@ configuration: a model only makes sense for the feature layout it was trained on
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping, Sequence
 
@@ -80,6 +81,10 @@ class MMQNetConfig:
     #                             initialisation. Configs without it: False
     temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on
     #                                      validation subjects after training); () = 1 for every target
+    evidence_spread: tuple[tuple[float, ...], ...] = ()  # (G, K): root mean square of each modality group's
+    #   evidence logit (``modality_evidence``, before temperature scaling) on the validation subjects with the
+    #   group present, fitted after training; the missing-evidence term of the uncertainty marginalises a hidden
+    #   group's read-out over it (``inference/evidence.py``). () = not fitted (the term counts restoration only)
 
     def __post_init__(self) -> None:
         for f in fields(self):  # JSON gives lists: store tuples (hashable, immutable)
@@ -137,6 +142,13 @@ class MMQNetConfig:
                                  or not all(0.05 <= v <= 20.0 for v in self.temperature)):
             raise invalid("temperature", f"expected () or one value in 0.05-20 per target ({len(self.targets)})",
                           self.temperature)
+        object.__setattr__(self, "evidence_spread", tuple(tuple(float(v) for v in row) for row in self.evidence_spread))
+        if self.evidence_spread and (len(self.evidence_spread) != len(self.groups)
+                                     or any(len(row) != len(self.targets) for row in self.evidence_spread)
+                                     or not all(math.isfinite(v) and v >= 0 for row in self.evidence_spread
+                                                for v in row)):
+            raise invalid("evidence_spread", f"expected () or one row per modality group ({len(self.groups)}) of one "
+                          f"finite value >= 0 per target ({len(self.targets)})", self.evidence_spread)
         if not 1.0 < float(self.label_threshold) < 9.0:
             raise invalid("label_threshold", "must lie inside the 1-9 scale", self.label_threshold)
 

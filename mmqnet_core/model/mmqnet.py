@@ -75,6 +75,10 @@ architecture below is **our design**, following what the abstract states:
   still reaches the fused read-out (step 2), which keeps the query families' roles and their perturbation
   tests. The read-outs have no bias (per-subject-normalised features are 0 on average: no evidence), start at
   zero (a warm start begins where its checkpoint was), and ``MMQNetOutput.modality_logits`` exposes them.
+  After training, the root mean square of each read-out's logit on the validation subjects is stored as
+  ``config.evidence_spread`` (G x K, beside the temperature): a hidden modality's read-out is 0, and the
+  missing-evidence term of the uncertainty (``inference/evidence.py``) marginalises over the value it would
+  have had, which the restoration with reconstructions cannot see (they carry no hemispheric asymmetry).
   With the read-outs alone the fused read-out still spoke as loudly without the peripheral channels as with
   them (its valence is near chance with EEG only, 0.51-0.53, but not less confident), which pulled the sum
   back to 0.60; so (``evidence_gate``) its logits are scaled by a learned **reliability** of the modalities
@@ -345,6 +349,11 @@ class MMQNet(nn.Module):
         """Store a fitted temperature per target (in the config, so that a saved checkpoint keeps it)."""
         self.config = replace(self.config, temperature=tuple(float(v) for v in temperature))
         self.temperature.copy_(torch.tensor(self.config.temperature, dtype=self.temperature.dtype))
+
+    def set_evidence_spread(self, spread: Sequence[Sequence[float]]) -> None:
+        """Store the fitted spread (G, K) of each modality group's evidence logit (in the config, saved with the
+        checkpoint; ``MMQNetConfig.evidence_spread``)."""
+        self.config = replace(self.config, evidence_spread=tuple(tuple(float(v) for v in row) for row in spread))
 
     @property
     def n_parameters(self) -> int:

@@ -11,7 +11,8 @@ Every run is reproducible from ``config.json`` in its run folder (seeded torch/n
 from __future__ import annotations
 
 from .config import IMPUTE_MODES, TrainConfig
-from .loop import DistInfo, PreparedData, TrainResult, dist_info_from_env, prepare, seed_everything, train
+from .loop import (DistInfo, PreparedData, TrainResult, dist_info_from_env, fit_checkpoint_evidence_spread,
+                   fit_evidence_spread, prepare, seed_everything, train)
 from .splits import Split, make_folds, subject_folds, trial_folds
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "dist_info_from_env",
+    "fit_checkpoint_evidence_spread",
+    "fit_evidence_spread",
     "make_folds",
     "prepare",
     "seed_everything",

@@ -486,6 +486,93 @@ def fit_temperature(model: torch.nn.Module, vset: ValidationSet, device: torch.d
     return out
 
 
+def complete_validation_set(data: PreparedData, idx: np.ndarray, cfg: TrainConfig, *, seed: int) -> ValidationSet:
+    """The validation contexts of :func:`make_validation_set` with only the data's own missing tokens hidden (no
+    simulated missingness, no feature drop-out): each modality as it reads when it is there."""
+    plain = dataclasses.replace(cfg, mask_rate_max=0.0, dropout_share=0.0, extra_mask_rate=0.0, modality_dropout=0.0,
+                                feature_drop_rate=0.0)
+    return make_validation_set(data, idx, plain, seed=seed)
+
+
+@torch.no_grad()
+def fit_evidence_spread(model: torch.nn.Module, vset: ValidationSet, device: torch.device) -> list[list[float]]:
+    """Spread (G, K) of each modality group's evidence logit on the validation windows where the group is present.
+
+    The value is the root mean square of the read-out's logit of P(high) (``MMQNetOutput.modality_logits``, before
+    temperature scaling): a hidden group contributes 0 to the logits, and the read-out it would have given is a
+    draw from this distribution, so its square is the variance that hiding the group leaves unaccounted for
+    (``inference/evidence.py``). Per-subject-normalised features make its mean about 0, so this is also its SD.
+    Use ``vset`` from :func:`complete_validation_set` (nothing simulated hidden). A group never present gets 0.
+    """
+    if not getattr(model.config, "modality_evidence", False):
+        raise ConfigError("The model has no per-modality evidence read-outs (modality_evidence is off): there is no "
+                          "evidence spread to fit.")
+    was_training = model.training
+    model.eval()
+    g, k = len(model.config.groups), model.config.n_targets
+    sq, count = np.zeros((g, k)), np.zeros(g)
+    for batch in vset.batches:
+        tb = _to_torch(batch, device)
+        out = model(tb["x"], tb["missing"], allow_empty=True, feature_valid=tb["feature_valid"])
+        z = (out.modality_logits[..., 1] - out.modality_logits[..., 0]).double()  # (B, T, G, K)
+        use = (out.modality_present & ~out.no_context[..., None]).double()  # (B, T, G)
+        sq += torch.einsum("btgk,btg->gk", z * z, use).cpu().numpy()
+        count += use.sum((0, 1)).cpu().numpy()
+    model.train(was_training)
+    return np.sqrt(sq / np.maximum(count, 1.0)[:, None]).tolist()
+
+
+def fit_checkpoint_evidence_spread(corpus: Any, checkpoint: str | os.PathLike, train_config: TrainConfig | None = None,
+                                   *, out: str | os.PathLike | None = None,
+                                   device: str | None = None) -> tuple[list[list[float]], Path | None]:
+    """Fit :func:`fit_evidence_spread` for an existing checkpoint without retraining, and save it.
+
+    Parameters
+    ----------
+    corpus : Corpus
+        The corpus it was trained on (the validation subjects of its split are read from it).
+    checkpoint : path
+        Checkpoint folder (``model.safetensors`` + ``config.json``).
+    train_config : TrainConfig, optional
+        Its training configuration (split, fold, seed, normalisation); default: the one stored in the checkpoint
+        (``extra["train_config"]``).
+    out : path, optional
+        Folder to write the checkpoint with the fitted spread (may be ``checkpoint`` itself); None = write nothing.
+    device : str, optional
+        Where to run the model (default CPU).
+
+    Returns
+    -------
+    spread : list of list of float
+        (G, K) logit units, before temperature scaling.
+    folder : Path or None
+        Where the checkpoint was written.
+    """
+    from ..model.checkpoint import load_checkpoint, save_checkpoint
+
+    model, meta = load_checkpoint(checkpoint)
+    cfg = train_config if train_config is not None else TrainConfig.from_dict(meta.extra.get("train_config") or {})
+    if meta.normalizer is None:
+        raise ConfigError(f"The checkpoint {checkpoint} stores no normaliser: its features cannot be prepared; "
+                          "use a checkpoint written by `mmqnet train`.")
+    folds = make_folds(cfg.split, corpus.subjects, cfg.folds, seed=cfg.split_seed, val_subjects=cfg.val_subjects)
+    split = folds[cfg.fold]
+    if len(split.val) == 0:
+        raise ConfigError(f"The split {split.describe()} has no validation subject to fit the evidence spread on.")
+    dev = _select_device(device)
+    data = prepare(corpus, meta.normalizer, normalization=cfg.normalization)
+    spread = fit_evidence_spread(model.to(dev), complete_validation_set(data, np.asarray(split.val), cfg,
+                                                                        seed=cfg.seed), dev)
+    model.set_evidence_spread(spread)
+    folder = None
+    if out is not None:
+        extra = dict(meta.extra)
+        extra["evidence_spread"] = {"values": spread, "fitted_on": f"validation subjects of {split.describe()}, "
+                                    "the data's own missing tokens only"}
+        folder = save_checkpoint(model.to("cpu"), out, extra=extra, normalizer=meta.normalizer)
+    return spread, folder
+
+
 def _recon_tokens(batch: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor | None:
     """The tokens the modality queries must reconstruct: those the loss scores (None: no modality queries)."""
     return batch["recon_mask"] if cfg.use_modality_queries else None
@@ -742,6 +829,16 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
                                "in validation (random 0-70 % + whole-modality drop-outs)"}
         if writer is not None:
             writer.log(f"temperature fitted on the validation subjects: {', '.join(f'{v:.3f}' for v in temperature)}")
+        if getattr(model.config, "modality_evidence", False):
+            spread = fit_evidence_spread(model, complete_validation_set(data, np.asarray(split.val), cfg,
+                                                                        seed=cfg.seed), device)
+            model.set_evidence_spread(spread)
+            meta["evidence_spread"] = {"values": spread, "fitted_on": "validation subjects, the data's own missing "
+                                       "tokens only"}
+            if writer is not None:
+                writer.log("evidence spread fitted on the validation subjects (logit RMS per modality, target): "
+                           + "; ".join(f"{gname} {', '.join(f'{v:.2f}' for v in row)}"
+                                       for gname, row in zip(model.config.groups, spread)))
     model = model.to("cpu").eval()
     meta["best_epoch"] = best[1]
     meta["history"] = history

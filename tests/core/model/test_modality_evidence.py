@@ -125,3 +125,24 @@ def test_evidence_gate_scales_the_fused_read_out_by_the_modalities_present():
         hidden[:, :, [i for i, g in enumerate(GROUPS) if g == "EEG"]] = True
         less = model._fused_reliability(~hidden)
     assert bool((full > 1.9).all()) and torch.allclose(less, torch.ones_like(less))
+
+
+def test_evidence_spread_is_stored_validated_and_absent_from_older_configs():
+    cfg = small_config()
+    assert cfg.evidence_spread == ()  # not fitted: the missing-evidence term counts the restoration only
+    spread = [[0.5, 0.25]] * len(cfg.groups)
+    model = _model(cfg)
+    model.set_evidence_spread(spread)
+    back = MMQNetConfig.from_dict(json.loads(json.dumps(model.config.to_dict())))
+    assert back.evidence_spread == tuple(tuple(r) for r in spread)
+    older = model.config.to_dict()
+    del older["evidence_spread"]
+    assert MMQNetConfig.from_dict(older).evidence_spread == ()
+    import pytest
+
+    from mmqnet_core.errors import ConfigError
+
+    for bad in ([[0.5, 0.25]], [[0.5]] * len(cfg.groups), [[-1.0, 0.2]] * len(cfg.groups),
+                [[float("nan"), 0.2]] * len(cfg.groups)):
+        with pytest.raises(ConfigError, match="evidence_spread"):
+            small_config(evidence_spread=bad)

@@ -211,3 +211,58 @@ def test_temperature_is_fitted_on_validation_and_stored(tmp_path, corpus):
     np.testing.assert_allclose(again, t, rtol=1e-3)
     off = train(corpus, dataclasses.replace(cfg, calibrate=False))
     assert off.model.config.temperature == ()
+
+
+def test_evidence_spread_is_fitted_with_the_temperature_and_refitted_for_a_checkpoint(tmp_path, corpus):
+    """The RMS of each modality's evidence logit on the validation subjects is stored in the checkpoint, and
+    ``fit_checkpoint_evidence_spread`` recovers it for a checkpoint without retraining."""
+    from mmqnet_core.training import fit_checkpoint_evidence_spread
+    from mmqnet_core.training.loop import complete_validation_set, fit_evidence_spread
+
+    cfg = TrainConfig(epochs=1, val_subjects=1, **TINY)
+    res = train(corpus, cfg, run_dir=tmp_path / "run")
+    spread = res.model.config.evidence_spread
+    groups = res.model.config.groups
+    assert len(spread) == len(groups) and all(len(row) == 2 for row in spread)
+    assert all(v >= 0 for row in spread for v in row) and max(max(row) for row in spread) > 0  # trained read-outs
+    assert res.metadata["evidence_spread"]["values"] == [list(r) for r in spread]
+    # by hand: the RMS of the EEG read-out's logit of P(high) over the complete validation windows
+    data = prepare(corpus, res.normalizer, normalization=cfg.normalization)
+    vset = complete_validation_set(data, np.asarray(res.split.val), cfg, seed=cfg.seed)
+    assert not any(b["missing"].any() for b in vset.batches)  # the toy corpus misses nothing: nothing hidden
+    zs = []
+    with torch.no_grad():
+        for b in vset.batches:
+            out = res.model(torch.as_tensor(b["x"]), torch.as_tensor(b["missing"]),
+                            feature_valid=torch.as_tensor(b["feature_valid"]))
+            zs.append((out.modality_logits[..., 1] - out.modality_logits[..., 0])[:, :, 0].reshape(-1, 2))
+    z = torch.cat(zs).double()
+    np.testing.assert_allclose(spread[0], z.pow(2).mean(0).sqrt().numpy(), rtol=1e-5)
+    # for an existing checkpoint: the same values, written where asked, the rest of the checkpoint unchanged
+    again, folder = fit_checkpoint_evidence_spread(corpus, tmp_path / "run" / "checkpoint", out=tmp_path / "refit")
+    np.testing.assert_allclose(again, spread, rtol=1e-5)
+    model, meta = load_checkpoint(folder)
+    np.testing.assert_allclose(meta.config.evidence_spread, spread, rtol=1e-5)
+    assert meta.config.temperature == res.model.config.temperature
+    np.testing.assert_allclose(fit_evidence_spread(model, vset, torch.device("cpu")), spread, rtol=1e-5)
+
+
+def test_cli_fits_the_evidence_spread_of_an_existing_checkpoint(tmp_path, corpus, monkeypatch, capsys):
+    import mmqnet_core.cli.cmd_train as cmd_train
+    from mmqnet_core.cli import main
+
+    cfg = TrainConfig(epochs=1, val_subjects=1, calibrate=False, **TINY)  # no spread fitted in training
+    train(corpus, cfg, run_dir=tmp_path / "run")
+    assert load_checkpoint(tmp_path / "run" / "checkpoint")[1].config.evidence_spread == ()
+    monkeypatch.setattr(cmd_train, "load_corpus", lambda args, progress=None: corpus)
+    assert main(["train", "--data", "synthetic", "--fit-evidence-spread", str(tmp_path / "run" / "checkpoint"),
+                 "-o", str(tmp_path / "refit")]) == 0
+    model, meta = load_checkpoint(tmp_path / "refit" / "checkpoint")
+    assert len(meta.config.evidence_spread) == len(model.config.groups)
+    assert "evidence spread" in capsys.readouterr().out
+    # a checkpoint without read-outs: one error line, exit 2
+    plain = train(corpus, dataclasses.replace(cfg, modality_evidence=False), run_dir=tmp_path / "plain")
+    assert not plain.model.config.modality_evidence
+    assert main(["train", "--data", "synthetic", "--fit-evidence-spread", str(tmp_path / "plain" / "checkpoint"),
+                 "-o", str(tmp_path / "x")]) == 2
+    assert "no per-modality evidence read-outs" in capsys.readouterr().err
