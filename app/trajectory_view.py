@@ -57,8 +57,6 @@ from .preferences import make_settings
 
 #: Settings key of the spectrogram track's channel last chosen: a recording that has it opens with its track.
 SPECTROGRAM_CHANNEL_KEY = "trajectory/spectrogram_channel"
-#: Most of the probability row's height given to the legend's headroom (a very short row keeps its curves).
-LEGEND_MAX_SHARE = 0.5
 #: Interference score (0-1) from which a window is shaded as disturbed.
 INTERFERENCE_THRESHOLD = 0.5
 #: Height (in probability units) of the masked-share strip when every channel is masked.
@@ -122,10 +120,6 @@ class TrajectoryView(QWidget):
         self.plot.setLabel("left", "P(high)")
         self.entropy_plot.setLabel("left", "entropy (bits)")
         self.entropy_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
-        # Headroom above P = 1 for the legend (top left), so that it never covers a curve (:meth:`_fit_legend`);
-        # the axis is labelled 0-1 only.
-        self.plot.getAxis("left").setTicks([[(v, f"{v:g}") for v in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)]])
-        self.plot.getViewBox().sigResized.connect(self._fit_legend)
         self.legend = self.plot.addLegend(offset=(8, 4), labelTextColor="#202020",
                                           brush=pg.mkBrush(255, 255, 255, 200))
         self.legend.setColumnCount(2)  # "<target> P(high)" beside "<target> entropy": half the height
@@ -213,17 +207,6 @@ class TrajectoryView(QWidget):
         space left over by the plots' minimum heights, which left the probability row a thin strip)."""
         super().resizeEvent(event)
         self._size_rows()
-
-    def _fit_legend(self, *_: Any) -> None:
-        """Set the probability row's y range so that the legend's height (plus its offset) lies above P = 1.
-
-        With the range [lo, hi] over ``h`` pixels, the pixels above 1 are ``(hi - 1) h / (hi - lo)``; they must
-        hold the legend's ``need`` pixels: ``hi = (1 - f lo) / (1 - f)`` with ``f = need / h``."""
-        lo = -0.05
-        height = self.plot.getViewBox().height()
-        need = self.legend.boundingRect().height() + 8 if self.legend.items else 0.0
-        f = min(LEGEND_MAX_SHARE, need / height) if height > 0 else 0.0
-        self.plot.setYRange(lo, max(1.05, (1 - f * lo) / (1 - f)), padding=0)
 
     def _size_rows(self) -> None:
         share = ENTROPY_ROW_SHARE * (0.75 if self.spectrogram_shown else 1.0)
@@ -484,7 +467,6 @@ class TrajectoryView(QWidget):
         if starts.size:
             self.plot.setXRange(starts[0], starts[-1] + result.window_s, padding=0.01)
         self.cursor.setValue(self.model.cursor_s)
-        self._fit_legend()
 
     def _on_click(self, x: float) -> None:
         result = self.model.analysis

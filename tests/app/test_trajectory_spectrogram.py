@@ -65,18 +65,3 @@ def test_the_chosen_spectrogram_channel_is_remembered_for_the_next_recording(win
     view.spectrogram_box.textActivated.emit("off")
     window.set_recording(recording, tmp_path / "third.bdf")
     assert view.spectrogram_box.currentText() == "off" and not view.spectrogram_shown
-
-
-def test_the_legend_sits_above_the_curves(analysed, qtbot):  # noqa: F811
-    # the legend takes the headroom above P = 1 (the axis is labelled 0-1 only), so no curve runs under it
-    win = analysed
-    win.show_dock(win.trajectory_dock)
-    view = win.trajectory_view
-    qtbot.waitUntil(lambda: view.plot_widget.isVisible())
-    for height in (420, 700):
-        view.resize(900, height)
-        QTest.qWait(100)
-        box = view.plot.getViewBox()
-        legend = box.mapSceneToView(view.legend.sceneBoundingRect()).boundingRect()
-        assert min(legend.top(), legend.bottom()) >= 1.0, (height, legend)
-        assert box.viewRange()[1][0] < 0 < 1 < box.viewRange()[1][1]
