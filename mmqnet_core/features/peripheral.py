@@ -514,7 +514,7 @@ def gsr_features(
     raise it.
     """
     sfreq = grid.sfreq
-    phasic = _filter(data, sfreq, None, 1.0, orig_sfreq=orig_sfreq) - _filter(data, sfreq, None, 0.05)
+    phasic = gsr_phasic(data, sfreq, orig_sfreq=orig_sfreq)
     dur = data.shape[1] / sfreq
     out = np.empty((data.shape[0], grid.n_windows, 4 + config.waveform_points))
     out[..., 0] = grid.window_mean(data)
@@ -524,6 +524,12 @@ def gsr_features(
         out[c, :, 2], out[c, :, 3] = event_rate(ev, grid, config.context_s, dur)
     out[..., 4:] = window_waveform(data, grid, config.waveform_points)
     return out
+
+
+def gsr_phasic(data: np.ndarray, sfreq: float, *, orig_sfreq: np.ndarray | None = None) -> np.ndarray:
+    """Phasic skin conductance (uS) of ``data`` (C, n_times) uS at ``sfreq`` Hz: the signal low-passed at 1 Hz
+    minus the tonic level (low-passed at 0.05 Hz). ``orig_sfreq`` (C,) Hz: rates before resampling."""
+    return _filter(data, sfreq, None, 1.0, orig_sfreq=orig_sfreq) - _filter(data, sfreq, None, 0.05)
 
 
 def find_scr(phasic: np.ndarray, sfreq: float) -> Events:

@@ -178,3 +178,36 @@ def agreement(estimate: np.ndarray, reference: np.ndarray, tolerance: float, kee
     if not ok.any():
         return float("nan"), 0
     return float(np.mean(np.abs(estimate[ok] - reference[ok]) <= tolerance)), int(ok.sum())
+
+
+def reference_scrs(method: str, recording: str = "pyphysio medical") -> np.ndarray:
+    """SCR peak times (s) that neurokit2's ``eda_peaks(method=...)`` found in the recording's EDA
+    (see make_scr_reference.py)."""
+    data = json.loads(Path(__file__).with_name("scr_neurokit2.json").read_text())
+    t = [v for v in data["recordings"][recording][method]["peaks_s"] if v is not None]
+    return np.sort(np.asarray(t, dtype=float))
+
+
+def match_events(a: np.ndarray, b: np.ndarray, tolerance_s: float) -> list[tuple[int, int]]:
+    """One-to-one pairs (i, j) of events ``a[i]``, ``b[j]`` at most ``tolerance_s`` apart, closest pairs first."""
+    d = np.abs(np.asarray(a, float)[:, None] - np.asarray(b, float)[None, :])
+    pairs, used_a, used_b = [], set(), set()
+    for k in np.argsort(d, axis=None, kind="stable"):
+        i, j = divmod(int(k), d.shape[1])
+        if d[i, j] > tolerance_s:
+            break
+        if i not in used_a and j not in used_b:
+            pairs.append((i, j))
+            used_a.add(i)
+            used_b.add(j)
+    return sorted(pairs)
+
+
+def context_counts(times: np.ndarray, grid, context_s: float, duration_s: float) -> np.ndarray:
+    """Number of events in the context (``context_s``, clipped to the recording) of each window of ``grid``:
+    the same span over which the GSR features count SCRs for ``scr_rate``."""
+    from mmqnet_core.features.peripheral import _context, context_sum
+
+    lo, hi = _context(grid, context_s, duration_s)
+    t = np.sort(np.asarray(times, float))
+    return context_sum(t, np.ones(t.size), lo, hi)[0]
