@@ -237,15 +237,21 @@ keys comma comma ctrl+4 c c q
 sleep 3
 grab browser "$OUT/browser_reading.png"
 
+# save_via_dialog KEYS TITLE FILE LOG_PATTERN TIMEOUT_S: open a save dialog with KEYS, type FILE, wait for the log
+save_via_dialog() {
+    local n
+    n=$(log_lines)
+    keys $1
+    timeout 30 xdotool search --sync --onlyvisible --name "$2" >/dev/null || die "no '$2' dialog"
+    sleep 1
+    xdotool key --clearmodifiers ctrl+a
+    xdotool type --delay 20 "$3"
+    xdotool key Return
+    wait_log "$4" "$5" "$n"
+}
+
 # 3. File > Export page (PNG) of that page: the app's own export, captioned with montage and filters
-n=$(log_lines)
-keys alt+f p
-timeout 30 xdotool search --sync --onlyvisible --name "Export page" >/dev/null || die "no Export page dialog"
-sleep 1
-xdotool key --clearmodifiers ctrl+a
-xdotool type --delay 20 "$WORK/page_export.png"
-xdotool key Return
-wait_log "page exported to" 60 "$n"
+save_via_dialog "alt+f p" "Export page" "$WORK/page_export.png" "page exported to" 60
 convert "$WORK/page_export.png" -colors 256 "PNG8:$OUT/page_export.png"
 say "wrote $OUT/page_export.png"
 
@@ -314,14 +320,7 @@ xdotool windowsize "$WIN" "$W_PX" "$H_PX"
 sleep 2
 
 # 7. File > Export report (PNG): the app's one-page report
-n=$(log_lines)
-keys ctrl+shift+r
-timeout 30 xdotool search --sync --onlyvisible --name "^Export report" >/dev/null || die "no Export report dialog"
-sleep 1
-xdotool key --clearmodifiers ctrl+a
-xdotool type --delay 20 "$WORK/analysis_report.png"
-xdotool key Return
-wait_log "report written to" 120 "$n"
+save_via_dialog "ctrl+shift+r" "^Export report" "$WORK/analysis_report.png" "report written to" 120
 [ -f "$WORK/analysis_report.png" ] || die "the report was not written to $WORK/analysis_report.png"
 convert "$WORK/analysis_report.png" -colors 256 "PNG8:$OUT/analysis_report.png"
 say "wrote $OUT/analysis_report.png"

@@ -3,12 +3,10 @@
 import dataclasses
 import logging
 
-from PySide6.QtGui import QColor, QImage, QPainter
-
 from app.analysis import UNTRAINED_DESCRIPTION, checkpoint_summary
-from app.report import PAGE_H, PAGE_W, paint_report
 
 from .conftest import wait_analysis
+from .test_analysis_outputs import _painted_text
 
 
 def _as_checkpoint(tiny_model, folder):
@@ -16,16 +14,6 @@ def _as_checkpoint(tiny_model, folder):
     extra = {"training_data": "synthetic", "synthetic": True}
     meta = dataclasses.replace(tiny_model.meta, path=folder, extra=extra, mmqnet_version="9.8.7")
     return dataclasses.replace(tiny_model, meta=meta)
-
-
-class _TextRecorder(QPainter):
-    def __init__(self, device) -> None:
-        super().__init__(device)
-        self.texts: list[str] = []
-
-    def drawText(self, *args) -> None:  # noqa: N802 - Qt API
-        self.texts.append(args[-1])
-        super().drawText(*args)
 
 
 def test_checkpoint_summary_names_the_checkpoint_not_its_path(tiny_model, tmp_path):
@@ -50,14 +38,7 @@ def test_report_shows_the_checkpoint_name_and_the_log_its_path(window, recording
         wait_analysis(qtbot, window)
     info = window.report_info()
     assert info.model_description == checkpoint_summary(_as_checkpoint(tiny_model, folder))
-    image = QImage(PAGE_W, PAGE_H, QImage.Format.Format_RGB32)
-    image.fill(QColor("white"))
-    painter = _TextRecorder(image)
-    try:
-        paint_report(painter, info, {})
-    finally:
-        painter.end()
-    painted = "\n".join(painter.texts)
+    painted = "\n".join(_painted_text(info))
     assert "Model: MMQ-Net checkpoint 'valence_v3'" in painted and "fusion" in painted
     assert str(tmp_path) not in painted and "private" not in painted
     assert any(str(folder) in r.getMessage() for r in caplog.records)  # the path is in the log only
