@@ -211,3 +211,25 @@ def context_counts(times: np.ndarray, grid, context_s: float, duration_s: float)
     lo, hi = _context(grid, context_s, duration_s)
     t = np.sort(np.asarray(times, float))
     return context_sum(t, np.ones(t.size), lo, hi)[0]
+
+
+#: spkit's two real 16-s Emotiv EEG excerpts (MIT; converted by make_spkit_eeg.py, see tests/data/real/).
+SPKIT_EEG = Path(__file__).resolve().parents[2] / "data" / "real" / "spkit_eeg16.npz"
+#: Frontal channels used as vertical-EOG proxies (Emotiv has no EOG electrode; AF3/AF4 sit closest to the eyes).
+FRONTAL = ("AF3", "AF4", "F7", "F8")
+
+
+def spkit_eeg(which: str) -> RealRecording:
+    """spkit's ``"eeg16"`` (EEG16SecData) or ``"artifact_raw"`` (EEG16sec_artifact's X_raw): 14 channels, uV, 128 Hz."""
+    with np.load(SPKIT_EEG, allow_pickle=False) as d:
+        x = d[f"{which}_uv"].astype(float)
+        names = [str(n) for n in d["ch_names"]]
+        return RealRecording(f"spkit {which}", float(d["sfreq"]), {n: x[:, i] for i, n in enumerate(names)})
+
+
+def reference_blinks(recording: str, channel: str, method: str) -> np.ndarray | None:
+    """Blink times (s) that ``method`` found on ``channel`` of ``recording`` (make_blink_reference.py), or None
+    when the method failed there."""
+    data = json.loads(Path(__file__).with_name("blinks_reference.json").read_text())
+    t = data["recordings"][recording][channel][method]
+    return None if isinstance(t, str) else np.asarray(t, dtype=float)
