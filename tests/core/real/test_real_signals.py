@@ -6,9 +6,8 @@ Breathing: vs breaths hand-annotated on the only regular stretch of the short be
 and on biopeaks' 85-min belt (real movement artefacts, plus spliced ones) vs the breaths of two published methods
 of neurokit2 (stored in ``breaths_neurokit2.json``).
 Jumps: no clean PPG/EDA row is flagged; a spliced electrode step is. Flat: the real 7-s sensor dropout in
-heartpy's data2.csv is found, nothing on the clean channels. No real EOG recording (blinks) ships in a
-package installed here, so blinks are checked on synthetic data only (tests/core/features); SCRs are checked on
-pyphysio's real EDA in test_real_scr.py.
+heartpy's data2.csv is found, nothing on the clean channels. Blinks are checked on spkit's real frontal
+EEG (stored in tests/data/real) in test_real_blinks.py; SCRs on pyphysio's real EDA in test_real_scr.py.
 """
 
 from __future__ import annotations
