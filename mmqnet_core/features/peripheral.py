@@ -50,7 +50,7 @@ CANONICAL_UNITS: dict[Modality, str] = {
 SCR_MIN_AMPLITUDE_US = 0.02
 #: Smallest blink counted on EOG, uV. Blinks are 100-400 uV on a vertical EOG and >= ~50 uV on the frontal
 #: electrodes next to the eyes; frontal EEG waves and common-mode transients reach 20-50 uV (spkit's real Emotiv
-#: EEG, tests/core/real/test_real_blinks.py), so a 20-uV floor counted EEG as 10-60 blinks/min.
+#: EEG, tests/core/real/test_real_blinks.py): the former rule (4 SD, 20 uV) counted them as 10-60 blinks/min.
 BLINK_MIN_AMPLITUDE_UV = 50.0
 #: Width of a blink at half its prominence, s (lid closing and opening take 0.1-0.4 s in all): narrower peaks
 #: are spikes or pops, wider ones slow eye movements and drifts.

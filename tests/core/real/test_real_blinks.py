@@ -199,3 +199,29 @@ def test_blinks_of_the_synthetic_corpus_are_found_and_nothing_else():
             n_true, n_found = n_true + truth.size, n_found + got.size
     assert n_true >= 40
     assert tp / n_true >= 0.85 and tp / n_found >= 0.95, (tp, n_true, n_found)
+
+
+def test_one_large_opposite_artifact_does_not_turn_the_channel_over():
+    """The class of error seen on eeg16, isolated: 20 blinks/min of +150 uV and one -1500 uV transient. The
+    channel's skewness (the former polarity rule) points down; counting blinks each way keeps them up."""
+    from tests.core.features.helpers import pulse_train
+
+    rng = np.random.default_rng(4)
+    t = np.arange(int(120 * SF)) / SF
+    blinks = np.arange(1.5, 120, 3.0)
+    x = 150.0 * pulse_train(t, blinks, 0.06) - 1500.0 * pulse_train(t, np.array([61.0]), 0.05)
+    x += 8.0 * rng.standard_normal(t.size)
+    y = _filter(x[None], SF, 0.5, 10.0)[0]
+    d = y - np.median(y)
+    assert np.mean(d**3) < 0  # what the old rule would have followed
+    got = find_blinks(y, SF).times
+    assert len(match_events(blinks, got, MATCH_S)) >= blinks.size - 1 and got.size <= blinks.size + 1
+
+
+def test_background_noise_is_not_counted_as_blinks():
+    """Band-passed Gaussian noise of 12 uV SD (a frontal EEG's size, no blink): <= 6 events/min (expected ~3
+    from the 6-SD rule; the former 4-SD / 20-uV rule found ~38/min)."""
+    rng = np.random.default_rng(7)
+    y = _filter(rng.standard_normal((1, int(300 * SF))), SF, 0.5, 10.0)[0]
+    y *= 12.0 / np.std(y)
+    assert find_blinks(y, SF).times.size <= 6 * 5
