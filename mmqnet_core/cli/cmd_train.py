@@ -109,9 +109,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder to write")
     add_train_args(p)
     p.add_argument("--fit-evidence-spread", default=None, metavar="CHECKPOINT",
-                   help="train nothing: fit the spread of each modality's evidence read-out (the missing-evidence "
-                        "term of the uncertainty) for an existing checkpoint on the validation subjects of its own "
-                        "split and seed, and write the checkpoint with it to RUN_DIR/checkpoint")
+                   help="train nothing: fit the spread of each modality's hidden evidence (what hiding it changes "
+                        "beyond its restoration: the missing-evidence term of the uncertainty) for an existing "
+                        "checkpoint on the validation subjects of its own split and seed, and write the checkpoint "
+                        "with it to RUN_DIR/checkpoint")
     p.set_defaults(func=run)
 
 

@@ -27,12 +27,14 @@ probability shown stays ``p`` (the model's own output); ``sigma`` is kept as ``A
 group's own linear read-out of its *measured* features to the logits; a hidden group contributes 0, and so does
 its restoration, because reconstructions carry too little of what the read-out reads (the EEG read-out reads
 left/right pair differences; reconstructions carry no hemispheric asymmetry), so the restoration alone misses
-that share of the evidence. The read-out the hidden group would have given is unknown but has a measured
-distribution: ``MMQNetConfig.evidence_spread`` ``s_{g,k}``, the root mean square of group g's read-out logit for
-target k on the validation subjects (fitted after training, ``training.fit_evidence_spread``). Marginalising over
-it adds its variance, scaled by the share ``h_g`` of group g's tokens hidden over the window's context (the
-windows t-k..t+k the read-out averages; its logit is a mean over what is measured there) and divided by the
-target's temperature like every logit::
+that share of the evidence. What hiding the group changes beyond what the restoration shows is unknown for the
+window but has a measured size: ``MMQNetConfig.evidence_spread`` ``s_{g,k}``, fitted after training on the
+validation subjects (``training.fit_evidence_spread``) so that the term's variance equals the mean square of the
+*measured* change of the logit when group g is hidden there (the restoration's share subtracted; session 6
+measured that the read-out's own logit RMS, used before, over-counted EEG on valence and under-counted it on
+arousal). Marginalising over it adds its variance, scaled by the share ``h_g`` of group g's tokens hidden over
+the window's context (the windows t-k..t+k the read-out averages; its logit is a mean over what is measured
+there) and divided by the target's temperature like every logit::
 
     sigma^2 = (pi / 2) * sum_m d_m^2 + sum_g h_g * (s_{g,k} / temperature_k)^2
 

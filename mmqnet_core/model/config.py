@@ -81,10 +81,11 @@ class MMQNetConfig:
     #                             initialisation. Configs without it: False
     temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on
     #                                      validation subjects after training); () = 1 for every target
-    evidence_spread: tuple[tuple[float, ...], ...] = ()  # (G, K): root mean square of each modality group's
-    #   evidence logit (``modality_evidence``, before temperature scaling) on the validation subjects with the
-    #   group present, fitted after training; the missing-evidence term of the uncertainty marginalises a hidden
-    #   group's read-out over it (``inference/evidence.py``). () = not fitted (the term counts restoration only)
+    evidence_spread: tuple[tuple[float, ...], ...] = ()  # (G, K): what hiding each modality group changes in the
+    #   logit (before temperature scaling) on the validation subjects beyond its restoration with reconstructions
+    #   (``modality_evidence``; ``training.fit_evidence_spread``), fitted after training; the missing-evidence
+    #   term of the uncertainty adds it for a hidden group (``inference/evidence.py``). () = not fitted (the term
+    #   counts restoration only)
 
     def __post_init__(self) -> None:
         for f in fields(self):  # JSON gives lists: store tuples (hashable, immutable)

@@ -75,10 +75,11 @@ architecture below is **our design**, following what the abstract states:
   still reaches the fused read-out (step 2), which keeps the query families' roles and their perturbation
   tests. The read-outs have no bias (per-subject-normalised features are 0 on average: no evidence), start at
   zero (a warm start begins where its checkpoint was), and ``MMQNetOutput.modality_logits`` exposes them.
-  After training, the root mean square of each read-out's logit on the validation subjects is stored as
-  ``config.evidence_spread`` (G x K, beside the temperature): a hidden modality's read-out is 0, and the
-  missing-evidence term of the uncertainty (``inference/evidence.py``) marginalises over the value it would
-  have had, which the restoration with reconstructions cannot see (they carry no hemispheric asymmetry).
+  After training, what hiding each modality changes in the logit on the validation subjects beyond what its
+  restoration with reconstructions shows is stored as ``config.evidence_spread`` (G x K, beside the
+  temperature): a hidden modality's read-out is 0, and the missing-evidence term of the uncertainty
+  (``inference/evidence.py``) marginalises over the change it would have made, which the restoration cannot see
+  (reconstructions carry no hemispheric asymmetry).
   With the read-outs alone the fused read-out still spoke as loudly without the peripheral channels as with
   them (its valence is near chance with EEG only, 0.51-0.53, but not less confident), which pulled the sum
   back to 0.60; so (``evidence_gate``) its logits are scaled by a learned **reliability** of the modalities

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import json
@@ -214,7 +215,8 @@ def test_temperature_is_fitted_on_validation_and_stored(tmp_path, corpus):
 
 
 def test_evidence_spread_is_fitted_with_the_temperature_and_refitted_for_a_checkpoint(tmp_path, corpus):
-    """The RMS of each modality's evidence logit on the validation subjects is stored in the checkpoint, and
+    """Each modality's spread makes the missing-evidence term's variance equal to the mean square of the measured
+    change when the modality is hidden on the validation subjects; it is stored in the checkpoint, and
     ``fit_checkpoint_evidence_spread`` recovers it for a checkpoint without retraining."""
     from mmqnet_core.training import fit_checkpoint_evidence_spread
     from mmqnet_core.training.loop import complete_validation_set, fit_evidence_spread
@@ -224,20 +226,40 @@ def test_evidence_spread_is_fitted_with_the_temperature_and_refitted_for_a_check
     spread = res.model.config.evidence_spread
     groups = res.model.config.groups
     assert len(spread) == len(groups) and all(len(row) == 2 for row in spread)
-    assert all(v >= 0 for row in spread for v in row) and max(max(row) for row in spread) > 0  # trained read-outs
+    assert all(v >= 0 for row in spread for v in row)  # 0 where the restoration already counts the whole change
     assert res.metadata["evidence_spread"]["values"] == [list(r) for r in spread]
-    # by hand: the RMS of the EEG read-out's logit of P(high) over the complete validation windows
+    # by hand for the EEG group, on the model with read-outs that matter (two steps leave them near 0): hide it, restore it with the reconstruction; the term's (pi/2) d^2 plus
+    # (s / T)^2 equals the mean square of the measured change (where that leaves something to count)
     data = prepare(corpus, res.normalizer, normalization=cfg.normalization)
     vset = complete_validation_set(data, np.asarray(res.split.val), cfg, seed=cfg.seed)
     assert not any(b["missing"].any() for b in vset.batches)  # the toy corpus misses nothing: nothing hidden
-    zs = []
+    m = copy.deepcopy(res.model)
+    with torch.no_grad():
+        m.evidence_weight.copy_(torch.randn(m.evidence_weight.shape, generator=torch.Generator().manual_seed(0)))
+    eeg = torch.as_tensor(np.asarray(m.config.group_index) == 0)
+    valid = torch.as_tensor(np.asarray(m.config.feature_valid, bool))
+    logit = (lambda out: (out.logits[..., 1] - out.logits[..., 0]).double().reshape(-1, 2))
+    change, restoration = [], []
     with torch.no_grad():
         for b in vset.batches:
-            out = res.model(torch.as_tensor(b["x"]), torch.as_tensor(b["missing"]),
-                            feature_valid=torch.as_tensor(b["feature_valid"]))
-            zs.append((out.modality_logits[..., 1] - out.modality_logits[..., 0])[:, :, 0].reshape(-1, 2))
-    z = torch.cat(zs).double()
-    np.testing.assert_allclose(spread[0], z.pow(2).mean(0).sqrt().numpy(), rtol=1e-5)
+            x, fv = torch.as_tensor(b["x"]), torch.as_tensor(b["feature_valid"])
+            hid = torch.as_tensor(b["missing"]) | eeg
+            z = logit(m(x, torch.as_tensor(b["missing"]), feature_valid=fv))
+            out = m(x, hid, feature_valid=fv & ~hid[..., None])
+            xr = torch.where(eeg[:, None] & valid, out.recon, torch.where(eeg[:, None], 0.0, x))
+            shown = (fv & ~hid[..., None]) | (eeg[:, None] & valid)  # restored: its defined features
+            zr = logit(m(xr, torch.as_tensor(b["missing"]), feature_valid=shown))
+            change.append(z - logit(out))
+            restoration.append(zr - logit(out))
+    ms_change = torch.cat(change).pow(2).mean(0).numpy()
+    ms_restor = np.pi / 2 * torch.cat(restoration).pow(2).mean(0).numpy()
+    temp = np.asarray(m.config.temperature)
+    own = fit_evidence_spread(m, vset, torch.device("cpu"))[0]
+    np.testing.assert_allclose(own, np.sqrt(np.maximum(ms_change - ms_restor, 0)) * temp,
+                               rtol=1e-4, atol=1e-6)
+    left = ms_change > ms_restor
+    assert left.any()  # the fitted model's EEG moves the logit beyond what its reconstruction shows
+    np.testing.assert_allclose((ms_restor + (np.asarray(own) / temp) ** 2)[left], ms_change[left], rtol=1e-4)
     # for an existing checkpoint: the same values, written where asked, the rest of the checkpoint unchanged
     again, folder = fit_checkpoint_evidence_spread(corpus, tmp_path / "run" / "checkpoint", out=tmp_path / "refit")
     np.testing.assert_allclose(again, spread, rtol=1e-5)
