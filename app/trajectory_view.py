@@ -64,7 +64,8 @@ INTERFERENCE_THRESHOLD = 0.5
 #: Height (in probability units) of the masked-share strip when every channel is masked.
 STRIP_HEIGHT = 0.12
 MASKED_STRIP = (200, 30, 30, 150)
-#: Share of the plot height given to the entropy row (with the time axis under it), and its least height (px).
+#: Share of the plot height given to the entropy row (with the time axis under it), and its least height (px)
+#: where the dock leaves the probability row as much (in a short dock the two rows share the height).
 ENTROPY_ROW_SHARE = 0.35
 ENTROPY_ROW_MIN_PX = 70
 #: The legend's rows take at most this share of the plots' height (further entries behind "+N more"), and
