@@ -33,6 +33,7 @@ import dataclasses
 import logging
 import math
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -118,6 +119,13 @@ FILTER_BLOCK_PAGES = 3
 FILTER_BLOCKS_KEPT = 3
 #: Longest time a prefetch waits for the page step's paint before it starts anyway, s (see ``_PagePrefetcher.hold``).
 PREFETCH_HOLD_S = 0.05
+#: A page step that comes less than this after the previous page's paint ended (or, not painted yet, after it
+#: was drawn) is "back to back", s: its neighbours are prepared without images and without waiting for its paint
+#: (see ``SignalBrowser.refresh``). Drawing a 40-row page into an image takes ~10 ms in the prefetching thread on
+#: top of ~6 ms of layout, and QPainter holds the interpreter lock while it draws (measured: a Python loop in
+#: the GUI thread ran at 2 % of its speed meanwhile): that fits between a keyboard's auto-repeated presses
+#: (~33 ms apart), not between presses that come as soon as the page is painted.
+BACK_TO_BACK_S = 0.020
 #: A prefetched page's image is used when the painter's offset differs from the predicted one by less, px.
 RASTER_TOLERANCE_PX = 1e-3
 #: A trace clipped to its row (the default) stays within this many row spacings of its centre line.
@@ -801,6 +809,19 @@ class _AfterPaint(QObject):
         return False
 
 
+class _PlotWidget(pg.PlotWidget):
+    """The plot widget, remembering when its last paint ended (``painted_at``, ``time.perf_counter`` s): the
+    time from there to the next page step is the idle time that step left (see ``SignalBrowser.refresh``)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.painted_at = -math.inf
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 (Qt API)
+        super().paintEvent(ev)
+        self.painted_at = time.perf_counter()
+
+
 class _PagePrefetcher:
     """Prepared pages by key, computed in the GUI thread on demand or ahead of time in one background thread.
 
@@ -1146,7 +1167,7 @@ class SignalBrowser(QWidget):
         self._time_axis = _TimeAxis(self.state)
         axes = {"left": self._axis, "bottom": self._time_axis, "top": _hidden_axis("top"),
                 "right": _hidden_axis("right")}
-        self.plot_widget = pg.PlotWidget(viewBox=self._vb, axisItems=axes, background="w")
+        self.plot_widget = _PlotWidget(viewBox=self._vb, axisItems=axes, background="w")
         self.plot_widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.plot_widget.setAcceptDrops(False)  # files dropped here go to the main window
         self.plot = self.plot_widget.getPlotItem()
@@ -1175,6 +1196,8 @@ class SignalBrowser(QWidget):
         self._clean = _TraceSet(self._vb, z=2)
         self._pages = _PagePrefetcher()
         self._paint_release = _AfterPaint(self.plot_widget.viewport(), self._pages.release)
+        self._refreshed_at = -math.inf  # when the last page was drawn (time.perf_counter, s)
+        self.back_to_back = False  # the last page step came as soon as the page before it was painted
         self.span_layer = SpanLayer(self._vb, self._span_sources)
         self._mask_rects = _Pool(self._vb, _MaskRect)
         self._drag_region = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(MASK_FILL),
@@ -1992,6 +2015,7 @@ class SignalBrowser(QWidget):
         rec = self._rec
         if rec is None or self._updating:
             return
+        now = time.perf_counter()
         start, stop = self.visible_range()
         self._vb.setXRange(start, stop, padding=0)
         self._apply_pens()
@@ -2017,8 +2041,20 @@ class SignalBrowser(QWidget):
             self.heart_rate_row.set_page(start, stop)
         self._update_readout() if (self.measuring or self._hover) else None
         self.pageChanged.emit(start, stop)
-        self._pages.hold()  # the neighbours are prepared once this page is painted (``_PagePrefetcher.hold``)
-        self._prefetch_neighbours(draw_raw, draw_clean)
+        # Spaced steps (a reader's page turns, a key's auto-repeat): the neighbours are prepared once this page is
+        # painted (``_PagePrefetcher.hold``) and drawn into images in the idle time before the next step. Back to
+        # back (the next step as soon as a page is painted, or before): there is no idle time to hide that work
+        # in; on 2 cores the image drawn in the background (with the interpreter lock held) then made each step
+        # wait for it (28.8 ms per plain step vs 16.6 ms without images). The neighbours are then laid out at once
+        # and the GUI thread strokes their path, the two threads sharing the work.
+        # Idle time: since the last paint, or since the last page drawn when it has not been painted yet.
+        self.back_to_back = now - max(self.plot_widget.painted_at, self._refreshed_at) < BACK_TO_BACK_S
+        self._refreshed_at = now
+        if self.back_to_back:
+            self._pages.release()
+        else:
+            self._pages.hold()
+        self._prefetch_neighbours(draw_raw, draw_clean, images=not self.back_to_back)
 
     def _draw_grid(self, start: float, stop: float) -> None:
         """Vertical lines at the time axis' ticks, as one line-pairs item."""
@@ -2160,7 +2196,7 @@ class SignalBrowser(QWidget):
         stop_s = start_s + self.state.page_s
         return (page_plan.page_key, start_s, stop_s), lambda: page_plan.compute(start_s, stop_s, raster)
 
-    def _prefetch_neighbours(self, draw_raw: bool, draw_clean: bool) -> None:
+    def _prefetch_neighbours(self, draw_raw: bool, draw_clean: bool, *, images: bool = True) -> None:
         """Prepare the next :data:`PREFETCH_AHEAD` pages in the direction of travel, then the one on the other
         side, in the background.
 
@@ -2169,6 +2205,7 @@ class SignalBrowser(QWidget):
         paint of the page before). Each is also drawn into an image where its curve item will paint it
         (:meth:`_PageCurve.raster_target`), so that showing it costs the GUI thread a copy of that image; a page
         prepared for another view (before a resize, a channel scroll) is drawn again from its laid-out path.
+        ``images=False`` (steps back to back): no image is drawn (the GUI thread strokes the page's path).
         """
         if not self._row_defs:
             return
@@ -2179,7 +2216,7 @@ class SignalBrowser(QWidget):
             if start == state.start_s:
                 continue
             for kind, traces, wanted in (("raw", self._raw, draw_raw), ("cleaned", self._clean, draw_clean)):
-                target = traces.curve.raster_target(start) if wanted else None
+                target = traces.curve.raster_target(start) if wanted and images else None
                 job = self._page_job(kind, start, target) if wanted else None
                 if job is None:
                     continue

@@ -5,6 +5,8 @@ One thick curve per target at the window centres: ``p``, the probability of the 
 width so the two line up), a dashed curve of the same colour: the analysis' uncertainty ``u``, the binary entropy
 of ``p`` in bits (0 = certain, 1 = chance), axis "entropy (bits)". The legend names both ("valence P(high)",
 "valence entropy (bits, lower plot)"). Sharing one 0-1 axis made the two unreadable wherever they crossed.
+The legend has a row of its own above the plots (in a short dock a legend inside the plot covered the P(high)
+curves), with as many entries side by side as the width allows.
 
 A band around ``p`` only when the analysis measured a spread: with Monte-Carlo samples (Preferences >
 Uncertainty samples; ``result.probability_std`` not None) ``p`` is the mean over the samples and a light band of
@@ -36,8 +38,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, QSizeF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from .analysis import runs
 from .analysis_banner import AnalysisBanner
@@ -62,15 +64,106 @@ INTERFERENCE_THRESHOLD = 0.5
 #: Height (in probability units) of the masked-share strip when every channel is masked.
 STRIP_HEIGHT = 0.12
 MASKED_STRIP = (200, 30, 30, 150)
-#: Share of the plot height given to the entropy row (with the time axis under it), and its least height (px).
+#: Share of the plot height given to the entropy row (with the time axis under it), and its least height (px)
+#: where the dock leaves the probability row as much (in a short dock the two rows share the height).
 ENTROPY_ROW_SHARE = 0.35
 ENTROPY_ROW_MIN_PX = 70
+#: The legend's rows take at most this share of the plots' height (further entries behind "+N more"), and
+#: the height of one row of entries, px.
+LEGEND_MAX_SHARE = 0.25
+LEGEND_ROW_PX = 20
 #: Width (px) of the left axes of both rows, so that their time axes line up.
 LEFT_AXIS_WIDTH = 52
 #: Share of the plot height given to the spectrogram row when it is shown.
 SPECTROGRAM_ROW_SHARE = 0.3
 #: Text of the spectrogram box's first entry (no track).
 SPECTROGRAM_OFF = "off"
+
+
+class _Legend(pg.LegendItem):
+    """The legend in its own row of the plots' layout (never over the data): not draggable, as wide as its
+    entries (a layout item is otherwise stretched to the row's width), laid out in a given number of columns and
+    rows (:meth:`arrange`); entries beyond those rows are hidden behind a "+N more" label whose tooltip names them.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(offset=None, labelTextSize="8pt", frame=False, **kwargs)
+        self.layout.setContentsMargins(2, 0, 2, 0)  # a row of entries is as tall as its 20-px samples
+        policy = QSizePolicy.Policy.Fixed
+        self.setSizePolicy(policy, policy)
+        self.max_rows: int | None = None  # None: every entry shown
+        self.more = pg.LabelItem("", color="#202020", size="8pt", justify="left", parent=self)
+        self.more.hide()
+
+    def updateSize(self) -> None:  # noqa: N802 (pyqtgraph API): the layout places it; its size is its entries'
+        self.layout.invalidate()
+        self.updateGeometry()
+
+    def sizeHint(self, which, constraint=QSizeF()):  # noqa: N802 (Qt API)
+        if which in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize, Qt.SizeHint.MaximumSize):
+            return self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize)
+        return super().sizeHint(which, constraint)
+
+    @property
+    def n_shown(self) -> int:
+        """Entries drawn (the others are behind "+N more")."""
+        n = len(self.items)
+        if self.max_rows is None or n <= self.max_rows * self.columnCount:
+            return n
+        return max(0, self.max_rows * self.columnCount - 1)  # the last place is the "+N more" label's
+
+    def arrange(self, columns: int, max_rows: int | None = None) -> None:
+        """Lay the entries out in ``columns`` columns, in order along each row, on at most ``max_rows`` rows."""
+        self.columnCount = max(1, int(columns))
+        self.max_rows = None if max_rows is None else max(1, int(max_rows))
+        for i in range(self.layout.count() - 1, -1, -1):
+            self.layout.removeAt(i)
+        shown = self.n_shown
+        for i, (sample, label) in enumerate(self.items):
+            sample.setVisible(i < shown)
+            label.setVisible(i < shown)
+            if i < shown:
+                self._place(i)
+        hidden = [label.text for _, label in self.items[shown:]]
+        self.more.setVisible(bool(hidden))
+        if hidden:
+            self.more.setText(f"+{len(hidden)} more")
+            self.more.setToolTip("\n".join(hidden))
+            row, col = divmod(shown, self.columnCount)
+            self.layout.addItem(self.more, row, 2 * col, 1, 2)
+        self.rowCount = max(1, -(-(shown + bool(hidden)) // self.columnCount))
+        self.updateSize()
+
+    def _place(self, i: int) -> None:
+        sample, label = self.items[i]
+        row, col = divmod(i, self.columnCount)
+        self.layout.addItem(sample, row, 2 * col, alignment=Qt.AlignmentFlag.AlignVCenter)
+        self.layout.addItem(label, row, 2 * col + 1)
+
+    def _addItemToLayout(self, sample, label) -> None:  # noqa: N802 (pyqtgraph API): called by addItem
+        self.arrange(self.columnCount, self.max_rows)
+
+    def setColumnCount(self, columnCount) -> None:  # noqa: N802 (pyqtgraph API)
+        self.arrange(columnCount, self.max_rows)
+
+    def removeItem(self, item) -> None:  # noqa: N802 (pyqtgraph API): the others close the gap
+        super().removeItem(item)
+        self.arrange(self.columnCount, self.max_rows)
+
+    def width_for(self, columns: int) -> float:
+        """Width of every entry laid out in ``columns`` columns, px."""
+        columns = max(1, min(columns, len(self.items)))
+        sample_w = [max((s.minimumWidth() for s, _ in self.items[c::columns]), default=0.0) for c in range(columns)]
+        label_w = [max((lab.minimumWidth() for _, lab in self.items[c::columns]), default=0.0)
+                   for c in range(columns)]
+        left, _, right, _ = self.layout.getContentsMargins()
+        return left + right + sum(sample_w) + sum(label_w) + (2 * columns - 1) * self.layout.horizontalSpacing()
+
+    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API): no dragging (LegendItem accepts drags)
+        pass
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
+        ev.ignore()
 
 
 class _BandSample(pg.ItemSample):
@@ -105,8 +198,15 @@ class TrajectoryView(QWidget):
         self.banner = AnalysisBanner(model, self)
         self.plot_widget = pg.GraphicsLayoutWidget()
         self.plot_widget.setBackground("w")
-        self.plot = self.plot_widget.addPlot(row=0, col=0)
-        self.entropy_plot = self.plot_widget.addPlot(row=1, col=0)
+        # Row 0: the legend (its own row: over the plot it covered the curves in a short dock); then the plots.
+        self.legend = _Legend(labelTextColor="#202020")
+        self.plot_widget.ci.addItem(self.legend, row=0, col=0)
+        self.plot_widget.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignLeft)
+        self.plot_widget.ci.layout.setRowSpacing(0, 0)
+        self.plot_widget.ci.layout.setContentsMargins(9, 2, 9, 6)  # (9 on every side by default)
+        self.plot = self.plot_widget.addPlot(row=1, col=0)
+        self.entropy_plot = self.plot_widget.addPlot(row=2, col=0)
+        self.plot.legend = self.legend  # where the PlotItem puts the entries of the curves it makes with a name
         for plot in (self.plot, self.entropy_plot):
             style_plot(plot)
             # Room above 1 and below 0 for the labels of those ticks (pyqtgraph drops a label that would
@@ -120,9 +220,6 @@ class TrajectoryView(QWidget):
         self.plot.setLabel("left", "P(high)")
         self.entropy_plot.setLabel("left", "entropy (bits)")
         self.entropy_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
-        self.legend = self.plot.addLegend(offset=(8, 4), labelTextColor="#202020",
-                                          brush=pg.mkBrush(255, 255, 255, 200))
-        self.legend.setColumnCount(2)  # "<target> P(high)" beside "<target> entropy": half the height
         self.plot.addItem(pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine)))
         self.masked_spans = SpanPool(self.plot, MASKED_SPAN, z=-12)
         self.interference_spans = SpanPool(self.plot, INTERFERENCE_SPAN, z=-11)
@@ -208,15 +305,44 @@ class TrajectoryView(QWidget):
         super().resizeEvent(event)
         self._size_rows()
 
+    def _fit_legend(self) -> None:
+        """As many legend entries side by side as the width allows, on at most :data:`LEGEND_MAX_SHARE` of the
+        height (fewer rows: more height for the plots; the rest behind "+N more")."""
+        legend = self.legend
+        if not legend.items:
+            return
+        left, _, right, _ = self.plot_widget.ci.layout.getContentsMargins()
+        room = self.plot_widget.width() - left - right
+        columns = next((c for c in range(len(legend.items), 1, -1) if legend.width_for(c) <= room), 1)
+        max_rows = max(1, int(self.plot_widget.height() * LEGEND_MAX_SHARE // LEGEND_ROW_PX))
+        if (columns, max_rows) != (legend.columnCount, legend.max_rows):
+            legend.arrange(columns, max_rows)
+
     def _size_rows(self) -> None:
+        self._fit_legend()
+        # Height of the rows under the legend, and the least the probability row keeps: as much as the entropy
+        # row's data area (that row also holds the time axis) -- in a short dock a fixed least entropy row
+        # left the probability row nothing.
+        grid = self.plot_widget.ci.layout
+        _, top, _, bottom = grid.getContentsMargins()
+        legend_px = self.legend.effectiveSizeHint(Qt.SizeHint.PreferredSize).height() if self.legend.items else 0.0
+        n_rows = 3 if self.spectrogram_shown else 2
+        rows_px = max(0.0, self.plot_widget.height() - top - bottom - legend_px
+                      - (n_rows - 1) * grid.verticalSpacing())
+        if self.spectrogram_shown:
+            track = max(ENTROPY_ROW_MIN_PX, round(self.plot_widget.height() * SPECTROGRAM_ROW_SHARE))
+            track = min(track, round(rows_px / 3 + self.spectrogram_plot.getAxis("bottom").minimumHeight()))
+            self.spectrogram_plot.setMinimumHeight(track)
+            self.spectrogram_plot.setMaximumHeight(track)
+            rows_px -= track
+            axis_px = 0.0  # the time axis is under the track
+        else:
+            axis_px = self.entropy_plot.getAxis("bottom").minimumHeight()
         share = ENTROPY_ROW_SHARE * (0.75 if self.spectrogram_shown else 1.0)
         height = max(ENTROPY_ROW_MIN_PX, round(self.plot_widget.height() * share))
+        height = max(1, min(height, round((rows_px + axis_px) / 2)))
         self.entropy_plot.setMinimumHeight(height)
         self.entropy_plot.setMaximumHeight(height)
-        if self.spectrogram_shown:
-            height = max(ENTROPY_ROW_MIN_PX, round(self.plot_widget.height() * SPECTROGRAM_ROW_SHARE))
-            self.spectrogram_plot.setMinimumHeight(height)
-            self.spectrogram_plot.setMaximumHeight(height)
 
     # --- spectrogram track ------------------------------------------------------------------------------------
     @property
@@ -316,7 +442,7 @@ class TrajectoryView(QWidget):
             self._size_rows()
             return
         if not self.spectrogram_shown:
-            layout.addItem(self.spectrogram_plot, row=2, col=0)
+            layout.addItem(self.spectrogram_plot, row=3, col=0)
             self.entropy_plot.getAxis("bottom").setStyle(showValues=False)  # the time labels go under the track
             self.entropy_plot.setLabel("bottom", "")
         times, freqs = track.times_s, track.freqs_hz
@@ -429,6 +555,7 @@ class TrajectoryView(QWidget):
                 pool.set_spans([])
             self.masked_share.setData([], [])
             self._set_scores(None, np.zeros(0), np.zeros(0, bool))
+            self._fit_legend()
             return
         starts = np.asarray(result.window_starts, float)
         centres = starts + result.window_s / 2
@@ -447,6 +574,7 @@ class TrajectoryView(QWidget):
                            int(getattr(result, "mc_samples", 0)))
 
         self._set_scores(result, centres, blind)
+        self._fit_legend()  # entries came or went
 
         def spans(flags: np.ndarray) -> list[tuple[float, float]]:
             return [(starts[a], starts[b - 1] + result.window_s) for a, b in runs(flags)]

@@ -36,10 +36,13 @@ and this script puts that folder on ``sys.path`` (``--mne-qt-path``). Without it
 
 Usage::
 
-    QT_QPA_PLATFORM=offscreen python bench/bench_browser.py [--cache DIR] [--steps N] [--rounds R]
+    QT_QPA_PLATFORM=offscreen python bench/bench_browser.py [--cache DIR] [--steps N] [--rounds R] [--interval MS]
+                                                           [--baseline DIR]
                                                            [--mne-qt-path DIR]
 
-``--rounds R`` repeats every measurement in R fresh processes and prints medians.
+``--rounds R`` repeats every measurement in R fresh processes and prints medians. ``--baseline DIR`` measures
+the page steps of the checkout in DIR too (e.g. ``git archive <commit> | tar -x -C DIR``), in the same rounds,
+alternating with ours. ``--interval MS`` spaces the steps (default: back to back).
 """
 
 from __future__ import annotations
@@ -54,8 +57,13 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The checkout whose app is measured: this one, or the older one given by ``--baseline`` (passed to the
+#: measuring processes in this environment variable).
+CODE = Path(os.environ.get("MMQNET_BENCH_CODE") or ROOT)
 if str(ROOT) not in sys.path:  # run as a script: import the writer of bench_open and the app from the checkout
     sys.path.insert(0, str(ROOT))
+if CODE != ROOT:
+    sys.path.insert(0, str(CODE))
 
 from bench.bench_open import write_long_bdf  # noqa: E402
 
@@ -115,16 +123,22 @@ def load_text() -> str:
 STEP_INTERVAL_S = 0.0
 
 
-def _time_steps(watcher: PaintWatcher, press: Callable[[], None], steps: int) -> tuple[list[float], list[float]]:
-    """Wall and main-thread CPU times, s, of ``steps`` repeats of ``press`` followed by the next paint.
+def _time_steps(watcher: PaintWatcher, press: Callable[[], None], steps: int
+                ) -> tuple[list[float], list[float], float]:
+    """Wall and main-thread CPU times, s, of ``steps`` repeats of ``press`` followed by the next paint, and the
+    CPU time of the whole process (all threads) per step, s.
 
     Back to back by default (the next key press as soon as the page is painted: throughput, the worst case); with
     ``--interval MS`` the event loop runs for that long between steps, as between a keyboard's auto-repeated key
-    presses (~33 ms at 30 Hz) or a reader's page turns.
+    presses (~33 ms at 30 Hz) or a reader's page turns. The process CPU per step counts the prefetching thread's
+    work as well (over all the steps, intervals included, divided by the steps): back to back on 2 cores it is
+    what a step costs when other work leaves those cores free, and it is far less sensitive to other work on the
+    machine than the wall time.
     """
     from PySide6.QtWidgets import QApplication
 
     wall, cpu = [], []
+    process = time.process_time()
     for _ in range(steps):
         end = time.perf_counter() + STEP_INTERVAL_S
         while time.perf_counter() < end:
@@ -136,7 +150,7 @@ def _time_steps(watcher: PaintWatcher, press: Callable[[], None], steps: int) ->
         watcher.wait(before)
         wall.append(time.perf_counter() - t)
         cpu.append(time.thread_time() - c)
-    return wall, cpu
+    return wall, cpu, (time.process_time() - process) / max(1, steps)
 
 
 def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bool,
@@ -192,10 +206,12 @@ def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bo
         watcher.wait(before)
         assert "-" in browser.visible_channels[0], browser.visible_channels[:3]
 
-    times, cpu = _time_steps(watcher, lambda: QTest.keyClick(browser, Qt.Key.Key_PageDown), steps)
+    times, cpu, process_cpu = _time_steps(watcher, lambda: QTest.keyClick(browser, Qt.Key.Key_PageDown), steps)
     cleaning_ran = with_cleaning and window.runner.busy  # still cleaning at the last step: every step overlapped
     curve = browser.trace_items()[0]
-    raster_share = curve.raster_paints / max(1, curve.raster_paints + curve.path_paints)
+    # (getattr: the same script also measures older code, whose curve items count no images)
+    rasters, paths = getattr(curve, "raster_paints", 0), getattr(curve, "path_paints", 0)
+    raster_share = rasters / max(1, rasters + paths)
     moved = browser.start_s
     window.shutdown()
     window.close()
@@ -203,7 +219,8 @@ def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bo
     if moved < steps * PAGE_S * 0.99:
         raise RuntimeError(f"our browser did not page: start {moved:.1f} s after {steps} PageDown")
     return {"first_paint": first_paint, "window": t_window, "step": statistics.median(times),
-            "step_max": max(times), "step_cpu": statistics.median(cpu), "cleaning_ran": cleaning_ran,
+            "step_max": max(times), "step_cpu": statistics.median(cpu), "step_process_cpu": process_cpu,
+            "cleaning_ran": cleaning_ran,
             "raster_share": float(raster_share)}
 
 
@@ -226,7 +243,7 @@ def bench_mne(path: Path, steps: int) -> dict[str, float]:
     first_paint = time.perf_counter() - t0
 
     # Shift+Right is MNE's "full page forward" (its PageDown changes the number of channels shown).
-    times, cpu = _time_steps(
+    times, cpu, process_cpu = _time_steps(
         watcher, lambda: QTest.keyClick(fig, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier), steps)
     moved = fig.mne.viewbox.viewRange()[0][0]
     fig.close()
@@ -234,7 +251,7 @@ def bench_mne(path: Path, steps: int) -> dict[str, float]:
     if moved < steps * PAGE_S * 0.99:
         raise RuntimeError(f"MNE's browser did not page: start {moved:.1f} s after {steps} Shift+Right")
     return {"first_paint": first_paint, "step": statistics.median(times), "step_max": max(times),
-            "step_cpu": statistics.median(cpu)}
+            "step_cpu": statistics.median(cpu), "step_process_cpu": process_cpu}
 
 
 CASES = ("ours", "ours_display", "ours_cleaning", "mne")
@@ -253,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-cleaning", action="store_true",
                         help="also time our window while it cleans the recording in the background, as it does "
                              "for the user")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout of this project (e.g. an older commit's) whose browser is measured in "
+                             "the same rounds, alternating with ours (MNE's browser and the cleaning case are not)")
     parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # one measurement, in this process
     args = parser.parse_args(argv)
     global STEP_INTERVAL_S
@@ -311,26 +331,45 @@ def _run_case(args: argparse.Namespace, scratch: Path) -> int:
     os._exit(0)
 
 
-def _child(args: argparse.Namespace, case: str) -> dict:
-    """Run ``case`` in ``args.rounds`` fresh processes; the median of each number (and the first of others)."""
+def _child(args: argparse.Namespace, case: str, *, with_baseline: bool = True) -> dict:
+    """Run ``case`` in ``args.rounds`` fresh processes; the median of each number (and the first of others).
+
+    With ``--baseline DIR`` every round also runs the case on the code in DIR, just after ours (same conditions,
+    alternating); its medians are under the key "baseline".
+    """
     import json
     import subprocess
 
-    runs = []
+    codes = [None] + ([args.baseline] if args.baseline is not None and with_baseline else [])
+    runs: dict = {code: [] for code in codes}
     for _ in range(args.rounds):
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--case", case, "--cache", str(args.cache),
-               "--steps", str(args.steps), "--mne-qt-path", str(args.mne_qt_path), "--interval", str(args.interval)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{case} failed:\n{proc.stderr[-3000:]}")
-        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    out = {}
-    for key, value in runs[0].items():
-        values = [r[key] for r in runs]
-        out[key] = statistics.median(values) if isinstance(value, float) else value
-        if isinstance(value, float):
-            out[key + "_runs"] = values
-    return out
+        for code in codes:
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--case", case, "--cache", str(args.cache),
+                   "--steps", str(args.steps), "--mne-qt-path", str(args.mne_qt_path),
+                   "--interval", str(args.interval)]
+            env = dict(os.environ, MMQNET_BENCH_CODE=str(code.resolve() if code is not None else ROOT))
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=code or ROOT, env=env)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{case} failed{f' on {code}' if code else ''}:\n{proc.stderr[-3000:]}")
+            runs[code].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    outs = []
+    for code in codes:
+        out = {}
+        for key, value in runs[code][0].items():
+            values = [r[key] for r in runs[code]]
+            out[key] = statistics.median(values) if isinstance(value, float) else value
+            if isinstance(value, float):
+                out[key + "_runs"] = values
+        outs.append(out)
+    if len(outs) > 1:
+        outs[0]["baseline"] = outs[1]
+    return outs[0]
+
+
+def _step_text(out: dict) -> str:
+    """"median (max; GUI CPU, all threads' CPU)" of a page-step measurement, ms."""
+    return (f"{out['step'] * 1000:.1f} ms (runs {_ms(out['step_runs'])}; max {out['step_max'] * 1000:.1f} ms; CPU "
+            f"{out['step_cpu'] * 1000:.1f} ms, all threads {out['step_process_cpu'] * 1000:.1f} ms)")
 
 
 def _ms(values: list[float]) -> str:
@@ -345,25 +384,30 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB, ready in {time.perf_counter() - t:.1f} s); "
           f"each measurement in {args.rounds} fresh process(es), medians")
 
+    spacing = "back to back" if args.interval <= 0 else f"{args.interval:g} ms apart"
     ours = _child(args, "ours")
     print(f"ours: first paint {ours['first_paint'] * 1000:.0f} ms (runs {_ms(ours['first_paint_runs'])}; empty "
           f"window made and shown before: {ours['window'] * 1000:.0f} ms, runs {_ms(ours['window_runs'])}) | "
-          f"page step median {ours['step'] * 1000:.1f} ms (max {ours['step_max'] * 1000:.1f} ms; "
-          f"CPU {ours['step_cpu'] * 1000:.1f} ms) over {args.steps} steps "
-          f"{'back to back' if args.interval <= 0 else f'{args.interval:g} ms apart'}; pages copied from prefetched images "
-          f"{ours['raster_share']:.0%}")
+          f"page step median {_step_text(ours)} over {args.steps} steps {spacing}; pages copied from prefetched "
+          f"images {ours['raster_share']:.0%}")
+    base = ours.get("baseline")
+    if base is not None:
+        print(f"baseline {args.baseline}, same rounds: page step median {_step_text(base)}; pages copied from "
+              f"images {base['raster_share']:.0%} (loads {'/'.join(f'{v:.1f}' for v in base['load_runs'])})")
     shown = _child(args, "ours_display")
     print(f"ours, bipolar montage + display filters (EEG 0.5-35 Hz, notch 50 Hz): page step median "
-          f"{shown['step'] * 1000:.1f} ms (max {shown['step_max'] * 1000:.1f} ms; "
-          f"CPU {shown['step_cpu'] * 1000:.1f} ms)")
+          f"{_step_text(shown)}")
+    if shown.get("baseline") is not None:
+        print(f"baseline {args.baseline}, same rounds, montage + filters: page step median "
+              f"{_step_text(shown['baseline'])}")
     if args.with_cleaning:
-        busy = _child(args, "ours_cleaning")
+        busy = _child(args, "ours_cleaning", with_baseline=False)
         still = "still running after the last step" if busy["cleaning_ran"] else "finished before the last step"
         print(f"ours, cleaning in the background ({still}): first paint {busy['first_paint'] * 1000:.0f} ms | "
               f"page step median {busy['step'] * 1000:.1f} ms (max {busy['step_max'] * 1000:.1f} ms; "
               f"CPU {busy['step_cpu'] * 1000:.1f} ms)")
 
-    theirs = _child(args, "mne")
+    theirs = _child(args, "mne", with_baseline=False)
     if theirs.get("missing"):
         print(f"MNE's Qt browser not importable: only our numbers are shown. Install it privately with "
               f"'.venv/bin/pip install --no-deps --target {args.mne_qt_path} mne-qt-browser qtpy scooby'.")

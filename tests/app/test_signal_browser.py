@@ -1,6 +1,7 @@
 """SignalBrowser: paging, page length, amplitude, raw/cleaned display, spans and mask gestures."""
 
 import math
+import time
 
 import mne
 import numpy as np
@@ -10,6 +11,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QInputDialog
 from PySide6.QtTest import QTest
 
+import app.signal_browser as signal_browser
 from app.signal_browser import LABEL_GAP_PX, PAGE_LENGTHS, SCALE_STEP, stack_labels
 from mmqnet_core.recording import Modality
 
@@ -381,17 +383,36 @@ def test_dense_annotation_labels_are_stacked_on_the_page(window, recording, tmp_
     assert all(item.toolTip().startswith("SYNTHETIC event") for item in browser._labels.shown())
 
 
+def _pause(browser, qtbot) -> None:
+    """Idle as between a reader's key presses: until neither a paint nor a page drawn happened for longer than
+    ``BACK_TO_BACK_S`` (on a loaded machine a paint can take much of a fixed wait)."""
+    deadline = time.perf_counter() + 10.0
+    while time.perf_counter() - max(browser.plot_widget.painted_at, browser._refreshed_at) \
+            <= signal_browser.BACK_TO_BACK_S + 0.005:
+        assert time.perf_counter() < deadline, "the browser never went idle"
+        qtbot.wait(int(1000 * signal_browser.BACK_TO_BACK_S) + 5)
+
+
+def _cleaned(browser, qtbot) -> None:
+    """Wait until the cleaned signals are shown (their arrival redraws the page)."""
+    qtbot.waitUntil(lambda: browser.model.preprocess_result is not None, timeout=20000)
+    qtbot.wait(20)
+
+
 def test_prefetched_pages_are_copied_from_images_drawn_as_the_path_would_be(browser, qtbot, monkeypatch):
     """A page prepared ahead is drawn into an image in the prefetching thread; on screen that image gives the
     same pixels as stroking the page's path, and a page whose image no longer fits the view (rows scrolled) is
     stroked again."""
     from app.signal_browser import RasterTarget
 
+    _cleaned(browser, qtbot)  # no redraw of its own from now on: the key presses' spacing is the test's
     browser.set_page_length(5.0)
     browser.set_start(0.0)
     curve = browser.trace_items()[0]
     viewport = browser.plot_widget.viewport()
+    viewport.repaint()
     for _ in range(3):  # the first paint gives the geometry: pages prefetched after it have their image
+        _pause(browser, qtbot)  # key presses spaced as a reader's (images are drawn then)
         qtbot.keyClick(browser, Qt.Key.Key_PageDown)
         viewport.repaint()
         # as between a user's key presses, the event loop runs: the prefetches held until the paint finish
@@ -421,10 +442,14 @@ def test_only_the_channel_and_time_axes_are_shown(browser):
 def test_a_page_step_prepares_its_neighbours_only_after_its_page_is_painted(browser, qtbot):
     """The prefetch of the next pages waits for the step's paint (it competed with it for the interpreter lock
     and the cores: 21.7 ms wall for 9.1 ms of GUI CPU per step), and never makes a page that is needed now wait."""
+    _cleaned(browser, qtbot)  # no redraw of its own from now on: the key presses' spacing is the test's
     browser.set_page_length(5.0)
     browser.set_start(0.0)
     cache = browser.page_cache
+    browser.plot_widget.viewport().repaint()
+    _pause(browser, qtbot)  # a reader's key press, not one as soon as the page is painted
     qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+    assert not browser.back_to_back
     assert not cache._go.is_set()  # held: the page just laid out has not been painted yet
     browser.plot_widget.viewport().repaint()
     qtbot.waitUntil(cache._go.is_set, timeout=2000)  # released at the turn of the event loop after the paint
@@ -434,3 +459,44 @@ def test_a_page_step_prepares_its_neighbours_only_after_its_page_is_painted(brow
     assert cache.hits == hits + 1  # prepared in the background after the paint
     qtbot.keyClick(browser, Qt.Key.Key_PageDown)  # no paint in between: the held page is released, not waited for
     assert cache.hits == hits + 2 and browser.start_s == pytest.approx(15.0)
+
+
+def test_back_to_back_steps_prepare_their_neighbours_at_once_and_without_images(browser, qtbot, monkeypatch):
+    """Steps that come as soon as the page is painted (or before) leave no idle time in which to draw the next
+    pages into images: the neighbours are laid out at once and the GUI thread strokes their path (with images
+    the one prefetching thread was the limit on 2 cores: 28.8 ms per plain step instead of 16.6 ms); spaced
+    steps go back to waiting for the paint and drawing images."""
+    # A wide margin, so that a loaded machine cannot stretch the test's back-to-back steps into spaced ones.
+    monkeypatch.setattr(signal_browser, "BACK_TO_BACK_S", 0.25)
+    _cleaned(browser, qtbot)  # no redraw of its own from now on: the key presses' spacing is the test's
+    browser.set_page_length(5.0)
+    browser.set_start(0.0)
+    cache = browser.page_cache
+    curve = browser.trace_items()[0]
+    page_key = browser._page_plan("raw").page_key  # pages in the cache: (page_key, start s, stop s)
+    viewport = browser.plot_widget.viewport()
+    viewport.repaint()
+    _pause(browser, qtbot)
+    qtbot.keyClick(browser, Qt.Key.Key_PageDown)  # spaced: held until the paint
+    assert not browser.back_to_back and not cache._go.is_set()
+    viewport.repaint()
+    qtbot.waitUntil(lambda: all(f.done() for f in cache._pages.values()), timeout=5000)
+    viewport.repaint()
+    rasters, paths = curve.raster_paints, curve.path_paints
+    seen = []
+    for _ in range(4):  # each as soon as the previous page is painted: never held, no image drawn
+        qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+        seen.append((browser.back_to_back, cache._go.is_set()))
+        viewport.repaint()
+    assert seen == [(True, True)] * 4
+    for start in (25.0, 30.0, 35.0):  # the page shown and the two ahead, all asked for by back-to-back steps
+        assert cache._pages[(page_key, start, start + 5.0)].result(timeout=5).raster is None
+    # The first two of these pages were prefetched by the spaced step (with images), the others were not.
+    assert curve.raster_paints - rasters <= 2 and curve.path_paints - paths >= 2
+    assert browser.start_s == pytest.approx(25.0)
+    _pause(browser, qtbot)  # a pause: spaced again, the next pages get their images
+    qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+    assert not browser.back_to_back
+    viewport.repaint()
+    qtbot.waitUntil(lambda: all(f.done() for f in cache._pages.values()), timeout=5000)
+    assert cache._pages[(page_key, 40.0, 45.0)].result().raster is not None
