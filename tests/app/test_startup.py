@@ -27,10 +27,19 @@ def test_window_opens_without_torch_or_analysis_views(tmp_path):
         from PySide6.QtCore import QSettings
         from PySide6.QtWidgets import QApplication
         from app.main_window import MainWindow
+        import PySide6.QtCore, PySide6.QtGui, PySide6.QtWidgets
+        qt_modules = (PySide6.QtCore, PySide6.QtGui, PySide6.QtWidgets)
         app = QApplication([])
+        classes_before = sum(len(m.__dict__) for m in qt_modules)
         t0 = time.perf_counter()
         win = MainWindow(settings=QSettings({str(tmp_path / "s.ini")!r}, QSettings.Format.IniFormat))
         created = time.perf_counter() - t0
+        classes_made_by_window = sum(len(m.__dict__) for m in qt_modules) - classes_before
+        late_modules = sorted(m for m in ("app.report", "app.view_export", "app.shortcuts_dialog",
+                                          "app.simulate_dialog", "app.subject_files_dialog") if m in sys.modules)
+        mirrors = [sys.modules["pyqtgraph.Qt." + m.__name__.split(".")[1]] for m in qt_modules]
+        mirror_kind = sorted({{type(m).__name__ for m in mirrors}})
+        mirror_share = sum(len(m.__dict__) for m in mirrors) / sum(len(dir(m)) for m in qt_modules)
         heavy_before_paint = sorted(m for m in ("scipy.signal", "torch", "mne.filter") if m in sys.modules)
         view_modules = sorted(m for m in ("app.trajectory_view", "app.circumplex_view", "app.attention_map_view",
                                           "app.reconstruction_view") if m in sys.modules)
@@ -52,7 +61,9 @@ def test_window_opens_without_torch_or_analysis_views(tmp_path):
         print(json.dumps({{"torch": torch_at_start, "torch_after_open": torch_after_open,
                           "opened": win.model.recording is not None, "views": sorted(win._views),
                           "device": win.device_label.text(), "created_ms": 1000 * created,
-                          "heavy_before_paint": heavy_before_paint, "view_modules": view_modules}}), flush=True)
+                          "heavy_before_paint": heavy_before_paint, "view_modules": view_modules,
+                          "late_modules": late_modules, "mirror_kind": mirror_kind, "mirror_share": mirror_share,
+                          "classes_made_by_window": classes_made_by_window}}), flush=True)
         os._exit(0)  # the cleaning started by the open may still run: closing would ask first
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
@@ -64,6 +75,13 @@ def test_window_opens_without_torch_or_analysis_views(tmp_path):
     # nothing that costs a second or more to import (scipy.signal ~1.5 s) before the first paint
     assert out["heavy_before_paint"] == []
     assert out["view_modules"] == []  # not even the analysis views' modules are imported to make the window
+    assert out["late_modules"] == []  # nor the dialogs, the report or the view export (imported on first use)
+    # pyqtgraph's copies of PySide6's modules are filled on first use (app.lazy_qt): most of PySide6's classes
+    # (and their enums) are never created; made eagerly, the copies hold every name (share ~1).
+    assert out["mirror_kind"] == ["LazyQtMirror"]
+    assert out["mirror_share"] < 0.3, out["mirror_share"]
+    # the PySide6 classes the window needs are made at import (lazy_qt.WINDOW_CLASSES), not by MainWindow()
+    assert out["classes_made_by_window"] <= 10, out["classes_made_by_window"]
     assert out["device"] == "Device: auto"
     print(f"MainWindow() took {out['created_ms']:.0f} ms")  # bench/bench_startup.py measures it properly
 
