@@ -4,7 +4,9 @@
 import with every attribute of PySide6's modules (``_copy_attrs``: ``for o in dir(src): if not hasattr(dst, o):
 setattr(dst, o, getattr(src, o))``). PySide6 creates its classes when they are first looked up (6.11, measured),
 each with all of its enums as Python ``enum`` classes, so that copy makes it create all ~720 classes and ~600
-enums: about 0.2 s of CPU on every start of the app, whose first page needs a fraction of them.
+enums on every start. Up to the first painted window the app needs about half of those classes (its own, pyqtgraph's
+and those PySide6 creates itself to find a pointer's exact type); the other ~350 cost 85-105 ms of CPU (measured
+on the 2-core development machine) and ~11 % of the instructions of the packaged app's start.
 
 :func:`install` gives those three modules a class whose ``__getattr__`` fetches a name from PySide6 when it is
 first used (and keeps it), and which tells ``_copy_attrs`` that every name is already there, so that it copies

@@ -112,3 +112,44 @@ def test_a_view_built_after_the_analysis_shows_it(qtbot, window, recording, tiny
     assert view.image_data is not None and view.image_data.shape[1] == window.model.analysis.n_windows
     # the device is described once torch is there (the analysis imported it)
     assert window.device_label.text().startswith("Device: ") and window.device_label.text() != "Device: auto"
+
+
+def test_no_garbage_collection_until_the_first_paint(tmp_path):
+    """``mmqnet-studio`` (a fresh process, main() makes the QApplication): the collector is off while the window
+    is made and turned back on, with the start-up's objects frozen, once it has painted."""
+    code = textwrap.dedent(f"""
+        import gc, json, os, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtCore import QTimer
+        from app import main as app_main
+        from app.main_window import MainWindow
+        seen = {{"after_import": gc.isenabled()}}
+        make, show = MainWindow.__init__, MainWindow.show
+
+        def init(self, *args, **kwargs):
+            seen["while_making_the_window"] = gc.isenabled()
+            make(self, *args, **kwargs)
+
+        def shown(self):
+            show(self)
+
+            def later():
+                seen["after_the_paint"] = gc.isenabled()
+                seen["frozen"] = gc.get_freeze_count()
+                self.close()
+
+            QTimer.singleShot(1000, later)
+
+        MainWindow.__init__, MainWindow.show = init, shown
+        code = app_main.main(["--settings", {str(tmp_path / "s.ini")!r}])
+        print(json.dumps(seen), flush=True)
+        sys.exit(code)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["after_import"] is True  # importing app.main alone leaves the collector on
+    assert seen["while_making_the_window"] is False
+    assert seen["after_the_paint"] is True
+    assert seen["frozen"] > 10_000  # the modules, classes and window made by the start-up
