@@ -6,7 +6,7 @@ setattr(dst, o, getattr(src, o))``). PySide6 creates its classes when they are f
 each with all of its enums as Python ``enum`` classes, so that copy makes it create all ~720 classes and ~600
 enums on every start. Up to the first painted window the app needs about half of those classes (its own, pyqtgraph's
 and those PySide6 creates itself to find a pointer's exact type); the other ~350 cost 85-105 ms of CPU (measured
-on the 2-core development machine) and ~11 % of the instructions of the packaged app's start.
+on the 2-core development machine), 11 % of the instructions of a packaged start (callgrind, session 6).
 
 :func:`install` gives those three modules a class whose ``__getattr__`` fetches a name from PySide6 when it is
 first used (and keeps it), and which tells ``_copy_attrs`` that every name is already there, so that it copies
