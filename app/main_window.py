@@ -53,18 +53,19 @@ from .overview_bar import OverviewBar
 from .preferences import Preferences, PreferencesDialog, add_recent_file, load_preferences, make_settings, \
     recent_files, save_preferences
 from .qt_compat import install_refcount_guard, top_up_refcounts
-from .report import ReportInfo, save_report_pdf, save_report_png
-from .view_export import view_image
 from .resources import app_icon
 from .review_tools import ReviewTools
-from .shortcuts_dialog import BROWSER_KEYS, ShortcutsDialog, action_rows
 from .signal_browser import CHANNELS_PER_PAGE, MODES, PAGE_LENGTHS, SCALE_STEP, SignalBrowser
-from .simulate_dialog import SimulateMissingDialog
-from .subject_files_dialog import SubjectFilesDialog
 from .workers import TaskRunner
+from .lazy_qt import create_window_classes
+
+create_window_classes()  # PySide6 classes the window needs: made at import (as before app.lazy_qt), not in MainWindow()
 
 
 if TYPE_CHECKING:  # the analysis views are imported when first built (see _view_specs)
+    # and the dialogs, the report and the view export on first use (none is needed for the first paint)
+    from .report import ReportInfo
+    from .shortcuts_dialog import ShortcutsDialog
     from .attention_map_view import AttentionMapView
     from .circumplex_view import CircumplexView
     from .reconstruction_view import ReconstructionView
@@ -718,6 +719,8 @@ class MainWindow(QMainWindow):
         """Edit > Simulate missing data...: ask for rate and seed, then mask (one undoable step)."""
         if self.model.recording is None or self.model.masks is None:
             return
+        from .simulate_dialog import SimulateMissingDialog
+
         dialog = SimulateMissingDialog(*self._simulate_values, parent=self)
         if dialog.exec():
             self.simulate_missing(*dialog.values())
@@ -802,6 +805,8 @@ class MainWindow(QMainWindow):
         """Let the user name other recordings of this subject (Analysis > Subject recordings...)."""
         if self.model.recording is None:
             return
+        from .subject_files_dialog import SubjectFilesDialog
+
         dialog = SubjectFilesDialog(self.model.subject_files, self.model.find_subject_recordings,
                                     recording_source=self.model.path, parent=self)
         if dialog.exec():
@@ -859,6 +864,8 @@ class MainWindow(QMainWindow):
         the report wants) an off-screen copy is drawn at ``size`` (default :data:`VIEW_SIZES`): it follows a
         snapshot of the model, so it keeps no connection to the window once it is deleted.
         """
+        from .view_export import view_image
+
         view = self.analysis_views()[name]
         if size is None and view.isVisible() and view.width() >= 400 and view.height() >= 200:
             return view_image(view)
@@ -938,6 +945,8 @@ class MainWindow(QMainWindow):
             self.export_report(path)
 
     def report_info(self) -> ReportInfo:
+        from .report import ReportInfo
+
         return ReportInfo.from_analysis(self.model.analysis, self.model.masks,
                                         model_label=self.model.analysis_model_label,
                                         stale=self.model.analysis_stale,
@@ -949,6 +958,8 @@ class MainWindow(QMainWindow):
             return None
         path = Path(path)
         try:
+            from .report import save_report_pdf, save_report_png
+
             save = save_report_pdf if path.suffix.lower() == ".pdf" else save_report_png
             out = save(path, self.report_info(), self.view_images(REPORT_VIEW_SIZES))
         except Exception as exc:  # noqa: BLE001 - one error path
@@ -982,9 +993,13 @@ class MainWindow(QMainWindow):
                    self.export_csv_action, self.export_png_action, self.export_report_action,
                    self.save_analysis_action, self.prefs_action, self.shortcuts_action]
         actions += self.show_dock_actions + self.review.shortcut_actions
+        from .shortcuts_dialog import BROWSER_KEYS, action_rows
+
         return action_rows(actions) + list(BROWSER_KEYS)
 
     def show_shortcuts(self) -> ShortcutsDialog:
+        from .shortcuts_dialog import ShortcutsDialog
+
         dialog = ShortcutsDialog(self.shortcut_rows(), self)
         dialog.show()
         return dialog

@@ -289,6 +289,7 @@ def test_model_label():
 def test_subject_recordings_chosen_in_the_dialog_reach_the_analysis(window, recording, tmp_path, qtbot,
                                                                     tiny_model, monkeypatch):
     import app.main_window as main_window
+    import app.subject_files_dialog as subject_files_dialog
 
     other = tmp_path / "other.bdf"
     chosen: dict = {}
@@ -303,7 +304,7 @@ def test_subject_recordings_chosen_in_the_dialog_reach_the_analysis(window, reco
         def values(self):
             return (other,), False
 
-    monkeypatch.setattr(main_window, "SubjectFilesDialog", FakeDialog)
+    monkeypatch.setattr(subject_files_dialog, "SubjectFilesDialog", FakeDialog)  # imported when first used
     assert not window.subject_files_action.isEnabled()  # nothing open yet
     window.set_recording(recording, tmp_path / "rec.bdf")
     assert window.subject_files_action.isEnabled()

@@ -1,5 +1,6 @@
 """MainWindow: opening files off the GUI thread, errors, undo/redo, mask autosave, panels, closing, selftest."""
 
+import gc
 import json
 import sys
 import threading
@@ -246,7 +247,10 @@ def test_selftest_opens_cleans_and_exits(bdf_path, tmp_path, monkeypatch, capsys
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # main() installs its own: restore it afterwards
     monkeypatch.setattr(errors, "dialogs_enabled", True)
     keep = tmp_path / "selftest"
+    gc_state = (gc.isenabled(), gc.get_freeze_count())
     assert main(["--selftest", "--untrained", "--selftest-dir", str(keep), str(bdf_path)]) == 0
+    # in a process whose QApplication exists (this one), main() leaves the garbage collector as it was
+    assert (gc.isenabled(), gc.get_freeze_count()) == gc_state
     out = capsys.readouterr().out
     assert out.startswith("selftest ok: synthetic_test.bdf") and "7 channels, 60.0 s, cleaned" in out
     assert "analysed 60 windows with no checkpoint used: an UNTRAINED model built in-process" in out
