@@ -223,6 +223,7 @@ def cancel_latency(args) -> int:
     t0 = time.perf_counter()
     events.append((t0, "load"))
     rec = load_recording(path, cancel=token)
+    load_s = time.perf_counter() - t0
     analyze(rec, None, model, progress=progress, cancel=token)
     end = time.perf_counter()
     print(f"cancel latency, 1 h x 40 channels at {sfreq} Hz (analysis {end - t0:.1f} s, {len(token.checks)} "
@@ -238,6 +239,26 @@ def cancel_latency(args) -> int:
     for name, (dur, worst, mean, n) in merged.items():
         flag = "  > 1 s" if worst > 1.0 else ""
         print(f"{name[:34]:<34} {dur:8.2f} {worst:8.2f} {mean:8.2f} {n:7d}{flag}")
+
+    # real cancels while the file is opened (mne's open runs in a helper thread polled by the caller)
+    for frac in (0.25, 0.5, 0.75):
+        cancel_load = threading.Event()
+        box_load: dict = {}
+
+        def set_load_cancel() -> None:
+            box_load["set"] = time.perf_counter()
+            cancel_load.set()
+
+        timer = threading.Timer(frac * load_s, set_load_cancel)
+        t_open = time.perf_counter()
+        timer.start()
+        try:
+            load_recording(path, cancel=cancel_load)
+            note = f"finished before the cancel ({time.perf_counter() - t_open:.2f} s)"
+        except Cancelled:
+            note = f"stopped {time.perf_counter() - box_load['set']:.3f} s after the cancel"
+        timer.cancel()
+        print(f"real cancel {frac * load_s:.2f} s into load_recording (first open took {load_s:.2f} s): {note}")
 
     # one real cancel, half-way through the second model batch of a second run
     batches = [n for _, n in events if n == "model batches"]
