@@ -188,7 +188,7 @@ def load_model_deferred(path: str | os.PathLike | None = None, *, device: str | 
     """:func:`load_model` in a helper thread: a :class:`DeferredModel` at once, or the loaded
     :class:`LoadedModel` when the checkpoint's settings cannot be read without loading it.
 
-    The helper thread also imports pandas (the result tables) once the model is loaded. It is not a daemon
+    The helper thread also imports pandas and pyarrow (the result tables) once the model is loaded. It is not a daemon
     thread: the interpreter waits for it at exit instead of stopping it inside an import.
     """
     import threading
@@ -210,9 +210,10 @@ def load_model_deferred(path: str | os.PathLike | None = None, *, device: str | 
         except BaseException as exc:  # raised by DeferredModel.result()
             fut.set_exception(exc)
             return
-        try:
-            import pandas  # noqa: F401 - warm: the tables are written at the end
-        except ImportError:  # pragma: no cover - a dependency
+        try:  # warm: the trajectories are written as CSV and Parquet at the end
+            import pandas  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:  # pragma: no cover - dependencies; pandas says what is missing when it writes
             pass
 
     threading.Thread(target=run, name="mmqnet-load-model").start()
