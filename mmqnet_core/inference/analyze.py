@@ -443,6 +443,10 @@ def analyze(
     Cancelled
         ``cancel`` was set.
     """
+    from .streaming import run_cancellable
+
+    check_cancel(cancel)
+    run_cancellable(_import_cleaning, cancel=cancel)  # seconds on a loaded machine: a cancel meanwhile is seen
     from ..features import extract_features
     from ..preprocessing import preprocess
 
@@ -505,6 +509,18 @@ def analyze(
     import dataclasses
 
     return dataclasses.replace(result, timings=timings)
+
+
+def _import_cleaning(cancel: CancelToken | None = None) -> None:
+    """Import the cleaning and feature modules (scipy.signal, scipy.ndimage, mne's filters: 0.5 s on a quiet
+    machine, 2-3 s on a loaded one). :func:`analyze` runs this in a helper thread while it checks its cancel token
+    (:func:`~mmqnet_core.inference.streaming.run_cancellable`), so a cancel during the imports is seen at once."""
+    import importlib
+
+    for name in ("mmqnet_core.features.extract", "mmqnet_core.preprocessing.pipeline",
+                 "mmqnet_core.preprocessing.streaming"):
+        check_cancel(cancel)
+        importlib.import_module(name)
 
 
 def subject_statistics(

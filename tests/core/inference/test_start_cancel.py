@@ -1,0 +1,42 @@
+"""A cancel while ``analyze`` imports the cleaning and feature modules (seconds on a loaded machine) is seen at
+once: the imports run in a helper thread while the caller checks its token (timed by ``bench/bench_scale.py
+--cancel-latency``; here: the call returns while the import step is still blocked)."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+import pytest
+
+from mmqnet_core.errors import Cancelled
+from mmqnet_core.inference import analyze
+
+analyze_mod = importlib.import_module("mmqnet_core.inference.analyze")  # the package exports analyze()
+
+
+def test_cancel_while_the_cleaning_modules_are_imported(recording, model, monkeypatch):
+    entered, release, returned = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_import(cancel=None):
+        entered.set()
+        release.wait(30.0)
+        returned.set()
+
+    monkeypatch.setattr(analyze_mod, "_import_cleaning", slow_import)
+    cancel = threading.Event()
+    threading.Thread(target=lambda: entered.wait(30.0) and cancel.set(), daemon=True).start()
+    try:
+        with pytest.raises(Cancelled):
+            analyze(recording, None, model, cancel=cancel)
+        assert entered.is_set() and not returned.is_set()
+    finally:
+        release.set()
+
+
+def test_the_import_step_checks_the_token_between_modules():
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        analyze_mod._import_cleaning(cancel=stop)
+    analyze_mod._import_cleaning()  # without a token: imports (already imported here: nothing to do)
