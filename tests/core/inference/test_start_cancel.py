@@ -40,3 +40,35 @@ def test_the_import_step_checks_the_token_between_modules():
     with pytest.raises(Cancelled):
         analyze_mod._import_cleaning(cancel=stop)
     analyze_mod._import_cleaning()  # without a token: imports (already imported here: nothing to do)
+
+
+def test_the_feature_block_signal_is_assembled_piece_by_piece_with_a_check_between():
+    """Joining an hour of cleaned pieces for the features (~74 MB) took seconds under load without a check."""
+    import numpy as np
+
+    from mmqnet_core.inference.streaming import _Buffer
+
+    rng = np.random.default_rng(0)
+    buf = _Buffer()
+    pieces = [rng.normal(size=(3, n)).astype(np.float32) for n in (50, 70, 40)]
+    start = 0
+    for p in pieces:
+        buf.add(start, p)
+        start += p.shape[1]
+    whole = np.concatenate(pieces, axis=1)
+    for a, b in ((0, 160), (10, 130), (60, 100), (55, 121)):
+        got = buf.take(a, b, cancel=threading.Event())
+        assert got.dtype == whole.dtype and np.array_equal(got, whole[:, a:b])
+
+    class StopAfter:  # set after the first check: the copy stops before the second piece
+        def __init__(self):
+            self.calls = 0
+
+        def is_set(self):
+            self.calls += 1
+            return self.calls > 1
+
+    token = StopAfter()
+    with pytest.raises(Cancelled):
+        buf.take(0, 160, cancel=token)
+    assert token.calls == 2
