@@ -72,3 +72,19 @@ def test_the_feature_block_signal_is_assembled_piece_by_piece_with_a_check_betwe
     with pytest.raises(Cancelled):
         buf.take(0, 160, cancel=token)
     assert token.calls == 2
+    import mmqnet_core.inference.streaming as streaming
+
+    old = streaming._TAKE_ELEMENTS
+    try:  # blocks of 3 x 10 values: several checks per piece, same result
+        streaming._TAKE_ELEMENTS = 30
+        calls = []
+
+        class Counting:
+            def is_set(self):
+                calls.append(1)
+                return False
+
+        assert np.array_equal(buf.take(5, 160, cancel=Counting()), whole[:, 5:160])
+        assert len(calls) == 5 + 7 + 4  # ceil(45/10) + ceil(70/10) + ceil(40/10)
+    finally:
+        streaming._TAKE_ELEMENTS = old
