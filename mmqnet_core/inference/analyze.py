@@ -484,8 +484,11 @@ def analyze(
     timings["preprocess"] = time.perf_counter() - t0
     check_cancel(cancel)
     t0 = time.perf_counter()
-    fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
-                          progress=scaled(progress, 0.45, 0.6), cancel=cancel)
+    from ..preprocessing.pipeline import small_pages
+
+    with small_pages():  # large numpy temporaries: see small_pages
+        fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
+                              progress=scaled(progress, 0.45, 0.6), cancel=cancel)
     if float(start_s) > 0 and fs.n_windows and fs.window_starts[0] < float(start_s) - 1e-9:
         # features of a span are on the span's clock: move them onto the recording's
         import dataclasses
@@ -499,12 +502,13 @@ def analyze(
             f"has {', '.join(recording.ch_names[:8])}{'...' if recording.n_channels > 8 else ''}): rename the "
             "channels or set their modality, or use a checkpoint trained on this layout."
         )
-    result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
-                              subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
-                              attribution=attribution, progress=scaled(progress, 0.6, 1.0),
-                              cancel=cancel, title=recording.title, is_synthetic=recording.is_synthetic,
-                              steps=tuple(pre.steps), interference_spans=tuple(pre.interference),
-                              reuse_features=True)  # fs is ours: the result's features are written into it
+    with small_pages():
+        result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
+                                  subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
+                                  attribution=attribution, progress=scaled(progress, 0.6, 1.0),
+                                  cancel=cancel, title=recording.title, is_synthetic=recording.is_synthetic,
+                                  steps=tuple(pre.steps), interference_spans=tuple(pre.interference),
+                                  reuse_features=True)  # fs is ours: the result's features are written into it
     timings.update(result.timings)
     import dataclasses
 

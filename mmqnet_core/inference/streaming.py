@@ -545,6 +545,7 @@ def analyze_streaming(
     (:meth:`~mmqnet_core.preprocessing.CleaningCache.lookup_on_demand`), whose fit and cleaned tiles are reused.
     """
     from ..errors import MMQNetError
+    from ..preprocessing.pipeline import small_pages
     from ..preprocessing.streaming import fit_cleaning
     from .analyze import analyze_features
 
@@ -561,9 +562,10 @@ def analyze_streaming(
     timings["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stats: dict = {}
-    fs, spans, notes = stream_features(recording, fit, model.feature_config, model.layout, chunk_s=chunk_s,
-                                       feature_block_s=feature_block_s, display=display, stats=stats,
-                                       progress=scaled(progress, 0.08, 0.6), cancel=cancel)
+    with small_pages():  # see small_pages: the features' and the model stage's large numpy temporaries
+        fs, spans, notes = stream_features(recording, fit, model.feature_config, model.layout, chunk_s=chunk_s,
+                                           feature_block_s=feature_block_s, display=display, stats=stats,
+                                           progress=scaled(progress, 0.08, 0.6), cancel=cancel)
     timings["preprocess+features"] = time.perf_counter() - t0
     if all(t.channel is None for t in fs.tokens):
         wanted = ", ".join(f"{t.name} ({t.modality.value})" for t in model.layout[:6])
@@ -579,10 +581,11 @@ def analyze_streaming(
               f"{fit.sfreq_in:g} Hz from {fit.start / fit.sfreq_in:.3f} s, in {stats['cleaned']} piece(s) "
               "(bounded memory)"] + reuse + list(fit.steps) + spans.notes() + notes)
     interference = tuple(spans.annotations())
-    result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
-                              subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
-                              attribution=attribution, progress=scaled(progress, 0.6, 1.0), cancel=cancel,
-                              title=recording.title, is_synthetic=recording.is_synthetic, steps=tuple(steps),
-                              interference_spans=interference, reuse_features=True)  # fs is ours
+    with small_pages():
+        result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
+                                  subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
+                                  attribution=attribution, progress=scaled(progress, 0.6, 1.0), cancel=cancel,
+                                  title=recording.title, is_synthetic=recording.is_synthetic, steps=tuple(steps),
+                                  interference_spans=interference, reuse_features=True)  # fs is ours
     timings.update(result.timings)
     return dataclasses.replace(result, timings=timings)
