@@ -185,6 +185,23 @@ def stage_latencies(events: list[tuple[float, str]], checks: list[float], end: f
     return out
 
 
+#: The child of ``--cancel-latency``'s cold-open cancels: opens argv[1], sets the token argv[2] s later.
+_LOAD_CANCEL_CHILD = """
+import sys, threading, time
+from mmqnet_core.errors import Cancelled
+from mmqnet_core.io import load_recording
+ev, box = threading.Event(), {}
+def fire():
+    box["set"] = time.perf_counter(); ev.set()
+t0 = time.perf_counter(); threading.Timer(float(sys.argv[2]), fire).start()
+try:
+    load_recording(sys.argv[1], cancel=ev)
+    print(f"finished in {time.perf_counter() - t0:.2f} s, before the cancel")
+except Cancelled:
+    print(f"stopped {time.perf_counter() - box['set']:.3f} s after the cancel")
+"""
+
+
 def _stage_name(message: str) -> str:
     if message.startswith("batch"):
         return "model batches" if "sample" not in message else "model batches (Monte-Carlo)"
@@ -223,6 +240,7 @@ def cancel_latency(args) -> int:
     t0 = time.perf_counter()
     events.append((t0, "load"))
     rec = load_recording(path, cancel=token)
+    load_s = time.perf_counter() - t0
     analyze(rec, None, model, progress=progress, cancel=token)
     end = time.perf_counter()
     print(f"cancel latency, 1 h x 40 channels at {sfreq} Hz (analysis {end - t0:.1f} s, {len(token.checks)} "
@@ -238,6 +256,15 @@ def cancel_latency(args) -> int:
     for name, (dur, worst, mean, n) in merged.items():
         flag = "  > 1 s" if worst > 1.0 else ""
         print(f"{name[:34]:<34} {dur:8.2f} {worst:8.2f} {mean:8.2f} {n:7d}{flag}")
+
+    # real cancels while the file is opened, each in a fresh process (a cold open imports mne's reader: the slow
+    # part; mne's open runs in a helper thread polled by the caller)
+    print(f"load_recording took {load_s:.2f} s in this process (cold)")
+    for at in (0.05, 0.15, 0.3, 0.5):
+        out = subprocess.run([sys.executable, "-c", _LOAD_CANCEL_CHILD, str(path), str(at)], cwd=ROOT,
+                             capture_output=True, text=True)
+        print(f"real cancel {at:.2f} s into a cold load_recording (fresh process): "
+              f"{(out.stdout.strip() or out.stderr.strip()[-200:])}")
 
     # one real cancel, half-way through the second model batch of a second run
     batches = [n for _, n in events if n == "model batches"]

@@ -38,7 +38,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {safe_text(self.prog)}: {safe_text(message)} (see '{safe_text(self.prog)} --help').\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: list[str] | None) -> str | None:
+    """The sub-command named in ``argv`` (the first argument that is not an option; the top-level options take
+    no value), or None when there is none or it is not one of :data:`COMMANDS`."""
+    args = sys.argv[1:] if argv is None else argv
+    first = next((a for a in args if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def build_parser(argv: list[str] | None = None, *, only_named: bool = False) -> argparse.ArgumentParser:
+    """The ``mmqnet`` parser with every sub-command; with ``only_named``, only the one ``argv`` names (when it
+    names one).
+
+    Registering a command imports its module's option helpers: ``evaluate`` imports torch and pandas, ``synth``
+    scipy.signal (seconds of start-up together); ``mmqnet analyze ...`` registers ``analyze`` alone. Without a
+    known command (``mmqnet --help``, a typo) every command is registered, so help and argparse's "invalid
+    choice" message list them all.
+    """
+    named = _command_in(argv) if only_named else None
     parser = _Parser(
         prog="mmqnet",
         description="MMQ-Net Studio command line: inspect, clean and featurise physiological recordings, "
@@ -49,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="print the traceback of an unexpected error (and log details)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in (named,) if named else COMMANDS:
         try:
             module = importlib.import_module(f"{__name__}.cmd_{name}")
         except ModuleNotFoundError as exc:  # a command not built yet
@@ -118,7 +135,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 2 error, 130 cancelled)."""
     _harden_streams()
-    parser = build_parser()
+    parser = build_parser(argv, only_named=True)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,

@@ -4,7 +4,7 @@ analyse a recording, or a cohort of recordings, with MMQ-Net."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ._progress import progress_bar
@@ -105,21 +105,32 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
     """One recording into OUT (the layout of a single-file analysis)."""
-    from ..inference import load_model
+    from ..errors import Cancelled
     from ..inference.cohort import analyze_file
-    from ..inference.engine import check_mc_samples
+    from ..inference.model_loading import DeferredModel, load_model_deferred
 
     with progress_bar("analyze") as bar:
-        model = load_model(args.checkpoint, device=args.device)
-        check_mc_samples(model.model, args.mc_samples)  # a clear error before the recording is loaded
+        # torch and the weights load in a helper thread while the recording is read, cleaned and featurised (a
+        # few seconds of every run's fixed cost); a load that fails stops the analysis at its next cancel check
+        model = load_model_deferred(args.checkpoint, device=args.device)
+        deferred = isinstance(model, DeferredModel)
+        if args.mc_samples:
+            from ..inference.engine import check_mc_samples
+
+            check_mc_samples(model.model, args.mc_samples)  # a clear error before the recording is loaded
 
         def check_recording(rec) -> None:  # a damaged file is said loudly; a span must fit in memory
             print_warnings(rec)
             # a long span is analysed in pieces (mmqnet_core.inference.streaming): 10 minutes + context at a time
             check_fits_memory(rec, args.start, args.stop, streamed_s=_STREAMED_S)
 
-        fa = analyze_file(args.path[0], args.output, options, model=model, check_recording=check_recording,
-                          progress=bar)
+        try:
+            fa = analyze_file(args.path[0], args.output, options, model=model, check_recording=check_recording,
+                              progress=bar, cancel=_LoadFailed(model) if deferred else None)
+        except Cancelled:
+            if deferred:
+                model.result()  # the load's own error
+            raise
     result, paths = fa.result, fa.paths
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)
@@ -145,6 +156,17 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
         print("[SYNTHETIC: " + ("recording is synthetic; " if result.is_synthetic else "")
               + ("model trained on synthetic data]" if model.is_synthetic else "]"))
     return 0
+
+
+class _LoadFailed:
+    """A cancel token set when the model loading in the background has failed: the analysis stops at its next
+    check and the load's error is reported, instead of after the whole cleaning."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def is_set(self) -> bool:
+        return self.model.failed
 
 
 def _run_cohort(args: argparse.Namespace, options: "AnalysisOptions") -> int:

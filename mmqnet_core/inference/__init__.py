@@ -14,9 +14,9 @@ Or step by step::
 
 from __future__ import annotations
 
+from .._lazy import lazy_exports
 from .analyze import AnalysisResult, analyze, analyze_features, binary_entropy, subject_statistics
-from .engine import ContextOutputs, attention_to_tokens, context_starts, run_contexts
-from .model_loading import LoadedModel, default_checkpoint_path, load_model, model_from_parts
+from .model_loading import DeferredModel, LoadedModel, default_checkpoint_path, load_model, model_from_parts
 from .use_case import RecordingAnalysis, analyze_recording
 from .subject import (MAX_SUBJECT_SOURCES, SubjectRecordings, find_subject_sessions, session_subject,
                       subject_recordings_for)
@@ -32,6 +32,7 @@ __all__ = [
     "session_subject",
     "AnalysisResult",
     "ContextOutputs",
+    "DeferredModel",
     "LoadedModel",
     "analyze",
     "analyze_features",
@@ -43,3 +44,8 @@ __all__ = [
     "model_from_parts",
     "run_contexts",
 ]
+
+# The engine's names import torch (seconds): they load when first used, so that the analysis can clean and
+# featurise a recording while the model loads in a helper thread (model_loading.DeferredModel).
+__getattr__, __dir__ = lazy_exports(__name__, {n: "engine" for n in (
+    "ContextOutputs", "attention_to_tokens", "context_starts", "run_contexts")}, globals())

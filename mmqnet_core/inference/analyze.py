@@ -42,17 +42,49 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # imported when a table is made (pandas: ~0.5 s of start-up)
+    import pandas as pd
 
 from ..errors import ConfigError, MaskError, MMQNetError
 from ..features.missing import MissingReason, NOT_DETECTED_TEXT, combine, reason_counts
 from ..fileio import atomic_write
 from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled
-from .engine import check_mc_samples, run_contexts
 from .model_loading import LoadedModel
+
+#: Names of :mod:`.engine` used here. The engine imports torch (seconds of start-up), so it is imported when one
+#: of them is first used, i.e. when the model runs: the cleaning and features of ``mmqnet analyze`` overlap with
+#: torch loading in a helper thread. They stay attributes of this module (tests replace ``run_contexts`` here).
+_ENGINE_NAMES = ("check_mc_samples", "run_contexts")
+
+
+def _engine(name: str) -> Any:
+    """This module's ``name`` (one of :data:`_ENGINE_NAMES`): a replacement set on the module, else the engine's."""
+    fn = globals().get(name)
+    if fn is None:
+        from . import engine
+
+        fn = globals()[name] = getattr(engine, name)
+    return fn
+
+
+def check_samples(model: Any, mc_samples: Any) -> int:
+    """:func:`~mmqnet_core.inference.engine.check_mc_samples` of ``model.model``, except that 0 / None (one
+    deterministic pass: nothing to check) neither imports the engine (torch) nor waits for a model still loading
+    (:class:`~mmqnet_core.inference.model_loading.DeferredModel`)."""
+    if mc_samples is None or (isinstance(mc_samples, (int, np.integer)) and not isinstance(mc_samples, bool)
+                              and mc_samples == 0):
+        return 0
+    return _engine("check_mc_samples")(model.model, mc_samples)
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: ``analyze.run_contexts`` imports the engine when first asked
+    if name in _ENGINE_NAMES:
+        return _engine(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +197,8 @@ class AnalysisResult:
 
     def trajectories(self) -> pd.DataFrame:
         """One row per window: probabilities, uncertainties, masking share, interference."""
+        import pandas as pd
+
         df = pd.DataFrame({"window_start_s": self.window_starts, "window_end_s": self.window_starts + self.window_s})
         for k, name in enumerate(self.targets):
             df[f"{name}_prob"] = self.probabilities[:, k]
@@ -409,6 +443,10 @@ def analyze(
     Cancelled
         ``cancel`` was set.
     """
+    from .streaming import run_cancellable
+
+    check_cancel(cancel)
+    run_cancellable(_import_cleaning, cancel=cancel)  # seconds on a loaded machine: a cancel meanwhile is seen
     from ..features import extract_features
     from ..preprocessing import preprocess
 
@@ -418,7 +456,8 @@ def analyze(
             f"Invalid value for 'window_s': this model was trained on {model.feature_config.window_s:g}-s windows, "
             f"got {window_s:g} s; use {model.feature_config.window_s:g} or another checkpoint."
         )
-    check_mc_samples(model.model, mc_samples)  # before the preprocessing, not after it
+    # before the preprocessing, not after it (a model still loading is waited for only when there are samples)
+    check_samples(model, mc_samples)
     if any(t.modality.value == "EEG" for t in model.layout):
         from ..io import check_has_eeg
 
@@ -445,8 +484,11 @@ def analyze(
     timings["preprocess"] = time.perf_counter() - t0
     check_cancel(cancel)
     t0 = time.perf_counter()
-    fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
-                          progress=scaled(progress, 0.45, 0.6), cancel=cancel)
+    from ..preprocessing.pipeline import small_pages
+
+    with small_pages():  # large numpy temporaries: see small_pages
+        fs = extract_features(pre.cleaned, model.feature_config, layout=model.layout, interference=pre.interference,
+                              progress=scaled(progress, 0.45, 0.6), cancel=cancel)
     if float(start_s) > 0 and fs.n_windows and fs.window_starts[0] < float(start_s) - 1e-9:
         # features of a span are on the span's clock: move them onto the recording's
         import dataclasses
@@ -460,16 +502,29 @@ def analyze(
             f"has {', '.join(recording.ch_names[:8])}{'...' if recording.n_channels > 8 else ''}): rename the "
             "channels or set their modality, or use a checkpoint trained on this layout."
         )
-    result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
-                              subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
-                              attribution=attribution, progress=scaled(progress, 0.6, 1.0),
-                              cancel=cancel, title=recording.title, is_synthetic=recording.is_synthetic,
-                              steps=tuple(pre.steps), interference_spans=tuple(pre.interference),
-                              reuse_features=True)  # fs is ours: the result's features are written into it
+    with small_pages():
+        result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
+                                  subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
+                                  attribution=attribution, progress=scaled(progress, 0.6, 1.0),
+                                  cancel=cancel, title=recording.title, is_synthetic=recording.is_synthetic,
+                                  steps=tuple(pre.steps), interference_spans=tuple(pre.interference),
+                                  reuse_features=True)  # fs is ours: the result's features are written into it
     timings.update(result.timings)
     import dataclasses
 
     return dataclasses.replace(result, timings=timings)
+
+
+def _import_cleaning(cancel: CancelToken | None = None) -> None:
+    """Import the cleaning and feature modules (scipy.signal, scipy.ndimage, mne's filters: 0.5 s on a quiet
+    machine, 2-3 s on a loaded one). :func:`analyze` runs this in a helper thread while it checks its cancel token
+    (:func:`~mmqnet_core.inference.streaming.run_cancellable`), so a cancel during the imports is seen at once."""
+    import importlib
+
+    for name in ("mmqnet_core.features.extract", "mmqnet_core.preprocessing.pipeline",
+                 "mmqnet_core.preprocessing.streaming"):
+        check_cancel(cancel)
+        importlib.import_module(name)
 
 
 def subject_statistics(
@@ -627,7 +682,7 @@ def analyze_features(
     from ..model.checkpoint import check_compatible
 
     t0 = time.perf_counter()
-    n_mc = check_mc_samples(model.model, mc_samples)
+    n_mc = _engine("check_mc_samples")(model.model, mc_samples)
     by = _attribution_unit(attribution)
     check_compatible(model.meta, features)
     n_t, n_tok, _ = features.values.shape
@@ -703,6 +758,7 @@ def analyze_features(
     feats = values if own else np.empty(values.shape, np.float32)
     for sl in _window_blocks(n_t):
         np.copyto(feats[sl], np.where(fv[sl] & ~data_missing[sl, :, None], values[sl], np.float32(0.0)))
+    run_contexts = _engine("run_contexts")
     extra = {"feature_valid": fv[None]} if "feature_valid" in inspect.signature(run_contexts).parameters else {}
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
                        return_recon=True, return_attention=attention, mc_samples=n_mc, mc_seed=mc_seed,

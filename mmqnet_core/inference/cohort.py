@@ -39,9 +39,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-import pandas as pd
+if TYPE_CHECKING:  # imported when a table is made (pandas: ~0.5 s of start-up)
+    import pandas as pd
 
 from ..errors import Cancelled, ConfigError, MMQNetError
 from ..fileio import atomic_write
@@ -203,14 +204,14 @@ def analyze_file(
     from ..io import load_recording
     from ..masking import MaskSet, sidecar_path
     from ..recording import Modality
-    from .engine import check_mc_samples
+    from .analyze import check_samples  # not the engine: it imports torch, which a DeferredModel is loading
     from .model_loading import load_model
     from .use_case import analyze_recording
 
     path = Path(path)
     if model is None:
         model = load_model(options.checkpoint, device=options.device)
-    check_mc_samples(model.model, options.mc_samples)  # a clear error before the recording is loaded
+    check_samples(model, options.mc_samples)  # a clear error before the recording is loaded
     modalities = {k: Modality.parse(v) for k, v in options.modalities.items()} if options.modalities else None
     trial = options.trial if trial is None else trial
     rec = load_recording(path, trial=trial, modalities=modalities, progress=scaled(progress, 0.0, 0.1),
@@ -481,6 +482,8 @@ def _init_worker(torch_threads: int) -> None:
 # --- the cohort -------------------------------------------------------------------------------------------
 def cohort_table(outcomes: Sequence[RecordingOutcome], output: str | os.PathLike) -> pd.DataFrame:
     """The cohort table from the outcomes and the recordings' ``trajectories.parquet`` files."""
+    import pandas as pd
+
     output = Path(output)
     frames = []
     for o in outcomes:

@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import CheckpointError, ConfigError
 
@@ -64,44 +64,160 @@ def model_from_parts(model: Any, meta: Any, *, normalizer: Any = None, device: A
     """Wrap an in-memory model and its checkpoint metadata (e.g. from training) as a :class:`LoadedModel`."""
     import torch
 
-    from ..features import FeatureConfig, Token
     from ..model.normalization import Normalizer
-    from ..preprocessing import PreprocessConfig
-    from ..recording import Modality
 
     cfg = model.config
     extra = dict(getattr(meta, "extra", {}) or {})
-    names = extra.get("layout", {}).get("token_names") or list(cfg.names)
-    mods = extra.get("layout", {}).get("token_modalities") or list(cfg.token_groups)
-    if len(names) != cfg.n_tokens or len(mods) != cfg.n_tokens:
-        raise CheckpointError(
-            f"Checkpoint {getattr(meta, 'path', '')} describes {len(names)} tokens but its model has {cfg.n_tokens}."
-        )
-    layout = tuple(Token(str(n), Modality.parse(m), None) for n, m in zip(names, mods))
-    try:
-        fcfg = FeatureConfig.from_dict(extra["feature_config"]) if extra.get("feature_config") else FeatureConfig()
-        pcfg = (PreprocessConfig.from_dict(extra["preprocess_config"]) if extra.get("preprocess_config")
-                else PreprocessConfig())
-    except (ConfigError, TypeError) as exc:
-        raise CheckpointError(f"Checkpoint {getattr(meta, 'path', '')} has invalid feature settings: {exc}") from None
-    from ..model.normalization import MIN_GROUP_WINDOWS, NORMALIZATION_MODES
-
-    # checkpoints written before the option existed carry no "normalization": they were trained globally
-    nmeta = extra.get("normalization") or {}
-    mode = str(nmeta.get("mode", "global")) if isinstance(nmeta, dict) else "global"
-    if mode not in NORMALIZATION_MODES:
-        raise CheckpointError(
-            f"Checkpoint {getattr(meta, 'path', '')} asks for feature normalisation {mode!r}; this version knows "
-            f"{', '.join(NORMALIZATION_MODES)}: update MMQ-Net Studio or retrain the checkpoint."
-        )
-    min_windows = int(nmeta.get("min_windows", MIN_GROUP_WINDOWS)) if isinstance(nmeta, dict) else MIN_GROUP_WINDOWS
+    layout, fcfg, pcfg, mode, min_windows = _settings(
+        extra, lambda: list(cfg.names), lambda: list(cfg.token_groups), cfg.n_tokens, getattr(meta, "path", ""))
     norm = normalizer if normalizer is not None else getattr(meta, "normalizer", None)
     if norm is None:
         norm = Normalizer.identity(cfg.n_tokens, cfg.n_features)
     dev = device if device is not None else next(model.parameters()).device
     return LoadedModel(model=model.eval(), meta=meta, normalizer=norm, layout=layout, feature_config=fcfg,
                        preprocess_config=pcfg, device=torch.device(dev), normalization=mode,
-                       min_windows=max(2, min_windows))
+                       min_windows=min_windows)
+
+
+def _settings(extra: dict, names: Any, groups: Any, n_tokens: int | None, where: Any,
+              modes: Sequence[str] | None = None, min_group_windows: int | None = None) -> tuple:
+    """(layout, feature config, preprocess config, normalisation mode, min windows) from a checkpoint's
+    ``extra`` metadata; ``names()`` / ``groups()`` give the token names / modalities when ``extra`` has none;
+    ``n_tokens`` (the model's, None = not known yet) must match. ``modes`` / ``min_group_windows``: those of
+    :mod:`mmqnet_core.model.normalization` (default: imported from there)."""
+    from ..features import FeatureConfig, Token
+    from ..preprocessing import PreprocessConfig
+    from ..recording import Modality
+
+    names = extra.get("layout", {}).get("token_names") or names()
+    mods = extra.get("layout", {}).get("token_modalities") or groups()
+    if n_tokens is not None and (len(names) != n_tokens or len(mods) != n_tokens):
+        raise CheckpointError(f"Checkpoint {where} describes {len(names)} tokens but its model has {n_tokens}.")
+    layout = tuple(Token(str(n), Modality.parse(m), None) for n, m in zip(names, mods))
+    try:
+        fcfg = FeatureConfig.from_dict(extra["feature_config"]) if extra.get("feature_config") else FeatureConfig()
+        pcfg = (PreprocessConfig.from_dict(extra["preprocess_config"]) if extra.get("preprocess_config")
+                else PreprocessConfig())
+    except (ConfigError, TypeError) as exc:
+        raise CheckpointError(f"Checkpoint {where} has invalid feature settings: {exc}") from None
+    if modes is None or min_group_windows is None:
+        from ..model.normalization import MIN_GROUP_WINDOWS, NORMALIZATION_MODES
+
+        modes, min_group_windows = NORMALIZATION_MODES, MIN_GROUP_WINDOWS
+    # checkpoints written before the option existed carry no "normalization": they were trained globally
+    nmeta = extra.get("normalization") or {}
+    mode = str(nmeta.get("mode", "global")) if isinstance(nmeta, dict) else "global"
+    if mode not in modes:
+        raise CheckpointError(
+            f"Checkpoint {where} asks for feature normalisation {mode!r}; this version knows "
+            f"{', '.join(modes)}: update MMQ-Net Studio or retrain the checkpoint."
+        )
+    min_windows = int(nmeta.get("min_windows", min_group_windows)) if isinstance(nmeta, dict) else min_group_windows
+    return layout, fcfg, pcfg, mode, max(2, min_windows)
+
+
+#: What :func:`_early_settings` needs of :mod:`mmqnet_core.model` without importing it (its package imports
+#: torch): the checkpoint file names and format of :mod:`~mmqnet_core.model.checkpoint`, and the normalisation
+#: modes and default minimum of :mod:`~mmqnet_core.model.normalization` (a test checks they are the same).
+_CHECKPOINT_NAMES = {"format": "mmqnet-checkpoint", "weights": "model.safetensors", "config": "config.json"}
+_NORMALIZATION = {"modes": ("global", "subject", "recording"), "min_group_windows": 30}
+
+#: The settings a :class:`DeferredModel` knows before its weights are loaded (compared with the loaded model's).
+_EARLY = ("layout", "feature_config", "preprocess_config", "normalization", "min_windows")
+
+
+class DeferredModel:
+    """A :class:`LoadedModel` that loads in a helper thread (:func:`load_model_deferred`).
+
+    Importing torch and building the model take seconds of a run's fixed cost. The analysis needs the model
+    itself only for its last stage: its cleaning and feature settings, token layout and normalisation mode are
+    read at once from the checkpoint's ``config.json`` (no torch) and are attributes here, so loading the
+    recording, the cleaning and the features run while the model loads. Any other attribute (``model``,
+    ``normalizer``, ``meta``, ``device``, ``is_synthetic``, ``describe``...) waits for the load and comes from
+    the loaded :class:`LoadedModel`; an error of the load (damaged weights...) is raised there. The settings of
+    the loaded model are checked against those read first.
+    """
+
+    def __init__(self, future: Any, settings: tuple, where: Any) -> None:
+        self._future = future
+        self._where = where
+        for name, value in zip(_EARLY, settings):
+            object.__setattr__(self, name, value)
+
+    def result(self) -> LoadedModel:
+        """The loaded model (waits for it); the load's error, if any, is raised here."""
+        loaded = self._future.result()
+        if any(getattr(loaded, n) != getattr(self, n) for n in _EARLY):
+            raise CheckpointError(f"Checkpoint {self._where} changed while it was being loaded (its settings differ "
+                                  "from those read first): run the analysis again.")
+        return loaded
+
+    @property
+    def failed(self) -> bool:
+        """True once the load has ended with an error (:meth:`result` raises it)."""
+        return self._future.done() and self._future.exception() is not None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("_future", "_where"):
+            raise AttributeError(name)
+        return getattr(self.result(), name)
+
+
+def _early_settings(path: Path) -> tuple | None:
+    """The :data:`_EARLY` settings of the checkpoint at ``path`` from its ``config.json`` alone, or None when they
+    cannot be read that way (no config beside the weights, no layout in it, anything unusual: the caller then
+    loads the model before going on, which reports what is wrong)."""
+    from ..check import read_json_file
+
+    weights = path / _CHECKPOINT_NAMES["weights"] if path.is_dir() else path
+    config = weights.parent / _CHECKPOINT_NAMES["config"]
+    if weights.suffix.lower() != ".safetensors" or not weights.is_file() or not config.is_file():
+        return None
+    meta = read_json_file(config, "Checkpoint config", error=CheckpointError, advice="the checkpoint is corrupt")
+    if (not isinstance(meta, dict) or meta.get("format") != _CHECKPOINT_NAMES["format"]
+            or not isinstance(meta.get("extra"), dict)):
+        return None
+    extra = meta["extra"]
+    layout = extra.get("layout")
+    if not isinstance(layout, dict) or not layout.get("token_names") or not layout.get("token_modalities"):
+        return None
+    return _settings(extra, list, list, None, path, **_NORMALIZATION)
+
+
+def load_model_deferred(path: str | os.PathLike | None = None, *, device: str | None = None) -> Any:
+    """:func:`load_model` in a helper thread: a :class:`DeferredModel` at once, or the loaded
+    :class:`LoadedModel` when the checkpoint's settings cannot be read without loading it.
+
+    The helper thread also imports pandas and pyarrow (the result tables) once the model is loaded. It is not a daemon
+    thread: the interpreter waits for it at exit instead of stopping it inside an import.
+    """
+    import threading
+    from concurrent.futures import Future
+
+    resolved = Path(path) if path is not None else default_checkpoint_path()
+    try:
+        settings = None if resolved is None else _early_settings(resolved)
+    except Exception:  # noqa: BLE001 - any doubt: load it here, which says what is wrong
+        settings = None
+    if settings is None:
+        return load_model(path, device=device)
+    fut: Future = Future()
+
+    def run() -> None:
+        fut.set_running_or_notify_cancel()
+        try:
+            fut.set_result(load_model(path, device=device))
+        except BaseException as exc:  # raised by DeferredModel.result()
+            fut.set_exception(exc)
+            return
+        try:  # warm: the trajectories are written as CSV and Parquet at the end
+            import pandas  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:  # pragma: no cover - dependencies; pandas says what is missing when it writes
+            pass
+
+    threading.Thread(target=run, name="mmqnet-load-model").start()
+    return DeferredModel(fut, settings, resolved)
 
 
 def load_model(path: str | os.PathLike | None = None, *, device: str | None = None) -> LoadedModel:

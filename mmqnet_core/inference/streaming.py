@@ -130,6 +130,10 @@ def release_memory() -> None:
 _TRIM: Any = None
 
 
+#: Values copied between two cancel checks when a feature block's signal is joined (1 MB of float32).
+_TAKE_ELEMENTS = 2**18
+
+
 class _Buffer:
     """Cleaned pieces kept in order until the feature blocks that need them are done (output samples)."""
 
@@ -143,10 +147,25 @@ class _Buffer:
     def add(self, start: int, data: np.ndarray) -> None:
         self.parts.append((start, data))
 
-    def take(self, a: int, b: int) -> np.ndarray:
-        """Samples [a, b) (must be held)."""
-        out = [d[:, max(a, s) - s: min(b, s + d.shape[1]) - s] for s, d in self.parts if s < b and s + d.shape[1] > a]
-        return out[0] if len(out) == 1 else np.concatenate(out, axis=1)
+    def take(self, a: int, b: int, cancel: CancelToken | None = None) -> np.ndarray:
+        """Samples [a, b) (must be held), as ``np.concatenate`` of the pieces, copied in blocks of at most
+        :data:`_TAKE_ELEMENTS` values with a cancel check before each (an hour of 40 channels is ~74 MB of new
+        pages: seconds on a loaded machine)."""
+        parts = [d[:, max(a, s) - s: min(b, s + d.shape[1]) - s] for s, d in self.parts
+                 if s < b and s + d.shape[1] > a]
+        if len(parts) == 1:
+            return parts[0]
+        rows = parts[0].shape[0]
+        out = np.empty((rows, sum(p.shape[1] for p in parts)), np.result_type(*parts))
+        step = max(1, _TAKE_ELEMENTS // max(1, rows))  # columns per copy (a fraction of a second under load)
+        pos = 0
+        for part in parts:
+            for c in range(0, part.shape[1], step):
+                check_cancel(cancel)
+                n = min(step, part.shape[1] - c)
+                out[:, pos:pos + n] = part[:, c:c + n]
+                pos += n
+        return out
 
     def drop_before(self, a: int) -> None:
         self.parts = [(s, d) for s, d in self.parts if s + d.shape[1] > a]
@@ -428,7 +447,7 @@ def stream_features(
 
     def run_block(k: int) -> None:
         _, _, s0, s1 = block_range(k)
-        sig = Signals(buf.take(s0, s1), sf, recording.channels)
+        sig = Signals(buf.take(s0, s1, cancel), sf, recording.channels)
         ann = spans.annotations()
         if FEATURE_THREADS < 2 or len(groups) < 2:
             for gi in range(len(groups)):
@@ -526,6 +545,7 @@ def analyze_streaming(
     (:meth:`~mmqnet_core.preprocessing.CleaningCache.lookup_on_demand`), whose fit and cleaned tiles are reused.
     """
     from ..errors import MMQNetError
+    from ..preprocessing.pipeline import small_pages
     from ..preprocessing.streaming import fit_cleaning
     from .analyze import analyze_features
 
@@ -542,9 +562,10 @@ def analyze_streaming(
     timings["fit"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stats: dict = {}
-    fs, spans, notes = stream_features(recording, fit, model.feature_config, model.layout, chunk_s=chunk_s,
-                                       feature_block_s=feature_block_s, display=display, stats=stats,
-                                       progress=scaled(progress, 0.08, 0.6), cancel=cancel)
+    with small_pages():  # see small_pages: the features' and the model stage's large numpy temporaries
+        fs, spans, notes = stream_features(recording, fit, model.feature_config, model.layout, chunk_s=chunk_s,
+                                           feature_block_s=feature_block_s, display=display, stats=stats,
+                                           progress=scaled(progress, 0.08, 0.6), cancel=cancel)
     timings["preprocess+features"] = time.perf_counter() - t0
     if all(t.channel is None for t in fs.tokens):
         wanted = ", ".join(f"{t.name} ({t.modality.value})" for t in model.layout[:6])
@@ -560,10 +581,11 @@ def analyze_streaming(
               f"{fit.sfreq_in:g} Hz from {fit.start / fit.sfreq_in:.3f} s, in {stats['cleaned']} piece(s) "
               "(bounded memory)"] + reuse + list(fit.steps) + spans.notes() + notes)
     interference = tuple(spans.annotations())
-    result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
-                              subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
-                              attribution=attribution, progress=scaled(progress, 0.6, 1.0), cancel=cancel,
-                              title=recording.title, is_synthetic=recording.is_synthetic, steps=tuple(steps),
-                              interference_spans=interference, reuse_features=True)  # fs is ours
+    with small_pages():
+        result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
+                                  subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
+                                  attribution=attribution, progress=scaled(progress, 0.6, 1.0), cancel=cancel,
+                                  title=recording.title, is_synthetic=recording.is_synthetic, steps=tuple(steps),
+                                  interference_spans=interference, reuse_features=True)  # fs is ours
     timings.update(result.timings)
     return dataclasses.replace(result, timings=timings)

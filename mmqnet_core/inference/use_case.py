@@ -115,7 +115,7 @@ def analyze_recording(
         As raised by model loading and :func:`~mmqnet_core.inference.analyze`.
     """
     from ..preprocessing import default_cache
-    from .engine import check_mc_samples
+    from .analyze import check_samples  # not the engine: it imports torch, which a DeferredModel is loading
     from .subject import subject_recordings_for
 
     if subject_files and own_statistics:
@@ -127,7 +127,7 @@ def analyze_recording(
         report(progress, 0.0, "loading the model")
         model = (model_factory(recording) if model_factory is not None and checkpoint is None
                  else load_model(checkpoint, device=None if device in (None, "auto") else device))
-    check_mc_samples(model.model, mc_samples)  # a clear error before any cleaning
+    check_samples(model, mc_samples)  # a clear error before any cleaning
     check_cancel(cancel)
 
     notes: list[str] = []

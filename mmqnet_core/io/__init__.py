@@ -19,6 +19,7 @@ from typing import Mapping
 from ..errors import ConfigError, RecordingError
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import Modality, Recording
+from ._cancel import call_cancellable
 from .deap import load_deap_subject, read_deap_file, deap_trial_recording
 from .edf import load_edf
 from .mahnob import is_mahnob_session, load_mahnob_session
@@ -94,8 +95,7 @@ def load_recording(
     try:
         if suffix == ".dat":
             report(progress, 0.0, f"reading {path.name}")
-            content = read_deap_file(path)
-            check_cancel(cancel)
+            content = call_cancellable(read_deap_file, path, cancel=cancel)  # one pickle: checked while read
             rec = deap_trial_recording(content, 0 if trial is None else trial, path=path, modalities=modalities)
             report(progress, 1.0, f"opened {path.name}")
             return rec

@@ -29,6 +29,7 @@ from ..check import (check_int, check_range, check_regular_file, check_size, che
 from ..errors import ConfigError, MMQNetError, RecordingError
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import Annotation, ChannelInfo, Modality, Recording
+from ._cancel import call_cancellable
 from .modality import MNE_CH_TYPE, infer_modality
 
 __all__ = [
@@ -412,7 +413,7 @@ def load_deap_subject(
     if not path.is_file():
         raise RecordingError(f"Cannot read {path}: no such file.")
     report(progress, 0.0, f"reading {path.name}")
-    content = read_deap_file(path)
+    content = call_cancellable(read_deap_file, path, cancel=cancel)  # one pickle: checked while it is read
     n = content["data"].shape[0]
     out = []
     for t in range(n):

@@ -1,0 +1,67 @@
+"""Cancel hooks of the reading path: a library call that cannot check a token runs in a helper thread.
+
+Opening a file hands whole steps to libraries that take no cancel token: mne reads an EDF/BDF header (and the
+whole annotation signal of an EDF+/BDF+ file), the restricted unpickler reads a DEAP file, ``mne.find_events``
+scans a trigger channel. On a loaded machine each can take seconds. :func:`call_cancellable` runs such a step
+in a daemon thread while the calling thread checks the token every :data:`POLL_S`: a cancel raises
+:class:`~mmqnet_core.errors.Cancelled` in the caller at once, and the abandoned step finishes in the background
+(its result is dropped; a daemon thread never holds up quitting). Without a token the step runs in the calling
+thread, exactly as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, TimeoutError as FutureTimeout
+from typing import Any, Callable, TypeVar
+
+from ..progress import CancelToken, check_cancel
+
+T = TypeVar("T")
+
+#: How often the calling thread checks the token while a step runs in its helper thread, s.
+POLL_S = 0.05
+
+
+def call_cancellable(fn: Callable[..., T], *args: Any, cancel: CancelToken | None = None, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``; with ``cancel``, in a helper thread while this thread checks ``cancel``.
+
+    Parameters
+    ----------
+    fn : callable
+        The step (it is not given the token).
+    *args, **kwargs
+        Its arguments.
+    cancel : CancelToken, optional
+        Checked before the step and every :data:`POLL_S` s while it runs.
+
+    Returns
+    -------
+    object
+        What ``fn`` returned; an exception it raised is raised here.
+
+    Raises
+    ------
+    Cancelled
+        When ``cancel`` is set before the step ends.
+    """
+    check_cancel(cancel)
+    if cancel is None:
+        return fn(*args, **kwargs)
+    fut: Future = Future()
+
+    def run() -> None:
+        if not fut.set_running_or_notify_cancel():  # pragma: no cover - nobody cancels this future
+            return
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the waiting thread
+            fut.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True, name="mmqnet-read").start()
+    while True:
+        check_cancel(cancel)
+        try:
+            return fut.result(timeout=POLL_S)
+        except FutureTimeout:
+            continue
