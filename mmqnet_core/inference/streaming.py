@@ -47,7 +47,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled
+from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled, start_daemon, wait_checking
 
 log = logging.getLogger(__name__)
 
@@ -186,37 +186,13 @@ class _Either:
 
 
 def _start(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run ``fn(*args, **kwargs)`` in a new daemon thread; returns its :class:`concurrent.futures.Future`.
-
-    Daemon threads (not a ThreadPoolExecutor, whose threads the interpreter joins at exit): a cancelled step
-    still running until its own next check must not hold up quitting the app."""
-    import threading
-    from concurrent.futures import Future
-
-    fut: Future = Future()
-
-    def run() -> None:
-        if not fut.set_running_or_notify_cancel():
-            return
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # handed to the waiting thread
-            fut.set_exception(exc)
-
-    threading.Thread(target=run, daemon=True, name="mmqnet-worker").start()
-    return fut
+    """Run ``fn(*args, **kwargs)`` in a new daemon thread (:func:`~mmqnet_core.progress.start_daemon`)."""
+    return start_daemon(fn, *args, **kwargs)
 
 
 def _wait(future: Any, cancel: CancelToken | None) -> Any:
     """``future.result()``, checking ``cancel`` every 0.05 s while waiting."""
-    import concurrent.futures
-
-    while True:
-        check_cancel(cancel)
-        try:
-            return future.result(timeout=0.05)
-        except concurrent.futures.TimeoutError:
-            continue
+    return wait_checking(future, cancel)
 
 
 def run_cancellable(fn: Any, *args: Any, cancel: CancelToken | None = None, **kwargs: Any) -> Any:

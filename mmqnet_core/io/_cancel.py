@@ -11,11 +11,9 @@ thread, exactly as before.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future, TimeoutError as FutureTimeout
 from typing import Any, Callable, TypeVar
 
-from ..progress import CancelToken, check_cancel
+from ..progress import CancelToken, check_cancel, start_daemon, wait_checking
 
 T = TypeVar("T")
 
@@ -48,20 +46,4 @@ def call_cancellable(fn: Callable[..., T], *args: Any, cancel: CancelToken | Non
     check_cancel(cancel)
     if cancel is None:
         return fn(*args, **kwargs)
-    fut: Future = Future()
-
-    def run() -> None:
-        if not fut.set_running_or_notify_cancel():  # pragma: no cover - nobody cancels this future
-            return
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # handed to the waiting thread
-            fut.set_exception(exc)
-
-    threading.Thread(target=run, daemon=True, name="mmqnet-read").start()
-    while True:
-        check_cancel(cancel)
-        try:
-            return fut.result(timeout=POLL_S)
-        except FutureTimeout:
-            continue
+    return wait_checking(start_daemon(fn, *args, name="mmqnet-read", **kwargs), cancel, POLL_S)

@@ -51,34 +51,31 @@ def _cancel_when(entered: threading.Event, cancel: threading.Event) -> threading
     return t
 
 
-def test_cancel_while_mne_opens_the_file_returns_before_mne(tmp_path, monkeypatch):
-    path = write_edf(tmp_path / "open.edf")
+def _cancel_while_blocked(path, monkeypatch, module, name: str) -> "_Blocked":
+    """Replace ``module.name`` with a blocking step, cancel once it has started, and check that
+    ``load_recording`` raises ``Cancelled`` while the step is still blocked; returns the step."""
     step = _Blocked()
-    monkeypatch.setattr(edf, "_open_raw", step)
+    monkeypatch.setattr(module, name, step)
     cancel = threading.Event()
     _cancel_when(step.entered, cancel)
     try:
         with pytest.raises(Cancelled):
             load_recording(path, cancel=cancel)
-        assert step.entered.is_set() and not step.returned.is_set()  # mne's step is still running
-        assert step.thread is not threading.current_thread()
+        assert step.entered.is_set() and not step.returned.is_set()  # the library step is still running
     finally:
         step.release.set()
+    return step
+
+
+def test_cancel_while_mne_opens_the_file_returns_before_mne(tmp_path, monkeypatch):
+    step = _cancel_while_blocked(write_edf(tmp_path / "open.edf"), monkeypatch, edf, "_open_raw")
+    assert step.thread is not threading.current_thread()
 
 
 def test_cancel_while_a_deap_file_is_unpickled_returns_before_the_read(tmp_path, monkeypatch):
     path = tmp_path / "s01.dat"
     path.write_bytes(b"not read: the reader is replaced")
-    step = _Blocked()
-    monkeypatch.setattr(mio, "read_deap_file", step)
-    cancel = threading.Event()
-    _cancel_when(step.entered, cancel)
-    try:
-        with pytest.raises(Cancelled):
-            load_recording(path, cancel=cancel)
-        assert step.entered.is_set() and not step.returned.is_set()
-    finally:
-        step.release.set()
+    _cancel_while_blocked(path, monkeypatch, mio, "read_deap_file")
 
 
 def _trigger_file(tmp_path, seconds: float = 1000.0, sfreq: float = 8.0):
@@ -109,17 +106,7 @@ def test_trigger_scan_checks_between_blocks(tmp_path):
 
 
 def test_cancel_while_the_trigger_steps_are_found_returns_before_them(tmp_path, monkeypatch):
-    path = _trigger_file(tmp_path)
-    step = _Blocked()
-    monkeypatch.setattr(edf, "_find_steps", step)
-    cancel = threading.Event()
-    _cancel_when(step.entered, cancel)
-    try:
-        with pytest.raises(Cancelled):
-            load_recording(path, cancel=cancel)
-        assert step.entered.is_set() and not step.returned.is_set()
-    finally:
-        step.release.set()
+    _cancel_while_blocked(_trigger_file(tmp_path), monkeypatch, edf, "_find_steps")
 
 
 def test_without_a_token_the_step_runs_in_the_calling_thread():
