@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import CheckpointError, ConfigError
 
@@ -79,13 +79,13 @@ def model_from_parts(model: Any, meta: Any, *, normalizer: Any = None, device: A
                        min_windows=min_windows)
 
 
-def _settings(extra: dict, names: Any, groups: Any, n_tokens: int | None, where: Any,
-              modes: Sequence[str] | None = None, min_group_windows: int | None = None) -> tuple:
+def _settings(extra: dict, names: Any, groups: Any, n_tokens: int | None, where: Any) -> tuple:
     """(layout, feature config, preprocess config, normalisation mode, min windows) from a checkpoint's
     ``extra`` metadata; ``names()`` / ``groups()`` give the token names / modalities when ``extra`` has none;
-    ``n_tokens`` (the model's, None = not known yet) must match. ``modes`` / ``min_group_windows``: those of
-    :mod:`mmqnet_core.model.normalization` (default: imported from there)."""
+    ``n_tokens`` (the model's, None = not known yet) must match. Imports no torch (:mod:`mmqnet_core.model.format`
+    holds the normalisation modes)."""
     from ..features import FeatureConfig, Token
+    from ..model.format import MIN_GROUP_WINDOWS, NORMALIZATION_MODES
     from ..preprocessing import PreprocessConfig
     from ..recording import Modality
 
@@ -100,10 +100,7 @@ def _settings(extra: dict, names: Any, groups: Any, n_tokens: int | None, where:
                 else PreprocessConfig())
     except (ConfigError, TypeError) as exc:
         raise CheckpointError(f"Checkpoint {where} has invalid feature settings: {exc}") from None
-    if modes is None or min_group_windows is None:
-        from ..model.normalization import MIN_GROUP_WINDOWS, NORMALIZATION_MODES
-
-        modes, min_group_windows = NORMALIZATION_MODES, MIN_GROUP_WINDOWS
+    modes, min_group_windows = NORMALIZATION_MODES, MIN_GROUP_WINDOWS
     # checkpoints written before the option existed carry no "normalization": they were trained globally
     nmeta = extra.get("normalization") or {}
     mode = str(nmeta.get("mode", "global")) if isinstance(nmeta, dict) else "global"
@@ -115,12 +112,6 @@ def _settings(extra: dict, names: Any, groups: Any, n_tokens: int | None, where:
     min_windows = int(nmeta.get("min_windows", min_group_windows)) if isinstance(nmeta, dict) else min_group_windows
     return layout, fcfg, pcfg, mode, max(2, min_windows)
 
-
-#: What :func:`_early_settings` needs of :mod:`mmqnet_core.model` without importing it (its package imports
-#: torch): the checkpoint file names and format of :mod:`~mmqnet_core.model.checkpoint`, and the normalisation
-#: modes and default minimum of :mod:`~mmqnet_core.model.normalization` (a test checks they are the same).
-_CHECKPOINT_NAMES = {"format": "mmqnet-checkpoint", "weights": "model.safetensors", "config": "config.json"}
-_NORMALIZATION = {"modes": ("global", "subject", "recording"), "min_group_windows": 30}
 
 #: The settings a :class:`DeferredModel` knows before its weights are loaded (compared with the loaded model's).
 _EARLY = ("layout", "feature_config", "preprocess_config", "normalization", "min_windows")
@@ -169,19 +160,21 @@ def _early_settings(path: Path) -> tuple | None:
     loads the model before going on, which reports what is wrong)."""
     from ..check import read_json_file
 
-    weights = path / _CHECKPOINT_NAMES["weights"] if path.is_dir() else path
-    config = weights.parent / _CHECKPOINT_NAMES["config"]
+    from ..model.format import CONFIG_NAME, FORMAT, WEIGHTS_NAME
+
+    weights = path / WEIGHTS_NAME if path.is_dir() else path
+    config = weights.parent / CONFIG_NAME
     if weights.suffix.lower() != ".safetensors" or not weights.is_file() or not config.is_file():
         return None
     meta = read_json_file(config, "Checkpoint config", error=CheckpointError, advice="the checkpoint is corrupt")
-    if (not isinstance(meta, dict) or meta.get("format") != _CHECKPOINT_NAMES["format"]
+    if (not isinstance(meta, dict) or meta.get("format") != FORMAT
             or not isinstance(meta.get("extra"), dict)):
         return None
     extra = meta["extra"]
     layout = extra.get("layout")
     if not isinstance(layout, dict) or not layout.get("token_names") or not layout.get("token_modalities"):
         return None
-    return _settings(extra, list, list, None, path, **_NORMALIZATION)
+    return _settings(extra, list, list, None, path)
 
 
 def load_model_deferred(path: str | os.PathLike | None = None, *, device: str | None = None) -> Any:

@@ -16,21 +16,37 @@ Example
 
 from __future__ import annotations
 
-from .attribution import Occlusion, occlusion, occlusion_contexts, occlusion_units
-from .checkpoint import CheckpointMeta, check_compatible, load_checkpoint, save_checkpoint
-from .config import ARTIFACT_TYPES, FUSION_MODES, MMQNetConfig
-from .losses import (
-    LossWeights,
-    binarize,
-    classification_loss,
-    decorrelation_loss,
-    interference_loss,
-    mmqnet_loss,
-    reconstruction_loss,
-    regression_loss,
-)
-from .mmqnet import FAMILIES, MMQNet, MMQNetOutput
-from .normalization import Normalizer
+from .._lazy import lazy_exports
+
+# Exported names and the submodule of each, imported on first use: reading a checkpoint's settings
+# (mmqnet_core.model.format) must not import torch, which the other submodules do.
+_EXPORTS = {
+    "Occlusion": "attribution",
+    "occlusion": "attribution",
+    "occlusion_contexts": "attribution",
+    "occlusion_units": "attribution",
+    "CheckpointMeta": "checkpoint",
+    "check_compatible": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "ARTIFACT_TYPES": "config",
+    "FUSION_MODES": "config",
+    "MMQNetConfig": "config",
+    "LossWeights": "losses",
+    "binarize": "losses",
+    "classification_loss": "losses",
+    "decorrelation_loss": "losses",
+    "interference_loss": "losses",
+    "mmqnet_loss": "losses",
+    "reconstruction_loss": "losses",
+    "regression_loss": "losses",
+    "FAMILIES": "mmqnet",
+    "MMQNet": "mmqnet",
+    "MMQNetOutput": "mmqnet",
+    "Normalizer": "normalization",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "ARTIFACT_TYPES",

@@ -42,10 +42,7 @@ from .normalization import Normalizer
 
 log = logging.getLogger(__name__)
 
-FORMAT = "mmqnet-checkpoint"
-FORMAT_VERSION = 1  # bump when the layout of the files changes; older versions stay readable
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
+from .format import CONFIG_NAME, FORMAT, FORMAT_VERSION, WEIGHTS_NAME  # noqa: E402 (re-exported)
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,7 @@ from ..errors import ConfigError
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
-#: Normalisation modes (see the module docstring).
-NORMALIZATION_MODES = ("global", "subject", "recording")
-#: A group (subject / recording) needs at least this many usable windows of a (token, feature) column for its
-#: own statistics; below, the column keeps the global statistics (a 30-s recording at 1-s windows).
-MIN_GROUP_WINDOWS = 30
+from .format import MIN_GROUP_WINDOWS, NORMALIZATION_MODES  # noqa: E402,F401 (re-exported)
 
 
 @dataclass(frozen=True, eq=False)

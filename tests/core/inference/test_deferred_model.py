@@ -33,13 +33,15 @@ def test_the_settings_read_first_are_those_of_the_loaded_model():
     assert deferred.model is got.model  # everything else comes from the loaded model
 
 
-def test_model_constants_copied_to_avoid_importing_torch_are_the_same():
-    from mmqnet_core.model import checkpoint, normalization
+def test_checkpoint_constants_come_from_one_torch_free_module():
+    """checkpoint.py and normalization.py re-export model.format's constants; importing it imports no torch."""
+    from mmqnet_core.model import checkpoint, format, normalization
 
-    assert model_loading._CHECKPOINT_NAMES == {"format": checkpoint.FORMAT, "weights": checkpoint.WEIGHTS_NAME,
-                                               "config": checkpoint.CONFIG_NAME}
-    assert model_loading._NORMALIZATION == {"modes": tuple(normalization.NORMALIZATION_MODES),
-                                            "min_group_windows": normalization.MIN_GROUP_WINDOWS}
+    assert checkpoint.WEIGHTS_NAME is format.WEIGHTS_NAME and checkpoint.FORMAT is format.FORMAT
+    assert normalization.NORMALIZATION_MODES is format.NORMALIZATION_MODES
+    code = "import sys, mmqnet_core.model.format\nassert 'torch' not in sys.modules, 'torch'\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_a_checkpoint_that_changed_while_loading_is_an_error():
