@@ -90,6 +90,7 @@ from .browser_heart_rate import MIN_AXIS_PX, HeartRateRow
 from .decimate import peak_decimate
 from .key_bindings import Binding, browser_bindings
 from .model import AppModel
+from .page_raster import gil_free_available, stroke_path
 from .qt_compat import single_shot_timer
 
 log = logging.getLogger(__name__)
@@ -582,10 +583,14 @@ def render_raster(path: QPainterPath, target: RasterTarget) -> PageRaster:
     painter = QPainter(image)
     try:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, target.antialias)
+        # An explicit clip to the image: the same pixels, but Qt's stroker then skips the segments off the image
+        # (the rows out of view) instead of clipping each of them to the device (measured: 3.6 vs 12.8 ms for a
+        # 40-row page with 20 rows in view).
+        painter.setClipRect(0, 0, w, h)  # logical pixels, as the transform
         m11, m12, m21, m22, dx, dy = target.transform
         painter.setTransform(QTransform(m11, m12, m21, m22, dx - x, dy - y))
         painter.setPen(target.pen)
-        painter.drawPath(path)
+        stroke_path(painter, path)  # without the interpreter lock where possible (app/page_raster.py)
     finally:
         painter.end()
     return PageRaster(target, image)
@@ -2054,7 +2059,9 @@ class SignalBrowser(QWidget):
             self._pages.release()
         else:
             self._pages.hold()
-        self._prefetch_neighbours(draw_raw, draw_clean, images=not self.back_to_back)
+        # Images are drawn back to back too where the stroke runs without the interpreter lock (app/page_raster.py):
+        # the prefetching thread then draws on the other core while the GUI thread runs.
+        self._prefetch_neighbours(draw_raw, draw_clean, images=not self.back_to_back or gil_free_available())
 
     def _draw_grid(self, start: float, stop: float) -> None:
         """Vertical lines at the time axis' ticks, as one line-pairs item."""

@@ -465,7 +465,9 @@ def test_back_to_back_steps_prepare_their_neighbours_at_once_and_without_images(
     """Steps that come as soon as the page is painted (or before) leave no idle time in which to draw the next
     pages into images: the neighbours are laid out at once and the GUI thread strokes their path (with images
     the one prefetching thread was the limit on 2 cores: 28.8 ms per plain step instead of 16.6 ms); spaced
-    steps go back to waiting for the paint and drawing images."""
+    steps go back to waiting for the paint and drawing images. (Where the stroke runs without the interpreter
+    lock, back-to-back pages get images too: tests/app/test_browser_raster.py.)"""
+    monkeypatch.setattr(signal_browser, "gil_free_available", lambda: False)
     # A wide margin, so that a loaded machine cannot stretch the test's back-to-back steps into spaced ones.
     monkeypatch.setattr(signal_browser, "BACK_TO_BACK_S", 0.25)
     _cleaned(browser, qtbot)  # no redraw of its own from now on: the key presses' spacing is the test's

@@ -1,0 +1,165 @@
+"""Page images drawn in the prefetching thread: the lock-free stroke (app/page_raster.py), the clipped image, and
+back-to-back page steps that find their page drawn."""
+
+import sys
+import threading
+import time
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QTransform
+
+import app.page_raster as page_raster
+import app.signal_browser as signal_browser
+from app.signal_browser import RasterTarget, layout_page, render_raster
+
+from .conftest import wait_loaded
+from .test_signal_browser import _cleaned, _pause
+
+
+@pytest.fixture
+def browser(window, recording, tmp_path, qtbot):
+    window.set_recording(recording, tmp_path / "synthetic_rec.bdf")
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(10.0)
+    b.setFocus()
+    qtbot.wait(80)  # let the first resize settle
+    return b
+
+
+def _page(n_rows: int = 12, n_times: int = 2560, seed: int = 0):
+    """A laid-out page of noisy rows (some clipped), 10 s at 256 Hz from t = 5 s."""
+    rng = np.random.default_rng(seed)
+    data = rng.standard_normal((n_rows, n_times)).cumsum(axis=1) * 1e-6
+    data[3, 100:140] = np.nan  # a gap: that row goes through pyqtgraph's connect="finite" path
+    return layout_page(data, 5.0, 256.0, 400, np.full(n_rows, 20e-6), clip=0.5)
+
+
+def _target(n_rows: int, *, rows_in_view: float, antialias: bool = False) -> RasterTarget:
+    """Where the page is painted: 400 x 300 px plot area at x = 50, showing ``rows_in_view`` rows from row 0."""
+    w, h = 400, 300
+    m11, m22 = w / 10.0, h / rows_in_view
+    return RasterTarget(transform=(m11, 0.0, 0.0, m22, 50 - 5.0 * m11, 0.5 * m22), rect=(50, 0, w, h), dpr=1.0,
+                        pen=pg.mkPen(QColor("#1f4e9c"), width=1), antialias=antialias)
+
+
+def _stroked(path, target: RasterTarget) -> QImage:
+    """The page as stroked without clip nor lock-free call (what render_raster drew before)."""
+    x, y, w, h = target.rect
+    image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, target.antialias)
+    m11, m12, m21, m22, dx, dy = target.transform
+    painter.setTransform(QTransform(m11, m12, m21, m22, dx - x, dy - y))
+    painter.setPen(target.pen)
+    painter.drawPath(path)
+    painter.end()
+    return image
+
+
+@pytest.mark.parametrize("antialias", [False, True])
+@pytest.mark.parametrize("rows_in_view", [12.0, 5.0])
+def test_page_image_has_the_pixels_of_the_stroked_path(qapp, antialias, rows_in_view):
+    """The clipped image, stroked through Qt's function without the lock, has exactly the pixels of the plain
+    stroke, with all rows in view and with rows off the image."""
+    page = _page()
+    target = _target(page.n_rows, rows_in_view=rows_in_view, antialias=antialias)
+    drawn = render_raster(page.path, target).image
+    expected = _stroked(page.path, target)
+    blank = QImage(expected.size(), expected.format())
+    blank.fill(Qt.GlobalColor.transparent)
+    assert expected != blank
+    assert drawn == expected
+
+
+def test_lock_free_stroke_is_found_and_checked_here(qapp):
+    """On Linux (the platform the tests and packages run on) Qt's drawPath is called without the lock."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the lock-free call is looked up under the Itanium C++ ABI's name; checked on Linux")
+    assert page_raster.gil_free_available()
+
+
+def _gui_runs_before_the_stroke_ends(stroke) -> bool:
+    """Whether the main thread gets the interpreter lock back while another thread is inside
+    ``stroke(painter, path)`` (a long stroke: 40 rows of 50,000 points), rather than only after it returned.
+
+    Python hands the lock over on its own only every 2 s here (``sys.setswitchinterval``): well before that, the
+    main thread runs again only if the drawing thread lets go of the lock.
+    """
+    rng = np.random.default_rng(1)
+    times = np.linspace(0.0, 10.0, 50_000)
+    path = signal_browser.rows_path(times, np.arange(40.0)[:, None] + 0.3 * rng.standard_normal((40, times.size)))
+    target = _target(40, rows_in_view=40.0)
+    x, y, w, h = target.rect
+    image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+    painter = QPainter(image)
+    m11, m12, m21, m22, dx, dy = target.transform
+    painter.setTransform(QTransform(m11, m12, m21, m22, dx - x, dy - y))
+    painter.setPen(target.pen)
+    started = threading.Event()
+    ended: list[float] = []
+
+    def draw() -> None:
+        started.set()
+        stroke(painter, path)
+        ended.append(time.perf_counter())
+
+    interval = sys.getswitchinterval()
+    thread = threading.Thread(target=draw)
+    sys.setswitchinterval(2.0)
+    try:
+        thread.start()
+        started.wait(10)  # waits without the lock; returning here needs the lock again
+        back = time.perf_counter()
+    finally:
+        sys.setswitchinterval(interval)
+        thread.join()
+        painter.end()
+    return back < ended[0]
+
+
+def test_the_drawing_thread_lets_the_gui_thread_run(qapp):
+    """While the prefetching thread strokes a page, the GUI thread can run (with ``QPainter.drawPath`` it waited
+    for the whole stroke: measured in the browser, a Python loop ran at 2-25 % of its speed meanwhile)."""
+    if not page_raster.gil_free_available():
+        pytest.skip("no lock-free stroke on this platform")
+    assert _gui_runs_before_the_stroke_ends(page_raster.stroke_path)
+    assert not _gui_runs_before_the_stroke_ends(QPainter.drawPath)  # the ordinary call holds the lock
+
+
+def test_back_to_back_steps_find_their_pages_drawn_into_images(browser, qtbot, monkeypatch):
+    """With the lock-free stroke, steps that come as soon as the page is painted prepare their neighbours at once
+    (never held) and with images, so that the GUI thread copies each page instead of stroking it."""
+    if not page_raster.gil_free_available():
+        pytest.skip("no lock-free stroke on this platform: back-to-back pages are stroked (test_signal_browser)")
+    # A wide margin, so that a loaded machine cannot stretch the test's back-to-back steps into spaced ones.
+    monkeypatch.setattr(signal_browser, "BACK_TO_BACK_S", 0.25)
+    _cleaned(browser, qtbot)
+    browser.set_page_length(5.0)
+    browser.set_start(0.0)
+    cache = browser.page_cache
+    curve = browser.trace_items()[0]
+    page_key = browser._page_plan("raw").page_key
+    viewport = browser.plot_widget.viewport()
+    viewport.repaint()
+    _pause(browser, qtbot)
+    qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+    viewport.repaint()
+    qtbot.waitUntil(lambda: all(f.done() for f in cache._pages.values()), timeout=5000)
+    rasters, paths = curve.raster_paints, curve.path_paints
+    seen = []
+    for _ in range(4):  # each as soon as the previous page is painted
+        qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+        seen.append((browser.back_to_back, cache._go.is_set()))
+        viewport.repaint()
+    assert seen == [(True, True)] * 4  # never held
+    for start in (25.0, 30.0, 35.0):  # the page shown and the two ahead, all asked for by back-to-back steps
+        assert cache._pages[(page_key, start, start + 5.0)].result(timeout=5).raster is not None
+    # Copied from their images (the first may be stroked: the view's plot area can move by a pixel after the
+    # first page step, as the time axis' labels change; the next pages are drawn for the new area).
+    assert curve.raster_paints - rasters >= 3 and curve.path_paints - paths <= 1
+    assert browser.start_s == pytest.approx(25.0)
