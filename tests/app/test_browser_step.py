@@ -1,0 +1,90 @@
+"""Work a page step no longer repeats: the time axis' ticks and the grid lines, when the page moves by whole
+tick steps."""
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter, QPicture
+
+from .conftest import wait_loaded
+
+
+@pytest.fixture
+def browser(window, recording, tmp_path, qtbot):
+    window.set_recording(recording, tmp_path / "synthetic_rec.bdf")
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(10.0)
+    b.setFocus()
+    qtbot.wait(80)  # let the first resize settle
+    return b
+
+
+def _specs(axis, fresh: bool):
+    """The time axis' draw specs as plain values: from its cache (``fresh=False``) or pyqtgraph's own code."""
+    picture = QPicture()
+    painter = QPainter(picture)
+    try:
+        specs = pg.AxisItem.generateDrawSpecs(axis, painter) if fresh else axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    axis_spec, ticks, texts = specs
+    return ((axis_spec[1].x(), axis_spec[1].y(), axis_spec[2].x(), axis_spec[2].y(), axis_spec[0].color().rgba()),
+            [(a.x(), a.y(), b.x(), b.y(), pen.color().rgba()) for pen, a, b in ticks],
+            [(r.getRect(), int(flags.value if hasattr(flags, "value") else flags), text) for r, flags, text in texts])
+
+
+def test_time_axis_places_ticks_and_labels_as_pyqtgraph_would_without_its_general_code(browser, qtbot,
+                                                                                        monkeypatch):
+    """After a page step the time axis' specs (axis line, ticks, label rectangles and texts) equal pyqtgraph's,
+    made without running pyqtgraph's general code again; also after a change of page length, with clock time and
+    after a step that is not a whole number of ticks."""
+    axis = browser.plot.getAxis("bottom")
+    general = pg.AxisItem.generateDrawSpecs
+    calls = []
+    monkeypatch.setattr(pg.AxisItem, "generateDrawSpecs", lambda *a: calls.append(1) or general(*a))
+    for page_s, steps in ((10.0, 4), (5.0, 3)):
+        browser.set_page_length(page_s)
+        for _ in range(steps):
+            qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+            before = len(calls)
+            ours = _specs(axis, fresh=False)
+            assert len(calls) == before  # not run: the axis line and tick pen of its last run kept
+            theirs = _specs(axis, fresh=True)
+            assert ours[0] == theirs[0] and ours[1] == theirs[1]
+            assert [t[2] for t in ours[2]] == [t[2] for t in theirs[2]] and ours[2] == theirs[2]
+            assert len(ours[2]) >= 5 and all(":" in text for _, _, text in ours[2])
+    browser.toggle_clock_time()
+    qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+    assert _specs(axis, fresh=False) == _specs(axis, fresh=True)
+    browser.set_start(browser.start_s + 0.25)  # ticks move relative to the axis
+    before = len(calls)
+    assert _specs(axis, fresh=False) == _specs(axis, fresh=True)
+    assert len(calls) == before + 1  # only the fresh one
+
+
+def _grid_lines(browser) -> list[float]:
+    """Times (s, view coordinates) of the vertical grid lines drawn."""
+    grid = browser._grid
+    x, _ = grid.getData()
+    return sorted({round(float(v) + grid.pos().x(), 9) for v in x})
+
+
+def test_grid_lines_sit_at_the_ticks_and_a_page_step_only_moves_them(browser, qtbot):
+    axis = browser.plot.getAxis("bottom")
+    for page_s in (10.0, 5.0):
+        browser.set_page_length(page_s)
+        for _ in range(3):
+            qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+            start, stop = browser.visible_range()
+            step = axis.step_for(stop - start)
+            expected = [round(k * step, 9) for k in range(int(np.ceil(start / step - 1e-9)),
+                                                          int(np.floor(stop / step + 1e-9)) + 1)]
+            assert _grid_lines(browser) == expected
+    path = browser._grid.getPath()
+    qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+    assert browser._grid.getPath() is path  # not built again: the item moved
+    browser.set_start(browser.start_s + 0.5)  # lines at other places relative to the page: still at the ticks
+    start, stop = browser.visible_range()
+    assert _grid_lines(browser)[0] == pytest.approx(np.ceil(start / 0.5) * 0.5)
