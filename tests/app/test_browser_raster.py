@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QTransform
 
 import app.page_raster as page_raster
 import app.signal_browser as signal_browser
-from app.signal_browser import RasterTarget, layout_page, render_raster
+from app.signal_browser import RasterTarget, layout_page, path_in_view, render_raster
 
 from .conftest import wait_loaded
 from .test_signal_browser import _cleaned, _pause
@@ -38,11 +38,13 @@ def _page(n_rows: int = 12, n_times: int = 2560, seed: int = 0):
     return layout_page(data, 5.0, 256.0, 400, np.full(n_rows, 20e-6), clip=0.5)
 
 
-def _target(n_rows: int, *, rows_in_view: float, antialias: bool = False) -> RasterTarget:
-    """Where the page is painted: 400 x 300 px plot area at x = 50, showing ``rows_in_view`` rows from row 0."""
+def _target(n_rows: int, *, rows_in_view: float, antialias: bool = False, first_row: int = 0) -> RasterTarget:
+    """Where the page is painted: 400 x 300 px plot area at x = 50, showing ``rows_in_view`` rows from
+    ``first_row``."""
     w, h = 400, 300
     m11, m22 = w / 10.0, h / rows_in_view
-    return RasterTarget(transform=(m11, 0.0, 0.0, m22, 50 - 5.0 * m11, 0.5 * m22), rect=(50, 0, w, h), dpr=1.0,
+    return RasterTarget(transform=(m11, 0.0, 0.0, m22, 50 - 5.0 * m11, (0.5 - first_row) * m22), rect=(50, 0, w, h),
+                        dpr=1.0,
                         pen=pg.mkPen(QColor("#1f4e9c"), width=1), antialias=antialias)
 
 
@@ -62,14 +64,17 @@ def _stroked(path, target: RasterTarget) -> QImage:
 
 
 @pytest.mark.parametrize("antialias", [False, True])
-@pytest.mark.parametrize("rows_in_view", [12.0, 5.0])
-def test_page_image_has_the_pixels_of_the_stroked_path(qapp, antialias, rows_in_view):
-    """The clipped image, stroked through Qt's function without the lock, has exactly the pixels of the plain
-    stroke, with all rows in view and with rows off the image."""
+@pytest.mark.parametrize("rows_in_view, first_row", [(12.0, 0), (5.0, 0), (4.0, 5)])
+def test_page_image_has_the_pixels_of_the_stroked_path(qapp, antialias, rows_in_view, first_row):
+    """The clipped image, stroked through Qt's function without the lock from the rows in view only, has exactly
+    the pixels of the plain stroke of the whole page, with all rows in view and with rows off the image."""
     page = _page()
-    target = _target(page.n_rows, rows_in_view=rows_in_view, antialias=antialias)
-    drawn = render_raster(page.path, target).image
+    target = _target(page.n_rows, rows_in_view=rows_in_view, antialias=antialias, first_row=first_row)
+    drawn = render_raster(page, target).image
     expected = _stroked(page.path, target)
+    subset = path_in_view(page, target)
+    # 5 rows in view: only the rows that reach the image are stroked (the first 6 or 7), the same pixels
+    assert (subset.elementCount() < page.path.elementCount()) == (rows_in_view < page.n_rows)
     blank = QImage(expected.size(), expected.format())
     blank.fill(Qt.GlobalColor.transparent)
     assert expected != blank
