@@ -751,6 +751,18 @@ class _DataBoundsCurve(pg.PlotCurveItem):
         return self._boundingRect
 
 
+class _ScaleBarCurve(_DataBoundsCurve):
+    """The scale bar: a vertical line, whose bounding rectangle is padded by ``pad_s`` seconds on each side (the
+    browser sets a share of the page: several pixels at any zoom) and a quarter row at each end, not measured in
+    pixels at every range change as pyqtgraph's curve does (``pixelVectors`` at each page step)."""
+
+    pad_s = 0.1
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        rect = super().boundingRect()
+        return rect.adjusted(-self.pad_s, -0.25, self.pad_s, 0.25) if not rect.isNull() else rect  # rows: the caps
+
+
 class _PageCurve(_DataBoundsCurve):
     """A curve item told its data bounds by the page layout, so that pyqtgraph does not scan the data for them
     after every setData and every view change (it asks for them on each range change).
@@ -1303,7 +1315,7 @@ class SignalBrowser(QWidget):
         self._vb.addItem(self._cursor, ignoreBounds=True)
 
         # Scale bar (the first row in view's modality, or the one +/- change), legend and read-out.
-        self._scale_bar = pg.PlotCurveItem(pen=pg.mkPen("#000000", width=2))
+        self._scale_bar = _ScaleBarCurve(pen=pg.mkPen("#000000", width=2))
         self._scale_bar.setZValue(45)
         self._vb.addItem(self._scale_bar, ignoreBounds=True)
         self._scale_label = pg.TextItem(color="#000000", anchor=(1, 0.5), fill=pg.mkBrush(255, 255, 255, 200))
@@ -2217,6 +2229,7 @@ class SignalBrowser(QWidget):
         start, stop = self.visible_range()
         x = stop - 0.012 * (stop - start)
         y0 = row + height / 2
+        self._scale_bar.pad_s = 0.01 * (stop - start)  # ~10 px, for a 2-px line (set before setData measures it)
         self._scale_bar.setData([x, x], [y0, y0 - height])
         self._scale_bar.show()
         text = format_value(value, unit)

@@ -88,3 +88,16 @@ def test_grid_lines_sit_at_the_ticks_and_a_page_step_only_moves_them(browser, qt
     browser.set_start(browser.start_s + 0.5)  # lines at other places relative to the page: still at the ticks
     start, stop = browser.visible_range()
     assert _grid_lines(browser)[0] == pytest.approx(np.ceil(start / 0.5) * 0.5)
+
+
+def test_scale_bar_lies_inside_its_bounding_rectangle_after_page_steps(browser, qtbot):
+    """The scale bar's bounding rectangle (padded in data units, not measured in pixels at each step) holds the
+    2-px line with room to spare, so that moving it repaints all of it."""
+    bar = browser._scale_bar
+    for _ in range(3):
+        qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+        x, y = bar.getData()
+        scene = bar.mapRectToScene(bar.boundingRect())
+        line = bar.mapRectToScene(pg.QtCore.QRectF(x[0], min(y), 0.0, abs(y[1] - y[0])))
+        assert scene.left() <= line.left() - 3 and scene.right() >= line.right() + 3
+        assert scene.top() <= line.top() - 2 and scene.bottom() >= line.bottom() + 2
