@@ -23,8 +23,10 @@ Speed: one PlotItem holds every trace at its own vertical offset; all rows of on
 curve item (rows laid end to end, a ``connect`` array breaks the line at row ends and gaps), so a page step is two
 ``setData`` calls. Pages are prepared (read, montage, display filter, decimated, scaled, clipped, laid out) by
 :func:`layout_page` in a one-thread prefetcher (:class:`_PagePrefetcher`): after each page is drawn, the next page
-in the direction of travel and the one before it are prepared in the background. Spans are drawn with pooled
-graphics items; the channel-name axis is cached as a pixmap.
+in the direction of travel and the one before it are prepared in the background, and drawn into an image of the
+plot area there (the rows in view only, without the interpreter lock: :mod:`app.page_raster`), so that a step
+copies an image. Spans are drawn with pooled graphics items; the channel-name axis is cached as a pixmap; the
+time axis places its ticks by pyqtgraph's rule without its general code, and the grid item is moved, not rebuilt.
 """
 
 from __future__ import annotations
@@ -121,11 +123,11 @@ FILTER_BLOCKS_KEPT = 3
 #: Longest time a prefetch waits for the page step's paint before it starts anyway, s (see ``_PagePrefetcher.hold``).
 PREFETCH_HOLD_S = 0.05
 #: A page step that comes less than this after the previous page's paint ended (or, not painted yet, after it
-#: was drawn) is "back to back", s: its neighbours are prepared without images and without waiting for its paint
-#: (see ``SignalBrowser.refresh``). Drawing a 40-row page into an image takes ~10 ms in the prefetching thread on
-#: top of ~6 ms of layout, and QPainter holds the interpreter lock while it draws (measured: a Python loop in
-#: the GUI thread ran at 2 % of its speed meanwhile): that fits between a keyboard's auto-repeated presses
-#: (~33 ms apart), not between presses that come as soon as the page is painted.
+#: was drawn) is "back to back", s: its neighbours are prepared without waiting for its paint (see
+#: ``SignalBrowser.refresh``), and without images where the stroke would hold the interpreter lock: PySide6's
+#: ``QPainter.drawPath`` does (measured: a Python loop in the GUI thread ran at 2 % of its speed meanwhile), which
+#: fits between a keyboard's auto-repeated presses (~33 ms apart), not between presses that come as soon as the
+#: page is painted. Where ``app.page_raster`` strokes without the lock (Linux, macOS), images are drawn anyway.
 BACK_TO_BACK_S = 0.020
 #: A prefetched page's image is used when the painter's offset differs from the predicted one by less, px.
 RASTER_TOLERANCE_PX = 1e-3
@@ -2138,9 +2140,10 @@ class SignalBrowser(QWidget):
         # Spaced steps (a reader's page turns, a key's auto-repeat): the neighbours are prepared once this page is
         # painted (``_PagePrefetcher.hold``) and drawn into images in the idle time before the next step. Back to
         # back (the next step as soon as a page is painted, or before): there is no idle time to hide that work
-        # in; on 2 cores the image drawn in the background (with the interpreter lock held) then made each step
-        # wait for it (28.8 ms per plain step vs 16.6 ms without images). The neighbours are then laid out at once
-        # and the GUI thread strokes their path, the two threads sharing the work.
+        # in; on 2 cores an image drawn in the background with the interpreter lock held made each step wait for
+        # it (28.8 ms per plain step vs 16.6 ms without images). The neighbours are then prepared at once: with
+        # images where the stroke runs without the lock (app/page_raster.py: the prefetching thread draws on the
+        # other core while the GUI thread runs), else laid out only and stroked by the GUI thread.
         # Idle time: since the last paint, or since the last page drawn when it has not been painted yet.
         self.back_to_back = now - max(self.plot_widget.painted_at, self._refreshed_at) < BACK_TO_BACK_S
         self._refreshed_at = now
@@ -2148,8 +2151,6 @@ class SignalBrowser(QWidget):
             self._pages.release()
         else:
             self._pages.hold()
-        # Images are drawn back to back too where the stroke runs without the interpreter lock (app/page_raster.py):
-        # the prefetching thread then draws on the other core while the GUI thread runs.
         self._prefetch_neighbours(draw_raw, draw_clean, images=not self.back_to_back or gil_free_available())
 
     def _draw_grid(self, start: float, stop: float) -> None:
