@@ -447,6 +447,9 @@ def analyze(
 
     check_cancel(cancel)
     run_cancellable(_import_cleaning, cancel=cancel)  # seconds on a loaded machine: a cancel meanwhile is seen
+    from .model_loading import start_loading
+
+    start_loading(model)  # a model loading in a helper thread: now, beside the fit, not beside the imports
     from ..features import extract_features
     from ..preprocessing import preprocess
 
