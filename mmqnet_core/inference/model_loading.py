@@ -149,9 +149,11 @@ class DeferredModel:
     def start(self) -> None:
         """Start the load now if it has not started (it starts at the latest when the model is first asked for).
 
-        ``mmqnet analyze`` starts it once the cleaning's modules are imported: importing torch holds the
-        interpreter lock most of the time, so beside other imports it only takes turns with them, while beside
-        the fit and the cleaning (numpy, scipy and mne loops that release the lock) it uses the core they leave.
+        :func:`~mmqnet_core.inference.analyze` starts it after its own imports and the cleaning's fit:
+        importing torch holds the interpreter lock most of the time, so beside other imports it only takes turns
+        with them, and beside the fit (many short numpy calls on 30-s blocks, each waiting for the lock again
+        afterwards) it made the fit 3-4 times slower; beside the cleaning of 10-minute pieces (long numpy, scipy
+        and mne loops that release the lock) it costs less. Measured with ``bench/bench_scale.py --timeline``.
         """
         with _START_LOCK:
             start, self._start = self._start, None

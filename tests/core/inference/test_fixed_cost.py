@@ -62,15 +62,19 @@ def test_a_deferred_load_made_not_started_starts_on_start_or_when_asked(monkeypa
     assert calls == ["mmqnet-load-model"] * 2
 
 
-def test_analyze_starts_the_load_after_its_own_imports(monkeypatch, bdf):
-    """The torch import takes turns with other imports (both hold the interpreter lock): the analysis starts it
-    once the cleaning's modules are imported, and the result is the one of a model loaded first."""
+@pytest.mark.parametrize("streaming", [False, True])
+def test_analyze_starts_the_load_after_its_own_imports_and_the_fit(monkeypatch, bdf, streaming):
+    """The torch import takes turns with other imports and slows the fit (all want the interpreter lock): the
+    analysis starts it once the cleaning's modules are imported and, in pieces, the cleaning is fitted; the
+    result is the one of a model loaded first."""
     from mmqnet_core.inference import analyze, load_model
     from mmqnet_core.io import load_recording
+    from mmqnet_core.preprocessing import streaming as prep_streaming
 
     analyze_module = sys.modules["mmqnet_core.inference.analyze"]
     order: list[str] = []
-    real_imports, real_load = analyze_module._import_cleaning, model_loading.load_model
+    real_imports, real_load, real_fit = (analyze_module._import_cleaning, model_loading.load_model,
+                                         prep_streaming.fit_cleaning)
 
     def imports(cancel=None):
         real_imports(cancel)
@@ -80,12 +84,19 @@ def test_analyze_starts_the_load_after_its_own_imports(monkeypatch, bdf):
         order.append("load")
         return real_load(*args, **kwargs)
 
+    def fit(*args, **kwargs):
+        out = real_fit(*args, **kwargs)
+        order.append("fit")
+        return out
+
     monkeypatch.setattr(analyze_module, "_import_cleaning", imports)
     monkeypatch.setattr(model_loading, "load_model", load)
+    monkeypatch.setattr(prep_streaming, "fit_cleaning", fit)
     rec = load_recording(bdf)
-    got = analyze(rec, None, load_model_deferred(device="cpu", start=False))
-    assert order == ["imports", "load"]
-    want = analyze(rec, None, load_model(device="cpu"))
+    got = analyze(rec, None, load_model_deferred(device="cpu", start=False), streaming=streaming)
+    # a short span is cleaned whole by one call (its fit inside): the load starts before it
+    assert order == (["imports", "fit", "load"] if streaming else ["imports", "load", "fit"])
+    want = analyze(rec, None, load_model(device="cpu"), streaming=streaming)
     np.testing.assert_array_equal(got.probabilities, want.probabilities)
     np.testing.assert_array_equal(got.features, want.features)
 
