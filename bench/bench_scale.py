@@ -26,10 +26,16 @@ check and never fires; for each stage (the text of the progress message) the wor
 from a moment in that stage to the next check, and the mean is that over a uniformly random moment. Then one
 real cancel is sent half-way through the model stage and timed (target: <= 1 s everywhere).
 
+``--timeline``: instead, one 1-h analysis (``mmqnet analyze`` in a fresh process, as above) with a clock on it:
+when each stage starts (the progress messages), the model load and the saving start and end, when the program
+ends (``os._exit`` or the interpreter's teardown) and when the process is reaped, with the CPU time of each
+thread; ``--code`` times other source trees in turn (the same minutes: before/after on a shared machine).
+
 Usage::
 
     python bench/bench_scale.py [--hours 1 4] [--sfreq 256 512] [--cache DIR] [--threads N] [--force]
     python bench/bench_scale.py --cancel-latency [--sfreq 512]
+    python bench/bench_scale.py --timeline [--sfreq 256] [--code . /other/checkout] [--repeat 2]
 
 Default ``--hours 1 4`` keeps the run short; ``--hours 1 4 24`` is the full benchmark (24 h at 512 Hz is a
 5.3 GB file).
@@ -202,6 +208,126 @@ except Cancelled:
 """
 
 
+#: The child of ``--timeline``: the ``mmqnet`` program with a clock on its stages and threads. Events are
+#: (perf_counter, thread, what, CPU s of that thread); perf_counter is the system's monotonic clock, shared with the
+#: parent. Written as JSON to $MMQNET_TIMELINE just before the process ends (at os._exit or at exit).
+_TIMELINE_CHILD = r"""
+import time
+T_FIRST = time.perf_counter()
+import contextlib, json, os, resource, sys, threading
+EV, THREADS = [(T_FIRST, "MainThread", "interpreter running (first line of the program)", 0.0)], []
+def mark(what):
+    EV.append((time.perf_counter(), threading.current_thread().name, what, time.thread_time()))
+_run = threading.Thread.run
+def run_timed(self):
+    t0 = time.perf_counter()
+    try:
+        _run(self)
+    finally:
+        ru = resource.getrusage(resource.RUSAGE_THREAD)
+        THREADS.append((self.name, t0, time.perf_counter(), ru.ru_utime, ru.ru_stime))
+threading.Thread.run = run_timed
+def timed(owner, attr, what):
+    fn = getattr(owner, attr)
+    def call(*a, **k):
+        mark(what + " starts")
+        try:
+            return fn(*a, **k)
+        finally:
+            mark(what + " ends")
+    setattr(owner, attr, call)
+import mmqnet_core.cli as cli
+mark("mmqnet_core.cli imported")
+from mmqnet_core.cli import cmd_analyze
+from mmqnet_core.inference import model_loading
+timed(model_loading, "load_model", "model load")
+analyze_module = sys.modules["mmqnet_core.inference.analyze"]
+timed(analyze_module.AnalysisResult, "save", "saving")
+bar = cmd_analyze.progress_bar
+@contextlib.contextmanager
+def progress_bar(name):
+    with bar(name) as inner:
+        last = [None]
+        def cb(fraction, message=""):
+            key = message.split(" ")[0] if message else None
+            if key and key != last[0]:
+                mark(message)
+                last[0] = key
+            return inner(fraction, message)
+        yield cb
+cmd_analyze.progress_bar = progress_bar
+def dump():
+    ru, main = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_THREAD)
+    heavy = [m for m in ("mne", "scipy.signal", "scipy.stats", "pandas", "pyarrow", "torch") if m in sys.modules]
+    with open(os.environ["MMQNET_TIMELINE"], "w") as fh:
+        json.dump({"events": EV, "threads": THREADS, "process": [ru.ru_utime, ru.ru_stime],
+                   "main": [main.ru_utime, main.ru_stime], "modules": len(sys.modules), "heavy": heavy}, fh)
+import atexit
+atexit.register(lambda: (mark("interpreter teardown starts (atexit)"), dump()))
+_exit = os._exit
+def fast_exit(code):
+    mark("os._exit")
+    dump()
+    _exit(code)
+os._exit = fast_exit
+if hasattr(cli, "run"):
+    cli.run()
+else:  # an older tree
+    code = cli.main(sys.argv[1:])
+    mark("main returned")
+    sys.exit(code)
+"""
+
+
+def timeline(args) -> int:
+    """The timeline of one ``mmqnet analyze`` run of the 1-h file (first ``--sfreq``), per ``--code`` tree."""
+    import json
+
+    sfreq = args.sfreq[0]
+    path = write_long_bdf(args.cache / f"synthetic_scale_1h_{sfreq}hz.bdf", 1.0, sfreq, args.cache)
+    trees = args.code or [ROOT]
+    for rep in range(args.repeat):
+        for tree in trees:
+            with tempfile.TemporaryDirectory() as out:
+                tl = Path(out) / "timeline.json"
+                env = dict(os.environ, MMQNET_TIMELINE=str(tl), PYTHONPATH=str(tree))
+                if args.threads:
+                    env["OMP_NUM_THREADS"] = str(args.threads)
+                cmd = [sys.executable, "-c", _TIMELINE_CHILD, "analyze", str(path), "-o", str(Path(out) / "res"),
+                       "--no-masks", "--device", "cpu"]
+                load0 = _load()
+                t0 = time.perf_counter()
+                proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                _, status, usage = os.wait4(proc.pid, 0)
+                end = time.perf_counter()
+                err = proc.stderr.read().decode(errors="replace")
+                if os.waitstatus_to_exitcode(status) != 0 or not tl.is_file():
+                    print(f"{tree}: FAILED: {err[-500:]}")
+                    continue
+                d = json.loads(tl.read_text())
+            print(f"\n== {tree} (run {rep + 1}), 1 h x 40 channels at {sfreq} Hz: wall {end - t0:.2f} s, CPU user "
+                  f"{usage.ru_utime:.2f} s + system {usage.ru_stime:.2f} s, peak {usage.ru_maxrss / 1e3:.0f} MB, "
+                  f"load {load0} -> {_load()}")
+            print(f"{'t s':>7} {'CPU s':>6}  {'thread':<18} event   (t from the parent's Popen; CPU of that thread)")
+            print(f"{0.0:7.2f} {'':>6}  {'(parent)':<18} Popen")
+            for t, thread, what, cpu in d["events"]:
+                print(f"{t - t0:7.2f} {cpu:6.2f}  {thread[:18]:<18} {what[:72]}")
+            print(f"{end - t0:7.2f} {'':>6}  {'(parent)':<18} process reaped (exit status read)")
+            groups: dict[str, list[float]] = {}
+            for name, a, b, user, sys_ in d["threads"]:
+                g = groups.setdefault(name.rstrip("0123456789_").removesuffix("-"), [0, 0.0, 0.0, a - t0, b - t0])
+                g[0] += 1
+                g[1] += user
+                g[2] += sys_
+                g[3], g[4] = min(g[3], a - t0), max(g[4], b - t0)
+            py = sum(g[1] + g[2] for g in groups.values()) + sum(d["main"])
+            print("CPU by thread: main " + f"{d['main'][0]:.2f} + {d['main'][1]:.2f} s; " + "; ".join(
+                f"{name} x{n} {u:.2f} + {s_:.2f} s ({a:.1f}-{b:.1f})" for name, (n, u, s_, a, b) in groups.items()))
+            print(f"other threads (torch/OpenMP, BLAS): {sum(d['process']) - py:.2f} s; "
+                  f"{d['modules']} modules, heavy: {', '.join(d['heavy'])}")
+    return 0
+
+
 def _stage_name(message: str) -> str:
     if message.startswith("batch"):
         return "model batches" if "sample" not in message else "model batches (Monte-Carlo)"
@@ -307,10 +433,17 @@ def main(argv: list[str] | None = None) -> int:
                    "is available")
     p.add_argument("--cancel-latency", action="store_true", help="time from a cancel to the stop in each stage of "
                    "the 1-h analysis at the first --sfreq (in this process)")
+    p.add_argument("--timeline", action="store_true", help="instead, the timeline of one 1-h analysis (first "
+                   "--sfreq) with every stage, thread and its CPU time, from the process start to its exit")
+    p.add_argument("--code", type=Path, nargs="+", default=None, metavar="TREE",
+                   help="--timeline: source trees to time, alternating (e.g. this one and another checkout)")
+    p.add_argument("--repeat", type=int, default=1, help="--timeline: rounds over the --code trees")
     args = p.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.cancel_latency:
         return cancel_latency(args)
+    if args.timeline:
+        return timeline(args)
     hours = sorted(set(args.hours))
     if 1.0 not in hours:
         hours = [1.0] + hours  # the reference of the ratios

@@ -105,14 +105,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
     """One recording into OUT (the layout of a single-file analysis)."""
+    from . import allow_fast_exit
     from ..errors import Cancelled
     from ..inference.cohort import analyze_file
     from ..inference.model_loading import DeferredModel, load_model_deferred
 
+    allow_fast_exit()  # no process, no pool: the interpreter's teardown (~1 s with torch) can be skipped
     with progress_bar("analyze") as bar:
-        # torch and the weights load in a helper thread while the recording is read, cleaned and featurised (a
-        # few seconds of every run's fixed cost); a load that fails stops the analysis at its next cancel check
-        model = load_model_deferred(args.checkpoint, device=args.device)
+        # torch and the weights load in a helper thread while the recording is fitted, cleaned and featurised (a
+        # few seconds of every run's fixed cost): analyze() starts it once its own imports are done; a load
+        # that fails stops the analysis at its next cancel check
+        model = load_model_deferred(args.checkpoint, device=args.device, start=False)  # started by analyze()
         deferred = isinstance(model, DeferredModel)
         if args.mc_samples:
             from ..inference.engine import check_mc_samples

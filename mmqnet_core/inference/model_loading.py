@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,15 @@ def _settings(extra: dict, names: Any, groups: Any, n_tokens: int | None, where:
     return layout, fcfg, pcfg, mode, max(2, min_windows)
 
 
+_START_LOCK = threading.Lock()
+
+
+def start_loading(model: Any) -> None:
+    """Start the load of a :class:`DeferredModel` created with ``start=False`` (nothing for a loaded model)."""
+    if isinstance(model, DeferredModel):
+        model.start()
+
+
 #: The settings a :class:`DeferredModel` knows before its weights are loaded (compared with the loaded model's).
 _EARLY = ("layout", "feature_config", "preprocess_config", "normalization", "min_windows")
 
@@ -129,14 +139,30 @@ class DeferredModel:
     the loaded model are checked against those read first.
     """
 
-    def __init__(self, future: Any, settings: tuple, where: Any) -> None:
+    def __init__(self, future: Any, settings: tuple, where: Any, start: Any = None) -> None:
         self._future = future
         self._where = where
+        self._start = start  # starts the load (once); None: started already
         for name, value in zip(_EARLY, settings):
             object.__setattr__(self, name, value)
 
+    def start(self) -> None:
+        """Start the load now if it has not started (it starts at the latest when the model is first asked for).
+
+        :func:`~mmqnet_core.inference.analyze` starts it after its own imports and the cleaning's fit:
+        importing torch holds the interpreter lock most of the time, so beside other imports it only takes turns
+        with them, and beside the fit (many short numpy calls on 30-s blocks, each waiting for the lock again
+        afterwards) it made the fit 3-4 times slower; beside the cleaning of 10-minute pieces (long numpy, scipy
+        and mne loops that release the lock) it costs less. Measured with ``bench/bench_scale.py --timeline``.
+        """
+        with _START_LOCK:
+            start, self._start = self._start, None
+        if start is not None:
+            start()
+
     def result(self) -> LoadedModel:
         """The loaded model (waits for it); the load's error, if any, is raised here."""
+        self.start()
         loaded = self._future.result()
         if any(getattr(loaded, n) != getattr(self, n) for n in _EARLY):
             raise CheckpointError(f"Checkpoint {self._where} changed while it was being loaded (its settings differ "
@@ -149,7 +175,7 @@ class DeferredModel:
         return self._future.done() and self._future.exception() is not None
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("_future", "_where"):
+        if name.startswith("__") or name in ("_future", "_where", "_start"):
             raise AttributeError(name)
         return getattr(self.result(), name)
 
@@ -177,9 +203,13 @@ def _early_settings(path: Path) -> tuple | None:
     return _settings(extra, list, list, None, path)
 
 
-def load_model_deferred(path: str | os.PathLike | None = None, *, device: str | None = None) -> Any:
+def load_model_deferred(path: str | os.PathLike | None = None, *, device: str | None = None,
+                        start: bool = True) -> Any:
     """:func:`load_model` in a helper thread: a :class:`DeferredModel` at once, or the loaded
     :class:`LoadedModel` when the checkpoint's settings cannot be read without loading it.
+
+    With ``start=False`` the thread starts on :meth:`DeferredModel.start` (the analysis calls it once its own
+    imports are done), or when the model is first asked for.
 
     The helper thread also imports pandas and pyarrow (the result tables) once the model is loaded. It is not a daemon
     thread: the interpreter waits for it at exit instead of stopping it inside an import.
@@ -209,8 +239,11 @@ def load_model_deferred(path: str | os.PathLike | None = None, *, device: str | 
         except ImportError:  # pragma: no cover - dependencies; pandas says what is missing when it writes
             pass
 
-    threading.Thread(target=run, name="mmqnet-load-model").start()
-    return DeferredModel(fut, settings, resolved)
+    thread = threading.Thread(target=run, name="mmqnet-load-model")
+    deferred = DeferredModel(fut, settings, resolved, start=thread.start)
+    if start:
+        deferred.start()
+    return deferred
 
 
 def load_model(path: str | os.PathLike | None = None, *, device: str | None = None) -> LoadedModel:

@@ -524,6 +524,7 @@ def analyze_streaming(
     from ..preprocessing.pipeline import small_pages
     from ..preprocessing.streaming import fit_cleaning
     from .analyze import analyze_features
+    from .model_loading import start_loading
 
     timings: dict[str, float] = {}
     check_cancel(cancel)
@@ -536,6 +537,7 @@ def analyze_streaming(
         fit_cleaning, recording, config, masks=masks, start_s=start_s, stop_s=stop_s,
         progress=scaled(progress, 0.0, 0.08), cancel=cancel)
     timings["fit"] = time.perf_counter() - t0
+    start_loading(model)  # a model loading in a helper thread: beside the cleaning (see DeferredModel.start)
     t0 = time.perf_counter()
     stats: dict = {}
     with small_pages():  # see small_pages: the features' and the model stage's large numpy temporaries
