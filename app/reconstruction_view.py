@@ -42,6 +42,7 @@ from .plot_helpers import (
     SpanPool,
     on_left_click,
     style_plot,
+    use_time_axis,
 )
 
 #: Feature shown first for each modality (the most familiar one); otherwise the first defined column.
@@ -93,7 +94,7 @@ class ReconstructionView(QWidget):
         self.wave_plot = self.graphics.addPlot(row=1, col=0)
         for plot in (self.feature_plot, self.wave_plot):
             style_plot(plot)
-            plot.setLabel("bottom", "time", units="s")
+            use_time_axis(plot)
             plot.getViewBox().setMouseEnabled(x=True, y=False)
             plot.addLegend(offset=(8, 4), labelTextColor="#202020", brush=pg.mkBrush(255, 255, 255, 200))
         self.wave_plot.setXLink(self.feature_plot)

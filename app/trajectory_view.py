@@ -51,9 +51,11 @@ from .plot_helpers import (
     NO_CONTEXT_SPAN,
     SpanPool,
     TARGET_COLOURS,
+    TIME_LABEL,
     on_left_click,
     with_alpha,
     style_plot,
+    use_time_axis,
 )
 from .preferences import make_settings
 
@@ -215,8 +217,9 @@ class TrajectoryView(QWidget):
             plot.getViewBox().setMouseEnabled(x=True, y=False)
             plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.entropy_plot.setXLink(self.plot)
+        use_time_axis(self.plot, label=False)  # h:mm:ss ticks (the grid) on every row: never "ks"
+        use_time_axis(self.entropy_plot)
         self.plot.getAxis("bottom").setStyle(showValues=False)  # the time labels are under the entropy row
-        self.entropy_plot.setLabel("bottom", "time", units="s")
         self.plot.setLabel("left", "P(high)")
         self.entropy_plot.setLabel("left", "entropy (bits)")
         self.entropy_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
@@ -260,7 +263,7 @@ class TrajectoryView(QWidget):
         self.spectrogram_plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.spectrogram_plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.spectrogram_plot.setLabel("left", "Hz")
-        self.spectrogram_plot.setLabel("bottom", "time", units="s")
+        use_time_axis(self.spectrogram_plot)
         self.spectrogram_plot.setXLink(self.plot)
         self.spectrogram_image = pg.ImageItem()
         self.spectrogram_image.setZValue(-20)
@@ -437,7 +440,7 @@ class TrajectoryView(QWidget):
             if self.spectrogram_shown:
                 layout.removeItem(self.spectrogram_plot)
             self.entropy_plot.getAxis("bottom").setStyle(showValues=True)
-            self.entropy_plot.setLabel("bottom", "time", units="s")
+            self.entropy_plot.setLabel("bottom", TIME_LABEL)
             self.spectrogram_label.setText("")
             self._size_rows()
             return
