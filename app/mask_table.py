@@ -47,6 +47,7 @@ class MaskTable(QWidget):
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         self.table.installEventFilter(self)
         self.summary = QLabel(self)
+        self.summary.setWordWrap(True)  # on one line it held the dock (and the window's docks) 300 px wide
         self.delete_button = QPushButton("Delete", self)
         self.delete_button.setToolTip("Remove the selected masks (Delete)")
         self.delete_button.clicked.connect(self.delete_selected)
