@@ -869,13 +869,14 @@ class MainWindow(QMainWindow):
             if generation != self._generation:
                 log.info("analysis of a previous recording dropped")
                 return
-            self.model.set_analysis(run.result, run.label)
+            self.model.set_analysis(run.result, run.label, masks=masks)
             log.info("analysis of %s finished: %d windows (%s)", run.result.title, run.result.n_windows,
                      ", ".join(f"{k} {v:.2f} s" for k, v in run.result.timings.items()))
             self.show_dock(self.trajectory_dock)
 
         log.info("running MMQ-Net on %s", rec.title)
-        self.runner.submit(run_analysis, rec, self.model.masks, key="analysis", name=f"Analysing {rec.title}",
+        masks = self.model.masks  # (immutable) what this run sees: the report lists these
+        self.runner.submit(run_analysis, rec, masks, key="analysis", name=f"Analysing {rec.title}",
                            background=True,
                            on_result=done, on_error=lambda exc: self.report_error(exc, f"analysing {rec.title}"),
                            **kwargs)
@@ -1027,7 +1028,10 @@ class MainWindow(QMainWindow):
     def report_info(self) -> ReportInfo:
         from .report import ReportInfo
 
-        return ReportInfo.from_analysis(self.model.analysis, self.model.masks,
+        # The masks the analysis was run with: after a mask edit (a stale analysis) the current ones were listed
+        # beside the analysis' own figures ("segments: 294 simulated; 0.0 % of tokens masked").
+        masks = self.model.analysis_masks if self.model.analysis_masks is not None else self.model.masks
+        return ReportInfo.from_analysis(self.model.analysis, masks,
                                         model_label=self.model.analysis_model_label,
                                         stale=self.model.analysis_stale,
                                         display="; ".join(self.browser.display_parts()))
