@@ -97,6 +97,10 @@ VIEW_SIZES = {"trajectory": (1100, 380), "circumplex": (620, 560), "attention": 
 #: On quit, how long running tasks get to stop after being cancelled before they are abandoned, s (the window
 #: must be gone within 2 s of the user's answer).
 QUIT_WAIT_S = 1.5
+#: Help > About: what a reader must know before trusting a number on screen.
+ABOUT_CAVEAT = ("Not a medical device. The shipped model was trained on SYNTHETIC recordings only: its valence "
+                "and arousal on real recordings mean nothing until a model trained on real data is set in "
+                "Edit > Preferences (README, 'Training on real data').")
 #: Default width of the channel and mask docks, px, and the most of the window's width each takes by default.
 SIDE_DOCK_PX = (220, 330)
 SIDE_DOCK_SHARE = 0.2
@@ -475,6 +479,8 @@ class MainWindow(QMainWindow):
                                                  "and a summary into a folder")
         self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1",
                                              "List every keyboard shortcut")
+        self.about_action = self._action("&About MMQ-Net Studio", self.show_about,
+                                         tip="Version, the model in use and what this program is not")
         self.reset_layout_action = self._action("&Reset layout", self.reset_layout,
                                                 tip="Put the docks and the toolbar back where they were at first start")
         self.analysis_output_actions = (self.export_csv_action, self.export_png_action, self.export_report_action,
@@ -542,6 +548,8 @@ class MainWindow(QMainWindow):
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
+        help_menu.addAction(self.about_action)
 
     def _build_toolbar(self) -> None:
         tb = self.addToolBar("Main")
@@ -1087,6 +1095,29 @@ class MainWindow(QMainWindow):
         dialog = ShortcutsDialog(self.shortcut_rows(), self)
         dialog.show()
         return dialog
+
+    def about_text(self) -> tuple[str, str]:
+        """(text, informative text) of Help > About: version, model in use, settings file, the caveats."""
+        from mmqnet_core import __version__
+
+        checkpoint = self.prefs.checkpoint or "the checkpoint shipped with the application"
+        text = (f"MMQ-Net Studio {__version__}: browse, clean and mask multimodal physiological recordings "
+                "and run MMQ-Net (Xu, Zuo & Li, arXiv 2507.20737) on them.")
+        info = (f"Model: {checkpoint} (Edit > Preferences).\n"
+                f"Settings: {self.settings.fileName()}\n\n"
+                f"{ABOUT_CAVEAT}")
+        return text, info
+
+    def show_about(self) -> None:
+        """Help > About: what this is, which model it uses, and that it is not a medical device."""
+        text, info = self.about_text()
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setWindowTitle("About MMQ-Net Studio")
+        box.setText(text)
+        box.setInformativeText(info)
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.exec()
 
     # --- preferences ----------------------------------------------------------------------------------------
     def ask_preferences(self) -> None:
