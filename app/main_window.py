@@ -103,7 +103,7 @@ ABOUT_CAVEAT = ("Not a medical device. The shipped model was trained on SYNTHETI
                 "Edit > Preferences (README, 'Training on real data').")
 #: Default width of the channel and mask docks, px, and the most of the window's width each takes by default.
 SIDE_DOCK_PX = (220, 330)
-SIDE_DOCK_SHARE = 0.2
+SIDE_DOCK_SHARE = 0.23
 #: Default height of the log (and analysis) docks, px, and the most of the window's height it takes by default.
 BOTTOM_DOCK_PX = 200
 BOTTOM_DOCK_SHARE = 0.25
