@@ -454,7 +454,7 @@ class MainWindow(QMainWindow):
                                               "Show raw, cleaned or both overlaid; key C")
         self.clean_action = self._action("&Clean again", self.start_cleaning,
                                          tip="Run the cleaning again with the current preferences")
-        self.cancel_action = self._action("Cancel running tasks", self.runner.cancel_all, "Ctrl+.",
+        self.cancel_action = self._action("Ca&ncel running tasks", self.runner.cancel_all, "Ctrl+.",
                                           "Stop loading, cleaning or analysing")
         self.run_action = self._action("&Run MMQ-Net", self.run_analysis, "F5",
                                        "Analyse the recording with MMQ-Net (valence/arousal, reconstructions, "
@@ -462,7 +462,7 @@ class MainWindow(QMainWindow):
         self.run_action.setShortcuts([QKeySequence("F5"), QKeySequence("Ctrl+R")])
         self.run_action.setToolTip("Analyse the recording with MMQ-Net (F5 or Ctrl+R)")
         self.subject_files_action = self._action(
-            "Subject &recordings...", self.ask_subject_files,
+            "&Subject recordings...", self.ask_subject_files,
             tip="Other recordings of this subject, whose statistics a per-subject model normalises with")
         self.simulate_action = self._action("&Simulate missing data...", self.ask_simulate_missing, "Ctrl+Shift+M",
                                             "Mask a share of the channel-time at random, as failing sensors would")
@@ -498,7 +498,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open_action)
         file_menu.addAction(self.open_folder_action)
-        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu = file_menu.addMenu("Open re&cent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.export_masks_action)

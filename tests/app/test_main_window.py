@@ -327,3 +327,18 @@ def test_python_dash_m_app_starts_the_application():
     # It failed with "No module named app.__main__".
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: mmqnet-studio")
+
+
+def test_each_menu_has_one_action_per_mnemonic(window):
+    """Two entries of a menu on one letter (Analysis: "&Run MMQ-Net" and "Subject &recordings"; File: "Open
+    &recent" and "Export &report"; Annotations: "Annotate the &cursor" and "Export annotations as &CSV"): the
+    letter only moves between them and never opens either."""
+    import re
+
+    for top in window.menuBar().actions():
+        letters: dict[str, list[str]] = {}
+        for action in top.menu().actions():
+            found = re.search(r"&(\w)", action.text())
+            if found:
+                letters.setdefault(found.group(1).lower(), []).append(action.text())
+        assert {k: v for k, v in letters.items() if len(v) > 1} == {}, top.text()
