@@ -27,7 +27,7 @@ from mmqnet_core.features.missing import describe_hidden
 
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
-from .plot_helpers import CURSOR_PEN, on_left_click, style_plot
+from .plot_helpers import CURSOR_PEN, on_left_click, style_plot, use_time_axis
 
 #: What each query family is, for the combo.
 FAMILY_TEXT = {
@@ -89,7 +89,7 @@ class AttentionMapView(QWidget):
         self.plot = self.graphics.addPlot(row=0, col=0)
         style_plot(self.plot)
         self.plot.showGrid(x=False, y=False)
-        self.plot.setLabel("bottom", "time", units="s")
+        use_time_axis(self.plot)
         self.plot.showAxis("right")
         self.plot.getAxis("right").setStyle(tickLength=0)
         self.plot.getAxis("right").setTextPen(pg.mkPen("#5d4037"))
@@ -111,7 +111,7 @@ class AttentionMapView(QWidget):
         self.occ_plot = self.graphics.addPlot(row=1, col=0)
         style_plot(self.occ_plot)
         self.occ_plot.showGrid(x=False, y=False)
-        self.occ_plot.setLabel("bottom", "time", units="s")
+        use_time_axis(self.occ_plot)
         self.occ_plot.showAxis("right")
         for side in ("left", "right"):
             self.occ_plot.getAxis(side).setStyle(tickLength=0)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHeaderView,
-    QStyle,
+    QStyleOptionViewItem,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -144,15 +144,17 @@ class ChannelPanel(QWidget):
             top.setExpanded(not expanded or m.value in expanded)
 
     def name_width_needed(self, item: QTreeWidgetItem) -> int:
-        """Width (px) of the name column that shows ``item``'s text unelided: indent, check box, text, margins."""
+        """Width (px) of the name column that shows ``item``'s text unelided: its indent plus the item delegate's
+        own size hint (check box, text, margins), as Qt measures the cell it draws. (A sum of style metrics came
+        out a pixel short of it, and a group's "EEG (1)" was drawn "EEG (...".)"""
         depth, parent = 0, item.parent()
         while parent is not None:
             depth, parent = depth + 1, parent.parent()
-        style = self.tree.style()
-        check = style.pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth, None, self.tree)
-        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, self.tree) + 1
         indent = self.tree.indentation() * (depth + int(self.tree.rootIsDecorated()))
-        return indent + check + 4 * margin + self.tree.fontMetrics().horizontalAdvance(item.text(NAME))
+        index = self.tree.indexFromItem(item, NAME)
+        option = QStyleOptionViewItem()
+        self.tree.initViewItemOption(option)
+        return indent + self.tree.itemDelegateForIndex(index).sizeHint(option, index).width()
 
     def name_width_limit(self) -> int:
         """Widest (px) the name column is made; beyond it names are elided and the tooltip shows them."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,7 +29,10 @@ from .annotation_layer import kind_colour
 from .annotation_model import AnnotationModel
 
 ALL_TYPES = "all types"
-COLUMNS = ("onset", "duration", "type", "text", "channels")  # text is stretched (see EventList)
+COLUMNS = ("onset", "duration", "type", "text", "channels")  # text takes the rest (see EventList)
+TEXT_COLUMN = COLUMNS.index("text")
+#: Narrowest the text column gets, px.
+TEXT_MIN_PX = 120
 
 
 def format_time(t_s: float) -> str:
@@ -105,10 +108,12 @@ class EventList(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)
         header = self.table.horizontalHeader()
-        # Fixed widths (ResizeToContents would measure all 10,000 rows); the text takes the rest.
+        # Fixed widths (ResizeToContents would measure all 10,000 rows); the text takes the rest, but at least
+        # TEXT_MIN_PX: stretched, it was squeezed to "..." in the default dock (the table now scrolls sideways).
         for col, width in ((0, 64), (1, 58), (2, 66), (4, 56)):
             header.resizeSection(col, width)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(TEXT_COLUMN, QHeaderView.ResizeMode.Fixed)
+        self.table.viewport().installEventFilter(self)
         self.table.setAlternatingRowColors(True)
         self.table.doubleClicked.connect(self._on_activated)
         self.table.activated.connect(self._on_activated)
@@ -132,6 +137,17 @@ class EventList(QWidget):
         self.type_combo.currentTextChanged.connect(lambda _t: self.refresh())
         store.annotationsChanged.connect(self._on_annotations_changed)
         self._on_annotations_changed(store.annotations)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
+        if obj is self.table.viewport() and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+            self._fit_text_column()
+        return super().eventFilter(obj, event)
+
+    def _fit_text_column(self) -> None:
+        """The text column takes the width the others leave, at least :data:`TEXT_MIN_PX`."""
+        header = self.table.horizontalHeader()
+        others = sum(header.sectionSize(c) for c in range(len(COLUMNS)) if c != TEXT_COLUMN)
+        header.resizeSection(TEXT_COLUMN, max(TEXT_MIN_PX, self.table.viewport().width() - others))
 
     def _on_annotations_changed(self, annotations: AnnotationSet) -> None:
         kinds = list(annotations.kinds)

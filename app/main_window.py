@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QPalette,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -43,6 +53,7 @@ from mmqnet_core.recording import Modality, Recording
 from .analysis import AnalysisRun, atomic_write, resolve_checkpoint, run_analysis, write_trajectories_csv
 from .browser_controls import BrowserControls, return_focus
 from .channel_panel import ChannelPanel
+from .elided_label import ElidedLabel
 from . import errors as errors_module
 from . import key_bindings
 from .errors import notify_error
@@ -86,9 +97,36 @@ VIEW_SIZES = {"trajectory": (1100, 380), "circumplex": (620, 560), "attention": 
 #: On quit, how long running tasks get to stop after being cancelled before they are abandoned, s (the window
 #: must be gone within 2 s of the user's answer).
 QUIT_WAIT_S = 1.5
+#: Help > About: what a reader must know before trusting a number on screen.
+ABOUT_CAVEAT = ("Not a medical device. The shipped model was trained on SYNTHETIC recordings only: its valence "
+                "and arousal on real recordings mean nothing until a model trained on real data is set in "
+                "Edit > Preferences (README, 'Training on real data').")
+#: Default width of the channel and mask docks, px, and the most of the window's width each takes by default.
+SIDE_DOCK_PX = (220, 330)
+SIDE_DOCK_SHARE = 0.23
+#: Default height of the log (and analysis) docks, px, and the most of the window's height it takes by default.
+BOTTOM_DOCK_PX = 200
+BOTTOM_DOCK_SHARE = 0.25
+#: When the window is made narrower, the side docks shrink while the browser has less than this share of it.
+BROWSER_MIN_SHARE = 0.5
+#: Width of the status bar's progress bar, px (its text is elided to it).
+PROGRESS_MIN_PX = 150
+PROGRESS_MAX_PX = 260
+#: Room the style keeps around a progress bar's text, px.
+PROGRESS_TEXT_MARGIN_PX = 12
 #: Size (px) of the views drawn for the report (close to the boxes they fill).
 REPORT_VIEW_SIZES = {"trajectory": (1100, 450), "circumplex": (540, 600), "attention": (540, 600),
                      "reconstruction": (1000, 560)}
+
+
+def format_duration(seconds: float) -> str:
+    """A recording's length for the status bar: "12.0 s", "4 min 00 s", "1 h 25 min 03 s"."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours} h {minutes:02d} min {secs:02d} s" if hours else f"{minutes} min {secs:02d} s"
 
 
 # --- core calls run in workers (module level: no widget or model is reachable from a worker) -----------------
@@ -223,6 +261,7 @@ class MainWindow(QMainWindow):
         for dock in self.analysis_docks:
             self.tabifyDockWidget(self.log_dock, dock)
         self.log_dock.raise_()
+        self._default_size()  # first: the docks' default sizes are shares of the window
         self._size_docks()
         self._analysis_model: Any = None  # LoadedModel cached between runs
         self._analysis_model_key: Any = None  # (checkpoint, device) it was loaded for
@@ -255,7 +294,6 @@ class MainWindow(QMainWindow):
         self.model.analysisStaleChanged.connect(lambda _s: self._update_analysis_actions())
         self.runner.busyChanged.connect(self._on_busy)
         self.runner.taskProgress.connect(self._on_progress)
-        self._default_size()
         geometry = self.settings.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -334,9 +372,31 @@ class MainWindow(QMainWindow):
         self.move(area.x() + (area.width() - w) // 2, area.y() + (area.height() - h) // 2)
 
     def _size_docks(self) -> None:
-        """Default sizes of the docks, px."""
-        self.resizeDocks([self.channel_dock, self.mask_dock], [220, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [200], Qt.Orientation.Vertical)
+        """Default sizes of the docks: :data:`SIDE_DOCK_PX` / :data:`BOTTOM_DOCK_PX`, at most their share of the
+        window (fixed sizes left a 1024-px window's signal browser 43 % of the width)."""
+        w, h = max(self.width(), 1), max(self.height(), 1)
+        side = [min(px, int(SIDE_DOCK_SHARE * w)) for px in SIDE_DOCK_PX]
+        self.resizeDocks([self.channel_dock, self.mask_dock], side, Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [min(BOTTOM_DOCK_PX, int(BOTTOM_DOCK_SHARE * h))], Qt.Orientation.Vertical)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if event.oldSize().isValid() and event.size().width() < event.oldSize().width():
+            QTimer.singleShot(0, self, self._keep_browser_room)
+
+    def _keep_browser_room(self) -> None:
+        """After the window was made narrower: shrink the side docks (to their share of the window) while the
+        signal browser has less than :data:`BROWSER_MIN_SHARE` of the width. Qt keeps the docks' widths and
+        takes the whole loss from the browser."""
+        w = self.width()
+        if self.centralWidget().width() >= BROWSER_MIN_SHARE * w:
+            return
+        docks = [d for d in (self.channel_dock, self.mask_dock) if d.isVisible() and not d.isFloating()
+                 and self.dockWidgetArea(d) in (Qt.DockWidgetArea.LeftDockWidgetArea,
+                                                Qt.DockWidgetArea.RightDockWidgetArea)]
+        if docks:
+            self.resizeDocks(docks, [min(d.width(), int(SIDE_DOCK_SHARE * w)) for d in docks],
+                             Qt.Orientation.Horizontal)
 
     def reset_layout(self) -> None:
         """View > Reset layout: every dock and the toolbar back where a first start puts them."""
@@ -394,7 +454,7 @@ class MainWindow(QMainWindow):
                                               "Show raw, cleaned or both overlaid; key C")
         self.clean_action = self._action("&Clean again", self.start_cleaning,
                                          tip="Run the cleaning again with the current preferences")
-        self.cancel_action = self._action("Cancel running tasks", self.runner.cancel_all, "Ctrl+.",
+        self.cancel_action = self._action("Ca&ncel running tasks", self.runner.cancel_all, "Ctrl+.",
                                           "Stop loading, cleaning or analysing")
         self.run_action = self._action("&Run MMQ-Net", self.run_analysis, "F5",
                                        "Analyse the recording with MMQ-Net (valence/arousal, reconstructions, "
@@ -402,7 +462,7 @@ class MainWindow(QMainWindow):
         self.run_action.setShortcuts([QKeySequence("F5"), QKeySequence("Ctrl+R")])
         self.run_action.setToolTip("Analyse the recording with MMQ-Net (F5 or Ctrl+R)")
         self.subject_files_action = self._action(
-            "Subject &recordings...", self.ask_subject_files,
+            "&Subject recordings...", self.ask_subject_files,
             tip="Other recordings of this subject, whose statistics a per-subject model normalises with")
         self.simulate_action = self._action("&Simulate missing data...", self.ask_simulate_missing, "Ctrl+Shift+M",
                                             "Mask a share of the channel-time at random, as failing sensors would")
@@ -419,6 +479,8 @@ class MainWindow(QMainWindow):
                                                  "and a summary into a folder")
         self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, "F1",
                                              "List every keyboard shortcut")
+        self.about_action = self._action("&About MMQ-Net Studio", self.show_about,
+                                         tip="Version, the model in use and what this program is not")
         self.reset_layout_action = self._action("&Reset layout", self.reset_layout,
                                                 tip="Put the docks and the toolbar back where they were at first start")
         self.analysis_output_actions = (self.export_csv_action, self.export_png_action, self.export_report_action,
@@ -436,7 +498,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open_action)
         file_menu.addAction(self.open_folder_action)
-        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu = file_menu.addMenu("Open re&cent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(self.export_masks_action)
@@ -486,6 +548,8 @@ class MainWindow(QMainWindow):
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
+        help_menu.addAction(self.about_action)
 
     def _build_toolbar(self) -> None:
         tb = self.addToolBar("Main")
@@ -548,13 +612,16 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.file_label = QLabel(self)
-        self.info_label = QLabel(self)
-        self.page_label = QLabel(self)
+        # Elided labels: in a narrow window (or beside the progress bar) a plain label was cut in mid-word
+        # ("cleanec", "| : |"); these end in "..." with the full text in their tooltip.
+        self.file_label = ElidedLabel("", self)
+        self.info_label = ElidedLabel("", self)
+        self.page_label = ElidedLabel("", self)
         self.device_label = QLabel(self)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setMaximumWidth(220)
+        self.progress_bar.setMinimumWidth(PROGRESS_MIN_PX)
+        self.progress_bar.setMaximumWidth(PROGRESS_MAX_PX)
         self.progress_bar.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setToolTip("Stop the running task")
@@ -564,11 +631,19 @@ class MainWindow(QMainWindow):
         self.synthetic_label.hide()
         # Damaged file (truncated, records beyond the end, corrected header, dropped labels): said loudly, with
         # what was read and what was not in the tooltip (Recording.warnings).
-        self.damage_label = QLabel(self)
-        self.damage_label.setStyleSheet("QLabel { background: #fff3cd; color: #7a4b00; padding: 0 6px; }")
+        # It is elided to its share of the bar; a click shows every warning in full (show_damage_details).
+        self.damage_label = ElidedLabel("", self, min_chars=24)
+        palette = self.damage_label.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor("#fff3cd"))
+        palette.setColor(QPalette.ColorRole.WindowText, QColor("#7a4b00"))
+        self.damage_label.setPalette(palette)
+        self.damage_label.setAutoFillBackground(True)
+        self.damage_label.setContentsMargins(6, 0, 6, 0)
+        self.damage_label.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.damage_label.clicked.connect(self.show_damage_details)
         self.damage_label.hide()
         bar.addWidget(self.synthetic_label)
-        bar.addWidget(self.damage_label)
+        bar.addWidget(self.damage_label, 1)  # the damage warning gets the room the other labels leave
         bar.addWidget(self.file_label)
         bar.addWidget(self.info_label)
         bar.addWidget(self.page_label)
@@ -648,6 +723,19 @@ class MainWindow(QMainWindow):
         # interpreter lock while the page was being drawn (a 1-h file's first page took seconds instead of ms).
         generation = self._generation
         self._after_next_paint(lambda: self.start_cleaning() if generation == self._generation else None)
+
+    def show_damage_details(self) -> None:
+        """Every warning about the open (damaged) file in one dialog (the status bar shows the first, elided)."""
+        rec = self.model.recording
+        if rec is None or not rec.warnings:
+            return
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(f"Damaged file: {rec.title}")
+        box.setText(f"{rec.title} is damaged; what could be read is shown.")
+        box.setInformativeText("\n\n".join(rec.warnings))
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.exec()
 
     def _on_recording_changed(self, recording: Recording) -> None:
         self._generation += 1
@@ -789,13 +877,14 @@ class MainWindow(QMainWindow):
             if generation != self._generation:
                 log.info("analysis of a previous recording dropped")
                 return
-            self.model.set_analysis(run.result, run.label)
+            self.model.set_analysis(run.result, run.label, masks=masks)
             log.info("analysis of %s finished: %d windows (%s)", run.result.title, run.result.n_windows,
                      ", ".join(f"{k} {v:.2f} s" for k, v in run.result.timings.items()))
             self.show_dock(self.trajectory_dock)
 
         log.info("running MMQ-Net on %s", rec.title)
-        self.runner.submit(run_analysis, rec, self.model.masks, key="analysis", name=f"Analysing {rec.title}",
+        masks = self.model.masks  # (immutable) what this run sees: the report lists these
+        self.runner.submit(run_analysis, rec, masks, key="analysis", name=f"Analysing {rec.title}",
                            background=True,
                            on_result=done, on_error=lambda exc: self.report_error(exc, f"analysing {rec.title}"),
                            **kwargs)
@@ -947,7 +1036,10 @@ class MainWindow(QMainWindow):
     def report_info(self) -> ReportInfo:
         from .report import ReportInfo
 
-        return ReportInfo.from_analysis(self.model.analysis, self.model.masks,
+        # The masks the analysis was run with: after a mask edit (a stale analysis) the current ones were listed
+        # beside the analysis' own figures ("segments: 294 simulated; 0.0 % of tokens masked").
+        masks = self.model.analysis_masks if self.model.analysis_masks is not None else self.model.masks
+        return ReportInfo.from_analysis(self.model.analysis, masks,
                                         model_label=self.model.analysis_model_label,
                                         stale=self.model.analysis_stale,
                                         display="; ".join(self.browser.display_parts()))
@@ -1004,6 +1096,29 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
+    def about_text(self) -> tuple[str, str]:
+        """(text, informative text) of Help > About: version, model in use, settings file, the caveats."""
+        from mmqnet_core import __version__
+
+        checkpoint = self.prefs.checkpoint or "the checkpoint shipped with the application"
+        text = (f"MMQ-Net Studio {__version__}: browse, clean and mask multimodal physiological recordings "
+                "and run MMQ-Net (Xu, Zuo & Li, arXiv 2507.20737) on them.")
+        info = (f"Model: {checkpoint} (Edit > Preferences).\n"
+                f"Settings: {self.settings.fileName()}\n\n"
+                f"{ABOUT_CAVEAT}")
+        return text, info
+
+    def show_about(self) -> None:
+        """Help > About: what this is, which model it uses, and that it is not a medical device."""
+        text, info = self.about_text()
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setWindowTitle("About MMQ-Net Studio")
+        box.setText(text)
+        box.setInformativeText(info)
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.exec()
+
     # --- preferences ----------------------------------------------------------------------------------------
     def ask_preferences(self) -> None:
         dialog = PreferencesDialog(self.prefs, self)
@@ -1045,9 +1160,9 @@ class MainWindow(QMainWindow):
         damage = tuple(rec.warnings) if rec is not None else ()
         self.damage_label.setVisible(bool(damage))
         if damage:
-            self.damage_label.setText(f"\u26a0 Damaged file: {damage[0]}" + (f" (+{len(damage) - 1} more)"
-                                                                              if len(damage) > 1 else ""))
-            self.damage_label.setToolTip("\n".join(damage))
+            more = f" (+{len(damage) - 1} more)" if len(damage) > 1 else ""
+            self.damage_label.setText(f"\u26a0 Damaged file: {damage[0]}{more}")
+            self.damage_label.setToolTip("\n".join(damage) + "\n(click for details)")
         if rec is None:
             self.file_label.setText("No recording: File > Open or drop a file here")
             self.info_label.setText("")
@@ -1055,9 +1170,8 @@ class MainWindow(QMainWindow):
             self.file_label.setText(rec.title)
             rates = sorted({c.sfreq for c in rec.channels})
             rate_text = ", ".join(f"{r:g}" for r in rates)
-            minutes, seconds = divmod(rec.duration_s, 60)
             cleaned = "cleaned" if self.model.preprocess_result is not None else "cleaning..."
-            self.info_label.setText(f"| {int(minutes)}:{seconds:04.1f} min | {rec.n_channels} ch | "
+            self.info_label.setText(f"| {format_duration(rec.duration_s)} | {rec.n_channels} ch | "
                                     f"{rate_text} Hz (shown at {rec.sfreq:g} Hz) | {cleaned}")
         self._update_page_label()
 
@@ -1077,6 +1191,8 @@ class MainWindow(QMainWindow):
         if self._started_up:
             return
         self._started_up = True
+        if self.isVisible():  # a layout restored from a wider window may leave the browser a sliver
+            self._keep_browser_room()
         try:
             import mmqnet_core.masking  # noqa: F401 (read at the first open: mask sidecars)
         except ImportError:
@@ -1120,12 +1236,21 @@ class MainWindow(QMainWindow):
         if busy:
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat("working...")
+            self.progress_bar.setToolTip("")
         else:
             self._update_status()
 
     def _on_progress(self, name: str, fraction: float, message: str) -> None:
+        """Show a task's progress: its step and percentage, elided to the bar (the style wrapped a longer text
+        onto two clipped lines); the task's full name and step are the bar's tooltip."""
         self.progress_bar.setValue(int(fraction * 1000))
-        self.progress_bar.setFormat(f"{name}: {message or ''} %p%".replace(":  ", ": "))
+        percent = f" {int(round(100 * fraction))} %"
+        text = message or name
+        room = self.progress_bar.width() - PROGRESS_TEXT_MARGIN_PX - \
+            self.progress_bar.fontMetrics().horizontalAdvance(percent)
+        shown = self.progress_bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, max(room, 0))
+        self.progress_bar.setFormat((shown + percent).strip())
+        self.progress_bar.setToolTip(f"{name}: {message}" if message else name)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()

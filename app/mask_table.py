@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
 from .model import AppModel
 
 COLUMNS = ("What", "Start (s)", "End (s)", "Channels", "Source")
+#: Narrowest a column gets, px (the channel list is stretched into what the others leave).
+CHANNELS_MIN_PX = 72
 
 
 class MaskTable(QWidget):
@@ -43,10 +45,14 @@ class MaskTable(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)  # the channel list takes the rest
         header.setStretchLastSection(False)
+        # The channel list (stretched) keeps room for a name or two in a narrow dock (it was squeezed to "P..."):
+        # past that the table scrolls sideways.
+        header.setMinimumSectionSize(CHANNELS_MIN_PX)
         self.table.cellDoubleClicked.connect(self._on_double_click)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         self.table.installEventFilter(self)
         self.summary = QLabel(self)
+        self.summary.setWordWrap(True)  # on one line it held the dock (and the window's docks) 300 px wide
         self.delete_button = QPushButton("Delete", self)
         self.delete_button.setToolTip("Remove the selected masks (Delete)")
         self.delete_button.clicked.connect(self.delete_selected)

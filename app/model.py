@@ -88,6 +88,7 @@ class AppModel(QObject):
         self.cursor_s: float = 0.0
         self.analysis: Any = None  # mmqnet_core.inference.AnalysisResult of the last analysis, or None
         self.analysis_stale: bool = False  # the masks or channels changed after the analysis was run
+        self.analysis_masks: MaskSet | None = None  # the masks the analysis was run with (None: not known)
         self.analysis_model_label: str = ""  # e.g. "model trained on SYNTHETIC data" (shown on every view)
         self.mask_focus: MaskFocus | None = None
         self.subject_files: tuple[Path, ...] = ()  # other recordings of the subject (per-subject statistics)
@@ -102,6 +103,7 @@ class AppModel(QObject):
         self.path = Path(path) if path is not None else recording.source
         self.preprocess_result = None
         self.analysis = None
+        self.analysis_masks = None
         self.analysis_stale = False
         self.mask_focus = None
         self.subject_files = ()
@@ -138,10 +140,12 @@ class AppModel(QObject):
         self.cleanedReady.emit(result)
 
     # --- analysis -------------------------------------------------------------------------------------------
-    def set_analysis(self, result: Any, model_label: str = "") -> None:
-        """Store a finished analysis (``AnalysisResult``); ``model_label`` is shown on every analysis view."""
+    def set_analysis(self, result: Any, model_label: str = "", masks: "MaskSet | None" = None) -> None:
+        """Store a finished analysis (``AnalysisResult``); ``model_label`` is shown on every analysis view;
+        ``masks`` are the masks it was run with (the report lists them, also after the masks changed)."""
         self.analysis = result
         self.analysis_model_label = model_label
+        self.analysis_masks = masks
         was_stale, self.analysis_stale = self.analysis_stale, False
         self.analysisFinished.emit(result)
         if was_stale:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSizeF, Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QSizePolicy
+
+from .browser_state import format_hms
 
 #: Colours of the analysis views (readable on white, distinguishable for red-green colour blindness).
 VALENCE_COLOUR = "#1565c0"
@@ -19,6 +22,51 @@ INTERFERENCE_SPAN = QColor(255, 170, 0, 60)
 NO_CONTEXT_SPAN = QColor(120, 120, 120, 45)
 CURSOR_PEN = pg.mkPen("#2e7d32", width=1.5)
 TARGET_COLOURS = {"valence": VALENCE_COLOUR, "arousal": AROUSAL_COLOUR}
+
+
+#: Label of the analysis views' time axes (the browser's wording: the same clock as its time axis).
+TIME_LABEL = "time from start (h:mm:ss)"
+#: Tick steps of a time axis, s: round steps of a clock, so that ticks fall on whole minutes and hours.
+TIME_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+                                 900.0, 1800.0, 3600.0, 7200.0, 3 * 3600.0, 6 * 3600.0, 12 * 3600.0, 86400.0)
+#: Room a tick label of a time axis needs, px ("0:00:00" plus a gap).
+TIME_LABEL_PX = 64
+
+
+class TimeAxis(pg.AxisItem):
+    """A bottom axis reading h:mm:ss (mm:ss under an hour) from the recording's start, as the browser's.
+
+    pyqtgraph's axis with ``units="s"`` scales long spans with an SI prefix: a 1-h recording read "time (ks)"
+    with ticks 0.5, 1, 1.5. Ticks fall on :data:`TIME_STEPS`, as many as fit the axis' width.
+    """
+
+    def __init__(self, orientation: str = "bottom", **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    @staticmethod
+    def step_for(span_s: float, size_px: float) -> float:
+        """The tick step for ``span_s`` seconds over ``size_px`` pixels: the smallest whose labels fit."""
+        n_max = max(2.0, size_px / TIME_LABEL_PX)
+        return next((s for s in TIME_STEPS if span_s / s <= n_max), TIME_STEPS[-1])
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
+        return [(self.step_for(max(maxVal - minVal, 1e-9), size), 0.0)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+        decimals = 0 if spacing >= 1 else 1
+        return [format_hms(v, decimals=decimals) for v in values]
+
+
+def use_time_axis(plot: pg.PlotItem, label: bool = True) -> TimeAxis:
+    """Give ``plot`` a :class:`TimeAxis` at the bottom, labelled :data:`TIME_LABEL` (no label: ``label=False``)."""
+    axis = TimeAxis("bottom")
+    plot.setAxisItems({"bottom": axis})
+    axis.setTextPen(pg.mkPen("#303030"))
+    axis.setPen(pg.mkPen("#808080"))
+    if label:
+        plot.setLabel("bottom", TIME_LABEL)
+    return axis
 
 
 def style_plot(plot: pg.PlotItem) -> None:
@@ -81,3 +129,89 @@ def with_alpha(colour, alpha: int) -> QColor:
     c = QColor(pg.mkColor(colour))
     c.setAlpha(alpha)
     return c
+
+
+class RowLegend(pg.LegendItem):
+    """The legend in its own row of the plots' layout (never over the data): not draggable, as wide as its
+    entries (a layout item is otherwise stretched to the row's width), laid out in a given number of columns and
+    rows (:meth:`arrange`); entries beyond those rows are hidden behind a "+N more" label whose tooltip names them.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(offset=None, labelTextSize="8pt", frame=False, **kwargs)
+        self.layout.setContentsMargins(2, 0, 2, 0)  # a row of entries is as tall as its 20-px samples
+        policy = QSizePolicy.Policy.Fixed
+        self.setSizePolicy(policy, policy)
+        self.max_rows: int | None = None  # None: every entry shown
+        self.more = pg.LabelItem("", color="#202020", size="8pt", justify="left", parent=self)
+        self.more.hide()
+
+    def updateSize(self) -> None:  # noqa: N802 (pyqtgraph API): the layout places it; its size is its entries'
+        self.layout.invalidate()
+        self.updateGeometry()
+
+    def sizeHint(self, which, constraint=QSizeF()):  # noqa: N802 (Qt API)
+        if which in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize, Qt.SizeHint.MaximumSize):
+            return self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize)
+        return super().sizeHint(which, constraint)
+
+    @property
+    def n_shown(self) -> int:
+        """Entries drawn (the others are behind "+N more")."""
+        n = len(self.items)
+        if self.max_rows is None or n <= self.max_rows * self.columnCount:
+            return n
+        return max(0, self.max_rows * self.columnCount - 1)  # the last place is the "+N more" label's
+
+    def arrange(self, columns: int, max_rows: int | None = None) -> None:
+        """Lay the entries out in ``columns`` columns, in order along each row, on at most ``max_rows`` rows."""
+        self.columnCount = max(1, int(columns))
+        self.max_rows = None if max_rows is None else max(1, int(max_rows))
+        for i in range(self.layout.count() - 1, -1, -1):
+            self.layout.removeAt(i)
+        shown = self.n_shown
+        for i, (sample, label) in enumerate(self.items):
+            sample.setVisible(i < shown)
+            label.setVisible(i < shown)
+            if i < shown:
+                self._place(i)
+        hidden = [label.text for _, label in self.items[shown:]]
+        self.more.setVisible(bool(hidden))
+        if hidden:
+            self.more.setText(f"+{len(hidden)} more")
+            self.more.setToolTip("\n".join(hidden))
+            row, col = divmod(shown, self.columnCount)
+            self.layout.addItem(self.more, row, 2 * col, 1, 2)
+        self.rowCount = max(1, -(-(shown + bool(hidden)) // self.columnCount))
+        self.updateSize()
+
+    def _place(self, i: int) -> None:
+        sample, label = self.items[i]
+        row, col = divmod(i, self.columnCount)
+        self.layout.addItem(sample, row, 2 * col, alignment=Qt.AlignmentFlag.AlignVCenter)
+        self.layout.addItem(label, row, 2 * col + 1)
+
+    def _addItemToLayout(self, sample, label) -> None:  # noqa: N802 (pyqtgraph API): called by addItem
+        self.arrange(self.columnCount, self.max_rows)
+
+    def setColumnCount(self, columnCount) -> None:  # noqa: N802 (pyqtgraph API)
+        self.arrange(columnCount, self.max_rows)
+
+    def removeItem(self, item) -> None:  # noqa: N802 (pyqtgraph API): the others close the gap
+        super().removeItem(item)
+        self.arrange(self.columnCount, self.max_rows)
+
+    def width_for(self, columns: int) -> float:
+        """Width of every entry laid out in ``columns`` columns, px."""
+        columns = max(1, min(columns, len(self.items)))
+        sample_w = [max((s.minimumWidth() for s, _ in self.items[c::columns]), default=0.0) for c in range(columns)]
+        label_w = [max((lab.minimumWidth() for _, lab in self.items[c::columns]), default=0.0)
+                   for c in range(columns)]
+        left, _, right, _ = self.layout.getContentsMargins()
+        return left + right + sum(sample_w) + sum(label_w) + (2 * columns - 1) * self.layout.horizontalSpacing()
+
+    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API): no dragging (LegendItem accepts drags)
+        pass
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
+        ev.ignore()

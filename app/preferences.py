@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QWidget,
@@ -37,6 +38,8 @@ APPLICATION = "Studio"
 SETTINGS_ENV = "MMQNET_STUDIO_SETTINGS"
 
 LINE_FREQ_CHOICES = ("auto", "50", "60")
+#: Under the message when OK is pressed with an inconsistent value (the dialog stays open).
+INVALID_PREFERENCES_TEXT = "Correct the value and press OK again, or Cancel to keep the preferences as they were."
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 MAX_RECENT = 10
 #: Most Monte-Carlo samples offered in the dialog (each is one more pass of the model over the recording).
@@ -269,6 +272,22 @@ class PreferencesDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def accept(self) -> None:
+        """OK: close only with consistent values; otherwise say what is wrong and keep the dialog and its edits
+        open (it used to close, report the error and lose every value typed)."""
+        try:
+            self.preferences()
+        except ConfigError as exc:
+            box = QMessageBox(self)
+            box.setIcon(QMessageBox.Icon.Warning)
+            box.setWindowTitle("Preferences")
+            box.setText(str(exc))
+            box.setInformativeText(INVALID_PREFERENCES_TEXT)
+            box.setStandardButtons(QMessageBox.StandardButton.Ok)
+            box.exec()
+            return
+        super().accept()
 
     def _browse_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Model checkpoint", self.checkpoint.text(),

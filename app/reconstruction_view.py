@@ -39,9 +39,11 @@ from .plot_helpers import (
     MASKED_SPAN,
     ORIGINAL_COLOUR,
     RECON_COLOUR,
+    RowLegend,
     SpanPool,
     on_left_click,
     style_plot,
+    use_time_axis,
 )
 
 #: Feature shown first for each modality (the most familiar one); otherwise the first defined column.
@@ -89,13 +91,21 @@ class ReconstructionView(QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
-        self.feature_plot = self.graphics.addPlot(row=0, col=0)
-        self.wave_plot = self.graphics.addPlot(row=1, col=0)
-        for plot in (self.feature_plot, self.wave_plot):
+        # Each plot's legend in a row of its own above it, its entries side by side: over the plot (top left) it
+        # covered the first 20 s of the curves.
+        self.feature_legend = RowLegend(labelTextColor="#202020", colCount=3)
+        self.wave_legend = RowLegend(labelTextColor="#202020", colCount=3)
+        self.graphics.ci.addItem(self.feature_legend, row=0, col=0)
+        self.feature_plot = self.graphics.addPlot(row=1, col=0)
+        self.graphics.ci.addItem(self.wave_legend, row=2, col=0)
+        self.wave_plot = self.graphics.addPlot(row=3, col=0)
+        for legend in (self.feature_legend, self.wave_legend):
+            self.graphics.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignLeft)
+        for plot, legend in ((self.feature_plot, self.feature_legend), (self.wave_plot, self.wave_legend)):
             style_plot(plot)
-            plot.setLabel("bottom", "time", units="s")
+            use_time_axis(plot)
             plot.getViewBox().setMouseEnabled(x=True, y=False)
-            plot.addLegend(offset=(8, 4), labelTextColor="#202020", brush=pg.mkBrush(255, 255, 255, 200))
+            plot.legend = legend  # where the PlotItem puts the entries of the curves it makes with a name
         self.wave_plot.setXLink(self.feature_plot)
         self.original_curve = self.feature_plot.plot(pen=pg.mkPen(ORIGINAL_COLOUR, width=2), name="original",
                                                      connect="finite")
@@ -288,6 +298,7 @@ class ReconstructionView(QWidget):
 
         wave = result.waveform.get(mod)
         self.wave_plot.setVisible(wave is not None)
+        self.wave_legend.setVisible(wave is not None)
         if wave is not None:
             cols = result.features[:, n, wave].astype(float)  # (T, P)
             p = cols.shape[1]

@@ -29,6 +29,9 @@ THUMBNAILS = (("trajectory", "Valence / arousal probability over time"),
 WARNING_COLOUR = QColor("#b71c1c")
 #: Footer note on the uncertainty of an analysis without Monte-Carlo samples.
 ENTROPY_NOTE = "binary entropy of the window's prediction (bits)"
+#: Said on the report of an analysis whose masks were changed afterwards.
+STALE_REPORT_TEXT = ("The masks changed after this analysis was run: the results and the masks listed are the "
+                     "analysis', not the masks shown now (F5 runs it again).")
 #: Most masks listed on the page; the rest are counted (File > Export masks writes them all).
 MAX_MASK_LINES = 12
 
@@ -124,8 +127,7 @@ def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImag
     if info.model_label:
         text(info.model_label, 22, bold=True, colour=WARNING_COLOUR)
     if info.stale:
-        text("The masks changed after this analysis was run: the results below do not reflect them.", 20,
-             bold=True, colour="#7a4f00")
+        text(STALE_REPORT_TEXT, 20, bold=True, colour="#7a4f00")
     text(f"Analysed {info.n_windows} windows of {info.window_s:g} s "
          f"({info.n_windows * info.window_s / 60:.1f} min).", 20)
     text(f"Masking: {info.masking}. The model did not see {100 * info.hidden_fraction:.1f} % of (window, token) "
@@ -221,5 +223,5 @@ def save_report_pdf(path: str | os.PathLike, info: ReportInfo, images: Mapping[s
     return atomic_write(path, write)
 
 
-__all__ = ["MAX_MASK_LINES", "PAGE_H", "PAGE_W", "ReportInfo", "mask_lines", "paint_report", "render_report", "save_report_pdf",
+__all__ = ["MAX_MASK_LINES", "PAGE_H", "PAGE_W", "STALE_REPORT_TEXT", "ReportInfo", "mask_lines", "paint_report", "render_report", "save_report_pdf",
            "save_report_png"]

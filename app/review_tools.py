@@ -69,7 +69,7 @@ class ReviewTools:
         self.annotate_mode_action = action("&Annotate mode", self.layer.set_annotate_mode, shortcuts("annotate_mode"),
                                            "Drag across the traces to create an annotation", checkable=True)
         self.layer.annotateModeChanged.connect(self.annotate_mode_action.setChecked)
-        self.annotate_cursor_action = action("Annotate the &cursor...", self.layer.create_at_cursor,
+        self.annotate_cursor_action = action("Annotate at the c&ursor...", self.layer.create_at_cursor,
                                              shortcuts("annotate_cursor"),
                                              "Add an annotation at the cursor (the green line)")
         self.export_csv_action = action("Export annotations as &CSV (mne)...", self.ask_export_csv,

@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSizeF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .analysis import runs
 from .analysis_banner import AnalysisBanner
@@ -51,9 +51,12 @@ from .plot_helpers import (
     NO_CONTEXT_SPAN,
     SpanPool,
     TARGET_COLOURS,
+    TIME_LABEL,
+    RowLegend,
     on_left_click,
     with_alpha,
     style_plot,
+    use_time_axis,
 )
 from .preferences import make_settings
 
@@ -78,92 +81,6 @@ LEFT_AXIS_WIDTH = 52
 SPECTROGRAM_ROW_SHARE = 0.3
 #: Text of the spectrogram box's first entry (no track).
 SPECTROGRAM_OFF = "off"
-
-
-class _Legend(pg.LegendItem):
-    """The legend in its own row of the plots' layout (never over the data): not draggable, as wide as its
-    entries (a layout item is otherwise stretched to the row's width), laid out in a given number of columns and
-    rows (:meth:`arrange`); entries beyond those rows are hidden behind a "+N more" label whose tooltip names them.
-    """
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(offset=None, labelTextSize="8pt", frame=False, **kwargs)
-        self.layout.setContentsMargins(2, 0, 2, 0)  # a row of entries is as tall as its 20-px samples
-        policy = QSizePolicy.Policy.Fixed
-        self.setSizePolicy(policy, policy)
-        self.max_rows: int | None = None  # None: every entry shown
-        self.more = pg.LabelItem("", color="#202020", size="8pt", justify="left", parent=self)
-        self.more.hide()
-
-    def updateSize(self) -> None:  # noqa: N802 (pyqtgraph API): the layout places it; its size is its entries'
-        self.layout.invalidate()
-        self.updateGeometry()
-
-    def sizeHint(self, which, constraint=QSizeF()):  # noqa: N802 (Qt API)
-        if which in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize, Qt.SizeHint.MaximumSize):
-            return self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize)
-        return super().sizeHint(which, constraint)
-
-    @property
-    def n_shown(self) -> int:
-        """Entries drawn (the others are behind "+N more")."""
-        n = len(self.items)
-        if self.max_rows is None or n <= self.max_rows * self.columnCount:
-            return n
-        return max(0, self.max_rows * self.columnCount - 1)  # the last place is the "+N more" label's
-
-    def arrange(self, columns: int, max_rows: int | None = None) -> None:
-        """Lay the entries out in ``columns`` columns, in order along each row, on at most ``max_rows`` rows."""
-        self.columnCount = max(1, int(columns))
-        self.max_rows = None if max_rows is None else max(1, int(max_rows))
-        for i in range(self.layout.count() - 1, -1, -1):
-            self.layout.removeAt(i)
-        shown = self.n_shown
-        for i, (sample, label) in enumerate(self.items):
-            sample.setVisible(i < shown)
-            label.setVisible(i < shown)
-            if i < shown:
-                self._place(i)
-        hidden = [label.text for _, label in self.items[shown:]]
-        self.more.setVisible(bool(hidden))
-        if hidden:
-            self.more.setText(f"+{len(hidden)} more")
-            self.more.setToolTip("\n".join(hidden))
-            row, col = divmod(shown, self.columnCount)
-            self.layout.addItem(self.more, row, 2 * col, 1, 2)
-        self.rowCount = max(1, -(-(shown + bool(hidden)) // self.columnCount))
-        self.updateSize()
-
-    def _place(self, i: int) -> None:
-        sample, label = self.items[i]
-        row, col = divmod(i, self.columnCount)
-        self.layout.addItem(sample, row, 2 * col, alignment=Qt.AlignmentFlag.AlignVCenter)
-        self.layout.addItem(label, row, 2 * col + 1)
-
-    def _addItemToLayout(self, sample, label) -> None:  # noqa: N802 (pyqtgraph API): called by addItem
-        self.arrange(self.columnCount, self.max_rows)
-
-    def setColumnCount(self, columnCount) -> None:  # noqa: N802 (pyqtgraph API)
-        self.arrange(columnCount, self.max_rows)
-
-    def removeItem(self, item) -> None:  # noqa: N802 (pyqtgraph API): the others close the gap
-        super().removeItem(item)
-        self.arrange(self.columnCount, self.max_rows)
-
-    def width_for(self, columns: int) -> float:
-        """Width of every entry laid out in ``columns`` columns, px."""
-        columns = max(1, min(columns, len(self.items)))
-        sample_w = [max((s.minimumWidth() for s, _ in self.items[c::columns]), default=0.0) for c in range(columns)]
-        label_w = [max((lab.minimumWidth() for _, lab in self.items[c::columns]), default=0.0)
-                   for c in range(columns)]
-        left, _, right, _ = self.layout.getContentsMargins()
-        return left + right + sum(sample_w) + sum(label_w) + (2 * columns - 1) * self.layout.horizontalSpacing()
-
-    def hoverEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API): no dragging (LegendItem accepts drags)
-        pass
-
-    def mouseDragEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
-        ev.ignore()
 
 
 class _BandSample(pg.ItemSample):
@@ -199,7 +116,7 @@ class TrajectoryView(QWidget):
         self.plot_widget = pg.GraphicsLayoutWidget()
         self.plot_widget.setBackground("w")
         # Row 0: the legend (its own row: over the plot it covered the curves in a short dock); then the plots.
-        self.legend = _Legend(labelTextColor="#202020")
+        self.legend = RowLegend(labelTextColor="#202020")
         self.plot_widget.ci.addItem(self.legend, row=0, col=0)
         self.plot_widget.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignLeft)
         self.plot_widget.ci.layout.setRowSpacing(0, 0)
@@ -215,8 +132,9 @@ class TrajectoryView(QWidget):
             plot.getViewBox().setMouseEnabled(x=True, y=False)
             plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.entropy_plot.setXLink(self.plot)
+        use_time_axis(self.plot, label=False)  # h:mm:ss ticks (the grid) on every row: never "ks"
+        use_time_axis(self.entropy_plot)
         self.plot.getAxis("bottom").setStyle(showValues=False)  # the time labels are under the entropy row
-        self.entropy_plot.setLabel("bottom", "time", units="s")
         self.plot.setLabel("left", "P(high)")
         self.entropy_plot.setLabel("left", "entropy (bits)")
         self.entropy_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
@@ -260,7 +178,7 @@ class TrajectoryView(QWidget):
         self.spectrogram_plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.spectrogram_plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.spectrogram_plot.setLabel("left", "Hz")
-        self.spectrogram_plot.setLabel("bottom", "time", units="s")
+        use_time_axis(self.spectrogram_plot)
         self.spectrogram_plot.setXLink(self.plot)
         self.spectrogram_image = pg.ImageItem()
         self.spectrogram_image.setZValue(-20)
@@ -437,7 +355,7 @@ class TrajectoryView(QWidget):
             if self.spectrogram_shown:
                 layout.removeItem(self.spectrogram_plot)
             self.entropy_plot.getAxis("bottom").setStyle(showValues=True)
-            self.entropy_plot.setLabel("bottom", "time", units="s")
+            self.entropy_plot.setLabel("bottom", TIME_LABEL)
             self.spectrogram_label.setText("")
             self._size_rows()
             return

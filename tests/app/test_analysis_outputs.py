@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from app.main_window import MainWindow
-from app.report import MAX_MASK_LINES, PAGE_H, PAGE_W, ReportInfo, mask_lines, paint_report
+from app.report import MAX_MASK_LINES, PAGE_H, PAGE_W, STALE_REPORT_TEXT, ReportInfo, mask_lines, paint_report
 from mmqnet_core.masking import MaskSet, SegmentMask
 
 from .conftest import DURATION_S, wait_analysis
@@ -93,11 +93,13 @@ def _painted_text(info: ReportInfo) -> list[str]:
     return painter.texts
 
 
-def test_report_lists_the_masks_with_channels_times_and_source(analysed):
+def test_report_lists_the_masks_with_channels_times_and_source(analysed, qtbot):
     win = analysed
     masks = win.model.masks.with_channel("Cz").with_segment(
         SegmentMask(start_s=40.0, end_s=45.5, channels=("Fz", "Pz"), source="simulated"))
     win.model.edit_masks(masks, "test masks")
+    win.run_analysis()  # the report lists the masks of the analysis (see the stale test below)
+    wait_analysis(qtbot, win)
     lines = win.report_info().masks
     assert lines == ("Cz: whole recording (user)", "GSR: 10.0-20.0 s (user)",
                      "Fz, Pz: 40.0-45.5 s (simulated)")
@@ -112,6 +114,20 @@ def test_report_lists_the_masks_with_channels_times_and_source(analysed):
     painted = _painted_text(info)
     assert sum("all channels:" in t for t in painted) == MAX_MASK_LINES
     assert any("and 3 more" in t for t in painted)
+
+
+def test_a_stale_report_lists_the_masks_the_analysis_was_run_with(analysed):
+    """Masks changed after the analysis: the report listed the new masks beside the analysis' own figures
+    ("segments: 294 simulated; 0.0 % of tokens masked by the user")."""
+    win = analysed
+    win.model.edit_masks(win.model.masks.with_channel("Cz").with_segment(SegmentMask(start_s=40.0, end_s=45.5)),
+                         "after the analysis")
+    info = win.report_info()
+    assert info.stale
+    assert info.masks == ("GSR: 10.0-20.0 s (user)",)  # what the results were computed with
+    assert "0 whole channel(s) masked; segments: 1 user" in info.masking
+    painted = "\n".join(_painted_text(info))
+    assert STALE_REPORT_TEXT in painted and "Cz" not in painted
 
 
 def test_shortcuts_dialog_lists_the_analysis_keys(window, qtbot):

@@ -349,3 +349,22 @@ def test_status_bar_names_the_channels_in_view(window, recording, tmp_path, qtbo
     window.browser.set_channels_per_page(None)  # everything fits: no channel range
     window.resize(1400, 1000)
     qtbot.waitUntil(lambda: " ch " not in window.page_label.text())
+
+
+def test_the_reconstruction_legends_never_cover_the_curves(analysed, qtbot):
+    win = analysed
+    win.show_dock(win.reconstruction_dock)
+    view = win.reconstruction_view
+    view.set_token(next(n for n in win.model.analysis.token_names if "GSR" in n))  # a waveform too
+    qtbot.waitUntil(lambda: view.graphics.isVisible())
+    QTest.qWait(50)
+    for plot in (view.feature_plot, view.wave_plot):
+        if not plot.isVisible():
+            continue
+        legend = plot.legend
+        names = [label.text for _, label in legend.items]
+        assert names, "the legend names the curves"
+        box = plot.getViewBox().sceneBoundingRect()
+        # It sat over the first seconds of the curves (top left of the plot); now it has a row of its own.
+        assert not legend.sceneBoundingRect().intersects(box), names
+        assert legend.sceneBoundingRect().bottom() <= box.top()

@@ -52,3 +52,16 @@ def test_the_column_follows_the_longest_name_of_each_recording(window, tmp_path,
     wide = panel.tree.header().sectionSize(NAME)
     assert wide > short
     assert wide >= panel.name_width_needed(panel.item("Respiration belt"))
+
+
+def test_a_group_label_is_drawn_in_full_when_the_channel_names_are_short(window, tmp_path, qtbot):
+    """One EEG channel "Fp1" (pyedflib's test_utf8.edf): the column fitted "Fp1" and drew the group "EEG (...)"."""
+    info = mne.create_info(["Fp1"], 128.0, "eeg")
+    raw = mne.io.RawArray(np.zeros((1, 1280)), info, verbose=False)
+    rec = Recording(raw=raw, channels=(ChannelInfo("Fp1", Modality.EEG, 128.0, "V"),), is_synthetic=True)
+    window.set_recording(rec, tmp_path / "one.edf")
+    panel = window.channel_panel
+    tree = panel.tree
+    # Qt's own measure of what the column's cells need (indent, check box, text, margins), groups included.
+    assert tree.header().sectionSize(NAME) >= tree.sizeHintForColumn(NAME)
+    assert tree.topLevelItem(0).text(NAME) == "EEG (1)"

@@ -97,3 +97,27 @@ def test_ten_thousand_rows_filter(qtbot):
 def test_format_time():
     assert format_time(5.5) == "0:05.5"
     assert format_time(3725.0) == "1:02:05.0"
+
+
+def test_the_text_column_stays_readable_in_a_narrow_dock(qtbot):
+    """In the default 250-px dock the stretched text column was squeezed to "..." by the four fixed columns."""
+    from app.annotation_model import AnnotationModel
+    from app.event_list import COLUMNS, TEXT_MIN_PX
+    from app.model import AppModel
+    from mmqnet_core.annotations import AnnotationEntry, AnnotationSet
+
+    store = AnnotationModel(AppModel())
+    store.set_annotations(AnnotationSet((AnnotationEntry(1.0, 0.3, "ART_blink", "event"),)))
+    events = EventList(store)
+    qtbot.addWidget(events)
+    events.resize(250, 300)
+    events.show()
+    qtbot.waitExposed(events)
+    text = COLUMNS.index("text")
+    header = events.table.horizontalHeader()
+    assert header.sectionSize(text) >= TEXT_MIN_PX
+    assert header.sectionSize(text) >= events.table.fontMetrics().horizontalAdvance("ART_blink") + 8
+    # ...and in a wide one it still takes all the room the other columns leave.
+    events.resize(900, 300)
+    qtbot.waitUntil(lambda: sum(header.sectionSize(c) for c in range(len(COLUMNS)))
+                    >= events.table.viewport().width() - 1, timeout=1000)

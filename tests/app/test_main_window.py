@@ -301,3 +301,44 @@ def test_opening_lays_out_the_rows_once_and_saves_recent_files_after_the_paint(w
     window._on_file_loaded(bdf_path, window.model.recording)  # what the loading worker's result does
     assert synced == [bdf_path]  # the settings file is written at the next turn of the event loop, not now
     qtbot.waitUntil(lambda: synced == [bdf_path, bdf_path], timeout=2000)
+
+
+def test_help_about_names_the_version_the_model_and_the_caveat(window, dialogs):
+    from app.main_window import ABOUT_CAVEAT
+    from mmqnet_core import __version__
+
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    assert window.about_action in help_menu.actions()  # the Help menu had only the shortcuts
+    window.about_action.trigger()
+    assert len(dialogs) == 1 and dialogs[0]["title"] == "About MMQ-Net Studio"
+    assert __version__ in dialogs[0]["text"]
+    assert "shipped" in dialogs[0]["informative"] and ABOUT_CAVEAT in dialogs[0]["informative"]
+    assert "SYNTHETIC" in ABOUT_CAVEAT and "Not a medical device" in ABOUT_CAVEAT
+
+
+def test_python_dash_m_app_starts_the_application():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "app", "--help"], cwd=root, capture_output=True, text=True,
+                          timeout=120)
+    # It failed with "No module named app.__main__".
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: mmqnet-studio")
+
+
+def test_each_menu_has_one_action_per_mnemonic(window):
+    """Two entries of a menu on one letter (Analysis: "&Run MMQ-Net" and "Subject &recordings"; File: "Open
+    &recent" and "Export &report"; Annotations: "Annotate the &cursor" and "Export annotations as &CSV"): the
+    letter only moves between them and never opens either."""
+    import re
+
+    for top in window.menuBar().actions():
+        letters: dict[str, list[str]] = {}
+        for action in top.menu().actions():
+            found = re.search(r"&(\w)", action.text())
+            if found:
+                letters.setdefault(found.group(1).lower(), []).append(action.text())
+        assert {k: v for k, v in letters.items() if len(v) > 1} == {}, top.text()

@@ -87,3 +87,24 @@ def test_simulate_dialog_limits(qtbot):
     assert dialog.values() == (0.9, 7)  # clipped to the 90 % simulate_missing accepts
     dialog.rate.setValue(25)
     assert dialog.values() == (0.25, 7)
+
+
+def test_the_mask_table_keeps_room_for_the_channel_names_in_a_narrow_dock(qtbot):
+    """At a 1440-px window's dock width the channel list was squeezed to "P..." by the other columns."""
+    from app.mask_table import CHANNELS_MIN_PX, COLUMNS, MaskTable
+    from app.model import AppModel
+    from mmqnet_core.masking import SegmentMask
+
+    model = AppModel()
+    table = MaskTable(model)
+    qtbot.addWidget(table)
+    model.masks = MaskSet(segments=(SegmentMask(start_s=12.05, end_s=240.0, channels=("Plet", "Resp"),
+                                                source="simulated"),))
+    table.refresh()
+    table.resize(250, 300)
+    table.show()
+    qtbot.waitExposed(table)
+    channels = COLUMNS.index("Channels")
+    assert table.table.columnWidth(channels) >= CHANNELS_MIN_PX
+    fm = table.table.fontMetrics()
+    assert table.table.columnWidth(channels) >= fm.horizontalAdvance("Plet, ") + 8  # a whole name at least

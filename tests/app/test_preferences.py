@@ -2,8 +2,10 @@
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDialog
 
 from app.preferences import (
+    INVALID_PREFERENCES_TEXT,
     Preferences,
     PreferencesDialog,
     add_recent_file,
@@ -79,3 +81,21 @@ def test_dialog_returns_the_values_shown(qtbot):
     dialog.occlusion.setChecked(False)
     prefs = dialog.preferences()
     assert prefs.line_freq == "60" and prefs.eeg_high_hz == 30.0 and prefs.occlusion is False
+
+
+def test_ok_with_an_invalid_value_keeps_the_dialog_and_the_edits(qtbot, dialogs):
+    dialog = PreferencesDialog(Preferences())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.eeg_low.setValue(60.0)  # above the high edge (45 Hz)
+    dialog.window_s.setValue(2.0)
+    dialog.accept()
+    # It closed, the window reported the error and every value typed was lost; now it says why and stays open.
+    assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
+    assert len(dialogs) == 1 and "60.0-45.0 Hz" in dialogs[0]["text"]
+    assert dialogs[0]["informative"] == INVALID_PREFERENCES_TEXT
+    assert dialog.eeg_low.value() == 60.0 and dialog.window_s.value() == 2.0
+    dialog.eeg_low.setValue(0.5)
+    dialog.accept()
+    assert dialog.result() == QDialog.DialogCode.Accepted and not dialog.isVisible()
+    assert dialog.preferences().eeg_low_hz == 0.5 and dialog.preferences().window_s == 2.0
