@@ -323,3 +323,20 @@ def test_cli_fits_the_evidence_spread_of_an_existing_checkpoint(tmp_path, corpus
     assert main(["train", "--data", "synthetic", "--fit-evidence-spread", str(tmp_path / "plain" / "checkpoint"),
                  "-o", str(tmp_path / "x")]) == 2
     assert "no per-modality evidence read-outs" in capsys.readouterr().err
+
+
+def test_evidence_common_option_reaches_the_model_and_survives_the_run_folder():
+    """``--evidence-common arousal`` -> TrainConfig -> MMQNetConfig; config.json round trip; off by default."""
+    import argparse
+
+    from mmqnet_core.cli.cmd_train import add_train_args, train_config_from_args
+
+    p = argparse.ArgumentParser()
+    add_train_args(p)
+    on = train_config_from_args(p.parse_args(["--evidence-common", "arousal"]))
+    off = train_config_from_args(p.parse_args([]))
+    assert on.evidence_common == ("arousal",) and off.evidence_common == ()
+    assert on.model_kwargs()["evidence_common"] == ("arousal",) and "evidence_common" not in off.model_kwargs()
+    assert TrainConfig.from_dict(json.loads(json.dumps(on.to_dict()))) == on
+    with pytest.raises(ConfigError, match="evidence_common"):
+        TrainConfig(evidence_common=("arousal",), modality_evidence=False)
