@@ -82,6 +82,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                    help="do not scale the fused read-out by a learned reliability of the modalities present")
     g.add_argument("--no-modality-evidence", action="store_true",
                    help="no per-modality evidence read-outs (the prediction is the fused read-out alone)")
+    g.add_argument("--evidence-common", default="", metavar="TARGET,...",
+                   help="targets whose EEG evidence read-out also reads the mean over the EEG channels (e.g. "
+                        "arousal: its EEG markers are common to every channel; default: none)")
     g.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                    help="warm start: copy the weights of this checkpoint folder whose name and shape match "
                    "(e.g. a legacy-fusion checkpoint into fusion 'mmq'); default: from scratch")
@@ -161,6 +164,8 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
         w_unimodal=getattr(args, "unimodal", 0.5), modality_evidence=not getattr(args, "no_modality_evidence", False),
         evidence_lr_scale=getattr(args, "evidence_lr_scale", 10.0),
         evidence_gate=not getattr(args, "no_evidence_gate", False),
+        evidence_common=tuple(v.strip() for v in str(getattr(args, "evidence_common", "") or "").split(",")
+                              if v.strip()),
         calibrate=not args.no_calibrate, init_from=getattr(args, "init_from", None),
         lr_schedule=getattr(args, "lr_schedule", "cosine"), augment_ramp_steps=getattr(args, "augment_ramp", 0),
     )

@@ -79,6 +79,10 @@ class MMQNetConfig:
     evidence_gate: bool = True  # with modality_evidence: the fused read-out's logits are scaled by a learned
     #                             reliability of the modalities present (2 * sigmoid(a + w . present share)); 1 at
     #                             initialisation. Configs without it: False
+    evidence_common: tuple[str, ...] = ()  # with modality_evidence: targets whose EEG evidence read-out also reads
+    #   the mean over the EEG channels of each feature (common mode; e.g. ("arousal",): arousal lowers alpha and
+    #   raises beta/gamma on every channel, which the left/right pair differences cancel). () = pair differences
+    #   only (configs without the field)
     temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on
     #                                      validation subjects after training); () = 1 for every target
     evidence_spread: tuple[tuple[float, ...], ...] = ()  # (G, K): what hiding each modality group changes in the
@@ -150,6 +154,14 @@ class MMQNetConfig:
                                                 for v in row)):
             raise invalid("evidence_spread", f"expected () or one row per modality group ({len(self.groups)}) of one "
                           f"finite value >= 0 per target ({len(self.targets)})", self.evidence_spread)
+        object.__setattr__(self, "evidence_common", tuple(str(v) for v in self.evidence_common))
+        unknown = [v for v in self.evidence_common if v not in self.targets]
+        if unknown or len(set(self.evidence_common)) != len(self.evidence_common):
+            raise invalid("evidence_common", f"expected distinct target names from {list(self.targets)}",
+                          self.evidence_common)
+        if self.evidence_common and not self.modality_evidence:
+            raise invalid("evidence_common", "needs modality_evidence=True (it extends the EEG evidence read-out)",
+                          self.evidence_common)
         if not 1.0 < float(self.label_threshold) < 9.0:
             raise invalid("label_threshold", "must lie inside the 1-9 scale", self.label_threshold)
 

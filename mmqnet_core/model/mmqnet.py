@@ -86,6 +86,11 @@ architecture below is **our design**, following what the abstract states:
   present, 2 * sigmoid(a + sum_g w_g * share_g), share_g the visible share of group g over the context
   (1 at initialisation): a reliability-weighted product of experts, where the fused expert may learn to
   whisper when the modality it leans on is gone and the EEG read-out then carries the prediction.
+  Optionally (``evidence_common``, e.g. ``("arousal",)``; off for configs without it) the EEG read-out of the
+  named targets also reads the **mean over the EEG channels** of each feature (the same context mean): felt
+  arousal lowers alpha and raises beta/gamma on every channel, a common mode the pair differences cancel (fold 1
+  linear probe, 8-s context means, held-out subjects: arousal 0.59 from the 14 pair differences, 0.735 from the
+  channel mean); valence does not read it (the common mode swamps the asymmetry: 0.60 instead of 0.71).
 * *Ours, ablations*: ``use_modality_queries=False`` drops reconstruction (missing tokens are not keys at
   all: the "mask/zero-fill" baseline on the same encoder); ``use_category_queries=False`` reads the mean of
   the window's keys (visible or reconstructed, gated by the interference share) instead of category
@@ -302,6 +307,15 @@ class MMQNet(nn.Module):
         self.register_buffer("evidence_group", self.group_index[first].clone(), persistent=False)  # (M,)
         # (M, F, K) linear evidence per unit feature and target; zero = no evidence (warm starts begin there)
         self.evidence_weight = nn.Parameter(torch.zeros(len(units), c.n_features, c.n_targets))
+        if c.evidence_common and pairs:  # EEG common mode (config.evidence_common; without pairs it is read already)
+            eeg_tokens = [i for i, grp in enumerate(c.token_groups) if grp == eeg]
+            self.register_buffer("evidence_common_tokens", torch.tensor(eeg_tokens, dtype=torch.long),
+                                 persistent=False)  # (E,)
+            self.evidence_common_group = int(self.group_index[eeg_tokens[0]])
+            self.register_buffer("evidence_common_mask", torch.tensor(
+                [float(k in c.evidence_common) for k in c.targets]), persistent=False)  # (K,) targets that read it
+            # (F, K) linear evidence of the channel mean per feature and target; zero = none (warm starts begin there)
+            self.evidence_common_weight = nn.Parameter(torch.zeros(c.n_features, c.n_targets))
         if c.evidence_gate:  # reliability of the fused read-out given the modalities present; scale 1 at zero
             self.evidence_gate_weight = nn.Parameter(torch.zeros(len(c.groups), c.n_targets))
             self.evidence_gate_bias = nn.Parameter(torch.zeros(c.n_targets))
@@ -327,6 +341,16 @@ class MMQNet(nn.Module):
         per_group = z.new_zeros(b, t, g, z.shape[-1]).index_add(2, self.evidence_group, z)  # (B, T, G, K)
         has = (count.sum(-1) > 0).to(x.dtype)  # (B, T, M)
         present = has.new_zeros(b, t, g).index_add(2, self.evidence_group, has) > 0  # (B, T, G)
+        if hasattr(self, "evidence_common_weight"):  # the EEG channels' context mean of each measured feature
+            tok = self.evidence_common_tokens
+            total_c = torch.einsum("st,btef->bsf", near, x[:, :, tok])  # unused entries of x are zero
+            count_c = torch.einsum("st,btef->bsf", near, used[:, :, tok].to(x.dtype))  # (B, T, F)
+            common = total_c / count_c.clamp(min=1.0)  # 0 where no EEG channel is measured
+            weight = self.evidence_common_weight * self.evidence_common_mask  # other targets read nothing
+            z_common = torch.einsum("btf,fk->btk", common, weight.to(x.dtype))  # (B, T, K)
+            gi = self.evidence_common_group
+            per_group = per_group.index_add(2, torch.tensor([gi], device=x.device), z_common[:, :, None])
+            present[:, :, gi] |= count_c.sum(-1) > 0
         return torch.stack([-0.5 * per_group, 0.5 * per_group], -1), present  # (B, T, G, K, 2)
 
     def _fused_reliability(self, visible: torch.Tensor) -> torch.Tensor:

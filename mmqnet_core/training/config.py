@@ -33,6 +33,8 @@ class TrainConfig:
     fusion: str = "mmq"  # how the query families interact (MMQNetConfig.fusion): "mmq" or "legacy"
     evidence_gate: bool = True  # learned reliability scale of the fused read-out (MMQNetConfig.evidence_gate)
     modality_evidence: bool = True  # per-modality evidence read-outs added to the fused logits (MMQNetConfig)
+    # targets whose EEG read-out also reads the EEG channels' mean (MMQNetConfig.evidence_common), e.g. ("arousal",)
+    evidence_common: tuple[str, ...] = ()
     # features z-scored with each subject's own statistics ("subject", the default: held-out subjects and analysed
     # recordings use their own, transductive but unsupervised; +5 points arousal on held-out synthetic subjects),
     # one global Normalizer of the training subjects ("global") or each trial's own statistics ("recording")
@@ -134,6 +136,10 @@ class TrainConfig:
             raise invalid("init_from", "must be a checkpoint folder path or None", self.init_from)
         if not self.evidence_lr_scale > 0:
             raise invalid("evidence_lr_scale", "must be > 0", self.evidence_lr_scale)
+        object.__setattr__(self, "evidence_common", tuple(str(v) for v in self.evidence_common))
+        if self.evidence_common and not self.modality_evidence:
+            raise invalid("evidence_common", "needs the evidence read-outs (modality_evidence=True)",
+                          self.evidence_common)
         for name in ("patience", "warmup_steps", "grad_clip", "augment_ramp_steps"):
             if getattr(self, name) < 0:
                 raise invalid(name, "must be >= 0", getattr(self, name))
@@ -161,6 +167,7 @@ class TrainConfig:
             "use_interference_queries": self.use_interference_queries, "regression": self.regression,
             "fusion": self.fusion, "modality_evidence": self.modality_evidence,
             "evidence_gate": self.evidence_gate and self.modality_evidence,
+            **({"evidence_common": tuple(self.evidence_common)} if self.evidence_common else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:

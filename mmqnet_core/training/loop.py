@@ -291,7 +291,9 @@ def make_batch(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t:
     if n_pairs:
         feature_valid[n_pairs:] = feature_valid[:n_pairs]
     recon_mask = hidden & ~orig
-    if cfg.recon_tokens_max and cfg.use_modality_queries:
+    # drawn for every variant, also without modality queries (whose loss does not read it): the cap consumes the
+    # generator, and skipping it would give an ablation other masks in every later batch and in its validation set
+    if cfg.recon_tokens_max:
         recon_mask = _cap_per_sample(recon_mask, cfg.recon_tokens_max, rng)
     if cfg.impute != "none":  # baselines: hidden (and absent) tokens are filled in and fed as present
         x = impute(x, hidden, cfg.impute, data.zero_for(trial_idx))

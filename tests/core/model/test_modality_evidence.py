@@ -146,3 +146,60 @@ def test_evidence_spread_is_stored_validated_and_absent_from_older_configs():
                 [[float("nan"), 0.2]] * len(cfg.groups)):
         with pytest.raises(ConfigError, match="evidence_spread"):
             small_config(evidence_spread=bad)
+
+
+def test_eeg_common_mode_reaches_only_the_targets_named():
+    """``evidence_common=("arousal",)``: a shift of every EEG channel (arousal's EEG marker is common to all
+    channels) moves the arousal read-out by the channel-mean weight and leaves valence's pair differences alone;
+    without the option the pair differences cancel it (the diagnosis of session 7). The mean is over the
+    channels measured, so hiding some of them keeps a common shift's effect."""
+    names = ("F3", "F4", "Fp1", "Fp2", "Oz", "GSR")
+    groups = ("EEG",) * 5 + ("GSR",)
+    base = dict(token_groups=groups, token_names=names, feature_valid=((True,) * 6,) * 6)
+    x, missing = make_batch(2, seed=5, rate=0.0, config=small_config(**base))
+    eeg_tok = [0, 1, 2, 3, 4]
+    shifted = x.clone()
+    shifted[:, :, eeg_tok] += 0.8
+    plain = _with_weights(_model(small_config(**base)))
+    assert not hasattr(plain, "evidence_common_weight")
+    eeg = plain.config.groups.index("EEG")
+    torch.testing.assert_close(plain(shifted, missing).modality_logits[:, :, eeg],
+                               plain(x, missing).modality_logits[:, :, eeg])
+    cfg = small_config(**base, evidence_common=("arousal",))
+    model = _with_weights(_model(cfg))
+    with torch.no_grad():
+        model.evidence_common_weight.copy_(torch.randn(model.evidence_common_weight.shape,
+                                                       generator=torch.Generator().manual_seed(2)))
+    k_v, k_a = cfg.targets.index("valence"), cfg.targets.index("arousal")
+    for hide in ([], [0, 4]):  # everything measured; F3 and Oz hidden
+        m = missing.clone()
+        m[:, :, hide] = True
+        ref = model(x, m).modality_logits[:, :, eeg]
+        moved = model(shifted, m).modality_logits[:, :, eeg]
+        torch.testing.assert_close(moved[..., k_v, :], ref[..., k_v, :])  # valence: pair differences only
+        expected = 0.8 * float(model.evidence_common_weight[:, k_a].detach().sum())  # every feature valid, shifted by 0.8
+        torch.testing.assert_close(moved[..., k_a, 1] - ref[..., k_a, 1], torch.full_like(ref[..., k_a, 1],
+                                                                                          0.5 * expected))
+    with torch.no_grad():  # all EEG hidden: no EEG evidence at all
+        m = missing.clone()
+        m[:, :, eeg_tok] = True
+        out = model(shifted, m)
+        assert float(out.modality_logits[:, :, eeg].abs().max()) == 0.0
+        assert not bool(out.modality_present[..., eeg].any())
+
+
+def test_evidence_common_is_validated_and_absent_from_older_configs():
+    import pytest
+
+    from mmqnet_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="evidence_common"):
+        small_config(evidence_common=("dominance",))
+    with pytest.raises(ConfigError, match="evidence_common"):
+        small_config(evidence_common=("arousal",), modality_evidence=False)
+    data = json.loads(small_config(evidence_common=["arousal"]).to_json())
+    assert MMQNetConfig.from_dict(data).evidence_common == ("arousal",)  # JSON round trip
+    del data["evidence_common"]
+    old = MMQNetConfig.from_dict(data)
+    assert old.evidence_common == ()
+    assert "evidence_common_weight" not in dict(_model(old).named_parameters())

@@ -131,6 +131,41 @@ def test_ablations_keep_the_same_augmentation(corpus):
     np.testing.assert_array_equal(full["missing"], ablated["missing"])  # extra masking included
 
 
+@pytest.mark.parametrize("name", ["w/o modality queries", "w/o category queries", "w/o interference queries"])
+def test_query_ablations_differ_only_in_the_component_removed(corpus, name):
+    """Each query ablation, built as ``evaluate --train`` builds it, keeps the evidence read-outs, their gate and
+    every augmentation option, and sees exactly the full model's masks in every batch and in its validation set:
+    the reconstruction cap consumes the generator for every variant (the ablation without modality queries used
+    to skip it, so from its second batch on it trained and validated on other masks)."""
+    from mmqnet_core.evaluation import MODEL_VARIANTS
+    from mmqnet_core.model import MMQNet, MMQNetConfig
+    from mmqnet_core.training.loop import _Tok, make_validation_set
+
+    base = TrainConfig(**{**TINY, "recon_tokens_max": 3, "epochs": 1})  # the cap binds on the toy's 32 tokens
+    ablated = dataclasses.replace(base, **MODEL_VARIANTS[name])
+    assert ablated.variant == name
+    same = [f.name for f in dataclasses.fields(TrainConfig) if not f.name.startswith("use_")]
+    assert {k: getattr(ablated, k) for k in same} == {k: getattr(base, k) for k in same}
+    data = prepare(corpus, train(corpus, dataclasses.replace(base, epochs=1)).normalizer)
+    rngs = np.random.default_rng(5), np.random.default_rng(5)
+    for step in range(3):
+        starts = np.arange(16) % 3
+        b_full, b_abl = (make_batch(data, np.arange(16) % corpus.n_trials, starts, 4, cfg, rng)
+                         for cfg, rng in zip((base, ablated), rngs))
+        for key in ("x", "missing", "feature_valid", "labels"):
+            np.testing.assert_array_equal(b_full[key], b_abl[key], err_msg=f"{key}, batch {step}")
+    val_full, val_abl = (make_validation_set(data, np.arange(6), cfg, seed=1) for cfg in (base, ablated))
+    for bf, ba in zip(val_full.batches, val_abl.batches):
+        np.testing.assert_array_equal(bf["missing"], ba["missing"])
+        np.testing.assert_array_equal(bf["feature_valid"], ba["feature_valid"])
+    mcfg = MMQNetConfig.for_layout([_Tok(n, m) for n, m in zip(corpus.token_names, corpus.token_modalities)],
+                                   corpus.valid, **ablated.model_kwargs())
+    model = MMQNet.from_config(mcfg).eval()
+    assert mcfg.modality_evidence and mcfg.evidence_gate
+    out = model(torch.from_numpy(b_abl["x"]), torch.from_numpy(b_abl["missing"]))
+    assert out.modality_logits is not None and out.modality_logits.shape[2] == len(mcfg.groups)
+
+
 def test_draw_masks_rate():
     groups = np.array([0] * 32 + [1, 1, 2, 2, 3, 4, 5, 6])
     drop, extra = draw_masks(200, 8, groups, np.random.default_rng(0), rate_max=0.6, dropout_share=0.3,
@@ -288,3 +323,20 @@ def test_cli_fits_the_evidence_spread_of_an_existing_checkpoint(tmp_path, corpus
     assert main(["train", "--data", "synthetic", "--fit-evidence-spread", str(tmp_path / "plain" / "checkpoint"),
                  "-o", str(tmp_path / "x")]) == 2
     assert "no per-modality evidence read-outs" in capsys.readouterr().err
+
+
+def test_evidence_common_option_reaches_the_model_and_survives_the_run_folder():
+    """``--evidence-common arousal`` -> TrainConfig -> MMQNetConfig; config.json round trip; off by default."""
+    import argparse
+
+    from mmqnet_core.cli.cmd_train import add_train_args, train_config_from_args
+
+    p = argparse.ArgumentParser()
+    add_train_args(p)
+    on = train_config_from_args(p.parse_args(["--evidence-common", "arousal"]))
+    off = train_config_from_args(p.parse_args([]))
+    assert on.evidence_common == ("arousal",) and off.evidence_common == ()
+    assert on.model_kwargs()["evidence_common"] == ("arousal",) and "evidence_common" not in off.model_kwargs()
+    assert TrainConfig.from_dict(json.loads(json.dumps(on.to_dict()))) == on
+    with pytest.raises(ConfigError, match="evidence_common"):
+        TrainConfig(evidence_common=("arousal",), modality_evidence=False)
