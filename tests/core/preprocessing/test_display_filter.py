@@ -30,6 +30,33 @@ def test_missing_samples_stay_missing_and_do_not_spread():
     assert np.isnan(out[1]).all()
 
 
+@pytest.mark.parametrize("gap", [False, True])
+def test_rows_side_by_side_or_apart_give_scipys_values_exactly(gap):
+    """Rows of one filter next to one another (filtered through a view) or apart (a copy) give exactly what
+    scipy's sosfiltfilt gives for those rows; other rows are untouched."""
+    from scipy import signal
+
+    from mmqnet_core.preprocessing.display_filter import _sos
+
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((6, int(8 * FS))).cumsum(axis=1)
+    if gap:
+        data[2, 50:90] = np.nan
+    band = DisplayFilter(0.5, 35.0, 50.0)
+    sos = _sos(band, FS)
+    for rows in ([1, 2, 3], [0, 2, 5]):
+        filters = [band if i in rows else None for i in range(6)]
+        out = filter_rows(data, FS, filters)
+        block = data[rows]
+        missing = ~np.isfinite(block)
+        block = np.where(missing, np.nanmean(block, axis=1, keepdims=True), block)
+        expected = signal.sosfiltfilt(sos, block, axis=1, padlen=3 * (2 * len(sos) + 1))
+        expected[missing] = np.nan
+        np.testing.assert_array_equal(out[rows], expected)
+        others = [i for i in range(6) if i not in rows]
+        np.testing.assert_array_equal(out[others], data[others])
+
+
 def test_padding_covers_the_slowest_part():
     assert DisplayFilter(0.5, 35.0).padding_s() == pytest.approx(3.0)
     assert DisplayFilter(notch_hz=50.0).padding_s() == pytest.approx(1.0)
