@@ -48,6 +48,7 @@ class MaskTable(QWidget):
         # The channel list (stretched) keeps room for a name or two in a narrow dock (it was squeezed to "P..."):
         # past that the table scrolls sideways.
         header.setMinimumSectionSize(CHANNELS_MIN_PX)
+        header.moveSection(COLUMNS.index("Channels"), 1)  # shown second: visible without scrolling a narrow dock
         self.table.cellDoubleClicked.connect(self._on_double_click)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         self.table.installEventFilter(self)

@@ -108,3 +108,5 @@ def test_the_mask_table_keeps_room_for_the_channel_names_in_a_narrow_dock(qtbot)
     assert table.table.columnWidth(channels) >= CHANNELS_MIN_PX
     fm = table.table.fontMetrics()
     assert table.table.columnWidth(channels) >= fm.horizontalAdvance("Plet, ") + 8  # a whole name at least
+    # ...and it is shown right after "What", inside the dock, not scrolled out of sight on the right.
+    assert table.table.columnViewportPosition(channels) + CHANNELS_MIN_PX <= table.table.viewport().width()
