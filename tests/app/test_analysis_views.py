@@ -255,6 +255,23 @@ def test_cancel_an_analysis_midway(window, recording, tmp_path, qtbot, tiny_mode
     assert "cancelled" in window.log_panel.contents()
 
 
+def test_a_cancelled_analysis_is_said_in_the_status_bar(window, recording, tmp_path, qtbot, tiny_model,
+                                                         monkeypatch):
+    """The progress bar vanished and nothing but a log line said what happened."""
+    from app.main_window import ANALYSIS_CANCELLED_TEXT
+
+    started = threading.Event()
+    core_analyze = importlib.import_module("mmqnet_core.inference.analyze")
+    monkeypatch.setattr(core_analyze, "run_contexts", lambda *a, **k: _slow_run_contexts(started, *a, **k))
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.use_model(tiny_model)
+    window.run_analysis()
+    assert started.wait(20)
+    window.cancel_button.click()
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=5000)
+    assert window.statusBar().currentMessage() == ANALYSIS_CANCELLED_TEXT.format(title=recording.title)
+
+
 def test_no_checkpoint_shows_a_dialog(window, recording, tmp_path, dialogs, monkeypatch):
     from dataclasses import replace
 
