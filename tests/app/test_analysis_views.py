@@ -385,3 +385,26 @@ def test_the_reconstruction_legends_never_cover_the_curves(analysed, qtbot):
         # It sat over the first seconds of the curves (top left of the plot); now it has a row of its own.
         assert not legend.sceneBoundingRect().intersects(box), names
         assert legend.sceneBoundingRect().bottom() <= box.top()
+
+
+def test_many_hidden_channels_leave_the_attention_maps_readable(window, recording, tmp_path, qtbot, tiny_model):
+    """After Simulate missing data the note listed 6 channels and "... and 34 more": in the default dock the maps
+    under it were squeezed to one row of pixels, their colour-bar labels drawn over each other."""
+    from app.attention_map_view import GRAPHICS_MIN_PX, NOTE_LINES
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    names = [c[0] for c in CHANNELS]
+    for k, name in enumerate(names[:5]):
+        window.model.add_segment(5.0 + 8 * k, 10.0 + 8 * k, [name])
+    window.use_model(tiny_model)
+    window.run_analysis()
+    wait_analysis(qtbot, window)
+    window.show_dock(window.attention_dock)
+    view = window.attention_view
+    qtbot.waitUntil(lambda: view.graphics.isVisible())
+    QTest.qWait(50)
+    lines = view.note.text().split("\n")
+    assert len(lines) <= NOTE_LINES + 1 and "and 3 more channels" in lines[-1]
+    assert all(name in view.note.toolTip() for name in names[:5])  # every one, on hover
+    assert view.graphics.height() >= GRAPHICS_MIN_PX
+    assert view.plot.getViewBox().height() >= 40 and view.occ_plot.getViewBox().height() >= 25
