@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from mmqnet_core.features.missing import describe_hidden
 
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
-from .plot_helpers import CURSOR_PEN, on_left_click, style_plot, use_time_axis
+from .plot_helpers import CURSOR_PEN, on_left_click, style_plot, use_time_axis, view_combo
 
 #: Channels whose hidden windows the note lists (the rest are counted, and all are in its tooltip).
 NOTE_LINES = 2
@@ -63,14 +63,14 @@ class AttentionMapView(QWidget):
         super().__init__(parent)
         self.model = model
         self.banner = AnalysisBanner(model, self)
-        self.family_combo = QComboBox(self)
+        self.family_combo = view_combo(self)
         self.family_combo.setToolTip("Query family whose attention is shown")
         self.family_combo.currentIndexChanged.connect(lambda _i: self.redraw())
         self.present_only = QCheckBox("Only channels in the recording", self)
         self.present_only.setChecked(True)
         self.present_only.setToolTip("Hide the model's tokens that have no channel in this recording")
         self.present_only.toggled.connect(lambda _on: self.redraw())
-        self.target_combo = QComboBox(self)
+        self.target_combo = view_combo(self)
         self.target_combo.setToolTip("Output whose change is shown in the occlusion map")
         self.target_combo.currentIndexChanged.connect(lambda _i: self.redraw())
         controls = QHBoxLayout()

@@ -408,3 +408,19 @@ def test_many_hidden_channels_leave_the_attention_maps_readable(window, recordin
     assert all(name in view.note.toolTip() for name in names[:5])  # every one, on hover
     assert view.graphics.height() >= GRAPHICS_MIN_PX
     assert view.plot.getViewBox().height() >= 40 and view.occ_plot.getViewBox().height() >= 25
+
+
+def test_view_combos_fit_their_items_when_the_view_was_opened_before_the_analysis(window, recording, tmp_path,
+                                                                                  qtbot, tiny_model):
+    """Opened while empty, the combos kept an empty combo's width: "P(high va", "category"."""
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.show_dock(window.attention_dock)
+    view = window.attention_view
+    qtbot.waitUntil(lambda: view.family_combo.isVisible())
+    window.use_model(tiny_model)
+    window.run_analysis()
+    wait_analysis(qtbot, window)
+    QTest.qWait(50)
+    for combo in (view.family_combo, view.target_combo):
+        fm = combo.fontMetrics()
+        assert combo.width() > fm.horizontalAdvance(combo.currentText()), combo.currentText()
