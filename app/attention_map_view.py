@@ -22,13 +22,17 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from mmqnet_core.features.missing import describe_hidden
 
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
-from .plot_helpers import CURSOR_PEN, on_left_click, style_plot, use_time_axis
+from .plot_helpers import CURSOR_PEN, on_left_click, style_plot, use_time_axis, view_combo
 
+#: Channels whose hidden windows the note lists (the rest are counted, and all are in its tooltip).
+NOTE_LINES = 2
+#: Smallest height of the two maps together, px.
+GRAPHICS_MIN_PX = 220
 #: What each query family is, for the combo.
 FAMILY_TEXT = {
     "modality": "modality queries (reconstruction)",
@@ -59,14 +63,14 @@ class AttentionMapView(QWidget):
         super().__init__(parent)
         self.model = model
         self.banner = AnalysisBanner(model, self)
-        self.family_combo = QComboBox(self)
+        self.family_combo = view_combo(self)
         self.family_combo.setToolTip("Query family whose attention is shown")
         self.family_combo.currentIndexChanged.connect(lambda _i: self.redraw())
         self.present_only = QCheckBox("Only channels in the recording", self)
         self.present_only.setChecked(True)
         self.present_only.setToolTip("Hide the model's tokens that have no channel in this recording")
         self.present_only.toggled.connect(lambda _on: self.redraw())
-        self.target_combo = QComboBox(self)
+        self.target_combo = view_combo(self)
         self.target_combo.setToolTip("Output whose change is shown in the occlusion map")
         self.target_combo.currentIndexChanged.connect(lambda _i: self.redraw())
         controls = QHBoxLayout()
@@ -140,6 +144,7 @@ class AttentionMapView(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.statement)
         layout.addWidget(self.note)
+        self.graphics.setMinimumHeight(GRAPHICS_MIN_PX)  # the maps are never squeezed below readable
         layout.addWidget(self.graphics, 1)
         self.rows: list[int] = []  # token index of each image row, top to bottom
         self._labels: tuple[list, list] = ([], [])  # (row centre, text) for the left and right axes
@@ -216,6 +221,7 @@ class AttentionMapView(QWidget):
             self.plot.removeItem(line)
         self.separators = []
         self.note.setText("")
+        self.note.setToolTip("")
         if result is None or family is None or family not in result.attention:
             self.rows = []
             self.image.clear()
@@ -233,8 +239,12 @@ class AttentionMapView(QWidget):
         if reason is not None and np.any(reason):  # why tokens are hidden (zero attention there), from the core
             why = [describe_hidden(result.token_names[n], reason[:, n], result.token_modalities[n])
                    for n in range(reason.shape[1]) if np.any(reason[:, n])]
-            self.note.setText("\n".join(filter(None, [self.note.text()] + why[:6]
-                                                 + ([f"... and {len(why) - 6} more"] if len(why) > 6 else []))))
+            # At most NOTE_LINES channels here (6 lines and more squeezed the maps to a sliver in the dock); every
+            # one in the tooltip and in the channel panel's tooltips.
+            shown = why if len(why) <= NOTE_LINES + 1 else why[:NOTE_LINES] + [
+                f"... and {len(why) - NOTE_LINES} more channels with hidden windows (hover here for all)"]
+            self.note.setText("\n".join(filter(None, [self.note.text()] + shown)))
+            self.note.setToolTip("\n".join(why))
         img = att[:, self.rows].T if self.rows else np.zeros((0, att.shape[0]), np.float32)  # (N_shown, T)
         self.image.setImage(img, autoLevels=False)
         hi = float(np.nanmax(img)) if img.size else 1.0

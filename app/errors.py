@@ -31,10 +31,16 @@ from mmqnet_core.errors import (
 
 log = logging.getLogger(__name__)
 
+#: Under a recording's error. It said "Check that the file is a complete EDF/EDF+/BDF/BDF+ file ... then open it
+#: again" under the core's "Check that the file is a recording and was copied completely.": the advice twice.
+RECORDING_WHAT_TO_DO = ("MMQ-Net Studio reads EDF/EDF+/BDF/BDF+ files, DEAP sNN.dat files and MAHNOB-HCI session "
+                        "folders (File > Open session folder): choose one of those, or a complete copy of this "
+                        "file, then open it again.")
+
 #: What the user can do about each kind of error (the most specific class wins).
 WHAT_TO_DO: tuple[tuple[type[BaseException], str], ...] = (
-    (RecordingError, "Check that the file is a complete EDF/EDF+/BDF/BDF+ file, a DEAP sNN.dat file or a "
-                     "MAHNOB-HCI session folder, then open it again."),
+    # (the core's message already says what to check in the file: this line adds what the program reads)
+    (RecordingError, RECORDING_WHAT_TO_DO),
     (MaskError, "Delete or fix the mask file named above; the masks shown in the window are kept in memory."),
     (CheckpointError, "Choose a checkpoint trained with MMQ-Net Studio in Edit > Preferences."),
     (ConfigError, "Change the value in Edit > Preferences and try again."),

@@ -113,6 +113,7 @@ class EventList(QWidget):
         for col, width in ((0, 64), (1, 58), (2, 66), (4, 56)):
             header.resizeSection(col, width)
         header.setSectionResizeMode(TEXT_COLUMN, QHeaderView.ResizeMode.Fixed)
+        header.moveSection(header.visualIndex(TEXT_COLUMN), 1)  # onset, text, ...: both seen in a narrow dock
         self.table.viewport().installEventFilter(self)
         self.table.setAlternatingRowColors(True)
         self.table.doubleClicked.connect(self._on_activated)

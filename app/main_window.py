@@ -97,6 +97,9 @@ VIEW_SIZES = {"trajectory": (1100, 380), "circumplex": (620, 560), "attention": 
 #: On quit, how long running tasks get to stop after being cancelled before they are abandoned, s (the window
 #: must be gone within 2 s of the user's answer).
 QUIT_WAIT_S = 1.5
+#: Status bar message after the user cancelled an analysis, and how long status messages stay, ms.
+ANALYSIS_CANCELLED_TEXT = "Analysis of {title} cancelled: the views keep what they showed (F5 runs it again)."
+STATUS_MESSAGE_MS = 8000
 #: Help > About: what a reader must know before trusting a number on screen.
 ABOUT_CAVEAT = ("Not a medical device. The shipped model was trained on SYNTHETIC recordings only: its valence "
                 "and arousal on real recordings mean nothing until a model trained on real data is set in "
@@ -884,10 +887,17 @@ class MainWindow(QMainWindow):
 
         log.info("running MMQ-Net on %s", rec.title)
         masks = self.model.masks  # (immutable) what this run sees: the report lists these
-        self.runner.submit(run_analysis, rec, masks, key="analysis", name=f"Analysing {rec.title}",
-                           background=True,
-                           on_result=done, on_error=lambda exc: self.report_error(exc, f"analysing {rec.title}"),
-                           **kwargs)
+        this: list[Any] = []
+
+        def cancelled() -> None:
+            # Said in the status bar (it was only a line in the log panel): unless another analysis replaced it.
+            if not any(w is not this[0] and w.name == this[0].name for w in self.runner.workers):
+                self.statusBar().showMessage(ANALYSIS_CANCELLED_TEXT.format(title=rec.title), STATUS_MESSAGE_MS)
+
+        this.append(self.runner.submit(
+            run_analysis, rec, masks, key="analysis", name=f"Analysing {rec.title}", background=True,
+            on_result=done, on_error=lambda exc: self.report_error(exc, f"analysing {rec.title}"),
+            on_cancelled=cancelled, **kwargs))
         return True
 
     def ask_subject_files(self) -> None:

@@ -48,6 +48,11 @@ class MaskTable(QWidget):
         # The channel list (stretched) keeps room for a name or two in a narrow dock (it was squeezed to "P..."):
         # past that the table scrolls sideways.
         header.setMinimumSectionSize(CHANNELS_MIN_PX)
+        # Shown in the order a reader needs them, so that a narrow dock shows channels and times without
+        # scrolling: Channels, Start, End, Source, What ("segment" on nearly every row; a whole-channel mask has
+        # no times).
+        header.moveSection(header.visualIndex(COLUMNS.index("Channels")), 0)
+        header.moveSection(header.visualIndex(COLUMNS.index("What")), len(COLUMNS) - 1)
         self.table.cellDoubleClicked.connect(self._on_double_click)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         self.table.installEventFilter(self)

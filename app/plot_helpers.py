@@ -7,7 +7,7 @@ from typing import Callable, Iterable
 import pyqtgraph as pg
 from PySide6.QtCore import QSizeF, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QSizePolicy
+from PySide6.QtWidgets import QComboBox, QSizePolicy, QWidget
 
 from .browser_state import format_hms
 
@@ -67,6 +67,14 @@ def use_time_axis(plot: pg.PlotItem, label: bool = True) -> TimeAxis:
     if label:
         plot.setLabel("bottom", TIME_LABEL)
     return axis
+
+
+def view_combo(parent: QWidget) -> QComboBox:
+    """A combo box of an analysis view that follows its items' width. (Qt's default sizes it once, when first
+    shown: a view opened before the first analysis kept an empty combo's width, "P(high va".)"""
+    combo = QComboBox(parent)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    return combo
 
 
 def style_plot(plot: pg.PlotItem) -> None:

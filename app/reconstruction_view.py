@@ -27,13 +27,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from mmqnet_core.features.missing import describe_hidden
 
 from .analysis import runs
 from .analysis_banner import AnalysisBanner
 from .model import AppModel, MaskFocus
 from .plot_helpers import (
+    view_combo,
     CURSOR_PEN,
     FOCUS_SPAN,
     MASKED_SPAN,
@@ -63,10 +64,10 @@ class ReconstructionView(QWidget):
         super().__init__(parent)
         self.model = model
         self.banner = AnalysisBanner(model, self)
-        self.token_combo = QComboBox(self)
+        self.token_combo = view_combo(self)
         self.token_combo.setToolTip("Channel (model token) to show")
         self.token_combo.currentIndexChanged.connect(lambda _i: self._on_token_changed())
-        self.feature_combo = QComboBox(self)
+        self.feature_combo = view_combo(self)
         self.feature_combo.setToolTip("Feature to show")
         self.feature_combo.currentIndexChanged.connect(lambda _i: self.redraw())
         self.info = QLabel(self)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHeaderView,
+    QLineEdit,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -48,6 +49,13 @@ class ShortcutsDialog(QDialog):
         self.table = QTableWidget(len(rows), 2, self)
         self.table.setHorizontalHeaderLabels(["Keys", "Action"])
         self.table.verticalHeader().setVisible(False)
+        # Rows as tall as the text (the default 30 px showed 15 of ~60 rows) and a filter: find a key by what it
+        # does ("undo", "montage") or what a key does ("Ctrl+G").
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        self.filter_edit = QLineEdit(self)
+        self.filter_edit.setPlaceholderText("Filter: part of a key or of an action (e.g. montage, Ctrl+G)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.set_filter)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -57,9 +65,21 @@ class ShortcutsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=self)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.filter_edit)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
         self.resize(560, 520)
+
+    def set_filter(self, text: str) -> None:
+        """Show only the rows whose keys or action contain ``text`` (any case); all rows for ""."""
+        needle = text.strip().lower()
+        for r in range(self.table.rowCount()):
+            row = f"{self.table.item(r, 0).text()} {self.table.item(r, 1).text()}".lower()
+            self.table.setRowHidden(r, bool(needle) and needle not in row)
+
+    def shown_rows(self) -> list[tuple[str, str]]:
+        """The rows the filter leaves visible."""
+        return [row for r, row in enumerate(self.rows()) if not self.table.isRowHidden(r)]
 
     def rows(self) -> list[tuple[str, str]]:
         return [(self.table.item(r, 0).text(), self.table.item(r, 1).text()) for r in range(self.table.rowCount())]

@@ -39,12 +39,13 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .analysis import runs
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
 from .plot_helpers import (
+    view_combo,
     CURSOR_PEN,
     INTERFERENCE_SPAN,
     MASKED_SPAN,
@@ -165,7 +166,7 @@ class TrajectoryView(QWidget):
         self.entropy_masked_spans = SpanPool(self.entropy_plot, MASKED_SPAN, z=-12)
         self.entropy_no_context_spans = SpanPool(self.entropy_plot, NO_CONTEXT_SPAN, z=-13)
         # The spectrogram track: a third row on the same time axis, made when a channel is chosen.
-        self.spectrogram_box = QComboBox(self)
+        self.spectrogram_box = view_combo(self)
         self.spectrogram_box.setToolTip("Spectrogram of one channel over the whole recording, under the "
                                         "trajectory on the same time axis")
         self.spectrogram_box.addItem(SPECTROGRAM_OFF)

@@ -122,9 +122,17 @@ def window(qtbot, settings_file):
     """The main window, shown; closed after the test with its thread pool drained."""
     from app.main_window import MainWindow
 
+    from PySide6.QtCore import Qt
+
+    from app.main_window import SIDE_DOCK_PX
+
     win = MainWindow(settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
     qtbot.addWidget(win)
     win.resize(1200, 800)
+    # The docks at their full default widths, as a large screen gives them (offscreen the screen is 800 px wide
+    # and the window starts with the docks at their share of that): the browser tests' geometry does not depend
+    # on the offscreen screen's size.
+    win.resizeDocks([win.channel_dock, win.mask_dock], list(SIDE_DOCK_PX), Qt.Orientation.Horizontal)
     win.show()
     qtbot.waitExposed(win)
     yield win

@@ -142,6 +142,24 @@ def test_shortcuts_dialog_lists_the_analysis_keys(window, qtbot):
     assert len(keys) == len(set(keys)), "two actions share a shortcut"
 
 
+def test_the_shortcuts_dialog_filters_by_key_or_action(window, qtbot):
+    """~60 rows, 15 visible at a time: a reader looking for the montage keys had to scroll through them all."""
+    dialog = window.show_shortcuts()
+    qtbot.addWidget(dialog)
+    total = len(dialog.rows())
+    qtbot.keyClicks(dialog.filter_edit, "montage")
+    shown = dialog.shown_rows()
+    assert 0 < len(shown) < total
+    assert all("montage" in f"{keys} {what}".lower() for keys, what in shown)
+    assert any("Ctrl+4" in keys for keys, _ in shown)  # double banana
+    dialog.filter_edit.setText("ctrl+g")
+    assert [what for _, what in dialog.shown_rows()] and all("ctrl+g" in k.lower() for k, _ in dialog.shown_rows())
+    dialog.filter_edit.clear()
+    assert len(dialog.shown_rows()) == total
+    # rows as tall as their text, so that more of them fit
+    assert dialog.table.verticalHeader().defaultSectionSize() <= dialog.fontMetrics().height() + 8
+
+
 def test_dock_layout_is_restored(qtbot, settings_file):
     settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
     win = MainWindow(settings=settings)

@@ -255,6 +255,23 @@ def test_cancel_an_analysis_midway(window, recording, tmp_path, qtbot, tiny_mode
     assert "cancelled" in window.log_panel.contents()
 
 
+def test_a_cancelled_analysis_is_said_in_the_status_bar(window, recording, tmp_path, qtbot, tiny_model,
+                                                         monkeypatch):
+    """The progress bar vanished and nothing but a log line said what happened."""
+    from app.main_window import ANALYSIS_CANCELLED_TEXT
+
+    started = threading.Event()
+    core_analyze = importlib.import_module("mmqnet_core.inference.analyze")
+    monkeypatch.setattr(core_analyze, "run_contexts", lambda *a, **k: _slow_run_contexts(started, *a, **k))
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.use_model(tiny_model)
+    window.run_analysis()
+    assert started.wait(20)
+    window.cancel_button.click()
+    qtbot.waitUntil(lambda: not window.runner.busy, timeout=5000)
+    assert window.statusBar().currentMessage() == ANALYSIS_CANCELLED_TEXT.format(title=recording.title)
+
+
 def test_no_checkpoint_shows_a_dialog(window, recording, tmp_path, dialogs, monkeypatch):
     from dataclasses import replace
 
@@ -368,3 +385,42 @@ def test_the_reconstruction_legends_never_cover_the_curves(analysed, qtbot):
         # It sat over the first seconds of the curves (top left of the plot); now it has a row of its own.
         assert not legend.sceneBoundingRect().intersects(box), names
         assert legend.sceneBoundingRect().bottom() <= box.top()
+
+
+def test_many_hidden_channels_leave_the_attention_maps_readable(window, recording, tmp_path, qtbot, tiny_model):
+    """After Simulate missing data the note listed 6 channels and "... and 34 more": in the default dock the maps
+    under it were squeezed to one row of pixels, their colour-bar labels drawn over each other."""
+    from app.attention_map_view import GRAPHICS_MIN_PX, NOTE_LINES
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    names = [c[0] for c in CHANNELS]
+    for k, name in enumerate(names[:5]):
+        window.model.add_segment(5.0 + 8 * k, 10.0 + 8 * k, [name])
+    window.use_model(tiny_model)
+    window.run_analysis()
+    wait_analysis(qtbot, window)
+    window.show_dock(window.attention_dock)
+    view = window.attention_view
+    qtbot.waitUntil(lambda: view.graphics.isVisible())
+    QTest.qWait(50)
+    lines = view.note.text().split("\n")
+    assert len(lines) <= NOTE_LINES + 1 and "and 3 more channels" in lines[-1]
+    assert all(name in view.note.toolTip() for name in names[:5])  # every one, on hover
+    assert view.graphics.height() >= GRAPHICS_MIN_PX
+    assert view.plot.getViewBox().height() >= 40 and view.occ_plot.getViewBox().height() >= 25
+
+
+def test_view_combos_fit_their_items_when_the_view_was_opened_before_the_analysis(window, recording, tmp_path,
+                                                                                  qtbot, tiny_model):
+    """Opened while empty, the combos kept an empty combo's width: "P(high va", "category"."""
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.show_dock(window.attention_dock)
+    view = window.attention_view
+    qtbot.waitUntil(lambda: view.family_combo.isVisible())
+    window.use_model(tiny_model)
+    window.run_analysis()
+    wait_analysis(qtbot, window)
+    QTest.qWait(50)
+    for combo in (view.family_combo, view.target_combo):
+        fm = combo.fontMetrics()
+        assert combo.width() > fm.horizontalAdvance(combo.currentText()), combo.currentText()

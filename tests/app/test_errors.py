@@ -59,3 +59,19 @@ def test_no_dialog_when_dialogs_are_disabled(qapp, dialogs, monkeypatch):
     monkeypatch.setattr(errors, "dialogs_enabled", False)
     assert errors.notify_error(RecordingError("x")).text == "x"
     assert dialogs == []
+
+
+def test_a_text_file_named_edf_is_refused_with_the_advice_once(window, tmp_path, qtbot, dialogs):
+    from app.errors import RECORDING_WHAT_TO_DO
+
+    path = tmp_path / "notes.edf"
+    path.write_text("hello this is not an edf\n")
+    window.open_file(path)
+    qtbot.waitUntil(lambda: len(dialogs) == 1, timeout=10000)
+    shown = dialogs[0]
+    assert shown["title"] == "Error while opening notes.edf"
+    assert "notes.edf" in shown["text"] and "not an EDF or BDF file" in shown["text"]
+    assert shown["informative"] == RECORDING_WHAT_TO_DO
+    both = f"{shown['text']} {shown['informative']}"
+    assert both.count("Check that the file") <= 1  # it was said twice, in two wordings
+    assert window.model.recording is None  # nothing half-open

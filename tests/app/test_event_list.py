@@ -117,6 +117,8 @@ def test_the_text_column_stays_readable_in_a_narrow_dock(qtbot):
     header = events.table.horizontalHeader()
     assert header.sectionSize(text) >= TEXT_MIN_PX
     assert header.sectionSize(text) >= events.table.fontMetrics().horizontalAdvance("ART_blink") + 8
+    # shown right after the onset, inside the dock (after three fixed columns it was scrolled out of sight)
+    assert header.sectionViewportPosition(text) + TEXT_MIN_PX <= events.table.viewport().width()
     # ...and in a wide one it still takes all the room the other columns leave.
     events.resize(900, 300)
     qtbot.waitUntil(lambda: sum(header.sectionSize(c) for c in range(len(COLUMNS)))

@@ -108,3 +108,7 @@ def test_the_mask_table_keeps_room_for_the_channel_names_in_a_narrow_dock(qtbot)
     assert table.table.columnWidth(channels) >= CHANNELS_MIN_PX
     fm = table.table.fontMetrics()
     assert table.table.columnWidth(channels) >= fm.horizontalAdvance("Plet, ") + 8  # a whole name at least
+    # ...and it is shown first, then the times, inside the dock, not scrolled out of sight on the right.
+    assert table.table.columnViewportPosition(channels) == 0
+    start = COLUMNS.index("Start (s)")
+    assert table.table.columnViewportPosition(start) + fm.horizontalAdvance("240.00") <= table.table.viewport().width()
