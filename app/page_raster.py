@@ -10,7 +10,8 @@ No library offers a lock-free call of Qt's painter, and ``ctypes`` does release 
 :func:`stroke_path` calls Qt's own ``QPainter::drawPath(const QPainterPath &)`` (the same function, the same
 pixels: checked once by :func:`gil_free_available` and by the tests) through ``ctypes`` on the painter's and
 the path's C++ objects. Where that function cannot be found (another C++ ABI, a Qt built differently) or the
-check fails, :func:`stroke_path` is ``QPainter.drawPath`` as usual.
+check fails, :func:`stroke_path` is ``QPainter.drawPath`` as usual; ``MMQNET_LOCKFREE_PAINT=0`` in the environment
+turns the lock-free call off (for support: the ordinary call, slower back to back, same pixels).
 
 Safe because the painter (on a QImage, which Qt allows outside the GUI thread) and the path are used by this
 call only while it runs: the caller keeps both alive, and a QPainterPath shared with the GUI thread is only read
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -111,6 +113,8 @@ def gil_free_available() -> bool:
         if "checked" not in _state:
             fn = None
             try:
+                if os.environ.get("MMQNET_LOCKFREE_PAINT", "1").strip() in {"0", "no", "off", "false"}:
+                    raise RuntimeError("turned off by MMQNET_LOCKFREE_PAINT")
                 fn = _load()
                 if fn is not None and not _check(fn):
                     log.info("QPainter::drawPath through ctypes drew other pixels: not used")

@@ -88,6 +88,16 @@ def test_lock_free_stroke_is_found_and_checked_here(qapp):
     assert page_raster.gil_free_available()
 
 
+def test_lock_free_stroke_can_be_turned_off(qapp, monkeypatch):
+    """``MMQNET_LOCKFREE_PAINT=0`` gives the ordinary call (a support switch), with the same pixels."""
+    monkeypatch.setattr(page_raster, "_state", {})
+    monkeypatch.setenv("MMQNET_LOCKFREE_PAINT", "0")
+    assert not page_raster.gil_free_available()
+    monkeypatch.setattr(page_raster, "_state", {})
+    monkeypatch.delenv("MMQNET_LOCKFREE_PAINT")
+    assert page_raster.gil_free_available() == sys.platform.startswith("linux")
+
+
 def _gui_runs_before_the_stroke_ends(stroke) -> bool:
     """Whether the main thread gets the interpreter lock back while another thread is inside
     ``stroke(painter, path)`` (a long stroke: 40 rows of 50,000 points), rather than only after it returned.
