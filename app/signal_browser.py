@@ -103,6 +103,8 @@ FALLBACK_SCALE: dict[Modality, float] = {Modality.EEG: 100e-6, Modality.EOG: 400
 #: Spacings of the grid lines and time ticks, s (the smallest giving at most ~12 lines per page is used).
 GRID_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
                                  900.0, 1800.0, 3600.0, 7200.0)
+#: Least room between two time-axis tick labels, px.
+TICK_LABEL_GAP_PX = 12
 #: Channels moved by one notch of Shift+wheel.
 WHEEL_CHANNELS = 3
 #: Lines over which annotation labels are stacked in the strip above the traces.
@@ -296,12 +298,30 @@ class _TimeAxis(pg.AxisItem):
         self.enableAutoSIPrefix(False)
         self._specs_cache: tuple | None = None  # see generateDrawSpecs
 
-    @staticmethod
-    def step_for(span: float) -> float:
-        return next((s for s in GRID_STEPS if span / s <= 12), GRID_STEPS[-1])
+    def label_px(self, lo: float, hi: float, step: float) -> float:
+        """Width of the widest tick label over [``lo``, ``hi``] s at ``step`` s, px, in the axis' tick font."""
+        font = self.style["tickFont"] if self.style["tickFont"] is not None else self.font()
+        metrics = QFontMetricsF(font)
+        decimals = 0 if step >= 1 else 1
+        # The widest label is one of the ends' (more hours digits, a minus sign), or any "88" of the same form.
+        texts = [self.state.format_time(t, decimals) for t in (lo, hi, step * math.floor(hi / step))]
+        return max(metrics.horizontalAdvance(t) for t in texts)
+
+    def step_for(self, span: float, lo: float | None = None, size_px: float | None = None) -> float:
+        """The tick step for ``span`` s over the axis' width (``size_px``, px): the smallest of
+        :data:`GRID_STEPS` giving at most 12 ticks whose labels (the widest one plus :data:`TICK_LABEL_GAP_PX`)
+        do not overlap. A 10-s page in a narrow window had labels run together ("00:0100:0200:03")."""
+        size = self.width() if size_px is None else size_px
+        lo = self.range[0] if lo is None else lo
+        for step in GRID_STEPS:
+            if span / step > 12:
+                continue
+            if size <= 0 or step / span * size >= self.label_px(lo, lo + span, step) + TICK_LABEL_GAP_PX:
+                return step
+        return GRID_STEPS[-1]
 
     def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
-        step = self.step_for(max(maxVal - minVal, 1e-9))
+        step = self.step_for(max(maxVal - minVal, 1e-9), minVal, size)
         return [(step, 0.0)]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
@@ -320,7 +340,7 @@ class _TimeAxis(pg.AxisItem):
         key = (bounds.getRect(), self.style["tickLength"], self.style["tickTextOffset"][1], self.style["showValues"],
                self.pen().color().rgba(), self.tickPen().color().rgba(), self.textPen().color().rgba(),
                self.style["tickFont"].key() if self.style["tickFont"] is not None else None, self.grid)
-        levels = self.tickValues(lo, hi, 1.0)  # one level (see tickSpacing)
+        levels = self.tickValues(lo, hi, bounds.width())  # one level (see tickSpacing), pyqtgraph's length
         cached = self._specs_cache
         dif = hi - lo
         if (cached is None or cached[0] != key or len(levels) != 1 or dif <= 0 or self.grid is not False
@@ -2155,7 +2175,7 @@ class SignalBrowser(QWidget):
 
     def _draw_grid(self, start: float, stop: float) -> None:
         """Vertical lines at the time axis' ticks, as one line-pairs item."""
-        step = _TimeAxis.step_for(max(stop - start, 1e-9))
+        step = self.plot.getAxis("bottom").step_for(max(stop - start, 1e-9), start)
         first, last = math.ceil(start / step), math.floor(stop / step)
         top, bottom = -0.5 - ROW_MARGIN, max(1, len(self._row_defs)) - 0.5 + ROW_MARGIN
         # The lines are laid out from the first one and the item is moved there: a page step moves it (the
