@@ -113,6 +113,8 @@ LABEL_ROWS = 3
 LABEL_GAP_PX = 4.0
 #: A label shortened to less than this is hidden instead, px.
 LABEL_MIN_PX = 48.0
+#: Fewest characters of its text a shortened annotation label keeps (before "…"); with less room it is hidden.
+LABEL_MIN_CHARS = 4
 #: Prepared pages kept (shown and prefetched ones); a page of 40 channels at 1280 px is about 2 MB.
 PAGE_CACHE_SIZE = 10
 #: Padding of a curve's bounding rectangle, as a share of its data extent (see ``_DataBoundsCurve``).
@@ -695,7 +697,8 @@ def render_raster(page: PageTraces, target: RasterTarget) -> PageRaster:
 
 
 def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_ROWS, *, gap: float = LABEL_GAP_PX,
-                 min_width: float = LABEL_MIN_PX, right: float = math.inf) -> list[tuple[int, float] | None]:
+                 min_width: float | Sequence[float] = LABEL_MIN_PX,
+                 right: float = math.inf) -> list[tuple[int, float] | None]:
     """Lines and widths for labels that must not overlap, placed greedily from left to right.
 
     Each label goes on the first line (0 = top) where it starts at least ``gap`` after the previous label's end.
@@ -711,8 +714,9 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
         Number of lines the labels may use (< 1: none is shown).
     gap : float
         Space kept between two labels on one line, px.
-    min_width : float
-        A label shortened to less than this is hidden instead, px (a label narrower than this is shown whole).
+    min_width : float or sequence of float
+        A label shortened to less than this is hidden instead, px (a label narrower than this is shown whole);
+        one value for all labels, or one per label (in the order of ``extents``).
     right : float
         Right edge of the plot, px.
 
@@ -727,10 +731,11 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
         return placed
     ends = [-math.inf] * n_lines  # right edge of the last label on each line, px
     last: list[int | None] = [None] * n_lines  # index of that label
+    mins = [float(min_width)] * len(extents) if np.isscalar(min_width) else [float(m) for m in min_width]
     for i in sorted(range(len(extents)), key=lambda k: extents[k][0]):
         x, full = extents[i]
         width = min(full, right - x)
-        if width < min(full, min_width):
+        if width < min(full, mins[i]):
             continue  # cut at the right edge to nothing useful
         line = next((k for k in range(n_lines) if ends[k] + gap <= x), None)
         if line is None:
@@ -738,7 +743,7 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
             line = min(range(n_lines), key=lambda k: extents[last[k]][0])
             j = last[line]
             room = x - gap - extents[j][0]
-            if room < min_width:
+            if room < mins[j]:
                 continue
             placed[j] = (line, room)
         placed[i] = (line, width)
@@ -1159,17 +1164,24 @@ class SpanLayer:
         sizes = [self.label_size(text) for _, text in labels]
         line_px = self.line_px()
         extents = [((t - view.start) * px_per_s, w) for (t, _), (w, _) in zip(labels, sizes)]
-        placed = stack_labels(extents, view.strip_lines, right=view.label_right_px)
+        # A label is shortened to no fewer than LABEL_MIN_CHARS characters and "…" ("SYN…" read as nothing):
+        # with less room it is not drawn (its span's tooltip and the event list still name it).
+        metrics = QFontMetricsF(self._label_probe.textItem.font())
+        mins = [max(LABEL_MIN_PX, full - metrics.horizontalAdvance(text)
+                    + metrics.horizontalAdvance(text[:LABEL_MIN_CHARS] + "…"))
+                for (_, text), (full, _) in zip(labels, sizes)]
+        placed = stack_labels(extents, view.strip_lines, min_width=mins, right=view.label_right_px)
         for (t, text), (full, _), place in zip(labels, sizes, placed):
             if place is None:
                 continue  # no room: the span's tooltip still names it
             line, width = place
-            label = self.labels.take()
             shown = text
             if width < full - 0.5:
-                metrics = QFontMetricsF(label.textItem.font())
                 margin = full - metrics.horizontalAdvance(text)
                 shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(width - margin, 0.0))
+                if shown != text and len(shown) - 1 < min(LABEL_MIN_CHARS, len(text)):
+                    continue  # rounding left fewer characters than the minimum
+            label = self.labels.take()
             if label.textItem.toPlainText() != shown:
                 label.setText(shown)
             label.setToolTip(text)
