@@ -25,6 +25,7 @@ from mmqnet_core.recording import Modality
 
 from .browser_dialogs import CalibrationDialog, DisplayFilterDialog, MontageEditor
 from .browser_state import TIMEBASES_MM_S
+from .elided_label import ElidedLabel
 
 if TYPE_CHECKING:  # pragma: no cover
     from .signal_browser import SignalBrowser
@@ -68,7 +69,8 @@ class BrowserControls:
         self._syncing = False
         self.reported_px_per_mm = screen_px_per_mm()
         self._load()
-        self.display_label = QLabel(parent)
+        # Elided (full text in the tooltip): a plain QLabel was cut mid-word in a narrow window.
+        self.display_label = ElidedLabel("", parent)
         self.build_actions()
         browser.displayChanged.connect(self.sync)
         browser.scaleChanged.connect(self.sync)

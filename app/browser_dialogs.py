@@ -54,11 +54,15 @@ class MontageEditor(QDialog):
                       f"changes only what is drawn; the model reads its own input.<br>Channels: {names}", self)
         hint.setWordWrap(True)
         self.error_label = QLabel(self)
-        self.error_label.setStyleSheet("color: #b71c1c")
+        self.error_label.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel,
                                    parent=self)
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
+        # Checked as typed, but an empty montage is not an error until it is saved: a new one showed
+        # "has no derivations" in red before anything was typed.
+        self.text_edit.textChanged.connect(self._check)
+        self.name_edit.textChanged.connect(self._check)
         form = QFormLayout()
         form.addRow("Name", self.name_edit)
         layout = QVBoxLayout(self)
@@ -68,16 +72,41 @@ class MontageEditor(QDialog):
         layout.addWidget(self.error_label)
         layout.addWidget(buttons)
         self.resize(460, 420)
+        self._check()
+
+    #: Shown, in the neutral colour, while no derivation has been typed.
+    EMPTY_HINT = "Type one derivation per line, e.g. 'Fp1 - F7', then Save."
 
     def montage(self) -> Montage:
         """The montage typed (raises ConfigError with what is wrong)."""
         return montage_from_text(self.name_edit.text().strip(), self.text_edit.toPlainText())
 
+    def _show(self, text: str, error: bool) -> None:
+        self.error_label.setText(text)
+        self.error_label.setProperty("error", error)
+        self.error_label.setStyleSheet("color: #b71c1c" if error else "color: palette(mid)")
+
+    def _has_derivations(self) -> bool:
+        lines = (line.split("#", 1)[0].strip() for line in self.text_edit.toPlainText().splitlines())
+        return any(lines)
+
+    def _check(self) -> None:
+        """Neutral hint while nothing is typed; the error of what was typed otherwise (none when it is valid)."""
+        if not self._has_derivations():
+            self._show(self.EMPTY_HINT, error=False)
+            return
+        try:
+            self.montage()
+        except ConfigError as exc:
+            self._show(str(exc), error=True)
+        else:
+            self._show("", error=False)
+
     def _accept(self) -> None:
         try:
             self.montage()
         except ConfigError as exc:
-            self.error_label.setText(str(exc))
+            self._show(str(exc), error=True)
             return
         self.accept()
 

@@ -103,6 +103,8 @@ FALLBACK_SCALE: dict[Modality, float] = {Modality.EEG: 100e-6, Modality.EOG: 400
 #: Spacings of the grid lines and time ticks, s (the smallest giving at most ~12 lines per page is used).
 GRID_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
                                  900.0, 1800.0, 3600.0, 7200.0)
+#: Least room between two time-axis tick labels, px.
+TICK_LABEL_GAP_PX = 12
 #: Channels moved by one notch of Shift+wheel.
 WHEEL_CHANNELS = 3
 #: Lines over which annotation labels are stacked in the strip above the traces.
@@ -111,6 +113,8 @@ LABEL_ROWS = 3
 LABEL_GAP_PX = 4.0
 #: A label shortened to less than this is hidden instead, px.
 LABEL_MIN_PX = 48.0
+#: Fewest characters of its text a shortened annotation label keeps (before "…"); with less room it is hidden.
+LABEL_MIN_CHARS = 4
 #: Prepared pages kept (shown and prefetched ones); a page of 40 channels at 1280 px is about 2 MB.
 PAGE_CACHE_SIZE = 10
 #: Padding of a curve's bounding rectangle, as a share of its data extent (see ``_DataBoundsCurve``).
@@ -296,12 +300,30 @@ class _TimeAxis(pg.AxisItem):
         self.enableAutoSIPrefix(False)
         self._specs_cache: tuple | None = None  # see generateDrawSpecs
 
-    @staticmethod
-    def step_for(span: float) -> float:
-        return next((s for s in GRID_STEPS if span / s <= 12), GRID_STEPS[-1])
+    def label_px(self, lo: float, hi: float, step: float) -> float:
+        """Width of the widest tick label over [``lo``, ``hi``] s at ``step`` s, px, in the axis' tick font."""
+        font = self.style["tickFont"] if self.style["tickFont"] is not None else self.font()
+        metrics = QFontMetricsF(font)
+        decimals = 0 if step >= 1 else 1
+        # The widest label is one of the ends' (more hours digits, a minus sign), or any "88" of the same form.
+        texts = [self.state.format_time(t, decimals) for t in (lo, hi, step * math.floor(hi / step))]
+        return max(metrics.horizontalAdvance(t) for t in texts)
+
+    def step_for(self, span: float, lo: float | None = None, size_px: float | None = None) -> float:
+        """The tick step for ``span`` s over the axis' width (``size_px``, px): the smallest of
+        :data:`GRID_STEPS` giving at most 12 ticks whose labels (the widest one plus :data:`TICK_LABEL_GAP_PX`)
+        do not overlap. A 10-s page in a narrow window had labels run together ("00:0100:0200:03")."""
+        size = self.width() if size_px is None else size_px
+        lo = self.range[0] if lo is None else lo
+        for step in GRID_STEPS:
+            if span / step > 12:
+                continue
+            if size <= 0 or step / span * size >= self.label_px(lo, lo + span, step) + TICK_LABEL_GAP_PX:
+                return step
+        return GRID_STEPS[-1]
 
     def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
-        step = self.step_for(max(maxVal - minVal, 1e-9))
+        step = self.step_for(max(maxVal - minVal, 1e-9), minVal, size)
         return [(step, 0.0)]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
@@ -320,7 +342,7 @@ class _TimeAxis(pg.AxisItem):
         key = (bounds.getRect(), self.style["tickLength"], self.style["tickTextOffset"][1], self.style["showValues"],
                self.pen().color().rgba(), self.tickPen().color().rgba(), self.textPen().color().rgba(),
                self.style["tickFont"].key() if self.style["tickFont"] is not None else None, self.grid)
-        levels = self.tickValues(lo, hi, 1.0)  # one level (see tickSpacing)
+        levels = self.tickValues(lo, hi, bounds.width())  # one level (see tickSpacing), pyqtgraph's length
         cached = self._specs_cache
         dif = hi - lo
         if (cached is None or cached[0] != key or len(levels) != 1 or dif <= 0 or self.grid is not False
@@ -675,7 +697,8 @@ def render_raster(page: PageTraces, target: RasterTarget) -> PageRaster:
 
 
 def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_ROWS, *, gap: float = LABEL_GAP_PX,
-                 min_width: float = LABEL_MIN_PX, right: float = math.inf) -> list[tuple[int, float] | None]:
+                 min_width: float | Sequence[float] = LABEL_MIN_PX,
+                 right: float = math.inf) -> list[tuple[int, float] | None]:
     """Lines and widths for labels that must not overlap, placed greedily from left to right.
 
     Each label goes on the first line (0 = top) where it starts at least ``gap`` after the previous label's end.
@@ -691,8 +714,9 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
         Number of lines the labels may use (< 1: none is shown).
     gap : float
         Space kept between two labels on one line, px.
-    min_width : float
-        A label shortened to less than this is hidden instead, px (a label narrower than this is shown whole).
+    min_width : float or sequence of float
+        A label shortened to less than this is hidden instead, px (a label narrower than this is shown whole);
+        one value for all labels, or one per label (in the order of ``extents``).
     right : float
         Right edge of the plot, px.
 
@@ -707,10 +731,11 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
         return placed
     ends = [-math.inf] * n_lines  # right edge of the last label on each line, px
     last: list[int | None] = [None] * n_lines  # index of that label
+    mins = [float(min_width)] * len(extents) if np.isscalar(min_width) else [float(m) for m in min_width]
     for i in sorted(range(len(extents)), key=lambda k: extents[k][0]):
         x, full = extents[i]
         width = min(full, right - x)
-        if width < min(full, min_width):
+        if width < min(full, mins[i]):
             continue  # cut at the right edge to nothing useful
         line = next((k for k in range(n_lines) if ends[k] + gap <= x), None)
         if line is None:
@@ -718,7 +743,7 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
             line = min(range(n_lines), key=lambda k: extents[last[k]][0])
             j = last[line]
             room = x - gap - extents[j][0]
-            if room < min_width:
+            if room < mins[j]:
                 continue
             placed[j] = (line, room)
         placed[i] = (line, width)
@@ -1139,17 +1164,24 @@ class SpanLayer:
         sizes = [self.label_size(text) for _, text in labels]
         line_px = self.line_px()
         extents = [((t - view.start) * px_per_s, w) for (t, _), (w, _) in zip(labels, sizes)]
-        placed = stack_labels(extents, view.strip_lines, right=view.label_right_px)
+        # A label is shortened to no fewer than LABEL_MIN_CHARS characters and "…" ("SYN…" read as nothing):
+        # with less room it is not drawn (its span's tooltip and the event list still name it).
+        metrics = QFontMetricsF(self._label_probe.textItem.font())
+        mins = [max(LABEL_MIN_PX, full - metrics.horizontalAdvance(text)
+                    + metrics.horizontalAdvance(text[:LABEL_MIN_CHARS] + "…"))
+                for (_, text), (full, _) in zip(labels, sizes)]
+        placed = stack_labels(extents, view.strip_lines, min_width=mins, right=view.label_right_px)
         for (t, text), (full, _), place in zip(labels, sizes, placed):
             if place is None:
                 continue  # no room: the span's tooltip still names it
             line, width = place
-            label = self.labels.take()
             shown = text
             if width < full - 0.5:
-                metrics = QFontMetricsF(label.textItem.font())
                 margin = full - metrics.horizontalAdvance(text)
                 shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(width - margin, 0.0))
+                if shown != text and len(shown) - 1 < min(LABEL_MIN_CHARS, len(text)):
+                    continue  # rounding left fewer characters than the minimum
+            label = self.labels.take()
             if label.textItem.toPlainText() != shown:
                 label.setText(shown)
             label.setToolTip(text)
@@ -2155,7 +2187,7 @@ class SignalBrowser(QWidget):
 
     def _draw_grid(self, start: float, stop: float) -> None:
         """Vertical lines at the time axis' ticks, as one line-pairs item."""
-        step = _TimeAxis.step_for(max(stop - start, 1e-9))
+        step = self.plot.getAxis("bottom").step_for(max(stop - start, 1e-9), start)
         first, last = math.ceil(start / step), math.floor(stop / step)
         top, bottom = -0.5 - ROW_MARGIN, max(1, len(self._row_defs)) - 0.5 + ROW_MARGIN
         # The lines are laid out from the first one and the item is moved there: a page step moves it (the

@@ -386,3 +386,24 @@ def test_pages_of_one_filter_block_are_filtered_once_and_match_the_whole_file(wi
     _, values = drawn(browser, "Fz")
     k = int(42.5 * SFREQ)
     np.testing.assert_allclose(values, whole[k:k + values.size], atol=0.2e-6)
+
+
+def test_new_montage_shows_a_neutral_hint_until_saved_or_typed_wrong(window, qtbot):
+    """An empty new montage is not an error before the reader has typed or saved anything: a neutral hint; the
+    error (in red) once something invalid is typed or the empty montage is saved."""
+    from app.browser_dialogs import MontageEditor
+
+    editor = MontageEditor(None, ["Fz", "Cz"], window)
+    qtbot.addWidget(editor)
+    editor.show()
+    label = editor.error_label
+    assert "no derivations" not in label.text() and label.text() == editor.EMPTY_HINT
+    assert "#b71c1c" not in label.styleSheet() and not label.property("error")
+    editor.text_edit.setPlainText("Fz - Cz - Pz")  # typed wrong: the error at once
+    assert "Invalid derivation" in label.text() and label.property("error") and "#b71c1c" in label.styleSheet()
+    editor.text_edit.setPlainText("Fz - Cz")
+    assert label.text() == "" and not label.property("error")
+    editor.text_edit.setPlainText("  # only a comment")
+    assert label.text() == editor.EMPTY_HINT and not label.property("error")
+    editor._accept()  # saving an empty montage: now it is an error
+    assert "has no derivations" in label.text() and label.property("error") and editor.result() == 0

@@ -101,3 +101,32 @@ def test_scale_bar_lies_inside_its_bounding_rectangle_after_page_steps(browser, 
         line = bar.mapRectToScene(pg.QtCore.QRectF(x[0], min(y), 0.0, abs(y[1] - y[0])))
         assert scene.left() <= line.left() - 3 and scene.right() >= line.right() + 3
         assert scene.top() <= line.top() - 2 and scene.bottom() >= line.bottom() + 2
+
+
+def test_time_axis_labels_never_overlap_in_a_narrow_browser(browser, qtbot):
+    """A 10-s page on a narrow axis: the tick step grows so that neighbouring labels (measured in the axis' font)
+    keep a gap; they ran together ("00:0100:0200:03") with up to 12 ticks whatever the width."""
+    from PySide6.QtGui import QFontMetricsF
+
+    from app.signal_browser import TICK_LABEL_GAP_PX
+
+    axis = browser.plot.getAxis("bottom")
+    window = browser.window()
+    for width in (1024, 800, 640):
+        window.resize(width, 700)
+        qtbot.wait(60)
+        for page_s in (10.0, 30.0, 5.0):
+            browser.set_page_length(page_s)
+            qtbot.wait(20)
+            lo, hi = axis.range
+            size = axis.width()
+            levels = axis.tickValues(lo, hi, size)
+            spacing, values = levels[0]
+            strings = axis.tickStrings(values, 1.0, spacing)
+            font = axis.style["tickFont"] if axis.style["tickFont"] is not None else axis.font()
+            metrics = QFontMetricsF(font)
+            xs = [(v - lo) / (hi - lo) * size for v in values]
+            assert len(values) >= 2, (width, page_s)
+            for (x0, t0), (x1, t1) in zip(zip(xs, strings), zip(xs[1:], strings[1:])):
+                room = (metrics.horizontalAdvance(t0) + metrics.horizontalAdvance(t1)) / 2 + TICK_LABEL_GAP_PX
+                assert x1 - x0 >= room - 1e-6, (width, page_s, size, strings)

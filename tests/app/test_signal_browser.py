@@ -502,3 +502,35 @@ def test_back_to_back_steps_prepare_their_neighbours_at_once_and_without_images(
     viewport.repaint()
     qtbot.waitUntil(lambda: all(f.done() for f in cache._pages.values()), timeout=5000)
     assert cache._pages[(page_key, 40.0, 45.0)].result().raster is not None
+
+
+def test_no_annotation_label_is_drawn_with_fewer_than_four_characters(window, recording, tmp_path, qtbot):
+    """40 events 0.25 s apart on a 10-s page in a narrower window: a label that would keep fewer than 4 characters
+    of its text ("SYN…") is not drawn; its full text stays in the span's tooltip and the event list."""
+    onsets = np.arange(0.0, 10.0, 0.25)
+    recording.raw.set_annotations(mne.Annotations(onsets, 0.1, [f"SYNTHETIC event {i}" for i in range(40)]))
+    window.set_recording(recording, tmp_path / "dense.bdf")
+    wait_loaded(qtbot, window)
+    browser = window.browser
+    browser.set_page_length(10.0)
+    assert window.runner.wait_for_all(20)
+    window.model.set_preprocess_result(None)
+    counts = []
+    for width in (1200, 1100, 1024, 960, 900):
+        window.resize(width, 760)
+        qtbot.wait(80)
+        browser.refresh()
+        items = list(browser._labels.shown())
+        counts.append(len(items))
+        for item in items:
+            shown, full = item.textItem.toPlainText(), item.toolTip()
+            assert shown == full or (shown.endswith("…") and len(shown) - 1 >= 4), (width, shown)
+    assert min(counts) > 5  # labels are still drawn, only the too-short ones are left out
+
+
+def test_stacked_labels_take_a_minimum_width_per_label():
+    # The label at 0 would be shortened to 60 - gap px to make room for the one at 60: done when its own
+    # minimum allows it; when it does not, the label at 60 has no room and is hidden.
+    extents = [(0, 100), (10, 100), (20, 100), (60, 40)]
+    assert stack_labels(extents, 3, min_width=[50, 10, 10, 10])[0] == (0, 60 - LABEL_GAP_PX)
+    assert stack_labels(extents, 3, min_width=[60, 10, 10, 10])[3] is None

@@ -132,3 +132,25 @@ def test_a_layout_saved_in_a_wider_window_leaves_the_browser_half_the_width(qtbo
     finally:
         win.close()
         assert win.runner.wait_for_all(10)
+
+
+def test_display_filter_text_is_elided_with_its_full_text_in_the_tooltip(window, recording, tmp_path, qtbot):
+    """The montage / display-filter text in the status bar shrinks with "…" (a QLabel was cut mid-word in a
+    narrow window); the whole text stays in its tooltip."""
+    from mmqnet_core.preprocessing.display_filter import DisplayFilter
+    from mmqnet_core.recording import Modality
+
+    window.set_recording(recording, tmp_path / "a-rather-long-recording-name-from-the-sleep-lab.bdf")
+    wait_loaded(qtbot, window)
+    window.browser_controls.set_filters({m: DisplayFilter(0.5, 35.0, 50.0) for m in
+                                         (Modality.EEG, Modality.EOG, Modality.EMG, Modality.ECG)})
+    window.resize(1024, 700)
+    window.runner.busyChanged.emit(True)
+    qtbot.wait(50)
+    label = window.browser_controls.display_label
+    summary = window.browser.display_summary()
+    assert summary and label.text().endswith(summary) and label.toolTip() == summary
+    assert label.isVisible()
+    assert _drawn_width(label) <= label.contentsRect().width()
+    assert label.shown_text().endswith("…")
+    window.runner.busyChanged.emit(False)
