@@ -163,3 +163,16 @@ def tiny_model():
 def wait_analysis(qtbot, win, timeout: int = 30000) -> None:
     """Wait until the window's analysis finished and no task runs."""
     qtbot.waitUntil(lambda: win.model.analysis is not None and not win.runner.busy, timeout=timeout)
+
+
+@pytest.fixture
+def browser(window, recording, tmp_path, qtbot):
+    """The window's signal browser on the synthetic ``recording``, 10-s pages, focused (test modules with another
+    recording or layout define their own ``browser``)."""
+    window.set_recording(recording, tmp_path / "synthetic_rec.bdf")
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(10.0)
+    b.setFocus()
+    qtbot.wait(80)  # let the first resize settle
+    return b

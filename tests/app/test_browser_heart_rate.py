@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.app.test_signal_browser import browser, wait_loaded  # noqa: F401 (fixture)
+from tests.app.conftest import wait_loaded  # noqa: F401
 from tests.core.features.test_heart_rate import _recording
 
 

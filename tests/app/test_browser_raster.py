@@ -15,19 +15,7 @@ import app.page_raster as page_raster
 import app.signal_browser as signal_browser
 from app.signal_browser import RasterTarget, layout_page, path_in_view, render_raster
 
-from .conftest import wait_loaded
 from .test_signal_browser import _cleaned, _pause
-
-
-@pytest.fixture
-def browser(window, recording, tmp_path, qtbot):
-    window.set_recording(recording, tmp_path / "synthetic_rec.bdf")
-    wait_loaded(qtbot, window)
-    b = window.browser
-    b.set_page_length(10.0)
-    b.setFocus()
-    qtbot.wait(80)  # let the first resize settle
-    return b
 
 
 def _page(n_rows: int = 12, n_times: int = 2560, seed: int = 0):

@@ -7,18 +7,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter, QPicture
 
-from .conftest import wait_loaded
-
-
-@pytest.fixture
-def browser(window, recording, tmp_path, qtbot):
-    window.set_recording(recording, tmp_path / "synthetic_rec.bdf")
-    wait_loaded(qtbot, window)
-    b = window.browser
-    b.set_page_length(10.0)
-    b.setFocus()
-    qtbot.wait(80)  # let the first resize settle
-    return b
 
 
 def _specs(axis, fresh: bool):

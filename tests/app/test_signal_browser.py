@@ -18,17 +18,6 @@ from mmqnet_core.recording import Modality
 from .conftest import DURATION_S, wait_loaded
 
 
-@pytest.fixture
-def browser(window, recording, tmp_path, qtbot):
-    window.set_recording(recording, tmp_path / "synthetic_rec.bdf")
-    wait_loaded(qtbot, window)
-    b = window.browser
-    b.set_page_length(10.0)
-    b.setFocus()
-    qtbot.wait(80)  # let the first resize settle
-    return b
-
-
 def viewport_point(browser, t_s: float, row: float) -> QPoint:
     """Pixel of the plot viewport at time ``t_s`` (s) and channel row ``row``."""
     scene = browser.view_box().mapViewToScene(QPointF(t_s, row))
