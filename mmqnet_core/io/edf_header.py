@@ -98,6 +98,11 @@ class EdfHeader:
         return "SYNTHETIC" in (self.patient + " " + self.recording).upper()
 
 
+
+def _printable(data: bytes) -> str:
+    """``data`` as a user reads it: printable ASCII as it is, every other byte as ``\\xNN`` (no ``b'...'``)."""
+    return "".join(chr(c) if 32 <= c < 127 and c != 34 else f"\\x{c:02x}" for c in data)
+
 def _ascii(raw: bytes) -> str:
     return raw.decode("latin-1").strip()
 
@@ -134,9 +139,9 @@ def read_edf_header(path: str | os.PathLike) -> EdfHeader:
             kind = "edf"
         else:
             raise RecordingError(
-                f"Cannot read {name}: it is not an EDF or BDF file (its first bytes are {main[:8]!r}, expected "
-                "b'0       ' for EDF or b'\\xffBIOSEMI' for BDF). Check that the file is a recording and was "
-                "copied completely."
+                f"Cannot read {name}: it is not an EDF or BDF file (it starts with \"{_printable(main[:8])}\"; an "
+                "EDF file starts with \"0\" and seven spaces, a BDF file with the byte 0xFF and \"BIOSEMI\"). Check "
+                "that the file is a recording and was copied completely."
             )
         if len(main) < 256:
             raise RecordingError(

@@ -50,6 +50,17 @@ def test_non_edf_file_named_edf(tmp_path):
         load_recording(p)
 
 
+def test_non_edf_file_says_its_first_bytes_as_text(tmp_path):
+    """The first bytes are quoted as a user reads them, not as a Python bytes literal (b'...')."""
+    p = tmp_path / "notes.edf"
+    p.write_bytes(b"hello\tthere, this is text\n" * 20)
+    with pytest.raises(RecordingError) as info:
+        load_recording(p)
+    text = str(info.value)
+    assert 'it starts with "hello\\x09th"' in text and "b'" not in text
+    assert '"0" and seven spaces' in text and '0xFF and "BIOSEMI"' in text
+
+
 @pytest.mark.parametrize("keep", [100, 300])
 def test_truncated_header(edf, keep):
     edf.write_bytes(edf.read_bytes()[:keep])
