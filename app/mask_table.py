@@ -21,9 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .browser_state import format_hms
 from .model import AppModel
 
-COLUMNS = ("What", "Start (s)", "End (s)", "Channels", "Source")
+#: Start and end read as the browser's time axis and the event list do (h:mm:ss from the recording's start; a
+#: 1-h recording's masks read "2873.45" in seconds before), with the seconds in the cell's tooltip.
+COLUMNS = ("What", "Start", "End", "Channels", "Source")
 #: Narrowest a column gets, px (the channel list is stretched into what the others leave).
 CHANNELS_MIN_PX = 72
 
@@ -85,12 +88,15 @@ class MaskTable(QWidget):
                 cells = ("whole channel", "", "", str(key), "user")
             else:
                 seg = masks.segments[key]
-                cells = ("segment", f"{seg.start_s:.2f}", f"{seg.end_s:.2f}",
+                cells = ("segment", format_hms(seg.start_s, decimals=2), format_hms(seg.end_s, decimals=2),
                          ", ".join(seg.channels) if seg.channels else "all", seg.source)
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c in (1, 2):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    if kind == "segment":
+                        seconds = masks.segments[key].start_s if c == 1 else masks.segments[key].end_s
+                        item.setToolTip(f"{seconds:.2f} s from the start")
                 self.table.setItem(r, c, item)
         n_ch = sum(k == "channel" for k, _ in self._rows)
         self.summary.setText(f"{n_ch} channel(s), {len(self._rows) - n_ch} segment(s) masked")

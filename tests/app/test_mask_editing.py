@@ -110,5 +110,22 @@ def test_the_mask_table_keeps_room_for_the_channel_names_in_a_narrow_dock(qtbot)
     assert table.table.columnWidth(channels) >= fm.horizontalAdvance("Plet, ") + 8  # a whole name at least
     # ...and it is shown first, then the times, inside the dock, not scrolled out of sight on the right.
     assert table.table.columnViewportPosition(channels) == 0
-    start = COLUMNS.index("Start (s)")
-    assert table.table.columnViewportPosition(start) + fm.horizontalAdvance("240.00") <= table.table.viewport().width()
+    start = COLUMNS.index("Start")
+    assert table.table.columnViewportPosition(start) + fm.horizontalAdvance("00:12.05") <= table.table.viewport().width()
+
+
+def test_the_mask_table_reads_times_as_the_browser_does(qtbot):
+    """Start and end in h:mm:ss from the start, like the time axis and the event list (a mask 48 min into a
+    recording read "2873.45"); the seconds are in the tooltip."""
+    from app.mask_table import COLUMNS, MaskTable
+    from app.model import AppModel
+    from mmqnet_core.masking import SegmentMask
+
+    model = AppModel()
+    table = MaskTable(model)
+    qtbot.addWidget(table)
+    model.masks = MaskSet(segments=(SegmentMask(start_s=2873.45, end_s=3725.5, channels=("Fz",), source="user"),))
+    table.refresh()
+    start, end = table.table.item(0, COLUMNS.index("Start")), table.table.item(0, COLUMNS.index("End"))
+    assert (start.text(), end.text()) == ("47:53.45", "1:02:05.50")
+    assert start.toolTip() == "2873.45 s from the start" and end.toolTip() == "3725.50 s from the start"
