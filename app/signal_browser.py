@@ -299,11 +299,14 @@ class _TimeAxis(pg.AxisItem):
         self.state = state
         self.enableAutoSIPrefix(False)
         self._specs_cache: tuple | None = None  # see generateDrawSpecs
+        self._metrics: tuple[str, QFontMetricsF] | None = None  # (font key, its metrics), see label_px
 
     def label_px(self, lo: float, hi: float, step: float) -> float:
         """Width of the widest tick label over [``lo``, ``hi``] s at ``step`` s, px, in the axis' tick font."""
         font = self.style["tickFont"] if self.style["tickFont"] is not None else self.font()
-        metrics = QFontMetricsF(font)
+        if self._metrics is None or self._metrics[0] != font.key():  # made once per font, not at every step
+            self._metrics = (font.key(), QFontMetricsF(font))
+        metrics = self._metrics[1]
         decimals = 0 if step >= 1 else 1
         # The widest label is one of the ends' (more hours digits, a minus sign), or any "88" of the same form.
         texts = [self.state.format_time(t, decimals) for t in (lo, hi, step * math.floor(hi / step))]
