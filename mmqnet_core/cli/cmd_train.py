@@ -85,6 +85,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--evidence-common", default="", metavar="TARGET,...",
                    help="targets whose EEG evidence read-out also reads the mean over the EEG channels (e.g. "
                         "arousal: its EEG markers are common to every channel; default: none)")
+    g.add_argument("--evidence-long", default="", metavar="TARGET,...",
+                   help="targets whose evidence read-outs also read every channel's features averaged over about a "
+                        "minute around each window (e.g. arousal, a slow state; default: none)")
+    g.add_argument("--long-context", type=int, default=30, metavar="WINDOWS",
+                   help="half-width of that span in windows each side (default 30)")
     g.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                    help="warm start: copy the weights of this checkpoint folder whose name and shape match "
                    "(e.g. a legacy-fusion checkpoint into fusion 'mmq'); default: from scratch")
@@ -166,6 +171,9 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
         evidence_gate=not getattr(args, "no_evidence_gate", False),
         evidence_common=tuple(v.strip() for v in str(getattr(args, "evidence_common", "") or "").split(",")
                               if v.strip()),
+        evidence_long=tuple(v.strip() for v in str(getattr(args, "evidence_long", "") or "").split(",")
+                            if v.strip()),
+        long_context_windows=getattr(args, "long_context", 30),
         calibrate=not args.no_calibrate, init_from=getattr(args, "init_from", None),
         lr_schedule=getattr(args, "lr_schedule", "cosine"), augment_ramp_steps=getattr(args, "augment_ramp", 0),
     )

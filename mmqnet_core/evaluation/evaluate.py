@@ -99,6 +99,14 @@ INTERP = "linear interpolation"
 RECON_ONLY = (MEAN_RECON, INTERP, SPLINE)
 #: Every method, in table order.
 ALL_METHODS = (*MODEL_VARIANTS, *FITTED_BASELINES)
+#: Half-width (windows) of the long-context baselines' span: the span of MMQ-Net's default long-context read-out
+#: (``MMQNetConfig.long_context_windows``), so that a model with it is compared with linear models that see as much.
+LONG_CONTEXT_WINDOWS = 30
+LINEAR_LONG = f"linear model ({2 * LONG_CONTEXT_WINDOWS + 1}-s context)"
+LATE_FUSION_LONG = f"late fusion ({2 * LONG_CONTEXT_WINDOWS + 1}-s context)"
+#: Fitted baselines on long-context features (named with ``methods=``; not in the default set).
+LONG_BASELINES = (LINEAR_LONG, LATE_FUSION_LONG)
+_FITTED = (*FITTED_BASELINES, *LONG_BASELINES)
 
 COLUMNS = ("split", "fold", "method", "condition", "missing_rate", "achieved_rate", "valence_acc", "valence_f1",
            "arousal_acc", "arousal_f1", "valence_acc_trial", "arousal_acc_trial", "valence_acc_se",
@@ -320,9 +328,10 @@ def evaluate(
     from ..training import TrainConfig, make_folds, prepare
 
     base = train_config if train_config is not None else TrainConfig()
-    unknown = [m for m in methods if m not in ALL_METHODS and m not in (trained or {})]
+    unknown = [m for m in methods if m not in ALL_METHODS and m not in LONG_BASELINES and m not in (trained or {})]
     if unknown:
-        raise ConfigError(f"Unknown evaluation method(s) {unknown}; allowed: {', '.join(ALL_METHODS)}.")
+        raise ConfigError(f"Unknown evaluation method(s) {unknown}; allowed: "
+                          f"{', '.join((*ALL_METHODS, *LONG_BASELINES))}.")
     for r in missing_rates:
         if not 0.0 <= float(r) <= 0.9:
             raise ConfigError(f"Invalid value for 'missing_rates': each rate must be 0 to 0.9, got {r}.")
@@ -379,7 +388,7 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
         per_trial.append("trial_zero")
     data = dataclasses.replace(data_all, **{k: getattr(data_all, k)[test] for k in per_trial})
     windows = np.arange(data.x.shape[1])[None, :] < data.n_windows[:, None]  # (n, Tt) real windows
-    fitted = {m: _fit_baseline(m, data_all, np.asarray(split.train), seed) for m in methods if m in FITTED_BASELINES}
+    fitted = {m: _fit_baseline(m, data_all, np.asarray(split.train), seed) for m in methods if m in _FITTED}
     subjects = np.asarray(corpus.subjects)[test]
     mods = np.asarray(corpus.token_modalities)
     eeg_tok = mods == "EEG"
@@ -407,7 +416,7 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
         for method in methods:
             check_cancel(cancel)
             row = {**base_row, "method": method, "recon_mse": np.nan}
-            if method in FITTED_BASELINES:
+            if method in _FITTED:
                 probs = _predict_baseline(method, fitted[method], data.x, hidden)
             else:
                 tm = models[method]
@@ -495,12 +504,17 @@ def _fit_baseline(method: str, data_all: Any, train_idx: np.ndarray, seed: int) 
     if method == LOGREG:
         x_in = np.where(hidden[..., None], 0.0, x).astype(np.float32)[win]  # (windows, N, F)
         return fit_logistic_regression(x_in, y, seed=seed)
-    feats = context_features(x, hidden)[win]  # (windows, N, F + 1)
-    if method == LINEAR_CONTEXT:
+    feats = context_features(x, hidden, _context_length(method))[win]  # (windows, N, F + 1)
+    if method in (LINEAR_CONTEXT, LINEAR_LONG):
         model = torch.nn.Sequential(torch.nn.Flatten(1), torch.nn.Linear(feats.shape[1] * feats.shape[2], 2))
     else:
         model = LateFusion(data_all.groups, feats.shape[2])
     return fit_classifier(model, feats, y, seed=seed)
+
+
+def _context_length(method: str) -> int:
+    """Windows of the centred context a fitted baseline averages over (8, or the long-context span)."""
+    return 2 * LONG_CONTEXT_WINDOWS + 1 if method in LONG_BASELINES else 8
 
 
 def _predict_baseline(method: str, model: Any, x: np.ndarray, hidden: np.ndarray) -> np.ndarray:
@@ -511,7 +525,7 @@ def _predict_baseline(method: str, model: Any, x: np.ndarray, hidden: np.ndarray
         x_in = np.where(hidden[..., None], 0.0, x).astype(np.float32)
         probs = predict_logistic_regression(model, x_in.reshape(-1, *x_in.shape[2:]))
     else:
-        feats = context_features(x, hidden)
+        feats = context_features(x, hidden, _context_length(method))
         probs = predict_classifier(model, feats.reshape(-1, *feats.shape[2:]))
     return probs.reshape(*x.shape[:2], -1)
 

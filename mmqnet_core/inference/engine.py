@@ -264,8 +264,14 @@ def run_contexts(
             if cfg.use_modality_queries:  # reconstruct what is missing, or nothing when no reconstruction is wanted
                 no_recon = torch.zeros_like(mb)
                 recon_tokens = mb if want_recon else no_recon
+            long = {}
+            if getattr(cfg, "evidence_long", ()):  # the long-context read-out: windows around the context
+                from ..model.mmqnet import sequence_long_context
+                long = {"long_context": sequence_long_context(
+                    x, missing, feature_valid, si, wi[:, 0], t, cfg.long_context_windows, n_valid,
+                    np.asarray(cfg.feature_valid, bool), device)}
             out = model(xb, mb, return_attention=return_attention, allow_empty=True, recon_tokens=recon_tokens,
-                        feature_valid=fv)
+                        feature_valid=fv, **long)
             sl = (si[:, None], wi)
             np.add.at(probs, sl, out.probabilities.float().cpu().numpy())
             np.add.at(count, sl, 1.0)
@@ -287,7 +293,7 @@ def run_contexts(
                 with mc_sampling_mode(model):
                     for i in range(n_mc):
                         check_cancel(cancel)
-                        out = model(xb, mb, allow_empty=True, recon_tokens=no_recon, feature_valid=fv)
+                        out = model(xb, mb, allow_empty=True, recon_tokens=no_recon, feature_valid=fv, **long)
                         np.add.at(mc[i], sl, out.probabilities.float().cpu().numpy())
                         report(progress, (bi + (i + 1) / (n_mc + 1)) / n_batches,
                                f"batch {bi + 1}/{n_batches}, sample {i + 1}/{n_mc}")

@@ -83,6 +83,11 @@ class MMQNetConfig:
     #   the mean over the EEG channels of each feature (common mode; e.g. ("arousal",): arousal lowers alpha and
     #   raises beta/gamma on every channel, which the left/right pair differences cancel). () = pair differences
     #   only (configs without the field)
+    evidence_long: tuple[str, ...] = ()  # with modality_evidence: targets whose evidence read-outs also read every
+    #   token's features averaged over a longer span of the recording, windows t-h..t+h with h =
+    #   long_context_windows (measured values only; MMQNet.forward's ``long_context``), e.g. ("arousal",).
+    #   () = off (configs without the field)
+    long_context_windows: int = 30  # h: half-width in windows of that span (30 windows of 1 s: about a minute)
     temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on
     #                                      validation subjects after training); () = 1 for every target
     evidence_spread: tuple[tuple[float, ...], ...] = ()  # (G, K): what hiding each modality group changes in the
@@ -162,6 +167,17 @@ class MMQNetConfig:
         if self.evidence_common and not self.modality_evidence:
             raise invalid("evidence_common", "needs modality_evidence=True (it extends the EEG evidence read-out)",
                           self.evidence_common)
+        object.__setattr__(self, "evidence_long", tuple(str(v) for v in self.evidence_long))
+        unknown = [v for v in self.evidence_long if v not in self.targets]
+        if unknown or len(set(self.evidence_long)) != len(self.evidence_long):
+            raise invalid("evidence_long", f"expected distinct target names from {list(self.targets)}",
+                          self.evidence_long)
+        if self.evidence_long and not self.modality_evidence:
+            raise invalid("evidence_long", "needs modality_evidence=True (it extends the evidence read-outs)",
+                          self.evidence_long)
+        if not isinstance(self.long_context_windows, int) or self.long_context_windows < 1:
+            raise invalid("long_context_windows", "must be an integer >= 1 (windows each side)",
+                          self.long_context_windows)
         if not 1.0 < float(self.label_threshold) < 9.0:
             raise invalid("label_threshold", "must lie inside the 1-9 scale", self.label_threshold)
 

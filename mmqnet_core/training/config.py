@@ -35,6 +35,10 @@ class TrainConfig:
     modality_evidence: bool = True  # per-modality evidence read-outs added to the fused logits (MMQNetConfig)
     # targets whose EEG read-out also reads the EEG channels' mean (MMQNetConfig.evidence_common), e.g. ("arousal",)
     evidence_common: tuple[str, ...] = ()
+    # targets whose evidence read-outs also read every token's mean over windows t-h..t+h of the trial
+    # (MMQNetConfig.evidence_long), e.g. ("arousal",); h = long_context_windows
+    evidence_long: tuple[str, ...] = ()
+    long_context_windows: int = 30
     # features z-scored with each subject's own statistics ("subject", the default: held-out subjects and analysed
     # recordings use their own, transductive but unsupervised; +5 points arousal on held-out synthetic subjects),
     # one global Normalizer of the training subjects ("global") or each trial's own statistics ("recording")
@@ -140,6 +144,12 @@ class TrainConfig:
         if self.evidence_common and not self.modality_evidence:
             raise invalid("evidence_common", "needs the evidence read-outs (modality_evidence=True)",
                           self.evidence_common)
+        object.__setattr__(self, "evidence_long", tuple(str(v) for v in self.evidence_long))
+        if self.evidence_long and not self.modality_evidence:
+            raise invalid("evidence_long", "needs the evidence read-outs (modality_evidence=True)",
+                          self.evidence_long)
+        if not isinstance(self.long_context_windows, int) or self.long_context_windows < 1:
+            raise invalid("long_context_windows", "must be an integer >= 1", self.long_context_windows)
         for name in ("patience", "warmup_steps", "grad_clip", "augment_ramp_steps"):
             if getattr(self, name) < 0:
                 raise invalid(name, "must be >= 0", getattr(self, name))
@@ -168,6 +178,8 @@ class TrainConfig:
             "fusion": self.fusion, "modality_evidence": self.modality_evidence,
             "evidence_gate": self.evidence_gate and self.modality_evidence,
             **({"evidence_common": tuple(self.evidence_common)} if self.evidence_common else {}),
+            **({"evidence_long": tuple(self.evidence_long), "long_context_windows": self.long_context_windows}
+               if self.evidence_long else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:

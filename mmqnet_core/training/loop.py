@@ -290,6 +290,10 @@ def make_batch(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t:
     feature_valid = feature_dropout(x.shape, data.valid, rng, cfg.feature_drop_rate)
     if n_pairs:
         feature_valid[n_pairs:] = feature_valid[:n_pairs]
+    long_mean = long_count = None
+    if cfg.evidence_long:  # drawn after every other mask: the crop's masks are those of a run without it
+        long_mean, long_count = _long_context(data, trial_idx, starts, t, cfg.long_context_windows, hidden, orig,
+                                              feature_valid, n_pairs, rng)
     recon_mask = hidden & ~orig
     # drawn for every variant, also without modality queries (whose loss does not read it): the cap consumes the
     # generator, and skipping it would give an ablation other masks in every later batch and in its validation set
@@ -312,7 +316,55 @@ def make_batch(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t:
         "interference": data.interference[sel],
         "artifacts": data.artifacts[sel],
         "artifact_known": np.broadcast_to(data.artifact_known[trial_idx][:, None], win.shape).copy(),
+        **({"long_mean": long_mean, "long_count": long_count} if long_mean is not None else {}),
     }
+
+
+def _long_context(data: PreparedData, trial_idx: np.ndarray, starts: np.ndarray, t: int, h: int,
+                  hidden: np.ndarray, orig: np.ndarray, feature_valid: np.ndarray, n_pairs: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``long_context`` (mean, count), each (B, T, N, F) float32, of training crops: every token's measured values
+    over windows t-h..t+h of its trial (``MMQNetConfig.evidence_long``).
+
+    Inside the crop the sample's own masks apply (the model's ``missing`` and feature drop-outs). Outside it the
+    trial's own missing tokens, every token the simulation hid over the whole crop (whole-sample modality drop-outs,
+    the consistency view's extra modality: hidden over the whole trial, as the evaluation's "EEG missing" columns
+    hide it) and, at random, each token-window with the share of the crop's windows the simulation hid of that
+    token (random missingness spreads over the trial as in the evaluation, where masks cover whole trials).
+    """
+    from ..model.mmqnet import long_context_mean
+
+    n = len(trial_idx)
+    width = t + 2 * h
+    wide = starts[:, None] - h + np.arange(width)  # (B, W)
+    last = data.n_windows[trial_idx][:, None]
+    inside = (wide >= 0) & (wide < last)
+    idx = np.clip(wide, 0, np.maximum(last - 1, 0))
+    rows = trial_idx[:, None]
+    xw = data.x[rows, idx]  # (B, W, N, F)
+    hid = data.missing[rows, idx].copy()  # (B, W, N)
+    simulated = hidden & ~orig  # (B, T, N)
+    always = simulated.all(1)  # (B, N)
+    share = simulated.mean(1)  # (B, N)
+    extra = rng.random(hid.shape) < share[:, None, :]
+    if n_pairs:
+        extra[n_pairs:] = extra[:n_pairs]
+    crop = np.zeros(width, bool)
+    crop[h:h + t] = True
+    hid[:, ~crop] |= extra[:, ~crop] | always[:, None, :]
+    hid[:, crop] = hidden  # the crop as the model sees it (crops start inside the trial: no clipping there)
+    used = ~hid[..., None] & data.valid & inside[..., None, None]
+    used[:, crop] &= feature_valid
+    mean, count = long_context_mean(torch.from_numpy(np.where(used, xw, np.float32(0.0))), torch.from_numpy(used), h)
+    return (np.ascontiguousarray(mean[:, h:h + t].numpy(), np.float32),
+            np.ascontiguousarray(count[:, h:h + t].numpy(), np.float32))
+
+
+def _long_kwargs(batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """``long_context=`` of the model's forward for a batch of :func:`make_batch` (none without it)."""
+    if "long_mean" not in batch:
+        return {}
+    return {"long_context": (batch["long_mean"], batch["long_count"])}
 
 
 def _cap_per_sample(chosen: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -434,7 +486,7 @@ def validate(model: torch.nn.Module, vset: ValidationSet, cfg: TrainConfig, devi
         tb = _to_torch(batch, device)
         with _autocast(device):
             out = model(tb["x"], tb["missing"], allow_empty=True, recon_tokens=_recon_tokens(tb, cfg),
-                        feature_valid=tb["feature_valid"])
+                        feature_valid=tb["feature_valid"], **_long_kwargs(tb))
         _, terms = compute_loss(out, tb, cfg, feature_valid)
         bsz = len(batch["x"])
         for k, v in terms.items():
@@ -461,7 +513,7 @@ def fit_temperature(model: torch.nn.Module, vset: ValidationSet, device: torch.d
     model.temperature.fill_(1.0)  # the raw logits, exactly (multiplying back by a temperature already set rounds)
     for batch in vset.batches:
         tb = _to_torch(batch, device)
-        out = model(tb["x"], tb["missing"], allow_empty=True, feature_valid=tb["feature_valid"])
+        out = model(tb["x"], tb["missing"], allow_empty=True, feature_valid=tb["feature_valid"], **_long_kwargs(tb))
         logits = out.logits.float()
         keep = ~out.no_context  # (B, T)
         raw.append(logits[keep].cpu())  # (M, K, 2)
@@ -536,20 +588,24 @@ def fit_evidence_spread(model: torch.nn.Module, vset: ValidationSet, device: tor
     for batch in vset.batches:
         tb = _to_torch(batch, device)
         x, missing, fv = tb["x"], tb["missing"], tb["feature_valid"] & ~tb["missing"][..., None]
-        full = model(x, missing, allow_empty=True, feature_valid=fv)
+        long = _long_kwargs(tb)
+        full = model(x, missing, allow_empty=True, feature_valid=fv, **long)
         z = z_of(full)
         for g in range(g_total):
             tokens = group == g  # (N,)
             hidden = missing | tokens
             fvh = fv & ~hidden[..., None]
-            out = model(x, hidden, allow_empty=True, feature_valid=fvh)
+            # hiding g hides it over the long span too (no long_context: nothing of g)
+            long_h = {} if not long else {"long_context": tuple(
+                torch.where(tokens[:, None], torch.zeros_like(v), v) for v in long["long_context"])}
+            out = model(x, hidden, allow_empty=True, feature_valid=fvh, **long_h)
             use = (full.modality_present[..., g] & ~full.no_context & ~out.no_context).double()  # (B, T)
             if not use.any():
                 continue
             restore = hidden & ~missing  # g's measured tokens, shown with the model's reconstruction
             fill = out.recon if out.recon is not None else torch.zeros_like(x)
             xr = torch.where(restore[..., None], torch.where(valid, fill, torch.zeros_like(fill)), x)
-            zr = z_of(model(xr, missing, allow_empty=True, feature_valid=fvh | (restore[..., None] & valid)))
+            zr = z_of(model(xr, missing, allow_empty=True, feature_valid=fvh | (restore[..., None] & valid), **long_h))
             zh = z_of(out)
             change[g] += torch.einsum("btk,bt->k", (z - zh) ** 2, use).cpu().numpy()
             restor[g] += torch.einsum("btk,bt->k", (zr - zh) ** 2, use).cpu().numpy()
@@ -820,7 +876,7 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
                 group["lr"] = lr * group.get("lr_scale", 1.0)
             with _autocast(device):
                 out = ddp_model(batch["x"], batch["missing"], recon_tokens=_recon_tokens(batch, cfg),
-                                feature_valid=batch["feature_valid"])
+                                feature_valid=batch["feature_valid"], **_long_kwargs(batch))
             loss, terms = compute_loss(out, batch, step_cfg, feature_valid)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
