@@ -90,6 +90,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "minute around each window (e.g. arousal, a slow state; default: none)")
     g.add_argument("--long-context", type=int, default=30, metavar="WINDOWS",
                    help="half-width of that span in windows each side (default 30)")
+    g.add_argument("--gate-loss", type=float, default=0.0, metavar="W",
+                   help="weight of a supervised loss on the interference gate: the window's largest token gate "
+                        "must say whether the window has a known artifact (synthetic data; default 0: off)")
     g.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                    help="warm start: copy the weights of this checkpoint folder whose name and shape match "
                    "(e.g. a legacy-fusion checkpoint into fusion 'mmq'); default: from scratch")
@@ -174,6 +177,7 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
         evidence_long=tuple(v.strip() for v in str(getattr(args, "evidence_long", "") or "").split(",")
                             if v.strip()),
         long_context_windows=getattr(args, "long_context", 30),
+        w_gate=getattr(args, "gate_loss", 0.0),
         calibrate=not args.no_calibrate, init_from=getattr(args, "init_from", None),
         lr_schedule=getattr(args, "lr_schedule", "cosine"), augment_ramp_steps=getattr(args, "augment_ramp", 0),
     )

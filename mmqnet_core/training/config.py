@@ -77,6 +77,8 @@ class TrainConfig:
     w_interference: float = 0.5  # BCE of the per-window interference score
     w_artifact: float = 0.5  # multi-label BCE of the artifact types (trials with known artifacts only)
     w_decorrelation: float = 0.1  # decorrelation of interference and category query outputs
+    w_gate: float = 0.0  # supervised interference gate: the window's largest token gate vs "artifact in the window"
+    #                      (training.loop.gate_loss; fusion "mmq", trials with known artifacts); 0 = off
     w_regression: float = 0.5  # MSE of the 1-9 scores / 16 (only with ``regression``)
     # consistency: half of every batch is the other half with one more modality hidden (all EEG, all peripheral or
     # one modality); KL(prediction with it || prediction without it), the former not back-propagated (0 = off)

@@ -410,6 +410,10 @@ def compute_loss(out: Any, batch: dict[str, torch.Tensor], cfg: TrainConfig,
             mask = known.float()
             terms["artifact"] = (bce * mask).sum() / mask.sum().clamp(min=1.0)
             total = total + cfg.w_artifact * terms["artifact"]
+        gate = getattr(out, "interference_gate", None)
+        if gate is not None and getattr(cfg, "w_gate", 0.0) > 0:
+            terms["gate"] = gate_loss(gate.float(), batch["missing"], batch["artifacts"], known)
+            total = total + cfg.w_gate * terms["gate"]
         if out.interference_features is not None and cfg.w_decorrelation > 0:
             terms["decorrelation"] = decorrelation_loss(out.category_features.float(),
                                                         out.interference_features.float())
@@ -422,6 +426,23 @@ def compute_loss(out: Any, batch: dict[str, torch.Tensor], cfg: TrainConfig,
         terms["consistency"] = consistency_loss(out.logits.float(), out.no_context, n_pairs)
         total = total + cfg.w_consistency * terms["consistency"]
     return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+def gate_loss(gate: torch.Tensor, missing: torch.Tensor, artifacts: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Supervision of the interference gate from window-level artifact labels (``TrainConfig.w_gate``).
+
+    The corpus knows which windows carry an injected artifact, not which tokens, so the loss is a multiple-instance
+    one: the window's largest gate over its *measured* tokens, max_n gate (B, T), is scored with binary cross-
+    entropy against "some artifact in the window" (``artifacts`` (B, T, A) > 0.5), on windows with known artifacts
+    and at least one measured token. A clean window pushes every token's gate down, an artifact window pushes at
+    least one up; only the gates' differences across a window's tokens change the category read-out (log(1 -
+    gate) is added to the keys' logits before their softmax), so a uniform shift is harmless.
+    """
+    score = gate.masked_fill(missing, 0.0).amax(-1).clamp(1e-4, 1.0 - 1e-4)  # (B, T)
+    target = (artifacts > 0.5).any(-1).to(score.dtype)  # (B, T)
+    use = (known & (~missing).any(-1)).to(score.dtype)
+    bce = F.binary_cross_entropy(score, target, reduction="none")
+    return (bce * use).sum() / use.sum().clamp(min=1.0)
 
 
 def unimodal_loss(modality_logits: torch.Tensor, present: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
