@@ -180,7 +180,9 @@ def _probabilities_where_needed(model: torch.nn.Module, x: np.ndarray, mask: np.
     n_valid = np.full(s_total, n_total) if n_valid is None else np.asarray(n_valid)
     every = [(s, int(st)) for s in range(s_total) for st in context_starts(int(n_valid[s]), t)]
     items = [(s, st) for s, st in every if need[s, st:st + t].any()]
-    if len(items) == len(every):  # all of them: the plain pass
+    # all of them: the plain pass; likewise with the long-context read-out (``evidence_long``), whose contexts read
+    # the windows around them, so a context run alone would see less, and a hidden unit reaches h windows further
+    if len(items) == len(every) or getattr(model.config, "evidence_long", ()):
         return run_contexts(model, x, mask, n_valid=n_valid, feature_valid=fv, batch_size=batch_size,
                             device=device, progress=progress, cancel=cancel).probabilities
     out = np.zeros((s_total, n_total, model.config.n_targets), np.float32)

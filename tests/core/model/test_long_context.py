@@ -140,3 +140,19 @@ def test_without_long_context_the_input_windows_are_the_span_and_bad_inputs_are_
         small_config(evidence_long=("arousal",), modality_evidence=False)
     with pytest.raises(ConfigError, match="long_context_windows"):
         small_config(evidence_long=("arousal",), long_context_windows=0)
+
+
+def test_occlusion_passes_see_the_same_long_context_as_the_analysis():
+    """The occlusion's probability-only passes on a few windows equal the plain pass there (a context run alone
+    would read only its own windows' long-context mean)."""
+    from mmqnet_core.model.attribution import _probabilities_where_needed
+
+    cfg = small_config(evidence_long=("arousal",), long_context_windows=6)
+    model = _perturbed(_model(cfg))
+    x, missing = _sequence(cfg, n=24)
+    need = np.zeros(missing.shape[:2], bool)
+    need[:, 9:11] = True
+    full = run_contexts(model, x, missing, batch_size=4).probabilities
+    part = _probabilities_where_needed(model, x, missing, None, need, n_valid=None, batch_size=4, device="cpu",
+                                       progress=None, cancel=None)
+    np.testing.assert_allclose(part[need], full[need], rtol=0, atol=1e-6)
