@@ -493,11 +493,22 @@ class PageTraces:
     connect: np.ndarray  # (R * P,) bool: point k is joined to point k + 1 (False at row ends and gaps)
     x_bounds: tuple[float, float]  # (min, max) of x_flat, s
     y_bounds: tuple[float, float]  # (min, max) of the finite y, rows
-    path: QPainterPath  # the polyline of x_flat, y_flat, connect, built where the page is prepared
     values: np.ndarray | None = None  # (R, N) the page's samples as drawn (montage, filter), row units
     t0: float = 0.0  # time of values[:, 0], s
     sfreq: float = 1.0  # sampling rate of values, Hz
     raster: "PageRaster | None" = None  # the path already drawn for the screen, where it was prefetched
+    # The polyline of all rows, made on first use (see ``path``) and shared by the copies that add a raster.
+    made: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def path(self) -> QPainterPath:
+        """The polyline of x_flat, y_flat, connect (:func:`rows_path`), made on first use: a page drawn from its
+        prefetched image never needs it (it took ~1 ms of the prefetching thread per page); a QPainterPath is
+        a Qt value type, safe to make in any thread (two threads making it at once make equal paths)."""
+        path = self.made.get("path")
+        if path is None:
+            path = self.made["path"] = rows_path(self.times, self.y)
+        return path
 
     @property
     def n_rows(self) -> int:
@@ -574,9 +585,8 @@ def layout_page(data: np.ndarray, t0: float, sfreq: float, n_bins: int, scales: 
         lo, hi = (float(np.nanmin(y)), float(np.nanmax(y))) if finite.any() else (0.0, float(max(n_rows - 1, 0)))
     x_bounds = (float(times[0]), float(times[-1])) if n_points else (t0, t0)
     x_flat, connect = np.tile(times, n_rows), connect.ravel()
-    path = rows_path(times, y)
     return PageTraces(times=times, y=y, x_flat=x_flat, y_flat=y_flat, connect=connect, x_bounds=x_bounds,
-                      y_bounds=(lo, hi), path=path, values=data, t0=t0, sfreq=sfreq)
+                      y_bounds=(lo, hi), values=data, t0=t0, sfreq=sfreq)
 
 
 def rows_path(times: np.ndarray, y: np.ndarray) -> QPainterPath:
@@ -816,7 +826,13 @@ class _PageCurve(_DataBoundsCurve):
         self._known = (page.x_bounds, page.y_bounds)
         self._page = page
         self.setData(page.x_flat, page.y_flat, connect=page.connect)
-        self.path = page.path  # what getPath() would build from these data (pyqtgraph keeps it until setData)
+
+    def getPath(self) -> QPainterPath:  # noqa: N802 (pyqtgraph API)
+        """What pyqtgraph would build from the page's data: the page's path, made on first use (a page copied
+        from its prefetched image never strokes it)."""
+        if self.path is None and self._page is not None:
+            self.path = self._page.path
+        return super().getPath()
 
     def dataBounds(self, ax, frac=1.0, orthoRange=None):  # noqa: N802 (pyqtgraph API)
         if self._known is not None and frac == 1.0 and orthoRange is None:

@@ -69,6 +69,27 @@ def test_page_image_has_the_pixels_of_the_stroked_path(qapp, antialias, rows_in_
     assert drawn == expected
 
 
+def test_page_path_is_made_on_first_use_and_is_the_rows_polyline(qapp):
+    """The polyline of all rows is made when first asked for (a page drawn from its image never needs it), once,
+    and shared with the copy that carries the image; the curve item strokes that path."""
+    page = _page()
+    assert "path" not in page.made
+    target = _target(page.n_rows, rows_in_view=5.0)
+    with_image = render_raster(page, target)
+    assert "path" not in page.made  # 5 rows in view: only their path was made
+    path = page.path
+    assert page.path is path
+    expected = signal_browser.rows_path(page.times, page.y)
+    assert path == expected
+    import dataclasses
+
+    copy = dataclasses.replace(page, raster=with_image)
+    assert copy.path is path
+    curve = signal_browser._PageCurve()
+    curve.set_page(page)
+    assert curve.getPath() == expected
+
+
 def test_lock_free_stroke_is_found_and_checked_here(qapp):
     """On Linux (the platform the tests and packages run on) Qt's drawPath is called without the lock."""
     if not sys.platform.startswith("linux"):
@@ -166,3 +187,5 @@ def test_back_to_back_steps_find_their_pages_drawn_into_images(browser, qtbot, m
     # first page step, as the time axis' labels change; the next pages are drawn for the new area).
     assert curve.raster_paints - rasters >= 3 and curve.path_paints - paths <= 1
     assert browser.start_s == pytest.approx(25.0)
+    # The page on screen was copied from its image: the curve item never asked for its path.
+    assert curve._page is cache._pages[(page_key, 25.0, 30.0)].result(timeout=5) and curve.path is None
