@@ -90,6 +90,20 @@ def test_page_path_is_made_on_first_use_and_is_the_rows_polyline(qapp):
     assert curve.getPath() == expected
 
 
+def test_plot_area_in_pixels_does_not_flicker_with_rounding():
+    """The plot area's edges lie on whole pixels up to rounding: 49.9999999 and 50.0000001 px give the same
+    pixels (toAlignedRect gave (49, 0, 795, 434) and (50, 0, 794, 434) at successive page steps, so that a
+    third of the prefetched images did not fit their paint); edges really inside a pixel are covered as by Qt."""
+    from PySide6.QtCore import QRect, QRectF
+
+    from app.signal_browser import aligned_rect
+
+    for left in (49.9999999, 50.0, 50.0000001):
+        assert aligned_rect(QRectF(left, 0.0, 844.0 - left, 434.0000001)) == QRect(50, 0, 794, 434)
+    for rect in (QRectF(49.5, 0.25, 794.2, 433.5), QRectF(-3.7, 2.0, 10.0, 0.5), QRectF(0.0, 0.0, 0.0, 0.0)):
+        assert aligned_rect(rect) == rect.toAlignedRect()
+
+
 def test_lock_free_stroke_is_found_and_checked_here(qapp):
     """On Linux (the platform the tests and packages run on) Qt's drawPath is called without the lock."""
     if not sys.platform.startswith("linux"):
