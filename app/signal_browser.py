@@ -93,6 +93,7 @@ from .decimate import peak_decimate
 from .key_bindings import Binding, browser_bindings
 from .model import AppModel
 from .page_raster import gil_free_available, stroke_path
+from .plot_helpers import TICK_LABEL_GAP_PX, TIME_STEPS, TimeAxis  # noqa: F401 (TICK_LABEL_GAP_PX re-exported)
 from .qt_compat import single_shot_timer
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,9 @@ log = logging.getLogger(__name__)
 #: Amplitude per row spacing used when a page gives no usable range (flat or empty), in the channel's unit.
 FALLBACK_SCALE: dict[Modality, float] = {Modality.EEG: 100e-6, Modality.EOG: 400e-6, Modality.EMG: 200e-6,
                                          Modality.ECG: 2e-3}
-#: Spacings of the grid lines and time ticks, s (the smallest giving at most ~12 lines per page is used).
-GRID_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
-                                 900.0, 1800.0, 3600.0, 7200.0)
-#: Least room between two time-axis tick labels, px.
-TICK_LABEL_GAP_PX = 12
+#: Spacings of the grid lines and time ticks, s: the time axes' one table (the smallest giving at most 12 ticks
+#: whose labels fit is used).
+GRID_STEPS = TIME_STEPS
 #: Channels moved by one notch of Shift+wheel.
 WHEEL_CHANNELS = 3
 #: Lines over which annotation labels are stacked in the strip above the traces.
@@ -291,97 +290,16 @@ def _hidden_axis(orientation: str) -> pg.AxisItem:
     return axis
 
 
-class _TimeAxis(pg.AxisItem):
-    """Bottom axis in h:mm:ss from the start (or clock time), ticks at :data:`GRID_STEPS`: never "ks"."""
+class _TimeAxis(TimeAxis):
+    """The browser's time axis: the shared :class:`~app.plot_helpers.TimeAxis` (its steps, label format and tick
+    placement) reading the state's time: h:mm:ss from the start, or the clock time (toggle)."""
 
     def __init__(self, state: BrowserState) -> None:
-        super().__init__("bottom")
+        super().__init__("bottom", format_time=state.format_time)
         self.state = state
-        self.enableAutoSIPrefix(False)
-        self._specs_cache: tuple | None = None  # see generateDrawSpecs
-        self._metrics: tuple[str, QFontMetricsF] | None = None  # (font key, its metrics), see label_px
 
-    def label_px(self, lo: float, hi: float, step: float) -> float:
-        """Width of the widest tick label over [``lo``, ``hi``] s at ``step`` s, px, in the axis' tick font."""
-        font = self.style["tickFont"] if self.style["tickFont"] is not None else self.font()
-        if self._metrics is None or self._metrics[0] != font.key():  # made once per font, not at every step
-            self._metrics = (font.key(), QFontMetricsF(font))
-        metrics = self._metrics[1]
-        decimals = 0 if step >= 1 else 1
-        # The widest label is one of the ends' (more hours digits, a minus sign), or any "88" of the same form.
-        texts = [self.state.format_time(t, decimals) for t in (lo, hi, step * math.floor(hi / step))]
-        return max(metrics.horizontalAdvance(t) for t in texts)
-
-    def step_for(self, span: float, lo: float | None = None, size_px: float | None = None) -> float:
-        """The tick step for ``span`` s over the axis' width (``size_px``, px): the smallest of
-        :data:`GRID_STEPS` giving at most 12 ticks whose labels (the widest one plus :data:`TICK_LABEL_GAP_PX`)
-        do not overlap. A 10-s page in a narrow window had labels run together ("00:0100:0200:03")."""
-        size = self.width() if size_px is None else size_px
-        lo = self.range[0] if lo is None else lo
-        for step in GRID_STEPS:
-            if span / step > 12:
-                continue
-            if size <= 0 or step / span * size >= self.label_px(lo, lo + span, step) + TICK_LABEL_GAP_PX:
-                return step
-        return GRID_STEPS[-1]
-
-    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
-        step = self.step_for(max(maxVal - minVal, 1e-9), minVal, size)
-        return [(step, 0.0)]
-
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
-        decimals = 0 if spacing >= 1 else 1
-        return [self.state.format_time(v, decimals) for v in values]
-
-    def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph API)
-        """pyqtgraph's specs, with its general code run only when the axis' geometry or style changes.
-
-        A page step changes the range only: the axis line and the ticks' pen stay, the ticks and labels are
-        placed by pyqtgraph's rule for a bottom axis with one tick level (the same positions, rectangles and
-        texts: tested equal); pyqtgraph's general code took ~2 ms of the GUI thread per step.
-        """
-        lo, hi = self.range
-        bounds = self.mapRectFromParent(self.geometry())
-        key = (bounds.getRect(), self.style["tickLength"], self.style["tickTextOffset"][1], self.style["showValues"],
-               self.pen().color().rgba(), self.tickPen().color().rgba(), self.textPen().color().rgba(),
-               self.style["tickFont"].key() if self.style["tickFont"] is not None else None, self.grid)
-        levels = self.tickValues(lo, hi, bounds.width())  # one level (see tickSpacing), pyqtgraph's length
-        cached = self._specs_cache
-        dif = hi - lo
-        if (cached is None or cached[0] != key or len(levels) != 1 or dif <= 0 or self.grid is not False
-                or not self.style["showValues"] or self._tickLevels is not None):
-            specs = super().generateDrawSpecs(p)
-            self._specs_cache = None
-            if specs is not None and specs[1] and len(levels) == 1 and self.grid is False:
-                self._specs_cache = (key, specs[0], specs[1][0][0])  # (key, axis line, tick pen)
-            return specs
-        _, axis_spec, tick_pen = cached
-        spacing, values = levels[0]
-        x_scale = bounds.width() / dif
-        offset = lo * x_scale
-        xs = [v * x_scale - offset for v in values]
-        if any(x < lo * x_scale - offset or x > hi * x_scale - offset for x in xs):
-            self._specs_cache = None
-            return self.generateDrawSpecs(p)
-        tick_stop = bounds.top()
-        tick_end = tick_stop + self.style["tickLength"]  # tickDir 1 for a bottom axis, no grid
-        tick_specs = [(tick_pen, pg.Point(x, tick_stop), pg.Point(x, tick_end)) for x in xs]
-        if self.style["tickFont"] is not None:
-            p.setFont(self.style["tickFont"])
-        strings = self.tickStrings(values, self.autoSIPrefixScale * self.scale, spacing)
-        text_offset = max(0, self.style["tickLength"]) + self.style["tickTextOffset"][1]
-        flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextDontClip
-        br = self.boundingRect()
-        text_specs, size2 = [], 0.0
-        for x, text in zip(xs, strings):
-            r = p.boundingRect(QRectF(0, 0, 100, 100), Qt.AlignmentFlag.AlignCenter, text)
-            height, width = r.height() * 0.8, r.width()
-            size2 = max(size2, height)
-            rect = QRectF(x - width / 2.0, tick_stop + text_offset, width, height)
-            if br & rect == rect:
-                text_specs.append((rect, flags, text))
-        self._updateMaxTextSize(size2)
-        return axis_spec, tick_specs, text_specs
+    def format_key(self) -> Hashable:
+        return (self.state.clock_time, self.state.start_time)
 
     def update_label(self) -> None:
         if self.state.clock_time and self.state.start_time is not None:
@@ -2220,7 +2138,7 @@ class SignalBrowser(QWidget):
 
     def _draw_grid(self, start: float, stop: float) -> None:
         """Vertical lines at the time axis' ticks, as one line-pairs item."""
-        step = self.plot.getAxis("bottom").step_for(max(stop - start, 1e-9), start)
+        step = self.plot.getAxis("bottom").tick_step(max(stop - start, 1e-9), start)
         first, last = math.ceil(start / step), math.floor(stop / step)
         top, bottom = -0.5 - ROW_MARGIN, max(1, len(self._row_defs)) - 0.5 + ROW_MARGIN
         # The lines are laid out from the first one and the item is moved there: a page step moves it (the
