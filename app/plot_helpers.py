@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Hashable, Iterable
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF
@@ -137,8 +138,21 @@ class TimeAxis(pg.AxisItem):
         return [(self.tick_step(max(maxVal - minVal, 1e-9), minVal, size), 0.0)]
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API): none before the start
-        levels = super().tickValues(minVal, maxVal, size)
-        if minVal >= -NEGATIVE_TICK_S:
+        """pyqtgraph's tick values (the same numbers: its arithmetic for one level, without its general code:
+        ~0.3 ms of the browser's page step), none before 0 s."""
+        levels = None
+        if not self.logMode:
+            lo, hi = sorted((minVal, maxVal))
+            lo, hi = lo * self.scale, hi * self.scale
+            spacings = self.tickSpacing(lo, hi, size)
+            if len(spacings) == 1:
+                spacing, offset = spacings[0]
+                start = (math.ceil((lo - offset) / spacing) * spacing) + offset
+                num = int((hi - start) / spacing) + 1
+                levels = [(spacing / self.scale, ((np.arange(num) * spacing + start) / self.scale).tolist())]
+        if levels is None:
+            levels = super().tickValues(minVal, maxVal, size)
+        if min(minVal, maxVal) >= -NEGATIVE_TICK_S:
             return levels
         return [(spacing, [v for v in values if v >= -NEGATIVE_TICK_S]) for spacing, values in levels]
 

@@ -158,3 +158,19 @@ def test_an_axis_without_data_reads_from_zero_not_negative_times(qtbot):
     assert format_hms(-0.04, decimals=1) == "00:00.0" and format_hms(-0.0) == "00:00"
     assert format_hms(-3.0) == "-00:03"  # a real negative time keeps its sign
     assert axis.tickValues(2.0, 12.0, 400.0) == TimeAxis("bottom").tickValues(2.0, 12.0, 400.0)  # unchanged
+
+
+def test_time_axis_tick_values_are_pyqtgraphs(qtbot):
+    """The time axis computes its one level of ticks without pyqtgraph's general code: the same numbers."""
+    import pyqtgraph as pg
+
+    from app.plot_helpers import TimeAxis
+
+    axis = TimeAxis("bottom")
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        lo = float(rng.uniform(0.0, 90000.0)) * float(rng.choice([1e-3, 1.0]))
+        span = float(rng.choice([0.7, 5.0, 10.0, 30.0, 300.0, 3600.0, 86400.0])) * float(rng.uniform(0.5, 1.5))
+        size = float(rng.uniform(150.0, 2000.0))
+        for a, b in ((lo, lo + span), (lo + span, lo)):
+            assert axis.tickValues(a, b, size) == pg.AxisItem.tickValues(axis, a, b, size)
