@@ -136,6 +136,10 @@ BACK_TO_BACK_S = 0.020
 RASTER_TOLERANCE_PX = 1e-3
 #: A trace clipped to its row (the default) stays within this many row spacings of its centre line.
 CLIP_ROWS = 0.5
+#: A layout of at most this many rows is scaled so that each trace fits its row (see ``SignalBrowser._autoscale``).
+FIT_ROWS = 4
+#: Room kept around a trace's 0.1-99.9 % extent when it is scaled to fit its row (x this extent).
+FIT_MARGIN = 1.15
 #: Width of the channel-name gutter, px: at least the first, at most the second (longer names are elided).
 GUTTER_PX = (48.0, 180.0)
 
@@ -2051,10 +2055,13 @@ class SignalBrowser(QWidget):
         self._clean.set_pen(self._cleaned_colour)
 
     def _autoscale(self, modalities: set[Modality] | None = None) -> None:
-        """Set each modality's amplitude from the robust peak-to-peak range of its channels on the first page.
+        """Set each modality's amplitude from the robust range of its channels on the first page.
 
         A fixed µV default only suits EEG in volts; other channels come in the file's own units (µS, a.u.), so
         the scale is taken from the data (median over the modality's channels of the 1st-99th percentile range).
+        With few rows (at most :data:`FIT_ROWS`) a row is most of the plot and its clip the plot's edge: the
+        range is then widened so that the trace fits its row (its 0.1-99.9 % extent about the page mean, with a
+        margin; a one-channel recording opened at 0.5 µV/mm with its peaks cut at the plot's top and bottom).
         """
         rec = self._rec
         if rec is None:
@@ -2063,17 +2070,27 @@ class SignalBrowser(QWidget):
         data = rec.get_data(0.0, min(rec.duration_s, max(self.state.page_s, 10.0)))
         by_mod: dict[Modality, list[float]] = {}
         rows = [i for i, ch in enumerate(rec.channels) if ch.modality in wanted]
+        fit = len(self._row_defs) <= FIT_ROWS
+        levels = [0.1, 1, 99, 99.9] if fit else [1, 99]
+
+        def spread(values: np.ndarray, axis=None):
+            """The row spacing a channel needs, in its unit (per row of a 2-D block with ``axis=1``)."""
+            q = np.percentile(values, levels, axis=axis)
+            if not fit:
+                return q[1] - q[0]
+            centre = np.mean(values, axis=axis)  # the layout removes the page mean
+            half = np.maximum(q[3] - centre, centre - q[0])
+            return np.maximum(q[2] - q[1], 2.0 * FIT_MARGIN * half)
+
         whole = [i for i in rows if np.isfinite(data[i]).all()] if data.shape[1] else []
         # Rows without a missing sample in one call (the same percentiles as row by row, ~10x faster for 40 rows).
-        ranges = dict(zip(whole, np.diff(np.percentile(data[whole], [1, 99], axis=1), axis=0)[0].tolist())) \
-            if whole else {}
+        ranges = dict(zip(whole, np.atleast_1d(spread(data[whole], axis=1)).tolist())) if whole else {}
         for i in rows:
             if i not in ranges:
                 finite = data[i][np.isfinite(data[i])]
                 if not finite.size:
                     continue
-                lo, hi = np.percentile(finite, [1, 99])
-                ranges[i] = float(hi - lo)
+                ranges[i] = float(spread(finite))
             by_mod.setdefault(rec.channels[i].modality, []).append(ranges[i])
         scales = {}
         for m in wanted:
