@@ -118,11 +118,12 @@ def display_unit(unit: str) -> tuple[str, float]:
 
 
 def format_hms(t_s: float, *, decimals: int = 0) -> str:
-    """``t_s`` seconds as h:mm:ss (or mm:ss under an hour), with ``decimals`` digits of the second."""
-    sign = "-" if t_s < 0 else ""
+    """``t_s`` seconds as h:mm:ss (or mm:ss under an hour), with ``decimals`` digits of the second (a time that
+    rounds to zero has no sign: never "-00:00.0")."""
     t = abs(t_s)
     scale = 10 ** decimals
     total = round(t * scale) / scale
+    sign = "-" if t_s < 0 and total > 0 else ""
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     sec = f"{s:0{3 + decimals if decimals else 2}.{decimals}f}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+import math
+from typing import Callable, Hashable, Iterable
 
+import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSizeF, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QRectF, QSizeF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF
 from PySide6.QtWidgets import QComboBox, QSizePolicy, QWidget
 
 from .browser_state import format_hms
@@ -26,36 +28,197 @@ TARGET_COLOURS = {"valence": VALENCE_COLOUR, "arousal": AROUSAL_COLOUR}
 
 #: Label of the analysis views' time axes (the browser's wording: the same clock as its time axis).
 TIME_LABEL = "time from start (h:mm:ss)"
-#: Tick steps of a time axis, s: round steps of a clock, so that ticks fall on whole minutes and hours.
+#: Tick steps of every time axis (the browser's and the analysis views'), s: round steps of a clock, so that
+#: ticks fall on whole seconds, minutes and hours.
 TIME_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0,
                                  900.0, 1800.0, 3600.0, 7200.0, 3 * 3600.0, 6 * 3600.0, 12 * 3600.0, 86400.0)
-#: Room a tick label of a time axis needs, px ("0:00:00" plus a gap).
+#: Room a tick label of a time axis needs when it is not measured (:meth:`TimeAxis.step_for`), px.
 TIME_LABEL_PX = 64
+#: Most ticks on a time axis.
+MAX_TICKS = 12
+#: Least room between two tick labels, px.
+TICK_LABEL_GAP_PX = 12
+#: A tick this far below 0 s is still the start (rounding), s; ticks before it are not drawn.
+NEGATIVE_TICK_S = 1e-9
+
+
+def _hms(t_s: float, decimals: int = 0) -> str:
+    return format_hms(t_s, decimals=decimals)
 
 
 class TimeAxis(pg.AxisItem):
-    """A bottom axis reading h:mm:ss (mm:ss under an hour) from the recording's start, as the browser's.
+    """A bottom axis reading h:mm:ss (mm:ss under an hour) from the recording's start: the browser's time axis
+    (``signal_browser._TimeAxis``, which formats through its state: clock time) and the analysis views'.
 
     pyqtgraph's axis with ``units="s"`` scales long spans with an SI prefix: a 1-h recording read "time (ks)"
-    with ticks 0.5, 1, 1.5. Ticks fall on :data:`TIME_STEPS`, as many as fit the axis' width.
+    with ticks 0.5, 1, 1.5. Here ticks fall on :data:`TIME_STEPS`: the smallest step giving at most
+    :data:`MAX_TICKS` ticks whose labels, measured in the axis' font, keep :data:`TICK_LABEL_GAP_PX` between them
+    (:meth:`tick_step`). No tick is drawn before 0 s (an empty view's range, -0.5 to 0.5 s, read "-00:00.4").
+
+    A range change (a page step) only places ticks and labels: pyqtgraph's general code runs when the axis'
+    geometry or style changes (:meth:`generateDrawSpecs`, the same specs: tested); label widths and tick steps
+    are kept per text and per range.
+
+    Parameters
+    ----------
+    orientation : str
+        "bottom" (the other sides work, with pyqtgraph's general code at every change).
+    format_time : callable (seconds, decimals) -> str, optional
+        The label of a time (default :func:`~app.browser_state.format_hms`).
     """
 
-    def __init__(self, orientation: str = "bottom", **kwargs) -> None:
+    def __init__(self, orientation: str = "bottom", *, format_time: Callable[[float, int], str] | None = None,
+                 **kwargs) -> None:
         super().__init__(orientation, **kwargs)
         self.enableAutoSIPrefix(False)
+        self.format_time = format_time or _hms
+        self._specs_cache: tuple | None = None  # see generateDrawSpecs
+        self._metrics: tuple[str, QFontMetricsF] | None = None  # (font key, its metrics), see label_px
+        self._widths: dict[str, float] = {}  # label text -> width in the tick font, px
+        self._text_rects: dict[tuple[str, str], QRectF] = {}  # (font key, text) -> rectangle drawn, see specs
+        self._steps: dict[tuple, float] = {}  # (span, lo, size, format) -> tick step, see tick_step
 
     @staticmethod
-    def step_for(span_s: float, size_px: float) -> float:
-        """The tick step for ``span_s`` seconds over ``size_px`` pixels: the smallest whose labels fit."""
-        n_max = max(2.0, size_px / TIME_LABEL_PX)
+    def step_for(span_s: float, size_px: float, label_px: float = TIME_LABEL_PX) -> float:
+        """The tick step for ``span_s`` seconds over ``size_px`` pixels when each label takes ``label_px`` px (a
+        fixed guess; an axis measures its labels: :meth:`tick_step`)."""
+        n_max = max(2.0, size_px / label_px)
         return next((s for s in TIME_STEPS if span_s / s <= n_max), TIME_STEPS[-1])
 
+    def label_px(self, lo: float, hi: float, step: float) -> float:
+        """Width of the widest tick label over [``lo``, ``hi``] s at ``step`` s, px, in the axis' tick font."""
+        font = self.style["tickFont"] if self.style["tickFont"] is not None else self.font()
+        key = font.key()
+        if self._metrics is None or self._metrics[0] != key:  # made once per font, not at every step
+            self._metrics = (key, QFontMetricsF(font))
+            self._widths.clear()
+        metrics = self._metrics[1]
+        decimals = 0 if step >= 1 else 1
+        # The widest label is one of the ends' (more hours digits, a minus sign), or any "88" of the same form.
+        widest = 0.0
+        for t in (lo, hi, step * math.floor(hi / step)):
+            text = self.format_time(t, decimals)
+            width = self._widths.get(text)
+            if width is None:
+                if len(self._widths) > 4096:
+                    self._widths.clear()
+                width = self._widths[text] = metrics.horizontalAdvance(text)
+            widest = max(widest, width)
+        return widest
+
+    def tick_step(self, span: float, lo: float | None = None, size_px: float | None = None) -> float:
+        """The tick step for ``span`` s from ``lo`` s over ``size_px`` px (default: the axis' range and width):
+        the smallest of :data:`TIME_STEPS` giving at most :data:`MAX_TICKS` ticks whose labels (the widest plus
+        :data:`TICK_LABEL_GAP_PX`) do not overlap. A 10-s page in a narrow window had labels run together
+        ("00:0100:0200:03")."""
+        size = self.width() if size_px is None else size_px
+        lo = self.range[0] if lo is None else lo
+        key = (span, lo, size, self.format_key(), self._metrics[0] if self._metrics else None)
+        step = self._steps.get(key)
+        if step is not None:
+            return step
+        step = TIME_STEPS[-1]
+        for candidate in TIME_STEPS:
+            if span / candidate > MAX_TICKS:
+                continue
+            if size <= 0 or candidate / span * size >= self.label_px(lo, lo + span, candidate) + TICK_LABEL_GAP_PX:
+                step = candidate
+                break
+        if len(self._steps) > 256:
+            self._steps.clear()
+        self._steps[(span, lo, size, self.format_key(), self._metrics[0] if self._metrics else None)] = step
+        return step
+
+    def format_key(self) -> Hashable:
+        """What the labels' format depends on besides the time (a subclass whose format changes says so here:
+        the tick steps kept per range are kept per format)."""
+        return self.format_time
+
     def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
-        return [(self.step_for(max(maxVal - minVal, 1e-9), size), 0.0)]
+        return [(self.tick_step(max(maxVal - minVal, 1e-9), minVal, size), 0.0)]
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API): none before the start
+        """pyqtgraph's tick values (the same numbers: its arithmetic for one level, without its general code:
+        ~0.3 ms of the browser's page step), none before 0 s."""
+        levels = None
+        if not self.logMode:
+            lo, hi = sorted((minVal, maxVal))
+            lo, hi = lo * self.scale, hi * self.scale
+            spacings = self.tickSpacing(lo, hi, size)
+            if len(spacings) == 1:
+                spacing, offset = spacings[0]
+                start = (math.ceil((lo - offset) / spacing) * spacing) + offset
+                num = int((hi - start) / spacing) + 1
+                levels = [(spacing / self.scale, ((np.arange(num) * spacing + start) / self.scale).tolist())]
+        if levels is None:
+            levels = super().tickValues(minVal, maxVal, size)
+        if min(minVal, maxVal) >= -NEGATIVE_TICK_S:
+            return levels
+        return [(spacing, [v for v in values if v >= -NEGATIVE_TICK_S]) for spacing, values in levels]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
         decimals = 0 if spacing >= 1 else 1
-        return [format_hms(v, decimals=decimals) for v in values]
+        return [self.format_time(max(v, 0.0) if v > -NEGATIVE_TICK_S else v, decimals) for v in values]
+
+    def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph API)
+        """pyqtgraph's specs, with its general code run only when the axis' geometry or style changes.
+
+        A range change (a page step) only moves ticks and labels: the axis line and the ticks' pen stay, the
+        ticks and labels are placed by pyqtgraph's rule for a bottom axis with one tick level and no grid (the
+        same positions, rectangles and texts: tested); pyqtgraph's general code took ~2 ms of the browser's GUI
+        thread per page step. Other axes (a grid, another side) take pyqtgraph's code.
+        """
+        if self.orientation != "bottom":
+            return super().generateDrawSpecs(p)
+        lo, hi = self.range
+        bounds = self.mapRectFromParent(self.geometry())
+        key = (bounds.getRect(), self.style["tickLength"], self.style["tickTextOffset"][1], self.style["showValues"],
+               self.pen().color().rgba(), self.tickPen().color().rgba(), self.textPen().color().rgba(),
+               self.style["tickFont"].key() if self.style["tickFont"] is not None else None, self.grid)
+        levels = self.tickValues(lo, hi, bounds.width())  # one level (see tickSpacing), pyqtgraph's length
+        cached = self._specs_cache
+        dif = hi - lo
+        if (cached is None or cached[0] != key or len(levels) != 1 or dif <= 0 or self.grid is not False
+                or not self.style["showValues"] or self._tickLevels is not None):
+            specs = super().generateDrawSpecs(p)
+            self._specs_cache = None
+            if specs is not None and specs[1] and len(levels) == 1 and self.grid is False:
+                self._specs_cache = (key, specs[0], specs[1][0][0])  # (key, axis line, tick pen)
+            return specs
+        _, axis_spec, tick_pen = cached
+        spacing, values = levels[0]
+        x_scale = bounds.width() / dif
+        offset = lo * x_scale
+        xs = [v * x_scale - offset for v in values]
+        if any(x < lo * x_scale - offset or x > hi * x_scale - offset for x in xs):
+            self._specs_cache = None
+            return self.generateDrawSpecs(p)
+        tick_stop = bounds.top()
+        tick_end = tick_stop + self.style["tickLength"]  # tickDir 1 for a bottom axis, no grid
+        tick_specs = [(tick_pen, pg.Point(x, tick_stop), pg.Point(x, tick_end)) for x in xs]
+        if self.style["tickFont"] is not None:
+            p.setFont(self.style["tickFont"])
+        font_key = p.font().key()
+        strings = self.tickStrings(values, self.autoSIPrefixScale * self.scale, spacing)
+        text_offset = max(0, self.style["tickLength"]) + self.style["tickTextOffset"][1]
+        flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextDontClip
+        br = self.boundingRect()
+        text_specs, size2 = [], 0.0
+        rects = self._text_rects
+        for x, text in zip(xs, strings):
+            r = rects.get((font_key, text))
+            if r is None:  # the text's layout, once per text (QPainter.boundingRect lays it out every time)
+                if len(rects) > 4096:
+                    rects.clear()
+                r = rects[(font_key, text)] = p.boundingRect(QRectF(0, 0, 100, 100), Qt.AlignmentFlag.AlignCenter,
+                                                             text)
+            height, width = r.height() * 0.8, r.width()
+            size2 = max(size2, height)
+            rect = QRectF(x - width / 2.0, tick_stop + text_offset, width, height)
+            if br & rect == rect:
+                text_specs.append((rect, flags, text))
+        self._updateMaxTextSize(size2)
+        return axis_spec, tick_specs, text_specs
 
 
 def use_time_axis(plot: pg.PlotItem, label: bool = True) -> TimeAxis:

@@ -93,6 +93,7 @@ from .decimate import peak_decimate
 from .key_bindings import Binding, browser_bindings
 from .model import AppModel
 from .page_raster import gil_free_available, stroke_path
+from .plot_helpers import TICK_LABEL_GAP_PX, TIME_STEPS, TimeAxis  # noqa: F401 (TICK_LABEL_GAP_PX re-exported)
 from .qt_compat import single_shot_timer
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,9 @@ log = logging.getLogger(__name__)
 #: Amplitude per row spacing used when a page gives no usable range (flat or empty), in the channel's unit.
 FALLBACK_SCALE: dict[Modality, float] = {Modality.EEG: 100e-6, Modality.EOG: 400e-6, Modality.EMG: 200e-6,
                                          Modality.ECG: 2e-3}
-#: Spacings of the grid lines and time ticks, s (the smallest giving at most ~12 lines per page is used).
-GRID_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0,
-                                 900.0, 1800.0, 3600.0, 7200.0)
-#: Least room between two time-axis tick labels, px.
-TICK_LABEL_GAP_PX = 12
+#: Spacings of the grid lines and time ticks, s: the time axes' one table (the smallest giving at most 12 ticks
+#: whose labels fit is used).
+GRID_STEPS = TIME_STEPS
 #: Channels moved by one notch of Shift+wheel.
 WHEEL_CHANNELS = 3
 #: Lines over which annotation labels are stacked in the strip above the traces.
@@ -137,6 +136,10 @@ BACK_TO_BACK_S = 0.020
 RASTER_TOLERANCE_PX = 1e-3
 #: A trace clipped to its row (the default) stays within this many row spacings of its centre line.
 CLIP_ROWS = 0.5
+#: A layout of at most this many rows is scaled so that each trace fits its row (see ``SignalBrowser._autoscale``).
+FIT_ROWS = 4
+#: Room kept around a trace's 0.1-99.9 % extent when it is scaled to fit its row (x this extent).
+FIT_MARGIN = 1.15
 #: Width of the channel-name gutter, px: at least the first, at most the second (longer names are elided).
 GUTTER_PX = (48.0, 180.0)
 
@@ -291,97 +294,16 @@ def _hidden_axis(orientation: str) -> pg.AxisItem:
     return axis
 
 
-class _TimeAxis(pg.AxisItem):
-    """Bottom axis in h:mm:ss from the start (or clock time), ticks at :data:`GRID_STEPS`: never "ks"."""
+class _TimeAxis(TimeAxis):
+    """The browser's time axis: the shared :class:`~app.plot_helpers.TimeAxis` (its steps, label format and tick
+    placement) reading the state's time: h:mm:ss from the start, or the clock time (toggle)."""
 
     def __init__(self, state: BrowserState) -> None:
-        super().__init__("bottom")
+        super().__init__("bottom", format_time=state.format_time)
         self.state = state
-        self.enableAutoSIPrefix(False)
-        self._specs_cache: tuple | None = None  # see generateDrawSpecs
-        self._metrics: tuple[str, QFontMetricsF] | None = None  # (font key, its metrics), see label_px
 
-    def label_px(self, lo: float, hi: float, step: float) -> float:
-        """Width of the widest tick label over [``lo``, ``hi``] s at ``step`` s, px, in the axis' tick font."""
-        font = self.style["tickFont"] if self.style["tickFont"] is not None else self.font()
-        if self._metrics is None or self._metrics[0] != font.key():  # made once per font, not at every step
-            self._metrics = (font.key(), QFontMetricsF(font))
-        metrics = self._metrics[1]
-        decimals = 0 if step >= 1 else 1
-        # The widest label is one of the ends' (more hours digits, a minus sign), or any "88" of the same form.
-        texts = [self.state.format_time(t, decimals) for t in (lo, hi, step * math.floor(hi / step))]
-        return max(metrics.horizontalAdvance(t) for t in texts)
-
-    def step_for(self, span: float, lo: float | None = None, size_px: float | None = None) -> float:
-        """The tick step for ``span`` s over the axis' width (``size_px``, px): the smallest of
-        :data:`GRID_STEPS` giving at most 12 ticks whose labels (the widest one plus :data:`TICK_LABEL_GAP_PX`)
-        do not overlap. A 10-s page in a narrow window had labels run together ("00:0100:0200:03")."""
-        size = self.width() if size_px is None else size_px
-        lo = self.range[0] if lo is None else lo
-        for step in GRID_STEPS:
-            if span / step > 12:
-                continue
-            if size <= 0 or step / span * size >= self.label_px(lo, lo + span, step) + TICK_LABEL_GAP_PX:
-                return step
-        return GRID_STEPS[-1]
-
-    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
-        step = self.step_for(max(maxVal - minVal, 1e-9), minVal, size)
-        return [(step, 0.0)]
-
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
-        decimals = 0 if spacing >= 1 else 1
-        return [self.state.format_time(v, decimals) for v in values]
-
-    def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph API)
-        """pyqtgraph's specs, with its general code run only when the axis' geometry or style changes.
-
-        A page step changes the range only: the axis line and the ticks' pen stay, the ticks and labels are
-        placed by pyqtgraph's rule for a bottom axis with one tick level (the same positions, rectangles and
-        texts: tested equal); pyqtgraph's general code took ~2 ms of the GUI thread per step.
-        """
-        lo, hi = self.range
-        bounds = self.mapRectFromParent(self.geometry())
-        key = (bounds.getRect(), self.style["tickLength"], self.style["tickTextOffset"][1], self.style["showValues"],
-               self.pen().color().rgba(), self.tickPen().color().rgba(), self.textPen().color().rgba(),
-               self.style["tickFont"].key() if self.style["tickFont"] is not None else None, self.grid)
-        levels = self.tickValues(lo, hi, bounds.width())  # one level (see tickSpacing), pyqtgraph's length
-        cached = self._specs_cache
-        dif = hi - lo
-        if (cached is None or cached[0] != key or len(levels) != 1 or dif <= 0 or self.grid is not False
-                or not self.style["showValues"] or self._tickLevels is not None):
-            specs = super().generateDrawSpecs(p)
-            self._specs_cache = None
-            if specs is not None and specs[1] and len(levels) == 1 and self.grid is False:
-                self._specs_cache = (key, specs[0], specs[1][0][0])  # (key, axis line, tick pen)
-            return specs
-        _, axis_spec, tick_pen = cached
-        spacing, values = levels[0]
-        x_scale = bounds.width() / dif
-        offset = lo * x_scale
-        xs = [v * x_scale - offset for v in values]
-        if any(x < lo * x_scale - offset or x > hi * x_scale - offset for x in xs):
-            self._specs_cache = None
-            return self.generateDrawSpecs(p)
-        tick_stop = bounds.top()
-        tick_end = tick_stop + self.style["tickLength"]  # tickDir 1 for a bottom axis, no grid
-        tick_specs = [(tick_pen, pg.Point(x, tick_stop), pg.Point(x, tick_end)) for x in xs]
-        if self.style["tickFont"] is not None:
-            p.setFont(self.style["tickFont"])
-        strings = self.tickStrings(values, self.autoSIPrefixScale * self.scale, spacing)
-        text_offset = max(0, self.style["tickLength"]) + self.style["tickTextOffset"][1]
-        flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextDontClip
-        br = self.boundingRect()
-        text_specs, size2 = [], 0.0
-        for x, text in zip(xs, strings):
-            r = p.boundingRect(QRectF(0, 0, 100, 100), Qt.AlignmentFlag.AlignCenter, text)
-            height, width = r.height() * 0.8, r.width()
-            size2 = max(size2, height)
-            rect = QRectF(x - width / 2.0, tick_stop + text_offset, width, height)
-            if br & rect == rect:
-                text_specs.append((rect, flags, text))
-        self._updateMaxTextSize(size2)
-        return axis_spec, tick_specs, text_specs
+    def format_key(self) -> Hashable:
+        return (self.state.clock_time, self.state.start_time)
 
     def update_label(self) -> None:
         if self.state.clock_time and self.state.start_time is not None:
@@ -493,11 +415,22 @@ class PageTraces:
     connect: np.ndarray  # (R * P,) bool: point k is joined to point k + 1 (False at row ends and gaps)
     x_bounds: tuple[float, float]  # (min, max) of x_flat, s
     y_bounds: tuple[float, float]  # (min, max) of the finite y, rows
-    path: QPainterPath  # the polyline of x_flat, y_flat, connect, built where the page is prepared
     values: np.ndarray | None = None  # (R, N) the page's samples as drawn (montage, filter), row units
     t0: float = 0.0  # time of values[:, 0], s
     sfreq: float = 1.0  # sampling rate of values, Hz
     raster: "PageRaster | None" = None  # the path already drawn for the screen, where it was prefetched
+    # The polyline of all rows, made on first use (see ``path``) and shared by the copies that add a raster.
+    made: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def path(self) -> QPainterPath:
+        """The polyline of x_flat, y_flat, connect (:func:`rows_path`), made on first use: a page drawn from its
+        prefetched image never needs it (it took ~1 ms of the prefetching thread per page); a QPainterPath is
+        a Qt value type, safe to make in any thread (two threads making it at once make equal paths)."""
+        path = self.made.get("path")
+        if path is None:
+            path = self.made["path"] = rows_path(self.times, self.y)
+        return path
 
     @property
     def n_rows(self) -> int:
@@ -574,9 +507,8 @@ def layout_page(data: np.ndarray, t0: float, sfreq: float, n_bins: int, scales: 
         lo, hi = (float(np.nanmin(y)), float(np.nanmax(y))) if finite.any() else (0.0, float(max(n_rows - 1, 0)))
     x_bounds = (float(times[0]), float(times[-1])) if n_points else (t0, t0)
     x_flat, connect = np.tile(times, n_rows), connect.ravel()
-    path = rows_path(times, y)
     return PageTraces(times=times, y=y, x_flat=x_flat, y_flat=y_flat, connect=connect, x_bounds=x_bounds,
-                      y_bounds=(lo, hi), path=path, values=data, t0=t0, sfreq=sfreq)
+                      y_bounds=(lo, hi), values=data, t0=t0, sfreq=sfreq)
 
 
 def rows_path(times: np.ndarray, y: np.ndarray) -> QPainterPath:
@@ -699,6 +631,20 @@ def render_raster(page: PageTraces, target: RasterTarget) -> PageRaster:
     return PageRaster(target, image)
 
 
+def aligned_rect(rect: QRectF, tolerance: float = 1e-6) -> QRect:
+    """The whole pixels covering ``rect`` (``QRectF.toAlignedRect``), with edges within ``tolerance`` px of a whole
+    pixel taken as on it.
+
+    The plot area mapped to pixels has its edges at whole pixels up to rounding (49.9999999 or 50.0000001 px
+    after a page step): ``toAlignedRect`` then gave (49, 0, 795, 434) at one step and (50, 0, 794, 434) at the
+    next, so that a third of the prefetched images did not fit the paint (drawn again, or the page stroked in the
+    GUI thread).
+    """
+    left, top = math.floor(rect.left() + tolerance), math.floor(rect.top() + tolerance)
+    right, bottom = math.ceil(rect.right() - tolerance), math.ceil(rect.bottom() - tolerance)
+    return QRect(left, top, max(0, right - left), max(0, bottom - top))
+
+
 def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_ROWS, *, gap: float = LABEL_GAP_PX,
                  min_width: float | Sequence[float] = LABEL_MIN_PX,
                  right: float = math.inf) -> list[tuple[int, float] | None]:
@@ -816,7 +762,13 @@ class _PageCurve(_DataBoundsCurve):
         self._known = (page.x_bounds, page.y_bounds)
         self._page = page
         self.setData(page.x_flat, page.y_flat, connect=page.connect)
-        self.path = page.path  # what getPath() would build from these data (pyqtgraph keeps it until setData)
+
+    def getPath(self) -> QPainterPath:  # noqa: N802 (pyqtgraph API)
+        """What pyqtgraph would build from the page's data: the page's path, made on first use (a page copied
+        from its prefetched image never strokes it)."""
+        if self.path is None and self._page is not None:
+            self.path = self._page.path
+        return super().getPath()
 
     def dataBounds(self, ax, frac=1.0, orthoRange=None):  # noqa: N802 (pyqtgraph API)
         if self._known is not None and frac == 1.0 and orthoRange is None:
@@ -847,7 +799,7 @@ class _PageCurve(_DataBoundsCurve):
             super().paint(p, opt, widget)
             return
         t = p.transform()
-        area = t.mapRect(self.mapRectFromItem(view, view.rect())).toAlignedRect()
+        area = aligned_rect(t.mapRect(self.mapRectFromItem(view, view.rect())))
         (x0, x1), y_range = view.viewRange()
         self._painted = (QTransform(t), area, float(widget.devicePixelRatioF()),
                          (x0, x1 - x0, tuple(y_range), view.width(), view.height()))
@@ -2103,10 +2055,13 @@ class SignalBrowser(QWidget):
         self._clean.set_pen(self._cleaned_colour)
 
     def _autoscale(self, modalities: set[Modality] | None = None) -> None:
-        """Set each modality's amplitude from the robust peak-to-peak range of its channels on the first page.
+        """Set each modality's amplitude from the robust range of its channels on the first page.
 
         A fixed µV default only suits EEG in volts; other channels come in the file's own units (µS, a.u.), so
         the scale is taken from the data (median over the modality's channels of the 1st-99th percentile range).
+        With few rows (at most :data:`FIT_ROWS`) a row is most of the plot and its clip the plot's edge: the
+        range is then widened so that the trace fits its row (its 0.1-99.9 % extent about the page mean, with a
+        margin; a one-channel recording opened at 0.5 µV/mm with its peaks cut at the plot's top and bottom).
         """
         rec = self._rec
         if rec is None:
@@ -2115,17 +2070,27 @@ class SignalBrowser(QWidget):
         data = rec.get_data(0.0, min(rec.duration_s, max(self.state.page_s, 10.0)))
         by_mod: dict[Modality, list[float]] = {}
         rows = [i for i, ch in enumerate(rec.channels) if ch.modality in wanted]
+        fit = len(self._row_defs) <= FIT_ROWS
+        levels = [0.1, 1, 99, 99.9] if fit else [1, 99]
+
+        def spread(values: np.ndarray, axis=None):
+            """The row spacing a channel needs, in its unit (per row of a 2-D block with ``axis=1``)."""
+            q = np.percentile(values, levels, axis=axis)
+            if not fit:
+                return q[1] - q[0]
+            centre = np.mean(values, axis=axis)  # the layout removes the page mean
+            half = np.maximum(q[3] - centre, centre - q[0])
+            return np.maximum(q[2] - q[1], 2.0 * FIT_MARGIN * half)
+
         whole = [i for i in rows if np.isfinite(data[i]).all()] if data.shape[1] else []
         # Rows without a missing sample in one call (the same percentiles as row by row, ~10x faster for 40 rows).
-        ranges = dict(zip(whole, np.diff(np.percentile(data[whole], [1, 99], axis=1), axis=0)[0].tolist())) \
-            if whole else {}
+        ranges = dict(zip(whole, np.atleast_1d(spread(data[whole], axis=1)).tolist())) if whole else {}
         for i in rows:
             if i not in ranges:
                 finite = data[i][np.isfinite(data[i])]
                 if not finite.size:
                     continue
-                lo, hi = np.percentile(finite, [1, 99])
-                ranges[i] = float(hi - lo)
+                ranges[i] = float(spread(finite))
             by_mod.setdefault(rec.channels[i].modality, []).append(ranges[i])
         scales = {}
         for m in wanted:
@@ -2190,7 +2155,7 @@ class SignalBrowser(QWidget):
 
     def _draw_grid(self, start: float, stop: float) -> None:
         """Vertical lines at the time axis' ticks, as one line-pairs item."""
-        step = self.plot.getAxis("bottom").step_for(max(stop - start, 1e-9), start)
+        step = self.plot.getAxis("bottom").tick_step(max(stop - start, 1e-9), start)
         first, last = math.ceil(start / step), math.floor(stop / step)
         top, bottom = -0.5 - ROW_MARGIN, max(1, len(self._row_defs)) - 0.5 + ROW_MARGIN
         # The lines are laid out from the first one and the item is moved there: a page step moves it (the

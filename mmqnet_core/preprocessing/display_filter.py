@@ -3,7 +3,8 @@
 A display filter is what a reader sets in the viewer (EDFbrowser's and Persyst's "filters"): it changes how a
 page is drawn, never the signals the model reads (those are the *cleaned* signals of
 :func:`mmqnet_core.preprocessing.preprocess`). Each page is filtered on its own, forwards and backwards
-(``scipy.signal.sosfiltfilt``, zero phase: no shift of spikes or onsets), after reading :func:`padding_s` seconds
+(``scipy.signal.sosfiltfilt``'s values, zero phase: no shift of spikes or onsets; computed without its copies, see
+:func:`_sosfiltfilt`), after reading :func:`padding_s` seconds
 of signal on both sides so that the filter's start-up transient falls outside the page.
 
 Butterworth second-order sections are used instead of MNE's long FIR filters: a 0.5 Hz FIR high-pass at 512 Hz
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Sequence
@@ -118,8 +120,6 @@ def filter_rows(data: np.ndarray, sfreq: float, filters: Sequence[DisplayFilter 
     np.ndarray, shape (n_rows, n_times), float64
         A new array (``data`` is not modified).
     """
-    from scipy import signal  # lazily, as in _sos
-
     if len(filters) != data.shape[0]:
         raise ValueError(f"filter_rows needs one filter per row: {data.shape[0]} rows, {len(filters)} filters")
     out = np.array(data, dtype=np.float64, copy=True)
@@ -144,11 +144,80 @@ def filter_rows(data: np.ndarray, sfreq: float, filters: Sequence[DisplayFilter 
                 fill = np.nan_to_num(np.nanmean(block, axis=1, keepdims=True))
             block = np.where(missing, fill, block)
         padlen = min(n_times - 1, 3 * (2 * len(sos) + 1))
-        filtered = signal.sosfiltfilt(sos, block, axis=1, padlen=padlen)
+        filtered = _sosfiltfilt(sos, block, padlen)
         if any_missing:
             filtered[missing] = np.nan
         out[where] = filtered
     return out
+
+
+#: Per thread: the two work arrays of :func:`_sosfiltfilt`, kept between calls (flat float64).
+_work = threading.local()
+#: Work arrays larger than this are not kept, items (8 Mi float64 = 64 MiB).
+_WORK_KEPT = 8 * 2**20
+
+
+def _work_array(name: str, shape: tuple[int, int]) -> np.ndarray:
+    """A C-contiguous float64 array of ``shape`` for this thread's use until its next call (kept up to
+    :data:`_WORK_KEPT` items: a fresh array per page costs page faults, which on a virtual machine cost more than
+    the filtering)."""
+    size = shape[0] * shape[1]
+    if size > _WORK_KEPT:
+        return np.empty(shape)
+    buf = getattr(_work, name, None)
+    if buf is None or buf.size < size:
+        buf = np.empty(max(size, 2**16))
+        setattr(_work, name, buf)
+    return buf[:size].reshape(shape)
+
+
+@functools.lru_cache(maxsize=64)
+def _zi(sos_bytes: bytes, n_sections: int) -> np.ndarray:
+    """``scipy.signal.sosfilt_zi`` of the sections whose float64 bytes are ``sos_bytes``."""
+    from scipy import signal
+
+    return signal.sosfilt_zi(np.frombuffer(sos_bytes).reshape(n_sections, 6))
+
+
+def _sosfiltfilt(sos: np.ndarray, x: np.ndarray, padlen: int) -> np.ndarray:
+    """``scipy.signal.sosfiltfilt(sos, x, axis=1, padlen=padlen)`` (odd padding), the same values, without its
+    copies: the padded signal is made once in a work array kept for this thread, each pass filters in place.
+
+    scipy's function makes five arrays of the padded size per call (the padding's concatenation, a copy in each
+    ``sosfilt``, the reversed signal, the result): with the page faults of fresh memory they cost ~2x the
+    filtering itself at the browser's page step. The passes are scipy's own compiled ``_sosfilt`` (the function
+    ``sosfilt`` calls after copying its input) on the same numbers in the same order, hence the same values
+    (tested against ``sosfiltfilt``); where that private function is missing (another scipy), ``sosfiltfilt``.
+    Written here because no public scipy function filters in place.
+
+    Returns a view of a work array (valid until this thread's next call) of shape ``x.shape``.
+    """
+    from scipy import signal
+
+    try:
+        from scipy.signal._sosfilt import _sosfilt
+    except ImportError:  # pragma: no cover - scipy moved it: its public (copying) function, same values
+        return signal.sosfiltfilt(sos, x, axis=1, padlen=padlen)
+    sos = np.ascontiguousarray(sos, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    n_rows, n = x.shape
+    edge = int(padlen)
+    if n <= edge:
+        raise ValueError(f"The length of the input vector x must be greater than padlen, which is {edge}.")
+    zi = _zi(sos.tobytes(), sos.shape[0])  # (n_sections, 2)
+    ext = _work_array("ext", (n_rows, n + 2 * edge))
+    # scipy's odd extension, term by term: 2 * end - mirrored samples
+    ext[:, edge:edge + n] = x
+    if edge > 0:
+        np.subtract(2 * x[:, 0:1], x[:, edge:0:-1], out=ext[:, :edge])
+        np.subtract(2 * x[:, -1:], x[:, -2:-(edge + 2):-1], out=ext[:, edge + n:])
+    # forward, from the steady state of the first sample (zi * x0, per row: (n_rows, n_sections, 2))
+    _sosfilt(sos, ext, zi[None, :, :] * ext[:, 0:1, None])
+    back = _work_array("back", ext.shape)
+    np.copyto(back, ext[:, ::-1])  # backward: the forward output reversed, from the steady state of its end
+    _sosfilt(sos, back, zi[None, :, :] * back[:, 0:1, None])
+    out = back[:, ::-1]
+    return out[:, edge:edge + n] if edge > 0 else out
 
 
 def padded_span(start_s: float, stop_s: float, pad_s: float, duration_s: float) -> tuple[float, float]:

@@ -407,3 +407,39 @@ def test_new_montage_shows_a_neutral_hint_until_saved_or_typed_wrong(window, qtb
     assert label.text() == editor.EMPTY_HINT and not label.property("error")
     editor._accept()  # saving an empty montage: now it is an error
     assert "has no derivations" in label.text() and label.property("error") and editor.result() == 0
+
+
+def test_one_channel_recording_opens_with_its_trace_inside_its_row(window, tmp_path, qtbot, monkeypatch):
+    """A one-channel recording: its row is the whole plot, so the autoscale fits the trace inside it (opened at
+    0.5 µV/mm before, its peaks cut at the plot's top and bottom); many rows keep their 1-99 % range."""
+    from app.signal_browser import CLIP_ROWS
+
+    n = int(60 * SFREQ)
+    rng = np.random.default_rng(2)
+    data = 20e-6 * rng.standard_normal((1, n)) + 8e-6 * np.sin(2 * np.pi * 3 * np.arange(n) / SFREQ)
+    raw = mne.io.RawArray(data, mne.create_info(["Cz"], SFREQ, ["eeg"]), verbose=False)
+    rec = Recording(raw=raw, channels=(ChannelInfo("Cz", Modality.EEG, SFREQ, "V"),), is_synthetic=True)
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.set_recording(rec, tmp_path / "one.bdf")
+    wait_loaded(qtbot, window)
+    browser = window.browser
+    browser.set_page_length(10.0)
+    qtbot.wait(50)
+    page = data[0, :int(10 * SFREQ)]
+    scale = browser.scale(Modality.EEG)
+    lo, hi = np.percentile(page, [1, 99])
+    assert scale > (hi - lo) * 1.2  # wider than the 1-99 % range that many rows use
+    deflection = np.abs(page - page.mean()) / scale
+    assert np.mean(deflection >= CLIP_ROWS) <= 0.002  # at most the 0.1 % tails on each side reach the clip
+    assert browser.state.sensitivity(Modality.EEG) * 1e6 > 0.5  # not the 0.5 µV/mm it opened at
+
+
+def test_many_rows_keep_the_one_to_ninety_nine_percent_range(browser, rec1020):
+    """With more rows than FIT_ROWS the autoscale is the median of the channels' 1-99 % ranges, as before."""
+    from app.signal_browser import FIT_ROWS
+
+    assert len(browser.visible_channels) > FIT_ROWS
+    page = rec1020.get_data(0.0, 10.0)
+    eeg = [i for i, c in enumerate(rec1020.channels) if c.modality == Modality.EEG]
+    ranges = np.diff(np.percentile(page[eeg], [1, 99], axis=1), axis=0)[0]
+    assert browser.scale(Modality.EEG) == pytest.approx(float(np.median(ranges)))

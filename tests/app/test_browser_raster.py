@@ -69,6 +69,41 @@ def test_page_image_has_the_pixels_of_the_stroked_path(qapp, antialias, rows_in_
     assert drawn == expected
 
 
+def test_page_path_is_made_on_first_use_and_is_the_rows_polyline(qapp):
+    """The polyline of all rows is made when first asked for (a page drawn from its image never needs it), once,
+    and shared with the copy that carries the image; the curve item strokes that path."""
+    page = _page()
+    assert "path" not in page.made
+    target = _target(page.n_rows, rows_in_view=5.0)
+    with_image = render_raster(page, target)
+    assert "path" not in page.made  # 5 rows in view: only their path was made
+    path = page.path
+    assert page.path is path
+    expected = signal_browser.rows_path(page.times, page.y)
+    assert path == expected
+    import dataclasses
+
+    copy = dataclasses.replace(page, raster=with_image)
+    assert copy.path is path
+    curve = signal_browser._PageCurve()
+    curve.set_page(page)
+    assert curve.getPath() == expected
+
+
+def test_plot_area_in_pixels_does_not_flicker_with_rounding():
+    """The plot area's edges lie on whole pixels up to rounding: 49.9999999 and 50.0000001 px give the same
+    pixels (toAlignedRect gave (49, 0, 795, 434) and (50, 0, 794, 434) at successive page steps, so that a
+    third of the prefetched images did not fit their paint); edges really inside a pixel are covered as by Qt."""
+    from PySide6.QtCore import QRect, QRectF
+
+    from app.signal_browser import aligned_rect
+
+    for left in (49.9999999, 50.0, 50.0000001):
+        assert aligned_rect(QRectF(left, 0.0, 844.0 - left, 434.0000001)) == QRect(50, 0, 794, 434)
+    for rect in (QRectF(49.5, 0.25, 794.2, 433.5), QRectF(-3.7, 2.0, 10.0, 0.5), QRectF(0.0, 0.0, 0.0, 0.0)):
+        assert aligned_rect(rect) == rect.toAlignedRect()
+
+
 def test_lock_free_stroke_is_found_and_checked_here(qapp):
     """On Linux (the platform the tests and packages run on) Qt's drawPath is called without the lock."""
     if not sys.platform.startswith("linux"):
@@ -166,3 +201,5 @@ def test_back_to_back_steps_find_their_pages_drawn_into_images(browser, qtbot, m
     # first page step, as the time axis' labels change; the next pages are drawn for the new area).
     assert curve.raster_paints - rasters >= 3 and curve.path_paints - paths <= 1
     assert browser.start_s == pytest.approx(25.0)
+    # The page on screen was copied from its image: the curve item never asked for its path.
+    assert curve._page is cache._pages[(page_key, 25.0, 30.0)].result(timeout=5) and curve.path is None

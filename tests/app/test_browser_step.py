@@ -66,7 +66,7 @@ def test_grid_lines_sit_at_the_ticks_and_a_page_step_only_moves_them(browser, qt
         for _ in range(3):
             qtbot.keyClick(browser, Qt.Key.Key_PageDown)
             start, stop = browser.visible_range()
-            step = axis.step_for(stop - start)
+            step = axis.tick_step(stop - start)
             expected = [round(k * step, 9) for k in range(int(np.ceil(start / step - 1e-9)),
                                                           int(np.floor(stop / step + 1e-9)) + 1)]
             assert _grid_lines(browser) == expected
@@ -118,3 +118,59 @@ def test_time_axis_labels_never_overlap_in_a_narrow_browser(browser, qtbot):
             for (x0, t0), (x1, t1) in zip(zip(xs, strings), zip(xs[1:], strings[1:])):
                 room = (metrics.horizontalAdvance(t0) + metrics.horizontalAdvance(t1)) / 2 + TICK_LABEL_GAP_PX
                 assert x1 - x0 >= room - 1e-6, (width, page_s, size, strings)
+
+
+def test_browser_and_analysis_views_share_one_time_axis(browser, qtbot):
+    """The browser's time axis is the analysis views' TimeAxis: one table of steps, one label format, one rule
+    for the step (labels measured in the axis' font); the browser's reads its state (clock time)."""
+    from app import plot_helpers, signal_browser
+    from app.plot_helpers import TimeAxis
+
+    axis = browser.plot.getAxis("bottom")
+    assert isinstance(axis, TimeAxis) and signal_browser.GRID_STEPS is plot_helpers.TIME_STEPS
+    other = TimeAxis("bottom")
+    other.setStyle(tickFont=axis.style["tickFont"])
+    for lo, hi, size in ((0.0, 10.0, 800.0), (3590.0, 3650.0, 700.0), (0.0, 3600.0, 600.0)):
+        levels = axis.tickValues(lo, hi, size)
+        assert levels == other.tickValues(lo, hi, size)
+        spacing, values = levels[0]
+        assert spacing in plot_helpers.TIME_STEPS
+        assert axis.tickStrings(values, 1.0, spacing) == other.tickStrings(values, 1.0, spacing)
+    assert axis.tickStrings([3605.0], 1.0, 5.0) == ["1:00:05"]
+    if browser.state.start_time is not None:  # clock time: the same steps, labels of the clock
+        before = axis.tickStrings([3605.0], 1.0, 5.0)
+        browser.toggle_clock_time()
+        assert axis.tickStrings([3605.0], 1.0, 5.0) != before
+        browser.toggle_clock_time()
+
+
+def test_an_axis_without_data_reads_from_zero_not_negative_times(qtbot):
+    """An empty view's range (-0.5 to 0.5 s) had ticks "-00:00.4", "-00:00.2": no tick before the start."""
+    from app.browser_state import format_hms
+    from app.plot_helpers import TimeAxis
+
+    axis = TimeAxis("bottom")
+    levels = axis.tickValues(-0.5, 0.5, 400.0)
+    values = [v for _, vs in levels for v in vs]
+    assert values and min(values) >= 0.0 and 0.0 in values
+    strings = axis.tickStrings(values, 1.0, levels[0][0])
+    assert strings[0] == "00:00.0" and not any(s.startswith("-") for s in strings)
+    assert format_hms(-0.04, decimals=1) == "00:00.0" and format_hms(-0.0) == "00:00"
+    assert format_hms(-3.0) == "-00:03"  # a real negative time keeps its sign
+    assert axis.tickValues(2.0, 12.0, 400.0) == TimeAxis("bottom").tickValues(2.0, 12.0, 400.0)  # unchanged
+
+
+def test_time_axis_tick_values_are_pyqtgraphs(qtbot):
+    """The time axis computes its one level of ticks without pyqtgraph's general code: the same numbers."""
+    import pyqtgraph as pg
+
+    from app.plot_helpers import TimeAxis
+
+    axis = TimeAxis("bottom")
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        lo = float(rng.uniform(0.0, 90000.0)) * float(rng.choice([1e-3, 1.0]))
+        span = float(rng.choice([0.7, 5.0, 10.0, 30.0, 300.0, 3600.0, 86400.0])) * float(rng.uniform(0.5, 1.5))
+        size = float(rng.uniform(150.0, 2000.0))
+        for a, b in ((lo, lo + span), (lo + span, lo)):
+            assert axis.tickValues(a, b, size) == pg.AxisItem.tickValues(axis, a, b, size)

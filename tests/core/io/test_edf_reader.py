@@ -123,3 +123,58 @@ def test_reader_fills_a_block_of_columns_of_a_larger_buffer(tmp_path):
     assert np.isnan(big[:, :1000]).all() and np.isnan(big[:, 3500:]).all()  # nothing written outside the block
     with pytest.raises(ValueError, match="contiguous rows"):
         rec.reader([2, 0], 0, 100, out=np.empty((100, 2)).T)  # columns contiguous, rows strided
+
+
+def test_file_stays_open_across_reads_and_threads(tmp_path, monkeypatch):
+    """A browser reads a page at every step: the file is opened once, not per read; positioned reads from
+    several threads at once give the same values as one by one; close() closes it and a later read reopens it."""
+    import builtins
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = write_edf(tmp_path / "o.bdf", (("Fp1", 256.0, "uV"), ("Cz", 256.0, "uV"), ("GSR", 256.0, "uS")),
+                     duration_s=60.0, kind="bdf")
+    rec = load_recording(path)
+    reader = rec.reader
+    assert isinstance(reader, EdfSpanReader)
+    spans = [(a, a + 2560) for a in range(0, 256 * 50, 700)]
+    want = [rec.raw.get_data(picks=[2, 0, 1], start=a, stop=b) for a, b in spans]  # mne opens the file itself
+    opened = []
+    real_open = builtins.open
+
+    def counting_open(file, *args, **kwargs):
+        if str(file) == str(path):
+            opened.append(file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    for (a, b), w in zip(spans, want):
+        np.testing.assert_array_equal(reader([2, 0, 1], a, b), w)
+    assert len(opened) <= 1
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda ab: reader([2, 0, 1], *ab), spans * 4))
+    for g, w in zip(got, want * 4):
+        np.testing.assert_array_equal(g, w)
+    assert len(opened) <= 1
+    handle = reader._fh
+    reader.close()
+    assert handle.closed and reader._fh is None
+    monkeypatch.setattr(builtins, "open", real_open)
+    np.testing.assert_array_equal(reader([1], 300, 900), rec.raw.get_data(picks=[1], start=300, stop=900))
+    copy = pickle.loads(pickle.dumps(reader))  # e.g. to a worker process: reopened there
+    np.testing.assert_array_equal(copy([0, 2], 5, 4000), rec.raw.get_data(picks=[0, 2], start=5, stop=4000))
+    copy.close()
+    reader.close()
+
+
+@pytest.mark.parametrize("kind", ["bdf", "edf"])
+def test_channel_groups_decode_like_one_channel_at_a_time(tmp_path, kind, monkeypatch):
+    """Channels are decoded a group at a time; groups of one (the old way) and of all give the same values."""
+    names = tuple((f"E{i}", 128.0, "uV") for i in range(7)) + (("Resp", 128.0, ""),)
+    path = write_edf(tmp_path / f"g.{kind}", names, duration_s=20.0, kind=kind)
+    rec = load_recording(path)
+    picks = [7, 3, 0, 5, 1]
+    want = rec.raw.get_data(picks=picks, start=100, stop=2300)
+    for group in (1, 2, 10**9):
+        monkeypatch.setattr(edf_reader, "_GROUP_SAMPLES", group)
+        np.testing.assert_array_equal(rec.reader(picks, 100, 2300), want)

@@ -85,3 +85,38 @@ def test_bad_filters_are_refused(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         DisplayFilter(**kwargs)
     assert DisplayFilter(0.5, 35.0, 50.0).describe() == "0.5-35 Hz, notch 50 Hz"
+
+
+@pytest.mark.parametrize("n_times, padlen", [(4000, 27), (28, 27), (10, 9), (2, 1), (300, 0)])
+def test_in_place_zero_phase_pass_equals_scipys_sosfiltfilt(n_times, padlen):
+    """The forward-backward pass without scipy's copies gives exactly sosfiltfilt's values (odd padding),
+    also with a padding as long as the signal allows and none; the work arrays are reused across calls."""
+    from scipy import signal
+
+    from mmqnet_core.preprocessing.display_filter import _sos, _sosfiltfilt
+
+    rng = np.random.default_rng(7)
+    for band in (DisplayFilter(0.5, 35.0, 50.0), DisplayFilter(highpass_hz=1.0), DisplayFilter(notch_hz=60.0)):
+        sos = _sos(band, FS)
+        for n_rows in (1, 5):
+            x = rng.standard_normal((n_rows, n_times)).cumsum(axis=1)
+            got = _sosfiltfilt(sos, x, padlen).copy()
+            np.testing.assert_array_equal(got, signal.sosfiltfilt(sos, x, axis=1, padlen=padlen))
+
+
+def test_filtering_in_two_threads_at_once_gives_scipys_values():
+    """The work arrays are per thread: the browser's prefetching thread and the GUI thread filter at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scipy import signal
+
+    from mmqnet_core.preprocessing.display_filter import _sos
+
+    band = DisplayFilter(0.5, 35.0, 50.0)
+    sos = _sos(band, FS)
+    rng = np.random.default_rng(11)
+    blocks = [rng.standard_normal((4, int(12 * FS) + k)).cumsum(axis=1) for k in range(8)]
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(lambda b: filter_rows(b, FS, [band] * 4), blocks * 3))
+    for b, out in zip(blocks * 3, outs):
+        np.testing.assert_array_equal(out, signal.sosfiltfilt(sos, b, axis=1, padlen=27))
