@@ -142,3 +142,42 @@ def test_other_commands_and_the_cohort_exit_normally(bdf, tmp_path):
                       "cpu", "--jobs", "1")
     assert cohort.returncode == 0, cohort.stderr[-2000:]
     assert "TEARDOWN" in cohort.stdout and (tmp_path / "cohort" / "cohort.parquet").is_file()
+
+
+#: ``mmqnet analyze`` with a hook on ``os._exit`` (the single-recording command's end) that prints the heavy
+#: modules imported by then; argv[1] "stream" analyses the small file in pieces, as a long one is.
+_MODULES_PROGRAM = ("import os, sys\n"
+                    "if sys.argv.pop(1) == 'stream':\n"
+                    "    import mmqnet_core.inference.streaming as s\n"
+                    "    s.STREAM_ABOVE_BYTES = 0\n"
+                    "heavy = ('pandas', 'torch', 'scipy.signal', 'pyarrow.parquet', 'mne')\n"
+                    "real_exit = os._exit\n"
+                    "def exit_(code):\n"
+                    "    print('MODULES', *[m for m in heavy if m in sys.modules], flush=True)\n"
+                    "    real_exit(code)\n"
+                    "os._exit = exit_\n"
+                    "sys.argv = ['mmqnet'] + sys.argv[1:]\n"
+                    "from mmqnet_core.cli import run\n"
+                    "run()\n")
+
+
+@pytest.mark.parametrize("path", ["whole", "stream"])
+def test_the_single_recording_analysis_never_imports_pandas(bdf, tmp_path, path):
+    """pandas (~0.5 s of CPU holding the interpreter lock) is not needed to analyse one recording: its table is
+    written by :mod:`mmqnet_core.inference.table_io` (the CSV pandas writes, byte for byte) and pyarrow."""
+    from mmqnet_core.inference import analyze_recording, load_model
+    from mmqnet_core.io import load_recording
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", _MODULES_PROGRAM, path, "analyze", str(bdf), "-o", str(out),
+                           "--no-masks", "--device", "cpu"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules = next(line for line in proc.stdout.splitlines() if line.startswith("MODULES")).split()[1:]
+    assert "pandas" not in modules
+    assert {"torch", "scipy.signal", "pyarrow.parquet"} <= set(modules)  # the hook saw a whole analysis
+    # what pandas writes from the frame of the same analysis in this process (a short file in pieces gives the
+    # whole path's result: tests/core/inference/test_streaming.py)
+    ref = analyze_recording(load_recording(bdf), None, model=load_model(device="cpu"))
+    ref.result.trajectories().to_csv(tmp_path / "pandas.csv", index=False, float_format="%.6g")
+    assert (out / "trajectories.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "trajectories.parquet"), ref.result.trajectories())
