@@ -357,15 +357,23 @@ def read_attribution(folder: str | os.PathLike) -> dict[str, Any] | None:
                 "missing_evidence": z["missing_evidence"] if "missing_evidence" in z.files else None}
 
 
+#: zlib level of the result archives (``.npz``): 1 = fastest (see :func:`_savez`).
+SAVE_DEFLATE_LEVEL = 1
+
+
 def _savez(path: str, arrays: dict) -> None:
-    """``np.savez_compressed`` (same file), writing arrays spilled to a temp file (:mod:`.spill`) block by block
-    with their pages dropped from resident memory after each block, so that saving a long analysis does not
-    bring its per-window arrays back into memory whole. No pickled objects."""
+    """``np.savez_compressed`` (the same format: a zip of ``.npy`` members, deflated), writing arrays spilled to a
+    temp file (:mod:`.spill`) block by block with their pages dropped from resident memory after each block, so
+    that saving a long analysis does not bring its per-window arrays back into memory whole. No pickled objects.
+
+    Deflate level 1 instead of zlib's default 6: the reconstructions of a 1-h analysis compress in 0.22 instead of
+    0.35 s of CPU (4.30 instead of 4.15 MB), at the end of every run where nothing else is left to do."""
     import zipfile
 
     from .spill import is_spilled, trim
 
-    with open(path, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+    with open(path, "wb") as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True,
+                                                  compresslevel=SAVE_DEFLATE_LEVEL) as zf:
         for name, value in arrays.items():
             arr = np.asanyarray(value)
             with zf.open(f"{name}.npy", "w", force_zip64=True) as out:

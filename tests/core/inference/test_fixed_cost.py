@@ -119,6 +119,10 @@ def test_the_single_recording_analysis_exits_without_teardown_after_writing_ever
     analyze_recording(load_recording(bdf), None, model=load_model(device="cpu"), output=ref)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "trajectories.parquet"),
                                   pd.read_parquet(ref / "trajectories.parquet"))
+    import zipfile
+
+    with zipfile.ZipFile(out / "reconstructions.npz") as z:  # np.savez_compressed's format: deflated members
+        assert z.infolist() and all(i.compress_type == zipfile.ZIP_DEFLATED for i in z.infolist())
     with np.load(out / "reconstructions.npz") as a, np.load(ref / "reconstructions.npz") as b:
         assert a.files == b.files
         for key in a.files:
