@@ -56,6 +56,12 @@ FEATURE_BLOCK_S = 3600.0
 #: Context on each side of a feature block, s (event-rate contexts and running medians of the local scale).
 FEATURE_PAD_S = 60.0
 
+#: When a model still to be loaded (:class:`~mmqnet_core.inference.model_loading.DeferredModel`) starts loading:
+#: ``"cleaning"`` once the cleaning is fitted, beside the cleaning of the pieces; ``"features"`` once the first
+#: feature block's pieces are cleaned, beside its features. Importing torch holds the interpreter lock most of
+#: its ~2.5 s of CPU; see :func:`analyze_streaming`.
+LOAD_MODEL_AT = "cleaning"
+
 
 #: Spans holding more than this many bytes of float64 input samples are analysed in pieces (64 MB: 40 channels at
 #: 512 Hz for 6.5 minutes, at 128 Hz for 26 minutes); shorter ones go through the cleaning cache whole (the app's
@@ -349,6 +355,7 @@ def stream_features(
     feature_block_s: float = FEATURE_BLOCK_S,
     display: Any = None,
     stats: dict | None = None,
+    before_features: Any = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[Any, Any, list[str]]:
@@ -362,6 +369,9 @@ def stream_features(
     Pieces come from :func:`iter_pieces` (cleaned ahead in helper threads; with ``display``, the tiles the app's
     on-demand display cleaning already holds are reused, and the pieces cleaned here fill its store); a block's
     token groups run in :data:`FEATURE_THREADS` threads, while the next pieces are being cleaned.
+
+    ``before_features`` (a callable), when given, is called once in this thread when the first block's pieces
+    are cleaned, before its features are computed (:func:`analyze_streaming` starts the model's load there).
 
     Returns
     -------
@@ -446,6 +456,10 @@ def stream_features(
             starts[w0:w1] = fs.window_starts[keep]
 
     def run_block(k: int) -> None:
+        nonlocal before_features
+        if before_features is not None:
+            call, before_features = before_features, None
+            call()
         _, _, s0, s1 = block_range(k)
         sig = Signals(buf.take(s0, s1, cancel), sf, recording.channels)
         ann = spans.annotations()
@@ -561,13 +575,17 @@ def analyze_streaming(
         fit_cleaning, recording, config, masks=masks, start_s=start_s, stop_s=stop_s,
         progress=scaled(progress, 0.0, 0.08), cancel=cancel)
     timings["fit"] = time.perf_counter() - t0
-    start_loading(model)  # a model loading in a helper thread: beside the cleaning (see DeferredModel.start)
+    late = LOAD_MODEL_AT == "features"
+    if not late:
+        start_loading(model)  # a model loading in a helper thread: beside the cleaning (see DeferredModel.start)
     t0 = time.perf_counter()
     stats: dict = {}
     with small_pages():  # see small_pages: the features' and the model stage's large numpy temporaries
         fs, spans, notes = stream_features(recording, fit, model.feature_config, model.layout, chunk_s=chunk_s,
                                            feature_block_s=feature_block_s, display=display, stats=stats,
+                                           before_features=(lambda: start_loading(model)) if late else None,
                                            progress=scaled(progress, 0.08, 0.6), cancel=cancel)
+    start_loading(model)  # (started already, or nothing to start: a loaded model)
     timings["preprocess+features"] = time.perf_counter() - t0
     if all(t.channel is None for t in fs.tokens):
         wanted = ", ".join(f"{t.name} ({t.modality.value})" for t in model.layout[:6])
