@@ -30,13 +30,15 @@ class _Package(types.ModuleType):
 
     @property
     def evaluate(self):  # noqa: D102
-        from .evaluate import evaluate
-
-        return evaluate
+        fn = self.__dict__.get("_evaluate_function")
+        if fn is None:
+            from .evaluate import evaluate as fn
+        return fn
 
     @evaluate.setter
-    def evaluate(self, value) -> None:  # the submodule being bound by the import system: ignored
-        pass
+    def evaluate(self, value) -> None:
+        if not isinstance(value, types.ModuleType):  # the submodule, bound by the import system: not the export
+            self.__dict__["_evaluate_function"] = value
 
 
 sys.modules[__name__].__class__ = _Package

@@ -205,3 +205,20 @@ def test_the_single_recording_analysis_never_imports_pandas(bdf, tmp_path, path)
     ref.result.trajectories().to_csv(tmp_path / "pandas.csv", index=False, float_format="%.6g")
     assert (out / "trajectories.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
     pd.testing.assert_frame_equal(pd.read_parquet(out / "trajectories.parquet"), ref.result.trajectories())
+
+
+def test_the_baselines_import_without_pandas_and_evaluation_keeps_its_exports():
+    """The analysis' reconstruction baselines come from ``evaluation.baselines``; the package's exports are
+    imported on first use (pandas with ``evaluate``/``report``), and ``evaluation.evaluate`` stays the function
+    after its submodule of the same name is imported, as with eager imports."""
+    code = ("import sys, types\n"
+            "import mmqnet_core.evaluation.baselines\n"
+            "assert 'pandas' not in sys.modules\n"
+            "import mmqnet_core.evaluation as ev\n"
+            "import mmqnet_core.evaluation.evaluate as sub\n"
+            "from mmqnet_core.evaluation import evaluate, write_report, zero_fill, MODEL_VARIANTS\n"
+            "assert callable(evaluate) and not isinstance(evaluate, types.ModuleType) and sub is evaluate\n"
+            "assert evaluate is sys.modules['mmqnet_core.evaluation.evaluate'].evaluate\n"
+            "assert all(hasattr(ev, name) for name in ev.__all__)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
