@@ -14,6 +14,12 @@ from ._recording_args import (add_modality_option, check_fits_memory, check_outp
 #: Seconds of input the bounded-memory analysis holds at once (a piece and its context, with margin).
 _STREAMED_S = 900.0
 
+#: Python's thread switch interval during a single-recording analysis, s (default 0.005). The model's load
+#: (importing torch: ~2.5 s of CPU holding the interpreter lock) runs beside the cleaning threads, whose numpy and
+#: scipy calls release the lock and must take it back after each call: they wait up to this long each time for
+#: the importing thread to hand it over (the app's workers shorten it in the same way while tasks run).
+SWITCH_INTERVAL_S = 0.001
+
 if TYPE_CHECKING:
     from ..inference.cohort import AnalysisOptions
 
@@ -105,12 +111,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
     """One recording into OUT (the layout of a single-file analysis)."""
+    import sys
+
     from . import allow_fast_exit
     from ..errors import Cancelled
     from ..inference.cohort import analyze_file
     from ..inference.model_loading import DeferredModel, load_model_deferred
 
     allow_fast_exit()  # no process, no pool: the interpreter's teardown (~1 s with torch) can be skipped
+    sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))  # for this process, which ends after
     with progress_bar("analyze") as bar:
         # torch and the weights load in a helper thread while the recording is fitted, cleaned and featurised (a
         # few seconds of every run's fixed cost): analyze() starts it once its own imports are done; a load

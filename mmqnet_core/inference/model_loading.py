@@ -211,7 +211,8 @@ def load_model_deferred(path: str | os.PathLike | None = None, *, device: str | 
     With ``start=False`` the thread starts on :meth:`DeferredModel.start` (the analysis calls it once its own
     imports are done), or when the model is first asked for.
 
-    The helper thread also imports pandas and pyarrow (the result tables) once the model is loaded. It is not a daemon
+    The helper thread also imports pyarrow's Parquet writer (the result table; pandas is not needed to write it)
+    once the model is loaded. It is not a daemon
     thread: the interpreter waits for it at exit instead of stopping it inside an import.
     """
     import threading
@@ -233,10 +234,9 @@ def load_model_deferred(path: str | os.PathLike | None = None, *, device: str | 
         except BaseException as exc:  # raised by DeferredModel.result()
             fut.set_exception(exc)
             return
-        try:  # warm: the trajectories are written as CSV and Parquet at the end
-            import pandas  # noqa: F401
+        try:  # warm: the trajectories are written as CSV and Parquet at the end (inference.table_io)
             import pyarrow.parquet  # noqa: F401
-        except ImportError:  # pragma: no cover - dependencies; pandas says what is missing when it writes
+        except ImportError:  # pragma: no cover - a dependency; the writer says what is missing when it writes
             pass
 
     thread = threading.Thread(target=run, name="mmqnet-load-model")

@@ -56,6 +56,12 @@ FEATURE_BLOCK_S = 3600.0
 #: Context on each side of a feature block, s (event-rate contexts and running medians of the local scale).
 FEATURE_PAD_S = 60.0
 
+#: When a model still to be loaded (:class:`~mmqnet_core.inference.model_loading.DeferredModel`) starts loading:
+#: ``"cleaning"`` once the cleaning is fitted, beside the cleaning of the pieces; ``"features"`` once the first
+#: feature block's pieces are cleaned, beside its features. Importing torch holds the interpreter lock most of
+#: its ~2.5 s of CPU; see :func:`analyze_streaming`.
+LOAD_MODEL_AT = "cleaning"
+
 
 #: Spans holding more than this many bytes of float64 input samples are analysed in pieces (64 MB: 40 channels at
 #: 512 Hz for 6.5 minutes, at 128 Hz for 26 minutes); shorter ones go through the cleaning cache whole (the app's
@@ -135,24 +141,48 @@ _TAKE_ELEMENTS = 2**18
 
 
 class _Buffer:
-    """Cleaned pieces kept in order until the feature blocks that need them are done (output samples)."""
+    """Cleaned pieces kept in order until the feature blocks that need them are done (output samples).
 
-    def __init__(self) -> None:
+    With ``total`` (a span that is one feature block), each piece is copied on arrival into one array of the
+    whole span and kept as a view of it, so that the block's signal is that array: no join after the last
+    piece, and the pieces and their joined copy are never held at once. The copies run in the consumer's thread
+    while the helper threads clean the next pieces (the join ran after them, before the features could start:
+    0.1-0.3 s of a 1-h analysis on one core, with page faults of a new array).
+    """
+
+    def __init__(self, total: int | None = None) -> None:
         self.parts: list[tuple[int, np.ndarray]] = []
+        self.total = total
+        self.whole: np.ndarray | None = None
+        self.in_whole = total is not None  # every piece so far is a view of ``whole``
 
     @property
     def end(self) -> int:
         return self.parts[-1][0] + self.parts[-1][1].shape[1] if self.parts else 0
 
     def add(self, start: int, data: np.ndarray) -> None:
+        if self.in_whole:
+            if self.whole is None:
+                self.whole = np.empty((data.shape[0], self.total), data.dtype)
+            fits = (data.dtype == self.whole.dtype and data.ndim == 2 and data.shape[0] == self.whole.shape[0]
+                    and 0 <= start and start + data.shape[1] <= self.whole.shape[1])
+            if fits:
+                view = self.whole[:, start:start + data.shape[1]]
+                np.copyto(view, data)
+                data = view
+            else:  # pragma: no cover - pieces of another shape: joined by take() as without ``total``
+                self.in_whole = False
         self.parts.append((start, data))
 
     def take(self, a: int, b: int, cancel: CancelToken | None = None) -> np.ndarray:
         """Samples [a, b) (must be held), as ``np.concatenate`` of the pieces, copied in blocks of at most
         :data:`_TAKE_ELEMENTS` values with a cancel check before each (an hour of 40 channels is ~74 MB of new
-        pages: seconds on a loaded machine)."""
-        parts = [d[:, max(a, s) - s: min(b, s + d.shape[1]) - s] for s, d in self.parts
-                 if s < b and s + d.shape[1] > a]
+        pages: seconds on a loaded machine); a view when the pieces were copied into one array (``total``)."""
+        parts = [(s, d) for s, d in self.parts if s < b and s + d.shape[1] > a]
+        if (self.in_whole and parts and parts[0][0] <= a and parts[-1][0] + parts[-1][1].shape[1] >= b
+                and all(s1 == s0 + d0.shape[1] for (s0, d0), (s1, _) in zip(parts, parts[1:]))):
+            return self.whole[:, a:b]  # the pieces [a, b) held contiguously, each in its place in ``whole``
+        parts = [d[:, max(a, s) - s: min(b, s + d.shape[1]) - s] for s, d in parts]
         if len(parts) == 1:
             return parts[0]
         rows = parts[0].shape[0]
@@ -325,6 +355,7 @@ def stream_features(
     feature_block_s: float = FEATURE_BLOCK_S,
     display: Any = None,
     stats: dict | None = None,
+    before_features: Any = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[Any, Any, list[str]]:
@@ -338,6 +369,9 @@ def stream_features(
     Pieces come from :func:`iter_pieces` (cleaned ahead in helper threads; with ``display``, the tiles the app's
     on-demand display cleaning already holds are reused, and the pieces cleaned here fill its store); a block's
     token groups run in :data:`FEATURE_THREADS` threads, while the next pieces are being cleaned.
+
+    ``before_features`` (a callable), when given, is called once in this thread when the first block's pieces
+    are cleaned, before its features are computed (:func:`analyze_streaming` starts the model's load there).
 
     Returns
     -------
@@ -393,7 +427,7 @@ def stream_features(
     coverage = np.zeros(t_total, np.float32)
     starts = np.zeros(t_total)
     spans = SpanCollector(fit, recording)
-    buf = _Buffer()
+    buf = _Buffer(n_total if one_block else None)  # one block: the pieces go straight into its signal
     notes: list[str] = []
     next_block = 0
     n_blocks = -(-t_total // per_block)
@@ -422,6 +456,10 @@ def stream_features(
             starts[w0:w1] = fs.window_starts[keep]
 
     def run_block(k: int) -> None:
+        nonlocal before_features
+        if before_features is not None:
+            call, before_features = before_features, None
+            call()
         _, _, s0, s1 = block_range(k)
         sig = Signals(buf.take(s0, s1, cancel), sf, recording.channels)
         ann = spans.annotations()
@@ -469,7 +507,7 @@ def stream_features(
     while next_block < n_blocks:  # the last block(s), once the detections are complete
         run_block(next_block)
         next_block += 1
-    buf.parts = []
+    buf.parts, buf.whole = [], None
     release_memory()
     valid = np.zeros((n_tok, n_feat), bool)
     for n, tok in enumerate(tokens):
@@ -537,13 +575,17 @@ def analyze_streaming(
         fit_cleaning, recording, config, masks=masks, start_s=start_s, stop_s=stop_s,
         progress=scaled(progress, 0.0, 0.08), cancel=cancel)
     timings["fit"] = time.perf_counter() - t0
-    start_loading(model)  # a model loading in a helper thread: beside the cleaning (see DeferredModel.start)
+    late = LOAD_MODEL_AT == "features"
+    if not late:
+        start_loading(model)  # a model loading in a helper thread: beside the cleaning (see DeferredModel.start)
     t0 = time.perf_counter()
     stats: dict = {}
     with small_pages():  # see small_pages: the features' and the model stage's large numpy temporaries
         fs, spans, notes = stream_features(recording, fit, model.feature_config, model.layout, chunk_s=chunk_s,
                                            feature_block_s=feature_block_s, display=display, stats=stats,
+                                           before_features=(lambda: start_loading(model)) if late else None,
                                            progress=scaled(progress, 0.08, 0.6), cancel=cancel)
+    start_loading(model)  # (started already, or nothing to start: a loaded model)
     timings["preprocess+features"] = time.perf_counter() - t0
     if all(t.channel is None for t in fs.tokens):
         wanted = ", ".join(f"{t.name} ({t.modality.value})" for t in model.layout[:6])

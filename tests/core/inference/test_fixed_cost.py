@@ -62,15 +62,17 @@ def test_a_deferred_load_made_not_started_starts_on_start_or_when_asked(monkeypa
     assert calls == ["mmqnet-load-model"] * 2
 
 
-@pytest.mark.parametrize("streaming", [False, True])
-def test_analyze_starts_the_load_after_its_own_imports_and_the_fit(monkeypatch, bdf, streaming):
+@pytest.mark.parametrize("streaming, load_at", [(False, "cleaning"), (True, "cleaning"), (True, "features")])
+def test_analyze_starts_the_load_after_its_own_imports_and_the_fit(monkeypatch, bdf, streaming, load_at):
     """The torch import takes turns with other imports and slows the fit (all want the interpreter lock): the
     analysis starts it once the cleaning's modules are imported and, in pieces, the cleaning is fitted; the
     result is the one of a model loaded first."""
     from mmqnet_core.inference import analyze, load_model
     from mmqnet_core.io import load_recording
+    from mmqnet_core.inference import streaming as inf_streaming
     from mmqnet_core.preprocessing import streaming as prep_streaming
 
+    monkeypatch.setattr(inf_streaming, "LOAD_MODEL_AT", load_at)
     analyze_module = sys.modules["mmqnet_core.inference.analyze"]
     order: list[str] = []
     real_imports, real_load, real_fit = (analyze_module._import_cleaning, model_loading.load_model,
@@ -89,13 +91,26 @@ def test_analyze_starts_the_load_after_its_own_imports_and_the_fit(monkeypatch, 
         order.append("fit")
         return out
 
+    real_piece = prep_streaming.clean_piece
+
+    def piece(*args, **kwargs):
+        out = real_piece(*args, **kwargs)
+        order.append("piece")
+        return out
+
     monkeypatch.setattr(analyze_module, "_import_cleaning", imports)
     monkeypatch.setattr(model_loading, "load_model", load)
     monkeypatch.setattr(prep_streaming, "fit_cleaning", fit)
+    monkeypatch.setattr(prep_streaming, "clean_piece", piece)
     rec = load_recording(bdf)
     got = analyze(rec, None, load_model_deferred(device="cpu", start=False), streaming=streaming)
-    # a short span is cleaned whole by one call (its fit inside): the load starts before it
-    assert order == (["imports", "fit", "load"] if streaming else ["imports", "load", "fit"])
+    # a short span is cleaned whole by one call (its fit inside): the load starts before it; in pieces, after
+    # the fit, beside the pieces ("cleaning") or once the first feature block's pieces are cleaned ("features")
+    pieces = [k for k, o in enumerate(order) if o == "piece"]
+    assert [o for o in order if o != "piece"] == (["imports", "fit", "load"] if streaming
+                                                  else ["imports", "load", "fit"])
+    if streaming and load_at == "features":
+        assert pieces and max(pieces) < order.index("load")
     want = analyze(rec, None, load_model(device="cpu"), streaming=streaming)
     np.testing.assert_array_equal(got.probabilities, want.probabilities)
     np.testing.assert_array_equal(got.features, want.features)
@@ -119,6 +134,10 @@ def test_the_single_recording_analysis_exits_without_teardown_after_writing_ever
     analyze_recording(load_recording(bdf), None, model=load_model(device="cpu"), output=ref)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "trajectories.parquet"),
                                   pd.read_parquet(ref / "trajectories.parquet"))
+    import zipfile
+
+    with zipfile.ZipFile(out / "reconstructions.npz") as z:  # np.savez_compressed's format: deflated members
+        assert z.infolist() and all(i.compress_type == zipfile.ZIP_DEFLATED for i in z.infolist())
     with np.load(out / "reconstructions.npz") as a, np.load(ref / "reconstructions.npz") as b:
         assert a.files == b.files
         for key in a.files:
@@ -142,3 +161,64 @@ def test_other_commands_and_the_cohort_exit_normally(bdf, tmp_path):
                       "cpu", "--jobs", "1")
     assert cohort.returncode == 0, cohort.stderr[-2000:]
     assert "TEARDOWN" in cohort.stdout and (tmp_path / "cohort" / "cohort.parquet").is_file()
+
+
+#: ``mmqnet analyze`` with a hook on ``os._exit`` (the single-recording command's end) that prints the heavy
+#: modules imported by then; argv[1] "stream" analyses the small file in pieces, as a long one is.
+_MODULES_PROGRAM = ("import os, sys\n"
+                    "if sys.argv.pop(1) == 'stream':\n"
+                    "    import mmqnet_core.inference.streaming as s\n"
+                    "    s.STREAM_ABOVE_BYTES = 0\n"
+                    "heavy = ('pandas', 'torch', 'scipy.signal', 'pyarrow.parquet', 'mne')\n"
+                    "real_exit = os._exit\n"
+                    "def exit_(code):\n"
+                    "    print('MODULES', *[m for m in heavy if m in sys.modules], flush=True)\n"
+                    "    print('SWITCH', sys.getswitchinterval(), flush=True)\n"
+                    "    real_exit(code)\n"
+                    "os._exit = exit_\n"
+                    "sys.argv = ['mmqnet'] + sys.argv[1:]\n"
+                    "from mmqnet_core.cli import run\n"
+                    "run()\n")
+
+
+@pytest.mark.parametrize("path", ["whole", "stream"])
+def test_the_single_recording_analysis_never_imports_pandas(bdf, tmp_path, path):
+    """pandas (~0.5 s of CPU holding the interpreter lock) is not needed to analyse one recording: its table is
+    written by :mod:`mmqnet_core.inference.table_io` (the CSV pandas writes, byte for byte) and pyarrow."""
+    from mmqnet_core.inference import analyze_recording, load_model
+    from mmqnet_core.io import load_recording
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-c", _MODULES_PROGRAM, path, "analyze", str(bdf), "-o", str(out),
+                           "--no-masks", "--device", "cpu"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules = next(line for line in proc.stdout.splitlines() if line.startswith("MODULES")).split()[1:]
+    assert "pandas" not in modules
+    assert {"torch", "scipy.signal", "pyarrow.parquet"} <= set(modules)  # the hook saw a whole analysis
+    from mmqnet_core.cli.cmd_analyze import SWITCH_INTERVAL_S
+
+    switch = float(next(line for line in proc.stdout.splitlines() if line.startswith("SWITCH")).split()[1])
+    assert switch == pytest.approx(SWITCH_INTERVAL_S) and switch < 0.005  # shortened for the run (see there)
+    # what pandas writes from the frame of the same analysis in this process (a short file in pieces gives the
+    # whole path's result: tests/core/inference/test_streaming.py)
+    ref = analyze_recording(load_recording(bdf), None, model=load_model(device="cpu"))
+    ref.result.trajectories().to_csv(tmp_path / "pandas.csv", index=False, float_format="%.6g")
+    assert (out / "trajectories.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "trajectories.parquet"), ref.result.trajectories())
+
+
+def test_the_baselines_import_without_pandas_and_evaluation_keeps_its_exports():
+    """The analysis' reconstruction baselines come from ``evaluation.baselines``; the package's exports are
+    imported on first use (pandas with ``evaluate``/``report``), and ``evaluation.evaluate`` stays the function
+    after its submodule of the same name is imported, as with eager imports."""
+    code = ("import sys, types\n"
+            "import mmqnet_core.evaluation.baselines\n"
+            "assert 'pandas' not in sys.modules\n"
+            "import mmqnet_core.evaluation as ev\n"
+            "import mmqnet_core.evaluation.evaluate as sub\n"
+            "from mmqnet_core.evaluation import evaluate, write_report, zero_fill, MODEL_VARIANTS\n"
+            "assert callable(evaluate) and not isinstance(evaluate, types.ModuleType) and sub is evaluate\n"
+            "assert evaluate is sys.modules['mmqnet_core.evaluation.evaluate'].evaluate\n"
+            "assert all(hasattr(ev, name) for name in ev.__all__)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -236,3 +236,44 @@ def test_a_cancel_during_a_slow_step_returns_at_once():
         run_cancellable(slow_step, 1, cancel=cancel)
     assert time.perf_counter() - t0 < 1.0
     assert stopped.wait(5.0)  # the helper thread saw the token too
+
+
+def test_one_block_s_pieces_go_straight_into_its_signal():
+    """A span that is one feature block: each piece is copied into the block's array on arrival and the block's
+    signal is that array (a view, no join); the values are the join of the pieces. Pieces that leave a gap or
+    are taken across only part of the span are joined as before."""
+    from mmqnet_core.inference.streaming import _Buffer
+
+    rng = np.random.default_rng(0)
+    pieces = [(0, rng.normal(size=(3, 7)).astype(np.float32)), (7, rng.normal(size=(3, 5)).astype(np.float32)),
+              (12, rng.normal(size=(3, 4)).astype(np.float32))]
+    joined = np.concatenate([d for _, d in pieces], axis=1)
+    whole, plain = _Buffer(16), _Buffer()
+    for s, d in pieces:
+        whole.add(s, d.copy())
+        plain.add(s, d.copy())
+    got = whole.take(0, 16)
+    assert np.shares_memory(got, whole.whole) and got.base is not None  # no new array
+    np.testing.assert_array_equal(got, joined)
+    np.testing.assert_array_equal(plain.take(0, 16), joined)
+    np.testing.assert_array_equal(whole.take(3, 14), joined[:, 3:14])
+    whole.drop_before(7)  # the first piece is gone: [3, 14) is no longer held contiguously from its start
+    assert whole.parts[0][0] == 7
+    np.testing.assert_array_equal(whole.take(7, 16), joined[:, 7:])
+    gap = _Buffer(16)
+    gap.add(0, pieces[0][1])
+    gap.add(12, pieces[2][1])  # [7, 12) never came: not taken from the (uninitialised) array
+    np.testing.assert_array_equal(gap.take(12, 16), pieces[2][1])
+    assert not np.shares_memory(gap.take(0, 16), gap.whole)
+
+
+def test_the_one_block_array_changes_no_value(long_recording, model, monkeypatch):
+    from mmqnet_core.inference import streaming
+
+    got = analyze_streaming(long_recording, MASKS, model, chunk_s=60.0)  # 4 pieces into one block's array
+    plain = streaming._Buffer
+    monkeypatch.setattr(streaming, "_Buffer", lambda total=None: plain())  # joined after the last piece
+    want = analyze_streaming(long_recording, MASKS, model, chunk_s=60.0)
+    np.testing.assert_array_equal(got.features, want.features)
+    np.testing.assert_array_equal(got.probabilities, want.probabilities)
+    np.testing.assert_array_equal(got.interference_detected, want.interference_detected)
