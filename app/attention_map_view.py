@@ -27,7 +27,7 @@ from mmqnet_core.features.missing import describe_hidden
 
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
-from .plot_helpers import CURSOR_PEN, on_left_click, style_plot, use_time_axis, view_combo
+from .plot_helpers import CURSOR_PEN, empty_time_range, on_left_click, style_plot, use_time_axis, view_combo
 
 #: Channels whose hidden windows the note lists (the rest are counted, and all are in its tooltip).
 NOTE_LINES = 2
@@ -227,6 +227,7 @@ class AttentionMapView(QWidget):
             self.image.clear()
             self._labels = ([], [])
             self._apply_ticks()
+            empty_time_range(self.model, self.plot)  # not pyqtgraph's -0.5..0.5 ("-00:00.4")
             return
         self.rows = self._row_order(result)
         att = np.asarray(result.attention[family], np.float32)  # (T, N)

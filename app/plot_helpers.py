@@ -223,3 +223,22 @@ class RowLegend(pg.LegendItem):
 
     def mouseDragEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
         ev.ignore()
+
+
+#: Time span (s) an analysis view's empty time axis covers when no recording is open.
+EMPTY_SPAN_S = 60.0
+
+
+def empty_time_range(model, *plots: pg.PlotItem) -> tuple[float, float]:
+    """Give the time axes of ``plots`` the open recording's span (0 to its duration; 0 to :data:`EMPTY_SPAN_S`
+    without one) while a view has nothing to show, and return that span, s.
+
+    An empty PlotItem keeps pyqtgraph's default range around 0 (-0.5 to 0.5): an empty attention view read
+    "-00:00.4" and the others "00:00.1" ticks, times that belong to no recording.
+    """
+    rec = getattr(model, "recording", None)
+    duration = float(getattr(rec, "duration_s", 0.0) or 0.0) if rec is not None else 0.0
+    span = (0.0, duration if duration > 0 else EMPTY_SPAN_S)
+    for plot in plots:
+        plot.setXRange(*span, padding=0)
+    return span

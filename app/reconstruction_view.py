@@ -42,6 +42,7 @@ from .plot_helpers import (
     RECON_COLOUR,
     RowLegend,
     SpanPool,
+    empty_time_range,
     on_left_click,
     style_plot,
     use_time_axis,
@@ -264,6 +265,7 @@ class ReconstructionView(QWidget):
             self.errors_label.setText("")
             self.rmse = None
             self.errors = None
+            empty_time_range(self.model, self.feature_plot)  # the recording's span, not pyqtgraph's 0-1 s
             return
         n = result.token_index(self.token)
         mod = result.token_modalities[n]

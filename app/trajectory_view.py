@@ -52,6 +52,7 @@ from .plot_helpers import (
     NO_CONTEXT_SPAN,
     SpanPool,
     TARGET_COLOURS,
+    empty_time_range,
     TIME_LABEL,
     RowLegend,
     on_left_click,
@@ -475,6 +476,7 @@ class TrajectoryView(QWidget):
             self.masked_share.setData([], [])
             self._set_scores(None, np.zeros(0), np.zeros(0, bool))
             self._fit_legend()
+            empty_time_range(self.model, self.plot)  # the recording's span, not pyqtgraph's 0-1 s
             return
         starts = np.asarray(result.window_starts, float)
         centres = starts + result.window_s / 2

@@ -1,0 +1,46 @@
+"""Session 8's clinician/researcher walkthrough of the analysis side: one test per defect found under Xvfb."""
+
+from __future__ import annotations
+
+from app.plot_helpers import EMPTY_SPAN_S
+
+from .conftest import make_recording, wait_analysis, wait_loaded
+
+
+def _tick_strings(plot) -> list[str]:
+    """The labels the bottom axis of ``plot`` draws for its current range."""
+    axis = plot.getAxis("bottom")
+    lo, hi = plot.getViewBox().viewRange()[0]
+    levels = axis.tickValues(lo, hi, max(axis.width(), 600))
+    values = [v for _, vs in levels for v in vs]
+    return axis.tickStrings(values, 1.0, levels[0][0]) if values else []
+
+
+def _empty_time_plots(win) -> dict[str, object]:
+    tv, av, rv = win.trajectory_view, win.attention_view, win.reconstruction_view
+    return {"trajectory": tv.entropy_plot, "attention": av.plot, "reconstruction": rv.feature_plot}
+
+
+def test_empty_analysis_views_span_the_recording_not_negative_time(window, tmp_path, qtbot, tiny_model):
+    # Before any analysis the attention view read "-00:00.4 ... 00:00.4" (pyqtgraph's default range around 0)
+    # and the others "00:00.1 ... 00:00.9": times that belong to no recording.
+    for name, plot in _empty_time_plots(window).items():
+        lo, hi = plot.getViewBox().viewRange()[0]
+        assert (lo, hi) == (0.0, EMPTY_SPAN_S), name
+        assert not any(s.startswith("-") for s in _tick_strings(plot)), name
+    recording = make_recording(45.0)  # not EMPTY_SPAN_S long
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    wait_loaded(qtbot, window)
+    for name, plot in _empty_time_plots(window).items():
+        lo, hi = plot.getViewBox().viewRange()[0]
+        assert lo == 0.0 and abs(hi - 45.0) < 1e-6, (name, lo, hi)
+        strings = _tick_strings(plot)
+        assert strings and not any(s.startswith("-") for s in strings), (name, strings)
+    # after an analysis, a new recording clears the views back to its own span
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    window.set_recording(recording, tmp_path / "again.bdf")
+    for name, plot in _empty_time_plots(window).items():
+        lo, hi = plot.getViewBox().viewRange()[0]
+        assert lo == 0.0 and abs(hi - 45.0) < 1e-6, (name, lo, hi)
