@@ -52,6 +52,14 @@ NOT_ATTRIBUTION_TEXT = ("Attention is not attribution: the heatmap shows where t
                         "mean |Δ|).")
 #: Share of the plot height given to the occlusion map (by modality: a few rows).
 OCCLUSION_SHARE = 0.3
+#: Least height of the occlusion map's row (with its time axis), px: room for its colour bar's ticks and label.
+OCCLUSION_MIN_PX = 130
+
+
+def absent_text(n_absent: int, n_tokens: int) -> str:
+    """The note's line for the model's channels that the recording lacks (the model reads them as hidden)."""
+    return (f"{n_absent} of the model's {n_tokens} channels are not in this recording: the model reads them as "
+            "hidden (untick 'Only channels in the recording' to show them).")
 
 
 class AttentionMapView(QWidget):
@@ -237,15 +245,24 @@ class AttentionMapView(QWidget):
                 f"Modality queries reconstruct hidden tokens only: {n_hidden} of {result.n_windows} windows have "
                 "hidden tokens and a map; the other columns are empty." if n_hidden < result.n_windows else "")
         reason = result.reason
+        absent = [n for n, c in enumerate(result.token_channels) if c is None]
+        if absent and self.present_only.isChecked():
+            # One line for the model's channels this recording lacks (a one-channel EDF listed 39 of them, one
+            # per line, under "Only channels in the recording"); each is in the tooltip.
+            self.note.setText("\n".join(filter(None, [self.note.text(), absent_text(
+                len(absent), len(result.token_names))])))
         if reason is not None and np.any(reason):  # why tokens are hidden (zero attention there), from the core
-            why = [describe_hidden(result.token_names[n], reason[:, n], result.token_modalities[n])
-                   for n in range(reason.shape[1]) if np.any(reason[:, n])]
+            listed = [n for n in range(reason.shape[1]) if np.any(reason[:, n])
+                      and not (self.present_only.isChecked() and result.token_channels[n] is None)]
+            why = [describe_hidden(result.token_names[n], reason[:, n], result.token_modalities[n]) for n in listed]
+            every = [describe_hidden(result.token_names[n], reason[:, n], result.token_modalities[n])
+                     for n in range(reason.shape[1]) if np.any(reason[:, n])]
             # At most NOTE_LINES channels here (6 lines and more squeezed the maps to a sliver in the dock); every
             # one in the tooltip and in the channel panel's tooltips.
             shown = why if len(why) <= NOTE_LINES + 1 else why[:NOTE_LINES] + [
                 f"... and {len(why) - NOTE_LINES} more channels with hidden windows (hover here for all)"]
             self.note.setText("\n".join(filter(None, [self.note.text()] + shown)))
-            self.note.setToolTip("\n".join(why))
+            self.note.setToolTip("\n".join(every))
         img = att[:, self.rows].T if self.rows else np.zeros((0, att.shape[0]), np.float32)  # (N_shown, T)
         self.image.setImage(img, autoLevels=False)
         hi = float(np.nanmax(img)) if img.size else 1.0
@@ -308,7 +325,9 @@ class AttentionMapView(QWidget):
         self.occ_rows, img = self.occlusion_matrix(result)
         # at most what shows every unit's name (rows of LABEL_SPACING_PX + 1 px); in a short dock the attention
         # map keeps three quarters of the extra height (stretch 3 : 1)
-        height = (LABEL_SPACING_PX + 1) * max(1, len(self.occ_rows)) + 34
+        # never below OCCLUSION_MIN_PX: with one unit (a one-channel recording) its colour bar's tick labels
+        # ran into each other and its label "ΔP(high valence)" was cut
+        height = max(OCCLUSION_MIN_PX, (LABEL_SPACING_PX + 1) * max(1, len(self.occ_rows)) + 34)
         self.occ_plot.setMinimumHeight(min(height, 70))
         self.occ_plot.setMaximumHeight(height)
         self.graphics.ci.layout.setRowStretchFactor(0, 3)

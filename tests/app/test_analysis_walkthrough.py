@@ -44,3 +44,39 @@ def test_empty_analysis_views_span_the_recording_not_negative_time(window, tmp_p
     for name, plot in _empty_time_plots(window).items():
         lo, hi = plot.getViewBox().viewRange()[0]
         assert lo == 0.0 and abs(hi - 45.0) < 1e-6, (name, lo, hi)
+
+
+def _eeg_only(recording):
+    """``recording`` with its EEG channels only (the model's other tokens have no channel)."""
+    from mmqnet_core.recording import Modality, Recording
+
+    keep = [c for c in recording.channels if c.modality == Modality.EEG]
+    raw = recording.raw.copy().pick([c.name for c in keep])
+    return Recording(raw=raw, channels=tuple(keep), is_synthetic=True)
+
+
+def test_attention_note_sums_up_absent_channels_and_the_occlusion_row_stays_readable(window, recording, tmp_path,
+                                                                                     qtbot, tiny_model):
+    # A one-channel EDF: the note listed the model's absent channels one per line ("Fp1: 120/120 windows hidden:
+    # 120 no channel", ...) although "Only channels in the recording" was ticked, and the occlusion map's one row
+    # was 47 px high: its colour bar's ticks ran into each other and its label was cut.
+    from app.attention_map_view import OCCLUSION_MIN_PX, absent_text
+
+    window.set_recording(_eeg_only(recording), tmp_path / "eeg.bdf")
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    view = window.attention_view
+    result = window.model.analysis
+    absent = [result.token_names[n] for n, c in enumerate(result.token_channels) if c is None]
+    assert absent == ["hEOG", "GSR", "Resp"]
+    note = view.note.text()
+    assert absent_text(3, len(result.token_names)) in note
+    assert not any(line.startswith(name + ":") for line in note.splitlines() for name in absent), note
+    assert all(name in view.note.toolTip() for name in absent)  # every hidden channel still in the tooltip
+    assert view.occ_rows == ["EEG"]
+    assert view.occ_plot.maximumHeight() >= OCCLUSION_MIN_PX
+    view.present_only.setChecked(False)  # every token: the absent ones are listed again
+    assert any(line.startswith("hEOG:") for line in view.note.text().splitlines()) or "more channels" in \
+        view.note.text()
+    assert absent_text(3, len(result.token_names)) not in view.note.text()
