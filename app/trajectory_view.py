@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .analysis import runs
@@ -102,6 +103,34 @@ class _BandSample(pg.ItemSample):
 
 
 
+class _SpanSample(pg.ItemSample):
+    """Legend swatch of shaded spans or the masked-share strip: a rectangle of their colour (not clickable: the
+    spans are not a curve to hide)."""
+
+    def __init__(self, colour) -> None:
+        super().__init__(pg.PlotDataItem())
+        self.colour = pg.mkColor(colour)
+
+    def paint(self, p, *args) -> None:
+        colour = QColor(self.colour)
+        colour.setAlpha(max(colour.alpha(), 90))  # the spans' light fill is too faint on an 20x12 swatch
+        p.setPen(pg.mkPen(colour.darker(130)))
+        p.setBrush(pg.mkBrush(colour))
+        p.drawRect(QRectF(0, 5, 20, 12))
+
+    def mouseClickEvent(self, event) -> None:  # noqa: N802 (pyqtgraph API)
+        event.ignore()
+
+
+#: Legend text of the shadings and the strip, shown only when the analysis has them.
+SPAN_LEGEND = {
+    "masked": "every channel masked (red)",
+    "share": "share of channels masked (red strip at the bottom, 0.12 high = all)",
+    "interference": "interference detected (orange)",
+    "no_context": "no visible data: no prediction (grey)",
+}
+
+
 def _remember_spectrogram_channel(channel: str) -> None:
     """Store the spectrogram track channel the user chose ("off" included) for the next recordings."""
     make_settings().setValue(SPECTROGRAM_CHANNEL_KEY, "" if channel == SPECTROGRAM_OFF else channel)
@@ -148,6 +177,10 @@ class TrajectoryView(QWidget):
                                             brush=pg.mkBrush(MASKED_STRIP))
         self.masked_share.setZValue(-5)
         self.plot.addItem(self.masked_share)
+        # the shadings and the strip had no legend entry: a red bar along the bottom of the P(high) axis read as
+        # a probability
+        self.span_colours = {"masked": MASKED_SPAN, "share": MASKED_STRIP, "interference": INTERFERENCE_SPAN,
+                             "no_context": NO_CONTEXT_SPAN}
         self.curves: dict[str, pg.PlotDataItem] = {}  # P(high) per target
         self.entropy_curves: dict[str, pg.PlotDataItem] = {}  # binary entropy of P(high) per target, bits
         self.band_edges: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}  # (P - std, P + std) per target
@@ -432,6 +465,21 @@ class TrajectoryView(QWidget):
             self.legend.addItem(_BandSample(band), text)
             self._band_in_legend.add(name)
 
+    @property
+    def span_legend(self) -> list[str]:
+        """The legend texts of the shadings and the strip shown, in legend order."""
+        return [label.text for sample, label in self.legend.items if isinstance(sample, _SpanSample)]
+
+    def _set_span_legend(self, keys: set[str]) -> None:
+        """Legend entries for the shadings and the strip in ``keys`` (those drawn), none for the others."""
+        listed = set(self.span_legend)
+        for key, colour in self.span_colours.items():
+            text = SPAN_LEGEND[key]
+            if key in keys and text not in listed:
+                self.legend.addItem(_SpanSample(colour), text)
+            elif key not in keys and text in listed:
+                self.legend.removeItem(text)
+
     def _set_scores(self, result: Any, centres: np.ndarray, blind: np.ndarray) -> None:
         """Dotted predicted-score curves on the right-hand 1-9 axis (regression models), else hidden."""
         scores = None if result is None else getattr(result, "scores", None)
@@ -475,6 +523,7 @@ class TrajectoryView(QWidget):
                 pool.set_spans([])
             self.masked_share.setData([], [])
             self._set_scores(None, np.zeros(0), np.zeros(0, bool))
+            self._set_span_legend(set())
             self._fit_legend()
             empty_time_range(self.model, self.plot)  # the recording's span, not pyqtgraph's 0-1 s
             return
@@ -513,6 +562,11 @@ class TrajectoryView(QWidget):
         self.interference_spans.set_spans(spans(np.asarray(result.interference_detected) >= INTERFERENCE_THRESHOLD))
         self.no_context_spans.set_spans(spans(np.asarray(result.no_context)))
         self.entropy_no_context_spans.set_spans(self.no_context_spans.shown)
+        drawn = {key for key, on in (("masked", bool(self.masked_spans.shown)), ("share", bool(share.any())),
+                                     ("interference", bool(self.interference_spans.shown)),
+                                     ("no_context", bool(self.no_context_spans.shown))) if on}
+        self._set_span_legend(drawn)
+        self._fit_legend()
         if starts.size:
             self.plot.setXRange(starts[0], starts[-1] + result.window_s, padding=0.01)
         self.cursor.setValue(self.model.cursor_s)

@@ -80,3 +80,27 @@ def test_attention_note_sums_up_absent_channels_and_the_occlusion_row_stays_read
     assert any(line.startswith("hEOG:") for line in view.note.text().splitlines()) or "more channels" in \
         view.note.text()
     assert absent_text(3, len(result.token_names)) not in view.note.text()
+
+
+def test_the_trajectorys_shadings_and_masked_strip_are_in_its_legend(window, recording, tmp_path, qtbot, tiny_model):
+    # The red strip along the bottom of the P(high) axis (share of channels masked) and the red/orange/grey
+    # shadings had no legend entry: the strip read as a probability of ~0.1.
+    from app.trajectory_view import SPAN_LEGEND
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.model.add_segment(10.0, 20.0, ["Fz", "GSR"])
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    view = window.trajectory_view
+    assert SPAN_LEGEND["share"] in view.span_legend
+    assert SPAN_LEGEND["masked"] not in view.span_legend  # nothing drawn: no entry
+    legend_texts = [label.text for _, label in view.legend.items]
+    assert legend_texts.index(SPAN_LEGEND["share"]) > legend_texts.index("valence P(high)")  # after the curves
+    window.model.add_segment(30.0, 40.0, [])  # every channel
+    window.run_action.trigger()
+    qtbot.waitUntil(lambda: not window.runner.busy and SPAN_LEGEND["masked"] in view.span_legend, timeout=30000)
+    assert view.masked_spans.shown
+    assert view.span_legend.count(SPAN_LEGEND["share"]) == 1  # kept, not repeated
+    window.model.set_analysis(None)
+    assert view.span_legend == []
