@@ -104,3 +104,24 @@ def test_the_trajectorys_shadings_and_masked_strip_are_in_its_legend(window, rec
     assert view.span_legend.count(SPAN_LEGEND["share"]) == 1  # kept, not repeated
     window.model.set_analysis(None)
     assert view.span_legend == []
+
+
+def test_the_circumplex_colour_bar_reads_time_like_the_time_axes(window, recording, tmp_path, qtbot, tiny_model):
+    # Its colour bar read "time (s)" with 0-200 beside views in h:mm:ss (a 3-h recording: 0-10800), and an empty
+    # plane showed a 0-1 s bar.
+    from app.circumplex_view import TIME_BAR_LABEL, CircumplexView
+
+    view = window.circumplex_view
+    assert not view.colour_bar.isVisible()
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    assert view.colour_bar.isVisible()
+    assert view.colour_bar.getAxis("left").labelText == TIME_BAR_LABEL
+    ticks = view.colour_bar.axis._tickLevels[0]
+    assert [text for _, text in ticks] == ["00:10", "00:20", "00:30", "00:40", "00:50"]
+    hours = [text for _, text in CircumplexView.time_ticks(0.0, 3 * 3600.0)]
+    assert hours == ["00:00", "30:00", "1:00:00", "1:30:00", "2:00:00", "2:30:00", "3:00:00"]  # as TimeAxis
+    window.model.set_analysis(None)
+    assert not view.colour_bar.isVisible()
