@@ -18,6 +18,7 @@ from PySide6.QtCore import QMarginsF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPageSize, QPainter, QPdfWriter
 
 from .analysis import atomic_write
+from .browser_state import format_hms
 
 #: Page size in pixels: A4 at 150 dpi.
 PAGE_W, PAGE_H = 1240, 1754
@@ -34,19 +35,24 @@ STALE_REPORT_TEXT = ("The masks changed after this analysis was run: the results
                      "analysis', not the masks shown now (F5 runs it again).")
 #: Most masks listed on the page; the rest are counted (File > Export masks writes them all).
 MAX_MASK_LINES = 12
+#: Above the list of masks.
+MASK_LIST_HEADING = "Masks (channels: start-end, h:mm:ss from the start of the recording; source):"
 
 
 def mask_lines(masks: Any) -> tuple[str, ...]:
     """One line per mask of a MaskSet: whole-channel masks first, then segments in time order.
 
-    ``"Fz, GSR: 10.0-20.0 s (user)"``; a segment without channels applies to all of them.
+    ``"Fz, GSR: 00:10.0-00:20.0 (user)"``: times h:mm:ss (mm:ss under an hour) from the start with tenths, as the
+    time axes and the mask table read them (the report said "2873.5-2890.0 s" where the screen said 47:53); a
+    segment without channels applies to all of them.
     """
     if masks is None:
         return ()
     lines = [f"{name}: whole recording (user)" for name in sorted(masks.channels)]
     for seg in sorted(masks.segments, key=lambda m: (m.start_s, m.end_s)):
         chans = ", ".join(seg.channels) if seg.channels else "all channels"
-        lines.append(f"{chans}: {seg.start_s:.1f}-{seg.end_s:.1f} s ({seg.source})")
+        lines.append(f"{chans}: {format_hms(seg.start_s, decimals=1)}-{format_hms(seg.end_s, decimals=1)} "
+                     f"({seg.source})")
     return tuple(lines)
 
 
@@ -133,6 +139,7 @@ def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImag
     text(f"Masking: {info.masking}. The model did not see {100 * info.hidden_fraction:.1f} % of (window, token) "
          "pairs (masked or no data).", 20)
     if info.masks:
+        text(MASK_LIST_HEADING, 17, gap=2)
         shown = info.masks[:MAX_MASK_LINES]
         for line in shown:
             text(f"  \u2022 {line}", 17, gap=2)

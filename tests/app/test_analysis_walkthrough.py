@@ -125,3 +125,12 @@ def test_the_circumplex_colour_bar_reads_time_like_the_time_axes(window, recordi
     assert hours == ["00:00", "30:00", "1:00:00", "1:30:00", "2:00:00", "2:30:00", "3:00:00"]  # as TimeAxis
     window.model.set_analysis(None)
     assert not view.colour_bar.isVisible()
+
+
+def test_the_report_lists_masks_in_the_time_axes_clock():
+    # The report listed "3700.0-3725.5 s" where the time axes and the mask table said 1:01:40.
+    from app.report import mask_lines
+    from mmqnet_core.masking import MaskSet, SegmentMask
+
+    masks = MaskSet(segments=(SegmentMask(start_s=3700.0, end_s=3725.5, channels=("Cz",)),))
+    assert mask_lines(masks) == ("Cz: 1:01:40.0-1:02:05.5 (user)",)
