@@ -134,3 +134,32 @@ def test_the_report_lists_masks_in_the_time_axes_clock():
 
     masks = MaskSet(segments=(SegmentMask(start_s=3700.0, end_s=3725.5, channels=("Cz",)),))
     assert mask_lines(masks) == ("Cz: 1:01:40.0-1:02:05.5 (user)",)
+
+
+def test_spectrum_dialog_reads_time_like_the_axes_and_shows_spectrogram_errors_on_its_tab(qtbot, recording,
+                                                                                          monkeypatch):
+    # Its span read "20.00 s" and its spectrogram's axis was pyqtgraph's "time (s)" (ks on long recordings);
+    # a spectrogram error went to a label on the other tab, so the spectrogram tab stayed blank without a word.
+    import app.spectrum_dialog as spectrum_dialog
+    from app.plot_helpers import TIME_LABEL, TimeAxis
+    from mmqnet_core.errors import MMQNetError
+
+    dialog = spectrum_dialog.SpectrumDialog(recording, ["Fz"], 5.0, 20.0)
+    qtbot.addWidget(dialog)
+    assert dialog.start_edit.text() == "00:05.00" and dialog.stop_edit.text() == "00:20.00"
+    assert dialog.stop_edit.valueFromText("0:30") == 30.0 and dialog.stop_edit.valueFromText("45") == 45.0
+    dialog.stop_edit.lineEdit().setText("00:30")
+    dialog.stop_edit.interpretText()
+    assert dialog.stop_edit.value() == 30.0
+    dialog.update_spectrum()
+    assert dialog.spectrum.stop_s == 30.0 and dialog.windowTitle().endswith("00:05.0-00:30.0")
+    axis = dialog.sg_plot.getPlotItem().getAxis("bottom")
+    assert isinstance(axis, TimeAxis) and axis.labelText == TIME_LABEL
+
+    def fail(*_args, **_kwargs):
+        raise MMQNetError("Cannot compute a spectrogram of Fz: too short.")
+
+    monkeypatch.setattr(spectrum_dialog, "spectrogram", fail)
+    dialog.tabs.setCurrentIndex(1)
+    assert dialog.sg_message.text() == "Cannot compute a spectrogram of Fz: too short."
+    assert dialog.tabs.currentWidget().isAncestorOf(dialog.sg_message)  # on the tab shown
