@@ -182,6 +182,7 @@ def _rows(image: QImage, top: int, height: int) -> QImage:
 
 
 def test_view_images_show_the_plots_without_the_controls(analysed, qtbot):
+    from app.reconstruction_view import NO_ORIGINAL_TEXT
     from app.view_export import _caption_image
 
     win = analysed
@@ -206,5 +207,8 @@ def test_view_images_show_the_plots_without_the_controls(analysed, qtbot):
         else:  # the combo boxes and the Reset zoom button are replaced by one caption saying what they chose
             caption = view.export_parts()[1]
             assert caption.startswith("Channel GSR") and "feature level" in caption
-            assert middle == _caption_image(caption, image.width(), 1.0).height()
+            # and, under it, the line on the reconstruction error (here: why there is none, a user mask)
+            lines = view.export_parts()[1:-1]
+            assert lines[1:] == [NO_ORIGINAL_TEXT]
+            assert middle == sum(_caption_image(line, image.width(), 1.0).height() for line in lines)
         dock.setFloating(False)

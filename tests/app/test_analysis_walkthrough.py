@@ -163,3 +163,30 @@ def test_spectrum_dialog_reads_time_like_the_axes_and_shows_spectrogram_errors_o
     dialog.tabs.setCurrentIndex(1)
     assert dialog.sg_message.text() == "Cannot compute a spectrogram of Fz: too short."
     assert dialog.tabs.currentWidget().isAncestorOf(dialog.sg_message)  # on the tab shown
+
+
+def test_reconstruction_legend_names_only_what_is_drawn_and_says_why_there_is_no_error(window, recording, tmp_path,
+                                                                                       qtbot, tiny_model):
+    # With nothing hidden the legend still named "reconstruction" and "baseline"; with a user mask over the whole
+    # channel it named an "original" that is not drawn, and no line said why no error was shown.
+    from app.reconstruction_view import NO_ORIGINAL_TEXT
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.model.set_channel_masked("Cz", True)
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    view = window.reconstruction_view
+    window.show_dock(window.reconstruction_dock)
+
+    def legend(plot_legend):
+        return [label.text for _, label in plot_legend.items]
+
+    view.set_token("Pz")  # nothing hidden: the original only
+    assert view.feature is not None
+    assert legend(view.feature_legend) == ["original"]
+    view.set_token("Cz")  # masked as a whole: no original, a reconstruction
+    assert legend(view.feature_legend) == ["reconstruction (MMQ-Net)"]
+    assert view.errors_label.text() == NO_ORIGINAL_TEXT and not view.errors_label.isHidden()
+    window.model.set_analysis(None)
+    assert legend(view.feature_legend) == [] and legend(view.wave_legend) == []
