@@ -190,3 +190,23 @@ def test_reconstruction_legend_names_only_what_is_drawn_and_says_why_there_is_no
     assert view.errors_label.text() == NO_ORIGINAL_TEXT and not view.errors_label.isHidden()
     window.model.set_analysis(None)
     assert legend(view.feature_legend) == [] and legend(view.wave_legend) == []
+
+
+def test_every_analysis_view_says_how_many_of_the_models_channels_the_recording_has(window, recording, tmp_path,
+                                                                                      qtbot, tiny_model):
+    # A one-channel EDF gave a smooth trajectory with nothing saying it rested on 1 of the model's 40 inputs.
+    from app.analysis_banner import coverage_text
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    assert coverage_text(window.model.analysis) == ""  # every channel of the model is there: nothing said
+    assert "channels in this recording" not in window.trajectory_view.banner.plain_text
+    window.set_recording(_eeg_only(recording), tmp_path / "eeg.bdf")
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    text = "4 of the model's 7 channels in this recording"
+    assert coverage_text(window.model.analysis) == text
+    for view in window.analysis_views().values():
+        assert text in view.banner.plain_text
