@@ -210,3 +210,22 @@ def test_every_analysis_view_says_how_many_of_the_models_channels_the_recording_
     assert coverage_text(window.model.analysis) == text
     for view in window.analysis_views().values():
         assert text in view.banner.plain_text
+
+
+def test_shortcuts_list_the_reconstruction_zoom_and_show_every_action_whole(window, qtbot):
+    # The reconstruction view's click-to-zoom and Esc were in no list, and at 560 px the dialog cut its longest
+    # actions ("Go to a time (hh:mm:ss, mm:ss, seconds, ...").
+    dialog = window.show_shortcuts()
+    qtbot.addWidget(dialog)
+    rows = dict((what, keys) for keys, what in dialog.rows())
+    zoom = next(what for what in rows if what.startswith("Zoom to it"))
+    assert "reconstruction view" in rows[zoom] and "Esc" in zoom
+    qtbot.waitExposed(dialog)
+    table = dialog.table
+    fm = table.fontMetrics()
+    for r in range(table.rowCount()):
+        for c in range(2):
+            item = table.item(r, c)
+            assert item.toolTip() == item.text()
+            assert fm.horizontalAdvance(item.text()) <= table.columnWidth(c), item.text()
+    dialog.close()
