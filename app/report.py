@@ -30,6 +30,8 @@ THUMBNAILS = (("trajectory", "Valence / arousal probability over time"),
 WARNING_COLOUR = QColor("#b71c1c")
 #: Footer note on the uncertainty of an analysis without Monte-Carlo samples.
 ENTROPY_NOTE = "binary entropy of the window's prediction (bits)"
+#: Added when the analysis marginalised the probability over the evidence of hidden modalities.
+MISSING_EVIDENCE_NOTE = ", widened where modalities are hidden (missing-evidence term)"
 #: Said on the report of an analysis whose masks were changed afterwards.
 STALE_REPORT_TEXT = ("The masks changed after this analysis was run: the results and the masks listed are the "
                      "analysis', not the masks shown now (F5 runs it again).")
@@ -59,8 +61,12 @@ def mask_lines(masks: Any) -> tuple[str, ...]:
 def uncertainty_note(result: Any) -> str:
     """The footer's note on how ``result`` (an AnalysisResult) measured uncertainty."""
     if getattr(result, "probability_std", None) is None:
-        return ENTROPY_NOTE
-    return f"mean ± std of {result.mc_samples} MC-dropout samples (band), entropy of the mean (bits)"
+        note = ENTROPY_NOTE
+    else:
+        note = f"mean ± std of {result.mc_samples} MC-dropout samples (band), entropy of the mean (bits)"
+    if getattr(result, "missing_evidence", None) is not None:  # the footer said plain entropy of the prediction
+        note += MISSING_EVIDENCE_NOTE
+    return note
 
 
 @dataclass(frozen=True)
