@@ -229,3 +229,21 @@ def test_shortcuts_list_the_reconstruction_zoom_and_show_every_action_whole(wind
             assert item.toolTip() == item.text()
             assert fm.horizontalAdvance(item.text()) <= table.columnWidth(c), item.text()
     dialog.close()
+
+
+def test_subject_files_remove_and_clear_act_only_when_there_is_something(qtbot, tmp_path):
+    # Remove and Clear were enabled over an empty list (buttons that did nothing).
+    from app.subject_files_dialog import SubjectFilesDialog
+
+    from .conftest import write_test_bdf
+
+    other = write_test_bdf(tmp_path / "synthetic_other.bdf", duration_s=5.0)
+    dialog = SubjectFilesDialog([], find_automatically=True, recording_source=tmp_path / "own.bdf")
+    qtbot.addWidget(dialog)
+    assert not dialog.remove_button.isEnabled() and not dialog.clear_button.isEnabled()
+    dialog.add_paths([other])
+    assert dialog.clear_button.isEnabled() and not dialog.remove_button.isEnabled()
+    dialog.list.item(0).setSelected(True)
+    assert dialog.remove_button.isEnabled()
+    dialog.remove_selected()
+    assert not dialog.remove_button.isEnabled() and not dialog.clear_button.isEnabled()
