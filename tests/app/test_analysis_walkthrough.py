@@ -247,3 +247,16 @@ def test_subject_files_remove_and_clear_act_only_when_there_is_something(qtbot, 
     assert dialog.remove_button.isEnabled()
     dialog.remove_selected()
     assert not dialog.remove_button.isEnabled() and not dialog.clear_button.isEnabled()
+
+
+def test_mask_table_gives_a_whole_channel_mask_its_times(window, tmp_path, qtbot):
+    # A whole-channel mask had blank Start and End cells; the "whole channel" word is in the last column, out of
+    # sight in the dock, so the row read as a mask of unknown times.
+    from app.mask_table import COLUMNS
+
+    window.set_recording(make_recording(45.0), tmp_path / "rec.bdf")
+    window.model.toggle_channel_mask("GSR")
+    table = window.mask_table.table
+    start, end = COLUMNS.index("Start"), COLUMNS.index("End")
+    assert (table.item(0, start).text(), table.item(0, end).text()) == ("00:00.00", "00:45.00")
+    assert "whole recording" in table.item(0, start).toolTip()
