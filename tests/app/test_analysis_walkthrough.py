@@ -260,3 +260,20 @@ def test_mask_table_gives_a_whole_channel_mask_its_times(window, tmp_path, qtbot
     start, end = COLUMNS.index("Start"), COLUMNS.index("End")
     assert (table.item(0, start).text(), table.item(0, end).text()) == ("00:00.00", "00:45.00")
     assert "whole recording" in table.item(0, start).toolTip()
+
+
+def test_analysing_with_every_channel_masked_says_what_to_do_in_the_window(window, recording, tmp_path, qtbot,
+                                                                         tiny_model, dialogs):
+    # The dialog said "Delete or fix the mask file named above" under a message that named no file: the masks
+    # were made in the window.
+    from app.errors import ANALYSIS_MASK_WHAT_TO_DO
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    for name in recording.ch_names:
+        window.model.set_channel_masked(name, True)
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    qtbot.waitUntil(lambda: not window.runner.busy and bool(dialogs), timeout=30000)
+    assert "masked or missing" in dialogs[0]["text"]
+    assert dialogs[0]["informative"] == ANALYSIS_MASK_WHAT_TO_DO and "file" not in dialogs[0]["informative"]
+    assert window.model.analysis is None
