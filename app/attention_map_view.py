@@ -27,7 +27,8 @@ from mmqnet_core.features.missing import describe_hidden
 
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
-from .plot_helpers import CURSOR_PEN, empty_time_range, on_left_click, style_plot, use_time_axis, view_combo
+from .plot_helpers import (CURSOR_PEN, CursorKeys, empty_time_range, on_left_click, style_plot, use_time_axis,
+                           view_combo)
 
 #: Channels whose hidden windows the note lists (the rest are counted, and all are in its tooltip).
 NOTE_LINES = 2
@@ -163,6 +164,7 @@ class AttentionMapView(QWidget):
         model.analysisFinished.connect(self.set_result)
         model.cursorMoved.connect(self.cursor.setValue)
         model.cursorMoved.connect(self.occ_cursor.setValue)
+        self.cursor_keys = CursorKeys(self.graphics, model, self.jumpRequested.emit)  # Left/Right/Home/End
         self.set_result(model.analysis)
 
     @property

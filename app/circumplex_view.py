@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
 from .browser_state import format_hms
-from .plot_helpers import TIME_LABEL_PX, TimeAxis, style_plot
+from .plot_helpers import TIME_LABEL_PX, CursorKeys, TimeAxis, style_plot
 
 #: (label, x, y, anchor) of the quadrant labels, in the plane's coordinates.
 QUADRANTS = (
@@ -84,6 +84,7 @@ class CircumplexView(QWidget):
         self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
         model.analysisFinished.connect(self.set_result)
         model.cursorMoved.connect(self._show_cursor)
+        self.cursor_keys = CursorKeys(self.graphics, model, self.jumpRequested.emit)  # Left/Right/Home/End
         self.set_result(model.analysis)
 
     @property

@@ -48,6 +48,7 @@ from .model import AppModel
 from .plot_helpers import (
     view_combo,
     CURSOR_PEN,
+    CursorKeys,
     INTERFERENCE_SPAN,
     MASKED_SPAN,
     NO_CONTEXT_SPAN,
@@ -250,6 +251,7 @@ class TrajectoryView(QWidget):
         on_left_click(self.entropy_plot, lambda x, _y: self._on_click(x))
         model.analysisFinished.connect(self.set_result)
         model.cursorMoved.connect(self.cursor.setValue)
+        self.cursor_keys = CursorKeys(self.plot_widget, model, self.jumpRequested.emit)  # Left/Right/Home/End
         self.set_result(model.analysis)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override

@@ -277,3 +277,37 @@ def test_analysing_with_every_channel_masked_says_what_to_do_in_the_window(windo
     assert "masked or missing" in dialogs[0]["text"]
     assert dialogs[0]["informative"] == ANALYSIS_MASK_WHAT_TO_DO and "file" not in dialogs[0]["informative"]
     assert window.model.analysis is None
+
+
+def test_the_time_cursor_moves_by_keyboard_in_the_analysis_views(window, recording, tmp_path, qtbot, tiny_model):
+    # The time cursor of the analysis views moved by mouse clicks only.
+    from PySide6.QtCore import Qt
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    result = window.model.analysis
+    w = result.window_s
+    first = float(result.window_starts[0]) + w / 2
+    last = float(result.window_starts[-1]) + w / 2
+    views = {"trajectory": window.trajectory_view.plot_widget, "circumplex": window.circumplex_view.graphics,
+             "attention": window.attention_view.graphics}
+    for name, widget in views.items():
+        jumps = []
+        view = window.analysis_views()[name]
+        view.jumpRequested.connect(jumps.append)
+        assert widget.focusPolicy() == Qt.FocusPolicy.StrongFocus, name  # Tab reaches it
+        qtbot.keyClick(widget, Qt.Key.Key_Home)
+        assert window.model.cursor_s == first, name
+        qtbot.keyClick(widget, Qt.Key.Key_Right)
+        assert window.model.cursor_s == first + w, name
+        qtbot.keyClick(widget, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+        assert window.model.cursor_s == first + 11 * w, name
+        qtbot.keyClick(widget, Qt.Key.Key_Left)
+        assert window.model.cursor_s == first + 10 * w, name
+        qtbot.keyClick(widget, Qt.Key.Key_End)
+        qtbot.keyClick(widget, Qt.Key.Key_Right)  # not past the last window
+        assert window.model.cursor_s == last, name
+        assert jumps[-1] == last and len(jumps) == 6, (name, jumps)
+        view.jumpRequested.disconnect(jumps.append)
