@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from mmqnet_core.features.missing import describe_hidden
 
@@ -40,6 +41,8 @@ FAMILY_TEXT = {
     "category": "category queries (emotion)",
     "interference": "interference queries",
 }
+#: Room beside the longest row label of an axis, px (tick offset and a gap).
+AXIS_TEXT_MARGIN_PX = 12
 #: Least vertical distance between two row labels, px (denser labels are thinned out).
 LABEL_SPACING_PX = 12
 #: Colour map of attention.
@@ -359,6 +362,20 @@ class AttentionMapView(QWidget):
                         shown.append((pos, text))
                         last = pos
                 plot.getAxis(axis).setTicks([shown])
+        self._align_axes()
+
+    def _align_axes(self) -> None:
+        """Give both maps' left axes one width and both right axes another, so that their time axes line up
+        (each axis sized itself to its own labels: with one channel "Cz" over "EEG" the occlusion map's windows sat
+        up to 20 px right of the attention map's, and a time read on one did not fall under it on the other)."""
+        fm = QFontMetrics(self.graphics.font())
+        for side, extra in (("left", 0), ("right", fm.height() + 4)):  # room for the "mean |Δ|" axis label
+            texts = [t for _, t in self._labels[0 if side == "left" else 1]]
+            texts += [t for _, t in self._occ_labels[0 if side == "left" else 1]]
+            width = max((fm.horizontalAdvance(t) for t in texts), default=0) + AXIS_TEXT_MARGIN_PX + extra
+            for plot in (self.plot, self.occ_plot):
+                if plot.getAxis(side).width() != width:
+                    plot.getAxis(side).setWidth(width)
 
     @property
     def image_data(self) -> np.ndarray | None:

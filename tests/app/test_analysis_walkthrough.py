@@ -311,3 +311,20 @@ def test_the_time_cursor_moves_by_keyboard_in_the_analysis_views(window, recordi
         assert window.model.cursor_s == last, name
         assert jumps[-1] == last and len(jumps) == 6, (name, jumps)
         view.jumpRequested.disconnect(jumps.append)
+
+
+def test_the_attention_and_occlusion_maps_share_one_time_scale_on_screen(window, recording, tmp_path, qtbot,
+                                                                          tiny_model):
+    # Each map's axes sized themselves to their own labels: with "Cz"... over "EEG" the occlusion map's plot area
+    # started further right than the attention map's, so a time on one was not under the same time on the other.
+    window.set_recording(_eeg_only(recording), tmp_path / "eeg.bdf")
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    window.show_dock(window.attention_dock)
+    view = window.attention_view
+    qtbot.waitUntil(lambda: view.graphics.isVisible() and view.occ_plot.isVisible())
+    qtbot.wait(100)
+    a = view.plot.getViewBox().sceneBoundingRect()
+    o = view.occ_plot.getViewBox().sceneBoundingRect()
+    assert abs(a.left() - o.left()) <= 1 and abs(a.right() - o.right()) <= 1, (a, o)
