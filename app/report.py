@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 from PySide6.QtCore import QMarginsF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPageSize, QPainter, QPdfWriter
 
@@ -58,6 +59,28 @@ def mask_lines(masks: Any) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def high_shares(result: Any) -> dict[str, float | None]:
+    """Per target, the share of windows with visible data (``~result.no_context``) whose P(high) is >= 0.5."""
+    seen = ~np.asarray(result.no_context, bool)
+    probs = np.asarray(result.probabilities, float)
+    return {name: (float(np.mean(probs[seen, k] >= 0.5)) if seen.any() else None)
+            for k, name in enumerate(result.targets)}
+
+
+def headline(info: "ReportInfo") -> str:
+    """The report's line on the predictions: mean P(high) and the share of windows predicted high, per target."""
+    parts = []
+    for k, v in info.means.items():
+        share = info.high_share.get(k)
+        if v is None:
+            parts.append(f"{k}: n/a")
+        elif share is None:
+            parts.append(f"{k}: mean P(high) {v:.2f}")
+        else:
+            parts.append(f"{k}: mean P(high) {v:.2f}, high in {100 * share:.0f} % of windows")
+    return "Predictions - " + "; ".join(parts)
+
+
 def uncertainty_note(result: Any) -> str:
     """The footer's note on how ``result`` (an AnalysisResult) measured uncertainty."""
     if getattr(result, "probability_std", None) is None:
@@ -86,6 +109,9 @@ class ReportInfo:
     uncertainty: str = ENTROPY_NOTE  # how the uncertainty was computed (footer line)
     masks: tuple[str, ...] = ()  # one line per mask (see :func:`mask_lines`)
     display: str = ""  # montage and display filters of the signal browser at export ("" = as recorded, none)
+    # target -> share of the windows with visible data whose P(high) >= 0.5 (None: no such window). A recording of
+    # two states averaged 0.48 and was called "(low)" although half its windows were high.
+    high_share: Mapping[str, float | None] = field(default_factory=dict)
 
     @classmethod
     def from_analysis(cls, result: Any, masks: Any = None, *, model_label: str = "", stale: bool = False,
@@ -106,7 +132,7 @@ class ReportInfo:
                    n_windows=result.n_windows, window_s=result.window_s,
                    means=dict(summary["mean_probability_high"]), masking=masking,
                    hidden_fraction=float(summary["hidden_fraction"]), uncertainty=uncertainty_note(result),
-                   masks=mask_lines(masks), display=display)
+                   masks=mask_lines(masks), display=display, high_share=high_shares(result))
 
 
 def _font(px: int, bold: bool = False) -> QFont:
@@ -156,9 +182,7 @@ def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImag
     if info.display:
         text(f"Signal display at export: {info.display} (display only: the model read the cleaned signals).", 17,
              colour="#424242")
-    means = "; ".join("{}: n/a".format(k) if v is None else f"{k}: {v:.2f} ({'high' if v >= 0.5 else 'low'})"
-                      for k, v in info.means.items())
-    text(f"Mean probability of the high class - {means}", 22, bold=True, gap=18)
+    text(headline(info), 22, bold=True, gap=18)
 
     # Thumbnails: the trajectory across the page, circumplex and attention side by side below it.
     boxes = {"trajectory": QRectF(MARGIN, y, width, 480)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from app.plot_helpers import EMPTY_SPAN_S
 
 from .conftest import make_recording, wait_analysis, wait_loaded
@@ -328,3 +330,26 @@ def test_the_attention_and_occlusion_maps_share_one_time_scale_on_screen(window,
     a = view.plot.getViewBox().sceneBoundingRect()
     o = view.occ_plot.getViewBox().sceneBoundingRect()
     assert abs(a.left() - o.left()) <= 1 and abs(a.right() - o.right()) <= 1, (a, o)
+
+
+def test_the_reports_headline_gives_the_share_of_windows_predicted_high(tiny_model):
+    # "Mean probability of the high class - valence: 0.48 (low)" for a recording whose valence was high in half
+    # of its windows: the verdict "(low)" came from averaging two states.
+    import dataclasses
+
+    import numpy as np
+
+    from app.analysis import run_analysis
+    from app.report import ReportInfo, headline
+
+    mc_result = run_analysis(make_recording(), None, tiny_model).result
+    probs = np.asarray(mc_result.probabilities, float).copy()
+    n = probs.shape[0]
+    probs[: n // 2, 0], probs[n // 2:, 0] = 0.9, 0.06  # two states of valence, mean below 0.5
+    result = dataclasses.replace(mc_result, probabilities=probs, no_context=np.zeros(n, bool))
+    info = ReportInfo.from_analysis(result)
+    name = result.targets[0]
+    assert info.high_share[name] == (n // 2) / n
+    line = headline(info)
+    assert f"{name}: mean P(high) {info.means[name]:.2f}, high in {100 * (n // 2) / n:.0f} % of windows" in line
+    assert re.search(r"\d \((low|high)\)", line) is None  # no verdict from the mean
