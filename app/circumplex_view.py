@@ -19,6 +19,7 @@ from .analysis_banner import AnalysisBanner
 from .model import AppModel
 from .browser_state import format_hms
 from .plot_helpers import TIME_LABEL_PX, CursorKeys, TimeAxis, style_plot
+from .trajectory_view import P_HIGH_TIP
 
 #: (label, x, y, anchor) of the quadrant labels, in the plane's coordinates.
 QUADRANTS = (
@@ -52,6 +53,8 @@ class CircumplexView(QWidget):
         style_plot(self.plot)
         self.plot.setLabel("bottom", "P(high valence)")
         self.plot.setLabel("left", "P(high arousal)")
+        for side in ("left", "bottom"):  # what "P(high ...)" means
+            self.plot.getAxis(side).setToolTip(P_HIGH_TIP)
         self.plot.setXRange(0, 1, padding=0.02)
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.getViewBox().setMouseEnabled(x=False, y=False)

@@ -83,6 +83,10 @@ LEGEND_ROW_PX = 20
 LEFT_AXIS_WIDTH = 52
 #: Share of the plot height given to the spectrogram row when it is shown.
 SPECTROGRAM_ROW_SHARE = 0.3
+#: Tooltip of the P(high) axis (also the circumplex's axes).
+P_HIGH_TIP = ("P(high): the model's probability that the window's valence / arousal is high (a self-rating of 5 or "
+              "more on the 1-9 scale the model was trained on); 0.5, the dashed line, is undecided. A probability, "
+              "not an intensity.")
 #: Text of the spectrogram box's first entry (no track).
 SPECTROGRAM_OFF = "off"
 
@@ -168,6 +172,7 @@ class TrajectoryView(QWidget):
         use_time_axis(self.entropy_plot)
         self.plot.getAxis("bottom").setStyle(showValues=False)  # the time labels are under the entropy row
         self.plot.setLabel("left", "P(high)")
+        self.plot.getAxis("left").setToolTip(P_HIGH_TIP)  # what "P(high)" means, for a reader new to it
         self.entropy_plot.setLabel("left", "entropy (bits)")
         self.entropy_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self.plot.addItem(pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine)))

@@ -353,3 +353,13 @@ def test_the_reports_headline_gives_the_share_of_windows_predicted_high(tiny_mod
     line = headline(info)
     assert f"{name}: mean P(high) {info.means[name]:.2f}, high in {100 * (n // 2) / n:.0f} % of windows" in line
     assert re.search(r"\d \((low|high)\)", line) is None  # no verdict from the mean
+
+
+def test_p_high_axes_say_what_p_high_means(window):
+    # "P(high)" on the axes was explained nowhere in the window.
+    from app.trajectory_view import P_HIGH_TIP
+
+    assert "probability" in P_HIGH_TIP and "1-9" in P_HIGH_TIP
+    assert window.trajectory_view.plot.getAxis("left").toolTip() == P_HIGH_TIP
+    for side in ("left", "bottom"):
+        assert window.circumplex_view.plot.getAxis(side).toolTip() == P_HIGH_TIP
