@@ -137,7 +137,7 @@ class ReconstructionView(QWidget):
 
         for plot in (self.feature_plot, self.wave_plot):
             on_left_click(plot, lambda x, _y: self.zoom_to_span_at(x))
-        self.graphics.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # so that Esc reaches the view after a click
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Esc reaches the view after a click or Tab
         self.reset_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         self.reset_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.reset_shortcut.activated.connect(self.reset_zoom)

@@ -363,3 +363,25 @@ def test_p_high_axes_say_what_p_high_means(window):
     assert window.trajectory_view.plot.getAxis("left").toolTip() == P_HIGH_TIP
     for side in ("left", "bottom"):
         assert window.circumplex_view.plot.getAxis(side).toolTip() == P_HIGH_TIP
+
+
+def test_tab_reaches_the_reconstruction_plots_so_esc_resets_the_zoom(window, recording, tmp_path, qtbot,
+                                                                     tiny_model):
+    # The plots took focus by mouse click only: without a mouse, Esc (reset zoom) never reached the view.
+    from PySide6.QtCore import Qt
+
+    view = window.reconstruction_view
+    assert view.graphics.focusPolicy() == Qt.FocusPolicy.StrongFocus
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.model.add_segment(10.0, 20.0, ["Fz"])
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    window.show_dock(window.reconstruction_dock)
+    view.set_token("Fz")
+    qtbot.waitUntil(view.graphics.isVisible)
+    assert view.zoom_to_span_at(15.0) and view.zoomed is not None
+    view.graphics.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(view.graphics.hasFocus)
+    qtbot.keyClick(view.graphics, Qt.Key.Key_Escape)
+    assert view.zoomed is None
