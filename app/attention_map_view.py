@@ -54,6 +54,10 @@ NOT_ATTRIBUTION_TEXT = ("Attention is not attribution: the heatmap shows where t
                         "the prediction. The occlusion map below shows that: ΔP(high), the change of P(high) when "
                         "each modality is hidden (blue: lowers it, red: raises it, grey: hidden already; right: "
                         "mean |Δ|).")
+#: The statement before an analysis (it spoke of "the occlusion map below" over an empty view).
+NO_RESULT_STATEMENT = ("Attention is not attribution: the heatmap shows where the queries looked, not what moved "
+                       "the prediction. The occlusion map, which shows that, comes under it after an analysis with "
+                       "Attribution on (Edit > Preferences).")
 #: Share of the plot height given to the occlusion map (by modality: a few rows).
 OCCLUSION_SHARE = 0.3
 #: Least height of the occlusion map's row (with its time axis), px: room for its colour bar's ticks and label.
@@ -319,7 +323,7 @@ class AttentionMapView(QWidget):
         result = self.model.analysis
         have = result is not None and result.occlusion is not None
         self.occ_plot.setVisible(have)
-        self.statement.setText(NOT_ATTRIBUTION_TEXT if have or result is None else (
+        self.statement.setText(NOT_ATTRIBUTION_TEXT if have else NO_RESULT_STATEMENT if result is None else (
             "Attention is not attribution: the heatmap shows where the queries looked, not what moved the "
             "prediction (no occlusion map was computed for this analysis)."))
         if not have:

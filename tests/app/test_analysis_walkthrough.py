@@ -385,3 +385,11 @@ def test_tab_reaches_the_reconstruction_plots_so_esc_resets_the_zoom(window, rec
     qtbot.waitUntil(view.graphics.hasFocus)
     qtbot.keyClick(view.graphics, Qt.Key.Key_Escape)
     assert view.zoomed is None
+
+
+def test_the_attention_statement_before_an_analysis_speaks_of_no_map_below(window):
+    from app.attention_map_view import NO_RESULT_STATEMENT
+
+    view = window.attention_view
+    assert view.statement.text() == NO_RESULT_STATEMENT and "below" not in NO_RESULT_STATEMENT
+    assert NO_RESULT_STATEMENT.startswith("Attention is not attribution")
