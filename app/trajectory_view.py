@@ -136,6 +136,18 @@ SPAN_LEGEND = {
 }
 
 
+#: Room (px) above 1 and below 0 of the P(high) and entropy rows for the labels of those ticks.
+END_LABEL_PX = 9
+
+
+def _pad_unit_range(plot: pg.PlotItem) -> None:
+    """Show 0-1 on ``plot`` with :data:`END_LABEL_PX` pixels above and below, whatever its height."""
+    h = plot.getViewBox().height()
+    if h <= 3 * END_LABEL_PX:
+        return
+    plot.setYRange(0.0, 1.0, padding=END_LABEL_PX / (h - 2 * END_LABEL_PX))
+
+
 def _remember_spectrogram_channel(channel: str) -> None:
     """Store the spectrogram track channel the user chose ("off" included) for the next recordings."""
     make_settings().setValue(SPECTROGRAM_CHANNEL_KEY, "" if channel == SPECTROGRAM_OFF else channel)
@@ -163,8 +175,10 @@ class TrajectoryView(QWidget):
         for plot in (self.plot, self.entropy_plot):
             style_plot(plot)
             # Room above 1 and below 0 for the labels of those ticks (pyqtgraph drops a label that would
-            # stick out of the plot).
+            # stick out of the plot), in pixels: a fixed share lost "0" and "1" in a short dock (the entropy row
+            # read "0.5" alone).
             plot.setYRange(0.0, 1.0, padding=0.05 if plot is self.plot else 0.12)
+            plot.getViewBox().sigResized.connect(lambda _v, p=plot: _pad_unit_range(p))
             plot.getViewBox().setMouseEnabled(x=True, y=False)
             plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.entropy_plot.setXLink(self.plot)

@@ -393,3 +393,35 @@ def test_the_attention_statement_before_an_analysis_speaks_of_no_map_below(windo
     view = window.attention_view
     assert view.statement.text() == NO_RESULT_STATEMENT and "below" not in NO_RESULT_STATEMENT
     assert NO_RESULT_STATEMENT.startswith("Attention is not attribution")
+
+
+def _drawn_tick_labels(axis) -> list[str]:
+    """The tick labels ``axis`` paints at its current size (pyqtgraph leaves out those that would stick out)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [text for _, _, text in specs[2]] if specs else []
+
+
+def test_a_short_trajectory_dock_keeps_the_0_and_1_labels(window, recording, tmp_path, qtbot, tiny_model):
+    # In a short dock P(high) read 0.2-0.8 and the entropy row "0.5" alone: the labels of 0 and 1 stuck out of
+    # the rows' fixed 5 % / 12 % padding and pyqtgraph left them out.
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    window.show_dock(window.trajectory_dock)
+    window.trajectory_dock.setFloating(True)
+    tv = window.trajectory_view
+    for height in (250, 600):
+        window.trajectory_dock.resize(1000, height)
+        qtbot.wait(200)
+        p_labels = _drawn_tick_labels(tv.plot.getAxis("left"))
+        assert {"0", "1.0"} <= set(p_labels), (height, p_labels)
+        assert _drawn_tick_labels(tv.entropy_plot.getAxis("left")) == ["0", "0.5", "1"], height
+    window.trajectory_dock.setFloating(False)
