@@ -13,6 +13,16 @@ NO_ANALYSIS_TEXT = "No analysis yet: Analysis > Run MMQ-Net (F5)."
 STALE_TEXT = "Masks changed since this analysis: press F5 to re-run."
 
 
+def coverage_text(result) -> str:
+    """``"1 of the model's 40 channels in this recording"`` when the recording lacks some of the model's channels
+    (the model reads them as hidden); "" when it has them all."""
+    channels = list(getattr(result, "token_channels", ()) or ())
+    present = sum(c is not None for c in channels)
+    if not channels or present == len(channels):
+        return ""
+    return f"{present} of the model's {len(channels)} channels in this recording"
+
+
 class AnalysisBanner(QLabel):
     """One rich-text line that follows the AppModel's analysis state."""
 
@@ -37,6 +47,9 @@ class AnalysisBanner(QLabel):
             parts.append(f"<b style='color:#b71c1c'>{self.model.analysis_model_label}</b>")
         if result.is_synthetic:
             parts.append("<b style='color:#b71c1c'>SYNTHETIC recording</b>")
+        coverage = coverage_text(result)
+        if coverage:  # a one-channel EDF's smooth trajectory did not say it rests on 1 of 40 inputs
+            parts.append(f"<b style='color:#7a4f00'>{coverage}</b>")
         if self.model.analysis_stale:
             parts.append(f"<span style='background:#fff3c4;color:#7a4f00'>&nbsp;{STALE_TEXT}&nbsp;</span>")
         self.setText(" &middot; ".join(parts) if parts else "")

@@ -22,12 +22,14 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from mmqnet_core.features.missing import describe_hidden
 
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
-from .plot_helpers import CURSOR_PEN, on_left_click, style_plot, use_time_axis, view_combo
+from .plot_helpers import (CURSOR_PEN, CursorKeys, empty_time_range, on_left_click, style_plot, use_time_axis,
+                           view_combo)
 
 #: Channels whose hidden windows the note lists (the rest are counted, and all are in its tooltip).
 NOTE_LINES = 2
@@ -39,6 +41,8 @@ FAMILY_TEXT = {
     "category": "category queries (emotion)",
     "interference": "interference queries",
 }
+#: Room beside the longest row label of an axis, px (tick offset and a gap).
+AXIS_TEXT_MARGIN_PX = 12
 #: Least vertical distance between two row labels, px (denser labels are thinned out).
 LABEL_SPACING_PX = 12
 #: Colour map of attention.
@@ -50,8 +54,20 @@ NOT_ATTRIBUTION_TEXT = ("Attention is not attribution: the heatmap shows where t
                         "the prediction. The occlusion map below shows that: ΔP(high), the change of P(high) when "
                         "each modality is hidden (blue: lowers it, red: raises it, grey: hidden already; right: "
                         "mean |Δ|).")
+#: The statement before an analysis (it spoke of "the occlusion map below" over an empty view).
+NO_RESULT_STATEMENT = ("Attention is not attribution: the heatmap shows where the queries looked, not what moved "
+                       "the prediction. The occlusion map, which shows that, comes under it after an analysis with "
+                       "Attribution on (Edit > Preferences).")
 #: Share of the plot height given to the occlusion map (by modality: a few rows).
 OCCLUSION_SHARE = 0.3
+#: Least height of the occlusion map's row (with its time axis), px: room for its colour bar's ticks and label.
+OCCLUSION_MIN_PX = 130
+
+
+def absent_text(n_absent: int, n_tokens: int) -> str:
+    """The note's line for the model's channels that the recording lacks (the model reads them as hidden)."""
+    return (f"{n_absent} of the model's {n_tokens} channels are not in this recording: the model reads them as "
+            "hidden (untick 'Only channels in the recording' to show them).")
 
 
 class AttentionMapView(QWidget):
@@ -155,6 +171,7 @@ class AttentionMapView(QWidget):
         model.analysisFinished.connect(self.set_result)
         model.cursorMoved.connect(self.cursor.setValue)
         model.cursorMoved.connect(self.occ_cursor.setValue)
+        self.cursor_keys = CursorKeys(self.graphics, model, self.jumpRequested.emit)  # Left/Right/Home/End
         self.set_result(model.analysis)
 
     @property
@@ -227,6 +244,7 @@ class AttentionMapView(QWidget):
             self.image.clear()
             self._labels = ([], [])
             self._apply_ticks()
+            empty_time_range(self.model, self.plot)  # not pyqtgraph's -0.5..0.5 ("-00:00.4")
             return
         self.rows = self._row_order(result)
         att = np.asarray(result.attention[family], np.float32)  # (T, N)
@@ -236,15 +254,24 @@ class AttentionMapView(QWidget):
                 f"Modality queries reconstruct hidden tokens only: {n_hidden} of {result.n_windows} windows have "
                 "hidden tokens and a map; the other columns are empty." if n_hidden < result.n_windows else "")
         reason = result.reason
+        absent = [n for n, c in enumerate(result.token_channels) if c is None]
+        if absent and self.present_only.isChecked():
+            # One line for the model's channels this recording lacks (a one-channel EDF listed 39 of them, one
+            # per line, under "Only channels in the recording"); each is in the tooltip.
+            self.note.setText("\n".join(filter(None, [self.note.text(), absent_text(
+                len(absent), len(result.token_names))])))
         if reason is not None and np.any(reason):  # why tokens are hidden (zero attention there), from the core
-            why = [describe_hidden(result.token_names[n], reason[:, n], result.token_modalities[n])
-                   for n in range(reason.shape[1]) if np.any(reason[:, n])]
+            listed = [n for n in range(reason.shape[1]) if np.any(reason[:, n])
+                      and not (self.present_only.isChecked() and result.token_channels[n] is None)]
+            why = [describe_hidden(result.token_names[n], reason[:, n], result.token_modalities[n]) for n in listed]
+            every = [describe_hidden(result.token_names[n], reason[:, n], result.token_modalities[n])
+                     for n in range(reason.shape[1]) if np.any(reason[:, n])]
             # At most NOTE_LINES channels here (6 lines and more squeezed the maps to a sliver in the dock); every
             # one in the tooltip and in the channel panel's tooltips.
             shown = why if len(why) <= NOTE_LINES + 1 else why[:NOTE_LINES] + [
                 f"... and {len(why) - NOTE_LINES} more channels with hidden windows (hover here for all)"]
             self.note.setText("\n".join(filter(None, [self.note.text()] + shown)))
-            self.note.setToolTip("\n".join(why))
+            self.note.setToolTip("\n".join(every))
         img = att[:, self.rows].T if self.rows else np.zeros((0, att.shape[0]), np.float32)  # (N_shown, T)
         self.image.setImage(img, autoLevels=False)
         hi = float(np.nanmax(img)) if img.size else 1.0
@@ -296,7 +323,7 @@ class AttentionMapView(QWidget):
         result = self.model.analysis
         have = result is not None and result.occlusion is not None
         self.occ_plot.setVisible(have)
-        self.statement.setText(NOT_ATTRIBUTION_TEXT if have or result is None else (
+        self.statement.setText(NOT_ATTRIBUTION_TEXT if have else NO_RESULT_STATEMENT if result is None else (
             "Attention is not attribution: the heatmap shows where the queries looked, not what moved the "
             "prediction (no occlusion map was computed for this analysis)."))
         if not have:
@@ -307,7 +334,9 @@ class AttentionMapView(QWidget):
         self.occ_rows, img = self.occlusion_matrix(result)
         # at most what shows every unit's name (rows of LABEL_SPACING_PX + 1 px); in a short dock the attention
         # map keeps three quarters of the extra height (stretch 3 : 1)
-        height = (LABEL_SPACING_PX + 1) * max(1, len(self.occ_rows)) + 34
+        # never below OCCLUSION_MIN_PX: with one unit (a one-channel recording) its colour bar's tick labels
+        # ran into each other and its label "ΔP(high valence)" was cut
+        height = max(OCCLUSION_MIN_PX, (LABEL_SPACING_PX + 1) * max(1, len(self.occ_rows)) + 34)
         self.occ_plot.setMinimumHeight(min(height, 70))
         self.occ_plot.setMaximumHeight(height)
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
@@ -337,6 +366,20 @@ class AttentionMapView(QWidget):
                         shown.append((pos, text))
                         last = pos
                 plot.getAxis(axis).setTicks([shown])
+        self._align_axes()
+
+    def _align_axes(self) -> None:
+        """Give both maps' left axes one width and both right axes another, so that their time axes line up
+        (each axis sized itself to its own labels: with one channel "Cz" over "EEG" the occlusion map's windows sat
+        up to 20 px right of the attention map's, and a time read on one did not fall under it on the other)."""
+        fm = QFontMetrics(self.graphics.font())
+        for side, extra in (("left", 0), ("right", fm.height() + 4)):  # room for the "mean |Δ|" axis label
+            texts = [t for _, t in self._labels[0 if side == "left" else 1]]
+            texts += [t for _, t in self._occ_labels[0 if side == "left" else 1]]
+            width = max((fm.horizontalAdvance(t) for t in texts), default=0) + AXIS_TEXT_MARGIN_PX + extra
+            for plot in (self.plot, self.occ_plot):
+                if plot.getAxis(side).width() != width:
+                    plot.getAxis(side).setWidth(width)
 
     @property
     def image_data(self) -> np.ndarray | None:

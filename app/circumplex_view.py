@@ -1,7 +1,7 @@
 """CircumplexView: the analysis as a path in the valence-arousal plane (Russell's circumplex).
 
 x = probability of high valence, y = probability of high arousal, one point per window coloured by time (colour
-bar: seconds). The quadrants are labelled happy/excited (high V, high A), angry/stressed (low V, high A),
+bar: h:mm:ss from the start, as the other views' time axes; hidden while there is no analysis). The quadrants are labelled happy/excited (high V, high A), angry/stressed (low V, high A),
 sad/bored (low V, low A) and calm/relaxed (high V, low A). The window under the time cursor is ringed; clicking
 near a point moves the cursor and the browser to that window.
 """
@@ -17,7 +17,9 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
-from .plot_helpers import style_plot
+from .browser_state import format_hms
+from .plot_helpers import TIME_LABEL_PX, CursorKeys, TimeAxis, style_plot
+from .trajectory_view import P_HIGH_TIP
 
 #: (label, x, y, anchor) of the quadrant labels, in the plane's coordinates.
 QUADRANTS = (
@@ -28,6 +30,10 @@ QUADRANTS = (
 )
 #: Colour map of time along the path.
 TIME_COLOURMAP = "viridis"
+#: Label of the colour bar (it read "time (s)": 3 h showed as 0-10800 beside views in h:mm:ss).
+TIME_BAR_LABEL = "time (h:mm:ss)"
+#: At most this many steps between the colour bar's tick labels.
+TIME_BAR_TICKS = 6
 #: A click counts on a point when it is this close, as a fraction of the plane's side.
 PICK_RADIUS = 0.06
 
@@ -47,6 +53,8 @@ class CircumplexView(QWidget):
         style_plot(self.plot)
         self.plot.setLabel("bottom", "P(high valence)")
         self.plot.setLabel("left", "P(high arousal)")
+        for side in ("left", "bottom"):  # what "P(high ...)" means
+            self.plot.getAxis(side).setToolTip(P_HIGH_TIP)
         self.plot.setXRange(0, 1, padding=0.02)
         self.plot.setYRange(0, 1, padding=0.02)
         self.plot.getViewBox().setMouseEnabled(x=False, y=False)
@@ -67,7 +75,7 @@ class CircumplexView(QWidget):
         for item in (self.path, self.points, self.marker):
             self.plot.addItem(item)
         self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=self.colourmap, interactive=False,
-                                          label="time (s)", width=14)
+                                          label=TIME_BAR_LABEL, width=14)
         self.graphics.addItem(self.colour_bar, row=0, col=1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -79,6 +87,7 @@ class CircumplexView(QWidget):
         self.plot.scene().sigMouseClicked.connect(self._on_scene_click)
         model.analysisFinished.connect(self.set_result)
         model.cursorMoved.connect(self._show_cursor)
+        self.cursor_keys = CursorKeys(self.graphics, model, self.jumpRequested.emit)  # Left/Right/Home/End
         self.set_result(model.analysis)
 
     @property
@@ -93,6 +102,7 @@ class CircumplexView(QWidget):
             self.path.setData([], [])
             self.points.setData([], [])
             self.marker.setData([], [])
+            self.colour_bar.setVisible(False)  # an empty plane has no time to show (it read 0-1 s)
             return
         kv = result.targets.index("valence") if "valence" in result.targets else 0
         ka = result.targets.index("arousal") if "arousal" in result.targets else 1
@@ -107,7 +117,19 @@ class CircumplexView(QWidget):
         self.path.setData(xy[:, 0], xy[:, 1])
         self.points.setData(x=xy[:, 0], y=xy[:, 1], brush=brushes, data=np.arange(len(xy)))
         self.colour_bar.setLevels((t0, max(t1, t0 + 1e-6)))
+        self.colour_bar.setVisible(True)
+        self.colour_bar.axis.setTicks([self.time_ticks(t0, t1)])
         self._show_cursor(self.model.cursor_s)
+
+    @staticmethod
+    def time_ticks(t0: float, t1: float) -> list[tuple[float, str]]:
+        """Colour-bar ticks from ``t0`` to ``t1`` (s): at most :data:`TIME_BAR_TICKS`, on the time axes' clock
+        steps (at most TIME_BAR_TICKS intervals), labelled h:mm:ss (mm:ss under an hour) like them."""
+        step = TimeAxis.step_for(max(t1 - t0, 1e-9), TIME_BAR_TICKS * TIME_LABEL_PX)
+        first = np.ceil(t0 / step) * step
+        values = np.arange(first, t1 + 1e-9, step)
+        decimals = 0 if step >= 1 else 1
+        return [(float(v), format_hms(float(v), decimals=decimals)) for v in values]
 
     def window_at_time(self, t_s: float) -> int | None:
         """Index of the window containing ``t_s`` (the nearest one), or None without a result."""

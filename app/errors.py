@@ -37,6 +37,14 @@ RECORDING_WHAT_TO_DO = ("MMQ-Net Studio reads EDF/EDF+/BDF/BDF+ files, DEAP sNN.
                         "folders (File > Open session folder): choose one of those, or a complete copy of this "
                         "file, then open it again.")
 
+#: Under a mask error of an analysis: the masks are the window's own (the file advice, "Delete or fix the mask
+#: file named above", named no file when every channel had been masked by hand).
+ANALYSIS_MASK_WHAT_TO_DO = ("Unmask at least one channel (channel panel or Masks list; Ctrl+Z undoes the last "
+                            "mask edit, Edit > Clear simulated masks removes a simulation), then run MMQ-Net again "
+                            "(F5).")
+#: The context of an analysis' errors (main_window: "analysing <recording>").
+ANALYSIS_CONTEXT = "analysing "
+
 #: What the user can do about each kind of error (the most specific class wins).
 WHAT_TO_DO: tuple[tuple[type[BaseException], str], ...] = (
     # (the core's message already says what to check in the file: this line adds what the program reads)
@@ -82,6 +90,8 @@ def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None
         return None
     if isinstance(exc, MMQNetError):
         todo = next(t for cls, t in WHAT_TO_DO if isinstance(exc, cls))
+        if isinstance(exc, MaskError) and context.startswith(ANALYSIS_CONTEXT):
+            todo = ANALYSIS_MASK_WHAT_TO_DO
         title = f"Error while {context}" if context else "Error"
         return ErrorMessage(title=title, text=str(exc), what_to_do=todo)
     text = GENERIC_MESSAGE.format(context=f" while {context}" if context else "")

@@ -80,6 +80,10 @@ BINDINGS: tuple[Binding, ...] = (
     Binding((), "", (), "Show its reconstruction; drag its edges to adjust it", "Click a masked segment"),
     Binding((), "", (), "Remove it", "Right click a masked segment"),
     Binding((), "", (), "Move the time cursor and the browser there", "Click in an analysis view"),
+    Binding((), "", (), "Time cursor one window back / forward (Shift: ten; Home / End: first / last window)",
+            "Left / Right in the trajectory, circumplex or attention view"),
+    Binding((), "", (), "Zoom to it (Esc or Reset zoom: the whole recording again)",
+            "Click a shaded span in the reconstruction view"),
     # annotations and inspection (window actions: menu items whose keys work wherever the focus is)
     Binding(("A",), text="Annotate mode: drag across the traces to annotate", action="annotate_mode"),
     Binding(("Shift+A",), text="Annotate at the cursor", action="annotate_cursor"),

@@ -56,7 +56,7 @@ from .channel_panel import ChannelPanel
 from .elided_label import ElidedLabel
 from . import errors as errors_module
 from . import key_bindings
-from .errors import notify_error
+from .errors import ANALYSIS_CONTEXT, notify_error
 from .log_panel import LogPanel
 from .mask_table import MaskTable
 from .model import AppModel
@@ -896,7 +896,7 @@ class MainWindow(QMainWindow):
 
         this.append(self.runner.submit(
             run_analysis, rec, masks, key="analysis", name=f"Analysing {rec.title}", background=True,
-            on_result=done, on_error=lambda exc: self.report_error(exc, f"analysing {rec.title}"),
+            on_result=done, on_error=lambda exc: self.report_error(exc, f"{ANALYSIS_CONTEXT}{rec.title}"),
             on_cancelled=cancelled, **kwargs))
         return True
 

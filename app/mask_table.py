@@ -84,8 +84,11 @@ class MaskTable(QWidget):
             self._rows += [("segment", i) for i in range(len(masks.segments))]
         self.table.setRowCount(len(self._rows))
         for r, (kind, key) in enumerate(self._rows):
-            if kind == "channel":
-                cells = ("whole channel", "", "", str(key), "user")
+            if kind == "channel":  # the whole recording: its times, not blank cells (the "What" column that
+                # says "whole channel" is last, out of sight in a narrow dock)
+                rec = self.model.recording
+                end = format_hms(rec.duration_s, decimals=2) if rec is not None else "end"
+                cells = ("whole channel", format_hms(0.0, decimals=2), end, str(key), "user")
             else:
                 seg = masks.segments[key]
                 cells = ("segment", format_hms(seg.start_s, decimals=2), format_hms(seg.end_s, decimals=2),
@@ -97,6 +100,8 @@ class MaskTable(QWidget):
                     if kind == "segment":
                         seconds = masks.segments[key].start_s if c == 1 else masks.segments[key].end_s
                         item.setToolTip(f"{seconds:.2f} s from the start")
+                    else:
+                        item.setToolTip("The whole channel is masked: the whole recording")
                 self.table.setItem(r, c, item)
         n_ch = sum(k == "channel" for k, _ in self._rows)
         self.summary.setText(f"{n_ch} channel(s), {len(self._rows) - n_ch} segment(s) masked")

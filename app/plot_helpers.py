@@ -7,7 +7,7 @@ from typing import Callable, Hashable, Iterable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSizeF, Qt
+from PySide6.QtCore import QEvent, QObject, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF
 from PySide6.QtWidgets import QComboBox, QSizePolicy, QWidget
 
@@ -386,3 +386,63 @@ class RowLegend(pg.LegendItem):
 
     def mouseDragEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph API)
         ev.ignore()
+
+
+#: Time span (s) an analysis view's empty time axis covers when no recording is open.
+EMPTY_SPAN_S = 60.0
+
+
+def empty_time_range(model, *plots: pg.PlotItem) -> tuple[float, float]:
+    """Give the time axes of ``plots`` the open recording's span (0 to its duration; 0 to :data:`EMPTY_SPAN_S`
+    without one) while a view has nothing to show, and return that span, s.
+
+    An empty PlotItem keeps pyqtgraph's default range around 0 (-0.5 to 0.5): an empty attention view read
+    "-00:00.4" and the others "00:00.1" ticks, times that belong to no recording.
+    """
+    rec = getattr(model, "recording", None)
+    duration = float(getattr(rec, "duration_s", 0.0) or 0.0) if rec is not None else 0.0
+    span = (0.0, duration if duration > 0 else EMPTY_SPAN_S)
+    for plot in plots:
+        plot.setXRange(*span, padding=0)
+    return span
+
+
+class CursorKeys(QObject):
+    """Keyboard access to an analysis view's time cursor: with the view's plots focused (a click, or Tab), Left /
+    Right move the app's time cursor one analysis window back / forward (Shift: ten), Home / End to the first / last
+    window; ``jump(t)`` then moves the browser there, as a click does. (The cursor moved by mouse only.)"""
+
+    STEP_KEYS = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1}
+
+    def __init__(self, widget: QWidget, model, jump: Callable[[float], None]) -> None:
+        super().__init__(widget)
+        self.model = model
+        self.jump = jump
+        widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        widget.installEventFilter(self)
+
+    def target(self, key: int, modifiers) -> float | None:
+        """The cursor time (s) for ``key`` with ``modifiers``; None for other keys or without an analysis."""
+        result = getattr(self.model, "analysis", None)
+        if result is None or result.n_windows == 0:
+            return None
+        first = float(result.window_starts[0]) + result.window_s / 2
+        last = float(result.window_starts[-1]) + result.window_s / 2
+        if key == Qt.Key.Key_Home:
+            return first
+        if key == Qt.Key.Key_End:
+            return last
+        if key not in self.STEP_KEYS:
+            return None
+        n = 10 if modifiers & Qt.KeyboardModifier.ShiftModifier else 1
+        t = float(self.model.cursor_s) + self.STEP_KEYS[key] * n * result.window_s
+        return min(max(t, first), last)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.KeyPress:
+            t = self.target(event.key(), event.modifiers())
+            if t is not None:
+                self.model.set_cursor(t)
+                self.jump(t)
+                return True
+        return super().eventFilter(obj, event)

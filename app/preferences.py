@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
@@ -44,6 +45,31 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 MAX_RECENT = 10
 #: Most Monte-Carlo samples offered in the dialog (each is one more pass of the model over the recording).
 MAX_MC_SAMPLES = 100
+#: What the cleaning rows of the dialog change (the analysis cleans with its checkpoint's own settings:
+#: ``LoadedModel.preprocess_config`` in mmqnet_core.inference).
+CLEANING_SCOPE_TEXT = ("Line frequency and band-pass change the cleaned trace shown in the browser; the analysis "
+                       "cleans as its model checkpoint was trained.")
+#: Tooltip of each control of the dialog, by attribute name: what it changes, its unit and range.
+TOOLTIPS = {
+    "line_freq": "Mains frequency (Hz) whose line noise is notched out of the cleaned trace shown in the browser: "
+                 "auto (found from the spectrum), 50 Hz or 60 Hz. The analysis cleans as its model checkpoint was "
+                 "trained (auto for the shipped model).",
+    "eeg_low": "Lower edge (Hz) of the EEG band-pass of the cleaned trace shown in the browser (0 Hz: no "
+               "high-pass). The analysis uses its model checkpoint's band (1-45 Hz for the shipped model).",
+    "eeg_high": "Upper edge (Hz) of the EEG band-pass of the cleaned trace shown in the browser. The analysis "
+                "uses its model checkpoint's band (1-45 Hz for the shipped model).",
+    "window": "The analysis window (s) is the one the model checkpoint was trained on (1 s for the shipped "
+              "model); the report and the CSV export give it.",
+    "device": "Where the model runs: auto (a CUDA GPU, else Apple MPS, else the CPU), cpu, cuda or mps. "
+              "A GPU computes in reduced precision (bfloat16): probabilities may differ slightly from the CPU's.",
+    "checkpoint": "Model checkpoint (a folder with model.safetensors and config.json, or that file) used by the "
+                  "next analysis; empty: the checkpoint shipped with the application, trained on SYNTHETIC data.",
+    "occlusion": "Occlusion maps in the attention view: ΔP(high), the change of the probability of the high class "
+                 "(-1 to +1, no unit) when each modality is hidden; and the missing-evidence term of the "
+                 "uncertainty (entropy, bits). One more model pass per modality: about 3-4x the model's time.",
+    "raw_colour": "Colour of the raw traces in the signal browser (display only).",
+    "cleaned_colour": "Colour of the cleaned traces (the model's input) in the signal browser (display only).",
+}
 
 
 def make_settings() -> QSettings:
@@ -65,7 +91,9 @@ class Preferences:
     line_freq: str = "auto"  # power-line frequency: "auto" (found from the spectrum), "50" or "60" Hz
     eeg_low_hz: float = 1.0  # EEG band-pass lower edge, Hz
     eeg_high_hz: float = 45.0  # EEG band-pass upper edge, Hz
-    window_s: float = 1.0  # feature/analysis window length, s
+    # feature/analysis window length, s; not used by the analysis (the model checkpoint fixes its window) and not
+    # shown in the dialog (it was a control that did nothing); kept so that older settings files still read
+    window_s: float = 1.0
     device: str = "auto"  # compute device for the model: "auto", "cpu", "cuda" or "mps"
     checkpoint: str = ""  # model checkpoint file; "" = the checkpoint shipped with the app
     raw_colour: str = "#1f4e9c"  # colour of raw traces (any Qt colour name or #rrggbb)
@@ -235,10 +263,15 @@ class PreferencesDialog(QDialog):
         band.addWidget(self.eeg_high)
         form.addRow("EEG band-pass", band)
 
-        self.window_s = _spin_box(self, 2, 0.25, 30.0, " s")
-        self.window_s.setSingleStep(0.25)
-        self.window_s.setValue(prefs.window_s)
-        form.addRow("Window length", self.window_s)
+        self.cleaning_scope = QLabel(CLEANING_SCOPE_TEXT, self)
+        self.cleaning_scope.setWordWrap(True)
+        self.cleaning_scope.setStyleSheet("color: #555;")
+        form.addRow("", self.cleaning_scope)
+
+        # The window is the checkpoint's: an editable box here changed nothing (it was never passed on).
+        self._window_s = prefs.window_s
+        self.window = QLabel("set by the model checkpoint", self)
+        form.addRow("Analysis window", self.window)
 
         self.device = QComboBox(self)
         self.device.addItems(list(DEVICE_CHOICES))
@@ -265,6 +298,15 @@ class PreferencesDialog(QDialog):
         form.addRow("Raw trace colour", self.raw_colour)
         self.cleaned_colour = _ColourButton(prefs.cleaned_colour, self)
         form.addRow("Cleaned trace colour", self.cleaned_colour)
+
+        self.browse = browse
+        for name, tip in TOOLTIPS.items():
+            getattr(self, name).setToolTip(tip)
+            label = form.labelForField(getattr(self, name))
+            if label is not None:
+                label.setToolTip(tip)
+        browse.setToolTip(TOOLTIPS["checkpoint"])
+        form.labelForField(self.mc_samples).setToolTip(self.mc_samples.toolTip())
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self
@@ -301,7 +343,7 @@ class PreferencesDialog(QDialog):
             line_freq=LINE_FREQ_CHOICES[self.line_freq.currentIndex()],
             eeg_low_hz=self.eeg_low.value(),
             eeg_high_hz=self.eeg_high.value(),
-            window_s=self.window_s.value(),
+            window_s=self._window_s,
             device=self.device.currentText(),
             checkpoint=self.checkpoint.text().strip(),
             raw_colour=self.raw_colour.colour,

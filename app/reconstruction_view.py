@@ -32,6 +32,7 @@ from mmqnet_core.features.missing import describe_hidden
 
 from .analysis import runs
 from .analysis_banner import AnalysisBanner
+from .browser_state import format_hms
 from .model import AppModel, MaskFocus
 from .plot_helpers import (
     view_combo,
@@ -42,12 +43,16 @@ from .plot_helpers import (
     RECON_COLOUR,
     RowLegend,
     SpanPool,
+    empty_time_range,
     on_left_click,
     style_plot,
     use_time_axis,
 )
 
 #: Feature shown first for each modality (the most familiar one); otherwise the first defined column.
+#: Said instead of an error when the hidden windows have no original (a user mask removes the data).
+NO_ORIGINAL_TEXT = ("No error to show: the masked windows have no original to compare with (a mask removes the "
+                    "data from the cleaning on; Edit > Simulate missing data keeps it for this comparison).")
 #: Colour of the baseline reconstruction (spherical splines / linear interpolation).
 BASELINE_COLOUR = "#757575"
 PREFERRED_FEATURE = {"EEG": "psd_alpha", "EOG": "blink_rate", "EMG": "log_rms", "GSR": "level", "RESP": "rate",
@@ -132,7 +137,7 @@ class ReconstructionView(QWidget):
 
         for plot in (self.feature_plot, self.wave_plot):
             on_left_click(plot, lambda x, _y: self.zoom_to_span_at(x))
-        self.graphics.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # so that Esc reaches the view after a click
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Esc reaches the view after a click or Tab
         self.reset_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         self.reset_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.reset_shortcut.activated.connect(self.reset_zoom)
@@ -264,6 +269,8 @@ class ReconstructionView(QWidget):
             self.errors_label.setText("")
             self.rmse = None
             self.errors = None
+            self._sync_legends()
+            empty_time_range(self.model, self.feature_plot)  # the recording's span, not pyqtgraph's 0-1 s
             return
         n = result.token_index(self.token)
         mod = result.token_modalities[n]
@@ -347,10 +354,31 @@ class ReconstructionView(QWidget):
         else:
             parts = [f"{channel or 'absent channel'}: {int(hidden.sum())}/{len(hidden)} windows hidden"]
         if focus_spans:
-            parts.append(f"mask {focus.start_s:.1f}-{focus.end_s:.1f} s")
+            parts.append(f"mask {format_hms(focus.start_s, decimals=1)}-{format_hms(focus.end_s, decimals=1)}")
         self.info.setText(" | ".join(parts))
-        self.errors_label.setText(self.errors.text())
-        self.errors_label.setVisible(bool(self.errors.text()))
+        errors = self.errors.text()
+        if not errors and hidden.any() and not np.isfinite(original[hidden]).any():
+            errors = NO_ORIGINAL_TEXT  # say why there is no error, not nothing
+        self.errors_label.setText(errors)
+        self.errors_label.setVisible(bool(errors))
+        self._sync_legends()
+
+    def _sync_legends(self) -> None:
+        """Legend entries for the curves drawn only (the legends named a reconstruction and a baseline where
+        nothing was hidden, and an original where the mask had removed it); the baseline by its name."""
+        base = self.errors.baseline if self.errors is not None and self.errors.baseline else ""
+        names = {self.original_curve: "original", self.recon_curve: "reconstruction (MMQ-Net)",
+                 self.baseline_curve: f"baseline: {base}" if base else "baseline",
+                 self.wave_original: "original waveform", self.wave_recon: "reconstructed waveform",
+                 self.wave_baseline: "linear interpolation"}
+        for legend, curves in ((self.feature_legend, (self.original_curve, self.recon_curve, self.baseline_curve)),
+                               (self.wave_legend, (self.wave_original, self.wave_recon, self.wave_baseline))):
+            wanted = [(c, names[c]) for c in curves if c.xData is not None and len(c.xData)
+                      and np.isfinite(c.yData).any()]
+            if [(s.item, lab.text) for s, lab in legend.items] != wanted:
+                legend.clear()
+                for curve, name in wanted:
+                    legend.addItem(curve, name)
 
     # --- zoom -----------------------------------------------------------------------------------------------
     def span_at(self, t: float) -> tuple[float, float] | None:

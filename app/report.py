@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 from PySide6.QtCore import QMarginsF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPageSize, QPainter, QPdfWriter
 
 from .analysis import atomic_write
+from .browser_state import format_hms
 
 #: Page size in pixels: A4 at 150 dpi.
 PAGE_W, PAGE_H = 1240, 1754
@@ -29,32 +31,65 @@ THUMBNAILS = (("trajectory", "Valence / arousal probability over time"),
 WARNING_COLOUR = QColor("#b71c1c")
 #: Footer note on the uncertainty of an analysis without Monte-Carlo samples.
 ENTROPY_NOTE = "binary entropy of the window's prediction (bits)"
+#: Added when the analysis marginalised the probability over the evidence of hidden modalities.
+MISSING_EVIDENCE_NOTE = ", widened where modalities are hidden (missing-evidence term)"
 #: Said on the report of an analysis whose masks were changed afterwards.
 STALE_REPORT_TEXT = ("The masks changed after this analysis was run: the results and the masks listed are the "
                      "analysis', not the masks shown now (F5 runs it again).")
 #: Most masks listed on the page; the rest are counted (File > Export masks writes them all).
 MAX_MASK_LINES = 12
+#: Above the list of masks.
+MASK_LIST_HEADING = "Masks (channels: start-end, h:mm:ss from the start of the recording; source):"
 
 
 def mask_lines(masks: Any) -> tuple[str, ...]:
     """One line per mask of a MaskSet: whole-channel masks first, then segments in time order.
 
-    ``"Fz, GSR: 10.0-20.0 s (user)"``; a segment without channels applies to all of them.
+    ``"Fz, GSR: 00:10.0-00:20.0 (user)"``: times h:mm:ss (mm:ss under an hour) from the start with tenths, as the
+    time axes and the mask table read them (the report said "2873.5-2890.0 s" where the screen said 47:53); a
+    segment without channels applies to all of them.
     """
     if masks is None:
         return ()
     lines = [f"{name}: whole recording (user)" for name in sorted(masks.channels)]
     for seg in sorted(masks.segments, key=lambda m: (m.start_s, m.end_s)):
         chans = ", ".join(seg.channels) if seg.channels else "all channels"
-        lines.append(f"{chans}: {seg.start_s:.1f}-{seg.end_s:.1f} s ({seg.source})")
+        lines.append(f"{chans}: {format_hms(seg.start_s, decimals=1)}-{format_hms(seg.end_s, decimals=1)} "
+                     f"({seg.source})")
     return tuple(lines)
+
+
+def high_shares(result: Any) -> dict[str, float | None]:
+    """Per target, the share of windows with visible data (``~result.no_context``) whose P(high) is >= 0.5."""
+    seen = ~np.asarray(result.no_context, bool)
+    probs = np.asarray(result.probabilities, float)
+    return {name: (float(np.mean(probs[seen, k] >= 0.5)) if seen.any() else None)
+            for k, name in enumerate(result.targets)}
+
+
+def headline(info: "ReportInfo") -> str:
+    """The report's line on the predictions: mean P(high) and the share of windows predicted high, per target."""
+    parts = []
+    for k, v in info.means.items():
+        share = info.high_share.get(k)
+        if v is None:
+            parts.append(f"{k}: n/a")
+        elif share is None:
+            parts.append(f"{k}: mean P(high) {v:.2f}")
+        else:
+            parts.append(f"{k}: mean P(high) {v:.2f}, high in {100 * share:.0f} % of windows")
+    return "Predictions - " + "; ".join(parts)
 
 
 def uncertainty_note(result: Any) -> str:
     """The footer's note on how ``result`` (an AnalysisResult) measured uncertainty."""
     if getattr(result, "probability_std", None) is None:
-        return ENTROPY_NOTE
-    return f"mean ± std of {result.mc_samples} MC-dropout samples (band), entropy of the mean (bits)"
+        note = ENTROPY_NOTE
+    else:
+        note = f"mean ± std of {result.mc_samples} MC-dropout samples (band), entropy of the mean (bits)"
+    if getattr(result, "missing_evidence", None) is not None:  # the footer said plain entropy of the prediction
+        note += MISSING_EVIDENCE_NOTE
+    return note
 
 
 @dataclass(frozen=True)
@@ -74,6 +109,9 @@ class ReportInfo:
     uncertainty: str = ENTROPY_NOTE  # how the uncertainty was computed (footer line)
     masks: tuple[str, ...] = ()  # one line per mask (see :func:`mask_lines`)
     display: str = ""  # montage and display filters of the signal browser at export ("" = as recorded, none)
+    # target -> share of the windows with visible data whose P(high) >= 0.5 (None: no such window). A recording of
+    # two states averaged 0.48 and was called "(low)" although half its windows were high.
+    high_share: Mapping[str, float | None] = field(default_factory=dict)
 
     @classmethod
     def from_analysis(cls, result: Any, masks: Any = None, *, model_label: str = "", stale: bool = False,
@@ -94,7 +132,7 @@ class ReportInfo:
                    n_windows=result.n_windows, window_s=result.window_s,
                    means=dict(summary["mean_probability_high"]), masking=masking,
                    hidden_fraction=float(summary["hidden_fraction"]), uncertainty=uncertainty_note(result),
-                   masks=mask_lines(masks), display=display)
+                   masks=mask_lines(masks), display=display, high_share=high_shares(result))
 
 
 def _font(px: int, bold: bool = False) -> QFont:
@@ -133,6 +171,7 @@ def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImag
     text(f"Masking: {info.masking}. The model did not see {100 * info.hidden_fraction:.1f} % of (window, token) "
          "pairs (masked or no data).", 20)
     if info.masks:
+        text(MASK_LIST_HEADING, 17, gap=2)
         shown = info.masks[:MAX_MASK_LINES]
         for line in shown:
             text(f"  \u2022 {line}", 17, gap=2)
@@ -143,9 +182,7 @@ def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImag
     if info.display:
         text(f"Signal display at export: {info.display} (display only: the model read the cleaned signals).", 17,
              colour="#424242")
-    means = "; ".join("{}: n/a".format(k) if v is None else f"{k}: {v:.2f} ({'high' if v >= 0.5 else 'low'})"
-                      for k, v in info.means.items())
-    text(f"Mean probability of the high class - {means}", 22, bold=True, gap=18)
+    text(headline(info), 22, bold=True, gap=18)
 
     # Thumbnails: the trajectory across the page, circumplex and attention side by side below it.
     boxes = {"trajectory": QRectF(MARGIN, y, width, 480)}

@@ -60,15 +60,28 @@ class ShortcutsDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for r, (keys, what) in enumerate(rows):
-            self.table.setItem(r, 0, QTableWidgetItem(keys))
-            self.table.setItem(r, 1, QTableWidgetItem(what))
+            for c, text in enumerate((keys, what)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)  # the whole text where a narrow dialog elides it
+                self.table.setItem(r, c, item)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=self)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.filter_edit)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        self.resize(560, 520)
+        # wide enough for the longest action at the default font (at 560 px "Go to a time (hh:mm:ss, mm:ss,
+        # seconds, ..." and the spectrum's row were cut)
+        self.resize(max(560, self.table.horizontalHeader().length() + 60, self._needed_width()), 560)
+
+    def _needed_width(self) -> int:
+        """Width (px) that shows every row's keys and action in full."""
+        fm = self.table.fontMetrics()
+        keys = max((fm.horizontalAdvance(self.table.item(r, 0).text()) for r in range(self.table.rowCount())),
+                   default=0)
+        what = max((fm.horizontalAdvance(self.table.item(r, 1).text()) for r in range(self.table.rowCount())),
+                   default=0)
+        return keys + what + 80  # cell margins, the scroll bar, the dialog's margins
 
     def set_filter(self, text: str) -> None:
         """Show only the rows whose keys or action contain ``text`` (any case); all rows for ""."""

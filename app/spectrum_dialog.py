@@ -3,8 +3,8 @@
 The spectrum is computed by :func:`mmqnet_core.features.psd.welch_spectrum` (mne's Welch estimate); the dialog
 only draws it. The span starts as the browser's page and the channels as the selection (else the EEG channels on
 the page). A second tab shows the spectrogram of one channel over the whole recording
-(:func:`~mmqnet_core.features.psd.spectrogram`), on the same time axis (s from the recording start) as the
-trajectory view.
+(:func:`~mmqnet_core.features.psd.spectrogram`), on the same time axis (h:mm:ss from the recording start) as
+the trajectory view; the span's ends read and accept h:mm:ss, mm:ss or seconds like the browser's Ctrl+G.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -34,6 +35,9 @@ from mmqnet_core.features.config import DEFAULT_BANDS, DELTA_BAND
 from mmqnet_core.features.psd import Spectrogram, Spectrum, spectrogram, welch_spectrum
 from mmqnet_core.recording import Recording
 
+from .browser_state import format_hms, parse_time
+from .plot_helpers import use_time_axis
+
 log = logging.getLogger(__name__)
 
 #: Bands shaded on the spectrum (name, low Hz, high Hz): delta and the feature bands of the model.
@@ -43,6 +47,35 @@ BAND_COLOURS = ("#fff3e0", "#e8f5e9", "#e3f2fd", "#f3e5f5", "#fffde7")
 FMAX_HZ = 60.0
 #: pyqtgraph's default colour cycle is hard to read on white: these are the first curve colours.
 CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+
+
+class TimeSpinBox(QDoubleSpinBox):
+    """A time from the recording's start, s, shown as h:mm:ss.ss (mm:ss.ss under an hour) like the time axes;
+    typed as h:mm:ss, mm:ss or seconds (:func:`app.browser_state.parse_time`). It showed "2873.45 s" where the
+    axes said 47:53."""
+
+    def __init__(self, duration_s: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(2)
+        self.setRange(0.0, duration_s)
+        self.setKeyboardTracking(False)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt API)
+        return format_hms(value, decimals=2)
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 (Qt API)
+        try:
+            return parse_time(text, duration_s=self.maximum())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):  # noqa: D102 (Qt API)
+        try:
+            parse_time(text, duration_s=self.maximum())
+        except ValueError:
+            ok = all(c.isdigit() or c in ":. s" for c in text)
+            return (QValidator.State.Intermediate if ok else QValidator.State.Invalid), text, pos
+        return QValidator.State.Acceptable, text, pos
 
 
 class SpectrumDialog(QDialog):
@@ -66,12 +99,12 @@ class SpectrumDialog(QDialog):
         for i in range(self.channel_list.count()):
             item = self.channel_list.item(i)
             item.setSelected(item.text() in wanted)
-        self.start_edit, self.stop_edit = QDoubleSpinBox(self), QDoubleSpinBox(self)
-        for box, value in ((self.start_edit, start_s), (self.stop_edit, stop_s)):
-            box.setRange(0.0, recording.duration_s)
-            box.setDecimals(2)
-            box.setSuffix(" s")
+        self.start_edit = TimeSpinBox(recording.duration_s, self)
+        self.stop_edit = TimeSpinBox(recording.duration_s, self)
+        for box, value, what in ((self.start_edit, start_s, "Start"), (self.stop_edit, stop_s, "End")):
             box.setValue(value)
+            box.setToolTip(f"{what} of the span whose spectrum is shown: h:mm:ss, mm:ss or seconds from the "
+                           "recording's start")
         self.log_x = QPushButton("log frequency", self)
         self.log_x.setCheckable(True)
         self.log_x.toggled.connect(lambda on: self.plot.setLogMode(x=on, y=True))
@@ -91,8 +124,11 @@ class SpectrumDialog(QDialog):
         first = next((c for c in recording.ch_names if c in wanted), recording.ch_names[0])
         self.sg_channel.setCurrentText(first)
         self.sg_plot = pg.PlotWidget(background="w")
-        self.sg_plot.setLabel("bottom", "time", units="s")
+        use_time_axis(self.sg_plot.getPlotItem())  # h:mm:ss as the other time axes ("time (ks)" on long files)
         self.sg_plot.setLabel("left", "frequency", units="Hz")
+        self.sg_message = QLabel(self)  # the spectrogram's errors, on its own tab (they went to the other one)
+        self.sg_message.setStyleSheet("color: #b71c1c")
+        self.sg_message.setWordWrap(True)
         self.sg_image = pg.ImageItem(axisOrder="row-major")
         self.sg_plot.addItem(self.sg_image)
         self.sg_bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), label="log10 power")
@@ -121,6 +157,7 @@ class SpectrumDialog(QDialog):
         top.addStretch(1)
         sg_layout.addLayout(top)
         sg_layout.addWidget(self.sg_plot, 1)
+        sg_layout.addWidget(self.sg_message)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(spectrum_tab, "Spectrum")
         self.tabs.addTab(sg_tab, "Spectrogram")
@@ -178,7 +215,8 @@ class SpectrumDialog(QDialog):
             if isinstance(item, pg.LinearRegionItem):
                 lo, hi = item.getRegion()
                 item.label.setPos((lo + hi) / 2, top)
-        self.setWindowTitle(f"Power spectrum - {self.recording.title} - {spec.start_s:.1f}-{spec.stop_s:.1f} s")
+        self.setWindowTitle(f"Power spectrum - {self.recording.title} - {format_hms(spec.start_s, decimals=1)}-"
+                            f"{format_hms(spec.stop_s, decimals=1)}")
 
     def update_spectrogram(self) -> None:
         """Compute and draw the spectrogram of the chosen channel over the whole recording."""
@@ -187,8 +225,10 @@ class SpectrumDialog(QDialog):
             self.spectrogram = spectrogram(self.recording, self.recording.index(name),
                                            fmax=min(FMAX_HZ, self.recording.sfreq / 2))
         except MMQNetError as exc:
-            self.message.setText(str(exc))
+            self.spectrogram = None
+            self.sg_message.setText(str(exc))
             return
+        self.sg_message.setText("")
         sg = self.spectrogram
         with np.errstate(divide="ignore"):
             image = np.log10(np.maximum(sg.power, 1e-30))
@@ -201,3 +241,4 @@ class SpectrumDialog(QDialog):
         if finite.size:
             self.sg_bar.setLevels((float(np.percentile(finite, 5)), float(np.percentile(finite, 99))))
         self.sg_plot.setTitle(f"{name} ({sg.unit}\u00b2/Hz)")
+        self.sg_bar.getAxis("left").setLabel(f"log10 power ({sg.unit}\u00b2/Hz)")

@@ -104,8 +104,18 @@ class SubjectFilesDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        # Remove and Clear only when they have something to act on (they were enabled over an empty list)
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.list.model().rowsInserted.connect(self._update_buttons)
+        self.list.model().rowsRemoved.connect(self._update_buttons)
+        self.list.model().modelReset.connect(self._update_buttons)
         self.add_paths(paths)
         self.message.setText("")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.remove_button.setEnabled(bool(self.list.selectedItems()))
+        self.clear_button.setEnabled(self.list.count() > 0)
 
     # --- editing the list ---------------------------------------------------------------------------------------
     def paths(self) -> tuple[Path, ...]:

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .analysis import runs
@@ -47,11 +48,13 @@ from .model import AppModel
 from .plot_helpers import (
     view_combo,
     CURSOR_PEN,
+    CursorKeys,
     INTERFERENCE_SPAN,
     MASKED_SPAN,
     NO_CONTEXT_SPAN,
     SpanPool,
     TARGET_COLOURS,
+    empty_time_range,
     TIME_LABEL,
     RowLegend,
     on_left_click,
@@ -80,6 +83,10 @@ LEGEND_ROW_PX = 20
 LEFT_AXIS_WIDTH = 52
 #: Share of the plot height given to the spectrogram row when it is shown.
 SPECTROGRAM_ROW_SHARE = 0.3
+#: Tooltip of the P(high) axis (also the circumplex's axes).
+P_HIGH_TIP = ("P(high): the model's probability that the window's valence / arousal is high (a self-rating of 5 or "
+              "more on the 1-9 scale the model was trained on); 0.5, the dashed line, is undecided. A probability, "
+              "not an intensity.")
 #: Text of the spectrogram box's first entry (no track).
 SPECTROGRAM_OFF = "off"
 
@@ -99,6 +106,46 @@ class _BandSample(pg.ItemSample):
             p.setBrush(pg.mkBrush(None))
         p.drawRect(QRectF(0, 5, 20, 12))
 
+
+
+class _SpanSample(pg.ItemSample):
+    """Legend swatch of shaded spans or the masked-share strip: a rectangle of their colour (not clickable: the
+    spans are not a curve to hide)."""
+
+    def __init__(self, colour) -> None:
+        super().__init__(pg.PlotDataItem())
+        self.colour = pg.mkColor(colour)
+
+    def paint(self, p, *args) -> None:
+        colour = QColor(self.colour)
+        colour.setAlpha(max(colour.alpha(), 90))  # the spans' light fill is too faint on an 20x12 swatch
+        p.setPen(pg.mkPen(colour.darker(130)))
+        p.setBrush(pg.mkBrush(colour))
+        p.drawRect(QRectF(0, 5, 20, 12))
+
+    def mouseClickEvent(self, event) -> None:  # noqa: N802 (pyqtgraph API)
+        event.ignore()
+
+
+#: Legend text of the shadings and the strip, shown only when the analysis has them.
+SPAN_LEGEND = {
+    "masked": "every channel masked (red)",
+    "share": "share of channels masked (red strip at the bottom, 0.12 high = all)",
+    "interference": "interference detected (orange)",
+    "no_context": "no visible data: no prediction (grey)",
+}
+
+
+#: Room (px) above 1 and below 0 of the P(high) and entropy rows for the labels of those ticks.
+END_LABEL_PX = 9
+
+
+def _pad_unit_range(plot: pg.PlotItem) -> None:
+    """Show 0-1 on ``plot`` with :data:`END_LABEL_PX` pixels above and below, whatever its height."""
+    h = plot.getViewBox().height()
+    if h <= 3 * END_LABEL_PX:
+        return
+    plot.setYRange(0.0, 1.0, padding=END_LABEL_PX / (h - 2 * END_LABEL_PX))
 
 
 def _remember_spectrogram_channel(channel: str) -> None:
@@ -128,8 +175,10 @@ class TrajectoryView(QWidget):
         for plot in (self.plot, self.entropy_plot):
             style_plot(plot)
             # Room above 1 and below 0 for the labels of those ticks (pyqtgraph drops a label that would
-            # stick out of the plot).
+            # stick out of the plot), in pixels: a fixed share lost "0" and "1" in a short dock (the entropy row
+            # read "0.5" alone).
             plot.setYRange(0.0, 1.0, padding=0.05 if plot is self.plot else 0.12)
+            plot.getViewBox().sigResized.connect(lambda _v, p=plot: _pad_unit_range(p))
             plot.getViewBox().setMouseEnabled(x=True, y=False)
             plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self.entropy_plot.setXLink(self.plot)
@@ -137,6 +186,7 @@ class TrajectoryView(QWidget):
         use_time_axis(self.entropy_plot)
         self.plot.getAxis("bottom").setStyle(showValues=False)  # the time labels are under the entropy row
         self.plot.setLabel("left", "P(high)")
+        self.plot.getAxis("left").setToolTip(P_HIGH_TIP)  # what "P(high)" means, for a reader new to it
         self.entropy_plot.setLabel("left", "entropy (bits)")
         self.entropy_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self.plot.addItem(pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine)))
@@ -147,6 +197,10 @@ class TrajectoryView(QWidget):
                                             brush=pg.mkBrush(MASKED_STRIP))
         self.masked_share.setZValue(-5)
         self.plot.addItem(self.masked_share)
+        # the shadings and the strip had no legend entry: a red bar along the bottom of the P(high) axis read as
+        # a probability
+        self.span_colours = {"masked": MASKED_SPAN, "share": MASKED_STRIP, "interference": INTERFERENCE_SPAN,
+                             "no_context": NO_CONTEXT_SPAN}
         self.curves: dict[str, pg.PlotDataItem] = {}  # P(high) per target
         self.entropy_curves: dict[str, pg.PlotDataItem] = {}  # binary entropy of P(high) per target, bits
         self.band_edges: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}  # (P - std, P + std) per target
@@ -216,6 +270,7 @@ class TrajectoryView(QWidget):
         on_left_click(self.entropy_plot, lambda x, _y: self._on_click(x))
         model.analysisFinished.connect(self.set_result)
         model.cursorMoved.connect(self.cursor.setValue)
+        self.cursor_keys = CursorKeys(self.plot_widget, model, self.jumpRequested.emit)  # Left/Right/Home/End
         self.set_result(model.analysis)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -431,6 +486,21 @@ class TrajectoryView(QWidget):
             self.legend.addItem(_BandSample(band), text)
             self._band_in_legend.add(name)
 
+    @property
+    def span_legend(self) -> list[str]:
+        """The legend texts of the shadings and the strip shown, in legend order."""
+        return [label.text for sample, label in self.legend.items if isinstance(sample, _SpanSample)]
+
+    def _set_span_legend(self, keys: set[str]) -> None:
+        """Legend entries for the shadings and the strip in ``keys`` (those drawn), none for the others."""
+        listed = set(self.span_legend)
+        for key, colour in self.span_colours.items():
+            text = SPAN_LEGEND[key]
+            if key in keys and text not in listed:
+                self.legend.addItem(_SpanSample(colour), text)
+            elif key not in keys and text in listed:
+                self.legend.removeItem(text)
+
     def _set_scores(self, result: Any, centres: np.ndarray, blind: np.ndarray) -> None:
         """Dotted predicted-score curves on the right-hand 1-9 axis (regression models), else hidden."""
         scores = None if result is None else getattr(result, "scores", None)
@@ -474,7 +544,9 @@ class TrajectoryView(QWidget):
                 pool.set_spans([])
             self.masked_share.setData([], [])
             self._set_scores(None, np.zeros(0), np.zeros(0, bool))
+            self._set_span_legend(set())
             self._fit_legend()
+            empty_time_range(self.model, self.plot)  # the recording's span, not pyqtgraph's 0-1 s
             return
         starts = np.asarray(result.window_starts, float)
         centres = starts + result.window_s / 2
@@ -511,6 +583,11 @@ class TrajectoryView(QWidget):
         self.interference_spans.set_spans(spans(np.asarray(result.interference_detected) >= INTERFERENCE_THRESHOLD))
         self.no_context_spans.set_spans(spans(np.asarray(result.no_context)))
         self.entropy_no_context_spans.set_spans(self.no_context_spans.shown)
+        drawn = {key for key, on in (("masked", bool(self.masked_spans.shown)), ("share", bool(share.any())),
+                                     ("interference", bool(self.interference_spans.shown)),
+                                     ("no_context", bool(self.no_context_spans.shown))) if on}
+        self._set_span_legend(drawn)
+        self._fit_legend()
         if starts.size:
             self.plot.setXRange(starts[0], starts[-1] + result.window_s, padding=0.01)
         self.cursor.setValue(self.model.cursor_s)

@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from app.main_window import MainWindow
-from app.report import MAX_MASK_LINES, PAGE_H, PAGE_W, STALE_REPORT_TEXT, ReportInfo, mask_lines, paint_report
+from app.report import MASK_LIST_HEADING, MAX_MASK_LINES, PAGE_H, PAGE_W, STALE_REPORT_TEXT, ReportInfo, mask_lines, paint_report
 from mmqnet_core.masking import MaskSet, SegmentMask
 
 from .conftest import DURATION_S, wait_analysis
@@ -101,16 +101,17 @@ def test_report_lists_the_masks_with_channels_times_and_source(analysed, qtbot):
     win.run_analysis()  # the report lists the masks of the analysis (see the stale test below)
     wait_analysis(qtbot, win)
     lines = win.report_info().masks
-    assert lines == ("Cz: whole recording (user)", "GSR: 10.0-20.0 s (user)",
-                     "Fz, Pz: 40.0-45.5 s (simulated)")
+    assert lines == ("Cz: whole recording (user)", "GSR: 00:10.0-00:20.0 (user)",
+                     "Fz, Pz: 00:40.0-00:45.5 (simulated)")  # h:mm:ss as the time axes and the mask table
     painted = "\n".join(_painted_text(win.report_info()))
+    assert MASK_LIST_HEADING in painted
     for line in lines:
         assert line in painted
     # Without masks nothing is listed; past MAX_MASK_LINES the rest is counted, not drawn.
     assert mask_lines(None) == () and mask_lines(MaskSet()) == ()
     many = MaskSet(segments=tuple(SegmentMask(start_s=float(i), end_s=i + 0.5) for i in range(MAX_MASK_LINES + 3)))
     info = ReportInfo.from_analysis(win.model.analysis, many)
-    assert len(info.masks) == MAX_MASK_LINES + 3 and info.masks[0] == "all channels: 0.0-0.5 s (user)"
+    assert len(info.masks) == MAX_MASK_LINES + 3 and info.masks[0] == "all channels: 00:00.0-00:00.5 (user)"
     painted = _painted_text(info)
     assert sum("all channels:" in t for t in painted) == MAX_MASK_LINES
     assert any("and 3 more" in t for t in painted)
@@ -124,7 +125,7 @@ def test_a_stale_report_lists_the_masks_the_analysis_was_run_with(analysed):
                          "after the analysis")
     info = win.report_info()
     assert info.stale
-    assert info.masks == ("GSR: 10.0-20.0 s (user)",)  # what the results were computed with
+    assert info.masks == ("GSR: 00:10.0-00:20.0 (user)",)  # what the results were computed with
     assert "0 whole channel(s) masked; segments: 1 user" in info.masking
     painted = "\n".join(_painted_text(info))
     assert STALE_REPORT_TEXT in painted and "Cz" not in painted
@@ -181,6 +182,7 @@ def _rows(image: QImage, top: int, height: int) -> QImage:
 
 
 def test_view_images_show_the_plots_without_the_controls(analysed, qtbot):
+    from app.reconstruction_view import NO_ORIGINAL_TEXT
     from app.view_export import _caption_image
 
     win = analysed
@@ -205,5 +207,8 @@ def test_view_images_show_the_plots_without_the_controls(analysed, qtbot):
         else:  # the combo boxes and the Reset zoom button are replaced by one caption saying what they chose
             caption = view.export_parts()[1]
             assert caption.startswith("Channel GSR") and "feature level" in caption
-            assert middle == _caption_image(caption, image.width(), 1.0).height()
+            # and, under it, the line on the reconstruction error (here: why there is none, a user mask)
+            lines = view.export_parts()[1:-1]
+            assert lines[1:] == [NO_ORIGINAL_TEXT]
+            assert middle == sum(_caption_image(line, image.width(), 1.0).height() for line in lines)
         dock.setFloating(False)

@@ -93,9 +93,13 @@ def test_band_is_mean_plus_minus_std(qtbot, mc_result):
 
 
 def test_report_says_how_uncertainty_was_computed(mc_result):
-    info = ReportInfo.from_analysis(mc_result)
+    info = ReportInfo.from_analysis(dataclasses.replace(mc_result, missing_evidence=None))
     assert info.uncertainty == "mean ± std of 4 MC-dropout samples (band), entropy of the mean (bits)"
-    plain = dataclasses.replace(mc_result, probability_std=None, mc_samples=0)
+    if mc_result.missing_evidence is not None:  # the fixture's analysis has the missing-evidence term: said too
+        from app.report import MISSING_EVIDENCE_NOTE
+
+        assert ReportInfo.from_analysis(mc_result).uncertainty == info.uncertainty + MISSING_EVIDENCE_NOTE
+    plain = dataclasses.replace(mc_result, probability_std=None, mc_samples=0, missing_evidence=None)
     assert ReportInfo.from_analysis(plain).uncertainty == ENTROPY_NOTE
 
 
@@ -135,3 +139,16 @@ def test_predicted_scores_are_drawn_on_a_right_hand_1_to_9_axis(qtbot, mc_result
     assert not any("score (right axis)" in t for t in _legend(view))
     model.set_analysis(dataclasses.replace(mc_result, scores=scores), "")  # back: one legend entry each
     assert sum("score (right axis)" in t for t in _legend(view)) == len(mc_result.targets)
+
+
+def test_report_says_when_the_uncertainty_includes_missing_evidence(mc_result):
+    # With attribution on (the default) the entropy is of the probability marginalised over the hidden modalities'
+    # evidence; the report's footer still said "binary entropy of the window's prediction".
+    import numpy as np
+
+    from app.report import MISSING_EVIDENCE_NOTE
+
+    plain = dataclasses.replace(mc_result, probability_std=None, mc_samples=0, missing_evidence=None)
+    assert ReportInfo.from_analysis(plain).uncertainty == ENTROPY_NOTE
+    widened = dataclasses.replace(plain, missing_evidence=np.zeros_like(plain.probabilities))
+    assert ReportInfo.from_analysis(widened).uncertainty == ENTROPY_NOTE + MISSING_EVIDENCE_NOTE

@@ -5,6 +5,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog
 
 from app.preferences import (
+    CLEANING_SCOPE_TEXT,
     INVALID_PREFERENCES_TEXT,
     Preferences,
     PreferencesDialog,
@@ -88,14 +89,45 @@ def test_ok_with_an_invalid_value_keeps_the_dialog_and_the_edits(qtbot, dialogs)
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.eeg_low.setValue(60.0)  # above the high edge (45 Hz)
-    dialog.window_s.setValue(2.0)
+    dialog.mc_samples.setValue(20)
     dialog.accept()
     # It closed, the window reported the error and every value typed was lost; now it says why and stays open.
     assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
     assert len(dialogs) == 1 and "60.0-45.0 Hz" in dialogs[0]["text"]
     assert dialogs[0]["informative"] == INVALID_PREFERENCES_TEXT
-    assert dialog.eeg_low.value() == 60.0 and dialog.window_s.value() == 2.0
+    assert dialog.eeg_low.value() == 60.0 and dialog.mc_samples.value() == 20
     dialog.eeg_low.setValue(0.5)
     dialog.accept()
     assert dialog.result() == QDialog.DialogCode.Accepted and not dialog.isVisible()
-    assert dialog.preferences().eeg_low_hz == 0.5 and dialog.preferences().window_s == 2.0
+    assert dialog.preferences().eeg_low_hz == 0.5 and dialog.preferences().mc_samples == 20
+
+
+def test_every_preference_says_what_it_changes_and_its_unit(qtbot):
+    # Session 8 walkthrough: most fields had no tooltip; the band-pass and line frequency change only the cleaned
+    # trace shown (the analysis cleans with its checkpoint's settings) and nothing said so.
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QWidget
+
+    dialog = PreferencesDialog(Preferences())
+    qtbot.addWidget(dialog)
+    kinds = (QComboBox, QAbstractSpinBox, QLineEdit, QAbstractButton)
+    inputs = [w for w in dialog.findChildren(QWidget) if isinstance(w, kinds) and w.parent() is dialog]
+    assert len(inputs) >= 10
+    for w in inputs:
+        assert len(w.toolTip()) > 20, (type(w).__name__, w.toolTip())
+    for w in (dialog.line_freq, dialog.eeg_low, dialog.eeg_high):
+        assert "Hz" in w.toolTip() and "analysis" in w.toolTip() and "browser" in w.toolTip()
+    assert "ΔP(high)" in dialog.occlusion.toolTip() and "bits" in dialog.occlusion.toolTip()
+    assert "SYNTHETIC" in dialog.checkpoint.toolTip()
+    assert dialog.cleaning_scope.text() == CLEANING_SCOPE_TEXT
+
+
+def test_the_window_length_is_the_checkpoints_not_an_editable_control(qtbot):
+    # The dialog had an editable "Window length" that was never passed to the analysis: a control that did nothing.
+    from PySide6.QtWidgets import QAbstractSpinBox
+
+    dialog = PreferencesDialog(Preferences(window_s=2.0))
+    qtbot.addWidget(dialog)
+    spin_suffixes = [w.suffix() for w in dialog.findChildren(QAbstractSpinBox) if hasattr(w, "suffix")]
+    assert " s" not in spin_suffixes  # no box in seconds left
+    assert "checkpoint" in dialog.window.text() and "1 s" in dialog.window.toolTip()
+    assert dialog.preferences().window_s == 2.0  # a stored value is kept as it was
