@@ -26,8 +26,31 @@ class ElidedLabel(QLabel):
     def __init__(self, text: str = "", parent: QWidget | None = None, min_chars: int = MIN_CHARS) -> None:
         super().__init__(text, parent)
         self._min_chars = min_chars
+        self._text = text
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def text(self) -> str:  # noqa: D102 (QLabel API; see setText)
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt API)
+        """Show ``text``; a text as wide as the one shown is only repainted, never laid out again.
+
+        QLabel.setText asks the parent's layout to run again at every call, and in the status bar that
+        relays out and repaints the whole bar: ~2.3 ms of the GUI thread at each page step for the page label,
+        whose text changes at every step but seldom its width (digits are equally wide). The size hints only
+        depend on the text's width, so QLabel keeps the last text of another width and this one is drawn.
+        """
+        text = str(text)
+        if text == self._text:
+            return
+        metrics = self.fontMetrics()
+        same_width = metrics.horizontalAdvance(text) == metrics.horizontalAdvance(QLabel.text(self))
+        self._text = text
+        if same_width and ("\n" in text) == ("\n" in QLabel.text(self)):
+            self.update()
+        else:
+            super().setText(text)
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         hint = super().minimumSizeHint()

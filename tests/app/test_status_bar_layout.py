@@ -154,3 +154,43 @@ def test_display_filter_text_is_elided_with_its_full_text_in_the_tooltip(window,
     assert _drawn_width(label) <= label.contentsRect().width()
     assert label.shown_text().endswith("…")
     window.runner.busyChanged.emit(False)
+
+
+def test_elided_label_text_of_the_same_width_is_repainted_not_laid_out(qtbot):
+    """The page label changes at every page step: a text as wide as the last one must not make the status bar
+    lay out again (QLabel.setText does, ~2.3 ms per step); a wider one must, and both are drawn."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+    from app.elided_label import ElidedLabel
+
+    class Requests(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt API)
+            if event.type() == QEvent.Type.LayoutRequest:
+                Requests.count += 1
+            return False
+
+    bar = QWidget()
+    qtbot.addWidget(bar)
+    layout = QHBoxLayout(bar)
+    label = ElidedLabel("| 00:10.0-00:20.0 | raw", bar)
+    layout.addWidget(label)
+    bar.resize(600, 40)
+    bar.show()
+    qtbot.waitExposed(bar)
+    qtbot.wait(20)
+    spy = Requests()
+    bar.installEventFilter(spy)
+    hint = label.sizeHint()
+    label.setText("| 00:20.0-00:30.0 | raw")  # digits are equally wide
+    qtbot.wait(20)
+    assert Requests.count == 0
+    assert label.text() == "| 00:20.0-00:30.0 | raw" == label.shown_text()
+    assert label.sizeHint() == hint
+    label.setText("| 00:20.0-00:30.0 | raw | double banana, 0.5-35 Hz display filter")
+    qtbot.wait(20)
+    assert Requests.count >= 1
+    assert label.sizeHint().width() > hint.width()
+    assert label.text().endswith("display filter")
