@@ -51,7 +51,7 @@ architecture below is **our design**, following what the abstract states:
      an optional supervised loss (``training.loop.gate_loss``, ``--gate-loss``, off by default) scores the
      window's largest gate over its measured tokens against the corpus' window-level artifact labels (a
      multiple-instance loss: which token carries the artifact is not labelled), which brings that AUROC to 0.82
-     (blinks 0.997, EMG bursts 0.994; session 8, model card).
+     (blinks 0.997, EMG bursts 0.994), arousal level and EEG-only valence 2 points lower (session 8, model card).
   4. **Category queries** (``n_queries_per_target`` per target) read the memory of steps 2-3 within windows
      t-k..t+k and feed one binary head per target (optional 1-9 regression). They never read the
      interference queries' outputs directly (only through the gate), and a decorrelation loss between the
