@@ -46,7 +46,12 @@ architecture below is **our design**, following what the abstract states:
      queries win, ``interference_gate`` (B, T, N), gates the token for the category read-out: log(1 - gate)
      is added to every category query's attention logit of that key. Tokens the interference family claims
      (artifact-laden ones, as far as the classification and interference losses teach it) are down-weighted
-     before the softmax over keys renormalises, so artifacts do not reach the classifier.
+     before the softmax over keys renormalises, so artifacts do not reach the classifier. Trained by the
+     classification loss alone the gate hardly separated artifact windows (0.254 vs 0.250, AUROC 0.49 on fold 1);
+     an optional supervised loss (``training.loop.gate_loss``, ``--gate-loss``, off by default) scores the
+     window's largest gate over its measured tokens against the corpus' window-level artifact labels (a
+     multiple-instance loss: which token carries the artifact is not labelled), which brings that AUROC to 0.82
+     (blinks 0.997, EMG bursts 0.994), arousal level and EEG-only valence 2 points lower (session 8, model card).
   4. **Category queries** (``n_queries_per_target`` per target) read the memory of steps 2-3 within windows
      t-k..t+k and feed one binary head per target (optional 1-9 regression). They never read the
      interference queries' outputs directly (only through the gate), and a decorrelation loss between the
