@@ -79,10 +79,11 @@ def run(path: Path, steps: int, settings_file: Path) -> dict[str, float]:
         browser.set_start(60.0)
         QApplication.processEvents()
         _time_steps(watcher, press, 5)  # warm up
-        wall, cpu = _time_steps(watcher, press, steps)
+        wall, cpu, process_cpu = _time_steps(watcher, press, steps)
         out[f"step_{label}"] = statistics.median(wall)
         out[f"max_{label}"] = max(wall)
         out[f"cpu_{label}"] = statistics.median(cpu)
+        out[f"process_cpu_{label}"] = process_cpu  # every thread, per step (s)
         out[f"drawn_{label}"] = len(set(browser.annotation_layer.shown_entry_ids()))
     window.shutdown()
     window.close()
