@@ -158,13 +158,39 @@ def clean_recording(recording: Recording, prefs: Preferences, masks: Any = None,
     except ImportError as exc:
         raise RecordingError(f"Cannot clean {recording.title}: the module mmqnet_core.preprocessing is not "
                              f"available ({exc}). Reinstall MMQ-Net Studio.") from exc
+    return clean_for_display(recording, display_cleaning_config(prefs), masks=masks, progress=progress,
+                             cancel=cancel)
+
+
+def display_cleaning_config(prefs: Preferences) -> Any:
+    """The cleaning settings of the displayed cleaned trace: the core's defaults with the preferences' line
+    frequency and EEG pass band (a PreprocessConfig)."""
+    from mmqnet_core.preprocessing import PreprocessConfig
+
     config = PreprocessConfig(line_freq=prefs.line_freq_hz)
     bands = getattr(config, "bands", None)
     if bands is not None:  # the EEG pass band comes from the preferences
         bands = tuple((m, prefs.eeg_low_hz or None, prefs.eeg_high_hz) if m == Modality.EEG else (m, lo, hi)
                       for m, lo, hi in bands)
         config = replace(config, bands=bands)
-    return clean_for_display(recording, config, masks=masks, progress=progress, cancel=cancel)
+    return config
+
+
+def cleaning_matches_model(prefs: Preferences) -> bool | None:
+    """Whether the displayed cleaned trace is the analysis' input: True when the display cleaning's settings equal
+    those of the checkpoint set in the preferences (the analysis cleans as its checkpoint was trained), False
+    when they differ, None when the checkpoint's settings cannot be read without loading it."""
+    from mmqnet_core.inference.model_loading import checkpoint_preprocess_config
+
+    model_config = checkpoint_preprocess_config(prefs.checkpoint or None)
+    return None if model_config is None else display_cleaning_config(prefs) == model_config
+
+
+def clean_for_browser(recording: Recording, prefs: Preferences, masks: Any = None, *,
+                      progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> tuple:
+    """The window's cleaning task: (:func:`clean_recording`'s result, :func:`cleaning_matches_model`)."""
+    result = clean_recording(recording, prefs, masks, progress=progress, cancel=cancel)
+    return result, cleaning_matches_model(prefs)
 
 
 def _display_masks(masks: Any) -> Any:
@@ -764,11 +790,13 @@ class MainWindow(QMainWindow):
 
         def done(result: Any) -> None:
             if generation == self._generation:
-                self.model.set_preprocess_result(result)  # the core has logged each step
+                cleaned, matches = result
+                self.browser.set_cleaned_is_model_input(matches)
+                self.model.set_preprocess_result(cleaned)  # the core has logged each step
                 log.info("cleaned %s", recording.title)
 
         masks = self._cleaning_masks = _display_masks(self.model.masks)
-        self.runner.submit(clean_recording, recording, self.prefs, masks, key="clean", background=True,
+        self.runner.submit(clean_for_browser, recording, self.prefs, masks, key="clean", background=True,
                            name=f"Cleaning {recording.title}", on_result=done,
                            on_error=lambda exc: self.report_error(exc, f"cleaning {recording.title}"))
 
@@ -1151,7 +1179,9 @@ class MainWindow(QMainWindow):
                 self._analysis_model, self._analysis_model_key = None, None
         cleaning = ("line_freq", "eeg_low_hz", "eeg_high_hz")
         if any(getattr(old, f) != getattr(prefs, f) for f in cleaning):
-            self.start_cleaning()
+            self.start_cleaning()  # says again whether the cleaned trace is the model's input
+        elif old.checkpoint != prefs.checkpoint and self.model.preprocess_result is not None:
+            self.browser.set_cleaned_is_model_input(cleaning_matches_model(prefs))
 
     # --- errors ---------------------------------------------------------------------------------------------
     def report_error(self, exc: BaseException, context: str = "") -> None:

@@ -1313,6 +1313,8 @@ class SignalBrowser(QWidget):
         self.scale_bar_text = ""
         self._legend = pg.TextItem(color="#202020", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 220))
         self._legend_html = ""
+        # Whether the cleaned trace is the analysis' input (None: not known): set by the window after cleaning.
+        self.cleaned_is_model_input: bool | None = True
         self._legend.setParentItem(self._vb)
         self._legend.setZValue(50)
         # The read-out has a strip of its own under the plot (over the plot it covered the bottom traces and
@@ -2167,6 +2169,14 @@ class SignalBrowser(QWidget):
             self._grid.setData(np.repeat(ticks, 2), np.tile([top, bottom], ticks.size), connect="pairs")
         self._grid.setPos(first * step, 0.0)
 
+    def set_cleaned_is_model_input(self, matches: bool | None) -> None:
+        """Say in the legend whether the cleaned trace is the model's input (the display cleaning's settings equal
+        the checkpoint's: True), cleaned with other settings (False; Preferences changed the band or line
+        frequency) or not known (None)."""
+        if matches != self.cleaned_is_model_input:
+            self.cleaned_is_model_input = matches
+            self.refresh()
+
     def _draw_legend(self, raw: bool, cleaned: bool) -> None:
         """Which colour is which (raw, cleaned = the model's input), and the display filter when one is on."""
         items = []
@@ -2174,7 +2184,9 @@ class SignalBrowser(QWidget):
             alpha = "opacity:0.55;" if cleaned else ""
             items.append(f"<span style='color:{self._raw_colour.name()};{alpha}'>&#9644;</span> raw")
         if cleaned:
-            items.append(f"<span style='color:{self._cleaned_colour.name()}'>&#9644;</span> cleaned (model input)")
+            what = {True: "cleaned (model input)", False: "cleaned (display settings, not the model's)"}.get(
+                self.cleaned_is_model_input, "cleaned")
+            items.append(f"<span style='color:{self._cleaned_colour.name()}'>&#9644;</span> {what}")
         filters = self.legend_filters_text()
         if filters:
             items.append(f"<i>display filter: {filters}</i>")

@@ -203,6 +203,21 @@ def _early_settings(path: Path) -> tuple | None:
     return _settings(extra, list, list, None, path)
 
 
+def checkpoint_preprocess_config(path: str | os.PathLike | None = None) -> Any:
+    """The cleaning settings (:class:`~mmqnet_core.preprocessing.PreprocessConfig`) the checkpoint at ``path``
+    (None: the shipped one) was trained with, read from its ``config.json`` without torch; None when they cannot
+    be read that way (no checkpoint, no config beside the weights, an unusual one). The app compares them with
+    its display cleaning to say whether the cleaned trace shown is the model's input."""
+    where = Path(path).expanduser() if path else default_checkpoint_path()
+    if where is None or not Path(where).exists():
+        return None
+    try:
+        early = _early_settings(Path(where))
+    except CheckpointError:
+        return None
+    return None if early is None else early[2]
+
+
 def load_model_deferred(path: str | os.PathLike | None = None, *, device: str | None = None,
                         start: bool = True) -> Any:
     """:func:`load_model` in a helper thread: a :class:`DeferredModel` at once, or the loaded

@@ -443,3 +443,20 @@ def test_many_rows_keep_the_one_to_ninety_nine_percent_range(browser, rec1020):
     eeg = [i for i, c in enumerate(rec1020.channels) if c.modality == Modality.EEG]
     ranges = np.diff(np.percentile(page[eeg], [1, 99], axis=1), axis=0)[0]
     assert browser.scale(Modality.EEG) == pytest.approx(float(np.median(ranges)))
+
+
+def test_legend_says_whether_the_cleaned_trace_is_the_model_input(window, recording, tmp_path, qtbot):
+    """The cleaned trace is the model's input only while the display cleaning's settings equal the checkpoint's:
+    a band-pass changed in Preferences cleans the display differently, and the legend must stop saying so."""
+    import dataclasses
+
+    window.set_recording(recording, tmp_path / "synthetic_rec.bdf")
+    wait_loaded(qtbot, window, cleaned=True)
+    browser = window.browser
+    browser.set_mode("both")
+    qtbot.waitUntil(lambda: "cleaned (model input)" in browser.legend_text(), timeout=5000)
+    window.apply_preferences(dataclasses.replace(window.prefs, eeg_high_hz=30.0))
+    qtbot.waitUntil(lambda: "not the model's" in browser.legend_text(), timeout=20000)
+    assert "model input" not in browser.legend_text()
+    window.apply_preferences(dataclasses.replace(window.prefs, eeg_high_hz=45.0))
+    qtbot.waitUntil(lambda: "cleaned (model input)" in browser.legend_text(), timeout=20000)

@@ -75,3 +75,18 @@ def test_load_model_without_any_checkpoint_says_what_to_do(monkeypatch):
     monkeypatch.setattr(model_loading, "default_checkpoint_path", lambda: None)
     with pytest.raises(CheckpointError, match="No shipped model checkpoint found .*'mmqnet train --data synthetic"):
         load_model()
+
+
+def test_checkpoint_cleaning_settings_read_without_loading(tmp_path):
+    """The shipped checkpoint's cleaning settings come from its config.json (those the loaded model has); a place
+    without a checkpoint gives None instead of an error."""
+    from mmqnet_core.inference.model_loading import (checkpoint_preprocess_config, default_checkpoint_path,
+                                                     load_model)
+
+    shipped = default_checkpoint_path()
+    config = checkpoint_preprocess_config()
+    assert config is not None and config == checkpoint_preprocess_config(shipped)
+    assert config == load_model(shipped, device="cpu").preprocess_config
+    assert checkpoint_preprocess_config(tmp_path / "nothing-here") is None
+    (tmp_path / "model.safetensors").write_bytes(b"not a checkpoint")
+    assert checkpoint_preprocess_config(tmp_path) is None  # no config.json beside it
