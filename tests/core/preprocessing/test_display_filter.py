@@ -120,3 +120,22 @@ def test_filtering_in_two_threads_at_once_gives_scipys_values():
         outs = list(pool.map(lambda b: filter_rows(b, FS, [band] * 4), blocks * 3))
     for b, out in zip(blocks * 3, outs):
         np.testing.assert_array_equal(out, signal.sosfiltfilt(sos, b, axis=1, padlen=27))
+
+
+def test_sosfiltfilt_falls_back_to_scipy_when_its_private_pass_changed(monkeypatch):
+    """The in-place filter uses scipy's private compiled pass; a scipy whose pass takes other arguments must give
+    sosfiltfilt's values, not an error."""
+    import numpy as np
+    from scipy import signal
+    from scipy.signal import _sosfilt as private
+
+    from mmqnet_core.preprocessing import display_filter
+
+    def changed(*args, **kwargs):
+        raise TypeError("_sosfilt() takes 2 positional arguments but 3 were given")
+
+    monkeypatch.setattr(private, "_sosfilt", changed)
+    sos = signal.butter(4, [1.0, 30.0], btype="bandpass", fs=256.0, output="sos")
+    x = np.random.default_rng(0).standard_normal((3, 2048))
+    got = display_filter._sosfiltfilt(sos, x, 60)
+    np.testing.assert_allclose(got, signal.sosfiltfilt(sos, x, axis=1, padlen=60), rtol=0, atol=0)
