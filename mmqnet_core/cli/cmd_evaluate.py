@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the corpus, get the models, evaluate, print and save the table."""
     from ..evaluation import ALL_METHODS, TrainedModel, evaluate, format_table, write_report
-    from ..evaluation.evaluate import FITTED_BASELINES, SCENARIOS
+    from ..evaluation.protocol import FITTED_BASELINES, SCENARIOS
     from ..training import TrainConfig
 
     scenarios = tuple(v.strip() for v in str(args.scenarios).split(",") if v.strip() and v.strip() != "none")
@@ -163,7 +163,7 @@ def _reuse_runs(out_dirs: list[Path]):
     import re
 
     from ..evaluation import MODEL_VARIANTS, TrainedModel
-    from ..evaluation.evaluate import _slug
+    from ..evaluation.protocol import _slug
     from ..model.checkpoint import load_checkpoint
     from ..training import TrainConfig
 

@@ -96,6 +96,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                    help="warm start: copy the weights of this checkpoint folder whose name and shape match "
                    "(e.g. a legacy-fusion checkpoint into fusion 'mmq'); default: from scratch")
+    g.add_argument("--train-only", default="", metavar="PARAM,...",
+                   help="frozen fine-tune of --init-from: only the parameters named (fnmatch patterns, e.g. "
+                        "evidence_long_weight) learn; every other weight, the normaliser and the calibration of "
+                        "targets they cannot reach stay the checkpoint's; eval mode throughout (default: all learn)")
     g.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine",
                    help="learning rate after the warm-up: cosine decay (default) or constant")
     g.add_argument("--augment-ramp", type=int, default=0, metavar="STEPS",
@@ -179,6 +183,7 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
         long_context_windows=getattr(args, "long_context", 30),
         w_gate=getattr(args, "gate_loss", 0.0),
         calibrate=not args.no_calibrate, init_from=getattr(args, "init_from", None),
+        train_only=tuple(v.strip() for v in str(getattr(args, "train_only", "") or "").split(",") if v.strip()),
         lr_schedule=getattr(args, "lr_schedule", "cosine"), augment_ramp_steps=getattr(args, "augment_ramp", 0),
     )
     values.update(overrides)

@@ -5,43 +5,20 @@ Every figure states its split (subject-independent or subject-dependent) in the 
 
 from __future__ import annotations
 
-import sys
-import types
-
 from .._lazy import lazy_exports
 
 # Exported names and the submodule of each, imported on first use: the analysis imports evaluation.baselines
-# (spline and interpolation baselines of hidden tokens) without pandas, which evaluate and report import.
+# (spline and interpolation baselines of hidden tokens) without pandas, which protocol and report import.
 _EXPORTS = {
     **dict.fromkeys(("LateFusion", "LogisticRegression", "context_features", "interpolate_time", "mean_impute",
                      "zero_fill"), "baselines"),
     **dict.fromkeys(("ALL_METHODS", "COLUMNS", "DEFAULT_RATES", "MODEL_VARIANTS", "SCENARIOS", "TrainedModel",
-                     "calibration", "evaluate", "summarize"), "evaluate"),
+                     "calibration", "evaluate", "summarize"), "protocol"),
     **dict.fromkeys(("accuracy", "binarise", "macro_f1", "masked_mse"), "metrics"),
     **dict.fromkeys(("format_table", "markdown_table", "plot_table", "write_report"), "report"),
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
-
-
-class _Package(types.ModuleType):
-    """This package, whose ``evaluate`` is the function even after its submodule of that name is imported (the
-    import system then binds the submodule here; an eager ``from .evaluate import evaluate`` rebound it)."""
-
-    @property
-    def evaluate(self):  # noqa: D102
-        fn = self.__dict__.get("_evaluate_function")
-        if fn is None:
-            from .evaluate import evaluate as fn
-        return fn
-
-    @evaluate.setter
-    def evaluate(self, value) -> None:
-        if not isinstance(value, types.ModuleType):  # the submodule, bound by the import system: not the export
-            self.__dict__["_evaluate_function"] = value
-
-
-sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "ALL_METHODS",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..fileio import atomic_write
-from .evaluate import RECON_ONLY, REFERENCE, summarize
+from .protocol import RECON_ONLY, REFERENCE, summarize
 
 
 def _test_subjects(table: pd.DataFrame) -> str:

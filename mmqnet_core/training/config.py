@@ -57,6 +57,11 @@ class TrainConfig:
     # warm start: a checkpoint folder whose weights are copied where name and shape match (e.g. a legacy-fusion
     # checkpoint into fusion "mmq": the new parts keep their initialisation); None = train from scratch
     init_from: str | None = None
+    # frozen fine-tune: only the parameters whose names match one of these fnmatch patterns learn (e.g.
+    # ("evidence_long_weight",)); every other weight keeps ``init_from``'s value and the whole model runs in eval mode
+    # (no drop-path / dropout), the normaliser is ``init_from``'s, and the calibration refits the temperature and
+    # evidence spread only of the targets whose logits the trained parameters reach (training.loop.freeze_except)
+    train_only: tuple[str, ...] = ()
     # --- augmentation ---------------------------------------------------------------------------------------------
     mask_rate_max: float = 0.7  # each sample's simulated missing rate ~ U(0, mask_rate_max) (masking.random_token_mask)
     dropout_share: float = 0.3  # share of the simulated missing data as whole-modality drop-outs
@@ -142,6 +147,13 @@ class TrainConfig:
             raise invalid("init_from", "must be a checkpoint folder path or None", self.init_from)
         if not self.evidence_lr_scale > 0:
             raise invalid("evidence_lr_scale", "must be > 0", self.evidence_lr_scale)
+        object.__setattr__(self, "train_only", tuple(str(v) for v in self.train_only))
+        if self.train_only and self.init_from is None:
+            raise invalid("train_only", "freezes every other weight at init_from's value: set init_from (a checkpoint "
+                          "folder) too", self.train_only)
+        if any(not v.strip() for v in self.train_only):
+            raise invalid("train_only", "patterns must be non-empty parameter names or fnmatch patterns",
+                          self.train_only)
         object.__setattr__(self, "evidence_common", tuple(str(v) for v in self.evidence_common))
         if self.evidence_common and not self.modality_evidence:
             raise invalid("evidence_common", "needs the evidence read-outs (modality_evidence=True)",

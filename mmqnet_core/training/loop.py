@@ -819,7 +819,18 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
         writer.log(f"device {device}; world size {dist.world_size}; {corpus.describe()}")
         writer.log(f"split: {split.describe()}: {len(split.train)} train / {len(split.val)} val / "
                    f"{len(split.test)} test trials")
-    normalizer = Normalizer.fit(corpus.X[split.train], corpus.missing[split.train])
+    parent_meta = None
+    if cfg.train_only:  # frozen fine-tune: the frozen parts keep the inputs they were trained with
+        from ..model.checkpoint import load_checkpoint
+
+        _, parent_meta = load_checkpoint(cfg.init_from)
+        normalizer = parent_meta.normalizer
+        if normalizer is None:
+            raise ConfigError(f"Invalid value for 'init_from': {cfg.init_from} stores no normaliser, so a frozen "
+                              "fine-tune (train_only) cannot feed its frozen weights what they were trained on; "
+                              "fine-tune the whole model instead (no train_only).")
+    else:
+        normalizer = Normalizer.fit(corpus.X[split.train], corpus.missing[split.train])
     data = prepare(corpus, normalizer, normalization=cfg.normalization)
     if writer is not None:
         writer.log(f"normalisation: {NORMALIZATION_NOTES[cfg.normalization]}")
@@ -832,6 +843,16 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
         if writer is not None:
             writer.log(f"warm start from {cfg.init_from}: {len(copied)} tensors copied, {len(kept)} at initialisation "
                        f"({', '.join(kept) or 'none'})")
+        if cfg.train_only:
+            trainable = freeze_except(model, cfg.train_only, kept)
+            if parent_meta.config.temperature:
+                model.set_temperature(parent_meta.config.temperature)
+            if parent_meta.config.evidence_spread and getattr(model.config, "modality_evidence", False):
+                model.set_evidence_spread(parent_meta.config.evidence_spread)
+            if writer is not None:
+                writer.log(f"frozen fine-tune (train_only {', '.join(cfg.train_only)}): {', '.join(trainable)} learn; "
+                           "every other weight, the normaliser, temperature and evidence spread are the parent's; "
+                           "eval mode throughout")
     model = model.to(device)
     feature_valid = torch.as_tensor(corpus.valid, device=device)
     ddp_model: torch.nn.Module = model
@@ -842,11 +863,13 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
                         find_unused_parameters=True)
     decay, no_decay, evidence = [], [], []
     for name, p in model.named_parameters():
+        if not p.requires_grad:  # frozen (train_only)
+            continue
         (evidence if name.startswith("evidence_")
          else no_decay if p.ndim < 2 or "embedding" in name or "queries" in name or "mask_token" in name
          else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
-              {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0}]
+    groups = [g for g in ({"params": decay, "weight_decay": cfg.weight_decay, "lr_scale": 1.0},
+                          {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0}) if g["params"]]
     if evidence:  # linear read-outs started at zero: a larger step (TrainConfig.evidence_lr_scale)
         groups.append({"params": evidence, "weight_decay": cfg.weight_decay, "lr_scale": cfg.evidence_lr_scale})
     opt = torch.optim.AdamW(groups, lr=cfg.lr)
@@ -873,7 +896,7 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
     step = 0
     windows_seen = 0
     train_seconds = 0.0
-    ddp_model.train()
+    ddp_model.train(not cfg.train_only)  # a frozen fine-tune runs the frozen parts exactly as at inference
     for epoch in range(1, cfg.epochs + 1):
         t_epoch = time.perf_counter()
         rng_epoch = np.random.default_rng([cfg.seed, epoch])  # identical on every rank
@@ -940,6 +963,14 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
     model.load_state_dict(best[2])
     if cfg.calibrate and vset is not None:
         temperature = fit_temperature(model, vset, device)
+        moved = targets_reached(model, vset, device) if cfg.train_only else [True] * len(temperature)
+        if not all(moved):  # a frozen fine-tune keeps the parent's temperature of targets it cannot change
+            kept = model.config.temperature or (1.0,) * len(temperature)  # exact (the buffer is float32)
+            temperature = [t if m else float(old) for t, m, old in zip(temperature, moved, kept)]
+            if writer is not None:
+                writer.log("calibration refitted for "
+                           + (", ".join(k for k, m in zip(model.config.targets, moved) if m) or "no target")
+                           + "; the parent's kept for the rest")
         model.set_temperature(temperature)
         meta["temperature"] = {"values": temperature, "fitted_on": "validation subjects, simulated missingness as "
                                "in validation (random 0-70 % + whole-modality drop-outs)"}
@@ -948,6 +979,9 @@ def _train(corpus, cfg, split, device, dist, writer, progress, cancel, t_start, 
         if getattr(model.config, "modality_evidence", False):
             spread = fit_evidence_spread(model, complete_validation_set(data, np.asarray(split.val), cfg,
                                                                         seed=cfg.seed), device)
+            if not all(moved) and model.config.evidence_spread:
+                spread = [[v if m else float(old) for v, m, old in zip(row, moved, old_row)]
+                          for row, old_row in zip(spread, model.config.evidence_spread)]
             model.set_evidence_spread(spread)
             meta["evidence_spread"] = {"values": spread, "fitted_on": "validation subjects, the data's own missing "
                                        "tokens only: the change when each group is hidden, less the restoration's "
@@ -1004,6 +1038,53 @@ def warm_start(model: torch.nn.Module, checkpoint: str | os.PathLike) -> tuple[l
         for k in copied:
             mine[k].copy_(theirs[k])
     return copied, [k for k in mine if k not in copied]
+
+
+def freeze_except(model: torch.nn.Module, patterns: tuple[str, ...] | list[str], not_copied: list[str]) -> list[str]:
+    """Freeze every parameter of ``model`` whose name matches none of ``patterns`` (fnmatch, e.g.
+    ``"evidence_long_weight"`` or ``"evidence_*"``); returns the names left trainable.
+
+    ``not_copied`` are the state names the warm start left at their initialisation: a frozen parameter among them
+    would stay random for good, so that is an error, as are patterns that match no parameter.
+    """
+    from fnmatch import fnmatchcase
+
+    names = [n for n, _ in model.named_parameters()]
+    unmatched = [p for p in patterns if not any(fnmatchcase(n, p) for n in names)]
+    if unmatched:
+        raise ConfigError(f"Invalid value for 'train_only': {unmatched} match no parameter of this model; its "
+                          f"parameters include {', '.join(n for n in names if n.startswith('evidence_')) or names[:5]} "
+                          "(check the model options, e.g. --evidence-long for evidence_long_weight).")
+    trainable = [n for n in names if any(fnmatchcase(n, p) for p in patterns)]
+    random_frozen = [n for n in names if n not in trainable and n in set(not_copied)]
+    if random_frozen:
+        raise ConfigError(f"Invalid value for 'train_only': {', '.join(random_frozen)} would be frozen at a random "
+                          "initialisation (the init_from checkpoint has no such weight); add them to train_only or "
+                          "warm-start from a checkpoint that has them.")
+    for n, p in model.named_parameters():
+        p.requires_grad_(n in trainable)
+    return trainable
+
+
+def targets_reached(model: torch.nn.Module, vset: ValidationSet, device: torch.device) -> list[bool]:
+    """Per target: whether a trainable parameter reaches its logits (a non-zero gradient of the target's logits on
+    the first validation batch, eval mode). A frozen fine-tune (``train_only``) refits only those targets'
+    calibration, so the others stay exactly the parent's."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    was_training = model.training
+    model.eval()
+    tb = _to_torch(vset.batches[0], device)
+    with torch.enable_grad():
+        out = model(tb["x"], tb["missing"], allow_empty=True, feature_valid=tb["feature_valid"], **_long_kwargs(tb))
+        reached = []
+        # a random projection of the logits: their plain sum can cancel (the evidence logits are (-z/2, z/2))
+        probe = torch.randn(out.logits.shape, generator=torch.Generator().manual_seed(0)).to(out.logits.device)
+        for k in range(out.logits.shape[-2]):
+            grads = torch.autograd.grad((out.logits[..., k, :].float() * probe[..., k, :]).sum(), params,
+                                        allow_unused=True, retain_graph=True) if params else []
+            reached.append(any(g is not None and bool((g != 0).any()) for g in grads))
+    model.train(was_training)
+    return reached
 
 
 @dataclass(frozen=True)

@@ -209,16 +209,16 @@ def test_the_single_recording_analysis_never_imports_pandas(bdf, tmp_path, path)
 
 def test_the_baselines_import_without_pandas_and_evaluation_keeps_its_exports():
     """The analysis' reconstruction baselines come from ``evaluation.baselines``; the package's exports are
-    imported on first use (pandas with ``evaluate``/``report``), and ``evaluation.evaluate`` stays the function
-    after its submodule of the same name is imported, as with eager imports."""
+    imported on first use (pandas with ``protocol``/``report``), and ``evaluation.evaluate`` is the function
+    (its module is ``evaluation.protocol``: no submodule shares the name)."""
     code = ("import sys, types\n"
             "import mmqnet_core.evaluation.baselines\n"
             "assert 'pandas' not in sys.modules\n"
             "import mmqnet_core.evaluation as ev\n"
-            "import mmqnet_core.evaluation.evaluate as sub\n"
+            "import mmqnet_core.evaluation.protocol as sub\n"
             "from mmqnet_core.evaluation import evaluate, write_report, zero_fill, MODEL_VARIANTS\n"
-            "assert callable(evaluate) and not isinstance(evaluate, types.ModuleType) and sub is evaluate\n"
-            "assert evaluate is sys.modules['mmqnet_core.evaluation.evaluate'].evaluate\n"
+            "assert callable(evaluate) and not isinstance(evaluate, types.ModuleType) and sub.evaluate is evaluate\n"
+            "assert ev.evaluate is evaluate and 'mmqnet_core.evaluation.evaluate' not in sys.modules\n"
             "assert all(hasattr(ev, name) for name in ev.__all__)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -92,7 +92,7 @@ def test_evaluation_table_rows_and_columns(tmp_path):
 
 
 def test_test_masks_are_the_same_for_every_method():
-    from mmqnet_core.evaluation.evaluate import masks_for_rate
+    from mmqnet_core.evaluation.protocol import masks_for_rate
     from mmqnet_core.model.normalization import Normalizer
     from mmqnet_core.training import prepare
 
@@ -121,7 +121,7 @@ def test_variant_names_match_the_table():
 
 
 def test_subject_standard_errors_by_hand():
-    from mmqnet_core.evaluation.evaluate import _scores, subject_accuracy
+    from mmqnet_core.evaluation.protocol import _scores, subject_accuracy
 
     # 3 subjects x 1 trial x 4 windows, one target pair; labels all high (1)
     labels = np.ones((3, 2), np.int64)

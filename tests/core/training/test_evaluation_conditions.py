@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmqnet_core.evaluation.baselines import LateFusion, context_features, spherical_spline
-from mmqnet_core.evaluation.evaluate import calibration, conditions, masks_for_condition
+from mmqnet_core.evaluation.protocol import calibration, conditions, masks_for_condition
 from mmqnet_core.model.normalization import Normalizer
 from mmqnet_core.training import prepare
 
@@ -103,7 +103,7 @@ def test_evaluation_with_scenarios_baselines_and_spline(tmp_path):
     import dataclasses
 
     from mmqnet_core.evaluation import evaluate, markdown_table, write_report
-    from mmqnet_core.evaluation.evaluate import FITTED_BASELINES, SPLINE
+    from mmqnet_core.evaluation.protocol import FITTED_BASELINES, SPLINE
     from mmqnet_core.training import TrainConfig
 
     c = toy_corpus(n_subjects=4, n_trials=6, n_windows=24)

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from mmqnet_core.evaluation import evaluate
-from mmqnet_core.evaluation.evaluate import LATE_FUSION_LONG, LINEAR_CONTEXT, LINEAR_LONG, LONG_BASELINES
+from mmqnet_core.evaluation.protocol import LATE_FUSION_LONG, LINEAR_CONTEXT, LINEAR_LONG, LONG_BASELINES
 from mmqnet_core.training import TrainConfig
 
 from .conftest import toy_corpus

@@ -1,0 +1,103 @@
+"""Frozen fine-tune (``TrainConfig.train_only`` / ``mmqnet train --train-only``): only the named parameters learn,
+so a long-context arousal read-out added to a trained model leaves its valence exactly as it was."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+
+from mmqnet_core.errors import ConfigError
+from mmqnet_core.model import MMQNet
+from mmqnet_core.model.checkpoint import load_checkpoint
+from mmqnet_core.model.mmqnet import long_context_mean
+from mmqnet_core.training import TrainConfig, prepare, train
+
+from .conftest import toy_corpus
+
+TINY = dict(d_model=32, n_heads=2, n_enc_layers=1, n_windows=4, batch_size=16, folds=2, val_subjects=1)
+
+
+@pytest.fixture(scope="module")
+def parent(tmp_path_factory):
+    """A trained tiny model with evidence read-outs, drop-path, a fitted temperature and evidence spread."""
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("parent")
+    corpus = toy_corpus(n_windows=20)
+    train(corpus, TrainConfig(epochs=1, drop_path=0.2, **TINY), run_dir=folder)
+    return corpus, folder / "checkpoint"
+
+
+def _inputs(corpus, normalizer):
+    data = prepare(corpus, normalizer, normalization="subject")
+    x = torch.from_numpy(data.x[:6, :4])
+    missing = torch.from_numpy(data.missing[:6, :4]).clone()
+    missing[:3, :, 7] = True  # GSR hidden in half of them
+    used = (~missing[..., None] & torch.from_numpy(data.valid)).expand(*x.shape).clone()
+    return x, missing, long_context_mean(torch.where(used, x, torch.zeros(())), used, 8)
+
+
+def test_only_the_named_read_out_learns_and_valence_stays_bit_identical(parent, tmp_path):
+    corpus, ckpt = parent
+    base, base_meta = load_checkpoint(ckpt)
+    modes = []
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(
+        lambda m, _: modes.append(m.training) if isinstance(m, MMQNet) else None)
+    try:
+        child = train(corpus, TrainConfig(epochs=2, evidence_long=("arousal",), long_context_windows=8, lr=5e-3,
+                                          init_from=str(ckpt), train_only=("evidence_long_weight",), **TINY),
+                      run_dir=tmp_path / "child").model
+    finally:
+        hook.remove()
+    assert modes and not any(modes)  # eval mode throughout: no drop-path on the frozen parts
+    k_v, k_a = (base.config.targets.index(k) for k in ("valence", "arousal"))
+    assert float(child.evidence_long_weight.detach()[..., k_a].abs().max()) > 0  # the read-out learned
+    theirs = base.state_dict()
+    for name, value in child.state_dict().items():  # every frozen weight is the parent's, bit for bit
+        if name != "evidence_long_weight":
+            assert torch.equal(value, theirs[name]), name
+    # calibration: valence keeps the parent's temperature and spread, arousal is refitted
+    assert child.config.temperature[k_v] == base.config.temperature[k_v]
+    assert [row[k_v] for row in child.config.evidence_spread] == [row[k_v] for row in base.config.evidence_spread]
+    assert "calibration refitted for arousal; the parent's kept for the rest" in (tmp_path / "child" / "train.log"
+                                                                                    ).read_text()
+    loaded, meta = load_checkpoint(tmp_path / "child" / "checkpoint")
+    np.testing.assert_array_equal(meta.normalizer.mean, base_meta.normalizer.mean)  # the parent's inputs
+    x, missing, long = _inputs(corpus, base_meta.normalizer)
+    with torch.no_grad():
+        a = base.eval()(x, missing).logits
+        b = loaded.eval()(x, missing, long_context=long).logits
+    assert torch.equal(a[..., k_v, :], b[..., k_v, :])  # valence logits bit-identical
+    assert not torch.allclose(a[..., k_a, :], b[..., k_a, :])  # arousal reads the long span
+
+    # the same fine-tune without train_only moves valence: the check above can fail
+    free = train(corpus, TrainConfig(epochs=1, evidence_long=("arousal",), long_context_windows=8, lr=5e-3,
+                                     init_from=str(ckpt), **TINY)).model
+    with torch.no_grad():
+        c = free.eval()(x, missing, long_context=long).logits
+    assert not torch.equal(a[..., k_v, :], c[..., k_v, :])
+
+
+def test_bad_train_only_values_say_what_to_do(parent, tmp_path):
+    corpus, ckpt = parent
+    with pytest.raises(ConfigError, match="'train_only'.*set init_from"):
+        TrainConfig(train_only=("evidence_long_weight",))
+    with pytest.raises(ConfigError, match=r"\['evidence_long_weight'\] match no parameter.*--evidence-long"):
+        train(corpus, TrainConfig(epochs=1, init_from=str(ckpt), train_only=("evidence_long_weight",), **TINY))
+    # a frozen weight that the parent lacks would stay random: refused
+    with pytest.raises(ConfigError, match="evidence_long_weight would be frozen at a random initialisation"):
+        train(corpus, TrainConfig(epochs=1, evidence_long=("arousal",), init_from=str(ckpt),
+                                  train_only=("evidence_gate_*",), **TINY))
+
+
+def test_cli_option_reaches_the_config():
+    from mmqnet_core.cli.cmd_train import add_train_args, train_config_from_args
+
+    p = argparse.ArgumentParser()
+    add_train_args(p)
+    cfg = train_config_from_args(p.parse_args(["--init-from", "ck", "--train-only", "evidence_long_weight, x*"]))
+    assert cfg.train_only == ("evidence_long_weight", "x*")
+    assert train_config_from_args(p.parse_args([])).train_only == ()
+    assert TrainConfig.from_dict(cfg.to_dict()).train_only == cfg.train_only
