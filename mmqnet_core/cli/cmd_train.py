@@ -90,6 +90,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
                         "minute around each window (e.g. arousal, a slow state; default: none)")
     g.add_argument("--long-context", type=int, default=30, metavar="WINDOWS",
                    help="half-width of that span in windows each side (default 30)")
+    g.add_argument("--evidence-long-gate", action="store_true",
+                   help="scale the long-context read-out by a learned function of what the short context holds "
+                        "(needs --evidence-long; default off)")
     g.add_argument("--gate-loss", type=float, default=0.0, metavar="W",
                    help="weight of a supervised loss on the interference gate: the window's largest token gate "
                         "must say whether the window has a known artifact (synthetic data; default 0: off)")
@@ -181,6 +184,7 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
         evidence_long=tuple(v.strip() for v in str(getattr(args, "evidence_long", "") or "").split(",")
                             if v.strip()),
         long_context_windows=getattr(args, "long_context", 30),
+        evidence_long_gate=bool(getattr(args, "evidence_long_gate", False)),
         w_gate=getattr(args, "gate_loss", 0.0),
         calibrate=not args.no_calibrate, init_from=getattr(args, "init_from", None),
         train_only=tuple(v.strip() for v in str(getattr(args, "train_only", "") or "").split(",") if v.strip()),

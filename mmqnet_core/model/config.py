@@ -88,6 +88,10 @@ class MMQNetConfig:
     #   long_context_windows (measured values only; MMQNet.forward's ``long_context``), e.g. ("arousal",).
     #   () = off (configs without the field)
     long_context_windows: int = 30  # h: half-width in windows of that span (30 windows of 1 s: about a minute)
+    evidence_long_gate: bool = False  # with evidence_long: the long-context logits are scaled by a learned
+    #   2 * sigmoid(a + w . share), share the visible share of each modality group in the window's short context
+    #   (like evidence_gate), so the long span can count more where the short context lacks data; 1 at
+    #   initialisation. Configs without it: False
     temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on
     #                                      validation subjects after training); () = 1 for every target
     evidence_spread: tuple[tuple[float, ...], ...] = ()  # (G, K): what hiding each modality group changes in the
@@ -175,6 +179,9 @@ class MMQNetConfig:
         if self.evidence_long and not self.modality_evidence:
             raise invalid("evidence_long", "needs modality_evidence=True (it extends the evidence read-outs)",
                           self.evidence_long)
+        if self.evidence_long_gate and not self.evidence_long:
+            raise invalid("evidence_long_gate", "scales the long-context read-out: set evidence_long too",
+                          self.evidence_long_gate)
         if not isinstance(self.long_context_windows, int) or self.long_context_windows < 1:
             raise invalid("long_context_windows", "must be an integer >= 1 (windows each side)",
                           self.long_context_windows)

@@ -116,6 +116,12 @@ architecture below is **our design**, following what the abstract states:
   only (:func:`long_context_mean`). Centred, so a window's evidence also uses the next h windows: an offline
   analysis, not a real-time one; on a recording with several stimuli the span mixes neighbouring episodes
   (60-s trials in the synthetic corpus: the span is about one trial).
+  With ``evidence_long_gate`` (off for configs without it) the long-context logits are scaled by
+  2 * sigmoid(a_k + sum_g w_gk * share_g), share_g the visible share of group g's tokens over the window's
+  short context (the fused read-out's reliability gate, with its own weights; 1 at initialisation): a read-out
+  of the long span adds evidence that the fused read-out already counts when the short context is complete
+  (measured in session 9 with it frozen: arousal on the validation subjects below the parent with everything
+  present, above it with data missing), so its weight may depend on what the short context lacks.
 * *Ours, ablations*: ``use_modality_queries=False`` drops reconstruction (missing tokens are not keys at
   all: the "mask/zero-fill" baseline on the same encoder); ``use_category_queries=False`` reads the mean of
   the window's keys (visible or reconstructed, gated by the interference share) instead of category
@@ -407,6 +413,9 @@ class MMQNet(nn.Module):
                 [float(k in c.evidence_long) for k in c.targets]), persistent=False)  # (K,) targets that read it
             # (N, F, K) linear evidence of each token's long-span mean; zero = none (warm starts begin there)
             self.evidence_long_weight = nn.Parameter(torch.zeros(c.n_tokens, c.n_features, c.n_targets))
+            if c.evidence_long_gate:  # scale of the long-context logits given the short context's shares
+                self.evidence_long_gate_weight = nn.Parameter(torch.zeros(len(c.groups), c.n_targets))
+                self.evidence_long_gate_bias = nn.Parameter(torch.zeros(c.n_targets))
         if c.evidence_gate:  # reliability of the fused read-out given the modalities present; scale 1 at zero
             self.evidence_gate_weight = nn.Parameter(torch.zeros(len(c.groups), c.n_targets))
             self.evidence_gate_bias = nn.Parameter(torch.zeros(c.n_targets))
@@ -452,6 +461,10 @@ class MMQNet(nn.Module):
             mean_l = torch.where(known, mean_l.to(x.dtype), torch.zeros((), dtype=x.dtype, device=x.device))
             weight = self.evidence_long_weight * self.evidence_long_mask  # other targets read nothing
             z_long = torch.einsum("btnf,nfk->btnk", mean_l, weight.to(x.dtype))  # (B, T, N, K)
+            if hasattr(self, "evidence_long_gate_weight"):  # scaled by what the short context holds
+                share = self._group_share(used.any(-1))  # (B, T, G)
+                gate_z = self.evidence_long_gate_bias + share @ self.evidence_long_gate_weight.to(share.dtype)
+                z_long = z_long * (2.0 * torch.sigmoid(gate_z)).to(x.dtype)[:, :, None, :]  # (B, T, N, K)
             per_group = per_group.index_add(2, self.group_index, z_long)
             has_l = known.any(-1).to(x.dtype)  # (B, T, N)
             present = present | (has_l.new_zeros(b, t, g).index_add(2, self.group_index, has_l) > 0)
@@ -460,6 +473,12 @@ class MMQNet(nn.Module):
     def _fused_reliability(self, visible: torch.Tensor) -> torch.Tensor:
         """Scale (B, T, K) of the fused read-out's logits: 2 * sigmoid(bias + sum_g w_g * share_g), share_g the
         visible share of group g's tokens over the window's context (``evidence_gate``)."""
+        share = self._group_share(visible)  # (B, T, G)
+        z = self.evidence_gate_bias + share @ self.evidence_gate_weight.to(share.dtype)  # (B, T, K)
+        return 2.0 * torch.sigmoid(z)
+
+    def _group_share(self, visible: torch.Tensor) -> torch.Tensor:
+        """Visible share (B, T, G) float32 of each group's tokens over windows t-k..t+k; visible (B, T, N) bool."""
         t = visible.shape[1]
         win = torch.arange(t, device=visible.device)
         near = ((win[:, None] - win[None, :]).abs() <= self.config.context_windows).to(torch.float32)  # (T, T)
@@ -467,9 +486,7 @@ class MMQNet(nn.Module):
         g = len(self.config.groups)
         size = torch.zeros(g, device=visible.device).index_add(0, self.group_index, torch.ones_like(
             self.group_index, dtype=torch.float32))
-        share = seen.new_zeros(*seen.shape[:2], g).index_add(2, self.group_index, seen) / size  # (B, T, G)
-        z = self.evidence_gate_bias + share @ self.evidence_gate_weight.to(share.dtype)  # (B, T, K)
-        return 2.0 * torch.sigmoid(z)
+        return seen.new_zeros(*seen.shape[:2], g).index_add(2, self.group_index, seen) / size  # (B, T, G)
 
     def get_config(self) -> MMQNetConfig:
         return self.config

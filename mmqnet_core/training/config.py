@@ -39,6 +39,9 @@ class TrainConfig:
     # (MMQNetConfig.evidence_long), e.g. ("arousal",); h = long_context_windows
     evidence_long: tuple[str, ...] = ()
     long_context_windows: int = 30
+    # the long-context logits scaled by a learned function of the short context's visible shares
+    # (MMQNetConfig.evidence_long_gate); needs evidence_long
+    evidence_long_gate: bool = False
     # features z-scored with each subject's own statistics ("subject", the default: held-out subjects and analysed
     # recordings use their own, transductive but unsupervised; +5 points arousal on held-out synthetic subjects),
     # one global Normalizer of the training subjects ("global") or each trial's own statistics ("recording")
@@ -162,6 +165,9 @@ class TrainConfig:
         if self.evidence_long and not self.modality_evidence:
             raise invalid("evidence_long", "needs the evidence read-outs (modality_evidence=True)",
                           self.evidence_long)
+        if self.evidence_long_gate and not self.evidence_long:
+            raise invalid("evidence_long_gate", "scales the long-context read-out: set evidence_long too",
+                          self.evidence_long_gate)
         if not isinstance(self.long_context_windows, int) or self.long_context_windows < 1:
             raise invalid("long_context_windows", "must be an integer >= 1", self.long_context_windows)
         for name in ("patience", "warmup_steps", "grad_clip", "augment_ramp_steps"):
@@ -194,6 +200,7 @@ class TrainConfig:
             **({"evidence_common": tuple(self.evidence_common)} if self.evidence_common else {}),
             **({"evidence_long": tuple(self.evidence_long), "long_context_windows": self.long_context_windows}
                if self.evidence_long else {}),
+            **({"evidence_long_gate": True} if self.evidence_long_gate else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -156,3 +156,38 @@ def test_occlusion_passes_see_the_same_long_context_as_the_analysis():
     part = _probabilities_where_needed(model, x, missing, None, need, n_valid=None, batch_size=4, device="cpu",
                                        progress=None, cancel=None)
     np.testing.assert_allclose(part[need], full[need], rtol=0, atol=1e-6)
+
+
+def test_long_gate_starts_at_one_and_scales_the_long_logits_by_what_the_short_context_lacks():
+    """``evidence_long_gate``: zero weights give exactly the ungated model; trained weights scale only the named
+    target's long-context logits, by 2 * sigmoid(a + w . share) of the short context's visible shares."""
+    cfg = small_config(evidence_long=("arousal",), long_context_windows=5)
+    plain = _perturbed(_model(cfg))
+    gated = MMQNet.from_config(dataclasses.replace(cfg, evidence_long_gate=True)).eval()
+    result = gated.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(result.missing_keys) == ["evidence_long_gate_bias", "evidence_long_gate_weight"]
+    xb, mb = make_batch(3, seed=2, rate=0.3, config=cfg)
+    with torch.no_grad():
+        torch.testing.assert_close(plain(xb, mb).logits, gated(xb, mb).logits, rtol=0, atol=0)
+        gated.evidence_long_gate_bias.fill_(-1.0)
+        gated.evidence_long_gate_weight.fill_(0.5)
+        out_p, out_g = plain(xb, mb), gated(xb, mb)
+        k_v, k_a = cfg.targets.index("valence"), cfg.targets.index("arousal")
+        assert torch.equal(out_p.logits[..., k_v, :], out_g.logits[..., k_v, :])  # valence untouched
+        # the long part alone: the model with the long weights zeroed
+        plain_short = _model(cfg)
+        plain_short.load_state_dict(plain.state_dict())
+        plain_short.evidence_long_weight.zero_()
+        short = plain_short(xb, mb).modality_logits
+        long_p = out_p.modality_logits - short  # (B, T, G, K, 2)
+        long_g = out_g.modality_logits - short
+        share = gated._group_share(~mb)  # every feature valid in the small config: used = visible
+        scale = 2 * torch.sigmoid(-1.0 + 0.5 * share.sum(-1))  # (B, T)
+        torch.testing.assert_close(long_g[..., k_a, :], long_p[..., k_a, :] * scale[:, :, None, None],
+                                   rtol=1e-5, atol=1e-6)
+    assert float(scale.min()) < 0.99  # the check compares a real scaling
+    with pytest.raises(ConfigError, match="evidence_long_gate"):
+        small_config(evidence_long_gate=True)
+    data = json.loads(dataclasses.replace(cfg, evidence_long_gate=True).to_json())
+    del data["evidence_long_gate"]
+    assert MMQNetConfig.from_dict(data).evidence_long_gate is False  # configs without the field: off

@@ -101,3 +101,8 @@ def test_cli_option_reaches_the_config():
     assert cfg.train_only == ("evidence_long_weight", "x*")
     assert train_config_from_args(p.parse_args([])).train_only == ()
     assert TrainConfig.from_dict(cfg.to_dict()).train_only == cfg.train_only
+    gate = train_config_from_args(p.parse_args(["--evidence-long", "arousal", "--evidence-long-gate"]))
+    assert gate.evidence_long_gate and gate.model_kwargs()["evidence_long_gate"] is True
+    assert "evidence_long_gate" not in cfg.model_kwargs()
+    with pytest.raises(ConfigError, match="'evidence_long_gate'.*set evidence_long"):
+        TrainConfig(evidence_long_gate=True)
