@@ -142,6 +142,8 @@ FIT_ROWS = 4
 FIT_MARGIN = 1.15
 #: Width of the channel-name gutter, px: at least the first, at most the second (longer names are elided).
 GUTTER_PX = (48.0, 180.0)
+#: Least width of the right gutter that holds the scale bar and its value, px (wider for a longer value).
+SCALE_GUTTER_PX = 52.0
 
 RAW_COLOUR = "#1f4e9c"
 CLEANED_COLOUR = "#e0600b"
@@ -680,13 +682,23 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
         return placed
     ends = [-math.inf] * n_lines  # right edge of the last label on each line, px
     last: list[int | None] = [None] * n_lines  # index of that label
-    mins = [float(min_width)] * len(extents) if np.isscalar(min_width) else [float(m) for m in min_width]
-    for i in sorted(range(len(extents)), key=lambda k: extents[k][0]):
+    # (Plain loops: this runs at every page step for each label of the page.)
+    scalar = isinstance(min_width, (int, float, np.floating, np.integer))
+    mins = [float(min_width)] * len(extents) if scalar else [float(m) for m in min_width]
+    lines = range(n_lines)
+    xs = [e[0] for e in extents]
+    for i in sorted(range(len(extents)), key=xs.__getitem__):
         x, full = extents[i]
-        width = min(full, right - x)
-        if width < min(full, mins[i]):
+        width = right - x
+        if full < width:
+            width = full
+        if width < (full if full < mins[i] else mins[i]):
             continue  # cut at the right edge to nothing useful
-        line = next((k for k in range(n_lines) if ends[k] + gap <= x), None)
+        line = None
+        for k in lines:
+            if ends[k] + gap <= x:
+                line = k
+                break
         if line is None:
             # Make room on the line whose last label starts earliest: that label keeps the most of itself.
             line = min(range(n_lines), key=lambda k: extents[last[k]][0])
@@ -727,16 +739,103 @@ class _DataBoundsCurve(pg.PlotCurveItem):
         return self._boundingRect
 
 
-class _ScaleBarCurve(_DataBoundsCurve):
-    """The scale bar: a vertical line, whose bounding rectangle is padded by ``pad_s`` seconds on each side (the
-    browser sets a share of the page: several pixels at any zoom) and a quarter row at each end, not measured in
-    pixels at every range change as pyqtgraph's curve does (``pixelVectors`` at each page step)."""
+class _ScaleGutter(pg.GraphicsWidget):
+    """A column of the plot's layout right of the traces, where the scale bar is drawn: a vertical bar of a round
+    amplitude beside the row it belongs to, and its value. It lies outside the traces' area, so it never covers a
+    trace (over the plot it covered the right end of the top trace), and a page step does not move it (it depends
+    on the rows only). Not an axis: no line, ticks or values.
 
-    pad_s = 0.1
+    The gutter is as wide as the widest value shown so far (at least :data:`SCALE_GUTTER_PX`): it only grows, so
+    that changing the scale never changes the traces' width (the page length follows the width at a fixed mm/s).
+    """
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
-        rect = super().boundingRect()
-        return rect.adjusted(-self.pad_s, -0.25, self.pad_s, 0.25) if not rect.isNull() else rect  # rows: the caps
+    BAR_X = 5.0  # x of the bar in the gutter, px
+    TEXT_GAP = 4.0  # space between the bar and its value, px
+
+    def __init__(self, view: pg.ViewBox, font) -> None:
+        super().__init__()
+        self.view = view
+        self._font = font
+        self.bar: tuple[float, float, float] | None = None  # (row, y of the ends in view rows) of the bar
+        self.text = ""
+        self._pen = QPen(QColor("#000000"), 2.0)
+        self._pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+        self._text_colour = QColor("#000000")
+        self._width = 0.0
+        self.set_width(SCALE_GUTTER_PX)
+        view.sigYRangeChanged.connect(lambda *_: self.update())
+        view.sigResized.connect(lambda *_: self.update())
+
+    def set_width(self, width: float) -> None:
+        self._width = float(width)
+        self.setMinimumWidth(width)
+        self.setMaximumWidth(width)
+        self.update()
+
+    def width(self) -> float:  # noqa: D102 (the width asked for; the layout gives it)
+        return self._width
+
+    def font(self):  # noqa: D102
+        return self._font
+
+    def set_bar(self, row: float, y0: float, y1: float, text: str) -> None:
+        """Draw a bar from view y ``y0`` to ``y1`` (rows) beside row ``row`` with ``text`` as its value."""
+        if (row, y0, y1) == self.bar and text == self.text:
+            return
+        if text != self.text:
+            need = math.ceil(self.BAR_X + self.TEXT_GAP + QFontMetricsF(self.font()).horizontalAdvance(text) + 4)
+            if need > self.width():
+                self.set_width(need)
+        self.bar, self.text = (row, y0, y1), text
+        self.update()
+
+    def clear_bar(self) -> None:
+        if self.bar is not None:
+            self.bar, self.text = None, ""
+            self.update()
+
+    def bar_rect(self) -> QRectF | None:
+        """The bar in item coordinates (a 2-px wide rectangle); ``None`` when it is not drawn (its row out of
+        view)."""
+        view = self.view
+        if self.bar is None:
+            return None
+        _, y0, y1 = self.bar
+        (_, _), (top, bottom) = view.viewRange()
+        if not (top <= min(y0, y1) and max(y0, y1) <= bottom):
+            return None
+        a = self.mapFromScene(view.mapViewToScene(QPointF(0.0, y0))).y()
+        b = self.mapFromScene(view.mapViewToScene(QPointF(0.0, y1))).y()
+        return QRectF(self.BAR_X - 1.0, min(a, b), 2.0, abs(b - a))
+
+    def text_rect(self) -> QRectF | None:
+        """Where the value is drawn, item coordinates (``None`` when the bar is not drawn)."""
+        bar = self.bar_rect()
+        if bar is None:
+            return None
+        height = QFontMetricsF(self.font()).height()
+        left = bar.right() + self.TEXT_GAP
+        return QRectF(left, bar.center().y() - height / 2, self.width() - left, height)
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802 (the curve's name, for tests)
+        """(x of the bar in the gutter in px, twice; y of its ends in view rows)."""
+        if self.bar is None:
+            return np.zeros(0), np.zeros(0)
+        return np.array([self.BAR_X, self.BAR_X]), np.array(self.bar[1:])
+
+    def paint(self, p, opt, widget) -> None:  # noqa: D102 (Qt API): the bar and its value, nothing else
+        bar = self.bar_rect()
+        if bar is None:
+            return
+        p.setPen(self._pen)
+        x = bar.center().x()
+        p.drawLine(QPointF(x, bar.top()), QPointF(x, bar.bottom()))
+        p.setPen(self._text_colour)
+        p.setFont(self.font())
+        p.drawText(self.text_rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), self.text)
+
+    def wheelEvent(self, ev):  # noqa: N802 - let the browser page
+        ev.ignore()
 
 
 class _PageCurve(_DataBoundsCurve):
@@ -1255,6 +1354,10 @@ class SignalBrowser(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         for side in ("top", "right"):  # given axes are shown by pyqtgraph: these two stay hidden, as by default
             self.plot.hideAxis(side)
+        # The scale bar's gutter, a column right of the traces (and of the hidden right axis): it never covers a
+        # trace.
+        self._scale_bar = _ScaleGutter(self._vb, self._axis.font())
+        self.plot.layout.addItem(self._scale_bar, 2, 3)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         # Vertical grid lines are our own item (see _draw_grid): the axis' own grid costs ~3 ms per page step.
@@ -1303,13 +1406,8 @@ class SignalBrowser(QWidget):
         self._cursor.hide()
         self._vb.addItem(self._cursor, ignoreBounds=True)
 
-        # Scale bar (the first row in view's modality, or the one +/- change), legend and read-out.
-        self._scale_bar = _ScaleBarCurve(pen=pg.mkPen("#000000", width=2))
-        self._scale_bar.setZValue(45)
-        self._vb.addItem(self._scale_bar, ignoreBounds=True)
-        self._scale_label = pg.TextItem(color="#000000", anchor=(1, 0.5), fill=pg.mkBrush(255, 255, 255, 200))
-        self._scale_label.setZValue(45)
-        self._vb.addItem(self._scale_label, ignoreBounds=True)
+        # Scale bar (the first row in view's modality, or the one +/- change): in the right gutter (above), legend
+        # and read-out.
         self.scale_bar_text = ""
         self._legend = pg.TextItem(color="#202020", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 220))
         self._legend_html = ""
@@ -1463,6 +1561,11 @@ class SignalBrowser(QWidget):
     def channels_per_page_choice(self) -> int | None:
         """Channels per page chosen by the user, ``None`` when it follows the height."""
         return self.state.per_page_choice
+
+    def rows_key(self) -> Hashable:
+        """Names the row layout and the channel window: equal keys, equal :attr:`visible_channels` and
+        :attr:`page_channels` (for layers that cache what they derive from them)."""
+        return (self._rows_version, self.state.first_row, self.channels_per_page)
 
     @property
     def page_channels(self) -> list[str]:
@@ -1656,6 +1759,7 @@ class SignalBrowser(QWidget):
             width = MIN_AXIS_PX
             self._axis.setWidth(width)
         self.heart_rate_row.set_left_width(width)
+        self.heart_rate_row.set_right_width(self._scale_bar.width())
 
     def _on_row_status(self, text: str) -> None:
         self.status = text
@@ -2222,10 +2326,10 @@ class SignalBrowser(QWidget):
         return Modality.EEG
 
     def _draw_scale_bar(self) -> None:
-        """A vertical bar of a round amplitude at the right of the first row in view, with its value."""
+        """A vertical bar of a round amplitude in the right gutter, beside the first row in view of the scale
+        modality, with its value (the gutter's item draws it: nothing moves at a page step)."""
         if not self._row_defs:
-            self._scale_bar.hide()
-            self._scale_label.hide()
+            self._scale_bar.clear_bar()
             self.scale_bar_text = ""
             return
         mod = self._scale_modality()
@@ -2235,22 +2339,13 @@ class SignalBrowser(QWidget):
         scale = self.state.scale(mod) / self.state.gain(self._row_defs[row].name)
         value = nice_value(0.8 * scale * factor)
         if value <= 0:
-            self._scale_bar.hide()
-            self._scale_label.hide()
+            self._scale_bar.clear_bar()
             return
         height = value / factor / scale  # rows
-        start, stop = self.visible_range()
-        x = stop - 0.012 * (stop - start)
-        y0 = row + height / 2
-        self._scale_bar.pad_s = 0.01 * (stop - start)  # ~10 px, for a 2-px line (set before setData measures it)
-        self._scale_bar.setData([x, x], [y0, y0 - height])
-        self._scale_bar.show()
         text = format_value(value, unit)
-        if text != self.scale_bar_text:
-            self.scale_bar_text = text
-            self._scale_label.setText(text)
-        self._scale_label.setPos(x, row)
-        self._scale_label.show()
+        self.scale_bar_text = text
+        self._scale_bar.set_bar(row, row + height / 2, row - height / 2, text)
+        self.heart_rate_row.set_right_width(self._scale_bar.width())  # the gutter may have grown
 
     def _row_scales(self) -> np.ndarray:
         state = self.state

@@ -233,3 +233,73 @@ def test_dialog_refuses_invalid_values_and_stays_open(qtbot):
     dialog.kind_edit.setCurrentText("note")
     dialog.accept()
     assert dialog.result() == int(QDialog.DialogCode.Accepted)
+
+
+def _many(duration_s: float, channels, n: int = 400) -> AnnotationSet:
+    """``n`` annotations of three types, 0.3-2 s long, every fifth on one channel (crowded pages)."""
+    rng = np.random.default_rng(1)
+    kinds = ("event", "artifact", "note")
+    return AnnotationSet(tuple(
+        AnnotationEntry(float(o), float(d), f"{kinds[i % 3]} number {i}", kinds[i % 3],
+                        (channels[i % len(channels)],) if i % 5 == 0 else ())
+        for i, (o, d) in enumerate(zip(rng.uniform(0, duration_s - 2, n), rng.uniform(0.3, 2.0, n)))))
+
+
+def test_paging_draws_what_a_fresh_layer_draws(window, recording, tmp_path, qtbot):
+    """What the layer keeps between redraws (text widths, colours, the rows of the channel window, the skipped
+    redraw of an unchanged page) leaves the plot as a layer drawing the page from nothing would (pixel-equal)."""
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    browser = window.browser
+    browser.set_page_length(10.0)
+    window.review.store.set_annotations(_many(recording.duration_s, browser.visible_channels))
+    browser.set_start(0.0)
+    for key in (Qt.Key.Key_PageDown, Qt.Key.Key_PageDown, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+        QTest.keyClick(browser, key)
+    layer = browser.annotation_layer
+    assert len(layer.shown_labels()) >= 3 and len(set(layer.shown_entry_ids())) >= 5
+    kept = browser.plot_widget.grab().toImage()
+    layer._drawn_key = layer._rows_for = None
+    layer._widths.clear()
+    layer._label_colours.clear()
+    layer.redraw()
+    assert browser.plot_widget.grab().toImage() == kept
+
+
+def test_an_unchanged_page_is_not_drawn_again_and_an_edit_is(window, recording, tmp_path, monkeypatch):
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    layer = window.browser.annotation_layer
+    store = window.review.store
+    entry_id = store.add(1.0, 2.0, "spike", "event")
+    calls = []
+    set_spans = type(layer._span_layer).set_spans
+    monkeypatch.setattr(type(layer._span_layer), "set_spans", lambda self, *a: calls.append(a) or set_spans(self, *a))
+    layer.redraw()
+    assert calls == []  # same annotations, page, rows and view
+    store.change(entry_id, text="sharp wave")
+    assert len(calls) == 1 and layer.shown_labels() == ["sharp wave"]
+    window.browser.scroll_pages(1)  # another page: drawn (without the annotation)
+    assert len(calls) == 2 and layer.shown_entry_ids() == []
+
+
+def test_each_label_text_lies_in_its_box_in_the_strip_at_the_bottom(window, recording, tmp_path):
+    """The labels are drawn at a point (not formatted into a rectangle): each text, as Qt measures it there, lies in
+    its white box; the boxes sit on the strip's lines from the bottom of the view, and do not overlap."""
+    from PySide6.QtGui import QFontMetricsF
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    browser = window.browser
+    window.review.store.set_annotations(_many(recording.duration_s, browser.visible_channels))
+    browser.set_start(10.0)
+    strip = browser.annotation_layer._strip
+    transform = browser.view_box().childGroup.sceneTransform()
+    boxes = strip.boxes(transform)
+    assert len(boxes) >= 3
+    metrics = QFontMetricsF(strip.font)
+    down = (strip.line_px - 1 - metrics.ascent() - metrics.descent()) / 2 + metrics.ascent()
+    bottom = transform.map(QPointF(0.0, strip.bottom)).y()
+    for (_, line, text, _, width), box in zip(strip.labels, boxes):
+        ink = metrics.tightBoundingRect(text).translated(box.left() + 3.0, box.top() + down)
+        assert box.adjusted(0, -1, 0, 1).contains(ink), (text, box, ink)
+        assert box.width() == width and box.bottom() == pytest.approx(bottom - line * strip.line_px - 1)
+    for i, a in enumerate(boxes):
+        assert not any(a.intersects(b) for b in boxes[i + 1:])

@@ -23,11 +23,21 @@ def _specs(axis, fresh: bool):
             [(r.getRect(), int(flags.value if hasattr(flags, "value") else flags), text) for r, flags, text in texts])
 
 
+def _traces_582_px_wide(browser, qtbot) -> None:
+    """Widen the window by the scale bar's gutter: the traces as wide as these tests were written for (582 px, a
+    5-s page then has 0.5-s ticks; 530 px with the gutter has 1-s ticks)."""
+    window = browser.window()
+    window.resize(window.width() + browser._scale_bar.width(), window.height())
+    qtbot.waitUntil(lambda: browser.view_box().width() >= 582, timeout=2000)
+    qtbot.wait(120)  # let the resize settle (the page is drawn again)
+
+
 def test_time_axis_places_ticks_and_labels_as_pyqtgraph_would_without_its_general_code(browser, qtbot,
                                                                                         monkeypatch):
     """After a page step the time axis' specs (axis line, ticks, label rectangles and texts) equal pyqtgraph's,
     made without running pyqtgraph's general code again; also after a change of page length, with clock time and
     after a step that is not a whole number of ticks."""
+    _traces_582_px_wide(browser, qtbot)
     axis = browser.plot.getAxis("bottom")
     general = pg.AxisItem.generateDrawSpecs
     calls = []
@@ -60,6 +70,7 @@ def _grid_lines(browser) -> list[float]:
 
 
 def test_grid_lines_sit_at_the_ticks_and_a_page_step_only_moves_them(browser, qtbot):
+    _traces_582_px_wide(browser, qtbot)
     axis = browser.plot.getAxis("bottom")
     for page_s in (10.0, 5.0):
         browser.set_page_length(page_s)
@@ -78,17 +89,29 @@ def test_grid_lines_sit_at_the_ticks_and_a_page_step_only_moves_them(browser, qt
     assert _grid_lines(browser)[0] == pytest.approx(np.ceil(start / 0.5) * 0.5)
 
 
-def test_scale_bar_lies_inside_its_bounding_rectangle_after_page_steps(browser, qtbot):
-    """The scale bar's bounding rectangle (padded in data units, not measured in pixels at each step) holds the
-    2-px line with room to spare, so that moving it repaints all of it."""
-    bar = browser._scale_bar
+def test_scale_bar_is_in_its_gutter_beside_its_row_never_over_a_trace(browser, qtbot):
+    """The scale bar and its value lie in the gutter right of the traces (they covered the top trace's right end),
+    inside the gutter's rectangle (a repaint covers them), beside the row they belong to; a page step leaves them
+    where they are; the pixels there are the bar's."""
+    gutter = browser._scale_bar
+    traces = browser.view_box().sceneBoundingRect()
+    row = browser.state.first_row
+    vb = browser.view_box()
+    placed = None
     for _ in range(3):
         qtbot.keyClick(browser, Qt.Key.Key_PageDown)
-        x, y = bar.getData()
-        scene = bar.mapRectToScene(bar.boundingRect())
-        line = bar.mapRectToScene(pg.QtCore.QRectF(x[0], min(y), 0.0, abs(y[1] - y[0])))
-        assert scene.left() <= line.left() - 3 and scene.right() >= line.right() + 3
-        assert scene.top() <= line.top() - 2 and scene.bottom() >= line.bottom() + 2
+        bar, text = gutter.mapRectToScene(gutter.bar_rect()), gutter.mapRectToScene(gutter.text_rect())
+        for rect in (bar, text):
+            assert not rect.intersects(traces) and rect.left() >= traces.right()
+            assert gutter.sceneBoundingRect().contains(rect)
+        assert bar.center().y() == pytest.approx(vb.mapViewToScene(pg.QtCore.QPointF(0, row)).y(), abs=0.5)
+        assert bar.height() > 5
+        assert placed is None or (bar, text) == placed  # not moved by the page step
+        placed = (bar, text)
+    image = browser.plot_widget.grab().toImage()
+    x = round(bar.center().x() - 0.5)  # the bar's two pixel columns: x and x + 1
+    dark = [image.pixelColor(x, round(y)).lightness() < 100 for y in np.linspace(bar.top() + 1, bar.bottom() - 1, 9)]
+    assert all(dark)
 
 
 def test_time_axis_labels_never_overlap_in_a_narrow_browser(browser, qtbot):
