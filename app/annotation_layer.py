@@ -323,6 +323,7 @@ class _LabelStrip(pg.GraphicsObject):
     """
 
     FILL = QColor(255, 255, 255, 210)
+    BAND = QColor(245, 245, 245)  # the strip's background (the browser's STRIP_FILL)
 
     def __init__(self, font) -> None:
         super().__init__()
@@ -331,13 +332,17 @@ class _LabelStrip(pg.GraphicsObject):
         self.labels: list[tuple[float, int, str, QColor, float]] = []  # (time s, line from bottom, text, colour, px)
         self._order: list[int] = []
         self.bottom = 0.0  # view y of the strip's bottom edge
+        self.band = (0.0, 0.0, 0.0)  # (start, stop in s, height in px) of the strip's background; 0 px: none
         self.line_px = metrics.height() + 2.0
         self._ascent, self._descent = metrics.ascent(), metrics.descent()
         self.setZValue(26)
 
     def set_labels(self, labels: list[tuple[float, int, str, QColor, float]], bottom: float,
-                   line_px: float) -> None:
-        self.labels, self.bottom, self.line_px = labels, bottom, line_px
+                   line_px: float, band: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+        """Draw ``labels`` ((time s, line from the bottom, text, colour, width px)) from view y ``bottom`` up, on
+        an opaque background ``band`` ((start, stop) s, height px): rows out of the channel window, laid out
+        under it, do not show through the strip."""
+        self.labels, self.bottom, self.line_px, self.band = labels, bottom, line_px, band
         # Texts drawn grouped by colour: one setPen per colour.
         self._order = sorted(range(len(labels)), key=lambda i: labels[i][3].rgba())
         self.update()
@@ -354,7 +359,8 @@ class _LabelStrip(pg.GraphicsObject):
                 for t, line, _, _, width in self.labels]
 
     def paint(self, painter, option, widget=None) -> None:  # noqa: D102 (Qt API)
-        if not self.labels:
+        start, stop, band_px = self.band
+        if not self.labels and band_px <= 0:
             return
         transform = painter.transform()
         if transform.m12() or transform.m21():
@@ -362,6 +368,14 @@ class _LabelStrip(pg.GraphicsObject):
         boxes = self.boxes(transform)
         painter.save()
         painter.resetTransform()
+        if band_px > 0:
+            m11, dx = transform.m11(), transform.dx()
+            base = transform.map(QPointF(0.0, self.bottom)).y()
+            left, right = sorted((start * m11 + dx, stop * m11 + dx))
+            painter.fillRect(QRectF(left, base - band_px, right - left, band_px + 1.0), self.BAND)
+        if not self.labels:
+            painter.restore()
+            return
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.FILL)
         painter.drawRects(boxes)
@@ -406,6 +420,7 @@ class AnnotationLayer(QObject):
         # What the last redraw drew: the annotation set (compared by identity: a change makes a new set) and the
         # page, view and rows; the rows of the channel window for a row layout.
         self._drawn_set: Any = None
+        self._labelled: tuple[Any, bool] = (None, False)  # (annotation set, whether it has any to draw)
         self._drawn_key: tuple | None = None
         self._rows_for: Hashable = None
         self._rows_of: dict[str, int] = {}
@@ -419,7 +434,28 @@ class AnnotationLayer(QObject):
         self.view.addItem(self._preview, ignoreBounds=True)
         browser.pageChanged.connect(lambda *_: self.redraw())
         browser.channelPageChanged.connect(lambda *_: self.redraw())
-        self.store.annotationsChanged.connect(lambda _a: self.redraw())
+        self.store.annotationsChanged.connect(self._on_annotations_changed)
+
+    def _on_annotations_changed(self, _annotations: Any = None) -> None:
+        # The first user annotation makes room for the label strip under the traces, the last one deleted gives
+        # it back (the browser lays the rows out again and draws the page: redrawn from there).
+        if self.strip_px() != self.browser._strips[1]:
+            self.browser.relayout_strips()
+        self.redraw()
+
+    def has_labels(self) -> bool:
+        """Whether the layer draws annotations (and labels) on some page: user annotations exist, or any when it
+        draws the recording's too."""
+        annotations = self.store.annotations
+        if annotations is not self._labelled[0]:
+            has = bool(annotations.entries) if self.draw_recording else any(
+                not e.read_only for e in annotations.entries)
+            self._labelled = (annotations, has)
+        return self._labelled[1]
+
+    def strip_px(self) -> float:
+        """Height of the strip under the traces the labels need, px (0 without annotations to draw)."""
+        return STRIP_LINES * self._strip.line_px + 2.0 if self.has_labels() else 0.0
 
     @staticmethod
     def _make_label() -> pg.TextItem:
@@ -587,8 +623,9 @@ class AnnotationLayer(QObject):
         metrics = self._metrics
         pad = 6.0  # margins of a label, px
         line_px = self._strip.line_px
+        band = (start, stop, self.strip_px())
         if not labels or width_px <= 0 or self.view.height() <= 0:
-            self._strip.set_labels([], y_bottom, line_px)
+            self._strip.set_labels([], y_bottom, line_px, band)
             return
         px_per_s = width_px / max(stop - start, 1e-9)
         widths = self._widths
@@ -608,7 +645,7 @@ class AnnotationLayer(QObject):
             text = entry.text if width >= full - 0.5 else metrics.elidedText(
                 entry.text, Qt.TextElideMode.ElideRight, max(width - pad, 0.0))
             shown.append((t, line, text, self._label_colour(entry.kind), width))
-        self._strip.set_labels(shown, y_bottom, line_px)
+        self._strip.set_labels(shown, y_bottom, line_px, band)
 
     # --- for tests ----------------------------------------------------------------------------------------
     def shown_entry_ids(self) -> list[int]:

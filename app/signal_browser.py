@@ -200,6 +200,7 @@ class _ChannelAxis(pg.AxisItem):
         self.enableAutoSIPrefix(False)  # names only: no label to re-lay out at each range change
         self._on_click = on_click
         self.names: list[str] = []
+        self.rows = range(0)  # the rows of the channel window: only their names are drawn (not those under a strip)
         self.masked: set[str] = set()
         self.selected: set[str] = set()
         self.setStyle(tickLength=0, showValues=False)
@@ -241,7 +242,8 @@ class _ChannelAxis(pg.AxisItem):
             return
         (_, _), (y0, y1) = view.viewRange()
         font = self.font()
-        for row in range(max(0, math.ceil(y0)), min(len(self.names), math.floor(y1) + 1)):
+        lo, hi = max(0, math.ceil(y0), self.rows.start), min(len(self.names), math.floor(y1) + 1, self.rows.stop)
+        for row in range(lo, hi):
             rect = self.row_rect(row)
             if rect is None:
                 continue
@@ -1336,6 +1338,7 @@ class SignalBrowser(QWidget):
         self._plans: dict[str, _PagePlan] = {}  # per trace kind, for the display state it was made for
         self._rows_of: dict[str, list[int]] = {}  # recording channel -> the rows that draw it
         self._rows_in_view: tuple[tuple | None, dict[str, list[int]]] = (None, {})  # (channel window, rows of each)
+        self._strips = (0.0, 0.0)  # heights of the label strips above and under the traces, px
         self._updating = False  # a new recording is being laid out: state events wait for _rebuild_rows
         self._raw_colour = QColor(RAW_COLOUR)
         self._cleaned_colour = QColor(CLEANED_COLOUR)
@@ -1375,7 +1378,9 @@ class SignalBrowser(QWidget):
         self._strip = QGraphicsRectItem()  # the label strip's background, above the traces
         self._strip.setPen(QPen(Qt.PenStyle.NoPen))
         self._strip.setBrush(QBrush(STRIP_FILL))
-        self._strip.setZValue(-35)
+        # Opaque over the traces and spans, under the labels (z 25): the rows above the channel window (the page
+        # is laid out for every row) do not show through the strip once the window is scrolled down.
+        self._strip.setZValue(24)
         self._vb.addItem(self._strip, ignoreBounds=True)
 
         self._raw = _TraceSet(self._vb, z=1)
@@ -1795,8 +1800,14 @@ class SignalBrowser(QWidget):
         self.state.scroll_channel_pages(pages)
 
     def _strip_rows(self) -> float:
+        """Height of the label strip above the traces, rows."""
         row_px = self.state.row_px
-        return self.state.strip_px / row_px if row_px > 0 else 0.0
+        return self._strips[0] / row_px if row_px > 0 else 0.0
+
+    def _bottom_strip_rows(self) -> float:
+        """Height of the strip under the traces (the user's annotation labels), rows."""
+        row_px = self.state.row_px
+        return self._strips[1] / row_px if row_px > 0 else 0.0
 
     def _apply_channel_window(self, *, redraw: bool = True) -> None:
         """Show the channel window (the view's y range, the scroll bar) and move the labels with it."""
@@ -1805,7 +1816,7 @@ class SignalBrowser(QWidget):
         per_page = max(1, state.channels_per_page)
         first = state.first_row
         top = first - 0.5 - ROW_MARGIN - self._strip_rows()
-        self._vb.setYRange(top, first + per_page - 0.5 + ROW_MARGIN, padding=0)
+        self._vb.setYRange(top, first + per_page - 0.5 + ROW_MARGIN + self._bottom_strip_rows(), padding=0)
         bar = self.channel_scroll_bar
         bar.blockSignals(True)
         try:
@@ -1817,6 +1828,7 @@ class SignalBrowser(QWidget):
         bar.setVisible(n_rows > per_page)
         bar.setToolTip(f"Channels {first + 1}-{min(first + per_page, n_rows)} of {n_rows}: Up/Down one channel, "
                        f"Shift+Up/Down a page of channels, Ctrl+Shift+Up/Down fewer/more per page")
+        self._axis.rows = range(first, first + per_page)
         self._axis.picture = None
         self._axis.update()
         if redraw:
@@ -1835,8 +1847,28 @@ class SignalBrowser(QWidget):
         n_lines = max(1, min(LABEL_ROWS, int(height // (4 * line_px)))) if height > 0 else LABEL_ROWS
         return n_lines * line_px + 2.0
 
+    def _bottom_strip_px(self) -> float:
+        """Height of the strip under the traces, px: room for the user's annotation labels while there are user
+        annotations (on any page: paging never changes the rows' height), so that they never cover a trace."""
+        layer = getattr(self, "annotation_layer", None)
+        return layer.strip_px() if layer is not None else 0.0
+
     def _update_geometry(self) -> None:
-        self.state.set_view_size(self._vb.width(), self._vb.height(), self._strip_px())
+        self._strips = (self._strip_px(), self._bottom_strip_px())
+        self.state.set_view_size(self._vb.width(), self._vb.height(), sum(self._strips))
+
+    def relayout_strips(self) -> None:
+        """Lay the rows out again after a label strip came or went (the first user annotation, the last one
+        deleted), and draw the page."""
+        if not self._rows_ready() or self._strips == (self._strip_px(), self._bottom_strip_px()):
+            return
+        self._updating = True
+        try:
+            self._update_geometry()
+        finally:
+            self._updating = False
+        self._apply_channel_window(redraw=False)
+        self.refresh()
 
     def _on_view_resized(self) -> None:
         self._position_overlays()
@@ -2456,7 +2488,7 @@ class SignalBrowser(QWidget):
         rows_of = self._rows_in_view[1]
         row_px = self.state.row_px
         line_px = self.span_layer.line_px()
-        strip_px = self.state.strip_px
+        strip_px = self._strips[0]
         width = self._vb.width()
         legend_w = self._legend.boundingRect().width() if self._legend.isVisible() else 0.0
         return PageView(start=start, stop=stop, rows_of=rows_of,
