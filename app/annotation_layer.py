@@ -560,6 +560,11 @@ class AnnotationLayer(QObject):
     def redraw(self) -> None:
         """Draw the annotations on the page (the visible ones only, in two items; nothing is done again when the
         annotations, the page, the rows and the view are what the last redraw drew)."""
+        if not self.has_labels() and not self._span_layer.spans and not self._strip.labels:
+            # Nothing to draw, nothing drawn (a recording without user annotations): only the drag catcher's
+            # place (the whole recording and far beyond the rows) is kept up to date.
+            self._catcher.set_rect(QRectF(-1.0, -1e4, self._recording_duration() + 2.0, 2e4))
+            return
         start, stop = self.browser.visible_range()
         (_, _), (y_top, y_bottom) = self.view.viewRange()
         browser = self.browser
