@@ -11,8 +11,9 @@ Every edit goes through the :class:`~app.annotation_model.AnnotationModel` as on
 annotations that overlap the page are drawn (:meth:`AnnotationSet.overlapping`, two binary searches) with pooled
 graphics items, so a page step costs the same with 10 or 10,000 annotations. The recording's own annotations are
 drawn by the browser itself (``draw_recording`` = False); the layer draws the user's, each type in its colour,
-with their labels in a strip along the bottom of the traces (stacked over two lines by the browser's
-``stack_labels``) so that they never cover the recording's labels at the top.
+with their labels in a strip of their own under the traces (stacked over two lines by the browser's
+``stack_labels``; the browser keeps room for it while there are user annotations, ``strip_px``), so that they
+cover neither a trace nor the recording's labels at the top.
 
 The layer asks the browser only for public things: ``view_box()``, ``visible_range()``, ``visible_channels``,
 ``page_channels``, ``first_channel``, ``rows_key()``, ``recording``, ``model`` and the

@@ -17,7 +17,10 @@ Moving the window only changes the view's y range (the page's traces are laid ou
 
 Annotation labels sit in their own strip above the traces, stacked over up to :data:`LABEL_ROWS` lines by
 :func:`stack_labels` so that they do not overlap; the drawing of annotations is one object
-(:class:`SpanLayer`) that a richer annotation layer can replace.
+(:class:`SpanLayer`) that a richer annotation layer can replace. The user's annotations (app/annotation_layer.py)
+have their labels in a strip of their own under the traces, there while user annotations exist. Both strips are
+opaque over the rows out of the channel window. The scale bar has a gutter right of the traces
+(:class:`_ScaleGutter`): it never covers a trace.
 
 Speed: one PlotItem holds every trace at its own vertical offset; all rows of one kind (raw, cleaned) are ONE
 curve item (rows laid end to end, a ``connect`` array breaks the line at row ends and gaps), so a page step is two
