@@ -176,8 +176,13 @@ def nice_value(limit: float) -> float:
 
 
 def format_value(value: float, unit: str) -> str:
-    """E.g. "50 µV", "0.2 µS", "1.5 a.u." (up to 3 significant digits)."""
-    return f"{value:.3g} {unit}".strip()
+    """E.g. "50 µV", "0.2 µS", "1.5 a.u.", "5000 µV" (up to 3 significant digits; no exponent between 1e-6 and
+    1e7: the scale bar of a large channel read "5e+03 µV")."""
+    if 1e-6 <= abs(value) < 1e7:
+        text = np.format_float_positional(value, precision=3, unique=False, fractional=False, trim="-")
+    else:
+        text = f"{value:.3g}"
+    return f"{text} {unit}".strip()
 
 
 def key_map() -> dict[tuple[int, int], Binding]:

@@ -491,3 +491,15 @@ def test_montage_rows_are_those_of_subtracting_reference_by_reference(montage):
     got = p.apply(data)
     assert got.dtype == expected.dtype and got.shape == expected.shape
     assert np.array_equal(got, expected, equal_nan=True)
+
+
+def test_scale_bar_values_read_without_an_exponent():
+    from app.signal_browser import format_value
+
+    assert format_value(5000.0, "\u00b5V") == "5000 \u00b5V"  # read "5e+03 µV"
+    assert format_value(20.0, "\u00b5V") == "20 \u00b5V"
+    assert format_value(0.5, "\u00b5S") == "0.5 \u00b5S"
+    assert format_value(1.5, "a.u.") == "1.5 a.u."
+    assert format_value(0.002, "") == "0.002"
+    assert format_value(123.456, "bpm") == "123 bpm"
+    assert format_value(2e9, "x") == "2e+09 x"
