@@ -323,8 +323,10 @@ class _LabelStrip(pg.GraphicsObject):
     it Qt shaping the text).
     """
 
-    FILL = QColor(255, 255, 255, 210)
     BAND = QColor(245, 245, 245)  # the strip's background (the browser's STRIP_FILL)
+    # A label's box: white at 210/255 laid on the band, as an opaque colour (the boxes lie on the band only; an
+    # opaque fill is a memory fill, not a blend).
+    FILL = QColor(*(round(210 / 255 * 255 + (1 - 210 / 255) * v) for v in (245, 245, 245)))
 
     def __init__(self, font) -> None:
         super().__init__()

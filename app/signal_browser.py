@@ -734,9 +734,14 @@ class _GridLines(pg.GraphicsObject):
     the GUI thread per step (``setPos`` and its item-change handling, the path's paint).
     """
 
-    def __init__(self, colour: QColor) -> None:
+    def __init__(self, colour: QColor, background: QColor) -> None:
         super().__init__()
-        self.colour = QColor(colour)
+        # The lines lie on the plot's background only (the lowest item): drawn in the opaque colour the
+        # translucent one has there -- the same pixels, and an opaque 1-px column is a plain memory fill (a
+        # translucent one blends span by span: ~20x slower, 0.5 ms of each page step).
+        a = colour.alphaF()
+        self.colour = QColor(*(round(a * c + (1 - a) * b) for c, b in zip(
+            (colour.red(), colour.green(), colour.blue()), (background.red(), background.green(), background.blue()))))
         self.page = (0.0, 0.0, 1.0, 0.0, 0.0)  # (start s, stop s, step s, top row, bottom row)
         self.setZValue(-40)
 
@@ -1424,7 +1429,7 @@ class SignalBrowser(QWidget):
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         # Vertical grid lines are our own item (see _draw_grid): the axis' own grid costs ~3 ms per page step.
-        self._grid = _GridLines(QColor(0, 0, 0, 50))
+        self._grid = _GridLines(QColor(0, 0, 0, 50), QColor("white"))  # the plot's background (below)
         self._time_axis.update_label()
         for axis in (self._time_axis, self._axis):
             axis.setTextPen(pg.mkPen("#303030"))
