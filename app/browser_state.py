@@ -132,7 +132,7 @@ def format_hms(t_s: float, *, decimals: int = 0) -> str:
 
 def format_clock(t_s: float, start: _dt.datetime, *, decimals: int = 0) -> str:
     """Clock time (hh:mm:ss) of ``t_s`` seconds after ``start``."""
-    when = start + _dt.timedelta(seconds=t_s)
+    when = start + _dt.timedelta(seconds=round(t_s, decimals))  # rounded first: 59.97 s read "00:00:59.0"
     text = when.strftime("%H:%M:%S")
     if decimals:
         frac = f"{when.microsecond / 1e6:.{decimals}f}"[1:]

@@ -42,6 +42,13 @@ RECORDING_WHAT_TO_DO = ("MMQ-Net Studio reads EDF/EDF+/BDF/BDF+ files, DEAP sNN.
 ANALYSIS_MASK_WHAT_TO_DO = ("Unmask at least one channel (channel panel or Masks list; Ctrl+Z undoes the last "
                             "mask edit, Edit > Clear simulated masks removes a simulation), then run MMQ-Net again "
                             "(F5).")
+#: Under a checkpoint error: where the checkpoint is chosen (its message says what is wrong with it).
+CHECKPOINT_WHAT_TO_DO = ("Choose a checkpoint trained with MMQ-Net Studio in Edit > Preferences > Model checkpoint "
+                         "(empty: the shipped one).")
+#: Under a checkpoint error whose message already says to choose another one ("...: choose a checkpoint saved by
+#: MMQ-Net Studio.", "Choose another checkpoint."): only where, so that the advice is not given twice.
+CHECKPOINT_WHERE = "The model checkpoint is set in Edit > Preferences > Model checkpoint."
+
 #: The context of an analysis' errors (main_window: "analysing <recording>").
 ANALYSIS_CONTEXT = "analysing "
 
@@ -50,7 +57,7 @@ WHAT_TO_DO: tuple[tuple[type[BaseException], str], ...] = (
     # (the core's message already says what to check in the file: this line adds what the program reads)
     (RecordingError, RECORDING_WHAT_TO_DO),
     (MaskError, "Delete or fix the mask file named above; the masks shown in the window are kept in memory."),
-    (CheckpointError, "Choose a checkpoint trained with MMQ-Net Studio in Edit > Preferences."),
+    (CheckpointError, CHECKPOINT_WHAT_TO_DO),
     (ConfigError, "Change the value in Edit > Preferences and try again."),
     (MMQNetError, "See the log panel (View > Log) for details."),
 )
@@ -92,6 +99,8 @@ def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None
         todo = next(t for cls, t in WHAT_TO_DO if isinstance(exc, cls))
         if isinstance(exc, MaskError) and context.startswith(ANALYSIS_CONTEXT):
             todo = ANALYSIS_MASK_WHAT_TO_DO
+        if isinstance(exc, CheckpointError) and "choose" in str(exc).lower():
+            todo = CHECKPOINT_WHERE
         title = f"Error while {context}" if context else "Error"
         return ErrorMessage(title=title, text=str(exc), what_to_do=todo)
     text = GENERIC_MESSAGE.format(context=f" while {context}" if context else "")

@@ -91,6 +91,7 @@ class ReviewTools:
                                         tip="Heart rate (bpm) from the first ECG, else PPG channel, in a row under "
                                             "the traces", checkable=True)
         window.browser.displayChanged.connect(self._sync_heart_rate_action)
+        window.browser.displayChanged.connect(self._sync_event_clock)  # the event list reads time as the axis
         self.recording_actions = (self.annotate_mode_action, self.annotate_cursor_action, self.export_csv_action,
                                   self.export_edf_action, self.spectrum_action, self.info_action,
                                   self.export_page_action)
@@ -151,6 +152,10 @@ class ReviewTools:
             a.setChecked(self.window.browser.state.heart_rate)
             a.blockSignals(False)
 
+    def _sync_event_clock(self) -> None:
+        state = self.window.browser.state
+        self.event_list.set_clock_start(state.start_time if state.clock_time else None)
+
     def _on_recording_loaded(self, _recording) -> None:
         for a in self.recording_actions:
             a.setEnabled(True)
@@ -166,8 +171,8 @@ class ReviewTools:
             return None
         browser = self.window.browser
         channels = list(self.window.model.selection)
-        if not channels:
-            page = browser.page_channels or rec.ch_names
+        if not channels:  # the channels drawn on the page (under a montage: those its derivations read)
+            page = browser.page_recorded_channels or rec.ch_names
             eeg = [n for n in page if rec.channels[rec.index(n)].modality == Modality.EEG]
             channels = (eeg or page)[:8]
         start, stop = browser.visible_range()

@@ -140,6 +140,8 @@ CLIP_ROWS = 0.5
 FIT_ROWS = 4
 #: Room kept around a trace's 0.1-99.9 % extent when it is scaled to fit its row (x this extent).
 FIT_MARGIN = 1.15
+#: A channel whose range is below this fraction of its modality's largest range is flat: it sets no scale.
+FLAT_RANGE = 1e-6
 #: Width of the channel-name gutter, px: at least the first, at most the second (longer names are elided).
 GUTTER_PX = (48.0, 180.0)
 
@@ -1326,6 +1328,7 @@ class SignalBrowser(QWidget):
         self.readout_label.setEnabled(False)
         self._measure: list[pg.InfiniteLine] = []  # the two measurement cursors, made when first shown
         self._hover: tuple[float, int] | None = None  # (time s, row) under the mouse
+        self._hover_scene = None  # the mouse's last scene position over the traces (the read-out follows a redraw)
         self._measure_row: int | None = None  # row whose amplitude the cursors measure
         self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
@@ -1469,6 +1472,16 @@ class SignalBrowser(QWidget):
         """Names of the rows in view (the channel page), top to bottom."""
         first = self.state.first_row
         return self.visible_channels[first:first + self.channels_per_page]
+
+    @property
+    def page_recorded_channels(self) -> list[str]:
+        """The recording's channels in the rows in view, top to bottom, each once (a derivation's anode, then
+        its reference): what the spectrum reads under a montage, whose row names ("Fp1-F7") are no channels."""
+        first = self.state.first_row
+        out: dict[str, None] = {}
+        for d in self._row_defs[first:first + self.channels_per_page]:
+            out.update(dict.fromkeys(d.channels))
+        return list(out)
 
     def scale(self, modality: Modality | str) -> float:
         """Amplitude shown per row spacing for ``modality``, in the channel's unit (e.g. V for EEG)."""
@@ -1869,10 +1882,18 @@ class SignalBrowser(QWidget):
     def _on_mouse_moved(self, scene_pos) -> None:
         if self._rec is None or not self._vb.sceneBoundingRect().contains(scene_pos):
             return
-        p = self._vb.mapSceneToView(scene_pos)
+        self._hover_scene = QPointF(scene_pos)
+        self._hover_at_mouse()
+        self._update_readout()
+
+    def _hover_at_mouse(self) -> None:
+        """Time and row under the mouse's last position, for the page and rows drawn now (after a page step or
+        a montage with fewer rows the kept (time, row) named another time and channel, or no row: IndexError)."""
+        if self._hover_scene is None:
+            return
+        p = self._vb.mapSceneToView(self._hover_scene)
         row = self._row_at(p.y())
         self._hover = None if row is None else (p.x(), row)
-        self._update_readout()
 
     def _current_page(self) -> PageTraces | None:
         traces = self._clean if self.state.mode == "cleaned" and self._clean.curve.isVisible() else self._raw
@@ -2097,6 +2118,9 @@ class SignalBrowser(QWidget):
         scales = {}
         for m in wanted:
             ranges = [r for r in by_mod.get(m, []) if r > 0]
+            # A flat channel (zeros, or one level stored in steps of 1e-17) is left out: as the median it set
+            # 4.7e-17 µV/mm and drew its modality's other channels as clipped blocks.
+            ranges = [r for r in ranges if r > FLAT_RANGE * max(ranges)]
             scales[m] = float(np.median(ranges)) if ranges else FALLBACK_SCALE.get(m, 1.0)
         self._updating = True
         try:
@@ -2137,7 +2161,10 @@ class SignalBrowser(QWidget):
         self._draw_legend(draw_raw, draw_clean)
         if self.heart_rate_row.shown:
             self.heart_rate_row.set_page(start, stop)
-        self._update_readout() if (self.measuring or self._hover) else None
+        hovered = self._hover is not None
+        if hovered:
+            self._hover_at_mouse()  # the mouse may now be over another row or none: the read-out says so
+        self._update_readout() if (self.measuring or hovered) else None
         self.pageChanged.emit(start, stop)
         # Spaced steps (a reader's page turns, a key's auto-repeat): the neighbours are prepared once this page is
         # painted (``_PagePrefetcher.hold``) and drawn into images in the idle time before the next step. Back to

@@ -1,0 +1,193 @@
+"""Session 9's clinician walkthrough (Xvfb, 1600 and 1024 px; the sample, pyedflib's EDF/BDF files, a 24-h
+recording, damaged files): one test per defect found, each failing before its fix."""
+
+import datetime as dt
+
+import mne
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QApplication, QComboBox, QDoubleSpinBox, QPlainTextEdit
+
+from mmqnet_core.errors import CheckpointError
+from mmqnet_core.montage import montage_from_text
+from mmqnet_core.recording import ChannelInfo, Modality, Recording
+
+from .conftest import wait_loaded
+
+SFREQ = 128.0
+EEG_1020 = ("Fp1", "F7", "T7", "P7", "O1", "Fp2", "F8", "T8", "P8", "O2", "F3", "C3", "P3", "F4", "C4", "P4",
+            "Fz", "Cz", "Pz")
+
+
+def make_eeg_recording(duration_s: float = 60.0, flat: tuple[str, ...] = ()) -> Recording:
+    """SYNTHETIC 10-20 EEG: each electrode a sine of 5-23 µV plus a common 10 Hz; ``flat`` channels all zero."""
+    n = int(duration_s * SFREQ)
+    t = np.arange(n) / SFREQ
+    rows = [10e-6 * np.sin(2 * np.pi * 10 * t) + (5 + i) * 1e-6 * np.sin(2 * np.pi * (1 + 0.5 * i) * t)
+            for i in range(len(EEG_1020))]
+    names = list(EEG_1020) + list(flat)
+    data = np.vstack(rows + [np.zeros(n)] * len(flat))
+    raw = mne.io.RawArray(data, mne.create_info(names, SFREQ, "eeg"), verbose=False)
+    raw.set_meas_date(dt.datetime(2024, 3, 1, 14, 0, 0, tzinfo=dt.timezone.utc))
+    raw.set_annotations(mne.Annotations([70.5 - 60.0 + 40.0], [0.0], ["SYNTHETIC spike"]))
+    channels = tuple(ChannelInfo(nm, Modality.EEG, SFREQ, "V") for nm in names)
+    return Recording(raw=raw, channels=channels, is_synthetic=True)
+
+
+@pytest.fixture
+def eeg_browser(window, tmp_path, qtbot, monkeypatch):
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.set_recording(make_eeg_recording(), tmp_path / "synthetic_eeg.bdf")
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(10.0)
+    b.set_channels_per_page(len(b.visible_channels))
+    b.setFocus()
+    qtbot.wait(80)
+    return b
+
+
+# --- the browser -------------------------------------------------------------------------------------------------
+def test_spectrum_under_a_bipolar_montage_reads_the_channels_of_its_derivations(window, eeg_browser, dialogs):
+    """Ctrl+Shift+F in the double banana said "No channel named 'Fp1-F7'" with advice about file formats."""
+    eeg_browser.set_montage_index(3)  # double banana: rows "Fp1-F7", ...
+    assert "Fp1-F7" in eeg_browser.page_channels
+    dialog = window.review.show_spectrum()
+    assert dialogs == []
+    assert dialog is not None and dialog.spectrum is not None
+    chosen = dialog.selected_channels()
+    assert chosen and set(chosen) <= set(EEG_1020)
+    assert chosen[:2] == ["Fp1", "F7"]  # the first derivation's channels, in row order
+    dialog.close()
+
+
+def test_mouse_read_out_follows_a_page_step_and_a_montage_with_fewer_rows(window, eeg_browser, dialogs):
+    """A still mouse kept its (time, row): after a page step it read the old time, after a custom montage with
+    fewer rows another channel, then an IndexError ("Unexpected error", twice)."""
+    row = eeg_browser.row_of("Pz")  # the bottom row
+    eeg_browser._on_mouse_moved(eeg_browser.view_box().mapViewToScene(QPointF(2.0, row)))
+    assert "00:02" in eeg_browser.readout and "Pz" in eeg_browser.readout
+    eeg_browser.set_start(20.0)
+    assert "00:22" in eeg_browser.readout and "Pz" in eeg_browser.readout
+    window.browser_controls.add_montage(montage_from_text("Two rows", "Fp1 - F7\nCz - Pz"))
+    assert eeg_browser.visible_channels == ["Fp1-F7", "Cz-Pz"]
+    assert dialogs == []
+    assert "Pz " not in eeg_browser.readout  # no channel of the old row named under the mouse
+
+
+def test_a_flat_channel_does_not_set_its_modality_scale(window, tmp_path, qtbot, monkeypatch):
+    """Flat EEG channels (a level stored in steps of ~1e-17, as an EDF gives zeros) beside live ones opened at
+    4.7e-17 µV/mm: every live trace a clipped block."""
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    rec = make_eeg_recording(flat=("flat1", "flat2", "flat3", "flat4", "flat5", "flat6", "flat7", "flat8", "flat9",
+                                   "flat10", "flat11", "flat12", "flat13", "flat14", "flat15", "flat16", "flat17",
+                                   "flat18", "flat19", "flat20"))
+    data = rec.raw._data
+    data[len(EEG_1020):] = 1e-23 * np.random.default_rng(0).standard_normal(data[len(EEG_1020):].shape)
+    window.set_recording(rec, tmp_path / "flat.bdf")
+    wait_loaded(qtbot, window)
+    scale = window.browser.scale(Modality.EEG)  # V per row spacing
+    # the live channels span 2 x (15-33) µV: their median range sets it, not the flat channels' 1e-22 V
+    assert 20e-6 < scale < 80e-6
+
+
+def test_event_list_reads_clock_time_when_the_axis_does(window, eeg_browser, qtbot):
+    """T put the axis in clock time (14:00:50) while the event list still read 0:50.5 from the start."""
+    events = window.review.event_list
+    model = events.table_model
+    row = next(i for i, e in enumerate(model.entries) if e.text == "SYNTHETIC spike")
+    assert model.data(model.index(row, 0)) == "0:50.5"
+    eeg_browser.toggle_clock_time()
+    assert eeg_browser.state.clock_time
+    assert model.data(model.index(row, 0)) == "14:00:50.5"
+    assert "14:00:50.500" in model.data(model.index(row, 0), 3)  # the tooltip (ToolTipRole)
+    text_px = events.table.fontMetrics().horizontalAdvance("14:00:50.5")
+    assert events.table.columnWidth(0) >= text_px + 8  # not elided ("00:00:...")
+    eeg_browser.toggle_clock_time()
+    assert model.data(model.index(row, 0)) == "0:50.5"
+
+
+def test_clock_time_rounds_into_the_next_second():
+    from app.browser_state import format_clock
+
+    start = dt.datetime(2000, 1, 1, 23, 59, 0)
+    assert format_clock(59.97, start, decimals=1) == "00:00:00.0"  # read "23:59:59.0": a second early
+    assert format_clock(12.25, start, decimals=1) == "23:59:12.2"
+
+
+# --- dialogs -----------------------------------------------------------------------------------------------------
+def test_display_filter_dialog_tabs_along_each_row_from_eeg_high_pass(qtbot):
+    """Focus started on EEG's notch and Tab went down the Notch column before any Hz box."""
+    from app.browser_dialogs import DisplayFilterDialog
+
+    dialog = DisplayFilterDialog([Modality.EEG, Modality.EOG], {}, 256.0)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    owners: list = []  # the widgets Tab visits, in order (a spin box's line edit counted as its spin box)
+    w = dialog.nextInFocusChain()
+    while w is not dialog and len(owners) < 6:
+        owner = w.parent() if isinstance(w.parent(), QDoubleSpinBox) else w
+        tab = w.focusPolicy().value & Qt.FocusPolicy.TabFocus.value
+        if tab and w.isVisible() and w.isEnabled() and (not owners or owners[-1] is not owner):
+            owners.append(owner)
+        w = w.nextInFocusChain()
+    hp, lp, notch = dialog.boxes[Modality.EEG]
+    hp2, lp2, notch2 = dialog.boxes[Modality.EOG]
+    assert owners == [hp, lp, notch, hp2, lp2, notch2]
+    assert isinstance(owners[2], QComboBox)
+
+
+def test_montage_editor_tab_leaves_the_text_and_absent_channels_are_said(qtbot):
+    """Tab typed a tab into the derivations (Save unreachable by keyboard); 'Xx - Yy' was saved without a word
+    and silently not drawn."""
+    from app.browser_dialogs import MontageEditor
+
+    dialog = MontageEditor(None, list(EEG_1020))
+    qtbot.addWidget(dialog)
+    assert isinstance(dialog.text_edit, QPlainTextEdit) and dialog.text_edit.tabChangesFocus()
+    dialog.text_edit.setPlainText("Fp1 - F7\nXx - Yy")
+    assert "Xx-Yy" in dialog.error_label.text() and "not drawn" in dialog.error_label.text()
+    assert dialog.error_label.property("error") is False  # a note: the montage may serve other recordings
+    dialog.text_edit.setPlainText("Fp1 - F7")
+    assert dialog.error_label.text() == ""
+
+
+# --- analysis side ------------------------------------------------------------------------------------------------
+def test_checkpoint_error_gives_its_advice_once():
+    """'...: set one in Preferences (Edit > Preferences > Model checkpoint).' was followed by 'Choose a checkpoint
+    trained with MMQ-Net Studio in Edit > Preferences.'"""
+    from app.analysis import resolve_checkpoint
+    from app.errors import describe_error
+
+    with pytest.raises(CheckpointError) as info:
+        resolve_checkpoint("/nonexistent/model.safetensors")
+    shown = describe_error(info.value, "running MMQ-Net")
+    assert (shown.text + shown.what_to_do).count("Preferences") == 1
+    assert "Edit > Preferences > Model checkpoint" in shown.what_to_do
+    # a core message that already says to choose another: the line under it says only where
+    core = CheckpointError("x/config.json is not an MMQ-Net checkpoint config (format 'y', expected 'z'): choose a "
+                           "checkpoint saved by MMQ-Net Studio.")
+    shown = describe_error(core)
+    assert "choose" not in shown.what_to_do.lower() and "Preferences" in shown.what_to_do
+
+
+def test_circumplex_of_a_one_target_model_says_why_it_is_empty(qtbot):
+    from types import SimpleNamespace
+
+    from app.circumplex_view import CircumplexView
+    from app.model import AppModel
+
+    view = CircumplexView(AppModel())
+    qtbot.addWidget(view)
+    view.show()
+    assert not view.note.isVisible()
+    result = SimpleNamespace(targets=["arousal"], probabilities=np.full((4, 1), 0.5), window_starts=np.arange(4.0),
+                             window_s=1.0, no_context=np.zeros(4, bool))
+    view.set_result(result)
+    assert view.n_points == 0
+    assert view.note.isVisible() and "only arousal" in view.note.text() and "Alt+1" in view.note.text()
+    view.set_result(None)
+    assert not view.note.isVisible()
+    QApplication.processEvents()
