@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from mmqnet_core.annotations import USER_KINDS, AnnotationEntry, AnnotationError
 
 from .annotation_model import AnnotationModel, annotation_model
+from .time_edit import TimeSpinBox
 
 if TYPE_CHECKING:  # pragma: no cover
     from .signal_browser import SignalBrowser
@@ -85,13 +86,15 @@ class AnnotationDialog(QDialog):
         self.kind_edit.setEditable(True)
         self.kind_edit.addItems(list(USER_KINDS))
         self.kind_edit.setCurrentText(entry.kind)
-        self.onset_edit = QDoubleSpinBox(self)
+        # The onset in h:mm:ss like the axis and the event list (it read "70.480 s"); typed in either form.
+        self.onset_edit = TimeSpinBox(max(duration_s, entry.onset), self, decimals=3)
+        self.onset_edit.setValue(entry.onset)
+        self.onset_edit.setToolTip("h:mm:ss, mm:ss or seconds from the recording's start")
         self.duration_edit = QDoubleSpinBox(self)
-        for box, value in ((self.onset_edit, entry.onset), (self.duration_edit, entry.duration)):
-            box.setDecimals(3)
-            box.setRange(0.0, max(duration_s, value))
-            box.setSuffix(" s")
-            box.setValue(value)
+        self.duration_edit.setDecimals(3)
+        self.duration_edit.setRange(0.0, max(duration_s, entry.duration))
+        self.duration_edit.setSuffix(" s")
+        self.duration_edit.setValue(entry.duration)
         self.channels_edit = QLineEdit(", ".join(entry.channels), self)
         self.channels_edit.setPlaceholderText("all channels")
         self.channels_edit.setToolTip("Channel names separated by commas; empty for all channels")

@@ -106,6 +106,7 @@ class EventList(QWidget):
     """Search box, type filter and the table of annotations."""
 
     jumpRequested = Signal(float)  # onset of the annotation to show, s
+    leaveRequested = Signal()  # Esc: the keyboard goes back to the traces
 
     def __init__(self, store: AnnotationModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -132,6 +133,10 @@ class EventList(QWidget):
         header.setSectionResizeMode(TEXT_COLUMN, QHeaderView.ResizeMode.Fixed)
         header.moveSection(header.visualIndex(TEXT_COLUMN), 1)  # onset, text, ...: both seen in a narrow dock
         self.table.viewport().installEventFilter(self)
+        # Keyboard: Enter in the search box goes to the first match (Enter there jumps to it), Esc back to the traces.
+        self.search_edit.returnPressed.connect(self.focus_table)
+        for w in (self.search_edit, self.table, self.type_combo):
+            w.installEventFilter(self)
         self.table.setAlternatingRowColors(True)
         self.table.doubleClicked.connect(self._on_activated)
         self.table.activated.connect(self._on_activated)
@@ -159,7 +164,24 @@ class EventList(QWidget):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
         if obj is self.table.viewport() and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
             self._fit_text_column()
+        elif (event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape
+              and obj in (self.search_edit, self.table, self.type_combo)):
+            self.leaveRequested.emit()
+            return True
         return super().eventFilter(obj, event)
+
+    def focus_search(self) -> None:
+        """Put the keyboard in the search box (Alt+6: the dock was shown but the keys stayed in the traces)."""
+        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_edit.selectAll()
+
+    def focus_table(self) -> None:
+        """The keyboard to the table, on the first row when none is current (Enter then jumps there)."""
+        if not self.table_model.entries:
+            return
+        if not self.table.currentIndex().isValid():
+            self.table.selectRow(0)
+        self.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _fit_text_column(self) -> None:
         """The text column takes the width the others leave, at least :data:`TEXT_MIN_PX`."""

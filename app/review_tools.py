@@ -46,6 +46,7 @@ class ReviewTools:
         self.event_list = EventList(self.store, window)
         self.event_list.jumpRequested.connect(window.browser.center_on)
         self.event_list.jumpRequested.connect(window.model.set_cursor)
+        self.event_list.leaveRequested.connect(lambda: window.browser.setFocus(Qt.FocusReason.ShortcutFocusReason))
         self.event_dock = QDockWidget("Event list", window)
         self.event_dock.setObjectName("Event listDock")
         self.event_dock.setWidget(self.event_list)
@@ -79,9 +80,9 @@ class ReviewTools:
         self.export_page_action = action("Export &page (PNG/PDF)...", self.ask_export_page,
                                          tip="Save the page of traces as shown, with a caption naming the montage "
                                              "and display filters")
-        self.show_events_action = action("Show event list", lambda: window.show_dock(self.event_dock),
-                                         shortcuts("event_list"),
-                                         "Show the table of annotations")
+        self.show_events_action = action("Show event list", self.show_event_list, shortcuts("event_list"),
+                                         "Show the table of annotations and type in its search box (Enter: the "
+                                         "first match, Enter again: go there; Esc: back to the traces)")
         self.spectrum_action = action("Power &spectrum...", self.show_spectrum, shortcuts("spectrum"),
                                       "Welch power spectrum of the selected channels over the page")
         self.info_action = action("Recording &info...", self.show_header, shortcuts("recording_info"),
@@ -151,6 +152,11 @@ class ReviewTools:
             a.blockSignals(True)
             a.setChecked(self.window.browser.state.heart_rate)
             a.blockSignals(False)
+
+    def show_event_list(self) -> None:
+        """Alt+6: the event list's dock in front, with the keyboard in its search box."""
+        self.window.show_dock(self.event_dock)
+        self.event_list.focus_search()
 
     def _sync_event_clock(self) -> None:
         state = self.window.browser.state

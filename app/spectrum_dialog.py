@@ -15,12 +15,10 @@ from typing import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -35,8 +33,9 @@ from mmqnet_core.features.config import DEFAULT_BANDS, DELTA_BAND
 from mmqnet_core.features.psd import Spectrogram, Spectrum, spectrogram, welch_spectrum
 from mmqnet_core.recording import Recording
 
-from .browser_state import format_hms, parse_time
+from .browser_state import format_hms
 from .plot_helpers import use_time_axis
+from .time_edit import TimeSpinBox  # noqa: F401 (here before; the annotation dialog uses it too)
 
 log = logging.getLogger(__name__)
 
@@ -47,35 +46,6 @@ BAND_COLOURS = ("#fff3e0", "#e8f5e9", "#e3f2fd", "#f3e5f5", "#fffde7")
 FMAX_HZ = 60.0
 #: pyqtgraph's default colour cycle is hard to read on white: these are the first curve colours.
 CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-
-
-class TimeSpinBox(QDoubleSpinBox):
-    """A time from the recording's start, s, shown as h:mm:ss.ss (mm:ss.ss under an hour) like the time axes;
-    typed as h:mm:ss, mm:ss or seconds (:func:`app.browser_state.parse_time`). It showed "2873.45 s" where the
-    axes said 47:53."""
-
-    def __init__(self, duration_s: float, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setDecimals(2)
-        self.setRange(0.0, duration_s)
-        self.setKeyboardTracking(False)
-
-    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt API)
-        return format_hms(value, decimals=2)
-
-    def valueFromText(self, text: str) -> float:  # noqa: N802 (Qt API)
-        try:
-            return parse_time(text, duration_s=self.maximum())
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int):  # noqa: D102 (Qt API)
-        try:
-            parse_time(text, duration_s=self.maximum())
-        except ValueError:
-            ok = all(c.isdigit() or c in ":. s" for c in text)
-            return (QValidator.State.Intermediate if ok else QValidator.State.Invalid), text, pos
-        return QValidator.State.Acceptable, text, pos
 
 
 class SpectrumDialog(QDialog):

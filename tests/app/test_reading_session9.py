@@ -191,3 +191,42 @@ def test_circumplex_of_a_one_target_model_says_why_it_is_empty(qtbot):
     view.set_result(None)
     assert not view.note.isVisible()
     QApplication.processEvents()
+
+
+def test_event_list_by_keyboard_alt6_search_enter_enter_esc(window, eeg_browser, qtbot):
+    """Alt+6 showed the list but the keys stayed in the traces: typing a search did nothing."""
+    from PySide6.QtTest import QTest
+
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    review, events = window.review, window.review.event_list
+    review.store.add(42.0, 2.0, "late event", "event")
+    review.show_events_action.trigger()  # Alt+6
+    qtbot.waitUntil(lambda: events.search_edit.hasFocus(), timeout=2000)
+    QTest.keyClicks(events.search_edit, "late")
+    assert [e.text for e in events.shown_entries()] == ["late event"]
+    QTest.keyClick(events.search_edit, Qt.Key.Key_Return)  # to the first match
+    qtbot.waitUntil(lambda: events.table.hasFocus(), timeout=2000)
+    QTest.keyClick(events.table, Qt.Key.Key_Return)  # go there
+    qtbot.waitUntil(lambda: window.model.cursor_s == 42.0, timeout=2000)
+    assert eeg_browser.state.start_s <= 42.0 <= eeg_browser.state.stop_s
+    QTest.keyClick(events.table, Qt.Key.Key_Escape)  # back to the traces: their keys work again
+    qtbot.waitUntil(lambda: eeg_browser.hasFocus(), timeout=2000)
+
+
+def test_annotation_dialog_reads_and_takes_the_onset_in_hms(qtbot):
+    """The onset read "70.480 s" beside an axis, event list and Ctrl+G in h:mm:ss."""
+    from mmqnet_core.annotations import AnnotationEntry
+
+    from app.annotation_layer import AnnotationDialog
+
+    dialog = AnnotationDialog(AnnotationEntry(onset=70.48, duration=0.0, text="spike", kind="note"), 7200.0,
+                              ["spike"], "Edit annotation")
+    qtbot.addWidget(dialog)
+    assert dialog.onset_edit.text() == "01:10.480"
+    dialog.onset_edit.lineEdit().setText("1:02:05.5")
+    dialog.onset_edit.interpretText()
+    assert dialog.values()["onset"] == pytest.approx(3725.5)
+    dialog.onset_edit.lineEdit().setText("125")  # seconds still work
+    dialog.onset_edit.interpretText()
+    assert dialog.values()["onset"] == pytest.approx(125.0)
