@@ -37,6 +37,13 @@ RECORDING_WHAT_TO_DO = ("MMQ-Net Studio reads EDF/EDF+/BDF/BDF+ files, DEAP sNN.
                         "folders (File > Open session folder): choose one of those, or a complete copy of this "
                         "file, then open it again.")
 
+#: Under a recording that is not there (a path typed on the command line, a file moved since): the formats the
+#: program reads and "a complete copy of this file" were beside the point.
+MISSING_FILE_WHAT_TO_DO = ("Check the path (the file may have been moved or renamed), or choose the recording with "
+                           "File > Open (Ctrl+O).")
+#: The core's wording of a path with nothing there (``mmqnet_core.io.load_recording``).
+MISSING_FILE_TEXT = ": no such file or folder."
+
 #: Under a mask error of an analysis: the masks are the window's own (the file advice, "Delete or fix the mask
 #: file named above", named no file when every channel had been masked by hand).
 ANALYSIS_MASK_WHAT_TO_DO = ("Unmask at least one channel (channel panel or Masks list; Ctrl+Z undoes the last "
@@ -99,6 +106,8 @@ def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None
         todo = next(t for cls, t in WHAT_TO_DO if isinstance(exc, cls))
         if isinstance(exc, MaskError) and context.startswith(ANALYSIS_CONTEXT):
             todo = ANALYSIS_MASK_WHAT_TO_DO
+        if isinstance(exc, RecordingError) and str(exc).endswith(MISSING_FILE_TEXT):
+            todo = MISSING_FILE_WHAT_TO_DO
         if isinstance(exc, CheckpointError) and "choose" in str(exc).lower():
             todo = CHECKPOINT_WHERE
         title = f"Error while {context}" if context else "Error"

@@ -230,3 +230,11 @@ def test_annotation_dialog_reads_and_takes_the_onset_in_hms(qtbot):
     dialog.onset_edit.lineEdit().setText("125")  # seconds still work
     dialog.onset_edit.interpretText()
     assert dialog.values()["onset"] == pytest.approx(125.0)
+
+
+def test_a_missing_file_is_told_to_check_the_path(window, tmp_path, dialogs, qtbot):
+    """'Cannot open rec.edf: no such file or folder.' came with advice on file formats and complete copies."""
+    window.open_file(tmp_path / "moved_away.edf")
+    qtbot.waitUntil(lambda: len(dialogs) == 1, timeout=10000)
+    assert dialogs[0]["text"].endswith("no such file or folder.")
+    assert "Check the path" in dialogs[0]["informative"] and "EDF/EDF+" not in dialogs[0]["informative"]
