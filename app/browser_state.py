@@ -471,9 +471,13 @@ class BrowserState:
         """The display filters in force (none while switched off)."""
         return dict(self.filters) if self.filters_on else {}
 
-    def filters_text(self) -> str:
-        """The display filters in force, e.g. "EEG 0.5-35 Hz notch 50 Hz; ECG 1-40 Hz" ("" when none)."""
+    def filters_text(self, modalities: Iterable[Modality] | None = None) -> str:
+        """The display filters in force, e.g. "EEG 0.5-35 Hz notch 50 Hz; ECG 1-40 Hz" ("" when none); with
+        ``modalities``, only theirs (the drawn rows': a file without EEG read "display filter: EEG ...")."""
         items = sorted(self.active_filters().items(), key=lambda kv: kv[0].value)
+        if modalities is not None:
+            drawn = set(modalities)
+            items = [(m, f) for m, f in items if m in drawn]
         return "; ".join(f"{m.value} {f.describe()}" for m, f in items)
 
     def set_clip(self, on: bool) -> None:

@@ -1562,7 +1562,7 @@ class SignalBrowser(QWidget):
             shown = self._rec is not None and montage.available(self._channel_list())
             parts.append(f"montage: {montage.name}" if shown else f"montage: {montage.name} (not possible with "
                                                                    "these channels: as recorded)")
-        filters = self.state.filters_text()
+        filters = self.state.filters_text(self._row_mods)  # of the modalities drawn
         if filters:
             parts.append(f"display filter: {filters}")
         elif self.state.filters and not self.state.filters_on:
@@ -2227,7 +2227,8 @@ class SignalBrowser(QWidget):
         """The display filters for the legend: those of the modality of the top row in view, and how many other
         modalities are filtered ("EEG 0.5-35 Hz, notch 50 Hz; +6 more"). The whole list would take the label
         strip's width and hide the annotation labels; the status bar and exported pages give it whole."""
-        active = self.state.active_filters()
+        drawn = set(self._row_mods)  # a filter of a modality this recording lacks filters nothing here
+        active = {m: f for m, f in self.state.active_filters().items() if m in drawn}
         if not active:
             return ""
         first = self._row_mods[self.state.first_row] if self.state.first_row < len(self._row_mods) else None

@@ -33,7 +33,7 @@ from mmqnet_core.features.config import DEFAULT_BANDS, DELTA_BAND
 from mmqnet_core.features.psd import Spectrogram, Spectrum, spectrogram, welch_spectrum
 from mmqnet_core.recording import Recording
 
-from .browser_state import format_hms
+from .browser_state import display_unit, format_hms
 from .plot_helpers import use_time_axis
 from .time_edit import TimeSpinBox  # noqa: F401 (here before; the annotation dialog uses it too)
 
@@ -44,6 +44,8 @@ BANDS: tuple[tuple[str, float, float], ...] = (DELTA_BAND,) + DEFAULT_BANDS
 BAND_COLOURS = ("#fff3e0", "#e8f5e9", "#e3f2fd", "#f3e5f5", "#fffde7")
 #: Highest frequency drawn by default, Hz (the EEG range of interest; the Nyquist frequency if lower).
 FMAX_HZ = 60.0
+#: Decades of power shown below the spectrum's top (a cleaner EEG spectrum spans 4-6).
+DECADES = 10.0
 #: pyqtgraph's default colour cycle is hard to read on white: these are the first curve colours.
 CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 
@@ -58,6 +60,7 @@ class SpectrumDialog(QDialog):
         self.setWindowTitle(f"Power spectrum - {recording.title}")
         self.resize(900, 560)
         self.spectrum: Spectrum | None = None
+        self.power_shown: np.ndarray | None = None  # the power drawn, in the units of the axis label
         self.spectrogram: Spectrogram | None = None
         self.error = ""
 
@@ -88,6 +91,7 @@ class SpectrumDialog(QDialog):
         self.plot.addLegend(offset=(-10, 10))
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).setTextPen("#303030")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # it read "power (V²/Hz) (x1e-09)"
 
         self.sg_channel = QComboBox(self)
         self.sg_channel.addItems(recording.ch_names)
@@ -172,15 +176,22 @@ class SpectrumDialog(QDialog):
             return
         self.error = ""
         spec = self.spectrum
+        # In the unit the browser shows (µV for a channel read in volts: a MISC channel recorded in uV read V²/Hz)
+        shown = [display_unit(u) for u in spec.units]
+        factors = np.array([f * f for _, f in shown])[:, None]
         with np.errstate(divide="ignore"):
-            power = np.where(spec.power > 0, spec.power, np.nan)
+            power = np.where(spec.power > 0, spec.power * factors, np.nan)
+        self.power_shown = power
         for k, (name, row) in enumerate(zip(spec.ch_names, power)):
             self.plot.plot(spec.freqs, row, pen=pg.mkPen(CURVE_COLOURS[k % len(CURVE_COLOURS)], width=1.5),
                            name=name)
-        units = sorted(set(spec.units))
+        units = sorted({u for u, _ in shown})
         self.plot.setLabel("left", "power (" + ", ".join(f"{u}\u00b2/Hz" for u in units) + ")")
         self.plot.setXRange(0, fmax, padding=0)
         top = np.nanmax(np.log10(power)) if np.isfinite(power).any() else 0.0
+        if np.isfinite(power).any():  # at most DECADES below the top: a pure sine's 1e-36 floor hid the peaks
+            low = max(float(np.nanmin(np.log10(power))), top - DECADES)
+            self.plot.setYRange(low, top, padding=0.05)
         for item in self.plot.getPlotItem().items:
             if isinstance(item, pg.LinearRegionItem):
                 lo, hi = item.getRegion()

@@ -238,3 +238,41 @@ def test_a_missing_file_is_told_to_check_the_path(window, tmp_path, dialogs, qtb
     qtbot.waitUntil(lambda: len(dialogs) == 1, timeout=10000)
     assert dialogs[0]["text"].endswith("no such file or folder.")
     assert "Check the path" in dialogs[0]["informative"] and "EDF/EDF+" not in dialogs[0]["informative"]
+
+
+def test_a_display_filter_of_a_modality_not_drawn_is_not_announced(window, eeg_browser):
+    """An EDF without EEG (pyedflib's test_generator.edf, MISC only) read "display filter: EEG 0.5-35 Hz, notch
+    50 Hz" in the legend (over the label strip), the status bar and the exported page's caption."""
+    from mmqnet_core.preprocessing.display_filter import DisplayFilter
+
+    from app.browser_export import page_caption
+
+    window.browser_controls.set_filters({Modality.ECG: DisplayFilter(highpass_hz=1.0, lowpass_hz=40.0)})
+    assert eeg_browser.legend_filters_text() == ""
+    assert "display filter" not in eeg_browser.display_summary()
+    assert "no display filter" in " ".join(page_caption(eeg_browser))
+    window.browser_controls.set_filters({Modality.ECG: DisplayFilter(highpass_hz=1.0),
+                                         Modality.EEG: DisplayFilter(highpass_hz=0.5)})
+    assert eeg_browser.legend_filters_text() == "EEG HP 0.5 Hz"
+    assert "ECG" not in eeg_browser.legend_filters_text() and "ECG" not in eeg_browser.display_summary()
+
+
+def test_spectrum_of_a_channel_read_in_volts_is_in_uv2_per_hz_and_readable(qtbot):
+    """pyedflib's test_generator.edf (MISC channels recorded in uV, read in V): "power (V²/Hz) (x1e-09)" from
+    1e-36 to 1 (the sines' numerical floor), the peaks squeezed into the top tenth."""
+    from app.spectrum_dialog import DECADES, SpectrumDialog
+
+    n = int(60 * SFREQ)
+    t = np.arange(n) / SFREQ
+    data = np.vstack([100e-6 * np.sin(2 * np.pi * 8 * t), 50e-6 * np.sin(2 * np.pi * 17 * t)])
+    raw = mne.io.RawArray(data, mne.create_info(["sine 8 Hz", "sine 17 Hz"], SFREQ, "misc"), verbose=False)
+    rec = Recording(raw=raw, channels=tuple(ChannelInfo(nm, Modality.MISC, SFREQ, "V") for nm in raw.ch_names),
+                    is_synthetic=True)
+    dialog = SpectrumDialog(rec, ["sine 8 Hz", "sine 17 Hz"], 0.0, 20.0)
+    qtbot.addWidget(dialog)
+    axis = dialog.plot.getPlotItem().getAxis("left")
+    assert "\u00b5V\u00b2/Hz" in axis.labelString() and "(x" not in axis.labelString()
+    np.testing.assert_allclose(dialog.power_shown, dialog.spectrum.power * 1e12, rtol=1e-9)
+    low, high = dialog.plot.getPlotItem().viewRange()[1]  # log10 units
+    top = np.log10(np.nanmax(dialog.power_shown))
+    assert high == pytest.approx(top, abs=1.0) and low >= top - DECADES - 1.0
