@@ -115,7 +115,8 @@ def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None
     text = GENERIC_MESSAGE.format(context=f" while {context}" if context else "")
     summary = type(exc).__name__ + (f": {exc}" if str(exc) else "")
     return ErrorMessage(title="Unexpected error", text=text,
-                        what_to_do=GENERIC_WHAT_TO_DO.format(error=safe_text(summary, 300)), unexpected=True)
+                        what_to_do=GENERIC_WHAT_TO_DO.format(error=safe_text(summary, 300).rstrip(".")),
+                        unexpected=True)  # rstrip: "...below 60.. The full traceback"
 
 
 def show_message(message: ErrorMessage, parent: QWidget | None = None) -> None:

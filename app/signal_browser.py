@@ -1792,15 +1792,18 @@ class SignalBrowser(QWidget):
         if self._rec is None:
             return
         clock = " or a clock time" if self.state.clock_time else ", or @hh:mm:ss for a clock time"
-        text, ok = QInputDialog.getText(self, "Go to time", f"Time (hh:mm:ss, mm:ss, seconds{clock}):",
-                                        QLineEdit.EchoMode.Normal, self.state.format_time(self.state.start_s))
-        if not ok or not text.strip():
-            return
-        try:
-            t = self.state.parse_time(text)
-        except ValueError as exc:
-            self.model.errorOccurred.emit(exc, "going to a time")
-            return
+        prompt = f"Time (hh:mm:ss, mm:ss, seconds{clock}):"
+        label, text = prompt, self.state.format_time(self.state.start_s)
+        while True:
+            text, ok = QInputDialog.getText(self, "Go to time", label, QLineEdit.EchoMode.Normal, text)
+            if not ok or not text.strip():
+                return
+            try:
+                t = self.state.parse_time(text)
+            except ValueError as exc:  # a typo: asked again with the reason (it was "An unexpected error")
+                label = f"{exc}\n{prompt}"
+                continue
+            break
         self.jump_to(t)
 
     # --- keys --------------------------------------------------------------------------------------------------

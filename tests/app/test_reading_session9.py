@@ -276,3 +276,28 @@ def test_spectrum_of_a_channel_read_in_volts_is_in_uv2_per_hz_and_readable(qtbot
     low, high = dialog.plot.getPlotItem().viewRange()[1]  # log10 units
     top = np.log10(np.nanmax(dialog.power_shown))
     assert high == pytest.approx(top, abs=1.0) and low >= top - DECADES - 1.0
+
+
+def test_go_to_time_asks_again_after_a_typo(window, eeg_browser, dialogs, monkeypatch):
+    """Ctrl+G with "1:99:00" showed "An unexpected error occurred while going to a time ... please report it"."""
+    from PySide6.QtWidgets import QInputDialog
+
+    answers, labels = ["1:99:00", "0:42"], []
+
+    def fake_get_text(parent, title, label, mode, text):
+        labels.append((label, text))
+        return answers.pop(0), True
+
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(fake_get_text))
+    eeg_browser.ask_jump()
+    assert dialogs == []
+    assert len(labels) == 2 and "minutes and seconds must be below 60" in labels[1][0]
+    assert labels[1][1] == "1:99:00"  # what was typed, to correct
+    assert eeg_browser.state.start_s <= 42.0 <= eeg_browser.state.stop_s
+
+
+def test_unexpected_error_line_has_one_full_stop():
+    from app.errors import describe_error
+
+    shown = describe_error(ValueError("Invalid time '1:99:00': minutes and seconds must be below 60."), "x")
+    assert "below 60. The full traceback" in shown.what_to_do and ".." not in shown.what_to_do
