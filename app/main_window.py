@@ -315,6 +315,9 @@ class MainWindow(QMainWindow):
         self.model.errorOccurred.connect(self.report_error)
         self.browser.pageChanged.connect(self.overview.set_page)
         self.browser.pageChanged.connect(lambda *_: self._update_page_label())
+        # The browser's hints ("no ECG or PPG channel ...", "select channels ... to change their gain", "no start
+        # time") come with displayChanged: the page label only followed page changes, so they were never shown.
+        self.browser.displayChanged.connect(self._update_page_label)
         self.browser.modeChanged.connect(self._on_mode_changed)
         self.browser.maskModeChanged.connect(self.mask_mode_action.setChecked)
         self.overview.jumpRequested.connect(self.browser.center_on)

@@ -301,3 +301,22 @@ def test_unexpected_error_line_has_one_full_stop():
 
     shown = describe_error(ValueError("Invalid time '1:99:00': minutes and seconds must be below 60."), "x")
     assert "below 60. The full traceback" in shown.what_to_do and ".." not in shown.what_to_do
+
+
+def test_browser_hints_reach_the_status_bar(window, recording, tmp_path, qtbot, monkeypatch):
+    """H on a recording without ECG/PPG, ] with no channel selected, T without a start time: the browser set a
+    hint for the status bar, which only followed page changes, so none was ever shown."""
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    recording.raw.set_meas_date(None)
+    window.set_recording(recording, tmp_path / "no_heart.bdf")
+    wait_loaded(qtbot, window)
+    browser = window.browser
+    browser.toggle_heart_rate()
+    assert "no ECG or PPG channel" in window.page_label.text()
+    browser.set_start(10.0)  # the next page: the hint is gone
+    assert "ECG" not in window.page_label.text()
+    browser.change_selected_gain(True)
+    assert "select channels" in window.page_label.text()
+    browser.set_start(20.0)
+    browser.toggle_clock_time()
+    assert "no start time" in window.page_label.text()
