@@ -1,7 +1,7 @@
 """EventList: a dock table of every annotation, with a search box and a type filter.
 
-Double-click (or Enter on) a row to show that time in the browser (:attr:`EventList.jumpRequested`); Delete
-removes the selected user annotations (one undo step each); the recording's own annotations are listed but
+Double-click (or Enter on) a row to show that time in the browser (:attr:`EventList.jumpRequested`); F2 edits
+it (:attr:`EventList.editRequested`); Delete removes the selected user annotations (one undo step each); the recording's own annotations are listed but
 read-only. The table is a Qt model over the filtered tuple of entries, so 10,000 rows cost nothing to show.
 """
 
@@ -107,6 +107,7 @@ class EventList(QWidget):
 
     jumpRequested = Signal(float)  # onset of the annotation to show, s
     leaveRequested = Signal()  # Esc: the keyboard goes back to the traces
+    editRequested = Signal(int)  # F2 (or the context menu) on a row: edit that annotation (its id)
 
     def __init__(self, store: AnnotationModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -140,6 +141,13 @@ class EventList(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.doubleClicked.connect(self._on_activated)
         self.table.activated.connect(self._on_activated)
+        # F2: edit the current row in the annotation dialog (editing took a double-click on the traces: no way
+        # with the keyboard alone).
+        edit = QAction("Edit annotation...", self.table)
+        edit.setShortcut(QKeySequence(Qt.Key.Key_F2))
+        edit.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        edit.triggered.connect(self.edit_current)
+        self.table.addAction(edit)
         delete = QAction("Delete annotation", self.table)
         delete.setShortcut(QKeySequence.StandardKey.Delete)
         delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -227,6 +235,12 @@ class EventList(QWidget):
     def _on_activated(self, index: QModelIndex) -> None:
         if index.isValid():
             self.jumpRequested.emit(self.table_model.entries[index.row()].onset)
+
+    def edit_current(self) -> None:
+        """Ask to edit the annotation of the current row (:attr:`editRequested`)."""
+        index = self.table.currentIndex()
+        if index.isValid():
+            self.editRequested.emit(self.table_model.entries[index.row()].id)
 
     def selected_ids(self) -> list[int]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})

@@ -46,6 +46,7 @@ class ReviewTools:
         self.event_list = EventList(self.store, window)
         self.event_list.jumpRequested.connect(window.browser.center_on)
         self.event_list.jumpRequested.connect(window.model.set_cursor)
+        self.event_list.editRequested.connect(self.layer.edit)
         self.event_list.leaveRequested.connect(lambda: window.browser.setFocus(Qt.FocusReason.ShortcutFocusReason))
         self.event_dock = QDockWidget("Event list", window)
         self.event_dock.setObjectName("Event listDock")

@@ -320,3 +320,44 @@ def test_browser_hints_reach_the_status_bar(window, recording, tmp_path, qtbot, 
     browser.set_start(20.0)
     browser.toggle_clock_time()
     assert "no start time" in window.page_label.text()
+
+
+def test_event_list_f2_edits_the_current_annotation(window, eeg_browser, qtbot, monkeypatch):
+    """Editing an annotation took a double-click on the traces: no way with the keyboard alone."""
+    from PySide6.QtTest import QTest
+
+    from app import key_bindings
+
+    review, events = window.review, window.review.event_list
+    entry_id = review.store.add(42.0, 2.0, "late event", "event")
+    asked = []
+
+    def fake_ask(entry, title):
+        asked.append((entry.id, title))
+        return {"onset": 43.0, "duration": 1.0, "text": "later event", "kind": "event", "channels": ()}
+
+    monkeypatch.setattr(review.layer, "_ask", fake_ask)
+    review.show_event_list()
+    events.search_edit.setText("late")
+    events.focus_table()
+    QTest.keyClick(events.table, Qt.Key.Key_F2)
+    assert asked == [(entry_id, "Edit annotation")]
+    assert review.store.annotations.get(entry_id).text == "later event"
+    assert any("F2 edit" in text for _, text in key_bindings.rows())  # listed in F1's dialog and the README
+
+
+def test_shortcuts_dialog_opens_with_the_keys_in_its_filter(qtbot):
+    """F1 then "event" moved between table rows: the filter box did not have the focus."""
+    from PySide6.QtTest import QTest
+
+    from app import key_bindings
+    from app.shortcuts_dialog import ShortcutsDialog
+
+    dialog = ShortcutsDialog(key_bindings.rows())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=2000)
+    QTest.keyClicks(QApplication.focusWidget(), "event list")
+    assert dialog.filter_edit.text() == "event list"
+    assert dialog.shown_rows() and all("event list" in (k + " " + a).lower() for k, a in dialog.shown_rows())
