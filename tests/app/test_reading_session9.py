@@ -361,3 +361,25 @@ def test_shortcuts_dialog_opens_with_the_keys_in_its_filter(qtbot):
     QTest.keyClicks(QApplication.focusWidget(), "event list")
     assert dialog.filter_edit.text() == "event list"
     assert dialog.shown_rows() and all("event list" in (k + " " + a).lower() for k, a in dialog.shown_rows())
+
+
+def test_a_mistyped_sensitivity_or_timebase_is_a_hint_not_a_bug_report(window, eeg_browser, dialogs):
+    """"abc" in the Sens box showed "An unexpected error occurred ... please report it" (ValueError, with
+    Python's "could not convert string to float")."""
+    from PySide6.QtTest import QTest
+
+    controls = window.browser_controls
+    before = controls.sens_combo.currentText()
+    items = controls.sens_combo.count()
+    controls.sens_combo.setEditText("abc")
+    QTest.keyClick(controls.sens_combo.lineEdit(), Qt.Key.Key_Return)
+    assert dialogs == []
+    assert "invalid sensitivity 'abc'" in window.page_label.text()
+    assert controls.sens_combo.currentText() == before  # the value in force is shown again
+    controls.timebase_combo.setEditText("-3")
+    QTest.keyClick(controls.timebase_combo.lineEdit(), Qt.Key.Key_Return)
+    assert dialogs == [] and "invalid timebase '-3'" in window.page_label.text()
+    controls.sens_combo.setEditText("7.3")
+    QTest.keyClick(controls.sens_combo.lineEdit(), Qt.Key.Key_Return)
+    assert float(controls.sens_combo.currentText()) == pytest.approx(7.3)
+    assert controls.sens_combo.count() == items  # typed values were appended to the list ("abc", "7.3")
