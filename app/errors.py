@@ -19,6 +19,7 @@ from types import TracebackType
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from mmqnet_core.annotations import AnnotationError
 from mmqnet_core.check import safe_text
 from mmqnet_core.errors import (
     Cancelled,
@@ -64,6 +65,8 @@ WHAT_TO_DO: tuple[tuple[type[BaseException], str], ...] = (
     # (the core's message already says what to check in the file: this line adds what the program reads)
     (RecordingError, RECORDING_WHAT_TO_DO),
     (MaskError, "Delete or fix the mask file named above; the masks shown in the window are kept in memory."),
+    (AnnotationError, "The annotations shown in the window are unchanged (they are kept beside the recording as "
+                      "<file>.annotations.json)."),
     (CheckpointError, CHECKPOINT_WHAT_TO_DO),
     (ConfigError, "Change the value in Edit > Preferences and try again."),
     (MMQNetError, "See the log panel (View > Log) for details."),

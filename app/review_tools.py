@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu
 
+from mmqnet_core.annotations import AnnotationError
 from mmqnet_core.errors import MMQNetError
 from mmqnet_core.recording import Modality
 
@@ -34,6 +35,24 @@ if TYPE_CHECKING:  # pragma: no cover
     from .main_window import MainWindow
 
 log = logging.getLogger(__name__)
+
+#: Largest recording exported as EDF+, in bytes of its signals as float64. The export (mne's ``export_raw``) holds
+#: about three copies of the whole signal (measured: 880 MB peak, 9 s, for 1 h x 40 channels at 256 Hz, i.e. 295
+#: MB of signal), in the window's thread: a 24-h recording needed ~21 GB and froze the window for minutes.
+EDF_EXPORT_MAX_BYTES = 1.5e9
+
+
+def edf_export_refusal(recording) -> AnnotationError | None:
+    """Why ``recording`` is too long to export as EDF+ here (checked before anything is read), or ``None``."""
+    n_bytes = 8.0 * recording.n_channels * recording.raw.n_times
+    if n_bytes <= EDF_EXPORT_MAX_BYTES:
+        return None
+    hours = recording.duration_s / 3600
+    return AnnotationError(
+        f"{recording.title} is too long to export as EDF+ here: {hours:.1f} h of {recording.n_channels} channels is "
+        f"{n_bytes / 1e9:.1f} GB of signal, and the export holds about three copies of it in memory (at most "
+        f"{EDF_EXPORT_MAX_BYTES / 1e9:.1f} GB of signal). Export the annotations as CSV instead (Annotations > "
+        "Export annotations as CSV): MNE reads them with mne.read_annotations beside the original recording.")
 
 
 class ReviewTools:
@@ -216,9 +235,36 @@ class ReviewTools:
             self.export_csv(path)
 
     def ask_export_edf(self) -> None:
+        rec = self.window.model.recording
+        refusal = edf_export_refusal(rec) if rec is not None else None
+        if refusal is not None:  # said before a file name is asked for
+            self.window.report_error(refusal, f"exporting {rec.title} as EDF+")
+            return
         path = self._ask_path("Export recording with annotations", ".annotated.edf", "EDF+ (*.edf)")
         if path is not None:
-            self.export_edf(path)
+            self.export_edf_in_background(path)
+
+    def export_edf_in_background(self, path: str | os.PathLike) -> bool:
+        """Write the EDF+ export in a worker (progress in the status bar; the window stays usable: a 1-h recording
+        took 9 s in the window's thread); False when it was refused or there is no recording."""
+        rec = self.window.model.recording
+        if rec is None:
+            return False
+        refusal = edf_export_refusal(rec)
+        if refusal is not None:
+            self.window.report_error(refusal, f"exporting {rec.title} as EDF+")
+            return False
+        annotations = self.store.annotations  # the set as it is now (an edit makes a new set)
+
+        def done(out: Path) -> None:
+            log.info("recording with annotations exported to %s", out)
+            self.window.statusBar().showMessage(f"exported {Path(out).name}", 5000)
+
+        self.window.runner.submit(annotations.export_edf, Path(path), rec, key="export_edf",
+                                  name=f"Exporting {Path(path).name}", on_result=done,
+                                  on_error=lambda exc: self.window.report_error(
+                                      self.window._write_error(exc, path), f"exporting the annotations to {path}"))
+        return True
 
     def ask_export_page(self) -> None:
         path = self._ask_path("Export page", ".page.png", "PNG image (*.png);;PDF (*.pdf)")
@@ -256,6 +302,10 @@ class ReviewTools:
         """The recording's signals with every annotation as a new EDF+ file (the recording is not written)."""
         rec = self.window.model.recording
         if rec is None:
+            return None
+        refusal = edf_export_refusal(rec)
+        if refusal is not None:
+            self.window.report_error(refusal, f"exporting {rec.title} as EDF+")
             return None
         try:
             out = self.store.annotations.export_edf(path, rec)

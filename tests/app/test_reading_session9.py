@@ -383,3 +383,28 @@ def test_a_mistyped_sensitivity_or_timebase_is_a_hint_not_a_bug_report(window, e
     QTest.keyClick(controls.sens_combo.lineEdit(), Qt.Key.Key_Return)
     assert float(controls.sens_combo.currentText()) == pytest.approx(7.3)
     assert controls.sens_combo.count() == items  # typed values were appended to the list ("abc", "7.3")
+
+
+def test_edf_export_runs_in_a_worker_and_refuses_a_recording_too_long(window, eeg_browser, tmp_path, qtbot,
+                                                                        dialogs, monkeypatch):
+    """The EDF+ export ran in the window's thread (9 s frozen for 1 h x 40 ch at 256 Hz, 880 MB) and a 24-h
+    recording needed ~21 GB: the window froze for minutes, then memory ran out."""
+    import app.review_tools as review_tools
+    from PySide6.QtWidgets import QFileDialog
+
+    review = window.review
+    review.store.add(20.0, 3.0, "mine", "event")
+    out = tmp_path / "exported.edf"
+    assert review.export_edf_in_background(out) is True
+    assert window.runner.busy  # in a worker, the window's thread is free
+    qtbot.waitUntil(lambda: out.exists() and not window.runner.busy, timeout=20000)
+    raw = mne.io.read_raw_edf(out, verbose="error")
+    assert "mine" in list(raw.annotations.description) and dialogs == []
+    # a recording above the limit: said before any file name is asked for, nothing read
+    monkeypatch.setattr(review_tools, "EDF_EXPORT_MAX_BYTES", 1e5)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: pytest.fail("asked for a file name"))
+    review.ask_export_edf()
+    assert len(dialogs) == 1 and "too long to export as EDF+" in dialogs[0]["text"]
+    assert "Export annotations as CSV" in dialogs[0]["text"]
+    assert "annotations shown in the window are unchanged" in dialogs[0]["informative"]
+    assert review.export_edf(tmp_path / "again.edf") is None and not (tmp_path / "again.edf").exists()
