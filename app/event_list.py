@@ -1,8 +1,9 @@
 """EventList: a dock table of every annotation, with a search box and a type filter.
 
 Double-click (or Enter on) a row to show that time in the browser (:attr:`EventList.jumpRequested`); F2 edits
-it (:attr:`EventList.editRequested`); Delete removes the selected user annotations (one undo step each); the recording's own annotations are listed but
-read-only. The table is a Qt model over the filtered tuple of entries, so 10,000 rows cost nothing to show.
+it (:attr:`EventList.editRequested`); Delete removes the selected user annotations (one undo step each); the
+recording's own annotations are listed but read-only. The table is a Qt model over the filtered tuple of entries,
+so 10,000 rows cost nothing to show.
 """
 
 from __future__ import annotations

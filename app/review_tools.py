@@ -206,7 +206,8 @@ class ReviewTools:
             self.spectrum_dialog.close()
         from .spectrum_dialog import SpectrumDialog  # on first use: it pulls in scipy.signal (start-up)
 
-        self.spectrum_dialog = SpectrumDialog(rec, channels, start, min(stop, rec.duration_s), self.window)
+        self.spectrum_dialog = SpectrumDialog(rec, channels, start, min(stop, rec.duration_s), self.window,
+                                              runner=self.window.runner)
         self.spectrum_dialog.show()
         return self.spectrum_dialog
 

@@ -408,3 +408,30 @@ def test_edf_export_runs_in_a_worker_and_refuses_a_recording_too_long(window, ee
     assert "Export annotations as CSV" in dialogs[0]["text"]
     assert "annotations shown in the window are unchanged" in dialogs[0]["informative"]
     assert review.export_edf(tmp_path / "again.edf") is None and not (tmp_path / "again.edf").exists()
+
+
+def test_spectrum_dialog_bounds_its_work_on_a_long_recording(window, eeg_browser, qtbot, monkeypatch):
+    """On a 24-h recording the Spectrogram tab took 21.7 s in the window's thread (a 121 x 86399 image) and a
+    spectrum typed over 0-24 h 52 s and 4.3 GB: the spectrogram is now the chunked track, at most
+    SPECTROGRAM_COLUMNS columns, computed in the window's worker, and a spectrum's span at most an hour."""
+    import app.spectrum_dialog as spectrum_dialog
+
+    monkeypatch.setattr(spectrum_dialog, "SPECTROGRAM_COLUMNS", 20)
+    monkeypatch.setattr(spectrum_dialog, "MAX_SPECTRUM_SPAN_S", 30.0)
+    dialog = window.review.show_spectrum()
+    assert dialog.runner is window.runner
+    dialog.tabs.setCurrentIndex(1)
+    assert window.runner.busy or dialog.spectrogram is not None  # in the worker, not in this thread
+    qtbot.waitUntil(lambda: dialog.spectrogram is not None, timeout=10000)
+    track = dialog.spectrogram
+    assert track.power_db.shape[0] <= 20 and track.ch_name == dialog.sg_channel.currentText()
+    assert dialog.sg_image.image.shape == track.power_db.T.shape
+    assert "dB re 1 \u00b5V\u00b2/Hz" in dialog.sg_plot.getPlotItem().titleLabel.text
+    dialog.start_edit.setValue(0.0)
+    dialog.stop_edit.setValue(40.0)
+    dialog.update_spectrum()
+    assert dialog.spectrum is None and "at most 00:30" in dialog.message.text()
+    dialog.stop_edit.setValue(20.0)
+    dialog.update_spectrum()
+    assert dialog.spectrum is not None and dialog.message.text() == ""
+    dialog.close()
