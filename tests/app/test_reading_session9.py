@@ -435,3 +435,18 @@ def test_spectrum_dialog_bounds_its_work_on_a_long_recording(window, eeg_browser
     dialog.update_spectrum()
     assert dialog.spectrum is not None and dialog.message.text() == ""
     dialog.close()
+
+
+def test_menu_items_of_browser_keys_show_their_key(window):
+    """View > Raw / cleaned / both and Edit > Mask mode showed no key beside items that did (Heart-rate row  H)."""
+    from PySide6.QtWidgets import QToolBar, QToolButton
+
+    from app import key_bindings
+
+    keys = {b.command: b.keys[0] for b in key_bindings.BINDINGS if b.keys and b.command}
+    assert window.cycle_mode_action.text().split("\t")[1] == keys["cycle_mode"]
+    assert window.mask_mode_action.text().split("\t")[1] == keys["toggle_mask_mode"]
+    assert window.mask_mode_action.shortcuts() == []  # shown only: the browser binds the key
+    toolbar = window.findChild(QToolBar, "MainToolBar")
+    button = toolbar.widgetForAction(window.mask_mode_action)
+    assert isinstance(button, QToolButton) and button.text() == "Mask mode"
