@@ -57,6 +57,11 @@ CHECKPOINT_WHAT_TO_DO = ("Choose a checkpoint trained with MMQ-Net Studio in Edi
 #: MMQ-Net Studio.", "Choose another checkpoint."): only where, so that the advice is not given twice.
 CHECKPOINT_WHERE = "The model checkpoint is set in Edit > Preferences > Model checkpoint."
 
+#: The context of a time typed after Ctrl+G that cannot be read or lies outside the recording, and what to do.
+GO_TO_TIME_CONTEXT = "going to a time"
+GO_TO_TIME_WHAT_TO_DO = ("Press Ctrl+G again and type a time inside the recording: h:mm:ss, mm:ss, seconds, or "
+                         "@hh:mm:ss for a clock time.")
+
 #: The context of an analysis' errors (main_window: "analysing <recording>").
 ANALYSIS_CONTEXT = "analysing "
 
@@ -109,6 +114,8 @@ def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None
         todo = next(t for cls, t in WHAT_TO_DO if isinstance(exc, cls))
         if isinstance(exc, MaskError) and context.startswith(ANALYSIS_CONTEXT):
             todo = ANALYSIS_MASK_WHAT_TO_DO
+        if context == GO_TO_TIME_CONTEXT:
+            todo = GO_TO_TIME_WHAT_TO_DO
         if isinstance(exc, RecordingError) and str(exc).endswith(MISSING_FILE_TEXT):
             todo = MISSING_FILE_WHAT_TO_DO
         if isinstance(exc, CheckpointError) and "choose" in str(exc).lower():

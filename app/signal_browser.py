@@ -72,6 +72,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mmqnet_core.errors import MMQNetError
 from mmqnet_core.montage import BUILTIN, Derivation, DerivationPlan, Montage, plan
 from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import Annotation, Modality, Recording
@@ -90,6 +91,7 @@ from .browser_state import (  # noqa: F401 (re-exported: the constants' historic
 from .annotation_layer import AnnotationLayer
 from .browser_heart_rate import MIN_AXIS_PX, HeartRateRow
 from .decimate import peak_decimate
+from .errors import GO_TO_TIME_CONTEXT
 from .key_bindings import Binding, browser_bindings
 from .model import AppModel
 from .page_raster import gil_free_available, stroke_path
@@ -1792,18 +1794,15 @@ class SignalBrowser(QWidget):
         if self._rec is None:
             return
         clock = " or a clock time" if self.state.clock_time else ", or @hh:mm:ss for a clock time"
-        prompt = f"Time (hh:mm:ss, mm:ss, seconds{clock}):"
-        label, text = prompt, self.state.format_time(self.state.start_s)
-        while True:
-            text, ok = QInputDialog.getText(self, "Go to time", label, QLineEdit.EchoMode.Normal, text)
-            if not ok or not text.strip():
-                return
-            try:
-                t = self.state.parse_time(text)
-            except ValueError as exc:  # a typo: asked again with the reason (it was "An unexpected error")
-                label = f"{exc}\n{prompt}"
-                continue
-            break
+        text, ok = QInputDialog.getText(self, "Go to time", f"Time (hh:mm:ss, mm:ss, seconds{clock}):",
+                                        QLineEdit.EchoMode.Normal, self.state.format_time(self.state.start_s))
+        if not ok or not text.strip():
+            return
+        try:
+            t = self.state.parse_time(text)
+        except ValueError as exc:  # a typo is the user's error (as a ValueError it read "An unexpected error")
+            self.model.errorOccurred.emit(MMQNetError(str(exc)), GO_TO_TIME_CONTEXT)
+            return
         self.jump_to(t)
 
     # --- keys --------------------------------------------------------------------------------------------------
