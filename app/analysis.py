@@ -89,20 +89,19 @@ def resolve_checkpoint(setting: str) -> Path:
     Raises
     ------
     CheckpointError
-        Nothing usable there; the message names the place looked at and says to set one in Preferences.
+        Nothing usable there; the message names the place looked at (the error dialog says where to set one).
     """
     if setting:
         path = Path(setting).expanduser()
         if path.exists():
             return path
-        raise CheckpointError(f"No MMQ-Net checkpoint found at {path}: set one in Preferences "
-                              "(Edit > Preferences > Model checkpoint).")
+        raise CheckpointError(f"No MMQ-Net checkpoint found at {path}.")  # the dialog says where to set one
     from mmqnet_core.inference.model_loading import CHECKPOINT_SUBDIR, default_checkpoint_path
 
     found = default_checkpoint_path()
     if found is None:
         raise CheckpointError(f"No MMQ-Net checkpoint found at {CHECKPOINT_SUBDIR / 'model.safetensors'} (the "
-                              "shipped one): set one in Preferences (Edit > Preferences > Model checkpoint).")
+                              "shipped one is missing from this installation).")
     return Path(found)
 
 

@@ -11,22 +11,31 @@ Every edit goes through the :class:`~app.annotation_model.AnnotationModel` as on
 annotations that overlap the page are drawn (:meth:`AnnotationSet.overlapping`, two binary searches) with pooled
 graphics items, so a page step costs the same with 10 or 10,000 annotations. The recording's own annotations are
 drawn by the browser itself (``draw_recording`` = False); the layer draws the user's, each type in its colour,
-with their labels in a strip along the bottom of the traces (stacked over two lines by the browser's
-``stack_labels``) so that they never cover the recording's labels at the top.
+with their labels in a strip of their own under the traces (stacked over two lines by the browser's
+``stack_labels``; the browser keeps room for it while there are user annotations, ``strip_px``), so that they
+cover neither a trace nor the recording's labels at the top.
 
 The layer asks the browser only for public things: ``view_box()``, ``visible_range()``, ``visible_channels``,
-``page_channels``, ``first_channel``, ``recording``, ``model`` and the ``pageChanged``/``channelPageChanged`` signals.
+``page_channels``, ``first_channel``, ``rows_key()``, ``recording``, ``model`` and the
+``pageChanged``/``channelPageChanged`` signals.
+
+Speed (a page step with 10,000 annotations, ~30 on the page): a redraw with the same annotation set, page, rows
+and view does nothing; the spans are mapped to pixels and filled in one loop grouped by type, the label boxes
+filled in one ``drawRects`` call and the texts drawn at a point (``drawText`` into a rectangle with an alignment
+formats the text: twice the cost); text widths and colours are kept. Both items have one fixed bounding rectangle,
+so a page step never re-indexes them in the scene.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Hashable
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QTransform
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -42,6 +51,7 @@ from PySide6.QtWidgets import (
 from mmqnet_core.annotations import USER_KINDS, AnnotationEntry, AnnotationError
 
 from .annotation_model import AnnotationModel, annotation_model
+from .time_edit import TimeSpinBox
 
 if TYPE_CHECKING:  # pragma: no cover
     from .signal_browser import SignalBrowser
@@ -85,13 +95,15 @@ class AnnotationDialog(QDialog):
         self.kind_edit.setEditable(True)
         self.kind_edit.addItems(list(USER_KINDS))
         self.kind_edit.setCurrentText(entry.kind)
-        self.onset_edit = QDoubleSpinBox(self)
+        # The onset in h:mm:ss like the axis and the event list (it read "70.480 s"); typed in either form.
+        self.onset_edit = TimeSpinBox(max(duration_s, entry.onset), self, decimals=3)
+        self.onset_edit.setValue(entry.onset)
+        self.onset_edit.setToolTip("h:mm:ss, mm:ss or seconds from the recording's start")
         self.duration_edit = QDoubleSpinBox(self)
-        for box, value in ((self.onset_edit, entry.onset), (self.duration_edit, entry.duration)):
-            box.setDecimals(3)
-            box.setRange(0.0, max(duration_s, value))
-            box.setSuffix(" s")
-            box.setValue(value)
+        self.duration_edit.setDecimals(3)
+        self.duration_edit.setRange(0.0, max(duration_s, entry.duration))
+        self.duration_edit.setSuffix(" s")
+        self.duration_edit.setValue(entry.duration)
         self.channels_edit = QLineEdit(", ".join(entry.channels), self)
         self.channels_edit.setPlaceholderText("all channels")
         self.channels_edit.setToolTip("Channel names separated by commas; empty for all channels")
@@ -143,30 +155,61 @@ class SpanShape:
     filled: bool
 
 
+#: Bounding rectangle of the layer's items in view coordinates (s, rows): every time and row a page can show, so
+#: that a page step never changes it (a changed rectangle is an index update of the scene and a repaint of both
+#: the old and the new area; the items paint only the page's shapes).
+WHOLE_VIEW = QRectF(-1e7, -1e5, 2e7, 2e5)
+
+
 class _SpanLayer(pg.GraphicsObject):
-    """Every annotation span of the page in one item: translucent fills in their type's colour, 1.5-px edges.
+    """Every annotation span of the page in one item: translucent fills in their type's colour, 2-px edges.
 
     One item instead of one QGraphicsRectItem per span: moving 30 items costs the scene 30 index updates per page
-    step, this costs one. Painted in screen pixels, so the edges stay sharp at any zoom.
+    step, this costs none (its bounding rectangle never changes). Painted in screen pixels, so the edges stay sharp
+    at any zoom.
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self.shapes: list[SpanShape] = []
-        self._rect = QRectF()
+        # (entry id, type, left, top, width, height in view coordinates, filled) of each span of the page.
+        self.spans: list[tuple[int, str, float, float, float, float, bool]] = []
+        self._shapes: list[SpanShape] | None = []
+        # Per type: (left, right, top, bottom in view coordinates, filled) of its spans, cut to the rows in view
+        # (set_spans), so that paint is a tight loop of memory fills.
+        self._boxes: dict[str, list[tuple[float, float, float, float, bool]]] = {}
         self.setZValue(-25)
         self._brushes: dict[str, QBrush] = {}
         self._pens: dict[str, QColor] = {}  # edge colour per type
 
-    def set_shapes(self, shapes: list[SpanShape], rect: QRectF) -> None:
-        if rect != self._rect:
-            self.prepareGeometryChange()
-            self._rect = rect
-        self.shapes = shapes
+    def set_spans(self, spans: list[tuple[int, str, float, float, float, float, bool]],
+                  y_range: tuple[float, float] | None = None) -> None:
+        """Draw ``spans`` ((entry id, type, left, top, width, height in view coordinates, filled)); ``y_range``
+        (view rows, top < bottom): the part in view, where they are cut."""
+        lo, hi = y_range if y_range is not None else (-math.inf, math.inf)
+        boxes: dict[str, list[tuple[float, float, float, float, bool]]] = {}
+        for _, kind, left, top, width, height, filled in spans:
+            bottom = top + height
+            if top < lo:
+                top = lo
+            if bottom > hi:
+                bottom = hi
+            if top < bottom:
+                boxes.setdefault(kind, []).append((left, left + width, top, bottom, filled))
+        self.spans = spans
+        self._shapes = None  # made when asked for (clicks, tests): not at every page step
+        self._boxes = boxes
         self.update()
 
+    @property
+    def shapes(self) -> list[SpanShape]:
+        """The spans of the page as :class:`SpanShape` (made on first use after each change)."""
+        if self._shapes is None:
+            self._shapes = [SpanShape(i, QRectF(left, top, width, height), kind, filled)
+                            for i, kind, left, top, width, height, filled in self.spans]
+        return self._shapes
+
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
-        return self._rect
+        return WHOLE_VIEW
 
     def _style(self, kind: str) -> tuple[QBrush, QColor]:
         """(fill brush, edge colour) of a type; the edge is opaque: its translucent colour laid on white."""
@@ -180,21 +223,48 @@ class _SpanLayer(pg.GraphicsObject):
         # Edges are opaque EDGE_PX-wide rectangles in whole pixels, in the colour a translucent edge has on the
         # white plot (they lie under the traces, over the background only): an opaque fill is a plain memory
         # fill, ~20x cheaper than blending, and a 1.5-px pen went through Qt's general stroker (together ~8 ms
-        # per page step with 10,000 annotations, 34 of them on the page).
-        if not self.shapes:
+        # per page step with 10,000 annotations, 34 of them on the page). The boxes are mapped to pixels here
+        # with the painter's scale and offset (the view never rotates), grouped by type: one style look-up per
+        # type, no QRectF mapping per shape.
+        if not self._boxes:
             return
-        transform = painter.transform()
+        t = painter.transform()
+        if t.m12() or t.m21():  # never for a ViewBox; kept general
+            self._paint_mapped(painter, t)
+            return
+        m11, dx, m22, dy = t.m11(), t.dx(), t.m22(), t.dy()
+        half = EDGE_PX / 2
         painter.save()
         painter.resetTransform()
-        for shape in self.shapes:
-            fill, edge = self._style(shape.kind)
-            box = transform.mapRect(shape.rect)
-            if shape.filled:
-                painter.fillRect(box, fill)
-            top, height = round(box.top()), max(1, round(box.height()))
-            painter.fillRect(QRect(round(box.left() - EDGE_PX / 2), top, EDGE_PX, height), edge)
-            if box.width() >= 1.0:
-                painter.fillRect(QRect(round(box.right() - EDGE_PX / 2), top, EDGE_PX, height), edge)
+        fill_rect = painter.fillRect
+        for kind, boxes in self._boxes.items():
+            fill, edge = self._style(kind)
+            for left, right, top, bottom, filled in boxes:
+                x0, x1 = left * m11 + dx, right * m11 + dx
+                y0, y1 = top * m22 + dy, bottom * m22 + dy
+                if y1 < y0:
+                    y0, y1 = y1, y0
+                if filled:
+                    fill_rect(QRectF(x0, y0, x1 - x0, y1 - y0), fill)
+                y, h = round(y0), max(1, round(y1 - y0))
+                fill_rect(QRect(round(x0 - half), y, EDGE_PX, h), edge)
+                if x1 - x0 >= 1.0:
+                    fill_rect(QRect(round(x1 - half), y, EDGE_PX, h), edge)
+        painter.restore()
+
+    def _paint_mapped(self, painter, transform) -> None:
+        painter.save()
+        painter.resetTransform()
+        for kind, boxes in self._boxes.items():
+            fill, edge = self._style(kind)
+            for left, right, top, bottom, filled in boxes:
+                box = transform.mapRect(QRectF(left, top, right - left, bottom - top))
+                if filled:
+                    painter.fillRect(box, fill)
+                y, h = round(box.top()), max(1, round(box.height()))
+                painter.fillRect(QRect(round(box.left() - EDGE_PX / 2), y, EDGE_PX, h), edge)
+                if box.width() >= 1.0:
+                    painter.fillRect(QRect(round(box.right() - EDGE_PX / 2), y, EDGE_PX, h), edge)
         painter.restore()
 
 
@@ -248,48 +318,85 @@ class _DragCatcher(pg.GraphicsObject):
 
 
 class _LabelStrip(pg.GraphicsObject):
-    """Every label of the page in one item, drawn with ``drawText`` in screen pixels.
+    """Every label of the page in one item: white boxes in one ``drawRects`` call, texts with ``drawText`` at a
+    point (no text formatting), grouped by colour; in screen pixels.
 
     One QGraphicsTextItem per label costs ~0.3 ms per new text (layout); a page step changes most labels, so
-    the strip keeps plain (time, line, text, colour) tuples and paints them itself (~20 us each).
+    the strip keeps plain (time, line, text, colour, width) tuples and paints them itself (~12 us each, most of
+    it Qt shaping the text).
     """
+
+    BAND = QColor(245, 245, 245)  # the strip's background (the browser's STRIP_FILL)
+    # A label's box: white at 210/255 laid on the band, as an opaque colour (the boxes lie on the band only; an
+    # opaque fill is a memory fill, not a blend).
+    FILL = QColor(*(round(210 / 255 * 255 + (1 - 210 / 255) * v) for v in (245, 245, 245)))
 
     def __init__(self, font) -> None:
         super().__init__()
         self.font = font
-        self.labels: list[tuple[float, int, str, QColor]] = []  # (time s, line from the bottom, text, colour)
-        self._rect = QRectF()
+        metrics = QFontMetricsF(font)
+        self.labels: list[tuple[float, int, str, QColor, float]] = []  # (time s, line from bottom, text, colour, px)
+        self._order: list[int] = []
         self.bottom = 0.0  # view y of the strip's bottom edge
-        self.line_px = 16.0
+        self.band = (0.0, 0.0, 0.0)  # (start, stop in s, height in px) of the strip's background; 0 px: none
+        self.line_px = metrics.height() + 2.0
+        self._ascent, self._descent = metrics.ascent(), metrics.descent()
         self.setZValue(26)
 
-    def set_labels(self, labels: list[tuple[float, int, str, QColor]], rect: QRectF, bottom: float,
-                   line_px: float) -> None:
-        if rect != self._rect:
-            self.prepareGeometryChange()
-            self._rect = rect
-        self.labels, self.bottom, self.line_px = labels, bottom, line_px
+    def set_labels(self, labels: list[tuple[float, int, str, QColor, float]], bottom: float,
+                   line_px: float, band: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+        """Draw ``labels`` ((time s, line from the bottom, text, colour, width px)) from view y ``bottom`` up, on
+        an opaque background ``band`` ((start, stop) s, height px): rows out of the channel window, laid out
+        under it, do not show through the strip."""
+        self.labels, self.bottom, self.line_px, self.band = labels, bottom, line_px, band
+        # Texts drawn grouped by colour: one setPen per colour.
+        self._order = sorted(range(len(labels)), key=lambda i: labels[i][3].rgba())
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
-        return self._rect
+        return WHOLE_VIEW
+
+    def boxes(self, transform: QTransform) -> list[QRectF]:
+        """The labels' boxes in device pixels for the painter's ``transform`` (in the order of ``labels``)."""
+        m11, dx = transform.m11(), transform.dx()
+        base = transform.map(QPointF(0.0, self.bottom)).y()
+        lp = self.line_px
+        return [QRectF(t * m11 + dx, base - (line + 1) * lp, width, lp - 1)
+                for t, line, _, _, width in self.labels]
 
     def paint(self, painter, option, widget=None) -> None:  # noqa: D102 (Qt API)
-        if not self.labels:
+        start, stop, band_px = self.band
+        if not self.labels and band_px <= 0:
             return
         transform = painter.transform()
+        if transform.m12() or transform.m21():
+            return  # the view never rotates
+        boxes = self.boxes(transform)
         painter.save()
         painter.resetTransform()
+        if band_px > 0:
+            m11, dx = transform.m11(), transform.dx()
+            base = transform.map(QPointF(0.0, self.bottom)).y()
+            left, right = sorted((start * m11 + dx, stop * m11 + dx))
+            painter.fillRect(QRectF(left, base - band_px, right - left, band_px + 1.0), self.BAND)
+        if not self.labels:
+            painter.restore()
+            return
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.FILL)
+        painter.drawRects(boxes)
         painter.setFont(self.font)
-        metrics = QFontMetricsF(self.font)
-        fill = QColor(255, 255, 255, 210)
-        for t, line, text, colour in self.labels:
-            corner = transform.map(QPointF(t, self.bottom))
-            box = QRectF(corner.x(), corner.y() - (line + 1) * self.line_px, metrics.horizontalAdvance(text) + 6,
-                         self.line_px - 1)
-            painter.fillRect(box, fill)
-            painter.setPen(colour)
-            painter.drawText(box.adjusted(3, 0, 0, 0), int(Qt.AlignmentFlag.AlignVCenter), text)
+        # The text centred vertically in its box (as AlignVCenter), 3 px from its left edge.
+        down = (self.line_px - 1 - self._ascent - self._descent) / 2 + self._ascent
+        pen = None
+        draw_text, labels = painter.drawText, self.labels
+        for i in self._order:
+            _, _, text, colour, _ = labels[i]
+            if colour is not pen:  # the colours are shared per type (AnnotationLayer._label_colour)
+                pen = colour
+                painter.setPen(colour)
+            box = boxes[i]
+            draw_text(QPointF(box.left() + 3.0, box.top() + down), text)
         painter.restore()
 
 
@@ -313,8 +420,17 @@ class AnnotationLayer(QObject):
         label_font = QFont(probe.textItem.font())
         self._strip = _LabelStrip(label_font)
         self.view.addItem(self._strip, ignoreBounds=True)
-        self._metrics: QFontMetricsF | None = None
+        self._metrics = QFontMetricsF(label_font)
         self._widths: dict[str, float] = {}  # label widths by text, px (the font never changes)
+        self._label_colours: dict[str, QColor] = {}
+        # What the last redraw drew: the annotation set (compared by identity: a change makes a new set) and the
+        # page, view and rows; the rows of the channel window for a row layout.
+        self._drawn_set: Any = None
+        self._labelled: tuple[Any, bool] = (None, False)  # (annotation set, whether it has any to draw)
+        self._drawn_key: tuple | None = None
+        self._rows_for: Hashable = None
+        self._rows_of: dict[str, int] = {}
+        self._names: set[str] = set()
         self._catcher = _DragCatcher(self)
         self.view.addItem(self._catcher, ignoreBounds=True)
         self._preview = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(kind_colour("note", 50)),
@@ -324,7 +440,28 @@ class AnnotationLayer(QObject):
         self.view.addItem(self._preview, ignoreBounds=True)
         browser.pageChanged.connect(lambda *_: self.redraw())
         browser.channelPageChanged.connect(lambda *_: self.redraw())
-        self.store.annotationsChanged.connect(lambda _a: self.redraw())
+        self.store.annotationsChanged.connect(self._on_annotations_changed)
+
+    def _on_annotations_changed(self, _annotations: Any = None) -> None:
+        # The first user annotation makes room for the label strip under the traces, the last one deleted gives
+        # it back (the browser lays the rows out again and draws the page: redrawn from there).
+        if self.strip_px() != self.browser._strips[1]:
+            self.browser.relayout_strips()
+        self.redraw()
+
+    def has_labels(self) -> bool:
+        """Whether the layer draws annotations (and labels) on some page: user annotations exist, or any when it
+        draws the recording's too."""
+        annotations = self.store.annotations
+        if annotations is not self._labelled[0]:
+            has = bool(annotations.entries) if self.draw_recording else any(
+                not e.read_only for e in annotations.entries)
+            self._labelled = (annotations, has)
+        return self._labelled[1]
+
+    def strip_px(self) -> float:
+        """Height of the strip under the traces the labels need, px (0 without annotations to draw)."""
+        return STRIP_LINES * self._strip.line_px + 2.0 if self.has_labels() else 0.0
 
     @staticmethod
     def _make_label() -> pg.TextItem:
@@ -427,52 +564,79 @@ class AnnotationLayer(QObject):
         return entries if self.draw_recording else tuple(e for e in entries if not e.read_only)
 
     def redraw(self) -> None:
-        """Draw the annotations on the page (pooled items; only the visible ones)."""
+        """Draw the annotations on the page (the visible ones only, in two items; nothing is done again when the
+        annotations, the page, the rows and the view are what the last redraw drew)."""
+        if not self.has_labels() and not self._span_layer.spans and not self._strip.labels:
+            # Nothing to draw, nothing drawn (a recording without user annotations): only the drag catcher's
+            # place (the whole recording and far beyond the rows) is kept up to date.
+            self._catcher.set_rect(QRectF(-1.0, -1e4, self._recording_duration() + 2.0, 2e4))
+            return
         start, stop = self.browser.visible_range()
         (_, _), (y_top, y_bottom) = self.view.viewRange()
+        browser = self.browser
+        annotations = self.store.annotations
+        key = (start, stop, y_top, y_bottom, self.view.width(), self.view.height(), browser.rows_key(),
+               self.draw_recording, browser.recording is not None)
+        if annotations is self._drawn_set and key == self._drawn_key:
+            return
+        self._drawn_set, self._drawn_key = annotations, key
         # The whole recording and far beyond the rows: the view can change (a resize) without a redraw here.
         self._catcher.set_rect(QRectF(-1.0, -1e4, self._recording_duration() + 2.0, 2e4))
-        shapes: list[SpanShape] = []
-        names = self.browser.visible_channels
-        rows = {n: i for i, n in enumerate(self.browser.page_channels, start=self.browser.first_channel)}
-        top, bottom = -0.7, max(len(names), 1) - 0.3
+        spans: list[tuple[int, str, float, float, float, float, bool]] = []
         labels: list[tuple[float, AnnotationEntry]] = []
-        if self.browser.recording is not None:
+        if browser.recording is not None:
             entries = self.visible_entries()
-            # Full-height translucent fills cost a blend of the whole plot height each; a crowded page (more
-            # than DENSE_SPANS of them) draws their outlines only, which keeps a page step cheap at 10,000.
-            filled = sum(1 for e in entries if not e.channels) <= DENSE_SPANS
-            for entry in entries:
-                if entry.channels:
-                    shown = [rows[c] for c in entry.channels if c in rows]
-                    if not shown and any(c in names for c in entry.channels):
-                        continue  # its channels are out of view
-                    for r in shown:
-                        shapes.append(SpanShape(entry.id, QRectF(entry.onset, r - 0.5, entry.duration, 1.0),
-                                                entry.kind, True))
-                    if not shown:  # channels not in the recording: draw it across all rows
-                        shapes.append(SpanShape(entry.id, QRectF(entry.onset, top, entry.duration, bottom - top),
-                                                entry.kind, filled))
-                else:
-                    shapes.append(SpanShape(entry.id, QRectF(entry.onset, top, entry.duration, bottom - top),
-                                            entry.kind, filled))
-                labels.append((max(entry.onset, start), entry))
-        self._place_labels(labels, start, stop, y_bottom, y_bottom - y_top)
-        self._span_layer.set_shapes(shapes, QRectF(start, top, stop - start, bottom - top))
+            if entries:
+                rows, n_rows = self._rows()
+                top, bottom = -0.7, max(n_rows, 1) - 0.3
+                # Full-height translucent fills cost a blend of the whole plot height each; a crowded page (more
+                # than DENSE_SPANS of them) draws their outlines only, which keeps a page step cheap at 10,000.
+                filled = sum(1 for e in entries if not e.channels) <= DENSE_SPANS
+                for entry in entries:
+                    if entry.channels:
+                        shown = [rows[c] for c in entry.channels if c in rows]
+                        if not shown and any(c in self._names for c in entry.channels):
+                            continue  # its channels are out of view
+                        for r in shown:
+                            spans.append((entry.id, entry.kind, entry.onset, r - 0.5, entry.duration, 1.0, True))
+                        if not shown:  # channels not in the recording: draw it across all rows
+                            spans.append((entry.id, entry.kind, entry.onset, top, entry.duration, bottom - top,
+                                          filled))
+                    else:
+                        spans.append((entry.id, entry.kind, entry.onset, top, entry.duration, bottom - top, filled))
+                    labels.append((max(entry.onset, start), entry))
+        self._place_labels(labels, start, stop, y_bottom)
+        self._span_layer.set_spans(spans, (y_top, y_bottom))
+
+    def _rows(self) -> tuple[dict[str, int], int]:
+        """(row of each channel in the channel window, number of rows), made once per row layout and window."""
+        key = self.browser.rows_key()
+        if key != self._rows_for:
+            browser = self.browser
+            self._names = set(browser.visible_channels)
+            self._rows_of = {n: i for i, n in enumerate(browser.page_channels, start=browser.first_channel)}
+            self._rows_for = key
+        return self._rows_of, len(self._names)
+
+    def _label_colour(self, kind: str) -> QColor:
+        """Text colour of a type's labels (one shared QColor per type)."""
+        colour = self._label_colours.get(kind)
+        if colour is None:
+            colour = self._label_colours[kind] = kind_colour(kind).darker(130)
+        return colour
 
     def _place_labels(self, labels: list[tuple[float, AnnotationEntry]], start: float, stop: float,
-                      y_bottom: float, y_span: float) -> None:
+                      y_bottom: float) -> None:
+        """Stack the labels ((time in s, entry)) over :data:`STRIP_LINES` lines along the bottom of the view."""
         from .signal_browser import stack_labels  # the browser's label stacking (imported here: no cycle)
 
-        width_px, height_px = self.view.width(), self.view.height()
-        rect = QRectF(start, y_bottom - y_span, stop - start, y_span)
-        if self._metrics is None:
-            self._metrics = QFontMetricsF(self._strip.font)
+        width_px = self.view.width()
         metrics = self._metrics
         pad = 6.0  # margins of a label, px
-        line_px = metrics.height() + 2.0
-        if not labels or width_px <= 0 or height_px <= 0:
-            self._strip.set_labels([], rect, y_bottom, line_px)
+        line_px = self._strip.line_px
+        band = (start, stop, self.strip_px())
+        if not labels or width_px <= 0 or self.view.height() <= 0:
+            self._strip.set_labels([], y_bottom, line_px, band)
             return
         px_per_s = width_px / max(stop - start, 1e-9)
         widths = self._widths
@@ -491,17 +655,17 @@ class AnnotationLayer(QObject):
             line, width = place
             text = entry.text if width >= full - 0.5 else metrics.elidedText(
                 entry.text, Qt.TextElideMode.ElideRight, max(width - pad, 0.0))
-            shown.append((t, line, text, kind_colour(entry.kind).darker(130)))
-        self._strip.set_labels(shown, rect, y_bottom, line_px)
+            shown.append((t, line, text, self._label_colour(entry.kind), width))
+        self._strip.set_labels(shown, y_bottom, line_px, band)
 
     # --- for tests ----------------------------------------------------------------------------------------
     def shown_entry_ids(self) -> list[int]:
         """Ids of the annotations drawn (one per span item; an annotation on several rows repeats)."""
-        return [shape.entry_id for shape in self._span_layer.shapes]
+        return [span[0] for span in self._span_layer.spans]
 
     def shown_labels(self) -> list[str]:
         """Texts of the labels in the strip (elided ones end in an ellipsis)."""
-        return [text for _, _, text, _ in self._strip.labels]
+        return [label[2] for label in self._strip.labels]
 
     def span_shapes(self) -> list[SpanShape]:
         return list(self._span_layer.shapes)

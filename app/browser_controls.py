@@ -67,6 +67,7 @@ class BrowserControls:
         self.parent = parent
         self.user_montages: list[Montage] = []
         self._syncing = False
+        self._shown: dict[str, str] = {}  # the sensitivity and timebase texts the boxes show (the values in force)
         self.reported_px_per_mm = screen_px_per_mm()
         self._load()
         # Elided (full text in the tooltip): a plain QLabel was cut mid-word in a narrow window.
@@ -113,6 +114,8 @@ class BrowserControls:
         tb.addWidget(QLabel(" Sens ", parent))
         self.sens_combo = QComboBox(parent)
         self.sens_combo.setEditable(True)
+        # a typed value is applied, not added to the list (each Enter appended it: "abc", "7.3", ...)
+        self.sens_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.sens_combo.addItems([f"{s:g}" for s in SENSITIVITIES])
         self.sens_combo.setMinimumContentsLength(5)
         self.sens_combo.setToolTip("Sensitivity of the modality shown (the Scale choice, else the top row's): "
@@ -124,6 +127,7 @@ class BrowserControls:
         tb.addWidget(self.sens_unit)
         self.timebase_combo = QComboBox(parent)
         self.timebase_combo.setEditable(True)
+        self.timebase_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.timebase_combo.addItems([f"{t:g}" for t in TIMEBASES_MM_S])
         self.timebase_combo.setMinimumContentsLength(4)
         self.timebase_combo.setToolTip("Timebase: mm of screen per second (30 mm/s is the EEG standard)")
@@ -145,23 +149,34 @@ class BrowserControls:
         self.sync()
 
     def _set_sensitivity(self, text: str) -> None:
+        if text.strip() == self._shown.get("sens"):  # the value in force (Enter also sends it as 'activated'
+            self.browser.setFocus()                   # after a rejected one: that redraw wiped the hint)
+            return
         try:
             value = float(text.replace(",", "."))
             self.browser.set_sensitivity(value)
-        except ValueError as exc:
-            self.browser.model.errorOccurred.emit(
-                ValueError(f"Invalid sensitivity {text!r}: type a number > 0 (e.g. 7 for 7 \u00b5V/mm). {exc}"),
-                "setting the sensitivity")
+        except ValueError:
+            self._invalid(f"invalid sensitivity {text!r}: type a number > 0 (e.g. 7 for 7 \u00b5V/mm)")
+            return
         self.browser.setFocus()
 
     def _set_timebase(self, text: str) -> None:
+        if text.strip() == self._shown.get("timebase"):
+            self.browser.setFocus()
+            return
         try:
             self.browser.set_timebase(float(text.replace(",", ".")))
-        except ValueError as exc:
-            self.browser.model.errorOccurred.emit(
-                ValueError(f"Invalid timebase {text!r}: type a number > 0 in mm/s (30 is the standard). {exc}"),
-                "setting the timebase")
+        except ValueError:
+            self._invalid(f"invalid timebase {text!r}: type a number > 0 in mm/s (30 is the standard)")
+            return
         self.browser.setFocus()
+
+    def _invalid(self, hint: str) -> None:
+        """A typed value that is no number > 0: said in the status bar, the box back to the value in force (it
+        was a modal "An unexpected error ... please report it" with Python's "could not convert string")."""
+        self.browser.setFocus()
+        self.browser.status = hint
+        self.browser.displayChanged.emit()  # the status bar shows the hint, sync() puts the value back
 
     def _fill_montage_combo(self) -> None:
         combo = self.montage_combo
@@ -296,11 +311,13 @@ class BrowserControls:
             unit, factor = browser.row_unit(row)
             sens = state.sensitivity(mod) * factor
             if math.isfinite(sens) and not self.sens_combo.lineEdit().hasFocus():
-                self.sens_combo.setEditText(f"{sens:.3g}")
+                self._shown["sens"] = f"{sens:.3g}"
+                self.sens_combo.setEditText(self._shown["sens"])
             self.sens_unit.setText(f"{unit}/mm ({mod.value}) ")
         tb = state.timebase_mm_s
         if math.isfinite(tb) and not self.timebase_combo.lineEdit().hasFocus():
-            self.timebase_combo.setEditText(f"{tb:.3g}")
+            self._shown["timebase"] = f"{tb:.3g}"
+            self.timebase_combo.setEditText(self._shown["timebase"])
         names = [m.name for m in browser.montages]
         if names != [self.montage_combo.itemText(i) for i in range(self.montage_combo.count())]:
             self._fill_montage_combo()

@@ -46,6 +46,8 @@ class MontageEditor(QDialog):
         self.setWindowTitle("Montage editor")
         self.name_edit = QLineEdit(montage.name if montage is not None else "My montage", self)
         self.text_edit = QPlainTextEdit(self)
+        self.text_edit.setTabChangesFocus(True)  # Tab reaches Save (it typed a tab: the keyboard was trapped)
+        self._channels = set(channels)
         self.text_edit.setPlaceholderText("Fp1 - F7\nF7 - T7\n# one derivation per line: A - B, or a channel alone")
         if montage is not None and montage.kind == "custom":
             self.text_edit.setPlainText("\n".join(d.to_text() for d in montage.derivations))
@@ -96,11 +98,23 @@ class MontageEditor(QDialog):
             self._show(self.EMPTY_HINT, error=False)
             return
         try:
-            self.montage()
+            montage = self.montage()
         except ConfigError as exc:
             self._show(str(exc), error=True)
         else:
-            self._show("", error=False)
+            note = self._absent_note(montage)
+            self._show(note, error=False)
+            if note:  # a warning, readable (the neutral hint's grey was faint)
+                self.error_label.setStyleSheet("color: #8a5a00")
+
+    def _absent_note(self, montage: Montage) -> str:
+        """Names of derivations that read a channel this recording lacks (they are not drawn: "Xx - Yy" was
+        saved and silently left out)."""
+        if not self._channels:
+            return ""
+        absent = [d.name for d in montage.derivations if any(c not in self._channels for c in d.channels)]
+        return (f"Not in this recording, so not drawn: {', '.join(absent)} (kept in the montage for other "
+                "recordings)." if absent else "")
 
     def _accept(self) -> None:
         try:
@@ -111,8 +125,8 @@ class MontageEditor(QDialog):
         self.accept()
 
 
-def _spin(value: float | None, maximum: float) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
+def _spin(value: float | None, maximum: float, parent: QWidget | None = None) -> QDoubleSpinBox:
+    box = QDoubleSpinBox(parent)  # made in the dialog: Tab goes along each row (it went down the Notch column first)
     box.setRange(0.0, maximum)
     box.setDecimals(2)
     box.setSpecialValueText("off")
@@ -135,7 +149,7 @@ class DisplayFilterDialog(QDialog):
         nyq = sfreq / 2
         for row, m in enumerate(modalities, start=1):
             f = filters.get(m, DisplayFilter())
-            hp, lp = _spin(f.highpass_hz, nyq), _spin(f.lowpass_hz, nyq)
+            hp, lp = _spin(f.highpass_hz, nyq, self), _spin(f.lowpass_hz, nyq, self)
             notch = QComboBox(self)
             notch.addItems(["off", "50 Hz", "60 Hz"])
             notch.setCurrentText(f"{f.notch_hz:g} Hz" if f.notch_hz in (50.0, 60.0) else "off")

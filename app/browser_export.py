@@ -47,7 +47,7 @@ def page_caption(browser: SignalBrowser) -> list[str]:
         montage_text = montage.name
     else:
         montage_text = f"{montage.name} not possible with these channels: as recorded"
-    filters = state.filters_text()
+    filters = state.filters_text(browser._row_mods)  # of the modalities drawn
     if filters:
         filter_text = f"display filters {filters}"
     elif state.filters and not state.filters_on:

@@ -64,6 +64,7 @@ class HeartRateRow(QObject):
         self.curve: pg.PlotCurveItem | None = None
         self.caption: pg.TextItem | None = None
         self._left_width = 0.0
+        self._right_width = 0.0
         self.trace: HeartRateTrace | None = None
         self._key: tuple | None = None  # (id(recording), channel) the trace or the computation is for
         self._future: Future | None = None
@@ -92,6 +93,12 @@ class HeartRateRow(QObject):
         left.setStyle(autoExpandTextSpace=False, tickTextWidth=24)  # the width is the gutter's (set_left_width)
         if self._left_width:
             left.setWidth(int(self._left_width))
+        right = self.plot.getAxis("right")  # an empty gutter as wide as the traces' (their scale bar's)
+        right.setStyle(showValues=False, tickLength=0)
+        right.setPen(pg.mkPen(None))
+        if self._right_width:
+            self.plot.showAxis("right")
+            right.setWidth(int(self._right_width))
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).setTextPen(pg.mkPen("#303030"))
             self.plot.getAxis(axis).setPen(pg.mkPen("#808080"))
@@ -125,6 +132,16 @@ class HeartRateRow(QObject):
         self._left_width = float(width)
         if self.plot is not None:
             self.plot.getAxis("left").setWidth(int(width))
+
+    def set_right_width(self, width: float) -> None:
+        """Keep an empty gutter at the right as wide as the traces' (where their scale bar is), so that the row's
+        time range ends where the traces' does."""
+        if float(width) == self._right_width:
+            return
+        self._right_width = float(width)
+        if self.plot is not None:
+            self.plot.showAxis("right", bool(width))
+            self.plot.getAxis("right").setWidth(int(width))
 
     # --- showing --------------------------------------------------------------------------------------------
     def show_for(self, recording: Recording | None) -> bool:

@@ -132,7 +132,7 @@ def format_hms(t_s: float, *, decimals: int = 0) -> str:
 
 def format_clock(t_s: float, start: _dt.datetime, *, decimals: int = 0) -> str:
     """Clock time (hh:mm:ss) of ``t_s`` seconds after ``start``."""
-    when = start + _dt.timedelta(seconds=t_s)
+    when = start + _dt.timedelta(seconds=round(t_s, decimals))  # rounded first: 59.97 s read "00:00:59.0"
     text = when.strftime("%H:%M:%S")
     if decimals:
         frac = f"{when.microsecond / 1e6:.{decimals}f}"[1:]
@@ -471,9 +471,13 @@ class BrowserState:
         """The display filters in force (none while switched off)."""
         return dict(self.filters) if self.filters_on else {}
 
-    def filters_text(self) -> str:
-        """The display filters in force, e.g. "EEG 0.5-35 Hz notch 50 Hz; ECG 1-40 Hz" ("" when none)."""
+    def filters_text(self, modalities: Iterable[Modality] | None = None) -> str:
+        """The display filters in force, e.g. "EEG 0.5-35 Hz notch 50 Hz; ECG 1-40 Hz" ("" when none); with
+        ``modalities``, only theirs (the drawn rows': a file without EEG read "display filter: EEG ...")."""
         items = sorted(self.active_filters().items(), key=lambda kv: kv[0].value)
+        if modalities is not None:
+            drawn = set(modalities)
+            items = [(m, f) for m, f in items if m in drawn]
         return "; ".join(f"{m.value} {f.describe()}" for m, f in items)
 
     def set_clip(self, on: bool) -> None:

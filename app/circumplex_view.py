@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
@@ -36,6 +36,9 @@ TIME_BAR_LABEL = "time (h:mm:ss)"
 TIME_BAR_TICKS = 6
 #: A click counts on a point when it is this close, as a fraction of the plane's side.
 PICK_RADIUS = 0.06
+#: Said instead of an empty plane when the model predicts fewer than the two targets the plane needs.
+ONE_TARGET_NOTE = ("This model predicts only {targets}: the valence-arousal plane needs both valence and arousal. "
+                   "The trajectory view (Alt+1) shows what it predicts.")
 
 
 class CircumplexView(QWidget):
@@ -80,7 +83,14 @@ class CircumplexView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        # Said when the plane stays empty because the model has one target (an empty plane with no word before).
+        self.note = QLabel(self)
+        self.note.setWordWrap(True)
+        self.note.setContentsMargins(8, 4, 8, 4)
+        self.note.setStyleSheet("color: #5d4037; background: #fff8e1")
+        self.note.hide()
         layout.addWidget(self.banner)
+        layout.addWidget(self.note)
         layout.addWidget(self.graphics, 1)
         self._xy = np.zeros((0, 2))
         self._centres = np.zeros(0)
@@ -97,6 +107,10 @@ class CircumplexView(QWidget):
 
     def set_result(self, result: Any) -> None:
         """Show an AnalysisResult (``None`` clears the view)."""
+        one_target = result is not None and len(result.targets) < 2
+        self.note.setText(ONE_TARGET_NOTE.format(targets=" and ".join(result.targets) or "no target")
+                          if one_target else "")
+        self.note.setVisible(one_target)
         if result is None or len(result.targets) < 2:
             self._xy, self._centres = np.zeros((0, 2)), np.zeros(0)
             self.path.setData([], [])
@@ -168,7 +182,7 @@ class CircumplexView(QWidget):
 
     def export_parts(self) -> list:
         """What an exported image shows: the banner and the plot (see :mod:`app.view_export`)."""
-        return [self.banner, self.graphics]
+        return [self.banner, self.note, self.graphics]  # view_export leaves a hidden note out
 
     def copy_state_from(self, other: "CircumplexView") -> None:
         """Show what ``other`` shows (nothing to copy: the plane is fixed)."""

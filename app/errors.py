@@ -19,6 +19,7 @@ from types import TracebackType
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from mmqnet_core.annotations import AnnotationError
 from mmqnet_core.check import safe_text
 from mmqnet_core.errors import (
     Cancelled,
@@ -37,11 +38,30 @@ RECORDING_WHAT_TO_DO = ("MMQ-Net Studio reads EDF/EDF+/BDF/BDF+ files, DEAP sNN.
                         "folders (File > Open session folder): choose one of those, or a complete copy of this "
                         "file, then open it again.")
 
+#: Under a recording that is not there (a path typed on the command line, a file moved since): the formats the
+#: program reads and "a complete copy of this file" were beside the point.
+MISSING_FILE_WHAT_TO_DO = ("Check the path (the file may have been moved or renamed), or choose the recording with "
+                           "File > Open (Ctrl+O).")
+#: The core's wording of a path with nothing there (``mmqnet_core.io.load_recording``).
+MISSING_FILE_TEXT = ": no such file or folder."
+
 #: Under a mask error of an analysis: the masks are the window's own (the file advice, "Delete or fix the mask
 #: file named above", named no file when every channel had been masked by hand).
 ANALYSIS_MASK_WHAT_TO_DO = ("Unmask at least one channel (channel panel or Masks list; Ctrl+Z undoes the last "
                             "mask edit, Edit > Clear simulated masks removes a simulation), then run MMQ-Net again "
                             "(F5).")
+#: Under a checkpoint error: where the checkpoint is chosen (its message says what is wrong with it).
+CHECKPOINT_WHAT_TO_DO = ("Choose a checkpoint trained with MMQ-Net Studio in Edit > Preferences > Model checkpoint "
+                         "(empty: the shipped one).")
+#: Under a checkpoint error whose message already says to choose another one ("...: choose a checkpoint saved by
+#: MMQ-Net Studio.", "Choose another checkpoint."): only where, so that the advice is not given twice.
+CHECKPOINT_WHERE = "The model checkpoint is set in Edit > Preferences > Model checkpoint."
+
+#: The context of a time typed after Ctrl+G that cannot be read or lies outside the recording, and what to do.
+GO_TO_TIME_CONTEXT = "going to a time"
+GO_TO_TIME_WHAT_TO_DO = ("Press Ctrl+G again and type a time inside the recording: h:mm:ss, mm:ss, seconds, or "
+                         "@hh:mm:ss for a clock time.")
+
 #: The context of an analysis' errors (main_window: "analysing <recording>").
 ANALYSIS_CONTEXT = "analysing "
 
@@ -50,7 +70,9 @@ WHAT_TO_DO: tuple[tuple[type[BaseException], str], ...] = (
     # (the core's message already says what to check in the file: this line adds what the program reads)
     (RecordingError, RECORDING_WHAT_TO_DO),
     (MaskError, "Delete or fix the mask file named above; the masks shown in the window are kept in memory."),
-    (CheckpointError, "Choose a checkpoint trained with MMQ-Net Studio in Edit > Preferences."),
+    (AnnotationError, "The annotations shown in the window are unchanged (they are kept beside the recording as "
+                      "<file>.annotations.json)."),
+    (CheckpointError, CHECKPOINT_WHAT_TO_DO),
     (ConfigError, "Change the value in Edit > Preferences and try again."),
     (MMQNetError, "See the log panel (View > Log) for details."),
 )
@@ -92,12 +114,19 @@ def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None
         todo = next(t for cls, t in WHAT_TO_DO if isinstance(exc, cls))
         if isinstance(exc, MaskError) and context.startswith(ANALYSIS_CONTEXT):
             todo = ANALYSIS_MASK_WHAT_TO_DO
+        if context == GO_TO_TIME_CONTEXT:
+            todo = GO_TO_TIME_WHAT_TO_DO
+        if isinstance(exc, RecordingError) and str(exc).endswith(MISSING_FILE_TEXT):
+            todo = MISSING_FILE_WHAT_TO_DO
+        if isinstance(exc, CheckpointError) and "choose" in str(exc).lower():
+            todo = CHECKPOINT_WHERE
         title = f"Error while {context}" if context else "Error"
         return ErrorMessage(title=title, text=str(exc), what_to_do=todo)
     text = GENERIC_MESSAGE.format(context=f" while {context}" if context else "")
     summary = type(exc).__name__ + (f": {exc}" if str(exc) else "")
     return ErrorMessage(title="Unexpected error", text=text,
-                        what_to_do=GENERIC_WHAT_TO_DO.format(error=safe_text(summary, 300)), unexpected=True)
+                        what_to_do=GENERIC_WHAT_TO_DO.format(error=safe_text(summary, 300).rstrip(".")),
+                        unexpected=True)  # rstrip: "...below 60.. The full traceback"
 
 
 def show_message(message: ErrorMessage, parent: QWidget | None = None) -> None:

@@ -1,12 +1,14 @@
 """EventList: a dock table of every annotation, with a search box and a type filter.
 
-Double-click (or Enter on) a row to show that time in the browser (:attr:`EventList.jumpRequested`); Delete
-removes the selected user annotations (one undo step each); the recording's own annotations are listed but
-read-only. The table is a Qt model over the filtered tuple of entries, so 10,000 rows cost nothing to show.
+Double-click (or Enter on) a row to show that time in the browser (:attr:`EventList.jumpRequested`); F2 edits
+it (:attr:`EventList.editRequested`); Delete removes the selected user annotations (one undo step each); the
+recording's own annotations are listed but read-only. The table is a Qt model over the filtered tuple of entries,
+so 10,000 rows cost nothing to show.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -27,12 +29,15 @@ from mmqnet_core.annotations import AnnotationEntry, AnnotationSet
 
 from .annotation_layer import kind_colour
 from .annotation_model import AnnotationModel
+from .browser_state import format_clock
 
 ALL_TYPES = "all types"
 COLUMNS = ("onset", "duration", "type", "text", "channels")  # text takes the rest (see EventList)
 TEXT_COLUMN = COLUMNS.index("text")
 #: Narrowest the text column gets, px.
 TEXT_MIN_PX = 120
+#: Width of the onset column while it reads time from the start ("1:23:45.6"), px; wider for clock times.
+ONSET_MIN_PX = 64
 
 
 def format_time(t_s: float) -> str:
@@ -48,6 +53,18 @@ class EventTableModel(QAbstractTableModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.entries: tuple[AnnotationEntry, ...] = ()
+        self.clock_start: _dt.datetime | None = None  # onsets as clock times from this start (None: from 0)
+
+    def onset_text(self, t_s: float) -> str:
+        """An onset as the browser's time axis reads it: clock time (T) or time from the recording's start."""
+        return format_time(t_s) if self.clock_start is None else format_clock(t_s, self.clock_start, decimals=1)
+
+    def set_clock_start(self, start: _dt.datetime | None) -> None:
+        """Show onsets as clock times from ``start`` (``None``: from the recording's start)."""
+        if start != self.clock_start:
+            self.clock_start = start
+            if self.entries:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(self.entries) - 1, 0))
 
     def set_entries(self, entries: tuple[AnnotationEntry, ...]) -> None:
         self.beginResetModel()
@@ -71,11 +88,12 @@ class EventTableModel(QAbstractTableModel):
         e = self.entries[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (format_time(e.onset), f"{e.duration:.2f} s" if e.duration else "-", e.kind, e.text,
+            return (self.onset_text(e.onset), f"{e.duration:.2f} s" if e.duration else "-", e.kind, e.text,
                     ", ".join(e.channels) or "all")[col]
         if role == Qt.ItemDataRole.ToolTipRole:
             ro = " (from the recording file: read-only)" if e.read_only else ""
-            return f"{e.text} at {e.onset:.3f} s{ro}"
+            clock = f" ({format_clock(e.onset, self.clock_start, decimals=3)})" if self.clock_start else ""
+            return f"{e.text} at {e.onset:.3f} s{clock}{ro}"
         if role == Qt.ItemDataRole.ForegroundRole and col == 2:
             return kind_colour(e.kind).darker(120)
         if role == Qt.ItemDataRole.ForegroundRole and e.read_only:
@@ -89,6 +107,8 @@ class EventList(QWidget):
     """Search box, type filter and the table of annotations."""
 
     jumpRequested = Signal(float)  # onset of the annotation to show, s
+    leaveRequested = Signal()  # Esc: the keyboard goes back to the traces
+    editRequested = Signal(int)  # F2 (or the context menu) on a row: edit that annotation (its id)
 
     def __init__(self, store: AnnotationModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -110,14 +130,25 @@ class EventList(QWidget):
         header = self.table.horizontalHeader()
         # Fixed widths (ResizeToContents would measure all 10,000 rows); the text takes the rest, but at least
         # TEXT_MIN_PX: stretched, it was squeezed to "..." in the default dock (the table now scrolls sideways).
-        for col, width in ((0, 64), (1, 58), (2, 66), (4, 56)):
+        for col, width in ((0, ONSET_MIN_PX), (1, 58), (2, 66), (4, 56)):
             header.resizeSection(col, width)
         header.setSectionResizeMode(TEXT_COLUMN, QHeaderView.ResizeMode.Fixed)
         header.moveSection(header.visualIndex(TEXT_COLUMN), 1)  # onset, text, ...: both seen in a narrow dock
         self.table.viewport().installEventFilter(self)
+        # Keyboard: Enter in the search box goes to the first match (Enter there jumps to it), Esc back to the traces.
+        self.search_edit.returnPressed.connect(self.focus_table)
+        for w in (self.search_edit, self.table, self.type_combo):
+            w.installEventFilter(self)
         self.table.setAlternatingRowColors(True)
         self.table.doubleClicked.connect(self._on_activated)
         self.table.activated.connect(self._on_activated)
+        # F2: edit the current row in the annotation dialog (editing took a double-click on the traces: no way
+        # with the keyboard alone).
+        edit = QAction("Edit annotation...", self.table)
+        edit.setShortcut(QKeySequence(Qt.Key.Key_F2))
+        edit.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        edit.triggered.connect(self.edit_current)
+        self.table.addAction(edit)
         delete = QAction("Delete annotation", self.table)
         delete.setShortcut(QKeySequence.StandardKey.Delete)
         delete.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -142,7 +173,24 @@ class EventList(QWidget):
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
         if obj is self.table.viewport() and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
             self._fit_text_column()
+        elif (event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape
+              and obj in (self.search_edit, self.table, self.type_combo)):
+            self.leaveRequested.emit()
+            return True
         return super().eventFilter(obj, event)
+
+    def focus_search(self) -> None:
+        """Put the keyboard in the search box (Alt+6: the dock was shown but the keys stayed in the traces)."""
+        self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search_edit.selectAll()
+
+    def focus_table(self) -> None:
+        """The keyboard to the table, on the first row when none is current (Enter then jumps there)."""
+        if not self.table_model.entries:
+            return
+        if not self.table.currentIndex().isValid():
+            self.table.selectRow(0)
+        self.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     def _fit_text_column(self) -> None:
         """The text column takes the width the others leave, at least :data:`TEXT_MIN_PX`."""
@@ -170,12 +218,30 @@ class EventList(QWidget):
         self.count_label.setText(f"{len(entries)} of {total} annotations" if len(entries) != total
                                  else f"{total} annotations")
 
+    def set_clock_start(self, start: _dt.datetime | None) -> None:
+        """Onsets as clock times from ``start`` (the browser's T), or from the recording's start (``None``): they
+        read "1:10.5" beside an axis in clock time (00:01:10)."""
+        self.table_model.set_clock_start(start)
+        # wide enough for the longer clock text ("00:01:10.5" was elided to "00:00:...")
+        sample = "00:00:00.0" if start is not None else "0:00:00.0"
+        width = max(ONSET_MIN_PX, self.table.fontMetrics().horizontalAdvance(sample) + 14)
+        header = self.table.horizontalHeader()
+        if header.sectionSize(0) != width:
+            header.resizeSection(0, width)
+            self._fit_text_column()
+
     def shown_entries(self) -> tuple[AnnotationEntry, ...]:
         return self.table_model.entries
 
     def _on_activated(self, index: QModelIndex) -> None:
         if index.isValid():
             self.jumpRequested.emit(self.table_model.entries[index.row()].onset)
+
+    def edit_current(self) -> None:
+        """Ask to edit the annotation of the current row (:attr:`editRequested`)."""
+        index = self.table.currentIndex()
+        if index.isValid():
+            self.editRequested.emit(self.table_model.entries[index.row()].id)
 
     def selected_ids(self) -> list[int]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})

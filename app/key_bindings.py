@@ -90,6 +90,8 @@ BINDINGS: tuple[Binding, ...] = (
     Binding((), "", (), "Edit its text, type, onset, duration (right-click in annotate mode: Edit / Delete)",
             "double-click an annotation"),
     Binding(("Alt+6",), text="Event list (search, filter by type, double-click to jump)", action="event_list"),
+    Binding((), "", (), "Enter: first match, Enter again: go there; F2 edit, Delete remove; Esc back to the traces",
+            "Keys in the event list (Alt+6 types in its search)"),
     Binding(("Ctrl+Shift+F",), text="Power spectrum (Welch, EEG bands shaded) and spectrogram of the selected "
             "channels", action="spectrum"),
     Binding(("Ctrl+I",), text="Recording information (header, patient/recording fields, channels as recorded)",

@@ -315,6 +315,9 @@ class MainWindow(QMainWindow):
         self.model.errorOccurred.connect(self.report_error)
         self.browser.pageChanged.connect(self.overview.set_page)
         self.browser.pageChanged.connect(lambda *_: self._update_page_label())
+        # The browser's hints ("no ECG or PPG channel ...", "select channels ... to change their gain", "no start
+        # time") come with displayChanged: the page label only followed page changes, so they were never shown.
+        self.browser.displayChanged.connect(self._update_page_label)
         self.browser.modeChanged.connect(self._on_mode_changed)
         self.browser.maskModeChanged.connect(self.mask_mode_action.setChecked)
         self.overview.jumpRequested.connect(self.browser.center_on)
@@ -474,12 +477,15 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence(k) for k in key_bindings.shortcuts("redo")])
         self.prefs_action = self._action("&Preferences...", self.ask_preferences,
                                          QKeySequence.StandardKey.Preferences)
-        self.mask_mode_action = self._action("&Mask mode", self.browser.set_mask_mode, None,
+        # The menus show the browser's key after a tab (shown, not bound: the key table binds it once), as the
+        # heart-rate row's "H"; these two showed none beside menu items that did.
+        self.mask_mode_action = self._action("&Mask mode\tM", self.browser.set_mask_mode, None,
                                              "Drag across the traces to mask a segment (or Shift+drag); key M",
                                              checkable=True)
+        self.mask_mode_action.setIconText("Mask mode")  # the toolbar button
         self.jump_action = self._action("&Go to time...", self.browser.ask_jump,
                                         key_bindings.shortcuts("go_to_time")[0], "Jump to a time")
-        self.cycle_mode_action = self._action("Raw / cleaned / both", self.browser.cycle_mode, None,
+        self.cycle_mode_action = self._action("Raw / cleaned / both\tC", self.browser.cycle_mode, None,
                                               "Show raw, cleaned or both overlaid; key C")
         self.clean_action = self._action("&Clean again", self.start_cleaning,
                                          tip="Run the cleaning again with the current preferences")

@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu
 
+from mmqnet_core.annotations import AnnotationError
 from mmqnet_core.errors import MMQNetError
 from mmqnet_core.recording import Modality
 
@@ -35,6 +36,24 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
+#: Largest recording exported as EDF+, in bytes of its signals as float64. The export (mne's ``export_raw``) holds
+#: about three copies of the whole signal (measured: 880 MB peak, 9 s, for 1 h x 40 channels at 256 Hz, i.e. 295
+#: MB of signal), in the window's thread: a 24-h recording needed ~21 GB and froze the window for minutes.
+EDF_EXPORT_MAX_BYTES = 1.5e9
+
+
+def edf_export_refusal(recording) -> AnnotationError | None:
+    """Why ``recording`` is too long to export as EDF+ here (checked before anything is read), or ``None``."""
+    n_bytes = 8.0 * recording.n_channels * recording.raw.n_times
+    if n_bytes <= EDF_EXPORT_MAX_BYTES:
+        return None
+    hours = recording.duration_s / 3600
+    return AnnotationError(
+        f"{recording.title} is too long to export as EDF+ here: {hours:.1f} h of {recording.n_channels} channels is "
+        f"{n_bytes / 1e9:.1f} GB of signal, and the export holds about three copies of it in memory (at most "
+        f"{EDF_EXPORT_MAX_BYTES / 1e9:.1f} GB of signal). Export the annotations as CSV instead (Annotations > "
+        "Export annotations as CSV): MNE reads them with mne.read_annotations beside the original recording.")
+
 
 class ReviewTools:
     """Annotation, spectrum and header commands of a :class:`~app.main_window.MainWindow`."""
@@ -46,6 +65,8 @@ class ReviewTools:
         self.event_list = EventList(self.store, window)
         self.event_list.jumpRequested.connect(window.browser.center_on)
         self.event_list.jumpRequested.connect(window.model.set_cursor)
+        self.event_list.editRequested.connect(self.layer.edit)
+        self.event_list.leaveRequested.connect(lambda: window.browser.setFocus(Qt.FocusReason.ShortcutFocusReason))
         self.event_dock = QDockWidget("Event list", window)
         self.event_dock.setObjectName("Event listDock")
         self.event_dock.setWidget(self.event_list)
@@ -79,9 +100,9 @@ class ReviewTools:
         self.export_page_action = action("Export &page (PNG/PDF)...", self.ask_export_page,
                                          tip="Save the page of traces as shown, with a caption naming the montage "
                                              "and display filters")
-        self.show_events_action = action("Show event list", lambda: window.show_dock(self.event_dock),
-                                         shortcuts("event_list"),
-                                         "Show the table of annotations")
+        self.show_events_action = action("Show event list", self.show_event_list, shortcuts("event_list"),
+                                         "Show the table of annotations and type in its search box (Enter: the "
+                                         "first match, Enter again: go there; Esc: back to the traces)")
         self.spectrum_action = action("Power &spectrum...", self.show_spectrum, shortcuts("spectrum"),
                                       "Welch power spectrum of the selected channels over the page")
         self.info_action = action("Recording &info...", self.show_header, shortcuts("recording_info"),
@@ -91,6 +112,7 @@ class ReviewTools:
                                         tip="Heart rate (bpm) from the first ECG, else PPG channel, in a row under "
                                             "the traces", checkable=True)
         window.browser.displayChanged.connect(self._sync_heart_rate_action)
+        window.browser.displayChanged.connect(self._sync_event_clock)  # the event list reads time as the axis
         self.recording_actions = (self.annotate_mode_action, self.annotate_cursor_action, self.export_csv_action,
                                   self.export_edf_action, self.spectrum_action, self.info_action,
                                   self.export_page_action)
@@ -151,6 +173,15 @@ class ReviewTools:
             a.setChecked(self.window.browser.state.heart_rate)
             a.blockSignals(False)
 
+    def show_event_list(self) -> None:
+        """Alt+6: the event list's dock in front, with the keyboard in its search box."""
+        self.window.show_dock(self.event_dock)
+        self.event_list.focus_search()
+
+    def _sync_event_clock(self) -> None:
+        state = self.window.browser.state
+        self.event_list.set_clock_start(state.start_time if state.clock_time else None)
+
     def _on_recording_loaded(self, _recording) -> None:
         for a in self.recording_actions:
             a.setEnabled(True)
@@ -166,8 +197,8 @@ class ReviewTools:
             return None
         browser = self.window.browser
         channels = list(self.window.model.selection)
-        if not channels:
-            page = browser.page_channels or rec.ch_names
+        if not channels:  # the channels drawn on the page (under a montage: those its derivations read)
+            page = browser.page_recorded_channels or rec.ch_names
             eeg = [n for n in page if rec.channels[rec.index(n)].modality == Modality.EEG]
             channels = (eeg or page)[:8]
         start, stop = browser.visible_range()
@@ -175,7 +206,8 @@ class ReviewTools:
             self.spectrum_dialog.close()
         from .spectrum_dialog import SpectrumDialog  # on first use: it pulls in scipy.signal (start-up)
 
-        self.spectrum_dialog = SpectrumDialog(rec, channels, start, min(stop, rec.duration_s), self.window)
+        self.spectrum_dialog = SpectrumDialog(rec, channels, start, min(stop, rec.duration_s), self.window,
+                                              runner=self.window.runner)
         self.spectrum_dialog.show()
         return self.spectrum_dialog
 
@@ -204,9 +236,36 @@ class ReviewTools:
             self.export_csv(path)
 
     def ask_export_edf(self) -> None:
+        rec = self.window.model.recording
+        refusal = edf_export_refusal(rec) if rec is not None else None
+        if refusal is not None:  # said before a file name is asked for
+            self.window.report_error(refusal, f"exporting {rec.title} as EDF+")
+            return
         path = self._ask_path("Export recording with annotations", ".annotated.edf", "EDF+ (*.edf)")
         if path is not None:
-            self.export_edf(path)
+            self.export_edf_in_background(path)
+
+    def export_edf_in_background(self, path: str | os.PathLike) -> bool:
+        """Write the EDF+ export in a worker (progress in the status bar; the window stays usable: a 1-h recording
+        took 9 s in the window's thread); False when it was refused or there is no recording."""
+        rec = self.window.model.recording
+        if rec is None:
+            return False
+        refusal = edf_export_refusal(rec)
+        if refusal is not None:
+            self.window.report_error(refusal, f"exporting {rec.title} as EDF+")
+            return False
+        annotations = self.store.annotations  # the set as it is now (an edit makes a new set)
+
+        def done(out: Path) -> None:
+            log.info("recording with annotations exported to %s", out)
+            self.window.statusBar().showMessage(f"exported {Path(out).name}", 5000)
+
+        self.window.runner.submit(annotations.export_edf, Path(path), rec, key="export_edf",
+                                  name=f"Exporting {Path(path).name}", on_result=done,
+                                  on_error=lambda exc: self.window.report_error(
+                                      self.window._write_error(exc, path), f"exporting the annotations to {path}"))
+        return True
 
     def ask_export_page(self) -> None:
         path = self._ask_path("Export page", ".page.png", "PNG image (*.png);;PDF (*.pdf)")
@@ -244,6 +303,10 @@ class ReviewTools:
         """The recording's signals with every annotation as a new EDF+ file (the recording is not written)."""
         rec = self.window.model.recording
         if rec is None:
+            return None
+        refusal = edf_export_refusal(rec)
+        if refusal is not None:
+            self.window.report_error(refusal, f"exporting {rec.title} as EDF+")
             return None
         try:
             out = self.store.annotations.export_edf(path, rec)

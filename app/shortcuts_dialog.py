@@ -70,6 +70,9 @@ class ShortcutsDialog(QDialog):
         layout.addWidget(self.filter_edit)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
+        # Typing filters at once (the table had the focus: "event" typed after F1 jumped between rows)
+        self.setTabOrder(self.filter_edit, self.table)
+        self.filter_edit.setFocus()
         # wide enough for the longest action at the default font (at 560 px "Go to a time (hh:mm:ss, mm:ss,
         # seconds, ..." and the spectrum's row were cut)
         self.resize(max(560, self.table.horizontalHeader().length() + 60, self._needed_width()), 560)

@@ -17,7 +17,10 @@ Moving the window only changes the view's y range (the page's traces are laid ou
 
 Annotation labels sit in their own strip above the traces, stacked over up to :data:`LABEL_ROWS` lines by
 :func:`stack_labels` so that they do not overlap; the drawing of annotations is one object
-(:class:`SpanLayer`) that a richer annotation layer can replace.
+(:class:`SpanLayer`) that a richer annotation layer can replace. The user's annotations (app/annotation_layer.py)
+have their labels in a strip of their own under the traces, there while user annotations exist. Both strips are
+opaque over the rows out of the channel window. The scale bar has a gutter right of the traces
+(:class:`_ScaleGutter`): it never covers a trace.
 
 Speed: one PlotItem holds every trace at its own vertical offset; all rows of one kind (raw, cleaned) are ONE
 curve item (rows laid end to end, a ``connect`` array breaks the line at row ends and gaps), so a page step is two
@@ -72,6 +75,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mmqnet_core.errors import MMQNetError
 from mmqnet_core.montage import BUILTIN, Derivation, DerivationPlan, Montage, plan
 from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import Annotation, Modality, Recording
@@ -90,6 +94,7 @@ from .browser_state import (  # noqa: F401 (re-exported: the constants' historic
 from .annotation_layer import AnnotationLayer
 from .browser_heart_rate import MIN_AXIS_PX, HeartRateRow
 from .decimate import peak_decimate
+from .errors import GO_TO_TIME_CONTEXT
 from .key_bindings import Binding, browser_bindings
 from .model import AppModel
 from .page_raster import gil_free_available, stroke_path
@@ -140,8 +145,12 @@ CLIP_ROWS = 0.5
 FIT_ROWS = 4
 #: Room kept around a trace's 0.1-99.9 % extent when it is scaled to fit its row (x this extent).
 FIT_MARGIN = 1.15
+#: A channel whose range is below this fraction of its modality's largest range is flat: it sets no scale.
+FLAT_RANGE = 1e-6
 #: Width of the channel-name gutter, px: at least the first, at most the second (longer names are elided).
 GUTTER_PX = (48.0, 180.0)
+#: Least width of the right gutter that holds the scale bar and its value, px (wider for a longer value).
+SCALE_GUTTER_PX = 52.0
 
 RAW_COLOUR = "#1f4e9c"
 CLEANED_COLOUR = "#e0600b"
@@ -171,8 +180,13 @@ def nice_value(limit: float) -> float:
 
 
 def format_value(value: float, unit: str) -> str:
-    """E.g. "50 µV", "0.2 µS", "1.5 a.u." (up to 3 significant digits)."""
-    return f"{value:.3g} {unit}".strip()
+    """E.g. "50 µV", "0.2 µS", "1.5 a.u.", "5000 µV" (up to 3 significant digits; no exponent between 1e-6 and
+    1e7: the scale bar of a large channel read "5e+03 µV")."""
+    if 1e-6 <= abs(value) < 1e7:
+        text = np.format_float_positional(value, precision=3, unique=False, fractional=False, trim="-")
+    else:
+        text = f"{value:.3g}"
+    return f"{text} {unit}".strip()
 
 
 def key_map() -> dict[tuple[int, int], Binding]:
@@ -198,6 +212,7 @@ class _ChannelAxis(pg.AxisItem):
         self.enableAutoSIPrefix(False)  # names only: no label to re-lay out at each range change
         self._on_click = on_click
         self.names: list[str] = []
+        self.rows = range(0)  # the rows of the channel window: only their names are drawn (not those under a strip)
         self.masked: set[str] = set()
         self.selected: set[str] = set()
         self.setStyle(tickLength=0, showValues=False)
@@ -239,7 +254,8 @@ class _ChannelAxis(pg.AxisItem):
             return
         (_, _), (y0, y1) = view.viewRange()
         font = self.font()
-        for row in range(max(0, math.ceil(y0)), min(len(self.names), math.floor(y1) + 1)):
+        lo, hi = max(0, math.ceil(y0), self.rows.start), min(len(self.names), math.floor(y1) + 1, self.rows.stop)
+        for row in range(lo, hi):
             rect = self.row_rect(row)
             if rect is None:
                 continue
@@ -301,6 +317,9 @@ class _TimeAxis(TimeAxis):
     def __init__(self, state: BrowserState) -> None:
         super().__init__("bottom", format_time=state.format_time)
         self.state = state
+        # Drawn once per change (a page step) and kept in device pixels: repainting the viewport for anything
+        # else copies it; and drawn without pyqtgraph's QPicture (TimeAxis.paint).
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def format_key(self) -> Hashable:
         return (self.state.clock_time, self.state.start_time)
@@ -680,13 +699,23 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
         return placed
     ends = [-math.inf] * n_lines  # right edge of the last label on each line, px
     last: list[int | None] = [None] * n_lines  # index of that label
-    mins = [float(min_width)] * len(extents) if np.isscalar(min_width) else [float(m) for m in min_width]
-    for i in sorted(range(len(extents)), key=lambda k: extents[k][0]):
+    # (Plain loops: this runs at every page step for each label of the page.)
+    scalar = isinstance(min_width, (int, float, np.floating, np.integer))
+    mins = [float(min_width)] * len(extents) if scalar else [float(m) for m in min_width]
+    lines = range(n_lines)
+    xs = [e[0] for e in extents]
+    for i in sorted(range(len(extents)), key=xs.__getitem__):
         x, full = extents[i]
-        width = min(full, right - x)
-        if width < min(full, mins[i]):
+        width = right - x
+        if full < width:
+            width = full
+        if width < (full if full < mins[i] else mins[i]):
             continue  # cut at the right edge to nothing useful
-        line = next((k for k in range(n_lines) if ends[k] + gap <= x), None)
+        line = None
+        for k in lines:
+            if ends[k] + gap <= x:
+                line = k
+                break
         if line is None:
             # Make room on the line whose last label starts earliest: that label keeps the most of itself.
             line = min(range(n_lines), key=lambda k: extents[last[k]][0])
@@ -699,6 +728,57 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
         ends[line] = x + width
         last[line] = i
     return placed
+
+
+class _GridLines(pg.GraphicsObject):
+    """Vertical grid lines at the time axis' ticks: 1-px fills in screen pixels, mapped in ``paint``.
+
+    A page step only sets the page and the tick step (no path built, no item moved: the bounding rectangle is
+    fixed, so the scene never re-indexes it); a curve item of line pairs moved with ``setPos`` cost ~0.6 ms of
+    the GUI thread per step (``setPos`` and its item-change handling, the path's paint).
+    """
+
+    def __init__(self, colour: QColor, background: QColor) -> None:
+        super().__init__()
+        # The lines lie on the plot's background only (the lowest item): drawn in the opaque colour the
+        # translucent one has there -- the same pixels, and an opaque 1-px column is a plain memory fill (a
+        # translucent one blends span by span: ~20x slower, 0.5 ms of each page step).
+        a = colour.alphaF()
+        self.colour = QColor(*(round(a * c + (1 - a) * b) for c, b in zip(
+            (colour.red(), colour.green(), colour.blue()), (background.red(), background.green(), background.blue()))))
+        self.page = (0.0, 0.0, 1.0, 0.0, 0.0)  # (start s, stop s, step s, top row, bottom row)
+        self.setZValue(-40)
+
+    def set_page(self, start: float, stop: float, step: float, top: float, bottom: float) -> None:
+        page = (start, stop, step, top, bottom)
+        if page != self.page:
+            self.page = page
+            self.update()
+
+    def times(self) -> list[float]:
+        """Times of the lines drawn, s (the multiples of the step on the page)."""
+        start, stop, step, _, _ = self.page
+        if step <= 0 or stop <= start:
+            return []
+        return [k * step for k in range(math.ceil(start / step - 1e-9), math.floor(stop / step + 1e-9) + 1)]
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return QRectF(-1e7, -1e5, 2e7, 2e5)  # every time and row: never changes
+
+    def paint(self, painter, option, widget=None) -> None:  # noqa: D102 (Qt API)
+        t = painter.transform()
+        if t.m12() or t.m21():
+            return  # the view never rotates
+        _, _, _, top, bottom = self.page
+        m11, dx = t.m11(), t.dx()
+        y0, y1 = sorted((top * t.m22() + t.dy(), bottom * t.m22() + t.dy()))
+        y, h = round(y0), max(1, round(y1 - y0))
+        painter.save()
+        painter.resetTransform()
+        colour, fill_rect = self.colour, painter.fillRect
+        for time_s in self.times():
+            fill_rect(QRect(math.floor(time_s * m11 + dx), y, 1, h), colour)
+        painter.restore()
 
 
 class _DataBoundsCurve(pg.PlotCurveItem):
@@ -727,16 +807,106 @@ class _DataBoundsCurve(pg.PlotCurveItem):
         return self._boundingRect
 
 
-class _ScaleBarCurve(_DataBoundsCurve):
-    """The scale bar: a vertical line, whose bounding rectangle is padded by ``pad_s`` seconds on each side (the
-    browser sets a share of the page: several pixels at any zoom) and a quarter row at each end, not measured in
-    pixels at every range change as pyqtgraph's curve does (``pixelVectors`` at each page step)."""
+class _ScaleGutter(pg.GraphicsWidget):
+    """A column of the plot's layout right of the traces, where the scale bar is drawn: a vertical bar of a round
+    amplitude beside the row it belongs to, and its value. It lies outside the traces' area, so it never covers a
+    trace (over the plot it covered the right end of the top trace), and a page step does not move it (it depends
+    on the rows only). Not an axis: no line, ticks or values.
 
-    pad_s = 0.1
+    The gutter is as wide as the widest value shown so far (at least :data:`SCALE_GUTTER_PX`): it only grows, so
+    that changing the scale never changes the traces' width (the page length follows the width at a fixed mm/s).
+    """
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
-        rect = super().boundingRect()
-        return rect.adjusted(-self.pad_s, -0.25, self.pad_s, 0.25) if not rect.isNull() else rect  # rows: the caps
+    BAR_X = 5.0  # x of the bar in the gutter, px
+    TEXT_GAP = 4.0  # space between the bar and its value, px
+
+    def __init__(self, view: pg.ViewBox, font) -> None:
+        super().__init__()
+        self.view = view
+        self._font = font
+        self.bar: tuple[float, float, float] | None = None  # (row, y of the ends in view rows) of the bar
+        self.text = ""
+        self._pen = QPen(QColor("#000000"), 2.0)
+        self._pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+        self._text_colour = QColor("#000000")
+        self._width = 0.0
+        self.set_width(SCALE_GUTTER_PX)
+        # Kept in device pixels until update() (the rows or the bar change): a page step repaints the whole
+        # viewport, and drawing the bar and its text took ~0.4 ms of each.
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        view.sigYRangeChanged.connect(lambda *_: self.update())
+        view.sigResized.connect(lambda *_: self.update())
+
+    def set_width(self, width: float) -> None:
+        self._width = float(width)
+        self.setMinimumWidth(width)
+        self.setMaximumWidth(width)
+        self.update()
+
+    def width(self) -> float:  # noqa: D102 (the width asked for; the layout gives it)
+        return self._width
+
+    def font(self):  # noqa: D102
+        return self._font
+
+    def set_bar(self, row: float, y0: float, y1: float, text: str) -> None:
+        """Draw a bar from view y ``y0`` to ``y1`` (rows) beside row ``row`` with ``text`` as its value."""
+        if (row, y0, y1) == self.bar and text == self.text:
+            return
+        if text != self.text:
+            need = math.ceil(self.BAR_X + self.TEXT_GAP + QFontMetricsF(self.font()).horizontalAdvance(text) + 4)
+            if need > self.width():
+                self.set_width(need)
+        self.bar, self.text = (row, y0, y1), text
+        self.update()
+
+    def clear_bar(self) -> None:
+        if self.bar is not None:
+            self.bar, self.text = None, ""
+            self.update()
+
+    def bar_rect(self) -> QRectF | None:
+        """The bar in item coordinates (a 2-px wide rectangle); ``None`` when it is not drawn (its row out of
+        view)."""
+        view = self.view
+        if self.bar is None:
+            return None
+        _, y0, y1 = self.bar
+        (_, _), (top, bottom) = view.viewRange()
+        if not (top <= min(y0, y1) and max(y0, y1) <= bottom):
+            return None
+        a = self.mapFromScene(view.mapViewToScene(QPointF(0.0, y0))).y()
+        b = self.mapFromScene(view.mapViewToScene(QPointF(0.0, y1))).y()
+        return QRectF(self.BAR_X - 1.0, min(a, b), 2.0, abs(b - a))
+
+    def text_rect(self) -> QRectF | None:
+        """Where the value is drawn, item coordinates (``None`` when the bar is not drawn)."""
+        bar = self.bar_rect()
+        if bar is None:
+            return None
+        height = QFontMetricsF(self.font()).height()
+        left = bar.right() + self.TEXT_GAP
+        return QRectF(left, bar.center().y() - height / 2, self.width() - left, height)
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802 (the curve's name, for tests)
+        """(x of the bar in the gutter in px, twice; y of its ends in view rows)."""
+        if self.bar is None:
+            return np.zeros(0), np.zeros(0)
+        return np.array([self.BAR_X, self.BAR_X]), np.array(self.bar[1:])
+
+    def paint(self, p, opt, widget) -> None:  # noqa: D102 (Qt API): the bar and its value, nothing else
+        bar = self.bar_rect()
+        if bar is None:
+            return
+        p.setPen(self._pen)
+        x = bar.center().x()
+        p.drawLine(QPointF(x, bar.top()), QPointF(x, bar.bottom()))
+        p.setPen(self._text_colour)
+        p.setFont(self.font())
+        p.drawText(self.text_rect(), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), self.text)
+
+    def wheelEvent(self, ev):  # noqa: N802 - let the browser page
+        ev.ignore()
 
 
 class _PageCurve(_DataBoundsCurve):
@@ -1237,6 +1407,7 @@ class SignalBrowser(QWidget):
         self._plans: dict[str, _PagePlan] = {}  # per trace kind, for the display state it was made for
         self._rows_of: dict[str, list[int]] = {}  # recording channel -> the rows that draw it
         self._rows_in_view: tuple[tuple | None, dict[str, list[int]]] = (None, {})  # (channel window, rows of each)
+        self._strips = (0.0, 0.0)  # heights of the label strips above and under the traces, px
         self._updating = False  # a new recording is being laid out: state events wait for _rebuild_rows
         self._raw_colour = QColor(RAW_COLOUR)
         self._cleaned_colour = QColor(CLEANED_COLOUR)
@@ -1255,12 +1426,14 @@ class SignalBrowser(QWidget):
         self.plot = self.plot_widget.getPlotItem()
         for side in ("top", "right"):  # given axes are shown by pyqtgraph: these two stay hidden, as by default
             self.plot.hideAxis(side)
+        # The scale bar's gutter, a column right of the traces (and of the hidden right axis): it never covers a
+        # trace.
+        self._scale_bar = _ScaleGutter(self._vb, self._axis.font())
+        self.plot.layout.addItem(self._scale_bar, 2, 3)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
         # Vertical grid lines are our own item (see _draw_grid): the axis' own grid costs ~3 ms per page step.
-        self._grid = _DataBoundsCurve(pen=pg.mkPen(0, 0, 0, 50, width=1), connect="pairs")
-        self._grid.setZValue(-40)
-        self._grid_key: tuple | None = None  # (lines, step s, top, bottom) the grid item is laid out for
+        self._grid = _GridLines(QColor(0, 0, 0, 50), QColor("white"))  # the plot's background (below)
         self._time_axis.update_label()
         for axis in (self._time_axis, self._axis):
             axis.setTextPen(pg.mkPen("#303030"))
@@ -1272,7 +1445,9 @@ class SignalBrowser(QWidget):
         self._strip = QGraphicsRectItem()  # the label strip's background, above the traces
         self._strip.setPen(QPen(Qt.PenStyle.NoPen))
         self._strip.setBrush(QBrush(STRIP_FILL))
-        self._strip.setZValue(-35)
+        # Opaque over the traces and spans, under the labels (z 25): the rows above the channel window (the page
+        # is laid out for every row) do not show through the strip once the window is scrolled down.
+        self._strip.setZValue(24)
         self._vb.addItem(self._strip, ignoreBounds=True)
 
         self._raw = _TraceSet(self._vb, z=1)
@@ -1303,13 +1478,8 @@ class SignalBrowser(QWidget):
         self._cursor.hide()
         self._vb.addItem(self._cursor, ignoreBounds=True)
 
-        # Scale bar (the first row in view's modality, or the one +/- change), legend and read-out.
-        self._scale_bar = _ScaleBarCurve(pen=pg.mkPen("#000000", width=2))
-        self._scale_bar.setZValue(45)
-        self._vb.addItem(self._scale_bar, ignoreBounds=True)
-        self._scale_label = pg.TextItem(color="#000000", anchor=(1, 0.5), fill=pg.mkBrush(255, 255, 255, 200))
-        self._scale_label.setZValue(45)
-        self._vb.addItem(self._scale_label, ignoreBounds=True)
+        # Scale bar (the first row in view's modality, or the one +/- change): in the right gutter (above), legend
+        # and read-out.
         self.scale_bar_text = ""
         self._legend = pg.TextItem(color="#202020", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 220))
         self._legend_html = ""
@@ -1326,6 +1496,7 @@ class SignalBrowser(QWidget):
         self.readout_label.setEnabled(False)
         self._measure: list[pg.InfiniteLine] = []  # the two measurement cursors, made when first shown
         self._hover: tuple[float, int] | None = None  # (time s, row) under the mouse
+        self._hover_scene = None  # the mouse's last scene position over the traces (the read-out follows a redraw)
         self._measure_row: int | None = None  # row whose amplitude the cursors measure
         self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
@@ -1464,11 +1635,26 @@ class SignalBrowser(QWidget):
         """Channels per page chosen by the user, ``None`` when it follows the height."""
         return self.state.per_page_choice
 
+    def rows_key(self) -> Hashable:
+        """Names the row layout and the channel window: equal keys, equal :attr:`visible_channels` and
+        :attr:`page_channels` (for layers that cache what they derive from them)."""
+        return (self._rows_version, self.state.first_row, self.channels_per_page)
+
     @property
     def page_channels(self) -> list[str]:
         """Names of the rows in view (the channel page), top to bottom."""
         first = self.state.first_row
         return self.visible_channels[first:first + self.channels_per_page]
+
+    @property
+    def page_recorded_channels(self) -> list[str]:
+        """The recording's channels in the rows in view, top to bottom, each once (a derivation's anode, then
+        its reference): what the spectrum reads under a montage, whose row names ("Fp1-F7") are no channels."""
+        first = self.state.first_row
+        out: dict[str, None] = {}
+        for d in self._row_defs[first:first + self.channels_per_page]:
+            out.update(dict.fromkeys(d.channels))
+        return list(out)
 
     def scale(self, modality: Modality | str) -> float:
         """Amplitude shown per row spacing for ``modality``, in the channel's unit (e.g. V for EEG)."""
@@ -1549,7 +1735,7 @@ class SignalBrowser(QWidget):
             shown = self._rec is not None and montage.available(self._channel_list())
             parts.append(f"montage: {montage.name}" if shown else f"montage: {montage.name} (not possible with "
                                                                    "these channels: as recorded)")
-        filters = self.state.filters_text()
+        filters = self.state.filters_text(self._row_mods)  # of the modalities drawn
         if filters:
             parts.append(f"display filter: {filters}")
         elif self.state.filters and not self.state.filters_on:
@@ -1656,6 +1842,7 @@ class SignalBrowser(QWidget):
             width = MIN_AXIS_PX
             self._axis.setWidth(width)
         self.heart_rate_row.set_left_width(width)
+        self.heart_rate_row.set_right_width(self._scale_bar.width())
 
     def _on_row_status(self, text: str) -> None:
         self.status = text
@@ -1691,8 +1878,14 @@ class SignalBrowser(QWidget):
         self.state.scroll_channel_pages(pages)
 
     def _strip_rows(self) -> float:
+        """Height of the label strip above the traces, rows."""
         row_px = self.state.row_px
-        return self.state.strip_px / row_px if row_px > 0 else 0.0
+        return self._strips[0] / row_px if row_px > 0 else 0.0
+
+    def _bottom_strip_rows(self) -> float:
+        """Height of the strip under the traces (the user's annotation labels), rows."""
+        row_px = self.state.row_px
+        return self._strips[1] / row_px if row_px > 0 else 0.0
 
     def _apply_channel_window(self, *, redraw: bool = True) -> None:
         """Show the channel window (the view's y range, the scroll bar) and move the labels with it."""
@@ -1701,7 +1894,7 @@ class SignalBrowser(QWidget):
         per_page = max(1, state.channels_per_page)
         first = state.first_row
         top = first - 0.5 - ROW_MARGIN - self._strip_rows()
-        self._vb.setYRange(top, first + per_page - 0.5 + ROW_MARGIN, padding=0)
+        self._vb.setYRange(top, first + per_page - 0.5 + ROW_MARGIN + self._bottom_strip_rows(), padding=0)
         bar = self.channel_scroll_bar
         bar.blockSignals(True)
         try:
@@ -1713,6 +1906,7 @@ class SignalBrowser(QWidget):
         bar.setVisible(n_rows > per_page)
         bar.setToolTip(f"Channels {first + 1}-{min(first + per_page, n_rows)} of {n_rows}: Up/Down one channel, "
                        f"Shift+Up/Down a page of channels, Ctrl+Shift+Up/Down fewer/more per page")
+        self._axis.rows = range(first, first + per_page)
         self._axis.picture = None
         self._axis.update()
         if redraw:
@@ -1731,8 +1925,28 @@ class SignalBrowser(QWidget):
         n_lines = max(1, min(LABEL_ROWS, int(height // (4 * line_px)))) if height > 0 else LABEL_ROWS
         return n_lines * line_px + 2.0
 
+    def _bottom_strip_px(self) -> float:
+        """Height of the strip under the traces, px: room for the user's annotation labels while there are user
+        annotations (on any page: paging never changes the rows' height), so that they never cover a trace."""
+        layer = getattr(self, "annotation_layer", None)
+        return layer.strip_px() if layer is not None else 0.0
+
     def _update_geometry(self) -> None:
-        self.state.set_view_size(self._vb.width(), self._vb.height(), self._strip_px())
+        self._strips = (self._strip_px(), self._bottom_strip_px())
+        self.state.set_view_size(self._vb.width(), self._vb.height(), sum(self._strips))
+
+    def relayout_strips(self) -> None:
+        """Lay the rows out again after a label strip came or went (the first user annotation, the last one
+        deleted), and draw the page."""
+        if not self._rows_ready() or self._strips == (self._strip_px(), self._bottom_strip_px()):
+            return
+        self._updating = True
+        try:
+            self._update_geometry()
+        finally:
+            self._updating = False
+        self._apply_channel_window(redraw=False)
+        self.refresh()
 
     def _on_view_resized(self) -> None:
         self._position_overlays()
@@ -1785,8 +1999,8 @@ class SignalBrowser(QWidget):
             return
         try:
             t = self.state.parse_time(text)
-        except ValueError as exc:
-            self.model.errorOccurred.emit(exc, "going to a time")
+        except ValueError as exc:  # a typo is the user's error (as a ValueError it read "An unexpected error")
+            self.model.errorOccurred.emit(MMQNetError(str(exc)), GO_TO_TIME_CONTEXT)
             return
         self.jump_to(t)
 
@@ -1869,10 +2083,18 @@ class SignalBrowser(QWidget):
     def _on_mouse_moved(self, scene_pos) -> None:
         if self._rec is None or not self._vb.sceneBoundingRect().contains(scene_pos):
             return
-        p = self._vb.mapSceneToView(scene_pos)
+        self._hover_scene = QPointF(scene_pos)
+        self._hover_at_mouse()
+        self._update_readout()
+
+    def _hover_at_mouse(self) -> None:
+        """Time and row under the mouse's last position, for the page and rows drawn now (after a page step or
+        a montage with fewer rows the kept (time, row) named another time and channel, or no row: IndexError)."""
+        if self._hover_scene is None:
+            return
+        p = self._vb.mapSceneToView(self._hover_scene)
         row = self._row_at(p.y())
         self._hover = None if row is None else (p.x(), row)
-        self._update_readout()
 
     def _current_page(self) -> PageTraces | None:
         traces = self._clean if self.state.mode == "cleaned" and self._clean.curve.isVisible() else self._raw
@@ -2097,6 +2319,9 @@ class SignalBrowser(QWidget):
         scales = {}
         for m in wanted:
             ranges = [r for r in by_mod.get(m, []) if r > 0]
+            # A flat channel (zeros, or one level stored in steps of 1e-17) is left out: as the median it set
+            # 4.7e-17 µV/mm and drew its modality's other channels as clipped blocks.
+            ranges = [r for r in ranges if r > FLAT_RANGE * max(ranges)]
             scales[m] = float(np.median(ranges)) if ranges else FALLBACK_SCALE.get(m, 1.0)
         self._updating = True
         try:
@@ -2137,7 +2362,10 @@ class SignalBrowser(QWidget):
         self._draw_legend(draw_raw, draw_clean)
         if self.heart_rate_row.shown:
             self.heart_rate_row.set_page(start, stop)
-        self._update_readout() if (self.measuring or self._hover) else None
+        hovered = self._hover is not None
+        if hovered:
+            self._hover_at_mouse()  # the mouse may now be over another row or none: the read-out says so
+        self._update_readout() if (self.measuring or hovered) else None
         self.pageChanged.emit(start, stop)
         # Spaced steps (a reader's page turns, a key's auto-repeat): the neighbours are prepared once this page is
         # painted (``_PagePrefetcher.hold``) and drawn into images in the idle time before the next step. Back to
@@ -2156,18 +2384,10 @@ class SignalBrowser(QWidget):
         self._prefetch_neighbours(draw_raw, draw_clean, images=not self.back_to_back or gil_free_available())
 
     def _draw_grid(self, start: float, stop: float) -> None:
-        """Vertical lines at the time axis' ticks, as one line-pairs item."""
-        step = self.plot.getAxis("bottom").tick_step(max(stop - start, 1e-9), start)
-        first, last = math.ceil(start / step), math.floor(stop / step)
+        """Vertical lines at the time axis' ticks (one item, painted from the page and the step)."""
+        step = self._time_axis.tick_step(max(stop - start, 1e-9), start)
         top, bottom = -0.5 - ROW_MARGIN, max(1, len(self._row_defs)) - 0.5 + ROW_MARGIN
-        # The lines are laid out from the first one and the item is moved there: a page step moves it (the
-        # same lines every step; setData made pyqtgraph build their path again, ~0.5 ms).
-        key = (last - first + 1, step, top, bottom)
-        if key != self._grid_key:
-            self._grid_key = key
-            ticks = np.arange(key[0]) * step
-            self._grid.setData(np.repeat(ticks, 2), np.tile([top, bottom], ticks.size), connect="pairs")
-        self._grid.setPos(first * step, 0.0)
+        self._grid.set_page(start, stop, step, top, bottom)
 
     def set_cleaned_is_model_input(self, matches: bool | None) -> None:
         """Say in the legend whether the cleaned trace is the model's input (the display cleaning's settings equal
@@ -2200,7 +2420,8 @@ class SignalBrowser(QWidget):
         """The display filters for the legend: those of the modality of the top row in view, and how many other
         modalities are filtered ("EEG 0.5-35 Hz, notch 50 Hz; +6 more"). The whole list would take the label
         strip's width and hide the annotation labels; the status bar and exported pages give it whole."""
-        active = self.state.active_filters()
+        drawn = set(self._row_mods)  # a filter of a modality this recording lacks filters nothing here
+        active = {m: f for m, f in self.state.active_filters().items() if m in drawn}
         if not active:
             return ""
         first = self._row_mods[self.state.first_row] if self.state.first_row < len(self._row_mods) else None
@@ -2222,10 +2443,10 @@ class SignalBrowser(QWidget):
         return Modality.EEG
 
     def _draw_scale_bar(self) -> None:
-        """A vertical bar of a round amplitude at the right of the first row in view, with its value."""
+        """A vertical bar of a round amplitude in the right gutter, beside the first row in view of the scale
+        modality, with its value (the gutter's item draws it: nothing moves at a page step)."""
         if not self._row_defs:
-            self._scale_bar.hide()
-            self._scale_label.hide()
+            self._scale_bar.clear_bar()
             self.scale_bar_text = ""
             return
         mod = self._scale_modality()
@@ -2235,22 +2456,13 @@ class SignalBrowser(QWidget):
         scale = self.state.scale(mod) / self.state.gain(self._row_defs[row].name)
         value = nice_value(0.8 * scale * factor)
         if value <= 0:
-            self._scale_bar.hide()
-            self._scale_label.hide()
+            self._scale_bar.clear_bar()
             return
         height = value / factor / scale  # rows
-        start, stop = self.visible_range()
-        x = stop - 0.012 * (stop - start)
-        y0 = row + height / 2
-        self._scale_bar.pad_s = 0.01 * (stop - start)  # ~10 px, for a 2-px line (set before setData measures it)
-        self._scale_bar.setData([x, x], [y0, y0 - height])
-        self._scale_bar.show()
         text = format_value(value, unit)
-        if text != self.scale_bar_text:
-            self.scale_bar_text = text
-            self._scale_label.setText(text)
-        self._scale_label.setPos(x, row)
-        self._scale_label.show()
+        self.scale_bar_text = text
+        self._scale_bar.set_bar(row, row + height / 2, row - height / 2, text)
+        self.heart_rate_row.set_right_width(self._scale_bar.width())  # the gutter may have grown
 
     def _row_scales(self) -> np.ndarray:
         state = self.state
@@ -2361,7 +2573,7 @@ class SignalBrowser(QWidget):
         rows_of = self._rows_in_view[1]
         row_px = self.state.row_px
         line_px = self.span_layer.line_px()
-        strip_px = self.state.strip_px
+        strip_px = self._strips[0]
         width = self._vb.width()
         legend_w = self._legend.boundingRect().width() if self._legend.isVisible() else 0.0
         return PageView(start=start, stop=stop, rows_of=rows_of,

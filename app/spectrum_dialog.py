@@ -3,24 +3,23 @@
 The spectrum is computed by :func:`mmqnet_core.features.psd.welch_spectrum` (mne's Welch estimate); the dialog
 only draws it. The span starts as the browser's page and the channels as the selection (else the EEG channels on
 the page). A second tab shows the spectrogram of one channel over the whole recording
-(:func:`~mmqnet_core.features.psd.spectrogram`), on the same time axis (h:mm:ss from the recording start) as
-the trajectory view; the span's ends read and accept h:mm:ss, mm:ss or seconds like the browser's Ctrl+G.
+(:func:`~mmqnet_core.features.spectrogram_track.spectrogram_track`, in the window's worker), on the same time axis
+(h:mm:ss from the recording start) as the trajectory view; the span's ends read and accept h:mm:ss, mm:ss or
+seconds like the browser's Ctrl+G.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -32,11 +31,13 @@ from PySide6.QtWidgets import (
 
 from mmqnet_core.errors import MMQNetError
 from mmqnet_core.features.config import DEFAULT_BANDS, DELTA_BAND
-from mmqnet_core.features.psd import Spectrogram, Spectrum, spectrogram, welch_spectrum
+from mmqnet_core.features.psd import Spectrum, welch_spectrum
+from mmqnet_core.features.spectrogram_track import SpectrogramTrack, spectrogram_track
 from mmqnet_core.recording import Recording
 
-from .browser_state import format_hms, parse_time
+from .browser_state import display_unit, format_hms
 from .plot_helpers import use_time_axis
+from .time_edit import TimeSpinBox  # noqa: F401 (here before; the annotation dialog uses it too)
 
 log = logging.getLogger(__name__)
 
@@ -45,50 +46,30 @@ BANDS: tuple[tuple[str, float, float], ...] = (DELTA_BAND,) + DEFAULT_BANDS
 BAND_COLOURS = ("#fff3e0", "#e8f5e9", "#e3f2fd", "#f3e5f5", "#fffde7")
 #: Highest frequency drawn by default, Hz (the EEG range of interest; the Nyquist frequency if lower).
 FMAX_HZ = 60.0
+#: Most time columns of the spectrogram (a screen has fewer pixels; adjacent columns are averaged beyond).
+SPECTROGRAM_COLUMNS = 2000
+#: Longest span of a power spectrum, s: the span is read whole (24 h x 8 channels took 52 s and 4.3 GB in the
+#: window's thread); the Spectrogram tab shows the whole recording.
+MAX_SPECTRUM_SPAN_S = 3600.0
+#: Decades of power shown below the spectrum's top (a cleaner EEG spectrum spans 4-6).
+DECADES = 10.0
 #: pyqtgraph's default colour cycle is hard to read on white: these are the first curve colours.
 CURVE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-
-
-class TimeSpinBox(QDoubleSpinBox):
-    """A time from the recording's start, s, shown as h:mm:ss.ss (mm:ss.ss under an hour) like the time axes;
-    typed as h:mm:ss, mm:ss or seconds (:func:`app.browser_state.parse_time`). It showed "2873.45 s" where the
-    axes said 47:53."""
-
-    def __init__(self, duration_s: float, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setDecimals(2)
-        self.setRange(0.0, duration_s)
-        self.setKeyboardTracking(False)
-
-    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt API)
-        return format_hms(value, decimals=2)
-
-    def valueFromText(self, text: str) -> float:  # noqa: N802 (Qt API)
-        try:
-            return parse_time(text, duration_s=self.maximum())
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int):  # noqa: D102 (Qt API)
-        try:
-            parse_time(text, duration_s=self.maximum())
-        except ValueError:
-            ok = all(c.isdigit() or c in ":. s" for c in text)
-            return (QValidator.State.Intermediate if ok else QValidator.State.Invalid), text, pos
-        return QValidator.State.Acceptable, text, pos
 
 
 class SpectrumDialog(QDialog):
     """Power spectrum of channels over a span (s), and a spectrogram of one channel."""
 
     def __init__(self, recording: Recording, channels: Sequence[str], start_s: float, stop_s: float,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, runner: Any = None) -> None:
         super().__init__(parent)
         self.recording = recording
         self.setWindowTitle(f"Power spectrum - {recording.title}")
         self.resize(900, 560)
         self.spectrum: Spectrum | None = None
-        self.spectrogram: Spectrogram | None = None
+        self.power_shown: np.ndarray | None = None  # the power drawn, in the units of the axis label
+        self.spectrogram: SpectrogramTrack | None = None
+        self.runner = runner  # the window's task runner: the spectrogram is computed there (None: in this thread)
         self.error = ""
 
         self.channel_list = QListWidget(self)
@@ -118,6 +99,7 @@ class SpectrumDialog(QDialog):
         self.plot.addLegend(offset=(-10, 10))
         for axis in ("left", "bottom"):
             self.plot.getAxis(axis).setTextPen("#303030")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # it read "power (V²/Hz) (x1e-09)"
 
         self.sg_channel = QComboBox(self)
         self.sg_channel.addItems(recording.ch_names)
@@ -126,6 +108,10 @@ class SpectrumDialog(QDialog):
         self.sg_plot = pg.PlotWidget(background="w")
         use_time_axis(self.sg_plot.getPlotItem())  # h:mm:ss as the other time axes ("time (ks)" on long files)
         self.sg_plot.setLabel("left", "frequency", units="Hz")
+        self.sg_plot.getAxis("left").enableAutoSIPrefix(False)
+        # the recording's span and frequencies before the spectrogram is drawn (empty, it read -500..500 mHz)
+        self.sg_plot.setXRange(0.0, recording.duration_s, padding=0)
+        self.sg_plot.setYRange(0.0, min(FMAX_HZ, recording.sfreq / 2), padding=0)
         self.sg_message = QLabel(self)  # the spectrogram's errors, on its own tab (they went to the other one)
         self.sg_message.setStyleSheet("color: #b71c1c")
         self.sg_message.setWordWrap(True)
@@ -193,6 +179,14 @@ class SpectrumDialog(QDialog):
             label.setParentItem(region)
             self.plot.addItem(label, ignoreBounds=True)
             region.label = label  # kept for positioning below
+        span = self.stop_edit.value() - self.start_edit.value()
+        if span > MAX_SPECTRUM_SPAN_S:
+            self.spectrum = None
+            self.error = (f"The span is {format_hms(span)} long: a spectrum is computed over at most "
+                          f"{format_hms(MAX_SPECTRUM_SPAN_S)} (change From or To); the Spectrogram tab shows the whole "
+                          "recording.")
+            self.message.setText(self.error)
+            return
         try:
             self.spectrum = welch_spectrum(self.recording, [self.recording.index(n) for n in names],
                                            self.start_edit.value(), self.stop_edit.value(), fmax=fmax)
@@ -202,15 +196,22 @@ class SpectrumDialog(QDialog):
             return
         self.error = ""
         spec = self.spectrum
+        # In the unit the browser shows (µV for a channel read in volts: a MISC channel recorded in uV read V²/Hz)
+        shown = [display_unit(u) for u in spec.units]
+        factors = np.array([f * f for _, f in shown])[:, None]
         with np.errstate(divide="ignore"):
-            power = np.where(spec.power > 0, spec.power, np.nan)
+            power = np.where(spec.power > 0, spec.power * factors, np.nan)
+        self.power_shown = power
         for k, (name, row) in enumerate(zip(spec.ch_names, power)):
             self.plot.plot(spec.freqs, row, pen=pg.mkPen(CURVE_COLOURS[k % len(CURVE_COLOURS)], width=1.5),
                            name=name)
-        units = sorted(set(spec.units))
+        units = sorted({u for u, _ in shown})
         self.plot.setLabel("left", "power (" + ", ".join(f"{u}\u00b2/Hz" for u in units) + ")")
         self.plot.setXRange(0, fmax, padding=0)
         top = np.nanmax(np.log10(power)) if np.isfinite(power).any() else 0.0
+        if np.isfinite(power).any():  # at most DECADES below the top: a pure sine's 1e-36 floor hid the peaks
+            low = max(float(np.nanmin(np.log10(power))), top - DECADES)
+            self.plot.setYRange(low, top, padding=0.05)
         for item in self.plot.getPlotItem().items:
             if isinstance(item, pg.LinearRegionItem):
                 lo, hi = item.getRegion()
@@ -219,26 +220,48 @@ class SpectrumDialog(QDialog):
                             f"{format_hms(spec.stop_s, decimals=1)}")
 
     def update_spectrogram(self) -> None:
-        """Compute and draw the spectrogram of the chosen channel over the whole recording."""
+        """Compute (in the window's worker when the dialog has one) and draw the chosen channel's spectrogram over
+        the whole recording: :func:`~mmqnet_core.features.spectrogram_track.spectrogram_track`, read in chunks and
+        at most :data:`SPECTROGRAM_COLUMNS` columns (the whole-recording ``spectrogram`` took 21.7 s in the window's
+        thread and a 121 x 86399 image for 24 h; the track 6.5 s and 0.3 GB)."""
         name = self.sg_channel.currentText()
-        try:
-            self.spectrogram = spectrogram(self.recording, self.recording.index(name),
-                                           fmax=min(FMAX_HZ, self.recording.sfreq / 2))
-        except MMQNetError as exc:
-            self.spectrogram = None
-            self.sg_message.setText(str(exc))
+        kwargs = {"fmax_hz": min(FMAX_HZ, self.recording.sfreq / 2), "max_columns": SPECTROGRAM_COLUMNS}
+        self.spectrogram = None
+        if self.runner is None:
+            try:
+                track = spectrogram_track(self.recording, name, **kwargs)
+            except MMQNetError as exc:
+                self._spectrogram_failed(exc)
+                return
+            self._show_spectrogram(track)
             return
+        self.sg_message.setStyleSheet("color: palette(text)")  # progress, not an error
+        self.sg_message.setText(f"computing the spectrogram of {name}...")
+        self.runner.submit(spectrogram_track, self.recording, name, key="spectrogram", name=f"Spectrogram of {name}",
+                           on_result=self._show_spectrogram, on_error=self._spectrogram_failed, **kwargs)
+
+    def _spectrogram_failed(self, exc: BaseException) -> None:
+        self.spectrogram = None
+        self.sg_message.setStyleSheet("color: #b71c1c")
+        if not isinstance(exc, MMQNetError):
+            from .errors import notify_error
+
+            notify_error(exc, self, "computing a spectrogram")
+            return
+        self.sg_message.setText(str(exc))
+
+    def _show_spectrogram(self, track: SpectrogramTrack) -> None:
+        if track.ch_name != self.sg_channel.currentText():
+            return  # another channel was chosen meanwhile: its own result follows
+        self.spectrogram = track
         self.sg_message.setText("")
-        sg = self.spectrogram
-        with np.errstate(divide="ignore"):
-            image = np.log10(np.maximum(sg.power, 1e-30))
+        unit, factor = display_unit(track.unit)  # in the browser's unit (µV for a channel read in volts)
+        image = track.power_db.T + 20.0 * np.log10(factor)  # (F, T): frequency up, time along
         self.sg_image.setImage(image)
-        dt = sg.times[1] - sg.times[0] if sg.times.size > 1 else 1.0
-        df = sg.freqs[1] - sg.freqs[0] if sg.freqs.size > 1 else 1.0
-        self.sg_image.setRect(float(sg.times[0] - dt / 2), float(sg.freqs[0]), float(dt * sg.times.size),
-                              float(df * sg.freqs.size))
-        finite = image[np.isfinite(image)]
-        if finite.size:
-            self.sg_bar.setLevels((float(np.percentile(finite, 5)), float(np.percentile(finite, 99))))
-        self.sg_plot.setTitle(f"{name} ({sg.unit}\u00b2/Hz)")
-        self.sg_bar.getAxis("left").setLabel(f"log10 power ({sg.unit}\u00b2/Hz)")
+        df = track.freqs_hz[1] - track.freqs_hz[0] if track.freqs_hz.size > 1 else 1.0
+        self.sg_image.setRect(float(track.times_s[0] - track.column_s / 2), float(track.freqs_hz[0] - df / 2),
+                              float(track.column_s * track.times_s.size), float(df * track.freqs_hz.size))
+        lo, hi = track.levels()
+        self.sg_bar.setLevels((lo + 20.0 * np.log10(factor), hi + 20.0 * np.log10(factor)))
+        self.sg_plot.setTitle(f"{track.ch_name} (dB re 1 {unit}\u00b2/Hz)")
+        self.sg_bar.getAxis("left").setLabel(f"power (dB re 1 {unit}\u00b2/Hz)")

@@ -263,11 +263,32 @@ class DerivationPlan:
         """The rows (R, n_times) from ``data`` (len(picks), n_times): anode minus the mean of its reference.
 
         A missing sample (NaN) of a channel makes only the rows that use that channel missing there.
+
+        Each row is written once, ``anode - reference`` straight into the output (a bipolar row's reference is a
+        row of ``data``; a mean reference is computed once per distinct reference, over a view of ``data`` where
+        its channels are read in a contiguous run): the same values as copying the anodes and subtracting the
+        references reference by reference (tested), with a third of the memory traffic (a double-banana block of
+        three filtered pages: one subtraction per row instead of a gather, then a gather, subtraction and scatter
+        per reference).
         """
-        out = data[list(self.anodes)]
+        out = np.empty((len(self.anodes), data.shape[1]), dtype=data.dtype)
+        ref_of_row: dict[int, np.ndarray] = {}
         for cols, rows in self.references:
-            ref = data[cols[0]] if len(cols) == 1 else data[list(cols)].mean(axis=0)
-            out[list(rows)] -= ref
+            if len(cols) == 1:
+                ref = data[cols[0]]
+            else:
+                k0 = cols[0]
+                contiguous = cols == tuple(range(k0, k0 + len(cols)))
+                # A view where it can (no copy); the same mean as over a gathered copy (same values, same order).
+                ref = (data[k0:k0 + len(cols)] if contiguous else data[list(cols)]).mean(axis=0)
+            for r in rows:
+                ref_of_row[r] = ref
+        for r, a in enumerate(self.anodes):
+            ref = ref_of_row.get(r)
+            if ref is None:
+                out[r] = data[a]
+            else:
+                np.subtract(data[a], ref, out=out[r])
         return out
 
 

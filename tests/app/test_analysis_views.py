@@ -282,7 +282,9 @@ def test_no_checkpoint_shows_a_dialog(window, recording, tmp_path, dialogs, monk
     assert window.run_analysis() is False
     assert len(dialogs) == 1
     assert dialogs[0]["text"].startswith("No MMQ-Net checkpoint found at resources/checkpoint/model.safetensors")
-    assert "set one in Preferences" in dialogs[0]["text"] and "Preferences" in dialogs[0]["informative"]
+    # what is wrong in the text, where to set a checkpoint under it: said once (it was in both)
+    assert "Edit > Preferences > Model checkpoint" in dialogs[0]["informative"]
+    assert (dialogs[0]["text"] + dialogs[0]["informative"]).count("Preferences") == 1
     window.apply_preferences(replace(window.prefs, checkpoint=str(tmp_path / "gone.safetensors")))
     assert window.run_analysis() is False
     assert f"No MMQ-Net checkpoint found at {tmp_path / 'gone.safetensors'}" in dialogs[1]["text"]

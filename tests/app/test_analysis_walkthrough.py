@@ -161,7 +161,7 @@ def test_spectrum_dialog_reads_time_like_the_axes_and_shows_spectrogram_errors_o
     def fail(*_args, **_kwargs):
         raise MMQNetError("Cannot compute a spectrogram of Fz: too short.")
 
-    monkeypatch.setattr(spectrum_dialog, "spectrogram", fail)
+    monkeypatch.setattr(spectrum_dialog, "spectrogram_track", fail)
     dialog.tabs.setCurrentIndex(1)
     assert dialog.sg_message.text() == "Cannot compute a spectrogram of Fz: too short."
     assert dialog.tabs.currentWidget().isAncestorOf(dialog.sg_message)  # on the tab shown

@@ -233,3 +233,140 @@ def test_dialog_refuses_invalid_values_and_stays_open(qtbot):
     dialog.kind_edit.setCurrentText("note")
     dialog.accept()
     assert dialog.result() == int(QDialog.DialogCode.Accepted)
+
+
+def _many(duration_s: float, channels, n: int = 400) -> AnnotationSet:
+    """``n`` annotations of three types, 0.3-2 s long, every fifth on one channel (crowded pages)."""
+    rng = np.random.default_rng(1)
+    kinds = ("event", "artifact", "note")
+    return AnnotationSet(tuple(
+        AnnotationEntry(float(o), float(d), f"{kinds[i % 3]} number {i}", kinds[i % 3],
+                        (channels[i % len(channels)],) if i % 5 == 0 else ())
+        for i, (o, d) in enumerate(zip(rng.uniform(0, duration_s - 2, n), rng.uniform(0.3, 2.0, n)))))
+
+
+def test_paging_draws_what_a_fresh_layer_draws(window, recording, tmp_path, qtbot):
+    """What the layer keeps between redraws (text widths, colours, the rows of the channel window, the skipped
+    redraw of an unchanged page) leaves the plot as a layer drawing the page from nothing would (pixel-equal)."""
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    browser = window.browser
+    browser.set_page_length(10.0)
+    window.review.store.set_annotations(_many(recording.duration_s, browser.visible_channels))
+    browser.set_start(0.0)
+    for key in (Qt.Key.Key_PageDown, Qt.Key.Key_PageDown, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown):
+        QTest.keyClick(browser, key)
+    layer = browser.annotation_layer
+    assert len(layer.shown_labels()) >= 3 and len(set(layer.shown_entry_ids())) >= 5
+    kept = browser.plot_widget.grab().toImage()
+    layer._drawn_key = layer._rows_for = None
+    layer._widths.clear()
+    layer._label_colours.clear()
+    layer.redraw()
+    assert browser.plot_widget.grab().toImage() == kept
+
+
+def test_an_unchanged_page_is_not_drawn_again_and_an_edit_is(window, recording, tmp_path, monkeypatch):
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    layer = window.browser.annotation_layer
+    store = window.review.store
+    entry_id = store.add(1.0, 2.0, "spike", "event")
+    calls = []
+    set_spans = type(layer._span_layer).set_spans
+    monkeypatch.setattr(type(layer._span_layer), "set_spans", lambda self, *a: calls.append(a) or set_spans(self, *a))
+    layer.redraw()
+    assert calls == []  # same annotations, page, rows and view
+    store.change(entry_id, text="sharp wave")
+    assert len(calls) == 1 and layer.shown_labels() == ["sharp wave"]
+    window.browser.scroll_pages(1)  # another page: drawn (without the annotation)
+    assert len(calls) == 2 and layer.shown_entry_ids() == []
+
+
+def test_each_label_text_lies_in_its_box_in_the_strip_at_the_bottom(window, recording, tmp_path):
+    """The labels are drawn at a point (not formatted into a rectangle): each text, as Qt measures it there, lies in
+    its white box; the boxes sit on the strip's lines from the bottom of the view, and do not overlap."""
+    from PySide6.QtGui import QFontMetricsF
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    browser = window.browser
+    window.review.store.set_annotations(_many(recording.duration_s, browser.visible_channels))
+    browser.set_start(10.0)
+    strip = browser.annotation_layer._strip
+    transform = browser.view_box().childGroup.sceneTransform()
+    boxes = strip.boxes(transform)
+    assert len(boxes) >= 3
+    metrics = QFontMetricsF(strip.font)
+    down = (strip.line_px - 1 - metrics.ascent() - metrics.descent()) / 2 + metrics.ascent()
+    bottom = transform.map(QPointF(0.0, strip.bottom)).y()
+    for (_, line, text, _, width), box in zip(strip.labels, boxes):
+        ink = metrics.tightBoundingRect(text).translated(box.left() + 3.0, box.top() + down)
+        assert box.adjusted(0, -1, 0, 1).contains(ink), (text, box, ink)
+        assert box.width() == width and box.bottom() == pytest.approx(bottom - line * strip.line_px - 1)
+    for i, a in enumerate(boxes):
+        assert not any(a.intersects(b) for b in boxes[i + 1:])
+
+
+def _trace_pixels(image, rect, colour) -> int:
+    """Pixels of ``colour`` (the raw trace's) in ``rect`` (scene = widget pixels) of ``image``."""
+    rgb = colour.rgb()
+    return sum(image.pixel(x, y) == rgb
+               for x in range(int(rect.left()) + 1, int(rect.right()) - 1)
+               for y in range(int(rect.top()) + 1, int(rect.bottom()) - 1))
+
+
+def test_user_labels_have_a_strip_under_the_traces_and_no_row_shows_through_a_strip(window, recording, tmp_path,
+                                                                                      qtbot):
+    """The user's labels lie in a strip of their own under the rows in view (they covered the bottom traces); the
+    strip comes with the first user annotation and goes with the last; with the channel window scrolled, rows out
+    of it (the page is laid out for every row) show neither through that strip nor through the recording's at
+    the top, nor are they named beside them."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor
+
+    from app.browser_state import ROW_MARGIN
+    from app.signal_browser import RAW_COLOUR
+
+    window.resize(1200, 520)  # fewer rows in view than the recording has
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    browser, store = window.browser, window.review.store
+    browser.set_mode("raw")
+    qtbot.wait(120)
+    vb = browser.view_box()
+
+    def row_edge(y):
+        return vb.mapViewToScene(QPointF(0.0, y)).y()
+
+    assert browser._strips[1] == 0
+    entry_id = store.add(1.0, 2.0, "eyes closed", "note")
+    store.add(2.0, 0.5, "spike", "event")
+    per_page = browser.channels_per_page
+    assert browser._strips[1] > 0 and per_page < len(browser.visible_channels)
+    browser.scroll_channels(2)
+    qtbot.wait(120)
+    first = browser.first_channel
+    last_row_bottom = row_edge(first + per_page - 0.5 + ROW_MARGIN)
+    strip = browser.annotation_layer._strip
+    boxes = strip.boxes(vb.childGroup.sceneTransform())
+    assert len(boxes) == 2
+    assert all(box.top() >= last_row_bottom - 0.5 and box.bottom() <= vb.sceneBoundingRect().bottom() + 0.5
+               for box in boxes)
+    image = browser.plot_widget.grab().toImage()
+    traces = vb.sceneBoundingRect()
+    bottom_strip = QRectF(traces.left(), last_row_bottom + 1, traces.width(), traces.bottom() - last_row_bottom - 1)
+    legend = browser._legend.sceneBoundingRect()  # in the top strip, with a mark in the raw trace's colour
+    top_strip = QRectF(traces.left(), traces.top(), legend.left() - 2 - traces.left(),
+                       row_edge(first - 0.5 - ROW_MARGIN) - traces.top())
+    raw = QColor(RAW_COLOUR)
+    assert _trace_pixels(image, bottom_strip, raw) == 0
+    assert _trace_pixels(image, top_strip, raw) == 0
+    rows_drawn = QRectF(traces.left(), top_strip.bottom() + 2, traces.width(),
+                        bottom_strip.top() - top_strip.bottom() - 4)
+    assert _trace_pixels(image, rows_drawn, raw) > 100  # the colour is the traces' indeed
+    assert browser._axis.rows == range(first, first + per_page)  # names of the window's rows only
+    for e in list(_user(window)):
+        store.delete(e.id)
+    assert browser._strips[1] == 0
+    # The rows take the room back (more of them fit: the view ends at the last one's margin).
+    assert browser.channels_per_page >= per_page
+    assert vb.viewRange()[1][1] == pytest.approx(browser.first_channel + browser.channels_per_page - 0.5 + ROW_MARGIN)
+    window.model.undo_stack.undo()  # the last deletion undone: the strip is back
+    assert browser._strips[1] > 0 and len(_user(window)) == 1 and entry_id is not None

@@ -460,3 +460,46 @@ def test_legend_says_whether_the_cleaned_trace_is_the_model_input(window, record
     assert "model input" not in browser.legend_text()
     window.apply_preferences(dataclasses.replace(window.prefs, eeg_high_hz=45.0))
     qtbot.waitUntil(lambda: "cleaned (model input)" in browser.legend_text(), timeout=20000)
+
+
+@pytest.mark.parametrize("montage", ["bipolar_longitudinal", "bipolar_transverse", "average", "linked_ears",
+                                     "custom"])
+def test_montage_rows_are_those_of_subtracting_reference_by_reference(montage):
+    """The montage plan writes each row once (anode - reference): bit-equal to copying the anodes and subtracting
+    each distinct reference from its rows (the way it was computed before), missing samples included; a mean
+    reference over channels read apart (not a contiguous run) too."""
+    from mmqnet_core.montage import BUILTIN, Derivation, plan
+    from mmqnet_core.recording import Modality
+
+    names = ["Fp1", "F7", "T7", "P7", "O1", "Fp2", "F8", "T8", "P8", "O2", "F3", "C3", "P3", "F4", "C4", "P4",
+             "Fz", "Cz", "Pz", "A1", "A2", "ECG"]
+    if montage == "custom":
+        rows = [Derivation("Cz", ("A1", "Fz", "O2")), Derivation("Fp1", ("A1", "Fz", "O2")),
+                Derivation("C3", ("P3",)), Derivation("ECG")]
+    else:
+        chosen = next(m for m in BUILTIN if m.kind == montage)
+        rows = chosen.derive([(n, Modality.ECG if n == "ECG" else Modality.EEG) for n in names])
+    p = plan(rows, names)
+    assert len(p.references) >= 1
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((len(p.picks), 2000)) * 1e-4
+    data[1, 10:20] = np.nan
+    expected = data[list(p.anodes)]
+    for cols, used_by in p.references:
+        ref = data[cols[0]] if len(cols) == 1 else data[list(cols)].mean(axis=0)
+        expected[list(used_by)] -= ref
+    got = p.apply(data)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert np.array_equal(got, expected, equal_nan=True)
+
+
+def test_scale_bar_values_read_without_an_exponent():
+    from app.signal_browser import format_value
+
+    assert format_value(5000.0, "\u00b5V") == "5000 \u00b5V"  # read "5e+03 µV"
+    assert format_value(20.0, "\u00b5V") == "20 \u00b5V"
+    assert format_value(0.5, "\u00b5S") == "0.5 \u00b5S"
+    assert format_value(1.5, "a.u.") == "1.5 a.u."
+    assert format_value(0.002, "") == "0.002"
+    assert format_value(123.456, "bpm") == "123 bpm"
+    assert format_value(2e9, "x") == "2e+09 x"

@@ -47,6 +47,9 @@ def test_h_shows_the_heart_rate_row_in_bpm(heart_browser, qtbot, window):
     assert row.plot.getAxis("left").width() == b._axis.width() >= 60  # time axes line up
     left = row.plot.getViewBox().sceneBoundingRect().left()
     assert left == b.view_box().sceneBoundingRect().left()
+    # ... and end where the traces end (left of the scale bar's gutter); the two plots are as wide.
+    assert row.plot.getViewBox().sceneBoundingRect().right() == b.view_box().sceneBoundingRect().right()
+    assert row.widget.width() == b.plot_widget.width()
     qtbot.keyClick(b, Qt.Key.Key_H)
     assert not row.shown and not window.review.heart_rate_action.isChecked()
     window.review.heart_rate_action.trigger()  # the menu item works the same

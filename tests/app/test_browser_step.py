@@ -23,11 +23,21 @@ def _specs(axis, fresh: bool):
             [(r.getRect(), int(flags.value if hasattr(flags, "value") else flags), text) for r, flags, text in texts])
 
 
+def _traces_582_px_wide(browser, qtbot) -> None:
+    """Widen the window by the scale bar's gutter: the traces as wide as these tests were written for (582 px, a
+    5-s page then has 0.5-s ticks; 530 px with the gutter has 1-s ticks)."""
+    window = browser.window()
+    window.resize(window.width() + browser._scale_bar.width(), window.height())
+    qtbot.waitUntil(lambda: browser.view_box().width() >= 582, timeout=2000)
+    qtbot.wait(120)  # let the resize settle (the page is drawn again)
+
+
 def test_time_axis_places_ticks_and_labels_as_pyqtgraph_would_without_its_general_code(browser, qtbot,
                                                                                         monkeypatch):
     """After a page step the time axis' specs (axis line, ticks, label rectangles and texts) equal pyqtgraph's,
     made without running pyqtgraph's general code again; also after a change of page length, with clock time and
     after a step that is not a whole number of ticks."""
+    _traces_582_px_wide(browser, qtbot)
     axis = browser.plot.getAxis("bottom")
     general = pg.AxisItem.generateDrawSpecs
     calls = []
@@ -54,13 +64,18 @@ def test_time_axis_places_ticks_and_labels_as_pyqtgraph_would_without_its_genera
 
 def _grid_lines(browser) -> list[float]:
     """Times (s, view coordinates) of the vertical grid lines drawn."""
-    grid = browser._grid
-    x, _ = grid.getData()
-    return sorted({round(float(v) + grid.pos().x(), 9) for v in x})
+    return sorted(round(t, 9) for t in browser._grid.times())
 
 
 def test_grid_lines_sit_at_the_ticks_and_a_page_step_only_moves_them(browser, qtbot):
+    """The grid's lines are at the time axis' ticks, drawn where they are (a darker pixel column in the margin
+    over the rows, where no trace reaches), and a page step changes neither the item's place nor its bounding
+    rectangle (no re-index of the scene, no path built)."""
+    from app.browser_state import ROW_MARGIN
+
+    _traces_582_px_wide(browser, qtbot)
     axis = browser.plot.getAxis("bottom")
+    vb = browser.view_box()
     for page_s in (10.0, 5.0):
         browser.set_page_length(page_s)
         for _ in range(3):
@@ -70,25 +85,44 @@ def test_grid_lines_sit_at_the_ticks_and_a_page_step_only_moves_them(browser, qt
             expected = [round(k * step, 9) for k in range(int(np.ceil(start / step - 1e-9)),
                                                           int(np.floor(stop / step + 1e-9)) + 1)]
             assert _grid_lines(browser) == expected
-    path = browser._grid.getPath()
+    image = browser.plot_widget.grab().toImage()
+    # The margin over the first row (under the label strip): no trace reaches it (nor the time axis' ticks,
+    # drawn up into the plot's bottom margin).
+    y = round(vb.mapViewToScene(pg.QtCore.QPointF(0, browser.first_channel - 0.5 - ROW_MARGIN / 2)).y())
+    for t in _grid_lines(browser)[1:-1]:
+        x = int(np.floor(vb.mapViewToScene(pg.QtCore.QPointF(t, 0)).x()))
+        assert image.pixelColor(x, y).lightness() < image.pixelColor(x + 3, y).lightness() - 20, t
+    rect, pos = browser._grid.boundingRect(), browser._grid.pos()
     qtbot.keyClick(browser, Qt.Key.Key_PageDown)
-    assert browser._grid.getPath() is path  # not built again: the item moved
+    assert browser._grid.boundingRect() == rect and browser._grid.pos() == pos
     browser.set_start(browser.start_s + 0.5)  # lines at other places relative to the page: still at the ticks
     start, stop = browser.visible_range()
     assert _grid_lines(browser)[0] == pytest.approx(np.ceil(start / 0.5) * 0.5)
 
 
-def test_scale_bar_lies_inside_its_bounding_rectangle_after_page_steps(browser, qtbot):
-    """The scale bar's bounding rectangle (padded in data units, not measured in pixels at each step) holds the
-    2-px line with room to spare, so that moving it repaints all of it."""
-    bar = browser._scale_bar
+def test_scale_bar_is_in_its_gutter_beside_its_row_never_over_a_trace(browser, qtbot):
+    """The scale bar and its value lie in the gutter right of the traces (they covered the top trace's right end),
+    inside the gutter's rectangle (a repaint covers them), beside the row they belong to; a page step leaves them
+    where they are; the pixels there are the bar's."""
+    gutter = browser._scale_bar
+    traces = browser.view_box().sceneBoundingRect()
+    row = browser.state.first_row
+    vb = browser.view_box()
+    placed = None
     for _ in range(3):
         qtbot.keyClick(browser, Qt.Key.Key_PageDown)
-        x, y = bar.getData()
-        scene = bar.mapRectToScene(bar.boundingRect())
-        line = bar.mapRectToScene(pg.QtCore.QRectF(x[0], min(y), 0.0, abs(y[1] - y[0])))
-        assert scene.left() <= line.left() - 3 and scene.right() >= line.right() + 3
-        assert scene.top() <= line.top() - 2 and scene.bottom() >= line.bottom() + 2
+        bar, text = gutter.mapRectToScene(gutter.bar_rect()), gutter.mapRectToScene(gutter.text_rect())
+        for rect in (bar, text):
+            assert not rect.intersects(traces) and rect.left() >= traces.right()
+            assert gutter.sceneBoundingRect().contains(rect)
+        assert bar.center().y() == pytest.approx(vb.mapViewToScene(pg.QtCore.QPointF(0, row)).y(), abs=0.5)
+        assert bar.height() > 5
+        assert placed is None or (bar, text) == placed  # not moved by the page step
+        placed = (bar, text)
+    image = browser.plot_widget.grab().toImage()
+    x = round(bar.center().x() - 0.5)  # the bar's two pixel columns: x and x + 1
+    dark = [image.pixelColor(x, round(y)).lightness() < 100 for y in np.linspace(bar.top() + 1, bar.bottom() - 1, 9)]
+    assert all(dark)
 
 
 def test_time_axis_labels_never_overlap_in_a_narrow_browser(browser, qtbot):
@@ -174,3 +208,33 @@ def test_time_axis_tick_values_are_pyqtgraphs(qtbot):
         size = float(rng.uniform(150.0, 2000.0))
         for a, b in ((lo, lo + span), (lo + span, lo)):
             assert axis.tickValues(a, b, size) == pg.AxisItem.tickValues(axis, a, b, size)
+
+
+def test_time_axis_drawn_straight_onto_the_painter_equals_pyqtgraphs_picture(browser, qtbot):
+    """The browser's time axis (cached in device pixels) is painted without pyqtgraph's QPicture: the same pixels
+    as pyqtgraph's paint (record the picture, play it back), after page steps and a change of page length."""
+    from PySide6.QtGui import QImage
+
+    axis = browser.plot.getAxis("bottom")
+    rect = axis.boundingRect()
+
+    def render(paint) -> QImage:
+        image = QImage(int(rect.width()) + 2, int(rect.height()) + 2, QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(0xFFFFFFFF)
+        painter = QPainter(image)
+        painter.translate(-rect.left() + 1, -rect.top() + 1)
+        paint(painter)
+        painter.end()
+        return image
+
+    for page_s in (10.0, 5.0, 60.0):
+        browser.set_page_length(page_s)
+        qtbot.keyClick(browser, Qt.Key.Key_PageDown)
+        ours = render(lambda p: axis.paint(p, None, None))
+        axis.picture = None
+
+        def theirs(p):
+            pg.AxisItem.paint(axis, p, None, None)
+
+        assert render(theirs) == ours
+        assert ours != render(lambda p: None)  # something drawn

@@ -46,7 +46,7 @@ def test_spectrum_dialog_draws_log_power_and_band_shading(qtbot, recording):
     assert regions == [(lo, hi) for _, lo, hi in BANDS]
     x, y = curves[0].getData()
     assert x[np.nanargmax(y)] == pytest.approx(10.0, abs=0.5)
-    assert "uV\u00b2/Hz" in dialog.plot.getPlotItem().getAxis("left").labelText
+    assert "\u00b5V\u00b2/Hz" in dialog.plot.getPlotItem().getAxis("left").labelText  # as the browser writes µV
     dialog.stop_edit.setValue(0.5)  # too short: a message, no crash
     dialog.update_spectrum()
     assert "at least 1 s long" in dialog.message.text() and dialog.spectrum is None
