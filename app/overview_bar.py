@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from mmqnet_core.recording import Recording
@@ -39,6 +39,11 @@ class OverviewBar(QWidget):
                         "dark blue ticks: annotations.")
         self._duration = 0.0
         self._page = (0.0, 0.0)
+        # The spans (annotations, interference, masks) drawn once into a pixmap and reused while their sources
+        # and the bar's size are the same objects: a page step only moves the page rectangle, and a recording
+        # with thousands of EDF+ annotations repainted every one of them at every step.
+        self._spans: QPixmap | None = None
+        self._spans_key: tuple[Any, ...] = ()
         model.recordingLoaded.connect(self._on_recording)
         model.recordingChanged.connect(self._on_recording)
         model.masksChanged.connect(lambda _m: self.update())
@@ -49,6 +54,7 @@ class OverviewBar(QWidget):
 
     def _on_recording(self, recording: Recording) -> None:
         self._duration = recording.duration_s
+        self._spans = None  # the recording's annotations may have changed in place
         self.update()
 
     def set_page(self, start_s: float, stop_s: float) -> None:
@@ -79,7 +85,7 @@ class OverviewBar(QWidget):
         h = self.height()
         p.fillRect(self.rect(), BACKGROUND)
         if self._duration > 0:
-            self._paint_spans(p, h)
+            p.drawPixmap(0, 0, self._spans_pixmap(h))
             x0, x1 = self.x_of(self._page[0]), self.x_of(self._page[1])
             page = QRectF(x0, 1, max(x1 - x0, 3.0), h - 2)
             p.fillRect(page, PAGE_FILL)
@@ -88,6 +94,30 @@ class OverviewBar(QWidget):
         p.setPen(QPen(QColor("#a0a8b0")))
         p.drawRect(self.rect().adjusted(0, 0, -1, -1))
         p.end()
+
+    def _spans_pixmap(self, h: int) -> QPixmap:
+        """The spans layer for the current size and sources (transparent elsewhere), redrawn only on a change."""
+        rec = self.model.recording
+        raw = getattr(rec, "raw", None)
+        anns = getattr(raw, "annotations", None)
+        result = self.model.preprocess_result
+        sources = (rec, anns, None if anns is None else len(anns), result, self.model.masks)
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), h, ratio, self._duration)
+        old = self._spans_key
+        same = (self._spans is not None and len(old) == 9 and old[:4] == key and old[6] == sources[2]
+                and all(a is b for a, b in zip(old[4:], sources) if not isinstance(b, int)))
+        if not same:
+            pix = QPixmap(max(1, round(self.width() * ratio)), max(1, round(h * ratio)))
+            pix.setDevicePixelRatio(ratio)
+            pix.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pix)
+            self._paint_spans(painter, h)
+            painter.end()
+            self._spans = pix
+            self._spans_key = key + sources
+        assert self._spans is not None
+        return self._spans
 
     def _paint_spans(self, p: QPainter, h: int) -> None:
         def span(onset: float, end: float, colour: QColor, y0: float, y1: float) -> None:

@@ -188,6 +188,43 @@ def test_overview_click_centres_the_page(window, recording, tmp_path, qtbot):
     assert bar.page == pytest.approx((start, stop))
 
 
+def test_overview_spans_drawn_once_per_change(window, recording, tmp_path, qtbot):
+    """A page step repaints only the page rectangle: the spans layer (here 3,000 EDF+ annotations) is reused until
+    the masks, the annotations or the size change, and what is shown equals a freshly drawn bar."""
+    import mne
+
+    from app.overview_bar import OverviewBar
+
+    onsets = [i * DURATION_S / 3000 for i in range(3000)]
+    recording.raw.set_annotations(mne.Annotations(onsets, [0.01] * 3000, ["ev"] * 3000))
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    bar = window.overview
+    bar.grab()
+    layer = bar._spans
+    assert layer is not None
+    window.browser.set_start(20.0)
+    bar.grab()
+    assert bar._spans is layer  # a page step did not redraw the 3,000 spans
+    window.model.add_segment(20.0, 22.0)
+    shown = bar.grab().toImage()
+    assert bar._spans is not layer  # a new mask did
+    fresh = OverviewBar(window.model)
+    fresh.resize(bar.size())
+    fresh.set_page(*bar.page)
+    fresh._on_recording(window.model.recording)
+    import numpy as np
+
+    def pixels(img):
+        img = img.convertToFormat(img.Format.Format_RGB32)
+        return np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())[:, :img.width() * 4]
+
+    assert np.array_equal(pixels(fresh.grab().toImage()), pixels(shown))
+    recording.raw.annotations.append(1.0, 0.5, "late")  # annotations edited in place: the count changes
+    layer = bar._spans
+    bar.grab()
+    assert bar._spans is not layer
+
+
 def test_mask_table_delete_and_jump(window, recording, tmp_path, qtbot):
     window.set_recording(recording, tmp_path / "rec.bdf")
     window.model.toggle_channel_mask("GSR")
