@@ -216,6 +216,13 @@ import time
 T_FIRST = time.perf_counter()
 import contextlib, json, os, resource, sys, threading
 EV, THREADS = [(T_FIRST, "MainThread", "interpreter running (first line of the program)", 0.0)], []
+OUT = os.environ["MMQNET_TIMELINE"]
+def forked():  # the model process (inference.model_process): its own events, written beside the parent's
+    global OUT
+    OUT = OUT + ".model"
+    del EV[:], THREADS[:]
+    EV.append((time.perf_counter(), "model-process", "forked", 0.0))
+os.register_at_fork(after_in_child=forked)
 def mark(what):
     EV.append((time.perf_counter(), threading.current_thread().name, what, time.thread_time()))
 _run = threading.Thread.run
@@ -259,8 +266,9 @@ cmd_analyze.progress_bar = progress_bar
 def dump():
     ru, main = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_THREAD)
     heavy = [m for m in ("mne", "scipy.signal", "scipy.stats", "pandas", "pyarrow", "torch") if m in sys.modules]
-    with open(os.environ["MMQNET_TIMELINE"], "w") as fh:
+    with open(OUT, "w") as fh:
         json.dump({"events": EV, "threads": THREADS, "process": [ru.ru_utime, ru.ru_stime],
+                   "maxrss_kb": ru.ru_maxrss,
                    "main": [main.ru_utime, main.ru_stime], "modules": len(sys.modules), "heavy": heavy}, fh)
 import atexit
 atexit.register(lambda: (mark("interpreter teardown starts (atexit)"), dump()))
@@ -305,6 +313,11 @@ def timeline(args) -> int:
                     print(f"{tree}: FAILED: {err[-500:]}")
                     continue
                 d = json.loads(tl.read_text())
+                mp = Path(str(tl) + ".model")  # the model process, when the analysis forked one
+                m = json.loads(mp.read_text()) if mp.is_file() else None
+            if m is not None:  # its events in the parent's list; its threads as one group
+                d["events"] = sorted(d["events"] + [[t, "[model] " + th, what, cpu] for t, th, what, cpu in
+                                                    m["events"]])
             print(f"\n== {tree} (run {rep + 1}), 1 h x 40 channels at {sfreq} Hz: wall {end - t0:.2f} s, CPU user "
                   f"{usage.ru_utime:.2f} s + system {usage.ru_stime:.2f} s, peak {usage.ru_maxrss / 1e3:.0f} MB, "
                   f"load {load0} -> {_load()}")
@@ -323,6 +336,12 @@ def timeline(args) -> int:
             py = sum(g[1] + g[2] for g in groups.values()) + sum(d["main"])
             print("CPU by thread: main " + f"{d['main'][0]:.2f} + {d['main'][1]:.2f} s; " + "; ".join(
                 f"{name} x{n} {u:.2f} + {s_:.2f} s ({a:.1f}-{b:.1f})" for name, (n, u, s_, a, b) in groups.items()))
+            if m is not None:
+                mpy = sum(t[3] + t[4] for t in m["threads"])
+                print(f"model process: CPU {m['process'][0]:.2f} + {m['process'][1]:.2f} s (main thread "
+                      f"{m['main'][0]:.2f} + {m['main'][1]:.2f}, torch/OpenMP threads "
+                      f"{sum(m['process']) - sum(m['main']) - mpy:.2f} s), peak {m['maxrss_kb'] / 1e3:.0f} MB, "
+                      f"{m['modules']} modules; counted in the CPU above (reaped by the analysis)")
             print(f"other threads (torch/OpenMP, BLAS): {sum(d['process']) - py:.2f} s; "
                   f"{d['modules']} modules, heavy: {', '.join(d['heavy'])}")
     return 0
