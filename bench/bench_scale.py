@@ -319,7 +319,8 @@ def timeline(args) -> int:
                 d["events"] = sorted(d["events"] + [[t, "[model] " + th, what, cpu] for t, th, what, cpu in
                                                     m["events"]])
             print(f"\n== {tree} (run {rep + 1}), 1 h x 40 channels at {sfreq} Hz: wall {end - t0:.2f} s, CPU user "
-                  f"{usage.ru_utime:.2f} s + system {usage.ru_stime:.2f} s, peak {usage.ru_maxrss / 1e3:.0f} MB, "
+                  f"{usage.ru_utime:.2f} s + system {usage.ru_stime:.2f} s ({usage.ru_minflt / 1e3:.0f}k page faults), "
+                  f"peak {usage.ru_maxrss / 1e3:.0f} MB, "
                   f"load {load0} -> {_load()}")
             print(f"{'t s':>7} {'CPU s':>6}  {'thread':<18} event   (t from the parent's Popen; CPU of that thread)")
             print(f"{0.0:7.2f} {'':>6}  {'(parent)':<18} Popen")
