@@ -232,7 +232,7 @@ def run_timed(self):
         _run(self)
     finally:
         ru = resource.getrusage(resource.RUSAGE_THREAD)
-        THREADS.append((self.name, t0, time.perf_counter(), ru.ru_utime, ru.ru_stime))
+        THREADS.append((self.name, t0, time.perf_counter(), ru.ru_utime, ru.ru_stime, ru.ru_minflt))
 threading.Thread.run = run_timed
 def timed(owner, attr, what):
     fn = getattr(owner, attr)
@@ -265,10 +265,11 @@ def progress_bar(name):
 cmd_analyze.progress_bar = progress_bar
 def dump():
     ru, main = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_THREAD)
+    main_flt, proc_flt = main.ru_minflt, ru.ru_minflt
     heavy = [m for m in ("mne", "scipy.signal", "scipy.stats", "pandas", "pyarrow", "torch") if m in sys.modules]
     with open(OUT, "w") as fh:
         json.dump({"events": EV, "threads": THREADS, "process": [ru.ru_utime, ru.ru_stime],
-                   "maxrss_kb": ru.ru_maxrss,
+                   "maxrss_kb": ru.ru_maxrss, "faults": [proc_flt, main_flt],
                    "main": [main.ru_utime, main.ru_stime], "modules": len(sys.modules), "heavy": heavy}, fh)
 import atexit
 atexit.register(lambda: (mark("interpreter teardown starts (atexit)"), dump()))
@@ -328,21 +329,27 @@ def timeline(args) -> int:
                 print(f"{t - t0:7.2f} {cpu:6.2f}  {thread[:18]:<18} {what[:72]}")
             print(f"{end - t0:7.2f} {'':>6}  {'(parent)':<18} process reaped (exit status read)")
             groups: dict[str, list[float]] = {}
-            for name, a, b, user, sys_ in d["threads"]:
-                g = groups.setdefault(name.rstrip("0123456789_").removesuffix("-"), [0, 0.0, 0.0, a - t0, b - t0])
+            for name, a, b, user, sys_, *flt in d["threads"]:
+                g = groups.setdefault(name.rstrip("0123456789_").removesuffix("-"), [0, 0.0, 0.0, a - t0, b - t0, 0])
                 g[0] += 1
                 g[1] += user
                 g[2] += sys_
                 g[3], g[4] = min(g[3], a - t0), max(g[4], b - t0)
+                g[5] += flt[0] if flt else 0
             py = sum(g[1] + g[2] for g in groups.values()) + sum(d["main"])
-            print("CPU by thread: main " + f"{d['main'][0]:.2f} + {d['main'][1]:.2f} s; " + "; ".join(
-                f"{name} x{n} {u:.2f} + {s_:.2f} s ({a:.1f}-{b:.1f})" for name, (n, u, s_, a, b) in groups.items()))
+            print("CPU by thread (user + system, page faults): main " + f"{d['main'][0]:.2f} + {d['main'][1]:.2f} s; "
+                  + "; ".join(f"{name} x{n} {u:.2f} + {s_:.2f} s, {f / 1e3:.0f}k ({a:.1f}-{b:.1f})"
+                              for name, (n, u, s_, a, b, f) in groups.items()))
             if m is not None:
                 mpy = sum(t[3] + t[4] for t in m["threads"])
                 print(f"model process: CPU {m['process'][0]:.2f} + {m['process'][1]:.2f} s (main thread "
                       f"{m['main'][0]:.2f} + {m['main'][1]:.2f}, torch/OpenMP threads "
                       f"{sum(m['process']) - sum(m['main']) - mpy:.2f} s), peak {m['maxrss_kb'] / 1e3:.0f} MB, "
                       f"{m['modules']} modules; counted in the CPU above (reaped by the analysis)")
+            if "faults" in d:
+                print(f"page faults: main thread {d['faults'][1] / 1e3:.0f}k of this process's "
+                      f"{d['faults'][0] / 1e3:.0f}k" + (f"; model process {m['faults'][0] / 1e3:.0f}k"
+                                                        if m is not None and "faults" in m else ""))
             print(f"other threads (torch/OpenMP, BLAS): {sum(d['process']) - py:.2f} s; "
                   f"{d['modules']} modules, heavy: {', '.join(d['heavy'])}")
     return 0
