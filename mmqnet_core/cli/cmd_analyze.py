@@ -151,15 +151,19 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
                 remote.use_local()  # hundreds of MB of features and results: not copied between processes
 
         try:
-            fa = analyze_file(args.path[0], args.output, options, model=model, check_recording=check_recording,
-                              progress=bar, cancel=_LoadFailed(model) if deferred else None)
-        except Cancelled:
-            if deferred:
-                model.result()  # the load's own error
+            try:
+                fa = analyze_file(args.path[0], args.output, options, model=model, check_recording=check_recording,
+                                  progress=bar, cancel=_LoadFailed(model) if deferred else None)
+            except Cancelled:
+                if deferred:
+                    model.result()  # the load's own error
+                raise
+        except BaseException:
+            if remote is not None:  # an error or Ctrl-C: at once, even while it is still importing torch
+                remote.close(kill=True)
             raise
-        finally:
-            if remote is not None:
-                remote.close()  # reaped before the fast exit (its CPU time is then counted as this process')
+        if remote is not None:
+            remote.close()  # it has ended on its own (close_after_use); reaped before the fast exit
     result, paths = fa.result, fa.paths
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)

@@ -240,3 +240,63 @@ def test_errors_of_the_child_are_raised_as_their_own_type():
         model_process._raise({"type": "ValueError", "message": "v"})
     with pytest.raises(RuntimeError, match="^SomeLibraryError: x$"):  # not ours, not a built-in: named
         model_process._raise({"type": "SomeLibraryError", "message": "x"})
+
+
+_CANCEL_PROGRAM = r"""
+import os, sys, threading, time
+from mmqnet_core.errors import Cancelled
+from mmqnet_core.inference.analyze import analyze_features
+from mmqnet_core.inference.model_process import start_model_process
+from mmqnet_core.inference.streaming import recording_features
+from mmqnet_core.io import load_recording
+model = start_model_process(device="cpu")
+fs = recording_features(load_recording(sys.argv[1]), model)
+model.result()
+pid, cancel, when = model._pid, threading.Event(), []
+def progress(fraction, message=""):
+    if message.startswith("batch") and not cancel.is_set():  # the model runs in the child: cancel now
+        when.append(time.perf_counter())
+        cancel.set()
+try:
+    analyze_features(fs, None, model, title="x", batch_size=1, progress=progress, cancel=cancel)
+    print("FINISHED")
+except Cancelled:
+    print("CANCELLED after", time.perf_counter() - when[0])
+print("CHILD_GONE", not os.path.exists(f"/proc/{pid}"))
+"""
+
+
+def test_a_cancel_during_the_model_stage_stops_and_ends_the_model_process(bdf):
+    proc = subprocess.run([sys.executable, "-c", _CANCEL_PROGRAM, str(bdf)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "CANCELLED after" in proc.stdout and "CHILD_GONE True" in proc.stdout
+    assert float(proc.stdout.split("CANCELLED after")[1].split()[0]) < 1.0
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_ctrl_c_ends_the_analysis_and_the_model_process_at_once(bdf, tmp_path):
+    """Ctrl-C reaches the whole process group: the child ignores it, the parent stops (exit 130) and kills the
+    child even while it is still importing torch (closing its socket would only end it after that)."""
+    proc = subprocess.Popen([sys.executable, "-m", "mmqnet_core.cli", "analyze", str(bdf), "-o", str(tmp_path / "o"),
+                             "--no-masks", "--device", "cpu"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        kids: list[int] = []
+        while not kids and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+            kids = _children(proc.pid)
+        assert kids, "no model process was started"
+        time.sleep(0.1)  # the child is importing torch (~2 s on a quiet machine)
+        t0 = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(30) == 130
+        took = time.monotonic() - t0
+        time.sleep(0.2)
+        assert not [k for k in kids if Path(f"/proc/{k}").exists()]
+        assert took < 1.5  # waiting for the child to end by itself would take its import of torch
+    finally:
+        if proc.poll() is None:
+            proc.kill()
