@@ -4,12 +4,15 @@ analyse a recording, or a cohort of recordings, with MMQ-Net."""
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ._progress import progress_bar
 from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
                               print_warnings)
+
+log = logging.getLogger(__name__)
 
 #: Seconds of input the bounded-memory analysis holds at once (a piece and its context, with margin).
 _STREAMED_S = 900.0
@@ -164,6 +167,8 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
             raise
         if remote is not None:
             remote.close()  # it has ended on its own (close_after_use); reaped before the fast exit
+            if remote.child_maxrss_kb:
+                log.info("model process: peak resident memory %.0f MB", remote.child_maxrss_kb / 1e3)
     result, paths = fa.result, fa.paths
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)
