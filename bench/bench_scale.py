@@ -149,11 +149,12 @@ def analyse(path: Path, out: Path, threads: int | None) -> tuple[float, float, i
     peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # kB on Linux, bytes on macOS
     lines = text.replace("\r", "\n").splitlines()
     tail = " | ".join(line.strip() for line in lines if line.startswith(("timings", "error")))
-    # a model process (inference.model_process): wait4 gives the larger of the two peaks; both can be resident
-    # at once, so their sum is reported (an upper bound)
+    # a model process (inference.model_process): wait4 gives the larger of the two processes' peaks; while the
+    # child works (where its peak lies) this process holds what it logs: their sum counts if it is larger
     child = [line for line in lines if "model process: peak resident memory" in line]
     if child:
-        peak += float(child[-1].split("memory")[1].split()[0]) * 1e6
+        words = child[-1].split("memory")[1].split()
+        peak = max(peak, (float(words[0]) + float(words[4])) * 1e6)
     return wall, peak, proc.returncode, tail, usage.ru_utime + usage.ru_stime
 
 
@@ -515,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {sfreq} Hz, {longest:g} h vs 1 h: time per recorded hour x{t_ratio:.2f} (target within "
                   f"1.2), peak memory x{m_ratio:.2f} (bounded: ~1)")
     print("peak = ru_maxrss of the analysing process (includes Python, torch and the model, ~0.35 GB on its own); "
-          "with a model process, the sum of both processes' peaks (an upper bound)")
+          "with a model process, at least the child's peak plus this process's memory meanwhile")
     print(f"load average after: {_load()}")
     return 1 if failed else 0
 

@@ -168,7 +168,8 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
         if remote is not None:
             remote.close()  # it has ended on its own (close_after_use); reaped before the fast exit
             if remote.child_maxrss_kb:
-                log.info("model process: peak resident memory %.0f MB", remote.child_maxrss_kb / 1e3)
+                log.info("model process: peak resident memory %.0f MB (this process: %.0f MB meanwhile)",
+                         remote.child_maxrss_kb / 1e3, remote.rss_while_child_kb / 1e3)
     result, paths = fa.result, fa.paths
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)

@@ -276,6 +276,15 @@ def _child(sock: socket.socket, path: Any, device: Any, settings: tuple, parent:
         os._exit(code)  # no flush: the output buffers inherited from the parent are the parent's to write
 
 
+def _rss_kb() -> int:
+    """This process's resident memory now, kB (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _maxrss_kb() -> int:
     import resource
 
@@ -332,6 +341,7 @@ class RemoteModel:
         self._local: Any = None
         self._warm: threading.Thread | None = None
         self.child_maxrss_kb = 0  # the child's peak resident memory (reported with its result), kB
+        self.rss_while_child_kb = 0  # this process's resident memory while the child worked (at its result), kB
         self.close_after_use = False  # end the child once it has answered one analysis (the CLI)
         parent = os.getpid()
         for stream in (sys.stdout, sys.stderr):  # nothing buffered here may be written twice
@@ -529,6 +539,7 @@ class RemoteModel:
                     check_cancel(cancel)
                 elif kind == "result":
                     self.child_maxrss_kb = int(message.get("maxrss_kb", 0))
+                    self.rss_while_child_kb = _rss_kb()
                     result = decode(message["value"], out)
                     return dataclasses.replace(result, interference_spans=tuple(interference_spans))
                 else:
