@@ -45,6 +45,12 @@ from ..progress import CancelToken, ProgressCallback, check_cancel, report
 REMOTE_MAX_S = 6 * 3600.0
 #: How often a wait on the child checks the cancel token, s.
 POLL_S = 0.05
+#: OpenMP's wait policy in the child, unless the environment sets OMP_WAIT_POLICY (None: OpenMP's default, which
+#: spins). While the model runs this process only waits, but on a machine whose cores are shared (other programs,
+#: other analyses) torch's spinning threads take the cores from the thread doing the work: the model stage of 1 h
+#: took 9-34 s (6-16 s of CPU) at load 5-6 with spinning and 5.2-6.2 s (2.6-3.2 s of CPU) without. Scheduling
+#: only: the values are the same.
+OMP_WAIT_POLICY: str | None = "PASSIVE"
 
 _HEADER = struct.Struct("<QQ")  # JSON header length, number of arrays
 
@@ -230,6 +236,8 @@ def _child(sock: socket.socket, path: Any, device: Any, settings: tuple, parent:
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
         _die_with_parent(parent)
+        if OMP_WAIT_POLICY and "OMP_WAIT_POLICY" not in os.environ:  # read when torch loads OpenMP
+            os.environ["OMP_WAIT_POLICY"] = OMP_WAIT_POLICY
         # as preprocessing.pipeline.small_pages does around the in-process model stage (kernel time, not values)
         no_huge = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
         if no_huge is not None:
