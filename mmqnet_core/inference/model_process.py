@@ -252,7 +252,9 @@ def _child(sock: socket.socket, path: Any, device: Any, settings: tuple, parent:
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
             _send(sock, _error_message(exc))
             return
-        _send(sock, {"kind": "loaded", "describe": loaded.describe(), "is_synthetic": bool(loaded.is_synthetic)})
+        norm: list[np.ndarray] = []
+        _send(sock, {"kind": "loaded", "describe": loaded.describe(), "is_synthetic": bool(loaded.is_synthetic),
+                     "normalizer": encode(loaded.normalizer, norm)}, norm)
         from .analyze import analyze_features
 
         while True:
@@ -332,8 +334,8 @@ class RemoteModel:
 
     Has the settings read first from the checkpoint's ``config.json`` (``layout``, ``feature_config``,
     ``preprocess_config``, ``normalization``, ``min_windows``) as attributes, like
-    :class:`~mmqnet_core.inference.model_loading.DeferredModel`; ``describe()`` and ``is_synthetic`` once the child
-    has loaded the model; :meth:`analyze_features` runs the model stage in the child. :meth:`use_local` switches
+    :class:`~mmqnet_core.inference.model_loading.DeferredModel`; ``describe()``, ``is_synthetic`` and
+    ``normalizer`` once the child has loaded the model; :meth:`analyze_features` runs the model stage in the child. :meth:`use_local` switches
     to a model loaded in this process (a long span); every other attribute then comes from that model.
     """
 
@@ -389,10 +391,11 @@ class RemoteModel:
             if not ready:
                 return False
             try:
-                message, _ = _recv(self._sock)
+                message, arrays = _recv(self._sock)
             except (EOFError, OSError, ValueError):
-                message = self._died()
+                message, arrays = self._died(), []
             if message.get("kind") == "loaded":
+                message["arrays"] = arrays
                 self._loaded = message
             else:
                 self._error = message
@@ -456,6 +459,15 @@ class RemoteModel:
         if self._local is not None:
             return self._local.describe()
         return str(self.result()._loaded["describe"])
+
+    @property
+    def normalizer(self) -> Any:
+        """The training statistics of the loaded model (a per-subject model's fallback: subject statistics are
+        fitted here), as the child has them. Imports torch here (the Normalizer's module), as fitting does."""
+        if self._local is not None:
+            return self._local.normalizer
+        loaded = self.result()._loaded
+        return decode(loaded["normalizer"], loaded["arrays"])
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

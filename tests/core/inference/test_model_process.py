@@ -300,3 +300,20 @@ def test_ctrl_c_ends_the_analysis_and_the_model_process_at_once(bdf, tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_deap_trial_with_the_subjects_statistics_gives_the_in_process_results(tmp_path):
+    """The shipped per-subject model normalises a DEAP trial with the statistics of the file's trials (computed
+    in the analysing process, a Normalizer sent to the child with the features)."""
+    from mmqnet_core.datasets.synthetic import SynthConfig, generate_trial, write_deap_subject
+
+    trials = [generate_trial(SynthConfig(trial_s=30.0), 0, k) for k in range(3)]
+    path = write_deap_subject(trials, tmp_path / "synthetic_s00.dat")
+    args = ("analyze", str(path), "--trial", "1", "--device", "cpu")
+    remote = _program(*args, "-o", str(tmp_path / "remote"))
+    local = _program(*args, "-o", str(tmp_path / "local"), "--in-process")
+    assert remote.returncode == 0 and local.returncode == 0, remote.stderr[-2000:] + local.stderr[-2000:]
+    assert "FORKED 1" in remote.stdout
+    steps = json.loads((tmp_path / "remote" / "summary.json").read_text())["steps"]
+    assert any("subject's statistics given by the caller" in s for s in steps)
+    _same_outputs(tmp_path / "remote", tmp_path / "local")
