@@ -470,13 +470,16 @@ class RemoteModel:
         return decode(loaded["normalizer"], loaded["arrays"])
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
+        """Anything else of the model (``model``, ``meta``, ``device``...): a caller that needs the model itself
+        gets it loaded in this process (:meth:`use_local`: slower, never wrong)."""
+        if name.startswith("_") or "_local" not in self.__dict__:
             raise AttributeError(name)
-        local = self.__dict__.get("_local")
-        if local is None:
-            raise AttributeError(f"{name!r}: the model runs in a helper process (RemoteModel); use "
-                                 "analyze_features, or load it in this process (use_local)")
-        return getattr(local, name)
+        if self.__dict__["_local"] is None:
+            import logging
+
+            logging.getLogger(__name__).info("%r asked of the model: loading it in this process", name)
+            self.use_local()
+        return getattr(self.__dict__["_local"], name)
 
     # switching, ending --------------------------------------------------------------------------------------
     def use_local(self) -> None:

@@ -317,3 +317,24 @@ def test_a_deap_trial_with_the_subjects_statistics_gives_the_in_process_results(
     steps = json.loads((tmp_path / "remote" / "summary.json").read_text())["steps"]
     assert any("subject's statistics given by the caller" in s for s in steps)
     _same_outputs(tmp_path / "remote", tmp_path / "local")
+
+
+_ASK_PROGRAM = r"""
+import sys
+from mmqnet_core.inference.model_process import start_model_process
+model = start_model_process(device="cpu")
+pid = model._pid
+print("REMOTE", model.remote, "TORCH", "torch" in sys.modules)
+print("N_WINDOWS", model.model.config.n_windows)  # the model itself: loaded here instead
+print("REMOTE", model.remote, "TORCH", "torch" in sys.modules, "CHILD_ENDED", model._pid is None)
+"""
+
+
+def test_asking_for_the_model_itself_loads_it_in_the_analysing_process():
+    proc = subprocess.run([sys.executable, "-c", _ASK_PROGRAM], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "REMOTE True TORCH False"
+    assert lines[1].startswith("N_WINDOWS ") and int(lines[1].split()[1]) > 0
+    assert lines[2] == "REMOTE False TORCH True CHILD_ENDED True"
