@@ -490,6 +490,8 @@ class RemoteModel:
         if self._local is not None:
             return
         self.close(kill=True)
+        if OMP_WAIT_POLICY and "OMP_WAIT_POLICY" not in os.environ and "torch" not in sys.modules:
+            os.environ["OMP_WAIT_POLICY"] = OMP_WAIT_POLICY  # as in the child (the CLI's process: no children)
         self._local = load_model_deferred(self._path, device=self._device, start=False)
 
     def close(self, kill: bool = False) -> None:
