@@ -136,7 +136,7 @@ def analyse(path: Path, out: Path, threads: int | None) -> tuple[float, float, i
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    cmd = [sys.executable, "-m", "mmqnet_core.cli", "analyze", str(path), "-o", str(out), "--no-masks",
+    cmd = [sys.executable, "-m", "mmqnet_core.cli", "-v", "analyze", str(path), "-o", str(out), "--no-masks",
            "--device", "cpu"]
     with tempfile.TemporaryFile() as log:
         t0 = time.perf_counter()
@@ -147,8 +147,14 @@ def analyse(path: Path, out: Path, threads: int | None) -> tuple[float, float, i
         log.seek(0)
         text = log.read().decode(errors="replace")
     peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)  # kB on Linux, bytes on macOS
-    tail = " | ".join(line.strip() for line in text.replace("\r", "\n").splitlines()
-                      if line.startswith(("timings", "error")))
+    lines = text.replace("\r", "\n").splitlines()
+    tail = " | ".join(line.strip() for line in lines if line.startswith(("timings", "error")))
+    # a model process (inference.model_process): wait4 gives the larger of the two processes' peaks; while the
+    # child works (where its peak lies) this process holds what it logs: their sum counts if it is larger
+    child = [line for line in lines if "model process: peak resident memory" in line]
+    if child:
+        words = child[-1].split("memory")[1].split()
+        peak = max(peak, (float(words[0]) + float(words[4])) * 1e6)
     return wall, peak, proc.returncode, tail, usage.ru_utime + usage.ru_stime
 
 
@@ -216,6 +222,13 @@ import time
 T_FIRST = time.perf_counter()
 import contextlib, json, os, resource, sys, threading
 EV, THREADS = [(T_FIRST, "MainThread", "interpreter running (first line of the program)", 0.0)], []
+OUT = os.environ["MMQNET_TIMELINE"]
+def forked():  # the model process (inference.model_process): its own events, written beside the parent's
+    global OUT
+    OUT = OUT + ".model"
+    del EV[:], THREADS[:]
+    EV.append((time.perf_counter(), "model-process", "forked", 0.0))
+os.register_at_fork(after_in_child=forked)
 def mark(what):
     EV.append((time.perf_counter(), threading.current_thread().name, what, time.thread_time()))
 _run = threading.Thread.run
@@ -225,7 +238,7 @@ def run_timed(self):
         _run(self)
     finally:
         ru = resource.getrusage(resource.RUSAGE_THREAD)
-        THREADS.append((self.name, t0, time.perf_counter(), ru.ru_utime, ru.ru_stime))
+        THREADS.append((self.name, t0, time.perf_counter(), ru.ru_utime, ru.ru_stime, ru.ru_minflt))
 threading.Thread.run = run_timed
 def timed(owner, attr, what):
     fn = getattr(owner, attr)
@@ -258,9 +271,11 @@ def progress_bar(name):
 cmd_analyze.progress_bar = progress_bar
 def dump():
     ru, main = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_THREAD)
+    main_flt, proc_flt = main.ru_minflt, ru.ru_minflt
     heavy = [m for m in ("mne", "scipy.signal", "scipy.stats", "pandas", "pyarrow", "torch") if m in sys.modules]
-    with open(os.environ["MMQNET_TIMELINE"], "w") as fh:
+    with open(OUT, "w") as fh:
         json.dump({"events": EV, "threads": THREADS, "process": [ru.ru_utime, ru.ru_stime],
+                   "maxrss_kb": ru.ru_maxrss, "faults": [proc_flt, main_flt],
                    "main": [main.ru_utime, main.ru_stime], "modules": len(sys.modules), "heavy": heavy}, fh)
 import atexit
 atexit.register(lambda: (mark("interpreter teardown starts (atexit)"), dump()))
@@ -305,8 +320,14 @@ def timeline(args) -> int:
                     print(f"{tree}: FAILED: {err[-500:]}")
                     continue
                 d = json.loads(tl.read_text())
+                mp = Path(str(tl) + ".model")  # the model process, when the analysis forked one
+                m = json.loads(mp.read_text()) if mp.is_file() else None
+            if m is not None:  # its events in the parent's list; its threads as one group
+                d["events"] = sorted(d["events"] + [[t, "[model] " + th, what, cpu] for t, th, what, cpu in
+                                                    m["events"]])
             print(f"\n== {tree} (run {rep + 1}), 1 h x 40 channels at {sfreq} Hz: wall {end - t0:.2f} s, CPU user "
-                  f"{usage.ru_utime:.2f} s + system {usage.ru_stime:.2f} s, peak {usage.ru_maxrss / 1e3:.0f} MB, "
+                  f"{usage.ru_utime:.2f} s + system {usage.ru_stime:.2f} s ({usage.ru_minflt / 1e3:.0f}k page faults), "
+                  f"peak {usage.ru_maxrss / 1e3:.0f} MB, "
                   f"load {load0} -> {_load()}")
             print(f"{'t s':>7} {'CPU s':>6}  {'thread':<18} event   (t from the parent's Popen; CPU of that thread)")
             print(f"{0.0:7.2f} {'':>6}  {'(parent)':<18} Popen")
@@ -314,15 +335,27 @@ def timeline(args) -> int:
                 print(f"{t - t0:7.2f} {cpu:6.2f}  {thread[:18]:<18} {what[:72]}")
             print(f"{end - t0:7.2f} {'':>6}  {'(parent)':<18} process reaped (exit status read)")
             groups: dict[str, list[float]] = {}
-            for name, a, b, user, sys_ in d["threads"]:
-                g = groups.setdefault(name.rstrip("0123456789_").removesuffix("-"), [0, 0.0, 0.0, a - t0, b - t0])
+            for name, a, b, user, sys_, *flt in d["threads"]:
+                g = groups.setdefault(name.rstrip("0123456789_").removesuffix("-"), [0, 0.0, 0.0, a - t0, b - t0, 0])
                 g[0] += 1
                 g[1] += user
                 g[2] += sys_
                 g[3], g[4] = min(g[3], a - t0), max(g[4], b - t0)
+                g[5] += flt[0] if flt else 0
             py = sum(g[1] + g[2] for g in groups.values()) + sum(d["main"])
-            print("CPU by thread: main " + f"{d['main'][0]:.2f} + {d['main'][1]:.2f} s; " + "; ".join(
-                f"{name} x{n} {u:.2f} + {s_:.2f} s ({a:.1f}-{b:.1f})" for name, (n, u, s_, a, b) in groups.items()))
+            print("CPU by thread (user + system, page faults): main " + f"{d['main'][0]:.2f} + {d['main'][1]:.2f} s; "
+                  + "; ".join(f"{name} x{n} {u:.2f} + {s_:.2f} s, {f / 1e3:.0f}k ({a:.1f}-{b:.1f})"
+                              for name, (n, u, s_, a, b, f) in groups.items()))
+            if m is not None:
+                mpy = sum(t[3] + t[4] for t in m["threads"])
+                print(f"model process: CPU {m['process'][0]:.2f} + {m['process'][1]:.2f} s (main thread "
+                      f"{m['main'][0]:.2f} + {m['main'][1]:.2f}, torch/OpenMP threads "
+                      f"{sum(m['process']) - sum(m['main']) - mpy:.2f} s), peak {m['maxrss_kb'] / 1e3:.0f} MB, "
+                      f"{m['modules']} modules; counted in the CPU above (reaped by the analysis)")
+            if "faults" in d:
+                print(f"page faults: main thread {d['faults'][1] / 1e3:.0f}k of this process's "
+                      f"{d['faults'][0] / 1e3:.0f}k" + (f"; model process {m['faults'][0] / 1e3:.0f}k"
+                                                        if m is not None and "faults" in m else ""))
             print(f"other threads (torch/OpenMP, BLAS): {sum(d['process']) - py:.2f} s; "
                   f"{d['modules']} modules, heavy: {', '.join(d['heavy'])}")
     return 0
@@ -482,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
             m_ratio = rows[longest][1] / rows[1.0][1]
             print(f"  {sfreq} Hz, {longest:g} h vs 1 h: time per recorded hour x{t_ratio:.2f} (target within "
                   f"1.2), peak memory x{m_ratio:.2f} (bounded: ~1)")
-    print("peak = ru_maxrss of the analysing process (includes Python, torch and the model, ~0.35 GB on its own)")
+    print("peak = ru_maxrss of the analysing process (includes Python, torch and the model, ~0.35 GB on its own); "
+          "with a model process, at least the child's peak plus this process's memory meanwhile")
     print(f"load average after: {_load()}")
     return 1 if failed else 0
 

@@ -4,12 +4,15 @@ analyse a recording, or a cohort of recordings, with MMQ-Net."""
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ._progress import progress_bar
 from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
                               print_warnings)
+
+log = logging.getLogger(__name__)
 
 #: Seconds of input the bounded-memory analysis holds at once (a piece and its context, with margin).
 _STREAMED_S = 900.0
@@ -73,6 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "folders; put this option after FILE): a per-subject model then normalises FILE with the "
                    "statistics of all of them. A DEAP file's trials and the MAHNOB-HCI sessions of the same subject "
                    "beside a session folder are used without it (a cap on their number is printed when reached)")
+    p.add_argument("--in-process", action="store_true",
+                   help="one recording: load and run the model in this process instead of a helper process that "
+                   "loads it while the recording is cleaned (the results are the same; slower start)")
     p.add_argument("--own-statistics", action="store_true",
                    help="per-subject model: normalise the recording with its own statistics instead of those of the "
                    "subject's other trials/sessions (no DEAP trials, no MAHNOB sibling sessions, no --subject-files)")
@@ -117,15 +123,23 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
     from ..errors import Cancelled
     from ..inference.cohort import analyze_file
     from ..inference.model_loading import DeferredModel, load_model_deferred
+    from ..inference.model_process import REMOTE_MAX_S, RemoteModel, start_model_process
 
-    allow_fast_exit()  # no process, no pool: the interpreter's teardown (~1 s with torch) can be skipped
+    allow_fast_exit()  # no pool; the model process is reaped first: the teardown (~1 s with torch) is skipped
     sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))  # for this process, which ends after
+    # torch and the weights load while the recording is read, fitted, cleaned and featurised (a few seconds of
+    # every run's fixed cost): in a helper process forked now, before any thread (the model stage runs there:
+    # inference.model_process), else in a helper thread that analyze() starts once its own imports are done; a
+    # load that fails stops the analysis at its next cancel check
+    remote = None
+    if not (args.in_process or args.mc_samples or args.attribution):
+        remote = start_model_process(args.checkpoint, device=args.device)
+    if remote is not None:
+        remote.close_after_use = True  # one analysis: the child ends while the results are saved
     with progress_bar("analyze") as bar:
-        # torch and the weights load in a helper thread while the recording is fitted, cleaned and featurised (a
-        # few seconds of every run's fixed cost): analyze() starts it once its own imports are done; a load
-        # that fails stops the analysis at its next cancel check
-        model = load_model_deferred(args.checkpoint, device=args.device, start=False)  # started by analyze()
-        deferred = isinstance(model, DeferredModel)
+        model = remote if remote is not None else load_model_deferred(args.checkpoint, device=args.device,
+                                                                      start=False)  # started by analyze()
+        deferred = isinstance(model, (DeferredModel, RemoteModel))
         if args.mc_samples:
             from ..inference.engine import check_mc_samples
 
@@ -135,14 +149,27 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
             print_warnings(rec)
             # a long span is analysed in pieces (mmqnet_core.inference.streaming): 10 minutes + context at a time
             check_fits_memory(rec, args.start, args.stop, streamed_s=_STREAMED_S)
+            stop = rec.duration_s if args.stop is None else min(args.stop, rec.duration_s)
+            if remote is not None and stop - args.start > REMOTE_MAX_S:
+                remote.use_local()  # hundreds of MB of features and results: not copied between processes
 
         try:
-            fa = analyze_file(args.path[0], args.output, options, model=model, check_recording=check_recording,
-                              progress=bar, cancel=_LoadFailed(model) if deferred else None)
-        except Cancelled:
-            if deferred:
-                model.result()  # the load's own error
+            try:
+                fa = analyze_file(args.path[0], args.output, options, model=model, check_recording=check_recording,
+                                  progress=bar, cancel=_LoadFailed(model) if deferred else None)
+            except Cancelled:
+                if deferred:
+                    model.result()  # the load's own error
+                raise
+        except BaseException:
+            if remote is not None:  # an error or Ctrl-C: at once, even while it is still importing torch
+                remote.close(kill=True)
             raise
+        if remote is not None:
+            remote.close()  # it has ended on its own (close_after_use); reaped before the fast exit
+            if remote.child_maxrss_kb:
+                log.info("model process: peak resident memory %.0f MB (this process: %.0f MB meanwhile)",
+                         remote.child_maxrss_kb / 1e3, remote.rss_while_child_kb / 1e3)
     result, paths = fa.result, fa.paths
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)

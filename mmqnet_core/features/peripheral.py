@@ -658,9 +658,17 @@ def flat_windows(data: np.ndarray, grid: WindowGrid, config: FeatureConfig, *, s
     n_times = data.shape[1]
     size = grid.n if not slow else max(grid.n, int(round(config.context_s * grid.sfreq)))
     idx = np.clip(grid.starts + grid.n // 2, 0, n_times - 1)
-    ptp = maximum_filter1d(data, size, axis=1, mode="nearest")[:, idx] - minimum_filter1d(
-        data, size, axis=1, mode="nearest"
-    )[:, idx]
+    if size == grid.n and grid.n_windows and np.isfinite(data).all():
+        # the filters' value at a window's centre is the extreme of that window itself (origin 0: sample i sees
+        # [i - n//2, i - n//2 + n), all inside the signal), so the extremes of the windows alone are taken: the
+        # same values, without the filters over every sample (~40 % of the EEG features' CPU). NaN (masked
+        # samples) keep the filters, whose NaN handling is their own.
+        view = grid.view(data)  # (C, T, n)
+        ptp = view.max(axis=-1) - view.min(axis=-1)
+    else:
+        ptp = maximum_filter1d(data, size, axis=1, mode="nearest")[:, idx] - minimum_filter1d(
+            data, size, axis=1, mode="nearest"
+        )[:, idx]
     flat = ptp <= 0
     if not slow and config.flat_rel_tol > 0:
         d = data - data.mean(axis=1, keepdims=True)

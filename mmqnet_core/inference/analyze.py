@@ -703,6 +703,14 @@ def analyze_features(
     instead of new ones (24 h: ~200 MB less at the peak). The model's normalised input is computed batch by
     batch (never whole) unless ``attribution`` needs it whole.
     """
+    from .model_process import RemoteModel
+
+    if isinstance(model, RemoteModel) and model.remote:  # the same function, in the model's process
+        return model.analyze_features(features, masks, token_mask=token_mask, batch_size=batch_size,
+                                      attention=attention, subject_statistics=subject_statistics,
+                                      mc_samples=mc_samples, mc_seed=mc_seed, progress=progress, cancel=cancel,
+                                      title=title, is_synthetic=is_synthetic, steps=tuple(steps),
+                                      interference_spans=interference_spans, attribution=attribution)
     from ..model.checkpoint import check_compatible
 
     t0 = time.perf_counter()

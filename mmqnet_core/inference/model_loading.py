@@ -119,7 +119,9 @@ _START_LOCK = threading.Lock()
 
 def start_loading(model: Any) -> None:
     """Start the load of a :class:`DeferredModel` created with ``start=False`` (nothing for a loaded model)."""
-    if isinstance(model, DeferredModel):
+    from .model_process import RemoteModel
+
+    if isinstance(model, (DeferredModel, RemoteModel)):
         model.start()
 
 

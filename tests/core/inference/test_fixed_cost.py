@@ -164,15 +164,18 @@ def test_other_commands_and_the_cohort_exit_normally(bdf, tmp_path):
 
 
 #: ``mmqnet analyze`` with a hook on ``os._exit`` (the single-recording command's end) that prints the heavy
-#: modules imported by then; argv[1] "stream" analyses the small file in pieces, as a long one is.
+#: modules imported by then (``MODEL_MODULES``: those of the model process, :mod:`.model_process`, which ends the
+#: same way); argv[1] "stream" analyses the small file in pieces, as a long one is.
 _MODULES_PROGRAM = ("import os, sys\n"
+                    "MAIN = os.getpid()\n"
                     "if sys.argv.pop(1) == 'stream':\n"
                     "    import mmqnet_core.inference.streaming as s\n"
                     "    s.STREAM_ABOVE_BYTES = 0\n"
                     "heavy = ('pandas', 'torch', 'scipy.signal', 'pyarrow.parquet', 'mne')\n"
                     "real_exit = os._exit\n"
                     "def exit_(code):\n"
-                    "    print('MODULES', *[m for m in heavy if m in sys.modules], flush=True)\n"
+                    "    print('MODULES' if os.getpid() == MAIN else 'MODEL_MODULES',\n"
+                    "          *[m for m in heavy if m in sys.modules], flush=True)\n"
                     "    print('SWITCH', sys.getswitchinterval(), flush=True)\n"
                     "    real_exit(code)\n"
                     "os._exit = exit_\n"
@@ -193,8 +196,10 @@ def test_the_single_recording_analysis_never_imports_pandas(bdf, tmp_path, path)
                            "--no-masks", "--device", "cpu"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     modules = next(line for line in proc.stdout.splitlines() if line.startswith("MODULES")).split()[1:]
-    assert "pandas" not in modules
-    assert {"torch", "scipy.signal", "pyarrow.parquet"} <= set(modules)  # the hook saw a whole analysis
+    model = next((line for line in proc.stdout.splitlines() if line.startswith("MODEL_MODULES")), "").split()[1:]
+    assert "pandas" not in modules and "pandas" not in model
+    assert {"scipy.signal", "pyarrow.parquet"} <= set(modules)  # the hook saw a whole analysis
+    assert "torch" in model and "torch" not in modules  # the model ran in its own process
     from mmqnet_core.cli.cmd_analyze import SWITCH_INTERVAL_S
 
     switch = float(next(line for line in proc.stdout.splitlines() if line.startswith("SWITCH")).split()[1])
