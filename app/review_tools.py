@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu
 
 from mmqnet_core.annotations import AnnotationError
 from mmqnet_core.errors import MMQNetError
-from mmqnet_core.recording import Modality
+from mmqnet_core.recording import Modality, Recording
 
 from .event_list import EventList
 from .key_bindings import shortcuts
@@ -245,15 +245,22 @@ class ReviewTools:
         if path is not None:
             self.export_edf_in_background(path)
 
-    def export_edf_in_background(self, path: str | os.PathLike) -> bool:
-        """Write the EDF+ export in a worker (progress in the status bar; the window stays usable: a 1-h recording
-        took 9 s in the window's thread); False when it was refused or there is no recording."""
+    def _recording_to_export(self) -> Recording | None:
+        """The recording to export as EDF+, or None (no recording, or too large: the refusal is reported)."""
         rec = self.window.model.recording
         if rec is None:
-            return False
+            return None
         refusal = edf_export_refusal(rec)
         if refusal is not None:
             self.window.report_error(refusal, f"exporting {rec.title} as EDF+")
+            return None
+        return rec
+
+    def export_edf_in_background(self, path: str | os.PathLike) -> bool:
+        """Write the EDF+ export in a worker (progress in the status bar; the window stays usable: a 1-h recording
+        took 9 s in the window's thread); False when it was refused or there is no recording."""
+        rec = self._recording_to_export()
+        if rec is None:
             return False
         annotations = self.store.annotations  # the set as it is now (an edit makes a new set)
 
@@ -301,12 +308,8 @@ class ReviewTools:
 
     def export_edf(self, path: str | os.PathLike) -> Path | None:
         """The recording's signals with every annotation as a new EDF+ file (the recording is not written)."""
-        rec = self.window.model.recording
+        rec = self._recording_to_export()
         if rec is None:
-            return None
-        refusal = edf_export_refusal(rec)
-        if refusal is not None:
-            self.window.report_error(refusal, f"exporting {rec.title} as EDF+")
             return None
         try:
             out = self.store.annotations.export_edf(path, rec)

@@ -149,6 +149,19 @@ def wait_loaded(qtbot, win, *, cleaned: bool = False, timeout: int = 20000) -> N
         qtbot.waitUntil(lambda: win.model.preprocess_result is not None, timeout=timeout)
 
 
+def open_all_rows(window, rec, path, qtbot, monkeypatch):
+    """``rec`` in the window without cleaning, 10-s pages with every channel in one page, focused browser."""
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.set_recording(rec, path)
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(10.0)
+    b.set_channels_per_page(len(b.visible_channels))
+    b.setFocus()
+    qtbot.wait(80)
+    return b
+
+
 @pytest.fixture(scope="session")
 def tiny_model():
     """A small UNTRAINED MMQ-Net on the test recording's channels (built once per session, ~1 s)."""

@@ -13,7 +13,7 @@ from mmqnet_core.montage import electrode_key, montage_from_text
 from mmqnet_core.preprocessing.display_filter import DisplayFilter
 from mmqnet_core.recording import ChannelInfo, Modality, Recording
 
-from .conftest import wait_loaded
+from .conftest import open_all_rows, wait_loaded
 
 SFREQ = 128.0
 EEG_1020 = ("Fp1", "F7", "T7", "P7", "O1", "Fp2", "F8", "T8", "P8", "O2", "F3", "C3", "P3", "F4", "C4", "P4",
@@ -46,15 +46,7 @@ def rec1020() -> Recording:
 
 @pytest.fixture
 def browser(window, rec1020, tmp_path, qtbot, monkeypatch):
-    monkeypatch.setattr(window, "start_cleaning", lambda: None)
-    window.set_recording(rec1020, tmp_path / "synthetic_1020.bdf")
-    wait_loaded(qtbot, window)
-    b = window.browser
-    b.set_page_length(10.0)
-    b.set_channels_per_page(len(b.visible_channels))
-    b.setFocus()
-    qtbot.wait(80)
-    return b
+    return open_all_rows(window, rec1020, tmp_path / "synthetic_1020.bdf", qtbot, monkeypatch)
 
 
 def drawn(browser, name):

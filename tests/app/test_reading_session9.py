@@ -13,7 +13,7 @@ from mmqnet_core.errors import CheckpointError
 from mmqnet_core.montage import montage_from_text
 from mmqnet_core.recording import ChannelInfo, Modality, Recording
 
-from .conftest import wait_loaded
+from .conftest import open_all_rows, wait_loaded
 
 SFREQ = 128.0
 EEG_1020 = ("Fp1", "F7", "T7", "P7", "O1", "Fp2", "F8", "T8", "P8", "O2", "F3", "C3", "P3", "F4", "C4", "P4",
@@ -37,15 +37,7 @@ def make_eeg_recording(duration_s: float = 60.0, flat: tuple[str, ...] = ()) -> 
 
 @pytest.fixture
 def eeg_browser(window, tmp_path, qtbot, monkeypatch):
-    monkeypatch.setattr(window, "start_cleaning", lambda: None)
-    window.set_recording(make_eeg_recording(), tmp_path / "synthetic_eeg.bdf")
-    wait_loaded(qtbot, window)
-    b = window.browser
-    b.set_page_length(10.0)
-    b.set_channels_per_page(len(b.visible_channels))
-    b.setFocus()
-    qtbot.wait(80)
-    return b
+    return open_all_rows(window, make_eeg_recording(), tmp_path / "synthetic_eeg.bdf", qtbot, monkeypatch)
 
 
 # --- the browser -------------------------------------------------------------------------------------------------
