@@ -93,6 +93,10 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--evidence-long-gate", action="store_true",
                    help="scale the long-context read-out by a learned function of what the short context holds "
                         "(needs --evidence-long; default off)")
+    g.add_argument("--evidence-long-fill", action="store_true",
+                   help="the long-context read-out of each channel speaks only for the share of the short context "
+                        "in which that channel is hidden (0 with the short context complete; needs --evidence-long; "
+                        "default off)")
     g.add_argument("--gate-loss", type=float, default=0.0, metavar="W",
                    help="weight of a supervised loss on the interference gate: the window's largest token gate "
                         "must say whether the window has a known artifact (synthetic data; default 0: off)")
@@ -185,6 +189,7 @@ def train_config_from_args(args: argparse.Namespace, **overrides: Any) -> Any:
                             if v.strip()),
         long_context_windows=getattr(args, "long_context", 30),
         evidence_long_gate=bool(getattr(args, "evidence_long_gate", False)),
+        evidence_long_fill=bool(getattr(args, "evidence_long_fill", False)),
         w_gate=getattr(args, "gate_loss", 0.0),
         calibrate=not args.no_calibrate, init_from=getattr(args, "init_from", None),
         train_only=tuple(v.strip() for v in str(getattr(args, "train_only", "") or "").split(",") if v.strip()),

@@ -92,6 +92,9 @@ class MMQNetConfig:
     #   2 * sigmoid(a + w . share), share the visible share of each modality group in the window's short context
     #   (like evidence_gate), so the long span can count more where the short context lacks data; 1 at
     #   initialisation. Configs without it: False
+    evidence_long_fill: bool = False  # with evidence_long: each token's long-context logit is weighted by the share
+    #   of the window's short context (t-k..t+k) in which that token is hidden, so the long span speaks only for what
+    #   the short context lacks (0 with the short context complete; session 10). Configs without it: False
     temperature: tuple[float, ...] = ()  # K: logits of target k are divided by temperature[k] (fitted on
     #                                      validation subjects after training); () = 1 for every target
     evidence_spread: tuple[tuple[float, ...], ...] = ()  # (G, K): what hiding each modality group changes in the
@@ -182,6 +185,9 @@ class MMQNetConfig:
         if self.evidence_long_gate and not self.evidence_long:
             raise invalid("evidence_long_gate", "scales the long-context read-out: set evidence_long too",
                           self.evidence_long_gate)
+        if self.evidence_long_fill and not self.evidence_long:
+            raise invalid("evidence_long_fill", "weights the long-context read-out: set evidence_long too",
+                          self.evidence_long_fill)
         if not isinstance(self.long_context_windows, int) or self.long_context_windows < 1:
             raise invalid("long_context_windows", "must be an integer >= 1 (windows each side)",
                           self.long_context_windows)

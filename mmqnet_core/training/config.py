@@ -42,6 +42,8 @@ class TrainConfig:
     # the long-context logits scaled by a learned function of the short context's visible shares
     # (MMQNetConfig.evidence_long_gate); needs evidence_long
     evidence_long_gate: bool = False
+    # each token's long-context logit weighted by its hidden share of the short context (MMQNetConfig.evidence_long_fill)
+    evidence_long_fill: bool = False
     # features z-scored with each subject's own statistics ("subject", the default: held-out subjects and analysed
     # recordings use their own, transductive but unsupervised; +5 points arousal on held-out synthetic subjects),
     # one global Normalizer of the training subjects ("global") or each trial's own statistics ("recording")
@@ -168,6 +170,9 @@ class TrainConfig:
         if self.evidence_long_gate and not self.evidence_long:
             raise invalid("evidence_long_gate", "scales the long-context read-out: set evidence_long too",
                           self.evidence_long_gate)
+        if self.evidence_long_fill and not self.evidence_long:
+            raise invalid("evidence_long_fill", "weights the long-context read-out: set evidence_long too",
+                          self.evidence_long_fill)
         if not isinstance(self.long_context_windows, int) or self.long_context_windows < 1:
             raise invalid("long_context_windows", "must be an integer >= 1", self.long_context_windows)
         for name in ("patience", "warmup_steps", "grad_clip", "augment_ramp_steps"):
@@ -201,6 +206,7 @@ class TrainConfig:
             **({"evidence_long": tuple(self.evidence_long), "long_context_windows": self.long_context_windows}
                if self.evidence_long else {}),
             **({"evidence_long_gate": True} if self.evidence_long_gate else {}),
+            **({"evidence_long_fill": True} if self.evidence_long_fill else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:

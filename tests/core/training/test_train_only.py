@@ -106,3 +106,47 @@ def test_cli_option_reaches_the_config():
     assert "evidence_long_gate" not in cfg.model_kwargs()
     with pytest.raises(ConfigError, match="'evidence_long_gate'.*set evidence_long"):
         TrainConfig(evidence_long_gate=True)
+
+
+def test_frozen_fill_read_out_keeps_valence_and_the_complete_short_context(parent, tmp_path):
+    """``evidence_long_fill`` under ``--train-only``: the read-out learns, valence logits are bit-identical to
+    the parent's, arousal moves where a token is hidden in the short context and nowhere else."""
+    corpus, ckpt = parent
+    base, base_meta = load_checkpoint(ckpt)
+    child = train(corpus, TrainConfig(epochs=2, evidence_long=("arousal",), long_context_windows=8, lr=5e-3,
+                                      evidence_long_fill=True, init_from=str(ckpt),
+                                      train_only=("evidence_long_*",), **TINY), run_dir=tmp_path / "fill").model
+    k_v, k_a = (base.config.targets.index(k) for k in ("valence", "arousal"))
+    assert float(child.evidence_long_weight.detach()[..., k_a].abs().max()) > 0
+    loaded, meta = load_checkpoint(tmp_path / "fill" / "checkpoint")
+    assert meta.config.evidence_long_fill is True
+    x, missing, _ = _inputs(corpus, base_meta.normalizer)
+    missing[:3] = False
+    missing[:3, :2] = True  # samples 0-2: every token hidden in windows 0-1, measured in windows 2-3
+    used = (~missing[..., None]).expand(*x.shape) & torch.tensor(loaded.config.feature_valid)
+    long = long_context_mean(torch.where(used, x, torch.zeros(())), used, 8)
+    with torch.no_grad():
+        a = base.eval()(x, missing).logits
+        b = loaded.eval()(x, missing, long_context=long).logits
+        assert torch.equal(a[..., k_v, :], b[..., k_v, :])  # valence bit-identical
+        # before temperature scaling (arousal's is refitted): half the short context hidden, the long span fills in
+        scale = base.config.temperature[k_a] / loaded.config.temperature[k_a]
+        moved = (b[:3, :, k_a] - a[:3, :, k_a] * scale).abs() * loaded.config.temperature[k_a]
+        assert float(moved.max()) > 1e-3, float(moved.max())
+        # every token measured in the short context: the parent's arousal logits (temperature aside)
+        complete = torch.zeros_like(missing)
+        torch.testing.assert_close(loaded(x, complete, long_context=long).logits[..., k_a, :],
+                                   base(x, complete).logits[..., k_a, :] * scale, rtol=1e-5, atol=1e-6)
+
+
+def test_cli_fill_option_reaches_the_config():
+    from mmqnet_core.cli.cmd_train import add_train_args, train_config_from_args
+
+    p = argparse.ArgumentParser()
+    add_train_args(p)
+    fill = train_config_from_args(p.parse_args(["--evidence-long", "arousal", "--evidence-long-fill"]))
+    assert fill.evidence_long_fill and fill.model_kwargs()["evidence_long_fill"] is True
+    assert TrainConfig.from_dict(fill.to_dict()).evidence_long_fill is True
+    assert "evidence_long_fill" not in train_config_from_args(p.parse_args([])).model_kwargs()
+    with pytest.raises(ConfigError, match="'evidence_long_fill'.*set evidence_long"):
+        TrainConfig(evidence_long_fill=True)
