@@ -133,7 +133,9 @@ architecture below is **our design**, following what the abstract states:
   A fixed weight has nothing to fit, keeps the parent's prediction wherever the short context is complete, and
   the read-out's weights only learn from hidden token-windows, a substitution of the long-span measurement for the
   short-span one the model lacks (a regulariser by construction: no double counting). A token hidden over the
-  whole long span as well (e.g. a whole modality missing from the recording) still contributes 0.
+  whole long span as well (e.g. a whole modality missing from the recording) still contributes 0. Calibrated in a
+  frozen fine-tune by shrinking the read-out, not by refitting the temperature (``training.loop.fit_long_scale``):
+  the parent's temperature stays, since with the short context complete the prediction is the parent's.
 * *Ours, ablations*: ``use_modality_queries=False`` drops reconstruction (missing tokens are not keys at
   all: the "mask/zero-fill" baseline on the same encoder); ``use_category_queries=False`` reads the mean of
   the window's keys (visible or reconstructed, gated by the interference share) instead of category

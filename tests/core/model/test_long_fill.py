@@ -109,3 +109,57 @@ def test_config_and_checkpoint_round_trip(tmp_path):
     assert MMQNetConfig.from_dict(data).evidence_long_fill is False
     with pytest.raises(ConfigError, match="'evidence_long_fill'.*set evidence_long"):
         small_config(evidence_long_fill=True)
+
+
+def _vset(cfg, seed=0, n=24):
+    """A hand-made validation set: contexts, masks with hidden token-windows, labels that follow arousal's
+    direction in the first token's first feature, and the long span of each context's own windows."""
+    from mmqnet_core.model.mmqnet import long_context_mean
+    from mmqnet_core.training.loop import ValidationSet
+
+    x, missing = make_batch(n, seed=seed, rate=0.4, config=cfg)
+    used = ~missing[..., None] & torch.tensor(cfg.feature_valid)
+    mean, count = long_context_mean(torch.where(used, x, torch.zeros(())), used, cfg.long_context_windows)
+    labels = np.stack([np.zeros(n, np.int64), (x[:, :, 0, 0].mean(1) > 0).numpy().astype(np.int64)], 1)
+    batch = {"x": x.numpy(), "missing": missing.numpy(), "feature_valid": used.expand(*x.shape).numpy() | True,
+             "labels": labels[:, [cfg.targets.index("valence"), cfg.targets.index("arousal")]],
+             "long_mean": mean.numpy(), "long_count": count.numpy()}
+    return ValidationSet(batches=[batch])
+
+
+def test_long_scale_is_the_validation_nll_minimiser_in_zero_one():
+    """``training.fit_long_scale``: an over-loud random read-out is shrunk almost to nothing, the factor minimises
+    the validation NLL over [0, 1] (checked on a grid) and a read-out without weights is left alone (1)."""
+    import torch.nn.functional as F
+
+    from mmqnet_core.training.loop import _long_kwargs, _to_torch, fit_long_scale
+
+    cfg, _, fill, _ = _models(seed=4)
+    vset = _vset(cfg)
+    with torch.no_grad():
+        fill.evidence_long_weight.mul_(20.0)  # loud and random: new subjects would not follow it
+    scale = fit_long_scale(fill, vset, torch.device("cpu"))
+    k_a = cfg.targets.index("arousal")
+    assert 0.0 <= scale[k_a] < 0.2 and scale[cfg.targets.index("valence")] == 1.0
+    tb = _to_torch(vset.batches[0], torch.device("cpu"))
+    kwargs = dict(allow_empty=True, feature_valid=tb["feature_valid"], **_long_kwargs(tb))
+    kept = fill.evidence_long_weight.detach().clone()
+
+    def nll(c: float) -> float:
+        with torch.no_grad():
+            fill.evidence_long_weight.copy_(kept * c)
+            out = fill(tb["x"], tb["missing"], **kwargs)
+            fill.evidence_long_weight.copy_(kept)
+        keep = ~out.no_context
+        y = tb["labels"][:, None, :].expand(*keep.shape, -1)[keep]
+        return float(F.cross_entropy(out.logits[keep][:, k_a].float(), y[:, k_a]))
+
+    best = nll(scale[k_a])
+    assert all(best <= nll(c) + 1e-6 for c in np.linspace(0, 1, 21))
+    with torch.no_grad():  # a read-out that follows the labels' direction is kept (mostly)
+        fill.evidence_long_weight.zero_()
+        fill.evidence_long_weight[0, 0, k_a] = 2.0
+    assert fit_long_scale(fill, vset, torch.device("cpu"))[k_a] > 0.5
+    with torch.no_grad():
+        fill.evidence_long_weight.zero_()
+    assert fit_long_scale(fill, vset, torch.device("cpu")) == [1.0, 1.0]
