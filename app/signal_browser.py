@@ -26,10 +26,11 @@ Speed: one PlotItem holds every trace at its own vertical offset; all rows of on
 curve item (rows laid end to end, a ``connect`` array breaks the line at row ends and gaps), so a page step is two
 ``setData`` calls. Pages are prepared (read, montage, display filter, decimated, scaled, clipped, laid out) by
 :func:`layout_page` in a prefetcher with two threads (:class:`_PagePrefetcher`): after each page is drawn, the next
-two pages in the direction of travel and the one before it are prepared in the background, and drawn into an image of the
-plot area there (the rows in view only, without the interpreter lock: :mod:`app.page_raster`), so that a step
-copies an image. Spans are drawn with pooled graphics items; the channel-name axis is cached as a pixmap; the
-time axis places its ticks by pyqtgraph's rule without its general code, and the grid item is moved, not rebuilt.
+two pages in the direction of travel and the one before it are prepared in the background, and drawn into an
+image of the plot area there (the rows in view only, without the interpreter lock: :mod:`app.page_raster`), so
+that a step copies an image. Spans are drawn with pooled graphics items; the channel-name axis is cached as a
+pixmap; the time axis places its ticks by pyqtgraph's rule without its general code, and the grid item is moved,
+not rebuilt.
 """
 
 from __future__ import annotations
@@ -1086,7 +1087,7 @@ class _PagePrefetcher:
         self.size = size
         self.threads = max(1, PREFETCH_THREADS if threads is None else int(threads))
         self._pages: OrderedDict[Hashable, Future] = OrderedDict()
-        # Set when the background thread may work. A page step holds it (``hold``) until the step's page has been
+        # Set when the background threads may work. A page step holds it (``hold``) until the step's page has been
         # painted (``release``): a prefetch started at once competes with the GUI thread for the interpreter lock
         # and the 2 cores while the page is laid out and painted -- measured: a plain step took 21.7 ms wall for
         # 9.1 ms of GUI-thread CPU with steps 100 ms apart, 8.5 ms when the prefetch waited for the paint.
