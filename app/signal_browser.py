@@ -25,11 +25,12 @@ opaque over the rows out of the channel window. The scale bar has a gutter right
 Speed: one PlotItem holds every trace at its own vertical offset; all rows of one kind (raw, cleaned) are ONE
 curve item (rows laid end to end, a ``connect`` array breaks the line at row ends and gaps), so a page step is two
 ``setData`` calls. Pages are prepared (read, montage, display filter, decimated, scaled, clipped, laid out) by
-:func:`layout_page` in a one-thread prefetcher (:class:`_PagePrefetcher`): after each page is drawn, the next page
-in the direction of travel and the one before it are prepared in the background, and drawn into an image of the
-plot area there (the rows in view only, without the interpreter lock: :mod:`app.page_raster`), so that a step
-copies an image. Spans are drawn with pooled graphics items; the channel-name axis is cached as a pixmap; the
-time axis places its ticks by pyqtgraph's rule without its general code, and the grid item is moved, not rebuilt.
+:func:`layout_page` in a prefetcher with two threads (:class:`_PagePrefetcher`): after each page is drawn, the next
+two pages in the direction of travel and the one before it are prepared in the background, and drawn into an
+image of the plot area there (the rows in view only, without the interpreter lock: :mod:`app.page_raster`), so
+that a step copies an image. Spans are drawn with pooled graphics items; the channel-name axis is cached as a
+pixmap; the time axis places its ticks by pyqtgraph's rule without its general code, and the grid item is moved,
+not rebuilt.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import threading
 import time
 import warnings
@@ -125,6 +127,12 @@ PAGE_CACHE_SIZE = 10
 BOUNDS_PAD = 0.01
 #: Pages prepared ahead in the direction of travel (and one behind).
 PREFETCH_AHEAD = 2
+#: Threads that prepare pages in the background. Back to back, one page is new at each step and one thread took
+#: longer over it (read, montage, filter, layout, image: ~8-12 ms of CPU) than the GUI thread over the step
+#: (~7-8 ms), so the GUI thread waited for it (~5 ms per step in ``_PagePrefetcher.get``) with a core idle. With
+#: two, the page two steps ahead is prepared beside the next one: the same work, on the core the waiting GUI
+#: thread left idle (one thread on a single-core machine).
+PREFETCH_THREADS = 2 if (os.cpu_count() or 1) > 1 else 1
 #: Pages display-filtered together (see ``_PagePlan._filtered``), and such blocks kept per trace kind.
 FILTER_BLOCK_PAGES = 3
 FILTER_BLOCKS_KEPT = 3
@@ -1068,16 +1076,18 @@ class _PlotWidget(pg.PlotWidget):
 
 
 class _PagePrefetcher:
-    """Prepared pages by key, computed in the GUI thread on demand or ahead of time in one background thread.
+    """Prepared pages by key, computed in the GUI thread on demand or ahead of time in background threads
+    (:data:`PREFETCH_THREADS`).
 
     Keys name everything a page depends on (source, span, rows, bins, scales), so an entry is never stale; the
     cache keeps the :data:`PAGE_CACHE_SIZE` most recently used pages.
     """
 
-    def __init__(self, size: int = PAGE_CACHE_SIZE) -> None:
+    def __init__(self, size: int = PAGE_CACHE_SIZE, threads: int | None = None) -> None:
         self.size = size
+        self.threads = max(1, PREFETCH_THREADS if threads is None else int(threads))
         self._pages: OrderedDict[Hashable, Future] = OrderedDict()
-        # Set when the background thread may work. A page step holds it (``hold``) until the step's page has been
+        # Set when the background threads may work. A page step holds it (``hold``) until the step's page has been
         # painted (``release``): a prefetch started at once competes with the GUI thread for the interpreter lock
         # and the 2 cores while the page is laid out and painted -- measured: a plain step took 21.7 ms wall for
         # 9.1 ms of GUI-thread CPU with steps 100 ms apart, 8.5 ms when the prefetch waited for the paint.
@@ -1122,7 +1132,7 @@ class _PagePrefetcher:
         if self._closed or (old is not None and (not replace or not old.done())):
             return
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-prefetch")
+            self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="page-prefetch")
         go = self._go
 
         def job() -> PageTraces:
@@ -1332,6 +1342,9 @@ class _PagePlan:
     duration_s: float  # length of the recording, s
     # Filtered blocks of FILTER_BLOCK_PAGES pages: (block start, block stop) s -> (data, time of data[:, 0] in s).
     blocks: OrderedDict = field(default_factory=OrderedDict, compare=False, repr=False)
+    # Blocks being filtered now: (block start, block stop) s -> Future of the entry of ``blocks`` (two prefetching
+    # threads preparing two pages of one block filter it once).
+    pending: dict = field(default_factory=dict, compare=False, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def compute(self, start_s: float, stop_s: float, raster: RasterTarget | None = None) -> PageTraces:
@@ -1363,19 +1376,35 @@ class _PagePlan:
         span = (first, first + block_s)
         if not (block_s > 0 and stop_s <= span[1] + 1e-9):
             span = (start_s, stop_s)
+        is_block = span[1] - span[0] > length + 1e-9  # a block: kept for its other pages
+        mine: Future | None = None
         with self.lock:
             done = self.blocks.get(span)
             if done is not None:
                 self.blocks.move_to_end(span)
                 return done
-        lo, hi = max(0.0, span[0] - self.pad), min(self.duration_s, span[1] + self.pad)
-        data, t0 = _read_page(self.source, self.picks, lo, hi, self.offset)
-        done = filter_rows(apply_montage(data, self.derivations), self.sfreq, self.filters), t0
-        if span[1] - span[0] > length + 1e-9:  # a block: kept for its other pages
+            other = self.pending.get(span) if is_block else None
+            if other is None and is_block:
+                mine = self.pending[span] = Future()
+        if other is not None:  # another thread is filtering this block: its result (or its error)
+            return other.result()
+        try:
+            lo, hi = max(0.0, span[0] - self.pad), min(self.duration_s, span[1] + self.pad)
+            data, t0 = _read_page(self.source, self.picks, lo, hi, self.offset)
+            done = filter_rows(apply_montage(data, self.derivations), self.sfreq, self.filters), t0
+        except BaseException as exc:
+            if mine is not None:
+                with self.lock:
+                    self.pending.pop(span, None)
+                mine.set_exception(exc)
+            raise
+        if mine is not None:
             with self.lock:
                 self.blocks[span] = done
                 while len(self.blocks) > FILTER_BLOCKS_KEPT:
                     self.blocks.popitem(last=False)
+                self.pending.pop(span, None)
+            mine.set_result(done)
         return done
 
 

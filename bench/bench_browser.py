@@ -123,10 +123,41 @@ def load_text() -> str:
 STEP_INTERVAL_S = 0.0
 
 
+def _thread_times() -> dict[int, tuple[str, float, float]]:
+    """Every thread of this process: native id -> (name, CPU time, time spent runnable but waiting for a core),
+    s, from Linux's per-thread scheduler statistics (empty elsewhere). Python threads by their Python name (the
+    page-prefetching threads are "page-prefetch_N"), others by the kernel's."""
+    import threading
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[int, tuple[str, float, float]] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            run, wait = open(f"/proc/self/task/{tid}/schedstat").read().split()[:2]
+            comm = open(f"/proc/self/task/{tid}/comm").read().strip()
+        except (OSError, ValueError):
+            continue
+        out[int(tid)] = (names.get(int(tid), comm), int(run) / 1e9, int(wait) / 1e9)
+    return out
+
+
+#: Per step of the last :func:`_time_steps` (s; empty where the scheduler's statistics are not readable): the GUI
+#: thread's time runnable but without a core ("gui_core_wait": other processes or our own threads on the cores)
+#: and the CPU time of the page-prefetching threads ("prefetch_cpu") and of all other threads but the GUI thread
+#: ("other_cpu").
+LAST_THREADS: dict[str, float] = {}
+
+
 def _time_steps(watcher: PaintWatcher, press: Callable[[], None], steps: int
                 ) -> tuple[list[float], list[float], float]:
     """Wall and main-thread CPU times, s, of ``steps`` repeats of ``press`` followed by the next paint, and the
-    CPU time of the whole process (all threads) per step, s.
+    CPU time of the whole process (all threads) per step, s. Where Linux's scheduler statistics are readable, the
+    GUI thread's wait for a core and the other threads' CPU per step are left in :data:`LAST_THREADS` (they tell
+    a loaded machine's wait from our own threads' work).
 
     Back to back by default (the next key press as soon as the page is painted: throughput, the worst case); with
     ``--interval MS`` the event loop runs for that long between steps, as between a keyboard's auto-repeated key
@@ -137,7 +168,11 @@ def _time_steps(watcher: PaintWatcher, press: Callable[[], None], steps: int
     """
     from PySide6.QtWidgets import QApplication
 
+    import threading
+
     wall, cpu = [], []
+    gui = threading.get_native_id()
+    threads_before = _thread_times()
     process = time.process_time()
     for _ in range(steps):
         end = time.perf_counter() + STEP_INTERVAL_S
@@ -150,7 +185,17 @@ def _time_steps(watcher: PaintWatcher, press: Callable[[], None], steps: int
         watcher.wait(before)
         wall.append(time.perf_counter() - t)
         cpu.append(time.thread_time() - c)
-    return wall, cpu, (time.process_time() - process) / max(1, steps)
+    process = (time.process_time() - process) / max(1, steps)
+    threads_after = _thread_times()
+    LAST_THREADS.clear()
+    if gui in threads_after and gui in threads_before:
+        n = max(1, steps)
+        LAST_THREADS["gui_core_wait"] = (threads_after[gui][2] - threads_before[gui][2]) / n
+        for key, prefetch in (("prefetch_cpu", True), ("other_cpu", False)):
+            LAST_THREADS[key] = sum(
+                run - threads_before.get(tid, (name, 0.0, 0.0))[1] for tid, (name, run, _) in threads_after.items()
+                if tid != gui and name.startswith("page-prefetch") == prefetch) / n
+    return wall, cpu, process
 
 
 def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bool,
@@ -207,6 +252,7 @@ def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bo
         assert "-" in browser.visible_channels[0], browser.visible_channels[:3]
 
     times, cpu, process_cpu = _time_steps(watcher, lambda: QTest.keyClick(browser, Qt.Key.Key_PageDown), steps)
+    threads = dict(LAST_THREADS)
     cleaning_ran = with_cleaning and window.runner.busy  # still cleaning at the last step: every step overlapped
     curve = browser.trace_items()[0]
     # (getattr: the same script also measures older code, whose curve items count no images)
@@ -220,6 +266,7 @@ def bench_ours(path: Path, steps: int, *, settings_file: Path, with_cleaning: bo
         raise RuntimeError(f"our browser did not page: start {moved:.1f} s after {steps} PageDown")
     return {"first_paint": first_paint, "window": t_window, "step": statistics.median(times),
             "step_max": max(times), "step_cpu": statistics.median(cpu), "step_process_cpu": process_cpu,
+            **{f"step_{key}": value for key, value in threads.items()},
             "cleaning_ran": cleaning_ran,
             "raster_share": float(raster_share)}
 
@@ -367,9 +414,14 @@ def _child(args: argparse.Namespace, case: str, *, with_baseline: bool = True) -
 
 
 def _step_text(out: dict) -> str:
-    """"median (max; GUI CPU, all threads' CPU)" of a page-step measurement, ms."""
-    return (f"{out['step'] * 1000:.1f} ms (runs {_ms(out['step_runs'])}; max {out['step_max'] * 1000:.1f} ms; CPU "
-            f"{out['step_cpu'] * 1000:.1f} ms, all threads {out['step_process_cpu'] * 1000:.1f} ms)")
+    """"median (max; GUI CPU, all threads' CPU; per thread)" of a page-step measurement, ms."""
+    text = (f"{out['step'] * 1000:.1f} ms (runs {_ms(out['step_runs'])}; max {out['step_max'] * 1000:.1f} ms; CPU "
+            f"{out['step_cpu'] * 1000:.1f} ms, all threads {out['step_process_cpu'] * 1000:.1f} ms")
+    if "step_gui_core_wait" in out:  # older results, other platforms: without
+        text += (f"; per step the prefetching threads' CPU {out['step_prefetch_cpu'] * 1000:.1f} ms, other threads' "
+                 f"{out['step_other_cpu'] * 1000:.1f} ms, the GUI thread waited for a core "
+                 f"{out['step_gui_core_wait'] * 1000:.1f} ms")
+    return text + ")"
 
 
 def _ms(values: list[float]) -> str:

@@ -2,6 +2,8 @@
 display filters, measurement; and the window's shortcuts and focus."""
 
 import datetime as dt
+import os
+import time
 
 import mne
 import numpy as np
@@ -378,6 +380,71 @@ def test_pages_of_one_filter_block_are_filtered_once_and_match_the_whole_file(wi
     _, values = drawn(browser, "Fz")
     k = int(42.5 * SFREQ)
     np.testing.assert_allclose(values, whole[k:k + values.size], atol=0.2e-6)
+
+
+def test_two_prefetching_threads_filter_a_block_once_with_the_same_pages(window, browser, monkeypatch):
+    """Two threads preparing two pages of one filter block at once (the prefetcher has two): the block is read and
+    filtered once, by the first; the second waits for it; both pages equal those of a plan used by one thread."""
+    import dataclasses
+    import threading
+    from collections import OrderedDict
+
+    import app.signal_browser as signal_browser
+
+    assert browser.page_cache.threads == signal_browser.PREFETCH_THREADS == (2 if (os.cpu_count() or 1) > 1 else 1)
+    window.browser_controls.set_filters({Modality.EEG: DisplayFilter(highpass_hz=5.0, lowpass_hz=40.0)})
+    plan = browser._page_plan("raw")
+    alone = dataclasses.replace(plan, blocks=OrderedDict(), pending={}, lock=threading.Lock())
+    expected = {start: alone.compute(start, start + 10.0) for start in (30.0, 40.0)}
+    plan = dataclasses.replace(plan, blocks=OrderedDict(), pending={}, lock=threading.Lock())
+    real, calls, gate = signal_browser.filter_rows, [], threading.Event()
+
+    def slow_filter(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        gate.wait(5)  # the other thread asks for the block while this one filters it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(signal_browser, "filter_rows", slow_filter)
+    pages: dict[float, object] = {}
+    threads = [threading.Thread(target=lambda s=s: pages.__setitem__(s, plan.compute(s, s + 10.0)), name=f"t{s:g}")
+               for s in (30.0, 40.0)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while not (calls and plan.pending) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)  # the second thread reaches the block meanwhile
+    gate.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1 and list(plan.blocks) == [(30.0, 60.0)] and not plan.pending
+    for start, page in pages.items():
+        np.testing.assert_array_equal(page.values, expected[start].values)
+        np.testing.assert_array_equal(page.y, expected[start].y)
+
+
+def test_a_failed_block_is_not_left_pending(window, browser, monkeypatch):
+    """A block whose filtering failed raises in the thread that filtered it and is not left under way: the next
+    page of that block filters it again."""
+    import dataclasses
+    import threading
+    from collections import OrderedDict
+
+    import app.signal_browser as signal_browser
+
+    window.browser_controls.set_filters({Modality.EEG: DisplayFilter(highpass_hz=5.0, lowpass_hz=40.0)})
+    plan = dataclasses.replace(browser._page_plan("raw"), blocks=OrderedDict(), pending={}, lock=threading.Lock())
+    real = signal_browser.filter_rows
+
+    def broken(*args, **kwargs):
+        raise MemoryError("no room for the block")
+
+    monkeypatch.setattr(signal_browser, "filter_rows", broken)
+    with pytest.raises(MemoryError):
+        plan.compute(30.0, 40.0)
+    assert not plan.pending and not plan.blocks
+    monkeypatch.setattr(signal_browser, "filter_rows", real)
+    assert plan.compute(40.0, 50.0).values.shape[1] > 0 and list(plan.blocks) == [(30.0, 60.0)]
 
 
 def test_new_montage_shows_a_neutral_hint_until_saved_or_typed_wrong(window, qtbot):
