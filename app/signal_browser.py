@@ -90,6 +90,7 @@ from .browser_state import (  # noqa: F401 (re-exported: the constants' historic
     BrowserState,
     auto_channels_per_page,
     display_unit,
+    format_clock,
 )
 from .annotation_layer import AnnotationLayer
 from .browser_heart_rate import MIN_AXIS_PX, HeartRateRow
@@ -324,9 +325,23 @@ class _TimeAxis(TimeAxis):
     def format_key(self) -> Hashable:
         return (self.state.clock_time, self.state.start_time)
 
+    def tick_offset(self, step: float) -> float:
+        """Where the ticks start, s: on whole clock times in clock time (a start at 14:00:05.25 put the ticks, and
+        their rounded labels, 0.25 s off the times they named), else at multiples of ``step`` from the start."""
+        start = self.state.start_time
+        if not self.state.clock_time or start is None or step <= 0:
+            return 0.0
+        of_day = start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
+        return -of_day % step
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
+        step = self.tick_step(max(maxVal - minVal, 1e-9), minVal, size)
+        return [(step, self.tick_offset(step))]
+
     def update_label(self) -> None:
         if self.state.clock_time and self.state.start_time is not None:
-            self.setLabel(f"clock time (recording started {self.state.start_time:%Y-%m-%d %H:%M:%S})")
+            started = format_clock(0.0, self.state.start_time, decimals=3 if self.state.start_time.microsecond else 0)
+            self.setLabel(f"clock time (recording started {self.state.start_time:%Y-%m-%d} {started})")
         else:
             self.setLabel("time from start (h:mm:ss)")
 
@@ -747,20 +762,22 @@ class _GridLines(pg.GraphicsObject):
         self.colour = QColor(*(round(a * c + (1 - a) * b) for c, b in zip(
             (colour.red(), colour.green(), colour.blue()), (background.red(), background.green(), background.blue()))))
         self.page = (0.0, 0.0, 1.0, 0.0, 0.0)  # (start s, stop s, step s, top row, bottom row)
+        self.offset = 0.0  # the ticks' offset, s (clock time: whole clock seconds)
         self.setZValue(-40)
 
-    def set_page(self, start: float, stop: float, step: float, top: float, bottom: float) -> None:
+    def set_page(self, start: float, stop: float, step: float, top: float, bottom: float, offset: float = 0.0) -> None:
         page = (start, stop, step, top, bottom)
-        if page != self.page:
-            self.page = page
+        if page != self.page or offset != self.offset:
+            self.page, self.offset = page, offset
             self.update()
 
     def times(self) -> list[float]:
-        """Times of the lines drawn, s (the multiples of the step on the page)."""
+        """Times of the lines drawn, s (the multiples of the step on the page, moved by the ticks' offset)."""
         start, stop, step, _, _ = self.page
         if step <= 0 or stop <= start:
             return []
-        return [k * step for k in range(math.ceil(start / step - 1e-9), math.floor(stop / step + 1e-9) + 1)]
+        start, stop, o = start - self.offset, stop - self.offset, self.offset
+        return [k * step + o for k in range(math.ceil(start / step - 1e-9), math.floor(stop / step + 1e-9) + 1)]
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         return QRectF(-1e7, -1e5, 2e7, 2e5)  # every time and row: never changes
@@ -2387,7 +2404,7 @@ class SignalBrowser(QWidget):
         """Vertical lines at the time axis' ticks (one item, painted from the page and the step)."""
         step = self._time_axis.tick_step(max(stop - start, 1e-9), start)
         top, bottom = -0.5 - ROW_MARGIN, max(1, len(self._row_defs)) - 0.5 + ROW_MARGIN
-        self._grid.set_page(start, stop, step, top, bottom)
+        self._grid.set_page(start, stop, step, top, bottom, self._time_axis.tick_offset(step))
 
     def set_cleaned_is_model_input(self, matches: bool | None) -> None:
         """Say in the legend whether the cleaned trace is the model's input (the display cleaning's settings equal

@@ -1,0 +1,91 @@
+"""Session 10's clinician walkthrough (Xvfb at 1024 and 1600 px; the sample, pyedflib's EDF/BDF files, 1-h and
+24-h recordings, damaged files) and the defects session 9 left alone: one test per defect, each failing before its
+fix."""
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QColor, QImage
+
+from .conftest import open_all_rows
+
+
+def _pixels(img: QImage) -> np.ndarray:
+    img = img.convertToFormat(QImage.Format.Format_RGB32)
+    rows = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+    return rows[:, :img.width() * 4].copy()  # a copy: the converted image is freed on return
+
+
+@pytest.fixture
+def browser(window, recording, tmp_path, qtbot, monkeypatch):
+    return open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+
+
+# --- the overview bar ---------------------------------------------------------------------------------------------
+def test_overview_bar_shows_user_annotations_and_follows_add_edit_delete_undo(window, browser, qtbot):
+    """The whole-recording strip showed the file's annotations, interference and masks, but not the reader's own
+    annotations: a seizure marked an hour ago could not be found again from the bar."""
+    from app.annotation_model import annotation_model
+
+    bar = window.overview
+    store = annotation_model(window.model)
+    y = round(bar.height() * 0.25)
+
+    def column(t_s: float) -> np.ndarray:
+        img = bar.grab().toImage()
+        x = round(bar.x_of(t_s) * img.devicePixelRatio())
+        return _pixels(img)[round(y * img.devicePixelRatio()), x * 4:x * 4 + 3].astype(int)
+
+    empty = column(45.0)  # no annotation of the file there
+    entry_id = store.add(44.0, 2.0, "seizure onset", "seizure")
+    seizure = QColor("#ad1457")
+    shown = column(45.0)
+    # BGRA in memory: the red channel dominates, as the seizure colour's does, and the pixel changed.
+    assert not np.array_equal(shown, empty)
+    assert shown[2] > shown[1] and abs(int(shown[2]) - seizure.red()) < 60
+    store.change(entry_id, onset=10.0)
+    assert np.array_equal(column(45.0), empty)  # moved away: the old place is clear...
+    assert not np.array_equal(column(11.0), column(50.0))  # ...and the new one drawn
+    window.model.undo_stack.undo()
+    assert not np.array_equal(column(45.0), empty)
+    store.delete(entry_id)
+    assert np.array_equal(column(45.0), empty)
+    window.model.undo_stack.undo()  # undoing the delete shows it again
+    assert not np.array_equal(column(45.0), empty)
+
+
+# --- the exact start of an EDF+ file ------------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:Creating EDF\+C:UserWarning")
+def test_clock_axis_ticks_sit_on_whole_clock_seconds_of_a_subsecond_start(window, tmp_path, qtbot, monkeypatch):
+    """An EDF+ file starting at 14:00:05.25 (its first record's time-keeping TAL): mne kept 14:00:05, and the axis
+    labelled t = 2 s "14:00:07" although it was 14:00:07.25; the ticks now sit on whole clock seconds, with the
+    grid lines, and the axis title and the header dialog give the exact start."""
+    import datetime as dt
+
+    import edfio
+
+    from app.browser_state import format_clock
+    from mmqnet_core.io import load_recording
+    from mmqnet_core.io.header_info import recording_header
+
+    path = tmp_path / "synthetic_sub.edf"
+    sig = edfio.EdfSignal(np.sin(np.arange(128 * 60) / 5.0), 128, label="Fp1", physical_range=(-2, 2))
+    edfio.Edf([sig], starttime=dt.time(14, 0, 5, 250000),
+              recording=edfio.Recording(startdate=dt.date(2024, 3, 1))).write(path)
+    rec = load_recording(path)
+    b = open_all_rows(window, rec, path, qtbot, monkeypatch)
+    b.state.set_clock_time(True)
+    b.set_start(0.0)
+    qtbot.wait(50)
+    axis = b._time_axis
+    (spacing, ticks), = axis.tickValues(0.0, 10.0, axis.width())
+    assert ticks, "no ticks"
+    for t in ticks:
+        clock = dt.datetime(2024, 3, 1, 14, 0, 5, 250000) + dt.timedelta(seconds=t)
+        assert abs(clock.microsecond - round(clock.microsecond / 1e6) * 1e6) < 1.0, (t, clock)
+    assert axis.tickStrings(ticks, 1.0, spacing)[0] == "14:00:06"  # t = 0.75 s
+    assert ticks[0] == pytest.approx(0.75)
+    assert b._grid.times()[:2] == pytest.approx(ticks[:2])
+    assert "14:00:05.250" in axis.labelText
+    assert format_clock(1.75, rec.raw.info["meas_date"]) == "14:00:07"
+    assert format_clock(1.2, rec.raw.info["meas_date"]) == "14:00:06"  # 14:00:06.45 is nearer 06 than 07
+    assert dict(recording_header(rec).fields)["Start"] == "2024-03-01 14:00:05.25"
