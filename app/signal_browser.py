@@ -681,7 +681,7 @@ def aligned_rect(rect: QRectF, tolerance: float = 1e-6) -> QRect:
 
 def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_ROWS, *, gap: float = LABEL_GAP_PX,
                  min_width: float | Sequence[float] = LABEL_MIN_PX,
-                 right: float = math.inf) -> list[tuple[int, float] | None]:
+                 right: float | Sequence[float] = math.inf) -> list[tuple[int, float] | None]:
     """Lines and widths for labels that must not overlap, placed greedily from left to right.
 
     Each label goes on the first line (0 = top) where it starts at least ``gap`` after the previous label's end.
@@ -700,8 +700,9 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
     min_width : float or sequence of float
         A label shortened to less than this is hidden instead, px (a label narrower than this is shown whole);
         one value for all labels, or one per label (in the order of ``extents``).
-    right : float
-        Right edge of the plot, px.
+    right : float or sequence of float
+        Right edge of the plot, px; or one per line (the legend shortens the top line only: a label that does not
+        fit beside it goes to a line below).
 
     Returns
     -------
@@ -719,26 +720,28 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
     mins = [float(min_width)] * len(extents) if scalar else [float(m) for m in min_width]
     lines = range(n_lines)
     xs = [e[0] for e in extents]
+    rights = ([float(right)] * n_lines if isinstance(right, (int, float, np.floating, np.integer))
+              else [float(r) for r in right][:n_lines] + [float(right[-1])] * (n_lines - len(right)))
     for i in sorted(range(len(extents)), key=xs.__getitem__):
         x, full = extents[i]
-        width = right - x
-        if full < width:
-            width = full
-        if width < (full if full < mins[i] else mins[i]):
+        need = full if full < mins[i] else mins[i]
+        fits = [k for k in lines if min(rights[k] - x, full) >= need]  # lines not cut to nothing at their right
+        if not fits:
             continue  # cut at the right edge to nothing useful
         line = None
-        for k in lines:
+        for k in fits:
             if ends[k] + gap <= x:
                 line = k
                 break
         if line is None:
             # Make room on the line whose last label starts earliest: that label keeps the most of itself.
-            line = min(range(n_lines), key=lambda k: extents[last[k]][0])
+            line = min(fits, key=lambda k: extents[last[k]][0])
             j = last[line]
             room = x - gap - extents[j][0]
             if room < mins[j]:
                 continue
             placed[j] = (line, room)
+        width = min(rights[line] - x, full)
         placed[i] = (line, width)
         ends[line] = x + width
         last[line] = i
@@ -1220,6 +1223,7 @@ class PageView:
     width_px: float  # plot width, px
     label_right_px: float  # labels end before this x, px (the legend sits beyond)
     strip_lines: int  # label lines that fit the strip
+    legend_lines: int = 1  # lines at the top of the strip the legend covers (their labels end at label_right_px)
 
 
 class SpanLayer:
@@ -1312,7 +1316,9 @@ class SpanLayer:
         mins = [max(LABEL_MIN_PX, full - metrics.horizontalAdvance(text)
                     + metrics.horizontalAdvance(text[:LABEL_MIN_CHARS] + "…"))
                 for (_, text), (full, _) in zip(labels, sizes)]
-        placed = stack_labels(extents, view.strip_lines, min_width=mins, right=view.label_right_px)
+        # The legend (top right) covers the first line(s) only: the lines below reach the plot's right edge.
+        rights = [view.label_right_px] * view.legend_lines + [view.width_px]
+        placed = stack_labels(extents, view.strip_lines, min_width=mins, right=rights)
         for (t, text), (full, _), place in zip(labels, sizes, placed):
             if place is None:
                 continue  # no room: the span's tooltip still names it
@@ -1927,9 +1933,10 @@ class SignalBrowser(QWidget):
         self._axis.picture = None
         self._axis.update()
         if redraw:
+            # The legend first (the top row's filter): the labels beside it are cut at its new width.
+            self._draw_legend(self._raw.curve.isVisible(), self._clean.curve.isVisible())
             self._draw_spans()  # the labels at the top of the view move with it
             self._draw_scale_bar()
-            self._draw_legend(self._raw.curve.isVisible(), self._clean.curve.isVisible())  # the top row's filter
         self.channelPageChanged.emit(first, min(per_page, n_rows), n_rows)
 
     def _strip_px(self) -> float:
@@ -2374,9 +2381,9 @@ class SignalBrowser(QWidget):
             else:
                 traces.show(self._pages.get(*job))
         self._draw_grid(start, stop)
+        self._draw_legend(draw_raw, draw_clean)  # before the labels, which are cut at its width
         self._draw_spans()
         self._draw_scale_bar()
-        self._draw_legend(draw_raw, draw_clean)
         if self.heart_rate_row.shown:
             self.heart_rate_row.set_page(start, stop)
         hovered = self._hover is not None
@@ -2592,12 +2599,13 @@ class SignalBrowser(QWidget):
         line_px = self.span_layer.line_px()
         strip_px = self._strips[0]
         width = self._vb.width()
-        legend_w = self._legend.boundingRect().width() if self._legend.isVisible() else 0.0
+        legend = self._legend.boundingRect() if self._legend.isVisible() else QRectF()
         return PageView(start=start, stop=stop, rows_of=rows_of,
                         strip_top=first - 0.5 - ROW_MARGIN - self._strip_rows(),
                         rows_per_px=1.0 / row_px if row_px > 0 else 0.0, width_px=width,
-                        label_right_px=max(0.0, width - legend_w - 8),
-                        strip_lines=int((strip_px - 1) // line_px) if line_px > 0 else 0)
+                        label_right_px=max(0.0, width - legend.width() - 8),
+                        strip_lines=int((strip_px - 1) // line_px) if line_px > 0 else 0,
+                        legend_lines=max(1, math.ceil((legend.height() + 1) / line_px)) if line_px > 0 else 1)
 
     def _draw_spans(self) -> None:
         """Show the annotations, interference spans and masks that fall on the page."""

@@ -4,6 +4,7 @@ fix."""
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QImage
 
 from .conftest import open_all_rows
@@ -89,3 +90,38 @@ def test_clock_axis_ticks_sit_on_whole_clock_seconds_of_a_subsecond_start(window
     assert format_clock(1.75, rec.raw.info["meas_date"]) == "14:00:07"
     assert format_clock(1.2, rec.raw.info["meas_date"]) == "14:00:06"  # 14:00:06.45 is nearer 06 than 07
     assert dict(recording_header(rec).fields)["Start"] == "2024-03-01 14:00:05.25"
+
+
+# --- the raw/cleaned legend and the annotation labels --------------------------------------------------------------
+def test_legend_never_covers_a_label_and_labels_beside_it_go_to_a_line_below(window, recording, tmp_path, qtbot):
+    """At 1024 px with raw and cleaned shown, a label under the legend's width was dropped from every line of the
+    strip (the legend covers the top line only), and the top label ran under the legend (cut at the legend's old,
+    narrower width: the labels were laid out before the legend's text changed)."""
+    from app.signal_browser import stack_labels
+    from .conftest import wait_loaded
+
+    # Per line right edges: the top line stops at the legend, the others reach the plot's edge.
+    assert stack_labels([(0, 300), (450, 80)], 3, right=[400, 600]) == [(0, 300), (1, 80)]
+    assert stack_labels([(450, 80)], 1, right=[400]) == [None]
+
+    n = recording.raw.n_times
+    recording.raw.set_annotations(recording.raw.annotations + __import__("mne").Annotations(
+        [20.0, 28.6], [9.9, 0.0], ["SYNTHETIC session of a long description that fills the top line", "blink"]))
+    assert n == recording.raw.n_times
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    wait_loaded(qtbot, window, cleaned=True)
+    b = window.browser
+    b.set_page_length(10.0)
+    b.set_start(20.0)
+    b.state.set_mode("raw")
+    qtbot.wait(50)
+    b.state.set_mode("both")  # the legend grows: "raw  cleaned (model input)"
+    qtbot.wait(50)
+    legend = b._legend.mapRectToScene(b._legend.boundingRect())
+    shown = {item.textItem.toPlainText(): item for item in b.span_layer.labels.shown()}
+    blink_x = b.view_box().mapViewToScene(QPointF(28.6, 0)).x()
+    assert legend.left() < blink_x < legend.right()  # the blink label starts under the legend
+    assert "blink" in shown, sorted(shown)
+    for text, item in shown.items():
+        box = item.mapRectToScene(item.boundingRect())
+        assert not box.adjusted(1, 1, -1, -1).intersects(legend), text
