@@ -125,3 +125,71 @@ def test_legend_never_covers_a_label_and_labels_beside_it_go_to_a_line_below(win
     for text, item in shown.items():
         box = item.mapRectToScene(item.boundingRect())
         assert not box.adjusted(1, 1, -1, -1).intersects(legend), text
+
+
+def test_enter_in_the_annotation_dialogs_text_is_ok(qtbot):
+    """Shift+A, type the text, Enter: the first Enter only took the editable combo box's inline completion and the
+    dialog stayed open (a second Enter was needed); an empty text still keeps it open with the reason."""
+    from PySide6.QtCore import Qt
+
+    from app.annotation_layer import AnnotationDialog
+    from mmqnet_core.annotations import AnnotationEntry
+
+    dialog = AnnotationDialog(AnnotationEntry(5.0, 0.0, "event"), 60.0, ["event", "blink"], "New annotation")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    qtbot.keyClick(dialog.text_edit.lineEdit(), Qt.Key.Key_Return)  # the last text, preselected, kept
+    assert not dialog.isVisible() and dialog.result() == 1
+    assert dialog.values()["text"] == "event"
+
+    typed = AnnotationDialog(AnnotationEntry(5.0, 0.0, "event"), 60.0, ["event", "blink"], "New annotation")
+    qtbot.addWidget(typed)
+    typed.show()
+    qtbot.waitExposed(typed)
+    edit = typed.text_edit.lineEdit()
+    qtbot.keyClicks(edit, "bl")  # completed inline to "blink"
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert not typed.isVisible() and typed.result() == 1
+    assert typed.values()["text"] == "blink"
+
+    again = AnnotationDialog(AnnotationEntry(5.0, 0.0, "event"), 60.0, [], "New annotation")
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    again.text_edit.lineEdit().clear()
+    qtbot.keyClick(again.text_edit.lineEdit(), Qt.Key.Key_Return)
+    assert again.isVisible() and "empty" in again.error_label.text()
+
+
+def test_window_keys_work_again_after_the_annotation_dialog(window, browser, qtbot):
+    """After a drag in annotate mode and OK in the dialog, A (annotate mode) and Shift+A did nothing until the
+    window was clicked: with no window manager to hand it back, the main window was no longer the active one, and
+    its menu shortcuts need it (the browser's own keys, C or PageDown, still worked)."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QDialog
+
+    window.activateWindow()
+    browser.setFocus()
+    qtbot.wait(30)
+    layer = browser.annotation_layer
+
+    def key(k):
+        QTest.keyClick(window.windowHandle(), k)  # through the window: shortcuts as a real key press takes them
+        qtbot.wait(30)
+
+    key(Qt.Key.Key_A)
+    assert layer.annotate_mode
+
+    def accept():
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, QDialog) and w.isVisible():
+                w.accept()
+
+    QTimer.singleShot(200, accept)
+    layer.drag(5.0, 6.0, finished=True)
+    assert len(layer.store.annotations.user_entries) == 1
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=1000)
+    key(Qt.Key.Key_A)
+    assert not layer.annotate_mode
