@@ -1940,12 +1940,13 @@ class SignalBrowser(QWidget):
         self.channelPageChanged.emit(first, min(per_page, n_rows), n_rows)
 
     def _strip_px(self) -> float:
-        """Height of the label strip, px: room for the label lines when the recording has spans to label."""
+        """Height of the label strip, px: room for the label lines when the recording has spans to label, else
+        for the legend alone (over the traces it covered the top trace's end)."""
         has_spans = bool(self._annotations) or bool(getattr(self.model.preprocess_result, "interference", ()))
-        if not has_spans:
-            return 0.0
-        height = self._vb.height()
         line_px = self.span_layer.line_px()
+        if not has_spans:
+            return max(line_px, self._legend.boundingRect().height()) + 2.0
+        height = self._vb.height()
         n_lines = max(1, min(LABEL_ROWS, int(height // (4 * line_px)))) if height > 0 else LABEL_ROWS
         return n_lines * line_px + 2.0
 

@@ -193,3 +193,19 @@ def test_window_keys_work_again_after_the_annotation_dialog(window, browser, qtb
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=1000)
     key(Qt.Key.Key_A)
     assert not layer.annotate_mode
+
+
+def test_legend_has_a_line_of_its_own_when_there_is_nothing_to_label(window, recording, tmp_path, qtbot,
+                                                                      monkeypatch):
+    """A recording without annotations or interference (the 24-h benchmark file) had no label strip, and the
+    "raw" legend sat over the end of the top trace."""
+    from app.signal_browser import ROW_MARGIN
+
+    recording.raw.set_annotations(None)
+    b = open_all_rows(window, recording, tmp_path / "plain.bdf", qtbot, monkeypatch)
+    assert not b._annotations
+    vb = b.view_box()
+    legend = b._legend.mapRectToScene(b._legend.boundingRect())
+    top_row = vb.mapViewToScene(QPointF(0.0, b.first_channel - 0.5 - ROW_MARGIN)).y()
+    assert legend.bottom() <= top_row + 0.5
+    assert b.legend_text().strip() == "▬ raw"
