@@ -1200,11 +1200,22 @@ class MainWindow(QMainWindow):
         self.last_error = notify_error(exc, self, context) or self.last_error
 
     # --- status ---------------------------------------------------------------------------------------------
+    def _set_status_widget_visible(self, widget: QWidget, visible: bool) -> None:
+        """Show or hide a label of the status bar's left part, minding a temporary message: the bar hides those
+        labels while one shows and shows them again when it ends; showing one meanwhile drew it over the message
+        ("SYNTHETIC data" over "Analysis of ... cancelled")."""
+        if visible and self.statusBar().currentMessage() and not widget.isVisible():
+            # Hidden, to be shown again with the others when the message ends (Qt's QStatusBar shows the labels
+            # it hid, i.e. those not hidden explicitly).
+            widget.setAttribute(Qt.WidgetAttribute.WA_WState_ExplicitShowHide, False)
+            return
+        widget.setVisible(visible)
+
     def _update_status(self) -> None:
         rec = self.model.recording
-        self.synthetic_label.setVisible(rec is not None and rec.is_synthetic)
+        self._set_status_widget_visible(self.synthetic_label, rec is not None and rec.is_synthetic)
         damage = tuple(rec.warnings) if rec is not None else ()
-        self.damage_label.setVisible(bool(damage))
+        self._set_status_widget_visible(self.damage_label, bool(damage))
         if damage:
             more = f" (+{len(damage) - 1} more)" if len(damage) > 1 else ""
             self.damage_label.setText(f"\u26a0 Damaged file: {damage[0]}{more}")

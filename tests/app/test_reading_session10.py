@@ -209,3 +209,19 @@ def test_legend_has_a_line_of_its_own_when_there_is_nothing_to_label(window, rec
     top_row = vb.mapViewToScene(QPointF(0.0, b.first_channel - 0.5 - ROW_MARGIN)).y()
     assert legend.bottom() <= top_row + 0.5
     assert b.legend_text().strip() == "▬ raw"
+
+
+# --- the status bar -----------------------------------------------------------------------------------------------
+def test_a_status_message_is_not_overdrawn_by_the_synthetic_label(window, browser, qtbot):
+    """Cancel during an analysis: "Analysis of ... cancelled" was written over by "SYNTHETIC data" (the status
+    update after the message showed the label the message had hidden); it comes back when the message ends."""
+    bar = window.statusBar()
+    assert window.synthetic_label.isVisible()
+    bar.showMessage("Analysis of rec cancelled: the views keep what they showed (F5 runs it again).", 5000)
+    qtbot.wait(10)
+    assert not window.synthetic_label.isVisible()
+    window._update_status()  # what the cancel and the cleaning do next
+    assert not window.synthetic_label.isVisible()
+    bar.clearMessage()
+    qtbot.wait(10)
+    assert window.synthetic_label.isVisible()
