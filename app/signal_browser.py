@@ -2136,6 +2136,8 @@ class SignalBrowser(QWidget):
             unit, factor = self.row_unit(row)
             v = page.value_at(row, t)
             value = f"{v * factor:.4g} {unit}" if math.isfinite(v) else "-"
+            if self._raw.curve.isVisible() and self._clean.curve.isVisible():  # both drawn: say which one is read
+                value += " (raw)" if page is self._raw.page else " (cleaned)"
             parts.append(f"{self.state.format_time(t, 3)}  {self._row_defs[row].name} {value}")
         if self.measuring:
             ta, tb = (line.value() for line in self._measure)

@@ -225,3 +225,23 @@ def test_a_status_message_is_not_overdrawn_by_the_synthetic_label(window, browse
     bar.clearMessage()
     qtbot.wait(10)
     assert window.synthetic_label.isVisible()
+
+
+def test_mouse_read_out_says_which_trace_it_reads_when_both_are_drawn(window, recording, tmp_path, qtbot):
+    """With raw and cleaned overlaid (C twice) the read-out gave one value, the raw one, without saying so: a reader
+    comparing the orange trace took it for the cleaned value."""
+    from .conftest import wait_loaded
+
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    wait_loaded(qtbot, window, cleaned=True)
+    b = window.browser
+    b.set_page_length(10.0)
+    b.state.set_mode("both")
+    qtbot.wait(50)
+    row = b.row_of("Fz")
+    b._on_mouse_moved(b.view_box().mapViewToScene(QPointF(2.0, row)))
+    assert "Fz" in b.readout and b.readout.endswith("(raw)")
+    b.state.set_mode("cleaned")
+    qtbot.wait(50)
+    b._on_mouse_moved(b.view_box().mapViewToScene(QPointF(2.0, row)))
+    assert "Fz" in b.readout and "(raw)" not in b.readout and "(cleaned)" not in b.readout
