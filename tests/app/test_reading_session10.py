@@ -265,3 +265,39 @@ def test_an_instant_annotation_is_labelled_in_the_strip_under_the_traces(window,
     assert boxes[0].top() == boxes[1].top()
     for box in boxes:
         assert rows_bottom <= box.top() and box.bottom() <= plot_bottom
+
+
+# --- the analysis views -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("height", [230, 700], ids=["short", "tall"])
+def test_entropy_row_title_and_ticks_fit_its_height(qtbot, tiny_model, height):
+    """At 1024 x 768 the trajectory dock's entropy row is ~30 px high: its vertical title "entropy (bits)" ran
+    into the P(high) row's title ("(bits)P(high)") and "0.5" was drawn over "0" and "1"."""
+    from PySide6.QtGui import QFontMetricsF
+
+    from app.analysis import run_analysis
+    from app.model import AppModel
+    from app.trajectory_view import TrajectoryView
+
+    from .conftest import make_recording
+
+    model = AppModel()
+    view = TrajectoryView(model)
+    qtbot.addWidget(view)
+    model.set_analysis(run_analysis(make_recording(), None, tiny_model).result, "")
+    view.resize(1000, height)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.wait(50)
+    view.plot_widget.ci.layout.activate()
+    view._size_rows()
+    qtbot.wait(30)
+    axis = view.entropy_plot.getAxis("left")
+    data_px = view.entropy_plot.getViewBox().height()
+    title = QFontMetricsF(axis.label.font()).horizontalAdvance(axis.labelText)
+    assert title <= data_px + 4, (axis.labelText, title, data_px)
+    ticks = axis._tickLevels[0]
+    assert len(ticks) * QFontMetricsF(axis.font()).height() <= data_px + 4
+    if height >= 700:
+        assert axis.labelText == "entropy (bits)" and len(ticks) == 3
+    else:
+        assert axis.labelText == "bits" and [t for _, t in ticks] == ["0", "1"]
