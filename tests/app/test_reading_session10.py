@@ -301,3 +301,28 @@ def test_entropy_row_title_and_ticks_fit_its_height(qtbot, tiny_model, height):
         assert axis.labelText == "entropy (bits)" and len(ticks) == 3
     else:
         assert axis.labelText == "bits" and [t for _, t in ticks] == ["0", "1"]
+
+
+def test_spectrum_of_an_emg_channel_reaches_its_nyquist_frequency(qtbot):
+    """Power spectrum (Ctrl+Shift+F) of a surface EMG channel stopped at 60 Hz (the EEG range), below most of its
+    power: a 100-Hz component of a 512-Hz EMG channel was not on the plot. EEG alone keeps 0-60 Hz."""
+    import mne
+
+    from app.spectrum_dialog import SpectrumDialog
+    from mmqnet_core.recording import ChannelInfo, Modality, Recording
+
+    sfreq = 512.0
+    t = np.arange(int(20 * sfreq)) / sfreq
+    data = np.vstack([20e-6 * np.sin(2 * np.pi * 10 * t), 50e-6 * np.sin(2 * np.pi * 100 * t)])
+    raw = mne.io.RawArray(data, mne.create_info(["Cz", "EMG chin"], sfreq, ["eeg", "emg"]), verbose=False)
+    rec = Recording(raw=raw, channels=(ChannelInfo("Cz", Modality.EEG, sfreq, "V"),
+                                       ChannelInfo("EMG chin", Modality.EMG, sfreq, "V")), is_synthetic=True)
+    dialog = SpectrumDialog(rec, ["EMG chin"], 0.0, 20.0)
+    qtbot.addWidget(dialog)
+    spec = dialog.spectrum
+    assert spec is not None and spec.freqs.max() == pytest.approx(256.0, abs=1.0)
+    assert spec.freqs[np.argmax(spec.power[0])] == pytest.approx(100.0, abs=1.0)
+    assert dialog.plot.getViewBox().viewRange()[0][1] == pytest.approx(256.0, abs=1.0)
+    eeg = SpectrumDialog(rec, ["Cz"], 0.0, 20.0)
+    qtbot.addWidget(eeg)
+    assert eeg.plot.getViewBox().viewRange()[0][1] == pytest.approx(60.0, abs=0.5)
