@@ -322,6 +322,9 @@ class MainWindow(QMainWindow):
         self.browser.maskModeChanged.connect(self.mask_mode_action.setChecked)
         self.overview.jumpRequested.connect(self.browser.center_on)
         self.mask_table.jumpRequested.connect(self.browser.jump_to)
+        self.browser.displayChanged.connect(  # mask times read as the axis does (clock time after T)
+            lambda: self.mask_table.set_clock_start(self.browser.state.start_time if self.browser.state.clock_time
+                                                    else None))
         self.model.analysisFinished.connect(lambda _r: self._update_analysis_actions())
         self.model.analysisStaleChanged.connect(lambda _s: self._update_analysis_actions())
         self.runner.busyChanged.connect(self._on_busy)

@@ -326,3 +326,21 @@ def test_spectrum_of_an_emg_channel_reaches_its_nyquist_frequency(qtbot):
     eeg = SpectrumDialog(rec, ["Cz"], 0.0, 20.0)
     qtbot.addWidget(eeg)
     assert eeg.plot.getViewBox().viewRange()[0][1] == pytest.approx(60.0, abs=0.5)
+
+
+def test_mask_table_reads_clock_time_when_the_axis_does(window, browser, qtbot):
+    """After T (clock time) the axis and the event list read 14:00:20 but the mask table still read 0:20.00."""
+    import datetime as dt
+
+    window.model.recording.raw.set_meas_date(dt.datetime(2024, 3, 1, 14, 0, 0, tzinfo=dt.timezone.utc))
+    window.model.recordingLoaded.emit(window.model.recording)
+    window.model.add_segment(20.0, 22.5)
+    table = window.mask_table.table
+    cells = [table.item(0, c).text() for c in (1, 2)]
+    assert cells == ["00:20.00", "00:22.50"]
+    browser.state.set_clock_time(True)
+    qtbot.wait(20)
+    assert [table.item(0, c).text() for c in (1, 2)] == ["14:00:20.00", "14:00:22.50"]
+    browser.state.set_clock_time(False)
+    qtbot.wait(20)
+    assert [table.item(0, c).text() for c in (1, 2)] == cells
