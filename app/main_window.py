@@ -97,6 +97,9 @@ VIEW_SIZES = {"trajectory": (1100, 380), "circumplex": (620, 560), "attention": 
 #: On quit, how long running tasks get to stop after being cancelled before they are abandoned, s (the window
 #: must be gone within 2 s of the user's answer).
 QUIT_WAIT_S = 1.5
+#: Said first in the status bar's page label while a drag on the traces masks / annotates (what a drag does).
+MASK_MODE_TEXT = "MASK MODE: a drag masks (M or Esc leaves) | "
+ANNOTATE_MODE_TEXT = "ANNOTATE MODE: a drag annotates (A leaves) | "
 #: Status bar message after the user cancelled an analysis, and how long status messages stay, ms.
 ANALYSIS_CANCELLED_TEXT = "Analysis of {title} cancelled: the views keep what they showed (F5 runs it again)."
 STATUS_MESSAGE_MS = 8000
@@ -320,6 +323,10 @@ class MainWindow(QMainWindow):
         self.browser.displayChanged.connect(self._update_page_label)
         self.browser.modeChanged.connect(self._on_mode_changed)
         self.browser.maskModeChanged.connect(self.mask_mode_action.setChecked)
+        # Mask and annotate modes change what a drag does: said in the status bar (their toolbar buttons are
+        # in the toolbar's overflow menu below ~1700 px, and nothing else showed them).
+        self.browser.maskModeChanged.connect(lambda _on: self._update_page_label())
+        self.browser.annotation_layer.annotateModeChanged.connect(lambda _on: self._update_page_label())
         self.overview.jumpRequested.connect(self.browser.center_on)
         self.mask_table.jumpRequested.connect(self.browser.jump_to)
         self.browser.displayChanged.connect(  # mask times read as the axis does (clock time after T)
@@ -1281,7 +1288,9 @@ class MainWindow(QMainWindow):
         channels = (f" | ch {self.browser.first_channel + 1}-{self.browser.first_channel + len(shown)}/{total}"
                     if shown and len(shown) < total else "")
         fmt = self.browser.state.format_time
-        self.page_label.setText(f"| {fmt(start, 1)}-{fmt(stop, 1)}{channels} | {self.browser.mode}{note}")
+        drag = (MASK_MODE_TEXT if self.browser.mask_mode else "") + (
+            ANNOTATE_MODE_TEXT if self.browser.annotation_layer.annotate_mode else "")
+        self.page_label.setText(f"| {drag}{fmt(start, 1)}-{fmt(stop, 1)}{channels} | {self.browser.mode}{note}")
         if self.page_combo.currentText() != f"{self.browser.page_s:g} s":
             self.page_combo.setCurrentText(f"{self.browser.page_s:g} s")
 

@@ -344,3 +344,18 @@ def test_mask_table_reads_clock_time_when_the_axis_does(window, browser, qtbot):
     browser.state.set_clock_time(False)
     qtbot.wait(20)
     assert [table.item(0, c).text() for c in (1, 2)] == cells
+
+
+def test_status_bar_says_when_a_drag_masks_or_annotates(window, browser, qtbot):
+    """M (mask mode) and A (annotate mode) changed what a drag on the traces does with nothing on screen saying
+    so (their toolbar buttons sit in the toolbar's overflow menu in a 1024- or 1600-px window)."""
+    label = window.page_label
+    assert "MODE" not in label.text()
+    browser.toggle_mask_mode()
+    assert label.text().startswith("| MASK MODE")
+    browser.set_mask_mode(False)
+    assert "MODE" not in label.text()
+    browser.annotation_layer.set_annotate_mode(True)
+    assert label.text().startswith("| ANNOTATE MODE")
+    browser.annotation_layer.set_annotate_mode(False)
+    assert "MODE" not in label.text()
