@@ -333,7 +333,10 @@ class TrajectoryView(QWidget):
         if axis.labelText != label:
             self.entropy_plot.setLabel("left", label)
             axis.setToolTip(axis.toolTip() or "entropy (bits) of P(high): 0 = certain, 1 = chance")
-        ticks = ENTROPY_TICKS if data_px >= 3 * QFontMetricsF(axis.font()).height() else ENTROPY_TICKS[::2]
+        # 0-1 spans the row less END_LABEL_PX above and below (_pad_unit_range): labels 0.5 apart overlap when
+        # that is less than a line of the tick font.
+        spacing = (data_px - 2 * END_LABEL_PX) / 2 if data_px > 3 * END_LABEL_PX else data_px / 2.48
+        ticks = ENTROPY_TICKS if spacing >= QFontMetricsF(axis.font()).height() else ENTROPY_TICKS[::2]
         if axis._tickLevels != [ticks]:
             axis.setTicks([ticks])
 
