@@ -121,6 +121,10 @@ class AnnotationDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        # Enter in an editable combo box only took its inline completion (the preselected text): a reader who typed
+        # the text and pressed Enter had to press it twice. Enter there is OK, as in the other fields.
+        for combo in (self.text_edit, self.kind_edit):
+            combo.lineEdit().returnPressed.connect(self.accept)
         self.text_edit.setFocus()
         self.text_edit.lineEdit().selectAll()
 
@@ -492,6 +496,7 @@ class AnnotationLayer(QObject):
             return dialog.values()
         finally:
             dialog.deleteLater()
+            self.browser.activateWindow()  # without a window manager nothing gave the window back its keys
             self.browser.setFocus()
 
     def create(self, onset: float, duration: float) -> int | None:

@@ -132,7 +132,10 @@ def format_hms(t_s: float, *, decimals: int = 0) -> str:
 
 def format_clock(t_s: float, start: _dt.datetime, *, decimals: int = 0) -> str:
     """Clock time (hh:mm:ss) of ``t_s`` seconds after ``start``."""
-    when = start + _dt.timedelta(seconds=round(t_s, decimals))  # rounded first: 59.97 s read "00:00:59.0"
+    # The clock time itself rounded (59.97 s read "00:00:59.0"; a start at 14:00:05.25 read 0.25 s early).
+    when = start + _dt.timedelta(seconds=t_s)
+    unit = 10 ** (6 - decimals)
+    when = when.replace(microsecond=0) + _dt.timedelta(microseconds=round(when.microsecond / unit) * unit)
     text = when.strftime("%H:%M:%S")
     if decimals:
         frac = f"{when.microsecond / 1e6:.{decimals}f}"[1:]

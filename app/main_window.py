@@ -97,6 +97,9 @@ VIEW_SIZES = {"trajectory": (1100, 380), "circumplex": (620, 560), "attention": 
 #: On quit, how long running tasks get to stop after being cancelled before they are abandoned, s (the window
 #: must be gone within 2 s of the user's answer).
 QUIT_WAIT_S = 1.5
+#: Said first in the status bar's page label while a drag on the traces masks / annotates (what a drag does).
+MASK_MODE_TEXT = "MASK MODE: a drag masks (M or Esc leaves) | "
+ANNOTATE_MODE_TEXT = "ANNOTATE MODE: a drag annotates (A leaves) | "
 #: Status bar message after the user cancelled an analysis, and how long status messages stay, ms.
 ANALYSIS_CANCELLED_TEXT = "Analysis of {title} cancelled: the views keep what they showed (F5 runs it again)."
 STATUS_MESSAGE_MS = 8000
@@ -320,8 +323,15 @@ class MainWindow(QMainWindow):
         self.browser.displayChanged.connect(self._update_page_label)
         self.browser.modeChanged.connect(self._on_mode_changed)
         self.browser.maskModeChanged.connect(self.mask_mode_action.setChecked)
+        # Mask and annotate modes change what a drag does: said in the status bar (their toolbar buttons are
+        # in the toolbar's overflow menu below ~1700 px, and nothing else showed them).
+        self.browser.maskModeChanged.connect(lambda _on: self._update_page_label())
+        self.browser.annotation_layer.annotateModeChanged.connect(lambda _on: self._update_page_label())
         self.overview.jumpRequested.connect(self.browser.center_on)
         self.mask_table.jumpRequested.connect(self.browser.jump_to)
+        self.browser.displayChanged.connect(  # mask times read as the axis does (clock time after T)
+            lambda: self.mask_table.set_clock_start(self.browser.state.start_time if self.browser.state.clock_time
+                                                    else None))
         self.model.analysisFinished.connect(lambda _r: self._update_analysis_actions())
         self.model.analysisStaleChanged.connect(lambda _s: self._update_analysis_actions())
         self.runner.busyChanged.connect(self._on_busy)
@@ -1200,11 +1210,22 @@ class MainWindow(QMainWindow):
         self.last_error = notify_error(exc, self, context) or self.last_error
 
     # --- status ---------------------------------------------------------------------------------------------
+    def _set_status_widget_visible(self, widget: QWidget, visible: bool) -> None:
+        """Show or hide a label of the status bar's left part, minding a temporary message: the bar hides those
+        labels while one shows and shows them again when it ends; showing one meanwhile drew it over the message
+        ("SYNTHETIC data" over "Analysis of ... cancelled")."""
+        if visible and self.statusBar().currentMessage() and not widget.isVisible():
+            # Hidden, to be shown again with the others when the message ends (Qt's QStatusBar shows the labels
+            # it hid, i.e. those not hidden explicitly).
+            widget.setAttribute(Qt.WidgetAttribute.WA_WState_ExplicitShowHide, False)
+            return
+        widget.setVisible(visible)
+
     def _update_status(self) -> None:
         rec = self.model.recording
-        self.synthetic_label.setVisible(rec is not None and rec.is_synthetic)
+        self._set_status_widget_visible(self.synthetic_label, rec is not None and rec.is_synthetic)
         damage = tuple(rec.warnings) if rec is not None else ()
-        self.damage_label.setVisible(bool(damage))
+        self._set_status_widget_visible(self.damage_label, bool(damage))
         if damage:
             more = f" (+{len(damage) - 1} more)" if len(damage) > 1 else ""
             self.damage_label.setText(f"\u26a0 Damaged file: {damage[0]}{more}")
@@ -1267,7 +1288,9 @@ class MainWindow(QMainWindow):
         channels = (f" | ch {self.browser.first_channel + 1}-{self.browser.first_channel + len(shown)}/{total}"
                     if shown and len(shown) < total else "")
         fmt = self.browser.state.format_time
-        self.page_label.setText(f"| {fmt(start, 1)}-{fmt(stop, 1)}{channels} | {self.browser.mode}{note}")
+        drag = (MASK_MODE_TEXT if self.browser.mask_mode else "") + (
+            ANNOTATE_MODE_TEXT if self.browser.annotation_layer.annotate_mode else "")
+        self.page_label.setText(f"| {drag}{fmt(start, 1)}-{fmt(stop, 1)}{channels} | {self.browser.mode}{note}")
         if self.page_combo.currentText() != f"{self.browser.page_s:g} s":
             self.page_combo.setCurrentText(f"{self.browser.page_s:g} s")
 

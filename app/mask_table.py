@@ -7,6 +7,8 @@ step.
 
 from __future__ import annotations
 
+import datetime as _dt
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -21,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .browser_state import format_hms
+from .browser_state import format_clock, format_hms
 from .model import AppModel
 
 #: Start and end read as the browser's time axis and the event list do (h:mm:ss from the recording's start; a
@@ -72,8 +74,21 @@ class MaskTable(QWidget):
         layout.addWidget(self.table)
         layout.addLayout(row)
         self._rows: list[tuple[str, object]] = []  # ("channel", name) or ("segment", index)
+        self.clock_start: _dt.datetime | None = None  # times as clock times from it (the browser's T), else h:mm:ss
         model.masksChanged.connect(lambda _m: self.refresh())
         self.refresh()
+
+    def set_clock_start(self, start: _dt.datetime | None) -> None:
+        """Start and end as clock times from ``start`` (the browser's axis in clock time, T), or from the
+        recording's start (``None``): beside a clock axis and event list they read "0:03.19" for 14:00:03."""
+        if start != self.clock_start:
+            self.clock_start = start
+            self.refresh()
+
+    def _time_text(self, t_s: float) -> str:
+        if self.clock_start is not None:
+            return format_clock(t_s, self.clock_start, decimals=2)
+        return format_hms(t_s, decimals=2)
 
     def refresh(self) -> None:
         """Show the model's masks."""
@@ -87,11 +102,11 @@ class MaskTable(QWidget):
             if kind == "channel":  # the whole recording: its times, not blank cells (the "What" column that
                 # says "whole channel" is last, out of sight in a narrow dock)
                 rec = self.model.recording
-                end = format_hms(rec.duration_s, decimals=2) if rec is not None else "end"
-                cells = ("whole channel", format_hms(0.0, decimals=2), end, str(key), "user")
+                end = self._time_text(rec.duration_s) if rec is not None else "end"
+                cells = ("whole channel", self._time_text(0.0), end, str(key), "user")
             else:
                 seg = masks.segments[key]
-                cells = ("segment", format_hms(seg.start_s, decimals=2), format_hms(seg.end_s, decimals=2),
+                cells = ("segment", self._time_text(seg.start_s), self._time_text(seg.end_s),
                          ", ".join(seg.channels) if seg.channels else "all", seg.source)
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)

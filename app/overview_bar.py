@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from mmqnet_core.recording import Recording
 
+from .annotation_layer import kind_colour
+from .annotation_model import annotation_model
 from .model import AppModel
 
 BACKGROUND = QColor("#eef1f5")
@@ -36,7 +38,7 @@ class OverviewBar(QWidget):
         self.setMinimumHeight(26)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Whole recording: click to go there. Blue: page, red: masks, orange: interference, "
-                        "dark blue ticks: annotations.")
+                        "blue ticks: the file's annotations, coloured ticks below them: yours (by type).")
         self._duration = 0.0
         self._page = (0.0, 0.0)
         # The spans (annotations, interference, masks) drawn once into a pixmap and reused while their sources
@@ -48,6 +50,10 @@ class OverviewBar(QWidget):
         model.recordingChanged.connect(self._on_recording)
         model.masksChanged.connect(lambda _m: self.update())
         model.cleanedReady.connect(lambda _r: self.update())
+        # The user's annotations (added, edited, deleted, undone): each change is a new AnnotationSet, which the
+        # spans layer's key compares by identity.
+        self._user_annotations = annotation_model(model)
+        self._user_annotations.annotationsChanged.connect(lambda _a: self.update())
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return QSize(600, 26)
@@ -101,11 +107,12 @@ class OverviewBar(QWidget):
         raw = getattr(rec, "raw", None)
         anns = getattr(raw, "annotations", None)
         result = self.model.preprocess_result
-        sources = (rec, anns, None if anns is None else len(anns), result, self.model.masks)
+        sources = (rec, anns, None if anns is None else len(anns), result, self.model.masks,
+                   self._user_annotations.annotations)
         ratio = self.devicePixelRatioF()
         key = (self.width(), h, ratio, self._duration)
         old = self._spans_key
-        same = (self._spans is not None and len(old) == 9 and old[:4] == key and old[6] == sources[2]
+        same = (self._spans is not None and len(old) == 10 and old[:4] == key and old[6] == sources[2]
                 and all(a is b for a, b in zip(old[4:], sources) if not isinstance(b, int)))
         if not same:
             pix = QPixmap(max(1, round(self.width() * ratio)), max(1, round(h * ratio)))
@@ -128,6 +135,10 @@ class OverviewBar(QWidget):
         if rec is not None:
             for ann in rec.annotations:
                 span(ann.onset, ann.end, ANNOTATION, 1, h * 0.35)
+            # The user's own annotations (the file's are drawn just above), in their type's colour, over the
+            # band's lower half of the annotation row so that a file with thousands of events does not hide them.
+            for entry in self._user_annotations.annotations.user_entries:
+                span(entry.onset, entry.end, kind_colour(entry.kind, 220), h * 0.15, h * 0.35)
         result: Any = self.model.preprocess_result
         for ann in getattr(result, "interference", ()) or ():
             span(ann.onset, ann.end, INTERFERENCE, h * 0.35, h * 0.65)

@@ -92,6 +92,7 @@ from .browser_state import (  # noqa: F401 (re-exported: the constants' historic
     BrowserState,
     auto_channels_per_page,
     display_unit,
+    format_clock,
 )
 from .annotation_layer import AnnotationLayer
 from .browser_heart_rate import MIN_AXIS_PX, HeartRateRow
@@ -332,9 +333,23 @@ class _TimeAxis(TimeAxis):
     def format_key(self) -> Hashable:
         return (self.state.clock_time, self.state.start_time)
 
+    def tick_offset(self, step: float) -> float:
+        """Where the ticks start, s: on whole clock times in clock time (a start at 14:00:05.25 put the ticks, and
+        their rounded labels, 0.25 s off the times they named), else at multiples of ``step`` from the start."""
+        start = self.state.start_time
+        if not self.state.clock_time or start is None or step <= 0:
+            return 0.0
+        of_day = start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
+        return -of_day % step
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
+        step = self.tick_step(max(maxVal - minVal, 1e-9), minVal, size)
+        return [(step, self.tick_offset(step))]
+
     def update_label(self) -> None:
         if self.state.clock_time and self.state.start_time is not None:
-            self.setLabel(f"clock time (recording started {self.state.start_time:%Y-%m-%d %H:%M:%S})")
+            started = format_clock(0.0, self.state.start_time, decimals=3 if self.state.start_time.microsecond else 0)
+            self.setLabel(f"clock time (recording started {self.state.start_time:%Y-%m-%d} {started})")
         else:
             self.setLabel("time from start (h:mm:ss)")
 
@@ -674,7 +689,7 @@ def aligned_rect(rect: QRectF, tolerance: float = 1e-6) -> QRect:
 
 def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_ROWS, *, gap: float = LABEL_GAP_PX,
                  min_width: float | Sequence[float] = LABEL_MIN_PX,
-                 right: float = math.inf) -> list[tuple[int, float] | None]:
+                 right: float | Sequence[float] = math.inf) -> list[tuple[int, float] | None]:
     """Lines and widths for labels that must not overlap, placed greedily from left to right.
 
     Each label goes on the first line (0 = top) where it starts at least ``gap`` after the previous label's end.
@@ -693,8 +708,9 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
     min_width : float or sequence of float
         A label shortened to less than this is hidden instead, px (a label narrower than this is shown whole);
         one value for all labels, or one per label (in the order of ``extents``).
-    right : float
-        Right edge of the plot, px.
+    right : float or sequence of float
+        Right edge of the plot, px; or one per line (the legend shortens the top line only: a label that does not
+        fit beside it goes to a line below).
 
     Returns
     -------
@@ -712,26 +728,28 @@ def stack_labels(extents: Sequence[tuple[float, float]], n_lines: int = LABEL_RO
     mins = [float(min_width)] * len(extents) if scalar else [float(m) for m in min_width]
     lines = range(n_lines)
     xs = [e[0] for e in extents]
+    rights = ([float(right)] * n_lines if isinstance(right, (int, float, np.floating, np.integer))
+              else [float(r) for r in right][:n_lines] + [float(right[-1])] * (n_lines - len(right)))
     for i in sorted(range(len(extents)), key=xs.__getitem__):
         x, full = extents[i]
-        width = right - x
-        if full < width:
-            width = full
-        if width < (full if full < mins[i] else mins[i]):
+        need = full if full < mins[i] else mins[i]
+        fits = [k for k in lines if min(rights[k] - x, full) >= need]  # lines not cut to nothing at their right
+        if not fits:
             continue  # cut at the right edge to nothing useful
         line = None
-        for k in lines:
+        for k in fits:
             if ends[k] + gap <= x:
                 line = k
                 break
         if line is None:
             # Make room on the line whose last label starts earliest: that label keeps the most of itself.
-            line = min(range(n_lines), key=lambda k: extents[last[k]][0])
+            line = min(fits, key=lambda k: extents[last[k]][0])
             j = last[line]
             room = x - gap - extents[j][0]
             if room < mins[j]:
                 continue
             placed[j] = (line, room)
+        width = min(rights[line] - x, full)
         placed[i] = (line, width)
         ends[line] = x + width
         last[line] = i
@@ -755,20 +773,22 @@ class _GridLines(pg.GraphicsObject):
         self.colour = QColor(*(round(a * c + (1 - a) * b) for c, b in zip(
             (colour.red(), colour.green(), colour.blue()), (background.red(), background.green(), background.blue()))))
         self.page = (0.0, 0.0, 1.0, 0.0, 0.0)  # (start s, stop s, step s, top row, bottom row)
+        self.offset = 0.0  # the ticks' offset, s (clock time: whole clock seconds)
         self.setZValue(-40)
 
-    def set_page(self, start: float, stop: float, step: float, top: float, bottom: float) -> None:
+    def set_page(self, start: float, stop: float, step: float, top: float, bottom: float, offset: float = 0.0) -> None:
         page = (start, stop, step, top, bottom)
-        if page != self.page:
-            self.page = page
+        if page != self.page or offset != self.offset:
+            self.page, self.offset = page, offset
             self.update()
 
     def times(self) -> list[float]:
-        """Times of the lines drawn, s (the multiples of the step on the page)."""
+        """Times of the lines drawn, s (the multiples of the step on the page, moved by the ticks' offset)."""
         start, stop, step, _, _ = self.page
         if step <= 0 or stop <= start:
             return []
-        return [k * step for k in range(math.ceil(start / step - 1e-9), math.floor(stop / step + 1e-9) + 1)]
+        start, stop, o = start - self.offset, stop - self.offset, self.offset
+        return [k * step + o for k in range(math.ceil(start / step - 1e-9), math.floor(stop / step + 1e-9) + 1)]
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         return QRectF(-1e7, -1e5, 2e7, 2e5)  # every time and row: never changes
@@ -1213,6 +1233,7 @@ class PageView:
     width_px: float  # plot width, px
     label_right_px: float  # labels end before this x, px (the legend sits beyond)
     strip_lines: int  # label lines that fit the strip
+    legend_lines: int = 1  # lines at the top of the strip the legend covers (their labels end at label_right_px)
 
 
 class SpanLayer:
@@ -1305,7 +1326,9 @@ class SpanLayer:
         mins = [max(LABEL_MIN_PX, full - metrics.horizontalAdvance(text)
                     + metrics.horizontalAdvance(text[:LABEL_MIN_CHARS] + "…"))
                 for (_, text), (full, _) in zip(labels, sizes)]
-        placed = stack_labels(extents, view.strip_lines, min_width=mins, right=view.label_right_px)
+        # The legend (top right) covers the first line(s) only: the lines below reach the plot's right edge.
+        rights = [view.label_right_px] * view.legend_lines + [view.width_px]
+        placed = stack_labels(extents, view.strip_lines, min_width=mins, right=rights)
         for (t, text), (full, _), place in zip(labels, sizes, placed):
             if place is None:
                 continue  # no room: the span's tooltip still names it
@@ -1939,18 +1962,20 @@ class SignalBrowser(QWidget):
         self._axis.picture = None
         self._axis.update()
         if redraw:
+            # The legend first (the top row's filter): the labels beside it are cut at its new width.
+            self._draw_legend(self._raw.curve.isVisible(), self._clean.curve.isVisible())
             self._draw_spans()  # the labels at the top of the view move with it
             self._draw_scale_bar()
-            self._draw_legend(self._raw.curve.isVisible(), self._clean.curve.isVisible())  # the top row's filter
         self.channelPageChanged.emit(first, min(per_page, n_rows), n_rows)
 
     def _strip_px(self) -> float:
-        """Height of the label strip, px: room for the label lines when the recording has spans to label."""
+        """Height of the label strip, px: room for the label lines when the recording has spans to label, else
+        for the legend alone (over the traces it covered the top trace's end)."""
         has_spans = bool(self._annotations) or bool(getattr(self.model.preprocess_result, "interference", ()))
-        if not has_spans:
-            return 0.0
-        height = self._vb.height()
         line_px = self.span_layer.line_px()
+        if not has_spans:
+            return max(line_px, self._legend.boundingRect().height()) + 2.0
+        height = self._vb.height()
         n_lines = max(1, min(LABEL_ROWS, int(height // (4 * line_px)))) if height > 0 else LABEL_ROWS
         return n_lines * line_px + 2.0
 
@@ -2140,6 +2165,8 @@ class SignalBrowser(QWidget):
             unit, factor = self.row_unit(row)
             v = page.value_at(row, t)
             value = f"{v * factor:.4g} {unit}" if math.isfinite(v) else "-"
+            if self._raw.curve.isVisible() and self._clean.curve.isVisible():  # both drawn: say which one is read
+                value += " (raw)" if page is self._raw.page else " (cleaned)"
             parts.append(f"{self.state.format_time(t, 3)}  {self._row_defs[row].name} {value}")
         if self.measuring:
             ta, tb = (line.value() for line in self._measure)
@@ -2386,9 +2413,9 @@ class SignalBrowser(QWidget):
             else:
                 traces.show(self._pages.get(*job))
         self._draw_grid(start, stop)
+        self._draw_legend(draw_raw, draw_clean)  # before the labels, which are cut at its width
         self._draw_spans()
         self._draw_scale_bar()
-        self._draw_legend(draw_raw, draw_clean)
         if self.heart_rate_row.shown:
             self.heart_rate_row.set_page(start, stop)
         hovered = self._hover is not None
@@ -2416,7 +2443,7 @@ class SignalBrowser(QWidget):
         """Vertical lines at the time axis' ticks (one item, painted from the page and the step)."""
         step = self._time_axis.tick_step(max(stop - start, 1e-9), start)
         top, bottom = -0.5 - ROW_MARGIN, max(1, len(self._row_defs)) - 0.5 + ROW_MARGIN
-        self._grid.set_page(start, stop, step, top, bottom)
+        self._grid.set_page(start, stop, step, top, bottom, self._time_axis.tick_offset(step))
 
     def set_cleaned_is_model_input(self, matches: bool | None) -> None:
         """Say in the legend whether the cleaned trace is the model's input (the display cleaning's settings equal
@@ -2604,12 +2631,13 @@ class SignalBrowser(QWidget):
         line_px = self.span_layer.line_px()
         strip_px = self._strips[0]
         width = self._vb.width()
-        legend_w = self._legend.boundingRect().width() if self._legend.isVisible() else 0.0
+        legend = self._legend.boundingRect() if self._legend.isVisible() else QRectF()
         return PageView(start=start, stop=stop, rows_of=rows_of,
                         strip_top=first - 0.5 - ROW_MARGIN - self._strip_rows(),
                         rows_per_px=1.0 / row_px if row_px > 0 else 0.0, width_px=width,
-                        label_right_px=max(0.0, width - legend_w - 8),
-                        strip_lines=int((strip_px - 1) // line_px) if line_px > 0 else 0)
+                        label_right_px=max(0.0, width - legend.width() - 8),
+                        strip_lines=int((strip_px - 1) // line_px) if line_px > 0 else 0,
+                        legend_lines=max(1, math.ceil((legend.height() + 1) / line_px)) if line_px > 0 else 1)
 
     def _draw_spans(self) -> None:
         """Show the annotations, interference spans and masks that fall on the page."""

@@ -33,7 +33,7 @@ from mmqnet_core.errors import MMQNetError
 from mmqnet_core.features.config import DEFAULT_BANDS, DELTA_BAND
 from mmqnet_core.features.psd import Spectrum, welch_spectrum
 from mmqnet_core.features.spectrogram_track import SpectrogramTrack, spectrogram_track
-from mmqnet_core.recording import Recording
+from mmqnet_core.recording import Modality, Recording
 
 from .browser_state import display_unit, format_hms
 from .plot_helpers import use_time_axis
@@ -46,6 +46,18 @@ BANDS: tuple[tuple[str, float, float], ...] = (DELTA_BAND,) + DEFAULT_BANDS
 BAND_COLOURS = ("#fff3e0", "#e8f5e9", "#e3f2fd", "#f3e5f5", "#fffde7")
 #: Highest frequency drawn by default, Hz (the EEG range of interest; the Nyquist frequency if lower).
 FMAX_HZ = 60.0
+#: Modalities whose content lies above FMAX_HZ: their spectrum goes up to the Nyquist frequency (surface EMG has
+#: most of its power at 50-150 Hz; a MISC channel can be anything).
+BROADBAND_MODALITIES = frozenset({Modality.EMG, Modality.MISC})
+
+
+def spectrum_fmax(recording: Recording, names: Sequence[str]) -> float:
+    """Highest frequency to compute and draw for channels ``names``, Hz: :data:`FMAX_HZ` (the EEG bands), or the
+    Nyquist frequency when one of them is EMG or MISC (an EMG spectrum stopped at 60 Hz, below most of its power)."""
+    nyquist = recording.sfreq / 2
+    broadband = any(recording.channels[recording.index(n)].modality in BROADBAND_MODALITIES for n in names
+                    if n in recording.ch_names)
+    return nyquist if broadband else min(FMAX_HZ, nyquist)
 #: Most time columns of the spectrogram (a screen has fewer pixels; adjacent columns are averaged beyond).
 SPECTROGRAM_COLUMNS = 2000
 #: Longest span of a power spectrum, s: the span is read whole (24 h x 8 channels took 52 s and 4.3 GB in the
@@ -167,7 +179,7 @@ class SpectrumDialog(QDialog):
         names = self.selected_channels()
         self.plot.clear()
         self.message.setText("")
-        fmax = min(FMAX_HZ, self.recording.sfreq / 2)
+        fmax = spectrum_fmax(self.recording, names)
         for (name, lo, hi), colour in zip(BANDS, BAND_COLOURS):
             if lo >= fmax:
                 continue
@@ -225,7 +237,7 @@ class SpectrumDialog(QDialog):
         at most :data:`SPECTROGRAM_COLUMNS` columns (the whole-recording ``spectrogram`` took 21.7 s in the window's
         thread and a 121 x 86399 image for 24 h; the track 6.5 s and 0.3 GB)."""
         name = self.sg_channel.currentText()
-        kwargs = {"fmax_hz": min(FMAX_HZ, self.recording.sfreq / 2), "max_columns": SPECTROGRAM_COLUMNS}
+        kwargs = {"fmax_hz": spectrum_fmax(self.recording, [name]), "max_columns": SPECTROGRAM_COLUMNS}
         self.spectrogram = None
         if self.runner is None:
             try:

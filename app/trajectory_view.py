@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .analysis import runs
@@ -71,6 +71,9 @@ INTERFERENCE_THRESHOLD = 0.5
 #: Height (in probability units) of the masked-share strip when every channel is masked.
 STRIP_HEIGHT = 0.12
 MASKED_STRIP = (200, 30, 30, 150)
+#: Title and ticks of the entropy row's axis (shortened in a short row: :meth:`TrajectoryView._fit_entropy_axis`).
+ENTROPY_LABEL = "entropy (bits)"
+ENTROPY_TICKS = [(0.0, "0"), (0.5, "0.5"), (1.0, "1")]
 #: Share of the plot height given to the entropy row (with the time axis under it), and its least height (px)
 #: where the dock leaves the probability row as much (in a short dock the two rows share the height).
 ENTROPY_ROW_SHARE = 0.35
@@ -187,8 +190,8 @@ class TrajectoryView(QWidget):
         self.plot.getAxis("bottom").setStyle(showValues=False)  # the time labels are under the entropy row
         self.plot.setLabel("left", "P(high)")
         self.plot.getAxis("left").setToolTip(P_HIGH_TIP)  # what "P(high)" means, for a reader new to it
-        self.entropy_plot.setLabel("left", "entropy (bits)")
-        self.entropy_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
+        self.entropy_plot.setLabel("left", ENTROPY_LABEL)
+        self.entropy_plot.getAxis("left").setTicks([ENTROPY_TICKS])
         self.plot.addItem(pg.InfiniteLine(0.5, angle=0, pen=pg.mkPen("#9e9e9e", style=Qt.PenStyle.DashLine)))
         self.masked_spans = SpanPool(self.plot, MASKED_SPAN, z=-12)
         self.interference_spans = SpanPool(self.plot, INTERFERENCE_SPAN, z=-11)
@@ -317,6 +320,25 @@ class TrajectoryView(QWidget):
         height = max(1, min(height, round((rows_px + axis_px) / 2)))
         self.entropy_plot.setMinimumHeight(height)
         self.entropy_plot.setMaximumHeight(height)
+        self._fit_entropy_axis(height - axis_px)
+
+    def _fit_entropy_axis(self, data_px: float) -> None:
+        """Fit the entropy row's axis title and ticks to its data height ``data_px`` (px): in a short dock (1024 x
+        768) the vertical title "entropy (bits)" ran into the P(high) row's ("(bits)P(high)") and "0.5" was drawn
+        over "0" and "1". A title that does not fit is shortened to "bits" (the legend and tooltip say entropy);
+        the middle tick is left out when three labels do not fit."""
+        axis = self.entropy_plot.getAxis("left")
+        metrics = QFontMetricsF(axis.label.font())
+        label = ENTROPY_LABEL if metrics.horizontalAdvance(ENTROPY_LABEL) + 4 <= data_px else "bits"
+        if axis.labelText != label:
+            self.entropy_plot.setLabel("left", label)
+            axis.setToolTip(axis.toolTip() or "entropy (bits) of P(high): 0 = certain, 1 = chance")
+        # 0-1 spans the row less END_LABEL_PX above and below (_pad_unit_range): labels 0.5 apart overlap when
+        # that is less than a line of the tick font.
+        spacing = (data_px - 2 * END_LABEL_PX) / 2 if data_px > 3 * END_LABEL_PX else data_px / 2.48
+        ticks = ENTROPY_TICKS if spacing >= QFontMetricsF(axis.font()).height() else ENTROPY_TICKS[::2]
+        if axis._tickLevels != [ticks]:
+            axis.setTicks([ticks])
 
     # --- spectrogram track ------------------------------------------------------------------------------------
     @property

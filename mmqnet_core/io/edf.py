@@ -23,7 +23,7 @@ from ..progress import CancelToken, ProgressCallback, check_cancel, report, scal
 from ..recording import Annotation, ChannelInfo, Modality, Recording
 from ._cancel import call_cancellable
 from .edf_header import EdfHeader, read_edf_header
-from .edf_reader import EdfSpanReader
+from .edf_reader import EdfSpanReader, with_exact_start
 from .modality import MNE_CH_TYPE, infer_modality
 
 __all__ = ["load_edf", "TriggerPulse", "find_trigger_pulses", "PRELOAD_MIXED_RATE_BYTES"]
@@ -226,6 +226,10 @@ def load_edf(
     except Exception as exc:  # mne raises ValueError, IndexError, RuntimeError... on damaged files
         raise RecordingError(f"Cannot read {name}: mne could not open it ({type(exc).__name__}: {exc}).") from None
     check_cancel(cancel)
+    subsecond = with_exact_start(raw, header)  # EDF+/BDF+: the first record's onset (mne keeps whole seconds)
+    if subsecond:
+        notes.append(f"The first data record starts {subsecond:g} s after the header's start time; times of day "
+                     "count from that first sample.")
     if len(raw.ch_names) != len(labels):
         raise RecordingError(
             f"Cannot read {name}: the header lists {len(labels)} signals but mne found {len(raw.ch_names)}."

@@ -20,7 +20,9 @@ channel per call, record by record; mne is what this replaces).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["EdfSpanReader"]
+__all__ = ["EdfSpanReader", "first_record_onset", "with_exact_start"]
 
 #: Samples per channel decoded in one step (fits the L2 cache as int32 + float64 with room to spare).
 _CHUNK_SAMPLES = 32768
@@ -265,3 +267,71 @@ class EdfSpanReader:
         cals = self.cals[chans]
         for i in np.flatnonzero(cals != 1.0).tolist():
             dst[i] *= cals[i]
+
+
+#: The time-keeping TAL that opens each data record's first annotation signal in EDF+/BDF+: "+0.3945312" 20 20.
+_TIMEKEEPING = re.compile(rb"\A([+-][0-9]+(?:\.[0-9]*)?)\x14\x14")
+
+
+def first_record_onset(header) -> float:
+    """Onset of the first data record after the header's start time, s (0 for plain EDF/BDF or when unreadable).
+
+    An EDF+/BDF+ file's start time has whole seconds only; the first TAL of each data record's first annotation
+    signal says when that record starts ("+0.3945312": 0.3945312 s after the header's time). mne subtracts that
+    onset from the annotations but keeps the header's whole second as ``meas_date``, so a clock-time axis and an
+    export were early by up to a second. Read here by hand: mne does not expose it, and pyedflib reports it ten
+    times too small (``getStartdatetime`` divides edflib's 100-ns units by 100 to get microseconds).
+
+    Parameters
+    ----------
+    header : mmqnet_core.io.edf_header.EdfHeader
+        The checked header of the file.
+
+    Returns
+    -------
+    float
+        Seconds, in [0, 1) for a well-formed file; 0.0 when the file has no annotation signal, no complete record,
+        or a first TAL that is not a time-keeping one (the file is then read as its header says).
+    """
+    ann = header.annotation_indices
+    if not ann or header.n_records < 1 or not header.variant:
+        return 0.0
+    width = header.bytes_per_sample
+    index = ann[0]
+    offset = header.header_bytes + sum(header.n_samples[:index]) * width
+    size = min(header.n_samples[index] * width, 256)  # the time-keeping TAL comes first and is short
+    try:
+        with open(header.path, "rb") as f:
+            f.seek(offset)
+            head = f.read(size)
+    except OSError:
+        return 0.0
+    match = _TIMEKEEPING.match(head)
+    if match is None:
+        return 0.0
+    try:
+        onset = float(match.group(1))
+    except ValueError:
+        return 0.0
+    # A first record that starts later than a day, or before the start time, is not a sub-second offset: a
+    # file written that way is read as its header says rather than moved by a damaged field.
+    return onset if 0.0 < onset < 86400.0 else 0.0
+
+
+def with_exact_start(raw, header) -> float:
+    """Move ``raw``'s ``meas_date`` to the exact time of its first sample (header time + first record's onset).
+
+    The annotations keep their onsets relative to the first sample (mne already made them so), so they stay at
+    the same samples and their clock times become exact too.
+
+    Returns
+    -------
+    float
+        The onset added, s (0.0 when nothing was changed).
+    """
+    onset = first_record_onset(header)
+    meas = raw.info.get("meas_date")
+    if onset <= 0.0 or meas is None:
+        return 0.0
+    raw.set_meas_date(meas + dt.timedelta(seconds=onset))
+    return onset

@@ -78,7 +78,8 @@ def recording_header(recording: "Recording") -> RecordingHeader:
     fields: list[tuple[str, str]] = [
         ("File", str(recording.source) if recording.source is not None else "(in memory)"),
         ("Format", recording.source_format.upper()),
-        ("Start", meas.strftime("%Y-%m-%d %H:%M:%S") if meas is not None else "unknown"),
+        ("Start", "unknown" if meas is None else meas.strftime("%Y-%m-%d %H:%M:%S")
+         + (f".{meas.microsecond:06d}".rstrip("0") if meas.microsecond else "")),
         ("Duration", f"{hours}:{minutes:02d}:{seconds:06.3f} ({recording.duration_s:.3f} s)"),
         ("Channels", f"{recording.n_channels}, shown at {recording.sfreq:g} Hz"),
         ("Annotations in the file", str(len(recording.raw.annotations))),

@@ -423,5 +423,8 @@ def test_a_short_trajectory_dock_keeps_the_0_and_1_labels(window, recording, tmp
         qtbot.wait(200)
         p_labels = _drawn_tick_labels(tv.plot.getAxis("left"))
         assert {"0", "1.0"} <= set(p_labels), (height, p_labels)
-        assert _drawn_tick_labels(tv.entropy_plot.getAxis("left")) == ["0", "0.5", "1"], height
+        # 0 and 1 always; 0.5 too where it does not overlap them (test_reading_session10: in a 250-px dock the row
+        # is ~35 px high and "0.5" was drawn over both)
+        entropy_labels = _drawn_tick_labels(tv.entropy_plot.getAxis("left"))
+        assert entropy_labels == (["0", "0.5", "1"] if height >= 600 else ["0", "1"]), height
     window.trajectory_dock.setFloating(False)

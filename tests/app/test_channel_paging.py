@@ -38,7 +38,9 @@ def browser(window, tmp_path, qtbot):
 
 
 def y_range(browser):
-    return browser.view_box().viewRange()[1]
+    """The view's y range below the label strip (which holds the legend even without annotations), rows."""
+    top, bottom = browser.view_box().viewRange()[1]
+    return [top + browser._strip_rows(), bottom]
 
 
 def label_point(browser, row: float):
@@ -58,7 +60,7 @@ def test_auto_channels_per_page_counts_rows_of_at_least_min_row_px():
 
 
 def test_default_page_holds_the_channels_that_fit_and_follows_the_height(window, browser, qtbot):
-    height = browser.view_box().height()
+    height = browser.view_box().height() - sum(browser._strips)  # the rows' room (the legend has a line above)
     n = browser.channels_per_page
     assert n == auto_channels_per_page(height, N_CHANNELS) < N_CHANNELS
     assert height / (n + 0.4) >= MIN_ROW_PX
@@ -110,7 +112,8 @@ def test_channels_per_page_keys_and_setting_change_the_rows_in_view(browser, qtb
         qtbot.keyClick(browser, Qt.Key.Key_Down, CTRL | SHIFT)
     assert browser.channels_per_page == N_CHANNELS
     browser.set_channels_per_page(None)  # back to automatic
-    assert browser.channels_per_page == auto_channels_per_page(browser.view_box().height(), N_CHANNELS)
+    assert browser.channels_per_page == auto_channels_per_page(browser.view_box().height() - sum(browser._strips),
+                                                               N_CHANNELS)
     with pytest.raises(ValueError, match="channels per page must be a whole number >= 1.*got 0"):
         browser.set_channels_per_page(0)
 

@@ -216,9 +216,8 @@ def test_overview_spans_drawn_once_per_change(window, recording, tmp_path, qtbot
 
     def pixels(img):
         img = img.convertToFormat(img.Format.Format_RGB32)
-        # a copy: the array must not outlive the converted image's memory (freed when this returns)
         rows = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
-        return rows[:, :img.width() * 4].copy()
+        return rows[:, :img.width() * 4].copy()  # a copy: the converted image is freed on return
 
     assert np.array_equal(pixels(fresh.grab().toImage()), pixels(shown))
     recording.raw.annotations.append(1.0, 0.5, "late")  # annotations edited in place: the count changes
