@@ -55,7 +55,7 @@ def test_overview_bar_shows_user_annotations_and_follows_add_edit_delete_undo(wi
 
 
 # --- the exact start of an EDF+ file ------------------------------------------------------------------------------
-@pytest.mark.filterwarnings("ignore:Creating EDF\+C:UserWarning")
+@pytest.mark.filterwarnings(r"ignore:Creating EDF\+C:UserWarning")
 def test_clock_axis_ticks_sit_on_whole_clock_seconds_of_a_subsecond_start(window, tmp_path, qtbot, monkeypatch):
     """An EDF+ file starting at 14:00:05.25 (its first record's time-keeping TAL): mne kept 14:00:05, and the axis
     labelled t = 2 s "14:00:07" although it was 14:00:07.25; the ticks now sit on whole clock seconds, with the
