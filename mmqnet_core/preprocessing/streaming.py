@@ -50,7 +50,7 @@ import mne
 import numpy as np
 from scipy import ndimage
 
-from ..errors import Cancelled, ConfigError
+from ..errors import ConfigError
 from ..masking import MaskSet, mask_sample_spans
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import PHYSIOLOGICAL, Annotation, Modality, Recording
@@ -395,16 +395,19 @@ class _Stop:
 def _in_threads(fn, items, on_start, cancel: CancelToken | None, *, buffer=None, threads: int | None = None) -> list:
     """``[fn(item, token, buf) for item in items]`` with up to :data:`FIT_THREADS` items at once in helper threads.
 
-    Each helper takes the next item in order and gets its own ``buf`` (``buffer()``, made once per helper; None
-    without ``buffer``); ``on_start(k)`` is called in this thread as item ``k`` is waited for. This thread
-    checks ``cancel`` while it waits (:func:`~mmqnet_core.progress.wait_checking`); a cancel or an error stops
-    the other helpers at their next own check and is raised here. One thread or one item: run here, in order.
+    As one thread would, in order: ``cancel`` is checked, then ``on_start(k)`` is called here (progress), then
+    item ``k`` starts -- in a helper thread while fewer than the limit are in flight; this thread then waits for
+    the oldest, checking ``cancel`` every 0.05 s (:func:`~mmqnet_core.progress.wait_checking`). Each item in
+    flight gets its own ``buf`` (``buffer()``, made once per slot and reused; None without ``buffer``). A cancel
+    or an error is raised here and the items still in flight stop at their next own check. One thread: here.
     """
+    import collections
+
     from ..progress import start_daemon, wait_checking
 
     items = list(items)
-    n_threads = min(len(items), FIT_THREADS if threads is None else int(threads))
-    if n_threads <= 1:
+    n_threads = max(1, min(len(items), FIT_THREADS if threads is None else int(threads)))
+    if n_threads == 1:
         buf = buffer() if buffer is not None and items else None
         out = []
         for k, item in enumerate(items):
@@ -412,49 +415,27 @@ def _in_threads(fn, items, on_start, cancel: CancelToken | None, *, buffer=None,
             on_start(k)
             out.append(fn(item, cancel, buf))
         return out
-    import threading
-
     stop = _Stop(cancel)
-    lock = threading.Lock()
-    done = [threading.Event() for _ in items]
-    results: list = [None] * len(items)
-    errors: list = [None] * len(items)
-    todo = iter(range(len(items)))
-
-    def worker() -> None:
-        buf = buffer() if buffer is not None else None
-        while not stop.is_set():
-            with lock:
-                k = next(todo, None)
-            if k is None:
-                return
-            try:
-                results[k] = fn(items[k], stop, buf)
-            except BaseException as exc:  # handed to the waiting thread
-                errors[k] = exc
-                stop.set()
-            finally:
-                done[k].set()
-
-    futures = [start_daemon(worker, name="mmqnet-fit") for _ in range(n_threads)]
+    free: list = []
+    pending: collections.deque = collections.deque()  # (future, its buffer), in order
+    out = []
     try:
-        for k in range(len(items)):
-            on_start(k)
-            while not done[k].wait(0.05):
-                check_cancel(cancel)
-                if stop.is_set() and all(f.done() for f in futures):
-                    break
+        for k, item in enumerate(items):
+            while len(pending) >= n_threads:
+                fut, buf = pending.popleft()
+                out.append(wait_checking(fut, cancel))
+                free.append(buf)
             check_cancel(cancel)
-            if errors[k] is not None or not done[k].is_set():
-                # the error that stopped the step (the other helpers then stop with Cancelled at their next check)
-                first = [e for e in errors if e is not None]
-                raise next((e for e in first if not isinstance(e, Cancelled)), first[0])
-        for f in futures:
-            wait_checking(f, cancel)
+            on_start(k)
+            buf = free.pop() if free else (buffer() if buffer is not None else None)
+            pending.append((start_daemon(fn, item, stop, buf, name="mmqnet-fit"), buf))
+        while pending:
+            fut, _ = pending.popleft()
+            out.append(wait_checking(fut, cancel))
     except BaseException:
         stop.set()
         raise
-    return results
+    return out
 
 
 def _block_ptp(x: np.ndarray, w: int) -> np.ndarray:
