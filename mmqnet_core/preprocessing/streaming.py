@@ -371,9 +371,10 @@ def fit_cleaning(
 
 
 #: Threads reading and processing the fit's blocks at once (each block as alone, results taken in block order:
-#: the same fit whatever the number). The fit runs on its own before any piece can be cleaned; in ``mmqnet
-#: analyze`` the model process's torch import on the other core ends during it, after which one thread left that
-#: core idle (1-h analysis, load 6-10: the fit took 3.3-4.0 s instead of 5.3-5.4 s).
+#: the same fit whatever the number). The fit runs on its own before any piece can be cleaned (the app's open of
+#: a long recording, ``mmqnet analyze``). In ``mmqnet analyze`` of 1 h the model process's torch import takes the
+#: other core during most of it: there the threads gained only on a busy machine (load 6-10: 3.3-4.0 s instead of
+#: 5.3-5.4 s) and were level at load 2 (256 Hz 0.79-0.81 vs 0.71-0.72 s, 512 Hz 0.86-1.24 vs 0.87-0.93 s).
 FIT_THREADS = 2
 
 
