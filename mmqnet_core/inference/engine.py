@@ -240,8 +240,9 @@ def cancel_inside_forward(model: nn.Module, cancel: CancelToken | None) -> Itera
 #: Threads running batches of contexts at once in :func:`run_contexts` (``batch_threads``), each with
 #: torch's intra-op threads divided among them. On 2 CPU cores, one batch at a time over both cores (torch's
 #: intra-op threads) kept them ~65 % busy -- the model's many small operations leave one thread waiting on the
-#: other -- while two batches at a time with one thread each keep both busy: the model stage of 1 h of windows
-#: took 20-30 % less time and ~10 % less CPU (load 3.6). The values are those of one batch at a time with the
+#: other -- while two batches at a time with one thread each keep both busy: the model stage of ``mmqnet analyze``
+#: on 1 h took 1.4-1.5 instead of 2.5-2.7 s (256 Hz, load 2; 512 Hz 1.2-1.3 vs 1.7-1.8 s), on 24 h 35.6 s (50.8 s
+#: in session 9), for ~10 % less CPU and +110-160 MB at its peak. The values are those of one batch at a time with the
 #: helpers' intra-op threads (tested: the batches' outputs are added up in batch order), within float rounding
 #: of one batch over two intra-op threads (1 ULP in a small last batch).
 BATCH_THREADS = 2
