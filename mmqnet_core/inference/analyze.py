@@ -71,6 +71,13 @@ def _engine(name: str) -> Any:
     return fn
 
 
+def _engine_attr(name: str) -> Any:
+    """The engine's module attribute ``name`` (imported when the model runs, like :func:`_engine`)."""
+    from . import engine
+
+    return getattr(engine, name)
+
+
 def check_samples(model: Any, mc_samples: Any) -> int:
     """:func:`~mmqnet_core.inference.engine.check_mc_samples` of ``model.model``, except that 0 / None (one
     deterministic pass: nothing to check) neither imports the engine (torch) nor waits for a model still loading
@@ -791,7 +798,10 @@ def analyze_features(
     for sl in _window_blocks(n_t):
         np.copyto(feats[sl], np.where(fv[sl] & ~data_missing[sl, :, None], values[sl], np.float32(0.0)))
     run_contexts = _engine("run_contexts")
-    extra = {"feature_valid": fv[None]} if "feature_valid" in inspect.signature(run_contexts).parameters else {}
+    params = inspect.signature(run_contexts).parameters  # (tests replace run_contexts with simpler ones)
+    extra = {"feature_valid": fv[None]} if "feature_valid" in params else {}
+    if "batch_threads" in params:  # batches in parallel (the CPU, no Monte-Carlo samples): see engine.BATCH_THREADS
+        extra["batch_threads"] = _engine_attr("BATCH_THREADS")
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
                        return_recon=True, return_attention=attention, mc_samples=n_mc, mc_seed=mc_seed,
                        progress=scaled(progress, 0.0, 0.6) if by else progress, cancel=cancel, **extra)

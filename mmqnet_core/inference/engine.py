@@ -63,6 +63,73 @@ class ContextOutputs:
     scores: np.ndarray | None = None  # (S, n, K) predicted 1-9 scores (deterministic pass), or None (no regression)
 
 
+def _batches_in_threads(forward, add, n_batches: int, n_threads: int, owners: set[int],
+                        progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+    """``add(*forward(bi)[:2])`` for every batch in order, the forward passes ``n_threads`` at a time in helper
+    threads (each takes the next batch; at most ``n_threads`` batches' outputs wait for their turn) with torch's
+    intra-op threads divided among them. This thread adds the outputs in batch order, reports progress and
+    checks ``cancel`` every 0.05 s; the helpers check it before every submodule (their idents join
+    ``owners``) and stop after a cancel or another helper's error, which is raised here."""
+    from ..progress import start_daemon
+    from .spill import trim
+
+    lock = threading.Lock()
+    slots = threading.Semaphore(n_threads)  # batches taken and not yet added: bounded memory
+    done = [threading.Event() for _ in range(n_batches)]
+    results: list = [None] * n_batches
+    errors: list = []
+    stop = threading.Event()
+    todo = iter(range(n_batches))
+
+    def worker() -> None:
+        owners.add(threading.get_ident())
+        try:
+            while not stop.is_set():
+                while not slots.acquire(timeout=0.05):
+                    if stop.is_set():
+                        return
+                with lock:
+                    bi = next(todo, None)
+                if bi is None:
+                    return
+                try:
+                    results[bi] = forward(bi)[:2]
+                except BaseException as exc:  # handed to the waiting thread
+                    errors.append(exc)
+                    stop.set()
+                finally:
+                    done[bi].set()
+        finally:
+            owners.discard(threading.get_ident())
+
+    intra = max(1, torch.get_num_threads() // n_threads)
+    with _intra_op_threads(intra):
+        futures = [start_daemon(worker, name="mmqnet-batch") for _ in range(n_threads)]
+        try:
+            for bi in range(n_batches):
+                while not done[bi].wait(0.05):
+                    check_cancel(cancel)
+                check_cancel(cancel)
+                if errors:
+                    raise errors[0]
+                sl, got = results[bi]
+                results[bi] = None
+                add(sl, got)
+                del sl, got
+                slots.release()
+                report(progress, (bi + 1) / n_batches, f"batch {bi + 1}/{n_batches}")
+                if bi % 8 == 7:
+                    trim()
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            # the helpers use torch's thread setting: wait for them before it is restored (after a cancel they stop
+            # at their next submodule; after an error, once their batch is done)
+            for f in futures:
+                f.exception()
+
+
 def attention_to_tokens(weights: torch.Tensor, t: int, n: int) -> torch.Tensor:
     """Aggregate (B, Q, L) attention weights (L = t*n keys, Q = t*q queries, window-major) to (B, t, n).
 
@@ -147,26 +214,67 @@ def seeded_rng(device: torch.device | str, seed: int) -> Iterator[None]:
 
 
 @contextmanager
-def cancel_inside_forward(model: nn.Module, cancel: CancelToken | None) -> Iterator[None]:
+def cancel_inside_forward(model: nn.Module, cancel: CancelToken | None) -> Iterator[set[int]]:
     """Check ``cancel`` before the forward of every submodule of ``model`` (forward pre-hooks), so that a cancel
     stops a batch within one layer instead of at its end (a batch of 64 contexts with reconstructions and
-    attention takes seconds on a busy CPU). Only calls from the thread that entered are checked: the app may run
+    attention takes seconds on a busy CPU). Only calls from the thread that entered are checked, and from the
+    threads whose ident the caller adds to the set this yields (helper threads running batches): the app may run
     a new analysis with the same model while a cancelled one is still unwinding."""
+    owners = {threading.get_ident()}
     if cancel is None:
-        yield
+        yield owners
         return
-    owner = threading.get_ident()
 
     def hook(_module: nn.Module, _inputs: tuple) -> None:
-        if threading.get_ident() == owner:
+        if threading.get_ident() in owners:
             check_cancel(cancel)
 
     handles = [m.register_forward_pre_hook(hook) for m in model.modules()]
     try:
-        yield
+        yield owners
     finally:
         for h in handles:
             h.remove()
+
+
+#: Threads running batches of contexts at once in :func:`run_contexts` (``batch_threads``), each with
+#: torch's intra-op threads divided among them. On 2 CPU cores, one batch at a time over both cores (torch's
+#: intra-op threads) kept them ~65 % busy -- the model's many small operations leave one thread waiting on the
+#: other -- while two batches at a time with one thread each keep both busy: the model stage of ``mmqnet analyze``
+#: on 1 h took 1.4-1.5 instead of 2.5-2.7 s (256 Hz, load 2; 512 Hz 1.2-1.3 vs 1.7-1.8 s), on 24 h 35.6 s (50.8 s
+#: in session 9), for ~10 % less CPU and +110-160 MB at its peak. The values are those of one batch at a time with the
+#: helpers' intra-op threads (tested: the batches' outputs are added up in batch order), within float rounding
+#: of one batch over two intra-op threads (1 ULP in a small last batch).
+BATCH_THREADS = 2
+
+_INTRA_LOCK = threading.Lock()
+_INTRA_USERS = [0, 0]  # runs inside, torch's thread count before the first
+
+
+@contextmanager
+def _intra_op_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` inside (a process-wide setting: restored when the last run that
+    set it leaves)."""
+    with _INTRA_LOCK:
+        if _INTRA_USERS[0] == 0:
+            _INTRA_USERS[1] = torch.get_num_threads()
+            torch.set_num_threads(n)
+        _INTRA_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _INTRA_LOCK:
+            _INTRA_USERS[0] -= 1
+            if _INTRA_USERS[0] == 0:
+                torch.set_num_threads(_INTRA_USERS[1])
+
+
+def _batch_threads(requested: int | None, n_batches: int, n_mc: int, device: torch.device | str) -> int:
+    """How many batches :func:`run_contexts` runs at once: 1 unless asked for, on the CPU, without Monte-Carlo
+    samples (their random draws must come in batch order) and with more than one batch and intra-op thread."""
+    if not requested or requested < 2 or n_mc or n_batches < 2 or torch.device(device).type != "cpu":
+        return 1
+    return max(1, min(int(requested), n_batches, torch.get_num_threads()))
 
 
 @torch.no_grad()
@@ -185,6 +293,7 @@ def run_contexts(
     mc_seed: int = 0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    batch_threads: int | None = None,
 ) -> ContextOutputs:
     """Predict every window of S sequences with sliding contexts.
 
@@ -219,6 +328,10 @@ def run_contexts(
     progress, cancel
         Progress per batch; cancel checked between batches, between Monte-Carlo samples and before every
         submodule's forward (:func:`cancel_inside_forward`).
+    batch_threads : int, optional
+        Run up to this many batches at once in helper threads, torch's intra-op threads divided among them
+        (see :data:`BATCH_THREADS`; the CPU only, not with ``mc_samples``). None / 1 (default): one batch at a
+        time in this thread. The outputs are those of one batch at a time with the helpers' intra-op threads.
 
     Raises
     ------
@@ -250,45 +363,69 @@ def run_contexts(
     scores = np.zeros((s_total, n_total, k), np.float32) if cfg.regression else None
     offs = np.arange(t)
     n_batches = max(1, -(-len(items) // batch_size))
-    with seeded_rng(device, int(mc_seed)) if n_mc else nullcontext(), cancel_inside_forward(model, cancel):
-        for bi in range(n_batches):
-            check_cancel(cancel)
-            chunk = items[bi * batch_size:(bi + 1) * batch_size]
-            si = np.array([c[0] for c in chunk])
-            wi = np.array([c[1] for c in chunk])[:, None] + offs  # (B, T)
-            xb = torch.from_numpy(np.ascontiguousarray(x[si[:, None], wi])).to(device)  # (B, T, N, F)
-            mb = torch.from_numpy(np.ascontiguousarray(missing[si[:, None], wi])).to(device)  # (B, T, N)
-            fv = None if feature_valid is None else torch.from_numpy(
-                np.ascontiguousarray(feature_valid[si[:, None], wi])).to(device)  # (B, T, N, F)
-            recon_tokens = no_recon = None
-            if cfg.use_modality_queries:  # reconstruct what is missing, or nothing when no reconstruction is wanted
-                no_recon = torch.zeros_like(mb)
-                recon_tokens = mb if want_recon else no_recon
-            long = {}
-            if getattr(cfg, "evidence_long", ()):  # the long-context read-out: windows around the context
-                from ..model.mmqnet import sequence_long_context
-                long = {"long_context": sequence_long_context(
-                    x, missing, feature_valid, si, wi[:, 0], t, cfg.long_context_windows, n_valid,
-                    np.asarray(cfg.feature_valid, bool), device)}
+
+    def forward(bi: int) -> tuple:
+        """Batch ``bi``: its inputs and its outputs as numpy arrays (the model's forward pass)."""
+        chunk = items[bi * batch_size:(bi + 1) * batch_size]
+        si = np.array([c[0] for c in chunk])
+        wi = np.array([c[1] for c in chunk])[:, None] + offs  # (B, T)
+        xb = torch.from_numpy(np.ascontiguousarray(x[si[:, None], wi])).to(device)  # (B, T, N, F)
+        mb = torch.from_numpy(np.ascontiguousarray(missing[si[:, None], wi])).to(device)  # (B, T, N)
+        fv = None if feature_valid is None else torch.from_numpy(
+            np.ascontiguousarray(feature_valid[si[:, None], wi])).to(device)  # (B, T, N, F)
+        recon_tokens = no_recon = None
+        if cfg.use_modality_queries:  # reconstruct what is missing, or nothing when no reconstruction is wanted
+            no_recon = torch.zeros_like(mb)
+            recon_tokens = mb if want_recon else no_recon
+        long = {}
+        if getattr(cfg, "evidence_long", ()):  # the long-context read-out: windows around the context
+            from ..model.mmqnet import sequence_long_context
+            long = {"long_context": sequence_long_context(
+                x, missing, feature_valid, si, wi[:, 0], t, cfg.long_context_windows, n_valid,
+                np.asarray(cfg.feature_valid, bool), device)}
+        with torch.no_grad():  # (per thread: a helper thread's forward too)
             out = model(xb, mb, return_attention=return_attention, allow_empty=True, recon_tokens=recon_tokens,
                         feature_valid=fv, **long)
-            sl = (si[:, None], wi)
-            np.add.at(probs, sl, out.probabilities.float().cpu().numpy())
-            np.add.at(count, sl, 1.0)
-            no_ctx[sl] |= out.no_context.cpu().numpy()
-            if scores is not None and out.regression is not None:
-                np.add.at(scores, sl, out.regression.float().cpu().numpy())
-            if inter is not None and out.interference is not None:
-                np.add.at(inter, sl, torch.sigmoid(out.interference).float().cpu().numpy())
-                np.add.at(arts, sl, torch.sigmoid(out.artifact_logits).float().cpu().numpy())
-            if recon is not None and out.recon is not None:
-                np.add.at(recon, sl, out.recon.float().cpu().numpy())
-            if att is not None and out.attention:
-                for family, w in out.attention.items():
-                    agg = attention_to_tokens(w.float(), t, n_tok).cpu().numpy()  # (B, T, N)
-                    if family not in att:
-                        att[family] = np.zeros((s_total, n_total, n_tok), np.float32)
-                    np.add.at(att[family], sl, agg)
+        got = {"probs": out.probabilities.float().cpu().numpy(), "no_ctx": out.no_context.cpu().numpy()}
+        if scores is not None and out.regression is not None:
+            got["scores"] = out.regression.float().cpu().numpy()
+        if inter is not None and out.interference is not None:
+            got["inter"] = torch.sigmoid(out.interference).float().cpu().numpy()
+            got["arts"] = torch.sigmoid(out.artifact_logits).float().cpu().numpy()
+        if recon is not None and out.recon is not None:
+            got["recon"] = out.recon.float().cpu().numpy()
+        if att is not None and out.attention:
+            got["att"] = {family: attention_to_tokens(w.float(), t, n_tok).cpu().numpy()
+                          for family, w in out.attention.items()}  # (B, T, N)
+        return (si[:, None], wi), got, (xb, mb, fv, no_recon, long)
+
+    def add(sl: tuple, got: dict) -> None:
+        """Add a batch's outputs into the per-window sums (in batch order: the same sums whatever the threads)."""
+        np.add.at(probs, sl, got["probs"])
+        np.add.at(count, sl, 1.0)
+        no_ctx[sl] |= got["no_ctx"]
+        if "scores" in got:
+            np.add.at(scores, sl, got["scores"])
+        if "inter" in got:
+            np.add.at(inter, sl, got["inter"])
+            np.add.at(arts, sl, got["arts"])
+        if "recon" in got:
+            np.add.at(recon, sl, got["recon"])
+        for family, agg in got.get("att", {}).items():
+            if family not in att:
+                att[family] = np.zeros((s_total, n_total, n_tok), np.float32)
+            np.add.at(att[family], sl, agg)
+
+    n_threads = _batch_threads(batch_threads, n_batches, n_mc, device)
+    with seeded_rng(device, int(mc_seed)) if n_mc else nullcontext(), \
+            cancel_inside_forward(model, cancel) as owners:
+        if n_threads > 1:
+            _batches_in_threads(forward, add, n_batches, n_threads, owners, progress, cancel)
+        for bi in range(n_batches if n_threads == 1 else 0):
+            check_cancel(cancel)
+            sl, got, (xb, mb, fv, no_recon, long) = forward(bi)
+            add(sl, got)
+            del got
             if mc is not None:  # Monte-Carlo passes: probabilities only (no reconstruction, no attention)
                 with mc_sampling_mode(model):
                     for i in range(n_mc):

@@ -477,6 +477,7 @@ def stream_features(
             call, before_features = before_features, None
             call()
         _, _, s0, s1 = block_range(k)
+        report(progress, min(1.0, buf.end / max(n_total, 1)), f"features of block {k + 1}/{n_blocks}")
         sig = Signals(buf.take(s0, s1, cancel), sf, recording.channels)
         ann = spans.annotations()
         if FEATURE_THREADS < 2 or len(groups) < 2:

@@ -248,12 +248,9 @@ def fit_cleaning(
              f"{n_in / sfreq_in:.0f} s); the span is cleaned in pieces with them")
 
     # round 1: input-rate statistics on the block cores -----------------------------------------------------
-    kept = []
-    for k, (a, b) in enumerate(blocks):
-        check_cancel(cancel)
-        report(progress, 0.2 * k / len(blocks), f"fitting the cleaning: reading block {k + 1}/{len(blocks)}")
-        data, mask_in, nan_mask, missing = read_piece(recording, fit, a, b, cancel)
-        kept.append((data, mask_in, nan_mask, missing))
+    kept = _in_threads(lambda ab, token, _buf: read_piece(recording, fit, ab[0], ab[1], token), blocks,
+                       lambda k: report(progress, 0.2 * k / len(blocks),
+                                        f"fitting the cleaning: reading block {k + 1}/{len(blocks)}"), cancel)
     check_cancel(cancel)
     report(progress, 0.2, "fitting the cleaning: flat, jump and line-noise statistics")
     w = max(2, int(round(config.flat_window_s * sfreq_in)))
@@ -355,17 +352,91 @@ def fit_cleaning(
         # the statistics need the EEG/EOG/EMG chain only (notch, EEG band-pass, EEG band of the EOG copy, muscle
         # band): a shorter context than the slow peripheral band-passes of a piece
         fit_pad = min(pad, math.ceil(_FIT_PAD_S * sfreq_in / align) * align)
+        def block_stats(ab: tuple[int, int], token: CancelToken | None, buffer: np.ndarray) -> _StatsAccumulator:
+            own = _StatsAccumulator()  # each block's sums on their own, added up in block order below
+            clean_piece(recording, fit, ab[0], ab[1], acc=own, pad=fit_pad, cancel=token, buffer=buffer)
+            return own
+
         acc = _StatsAccumulator()
-        buffer = _input_buffer(recording, fit, blocks, fit_pad)
-        for k, (a, b) in enumerate(blocks):
-            check_cancel(cancel)
-            report(progress, 0.3 + 0.7 * k / len(blocks), f"fitting the cleaning: block {k + 1}/{len(blocks)}")
-            clean_piece(recording, fit, a, b, acc=acc, pad=fit_pad, cancel=cancel, buffer=buffer)
+        for own in _in_threads(block_stats, blocks,
+                               lambda k: report(progress, 0.3 + 0.7 * k / len(blocks),
+                                                f"fitting the cleaning: block {k + 1}/{len(blocks)}"),
+                               cancel, buffer=lambda: _input_buffer(recording, fit, blocks, fit_pad)):
+            acc.merge(own)
         acc.finish(fit, recording, note)
     object.__setattr__(fit, "steps", tuple(steps))
     check_cancel(cancel)
     report(progress, 1.0, "cleaning fitted")
     return fit
+
+
+#: Threads reading and processing the fit's blocks at once (each block as alone, results taken in block order:
+#: the same fit whatever the number). The fit runs on its own before any piece can be cleaned (the app's open of
+#: a long recording, ``mmqnet analyze``). In ``mmqnet analyze`` of 1 h the model process's torch import takes the
+#: other core during most of it: there the threads gained only on a busy machine (load 6-10: 3.3-4.0 s instead of
+#: 5.3-5.4 s) and were level at load 2 (256 Hz 0.79-0.81 vs 0.71-0.72 s, 512 Hz 0.86-1.24 vs 0.87-0.93 s).
+FIT_THREADS = 2
+
+
+class _Stop:
+    """A cancel token set by the caller's token or by :meth:`set` (stops the other helpers of a failed step)."""
+
+    def __init__(self, cancel: CancelToken | None) -> None:
+        import threading
+
+        self.cancel, self.event = cancel, threading.Event()
+
+    def set(self) -> None:
+        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set() or (self.cancel is not None and self.cancel.is_set())
+
+
+def _in_threads(fn, items, on_start, cancel: CancelToken | None, *, buffer=None, threads: int | None = None) -> list:
+    """``[fn(item, token, buf) for item in items]`` with up to :data:`FIT_THREADS` items at once in helper threads.
+
+    As one thread would, in order: ``cancel`` is checked, then ``on_start(k)`` is called here (progress), then
+    item ``k`` starts -- in a helper thread while fewer than the limit are in flight; this thread then waits for
+    the oldest, checking ``cancel`` every 0.05 s (:func:`~mmqnet_core.progress.wait_checking`). Each item in
+    flight gets its own ``buf`` (``buffer()``, made once per slot and reused; None without ``buffer``). A cancel
+    or an error is raised here and the items still in flight stop at their next own check. One thread: here.
+    """
+    import collections
+
+    from ..progress import start_daemon, wait_checking
+
+    items = list(items)
+    n_threads = max(1, min(len(items), FIT_THREADS if threads is None else int(threads)))
+    if n_threads == 1:
+        buf = buffer() if buffer is not None and items else None
+        out = []
+        for k, item in enumerate(items):
+            check_cancel(cancel)
+            on_start(k)
+            out.append(fn(item, cancel, buf))
+        return out
+    stop = _Stop(cancel)
+    free: list = []
+    pending: collections.deque = collections.deque()  # (future, its buffer), in order
+    out = []
+    try:
+        for k, item in enumerate(items):
+            while len(pending) >= n_threads:
+                fut, buf = pending.popleft()
+                out.append(wait_checking(fut, cancel))
+                free.append(buf)
+            check_cancel(cancel)
+            on_start(k)
+            buf = free.pop() if free else (buffer() if buffer is not None else None)
+            pending.append((start_daemon(fn, item, stop, buf, name="mmqnet-fit"), buf))
+        while pending:
+            fut, _ = pending.popleft()
+            out.append(wait_checking(fut, cancel))
+    except BaseException:
+        stop.set()
+        raise
+    return out
 
 
 def _block_ptp(x: np.ndarray, w: int) -> np.ndarray:
@@ -538,6 +609,26 @@ class _StatsAccumulator:
         self.env_s = s if self.env_s is None else self.env_s + s
         self.env_ss = ss if self.env_ss is None else self.env_ss + ss
         self.env_n += e.shape[1]
+
+    def merge(self, other: "_StatsAccumulator") -> None:
+        """Add the sums of ``other`` (one block's, accumulated from empty) to these: the same values as if its
+        block had been added here directly (every sum starts from 0, and 0 + x is x), so the blocks can be
+        accumulated apart, in any order or thread, and merged in block order."""
+        if other.env_s is not None:
+            self.env_s = other.env_s if self.env_s is None else self.env_s + other.env_s
+            self.env_ss = other.env_ss if self.env_ss is None else self.env_ss + other.env_ss
+        self.env_n += other.env_n
+        if other.eog is not None:
+            if self.eog is None:
+                self.eog = {k: 0 if isinstance(v, int) else np.zeros_like(v) for k, v in other.eog.items()}
+            for k, v in other.eog.items():
+                self.eog[k] += v
+        for part in other.ica_parts:  # one part per block (add_ica_part's rule for the missing flags)
+            self.ica_parts.append(part)
+        if other.ica_missing:
+            self.ica_missing.extend(other.ica_missing)
+        elif self.ica_missing and other.ica_parts:
+            self.ica_missing.append(np.zeros(other.ica_parts[-1].shape[1], bool))
 
     def envelope_stats(self) -> tuple[np.ndarray, np.ndarray]:
         mean = self.env_s / max(self.env_n, 1)

@@ -192,3 +192,81 @@ def test_a_long_span_is_cleaned_in_pieces_equal_to_one_piece():
     spans.add(whole)
     assert [(s.onset, s.duration, s.description, s.ch_names) for s in pieced.interference] == \
         [(s.onset, s.duration, s.description, s.ch_names) for s in spans.annotations()]
+
+
+def _same_fit(a, b) -> None:
+    """Two fits hold the same global quantities, bit for bit."""
+    for name in ("start", "stop", "sfreq_in", "sfreq_out", "up", "down", "masked_ch", "bads", "line_freq",
+                 "muscle_plan", "muscle_q", "steps", "fit_blocks", "pad", "align"):
+        assert getattr(a, name) == getattr(b, name), name
+    np.testing.assert_array_equal(a.flat_scale, b.flat_scale)
+    assert a.jump == b.jump
+    for x, y in zip(a.muscle_stats, b.muscle_stats):
+        np.testing.assert_array_equal(x, y)
+    assert a.eog[0] == b.eog[0]
+    if a.eog[0] == "regression":
+        for x, y in zip(a.eog[1:], b.eog[1:]):
+            np.testing.assert_array_equal(x, y)
+    elif a.eog[0] == "ica":
+        np.testing.assert_array_equal(a.eog[1].unmixing_matrix_, b.eog[1].unmixing_matrix_)
+        assert a.eog[1].exclude == b.eog[1].exclude
+
+
+@pytest.mark.parametrize("eog_method", ["regression", "ica"])
+def test_a_fit_on_blocks_in_threads_equals_the_fit_in_one_thread(monkeypatch, eog_method):
+    """The fit's blocks are read and processed in helper threads (FIT_THREADS), each block's sums on their own and
+    added in block order: the same fit, bit for bit, as one thread -- with masks and NaN in some blocks only (the
+    ICA's missing flags of the blocks before the first one with missing samples)."""
+    monkeypatch.setattr(streaming, "FIT_WHOLE_S", 100.0)
+    monkeypatch.setattr(streaming, "FIT_BLOCK_S", 15.0)
+    monkeypatch.setattr(streaming, "FIT_BLOCKS", 6)
+    rec = _recording(9)
+    config = PreprocessConfig(eog_method=eog_method)
+    masks = MaskSet(segments=(SegmentMask(170.0, 190.0, ("Fp2", "EXG1")),))
+    calls = []
+    spawn = streaming._in_threads
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("threads", streaming.FIT_THREADS))
+        return spawn(*args, **kwargs)
+
+    monkeypatch.setattr(streaming, "_in_threads", counted)
+    monkeypatch.setattr(streaming, "FIT_THREADS", 1)
+    one = fit_cleaning(rec, config, masks=masks)
+    monkeypatch.setattr(streaming, "FIT_THREADS", 2)
+    names = set()
+    real = threading.Thread.start
+
+    def named(self):
+        names.add(self.name)
+        return real(self)
+
+    monkeypatch.setattr(threading.Thread, "start", named)
+    two = fit_cleaning(rec, config, masks=masks)
+    assert calls == [1, 1, 2, 2] and "mmqnet-fit" in names  # both rounds ran in helper threads the second time
+    assert not one.whole and len(one.fit_blocks) == 6
+    assert one.eog[0] == eog_method
+    _same_fit(one, two)
+
+
+def test_a_failing_block_of_the_fit_raises_its_own_error_and_a_cancel_stops_it(monkeypatch):
+    monkeypatch.setattr(streaming, "FIT_WHOLE_S", 100.0)
+    monkeypatch.setattr(streaming, "FIT_BLOCK_S", 15.0)
+    monkeypatch.setattr(streaming, "FIT_BLOCKS", 6)
+    rec = _recording(10)
+    real = streaming.read_piece
+    seen = []
+
+    def broken(recording, fit, a, b, cancel=None, buffer=None):
+        seen.append(a)
+        if len(seen) == 3:
+            raise ValueError("damaged block")
+        return real(recording, fit, a, b, cancel, buffer)
+
+    monkeypatch.setattr(streaming, "read_piece", broken)
+    with pytest.raises(ValueError, match="damaged block"):
+        fit_cleaning(rec, PreprocessConfig())
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        fit_cleaning(rec, PreprocessConfig(), cancel=cancel)
