@@ -245,7 +245,11 @@ def cancel_inside_forward(model: nn.Module, cancel: CancelToken | None) -> Itera
 #: in session 9), for ~10 % less CPU and +110-160 MB at its peak. The values are those of one batch at a time with the
 #: helpers' intra-op threads (tested: the batches' outputs are added up in batch order), within float rounding
 #: of one batch over two intra-op threads (1 ULP in a small last batch).
-BATCH_THREADS = 2
+#: Off by default (1) since the lead's quiet re-measurement in session 10: ``bench_scale.py --timeline --sfreq 256``
+#: alternating 2 vs 1 (load 0.0-1.1): 1 h 9.91 / 8.92 s vs 9.79 / 9.25 s (level), the model process' peak 866 MB vs
+#: 502-568 MB (each helper thread's own allocations); ``--hours 1 24``: the 24-h model stage 50.3 s (session 9: 50.8
+#: s). No measured gain on this machine for +300-400 MB; ``run_contexts(batch_threads=2)`` stays available and tested.
+BATCH_THREADS = 1
 
 _INTRA_LOCK = threading.Lock()
 _INTRA_USERS = [0, 0]  # runs inside, torch's thread count before the first
