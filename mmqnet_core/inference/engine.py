@@ -245,11 +245,12 @@ def cancel_inside_forward(model: nn.Module, cancel: CancelToken | None) -> Itera
 #: in session 9), for ~10 % less CPU and +110-160 MB at its peak. The values are those of one batch at a time with the
 #: helpers' intra-op threads (tested: the batches' outputs are added up in batch order), within float rounding
 #: of one batch over two intra-op threads (1 ULP in a small last batch).
-#: Off by default (1) since the lead's quiet re-measurement in session 10: ``bench_scale.py --timeline --sfreq 256``
-#: alternating 2 vs 1 (load 0.0-1.1): 1 h 9.91 / 8.92 s vs 9.79 / 9.25 s (level), the model process' peak 866 MB vs
-#: 502-568 MB (each helper thread's own allocations); ``--hours 1 24``: the 24-h model stage 50.3 s (session 9: 50.8
-#: s). No measured gain on this machine for +300-400 MB; ``run_contexts(batch_threads=2)`` stays available and tested.
-BATCH_THREADS = 1
+#: Session 10, the lead's quiet re-measurement (``bench_scale.py``, load 0.0-2.0): the 24-h model stage (in this
+#: process) 50.3 s with 2 vs 80.2 s with 1 (the shipped checkpoint's long-context read-out costs more than session 9's
+#: model); a 1-h ``mmqnet analyze`` (forked model process) level within noise (256 Hz 9.91 / 8.92 vs 9.79 / 9.25 s;
+#: 512 Hz 10.85 / 9.76 s with 2, 12.63 / 11.72 s with 1 in the model process) for +300-400 MB in the model process
+#: (866 vs 502-568 MB; 1-h total 1.25 GB, 24 h 1.32 GB: within 1.5 GB).
+BATCH_THREADS = 2
 
 _INTRA_LOCK = threading.Lock()
 _INTRA_USERS = [0, 0]  # runs inside, torch's thread count before the first
