@@ -623,12 +623,8 @@ class _StatsAccumulator:
                 self.eog = {k: 0 if isinstance(v, int) else np.zeros_like(v) for k, v in other.eog.items()}
             for k, v in other.eog.items():
                 self.eog[k] += v
-        for part in other.ica_parts:  # one part per block (add_ica_part's rule for the missing flags)
-            self.ica_parts.append(part)
-        if other.ica_missing:
-            self.ica_missing.extend(other.ica_missing)
-        elif self.ica_missing and other.ica_parts:
-            self.ica_missing.append(np.zeros(other.ica_parts[-1].shape[1], bool))
+        self.ica_parts.extend(other.ica_parts)  # one part per block, each with its missing flags
+        self.ica_missing.extend(other.ica_missing)
 
     def envelope_stats(self) -> tuple[np.ndarray, np.ndarray]:
         mean = self.env_s / max(self.env_n, 1)
@@ -694,6 +690,8 @@ class _StatsAccumulator:
             else:
                 data = np.concatenate(self.ica_parts, axis=1)
                 miss = np.concatenate(self.ica_missing) if self.ica_missing else None
+                if miss is not None and not miss.any():
+                    miss = None  # nothing missing: the fit as without flags
                 object.__setattr__(fit, "eog", _fit_ica(data, miss, fit, recording, note))
 
 
@@ -1055,8 +1053,9 @@ def _eog_step(work: np.ndarray, fit: CleaningFit, recording: Recording, eeg: lis
     miss_any = None if missing is None else missing[eeg + eog].any(axis=0)
     if acc is not None:
         acc.ica_parts.append(both[:, oa:ob])
-        if miss_any is not None or acc.ica_missing:
-            acc.ica_missing.append(np.zeros(ob - oa, bool) if miss_any is None else miss_any[oa:ob])
+        # flags for every part, so that they stay aligned with the data when only a later block has missing samples
+        # (before session 10 the blocks before the first such block added none, shifting the masked spans)
+        acc.ica_missing.append(np.zeros(ob - oa, bool) if miss_any is None else miss_any[oa:ob])
         return
     if fit.eog is None:
         object.__setattr__(fit, "eog", _fit_ica(both, miss_any, fit, recording, note))

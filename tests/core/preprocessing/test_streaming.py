@@ -270,3 +270,35 @@ def test_a_failing_block_of_the_fit_raises_its_own_error_and_a_cancel_stops_it(m
     cancel.set()
     with pytest.raises(Cancelled):
         fit_cleaning(rec, PreprocessConfig(), cancel=cancel)
+
+
+def test_ica_missing_flags_stay_aligned_when_only_a_later_fit_block_has_masked_samples(monkeypatch):
+    """The ICA is fitted on the fit's blocks joined, with one missing flag per joined sample: a mask inside a
+    later block only must flag exactly its own samples (the earlier blocks used to add no flags, so the joined
+    flags were shorter than the data and the masked span landed on the wrong samples)."""
+    monkeypatch.setattr(streaming, "FIT_WHOLE_S", 100.0)
+    monkeypatch.setattr(streaming, "FIT_BLOCK_S", 15.0)
+    monkeypatch.setattr(streaming, "FIT_BLOCKS", 6)
+    rec = _recording(9)
+    seen = {}
+    real = streaming._fit_ica
+
+    def spy(data, miss, *args, **kwargs):
+        seen["data"], seen["miss"] = data, miss
+        return real(data, miss, *args, **kwargs)
+
+    monkeypatch.setattr(streaming, "_fit_ica", spy)
+    config = PreprocessConfig(eog_method="ica")
+    fit = fit_cleaning(rec, config)
+    blocks = list(fit.fit_blocks)
+    assert not fit.whole and len(blocks) == 6 and seen["miss"] is None  # nothing masked: no flags
+    a, b = blocks[-1]  # a mask inside the last fit block only (input samples -> s)
+    lo, hi = (a + 0.25 * (b - a)) / fit.sfreq_in, (a + 0.5 * (b - a)) / fit.sfreq_in
+    fit_cleaning(rec, config, masks=MaskSet(segments=(SegmentMask(lo, hi, ("Fp2",)),)))
+    miss = seen["miss"]
+    assert miss is not None and miss.shape == (seen["data"].shape[1],)
+    flagged = np.flatnonzero(miss)
+    # every flag in the last block's share of the joined samples, covering about a quarter of it
+    per_block = seen["data"].shape[1] / len(blocks)
+    assert flagged.min() >= 5 * per_block - 1
+    assert 0.2 * per_block <= flagged.size <= 0.3 * per_block
