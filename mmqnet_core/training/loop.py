@@ -549,16 +549,22 @@ def fit_temperature(model: torch.nn.Module, vset: ValidationSet, device: torch.d
         def nll(log_t: float, k: int = k, known: torch.Tensor = known) -> float:
             return float(F.cross_entropy(z[known, k] / math.exp(log_t), y[known, k]))
 
-        lo, hi = math.log(0.05), math.log(20.0)
-        phi = (math.sqrt(5) - 1) / 2
-        for _ in range(60):
-            a, b = hi - phi * (hi - lo), lo + phi * (hi - lo)
-            if nll(a) < nll(b):
-                hi = b
-            else:
-                lo = a
-        out.append(float(math.exp((lo + hi) / 2)) if int(known.sum()) else 1.0)
+        out.append(float(math.exp(_golden_min(nll, math.log(0.05), math.log(20.0), 60))) if int(known.sum()) else 1.0)
     return out
+
+
+def _golden_min(f, lo: float, hi: float, iterations: int) -> float:
+    """The middle of the bracket left after ``iterations`` golden-section steps minimising ``f`` on [lo, hi] (a
+    unimodal function: the NLL of a temperature or of a shrinkage factor). By hand rather than
+    ``scipy.optimize.minimize_scalar``: the fixed iteration count keeps the fitted values the checkpoints store."""
+    phi = (math.sqrt(5) - 1) / 2
+    for _ in range(iterations):
+        a, b = hi - phi * (hi - lo), lo + phi * (hi - lo)
+        if f(a) < f(b):
+            hi = b
+        else:
+            lo = a
+    return (lo + hi) / 2
 
 
 @torch.no_grad()
@@ -600,15 +606,7 @@ def fit_long_scale(model: torch.nn.Module, vset: ValidationSet, device: torch.de
         def nll(c: float, k: int = k, known: torch.Tensor = known) -> float:
             return float(F.cross_entropy(z0[known, k] + c * d[known, k], y[known, k]))
 
-        lo, hi = 0.0, 1.0
-        phi = (math.sqrt(5) - 1) / 2
-        for _ in range(40):
-            a, b = hi - phi * (hi - lo), lo + phi * (hi - lo)
-            if nll(a) < nll(b):
-                hi = b
-            else:
-                lo = a
-        out.append((lo + hi) / 2)
+        out.append(_golden_min(nll, 0.0, 1.0, 40))
     return out
 
 
