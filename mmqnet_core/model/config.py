@@ -32,6 +32,15 @@ def _as_tuple(value: Any) -> tuple:
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
+def check_long_readout_options(config: Any) -> None:
+    """Refuse ``evidence_long_gate`` / ``evidence_long_fill`` without ``evidence_long`` (both act on the long-context
+    read-out); shared by :class:`MMQNetConfig` and the training configuration, which carries the same options."""
+    for name, verb in (("evidence_long_gate", "scales"), ("evidence_long_fill", "weights")):
+        value = getattr(config, name)
+        if value and not config.evidence_long:
+            raise invalid(name, f"{verb} the long-context read-out: set evidence_long too", value)
+
+
 @dataclass(frozen=True)
 class MMQNetConfig:
     """Everything needed to build an :class:`~mmqnet_core.model.MMQNet` (shapes, widths, switches).
@@ -182,12 +191,7 @@ class MMQNetConfig:
         if self.evidence_long and not self.modality_evidence:
             raise invalid("evidence_long", "needs modality_evidence=True (it extends the evidence read-outs)",
                           self.evidence_long)
-        if self.evidence_long_gate and not self.evidence_long:
-            raise invalid("evidence_long_gate", "scales the long-context read-out: set evidence_long too",
-                          self.evidence_long_gate)
-        if self.evidence_long_fill and not self.evidence_long:
-            raise invalid("evidence_long_fill", "weights the long-context read-out: set evidence_long too",
-                          self.evidence_long_fill)
+        check_long_readout_options(self)
         if not isinstance(self.long_context_windows, int) or self.long_context_windows < 1:
             raise invalid("long_context_windows", "must be an integer >= 1 (windows each side)",
                           self.long_context_windows)

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from ..check import check_option, invalid
 from ..errors import ConfigError
+from ..model.config import check_long_readout_options
 
 IMPUTE_MODES = ("none", "zero", "mean")
 LR_SCHEDULES = ("cosine", "constant")
@@ -167,12 +168,7 @@ class TrainConfig:
         if self.evidence_long and not self.modality_evidence:
             raise invalid("evidence_long", "needs the evidence read-outs (modality_evidence=True)",
                           self.evidence_long)
-        if self.evidence_long_gate and not self.evidence_long:
-            raise invalid("evidence_long_gate", "scales the long-context read-out: set evidence_long too",
-                          self.evidence_long_gate)
-        if self.evidence_long_fill and not self.evidence_long:
-            raise invalid("evidence_long_fill", "weights the long-context read-out: set evidence_long too",
-                          self.evidence_long_fill)
+        check_long_readout_options(self)
         if not isinstance(self.long_context_windows, int) or self.long_context_windows < 1:
             raise invalid("long_context_windows", "must be an integer >= 1", self.long_context_windows)
         for name in ("patience", "warmup_steps", "grad_clip", "augment_ramp_steps"):
