@@ -58,8 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="simulated missing rates (default 0,0.1,0.3,0.5,0.7)")
     p.add_argument("--scenarios", default="modalities,gaps", metavar="NAME,...",
                    help="further conditions: 'modalities' (EEG missing, every peripheral channel missing, each "
-                   "peripheral modality missing) and 'gaps' (contiguous 10-60 s gaps of one modality); 'none' for "
-                   "random missingness only (default modalities,gaps)")
+                   "peripheral modality missing), 'gaps' (contiguous 10-60 s gaps of one modality) and, for synthetic data "
+                   "only, 'artifacts' (the test trials regenerated with 4 x the artifact rate, and with 1 x as its "
+                   "paired reference; a few minutes more); 'none' for random missingness only (default "
+                   "modalities,gaps)")
     p.add_argument("--eval-folds", type=_ints, default=None, metavar="K,K,...",
                    help="folds to evaluate (default: the run's fold / --fold)")
     p.add_argument("--methods", default=None, metavar="NAME,NAME,...",

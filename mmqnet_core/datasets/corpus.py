@@ -586,3 +586,110 @@ def _assemble(trials: list[_TrialArrays], *, source: str, is_synthetic: bool, co
         is_synthetic=is_synthetic,
         config=config,
     )
+
+
+# --- held-out trials rebuilt with more artifacts (evaluation) ---------------------------------------------------
+def _job_synthetic_trials(synth_config: Any, subject: int, trials: Sequence[int], preprocess_config: Any,
+                          feature_config: Any, layout: Sequence[Any]) -> list[_TrialArrays]:
+    from .synthetic import generate_trial
+
+    out = []
+    for t in trials:
+        trial = generate_trial(synth_config, subject, int(t))
+        rec = dataclasses.replace(trial.to_recording(), subject=str(subject), trial=str(t))
+        out.append(featurise_trial(rec, preprocess_config, feature_config, layout, artifacts=trial.artifacts))
+    return out
+
+
+def build_configs(corpus: Corpus) -> tuple[Any, Any, Any, tuple[Any, ...]]:
+    """(SynthConfig, PreprocessConfig, FeatureConfig, layout) a SYNTHETIC corpus was built with, read back from
+    :attr:`Corpus.config` (the build description of :func:`corpus_key`) and checked to describe it exactly."""
+    from ..features import FeatureConfig
+    from ..features.layout import Token
+    from ..preprocessing import PreprocessConfig
+    from .synthetic import SynthConfig
+
+    desc = dict(corpus.config or {})
+    if not corpus.is_synthetic or not isinstance(desc.get("synth"), Mapping):
+        raise ConfigError(
+            f"The corpus ({corpus.source}) is not a generated SYNTHETIC corpus with its build settings, so its "
+            "trials cannot be regenerated; use a corpus built by build_corpus('synthetic', ...)."
+        )
+    try:
+        synth = SynthConfig(**{**desc["synth"], "channels": tuple(desc["synth"]["channels"])})
+        pre = PreprocessConfig.from_dict(desc["preprocess"])
+        feat = FeatureConfig.from_dict(desc["features"])
+        layout = tuple(Token(str(n), Modality.parse(m), None) for n, m in desc["layout"])
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"The corpus' build settings are incomplete or unreadable ({exc}); rebuild the corpus."
+        ) from None
+    if _jsonable(pre) != desc["preprocess"] or _jsonable(feat) != desc["features"]:
+        raise ConfigError("The corpus' build settings do not read back to the same configuration; rebuild the corpus.")
+    return synth, pre, feat, layout
+
+
+def rebuild_synthetic(
+    corpus: Corpus,
+    index: Sequence[int] | np.ndarray,
+    *,
+    artifact_factor: float = 1.0,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Corpus:
+    """Regenerate trials ``index`` of a SYNTHETIC corpus with the artifact rate times ``artifact_factor``.
+
+    The generator draws signals, labels and artifacts from separate seeded streams, so the rebuilt trials have
+    the same clean signals and labels as the originals and only the injected artifacts change (more events of
+    every kind: blinks, saccades, EMG bursts, motion, electrode pops, flat lines, line noise). With the factor 1
+    and unchanged code they equal the originals. The trials run through the *current* preprocessing and feature
+    code, which may differ from the code the corpus was cached with: compare a rebuilt condition with the same
+    trials rebuilt at factor 1, not with the cached features.
+
+    Parameters
+    ----------
+    corpus : Corpus
+        A corpus built from ``"synthetic"`` (its ``config`` holds the build settings).
+    index : sequence of int
+        Trials (rows of ``corpus``) to rebuild; the result has them in this order.
+    artifact_factor : float
+        Multiplier of the corpus' ``artifact_rate`` (>= 0; the product is at most 20).
+    workers : int, optional
+        Worker processes (default: one per subject, at most the CPU cores and 8; 1 = in this process).
+    progress, cancel
+        Progress callback and cancel token (checked between subjects).
+
+    Returns
+    -------
+    Corpus
+        The rebuilt trials (``config`` says the artifact rate used).
+    """
+    synth, pre, feat, layout = build_configs(corpus)
+    if not 0.0 <= float(artifact_factor) or not float(artifact_factor) * synth.artifact_rate <= 20.0:
+        raise ConfigError(
+            f"Invalid value for 'artifact_factor': must be >= 0 with artifact_rate x factor <= 20 (the generator's "
+            f"limit; the corpus' rate is {synth.artifact_rate:g}), got {artifact_factor}."
+        )
+    synth = dataclasses.replace(synth, artifact_rate=float(synth.artifact_rate) * float(artifact_factor))
+    idx = np.asarray(index, dtype=np.int64)
+    subjects = np.asarray(corpus.subjects)[idx]
+    trials = np.asarray(corpus.trials)[idx]
+    order = list(dict.fromkeys(subjects.tolist()))
+    jobs = [(_job_synthetic_trials, (synth, int(s), [int(t) for t in trials[subjects == s]], pre, feat, layout))
+            for s in order]
+    n_workers = _default_workers(len(jobs)) if workers is None else max(1, int(workers))
+    results = _run_jobs(jobs, n_workers, progress=progress, cancel=cancel, what="rebuild")
+    built = {}
+    for (_, args), res in zip(jobs, results):
+        built.update({(args[1], t): arr for t, arr in zip(args[2], res)})
+    arrays = [built[(int(s), int(t))] for s, t in zip(subjects, trials)]
+    out = _assemble(arrays, source=corpus.source, is_synthetic=True,
+                    config={**dict(corpus.config), "synth": _jsonable(synth), "rebuilt_artifact_factor":
+                            float(artifact_factor)})
+    if out.X.shape[1:] != corpus.X.shape[1:] or tuple(out.token_names) != tuple(corpus.token_names):
+        raise ConfigError(
+            f"The rebuilt trials have another shape {out.X.shape[1:]} than the corpus {corpus.X.shape[1:]}; "
+            "the generator or the feature code changed the layout: rebuild the whole corpus."
+        )
+    return out
