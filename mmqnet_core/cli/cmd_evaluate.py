@@ -60,7 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="further conditions: 'modalities' (EEG missing, every peripheral channel missing, each "
                    "peripheral modality missing), 'gaps' (contiguous 10-60 s gaps of one modality) and, for synthetic data "
                    "only, 'artifacts' (the test trials regenerated with 4 x the artifact rate, and with 1 x as its "
-                   "paired reference; a few minutes more); 'none' for random missingness only (default "
+                   "paired reference; a few minutes more), 'channels' (a random half of the EEG channels of every trial "
+                   "missing); 'none' for random missingness only (default "
                    "modalities,gaps)")
     p.add_argument("--eval-folds", type=_ints, default=None, metavar="K,K,...",
                    help="folds to evaluate (default: the run's fold / --fold)")

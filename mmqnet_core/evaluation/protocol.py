@@ -33,7 +33,9 @@ motion, electrode pops, flat lines and line noise, the same clean signals and la
 preprocessing and features ("artifacts x4"), and once more at the corpus' own rate ("artifacts x1 (rebuilt)"), the
 paired reference built with the same code (the cached features may come from older code). No test-time mask is
 added. This is where the interference queries, which compete with the category queries for artifact tokens, should
-matter.
+matter. Channels (``scenarios`` with "channels"): "half of EEG channels missing", a random half of the EEG channels
+of every test trial hidden for the whole trial (drawn per trial with a fixed seed): the modality queries'
+reconstruction from spatial neighbours is what should matter there.
 
 Calibration: ``*_ece`` (expected calibration error, 10 equal-width bins of the predicted class' confidence) and
 ``*_brier`` (Brier score of the high-class probability), per window. ``*_acc_min_subject`` is the worst test
@@ -82,7 +84,10 @@ log = logging.getLogger(__name__)
 DEFAULT_RATES = (0.0, 0.1, 0.3, 0.5, 0.7)
 #: Whole-modality and long-gap conditions (``evaluate(scenarios=...)``; "modalities" expands to EEG missing,
 #: peripheral missing and each peripheral modality missing).
-SCENARIOS = ("modalities", "gaps", "artifacts")
+SCENARIOS = ("modalities", "gaps", "artifacts", "channels")
+#: Condition of the "channels" scenario: a random half of the EEG channels of every test trial missing for the whole
+#: trial (bad electrodes), so that the other half -- spatial neighbours on a mixed-source scalp -- is what is left.
+HALF_EEG = "half of EEG channels missing"
 #: Multiplier of the synthetic generator's artifact rate in the "artifacts" scenario's heavy condition.
 ARTIFACT_FACTOR = 4.0
 #: Conditions of the "artifacts" scenario: the test trials regenerated with the corpus' artifact rate (the paired
@@ -173,6 +178,8 @@ def conditions(data: Any, missing_rates: Sequence[float], scenarios: Sequence[st
         out.append(("gaps 10-60 s", float("nan")))
     if "artifacts" in scenarios:
         out += [(name, float("nan")) for name in ARTIFACT_CONDITIONS]
+    if "channels" in scenarios and "EEG" in groups:
+        out.append((HALF_EEG, float("nan")))
     return out
 
 
@@ -195,6 +202,11 @@ def masks_for_condition(data: Any, idx: np.ndarray, condition: str, rate: float,
         return drop
     if condition == "EEG missing":
         drop[:, :, mods == "EEG"] = True
+    elif condition == HALF_EEG:
+        rng = np.random.default_rng([seed, 32, 104729])
+        eeg = np.flatnonzero(mods == "EEG")
+        for i in range(n):
+            drop[i][:, rng.choice(eeg, size=len(eeg) // 2, replace=False)] = True
     elif condition == "peripheral missing":
         drop[:, :, mods != "EEG"] = True
     elif condition.endswith(" missing"):
@@ -327,7 +339,8 @@ def evaluate(
     scenarios : sequence of str
         Further conditions from :data:`SCENARIOS`: "modalities" (EEG / peripheral / each peripheral modality
         missing), "gaps" (contiguous 10-60 s gaps of one modality) and "artifacts" (SYNTHETIC corpora: the test
-        trials regenerated with 4 x and 1 x the artifact rate; see the module docstring).
+        trials regenerated with 4 x and 1 x the artifact rate; see the module docstring) and "channels" (a random
+        half of the EEG channels of every trial missing).
     folds : sequence of int, optional
         Folds to evaluate (indices into ``train_config.folds``); default ``[train_config.fold]``.
     trained : mapping, optional

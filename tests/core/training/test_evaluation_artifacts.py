@@ -75,3 +75,20 @@ def test_evaluate_scores_the_rebuilt_test_trials(synthetic_corpus):
     with pytest.raises(ConfigError, match="SYNTHETIC corpus"):
         evaluate(dataclasses.replace(synthetic_corpus, is_synthetic=False), train_config=cfg,
                  methods=("logistic regression",), missing_rates=(0.0,), scenarios=("artifacts",))
+
+
+def test_half_of_the_eeg_channels_missing_for_whole_trials():
+    from mmqnet_core.evaluation.protocol import HALF_EEG, masks_for_condition
+
+    c = toy_corpus(n_windows=20)  # 6 EEG channels
+    data = prepare(c, Normalizer.fit(c.X, c.missing))
+    names = [n for n, _ in conditions(data, (), ("channels",), c.token_modalities)]
+    assert names == [HALF_EEG]
+    idx = np.arange(c.n_trials)
+    eeg = np.asarray(c.token_modalities) == "EEG"
+    m = masks_for_condition(data, idx, HALF_EEG, float("nan"), 0, c.token_modalities)
+    assert not m[:, :, ~eeg].any()
+    assert (m[:, :, eeg].all(1).sum(1) == 3).all()  # 3 of 6 channels per trial, for every window
+    assert (m.any(1) == m.all(1)).all()  # whole trials, never single windows
+    assert len({tuple(t[0]) for t in m}) > 1  # the channels differ between trials
+    np.testing.assert_array_equal(m, masks_for_condition(data, idx, HALF_EEG, float("nan"), 0, c.token_modalities))
