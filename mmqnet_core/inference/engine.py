@@ -384,10 +384,11 @@ def run_contexts(
             recon_tokens = mb if want_recon else no_recon
         long = {}
         if getattr(cfg, "evidence_long", ()):  # the long-context read-out: windows around the context
-            from ..model.mmqnet import sequence_long_context
-            long = {"long_context": sequence_long_context(
+            from ..model.mmqnet import long_context_rows, sequence_long_context
+
+            long = {"long_context": sequence_long_context(  # only for the contexts where it can add evidence
                 x, missing, feature_valid, si, wi[:, 0], t, cfg.long_context_windows, n_valid,
-                np.asarray(cfg.feature_valid, bool), device)}
+                np.asarray(cfg.feature_valid, bool), device, rows=long_context_rows(cfg, mb, fv))}
         with torch.no_grad():  # (per thread: a helper thread's forward too)
             out = model(xb, mb, return_attention=return_attention, allow_empty=True, recon_tokens=recon_tokens,
                         feature_valid=fv, **long)
