@@ -616,7 +616,7 @@ class MMQNet(nn.Module):
                 f"{[tuple(getattr(v, 'shape', ())) for v in long_context] if isinstance(long_context, (tuple, list)) else type(long_context).__name__}."
             )
         mean, count = long_context
-        if not bool(torch.isfinite(mean[count > 0]).all()):
+        if not bool((torch.isfinite(mean) | ~(count > 0)).all()):  # (no copy of the entries with a count)
             raise ConfigError("'long_context' has NaN/infinite means where its count is > 0: compute it from measured "
                               "values only (sequence_long_context).")
         return mean, count
