@@ -134,3 +134,22 @@ def test_without_the_fill_every_context_reads_its_long_span():
     _, missing, fv = _sequence(model.config, hidden=False)
     rows = long_context_rows(model.config, torch.from_numpy(missing[:, :4]), torch.from_numpy(fv[:, :4]))
     assert rows.tolist() == [True]
+
+
+def test_a_long_context_with_a_non_finite_mean_where_it_has_a_count_is_refused():
+    from mmqnet_core.errors import ConfigError
+
+    model = _model()
+    cfg = model.config
+    x, missing, fv = _sequence(cfg, n=cfg.n_windows, hidden=False)
+    xb, mb = torch.from_numpy(x), torch.from_numpy(missing)
+    mean = torch.zeros(xb.shape)
+    count = torch.ones(xb.shape)
+    count[0, 1, 2, 3] = 0.0
+    mean[0, 1, 2, 3] = float("nan")  # no count: never read, accepted
+    with torch.no_grad():
+        model(xb, mb, feature_valid=torch.from_numpy(fv), long_context=(mean, count))
+    mean[0, 2, 2, 3] = float("inf")
+    with pytest.raises(ConfigError, match="NaN/infinite means where its count is > 0"):
+        with torch.no_grad():
+            model(xb, mb, feature_valid=torch.from_numpy(fv), long_context=(mean, count))
