@@ -45,8 +45,9 @@ def _sequence(cfg, n: int = 61, hidden: bool = True, seed: int = 0):
     fv[0, 5:9, 2, 1] = False  # one invalid feature: the token stays measured (others are valid)
     if hidden:
         missing[0, 20:23, 1] = True  # a masked span of one channel
-        missing[0, 40, [0, 6]] = True
-        fv[0, 50:52, 8] = False  # every feature of a token invalid: hidden there
+        if n > 52:
+            missing[0, 40, [0, 6]] = True
+            fv[0, 50:52, 8] = False  # every feature of a token invalid: hidden there
     x[np.broadcast_to(missing[..., None], x.shape) | ~fv] = np.nan
     return x, missing, fv
 
@@ -153,3 +154,35 @@ def test_a_long_context_with_a_non_finite_mean_where_it_has_a_count_is_refused()
     with pytest.raises(ConfigError, match="NaN/infinite means where its count is > 0"):
         with torch.no_grad():
             model(xb, mb, feature_valid=torch.from_numpy(fv), long_context=(mean, count))
+
+
+def test_overlapping_last_context_sums_like_add_at():
+    """Per-window outputs are the sums over the contexts covering each window (np.add.at, batch by batch), also
+    where a sequence's last context overlaps the one before it in the same batch."""
+    from mmqnet_core.inference.engine import context_starts
+
+    model = _model(seed=4)
+    cfg = model.config
+    x, missing, fv = _sequence(cfg, n=30, seed=5)  # starts 0, 4, ..., 24, 26: the last overlaps in a batch
+    out = run_contexts(model, x, missing, feature_valid=fv, batch_size=4, return_recon=True)
+    starts = context_starts(30, cfg.n_windows)
+    assert starts[-1] == 26 and len(starts) % 4 != 1  # the overlap lies inside the last batch
+    probs = np.zeros((1, 30, cfg.n_targets), np.float32)
+    recon = np.zeros(x.shape, np.float32)
+    count = np.zeros((1, 30), np.float32)
+    for b0 in range(0, len(starts), 4):
+        st = starts[b0:b0 + 4]
+        si, wi = np.zeros((len(st), 1), np.int64), st[:, None] + np.arange(cfg.n_windows)
+        mb, fb = torch.from_numpy(missing[si, wi]), torch.from_numpy(fv[si, wi])
+        long = sequence_long_context(x, missing, fv, si[:, 0], st, cfg.n_windows, cfg.long_context_windows,
+                                     np.array([30]), np.asarray(cfg.feature_valid, bool),
+                                     rows=long_context_rows(cfg, mb, fb))
+        with torch.no_grad():
+            o = model(torch.from_numpy(np.ascontiguousarray(x[si, wi])), mb, allow_empty=True, recon_tokens=mb,
+                      feature_valid=fb, long_context=long)
+        np.add.at(probs, (si, wi), o.probabilities.float().numpy())
+        np.add.at(recon, (si, wi), o.recon.float().numpy())
+        np.add.at(count, (si, wi), 1.0)
+    assert count.max() == 2.0  # windows 26-27 are covered twice
+    np.testing.assert_array_equal(out.probabilities, probs / count[..., None])
+    np.testing.assert_array_equal(out.recon, recon / count[..., None, None])
