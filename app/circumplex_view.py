@@ -132,18 +132,31 @@ class CircumplexView(QWidget):
         self.points.setData(x=xy[:, 0], y=xy[:, 1], brush=brushes, data=np.arange(len(xy)))
         self.colour_bar.setLevels((t0, max(t1, t0 + 1e-6)))
         self.colour_bar.setVisible(True)
-        self.colour_bar.axis.setTicks([self.time_ticks(t0, t1)])
+        self.colour_bar.axis.setTicks([self.time_ticks(t0, t1, self._format_time)])
         self._show_cursor(self.model.cursor_s)
 
+    _format_time = None  # the colour bar's time labels: h:mm:ss, or the browser's (clock_changed)
+
+    def clock_changed(self, clock) -> None:
+        """The browser's time mode (:func:`~app.plot_helpers.follow_clock`): the colour bar's times read as its
+        axis does (h:mm:ss from the start, or clock time)."""
+        if self._format_time != clock.format_time or getattr(self, "_clock_key", None) != clock.clock_time:
+            self._format_time = clock.format_time
+            self._clock_key = clock.clock_time
+            self.set_result(self.model.analysis)
+
     @staticmethod
-    def time_ticks(t0: float, t1: float) -> list[tuple[float, str]]:
+    def time_ticks(t0: float, t1: float, format_time=None) -> list[tuple[float, str]]:
         """Colour-bar ticks from ``t0`` to ``t1`` (s): at most :data:`TIME_BAR_TICKS`, on the time axes' clock
-        steps (at most TIME_BAR_TICKS intervals), labelled h:mm:ss (mm:ss under an hour) like them."""
+        steps (at most TIME_BAR_TICKS intervals), labelled h:mm:ss (mm:ss under an hour) like them, or as
+        ``format_time(seconds, decimals)`` reads them (the browser's clock time)."""
         step = TimeAxis.step_for(max(t1 - t0, 1e-9), TIME_BAR_TICKS * TIME_LABEL_PX)
         first = np.ceil(t0 / step) * step
         values = np.arange(first, t1 + 1e-9, step)
         decimals = 0 if step >= 1 else 1
-        return [(float(v), format_hms(float(v), decimals=decimals)) for v in values]
+        if format_time is None:
+            return [(float(v), format_hms(float(v), decimals=decimals)) for v in values]
+        return [(float(v), format_time(float(v), decimals)) for v in values]
 
     def window_at_time(self, t_s: float) -> int | None:
         """Index of the window containing ``t_s`` (the nearest one), or None without a result."""

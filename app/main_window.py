@@ -61,6 +61,7 @@ from .log_panel import LogPanel
 from .mask_table import MaskTable
 from .model import AppModel
 from .overview_bar import OverviewBar
+from .plot_helpers import follow_clock
 from .preferences import Preferences, PreferencesDialog, add_recent_file, load_preferences, make_settings, \
     recent_files, save_preferences
 from .qt_compat import install_refcount_guard, top_up_refcounts
@@ -332,6 +333,7 @@ class MainWindow(QMainWindow):
         self.browser.displayChanged.connect(  # mask times read as the axis does (clock time after T)
             lambda: self.mask_table.set_clock_start(self.browser.state.start_time if self.browser.state.clock_time
                                                     else None))
+        self.browser.displayChanged.connect(self._views_follow_clock)  # the views' time axes too (T)
         self.model.analysisFinished.connect(lambda _r: self._update_analysis_actions())
         self.model.analysisStaleChanged.connect(lambda _s: self._update_analysis_actions())
         self.runner.busyChanged.connect(self._on_busy)
@@ -378,11 +380,17 @@ class MainWindow(QMainWindow):
             view = self._views[name] = cls(self.model, self)
             if hasattr(view, "jumpRequested"):
                 view.jumpRequested.connect(self.browser.center_on)
+            follow_clock(view, self.browser.state)  # its time axes read as the browser's (clock time after T)
             placeholder = dock.widget()
             dock.setWidget(view)
             if placeholder is not None:
                 placeholder.deleteLater()
         return view
+
+    def _views_follow_clock(self) -> None:
+        """The analysis views built so far read time as the browser does (h:mm:ss from the start or clock time)."""
+        for view in self._views.values():
+            follow_clock(view, self.browser.state)
 
     @property
     def trajectory_view(self) -> TrajectoryView:
