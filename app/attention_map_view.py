@@ -62,6 +62,8 @@ NO_RESULT_STATEMENT = ("Attention is not attribution: the heatmap shows where th
 OCCLUSION_SHARE = 0.3
 #: Least height of the occlusion map's row (with its time axis), px: room for its colour bar's ticks and label.
 OCCLUSION_MIN_PX = 130
+#: Height of the occlusion map's time axis with its labels and title, px.
+OCCLUSION_AXIS_PX = 40
 
 
 def absent_text(n_absent: int, n_tokens: int) -> str:
@@ -323,6 +325,12 @@ class AttentionMapView(QWidget):
         result = self.model.analysis
         have = result is not None and result.occlusion is not None
         self.occ_plot.setVisible(have)
+        # The time labels go under the occlusion map when it is shown (the maps share their time axis): the
+        # attention map's own labels took ~35 px of a short dock from its rows.
+        axis = self.plot.getAxis("bottom")
+        axis.setStyle(showValues=not have)
+        axis.titled = not have
+        self.plot.setLabel("bottom", "" if have else axis.title())
         self.statement.setText(NOT_ATTRIBUTION_TEXT if have else NO_RESULT_STATEMENT if result is None else (
             "Attention is not attribution: the heatmap shows where the queries looked, not what moved the "
             "prediction (no occlusion map was computed for this analysis)."))
@@ -336,8 +344,10 @@ class AttentionMapView(QWidget):
         # map keeps three quarters of the extra height (stretch 3 : 1)
         # never below OCCLUSION_MIN_PX: with one unit (a one-channel recording) its colour bar's tick labels
         # ran into each other and its label "ΔP(high valence)" was cut
-        height = max(OCCLUSION_MIN_PX, (LABEL_SPACING_PX + 1) * max(1, len(self.occ_rows)) + 34)
-        self.occ_plot.setMinimumHeight(min(height, 70))
+        # and never below what names every unit: its minimum was 70 px, and in a short dock ("EEG, EMG, RESP,
+        # TEMP" of 7 modalities) every other row went unnamed
+        height = max(OCCLUSION_MIN_PX, (LABEL_SPACING_PX + 1) * max(1, len(self.occ_rows)) + OCCLUSION_AXIS_PX)
+        self.occ_plot.setMinimumHeight(height)
         self.occ_plot.setMaximumHeight(height)
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
         self.graphics.ci.layout.setRowStretchFactor(1, 1)

@@ -53,6 +53,7 @@ from mmqnet_core.recording import Modality, Recording
 from .analysis import AnalysisRun, atomic_write, resolve_checkpoint, run_analysis, write_trajectories_csv
 from .browser_controls import BrowserControls, return_focus
 from .channel_panel import ChannelPanel
+from .dialog_focus import DialogFocusReturn
 from .elided_label import ElidedLabel
 from . import errors as errors_module
 from . import key_bindings
@@ -262,6 +263,7 @@ class MainWindow(QMainWindow):
         self._generation = 0  # bumped whenever the recording changes; stale cleaning results are dropped
 
         self.browser = SignalBrowser(self.model, self)
+        self.dialog_focus = DialogFocusReturn(self)  # the keys back after a dialog, also with no window manager
         self.browser.set_colours(self.prefs.raw_colour, self.prefs.cleaned_colour)
         self.browser_controls = BrowserControls(self.browser, self.settings, self)
         self.overview = OverviewBar(self.model, self)

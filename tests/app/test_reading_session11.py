@@ -82,7 +82,7 @@ def test_analysis_views_follow_the_browsers_clock_time(analysed_clock, qtbot):
         assert "14:00:35" in strings, (name, strings)  # clock time, on whole clock seconds
         assert "00:30" not in strings, (name, strings)
     assert win.trajectory_view.entropy_plot.getAxis("bottom").labelText.startswith("clock time")
-    assert win.attention_view.plot.getAxis("bottom").labelText.startswith("clock time")
+    assert win.attention_view.occ_plot.getAxis("bottom").labelText.startswith("clock time")
     bar = win.circumplex_view.colour_bar.axis
     assert any(text.startswith("14:00:") for _, text in bar._tickLevels[0]), bar._tickLevels
     browser.state.set_clock_time(False)  # and back
@@ -90,4 +90,87 @@ def test_analysis_views_follow_the_browsers_clock_time(analysed_clock, qtbot):
         levels = axis.tickValues(20.0, 40.0, 600)
         strings = axis.tickStrings([v for _, vs in levels for v in vs], 1.0, levels[0][0])
         assert "00:30" in strings and not any(s.startswith("14:") for s in strings), (name, strings)
-    assert win.attention_view.plot.getAxis("bottom").labelText == "time from start (h:mm:ss)"
+    assert win.attention_view.occ_plot.getAxis("bottom").labelText == "time from start (h:mm:ss)"
+
+
+@pytest.mark.parametrize("dialog", ["simulate", "about", "preferences"])
+def test_window_shortcuts_work_after_a_modal_dialog_closes(window, browser, qtbot, dialog, monkeypatch):
+    """With no window manager (Xvfb, a bare X session) nothing activated the main window again after a modal
+    dialog closed: F5, Ctrl+G, A ... (window shortcuts) did nothing until the window was clicked."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "exec", QDialog.exec)  # a real modal message box (the fixture records them)
+    window.activateWindow()
+    browser.setFocus()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=1000)
+    layer = browser.annotation_layer
+
+    def close_dialog():
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, QDialog) and w.isVisible():
+                w.reject()
+
+    QTimer.singleShot(200, close_dialog)
+    {"simulate": window.ask_simulate_missing, "about": window.show_about,
+     "preferences": window.ask_preferences}[dialog]()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=1000)
+    QTest.keyClick(window.windowHandle(), Qt.Key.Key_A)  # a window shortcut: annotate mode
+    qtbot.wait(30)
+    assert layer.annotate_mode
+    assert QApplication.focusWidget() is browser  # the keys go where they went before the dialog
+
+
+def _seven_modalities():
+    """SYNTHETIC: 4 EEG channels and one channel of each of six other modalities (the sample's seven)."""
+    import mne
+
+    from mmqnet_core.recording import ChannelInfo, Modality, Recording
+
+    from .conftest import SFREQ
+
+    rng = np.random.default_rng(3)
+    t = np.arange(int(60 * SFREQ)) / SFREQ
+    mods = [Modality.EEG] * 4 + [Modality.EOG, Modality.EMG, Modality.GSR, Modality.RESP, Modality.PPG,
+                                 Modality.TEMP]
+    names = ["Fp1", "Fz", "Cz", "Pz", "hEOG", "zEMG", "GSR", "Resp", "PPG", "Temp"]
+    data = np.vstack([1e-5 * np.sin(2 * np.pi * (1 + i) * t) + 1e-6 * rng.standard_normal(t.size)
+                      for i in range(len(names))])
+    raw = mne.io.RawArray(data, mne.create_info(names, SFREQ, ["eeg"] * 4 + ["misc"] * 6), verbose=False)
+    channels = tuple(ChannelInfo(n, m, SFREQ, "V") for n, m in zip(names, mods))
+    return Recording(raw=raw, channels=channels, is_synthetic=True)
+
+
+def test_every_occlusion_row_is_named_in_a_short_attention_view(window, qtbot, tmp_path, monkeypatch):
+    """In a short attention dock the occlusion map was squeezed to 70 px and its rows thinned out: of the
+    sample's 7 modalities only EEG, EMG, RESP and TEMP were named, the others were unnamed coloured rows."""
+    import torch
+
+    from app.analysis import build_untrained_model
+    from app.attention_map_view import GRAPHICS_MIN_PX, AttentionMapView
+
+    from .conftest import wait_analysis
+
+    rec = _seven_modalities()
+    torch.set_num_threads(1)
+    model = build_untrained_model(rec, span_s=20.0, n_windows=4)
+    open_all_rows(window, rec, tmp_path / "seven.bdf", qtbot, monkeypatch)
+    window.use_model(model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    view = AttentionMapView(window.model)
+    qtbot.addWidget(view)
+    view.resize(900, 200)  # as short as its dock lets it be
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.wait(100)
+    assert view.graphics.height() <= GRAPHICS_MIN_PX + 10
+    rows = view.occ_rows
+    assert len(rows) == 7
+    named = [text for _, text in view.occ_plot.getAxis("left")._tickLevels[0]]
+    assert named == rows  # every unit named, none skipped
+    assert len(view.occ_plot.getAxis("right")._tickLevels[0]) == len(rows)  # and its mean |Δ|
+    # The attention map keeps rows to read: its time labels are under the occlusion map (one time axis).
+    assert view.plot.getViewBox().height() >= 40
+    assert not view.plot.getAxis("bottom").style["showValues"] and view.occ_plot.getAxis("bottom").style["showValues"]
