@@ -124,6 +124,8 @@ class AttentionMapView(QWidget):
         self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(ATTENTION_COLOURMAP),
                                           interactive=False, label="attention share", width=14)
         self.colour_bar.setImageItem(self.image, insert_in=self.plot)
+        # The colour bars' titles, longest first (_fit_bar_labels shows the longest that fits the bar).
+        self._bar_labels = [("attention share", "attention", ""), ("ΔP(high)", "ΔP")]
         self.separators: list[pg.InfiniteLine] = []
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
         self.cursor.setZValue(30)
@@ -168,6 +170,8 @@ class AttentionMapView(QWidget):
         self._labels: tuple[list, list] = ([], [])  # (row centre, text) for the left and right axes
         view.sigResized.connect(lambda _v: self._apply_ticks())
         occ_view.sigResized.connect(lambda _v: self._apply_ticks())
+        for bar in (self.colour_bar, self.occ_bar):
+            bar.getViewBox().sigResized.connect(lambda _v: self._fit_bar_labels())
         on_left_click(self.plot, lambda x, _y: self._on_click(x))
         on_left_click(self.occ_plot, lambda x, _y: self._on_click(x))
         model.analysisFinished.connect(self.set_result)
@@ -354,7 +358,8 @@ class AttentionMapView(QWidget):
         self.occ_image.setImage(img, autoLevels=False)
         hi = float(np.nanmax(np.abs(img))) if np.isfinite(img).any() else 0.0
         self.occ_bar.setLevels((-max(hi, 1e-3), max(hi, 1e-3)))  # symmetric: white is "no change"
-        self.occ_bar.getAxis("left").setLabel(f"ΔP(high {self.target})")  # where ColorBarItem puts its label
+        self._bar_labels[1] = (f"ΔP(high {self.target})", "ΔP(high)", "ΔP")  # see _fit_bar_labels
+        self._fit_bar_labels()
         t0 = float(result.window_starts[0]) if result.n_windows else 0.0
         self.occ_image.setRect(QRectF(t0, 0.0, result.n_windows * result.window_s, float(len(self.occ_rows))))
         mean = [float(np.nanmean(np.abs(row))) if np.isfinite(row).any() else float("nan") for row in img]
@@ -377,6 +382,20 @@ class AttentionMapView(QWidget):
                         last = pos
                 plot.getAxis(axis).setTicks([shown])
         self._align_axes()
+        self._fit_bar_labels()
+
+    def _fit_bar_labels(self) -> None:
+        """Each colour bar's title, the longest of its forms that fits the bar's height (the whole one in its
+        tooltip): in a short dock "attention share" and "ΔP(high valence)", written along bars 50 px high, ran
+        into each other."""
+        for bar, texts in zip((self.colour_bar, self.occ_bar), self._bar_labels):
+            axis = bar.getAxis("left")  # where ColorBarItem puts its label
+            room = bar.getViewBox().height()
+            metrics = QFontMetrics(axis.label.font())
+            text = next((t for t in texts if room <= 0 or metrics.horizontalAdvance(t) + 6 <= room), "")
+            if axis.labelText != text:
+                axis.setLabel(text)
+            axis.setToolTip(texts[0])
 
     def _align_axes(self) -> None:
         """Give both maps' left axes one width and both right axes another, so that their time axes line up

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .analysis_banner import AnalysisBanner
@@ -32,6 +33,8 @@ QUADRANTS = (
 TIME_COLOURMAP = "viridis"
 #: Label of the colour bar (it read "time (s)": 3 h showed as 0-10800 beside views in h:mm:ss).
 TIME_BAR_LABEL = "time (h:mm:ss)"
+#: The same in clock time (the browser's T).
+TIME_BAR_CLOCK_LABEL = "clock time (hh:mm:ss)"
 #: At most this many steps between the colour bar's tick labels.
 TIME_BAR_TICKS = 6
 #: A click counts on a point when it is this close, as a fraction of the plane's side.
@@ -132,15 +135,25 @@ class CircumplexView(QWidget):
         self.points.setData(x=xy[:, 0], y=xy[:, 1], brush=brushes, data=np.arange(len(xy)))
         self.colour_bar.setLevels((t0, max(t1, t0 + 1e-6)))
         self.colour_bar.setVisible(True)
-        self.colour_bar.axis.setTicks([self.time_ticks(t0, t1, self._format_time)])
+        ticks = self.time_ticks(t0, t1, self._format_time)
+        axis = self.colour_bar.axis
+        axis.setTicks([ticks])
+        axis.setLabel(TIME_BAR_CLOCK_LABEL if self._clock_key else TIME_BAR_LABEL)
+        # Room for the widest label: the bar's axis kept the width of "0:30", and clock times ("00:01:00") were
+        # dropped by pyqtgraph as too wide, leaving a bar with ticks and no times.
+        font = axis.style["tickFont"] or axis.font()
+        widest = max((QFontMetrics(font).horizontalAdvance(text) for _, text in ticks), default=0)
+        axis.setWidth(widest + max(0, axis.style["tickLength"]) + axis.style["tickTextOffset"][0]
+                      + QFontMetrics(axis.label.font()).height() + 8)
         self._show_cursor(self.model.cursor_s)
 
     _format_time = None  # the colour bar's time labels: h:mm:ss, or the browser's (clock_changed)
+    _clock_key = False  # the browser shows clock time
 
     def clock_changed(self, clock) -> None:
         """The browser's time mode (:func:`~app.plot_helpers.follow_clock`): the colour bar's times read as its
         axis does (h:mm:ss from the start, or clock time)."""
-        if self._format_time != clock.format_time or getattr(self, "_clock_key", None) != clock.clock_time:
+        if self._format_time != clock.format_time or self._clock_key != clock.clock_time:
             self._format_time = clock.format_time
             self._clock_key = clock.clock_time
             self.set_result(self.model.analysis)

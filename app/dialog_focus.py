@@ -26,7 +26,7 @@ class DialogFocusReturn(QObject):
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
         self.window = window
-        self._last: QWindow | None = None
+        self._watched = f"{WATCHED}_{id(self)}"  # per window: another main window's watcher marks its own
         app = QGuiApplication.instance()
         if app is not None:
             app.focusWindowChanged.connect(self._on_focus_window)
@@ -34,9 +34,18 @@ class DialogFocusReturn(QObject):
     def _on_focus_window(self, focus: QWindow | None) -> None:
         """A window of ours (a dialog) got the focus: watch it hide (Qt does not say that the focus then went
         nowhere: the focus window is just empty)."""
-        self._last = focus
-        if focus is not None and focus is not self.window.windowHandle() and not focus.property(WATCHED):
-            focus.setProperty(WATCHED, True)  # connected once per window, however often it gets the focus
+        # A closed main window's watcher may still be called (its C++ side deleted first), and the window that
+        # got the focus may be gone by the time this runs: neither may raise in Qt's event loop.
+        if focus is None or not isValid(self) or not isValid(self.window) or not isValid(focus):
+            return
+        own = self.window.windowHandle()
+        if own is None or focus is own or not self.window.isVisible():
+            return
+        parent = focus.transientParent()
+        while parent is not None and parent is not own:
+            parent = parent.transientParent()
+        if parent is own and not focus.property(self._watched):  # a dialog of this window, not yet watched
+            focus.setProperty(self._watched, True)  # connected once, however often it gets the focus
             focus.visibleChanged.connect(lambda visible, w=focus: self._on_hidden(w) if not visible else None)
 
     def _on_hidden(self, previous: QWindow) -> None:

@@ -1030,6 +1030,7 @@ class MainWindow(QMainWindow):
         snapshot.analysis_model_label = self.model.analysis_model_label
         copy = type(view)(snapshot)
         copy.copy_state_from(view)
+        follow_clock(copy, self.browser.state)  # its times as the window's views read them (clock time after T)
         copy.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
         copy.resize(*(size or VIEW_SIZES[name]))
         copy.show()
@@ -1068,7 +1069,9 @@ class MainWindow(QMainWindow):
         return out
 
     def ask_export_views(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder for the view images")
+        # Starts in the recording's folder, as the other exports do (it opened in the working directory).
+        start = str(self.model.path.parent) if self.model.path is not None else ""
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the view images", start)
         if folder:
             self.export_views(folder)
 
@@ -1125,7 +1128,8 @@ class MainWindow(QMainWindow):
         return out
 
     def ask_save_analysis(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder for the analysis results")
+        start = str(self.model.path.parent) if self.model.path is not None else ""
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the analysis results", start)
         if folder:
             self.save_analysis(folder)
 

@@ -174,3 +174,127 @@ def test_every_occlusion_row_is_named_in_a_short_attention_view(window, qtbot, t
     # The attention map keeps rows to read: its time labels are under the occlusion map (one time axis).
     assert view.plot.getViewBox().height() >= 40
     assert not view.plot.getAxis("bottom").style["showValues"] and view.occ_plot.getAxis("bottom").style["showValues"]
+
+
+# --- the analysis path as a new user -----------------------------------------------------------------------------
+def _drawn_texts(axis) -> list[str]:
+    """The tick labels ``axis`` draws (pyqtgraph leaves out those that do not fit its rectangle)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    img = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(img)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [text for _, _, text in specs[2]] if specs else []
+
+
+def test_circumplex_colour_bar_reads_clock_times(analysed_clock, qtbot):
+    """After T the circumplex's time bar had its ticks but no times: "00:01:00" did not fit the axis' width kept
+    from "1:00", and pyqtgraph dropped every label; its title still said h:mm:ss from the start."""
+    from app.circumplex_view import CircumplexView
+    from app.plot_helpers import follow_clock
+
+    win = analysed_clock
+    win.browser.state.set_clock_time(True)
+    view = CircumplexView(win.model)
+    qtbot.addWidget(view)
+    follow_clock(view, win.browser.state)
+    view.resize(900, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.wait(50)
+    axis = view.colour_bar.axis
+    wanted = [text for _, text in axis._tickLevels[0]]
+    assert wanted and all(text.startswith("14:0") for text in wanted), wanted
+    assert _drawn_texts(axis) == wanted  # every time drawn
+    assert "clock time" in axis.labelText
+    win.circumplex_view  # the window's own view follows too
+    assert win.circumplex_view.colour_bar.axis._tickLevels[0][0][1].startswith("14:0")
+
+
+def test_attention_colour_bar_titles_fit_their_bars(window, qtbot, tmp_path, monkeypatch):
+    """In a short attention dock the two colour bars' titles, "attention share" and "ΔP(high valence)", written
+    along bars ~50 px high, ran into each other: each bar now shows the longest form of its title that fits."""
+    from PySide6.QtGui import QFontMetrics
+
+    from app.analysis import build_untrained_model
+    from app.attention_map_view import AttentionMapView
+
+    from .conftest import wait_analysis
+
+    rec = _seven_modalities()
+    model = build_untrained_model(rec, span_s=20.0, n_windows=4)
+    open_all_rows(window, rec, tmp_path / "seven.bdf", qtbot, monkeypatch)
+    window.use_model(model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    view = AttentionMapView(window.model)
+    qtbot.addWidget(view)
+    for height in (200, 700):
+        view.resize(900, height)
+        view.show()
+        qtbot.waitExposed(view)
+        qtbot.wait(100)
+        for bar, full in ((view.colour_bar, "attention share"), (view.occ_bar, "ΔP(high valence)")):
+            axis = bar.getAxis("left")
+            room = bar.getViewBox().height()
+            assert QFontMetrics(axis.label.font()).horizontalAdvance(axis.labelText) <= room, (height, axis.labelText)
+            assert axis.toolTip() == full
+        if height == 700:  # room enough for the attention map's whole title
+            assert view.colour_bar.getAxis("left").labelText == "attention share"
+        assert view.occ_bar.getAxis("left").labelText.startswith("ΔP")  # the occlusion bar's is never empty
+
+
+def test_exported_views_read_clock_time_like_the_window(analysed_clock, monkeypatch):
+    """File > Export analysis views renders a view whose dock is closed (or too small) from a fresh copy: the copy
+    read time from the start while the window's views and browser showed clock time."""
+    import app.view_export as view_export
+
+    win = analysed_clock
+    win.browser.state.set_clock_time(True)
+    rendered = []
+    real = view_export.view_image
+    monkeypatch.setattr(view_export, "view_image", lambda w: (rendered.append(w), real(w))[1])
+    win.render_view("attention", size=(900, 500))  # a size: always a copy
+    copy = rendered[-1]
+    assert copy is not win.attention_view
+    axis = copy.occ_plot.getAxis("bottom")
+    levels = axis.tickValues(20.0, 40.0, 600)
+    strings = axis.tickStrings([v for _, vs in levels for v in vs], 1.0, levels[0][0])
+    assert "14:00:35" in strings, strings
+    assert axis.labelText.startswith("clock time")
+
+
+def test_reconstruction_caption_gives_the_mask_in_clock_time(window, tmp_path, qtbot, tiny_model):
+    """The reconstruction view's caption named the focused mask "mask 00:10.0-00:20.0" under a clock-time axis."""
+    import datetime as dt
+
+    from .conftest import make_recording, wait_analysis
+
+    rec = make_recording()
+    rec.raw.set_meas_date(dt.datetime(2024, 3, 1, 14, 0, 5, tzinfo=dt.timezone.utc))
+    window.set_recording(rec, tmp_path / "rec.bdf")
+    window.model.add_segment(10.0, 20.0, ["Fz"])
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window)
+    window.browser.state.set_clock_time(True)
+    view = window.reconstruction_view
+    window.model.focus_segment(0, "Fz")
+    assert "mask 14:00:15.0-14:00:25.0" in view.info.text(), view.info.text()
+    window.browser.state.set_clock_time(False)
+    assert "mask 00:10.0-00:20.0" in view.info.text(), view.info.text()
+
+
+def test_view_and_results_folder_dialogs_start_in_the_recordings_folder(window, browser, monkeypatch, tmp_path):
+    """Export analysis views and Save analysis folder opened their folder dialog in the working directory (the
+    other exports start beside the recording)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a: (asked.append(a), "")[1]))
+    window.ask_export_views()
+    window.ask_save_analysis()
+    assert [a[2] for a in asked] == [str(tmp_path), str(tmp_path)]
