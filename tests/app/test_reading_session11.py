@@ -298,3 +298,33 @@ def test_view_and_results_folder_dialogs_start_in_the_recordings_folder(window, 
     window.ask_export_views()
     window.ask_save_analysis()
     assert [a[2] for a in asked] == [str(tmp_path), str(tmp_path)]
+
+
+def test_circumplex_draws_one_symbol_per_colour_level_and_clock_time_leaves_the_points(window, tmp_path, qtbot,
+                                                                                        tiny_model, monkeypatch):
+    """The circumplex gave every window its own brush, and pyqtgraph renders a symbol per brush: the 4-min sample
+    froze the window 0.2-0.45 s when the analysis finished and again at each T (which redrew the points); an hour
+    is 3,600 symbols. Now the points share TIME_COLOUR_LEVELS brushes and T only changes the time bar."""
+    import datetime as dt
+
+    from app.circumplex_view import TIME_COLOUR_LEVELS
+
+    from .conftest import make_recording, wait_analysis
+
+    rec = make_recording(duration_s=200.0)
+    rec.raw.set_meas_date(dt.datetime(2024, 3, 1, 14, 0, 5, tzinfo=dt.timezone.utc))
+    window.set_recording(rec, tmp_path / "long.bdf")
+    window.use_model(tiny_model)
+    window.run_action.trigger()
+    wait_analysis(qtbot, window, timeout=60000)
+    view = window.circumplex_view
+    brushes = view.points.data["brush"]
+    assert len(brushes) > 2 * TIME_COLOUR_LEVELS
+    assert len({id(b) for b in brushes}) <= TIME_COLOUR_LEVELS
+    first, last = brushes[0].color().name(), brushes[-1].color().name()
+    assert first != last  # still coloured by time, start to end
+    redrawn = []
+    monkeypatch.setattr(view.points, "setData", lambda *a, **k: redrawn.append(k))
+    window.browser.state.set_clock_time(True)
+    assert not redrawn
+    assert view.colour_bar.axis._tickLevels[0][0][1].startswith("14:0")
