@@ -1317,6 +1317,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if busy:
+            self.progress_bar.setMinimumWidth(PROGRESS_MIN_PX)  # grows to its task's texts (_on_progress)
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat("working...")
             self.progress_bar.setToolTip("")
@@ -1329,8 +1330,15 @@ class MainWindow(QMainWindow):
         self.progress_bar.setValue(int(fraction * 1000))
         percent = f" {int(round(100 * fraction))} %"
         text = message or name
-        room = self.progress_bar.width() - PROGRESS_TEXT_MARGIN_PX - \
-            self.progress_bar.fontMetrics().horizontalAdvance(percent)
+        metrics = self.progress_bar.fontMetrics()
+        # As wide as the step's text needs, up to PROGRESS_MAX_PX (it stayed at its 150-px minimum beside an
+        # empty status bar: "Fitting the cleani... 8 %"); it only grows during a task, so it does not jitter.
+        needed = metrics.horizontalAdvance(text) + metrics.horizontalAdvance(percent) + PROGRESS_TEXT_MARGIN_PX + 4
+        if needed > self.progress_bar.minimumWidth():
+            self.progress_bar.setMinimumWidth(min(needed, PROGRESS_MAX_PX))
+            self.progress_bar.resize(self.progress_bar.minimumWidth(), self.progress_bar.height())
+        room = max(self.progress_bar.width(), self.progress_bar.minimumWidth()) - PROGRESS_TEXT_MARGIN_PX - \
+            metrics.horizontalAdvance(percent)
         shown = self.progress_bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, max(room, 0))
         self.progress_bar.setFormat((shown + percent).strip())
         self.progress_bar.setToolTip(f"{name}: {message}" if message else name)

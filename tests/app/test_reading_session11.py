@@ -328,3 +328,20 @@ def test_circumplex_draws_one_symbol_per_colour_level_and_clock_time_leaves_the_
     window.browser.state.set_clock_time(True)
     assert not redrawn
     assert view.colour_bar.axis._tickLevels[0][0][1].startswith("14:0")
+
+
+def test_progress_text_is_not_cut_when_the_status_bar_has_room(window, browser, qtbot):
+    """At 1600 px the progress bar stayed 150 px wide beside an empty status bar and read "Fitting the cleani...
+    8 %"; it now widens to its step's text (up to PROGRESS_MAX_PX)."""
+    from app.main_window import PROGRESS_MAX_PX
+
+    window.resize(1200, 800)  # the status bar full: the page label is long, the bar got its minimum
+    window._on_busy(True)
+    qtbot.wait(50)
+    window._on_progress("Cleaning rec.bdf", 0.08, "fitting the cleaning (10 blocks)")
+    qtbot.wait(50)
+    assert window.progress_bar.format() == "fitting the cleaning (10 blocks) 8 %"
+    assert window.progress_bar.width() <= PROGRESS_MAX_PX
+    window._on_progress("Cleaning rec.bdf", 0.5, "a step far too long to be shown whole in the status bar at all")
+    assert "\u2026" in window.progress_bar.format() and window.progress_bar.format().endswith("50 %")
+    window._on_busy(False)
