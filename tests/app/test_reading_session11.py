@@ -345,3 +345,24 @@ def test_progress_text_is_not_cut_when_the_status_bar_has_room(window, browser, 
     window._on_progress("Cleaning rec.bdf", 0.5, "a step far too long to be shown whole in the status bar at all")
     assert "\u2026" in window.progress_bar.format() and window.progress_bar.format().endswith("50 %")
     window._on_busy(False)
+
+
+def test_an_analysis_refused_for_lack_of_eeg_does_not_ask_for_another_file(window, qtbot, tmp_path, monkeypatch,
+                                                                           dialogs):
+    """F5 on pyedflib's test_generator.bdf (no EEG channel): under "...has no EEG channel...; set their modality"
+    the dialog said "MMQ-Net Studio reads EDF/EDF+/BDF/BDF+ files ...: choose one of those, or a complete copy of
+    this file, then open it again" -- about a file that had been read fine."""
+    from mmqnet_core.recording import ChannelInfo, Modality, Recording
+
+    from .conftest import make_recording
+
+    rec = make_recording()
+    rec = Recording(raw=rec.raw, channels=tuple(ChannelInfo(c.name, Modality.MISC, c.sfreq, c.unit)
+                                                for c in rec.channels), is_synthetic=True)
+    open_all_rows(window, rec, tmp_path / "no_eeg.bdf", qtbot, monkeypatch)
+    window.run_action.trigger()
+    qtbot.waitUntil(lambda: bool(dialogs) and not window.runner.busy, timeout=30000)
+    shown = dialogs[-1]
+    assert "no EEG channel" in shown["text"]
+    assert "complete copy" not in shown["informative"] and "open it again" not in shown["informative"]
+    assert "Modality column" in shown["informative"] and "(F5)" in shown["informative"]
