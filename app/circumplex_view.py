@@ -156,13 +156,15 @@ class CircumplexView(QWidget):
         ticks = self.time_ticks(t0, t1, self._format_time)
         axis = self.colour_bar.axis
         axis.setTicks([ticks])
-        axis.setLabel(TIME_BAR_CLOCK_LABEL if self._clock_key else TIME_BAR_LABEL)
+        title = self.colour_bar.getAxis("left")  # where ColorBarItem puts its label
+        wanted = TIME_BAR_CLOCK_LABEL if self._clock_key else TIME_BAR_LABEL
+        if title.labelText != wanted:
+            title.setLabel(wanted)
         # Room for the widest label: the bar's axis kept the width of "0:30", and clock times ("00:01:00") were
         # dropped by pyqtgraph as too wide, leaving a bar with ticks and no times.
         font = axis.style["tickFont"] or axis.font()
         widest = max((QFontMetrics(font).horizontalAdvance(text) for _, text in ticks), default=0)
-        axis.setWidth(widest + max(0, axis.style["tickLength"]) + axis.style["tickTextOffset"][0]
-                      + QFontMetrics(axis.label.font()).height() + 8)
+        axis.setWidth(widest + max(0, axis.style["tickLength"]) + axis.style["tickTextOffset"][0] + 6)
 
     _format_time = None  # the colour bar's time labels: h:mm:ss, or the browser's (clock_changed)
     _clock_key = False  # the browser shows clock time

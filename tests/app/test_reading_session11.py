@@ -209,7 +209,8 @@ def test_circumplex_colour_bar_reads_clock_times(analysed_clock, qtbot):
     wanted = [text for _, text in axis._tickLevels[0]]
     assert wanted and all(text.startswith("14:0") for text in wanted), wanted
     assert _drawn_texts(axis) == wanted  # every time drawn
-    assert "clock time" in axis.labelText
+    assert "clock time" in view.colour_bar.getAxis("left").labelText  # its title, once
+    assert not axis.labelText  # not a second title beside the times
     win.circumplex_view  # the window's own view follows too
     assert win.circumplex_view.colour_bar.axis._tickLevels[0][0][1].startswith("14:0")
 
