@@ -62,6 +62,8 @@ NO_RESULT_STATEMENT = ("Attention is not attribution: the heatmap shows where th
 OCCLUSION_SHARE = 0.3
 #: Least height of the occlusion map's row (with its time axis), px: room for its colour bar's ticks and label.
 OCCLUSION_MIN_PX = 130
+#: Height of the occlusion map's time axis with its labels and title, px.
+OCCLUSION_AXIS_PX = 40
 
 
 def absent_text(n_absent: int, n_tokens: int) -> str:
@@ -122,6 +124,8 @@ class AttentionMapView(QWidget):
         self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get(ATTENTION_COLOURMAP),
                                           interactive=False, label="attention share", width=14)
         self.colour_bar.setImageItem(self.image, insert_in=self.plot)
+        # The colour bars' titles, longest first (_fit_bar_labels shows the longest that fits the bar).
+        self._bar_labels = [("attention share", "attention", ""), ("ΔP(high)", "ΔP")]
         self.separators: list[pg.InfiniteLine] = []
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=CURSOR_PEN)
         self.cursor.setZValue(30)
@@ -166,6 +170,8 @@ class AttentionMapView(QWidget):
         self._labels: tuple[list, list] = ([], [])  # (row centre, text) for the left and right axes
         view.sigResized.connect(lambda _v: self._apply_ticks())
         occ_view.sigResized.connect(lambda _v: self._apply_ticks())
+        for bar in (self.colour_bar, self.occ_bar):
+            bar.getViewBox().sigResized.connect(lambda _v: self._fit_bar_labels())
         on_left_click(self.plot, lambda x, _y: self._on_click(x))
         on_left_click(self.occ_plot, lambda x, _y: self._on_click(x))
         model.analysisFinished.connect(self.set_result)
@@ -323,6 +329,12 @@ class AttentionMapView(QWidget):
         result = self.model.analysis
         have = result is not None and result.occlusion is not None
         self.occ_plot.setVisible(have)
+        # The time labels go under the occlusion map when it is shown (the maps share their time axis): the
+        # attention map's own labels took ~35 px of a short dock from its rows.
+        axis = self.plot.getAxis("bottom")
+        axis.setStyle(showValues=not have)
+        axis.titled = not have
+        self.plot.setLabel("bottom", "" if have else axis.title())
         self.statement.setText(NOT_ATTRIBUTION_TEXT if have else NO_RESULT_STATEMENT if result is None else (
             "Attention is not attribution: the heatmap shows where the queries looked, not what moved the "
             "prediction (no occlusion map was computed for this analysis)."))
@@ -336,15 +348,18 @@ class AttentionMapView(QWidget):
         # map keeps three quarters of the extra height (stretch 3 : 1)
         # never below OCCLUSION_MIN_PX: with one unit (a one-channel recording) its colour bar's tick labels
         # ran into each other and its label "ΔP(high valence)" was cut
-        height = max(OCCLUSION_MIN_PX, (LABEL_SPACING_PX + 1) * max(1, len(self.occ_rows)) + 34)
-        self.occ_plot.setMinimumHeight(min(height, 70))
+        # and never below what names every unit: its minimum was 70 px, and in a short dock ("EEG, EMG, RESP,
+        # TEMP" of 7 modalities) every other row went unnamed
+        height = max(OCCLUSION_MIN_PX, (LABEL_SPACING_PX + 1) * max(1, len(self.occ_rows)) + OCCLUSION_AXIS_PX)
+        self.occ_plot.setMinimumHeight(height)
         self.occ_plot.setMaximumHeight(height)
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
         self.graphics.ci.layout.setRowStretchFactor(1, 1)
         self.occ_image.setImage(img, autoLevels=False)
         hi = float(np.nanmax(np.abs(img))) if np.isfinite(img).any() else 0.0
         self.occ_bar.setLevels((-max(hi, 1e-3), max(hi, 1e-3)))  # symmetric: white is "no change"
-        self.occ_bar.getAxis("left").setLabel(f"ΔP(high {self.target})")  # where ColorBarItem puts its label
+        self._bar_labels[1] = (f"ΔP(high {self.target})", "ΔP(high)", "ΔP")  # see _fit_bar_labels
+        self._fit_bar_labels()
         t0 = float(result.window_starts[0]) if result.n_windows else 0.0
         self.occ_image.setRect(QRectF(t0, 0.0, result.n_windows * result.window_s, float(len(self.occ_rows))))
         mean = [float(np.nanmean(np.abs(row))) if np.isfinite(row).any() else float("nan") for row in img]
@@ -367,6 +382,20 @@ class AttentionMapView(QWidget):
                         last = pos
                 plot.getAxis(axis).setTicks([shown])
         self._align_axes()
+        self._fit_bar_labels()
+
+    def _fit_bar_labels(self) -> None:
+        """Each colour bar's title, the longest of its forms that fits the bar's height (the whole one in its
+        tooltip): in a short dock "attention share" and "ΔP(high valence)", written along bars 50 px high, ran
+        into each other."""
+        for bar, texts in zip((self.colour_bar, self.occ_bar), self._bar_labels):
+            axis = bar.getAxis("left")  # where ColorBarItem puts its label
+            room = bar.getViewBox().height()
+            metrics = QFontMetrics(axis.label.font())
+            text = next((t for t in texts if room <= 0 or metrics.horizontalAdvance(t) + 6 <= room), "")
+            if axis.labelText != text:
+                axis.setLabel(text)
+            axis.setToolTip(texts[0])
 
     def _align_axes(self) -> None:
         """Give both maps' left axes one width and both right axes another, so that their time axes line up

@@ -240,10 +240,12 @@ class BrowserState:
 
     def set_rows(self, n_rows: int, keep_top: int | None = None) -> None:
         """The number of rows changed (channels hidden or shown, another montage); ``keep_top``: new top row."""
+        row_px = self.row_px
         self.n_rows = int(n_rows)
         if keep_top is not None:
             self.first_row = keep_top
         self._clamp_channels()
+        self._keep_sensitivity(row_px)
         self.events.emit("channels")
 
     # --- page -------------------------------------------------------------------------------------------------
@@ -336,12 +338,26 @@ class BrowserState:
     def set_view_size(self, width_px: float, height_px: float, strip_px: float | None = None) -> None:
         """The plot's size (and the label strip's height), px, as laid out by the widget."""
         changed = (width_px, height_px) != (self.view_width_px, self.view_height_px)
+        row_px = self.row_px
         self.view_width_px, self.view_height_px = float(width_px), float(height_px)
         if strip_px is not None and strip_px != self.strip_px:
             self.strip_px, changed = float(strip_px), True
         if changed:
             self._clamp_channels()
+            self._keep_sensitivity(row_px)
             self.events.emit("channels")
+
+    def _keep_sensitivity(self, old_row_px: float) -> None:
+        """Rows ``old_row_px`` px high became :attr:`row_px` high (a dock opened, the window or the channels per
+        page changed): scale the amplitudes per row with them, so that the sensitivity in µV/mm the user set stays
+        (as in EDFbrowser: traces keep their size in mm; a row's height is not an amplitude). Before the first
+        layout (0 px) the scales stay per row. Choosing how many channels a page shows (Ctrl+Shift+Up/Down) keeps
+        the traces' size per row instead: the user asked for rows that fit."""
+        new_row_px = self.row_px
+        if old_row_px > 0 and new_row_px > 0 and new_row_px != old_row_px and self.scales:
+            factor = new_row_px / old_row_px
+            self.scales = {m: v * factor for m, v in self.scales.items()}
+            self.events.emit("scale")
 
     # --- amplitude --------------------------------------------------------------------------------------------
     def scale(self, modality: Modality | str) -> float:

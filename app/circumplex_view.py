@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .analysis_banner import AnalysisBanner
@@ -30,8 +31,12 @@ QUADRANTS = (
 )
 #: Colour map of time along the path.
 TIME_COLOURMAP = "viridis"
+#: Colours of the points along the time colour map (enough to read time by; one symbol is drawn per colour).
+TIME_COLOUR_LEVELS = 64
 #: Label of the colour bar (it read "time (s)": 3 h showed as 0-10800 beside views in h:mm:ss).
 TIME_BAR_LABEL = "time (h:mm:ss)"
+#: The same in clock time (the browser's T).
+TIME_BAR_CLOCK_LABEL = "clock time (hh:mm:ss)"
 #: At most this many steps between the colour bar's tick labels.
 TIME_BAR_TICKS = 6
 #: A click counts on a point when it is this close, as a fraction of the plane's side.
@@ -127,23 +132,64 @@ class CircumplexView(QWidget):
         self._xy, self._centres = xy, centres
         t0, t1 = (float(centres[0]), float(centres[-1])) if centres.size else (0.0, 1.0)
         frac = (centres - t0) / max(t1 - t0, 1e-9)
-        brushes = [pg.mkBrush(c) for c in self.colourmap.map(frac, mode="qcolor")]
+        # One brush object per colour level, shared by the points: pyqtgraph renders a symbol per distinct brush
+        # object, and a brush per window rendered 240 symbols for the 4-min sample (0.2-0.45 s of frozen window
+        # at each analysis) and 3,600 for an hour.
+        palette = self._palette()
+        brushes = [palette[i] for i in np.rint(frac * (len(palette) - 1)).astype(int).tolist()]
         self.path.setData(xy[:, 0], xy[:, 1])
         self.points.setData(x=xy[:, 0], y=xy[:, 1], brush=brushes, data=np.arange(len(xy)))
         self.colour_bar.setLevels((t0, max(t1, t0 + 1e-6)))
         self.colour_bar.setVisible(True)
-        self.colour_bar.axis.setTicks([self.time_ticks(t0, t1)])
+        self._set_time_bar(t0, t1)
         self._show_cursor(self.model.cursor_s)
 
+    def _palette(self) -> list:
+        """:data:`TIME_COLOUR_LEVELS` brushes along the time colour map (made once)."""
+        if getattr(self, "_brushes", None) is None:
+            levels = np.linspace(0.0, 1.0, TIME_COLOUR_LEVELS)
+            self._brushes = [pg.mkBrush(c) for c in self.colourmap.map(levels, mode="qcolor")]
+        return self._brushes
+
+    def _set_time_bar(self, t0: float, t1: float) -> None:
+        """The colour bar's times from ``t0`` to ``t1`` (s), as the browser reads time, and its title."""
+        ticks = self.time_ticks(t0, t1, self._format_time)
+        axis = self.colour_bar.axis
+        axis.setTicks([ticks])
+        title = self.colour_bar.getAxis("left")  # where ColorBarItem puts its label
+        wanted = TIME_BAR_CLOCK_LABEL if self._clock_key else TIME_BAR_LABEL
+        if title.labelText != wanted:
+            title.setLabel(wanted)
+        # Room for the widest label: the bar's axis kept the width of "0:30", and clock times ("00:01:00") were
+        # dropped by pyqtgraph as too wide, leaving a bar with ticks and no times.
+        font = axis.style["tickFont"] or axis.font()
+        widest = max((QFontMetrics(font).horizontalAdvance(text) for _, text in ticks), default=0)
+        axis.setWidth(widest + max(0, axis.style["tickLength"]) + axis.style["tickTextOffset"][0] + 6)
+
+    _format_time = None  # the colour bar's time labels: h:mm:ss, or the browser's (clock_changed)
+    _clock_key = False  # the browser shows clock time
+
+    def clock_changed(self, clock) -> None:
+        """The browser's time mode (:func:`~app.plot_helpers.follow_clock`): the colour bar's times read as its
+        axis does (h:mm:ss from the start, or clock time)."""
+        if self._format_time != clock.format_time or self._clock_key != clock.clock_time:
+            self._format_time = clock.format_time
+            self._clock_key = clock.clock_time
+            if self._centres.size:  # only the bar's times change (redrawing the points took 0.5 s)
+                self._set_time_bar(float(self._centres[0]), float(self._centres[-1]))
+
     @staticmethod
-    def time_ticks(t0: float, t1: float) -> list[tuple[float, str]]:
+    def time_ticks(t0: float, t1: float, format_time=None) -> list[tuple[float, str]]:
         """Colour-bar ticks from ``t0`` to ``t1`` (s): at most :data:`TIME_BAR_TICKS`, on the time axes' clock
-        steps (at most TIME_BAR_TICKS intervals), labelled h:mm:ss (mm:ss under an hour) like them."""
+        steps (at most TIME_BAR_TICKS intervals), labelled h:mm:ss (mm:ss under an hour) like them, or as
+        ``format_time(seconds, decimals)`` reads them (the browser's clock time)."""
         step = TimeAxis.step_for(max(t1 - t0, 1e-9), TIME_BAR_TICKS * TIME_LABEL_PX)
         first = np.ceil(t0 / step) * step
         values = np.arange(first, t1 + 1e-9, step)
         decimals = 0 if step >= 1 else 1
-        return [(float(v), format_hms(float(v), decimals=decimals)) for v in values]
+        if format_time is None:
+            return [(float(v), format_hms(float(v), decimals=decimals)) for v in values]
+        return [(float(v), format_time(float(v), decimals)) for v in values]
 
     def window_at_time(self, t_s: float) -> int | None:
         """Index of the window containing ``t_s`` (the nearest one), or None without a result."""

@@ -57,6 +57,11 @@ CHECKPOINT_WHAT_TO_DO = ("Choose a checkpoint trained with MMQ-Net Studio in Edi
 #: MMQ-Net Studio.", "Choose another checkpoint."): only where, so that the advice is not given twice.
 CHECKPOINT_WHERE = "The model checkpoint is set in Edit > Preferences > Model checkpoint."
 
+#: Under a recording's error raised by an analysis (no EEG channel, too short for one window): the file was read,
+#: and "choose ... a complete copy of this file, then open it again" sent the user after a file that was fine.
+ANALYSIS_RECORDING_WHAT_TO_DO = ("The file itself was read; change what the message names (a channel's modality is "
+                                 "set in the Modality column of the channel panel), then run MMQ-Net again (F5).")
+
 #: The context of a time typed after Ctrl+G that cannot be read or lies outside the recording, and what to do.
 GO_TO_TIME_CONTEXT = "going to a time"
 GO_TO_TIME_WHAT_TO_DO = ("Press Ctrl+G again and type a time inside the recording: h:mm:ss, mm:ss, seconds, or "
@@ -118,6 +123,8 @@ def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None
             todo = GO_TO_TIME_WHAT_TO_DO
         if isinstance(exc, RecordingError) and str(exc).endswith(MISSING_FILE_TEXT):
             todo = MISSING_FILE_WHAT_TO_DO
+        elif isinstance(exc, RecordingError) and context.startswith(ANALYSIS_CONTEXT):
+            todo = ANALYSIS_RECORDING_WHAT_TO_DO
         if isinstance(exc, CheckpointError) and "choose" in str(exc).lower():
             todo = CHECKPOINT_WHERE
         title = f"Error while {context}" if context else "Error"

@@ -53,6 +53,7 @@ from mmqnet_core.recording import Modality, Recording
 from .analysis import AnalysisRun, atomic_write, resolve_checkpoint, run_analysis, write_trajectories_csv
 from .browser_controls import BrowserControls, return_focus
 from .channel_panel import ChannelPanel
+from .dialog_focus import DialogFocusReturn
 from .elided_label import ElidedLabel
 from . import errors as errors_module
 from . import key_bindings
@@ -61,6 +62,7 @@ from .log_panel import LogPanel
 from .mask_table import MaskTable
 from .model import AppModel
 from .overview_bar import OverviewBar
+from .plot_helpers import follow_clock
 from .preferences import Preferences, PreferencesDialog, add_recent_file, load_preferences, make_settings, \
     recent_files, save_preferences
 from .qt_compat import install_refcount_guard, top_up_refcounts
@@ -94,9 +96,11 @@ STATE_VERSION = 2
 #: Size (px) of an analysis view exported while its dock is hidden.
 VIEW_SIZES = {"trajectory": (1100, 380), "circumplex": (620, 560), "attention": (1000, 520),
               "reconstruction": (1000, 560)}
-#: On quit, how long running tasks get to stop after being cancelled before they are abandoned, s (the window
-#: must be gone within 2 s of the user's answer).
-QUIT_WAIT_S = 1.5
+#: On quit, how long running tasks get to stop after being cancelled before they are abandoned, s (the process
+#: must be gone within 2 s of the user's answer). The core's loops stop within ~0.3 s of a cancel (measured,
+#: ``bench_scale.py --cancel-latency``); a step that cannot be interrupted (torch's import, a library's filter)
+#: would not stop within 1.5 s either, and the process then ends without waiting for it (``app.main``).
+QUIT_WAIT_S = 0.5
 #: Said first in the status bar's page label while a drag on the traces masks / annotates (what a drag does).
 MASK_MODE_TEXT = "MASK MODE: a drag masks (M or Esc leaves) | "
 ANNOTATE_MODE_TEXT = "ANNOTATE MODE: a drag annotates (A leaves) | "
@@ -258,9 +262,11 @@ class MainWindow(QMainWindow):
         self.model = AppModel(self)
         self.runner = TaskRunner(self)
         self.last_error: Any = None  # the last ErrorMessage shown (for the selftest and tests)
+        self.closed_during_work = False  # closed with "Stop and quit": app.main then ends the process at once
         self._generation = 0  # bumped whenever the recording changes; stale cleaning results are dropped
 
         self.browser = SignalBrowser(self.model, self)
+        self.dialog_focus = DialogFocusReturn(self)  # the keys back after a dialog, also with no window manager
         self.browser.set_colours(self.prefs.raw_colour, self.prefs.cleaned_colour)
         self.browser_controls = BrowserControls(self.browser, self.settings, self)
         self.overview = OverviewBar(self.model, self)
@@ -332,6 +338,7 @@ class MainWindow(QMainWindow):
         self.browser.displayChanged.connect(  # mask times read as the axis does (clock time after T)
             lambda: self.mask_table.set_clock_start(self.browser.state.start_time if self.browser.state.clock_time
                                                     else None))
+        self.browser.displayChanged.connect(self._views_follow_clock)  # the views' time axes too (T)
         self.model.analysisFinished.connect(lambda _r: self._update_analysis_actions())
         self.model.analysisStaleChanged.connect(lambda _s: self._update_analysis_actions())
         self.runner.busyChanged.connect(self._on_busy)
@@ -378,11 +385,17 @@ class MainWindow(QMainWindow):
             view = self._views[name] = cls(self.model, self)
             if hasattr(view, "jumpRequested"):
                 view.jumpRequested.connect(self.browser.center_on)
+            follow_clock(view, self.browser.state)  # its time axes read as the browser's (clock time after T)
             placeholder = dock.widget()
             dock.setWidget(view)
             if placeholder is not None:
                 placeholder.deleteLater()
         return view
+
+    def _views_follow_clock(self) -> None:
+        """The analysis views built so far read time as the browser does (h:mm:ss from the start or clock time)."""
+        for view in self._views.values():
+            follow_clock(view, self.browser.state)
 
     @property
     def trajectory_view(self) -> TrajectoryView:
@@ -1020,6 +1033,7 @@ class MainWindow(QMainWindow):
         snapshot.analysis_model_label = self.model.analysis_model_label
         copy = type(view)(snapshot)
         copy.copy_state_from(view)
+        follow_clock(copy, self.browser.state)  # its times as the window's views read them (clock time after T)
         copy.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
         copy.resize(*(size or VIEW_SIZES[name]))
         copy.show()
@@ -1058,7 +1072,9 @@ class MainWindow(QMainWindow):
         return out
 
     def ask_export_views(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder for the view images")
+        # Starts in the recording's folder, as the other exports do (it opened in the working directory).
+        start = str(self.model.path.parent) if self.model.path is not None else ""
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the view images", start)
         if folder:
             self.export_views(folder)
 
@@ -1115,7 +1131,8 @@ class MainWindow(QMainWindow):
         return out
 
     def ask_save_analysis(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Folder for the analysis results")
+        start = str(self.model.path.parent) if self.model.path is not None else ""
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the analysis results", start)
         if folder:
             self.save_analysis(folder)
 
@@ -1303,6 +1320,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if busy:
+            self.progress_bar.setMinimumWidth(PROGRESS_MIN_PX)  # grows to its task's texts (_on_progress)
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat("working...")
             self.progress_bar.setToolTip("")
@@ -1315,8 +1333,15 @@ class MainWindow(QMainWindow):
         self.progress_bar.setValue(int(fraction * 1000))
         percent = f" {int(round(100 * fraction))} %"
         text = message or name
-        room = self.progress_bar.width() - PROGRESS_TEXT_MARGIN_PX - \
-            self.progress_bar.fontMetrics().horizontalAdvance(percent)
+        metrics = self.progress_bar.fontMetrics()
+        # As wide as the step's text needs, up to PROGRESS_MAX_PX (it stayed at its 150-px minimum beside an
+        # empty status bar: "Fitting the cleani... 8 %"); it only grows during a task, so it does not jitter.
+        needed = metrics.horizontalAdvance(text) + metrics.horizontalAdvance(percent) + PROGRESS_TEXT_MARGIN_PX + 4
+        if needed > self.progress_bar.minimumWidth():
+            self.progress_bar.setMinimumWidth(min(needed, PROGRESS_MAX_PX))
+            self.progress_bar.resize(self.progress_bar.minimumWidth(), self.progress_bar.height())
+        room = max(self.progress_bar.width(), self.progress_bar.minimumWidth()) - PROGRESS_TEXT_MARGIN_PX - \
+            metrics.horizontalAdvance(percent)
         shown = self.progress_bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, max(room, 0))
         self.progress_bar.setFormat((shown + percent).strip())
         self.progress_bar.setToolTip(f"{name}: {message}" if message else name)
@@ -1376,9 +1401,11 @@ class MainWindow(QMainWindow):
         return box.exec() == QMessageBox.StandardButton.Ok
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
-        if self.runner.busy and not self.confirm_quit():
-            event.ignore()
-            return
+        if self.runner.busy:
+            if not self.confirm_quit():
+                event.ignore()
+                return
+            self.closed_during_work = True
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(STATE_VERSION))
         self.settings.sync()

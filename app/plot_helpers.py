@@ -65,13 +65,20 @@ class TimeAxis(pg.AxisItem):
         "bottom" (the other sides work, with pyqtgraph's general code at every change).
     format_time : callable (seconds, decimals) -> str, optional
         The label of a time (default :func:`~app.browser_state.format_hms`).
+    clock : BrowserState, optional
+        The browser's state whose time mode the axis follows (:meth:`set_clock`): h:mm:ss from the start, or the
+        clock time (T), with ticks on whole clock times and the axis title saying which.
     """
 
     def __init__(self, orientation: str = "bottom", *, format_time: Callable[[float, int], str] | None = None,
-                 **kwargs) -> None:
+                 clock=None, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
         self.enableAutoSIPrefix(False)
         self.format_time = format_time or _hms
+        self.clock = None
+        self.titled = False  # the axis shows its title (time from start / clock time), see set_clock
+        if clock is not None:
+            self.set_clock(clock)
         self._specs_cache: tuple | None = None  # see generateDrawSpecs
         self._metrics: tuple[str, QFontMetricsF] | None = None  # (font key, its metrics), see label_px
         self._widths: dict[str, float] = {}  # label text -> width in the tick font, px
@@ -130,12 +137,51 @@ class TimeAxis(pg.AxisItem):
         return step
 
     def format_key(self) -> Hashable:
-        """What the labels' format depends on besides the time (a subclass whose format changes says so here:
-        the tick steps kept per range are kept per format)."""
+        """What the labels' format depends on besides the time (the tick steps kept per range are kept per format):
+        with a clock, its time mode and start."""
+        if self.clock is not None:
+            return (self.format_time, self.clock.clock_time, self.clock.start_time)
         return self.format_time
 
+    def set_clock(self, clock) -> None:
+        """Follow ``clock``'s time mode (a :class:`~app.browser_state.BrowserState`: ``clock_time``, ``start_time``,
+        ``format_time``), and draw again when it changed: the analysis views read clock time when the browser does
+        (T switched the browser only, and a time read in a view could not be found on the browser's axis)."""
+        changed = clock is not self.clock or self._drawn_key != self.format_key()
+        self.clock = clock
+        self.format_time = clock.format_time if clock is not None else _hms
+        key = self.format_key()
+        if changed or self._drawn_key != key:
+            self._drawn_key = key
+            if self.titled:
+                self.setLabel(self.title())
+            self.picture = None
+            self.update()
+
+    _drawn_key: Hashable = None
+
+    def title(self) -> str:
+        """The axis' title: :data:`TIME_LABEL`, or the clock time with the recording's start date and time."""
+        clock = self.clock
+        if clock is not None and clock.clock_time and clock.start_time is not None:
+            start = clock.start_time
+            started = clock.format_time(0.0, 3 if start.microsecond else 0)
+            return f"clock time (recording started {start:%Y-%m-%d} {started})"
+        return TIME_LABEL
+
+    def tick_offset(self, step: float) -> float:
+        """Where the ticks start, s: on whole clock times in clock time (a start at 14:00:05.25 put the ticks, and
+        their rounded labels, 0.25 s off the times they named), else at multiples of ``step`` from the start."""
+        clock = self.clock
+        start = clock.start_time if clock is not None else None
+        if start is None or not clock.clock_time or step <= 0:
+            return 0.0
+        of_day = start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
+        return -of_day % step
+
     def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
-        return [(self.tick_step(max(maxVal - minVal, 1e-9), minVal, size), 0.0)]
+        step = self.tick_step(max(maxVal - minVal, 1e-9), minVal, size)
+        return [(step, self.tick_offset(step))]
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API): none before the start
         """pyqtgraph's tick values (the same numbers: its arithmetic for one level, without its general code:
@@ -246,8 +292,29 @@ def use_time_axis(plot: pg.PlotItem, label: bool = True) -> TimeAxis:
     axis.setTextPen(pg.mkPen("#303030"))
     axis.setPen(pg.mkPen("#808080"))
     if label:
+        axis.titled = True
         plot.setLabel("bottom", TIME_LABEL)
     return axis
+
+
+def time_axes(widget: QWidget) -> list[TimeAxis]:
+    """The :class:`TimeAxis` items of every plot in ``widget`` (an analysis view)."""
+    axes = []
+    for view in widget.findChildren(pg.GraphicsView):
+        scene = view.scene()
+        if scene is not None:
+            axes.extend(item for item in scene.items() if isinstance(item, TimeAxis))
+    return axes
+
+
+def follow_clock(widget: QWidget, clock) -> None:
+    """Make the time axes of ``widget`` (an analysis view) read time as ``clock`` (the browser's state) does: h:mm:ss
+    from the start or clock time (T), drawn again when that changed."""
+    for axis in time_axes(widget):
+        axis.set_clock(clock)
+    hook = getattr(widget, "clock_changed", None)  # a view's other times (the circumplex's colour bar)
+    if hook is not None:
+        hook(clock)
 
 
 def view_combo(parent: QWidget) -> QComboBox:

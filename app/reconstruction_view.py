@@ -254,6 +254,18 @@ class ReconstructionView(QWidget):
         self.redraw()
 
     # --- drawing --------------------------------------------------------------------------------------------
+    _format_time = None  # the browser's time format (clock_changed); None: h:mm:ss from the start
+
+    def clock_changed(self, clock) -> None:
+        """The browser's time mode (:func:`~app.plot_helpers.follow_clock`): the masked span's times in the caption
+        read as the time axes do (it said "mask 00:03.2-00:05.8" under a clock-time axis)."""
+        if self._format_time != clock.format_time or self._clock_shown != clock.clock_time:
+            self._format_time, self._clock_shown = clock.format_time, clock.clock_time
+            if self.model.analysis is not None:
+                self.redraw()
+
+    _clock_shown = False
+
     def redraw(self) -> None:
         result = self.model.analysis
         curves = (self.original_curve, self.recon_curve, self.wave_original, self.wave_recon, self.baseline_curve,
@@ -354,7 +366,8 @@ class ReconstructionView(QWidget):
         else:
             parts = [f"{channel or 'absent channel'}: {int(hidden.sum())}/{len(hidden)} windows hidden"]
         if focus_spans:
-            parts.append(f"mask {format_hms(focus.start_s, decimals=1)}-{format_hms(focus.end_s, decimals=1)}")
+            fmt = self._format_time or (lambda t, d: format_hms(t, decimals=d))  # the browser's clock time (T)
+            parts.append(f"mask {fmt(focus.start_s, 1)}-{fmt(focus.end_s, 1)}")
         self.info.setText(" | ".join(parts))
         errors = self.errors.text()
         if not errors and hidden.any() and not np.isfinite(original[hidden]).any():

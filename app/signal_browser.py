@@ -92,7 +92,6 @@ from .browser_state import (  # noqa: F401 (re-exported: the constants' historic
     BrowserState,
     auto_channels_per_page,
     display_unit,
-    format_clock,
 )
 from .annotation_layer import AnnotationLayer
 from .browser_heart_rate import MIN_AXIS_PX, HeartRateRow
@@ -320,38 +319,18 @@ def _hidden_axis(orientation: str) -> pg.AxisItem:
 
 
 class _TimeAxis(TimeAxis):
-    """The browser's time axis: the shared :class:`~app.plot_helpers.TimeAxis` (its steps, label format and tick
-    placement) reading the state's time: h:mm:ss from the start, or the clock time (toggle)."""
+    """The browser's time axis: the shared :class:`~app.plot_helpers.TimeAxis` (its steps, label format, tick
+    placement and clock time) reading the state's time: h:mm:ss from the start, or the clock time (toggle)."""
 
     def __init__(self, state: BrowserState) -> None:
-        super().__init__("bottom", format_time=state.format_time)
+        super().__init__("bottom", clock=state)
         self.state = state
         # Drawn once per change (a page step) and kept in device pixels: repainting the viewport for anything
         # else copies it; and drawn without pyqtgraph's QPicture (TimeAxis.paint).
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
-    def format_key(self) -> Hashable:
-        return (self.state.clock_time, self.state.start_time)
-
-    def tick_offset(self, step: float) -> float:
-        """Where the ticks start, s: on whole clock times in clock time (a start at 14:00:05.25 put the ticks, and
-        their rounded labels, 0.25 s off the times they named), else at multiples of ``step`` from the start."""
-        start = self.state.start_time
-        if not self.state.clock_time or start is None or step <= 0:
-            return 0.0
-        of_day = start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
-        return -of_day % step
-
-    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph API)
-        step = self.tick_step(max(maxVal - minVal, 1e-9), minVal, size)
-        return [(step, self.tick_offset(step))]
-
     def update_label(self) -> None:
-        if self.state.clock_time and self.state.start_time is not None:
-            started = format_clock(0.0, self.state.start_time, decimals=3 if self.state.start_time.microsecond else 0)
-            self.setLabel(f"clock time (recording started {self.state.start_time:%Y-%m-%d} {started})")
-        else:
-            self.setLabel("time from start (h:mm:ss)")
+        self.setLabel(self.title())
 
 
 class _BrowserViewBox(pg.ViewBox):

@@ -55,7 +55,6 @@ from .plot_helpers import (
     SpanPool,
     TARGET_COLOURS,
     empty_time_range,
-    TIME_LABEL,
     RowLegend,
     on_left_click,
     with_alpha,
@@ -432,14 +431,17 @@ class TrajectoryView(QWidget):
         if track is None:
             if self.spectrogram_shown:
                 layout.removeItem(self.spectrogram_plot)
-            self.entropy_plot.getAxis("bottom").setStyle(showValues=True)
-            self.entropy_plot.setLabel("bottom", TIME_LABEL)
+            axis = self.entropy_plot.getAxis("bottom")
+            axis.setStyle(showValues=True)
+            axis.titled = True
+            self.entropy_plot.setLabel("bottom", axis.title())  # the browser's time mode (clock time after T)
             self.spectrogram_label.setText("")
             self._size_rows()
             return
         if not self.spectrogram_shown:
             layout.addItem(self.spectrogram_plot, row=3, col=0)
             self.entropy_plot.getAxis("bottom").setStyle(showValues=False)  # the time labels go under the track
+            self.entropy_plot.getAxis("bottom").titled = False
             self.entropy_plot.setLabel("bottom", "")
         times, freqs = track.times_s, track.freqs_hz
         df = float(freqs[1] - freqs[0]) if freqs.size > 1 else 1.0
@@ -452,6 +454,11 @@ class TrajectoryView(QWidget):
         self.spectrogram_cursor.setValue(self.model.cursor_s)
         self.spectrogram_label.setText(self.spectrogram_caption())
         self._size_rows()
+
+    def clock_changed(self, clock) -> None:
+        """The browser's time mode (:func:`~app.plot_helpers.follow_clock`): also the spectrogram row's axis, which
+        is in no scene while the row is hidden."""
+        self.spectrogram_plot.getAxis("bottom").set_clock(clock)
 
     def spectrogram_caption(self) -> str:
         """What the track shows, for the view and its exports ("" without a track)."""

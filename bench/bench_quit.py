@@ -2,8 +2,8 @@
 
 Each measurement runs in a fresh process (offscreen Qt): the main window opens a recording, waits for the
 display's cleaning fit, starts the analysis, and after ``--after`` seconds closes the window answering "Stop and
-quit"; the process then leaves as ``app.main`` does (``MainWindow.shutdown``, then ``os._exit`` when a task had to
-be abandoned). Printed: the seconds from the answer to the process's end, as the parent sees it (target 2 s).
+quit"; the process then leaves as ``app.main`` does (``MainWindow.shutdown``, then
+``app.main.end_after_quit_during_work``: flush, then ``os._exit``). Printed: the seconds from the answer to the process's end, as the parent sees it (target 2 s).
 
     python bench/bench_quit.py --file /tmp/mmqnet_bench/bench_3600s_40ch_512Hz_SYNTHETIC.bdf --after 1 2 3 4 7
 """
@@ -25,6 +25,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 app = QApplication(sys.argv)
 from app.main_window import MainWindow
+from app.main import end_after_quit_during_work
 QMessageBox.exec = lambda box: int(QMessageBox.StandardButton.Ok)  # the quit question: "Stop and quit"
 w = MainWindow(); w.show()
 w.open_file(sys.argv[1])
@@ -41,8 +42,8 @@ QTimer.singleShot(300, start)
 app.exec()
 w.shutdown()  # as app.main does after its event loop
 print(f"ABANDONED {len(w.runner.abandoned)}", flush=True)
-if w.runner.abandoned:
-    os._exit(0)
+end_after_quit_during_work(w, 0)  # as app.main does: ends the process now after "Stop and quit"
+print("NORMAL_EXIT", flush=True)
 """
 
 
@@ -59,13 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     for after in args.after:
         proc = subprocess.Popen([sys.executable, "-c", CHILD, str(args.file), str(after)], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        quit_at, busy, abandoned = None, "?", "?"
+        quit_at, busy, abandoned, how = None, "?", "?", "os._exit"
         for line in proc.stdout:
             if line.startswith("QUIT_AT"):
                 parts = line.split()
                 quit_at, busy = float(parts[1]), parts[2].split("=")[1]
             elif line.startswith("ABANDONED"):
                 abandoned = line.split()[1]
+            elif line.startswith("NORMAL_EXIT"):
+                how = "normal exit (teardown)"
         proc.wait(120)
         gone = time.time()
         if quit_at is None:
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         worst = max(worst, gone - quit_at)
         print(f"quit after {after:g} s of analysis (work running: {busy}): process gone {gone - quit_at:.2f} s "
-              f"after 'Stop and quit'; tasks abandoned {abandoned}; exit code {proc.returncode}")
+              f"after 'Stop and quit'; tasks abandoned {abandoned}; {how}; exit code {proc.returncode}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}; worst {worst:.2f} s (target 2 s: "
           f"{'OK' if worst <= 2.0 else 'MISSED'})")
     return 0

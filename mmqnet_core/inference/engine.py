@@ -384,10 +384,11 @@ def run_contexts(
             recon_tokens = mb if want_recon else no_recon
         long = {}
         if getattr(cfg, "evidence_long", ()):  # the long-context read-out: windows around the context
-            from ..model.mmqnet import sequence_long_context
-            long = {"long_context": sequence_long_context(
+            from ..model.mmqnet import long_context_rows, sequence_long_context
+
+            long = {"long_context": sequence_long_context(  # only for the contexts where it can add evidence
                 x, missing, feature_valid, si, wi[:, 0], t, cfg.long_context_windows, n_valid,
-                np.asarray(cfg.feature_valid, bool), device)}
+                np.asarray(cfg.feature_valid, bool), device, rows=long_context_rows(cfg, mb, fv))}
         with torch.no_grad():  # (per thread: a helper thread's forward too)
             out = model(xb, mb, return_attention=return_attention, allow_empty=True, recon_tokens=recon_tokens,
                         feature_valid=fv, **long)
@@ -406,20 +407,32 @@ def run_contexts(
 
     def add(sl: tuple, got: dict) -> None:
         """Add a batch's outputs into the per-window sums (in batch order: the same sums whatever the threads)."""
-        np.add.at(probs, sl, got["probs"])
-        np.add.at(count, sl, 1.0)
+        s_i, w_i = sl  # (B, 1), (B, T)
+        # contexts of a batch overlap only where a sequence's last context was moved back to fit: without that,
+        # every window appears once and ``a[sl] += v`` makes the same single addition per element as np.add.at
+        # (~10x faster: 0.08 s of a 1-h model stage in the thread that adds while the helpers compute)
+        once = not bool(np.any((s_i[1:, 0] == s_i[:-1, 0]) & (w_i[1:, 0] < w_i[:-1, 0] + w_i.shape[1])))
+
+        def acc(total: np.ndarray, value: np.ndarray | float) -> None:
+            if once:
+                total[sl] += value
+            else:
+                np.add.at(total, sl, value)
+
+        acc(probs, got["probs"])
+        acc(count, 1.0)
         no_ctx[sl] |= got["no_ctx"]
         if "scores" in got:
-            np.add.at(scores, sl, got["scores"])
+            acc(scores, got["scores"])
         if "inter" in got:
-            np.add.at(inter, sl, got["inter"])
-            np.add.at(arts, sl, got["arts"])
+            acc(inter, got["inter"])
+            acc(arts, got["arts"])
         if "recon" in got:
-            np.add.at(recon, sl, got["recon"])
+            acc(recon, got["recon"])
         for family, agg in got.get("att", {}).items():
             if family not in att:
                 att[family] = np.zeros((s_total, n_total, n_tok), np.float32)
-            np.add.at(att[family], sl, agg)
+            acc(att[family], agg)
 
     n_threads = _batch_threads(batch_threads, n_batches, n_mc, device)
     with seeded_rng(device, int(mc_seed)) if n_mc else nullcontext(), \

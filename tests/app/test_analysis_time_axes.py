@@ -29,7 +29,8 @@ def test_an_hour_reads_in_hours_minutes_seconds_in_every_view(analysed, qtbot): 
         values = [v for _, vs in levels for v in vs]
         strings = axis.tickStrings(values, 1.0, levels[0][0])
         assert "1:00:00" in strings and "30:00" in strings, (name, strings)
-    shown = [win.trajectory_view.entropy_plot, win.attention_view.plot, win.reconstruction_view.feature_plot]
+    # the attention map's time labels and title are under the occlusion map below it (one time axis, session 11)
+    shown = [win.trajectory_view.entropy_plot, win.attention_view.occ_plot, win.reconstruction_view.feature_plot]
     for plot in shown:
         assert plot.getAxis("bottom").labelText == TIME_LABEL
 

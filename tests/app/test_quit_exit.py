@@ -1,0 +1,135 @@
+"""Quitting during work ends the process without the interpreter's teardown, and loses nothing a normal exit writes.
+
+The same session (open a recording, mask a segment, add an annotation, change a setting without syncing it, log a
+record into a buffering handler, print without flushing) is ended twice in fresh ``mmqnet-studio`` processes: once
+with nothing running (the normal exit, with its teardown) and once with "Stop and quit" while a task runs (ended at
+once by ``app.main.end_after_quit_during_work``). Both must leave the same files with the same contents.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .conftest import write_test_bdf
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = textwrap.dedent("""
+    import atexit, logging, logging.handlers, os, sys, time
+    sys.path.insert(0, {root!r})
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import QTimer
+    from app import errors, main as app_main
+    from app.annotation_model import annotation_model
+    from app.main_window import MainWindow
+    from mmqnet_core.progress import check_cancel
+
+    mode, folder = sys.argv[1], sys.argv[2]
+
+    def cooperative(*, cancel=None):  # work that checks its cancel token, as the core's loops do
+        for _ in range(6000):
+            check_cancel(cancel)
+            time.sleep(0.01)
+
+    original_show = MainWindow.show
+
+    def show(self):
+        original_show(self)
+
+        def ready():
+            if self.model.recording is None or self.runner.busy:
+                QTimer.singleShot(50, ready)
+                return
+            QTimer.singleShot(300, act)  # after the first page was painted (the recent files are written then)
+
+        def act():
+            self.model.add_segment(10.0, 20.0, ["Fz"])
+            annotation_model(self.model).add(30.0, 2.0, "written before quitting")
+            self.settings.setValue("test/unsynced", "kept")
+            # Records a MemoryHandler holds reach its file only when it is flushed (logging.shutdown at exit).
+            target = logging.FileHandler(os.path.join(folder, "log.txt"), encoding="utf-8")
+            logging.getLogger().addHandler(logging.handlers.MemoryHandler(1000, logging.CRITICAL, target))
+            logging.getLogger("quit-test").warning("record buffered until the exit")
+            print("stdout line not flushed")  # a pipe: block-buffered
+            atexit.register(lambda: print("TEARDOWN", flush=True))
+            if mode == "work":
+                self.runner.submit(cooperative, name="Analysing test.bdf", background=True)
+            QTimer.singleShot(100, close)
+
+        def close():
+            print(f"busy={{self.runner.busy}}")
+            self.close()
+
+        QTimer.singleShot(50, ready)
+
+    MainWindow.show = show
+    errors.dialogs_enabled = False  # the quit question answers "Stop and quit"
+    sys.exit(app_main.main(["--settings", os.path.join(folder, "studio.ini"), os.path.join(folder, "test.bdf")]))
+""")
+
+
+def _session(tmp_path: Path, mode: str) -> tuple[subprocess.CompletedProcess, Path]:
+    folder = tmp_path / mode
+    folder.mkdir()
+    write_test_bdf(folder / "test.bdf")
+    script = tmp_path / "session.py"
+    script.write_text(SCRIPT.format(root=str(ROOT)))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout a buffered pipe, as usual
+    proc = subprocess.run([sys.executable, str(script), mode, str(folder)], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return proc, folder
+
+
+def _settings(folder: Path) -> dict[str, dict[str, str]]:
+    parser = configparser.RawConfigParser()
+    parser.read(folder / "studio.ini", encoding="utf-8")
+    values = {s: dict(parser[s]) for s in parser.sections()}
+    for section in values.values():  # paths name the session's own folder
+        for key, value in section.items():
+            section[key] = value.replace(str(folder), "FOLDER")
+    return values
+
+
+def _sidecars(folder: Path) -> dict[str, object]:
+    out = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("test.bdf") or path.name.startswith("test."):
+            if path.name != "test.bdf":
+                text = path.read_text(encoding="utf-8").replace(str(folder), "FOLDER")
+                try:
+                    out[path.name] = json.loads(text)
+                except ValueError:
+                    out[path.name] = text
+    return out
+
+
+@pytest.mark.slow
+def test_stop_and_quit_ends_at_once_and_writes_what_a_normal_exit_writes(tmp_path):
+    normal, normal_dir = _session(tmp_path, "idle")
+    fast, fast_dir = _session(tmp_path, "work")
+    # The paths taken: the normal exit ran the interpreter's teardown; "Stop and quit" did not.
+    assert "busy=False" in normal.stdout and "TEARDOWN" in normal.stdout
+    assert "busy=True" in fast.stdout and "TEARDOWN" not in fast.stdout
+    # Nothing lost: the unflushed stdout line, the buffered log record, the settings and the sidecars.
+    for proc in (normal, fast):
+        assert "stdout line not flushed" in proc.stdout
+    for folder in (normal_dir, fast_dir):
+        assert "record buffered until the exit" in (folder / "log.txt").read_text(encoding="utf-8")
+    settings = _settings(fast_dir)
+    assert settings["test"]["unsynced"] == "kept"
+    assert "geometry" in settings["window"] and "state" in settings["window"]
+    assert "FOLDER/test.bdf" in settings["General"]["recent_files"]
+    assert settings == _settings(normal_dir)
+    sidecars = _sidecars(fast_dir)
+    assert len(sidecars) == 2, sorted(sidecars)  # masks and annotations
+    assert "written before quitting" in json.dumps(sidecars)
+    assert sidecars == _sidecars(normal_dir)
