@@ -235,6 +235,8 @@ def _run_cohort(args: argparse.Namespace, options: "AnalysisOptions") -> int:
                     bar.write(f"FAILED {o.recording} ({o.source}): {o.error}", file=sys.stderr)
                 elif o.status == ANALYSED:
                     bar.write(f"analysed {o.recording}: {o.n_windows} windows in {o.seconds:.1f} s")
+                if o.warnings and o.status == ANALYSED:  # a damaged file read in part: said loudly
+                    bar.write(f"warning: {o.recording}: {o.warnings}", file=sys.stderr)
             bar.set_postfix_str(f"failed {failed}", refresh=False)
             bar.update(1)
 

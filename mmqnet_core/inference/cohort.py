@@ -22,7 +22,8 @@ output folder at the same paths).
 
 The cohort table (``OUT/cohort.parquet`` and ``OUT/cohort.csv``, written with pandas, atomically): ``recording``
 (result folder, relative to OUT), ``subject``, ``trial``, ``source``, ``status`` ("analysed", "already done" or
-"failed"), ``error``, ``masks`` (which masks were used), ``window`` (index), then every column of the
+"failed"), ``error``, ``warnings`` (what was wrong with a damaged file that was read in part: a truncated EDF...),
+``masks`` (which masks were used), ``window`` (index), then every column of the
 recording's ``trajectories.parquet`` (window times in s, probabilities, uncertainties, masked fractions...).
 """
 
@@ -59,7 +60,7 @@ TABLE_NAME = "cohort"
 #: Status values of the table.
 ANALYSED, ALREADY_DONE, FAILED = "analysed", "already done", "failed"
 #: Columns that come before the trajectory columns in the cohort table.
-ID_COLUMNS = ("recording", "subject", "trial", "source", "status", "error", "masks", "window")
+ID_COLUMNS = ("recording", "subject", "trial", "source", "status", "error", "warnings", "masks", "window")
 #: How long to try to reach a Dask scheduler, s.
 SCHEDULER_TIMEOUT_S = 10.0
 
@@ -136,6 +137,7 @@ class RecordingOutcome:
     trial: int | None = None
     masks: str = ""
     error: str = ""  # one line: what went wrong (FAILED only)
+    warnings: str = ""  # what was wrong with the file though it was analysed (truncated data...), "; "-separated
     n_windows: int = 0
     seconds: float = 0.0  # wall time of the analysis, s (0 when already done)
 
@@ -374,7 +376,7 @@ def done_outcomes(source: CohortSource, output: str | os.PathLike,
         return None
     return [RecordingOutcome(recording=r["recording"], source=str(source.path), status=ALREADY_DONE,
                              subject=r.get("subject"), trial=r.get("trial"), masks=r.get("masks", ""),
-                             n_windows=int(r.get("n_windows", 0)))
+                             warnings=r.get("warnings", ""), n_windows=int(r.get("n_windows", 0)))
             for r in marker.get("recordings", [])]
 
 
@@ -439,6 +441,7 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
                 r = marker["recordings"][0]
                 outcomes.append(RecordingOutcome(recording=name, source=str(source.path), status=ALREADY_DONE,
                                                  subject=r.get("subject"), trial=trial, masks=r.get("masks", ""),
+                                                 warnings=r.get("warnings", ""),
                                                  n_windows=int(r.get("n_windows", 0))))
                 continue
         t0 = time.perf_counter()
@@ -454,7 +457,7 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
             continue
         outcome = RecordingOutcome(recording=name, source=str(source.path), status=ANALYSED, subject=fa.subject,
                                    trial=trial, masks=fa.mask_note, n_windows=fa.result.n_windows,
-                                   seconds=time.perf_counter() - t0)
+                                   warnings=_warnings(fa.lines), seconds=time.perf_counter() - t0)
         if target != folder:
             _write_marker(target, source.path, fingerprint, [_marker_entry(outcome)])
         outcomes.append(outcome)
@@ -463,19 +466,31 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
     return outcomes
 
 
+def _warnings(lines: Sequence[str]) -> str:
+    """The ``warning:`` lines of :func:`analyze_file` (a damaged file said loudly), as one "; "-separated text."""
+    return "; ".join(line[len("warning: "):] for line in lines if line.startswith("warning: "))
+
+
 def _marker_entry(o: RecordingOutcome) -> dict:
     return {"recording": o.recording, "subject": o.subject, "trial": o.trial, "masks": o.masks,
-            "n_windows": o.n_windows}
+            "warnings": o.warnings, "n_windows": o.n_windows}
 
 
-def _init_worker(torch_threads: int) -> None:
+def _init_worker(torch_threads: int, parent: int | None = None) -> None:
     """Process-pool initializer: share the cores between the workers instead of each taking all of them; leave
-    Ctrl+C to the parent, which stops the workers itself (no traceback from every worker)."""
+    Ctrl+C to the parent, which stops the workers itself (no traceback from every worker); end with the parent
+    (``parent``: its pid): a parent killed outright (SIGKILL, the out-of-memory killer) cannot stop its workers,
+    which would otherwise go on with the recordings queued for them and then wait for work forever, each holding
+    its model in memory."""
     import signal
 
     import torch
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        from .model_process import _die_with_parent
+
+        _die_with_parent(parent)
     torch.set_num_threads(max(1, torch_threads))
 
 
@@ -488,7 +503,7 @@ def cohort_table(outcomes: Sequence[RecordingOutcome], output: str | os.PathLike
     frames = []
     for o in outcomes:
         ids = {"recording": o.recording, "subject": o.subject, "trial": o.trial, "source": o.source,
-               "status": o.status, "error": o.error, "masks": o.masks}
+               "status": o.status, "error": o.error, "warnings": o.warnings, "masks": o.masks}
         traj = None
         if o.status != FAILED:
             try:
@@ -508,7 +523,7 @@ def cohort_table(outcomes: Sequence[RecordingOutcome], output: str | os.PathLike
             table[col] = table[col].astype("boolean")
     table["window"] = table["window"].astype("Int64")
     table["trial"] = table["trial"].astype("Int64")
-    for col in ("subject", "source", "status", "error", "masks", "recording"):
+    for col in ("subject", "source", "status", "error", "warnings", "masks", "recording"):
         table[col] = table[col].astype("string")
     return table
 
@@ -611,7 +626,8 @@ def _run_pool(jobs: int, sources: Sequence[CohortSource], todo: list[int], outpu
     threads = max(1, (os.cpu_count() or 1) // jobs)
     # spawn, not fork: the parent may hold torch's thread pools or a GUI, which a forked child must not inherit
     ctx = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,))
+    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                                  initargs=(threads, os.getpid()))
     try:
         futures = {pool.submit(analyze_source, sources[i], output, options): i for i in todo}
         pending = set(futures)
@@ -627,9 +643,12 @@ def _run_pool(jobs: int, sources: Sequence[CohortSource], todo: list[int], outpu
                 except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool: this source failed
                     finished(i, _failed_source(sources[i], exc))
     except BaseException:
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
         pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list(getattr(pool, "_processes", {}).values()):  # stop the running analyses too
+        for proc in procs:  # stop the running analyses too
             proc.terminate()
+        for proc in procs:
+            proc.join(timeout=5.0)
         raise
     pool.shutdown(wait=True)
 
@@ -645,7 +664,7 @@ def _run_dask(address: str, sources: Sequence[CohortSource], todo: list[int], ou
                           "--scheduler to use local processes.") from None
     try:
         client = Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address ("missing port number")
         raise ConfigError(f"Invalid value for '--scheduler': cannot reach a Dask scheduler at {address} ({exc}); "
                           "check the address (e.g. tcp://host:8786) and that the scheduler runs.") from None
     futures: dict[Any, int] = {}

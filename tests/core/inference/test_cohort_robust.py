@@ -1,0 +1,142 @@
+"""Cohorts as a user runs them: Ctrl+C / cancel with the process pool, a parent killed outright, a damaged file
+that is read in part, a scheduler address that is no address. SYNTHETIC recordings, the shipped checkpoint."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pandas as pd
+import pytest
+
+from mmqnet_core.cli import main
+from mmqnet_core.datasets.synthetic import SynthConfig, generate_trial, write_bdf
+from mmqnet_core.errors import Cancelled
+from mmqnet_core.inference import cohort
+from mmqnet_core.inference.cohort import ALREADY_DONE, ANALYSED, find_sources, run_cohort
+
+SHORT = SynthConfig(trial_s=12.0)  # 3 s baseline + 12 s at 128 Hz: 15 windows
+
+
+@pytest.fixture(autouse=True)
+def _fresh_model_cache(monkeypatch):
+    monkeypatch.setattr(cohort, "_MODELS", {})
+
+
+def test_a_truncated_file_in_a_cohort_is_said_in_the_table(tmp_path, capsys):
+    """A damaged file that can be read in part is analysed, and what was not read is in the table's ``warnings``
+    column (and the CLI's warning lines), also when it is skipped as done; before, the cohort dropped it."""
+    good = write_bdf(generate_trial(SHORT, 3, 0), tmp_path / "good.edf", fmt="edf")
+    data = good.read_bytes()
+    (tmp_path / "cut.edf").write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    assert main(["analyze", str(good), str(tmp_path / "cut.edf"), "-o", str(out), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: cut: cut.edf is truncated" in err
+    table = pd.read_parquet(out / "cohort.parquet")
+    assert list(table.columns[: len(cohort.ID_COLUMNS)]) == list(cohort.ID_COLUMNS)
+    per = table.groupby("recording").warnings.first()
+    assert per["good"] == ""
+    assert "cut.edf is truncated: the header declares 15 data records" in per["cut"]
+    again = run_cohort(find_sources([good, tmp_path / "cut.edf"]), out, jobs=1)
+    assert [o.status for o in again.outcomes] == [ALREADY_DONE, ALREADY_DONE]
+    assert "cut.edf is truncated" in again.outcomes[1].warnings
+    csv = pd.read_csv(out / "cohort.csv", keep_default_na=False)
+    assert csv.loc[csv.recording == "cut", "warnings"].str.contains("truncated").all()
+
+
+def test_a_scheduler_value_that_is_no_address_is_one_error_line(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    src = write_bdf(generate_trial(SHORT, 3, 0), tmp_path / "a.bdf")
+    assert main(["analyze", str(src), "-o", str(tmp_path / "out"), "--scheduler", "nonsense"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: Invalid value for '--scheduler': cannot reach a Dask scheduler at nonsense")
+
+
+@pytest.mark.slow
+def test_a_cancel_with_the_process_pool_stops_the_workers(tmp_path):
+    """Ctrl+C (or a cancel) while the pool works: Cancelled, the running analyses are stopped at once and no
+    worker is left (before: AttributeError from the pool's forgotten process table, workers ran on)."""
+    paths = [write_bdf(generate_trial(SHORT, 3, t), tmp_path / f"r{t}.bdf") for t in range(4)]
+
+    class AfterFirst:  # a cancel token set once the first recording is finished
+        def __init__(self):
+            self.at = None
+
+        def is_set(self):
+            return self.at is not None
+
+    token = AfterFirst()
+
+    def on_outcome(source, outcomes):
+        token.at = time.perf_counter()
+
+    with pytest.raises(Cancelled):
+        run_cohort(find_sources(paths), tmp_path / "out", jobs=2, on_outcome=on_outcome, cancel=token)
+    t0 = token.at
+    assert t0 is not None and time.perf_counter() - t0 < 5.0
+    assert multiprocessing.active_children() == []
+    done = [p.name for p in (tmp_path / "out").iterdir() if (p / cohort.DONE_MARKER).is_file()]
+    assert 1 <= len(done) < 4  # the queued recordings were dropped
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_pool_worker_ends_when_its_parent_is_killed(tmp_path):
+    """A parent killed outright (SIGKILL) cannot stop its workers: they end with it instead of going on with the
+    queued recordings and then waiting for work forever, each holding a model (~0.7 GB)."""
+    paths = [write_bdf(generate_trial(SHORT, 3, t), tmp_path / f"r{t}.bdf") for t in range(4)]
+    pid_file = tmp_path / "workers.pid"
+    script = textwrap.dedent(f"""
+        import multiprocessing, threading, time
+        from mmqnet_core.inference.cohort import find_sources, run_cohort
+
+        def tell():  # the pool's worker processes, once both run
+            while len(kids := multiprocessing.active_children()) < 2:
+                time.sleep(0.05)
+            open({str(pid_file)!r} + ".tmp", "w").write(" ".join(str(k.pid) for k in kids))
+            import os
+            os.replace({str(pid_file)!r} + ".tmp", {str(pid_file)!r})
+
+        if __name__ == "__main__":
+            threading.Thread(target=tell, daemon=True).start()
+            run_cohort(find_sources({[str(p) for p in paths]!r}), {str(tmp_path / "out")!r}, jobs=2)
+            time.sleep(120)
+    """)
+    (tmp_path / "parent.py").write_text(script)
+    parent = subprocess.Popen([sys.executable, str(tmp_path / "parent.py")], cwd=os.getcwd(),
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.is_file():
+            assert time.monotonic() < deadline and parent.poll() is None
+            time.sleep(0.1)
+        workers = [int(w) for w in pid_file.read_text().split()]
+        time.sleep(1.0)  # the workers are past their initializer (importing torch) or in it
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10  # a worker still importing torch ends when its initializer is done
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for w in workers:  # (before the fix) the workers this test started
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie reaped by init counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
