@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 from ._progress import progress_bar
 from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
-                              print_warnings)
+                              print_step_warnings, print_warnings)
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,7 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
                 log.info("model process: peak resident memory %.0f MB (this process: %.0f MB meanwhile)",
                          remote.child_maxrss_kb / 1e3, remote.rss_while_child_kb / 1e3)
     result, paths = fa.result, fa.paths
+    print_step_warnings(result.steps)  # channels left out (flat or NaN for most of the span), no usable EEG
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)
     print(f"{result.title}: {result.n_windows} windows of {result.window_s:g} s, {fa.mask_note}, "

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -140,3 +141,59 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _with_flat(tr, spans):
+    """A copy of the SYNTHETIC trial ``tr`` whose channels hold their first value over ``spans``
+    ({channel: (start_s, stop_s)}): a sensor that came off."""
+    import dataclasses
+
+    data = tr.data.copy()
+    for ch, (a, b) in spans.items():
+        i = tr.ch_names.index(ch)
+        i0, i1 = int(a * tr.sfreq), int(b * tr.sfreq)
+        data[i, i0:i1] = data[i, i0]
+    return dataclasses.replace(tr, data=data)
+
+
+def test_a_dead_channel_has_no_data_and_a_flat_stretch_keeps_its_rule(tmp_path):
+    """A channel flat for most of the recording (a sensor that came off) is missing ("no data") where it is flat;
+    before, the filters' rounding noise of the flat input (~1e-31 uV) passed as a signal and an all-flat recording
+    was analysed as if it held data. A short flat stretch in a live channel keeps flat_windows' rule."""
+    from mmqnet_core.features import FeatureConfig, extract_features
+    from mmqnet_core.features.missing import MissingReason
+    from mmqnet_core.features.peripheral import flat_windows, to_canonical
+    from mmqnet_core.features.spectral import WindowGrid
+    from mmqnet_core.io import load_recording
+    from mmqnet_core.preprocessing import preprocess
+
+    tr = _with_flat(generate_trial(SynthConfig(trial_s=30.0), 3, 0),
+                    {"C3": (0.0, 33.0), "GSR": (0.0, 33.0), "Fp1": (5.0, 33.0), "O1": (10.0, 15.0)})
+    rec = load_recording(write_bdf(tr, tmp_path / "synthetic_dead.bdf"))
+    pre = preprocess(rec)
+    fs = extract_features(pre.cleaned, FeatureConfig(), interference=pre.interference)
+    names = [t.channel for t in fs.tokens]
+    reason = fs.reason[:, names.index("C3")]
+    assert (reason == MissingReason.NO_DATA).all() and fs.missing[:, names.index("C3")].all()
+    assert (fs.reason[:, names.index("GSR")] == MissingReason.NO_DATA).all()
+    fp1 = fs.missing[:, names.index("Fp1")]
+    assert fp1[7:].all() and not fp1[:4].any()  # flat from 5 s on: missing there, present before
+    # O1's 5-s stretch: exactly the windows of flat_windows' own rule
+    grid = WindowGrid.make(pre.cleaned.sfreq, pre.cleaned.n_times, 1.0, 1.0)
+    row = pre.cleaned.ch_names.index("O1")
+    own = flat_windows(to_canonical(rec.channels[row].modality, pre.cleaned.data[row:row + 1],
+                                    pre.cleaned.channels[row].unit), grid, FeatureConfig(), slow=False)[0]
+    assert np.array_equal(fs.missing[:, names.index("O1")], own)
+    # a live channel is untouched
+    assert not fs.missing[:, names.index("Cz")].any()
+
+
+def test_an_all_flat_recording_in_a_cohort_has_no_data(tmp_path):
+    """Every sensor flat: every token but the temperature's (never called flat: a temperature may be constant) has
+    no data, and the table says so (before: 5 % hidden, the EEG's filter noise analysed as signals)."""
+    tr = generate_trial(SHORT, 3, 0)
+    flat_all = _with_flat(tr, {ch: (0.0, 15.0) for ch in tr.ch_names})
+    src = write_bdf(flat_all, tmp_path / "flat.bdf")
+    result = run_cohort(find_sources([src]), tmp_path / "out", jobs=1)
+    table = result.table
+    assert (table.hidden_fraction >= 39 / 40 - 1e-9).all()  # before: 0.05 (GSR and PPG only)
