@@ -197,3 +197,19 @@ def test_an_all_flat_recording_in_a_cohort_has_no_data(tmp_path):
     result = run_cohort(find_sources([src]), tmp_path / "out", jobs=1)
     table = result.table
     assert (table.hidden_fraction >= 39 / 40 - 1e-9).all()  # before: 0.05 (GSR and PPG only)
+
+
+def test_a_dead_channel_is_missing_in_the_streamed_analysis_too(model):
+    """The bounded-memory path featurises tokens in groups; a dead channel in any group is missing there as in
+    the whole-recording path (the flat spans reach every group)."""
+    from mmqnet_core.inference import analyze
+    from mmqnet_core.inference.streaming import analyze_streaming
+
+    tr = generate_trial(SynthConfig(trial_s=117.0), 0, 1)
+    rec = _with_flat(tr, {"O2": (0.0, 120.0), "GSR": (0.0, 120.0), "Temp": (0.0, 120.0)}).to_recording()
+    whole = analyze(rec, None, model, streaming=False)
+    stream = analyze_streaming(rec, None, model, chunk_s=60.0)
+    tokens = list(whole.token_names)
+    for name in ("O2", "GSR"):
+        assert whole.data_missing[:, tokens.index(name)].all()
+    np.testing.assert_array_equal(whole.data_missing, stream.data_missing)
