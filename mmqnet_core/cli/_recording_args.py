@@ -122,3 +122,20 @@ def check_output(output: str | os.PathLike, source: str | os.PathLike, option: s
             raise invalid(option, "must not be the input recording (source files are never written)", str(out),
                           hint="Choose another output file.")
     return out
+
+
+def check_output_folder(output: str | os.PathLike, option: str = "--output") -> Path:
+    """Create the output folder ``output`` (with its parents) before any work, so that a folder that cannot be
+    written (a file in the way, no permission, a read-only or special file system) is said at once in one line,
+    not after a long analysis as the last-resort error of the saving step."""
+    out = Path(output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as exc:
+        reason = "a file of that name is in the way" if out.exists() and not out.is_dir() else (
+            exc.strerror or str(exc)).lower()
+        raise ConfigError(f"Invalid value for '{option}': cannot write the results into {safe_text(str(out))} "
+                          f"({reason}); choose a folder you can write to.") from None
+    return out

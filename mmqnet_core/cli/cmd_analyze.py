@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ._progress import progress_bar
-from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
-                              print_step_warnings, print_warnings)
+from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_output_folder, check_span,
+                              parse_modalities, print_step_warnings, print_warnings)
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"Invalid value for '--jobs': a whole number of processes >= 1, got {args.jobs}.")
+    check_output_folder(args.output)  # not after the analysis: a folder that cannot be written is said at once
     if len(args.path) == 1 and is_single_recording(args.path[0]) and not args.scheduler:
         return _run_one(args, options)
     return _run_cohort(args, options)
