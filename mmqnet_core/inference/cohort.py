@@ -410,7 +410,8 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
                    cancel: CancelToken | None = None) -> list[RecordingOutcome]:
     """Analyse every recording of ``source`` into ``output/<source.name>`` (``trial_NN`` subfolders for a DEAP
     file in a cohort); recordings already done are skipped; an error is caught and returned as a FAILED outcome
-    (:class:`~mmqnet_core.errors.Cancelled` and KeyboardInterrupt propagate). Runs in a worker process."""
+    (:class:`~mmqnet_core.errors.Cancelled`, KeyboardInterrupt and a user error loading the model propagate: the
+    last would fail every recording alike). Runs in a worker process."""
     output = Path(output)
     folder = output / source.name
     fingerprint = options.fingerprint()
@@ -419,6 +420,12 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
         return done
     try:
         model = _model_for(options)
+    except MMQNetError:  # a checkpoint that cannot be loaded, a device not here: every recording alike, so raised
+        raise  # (run_cohort stops) instead of a row per recording
+    except Exception as exc:  # noqa: BLE001 - e.g. out of memory in this worker: this source failed
+        return [RecordingOutcome(recording=source.name, source=str(source.path), status=FAILED,
+                                 error=_one_line(exc))]
+    try:
         if source.is_deap:
             trials = [options.trial] if options.trial is not None else list(range(_deap_trials(source.path)))
             targets = [(t, folder / f"trial_{t:02d}") for t in trials]
@@ -574,6 +581,9 @@ def run_cohort(
     ------
     ConfigError
         Bad ``jobs``, ``subject_files`` given, Dask distributed not installed or the scheduler unreachable.
+    CheckpointError, ConfigError
+        The model cannot be loaded (a missing, corrupt or foreign checkpoint; a device that is not here): the same
+        for every recording, so the cohort stops at the first worker that finds it instead of failing each one.
     Cancelled
         ``cancel`` was set.
     """
@@ -638,7 +648,7 @@ def _run_pool(jobs: int, sources: Sequence[CohortSource], todo: list[int], outpu
                 i = futures[fut]
                 try:
                     finished(i, fut.result())
-                except (Cancelled, KeyboardInterrupt):
+                except (KeyboardInterrupt, MMQNetError):  # Cancelled, or the model cannot be loaded
                     raise
                 except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool: this source failed
                     finished(i, _failed_source(sources[i], exc))
@@ -676,7 +686,7 @@ def _run_dask(address: str, sources: Sequence[CohortSource], todo: list[int], ou
             i = futures[fut]
             try:
                 finished(i, fut.result())
-            except (Cancelled, KeyboardInterrupt):
+            except (KeyboardInterrupt, MMQNetError):  # Cancelled, or the model cannot be loaded
                 raise
             except Exception as exc:  # noqa: BLE001 - a lost worker: this source failed, the others go on
                 finished(i, _failed_source(sources[i], exc))

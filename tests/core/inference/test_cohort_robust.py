@@ -213,3 +213,19 @@ def test_a_dead_channel_is_missing_in_the_streamed_analysis_too(model):
     for name in ("O2", "GSR"):
         assert whole.data_missing[:, tokens.index(name)].all()
     np.testing.assert_array_equal(whole.data_missing, stream.data_missing)
+
+
+@pytest.mark.parametrize("jobs", ["1", pytest.param("2", marks=pytest.mark.slow)])
+def test_a_foreign_checkpoint_stops_the_cohort_with_one_error_line(tmp_path, capsys, jobs):
+    """A checkpoint that cannot be loaded fails every recording alike: one ``error:`` line and exit 2, as for one
+    recording (before: a FAILED row per recording, exit 1)."""
+    paths = [write_bdf(generate_trial(SHORT, 3, t), tmp_path / f"r{t}.bdf") for t in range(3)]
+    ckpt = tmp_path / "foreign"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text('{"model": "resnet50"}')
+    (ckpt / "model.safetensors").write_bytes(bytes(range(256)) * 20)
+    assert main(["analyze", *map(str, paths), "-o", str(tmp_path / "out"), "--checkpoint", str(ckpt),
+                 "--jobs", jobs]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and "model.safetensors" in err[0] and "FAILED" not in err[0], err
+    assert multiprocessing.active_children() == []
