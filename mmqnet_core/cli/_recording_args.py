@@ -38,7 +38,7 @@ def print_warnings(recording: Recording) -> None:
     (truncated data, records beyond the end, a corrected header, dropped labels), each with what was read and
     what was not."""
     for w in recording.warnings:
-        print(f"warning: {safe_text(w)}", file=sys.stderr)
+        _say(f"warning: {safe_text(w)}")
 
 
 #: Preprocessing steps that mean data were left out: said as ``warning:`` lines too.
@@ -49,7 +49,15 @@ def print_step_warnings(steps) -> None:
     """A ``warning:`` line for each preprocessing step that left data out (flat channels, no usable EEG)."""
     for step in steps:
         if str(step).startswith(_LOUD_STEPS):
-            print(f"warning: {safe_text(step)}", file=sys.stderr)
+            _say(f"warning: {safe_text(step)}")
+
+
+def _say(line: str) -> None:
+    """One line on stderr on a line of its own: a progress bar being drawn there is cleared first and drawn again
+    below it (a plain print continued the bar's line: "analyze:  10%|█ | opened x.edf warning: ...")."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 #: Copies of the signals that cleaning and featurising hold at once (raw, working copy, filtered, resampled).
