@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import glob
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -223,6 +225,9 @@ def analyze_file(
         masks, mask_note = MaskSet.load(options.masks), f"masks from {options.masks}"
     elif not options.no_masks:
         side = sidecar_path(path)
+        if rec.source_format == "deap" and rec.trial:  # the app saves one sidecar per trial of a DEAP file
+            own = sidecar_path(path, trial=rec.trial)
+            side = own if own.is_file() or not side.is_file() else side
         if side.is_file():
             masks, mask_note = MaskSet.load(side), f"masks from {side}"
     if check_recording is not None:
@@ -349,6 +354,19 @@ def _file_stamp(path: Path) -> dict:
         return {}
 
 
+def _source_stamp(path: Path) -> dict:
+    """:func:`_file_stamp` of a source, with its mask sidecars beside a file (``rec.bdf.masks.json``, a DEAP file's
+    ``sNN.dat.trialK.masks.json``; a session folder's are among its files): masks edited in the app change the
+    results, so the recording is analysed again."""
+    stamp = _file_stamp(path)
+    if path.is_file():
+        sides = [f for f in sorted(path.parent.glob(f"{glob.escape(path.name)}.*masks.json"))
+                 if re.fullmatch(re.escape(path.name) + r"(\.trial[^.]+)?\.masks\.json", f.name)]
+        if sides:  # (no key without one: markers written before stay valid)
+            stamp["masks"] = [[f.name, *_file_stamp(f).values()] for f in sides]
+    return stamp
+
+
 def _read_marker(folder: Path) -> dict | None:
     try:
         return json.loads((folder / DONE_MARKER).read_text(encoding="utf-8"))
@@ -358,11 +376,11 @@ def _read_marker(folder: Path) -> dict | None:
 
 def _marker_matches(marker: dict | None, source: Path, fingerprint: str) -> bool:
     return (marker is not None and marker.get("source") == str(source.resolve())
-            and marker.get("source_stamp") == _file_stamp(source) and marker.get("options") == fingerprint)
+            and marker.get("source_stamp") == _source_stamp(source) and marker.get("options") == fingerprint)
 
 
 def _write_marker(folder: Path, source: Path, fingerprint: str, recordings: list[dict]) -> None:
-    marker = {"source": str(source.resolve()), "source_stamp": _file_stamp(source), "options": fingerprint,
+    marker = {"source": str(source.resolve()), "source_stamp": _source_stamp(source), "options": fingerprint,
               "recordings": recordings, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / DONE_MARKER, lambda p: Path(p).write_text(json.dumps(marker, indent=1), encoding="utf-8"))

@@ -229,3 +229,33 @@ def test_a_foreign_checkpoint_stops_the_cohort_with_one_error_line(tmp_path, cap
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and "model.safetensors" in err[0] and "FAILED" not in err[0], err
     assert multiprocessing.active_children() == []
+
+
+def test_masks_saved_by_the_app_are_used_and_a_changed_mask_file_is_analysed_again(tmp_path):
+    """The app saves a DEAP trial's masks as ``sNN.dat.trialK.masks.json`` (one per trial): ``mmqnet analyze`` and
+    the cohort use them (before: only ``sNN.dat.masks.json``, which the app never writes, so the masks drawn on a
+    DEAP trial were ignored); and a recording whose sidecar changed after it was analysed is analysed again
+    (before: skipped as done, with the old masks' results)."""
+    from mmqnet_core.datasets.synthetic import write_deap_subject
+    from mmqnet_core.io import load_recording
+    from mmqnet_core.masking import MaskSet, sidecar_path
+
+    deap = write_deap_subject([generate_trial(SHORT, 0, t) for t in range(2)], tmp_path / "synthetic_s00.dat")
+    rec1 = load_recording(deap, trial=1)
+    side = MaskSet().with_channel("O1").save(sidecar_path(deap, trial=rec1.trial), recording=rec1)
+    assert side.name == "synthetic_s00.dat.trial1.masks.json"
+    bdf = write_bdf(generate_trial(SHORT, 3, 0), tmp_path / "a.bdf")
+    out = tmp_path / "out"
+    first = run_cohort(find_sources([deap, bdf]), out, jobs=1)
+    masked = {o.recording: o.masks for o in first.outcomes}
+    assert masked["synthetic_s00/trial_01"] == f"masks from {side}"
+    assert masked["synthetic_s00/trial_00"] == "no masks" and masked["a"] == "no masks"
+    per = first.table.groupby("recording").user_masked_fraction.mean()
+    assert per["synthetic_s00/trial_01"] > 0 and per["synthetic_s00/trial_00"] == 0
+    # unchanged: skipped; a mask file added (or edited) beside a recording: that recording again
+    assert [o.status for o in run_cohort(find_sources([deap, bdf]), out, jobs=1).outcomes] == [ALREADY_DONE] * 3
+    rec = load_recording(bdf)
+    MaskSet().with_channel("Fp1").save(sidecar_path(bdf), recording=rec)
+    again = run_cohort(find_sources([deap, bdf]), out, jobs=1)
+    assert [o.status for o in again.outcomes] == [ALREADY_DONE, ALREADY_DONE, ANALYSED]
+    assert again.outcomes[2].masks == f"masks from {sidecar_path(bdf)}"
