@@ -133,12 +133,19 @@ def check_output(output: str | os.PathLike, source: str | os.PathLike, option: s
 
 
 def check_output_folder(output: str | os.PathLike, option: str = "--output") -> Path:
-    """Create the output folder ``output`` (with its parents) before any work, so that a folder that cannot be
-    written (a file in the way, no permission, a read-only or special file system) is said at once in one line,
-    not after a long analysis as the last-resort error of the saving step."""
+    """Check, before any work, that the output folder ``output`` can be made and written, so that a folder that
+    cannot (a file in the way, no permission, a read-only or special file system) is said at once in one line, not
+    after a long analysis as the last-resort error of the saving step. Folders made for the check are removed again
+    (nothing is left behind by a command that fails later)."""
     out = Path(output)
+    made: list[Path] = []
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        for folder in reversed([out, *out.parents]):
+            if not folder.exists():
+                folder.mkdir()
+                made.append(folder)
+        if not out.is_dir():
+            raise NotADirectoryError(20, "not a directory")
         if not os.access(out, os.W_OK | os.X_OK):
             raise PermissionError(13, "permission denied")
     except OSError as exc:
@@ -146,4 +153,10 @@ def check_output_folder(output: str | os.PathLike, option: str = "--output") -> 
             exc.strerror or str(exc)).lower()
         raise ConfigError(f"Invalid value for '{option}': cannot write the results into {safe_text(str(out))} "
                           f"({reason}); choose a folder you can write to.") from None
+    finally:
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:  # pragma: no cover - something else wrote there meanwhile: leave it
+                break
     return out

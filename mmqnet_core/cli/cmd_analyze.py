@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"Invalid value for '--jobs': a whole number of processes >= 1, got {args.jobs}.")
-    check_output_folder(args.output)  # not after the analysis: a folder that cannot be written is said at once
+    check_output_folder(args.output)  # at once, not after the analysis: a folder that cannot be written
     if len(args.path) == 1 and is_single_recording(args.path[0]) and not args.scheduler:
         return _run_one(args, options)
     return _run_cohort(args, options)
