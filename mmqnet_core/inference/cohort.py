@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 RECORDING_SUFFIXES = (".edf", ".bdf", ".dat")
 #: Written into a recording's result folder after everything else (atomically): the recording is done.
 DONE_MARKER = "analysis.done.json"
+#: Files of a finished recording's result folder (written by AnalysisResult.save before the marker).
+RESULT_FILES = ("trajectories.csv", "trajectories.parquet", "reconstructions.npz", "attention.npz", "summary.json")
 #: Base name of the cohort table in the output folder (``.parquet`` and ``.csv``).
 TABLE_NAME = "cohort"
 #: Status values of the table.
@@ -367,6 +369,12 @@ def _source_stamp(path: Path) -> dict:
     return stamp
 
 
+def _results_there(folder: Path) -> bool:
+    """Whether a finished recording's result files are all still there (the cohort table reads its
+    ``trajectories.parquet``): a folder with its marker but a result deleted is analysed again."""
+    return all((folder / name).is_file() for name in RESULT_FILES)
+
+
 def _read_marker(folder: Path) -> dict | None:
     try:
         return json.loads((folder / DONE_MARKER).read_text(encoding="utf-8"))
@@ -392,6 +400,8 @@ def done_outcomes(source: CohortSource, output: str | os.PathLike,
     marker = _read_marker(Path(output) / source.name)
     if not _marker_matches(marker, source.path, options.fingerprint()):
         return None
+    if not all(_results_there(Path(output) / r["recording"]) for r in marker.get("recordings", [])):
+        return None  # a result file removed since: analysed again (a DEAP file's finished trials stay skipped)
     return [RecordingOutcome(recording=r["recording"], source=str(source.path), status=ALREADY_DONE,
                              subject=r.get("subject"), trial=r.get("trial"), masks=r.get("masks", ""),
                              warnings=r.get("warnings", ""), n_windows=int(r.get("n_windows", 0)))
@@ -462,7 +472,7 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
         name = target.relative_to(output).as_posix()
         if target != folder:  # one trial of a DEAP file: its own marker
             marker = _read_marker(target)
-            if _marker_matches(marker, source.path, fingerprint):
+            if _marker_matches(marker, source.path, fingerprint) and _results_there(target):
                 r = marker["recordings"][0]
                 outcomes.append(RecordingOutcome(recording=name, source=str(source.path), status=ALREADY_DONE,
                                                  subject=r.get("subject"), trial=trial, masks=r.get("masks", ""),

@@ -259,3 +259,15 @@ def test_masks_saved_by_the_app_are_used_and_a_changed_mask_file_is_analysed_aga
     again = run_cohort(find_sources([deap, bdf]), out, jobs=1)
     assert [o.status for o in again.outcomes] == [ALREADY_DONE, ALREADY_DONE, ANALYSED]
     assert again.outcomes[2].masks == f"masks from {sidecar_path(bdf)}"
+
+
+def test_a_finished_recording_whose_results_were_removed_is_analysed_again(tmp_path):
+    """A result folder with its marker but a result file deleted since (by hand, a sync tool) is analysed again;
+    before, it stayed 'already done' and its row in the table said it failed on every later run."""
+    paths = [write_bdf(generate_trial(SHORT, 3, t), tmp_path / f"r{t}.bdf") for t in range(2)]
+    out = tmp_path / "out"
+    run_cohort(find_sources(paths), out, jobs=1)
+    (out / "r1" / "trajectories.parquet").unlink()
+    again = run_cohort(find_sources(paths), out, jobs=1)
+    assert [o.status for o in again.outcomes] == [ALREADY_DONE, ANALYSED]
+    assert (again.table.status != "failed").all() and (out / "r1" / "trajectories.parquet").is_file()
