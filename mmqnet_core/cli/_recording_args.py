@@ -38,7 +38,7 @@ def print_warnings(recording: Recording) -> None:
     (truncated data, records beyond the end, a corrected header, dropped labels), each with what was read and
     what was not."""
     for w in recording.warnings:
-        print(f"warning: {safe_text(w)}", file=sys.stderr)
+        _say(f"warning: {safe_text(w)}")
 
 
 #: Preprocessing steps that mean data were left out: said as ``warning:`` lines too.
@@ -49,7 +49,15 @@ def print_step_warnings(steps) -> None:
     """A ``warning:`` line for each preprocessing step that left data out (flat channels, no usable EEG)."""
     for step in steps:
         if str(step).startswith(_LOUD_STEPS):
-            print(f"warning: {safe_text(step)}", file=sys.stderr)
+            _say(f"warning: {safe_text(step)}")
+
+
+def _say(line: str) -> None:
+    """One line on stderr on a line of its own: a progress bar being drawn there is cleared first and drawn again
+    below it (a plain print continued the bar's line: "analyze:  10%|█ | opened x.edf warning: ...")."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 #: Copies of the signals that cleaning and featurising hold at once (raw, working copy, filtered, resampled).
@@ -121,4 +129,34 @@ def check_output(output: str | os.PathLike, source: str | os.PathLike, option: s
         if same:
             raise invalid(option, "must not be the input recording (source files are never written)", str(out),
                           hint="Choose another output file.")
+    return out
+
+
+def check_output_folder(output: str | os.PathLike, option: str = "--output") -> Path:
+    """Check, before any work, that the output folder ``output`` can be made and written, so that a folder that
+    cannot (a file in the way, no permission, a read-only or special file system) is said at once in one line, not
+    after a long analysis as the last-resort error of the saving step. Folders made for the check are removed again
+    (nothing is left behind by a command that fails later)."""
+    out = Path(output)
+    made: list[Path] = []
+    try:
+        for folder in reversed([out, *out.parents]):
+            if not folder.exists():
+                folder.mkdir()
+                made.append(folder)
+        if not out.is_dir():
+            raise NotADirectoryError(20, "not a directory")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as exc:
+        reason = "a file of that name is in the way" if out.exists() and not out.is_dir() else (
+            exc.strerror or str(exc)).lower()
+        raise ConfigError(f"Invalid value for '{option}': cannot write the results into {safe_text(str(out))} "
+                          f"({reason}); choose a folder you can write to.") from None
+    finally:
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:  # pragma: no cover - something else wrote there meanwhile: leave it
+                break
     return out

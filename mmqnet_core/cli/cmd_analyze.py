@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ._progress import progress_bar
-from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
-                              print_warnings)
+from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_output_folder, check_span,
+                              parse_modalities, print_step_warnings, print_warnings)
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args)
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"Invalid value for '--jobs': a whole number of processes >= 1, got {args.jobs}.")
+    check_output_folder(args.output)  # at once, not after the analysis: a folder that cannot be written
     if len(args.path) == 1 and is_single_recording(args.path[0]) and not args.scheduler:
         return _run_one(args, options)
     return _run_cohort(args, options)
@@ -171,6 +172,7 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
                 log.info("model process: peak resident memory %.0f MB (this process: %.0f MB meanwhile)",
                          remote.child_maxrss_kb / 1e3, remote.rss_while_child_kb / 1e3)
     result, paths = fa.result, fa.paths
+    print_step_warnings(result.steps)  # channels left out (flat or NaN for most of the span), no usable EEG
     s = result.summary()
     probs = ", ".join(f"{k} {v:.2f}" for k, v in s["mean_probability_high"].items() if v is not None)
     print(f"{result.title}: {result.n_windows} windows of {result.window_s:g} s, {fa.mask_note}, "
@@ -235,6 +237,8 @@ def _run_cohort(args: argparse.Namespace, options: "AnalysisOptions") -> int:
                     bar.write(f"FAILED {o.recording} ({o.source}): {o.error}", file=sys.stderr)
                 elif o.status == ANALYSED:
                     bar.write(f"analysed {o.recording}: {o.n_windows} windows in {o.seconds:.1f} s")
+                if o.warnings and o.status == ANALYSED:  # a damaged file read in part: said loudly
+                    bar.write(f"warning: {o.recording}: {o.warnings}", file=sys.stderr)
             bar.set_postfix_str(f"failed {failed}", refresh=False)
             bar.update(1)
 

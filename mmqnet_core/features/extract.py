@@ -21,6 +21,13 @@ log = logging.getLogger(__name__)
 
 #: Interference annotations that are *not* interference: user masks (handled by the token mask instead).
 _NOT_INTERFERENCE = {"bad_mask"}
+#: A channel whose BAD_flat spans (found on the input, before any filter) cover more than this fraction of the
+#: signals is a dead channel: its windows in those spans have no data. The cleaned trace of a flat input is the
+#: filters' rounding noise (~1e-31 uV), whose window std does not fall below ``flat_rel_tol`` x the channel's
+#: median window std when most of the channel is flat, so :func:`flat_windows` alone missed them and an all-flat
+#: recording was analysed as if it held signals (confident predictions from nothing). A flat stretch within a
+#: live channel (the synthetic corpus: 2-12 s of a trial) keeps the rule of :func:`flat_windows`.
+DEAD_FLAT_FRACTION = 0.5
 
 
 def extract_features(
@@ -119,6 +126,7 @@ def extract_features(
         feats = ex.compute(raw, grid, config, orig_sfreq=orig)  # (C, T, F_m), NaN = not computable
         assert feats.shape == (len(rows), t_count, len(names[m])), (m, feats.shape)
         no_data = grid.window_any(nan) | flat_windows(raw, grid, config, slow=ex.slow)  # (C, T)
+        no_data |= _dead_flat_windows(interference, grid, signals.n_times, t0_s, [tokens[n].channel for n in tok_idx])
         ok = np.isfinite(feats) & ~no_data[..., None]  # (C, T, F_m) feature-level validity
         not_detected = ~no_data & ~ok.any(axis=-1)  # present signal, but no feature computable
         code = np.where(no_data, MissingReason.NO_DATA,
@@ -151,6 +159,27 @@ def extract_features(
         feature_valid=fvalid & valid[None] & ~missing[..., None],
         reason=reason,
     )
+
+
+def _dead_flat_windows(anns: Sequence[Annotation], grid: WindowGrid, n_times: int, t0_s: float,
+                       channels: Sequence[str]) -> np.ndarray:
+    """(C, T) True where a channel's BAD_flat spans cover more than half the window, for the channels whose
+    BAD_flat spans cover more than :data:`DEAD_FLAT_FRACTION` of the signals (dead channels); else False."""
+    out = np.zeros((len(channels), grid.n_windows), dtype=bool)
+    flat = [a for a in anns if a.description.lower() == "bad_flat"]
+    if not flat or n_times == 0:
+        return out
+    for c, name in enumerate(channels):
+        flags = np.zeros(n_times, dtype=bool)
+        for a in flat:
+            if a.ch_names and name not in a.ch_names:
+                continue
+            i0 = max(int(np.floor((a.onset - t0_s) * grid.sfreq)), 0)
+            i1 = min(int(np.ceil((a.onset + a.duration - t0_s) * grid.sfreq)), n_times)
+            flags[i0:i1] = True
+        if flags.mean() > DEAD_FLAT_FRACTION:
+            out[c] = grid.window_mean(flags[None].astype(np.float64))[0] > 0.5
+    return out
 
 
 def _annotation_coverage(anns: Sequence[Annotation], grid: WindowGrid, n_times: int, t0_s: float) -> np.ndarray:

@@ -22,7 +22,8 @@ output folder at the same paths).
 
 The cohort table (``OUT/cohort.parquet`` and ``OUT/cohort.csv``, written with pandas, atomically): ``recording``
 (result folder, relative to OUT), ``subject``, ``trial``, ``source``, ``status`` ("analysed", "already done" or
-"failed"), ``error``, ``masks`` (which masks were used), ``window`` (index), then every column of the
+"failed"), ``error``, ``warnings`` (what was wrong with a damaged file that was read in part: a truncated EDF...),
+``masks`` (which masks were used), ``window`` (index), then every column of the
 recording's ``trajectories.parquet`` (window times in s, probabilities, uncertainties, masked fractions...).
 """
 
@@ -30,11 +31,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import glob
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -54,12 +57,14 @@ log = logging.getLogger(__name__)
 RECORDING_SUFFIXES = (".edf", ".bdf", ".dat")
 #: Written into a recording's result folder after everything else (atomically): the recording is done.
 DONE_MARKER = "analysis.done.json"
+#: Files of a finished recording's result folder (written by AnalysisResult.save before the marker).
+RESULT_FILES = ("trajectories.csv", "trajectories.parquet", "reconstructions.npz", "attention.npz", "summary.json")
 #: Base name of the cohort table in the output folder (``.parquet`` and ``.csv``).
 TABLE_NAME = "cohort"
 #: Status values of the table.
 ANALYSED, ALREADY_DONE, FAILED = "analysed", "already done", "failed"
 #: Columns that come before the trajectory columns in the cohort table.
-ID_COLUMNS = ("recording", "subject", "trial", "source", "status", "error", "masks", "window")
+ID_COLUMNS = ("recording", "subject", "trial", "source", "status", "error", "warnings", "masks", "window")
 #: How long to try to reach a Dask scheduler, s.
 SCHEDULER_TIMEOUT_S = 10.0
 
@@ -136,6 +141,7 @@ class RecordingOutcome:
     trial: int | None = None
     masks: str = ""
     error: str = ""  # one line: what went wrong (FAILED only)
+    warnings: str = ""  # what was wrong with the file though it was analysed (truncated data...), "; "-separated
     n_windows: int = 0
     seconds: float = 0.0  # wall time of the analysis, s (0 when already done)
 
@@ -221,6 +227,9 @@ def analyze_file(
         masks, mask_note = MaskSet.load(options.masks), f"masks from {options.masks}"
     elif not options.no_masks:
         side = sidecar_path(path)
+        if rec.source_format == "deap" and rec.trial:  # the app saves one sidecar per trial of a DEAP file
+            own = sidecar_path(path, trial=rec.trial)
+            side = own if own.is_file() or not side.is_file() else side
         if side.is_file():
             masks, mask_note = MaskSet.load(side), f"masks from {side}"
     if check_recording is not None:
@@ -347,6 +356,25 @@ def _file_stamp(path: Path) -> dict:
         return {}
 
 
+def _source_stamp(path: Path) -> dict:
+    """:func:`_file_stamp` of a source, with its mask sidecars beside a file (``rec.bdf.masks.json``, a DEAP file's
+    ``sNN.dat.trialK.masks.json``; a session folder's are among its files): masks edited in the app change the
+    results, so the recording is analysed again."""
+    stamp = _file_stamp(path)
+    if path.is_file():
+        sides = [f for f in sorted(path.parent.glob(f"{glob.escape(path.name)}.*masks.json"))
+                 if re.fullmatch(re.escape(path.name) + r"(\.trial[^.]+)?\.masks\.json", f.name)]
+        if sides:  # (no key without one: markers written before stay valid)
+            stamp["masks"] = [[f.name, *_file_stamp(f).values()] for f in sides]
+    return stamp
+
+
+def _results_there(folder: Path) -> bool:
+    """Whether a finished recording's result files are all still there (the cohort table reads its
+    ``trajectories.parquet``): a folder with its marker but a result deleted is analysed again."""
+    return all((folder / name).is_file() for name in RESULT_FILES)
+
+
 def _read_marker(folder: Path) -> dict | None:
     try:
         return json.loads((folder / DONE_MARKER).read_text(encoding="utf-8"))
@@ -356,11 +384,11 @@ def _read_marker(folder: Path) -> dict | None:
 
 def _marker_matches(marker: dict | None, source: Path, fingerprint: str) -> bool:
     return (marker is not None and marker.get("source") == str(source.resolve())
-            and marker.get("source_stamp") == _file_stamp(source) and marker.get("options") == fingerprint)
+            and marker.get("source_stamp") == _source_stamp(source) and marker.get("options") == fingerprint)
 
 
 def _write_marker(folder: Path, source: Path, fingerprint: str, recordings: list[dict]) -> None:
-    marker = {"source": str(source.resolve()), "source_stamp": _file_stamp(source), "options": fingerprint,
+    marker = {"source": str(source.resolve()), "source_stamp": _source_stamp(source), "options": fingerprint,
               "recordings": recordings, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(folder / DONE_MARKER, lambda p: Path(p).write_text(json.dumps(marker, indent=1), encoding="utf-8"))
@@ -372,9 +400,11 @@ def done_outcomes(source: CohortSource, output: str | os.PathLike,
     marker = _read_marker(Path(output) / source.name)
     if not _marker_matches(marker, source.path, options.fingerprint()):
         return None
+    if not all(_results_there(Path(output) / r["recording"]) for r in marker.get("recordings", [])):
+        return None  # a result file removed since: analysed again (a DEAP file's finished trials stay skipped)
     return [RecordingOutcome(recording=r["recording"], source=str(source.path), status=ALREADY_DONE,
                              subject=r.get("subject"), trial=r.get("trial"), masks=r.get("masks", ""),
-                             n_windows=int(r.get("n_windows", 0)))
+                             warnings=r.get("warnings", ""), n_windows=int(r.get("n_windows", 0)))
             for r in marker.get("recordings", [])]
 
 
@@ -408,7 +438,8 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
                    cancel: CancelToken | None = None) -> list[RecordingOutcome]:
     """Analyse every recording of ``source`` into ``output/<source.name>`` (``trial_NN`` subfolders for a DEAP
     file in a cohort); recordings already done are skipped; an error is caught and returned as a FAILED outcome
-    (:class:`~mmqnet_core.errors.Cancelled` and KeyboardInterrupt propagate). Runs in a worker process."""
+    (:class:`~mmqnet_core.errors.Cancelled`, KeyboardInterrupt and a user error loading the model propagate: the
+    last would fail every recording alike). Runs in a worker process."""
     output = Path(output)
     folder = output / source.name
     fingerprint = options.fingerprint()
@@ -417,6 +448,12 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
         return done
     try:
         model = _model_for(options)
+    except MMQNetError:  # a checkpoint that cannot be loaded, a device not here: every recording alike, so raised
+        raise  # (run_cohort stops) instead of a row per recording
+    except Exception as exc:  # noqa: BLE001 - e.g. out of memory in this worker: this source failed
+        return [RecordingOutcome(recording=source.name, source=str(source.path), status=FAILED,
+                                 error=_one_line(exc))]
+    try:
         if source.is_deap:
             trials = [options.trial] if options.trial is not None else list(range(_deap_trials(source.path)))
             targets = [(t, folder / f"trial_{t:02d}") for t in trials]
@@ -435,10 +472,11 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
         name = target.relative_to(output).as_posix()
         if target != folder:  # one trial of a DEAP file: its own marker
             marker = _read_marker(target)
-            if _marker_matches(marker, source.path, fingerprint):
+            if _marker_matches(marker, source.path, fingerprint) and _results_there(target):
                 r = marker["recordings"][0]
                 outcomes.append(RecordingOutcome(recording=name, source=str(source.path), status=ALREADY_DONE,
                                                  subject=r.get("subject"), trial=trial, masks=r.get("masks", ""),
+                                                 warnings=r.get("warnings", ""),
                                                  n_windows=int(r.get("n_windows", 0))))
                 continue
         t0 = time.perf_counter()
@@ -454,7 +492,7 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
             continue
         outcome = RecordingOutcome(recording=name, source=str(source.path), status=ANALYSED, subject=fa.subject,
                                    trial=trial, masks=fa.mask_note, n_windows=fa.result.n_windows,
-                                   seconds=time.perf_counter() - t0)
+                                   warnings=_warnings(fa.lines), seconds=time.perf_counter() - t0)
         if target != folder:
             _write_marker(target, source.path, fingerprint, [_marker_entry(outcome)])
         outcomes.append(outcome)
@@ -463,19 +501,31 @@ def analyze_source(source: CohortSource, output: str | os.PathLike, options: Ana
     return outcomes
 
 
+def _warnings(lines: Sequence[str]) -> str:
+    """The ``warning:`` lines of :func:`analyze_file` (a damaged file said loudly), as one "; "-separated text."""
+    return "; ".join(line[len("warning: "):] for line in lines if line.startswith("warning: "))
+
+
 def _marker_entry(o: RecordingOutcome) -> dict:
     return {"recording": o.recording, "subject": o.subject, "trial": o.trial, "masks": o.masks,
-            "n_windows": o.n_windows}
+            "warnings": o.warnings, "n_windows": o.n_windows}
 
 
-def _init_worker(torch_threads: int) -> None:
+def _init_worker(torch_threads: int, parent: int | None = None) -> None:
     """Process-pool initializer: share the cores between the workers instead of each taking all of them; leave
-    Ctrl+C to the parent, which stops the workers itself (no traceback from every worker)."""
+    Ctrl+C to the parent, which stops the workers itself (no traceback from every worker); end with the parent
+    (``parent``: its pid): a parent killed outright (SIGKILL, the out-of-memory killer) cannot stop its workers,
+    which would otherwise go on with the recordings queued for them and then wait for work forever, each holding
+    its model in memory."""
     import signal
 
     import torch
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        from .model_process import _die_with_parent
+
+        _die_with_parent(parent)
     torch.set_num_threads(max(1, torch_threads))
 
 
@@ -488,7 +538,7 @@ def cohort_table(outcomes: Sequence[RecordingOutcome], output: str | os.PathLike
     frames = []
     for o in outcomes:
         ids = {"recording": o.recording, "subject": o.subject, "trial": o.trial, "source": o.source,
-               "status": o.status, "error": o.error, "masks": o.masks}
+               "status": o.status, "error": o.error, "warnings": o.warnings, "masks": o.masks}
         traj = None
         if o.status != FAILED:
             try:
@@ -508,7 +558,7 @@ def cohort_table(outcomes: Sequence[RecordingOutcome], output: str | os.PathLike
             table[col] = table[col].astype("boolean")
     table["window"] = table["window"].astype("Int64")
     table["trial"] = table["trial"].astype("Int64")
-    for col in ("subject", "source", "status", "error", "masks", "recording"):
+    for col in ("subject", "source", "status", "error", "warnings", "masks", "recording"):
         table[col] = table[col].astype("string")
     return table
 
@@ -559,6 +609,9 @@ def run_cohort(
     ------
     ConfigError
         Bad ``jobs``, ``subject_files`` given, Dask distributed not installed or the scheduler unreachable.
+    CheckpointError, ConfigError
+        The model cannot be loaded (a missing, corrupt or foreign checkpoint; a device that is not here): the same
+        for every recording, so the cohort stops at the first worker that finds it instead of failing each one.
     Cancelled
         ``cancel`` was set.
     """
@@ -611,7 +664,8 @@ def _run_pool(jobs: int, sources: Sequence[CohortSource], todo: list[int], outpu
     threads = max(1, (os.cpu_count() or 1) // jobs)
     # spawn, not fork: the parent may hold torch's thread pools or a GUI, which a forked child must not inherit
     ctx = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,))
+    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                                  initargs=(threads, os.getpid()))
     try:
         futures = {pool.submit(analyze_source, sources[i], output, options): i for i in todo}
         pending = set(futures)
@@ -622,14 +676,17 @@ def _run_pool(jobs: int, sources: Sequence[CohortSource], todo: list[int], outpu
                 i = futures[fut]
                 try:
                     finished(i, fut.result())
-                except (Cancelled, KeyboardInterrupt):
+                except (KeyboardInterrupt, MMQNetError):  # Cancelled, or the model cannot be loaded
                     raise
                 except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool: this source failed
                     finished(i, _failed_source(sources[i], exc))
     except BaseException:
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
         pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list(getattr(pool, "_processes", {}).values()):  # stop the running analyses too
+        for proc in procs:  # stop the running analyses too
             proc.terminate()
+        for proc in procs:
+            proc.join(timeout=5.0)
         raise
     pool.shutdown(wait=True)
 
@@ -645,7 +702,7 @@ def _run_dask(address: str, sources: Sequence[CohortSource], todo: list[int], ou
                           "--scheduler to use local processes.") from None
     try:
         client = Client(address, timeout=f"{SCHEDULER_TIMEOUT_S}s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address ("missing port number")
         raise ConfigError(f"Invalid value for '--scheduler': cannot reach a Dask scheduler at {address} ({exc}); "
                           "check the address (e.g. tcp://host:8786) and that the scheduler runs.") from None
     futures: dict[Any, int] = {}
@@ -657,7 +714,7 @@ def _run_dask(address: str, sources: Sequence[CohortSource], todo: list[int], ou
             i = futures[fut]
             try:
                 finished(i, fut.result())
-            except (Cancelled, KeyboardInterrupt):
+            except (KeyboardInterrupt, MMQNetError):  # Cancelled, or the model cannot be loaded
                 raise
             except Exception as exc:  # noqa: BLE001 - a lost worker: this source failed, the others go on
                 finished(i, _failed_source(sources[i], exc))

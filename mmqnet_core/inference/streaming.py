@@ -460,7 +460,9 @@ def stream_features(
         lo = w0 - s0 // step
         keep = slice(lo, lo + (w1 - w0))
         g = groups[gi]
-        fs = extract_features(sig, cfg, layout=[tokens[i] for i in g], interference=ann if gi == 0 else (),
+        # the first group computes the interference coverage; every group needs the flat spans (dead channels)
+        fs = extract_features(sig, cfg, layout=[tokens[i] for i in g],
+                              interference=ann if gi == 0 else [a for a in ann if a.description == "BAD_flat"],
                               t0_s=offset + s0 / sf, cancel=token)
         f = fs.values.shape[2]
         values[w0:w1, g, :f] = fs.values[keep]  # disjoint tokens per group: threads never write the same cells

@@ -179,6 +179,7 @@ def analyze_recording(
     paths: dict[str, Path] = {}
     if output is not None:
         check_cancel(cancel)
+        report(progress, 0.97, "saving the results")
         paths = result.save(Path(output))
         report(progress, 1.0, "saved")
     return RecordingAnalysis(result=result, model=model, subject=found, notes=tuple(notes), cleaning_reused=reused,

@@ -531,6 +531,10 @@ def _muscle_plan(config: PreprocessConfig, mods: list[Modality], names: list[str
         band = _MUSCLE_BAND_HIGH
     else:  # the top 30 Hz below 95 % of the Nyquist frequency (e.g. 30.8-60.8 Hz at 128 Hz)
         band = (max(best - 30.0, 20.0), best)
+        if band[0] >= band[1]:  # muscle activity lies above 20 Hz: channels recorded this slowly cannot show it
+            note(f"no muscle detection: the {mod.value} channels hold nothing above {best:.3g} Hz (recorded at "
+                 f"{max(channels[i].sfreq for i in picks):g} Hz; muscle activity lies above 20 Hz)")
+            return None
     if band[1] > best + 1e-9:
         raise ConfigError(
             f"Invalid value for 'muscle_band': {band[0]:g}-{band[1]:g} Hz needs a sampling rate above "

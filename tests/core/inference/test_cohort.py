@@ -83,7 +83,7 @@ def test_cohort_command_writes_folders_and_table_and_resumes(study, tmp_path, ca
     assert not (out / "broken").exists() or not (out / "broken" / DONE_MARKER).exists()
 
     table = pd.read_parquet(out / "cohort.parquet")
-    assert list(table.columns[:8]) == list(cohort.ID_COLUMNS)
+    assert list(table.columns[: len(cohort.ID_COLUMNS)]) == list(cohort.ID_COLUMNS)
     assert {"window_start_s", "valence_prob", "arousal_uncertainty", "user_masked_fraction"} <= set(table.columns)
     per = table.groupby("recording")
     assert per.size().to_dict() == {"broken": 1, "day2_rec": 15, "study_rec": 15, "synthetic_10": 15}
