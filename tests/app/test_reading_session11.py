@@ -142,18 +142,14 @@ def _seven_modalities():
     return Recording(raw=raw, channels=channels, is_synthetic=True)
 
 
-def test_every_occlusion_row_is_named_in_a_short_attention_view(window, qtbot, tmp_path, monkeypatch):
-    """In a short attention dock the occlusion map was squeezed to 70 px and its rows thinned out: of the
-    sample's 7 modalities only EEG, EMG, RESP and TEMP were named, the others were unnamed coloured rows."""
-    import torch
-
+def _analysed_attention_view(window, qtbot, tmp_path, monkeypatch):
+    """An attention view of the window after an analysis (untrained model) of :func:`_seven_modalities`."""
     from app.analysis import build_untrained_model
-    from app.attention_map_view import GRAPHICS_MIN_PX, AttentionMapView
+    from app.attention_map_view import AttentionMapView
 
     from .conftest import wait_analysis
 
     rec = _seven_modalities()
-    torch.set_num_threads(1)
     model = build_untrained_model(rec, span_s=20.0, n_windows=4)
     open_all_rows(window, rec, tmp_path / "seven.bdf", qtbot, monkeypatch)
     window.use_model(model)
@@ -161,6 +157,18 @@ def test_every_occlusion_row_is_named_in_a_short_attention_view(window, qtbot, t
     wait_analysis(qtbot, window)
     view = AttentionMapView(window.model)
     qtbot.addWidget(view)
+    return view
+
+
+def test_every_occlusion_row_is_named_in_a_short_attention_view(window, qtbot, tmp_path, monkeypatch):
+    """In a short attention dock the occlusion map was squeezed to 70 px and its rows thinned out: of the
+    sample's 7 modalities only EEG, EMG, RESP and TEMP were named, the others were unnamed coloured rows."""
+    import torch
+
+    from app.attention_map_view import GRAPHICS_MIN_PX
+
+    torch.set_num_threads(1)
+    view = _analysed_attention_view(window, qtbot, tmp_path, monkeypatch)
     view.resize(900, 200)  # as short as its dock lets it be
     view.show()
     qtbot.waitExposed(view)
@@ -220,19 +228,7 @@ def test_attention_colour_bar_titles_fit_their_bars(window, qtbot, tmp_path, mon
     along bars ~50 px high, ran into each other: each bar now shows the longest form of its title that fits."""
     from PySide6.QtGui import QFontMetrics
 
-    from app.analysis import build_untrained_model
-    from app.attention_map_view import AttentionMapView
-
-    from .conftest import wait_analysis
-
-    rec = _seven_modalities()
-    model = build_untrained_model(rec, span_s=20.0, n_windows=4)
-    open_all_rows(window, rec, tmp_path / "seven.bdf", qtbot, monkeypatch)
-    window.use_model(model)
-    window.run_action.trigger()
-    wait_analysis(qtbot, window)
-    view = AttentionMapView(window.model)
-    qtbot.addWidget(view)
+    view = _analysed_attention_view(window, qtbot, tmp_path, monkeypatch)
     for height in (200, 700):
         view.resize(900, height)
         view.show()
