@@ -333,9 +333,7 @@ def fit_cleaning(
              f"{out_length(n_in, up, down)} samples")
     elif sfreq_in < config.target_sfreq:
         note(f"input rate {sfreq_in:g} Hz is below the target {config.target_sfreq:g} Hz: kept (no up-sampling)")
-    muscle = _muscle_plan(config, mods, names, left_out, sfreq_out, recording.channels, note)
-    if muscle is None and config.detect_muscle:
-        note("no usable EEG or EMG channels: no muscle detection")
+    muscle = _muscle_plan(config, mods, names, left_out, sfreq_out, recording.channels, note)  # notes why not
     object.__setattr__(fit, "bads", bads)
     object.__setattr__(fit, "jump", jump)
     object.__setattr__(fit, "line_freq", line_freq)
