@@ -66,7 +66,9 @@ TOOLTIPS = {
                   "next analysis; empty: the checkpoint shipped with the application, trained on SYNTHETIC data.",
     "occlusion": "Occlusion maps in the attention view: ΔP(high), the change of the probability of the high class "
                  "(-1 to +1, no unit) when each modality is hidden; and the missing-evidence term of the "
-                 "uncertainty (entropy, bits). One more model pass per modality: about 3-4x the model's time.",
+                 "uncertainty (entropy, bits). One more model pass per modality: the model stage takes about 8x as long "
+                 "(measured: 0.5 s -> 3.5 s for a 10-min recording on a quiet machine, more on a busy one), a whole "
+                 "analysis about 2-3x.",
     "raw_colour": "Colour of the raw traces in the signal browser (display only).",
     "cleaned_colour": "Colour of the cleaned traces (the model's input) in the signal browser (display only).",
 }
@@ -100,7 +102,8 @@ class Preferences:
     cleaned_colour: str = "#e0600b"  # colour of cleaned traces
     mc_samples: int = 0  # Monte-Carlo (MC dropout) samples for the uncertainty band: 0 = off, else 2-MAX_MC_SAMPLES
     # occlusion maps (attention view) and the missing-evidence term of the uncertainty: one probability-only pass
-    # per modality, about 3-4x the model stage's time; off = faster analyses of long recordings
+    # per modality, about 8x the model stage's time (10-min SYNTHETIC recording, quiet machine: 0.46 -> 3.54 s;
+    # 240-s sample 0.15 -> 1.0 s), a whole analysis 2-3x; off = faster analyses of long recordings
     occlusion: bool = True
 
     def __post_init__(self) -> None:
@@ -289,7 +292,7 @@ class PreferencesDialog(QDialog):
 
         self.mc_samples = _McSpinBox(prefs.mc_samples, self)
         form.addRow("Uncertainty samples (MC)", self.mc_samples)
-        self.occlusion = QCheckBox("Occlusion maps and missing-evidence uncertainty (about 3-4x the model time)",
+        self.occlusion = QCheckBox("Occlusion maps and missing-evidence uncertainty (about 8x the model time)",
                                    self)
         self.occlusion.setChecked(prefs.occlusion)
         form.addRow("Attribution", self.occlusion)

@@ -113,6 +113,8 @@ def _target(args: argparse.Namespace) -> str:
     for key in ("path", "file", "checkpoint", "output"):
         value = getattr(args, key, None)
         if value:
+            if isinstance(value, (list, tuple)):  # nargs="+" (analyze FILE...): the paths, not a Python list
+                value = ", ".join(str(v) for v in value)
             return safe_text(value, 200)
     return "(no file)"
 

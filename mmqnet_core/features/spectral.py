@@ -101,12 +101,15 @@ class WindowGrid:
 def _band_matrix(freqs: np.ndarray, bands: Sequence[tuple[float, float]], sfreq: float, n: int) -> np.ndarray:
     """(K, B) 0/1 matrix selecting the rfft bins of each half-open band; errors if a band is empty."""
     nyq = sfreq / 2
+    top = max(hi for _, hi in bands)
     m = np.zeros((freqs.size, len(bands)))
     for b, (lo, hi) in enumerate(bands):
         if lo >= nyq:
             raise ConfigError(
-                f"EEG band {lo}-{hi} Hz lies above the Nyquist frequency {nyq} Hz of sfreq {sfreq} Hz; "
-                "drop the band or use a higher sampling rate."
+                f"EEG band {lo}-{hi} Hz lies above the Nyquist frequency {nyq} Hz of sfreq {sfreq} Hz (the EEG's "
+                f"sampling rate): the EEG features (bands up to {top:g} Hz) need EEG sampled at {2 * top:g} Hz or "
+                "more. Analyse a recording whose EEG is sampled that fast (MMQ-Net's bands are fixed by its "
+                "checkpoint); for features of this one alone (API), leave this band out of FeatureConfig.bands."
             )
         sel = (freqs >= lo) & (freqs < hi) & (freqs > 0)
         if not sel.any():

@@ -180,7 +180,7 @@ def analyze_recording(
     if output is not None:
         check_cancel(cancel)
         report(progress, 0.97, "saving the results")
-        paths = result.save(Path(output))
+        paths = result.save(Path(output), cancel=cancel)
         report(progress, 1.0, "saved")
     return RecordingAnalysis(result=result, model=model, subject=found, notes=tuple(notes), cleaning_reused=reused,
                              paths=paths)

@@ -331,6 +331,7 @@ def load_edf(
         source=path,
         source_format=header.kind,
         is_synthetic=synthetic,
+        subject=header.patient_code,  # EDF+/BDF+ patient code; never guessed from the file name
         notes=tuple(notes),
         warnings=tuple(damage),
         reader=EdfSpanReader.from_raw(raw),

@@ -93,6 +93,16 @@ class EdfHeader:
         return self.n_records * self.record_s
 
     @property
+    def patient_code(self) -> str | None:
+        """The EDF+/BDF+ patient code (the first subfield of the patient field, e.g. ``MCH-0234567``), or None:
+        plain EDF/BDF (a free-text field, not parsed), unknown (``X``), or ``SYNTHETIC`` (this project's writer
+        marks synthetic data there: not a subject)."""
+        if not self.variant:
+            return None
+        code = self.patient.split(" ", 1)[0] if self.patient else ""
+        return None if code.upper() in ("", "X", "SYNTHETIC") else code
+
+    @property
     def is_synthetic(self) -> bool:
         """True if the patient or recording field says the data are synthetic."""
         return "SYNTHETIC" in (self.patient + " " + self.recording).upper()

@@ -504,7 +504,8 @@ def notch_rows(x: np.ndarray, rows: list[int], sfreq: float, freqs: list[float],
 def _muscle_plan(config: PreprocessConfig, mods: list[Modality], names: list[str], left_out: set[str],
                  sfreq: float, channels: tuple[ChannelInfo, ...],
                  note) -> tuple[list[int], tuple[float, float], str] | None:
-    """How muscle detection runs at the analysis rate ``sfreq``: (picks, band Hz, modality name), or None.
+    """How muscle detection runs at the analysis rate ``sfreq``: (picks, band Hz, modality name), or None (the
+    reason said once through ``note``: no usable EEG/EMG channel, or channels recorded too slowly).
 
     A channel holds content only below the Nyquist frequency of its OWN recorded rate (``ChannelInfo.sfreq``;
     a 128-Hz channel stored up-sampled in a 512-Hz file holds nothing above 64 Hz) and of the analysis rate.
@@ -518,6 +519,7 @@ def _muscle_plan(config: PreprocessConfig, mods: list[Modality], names: list[str
         if picks:
             break
     else:
+        note("no usable EEG or EMG channels: no muscle detection")
         return None
 
     def held(i: int) -> float:  # highest frequency channel i can carry at the analysis rate, Hz

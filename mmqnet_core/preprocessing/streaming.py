@@ -279,6 +279,9 @@ def fit_cleaning(
                     m &= ~mask_in[i]
                 flat_n += int(m.sum())
             bad_share[i] = max(bad_share[i], flat_n / max(total_n, 1))
+        for i in _dead_temperatures(kept, mods, names, masked_ch, w):
+            flat_scale[i] = 0.0  # its exactly constant windows are flat (BAD_flat): missing in the features
+            bad_share[i] = 1.0
     jump: dict[int, tuple[float, float]] = {}
     if config.detect_jumps:
         lag = max(1, int(round(config.jump_lag_s * sfreq_in)))
@@ -333,9 +336,7 @@ def fit_cleaning(
              f"{out_length(n_in, up, down)} samples")
     elif sfreq_in < config.target_sfreq:
         note(f"input rate {sfreq_in:g} Hz is below the target {config.target_sfreq:g} Hz: kept (no up-sampling)")
-    muscle = _muscle_plan(config, mods, names, left_out, sfreq_out, recording.channels, note)
-    if muscle is None and config.detect_muscle:
-        note("no usable EEG or EMG channels: no muscle detection")
+    muscle = _muscle_plan(config, mods, names, left_out, sfreq_out, recording.channels, note)  # notes why not
     object.__setattr__(fit, "bads", bads)
     object.__setattr__(fit, "jump", jump)
     object.__setattr__(fit, "line_freq", line_freq)
@@ -436,6 +437,35 @@ def _in_threads(fn, items, on_start, cancel: CancelToken | None, *, buffer=None,
     except BaseException:
         stop.set()
         raise
+    return out
+
+
+def _dead_temperatures(kept: list, mods: list[Modality], names: list[str], masked_ch: Any, w: int) -> list[int]:
+    """Rows of the TEMP channels that hold one value exactly (digitally constant) over every visible sample of
+    the fitted pieces: a dead sensor.
+
+    A temperature is left out of the relative flat rule (a skin temperature drifts so slowly that it may hold
+    one quantised value over many windows), so a dead temperature sensor was never called flat, and an all-flat
+    recording was analysed from its temperature alone. A living skin temperature is not exactly constant over
+    a whole recording; a synthetic or real slow drift is untouched (no row returned)."""
+    out = []
+    for i, m in enumerate(mods):
+        if m != Modality.TEMP or names[i] in masked_ch:
+            continue
+        lo, hi, n = np.inf, -np.inf, 0
+        for data, mask_in, _, missing in kept:  # piece by piece: no copy of the whole row
+            x = data[i]
+            hide = ~np.isfinite(x)
+            if mask_in is not None:
+                hide |= mask_in[i]
+            if missing is not None:
+                hide |= missing[i]
+            if hide.any():
+                x = x[~hide]
+            if x.size:
+                lo, hi, n = min(lo, float(x.min())), max(hi, float(x.max())), n + x.size
+        if n >= w and lo == hi:
+            out.append(i)
     return out
 
 

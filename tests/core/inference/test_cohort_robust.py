@@ -19,7 +19,7 @@ from mmqnet_core.cli import main
 from mmqnet_core.datasets.synthetic import SynthConfig, generate_trial, write_bdf
 from mmqnet_core.errors import Cancelled
 from mmqnet_core.inference import cohort
-from mmqnet_core.inference.cohort import ALREADY_DONE, ANALYSED, find_sources, run_cohort
+from mmqnet_core.inference.cohort import ALREADY_DONE, ANALYSED, FAILED, find_sources, run_cohort
 
 SHORT = SynthConfig(trial_s=12.0)  # 3 s baseline + 12 s at 128 Hz: 15 windows
 
@@ -189,14 +189,16 @@ def test_a_dead_channel_has_no_data_and_a_flat_stretch_keeps_its_rule(tmp_path):
 
 
 def test_an_all_flat_recording_in_a_cohort_has_no_data(tmp_path):
-    """Every sensor flat: every token but the temperature's (never called flat: a temperature may be constant) has
-    no data, and the table says so (before: 5 % hidden, the EEG's filter noise analysed as signals)."""
+    """Every sensor flat, the temperature too (a digitally constant temperature is a dead sensor): no token has
+    data, so there is nothing to analyse and the table says so (before: 5 % hidden, the EEG's filter noise analysed
+    as signals; then 39/40 hidden, the model confident from the constant temperature alone)."""
     tr = generate_trial(SHORT, 3, 0)
     flat_all = _with_flat(tr, {ch: (0.0, 15.0) for ch in tr.ch_names})
     src = write_bdf(flat_all, tmp_path / "flat.bdf")
     result = run_cohort(find_sources([src]), tmp_path / "out", jobs=1)
     table = result.table
-    assert (table.hidden_fraction >= 39 / 40 - 1e-9).all()  # before: 0.05 (GSR and PPG only)
+    assert list(table.status) == [FAILED]
+    assert "is masked or missing: nothing to analyse" in table.error[0]
 
 
 def test_a_dead_channel_is_missing_in_the_streamed_analysis_too(model):
