@@ -66,9 +66,9 @@ TOOLTIPS = {
                   "next analysis; empty: the checkpoint shipped with the application, trained on SYNTHETIC data.",
     "occlusion": "Occlusion maps in the attention view: ΔP(high), the change of the probability of the high class "
                  "(-1 to +1, no unit) when each modality is hidden; and the missing-evidence term of the "
-                 "uncertainty (entropy, bits). One more model pass per modality: the model stage takes about 8x as long "
-                 "(measured: 0.5 s -> 3.5 s for a 10-min recording on a quiet machine, more on a busy one), a whole "
-                 "analysis about 2-3x.",
+                 "uncertainty (entropy, bits). One more model pass per modality: the model stage takes about 8x "
+                 "as long (measured: 0.5 s -> 3.5 s for a 10-min recording on a quiet machine, more on a busy one), "
+                 "a whole analysis about 2-3x.",
     "raw_colour": "Colour of the raw traces in the signal browser (display only).",
     "cleaned_colour": "Colour of the cleaned traces (the model's input) in the signal browser (display only).",
 }

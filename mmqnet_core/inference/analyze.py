@@ -303,7 +303,7 @@ class AnalysisResult:
         and, with occlusion maps, ``attribution.npz`` into ``folder`` (each file atomically: temp file +
         os.replace).
 
-        ``cancel`` is checked between the files and between the members (and 16-MiB blocks) of the archives: a
+        ``cancel`` is checked (in this thread) between the files and between the members of the archives it writes: a
         cancel raises :class:`~mmqnet_core.errors.Cancelled` within a fraction of a second; the files written
         before it stay whole, the one being written is not left behind (its temp file is removed), and nothing
         marks the folder done (a cohort's marker is written after this returns)."""
@@ -330,7 +330,9 @@ class AnalysisResult:
         from .table_io import write_csv, write_parquet
 
         check_cancel(cancel)
-        recon = start_daemon(atomic_write, folder / "reconstructions.npz", lambda p: _savez(p, rec, cancel),
+        # the helper thread never reads the token (a cohort worker's token is read from the worker's own thread);
+        # a cancel stops the files of this thread, then the wait below (~0.1 s for 1 h)
+        recon = start_daemon(atomic_write, folder / "reconstructions.npz", lambda p: _savez(p, rec),
                              name="mmqnet-save")
         try:
             csv = atomic_write(folder / "trajectories.csv", lambda p: write_csv(traj, p, float_format="%.6g"))
