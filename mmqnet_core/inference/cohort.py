@@ -682,11 +682,16 @@ def _run_pool(jobs: int, sources: Sequence[CohortSource], todo: list[int], outpu
                     finished(i, _failed_source(sources[i], exc))
     except BaseException:
         procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
+        manager = getattr(pool, "_executor_manager_thread", None)  # and its thread
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:  # stop the running analyses too
             proc.terminate()
         for proc in procs:
             proc.join(timeout=5.0)
+        if manager is not None:
+            # The pool's thread reaps the workers too: until it has set a reaped worker's exit code, the worker
+            # reads as alive (a join in this thread saw no child to wait for and returned early).
+            manager.join(timeout=5.0)
         raise
     pool.shutdown(wait=True)
 
