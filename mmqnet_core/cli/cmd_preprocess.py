@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..preprocessing import PreprocessConfig, preprocess, save_cleaned, steps_path
-from ..preprocessing.export import FORMATS
+from ..preprocessing.export import FORMATS, ascii_names
 from ..recording import Recording
 from ._progress import progress_bar
 from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
@@ -77,5 +77,10 @@ def run(args: argparse.Namespace) -> int:
     for step in result.steps:
         print(f"  - {step}")
     print(f"interference spans: {found}")
+    if FORMATS[out.suffix.lower()] != "npz":
+        renamed = [f"{a!r} -> {b!r}" for a, b in zip(result.cleaned.ch_names, ascii_names(result.cleaned.ch_names))
+                   if a != b]
+        if renamed:
+            print(f"channel names written in ASCII ({out.suffix} stores no other): {', '.join(renamed)}")
     print(f"wrote {out} and {steps_path(out)}", file=sys.stdout)
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,27 @@ from .pipeline import MNE_CH_TYPES, PreprocessResult
 
 #: Output formats by file extension.
 FORMATS = {".fif": "fif", ".npz": "npz", ".edf": "edf", ".bdf": "bdf"}
+
+
+def ascii_names(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Channel names as .fif/.edf/.bdf files can store them: ASCII, unique.
+
+    FIF and EDF labels are ASCII only, while EDF files in the wild carry Latin-1 labels ("C3\u00e9",
+    "Temp K\u00f6rper", "\u00b5V"): accents are dropped ("e"), micro signs read "u", any other non-ASCII character
+    becomes "_", and a name that then repeats gets "-2", "-3"... ASCII names are returned unchanged.
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        text = name.replace("\u00b5", "u").replace("\u03bc", "u")
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+        text = "".join(c if c.isascii() else "_" for c in text) or "_"
+        base, k = text, 2
+        while text in seen:
+            text, k = f"{base}-{k}", k + 1
+        seen.add(text)
+        out.append(text)
+    return out
 
 
 def steps_path(path: str | os.PathLike) -> Path:
@@ -45,7 +67,9 @@ def save_cleaned(
         Output file; the extension chooses the format: ``.fif`` (mne Raw with the interference spans as
         annotations), ``.npz`` (arrays ``data`` (n_channels, n_times) float32, ``sfreq`` Hz, ``ch_names``,
         ``modalities``, ``units``, ``start_s``), ``.edf`` / ``.bdf`` (EEG/EOG/EMG/ECG in µV, other channels in
-        the recording's units; NaN written as 0; interference spans as EDF+ annotations).
+        the recording's units; NaN written as 0; interference spans as EDF+ annotations). .fif, .edf and
+        .bdf files store channel names in ASCII (:func:`ascii_names`); the sidecar's ``channel_names`` then
+        maps each name written to the recorded one.
     recording : Recording, optional
         The source recording; its description (title, synthetic flag, labels) goes into the sidecar and a
         synthetic recording gets a "SYNTHETIC" annotation in .fif/.edf/.bdf files.
@@ -94,6 +118,9 @@ def save_cleaned(
             except (ValueError, RuntimeError, OSError) as exc:
                 raise RecordingError(f"Could not write {path}: {exc}") from exc
     summary: dict[str, Any] = {"output": path.name, "format": fmt, "signals": which, **result.summary()}
+    written = ascii_names(signals.ch_names) if fmt != "npz" else list(signals.ch_names)
+    if written != list(signals.ch_names):
+        summary["channel_names"] = dict(zip(written, signals.ch_names))  # as written -> as recorded
     if recording is not None:
         summary["recording"] = _json_safe(recording.describe())
         summary["source"] = str(recording.source) if recording.source is not None else None
@@ -108,7 +135,9 @@ def _to_mne(result: PreprocessResult, signals: Signals, *, synthetic: bool, fini
     data = signals.data.astype(np.float64)
     if finite:
         data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
-    info = mne.create_info(signals.ch_names, signals.sfreq, [MNE_CH_TYPES[c.modality] for c in signals.channels],
+    names = ascii_names(signals.ch_names)  # FIF and EDF store ASCII labels only
+    to_written = dict(zip(signals.ch_names, names))
+    info = mne.create_info(names, signals.sfreq, [MNE_CH_TYPES[c.modality] for c in signals.channels],
                            verbose=False)
     if synthetic:
         info["description"] = "SYNTHETIC data made by mmqnet_core.datasets.synthetic"
@@ -117,7 +146,7 @@ def _to_mne(result: PreprocessResult, signals: Signals, *, synthetic: bool, fini
     onsets = [max(0.0, a.onset) for a in spans]
     durations = [a.duration for a in spans]
     descriptions = [a.description for a in spans]
-    ch_names: list[tuple[str, ...]] = [a.ch_names for a in spans]
+    ch_names: list[tuple[str, ...]] = [tuple(to_written.get(c, c) for c in a.ch_names) for a in spans]
     if synthetic:
         onsets.insert(0, 0.0)
         durations.insert(0, 0.0)
