@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def summary(rec: Recording) -> dict:
     """Plain summary of ``rec``: :meth:`Recording.describe` plus the channel table and annotations."""
     out = rec.describe()
+    meas = rec.raw.info.get("meas_date")
+    # clock time of the first sample (EDF+/BDF+: the header's start plus the first record's onset), no time zone
+    out["start"] = None if meas is None else meas.replace(tzinfo=None).isoformat(sep=" ")
     out["subject"] = rec.subject
     out["trial"] = rec.trial
     out["channels"] = [
@@ -42,6 +45,20 @@ def summary(rec: Recording) -> dict:
     ]
     out["source"] = str(rec.source) if rec.source is not None else None
     return out
+
+
+def _recorded_units(rec: Recording) -> list[str] | None:
+    """Each channel's physical dimension as the EDF/BDF header writes it ("uV", "mV", "uS"), None for other
+    sources. The values the library returns are in SI units (volts: ``unit`` in ``--json``), but a reader of
+    ``info`` wants to see what the file holds (an EEG in "V" reads as a mistake)."""
+    if rec.source_format not in ("edf", "bdf"):
+        return None
+    from ..io.header_info import recording_header
+
+    try:
+        return [c.unit for c in recording_header(rec).channels]
+    except Exception:  # noqa: BLE001 - the header was read once already; the SI unit is a fine fallback
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,13 +74,16 @@ def run(args: argparse.Namespace) -> int:
     lines = [
         f"{info['title']}  [{info['format']}]" + ("  SYNTHETIC DATA" if info["synthetic"] else ""),
         f"duration: {info['duration_s']:g} s at {info['sfreq']:g} Hz, {info['n_channels']} channels",
+        f"start: {info['start'] or 'unknown'}",
     ]
     if rec.subject or rec.trial:
         lines.append(f"subject: {rec.subject or '-'}  trial: {rec.trial or '-'}")
-    lines.append("channels:")
+    recorded = _recorded_units(rec)
+    lines.append("channels (unit as recorded):" if recorded else "channels:")
     width = max((len(c["name"]) for c in info["channels"]), default=4)
-    for c in info["channels"]:
-        lines.append(f"  {c['name']:<{width}}  {c['modality']:<4}  {c['sfreq']:>8g} Hz  {c['unit'] or '-'}")
+    for k, c in enumerate(info["channels"]):
+        unit = recorded[k] if recorded else c["unit"]
+        lines.append(f"  {c['name']:<{width}}  {c['modality']:<4}  {c['sfreq']:>8g} Hz  {unit or '-'}")
     anns = info["annotations"]
     lines.append(f"annotations: {len(anns)}")
     for a in anns[:_SHOWN_ANNOTATIONS]:
