@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 
 from .errors import MMQNetError
-from .fileio import atomic_path, atomic_write_text
+from .fileio import ascii_names, atomic_path, atomic_write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import mne
@@ -305,7 +305,8 @@ class AnnotationSet:
     def export_edf(self, path: str | os.PathLike, recording: "Recording") -> Path:
         """Write an EDF+ file with the recording's signals and these annotations (``mne.export.export_raw``).
 
-        The source recording is read, never written; the new file is written atomically.
+        The source recording is read, never written; the new file is written atomically. Channel labels are
+        written in ASCII (:func:`~mmqnet_core.fileio.ascii_names`), the only labels EDF stores.
         """
         import mne
 
@@ -316,6 +317,9 @@ class AnnotationSet:
             raise AnnotationError(f"Cannot export the annotations into {path.name}: that is the recording itself, "
                                   "which is never written. Choose another file name.")
         raw = recording.raw.copy().load_data(verbose="error")
+        written = dict(zip(raw.ch_names, ascii_names(raw.ch_names)))  # EDF labels are ASCII ("C3\u00e9" -> "C3e")
+        if any(a != b for a, b in written.items()):
+            raw.rename_channels(written, verbose="error")
         raw.set_annotations(self.to_mne(orig_time=raw.annotations.orig_time), verbose="error")
         with atomic_path(path) as tmp:
             mne.export.export_raw(tmp, raw, fmt="edf", overwrite=True, verbose="error")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -16,33 +15,14 @@ import mne
 import numpy as np
 
 from ..errors import ConfigError, RecordingError
-from ..fileio import atomic_path
+from ..fileio import ascii_names, atomic_path
 from ..recording import Recording, Signals
 from .pipeline import MNE_CH_TYPES, PreprocessResult
 
 #: Output formats by file extension.
 FORMATS = {".fif": "fif", ".npz": "npz", ".edf": "edf", ".bdf": "bdf"}
 
-
-def ascii_names(names: list[str] | tuple[str, ...]) -> list[str]:
-    """Channel names as .fif/.edf/.bdf files can store them: ASCII, unique.
-
-    FIF and EDF labels are ASCII only, while EDF files in the wild carry Latin-1 labels ("C3\u00e9",
-    "Temp K\u00f6rper", "\u00b5V"): accents are dropped ("e"), micro signs read "u", any other non-ASCII character
-    becomes "_", and a name that then repeats gets "-2", "-3"... ASCII names are returned unchanged.
-    """
-    out: list[str] = []
-    seen: set[str] = set()
-    for name in names:
-        text = name.replace("\u00b5", "u").replace("\u03bc", "u")
-        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-        text = "".join(c if c.isascii() else "_" for c in text) or "_"
-        base, k = text, 2
-        while text in seen:
-            text, k = f"{base}-{k}", k + 1
-        seen.add(text)
-        out.append(text)
-    return out
+__all__ = ["FORMATS", "ascii_names", "save_cleaned", "steps_path"]
 
 
 def steps_path(path: str | os.PathLike) -> Path:
