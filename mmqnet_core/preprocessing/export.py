@@ -6,6 +6,7 @@ destination with :func:`os.replace`, so a crash or a cancel never leaves a half-
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError, RecordingError
 from ..fileio import ascii_names, atomic_path
-from ..recording import Recording, Signals
+from ..recording import Annotation, Recording, Signals
 from .pipeline import MNE_CH_TYPES, PreprocessResult
 
 #: Output formats by file extension.
@@ -88,7 +89,7 @@ def save_cleaned(
                     is_synthetic=np.bool_(synthetic),
                 )
         else:
-            raw = _to_mne(result, signals, synthetic=synthetic, finite=fmt != "fif")
+            raw = _to_mne(result, signals, synthetic=synthetic, finite=fmt != "fif", recording=recording)
             try:
                 if fmt == "fif":
                     raw.save(tmp, overwrite=True, fmt="single", verbose="error")
@@ -110,8 +111,14 @@ def save_cleaned(
     return path
 
 
-def _to_mne(result: PreprocessResult, signals: Signals, *, synthetic: bool, finite: bool) -> mne.io.RawArray:
-    """An mne Raw of ``signals`` with the interference spans (relative to sample 0) as annotations."""
+def _to_mne(result: PreprocessResult, signals: Signals, *, synthetic: bool, finite: bool,
+            recording: Recording | None = None) -> mne.io.RawArray:
+    """An mne Raw of ``signals`` with the interference spans (relative to sample 0) as annotations.
+
+    With ``recording``: the file starts at the clock time of its first sample (the recording's start plus
+    ``result.start_s``) and carries the recording's own annotations within the span (clipped to it); without a
+    start time mne writes none (an EDF then reads 1985-01-01 00:00:00).
+    """
     data = signals.data.astype(np.float64)
     if finite:
         data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
@@ -122,7 +129,18 @@ def _to_mne(result: PreprocessResult, signals: Signals, *, synthetic: bool, fini
     if synthetic:
         info["description"] = "SYNTHETIC data made by mmqnet_core.datasets.synthetic"
     raw = mne.io.RawArray(data, info, verbose=False)
+    start = recording.raw.info.get("meas_date") if recording is not None else None
+    if start is not None:
+        start = start + dt.timedelta(seconds=float(result.start_s))
+        if 1985 <= start.year <= 2084:  # the dates an EDF header can hold (mne refuses others)
+            raw.set_meas_date(start)
     spans = [a for a in result.interference_relative() if a.onset < signals.duration_s]
+    if recording is not None:  # the recording's annotations (events, stimuli, a reader's notes) in the span
+        for a in recording.annotations:
+            onset, end = a.onset - result.start_s, a.end - result.start_s
+            if onset < signals.duration_s and (end > 0 or (a.duration == 0 and onset >= 0)):
+                spans.append(Annotation(max(0.0, onset), min(end, signals.duration_s) - max(0.0, onset),
+                                        a.description, tuple(c for c in a.ch_names if c in to_written)))
     onsets = [max(0.0, a.onset) for a in spans]
     durations = [a.duration for a in spans]
     descriptions = [a.description for a in spans]

@@ -48,3 +48,32 @@ def test_npz_keeps_the_recorded_names(tmp_path, capsys):
     assert "written in ASCII" not in capsys.readouterr().out
     with np.load(tmp_path / "c.npz") as z:
         assert list(z["ch_names"]) == list(LABELS)
+
+
+# --- the cleaned file keeps the recording's clock time and its annotations ---------------------------------------
+# Before: `mmqnet preprocess REC -o OUT.edf` wrote "start: 1985-01-01 00:00:00" (no date at all in .fif) and dropped
+# every annotation of the recording (a reader's markers, stimuli): only the interference spans were written.
+
+SUBSECOND = __import__("pyedflib").__file__.rsplit("/", 1)[0] + "/tests/data/test_subsecond.edf"
+
+
+@pytest.mark.parametrize("suffix", [".fif", ".edf"])
+def test_cleaned_file_starts_at_the_clock_time_of_its_first_sample(tmp_path, suffix):
+    import datetime as dt
+
+    from mmqnet_core.io import load_recording
+
+    out = tmp_path / f"c{suffix}"
+    # the first sample is at 04:05:56.394531; the span from 100 s starts 100 s later
+    assert main(["preprocess", SUBSECOND, "-o", str(out), "--start", "100", "--stop", "300"]) == 0
+    raw = mne.io.read_raw_fif(out, verbose="error") if suffix == ".fif" else load_recording(out).raw
+    start = raw.info["meas_date"]
+    assert start == dt.datetime(2020, 1, 24, 4, 7, 36, 394531, tzinfo=dt.timezone.utc)
+
+
+def test_cleaned_file_keeps_the_recordings_annotations_in_the_span(tmp_path):
+    out = tmp_path / "c.fif"
+    assert main(["preprocess", SUBSECOND, "-o", str(out), "--start", "100", "--stop", "300"]) == 0
+    ann = mne.io.read_raw_fif(out, verbose="error").annotations
+    events = [(round(float(o), 3), d) for o, d in zip(ann.onset, ann.description) if not d.startswith("BAD_")]
+    assert events == [(190.502, "XLEvent")]  # 290.502 s in the recording; XLSpike (1.95, 583.6 s) lie outside
