@@ -7,10 +7,13 @@ BioSemi files use "EXG1", DEAP uses "hEOG" and "Plet". :func:`infer_modality` tu
 
 Rules, first match wins:
 
-1. an explicit type prefix: ``"EEG Fpz-Cz"``, ``"EOG left"``, ``"EMG chin"``, ``"ECG II"``, ``"EKG"``...;
+1. an explicit type prefix: ``"EEG Fpz-Cz"``, ``"EOG left"``, ``"EMG chin"``, ``"ECG II"``, ``"EKG"``...; an
+   "EEG " prefix that some exports put before every channel yields to what follows it when that names another
+   kind of signal (``"EEG EKG1-REF"`` -> ECG, ``"EEG LOC-REF"`` -> EOG, ``"EEG PHOTIC-REF"`` -> MISC: the
+   layout of the TUH EEG corpus and of Natus/XLTEK exports);
 2. exact names known from DEAP, MAHNOB-HCI and common vendors (``hEOG``, ``GSR1``, ``EXG1``, ``Status``...);
 3. a 10-20 / 10-10 / 10-05 electrode name, alone or as a bipolar pair (``"Fp1"``, ``"FCz"``, ``"Fp1-F7"``,
-   ``"C3-A2"``, ``"O2:M1"``) -> EEG;
+   ``"C3-A2"``, ``"O2:M1"``) -> EEG; the AASM eye leads against a reference (``"E1-M2"``, ``"ROC-A1"``) -> EOG;
 4. keywords anywhere in the label (``"skin conductance"``, ``"thorax belt"``, ``"pleth"``...);
 5. the mne channel type, if the caller has one that is not just a reader's default;
 6. otherwise MISC: an unknown channel is never silently treated as EEG.
@@ -85,7 +88,18 @@ _EXACT: dict[str, Modality] = {
     "eog": Modality.EOG, "emg": Modality.EMG, "eeg": Modality.EEG,
     "thor": Modality.RESP, "thorax": Modality.RESP, "abdo": Modality.RESP, "abdomen": Modality.RESP,
     "airflow": Modality.RESP, "flow": Modality.RESP, "skintemp": Modality.TEMP,
+    # polysomnography (AASM montage names): chin and leg EMG, belts and airflow, photic stimulator
+    "abd": Modality.RESP, "chest": Modality.RESP, "chin": Modality.EMG, "chin1chin2": Modality.EMG,
+    "chin1": Modality.EMG, "chin2": Modality.EMG, "chin3": Modality.EMG, "lleg": Modality.EMG,
+    "rleg": Modality.EMG, "legl": Modality.EMG, "legr": Modality.EMG, "leg1": Modality.EMG, "leg2": Modality.EMG,
+    "lat": Modality.EMG, "rat": Modality.EMG, "photic": Modality.MISC, "ibi": Modality.MISC,
+    "bursts": Modality.MISC, "suppr": Modality.MISC, "leg/l": Modality.EMG, "leg/r": Modality.EMG,
 }
+
+# Rule 3 (eyes): AASM / clinical EOG leads against a reference ("E1-M2", "E2:M1", "LOC-A2", "ROC-A1").
+_EYE_LEAD = re.compile(r"^(?:E[12]|LOC|ROC)\s*[-:/]\s*(?:M[12]|A[12]|FPZ|REF)$", re.IGNORECASE)
+# Reference suffixes of one-sided labels ("EKG1-REF", "LOC-LE").
+_REF_SUFFIX = re.compile(r"[-:/](?:REF|LE|AVG|AR)$", re.IGNORECASE)
 
 # Rule 3: 10-20 / 10-10 / 10-05 electrode names (Fp1, AF3, FCz, FFC1h, TP10, PO9, Oz, Iz, Nz) and the old
 # 10-20 names (T3-T6) plus ear/mastoid references (A1, A2, M1, M2). Numbers go to 10 at most.
@@ -110,6 +124,10 @@ _KEYWORDS: tuple[tuple[str, Modality], ...] = (
     ("belt", Modality.RESP),
     ("thorac", Modality.RESP),
     ("abdom", Modality.RESP),
+    ("submental", Modality.EMG),
+    ("tibial", Modality.EMG),
+    ("nasal", Modality.RESP),
+    ("thermist", Modality.RESP),
     ("temperat", Modality.TEMP),
     ("ecg", Modality.ECG),
     ("ekg", Modality.ECG),
@@ -122,6 +140,21 @@ _KEYWORDS: tuple[tuple[str, Modality], ...] = (
 def _squash(text: str) -> str:
     """Lower-case ``text`` and drop spaces, underscores, dashes and dots."""
     return re.sub(r"[\s_\-.]+", "", text).lower()
+
+
+def _named(squashed: str, *, keywords: bool) -> Modality | None:
+    """The modality a squashed label names by an exact name, a numbered exact name ("ekg1", "chin2"), or (with
+    ``keywords``) a keyword; ``None`` when it names none."""
+    if squashed in _EXACT:
+        return _EXACT[squashed]
+    unnumbered = squashed.rstrip("0123456789")
+    if unnumbered != squashed and unnumbered in _EXACT and unnumbered not in ("exg", "gsr", "erg"):
+        return _EXACT[unnumbered]
+    if keywords:
+        for key, modality in _KEYWORDS:
+            if key in squashed:
+                return modality
+    return None
 
 
 def is_eeg_electrode(label: str) -> bool:
@@ -176,12 +209,20 @@ def infer_modality(ch_name: str, mne_type: str | None = None) -> Modality:
         return _EXACT[squashed]
     m = _PREFIX.match(label)
     if m:
-        return _PREFIX_MODALITY[m.group(1).upper()]
+        prefixed = _PREFIX_MODALITY[m.group(1).upper()]
+        rest = _REF_SUFFIX.sub("", label[m.end():].strip())
+        if prefixed is Modality.EEG and rest and not is_eeg_electrode(rest):
+            named = _named(_squash(rest), keywords=False)
+            if named is not None and named is not Modality.EEG:
+                return named  # "EEG EKG1-REF": the EEG prefix is on every channel of the file
+        return prefixed
     if is_eeg_electrode(label):
         return Modality.EEG
-    for key, modality in _KEYWORDS:
-        if key in squashed:
-            return modality
+    if _EYE_LEAD.match(label):
+        return Modality.EOG
+    named = _named(squashed, keywords=True)
+    if named is not None:
+        return named
     if mne_type is not None:
         return _FROM_MNE_TYPE.get(mne_type.lower(), Modality.MISC)
     return Modality.MISC
