@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 
 from .errors import MMQNetError
-from .fileio import ascii_names, atomic_path, atomic_write_text
+from .fileio import atomic_path, atomic_write_text
+from .labels import ascii_names
 
 if TYPE_CHECKING:  # pragma: no cover
     import mne
@@ -306,7 +307,7 @@ class AnnotationSet:
         """Write an EDF+ file with the recording's signals and these annotations (``mne.export.export_raw``).
 
         The source recording is read, never written; the new file is written atomically. Channel labels are
-        written in ASCII (:func:`~mmqnet_core.fileio.ascii_names`), the only labels EDF stores.
+        written in ASCII (:func:`~mmqnet_core.labels.ascii_names`), the only labels EDF stores.
         """
         import mne
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import unicodedata
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -92,24 +91,3 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
     with atomic_path(path) as tmp:
         write(str(tmp))
     return path
-
-
-def ascii_names(names: list[str] | tuple[str, ...]) -> list[str]:
-    """Channel names as .fif/.edf/.bdf files can store them: ASCII, unique.
-
-    FIF and EDF labels are ASCII only, while EDF files in the wild carry Latin-1 labels ("C3\u00e9",
-    "Temp K\u00f6rper", "\u00b5V"): accents are dropped ("e"), micro signs read "u", any other non-ASCII character
-    becomes "_", and a name that then repeats gets "-2", "-3"... ASCII names are returned unchanged.
-    """
-    out: list[str] = []
-    seen: set[str] = set()
-    for name in names:
-        text = name.replace("\u00b5", "u").replace("\u03bc", "u")
-        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-        text = "".join(c if c.isascii() else "_" for c in text) or "_"
-        base, k = text, 2
-        while text in seen:
-            text, k = f"{base}-{k}", k + 1
-        seen.add(text)
-        out.append(text)
-    return out

@@ -16,7 +16,8 @@ import mne
 import numpy as np
 
 from ..errors import ConfigError, RecordingError
-from ..fileio import ascii_names, atomic_path
+from ..fileio import atomic_path
+from ..labels import ascii_names
 from ..recording import Annotation, Recording, Signals
 from .pipeline import MNE_CH_TYPES, PreprocessResult
 
