@@ -782,16 +782,32 @@ class MainWindow(QMainWindow):
         generation = self._generation
         self._after_next_paint(lambda: self.start_cleaning() if generation == self._generation else None)
 
+    def _left_out(self) -> tuple[str, ...]:
+        """The cleaning's notes that data were left out (channels flat or NaN for most of the span, no usable
+        EEG): said in the status banner like a damaged file, not only as an INFO line in the log."""
+        result = self.model.preprocess_result
+        if result is None:
+            return ()
+        from mmqnet_core.preprocessing.left_out import left_out_steps  # imported with the cleaning already
+
+        return left_out_steps(result.steps)
+
     def show_damage_details(self) -> None:
-        """Every warning about the open (damaged) file in one dialog (the status bar shows the first, elided)."""
+        """Every warning about the open (damaged) file and the data the cleaning left out in one dialog (the
+        status bar shows the first, elided)."""
         rec = self.model.recording
-        if rec is None or not rec.warnings:
+        if rec is None or not (rec.warnings or self._left_out()):
             return
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle(f"Damaged file: {rec.title}")
-        box.setText(f"{rec.title} is damaged; what could be read is shown.")
-        box.setInformativeText("\n\n".join(rec.warnings))
+        if rec.warnings:
+            box.setWindowTitle(f"Damaged file: {rec.title}")
+            box.setText(f"{rec.title} is damaged; what could be read is shown.")
+        else:
+            box.setWindowTitle(f"Data left out: {rec.title}")
+            box.setText(f"The cleaning of {rec.title} left channels out (see below): check the electrodes, or "
+                        "mask those channels (click their names) so that the analysis reads them as missing.")
+        box.setInformativeText("\n\n".join(rec.warnings + self._left_out()))
         box.setStandardButtons(QMessageBox.StandardButton.Ok)
         box.exec()
 
@@ -1242,11 +1258,13 @@ class MainWindow(QMainWindow):
         rec = self.model.recording
         self._set_status_widget_visible(self.synthetic_label, rec is not None and rec.is_synthetic)
         damage = tuple(rec.warnings) if rec is not None else ()
-        self._set_status_widget_visible(self.damage_label, bool(damage))
-        if damage:
-            more = f" (+{len(damage) - 1} more)" if len(damage) > 1 else ""
-            self.damage_label.setText(f"\u26a0 Damaged file: {damage[0]}{more}")
-            self.damage_label.setToolTip("\n".join(damage) + "\n(click for details)")
+        notes = damage + self._left_out()
+        self._set_status_widget_visible(self.damage_label, bool(notes))
+        if notes:
+            more = f" (+{len(notes) - 1} more)" if len(notes) > 1 else ""
+            head = "Damaged file" if damage else "Left out of the cleaning"
+            self.damage_label.setText(f"\u26a0 {head}: {notes[0]}{more}")
+            self.damage_label.setToolTip("\n".join(notes) + "\n(click for details)")
         if rec is None:
             self.file_label.setText("No recording: File > Open or drop a file here")
             self.info_label.setText("")

@@ -41,15 +41,12 @@ def print_warnings(recording: Recording) -> None:
         _say(f"warning: {safe_text(w)}")
 
 
-#: Preprocessing steps that mean data were left out: said as ``warning:`` lines too.
-_LOUD_STEPS = ("channel(s) flat or NaN", "no usable EEG channel")
-
-
 def print_step_warnings(steps) -> None:
     """A ``warning:`` line for each preprocessing step that left data out (flat channels, no usable EEG)."""
-    for step in steps:
-        if str(step).startswith(_LOUD_STEPS):
-            _say(f"warning: {safe_text(step)}")
+    from ..preprocessing.left_out import left_out_steps
+
+    for step in left_out_steps(steps):
+        _say(f"warning: {safe_text(step)}")
 
 
 def _say(line: str) -> None:
