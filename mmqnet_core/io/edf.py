@@ -226,6 +226,11 @@ def load_edf(
     except Exception as exc:  # mne raises ValueError, IndexError, RuntimeError... on damaged files
         raise RecordingError(f"Cannot read {name}: mne could not open it ({type(exc).__name__}: {exc}).") from None
     check_cancel(cancel)
+    if preload and mixed:  # mne's FFT resampling wraps a slow channel's ends together: done again, padded
+        from .mixed_rates import resample_slow_channels
+
+        if resample_slow_channels(raw):
+            notes[0] = notes[0].replace("Resampled by mne:", "Resampled (FFT, ends matched: no wrap-around ringing):")
     subsecond = with_exact_start(raw, header)  # EDF+/BDF+: the first record's onset (mne keeps whole seconds)
     if subsecond:
         notes.append(f"The first data record starts {subsecond:g} s after the header's start time; times of day "
