@@ -504,7 +504,11 @@ class MaskSet:
         path = Path(path)
         # A regular file of at most 16 MiB, UTF-8, no deep nesting or 5000-digit numbers, never a FIFO
         # (opening one would hang): see mmqnet_core.check.read_json_file.
-        data = read_json_file(path, "Mask file", max_bytes=16 * 1024**2, error=MaskError)
+        # A file not named .json is most likely another file given by mistake (a recording passed to --masks):
+        # never advise deleting it.
+        advice = ("fix or delete it" if path.name.lower().endswith(".json") else
+                  "give the mask file saved beside the recording (<recording>.masks.json) instead")
+        data = read_json_file(path, "Mask file", max_bytes=16 * 1024**2, error=MaskError, advice=advice)
         masks = cls.from_dict(data, origin=f"Mask file {path}")
         if recording_path is not None and on_mismatch != "ignore":
             _check_identity(data.get("recording"), Path(recording_path), path, on_mismatch)
