@@ -286,8 +286,23 @@ def load_edf(
             f"record were not read (one record is {header.record_bytes} bytes)."
         )
     if header.variant.endswith("+D"):
-        notes.append(f"{header.variant} (discontinuous) file: gaps between data records are not shown; times "
-                     "after a gap are shifted.")
+        from .discontinuous import record_gaps
+
+        gaps = record_gaps(header)
+        if gaps is None:
+            notes.append(f"{header.variant} (discontinuous) file whose records carry no readable start times: "
+                         "read as continuous.")
+        elif gaps[0] == 0:
+            notes.append(f"{header.variant} (discontinuous) file with no gap between its records: read as "
+                         "continuous.")
+        else:
+            n_gaps, total_s, first_s = gaps
+            damage.append(
+                f"{name} is discontinuous ({header.variant}): {n_gaps} gap(s) between its data records, "
+                f"{total_s:g} s of recording time in all, the first after {first_s:g} s of data. The records are "
+                f"shown end to end, so from {first_s:g} s on the times (and the clock) read up to {total_s:g} s "
+                "early, and the file's annotations after a gap do not sit on their data."
+            )
     for w in mne_warnings:
         if "Number of records from the header" in w or "mixed sampling" in w:
             continue  # already said above, in our words
