@@ -106,7 +106,13 @@ def recording_header(recording: "Recording") -> RecordingHeader:
             ("Equipment", _safe(lambda: rec.equipment_code)),
             ("Data record", f"{edf.data_record_duration:g} s"),
         ]
-        by_name = {s.label: s for s in edf.signals}
+        signals = list(edf.signals)  # the ordinary signals in file order: the recording's channels, one each
+        if len(signals) == len(recording.channels):
+            # by position: a name does not match when mne made duplicates unique ("Fp1" twice -> "Fp1-0",
+            # "Fp1-1") or edfio and mne decode a Latin-1 label differently ("C3\u00e9")
+            by_name = {ch.name: sig for ch, sig in zip(recording.channels, signals)}
+        else:
+            by_name = {sig.label: sig for sig in signals}
     else:
         subject = info.get("subject_info") or {}
         if subject:
