@@ -12,7 +12,13 @@ import re
 
 import numpy as np
 
-__all__ = ["record_gaps"]
+__all__ = ["MAX_RECORDS_CHECKED", "record_gaps"]
+
+#: Files with more data records than this are not checked (one small read and parse per record: ~1 s per
+#: million records); :func:`record_gaps` returns None for them.
+MAX_RECORDS_CHECKED = 2_000_000
+#: Records whose time-keeping TALs are read at once (bounded memory: 32 bytes each).
+_CHUNK_RECORDS = 65536
 
 _TIMEKEEPING = re.compile(rb"\A([+-][0-9]+(?:\.[0-9]*)?)\x14\x14")
 #: A record starting this much later (or earlier) than the previous one's end is a gap, s.
@@ -32,30 +38,28 @@ def record_gaps(header) -> tuple[int, float, float] | None:
     (n_gaps, total_s, first_at_s) or None
         The number of gaps, the recording time missing in all (s; negative if records overlap) and where the
         first gap falls in the data as shown (s from the first sample); None when the records carry no readable
-        time-keeping TALs.
+        time-keeping TALs or there are more than :data:`MAX_RECORDS_CHECKED` of them.
     """
     ann = header.annotation_indices
-    if not ann or header.n_records < 2:
+    if not ann or not 2 <= header.n_records <= MAX_RECORDS_CHECKED:
         return None
     width = header.bytes_per_sample
     col = sum(header.n_samples[: ann[0]]) * width
     size = min(header.n_samples[ann[0]] * width, 32)
+    onsets = np.empty(header.n_records)
     try:
         records = np.memmap(header.path, dtype=np.uint8, mode="r", offset=header.header_bytes,
                             shape=(header.n_records, header.record_bytes))
-        heads = np.array(records[:, col:col + size])
+        for first in range(0, header.n_records, _CHUNK_RECORDS):
+            heads = np.array(records[first:first + _CHUNK_RECORDS, col:col + size])
+            for r, row in enumerate(heads, start=first):
+                match = _TIMEKEEPING.match(row.tobytes())
+                if match is None:
+                    return None
+                onsets[r] = float(match.group(1))
         del records
     except (OSError, ValueError):
         return None
-    onsets = np.empty(header.n_records)
-    for r, row in enumerate(heads):
-        match = _TIMEKEEPING.match(row.tobytes())
-        if match is None:
-            return None
-        try:
-            onsets[r] = float(match.group(1))
-        except ValueError:
-            return None
     jumps = np.diff(onsets) - header.record_s
     gaps = np.flatnonzero(np.abs(jumps) > _TOLERANCE_S)
     if gaps.size == 0:

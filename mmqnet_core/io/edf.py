@@ -290,8 +290,8 @@ def load_edf(
 
         gaps = record_gaps(header)
         if gaps is None:
-            notes.append(f"{header.variant} (discontinuous) file whose records carry no readable start times: "
-                         "read as continuous.")
+            notes.append(f"{header.variant} (discontinuous) file whose records' start times were not read (none "
+                         "readable, or too many records): read as continuous; times after a gap would be early.")
         elif gaps[0] == 0:
             notes.append(f"{header.variant} (discontinuous) file with no gap between its records: read as "
                          "continuous.")
