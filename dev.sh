@@ -10,6 +10,7 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 VENV=.venv
 SAMPLE=resources/sample/synthetic_sample.bdf
+TORCH_INDEX_URL=${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}
 
 setup() {
     if [ ! -x "$VENV/bin/python" ]; then
@@ -19,8 +20,11 @@ setup() {
     local stamp="$VENV/.mmqnet-setup-$(sha1sum pyproject.toml | cut -c1-12)"
     if [ ! -f "$stamp" ]; then
         "$VENV/bin/python" -m pip install -q --upgrade pip
-        # The CPU wheel of torch first: a plain 'torch' requirement would pull a multi-GB CUDA build.
-        "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+        # The CPU wheel of torch first: a plain 'torch' requirement would pull a multi-GB CUDA build (PyPI's Linux
+        # torch wheels depend on the nvidia-* CUDA packages). A CPU wheel already on this machine (pip's
+        # find-links) is used without the network; otherwise it comes from PyTorch's CPU index ($TORCH_INDEX_URL).
+        "$VENV/bin/python" -m pip install -q --no-index "torch==2.13.0" 2>/dev/null \
+            || "$VENV/bin/python" -m pip install -q "torch==2.13.0" --index-url "$TORCH_INDEX_URL"
         "$VENV/bin/python" -m pip install -q -e ".[dev]"
         rm -f "$VENV"/.mmqnet-setup-*
         touch "$stamp"
