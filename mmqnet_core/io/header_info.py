@@ -76,7 +76,8 @@ def recording_header(recording: "Recording") -> RecordingHeader:
     minutes, seconds = divmod(recording.duration_s, 60)
     hours, minutes = divmod(int(minutes), 60)
     fields: list[tuple[str, str]] = [
-        ("File", str(recording.source) if recording.source is not None else "(in memory)"),
+        # the full path: a file opened from the command line as "rec.edf" read "rec.edf", with no folder
+        ("File", str(Path(recording.source).absolute()) if recording.source is not None else "(in memory)"),
         ("Format", recording.source_format.upper()),
         ("Start", "unknown" if meas is None else meas.strftime("%Y-%m-%d %H:%M:%S")
          + (f".{meas.microsecond:06d}".rstrip("0") if meas.microsecond else "")),

@@ -21,3 +21,11 @@ def test_header_rows_follow_the_channels_by_position(tmp_path):
     assert [r.name for r in rows] == rec.ch_names
     assert [r.unit for r in rows] == ["uV", "uV", "uV", "uS"]
     assert [r.physical_range for r in rows] == ["-200 .. 200", "-300 .. 300", "-400 .. 400", "0 .. 40"]
+
+
+def test_the_file_field_is_the_full_path(tmp_path, monkeypatch):
+    """`mmqnet-studio rec.edf` from the file's folder: *Recording information* said "File: rec.edf"."""
+    (tmp_path / "rec.edf").write_bytes(edf_bytes(n_records=3))
+    monkeypatch.chdir(tmp_path)
+    rec = load_recording("rec.edf")
+    assert recording_header(rec).field("File") == str(tmp_path / "rec.edf")
