@@ -144,6 +144,7 @@ def format_clock(t_s: float, start: _dt.datetime, *, decimals: int = 0) -> str:
 
 
 _HMS = re.compile(r"^\s*(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)\s*$")
+_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})[ T]+(.*)$")
 _SECONDS = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$")
 
 
@@ -153,7 +154,9 @@ def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = Non
 
     Accepted: seconds (``"125"``, ``"125.5 s"``), ``mm:ss`` (``"2:05"``), ``hh:mm:ss`` (``"1:02:05.5"``), and a clock
     time: ``"@14:05:30"`` always, or any ``h:mm:ss``/``mm:ss`` when ``clock`` is true (the axis shows clock time).
-    A clock time before the recording's start is taken on the next day.
+    A clock time before the recording's start is taken on the next day; a clock time on a given day
+    (``"@2024-03-02 10:00:00"``) reaches any day of a recording of several days, where a bare clock time would
+    always land on its first day.
 
     Raises
     ------
@@ -163,6 +166,9 @@ def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = Non
     raw = text.strip()
     is_clock = raw.startswith("@")
     body = raw[1:] if is_clock else raw
+    dated = _DATE.match(body) if is_clock else None
+    if dated:  # "@2024-03-02 10:00:00": a clock time on a given day (recordings of several days)
+        return _parse_dated(text, dated, duration_s=duration_s, start=start)
     hms = _HMS.match(body)
     seconds = _SECONDS.match(body)
     if hms:
@@ -186,6 +192,33 @@ def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = Non
     if not 0 <= value <= duration_s:
         raise ValueError(f"Time {text!r} is outside the recording, which lasts {format_hms(duration_s)} "
                          f"({duration_s:g} s).")
+    return value
+
+
+def _parse_dated(text: str, dated: re.Match, *, duration_s: float, start: _dt.datetime | None) -> float:
+    """Seconds from the start of a typed ``@YYYY-MM-DD hh:mm[:ss]`` (see :func:`parse_time`)."""
+    if start is None:
+        raise ValueError(f"Cannot go to clock time {text!r}: the recording has no start time; type a time from "
+                         "its start instead (e.g. 2:05).")
+    year, month, day, rest = dated.groups()
+    hms = _HMS.match(rest)
+    if hms is None:
+        raise ValueError(f"Invalid time {text!r}: type a date and time as @YYYY-MM-DD hh:mm:ss.")
+    h, m, sec = hms.groups()
+    if h is None:  # "10:00" after a date is hh:mm
+        if "." in sec:
+            raise ValueError(f"Invalid time {text!r}: type a date and time as @YYYY-MM-DD hh:mm:ss.")
+        h, m, sec = m, sec, "0"
+    if int(m) >= 60 or float(sec) >= 60:
+        raise ValueError(f"Invalid time {text!r}: minutes and seconds must be below 60.")
+    try:
+        when = _dt.datetime(int(year), int(month), int(day), int(h), int(m), 0, tzinfo=start.tzinfo)
+    except ValueError as exc:
+        raise ValueError(f"Invalid time {text!r}: {exc}.") from None
+    value = (when - start).total_seconds() + float(sec)
+    if not 0 <= value <= duration_s:
+        raise ValueError(f"Time {text!r} is outside the recording, which lasts {format_hms(duration_s)} "
+                         f"({duration_s:g} s) from {start:%Y-%m-%d %H:%M:%S}.")
     return value
 
 

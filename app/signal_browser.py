@@ -2026,6 +2026,8 @@ class SignalBrowser(QWidget):
         if self._rec is None:
             return
         clock = " or a clock time" if self.state.clock_time else ", or @hh:mm:ss for a clock time"
+        if self.state.start_time is not None and self.state.duration_s > 86400 - 1:  # the same clock time recurs
+            clock += "; @YYYY-MM-DD hh:mm:ss on a given day"
         text, ok = QInputDialog.getText(self, "Go to time", f"Time (hh:mm:ss, mm:ss, seconds{clock}):",
                                         QLineEdit.EchoMode.Normal, self.state.format_time(self.state.start_s))
         if not ok or not text.strip():

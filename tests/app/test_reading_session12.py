@@ -36,3 +36,28 @@ def test_flat_eeg_is_said_in_the_status_banner_not_only_in_the_log(window, qtbot
     window.show_damage_details()
     assert dialogs[-1]["title"].startswith("Data left out: ")
     assert "no usable EEG channel" in dialogs[-1]["informative"] and "mask those channels" in dialogs[-1]["text"]
+
+
+def test_go_to_a_clock_time_on_any_day_of_a_multi_day_recording():
+    """A 72-h ambulatory EEG: "@10:00:00" always landed on the first day (10 h 10 min in) and there was no way to
+    go to 10:00 of the third day by clock time; now "@YYYY-MM-DD hh:mm[:ss]" names the day."""
+    import datetime as dt
+
+    import pytest
+
+    from app.browser_state import parse_time
+
+    start = dt.datetime(2024, 3, 1, 23, 50, 0, tzinfo=dt.timezone.utc)
+    three_days = 3 * 86400.0
+    assert parse_time("@10:00:00", duration_s=three_days, start=start) == pytest.approx(36600.0)
+    assert parse_time("@2024-03-03 10:00:00", duration_s=three_days, start=start) == pytest.approx(123000.0)
+    assert parse_time("@2024-03-03 10:00", duration_s=three_days, start=start) == pytest.approx(123000.0)
+    assert parse_time("@2024-03-02T00:00:01.5", duration_s=three_days, start=start) == pytest.approx(601.5)
+    with pytest.raises(ValueError, match="outside the recording, which lasts 72:00:00 .* from 2024-03-01 23:50:00"):
+        parse_time("@2024-03-09 10:00:00", duration_s=three_days, start=start)
+    with pytest.raises(ValueError, match="day is out of range"):
+        parse_time("@2024-02-30 10:00", duration_s=three_days, start=start)
+    with pytest.raises(ValueError, match="hour must be in 0..23"):
+        parse_time("@2024-03-02 25:00:00", duration_s=three_days, start=start)
+    with pytest.raises(ValueError, match="has no start time"):
+        parse_time("@2024-03-02 10:00:00", duration_s=three_days, start=None)
