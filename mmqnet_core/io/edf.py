@@ -47,12 +47,28 @@ class TriggerPulse:
     code: int  # the trigger value (lower 16 bits for BioSemi Status channels)
 
 
+#: Spellings of volt units that mne does not scale (it knows "uV", "\u00b5V", "\u03bcV" and "mV" only): a
+#: header saying "uv" or "UV" left EEG in microvolt numbers labelled as volts' stand-ins (every threshold,
+#: feature and scale bar off by 10^6). Compared case-insensitively; factor to volts.
+#: (The field has 8 characters: "microvolts" is stored as "microvol".)
+_OTHER_VOLTS = {"uv": 1e-6, "\u00b5v": 1e-6, "\u03bcv": 1e-6, "microv": 1e-6, "microvol": 1e-6, "millivol": 1e-3,
+                "nv": 1e-9, "nanovolt": 1e-9}
+_VOLT_MODALITIES = (Modality.EEG, Modality.EOG, Modality.EMG, Modality.ECG)
+
+
+def _volt_scale(header_unit: str, modality: Modality) -> float | None:
+    """Factor that brings a voltage channel whose unit mne left unscaled to volts (None: nothing to do)."""
+    if modality not in _VOLT_MODALITIES or header_unit in _MICRO or header_unit in ("mV", "V"):
+        return None
+    return _OTHER_VOLTS.get(header_unit.strip().lower())
+
+
 def _unit_of(header_unit: str, modality: Modality) -> str:
     """Unit of the values mne returns for a channel whose header says ``header_unit``."""
     if modality == Modality.STIM:
         return ""
-    if header_unit in _MICRO or header_unit in ("mV", "V"):
-        return "V"  # mne scales µV and mV to V
+    if header_unit in _MICRO or header_unit in ("mV", "V") or _volt_scale(header_unit, modality):
+        return "V"  # mne scales µV and mV to V (the other spellings are scaled by load_edf)
     if header_unit in ("°C", "\xb0C", "degC", "DegC", "deg C"):
         return "degC"
     return header_unit
@@ -249,6 +265,15 @@ def load_edf(
             warnings.simplefilter("ignore")
             raw.set_channel_types(types, on_unit_change="ignore", verbose="error")
 
+    scales = {k: f for k, (i, m) in enumerate(zip(sig, mods)) if (f := _volt_scale(header.units[i], m))}
+    if scales:  # "uv", "UV", "nV"...: to volts like mne's "uV", before any span reader takes mne's gains
+        gains = raw._raw_extras[0]["units"]
+        for k, factor in scales.items():
+            gains[k] *= factor
+            if raw.preload:
+                raw._data[k] *= factor
+        notes.append("Units read as volts: " + ", ".join(f"{raw.ch_names[k]} ({header.units[sig[k]]!r})"
+                                                          for k in scales) + ".")
     units = [_unit_of(header.units[i], m) for i, m in zip(sig, mods)]
     channels = tuple(ChannelInfo(ch, m, r, u) for ch, m, r, u in zip(raw.ch_names, mods, rates, units))
 
