@@ -266,15 +266,22 @@ def load_edf(
             raw.set_channel_types(types, on_unit_change="ignore", verbose="error")
 
     scales = {k: f for k, (i, m) in enumerate(zip(sig, mods)) if (f := _volt_scale(header.units[i], m))}
+    # An EEG/EOG channel with no unit whose range exceeds 1 (V would be absurd) holds microvolt numbers.
+    blank = [k for k, (i, m) in enumerate(zip(sig, mods)) if m in (Modality.EEG, Modality.EOG)
+             and not header.units[i].strip() and max(abs(header.physical_min[i]), abs(header.physical_max[i])) > 1]
+    scales.update({k: 1e-6 for k in blank})
     if scales:  # "uv", "UV", "nV"...: to volts like mne's "uV", before any span reader takes mne's gains
         gains = raw._raw_extras[0]["units"]
         for k, factor in scales.items():
             gains[k] *= factor
             if raw.preload:
                 raw._data[k] *= factor
-        notes.append("Units read as volts: " + ", ".join(f"{raw.ch_names[k]} ({header.units[sig[k]]!r})"
-                                                          for k in scales) + ".")
-    units = [_unit_of(header.units[i], m) for i, m in zip(sig, mods)]
+        notes.append("Units read as volts: " + ", ".join(
+            f"{raw.ch_names[k]} ({header.units[sig[k]]!r}" + (": no unit, a range of "
+                                                             f"{header.physical_max[sig[k]]:g} read as uV)"
+                                                             if k in blank else ")")
+            for k in scales) + ".")
+    units = [_unit_of(header.units[i], m) if k not in blank else "V" for k, (i, m) in enumerate(zip(sig, mods))]
     channels = tuple(ChannelInfo(ch, m, r, u) for ch, m, r, u in zip(raw.ch_names, mods, rates, units))
 
     inverted = [lab for i, lab in zip(sig, labels) if header.physical_min[i] > header.physical_max[i]]

@@ -32,3 +32,17 @@ def test_other_spellings_of_microvolts_are_volts(tmp_path, n_gsr):
     np.testing.assert_allclose(rec.get_data(picks=[4])[0], ref * 1e-3, rtol=1e-12)  # nV
     assert rec.channels[5].unit == "uS" and np.abs(rec.get_data(picks=[5])[0]).max() > 1  # not a voltage
     assert any("Units read as volts: Fz ('uv'), Cz ('UV'), Pz ('microvol'), EMG ('nV')" in n for n in rec.notes)
+
+
+def test_an_eeg_without_unit_but_a_microvolt_range_is_read_in_microvolts(tmp_path):
+    """No unit and a physical range of +-3200: volts would be absurd for EEG (it came out as 3200 "V")."""
+    wave = (3000 * np.sin(np.arange(640) / 5.0)).astype(np.int64).reshape(10, 64)
+    data = np.concatenate([np.concatenate([wave[r]] * 3) for r in range(10)])
+    path = tmp_path / "blank.edf"
+    path.write_bytes(edf_bytes(labels=("Fp1", "Cz", "Resp"), units=["uV", "", ""], pmin="-3200", pmax="3200",
+                               ns=64, n_records=10, data=data))
+    rec = load_recording(path)
+    np.testing.assert_allclose(rec.get_data(picks=[1])[0], rec.get_data(picks=[0])[0], rtol=1e-12)
+    assert rec.channels[1].unit == "V"
+    assert rec.channels[2].unit == "" and np.abs(rec.get_data(picks=[2])[0]).max() > 100  # a belt: as written
+    assert any("Cz ('': no unit, a range of 3200 read as uV)" in n for n in rec.notes)
