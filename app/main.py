@@ -230,6 +230,10 @@ def end_after_quit_during_work(window, code: int) -> None:
         return
     if abandoned:
         log.info("exiting without waiting for %s", [w.name for w in abandoned])
+    from mmqnet_core.fileio import remove_unfinished_writes
+
+    for tmp in remove_unfinished_writes():  # an export still being written: nothing half written stays behind
+        log.info("unfinished file removed: %s", tmp)
     window.settings.sync()
     logging.shutdown()  # flushes and closes every handler, as the interpreter's exit does
     for stream in (sys.stdout, sys.stderr):
@@ -238,6 +242,7 @@ def end_after_quit_during_work(window, code: int) -> None:
                 stream.flush()
         except (OSError, ValueError):  # a closed pipe: nothing more can be said
             pass
+    remove_unfinished_writes()  # again, last: a writer that reopened its temporary file meanwhile
     os._exit(code)
 
 

@@ -1475,6 +1475,14 @@ class MainWindow(QMainWindow):
         ok = self.runner.shutdown(timeout_s)
         if not ok:
             self.runner.abandon()
+            from mmqnet_core.fileio import remove_unfinished_writes
+
+            # an abandoned export is still writing its temporary file: removed now (its rename then fails), so
+            # that nothing half written is left beside the output, whether or not the process waits for it
+            for tmp in remove_unfinished_writes():
+                log.info("unfinished file removed: %s", tmp)
+        self._retire_model()  # the model's helper process ends now (it would die with the process anyway)
+        self._close_retired_models(all_of_them=True)
         self.browser.shutdown()
         self.log_panel.detach()
         top_up_refcounts()
