@@ -191,3 +191,31 @@ def test_a_fresh_gui_process_never_imports_torch_for_an_analysis(tmp_path, check
                          timeout=240)
     assert "WINDOWS" in out.stdout, out.stdout + out.stderr[-3000:]
     assert "TORCH False" in out.stdout and "DIALOG" not in out.stdout
+
+
+def test_the_trajectory_view_is_made_ahead_while_the_analysis_runs(window, checkpoint, qtbot, monkeypatch):
+    """Built when the result arrived, the trajectory view (three PlotItems, each with its option forms and
+    menus) held the GUI thread ~0.1-0.3 s just then; now it is made in small steps while the analysis runs."""
+    import app.main_window as main_window
+    from app import plot_helpers
+
+    made = []
+
+    def prepare():
+        plot_helpers.prepare_plot_item()
+        made.append(plot_helpers._SPARE_PLOTS[-1])
+
+    monkeypatch.setattr(main_window, "prepare_plot_item", prepare)
+    window.set_recording(make_recording(duration_s=600.0))
+    _use_checkpoint(window, checkpoint)
+    assert "trajectory" not in window._views
+    assert window.run_analysis()
+    qtbot.waitUntil(lambda: "trajectory" in window._views, timeout=60000)
+    assert window.runner.busy and window.model.analysis is None  # made before the result arrived
+    view = window._views["trajectory"]
+    assert len(made) == 3 and {id(view.plot), id(view.entropy_plot), id(view.spectrogram_plot)} == set(map(id, made))
+    assert plot_helpers.spare_plot_items() == 0
+    wait_analysis(qtbot, window, timeout=120000)
+    assert window.trajectory_view is view and window.trajectory_dock.isVisible()
+    xs, ys = view.curves[window.model.analysis.targets[0]].getData()
+    assert xs is not None and len(xs) == window.model.analysis.n_windows
