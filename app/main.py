@@ -192,8 +192,11 @@ def _run_selftest(window, path: Path | None, *, untrained: bool = False, keep_di
                 if not keep_dir:
                     shutil.rmtree(folder, ignore_errors=True)
             result = window.model.analysis
-            finish(0, f"{state['page']}; analysed {result.n_windows} windows with {state['model']}; wrote and "
-                      f"checked {written} in {time.perf_counter() - start:.1f} s")
+            helper = getattr(window._analysis_model, "_proc", None)  # the model's helper process, if it ran there
+            where = (f" (in a helper process, pid {helper.pid}, torch not imported by the window's process: "
+                     f"{'torch' not in sys.modules})" if helper is not None else " (in this process)")
+            finish(0, f"{state['page']}; analysed {result.n_windows} windows with {state['model']}{where}; wrote "
+                      f"and checked {written} in {time.perf_counter() - start:.1f} s")
 
     if path is not None:
         window.open_file(path)

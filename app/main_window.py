@@ -936,8 +936,13 @@ class MainWindow(QMainWindow):
         kwargs["mc_samples"] = self.prefs.mc_samples
         kwargs["attribution"] = "modality" if self.prefs.occlusion else None
         key = (self.prefs.checkpoint, self.prefs.device)
-        if (self._analysis_model is not None and self._analysis_model_key not in (None, "given")
-                and not model_usable(self._analysis_model)):  # its process was stopped (a cancel) or failed
+        cached = self._analysis_model
+        if cached is not None and self._analysis_model_key not in (None, "given") and (
+                not model_usable(cached)  # its process was stopped (a cancel) or failed
+                or (hasattr(cached, "close") and any(getattr(w, "model_in_use", None) is cached
+                                                     for w in self.runner.workers))):
+            # a model process still busy with the analysis this one replaces (F5 again while it runs) would be
+            # killed by that analysis' cancel: a new one is started, the old one ends with its analysis
             self._retire_model()
         if self._analysis_model_key == "given" or (self._analysis_model is not None
                                                    and self._analysis_model_key == key):

@@ -219,3 +219,26 @@ def test_the_trajectory_view_is_made_ahead_while_the_analysis_runs(window, check
     assert window.trajectory_view is view and window.trajectory_dock.isVisible()
     xs, ys = view.curves[window.model.analysis.targets[0]].getData()
     assert xs is not None and len(xs) == window.model.analysis.n_windows
+
+
+def test_f5_again_during_an_analysis_gets_its_own_helper_process(window, checkpoint, qtbot, dialogs):
+    """F5 again while the model stage runs in the helper process: the replaced analysis is cancelled, and its
+    cancel kills the helper process it used, so the new one must not share it (it ended with "The model process
+    ended unexpectedly", or read the other's messages)."""
+    window.set_recording(make_recording(duration_s=600.0))
+    _use_checkpoint(window, checkpoint)
+    assert window.run_analysis()
+    first = window._analysis_model
+    again = []
+
+    def on_progress(name, fraction, message):
+        if message.startswith("batch") and not again:  # the model stage, in the helper process
+            again.append(window.runner.busy and window.run_analysis())
+
+    window.runner.taskProgress.connect(on_progress)
+    qtbot.waitUntil(lambda: bool(again) and not window.runner.busy, timeout=180000)
+    assert again == [True]
+    assert not dialogs and window.model.analysis is not None
+    second = window._analysis_model
+    assert isinstance(second, RemoteModel) and second is not first and second.alive
+    qtbot.waitUntil(lambda: first._proc.exitcode is not None, timeout=5000)  # ended with its analysis
