@@ -155,8 +155,19 @@ def test_preferences_changed_during_a_run_end_the_old_process_after_it(window, c
     qtbot.waitUntil(lambda: remote._proc.exitcode is not None, timeout=5000)
 
 
-def test_a_fresh_gui_process_never_imports_torch_for_an_analysis(tmp_path, checkpoint):
+@pytest.mark.parametrize("subject", [False, True])
+def test_a_fresh_gui_process_never_imports_torch_for_an_analysis(tmp_path, tiny_model, checkpoint, subject):
+    """Also with a per-subject model and the subject's other recordings (their statistics are fitted in the GUI's
+    process, from the cleaning it shares with the display: ``Normalizer.fit`` needs no torch)."""
+    import json
+
     bdf = write_test_bdf(tmp_path / "rec.bdf")
+    other = write_test_bdf(tmp_path / "other.bdf", duration_s=90.0)
+    if subject:
+        config = checkpoint / "config.json"
+        meta = json.loads(config.read_text())
+        meta["extra"]["normalization"] = {"mode": "subject", "min_windows": 10}
+        config.write_text(json.dumps(meta))
     code = textwrap.dedent(f"""
         import sys
         from PySide6.QtCore import QSettings
@@ -175,8 +186,11 @@ def test_a_fresh_gui_process_never_imports_torch_for_an_analysis(tmp_path, check
         def step():
             if w.model.analysis is not None and not w.runner.busy:
                 print("WINDOWS", w.model.analysis.n_windows, "TORCH", "torch" in sys.modules, flush=True)
+                print("STEPS", " | ".join(w.model.analysis.steps), flush=True)
                 app.quit(); return
             if w.model.recording is not None and not w.runner.busy and not step.started:
+                if {subject!r}:
+                    w.model.subject_files = ({str(other)!r},)  # Analysis > Subject recordings...
                 step.started = w.run_analysis()
             if time.monotonic() - t0 > 120:
                 print("TIMEOUT", flush=True); app.quit(); return
@@ -191,6 +205,7 @@ def test_a_fresh_gui_process_never_imports_torch_for_an_analysis(tmp_path, check
                          timeout=240)
     assert "WINDOWS" in out.stdout, out.stdout + out.stderr[-3000:]
     assert "TORCH False" in out.stdout and "DIALOG" not in out.stdout
+    assert ("subject statistics" in out.stdout.split("STEPS")[1].lower()) is subject, out.stdout[-2000:]
 
 
 def test_the_trajectory_view_is_made_ahead_while_the_analysis_runs(window, checkpoint, qtbot, monkeypatch):
