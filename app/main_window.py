@@ -111,12 +111,6 @@ ANALYSIS_PROCESS = True
 #: event loop this many ms apart (its modules, each of its three PlotItems, then the view): built at the end, it
 #: held the GUI thread ~0.1-0.3 s just as the result arrived (``bench/bench_gui_stall.py``, phase "shown 1").
 VIEW_PREPARATION_STEP_MS = 40
-
-
-def _remote_max_s() -> float:
-    from mmqnet_core.inference.model_process import REMOTE_MAX_S
-
-    return REMOTE_MAX_S
 #: Said first in the status bar's page label while a drag on the traces masks / annotates (what a drag does).
 MASK_MODE_TEXT = "MASK MODE: a drag masks (M or Esc leaves) | "
 ANNOTATE_MODE_TEXT = "ANNOTATE MODE: a drag annotates (A leaves) | "
@@ -220,6 +214,13 @@ def _display_masks(masks: Any) -> Any:
     """The masks the display cleaning uses: all but the simulated ones, so that the data a simulation hides stay
     visible (and are the truth the analysis compares its reconstructions with; the analysis cleans with all)."""
     return None if masks is None else masks.without_source("simulated")
+
+
+def _remote_max_s() -> float:
+    """The longest span whose model runs in a helper process, s (the core's ``REMOTE_MAX_S``)."""
+    from mmqnet_core.inference.model_process import REMOTE_MAX_S
+
+    return REMOTE_MAX_S
 
 
 def describe_device(device: str) -> str:
