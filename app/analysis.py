@@ -4,6 +4,13 @@ Everything here is Qt-free and runs in a worker thread (:class:`app.workers.Task
 submits :func:`run_analysis` and receives an :class:`AnalysisRun`. ``mmqnet_core.inference`` imports torch, so
 it is imported when first used, never at start-up (the window must paint fast).
 
+With a checkpoint the model runs in a helper process (:func:`start_model_process`, the core's
+:mod:`mmqnet_core.inference.model_process`, as ``mmqnet analyze`` does): torch's import and the checkpoint's load
+hold the interpreter lock for up to a second at a time, which froze the window when they ran in a worker thread.
+The cleaning and features stay in this process (they share the display's cleaning cache); only the model stage
+crosses the process boundary, and nothing here asks the model for what would load it in this process
+(:func:`model_about`).
+
 Without a checkpoint the app asks the user to set one (:func:`resolve_checkpoint`); the self-test and the tests
 instead build a small *untrained* model in-process (:func:`build_untrained_model`) and say so on every view.
 """
@@ -36,15 +43,62 @@ class AnalysisRun:
     """What one run of the analysis gives back to the window."""
 
     result: Any  # mmqnet_core.inference.AnalysisResult
-    model: Any  # the LoadedModel used (cached by the window for the next run)
+    model: Any  # the LoadedModel or RemoteModel used (cached by the window for the next run)
     label: str  # what every analysis view says about the model ("" for a model trained on real data)
+    device: str = ""  # the compute device's description (status bar), "" when unknown
+
+
+def start_model_process(checkpoint: str | os.PathLike | None, device: str | None = None) -> Any:
+    """The model of ``checkpoint`` loading in a helper process from now on (a ``RemoteModel`` to pass to
+    :func:`run_analysis` as ``model``), or None when that cannot be done (its settings cannot be read without
+    loading it: the analysis then loads it in this process and says what is wrong).
+
+    Call it in the GUI thread: the helper process ends with the thread that started it (a pool thread ends when
+    idle). It ends with the application too, or on ``close(kill=True)``.
+    """
+    from mmqnet_core.inference.model_process import spawn_model_process
+
+    try:
+        remote = spawn_model_process(checkpoint, device=None if device in (None, "auto") else device)
+    except (OSError, RuntimeError) as exc:  # no process could be started (limits, a frozen app without its hook)
+        log.warning("the model runs in this process: no helper process could be started (%s)", exc)
+        return None
+    if remote is not None:
+        remote.warm_writer = False  # the app writes no Parquet table: no import of its writer here
+    return remote
+
+
+def model_usable(model: Any) -> bool:
+    """Whether a cached model can run another analysis: a loaded model always, a model process while it lives
+    (a cancel during its model stage stops it; a load that failed ends it)."""
+    from mmqnet_core.inference.model_process import RemoteModel
+
+    return not isinstance(model, RemoteModel) or model.alive
+
+
+def model_about(model: Any) -> dict:
+    """What the window shows about ``model`` (a LoadedModel, or a RemoteModel without loading it here):
+    :func:`mmqnet_core.inference.model_process.about_model`."""
+    from mmqnet_core.inference.model_process import RemoteModel, about_model
+
+    if isinstance(model, RemoteModel) and model.remote:
+        return model.about
+    return about_model(model)
 
 
 def model_label(model: Any) -> str:
-    """The warning shown on the analysis views for ``model`` (a LoadedModel); "" when none is needed."""
-    if (getattr(model.meta, "extra", None) or {}).get("untrained"):
+    """The warning shown on the analysis views for ``model`` (a LoadedModel or RemoteModel); "" when none is
+    needed."""
+    from mmqnet_core.inference.model_process import RemoteModel
+
+    if isinstance(model, RemoteModel) and model.remote:
+        about = model.about
+        untrained, synthetic = about["untrained"], about["is_synthetic"]
+    else:
+        untrained, synthetic = (getattr(model.meta, "extra", None) or {}).get("untrained"), model.is_synthetic
+    if untrained:
         return UNTRAINED_MODEL_LABEL
-    return SYNTHETIC_MODEL_LABEL if model.is_synthetic else ""
+    return SYNTHETIC_MODEL_LABEL if synthetic else ""
 
 
 def checkpoint_summary(model: Any) -> str:
@@ -55,14 +109,13 @@ def checkpoint_summary(model: Any) -> str:
     ``"MMQ-Net checkpoint 'checkpoint' (shipped; format 1, MMQ-Net Studio 0.1.0), fusion mmq, SYNTHETIC
     training data, 40 tokens, T=8"``; the untrained in-process model gives :data:`UNTRAINED_DESCRIPTION`.
     """
-    meta = model.meta
-    extra = getattr(meta, "extra", None) or {}
-    if extra.get("untrained"):
+    about = model_about(model)
+    if about["untrained"]:
         return UNTRAINED_DESCRIPTION
-    name, about = "unnamed", [f"format {getattr(meta, 'format_version', '?')}"]
-    if getattr(meta, "mmqnet_version", ""):
-        about.append(f"MMQ-Net Studio {meta.mmqnet_version}")
-    path = getattr(meta, "path", None)
+    name, about_text = "unnamed", [f"format {about['format_version']}"]
+    if about["mmqnet_version"]:
+        about_text.append(f"MMQ-Net Studio {about['mmqnet_version']}")
+    path = about["path"]
     if path is not None:
         folder = Path(path).parent if Path(path).suffix else Path(path)  # a folder or its model.safetensors
         name = folder.name or name
@@ -70,12 +123,10 @@ def checkpoint_summary(model: Any) -> str:
 
         shipped = default_checkpoint_path()
         if shipped is not None and folder.resolve() == Path(shipped).resolve():
-            about.insert(0, "shipped")
-    data = ("SYNTHETIC training data" if model.is_synthetic
-            else f"trained on {extra.get('training_data', 'unknown data')}")
-    cfg = model.model.config
-    return (f"MMQ-Net checkpoint '{name}' ({', '.join(about)}), fusion {getattr(cfg, 'fusion', '?')}, {data}, "
-            f"{len(model.layout)} tokens, T={cfg.n_windows}")
+            about_text.insert(0, "shipped")
+    data = "SYNTHETIC training data" if about["is_synthetic"] else f"trained on {about['training_data']}"
+    return (f"MMQ-Net checkpoint '{name}' ({', '.join(about_text)}), fusion {about['fusion']}, {data}, "
+            f"{about['n_tokens']} tokens, T={about['n_windows']}")
 
 
 def resolve_checkpoint(setting: str) -> Path:
@@ -196,9 +247,10 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
         log.info("%s", note)
     # the views, the report and the saved summary name the checkpoint without its path; the path is logged
     result = dataclasses.replace(run.result, model_description=checkpoint_summary(run.model))
-    if getattr(run.model.meta, "path", None) is not None:
-        log.info("MMQ-Net checkpoint used: %s", run.model.meta.path)
-    return AnalysisRun(result=result, model=run.model, label=model_label(run.model))
+    about = model_about(run.model)
+    if about["path"] is not None:
+        log.info("MMQ-Net checkpoint used: %s", about["path"])
+    return AnalysisRun(result=result, model=run.model, label=model_label(run.model), device=about["device"])
 
 
 def write_trajectories_csv(result: Any, path: str | os.PathLike) -> Path:

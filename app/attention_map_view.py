@@ -28,8 +28,8 @@ from mmqnet_core.features.missing import describe_hidden
 
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
-from .plot_helpers import (CURSOR_PEN, CursorKeys, empty_time_range, on_left_click, style_plot, use_time_axis,
-                           view_combo)
+from .plot_helpers import (CURSOR_PEN, CursorKeys, add_plot, empty_time_range, on_left_click, style_plot,
+                           use_time_axis, view_combo)
 
 #: Channels whose hidden windows the note lists (the rest are counted, and all are in its tooltip).
 NOTE_LINES = 2
@@ -108,7 +108,7 @@ class AttentionMapView(QWidget):
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
-        self.plot = self.graphics.addPlot(row=0, col=0)
+        self.plot = add_plot(self.graphics.ci, row=0, col=0)
         style_plot(self.plot)
         self.plot.showGrid(x=False, y=False)
         use_time_axis(self.plot)
@@ -132,7 +132,7 @@ class AttentionMapView(QWidget):
         self.plot.addItem(self.cursor, ignoreBounds=True)
 
         # the occlusion map: rows = occluded units, columns = windows, time-linked to the attention map
-        self.occ_plot = self.graphics.addPlot(row=1, col=0)
+        self.occ_plot = add_plot(self.graphics.ci, row=1, col=0)
         style_plot(self.occ_plot)
         self.occ_plot.showGrid(x=False, y=False)
         use_time_axis(self.occ_plot)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
 from .browser_state import format_hms
-from .plot_helpers import TIME_LABEL_PX, CursorKeys, TimeAxis, style_plot
+from .plot_helpers import TIME_LABEL_PX, add_plot, CursorKeys, TimeAxis, style_plot
 from .trajectory_view import P_HIGH_TIP
 
 #: (label, x, y, anchor) of the quadrant labels, in the plane's coordinates.
@@ -57,7 +57,7 @@ class CircumplexView(QWidget):
         self.banner = AnalysisBanner(model, self)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
-        self.plot = self.graphics.addPlot(row=0, col=0)
+        self.plot = add_plot(self.graphics.ci, row=0, col=0)
         style_plot(self.plot)
         self.plot.setLabel("bottom", "P(high valence)")
         self.plot.setLabel("left", "P(high arousal)")

@@ -192,8 +192,11 @@ def _run_selftest(window, path: Path | None, *, untrained: bool = False, keep_di
                 if not keep_dir:
                     shutil.rmtree(folder, ignore_errors=True)
             result = window.model.analysis
-            finish(0, f"{state['page']}; analysed {result.n_windows} windows with {state['model']}; wrote and "
-                      f"checked {written} in {time.perf_counter() - start:.1f} s")
+            helper = getattr(window._analysis_model, "_proc", None)  # the model's helper process, if it ran there
+            where = (f" (in a helper process, pid {helper.pid}, torch not imported by the window's process: "
+                     f"{'torch' not in sys.modules})" if helper is not None else " (in this process)")
+            finish(0, f"{state['page']}; analysed {result.n_windows} windows with {state['model']}{where}; wrote "
+                      f"and checked {written} in {time.perf_counter() - start:.1f} s")
 
     if path is not None:
         window.open_file(path)
@@ -230,6 +233,10 @@ def end_after_quit_during_work(window, code: int) -> None:
         return
     if abandoned:
         log.info("exiting without waiting for %s", [w.name for w in abandoned])
+    from mmqnet_core.fileio import remove_unfinished_writes
+
+    for tmp in remove_unfinished_writes():  # an export still being written: nothing half written stays behind
+        log.info("unfinished file removed: %s", tmp)
     window.settings.sync()
     logging.shutdown()  # flushes and closes every handler, as the interpreter's exit does
     for stream in (sys.stdout, sys.stderr):
@@ -238,6 +245,7 @@ def end_after_quit_during_work(window, code: int) -> None:
                 stream.flush()
         except (OSError, ValueError):  # a closed pipe: nothing more can be said
             pass
+    remove_unfinished_writes()  # again, last: a writer that reopened its temporary file meanwhile
     os._exit(code)
 
 

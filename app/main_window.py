@@ -50,7 +50,8 @@ from mmqnet_core.errors import CheckpointError, MMQNetError, RecordingError
 from mmqnet_core.progress import CancelToken, ProgressCallback
 from mmqnet_core.recording import Modality, Recording
 
-from .analysis import AnalysisRun, atomic_write, resolve_checkpoint, run_analysis, write_trajectories_csv
+from .analysis import (AnalysisRun, atomic_write, model_usable, resolve_checkpoint, run_analysis,
+                       start_model_process, write_trajectories_csv)
 from .browser_controls import BrowserControls, return_focus
 from .channel_panel import ChannelPanel
 from .dialog_focus import DialogFocusReturn
@@ -62,7 +63,7 @@ from .log_panel import LogPanel
 from .mask_table import MaskTable
 from .model import AppModel
 from .overview_bar import OverviewBar
-from .plot_helpers import follow_clock
+from .plot_helpers import follow_clock, prepare_plot_item
 from .preferences import Preferences, PreferencesDialog, add_recent_file, load_preferences, make_settings, \
     recent_files, save_preferences
 from .qt_compat import install_refcount_guard, top_up_refcounts
@@ -101,6 +102,15 @@ VIEW_SIZES = {"trajectory": (1100, 380), "circumplex": (620, 560), "attention": 
 #: ``bench_scale.py --cancel-latency``); a step that cannot be interrupted (torch's import, a library's filter)
 #: would not stop within 1.5 s either, and the process then ends without waiting for it (``app.main``).
 QUIT_WAIT_S = 0.5
+#: Run the model of a checkpoint in a helper process (``mmqnet_core.inference.model_process``): torch's import and
+#: the checkpoint's load held the GUI thread's interpreter lock for up to ~1 s at a time in a worker thread
+#: (``bench/bench_gui_stall.py``). Spans longer than the core's ``REMOTE_MAX_S`` keep it in this process (their
+#: features and results would be copied between the processes, as in ``mmqnet analyze``).
+ANALYSIS_PROCESS = True
+#: While an analysis runs, the trajectory view (shown when it ends) is made ahead, one small step per turn of the
+#: event loop this many ms apart (its modules, each of its three PlotItems, then the view): built at the end, it
+#: held the GUI thread ~0.1-0.3 s just as the result arrived (``bench/bench_gui_stall.py``, phase "shown 1").
+VIEW_PREPARATION_STEP_MS = 40
 #: Said first in the status bar's page label while a drag on the traces masks / annotates (what a drag does).
 MASK_MODE_TEXT = "MASK MODE: a drag masks (M or Esc leaves) | "
 ANNOTATE_MODE_TEXT = "ANNOTATE MODE: a drag annotates (A leaves) | "
@@ -206,6 +216,13 @@ def _display_masks(masks: Any) -> Any:
     return None if masks is None else masks.without_source("simulated")
 
 
+def _remote_max_s() -> float:
+    """The longest span whose model runs in a helper process, s (the core's ``REMOTE_MAX_S``)."""
+    from mmqnet_core.inference.model_process import REMOTE_MAX_S
+
+    return REMOTE_MAX_S
+
+
 def describe_device(device: str) -> str:
     """Compute device text for the status bar (``mmqnet_core.device`` when present, else "CPU")."""
     try:
@@ -287,6 +304,7 @@ class MainWindow(QMainWindow):
         # The analysis views are built when their dock is first shown or a view is first used (see _view below):
         # the four plots took about three quarters of the window's creation time.
         self._views: dict[str, QWidget] = {}
+        self._view_preparation: Any = None  # steps making the trajectory view ahead (see _prepare_views)
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.trajectory_dock = self._dock("Trajectory", QWidget(self), bottom)
         self.circumplex_dock = self._dock("Circumplex", QWidget(self), bottom)
@@ -301,8 +319,10 @@ class MainWindow(QMainWindow):
         self.log_dock.raise_()
         self._default_size()  # first: the docks' default sizes are shares of the window
         self._size_docks()
-        self._analysis_model: Any = None  # LoadedModel cached between runs
+        self._analysis_model: Any = None  # LoadedModel or RemoteModel (helper process) cached between runs
         self._analysis_model_key: Any = None  # (checkpoint, device) it was loaded for
+        self._retired_models: list[Any] = []  # model processes no longer cached: ended once no analysis uses them
+        self._device_text: tuple[str, str] | None = None  # (device preference, its description) from an analysis
         self._model_factory: Callable[[Recording], Any] | None = None  # builds a model when none is set
         self._simulate_values = (0.3, 0)  # last rate and seed of Edit > Simulate missing data
 
@@ -933,6 +953,14 @@ class MainWindow(QMainWindow):
         kwargs["mc_samples"] = self.prefs.mc_samples
         kwargs["attribution"] = "modality" if self.prefs.occlusion else None
         key = (self.prefs.checkpoint, self.prefs.device)
+        cached = self._analysis_model
+        if cached is not None and self._analysis_model_key not in (None, "given") and (
+                not model_usable(cached)  # its process was stopped (a cancel) or failed
+                or (hasattr(cached, "close") and any(getattr(w, "model_in_use", None) is cached
+                                                     for w in self.runner.workers))):
+            # a model process still busy with the analysis this one replaces (F5 again while it runs) would be
+            # killed by that analysis' cancel: a new one is started, the old one ends with its analysis
+            self._retire_model()
         if self._analysis_model_key == "given" or (self._analysis_model is not None
                                                    and self._analysis_model_key == key):
             kwargs["model"] = self._analysis_model
@@ -940,13 +968,26 @@ class MainWindow(QMainWindow):
             kwargs["model_factory"] = self._model_factory
         else:
             try:
-                kwargs["checkpoint"] = resolve_checkpoint(self.prefs.checkpoint)
+                checkpoint = resolve_checkpoint(self.prefs.checkpoint)
             except CheckpointError as exc:
                 self.report_error(exc, "running MMQ-Net")
                 return False
+            remote = None
+            if ANALYSIS_PROCESS and rec.duration_s <= _remote_max_s():
+                # the model loads and runs in a helper process started here, in the GUI thread (it ends with
+                # the thread that started it): torch's import never holds this process's interpreter lock
+                remote = start_model_process(checkpoint, self.prefs.device)
+            if remote is not None:
+                kwargs["model"] = remote
+                self._retire_model()
+                self._analysis_model, self._analysis_model_key = remote, key
+            else:
+                kwargs["checkpoint"] = checkpoint
         generation = self._generation
 
         def done(run: AnalysisRun) -> None:
+            if run.device:
+                self._device_text = (key[1], run.device)
             if kwargs.get("model") is None:
                 self._analysis_model = run.model
                 self._analysis_model_key = key if self._model_factory is None else None
@@ -971,7 +1012,58 @@ class MainWindow(QMainWindow):
             run_analysis, rec, masks, key="analysis", name=f"Analysing {rec.title}", background=True,
             on_result=done, on_error=lambda exc: self.report_error(exc, f"{ANALYSIS_CONTEXT}{rec.title}"),
             on_cancelled=cancelled, **kwargs))
+        this[0].model_in_use = kwargs.get("model")
+        this[0].signals.done.connect(self._close_retired_models)
+        self._prepare_views(this[0])
         return True
+
+    def _prepare_views(self, worker: Any) -> None:
+        """Make the trajectory view ahead while ``worker`` (the analysis) runs, in small steps (see
+        :data:`VIEW_PREPARATION_STEP_MS`); nothing when it exists already."""
+        if "trajectory" in self._views or self._view_preparation is not None:
+            return
+
+        def steps():
+            import importlib
+
+            for name in ("trajectory_view", "circumplex_view", "attention_map_view", "reconstruction_view"):
+                importlib.import_module(f"{__package__}.{name}")  # _view_specs imports them all
+                yield
+            for _ in range(3):  # the trajectory view's PlotItems (plot_helpers.prepare_plot_item)
+                prepare_plot_item()
+                yield
+            if not worker.is_done:
+                self._view("trajectory")
+            yield
+
+        self._view_preparation = (worker, steps())
+        QTimer.singleShot(VIEW_PREPARATION_STEP_MS, self._next_view_preparation_step)
+
+    def _next_view_preparation_step(self) -> None:
+        if self._view_preparation is None:
+            return
+        worker, steps = self._view_preparation
+        if worker.is_done or "trajectory" in self._views or next(steps, StopIteration) is StopIteration:
+            self._view_preparation = None  # finished, or the analysis ended first: the rest as before, on use
+            return
+        QTimer.singleShot(VIEW_PREPARATION_STEP_MS, self._next_view_preparation_step)
+
+    def _retire_model(self) -> None:
+        """Stop caching the model; a model process is ended once no running analysis uses it."""
+        model, self._analysis_model, self._analysis_model_key = self._analysis_model, None, None
+        if model is not None and hasattr(model, "close"):
+            self._retired_models.append(model)
+        self._close_retired_models()
+
+    def _close_retired_models(self, *, all_of_them: bool = False) -> None:
+        in_use = set() if all_of_them else {id(getattr(w, "model_in_use", None)) for w in self.runner.workers}
+        keep = []
+        for model in self._retired_models:
+            if id(model) in in_use:
+                keep.append(model)
+            else:
+                model.close(kill=True)
+        self._retired_models = keep
 
     def ask_subject_files(self) -> None:
         """Let the user name other recordings of this subject (Analysis > Subject recordings...)."""
@@ -1225,7 +1317,7 @@ class MainWindow(QMainWindow):
             self._update_device_label()
         if (old.checkpoint, old.device) != (prefs.checkpoint, prefs.device):
             if self._analysis_model_key != "given":  # the cached model was loaded for the old settings
-                self._analysis_model, self._analysis_model_key = None, None
+                self._retire_model()
         cleaning = ("line_freq", "eeg_low_hz", "eeg_high_hz")
         if any(getattr(old, f) != getattr(prefs, f) for f in cleaning):
             self.start_cleaning()  # says again whether the cleaned trace is the model's input
@@ -1309,8 +1401,16 @@ class MainWindow(QMainWindow):
             self.device_label.setToolTip("Compute device of the model (checked at the first analysis)")
 
     def _update_device_label(self) -> None:
-        # Deferred after the window shows: describing the device imports torch (a second or two).
-        self.device_label.setText(f"Device: {describe_device(self.prefs.device)}")
+        # Deferred after the window shows: describing the device imports torch (a second or two), so it is
+        # described here only when torch is imported anyway; an analysis whose model ran in its helper process
+        # brings the description back with its result.
+        if self._device_text is not None and self._device_text[0] == self.prefs.device:
+            self.device_label.setText(f"Device: {self._device_text[1]}")
+        elif "torch" in sys.modules:
+            self.device_label.setText(f"Device: {describe_device(self.prefs.device)}")
+        else:
+            self.device_label.setText(f"Device: {self.prefs.device or 'auto'}")
+            self.device_label.setToolTip("Compute device of the model (checked at the first analysis)")
 
     def _update_page_label(self) -> None:
         if self.model.recording is None:
@@ -1399,6 +1499,14 @@ class MainWindow(QMainWindow):
         ok = self.runner.shutdown(timeout_s)
         if not ok:
             self.runner.abandon()
+            from mmqnet_core.fileio import remove_unfinished_writes
+
+            # an abandoned export is still writing its temporary file: removed now (its rename then fails), so
+            # that nothing half written is left beside the output, whether or not the process waits for it
+            for tmp in remove_unfinished_writes():
+                log.info("unfinished file removed: %s", tmp)
+        self._retire_model()  # the model's helper process ends now (it would die with the process anyway)
+        self._close_retired_models(all_of_them=True)
         self.browser.shutdown()
         self.log_panel.detach()
         top_up_refcounts()

@@ -325,6 +325,38 @@ def view_combo(parent: QWidget) -> QComboBox:
     return combo
 
 
+#: PlotItems made ahead of need (:func:`prepare_plot_item`), taken by :func:`new_plot_item`.
+_SPARE_PLOTS: list[pg.PlotItem] = []
+
+
+def prepare_plot_item() -> None:
+    """Make one PlotItem for a view built later (:func:`new_plot_item` takes it).
+
+    A PlotItem builds its options form, context menus, view box and four axes: 20-60 ms of the GUI thread each
+    (more on a loaded machine), three of them in the trajectory view, which was built when the first analysis
+    ended and froze the window there. The window makes them one per turn of its event loop while an analysis
+    runs (:meth:`app.main_window.MainWindow.run_analysis`), so that no single step holds the GUI thread long.
+    """
+    _SPARE_PLOTS.append(pg.PlotItem())
+
+
+def new_plot_item() -> pg.PlotItem:
+    """A new PlotItem, as ``pg.PlotItem()`` makes it (one made ahead by :func:`prepare_plot_item` if any)."""
+    return _SPARE_PLOTS.pop() if _SPARE_PLOTS else pg.PlotItem()
+
+
+def spare_plot_items() -> int:
+    """How many PlotItems made ahead wait to be used."""
+    return len(_SPARE_PLOTS)
+
+
+def add_plot(layout: pg.GraphicsLayout, row: int, col: int) -> pg.PlotItem:
+    """``layout.addPlot(row=row, col=col)`` with :func:`new_plot_item`'s PlotItem."""
+    plot = new_plot_item()
+    layout.addItem(plot, row=row, col=col)
+    return plot
+
+
 def style_plot(plot: pg.PlotItem) -> None:
     """Dark axis text, light grid, no context menu or auto-range button (the views set their ranges)."""
     plot.hideButtons()

@@ -35,6 +35,7 @@ from .analysis_banner import AnalysisBanner
 from .browser_state import format_hms
 from .model import AppModel, MaskFocus
 from .plot_helpers import (
+    add_plot,
     view_combo,
     CURSOR_PEN,
     FOCUS_SPAN,
@@ -102,9 +103,9 @@ class ReconstructionView(QWidget):
         self.feature_legend = RowLegend(labelTextColor="#202020", colCount=3)
         self.wave_legend = RowLegend(labelTextColor="#202020", colCount=3)
         self.graphics.ci.addItem(self.feature_legend, row=0, col=0)
-        self.feature_plot = self.graphics.addPlot(row=1, col=0)
+        self.feature_plot = add_plot(self.graphics.ci, row=1, col=0)
         self.graphics.ci.addItem(self.wave_legend, row=2, col=0)
-        self.wave_plot = self.graphics.addPlot(row=3, col=0)
+        self.wave_plot = add_plot(self.graphics.ci, row=3, col=0)
         for legend in (self.feature_legend, self.wave_legend):
             self.graphics.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignLeft)
         for plot, legend in ((self.feature_plot, self.feature_legend), (self.wave_plot, self.wave_legend)):

@@ -46,6 +46,8 @@ from .analysis import runs
 from .analysis_banner import AnalysisBanner
 from .model import AppModel
 from .plot_helpers import (
+    add_plot,
+    new_plot_item,
     view_combo,
     CURSOR_PEN,
     CursorKeys,
@@ -171,8 +173,8 @@ class TrajectoryView(QWidget):
         self.plot_widget.ci.layout.setAlignment(self.legend, Qt.AlignmentFlag.AlignLeft)
         self.plot_widget.ci.layout.setRowSpacing(0, 0)
         self.plot_widget.ci.layout.setContentsMargins(9, 2, 9, 6)  # (9 on every side by default)
-        self.plot = self.plot_widget.addPlot(row=1, col=0)
-        self.entropy_plot = self.plot_widget.addPlot(row=2, col=0)
+        self.plot = add_plot(self.plot_widget.ci, row=1, col=0)  # PlotItems made ahead (see prepare_plot_item)
+        self.entropy_plot = add_plot(self.plot_widget.ci, row=2, col=0)
         self.plot.legend = self.legend  # where the PlotItem puts the entries of the curves it makes with a name
         for plot in (self.plot, self.entropy_plot):
             style_plot(plot)
@@ -229,7 +231,7 @@ class TrajectoryView(QWidget):
         self.spectrogram_box.currentTextChanged.connect(self.set_spectrogram_channel)
         self.spectrogram_box.textActivated.connect(_remember_spectrogram_channel)  # the user's choice only
         self.spectrogram_label = QLabel(self)
-        self.spectrogram_plot = pg.PlotItem()
+        self.spectrogram_plot = new_plot_item()
         style_plot(self.spectrogram_plot)
         self.spectrogram_plot.showGrid(x=True, y=False)
         self.spectrogram_plot.getViewBox().setMouseEnabled(x=True, y=False)

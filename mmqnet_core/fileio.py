@@ -5,15 +5,49 @@ through :func:`atomic_path`: the data are written to a temporary file in the des
 disk, given the permissions an ordinary new file would get (``mkstemp`` creates files readable by their owner
 only), then renamed over the destination with :func:`os.replace`. Written by hand because the standard
 library has no atomic-write helper and the small packages that do (atomicwrites) are unmaintained.
+
+A process that ends while a write is in progress in another thread (the app's "Stop and quit" during an EDF+
+export ends with ``os._exit``, which runs no ``finally``) first calls :func:`remove_unfinished_writes`: the
+temporary files of the writes still in progress are removed, so nothing half written is left beside the outputs.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+
+#: Temporary files of the atomic writes in progress (any thread), removed by :func:`remove_unfinished_writes`.
+_UNFINISHED: set[Path] = set()
+#: Those already removed once: a later call removes them again if their writer has created them anew.
+_REMOVED: set[Path] = set()
+_UNFINISHED_LOCK = threading.Lock()
+
+
+def remove_unfinished_writes() -> list[Path]:
+    """Remove the temporary files of the atomic writes still in progress in other threads; returns them.
+
+    For a process about to end without waiting for those threads (``os._exit``): their destinations keep their
+    old content (or stay absent), and no ``.tmp`` file is left beside them. A writer still running afterwards
+    writes into the removed file and fails at its rename, leaving nothing either; one that creates the file again
+    by name (a library opening its output) renames a complete file, or has it removed by the next call (the app
+    calls this again just before ``os._exit``). Errors are ignored (a file already gone, a folder that cannot be
+    written any more).
+    """
+    with _UNFINISHED_LOCK:
+        _REMOVED.update(_UNFINISHED)  # a library writing by name may create the file again: removed again
+        _UNFINISHED.clear()
+        pending = sorted(p for p in _REMOVED if os.path.lexists(p))
+    for tmp in pending:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return pending
 
 
 def _umask() -> int:
@@ -56,6 +90,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    with _UNFINISHED_LOCK:
+        _UNFINISHED.add(tmp_path)
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())
@@ -63,6 +99,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp_path, path)
         _fsync_dir(path.parent)
     finally:
+        with _UNFINISHED_LOCK:
+            _UNFINISHED.discard(tmp_path)
         tmp_path.unlink(missing_ok=True)
 
 

@@ -85,6 +85,10 @@ def check_samples(model: Any, mc_samples: Any) -> int:
     if mc_samples is None or (isinstance(mc_samples, (int, np.integer)) and not isinstance(mc_samples, bool)
                               and mc_samples == 0):
         return 0
+    from .model_process import RemoteModel
+
+    if isinstance(model, RemoteModel) and model.remote:  # checked where the model is (no torch here)
+        return model.check_mc_samples(mc_samples)
     return _engine("check_mc_samples")(model.model, mc_samples)
 
 

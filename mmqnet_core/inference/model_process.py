@@ -16,9 +16,12 @@ Lifetime: the child ignores Ctrl-C (the parent decides), asks the kernel to kill
 come back as the same exception types (MMQNetError subclasses, or built-in ones) with their messages, so the CLI
 says the same ``error: ...`` line as in-process.
 
-Used by the CLI's single-recording ``analyze`` only (Linux, torch not yet imported, no thread started, spans up to
-:data:`REMOTE_MAX_S`; ``--in-process`` turns it off). The app and the cohort's worker processes load the model in
-their own process.
+Used by the CLI's single-recording ``analyze`` (Linux, torch not yet imported, no thread started, spans up to
+:data:`REMOTE_MAX_S`; ``--in-process`` turns it off), and by the app through :func:`spawn_model_process`: the same
+child started as a fresh interpreter (multiprocessing's spawn: safe in a process with threads, works in the
+PyInstaller bundle with ``multiprocessing.freeze_support``), so that torch's import -- which holds the interpreter
+lock for up to a second at a time -- never runs in the GUI's process. The cohort's worker processes load the model
+in their own process.
 """
 
 from __future__ import annotations
@@ -254,7 +257,7 @@ def _child(sock: socket.socket, path: Any, device: Any, settings: tuple, parent:
             return
         norm: list[np.ndarray] = []
         _send(sock, {"kind": "loaded", "describe": loaded.describe(), "is_synthetic": bool(loaded.is_synthetic),
-                     "normalizer": encode(loaded.normalizer, norm)}, norm)
+                     "normalizer": encode(loaded.normalizer, norm), "about": about_model(loaded)}, norm)
         from .analyze import analyze_features
 
         while True:
@@ -262,6 +265,14 @@ def _child(sock: socket.socket, path: Any, device: Any, settings: tuple, parent:
                 message, arrays = _recv(sock)
             except (EOFError, OSError):
                 return
+            if message.get("kind") == "check_mc_samples":
+                try:
+                    from .engine import check_mc_samples
+
+                    _send(sock, {"kind": "checked", "value": check_mc_samples(loaded.model, message["value"])})
+                except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+                    _send(sock, _error_message(exc))
+                continue
             if message.get("kind") != "analyze_features":
                 return
             try:
@@ -329,6 +340,54 @@ def start_model_process(path: Any = None, *, device: str | None = None) -> Any:
     return RemoteModel(settings, path, device)
 
 
+def spawn_model_process(path: Any = None, *, device: str | None = None) -> Any:
+    """A :class:`RemoteModel` whose child is a fresh interpreter (multiprocessing's ``spawn``), or None when the
+    checkpoint's settings cannot be read from its ``config.json`` (the caller loads it in this process, which
+    says what is wrong).
+
+    Unlike :func:`start_model_process` this may be called in a process with threads and with torch imported (the
+    app). The child dies with the *thread* that started it (``PR_SET_PDEATHSIG``): call it from a thread that lives
+    as long as the child should (the app's GUI thread), never from a pool thread that may end while idle. In a
+    frozen executable the entry point must call ``multiprocessing.freeze_support()`` first.
+    """
+    from pathlib import Path
+
+    from .model_loading import _early_settings, default_checkpoint_path
+
+    resolved = Path(path) if path is not None else default_checkpoint_path()
+    try:
+        settings = None if resolved is None else _early_settings(resolved)
+    except Exception:  # noqa: BLE001 - any doubt: in-process, which says what is wrong
+        settings = None
+    if settings is None:
+        return None
+    return RemoteModel(settings, path, device, start_method="spawn")
+
+
+def about_model(loaded: Any) -> dict:
+    """What a caller shows about a loaded model without holding it (plain, JSON-able): the checkpoint's path,
+    format and version, its training data flags, fusion, context length T, number of tokens and the device's
+    description. Sent by the model process with its "loaded" message (:attr:`RemoteModel.about`)."""
+    meta = loaded.meta
+    extra = dict(getattr(meta, "extra", None) or {})
+    cfg = loaded.model.config
+    path = getattr(meta, "path", None)
+    try:
+        from ..device import describe_device
+
+        device = str(describe_device(loaded.device))
+    except Exception:  # noqa: BLE001 - a description only
+        device = str(loaded.device)
+    return {"path": None if path is None else str(path),
+            "format_version": getattr(meta, "format_version", "?"),
+            "mmqnet_version": str(getattr(meta, "mmqnet_version", "") or ""),
+            "untrained": bool(extra.get("untrained", False)),
+            "training_data": str(extra.get("training_data", "unknown data")),
+            "is_synthetic": bool(loaded.is_synthetic),
+            "fusion": str(getattr(cfg, "fusion", "?")), "n_windows": int(cfg.n_windows),
+            "n_tokens": len(loaded.layout), "device": device}
+
+
 class RemoteModel:
     """The model of an analysis running in a child process (see the module docstring).
 
@@ -339,7 +398,7 @@ class RemoteModel:
     to a model loaded in this process (a long span); every other attribute then comes from that model.
     """
 
-    def __init__(self, settings: tuple, path: Any, device: str | None) -> None:
+    def __init__(self, settings: tuple, path: Any, device: str | None, *, start_method: str = "fork") -> None:
         from .model_loading import _EARLY
 
         for name, value in zip(_EARLY, settings):
@@ -353,6 +412,8 @@ class RemoteModel:
         self.child_maxrss_kb = 0  # the child's peak resident memory (reported with its result), kB
         self.rss_while_child_kb = 0  # this process's resident memory while the child worked (at its result), kB
         self.close_after_use = False  # end the child once it has answered one analysis (the CLI)
+        self.warm_writer = True  # start() imports the Parquet writer in a helper thread (the app does not save)
+        self._proc: Any = None  # the multiprocessing.Process of a spawned child (None: forked)
         parent = os.getpid()
         for stream in (sys.stdout, sys.stderr):  # nothing buffered here may be written twice
             try:
@@ -360,10 +421,21 @@ class RemoteModel:
             except (AttributeError, OSError, ValueError):
                 pass
         ours, theirs = socket.socketpair()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child (covered by the CLI tests in a subprocess)
-            ours.close()
-            _child(theirs, path, device, settings, parent)
+        if start_method == "spawn":
+            import multiprocessing
+
+            # the child's socket is passed as an inherited descriptor (multiprocessing's reduction of sockets)
+            self._proc = multiprocessing.get_context("spawn").Process(
+                target=_child, args=(theirs, path, device, settings, parent), name="mmqnet-model", daemon=True)
+            self._proc.start()
+            pid = self._proc.pid
+        elif start_method == "fork":
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child (covered by the CLI tests in a subprocess)
+                ours.close()
+                _child(theirs, path, device, settings, parent)
+        else:
+            raise ValueError(f"start_method must be 'fork' or 'spawn', got {start_method!r}")
         theirs.close()
         self._sock: socket.socket | None = ours
         self._pid: int | None = pid
@@ -373,6 +445,39 @@ class RemoteModel:
     def remote(self) -> bool:
         """True while the model stage runs in the child (not after :meth:`use_local`)."""
         return self._local is None
+
+    @property
+    def alive(self) -> bool:
+        """True while the child can still answer: not stopped, not switched to :meth:`use_local`, no load error
+        (a cancel during the model stage kills it: a caller keeping the model for the next run then starts a new
+        one)."""
+        if self._local is not None or self._sock is None:
+            return False
+        self._poll(0.0)
+        return self._error is None and self._sock is not None and self._reap(block=False) == "still running"
+
+    @property
+    def about(self) -> dict:
+        """:func:`about_model` of the model the child has loaded (waits for the load)."""
+        if self._local is not None:
+            return about_model(self._local.result() if hasattr(self._local, "result") else self._local)
+        return dict(self.result()._loaded.get("about") or {})
+
+    def check_mc_samples(self, mc_samples: Any, cancel: CancelToken | None = None) -> int:
+        """:func:`~mmqnet_core.inference.engine.check_mc_samples` of the loaded model, in the child (waits for the
+        load; its error, if any, is raised here)."""
+        self.result(cancel)
+        with self._lock:
+            if self._sock is None:
+                raise MMQNetError("The model process has been stopped: run the analysis again.")
+            _send(self._sock, {"kind": "check_mc_samples", "value": encode(mc_samples, [])})
+            try:
+                message, _ = _recv(self._sock)
+            except (EOFError, OSError, ValueError):
+                message = self._died()
+        if message.get("kind") != "checked":
+            _raise(message)
+        return int(message["value"])
 
     def _poll(self, timeout: float) -> bool:
         """Read the child's load message if it arrives within ``timeout`` s; True once it has been read."""
@@ -437,7 +542,7 @@ class RemoteModel:
             start_loading(self._local)
             return
         with self._lock:
-            if self._warm is not None:
+            if self._warm is not None or not self.warm_writer:
                 return
 
             def warm() -> None:
@@ -508,6 +613,13 @@ class RemoteModel:
         pid = self._pid
         if pid is None:
             return "already ended"
+        if self._proc is not None:  # multiprocessing's own record of the child must see its end
+            self._proc.join(None if block else 0)
+            code = self._proc.exitcode
+            if code is None:
+                return "still running"
+            self._pid = None
+            return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
         try:
             got, status = os.waitpid(pid, 0 if block else os.WNOHANG)
         except ChildProcessError:

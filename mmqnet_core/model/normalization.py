@@ -22,15 +22,26 @@ group falls back to the global statistics (:func:`group_normalizers`).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Any, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, TypeVar
 
 import numpy as np
-import torch
 
 from ..errors import ConfigError
 
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+if TYPE_CHECKING:
+    import torch
+
+# torch is not imported here: fitting statistics is numpy only, and the app fits a subject's statistics in a
+# process that must never import torch (its model runs in a helper process: inference.model_process). A tensor
+# given to a Normalizer means torch is imported already.
+ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
+
+
+def _is_tensor(x: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 from .format import MIN_GROUP_WINDOWS, NORMALIZATION_MODES  # noqa: E402,F401 (re-exported)
 
@@ -119,7 +130,8 @@ class Normalizer:
                 f"Features of shape {tuple(like.shape)} do not match the normaliser's (tokens, features) "
                 f"{self.mean.shape}: use the checkpoint made for this feature layout."
             )
-        if isinstance(like, torch.Tensor):
+        if _is_tensor(like):
+            torch = sys.modules["torch"]
             return (torch.as_tensor(self.mean, device=like.device, dtype=like.dtype),
                     torch.as_tensor(self.std, device=like.device, dtype=like.dtype))
         return self.mean, self.std
@@ -131,7 +143,7 @@ class Normalizer:
         """
         mean, std = self._stats(values)
         out = (values - mean) / std
-        if isinstance(out, torch.Tensor):
+        if _is_tensor(out):
             return out.masked_fill(missing[..., None], 0.0) if missing is not None else out
         out = out.astype(np.float32, copy=False)
         if missing is not None:
