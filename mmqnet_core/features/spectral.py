@@ -31,9 +31,9 @@ from typing import Sequence
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .._scipy_signal import signal  # scipy.signal without scipy.stats (see there)
 from ..errors import ConfigError
 
 
@@ -216,7 +216,7 @@ def _de_psd(spec: np.ndarray, grid: WindowGrid, bands: list[tuple[float, float]]
     power = spec.real**2 + spec.imag**2  # (C, T, K)
     var = band_variance(power, n, m)
     tap = hann_spectrum(spec, n)
-    s2 = float(np.sum(scipy.signal.get_window("hann", n) ** 2))  # 3n/8 for n > 2
+    s2 = float(np.sum(signal.get_window("hann", n) ** 2))  # 3n/8 for n > 2
     dens = (tap.real**2 + tap.imag**2) * (one_sided_weights(n) / (sfreq * s2)).astype(power.dtype)
     psd = dens @ (m / m.sum(axis=0)).astype(power.dtype)
     with np.errstate(divide="ignore"):
