@@ -10,7 +10,8 @@ which this project never calls. Nothing in ``mmqnet_core`` uses ``scipy.stats`` 
 first called, and it leaves ``sys.modules`` as soon as ``scipy.signal`` is imported, so that any later
 ``import scipy.stats`` is the real one. Anything else asked of it in the meantime (another thread, or a future
 scipy.signal that takes more names from scipy.stats) removes it first and is answered by the real module: slower,
-never wrong. The functions of ``scipy.signal`` are untouched: the same values.
+never wrong. The functions of ``scipy.signal`` are untouched: the same values. Then
+:func:`settle_array_api_checks` does what importing scipy.stats did on the side (see there).
 """
 
 from __future__ import annotations
@@ -45,6 +46,30 @@ class _StatsOnDemand(types.ModuleType):
         return getattr(_real_stats(), name)
 
 
+def settle_array_api_checks() -> None:
+    """Let scipy's array-API helpers settle now that numpy arrays are not torch tensors.
+
+    scipy asks ``sys.modules["torch"].Tensor`` the first time one of its functions meets each array type, when
+    torch is in ``sys.modules``, and keeps the answer per type (``_issubclass_fast``, cached). While torch is being
+    imported by another thread -- a model loading beside the cleaning (``DeferredModel``), or the app's analysis
+    -- it is in ``sys.modules`` without ``Tensor`` yet, and that first check raises AttributeError ("partially
+    initialized module 'torch'") inside e.g. ``scipy.signal.freqz`` (mne's FIR design). Importing scipy.stats
+    used to settle the answer for ``numpy.ndarray`` as a side effect; asked here for the numpy types the cleaning
+    and the features hand to scipy, before any model loads, the answer is "not a tensor" once and for all.
+    """
+    try:
+        import numpy as np
+        from scipy._lib.array_api_compat.common._helpers import is_torch_array
+    except ImportError:  # pragma: no cover - another scipy layout: nothing to settle
+        return
+    for value in (np.empty(0), np.empty(1).view(np.memmap), np.float64(0), np.float32(0), np.int64(0),
+                  np.int32(0), np.bool_(False), np.complex128(0)):
+        try:
+            is_torch_array(value)
+        except AttributeError:  # torch is being imported right now: this type stays unsettled
+            pass
+
+
 def load() -> types.ModuleType:
     """``scipy.signal``, imported without ``scipy.stats`` when it is not imported yet."""
     signal = sys.modules.get("scipy.signal")
@@ -60,7 +85,9 @@ def load() -> types.ModuleType:
             finally:
                 if sys.modules.get("scipy.stats") is stand_in:
                     del sys.modules["scipy.stats"]
-        return importlib.import_module("scipy.signal")
+        signal = importlib.import_module("scipy.signal")
+        settle_array_api_checks()
+        return signal
 
 
 signal = load()
