@@ -51,15 +51,6 @@ POLL_S = 0.05
 #: took 9-34 s (6-16 s of CPU) at load 5-6 with spinning and 5.2-6.2 s (2.6-3.2 s of CPU) without. Scheduling
 #: only: the values are the same.
 OMP_WAIT_POLICY: str | None = "PASSIVE"
-#: Added to the child's nice value (scheduling only: the values are the same). The child imports torch and loads
-#: the checkpoint (~1.5 s of CPU) while this process imports, reads, fits and cleans; it has nothing to do until the
-#: features arrive, but with the same priority it took an equal share of the cores from the fit and the cleaning's
-#: threads -- the analysis' critical path -- whenever they wanted both. At +5 (a weight of 335 against 1024) it runs
-#: on the CPU they leave (all of one core while this process imports alone) and finishes well before the
-#: features are done; during the model stage this process only waits, so the child's priority costs it nothing. Nice
-#: values only rank the threads of one scheduling group (Linux's autogroup: a session): other programs are not
-#: favoured over the child by it. 0 turns it off.
-MODEL_PROCESS_NICE = 5
 
 _HEADER = struct.Struct("<QQ")  # JSON header length, number of arrays
 
@@ -245,11 +236,6 @@ def _child(sock: socket.socket, path: Any, device: Any, settings: tuple, parent:
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
         _die_with_parent(parent)
-        if MODEL_PROCESS_NICE:  # this thread, and every thread it starts (see MODEL_PROCESS_NICE)
-            try:
-                os.nice(MODEL_PROCESS_NICE)
-            except OSError:  # pragma: no cover - not permitted here: the same results, at the same priority
-                pass
         if OMP_WAIT_POLICY and "OMP_WAIT_POLICY" not in os.environ:  # read when torch loads OpenMP
             os.environ["OMP_WAIT_POLICY"] = OMP_WAIT_POLICY
         # as preprocessing.pipeline.small_pages does around the in-process model stage (kernel time, not values)

@@ -35,13 +35,9 @@ def fork():
     return pid
 os.fork = fork
 _exit = os._exit
-MAIN = os.getpid()
 def fast_exit(code):
     if FORKS:  # the parent: what it did
         print("FORKED", len(FORKS), "TORCH_IN_PARENT", "torch" in sys.modules, flush=True)
-        print("PARENT_NICE", os.getpriority(os.PRIO_PROCESS, 0), flush=True)
-    elif os.getpid() != MAIN:  # the model process
-        print("CHILD_NICE", os.getpriority(os.PRIO_PROCESS, 0), flush=True)
     _exit(code)
 os._exit = fast_exit
 if sys.argv[1] != "-":
@@ -86,8 +82,6 @@ def test_the_model_process_gives_the_in_process_results_and_the_parent_never_imp
                      "--in-process")
     assert remote.returncode == 0 and local.returncode == 0, remote.stderr[-2000:] + local.stderr[-2000:]
     assert "FORKED 1 TORCH_IN_PARENT False" in remote.stdout  # the model stage ran in the child
-    nice = {line.split()[0]: int(line.split()[1]) for line in remote.stdout.splitlines() if "_NICE" in line}
-    assert nice["CHILD_NICE"] == min(19, nice["PARENT_NICE"] + model_process.MODEL_PROCESS_NICE) > nice["PARENT_NICE"]
     assert "FORKED" not in local.stdout
     _same_outputs(tmp_path / "remote", tmp_path / "local")
     for line in ("mean probability of high", "model: MMQ-Net (", "[SYNTHETIC: recording is synthetic; model trained"):
