@@ -12,6 +12,13 @@ first called, and it leaves ``sys.modules`` as soon as ``scipy.signal`` is impor
 scipy.signal that takes more names from scipy.stats) removes it first and is answered by the real module: slower,
 never wrong. The functions of ``scipy.signal`` are untouched: the same values. Then
 :func:`settle_array_api_checks` does what importing scipy.stats did on the side (see there).
+
+``scipy.ndimage`` is imported in the same step, and both without rewriting docstrings: scipy (1.15+) decorates
+every public function of scipy.signal, scipy.ndimage and scipy.special at import with a note on its array-API
+support, parsing and re-rendering the function's numpydoc docstring -- ~0.2 s of CPU at every start for text a
+program never reads. While :func:`load` imports them, the three helpers that build that note are replaced
+(:func:`_docstrings_as_they_are`); the decorators still run and record each function in scipy's capabilities
+table, and the functions are the same objects with scipy's own docstring text (without the note).
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import importlib
 import sys
 import threading
 import types
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 _LOCK = threading.Lock()
 
@@ -70,12 +78,52 @@ def settle_array_api_checks() -> None:
             pass
 
 
+class _DocAsItIs:
+    """Stands in for scipy's ``FunctionDoc`` while :func:`load` imports: the docstring as it is (the decorator drops
+    the first line of ``str(doc)``, a rendered signature)."""
+
+    def __init__(self, func: Any) -> None:
+        self._doc = getattr(func, "__doc__", None) or ""
+        self._sections: dict[str, list] = {}
+
+    def __getitem__(self, key: str) -> list:
+        return self._sections.setdefault(key, [])
+
+    def __str__(self) -> str:
+        return "\n" + self._doc
+
+
+@contextmanager
+def _docstrings_as_they_are() -> Iterator[None]:
+    """Inside, scipy's array-API decorators leave docstrings as they are (see the module docstring); scipy's own
+    helpers are back afterwards. Without those helpers (another scipy), nothing is changed."""
+    try:
+        api = importlib.import_module("scipy._lib._array_api")
+    except ImportError:  # pragma: no cover - another scipy layout
+        yield
+        return
+    quick = {"FunctionDoc": _DocAsItIs, "_make_sphinx_capabilities": lambda **kwargs: None,
+             "_make_capabilities_note": lambda *args, **kwargs: ""}
+    if not all(callable(getattr(api, name, None)) for name in quick):  # pragma: no cover - another scipy
+        yield
+        return
+    saved = {name: getattr(api, name) for name in quick}
+    for name, value in quick.items():
+        setattr(api, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(api, name, value)
+
+
 def load() -> types.ModuleType:
     """``scipy.signal``, imported without ``scipy.stats`` when it is not imported yet."""
     signal = sys.modules.get("scipy.signal")
     if signal is not None:
         return signal
-    with _LOCK:
+    with _LOCK, _docstrings_as_they_are():
+        importlib.import_module("scipy.ndimage")  # the cleaning's and the features' other scipy module
         if "scipy.signal" not in sys.modules and "scipy.stats" not in sys.modules:
             stand_in = _StatsOnDemand("scipy.stats", "stand-in for scipy.stats while scipy.signal is imported")
             stand_in.scoreatpercentile = _scoreatpercentile

@@ -569,7 +569,8 @@ def _import_cleaning(cancel: CancelToken | None = None) -> None:
     (:func:`~mmqnet_core.inference.streaming.run_cancellable`), so a cancel during the imports is seen at once."""
     import importlib
 
-    for name in ("mmqnet_core.features.extract", "mmqnet_core.preprocessing.pipeline",
+    # first scipy.signal and scipy.ndimage, lean (see mmqnet_core._scipy_signal), then the modules that use them
+    for name in ("mmqnet_core._scipy_signal", "mmqnet_core.features.extract", "mmqnet_core.preprocessing.pipeline",
                  "mmqnet_core.preprocessing.streaming"):
         check_cancel(cancel)
         importlib.import_module(name)

@@ -86,3 +86,32 @@ def test_a_torch_import_under_way_in_another_thread_does_not_break_scipy_calls()
                "signal.freqz(h.astype(np.float32), worN=np.float64(0.5))\n"
                "print('OK', resp.shape)\n")
     assert "OK (50,)" in out
+
+
+_TABLE = ("import sys\n"
+          "import scipy._lib._array_api as api\n"
+          "mods = ('scipy.signal', 'scipy.ndimage', 'scipy.special')\n"
+          "names = sorted(f'{f.__module__}.{f.__qualname__}' for f in api.xp_capabilities_table\n"
+          "               if getattr(f, '__module__', '').startswith(mods))\n"
+          "import hashlib\n"
+          "print('TABLE', len(names), hashlib.sha1('\\n'.join(names).encode()).hexdigest())\n"
+          "print('HELPERS', api.FunctionDoc.__module__, api._make_capabilities_note.__name__,\n"
+          "      api._make_sphinx_capabilities.__name__)\n"
+          "import scipy.signal, scipy.ndimage\n"
+          "print('SUMMARY', scipy.signal.sosfiltfilt.__doc__.strip().splitlines()[0],\n"
+          "      scipy.ndimage.median_filter.__doc__.strip().splitlines()[0])\n")
+
+
+def test_scipy_keeps_its_capabilities_table_and_doc_helpers_without_rendering_docstrings_at_import():
+    """scipy.signal and scipy.ndimage are imported without scipy re-rendering every docstring (the array-API
+    note): the decorators still record the same functions in scipy's capabilities table, scipy's own doc helpers
+    are back afterwards, and the docstrings keep scipy's text."""
+    ours = _run("from mmqnet_core._scipy_signal import signal\n" + _TABLE)
+    plain = _run("import scipy.stats, scipy.signal, scipy.ndimage\n" + _TABLE)
+    lines = [{line.split()[0]: line for line in out.splitlines() if line.split()[:1] in (["TABLE"], ["HELPERS"],
+                                                                                        ["SUMMARY"])}
+             for out in (ours, plain)]
+    assert lines[0]["TABLE"] == lines[1]["TABLE"] and int(lines[0]["TABLE"].split()[1]) > 100
+    assert lines[0]["HELPERS"] == lines[1]["HELPERS"] == ("HELPERS scipy._lib._docscrape _make_capabilities_note "
+                                                          "_make_sphinx_capabilities")
+    assert lines[0]["SUMMARY"] == lines[1]["SUMMARY"]
