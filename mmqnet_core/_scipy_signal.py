@@ -118,7 +118,8 @@ def _docstrings_as_they_are() -> Iterator[None]:
 
 
 def load() -> types.ModuleType:
-    """``scipy.signal``, imported without ``scipy.stats`` when it is not imported yet."""
+    """``scipy.signal``; when no one has imported it yet, it and ``scipy.ndimage`` are imported here without
+    ``scipy.stats`` and without scipy rewriting their docstrings (see the module docstring)."""
     signal = sys.modules.get("scipy.signal")
     if signal is not None:
         return signal
