@@ -27,9 +27,11 @@ from a moment in that stage to the next check, and the mean is that over a unifo
 real cancel is sent half-way through the model stage and timed (target: <= 1 s everywhere).
 
 ``--timeline``: instead, one 1-h analysis (``mmqnet analyze`` in a fresh process, as above) with a clock on it:
-when each stage starts (the progress messages), the model load and the saving start and end, when the program
+when each stage starts (the progress messages), the cleaning's imports, the model load and the saving start and
+end, when the program
 ends (``os._exit`` or the interpreter's teardown) and when the process is reaped, with the CPU time of each
-thread; ``--code`` times other source trees in turn (the same minutes: before/after on a shared machine).
+thread and of the whole process at each event (the CPU of a stage, whatever else runs on the machine);
+``--code`` times other source trees in turn (the same minutes: before/after on a shared machine).
 
 Usage::
 
@@ -221,16 +223,16 @@ _TIMELINE_CHILD = r"""
 import time
 T_FIRST = time.perf_counter()
 import contextlib, json, os, resource, sys, threading
-EV, THREADS = [(T_FIRST, "MainThread", "interpreter running (first line of the program)", 0.0)], []
+EV, THREADS = [(T_FIRST, "MainThread", "interpreter running (first line of the program)", 0.0, time.process_time())], []
 OUT = os.environ["MMQNET_TIMELINE"]
 def forked():  # the model process (inference.model_process): its own events, written beside the parent's
     global OUT
     OUT = OUT + ".model"
     del EV[:], THREADS[:]
-    EV.append((time.perf_counter(), "model-process", "forked", 0.0))
+    EV.append((time.perf_counter(), "model-process", "forked", 0.0, time.process_time()))
 os.register_at_fork(after_in_child=forked)
 def mark(what):
-    EV.append((time.perf_counter(), threading.current_thread().name, what, time.thread_time()))
+    EV.append((time.perf_counter(), threading.current_thread().name, what, time.thread_time(), time.process_time()))
 _run = threading.Thread.run
 def run_timed(self):
     t0 = time.perf_counter()
@@ -256,6 +258,8 @@ from mmqnet_core.inference import model_loading
 timed(model_loading, "load_model", "model load")
 analyze_module = sys.modules["mmqnet_core.inference.analyze"]
 timed(analyze_module.AnalysisResult, "save", "saving")
+if hasattr(analyze_module, "_import_cleaning"):  # the cleaning's and the features' modules (scipy.signal...)
+    timed(analyze_module, "_import_cleaning", "cleaning imports")
 bar = cmd_analyze.progress_bar
 @contextlib.contextmanager
 def progress_bar(name):
@@ -323,17 +327,19 @@ def timeline(args) -> int:
                 mp = Path(str(tl) + ".model")  # the model process, when the analysis forked one
                 m = json.loads(mp.read_text()) if mp.is_file() else None
             if m is not None:  # its events in the parent's list; its threads as one group
-                d["events"] = sorted(d["events"] + [[t, "[model] " + th, what, cpu] for t, th, what, cpu in
+                d["events"] = sorted(d["events"] + [[t, "[model] " + th, what, *cpu] for t, th, what, *cpu in
                                                     m["events"]])
             print(f"\n== {tree} (run {rep + 1}), 1 h x 40 channels at {sfreq} Hz: wall {end - t0:.2f} s, CPU user "
                   f"{usage.ru_utime:.2f} s + system {usage.ru_stime:.2f} s ({usage.ru_minflt / 1e3:.0f}k page faults), "
                   f"peak {usage.ru_maxrss / 1e3:.0f} MB, "
                   f"load {load0} -> {_load()}")
-            print(f"{'t s':>7} {'CPU s':>6}  {'thread':<18} event   (t from the parent's Popen; CPU of that thread)")
-            print(f"{0.0:7.2f} {'':>6}  {'(parent)':<18} Popen")
-            for t, thread, what, cpu in d["events"]:
-                print(f"{t - t0:7.2f} {cpu:6.2f}  {thread[:18]:<18} {what[:72]}")
-            print(f"{end - t0:7.2f} {'':>6}  {'(parent)':<18} process reaped (exit status read)")
+            print(f"{'t s':>7} {'CPU s':>6} {'proc s':>6}  {'thread':<18} event   (t from the parent's Popen; CPU of "
+                  "that thread; CPU of its process, all threads, so far: the CPU of a stage is the difference)")
+            print(f"{0.0:7.2f} {'':>6} {'':>6}  {'(parent)':<18} Popen")
+            for t, thread, what, cpu, *proc in d["events"]:
+                proc_s = f"{proc[0]:6.2f}" if proc else f"{'':>6}"  # (an older bench's events: no process CPU)
+                print(f"{t - t0:7.2f} {cpu:6.2f} {proc_s}  {thread[:18]:<18} {what[:72]}")
+            print(f"{end - t0:7.2f} {'':>6} {'':>6}  {'(parent)':<18} process reaped (exit status read)")
             groups: dict[str, list[float]] = {}
             for name, a, b, user, sys_, *flt in d["threads"]:
                 g = groups.setdefault(name.rstrip("0123456789_").removesuffix("-"), [0, 0.0, 0.0, a - t0, b - t0, 0])

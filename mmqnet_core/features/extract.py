@@ -178,7 +178,7 @@ def _dead_flat_windows(anns: Sequence[Annotation], grid: WindowGrid, n_times: in
             i1 = min(int(np.ceil((a.onset + a.duration - t0_s) * grid.sfreq)), n_times)
             flags[i0:i1] = True
         if flags.mean() > DEAD_FLAT_FRACTION:
-            out[c] = grid.window_mean(flags[None].astype(np.float64))[0] > 0.5
+            out[c] = grid.window_fraction(flags[None])[0] > 0.5
     return out
 
 
@@ -204,7 +204,7 @@ def _annotation_coverage(anns: Sequence[Annotation], grid: WindowGrid, n_times: 
     for i, key in enumerate(keys):
         for i0, i1 in spans.get(key, []) + common:
             flags[i, i0:i1] = True
-    return grid.window_mean(flags.astype(np.float64)).max(axis=0)
+    return grid.window_fraction(flags).max(axis=0)
 
 
 def _hf_score(values, invalid, tokens, names, config: FeatureConfig) -> np.ndarray | None:

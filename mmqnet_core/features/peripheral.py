@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import scipy.signal
 from scipy.ndimage import maximum_filter1d, median_filter, minimum_filter1d
 
+from .._scipy_signal import signal  # scipy.signal without scipy.stats (see there)
 from ..preprocessing.detect import local_scale
 from ..recording import Modality
 from .config import FeatureConfig
@@ -148,13 +148,13 @@ def _filter(
     if low is None and high is None:
         return data
     if low is None:
-        sos = scipy.signal.butter(order, high, btype="lowpass", fs=sfreq, output="sos")
+        sos = signal.butter(order, high, btype="lowpass", fs=sfreq, output="sos")
     elif high is None:
-        sos = scipy.signal.butter(order, low, btype="highpass", fs=sfreq, output="sos")
+        sos = signal.butter(order, low, btype="highpass", fs=sfreq, output="sos")
     else:
-        sos = scipy.signal.butter(order, [low, high], btype="bandpass", fs=sfreq, output="sos")
+        sos = signal.butter(order, [low, high], btype="bandpass", fs=sfreq, output="sos")
     padlen = min(3 * (2 * len(sos) + 1), data.shape[-1] - 1)
-    return scipy.signal.sosfiltfilt(sos, data, axis=-1, padlen=max(padlen, 0))
+    return signal.sosfiltfilt(sos, data, axis=-1, padlen=max(padlen, 0))
 
 
 def _polarity(y: np.ndarray) -> float:
@@ -191,7 +191,7 @@ def find_events(
     and compares each peak with the limit at its own sample.
     """
     prom = np.maximum(min_prominence, 1e-300)
-    peaks, props = scipy.signal.find_peaks(
+    peaks, props = signal.find_peaks(
         y, distance=max(1, int(round(min_interval_s * sfreq))), prominence=(prom, None),
         height=None if min_height is None else (min_height, None),
     )
@@ -337,7 +337,7 @@ def find_blinks(y: np.ndarray, sfreq: float) -> Events:
     lo, hi = BLINK_WIDTH_S
     found = []
     for sign in (1.0, -1.0):
-        peaks, props = scipy.signal.find_peaks(
+        peaks, props = signal.find_peaks(
             sign * y, distance=max(1, int(round(BLINK_MIN_INTERVAL_S * sfreq))), prominence=(thr, None),
             width=(lo * sfreq, hi * sfreq), rel_height=0.5)
         found.append((peaks, props["prominences"]))

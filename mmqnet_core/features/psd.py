@@ -81,7 +81,7 @@ def welch_spectrum(recording: "Recording", picks: Sequence[int], start_s: float,
 def spectrogram(recording: "Recording", pick: int, start_s: float = 0.0, stop_s: float | None = None,
                 segment_s: float = WELCH_SEGMENT_S, fmax: float | None = None) -> Spectrogram:
     """Spectrogram of channel ``pick`` over [start_s, stop_s] (s) with segments of ``segment_s`` s (50 % overlap)."""
-    import scipy.signal
+    from .._scipy_signal import signal
 
     stop_s = recording.duration_s if stop_s is None else stop_s
     start_s, stop_s = _span(recording, start_s, stop_s, 2 * segment_s)
@@ -89,6 +89,6 @@ def spectrogram(recording: "Recording", pick: int, start_s: float = 0.0, stop_s:
     ch = recording.channels[pick]
     data = to_canonical(ch.modality, recording.get_data(start_s, stop_s, picks=[pick]), ch.unit)[0]
     nperseg = int(round(segment_s * sfreq))
-    freqs, times, power = scipy.signal.spectrogram(data, sfreq, nperseg=nperseg, noverlap=nperseg // 2)
+    freqs, times, power = signal.spectrogram(data, sfreq, nperseg=nperseg, noverlap=nperseg // 2)
     keep = freqs <= (fmax if fmax is not None else sfreq / 2)
     return Spectrogram(start_s + times, freqs[keep], power[keep], ch.name, CANONICAL_UNITS.get(ch.modality, ch.unit))

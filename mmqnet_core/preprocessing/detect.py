@@ -31,8 +31,9 @@ from collections import defaultdict
 from typing import Sequence
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
+from .._scipy_signal import signal  # scipy.signal without scipy.stats (see there)
 from ..recording import Annotation
 
 

@@ -88,7 +88,7 @@ class DisplayFilter:
 @functools.lru_cache(maxsize=64)
 def _sos(display_filter: DisplayFilter, sfreq: float) -> np.ndarray | None:
     """Second-order sections of the filter at ``sfreq``; parts at or above Nyquist are left out."""
-    from scipy import signal  # here, not at the top: the browser imports this module at start-up
+    from .._scipy_signal import signal  # here, not at the top: the browser imports this module at start-up
 
     nyq = sfreq / 2.0
     sections = []
@@ -174,7 +174,7 @@ def _work_array(name: str, shape: tuple[int, int]) -> np.ndarray:
 @functools.lru_cache(maxsize=64)
 def _zi(sos_bytes: bytes, n_sections: int) -> np.ndarray:
     """``scipy.signal.sosfilt_zi`` of the sections whose float64 bytes are ``sos_bytes``."""
-    from scipy import signal
+    from .._scipy_signal import signal
 
     return signal.sosfilt_zi(np.frombuffer(sos_bytes).reshape(n_sections, 6))
 
@@ -192,7 +192,7 @@ def _sosfiltfilt(sos: np.ndarray, x: np.ndarray, padlen: int) -> np.ndarray:
 
     Returns a view of a work array (valid until this thread's next call) of shape ``x.shape``.
     """
-    from scipy import signal
+    from .._scipy_signal import signal
 
     try:
         from scipy.signal._sosfilt import _sosfilt

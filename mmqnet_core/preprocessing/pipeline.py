@@ -403,7 +403,7 @@ def _fir_apply(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     zero beyond the row's own length ("reflect_limited"), convolves, and keeps the samples delayed by half the
     filter.
     """
-    from scipy import signal
+    from .._scipy_signal import signal
 
     n, n_h = x.shape[1], len(h)
     if n_h == 1:

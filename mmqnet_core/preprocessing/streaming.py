@@ -801,8 +801,7 @@ def _out_mask(mask: np.ndarray, fit: CleaningFit, ra: int, j0: int, n_out: int) 
 def _resample(rows: np.ndarray, up: int, down: int, cancel: CancelToken | None = None) -> np.ndarray:
     """Rows resampled by up/down with scipy's polyphase filter (what mne's "polyphase" method runs); ``cancel``
     checked between groups of rows."""
-    from scipy import signal
-
+    from .._scipy_signal import signal
     from .pipeline import _by_rows
 
     if up == down:
@@ -1025,8 +1024,9 @@ def _muscle_envelope(work: np.ndarray, fit: CleaningFit, cancel: CancelToken | N
     Butterworth band-pass and a float32 Hilbert transform (see ``pipeline._detect_muscle``'s history): about 4x
     less CPU than mne's copy of the Raw.
     """
-    from scipy import fft, signal
+    from scipy import fft
 
+    from .._scipy_signal import signal
     from .pipeline import _by_rows
 
     picks, band, _ = fit.muscle_plan

@@ -154,3 +154,19 @@ def test_config_round_trip_and_delta():
     assert [b[0] for b in cfg.all_bands] == ["delta", "theta", "alpha", "beta", "gamma"]
     with pytest.raises(ConfigError, match="Unknown FeatureConfig field"):
         FeatureConfig.from_dict({"windows": 1})
+
+
+@pytest.mark.parametrize("n_times, window_s, step_s", [(12_800, 1.0, None), (12_877, 1.0, 0.5), (1_000, 0.3, 0.1),
+                                                        (129, 1.0, None), (30_000, 2.0, 0.25)])
+def test_window_fraction_is_the_window_mean_of_the_flags_bit_for_bit(n_times, window_s, step_s):
+    """The interference coverage and the dead-channel rule take the fraction of flagged samples per window from
+    integer counts: the very numbers the float64 cumulative sum gives (whole counts, divided by the same n)."""
+    grid = WindowGrid.make(128.0, n_times, window_s, step_s)
+    rng = np.random.default_rng(n_times)
+    for density in (0.0, 0.002, 0.3, 1.0):
+        flags = rng.random((5, n_times)) < density
+        flags[1, 40:3_000] = True  # runs across windows
+        got = grid.window_fraction(flags)
+        want = grid.window_mean(flags.astype(np.float64))
+        assert got.dtype == want.dtype == np.float64 and got.shape == want.shape == (5, grid.n_windows)
+        np.testing.assert_array_equal(got, want)

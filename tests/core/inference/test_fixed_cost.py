@@ -171,7 +171,7 @@ _MODULES_PROGRAM = ("import os, sys\n"
                     "if sys.argv.pop(1) == 'stream':\n"
                     "    import mmqnet_core.inference.streaming as s\n"
                     "    s.STREAM_ABOVE_BYTES = 0\n"
-                    "heavy = ('pandas', 'torch', 'scipy.signal', 'pyarrow.parquet', 'mne')\n"
+                    "heavy = ('pandas', 'torch', 'scipy.signal', 'scipy.stats', 'pyarrow.parquet', 'mne')\n"
                     "real_exit = os._exit\n"
                     "def exit_(code):\n"
                     "    print('MODULES' if os.getpid() == MAIN else 'MODEL_MODULES',\n"
@@ -187,7 +187,8 @@ _MODULES_PROGRAM = ("import os, sys\n"
 @pytest.mark.parametrize("path", ["whole", "stream"])
 def test_the_single_recording_analysis_never_imports_pandas(bdf, tmp_path, path):
     """pandas (~0.5 s of CPU holding the interpreter lock) is not needed to analyse one recording: its table is
-    written by :mod:`mmqnet_core.inference.table_io` (the CSV pandas writes, byte for byte) and pyarrow."""
+    written by :mod:`mmqnet_core.inference.table_io` (the CSV pandas writes, byte for byte) and pyarrow.
+    Nor is scipy.stats (0.35-0.4 s of CPU), which scipy.signal imports for a function never called here."""
     from mmqnet_core.inference import analyze_recording, load_model
     from mmqnet_core.io import load_recording
 
@@ -198,6 +199,7 @@ def test_the_single_recording_analysis_never_imports_pandas(bdf, tmp_path, path)
     modules = next(line for line in proc.stdout.splitlines() if line.startswith("MODULES")).split()[1:]
     model = next((line for line in proc.stdout.splitlines() if line.startswith("MODEL_MODULES")), "").split()[1:]
     assert "pandas" not in modules and "pandas" not in model
+    assert "scipy.stats" not in modules  # scipy.signal without it (mmqnet_core._scipy_signal)
     assert {"scipy.signal", "pyarrow.parquet"} <= set(modules)  # the hook saw a whole analysis
     assert "torch" in model and "torch" not in modules  # the model ran in its own process
     from mmqnet_core.cli.cmd_analyze import SWITCH_INTERVAL_S
