@@ -66,7 +66,7 @@ PINNED: dict[str, PinnedBuild] = {
         key=SHIPPED_CORPUS_KEY,
         commit="1720ce616a82b745b9ba76bca72303252371b639",
         code="6000b2e53a82c07a",
-        digest=None,
+        digest="c1f3f8f63ff2ff80",  # built on the session-12 machine; its evaluation equals the card's tables exactly
         description="default synthetic corpus (32 subjects x 40 trials x 60 s, seed 0) as built by commit 1720ce6 "
                     "(sessions 1-5): the shipped checkpoint's training and evaluation corpus",
     ),
@@ -85,6 +85,28 @@ def corpus_digest(corpus: Any) -> str:
         h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()[:16]
+
+
+#: Keys of a corpus' ``config`` that describe where it lies or how it was derived, not how it was built.
+_NOT_BUILD = ("cache_file", "rebuilt_artifact_factor")
+
+
+def corpus_identity(corpus: Any) -> dict[str, Any]:
+    """What names a corpus for a checkpoint's metadata (``training_corpus``): its cache ``key`` (recomputed from
+    the build description in ``corpus.config``; None when there is none, e.g. a corpus built by hand), the
+    builder's ``code`` fingerprint, the :func:`corpus_digest` of its arrays, and ``pinned`` (True when the key is
+    one of :data:`PINNED`: the corpus can be rebuilt by :func:`build_pinned` after the code has changed)."""
+    import json
+
+    desc = {k: v for k, v in dict(corpus.config or {}).items() if k not in _NOT_BUILD}
+    key = None
+    if "corpus_version" in desc and "code" in desc:
+        key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()[:20]
+    out: dict[str, Any] = {"key": key, "code": desc.get("code"), "digest": corpus_digest(corpus),
+                           "pinned": key in PINNED}
+    if key in PINNED:
+        out["builder_commit"] = PINNED[key].commit
+    return out
 
 
 def repository_root(start: str | os.PathLike | None = None) -> Path:

@@ -115,8 +115,38 @@ def test_unknown_pins_and_missing_history_are_clear_errors(tmp_path):
 
 
 def test_a_cached_pinned_corpus_is_used_as_it_is(tmp_path):
-    """No rebuild when corpus_<key>.npz is in the cache folder (git is not even asked)."""
+    """No rebuild when corpus_<key>.npz is in the cache folder (git is not even asked); a file whose arrays are not
+    the pinned ones is used with a warning that names both digests (other maths libraries may change last bits)."""
     from tests.core.training.conftest import toy_corpus
 
     target = toy_corpus(n_subjects=1, n_trials=1, n_windows=4).save(tmp_path / f"corpus_{SHIPPED_CORPUS_KEY}.npz")
-    assert build_pinned(SHIPPED_CORPUS_KEY, cache_dir=tmp_path, log=lambda m: None) == target
+    said = []
+    assert build_pinned(SHIPPED_CORPUS_KEY, cache_dir=tmp_path, log=said.append) == target
+    assert len(said) == 1 and said[0].startswith("warning:") and PINNED[SHIPPED_CORPUS_KEY].digest in said[0]
+    assert corpus_digest(Corpus.load(target)) in said[0]
+
+
+def test_the_shipped_checkpoint_names_its_pinned_training_corpus():
+    """`mmqnet evaluate --checkpoint resources/checkpoint` evaluates on the corpus the checkpoint records: the pinned
+    build whose evaluation reproduces the model card's tables."""
+    from mmqnet_core.model.checkpoint import load_checkpoint
+
+    root = Path(__file__).resolve().parents[3]
+    _, meta = load_checkpoint(root / "resources" / "checkpoint")
+    rec = meta.extra["training_corpus"]
+    pin = PINNED[rec["key"]]
+    assert rec["pinned"] is True and rec["key"] == SHIPPED_CORPUS_KEY
+    assert (rec["builder_commit"], rec["code"], rec["digest"]) == (pin.commit, pin.code, pin.digest)
+
+
+def test_corpus_identity_recomputes_the_cache_key(tmp_path):
+    from mmqnet_core.datasets.pinned import corpus_identity
+
+    c = build_corpus("synthetic", synth_config=SynthConfig(n_subjects=1, n_trials=1, trial_s=12.0),
+                     cache_dir=tmp_path, workers=1)
+    ident = corpus_identity(c)
+    assert Path(c.config["cache_file"]).name == f"corpus_{ident['key']}.npz"
+    assert ident["digest"] == corpus_digest(c) and ident["pinned"] is False and "builder_commit" not in ident
+    from tests.core.training.conftest import toy_corpus
+
+    assert corpus_identity(toy_corpus(n_subjects=1, n_trials=1))["key"] is None  # no build description

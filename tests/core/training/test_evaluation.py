@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -251,6 +253,13 @@ def test_evaluate_a_checkpoint_folder_on_a_named_corpus(tmp_path, capsys):
                  "-o", str(tmp_path / "c"), *common]) == 2
     assert "Invalid value for '--corpus'" in capsys.readouterr().err
     meta = json.loads((run / "checkpoint" / "config.json").read_text())
+    # the checkpoint names its training corpus: the cache key of the file it was trained on, and its digest
+    from mmqnet_core.datasets.corpus import Corpus
+    from mmqnet_core.datasets.pinned import corpus_digest
+
+    recorded = meta["extra"]["training_corpus"]
+    assert Path(corpus_file).name == f"corpus_{recorded['key']}.npz" and recorded["pinned"] is False
+    assert recorded["digest"] == corpus_digest(Corpus.load(corpus_file))
     del meta["extra"]["train_config"]
     (run / "checkpoint" / "config.json").write_text(json.dumps(meta))
     assert main(["evaluate", "--checkpoint", str(run / "checkpoint"), "--corpus", corpus_file,
