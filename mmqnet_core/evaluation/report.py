@@ -25,7 +25,14 @@ def _test_subjects(table: pd.DataFrame) -> str:
 
 
 def _short(condition: str) -> str:
-    """Column label of a condition: "30 %" -> "30%", "EEG missing" -> "-EEG", "gaps 10-60 s" -> "gaps"."""
+    """Column label of a condition: "30 %" -> "30%", "EEG missing" -> "-EEG", "gaps 10-60 s" -> "gaps",
+    "artifacts x4" -> "art.x4", "artifacts x1 (rebuilt)" -> "art.x1", "artifacts x4, uncleaned" -> "art.x4-raw",
+    "half of EEG channels missing" -> "-EEG/2" (every condition keeps a label of its own)."""
+    if condition.startswith("artifacts x"):
+        factor = condition[len("artifacts "):].split(" ")[0].rstrip(",")
+        return f"art.{factor}" + ("-raw" if condition.endswith(", uncleaned") else "")
+    if condition == "half of EEG channels missing":
+        return "-EEG/2"
     if condition.endswith(" %"):
         return condition.replace(" ", "")
     if condition == "peripheral missing":

@@ -153,3 +153,18 @@ def test_paired_condition_differences_are_each_methods_own_change(synthetic_corp
     for cond in ("0 %", ARTIFACT_CONDITIONS[0]):  # no reference: no paired difference
         assert np.isnan(rows.loc[cond, "valence_acc_cond_diff"])
     assert rows.loc[UNCLEANED_CONDITIONS[1], "valence_brier"] != rows.loc[ARTIFACT_CONDITIONS[1], "valence_brier"]
+
+
+def test_every_scenario_condition_has_a_column_label_of_its_own():
+    from mmqnet_core.evaluation.protocol import UNCLEANED_CONDITIONS
+    from mmqnet_core.evaluation.report import _short
+
+    c = toy_corpus(n_windows=20)
+    data = prepare(c, Normalizer.fit(c.X, c.missing))
+    names = [n for n, _ in conditions(data, (0.0, 0.3), ("modalities", "gaps", "artifacts", "channels", "uncleaned"),
+                                      c.token_modalities)]
+    assert set(UNCLEANED_CONDITIONS) <= set(names)
+    labels = [_short(n) for n in names]
+    assert len(set(labels)) == len(labels), labels
+    assert [_short(n) for n in (*ARTIFACT_CONDITIONS, *UNCLEANED_CONDITIONS)] == [
+        "art.x1", "art.x4", "art.x1-raw", "art.x4-raw"]
