@@ -207,7 +207,7 @@ def build_pinned(key: str = SHIPPED_CORPUS_KEY, *, cache_dir: str | os.PathLike 
         with tempfile.TemporaryDirectory(prefix="mmqnet_pinned_") as tmp:
             export_builder(pin.commit, tmp, repo)
             log(f"building corpus {key} with the code of commit {pin.commit[:10]} ({workers} worker(s)); "
-                "about 10-20 min of CPU per core on 2 cores")
+                "measured: 8-18 min wall on 2 shared cores, about 5 min of CPU")
             t0 = time.perf_counter()
             report = run_builder(tmp, cache_dir=cache, workers=workers)
             log(f"built in {time.perf_counter() - t0:.0f} s")
