@@ -168,3 +168,26 @@ def test_every_scenario_condition_has_a_column_label_of_its_own():
     assert len(set(labels)) == len(labels), labels
     assert [_short(n) for n in (*ARTIFACT_CONDITIONS, *UNCLEANED_CONDITIONS)] == [
         "art.x1", "art.x4", "art.x1-raw", "art.x4-raw"]
+
+
+def test_the_markdown_report_shows_each_methods_change_from_its_paired_reference():
+    import pandas as pd
+
+    from mmqnet_core.evaluation.protocol import COLUMNS
+    from mmqnet_core.evaluation.report import markdown_table
+
+    def row(method, condition, v, a, dv=np.nan, dv_se=np.nan):
+        r = dict.fromkeys(COLUMNS, np.nan)
+        r.update(split="subject-independent, fold 1/5", fold=0, method=method, condition=condition, missing_rate=(
+            0.0 if condition == "0 %" else np.nan), valence_acc=v, arousal_acc=a, valence_acc_cond_diff=dv,
+            valence_acc_cond_diff_se=dv_se, arousal_acc_cond_diff=(0.003 if not np.isnan(dv) else np.nan),
+            arousal_acc_cond_diff_se=(0.006 if not np.isnan(dv) else np.nan), n_test_subjects=7)
+        return r
+
+    table = pd.DataFrame([row("MMQ-Net", "0 %", 0.728, 0.765), row("MMQ-Net", ARTIFACT_CONDITIONS[0], 0.729, 0.766),
+                          row("MMQ-Net", ARTIFACT_CONDITIONS[1], 0.705, 0.769, -0.0244, 0.0226)])
+    md = markdown_table(table)
+    assert "Change from the paired reference condition" in md and "art.x4 vs art.x1" in md
+    assert "| MMQ-Net | -2.4 ± 2.3 | +0.3 ± 0.6 |" in md
+    no_pairs = markdown_table(table.assign(valence_acc_cond_diff=np.nan))
+    assert "Change from the paired reference" not in no_pairs
