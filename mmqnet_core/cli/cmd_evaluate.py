@@ -65,9 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "peripheral modality missing), 'gaps' (contiguous 10-60 s gaps of one modality) and, for synthetic data "
                    "only, 'artifacts' (the test trials regenerated with 4 x the artifact rate, and with 1 x as its "
                    "paired reference; a few minutes more), 'channels' (a random half of the EEG channels of every trial "
-                   "missing), 'uncleaned' (synthetic only: the same two rebuilds without artifact removal -- no EOG regression, no "
-                   "notch -- so that blinks and line noise reach the features); 'none' for random missingness only (default "
-                   "modalities,gaps)")
+                   "missing), 'uncleaned' (synthetic only: the same two rebuilds without artifact removal -- no "
+                   "EOG regression, no notch -- so that blinks and line noise reach the features); 'none' for random "
+                   "missingness only (default modalities,gaps)")
     p.add_argument("--eval-folds", type=_ints, default=None, metavar="K,K,...",
                    help="folds to evaluate (default: the run's fold / --fold)")
     p.add_argument("--methods", default=None, metavar="NAME,NAME,...",

@@ -156,8 +156,8 @@ def markdown_table(table: pd.DataFrame) -> str:
 
             paired = [c for c in conds if c in PAIRED_REFERENCE and cls.loc[cls["condition"] == c,
                                                                               "valence_acc_cond_diff"].notna().any()]
-            out += ["", "Change from the paired reference condition (each method's own accuracy there; points, ± paired "
-                    "standard error over test subjects): " + "; ".join(
+            out += ["", "Change from the paired reference condition (each method's own accuracy there; points, "
+                    "± paired standard error over test subjects): " + "; ".join(
                         f"{_short(c)} vs {_short(PAIRED_REFERENCE[c])}" for c in paired) + ".", "",
                     "| method | " + " | ".join(f"V@{_short(c)} | A@{_short(c)}" for c in paired) + " |",
                     "|---|" + "---|" * (2 * len(paired))]
