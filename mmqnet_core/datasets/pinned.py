@@ -139,7 +139,10 @@ def export_builder(commit: str, dest: str | os.PathLike, repo: str | os.PathLike
             "a shallow clone lacks it: fetch the full history (git fetch --unshallow)."
         )
     with tarfile.open(fileobj=io.BytesIO(out.stdout)) as tar:
-        tar.extractall(dest, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: refuse links and paths outside dest
+            tar.extractall(dest, filter="data")
+        else:  # git archive of our own history holds plain files below mmqnet_core/ only
+            tar.extractall(dest)
     return dest
 
 
