@@ -49,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for the CSV, PNG and text table")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", metavar="RUN_DIR", help="a run folder written by 'mmqnet train'")
+    which.add_argument("--checkpoint", metavar="DIR",
+                       help="a checkpoint folder (model.safetensors + config.json, e.g. resources/checkpoint): its "
+                       "stored training configuration gives the split, fold and normalisation, and the corpus it "
+                       "records (--corpus) is the default data")
     which.add_argument("--train", action="store_true", help="train every method here (slow)")
     which.add_argument("--reuse", metavar="OUT_DIR", nargs="+",
                        help="evaluate again the models earlier 'evaluate --train -o OUT_DIR' runs trained "
@@ -61,8 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "peripheral modality missing), 'gaps' (contiguous 10-60 s gaps of one modality) and, for synthetic data "
                    "only, 'artifacts' (the test trials regenerated with 4 x the artifact rate, and with 1 x as its "
                    "paired reference; a few minutes more), 'channels' (a random half of the EEG channels of every trial "
-                   "missing); 'none' for random missingness only (default "
-                   "modalities,gaps)")
+                   "missing), 'uncleaned' (synthetic only: the same two rebuilds without artifact removal -- no "
+                   "EOG regression, no notch -- so that blinks and line noise reach the features); 'none' for random "
+                   "missingness only (default modalities,gaps)")
     p.add_argument("--eval-folds", type=_ints, default=None, metavar="K,K,...",
                    help="folds to evaluate (default: the run's fold / --fold)")
     p.add_argument("--methods", default=None, metavar="NAME,NAME,...",
@@ -70,6 +75,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "--train: all): "
                    + ", ".join(ALL_METHODS))
     p.add_argument("--mask-seed", type=int, default=0, help="seed of the test-time masks (default 0)")
+    p.add_argument("--corpus", default=None, metavar="FILE|KEY|current",
+                   help="the feature corpus to evaluate on: a corpus .npz file, the key of a pinned corpus (rebuilt, "
+                   "when not cached, by the code of the git commit that built it; e.g. "
+                   "c63d33c010288eda85b4, the shipped checkpoint's) or 'current' (built by this code from the data "
+                   "options). Default with --checkpoint: the pinned corpus the checkpoint records, else 'current'")
     add_train_args(p)
     p.set_defaults(func=run)
 
@@ -115,9 +125,33 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"The checkpoint in {run_dir} has no feature normaliser; retrain it with 'mmqnet train'.")
         trained[base.variant] = TrainedModel(model, meta.normalizer, base)
         methods = (base.variant, *FITTED_BASELINES)
+        corpus_file = _corpus_option(args, corpus_file)
         # ablations trained here reuse the run's options but may get other epochs from the command line
         base = dataclasses.replace(base, epochs=args.epochs if args.epochs != 30 else base.epochs)
+    elif args.checkpoint:
+        from ..model.checkpoint import load_checkpoint
+
+        model, meta = load_checkpoint(args.checkpoint)
+        stored = meta.extra.get("train_config")
+        if not isinstance(stored, dict):
+            raise ConfigError(f"The checkpoint in {args.checkpoint} has no stored training configuration "
+                              "(config.json: extra.train_config); evaluate its run folder with --run.")
+        if meta.normalizer is None:
+            raise ConfigError(f"The checkpoint in {args.checkpoint} has no feature normaliser; retrain it with "
+                              "'mmqnet train'.")
+        base = TrainConfig.from_dict(stored)
+        trained[base.variant] = TrainedModel(model, meta.normalizer, base)
+        methods = (base.variant, *FITTED_BASELINES)
+        recorded = meta.extra.get("training_corpus") or {}
+        if args.corpus is None and recorded.get("pinned"):
+            args.corpus = str(recorded["key"])
+        if args.data is None:
+            args.data = str(meta.extra.get("training_data") or "synthetic")
+        corpus_file = _corpus_option(args, None)
+        if corpus_file is not None:
+            print(f"corpus: {corpus_file} (the checkpoint was trained on corpus {recorded.get('key', 'not recorded')})")
     elif args.reuse:
+        corpus_file = _corpus_option(args, None)
         if args.data is None:
             raise ConfigError("Give --data with --reuse (the data the models were trained on, e.g. --data synthetic).")
         trained_folds, base = _reuse_runs([Path(d) for d in args.reuse])
@@ -130,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         names = list(dict.fromkeys(m for k in args.eval_folds for m in trained_folds[k]))
         methods = (*names, *FITTED_BASELINES)
     else:
+        corpus_file = _corpus_option(args, None)
         if args.data is None:
             raise ConfigError("Give --data with --train (e.g. --data synthetic).")
         base = train_config_from_args(args)
@@ -158,6 +193,30 @@ def run(args: argparse.Namespace) -> int:
     if corpus.is_synthetic:
         print("[SYNTHETIC DATA: figures measure the method on the synthetic benchmark, not on real recordings]")
     return 0
+
+
+def _corpus_option(args: argparse.Namespace, default: Path | None) -> Path | None:
+    """The corpus file that ``--corpus`` names (None: build the current code's corpus from the data options)."""
+    from ..datasets.pinned import PINNED, build_pinned
+
+    value = getattr(args, "corpus", None)
+    if value is None:
+        return default
+    if value == "current":
+        return None
+    if value in PINNED:
+        import sys
+
+        path = build_pinned(value, cache_dir=args.cache_dir, workers=args.workers,
+                            log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    else:
+        path = Path(value)
+        if not path.is_file():
+            raise ConfigError(f"Invalid value for '--corpus': {value!r} is neither a corpus file, nor a pinned corpus "
+                              f"({', '.join(PINNED)}), nor 'current'.")
+    if args.data is None:
+        args.data = "synthetic"
+    return path
 
 
 def _reuse_runs(out_dirs: list[Path]):

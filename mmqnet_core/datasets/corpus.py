@@ -634,6 +634,7 @@ def rebuild_synthetic(
     index: Sequence[int] | np.ndarray,
     *,
     artifact_factor: float = 1.0,
+    preprocess_overrides: Mapping[str, Any] | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
@@ -655,6 +656,9 @@ def rebuild_synthetic(
         Trials (rows of ``corpus``) to rebuild; the result has them in this order.
     artifact_factor : float
         Multiplier of the corpus' ``artifact_rate`` (>= 0; the product is at most 20).
+    preprocess_overrides : mapping, optional
+        Preprocessing settings to change for the rebuild (fields of ``PreprocessConfig``, e.g.
+        ``{"eog_method": "none", "notch": False}``: the trials without artifact removal).
     workers : int, optional
         Worker processes (default: one per subject, at most the CPU cores and 8; 1 = in this process).
     progress, cancel
@@ -672,6 +676,11 @@ def rebuild_synthetic(
             f"limit; the corpus' rate is {synth.artifact_rate:g}), got {artifact_factor}."
         )
     synth = dataclasses.replace(synth, artifact_rate=float(synth.artifact_rate) * float(artifact_factor))
+    if preprocess_overrides:
+        unknown = sorted(set(preprocess_overrides) - {f.name for f in dataclasses.fields(pre)})
+        if unknown:
+            raise ConfigError(f"Invalid preprocessing setting(s) {unknown} in 'preprocess_overrides'.")
+        pre = dataclasses.replace(pre, **dict(preprocess_overrides))
     idx = np.asarray(index, dtype=np.int64)
     subjects = np.asarray(corpus.subjects)[idx]
     trials = np.asarray(corpus.trials)[idx]
@@ -685,8 +694,8 @@ def rebuild_synthetic(
         built.update({(args[1], t): arr for t, arr in zip(args[2], res)})
     arrays = [built[(int(s), int(t))] for s, t in zip(subjects, trials)]
     out = _assemble(arrays, source=corpus.source, is_synthetic=True,
-                    config={**dict(corpus.config), "synth": _jsonable(synth), "rebuilt_artifact_factor":
-                            float(artifact_factor)})
+                    config={**dict(corpus.config), "synth": _jsonable(synth), "preprocess": _jsonable(pre),
+                            "rebuilt_artifact_factor": float(artifact_factor)})
     if out.X.shape[1:] != corpus.X.shape[1:] or tuple(out.token_names) != tuple(corpus.token_names):
         raise ConfigError(
             f"The rebuilt trials have another shape {out.X.shape[1:]} than the corpus {corpus.X.shape[1:]}; "

@@ -37,6 +37,18 @@ matter. Channels (``scenarios`` with "channels"): "half of EEG channels missing"
 of every test trial hidden for the whole trial (drawn per trial with a fixed seed): the modality queries'
 reconstruction from spatial neighbours is what should matter there.
 
+Uncleaned (``scenarios`` with "uncleaned", SYNTHETIC corpora only): the same two rebuilds of the test trials with the
+preprocessing's artifact *removal* switched off (:data:`UNCLEANED_PREPROCESS`: no EOG regression, no notch filter;
+band-pass filters, detection and features unchanged), "artifacts x1, uncleaned" and "artifacts x4, uncleaned". With
+the default cleaning the EOG regression takes the blinks and saccades out of the EEG before any feature is computed,
+so the heavier artifacts there test mostly what cleaning leaves (EMG bursts, motion, pops, flat spans); here the
+blinks and the line noise reach the features too, which is where a family that absorbs artifacts could matter.
+
+Paired condition differences (``*_acc_cond_diff`` and ``*_acc_cond_diff_se``): for a condition with a reference
+condition in :data:`PAIRED_REFERENCE` (e.g. "artifacts x4" -> "artifacts x1 (rebuilt)"), a method's accuracy minus its
+own accuracy in the reference condition, with the paired standard error over the test subjects; NaN when the
+reference condition was not evaluated.
+
 Calibration: ``*_ece`` (expected calibration error, 10 equal-width bins of the predicted class' confidence) and
 ``*_brier`` (Brier score of the high-class probability), per window. ``*_acc_min_subject`` is the worst test
 subject's window accuracy (a subject far below 0.5 is confidently inverted).
@@ -84,7 +96,7 @@ log = logging.getLogger(__name__)
 DEFAULT_RATES = (0.0, 0.1, 0.3, 0.5, 0.7)
 #: Whole-modality and long-gap conditions (``evaluate(scenarios=...)``; "modalities" expands to EEG missing,
 #: peripheral missing and each peripheral modality missing).
-SCENARIOS = ("modalities", "gaps", "artifacts", "channels")
+SCENARIOS = ("modalities", "gaps", "artifacts", "channels", "uncleaned")
 #: Condition of the "channels" scenario: a random half of the EEG channels of every test trial missing for the whole
 #: trial (bad electrodes), so that the other half -- spatial neighbours on a mixed-source scalp -- is what is left.
 HALF_EEG = "half of EEG channels missing"
@@ -93,6 +105,16 @@ ARTIFACT_FACTOR = 4.0
 #: Conditions of the "artifacts" scenario: the test trials regenerated with the corpus' artifact rate (the paired
 #: reference, built with the same code) and with ``ARTIFACT_FACTOR`` times it.
 ARTIFACT_CONDITIONS = ("artifacts x1 (rebuilt)", f"artifacts x{ARTIFACT_FACTOR:g}")
+#: Conditions of the "uncleaned" scenario: the same rebuilds with the artifact removal off.
+UNCLEANED_CONDITIONS = ("artifacts x1, uncleaned", f"artifacts x{ARTIFACT_FACTOR:g}, uncleaned")
+#: Preprocessing changes of the "uncleaned" conditions: the steps that remove artifacts before the features.
+UNCLEANED_PREPROCESS = {"eog_method": "none", "notch": False}
+#: Condition -> the condition its ``*_acc_cond_diff`` columns are paired with (same trials, same method).
+PAIRED_REFERENCE = {
+    ARTIFACT_CONDITIONS[1]: ARTIFACT_CONDITIONS[0],
+    UNCLEANED_CONDITIONS[0]: ARTIFACT_CONDITIONS[0],
+    UNCLEANED_CONDITIONS[1]: UNCLEANED_CONDITIONS[0],
+}
 #: Slow peripheral signals whose reconstruction is compared with linear interpolation along time.
 SLOW_MODALITIES = ("GSR", "RESP", "TEMP")
 
@@ -130,8 +152,9 @@ COLUMNS = ("split", "fold", "method", "condition", "missing_rate", "achieved_rat
            "arousal_acc", "arousal_f1", "valence_acc_trial", "arousal_acc_trial", "valence_acc_se",
            "arousal_acc_se", "valence_acc_diff_se", "arousal_acc_diff_se", "valence_acc_min_subject",
            "arousal_acc_min_subject", "valence_ece", "arousal_ece", "valence_brier", "arousal_brier", "recon_mse",
-           "recon_mse_eeg", "recon_mse_slow", "recon_mse_mmqnet_same", "n_test_trials", "n_test_windows",
-           "n_test_subjects")
+           "recon_mse_eeg", "recon_mse_slow", "recon_mse_mmqnet_same", "valence_acc_cond_diff",
+           "valence_acc_cond_diff_se", "arousal_acc_cond_diff", "arousal_acc_cond_diff_se", "n_test_trials",
+           "n_test_windows", "n_test_subjects")
 #: The reference of the paired ``*_diff_se`` columns (standard error of a method's difference to it).
 REFERENCE = "MMQ-Net"
 
@@ -180,11 +203,15 @@ def conditions(data: Any, missing_rates: Sequence[float], scenarios: Sequence[st
         out += [(name, float("nan")) for name in ARTIFACT_CONDITIONS]
     if "channels" in scenarios and "EEG" in groups:
         out.append((HALF_EEG, float("nan")))
+    if "uncleaned" in scenarios:
+        out += [(name, float("nan")) for name in UNCLEANED_CONDITIONS]
     return out
 
 
 def artifact_factor(condition: str) -> float | None:
-    """The artifact-rate multiplier of an "artifacts" condition (None for every other condition)."""
+    """The artifact-rate multiplier of an "artifacts" or "uncleaned" condition (None for every other condition)."""
+    if condition in UNCLEANED_CONDITIONS:
+        return 1.0 if condition == UNCLEANED_CONDITIONS[0] else ARTIFACT_FACTOR
     if condition not in ARTIFACT_CONDITIONS:
         return None
     return 1.0 if condition == ARTIFACT_CONDITIONS[0] else ARTIFACT_FACTOR
@@ -198,7 +225,7 @@ def masks_for_condition(data: Any, idx: np.ndarray, condition: str, rate: float,
     mods = np.asarray(list(modalities))
     n, tt, n_tok = len(idx), data.x.shape[1], data.x.shape[2]
     drop = np.zeros((n, tt, n_tok), bool)
-    if condition in ARTIFACT_CONDITIONS:  # other trials (regenerated), no test-time mask
+    if condition in ARTIFACT_CONDITIONS or condition in UNCLEANED_CONDITIONS:  # regenerated trials, no test mask
         return drop
     if condition == "EEG missing":
         drop[:, :, mods == "EEG"] = True
@@ -340,7 +367,8 @@ def evaluate(
         Further conditions from :data:`SCENARIOS`: "modalities" (EEG / peripheral / each peripheral modality
         missing), "gaps" (contiguous 10-60 s gaps of one modality) and "artifacts" (SYNTHETIC corpora: the test
         trials regenerated with 4 x and 1 x the artifact rate; see the module docstring) and "channels" (a random
-        half of the EEG channels of every trial missing).
+        half of the EEG channels of every trial missing) and "uncleaned" (SYNTHETIC corpora: the same rebuilds with
+        the artifact removal off).
     folds : sequence of int, optional
         Folds to evaluate (indices into ``train_config.folds``); default ``[train_config.fold]``.
     trained : mapping, optional
@@ -437,6 +465,7 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
     # the reference method first, so that the others' paired differences to it can be computed
     methods = sorted(methods, key=lambda m: m != REFERENCE)
     conds = conditions(data, rates, scenarios, corpus.token_modalities)
+    per_condition: dict[tuple[str, str], np.ndarray] = {}  # (method, condition) -> per-subject accuracy (S, K)
     steps = len(conds) * max(1, len(methods))
     done = 0
     cached_data = data
@@ -444,7 +473,8 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
         data = cached_data
         factor = artifact_factor(condition)
         if factor is not None:  # the test trials regenerated with this artifact rate, normalised as the cached ones
-            data = _rebuilt_test_data(corpus, test, factor, normalizer, prepare, normalization, cached_data, cancel)
+            data = _rebuilt_test_data(corpus, test, factor, normalizer, prepare, normalization, cached_data, cancel,
+                                      UNCLEANED_PREPROCESS if condition in UNCLEANED_CONDITIONS else None)
         drop = masks_for_condition(data, test, condition, rate, seed, corpus.token_modalities,
                                    float(getattr(corpus, "step_s", 1.0) or 1.0))
         hidden = data.missing | drop
@@ -476,8 +506,17 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
                     if method == REFERENCE:
                         mmq_recon = out.recon
             row.update(_scores(probs, data.labels, windows, subjects, reference))
+            own = subject_accuracy(probs, data.labels, windows, subjects)  # (S, K)
+            per_condition[(method, condition)] = own
+            paired = per_condition.get((method, PAIRED_REFERENCE.get(condition, "")))
+            if paired is not None:
+                diff = own - paired
+                diff_se = _standard_error(diff)
+                for k, name in enumerate(("valence", "arousal")):
+                    row[f"{name}_acc_cond_diff"] = float(diff[:, k].mean())
+                    row[f"{name}_acc_cond_diff_se"] = float(diff_se[k])
             if method == REFERENCE:
-                reference = subject_accuracy(probs, data.labels, windows, subjects)
+                reference = own
             rows.append(row)
             done += 1
             report(progress, done / steps, f"{method} at {condition}")
@@ -493,8 +532,10 @@ def _evaluate_fold(corpus, split, models, methods, rates, seed, batch_size, prog
 
 
 def _rebuilt_test_data(corpus: Any, test: np.ndarray, factor: float, normalizer: Any, prepare: Any,
-                       normalization: str, cached: Any, cancel: CancelToken | None) -> Any:
-    """Prepared test trials regenerated with the artifact rate times ``factor`` (:func:`rebuild_synthetic`).
+                       normalization: str, cached: Any, cancel: CancelToken | None,
+                       preprocess_overrides: Mapping[str, Any] | None = None) -> Any:
+    """Prepared test trials regenerated with the artifact rate times ``factor`` (:func:`rebuild_synthetic`), with
+    the preprocessing settings ``preprocess_overrides`` changed (e.g. :data:`UNCLEANED_PREPROCESS`).
 
     With per-subject (or per-trial) normalisation each test subject is z-scored with the statistics of its
     rebuilt trials, as held-out subjects always are (transductive, unsupervised); with ``"global"`` the training
@@ -502,10 +543,11 @@ def _rebuilt_test_data(corpus: Any, test: np.ndarray, factor: float, normalizer:
     from ..datasets.corpus import rebuild_synthetic
 
     if not getattr(corpus, "is_synthetic", False):
-        raise ConfigError("The 'artifacts' scenario regenerates the test trials with more artifacts, which needs a "
-                          "SYNTHETIC corpus; drop 'artifacts' from the scenarios for recorded data.")
+        raise ConfigError("The 'artifacts' and 'uncleaned' scenarios regenerate the test trials with more artifacts, "
+                          "which needs a SYNTHETIC corpus; drop them from the scenarios for recorded data.")
     log.info("regenerating %d test trials with %g x the artifact rate", len(test), factor)
-    rebuilt = rebuild_synthetic(corpus, test, artifact_factor=factor, cancel=cancel)
+    rebuilt = rebuild_synthetic(corpus, test, artifact_factor=factor, cancel=cancel,
+                                preprocess_overrides=preprocess_overrides)
     data = prepare(rebuilt, normalizer, normalization=normalization)
     if not (np.array_equal(data.labels, cached.labels) and np.array_equal(data.n_windows, cached.n_windows)):
         raise ConfigError("The regenerated test trials have other labels or lengths than the corpus' trials: the "

@@ -25,7 +25,14 @@ def _test_subjects(table: pd.DataFrame) -> str:
 
 
 def _short(condition: str) -> str:
-    """Column label of a condition: "30 %" -> "30%", "EEG missing" -> "-EEG", "gaps 10-60 s" -> "gaps"."""
+    """Column label of a condition: "30 %" -> "30%", "EEG missing" -> "-EEG", "gaps 10-60 s" -> "gaps",
+    "artifacts x4" -> "art.x4", "artifacts x1 (rebuilt)" -> "art.x1", "artifacts x4, uncleaned" -> "art.x4-raw",
+    "half of EEG channels missing" -> "-EEG/2" (every condition keeps a label of its own)."""
+    if condition.startswith("artifacts x"):
+        factor = condition[len("artifacts "):].split(" ")[0].rstrip(",")
+        return f"art.{factor}" + ("-raw" if condition.endswith(", uncleaned") else "")
+    if condition == "half of EEG channels missing":
+        return "-EEG/2"
     if condition.endswith(" %"):
         return condition.replace(" ", "")
     if condition == "peripheral missing":
@@ -144,6 +151,26 @@ def markdown_table(table: pd.DataFrame) -> str:
             for method, pairs in diffs.items():
                 cells = [f"{d:+.1f}" + ("" if pd.isna(e) else f" ± {e:.1f}") for d, e in pairs]
                 out.append(f"| {method} | " + " | ".join(cells) + " |")
+        if "valence_acc_cond_diff" in cls and cls["valence_acc_cond_diff"].notna().any():
+            from .protocol import PAIRED_REFERENCE
+
+            paired = [c for c in conds if c in PAIRED_REFERENCE and cls.loc[cls["condition"] == c,
+                                                                              "valence_acc_cond_diff"].notna().any()]
+            out += ["", "Change from the paired reference condition (each method's own accuracy there; points, "
+                    "± paired standard error over test subjects): " + "; ".join(
+                        f"{_short(c)} vs {_short(PAIRED_REFERENCE[c])}" for c in paired) + ".", "",
+                    "| method | " + " | ".join(f"V@{_short(c)} | A@{_short(c)}" for c in paired) + " |",
+                    "|---|" + "---|" * (2 * len(paired))]
+
+            def change(row: pd.Series, t: str) -> str:
+                d, e = row.get(f"{t}_acc_cond_diff", float("nan")), row.get(f"{t}_acc_cond_diff_se", float("nan"))
+                return "" if pd.isna(d) else f"{100 * d:+.1f}" + ("" if pd.isna(e) else f" ± {100 * e:.1f}")
+
+            for method in dict.fromkeys(cls["method"]):
+                rows = cls[cls["method"] == method].set_index("condition")
+                out.append(f"| {method} | " + " | ".join(
+                    f"{change(rows.loc[c], 'valence')} | {change(rows.loc[c], 'arousal')}" if c in rows.index
+                    else " | " for c in paired) + " |")
         if "valence_acc_min_subject" in cls and cls["valence_acc_min_subject"].notna().any():
             out += ["", "Worst test subject (per-window accuracy):", "", head, "|---|" + "---|" * (2 * len(conds))]
             for method in dict.fromkeys(cls["method"]):

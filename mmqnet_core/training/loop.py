@@ -767,6 +767,7 @@ class TrainResult:
 
 def checkpoint_metadata(corpus: Any, cfg: TrainConfig, split: Split) -> dict:
     """What inference needs besides the weights: token layout, features, preprocessing, normaliser, data."""
+    from ..datasets.pinned import corpus_identity
     from ..model.normalization import MIN_GROUP_WINDOWS
 
     return {
@@ -774,6 +775,9 @@ def checkpoint_metadata(corpus: Any, cfg: TrainConfig, split: Split) -> dict:
         "training_data": corpus.source,
         "synthetic": bool(corpus.is_synthetic),
         "corpus": corpus.describe(),
+        # which corpus exactly (cache key, builder code, digest of the arrays): what `mmqnet evaluate --checkpoint`
+        # needs to evaluate on the training corpus again (datasets.pinned)
+        "training_corpus": corpus_identity(corpus),
         "layout": {"token_names": list(corpus.token_names), "token_modalities": list(corpus.token_modalities)},
         "feature_names": {k: list(v) for k, v in corpus.feature_names.items()},
         "feature_units": {k: list(v) for k, v in corpus.feature_units.items()},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -217,3 +219,49 @@ def test_two_fold_tables_name_every_test_subject():
     assert "14 test subjects (7 per fold, 2 folds; the SE of the fold mean)" in md
     assert "| logistic regression | -10.0 ± 0.7 | -10.0 ± 0.7 |" in md  # paired SE of the fold mean
     assert "14 test subjects" in format_table(table)
+
+
+@pytest.mark.slow
+def test_evaluate_a_checkpoint_folder_on_a_named_corpus(tmp_path, capsys):
+    """``--checkpoint DIR --corpus FILE`` (how the model card reproduces its tables) gives the numbers ``--run`` gives
+    for the same model on the same corpus; a bad corpus name and a checkpoint without its training configuration
+    are clear errors."""
+    import json
+
+    from mmqnet_core.cli import main
+
+    cache = tmp_path / "cache"
+    small = ["--subjects", "3", "--trials", "2", "--trial-s", "12", "--cache-dir", str(cache), "--workers", "1"]
+    tiny = ["--epochs", "1", "--windows", "4", "--d-model", "32", "--folds", "3", "--batch-size", "8",
+            "--threads", "1"]
+    run = tmp_path / "run"
+    assert main(["train", "--data", "synthetic", "-o", str(run), *small, *tiny]) == 0
+    corpus_file = json.loads((run / "data.json").read_text())["corpus_file"]
+    common = ["--rates", "0,0.5", "--scenarios", "none", "--methods", "MMQ-Net,logistic regression"]
+    assert main(["evaluate", "--run", str(run), "-o", str(tmp_path / "a"), *common]) == 0
+    assert main(["evaluate", "--checkpoint", str(run / "checkpoint"), "--corpus", corpus_file,
+                 "-o", str(tmp_path / "b"), *common]) == 0
+    out = capsys.readouterr().out
+    assert f"corpus: {corpus_file}" in out
+    a = pd.read_csv(tmp_path / "a" / "evaluation.csv")
+    b = pd.read_csv(tmp_path / "b" / "evaluation.csv")
+    assert len(a) == len(b) and set(a["method"]) == {"MMQ-Net", "logistic regression", "mean imputation",
+                                                     "linear interpolation", "spherical spline (mne)"}
+    for col in ("valence_acc", "arousal_acc", "valence_ece", "recon_mse"):
+        np.testing.assert_array_equal(a[col].to_numpy(float), b[col].to_numpy(float), err_msg=col)
+    assert main(["evaluate", "--checkpoint", str(run / "checkpoint"), "--corpus", str(tmp_path / "nope.npz"),
+                 "-o", str(tmp_path / "c"), *common]) == 2
+    assert "Invalid value for '--corpus'" in capsys.readouterr().err
+    meta = json.loads((run / "checkpoint" / "config.json").read_text())
+    # the checkpoint names its training corpus: the cache key of the file it was trained on, and its digest
+    from mmqnet_core.datasets.corpus import Corpus
+    from mmqnet_core.datasets.pinned import corpus_digest
+
+    recorded = meta["extra"]["training_corpus"]
+    assert Path(corpus_file).name == f"corpus_{recorded['key']}.npz" and recorded["pinned"] is False
+    assert recorded["digest"] == corpus_digest(Corpus.load(corpus_file))
+    del meta["extra"]["train_config"]
+    (run / "checkpoint" / "config.json").write_text(json.dumps(meta))
+    assert main(["evaluate", "--checkpoint", str(run / "checkpoint"), "--corpus", corpus_file,
+                 "-o", str(tmp_path / "d"), *common]) == 2
+    assert "no stored training configuration" in capsys.readouterr().err
