@@ -541,6 +541,7 @@ def analyze(
         from ..io import check_has_eeg
 
         check_has_eeg(recording)  # a clear error instead of an analysis of nothing but missing EEG tokens
+    check_span_holds_a_window(recording, model, start_s, stop_s)
     check_cancel(cancel)
     cfg = preprocess_config if preprocess_config is not None else model.preprocess_config
     from .streaming import analyze_streaming, should_stream
@@ -594,6 +595,32 @@ def analyze(
     import dataclasses
 
     return _with_start(recording, dataclasses.replace(result, timings=timings))
+
+
+def check_span_holds_a_window(recording: Any, model: Any, start_s: float = 0.0, stop_s: float | None = None) -> None:
+    """Refuse, before any cleaning, a span shorter than one window of the model (the checkpoint's window length,
+    which the analysis cannot change): the error says how long a span must be and where it may start."""
+    window_s = float(getattr(getattr(model, "feature_config", None), "window_s", 0.0) or 0.0)
+    duration = float(getattr(recording, "duration_s", 0.0) or 0.0)
+    if window_s <= 0 or duration <= 0:
+        return
+    stop = duration if stop_s is None else min(float(stop_s), duration)
+    span = stop - max(0.0, float(start_s))
+    if span >= window_s - 1e-9:
+        return
+    if duration < window_s - 1e-9:
+        raise ConfigError(f"{getattr(recording, 'title', 'The recording')} lasts {duration:g} s, shorter than one "
+                          f"window of the model ({window_s:g} s, fixed by the checkpoint): analyse a recording of at "
+                          f"least {window_s:g} s.")
+    start = max(0.0, float(start_s))
+    ways = []
+    if stop - window_s >= -1e-9:
+        ways.append(f"an earlier start: --start {stop - window_s:g} or before")
+    if stop < duration and start + window_s <= duration + 1e-9:
+        ways.append(f"a later stop: --stop {start + window_s:g} or after")
+    raise ConfigError(
+        f"The span from {start:g} s to {stop:g} s lasts {max(span, 0.0):g} s, shorter than one window of the model "
+        f"({window_s:g} s, fixed by the checkpoint): analyse a span of at least {window_s:g} s ({'; or '.join(ways)}).")
 
 
 def _with_start(recording: Any, result: AnalysisResult) -> AnalysisResult:

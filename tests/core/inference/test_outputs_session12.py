@@ -53,3 +53,32 @@ def test_clock_times_cross_midnight_and_a_recording_without_start_has_none(featu
     late = table[table["window_start_s"] >= 10]["clock_time"]
     assert late.iloc[0].startswith("2024-03-01 00:00:")  # past midnight: the next day
     assert result.trajectories()["clock_time"].tolist() == table["clock_time"].tolist()
+
+
+def test_a_span_shorter_than_the_model_window_says_how_long_a_span_must_be(recording, features):
+    import pytest
+
+    from mmqnet_core.errors import ConfigError
+
+    model = make_model(features)
+    window = model.feature_config.window_s
+    end = recording.duration_s
+    with pytest.raises(ConfigError) as err:
+        analyze_recording(recording, None, model=model, start_s=end - window / 2)
+    text = str(err.value)
+    assert "shorter window" not in text  # the window is the checkpoint's: analyze cannot change it
+    assert f"at least {window:g} s" in text and f"--start {end - window:g} or before" in text
+    with pytest.raises(ConfigError, match=rf"--stop {10 + window:g} or after"):
+        analyze_recording(recording, None, model=model, start_s=10.0, stop_s=10.0 + window / 4)
+    assert analyze_recording(recording, None, model=model, start_s=end - window).result.n_windows == 1
+
+
+def test_the_cli_says_to_start_earlier_on_the_last_half_second(tmp_path, capsys):
+    from mmqnet_core.cli import main
+
+    bdf = write_bdf(generate_trial(SynthConfig(trial_s=9.0), 0, 1), tmp_path / "synthetic.bdf")
+    duration = load_recording(bdf).duration_s
+    assert main(["analyze", str(bdf), "--start", f"{duration - 0.5:g}", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "error: " in err and "shorter window" not in err and "at least 1 s" in err
+    assert f"--start {duration - 1:g} or before" in err
