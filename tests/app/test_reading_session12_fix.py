@@ -73,3 +73,36 @@ def test_a_recording_within_one_day_keeps_its_short_clock_labels(window, tmp_pat
     assert b.state.clock_time
     strings = _page_strings(b)
     assert strings and all(len(s) == 8 and s.startswith("14:0") for s in strings)  # hh:mm:ss, no date
+
+
+def test_the_main_toolbar_fits_a_1024_px_window(window, tmp_path, qtbot, monkeypatch):
+    """At 1024 px Montage, Measure, Filters, Mask mode, Undo/Redo and Run sat behind the toolbar's >> button; the
+    tools now take a second row where both toolbars do not fit in one, and share the row in a wide window."""
+    from PySide6.QtWidgets import QToolBar, QToolButton
+
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.set_recording(_recording(dt.datetime(2024, 3, 1, 14, 0), 600.0), tmp_path / "synthetic_day.bdf")
+    wait_loaded(qtbot, window)
+    controls = window.browser_controls
+    main = window.findChild(QToolBar, "MainToolBar")
+    tools = window.findChild(QToolBar, "ToolsToolBar")
+    for width in (1024, 1700):
+        window.resize(width, 700)
+        qtbot.waitUntil(lambda: window.width() == width)
+        qtbot.wait(50)
+        for toolbar in (main, tools):
+            hidden = [a.text() or type(toolbar.widgetForAction(a)).__name__ for a in toolbar.actions()
+                      if toolbar.widgetForAction(a) is not None and not toolbar.widgetForAction(a).isVisible()]
+            assert hidden == []
+            ext = [b for b in toolbar.findChildren(QToolButton) if b.objectName() == "qt_toolbar_ext_button"]
+            assert not any(b.isVisible() for b in ext)
+            assert toolbar.geometry().right() < width
+        for widget in (controls.montage_combo, tools.widgetForAction(controls.measure_action),
+                       tools.widgetForAction(window.mask_mode_action), tools.widgetForAction(window.run_action)):
+            assert widget.isVisible()
+        one_row = main.geometry().top() == tools.geometry().top()
+        assert one_row == (width == 1700)
+    # the montage list still shows its names in full
+    combo = controls.montage_combo
+    widest = max(combo.fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
+    assert combo.view().minimumWidth() >= widest
