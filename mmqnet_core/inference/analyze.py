@@ -315,6 +315,11 @@ class AnalysisResult:
         and, with occlusion maps, ``attribution.npz`` into ``folder`` (each file atomically: temp file +
         os.replace).
 
+        Clock time: ``summary.json`` has ``recording_start`` (the first sample's clock time from the EDF/BDF header,
+        ISO 8601 as ``mmqnet info`` prints it; null when unknown, as for DEAP files) and the trajectories tables
+        end with ``clock_time`` (each window's start, ``YYYY-MM-DD hh:mm:ss.sss``) when the start is known; without
+        a start there is no such column (the columns before it are the same either way).
+
         ``cancel`` is checked (in this thread) between the files and between the members of the archives it writes: a
         cancel raises :class:`~mmqnet_core.errors.Cancelled` within a fraction of a second; the files written
         before it stay whole, the one being written is not left behind (its temp file is removed), and nothing
