@@ -232,12 +232,31 @@ class TimeAxis(pg.AxisItem):
             return strings
         # A recording over several days: the first label and each one where the day changes carry the date, as
         # EDFbrowser's do (a clock time alone could not tell the days of a multi-day recording apart).
+        # The first label is the first one drawn whole: a tick at the view's left edge has its label cut off (not
+        # drawn), and the page's date went with it.
+        lo, hi = self.range
+        size = self.width()
         out, last = [], None
         for v, text in zip(values, strings):
             date = self._date_of(max(v, 0.0), decimals)
-            out.append(text if date == last else f"{date} {text}")
+            dated = f"{date} {text}"
+            if last is None and size > 0 and hi > lo and (v - lo) / (hi - lo) * size < self._text_px(dated) / 2:
+                out.append(text)  # cut off at the left edge: the next label carries the date
+                continue
+            out.append(text if date == last else dated)
             last = date
         return out
+
+    def _text_px(self, text: str) -> float:
+        """Width of ``text`` in the axis' tick font, px."""
+        font = self.style["tickFont"] if self.style["tickFont"] is not None else self.font()
+        if self._metrics is None or self._metrics[0] != font.key():
+            self._metrics = (font.key(), QFontMetricsF(font))
+            self._widths.clear()
+        width = self._widths.get(text)
+        if width is None:
+            width = self._widths[text] = self._metrics[1].horizontalAdvance(text)
+        return width
 
     def dates_shown(self) -> bool:
         """The labels carry dates: clock time (T) on a recording whose clock passes midnight."""

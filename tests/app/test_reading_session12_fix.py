@@ -43,18 +43,18 @@ def test_the_clock_axis_of_a_recording_past_midnight_shows_the_date(window, tmp_
     assert b.state.clock_time
     axis = b.plot.getAxis("bottom")
     # the page across midnight: the first label and the first of the new day carry their dates, the others not
-    b.set_start(570.0)  # 23:59:30 to 00:00:30
+    b.set_start(550.0)  # 23:59:10 to 00:00:10
     qtbot.wait(20)
     strings = _page_strings(b)
-    assert strings[0].startswith("2024-02-29 23:59:")
-    new_day = [s for s in strings if s.startswith("2024-03-01")]
-    assert new_day and new_day[0] == "2024-03-01 00:00:00"
-    assert sum(1 for s in strings if "-" in s) == 2
+    dated = [s for s in strings if "-" in s]
+    assert dated[0].startswith("2024-02-29 23:59:") and strings.index(dated[0]) <= 1  # the first drawn whole
+    assert dated[1:] == ["2024-03-01 00:00:00"]
     # a page on the second day: its first label says the day
     b.set_start(1200.0)  # 00:10:00
     qtbot.wait(20)
     strings = _page_strings(b)
-    assert strings[0].startswith("2024-03-01 00:1") and not any("-" in s for s in strings[1:])
+    dated = [s for s in strings if "-" in s]
+    assert len(dated) == 1 and dated[0].startswith("2024-03-01 00:1") and strings.index(dated[0]) <= 1
     # the labels with their dates do not run together: the step leaves room for the widest
     values = axis.tickValues(*axis.range, axis.width())[0][1]
     step_px = (values[1] - values[0]) / (axis.range[1] - axis.range[0]) * axis.width()
@@ -106,3 +106,22 @@ def test_the_main_toolbar_fits_a_1024_px_window(window, tmp_path, qtbot, monkeyp
     combo = controls.montage_combo
     widest = max(combo.fontMetrics().horizontalAdvance(combo.itemText(i)) for i in range(combo.count()))
     assert combo.view().minimumWidth() >= widest
+
+
+def test_the_date_is_on_the_first_label_drawn_whole(window, tmp_path, qtbot, monkeypatch):
+    """A page starting at midnight: its first tick sits on the left edge, where its label is cut off (not drawn);
+    the date went with it and the page read "00:00:05" alone."""
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.set_recording(_recording(dt.datetime(2024, 2, 29, 23, 58, 40), 300.0), tmp_path / "synthetic_night.bdf")
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(10.0)
+    qtbot.keyClick(b, Qt.Key.Key_T)
+    b.set_start(80.0)  # 2024-03-01 00:00:00 to 00:00:10
+    qtbot.wait(20)
+    axis = b.plot.getAxis("bottom")
+    lo, hi = axis.range
+    values = axis.tickValues(lo, hi, axis.width())[0][1]
+    strings = _page_strings(b)
+    assert values[0] == 80.0 and not strings[0].startswith("2024")  # on the edge: not drawn whole
+    assert strings[1].startswith("2024-03-01 00:00:")
