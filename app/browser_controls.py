@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication
 from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QWidget
 
@@ -38,6 +38,8 @@ SENSITIVITIES: tuple[float, ...] = (1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 
 PX_PER_MM_KEY = "browser/px_per_mm"
 FILTERS_KEY = "browser/display_filters"
 MONTAGE_FILE = "montages.json"
+#: Characters the toolbar's montage box shows (its list shows the names in full)
+MONTAGE_COMBO_CHARS = 8
 
 
 def screen_px_per_mm() -> float | None:
@@ -111,7 +113,7 @@ class BrowserControls:
     # --- toolbar ---------------------------------------------------------------------------------------------
     def add_to_toolbar(self, tb: QToolBar) -> None:
         parent, browser = self.parent, self.browser
-        tb.addWidget(QLabel(" Sens ", parent))
+        # no "Sens" label: the unit after the box says what it is ("7 µV/mm (EEG)"; the toolbar fits 1024 px)
         self.sens_combo = QComboBox(parent)
         self.sens_combo.setEditable(True)
         # a typed value is applied, not added to the list (each Enter appended it: "abc", "7.3", ...)
@@ -138,6 +140,10 @@ class BrowserControls:
         tb.addWidget(QLabel("mm/s ", parent))
         tb.addWidget(QLabel(" Montage ", parent))
         self.montage_combo = QComboBox(parent)
+        # as wide as a short name (the toolbar fits a 1024-px window: it held Measure and Filters behind >>); the
+        # list shows the names in full (_fill_montage_combo)
+        self.montage_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.montage_combo.setMinimumContentsLength(MONTAGE_COMBO_CHARS)
         self.montage_combo.setToolTip("EEG montage drawn (Ctrl+1..Ctrl+5); the model's input is not changed")
         self.montage_combo.activated.connect(lambda i: browser.set_montage_index(i))
         tb.addWidget(self.montage_combo)
@@ -184,6 +190,11 @@ class BrowserControls:
         combo.clear()
         combo.addItems([m.name for m in self.browser.montages])
         combo.blockSignals(False)
+        for i in range(combo.count()):  # the name in force in full when the box shows it cut
+            combo.setItemData(i, combo.itemText(i), Qt.ItemDataRole.ToolTipRole)
+        view, metrics = combo.view(), combo.fontMetrics()
+        view.setMinimumWidth(max((metrics.horizontalAdvance(combo.itemText(i)) for i in range(combo.count())),
+                                 default=0) + 2 * metrics.averageCharWidth() + view.verticalScrollBar().sizeHint().width())
 
     # --- menu --------------------------------------------------------------------------------------------------
     def build_actions(self) -> None:
@@ -193,10 +204,12 @@ class BrowserControls:
         self.measure_action.setToolTip("Two cursors: \u0394t, 1/\u0394t and \u0394amplitude of the clicked channel "
                                        "(key Q)")
         self.measure_action.triggered.connect(lambda _c: browser.toggle_measure())
+        self.measure_action.setIconText("Measure")  # the toolbar button (the key is in the tooltip)
         self.filters_action = QAction("Display filters on (F)", parent)
         self.filters_action.setCheckable(True)
         self.filters_action.setToolTip("Display filters on/off (key F); set them in View > Display filters")
         self.filters_action.triggered.connect(lambda _c: browser.toggle_filters())
+        self.filters_action.setIconText("Filters")  # the toolbar button
         self.clip_action = QAction("Clip traces to their rows (K)", parent)
         self.clip_action.setCheckable(True)
         self.clip_action.triggered.connect(lambda _c: browser.toggle_clip())

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -129,6 +130,8 @@ BOTTOM_DOCK_PX = 200
 BOTTOM_DOCK_SHARE = 0.25
 #: When the window is made narrower, the side docks shrink while the browser has less than this share of it.
 BROWSER_MIN_SHARE = 0.5
+#: Room beside the two toolbars in one row (handles, margins), px: less and the tools go to a second row.
+TOOLBAR_SLACK_PX = 24
 #: Width of the status bar's progress bar, px (its text is elided to it).
 PROGRESS_MIN_PX = 150
 PROGRESS_MAX_PX = 260
@@ -456,8 +459,21 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
+        self._fit_toolbars()
         if event.oldSize().isValid() and event.size().width() < event.oldSize().width():
             QTimer.singleShot(0, self, self._keep_browser_room)
+
+    def _fit_toolbars(self) -> None:
+        """The tools toolbar beside the main one when both fit the window's width, else on a row of its own."""
+        main, tools = self.findChild(QToolBar, "MainToolBar"), getattr(self, "tools_toolbar", None)
+        if main is None or tools is None or self.toolBarArea(tools) != self.toolBarArea(main) or tools.isFloating():
+            return
+        need = main.sizeHint().width() + tools.sizeHint().width() + TOOLBAR_SLACK_PX
+        broken = self.toolBarBreak(tools)
+        if self.width() < need and not broken:
+            self.insertToolBarBreak(tools)
+        elif self.width() >= need and broken:
+            self.removeToolBarBreak(tools)
 
     def _keep_browser_room(self) -> None:
         """After the window was made narrower: shrink the side docks (to their share of the window) while the
@@ -673,12 +689,21 @@ class MainWindow(QMainWindow):
         for control in (self.mode_combo, self.page_combo, self.channels_combo, self.scale_combo):
             return_focus(control, self.browser)  # the browser's keys work again at once
         self.browser_controls.add_to_toolbar(tb)
+        # The tools in a toolbar of their own, beside the first where the window is wide enough, else on a second
+        # row (_fit_toolbars): in one toolbar a 1024-px window hid Montage, Measure, Mask mode and Run behind >>.
+        tools = self.tools_toolbar = self.addToolBar("Tools")
+        tools.setObjectName("ToolsToolBar")
+        for action in (self.browser_controls.measure_action, self.browser_controls.filters_action):
+            tb.removeAction(action)
+            tools.addAction(action)
+        tb = tools
         tb.addSeparator()
         tb.addAction(self.mask_mode_action)
-        # The menu's undo/redo actions carry the name of the edit ("Undo Mask Fz"): too long for a toolbar.
+        # The menu's undo/redo actions carry the name of the edit ("Undo Mask Fz"): too long for a toolbar; arrows
+        # (with the words in their tooltips) let the toolbar fit a 1024-px window.
         stack = self.model.undo_stack
-        for text, slot, signal, tip in (("Undo", stack.undo, stack.canUndoChanged, "Undo the last mask edit"),
-                                        ("Redo", stack.redo, stack.canRedoChanged, "Redo the mask edit")):
+        for text, slot, signal, tip in (("\u21b6", stack.undo, stack.canUndoChanged, "Undo the last mask edit (Ctrl+Z)"),
+                                        ("\u21b7", stack.redo, stack.canRedoChanged, "Redo the mask edit (Ctrl+Y)")):
             action = QAction(text, self)
             action.setToolTip(tip)
             action.setEnabled(False)

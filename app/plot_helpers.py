@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from typing import Callable, Hashable, Iterable
 
@@ -103,8 +104,11 @@ class TimeAxis(pg.AxisItem):
         decimals = 0 if step >= 1 else 1
         # The widest label is one of the ends' (more hours digits, a minus sign), or any "88" of the same form.
         widest = 0.0
+        dated = self.dates_shown()
         for t in (lo, hi, step * math.floor(hi / step)):
             text = self.format_time(t, decimals)
+            if dated:  # the date that a label may carry (see tickStrings)
+                text = f"{self._date_of(t, decimals)} {text}"
             width = self._widths.get(text)
             if width is None:
                 if len(self._widths) > 4096:
@@ -140,7 +144,8 @@ class TimeAxis(pg.AxisItem):
         """What the labels' format depends on besides the time (the tick steps kept per range are kept per format):
         with a clock, its time mode and start."""
         if self.clock is not None:
-            return (self.format_time, self.clock.clock_time, self.clock.start_time)
+            return (self.format_time, self.clock.clock_time, self.clock.start_time,
+                    getattr(self.clock, "duration_s", None))
         return self.format_time
 
     def set_clock(self, clock) -> None:
@@ -222,7 +227,51 @@ class TimeAxis(pg.AxisItem):
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
         decimals = 0 if spacing >= 1 else 1
-        return [self.format_time(max(v, 0.0) if v > -NEGATIVE_TICK_S else v, decimals) for v in values]
+        strings = [self.format_time(max(v, 0.0) if v > -NEGATIVE_TICK_S else v, decimals) for v in values]
+        if not self.dates_shown():
+            return strings
+        # A recording over several days: the first label and each one where the day changes carry the date, as
+        # EDFbrowser's do (a clock time alone could not tell the days of a multi-day recording apart).
+        # The first label is the first one drawn whole: a tick at the view's left edge has its label cut off (not
+        # drawn), and the page's date went with it.
+        lo, hi = self.range
+        size = self.width()
+        out, last = [], None
+        for v, text in zip(values, strings):
+            date = self._date_of(max(v, 0.0), decimals)
+            dated = f"{date} {text}"
+            if last is None and size > 0 and hi > lo and (v - lo) / (hi - lo) * size < self._text_px(dated) / 2:
+                out.append(text)  # cut off at the left edge: the next label carries the date
+                continue
+            out.append(text if date == last else dated)
+            last = date
+        return out
+
+    def _text_px(self, text: str) -> float:
+        """Width of ``text`` in the axis' tick font, px."""
+        font = self.style["tickFont"] if self.style["tickFont"] is not None else self.font()
+        if self._metrics is None or self._metrics[0] != font.key():
+            self._metrics = (font.key(), QFontMetricsF(font))
+            self._widths.clear()
+        width = self._widths.get(text)
+        if width is None:
+            width = self._widths[text] = self._metrics[1].horizontalAdvance(text)
+        return width
+
+    def dates_shown(self) -> bool:
+        """The labels carry dates: clock time (T) on a recording whose clock passes midnight."""
+        clock = self.clock
+        if clock is None or not clock.clock_time or clock.start_time is None:
+            return False
+        end = clock.start_time + _dt.timedelta(seconds=float(getattr(clock, "duration_s", 0.0) or 0.0))
+        return end.date() != clock.start_time.date()
+
+    def _date_of(self, t_s: float, decimals: int) -> str:
+        """The date (YYYY-MM-DD) of the clock time ``t_s`` s after the start, rounded as its label is."""
+        when = self.clock.start_time + _dt.timedelta(seconds=float(t_s))
+        unit = 10 ** (6 - decimals)
+        when = when.replace(microsecond=0) + _dt.timedelta(microseconds=round(when.microsecond / unit) * unit)
+        return when.strftime("%Y-%m-%d")
 
     def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph API)
         """pyqtgraph's specs, with its general code run only when the axis' geometry or style changes.

@@ -41,6 +41,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -155,6 +156,8 @@ class AnalysisResult:
     baseline_recon: np.ndarray | None = None  # (T, N, F) baseline reconstruction of hidden EEG (spherical splines)
     #   and slow-signal (linear interpolation) tokens in their own units, NaN elsewhere; None: nothing to do
     #   (:mod:`mmqnet_core.inference.recon_baseline`)
+    recording_start: datetime | None = None  # clock time of the recording's first sample (EDF/BDF header, no time
+    #   zone, as ``mmqnet info`` prints it); None when unknown (DEAP files, in-memory recordings): no clock times
 
     @property
     def uncertainty_method(self) -> str:
@@ -213,7 +216,12 @@ class AnalysisResult:
         return pd.DataFrame(self.trajectory_columns())
 
     def trajectory_columns(self) -> dict[str, np.ndarray]:
-        """The columns of :meth:`trajectories` (name -> (T,) array, in order), without pandas."""
+        """The columns of :meth:`trajectories` (name -> (T,) array, in order), without pandas.
+
+        The last column, ``clock_time``, is the clock time of each window's start (ISO 8601, ``YYYY-MM-DD
+        hh:mm:ss.sss``, the recording's own clock without a time zone) when the recording's start is known
+        (:attr:`recording_start`: EDF/BDF files); without a start (DEAP, in-memory recordings) there is no such
+        column."""
         cols = {"window_start_s": self.window_starts, "window_end_s": self.window_starts + self.window_s}
         for k, name in enumerate(self.targets):
             cols[f"{name}_prob"] = self.probabilities[:, k]
@@ -232,6 +240,8 @@ class AnalysisResult:
             cols["interference_pred"] = self.interference_pred
             for a, name in enumerate(self.artifact_types):
                 cols[f"artifact_{name}_prob"] = self.artifact_probs[:, a]
+        if self.recording_start is not None:  # last, so that the columns before it keep their places
+            cols["clock_time"] = _clock_times(self.recording_start, self.window_starts)
         return cols
 
     def summary(self) -> dict:
@@ -240,6 +250,8 @@ class AnalysisResult:
                  else None for k, name in enumerate(self.targets)}
         return {
             "recording": self.title,
+            # clock time of the recording's first sample (EDF/BDF header; ISO 8601, no time zone), None: unknown
+            "recording_start": _iso(self.recording_start),
             "synthetic_recording": self.is_synthetic,
             "model": self.model_description,
             "n_windows": self.n_windows,
@@ -307,6 +319,11 @@ class AnalysisResult:
         and, with occlusion maps, ``attribution.npz`` into ``folder`` (each file atomically: temp file +
         os.replace).
 
+        Clock time: ``summary.json`` has ``recording_start`` (the first sample's clock time from the EDF/BDF header,
+        ISO 8601 as ``mmqnet info`` prints it; null when unknown, as for DEAP files) and the trajectories tables
+        end with ``clock_time`` (each window's start, ``YYYY-MM-DD hh:mm:ss.sss``) when the start is known; without
+        a start there is no such column (the columns before it are the same either way).
+
         ``cancel`` is checked (in this thread) between the files and between the members of the archives it writes: a
         cancel raises :class:`~mmqnet_core.errors.Cancelled` within a fraction of a second; the files written
         before it stay whole, the one being written is not left behind (its temp file is removed), and nothing
@@ -360,6 +377,26 @@ class AnalysisResult:
             check_cancel(cancel)
             paths["attribution"] = atomic_write(folder / "attribution.npz", lambda p: _savez(p, occ, cancel))
         return paths
+
+
+def _iso(when: datetime | None) -> str | None:
+    """``when`` as ``mmqnet info`` prints a start: ISO 8601 with a space, microseconds only when there are any."""
+    return None if when is None else when.replace(tzinfo=None).isoformat(sep=" ")
+
+
+def _clock_times(start: datetime, seconds: np.ndarray) -> np.ndarray:
+    """(T,) text clock times ``YYYY-MM-DD hh:mm:ss.sss`` of ``start`` + ``seconds`` (ms: windows start at fractions
+    of a second)."""
+    base = start.replace(tzinfo=None)
+    return np.array([(base + timedelta(seconds=float(s))).isoformat(sep=" ", timespec="milliseconds")
+                     for s in np.asarray(seconds, np.float64)], dtype=str)
+
+
+def recording_start(recording: Any) -> datetime | None:
+    """Clock time of ``recording``'s first sample (its ``meas_date``, no time zone), None when it has none."""
+    raw = getattr(recording, "raw", None)
+    meas = None if raw is None else raw.info.get("meas_date")
+    return None if meas is None else meas.replace(tzinfo=None)
 
 
 def read_attribution(folder: str | os.PathLike) -> dict[str, Any] | None:
@@ -513,6 +550,7 @@ def analyze(
         from ..io import check_has_eeg
 
         check_has_eeg(recording)  # a clear error instead of an analysis of nothing but missing EEG tokens
+    check_span_holds_a_window(recording, model, start_s, stop_s)
     check_cancel(cancel)
     cfg = preprocess_config if preprocess_config is not None else model.preprocess_config
     from .streaming import analyze_streaming, should_stream
@@ -524,10 +562,11 @@ def analyze(
         streaming = display is not None or should_stream(recording, cfg, masks, cache, start_s=start_s,
                                                          stop_s=stop_s)
     if streaming:
-        return analyze_streaming(recording, masks, model, preprocess_config=cfg, start_s=start_s, stop_s=stop_s,
+        return _with_start(recording, analyze_streaming(
+                                 recording, masks, model, preprocess_config=cfg, start_s=start_s, stop_s=stop_s,
                                  batch_size=batch_size, attention=attention, subject_statistics=subject_statistics,
                                  mc_samples=mc_samples, mc_seed=mc_seed, attribution=attribution,
-                                 display=display, progress=progress, cancel=cancel)
+                                 display=display, progress=progress, cancel=cancel))
     start_loading(model)  # a model loading in a helper thread: beside the cleaning (see DeferredModel.start)
     t0 = time.perf_counter()
     clean = preprocess if cache is None else cache.get_or_clean
@@ -564,7 +603,40 @@ def analyze(
     timings.update(result.timings)
     import dataclasses
 
-    return dataclasses.replace(result, timings=timings)
+    return _with_start(recording, dataclasses.replace(result, timings=timings))
+
+
+def check_span_holds_a_window(recording: Any, model: Any, start_s: float = 0.0, stop_s: float | None = None) -> None:
+    """Refuse, before any cleaning, a span shorter than one window of the model (the checkpoint's window length,
+    which the analysis cannot change): the error says how long a span must be and where it may start."""
+    window_s = float(getattr(getattr(model, "feature_config", None), "window_s", 0.0) or 0.0)
+    duration = float(getattr(recording, "duration_s", 0.0) or 0.0)
+    if window_s <= 0 or duration <= 0:
+        return
+    stop = duration if stop_s is None else min(float(stop_s), duration)
+    span = stop - max(0.0, float(start_s))
+    if span >= window_s - 1e-9:
+        return
+    if duration < window_s - 1e-9:
+        raise ConfigError(f"{getattr(recording, 'title', 'The recording')} lasts {duration:g} s, shorter than one "
+                          f"window of the model ({window_s:g} s, fixed by the checkpoint): analyse a recording of at "
+                          f"least {window_s:g} s.")
+    start = max(0.0, float(start_s))
+    ways = []
+    if stop - window_s >= -1e-9:
+        ways.append(f"an earlier start: --start {stop - window_s:g} or before")
+    if stop < duration and start + window_s <= duration + 1e-9:
+        ways.append(f"a later stop: --stop {start + window_s:g} or after")
+    raise ConfigError(
+        f"The span from {start:g} s to {stop:g} s lasts {max(span, 0.0):g} s, shorter than one window of the model "
+        f"({window_s:g} s, fixed by the checkpoint): analyse a span of at least {window_s:g} s ({'; or '.join(ways)}).")
+
+
+def _with_start(recording: Any, result: AnalysisResult) -> AnalysisResult:
+    """``result`` with the recording's start (:func:`recording_start`), for the clock times of its outputs."""
+    import dataclasses
+
+    return dataclasses.replace(result, recording_start=recording_start(recording))
 
 
 def _import_cleaning(cancel: CancelToken | None = None) -> None:

@@ -1,7 +1,7 @@
 """Tables of named columns written as CSV and Parquet without pandas.
 
-A single-recording analysis writes one table (``trajectories.csv`` / ``.parquet``: one row per window, float and
-bool columns). Importing pandas for it costs ~0.5 s of CPU that holds the interpreter lock (a tenth of the fixed
+A single-recording analysis writes one table (``trajectories.csv`` / ``.parquet``: one row per window, float, bool
+and text columns). Importing pandas for it costs ~0.5 s of CPU that holds the interpreter lock (a tenth of the fixed
 cost of ``mmqnet analyze`` on a 1-h file), so the table is written from its numpy columns here: the CSV with the
 text pandas' ``DataFrame.to_csv(index=False, float_format=...)`` writes (floats with the format, NaN as an empty
 field, booleans as ``True``/``False``, minimal quoting, ``\\n`` line ends; tested byte for byte against pandas),
@@ -29,7 +29,9 @@ def _column_text(values: np.ndarray, float_format: str) -> list[str]:
         return ["" if v != v else float_format % v for v in a.tolist()]  # v != v: NaN (pandas' na_rep "")
     if a.dtype.kind in "iu":
         return [str(v) for v in a.tolist()]
-    raise TypeError(f"table column of dtype {a.dtype} (only bool, integer and float columns are written here)")
+    if a.dtype.kind == "U":  # text (the clock time of each window); quoted by the csv writer where needed
+        return a.tolist()
+    raise TypeError(f"table column of dtype {a.dtype} (only bool, integer, float and text columns are written here)")
 
 
 def write_csv(columns: Mapping[str, np.ndarray], path: str | os.PathLike, *, float_format: str = "%.6g") -> None:
@@ -54,11 +56,18 @@ def _arrow_array(values: np.ndarray) -> "pyarrow.Array":
         raise ValueError(f"table columns must be 1-D, got shape {a.shape}")
     if a.dtype == bool:
         return pa.Array.from_buffers(pa.bool_(), len(a), [None, pa.py_buffer(np.packbits(a, bitorder="little"))])
+    if a.dtype.kind == "U":  # text, from its UTF-8 bytes and offsets (pyarrow.array imports pandas)
+        encoded = [v.encode("utf-8") for v in a.tolist()]
+        offsets = np.zeros(len(encoded) + 1, np.int32)
+        np.cumsum([len(v) for v in encoded], out=offsets[1:])
+        data = pa.py_buffer(b"".join(encoded))
+        return pa.Array.from_buffers(pa.string(), len(a), [None, pa.py_buffer(offsets), data])
     types = {np.dtype(np.float32): pa.float32(), np.dtype(np.float64): pa.float64(), np.dtype(np.int64): pa.int64(),
              np.dtype(np.int32): pa.int32(), np.dtype(np.uint8): pa.uint8()}
     kind = types.get(a.dtype.newbyteorder("=") if a.dtype.byteorder not in "=|" else a.dtype)
     if kind is None:
-        raise TypeError(f"table column of dtype {a.dtype} (only bool, integer and float columns are written here)")
+        raise TypeError(f"table column of dtype {a.dtype} (only bool, integer, float and text columns are written "
+                        "here)")
     a = a.astype(a.dtype.newbyteorder("="), copy=False)
     nan = np.isnan(a) if a.dtype.kind == "f" else np.zeros(len(a), bool)
     n_null = int(nan.sum())

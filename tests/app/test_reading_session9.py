@@ -436,6 +436,6 @@ def test_menu_items_of_browser_keys_show_their_key(window):
     assert window.cycle_mode_action.text().split("\t")[1] == keys["cycle_mode"]
     assert window.mask_mode_action.text().split("\t")[1] == keys["toggle_mask_mode"]
     assert window.mask_mode_action.shortcuts() == []  # shown only: the browser binds the key
-    toolbar = window.findChild(QToolBar, "MainToolBar")
+    toolbar = window.findChild(QToolBar, "ToolsToolBar")  # the main toolbar's second half since session 12
     button = toolbar.widgetForAction(window.mask_mode_action)
     assert isinstance(button, QToolButton) and button.text() == "Mask mode"
