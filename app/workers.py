@@ -248,7 +248,8 @@ class TaskRunner(QObject):
         return self.background_pool if worker.background else self.pool
 
     def _on_done(self, worker: Worker, key: str | None) -> None:
-        self._workers.pop(worker.id, None)
+        if self._workers.pop(worker.id, None) is None:
+            return  # already settled by shutdown() (its done signal arrives later): nothing changes
         if key is not None and self._keys.get(key) is worker:
             del self._keys[key]
         if not self._workers:
@@ -290,6 +291,13 @@ class TaskRunner(QObject):
         ok = self.wait_for_all(timeout_s)
         if not ok:
             log.warning("tasks still running after %.1f s: %s", timeout_s, [w.name for w in self.workers])
+            return ok
+        # Every task has stopped, but their done signals wait for the next turn of the event loop: settle them
+        # now, so that the runner is not busy once shutdown() says so (a close right after it asked "still
+        # running?" about a task that had already stopped; the signals themselves still arrive).
+        for worker in [w for w in self._workers.values() if w.is_done]:
+            key = next((k for k, w in self._keys.items() if w is worker), None)
+            self._on_done(worker, key)
         return ok
 
     @property

@@ -72,6 +72,23 @@ def test_shutdown_cancels_and_joins_a_running_task(qtbot, runner):
     assert not runner.busy
 
 
+def test_the_runner_is_idle_as_soon_as_shutdown_says_every_task_stopped(qtbot, runner):
+    # A close right after shutdown() asked "still running?" about a task that had already stopped: the runner
+    # stayed busy until the task's done signal came through the event loop (bench_browser's --with-cleaning hung
+    # on that dialog). The queued signals still arrive, once.
+    started = threading.Event()
+    cancelled, busy = [], []
+    runner.busyChanged.connect(busy.append)
+    runner.submit(wait_for_cancel, started, key="clean", on_cancelled=lambda: cancelled.append(True))
+    assert started.wait(5)
+    assert runner.shutdown(5)
+    assert not runner.busy and runner.workers == []  # no turn of the event loop in between
+    assert busy == [True, False]
+    qtbot.waitUntil(lambda: cancelled == [True], timeout=2000)
+    qtbot.wait(20)
+    assert busy == [True, False] and cancelled == [True]
+
+
 def test_same_key_cancels_the_previous_task_and_drops_its_result(qtbot, runner):
     started = threading.Event()
     first_results, second_results = [], []
