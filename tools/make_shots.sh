@@ -144,7 +144,15 @@ s.sync()
 EOF
 
 # --- the app, through a launcher that logs INFO to a file and reports widget rectangles -----------------------
+# The launcher runs its body only as the main program: the app spawns its model process (multiprocessing spawn),
+# which imports the main module again; an unguarded launcher would start a second app in that child, whose
+# geometry dumps raced with the first one's.
 cat >"$WORK/launch.py" <<'EOF'
+import runpy, sys
+if __name__ == "__main__":
+    runpy.run_path(sys.argv[0].replace("launch.py", "launch_body.py"), run_name="launch_body")
+EOF
+cat >"$WORK/launch_body.py" <<'EOF'
 """Run app.main with INFO records in a file and the on-screen rectangles of named widgets in a JSON file."""
 import json, logging, os, sys
 
