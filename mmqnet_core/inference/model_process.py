@@ -324,20 +324,10 @@ def start_model_process(path: Any = None, *, device: str | None = None) -> Any:
     """A :class:`RemoteModel` whose model loads in a forked child from now on, or None when that cannot be done
     here (:func:`can_fork`, or the checkpoint's settings cannot be read from its ``config.json``: the caller loads
     it in this process, which says what is wrong)."""
-    from pathlib import Path
-
-    from .model_loading import _early_settings, default_checkpoint_path
-
     if not can_fork():
         return None
-    resolved = Path(path) if path is not None else default_checkpoint_path()
-    try:
-        settings = None if resolved is None else _early_settings(resolved)
-    except Exception:  # noqa: BLE001 - any doubt: in-process, which says what is wrong
-        settings = None
-    if settings is None:
-        return None
-    return RemoteModel(settings, path, device)
+    settings = _settings_of(path)
+    return None if settings is None else RemoteModel(settings, path, device)
 
 
 def spawn_model_process(path: Any = None, *, device: str | None = None) -> Any:
@@ -350,18 +340,22 @@ def spawn_model_process(path: Any = None, *, device: str | None = None) -> Any:
     as long as the child should (the app's GUI thread), never from a pool thread that may end while idle. In a
     frozen executable the entry point must call ``multiprocessing.freeze_support()`` first.
     """
+    settings = _settings_of(path)
+    return None if settings is None else RemoteModel(settings, path, device, start_method="spawn")
+
+
+def _settings_of(path: Any) -> tuple | None:
+    """The checkpoint's early settings from its ``config.json`` (``path`` None: the default checkpoint), or None
+    when they cannot be read: any doubt means in-process, where loading says what is wrong."""
     from pathlib import Path
 
     from .model_loading import _early_settings, default_checkpoint_path
 
     resolved = Path(path) if path is not None else default_checkpoint_path()
     try:
-        settings = None if resolved is None else _early_settings(resolved)
+        return None if resolved is None else _early_settings(resolved)
     except Exception:  # noqa: BLE001 - any doubt: in-process, which says what is wrong
-        settings = None
-    if settings is None:
         return None
-    return RemoteModel(settings, path, device, start_method="spawn")
 
 
 def about_model(loaded: Any) -> dict:
