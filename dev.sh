@@ -22,9 +22,13 @@ setup() {
         "$VENV/bin/python" -m pip install -q --upgrade pip
         # The CPU wheel of torch first: a plain 'torch' requirement would pull a multi-GB CUDA build (PyPI's Linux
         # torch wheels depend on the nvidia-* CUDA packages). A CPU wheel already on this machine (pip's
-        # find-links) is used without the network; otherwise it comes from PyTorch's CPU index ($TORCH_INDEX_URL).
-        "$VENV/bin/python" -m pip install -q --no-index "torch==2.13.0" 2>/dev/null \
-            || "$VENV/bin/python" -m pip install -q "torch==2.13.0" --index-url "$TORCH_INDEX_URL"
+        # find-links) is installed on its own without the network, then its dependencies from the package index
+        # (torch itself is then satisfied); without one, torch comes from PyTorch's CPU index ($TORCH_INDEX_URL).
+        if "$VENV/bin/python" -m pip install -q --no-index --no-deps "torch==2.13.0" 2>/dev/null; then
+            "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+        else
+            "$VENV/bin/python" -m pip install -q "torch==2.13.0" --index-url "$TORCH_INDEX_URL"
+        fi
         "$VENV/bin/python" -m pip install -q -e ".[dev]"
         rm -f "$VENV"/.mmqnet-setup-*
         touch "$stamp"

@@ -32,10 +32,13 @@ def _setup(tmp_path: Path, local_wheel: bool) -> list[str]:
 
 def test_without_a_local_wheel_torch_comes_from_the_cpu_index(tmp_path):
     calls = _setup(tmp_path, local_wheel=False)
-    assert calls[-1].endswith("torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu")
-    assert all("--no-index" in c or "whl/cpu" in c for c in calls)  # never a plain PyPI torch
+    assert calls == ["-m pip install -q --no-index --no-deps torch==2.13.0",
+                     "-m pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"]
 
 
-def test_a_local_cpu_wheel_is_used_without_the_network(tmp_path):
+def test_a_local_cpu_wheel_is_installed_first_and_only_its_dependencies_come_from_the_index(tmp_path):
+    # The local wheel alone (--no-deps: its dependencies are not in the wheel folder; session 12's first version
+    # asked --no-index for them too, failed, and fell back to the CPU index, which this machine cannot reach: CI
+    # retried download.pytorch.org for every dependency). The plain call comes only after torch is installed.
     calls = _setup(tmp_path, local_wheel=True)
-    assert calls == ["-m pip install -q --no-index torch==2.13.0"]
+    assert calls == ["-m pip install -q --no-index --no-deps torch==2.13.0", "-m pip install -q torch==2.13.0"]
