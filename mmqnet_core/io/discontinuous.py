@@ -8,9 +8,9 @@ a "+D" file whose records are contiguous (some recorders always write +D) is jus
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
+
+from .edf_reader import _TIMEKEEPING  # the time-keeping TAL, as for the first record's sub-second onset
 
 __all__ = ["MAX_RECORDS_CHECKED", "record_gaps"]
 
@@ -20,7 +20,6 @@ MAX_RECORDS_CHECKED = 2_000_000
 #: Records whose time-keeping TALs are read at once (bounded memory: 32 bytes each).
 _CHUNK_RECORDS = 65536
 
-_TIMEKEEPING = re.compile(rb"\A([+-][0-9]+(?:\.[0-9]*)?)\x14\x14")
 #: A record starting this much later (or earlier) than the previous one's end is a gap, s.
 _TOLERANCE_S = 1e-3
 
