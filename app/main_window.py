@@ -173,7 +173,12 @@ def clean_recording(recording: Recording, prefs: Preferences, masks: Any = None,
     demand, page by page (``mmqnet_core.preprocessing.on_demand.clean_for_display``: only the fit here).
     """
     try:
-        from mmqnet_core.preprocessing import PreprocessConfig
+        from mmqnet_core._stepwise_import import CLEANING_MODULES, import_in_steps
+
+        # The first cleaning of a session imports scipy's stack (~0.7 s of CPU): in steps, so that the task pauses
+        # between them while the reader turns pages (app.workers.UserActivity).
+        import_in_steps(CLEANING_MODULES, cancel=cancel)
+        from mmqnet_core.preprocessing import PreprocessConfig  # noqa: F401 (checks the install)
         from mmqnet_core.preprocessing.on_demand import clean_for_display
     except ImportError as exc:
         raise RecordingError(f"Cannot clean {recording.title}: the module mmqnet_core.preprocessing is not "
@@ -347,6 +352,9 @@ class MainWindow(QMainWindow):
         self.model.errorOccurred.connect(self.report_error)
         self.browser.pageChanged.connect(self.overview.set_page)
         self.browser.pageChanged.connect(lambda *_: self._update_page_label())
+        # A reader turning pages comes first: background tasks (the display cleaning, an analysis) pause at their
+        # next check while pages are being drawn (app.workers.UserActivity).
+        self.browser.pageChanged.connect(self.runner.activity.touch)
         # The browser's hints ("no ECG or PPG channel ...", "select channels ... to change their gain", "no start
         # time") come with displayChanged: the page label only followed page changes, so they were never shown.
         self.browser.displayChanged.connect(self._update_page_label)

@@ -16,6 +16,13 @@ Background priority: work the user is not waiting for (cleaning, analysis) is su
 steps of the browser took about twice as long while it ran (``bench/bench_browser.py --with-cleaning``). The GIL
 is shared whatever the priority; the GUI also shortens Python's thread switch interval while background tasks run
 (:data:`BUSY_SWITCH_INTERVAL_S`) so that it waits less for the GIL after each call into Qt.
+
+Yielding to the reader: priority alone left page steps at 15-20 ms while the display cleaning ran (the cleaning
+thread still took its core share and the GIL; 9-11 ms without it). A background task therefore pauses while the
+user is turning pages: the window tells the runner's :class:`UserActivity` of every page drawn, and a background
+task's cancel token (:class:`_YieldingCancel`) waits at its next check -- the core checks it between steps only,
+where nothing is half done -- until no page was drawn for :data:`YIELD_QUIET_S`, at most :data:`YIELD_MAX_S` per
+check, so that a reader paging for minutes still lets the task go on. Cancel wakes it at once.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import logging
+import math
 import os
 import sys
 import threading
@@ -42,6 +50,51 @@ BACKGROUND_NICE = 10
 #: Python's thread switch interval while tasks run, s (default 0.005): a thread that wants the GIL waits up to
 #: this long for the running one to drop it, and the GUI thread asks for it again after every call into Qt.
 BUSY_SWITCH_INTERVAL_S = 0.001
+#: A background task waits at its next check while the user drew a page within this long, s.
+YIELD_QUIET_S = 0.3
+#: ... but at most this long at one check, s.
+YIELD_MAX_S = 1.0
+
+
+class UserActivity:
+    """When the user last interacted in a way that wants the CPU now (a page drawn); thread-safe to read."""
+
+    def __init__(self) -> None:
+        self._last = -math.inf  # time.monotonic() of the last touch
+        self.touches = 0  # (for tests)
+
+    def touch(self, *_args: Any) -> None:
+        """The user just did something (takes and ignores a signal's arguments)."""
+        self._last = time.monotonic()
+        self.touches += 1
+
+    def quiet_for(self) -> float:
+        """Seconds since the last touch (inf before the first)."""
+        return time.monotonic() - self._last
+
+
+class _YieldingCancel:
+    """The cancel token of a background task (the core's ``CancelToken``): :meth:`is_set` says whether cancel was
+    asked, after waiting while the user is active (:class:`UserActivity`: until it has been quiet for
+    :data:`YIELD_QUIET_S`, at most :data:`YIELD_MAX_S`; a cancel ends the wait at once). The core calls it between
+    steps only, so the task pauses where a step has ended."""
+
+    def __init__(self, event: threading.Event, activity: UserActivity) -> None:
+        self.event, self.activity = event, activity
+        self.paused_s = 0.0  # time spent waiting for the user (for tests and the log)
+
+    def is_set(self) -> bool:
+        quiet = self.activity.quiet_for()
+        if quiet < YIELD_QUIET_S and not self.event.is_set():
+            t0 = time.monotonic()
+            deadline = t0 + YIELD_MAX_S
+            while quiet < YIELD_QUIET_S:
+                left = min(YIELD_QUIET_S - quiet, deadline - time.monotonic())
+                if left <= 0 or self.event.wait(left):
+                    break
+                quiet = self.activity.quiet_for()
+            self.paused_s += time.monotonic() - t0
+        return self.event.is_set()
 
 
 def lower_thread_priority() -> bool:
@@ -100,7 +153,7 @@ class Worker(QRunnable):
     _ids = itertools.count(1)
 
     def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "", background: bool = False,
-                 **kwargs: Any) -> None:
+                 activity: UserActivity | None = None, **kwargs: Any) -> None:
         super().__init__()
         self.background = background  # run at lower priority (see lower_thread_priority)
         self.setAutoDelete(False)  # the TaskRunner holds the Python object until ``done``
@@ -110,12 +163,16 @@ class Worker(QRunnable):
         self.name = name or getattr(fn, "__name__", "task")
         self.id = next(self._ids)
         self.cancel_event = threading.Event()
+        # What the function checks: the event itself, or (background work, with the user's activity known) a
+        # token that also waits while the user is turning pages.
+        self.cancel_token: Any = (_YieldingCancel(self.cancel_event, activity) if background and activity is not None
+                                  else self.cancel_event)
         self.signals = WorkerSignals()
         self._finished = threading.Event()
         if _accepts(fn, "progress"):
             self.kwargs.setdefault("progress", self._report)
         if _accepts(fn, "cancel"):
-            self.kwargs.setdefault("cancel", self.cancel_event)
+            self.kwargs.setdefault("cancel", self.cancel_token)
 
     # --- called from any thread ----------------------------------------------------------------------------
     def cancel(self) -> None:
@@ -175,6 +232,9 @@ class TaskRunner(QObject):
         self._keys: dict[str, Worker] = {}
         self._abandoned: list[Worker] = []  # cancelled but still running when the application quit
         self._switch_interval = sys.getswitchinterval()  # restored when the last task is done
+        #: What the user is doing: background tasks pause while it is touched (the window touches it on every
+        #: page drawn).
+        self.activity = UserActivity()
 
     @property
     def busy(self) -> bool:
@@ -215,7 +275,7 @@ class TaskRunner(QObject):
         """
         if key is not None and key in self._keys:
             self._keys.pop(key).cancel()
-        worker = Worker(fn, *args, name=name, background=background, **kwargs)
+        worker = Worker(fn, *args, name=name, background=background, activity=self.activity, **kwargs)
         sig = worker.signals
         # Callbacks belong to the runner's owner (the window): a result that arrives after the owner was
         # destroyed (a window closed while a task it had abandoned still ran) is dropped, never delivered to

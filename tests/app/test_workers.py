@@ -170,3 +170,90 @@ def test_a_result_arriving_after_the_owner_was_destroyed_is_dropped(qtbot):
     assert worker.wait(5)
     qtbot.wait(100)  # deliver the queued signals
     assert called == []
+
+
+# --- yielding to the reader -----------------------------------------------------------------------------------
+def _count_checks(*, cancel=None, steps: int = 40, step_s: float = 0.005) -> list[float]:
+    """A background step loop: the times (monotonic) at which each step started."""
+    times = []
+    for _ in range(steps):
+        check_cancel(cancel)
+        times.append(time.monotonic())
+        time.sleep(step_s)
+    return times
+
+
+def test_a_background_task_pauses_at_its_checks_while_the_reader_turns_pages(qtbot, runner):
+    """While pages are being drawn (the activity touched every 50 ms), a background task makes no step; it goes
+    on once the reader has been quiet for YIELD_QUIET_S. A task the user waits for is never held back."""
+    from app.workers import YIELD_QUIET_S
+
+    out: dict[str, list[float]] = {}
+    runner.activity.touch()
+    t0 = time.monotonic()
+    runner.submit(_count_checks, background=True, on_result=lambda v: out.__setitem__("bg", v))
+    runner.submit(_count_checks, on_result=lambda v: out.__setitem__("fg", v))
+    while time.monotonic() - t0 < 0.6:  # the reader pages for 0.6 s
+        runner.activity.touch()
+        qtbot.wait(50)
+    paging_ended = runner.activity._last
+    qtbot.waitUntil(lambda: len(out) == 2, timeout=10000)
+    assert out["fg"][0] - t0 < 0.2  # started at once, paging or not
+    assert out["bg"][0] >= paging_ended + YIELD_QUIET_S - 0.02  # no step while pages were drawn, nor just after
+    assert len(out["bg"]) == 40 and out["bg"][-1] - out["bg"][0] < 1.0  # then it runs at full speed
+
+
+def _step_forever(steps: list[float], *, cancel=None) -> None:
+    while True:
+        check_cancel(cancel)
+        steps.append(time.monotonic())
+
+
+def test_a_paused_task_goes_on_after_yield_max_s_and_stops_at_once_when_cancelled(qtbot, runner):
+    """A reader paging without end still lets the task make a step every YIELD_MAX_S; cancel ends a pause at
+    once (the cancel target: within 1 s)."""
+    from app.workers import YIELD_MAX_S
+
+    out: dict[str, float] = {}
+    steps: list[float] = []
+    stop_paging = threading.Event()
+
+    def page_forever() -> None:
+        while not stop_paging.is_set():
+            runner.activity.touch()
+            time.sleep(0.02)
+
+    pager = threading.Thread(target=page_forever, daemon=True)
+    pager.start()
+    try:
+        worker = runner.submit(_step_forever, steps, background=True,
+                               on_cancelled=lambda: out.__setitem__("cancelled", time.monotonic()))
+        qtbot.wait(int(3.5 * YIELD_MAX_S * 1000))
+        # One step per YIELD_MAX_S: neither stopped for good nor running free (a free loop makes millions).
+        assert 2 <= len(steps) <= 5, len(steps)
+        assert min(b - a for a, b in zip(steps, steps[1:])) >= 0.9 * YIELD_MAX_S
+        t = time.monotonic()
+        worker.cancel()
+        qtbot.waitUntil(lambda: "cancelled" in out, timeout=3000)
+        assert out["cancelled"] - t < 0.5
+    finally:
+        stop_paging.set()
+        pager.join(1)
+
+
+def test_the_window_tells_the_runner_of_every_page_drawn(qtbot, window, bdf_path, monkeypatch):
+    """The window touches its runner's activity on each page step, so that the display cleaning yields."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from tests.app.conftest import wait_loaded
+
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.open_file(bdf_path)
+    wait_loaded(qtbot, window)
+    window.browser.set_page_length(2.0)
+    window.browser.setFocus()
+    before = window.runner.activity.touches
+    QTest.keyClick(window.browser, Qt.Key.Key_PageDown)
+    assert window.runner.activity.touches > before
+    assert window.runner.activity.quiet_for() < 1.0
