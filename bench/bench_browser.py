@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                              "for the user")
     parser.add_argument("--baseline", type=Path,
                         help="another checkout of this project (e.g. an older commit's) whose browser is measured in "
-                             "the same rounds, alternating with ours (MNE's browser and the cleaning case are not)")
+                             "the same rounds, alternating with ours (MNE's browser is not)")
     parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)  # one measurement, in this process
     args = parser.parse_args(argv)
     global STEP_INTERVAL_S
@@ -467,13 +467,17 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
               f"{_step_text(shown['baseline'])}")
     busy = cleaned = None
     if args.with_cleaning:
-        busy = _child(args, "ours_cleaning", with_baseline=False)
-        still = "still running after the last step" if busy["cleaning_ran"] else "finished before the last step"
-        print(f"ours, raw view while the display cleaning starts in the background ({still}): first paint "
-              f"{busy['first_paint'] * 1000:.0f} ms | page step median {_step_text(busy)}")
-        cleaned = _child(args, "ours_cleaned", with_baseline=False)
-        print(f"ours, cleaned view on (after the cleaning's fit, {cleaned['fit_wait']:.1f} s after the first paint; "
-              f"pages cleaned on demand and prefetched): page step median {_step_text(cleaned)}")
+        busy = _child(args, "ours_cleaning")
+        for who, out in (("ours", busy), (f"baseline {args.baseline}", busy.get("baseline"))):
+            if out is not None:
+                still = "still running after the last step" if out["cleaning_ran"] else "finished before the last step"
+                print(f"{who}, raw view while the display cleaning starts in the background ({still}): first paint "
+                      f"{out['first_paint'] * 1000:.0f} ms | page step median {_step_text(out)}")
+        cleaned = _child(args, "ours_cleaned")
+        for who, out in (("ours", cleaned), (f"baseline {args.baseline}", cleaned.get("baseline"))):
+            if out is not None:
+                print(f"{who}, cleaned view on (after the cleaning's fit, {out['fit_wait']:.1f} s after the first "
+                      f"paint; pages cleaned on demand and prefetched): page step median {_step_text(out)}")
 
     theirs = _child(args, "mne", with_baseline=False)
     if theirs.get("missing"):

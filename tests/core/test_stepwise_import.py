@@ -4,11 +4,7 @@ process state)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.core.test_scipy_signal import _run  # a fresh interpreter per case
 
 #: Prints the modules imported, scipy's capabilities table (which functions its array-API decorators recorded), its
 #: doc helpers (scipy's own again afterwards), and a digest of the first line of every public function's docstring.
@@ -24,12 +20,6 @@ _STATE = ("import sys, hashlib\n"
           "          for m in mods for n in sorted(dir(m)) if not n.startswith('_')]\n"
           "print('DOCS', len(firsts), hashlib.sha1('\\n'.join(firsts).encode()).hexdigest())\n"
           "print('MODULES', ' '.join(sorted(sys.modules)))\n")
-
-
-def _run(code: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
 
 
 def _lines(out: str) -> dict[str, str]:
