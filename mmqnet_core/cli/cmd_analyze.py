@@ -150,8 +150,8 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
             print_warnings(rec)
             # a long span is analysed in pieces (mmqnet_core.inference.streaming): 10 minutes + context at a time
             check_fits_memory(rec, args.start, args.stop, streamed_s=_STREAMED_S)
-            stop = rec.duration_s if args.stop is None else min(args.stop, rec.duration_s)
-            if remote is not None and stop - args.start > REMOTE_MAX_S:
+            # a span is analysed inside the whole recording: the whole recording's features go to the model
+            if remote is not None and rec.duration_s > REMOTE_MAX_S:
                 remote.use_local()  # hundreds of MB of features and results: not copied between processes
 
         try:
