@@ -148,7 +148,7 @@ def analyze_recording(
             found = subject_recordings_for(recording, subject_files, discover=find_subject_recordings,
                                            progress=scaled(progress, 0.05, 0.1), cancel=cancel)
         if found is not None:
-            own = [masks if r is recording else None for r in found.recordings]
+            own = [_masks_of(r, recording, masks) for r in found.recordings]
             stats = subject_statistics(found.recordings, model, masks=own, cache=cache,
                                        progress=scaled(progress, 0.1, 0.5), cancel=cancel)
             start = 0.5
@@ -185,6 +185,18 @@ def analyze_recording(
         report(progress, 1.0, "saved")
     return RecordingAnalysis(result=result, model=model, subject=found, notes=tuple(notes), cleaning_reused=reused,
                              paths=paths)
+
+
+def _masks_of(other: Any, recording: Any, masks: Any) -> Any:
+    """The masks of one of the subject's recordings for the statistics: ``masks`` for the analysed recording
+    (also when it was opened again, as a DEAP file's trials are), else that recording's own mask sidecar (the
+    masks the app saved for it): masked data are missing in the statistics too, not only in the analysis."""
+    from ..masking import masks_for
+
+    if other is recording or (other.source is not None and other.source == recording.source
+                              and other.trial == recording.trial):
+        return masks
+    return None if other.source is None else masks_for(other.source, other)[0]
 
 
 def _with_simulated_truth(result: AnalysisResult, recording: Any, masks: Any, model: LoadedModel, cache: Any,
