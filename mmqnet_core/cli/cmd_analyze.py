@@ -58,8 +58,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trial", type=int, default=None, metavar="N",
                    help="DEAP trial (0-39; default: trial 0 of one file, every trial of each file in a cohort)")
     add_modality_option(p)
-    p.add_argument("--start", type=float, default=0.0, metavar="S", help="analyse from this time, s")
-    p.add_argument("--stop", type=float, default=None, metavar="S", help="analyse up to this time, s")
+    p.add_argument("--start", type=float, default=0.0, metavar="S",
+                   help="report the windows from this time, s (a span is analysed inside the whole recording: "
+                   "cleaned, featurised and normalised as the whole, so its windows get the whole analysis' "
+                   "predictions; mask what should not count)")
+    p.add_argument("--stop", type=float, default=None, metavar="S", help="report the windows up to this time, s")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     p.add_argument("--mc-samples", type=int, default=0, metavar="N",
                    help="Monte-Carlo uncertainty: also run the model N times (N >= 2) with its dropout / "

@@ -106,3 +106,20 @@ def test_the_shipped_model_gives_window_0_the_same_prediction_whatever_the_span(
         span = analyze(rec, None, model, start_s=start, stop_s=stop, attention=False)
         i0 = int(start)
         _equal(span.probabilities, whole.probabilities[i0:i0 + span.n_windows], (start, stop))
+
+
+def test_the_cli_writes_the_whole_recordings_rows_for_a_span(tmp_path, capsys):
+    """``mmqnet analyze --start/--stop`` (the model in its helper process): the span's rows of trajectories.csv
+    are the whole analysis' rows, on whole-second windows of the recording clock."""
+    import pandas as pd
+
+    from mmqnet_core.cli import main
+
+    sample = Path(__file__).resolve().parents[3] / "resources" / "sample" / "synthetic_sample.bdf"
+    assert main(["analyze", str(sample), "-o", str(tmp_path / "whole")]) == 0
+    assert main(["analyze", str(sample), "--start", "60", "--stop", "75.5", "-o", str(tmp_path / "span")]) == 0
+    capsys.readouterr()
+    whole = pd.read_csv(tmp_path / "whole" / "trajectories.csv").set_index("window_start_s")
+    span = pd.read_csv(tmp_path / "span" / "trajectories.csv").set_index("window_start_s")
+    assert list(span.index) == list(range(60, 75))
+    pd.testing.assert_frame_equal(span, whole.loc[span.index], rtol=0, atol=1e-6)
