@@ -31,12 +31,14 @@ plus "consensus" (windows where the two neurokit2 methods agree within 2/min: th
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from mmqnet_core.features.config import FeatureConfig  # noqa: E402
 from mmqnet_core.features.peripheral import (  # noqa: E402
@@ -47,7 +49,7 @@ from mmqnet_core.preprocessing.config import PreprocessConfig  # noqa: E402
 from mmqnet_core.preprocessing.detect import flat_mask, jump_mask, runs  # noqa: E402
 from tests.core.real.realdata import (  # noqa: E402
     MEDICAL_HAND_BREATHS_S, RealRecording, agreement, biopeaks_belt, breath_rate_reference, context_counts,
-    heartpy_beats, heartpy_ppg, match_events, medical, reference_scrs, splice_movement,
+    heartpy_beats, heartpy_data3, heartpy_ppg, match_events, medical, reference_scrs, splice_movement,
 )
 
 SF = 128.0
@@ -74,13 +76,19 @@ def _down(x: np.ndarray, sfreq: float) -> tuple[np.ndarray, float]:
     return RealRecording("x", sfreq, {"x": x}).resampled(SF).channels["x"], SF
 
 
-def heart_row(name: str, clean: np.ndarray, y: np.ndarray, sfreq: float, ecg: bool, art=None) -> tuple:
+def heart_row(name: str, clean: np.ndarray, y: np.ndarray, sfreq: float, ecg: bool, art=None,
+              second: np.ndarray | None = None) -> tuple:
+    """``second``: beat times (s) of a second reference; then only windows where both agree within 3 bpm."""
     beats = heartpy_beats(clean, sfreq)
     z, sf = _down(y, sfreq)
     grid = WindowGrid.make(sf, z.size, 1.0, None)
     ref = interval_rate(Events(beats, np.ones(beats.size)), grid, IBI_RANGE_S, max_gap_s=4.0, max_rel_deviation=0.3)
     got = heart_features(z[None], grid, CFG, ecg=ecg, orig_sfreq=np.array([sfreq]))[0, :, 0]
     rhythm = np.isfinite(ref)
+    if second is not None:
+        ref2 = interval_rate(Events(second, np.ones(second.size)), grid, IBI_RANGE_S, max_gap_s=4.0,
+                             max_rel_deviation=0.3)
+        rhythm &= np.isfinite(ref2) & (np.abs(ref2 - ref) <= 3.0)
     if art is not None:
         rhythm &= (grid.centres_s < art[0] - 5) | (grid.centres_s > art[1] + 5)
     agree = float(np.mean(np.abs(got[rhythm] - ref[rhythm]) <= 3.0))
@@ -241,6 +249,13 @@ def main() -> None:
     for which in ("data.csv", "data2.csv"):
         r = heartpy_ppg(which)
         rows.append(heart_row(f"heartpy {which} PPG", r.channels["PPG"], r.channels["PPG"], r.sfreq, False))
+    d3 = heartpy_data3()
+    if d3 is not None:  # 11 min of real PPG, rate swinging 78-107 bpm; second reference: neurokit2 (stored)
+        x = d3.channels["PPG"]
+        rows.append(heart_row("heartpy data3.csv PPG", x, x, d3.sfreq, False))
+        nk = json.loads((ROOT / "tests" / "core" / "real" / "ppg_neurokit2.json").read_text())
+        rows.append(heart_row("  where nk2 elgendi agrees", x, x, d3.sfreq, False,
+                              second=np.asarray(nk["recordings"][d3.name])))
     b = biopeaks_belt()
     if b is not None:  # 85 min of real ECG (heartpy's reference takes ~20 s here)
         x = b.channels["ECG"]

@@ -641,6 +641,30 @@ def sidecar_path(recording_path: str | os.PathLike, *, trial: int | str | None =
     return p.with_name(p.name + suffix)
 
 
+def masks_for(path: str | os.PathLike, recording: Any = None, *, masks: str | os.PathLike | None = None,
+              no_masks: bool = False) -> tuple["MaskSet | None", str]:
+    """The masks a command applies to the recording at ``path``, and a note saying which.
+
+    ``masks`` (a mask JSON) when given; else, unless ``no_masks``, the recording's sidecar (:func:`sidecar_path`;
+    for a trial of a DEAP file its own ``sNN.dat.trialK.masks.json`` when it exists, as the app saves them)
+    when it exists; else none. The note is ``"masks from <file>"`` or ``"no masks"``. Every command that reads a
+    recording (``analyze``, ``features``, ``preprocess``) takes its masks from here, so a mask means missing
+    data in all of them.
+    """
+    if masks:
+        return MaskSet.load(masks), f"masks from {masks}"
+    if no_masks:
+        return None, "no masks"
+    side = sidecar_path(path)
+    trial = getattr(recording, "trial", None)
+    if getattr(recording, "source_format", None) == "deap" and trial:  # the app saves one sidecar per DEAP trial
+        own = sidecar_path(path, trial=trial)
+        side = own if own.is_file() or not side.is_file() else side
+    if side.is_file():
+        return MaskSet.load(side), f"masks from {side}"
+    return None, "no masks"
+
+
 def _recording_identity(recording: Any) -> dict | None:
     if recording is None:
         return None
@@ -1021,6 +1045,7 @@ __all__ = [
     "MaskWarning",
     "SOURCES",
     "SegmentMask",
+    "masks_for",
     "random_token_mask",
     "mask_sample_spans",
     "mask_samples",

@@ -33,6 +33,33 @@ def parse_modalities(items: list[str]) -> dict[str, Modality] | None:
     return out or None
 
 
+def add_mask_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--masks JSON`` and ``--no-masks``: the masks every command applies (see
+    :func:`mmqnet_core.masking.masks_for`)."""
+    parser.add_argument("--masks", default=None, metavar="JSON",
+                        help="mask file: masked channels and segments are missing data (default: the recording's "
+                        "sidecar <FILE>.masks.json when it exists)")
+    parser.add_argument("--no-masks", action="store_true", help="ignore the sidecar mask file")
+
+
+def check_not_all_masked(recording: Recording, masks, note: str, start_s: float = 0.0,
+                         stop_s: float | None = None, *, what: str = "clean") -> None:
+    """Refuse a span in which every channel is masked (nothing would be left but NaN), with the masks' source."""
+    if masks is None or masks.is_empty:
+        return
+    from ..errors import MaskError
+    from ..masking import mask_sample_spans
+
+    start = max(0.0, float(start_s))
+    stop = recording.duration_s if stop_s is None else min(float(stop_s), recording.duration_s)
+    n = max(0, int(round((stop - start) * recording.sfreq)))
+    spans = mask_sample_spans(masks, recording.ch_names, recording.sfreq, n, offset_s=start)
+    if n and all(s.size and int((s[:, 1] - s[:, 0]).sum()) >= n for s in spans):
+        raise MaskError(f"Every channel of {recording.title} is masked from {start:g} s to {stop:g} s ({note}): "
+                        f"nothing to {what} -- unmask at least one channel or span, or ignore the masks with "
+                        "--no-masks.")
+
+
 def print_warnings(recording: Recording) -> None:
     """Say loudly what was wrong with the file: one ``warning: ...`` line on stderr per :attr:`Recording.warnings`
     (truncated data, records beyond the end, a corrected header, dropped labels), each with what was read and

@@ -58,8 +58,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trial", type=int, default=None, metavar="N",
                    help="DEAP trial (0-39; default: trial 0 of one file, every trial of each file in a cohort)")
     add_modality_option(p)
-    p.add_argument("--start", type=float, default=0.0, metavar="S", help="analyse from this time, s")
-    p.add_argument("--stop", type=float, default=None, metavar="S", help="analyse up to this time, s")
+    p.add_argument("--start", type=float, default=0.0, metavar="S",
+                   help="report the windows from this time, s (a span is analysed inside the whole recording: "
+                   "cleaned, featurised and normalised as the whole, so its windows get the whole analysis' "
+                   "predictions; mask what should not count)")
+    p.add_argument("--stop", type=float, default=None, metavar="S", help="report the windows up to this time, s")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     p.add_argument("--mc-samples", type=int, default=0, metavar="N",
                    help="Monte-Carlo uncertainty: also run the model N times (N >= 2) with its dropout / "
@@ -150,8 +153,8 @@ def _run_one(args: argparse.Namespace, options: "AnalysisOptions") -> int:
             print_warnings(rec)
             # a long span is analysed in pieces (mmqnet_core.inference.streaming): 10 minutes + context at a time
             check_fits_memory(rec, args.start, args.stop, streamed_s=_STREAMED_S)
-            stop = rec.duration_s if args.stop is None else min(args.stop, rec.duration_s)
-            if remote is not None and stop - args.start > REMOTE_MAX_S:
+            # a span is analysed inside the whole recording: the whole recording's features go to the model
+            if remote is not None and rec.duration_s > REMOTE_MAX_S:
                 remote.use_local()  # hundreds of MB of features and results: not copied between processes
 
         try:

@@ -8,8 +8,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
-from ._recording_args import (add_modality_option, check_fits_memory, check_output, parse_modalities,
-                              print_step_warnings, print_warnings)
+from ._recording_args import (add_mask_options, add_modality_option, check_fits_memory, check_not_all_masked,
+                              check_output, parse_modalities, print_step_warnings, print_warnings)
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-preprocess", action="store_true", help="featurise the signals as loaded")
     p.add_argument("--trial", type=int, default=None, metavar="N", help="DEAP trial (0-39)")
     add_modality_option(p)
+    add_mask_options(p)
     p.add_argument("--allow-no-eeg", action="store_true",
                    help="featurise a recording without EEG channels (peripheral features only)")
     p.set_defaults(func=run)
@@ -54,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar("features") as bar:
         rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.2))
         print_warnings(rec)
+        from ..masking import masks_for
+
+        masks, mask_note = masks_for(args.path, rec, masks=args.masks, no_masks=args.no_masks)
+        check_not_all_masked(rec, masks, mask_note, what="featurise")
         check_fits_memory(rec)
         if config.window_s > rec.duration_s:  # said before cleaning, not after
             raise ConfigError(f"Invalid value for '--window': must be at most the recording's duration "
@@ -61,12 +66,19 @@ def run(args: argparse.Namespace) -> int:
         if not args.allow_no_eeg:
             check_has_eeg(rec)
         if args.no_preprocess:
-            signals = Signals(rec.get_data(), rec.sfreq, rec.channels)
+            data = rec.get_data()
+            if masks is not None:  # masked samples are missing data here too (NaN: windows with them are missing)
+                from ..masking import mask_sample_spans
+
+                for row, runs in enumerate(mask_sample_spans(masks, rec.ch_names, rec.sfreq, data.shape[1])):
+                    for a, b in runs:
+                        data[row, a:b] = float("nan")
+            signals = Signals(data, rec.sfreq, rec.channels)
             interference = ()
         else:
             from ..preprocessing import preprocess
 
-            result = preprocess(rec, progress=scaled(bar, 0.2, 0.8))
+            result = preprocess(rec, masks=masks, progress=scaled(bar, 0.2, 0.8))
             signals, interference = result.cleaned, result.interference
             print_step_warnings(result.steps)
         fs = extract_features(
@@ -87,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     n_present = sum(t.channel is not None for t in fs.tokens)
     print(
         f"wrote {len(df)} rows to {out}: {fs.n_windows} windows x {fs.n_tokens} tokens "
-        f"({n_present} with a channel), window {fs.window_s:g} s"
+        f"({n_present} with a channel), window {fs.window_s:g} s, {mask_note}"
         + ("  [SYNTHETIC DATA]" if rec.is_synthetic else "")
     )
     return 0

@@ -11,8 +11,8 @@ from ..preprocessing import PreprocessConfig, preprocess, save_cleaned, steps_pa
 from ..preprocessing.export import FORMATS, ascii_names
 from ..recording import Recording
 from ._progress import progress_bar
-from ._recording_args import (add_modality_option, check_fits_memory, check_output, check_span, parse_modalities,
-                              print_step_warnings, print_warnings)
+from ._recording_args import (add_mask_options, add_modality_option, check_fits_memory, check_not_all_masked,
+                              check_output, check_span, parse_modalities, print_step_warnings, print_warnings)
 
 
 def _load_recording(path: str, trial: int | None = None, modalities=None) -> Recording:
@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--stop", type=float, default=None, metavar="S", help="end of the span, seconds (default: end)")
     p.add_argument("--trial", type=int, default=None, metavar="N", help="DEAP trial to clean (0-39, default 0)")
     add_modality_option(p)
+    add_mask_options(p)
     p.add_argument("--raw", action="store_true", help="write the resampled but uncleaned signals instead")
     p.set_defaults(func=run)
 
@@ -62,9 +63,13 @@ def run(args: argparse.Namespace) -> int:
                               eog_method=args.eog, filter_method=args.filter_method)
     recording = _load_recording(args.file, args.trial, parse_modalities(args.modality))
     print_warnings(recording)
+    from ..masking import masks_for
+
+    masks, mask_note = masks_for(args.file, recording, masks=args.masks, no_masks=args.no_masks)
+    check_not_all_masked(recording, masks, mask_note, args.start, args.stop)
     check_fits_memory(recording, args.start, args.stop)
     with progress_bar(f"preprocess {Path(args.file).name}") as cb:
-        result = preprocess(recording, config, start_s=args.start, stop_s=args.stop, progress=cb)
+        result = preprocess(recording, config, masks=masks, start_s=args.start, stop_s=args.stop, progress=cb)
     print_step_warnings(result.steps)
     save_cleaned(result, out, recording=recording, which="raw" if args.raw else "cleaned")
     kinds: dict[str, int] = {}
@@ -73,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     found = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "none"
     synthetic = " (SYNTHETIC data)" if recording.is_synthetic else ""
     print(f"{recording.title}: {result.cleaned.n_channels} channels, {result.cleaned.duration_s:.1f} s at "
-          f"{result.sfreq:g} Hz{synthetic}")
+          f"{result.sfreq:g} Hz{synthetic}, {mask_note}")
     for step in result.steps:
         print(f"  - {step}")
     print(f"interference spans: {found}")

@@ -489,7 +489,14 @@ def analyze(
     preprocess_config : PreprocessConfig, optional
         Cleaning settings (default: those the model was trained with).
     start_s, stop_s : float
-        Span to analyse, s (default: everything).
+        Span to analyse, s (default: everything). A span is analysed *inside* the recording: the whole recording
+        is cleaned and featurised (the cleaning cache or the bounded-memory path, as for the whole analysis), a
+        per-subject model normalises with the whole recording's statistics (or ``subject_statistics``), and the
+        model's contexts are cut on the whole recording's window grid; only the windows inside the span
+        (:func:`span_windows`) are run through the model and returned. Each window thus gets the prediction the
+        whole analysis gives it, whichever span is chosen (a span's own statistics and edges made them depend on
+        it: P(high) of window 0 0.58 / 0.36 whole vs 0.30 / 0.99 with ``stop_s=5``). To leave data out of the
+        statistics, mask it.
     batch_size : int
         Contexts per forward pass.
     attention : bool
@@ -552,6 +559,9 @@ def analyze(
         check_has_eeg(recording)  # a clear error instead of an analysis of nothing but missing EEG tokens
     check_span_holds_a_window(recording, model, start_s, stop_s)
     check_cancel(cancel)
+    windows = span_of(recording, start_s, stop_s)
+    if windows is not None:  # a span is analysed inside the whole recording (see the docstring), then cut out
+        start_s, stop_s = 0.0, None
     cfg = preprocess_config if preprocess_config is not None else model.preprocess_config
     from .streaming import analyze_streaming, should_stream
 
@@ -566,7 +576,7 @@ def analyze(
                                  recording, masks, model, preprocess_config=cfg, start_s=start_s, stop_s=stop_s,
                                  batch_size=batch_size, attention=attention, subject_statistics=subject_statistics,
                                  mc_samples=mc_samples, mc_seed=mc_seed, attribution=attribution,
-                                 display=display, progress=progress, cancel=cancel))
+                                 display=display, progress=progress, cancel=cancel, windows=windows))
     start_loading(model)  # a model loading in a helper thread: beside the cleaning (see DeferredModel.start)
     t0 = time.perf_counter()
     clean = preprocess if cache is None else cache.get_or_clean
@@ -598,12 +608,41 @@ def analyze(
                                   subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
                                   attribution=attribution, progress=scaled(progress, 0.6, 1.0),
                                   cancel=cancel, title=recording.title, is_synthetic=recording.is_synthetic,
-                                  steps=tuple(pre.steps), interference_spans=tuple(pre.interference),
-                                  reuse_features=True)  # fs is ours: the result's features are written into it
+                                  steps=tuple(pre.steps) + span_step(windows),
+                                  interference_spans=spans_within(pre.interference, windows),
+                                  reuse_features=True,  # fs is ours: the result's features are written into it
+                                  windows=windows)
     timings.update(result.timings)
     import dataclasses
 
     return _with_start(recording, dataclasses.replace(result, timings=timings))
+
+
+def span_of(recording: Any, start_s: float = 0.0, stop_s: float | None = None) -> tuple[float, float] | None:
+    """``(start_s, stop_s)`` when they name a part of the recording, None when they cover all of it."""
+    duration = float(recording.duration_s)
+    start = max(0.0, float(start_s))
+    stop = duration if stop_s is None else min(float(stop_s), duration)
+    if start <= 1e-9 and stop >= duration - 1e-9:
+        return None
+    return start, stop
+
+
+def span_step(windows: tuple[float, float] | None) -> tuple[str, ...]:
+    """The ``steps`` line of an analysis of the span ``windows`` (none for the whole recording)."""
+    if windows is None:
+        return ()
+    return (f"span {windows[0]:g}-{windows[1]:g} s analysed inside the whole recording: cleaned, featurised and "
+            "normalised as the whole recording (a per-subject model: the recording's statistics, not the span's), "
+            "so its windows get the whole recording's predictions; mask what should not count",)
+
+
+def spans_within(spans: Sequence[Any], windows: tuple[float, float] | None) -> tuple[Any, ...]:
+    """The interference ``spans`` (Annotations) that overlap ``windows`` (all of them when None)."""
+    if windows is None:
+        return tuple(spans)
+    a, b = windows
+    return tuple(s for s in spans if s.onset < b and s.onset + s.duration > a)
 
 
 def check_span_holds_a_window(recording: Any, model: Any, start_s: float = 0.0, stop_s: float | None = None) -> None:
@@ -795,6 +834,7 @@ def analyze_features(
     interference_spans: Sequence[Any] = (),
     attribution: str | bool | None = None,
     reuse_features: bool = False,
+    windows: tuple[float, float | None] | None = None,
 ) -> AnalysisResult:
     """Run the model on an existing :class:`~mmqnet_core.features.FeatureSet` (the last stage of :func:`analyze`).
 
@@ -804,15 +844,22 @@ def analyze_features(
     result's ``features`` and ``feature_valid`` are written into its ``values`` and ``feature_valid`` arrays
     instead of new ones (24 h: ~200 MB less at the peak). The model's normalised input is computed batch by
     batch (never whole) unless ``attribution`` needs it whole.
+
+    ``windows`` ((start_s, stop_s) on the features' clock, stop None = the end): the result holds only the windows
+    inside that span (:func:`span_windows`), analysed *inside* the feature set: the missingness, the normalisation
+    statistics, the model's contexts (cut on the whole set's grid) and its long-context spans are those of the
+    whole set, so each window gets exactly the values the whole analysis gives it; only the contexts covering
+    the span are run.
     """
     from .model_process import RemoteModel
 
     if isinstance(model, RemoteModel) and model.remote:  # the same function, in the model's process
+        extra_args = {} if windows is None else {"windows": windows}
         return model.analyze_features(features, masks, token_mask=token_mask, batch_size=batch_size,
                                       attention=attention, subject_statistics=subject_statistics,
                                       mc_samples=mc_samples, mc_seed=mc_seed, progress=progress, cancel=cancel,
                                       title=title, is_synthetic=is_synthetic, steps=tuple(steps),
-                                      interference_spans=interference_spans, attribution=attribution)
+                                      interference_spans=interference_spans, attribution=attribution, **extra_args)
     from ..model.checkpoint import check_compatible
 
     t0 = time.perf_counter()
@@ -822,6 +869,7 @@ def analyze_features(
     n_t, n_tok, _ = features.values.shape
     if n_t == 0:
         raise MMQNetError(f"{title} is shorter than one {features.window_s:g}-s window: nothing to analyse.")
+    keep = None if windows is None else span_windows(features.window_starts, features.window_s, *windows)
     user = np.zeros((n_t, n_tok), bool)
     simulated = np.zeros((n_t, n_tok), bool)
     if masks is not None:
@@ -839,6 +887,12 @@ def analyze_features(
         raise MaskError(
             f"Every token of {title} is masked or missing: nothing to analyse -- unmask at least one channel "
             "(or check that the recording's channels match the model's layout)."
+        )
+    if keep is not None and hidden[keep[0]:keep[1]].all():
+        a, b = float(features.window_starts[keep[0]]), float(features.window_starts[keep[1] - 1]) + features.window_s
+        raise MaskError(
+            f"Every token of {title} from {a:g} s to {b:g} s is masked or missing: nothing to analyse there -- "
+            "unmask at least one channel in that span, or choose another span."
         )
     values = np.asarray(features.values, np.float32)
     valid = np.asarray(features.valid, bool)
@@ -895,6 +949,8 @@ def analyze_features(
     run_contexts = _engine("run_contexts")
     params = inspect.signature(run_contexts).parameters  # (tests replace run_contexts with simpler ones)
     extra = {"feature_valid": fv[None]} if "feature_valid" in params else {}
+    if keep is not None:
+        extra["window_range"] = keep
     if "batch_threads" in params:  # batches in parallel (the CPU, no Monte-Carlo samples): see engine.BATCH_THREADS
         extra["batch_threads"] = _engine_attr("BATCH_THREADS")
     out = run_contexts(model.model, x[None], hidden[None], batch_size=batch_size, device=model.device,
@@ -913,7 +969,7 @@ def analyze_features(
                                    base=None if n_mc else out.probabilities, valid=np.asarray(features.valid, bool),
                                    feature_valid=fv[None], device=model.device,
                                    # probability-only passes: bigger batches cost ~35 % less CPU per window
-                                   batch_size=max(4 * batch_size, 256),
+                                   batch_size=max(4 * batch_size, 256), window_range=keep,
                                    progress=scaled(progress, 0.6, 1.0), cancel=cancel)
         evidence_sd = missing_evidence_sd(occ.restoration,  # (T, K) + the hidden groups' read-outs, if fitted
                                           hidden_readout_variance(model.model.config, hidden[None]))[0]
@@ -945,7 +1001,7 @@ def analyze_features(
                 "layers on; probabilities are their mean",) if n_mc else ()) + baseline_step + attribution_step
     uncertainty = binary_entropy(probs) if evidence_sd is None else binary_entropy(
         marginal_probability(probs, evidence_sd))
-    return AnalysisResult(
+    result = AnalysisResult(
         title=title,
         is_synthetic=bool(is_synthetic),
         model_description=model.describe(),
@@ -986,6 +1042,51 @@ def analyze_features(
         missing_evidence=evidence_sd,
         baseline_recon=baseline,
     )
+    return result if keep is None else _windows_of(result, *keep)
+
+
+def span_windows(window_starts: np.ndarray, window_s: float, start_s: float, stop_s: float | None) -> tuple[int, int]:
+    """The windows ``[i0, i1)`` of a feature set (``window_starts``, s) that lie inside ``start_s``-``stop_s``.
+
+    A window is inside when it starts at or after ``start_s`` and ends at or before ``stop_s`` (1e-6 s of
+    rounding allowed). A span that holds no whole window of the grid (at least one window long, but across two
+    of them) gets the window that overlaps it most. ``stop_s`` None: the end.
+    """
+    starts = np.asarray(window_starts, np.float64)
+    a = float(start_s)
+    b = float("inf") if stop_s is None else float(stop_s)
+    inside = np.flatnonzero((starts >= a - 1e-6) & (starts + window_s <= b + 1e-6))
+    if inside.size:
+        return int(inside[0]), int(inside[-1]) + 1
+    overlap = np.minimum(starts + window_s, b) - np.maximum(starts, a)
+    best = int(np.argmax(overlap))
+    if overlap[best] <= 0:
+        raise ConfigError(f"Invalid span {a:g}-{b:g} s: no analysis window overlaps it (windows from "
+                          f"{starts[0]:g} s to {starts[-1] + window_s:g} s).")
+    return best, best + 1
+
+
+#: AnalysisResult fields whose first axis is the window (T) axis.
+_PER_WINDOW = ("window_starts", "probabilities", "uncertainty", "no_context", "features", "data_missing",
+               "user_masked", "hidden", "recon", "interference_pred", "artifact_probs", "interference_detected",
+               "probability_std", "scores", "reason", "feature_valid", "occlusion", "missing_evidence",
+               "baseline_recon")
+
+
+def _windows_of(result: AnalysisResult, i0: int, i1: int) -> AnalysisResult:
+    """``result`` cut to its windows ``[i0, i1)`` (copies: the whole arrays are freed), with a step saying so."""
+    import dataclasses
+
+    def cut(a: Any) -> Any:
+        return None if a is None else np.array(a[i0:i1])
+
+    n = result.n_windows
+    a, b = float(result.window_starts[i0]), float(result.window_starts[i1 - 1]) + result.window_s
+    step = (f"windows {a:g}-{b:g} s ({i1 - i0} of {n}) analysed inside the whole: its normalisation statistics, "
+            "model contexts cut on its grid and long-context spans, so they get the whole analysis' predictions")
+    return dataclasses.replace(result, **{f: cut(getattr(result, f)) for f in _PER_WINDOW},
+                               attention={k: np.array(v[i0:i1]) for k, v in result.attention.items()},
+                               steps=tuple(result.steps) + (step,))
 
 
 #: Windows per call of the EEG spline baseline on a long recording (16,384 x 32 tokens x 12 features: 25 MB).

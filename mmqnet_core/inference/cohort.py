@@ -208,7 +208,7 @@ def analyze_file(
         See :mod:`mmqnet_core.progress`.
     """
     from ..io import load_recording
-    from ..masking import MaskSet, sidecar_path
+    from ..masking import masks_for
     from ..recording import Modality
     from .analyze import check_samples  # not the engine: it imports torch, which a DeferredModel is loading
     from .model_loading import load_model
@@ -222,16 +222,7 @@ def analyze_file(
     trial = options.trial if trial is None else trial
     rec = load_recording(path, trial=trial, modalities=modalities, progress=scaled(progress, 0.0, 0.1),
                          cancel=cancel)
-    masks, mask_note = None, "no masks"
-    if options.masks:
-        masks, mask_note = MaskSet.load(options.masks), f"masks from {options.masks}"
-    elif not options.no_masks:
-        side = sidecar_path(path)
-        if rec.source_format == "deap" and rec.trial:  # the app saves one sidecar per trial of a DEAP file
-            own = sidecar_path(path, trial=rec.trial)
-            side = own if own.is_file() or not side.is_file() else side
-        if side.is_file():
-            masks, mask_note = MaskSet.load(side), f"masks from {side}"
+    masks, mask_note = masks_for(path, rec, masks=options.masks, no_masks=options.no_masks)
     if check_recording is not None:
         check_recording(rec)  # the CLI: warning lines for a damaged file, a span that does not fit in memory
     lines: list[str] = [f"warning: {w}" for w in getattr(rec, "warnings", ())] if check_recording is None else []

@@ -299,6 +299,7 @@ def run_contexts(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     batch_threads: int | None = None,
+    window_range: tuple[int, int] | None = None,
 ) -> ContextOutputs:
     """Predict every window of S sequences with sliding contexts.
 
@@ -337,6 +338,10 @@ def run_contexts(
         Run up to this many batches at once in helper threads, torch's intra-op threads divided among them
         (see :data:`BATCH_THREADS`; the CPU only, not with ``mc_samples``). None / 1 (default): one batch at a
         time in this thread. The outputs are those of one batch at a time with the helpers' intra-op threads.
+    window_range : (int, int), optional
+        Only the windows ``lo <= w < hi`` of every sequence are wanted: only the contexts covering one of them are
+        run (the same contexts, long spans and averages as without it, so those windows get exactly the values of
+        the whole pass); every output is 0 (``no_context`` False) on the other windows. None: every window.
 
     Raises
     ------
@@ -351,6 +356,9 @@ def run_contexts(
     t = min(cfg.n_windows, n_total)
     n_valid = np.full(s_total, n_total) if n_valid is None else np.asarray(n_valid)
     items = [(s, int(st)) for s in range(s_total) for st in context_starts(int(n_valid[s]), t)]
+    if window_range is not None:  # the contexts covering a wanted window, cut from the whole sequence as ever
+        lo, hi = (int(v) for v in window_range)
+        items = [(s, st) for s, st in items if st < hi and st + t > lo]
     k = cfg.n_targets
     probs = np.zeros((s_total, n_total, k), np.float32)
     count = np.zeros((s_total, n_total), np.float32)

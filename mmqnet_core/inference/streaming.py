@@ -569,6 +569,7 @@ def analyze_streaming(
     display: Any = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    windows: tuple[float, float] | None = None,
 ) -> Any:
     """:func:`~mmqnet_core.inference.analyze` in bounded memory (see the module docstring).
 
@@ -576,11 +577,12 @@ def analyze_streaming(
     plus ``chunk_s`` (cleaning piece, s; default 600), ``feature_block_s`` (s; default 3600) and ``display``:
     the app's on-demand display cleaning of the same recording, configuration, masks and span
     (:meth:`~mmqnet_core.preprocessing.CleaningCache.lookup_on_demand`), whose fit and cleaned tiles are reused.
+    ``windows``: report only the windows of this span, analysed inside the whole (``analyze_features``).
     """
     from ..errors import MMQNetError
     from ..preprocessing.pipeline import small_pages
     from ..preprocessing.streaming import fit_cleaning
-    from .analyze import analyze_features
+    from .analyze import analyze_features, span_step, spans_within
     from .model_loading import start_loading
 
     timings: dict[str, float] = {}
@@ -618,13 +620,14 @@ def analyze_streaming(
         f"cleaned (the {stats['cleaned']} piece(s) cleaned here were kept for the display)"])
     steps = ([f"read and cleaned {recording.n_channels} channels, {fit.n_in / fit.sfreq_in:.3f} s at "
               f"{fit.sfreq_in:g} Hz from {fit.start / fit.sfreq_in:.3f} s, in {stats['cleaned']} piece(s) "
-              "(bounded memory)"] + reuse + list(fit.steps) + spans.notes() + notes)
-    interference = tuple(spans.annotations())
+              "(bounded memory)"] + reuse + list(fit.steps) + spans.notes() + notes + list(span_step(windows)))
+    interference = spans_within(spans.annotations(), windows)
     with small_pages():
         result = analyze_features(fs, masks, model, batch_size=batch_size, attention=attention,
                                   subject_statistics=subject_statistics, mc_samples=mc_samples, mc_seed=mc_seed,
                                   attribution=attribution, progress=scaled(progress, 0.6, 1.0), cancel=cancel,
                                   title=recording.title, is_synthetic=recording.is_synthetic, steps=tuple(steps),
-                                  interference_spans=interference, reuse_features=True)  # fs is ours
+                                  interference_spans=interference, reuse_features=True,  # fs is ours
+                                  windows=windows)
     timings.update(result.timings)
     return dataclasses.replace(result, timings=timings)

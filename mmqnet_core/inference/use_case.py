@@ -148,7 +148,7 @@ def analyze_recording(
             found = subject_recordings_for(recording, subject_files, discover=find_subject_recordings,
                                            progress=scaled(progress, 0.05, 0.1), cancel=cancel)
         if found is not None:
-            own = [masks if r is recording else None for r in found.recordings]
+            own = [_masks_of(r, recording, masks) for r in found.recordings]
             stats = subject_statistics(found.recordings, model, masks=own, cache=cache,
                                        progress=scaled(progress, 0.1, 0.5), cancel=cancel)
             start = 0.5
@@ -164,7 +164,8 @@ def analyze_recording(
                      "the training subjects' statistics (global normalisation)")
         log.info("subject recordings not used: the model normalises globally")
 
-    reused = cache.lookup(recording, model.preprocess_config, masks, start_s=start_s, stop_s=stop_s) is not None
+    # a span is analysed inside the whole recording (analyze): the whole recording's cleaning is the one reused
+    reused = cache.lookup(recording, model.preprocess_config, masks) is not None
     result = analyze(recording, masks, model, start_s=start_s, stop_s=stop_s, batch_size=batch_size,
                      attention=attention, subject_statistics=stats, mc_samples=mc_samples, mc_seed=mc_seed,
                      cache=cache, progress=scaled(progress, start, 0.97 if output is not None else 1.0),
@@ -184,6 +185,18 @@ def analyze_recording(
         report(progress, 1.0, "saved")
     return RecordingAnalysis(result=result, model=model, subject=found, notes=tuple(notes), cleaning_reused=reused,
                              paths=paths)
+
+
+def _masks_of(other: Any, recording: Any, masks: Any) -> Any:
+    """The masks of one of the subject's recordings for the statistics: ``masks`` for the analysed recording
+    (also when it was opened again, as a DEAP file's trials are), else that recording's own mask sidecar (the
+    masks the app saved for it): masked data are missing in the statistics too, not only in the analysis."""
+    from ..masking import masks_for
+
+    if other is recording or (other.source is not None and other.source == recording.source
+                              and other.trial == recording.trial):
+        return masks
+    return None if other.source is None else masks_for(other.source, other)[0]
 
 
 def _with_simulated_truth(result: AnalysisResult, recording: Any, masks: Any, model: LoadedModel, cache: Any,
@@ -206,9 +219,15 @@ def _with_simulated_truth(result: AnalysisResult, recording: Any, masks: Any, mo
     check_cancel(cancel)
     truth_masks = masks.without_source("simulated")
     # the app's display cleaning (a cache hit), or the bounded-memory path for a long recording
+    # the whole recording, as the analysis cleaned it (a span is analysed inside it), then the result's windows
     fs = recording_features(recording, model, None if truth_masks.is_empty else truth_masks, cache=cache,
-                            start_s=start_s, stop_s=stop_s, cancel=cancel)
-    if fs.values.shape != result.features.shape:  # pragma: no cover - same recording, span and layout
+                            cancel=cancel)
+    if result.n_windows != fs.n_windows:
+        i0 = int(np.argmin(np.abs(np.asarray(fs.window_starts) - result.window_starts[0])))
+        fs = dataclasses.replace(fs, values=fs.values[i0:i0 + result.n_windows],
+                                 missing=fs.missing[i0:i0 + result.n_windows],
+                                 window_starts=fs.window_starts[i0:i0 + result.n_windows])
+    if fs.values.shape != result.features.shape:  # pragma: no cover - same recording and layout
         return result
     simulated = MaskSet(segments=tuple(s for s in masks.segments if s.source == "simulated"))
     use = (np.asarray(simulated.to_token_mask(fs), bool) & ~np.asarray(truth_masks.to_token_mask(fs), bool)

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .edf_reader import _TIMEKEEPING  # the time-keeping TAL, as for the first record's sub-second onset
+from .tal import record_onsets  # the time-keeping TAL of each record, as for the first record's sub-second onset
 
 __all__ = ["MAX_RECORDS_CHECKED", "record_gaps"]
 
 #: Files with more data records than this are not checked (one small read and parse per record: ~1 s per
 #: million records); :func:`record_gaps` returns None for them.
 MAX_RECORDS_CHECKED = 2_000_000
-#: Records whose time-keeping TALs are read at once (bounded memory: 32 bytes each).
-_CHUNK_RECORDS = 65536
-
 #: A record starting this much later (or earlier) than the previous one's end is a gap, s.
 _TOLERANCE_S = 1e-3
 
@@ -42,22 +39,8 @@ def record_gaps(header) -> tuple[int, float, float] | None:
     ann = header.annotation_indices
     if not ann or not 2 <= header.n_records <= MAX_RECORDS_CHECKED:
         return None
-    width = header.bytes_per_sample
-    col = sum(header.n_samples[: ann[0]]) * width
-    size = min(header.n_samples[ann[0]] * width, 32)
-    onsets = np.empty(header.n_records)
-    try:
-        records = np.memmap(header.path, dtype=np.uint8, mode="r", offset=header.header_bytes,
-                            shape=(header.n_records, header.record_bytes))
-        for first in range(0, header.n_records, _CHUNK_RECORDS):
-            heads = np.array(records[first:first + _CHUNK_RECORDS, col:col + size])
-            for r, row in enumerate(heads, start=first):
-                match = _TIMEKEEPING.match(row.tobytes())
-                if match is None:
-                    return None
-                onsets[r] = float(match.group(1))
-        del records
-    except (OSError, ValueError):
+    onsets = record_onsets(header, head_bytes=32)  # in bounded chunks of records
+    if onsets is None:
         return None
     jumps = np.diff(onsets) - header.record_s
     gaps = np.flatnonzero(np.abs(jumps) > _TOLERANCE_S)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from .tal import record_onsets
 
 __all__ = ["EdfSpanReader", "first_record_onset", "with_exact_start"]
 
@@ -269,10 +270,6 @@ class EdfSpanReader:
             dst[i] *= cals[i]
 
 
-#: The time-keeping TAL that opens each data record's first annotation signal in EDF+/BDF+: "+0.3945312" 20 20.
-_TIMEKEEPING = re.compile(rb"\A([+-][0-9]+(?:\.[0-9]*)?)\x14\x14")
-
-
 def first_record_onset(header) -> float:
     """Onset of the first data record after the header's start time, s (0 for plain EDF/BDF or when unreadable).
 
@@ -293,26 +290,12 @@ def first_record_onset(header) -> float:
         Seconds, in [0, 1) for a well-formed file; 0.0 when the file has no annotation signal, no complete record,
         or a first TAL that is not a time-keeping one (the file is then read as its header says).
     """
-    ann = header.annotation_indices
-    if not ann or header.n_records < 1 or not header.variant:
+    if not header.annotation_indices or header.n_records < 1 or not header.variant:
         return 0.0
-    width = header.bytes_per_sample
-    index = ann[0]
-    offset = header.header_bytes + sum(header.n_samples[:index]) * width
-    size = min(header.n_samples[index] * width, 256)  # the time-keeping TAL comes first and is short
-    try:
-        with open(header.path, "rb") as f:
-            f.seek(offset)
-            head = f.read(size)
-    except OSError:
+    onsets = record_onsets(header, 0, 1, head_bytes=256)  # the time-keeping TAL comes first and is short
+    if onsets is None:
         return 0.0
-    match = _TIMEKEEPING.match(head)
-    if match is None:
-        return 0.0
-    try:
-        onset = float(match.group(1))
-    except ValueError:
-        return 0.0
+    onset = float(onsets[0])
     # A first record that starts later than a day, or before the start time, is not a sub-second offset: a
     # file written that way is read as its header says rather than moved by a damaged field.
     return onset if 0.0 < onset < 86400.0 else 0.0

@@ -169,7 +169,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 def _probabilities_where_needed(model: torch.nn.Module, x: np.ndarray, mask: np.ndarray, fv: np.ndarray | None,
                                 need: np.ndarray, *, n_valid: np.ndarray | None, batch_size: int,
                                 device: torch.device | str, progress: ProgressCallback | None,
-                                cancel: CancelToken | None) -> np.ndarray:
+                                cancel: CancelToken | None, window_range: tuple[int, int] | None = None) -> np.ndarray:
     """P(high) (S, n, K) of ``run_contexts`` on the windows in ``need`` (S, n), from only the contexts covering
     them (exact there: every context covering such a window is run and averaged as ``run_contexts`` does; 0 on
     the other windows). A unit hidden in a 5-min span of a 1-h recording costs 5 min of passes, not 1 h."""
@@ -184,7 +184,7 @@ def _probabilities_where_needed(model: torch.nn.Module, x: np.ndarray, mask: np.
     # the windows around them, so a context run alone would see less, and a hidden unit reaches h windows further
     if len(items) == len(every) or getattr(model.config, "evidence_long", ()):
         return run_contexts(model, x, mask, n_valid=n_valid, feature_valid=fv, batch_size=batch_size,
-                            device=device, progress=progress, cancel=cancel).probabilities
+                            device=device, progress=progress, cancel=cancel, window_range=window_range).probabilities
     out = np.zeros((s_total, n_total, model.config.n_targets), np.float32)
     if not items:
         return out
@@ -213,6 +213,7 @@ def analysis_attribution(
     device: torch.device | str = "cpu",
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    window_range: tuple[int, int] | None = None,
 ) -> AnalysisAttribution:
     """Occlusion and restoration of every unit, with the analysis' sliding contexts and batches.
 
@@ -246,6 +247,9 @@ def analysis_attribution(
         As for ``run_contexts``.
     progress, cancel
         Progress over the passes; cancel checked between passes, between batches and inside the forward.
+    window_range : (int, int), optional
+        Only windows ``lo <= w < hi`` are wanted (as for ``run_contexts``): the passes run only the contexts
+        covering them, and the maps are 0 elsewhere. None: every window.
 
     Returns
     -------
@@ -263,9 +267,13 @@ def analysis_attribution(
         nonlocal done
         check_cancel(cancel)
         fv = None if fv is None else fv & ~mask[..., None]  # a hidden token has no valid feature
+        if window_range is not None:
+            need = need.copy()
+            need[:, :window_range[0]] = False
+            need[:, window_range[1]:] = False
         p = _probabilities_where_needed(model, xx, mask, fv, need, n_valid=n_valid, batch_size=batch_size,
                                         device=device, progress=scaled(progress, done / passes, (done + 1) / passes),
-                                        cancel=cancel)
+                                        cancel=cancel, window_range=window_range)
         done += 1
         return p
 

@@ -224,7 +224,8 @@ def preprocess(
     Returns
     -------
     PreprocessResult
-        ``raw`` (resampled only) and ``cleaned`` signals at ``min(target_sfreq, recording.sfreq)`` Hz in the
+        ``raw`` (resampled only) and ``cleaned`` signals at ``min(target_sfreq, recording.sfreq)`` Hz (a rate that is
+        not a whole number of Hz rounded down to one: ``streaming.analysis_sfreq``) in the
         units of the recording (V for EEG/EOG/EMG/ECG), float32, plus the interference spans and a step log.
 
     Raises

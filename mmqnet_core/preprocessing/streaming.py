@@ -134,6 +134,17 @@ def out_length(n: int, up: int, down: int) -> int:
     return -(-n * up // down)
 
 
+def analysis_sfreq(sfreq_in: float, target_sfreq: float) -> float:
+    """The rate the cleaning gives out, Hz: ``target_sfreq``, or the input rate when it is lower (no
+    up-sampling) -- rounded down to a whole number of Hz when it is not one (100.5 -> 100 Hz), so that every
+    window of whole seconds holds a whole number of samples (100.5 Hz made 1-s windows of 100 samples, 0.995 s,
+    whose starts drifted from the clock by 18 s an hour)."""
+    out = min(float(target_sfreq), float(sfreq_in))
+    if out == float(sfreq_in) and out > 1.0 and not out.is_integer():
+        out = float(math.floor(out))
+    return out
+
+
 def rate_ratio(sfreq_in: float, sfreq_out: float) -> tuple[int, int]:
     """(up, down) with sfreq_out / sfreq_in = up / down, in lowest terms ((1, 1) when not down-sampled)."""
     if sfreq_out >= sfreq_in:
@@ -213,7 +224,7 @@ def fit_cleaning(
         log.info(message)
 
     sfreq_in = recording.sfreq
-    sfreq_out = min(config.target_sfreq, sfreq_in)
+    sfreq_out = analysis_sfreq(sfreq_in, config.target_sfreq)
     up, down = rate_ratio(sfreq_in, sfreq_out)
     names, mods = recording.ch_names, recording.modalities
     n_in = stop - start
@@ -334,6 +345,11 @@ def fit_cleaning(
     if sfreq_in > config.target_sfreq:
         note(f"resampled {sfreq_in:g} Hz -> {config.target_sfreq:g} Hz (anti-aliased polyphase method), "
              f"{out_length(n_in, up, down)} samples")
+    elif sfreq_out < sfreq_in:
+        note(f"input rate {sfreq_in:g} Hz is not a whole number of Hz: resampled to {sfreq_out:g} Hz (anti-aliased "
+             f"polyphase method, {out_length(n_in, up, down)} samples) so that windows of whole seconds hold whole "
+             f"samples and start on the second (at {sfreq_in:g} Hz a 1-s window was {int(round(sfreq_in))} samples, "
+             f"{int(round(sfreq_in)) / sfreq_in:.4g} s, and the windows drifted from the clock)")
     elif sfreq_in < config.target_sfreq:
         note(f"input rate {sfreq_in:g} Hz is below the target {config.target_sfreq:g} Hz: kept (no up-sampling)")
     muscle = _muscle_plan(config, mods, names, left_out, sfreq_out, recording.channels, note)  # notes why not

@@ -62,3 +62,17 @@ def test_errors_compare_model_and_baseline_on_the_same_windows(simulated):
     assert "dB" in err.text()
     eog = reconstruction_errors(r, "hEOG", r.feature_names["EOG"][0])
     assert eog.baseline_rmse is None and "no baseline for this modality" in eog.text()
+
+
+def test_a_users_mask_has_no_truth_so_no_error_is_shown(recording, model):
+    """Under the user's own mask the data are missing (session 13 audit): the reconstruction error is never
+    computed against what lies there (nor against the 0 the features hold), beside a simulated gap that is."""
+    masks = MaskSet(segments=(SegmentMask(10.0, 25.0, ("C3",)),
+                              SegmentMask(10.0, 25.0, ("P3",), source="simulated")))
+    r = analyze_recording(recording, masks, model=model, cache=CleaningCache()).result
+    c3, p3 = r.token_index("C3"), r.token_index("P3")
+    assert r.hidden[10:25, c3].all() and r.data_missing[10:25, c3].all() and (r.features[10:25, c3] == 0).all()
+    user = reconstruction_errors(r, "C3", "psd_alpha")
+    assert user.n_windows == 0 and user.model_rmse is None and user.n_model_only == 0
+    sim = reconstruction_errors(r, "P3", "psd_alpha")
+    assert sim.n_windows == 15 and sim.model_rmse is not None

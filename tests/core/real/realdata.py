@@ -106,6 +106,21 @@ def heartpy_ppg(which: str) -> RealRecording | None:
     return RealRecording(f"heartpy {which}", round(sfreq, 3), {"PPG": a["hr"].astype(float)})
 
 
+def heartpy_data3() -> RealRecording | None:
+    """heartpy's ``data3.csv``: 11 min of finger PPG whose ``datetime`` column ticks irregularly (10-16 ms apart,
+    whole milliseconds); the rate is the mean over the recording (100.418 Hz: the median tick, 15 ms, would give
+    66.7 Hz and stretch the recording to 17 min), or None."""
+    from datetime import datetime
+
+    path = package_file("heartpy", "data", "data3.csv")
+    if path is None:
+        return None
+    a = np.genfromtxt(path, delimiter=",", names=True, dtype=None, encoding="utf-8")
+    t = np.array([datetime.fromisoformat(str(s)).timestamp() for s in a["datetime"]])
+    sfreq = round((t.size - 1) / (t[-1] - t[0]), 3)
+    return RealRecording("heartpy data3.csv", sfreq, {"PPG": a["hr"].astype(float)})
+
+
 def _import_heartpy() -> None:
     """heartpy 1.2.7 (its latest release) imports ``pkg_resources.resource_filename`` for ``get_data``; setuptools
     >= 81 no longer ships ``pkg_resources``. Only that one function is used, so a stand-in built on
