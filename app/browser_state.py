@@ -153,7 +153,8 @@ def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = Non
     """Seconds from the recording start for a time typed by the user.
 
     Accepted: seconds (``"125"``, ``"125.5 s"``), ``mm:ss`` (``"2:05"``), ``hh:mm:ss`` (``"1:02:05.5"``), and a clock
-    time: ``"@14:05:30"`` always, or any ``h:mm:ss``/``mm:ss`` when ``clock`` is true (the axis shows clock time).
+    time: ``"@14:05:30"`` or ``"@14:05"`` (hh:mm) always, or any ``hh:mm:ss``/``hh:mm`` when ``clock`` is true (the
+    axis shows clock time).
     A clock time before the recording's start is taken on the next day; a clock time on a given day
     (``"@2024-03-02 10:00:00"``) reaches any day of a recording of several days, where a bare clock time would
     always land on its first day.
@@ -171,6 +172,11 @@ def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = Non
         return _parse_dated(text, dated, duration_s=duration_s, start=start)
     hms = _HMS.match(body)
     seconds = _SECONDS.match(body)
+    as_clock = is_clock or (clock and hms is not None)
+    if hms and as_clock and hms.group(1) is None and "." not in hms.group(3):
+        # A clock time of two fields is hh:mm ("@13:30" is half past one, as after a date): it was read as mm:ss
+        # and went to 00:13:30.
+        hms = _HMS.match(f"{hms.group(2)}:{hms.group(3)}:00")
     if hms:
         h, m, s = hms.groups()
         value = int(h or 0) * 3600 + int(m) * 60 + float(s)
@@ -181,7 +187,7 @@ def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = Non
     else:
         raise ValueError(f"Invalid time {text!r}: type seconds (125), mm:ss (2:05), hh:mm:ss (1:02:05) or a clock "
                          "time (@14:05:30).")
-    if is_clock or (clock and hms):
+    if as_clock:
         if start is None:
             raise ValueError(f"Cannot go to clock time {text!r}: the recording has no start time; type a time from "
                              "its start instead (e.g. 2:05).")

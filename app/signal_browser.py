@@ -2025,10 +2025,14 @@ class SignalBrowser(QWidget):
         """Ctrl+G: ask for a time (h:mm:ss, mm:ss, seconds or @clock time) and go there."""
         if self._rec is None:
             return
-        clock = " or a clock time" if self.state.clock_time else ", or @hh:mm:ss for a clock time"
+        # Say how a two-field time is read: a clock time hh:mm (T on, or after @), else mm:ss from the start.
+        if self.state.clock_time:
+            prompt = "Clock time (hh:mm:ss or hh:mm), or seconds from the start"
+        else:
+            prompt = "Time from the start (h:mm:ss, mm:ss or seconds), or a clock time as @hh:mm:ss or @hh:mm"
         if self.state.start_time is not None and self.state.duration_s > 86400 - 1:  # the same clock time recurs
-            clock += "; @YYYY-MM-DD hh:mm:ss on a given day"
-        text, ok = QInputDialog.getText(self, "Go to time", f"Time (hh:mm:ss, mm:ss, seconds{clock}):",
+            prompt += "; @YYYY-MM-DD hh:mm:ss on a given day"
+        text, ok = QInputDialog.getText(self, "Go to time", f"{prompt}:",
                                         QLineEdit.EchoMode.Normal, self.state.format_time(self.state.start_s))
         if not ok or not text.strip():
             return

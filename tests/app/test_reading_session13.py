@@ -1,0 +1,57 @@
+"""Session 13's clinician walkthrough (clin13; Xvfb at 1600, 1300 and 1024 px; the sample, pyedflib's
+test_generator.edf, the 1-h and 24-h synthetic BDFs): one test per defect, each failing before its fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from PySide6.QtCore import Qt
+
+from app.browser_state import parse_time
+
+
+# --- Go to time: a clock time of two fields ----------------------------------------------------------------------
+@pytest.mark.parametrize("text, clock, expected", [
+    ("@13:30", False, 13.5 * 3600),       # typed after @: hh:mm (went to 00:13:30)
+    ("13:30", True, 13.5 * 3600),         # T on: the same without @
+    ("@13:30:00", False, 13.5 * 3600),    # three fields as before
+    ("@00:10", False, 600.0),
+    ("13:30", False, 810.0),              # time from the start: mm:ss as before
+    ("1:02:05", False, 3725.0),
+    ("125", True, 125.0),                 # seconds from the start, also with T on
+])
+def test_a_two_field_clock_time_is_hh_mm(text, clock, expected):
+    """A neurologist typing "@13:30" in a 24-h recording meant half past one; it landed at 00:13:30."""
+    start = dt.datetime(2000, 1, 1, 0, 0, 0)
+    assert parse_time(text, duration_s=86400.0, start=start, clock=clock) == pytest.approx(expected)
+
+
+def test_a_two_field_clock_time_past_midnight_and_out_of_range():
+    start = dt.datetime(2024, 3, 1, 23, 50, 0)
+    assert parse_time("@00:10", duration_s=3600.0, start=start) == pytest.approx(1200.0)
+    with pytest.raises(ValueError, match="outside the recording"):
+        parse_time("@12:00", duration_s=3600.0, start=start)
+    with pytest.raises(ValueError, match="below 60"):
+        parse_time("@13:75", duration_s=86400.0, start=start)
+
+
+def test_go_to_time_says_how_a_two_field_time_is_read(window, recording, tmp_path, qtbot, monkeypatch):
+    """The prompt offered "hh:mm:ss, mm:ss, seconds or a clock time" with T on: which one "13:30" was, it did not
+    say. Now: a clock time hh:mm with T on, mm:ss from the start otherwise; and "@13:30" goes to 13:30."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from .conftest import open_all_rows
+
+    recording.raw.set_meas_date(dt.datetime(2024, 3, 1, 13, 0, 0, tzinfo=dt.timezone.utc))
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    prompts = []
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (prompts.append(a[2]), ("@13:00:30", True))[1])
+    b.ask_jump()
+    assert "mm:ss" in prompts[-1] and "@hh:mm" in prompts[-1]
+    assert b.state.start_s <= 30.0 < b.state.stop_s
+    qtbot.keyClick(b, Qt.Key.Key_T)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (prompts.append(a[2]), ("13:00", True))[1])
+    b.ask_jump()
+    assert prompts[-1].startswith("Clock time (hh:mm:ss or hh:mm)")
+    assert b.state.start_s <= 0.0 < b.state.stop_s
