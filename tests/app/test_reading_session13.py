@@ -55,3 +55,31 @@ def test_go_to_time_says_how_a_two_field_time_is_read(window, recording, tmp_pat
     b.ask_jump()
     assert prompts[-1].startswith("Clock time (hh:mm:ss or hh:mm)")
     assert b.state.start_s <= 0.0 < b.state.stop_s
+
+
+# --- Display filters: typing a frequency into a box that reads "off" -----------------------------------------------
+@pytest.mark.parametrize("typed, expected", [("0.5", 0.5), ("1", 1.0), (".3", 0.3)])
+def test_a_frequency_typed_into_an_off_box_is_taken(qtbot, typed, expected):
+    """The dialog opens with the focus in EEG's high-pass box, which reads "off" with the cursor after the word:
+    typing 0.5 there (or after clicking into a box) did nothing, and OK left the filter off."""
+    from app.browser_dialogs import DisplayFilterDialog
+    from mmqnet_core.recording import Modality
+
+    d = DisplayFilterDialog([Modality.EEG, Modality.EOG], {}, 256.0)
+    qtbot.addWidget(d)
+    d.show()
+    qtbot.waitExposed(d)
+    hp, lp, _notch = d.boxes[Modality.EEG]
+    for box, text, value in ((hp, typed, expected), (lp, "70", 70.0)):
+        box.setFocus(Qt.FocusReason.OtherFocusReason)  # as at the dialog's opening or a click: nothing selected
+        box.lineEdit().deselect()
+        box.lineEdit().setCursorPosition(len(box.text()))
+        assert box.text() == "off"
+        qtbot.keyClicks(box, text)
+        assert box.value() == pytest.approx(value)
+    filt = d.filters()[Modality.EEG]
+    assert (filt.highpass_hz, filt.lowpass_hz) == (pytest.approx(expected), pytest.approx(70.0))
+    # a box with a value is edited as usual: a digit goes in where the cursor is
+    lp.lineEdit().setCursorPosition(2)
+    qtbot.keyClick(lp, Qt.Key.Key_5)
+    assert lp.value() == pytest.approx(705.0 if lp.maximum() >= 705 else 70.0)
