@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication
-from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QSizePolicy, QToolBar, QWidget
 
 from mmqnet_core.errors import ConfigError
 from mmqnet_core.montage import BUILTIN, Montage, load_montages, save_montages
@@ -25,7 +25,7 @@ from mmqnet_core.recording import Modality
 
 from .browser_dialogs import CalibrationDialog, DisplayFilterDialog, MontageEditor
 from .browser_state import TIMEBASES_MM_S
-from .elided_label import ElidedLabel
+from .elided_label import MIN_CHARS, ElidedLabel
 
 if TYPE_CHECKING:  # pragma: no cover
     from .signal_browser import SignalBrowser
@@ -74,6 +74,11 @@ class BrowserControls:
         self._load()
         # Elided (full text in the tooltip): a plain QLabel was cut mid-word in a narrow window.
         self.display_label = ElidedLabel("", parent)
+        # It takes the room the other status texts leave (its text is long, and the plot's legend and its tooltip
+        # give it in full): with its width asked for, the page's time span was elided to "| 00:00.0..." instead.
+        self.display_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        metrics = self.display_label.fontMetrics()  # "| montag…" at least (an Ignored width could reach 0)
+        self.display_label.setMinimumWidth(metrics.horizontalAdvance("| " + "x" * MIN_CHARS + "\u2026"))
         self.build_actions()
         browser.displayChanged.connect(self.sync)
         browser.scaleChanged.connect(self.sync)

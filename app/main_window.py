@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -720,6 +721,8 @@ class MainWindow(QMainWindow):
         self.file_label = ElidedLabel("", self)
         self.info_label = ElidedLabel("", self)
         self.page_label = ElidedLabel("", self)
+        # Where the page is (and MASK MODE) is never elided: the file name and header line shrink first (clin13).
+        self.page_label.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
         self.device_label = QLabel(self)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, 1000)
@@ -750,7 +753,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.file_label)
         bar.addWidget(self.info_label)
         bar.addWidget(self.page_label)
-        bar.addWidget(self.browser_controls.display_label)
+        bar.addWidget(self.browser_controls.display_label, 1)  # montage and filters: the room left (clin13)
         self.analysis_label = QLabel(self)
         bar.addWidget(self.analysis_label)
         bar.addPermanentWidget(self.progress_bar)

@@ -83,3 +83,35 @@ def test_a_frequency_typed_into_an_off_box_is_taken(qtbot, typed, expected):
     lp.lineEdit().setCursorPosition(2)
     qtbot.keyClick(lp, Qt.Key.Key_5)
     assert lp.value() == pytest.approx(705.0 if lp.maximum() >= 705 else 70.0)
+
+
+# --- Status bar: where you are stays readable -----------------------------------------------------------------------
+@pytest.mark.parametrize("width", [1024, 1600])
+def test_the_page_position_is_not_elided_behind_the_montage_and_filters(window, recording, tmp_path, qtbot,
+                                                                          monkeypatch, width):
+    """With double banana and display filters on, the status bar read "synthetic... | 4 min 0... | 00:00.0... |
+    montage: Bipolar longitudinal (double banana) | display filter: EEG 0.5-35 Hz, ..." even at 1600 px: the
+    page's time span was cut for the filter list (which the plot's legend and the tooltip also give)."""
+    from mmqnet_core.preprocessing.display_filter import DisplayFilter
+    from mmqnet_core.recording import Modality
+
+    from .conftest import open_all_rows
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    window.resize(width, 800)
+    qtbot.waitUntil(lambda: window.width() == width)
+    b.set_montage_index(3)  # double banana
+    b.set_channels_per_page(2)  # "| ch 1-2/9" in the page text too
+    b.state.set_filters({m: DisplayFilter(0.5, 35.0, 50.0) for m in (Modality.EEG, Modality.EOG)}
+                        | {Modality.GSR: DisplayFilter(None, 1.0, None), Modality.RESP: DisplayFilter(0.05, 2.0, None)})
+    b.state.set_filters_on(True)
+    window.runner.busyChanged.emit(True)  # the progress bar and Cancel take their room too
+    qtbot.wait(100)
+    display = window.browser_controls.display_label
+    assert "display filter" in display.text()
+    page = window.page_label
+    assert page.shown_text() == page.text() and "00:00.0-" in page.text() and "| ch 1-2/" in page.text()
+    assert not window.info_label.is_elided or width == 1024
+    assert display.isVisible() and display.width() > 0
+    assert display.fontMetrics().horizontalAdvance(display.shown_text()) <= display.contentsRect().width()
+    window.runner.busyChanged.emit(False)
