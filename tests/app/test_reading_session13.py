@@ -115,3 +115,48 @@ def test_the_page_position_is_not_elided_behind_the_montage_and_filters(window, 
     assert display.isVisible() and display.width() > 0
     assert display.fontMetrics().horizontalAdvance(display.shown_text()) <= display.contentsRect().width()
     window.runner.busyChanged.emit(False)
+
+
+# --- Clock axis of a recording over several days: ticks as dense as without dates -----------------------------------
+def _drawn_labels(axis):
+    lo, hi = axis.range
+    spacing, values = axis.tickValues(lo, hi, axis.width())[0]
+    strings = axis.tickStrings(values, 1.0, spacing)
+    xs = [(v - lo) / (hi - lo) * axis.width() for v in values]
+    return [(x, s, axis._text_px(s)) for x, s in zip(xs, strings) if s]
+
+
+@pytest.mark.parametrize("page_s, start_s", [(120.0, 48600.0), (60.0, 86370.0), (30.0, 10.0), (300.0, 3600.0)])
+def test_a_dated_clock_axis_has_as_many_labels_as_an_undated_one(window, tmp_path, qtbot, monkeypatch, page_s,
+                                                                   start_s):
+    """A 24-h recording from midnight, clock time (T), a 2-min page: three labels ("2000-01-01 13:30:30",
+    "13:31:00", "13:31:30") over 900 px, because the step was spaced for a date on every label. Now the step
+    is spaced for the times, and the labels beside a dated one are left out (their ticks stay)."""
+    from .test_reading_session12_fix import _recording
+
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.resize(1600, 1000)
+    window.set_recording(_recording(dt.datetime(2000, 1, 1, 0, 0, 0), 2 * 86400.0), tmp_path / "synthetic_day.bdf")
+    from .conftest import wait_loaded
+
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(page_s)
+    qtbot.keyClick(b, Qt.Key.Key_T)
+    b.set_start(start_s)
+    qtbot.wait(50)
+    axis = b.plot.getAxis("bottom")
+    assert axis.dates_shown() and axis.width() > 600
+    labels = _drawn_labels(axis)
+    dated = [s for _x, s, _w in labels if " " in s]
+    assert dated and dated[0].startswith("2000-01-0")  # the page's day is said
+    if start_s + page_s > 86400.0:
+        assert dated[-1].startswith("2000-01-02 00:00:")  # and the new day where it starts
+    # as many labels as the same page without dates, less the ones a date covers
+    qtbot.keyClick(b, Qt.Key.Key_T)  # time from the start: the same page without dates
+    undated = len(axis.tickValues(*axis.range, axis.width())[0][1])
+    qtbot.keyClick(b, Qt.Key.Key_T)
+    assert len(labels) >= undated - 2 * len(dated) and len(labels) >= 5
+    # no two drawn labels overlap
+    for (x0, _s0, w0), (x1, _s1, w1) in zip(labels, labels[1:]):
+        assert x1 - x0 >= (w0 + w1) / 2
