@@ -131,8 +131,6 @@ BOTTOM_DOCK_PX = 200
 BOTTOM_DOCK_SHARE = 0.25
 #: When the window is made narrower, the side docks shrink while the browser has less than this share of it.
 BROWSER_MIN_SHARE = 0.5
-#: Room beside the two toolbars in one row (handles, margins), px: less and the tools go to a second row.
-TOOLBAR_SLACK_PX = 24
 #: Width of the status bar's progress bar, px (its text is elided to it).
 PROGRESS_MIN_PX = 150
 PROGRESS_MAX_PX = 260
@@ -460,21 +458,8 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
-        self._fit_toolbars()
         if event.oldSize().isValid() and event.size().width() < event.oldSize().width():
             QTimer.singleShot(0, self, self._keep_browser_room)
-
-    def _fit_toolbars(self) -> None:
-        """The tools toolbar beside the main one when both fit the window's width, else on a row of its own."""
-        main, tools = self.findChild(QToolBar, "MainToolBar"), getattr(self, "tools_toolbar", None)
-        if main is None or tools is None or self.toolBarArea(tools) != self.toolBarArea(main) or tools.isFloating():
-            return
-        need = main.sizeHint().width() + tools.sizeHint().width() + TOOLBAR_SLACK_PX
-        broken = self.toolBarBreak(tools)
-        if self.width() < need and not broken:
-            self.insertToolBarBreak(tools)
-        elif self.width() >= need and broken:
-            self.removeToolBarBreak(tools)
 
     def _keep_browser_room(self) -> None:
         """After the window was made narrower: shrink the side docks (to their share of the window) while the
@@ -690,10 +675,17 @@ class MainWindow(QMainWindow):
         for control in (self.mode_combo, self.page_combo, self.channels_combo, self.scale_combo):
             return_focus(control, self.browser)  # the browser's keys work again at once
         self.browser_controls.add_to_toolbar(tb)
-        # The tools in a toolbar of their own, beside the first where the window is wide enough, else on a second
-        # row (_fit_toolbars): in one toolbar a 1024-px window hid Montage, Measure, Mask mode and Run behind >>.
-        tools = self.tools_toolbar = self.addToolBar("Tools")
+        # The tools in a toolbar of their own (in one toolbar a 1024-px window hid Montage, Measure, Mask mode and
+        # Run behind >>), at the right of the menu bar, whose menus leave it room from ~750 px wide. As a second
+        # toolbar it moved to a row of its own below ~1400 px (the first start's 1280-px window too), taking a
+        # row of traces' height (clin13).
+        tools = self.tools_toolbar = QToolBar("Tools", self)
         tools.setObjectName("ToolsToolBar")
+        tools.setMovable(False)
+        tools.setContentsMargins(0, 0, 0, 0)
+        tools.layout().setContentsMargins(0, 0, 0, 0)
+        tools.setStyleSheet("QToolBar { border: none; padding: 0px; } QToolButton { padding: 0px 2px; }")
+        self.menuBar().setCornerWidget(tools, Qt.Corner.TopRightCorner)
         for action in (self.browser_controls.measure_action, self.browser_controls.filters_action):
             tb.removeAction(action)
             tools.addAction(action)

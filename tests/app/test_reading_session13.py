@@ -160,3 +160,37 @@ def test_a_dated_clock_axis_has_as_many_labels_as_an_undated_one(window, tmp_pat
     # no two drawn labels overlap
     for (x0, _s0, w0), (x1, _s1, w1) in zip(labels, labels[1:]):
         assert x1 - x0 >= (w0 + w1) / 2
+
+
+# --- The Tools toolbar never costs a row of traces ------------------------------------------------------------------
+@pytest.mark.parametrize("width", [1024, 1280, 1350, 1700])
+def test_the_tools_take_no_row_of_their_own(window, recording, tmp_path, qtbot, monkeypatch, width):
+    """Below ~1400 px (the first start's 1280-px window too) Measure, Filters, Mask mode and Run went to a second
+    toolbar row under the main one: a row of the traces' height lost. They now sit in the menu bar's free right
+    part, whole, at every width."""
+    from PySide6.QtWidgets import QToolBar, QToolButton
+
+    from .conftest import open_all_rows
+
+    open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    main = window.findChild(QToolBar, "MainToolBar")
+    tools = window.findChild(QToolBar, "ToolsToolBar")
+    window.resize(width, 700)
+    qtbot.waitUntil(lambda: window.width() == width)
+    qtbot.wait(50)
+    bar = window.menuBar()
+    # the tools lie inside the menu bar's row, right of its last menu, and the main toolbar is the only row under it
+    top_left = tools.mapTo(window, tools.rect().topLeft())
+    assert bar.geometry().top() <= top_left.y() and top_left.y() + tools.height() <= bar.geometry().bottom() + 1
+    last_menu = bar.actionGeometry(bar.actions()[-1])
+    assert top_left.x() >= last_menu.right()
+    assert tools.geometry().right() <= bar.width()
+    browser_top = window.browser.mapTo(window, window.browser.rect().topLeft()).y()
+    assert browser_top < bar.height() + main.height() + 40  # no second toolbar row above the browser
+    for action in (window.browser_controls.measure_action, window.browser_controls.filters_action,
+                   window.mask_mode_action, window.run_action):
+        button = tools.widgetForAction(action)
+        assert isinstance(button, QToolButton) and button.isVisible()
+        assert button.mapTo(window, button.rect().topRight()).x() <= width
+    ext = [b for b in tools.findChildren(QToolButton) if b.objectName() == "qt_toolbar_ext_button"]
+    assert not any(b.isVisible() for b in ext)
