@@ -1529,6 +1529,7 @@ class SignalBrowser(QWidget):
         self._hover: tuple[float, int] | None = None  # (time s, row) under the mouse
         self._hover_scene = None  # the mouse's last scene position over the traces (the read-out follows a redraw)
         self._measure_row: int | None = None  # row whose amplitude the cursors measure
+        self._measure_page: float | None = None  # start of the page the cursors were last kept on, s
         self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         # The channel window: shown only when some channels are out of view; it never takes the keyboard focus.
@@ -2197,8 +2198,22 @@ class SignalBrowser(QWidget):
             if on:
                 line.setValue(start + f * (stop - start))
             line.setVisible(on)
+        self._measure_page = start
         self._update_readout()
         self.displayChanged.emit()  # the toolbar's Measure button follows
+
+    def _keep_measure_on_page(self, start: float, stop: float) -> None:
+        """After a page change with the cursors on: where a cursor would be off the new page, both move with the
+        page (the same place on the screen, kept inside the page). A page step left them on the old page: Measure
+        stayed on, no cursor was in view and the read-out gave the old page's \u0394t. Cursors still in view
+        (a quarter-page step) stay on the waves they mark."""
+        previous, self._measure_page = self._measure_page, start
+        values = [line.value() for line in self._measure]
+        if previous is None or all(start <= v <= stop for v in values):
+            return
+        shift = start - previous
+        for line, v in zip(self._measure, values):
+            line.setValue(min(max(v + shift, start), stop))
 
     def set_measure(self, t_a: float, t_b: float, row: int | None = None) -> None:
         """Put the measurement cursors at ``t_a`` and ``t_b`` (s), measuring row ``row`` (shows them)."""
@@ -2206,6 +2221,7 @@ class SignalBrowser(QWidget):
         for line, t in zip(self._measure_lines(), (t_a, t_b)):
             line.setValue(t)
             line.show()
+        self._measure_page = self.visible_range()[0]
         self._update_readout()
 
     # --- model updates -------------------------------------------------------------------------------------
@@ -2406,6 +2422,8 @@ class SignalBrowser(QWidget):
         hovered = self._hover is not None
         if hovered:
             self._hover_at_mouse()  # the mouse may now be over another row or none: the read-out says so
+        if self.measuring:
+            self._keep_measure_on_page(start, stop)
         self._update_readout() if (self.measuring or hovered) else None
         self.pageChanged.emit(start, stop)
         # Spaced steps (a reader's page turns, a key's auto-repeat): the neighbours are prepared once this page is

@@ -194,3 +194,33 @@ def test_the_tools_take_no_row_of_their_own(window, recording, tmp_path, qtbot, 
         assert button.mapTo(window, button.rect().topRight()).x() <= width
     ext = [b for b in tools.findChildren(QToolButton) if b.objectName() == "qt_toolbar_ext_button"]
     assert not any(b.isVisible() for b in ext)
+
+
+# --- Measurement cursors follow the pages ---------------------------------------------------------------------------
+def test_measurement_cursors_stay_in_view_when_paging(window, recording, tmp_path, qtbot, monkeypatch):
+    """Q, then PageDown: the cursors stayed on the old page; Measure stayed on with no cursor in view and the
+    read-out gave the old page's Δt without an amplitude. Now they move with the page; a quarter-page step
+    leaves cursors that are still in view on the waves they mark."""
+    from .conftest import open_all_rows
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    b.set_page_length(10.0)
+    b.set_start(0.0)
+    qtbot.keyClick(b, Qt.Key.Key_Q)
+    assert b.measuring
+    before = [line.value() for line in b._measure]
+    qtbot.keyClick(b, Qt.Key.Key_PageDown)
+    start, stop = b.visible_range()
+    assert start == pytest.approx(10.0)
+    after = [line.value() for line in b._measure]
+    assert all(start <= v <= stop for v in after)
+    assert after == pytest.approx([v + 10.0 for v in before])  # the same place on the screen
+    assert "\u0394t 3.333 s" in b.readout and "\u0394Fp1" in b.readout  # the amplitude of the page in view
+    # a quarter page on: the cursors (at 13.3 and 16.7 s) are still in view and stay where they are
+    qtbot.keyClick(b, Qt.Key.Key_Right)
+    assert b.visible_range()[0] == pytest.approx(12.5)
+    assert [line.value() for line in b._measure] == pytest.approx(after)
+    # the last page: moved and kept inside the recording
+    qtbot.keyClick(b, Qt.Key.Key_End)
+    start, stop = b.visible_range()
+    assert all(start <= line.value() <= stop for line in b._measure)
