@@ -73,6 +73,15 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("H",), "toggle_heart_rate", (), "Heart-rate row (bpm, from the ECG/PPG beats) on/off"),
     # measuring and masking
     Binding(("Q",), "toggle_measure", (), "Measurement cursors on/off: drag the two lines; dt, 1/dt, d-amplitude"),
+    Binding(("Ctrl+Left",), "nudge_measure", (0, -0.01), "Measurement cursor A back / forward (a hundredth of the "
+            "page)", group="measure_a", when="measuring"),
+    Binding(("Ctrl+Right",), "nudge_measure", (0, 0.01), group="measure_a", when="measuring"),
+    Binding(("Ctrl+Shift+Left",), "nudge_measure", (1, -0.01), "Measurement cursor B back / forward",
+            group="measure_b", when="measuring"),
+    Binding(("Ctrl+Shift+Right",), "nudge_measure", (1, 0.01), group="measure_b", when="measuring"),
+    Binding(("Ctrl+Up",), "step_measure_row", (-1,), "Measured channel (its d-amplitude): one row up / down",
+            group="measure_row", when="measuring"),
+    Binding(("Ctrl+Down",), "step_measure_row", (1,), group="measure_row", when="measuring"),
     Binding(("M",), "toggle_mask_mode", (), "Mask mode on/off (Esc leaves it)", group="mask"),
     Binding(("Esc",), "set_mask_mode", (False,), when="mask_mode", group="mask"),
     Binding((), "", (), "Mask a segment on the selected channels (all when none)", "Shift+drag on the traces"),

@@ -2202,6 +2202,27 @@ class SignalBrowser(QWidget):
         self._update_readout()
         self.displayChanged.emit()  # the toolbar's Measure button follows
 
+    def nudge_measure(self, cursor: int, pages: float) -> None:
+        """Move measurement cursor ``cursor`` (0: A, 1: B) by ``pages`` page lengths, kept on the page: the
+        cursors by keyboard (they could only be dragged with the mouse)."""
+        if not self.measuring:
+            return
+        start, stop = self.visible_range()
+        line = self._measure[cursor]
+        line.setValue(min(max(line.value() + pages * (stop - start), start), stop))
+
+    def step_measure_row(self, rows: int) -> None:
+        """The channel whose amplitude the cursors measure: ``rows`` rows down (negative: up), among those in
+        view (by keyboard: only a click chose it)."""
+        if not self.measuring or not self._row_defs:
+            return
+        first = self.state.first_row
+        last = min(len(self._row_defs), first + self.channels_per_page) - 1
+        row = self._measure_row if self._measure_row is not None and first <= self._measure_row <= last else None
+        row = first if row is None and rows > 0 else (last if row is None else row + rows)
+        self._measure_row = min(max(row, first), last)
+        self._update_readout()
+
     def _keep_measure_on_page(self, start: float, stop: float) -> None:
         """After a page change with the cursors on: where a cursor would be off the new page, both move with the
         page (the same place on the screen, kept inside the page). A page step left them on the old page: Measure

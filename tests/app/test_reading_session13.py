@@ -224,3 +224,35 @@ def test_measurement_cursors_stay_in_view_when_paging(window, recording, tmp_pat
     qtbot.keyClick(b, Qt.Key.Key_End)
     start, stop = b.visible_range()
     assert all(start <= line.value() <= stop for line in b._measure)
+
+
+def test_measurement_cursors_by_keyboard(window, recording, tmp_path, qtbot, monkeypatch):
+    """Keyboard only: Q showed the cursors at a third and two thirds of the page, and only the mouse could move
+    them or choose the channel measured. Ctrl+Left/Right move A, Ctrl+Shift+Left/Right move B (a hundredth of
+    the page), Ctrl+Up/Down choose the channel; without the cursors these keys do nothing."""
+    from .conftest import open_all_rows
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    b.set_page_length(10.0)
+    b.set_start(0.0)
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(b, Qt.Key.Key_Right, ctrl)  # not measuring: nothing moves, no cursor appears
+    assert not b.measuring and b.visible_range()[0] == pytest.approx(0.0)
+    qtbot.keyClick(b, Qt.Key.Key_Q)
+    a0, b0 = (line.value() for line in b._measure)
+    for _ in range(3):
+        qtbot.keyClick(b, Qt.Key.Key_Right, ctrl)
+    qtbot.keyClick(b, Qt.Key.Key_Left, ctrl | shift)
+    a1, b1 = (line.value() for line in b._measure)
+    assert a1 == pytest.approx(a0 + 0.3) and b1 == pytest.approx(b0 - 0.1)
+    assert b.visible_range()[0] == pytest.approx(0.0)  # the page did not move
+    assert f"\u0394t {b1 - a1:.3f} s" in b.readout
+    names = b.page_channels
+    qtbot.keyClick(b, Qt.Key.Key_Down, ctrl)  # the first row, then the next
+    qtbot.keyClick(b, Qt.Key.Key_Down, ctrl)
+    assert f"\u0394{names[1]} " in b.readout
+    qtbot.keyClick(b, Qt.Key.Key_Up, ctrl)
+    assert f"\u0394{names[0]} " in b.readout
+    for _ in range(200):  # kept on the page
+        qtbot.keyClick(b, Qt.Key.Key_Left, ctrl)
+    assert b._measure[0].value() == pytest.approx(0.0)
