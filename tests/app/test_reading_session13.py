@@ -256,3 +256,13 @@ def test_measurement_cursors_by_keyboard(window, recording, tmp_path, qtbot, mon
     for _ in range(200):  # kept on the page
         qtbot.keyClick(b, Qt.Key.Key_Left, ctrl)
     assert b._measure[0].value() == pytest.approx(0.0)
+
+
+# --- Event list onsets ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("t_s, text", [(59.97, "1:00.0"), (3599.96, "1:00:00.0"), (119.95, "2:00.0"),
+                                       (4.596, "0:04.6"), (59.94, "0:59.9")])
+def test_event_list_onsets_never_read_60_seconds(t_s, text):
+    """An annotation at 59.97 s was listed at "0:60.0" (and 3599.96 s at "59:60.0")."""
+    from app.event_list import format_time
+
+    assert format_time(t_s) == text
