@@ -61,6 +61,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
+    QTextDocumentFragment,
     QTransform,
     QWheelEvent,
 )
@@ -1514,6 +1515,7 @@ class SignalBrowser(QWidget):
         self.scale_bar_text = ""
         self._legend = pg.TextItem(color="#202020", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 220))
         self._legend_html = ""
+        self._legend_fit: tuple = ()  # (the legend's texts, the room for it, px) it was last fitted to
         # Whether the cleaned trace is the analysis' input (None: not known): set by the window after cleaning.
         self.cleaned_is_model_input: bool | None = True
         self._legend.setParentItem(self._vb)
@@ -2478,23 +2480,44 @@ class SignalBrowser(QWidget):
             self.refresh()
 
     def _draw_legend(self, raw: bool, cleaned: bool) -> None:
-        """Which colour is which (raw, cleaned = the model's input), and the display filter when one is on."""
-        items = []
+        """Which colour is which (raw, cleaned = the model's input), and the display filter when one is on.
+
+        The legend is anchored at the view's right edge; wider than the view (a 1024-px window with raw and
+        cleaned and a filter), its left part was cut off: "raw" and both colour keys. The longest text that fits
+        is shown: the filter as "display filter on", then short names; the full text is the tooltip."""
+        def key(colour: QColor, text: str, alpha: str = "") -> str:
+            return f"<span style='color:{colour.name()};{alpha}'>&#9644;</span> {text}"
+
+        what = {True: "cleaned (model input)", False: "cleaned (display settings, not the model's)"}.get(
+            self.cleaned_is_model_input, "cleaned")
+        keys_long, keys_short = [], []
         if raw:
             alpha = "opacity:0.55;" if cleaned else ""
-            items.append(f"<span style='color:{self._raw_colour.name()};{alpha}'>&#9644;</span> raw")
+            keys_long.append(key(self._raw_colour, "raw", alpha))
+            keys_short.append(keys_long[-1])
         if cleaned:
-            what = {True: "cleaned (model input)", False: "cleaned (display settings, not the model's)"}.get(
-                self.cleaned_is_model_input, "cleaned")
-            items.append(f"<span style='color:{self._cleaned_colour.name()}'>&#9644;</span> {what}")
+            keys_long.append(key(self._cleaned_colour, what))
+            keys_short.append(key(self._cleaned_colour, "cleaned"))
         filters = self.legend_filters_text()
+        variants = [keys_long + ([f"<i>display filter: {filters}</i>"] if filters else [])]
         if filters:
-            items.append(f"<i>display filter: {filters}</i>")
-        html = "<span style='font-size:8pt'>" + " &nbsp; ".join(items) + "</span>"
-        if html != self._legend_html:  # setHtml lays the text out again: only when it changes
-            self._legend_html = html
-            self._legend.setHtml(html)
-            self._position_overlays()
+            variants.append(keys_long + ["<i>display filter on</i>"])
+        variants.append(keys_short + (["<i>filtered</i>"] if filters else []))
+        htmls = ["<span style='font-size:8pt'>" + " &nbsp; ".join(items) + "</span>" for items in variants]
+        room = self._vb.width() - 8
+        fit_key = (tuple(htmls), room)
+        if fit_key == self._legend_fit:  # setHtml lays the text out again: only when the texts or the room change
+            return
+        self._legend_fit = fit_key
+        for html in dict.fromkeys(htmls):
+            if html != self._legend_html:
+                self._legend_html = html
+                self._legend.setHtml(html)
+            if room <= 0 or self._legend.boundingRect().width() <= room:
+                break
+        full = self._legend.textItem.toPlainText() if self._legend_html == htmls[0] else ""
+        self._legend.setToolTip("" if full else QTextDocumentFragment.fromHtml(htmls[0]).toPlainText())
+        self._position_overlays()
 
     def legend_filters_text(self) -> str:
         """The display filters for the legend: those of the modality of the top row in view, and how many other

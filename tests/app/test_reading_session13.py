@@ -266,3 +266,34 @@ def test_event_list_onsets_never_read_60_seconds(t_s, text):
     from app.event_list import format_time
 
     assert format_time(t_s) == text
+
+
+# --- The legend keeps its colour keys in a narrow window -----------------------------------------------------------
+def test_the_legend_keeps_raw_and_cleaned_in_a_narrow_window(window, recording, tmp_path, qtbot, monkeypatch):
+    """At 1024 px with raw and cleaned overlaid and a display filter, the legend (anchored at the view's right
+    edge) was wider than the view: its left part, "raw" and both colour keys, was cut off, and nothing said
+    which colour was which. The longest text that fits is shown now, the whole in its tooltip."""
+    from mmqnet_core.preprocessing.display_filter import DisplayFilter
+    from mmqnet_core.recording import Modality
+
+    from .conftest import open_all_rows, wait_loaded
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    type(window).start_cleaning(window)  # the cleaning runs (open_all_rows left it out): "cleaned" can be shown
+    wait_loaded(qtbot, window, cleaned=True)
+    b.state.set_filters({m: DisplayFilter(0.5, 35.0, 50.0) for m in (Modality.EEG, Modality.EOG)}
+                        | {Modality.GSR: DisplayFilter(None, 1.0, None)})
+    b.state.set_filters_on(True)
+    b.set_mode("both")
+    for width in (1600, 1024, 900):
+        window.resize(width, 700)
+        qtbot.waitUntil(lambda: window.width() == width)
+        qtbot.wait(400)  # the page is drawn again once resizing settles
+        b.refresh()
+        text = b.legend_text()
+        assert "raw" in text and "cleaned" in text, (width, text)
+        assert b._legend.boundingRect().width() <= b._vb.width() - 8, (width, text)
+        if width == 1600:
+            assert "display filter: EEG 0.5-35 Hz" in text
+        else:
+            assert "display filter: EEG 0.5-35 Hz" in b._legend.toolTip() or "display filter: EEG" in text
