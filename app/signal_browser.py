@@ -1883,6 +1883,13 @@ class SignalBrowser(QWidget):
         self.displayChanged.emit()
 
     def toggle_filters(self) -> None:
+        """F: the display filters on/off; with none set for the modalities drawn, say where they are set (F
+        switched a hidden flag and nothing changed on the screen)."""
+        drawn = set(self._row_mods)
+        if not any(m in drawn and f.active for m, f in self.state.filters.items()):
+            self.status = "no display filter set for these channels: View > Display filters (Presets)"
+            self.displayChanged.emit()
+            return
         self.state.set_filters_on(not self.state.filters_on)
 
     def set_montage(self, montage: Montage) -> None:

@@ -297,3 +297,29 @@ def test_the_legend_keeps_raw_and_cleaned_in_a_narrow_window(window, recording, 
             assert "display filter: EEG 0.5-35 Hz" in text
         else:
             assert "display filter: EEG 0.5-35 Hz" in b._legend.toolTip() or "display filter: EEG" in text
+
+
+# --- F with no display filter set ----------------------------------------------------------------------------------
+def test_f_without_display_filters_says_where_to_set_them(window, recording, tmp_path, qtbot, monkeypatch):
+    """A fresh install has no display filters: F switched a hidden flag, nothing changed on the screen and
+    nothing said why. Now the status bar says where they are set; with filters set, F still switches them."""
+    from mmqnet_core.preprocessing.display_filter import DisplayFilter
+    from mmqnet_core.recording import Modality
+
+    from .conftest import open_all_rows
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    b.state.set_filters({})
+    on = b.state.filters_on
+    qtbot.keyClick(b, Qt.Key.Key_F)
+    assert b.state.filters_on == on
+    assert "View > Display filters" in window.page_label.text()
+    b.state.set_filters({Modality.ECG: DisplayFilter(0.5, 40.0, None)})  # none of this recording's modalities
+    qtbot.keyClick(b, Qt.Key.Key_F)
+    assert b.state.filters_on == on and "View > Display filters" in window.page_label.text()
+    window.browser_controls.set_filters({Modality.EEG: DisplayFilter(0.5, 35.0, None)})
+    assert b.state.filters_on
+    qtbot.keyClick(b, Qt.Key.Key_F)
+    assert not b.state.filters_on and "display filters off (F)" in window.browser_controls.display_label.text()
+    qtbot.keyClick(b, Qt.Key.Key_F)
+    assert b.state.filters_on
