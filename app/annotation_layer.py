@@ -513,7 +513,11 @@ class AnnotationLayer(QObject):
                               values["channels"])
 
     def create_at_cursor(self) -> int | None:
-        """Annotate the cursor (an instant); the page start when the cursor is off the page."""
+        """Annotate the cursor (an instant); the page start when the cursor is off the page. With the measurement
+        cursors shown (Q), the span between them: a span could only be annotated by dragging with the mouse."""
+        if self.browser.measuring:
+            a, b = sorted(line.value() for line in self.browser.measure_cursors)
+            return self.create(a, b - a)
         start, stop = self.browser.visible_range()
         t = self.browser.model.cursor_s
         return self.create(t if start <= t <= stop else start, 0.0)

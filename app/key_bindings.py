@@ -95,7 +95,8 @@ BINDINGS: tuple[Binding, ...] = (
             "Click a shaded span in the reconstruction view"),
     # annotations and inspection (window actions: menu items whose keys work wherever the focus is)
     Binding(("A",), text="Annotate mode: drag across the traces to annotate", action="annotate_mode"),
-    Binding(("Shift+A",), text="Annotate at the cursor", action="annotate_cursor"),
+    Binding(("Shift+A",), text="Annotate at the cursor (with the measurement cursors: the span A-B)",
+            action="annotate_cursor"),
     Binding((), "", (), "Edit its text, type, onset, duration (right-click in annotate mode: Edit / Delete)",
             "double-click an annotation"),
     Binding(("Alt+6",), text="Event list (search, filter by type, double-click to jump)", action="event_list"),

@@ -2211,6 +2211,11 @@ class SignalBrowser(QWidget):
         self._update_readout()
         self.displayChanged.emit()  # the toolbar's Measure button follows
 
+    @property
+    def measure_cursors(self) -> tuple[pg.InfiniteLine, ...]:
+        """The two measurement cursors A and B (empty before Q first showed them)."""
+        return tuple(self._measure)
+
     def nudge_measure(self, cursor: int, pages: float) -> None:
         """Move measurement cursor ``cursor`` (0: A, 1: B) by ``pages`` page lengths, kept on the page: the
         cursors by keyboard (they could only be dragged with the mouse)."""

@@ -323,3 +323,32 @@ def test_f_without_display_filters_says_where_to_set_them(window, recording, tmp
     assert not b.state.filters_on and "display filters off (F)" in window.browser_controls.display_label.text()
     qtbot.keyClick(b, Qt.Key.Key_F)
     assert b.state.filters_on
+
+
+def test_shift_a_with_the_measurement_cursors_annotates_their_span(window, recording, tmp_path, qtbot, monkeypatch):
+    """Keyboard only, a span (a seizure, an artefact) could not be annotated: Shift+A made an instant at the
+    cursor, and a span took a drag in annotate mode. With Q's cursors shown, Shift+A offers the span A-B."""
+    from .conftest import open_all_rows
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    review = window.review
+    asked = []
+
+    def fake_ask(entry, title):
+        asked.append((entry.onset, entry.duration, title))
+        return {"onset": entry.onset, "duration": entry.duration, "text": "seizure", "kind": "event",
+                "channels": ()}
+
+    monkeypatch.setattr(review.layer, "_ask", fake_ask)
+    b.set_start(20.0)
+    qtbot.keyClick(b, Qt.Key.Key_Q)
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(b, Qt.Key.Key_Right, ctrl | shift)  # B a hundredth of the page later
+    review.annotate_cursor_action.trigger()  # Shift+A
+    onset, duration, title = asked[-1]
+    assert onset == pytest.approx(20.0 + 10.0 / 3) and duration == pytest.approx(10.0 / 3 + 0.1)
+    entry = [e for e in review.store.annotations if e.text == "seizure"][0]
+    assert entry.duration == pytest.approx(10.0 / 3 + 0.1)
+    qtbot.keyClick(b, Qt.Key.Key_Q)  # without the cursors: an instant, as before
+    review.annotate_cursor_action.trigger()
+    assert asked[-1][1] == 0.0
