@@ -352,3 +352,39 @@ def test_shift_a_with_the_measurement_cursors_annotates_their_span(window, recor
     qtbot.keyClick(b, Qt.Key.Key_Q)  # without the cursors: an instant, as before
     review.annotate_cursor_action.trigger()
     assert asked[-1][1] == 0.0
+
+
+# --- The annotation dialog reads time as the axis does ------------------------------------------------------------
+def test_annotation_onset_is_a_clock_time_when_the_axis_shows_clock_time(window, recording, tmp_path, qtbot,
+                                                                          monkeypatch):
+    """A recording started at 22:14:05 read in clock time (T): the axis and the event list said 22:15:45 for an
+    event that the annotation dialog's onset gave as 01:40.000 (from the start)."""
+    from app.annotation_layer import AnnotationDialog
+
+    from .conftest import open_all_rows
+
+    recording.raw.set_meas_date(dt.datetime(2024, 3, 1, 22, 14, 5, tzinfo=dt.timezone.utc))
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    layer = window.review.layer
+    seen = []
+    real_init = AnnotationDialog.__init__
+
+    def spy(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        seen.append(self.onset_edit.text())
+        self.onset_edit.lineEdit().setText("22:14:50.5")  # typed as the axis reads it
+        self.onset_edit.interpretText()
+        seen.append(self.onset_edit.value())
+
+    monkeypatch.setattr(AnnotationDialog, "__init__", spy)
+    monkeypatch.setattr(AnnotationDialog, "exec", lambda self: 1)
+    qtbot.keyClick(b, Qt.Key.Key_T)
+    assert b.state.clock_time
+    entry_id = layer.create(40.0, 0.0)
+    assert seen[0] == "22:14:45.000"
+    assert seen[1] == pytest.approx(45.5)
+    assert window.review.store.annotations.get(entry_id).onset == pytest.approx(45.5)
+    qtbot.keyClick(b, Qt.Key.Key_T)  # time from the start again: as before
+    seen.clear()
+    layer.create(40.0, 0.0)
+    assert seen[0] == "00:40.000"
