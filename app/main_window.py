@@ -1436,7 +1436,7 @@ class MainWindow(QMainWindow):
         if self.model.recording is None:
             self.page_label.setText("")
             return
-        start, stop = self.browser.visible_range()
+        start, stop = self.browser.data_range()  # a page past a short recording's end: up to its end (clin13)
         note = f" | {self.browser.status}" if self.browser.status else ""
         shown = self.browser.page_channels
         total = len(self.browser.visible_channels)

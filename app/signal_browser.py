@@ -1634,6 +1634,12 @@ class SignalBrowser(QWidget):
         """(start, stop) of the page, s."""
         return self.state.start_s, self.state.stop_s
 
+    def data_range(self) -> tuple[float, float]:
+        """(start, stop) of the recorded data on the page, s: the page, up to the recording's end (a page longer
+        than the recording reaches past it)."""
+        start, stop = self.visible_range()
+        return start, min(stop, self.state.duration_s) if self.state.duration_s > start else stop
+
     @property
     def mode(self) -> str:
         """What is drawn: "raw", "cleaned" or "both"."""
@@ -2202,7 +2208,7 @@ class SignalBrowser(QWidget):
     def toggle_measure(self) -> None:
         """Q: show the two measurement cursors at a third and two thirds of the page, or hide them."""
         on = not self.measuring
-        start, stop = self.visible_range()
+        start, stop = self.data_range()  # on the data: a 30-s page of a 4-s recording put them at 10 and 20 s
         for line, f in zip(self._measure_lines(), (1 / 3, 2 / 3)):
             if on:
                 line.setValue(start + f * (stop - start))
@@ -2221,7 +2227,7 @@ class SignalBrowser(QWidget):
         cursors by keyboard (they could only be dragged with the mouse)."""
         if not self.measuring:
             return
-        start, stop = self.visible_range()
+        start, stop = self.data_range()
         line = self._measure[cursor]
         line.setValue(min(max(line.value() + pages * (stop - start), start), stop))
 
@@ -2458,7 +2464,7 @@ class SignalBrowser(QWidget):
         if hovered:
             self._hover_at_mouse()  # the mouse may now be over another row or none: the read-out says so
         if self.measuring:
-            self._keep_measure_on_page(start, stop)
+            self._keep_measure_on_page(*self.data_range())
         self._update_readout() if (self.measuring or hovered) else None
         self.pageChanged.emit(start, stop)
         # Spaced steps (a reader's page turns, a key's auto-repeat): the neighbours are prepared once this page is

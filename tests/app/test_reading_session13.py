@@ -388,3 +388,26 @@ def test_annotation_onset_is_a_clock_time_when_the_axis_shows_clock_time(window,
     seen.clear()
     layer.create(40.0, 0.0)
     assert seen[0] == "00:40.000"
+
+
+# --- A page longer than the recording ------------------------------------------------------------------------------
+def test_a_page_longer_than_the_recording_measures_and_reports_its_data(window, tmp_path, qtbot, monkeypatch):
+    """A 4-s recording on a 30-s page: the status bar said "00:00.0-00:30.0" and Q put the cursors at 10 and 20 s,
+    past the recording's end (no amplitude read, nothing under them)."""
+    from .conftest import make_recording, wait_loaded
+
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.set_recording(make_recording(duration_s=4.0), tmp_path / "short.bdf")
+    wait_loaded(qtbot, window)
+    b = window.browser
+    b.set_page_length(30.0)
+    qtbot.wait(50)
+    assert b.visible_range() == (0.0, 30.0)  # the page keeps its length (its mm/s)
+    assert "00:00.0-00:04.0" in window.page_label.text()
+    b.toggle_measure()
+    values = [line.value() for line in b.measure_cursors]
+    assert values == pytest.approx([4.0 / 3, 8.0 / 3])
+    assert "\u0394Fp1" in b.readout  # an amplitude is read: the cursors lie on data
+    for _ in range(100):
+        b.nudge_measure(1, 0.01)
+    assert b.measure_cursors[1].value() == pytest.approx(4.0)
