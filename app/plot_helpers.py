@@ -28,7 +28,8 @@ TARGET_COLOURS = {"valence": VALENCE_COLOUR, "arousal": AROUSAL_COLOUR}
 
 
 #: Label of the analysis views' time axes (the browser's wording: the same clock as its time axis).
-TIME_LABEL = "time from start (h:mm:ss)"
+#: "[h:]": under an hour the labels read mm:ss ("00:05" is 5 s); "(h:mm:ss)" over "00:05" read as 5 minutes.
+TIME_LABEL = "time from start ([h:]mm:ss)"
 #: Tick steps of every time axis (the browser's and the analysis views'), s: round steps of a clock, so that
 #: ticks fall on whole seconds, minutes and hours.
 TIME_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0,

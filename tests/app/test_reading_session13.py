@@ -411,3 +411,18 @@ def test_a_page_longer_than_the_recording_measures_and_reports_its_data(window, 
     for _ in range(100):
         b.nudge_measure(1, 0.01)
     assert b.measure_cursors[1].value() == pytest.approx(4.0)
+
+
+# --- The time axis' title names the format its labels use ---------------------------------------------------------
+def test_the_time_axis_title_allows_the_mm_ss_labels(window, recording, tmp_path, qtbot, monkeypatch):
+    """Under an hour the labels read mm:ss ("00:05" is 5 s), under a title "time from start (h:mm:ss)": "00:05"
+    read as five minutes."""
+    from .conftest import open_all_rows
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    axis = b.plot.getAxis("bottom")
+    lo, hi = axis.range
+    spacing, values = axis.tickValues(lo, hi, axis.width())[0]
+    assert "00:05" in axis.tickStrings(values, 1.0, spacing)
+    assert axis.labelText == "time from start ([h:]mm:ss)"
+    assert axis.tickStrings([3725.0], 1.0, 1.0) == ["1:02:05"]
