@@ -426,3 +426,24 @@ def test_the_time_axis_title_allows_the_mm_ss_labels(window, recording, tmp_path
     assert "00:05" in axis.tickStrings(values, 1.0, spacing)
     assert axis.labelText == "time from start ([h:]mm:ss)"
     assert axis.tickStrings([3725.0], 1.0, 1.0) == ["1:02:05"]
+
+
+def test_the_spectrum_span_reads_clock_time_when_the_axis_does(window, recording, tmp_path, qtbot, monkeypatch):
+    """With clock time on the axis (T), the spectrum dialog's From/To, its title and its spectrogram's axis gave
+    the time from the start (01:40 for a page at 22:15:45)."""
+    from .conftest import open_all_rows
+
+    recording.raw.set_meas_date(dt.datetime(2024, 3, 1, 22, 14, 5, tzinfo=dt.timezone.utc))
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    b.set_start(20.0)
+    qtbot.keyClick(b, Qt.Key.Key_T)
+    dialog = window.review.show_spectrum()
+    qtbot.addWidget(dialog)
+    assert dialog.start_edit.text() == "22:14:25.00" and dialog.stop_edit.text() == "22:14:35.00"
+    dialog.stop_edit.lineEdit().setText("22:14:40")
+    dialog.stop_edit.interpretText()
+    assert dialog.stop_edit.value() == pytest.approx(35.0)
+    dialog.update_spectrum()
+    assert dialog.windowTitle().endswith("22:14:25.0-22:14:40.0")
+    assert dialog.sg_plot.getPlotItem().getAxis("bottom").labelText.startswith("clock time")
+    dialog.close()
