@@ -24,7 +24,7 @@ from mmqnet_core.preprocessing.display_filter import DisplayFilter
 from mmqnet_core.recording import Modality
 
 from .browser_dialogs import CalibrationDialog, DisplayFilterDialog, MontageEditor
-from .browser_state import TIMEBASES_MM_S
+from .browser_state import TIMEBASES_MM_S, format_number
 from .elided_label import MIN_CHARS, ElidedLabel
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -329,12 +329,12 @@ class BrowserControls:
             unit, factor = browser.row_unit(row)
             sens = state.sensitivity(mod) * factor
             if math.isfinite(sens) and not self.sens_combo.lineEdit().hasFocus():
-                self._shown["sens"] = f"{sens:.3g}"
+                self._shown["sens"] = format_number(sens)
                 self.sens_combo.setEditText(self._shown["sens"])
             self.sens_unit.setText(f"{unit}/mm ({mod.value}) ")
         tb = state.timebase_mm_s
         if math.isfinite(tb) and not self.timebase_combo.lineEdit().hasFocus():
-            self._shown["timebase"] = f"{tb:.3g}"
+            self._shown["timebase"] = format_number(tb)
             self.timebase_combo.setEditText(self._shown["timebase"])
         names = [m.name for m in browser.montages]
         if names != [self.montage_combo.itemText(i) for i in range(self.montage_combo.count())]:

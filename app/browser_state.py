@@ -117,6 +117,17 @@ def display_unit(unit: str) -> tuple[str, float]:
     return DISPLAY_UNITS.get(unit, (unit or "a.u.", 1.0))
 
 
+def format_number(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits without an exponent from 1e-4 to 1e7 (a sensitivity of
+    1053 µV/mm read "1.05e+03", cut to "05e+03" in the toolbar's box): "1050", "7.33", "0.0123"."""
+    if not math.isfinite(value) or value == 0 or not 1e-4 <= abs(value) < 1e7:
+        return f"{value:.{digits}g}"
+    exponent = math.floor(math.log10(abs(value)))
+    decimals = digits - 1 - exponent
+    text = f"{round(value, decimals):.{max(decimals, 0)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text  # no trailing zeros, as "g" writes them
+
+
 def format_hms(t_s: float, *, decimals: int = 0) -> str:
     """``t_s`` seconds as h:mm:ss (or mm:ss under an hour), with ``decimals`` digits of the second (a time that
     rounds to zero has no sign: never "-00:00.0")."""

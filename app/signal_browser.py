@@ -93,6 +93,7 @@ from .browser_state import (  # noqa: F401 (re-exported: the constants' historic
     BrowserState,
     auto_channels_per_page,
     display_unit,
+    format_number,
 )
 from .annotation_layer import AnnotationLayer
 from .browser_heart_rate import MIN_AXIS_PX, HeartRateRow
@@ -1793,7 +1794,7 @@ class SignalBrowser(QWidget):
         tb = self.state.timebase_mm_s
         if not math.isfinite(sens) or not math.isfinite(tb):
             return ""
-        return f"{mod.value} {sens:.3g} {unit}/mm, {tb:.3g} mm/s"
+        return f"{mod.value} {format_number(sens)} {unit}/mm, {format_number(tb)} mm/s"
 
     # --- settings ------------------------------------------------------------------------------------------
     def set_colours(self, raw: str | QColor, cleaned: str | QColor) -> None:

@@ -447,3 +447,23 @@ def test_the_spectrum_span_reads_clock_time_when_the_axis_does(window, recording
     assert dialog.windowTitle().endswith("22:14:25.0-22:14:40.0")
     assert dialog.sg_plot.getPlotItem().getAxis("bottom").labelText.startswith("clock time")
     dialog.close()
+
+
+# --- Sensitivities of 1000 µV/mm and more --------------------------------------------------------------------------
+@pytest.mark.parametrize("per_mm, shown", [(1234.0, "1230"), (10500.0, "10500"), (7.0, "7"), (0.5, "0.5")])
+def test_a_large_sensitivity_is_written_without_an_exponent(window, recording, tmp_path, qtbot, monkeypatch,
+                                                            per_mm, shown):
+    """The 1-h bench BDF (EEG of ~1 mV) opened at 1050 µV/mm: the toolbar's box read "05e+03" (the start of
+    "1.05e+03" cut off) and the page caption "EEG 1.05e+03 µV/mm"."""
+    from .conftest import open_all_rows
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    b.set_sensitivity(per_mm)
+    qtbot.wait(20)
+    combo = window.browser_controls.sens_combo
+    assert combo.currentText() == shown
+    assert f"EEG {shown} \u00b5V/mm" in b.calibration_text()
+    assert combo.lineEdit().fontMetrics().horizontalAdvance(shown) <= combo.lineEdit().width()
+    from app.browser_state import format_number  # the helper: as "g" writes, without an exponent
+
+    assert format_number(0.01234) == "0.0123" and format_number(99.96) == "100" and format_number(2e7) == "2e+07"
