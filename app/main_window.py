@@ -685,7 +685,10 @@ class MainWindow(QMainWindow):
         tools.setContentsMargins(0, 0, 0, 0)
         tools.layout().setContentsMargins(0, 0, 0, 0)
         tools.setStyleSheet("QToolBar { border: none; padding: 0px; } QToolButton { padding: 0px 2px; }")
-        self.menuBar().setCornerWidget(tools, Qt.Corner.TopRightCorner)
+        if self.menuBar().isNativeMenuBar():  # macOS' global menu bar shows no corner widget: a toolbar then
+            self.addToolBar(tools)
+        else:
+            self.menuBar().setCornerWidget(tools, Qt.Corner.TopRightCorner)
         for action in (self.browser_controls.measure_action, self.browser_controls.filters_action):
             tb.removeAction(action)
             tools.addAction(action)

@@ -467,3 +467,24 @@ def test_a_large_sensitivity_is_written_without_an_exponent(window, recording, t
     from app.browser_state import format_number  # the helper: as "g" writes, without an exponent
 
     assert format_number(0.01234) == "0.0123" and format_number(99.96) == "100" and format_number(2e7) == "2e+07"
+
+
+def test_the_tools_are_a_toolbar_where_the_menu_bar_is_native(qtbot, settings_file, monkeypatch):
+    """macOS' global menu bar shows no corner widget: there the tools stay a toolbar of the window."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QMenuBar, QToolBar
+
+    from app.main_window import MainWindow
+
+    monkeypatch.setattr(QMenuBar, "isNativeMenuBar", lambda self: True)
+    win = MainWindow(settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    try:
+        tools = win.findChild(QToolBar, "ToolsToolBar")
+        assert win.menuBar().cornerWidget(Qt.Corner.TopRightCorner) is None
+        assert win.toolBarArea(tools) == Qt.ToolBarArea.TopToolBarArea and tools.isVisible()
+    finally:
+        win.close()
+        assert win.runner.wait_for_all(10)
