@@ -1437,6 +1437,7 @@ class SignalBrowser(QWidget):
         self._row_mods: list[Modality] = []
         self._row_units: list[str] = []
         self._rows_version = 0  # counts the row layouts (a page's cache key names the layout it was drawn for)
+        self._reference_masked: frozenset[str] = frozenset()  # channels left out of an average reference
         self._plans: dict[str, _PagePlan] = {}  # per trace kind, for the display state it was made for
         self._rows_of: dict[str, list[int]] = {}  # recording channel -> the rows that draw it
         self._rows_in_view: tuple[tuple | None, dict[str, list[int]]] = (None, {})  # (channel window, rows of each)
@@ -2305,7 +2306,30 @@ class SignalBrowser(QWidget):
         if self._rec is not None and self._shown_rows() != self._shown:
             self._rebuild_rows()
 
+    def _masked_channels(self) -> frozenset[str]:
+        """The channels masked whole (bad channels)."""
+        masks = self.model.masks
+        return frozenset(masks.channels) if masks is not None else frozenset()
+
+    def _without_masked_reference(self, rows: list) -> list:
+        """``rows`` with the channels masked whole left out of an average reference: a mask means missing data
+        (the cleaning's average leaves it out), but the display's average reference kept a bad channel masked
+        whole, which then showed on every "-avg" row. Hiding the channel was the only way out."""
+        masked = self._masked_channels() if self.state.montage.kind == "average" else frozenset()
+        self._reference_masked = masked
+        if not masked:
+            return rows
+        out = []
+        for d in rows:
+            kept = tuple(c for c in d.reference if c not in masked)
+            out.append(dataclasses.replace(d, reference=kept) if len(d.reference) > 1 and kept else d)
+        return out
+
     def _on_masks_changed(self, _masks: Any) -> None:
+        if (self._rec is not None and self.state.montage.kind == "average"
+                and self._masked_channels() != self._reference_masked):
+            self._rebuild_rows()  # the average's reference changed (it calls this again)
+            return
         masked = set(self.model.masks.channels) if self.model.masks is not None else set()
         self._axis.masked = {d.name for d in self._row_defs if d.anode in masked and not d.reference}
         self._axis.picture = None  # repaint the labels
@@ -2342,7 +2366,7 @@ class SignalBrowser(QWidget):
         old = self._row_defs
         old_top = old[self.state.first_row].name if self.state.first_row < len(old) else None
         self._shown = self._shown_rows()
-        self._row_defs = self.state.montage.derive(self._channel_list())
+        self._row_defs = self._without_masked_reference(self.state.montage.derive(self._channel_list()))
         self._rows_version += 1
         by_name = {c.name: c for c in rec.channels}
         self._row_mods = [by_name[d.anode].modality for d in self._row_defs]

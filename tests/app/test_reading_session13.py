@@ -488,3 +488,63 @@ def test_the_tools_are_a_toolbar_where_the_menu_bar_is_native(qtbot, settings_fi
     finally:
         win.close()
         assert win.runner.wait_for_all(10)
+
+
+# --- Average reference without the channels masked whole -----------------------------------------------------------
+def test_a_channel_masked_whole_leaves_the_display_average_reference(window, recording, tmp_path, qtbot,
+                                                                     monkeypatch):
+    """A bad electrode masked whole (a mask means missing data: the cleaning's average reference leaves it out)
+    still entered the average reference drawn: its artefact showed on every "-avg" row."""
+    import numpy as np
+
+    from .conftest import open_all_rows
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    b.set_montage_index(1)  # average reference
+    qtbot.wait(50)
+    eeg = ["Fp1", "Fz", "Cz", "Pz"]
+    row = [d.name for d in b._row_defs].index("Fz-avg")
+    assert set(b._row_defs[row].reference) == set(eeg)
+    data = recording.raw.get_data(picks=eeg)
+
+    def drawn(t_s: float) -> float:
+        page = b._current_page()
+        return page.value_at(row, t_s)
+
+    t = 3.0
+    k = int(round(t * recording.raw.info["sfreq"]))
+    assert drawn(t) == pytest.approx(data[1, k] - data[:, k].mean(), abs=1e-9)
+    window.model.toggle_channel_mask("Cz")  # Cz is bad
+    qtbot.wait(50)
+    row = [d.name for d in b._row_defs].index("Fz-avg")
+    assert "Cz" not in b._row_defs[row].reference
+    kept = data[[0, 1, 3], k]
+    assert drawn(t) == pytest.approx(data[1, k] - kept.mean(), abs=1e-9)
+    assert "Cz-avg" in [d.name for d in b._row_defs]  # the bad channel's own row stays (masked)
+    window.model.toggle_channel_mask("Cz")  # unmasked: back in the reference
+    qtbot.wait(50)
+    row = [d.name for d in b._row_defs].index("Fz-avg")
+    assert set(b._row_defs[row].reference) == set(eeg)
+    assert np.isfinite(drawn(t))
+
+
+def test_the_cleaned_average_reference_is_drawn_with_a_channel_masked_whole(window, recording, tmp_path, qtbot,
+                                                                            monkeypatch):
+    """The cleaned signal is empty (NaN) under a mask, and a row using a missing sample is missing: with a channel
+    masked whole, every cleaned "-avg" row was blank."""
+    import numpy as np
+
+    from .conftest import open_all_rows, wait_loaded
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    window.model.toggle_channel_mask("Cz")
+    type(window).start_cleaning(window)  # open_all_rows left the cleaning out
+    wait_loaded(qtbot, window, cleaned=True)
+    b.set_montage_index(1)  # average reference
+    b.set_mode("cleaned")
+    qtbot.wait(100)
+    b.refresh()
+    page = b._current_page()
+    names = [d.name for d in b._row_defs]
+    for name in ("Fp1-avg", "Fz-avg", "Pz-avg"):
+        assert np.isfinite(page.value_at(names.index(name), 3.0)), name
