@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -716,8 +715,6 @@ class MainWindow(QMainWindow):
         self.file_label = ElidedLabel("", self)
         self.info_label = ElidedLabel("", self)
         self.page_label = ElidedLabel("", self)
-        # Where the page is (and MASK MODE) is never elided: the file name and header line shrink first (clin13).
-        self.page_label.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
         self.device_label = QLabel(self)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, 1000)
@@ -1448,7 +1445,14 @@ class MainWindow(QMainWindow):
         fmt = self.browser.state.format_time
         drag = (MASK_MODE_TEXT if self.browser.mask_mode else "") + (
             ANNOTATE_MODE_TEXT if self.browser.annotation_layer.annotate_mode else "")
-        self.page_label.setText(f"| {drag}{fmt(start, 1)}-{fmt(stop, 1)}{channels} | {self.browser.mode}{note}")
+        where = f"| {drag}{fmt(start, 1)}-{fmt(stop, 1)}{channels} | {self.browser.mode}"
+        self.page_label.setText(where + note)
+        # Where the page is (and MASK MODE) is never elided, only a hint after it: the file name and the header
+        # line shrink first (with montage and filters in the bar, it read "| 00:00.0..."; clin13).
+        m = self.page_label.contentsMargins()
+        least = self.page_label.fontMetrics().horizontalAdvance(where) + m.left() + m.right() + 2
+        if self.page_label.minimumWidth() != least:
+            self.page_label.setMinimumWidth(least)
         if self.page_combo.currentText() != f"{self.browser.page_s:g} s":
             self.page_combo.setCurrentText(f"{self.browser.page_s:g} s")
 

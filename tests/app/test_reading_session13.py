@@ -548,3 +548,29 @@ def test_the_cleaned_average_reference_is_drawn_with_a_channel_masked_whole(wind
     names = [d.name for d in b._row_defs]
     for name in ("Fp1-avg", "Fz-avg", "Pz-avg"):
         assert np.isfinite(page.value_at(names.index(name), 3.0)), name
+
+
+def test_a_long_hint_after_the_page_position_is_what_shrinks(window, recording, tmp_path, qtbot, monkeypatch):
+    """The page label keeps its position part whole; a long hint after it is elided instead of pushing the
+    status bar's other texts out of a 1024-px window."""
+    from .conftest import open_all_rows
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    window.resize(1024, 700)
+    qtbot.waitUntil(lambda: window.width() == 1024)
+    window.runner.busyChanged.emit(True)
+    b.set_montage_index(3)
+    b.set_channels_per_page(2)
+    qtbot.wait(100)
+    b.status = "masks are per recorded channel: show the montage 'As recorded' (Ctrl+1) to mask one " * 2
+    window._update_page_label()  # (the next page drawn clears the hint)
+    window.statusBar().layout().activate()
+    page = window.page_label
+    assert "masks are per recorded channel" in page.text()
+    assert page.shown_text().startswith("| 00:00.0-00:10.0 | ch 1-2/")
+    assert page.is_elided  # the hint is what gave way
+    bar = window.statusBar()
+    for label in (window.file_label, window.info_label, page):
+        assert label.isVisible() and label.fontMetrics().horizontalAdvance(label.shown_text()) <= label.width()
+        assert label.geometry().right() <= bar.width()
+    window.runner.busyChanged.emit(False)
