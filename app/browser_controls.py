@@ -37,6 +37,7 @@ SENSITIVITIES: tuple[float, ...] = (1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 
 #: Settings keys.
 PX_PER_MM_KEY = "browser/px_per_mm"
 FILTERS_KEY = "browser/display_filters"
+NEGATIVE_UP_KEY = "browser/negative_up"
 MONTAGE_FILE = "montages.json"
 #: Characters the toolbar's montage box shows (its list shows the names in full)
 MONTAGE_COMBO_CHARS = 8
@@ -103,6 +104,8 @@ class BrowserControls:
         except ConfigError as exc:
             log.warning("%s", exc)
         self.browser.montages = list(BUILTIN) + self.user_montages
+        self._negative_up_saved = bool(self.settings.value(NEGATIVE_UP_KEY, False, type=bool))
+        state.set_negative_up(self._negative_up_saved)
         text = self.settings.value(FILTERS_KEY)
         if text:
             try:
@@ -218,6 +221,10 @@ class BrowserControls:
         self.clip_action = QAction("Clip traces to their rows (K)", parent)
         self.clip_action.setCheckable(True)
         self.clip_action.triggered.connect(lambda _c: browser.toggle_clip())
+        self.polarity_action = QAction("Negative up (I)", parent)
+        self.polarity_action.setCheckable(True)
+        self.polarity_action.setToolTip("Draw negative values upwards, the clinical EEG convention (key I)")
+        self.polarity_action.triggered.connect(lambda _c: browser.toggle_negative_up())
         self.clock_action = QAction("Clock time on the time axis (T)", parent)
         self.clock_action.setCheckable(True)
         self.clock_action.triggered.connect(lambda _c: browser.toggle_clock_time())
@@ -238,6 +245,7 @@ class BrowserControls:
         menu.addAction(self.filters_action)
         menu.addAction(self.calibrate_action)
         menu.addAction(self.clip_action)
+        menu.addAction(self.polarity_action)
         menu.addAction(self.clock_action)
         menu.addAction(self.measure_action)
         menu.addAction(self.reset_gains_action)
@@ -313,6 +321,10 @@ class BrowserControls:
         self.measure_action.setChecked(browser.measuring)
         self.filters_action.setChecked(state.filters_on and bool(state.filters))
         self.clip_action.setChecked(state.clip)
+        self.polarity_action.setChecked(state.negative_up)
+        if self._negative_up_saved != state.negative_up:  # kept for the next start (K, T are not: per reading)
+            self._negative_up_saved = state.negative_up
+            self.settings.setValue(NEGATIVE_UP_KEY, state.negative_up)
         self.clock_action.setChecked(state.clock_time)
         self.clock_action.setEnabled(state.start_time is not None)
         summary = browser.display_summary()

@@ -264,6 +264,7 @@ class BrowserState:
         self.filters: dict[Modality, DisplayFilter] = {}  # display filters set per modality
         self.filters_on = True  # F switches them all off and on without forgetting them
         self.clip = True  # traces clipped to their row
+        self.negative_up = False  # EEG polarity: negative deflections drawn upwards (the clinical convention)
         self.clock_time = False  # the time axis shows clock time (needs a start time)
         self.heart_rate = False  # the heart-rate row (from an ECG/PPG channel) is wanted under the traces
         self.start_time: _dt.datetime | None = None  # the recording's start (clock time of t = 0)
@@ -552,6 +553,12 @@ class BrowserState:
     def set_clip(self, on: bool) -> None:
         if bool(on) != self.clip:
             self.clip = bool(on)
+            self.events.emit("display")
+
+    def set_negative_up(self, on: bool) -> None:
+        """Draw negative values upwards (clinical EEG convention) or positive values upwards (default)."""
+        if bool(on) != self.negative_up:
+            self.negative_up = bool(on)
             self.events.emit("display")
 
     def set_heart_rate(self, on: bool) -> None:

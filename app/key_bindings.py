@@ -61,6 +61,7 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("[",), "change_selected_gain", (False,), group="gain"),
     Binding(("\\",), "reset_gains", (), "Every channel back to its modality's gain"),
     Binding(("K",), "toggle_clip", (), "Clip traces to their row on/off"),
+    Binding(("I",), "toggle_negative_up", (), "Polarity: negative up (clinical EEG convention) / positive up"),
     # what is drawn
     Binding(("C",), "cycle_mode", (), "Raw -> cleaned (model input) -> both overlaid"),
     Binding(("Ctrl+1",), "set_montage_index", (0,), "Montage: as recorded / average / linked ears / "

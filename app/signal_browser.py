@@ -1777,6 +1777,8 @@ class SignalBrowser(QWidget):
             shown = self._rec is not None and montage.available(self._channel_list())
             parts.append(f"montage: {montage.name}" if shown else f"montage: {montage.name} (not possible with "
                                                                    "these channels: as recorded)")
+        if self.state.negative_up:
+            parts.append("negative up")  # said with the page (and on an exported one): the polarity drawn
         filters = self.state.filters_text(self._row_mods)  # of the modalities drawn
         if filters:
             parts.append(f"display filter: {filters}")
@@ -1855,6 +1857,10 @@ class SignalBrowser(QWidget):
 
     def toggle_clip(self) -> None:
         self.state.set_clip(not self.state.clip)
+
+    def toggle_negative_up(self) -> None:
+        """I: negative up (the clinical EEG convention: a negative spike points up) or positive up."""
+        self.state.set_negative_up(not self.state.negative_up)
 
     def toggle_clock_time(self) -> None:
         if self.state.start_time is None and not self.state.clock_time:
@@ -2611,8 +2617,10 @@ class SignalBrowser(QWidget):
         self.heart_rate_row.set_right_width(self._scale_bar.width())  # the gutter may have grown
 
     def _row_scales(self) -> np.ndarray:
+        """Amplitude per row spacing of each row; negative where negative values are drawn upwards (I)."""
         state = self.state
-        return np.array([state.scale(m) / state.gain(d.name) for m, d in zip(self._row_mods, self._row_defs)])
+        scales = np.array([state.scale(m) / state.gain(d.name) for m, d in zip(self._row_mods, self._row_defs)])
+        return -scales if state.negative_up else scales
 
     def _page_plan(self, kind: str) -> "_PagePlan | None":
         """What every page of ``kind`` ("raw"/"cleaned") is read and drawn with, made once per display state.
@@ -2631,7 +2639,8 @@ class SignalBrowser(QWidget):
             if source is None:
                 return None
         key = (kind, self._rows_version, id(source), self._n_bins(), tuple(state.scales.items()),
-               tuple(state.gains.items()), state.filters_on, tuple(state.filters.items()), state.clip)
+               tuple(state.gains.items()), state.filters_on, tuple(state.filters.items()), state.clip,
+               state.negative_up)
         cached = self._plans.get(kind)
         if cached is not None and cached.key == key:
             return cached

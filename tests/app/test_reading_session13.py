@@ -574,3 +574,49 @@ def test_a_long_hint_after_the_page_position_is_what_shrinks(window, recording, 
         assert label.isVisible() and label.fontMetrics().horizontalAdvance(label.shown_text()) <= label.width()
         assert label.geometry().right() <= bar.width()
     window.runner.busyChanged.emit(False)
+
+
+# --- Polarity: negative up ----------------------------------------------------------------------------------------
+def test_negative_up_draws_a_negative_deflection_upwards_and_is_kept(window, recording, tmp_path, qtbot, monkeypatch,
+                                                                       settings_file):
+    """Clinical EEG is read negative up (a negative spike points up); the browser drew positive up only, with no
+    way to change it. I (View > Negative up) flips the traces, the status bar and exported pages say so, and the
+    choice is kept for the next start; values read out are unchanged."""
+    from PySide6.QtCore import QSettings
+
+    from app.main_window import MainWindow
+
+    from .conftest import open_all_rows
+
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    row = 1  # Fz
+    t = 3.0
+
+    def y_and_value():
+        page = b._current_page()
+        k = int(round((t - page.t0) * page.sfreq))
+        return page.values[row, k], page.y[row], page.value_at(row, t)
+
+    raw, y_pos, value = y_and_value()
+    qtbot.keyClick(b, Qt.Key.Key_I)
+    assert b.state.negative_up and window.browser_controls.polarity_action.isChecked()
+    raw2, y_neg, value2 = y_and_value()
+    assert value2 == value  # the read-out is the signal, not the drawing
+    # the drawing is mirrored about the row's centre line (y grows downwards: row 1's line is y = 1)
+    import numpy as np
+
+    pairs = lambda y: np.sort(y.reshape(-1, 2), axis=1)  # noqa: E731 (decimated (min, max) pairs, in y order)
+    assert pairs(y_neg) == pytest.approx(pairs(2 * row - y_pos), abs=1e-9)
+    assert "negative up" in window.browser_controls.display_label.text()
+    assert "negative up" in b.display_summary()
+    # kept for the next start
+    win2 = MainWindow(settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
+    qtbot.addWidget(win2)
+    try:
+        assert win2.browser.state.negative_up
+    finally:
+        win2.close()
+        assert win2.runner.wait_for_all(10)
+    qtbot.keyClick(b, Qt.Key.Key_I)
+    assert not b.state.negative_up
+    assert b._current_page().y[row] == pytest.approx(y_pos)
