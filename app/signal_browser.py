@@ -2173,7 +2173,7 @@ class SignalBrowser(QWidget):
             t, row = self._hover
             unit, factor = self.row_unit(row)
             v = page.value_at(row, t)
-            value = f"{v * factor:.4g} {unit}" if math.isfinite(v) else "-"
+            value = f"{format_number(v * factor, 4)} {unit}" if math.isfinite(v) else "-"  # not "1.234e+04"
             if self._raw.curve.isVisible() and self._clean.curve.isVisible():  # both drawn: say which one is read
                 value += " (raw)" if page is self._raw.page else " (cleaned)"
             parts.append(f"{self.state.format_time(t, 3)}  {self._row_defs[row].name} {value}")
@@ -2190,7 +2190,7 @@ class SignalBrowser(QWidget):
                 unit, factor = self.row_unit(row)
                 va, vb = page.value_at(row, ta), page.value_at(row, tb)
                 if math.isfinite(va) and math.isfinite(vb):
-                    text += f", \u0394{self._row_defs[row].name} {(vb - va) * factor:.4g} {unit}"
+                    text += f", \u0394{self._row_defs[row].name} {format_number((vb - va) * factor, 4)} {unit}"
             parts.append(text)
         readout = "   |   ".join(parts)
         if readout == self.readout:

@@ -620,3 +620,20 @@ def test_negative_up_draws_a_negative_deflection_upwards_and_is_kept(window, rec
     qtbot.keyClick(b, Qt.Key.Key_I)
     assert not b.state.negative_up
     assert b._current_page().y[row] == pytest.approx(y_pos)
+
+
+def test_the_read_out_of_a_large_value_has_no_exponent(window, recording, tmp_path, qtbot, monkeypatch):
+    """An electrode pop of 12.34 mV read "1.234e+04 µV" under the mouse and in the cursors' Δamplitude."""
+    from PySide6.QtCore import QPointF
+
+    from .conftest import open_all_rows
+
+    recording.raw._data[1] *= 0  # Fz: a step of 12.34 mV at 5 s (in V)
+    recording.raw._data[1, int(5 * recording.raw.info["sfreq"]):] = 12.34e-3
+    b = open_all_rows(window, recording, tmp_path / "rec.bdf", qtbot, monkeypatch)
+    b.set_measure(2.0, 7.0, row=1)
+    b._hover_scene = None
+    b._hover = (7.0, 1)
+    b._update_readout()
+    assert "Fz 12340 \u00b5V" in b.readout and "\u0394Fz 12340 \u00b5V" in b.readout, b.readout
+    assert "e+" not in b.readout
