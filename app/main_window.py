@@ -474,6 +474,17 @@ class MainWindow(QMainWindow):
             self.resizeDocks(docks, [min(d.width(), int(SIDE_DOCK_SHARE * w)) for d in docks],
                              Qt.Orientation.Horizontal)
 
+    def restoreState(self, state, version: int = 0) -> bool:  # noqa: N802 (Qt API)
+        """Qt's, then the tools toolbar back in the menu bar's corner: a layout saved before session 13 had it in
+        the toolbar area, and restoring it took the toolbar there and hid it (no Measure, Filters or Run)."""
+        restored = super().restoreState(state, version)
+        tools = getattr(self, "tools_toolbar", None)
+        if tools is not None and not self.menuBar().isNativeMenuBar():
+            self.removeToolBar(tools)
+            self.menuBar().setCornerWidget(tools, Qt.Corner.TopRightCorner)
+            tools.show()
+        return restored
+
     def reset_layout(self) -> None:
         """View > Reset layout: every dock and the toolbar back where a first start puts them."""
         self.restoreState(self._default_state, STATE_VERSION)

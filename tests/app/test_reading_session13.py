@@ -637,3 +637,40 @@ def test_the_read_out_of_a_large_value_has_no_exponent(window, recording, tmp_pa
     b._update_readout()
     assert "Fz 12340 \u00b5V" in b.readout and "\u0394Fz 12340 \u00b5V" in b.readout, b.readout
     assert "e+" not in b.readout
+
+
+def test_a_layout_saved_with_the_tools_in_the_toolbar_area_keeps_them_shown(qtbot, settings_file):
+    """A window layout saved by session 12's app had the tools toolbar in the toolbar area (its own row): restoring
+    it at the next start moved the toolbar out of the menu bar and hid it (no Measure, Filters or Run)."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QToolBar
+
+    from app.main_window import STATE_VERSION, MainWindow
+
+    def make():
+        win = MainWindow(settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        return win
+
+    old = make()
+    tools = old.findChild(QToolBar, "ToolsToolBar")
+    old.addToolBar(tools)  # as session 12 laid it out, on a row of its own
+    old.insertToolBarBreak(tools)
+    state = old.saveState(STATE_VERSION)
+    old.close()
+    assert old.runner.wait_for_all(10)
+    settings = QSettings(str(settings_file), QSettings.Format.IniFormat)
+    settings.setValue("window/state", state)
+    settings.sync()
+    win = make()
+    try:
+        tools = win.findChild(QToolBar, "ToolsToolBar")
+        assert win.menuBar().cornerWidget(Qt.Corner.TopRightCorner) is tools
+        assert tools.isVisible() and tools.widgetForAction(win.run_action).isVisible()
+        win.reset_layout()  # View > Reset layout: the same
+        assert tools.isVisible() and win.menuBar().cornerWidget(Qt.Corner.TopRightCorner) is tools
+    finally:
+        win.close()
+        assert win.runner.wait_for_all(10)
