@@ -609,6 +609,9 @@ def test_negative_up_draws_a_negative_deflection_upwards_and_is_kept(window, rec
     assert pairs(y_neg) == pytest.approx(pairs(2 * row - y_pos), abs=1e-9)
     assert "negative up" in window.browser_controls.display_label.text()
     assert "negative up" in b.display_summary()
+    from app.browser_export import page_caption
+
+    assert "; negative up." in page_caption(b)[-1]  # an exported page says which way a spike points
     # kept for the next start
     win2 = MainWindow(settings=QSettings(str(settings_file), QSettings.Format.IniFormat))
     qtbot.addWidget(win2)
