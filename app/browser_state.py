@@ -160,15 +160,16 @@ _SECONDS = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$")
 
 
 def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = None,
-               clock: bool = False) -> float:
+               clock: bool = False, near_s: float | None = None) -> float:
     """Seconds from the recording start for a time typed by the user.
 
     Accepted: seconds (``"125"``, ``"125.5 s"``), ``mm:ss`` (``"2:05"``), ``hh:mm:ss`` (``"1:02:05.5"``), and a clock
     time: ``"@14:05:30"`` or ``"@14:05"`` (hh:mm) always, or any ``hh:mm:ss``/``hh:mm`` when ``clock`` is true (the
     axis shows clock time).
     A clock time before the recording's start is taken on the next day; a clock time on a given day
-    (``"@2024-03-02 10:00:00"``) reaches any day of a recording of several days, where a bare clock time would
-    always land on its first day.
+    (``"@2024-03-02 10:00:00"``) reaches any day of a recording of several days. A bare clock time lands on the
+    day of ``near_s`` (s from the start: the page shown) when the recording holds it there, else on the occurrence
+    nearest to it (on day 3 of a 72-h recording, "14:00" went back to day 1); without ``near_s``, on its first.
 
     Raises
     ------
@@ -206,6 +207,11 @@ def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = Non
         value = value - start_of_day
         if value < 0:
             value += 24 * 3600
+        if near_s is not None and duration_s > 86400 - value:  # the clock time recurs: the day shown
+            day = (start + _dt.timedelta(seconds=float(near_s))).date()
+            days = [value + k * 86400.0 for k in range(int((duration_s - value) // 86400) + 1)]
+            on_day = [t for t in days if (start + _dt.timedelta(seconds=t)).date() == day]
+            value = on_day[0] if on_day else min(days, key=lambda t: abs(t - near_s))  # else the nearest
     if not 0 <= value <= duration_s:
         raise ValueError(f"Time {text!r} is outside the recording, which lasts {format_hms(duration_s)} "
                          f"({duration_s:g} s).")
@@ -582,4 +588,5 @@ class BrowserState:
 
     def parse_time(self, text: str) -> float:
         """Seconds from the start for a typed time (see :func:`parse_time`)."""
-        return parse_time(text, duration_s=self.duration_s, start=self.start_time, clock=self.clock_time)
+        return parse_time(text, duration_s=self.duration_s, start=self.start_time, clock=self.clock_time,
+                          near_s=self.start_s)

@@ -2055,7 +2055,7 @@ class SignalBrowser(QWidget):
         else:
             prompt = "Time from the start (h:mm:ss, mm:ss or seconds), or a clock time as @hh:mm:ss or @hh:mm"
         if self.state.start_time is not None and self.state.duration_s > 86400 - 1:  # the same clock time recurs
-            prompt += "; @YYYY-MM-DD hh:mm:ss on a given day"
+            prompt += " (on the day shown); @YYYY-MM-DD hh:mm:ss on another day"
         text, ok = QInputDialog.getText(self, "Go to time", f"{prompt}:",
                                         QLineEdit.EchoMode.Normal, self.state.format_time(self.state.start_s))
         if not ok or not text.strip():

@@ -677,3 +677,33 @@ def test_a_layout_saved_with_the_tools_in_the_toolbar_area_keeps_them_shown(qtbo
     finally:
         win.close()
         assert win.runner.wait_for_all(10)
+
+
+# --- A bare clock time on a recording of several days: the day shown ------------------------------------------------
+def test_a_bare_clock_time_lands_on_the_day_shown(window, tmp_path, qtbot, monkeypatch):
+    """On day 3 of a 72-h recording, Ctrl+G "14:00" (T on) went back to day 1's 14:00; it goes to the day shown
+    now (another day by date, as before)."""
+    from PySide6.QtWidgets import QInputDialog
+
+    from .test_reading_session12_fix import _recording
+    from .conftest import wait_loaded
+
+    start = dt.datetime(2024, 3, 1, 9, 0, 0)
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    window.set_recording(_recording(start, 3 * 86400.0), tmp_path / "synthetic_ambulatory.bdf")
+    wait_loaded(qtbot, window)
+    b = window.browser
+    qtbot.keyClick(b, Qt.Key.Key_T)
+    b.set_start(2 * 86400.0)  # 2024-03-03 09:00
+    typed, answers = [], ["14:00", "08:00"]
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (typed.append(a[2]), (answers.pop(0), True))[1])
+    b.ask_jump()
+    assert "(on the day shown)" in typed[0]
+    assert b.state.start_s == pytest.approx(2 * 86400.0 + 5 * 3600.0)  # 2024-03-03 14:00
+    b.set_start(86400.0 + 3600.0)  # 2024-03-02 10:00
+    b.ask_jump()  # "08:00": earlier that day
+    assert b.state.start_s == pytest.approx(23 * 3600.0)  # 2024-03-02 08:00
+    assert parse_time("14:00", duration_s=3 * 86400.0, start=start, clock=True) == pytest.approx(5 * 3600.0)
+    # the last day holds no 10:00 (it ends at 09:00): the nearest, the day before
+    assert parse_time("@10:00", duration_s=3 * 86400.0, start=start,
+                      near_s=3 * 86400.0 - 60.0) == pytest.approx(2 * 86400.0 + 3600.0)
