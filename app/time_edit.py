@@ -32,7 +32,9 @@ class TimeSpinBox(QDoubleSpinBox):
         return format_hms(value, decimals=self.decimals())
 
     def _parse(self, text: str) -> float:
-        return parse_time(text, duration_s=self.maximum(), start=self.start, clock=self.start is not None)
+        # a clock time on the day of the time shown (a recording of several days), as Go to time does
+        return parse_time(text, duration_s=self.maximum(), start=self.start, clock=self.start is not None,
+                          near_s=self.value() if self.start is not None else None)
 
     def valueFromText(self, text: str) -> float:  # noqa: N802 (Qt API)
         try:

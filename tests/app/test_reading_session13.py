@@ -707,3 +707,17 @@ def test_a_bare_clock_time_lands_on_the_day_shown(window, tmp_path, qtbot, monke
     # the last day holds no 10:00 (it ends at 09:00): the nearest, the day before
     assert parse_time("@10:00", duration_s=3 * 86400.0, start=start,
                       near_s=3 * 86400.0 - 60.0) == pytest.approx(2 * 86400.0 + 3600.0)
+
+
+def test_a_clock_time_typed_in_the_annotation_dialog_stays_on_its_day(qtbot):
+    """The onset box of an annotation on day 2 of a 3-day recording: "10:30" went to day 1."""
+    from app.time_edit import TimeSpinBox
+
+    start = dt.datetime(2024, 3, 1, 9, 0, 0)
+    box = TimeSpinBox(3 * 86400.0, decimals=3, start=start)
+    qtbot.addWidget(box)
+    box.setValue(86400.0 + 3600.0)  # 2024-03-02 10:00
+    assert box.text() == "10:00:00.000"
+    box.lineEdit().setText("10:30")
+    box.interpretText()
+    assert box.value() == pytest.approx(86400.0 + 5400.0)  # 2024-03-02 10:30
