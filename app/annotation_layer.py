@@ -28,6 +28,7 @@ so a page step never re-indexes them in the scene.
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import math
 from dataclasses import dataclass
@@ -83,7 +84,7 @@ class AnnotationDialog(QDialog):
     """Text, type, onset, duration (s) and channels of one annotation; the values are checked on OK."""
 
     def __init__(self, entry: AnnotationEntry, duration_s: float, texts: list[str], title: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, clock_start: _dt.datetime | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         form = QFormLayout(self)
@@ -96,9 +97,12 @@ class AnnotationDialog(QDialog):
         self.kind_edit.addItems(list(USER_KINDS))
         self.kind_edit.setCurrentText(entry.kind)
         # The onset in h:mm:ss like the axis and the event list (it read "70.480 s"); typed in either form.
-        self.onset_edit = TimeSpinBox(max(duration_s, entry.onset), self, decimals=3)
+        # With clock time on the axis (T), the onset is a clock time too (it read the time from the start while
+        # the axis and the event list read clock time).
+        self.onset_edit = TimeSpinBox(max(duration_s, entry.onset), self, decimals=3, start=clock_start)
         self.onset_edit.setValue(entry.onset)
-        self.onset_edit.setToolTip("h:mm:ss, mm:ss or seconds from the recording's start")
+        self.onset_edit.setToolTip("clock time hh:mm:ss, or seconds from the recording's start" if clock_start
+                                   else "h:mm:ss, mm:ss or seconds from the recording's start")
         self.duration_edit = QDoubleSpinBox(self)
         self.duration_edit.setDecimals(3)
         self.duration_edit.setRange(0.0, max(duration_s, entry.duration))
@@ -489,7 +493,9 @@ class AnnotationLayer(QObject):
     def _ask(self, entry: AnnotationEntry, title: str) -> dict[str, Any] | None:
         """Open the annotation dialog; the values typed, or ``None`` when cancelled."""
         texts = sorted({e.text for e in self.store.annotations.user_entries} | {self.last_text})
-        dialog = AnnotationDialog(entry, self._recording_duration(), texts, title, self.browser)
+        state = self.browser.state
+        clock = state.start_time if state.clock_time and state.start_time is not None else None
+        dialog = AnnotationDialog(entry, self._recording_duration(), texts, title, self.browser, clock_start=clock)
         try:
             if dialog.exec() != QDialog.DialogCode.Accepted:
                 return None
@@ -513,7 +519,11 @@ class AnnotationLayer(QObject):
                               values["channels"])
 
     def create_at_cursor(self) -> int | None:
-        """Annotate the cursor (an instant); the page start when the cursor is off the page."""
+        """Annotate the cursor (an instant); the page start when the cursor is off the page. With the measurement
+        cursors shown (Q), the span between them: a span could only be annotated by dragging with the mouse."""
+        if self.browser.measuring:
+            a, b = sorted(line.value() for line in self.browser.measure_cursors)
+            return self.create(a, b - a)
         start, stop = self.browser.visible_range()
         t = self.browser.model.cursor_s
         return self.create(t if start <= t <= stop else start, 0.0)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication
-from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QSizePolicy, QToolBar, QWidget
 
 from mmqnet_core.errors import ConfigError
 from mmqnet_core.montage import BUILTIN, Montage, load_montages, save_montages
@@ -24,8 +24,8 @@ from mmqnet_core.preprocessing.display_filter import DisplayFilter
 from mmqnet_core.recording import Modality
 
 from .browser_dialogs import CalibrationDialog, DisplayFilterDialog, MontageEditor
-from .browser_state import TIMEBASES_MM_S
-from .elided_label import ElidedLabel
+from .browser_state import TIMEBASES_MM_S, format_number
+from .elided_label import MIN_CHARS, ElidedLabel
 
 if TYPE_CHECKING:  # pragma: no cover
     from .signal_browser import SignalBrowser
@@ -37,6 +37,7 @@ SENSITIVITIES: tuple[float, ...] = (1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 
 #: Settings keys.
 PX_PER_MM_KEY = "browser/px_per_mm"
 FILTERS_KEY = "browser/display_filters"
+NEGATIVE_UP_KEY = "browser/negative_up"
 MONTAGE_FILE = "montages.json"
 #: Characters the toolbar's montage box shows (its list shows the names in full)
 MONTAGE_COMBO_CHARS = 8
@@ -74,6 +75,11 @@ class BrowserControls:
         self._load()
         # Elided (full text in the tooltip): a plain QLabel was cut mid-word in a narrow window.
         self.display_label = ElidedLabel("", parent)
+        # It takes the room the other status texts leave (its text is long, and the plot's legend and its tooltip
+        # give it in full): with its width asked for, the page's time span was elided to "| 00:00.0..." instead.
+        self.display_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        metrics = self.display_label.fontMetrics()  # "| montag…" at least (an Ignored width could reach 0)
+        self.display_label.setMinimumWidth(metrics.horizontalAdvance("| " + "x" * MIN_CHARS + "\u2026"))
         self.build_actions()
         browser.displayChanged.connect(self.sync)
         browser.scaleChanged.connect(self.sync)
@@ -98,6 +104,8 @@ class BrowserControls:
         except ConfigError as exc:
             log.warning("%s", exc)
         self.browser.montages = list(BUILTIN) + self.user_montages
+        self._negative_up_saved = bool(self.settings.value(NEGATIVE_UP_KEY, False, type=bool))
+        state.set_negative_up(self._negative_up_saved)
         text = self.settings.value(FILTERS_KEY)
         if text:
             try:
@@ -213,6 +221,10 @@ class BrowserControls:
         self.clip_action = QAction("Clip traces to their rows (K)", parent)
         self.clip_action.setCheckable(True)
         self.clip_action.triggered.connect(lambda _c: browser.toggle_clip())
+        self.polarity_action = QAction("Negative up (I)", parent)
+        self.polarity_action.setCheckable(True)
+        self.polarity_action.setToolTip("Draw negative values upwards, the clinical EEG convention (key I)")
+        self.polarity_action.triggered.connect(lambda _c: browser.toggle_negative_up())
         self.clock_action = QAction("Clock time on the time axis (T)", parent)
         self.clock_action.setCheckable(True)
         self.clock_action.triggered.connect(lambda _c: browser.toggle_clock_time())
@@ -233,6 +245,7 @@ class BrowserControls:
         menu.addAction(self.filters_action)
         menu.addAction(self.calibrate_action)
         menu.addAction(self.clip_action)
+        menu.addAction(self.polarity_action)
         menu.addAction(self.clock_action)
         menu.addAction(self.measure_action)
         menu.addAction(self.reset_gains_action)
@@ -308,6 +321,10 @@ class BrowserControls:
         self.measure_action.setChecked(browser.measuring)
         self.filters_action.setChecked(state.filters_on and bool(state.filters))
         self.clip_action.setChecked(state.clip)
+        self.polarity_action.setChecked(state.negative_up)
+        if self._negative_up_saved != state.negative_up:  # kept for the next start (K, T are not: per reading)
+            self._negative_up_saved = state.negative_up
+            self.settings.setValue(NEGATIVE_UP_KEY, state.negative_up)
         self.clock_action.setChecked(state.clock_time)
         self.clock_action.setEnabled(state.start_time is not None)
         summary = browser.display_summary()
@@ -324,12 +341,12 @@ class BrowserControls:
             unit, factor = browser.row_unit(row)
             sens = state.sensitivity(mod) * factor
             if math.isfinite(sens) and not self.sens_combo.lineEdit().hasFocus():
-                self._shown["sens"] = f"{sens:.3g}"
+                self._shown["sens"] = format_number(sens)
                 self.sens_combo.setEditText(self._shown["sens"])
             self.sens_unit.setText(f"{unit}/mm ({mod.value}) ")
         tb = state.timebase_mm_s
         if math.isfinite(tb) and not self.timebase_combo.lineEdit().hasFocus():
-            self._shown["timebase"] = f"{tb:.3g}"
+            self._shown["timebase"] = format_number(tb)
             self.timebase_combo.setEditText(self._shown["timebase"])
         names = [m.name for m in browser.montages]
         if names != [self.montage_combo.itemText(i) for i in range(self.montage_combo.count())]:

@@ -125,8 +125,22 @@ class MontageEditor(QDialog):
         self.accept()
 
 
+class _HzSpinBox(QDoubleSpinBox):
+    """A frequency box whose 0 reads "off": a digit typed while it reads "off" replaces the word.
+
+    QDoubleSpinBox selects its text only when Tab brings the focus; in the box that has the focus when the dialog
+    opens, or one clicked into, "0.5" was typed after "off", rejected, and the filter stayed off.
+    """
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        text = event.text()
+        if text and text in "0123456789.," and self.lineEdit().text() == self.specialValueText() != "":
+            self.lineEdit().selectAll()
+        super().keyPressEvent(event)
+
+
 def _spin(value: float | None, maximum: float, parent: QWidget | None = None) -> QDoubleSpinBox:
-    box = QDoubleSpinBox(parent)  # made in the dialog: Tab goes along each row (it went down the Notch column first)
+    box = _HzSpinBox(parent)  # made in the dialog: Tab goes along each row (it went down the Notch column first)
     box.setRange(0.0, maximum)
     box.setDecimals(2)
     box.setSpecialValueText("off")

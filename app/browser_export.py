@@ -57,8 +57,11 @@ def page_caption(browser: SignalBrowser) -> list[str]:
     lines.append(f"Montage: {montage_text}; {filter_text}. Montage and display filters change the display only: "
                  "the cleaned signal used by the model is neither re-referenced nor filtered by them.")
     calibration = browser.calibration_text()
+    polarity = "negative up" if state.negative_up else "positive up"  # which way a spike on paper points
     if calibration:
-        lines.append(f"Sensitivity and timebase on screen: {calibration}.")
+        lines.append(f"Sensitivity and timebase on screen: {calibration}; {polarity}.")
+    else:
+        lines.append(f"Polarity: {polarity}.")
     return lines
 
 

@@ -117,6 +117,17 @@ def display_unit(unit: str) -> tuple[str, float]:
     return DISPLAY_UNITS.get(unit, (unit or "a.u.", 1.0))
 
 
+def format_number(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits without an exponent from 1e-4 to 1e7 (a sensitivity of
+    1053 µV/mm read "1.05e+03", cut to "05e+03" in the toolbar's box): "1050", "7.33", "0.0123"."""
+    if not math.isfinite(value) or value == 0 or not 1e-4 <= abs(value) < 1e7:
+        return f"{value:.{digits}g}"
+    exponent = math.floor(math.log10(abs(value)))
+    decimals = digits - 1 - exponent
+    text = f"{round(value, decimals):.{max(decimals, 0)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text  # no trailing zeros, as "g" writes them
+
+
 def format_hms(t_s: float, *, decimals: int = 0) -> str:
     """``t_s`` seconds as h:mm:ss (or mm:ss under an hour), with ``decimals`` digits of the second (a time that
     rounds to zero has no sign: never "-00:00.0")."""
@@ -149,14 +160,16 @@ _SECONDS = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$")
 
 
 def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = None,
-               clock: bool = False) -> float:
+               clock: bool = False, near_s: float | None = None) -> float:
     """Seconds from the recording start for a time typed by the user.
 
     Accepted: seconds (``"125"``, ``"125.5 s"``), ``mm:ss`` (``"2:05"``), ``hh:mm:ss`` (``"1:02:05.5"``), and a clock
-    time: ``"@14:05:30"`` always, or any ``h:mm:ss``/``mm:ss`` when ``clock`` is true (the axis shows clock time).
+    time: ``"@14:05:30"`` or ``"@14:05"`` (hh:mm) always, or any ``hh:mm:ss``/``hh:mm`` when ``clock`` is true (the
+    axis shows clock time).
     A clock time before the recording's start is taken on the next day; a clock time on a given day
-    (``"@2024-03-02 10:00:00"``) reaches any day of a recording of several days, where a bare clock time would
-    always land on its first day.
+    (``"@2024-03-02 10:00:00"``) reaches any day of a recording of several days. A bare clock time lands on the
+    day of ``near_s`` (s from the start: the page shown) when the recording holds it there, else on the occurrence
+    nearest to it (on day 3 of a 72-h recording, "14:00" went back to day 1); without ``near_s``, on its first.
 
     Raises
     ------
@@ -171,6 +184,11 @@ def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = Non
         return _parse_dated(text, dated, duration_s=duration_s, start=start)
     hms = _HMS.match(body)
     seconds = _SECONDS.match(body)
+    as_clock = is_clock or (clock and hms is not None)
+    if hms and as_clock and hms.group(1) is None and "." not in hms.group(3):
+        # A clock time of two fields is hh:mm ("@13:30" is half past one, as after a date): it was read as mm:ss
+        # and went to 00:13:30.
+        hms = _HMS.match(f"{hms.group(2)}:{hms.group(3)}:00")
     if hms:
         h, m, s = hms.groups()
         value = int(h or 0) * 3600 + int(m) * 60 + float(s)
@@ -181,7 +199,7 @@ def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = Non
     else:
         raise ValueError(f"Invalid time {text!r}: type seconds (125), mm:ss (2:05), hh:mm:ss (1:02:05) or a clock "
                          "time (@14:05:30).")
-    if is_clock or (clock and hms):
+    if as_clock:
         if start is None:
             raise ValueError(f"Cannot go to clock time {text!r}: the recording has no start time; type a time from "
                              "its start instead (e.g. 2:05).")
@@ -189,6 +207,11 @@ def parse_time(text: str, *, duration_s: float, start: _dt.datetime | None = Non
         value = value - start_of_day
         if value < 0:
             value += 24 * 3600
+        if near_s is not None and duration_s > 86400 - value:  # the clock time recurs: the day shown
+            day = (start + _dt.timedelta(seconds=float(near_s))).date()
+            days = [value + k * 86400.0 for k in range(int((duration_s - value) // 86400) + 1)]
+            on_day = [t for t in days if (start + _dt.timedelta(seconds=t)).date() == day]
+            value = on_day[0] if on_day else min(days, key=lambda t: abs(t - near_s))  # else the nearest
     if not 0 <= value <= duration_s:
         raise ValueError(f"Time {text!r} is outside the recording, which lasts {format_hms(duration_s)} "
                          f"({duration_s:g} s).")
@@ -247,6 +270,7 @@ class BrowserState:
         self.filters: dict[Modality, DisplayFilter] = {}  # display filters set per modality
         self.filters_on = True  # F switches them all off and on without forgetting them
         self.clip = True  # traces clipped to their row
+        self.negative_up = False  # EEG polarity: negative deflections drawn upwards (the clinical convention)
         self.clock_time = False  # the time axis shows clock time (needs a start time)
         self.heart_rate = False  # the heart-rate row (from an ECG/PPG channel) is wanted under the traces
         self.start_time: _dt.datetime | None = None  # the recording's start (clock time of t = 0)
@@ -537,6 +561,12 @@ class BrowserState:
             self.clip = bool(on)
             self.events.emit("display")
 
+    def set_negative_up(self, on: bool) -> None:
+        """Draw negative values upwards (clinical EEG convention) or positive values upwards (default)."""
+        if bool(on) != self.negative_up:
+            self.negative_up = bool(on)
+            self.events.emit("display")
+
     def set_heart_rate(self, on: bool) -> None:
         """Want the heart-rate row under the traces (shown when the recording has an ECG or PPG channel)."""
         if bool(on) != self.heart_rate:
@@ -558,4 +588,5 @@ class BrowserState:
 
     def parse_time(self, text: str) -> float:
         """Seconds from the start for a typed time (see :func:`parse_time`)."""
-        return parse_time(text, duration_s=self.duration_s, start=self.start_time, clock=self.clock_time)
+        return parse_time(text, duration_s=self.duration_s, start=self.start_time, clock=self.clock_time,
+                          near_s=self.start_s)

@@ -34,7 +34,7 @@ TIME_COLOURMAP = "viridis"
 #: Colours of the points along the time colour map (enough to read time by; one symbol is drawn per colour).
 TIME_COLOUR_LEVELS = 64
 #: Label of the colour bar (it read "time (s)": 3 h showed as 0-10800 beside views in h:mm:ss).
-TIME_BAR_LABEL = "time (h:mm:ss)"
+TIME_BAR_LABEL = "time ([h:]mm:ss)"
 #: The same in clock time (the browser's T).
 TIME_BAR_CLOCK_LABEL = "clock time (hh:mm:ss)"
 #: At most this many steps between the colour bar's tick labels.

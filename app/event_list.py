@@ -42,7 +42,8 @@ ONSET_MIN_PX = 64
 
 def format_time(t_s: float) -> str:
     """``h:mm:ss.s`` (or ``m:ss.s`` under an hour) of a time in s."""
-    minutes, seconds = divmod(max(t_s, 0.0), 60.0)
+    # Rounded to the tenth first: 59.97 s read "0:60.0" (the seconds rounded after the minutes were taken).
+    minutes, seconds = divmod(round(max(t_s, 0.0) * 10) / 10, 60.0)
     hours, minutes = divmod(int(minutes), 60)
     return f"{hours}:{minutes:02d}:{seconds:04.1f}" if hours else f"{minutes}:{seconds:04.1f}"
 

@@ -61,6 +61,7 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("[",), "change_selected_gain", (False,), group="gain"),
     Binding(("\\",), "reset_gains", (), "Every channel back to its modality's gain"),
     Binding(("K",), "toggle_clip", (), "Clip traces to their row on/off"),
+    Binding(("I",), "toggle_negative_up", (), "Polarity: negative up (clinical EEG convention) / positive up"),
     # what is drawn
     Binding(("C",), "cycle_mode", (), "Raw -> cleaned (model input) -> both overlaid"),
     Binding(("Ctrl+1",), "set_montage_index", (0,), "Montage: as recorded / average / linked ears / "
@@ -73,6 +74,15 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(("H",), "toggle_heart_rate", (), "Heart-rate row (bpm, from the ECG/PPG beats) on/off"),
     # measuring and masking
     Binding(("Q",), "toggle_measure", (), "Measurement cursors on/off: drag the two lines; dt, 1/dt, d-amplitude"),
+    Binding(("Ctrl+Left",), "nudge_measure", (0, -0.01), "Measurement cursor A back / forward (a hundredth of the "
+            "page)", group="measure_a", when="measuring"),
+    Binding(("Ctrl+Right",), "nudge_measure", (0, 0.01), group="measure_a", when="measuring"),
+    Binding(("Ctrl+Shift+Left",), "nudge_measure", (1, -0.01), "Measurement cursor B back / forward",
+            group="measure_b", when="measuring"),
+    Binding(("Ctrl+Shift+Right",), "nudge_measure", (1, 0.01), group="measure_b", when="measuring"),
+    Binding(("Ctrl+Up",), "step_measure_row", (-1,), "Measured channel (its d-amplitude): one row up / down",
+            group="measure_row", when="measuring"),
+    Binding(("Ctrl+Down",), "step_measure_row", (1,), group="measure_row", when="measuring"),
     Binding(("M",), "toggle_mask_mode", (), "Mask mode on/off (Esc leaves it)", group="mask"),
     Binding(("Esc",), "set_mask_mode", (False,), when="mask_mode", group="mask"),
     Binding((), "", (), "Mask a segment on the selected channels (all when none)", "Shift+drag on the traces"),
@@ -86,7 +96,8 @@ BINDINGS: tuple[Binding, ...] = (
             "Click a shaded span in the reconstruction view"),
     # annotations and inspection (window actions: menu items whose keys work wherever the focus is)
     Binding(("A",), text="Annotate mode: drag across the traces to annotate", action="annotate_mode"),
-    Binding(("Shift+A",), text="Annotate at the cursor", action="annotate_cursor"),
+    Binding(("Shift+A",), text="Annotate at the cursor (with the measurement cursors: the span A-B)",
+            action="annotate_cursor"),
     Binding((), "", (), "Edit its text, type, onset, duration (right-click in annotate mode: Edit / Delete)",
             "double-click an annotation"),
     Binding(("Alt+6",), text="Event list (search, filter by type, double-click to jump)", action="event_list"),

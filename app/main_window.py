@@ -130,8 +130,6 @@ BOTTOM_DOCK_PX = 200
 BOTTOM_DOCK_SHARE = 0.25
 #: When the window is made narrower, the side docks shrink while the browser has less than this share of it.
 BROWSER_MIN_SHARE = 0.5
-#: Room beside the two toolbars in one row (handles, margins), px: less and the tools go to a second row.
-TOOLBAR_SLACK_PX = 24
 #: Width of the status bar's progress bar, px (its text is elided to it).
 PROGRESS_MIN_PX = 150
 PROGRESS_MAX_PX = 260
@@ -467,21 +465,8 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
-        self._fit_toolbars()
         if event.oldSize().isValid() and event.size().width() < event.oldSize().width():
             QTimer.singleShot(0, self, self._keep_browser_room)
-
-    def _fit_toolbars(self) -> None:
-        """The tools toolbar beside the main one when both fit the window's width, else on a row of its own."""
-        main, tools = self.findChild(QToolBar, "MainToolBar"), getattr(self, "tools_toolbar", None)
-        if main is None or tools is None or self.toolBarArea(tools) != self.toolBarArea(main) or tools.isFloating():
-            return
-        need = main.sizeHint().width() + tools.sizeHint().width() + TOOLBAR_SLACK_PX
-        broken = self.toolBarBreak(tools)
-        if self.width() < need and not broken:
-            self.insertToolBarBreak(tools)
-        elif self.width() >= need and broken:
-            self.removeToolBarBreak(tools)
 
     def _keep_browser_room(self) -> None:
         """After the window was made narrower: shrink the side docks (to their share of the window) while the
@@ -496,6 +481,17 @@ class MainWindow(QMainWindow):
         if docks:
             self.resizeDocks(docks, [min(d.width(), int(SIDE_DOCK_SHARE * w)) for d in docks],
                              Qt.Orientation.Horizontal)
+
+    def restoreState(self, state, version: int = 0) -> bool:  # noqa: N802 (Qt API)
+        """Qt's, then the tools toolbar back in the menu bar's corner: a layout saved before session 13 had it in
+        the toolbar area, and restoring it took the toolbar there and hid it (no Measure, Filters or Run)."""
+        restored = super().restoreState(state, version)
+        tools = getattr(self, "tools_toolbar", None)
+        if tools is not None and not self.menuBar().isNativeMenuBar():
+            self.removeToolBar(tools)
+            self.menuBar().setCornerWidget(tools, Qt.Corner.TopRightCorner)
+            tools.show()
+        return restored
 
     def reset_layout(self) -> None:
         """View > Reset layout: every dock and the toolbar back where a first start puts them."""
@@ -697,10 +693,20 @@ class MainWindow(QMainWindow):
         for control in (self.mode_combo, self.page_combo, self.channels_combo, self.scale_combo):
             return_focus(control, self.browser)  # the browser's keys work again at once
         self.browser_controls.add_to_toolbar(tb)
-        # The tools in a toolbar of their own, beside the first where the window is wide enough, else on a second
-        # row (_fit_toolbars): in one toolbar a 1024-px window hid Montage, Measure, Mask mode and Run behind >>.
-        tools = self.tools_toolbar = self.addToolBar("Tools")
+        # The tools in a toolbar of their own (in one toolbar a 1024-px window hid Montage, Measure, Mask mode and
+        # Run behind >>), at the right of the menu bar, whose menus leave it room from ~750 px wide. As a second
+        # toolbar it moved to a row of its own below ~1400 px (the first start's 1280-px window too), taking a
+        # row of traces' height (clin13).
+        tools = self.tools_toolbar = QToolBar("Tools", self)
         tools.setObjectName("ToolsToolBar")
+        tools.setMovable(False)
+        tools.setContentsMargins(0, 0, 0, 0)
+        tools.layout().setContentsMargins(0, 0, 0, 0)
+        tools.setStyleSheet("QToolBar { border: none; padding: 0px; } QToolButton { padding: 0px 2px; }")
+        if self.menuBar().isNativeMenuBar():  # macOS' global menu bar shows no corner widget: a toolbar then
+            self.addToolBar(tools)
+        else:
+            self.menuBar().setCornerWidget(tools, Qt.Corner.TopRightCorner)
         for action in (self.browser_controls.measure_action, self.browser_controls.filters_action):
             tb.removeAction(action)
             tools.addAction(action)
@@ -758,7 +764,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.file_label)
         bar.addWidget(self.info_label)
         bar.addWidget(self.page_label)
-        bar.addWidget(self.browser_controls.display_label)
+        bar.addWidget(self.browser_controls.display_label, 1)  # montage and filters: the room left (clin13)
         self.analysis_label = QLabel(self)
         bar.addWidget(self.analysis_label)
         bar.addPermanentWidget(self.progress_bar)
@@ -1449,7 +1455,7 @@ class MainWindow(QMainWindow):
         if self.model.recording is None:
             self.page_label.setText("")
             return
-        start, stop = self.browser.visible_range()
+        start, stop = self.browser.data_range()  # a page past a short recording's end: up to its end (clin13)
         note = f" | {self.browser.status}" if self.browser.status else ""
         shown = self.browser.page_channels
         total = len(self.browser.visible_channels)
@@ -1458,7 +1464,14 @@ class MainWindow(QMainWindow):
         fmt = self.browser.state.format_time
         drag = (MASK_MODE_TEXT if self.browser.mask_mode else "") + (
             ANNOTATE_MODE_TEXT if self.browser.annotation_layer.annotate_mode else "")
-        self.page_label.setText(f"| {drag}{fmt(start, 1)}-{fmt(stop, 1)}{channels} | {self.browser.mode}{note}")
+        where = f"| {drag}{fmt(start, 1)}-{fmt(stop, 1)}{channels} | {self.browser.mode}"
+        self.page_label.setText(where + note)
+        # Where the page is (and MASK MODE) is never elided, only a hint after it: the file name and the header
+        # line shrink first (with montage and filters in the bar, it read "| 00:00.0..."; clin13).
+        m = self.page_label.contentsMargins()
+        least = self.page_label.fontMetrics().horizontalAdvance(where) + m.left() + m.right() + 2
+        if self.page_label.minimumWidth() != least:
+            self.page_label.setMinimumWidth(least)
         if self.page_combo.currentText() != f"{self.browser.page_s:g} s":
             self.page_combo.setCurrentText(f"{self.browser.page_s:g} s")
 

@@ -28,7 +28,8 @@ TARGET_COLOURS = {"valence": VALENCE_COLOUR, "arousal": AROUSAL_COLOUR}
 
 
 #: Label of the analysis views' time axes (the browser's wording: the same clock as its time axis).
-TIME_LABEL = "time from start (h:mm:ss)"
+#: "[h:]": under an hour the labels read mm:ss ("00:05" is 5 s); "(h:mm:ss)" over "00:05" read as 5 minutes.
+TIME_LABEL = "time from start ([h:]mm:ss)"
 #: Tick steps of every time axis (the browser's and the analysis views'), s: round steps of a clock, so that
 #: ticks fall on whole seconds, minutes and hours.
 TIME_STEPS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0,
@@ -93,8 +94,9 @@ class TimeAxis(pg.AxisItem):
         n_max = max(2.0, size_px / label_px)
         return next((s for s in TIME_STEPS if span_s / s <= n_max), TIME_STEPS[-1])
 
-    def label_px(self, lo: float, hi: float, step: float) -> float:
-        """Width of the widest tick label over [``lo``, ``hi``] s at ``step`` s, px, in the axis' tick font."""
+    def label_px(self, lo: float, hi: float, step: float, dated: bool | None = None) -> float:
+        """Width of the widest tick label over [``lo``, ``hi``] s at ``step`` s, px, in the axis' tick font; with
+        ``dated`` (default: :meth:`dates_shown`) as if it carried its date."""
         font = self.style["tickFont"] if self.style["tickFont"] is not None else self.font()
         key = font.key()
         if self._metrics is None or self._metrics[0] != key:  # made once per font, not at every step
@@ -104,7 +106,7 @@ class TimeAxis(pg.AxisItem):
         decimals = 0 if step >= 1 else 1
         # The widest label is one of the ends' (more hours digits, a minus sign), or any "88" of the same form.
         widest = 0.0
-        dated = self.dates_shown()
+        dated = self.dates_shown() if dated is None else dated
         for t in (lo, hi, step * math.floor(hi / step)):
             text = self.format_time(t, decimals)
             if dated:  # the date that a label may carry (see tickStrings)
@@ -132,7 +134,11 @@ class TimeAxis(pg.AxisItem):
         for candidate in TIME_STEPS:
             if span / candidate > MAX_TICKS:
                 continue
-            if size <= 0 or candidate / span * size >= self.label_px(lo, lo + span, candidate) + TICK_LABEL_GAP_PX:
+            # Spaced for the labels without a date: the few that carry one (the first, a new day's) make room by
+            # leaving their neighbours' labels out (tickStrings). Spaced for dated labels, a 2-min page of a
+            # 24-h recording had three labels.
+            label = self.label_px(lo, lo + span, candidate, dated=False)
+            if size <= 0 or candidate / span * size >= label + TICK_LABEL_GAP_PX:
                 step = candidate
                 break
         if len(self._steps) > 256:
@@ -245,6 +251,37 @@ class TimeAxis(pg.AxisItem):
                 continue
             out.append(text if date == last else dated)
             last = date
+        return self._clear_beside_dates(values, out, lo, hi, size)
+
+    def _clear_beside_dates(self, values, strings: list[str], lo: float, hi: float, size: float) -> list[str]:
+        """``strings`` with the labels that a dated label (wider than the step is spaced for) would overlap left
+        empty; their ticks stay. Of two dated labels that overlap, the later (a new day) is kept."""
+        if size <= 0 or hi <= lo or len(values) < 2:
+            return strings
+        out = list(strings)
+        xs = [(v - lo) / (hi - lo) * size for v in values]
+        widths = [self._text_px(t) for t in out]
+
+        def overlap(a: int, b: int) -> bool:
+            return abs(xs[a] - xs[b]) < (widths[a] + widths[b]) / 2 + TICK_LABEL_GAP_PX
+
+        for i, text in enumerate(strings):
+            if " " not in text or not out[i]:  # a dated label: "YYYY-MM-DD hh:mm:ss"
+                continue
+            for side in (range(i - 1, -1, -1), range(i + 1, len(out))):
+                for j in side:
+                    if not out[j]:
+                        continue
+                    if not overlap(i, j):
+                        break
+                    if " " in out[j]:  # two dates: the earlier goes
+                        out[min(i, j)] = ""
+                        if j > i:
+                            break
+                    else:
+                        out[j] = ""
+                if not out[i]:
+                    break
         return out
 
     def _text_px(self, text: str) -> float:

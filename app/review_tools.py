@@ -207,7 +207,7 @@ class ReviewTools:
         from .spectrum_dialog import SpectrumDialog  # on first use: it pulls in scipy.signal (start-up)
 
         self.spectrum_dialog = SpectrumDialog(rec, channels, start, min(stop, rec.duration_s), self.window,
-                                              runner=self.window.runner)
+                                              runner=self.window.runner, clock=browser.state)
         self.spectrum_dialog.show()
         return self.spectrum_dialog
 

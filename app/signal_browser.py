@@ -61,6 +61,7 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
+    QTextDocumentFragment,
     QTransform,
     QWheelEvent,
 )
@@ -92,6 +93,7 @@ from .browser_state import (  # noqa: F401 (re-exported: the constants' historic
     BrowserState,
     auto_channels_per_page,
     display_unit,
+    format_number,
 )
 from .annotation_layer import AnnotationLayer
 from .browser_heart_rate import MIN_AXIS_PX, HeartRateRow
@@ -1435,6 +1437,7 @@ class SignalBrowser(QWidget):
         self._row_mods: list[Modality] = []
         self._row_units: list[str] = []
         self._rows_version = 0  # counts the row layouts (a page's cache key names the layout it was drawn for)
+        self._reference_masked: frozenset[str] = frozenset()  # channels left out of an average reference
         self._plans: dict[str, _PagePlan] = {}  # per trace kind, for the display state it was made for
         self._rows_of: dict[str, list[int]] = {}  # recording channel -> the rows that draw it
         self._rows_in_view: tuple[tuple | None, dict[str, list[int]]] = (None, {})  # (channel window, rows of each)
@@ -1514,6 +1517,7 @@ class SignalBrowser(QWidget):
         self.scale_bar_text = ""
         self._legend = pg.TextItem(color="#202020", anchor=(1, 0), fill=pg.mkBrush(255, 255, 255, 220))
         self._legend_html = ""
+        self._legend_fit: tuple = ()  # (the legend's texts, the room for it, px) it was last fitted to
         # Whether the cleaned trace is the analysis' input (None: not known): set by the window after cleaning.
         self.cleaned_is_model_input: bool | None = True
         self._legend.setParentItem(self._vb)
@@ -1529,6 +1533,7 @@ class SignalBrowser(QWidget):
         self._hover: tuple[float, int] | None = None  # (time s, row) under the mouse
         self._hover_scene = None  # the mouse's last scene position over the traces (the read-out follows a redraw)
         self._measure_row: int | None = None  # row whose amplitude the cursors measure
+        self._measure_page: float | None = None  # start of the page the cursors were last kept on, s
         self.plot_widget.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         # The channel window: shown only when some channels are out of view; it never takes the keyboard focus.
@@ -1630,6 +1635,12 @@ class SignalBrowser(QWidget):
     def visible_range(self) -> tuple[float, float]:
         """(start, stop) of the page, s."""
         return self.state.start_s, self.state.stop_s
+
+    def data_range(self) -> tuple[float, float]:
+        """(start, stop) of the recorded data on the page, s: the page, up to the recording's end (a page longer
+        than the recording reaches past it)."""
+        start, stop = self.visible_range()
+        return start, min(stop, self.state.duration_s) if self.state.duration_s > start else stop
 
     @property
     def mode(self) -> str:
@@ -1766,6 +1777,8 @@ class SignalBrowser(QWidget):
             shown = self._rec is not None and montage.available(self._channel_list())
             parts.append(f"montage: {montage.name}" if shown else f"montage: {montage.name} (not possible with "
                                                                    "these channels: as recorded)")
+        if self.state.negative_up:
+            parts.append("negative up")  # said with the page (and on an exported one): the polarity drawn
         filters = self.state.filters_text(self._row_mods)  # of the modalities drawn
         if filters:
             parts.append(f"display filter: {filters}")
@@ -1784,7 +1797,7 @@ class SignalBrowser(QWidget):
         tb = self.state.timebase_mm_s
         if not math.isfinite(sens) or not math.isfinite(tb):
             return ""
-        return f"{mod.value} {sens:.3g} {unit}/mm, {tb:.3g} mm/s"
+        return f"{mod.value} {format_number(sens)} {unit}/mm, {format_number(tb)} mm/s"
 
     # --- settings ------------------------------------------------------------------------------------------
     def set_colours(self, raw: str | QColor, cleaned: str | QColor) -> None:
@@ -1845,6 +1858,10 @@ class SignalBrowser(QWidget):
     def toggle_clip(self) -> None:
         self.state.set_clip(not self.state.clip)
 
+    def toggle_negative_up(self) -> None:
+        """I: negative up (the clinical EEG convention: a negative spike points up) or positive up."""
+        self.state.set_negative_up(not self.state.negative_up)
+
     def toggle_clock_time(self) -> None:
         if self.state.start_time is None and not self.state.clock_time:
             self.status = "the recording has no start time: the axis shows the time from its start"
@@ -1880,6 +1897,13 @@ class SignalBrowser(QWidget):
         self.displayChanged.emit()
 
     def toggle_filters(self) -> None:
+        """F: the display filters on/off; with none set for the modalities drawn, say where they are set (F
+        switched a hidden flag and nothing changed on the screen)."""
+        drawn = set(self._row_mods)
+        if not any(m in drawn and f.active for m, f in self.state.filters.items()):
+            self.status = "no display filter set for these channels: View > Display filters (Presets)"
+            self.displayChanged.emit()
+            return
         self.state.set_filters_on(not self.state.filters_on)
 
     def set_montage(self, montage: Montage) -> None:
@@ -2025,10 +2049,14 @@ class SignalBrowser(QWidget):
         """Ctrl+G: ask for a time (h:mm:ss, mm:ss, seconds or @clock time) and go there."""
         if self._rec is None:
             return
-        clock = " or a clock time" if self.state.clock_time else ", or @hh:mm:ss for a clock time"
+        # Say how a two-field time is read: a clock time hh:mm (T on, or after @), else mm:ss from the start.
+        if self.state.clock_time:
+            prompt = "Clock time (hh:mm:ss or hh:mm), or seconds from the start"
+        else:
+            prompt = "Time from the start (h:mm:ss, mm:ss or seconds), or a clock time as @hh:mm:ss or @hh:mm"
         if self.state.start_time is not None and self.state.duration_s > 86400 - 1:  # the same clock time recurs
-            clock += "; @YYYY-MM-DD hh:mm:ss on a given day"
-        text, ok = QInputDialog.getText(self, "Go to time", f"Time (hh:mm:ss, mm:ss, seconds{clock}):",
+            prompt += " (on the day shown); @YYYY-MM-DD hh:mm:ss on another day"
+        text, ok = QInputDialog.getText(self, "Go to time", f"{prompt}:",
                                         QLineEdit.EchoMode.Normal, self.state.format_time(self.state.start_s))
         if not ok or not text.strip():
             return
@@ -2145,7 +2173,7 @@ class SignalBrowser(QWidget):
             t, row = self._hover
             unit, factor = self.row_unit(row)
             v = page.value_at(row, t)
-            value = f"{v * factor:.4g} {unit}" if math.isfinite(v) else "-"
+            value = f"{format_number(v * factor, 4)} {unit}" if math.isfinite(v) else "-"  # not "1.234e+04"
             if self._raw.curve.isVisible() and self._clean.curve.isVisible():  # both drawn: say which one is read
                 value += " (raw)" if page is self._raw.page else " (cleaned)"
             parts.append(f"{self.state.format_time(t, 3)}  {self._row_defs[row].name} {value}")
@@ -2162,7 +2190,7 @@ class SignalBrowser(QWidget):
                 unit, factor = self.row_unit(row)
                 va, vb = page.value_at(row, ta), page.value_at(row, tb)
                 if math.isfinite(va) and math.isfinite(vb):
-                    text += f", \u0394{self._row_defs[row].name} {(vb - va) * factor:.4g} {unit}"
+                    text += f", \u0394{self._row_defs[row].name} {format_number((vb - va) * factor, 4)} {unit}"
             parts.append(text)
         readout = "   |   ".join(parts)
         if readout == self.readout:
@@ -2188,13 +2216,53 @@ class SignalBrowser(QWidget):
     def toggle_measure(self) -> None:
         """Q: show the two measurement cursors at a third and two thirds of the page, or hide them."""
         on = not self.measuring
-        start, stop = self.visible_range()
+        start, stop = self.data_range()  # on the data: a 30-s page of a 4-s recording put them at 10 and 20 s
         for line, f in zip(self._measure_lines(), (1 / 3, 2 / 3)):
             if on:
                 line.setValue(start + f * (stop - start))
             line.setVisible(on)
+        self._measure_page = start
         self._update_readout()
         self.displayChanged.emit()  # the toolbar's Measure button follows
+
+    @property
+    def measure_cursors(self) -> tuple[pg.InfiniteLine, ...]:
+        """The two measurement cursors A and B (empty before Q first showed them)."""
+        return tuple(self._measure)
+
+    def nudge_measure(self, cursor: int, pages: float) -> None:
+        """Move measurement cursor ``cursor`` (0: A, 1: B) by ``pages`` page lengths, kept on the page: the
+        cursors by keyboard (they could only be dragged with the mouse)."""
+        if not self.measuring:
+            return
+        start, stop = self.data_range()
+        line = self._measure[cursor]
+        line.setValue(min(max(line.value() + pages * (stop - start), start), stop))
+
+    def step_measure_row(self, rows: int) -> None:
+        """The channel whose amplitude the cursors measure: ``rows`` rows down (negative: up), among those in
+        view (by keyboard: only a click chose it)."""
+        if not self.measuring or not self._row_defs:
+            return
+        first = self.state.first_row
+        last = min(len(self._row_defs), first + self.channels_per_page) - 1
+        row = self._measure_row if self._measure_row is not None and first <= self._measure_row <= last else None
+        row = first if row is None and rows > 0 else (last if row is None else row + rows)
+        self._measure_row = min(max(row, first), last)
+        self._update_readout()
+
+    def _keep_measure_on_page(self, start: float, stop: float) -> None:
+        """After a page change with the cursors on: where a cursor would be off the new page, both move with the
+        page (the same place on the screen, kept inside the page). A page step left them on the old page: Measure
+        stayed on, no cursor was in view and the read-out gave the old page's \u0394t. Cursors still in view
+        (a quarter-page step) stay on the waves they mark."""
+        previous, self._measure_page = self._measure_page, start
+        values = [line.value() for line in self._measure]
+        if previous is None or all(start <= v <= stop for v in values):
+            return
+        shift = start - previous
+        for line, v in zip(self._measure, values):
+            line.setValue(min(max(v + shift, start), stop))
 
     def set_measure(self, t_a: float, t_b: float, row: int | None = None) -> None:
         """Put the measurement cursors at ``t_a`` and ``t_b`` (s), measuring row ``row`` (shows them)."""
@@ -2202,6 +2270,7 @@ class SignalBrowser(QWidget):
         for line, t in zip(self._measure_lines(), (t_a, t_b)):
             line.setValue(t)
             line.show()
+        self._measure_page = self.visible_range()[0]
         self._update_readout()
 
     # --- model updates -------------------------------------------------------------------------------------
@@ -2243,7 +2312,30 @@ class SignalBrowser(QWidget):
         if self._rec is not None and self._shown_rows() != self._shown:
             self._rebuild_rows()
 
+    def _masked_channels(self) -> frozenset[str]:
+        """The channels masked whole (bad channels)."""
+        masks = self.model.masks
+        return frozenset(masks.channels) if masks is not None else frozenset()
+
+    def _without_masked_reference(self, rows: list) -> list:
+        """``rows`` with the channels masked whole left out of an average reference: a mask means missing data
+        (the cleaning's average leaves it out), but the display's average reference kept a bad channel masked
+        whole, which then showed on every "-avg" row. Hiding the channel was the only way out."""
+        masked = self._masked_channels() if self.state.montage.kind == "average" else frozenset()
+        self._reference_masked = masked
+        if not masked:
+            return rows
+        out = []
+        for d in rows:
+            kept = tuple(c for c in d.reference if c not in masked)
+            out.append(dataclasses.replace(d, reference=kept) if len(d.reference) > 1 and kept else d)
+        return out
+
     def _on_masks_changed(self, _masks: Any) -> None:
+        if (self._rec is not None and self.state.montage.kind == "average"
+                and self._masked_channels() != self._reference_masked):
+            self._rebuild_rows()  # the average's reference changed (it calls this again)
+            return
         masked = set(self.model.masks.channels) if self.model.masks is not None else set()
         self._axis.masked = {d.name for d in self._row_defs if d.anode in masked and not d.reference}
         self._axis.picture = None  # repaint the labels
@@ -2280,7 +2372,7 @@ class SignalBrowser(QWidget):
         old = self._row_defs
         old_top = old[self.state.first_row].name if self.state.first_row < len(old) else None
         self._shown = self._shown_rows()
-        self._row_defs = self.state.montage.derive(self._channel_list())
+        self._row_defs = self._without_masked_reference(self.state.montage.derive(self._channel_list()))
         self._rows_version += 1
         by_name = {c.name: c for c in rec.channels}
         self._row_mods = [by_name[d.anode].modality for d in self._row_defs]
@@ -2402,6 +2494,8 @@ class SignalBrowser(QWidget):
         hovered = self._hover is not None
         if hovered:
             self._hover_at_mouse()  # the mouse may now be over another row or none: the read-out says so
+        if self.measuring:
+            self._keep_measure_on_page(*self.data_range())
         self._update_readout() if (self.measuring or hovered) else None
         self.pageChanged.emit(start, stop)
         # Spaced steps (a reader's page turns, a key's auto-repeat): the neighbours are prepared once this page is
@@ -2435,23 +2529,44 @@ class SignalBrowser(QWidget):
             self.refresh()
 
     def _draw_legend(self, raw: bool, cleaned: bool) -> None:
-        """Which colour is which (raw, cleaned = the model's input), and the display filter when one is on."""
-        items = []
+        """Which colour is which (raw, cleaned = the model's input), and the display filter when one is on.
+
+        The legend is anchored at the view's right edge; wider than the view (a 1024-px window with raw and
+        cleaned and a filter), its left part was cut off: "raw" and both colour keys. The longest text that fits
+        is shown: the filter as "display filter on", then short names; the full text is the tooltip."""
+        def key(colour: QColor, text: str, alpha: str = "") -> str:
+            return f"<span style='color:{colour.name()};{alpha}'>&#9644;</span> {text}"
+
+        what = {True: "cleaned (model input)", False: "cleaned (display settings, not the model's)"}.get(
+            self.cleaned_is_model_input, "cleaned")
+        keys_long, keys_short = [], []
         if raw:
             alpha = "opacity:0.55;" if cleaned else ""
-            items.append(f"<span style='color:{self._raw_colour.name()};{alpha}'>&#9644;</span> raw")
+            keys_long.append(key(self._raw_colour, "raw", alpha))
+            keys_short.append(keys_long[-1])
         if cleaned:
-            what = {True: "cleaned (model input)", False: "cleaned (display settings, not the model's)"}.get(
-                self.cleaned_is_model_input, "cleaned")
-            items.append(f"<span style='color:{self._cleaned_colour.name()}'>&#9644;</span> {what}")
+            keys_long.append(key(self._cleaned_colour, what))
+            keys_short.append(key(self._cleaned_colour, "cleaned"))
         filters = self.legend_filters_text()
+        variants = [keys_long + ([f"<i>display filter: {filters}</i>"] if filters else [])]
         if filters:
-            items.append(f"<i>display filter: {filters}</i>")
-        html = "<span style='font-size:8pt'>" + " &nbsp; ".join(items) + "</span>"
-        if html != self._legend_html:  # setHtml lays the text out again: only when it changes
-            self._legend_html = html
-            self._legend.setHtml(html)
-            self._position_overlays()
+            variants.append(keys_long + ["<i>display filter on</i>"])
+        variants.append(keys_short + (["<i>filtered</i>"] if filters else []))
+        htmls = ["<span style='font-size:8pt'>" + " &nbsp; ".join(items) + "</span>" for items in variants]
+        room = self._vb.width() - 8
+        fit_key = (tuple(htmls), room)
+        if fit_key == self._legend_fit:  # setHtml lays the text out again: only when the texts or the room change
+            return
+        self._legend_fit = fit_key
+        for html in dict.fromkeys(htmls):
+            if html != self._legend_html:
+                self._legend_html = html
+                self._legend.setHtml(html)
+            if room <= 0 or self._legend.boundingRect().width() <= room:
+                break
+        full = self._legend.textItem.toPlainText() if self._legend_html == htmls[0] else ""
+        self._legend.setToolTip("" if full else QTextDocumentFragment.fromHtml(htmls[0]).toPlainText())
+        self._position_overlays()
 
     def legend_filters_text(self) -> str:
         """The display filters for the legend: those of the modality of the top row in view, and how many other
@@ -2502,8 +2617,10 @@ class SignalBrowser(QWidget):
         self.heart_rate_row.set_right_width(self._scale_bar.width())  # the gutter may have grown
 
     def _row_scales(self) -> np.ndarray:
+        """Amplitude per row spacing of each row; negative where negative values are drawn upwards (I)."""
         state = self.state
-        return np.array([state.scale(m) / state.gain(d.name) for m, d in zip(self._row_mods, self._row_defs)])
+        scales = np.array([state.scale(m) / state.gain(d.name) for m, d in zip(self._row_mods, self._row_defs)])
+        return -scales if state.negative_up else scales
 
     def _page_plan(self, kind: str) -> "_PagePlan | None":
         """What every page of ``kind`` ("raw"/"cleaned") is read and drawn with, made once per display state.
@@ -2522,7 +2639,8 @@ class SignalBrowser(QWidget):
             if source is None:
                 return None
         key = (kind, self._rows_version, id(source), self._n_bins(), tuple(state.scales.items()),
-               tuple(state.gains.items()), state.filters_on, tuple(state.filters.items()), state.clip)
+               tuple(state.gains.items()), state.filters_on, tuple(state.filters.items()), state.clip,
+               state.negative_up)
         cached = self._plans.get(kind)
         if cached is not None and cached.key == key:
             return cached

@@ -73,9 +73,13 @@ class SpectrumDialog(QDialog):
     """Power spectrum of channels over a span (s), and a spectrogram of one channel."""
 
     def __init__(self, recording: Recording, channels: Sequence[str], start_s: float, stop_s: float,
-                 parent: QWidget | None = None, runner: Any = None) -> None:
+                 parent: QWidget | None = None, runner: Any = None, clock: Any = None) -> None:
+        """``clock``: the browser's state (a :class:`~app.browser_state.BrowserState`); with clock time on its
+        axis (T) the span, the title and the spectrogram's axis read clock time as the browser does."""
         super().__init__(parent)
         self.recording = recording
+        self.clock = clock
+        clock_start = clock.start_time if clock is not None and clock.clock_time else None
         self.setWindowTitle(f"Power spectrum - {recording.title}")
         self.resize(900, 560)
         self.spectrum: Spectrum | None = None
@@ -92,12 +96,13 @@ class SpectrumDialog(QDialog):
         for i in range(self.channel_list.count()):
             item = self.channel_list.item(i)
             item.setSelected(item.text() in wanted)
-        self.start_edit = TimeSpinBox(recording.duration_s, self)
-        self.stop_edit = TimeSpinBox(recording.duration_s, self)
+        self.start_edit = TimeSpinBox(recording.duration_s, self, start=clock_start)
+        self.stop_edit = TimeSpinBox(recording.duration_s, self, start=clock_start)
+        typed = ("clock time hh:mm:ss, or seconds from the recording's start" if clock_start
+                 else "h:mm:ss, mm:ss or seconds from the recording's start")
         for box, value, what in ((self.start_edit, start_s, "Start"), (self.stop_edit, stop_s, "End")):
             box.setValue(value)
-            box.setToolTip(f"{what} of the span whose spectrum is shown: h:mm:ss, mm:ss or seconds from the "
-                           "recording's start")
+            box.setToolTip(f"{what} of the span whose spectrum is shown: {typed}")
         self.log_x = QPushButton("log frequency", self)
         self.log_x.setCheckable(True)
         self.log_x.toggled.connect(lambda on: self.plot.setLogMode(x=on, y=True))
@@ -118,7 +123,9 @@ class SpectrumDialog(QDialog):
         first = next((c for c in recording.ch_names if c in wanted), recording.ch_names[0])
         self.sg_channel.setCurrentText(first)
         self.sg_plot = pg.PlotWidget(background="w")
-        use_time_axis(self.sg_plot.getPlotItem())  # h:mm:ss as the other time axes ("time (ks)" on long files)
+        sg_axis = use_time_axis(self.sg_plot.getPlotItem())  # h:mm:ss as the other axes ("time (ks)" on long files)
+        if clock is not None:
+            sg_axis.set_clock(clock)  # clock time when the browser shows it (T)
         self.sg_plot.setLabel("left", "frequency", units="Hz")
         self.sg_plot.getAxis("left").enableAutoSIPrefix(False)
         # the recording's span and frequencies before the spectrogram is drawn (empty, it read -500..500 mHz)
@@ -228,8 +235,9 @@ class SpectrumDialog(QDialog):
             if isinstance(item, pg.LinearRegionItem):
                 lo, hi = item.getRegion()
                 item.label.setPos((lo + hi) / 2, top)
-        self.setWindowTitle(f"Power spectrum - {self.recording.title} - {format_hms(spec.start_s, decimals=1)}-"
-                            f"{format_hms(spec.stop_s, decimals=1)}")
+        fmt = self.clock.format_time if self.clock is not None else (lambda t, d: format_hms(t, decimals=d))
+        self.setWindowTitle(f"Power spectrum - {self.recording.title} - {fmt(spec.start_s, 1)}-"
+                            f"{fmt(spec.stop_s, 1)}")
 
     def update_spectrogram(self) -> None:
         """Compute (in the window's worker when the dialog has one) and draw the chosen channel's spectrogram over

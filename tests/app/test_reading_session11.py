@@ -90,7 +90,7 @@ def test_analysis_views_follow_the_browsers_clock_time(analysed_clock, qtbot):
         levels = axis.tickValues(20.0, 40.0, 600)
         strings = axis.tickStrings([v for _, vs in levels for v in vs], 1.0, levels[0][0])
         assert "00:30" in strings and not any(s.startswith("14:") for s in strings), (name, strings)
-    assert win.attention_view.occ_plot.getAxis("bottom").labelText == "time from start (h:mm:ss)"
+    assert win.attention_view.occ_plot.getAxis("bottom").labelText == "time from start ([h:]mm:ss)"
 
 
 @pytest.mark.parametrize("dialog", ["simulate", "about", "preferences"])
