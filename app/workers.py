@@ -96,6 +96,10 @@ class _YieldingCancel:
             self.paused_s += time.monotonic() - t0
         return self.event.is_set()
 
+    def set(self) -> None:
+        """Ask the task to stop (as ``threading.Event.set``: code holding the token may cancel with it)."""
+        self.event.set()
+
 
 def lower_thread_priority() -> bool:
     """Lower the scheduling priority of the calling thread only; ``True`` if it could be lowered.
