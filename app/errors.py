@@ -25,6 +25,7 @@ from mmqnet_core.errors import (
     Cancelled,
     CheckpointError,
     ConfigError,
+    FileChangedError,
     MaskError,
     MMQNetError,
     RecordingError,
@@ -62,6 +63,13 @@ CHECKPOINT_WHERE = "The model checkpoint is set in Edit > Preferences > Model ch
 ANALYSIS_RECORDING_WHAT_TO_DO = ("The file itself was read; change what the message names (a channel's modality is "
                                  "set in the Modality column of the channel panel), then run MMQ-Net again (F5).")
 
+#: Under a recording whose file changed on disk while it was open (another program truncated, rewrote or moved
+#: it): the file advice ("choose ... a complete copy") and the analysis advice ("The file itself was read; change
+#: what the message names") were both beside the point.
+FILE_CHANGED_WHAT_TO_DO = ("What is on screen came from the file as it was when opened, and nothing was written to it. "
+                           "Open it again with File > Open (Ctrl+O) once it is complete; its masks and annotations "
+                           "are kept beside it.")
+
 #: The context of a time typed after Ctrl+G that cannot be read or lies outside the recording, and what to do.
 GO_TO_TIME_CONTEXT = "going to a time"
 GO_TO_TIME_WHAT_TO_DO = ("Press Ctrl+G again and type a time inside the recording: h:mm:ss, mm:ss, seconds, or "
@@ -72,6 +80,7 @@ ANALYSIS_CONTEXT = "analysing "
 
 #: What the user can do about each kind of error (the most specific class wins).
 WHAT_TO_DO: tuple[tuple[type[BaseException], str], ...] = (
+    (FileChangedError, FILE_CHANGED_WHAT_TO_DO),
     # (the core's message already says what to check in the file: this line adds what the program reads)
     (RecordingError, RECORDING_WHAT_TO_DO),
     (MaskError, "Delete or fix the mask file named above; the masks shown in the window are kept in memory."),
@@ -123,7 +132,8 @@ def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None
             todo = GO_TO_TIME_WHAT_TO_DO
         if isinstance(exc, RecordingError) and str(exc).endswith(MISSING_FILE_TEXT):
             todo = MISSING_FILE_WHAT_TO_DO
-        elif isinstance(exc, RecordingError) and context.startswith(ANALYSIS_CONTEXT):
+        elif isinstance(exc, RecordingError) and not isinstance(exc, FileChangedError) and context.startswith(
+                ANALYSIS_CONTEXT):
             todo = ANALYSIS_RECORDING_WHAT_TO_DO
         if isinstance(exc, CheckpointError) and "choose" in str(exc).lower():
             todo = CHECKPOINT_WHERE

@@ -16,6 +16,10 @@ class RecordingError(MMQNetError):
     """A recording could not be read or is unusable (corrupt header, wrong type, no data...)."""
 
 
+class FileChangedError(RecordingError):
+    """A recording's file was changed, truncated, moved or deleted on disk after it was opened."""
+
+
 class ConfigError(MMQNetError, ValueError):
     """An option or configuration value is invalid."""
 

@@ -31,6 +31,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..check import safe_text
+from ..errors import FileChangedError
+
 __all__ = ["EdfSpanReader", "first_record_onset", "with_exact_start"]
 
 #: Samples per channel decoded in one step (fits the L2 cache as int32 + float64 with room to spare).
@@ -120,10 +123,20 @@ class EdfSpanReader:
             with self._open_lock:
                 fh = self._fh
                 if fh is None:
-                    fh = open(self.path, "rb", buffering=0)  # noqa: SIM115 (kept open; closed below)
+                    try:
+                        fh = open(self.path, "rb", buffering=0)  # noqa: SIM115 (kept open; closed below)
+                    except OSError as exc:  # moved, deleted or made unreadable since it was opened
+                        raise self._changed(f"it cannot be opened again ({exc.strerror or exc})") from None
                     self._closer = weakref.finalize(self, fh.close)
                     self._fh = fh
         return fh
+
+    def _changed(self, what: str) -> FileChangedError:
+        """The error for a file changed on disk after it was opened (truncated, replaced, moved or deleted by
+        another program): the data shown so far came from the file as it was; nothing here is written."""
+        return FileChangedError(f"Cannot read {safe_text(self.path.name)}: {what}; the file was changed, truncated or "
+                              "moved on disk since it was opened. Open it again once the program writing it has "
+                              "finished (a recording must not be written while it is open).")
 
     def _read_at(self, view: memoryview, offset: int) -> int:
         """Read ``len(view)`` bytes at ``offset`` into ``view`` (positioned: safe from several threads at once);
@@ -227,7 +240,7 @@ class EdfSpanReader:
         for ra, rb in chunks:
             nbytes = (rb - ra) * rec_bytes
             if self._read_at(memoryview(buf)[:nbytes], self.data_offset + ra * rec_bytes) != nbytes:
-                raise OSError(f"{self.path.name} ended before data record {rb} (file shorter than its header says)")
+                raise self._changed(f"it now ends before data record {rb} of the {self.n_records} it held when opened")
             recs = buf[:nbytes].reshape(rb - ra, rec_bytes)
             n = (rb - ra) * spr
             lo = max(start - ra * spr, 0)  # the part of this chunk inside [start, stop)
