@@ -32,5 +32,12 @@ class MaskError(MMQNetError):
     """A mask or mask sidecar file is invalid."""
 
 
+class OutputError(MMQNetError, OSError):
+    """An output file could not be written: no space left, a read-only folder, no permission, a folder in the way.
+
+    Also an :class:`OSError`, so that code catching file-system errors keeps catching it.
+    """
+
+
 class Cancelled(MMQNetError):
     """Long work was cancelled by the user (raised between steps, never mid-write)."""
