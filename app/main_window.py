@@ -919,7 +919,7 @@ class MainWindow(QMainWindow):
             else:
                 masks.save(path, recording=self.model.path)
         except Exception as exc:  # noqa: BLE001 - one error path
-            self.report_error(exc, f"exporting the masks to {path.name}")
+            self.report_error(self._write_error(exc, path), f"exporting the masks to {path.name}")
             return None
         log.info("masks exported to %s", path)
         return path
@@ -1136,7 +1136,7 @@ class MainWindow(QMainWindow):
     @staticmethod
     def _write_error(exc: BaseException, path: str | os.PathLike) -> BaseException:
         """A file-system error as a user error that names the file and says what to do."""
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError) and not isinstance(exc, MMQNetError):  # (OutputError names the file already)
             return MMQNetError(f"Cannot write {path}: {exc.strerror or exc}. Choose another file or folder, or "
                                "check that it is writable and that the disk is not full.")
         return exc
