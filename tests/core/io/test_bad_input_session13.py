@@ -40,3 +40,71 @@ def test_file_deleted_before_its_first_read_is_a_recording_error(tmp_path):
     with pytest.raises(RecordingError, match=r"^Cannot read rec\.edf: it cannot be opened again \(No such file or "
                        r"directory\); the file was changed, truncated or moved on disk since it was opened\."):
         rec.get_data(0.0, 1.0)
+
+
+def _deap(tmp_path, scale: float):
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(0, 10, (2, 40, 384))
+    data[1, 5] *= scale  # trial 1, channel 6 (FC1)
+    path = tmp_path / "s01.dat"
+    path.write_bytes(pickle.dumps({"data": data, "labels": np.full((2, 4), 5.0)}))
+    return path
+
+
+def test_deap_values_no_recorder_stores_are_refused_with_the_trial_and_channel(tmp_path, capsys):
+    """Values of 1e300 (a damaged file) reached the cleaning, which failed as "... failed while EEG reference and EOG
+    removal (LinAlgError: SVD did not converge). The input may be damaged ... report it" (and the app cleaned for
+    more than 10 s before failing)."""
+    from mmqnet_core.cli import main
+
+    path = _deap(tmp_path, 1e299)
+    load_recording(path, trial=0)  # the other trial is fine
+    with pytest.raises(RecordingError, match=r"^Cannot read s01\.dat: trial 1 holds values up to \d\.\d+e\+300 "
+                       r"\(channel 'FC1'\), beyond what any recorder stores \(at most 1e\+12 in the file's units, "
+                       r"µV for EEG\): the file is damaged or not DEAP data\.$"):
+        load_recording(path, trial=1)
+    assert main(["features", str(path), "--trial", "1", "-o", str(tmp_path / "f.csv")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: Cannot read s01.dat: trial 1 holds")
+
+
+def test_deap_values_of_a_large_skin_resistance_are_read(tmp_path):
+    path = _deap(tmp_path, 1e5)  # ~1e6: a skin resistance in ohms
+    assert load_recording(path, trial=1).n_channels == 40
+
+
+def _edfplus_with_tal(tmp_path, text: bytes):
+    import numpy as np
+
+    from ..bad_inputs.cases import edf_bytes
+
+    n_records, ann_ns = 10, 60
+    records = []
+    for k in range(n_records):
+        tal = f"+{k}\x14\x14\x00".encode()
+        if k == 1:
+            tal += b"+1.5\x152\x14" + text + b"\x14\x00"
+        records.append(np.concatenate([np.zeros(256), np.frombuffer(tal.ljust(2 * ann_ns, b"\x00"), "<i2")]))
+    path = tmp_path / "a.edf"
+    path.write_bytes(edf_bytes(labels=("Fp1", "Fp2", "EDF Annotations"), ns=[128, 128, ann_ns], reserved="EDF+C",
+                               n_records=n_records, data=np.concatenate(records)))
+    return path
+
+
+def test_edfplus_annotations_in_latin1_are_read_with_a_warning(tmp_path):
+    """A recorder writing its annotation texts in its own code page: the file was refused with mne's "Encountered
+    invalid byte in at least one annotations channel. You might want to try setting "encoding='latin1'"" (a
+    parameter no user can set)."""
+    rec = load_recording(_edfplus_with_tal(tmp_path, "Augen geöffnet".encode("latin-1")))
+    assert [(a.onset, a.duration, a.description) for a in rec.annotations] == [(1.5, 2.0, "Augen geöffnet")]
+    assert rec.warnings == ("a.edf: its EDF+C annotation texts are not UTF-8 text as the format requires; they were "
+                            "read as Latin-1 and may show wrong characters (the signals are not affected).",)
+    assert rec.n_channels == 2
+
+
+def test_edfplus_annotations_in_utf8_give_no_warning(tmp_path):
+    rec = load_recording(_edfplus_with_tal(tmp_path, "Augen geöffnet".encode("utf-8")))
+    assert [a.description for a in rec.annotations] == ["Augen geöffnet"] and rec.warnings == ()
