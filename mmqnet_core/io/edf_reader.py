@@ -240,7 +240,11 @@ class EdfSpanReader:
         for ra, rb in chunks:
             nbytes = (rb - ra) * rec_bytes
             if self._read_at(memoryview(buf)[:nbytes], self.data_offset + ra * rec_bytes) != nbytes:
-                raise self._changed(f"it now ends before data record {rb} of the {self.n_records} it held when opened")
+                try:
+                    held = max(0, (os.fstat(self._file().fileno()).st_size - self.data_offset) // rec_bytes)
+                except OSError:
+                    held = ra
+                raise self._changed(f"it now holds {held} of the {self.n_records} data records it held when opened")
             recs = buf[:nbytes].reshape(rb - ra, rec_bytes)
             n = (rb - ra) * spr
             lo = max(start - ra * spr, 0)  # the part of this chunk inside [start, stop)
