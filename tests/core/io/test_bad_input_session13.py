@@ -109,3 +109,22 @@ def test_edfplus_annotations_in_latin1_are_read_with_a_warning(tmp_path):
 def test_edfplus_annotations_in_utf8_give_no_warning(tmp_path):
     rec = load_recording(_edfplus_with_tal(tmp_path, "Augen geöffnet".encode("utf-8")))
     assert [a.description for a in rec.annotations] == ["Augen geöffnet"] and rec.warnings == ()
+
+
+def test_an_all_flat_recording_says_so_not_unmask_a_channel(tmp_path, capsys):
+    """Nothing masked, every channel flat: the error said "Every token ... is masked or missing ... unmask at least
+    one channel" (and the app added "Unmask at least one channel (channel panel or Masks list ...)")."""
+    import numpy as np
+
+    from mmqnet_core.cli import main
+
+    from ..bad_inputs.cases import edf_bytes
+
+    path = tmp_path / "flat.edf"
+    path.write_bytes(edf_bytes(labels=("Fp1", "Fp2", "F3", "F4", "GSR"), ns=128, n_records=40,
+                               data=np.zeros(128 * 5 * 40)))
+    assert main(["analyze", str(path), "-o", str(tmp_path / "out"), "--in-process"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: Nothing to analyse in flat.edf (SYNTHETIC): every channel the model reads is flat or empty (NaN) "
+        "throughout, and nothing is masked. Check the electrodes and the file: a recording of flat channels holds no "
+        "signal to analyse.")
