@@ -915,7 +915,8 @@ class MainWindow(QMainWindow):
         try:
             if path.suffix.lower() in (".csv", ".txt"):
                 duration = rec.duration_s if rec is not None else None
-                masks.to_annotations(duration_s=duration).save(path, overwrite=True)
+                annotations = masks.to_annotations(duration_s=duration)  # atomically, and never over a recording
+                atomic_write(path, lambda tmp: annotations.save(tmp, overwrite=True))
             else:
                 masks.save(path, recording=self.model.path)
         except Exception as exc:  # noqa: BLE001 - one error path

@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -86,6 +87,48 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+#: (device, inode, size, modification time) of every recording file opened for reading (:func:`protect_source`):
+#: never replaced by a write. Size and time too: an inode number freed by a deleted file is soon given to a new one.
+_SOURCES: set[tuple[int, int, int, int]] = set()
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def protect_source(*paths: str | os.PathLike | None) -> None:
+    """Mark recording files opened for reading (``mmqnet_core.io.load_recording`` does): :func:`atomic_path` then
+    refuses to write over them, whatever name or link the output is given (an export named like the recording, a
+    file dialog's "replace it?" answered yes). Paths that are not regular files are ignored."""
+    for p in paths:
+        if p is None:
+            continue
+        try:
+            st = os.stat(p)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(st.st_mode):
+            with _UNFINISHED_LOCK:
+                _SOURCES.add(_identity(st))
+
+
+def _refuse_source(path: Path) -> None:
+    """Raise :class:`OutputError` when ``path`` is (a name or link of) a recording opened for reading."""
+    if not _SOURCES:
+        return
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return
+    if _identity(st) in _SOURCES:
+        from .check import safe_text
+
+        err = OutputError(f"Cannot write {safe_text(path, 300)}: it is a recording opened for reading, and recordings "
+                          "are never written. Choose another file name; nothing was written.")
+        err.path, err.reason = path, "it is a recording opened for reading, and recordings are never written"
+        raise err
 
 
 #: Free space below which a failed write without an error number (numpy's "52080 requested and 2304 written")
@@ -167,6 +210,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     block raises, the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
+    _refuse_source(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     except OSError as exc:  # a read-only or missing folder, no permission, no space for one more file

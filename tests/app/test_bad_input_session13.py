@@ -114,7 +114,8 @@ def test_exporting_the_masks_to_a_full_disk_is_a_user_error_not_a_bug(window, tm
     assert window.export_masks(tmp_path / "masks.csv") is None
     assert len(dialogs) == 1, dialogs
     assert dialogs[0]["title"] == "Error while exporting the masks to masks.csv"
-    assert dialogs[0]["text"].startswith(f"Cannot write {tmp_path / 'masks.csv'}: No space left on device.")
+    assert dialogs[0]["text"].startswith(f"Cannot write {tmp_path / 'masks.csv'}: no space left on the disk that "
+                                         f"holds {tmp_path}.")
     # and a JSON export into a full folder: the core's message once (not "Cannot write X: Cannot write X: ...")
     out = tmp_path / "full"
     out.mkdir()
@@ -125,3 +126,23 @@ def test_exporting_the_masks_to_a_full_disk_is_a_user_error_not_a_bug(window, tm
                                   "masks.json (a file already there is unchanged).")
     assert dialogs[1]["informative"] == ("The recording and everything shown in the window are unchanged; try again "
                                          "once that is done.")
+
+
+def test_no_export_writes_over_the_open_recording(window, tmp_path, qtbot, dialogs, monkeypatch):
+    """An export given the recording's own name (the file dialog's "replace it?" answered yes) replaced the recording
+    with a mask file, a CSV or a PNG; now each is refused in one dialog and the recording keeps its bytes."""
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    path = _edf(tmp_path / "rec.edf")
+    before = path.read_bytes()
+    window.open_file(path)
+    wait_loaded(qtbot, window)
+    window.model.toggle_channel_mask("Fp1")
+    (tmp_path / "same.edf").unlink(missing_ok=True)
+    os.link(path, tmp_path / "same.edf")
+    assert window.export_masks(path) is None
+    assert window.export_masks(tmp_path / "same.edf") is None  # another name of the same file
+    assert window.review.export_page(path) is None
+    assert len(dialogs) == 3, dialogs
+    for shown in dialogs:
+        assert "it is a recording opened for reading, and recordings are never written" in shown["text"], shown
+    assert path.read_bytes() == before

@@ -212,3 +212,26 @@ def test_evaluate_checkpoint_on_the_data_given_not_its_pinned_corpus(tmp_path, c
     assert main(["evaluate", "--checkpoint", CHECKPOINT, "-o", str(tmp_path / "ev"), "--data",
                  f"deap:{tmp_path / 'deap'}"]) == 2
     assert _last_error(capsys) == f"error: corpus of deap:{tmp_path / 'deap'}"
+
+
+# ----------------------------------------------------------------------------------- sources are never written
+
+
+def test_a_recording_opened_for_reading_is_never_replaced_by_a_write(tmp_path):
+    """Before: any export named like the open recording (a file dialog's "replace it?" answered yes) replaced it;
+    only the command line compared its output with its input."""
+    import hashlib
+
+    from mmqnet_core.io import load_recording
+
+    src = _rec(tmp_path)
+    os.link(src, tmp_path / "link.edf")
+    before = hashlib.sha256(src.read_bytes()).hexdigest()
+    load_recording(src)
+    for name in ("rec.edf", "link.edf"):
+        with pytest.raises(OutputError, match=rf"^Cannot write .*{name}: it is a recording opened for reading, and "
+                           r"recordings are never written\. Choose another file name; nothing was written\.$"):
+            atomic_write_text(tmp_path / name, "masks")
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.edf", "rec.edf"]
+    atomic_write_text(tmp_path / "other.json", "{}")  # other files are written as before
