@@ -4,6 +4,7 @@ texts that are not UTF-8. Each test failed before its fix."""
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -128,3 +129,28 @@ def test_an_all_flat_recording_says_so_not_unmask_a_channel(tmp_path, capsys):
         "error: Nothing to analyse in flat.edf (SYNTHETIC): every channel the model reads is flat or empty (NaN) "
         "throughout, and nothing is masked. Check the electrodes and the file: a recording of flat channels holds no "
         "signal to analyse.")
+
+
+@pytest.mark.parametrize("head, what", [
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"%PDF-1.7\n", "a PDF document"),
+    (b"PK\x03\x04\x14\x00", "a ZIP archive (or an Office document): unpack it and open the recording inside"),
+    (b"\x1f\x8b\x08\x00", "gzip-compressed: unpack it and open the recording inside"),
+    (b"\x80\x02}q\x00", "a Python pickle, as DEAP's sNN.dat files are: if it is one, name it with the .dat extension"),
+    (b"time,Fp1,Cz\n0,1,2\n", "a text file"),
+])
+def test_a_file_of_another_kind_is_named(tmp_path, head, what):
+    """Only the first bytes were quoted ("it starts with "\\x89PNG\\x0d\\x0a\\x1a\\x0a""): what they mean was left to
+    the user."""
+    path = tmp_path / "rec.edf"
+    path.write_bytes(head + (bytes(300) if not head.startswith(b"time") else b""))
+    with pytest.raises(RecordingError, match=r"^Cannot read rec\.edf: it is not an EDF or BDF file \(it starts with "
+                       rf"\".*\"; it looks like {re.escape(what)}; an EDF file starts with"):
+        load_recording(path)
+
+
+def test_an_unknown_binary_file_is_not_guessed(tmp_path):
+    path = tmp_path / "rec.edf"
+    path.write_bytes(bytes(range(1, 255)) + bytes(100))
+    with pytest.raises(RecordingError, match=r"it starts with \"\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\"; an EDF "):
+        load_recording(path)
