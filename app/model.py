@@ -102,6 +102,9 @@ class AppModel(QObject):
         """Make ``recording`` the open recording; masks are read from its sidecar file if there is one."""
         self.recording = recording
         self.path = Path(path) if path is not None else recording.source
+        from mmqnet_core.fileio import protect_source
+
+        protect_source(self.path, recording.source)  # no export of this window ever writes over the recording
         self.preprocess_result = None
         self.analysis = None
         self.analysis_masks = None

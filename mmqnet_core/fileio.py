@@ -99,9 +99,11 @@ def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
 
 
 def protect_source(*paths: str | os.PathLike | None) -> None:
-    """Mark recording files opened for reading (``mmqnet_core.io.load_recording`` does): :func:`atomic_path` then
-    refuses to write over them, whatever name or link the output is given (an export named like the recording, a
-    file dialog's "replace it?" answered yes). Paths that are not regular files are ignored."""
+    """Mark recording files opened for reading (the app does for every recording it opens): :func:`atomic_path`
+    then refuses to write over them, whatever name or link the output is given (an export named like the
+    recording, a file dialog's "replace it?" answered yes). Paths that are not regular files are ignored. (The
+    command line refuses an output that is its input before any work; a script of the library may rewrite a file
+    it read, e.g. a synthetic recording generated again.)"""
     for p in paths:
         if p is None:
             continue

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Mapping
 
 from ..errors import ConfigError, RecordingError
-from ..fileio import protect_source
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import Modality, Recording
 from ._cancel import call_cancellable
@@ -85,7 +84,7 @@ def load_recording(
     if path.is_dir():
         if trial is not None:
             raise ConfigError(f"Invalid option 'trial' for {path.name}: only DEAP .dat files have trials.")
-        return _protected(load_mahnob_session(path, modalities=modalities, progress=progress, cancel=cancel))
+        return load_mahnob_session(path, modalities=modalities, progress=progress, cancel=cancel)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         known = ", ".join(f"{k} ({v})" for k, v in SUPPORTED_SUFFIXES.items())
@@ -99,10 +98,10 @@ def load_recording(
             content = call_cancellable(read_deap_file, path, cancel=cancel)  # one pickle: checked while read
             rec = deap_trial_recording(content, 0 if trial is None else trial, path=path, modalities=modalities)
             report(progress, 1.0, f"opened {path.name}")
-            return _protected(rec, path)
+            return rec
         if trial is not None:
             raise ConfigError(f"Invalid option 'trial' for {path.name}: only DEAP .dat files have trials.")
-        return _protected(load_edf(path, modalities=modalities, progress=progress, cancel=cancel), path)
+        return load_edf(path, modalities=modalities, progress=progress, cancel=cancel)
     except PermissionError:
         raise RecordingError(f"Cannot open {path.name}: permission denied. Check the file's access rights.") \
             from None
@@ -110,13 +109,6 @@ def load_recording(
         raise RecordingError(f"Cannot open {path.name}: it is a folder.") from None
     except OSError as exc:
         raise RecordingError(f"Cannot read {path.name}: {exc.strerror or exc}.") from None
-
-
-def _protected(recording: Recording, path: Path | None = None) -> Recording:
-    """``recording``, its file marked as a source that no write of this process may replace
-    (:func:`mmqnet_core.fileio.protect_source`)."""
-    protect_source(path, recording.source)
-    return recording
 
 
 def check_has_eeg(recording: Recording) -> None:

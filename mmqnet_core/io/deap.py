@@ -27,7 +27,6 @@ import numpy as np
 from ..check import (check_int, check_range, check_regular_file, check_size, check_str_list, invalid,
                      safe_text)
 from ..errors import ConfigError, MMQNetError, RecordingError
-from ..fileio import protect_source
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import Annotation, ChannelInfo, Modality, Recording
 from ._cancel import call_cancellable
@@ -425,7 +424,6 @@ def load_deap_subject(
         raise RecordingError(f"Cannot read {path}: no such file.")
     report(progress, 0.0, f"reading {path.name}")
     content = call_cancellable(read_deap_file, path, cancel=cancel)  # one pickle: checked while it is read
-    protect_source(path)  # never replaced by a write of this process
     n = content["data"].shape[0]
     out = []
     for t in range(n):

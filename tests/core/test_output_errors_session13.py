@@ -218,16 +218,15 @@ def test_evaluate_checkpoint_on_the_data_given_not_its_pinned_corpus(tmp_path, c
 
 
 def test_a_recording_opened_for_reading_is_never_replaced_by_a_write(tmp_path):
-    """Before: any export named like the open recording (a file dialog's "replace it?" answered yes) replaced it;
-    only the command line compared its output with its input."""
+    """Before: any export of the app named like the open recording (a file dialog's "replace it?" answered yes)
+    replaced it; only the command line compared its output with its input. (The app marks what it opens:
+    tests/app/test_bad_input_session13.py.)"""
     import hashlib
-
-    from mmqnet_core.io import load_recording
 
     src = _rec(tmp_path)
     os.link(src, tmp_path / "link.edf")
     before = hashlib.sha256(src.read_bytes()).hexdigest()
-    load_recording(src)
+    fileio.protect_source(src)
     for name in ("rec.edf", "link.edf"):
         with pytest.raises(OutputError, match=rf"^Cannot write .*{name}: it is a recording opened for reading, and "
                            r"recordings are never written\. Choose another file name; nothing was written\.$"):
