@@ -154,3 +154,24 @@ def test_an_unknown_binary_file_is_not_guessed(tmp_path):
     path.write_bytes(bytes(range(1, 255)) + bytes(100))
     with pytest.raises(RecordingError, match=r"it starts with \"\\x01\\x02\\x03\\x04\\x05\\x06\\x07\\x08\"; an EDF "):
         load_recording(path)
+
+
+def test_a_mask_file_of_another_recording_is_said_on_a_line_of_its_own(tmp_path, capsys):
+    """Masks naming channels the recording lacks, or spans after its end, were applied silently as nothing (the user
+    believed channels hidden that the analysis read); and the core's warnings were printed on the progress bar's
+    line ("analyze:  10%|█ | , opened rec.edf warning: ...")."""
+    import json
+
+    from mmqnet_core.cli import main
+
+    from ..bad_inputs.cases import edf_bytes
+
+    (tmp_path / "rec.edf").write_bytes(edf_bytes(labels=("Fp1", "Fp2", "F3", "F4", "GSR"), ns=128, n_records=40))
+    (tmp_path / "m.json").write_text(json.dumps({"format": "mmqnet-masks", "version": 1, "channels": ["Zz9"],
+                                                 "segments": [{"start_s": 1000, "end_s": 2000}]}))
+    assert main(["analyze", str(tmp_path / "rec.edf"), "-o", str(tmp_path / "out"), "--masks",
+                 str(tmp_path / "m.json"), "--in-process"]) == 0
+    lines = [part for line in capsys.readouterr().err.split("\n") for part in line.split("\r")]
+    assert (f"warning: {tmp_path / 'm.json'} names channel(s) 'Zz9' that rec.edf (SYNTHETIC) does not have and 1 segment(s) beyond "
+            "its end (40 s; the first 1000-2000 s): those masks hide nothing. Check that the mask file belongs to "
+            "this recording.") in lines
