@@ -452,6 +452,10 @@ def json_cases(checkpoint: Path) -> list[Case]:
     )):
         cases.append(Case(f"masks/json_{k}", analyze, "error", masks(content), sources=["rec.edf", "m.json"]))
     cases.append(Case("masks/fifo", analyze, "error", masks(None, fifo=True), sources=["rec.edf"]))
+    # session 13: a mask file of another recording (channels it lacks, spans after its end): analysed, said loudly
+    cases.append(Case("masks/of_another_recording", analyze, "warn", masks(
+        b'{"format": "mmqnet-masks", "version": 1, "channels": ["EXG9"], '
+        b'"segments": [{"start_s": 900, "end_s": 950}]}'), sources=["rec.edf", "m.json"]))
     cases.append(Case("masks/folder", analyze, "error", masks(None, folder_=True), sources=["rec.edf"]))
 
     ck_argv = ["analyze", "rec.edf", "-o", "out", "--checkpoint", "ckpt"]
