@@ -51,6 +51,7 @@ class AnnotationModel(QObject):
         self.app_model = app_model
         self.annotations = AnnotationSet()
         self.autosave = True  # save beside the recording on every change
+        self._unsaved_sidecar: Path | None = None  # the sidecar whose failed autosave was said (once)
         app_model.recordingLoaded.connect(self._on_recording_loaded)
         if app_model.recording is not None:  # created after a recording was opened
             self._on_recording_loaded(app_model.recording)
@@ -63,6 +64,7 @@ class AnnotationModel(QObject):
         return None if masks is None else sidecar_path(masks)
 
     def _on_recording_loaded(self, recording: Any) -> None:
+        self._unsaved_sidecar = None
         own = AnnotationSet.from_recording(recording.annotations)
         sidecar = self.sidecar
         if sidecar is not None and sidecar.exists():
@@ -93,10 +95,17 @@ class AnnotationModel(QObject):
         try:
             self.annotations.save(sidecar, recording=self.app_model.path)
         except Exception as exc:  # noqa: BLE001 - reported through the one error path
-            if not isinstance(exc, MMQNetError):
-                exc = AnnotationError(f"Cannot save the annotations to {sidecar}: {exc}. Check that the folder is "
-                                      "writable, or export them elsewhere with Annotations > Export.")
+            if isinstance(exc, OSError) or not isinstance(exc, MMQNetError):  # a read-only or full folder
+                from .errors import sidecar_save_error
+
+                exc = sidecar_save_error("annotations", sidecar, exc, AnnotationError)
+            if self._unsaved_sidecar == sidecar:  # said once per recording, not at every edit
+                log.warning("%s", exc)
+                return
+            self._unsaved_sidecar = sidecar
             self.app_model.errorOccurred.emit(exc, "saving the annotations")
+        else:
+            self._unsaved_sidecar = None
 
     # --- edits (each one undo step) -----------------------------------------------------------------------
     def edit(self, annotations: AnnotationSet, text: str) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -25,8 +26,10 @@ from mmqnet_core.errors import (
     Cancelled,
     CheckpointError,
     ConfigError,
+    FileChangedError,
     MaskError,
     MMQNetError,
+    OutputError,
     RecordingError,
 )
 
@@ -62,6 +65,35 @@ CHECKPOINT_WHERE = "The model checkpoint is set in Edit > Preferences > Model ch
 ANALYSIS_RECORDING_WHAT_TO_DO = ("The file itself was read; change what the message names (a channel's modality is "
                                  "set in the Modality column of the channel panel), then run MMQ-Net again (F5).")
 
+#: Under a recording whose file changed on disk while it was open (another program truncated, rewrote or moved
+#: it): the file advice ("choose ... a complete copy") and the analysis advice ("The file itself was read; change
+#: what the message names") were both beside the point.
+FILE_CHANGED_WHAT_TO_DO = ("What is on screen came from the file as it was when opened, and nothing was written to it. "
+                           "Open it again with File > Open (Ctrl+O) once it is complete; its masks and annotations "
+                           "are kept beside it.")
+
+#: Under a file that could not be written (a full disk, a read-only folder): its message says why and what to do.
+OUTPUT_WHAT_TO_DO = "The recording and everything shown in the window are unchanged; try again once that is done."
+
+#: The contexts of the autosaves beside the recording, with what is saved and where a copy can be saved instead.
+SIDECAR_CONTEXTS = {"saving the masks": ("masks", "File > Export masks"),
+                    "saving the annotations": ("annotations", "Annotations > Export")}
+#: Under an autosave that failed (a read-only or full folder beside the recording): said once per recording, not
+#: at every edit; "Delete or fix the mask file named above" sent the user after a file that was fine.
+SIDECAR_WHAT_TO_DO = ("The {what} in the window are kept while it is open but are not saved beside the recording: "
+                      "save a copy elsewhere with {export}. Later edits are not saved there either (this is said "
+                      "once).")
+
+
+def sidecar_save_error(what: str, sidecar: Path, exc: BaseException, error: type[MMQNetError]) -> MMQNetError:
+    """The error shown when the autosave of ``what`` ("masks", "annotations") to ``sidecar`` failed with ``exc``:
+    the file and the reason in words (a read-only folder, a full disk), without the temporary file's name."""
+    reason = getattr(exc, "reason", None)
+    if reason is None:
+        reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)).rstrip(".")
+    return error(f"Cannot save the {what} to {safe_text(sidecar, 300)}: {safe_text(reason, 300)}.")
+
+
 #: The context of a time typed after Ctrl+G that cannot be read or lies outside the recording, and what to do.
 GO_TO_TIME_CONTEXT = "going to a time"
 GO_TO_TIME_WHAT_TO_DO = ("Press Ctrl+G again and type a time inside the recording: h:mm:ss, mm:ss, seconds, or "
@@ -72,12 +104,14 @@ ANALYSIS_CONTEXT = "analysing "
 
 #: What the user can do about each kind of error (the most specific class wins).
 WHAT_TO_DO: tuple[tuple[type[BaseException], str], ...] = (
+    (FileChangedError, FILE_CHANGED_WHAT_TO_DO),
     # (the core's message already says what to check in the file: this line adds what the program reads)
     (RecordingError, RECORDING_WHAT_TO_DO),
     (MaskError, "Delete or fix the mask file named above; the masks shown in the window are kept in memory."),
     (AnnotationError, "The annotations shown in the window are unchanged (they are kept beside the recording as "
                       "<file>.annotations.json)."),
     (CheckpointError, CHECKPOINT_WHAT_TO_DO),
+    (OutputError, OUTPUT_WHAT_TO_DO),
     (ConfigError, "Change the value in Edit > Preferences and try again."),
     (MMQNetError, "See the log panel (View > Log) for details."),
 )
@@ -119,11 +153,15 @@ def describe_error(exc: BaseException, context: str = "") -> ErrorMessage | None
         todo = next(t for cls, t in WHAT_TO_DO if isinstance(exc, cls))
         if isinstance(exc, MaskError) and context.startswith(ANALYSIS_CONTEXT):
             todo = ANALYSIS_MASK_WHAT_TO_DO
+        if context in SIDECAR_CONTEXTS:
+            what, export = SIDECAR_CONTEXTS[context]
+            todo = SIDECAR_WHAT_TO_DO.format(what=what, export=export)
         if context == GO_TO_TIME_CONTEXT:
             todo = GO_TO_TIME_WHAT_TO_DO
         if isinstance(exc, RecordingError) and str(exc).endswith(MISSING_FILE_TEXT):
             todo = MISSING_FILE_WHAT_TO_DO
-        elif isinstance(exc, RecordingError) and context.startswith(ANALYSIS_CONTEXT):
+        elif isinstance(exc, RecordingError) and not isinstance(exc, FileChangedError) and context.startswith(
+                ANALYSIS_CONTEXT):
             todo = ANALYSIS_RECORDING_WHAT_TO_DO
         if isinstance(exc, CheckpointError) and "choose" in str(exc).lower():
             todo = CHECKPOINT_WHERE

@@ -929,11 +929,12 @@ class MainWindow(QMainWindow):
         try:
             if path.suffix.lower() in (".csv", ".txt"):
                 duration = rec.duration_s if rec is not None else None
-                masks.to_annotations(duration_s=duration).save(path, overwrite=True)
+                annotations = masks.to_annotations(duration_s=duration)  # atomically, and never over a recording
+                atomic_write(path, lambda tmp: annotations.save(tmp, overwrite=True))
             else:
                 masks.save(path, recording=self.model.path)
         except Exception as exc:  # noqa: BLE001 - one error path
-            self.report_error(exc, f"exporting the masks to {path.name}")
+            self.report_error(self._write_error(exc, path), f"exporting the masks to {path.name}")
             return None
         log.info("masks exported to %s", path)
         return path
@@ -1150,7 +1151,7 @@ class MainWindow(QMainWindow):
     @staticmethod
     def _write_error(exc: BaseException, path: str | os.PathLike) -> BaseException:
         """A file-system error as a user error that names the file and says what to do."""
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError) and not isinstance(exc, MMQNetError):  # (OutputError names the file already)
             return MMQNetError(f"Cannot write {path}: {exc.strerror or exc}. Choose another file or folder, or "
                                "check that it is writable and that the disk is not full.")
         return exc

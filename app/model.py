@@ -94,6 +94,7 @@ class AppModel(QObject):
         self.subject_files: tuple[Path, ...] = ()  # other recordings of the subject (per-subject statistics)
         self.find_subject_recordings: bool = True  # also use the subject's sessions / trials found automatically
         self.autosave: bool = True  # save masks beside the recording on every change
+        self._unsaved_sidecar: Path | None = None  # the sidecar whose failed autosave was said (once)
         self.undo_stack = QUndoStack(self)
 
     # --- recording ------------------------------------------------------------------------------------------
@@ -101,6 +102,9 @@ class AppModel(QObject):
         """Make ``recording`` the open recording; masks are read from its sidecar file if there is one."""
         self.recording = recording
         self.path = Path(path) if path is not None else recording.source
+        from mmqnet_core.fileio import protect_source
+
+        protect_source(self.path, recording.source)  # no export of this window ever writes over the recording
         self.preprocess_result = None
         self.analysis = None
         self.analysis_masks = None
@@ -112,6 +116,7 @@ class AppModel(QObject):
         self.hidden = frozenset()
         self.cursor_s = 0.0
         self.undo_stack.clear()
+        self._unsaved_sidecar = None  # the sidecar whose failed autosave was said (said once, not at every edit)
         self.masks = self._read_sidecar()
         log.info("opened %s: %d channels, %.1f s at %g Hz", recording.title, recording.n_channels,
                  recording.duration_s, recording.sfreq)
@@ -262,10 +267,17 @@ class AppModel(QObject):
         try:
             self.masks.save(sidecar, recording=self.path)
         except Exception as exc:  # noqa: BLE001 - reported through the one error path
-            if not isinstance(exc, MMQNetError):
-                exc = MaskError(f"Cannot save the masks to {sidecar}: {exc}. Check that the folder is writable, "
-                                "or export the masks elsewhere with File > Export masks.")
+            if isinstance(exc, OSError) or not isinstance(exc, MMQNetError):  # a read-only or full folder
+                from .errors import sidecar_save_error
+
+                exc = sidecar_save_error("masks", sidecar, exc, MaskError)
+            if self._unsaved_sidecar == sidecar:  # said once per recording, not at every edit
+                log.warning("%s", exc)
+                return
+            self._unsaved_sidecar = sidecar
             self.errorOccurred.emit(exc, "saving the masks")
+        else:
+            self._unsaved_sidecar = None
 
     def edit_masks(self, masks: "MaskSet", text: str) -> bool:
         """Replace the masks by ``masks`` as one undoable step named ``text``; ``False`` if nothing changed."""

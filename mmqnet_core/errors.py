@@ -16,6 +16,10 @@ class RecordingError(MMQNetError):
     """A recording could not be read or is unusable (corrupt header, wrong type, no data...)."""
 
 
+class FileChangedError(RecordingError):
+    """A recording's file was changed, truncated, moved or deleted on disk after it was opened."""
+
+
 class ConfigError(MMQNetError, ValueError):
     """An option or configuration value is invalid."""
 
@@ -26,6 +30,13 @@ class CheckpointError(MMQNetError):
 
 class MaskError(MMQNetError):
     """A mask or mask sidecar file is invalid."""
+
+
+class OutputError(MMQNetError, OSError):
+    """An output file could not be written: no space left, a read-only folder, no permission, a folder in the way.
+
+    Also an :class:`OSError`, so that code catching file-system errors keeps catching it.
+    """
 
 
 class Cancelled(MMQNetError):

@@ -132,7 +132,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     """Our own warnings (masks that may not line up...) become one ``warning:`` line; library warnings
     (numpy's RuntimeWarning on odd data...) go to the log: what the user must know is said in our words."""
     if issubclass(category, UserWarning) and "mmqnet_core" in str(filename):
-        print(f"warning: {safe_text(message)}", file=sys.stderr)
+        from ._recording_args import _say  # on a line of its own (a plain print continued a progress bar's line)
+
+        _say(f"warning: {safe_text(message)}")
     else:
         log.debug("%s: %s (%s:%s)", category.__name__, message, filename, lineno)
 

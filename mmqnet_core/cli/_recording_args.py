@@ -171,6 +171,8 @@ def check_output_folder(output: str | os.PathLike, option: str = "--output") -> 
         if not out.is_dir():
             raise NotADirectoryError(20, "not a directory")
         if not os.access(out, os.W_OK | os.X_OK):
+            if hasattr(os, "statvfs") and os.statvfs(out).f_flag & os.ST_RDONLY:  # not "permission denied"
+                raise OSError(30, "read-only file system")
             raise PermissionError(13, "permission denied")
     except OSError as exc:
         reason = "a file of that name is in the way" if out.exists() and not out.is_dir() else (
@@ -183,4 +185,20 @@ def check_output_folder(output: str | os.PathLike, option: str = "--output") -> 
                 folder.rmdir()
             except OSError:  # pragma: no cover - something else wrote there meanwhile: leave it
                 break
+    return out
+
+
+def check_output_file(output: str | os.PathLike, option: str = "--output", *, make_folder: bool = True) -> Path:
+    """Check, before any work, that the output file ``output`` can be written: not a folder, in a folder that
+    exists (or, with ``make_folder``, can be made) and can be written. A read-only folder, or one without permission,
+    was said only after the whole cleaning, as the last-resort error of the saving step."""
+    out = Path(output)
+    if out.is_dir():
+        raise ConfigError(f"Invalid value for '{option}': {safe_text(str(out))} is a folder; give a file name "
+                          f"(e.g. {safe_text(str(out / 'out'))}{out.suffix or ''}).")
+    parent = out.parent
+    if not make_folder and not parent.exists():
+        raise ConfigError(f"Invalid value for '{option}': cannot write {safe_text(str(out))}: the folder "
+                          f"{safe_text(str(parent))} does not exist; make it first or choose another folder.")
+    check_output_folder(parent, option)
     return out

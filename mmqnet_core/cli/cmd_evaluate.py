@@ -10,7 +10,9 @@ import argparse
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
+from ..check import safe_text
 from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
@@ -94,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     bad = [v for v in scenarios if v not in SCENARIOS]
     if bad:
         raise ConfigError(f"Invalid value for '--scenarios': allowed {', '.join(SCENARIOS)} or none, got {bad}.")
+    _check_early(args)
 
     if args.threads:
         import torch
@@ -143,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         trained[base.variant] = TrainedModel(model, meta.normalizer, base)
         methods = (base.variant, *FITTED_BASELINES)
         recorded = meta.extra.get("training_corpus") or {}
-        if args.corpus is None and recorded.get("pinned"):
+        if args.corpus is None and args.data is None and recorded.get("pinned"):  # --data given: that data
             args.corpus = str(recorded["key"])
         if args.data is None:
             args.data = str(meta.extra.get("training_data") or "synthetic")
@@ -175,9 +178,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     with progress_bar("evaluate") as bar:
         if corpus_file is not None:
-            from ..datasets.corpus import Corpus
-
-            corpus = Corpus.load(corpus_file)
+            corpus = _load_corpus_file(corpus_file, named=args.corpus)
         else:
             corpus = load_corpus(args, progress=scaled(bar, 0.0, 0.1))
         table = evaluate(corpus, train_config=base, methods=methods, missing_rates=args.rates, scenarios=scenarios,
@@ -193,6 +194,50 @@ def run(args: argparse.Namespace) -> int:
     if corpus.is_synthetic:
         print("[SYNTHETIC DATA: figures measure the method on the synthetic benchmark, not on real recordings]")
     return 0
+
+
+def _load_corpus_file(path: Path, named: str | None) -> Any:
+    """Read the corpus file; one the user named with --corpus that is not a corpus is said as such (the cache's
+    advice "Delete it to rebuild" told the user to delete the file they had given, a recording for instance)."""
+    from ..datasets.corpus import Corpus
+    from ..datasets.pinned import PINNED
+    from ..errors import MMQNetError
+
+    try:
+        return Corpus.load(path)
+    except MMQNetError:
+        if named is None or named in PINNED or named == "current":
+            raise
+        raise ConfigError(f"Invalid value for '--corpus': {safe_text(str(path))} is not a corpus file of MMQ-Net "
+                          "Studio (a .npz of feature arrays with their metadata, written by 'mmqnet train' or "
+                          "'mmqnet evaluate'); give such a file, a pinned corpus key or 'current'.") from None
+
+
+def _check_early(args: argparse.Namespace) -> None:
+    """The options that are only read at the end (the output folder, the rates, the methods) or by the corpus build
+    (the data folder), checked before anything is built: a pinned corpus takes 8-18 minutes, a training hours, and
+    a typo in one of them was said only after that."""
+    import math
+
+    from ..datasets.corpus import parse_source
+    from ..evaluation import ALL_METHODS
+    from ..evaluation.protocol import LONG_BASELINES
+    from ._recording_args import check_output_folder
+
+    check_output_folder(args.output)
+    for r in args.rates:
+        if not (math.isfinite(r) and 0.0 <= r <= 0.9):
+            raise ConfigError(f"Invalid value for '--rates': each rate must be 0 to 0.9, got {r:g}.")
+    if args.methods:
+        known = (*ALL_METHODS, *LONG_BASELINES)
+        unknown = [m.strip() for m in args.methods.split(",") if m.strip() and m.strip() not in known]
+        if unknown and not args.reuse:  # (--reuse may name the models it finds)
+            raise ConfigError(f"Invalid value for '--methods': unknown {unknown}; allowed: {', '.join(known)}.")
+    if args.data is not None:
+        kind, folder = parse_source(args.data)
+        if folder is not None and not folder.is_dir():
+            raise ConfigError(f"Invalid value for '--data': {folder} is not a folder (give the folder that holds the "
+                              f"{'sNN.dat files' if kind == 'deap' else 'session folders'}).")
 
 
 def _corpus_option(args: argparse.Namespace, default: Path | None) -> Path | None:

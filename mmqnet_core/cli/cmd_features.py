@@ -9,7 +9,7 @@ from ..errors import ConfigError
 from ..progress import scaled
 from ._progress import progress_bar
 from ._recording_args import (add_mask_options, add_modality_option, check_fits_memory, check_not_all_masked,
-                              check_output, parse_modalities, print_step_warnings, print_warnings)
+                              check_output, check_output_file, parse_modalities, print_step_warnings, print_warnings)
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = _FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise ConfigError(f"Invalid output file {str(out)!r}: use a .parquet or .csv extension.")
+    check_output_file(out)  # a folder in the way, a read-only folder: said before the cleaning
     config = FeatureConfig(window_s=args.window, step_s=args.step, include_delta=args.delta)
     with progress_bar("features") as bar:
         rec = load_recording(args.path, trial=args.trial, modalities=parse_modalities(args.modality), progress=scaled(bar, 0.0, 0.2))

@@ -12,7 +12,8 @@ from ..preprocessing.export import FORMATS, ascii_names
 from ..recording import Recording
 from ._progress import progress_bar
 from ._recording_args import (add_mask_options, add_modality_option, check_fits_memory, check_not_all_masked,
-                              check_output, check_span, parse_modalities, print_step_warnings, print_warnings)
+                              check_output, check_output_file, check_span, parse_modalities, print_step_warnings,
+                              print_warnings)
 
 
 def _load_recording(path: str, trial: int | None = None, modalities=None) -> Recording:
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"Cannot write {out.name!r}: unknown extension {out.suffix!r}; use one of {', '.join(FORMATS)}."
         )
+    check_output_file(out, make_folder=False)  # a folder in the way, read-only, missing: said before the cleaning
     config = PreprocessConfig(line_freq=args.line_freq, notch=not args.no_notch, target_sfreq=args.sfreq,
                               eog_method=args.eog, filter_method=args.filter_method)
     recording = _load_recording(args.file, args.trial, parse_modalities(args.modality))

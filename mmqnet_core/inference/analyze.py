@@ -50,7 +50,7 @@ import numpy as np
 if TYPE_CHECKING:  # imported when a table is made (pandas: ~0.5 s of start-up)
     import pandas as pd
 
-from ..errors import ConfigError, MaskError, MMQNetError
+from ..errors import ConfigError, MaskError, MMQNetError, RecordingError
 from ..features.missing import MissingReason, NOT_DETECTED_TEXT, combine, reason_counts
 from ..fileio import atomic_write
 from ..progress import CancelToken, ProgressCallback, check_cancel, report, scaled
@@ -883,6 +883,14 @@ def analyze_features(
         user |= tm
     data_missing = np.asarray(features.missing, bool)
     hidden = data_missing | user
+    if hidden.all() and not user.any():  # nothing masked: the data themselves (flat, NaN) or the layout
+        if np.any(np.asarray(features.reason) == MissingReason.NO_DATA):
+            raise RecordingError(f"Nothing to analyse in {title}: every channel the model reads is flat or empty "
+                                 "(NaN) throughout, and nothing is masked. Check the electrodes and the file: a "
+                                 "recording of flat channels holds no signal to analyse.")
+        raise RecordingError(f"Nothing to analyse in {title}: none of its channels is one the model reads, and "
+                             "nothing is masked. Check the channel names and modalities (command line: --modality "
+                             "NAME=EEG; app: the Modality column of the channel panel).")
     if hidden.all():
         raise MaskError(
             f"Every token of {title} is masked or missing: nothing to analyse -- unmask at least one channel "

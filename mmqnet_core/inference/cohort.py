@@ -223,6 +223,8 @@ def analyze_file(
     rec = load_recording(path, trial=trial, modalities=modalities, progress=scaled(progress, 0.0, 0.1),
                          cancel=cancel)
     masks, mask_note = masks_for(path, rec, masks=options.masks, no_masks=options.no_masks)
+    if masks is not None:
+        _warn_masks_not_fitting(masks, rec, mask_note)
     if check_recording is not None:
         check_recording(rec)  # the CLI: warning lines for a damaged file, a span that does not fit in memory
     lines: list[str] = [f"warning: {w}" for w in getattr(rec, "warnings", ())] if check_recording is None else []
@@ -236,6 +238,32 @@ def analyze_file(
     cache_key = ("deap", str(path.resolve())) if subject_cache is not None and rec.source_format == "deap" else None
     return FileAnalysis(result=run.result, model=model, mask_note=mask_note, lines=tuple(lines), paths=run.paths,
                         subject=rec.subject, subject_cache_key=cache_key)
+
+
+def _warn_masks_not_fitting(masks: Any, rec: Any, mask_note: str) -> None:
+    """Say (a ``warning:`` line) what of a mask file cannot apply to ``rec``: channels it does not have, segments
+    beyond its end. Such masks were applied silently as nothing (a mask file of another recording given by
+    mistake: the user believed channels hidden that the analysis read)."""
+    import warnings
+
+    from ..check import safe_text
+    from ..masking import MaskWarning
+
+    names = set(rec.ch_names)
+    unknown = sorted((set(masks.channels) | {c for s in masks.segments for c in s.channels}) - names)
+    beyond = [s for s in masks.segments if s.start_s >= rec.duration_s]
+    parts = []
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        parts.append(f"channel(s) {shown} that {rec.title} does not have")
+    if beyond:
+        first = beyond[0]
+        parts.append(f"{len(beyond)} segment(s) beyond its end ({rec.duration_s:g} s; the first {first.start_s:g}-"
+                     f"{first.end_s:g} s)")
+    if parts:
+        warnings.warn(safe_text(f"{mask_note[len('masks from '):] or 'the masks'} names {' and '.join(parts)}: "
+                                "those masks hide nothing. Check that the mask file belongs to this recording.", 600),
+                      MaskWarning, stacklevel=2)
 
 
 # --- finding the recordings -----------------------------------------------------------------------------------

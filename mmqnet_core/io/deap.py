@@ -61,6 +61,9 @@ _MAX_PICKLE_BYTES = 2 * 1024**3  # refuse anything larger than 2 GiB (a real DEA
 _MAX_SFREQ = 100_000.0  # Hz, highest 'sfreq' accepted (DEAP is 128 Hz)
 _MIN_SFREQ = 0.01  # Hz, lowest 'sfreq' accepted
 _LABEL_RANGE = (1.0, 9.0)  # self-assessment scores (SAM scale)
+#: Largest magnitude a sample may have in the file's units (µV for EEG, ohms for a skin resistance of at most ~1e7):
+#: beyond it the file is damaged (the cleaning's squares overflow: "SVD did not converge", an unexpected failure).
+_MAX_ABS_VALUE = 1e12
 
 
 def _numpy_attr(names: tuple[str, ...], attr: str) -> Callable[..., Any] | None:
@@ -327,6 +330,13 @@ def deap_trial_recording(
     file_units = content["units"]
     sfreq = content["sfreq"]
     x = np.array(data[trial], dtype=np.float64)  # (n_channels, n_times), a copy: the RawArray owns it
+    with np.errstate(invalid="ignore"):
+        peak = np.nanmax(np.where(np.isfinite(x), np.abs(x), 0.0), axis=1)
+    if np.any(peak > _MAX_ABS_VALUE):
+        worst = int(np.argmax(peak))
+        raise RecordingError(f"Cannot read {name}: trial {trial} holds values up to {peak[worst]:.3g} (channel "
+                             f"{ch_names[worst]!r}), beyond what any recorder stores (at most {_MAX_ABS_VALUE:g} in "
+                             "the file's units, µV for EEG): the file is damaged or not DEAP data.")
     units = []
     notes = []
     for i, m in enumerate(mods):

@@ -144,18 +144,34 @@ def _find_steps(parts: list, ch_name: str, sfreq: float, bdf: bool):
     )
 
 
+#: Returned by :func:`_open_raw` among mne's warnings when the annotation texts had to be read as Latin-1.
+LATIN1_ANNOTATIONS = "annotation texts read as Latin-1"
+
+
 def _open_raw(header: EdfHeader, stim_names: Sequence[str], preload: bool):
     """Open ``header.path`` with mne; mne's warnings are returned, its errors become RecordingError."""
     import mne
 
     reader = mne.io.read_raw_bdf if header.kind == "bdf" else mne.io.read_raw_edf
+    latin1 = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        raw = reader(
-            header.path, preload=preload, stim_channel=list(stim_names) or None, infer_types=False,
-            verbose="error",
-        )
-    return raw, [str(w.message).replace("\n", " ") for w in caught]
+        try:
+            raw = reader(
+                header.path, preload=preload, stim_channel=list(stim_names) or None, infer_types=False,
+                verbose="error",
+            )
+        except Exception as exc:  # noqa: BLE001 - mne raises a bare Exception for this one
+            if "invalid byte in at least one annotations channel" not in str(exc):
+                raise
+            # Texts written by a recorder in its own 8-bit code page (EDF+ asks for UTF-8): the signals are fine,
+            # and refusing the file sent the user after mne's own parameter ("try setting encoding='latin1'").
+            raw = reader(
+                header.path, preload=preload, stim_channel=list(stim_names) or None, infer_types=False,
+                verbose="error", encoding="latin1",
+            )
+            latin1.append(LATIN1_ANNOTATIONS)
+    return raw, latin1 + [str(w.message).replace("\n", " ") for w in caught]
 
 
 def load_edf(
@@ -335,8 +351,12 @@ def load_edf(
                 f"shown end to end, so from {first_s:g} s on the times (and the clock) read up to {total_s:g} s "
                 "early, and the file's annotations after a gap do not sit on their data."
             )
+    if LATIN1_ANNOTATIONS in mne_warnings:
+        damage.append(f"{name}: its {header.variant or 'EDF+'} annotation texts are not UTF-8 text as the format "
+                      "requires; they were read as Latin-1 and may show wrong characters (the signals are not "
+                      "affected).")
     for w in mne_warnings:
-        if "Number of records from the header" in w or "mixed sampling" in w:
+        if w == LATIN1_ANNOTATIONS or "Number of records from the header" in w or "mixed sampling" in w:
             continue  # already said above, in our words
         notes.append(f"mne: {w}")
 

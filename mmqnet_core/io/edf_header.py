@@ -113,6 +113,33 @@ def _printable(data: bytes) -> str:
     """``data`` as a user reads it: printable ASCII as it is, every other byte as ``\\xNN`` (no ``b'...'``)."""
     return "".join(chr(c) if 32 <= c < 127 and c != 34 else f"\\x{c:02x}" for c in data)
 
+#: The first bytes of files a user may take for a recording, and what they are (said in the error).
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document): unpack it and open the recording inside"),
+    (b"\x1f\x8b", "gzip-compressed: unpack it and open the recording inside"),
+    (b"7z\xbc\xaf", "a 7-Zip archive: unpack it and open the recording inside"),
+    (b"\x80", "a Python pickle, as DEAP's sNN.dat files are: if it is one, name it with the .dat extension"),
+    (b"\x93NUMPY", "a NumPy .npy array"),
+    (b"\x89HDF", "an HDF5 file (a MATLAB v7.3 .mat file is one)"),
+    (b"MATLAB", "a MATLAB .mat file"),
+    (b"Brain Vision", "a BrainVision header (.vhdr)"),
+    (b"GDF", "a GDF file"),
+)
+
+
+def _looks_like(head: bytes) -> str:
+    """What the file seems to be from its first bytes, as "; it looks like ..." (empty when unknown)."""
+    for sig, what in _SIGNATURES:
+        if head.startswith(sig):
+            return f"; it looks like {what}"
+    if head and all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        return "; it looks like a text file"
+    return ""
+
+
 def _ascii(raw: bytes) -> str:
     return raw.decode("latin-1").strip()
 
@@ -149,7 +176,8 @@ def read_edf_header(path: str | os.PathLike) -> EdfHeader:
             kind = "edf"
         else:
             raise RecordingError(
-                f"Cannot read {name}: it is not an EDF or BDF file (it starts with \"{_printable(main[:8])}\"; an "
+                f"Cannot read {name}: it is not an EDF or BDF file (it starts with \"{_printable(main[:8])}\""
+                f"{_looks_like(main)}; an "
                 "EDF file starts with \"0\" and seven spaces, a BDF file with the byte 0xFF and \"BIOSEMI\"). Check "
                 "that the file is a recording and was copied completely."
             )

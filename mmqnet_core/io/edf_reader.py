@@ -30,6 +30,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..check import safe_text
+from ..errors import FileChangedError
 from .tal import record_onsets
 
 __all__ = ["EdfSpanReader", "first_record_onset", "with_exact_start"]
@@ -121,10 +123,20 @@ class EdfSpanReader:
             with self._open_lock:
                 fh = self._fh
                 if fh is None:
-                    fh = open(self.path, "rb", buffering=0)  # noqa: SIM115 (kept open; closed below)
+                    try:
+                        fh = open(self.path, "rb", buffering=0)  # noqa: SIM115 (kept open; closed below)
+                    except OSError as exc:  # moved, deleted or made unreadable since it was opened
+                        raise self._changed(f"it cannot be opened again ({exc.strerror or exc})") from None
                     self._closer = weakref.finalize(self, fh.close)
                     self._fh = fh
         return fh
+
+    def _changed(self, what: str) -> FileChangedError:
+        """The error for a file changed on disk after it was opened (truncated, replaced, moved or deleted by
+        another program): the data shown so far came from the file as it was; nothing here is written."""
+        return FileChangedError(f"Cannot read {safe_text(self.path.name)}: {what}; the file was changed, truncated or "
+                              "moved on disk since it was opened. Open it again once the program writing it has "
+                              "finished (a recording must not be written while it is open).")
 
     def _read_at(self, view: memoryview, offset: int) -> int:
         """Read ``len(view)`` bytes at ``offset`` into ``view`` (positioned: safe from several threads at once);
@@ -228,7 +240,11 @@ class EdfSpanReader:
         for ra, rb in chunks:
             nbytes = (rb - ra) * rec_bytes
             if self._read_at(memoryview(buf)[:nbytes], self.data_offset + ra * rec_bytes) != nbytes:
-                raise OSError(f"{self.path.name} ended before data record {rb} (file shorter than its header says)")
+                try:
+                    held = max(0, (os.fstat(self._file().fileno()).st_size - self.data_offset) // rec_bytes)
+                except OSError:
+                    held = ra
+                raise self._changed(f"it now holds {held} of the {self.n_records} data records it held when opened")
             recs = buf[:nbytes].reshape(rb - ra, rec_bytes)
             n = (rb - ra) * spr
             lo = max(start - ra * spr, 0)  # the part of this chunk inside [start, stop)

@@ -32,7 +32,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .. import __version__
-from ..check import check_finite, check_int, check_option, check_str_list, check_type, read_json_file, safe_text
+from ..check import (check_finite, check_int, check_option, check_regular_file, check_str_list, check_type,
+                     read_json_file, safe_text)
 from ..errors import CheckpointError, ConfigError
 from ..fileio import atomic_write
 from ..recording import Modality
@@ -208,16 +209,23 @@ def _check_weights(state: Mapping[str, torch.Tensor], origin: Path) -> None:
         )
 
 
+#: Largest weights file read, bytes: the shipped model is ~1 MB and any MMQ-Net this program builds is far below
+#: this; a forged or sparse file declaring tens of GB was mapped into memory and failed as an unexpected error.
+MAX_WEIGHTS_BYTES = 2 * 1024**3
+
+
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    check_regular_file(path, "weights file", max_bytes=MAX_WEIGHTS_BYTES, error=CheckpointError)
     try:
         return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:  # RuntimeError: mmap refused
         raise CheckpointError(f"Cannot read weights {path}: the file is corrupt or not a safetensors file ({exc}).") \
             from None
 
 
 def _read_pt(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
     """A weights-only PyTorch file: a state dict, or {"state_dict": ..., "meta": <config.json content>}."""
+    check_regular_file(path, "weights file", max_bytes=MAX_WEIGHTS_BYTES, error=CheckpointError)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

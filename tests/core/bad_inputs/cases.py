@@ -188,6 +188,22 @@ def edf_cases() -> list[Case]:
                           linked(kind)))
     cases.append(Case("output/analyze_into_source", ["analyze", "src.edf", "-o", "src.edf"], "error",
                       linked("same")))
+    # session 13: an output that is a folder, or in a file; a disk full or read-only folder is in
+    # tests/core/test_output_errors_session13.py (simulated: root writes anywhere)
+    def folder_in_the_way(folder: Path) -> None:
+        (folder / "src.edf").write_bytes(edf_bytes())
+        (folder / "o.fif").mkdir()
+        (folder / "afile").write_bytes(b"x")
+    for k, opts in enumerate((["preprocess", "src.edf", "-o", "o.fif"], ["features", "src.edf", "-o", "afile/o.csv"],
+                              ["analyze", "src.edf", "-o", "afile/out"])):
+        cases.append(Case(f"output/folder_in_the_way_{k}_{opts[0]}", opts, "error", folder_in_the_way))
+    # session 13: EDF+ annotation texts in Latin-1 (a recorder's code page): read, with a warning
+    ann = [np.concatenate([np.zeros(2 * 64), np.frombuffer((f"+{r}\x14\x14\x00".encode() + (
+        b"+1.5\x152\x14Augen ge\xf6ffnet\x14\x00" if r == 1 else b"")).ljust(120, b"\x00"), "<i2")])
+        for r in range(6)]
+    cases.append(Case("edfplus/annotation_latin1", ["info", "a.edf"], "warn", _write(
+        "a.edf", edf_bytes(labels=("Fp1", "Cz", "EDF Annotations"), ns=[64, 64, 60], reserved="EDF+C", n_records=6,
+                           data=np.concatenate(ann)))))
     # absurd options
     for k, opts in enumerate((["features", "o.edf", "-o", "o.csv", "--window", "nan"],
                               ["features", "o.edf", "-o", "o.csv", "--step", "-inf"],
@@ -304,6 +320,11 @@ def deap_cases() -> list[Case]:
         obj = _deap_obj()
         obj["labels"] = lab
         cases.append(Case(f"deap/rating_{k}", ["info", "s01.dat"], "warn", _write("s01.dat", _pickle(obj))))
+    # session 13: values no recorder stores (a damaged file): the cleaning failed with "SVD did not converge"
+    obj = _deap_obj()
+    obj["data"][0, 3] *= 1e299
+    cases.append(Case("deap/absurd_values", ["features", "s01.dat", "-o", "f.csv"], "error",
+                      _write("s01.dat", _pickle(obj))))
     # complex, object, boolean data; wrong shapes
     obj = _deap_obj()
     obj["data"] = obj["data"] + 1j
@@ -431,6 +452,10 @@ def json_cases(checkpoint: Path) -> list[Case]:
     )):
         cases.append(Case(f"masks/json_{k}", analyze, "error", masks(content), sources=["rec.edf", "m.json"]))
     cases.append(Case("masks/fifo", analyze, "error", masks(None, fifo=True), sources=["rec.edf"]))
+    # session 13: a mask file of another recording (channels it lacks, spans after its end): analysed, said loudly
+    cases.append(Case("masks/of_another_recording", analyze, "warn", masks(
+        b'{"format": "mmqnet-masks", "version": 1, "channels": ["EXG9"], '
+        b'"segments": [{"start_s": 900, "end_s": 950}]}'), sources=["rec.edf", "m.json"]))
     cases.append(Case("masks/folder", analyze, "error", masks(None, folder_=True), sources=["rec.edf"]))
 
     ck_argv = ["analyze", "rec.edf", "-o", "out", "--checkpoint", "ckpt"]
@@ -486,6 +511,11 @@ def json_cases(checkpoint: Path) -> list[Case]:
         (ck / "model.safetensors").unlink()
         torch.save({"state_dict": _Payload("eval")}, ck / "model.pt")
     cases.append(Case("checkpoint/torch_save_payload", ck_argv, "error", _ckpt_from(checkpoint, torch_zip_payload)))
+    # session 13: evaluate's options refused before the checkpoint's pinned corpus is rebuilt (8-18 minutes)
+    for k, opts in enumerate((["--rates", "0,1.5"], ["--data", "deap:nowhere"], ["-o", "rec.edf/ev"],
+                              ["--corpus", "rec.edf"])):
+        cases.append(Case(f"evaluate/option_{k}", ["evaluate", "--checkpoint", str(checkpoint), "-o", "ev", *opts],
+                          "error", _small_recording))
     return cases
 
 

@@ -198,7 +198,7 @@ def test_an_all_flat_recording_in_a_cohort_has_no_data(tmp_path):
     result = run_cohort(find_sources([src]), tmp_path / "out", jobs=1)
     table = result.table
     assert list(table.status) == [FAILED]
-    assert "is masked or missing: nothing to analyse" in table.error[0]
+    assert "every channel the model reads is flat or empty (NaN) throughout, and nothing is masked" in table.error[0]
 
 
 def test_a_dead_channel_is_missing_in_the_streamed_analysis_too(model):
