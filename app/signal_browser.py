@@ -78,7 +78,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmqnet_core.errors import MMQNetError
+from mmqnet_core.errors import FileChangedError, MMQNetError
 from mmqnet_core.montage import BUILTIN, Derivation, DerivationPlan, Montage, plan
 from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import Annotation, Modality, Recording
@@ -129,6 +129,8 @@ PAGE_CACHE_SIZE = 10
 BOUNDS_PAD = 0.01
 #: Pages prepared ahead in the direction of travel (and one behind).
 PREFETCH_AHEAD = 2
+#: The status while pages cannot be read because the file changed on disk since it was opened.
+FILE_CHANGED_STATUS = "the file changed on disk since it was opened: pages not read before are not drawn; open it again"
 #: Threads that prepare pages in the background. Back to back, one page is new at each step and one thread took
 #: longer over it (read, montage, filter, layout, image: ~8-12 ms of CPU) than the GUI thread over the step
 #: (~7-8 ms), so the GUI thread waited for it (~5 ms per step in ``_PagePrefetcher.get``) with a core idle. With
@@ -1520,6 +1522,8 @@ class SignalBrowser(QWidget):
         self._legend_fit: tuple = ()  # (the legend's texts, the room for it, px) it was last fitted to
         # Whether the cleaned trace is the analysis' input (None: not known): set by the window after cleaning.
         self.cleaned_is_model_input: bool | None = True
+        # The error of the first page that could not be read because the file changed on disk (None: none yet).
+        self._file_changed_error: FileChangedError | None = None
         self._legend.setParentItem(self._vb)
         self._legend.setZValue(50)
         # The read-out has a strip of its own under the plot (over the plot it covered the bottom traces and
@@ -2274,8 +2278,17 @@ class SignalBrowser(QWidget):
         self._update_readout()
 
     # --- model updates -------------------------------------------------------------------------------------
+    def _file_changed(self, exc: FileChangedError) -> None:
+        """A page could not be read because the file changed on disk: said once per recording (a dialog through
+        the model's error signal), then only in the status while pages that were read before still draw (each
+        page not read before raised a dialog of its own, one per key press)."""
+        if self._file_changed_error is None:
+            self._file_changed_error = exc
+            self.model.errorOccurred.emit(exc, f"reading {self._rec.title if self._rec is not None else 'the file'}")
+
     def _on_recording_loaded(self, recording: Recording) -> None:
         self._rec = recording
+        self._file_changed_error = None
         self.heart_rate_row.clear()
         self._annotations = recording.annotations  # built from the file's list on each access: keep them
         self._pages.clear()
@@ -2293,6 +2306,7 @@ class SignalBrowser(QWidget):
 
     def _on_recording_changed(self, recording: Recording) -> None:
         self._rec = recording
+        self._file_changed_error = None
         self.heart_rate_row.clear()
         self._annotations = recording.annotations
         self._pages.clear()  # same file, other modalities: other scales
@@ -2483,8 +2497,16 @@ class SignalBrowser(QWidget):
             job = self._page_job(kind, start) if wanted and self._row_defs else None
             if job is None:
                 traces.hide()
-            else:
-                traces.show(self._pages.get(*job))
+                continue
+            try:
+                page = self._pages.get(*job)
+            except FileChangedError as exc:  # truncated, moved or deleted on disk since it was opened
+                traces.hide()
+                self._file_changed(exc)
+                continue
+            traces.show(page)
+        if self._file_changed_error is not None:
+            self.status = FILE_CHANGED_STATUS
         self._draw_grid(start, stop)
         self._draw_legend(draw_raw, draw_clean)  # before the labels, which are cut at its width
         self._draw_spans()

@@ -146,3 +146,40 @@ def test_no_export_writes_over_the_open_recording(window, tmp_path, qtbot, dialo
     for shown in dialogs:
         assert "it is a recording opened for reading, and recordings are never written" in shown["text"], shown
     assert path.read_bytes() == before
+
+
+def test_pages_of_a_file_truncated_while_open_are_said_once_not_at_every_key_press(window, tmp_path, qtbot,
+                                                                                   dialogs, monkeypatch):
+    """The lead, from bad13's report: after another program truncated the open file, every page not read before
+    raised the error again through the excepthook (one dialog per PageDown). Now one dialog for the recording,
+    the status says why the traces are missing, pages read before still draw, and nothing is written."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from app.signal_browser import FILE_CHANGED_STATUS
+
+    monkeypatch.setattr(window, "start_cleaning", lambda: None)
+    path = _edf(tmp_path / "rec.edf")
+    size = path.stat().st_size
+    window.open_file(path)
+    wait_loaded(qtbot, window)
+    browser = window.browser
+    browser.set_page_length(5.0)
+    browser.setFocus()
+    qtbot.wait(200)  # the neighbouring pages prefetched
+    with open(path, "r+b") as fid:
+        fid.truncate(size // 3)  # 19 of 60 records left
+    for _ in range(6):  # 5, 10, ..., 30 s: pages from 20 s on were never read
+        QTest.keyClick(browser, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: bool(dialogs), timeout=5000)
+    qtbot.wait(100)
+    assert len(dialogs) == 1, [d["text"] for d in dialogs]
+    assert "the file was changed, truncated or moved on disk since it was opened" in dialogs[0]["text"]
+    assert dialogs[0]["informative"] == FILE_CHANGED_WHAT_TO_DO
+    assert browser.status == FILE_CHANGED_STATUS
+    assert FILE_CHANGED_STATUS in window.page_label.text() or FILE_CHANGED_STATUS in window.page_label.toolTip()
+    assert not browser.trace_items()[0].isVisible()  # nothing drawn that was not read
+    QTest.keyClick(browser, Qt.Key.Key_Home)  # back to a page read before: drawn again, no new dialog
+    assert browser.trace_items()[0].isVisible()
+    assert len(dialogs) == 1
+    assert path.stat().st_size == size // 3  # never written
