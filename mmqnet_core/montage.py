@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -251,6 +252,10 @@ def derivation_matrix(rows: Sequence[Derivation], ch_names: Sequence[str]) -> tu
     return picks, matrix
 
 
+#: A reference of this many channels or more is an average: its mean is over the channels present at each sample.
+AVERAGE_MIN_CHANNELS = 3
+
+
 @dataclass(frozen=True)
 class DerivationPlan:
     """How to compute montage rows from a read of some channels, without a matrix product (see :func:`plan`)."""
@@ -262,7 +267,11 @@ class DerivationPlan:
     def apply(self, data: np.ndarray) -> np.ndarray:
         """The rows (R, n_times) from ``data`` (len(picks), n_times): anode minus the mean of its reference.
 
-        A missing sample (NaN) of a channel makes only the rows that use that channel missing there.
+        A missing sample (NaN) of a channel makes only the rows that use that channel missing there. An average
+        reference (:data:`AVERAGE_MIN_CHANNELS` or more channels) is the mean of the channels present at each
+        sample, as the cleaning's average reference is: a channel masked over a segment leaves its own row missing
+        there, not every row (each "-avg" row was blank over the segment); a one- or two-channel reference (an
+        electrode, linked ears) is missing where one of its channels is.
 
         Each row is written once, ``anode - reference`` straight into the output (a bipolar row's reference is a
         row of ``data``; a mean reference is computed once per distinct reference, over a view of ``data`` where
@@ -280,7 +289,14 @@ class DerivationPlan:
                 k0 = cols[0]
                 contiguous = cols == tuple(range(k0, k0 + len(cols)))
                 # A view where it can (no copy); the same mean as over a gathered copy (same values, same order).
-                ref = (data[k0:k0 + len(cols)] if contiguous else data[list(cols)]).mean(axis=0)
+                block = data[k0:k0 + len(cols)] if contiguous else data[list(cols)]
+                ref = block.mean(axis=0)
+                if len(cols) >= AVERAGE_MIN_CHANNELS:
+                    gaps = np.isnan(ref)  # one row's check; the page usually has none
+                    if gaps.any():
+                        with warnings.catch_warnings():  # every channel missing there: the reference is too
+                            warnings.simplefilter("ignore", RuntimeWarning)
+                            ref[gaps] = np.nanmean(block[:, gaps], axis=0)
             for r in rows:
                 ref_of_row[r] = ref
         for r, a in enumerate(self.anodes):

@@ -101,3 +101,32 @@ def test_custom_montages_round_trip_through_json(tmp_path):
         Montage("Empty", "custom")
     with pytest.raises(ConfigError, match="Invalid montage kind"):
         Montage("X", "sideways")
+
+
+def test_an_average_reference_is_over_the_channels_present_at_each_sample():
+    """clin13: a channel masked over a segment (NaN in the cleaned signal) blanked every "-avg" row over the
+    segment. An average reference is the mean of the channels present there (as the cleaning's is); a one- or
+    two-channel reference (linked ears) stays missing where one of its channels is."""
+    names = ["Fz", "Cz", "Pz", "A1", "A2"]
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(5, 40))
+    data[1, 10:20] = np.nan  # Cz masked over a segment
+    avg = plan(AVERAGE.derive(chans(names)), names)
+    rows = avg.apply(data[list(avg.picks)])
+    assert np.isnan(rows[1, 10:20]).all() and np.isfinite(rows[1, :10]).all()  # Cz's own row: missing there only
+    others = [0, 2, 3, 4]
+    assert np.isfinite(rows[others]).all()
+    present = np.delete(data, 1, axis=0)
+    np.testing.assert_allclose(rows[others, 10:20], data[others, 10:20] - present[:, 10:20].mean(axis=0))
+    np.testing.assert_allclose(rows[others, :10], data[others, :10] - data[:, :10].mean(axis=0))
+    ears = plan(LINKED_EARS.derive(chans(names)), names)
+    data[3, 30:35] = np.nan  # A1 missing: the linked-ears reference is missing there
+    rows = ears.apply(data[list(ears.picks)])
+    assert np.isnan(rows[:, 30:35]).all() and np.isfinite(rows[[0, 2], :10]).all()
+    data[:, 36] = np.nan  # every channel missing: every row missing, without a warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = avg.apply(data[list(avg.picks)])
+    assert np.isnan(rows[:, 36]).all()
