@@ -79,6 +79,10 @@ def read_session(path: str | os.PathLike) -> tuple[dict[str, str], str | None]:
     except RecursionError:
         raise RecordingError(f"Cannot read {path}: the XML is nested too deeply. Check the session folder.") \
             from None
+    if root.tag != "session":  # e.g. an HTML page saved under the name (it was read as a session without labels)
+        raise RecordingError(
+            f"Cannot read {path}: its root element is <{safe_text(root.tag, 40)}>, not the <session> of a MAHNOB-HCI "
+            "session.xml. Put the session's own session.xml in the folder.")
     subject = root.find("subject")
     return dict(root.attrib), (subject.get("id") or None) if subject is not None else None
 

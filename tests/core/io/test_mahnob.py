@@ -90,3 +90,14 @@ def test_read_session_gives_root_attributes_and_the_subject_element(tmp_path):
     assert subject == "3" and attrs["feltVlnc"] == "7" and read_session_xml(folder / "session.xml") == attrs
     (folder / "session.xml").write_text('<session feltVlnc="1" />')
     assert read_session(folder / "session.xml") == ({"feltVlnc": "1"}, None)
+
+
+def test_a_session_xml_that_is_not_a_session_is_refused(tmp_path):
+    """bad13: an HTML page (well-formed XHTML) saved as session.xml was read as a session without labels."""
+    from mmqnet_core.errors import RecordingError
+    from mmqnet_core.io.mahnob import read_session
+
+    path = tmp_path / "session.xml"
+    path.write_text('<html><head><title>MAHNOB-HCI</title></head><body><p>Sign in</p></body></html>')
+    with pytest.raises(RecordingError, match=r"root element is <html>, not the <session> of a MAHNOB-HCI"):
+        read_session(path)
