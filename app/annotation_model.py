@@ -92,20 +92,12 @@ class AnnotationModel(QObject):
             return
         if not self.annotations.user_entries and not sidecar.exists():
             return  # nothing to keep: do not litter the data folder
-        try:
-            self.annotations.save(sidecar, recording=self.app_model.path)
-        except Exception as exc:  # noqa: BLE001 - reported through the one error path
-            if isinstance(exc, OSError) or not isinstance(exc, MMQNetError):  # a read-only or full folder
-                from .errors import sidecar_save_error
+        from .errors import save_sidecar
 
-                exc = sidecar_save_error("annotations", sidecar, exc, AnnotationError)
-            if self._unsaved_sidecar == sidecar:  # said once per recording, not at every edit
-                log.warning("%s", exc)
-                return
-            self._unsaved_sidecar = sidecar
-            self.app_model.errorOccurred.emit(exc, "saving the annotations")
-        else:
-            self._unsaved_sidecar = None
+        annotations = self.annotations
+        self._unsaved_sidecar = save_sidecar(lambda: annotations.save(sidecar, recording=self.app_model.path),
+                                             "annotations", sidecar, AnnotationError, self._unsaved_sidecar,
+                                             self.app_model.errorOccurred.emit)
 
     # --- edits (each one undo step) -----------------------------------------------------------------------
     def edit(self, annotations: AnnotationSet, text: str) -> bool:

@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Callable
 
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -92,6 +93,25 @@ def sidecar_save_error(what: str, sidecar: Path, exc: BaseException, error: type
     if reason is None:
         reason = (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)).rstrip(".")
     return error(f"Cannot save the {what} to {safe_text(sidecar, 300)}: {safe_text(reason, 300)}.")
+
+
+def save_sidecar(save: Callable[[], object], what: str, sidecar: Path, error: type[MMQNetError],
+                 unsaved: Path | None, report: Callable[[BaseException, str], object]) -> Path | None:
+    """Autosave ``what`` ("masks", "annotations") with ``save()`` to ``sidecar``; a failure is reported through
+    ``report(exc, context)`` once per sidecar (``unsaved``: the sidecar whose save failed last; a repeat only goes to
+    the log), as :func:`sidecar_save_error` words it for a read-only or full folder. Returns the sidecar when the
+    save failed (the next ``unsaved``), else None."""
+    try:
+        save()
+    except Exception as exc:  # noqa: BLE001 - reported through the one error path
+        if isinstance(exc, OSError) or not isinstance(exc, MMQNetError):  # a read-only or full folder
+            exc = sidecar_save_error(what, sidecar, exc, error)
+        if unsaved == sidecar:  # said once per recording, not at every edit
+            log.warning("%s", exc)
+        else:
+            report(exc, f"saving the {what}")
+        return sidecar
+    return None
 
 
 #: The context of a time typed after Ctrl+G that cannot be read or lies outside the recording, and what to do.

@@ -264,20 +264,11 @@ class AppModel(QObject):
             return
         if not self.masks.channels and not self.masks.segments and not sidecar.exists():
             return  # nothing to keep: do not litter the data folder
-        try:
-            self.masks.save(sidecar, recording=self.path)
-        except Exception as exc:  # noqa: BLE001 - reported through the one error path
-            if isinstance(exc, OSError) or not isinstance(exc, MMQNetError):  # a read-only or full folder
-                from .errors import sidecar_save_error
+        from .errors import save_sidecar
 
-                exc = sidecar_save_error("masks", sidecar, exc, MaskError)
-            if self._unsaved_sidecar == sidecar:  # said once per recording, not at every edit
-                log.warning("%s", exc)
-                return
-            self._unsaved_sidecar = sidecar
-            self.errorOccurred.emit(exc, "saving the masks")
-        else:
-            self._unsaved_sidecar = None
+        masks = self.masks
+        self._unsaved_sidecar = save_sidecar(lambda: masks.save(sidecar, recording=self.path), "masks", sidecar,
+                                             MaskError, self._unsaved_sidecar, self.errorOccurred.emit)
 
     def edit_masks(self, masks: "MaskSet", text: str) -> bool:
         """Replace the masks by ``masks`` as one undoable step named ``text``; ``False`` if nothing changed."""
