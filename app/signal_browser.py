@@ -142,6 +142,10 @@ FILTER_BLOCK_PAGES = 3
 FILTER_BLOCKS_KEPT = 3
 #: Longest time a prefetch waits for the page step's paint before it starts anyway, s (see ``_PagePrefetcher.hold``).
 PREFETCH_HOLD_S = 0.05
+#: With the cleaned view of a long recording (cleaned on demand, tile by tile), the tile that holds the page this
+#: many pages ahead is cleaned in the background: a reader holding PageDown (30 Hz auto-repeat) finds it cleaned
+#: (a tile takes ~0.15-0.2 s; the pages' own prefetch, two ahead, asked for it ~70 ms before it was drawn).
+TILE_AHEAD_PAGES = 10
 #: A page step that comes less than this after the previous page's paint ended (or, not painted yet, after it
 #: was drawn) is "back to back", s: its neighbours are prepared without waiting for its paint (see
 #: ``SignalBrowser.refresh``), and without images where the stroke would hold the interpreter lock: PySide6's
@@ -1098,6 +1102,7 @@ class _PagePrefetcher:
         self._go.set()
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False  # after shutdown(): pages are computed on demand only, no thread is started
+        self._warming: dict[Hashable, Future] = {}  # side jobs under way (:meth:`warm`)
         self.hits = 0  # pages found ready or under way (for tests and the benchmark)
         self.misses = 0
 
@@ -1144,6 +1149,25 @@ class _PagePrefetcher:
 
         self._store(key, self._executor.submit(job))
 
+    def warm(self, key: Hashable, fn: Callable[[], object]) -> bool:
+        """Run ``fn`` in the background threads (after the step's paint, as a prefetch) unless a job ``key`` is
+        still pending; its result is not kept (it fills another cache). True when it was started."""
+        pending = self._warming
+        for done in [k for k, f in pending.items() if f.done()]:
+            del pending[done]
+        if self._closed or key in pending:
+            return False
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="page-prefetch")
+        go = self._go
+
+        def job() -> None:
+            go.wait(PREFETCH_HOLD_S)
+            fn()
+
+        pending[key] = self._executor.submit(job)
+        return True
+
     def hold(self) -> None:
         """Background work waits (at most :data:`PREFETCH_HOLD_S`) until :meth:`release`: called by a page step
         before it queues its prefetches, released once the step's page is painted."""
@@ -1161,9 +1185,10 @@ class _PagePrefetcher:
             old.cancel()  # not started yet: dropped
 
     def clear(self) -> None:
-        for future in self._pages.values():
+        for future in list(self._pages.values()) + list(self._warming.values()):
             future.cancel()
         self._pages.clear()
+        self._warming.clear()
 
     def shutdown(self) -> None:
         """Drop the cache and stop the background thread (waits for a page under way, a few ms) for good."""
@@ -2734,6 +2759,22 @@ class SignalBrowser(QWidget):
                         page, raster=render_raster(page, target)), replace=True)
                 else:
                     self._pages.prefetch(key, compute)
+        if draw_clean:
+            self._prefetch_tile(state.clamp_start(state.start_s + state.direction * TILE_AHEAD_PAGES * state.page_s))
+
+    def _prefetch_tile(self, start_s: float) -> bool:
+        """Clean in the background the on-demand tile that holds ``start_s`` (s) when it is not cleaned yet (see
+        :data:`TILE_AHEAD_PAGES`); True when that was started. Cleaned signals held whole have no tiles."""
+        result = self.model.preprocess_result
+        cleaned = getattr(result, "cleaned", None)
+        data = getattr(cleaned, "data", None)
+        if not all(hasattr(data, name) for name in ("tile", "has_tile", "starts")):
+            return False
+        sample = int(round((start_s - float(getattr(result, "start_s", 0.0))) * float(cleaned.sfreq)))
+        k = int(np.searchsorted(data.starts, sample, side="right")) - 1
+        if not 0 <= k < len(data.starts) - 1 or data.has_tile(k):
+            return False
+        return self._pages.warm(("tile", id(data), k), lambda: data.tile(k))
 
     def _span_sources(self) -> tuple[tuple[Sequence[Annotation], str], ...]:
         interference = getattr(self.model.preprocess_result, "interference", ()) or ()

@@ -526,8 +526,9 @@ def test_legend_says_whether_the_cleaned_trace_is_the_model_input(window, record
 def test_montage_rows_are_those_of_subtracting_reference_by_reference(montage):
     """The montage plan writes each row once (anode - reference): bit-equal to copying the anodes and subtracting
     each distinct reference from its rows (the way it was computed before), missing samples included; a mean
-    reference over channels read apart (not a contiguous run) too."""
-    from mmqnet_core.montage import BUILTIN, Derivation, plan
+    reference over channels read apart (not a contiguous run) too. An average reference (3+ channels) is the
+    mean of the channels present where one is missing (session 13)."""
+    from mmqnet_core.montage import AVERAGE_MIN_CHANNELS, BUILTIN, Derivation, plan
     from mmqnet_core.recording import Modality
 
     names = ["Fp1", "F7", "T7", "P7", "O1", "Fp2", "F8", "T8", "P8", "O2", "F3", "C3", "P3", "F4", "C4", "P4",
@@ -546,6 +547,9 @@ def test_montage_rows_are_those_of_subtracting_reference_by_reference(montage):
     expected = data[list(p.anodes)]
     for cols, used_by in p.references:
         ref = data[cols[0]] if len(cols) == 1 else data[list(cols)].mean(axis=0)
+        if len(cols) >= AVERAGE_MIN_CHANNELS and np.isnan(ref).any():
+            gaps = np.isnan(ref)
+            ref[gaps] = np.nanmean(data[list(cols)][:, gaps], axis=0)
         expected[list(used_by)] -= ref
     got = p.apply(data)
     assert got.dtype == expected.dtype and got.shape == expected.shape

@@ -23,3 +23,31 @@ def test_a_long_recording_is_cleaned_on_demand_like_the_whole_cleaning(window, r
     whole = preprocess(recording, result.config)
     got = result.cleaned.data[[0, 1], 0:whole.cleaned.n_times]
     np.testing.assert_allclose(got, whole.cleaned.data[[0, 1]], atol=1e-4 * np.abs(whole.cleaned.data[[0, 1]]).max())
+
+
+def test_the_cleaned_view_cleans_the_tile_ahead_in_the_background(window, recording, tmp_path, qtbot,
+                                                                  monkeypatch):
+    """The tile that holds the page TILE_AHEAD_PAGES ahead is cleaned before it is drawn (a reader holding
+    PageDown waited for each new tile: the pages' own prefetch, two ahead, asked for it ~70 ms before), and only
+    that one: the tile between is left to the pages that need it."""
+    from mmqnet_core.preprocessing import on_demand
+
+    from app.signal_browser import TILE_AHEAD_PAGES
+
+    class SmallTiles(on_demand.OnDemandCleaning):
+        def __init__(self, recording, fit, tile_s=5.0):
+            super().__init__(recording, fit, tile_s)
+
+    monkeypatch.setattr(on_demand, "ON_DEMAND_ABOVE_BYTES", 0)  # the 60-s test recording counts as long
+    monkeypatch.setattr(on_demand, "OnDemandCleaning", SmallTiles)
+    window.set_recording(recording, tmp_path / "rec.bdf")
+    wait_loaded(qtbot, window, cleaned=True)
+    result = window.model.preprocess_result
+    assert isinstance(result, SmallTiles) and len(result.data.bounds) >= 4
+    browser = window.browser
+    browser.set_page_length(1.0)
+    browser.set_mode("cleaned")  # page 0-1 s and its neighbours lie in tile 0 (0-5 s)
+    ahead = int(np.searchsorted(result.data.starts, TILE_AHEAD_PAGES * result.sfreq, side="right")) - 1
+    assert ahead >= 2
+    qtbot.waitUntil(lambda: result.data.has_tile(ahead), timeout=20000)
+    assert result.data.has_tile(0) and not result.data.has_tile(1)
