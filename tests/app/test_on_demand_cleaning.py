@@ -30,6 +30,9 @@ def test_the_cleaned_view_cleans_the_tile_ahead_in_the_background(window, record
     """The tile that holds the page TILE_AHEAD_PAGES ahead is cleaned before it is drawn (a reader holding
     PageDown waited for each new tile: the pages' own prefetch, two ahead, asked for it ~70 ms before), and only
     that one: the tile between is left to the pages that need it."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
     from mmqnet_core.preprocessing import on_demand
 
     from app.signal_browser import TILE_AHEAD_PAGES
@@ -47,7 +50,12 @@ def test_the_cleaned_view_cleans_the_tile_ahead_in_the_background(window, record
     browser = window.browser
     browser.set_page_length(1.0)
     browser.set_mode("cleaned")  # page 0-1 s and its neighbours lie in tile 0 (0-5 s)
-    ahead = int(np.searchsorted(result.data.starts, TILE_AHEAD_PAGES * result.sfreq, side="right")) - 1
+    qtbot.wait(100)  # a reader's step, not one back to back (then the tile ahead would only take CPU)
+    browser.setFocus()
+    QTest.keyClick(browser, Qt.Key.Key_PageDown)
+    assert browser.start_s == 1.0 and not browser.back_to_back
+    at = (browser.start_s + TILE_AHEAD_PAGES * browser.page_s) * result.sfreq
+    ahead = int(np.searchsorted(result.data.starts, at, side="right")) - 1
     assert ahead >= 2
     qtbot.waitUntil(lambda: result.data.has_tile(ahead), timeout=20000)
     assert result.data.has_tile(0) and not result.data.has_tile(1)
