@@ -12,44 +12,23 @@ import configparser
 import json
 import os
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from .conftest import write_test_bdf
+from .app_session import run_session
 
-ROOT = Path(__file__).resolve().parents[2]
-
-SCRIPT = textwrap.dedent("""
-    import atexit, logging, logging.handlers, os, sys, time
-    sys.path.insert(0, {root!r})
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from PySide6.QtCore import QTimer
-    from app import errors, main as app_main
+BODY = """
+    import atexit, logging, logging.handlers
     from app.annotation_model import annotation_model
-    from app.main_window import MainWindow
     from mmqnet_core.progress import check_cancel
-
-    mode, folder = sys.argv[1], sys.argv[2]
 
     def cooperative(*, cancel=None):  # work that checks its cancel token, as the core's loops do
         for _ in range(6000):
             check_cancel(cancel)
             time.sleep(0.01)
 
-    original_show = MainWindow.show
-
-    def show(self):
-        original_show(self)
-
-        def ready():
-            if self.model.recording is None or self.runner.busy:
-                QTimer.singleShot(50, ready)
-                return
-            QTimer.singleShot(300, act)  # after the first page was painted (the recent files are written then)
-
+    def on_ready(self):
         def act():
             self.model.add_segment(10.0, 20.0, ["Fz"])
             annotation_model(self.model).add(30.0, 2.0, "written before quitting")
@@ -60,31 +39,23 @@ SCRIPT = textwrap.dedent("""
             logging.getLogger("quit-test").warning("record buffered until the exit")
             print("stdout line not flushed")  # a pipe: block-buffered
             atexit.register(lambda: print("TEARDOWN", flush=True))
-            if mode == "work":
+            if arg == "work":
                 self.runner.submit(cooperative, name="Analysing test.bdf", background=True)
             QTimer.singleShot(100, close)
 
         def close():
-            print(f"busy={{self.runner.busy}}")
+            print(f"busy={self.runner.busy}")
             self.close()
 
-        QTimer.singleShot(50, ready)
-
-    MainWindow.show = show
-    errors.dialogs_enabled = False  # the quit question answers "Stop and quit"
-    sys.exit(app_main.main(["--settings", os.path.join(folder, "studio.ini"), os.path.join(folder, "test.bdf")]))
-""")
+        QTimer.singleShot(300, act)  # after the first page was painted (the recent files are written then)
+"""
 
 
 def _session(tmp_path: Path, mode: str) -> tuple[subprocess.CompletedProcess, Path]:
     folder = tmp_path / mode
     folder.mkdir()
-    write_test_bdf(folder / "test.bdf")
-    script = tmp_path / "session.py"
-    script.write_text(SCRIPT.format(root=str(ROOT)))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout a buffered pipe, as usual
-    proc = subprocess.run([sys.executable, str(script), mode, str(folder)], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env=env)
+    proc = run_session(tmp_path / "session.py", folder, mode, BODY, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc, folder
 

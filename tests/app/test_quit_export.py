@@ -9,31 +9,15 @@ recording's export does), in both of its ways of writing (into the file it was g
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import pytest
 
-from .conftest import write_test_bdf
+from .app_session import run_session
 
-ROOT = Path(__file__).resolve().parents[2]
-
-SCRIPT = textwrap.dedent("""
-    import os, sys, time
-    sys.path.insert(0, {root!r})
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+BODY = """
     import mne.export
-    from PySide6.QtCore import QTimer
-    from app import errors, main as app_main
-    from app.main_window import MainWindow
-
-    how, folder = sys.argv[1], sys.argv[2]
 
     def slow_export(fname, raw, **kwargs):  # a long recording's export: the first part written, more to come
-        if how == "recreate":  # a library that creates its output by name (after the temporary file was made)
+        if arg == "recreate":  # a library that creates its output by name (after the temporary file was made)
             os.unlink(fname)
         with open(fname, "wb") as fh:
             fh.write(b"0" * 4096)
@@ -43,39 +27,23 @@ SCRIPT = textwrap.dedent("""
             fh.write(b"1" * 4096)
 
     mne.export.export_raw = slow_export
-    original_show = MainWindow.show
 
-    def show(self):
-        original_show(self)
-
-        def ready():
-            if self.model.recording is None or self.runner.busy:
-                QTimer.singleShot(50, ready)
-                return
-            assert self.review.export_edf_in_background(os.path.join(folder, "out.edf"))
-            QTimer.singleShot(50, close)
+    def on_ready(self):
+        assert self.review.export_edf_in_background(os.path.join(folder, "out.edf"))
 
         def close():
             if not any(n.startswith(".out.edf.") for n in os.listdir(folder)):
                 QTimer.singleShot(50, close)  # not yet writing
                 return
-            QTimer.singleShot(300, lambda: (print(f"busy={{self.runner.busy}}", flush=True), self.close()))
+            QTimer.singleShot(300, lambda: (print(f"busy={self.runner.busy}", flush=True), self.close()))
 
-        QTimer.singleShot(50, ready)
-
-    MainWindow.show = show
-    errors.dialogs_enabled = False  # the quit question answers "Stop and quit"
-    sys.exit(app_main.main(["--settings", os.path.join(folder, "studio.ini"), os.path.join(folder, "test.bdf")]))
-""")
+        QTimer.singleShot(50, close)
+"""
 
 
 @pytest.mark.parametrize("how", ["write", "recreate"])
 def test_quit_during_an_edf_export_leaves_no_temporary_file(tmp_path, how):
-    write_test_bdf(tmp_path / "test.bdf")
-    script = tmp_path / "session.py"
-    script.write_text(SCRIPT.format(root=str(ROOT)))
-    proc = subprocess.run([sys.executable, str(script), how, str(tmp_path)], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    proc = run_session(tmp_path / "session.py", tmp_path, how, BODY)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "WRITING .out.edf." in proc.stdout and "busy=True" in proc.stdout  # quit while it was being written
     left = sorted(p.name for p in tmp_path.iterdir())
