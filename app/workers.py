@@ -258,6 +258,7 @@ class TaskRunner(QObject):
         on_result: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         on_cancelled: Callable[[], None] | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
         background: bool = False,
         **kwargs: Any,
     ) -> Worker:
@@ -273,6 +274,10 @@ class TaskRunner(QObject):
             Shown in the status bar and the log.
         on_result, on_error, on_cancelled : callable, optional
             Called with the result, with the exception, or with nothing.
+        on_progress : callable, optional
+            Called with ``(fraction, message)`` for each progress report. Connect here, not to the
+            returned worker's signal: the worker may report before ``submit`` returns, and a report
+            emitted before a connection exists is lost.
         background : bool
             Work the user does not wait for (cleaning, analysis): run it at lower priority, in
             :attr:`background_pool`, so that the GUI stays responsive.
@@ -290,6 +295,8 @@ class TaskRunner(QObject):
             sig.failed.connect(lambda e, f=on_error: isValid(self) and f(e))
         if on_cancelled is not None:
             sig.cancelled.connect(lambda f=on_cancelled: isValid(self) and f())
+        if on_progress is not None:
+            sig.progress.connect(lambda fr, m, f=on_progress: isValid(self) and f(fr, m))
         sig.cancelled.connect(lambda w=worker: log.info("%s cancelled", w.name))
         # A queued signal can arrive after this runner was destroyed (its window closed while a task it had
         # abandoned still reported): such signals are dropped, never delivered to a deleted object.

@@ -41,12 +41,12 @@ def test_result_and_progress_arrive_in_the_gui_thread(qtbot, runner):
     got, progress, threads = [], [], []
     gui = threading.get_ident()
     with qtbot.waitSignal(runner.busyChanged, timeout=5000, check_params_cb=lambda busy: not busy):
-        w = runner.submit(add, 2, 3, name="adding", on_result=lambda r: (got.append(r),
-                                                                       threads.append(threading.get_ident())))
-        w.signals.progress.connect(lambda f, m: progress.append((f, m)))
+        runner.submit(add, 2, 3, name="adding",
+                      on_result=lambda r: (got.append(r), threads.append(threading.get_ident())),
+                      on_progress=lambda f, m: progress.append((f, m, threading.get_ident())))
     assert got == [5]
     assert threads == [gui]
-    assert progress == [(0.5, "half")]
+    assert progress == [(0.5, "half", gui)]
     assert not runner.busy
 
 
