@@ -411,13 +411,15 @@ def _copy_records(out, plan: EdfExport, recording, entries, labels, progress, ca
     per = max(1, CHUNK_BYTES // max(header.record_bytes, out_rec))
     ann_iter = _annotation_records(tals, header.n_records, ann_size, first, header.record_s)
     fd = os.open(plan.source, os.O_RDONLY)
+    inbuf = np.empty(per * header.record_bytes, dtype=np.uint8)  # reused: memory stays two chunks
+    outbuf = np.empty((per, out_rec), dtype=np.uint8)
     try:
         for r0 in range(0, header.n_records, per):
             check_cancel(cancel)
             n = min(per, header.n_records - r0)
-            data = _pread(fd, n * header.record_bytes, header.header_bytes + r0 * header.record_bytes, plan.source)
-            block = np.frombuffer(data, dtype=np.uint8).reshape(n, header.record_bytes)
-            buf = np.empty((n, out_rec), dtype=np.uint8)
+            block = _pread_into(fd, inbuf[:n * header.record_bytes], header.header_bytes + r0 * header.record_bytes,
+                                plan.source).reshape(n, header.record_bytes)
+            buf = outbuf[:n]
             pos = 0
             for k, (a, b) in enumerate(cols):
                 size = (b - a) // in_w * out_w
@@ -433,24 +435,28 @@ def _copy_records(out, plan: EdfExport, recording, entries, labels, progress, ca
                 pos += size
             buf[:, pos:] = np.frombuffer(b"".join(next(ann_iter) for _ in range(n)),
                                          dtype=np.uint8).reshape(n, ann_size)
-            out.write(buf.tobytes())
-            del data, block, buf
+            out.write(memoryview(buf).cast("B"))
             report(progress, (r0 + n) / header.n_records, f"writing {plan.path.name}")
     finally:
         os.close(fd)
 
 
-def _pread(fd: int, size: int, offset: int, path: Path) -> bytes:
-    data = bytearray()
-    while len(data) < size:
-        part = os.pread(fd, size - len(data), offset + len(data))
-        if not part:
+def _pread_into(fd: int, buf: np.ndarray, offset: int, path: Path) -> np.ndarray:
+    """Fill ``buf`` (uint8) from the file at ``offset``; a file that became shorter is an error naming it."""
+    view, done = memoryview(buf), 0
+    while done < len(buf):
+        if hasattr(os, "preadv"):
+            got = os.preadv(fd, [view[done:]], offset + done)
+        else:  # Windows: no positioned read
+            os.lseek(fd, offset + done, os.SEEK_SET)
+            got = os.readv(fd, [view[done:]])
+        if got <= 0:
             from ..errors import FileChangedError
 
             raise FileChangedError(f"Cannot export {path.name}: the file became shorter while it was read (it was "
                                    "changed or truncated). Open it again; nothing was written.")
-        data += part
-    return bytes(data)
+        done += got
+    return buf
 
 
 def _unit(unit: str) -> tuple[str, float]:
