@@ -253,7 +253,9 @@ class ReviewTools:
         rec = self.window.model.recording
         if rec is None:
             return
-        if rec.source_format == "bdf":
+        from mmqnet_core.io.edf_writer import source_kind
+
+        if source_kind(rec) == "bdf":  # a BDF file (or a MAHNOB-HCI session's)
             path = self._ask_path("Export recording with annotations", ".annotated.bdf",
                                   "BDF+ (24-bit, as recorded) (*.bdf);;EDF+ (16-bit) (*.edf)")
         else:

@@ -51,16 +51,15 @@ from ..errors import MMQNetError
 from ..fileio import atomic_path
 from ..labels import ascii_names
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
+from ..recording import Modality
 from .edf_header import EdfHeader, read_edf_header
 
-__all__ = ["EdfExport", "ExportError", "TalEntry", "export_plan", "write_edf_with_annotations", "CHUNK_BYTES"]
+__all__ = ["EdfExport", "ExportError", "TalEntry", "export_plan", "write_edf_with_annotations", "source_kind", "CHUNK_BYTES"]
 
 log = logging.getLogger(__name__)
 
 #: Bytes of source records read (and of output records written) per step: bounds the memory, sets the cancel grain.
 CHUNK_BYTES = 8 * 1024**2
-#: Samples per channel read per step from a recording that is not an EDF/BDF file (the generic path).
-CHUNK_SAMPLES = 256 * 1024
 #: The per-signal header fields (name, width in bytes), in file order (EDF spec).
 _SIGNAL_FIELDS = (("label", 16), ("transducer", 80), ("unit", 8), ("physical_min", 8), ("physical_max", 8),
                   ("digital_min", 8), ("digital_max", 8), ("prefiltering", 80), ("n_samples", 8), ("reserved", 32))
@@ -188,6 +187,13 @@ def _source_file(recording) -> tuple[EdfHeader, bytes] | None:
     if len(header.signal_indices) != recording.n_channels or header.n_records < 1:
         return None
     return header, raw_header
+
+
+def source_kind(recording) -> str | None:
+    """"bdf" or "edf": the format of the file whose records an export copies; None when there is none (the
+    samples are then read through ``Recording.get_data`` and written as 16-bit EDF)."""
+    source = _source_file(recording)
+    return source[0].kind if source is not None else None
 
 
 def _signal_fields(header: EdfHeader, raw_header: bytes) -> dict[str, list[bytes]]:
@@ -386,9 +392,13 @@ def _copy_records(out, plan: EdfExport, recording, entries, labels, progress, ca
     digital = _EDF_DIGITAL if requantise else None
     new = {name: [fields[name][i] for i in sig] for name in fields}
     new["label"] = [_field(lab, 16) for lab in labels]
+    # trigger channels keep their codes' lower 16 bits (what mne and the app read of a BioSemi Status channel)
+    stim = [c.modality == Modality.STIM for c in recording.channels]
     if requantise:
         new["digital_min"] = [_field(str(digital[0]), 8)] * len(sig)
         new["digital_max"] = [_field(str(digital[1]), 8)] * len(sig)
+        for k in np.flatnonzero(stim):
+            new["physical_min"][k], new["physical_max"][k] = _field("0", 8), _field("65535", 8)
     new_ann = {"label": _field("BDF Annotations" if plan.kind == "bdf" else "EDF Annotations", 16),
                "transducer": _field("", 80), "unit": _field("", 8), "physical_min": _field("-1", 8),
                "physical_max": _field("1", 8), "digital_min": _field(str((_BDF_DIGITAL if plan.kind == "bdf"
@@ -427,7 +437,9 @@ def _copy_records(out, plan: EdfExport, recording, entries, labels, progress, ca
                     buf[:, pos:pos + size] = block[:, a:b]
                 else:
                     values = _decode(block[:, a:b], in_w)
-                    if requantise:
+                    if requantise and stim[k]:
+                        values = (values & 0xFFFF) + digital[0]
+                    elif requantise:
                         span = max(int(dmax[k] - dmin[k]), 1)
                         values = np.rint((np.clip(values, min(dmin[k], dmax[k]), max(dmin[k], dmax[k])) - dmin[k])
                                          * ((digital[1] - digital[0]) / span)) + digital[0]
@@ -447,9 +459,11 @@ def _pread_into(fd: int, buf: np.ndarray, offset: int, path: Path) -> np.ndarray
     while done < len(buf):
         if hasattr(os, "preadv"):
             got = os.preadv(fd, [view[done:]], offset + done)
-        else:  # Windows: no positioned read
+        else:  # Windows: no positioned read (the file is this thread's own descriptor)
             os.lseek(fd, offset + done, os.SEEK_SET)
-            got = os.readv(fd, [view[done:]])
+            part = os.read(fd, len(buf) - done)
+            view[done:done + len(part)] = part
+            got = len(part)
         if got <= 0:
             from ..errors import FileChangedError
 
@@ -472,7 +486,7 @@ def _write_samples(out, plan: EdfExport, recording, entries, labels, progress, c
     factor = np.array([f for _, f in units])[:, None]
     lo = np.full(n_ch, np.inf)
     hi = np.full(n_ch, -np.inf)
-    step = max(spr, CHUNK_SAMPLES // spr * spr)
+    step = max(spr, CHUNK_BYTES // (8 * max(n_ch, 1)) // spr * spr)  # float64 samples of all channels per step
     passes = 2 * max(1, -(-n_times // step))
     done = 0
     for s in range(0, n_times, step):  # pass 1: each channel's physical range

@@ -184,3 +184,24 @@ def test_export_over_the_source_is_refused_under_any_name(tmp_path):
     assert src.read_bytes() == before
     with pytest.raises(AnnotationError, match=r"must end in .edf \(or .bdf"):
         AnnotationSet().export_edf(tmp_path / "x.fif", load_recording(_mixed(tmp_path / "b.bdf", "bdf")))
+
+
+def test_a_bdf_status_channel_keeps_its_trigger_codes_in_16_bit_edf(tmp_path):
+    """Requantising a BioSemi Status channel over its 24-bit range would turn trigger codes into steps of 256."""
+    codes = np.zeros(256 * 10)
+    codes[256:300], codes[1000:1100], codes[2000:2050] = 5, 65280, 255 | (1 << 20)  # bit 20: system status
+    signals = [edfio.BdfSignal(np.sin(np.arange(2560) / 9.0) * 50, 256, label="Fp1", physical_dimension="uV",
+                               physical_range=(-100, 100)),
+               edfio.BdfSignal(codes, 256, label="Status", physical_range=(-8388608, 8388607),
+                               digital_range=(-8388608, 8388607))]
+    src = tmp_path / "trig.bdf"
+    edfio.Bdf(signals).write(src)
+    rec = load_recording(src)
+    assert [c.modality for c in rec.channels] == [Modality.EEG, Modality.STIM]
+    out = AnnotationSet().export_edf(tmp_path / "out.edf", rec)
+    _, physical, *_ = _pyedflib_signals(out)
+    np.testing.assert_array_equal(physical[1], codes.astype(np.int64) & 0xFFFF)
+    back = load_recording(out)
+    assert sorted({a.description for a in back.annotations}) == ["trigger 255", "trigger 5", "trigger 65280"]
+    digital, *_ = _pyedflib_signals(AnnotationSet().export_edf(tmp_path / "out.bdf", rec))
+    np.testing.assert_array_equal(digital[1], codes)  # BDF+: all 24 bits as stored
