@@ -213,16 +213,19 @@ def _first_onset(header: EdfHeader) -> float:
 
 
 def _plus_fields(header: EdfHeader, raw_header: bytes) -> tuple[bytes, bytes]:
-    """The patient and recording fields for an EDF+ file: as they are in an EDF+/BDF+ source; a plain file's
-    free text goes into the EDF+ subfields (name, and the recording's additional subfield)."""
+    """The patient and recording fields for an EDF+ file: as they are when they already follow EDF+ (4 patient
+    subfields, a recording field starting "Startdate "); a plain file's free text goes into the EDF+ subfields
+    (the patient's name, and the recording's additional subfield)."""
     patient, recording = raw_header[8:88], raw_header[88:168]
-    if header.variant:
+    p_text = patient.decode("ascii", "replace").strip()
+    r_text = recording.decode("ascii", "replace").strip()
+    if header.variant or (len(p_text.split(" ")) >= 4 and r_text.startswith("Startdate ")):
         return _field(patient, 80), _field(recording, 80)
     start = _start_datetime(raw_header)
     date = start.strftime("%d-%b-%Y").upper() if start is not None else "X"
-    free_p = patient.decode("ascii", "replace").strip().replace(" ", "_") or "X"
-    free_r = recording.decode("ascii", "replace").strip().replace(" ", "_")
-    return _field(f"X X X {free_p}", 80), _field(f"Startdate {date} X X X {free_r}".rstrip(), 80)
+    p_free = p_text.replace(" ", "_") or "X"
+    r_free = r_text.replace(" ", "_")
+    return _field(f"X X X {p_free}", 80), _field(f"Startdate {date} X X X {r_free}".rstrip(), 80)
 
 
 def _start_datetime(raw_header: bytes) -> dt.datetime | None:

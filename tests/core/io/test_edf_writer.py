@@ -205,3 +205,20 @@ def test_a_bdf_status_channel_keeps_its_trigger_codes_in_16_bit_edf(tmp_path):
     assert sorted({a.description for a in back.annotations}) == ["trigger 255", "trigger 5", "trigger 65280"]
     digital, *_ = _pyedflib_signals(AnnotationSet().export_edf(tmp_path / "out.bdf", rec))
     np.testing.assert_array_equal(digital[1], codes)  # BDF+: all 24 bits as stored
+
+
+def test_a_plain_edf_gets_edf_plus_fields_with_its_free_text_kept(tmp_path):
+    from ..bad_inputs.cases import edf_bytes
+
+    data = bytearray(edf_bytes(labels=("Fp1", "Cz"), ns=(256, 16), n_records=5))
+    data[8:168] = b"John Smith".ljust(80) + b"Lab 3 session 2".ljust(80)  # plain EDF: free text
+    src = tmp_path / "plain.edf"
+    src.write_bytes(bytes(data))
+    out = AnnotationSet().added(1.0, 0.0, "x").export_edf(tmp_path / "out.edf", load_recording(src))
+    head = out.read_bytes()[:256]
+    assert head[8:88].rstrip() == b"X X X John_Smith"
+    assert head[88:168].rstrip() == b"Startdate 01-JAN-2020 X X X Lab_3_session_2"
+    assert head[192:197] == b"EDF+C" and head[168:184] == b"01.01.2000.00.00"
+    raw = mne.io.read_raw_edf(out, verbose="error")
+    assert raw.info["meas_date"] == dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
+    assert list(raw.annotations.description) == ["x"]
