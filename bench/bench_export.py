@@ -12,14 +12,15 @@ after the export. Runs (``--runs``):
 - ``main``: the export of another source tree (``--peer TREE``, e.g. main at e735def: ``mne.export.export_raw`` of
   the whole recording, loaded into memory) -- only for files whose signal fits ``--peer-max-gb`` (default 3 GB of
   float64: the 24-h file would need ~21 GB);
-- ``mne``: ``mne.io.read_raw_bdf(preload=True)`` + ``mne.export.export_raw(fmt="edf")`` (same limit).
+- ``mne``: ``mne.io.read_raw_bdf(preload=True)`` + ``mne.export.export_raw(fmt="edf")`` (same limit);
+- ``cancel``: this tree's export cancelled after 2 s: the time until it stopped, and the files it left (none).
 
 The 1-minute load average is printed with each run (a loaded machine slows every number). Outputs are written to
 ``--out`` (default /tmp/export14/) and removed after each run.
 
 Usage::
 
-    python bench/bench_export.py [FILE ...] [--runs bdf edf main mne] [--peer /tmp/export14/peer] [--out DIR]
+    python bench/bench_export.py [FILE ...] [--runs bdf edf main mne cancel] [--peer /tmp/export14/peer] [--out DIR]
 
 Default files: /tmp/mmqnet_bench/synthetic_scale_1h_512hz.bdf and synthetic_scale_24h_256hz.bdf (see
 ``bench/bench_scale.py``, which writes them).
@@ -43,7 +44,25 @@ import json, resource, sys, time
 code, how, src, out = sys.argv[1:5]
 sys.path.insert(0, code)
 t0 = time.perf_counter()
-if how == "mne":
+if how == "cancel":  # cancel after 2 s of export; the time until it stopped, and what it left in the folder
+    import os, threading
+    from mmqnet_core.errors import Cancelled
+    from mmqnet_core.io import load_recording
+    from mmqnet_core.annotations import AnnotationSet
+    rec = load_recording(src)
+    t1 = time.perf_counter()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    ev, stopped = threading.Event(), []
+    def work():
+        try:
+            AnnotationSet().export_edf(out, rec, cancel=ev)
+        except Cancelled:
+            stopped.append(time.perf_counter())
+    th = threading.Thread(target=work); th.start(); time.sleep(2.0); asked = time.perf_counter(); ev.set(); th.join()
+    folder = os.path.dirname(out)
+    left = [n for n in os.listdir(folder) if os.path.basename(out) in n]
+    print("CANCEL", json.dumps({"latency_s": stopped[0] - asked if stopped else None, "left": left}))
+elif how == "mne":
     import mne
     raw = mne.io.read_raw_bdf(src, preload=True, verbose="error")
     t1 = time.perf_counter()
@@ -94,6 +113,9 @@ def run_one(code: Path, how: str, src: Path, out: Path) -> dict:
         return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"], "wall_s": wall}
     res = json.loads(line[7:])
     res["wall_s"] = wall
+    cancel = next((ln for ln in proc.stdout.splitlines() if ln.startswith("CANCEL ")), None)
+    if cancel is not None:
+        res.update(json.loads(cancel[7:]))
     res["out_mb"] = out.stat().st_size / 1e6 if out.exists() else 0.0
     return res
 
@@ -102,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("files", nargs="*", default=list(DEFAULT_FILES))
     ap.add_argument("--runs", nargs="+", default=["bdf", "edf", "main", "mne"],
-                    choices=["bdf", "edf", "main", "mne"])
+                    choices=["bdf", "edf", "main", "mne", "cancel"])
     ap.add_argument("--peer", default="/tmp/export14/peer", help="source tree of the 'main' run (e735def)")
     ap.add_argument("--peer-max-gb", type=float, default=3.0)
     ap.add_argument("--out", default="/tmp/export14")
@@ -128,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
             out.unlink(missing_ok=True)
             if "error" in res:
                 print(f"{src.name:38s} {how:5s} failed after {res['wall_s']:.1f} s: {res['error'][0]}")
+                continue
+            if how == "cancel":
+                stop = (f"stopped in {res['latency_s']:.3f} s" if res["latency_s"] is not None else
+                        "finished before the cancel")
+                print(f"{src.name:38s} {how:5s} cancel after 2 s of export: {stop}, left {res['left'] or 'nothing'} "
+                      f"{_load():>5s}", flush=True)
                 continue
             print(f"{src.name:38s} {how:5s} {res['open_s']:7.2f} {res['export_s']:9.2f} {res['peak_kb'] / 1024:8.0f} "
                   f"{res['rss_before_kb'] / 1024:9.0f} {res['out_mb']:8.0f} {_load():>5s}", flush=True)
