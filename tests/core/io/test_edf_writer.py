@@ -223,3 +223,17 @@ def test_a_plain_edf_gets_edf_plus_fields_with_its_free_text_kept(tmp_path):
     raw = mne.io.read_raw_edf(out, verbose="error")
     assert raw.info["meas_date"] == dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)
     assert list(raw.annotations.description) == ["x"]
+
+
+def test_an_edf_plus_d_file_is_written_continuous_as_shown_and_says_so(tmp_path):
+    from .test_discontinuous_session12 import _edf_plus_d
+
+    src = _edf_plus_d(tmp_path / "d.edf", gap_after=10, gap_s=10)
+    rec = load_recording(src)
+    plan = edf_writer.export_plan(tmp_path / "out.edf", rec)
+    assert any("EDF+D records written end to end" in n for n in plan.notes)
+    out = AnnotationSet.from_recording(rec.annotations).export_edf(tmp_path / "out.edf", rec)
+    assert read_edf_header(out).variant == "EDF+C"
+    back = load_recording(out)
+    assert not back.warnings and back.n_times == rec.n_times  # no gap left: the times the window showed
+    assert [(a.onset, a.description) for a in back.annotations] == [(a.onset, a.description) for a in rec.annotations]
