@@ -108,7 +108,8 @@ class ReviewTools:
         self.export_csv_action = action("Export annotations as &CSV (mne)...", self.ask_export_csv,
                                         tip="Save every annotation as an mne CSV file (mne.read_annotations)")
         self.export_edf_action = action("Export recording with annotations as &EDF+...", self.ask_export_edf,
-                                        tip="Write a new EDF+ file with the signals and every annotation")
+                                        tip="Write a new EDF+ file (BDF+ for a BDF recording) with the signals, each "
+                                            "channel at its own rate, and every annotation")
         self.export_page_action = action("Export &page (PNG/PDF)...", self.ask_export_page,
                                          tip="Save the page of traces as shown, with a caption naming the montage "
                                              "and display filters")
