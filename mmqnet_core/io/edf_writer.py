@@ -54,7 +54,8 @@ from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import Modality
 from .edf_header import EdfHeader, read_edf_header
 
-__all__ = ["EdfExport", "ExportError", "TalEntry", "export_plan", "write_edf_with_annotations", "source_kind", "CHUNK_BYTES"]
+__all__ = ["EdfExport", "ExportError", "TalEntry", "export_plan", "write_edf_with_annotations", "source_kind",
+           "CHUNK_BYTES"]
 
 log = logging.getLogger(__name__)
 
