@@ -25,9 +25,9 @@ sources are written as continuous (EDF+C/BDF+C) files, the records end to end, a
 Written by hand because no well-kept library writes EDF+ as a stream with all of this: edfio (and
 ``mne.export.export_raw``, which uses it) builds the whole file in memory before writing it; pyedflib's
 ``EdfWriter`` streams records (digital samples as given, each signal at its rate), but its C library (edflib) cuts
-annotation texts to 40 characters and keeps at most one annotation per record and annotation signal (measured with
-pyedflib 0.1.42: 600 annotations in a 5-record file, 5 read back), and composes the patient and recording fields
-from its own subfields. The format is fixed-width ASCII fields plus little-endian integers
+annotation texts to 40 characters and keeps one annotation per record and annotation signal, 64 signals at most
+(measured with pyedflib 0.1.42: 600 annotations in a 5-record file, 5 read back), and composes the patient and
+recording fields from its own subfields. The format is fixed-width ASCII fields plus little-endian integers
 (https://www.edfplus.info/specs/edf.html, https://www.edfplus.info/specs/edfplus.html).
 
 The file is written through :func:`mmqnet_core.fileio.atomic_path` (a temporary file beside the output, renamed at
