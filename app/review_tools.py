@@ -36,23 +36,35 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-#: Largest recording exported as EDF+, in bytes of its signals as float64. The export (mne's ``export_raw``) holds
-#: about three copies of the whole signal (measured: 880 MB peak, 9 s, for 1 h x 40 channels at 256 Hz, i.e. 295
-#: MB of signal), in the window's thread: a 24-h recording needed ~21 GB and froze the window for minutes.
-EDF_EXPORT_MAX_BYTES = 1.5e9
+#: Free space kept on the output's disk beyond the size of an EDF+ export, bytes (the disk must not fill up).
+EDF_EXPORT_SPARE_BYTES = 64 * 1024**2
 
 
-def edf_export_refusal(recording) -> AnnotationError | None:
-    """Why ``recording`` is too long to export as EDF+ here (checked before anything is read), or ``None``."""
-    n_bytes = 8.0 * recording.n_channels * recording.raw.n_times
-    if n_bytes <= EDF_EXPORT_MAX_BYTES:
+def edf_export_refusal(recording, path: str | os.PathLike) -> AnnotationError | None:
+    """Why ``recording`` cannot be exported as EDF+ into ``path`` (checked before anything is read), or ``None``.
+
+    The export streams the recording in chunks (:mod:`mmqnet_core.io.edf_writer`), so its length is no reason any
+    more (it held about three copies of the signal in memory: a recording above 1.5 GB of signal was refused). Left:
+    a file name the export refuses (another extension, the recording itself) and a disk without room for the file.
+    """
+    import shutil
+
+    from mmqnet_core.io.edf_writer import ExportError, export_plan
+
+    try:
+        plan = export_plan(path, recording, ())
+    except ExportError as exc:
+        return AnnotationError(str(exc))
+    try:
+        free = shutil.disk_usage(Path(path).parent).free
+    except OSError:  # a missing folder: the write says so, naming the file
         return None
-    hours = recording.duration_s / 3600
-    return AnnotationError(
-        f"{recording.title} is too long to export as EDF+ here: {hours:.1f} h of {recording.n_channels} channels is "
-        f"{n_bytes / 1e9:.1f} GB of signal, and the export holds about three copies of it in memory (at most "
-        f"{EDF_EXPORT_MAX_BYTES / 1e9:.1f} GB of signal). Export the annotations as CSV instead (Annotations > "
-        "Export annotations as CSV): MNE reads them with mne.read_annotations beside the original recording.")
+    if free < plan.n_bytes + EDF_EXPORT_SPARE_BYTES:
+        return AnnotationError(
+            f"Not enough space to export {recording.title} as {Path(path).name}: the file needs "
+            f"{plan.n_bytes / 1e9:.2f} GB and {Path(path).parent} has {free / 1e9:.2f} GB free. Choose a folder on "
+            "another disk, or free some space; nothing was written.")
+    return None
 
 
 class ReviewTools:
@@ -96,7 +108,8 @@ class ReviewTools:
         self.export_csv_action = action("Export annotations as &CSV (mne)...", self.ask_export_csv,
                                         tip="Save every annotation as an mne CSV file (mne.read_annotations)")
         self.export_edf_action = action("Export recording with annotations as &EDF+...", self.ask_export_edf,
-                                        tip="Write a new EDF+ file with the signals and every annotation")
+                                        tip="Write a new EDF+ file (BDF+ for a BDF recording) with the signals, each "
+                                            "channel at its own rate, and every annotation")
         self.export_page_action = action("Export &page (PNG/PDF)...", self.ask_export_page,
                                          tip="Save the page of traces as shown, with a caption naming the montage "
                                              "and display filters")
@@ -236,40 +249,52 @@ class ReviewTools:
             self.export_csv(path)
 
     def ask_export_edf(self) -> None:
+        """Ask for a file name, then export in the background: ``.bdf`` (BDF+, 24-bit) is proposed for a BDF
+        recording, whose samples a ``.edf`` file would requantise to 16 bits."""
         rec = self.window.model.recording
-        refusal = edf_export_refusal(rec) if rec is not None else None
-        if refusal is not None:  # said before a file name is asked for
-            self.window.report_error(refusal, f"exporting {rec.title} as EDF+")
+        if rec is None:
             return
-        path = self._ask_path("Export recording with annotations", ".annotated.edf", "EDF+ (*.edf)")
+        from mmqnet_core.io.edf_writer import source_kind
+
+        if source_kind(rec) == "bdf":  # a BDF file (or a MAHNOB-HCI session's)
+            path = self._ask_path("Export recording with annotations", ".annotated.bdf",
+                                  "BDF+ (24-bit, as recorded) (*.bdf);;EDF+ (16-bit) (*.edf)")
+        else:
+            path = self._ask_path("Export recording with annotations", ".annotated.edf", "EDF+ (*.edf)")
         if path is not None:
             self.export_edf_in_background(path)
 
-    def _recording_to_export(self) -> Recording | None:
-        """The recording to export as EDF+, or None (no recording, or too large: the refusal is reported)."""
+    def _recording_to_export(self, path: str | os.PathLike) -> Recording | None:
+        """The recording to export as EDF+ into ``path``, or None (no recording, or refused: reported)."""
         rec = self.window.model.recording
         if rec is None:
             return None
-        refusal = edf_export_refusal(rec)
+        refusal = edf_export_refusal(rec, path)
         if refusal is not None:
             self.window.report_error(refusal, f"exporting {rec.title} as EDF+")
             return None
         return rec
 
     def export_edf_in_background(self, path: str | os.PathLike) -> bool:
-        """Write the EDF+ export in a worker (progress in the status bar; the window stays usable: a 1-h recording
-        took 9 s in the window's thread); False when it was refused or there is no recording."""
-        rec = self._recording_to_export()
+        """Write the EDF+ export in a worker, streamed in chunks (progress in the status bar, cancelled by the
+        status bar's cancel button or Ctrl+.: nothing is left written); False when it was refused or there is no
+        recording."""
+        rec = self._recording_to_export(path)
         if rec is None:
             return False
         annotations = self.store.annotations  # the set as it is now (an edit makes a new set)
+        name = Path(path).name
 
         def done(out: Path) -> None:
             log.info("recording with annotations exported to %s", out)
             self.window.statusBar().showMessage(f"exported {Path(out).name}", 5000)
 
+        def cancelled() -> None:
+            log.info("EDF+ export to %s cancelled; nothing written", path)
+            self.window.statusBar().showMessage(f"Export of {name} cancelled; nothing was written.", 5000)
+
         self.window.runner.submit(annotations.export_edf, Path(path), rec, key="export_edf",
-                                  name=f"Exporting {Path(path).name}", on_result=done,
+                                  name=f"Exporting {name}", on_result=done, on_cancelled=cancelled,
                                   on_error=lambda exc: self.window.report_error(
                                       self.window._write_error(exc, path), f"exporting the annotations to {path}"))
         return True
@@ -307,8 +332,9 @@ class ReviewTools:
         return out
 
     def export_edf(self, path: str | os.PathLike) -> Path | None:
-        """The recording's signals with every annotation as a new EDF+ file (the recording is not written)."""
-        rec = self._recording_to_export()
+        """The recording's signals with every annotation as a new EDF+ file, in this thread (the recording is not
+        written; :meth:`export_edf_in_background` is the menu's)."""
+        rec = self._recording_to_export(path)
         if rec is None:
             return None
         try:

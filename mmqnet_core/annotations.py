@@ -9,8 +9,8 @@ are read-only: they are shown and exported, but never edited, and never saved in
 User annotations are saved beside the recording as ``<file>.annotations.json`` (written atomically; the
 recording is never written to) and export through mne: :meth:`AnnotationSet.to_mne` gives an
 ``mne.Annotations``, :meth:`~AnnotationSet.export_csv` writes mne's CSV (``mne.read_annotations`` reads it back)
-and :meth:`~AnnotationSet.export_edf` writes an EDF+ file of the recording's signals carrying the annotations
-(``mne.export.export_raw``).
+and :meth:`~AnnotationSet.export_edf` writes an EDF+/BDF+ file of the recording's signals carrying the
+annotations, streamed record by record (:mod:`mmqnet_core.io.edf_writer`).
 
 Finding what to draw: entries are kept sorted by onset with a running maximum of their ends, so the entries
 overlapping a page are found with two binary searches (:meth:`AnnotationSet.overlapping`): O(log n) plus a
@@ -36,6 +36,8 @@ from .labels import ascii_names
 
 if TYPE_CHECKING:  # pragma: no cover
     import mne
+
+    from .progress import CancelToken, ProgressCallback
 
     from .recording import Annotation, Recording
 
@@ -303,28 +305,29 @@ class AnnotationSet:
             annotations.save(tmp, overwrite=True, verbose="error")
         return path
 
-    def export_edf(self, path: str | os.PathLike, recording: "Recording") -> Path:
-        """Write an EDF+ file with the recording's signals and these annotations (``mne.export.export_raw``).
+    def tal_entries(self) -> list:
+        """Every annotation as a :class:`~mmqnet_core.io.edf_writer.TalEntry` (what an EDF+ export writes)."""
+        from .io.edf_writer import TalEntry
 
-        The source recording is read, never written; the new file is written atomically. Channel labels are
-        written in ASCII (:func:`~mmqnet_core.labels.ascii_names`), the only labels EDF stores.
+        return [TalEntry(e.onset, e.duration, e.text, e.channels) for e in self.entries]
+
+    def export_edf(self, path: str | os.PathLike, recording: "Recording", *,
+                   progress: "ProgressCallback | None" = None, cancel: "CancelToken | None" = None) -> Path:
+        """Write an EDF+ (``.edf``) or, for a BDF recording, BDF+ (``.bdf``) file with the recording's signals and
+        these annotations (:func:`mmqnet_core.io.edf_writer.write_edf_with_annotations`).
+
+        Streamed in chunks (memory bounded whatever the length), each channel at its own rate, the samples of an
+        EDF/BDF recording copied as they are in the file. The source recording is read, never written; the new file
+        is written atomically (a cancel or an error leaves no file). Channel labels are written in ASCII
+        (:func:`~mmqnet_core.labels.ascii_names`), the only labels EDF stores.
         """
-        import mne
+        from .io.edf_writer import ExportError, write_edf_with_annotations
 
-        path = Path(path)
-        if path.suffix.lower() != ".edf":
-            raise AnnotationError(f"Invalid file name {path.name!r} for an EDF+ export: it must end in .edf.")
-        if recording.source is not None and path.resolve() == Path(recording.source).resolve():
-            raise AnnotationError(f"Cannot export the annotations into {path.name}: that is the recording itself, "
-                                  "which is never written. Choose another file name.")
-        raw = recording.raw.copy().load_data(verbose="error")
-        written = dict(zip(raw.ch_names, ascii_names(raw.ch_names)))  # EDF labels are ASCII ("C3\u00e9" -> "C3e")
-        if any(a != b for a, b in written.items()):
-            raw.rename_channels(written, verbose="error")
-        raw.set_annotations(self.to_mne(orig_time=raw.annotations.orig_time), verbose="error")
-        with atomic_path(path) as tmp:
-            mne.export.export_raw(tmp, raw, fmt="edf", overwrite=True, verbose="error")
-        return path
+        try:
+            write_edf_with_annotations(path, recording, self.tal_entries(), progress=progress, cancel=cancel)
+        except ExportError as exc:
+            raise AnnotationError(str(exc)) from None
+        return Path(path)
 
 
 def sidecar_path(masks_sidecar: str | os.PathLike) -> Path:

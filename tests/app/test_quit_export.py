@@ -1,11 +1,12 @@
 """Quitting while an EDF+ export is being written leaves nothing half written (issue from session 11: a ``.tmp``
 file stayed beside the output).
 
-The export runs in a worker that cannot be interrupted inside the library's write; "Stop and quit" abandons it and
-``app.main`` ends the process with ``os._exit`` (no ``finally`` runs in the worker), so the window removes the
-temporary files of the writes still in progress (``mmqnet_core.fileio.remove_unfinished_writes``). Real
-``mmqnet-studio`` processes: only the library's write is made slow (it writes a first part, then waits, as a long
-recording's export does), in both of its ways of writing (into the file it was given, or creating it anew)."""
+The export runs in a worker that checks cancel between chunks, but one chunk's write can hang (a stalled disk);
+"Stop and quit" abandons it and ``app.main`` ends the process with ``os._exit`` (no ``finally`` runs in the worker),
+so the window removes the temporary files of the writes still in progress
+(``mmqnet_core.fileio.remove_unfinished_writes``). Real ``mmqnet-studio`` processes: only the export's copy of the
+records is made slow (it writes a first part, then waits in a step that does not check cancel), in both ways of
+writing (into the file it was given, or creating it anew)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,20 @@ import pytest
 from .app_session import run_session
 
 BODY = """
-    import mne.export
+    from mmqnet_core.io import edf_writer
 
-    def slow_export(fname, raw, **kwargs):  # a long recording's export: the first part written, more to come
-        if arg == "recreate":  # a library that creates its output by name (after the temporary file was made)
+    def slow_copy(out, *args, **kwargs):  # a long recording's export: the first part written, a slow step next
+        fname = out.name
+        if arg == "recreate":  # a writer that creates its output by name (after the temporary file was made)
             os.unlink(fname)
         with open(fname, "wb") as fh:
             fh.write(b"0" * 4096)
             fh.flush()
             print("WRITING", os.path.basename(fname), flush=True)
-            time.sleep(60)
+            time.sleep(60)  # a step that does not check cancel (a stalled disk)
             fh.write(b"1" * 4096)
 
-    mne.export.export_raw = slow_export
+    edf_writer._copy_records = slow_copy
 
     def on_ready(self):
         assert self.review.export_edf_in_background(os.path.join(folder, "out.edf"))

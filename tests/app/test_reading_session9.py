@@ -374,13 +374,19 @@ def test_a_mistyped_sensitivity_or_timebase_is_a_hint_not_a_bug_report(window, e
     assert controls.sens_combo.count() == items  # typed values were appended to the list ("abc", "7.3")
 
 
-def test_edf_export_runs_in_a_worker_and_refuses_a_recording_too_long(window, eeg_browser, tmp_path, qtbot,
-                                                                        dialogs, monkeypatch):
+def test_edf_export_runs_in_a_worker_and_refuses_a_disk_without_room(window, eeg_browser, tmp_path, qtbot,
+                                                                      dialogs, monkeypatch):
     """The EDF+ export ran in the window's thread (9 s frozen for 1 h x 40 ch at 256 Hz, 880 MB) and a 24-h
-    recording needed ~21 GB: the window froze for minutes, then memory ran out."""
-    import app.review_tools as review_tools
+    recording needed ~21 GB. Since session 14 it streams the file in chunks in a worker, so length is no reason to
+    refuse (a recording above 1.5 GB of signal was refused); a disk without room for the file still is."""
+    import shutil
+    from collections import namedtuple
+
     from PySide6.QtWidgets import QFileDialog
 
+    import app.review_tools as review_tools
+
+    assert not hasattr(review_tools, "EDF_EXPORT_MAX_BYTES")  # no length limit left
     review = window.review
     review.store.add(20.0, 3.0, "mine", "event")
     out = tmp_path / "exported.edf"
@@ -389,14 +395,16 @@ def test_edf_export_runs_in_a_worker_and_refuses_a_recording_too_long(window, ee
     qtbot.waitUntil(lambda: out.exists() and not window.runner.busy, timeout=20000)
     raw = mne.io.read_raw_edf(out, verbose="error")
     assert "mine" in list(raw.annotations.description) and dialogs == []
-    # a recording above the limit: said before any file name is asked for, nothing read
-    monkeypatch.setattr(review_tools, "EDF_EXPORT_MAX_BYTES", 1e5)
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: pytest.fail("asked for a file name"))
+    # a disk with 1 MB free: said before anything is written (the file needs more)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**12, 10**12 - 10**6, 10**6))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "full.edf"), ""))
     review.ask_export_edf()
-    assert len(dialogs) == 1 and "too long to export as EDF+" in dialogs[0]["text"]
-    assert "Export annotations as CSV" in dialogs[0]["text"]
-    assert "annotations shown in the window are unchanged" in dialogs[0]["informative"]
+    assert len(dialogs) == 1 and "Not enough space to export" in dialogs[0]["text"]
+    assert "GB free" in dialogs[0]["text"] and "nothing was written" in dialogs[0]["text"]
+    assert not window.runner.busy and not (tmp_path / "full.edf").exists()
     assert review.export_edf(tmp_path / "again.edf") is None and not (tmp_path / "again.edf").exists()
+    assert len(dialogs) == 2
 
 
 def test_spectrum_dialog_bounds_its_work_on_a_long_recording(window, eeg_browser, qtbot, monkeypatch):
