@@ -506,8 +506,68 @@ def find_beats(y: np.ndarray, sfreq: float, *, ecg: bool, raw: np.ndarray | None
         # within a recording, not more), which drops a PPG's dicrotic peak or an ECG's tall T wave
         ev = find_events(yc, sfreq, min_interval_s=0.5 * float(np.median(iv)), min_prominence=thr,
                          min_height=med + thr)
-    return _drop_noise_peaks(ev, yc - med, sfreq, BEAT_MIN_SD["ecg" if ecg else "ppg"], periodic_ok=not ecg,
-                             raw=raw)
+    ev = _drop_noise_peaks(ev, yc - med, sfreq, BEAT_MIN_SD["ecg" if ecg else "ppg"], periodic_ok=not ecg, raw=raw)
+    return ev if ecg else Events(align_to_template(yc, sfreq, ev.times), ev.amplitudes)
+
+
+def align_to_template(
+    y: np.ndarray, sfreq: float, times: np.ndarray, *, max_lag_s: float = 0.1, block: int = 64, rounds: int = 2
+) -> np.ndarray:
+    """Beat times (s) refined by aligning each pulse with the median pulse of its neighbours.
+
+    A PPG's systolic peak is blunt: noise moves its maximum by 15-30 ms at 15-30 % noise (synthetic PPG with
+    known beats), and RMSSD, the RMS of differences of differences of beat times, grows by ~sqrt(6) x that
+    jitter. The whole pulse, correlated with a template, places it far better (the matched filter): each beat's
+    segment (from 0.3 to 0.4 median intervals around it) is cross-correlated with the median segment of its block
+    of ``block`` beats at lags up to ``max_lag_s`` (at most 0.2 median intervals; noise moves a blunt peak by up
+    to ~60 ms: a narrower search left such beats where they were), the maximum refined by a parabola; ``rounds`` times, each
+    template made from the previous round's alignment. A beat whose best lag lies at the edge of the search (a
+    distorted pulse) keeps its time, as do beats too near the signal's ends and signals of fewer than 8 beats.
+    The times keep the peaks' common offset (the template is centred on the median peak).
+    """
+    times = np.asarray(times, dtype=float)
+    iv = np.diff(times)
+    iv = iv[(iv >= IBI_RANGE_S[0]) & (iv <= IBI_RANGE_S[1])]
+    if times.size < 8 or iv.size < 4:
+        return times
+    ibi = float(np.median(iv))
+    a, b = int(round(0.3 * ibi * sfreq)), int(round(0.4 * ibi * sfreq))
+    lag = max(1, int(round(min(max_lag_s, 0.2 * ibi) * sfreq)))
+    width = a + b
+    if width < 4:
+        return times
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    out = times.copy()
+    pos = times * sfreq  # samples
+    for _ in range(rounds):
+        p = np.round(pos).astype(int)
+        ok = np.flatnonzero((p - a - lag >= 0) & (p + b + lag < y.size))
+        if ok.size < 8:
+            return out
+        segs = sliding_window_view(y, width + 2 * lag)[p[ok] - a - lag]  # (B, W + 2L) view
+        core = segs[:, lag:lag + width]  # (B, W): each pulse as the detector placed it
+        tpl = np.empty_like(core)
+        for j in range(0, ok.size, block):  # the median pulse of each block of beats, zero mean
+            med = np.median(core[j:j + block], axis=0)
+            tpl[j:j + block] = med - med.mean()
+        cc = np.empty((ok.size, 2 * lag + 1))
+        for j in range(0, ok.size, 4096):  # (B, 2L + 1, W) views in pieces: bounded memory on a day of beats
+            win = sliding_window_view(segs[j:j + 4096], width, axis=1)
+            cc[j:j + 4096] = np.einsum("blw,bw->bl", win, tpl[j:j + 4096])
+        k = np.argmax(cc, axis=1)
+        inner = (k > 0) & (k < 2 * lag)
+        r = np.arange(ok.size)[inner]
+        c0, c1, c2 = cc[r, k[inner] - 1], cc[r, k[inner]], cc[r, k[inner] + 1]
+        den = c0 - 2 * c1 + c2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(den < 0, 0.5 * (c0 - c2) / den, 0.0)
+        new = p[ok].astype(float)
+        new[inner] += (k[inner] - lag) + np.clip(frac, -0.5, 0.5)
+        moved = ok[inner]
+        pos[moved] = new[inner]
+        out[moved] = pos[moved] / sfreq
+    return out
 
 
 def heart_features(

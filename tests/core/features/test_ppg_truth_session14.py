@@ -50,5 +50,15 @@ def test_heart_rate_and_rmssd_of_a_synthetic_ppg_match_the_truth(case, kw):
     e_rmssd, e_hr = _errors(**kw)
     assert np.isnan(e_rmssd).mean() <= 0.01 and np.isnan(e_hr).mean() <= 0.01
     assert np.nanmean(np.abs(e_hr) <= 3.0) >= 0.98, (case, np.nanmean(np.abs(e_hr) <= 3.0))
-    assert np.nanmedian(np.abs(e_rmssd)) <= 4.0, (case, np.nanmedian(np.abs(e_rmssd)))
-    assert np.nanpercentile(np.abs(e_rmssd), 95) <= 12.0, (case, np.nanpercentile(np.abs(e_rmssd), 95))
+    assert np.nanmedian(np.abs(e_rmssd)) <= 3.0, (case, np.nanmedian(np.abs(e_rmssd)))
+    assert np.nanpercentile(np.abs(e_rmssd), 95) <= 8.0, (case, np.nanpercentile(np.abs(e_rmssd), 95))
+
+
+def test_rmssd_of_a_noisy_ppg_is_not_inflated_by_the_blunt_peak():
+    # white noise of 15 % of the pulse moves the systolic maximum by ~17 ms (SD): RMSSD read +14.6 ms (median
+    # |error| 14.7, 95th percentile 37.4 ms; heart rate within 3 bpm 96.2 %) where the truth is ~41 ms; the pulse
+    # aligned with its neighbours' median pulse moves by ~7 ms
+    e_rmssd, e_hr = _errors(noise=0.15)
+    assert np.nanmean(np.abs(e_hr) <= 3.0) >= 0.98, np.nanmean(np.abs(e_hr) <= 3.0)
+    assert np.nanmedian(np.abs(e_rmssd)) <= 6.0, np.nanmedian(np.abs(e_rmssd))
+    assert np.nanpercentile(np.abs(e_rmssd), 95) <= 20.0, np.nanpercentile(np.abs(e_rmssd), 95)
