@@ -235,6 +235,89 @@ def blinks_table() -> None:
           "range), so the eye is its reference)")
 
 
+def _rmssd_windows(beats: np.ndarray, grid: WindowGrid, duration_s: float, pair_ok: np.ndarray | None = None):
+    """RMSSD (ms) per window's 10-s context from beat times, every successive difference (or those in pair_ok)."""
+    from mmqnet_core.features.peripheral import _context, context_sum
+
+    d2 = np.diff(np.diff(beats)) ** 2
+    ok = np.ones(d2.size, bool) if pair_ok is None else pair_ok
+    n, s = context_sum(beats[2:][ok], d2[ok], *_context(grid, CFG.context_s, duration_s))
+    return np.where(n > 0, 1000.0 * np.sqrt(s / np.maximum(n, 1)), np.nan)
+
+
+def _heartpy_rmssd(x: np.ndarray, sfreq: float, grid: WindowGrid, duration_s: float, *,
+                   prefilter: bool = False) -> np.ndarray:
+    """Per-window RMSSD of heartpy's beats with heartpy's own rule: a difference counts where its 3 beats are
+    accepted (``binary_peaklist``). ``prefilter``: heartpy's own band-pass first (``filter_signal``, 0.7-3.5 Hz,
+    as its documentation does for PPG with baseline wander; without it heartpy fails on the synthetic PPG)."""
+    from tests.core.real.realdata import _import_heartpy
+
+    _import_heartpy()
+    import heartpy
+
+    x = np.asarray(x, float)
+    if prefilter:
+        x = heartpy.filter_signal(x, [0.7, 3.5], sample_rate=sfreq, order=3, filtertype="bandpass")
+    wd, _ = heartpy.process(x, sample_rate=sfreq)
+    peaks = np.asarray(wd["peaklist"]) / sfreq
+    acc = np.asarray(wd["binary_peaklist"]).astype(bool)
+    return _rmssd_windows(peaks, grid, duration_s, acc[:-2] & acc[1:-1] & acc[2:])
+
+
+def rmssd_table(m) -> None:
+    """RMSSD per window (10-s context) against a truth: pyphysio's PPG against the R peaks of the ECG recorded
+    with it (heartpy's detector, no beat rejected), and synthetic PPG with known beats; ours and heartpy's."""
+    from tests.core.features.ppg_truth import synthetic_ppg
+
+    print(f"\n{'RMSSD per window (ms)':34s} {'windows':>7s} {'truth':>6s} {'ours':>6s} {'heartpy':>7s} "
+          f"{'|err| ours':>10s} {'p90':>5s} {'<=10ms':>6s} {'|err| hp':>8s} {'p90':>5s} {'<=10ms':>6s} {'NaN hp':>6s}")
+
+    def row(label, truth, ours, hp, keep=None):
+        keep = np.isfinite(truth) if keep is None else keep & np.isfinite(truth)
+        cols = []
+        for v in (ours, hp):
+            e = np.abs(v - truth)[keep]
+            f = np.isfinite(e)
+            cols.append(f"{np.median(e[f]):10.1f} {np.percentile(e[f], 90):5.1f} {np.mean(e[f] <= 10):6.1%}")
+        print(f"{label:34s} {int(keep.sum()):7d} {np.nanmedian(truth[keep]):6.1f} {np.nanmedian(ours[keep]):6.1f} "
+              f"{np.nanmedian(hp[keep]):7.1f} {cols[0]} {cols[1]} "
+              f"{np.mean(np.isnan(hp[keep])):6.1%}")
+
+    ecg_beats = heartpy_beats(m.channels["ECG"], m.sfreq)
+    for ch in ("BVP", "ECG"):
+        z, sf = _down(m.channels[ch], m.sfreq)
+        grid = WindowGrid.make(sf, z.size, 1.0, None)
+        dur = z.size / sf
+        truth = _rmssd_windows(ecg_beats, grid, dur)
+        ours = heart_features(z[None], grid, CFG, ecg=ch == "ECG", orig_sfreq=np.array([m.sfreq]))[0, :, 1]
+        hp = _heartpy_rmssd(m.channels[ch], m.sfreq, grid, dur)
+        row(f"medical {ch} vs its ECG", truth, ours, hp)
+        if ch == "BVP":
+            c = grid.centres_s  # away from the movements (55-80 s, 105-120 s) and the small pulse at 41.5 s
+            calm = ~(((c >= 35) & (c <= 48)) | ((c >= 55) & (c <= 80)) | (c >= 105))
+            row("  calm windows only", truth, ours, hp, calm)
+    for label, kw in (("synthetic PPG, clean", {}), ("synthetic PPG, noise 15 %", {"noise": 0.15}),
+                      ("synthetic PPG, 6 movements", {"artefacts": 6}),
+                      ("synthetic PPG, 100 bpm", {"mean_ibi_s": 0.6, "rsa_s": 0.02, "jitter_s": 0.008})):
+        parts = {"truth": [], "ours": [], "hp": [], "keep": []}
+        for seed in range(3):
+            s = synthetic_ppg(seed=seed, **kw)
+            grid = WindowGrid.make(s.sfreq, s.signal.size, 1.0, None)
+            dur = s.signal.size / s.sfreq
+            lo, hi = grid.centres_s - CFG.context_s / 2, grid.centres_s + CFG.context_s / 2
+            keep = (lo > 5.0) & (hi < dur - 5.0)
+            for a, b in s.artefacts_s:
+                keep &= (hi < a) | (lo > b)
+            parts["truth"].append(_rmssd_windows(s.beats_s, grid, dur))
+            parts["ours"].append(heart_features(s.signal[None], grid, CFG)[0, :, 1])
+            parts["hp"].append(_heartpy_rmssd(s.signal, s.sfreq, grid, dur, prefilter=True))
+            parts["keep"].append(keep)
+        row(label, *(np.concatenate(parts[k]) for k in ("truth", "ours", "hp")), np.concatenate(parts["keep"]))
+    print("(truth: each window's RMSSD from the ECG's R peaks / the synthetic beats over the same 10-s context; heartpy: "
+          "its own beats and beat rejection (on the synthetic PPG after its own 0.7-3.5 Hz band-pass); synthetic: 3 x 5 min "
+          "at 128 Hz, windows clear of the movements)")
+
+
 def main() -> None:
     m = medical()
     if m is None:
@@ -275,6 +358,7 @@ def main() -> None:
           f"{_flats(eda, m.sfreq):6d}")
     print("(heartpy data2.csv holds a real 7-s sensor dropout at 18-25 s: its flat span is right; the "
           "+movement PPG row's jump is the spliced step)")
+    rmssd_table(m)
     scr_table(m)
     blinks_table()
     breathing_table(m)
