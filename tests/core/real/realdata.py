@@ -88,6 +88,16 @@ def biopeaks_belt() -> RealRecording | None:
     return RealRecording("biopeaks OSmontage0J", 1000.0, {"RESP": a[:, 0], "ECG": a[:, 1]})
 
 
+@functools.lru_cache(maxsize=1)
+def biopeaks_ppg() -> RealRecording | None:
+    """biopeaks' ``OSmontagePPG.txt``: 8 min of a BITalino finger PPG (PPGBIT, column A1) at 125 Hz, or None."""
+    path = package_file("biopeaks", "tests", "testdata", "OSmontagePPG.txt")
+    if path is None:
+        return None
+    a = np.loadtxt(path, comments="#", usecols=[5])
+    return RealRecording("biopeaks OSmontagePPG", 125.0, {"PPG": a})
+
+
 def reference_breaths(recording: str, method: str) -> np.ndarray:
     """Breath times (s) that neurokit2's ``method`` found in ``recording`` (see make_breath_reference.py)."""
     data = json.loads(Path(__file__).with_name("breaths_neurokit2.json").read_text())
