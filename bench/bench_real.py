@@ -49,7 +49,7 @@ from mmqnet_core.preprocessing.config import PreprocessConfig  # noqa: E402
 from mmqnet_core.preprocessing.detect import flat_mask, jump_mask, runs  # noqa: E402
 from tests.core.real.realdata import (  # noqa: E402
     MEDICAL_HAND_BREATHS_S, RealRecording, agreement, biopeaks_belt, breath_rate_reference, context_counts,
-    biopeaks_ppg, heartpy_beats, heartpy_data3, heartpy_ppg, match_events, medical, reference_scrs, splice_movement,
+    biopeaks_ecg, biopeaks_ppg, heartpy_beats, heartpy_data3, heartpy_ppg, match_events, medical, reference_scrs, splice_movement,
 )
 
 SF = 128.0
@@ -333,6 +333,21 @@ def rmssd_table(m) -> None:
             parts["bp"].append(_biopeaks_rmssd(s.signal, s.sfreq, grid, dur))
             parts["keep"].append(keep)
         row(label, *(np.concatenate(parts[k]) for k in ("truth", "ours", "hp", "bp")), np.concatenate(parts["keep"]))
+    try:  # six 3.5-4-min BITalino ECGs at 100 Hz (biopeaks' test data) against biopeaks' own R peaks
+        from biopeaks.heart import ecg_peaks
+    except ImportError:
+        ecg_peaks = None
+    short = [r for r in (biopeaks_ecg(k) for k in ("1A", "1J", "2A", "2J", "3A", "3J")) if r is not None]
+    if ecg_peaks is not None and short:
+        parts = {"truth": [], "ours": [], "hp": []}
+        for r in short:
+            x, sf = r.channels["ECG"], r.sfreq
+            grid = WindowGrid.make(sf, x.size, 1.0, None)
+            dur = x.size / sf
+            parts["truth"].append(_rmssd_windows(ecg_peaks(x, sf) / sf, grid, dur))
+            parts["ours"].append(heart_features(x[None], grid, CFG, ecg=True)[0, :, 1])
+            parts["hp"].append(_heartpy_rmssd(x, sf, grid, dur))
+        row("biopeaks 6 ECGs 100 Hz vs its R peaks", *(np.concatenate(parts[k]) for k in ("truth", "ours", "hp")))
     os_ppg = biopeaks_ppg()
     if os_ppg is not None:  # 8 min of real PPG at 125 Hz, no ECG: the three estimates side by side
         x, sf = os_ppg.channels["PPG"], os_ppg.sfreq
