@@ -36,6 +36,10 @@ def _damaged(good, tmp_path, kind: str, trials=(2,)):
     for t in trials:
         if kind == "huge":
             x[t, 5] *= 1e299
+        elif kind == "volts":  # EEG of ~10 V: no amplifier records that
+            x[t, :32] *= 1e5
+        elif kind == "gain":  # stored with the wrong gain (x1000): moved the statistics by 17 SDs
+            x[t, :32] *= 1e3
         elif kind == "nan":
             x[t] = np.nan
         elif kind == "zeros":  # cut short at a third and padded with zeros
@@ -55,6 +59,10 @@ def subject_model(model, monkeypatch):
 @pytest.mark.parametrize("kind,why", [
     ("huge", r"s01\.dat trial 2 left out: Cannot read s01\.dat: trial 2 holds values up to 4\.\d+e\+300"),
     ("nan", r"s01\.dat trial 2 left out: it holds no finite sample"),
+    ("volts", r"s01\.dat trial 2 left out: Cannot read s01\.dat: trial 2 holds values up to 2\.\d+e\+07 µV on EEG "
+              r"channel 'O1', beyond the range of any amplifier \(at most 1e\+07 µV = 10 V\)"),
+    ("gain", r"s01\.dat trial 2 left out: its EEG is 1\.\d+e\+03 times as large as the file's trials are in the "
+             r"median"),
 ])
 def test_a_damaged_trial_is_left_out_of_the_subjects_statistics_and_named(good, tmp_path, kind, why, subject_model,
                                                                            capsys):
