@@ -1,4 +1,4 @@
-"""Detectors on real recordings shipped inside PyPI packages (pyphysio, heartpy; the dev extra), as a table.
+"""Detectors on real recordings shipped inside PyPI packages (pyphysio, heartpy, biopeaks; the dev extra), as tables.
 
     python bench/bench_real.py
 
@@ -8,6 +8,12 @@ hand-annotated on the belt's regular stretch, 20-40 s), the share of all windows
 the BAD_jump and BAD_flat spans found with the preprocessing defaults. "+movement"
 rows splice a large movement artefact (8x the signal's range plus a lasting step) at 60 s; windows within 5 s
 of it are left out.
+
+An RMSSD table compares each window's RMSSD (10-s context) with a truth: on pyphysio's PPG the R peaks of the ECG
+recorded with it, on synthetic PPG (tests/core/features/ppg_truth.py: real pulse shape, dicrotic notch, breathing,
+baseline wander, noise, movements) its known beats, on biopeaks' six short ECGs biopeaks' own R peaks; beside ours,
+heartpy's beats and biopeaks' PPG peaks (after each one's own beat rejection / artefact correction), and the three
+estimates on biopeaks' real 8-min PPG, which has no ECG.
 
 An SCR table compares our skin-conductance responses on the real EDA with two published neurokit2 methods
 (``eda_peaks`` ``neurokit``, ``kim2004``; stored in tests/core/real/scr_neurokit2.json): events matched within
