@@ -108,3 +108,13 @@ def test_nothing_usable_is_an_error(good, tmp_path, subject_model, capsys):
     assert main(["analyze", str(path), "--trial", "0", "--in-process", "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in err
+
+
+def test_a_damaged_trial_of_another_file_of_the_subject_is_named_too(good, tmp_path):
+    other = _damaged(good, tmp_path, "nan", trials=(1,))
+    found = subject_recordings_for(load_recording(good, trial=0), [other], discover=False)
+    assert [(r.source.name, r.trial) for r in found.recordings] == [("s01.dat", "0"), ("s01.dat", "0"),
+                                                                   ("s01.dat", "2")]
+    assert [r.source.parent for r in found.recordings[1:]] == [tmp_path, tmp_path]
+    assert found.notes == ("s01.dat trial 1 left out: it holds no finite sample (every value is NaN or infinite). "
+                           "The subject's statistics come from its other trials.",)
