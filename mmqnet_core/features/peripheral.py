@@ -577,7 +577,7 @@ def heart_features(
     """Heart rate (bpm), RMSSD (ms) and beat amplitude (signal units) from PPG pulses or ECG R peaks.
 
     PPG is band-passed 0.5-8 Hz, ECG 5-30 Hz (upper edges clipped to the channel's recorded rate), and flipped
-    so that beats point up. Beats are peaks at least 0.3 s apart (200 bpm) whose prominence and height above
+    so that beats point up (the skew of most 10-s blocks: :func:`_polarity`). Beats (:func:`find_beats`) are peaks at least 0.3 s apart (200 bpm) whose prominence and height above
     the median are >= 0.4 x the local beat amplitude (:func:`local_scale`, "peak": block maximum - block
     median over 5-s blocks, running median over 7 blocks), so a movement artefact many times a beat's size
     blinds the detector only in its own blocks (and >= :data:`EVENT_FLOOR` x the typical beat amplitude, so
@@ -585,9 +585,11 @@ def heart_features(
     interval apart. Peaks that do not stand out of the noise (:data:`BEAT_MIN_SD` local robust SDs; for PPG
     also a periodic signal) or lie on a flat line ticking by one quantisation step are dropped
     (:func:`_drop_noise_peaks`): a channel with no beats (noise, a flat-ish line) gives NaN for all three
-    features ("detector found nothing"), not a rate. Peak times are refined to sub-sample precision; intervals
-    outside 0.3-2 s or more than 30 % off the median of their 5 neighbours are dropped. Fewer than two beats
-    in a window's context: its beat amplitude is NaN too.
+    features ("detector found nothing"), not a rate. Peak times are refined to sub-sample precision, a PPG's
+    pulses then aligned with the median pulse of their neighbours (:func:`align_to_template`); intervals outside
+    0.3-2 s or more than 30 % off the median of their 5 neighbours are dropped (:func:`kept_intervals`), from the
+    heart rate and from RMSSD alike (RMSSD: successive differences of neighbouring kept intervals only). Fewer
+    than two beats in a window's context: its beat amplitude is NaN too.
     """
     sfreq = grid.sfreq
     y = _filter(data, sfreq, *((5.0, 30.0) if ecg else (0.5, 8.0)), orig_sfreq=orig_sfreq)
