@@ -1,4 +1,4 @@
-"""Detectors on real recordings shipped inside PyPI packages (pyphysio, heartpy; the dev extra), as a table.
+"""Detectors on real recordings shipped inside PyPI packages (pyphysio, heartpy, biopeaks; the dev extra), as tables.
 
     python bench/bench_real.py
 
@@ -8,6 +8,12 @@ hand-annotated on the belt's regular stretch, 20-40 s), the share of all windows
 the BAD_jump and BAD_flat spans found with the preprocessing defaults. "+movement"
 rows splice a large movement artefact (8x the signal's range plus a lasting step) at 60 s; windows within 5 s
 of it are left out.
+
+An RMSSD table compares each window's RMSSD (10-s context) with a truth: on pyphysio's PPG the R peaks of the ECG
+recorded with it, on synthetic PPG (tests/core/features/ppg_truth.py: real pulse shape, dicrotic notch, breathing,
+baseline wander, noise, movements) its known beats, on biopeaks' six short ECGs biopeaks' own R peaks; beside ours,
+heartpy's beats and biopeaks' PPG peaks (after each one's own beat rejection / artefact correction), and the three
+estimates on biopeaks' real 8-min PPG, which has no ECG.
 
 An SCR table compares our skin-conductance responses on the real EDA with two published neurokit2 methods
 (``eda_peaks`` ``neurokit``, ``kim2004``; stored in tests/core/real/scr_neurokit2.json): events matched within
@@ -49,7 +55,7 @@ from mmqnet_core.preprocessing.config import PreprocessConfig  # noqa: E402
 from mmqnet_core.preprocessing.detect import flat_mask, jump_mask, runs  # noqa: E402
 from tests.core.real.realdata import (  # noqa: E402
     MEDICAL_HAND_BREATHS_S, RealRecording, agreement, biopeaks_belt, breath_rate_reference, context_counts,
-    heartpy_beats, heartpy_data3, heartpy_ppg, match_events, medical, reference_scrs, splice_movement,
+    biopeaks_ecg, biopeaks_ppg, heartpy_beats, heartpy_data3, heartpy_ppg, match_events, medical, reference_scrs, splice_movement,
 )
 
 SF = 128.0
@@ -235,6 +241,134 @@ def blinks_table() -> None:
           "range), so the eye is its reference)")
 
 
+def _rmssd_windows(beats: np.ndarray, grid: WindowGrid, duration_s: float, pair_ok: np.ndarray | None = None):
+    """RMSSD (ms) per window's 10-s context from beat times, every successive difference (or those in pair_ok)."""
+    from mmqnet_core.features.peripheral import _context, context_sum
+
+    d2 = np.diff(np.diff(beats)) ** 2
+    ok = np.ones(d2.size, bool) if pair_ok is None else pair_ok
+    n, s = context_sum(beats[2:][ok], d2[ok], *_context(grid, CFG.context_s, duration_s))
+    return np.where(n > 0, 1000.0 * np.sqrt(s / np.maximum(n, 1)), np.nan)
+
+
+def _heartpy_rmssd(x: np.ndarray, sfreq: float, grid: WindowGrid, duration_s: float, *,
+                   prefilter: bool = False) -> np.ndarray:
+    """Per-window RMSSD of heartpy's beats with heartpy's own rule: a difference counts where its 3 beats are
+    accepted (``binary_peaklist``). ``prefilter``: heartpy's own band-pass first (``filter_signal``, 0.7-3.5 Hz,
+    as its documentation does for PPG with baseline wander; without it heartpy fails on the synthetic PPG)."""
+    from tests.core.real.realdata import _import_heartpy
+
+    _import_heartpy()
+    import heartpy
+
+    x = np.asarray(x, float)
+    if prefilter:
+        x = heartpy.filter_signal(x, [0.7, 3.5], sample_rate=sfreq, order=3, filtertype="bandpass")
+    wd, _ = heartpy.process(x, sample_rate=sfreq)
+    peaks = np.asarray(wd["peaklist"]) / sfreq
+    acc = np.asarray(wd["binary_peaklist"]).astype(bool)
+    return _rmssd_windows(peaks, grid, duration_s, acc[:-2] & acc[1:-1] & acc[2:])
+
+
+def _biopeaks_rmssd(x: np.ndarray, sfreq: float, grid: WindowGrid, duration_s: float) -> np.ndarray:
+    """Per-window RMSSD of biopeaks' PPG peaks after its own artefact correction (Lipponen & Tarvainen 2019),
+    or NaN when biopeaks is not installed."""
+    try:
+        from biopeaks.heart import correct_peaks, ppg_peaks
+    except ImportError:
+        return np.full(grid.n_windows, np.nan)
+    peaks = correct_peaks(ppg_peaks(np.asarray(x, float), sfreq), sfreq)
+    return _rmssd_windows(np.asarray(peaks, float) / sfreq, grid, duration_s)
+
+
+def rmssd_table(m) -> None:
+    """RMSSD per window (10-s context) against a truth: pyphysio's PPG against the R peaks of the ECG recorded
+    with it (heartpy's detector, no beat rejected), and synthetic PPG with known beats; ours and heartpy's."""
+    from tests.core.features.ppg_truth import synthetic_ppg
+
+    print(f"\n{'RMSSD per window (ms)':34s} {'windows':>7s} {'truth':>6s} {'ours':>6s} {'heartpy':>7s} "
+          f"{'biopeaks':>8s} {'|err| ours':>10s} {'p90':>5s} {'<=10ms':>6s} {'|err| hp':>8s} {'p90':>5s} {'<=10ms':>6s} "
+          f"{'|err| bp':>8s} {'p90':>5s} {'<=10ms':>6s}")
+
+    def row(label, truth, ours, hp, bp=None, keep=None):
+        bp = np.full(truth.shape, np.nan) if bp is None else bp
+        keep = np.isfinite(truth) if keep is None else keep & np.isfinite(truth)
+        cols = []
+        for v in (ours, hp, bp):
+            e = np.abs(v - truth)[keep]
+            f = np.isfinite(e)
+            cols.append(f"{np.median(e[f]):10.1f} {np.percentile(e[f], 90):5.1f} {np.mean(e[f] <= 10):6.1%}"
+                        if f.any() else f"{'-':>10s} {'-':>5s} {'-':>6s}")
+        med = [f"{np.nanmedian(v[keep]):{w}.1f}" if np.isfinite(v[keep]).any() else f"{'-':>{w}s}"
+               for v, w in ((ours, 6), (hp, 7), (bp, 8))]
+        print(f"{label:34s} {int(keep.sum()):7d} {np.nanmedian(truth[keep]):6.1f} {' '.join(med)} {cols[0]} {cols[1]:>20s} "
+              f"{cols[2]:>20s}")
+
+    ecg_beats = heartpy_beats(m.channels["ECG"], m.sfreq)
+    for ch in ("BVP", "ECG"):
+        z, sf = _down(m.channels[ch], m.sfreq)
+        grid = WindowGrid.make(sf, z.size, 1.0, None)
+        dur = z.size / sf
+        truth = _rmssd_windows(ecg_beats, grid, dur)
+        ours = heart_features(z[None], grid, CFG, ecg=ch == "ECG", orig_sfreq=np.array([m.sfreq]))[0, :, 1]
+        hp = _heartpy_rmssd(m.channels[ch], m.sfreq, grid, dur)
+        bp = _biopeaks_rmssd(m.channels[ch], m.sfreq, grid, dur) if ch == "BVP" else None
+        row(f"medical {ch} vs its ECG", truth, ours, hp, bp)
+        if ch == "BVP":
+            c = grid.centres_s  # away from the movements (55-80 s, 105-120 s) and the small pulse at 41.5 s
+            calm = ~(((c >= 35) & (c <= 48)) | ((c >= 55) & (c <= 80)) | (c >= 105))
+            row("  calm windows only", truth, ours, hp, bp, calm)
+    for label, kw in (("synthetic PPG, clean", {}), ("synthetic PPG, noise 15 %", {"noise": 0.15}),
+                      ("synthetic PPG, 6 movements", {"artefacts": 6}),
+                      ("synthetic PPG, 100 bpm", {"mean_ibi_s": 0.6, "rsa_s": 0.02, "jitter_s": 0.008}),
+                      # like biopeaks' real PPG: 90 bpm, little variability, 125 Hz, a clean pulse
+                      ("synthetic PPG, 90 bpm, 125 Hz", {"mean_ibi_s": 0.66, "rsa_s": 0.008, "jitter_s": 0.006,
+                                                         "noise": 0.01, "wander": 0.5, "sfreq": 125.0})):
+        parts = {"truth": [], "ours": [], "hp": [], "bp": [], "keep": []}
+        for seed in range(3):
+            s = synthetic_ppg(seed=seed, **kw)
+            grid = WindowGrid.make(s.sfreq, s.signal.size, 1.0, None)
+            dur = s.signal.size / s.sfreq
+            lo, hi = grid.centres_s - CFG.context_s / 2, grid.centres_s + CFG.context_s / 2
+            keep = (lo > 5.0) & (hi < dur - 5.0)
+            for a, b in s.artefacts_s:
+                keep &= (hi < a) | (lo > b)
+            parts["truth"].append(_rmssd_windows(s.beats_s, grid, dur))
+            parts["ours"].append(heart_features(s.signal[None], grid, CFG)[0, :, 1])
+            parts["hp"].append(_heartpy_rmssd(s.signal, s.sfreq, grid, dur, prefilter=True))
+            parts["bp"].append(_biopeaks_rmssd(s.signal, s.sfreq, grid, dur))
+            parts["keep"].append(keep)
+        row(label, *(np.concatenate(parts[k]) for k in ("truth", "ours", "hp", "bp")), np.concatenate(parts["keep"]))
+    try:  # six 3.5-4-min BITalino ECGs at 100 Hz (biopeaks' test data) against biopeaks' own R peaks
+        from biopeaks.heart import ecg_peaks
+    except ImportError:
+        ecg_peaks = None
+    short = [r for r in (biopeaks_ecg(k) for k in ("1A", "1J", "2A", "2J", "3A", "3J")) if r is not None]
+    if ecg_peaks is not None and short:
+        parts = {"truth": [], "ours": [], "hp": []}
+        for r in short:
+            x, sf = r.channels["ECG"], r.sfreq
+            grid = WindowGrid.make(sf, x.size, 1.0, None)
+            dur = x.size / sf
+            parts["truth"].append(_rmssd_windows(ecg_peaks(x, sf) / sf, grid, dur))
+            parts["ours"].append(heart_features(x[None], grid, CFG, ecg=True)[0, :, 1])
+            parts["hp"].append(_heartpy_rmssd(x, sf, grid, dur))
+        row("biopeaks 6 ECGs 100 Hz vs its R peaks", *(np.concatenate(parts[k]) for k in ("truth", "ours", "hp")))
+    os_ppg = biopeaks_ppg()
+    if os_ppg is not None:  # 8 min of real PPG at 125 Hz, no ECG: the three estimates side by side
+        x, sf = os_ppg.channels["PPG"], os_ppg.sfreq
+        grid = WindowGrid.make(sf, x.size, 1.0, None)
+        dur = x.size / sf
+        ours = heart_features(x[None], grid, CFG)[0, :, 1]
+        hp, bp = _heartpy_rmssd(x, sf, grid, dur), _biopeaks_rmssd(x, sf, grid, dur)
+        print(f"{'biopeaks OSmontagePPG (no truth)':34s} {grid.n_windows:7d} {'-':>6s} {np.nanmedian(ours):6.1f} "
+              f"{np.nanmedian(hp):7.1f} {np.nanmedian(bp):8.1f}   (peaks at the sample on the raw pulse: see the "
+              "90-bpm synthetic row)")
+    print("(truth: each window's RMSSD from the ECG's R peaks / the synthetic beats over the same 10-s context; heartpy: "
+          "its own beats and beat rejection (on the synthetic PPG after its own 0.7-3.5 Hz band-pass); biopeaks: its PPG "
+          "peaks after its own artefact correction; synthetic: 3 x 5 min at 128 Hz, windows clear of the movements)")
+
+
 def main() -> None:
     m = medical()
     if m is None:
@@ -275,6 +409,7 @@ def main() -> None:
           f"{_flats(eda, m.sfreq):6d}")
     print("(heartpy data2.csv holds a real 7-s sensor dropout at 18-25 s: its flat span is right; the "
           "+movement PPG row's jump is the spliced step)")
+    rmssd_table(m)
     scr_table(m)
     blinks_table()
     breathing_table(m)

@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
                               f"({rec.duration_s:g} s), got {config.window_s:g}.")
         if not args.allow_no_eeg:
             check_has_eeg(rec)
+        _check_rate(rec, config, args)  # a rate too low for the features: said before cleaning, naming real options
         if args.no_preprocess:
             data = rec.get_data()
             if masks is not None:  # masked samples are missing data here too (NaN: windows with them are missing)
@@ -104,3 +105,24 @@ def run(args: argparse.Namespace) -> int:
         + ("  [SYNTHETIC DATA]" if rec.is_synthetic else "")
     )
     return 0
+
+
+def _check_rate(rec, config, args: argparse.Namespace) -> None:
+    """EEG too slow for its bands (the rate the bands need), or a ``--window`` holding fewer than 2 samples at the
+    rate the features see (the recording's, at most the cleaning's 128 Hz): a ConfigError before the cleaning."""
+    from ..features import DEAP_LAYOUT
+    from ..features.layout import bind_layout, layout_for
+    from ..features.spectral import check_eeg_rate
+    from ..preprocessing.config import PreprocessConfig
+    from ..preprocessing.streaming import analysis_sfreq
+    from ..recording import Modality
+
+    sf = rec.sfreq if args.no_preprocess else analysis_sfreq(rec.sfreq, PreprocessConfig().target_sfreq)
+    layout = DEAP_LAYOUT if args.layout == "deap" else layout_for(rec.channels)
+    if any(t.modality == Modality.EEG and t.channel is not None for t in bind_layout(layout, rec.channels)):
+        check_eeg_rate([(lo, hi) for _, lo, hi in config.all_bands], sf)
+    n = int(round(config.window_s * sf))
+    if n < 2:
+        raise ConfigError(f"Invalid value for '--window': a window of {config.window_s:g} s holds {n} sample(s) at "
+                          f"{sf:g} Hz (the recording's rate) and the features need at least 2; give --window "
+                          f"{2 / sf:g} or more.")

@@ -15,7 +15,7 @@ from .featureset import FeatureSet
 from .layout import Token, bind_layout, layout_for
 from .missing import MissingReason
 from .peripheral import EXTRACTORS, flat_windows, to_canonical
-from .spectral import WindowGrid
+from .spectral import WindowGrid, check_eeg_rate
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,11 @@ def extract_features(
         it (muscle artefacts raise high-frequency power); (b) is skipped with fewer than 8 windows or no EEG.
     """
     check_cancel(cancel)
-    grid = WindowGrid.make(signals.sfreq, signals.n_times, config.window_s, config.step_s)
     tokens = bind_layout(layout if layout is not None else layout_for(signals.channels), signals.channels)
+    if any(t.modality == Modality.EEG and t.channel is not None for t in tokens):
+        # EEG too slow for its bands (e.g. 1 Hz): said as such, before a window too short for it is
+        check_eeg_rate([(lo, hi) for _, lo, hi in config.all_bands], signals.sfreq)
+    grid = WindowGrid.make(signals.sfreq, signals.n_times, config.window_s, config.step_s)
     if not tokens:
         raise ConfigError(
             "No token to featurise: the signals have no physiological channel "

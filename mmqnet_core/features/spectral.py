@@ -116,12 +116,12 @@ class WindowGrid:
         return (cs[:, s + self.n] - cs[:, s]) > 0
 
 
-def _band_matrix(freqs: np.ndarray, bands: Sequence[tuple[float, float]], sfreq: float, n: int) -> np.ndarray:
-    """(K, B) 0/1 matrix selecting the rfft bins of each half-open band; errors if a band is empty."""
+def check_eeg_rate(bands: Sequence[tuple[float, float]], sfreq: float) -> None:
+    """Raise :class:`ConfigError` when an EEG band (``(lo, hi)`` Hz) starts at or above the Nyquist frequency of
+    ``sfreq`` Hz: the message names the rate the bands need (what to do), never a window length."""
     nyq = sfreq / 2
     top = max(hi for _, hi in bands)
-    m = np.zeros((freqs.size, len(bands)))
-    for b, (lo, hi) in enumerate(bands):
+    for lo, hi in bands:
         if lo >= nyq:
             raise ConfigError(
                 f"EEG band {lo}-{hi} Hz lies above the Nyquist frequency {nyq} Hz of sfreq {sfreq} Hz (the EEG's "
@@ -129,6 +129,13 @@ def _band_matrix(freqs: np.ndarray, bands: Sequence[tuple[float, float]], sfreq:
                 "more. Analyse a recording whose EEG is sampled that fast (MMQ-Net's bands are fixed by its "
                 "checkpoint); for features of this one alone (API), leave this band out of FeatureConfig.bands."
             )
+
+
+def _band_matrix(freqs: np.ndarray, bands: Sequence[tuple[float, float]], sfreq: float, n: int) -> np.ndarray:
+    """(K, B) 0/1 matrix selecting the rfft bins of each half-open band; errors if a band is empty."""
+    check_eeg_rate(bands, sfreq)
+    m = np.zeros((freqs.size, len(bands)))
+    for b, (lo, hi) in enumerate(bands):
         sel = (freqs >= lo) & (freqs < hi) & (freqs > 0)
         if not sel.any():
             raise ConfigError(

@@ -558,6 +558,7 @@ def analyze(
 
         check_has_eeg(recording)  # a clear error instead of an analysis of nothing but missing EEG tokens
     check_span_holds_a_window(recording, model, start_s, stop_s)
+    check_rate_holds_the_features(recording, model, preprocess_config)
     check_cancel(cancel)
     windows = span_of(recording, start_s, stop_s)
     if windows is not None:  # a span is analysed inside the whole recording (see the docstring), then cut out
@@ -669,6 +670,34 @@ def check_span_holds_a_window(recording: Any, model: Any, start_s: float = 0.0, 
     raise ConfigError(
         f"The span from {start:g} s to {stop:g} s lasts {max(span, 0.0):g} s, shorter than one window of the model "
         f"({window_s:g} s, fixed by the checkpoint): analyse a span of at least {window_s:g} s ({'; or '.join(ways)}).")
+
+
+def check_rate_holds_the_features(recording: Any, model: Any, preprocess_config: Any = None) -> None:
+    """Refuse, before any cleaning, a recording sampled too slowly for the model's features: EEG whose bands lie
+    above the analysis rate's Nyquist frequency (the EEG features need 2 x their top band), or a rate at which one
+    window of the model (its length fixed by the checkpoint: no option changes it) holds fewer than 2 samples.
+    Without this a 1-Hz recording was cleaned first and then told "use window_s >= 2 s", which ``mmqnet analyze``
+    cannot do."""
+    from ..features.layout import bind_layout, layout_for
+    from ..features.spectral import check_eeg_rate
+    from ..preprocessing.streaming import analysis_sfreq
+    from ..recording import Modality
+
+    fc = getattr(model, "feature_config", None)
+    cfg = preprocess_config if preprocess_config is not None else getattr(model, "preprocess_config", None)
+    sfreq = float(getattr(recording, "sfreq", 0.0) or 0.0)
+    if fc is None or cfg is None or sfreq <= 0:
+        return
+    sf = analysis_sfreq(sfreq, cfg.target_sfreq)
+    layout = getattr(model, "layout", None) or layout_for(recording.channels)
+    if any(t.modality == Modality.EEG and t.channel is not None for t in bind_layout(layout, recording.channels)):
+        check_eeg_rate([(lo, hi) for _, lo, hi in fc.all_bands], sf)
+    n = int(round(fc.window_s * sf))
+    if n < 2:
+        raise ConfigError(
+            f"{getattr(recording, 'title', 'The recording')} is sampled at {sfreq:g} Hz: one window of the model "
+            f"({fc.window_s:g} s, fixed by the checkpoint) holds {n} sample(s), and its features need at least 2. "
+            f"Analyse a recording sampled at {2 / fc.window_s:g} Hz or more.")
 
 
 def _with_start(recording: Any, result: AnalysisResult) -> AnalysisResult:

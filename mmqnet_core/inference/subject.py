@@ -214,22 +214,26 @@ def _applicable(modalities: Mapping[str, Modality], rec: Recording) -> dict[str,
             if c.name in modalities and Modality.parse(modalities[c.name]) != c.modality}
 
 
-def _open_other(path: Path, modalities: Mapping[str, Modality], cancel: CancelToken | None) -> list[Recording]:
-    """Open another recording of the subject (all trials of a DEAP file) with the analysed one's modalities.
+def _open_other(path: Path, modalities: Mapping[str, Modality], cancel: CancelToken | None
+                ) -> tuple[list[Recording], list[str]]:
+    """Open another recording of the subject (the usable trials of a DEAP file, and a line for each trial left
+    out) with the analysed one's modalities.
 
     Opened once with the inferred modalities (lazy: header only for EDF/BDF), then again with the overrides
     that apply to its channels when there are any, so that an override naming a channel it lacks is no error.
     """
-    from ..io import load_deap_subject, load_recording
+    from ..io import load_deap_trials, load_recording
 
-    def load(overrides: Mapping[str, Modality] | None) -> list[Recording]:
+    def load(overrides: Mapping[str, Modality] | None) -> tuple[list[Recording], list[str]]:
         if path.is_file() and path.suffix.lower() == ".dat":
-            return load_deap_subject(path, modalities=overrides, cancel=cancel)
-        return [load_recording(path, modalities=overrides, cancel=cancel)]
+            return load_deap_trials(path, modalities=overrides, cancel=cancel)
+        return [load_recording(path, modalities=overrides, cancel=cancel)], []
 
-    recs = load(None)
+    recs, left_out = load(None)
+    if not recs:
+        raise RecordingError(f"no trial of {path.name} is usable ({' '.join(left_out)})")
     overrides = _applicable(modalities, recs[0])
-    return load(overrides) if overrides else recs
+    return load(overrides) if overrides else (recs, left_out)
 
 
 def _same(a: Path | None, b: Path) -> bool:
@@ -294,13 +298,20 @@ def subject_recordings_for(
     notes: list[str] = []
 
     own: list[Recording] = [recording]
+    damaged: list[str] = []
     if discover and recording.source_format == "deap" and source is not None:
-        from ..io import load_deap_subject
+        from ..io import load_deap_trials
 
         report(progress, 0.0, f"reading the trials of {source.name}")
         try:
-            own = load_deap_subject(source, modalities={k: v for k, v in mods.items() if k in recording.ch_names}
-                                    or None, cancel=cancel)
+            own, left_out = load_deap_trials(source, modalities={k: v for k, v in mods.items()
+                                                                 if k in recording.ch_names} or None, cancel=cancel)
+            # a damaged trial is left out of the statistics (and said), the others are the subject's
+            damaged = [line + (" The subject's statistics come from the other trials." if " left out: " in line else "")
+                       for line in left_out]
+            notes += damaged
+            if not own:
+                own = [recording]
         except Cancelled:
             raise
         except (MMQNetError, OSError) as exc:
@@ -336,7 +347,7 @@ def subject_recordings_for(
         others = others[: max_sources - 1]
         notes.append(f"{len(left)} more recording(s) of the subject left out: at most {max_sources} files/sessions "
                      f"feed the statistics (first left out: {left[0][0]}).")
-    if not others and len(own) <= 1:
+    if not others and len(own) <= 1 and not damaged:  # (a damaged trial left out is said)
         for n in notes:
             log.info("%s", n)
         return None
@@ -348,7 +359,9 @@ def subject_recordings_for(
         check_cancel(cancel)
         report(progress, i / len(others), f"opening {path.name} ({i + 1}/{len(others)})")
         try:
-            recs = _open_other(path, mods, cancel)
+            recs, left_out = _open_other(path, mods, cancel)
+            notes += [line + (" The subject's statistics come from its other trials." if " left out: " in line else "")
+                      for line in left_out]
         except Cancelled:
             raise
         except (MMQNetError, OSError) as exc:

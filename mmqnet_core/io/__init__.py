@@ -20,7 +20,7 @@ from ..errors import ConfigError, RecordingError
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import Modality, Recording
 from ._cancel import call_cancellable
-from .deap import load_deap_subject, read_deap_file, deap_trial_recording
+from .deap import load_deap_subject, load_deap_trials, read_deap_file, deap_trial_recording
 from .edf import load_edf
 from .mahnob import is_mahnob_session, load_mahnob_session
 from .modality import infer_modality
@@ -29,6 +29,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "load_recording",
     "load_deap_subject",
+    "load_deap_trials",
     "infer_modality",
     "check_has_eeg",
     "is_mahnob_session",

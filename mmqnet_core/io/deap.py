@@ -42,6 +42,7 @@ __all__ = [
     "read_deap_file",
     "deap_trial_recording",
     "load_deap_subject",
+    "load_deap_trials",
 ]
 
 #: DEAP channel order of the preprocessed release.
@@ -64,6 +65,15 @@ _LABEL_RANGE = (1.0, 9.0)  # self-assessment scores (SAM scale)
 #: Largest magnitude a sample may have in the file's units (µV for EEG, ohms for a skin resistance of at most ~1e7):
 #: beyond it the file is damaged (the cleaning's squares overflow: "SVD did not converge", an unexpected failure).
 _MAX_ABS_VALUE = 1e12
+#: Largest magnitude on an EEG/EOG/EMG/ECG channel stored in µV: 10 V, far beyond any biopotential amplifier's input
+#: range (BioSemi ±262 mV); a trial above it is damaged (one such trial moved the subject's statistics by 28 SDs).
+_MAX_ABS_MICROVOLT = 1e7
+#: A trial whose EEG amplitude (median over channels of the median absolute deviation) is this many times above or
+#: below the median of the file's trials is left out of the subject's statistics (see :func:`load_deap_trials`).
+_TRIAL_SCALE_OUTLIER = 20.0
+#: A trial whose every channel holds one value (or NaN) from some sample to its end for at least this long, s, was
+#: cut short and padded (no recorder holds 32 EEG channels exactly still): that tail is treated as missing (NaN).
+_TRUNCATED_MIN_S = 1.0
 
 
 def _numpy_attr(names: tuple[str, ...], attr: str) -> Callable[..., Any] | None:
@@ -288,6 +298,15 @@ def _subject_of(path: Path) -> str | None:
     return m.group(1) if m else path.stem
 
 
+def _constant_tail(x: np.ndarray) -> int:
+    """First sample from which every channel of ``x`` (C, n_times) holds its last value (NaN counts as equal)
+    to the end; ``n_times`` when the last two samples already differ."""
+    last = x[:, -1:]
+    same = ((x == last) | (np.isnan(x) & np.isnan(last))).all(axis=0)  # (n_times,)
+    moving = np.flatnonzero(~same)
+    return int(moving[-1]) + 1 if moving.size else 0
+
+
 def deap_trial_recording(
     content: Mapping[str, Any],
     trial: int,
@@ -337,6 +356,14 @@ def deap_trial_recording(
         raise RecordingError(f"Cannot read {name}: trial {trial} holds values up to {peak[worst]:.3g} (channel "
                              f"{ch_names[worst]!r}), beyond what any recorder stores (at most {_MAX_ABS_VALUE:g} in "
                              "the file's units, µV for EEG): the file is damaged or not DEAP data.")
+    micro = [(file_units[i] if file_units is not None else "uV") in ("uV", "µV", "μV") and m in _MICROVOLT
+             for i, m in enumerate(mods)]
+    over = np.flatnonzero(np.asarray(micro) & (peak > _MAX_ABS_MICROVOLT))
+    if over.size:
+        worst = int(over[np.argmax(peak[over])])
+        raise RecordingError(f"Cannot read {name}: trial {trial} holds values up to {peak[worst]:.3g} µV on "
+                             f"{mods[worst].value} channel {ch_names[worst]!r}, beyond the range of any amplifier "
+                             f"(at most {_MAX_ABS_MICROVOLT:g} µV = 10 V): the file is damaged or not DEAP data.")
     units = []
     notes = []
     for i, m in enumerate(mods):
@@ -350,6 +377,16 @@ def deap_trial_recording(
             "DEAP EEG/EOG/EMG converted from µV to V; GSR, Resp, Plet and Temp keep the file's values "
             "(unit not recorded in the file; DEAP describes GSR as skin resistance)."
         )
+    damage = []
+    cut = _constant_tail(x)
+    if x.shape[1] - cut >= _TRUNCATED_MIN_S * sfreq and cut > 0:
+        value = x[0, -1]
+        what = "no value (NaN)" if np.isnan(value) else ("the same value (0)" if np.all(x[:, -1] == 0)
+                                                          else "a constant value")
+        damage.append(f"{name} trial {trial}: every channel holds {what} from {cut / sfreq:.1f} s to the end "
+                      f"({x.shape[1] / sfreq:.1f} s): the trial looks truncated; those {(x.shape[1] - cut) / sfreq:.1f} s "
+                      "are treated as missing.")
+        x[:, cut:] = np.nan
     if not np.all(np.isfinite(x)):
         notes.append(f"{int(np.sum(~np.isfinite(x)))} non-finite samples in the data.")
     info = mne.create_info(ch_names, sfreq, [MNE_CH_TYPE[m] for m in mods], verbose="error")
@@ -373,7 +410,7 @@ def deap_trial_recording(
     if data.shape[2] != 8064 or n_trials != 40:
         notes.append(f"Non-standard DEAP shape {data.shape} (the real dataset has (40, 40, 8064)).")
     notes.insert(0, f"DEAP trial {trial} of {n_trials} ({x.shape[1]} samples at {sfreq:g} Hz).")
-    trial_labels, damage = {}, []
+    trial_labels = {}
     for key, value in zip(DEAP_LABELS, labels[trial]):
         v = float(value)
         if np.isfinite(v) and _LABEL_RANGE[0] <= v <= _LABEL_RANGE[1]:
@@ -431,3 +468,87 @@ def load_deap_subject(
         out.append(deap_trial_recording(content, t, path=path, modalities=modalities))
         report(progress, 0.2 + 0.8 * (t + 1) / n, f"trial {t + 1}/{n}")
     return out
+
+
+def load_deap_trials(
+    path: str | os.PathLike,
+    *,
+    modalities: Mapping[str, Modality | str] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[list[Recording], list[str]]:
+    """The usable trials of a DEAP ``sNN.dat`` file, and one line for each trial left out.
+
+    A trial is left out, and named with the reason, when it cannot be opened (values no recorder stores), holds
+    no signal at all (every sample non-finite, or every channel constant throughout) or has an EEG amplitude 20
+    times above or below the median of the file's trials (with 3 trials or more); a trial cut short (a
+    constant or NaN tail on every channel) is kept with that tail missing and its own warning. Used for a
+    subject's statistics, where one damaged trial must not stop the other 39.
+
+    Returns
+    -------
+    (list of Recording, list of str)
+        The usable trials in file order, and one line per damaged trial: ``"s01.dat trial 2 left out: ..."``
+        for a trial left out, the trial's own warning for a trial cut short.
+
+    Raises
+    ------
+    RecordingError
+        If the file itself cannot be read (see :func:`read_deap_file`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RecordingError(f"Cannot read {path}: no such file.")
+    report(progress, 0.0, f"reading {path.name}")
+    content = call_cancellable(read_deap_file, path, cancel=cancel)
+    n = content["data"].shape[0]
+    usable, left_out = [], []
+    for t in range(n):
+        check_cancel(cancel)
+        trial = content["data"][t]
+        try:
+            rec = deap_trial_recording(content, t, path=path, modalities=modalities)
+        except RecordingError as exc:
+            left_out.append(f"{path.name} trial {t} left out: {exc}")
+            continue
+        if not np.isfinite(trial).any():
+            left_out.append(f"{path.name} trial {t} left out: it holds no finite sample (every value is NaN or "
+                            "infinite).")
+        elif _constant_tail(np.asarray(trial, dtype=np.float64)) == 0:
+            left_out.append(f"{path.name} trial {t} left out: every channel holds one value throughout (no signal).")
+        else:
+            usable.append(rec)
+            left_out += [w for w in rec.warnings if "looks truncated" in w]  # kept, its tail missing: said too
+        report(progress, 0.2 + 0.8 * (t + 1) / n, f"trial {t + 1}/{n}")
+    return _drop_scale_outliers(content, usable, left_out, path)
+
+
+def _drop_scale_outliers(content: Mapping[str, Any], usable: list[Recording], left_out: list[str], path: Path
+                         ) -> tuple[list[Recording], list[str]]:
+    """Leave out trials whose EEG amplitude is :data:`_TRIAL_SCALE_OUTLIER` times above or below the median of the
+    file's usable trials (a trial stored with the wrong gain, e.g. x1000: its differential entropy is 7 nat off and
+    it moved the subject's statistics by 17 SDs); only with >= 3 usable trials."""
+    eeg = [i for i, c in enumerate(content["ch_names"]) if infer_modality(c) == Modality.EEG]
+    if len(usable) < 3 or not eeg:
+        return usable, left_out
+    scale = []
+    for rec in usable:
+        trial = np.asarray(content["data"][int(rec.trial)], dtype=np.float64)
+        x = trial[eeg, : max(_constant_tail(trial), 1)]  # a truncated trial's padding is no amplitude
+        with np.errstate(invalid="ignore"):
+            mad = np.nanmedian(np.abs(x - np.nanmedian(x, axis=1, keepdims=True)), axis=1)
+        scale.append(float(np.nanmedian(mad)) if np.isfinite(mad).any() else np.nan)
+    scale = np.asarray(scale)
+    ref = float(np.nanmedian(scale)) if np.isfinite(scale).any() else np.nan
+    if not np.isfinite(ref) or ref <= 0:
+        return usable, left_out
+    keep = []
+    for rec, sc in zip(usable, scale):
+        ratio = sc / ref
+        if np.isfinite(ratio) and (ratio > _TRIAL_SCALE_OUTLIER or ratio < 1.0 / _TRIAL_SCALE_OUTLIER):
+            left_out.append(f"{path.name} trial {rec.trial} left out: its EEG is {ratio:.3g} times as large as the "
+                            f"file's trials are in the median (median absolute deviation {sc:.3g} vs {ref:.3g} in the "
+                            "file's units): a damaged or mis-scaled trial.")
+        else:
+            keep.append(rec)
+    return keep, left_out

@@ -23,8 +23,11 @@ from mmqnet_core.errors import ConfigError
 
 REFERENCE = Path(__file__).parent / "data" / "pinned_c63d33_tiny.npz"
 TINY = {"n_subjects": 1, "n_trials": 2, "trial_s": 20.0}
-#: The EOG features session 6's blink detector changed (the only features the current builder computes otherwise).
+#: The EOG features session 6's blink detector changed.
 BLINK_FEATURES = ("blink_rate", "blink_amp")
+#: The PPG features session 14's beat times changed (pulses aligned with their neighbours' median pulse, RMSSD
+#: without the intervals of missed or extra beats), and by how much at most on the tiny corpus (bpm, ms).
+PPG_FEATURES = {"hr": 1.0, "rmssd": 5.0}
 
 
 def _has_commit(commit: str) -> bool:
@@ -86,9 +89,10 @@ def test_the_pinned_builder_rebuilds_the_reference_and_names_the_shipped_corpus(
 
 @pytest.mark.slow
 @needs_history
-def test_the_current_builder_differs_from_the_pinned_one_only_in_the_blink_features(pinned_tiny):
+def test_the_current_builder_differs_from_the_pinned_one_only_in_the_blink_and_ppg_features(pinned_tiny):
     """What the model card states about rebuilding with the current code (Session 12): the same labels, missing
-    tokens and every feature except the EOG blink features and the detected interference score."""
+    tokens and every feature except the EOG blink features and the detected interference score; since session 14
+    also the PPG heart rate and RMSSD, by less than 1 bpm and 5 ms (0.54 bpm and 2.3 ms measured)."""
     old, _ = pinned_tiny
     new = build_corpus("synthetic", synth_config=SynthConfig(**TINY), use_cache=False, workers=1)
     np.testing.assert_array_equal(new.labels, old.labels)
@@ -99,6 +103,11 @@ def test_the_current_builder_differs_from_the_pinned_one_only_in_the_blink_featu
     blink[[list(new.feature_names["EOG"]).index(f) for f in BLINK_FEATURES]] = True
     same = np.ones(new.X.shape[2:], bool)
     same[np.ix_(eog, blink)] = False
+    ppg = np.asarray(new.token_modalities) == "PPG"
+    for name, most in PPG_FEATURES.items():
+        j = list(new.feature_names["PPG"]).index(name)
+        same[ppg, j] = False
+        assert np.nanmax(np.abs(new.X[:, :, ppg, j] - old.X[:, :, ppg, j])) <= most, name
     np.testing.assert_allclose(new.X[:, :, same], old.X[:, :, same], rtol=1e-5, atol=1e-4)
     changed = np.abs(new.X[:, :, eog][..., blink] - old.X[:, :, eog][..., blink]) > 1e-3
     assert changed.mean() > 0.2  # the blink detector changed: were this 0, the pinned build would be unneeded

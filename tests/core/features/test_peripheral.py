@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mmqnet_core.features import EXTRACTORS, FeatureConfig, WindowGrid
-from mmqnet_core.features.peripheral import find_scr, to_canonical
+from mmqnet_core.features.peripheral import Events, find_scr, rmssd, to_canonical
 from mmqnet_core.recording import Modality
 
 from .helpers import FS, pulse_train, scr_train, times
@@ -138,3 +138,34 @@ def test_extractor_contract(modality, cfg):
         assert names[wave] == tuple(f"wave_{i}" for i in range(cfg.waveform_points))
     else:
         assert wave is None
+
+
+def _alternating_beats() -> np.ndarray:
+    """Beats of a 72-bpm rhythm whose intervals alternate 0.81 / 0.85 s (RMSSD 40 ms), 0.3-59.5 s."""
+    ibi = np.where(np.arange(80) % 2 == 0, 0.81, 0.85)
+    beats = 0.3 + np.concatenate([[0], np.cumsum(ibi)])
+    return beats[beats < 59.5]
+
+
+@pytest.mark.parametrize("change", ["missed", "extra"])
+def test_rmssd_leaves_out_the_intervals_of_a_missed_or_extra_beat(change):
+    # one beat lost (a doubled interval, still inside 0.3-2 s) or one extra peak (two short intervals): the
+    # heart rate's interval rule drops those intervals, and RMSSD must too (it read 400-700 ms around them)
+    beats = _alternating_beats()
+    k = int(np.searchsorted(beats, 30.0))
+    beats = np.delete(beats, k) if change == "missed" else np.sort(np.append(beats, beats[k] + 0.45))
+    grid = WindowGrid.make(FS, int(60 * FS), 1.0, None)
+    r = rmssd(Events(beats, np.ones(beats.size)), grid, CFG.context_s, 60.0)
+    assert np.all(np.isfinite(r[1:-1]))
+    np.testing.assert_allclose(r[1:-1], 40, atol=1)
+
+
+def test_rmssd_of_a_ppg_that_lost_a_beat():
+    # the same through the PPG detector and features: one pulse missing from the train
+    t = times(60)
+    beats = _alternating_beats()
+    beats = np.delete(beats, int(np.searchsorted(beats, 30.0)))
+    feats, names = _run(Modality.PPG, pulse_train(t, beats, 0.1))
+    r = _col(feats, names, "rmssd")[3:-3]
+    assert np.all(np.isfinite(r))
+    np.testing.assert_allclose(r, 40, atol=8)

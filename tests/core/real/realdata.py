@@ -88,6 +88,25 @@ def biopeaks_belt() -> RealRecording | None:
     return RealRecording("biopeaks OSmontage0J", 1000.0, {"RESP": a[:, 0], "ECG": a[:, 1]})
 
 
+@functools.lru_cache(maxsize=1)
+def biopeaks_ppg() -> RealRecording | None:
+    """biopeaks' ``OSmontagePPG.txt``: 8 min of a BITalino finger PPG (PPGBIT, column A1) at 125 Hz, or None."""
+    path = package_file("biopeaks", "tests", "testdata", "OSmontagePPG.txt")
+    if path is None:
+        return None
+    a = np.loadtxt(path, comments="#", usecols=[5])
+    return RealRecording("biopeaks OSmontagePPG", 125.0, {"PPG": a})
+
+
+def biopeaks_ecg(which: str) -> RealRecording | None:
+    """One of biopeaks' short ``OSmontage<which>.txt`` recordings (``which`` in 1A, 1J, 2A, 2J, 3A, 3J): 3.5-4 min of
+    a BITalino ECG (ECGBIT, column A3) at 100 Hz, or None."""
+    path = package_file("biopeaks", "tests", "testdata", f"OSmontage{which}.txt")
+    if path is None:
+        return None
+    return RealRecording(f"biopeaks OSmontage{which}", 100.0, {"ECG": np.loadtxt(path, comments="#", usecols=[6])})
+
+
 def reference_breaths(recording: str, method: str) -> np.ndarray:
     """Breath times (s) that neurokit2's ``method`` found in ``recording`` (see make_breath_reference.py)."""
     data = json.loads(Path(__file__).with_name("breaths_neurokit2.json").read_text())
