@@ -1423,7 +1423,11 @@ class _PagePlan:
         try:
             lo, hi = max(0.0, span[0] - self.pad), min(self.duration_s, span[1] + self.pad)
             data, t0 = _read_page(self.source, self.picks, lo, hi, self.offset)
-            done = filter_rows(apply_montage(data, self.derivations), self.sfreq, self.filters), t0
+            # Less padding than wanted on a side (the recording's, or the cleaned span's, first or last seconds):
+            # the filter predicts it there instead of bending the trace (display_filter's module docstring).
+            half = 0.5 / self.sfreq
+            ends = (t0 > span[0] - self.pad + half, t0 + data.shape[1] / self.sfreq < span[1] + self.pad - half)
+            done = filter_rows(apply_montage(data, self.derivations), self.sfreq, self.filters, ends=ends), t0
         except BaseException as exc:
             if mine is not None:
                 with self.lock:
