@@ -21,9 +21,10 @@ rate from the records around the span, and brought to the highest rate by linear
 samples (a trigger channel: each sample held): a sample's value does not depend on where the span starts, so pages
 and cleaning pieces meet without a seam. mne resampled each span read alone with an FFT (its issue #10635), which
 rang at every span's ends: 0.42 uS on a drifting GSR at the browser's page ends. (A whole preloaded file is
-resampled by :mod:`mmqnet_core.io.mixed_rates`, an FFT with its ends matched, within 0.006 uS of this.) Written by hand because no
-well-kept library reads a span of picked channels of a BDF without decoding the whole record (pyedflib reads one
-channel per call, record by record; mne is what this replaces).
+resampled by :mod:`mmqnet_core.io.mixed_rates`, an FFT with its ends matched, within 0.006 uS of this.)
+
+Written by hand because no well-kept library reads a span of picked channels of a BDF without decoding the whole
+record (pyedflib reads one channel per call, record by record; mne is what this replaces).
 """
 
 from __future__ import annotations
