@@ -45,6 +45,7 @@ import os
 import threading
 import time
 import warnings
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -82,7 +83,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmqnet_core.errors import FileChangedError, MMQNetError
+from mmqnet_core.errors import Cancelled, FileChangedError, MMQNetError
 from mmqnet_core.montage import BUILTIN, Derivation, DerivationPlan, Montage, plan
 from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import Annotation, Modality, Recording
@@ -1160,7 +1161,7 @@ class _PagePrefetcher:
         except FutureTimeout:
             future.add_done_callback(lambda _f: when_done())
             return None
-        except _PagedPast:  # skipped when the reader had paged past it: prepared anew, in the background
+        except (_PagedPast, Cancelled):  # the reader had paged past it: prepared anew, in the background
             self._pages.pop(key, None)
             return self.get_within(key, compute, 0.0, when_done)
         except Exception:  # noqa: BLE001 - done again in the GUI thread, where errors are reported
@@ -2847,7 +2848,25 @@ class SignalBrowser(QWidget):
         data = getattr(cleaned, "data", None)
         if not all(hasattr(data, name) for name in ("tile", "has_tile", "starts")):
             return None
+        if hasattr(data, "wanted") and data.wanted is None:  # the tiles of pages paged past stop being cleaned
+            method = weakref.WeakMethod(self._tile_wanted)
+            data.wanted = lambda k: (wanted := method()) is None or wanted(k)
         return data, float(cleaned.sfreq), float(getattr(result, "start_s", 0.0))
+
+    def _tile_wanted(self, k: int) -> bool:
+        """Whether on-demand tile ``k`` holds a part of the page shown, of the pages prepared around it or of their
+        display filters' padding (called from the threads that clean tiles: plain values only)."""
+        tiles = self._on_demand_tiles()
+        if tiles is None:
+            return True
+        data, sfreq, offset = tiles
+        page = self.state.page_s
+        plan = self._plans.get("cleaned")
+        pad = plan.pad if plan is not None else 0.0
+        reach = PREFETCH_AHEAD * page + (pad + FILTER_BLOCK_PAGES * page if pad > 0 else 0.0)  # see _PagePlan
+        lo = (self.state.start_s - reach - offset) * sfreq
+        hi = (self.state.start_s + page + reach - offset) * sfreq
+        return bool(data.starts[k] < hi and data.starts[k + 1] > lo)
 
     def _needs_cleaning(self, start_s: float, stop_s: float) -> bool:
         """True when the cleaned page ``start_s``-``stop_s`` (s) may need a tile that is not cleaned yet (with the
