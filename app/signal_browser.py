@@ -2592,7 +2592,7 @@ class SignalBrowser(QWidget):
                     if page is None:  # its tile is being cleaned: the trace follows (_cleaned_page_ready)
                         traces.hide()
                         self.cleaning_pending = key
-                        self.status = "cleaning this part of the recording: the cleaned trace follows"
+                        self.status = "cleaning this page (its trace follows)"
                         continue
                 else:
                     page = self._pages.get(*job)
