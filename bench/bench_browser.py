@@ -492,7 +492,11 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
         for who, out in (("ours", cleaned), (f"baseline {args.baseline}", cleaned.get("baseline"))):
             if out is not None:
                 print(f"{who}, cleaned view on (after the cleaning's fit, {out['fit_wait']:.1f} s after the first "
-                      f"paint; pages cleaned on demand and prefetched): page step median {_step_text(out)}")
+                      f"paint; pages cleaned on demand and prefetched): page step median {_step_text(out)}"
+                      + (f"; pages drawn before their cleaned trace (its tile still being cleaned): "
+                         f"{out['pages_before_trace']} of {args.steps}, the last one's trace "
+                         f"{out['last_trace_after'] * 1000:.0f} ms after its step" if "pages_before_trace" in out
+                         else ""))
 
     theirs = _child(args, "mne", with_baseline=False)
     if theirs.get("missing"):
