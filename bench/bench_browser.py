@@ -17,7 +17,9 @@ file is the same synthetic one (1 h, 40 channels, 512 Hz, written once with edfi
   cleans nothing. ``--with-cleaning`` times our window twice more: with the raw view while the display cleaning
   starts in the background (its imports and fit; as it does for the user, who may page at once; says whether the
   cleaning was still running at the last step), and with the cleaned view on once the cleaning's fit is done
-  (pages cleaned on demand, tile by tile, and prefetched: the target "paging with the cleaned view on").
+  (pages cleaned on demand, tile by tile, and prefetched: the target "paging with the cleaned view on"; a page
+  whose tile is still being cleaned is drawn without its cleaned trace, which follows: such pages are counted, and
+  the wait for the last one's trace is timed).
 * page step: one key press (ours: PageDown; MNE: Shift+Right, its "full page" step) until the traces are
   painted again; median over ``--steps`` steps, as wall time and as CPU time of the GUI thread (steadier on a
   machine shared with other work, and blind to the cleaning worker of ``--with-cleaning``).
