@@ -227,7 +227,9 @@ class EdfSpanReader:
         slow = [i for i, ch in enumerate(picks) if self.channel_samples[ch] < self.spr]
         if slow:  # slower channels: interpolated from their own samples; the others as below
             fast = [i for i in range(len(picks)) if self.channel_samples[picks[i]] == self.spr]
-            if fast:
+            if fast and fast == list(range(fast[0], fast[-1] + 1)):  # side by side: decoded in place
+                self([picks[i] for i in fast], start, stop, out=out[fast[0]:fast[-1] + 1])
+            elif fast:
                 rows = self([picks[i] for i in fast], start, stop)
                 for k, i in enumerate(fast):
                     out[i] = rows[k]
