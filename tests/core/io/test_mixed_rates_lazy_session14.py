@@ -90,3 +90,35 @@ def test_a_slow_trigger_channel_is_held_not_interpolated(tmp_path, lazy):
     status = rec.get_data(9.0, 12.0, picks=[rec.index("Status")])[0]
     assert set(np.unique(status)) <= {0.0, 5.0}  # no 2.5 between two codes
     assert np.count_nonzero(status == 5) == TOP  # 1 s of 5 (8 samples at 8 Hz), held at 256 Hz
+
+
+@pytest.mark.parametrize("rate", [128.0, 256.0])
+def test_an_eeg_channel_at_a_fraction_of_the_top_rate_keeps_its_band(tmp_path, monkeypatch, rate):
+    """A 128- or 256-Hz EEG channel beside 512-Hz ones, read lazily: linear interpolation between its own samples
+    took 11.0 / 2.9 uV off a 30-uV 35-Hz rhythm (37 / 10 %); it is resampled band-limited as the whole-file path
+    does, with context read around each page, so pages at any start meet the whole-file read and the truth."""
+    top = 512
+
+    def signal(t):
+        return 30 * np.sin(2 * np.pi * 35 * t) + 20 * np.sin(2 * np.pi * 10 * t + 0.3) + 5 * t / DUR
+
+    own_t = np.arange(int(DUR * rate)) / rate
+    path = write_edf(tmp_path / "eeg.bdf", (("Fp1", top, "uV"), ("O1", rate, "uV")), duration_s=DUR,
+                     data={"O1": signal(own_t)}, kind="bdf")
+    whole = load_recording(path)
+    assert whole.raw.preload
+    ref = whole.get_data(picks=[1])[0] * 1e6
+    monkeypatch.setattr(edf_module, "PRELOAD_MIXED_RATE_BYTES", 0)
+    rec = load_recording(path)
+    assert not rec.raw.preload
+    truth = signal(np.arange(DUR * top) / top)
+    inner = slice(5 * top, (DUR - 5) * top)  # the ends are the whole-file FFT's own (the same here, tested below)
+    for first in (0.0, 3.3, 7.77):
+        starts = np.arange(first, DUR - 10.0 + 1e-9, 10.0)
+        a = int(round(first * top))
+        pages = np.hstack([rec.get_data(s, s + 10.0, picks=[1])[0] * 1e6 for s in starts])
+        sl = slice(max(inner.start - a, 0), inner.stop - a)
+        assert np.abs(pages[sl] - truth[a:a + pages.size][sl]).max() < 0.1  # uV; linear: 11.0 / 2.9
+        assert np.abs(pages[sl] - ref[a:a + pages.size][sl]).max() < 0.1
+    last = rec.get_data(DUR - 10.0, DUR, picks=[1])[0] * 1e6
+    assert np.abs(last - ref[-last.size:]).max() < 0.05 * np.abs(ref).max()  # the recording's last page
