@@ -9,25 +9,16 @@ import pytest
 from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import ChannelInfo, Modality, Recording
 
-from .conftest import open_all_rows
+from tests.core.preprocessing.test_display_filter_ends import eeg_like
+
+from .conftest import open_all_rows, use_small_tiles
 
 SFREQ = 256.0
 
 
 def _eeg_like(n: int, seed: int) -> np.ndarray:
-    """SYNTHETIC EEG-like row in V: pink noise (20 uV RMS), 30 uV alpha, a 40 uV drift and 15 uV line noise (the
-    signal of tests/core/preprocessing/test_display_filter_ends.py)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / SFREQ
-    spec = np.fft.rfft(rng.standard_normal(n))
-    freqs = np.fft.rfftfreq(n, 1 / SFREQ)
-    spec[1:] /= np.sqrt(freqs[1:])
-    spec[0] = 0
-    pink = np.fft.irfft(spec, n)
-    pink *= 20 / pink.std()
-    x = (pink + 30 * np.sin(2 * np.pi * 10 * t + rng.uniform(0, 6)) + 40 * t / t[-1]
-         + 15 * np.sin(2 * np.pi * 50 * t + rng.uniform(0, 6)))
-    return x * 1e-6
+    """SYNTHETIC EEG-like row in V (the signal of tests/core/preprocessing/test_display_filter_ends.py)."""
+    return eeg_like(SFREQ, n / SFREQ, seed) * 1e-6
 
 
 # --- Display filters at the recording's first and last seconds ----------------------------------------------------
@@ -73,12 +64,7 @@ def test_a_page_step_does_not_wait_for_its_tiles_cleaning(window, recording, tmp
 
     from mmqnet_core.preprocessing import on_demand, streaming
 
-    class SmallTiles(on_demand.OnDemandCleaning):
-        def __init__(self, recording, fit, tile_s=5.0):
-            super().__init__(recording, fit, tile_s)
-
-    monkeypatch.setattr(on_demand, "ON_DEMAND_ABOVE_BYTES", 0)  # the 60-s test recording counts as long
-    monkeypatch.setattr(on_demand, "OnDemandCleaning", SmallTiles)
+    SmallTiles = use_small_tiles(monkeypatch)
     window.set_recording(recording, tmp_path / "rec.bdf")
     qtbot.waitUntil(lambda: isinstance(window.model.preprocess_result, SmallTiles), timeout=20000)
     result = window.model.preprocess_result
