@@ -2,7 +2,7 @@
 
 :func:`run_session` writes ``test.bdf`` into ``folder``, then runs ``app.main`` on it (settings in
 ``folder/studio.ini``, offscreen, the quit question answered "Stop and quit") with ``body`` run first. ``body``
-defines ``on_ready(window)``, called once the recording is shown and no task runs; it reads ``arg`` and ``folder``
+defines ``on_ready(window)``, called once the recording is shown and cleaned and no task runs; it reads ``arg`` and ``folder``
 from ``sys.argv[1:3]``. Returns the finished process (stdout, stderr as text).
 """
 
@@ -36,7 +36,8 @@ def show(self):
     original_show(self)
 
     def ready():
-        if self.model.recording is None or self.runner.busy:
+        # the cleaning starts after the first page is painted: a gap between the load and it is not "ready"
+        if self.model.recording is None or self.model.preprocess_result is None or self.runner.busy:
             QTimer.singleShot(50, ready)
             return
         on_ready(self)
