@@ -30,7 +30,7 @@ def _mixed_bdf(path, duration_s=30):
 def mixed(window, tmp_path, qtbot):
     path = _mixed_bdf(tmp_path / "mixed.bdf")
     window.open_file(path)
-    wait_loaded(qtbot, window)
+    wait_loaded(qtbot, window, cleaned=True)  # the cleaning starts after the first paint: not a gap before it
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=20000)
     return path
 
