@@ -79,7 +79,7 @@ from PySide6.QtWidgets import (
 )
 
 from mmqnet_core.errors import FileChangedError, MMQNetError
-from mmqnet_core.montage import BUILTIN, Derivation, DerivationPlan, Montage, plan
+from mmqnet_core.montage import BUILTIN, MEAN_REFERENCE_KINDS, Derivation, DerivationPlan, Montage, plan
 from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import Annotation, Modality, Recording
 
@@ -1807,6 +1807,9 @@ class SignalBrowser(QWidget):
             shown = self._rec is not None and montage.available(self._channel_list())
             parts.append(f"montage: {montage.name}" if shown else f"montage: {montage.name} (not possible with "
                                                                    "these channels: as recorded)")
+            left_out = montage.not_derivable(self._channel_list()) if shown else ()
+            if left_out:  # a Laplacian's electrodes with fewer than two neighbours recorded: not drawn
+                parts[-1] += f" (not derivable, not drawn: {', '.join(left_out)})"
         if self.state.negative_up:
             parts.append("negative up")  # said with the page (and on an exported one): the polarity drawn
         filters = self.state.filters_text(self._row_mods)  # of the modalities drawn
@@ -1940,7 +1943,7 @@ class SignalBrowser(QWidget):
         self.state.set_montage(montage)
 
     def set_montage_index(self, index: int) -> None:
-        """Ctrl+1..Ctrl+5: the built-in montages (and the user's after them) by position."""
+        """Ctrl+1..Ctrl+6: the built-in montages (and the user's after them) by position."""
         if 0 <= index < len(self.montages):
             self.set_montage(self.montages[index])
 
@@ -2358,10 +2361,11 @@ class SignalBrowser(QWidget):
         return frozenset(masks.channels) if masks is not None else frozenset()
 
     def _without_masked_reference(self, rows: list) -> list:
-        """``rows`` with the channels masked whole left out of an average reference: a mask means missing data
-        (the cleaning's average leaves it out), but the display's average reference kept a bad channel masked
-        whole, which then showed on every "-avg" row. Hiding the channel was the only way out."""
-        masked = self._masked_channels() if self.state.montage.kind == "average" else frozenset()
+        """``rows`` with the channels masked whole left out of an average reference (or a Laplacian's neighbour
+        mean): a mask means missing data (the cleaning's average leaves it out), but the display's average
+        reference kept a bad channel masked whole, which then showed on every "-avg" row. Hiding the channel was
+        the only way out."""
+        masked = self._masked_channels() if self.state.montage.kind in MEAN_REFERENCE_KINDS else frozenset()
         self._reference_masked = masked
         if not masked:
             return rows
@@ -2372,7 +2376,7 @@ class SignalBrowser(QWidget):
         return out
 
     def _on_masks_changed(self, _masks: Any) -> None:
-        if (self._rec is not None and self.state.montage.kind == "average"
+        if (self._rec is not None and self.state.montage.kind in MEAN_REFERENCE_KINDS
                 and self._masked_channels() != self._reference_masked):
             self._rebuild_rows()  # the average's reference changed (it calls this again)
             return
