@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: Free space kept on the output's disk beyond the size of an EDF+ export, bytes (the disk must not fill up).
 EDF_EXPORT_SPARE_BYTES = 64 * 1024**2
+#: How long the status bar says what an export changed (requantised to 16 bits...), ms.
+EXPORT_NOTE_MS = 30000
 
 
 def edf_export_refusal(recording, path: str | os.PathLike) -> AnnotationError | None:
@@ -65,6 +67,18 @@ def edf_export_refusal(recording, path: str | os.PathLike) -> AnnotationError | 
             f"{plan.n_bytes / 1e9:.2f} GB and {Path(path).parent} has {free / 1e9:.2f} GB free. Choose a folder on "
             "another disk, or free some space; nothing was written.")
     return None
+
+
+def edf_export_notes(recording, path: str | os.PathLike) -> tuple[str, ...]:
+    """What the user must know about exporting ``recording`` as EDF+ into ``path`` (a BDF requantised to 16 bits,
+    EDF+D records written end to end, a padded last record: :func:`mmqnet_core.io.edf_writer.export_plan`'s notes,
+    read from the header only); () when there is none or the export is refused (said by the refusal)."""
+    from mmqnet_core.io.edf_writer import ExportError, export_plan
+
+    try:
+        return tuple(export_plan(path, recording, ()).notes)
+    except (ExportError, OSError):
+        return ()
 
 
 class ReviewTools:
@@ -284,10 +298,17 @@ class ReviewTools:
             return False
         annotations = self.store.annotations  # the set as it is now (an edit makes a new set)
         name = Path(path).name
+        notes = edf_export_notes(rec, path)
 
         def done(out: Path) -> None:
             log.info("recording with annotations exported to %s", out)
-            self.window.statusBar().showMessage(f"exported {Path(out).name}", 5000)
+            if not notes:
+                self.window.statusBar().showMessage(f"exported {Path(out).name}", 5000)
+                return
+            # what the export changed (16-bit samples of a BDF): in the status bar, longer, not a dialog (was an
+            # info line in the log panel only, written by the export)
+            self.window.statusBar().showMessage(f"\u26a0 exported {Path(out).name}. Note: {' '.join(notes)}",
+                                                EXPORT_NOTE_MS)
 
         def cancelled() -> None:
             log.info("EDF+ export to %s cancelled; nothing written", path)
