@@ -76,28 +76,41 @@ def test_many_notes_are_counted_on_the_banner(qtbot):
 
 
 def test_the_edf_exports_notes_are_in_the_status_bar(window, tmp_path, qtbot, dialogs):
-    """A BDF exported as .edf is requantised to 16 bits: said in the status bar (was a log line), no dialog; an
-    export without notes says only that it was written."""
-    from app.review_tools import EXPORT_NOTE_MS
+    """A BDF exported as .edf is requantised to 16 bits: said in the status bar until clicked (was a log line
+    only), no dialog unless asked for by that click; an export without notes shows none; another recording
+    clears it."""
+    from PySide6.QtCore import Qt
 
-    from .conftest import wait_loaded, write_test_bdf
+    from .conftest import make_recording, wait_loaded, write_test_bdf
 
     src = write_test_bdf(tmp_path / "rec.bdf")
     window.open_file(src)
     wait_loaded(qtbot, window)
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=20000)
+    label = window.review.export_note_label
+    assert not label.isVisibleTo(window)
     out = tmp_path / "rec.annotated.edf"
-    messages = []
-    window.statusBar().messageChanged.connect(messages.append)
     assert window.review.export_edf_in_background(out)
     qtbot.waitUntil(lambda: out.exists() and not window.runner.busy, timeout=20000)
-    qtbot.waitUntil(lambda: any("rec.annotated.edf" in m for m in messages))
-    said = window.statusBar().currentMessage()
-    assert said.startswith("\u26a0 exported rec.annotated.edf. Note: 24-bit BDF samples written as 16-bit EDF: "
-                           "each channel requantised")
-    assert "export as .bdf to keep them exactly" in said and dialogs == []
-    assert EXPORT_NOTE_MS >= 20000  # long enough to read a sentence
-    out_bdf = tmp_path / "rec.annotated.bdf"
+    qtbot.waitUntil(lambda: label.isVisibleTo(window))
+    assert label.text().startswith("\u26a0 Export: 24-bit BDF samples written as 16-bit EDF: each channel "
+                                   "requantised")
+    assert "rec.annotated.edf" in label.toolTip() and "export as .bdf to keep them exactly" in label.toolTip()
+    assert dialogs == []  # no dialog unasked
+    window.statusBar().showMessage("a menu's status tip")  # what cleared a temporary message
+    window.statusBar().clearMessage()
+    qtbot.waitUntil(lambda: label.isVisibleTo(window))  # back after the message
+    qtbot.mouseClick(label, Qt.MouseButton.LeftButton)  # the notes in full, asked for; then the label goes
+    assert len(dialogs) == 1 and dialogs[0]["title"] == "Exported rec.annotated.edf"
+    assert dialogs[0]["informative"].startswith("24-bit BDF samples written as 16-bit EDF")
+    assert not label.isVisibleTo(window)
+    assert window.review.export_edf_in_background(out)  # again: said again
+    qtbot.waitUntil(lambda: not window.runner.busy and label.isVisibleTo(window), timeout=20000)
+    out_bdf = tmp_path / "rec.annotated.bdf"  # 24 bits kept: nothing to say
     assert window.review.export_edf_in_background(out_bdf)
     qtbot.waitUntil(lambda: out_bdf.exists() and not window.runner.busy, timeout=20000)
-    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "exported rec.annotated.bdf")
+    qtbot.waitUntil(lambda: not label.isVisibleTo(window))
+    assert window.review.export_edf_in_background(out)
+    qtbot.waitUntil(lambda: not window.runner.busy and label.isVisibleTo(window), timeout=20000)
+    window.set_recording(make_recording(), tmp_path / "other.bdf")
+    assert not label.isVisibleTo(window)
