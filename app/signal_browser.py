@@ -2424,7 +2424,8 @@ class SignalBrowser(QWidget):
         names = self.visible_channels
         self._rows_of = {}
         for r, d in enumerate(self._row_defs):
-            for c in d.channels[:1] if len(d.reference) > 2 else d.channels:  # an average's reference: not drawn
+            for c in d.channels[:1] if len(d.reference) > 2 or d.present_mean else d.channels:  # an average or a
+                # Laplacian: the row of its electrode only (the row of Fz-lap, with 2 neighbours, showed theirs)
                 self._rows_of.setdefault(c, []).append(r)
         self._updating = True
         try:

@@ -298,20 +298,27 @@ def laplacian_neighbours(names: Sequence[str], n_neighbours: int = LAPLACIAN_NEI
     Laplacian montage", is a fixed average of 2-4 neighbours: a :class:`Derivation` like any other, computed
     page by page with the missing samples of a neighbour left out of its mean (``present_mean``).
     """
+    return dict(_neighbours(tuple(names), int(n_neighbours), float(max_distance_m)))
+
+
+@functools.lru_cache(maxsize=16)
+def _neighbours(names: tuple[str, ...], n_neighbours: int, max_distance_m: float
+                ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """:func:`laplacian_neighbours` as (name, neighbours) pairs, kept for the last channel lists (the status line
+    asks at every display change)."""
     ears = {electrode_key(e) for pair in EAR_PAIRS for e in pair}
     table = electrode_positions()
     placed = [(n, table[electrode_key(n)]) for n in names
               if electrode_key(n) in table and electrode_key(n) not in ears]
     out: dict[str, tuple[str, ...]] = {n: () for n in names}
-    if len(placed) < 2:
-        return out
-    xyz = np.array([p for _, p in placed])
-    dist = np.linalg.norm(xyz[:, None, :] - xyz[None, :, :], axis=-1)  # (n, n) m
-    for i, (name, _) in enumerate(placed):
-        near = sorted((round(float(dist[i, j]), 6), placed[j][0]) for j in range(len(placed))
-                      if j != i and dist[i, j] <= max_distance_m)
-        out[name] = tuple(n for _, n in near[:n_neighbours])
-    return out
+    if len(placed) >= 2:
+        xyz = np.array([p for _, p in placed])
+        dist = np.linalg.norm(xyz[:, None, :] - xyz[None, :, :], axis=-1)  # (n, n) m
+        for i, (name, _) in enumerate(placed):
+            near = sorted((round(float(dist[i, j]), 6), placed[j][0]) for j in range(len(placed))
+                          if j != i and dist[i, j] <= max_distance_m)
+            out[name] = tuple(n for _, n in near[:n_neighbours])
+    return tuple(out.items())
 
 
 def derivation_matrix(rows: Sequence[Derivation], ch_names: Sequence[str]) -> tuple[list[int], np.ndarray]:

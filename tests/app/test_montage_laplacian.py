@@ -123,3 +123,17 @@ def test_masked_channels_leave_the_neighbour_mean(window, tmp_path, qtbot, monke
     for name in ("Fz-lap", "Pz-lap", "C3-lap", "F3-lap", "P3-lap"):
         assert np.isfinite(page.value_at(names.index(name), 3.0)), name  # the neighbours present
         assert np.isfinite(page.value_at(names.index(name), 6.0)), name
+
+
+def test_a_channels_spans_are_drawn_on_its_own_laplacian_row_only(window, tmp_path, qtbot, monkeypatch):
+    """A mask or annotation of one channel is drawn on the rows that show that channel: under a Laplacian, the
+    electrode's own row (as under the average reference), whether its neighbours' rows have 2 or 4 neighbours
+    (Fz-lap, of F3 and Cz, drew F3's and Cz's spans; Cz-lap, of 4, did not)."""
+    rec = patch_recording()
+    b = open_all_rows(window, rec, tmp_path / "patch.bdf", qtbot, monkeypatch)
+    b.set_montage_index(5)
+    qtbot.wait(50)
+    names = [d.name for d in b._row_defs]
+    for electrode in HAND:
+        assert b._rows_of[electrode] == [names.index(f"{electrode}-lap")], electrode
+    assert "C4" not in b._rows_of  # not drawn
