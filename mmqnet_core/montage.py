@@ -266,8 +266,9 @@ def load_montages(path: str | Path) -> list[Montage]:
 def electrode_positions() -> dict[str, np.ndarray]:
     """Head positions (m, x y z) of the 10-05 electrodes, keyed by :func:`electrode_key` ("fp1", "t7"...).
 
-    From mne's standard 10-05 montage (``colin27_1005``, named ``standard_1005`` before mne 1.14): mne is
-    imported here, the first time a Laplacian is asked for, not when this module is.
+    From mne's standard 10-05 montage (``colin27_1005``; ``standard_1005``, the same positions, is deprecated in
+    mne 1.13 and the only name before it): mne is imported here, the first time a Laplacian is asked for, not
+    when this module is.
     """
     import mne  # noqa: PLC0415 - a second or so; only a Laplacian needs it
 
@@ -292,9 +293,10 @@ def laplacian_neighbours(names: Sequence[str], n_neighbours: int = LAPLACIAN_NEI
     with fewer than :data:`LAPLACIAN_MIN_NEIGHBOURS` neighbours is not derivable (the montage leaves it out).
 
     Why by hand: mne offers the surface Laplacian only as the spherical-spline current source density
-    (``mne.preprocessing.compute_current_source_density``), which needs the whole recording preloaded (it
-    raises on a lazily read Raw: the browser reads a page at a time), refuses bad channels instead of leaving
-    them out, and mixes every electrode into every row. Hjorth's derivation, what clinicians read as "the
+    (``mne.preprocessing.compute_current_source_density``), which needs the whole recording preloaded (on a
+    lazily read Raw, mne 1.13 raises "Computing CSD requires raw data to be loaded"; the browser reads a page at
+    a time), refuses bad channels instead of leaving them out ("CSD cannot be computed with bad EEG channels"),
+    and mixes every electrode into every row. Hjorth's derivation, what clinicians read as "the
     Laplacian montage", is a fixed average of 2-4 neighbours: a :class:`Derivation` like any other, computed
     page by page with the missing samples of a neighbour left out of its mean (``present_mean``).
     """
