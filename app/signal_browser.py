@@ -30,7 +30,10 @@ two pages in the direction of travel and the one before it are prepared in the b
 image of the plot area there (the rows in view only, without the interpreter lock: :mod:`app.page_raster`), so
 that a step copies an image. Spans are drawn with pooled graphics items; the channel-name axis is cached as a
 pixmap; the time axis places its ticks by pyqtgraph's rule without its general code, and the grid item is moved,
-not rebuilt.
+not rebuilt. The cleaned view of a long recording is cleaned on demand, tile by tile: a step never waits for a
+tile's cleaning (at most :data:`CLEANED_WAIT_S`, none back to back); the page is drawn without its cleaned trace,
+the legend says "cleaning...", and the trace follows (pages prepared ahead that the reader has paged past by then
+are skipped, so the tile of the page the reader stops at is not queued behind theirs).
 """
 
 from __future__ import annotations
@@ -42,9 +45,11 @@ import os
 import threading
 import time
 import warnings
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterator, Sequence
 
@@ -78,7 +83,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from mmqnet_core.errors import FileChangedError, MMQNetError
+from mmqnet_core.errors import Cancelled, FileChangedError, MMQNetError
 from mmqnet_core.montage import BUILTIN, MEAN_REFERENCE_KINDS, Derivation, DerivationPlan, Montage, plan
 from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import Annotation, Modality, Recording
@@ -147,6 +152,11 @@ PREFETCH_HOLD_S = 0.05
 #: (a tile takes ~0.15-0.2 s; the pages' own prefetch, two ahead, asked for it ~70 ms before it was drawn). Not
 #: while steps come back to back (measured: 12.6-13.5 ms median per step with it vs 9.3-10.0 ms without).
 TILE_AHEAD_PAGES = 10
+#: Longest time a page step waits for a page whose on-demand tile is being cleaned, s (none when steps come back to
+#: back); then the page is drawn without its cleaned trace, the legend says "cleaning...", and the trace follows
+#: when the tile is cleaned. Paging back to back outruns the cleaning (a 120-s tile: ~0.15-0.2 s on 2 cores,
+#: 0.3-0.5 s on a loaded machine; its 12 pages ~0.1 s of steps): each new tile held the window that long.
+CLEANED_WAIT_S = 0.03
 #: A page step that comes less than this after the previous page's paint ended (or, not painted yet, after it
 #: was drawn) is "back to back", s: its neighbours are prepared without waiting for its paint (see
 #: ``SignalBrowser.refresh``), and without images where the stroke would hold the interpreter lock: PySide6's
@@ -1083,6 +1093,11 @@ class _PlotWidget(pg.PlotWidget):
         self.painted_at = time.perf_counter()
 
 
+class _PagedPast(Exception):
+    """A page prepared ahead was left behind before its preparation started (see
+    ``SignalBrowser._unless_paged_past``); asked for again, it is prepared anew."""
+
+
 class _PagePrefetcher:
     """Prepared pages by key, computed in the GUI thread on demand or ahead of time in background threads
     (:data:`PREFETCH_THREADS`).
@@ -1104,6 +1119,7 @@ class _PagePrefetcher:
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False  # after shutdown(): pages are computed on demand only, no thread is started
         self._warming: dict[Hashable, Future] = {}  # side jobs under way (:meth:`warm`)
+        self._side: ThreadPoolExecutor | None = None  # the thread of the side jobs (a tile's cleaning)
         self.hits = 0  # pages found ready or under way (for tests and the benchmark)
         self.misses = 0
 
@@ -1127,6 +1143,33 @@ class _PagePrefetcher:
         self._store(key, future)
         return future.result()
 
+    def get_within(self, key: Hashable, compute: Callable[[], PageTraces], timeout: float,
+                   when_done: Callable[[], None]) -> PageTraces | None:
+        """The page ``key`` if it is ready within ``timeout`` s (computed in the background, as a prefetch); else
+        None, and ``when_done`` is called (in the thread that finishes it) once it is ready."""
+        future = self._pages.get(key)
+        if future is None or future.cancelled() or (future.done() and future.exception() is not None):
+            if self._closed:
+                return self.get(key, compute)
+            self._pages.pop(key, None)
+            self.prefetch(key, compute)
+            future = self._pages[key]
+        self._pages.move_to_end(key)
+        self.release()  # about to wait for it: it must not wait for a paint
+        try:
+            page = future.result(timeout=timeout)
+        except FutureTimeout:
+            future.add_done_callback(lambda _f: when_done())
+            return None
+        except (_PagedPast, Cancelled):  # the reader had paged past it: prepared anew, in the background
+            self._pages.pop(key, None)
+            return self.get_within(key, compute, 0.0, when_done)
+        except Exception:  # noqa: BLE001 - done again in the GUI thread, where errors are reported
+            self._pages.pop(key, None)
+            return self.get(key, compute)
+        self.hits += 1
+        return page
+
     def ready(self, key: Hashable) -> PageTraces | None:
         """Page ``key`` if it is cached and prepared (not under way, not failed), else ``None``."""
         future = self._pages.get(key)
@@ -1138,6 +1181,8 @@ class _PagePrefetcher:
         """Start computing page ``key`` in the background unless it is cached or under way (``replace``: even
         then, the new result replacing the cached one when it is ready)."""
         old = self._pages.get(key)
+        if old is not None and old.done() and (old.cancelled() or old.exception() is not None):
+            old = None  # failed or skipped (_PagedPast): prepared again
         if self._closed or (old is not None and (not replace or not old.done())):
             return
         if self._executor is None:
@@ -1156,17 +1201,17 @@ class _PagePrefetcher:
         pending = self._warming
         for done in [k for k, f in pending.items() if f.done()]:
             del pending[done]
-        if self._closed or key in pending:
+        if self._closed or key in pending or pending:  # one at a time: never a queue of tiles paged past
             return False
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="page-prefetch")
+        if self._side is None:  # a thread of its own: a tile's cleaning (~0.15-0.2 s) leaves the page threads free
+            self._side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-prefetch-side")
         go = self._go
 
         def job() -> None:
             go.wait(PREFETCH_HOLD_S)
             fn()
 
-        pending[key] = self._executor.submit(job)
+        pending[key] = self._side.submit(job)
         return True
 
     def hold(self) -> None:
@@ -1196,9 +1241,10 @@ class _PagePrefetcher:
         self._closed = True
         self.release()
         self.clear()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        for executor in (self._executor, self._side):
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        self._executor = self._side = None
 
 
 def _read_page(source: Any, picks: Sequence[int | None], start_s: float, stop_s: float,
@@ -1423,7 +1469,11 @@ class _PagePlan:
         try:
             lo, hi = max(0.0, span[0] - self.pad), min(self.duration_s, span[1] + self.pad)
             data, t0 = _read_page(self.source, self.picks, lo, hi, self.offset)
-            done = filter_rows(apply_montage(data, self.derivations), self.sfreq, self.filters), t0
+            # Less padding than wanted on a side (the recording's, or the cleaned span's, first or last seconds):
+            # the filter predicts it there instead of bending the trace (display_filter's module docstring).
+            half = 0.5 / self.sfreq
+            ends = (t0 > span[0] - self.pad + half, t0 + data.shape[1] / self.sfreq < span[1] + self.pad - half)
+            done = filter_rows(apply_montage(data, self.derivations), self.sfreq, self.filters, ends=ends), t0
         except BaseException as exc:
             if mine is not None:
                 with self.lock:
@@ -1451,6 +1501,7 @@ class SignalBrowser(QWidget):
     channelPageChanged = Signal(int, int, int)  # first row in view, rows in view, rows in all
     displayChanged = Signal()  # montage, display filters, calibration, clipping or time format changed
     readoutChanged = Signal(str)  # crosshair / measurement read-out text
+    _cleanedPageReady = Signal(object)  # key of a page whose tile was being cleaned (emitted from another thread)
 
     def __init__(self, model: AppModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -1475,6 +1526,9 @@ class SignalBrowser(QWidget):
         self._cleaned_colour = QColor(CLEANED_COLOUR)
         self._keys = key_map()
         self.status = ""  # what the page shows when something is not available (for the status bar)
+        # key of the page drawn without its cleaned trace while its tile is cleaned (None: nothing awaited)
+        self.cleaning_pending: Hashable | None = None
+        self._cleanedPageReady.connect(self._cleaned_page_ready, Qt.ConnectionType.QueuedConnection)
         self.readout = ""  # the last crosshair / measurement read-out
 
         self._vb = _BrowserViewBox(self)
@@ -1999,7 +2053,8 @@ class SignalBrowser(QWidget):
         self._axis.update()
         if redraw:
             # The legend first (the top row's filter): the labels beside it are cut at its new width.
-            self._draw_legend(self._raw.curve.isVisible(), self._clean.curve.isVisible())
+            self._draw_legend(self._raw.curve.isVisible(),
+                              self._clean.curve.isVisible() or self.cleaning_pending is not None)
             self._draw_spans()  # the labels at the top of the view move with it
             self._draw_scale_bar()
         self.channelPageChanged.emit(first, min(per_page, n_rows), n_rows)
@@ -2507,8 +2562,9 @@ class SignalBrowser(QWidget):
     def _n_bins(self) -> int:
         return max(200, int(self._vb.width()))
 
-    def refresh(self) -> None:
-        """Draw the current page."""
+    def refresh(self, *, step: bool = True) -> None:
+        """Draw the current page (``step=False``: the same page again, e.g. its cleaned trace that has come: not a
+        page step, nothing more prepared)."""
         rec = self._rec
         if rec is None or self._updating:
             return
@@ -2521,6 +2577,7 @@ class SignalBrowser(QWidget):
         draw_clean = mode in ("cleaned", "both")
         cleaned = getattr(self.model.preprocess_result, "cleaned", None)
         self.status = ""
+        self.cleaning_pending = None
         if draw_clean and cleaned is None:
             draw_raw = True  # nothing else to show yet
             self.status = "cleaned signals not ready: showing raw"
@@ -2530,7 +2587,20 @@ class SignalBrowser(QWidget):
                 traces.hide()
                 continue
             try:
-                page = self._pages.get(*job)
+                if kind == "cleaned" and self._needs_cleaning(start, stop):
+                    key = job[0]
+                    # back to back the reader is ahead of the cleaning: no wait (a wait per step slowed every
+                    # step; measured: median 11-24 ms vs 6-9 ms at load 3-4)
+                    wait = 0.0 if step and now - max(self.plot_widget.painted_at, self._refreshed_at) < \
+                        BACK_TO_BACK_S else CLEANED_WAIT_S
+                    page = self._pages.get_within(*job, wait, lambda: self._cleanedPageReady.emit(key))
+                    if page is None:  # its tile is being cleaned: the trace follows (_cleaned_page_ready)
+                        traces.hide()
+                        self.cleaning_pending = key
+                        self.status = "cleaning this page (its trace follows)"
+                        continue
+                else:
+                    page = self._pages.get(*job)
             except FileChangedError as exc:  # truncated, moved or deleted on disk since it was opened
                 traces.hide()
                 self._file_changed(exc)
@@ -2551,6 +2621,8 @@ class SignalBrowser(QWidget):
             self._keep_measure_on_page(*self.data_range())
         self._update_readout() if (self.measuring or hovered) else None
         self.pageChanged.emit(start, stop)
+        if not step:
+            return
         # Spaced steps (a reader's page turns, a key's auto-repeat): the neighbours are prepared once this page is
         # painted (``_PagePrefetcher.hold``) and drawn into images in the idle time before the next step. Back to
         # back (the next step as soon as a page is painted, or before): there is no idle time to hide that work
@@ -2592,6 +2664,8 @@ class SignalBrowser(QWidget):
 
         what = {True: "cleaned (model input)", False: "cleaned (display settings, not the model's)"}.get(
             self.cleaned_is_model_input, "cleaned")
+        pending = " <b>cleaning...</b>" if cleaned and self.cleaning_pending is not None else ""
+        what += pending
         keys_long, keys_short = [], []
         if raw:
             alpha = "opacity:0.55;" if cleaned else ""
@@ -2599,7 +2673,7 @@ class SignalBrowser(QWidget):
             keys_short.append(keys_long[-1])
         if cleaned:
             keys_long.append(key(self._cleaned_colour, what))
-            keys_short.append(key(self._cleaned_colour, "cleaned"))
+            keys_short.append(key(self._cleaned_colour, "cleaned" + pending))
         filters = self.legend_filters_text()
         variants = [keys_long + ([f"<i>display filter: {filters}</i>"] if filters else [])]
         if filters:
@@ -2758,6 +2832,8 @@ class SignalBrowser(QWidget):
                 if job is None:
                     continue
                 key, compute = job
+                if kind == "cleaned":
+                    compute = self._unless_paged_past(start, compute)
                 page = self._pages.ready(key)
                 if page is not None and target is not None and (
                         page.raster is None or not page.raster.target.fits(target)):
@@ -2769,15 +2845,71 @@ class SignalBrowser(QWidget):
             # pages takes ~0.15-0.2 s, 12 steps ~0.12 s): the tile ahead would only take CPU from the steps
             self._prefetch_tile(state.clamp_start(state.start_s + state.direction * TILE_AHEAD_PAGES * state.page_s))
 
-    def _prefetch_tile(self, start_s: float) -> bool:
-        """Clean in the background the on-demand tile that holds ``start_s`` (s) when it is not cleaned yet (see
-        :data:`TILE_AHEAD_PAGES`); True when that was started. Cleaned signals held whole have no tiles."""
+    def _on_demand_tiles(self) -> tuple[Any, float, float] | None:
+        """(tiles, sfreq, start_s) of cleaned signals cleaned on demand, tile by tile; None for signals held
+        whole."""
         result = self.model.preprocess_result
         cleaned = getattr(result, "cleaned", None)
         data = getattr(cleaned, "data", None)
         if not all(hasattr(data, name) for name in ("tile", "has_tile", "starts")):
+            return None
+        if hasattr(data, "wanted") and data.wanted is None:  # the tiles of pages paged past stop being cleaned
+            method = weakref.WeakMethod(self._tile_wanted)
+            data.wanted = lambda k: (wanted := method()) is None or wanted(k)
+        return data, float(cleaned.sfreq), float(getattr(result, "start_s", 0.0))
+
+    def _tile_wanted(self, k: int) -> bool:
+        """Whether on-demand tile ``k`` holds a part of the page shown, of the pages prepared around it or of their
+        display filters' padding (called from the threads that clean tiles: plain values only)."""
+        tiles = self._on_demand_tiles()
+        if tiles is None:
+            return True
+        data, sfreq, offset = tiles
+        page = self.state.page_s
+        plan = self._plans.get("cleaned")
+        pad = plan.pad if plan is not None else 0.0
+        reach = PREFETCH_AHEAD * page + (pad + FILTER_BLOCK_PAGES * page if pad > 0 else 0.0)  # see _PagePlan
+        lo = (self.state.start_s - reach - offset) * sfreq
+        hi = (self.state.start_s + page + reach - offset) * sfreq
+        return bool(data.starts[k] < hi and data.starts[k + 1] > lo)
+
+    def _needs_cleaning(self, start_s: float, stop_s: float) -> bool:
+        """True when the cleaned page ``start_s``-``stop_s`` (s) may need a tile that is not cleaned yet (with the
+        display filters' padding and block around it: conservative)."""
+        tiles = self._on_demand_tiles()
+        if tiles is None:
             return False
-        sample = int(round((start_s - float(getattr(result, "start_s", 0.0))) * float(cleaned.sfreq)))
+        data, sfreq, offset = tiles
+        plan = self._plans.get("cleaned")
+        reach = (plan.pad if plan is not None else 0.0) + FILTER_BLOCK_PAGES * (stop_s - start_s)
+        lo = int(np.searchsorted(data.starts, max(0.0, start_s - reach - offset) * sfreq, side="right")) - 1
+        hi = int(np.searchsorted(data.starts, max(0.0, stop_s + reach - offset) * sfreq, side="left"))
+        return any(not data.has_tile(k) for k in range(max(lo, 0), min(hi, len(data.starts) - 1)))
+
+    def _unless_paged_past(self, start_s: float, compute: Callable[[], PageTraces]) -> Callable[[], PageTraces]:
+        """``compute`` of the cleaned page at ``start_s`` (s), prepared ahead, unless the reader has paged past it
+        by the time it starts (:class:`_PagedPast`): paging back to back outruns the cleaning, and the tiles of
+        pages left behind were cleaned one after the other before the tile of the page the reader stopped at."""
+        def guarded() -> PageTraces:
+            if abs(start_s - self.state.start_s) > (PREFETCH_AHEAD + 1) * self.state.page_s + 1e-9:
+                raise _PagedPast(start_s)
+            return compute()
+
+        return guarded
+
+    def _cleaned_page_ready(self, key: Hashable) -> None:
+        """A page drawn without its cleaned trace has it now: drawn again if it is still the page shown."""
+        if key is not None and key == self.cleaning_pending:
+            self.refresh(step=False)
+
+    def _prefetch_tile(self, start_s: float) -> bool:
+        """Clean in the background the on-demand tile that holds ``start_s`` (s) when it is not cleaned yet (see
+        :data:`TILE_AHEAD_PAGES`); True when that was started. Cleaned signals held whole have no tiles."""
+        tiles = self._on_demand_tiles()
+        if tiles is None:
+            return False
+        data, sfreq, offset = tiles
+        sample = int(round((start_s - offset) * sfreq))
         k = int(np.searchsorted(data.starts, sample, side="right")) - 1
         if not 0 <= k < len(data.starts) - 1 or data.has_tile(k):
             return False

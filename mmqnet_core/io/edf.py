@@ -30,8 +30,12 @@ __all__ = ["load_edf", "TriggerPulse", "find_trigger_pulses", "PRELOAD_MIXED_RAT
 
 log = logging.getLogger(__name__)
 
-#: Files with channels at mixed rates are preloaded when the resampled data fit in this many bytes: mne
-#: resamples lazily read spans one by one, which leaves edge artefacts at span borders (mne issue #10635).
+#: Files with channels at mixed rates are preloaded when the resampled data fit in this many bytes (their slower
+#: channels then resampled whole, :mod:`.mixed_rates`); larger ones are read lazily by :mod:`.edf_reader`, which
+#: interpolates a slower channel's own samples (mne resampled each span alone and rang at its ends, mne #10635).
+#: What the note on a lazily read mixed-rate file says of its slower channels (:mod:`.edf_reader`).
+LAZY_MIXED_NOTE = ("Read lazily (a large file), each slower channel from its own samples (band-limited above 1/8 of "
+                   "the highest rate, else interpolated linearly):")
 PRELOAD_MIXED_RATE_BYTES = 256 * 1024**2
 
 _MICRO = ("uV", "µV", "μV", "\x83\xcaV")
@@ -245,8 +249,7 @@ def load_edf(
             preload = True  # avoids mne's edge artefacts at the borders of lazily resampled spans
             notes.append("Loaded into memory because of the mixed rates (exact resampling of whole channels).")
         else:
-            notes.append("Mixed rates in a large file: spans read lazily may show small resampling artefacts "
-                         "at their borders.")
+            notes[0] = notes[0].replace("Resampled by mne:", LAZY_MIXED_NOTE)
 
     stim_names = [lab for lab, m in zip(labels, mods) if m == Modality.STIM]
     report(progress, 0.05, f"opening {name}")
@@ -391,6 +394,9 @@ def load_edf(
         notes.append(f"{n_file_ann} annotations read from the file.")
     if not any(m == Modality.EEG for m in mods):
         notes.append("No EEG channel found (emotion analysis needs EEG; set modalities if a channel is EEG).")
+    reader = EdfSpanReader.from_raw(raw)
+    if mixed and not preload and reader is None:  # mne reads the spans (an mne layout not known here)
+        notes[0] = notes[0].replace(LAZY_MIXED_NOTE, "Resampled by mne span by span (small artefacts at span borders):")
     synthetic = header.is_synthetic or "synthetic" in name.lower()
     for note in notes:
         log.info("%s: %s", name, note)
@@ -406,5 +412,5 @@ def load_edf(
         subject=header.patient_code,  # EDF+/BDF+ patient code; never guessed from the file name
         notes=tuple(notes),
         warnings=tuple(damage),
-        reader=EdfSpanReader.from_raw(raw),
+        reader=reader,
     )

@@ -11,11 +11,21 @@ and file reads release the GIL). Only the picked channels and the records holdin
 
 The calibration numbers (cal, offset, unit gain, stim masking) are the ones mne computed when it opened the
 file (``raw._raw_extras``), applied in mne's own order of operations, so the samples are bit-identical to
-``raw.get_data`` (tests/core/io/test_edf_reader.py). Anything mne would resample or treat specially (channels
-at several rates, a preloaded or in-memory file, projectors) stays with mne: :meth:`EdfSpanReader.from_raw`
-returns None and :meth:`Recording.get_data` falls back to ``raw.get_data``. Written by hand because no
-well-kept library reads a span of picked channels of a BDF without decoding the whole record (pyedflib reads one
-channel per call, record by record; mne is what this replaces).
+``raw.get_data`` (tests/core/io/test_edf_reader.py). Anything mne would treat specially (a preloaded or
+in-memory file, projectors) stays with mne: :meth:`EdfSpanReader.from_raw` returns None and
+:meth:`Recording.get_data` falls back to ``raw.get_data``.
+
+Channels stored at a lower rate than the highest (a 4-Hz skin conductance, a 1-Hz temperature beside 512-Hz EEG in
+a file too large to preload, :data:`mmqnet_core.io.edf.PRELOAD_MIXED_RATE_BYTES`) are read here too, at their own
+rate from the records around the span, and brought to the highest rate by linear interpolation of the file's
+samples (a trigger channel: each sample held): a sample's value does not depend on where the span starts, so pages
+and cleaning pieces meet without a seam. Channels above 1/:data:`BANDLIMITED_RATIO` of the highest rate (a 256-Hz
+EEG beside 512 Hz) are resampled as the whole-file path does, on the span with context read around it. mne resampled each span read alone with an FFT (its issue #10635), which
+rang at every span's ends: 0.42 uS on a drifting GSR at the browser's page ends. (A whole preloaded file is
+resampled by :mod:`mmqnet_core.io.mixed_rates`, an FFT with its ends matched, within 0.006 uS of this.)
+
+Written by hand because no well-kept library reads a span of picked channels of a BDF without decoding the whole
+record (pyedflib reads one channel per call, record by record; mne is what this replaces).
 """
 
 from __future__ import annotations
@@ -41,6 +51,14 @@ _CHUNK_SAMPLES = 32768
 #: Threads decoding channels in parallel (the target machine has 2 cores).
 _THREADS = 2
 _STIM_MASK = 2**17 - 1  # what mne keeps of a stim channel's value
+#: A slower channel stored at more than 1/BANDLIMITED_RATIO of the highest rate (EEG, EMG, ECG at 128-256 Hz
+#: beside 512 Hz) carries content up to its own Nyquist frequency: it is resampled band-limited
+#: (:meth:`EdfSpanReader._bandlimited`); slower ones (skin conductance, temperature, a respiration belt: content far
+#: below their Nyquist, levels that drift) are interpolated linearly, which the whole-file path matches within
+#: 0.006 uS and which needs no context.
+BANDLIMITED_RATIO = 8
+#: Own samples read on both sides of a band-limited span (its FFT's ends fall there, not on the span).
+BANDLIMITED_CONTEXT = 256
 #: Samples decoded together (channels x samples of a chunk): ~1 MB of integers, within the CPU cache.
 _GROUP_SAMPLES = 2**18
 #: Positioned read into a buffer (Linux, macOS); None (Windows): a seek and a read under a lock.
@@ -48,7 +66,7 @@ _PREADV = getattr(os, "preadv", None)
 
 
 class EdfSpanReader:
-    """Read [start, stop) sample spans of picked channels of one continuous, single-rate EDF/BDF file.
+    """Read [start, stop) sample spans of picked channels of one continuous EDF/BDF file, at its highest rate.
 
     Build it with :meth:`from_raw`; call it like ``reader(picks, start, stop)``.
     """
@@ -56,13 +74,16 @@ class EdfSpanReader:
     def __init__(self, path: Path, *, bdf: bool, data_offset: int, n_records: int, samples_per_record: int,
                  file_index: np.ndarray, signal_offsets: np.ndarray, record_samples: int,
                  cal: np.ndarray, offsets: np.ndarray, gains: np.ndarray, cals: np.ndarray,
-                 stim: np.ndarray) -> None:
+                 stim: np.ndarray, channel_samples: np.ndarray | None = None) -> None:
         self.path = Path(path)
         self.bdf = bdf
         self.width = 3 if bdf else 2
         self.data_offset = int(data_offset)
         self.n_records = int(n_records)
-        self.spr = int(samples_per_record)  # samples per record of every channel read here
+        self.spr = int(samples_per_record)  # samples per record of the fastest channels (the rate read out)
+        # samples per record of each raw channel (fewer: a slower channel, interpolated to the rate read out)
+        self.channel_samples = (np.full(len(file_index), self.spr, dtype=np.int64) if channel_samples is None
+                                else np.asarray(channel_samples, dtype=np.int64))
         self.file_index = file_index  # raw channel -> signal index in the record layout
         self.signal_offsets = signal_offsets  # sample offset of each signal inside a record
         self.record_samples = int(record_samples)  # samples of all signals in one record
@@ -75,8 +96,8 @@ class EdfSpanReader:
     def from_raw(cls, raw) -> "EdfSpanReader | None":
         """A reader for ``raw`` (an mne RawEDF/RawBDF opened with ``preload=False``), or None when mne must read.
 
-        None for: preloaded data, file-like sources, several files, channels stored at different rates,
-        projectors, or an mne version whose internal layout is not the one this was written against.
+        None for: preloaded data, file-like sources, several files, projectors, or an mne version whose internal
+        layout is not the one this was written against.
         """
         try:
             if getattr(raw, "preload", True) or len(raw.filenames) != 1 or raw.info.get("projs"):
@@ -87,7 +108,7 @@ class EdfSpanReader:
             n_samps = np.asarray(ex["n_samps"], dtype=np.int64)
             sel = np.asarray(ex["sel"], dtype=np.int64)
             spr = int(ex["max_samp"])
-            if sel.size != len(raw.ch_names) or not np.all(n_samps[sel] == spr):
+            if sel.size != len(raw.ch_names) or not np.all((n_samps[sel] >= 1) & (n_samps[sel] <= spr)):
                 return None
             if int(ex["dtype_byte"]) != (3 if ex["subtype"] == "bdf" else 2):
                 return None
@@ -108,7 +129,7 @@ class EdfSpanReader:
                 record_samples=record_samples,
                 cal=np.asarray(ex["cal"], dtype=np.float64), offsets=np.asarray(ex["offsets"], dtype=np.float64),
                 gains=np.asarray(ex["units"], dtype=np.float64), cals=np.asarray(raw._cals, dtype=np.float64),
-                stim=stim,
+                stim=stim, channel_samples=n_samps[sel],
             )
         except (AttributeError, KeyError, TypeError, ValueError, IndexError, OSError):
             return None
@@ -212,6 +233,18 @@ class EdfSpanReader:
                              f"got {what}.")
         if out.size == 0:
             return out
+        slow = [i for i, ch in enumerate(picks) if self.channel_samples[ch] < self.spr]
+        if slow:  # slower channels: interpolated from their own samples; the others as below
+            fast = [i for i in range(len(picks)) if self.channel_samples[picks[i]] == self.spr]
+            if fast and fast == list(range(fast[0], fast[-1] + 1)):  # side by side: decoded in place
+                self([picks[i] for i in fast], start, stop, out=out[fast[0]:fast[-1] + 1])
+            elif fast:
+                rows = self([picks[i] for i in fast], start, stop)
+                for k, i in enumerate(fast):
+                    out[i] = rows[k]
+            for i in slow:
+                out[i] = self._slow_channel(picks[i], start, stop)
+            return out
         r0, r1 = start // self.spr, (stop - 1) // self.spr + 1
         step = max(1, _CHUNK_SAMPLES // self.spr)  # records per chunk
         chunks = [(ra, min(r1, ra + step)) for ra in range(r0, r1, step)]
@@ -222,6 +255,81 @@ class EdfSpanReader:
         else:
             self._read_chunks(out, picks, chunks, start, stop)
         return out
+
+    def _slow_channel(self, ch: int, start: int, stop: int) -> np.ndarray:
+        """Samples ``start`` to ``stop`` (at the highest rate) of raw channel ``ch``, stored at a lower rate: linear
+        interpolation of its own samples (a trigger channel: each sample held), float64 (stop - start,).
+
+        Sample ``m`` at the highest rate lies at ``m * s / S`` of the channel's own samples (``s`` and ``S``
+        samples per record), as in :mod:`mmqnet_core.io.mixed_rates`; after the channel's last sample its value
+        is held (numpy's ``interp``)."""
+        s, big = int(self.channel_samples[ch]), self.spr
+        n_own = self.n_records * s
+        pos = np.arange(start, stop, dtype=np.float64) * (s / big)  # positions among the channel's own samples
+        j0 = int(pos[0])
+        j1 = min(n_own, int(pos[-1]) + 2)  # the samples on both sides of every position
+        r0, r1 = j0 // s, (j1 - 1) // s + 1
+        own = self._own_samples(ch, r0, r1)[j0 - r0 * s:j1 - r0 * s]  # (j1 - j0,)
+        if self.stim[ch]:
+            return own[np.minimum(pos.astype(np.int64) - j0, own.size - 1)]
+        if s * BANDLIMITED_RATIO > big:
+            return self._bandlimited(ch, start, stop)
+        return np.interp(pos, np.arange(j0, j1, dtype=np.float64), own)
+
+    def _bandlimited(self, ch: int, start: int, stop: int) -> np.ndarray:
+        """Samples ``start`` to ``stop`` of raw channel ``ch`` (stored at more than 1/:data:`BANDLIMITED_RATIO` of
+        the highest rate) resampled as the whole-file path does (:mod:`mmqnet_core.io.mixed_rates`: mne's FFT
+        resampler on the channel's own samples with the line through their ends taken out and put back), here on
+        the span with :data:`BANDLIMITED_CONTEXT` own samples read on both sides, so that a sample's value does not
+        depend on where the span starts beyond what the context leaves (linear interpolation lost up to 9 % at
+        35 Hz between the samples of a 256-Hz EEG channel beside 512-Hz ones)."""
+        from math import gcd
+
+        from mne.filter import resample
+
+        s, big = int(self.channel_samples[ch]), self.spr
+        n_own = self.n_records * s
+        unit = s // gcd(s, big)  # own samples per whole number of samples at the highest rate
+        lo = start * s // big - BANDLIMITED_CONTEXT
+        hi = -(-stop * s // big) + BANDLIMITED_CONTEXT
+        j0 = max(0, lo // unit * unit)
+        j1 = min(n_own, -(-hi // unit) * unit)
+        r0, r1 = j0 // s, (j1 - 1) // s + 1
+        x = self._own_samples(ch, r0, r1)[j0 - r0 * s:j1 - r0 * s]
+        n = x.size
+        n_out = n * big // s
+        first, slope = x[0], (x[-1] - x[0]) / max(n - 1, 1)
+        x = x - (first + slope * np.arange(n))  # starts and ends at 0: the FFT's periodic extension has no jump
+        y = resample(x, n_out, n, npad=0, verbose="error")
+        y += first + slope * (np.arange(n_out) * (n / n_out))
+        a = start - j0 * big // s
+        return y[a:a + (stop - start)]
+
+    def _own_samples(self, ch: int, r0: int, r1: int) -> np.ndarray:
+        """The calibrated samples of raw channel ``ch`` in records ``r0`` to ``r1`` (exclusive), at its own rate;
+        mne's order of operations (x cal, + offset, x unit gain, stim masking, x the channel's cal)."""
+        s, w = int(self.channel_samples[ch]), self.width
+        rec_bytes = self.record_samples * w
+        nbytes = (r1 - r0) * rec_bytes
+        buf = np.empty(nbytes, dtype=np.uint8)  # a few records of a slow channel's page: small
+        if self._read_at(memoryview(buf), self.data_offset + r0 * rec_bytes) != nbytes:
+            raise self._changed(f"it holds fewer than the {self.n_records} data records it held when opened")
+        b0 = int(self.signal_offsets[self.file_index[ch]]) * w
+        raw = np.ascontiguousarray(buf.reshape(r1 - r0, rec_bytes)[:, b0:b0 + s * w]).reshape(-1)
+        if self.bdf:
+            b = raw.reshape(-1, 3).astype(np.int32)
+            x = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+            x = np.where(x >= 1 << 23, x - (1 << 24), x)
+        else:
+            x = raw.view("<i2")
+        y = x * self.cal[ch]
+        y += self.offsets[ch]
+        y *= self.gains[ch]
+        if self.stim[ch]:
+            y = np.bitwise_and(y.astype(int), _STIM_MASK).astype(np.float64)
+        if self.cals[ch] != 1.0:
+            y *= self.cals[ch]
+        return y
 
     def _read_chunks(self, out: np.ndarray, picks: list[int], chunks: list[tuple[int, int]], start: int,
                      stop: int) -> None:

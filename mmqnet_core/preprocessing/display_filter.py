@@ -7,6 +7,15 @@ page is drawn, never the signals the model reads (those are the *cleaned* signal
 :func:`_sosfiltfilt`), after reading :func:`padding_s` seconds
 of signal on both sides so that the filter's start-up transient falls outside the page.
 
+At a recording's first and last seconds no padding can be read. scipy's odd extension (a few samples mirrored
+about the end sample) then bent the trace: its level is set by the last sample's noise, and a 0.5-Hz high-pass
+turned that into a swing over the last ~0.2-0.5 s (1-4 x the trace's RMS off what the same filter gives where the
+signal goes on; mne's whole-signal filter, a long odd extension, 1-2 x). There each row is extended by a linear
+prediction (:func:`predict_rows`: an autoregressive model fitted to its last 2 s, Yule-Walker, stable) over the
+filter's padding, and the padded row is filtered as in the middle: 0.02-0.36 x (median over four signals;
+tests/core/preprocessing/test_display_filter_ends.py: high-pass, low-pass, notch and all three, 256-1000 Hz, both
+ends). Inside a recording (padding read on both sides) nothing is predicted and the values are as before.
+
 Butterworth second-order sections are used instead of MNE's long FIR filters: a 0.5 Hz FIR high-pass at 512 Hz
 has ~3,400 taps and would need as much padding and time for every page step; a 2nd-order IIR run both ways
 settles within a few time constants (:func:`padding_s`) and costs a few ms per page.
@@ -32,6 +41,10 @@ LOWPASS_ORDER = 4
 NOTCH_Q = 30.0
 #: Longest padding read on each side of a page, s.
 MAX_PADDING_S = 30.0
+#: At a recording's ends: order of the autoregressive model that predicts the missing padding, and the signal it is
+#: fitted to, s (orders 16-64 over 2-8 s were tried: 32 over 2 s was as good as any at 256-1000 Hz).
+PREDICT_ORDER = 32
+PREDICT_FIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,8 @@ def _sos(display_filter: DisplayFilter, sfreq: float) -> np.ndarray | None:
     return np.vstack(sections) if sections else None
 
 
-def filter_rows(data: np.ndarray, sfreq: float, filters: Sequence[DisplayFilter | None]) -> np.ndarray:
+def filter_rows(data: np.ndarray, sfreq: float, filters: Sequence[DisplayFilter | None], *,
+                ends: tuple[bool, bool] = (False, False)) -> np.ndarray:
     """Zero-phase filter each row of ``data`` with its own display filter (``None``: left as it is).
 
     Parameters
@@ -114,6 +128,11 @@ def filter_rows(data: np.ndarray, sfreq: float, filters: Sequence[DisplayFilter 
     sfreq : float
         Sampling rate, Hz.
     filters : sequence of DisplayFilter or None, one per row
+    ends : (bool, bool)
+        Whether ``data`` starts at the recording's first sample / ends at its last one (less padding than
+        :meth:`DisplayFilter.padding_s` could be read there): that side is extended by :func:`predict_rows` over
+        the filter's padding before filtering. ``False``: the data hold real padding on that side (scipy's short
+        odd extension is only a guard there).
 
     Returns
     -------
@@ -144,10 +163,90 @@ def filter_rows(data: np.ndarray, sfreq: float, filters: Sequence[DisplayFilter 
                 fill = np.nan_to_num(np.nanmean(block, axis=1, keepdims=True))
             block = np.where(missing, fill, block)
         padlen = min(n_times - 1, 3 * (2 * len(sos) + 1))
-        filtered = _sosfiltfilt(sos, block, padlen)
+        if ends[0] or ends[1]:  # a recording's end: the padding that cannot be read, predicted
+            n_pad = max(1, int(round(f.padding_s() * sfreq)))
+            tones = [f.notch_hz] if f.notch_hz else []
+            left = predict_rows(block[:, ::-1], n_pad, sfreq, tones)[:, ::-1] if ends[0] else block[:, :0]
+            right = predict_rows(block, n_pad, sfreq, tones) if ends[1] else block[:, :0]
+            longer = np.concatenate([left, block, right], axis=1)
+            filtered = _sosfiltfilt(sos, longer, 3 * (2 * len(sos) + 1))[:, left.shape[1]:left.shape[1] + n_times]
+        else:
+            filtered = _sosfiltfilt(sos, block, padlen)
         if any_missing:
             filtered[missing] = np.nan
         out[where] = filtered
+    return out
+
+
+def predict_rows(data: np.ndarray, n_ahead: int, sfreq: float, tones: Sequence[float] = ()) -> np.ndarray:
+    """Each row's next ``n_ahead`` samples predicted from its last :data:`PREDICT_FIT_S` seconds.
+
+    The row's last seconds are fitted by least squares with a level, a line and the ``tones``; the level goes on,
+    the line's slope goes on fading over :data:`PREDICT_FIT_S` (a drift continues past the end; a noisy slope is
+    not carried over a long padding), the tones go on in phase. What is left is fitted by an autoregressive model
+    of order :data:`PREDICT_ORDER` (fewer for a short row) by the Yule-Walker equations (biased autocorrelation,
+    Levinson's recursion: the model is stable, so its prediction never grows) and run on from the row's last
+    samples with no input: an oscillation (alpha) goes on, noise fades out. This stands in for the signal that
+    cannot be read beyond a recording's end, so that a filter run over it settles as inside the recording.
+
+    Parameters
+    ----------
+    data : np.ndarray, shape (n_rows, n_times)
+        Finite samples, any unit.
+    n_ahead : int
+        Samples to predict.
+    sfreq : float
+        Sampling rate, Hz.
+    tones : sequence of float
+        Frequencies (Hz) of steady sinusoids, e.g. the power line a notch removes: each is fitted by least squares
+        (with the mean) and continued as such; the model predicts the rest.
+
+    Returns
+    -------
+    np.ndarray, shape (n_rows, n_ahead), float64
+    """
+    from .._scipy_signal import signal
+
+    data = np.asarray(data, dtype=np.float64)
+    n_rows = data.shape[0]
+    n = min(data.shape[1], max(1, int(round(PREDICT_FIT_S * sfreq))))
+    if n == 0:
+        return np.zeros((n_rows, n_ahead))
+    y = data[:, data.shape[1] - n:]
+    t = np.arange(-n + 1, n_ahead + 1) / sfreq  # the fitted span then the predicted one, s from the last sample
+    # the trend: a line over the fitted span, then going on with a slope that fades over PREDICT_FIT_S (a drift
+    # goes on past the end, a noisy slope is not carried over a 15-s padding)
+    trend = np.where(t > 0, PREDICT_FIT_S * -np.expm1(-t / PREDICT_FIT_S), t)
+    basis = [np.ones_like(t), trend]
+    for hz in tones:
+        if 0 < hz < sfreq / 2 and n >= 4:
+            basis += [np.cos(2 * np.pi * hz * t), np.sin(2 * np.pi * hz * t)]
+    basis = np.stack(basis)  # (K, n + n_ahead)
+    coef = np.linalg.lstsq(basis[:, :n].T, y.T, rcond=None)[0]  # (K, R): level, trend and tones of each row
+    y = y - coef.T @ basis[:, :n]
+    order = min(PREDICT_ORDER, n // 4)
+    out = coef.T @ basis[:, n:]  # (R, n_ahead)
+    if order < 1 or n_ahead < 1:
+        return out
+    size = 1 << int(math.ceil(math.log2(2 * n)))
+    spec = np.fft.rfft(y, size, axis=1)
+    r = np.fft.irfft(spec * spec.conj(), size, axis=1)[:, :order + 1] / n  # (R, p + 1) biased autocorrelation
+    a = np.zeros((n_rows, order + 1))
+    a[:, 0] = 1.0
+    err = r[:, 0].copy()
+    live = err > 0  # a constant row predicts its mean
+    err[~live] = 1.0
+    for k in range(1, order + 1):  # Levinson-Durbin, every row at once
+        acc = r[:, k] + np.einsum("ij,ij->i", a[:, 1:k], r[:, k - 1:0:-1])
+        refl = np.where(live, -acc / err, 0.0)
+        a[:, 1:k + 1] += refl[:, None] * np.concatenate([a[:, k - 1:0:-1], np.ones((n_rows, 1))], axis=1)
+        err *= 1.0 - refl * refl
+        live &= err > 0
+        err[~live] = 1.0
+    zeros = np.zeros(n_ahead)
+    for i in range(n_rows):
+        zi = signal.lfiltic([1.0], a[i], y[i, ::-1][:order])
+        out[i] += signal.lfilter([1.0], a[i], zeros, zi=zi)[0]
     return out
 
 

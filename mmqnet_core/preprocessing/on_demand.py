@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -75,6 +75,10 @@ class _LazyCleaned:
         self.notes: list[str] = []  # step log of the first tile cleaned (filters, reference, EOG removal)
         self.cleaned_tiles = 0  # tiles cleaned here (for tests and the log)
         self.put_tiles = 0  # tiles put into the store by the analysis' cleaning
+        # Set by the display: False for a tile no page near the one shown needs (the reader paged past it). A tile
+        # cleaned for a read of pages (``data[rows, a:b]``) then stops at its next cancel check (Cancelled); tiles
+        # asked for by the analysis (:meth:`tile_piece`) or by name (:meth:`tile`) are always cleaned.
+        self.wanted: Callable[[int], bool] | None = None
 
     def has_tile(self, k: int) -> bool:
         """True when tile ``k`` is in the store (cleaned and not yet dropped)."""
@@ -133,8 +137,8 @@ class _LazyCleaned:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def tile(self, k: int) -> np.ndarray:
-        """Tile ``k`` (C, n) cleaned, from the store or now."""
+    def tile(self, k: int, cancel: CancelToken | None = None) -> np.ndarray:
+        """Tile ``k`` (C, n) cleaned, from the store or now (``cancel``: checked while it is cleaned here)."""
         while True:
             with self._lock:
                 if k in self._tiles:
@@ -148,7 +152,7 @@ class _LazyCleaned:
         try:
             a, b = self.bounds[k]
             notes: list[str] = []
-            piece = clean_piece(self.recording, self.fit, a, b, notes=notes)
+            piece = clean_piece(self.recording, self.fit, a, b, notes=notes, cancel=cancel)
             with self._lock:
                 self.cleaned_tiles += 1
                 if not self.notes:
@@ -178,7 +182,7 @@ class _LazyCleaned:
         k = max(first, 0)
         while k < len(self.bounds) and self.starts[k] < b:
             lo, hi = max(a, self.starts[k]), min(b, self.starts[k + 1])
-            t = self.tile(k)
+            t = self.tile(k, _Unwanted(self, k))
             out[..., lo - a: hi - a] = t[rows, lo - self.starts[k]: hi - self.starts[k]]
             k += 1
         return out
@@ -186,6 +190,17 @@ class _LazyCleaned:
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         out = self[:, :]
         return out if dtype is None else out.astype(dtype)
+
+
+class _Unwanted:
+    """Cancel token of a tile cleaned for a read of pages: set once the display no longer wants the tile."""
+
+    def __init__(self, data: _LazyCleaned, k: int) -> None:
+        self.data, self.k = data, k
+
+    def is_set(self) -> bool:
+        wanted = self.data.wanted
+        return wanted is not None and not wanted(self.k)
 
 
 class OnDemandCleaning:

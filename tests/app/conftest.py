@@ -189,3 +189,16 @@ def browser(window, recording, tmp_path, qtbot):
     b.setFocus()
     qtbot.wait(80)  # let the first resize settle
     return b
+
+
+def use_small_tiles(monkeypatch, tile_s: float = 5.0):
+    """Make a short test recording count as long, cleaned on demand in ``tile_s``-second tiles; the tile class."""
+    from mmqnet_core.preprocessing import on_demand
+
+    class SmallTiles(on_demand.OnDemandCleaning):
+        def __init__(self, recording, fit, tile_s=tile_s):
+            super().__init__(recording, fit, tile_s)
+
+    monkeypatch.setattr(on_demand, "ON_DEMAND_ABOVE_BYTES", 0)  # the 60-s test recording counts as long
+    monkeypatch.setattr(on_demand, "OnDemandCleaning", SmallTiles)
+    return SmallTiles

@@ -367,7 +367,7 @@ def test_pages_of_one_filter_block_are_filtered_once_and_match_the_whole_file(wi
 
     window.browser_controls.set_filters({Modality.EEG: DisplayFilter(highpass_hz=5.0, lowpass_hz=40.0)})
     whole = filter_rows(rec1020.get_data(picks=[rec1020.index("Fz")]), SFREQ,
-                        [DisplayFilter(highpass_hz=5.0, lowpass_hz=40.0)])[0]
+                        [DisplayFilter(highpass_hz=5.0, lowpass_hz=40.0)], ends=(True, True))[0]  # a recording
     plan = browser._page_plan("raw")
     for start in (30.0, 40.0, 50.0):  # one block of three pages (30-60 s)
         browser.set_start(start)

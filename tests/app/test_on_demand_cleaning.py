@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conftest import wait_loaded
+from .conftest import use_small_tiles, wait_loaded
 
 
 def test_a_long_recording_is_cleaned_on_demand_like_the_whole_cleaning(window, recording, tmp_path, qtbot,
@@ -33,16 +33,9 @@ def test_the_cleaned_view_cleans_the_tile_ahead_in_the_background(window, record
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
 
-    from mmqnet_core.preprocessing import on_demand
-
     from app.signal_browser import TILE_AHEAD_PAGES
 
-    class SmallTiles(on_demand.OnDemandCleaning):
-        def __init__(self, recording, fit, tile_s=5.0):
-            super().__init__(recording, fit, tile_s)
-
-    monkeypatch.setattr(on_demand, "ON_DEMAND_ABOVE_BYTES", 0)  # the 60-s test recording counts as long
-    monkeypatch.setattr(on_demand, "OnDemandCleaning", SmallTiles)
+    SmallTiles = use_small_tiles(monkeypatch)
     window.set_recording(recording, tmp_path / "rec.bdf")
     wait_loaded(qtbot, window, cleaned=True)
     result = window.model.preprocess_result
