@@ -46,6 +46,8 @@ class AnalysisRun:
     model: Any  # the LoadedModel or RemoteModel used (cached by the window for the next run)
     label: str  # what every analysis view says about the model ("" for a model trained on real data)
     device: str = ""  # the compute device's description (status bar), "" when unknown
+    notes: tuple[str, ...] = ()  # what the user must see (the analysis banner): e.g. a damaged DEAP trial left out
+    #                              of the subject's statistics
 
 
 def start_model_process(checkpoint: str | os.PathLike | None, device: str | None = None) -> Any:
@@ -243,14 +245,16 @@ def run_analysis(recording: Any, masks: Any, model: Any = None, *, checkpoint: s
                             model_factory=model_factory, subject_files=subject_files,
                             find_subject_recordings=find_subject_recordings, mc_samples=mc_samples,
                             attribution=attribution, progress=progress, cancel=cancel)
-    for note in run.notes:
-        log.info("%s", note)
+    notes = tuple(n.removeprefix("note: ") for n in run.notes if n.startswith("note: "))
+    for note in run.notes:  # the notes in the log too, as warnings (they were info lines only: unseen)
+        log.log(logging.WARNING if note.startswith("note: ") else logging.INFO, "%s", note.removeprefix("note: "))
     # the views, the report and the saved summary name the checkpoint without its path; the path is logged
     result = dataclasses.replace(run.result, model_description=checkpoint_summary(run.model))
     about = model_about(run.model)
     if about["path"] is not None:
         log.info("MMQ-Net checkpoint used: %s", about["path"])
-    return AnalysisRun(result=result, model=run.model, label=model_label(run.model), device=about["device"])
+    return AnalysisRun(result=result, model=run.model, label=model_label(run.model), device=about["device"],
+                       notes=notes)
 
 
 def write_trajectories_csv(result: Any, path: str | os.PathLike) -> Path:

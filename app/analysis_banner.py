@@ -1,6 +1,9 @@
-"""AnalysisBanner: the line above every analysis view (which model, synthetic/untrained warning, stale result)."""
+"""AnalysisBanner: the line above every analysis view (which model, synthetic/untrained warning, stale result, the
+analysis' notes: what it left out and why)."""
 
 from __future__ import annotations
+
+import html
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
@@ -11,6 +14,8 @@ from .model import AppModel
 NO_ANALYSIS_TEXT = "No analysis yet: Analysis > Run MMQ-Net (F5)."
 #: Appended when the masks changed after the analysis.
 STALE_TEXT = "Masks changed since this analysis: press F5 to re-run."
+#: Notes of the analysis shown in full on the banner; more are counted (all in its tooltip).
+NOTES_SHOWN = 3
 
 
 def coverage_text(result) -> str:
@@ -52,8 +57,19 @@ class AnalysisBanner(QLabel):
             parts.append(f"<b style='color:#7a4f00'>{coverage}</b>")
         if self.model.analysis_stale:
             parts.append(f"<span style='background:#fff3c4;color:#7a4f00'>&nbsp;{STALE_TEXT}&nbsp;</span>")
-        self.setText(" &middot; ".join(parts) if parts else "")
-        self.setToolTip(result.model_description)
+        text = " &middot; ".join(parts)
+        notes = self.model.analysis_notes
+        if notes:  # e.g. a damaged DEAP trial left out of the subject's statistics: was an info line in the log
+            lines = [f"Note: {html.escape(n)}" for n in notes[:NOTES_SHOWN]]
+            if len(notes) > NOTES_SHOWN:
+                lines.append(f"and {len(notes) - NOTES_SHOWN} more notes (in this line's tooltip)")
+            text += ("<br>" if text else "") + "<br>".join(
+                f"<span style='background:#fff3c4;color:#7a4f00'>&nbsp;{line}&nbsp;</span>" for line in lines)
+        self.setText(text)
+        tip = result.model_description
+        if notes:
+            tip += "\n\n" + "\n".join(f"Note: {n}" for n in notes)
+        self.setToolTip(tip)
 
     @property
     def plain_text(self) -> str:

@@ -152,7 +152,7 @@ class BrowserControls:
         # list shows the names in full (_fill_montage_combo)
         self.montage_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.montage_combo.setMinimumContentsLength(MONTAGE_COMBO_CHARS)
-        self.montage_combo.setToolTip("EEG montage drawn (Ctrl+1..Ctrl+5); the model's input is not changed")
+        self.montage_combo.setToolTip("EEG montage drawn (Ctrl+1..Ctrl+6); the model's input is not changed")
         self.montage_combo.activated.connect(lambda i: browser.set_montage_index(i))
         tb.addWidget(self.montage_combo)
         self._fill_montage_combo()
@@ -255,7 +255,7 @@ class BrowserControls:
         menu.clear()
         group = QActionGroup(menu)
         for i, m in enumerate(self.browser.montages):
-            action = menu.addAction(m.name + (f"\tCtrl+{i + 1}" if i < 5 else ""))
+            action = menu.addAction(m.name + (f"\tCtrl+{i + 1}" if i < len(BUILTIN) else ""))
             action.setCheckable(True)
             action.setChecked(m == self.browser.state.montage)
             action.triggered.connect(lambda _c=False, k=i: self.browser.set_montage_index(k))

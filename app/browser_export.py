@@ -45,6 +45,9 @@ def page_caption(browser: SignalBrowser) -> list[str]:
         montage_text = "as recorded"
     elif rec is not None and montage.available(browser._channel_list()):
         montage_text = montage.name
+        left_out = montage.not_derivable(browser._channel_list())
+        if left_out:  # a Laplacian's electrodes with fewer than two neighbours recorded
+            montage_text += f" (not derivable, not drawn: {', '.join(left_out)})"
     else:
         montage_text = f"{montage.name} not possible with these channels: as recorded"
     filters = state.filters_text(browser._row_mods)  # of the modalities drawn

@@ -65,11 +65,12 @@ BINDINGS: tuple[Binding, ...] = (
     # what is drawn
     Binding(("C",), "cycle_mode", (), "Raw -> cleaned (model input) -> both overlaid"),
     Binding(("Ctrl+1",), "set_montage_index", (0,), "Montage: as recorded / average / linked ears / "
-            "double banana / transverse", group="montage"),
+            "double banana / transverse / Laplacian (Hjorth)", group="montage"),
     Binding(("Ctrl+2",), "set_montage_index", (1,), group="montage"),
     Binding(("Ctrl+3",), "set_montage_index", (2,), group="montage"),
     Binding(("Ctrl+4",), "set_montage_index", (3,), group="montage"),
     Binding(("Ctrl+5",), "set_montage_index", (4,), group="montage"),
+    Binding(("Ctrl+6",), "set_montage_index", (5,), group="montage"),
     Binding(("F",), "toggle_filters", (), "Display filters on/off (set them in View > Display filters)"),
     Binding(("H",), "toggle_heart_rate", (), "Heart-rate row (bpm, from the ECG/PPG beats) on/off"),
     # measuring and masking

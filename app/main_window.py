@@ -1034,7 +1034,7 @@ class MainWindow(QMainWindow):
             if generation != self._generation:
                 log.info("analysis of a previous recording dropped")
                 return
-            self.model.set_analysis(run.result, run.label, masks=masks)
+            self.model.set_analysis(run.result, run.label, masks=masks, notes=run.notes)
             log.info("analysis of %s finished: %d windows (%s)", run.result.title, run.result.n_windows,
                      ", ".join(f"{k} {v:.2f} s" for k, v in run.result.timings.items()))
             self.show_dock(self.trajectory_dock)
@@ -1179,6 +1179,7 @@ class MainWindow(QMainWindow):
         snapshot.analysis = self.model.analysis
         snapshot.analysis_stale = self.model.analysis_stale
         snapshot.analysis_model_label = self.model.analysis_model_label
+        snapshot.analysis_notes = self.model.analysis_notes
         copy = type(view)(snapshot)
         copy.copy_state_from(view)
         follow_clock(copy, self.browser.state)  # its times as the window's views read them (clock time after T)
@@ -1260,7 +1261,8 @@ class MainWindow(QMainWindow):
         return ReportInfo.from_analysis(self.model.analysis, masks,
                                         model_label=self.model.analysis_model_label,
                                         stale=self.model.analysis_stale,
-                                        display="; ".join(self.browser.display_parts()))
+                                        display="; ".join(self.browser.display_parts()),
+                                        notes=self.model.analysis_notes)
 
     def export_report(self, path: str | os.PathLike) -> Path | None:
         """Write the one-page report as PNG, or PDF when ``path`` ends in .pdf; None after reporting an error."""

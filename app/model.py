@@ -15,7 +15,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -90,6 +90,7 @@ class AppModel(QObject):
         self.analysis_stale: bool = False  # the masks or channels changed after the analysis was run
         self.analysis_masks: MaskSet | None = None  # the masks the analysis was run with (None: not known)
         self.analysis_model_label: str = ""  # e.g. "model trained on SYNTHETIC data" (shown on every view)
+        self.analysis_notes: tuple[str, ...] = ()  # what the analysis left out and why (shown on every view)
         self.mask_focus: MaskFocus | None = None
         self.subject_files: tuple[Path, ...] = ()  # other recordings of the subject (per-subject statistics)
         self.find_subject_recordings: bool = True  # also use the subject's sessions / trials found automatically
@@ -107,6 +108,7 @@ class AppModel(QObject):
         protect_source(self.path, recording.source)  # no export of this window ever writes over the recording
         self.preprocess_result = None
         self.analysis = None
+        self.analysis_notes = ()
         self.analysis_masks = None
         self.analysis_stale = False
         self.mask_focus = None
@@ -145,11 +147,14 @@ class AppModel(QObject):
         self.cleanedReady.emit(result)
 
     # --- analysis -------------------------------------------------------------------------------------------
-    def set_analysis(self, result: Any, model_label: str = "", masks: "MaskSet | None" = None) -> None:
+    def set_analysis(self, result: Any, model_label: str = "", masks: "MaskSet | None" = None,
+                     notes: Sequence[str] = ()) -> None:
         """Store a finished analysis (``AnalysisResult``); ``model_label`` is shown on every analysis view;
-        ``masks`` are the masks it was run with (the report lists them, also after the masks changed)."""
+        ``masks`` are the masks it was run with (the report lists them, also after the masks changed); ``notes``
+        what the user must see about it (a damaged trial left out of the subject's statistics), on every view."""
         self.analysis = result
         self.analysis_model_label = model_label
+        self.analysis_notes = tuple(notes)
         self.analysis_masks = masks
         was_stale, self.analysis_stale = self.analysis_stale, False
         self.analysisFinished.emit(result)

@@ -12,7 +12,7 @@ import datetime as _dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PySide6.QtCore import QMarginsF, QRectF, Qt
@@ -38,6 +38,8 @@ STALE_REPORT_TEXT = ("The masks changed after this analysis was run: the results
                      "analysis', not the masks shown now (F5 runs it again).")
 #: Most masks listed on the page; the rest are counted (File > Export masks writes them all).
 MAX_MASK_LINES = 12
+#: Notes of the analysis (what it left out and why) listed on the report; more are counted.
+MAX_NOTE_LINES = 3
 #: Above the list of masks.
 MASK_LIST_HEADING = "Masks (channels: start-end, h:mm:ss from the start of the recording; source):"
 
@@ -112,10 +114,11 @@ class ReportInfo:
     # target -> share of the windows with visible data whose P(high) >= 0.5 (None: no such window). A recording of
     # two states averaged 0.48 and was called "(low)" although half its windows were high.
     high_share: Mapping[str, float | None] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what the analysis left out and why (a damaged DEAP trial), as on the banner
 
     @classmethod
     def from_analysis(cls, result: Any, masks: Any = None, *, model_label: str = "", stale: bool = False,
-                      display: str = "") -> "ReportInfo":
+                      display: str = "", notes: Sequence[str] = ()) -> "ReportInfo":
         """Build the text from an AnalysisResult and the MaskSet it was run with."""
         summary = result.summary()
         if masks is not None:
@@ -132,7 +135,7 @@ class ReportInfo:
                    n_windows=result.n_windows, window_s=result.window_s,
                    means=dict(summary["mean_probability_high"]), masking=masking,
                    hidden_fraction=float(summary["hidden_fraction"]), uncertainty=uncertainty_note(result),
-                   masks=mask_lines(masks), display=display, high_share=high_shares(result))
+                   masks=mask_lines(masks), display=display, high_share=high_shares(result), notes=tuple(notes))
 
 
 def _font(px: int, bold: bool = False) -> QFont:
@@ -179,6 +182,11 @@ def paint_report(painter: QPainter, info: ReportInfo, images: Mapping[str, QImag
             text(f"  ... and {len(info.masks) - len(shown)} more (File > Export masks lists them all)", 17,
                  colour="#616161", gap=2)
         y += 10
+    for note in info.notes[:MAX_NOTE_LINES]:
+        text(f"Note: {note}", 17, colour="#7a4f00", gap=4)
+    if len(info.notes) > MAX_NOTE_LINES:
+        text(f"... and {len(info.notes) - MAX_NOTE_LINES} more notes (in the analysis views' banner tooltip)", 17,
+             colour="#616161", gap=4)
     if info.display:
         text(f"Signal display at export: {info.display} (display only: the model read the cleaned signals).", 17,
              colour="#424242")

@@ -16,16 +16,17 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox
 
 from mmqnet_core.annotations import AnnotationError
 from mmqnet_core.errors import MMQNetError
 from mmqnet_core.recording import Modality, Recording
 
+from .elided_label import ElidedLabel
 from .event_list import EventList
 from .key_bindings import shortcuts
 
@@ -65,6 +66,18 @@ def edf_export_refusal(recording, path: str | os.PathLike) -> AnnotationError | 
             f"{plan.n_bytes / 1e9:.2f} GB and {Path(path).parent} has {free / 1e9:.2f} GB free. Choose a folder on "
             "another disk, or free some space; nothing was written.")
     return None
+
+
+def edf_export_notes(recording, path: str | os.PathLike) -> tuple[str, ...]:
+    """What the user must know about exporting ``recording`` as EDF+ into ``path`` (a BDF requantised to 16 bits,
+    EDF+D records written end to end, a padded last record: :func:`mmqnet_core.io.edf_writer.export_plan`'s notes,
+    read from the header only); () when there is none or the export is refused (said by the refusal)."""
+    from mmqnet_core.io.edf_writer import ExportError, export_plan
+
+    try:
+        return tuple(export_plan(path, recording, ()).notes)
+    except (ExportError, OSError):
+        return ()
 
 
 class ReviewTools:
@@ -133,6 +146,22 @@ class ReviewTools:
             a.setEnabled(False)
         window.model.recordingLoaded.connect(self._on_recording_loaded)
         self._build_menus()
+        # What the last EDF+ export changed (a BDF requantised to 16 bits): stays in the status bar until clicked
+        # away or another recording is opened (a temporary message went as soon as a menu's status tip showed);
+        # hidden, like the bar's other labels, only while a temporary message shows.
+        self.export_note_label = ElidedLabel("", window, min_chars=24)
+        palette = self.export_note_label.palette()
+        palette.setColor(QPalette.ColorRole.Window, QColor("#fff3cd"))
+        palette.setColor(QPalette.ColorRole.WindowText, QColor("#7a4b00"))
+        self.export_note_label.setPalette(palette)
+        self.export_note_label.setAutoFillBackground(True)
+        self.export_note_label.setContentsMargins(6, 0, 6, 0)
+        self.export_note_label.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.export_note_label.clicked.connect(self.show_export_note_details)
+        self.export_note_label.hide()
+        # after "SYNTHETIC data" and a damaged file's warning; twice the share of the room left that the montage and
+        # filter text gets
+        window.statusBar().insertWidget(2, self.export_note_label, 2)
 
     def table_actions(self) -> dict[str, QAction]:
         """The window actions whose keys the key table owns, by their name there (``Binding.action``)."""
@@ -198,6 +227,7 @@ class ReviewTools:
     def _on_recording_loaded(self, _recording) -> None:
         for a in self.recording_actions:
             a.setEnabled(True)
+        self.export_note_label.hide()  # about the previous recording's export
         if self.spectrum_dialog is not None:
             self.spectrum_dialog.close()
             self.spectrum_dialog = None
@@ -284,10 +314,15 @@ class ReviewTools:
             return False
         annotations = self.store.annotations  # the set as it is now (an edit makes a new set)
         name = Path(path).name
+        notes = edf_export_notes(rec, path)
 
         def done(out: Path) -> None:
             log.info("recording with annotations exported to %s", out)
-            self.window.statusBar().showMessage(f"exported {Path(out).name}", 5000)
+            if notes:
+                self.show_export_notes(Path(out).name, notes)  # "⚠ <file>: <what changed>" says it was written
+            else:
+                self.export_note_label.hide()
+                self.window.statusBar().showMessage(f"exported {Path(out).name}", 5000)
 
         def cancelled() -> None:
             log.info("EDF+ export to %s cancelled; nothing written", path)
@@ -298,6 +333,33 @@ class ReviewTools:
                                   on_error=lambda exc: self.window.report_error(
                                       self.window._write_error(exc, path), f"exporting the annotations to {path}"))
         return True
+
+    def show_export_notes(self, name: str, notes: Sequence[str]) -> None:
+        """Say what an export changed (e.g. 16-bit samples of a BDF) in the status bar until clicked away, not in
+        a dialog (it was an info line in the log panel only, written by the export); no notes: nothing shown."""
+        label = self.export_note_label
+        if not notes:
+            label.hide()
+            return
+        more = f" (+{len(notes) - 1} more)" if len(notes) > 1 else ""
+        label.setText(f"\u26a0 Export: {notes[0]}{more}")  # what changed first: the bar elides the end
+        label.setToolTip("\n".join([f"Exported {name}:", *notes, "(click for details; then it goes)"]))
+        self._export_notes = (name, tuple(notes))
+        self.window._set_status_widget_visible(label, True)  # not over a temporary message shown meanwhile
+
+    def show_export_note_details(self) -> None:
+        """The last export's notes in full, asked for by a click on the status bar's note, which then goes."""
+        name, notes = self._export_notes
+        self.export_note_label.hide()
+        if not notes:
+            return
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setWindowTitle(f"Exported {name}")
+        box.setText(f"{name} was written; what the export changed:")
+        box.setInformativeText("\n\n".join(notes))
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.exec()
 
     def ask_export_page(self) -> None:
         path = self._ask_path("Export page", ".page.png", "PNG image (*.png);;PDF (*.pdf)")

@@ -84,7 +84,7 @@ from PySide6.QtWidgets import (
 )
 
 from mmqnet_core.errors import Cancelled, FileChangedError, MMQNetError
-from mmqnet_core.montage import BUILTIN, Derivation, DerivationPlan, Montage, plan
+from mmqnet_core.montage import BUILTIN, MEAN_REFERENCE_KINDS, Derivation, DerivationPlan, Montage, plan
 from mmqnet_core.preprocessing.display_filter import DisplayFilter, filter_rows
 from mmqnet_core.recording import Annotation, Modality, Recording
 
@@ -1861,6 +1861,9 @@ class SignalBrowser(QWidget):
             shown = self._rec is not None and montage.available(self._channel_list())
             parts.append(f"montage: {montage.name}" if shown else f"montage: {montage.name} (not possible with "
                                                                    "these channels: as recorded)")
+            left_out = montage.not_derivable(self._channel_list()) if shown else ()
+            if left_out:  # a Laplacian's electrodes with fewer than two neighbours recorded: not drawn
+                parts[-1] += f" (not derivable, not drawn: {', '.join(left_out)})"
         if self.state.negative_up:
             parts.append("negative up")  # said with the page (and on an exported one): the polarity drawn
         filters = self.state.filters_text(self._row_mods)  # of the modalities drawn
@@ -1994,7 +1997,7 @@ class SignalBrowser(QWidget):
         self.state.set_montage(montage)
 
     def set_montage_index(self, index: int) -> None:
-        """Ctrl+1..Ctrl+5: the built-in montages (and the user's after them) by position."""
+        """Ctrl+1..Ctrl+6: the built-in montages (and the user's after them) by position."""
         if 0 <= index < len(self.montages):
             self.set_montage(self.montages[index])
 
@@ -2413,10 +2416,11 @@ class SignalBrowser(QWidget):
         return frozenset(masks.channels) if masks is not None else frozenset()
 
     def _without_masked_reference(self, rows: list) -> list:
-        """``rows`` with the channels masked whole left out of an average reference: a mask means missing data
-        (the cleaning's average leaves it out), but the display's average reference kept a bad channel masked
-        whole, which then showed on every "-avg" row. Hiding the channel was the only way out."""
-        masked = self._masked_channels() if self.state.montage.kind == "average" else frozenset()
+        """``rows`` with the channels masked whole left out of an average reference (or a Laplacian's neighbour
+        mean): a mask means missing data (the cleaning's average leaves it out), but the display's average
+        reference kept a bad channel masked whole, which then showed on every "-avg" row. Hiding the channel was
+        the only way out."""
+        masked = self._masked_channels() if self.state.montage.kind in MEAN_REFERENCE_KINDS else frozenset()
         self._reference_masked = masked
         if not masked:
             return rows
@@ -2427,7 +2431,7 @@ class SignalBrowser(QWidget):
         return out
 
     def _on_masks_changed(self, _masks: Any) -> None:
-        if (self._rec is not None and self.state.montage.kind == "average"
+        if (self._rec is not None and self.state.montage.kind in MEAN_REFERENCE_KINDS
                 and self._masked_channels() != self._reference_masked):
             self._rebuild_rows()  # the average's reference changed (it calls this again)
             return
@@ -2475,7 +2479,8 @@ class SignalBrowser(QWidget):
         names = self.visible_channels
         self._rows_of = {}
         for r, d in enumerate(self._row_defs):
-            for c in d.channels[:1] if len(d.reference) > 2 else d.channels:  # an average's reference: not drawn
+            for c in d.channels[:1] if len(d.reference) > 2 or d.present_mean else d.channels:  # an average or a
+                # Laplacian: the row of its electrode only (the row of Fz-lap, with 2 neighbours, showed theirs)
                 self._rows_of.setdefault(c, []).append(r)
         self._updating = True
         try:

@@ -8,6 +8,8 @@ a :class:`Derivation` ``anode - mean(reference)``:
 * linked ears: each EEG channel minus the mean of A1/A2 (or M1/M2), where both exist;
 * bipolar longitudinal ("double banana") and bipolar transverse chains of the 10-20 system, keeping the pairs
   whose two electrodes exist (old and new names: T3/T7, T4/T8, T5/P7, T6/P8);
+* Laplacian (Hjorth's source derivation): each EEG electrode minus the mean of its nearest neighbours on the
+  10-20/10-10 layout that the recording has (:func:`laplacian_neighbours`);
 * custom: derivations typed as ``A - B`` (or ``A`` alone), saved as JSON.
 
 Channels that are not EEG (EOG, ECG, GSR...) are always appended below the EEG rows as recorded.
@@ -22,6 +24,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import warnings
@@ -36,7 +39,10 @@ from .fileio import atomic_write_text
 from .recording import Modality
 
 #: Kinds of montage: those built from the recording's channels, and "custom" (explicit derivations).
-KINDS = ("recorded", "average", "linked_ears", "bipolar_longitudinal", "bipolar_transverse", "custom")
+KINDS = ("recorded", "average", "linked_ears", "bipolar_longitudinal", "bipolar_transverse", "laplacian", "custom")
+#: Kinds whose reference is a mean over the channels there (all EEG, a Laplacian's neighbours): a channel masked
+#: whole (missing data) is left out of that mean by the browser, as missing samples are by :class:`DerivationPlan`.
+MEAN_REFERENCE_KINDS = ("average", "laplacian")
 
 #: 10-20 names that changed between the old and the new nomenclature (old -> new).
 _ALIASES = {"t3": "t7", "t4": "t8", "t5": "p7", "t6": "p8"}
@@ -60,6 +66,15 @@ TRANSVERSE_PAIRS: tuple[tuple[str, str], ...] = (
 #: Ear (or mastoid) pairs used by the linked-ears reference, in order of preference.
 EAR_PAIRS: tuple[tuple[str, str], ...] = (("A1", "A2"), ("M1", "M2"), ("TP9", "TP10"))
 
+#: Laplacian (Hjorth): each electrode minus the mean of at most this many nearest neighbours...
+LAPLACIAN_NEIGHBOURS = 4
+#: ...among the recording's electrodes within this distance (m) on mne's standard 10-05 head: 10-20 neighbours
+#: along a row or a column lie 5.6-7.6 cm apart there, diagonal ones 8.3 cm or more (Fp1-Fz, Pz-O1), so on a
+#: 10-20 recording an electrode takes its 2-4 orthogonal neighbours, on a 10-10 one its nearest 4.
+LAPLACIAN_MAX_DISTANCE_M = 0.08
+#: An electrode with fewer neighbours present than this is not derivable (not drawn, named as such).
+LAPLACIAN_MIN_NEIGHBOURS = 2
+
 
 def electrode_key(name: str) -> str:
     """A channel name reduced to its 10-20 electrode for matching: "EEG FP1-REF" -> "fp1", "T3" -> "t7"."""
@@ -76,6 +91,8 @@ class Derivation:
     anode: str  # channel name as in the recording
     reference: tuple[str, ...] = ()  # channel names averaged and subtracted
     label: str = ""  # name drawn for the row; "" = built from the channels ("Fp1-F7")
+    present_mean: bool = False  # the reference is the mean of its channels present at each sample, however few
+    #                             (a Laplacian's neighbours); False: missing where one is (but see AVERAGE_MIN_CHANNELS)
 
     @property
     def name(self) -> str:
@@ -159,6 +176,11 @@ class Montage:
             if ears is None:
                 return [Derivation(n) for n, _ in mods]
             return [Derivation(n, ears, label=f"{n}-{ears[0]}{ears[1]}") for n in eeg if n not in ears] + others
+        if self.kind == "laplacian":
+            hood = laplacian_neighbours(eeg)
+            rows = [Derivation(n, hood[n], label=f"{n}-lap", present_mean=True) for n in eeg
+                    if len(hood[n]) >= LAPLACIAN_MIN_NEIGHBOURS]
+            return rows + others if rows else [Derivation(n) for n, _ in mods]
         if self.kind in ("bipolar_longitudinal", "bipolar_transverse"):
             pairs = LONGITUDINAL_PAIRS if self.kind == "bipolar_longitudinal" else TRANSVERSE_PAIRS
             rows = []
@@ -170,6 +192,18 @@ class Montage:
         # custom: the derivations whose channels exist, then the channels not of the montage's modalities
         rows = [d for d in self.derivations if all(c in present for c in d.channels)]
         return rows + others
+
+    def not_derivable(self, channels: Sequence[tuple[str, Modality | str]]) -> tuple[str, ...]:
+        """The EEG channels this montage cannot derive and leaves out, though it draws others (a Laplacian's
+        electrodes with fewer than :data:`LAPLACIAN_MIN_NEIGHBOURS` neighbours in the recording, or without a
+        10-05 position); () for the other kinds and when the montage is not possible at all."""
+        if self.kind != "laplacian":
+            return ()
+        eeg = [n for n, m in channels if Modality.parse(m) in self.eeg]
+        hood = laplacian_neighbours(eeg)
+        if not any(len(v) >= LAPLACIAN_MIN_NEIGHBOURS for v in hood.values()):
+            return ()
+        return tuple(n for n in eeg if len(hood[n]) < LAPLACIAN_MIN_NEIGHBOURS)
 
     def available(self, channels: Sequence[tuple[str, Modality | str]]) -> bool:
         """Whether the montage draws anything other than the channels as recorded for these channels."""
@@ -228,6 +262,67 @@ def load_montages(path: str | Path) -> list[Montage]:
         raise ConfigError(f"Cannot read montages from {path}: {exc}. Fix or remove the file.") from None
 
 
+@functools.lru_cache(maxsize=1)
+def electrode_positions() -> dict[str, np.ndarray]:
+    """Head positions (m, x y z) of the 10-05 electrodes, keyed by :func:`electrode_key` ("fp1", "t7"...).
+
+    From mne's standard 10-05 montage (``colin27_1005``; ``standard_1005``, the same positions, is deprecated in
+    mne 1.13 and the only name before it): mne is imported here, the first time a Laplacian is asked for, not
+    when this module is.
+    """
+    import mne  # noqa: PLC0415 - a second or so; only a Laplacian needs it
+
+    name = "colin27_1005" if "colin27_1005" in mne.channels.get_builtin_montages() else "standard_1005"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # "standard_1005 is deprecated" in mne 1.13
+        positions = mne.channels.make_standard_montage(name).get_positions()["ch_pos"]
+    out: dict[str, np.ndarray] = {}
+    for label, xyz in positions.items():
+        out.setdefault(electrode_key(label), np.asarray(xyz, dtype=float))  # T3 and T7: one place
+    return out
+
+
+def laplacian_neighbours(names: Sequence[str], n_neighbours: int = LAPLACIAN_NEIGHBOURS,
+                         max_distance_m: float = LAPLACIAN_MAX_DISTANCE_M) -> dict[str, tuple[str, ...]]:
+    """For each EEG channel in ``names``, its nearest neighbours among ``names`` for Hjorth's source derivation.
+
+    The neighbours are the ``n_neighbours`` nearest electrodes of ``names`` within ``max_distance_m`` (m) on the
+    standard 10-05 head (:func:`electrode_positions`; old names T3/T4/T5/T6 as T7/T8/P7/P8), nearest first, ties
+    by name. A channel without a 10-05 position (a non-standard name) and the ear/mastoid electrodes of
+    :data:`EAR_PAIRS` (references, not scalp sites) have no neighbours and are nobody's neighbour. An electrode
+    with fewer than :data:`LAPLACIAN_MIN_NEIGHBOURS` neighbours is not derivable (the montage leaves it out).
+
+    Why by hand: mne offers the surface Laplacian only as the spherical-spline current source density
+    (``mne.preprocessing.compute_current_source_density``), which needs the whole recording preloaded (on a
+    lazily read Raw, mne 1.13 raises "Computing CSD requires raw data to be loaded"; the browser reads a page at
+    a time), refuses bad channels instead of leaving them out ("CSD cannot be computed with bad EEG channels"),
+    and mixes every electrode into every row. Hjorth's derivation, what clinicians read as "the
+    Laplacian montage", is a fixed average of 2-4 neighbours: a :class:`Derivation` like any other, computed
+    page by page with the missing samples of a neighbour left out of its mean (``present_mean``).
+    """
+    return dict(_neighbours(tuple(names), int(n_neighbours), float(max_distance_m)))
+
+
+@functools.lru_cache(maxsize=16)
+def _neighbours(names: tuple[str, ...], n_neighbours: int, max_distance_m: float
+                ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """:func:`laplacian_neighbours` as (name, neighbours) pairs, kept for the last channel lists (the status line
+    asks at every display change)."""
+    ears = {electrode_key(e) for pair in EAR_PAIRS for e in pair}
+    table = electrode_positions()
+    placed = [(n, table[electrode_key(n)]) for n in names
+              if electrode_key(n) in table and electrode_key(n) not in ears]
+    out: dict[str, tuple[str, ...]] = {n: () for n in names}
+    if len(placed) >= 2:
+        xyz = np.array([p for _, p in placed])
+        dist = np.linalg.norm(xyz[:, None, :] - xyz[None, :, :], axis=-1)  # (n, n) m
+        for i, (name, _) in enumerate(placed):
+            near = sorted((round(float(dist[i, j]), 6), placed[j][0]) for j in range(len(placed))
+                          if j != i and dist[i, j] <= max_distance_m)
+            out[name] = tuple(n for _, n in near[:n_neighbours])
+    return tuple(out.items())
+
+
 def derivation_matrix(rows: Sequence[Derivation], ch_names: Sequence[str]) -> tuple[list[int], np.ndarray]:
     """Channel indices to read and the (n_rows, n_picks) matrix that turns them into the rows.
 
@@ -263,6 +358,8 @@ class DerivationPlan:
     picks: tuple[int, ...]  # recording channel indices to read, in this order
     anodes: tuple[int, ...]  # (R,) for each row, the position of its anode in ``picks``
     references: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]  # (positions in picks, rows using them)
+    present_means: frozenset[int] = frozenset()  # indices of ``references`` averaged over the channels present
+    #                                             at each sample however few they are (a Laplacian's neighbours)
 
     def apply(self, data: np.ndarray) -> np.ndarray:
         """The rows (R, n_times) from ``data`` (len(picks), n_times): anode minus the mean of its reference.
@@ -271,7 +368,8 @@ class DerivationPlan:
         reference (:data:`AVERAGE_MIN_CHANNELS` or more channels) is the mean of the channels present at each
         sample, as the cleaning's average reference is: a channel masked over a segment leaves its own row missing
         there, not every row (each "-avg" row was blank over the segment); a one- or two-channel reference (an
-        electrode, linked ears) is missing where one of its channels is.
+        electrode, linked ears) is missing where one of its channels is, unless its rows say ``present_mean``
+        (a Laplacian's 2-4 neighbours: the mean of the neighbours present there).
 
         Each row is written once, ``anode - reference`` straight into the output (a bipolar row's reference is a
         row of ``data``; a mean reference is computed once per distinct reference, over a view of ``data`` where
@@ -282,7 +380,7 @@ class DerivationPlan:
         """
         out = np.empty((len(self.anodes), data.shape[1]), dtype=data.dtype)
         ref_of_row: dict[int, np.ndarray] = {}
-        for cols, rows in self.references:
+        for i, (cols, rows) in enumerate(self.references):
             if len(cols) == 1:
                 ref = data[cols[0]]
             else:
@@ -291,7 +389,7 @@ class DerivationPlan:
                 # A view where it can (no copy); the same mean as over a gathered copy (same values, same order).
                 block = data[k0:k0 + len(cols)] if contiguous else data[list(cols)]
                 ref = block.mean(axis=0)
-                if len(cols) >= AVERAGE_MIN_CHANNELS:
+                if len(cols) >= AVERAGE_MIN_CHANNELS or i in self.present_means:
                     gaps = np.isnan(ref)  # one row's check; the page usually has none
                     if gaps.any():
                         with warnings.catch_warnings():  # every channel missing there: the reference is too
@@ -319,16 +417,18 @@ def plan(rows: Sequence[Derivation], ch_names: Sequence[str]) -> DerivationPlan:
     index = {n: i for i, n in enumerate(ch_names)}
     col = {ch: k for k, ch in enumerate(picks)}
     anodes = tuple(col[index[d.anode]] for d in rows)
-    groups: dict[tuple[int, ...], list[int]] = {}
+    groups: dict[tuple[tuple[int, ...], bool], list[int]] = {}
     for r, d in enumerate(rows):
         if d.reference:
-            groups.setdefault(tuple(col[index[c]] for c in d.reference), []).append(r)
-    return DerivationPlan(tuple(picks), anodes, tuple((cols, tuple(rs)) for cols, rs in groups.items()))
+            groups.setdefault((tuple(col[index[c]] for c in d.reference), d.present_mean), []).append(r)
+    return DerivationPlan(tuple(picks), anodes, tuple((cols, tuple(rs)) for (cols, _), rs in groups.items()),
+                          frozenset(i for i, (_, present) in enumerate(groups) if present))
 
 
 AS_RECORDED = Montage("As recorded", "recorded")
 AVERAGE = Montage("Average reference", "average")
 LINKED_EARS = Montage("Linked ears", "linked_ears")
+LAPLACIAN = Montage("Laplacian (Hjorth)", "laplacian")
 
 
 def bipolar_longitudinal() -> Montage:
@@ -339,5 +439,6 @@ def bipolar_transverse() -> Montage:
     return Montage("Bipolar transverse", "bipolar_transverse")
 
 
-#: The built-in montages, in menu order (hotkeys Ctrl+1..Ctrl+5 in the browser).
-BUILTIN: tuple[Montage, ...] = (AS_RECORDED, AVERAGE, LINKED_EARS, bipolar_longitudinal(), bipolar_transverse())
+#: The built-in montages, in menu order (hotkeys Ctrl+1..Ctrl+6 in the browser).
+BUILTIN: tuple[Montage, ...] = (AS_RECORDED, AVERAGE, LINKED_EARS, bipolar_longitudinal(), bipolar_transverse(),
+                                LAPLACIAN)

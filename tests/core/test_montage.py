@@ -51,7 +51,7 @@ def test_average_and_linked_ears():
     # No ear channels: drawn as recorded, and the montage says it is not available.
     assert [r.name for r in LINKED_EARS.derive(chans(["Fz", "Cz"]))] == ["Fz", "Cz"]
     assert not LINKED_EARS.available(chans(["Fz", "Cz"]))
-    assert AS_RECORDED.available(chans(["Fz"])) and len(BUILTIN) == 5
+    assert AS_RECORDED.available(chans(["Fz"])) and len(BUILTIN) == 6  # + Laplacian (session 14)
 
 
 def test_derivation_matrix_computes_the_rows():
