@@ -45,7 +45,8 @@ DEAP_TRIAL_S = 60.0  # s, stimulus (music video) duration
 DEAP_N_TIMES = 8064  # samples per trial: 63 s x 128 Hz
 
 
-def write_deap_pickle(data: np.ndarray, labels: np.ndarray, path: str | os.PathLike) -> Path:
+def write_deap_pickle(data: np.ndarray, labels: np.ndarray, path: str | os.PathLike, *,
+                      synthetic: bool = False) -> Path:
     """Write arrays in DEAP's preprocessed-python pickle format.
 
     Parameters
@@ -56,6 +57,9 @@ def write_deap_pickle(data: np.ndarray, labels: np.ndarray, path: str | os.PathL
         (n_trials, 4) ratings 1-9: valence, arousal, dominance, liking.
     path : str or os.PathLike
         Output file, conventionally ``sNN.dat``. Written atomically (temporary file, then rename).
+    synthetic : bool
+        Also store ``'synthetic': True`` (a key DEAP's own files lack; :func:`mmqnet_core.io.load_deap` honours
+        it), so that the data are labelled synthetic wherever they are opened, whatever the file's name.
 
     Returns
     -------
@@ -77,5 +81,6 @@ def write_deap_pickle(data: np.ndarray, labels: np.ndarray, path: str | os.PathL
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         # Protocol 4: readable with encoding="latin1" exactly like the original Python 2 DEAP files.
-        pickle.dump({"data": data, "labels": labels}, f, protocol=4)
+        content = {"data": data, "labels": labels, **({"synthetic": True} if synthetic else {})}
+        pickle.dump(content, f, protocol=4)
     return path

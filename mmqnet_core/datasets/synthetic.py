@@ -1022,7 +1022,7 @@ def write_deap_subject(trials: Sequence[SyntheticTrial], path: str | os.PathLike
     scale = np.array([1e6 if u == "V" else 1.0 for u in trials[0].units])[:, None]
     data = np.stack([tr.data.astype(np.float64) * scale for tr in trials])
     labels = np.array([[tr.valence, tr.arousal, tr.dominance, tr.liking] for tr in trials])
-    return write_deap_pickle(data, labels, path)
+    return write_deap_pickle(data, labels, path, synthetic=True)  # labelled synthetic whatever its name
 
 
 # =========================================================================================================

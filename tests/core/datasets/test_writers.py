@@ -87,7 +87,9 @@ def test_deap_pickle_round_trip(tmp_path):
     path = write_deap_subject(trials, tmp_path / "synthetic_s02.dat")
     with open(path, "rb") as f:
         d = pickle.load(f, encoding="latin1")  # the way DEAP's own files are read
-    assert set(d) == {"data", "labels"}
+    # DEAP's two keys, and the mark that keeps the file labelled synthetic whatever its name (session 14); DEAP
+    # readers take "data" and "labels" only
+    assert set(d) == {"data", "labels", "synthetic"} and d["synthetic"] is True
     assert d["data"].shape == (3, 40, 8 * 128) and d["data"].dtype == np.float64
     assert d["labels"].shape == (3, 4)
     np.testing.assert_allclose(d["data"][1, :36], trials[1].data[:36] * 1e6, rtol=1e-6)  # µV
