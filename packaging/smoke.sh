@@ -40,10 +40,11 @@ platform=(QT_QPA_PLATFORM=offscreen)
 if command -v Xvfb >/dev/null 2>&1; then
     echo "== selftest (Xvfb, real X window)"
     # -displayfd: Xvfb picks a free display number and writes it to fd 3 once it accepts connections.
-    Xvfb -displayfd 3 -screen 0 1600x1000x24 -nolisten tcp 3>"$work/display" >/dev/null 2>&1 &
+    Xvfb -displayfd 3 -screen 0 1600x1000x24 -nolisten tcp 3>"$work/display" >"$work/xvfb.log" 2>&1 &
     xvfb_pid=$!
-    for _ in $(seq 50); do [ -s "$work/display" ] && break; sleep 0.1; done
-    [ -s "$work/display" ] || { echo "error: Xvfb did not start" >&2; exit 1; }
+    # Up to 30 s: once (session 14) it was not up after 5 s on a busy machine, and started at once when retried.
+    for _ in $(seq 300); do [ -s "$work/display" ] && break; kill -0 "$xvfb_pid" 2>/dev/null || break; sleep 0.1; done
+    [ -s "$work/display" ] || { echo "error: Xvfb did not start; its output:" >&2; cat "$work/xvfb.log" >&2; exit 1; }
     display=":$(head -n 1 "$work/display")"
     platform=(DISPLAY="$display" QT_QPA_PLATFORM=xcb)
     env "${platform[@]}" "$exe" "${settings[@]}" --selftest
