@@ -8,7 +8,7 @@ few characters; what no longer fits ends in "…", and the full text is its tool
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolTip, QWidget
 
 #: Characters an ElidedLabel keeps at its narrowest (before the "…").
@@ -84,3 +84,19 @@ class ElidedLabel(QLabel):
         if event.button() == Qt.MouseButton.LeftButton:
             self.clicked.emit()
         super().mousePressEvent(event)
+
+
+def warning_label(parent: QWidget, on_click) -> ElidedLabel:
+    """A status-bar warning that stays until dealt with: amber, elided to its share of the bar, a click calls
+    ``on_click`` (which shows the whole text); hidden until given a text."""
+    label = ElidedLabel("", parent, min_chars=24)
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.Window, QColor("#fff3cd"))
+    palette.setColor(QPalette.ColorRole.WindowText, QColor("#7a4b00"))
+    label.setPalette(palette)
+    label.setAutoFillBackground(True)
+    label.setContentsMargins(6, 0, 6, 0)
+    label.setCursor(Qt.CursorShape.PointingHandCursor)
+    label.clicked.connect(on_click)
+    label.hide()
+    return label

@@ -23,13 +23,11 @@ from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
-    QColor,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
     QImage,
     QKeySequence,
-    QPalette,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -56,7 +54,7 @@ from .analysis import (AnalysisRun, atomic_write, model_usable, resolve_checkpoi
 from .browser_controls import BrowserControls, return_focus
 from .channel_panel import ChannelPanel
 from .dialog_focus import DialogFocusReturn
-from .elided_label import ElidedLabel
+from .elided_label import ElidedLabel, warning_label
 from . import errors as errors_module
 from . import key_bindings
 from .errors import ANALYSIS_CONTEXT, notify_error
@@ -749,16 +747,7 @@ class MainWindow(QMainWindow):
         # Damaged file (truncated, records beyond the end, corrected header, dropped labels): said loudly, with
         # what was read and what was not in the tooltip (Recording.warnings).
         # It is elided to its share of the bar; a click shows every warning in full (show_damage_details).
-        self.damage_label = ElidedLabel("", self, min_chars=24)
-        palette = self.damage_label.palette()
-        palette.setColor(QPalette.ColorRole.Window, QColor("#fff3cd"))
-        palette.setColor(QPalette.ColorRole.WindowText, QColor("#7a4b00"))
-        self.damage_label.setPalette(palette)
-        self.damage_label.setAutoFillBackground(True)
-        self.damage_label.setContentsMargins(6, 0, 6, 0)
-        self.damage_label.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.damage_label.clicked.connect(self.show_damage_details)
-        self.damage_label.hide()
+        self.damage_label = warning_label(self, self.show_damage_details)
         bar.addWidget(self.synthetic_label)
         bar.addWidget(self.damage_label, 1)  # the damage warning gets the room the other labels leave
         bar.addWidget(self.file_label)

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox
 
 from mmqnet_core.annotations import AnnotationError
 from mmqnet_core.errors import MMQNetError
 from mmqnet_core.recording import Modality, Recording
 
-from .elided_label import ElidedLabel
+from .elided_label import warning_label
 from .event_list import EventList
 from .key_bindings import shortcuts
 
@@ -149,16 +149,7 @@ class ReviewTools:
         # What the last EDF+ export changed (a BDF requantised to 16 bits): stays in the status bar until clicked
         # away or another recording is opened (a temporary message went as soon as a menu's status tip showed);
         # hidden, like the bar's other labels, only while a temporary message shows.
-        self.export_note_label = ElidedLabel("", window, min_chars=24)
-        palette = self.export_note_label.palette()
-        palette.setColor(QPalette.ColorRole.Window, QColor("#fff3cd"))
-        palette.setColor(QPalette.ColorRole.WindowText, QColor("#7a4b00"))
-        self.export_note_label.setPalette(palette)
-        self.export_note_label.setAutoFillBackground(True)
-        self.export_note_label.setContentsMargins(6, 0, 6, 0)
-        self.export_note_label.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.export_note_label.clicked.connect(self.show_export_note_details)
-        self.export_note_label.hide()
+        self.export_note_label = warning_label(window, self.show_export_note_details)
         # after "SYNTHETIC data" and a damaged file's warning; twice the share of the room left that the montage and
         # filter text gets
         window.statusBar().insertWidget(2, self.export_note_label, 2)
