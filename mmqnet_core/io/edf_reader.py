@@ -42,6 +42,7 @@ import numpy as np
 
 from ..check import safe_text
 from ..errors import FileChangedError
+from .mixed_rates import decode_samples, resample_end_matched
 from .tal import record_onsets
 
 __all__ = ["EdfSpanReader", "first_record_onset", "with_exact_start"]
@@ -285,8 +286,6 @@ class EdfSpanReader:
         35 Hz between the samples of a 256-Hz EEG channel beside 512-Hz ones)."""
         from math import gcd
 
-        from mne.filter import resample
-
         s, big = int(self.channel_samples[ch]), self.spr
         n_own = self.n_records * s
         unit = s // gcd(s, big)  # own samples per whole number of samples at the highest rate
@@ -296,12 +295,7 @@ class EdfSpanReader:
         j1 = min(n_own, -(-hi // unit) * unit)
         r0, r1 = j0 // s, (j1 - 1) // s + 1
         x = self._own_samples(ch, r0, r1)[j0 - r0 * s:j1 - r0 * s]
-        n = x.size
-        n_out = n * big // s
-        first, slope = x[0], (x[-1] - x[0]) / max(n - 1, 1)
-        x = x - (first + slope * np.arange(n))  # starts and ends at 0: the FFT's periodic extension has no jump
-        y = resample(x, n_out, n, npad=0, verbose="error")
-        y += first + slope * (np.arange(n_out) * (n / n_out))
+        y = resample_end_matched(x, x.size * big // s)
         a = start - j0 * big // s
         return y[a:a + (stop - start)]
 
@@ -315,13 +309,7 @@ class EdfSpanReader:
         if self._read_at(memoryview(buf), self.data_offset + r0 * rec_bytes) != nbytes:
             raise self._changed(f"it holds fewer than the {self.n_records} data records it held when opened")
         b0 = int(self.signal_offsets[self.file_index[ch]]) * w
-        raw = np.ascontiguousarray(buf.reshape(r1 - r0, rec_bytes)[:, b0:b0 + s * w]).reshape(-1)
-        if self.bdf:
-            b = raw.reshape(-1, 3).astype(np.int32)
-            x = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-            x = np.where(x >= 1 << 23, x - (1 << 24), x)
-        else:
-            x = raw.view("<i2")
+        x = decode_samples(buf.reshape(r1 - r0, rec_bytes)[:, b0:b0 + s * w].reshape(-1), w)
         y = x * self.cal[ch]
         y += self.offsets[ch]
         y *= self.gains[ch]

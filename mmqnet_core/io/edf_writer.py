@@ -54,6 +54,7 @@ from ..labels import ascii_names
 from ..progress import CancelToken, ProgressCallback, check_cancel, report
 from ..recording import Modality
 from .edf_header import EdfHeader, read_edf_header
+from .mixed_rates import decode_samples
 
 __all__ = ["EdfExport", "ExportError", "TalEntry", "export_plan", "write_edf_with_annotations", "source_kind",
            "CHUNK_BYTES"]
@@ -318,15 +319,6 @@ def _signal_header(fields: dict[str, list[bytes]]) -> bytes:
     return b"".join(b"".join(fields[name]) for name, _ in _SIGNAL_FIELDS)
 
 
-def _decode(block: np.ndarray, width: int) -> np.ndarray:
-    """(n_records, n_bytes) little-endian samples -> int32 (n_records, n_bytes // width)."""
-    if width == 2:
-        return np.ascontiguousarray(block).view("<i2").astype(np.int32)
-    b = block.reshape(block.shape[0], -1, 3).astype(np.int32)
-    v = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16)
-    return np.where(v >= 1 << 23, v - (1 << 24), v)
-
-
 def _encode(values: np.ndarray, width: int) -> np.ndarray:
     """int (n_records, n) -> little-endian bytes (n_records, n * width)."""
     if width == 2:
@@ -441,7 +433,7 @@ def _copy_records(out, plan: EdfExport, recording, entries, labels, progress, ca
                 if in_w == out_w:
                     buf[:, pos:pos + size] = block[:, a:b]
                 else:
-                    values = _decode(block[:, a:b], in_w)
+                    values = decode_samples(block[:, a:b], in_w)
                     if requantise and stim[k]:
                         values = (values & 0xFFFF) + digital[0]
                     elif requantise:

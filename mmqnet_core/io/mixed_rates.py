@@ -21,9 +21,34 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["resample_slow_channels"]
+__all__ = ["decode_samples", "resample_end_matched", "resample_slow_channels"]
 
 log = logging.getLogger(__name__)
+
+
+def decode_samples(raw: np.ndarray, width: int) -> np.ndarray:
+    """Little-endian stored samples (uint8, last axis ``n * width`` bytes) -> int32 digits (last axis ``n``):
+    16-bit EDF (``width`` 2) or 24-bit BDF (``width`` 3, sign-extended)."""
+    raw = np.ascontiguousarray(raw)
+    if width == 2:
+        return raw.view("<i2").astype(np.int32)
+    b = raw.reshape(*raw.shape[:-1], -1, 3).astype(np.int32)
+    v = b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16)
+    return np.where(v >= 1 << 23, v - (1 << 24), v)
+
+
+def resample_end_matched(x: np.ndarray, n_out: int) -> np.ndarray:
+    """``x`` (1-D) brought to ``n_out`` samples by mne's FFT resampler with its ends matched: the line through its
+    first and last samples taken out, the rest resampled (it ends where it starts: nothing wraps), the line put back
+    on the new grid."""
+    from mne.filter import resample
+
+    n = x.size
+    first, slope = x[0], (x[-1] - x[0]) / max(n - 1, 1)
+    rest = x - (first + slope * np.arange(n))
+    y = resample(rest, n_out, n, npad=0, verbose="error")  # what mne does, on the rest
+    y += first + slope * (np.arange(n_out) * (n / n_out))
+    return y
 
 
 def resample_slow_channels(raw) -> list[str]:
@@ -59,27 +84,15 @@ def resample_slow_channels(raw) -> list[str]:
         starts = np.concatenate([[0], np.cumsum(n_samps)[:-1]]) * width
         cal, offsets = np.asarray(ex["cal"], float), np.asarray(ex["offsets"], float)
         gains, cals = np.asarray(ex["units"], float), np.asarray(raw._cals, float)
-        from mne.filter import resample
-
         done = []
         for k in slow:
             ns = int(n_samps[sel[k]])
             b0 = int(starts[sel[k]])
-            block = np.ascontiguousarray(records[:, b0:b0 + ns * width]).reshape(-1)
-            if width == 3:
-                b = block.reshape(-1, 3).astype(np.int32)
-                digits = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-                digits = np.where(digits >= 1 << 23, digits - (1 << 24), digits)
-            else:
-                digits = block.view("<i2")
+            digits = decode_samples(records[:, b0:b0 + ns * width].reshape(-1), width)
             x = digits * cal[k]  # mne's order of operations: x cal, + offset, x unit gain (then x raw._cals)
             x += offsets[k]
             x *= gains[k]
-            n, n_out = x.size, raw.n_times
-            first, slope = x[0], (x[-1] - x[0]) / max(n - 1, 1)
-            x -= first + slope * np.arange(n)  # starts and ends at 0: the periodic extension has no jump
-            y = resample(x, n_out, n, npad=0, verbose="error")  # what mne does, on the rest
-            y += first + slope * (np.arange(n_out) * (n / n_out))  # the line on the new grid
+            y = resample_end_matched(x, raw.n_times)
             raw._data[k] = y * cals[k]
             done.append(raw.ch_names[k])
         del records
